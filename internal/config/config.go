@@ -1,0 +1,89 @@
+// Package config reads Laurel's LAUREL_* environment variables.
+package config
+
+import (
+	"fmt"
+	"net/mail"
+	"net/url"
+	"strings"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/laurel-edu/laurel/internal/secret"
+)
+
+// Config is the process configuration; see the README's table.
+type Config struct {
+	DatabaseURL       string `env:"LAUREL_DATABASE_URL"`
+	RedisURL          string `env:"LAUREL_REDIS_URL"`
+	BaseURL           string `env:"LAUREL_BASE_URL" envDefault:"http://localhost:8080"`
+	Listen            string `env:"LAUREL_LISTEN" envDefault:":8080"`
+	SecretKey         string `env:"LAUREL_SECRET_KEY"`
+	SMTPURL           string `env:"LAUREL_SMTP_URL"`
+	MailFrom          string `env:"LAUREL_MAIL_FROM" envDefault:"Laurel <no-reply@localhost>"`
+	LiveEventsJWKSURL string `env:"LAUREL_LIVE_EVENTS_JWKS_URL" envDefault:"https://8axpcl50e4.execute-api.us-east-1.amazonaws.com/main/jwks"`
+
+	// Keys is derived from SecretKey by Validate.
+	Keys *secret.Keys `env:"-"`
+}
+
+// Load reads the environment without validating it, so `laurel dev` can fill
+// the gaps before Validate runs.
+func Load() (Config, error) {
+	var c Config
+	if err := env.Parse(&c); err != nil {
+		return c, fmt.Errorf("read environment: %w", err)
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	return c, nil
+}
+
+// Validate checks every variable a server or worker needs and derives Keys.
+// Its error is one line naming the variable that is missing or malformed.
+func (c *Config) Validate() error {
+	if err := requireURL("LAUREL_DATABASE_URL", c.DatabaseURL, "postgres", "postgresql"); err != nil {
+		return err
+	}
+	if err := requireURL("LAUREL_REDIS_URL", c.RedisURL, "redis", "rediss", "unix"); err != nil {
+		return err
+	}
+	if err := requireURL("LAUREL_SMTP_URL", c.SMTPURL, "smtp", "smtps"); err != nil {
+		return err
+	}
+	if err := requireURL("LAUREL_BASE_URL", c.BaseURL, "http", "https"); err != nil {
+		return err
+	}
+	if c.SecretKey == "" {
+		return fmt.Errorf("LAUREL_SECRET_KEY is required (≥ 32 random bytes, base64; e.g. `openssl rand -base64 32`)")
+	}
+	keys, err := secret.Parse(c.SecretKey)
+	if err != nil {
+		return fmt.Errorf("LAUREL_SECRET_KEY is malformed: %v", err)
+	}
+	c.Keys = keys
+	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+		return fmt.Errorf("LAUREL_MAIL_FROM is malformed: %v", err)
+	}
+	if c.LiveEventsJWKSURL != "" {
+		if err := requireURL("LAUREL_LIVE_EVENTS_JWKS_URL", c.LiveEventsJWKSURL, "http", "https"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func requireURL(name, value string, schemes ...string) error {
+	if value == "" {
+		return fmt.Errorf("%s is required", name)
+	}
+	u, err := url.Parse(value)
+	if err != nil {
+		return fmt.Errorf("%s is malformed: not a URL", name)
+	}
+	for _, s := range schemes {
+		if u.Scheme == s {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s is malformed: scheme %q, want one of %s", name, u.Scheme, strings.Join(schemes, ", "))
+}

@@ -1,0 +1,36 @@
+package testenv_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/laurel-edu/laurel/internal/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+func TestDatabasesAreMigratedAndIsolated(t *testing.T) {
+	a, b := testenv.DB(t), testenv.DB(t)
+	if _, err := a.Exec(`INSERT INTO users (email, name, role, password_hash) VALUES ('a@x.edu', 'A', 'owner', 'x')`); err != nil {
+		t.Fatalf("insert into migrated database: %v", err)
+	}
+	var n int
+	if err := b.Get(&n, `SELECT count(*) FROM users`); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("second database sees %d users from the first; want isolation", n)
+	}
+}
+
+func TestRedisDatabasesAreIsolated(t *testing.T) {
+	ctx := context.Background()
+	a, b := testenv.Redis(t), testenv.Redis(t)
+	if err := a.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := b.Exists(ctx, "k").Result(); n != 0 {
+		t.Fatal("second Redis database sees the first's key")
+	}
+}
