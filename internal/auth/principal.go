@@ -1,0 +1,109 @@
+// Package auth knows who is asking: staff accounts and their passwords, API
+// tokens, sessions in Redis, and the permission table from PRODUCT.md.
+package auth
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+)
+
+// Role is a staff role. Instructors and students act through LTI launches and
+// are not staff roles.
+type Role string
+
+// Staff roles, most powerful first.
+const (
+	Owner      Role = "owner"
+	Admin      Role = "admin"
+	TeamMember Role = "team_member"
+	Viewer     Role = "viewer"
+)
+
+// ParseRole validates a role name.
+func ParseRole(s string) (Role, error) {
+	switch r := Role(s); r {
+	case Owner, Admin, TeamMember, Viewer:
+		return r, nil
+	}
+	return "", apperr.Errorf(apperr.Invalid, "role %q is not one of owner, admin, team_member, viewer", s)
+}
+
+// Permission is an action from PRODUCT.md's table.
+type Permission string
+
+// Permissions, as in PRODUCT.md's "Roles and permissions" table.
+const (
+	ManageStaff        Permission = "manage_staff"       // accounts, platforms, keys, API tokens
+	ManageGroups       Permission = "manage_groups"      // designs and groups
+	MapCourses         Permission = "map_courses"        // map a Canvas course to a group
+	CreateCredentials  Permission = "create_credentials" // form, CSV, API
+	PublishCredentials Permission = "publish"            // review, amend, publish, revoke
+	ViewCredentials    Permission = "view_credentials"   // see credentials of a group
+)
+
+var grants = map[Role][]Permission{
+	Owner:      {ManageStaff, ManageGroups, MapCourses, CreateCredentials, PublishCredentials, ViewCredentials},
+	Admin:      {ManageGroups, MapCourses, CreateCredentials, PublishCredentials, ViewCredentials},
+	TeamMember: {ManageGroups, MapCourses, CreateCredentials, PublishCredentials, ViewCredentials},
+	Viewer:     {ViewCredentials},
+}
+
+// Principal is an authenticated staff user or API token.
+type Principal struct {
+	UserID  int64  // 0 for an API token
+	TokenID int64  // 0 for a user
+	Name    string // display name (user name or token name)
+	Email   string
+	Role    Role
+	// Groups limits a team member to these groups; nil means every group.
+	Groups []int64
+}
+
+// Actor names the principal in the audit log.
+func (p *Principal) Actor() string {
+	if p == nil {
+		return "system"
+	}
+	if p.TokenID != 0 {
+		return fmt.Sprintf("token:%d:%s", p.TokenID, p.Name)
+	}
+	return fmt.Sprintf("user:%d:%s", p.UserID, p.Email)
+}
+
+// Can reports whether the principal holds perm (ignoring group limits).
+func (p *Principal) Can(perm Permission) bool {
+	return p != nil && slices.Contains(grants[p.Role], perm)
+}
+
+// CanGroup reports whether the principal holds perm for group groupID.
+func (p *Principal) CanGroup(perm Permission, groupID int64) bool {
+	if !p.Can(perm) {
+		return false
+	}
+	return p.Groups == nil || slices.Contains(p.Groups, groupID)
+}
+
+// Require returns a Forbidden error unless the principal holds perm.
+func (p *Principal) Require(perm Permission) error {
+	if p == nil {
+		return apperr.Errorf(apperr.Unauthorized, "Please sign in.")
+	}
+	if !p.Can(perm) {
+		return apperr.Errorf(apperr.Forbidden, "Your role (%s) does not allow this (%s).", p.Role, perm)
+	}
+	return nil
+}
+
+// RequireGroup returns a Forbidden error unless the principal holds perm for
+// group groupID.
+func (p *Principal) RequireGroup(perm Permission, groupID int64) error {
+	if err := p.Require(perm); err != nil {
+		return err
+	}
+	if !p.CanGroup(perm, groupID) {
+		return apperr.Errorf(apperr.Forbidden, "You are not a member of group %d.", groupID)
+	}
+	return nil
+}

@@ -1,0 +1,134 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"path"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+//go:embed templates/*.html
+var sharedFS embed.FS
+
+// Renderer holds one template set per page: the shared layout plus the page,
+// so {{define}} blocks of different pages never collide. Every set is parsed
+// at start-up, so a broken template stops the server before it serves.
+type Renderer struct {
+	sets map[string]*template.Template
+}
+
+// View is what every page template receives: the page's own data under
+// .Page, the signed-in principal (if any) under .User, and a flash message.
+type View struct {
+	Page  any
+	User  any
+	Flash string
+	Path  string
+}
+
+// Funcs are available in every template.
+var Funcs = template.FuncMap{
+	"date": func(t any) string {
+		switch v := t.(type) {
+		case time.Time:
+			if v.IsZero() {
+				return ""
+			}
+			return v.Format("2 January 2006")
+		case *time.Time:
+			if v == nil || v.IsZero() {
+				return ""
+			}
+			return v.Format("2 January 2006")
+		}
+		return fmt.Sprint(t)
+	},
+	"isodate": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.Format("2006-01-02")
+	},
+	"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"add":      func(a, b int) int { return a + b },
+}
+
+// NewRenderer parses every *.html page in each of pages (a feature's embedded
+// templates) together with the shared layout. Page names must be unique across
+// features. extra funcs are added to Funcs.
+func NewRenderer(extra template.FuncMap, pages ...fs.FS) (*Renderer, error) {
+	funcs := template.FuncMap{}
+	for k, v := range Funcs {
+		funcs[k] = v
+	}
+	for k, v := range extra {
+		funcs[k] = v
+	}
+	r := &Renderer{sets: map[string]*template.Template{}}
+	all := append([]fs.FS{mustSub(sharedFS, "templates")}, pages...)
+	for _, fsys := range all {
+		names, err := fs.Glob(fsys, "*.html")
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range names {
+			if name == "layout.html" {
+				continue
+			}
+			if _, dup := r.sets[name]; dup {
+				return nil, fmt.Errorf("template %s defined twice", name)
+			}
+			t, err := template.New("layout.html").Funcs(funcs).ParseFS(sharedFS, "templates/layout.html")
+			if err != nil {
+				return nil, fmt.Errorf("parse layout: %w", err)
+			}
+			if t, err = t.ParseFS(fsys, name); err != nil {
+				return nil, fmt.Errorf("parse %s: %w", name, err)
+			}
+			r.sets[path.Base(name)] = t
+		}
+	}
+	return r, nil
+}
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	s, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// Render executes page into a buffer (so a template error never leaves a
+// half-written response) and writes it with status.
+func (r *Renderer) Render(c *gin.Context, status int, page string, data any) error {
+	t, ok := r.sets[page]
+	if !ok {
+		return fmt.Errorf("render: no template %q", page)
+	}
+	v := View{Page: data, Path: c.Request.URL.Path}
+	if u, ok := c.Get(UserKey); ok {
+		v.User = u
+	}
+	if f, ok := c.Get(FlashKey); ok {
+		v.Flash, _ = f.(string)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", v); err != nil {
+		return fmt.Errorf("render %s: %w", page, err)
+	}
+	c.Header("Content-Type", "text/html; charset=utf-8")
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Status(status)
+	_, err := c.Writer.Write(buf.Bytes())
+	return err
+}
+
+// FlashKey holds a one-shot message for the next page (set by the session
+// middleware from the session, or by a handler directly).
+const FlashKey = "flash"

@@ -1,0 +1,154 @@
+// Package web is the HTTP plumbing shared by every feature: handlers that return
+// errors, the one place that turns an error into a page or a JSON body, the
+// template engine, request ids and structured request logs.
+package web
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+)
+
+// HandlerFunc is a gin handler that returns its error instead of writing it.
+type HandlerFunc func(c *gin.Context) error
+
+// Context keys set by middleware.
+const (
+	RequestIDKey = "request_id"
+	// UserKey holds the signed-in principal (set by the auth middleware); the
+	// layout shows its Name.
+	UserKey = "principal"
+)
+
+// Status maps an error code to its HTTP status: the one place that does.
+func Status(code string) int {
+	switch code {
+	case apperr.Invalid:
+		return http.StatusUnprocessableEntity
+	case apperr.NotFound:
+		return http.StatusNotFound
+	case apperr.Conflict:
+		return http.StatusConflict
+	case apperr.Forbidden:
+		return http.StatusForbidden
+	case apperr.Unauthorized:
+		return http.StatusUnauthorized
+	case apperr.RateLimited:
+		return http.StatusTooManyRequests
+	case "bad_request":
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+// logError logs internal errors with their cause; user errors are not logged
+// as errors, they are the user's business.
+func logError(c *gin.Context, err error) {
+	if apperr.Code(err) == apperr.Internal {
+		slog.ErrorContext(c.Request.Context(), "request failed", "err", err, "path", c.FullPath(), "request_id", c.GetString(RequestIDKey))
+	}
+}
+
+// API adapts a JSON API handler: an error becomes
+// {"error":{"code","message"}} (plus "errors" with per-item problems).
+func API(h HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			WriteJSONError(c, err)
+		}
+	}
+}
+
+// WriteJSONError writes err as the API's error body.
+func WriteJSONError(c *gin.Context, err error) {
+	logError(c, err)
+	code := apperr.Code(err)
+	body := gin.H{"error": gin.H{"code": code, "message": apperr.Message(err)}}
+	if fe := apperr.FieldErrors(err); len(fe) > 0 {
+		body["errors"] = fe
+	}
+	c.AbortWithStatusJSON(Status(code), body)
+}
+
+// Page adapts an HTML handler: an error renders the error page with the
+// error's status and user-safe message.
+func (r *Renderer) Page(h HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			r.WriteError(c, err)
+		}
+	}
+}
+
+// WriteError renders err as an HTML error page.
+func (r *Renderer) WriteError(c *gin.Context, err error) {
+	logError(c, err)
+	code := apperr.Code(err)
+	status := Status(code)
+	data := struct {
+		Status  int
+		Title   string
+		Message string
+	}{status, http.StatusText(status), apperr.Message(err)}
+	if rerr := r.Render(c, status, "error.html", data); rerr != nil {
+		c.String(status, "%s\n", data.Message)
+	}
+	c.Abort()
+}
+
+// RequestID gives each request an id (or keeps a sane incoming X-Request-Id)
+// for logs and error pages.
+func RequestID() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader("X-Request-Id")
+		if len(id) == 0 || len(id) > 64 {
+			b := make([]byte, 8)
+			rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		c.Set(RequestIDKey, id)
+		c.Header("X-Request-Id", id)
+		c.Next()
+	}
+}
+
+// Logger logs one structured line per request. It never logs query strings
+// or bodies, which may carry tokens.
+func Logger(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		status := c.Writer.Status()
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		log.LogAttrs(c.Request.Context(), level, "http",
+			slog.String("method", c.Request.Method),
+			slog.String("path", c.Request.URL.Path),
+			slog.Int("status", status),
+			slog.Duration("took", time.Since(start)),
+			slog.String("request_id", c.GetString(RequestIDKey)),
+		)
+	}
+}
+
+// Recovery turns a panic into a logged 500 page or JSON error, so no stack
+// trace reaches a user.
+func Recovery(r *Renderer) gin.HandlerFunc {
+	return gin.CustomRecovery(func(c *gin.Context, rec any) {
+		slog.ErrorContext(c.Request.Context(), "panic", "panic", rec, "path", c.Request.URL.Path, "request_id", c.GetString(RequestIDKey))
+		err := apperr.Errorf(apperr.Internal, "panic")
+		if len(c.Request.URL.Path) >= 5 && c.Request.URL.Path[:5] == "/api/" {
+			WriteJSONError(c, err)
+			return
+		}
+		r.WriteError(c, err)
+	})
+}

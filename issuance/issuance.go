@@ -1,0 +1,124 @@
+// Package issuance is Laurel's domain core: designs, groups and their custom
+// attributes, credentials and their life cycle (unpublished → published →
+// revoked), publishing with its emails, and the audit trail.
+package issuance
+
+import "time"
+
+// DesignKind says how a credential looks.
+type DesignKind string
+
+// Design kinds.
+const (
+	Badge       DesignKind = "badge"       // an uploaded PNG or SVG image
+	Certificate DesignKind = "certificate" // a printable page / PDF layout
+)
+
+// Design is how a group's credentials look.
+type Design struct {
+	ID             int64      `json:"id"`
+	Name           string     `json:"name"`
+	Kind           DesignKind `json:"kind"`
+	Image          []byte     `json:"-"` // badge image
+	ImageType      string     `json:"image_type,omitempty"`
+	Title          string     `json:"title"` // certificate heading, e.g. "Certificate of Completion"
+	PrimaryColor   string     `json:"primary_color"`
+	SecondaryColor string     `json:"secondary_color"`
+	Logo           []byte     `json:"-"`
+	LogoType       string     `json:"logo_type,omitempty"`
+	// PrintedAttributes lists the attribute keys a certificate prints
+	// (standard keys such as "recipient_name" and group attribute keys).
+	PrintedAttributes []string  `json:"printed_attributes"`
+	IsDefault         bool      `json:"is_default"`
+	CreatedAt         time.Time `json:"created_at"`
+	UpdatedAt         time.Time `json:"updated_at"`
+}
+
+// AttributeType is the type of a custom attribute's values.
+type AttributeType string
+
+// Attribute types.
+const (
+	TextAttr   AttributeType = "text"
+	DateAttr   AttributeType = "date"
+	NumberAttr AttributeType = "number"
+)
+
+// Attribute is a custom attribute defined by a group (e.g. "Grade").
+type Attribute struct {
+	Key      string        `json:"key"`
+	Label    string        `json:"label"`
+	Type     AttributeType `json:"type"`
+	Required bool          `json:"required"`
+}
+
+// Group is a collection of learners who completed the same achievement.
+type Group struct {
+	ID              int64       `json:"id"`
+	Name            string      `json:"name"`
+	CourseName      string      `json:"course_name"`
+	Description     string      `json:"description"`
+	CourseLink      string      `json:"course_link"`
+	Language        string      `json:"language"`
+	DesignID        int64       `json:"design_id"`
+	Attributes      []Attribute `json:"attributes"`
+	ValidityMonths  *int        `json:"validity_months"`
+	AllowDuplicates bool        `json:"allow_duplicates"`
+	CreatedAt       time.Time   `json:"created_at"`
+	UpdatedAt       time.Time   `json:"updated_at"`
+}
+
+// State is where a credential is in its life cycle.
+type State string
+
+// Credential states.
+const (
+	Unpublished State = "unpublished"
+	Published   State = "published"
+	Revoked     State = "revoked"
+)
+
+// Source says how a credential came to be.
+type Source string
+
+// Credential sources.
+const (
+	FromCompletion     Source = "completion"
+	FromReconciliation Source = "reconciliation"
+	FromForm           Source = "form"
+	FromCSV            Source = "csv"
+	FromAPI            Source = "api"
+)
+
+// Recipient is who a credential is for.
+type Recipient struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+// Credential is one recipient's credential in one group.
+type Credential struct {
+	ID               string            `json:"id"`
+	GroupID          int64             `json:"group_id"`
+	State            State             `json:"state"`
+	Recipient        Recipient         `json:"recipient"`
+	IssuedOn         time.Time         `json:"-"` // a date (UTC midnight)
+	ExpiresOn        *time.Time        `json:"-"` // a date (UTC midnight), if any
+	Attributes       map[string]string `json:"attributes"`
+	EvidenceURL      string            `json:"evidence_url,omitempty"`
+	Source           Source            `json:"source"`
+	ExternalRef      string            `json:"-"`
+	RevocationReason string            `json:"revocation_reason,omitempty"`
+	CreatedAt        time.Time         `json:"created_at"`
+	UpdatedAt        time.Time         `json:"updated_at"`
+	PublishedAt      *time.Time        `json:"published_at"`
+	RevokedAt        *time.Time        `json:"revoked_at"`
+}
+
+// Expired reports whether the credential's expiry date has passed at now.
+func (c *Credential) Expired(now time.Time) bool {
+	return c.ExpiresOn != nil && now.UTC().Truncate(24*time.Hour).After(*c.ExpiresOn)
+}
+
+// DateLayout is the wire and form format of dates.
+const DateLayout = "2006-01-02"
