@@ -3,7 +3,10 @@
 package auth
 
 import (
+	"github.com/gin-gonic/gin"
+
 	"fmt"
+	"github.com/laurel-edu/laurel/internal/web"
 	"slices"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
@@ -106,4 +109,15 @@ func (p *Principal) RequireGroup(perm Permission, groupID int64) error {
 		return apperr.Errorf(apperr.Forbidden, "You are not a member of group %d.", groupID)
 	}
 	return nil
+}
+
+// Current returns the principal the auth middleware attached to the request,
+// or nil when nobody is signed in.
+func Current(c *gin.Context) *Principal {
+	v, ok := c.Get(web.UserKey)
+	if !ok {
+		return nil
+	}
+	p, _ := v.(*Principal)
+	return p
 }
