@@ -41,13 +41,30 @@ func Load() (Config, error) {
 // Validate checks every variable a server or worker needs and derives Keys.
 // Its error is one line naming the variable that is missing or malformed.
 func (c *Config) Validate() error {
-	if err := requireURL("LAUREL_DATABASE_URL", c.DatabaseURL, "postgres", "postgresql"); err != nil {
+	if err := c.ValidateStore(); err != nil {
 		return err
 	}
 	if err := requireURL("LAUREL_REDIS_URL", c.RedisURL, "redis", "rediss", "unix"); err != nil {
 		return err
 	}
 	if err := requireURL("LAUREL_SMTP_URL", c.SMTPURL, "smtp", "smtps"); err != nil {
+		return err
+	}
+	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+		return fmt.Errorf("LAUREL_MAIL_FROM is malformed: %v", err)
+	}
+	if c.LiveEventsJWKSURL != "" {
+		if err := requireURL("LAUREL_LIVE_EVENTS_JWKS_URL", c.LiveEventsJWKSURL, "http", "https"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ValidateStore checks what the administrative commands need (the database,
+// the secret key, the base URL) and derives Keys.
+func (c *Config) ValidateStore() error {
+	if err := requireURL("LAUREL_DATABASE_URL", c.DatabaseURL, "postgres", "postgresql"); err != nil {
 		return err
 	}
 	if err := requireURL("LAUREL_BASE_URL", c.BaseURL, "http", "https"); err != nil {
@@ -61,14 +78,6 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("LAUREL_SECRET_KEY is malformed: %v", err)
 	}
 	c.Keys = keys
-	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
-		return fmt.Errorf("LAUREL_MAIL_FROM is malformed: %v", err)
-	}
-	if c.LiveEventsJWKSURL != "" {
-		if err := requireURL("LAUREL_LIVE_EVENTS_JWKS_URL", c.LiveEventsJWKSURL, "http", "https"); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 

@@ -1,0 +1,43 @@
+# The two commands of the README's quick start:
+#   make dev    runs Laurel locally (private PostgreSQL, Redis, mail catcher, Canvas sandbox)
+#   make test   runs the whole test suite against real PostgreSQL, Redis, SMTP and Chromium
+# Both install what they need with apt-get when run as root (or with passwordless sudo),
+# and otherwise name the packages to install.
+
+GO ?= go
+GO_MIN := 1.26
+PACKAGES := postgresql redis-server chromium
+
+.PHONY: dev test bench deps build lint fuzz
+
+build:
+	$(GO) build -o bin/laurel ./cmd/laurel
+
+dev: deps build
+	./bin/laurel dev
+
+# -p 2: two packages at a time on a 2-core machine; each starts its own servers.
+test: deps
+	$(GO) vet ./...
+	$(GO) test -p 2 -count=1 -timeout 14m ./...
+
+# Benchmarks print their figures (emails/s, p95/p99 ms, launches/s, events/s).
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./issuance/... ./lti/... ./canvas/...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzValidateIDToken -fuzztime 60s ./lti/
+
+deps:
+	@command -v $(GO) >/dev/null || { echo "Go $(GO_MIN)+ is required: install it from https://go.dev/dl/ (Debian's golang package is too old)"; exit 1; }
+	@missing=""; \
+	 { command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing="$$missing postgresql"; \
+	 command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	 [ -x /usr/bin/chromium ] || command -v chromium >/dev/null || missing="$$missing chromium"; \
+	 if [ -n "$$missing" ]; then \
+	   if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo"; else \
+	     echo "Please install:$$missing   (sudo apt-get install -y$$missing)"; exit 1; fi; \
+	   echo "Installing:$$missing"; \
+	   $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null || { echo "apt-get install$$missing failed"; exit 1; }; \
+	   for s in postgresql redis-server; do $$SUDO systemctl disable --now $$s >/dev/null 2>&1 || true; done; \
+	 fi

@@ -1,0 +1,130 @@
+// Command laurel is Laurel's one binary: the server, the background workers,
+// the local sandbox and the administrative commands (see CONTRACT.md).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+const usage = `usage: laurel <command> [flags]
+
+commands:
+  dev                         run everything locally (private PostgreSQL, Redis, mail catcher, Canvas sandbox)
+  serve [--workers=false] [--migrate=false]
+                              the production server (HTTP + background workers)
+  worker [--migrate=false]    background workers only
+  migrate [up|status]         apply or list the embedded migrations
+  user add --email E --name N --role owner|admin|team_member|viewer [--groups ID,...]
+  token create --name N --role ROLE
+  platform add --name N --issuer URL --client-id ID --auth-url URL --token-url URL --jwks-url URL
+               [--deployment-id ID]... [--canvas-url URL] [--canvas-token TOKEN]
+  platform list
+  reconcile [--mapping ID]    check Canvas for completions now
+  keys rotate                 add a new tool signing key
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	m := &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	err := m.Run(ctx, os.Args[1:])
+	stop()
+	m.Close()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "laurel: "+oneLine(err.Error()))
+		}
+		os.Exit(1)
+	}
+}
+
+// Main is the program: it holds what a command opened so Close can release it.
+type Main struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	closers        []func()
+}
+
+// Close releases everything the command opened, in reverse order.
+func (m *Main) Close() {
+	for i := len(m.closers) - 1; i >= 0; i-- {
+		m.closers[i]()
+	}
+	m.closers = nil
+}
+
+func (m *Main) onClose(f func()) { m.closers = append(m.closers, f) }
+
+// Run dispatches args to a command.
+func (m *Main) Run(ctx context.Context, args []string) error {
+	slog.SetDefault(slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	if len(args) == 0 {
+		fmt.Fprint(m.Stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	sub := ""
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		sub = rest[0]
+	}
+	switch {
+	case cmd == "dev":
+		return m.dev(ctx, rest)
+	case cmd == "serve":
+		return m.serve(ctx, rest)
+	case cmd == "worker":
+		return m.worker(ctx, rest)
+	case cmd == "migrate":
+		return m.migrate(ctx, rest)
+	case cmd == "user" && sub == "add":
+		return m.userAdd(ctx, rest[1:])
+	case cmd == "token" && sub == "create":
+		return m.tokenCreate(ctx, rest[1:])
+	case cmd == "platform" && sub == "add":
+		return m.platformAdd(ctx, rest[1:])
+	case cmd == "platform" && sub == "list":
+		return m.platformList(ctx, rest[1:])
+	case cmd == "reconcile":
+		return m.reconcile(ctx, rest)
+	case cmd == "keys" && sub == "rotate":
+		return m.keysRotate(ctx, rest[1:])
+	case cmd == "help" || cmd == "-h" || cmd == "--help":
+		fmt.Fprint(m.Stdout, usage)
+		return nil
+	}
+	fmt.Fprint(m.Stderr, usage)
+	return fmt.Errorf("unknown command %q", strings.TrimSpace(cmd+" "+sub))
+}
+
+// flags returns a FlagSet that reports errors as one line instead of printing usage.
+func (m *Main) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%s: %v", fs.Name(), err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// multiFlag collects a repeated flag (--deployment-id A --deployment-id B).
+type multiFlag []string
+
+func (f *multiFlag) String() string     { return strings.Join(*f, ",") }
+func (f *multiFlag) Set(v string) error { *f = append(*f, v); return nil }

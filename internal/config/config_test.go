@@ -1,0 +1,62 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/laurel-edu/laurel/internal/config"
+	"github.com/laurel-edu/laurel/internal/secret"
+)
+
+func valid() config.Config {
+	return config.Config{
+		DatabaseURL: "postgres://u@localhost/laurel",
+		RedisURL:    "redis://localhost:6379/0",
+		BaseURL:     "https://laurel.example.edu",
+		SecretKey:   secret.Generate(),
+		SMTPURL:     "smtp://mail.example.edu:25",
+		MailFrom:    "Laurel <no-reply@example.edu>",
+	}
+}
+
+func TestValidateNamesTheVariable(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*config.Config)
+		want   string
+	}{
+		{"ok", func(*config.Config) {}, ""},
+		{"missing database", func(c *config.Config) { c.DatabaseURL = "" }, "LAUREL_DATABASE_URL is required"},
+		{"database scheme", func(c *config.Config) { c.DatabaseURL = "mysql://x" }, "LAUREL_DATABASE_URL is malformed"},
+		{"missing redis", func(c *config.Config) { c.RedisURL = "" }, "LAUREL_REDIS_URL is required"},
+		{"missing smtp", func(c *config.Config) { c.SMTPURL = "" }, "LAUREL_SMTP_URL is required"},
+		{"smtp scheme", func(c *config.Config) { c.SMTPURL = "http://x" }, "LAUREL_SMTP_URL is malformed"},
+		{"missing secret", func(c *config.Config) { c.SecretKey = "" }, "LAUREL_SECRET_KEY is required"},
+		{"short secret", func(c *config.Config) { c.SecretKey = "c2hvcnQ=" }, "LAUREL_SECRET_KEY is malformed"},
+		{"secret not base64", func(c *config.Config) { c.SecretKey = "!!!" }, "LAUREL_SECRET_KEY is malformed"},
+		{"bad from", func(c *config.Config) { c.MailFrom = "not an address" }, "LAUREL_MAIL_FROM is malformed"},
+		{"bad base url", func(c *config.Config) { c.BaseURL = "ftp://x" }, "LAUREL_BASE_URL is malformed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := valid()
+			tt.change(&c)
+			err := c.Validate()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				if c.Keys == nil {
+					t.Fatal("Validate did not derive keys")
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Validate() = %v, want it to contain %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error is not one line: %q", err)
+			}
+		})
+	}
+}
