@@ -1,0 +1,76 @@
+// Package browsertest starts a real headless Chromium for end-to-end tests
+// (chromedp), with the flags this sandboxed, offline machine needs.
+package browsertest
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// ChromiumPath finds the browser: $LAUREL_CHROMIUM, /usr/bin/chromium, or
+// chromium / chromium-browser / google-chrome on PATH.
+func ChromiumPath() string {
+	if p := os.Getenv("LAUREL_CHROMIUM"); p != "" {
+		return p
+	}
+	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
+		return "/usr/bin/chromium"
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// Options tune the browser.
+type Options struct {
+	// BlockThirdPartyCookies makes Chromium refuse cookies in cross-site
+	// frames, as Safari and privacy-minded Chrome users do.
+	BlockThirdPartyCookies bool
+}
+
+// New starts a headless Chromium and returns a browser context whose
+// lifetime is the test's. It skips the test when Chromium is missing, except
+// with CI=true, where it fails.
+func New(t testing.TB, opt Options) context.Context {
+	t.Helper()
+	path := ChromiumPath()
+	if path == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("Chromium not found (CI=true, so this fails rather than skips): apt-get install chromium")
+		}
+		t.Skip("Chromium not found: apt-get install chromium")
+	}
+	flags := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	if opt.BlockThirdPartyCookies {
+		flags = append(flags, chromedp.Flag("block-third-party-cookies", true),
+			chromedp.Flag("test-third-party-cookie-phaseout", true))
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), flags...)
+	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
+	// The first run starts the browser, which lives as long as ctx: no timeout
+	// here (derive one per step instead).
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return ctx
+}
