@@ -1,0 +1,265 @@
+package canvassim
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jws"
+)
+
+// Router is what the Live Events and REST additions need from a simulator:
+// a way to add routes and the base URL it serves on. *Sim implements it.
+type Router interface {
+	Handle(pattern string, h http.Handler)
+	URL() string
+}
+
+// LiveEventsJWKSPath is where the simulator publishes its Live Events keys.
+const LiveEventsJWKSPath = "/api/live_events/jwks"
+
+// Shard is the simulated Canvas shard: global id = Shard*10^13 + local id.
+const Shard = 2107
+
+// GlobalID turns a local Canvas id into the global form Live Events metadata uses.
+func GlobalID(local string) string {
+	n, err := strconv.ParseInt(local, 10, 64)
+	if err != nil {
+		return local
+	}
+	return strconv.FormatInt(Shard*10_000_000_000_000+n, 10)
+}
+
+// LiveEvents signs and delivers Canvas Live Events the way Canvas's HTTPS
+// delivery does, with keys of its own (Canvas signs Live Events with keys
+// separate from its LTI keys) published at LiveEventsJWKSPath.
+type LiveEvents struct {
+	base   string
+	host   string
+	key    *rsa.PrivateKey
+	kid    string
+	jwks   []byte
+	client *http.Client
+	seq    atomic.Int64
+	// RootAccountGUID is the simulated root account's LTI guid
+	// (tool_platform.guid in launches, root_account_lti_guid in events).
+	RootAccountGUID string
+	// Nested puts the event under an "event" claim instead of making it
+	// the JWT's claims, to exercise tolerant parsers.
+	Nested bool
+}
+
+// NewLiveEvents creates the Live Events signer for r and serves its JWKS.
+func NewLiveEvents(r Router) (*LiveEvents, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, fmt.Errorf("live events key: %w", err)
+	}
+	u, err := url.Parse(r.URL())
+	if err != nil {
+		return nil, fmt.Errorf("simulator url: %w", err)
+	}
+	l := &LiveEvents{
+		base:            strings.TrimRight(r.URL(), "/"),
+		host:            u.Host,
+		key:             key,
+		kid:             "live-events-" + strconv.FormatInt(time.Now().UnixNano(), 36),
+		client:          &http.Client{Timeout: 30 * time.Second},
+		RootAccountGUID: "VicYj3cu5BIFpoZhDVU4DZumnlBrWi1grgJEzADs." + u.Hostname(),
+	}
+	if l.jwks, err = publicJWKS(&key.PublicKey, l.kid); err != nil {
+		return nil, err
+	}
+	r.Handle(LiveEventsJWKSPath, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(l.jwks)
+	}))
+	return l, nil
+}
+
+func publicJWKS(pub *rsa.PublicKey, kid string) ([]byte, error) {
+	k, err := jwk.Import(pub)
+	if err != nil {
+		return nil, fmt.Errorf("import key: %w", err)
+	}
+	k.Set(jwk.KeyIDKey, kid)
+	k.Set(jwk.AlgorithmKey, jwa.RS256())
+	k.Set(jwk.KeyUsageKey, "sig")
+	set := jwk.NewSet()
+	set.AddKey(k)
+	return json.Marshal(set)
+}
+
+// JWKSURL is the URL of the Live Events JWKS (LAUREL_LIVE_EVENTS_JWKS_URL).
+func (l *LiveEvents) JWKSURL() string { return l.base + LiveEventsJWKSPath }
+
+// Host is the metadata.hostname of the events: the simulator's host.
+func (l *LiveEvents) Host() string { return l.host }
+
+// Kid is the key id the events are signed with.
+func (l *LiveEvents) Kid() string { return l.kid }
+
+// Completion describes one student's course completion.
+type Completion struct {
+	CourseID    string // local Canvas course id ($Canvas.course.id)
+	CourseName  string
+	UserID      string // local Canvas user id ($Canvas.user.id)
+	UserName    string
+	UserEmail   string // "" leaves body.user.email out, as Canvas may
+	CompletedAt time.Time
+	// RequestID identifies the delivery; Canvas's retries repeat it. Empty:
+	// a fresh one.
+	RequestID string
+}
+
+// CourseCompleted builds a course_completed event shaped exactly like the
+// reference payload: metadata with global ids and the simulator's hostname,
+// body with local ids.
+func (l *LiveEvents) CourseCompleted(c Completion) map[string]any {
+	if c.RequestID == "" {
+		c.RequestID = fmt.Sprintf("sim-%d-%d", time.Now().UnixNano(), l.seq.Add(1))
+	}
+	if c.CompletedAt.IsZero() {
+		c.CompletedAt = time.Now()
+	}
+	user := map[string]any{"id": c.UserID, "name": c.UserName}
+	if c.UserEmail != "" {
+		user["email"] = c.UserEmail
+	}
+	return map[string]any{
+		"metadata": map[string]any{
+			"client_ip":             "127.0.0.1",
+			"context_account_id":    GlobalID("79"),
+			"context_id":            GlobalID(c.CourseID),
+			"context_role":          "StudentEnrollment",
+			"context_sis_source_id": "SIM." + c.CourseID,
+			"context_type":          "Course",
+			"developer_key_id":      "170000000056",
+			"event_name":            "course_completed",
+			"event_time":            time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
+			"hostname":              l.host,
+			"http_method":           "GET",
+			"producer":              "canvas",
+			"referrer":              nil,
+			"request_id":            c.RequestID,
+			"root_account_id":       GlobalID("1"),
+			"root_account_lti_guid": l.RootAccountGUID,
+			"root_account_uuid":     strings.Split(l.RootAccountGUID, ".")[0],
+			"session_id":            "ef686f8ed684abf78cbfa1f6a58112b5",
+			"time_zone":             "America/New_York",
+			"url":                   l.base + "/api/v1/courses/" + c.CourseID + "/modules?include%5B%5D=items&per_page=99",
+			"user_account_id":       GlobalID("1"),
+			"user_agent":            "Mozilla/5.0 (canvassim)",
+			"user_id":               GlobalID(c.UserID),
+			"user_login":            c.UserEmail,
+			"user_sis_id":           "SIS-" + c.UserID,
+		},
+		"body": map[string]any{
+			"course": map[string]any{
+				"account_id":    "79",
+				"id":            c.CourseID,
+				"name":          c.CourseName,
+				"sis_source_id": "SIM." + c.CourseID,
+			},
+			"progress": map[string]any{
+				"completed_at":                c.CompletedAt.UTC().Format("2006-01-02T15:04:05.000Z"),
+				"next_requirement_url":        l.base + "/courses/" + c.CourseID + "/modules/items/12345",
+				"requirement_completed_count": 6,
+				"requirement_count":           6,
+			},
+			"user": user,
+		},
+	}
+}
+
+// Sign returns the event as a compact RS256 JWT signed with the Live Events
+// key: the event's fields are the claims (or, with Nested, the "event"
+// claim), plus iat, exp (5 minutes) and jti.
+func (l *LiveEvents) Sign(event map[string]any) (string, error) {
+	now := time.Now()
+	claims := map[string]any{}
+	if l.Nested {
+		claims["event"] = event
+	} else {
+		for k, v := range event {
+			claims[k] = v
+		}
+	}
+	claims["iss"] = "https://canvas.instructure.com"
+	claims["iat"] = now.Unix()
+	claims["exp"] = now.Add(5 * time.Minute).Unix()
+	claims["jti"] = fmt.Sprintf("%d-%d", now.UnixNano(), l.seq.Add(1))
+	return l.SignClaims(claims)
+}
+
+// SignClaims signs arbitrary claims with the Live Events key (for tests that
+// need a valid signature over odd content).
+func (l *LiveEvents) SignClaims(claims map[string]any) (string, error) {
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	hdr := jws.NewHeaders()
+	hdr.Set(jws.KeyIDKey, l.kid)
+	hdr.Set(jws.TypeKey, "JWT")
+	tok, err := jws.Sign(payload, jws.WithKey(jwa.RS256(), l.key, jws.WithProtectedHeaders(hdr)))
+	if err != nil {
+		return "", fmt.Errorf("sign live event: %w", err)
+	}
+	return string(tok), nil
+}
+
+// Deliver POSTs a signed token to url as Canvas's HTTPS delivery does and
+// returns the status and body of the answer.
+func (l *LiveEvents) Deliver(ctx context.Context, url, token string) (int, []byte, error) {
+	return post(ctx, l.client, url, "application/jwt", []byte(token), nil)
+}
+
+// DeliverCompletion builds, signs and delivers one course_completed event.
+func (l *LiveEvents) DeliverCompletion(ctx context.Context, url string, c Completion) (int, []byte, error) {
+	tok, err := l.Sign(l.CourseCompleted(c))
+	if err != nil {
+		return 0, nil, err
+	}
+	return l.Deliver(ctx, url, tok)
+}
+
+// DeliverUnsigned POSTs the event as raw JSON (signing switched off), with
+// headers such as the shared secret.
+func (l *LiveEvents) DeliverUnsigned(ctx context.Context, url string, event map[string]any, headers map[string]string) (int, []byte, error) {
+	b, err := json.Marshal(event)
+	if err != nil {
+		return 0, nil, err
+	}
+	return post(ctx, l.client, url, "application/json", b, headers)
+}
+
+func post(ctx context.Context, c *http.Client, url, contentType string, body []byte, headers map[string]string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, b, err
+}

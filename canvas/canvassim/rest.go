@@ -1,0 +1,174 @@
+package canvassim
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// REST serves the slice of Canvas's REST API that reconciliation uses —
+// GET /api/v1/courses/:id/bulk_user_progress and /api/v1/courses/:id/users —
+// for the courses a test gives it, behind a Canvas API token, with Link
+// pagination and Canvas's rate-limit behaviour.
+type REST struct {
+	token string
+
+	mu       sync.Mutex
+	courses  map[string]map[string]Student // course → user id → student
+	throttle int                           // next N requests answer 403 Rate Limit Exceeded
+
+	// PageSize is how many users a page holds (Canvas's default is 10).
+	PageSize int
+	// Remaining, when ≥ 0, is sent as X-Rate-Limit-Remaining on every answer.
+	Remaining float64
+
+	requests atomic.Int64
+	limited  atomic.Int64
+}
+
+// Student is one enrolled student and their module progress.
+type Student struct {
+	ID    string // local Canvas user id
+	Name  string
+	Email string
+	// CompletedAt is when the student met every requirement; nil: not yet.
+	CompletedAt *time.Time
+}
+
+// NewREST serves the REST endpoints on r, accepting token as the Canvas API
+// token (Authorization: Bearer).
+func NewREST(r Router, token string) *REST {
+	s := &REST{token: token, courses: map[string]map[string]Student{}, PageSize: 10, Remaining: -1}
+	r.Handle("/api/v1/courses/", s)
+	return s
+}
+
+// AddStudents enrolls students in course courseID (replacing same ids).
+func (s *REST) AddStudents(courseID string, students ...Student) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.courses[courseID]
+	if c == nil {
+		c = map[string]Student{}
+		s.courses[courseID] = c
+	}
+	for _, st := range students {
+		c[st.ID] = st
+	}
+}
+
+// Throttle makes the next n requests fail with 403 "Rate Limit Exceeded".
+func (s *REST) Throttle(n int) {
+	s.mu.Lock()
+	s.throttle = n
+	s.mu.Unlock()
+}
+
+// Requests returns how many API requests were served (including refusals);
+// Limited how many were refused for rate limiting.
+func (s *REST) Requests() int64 { return s.requests.Load() }
+
+// Limited returns how many requests were answered 403 Rate Limit Exceeded.
+func (s *REST) Limited() int64 { return s.limited.Load() }
+
+// ServeHTTP routes /api/v1/courses/:id/{bulk_user_progress,users}.
+func (s *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.requests.Add(1)
+	w.Header().Set("Content-Type", "application/json")
+	if r.Method != http.MethodGet {
+		http.Error(w, `{"errors":[{"message":"method not allowed"}]}`, http.StatusMethodNotAllowed)
+		return
+	}
+	if r.Header.Get("Authorization") != "Bearer "+s.token || s.token == "" {
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte(`{"errors":[{"message":"Invalid access token."}]}`))
+		return
+	}
+	s.mu.Lock()
+	limited := s.throttle > 0
+	if limited {
+		s.throttle--
+	}
+	s.mu.Unlock()
+	if s.Remaining >= 0 {
+		w.Header().Set("X-Rate-Limit-Remaining", strconv.FormatFloat(s.Remaining, 'f', 1, 64))
+	}
+	if limited {
+		s.limited.Add(1)
+		w.Header().Set("X-Rate-Limit-Remaining", "0.0")
+		w.WriteHeader(http.StatusForbidden)
+		w.Write([]byte("403 Forbidden (Rate Limit Exceeded)\n"))
+		return
+	}
+	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/api/v1/courses/"), "/"), "/")
+	if len(parts) != 2 {
+		http.NotFound(w, r)
+		return
+	}
+	s.mu.Lock()
+	course, ok := s.courses[parts[0]]
+	students := make([]Student, 0, len(course))
+	for _, st := range course {
+		students = append(students, st)
+	}
+	s.mu.Unlock()
+	if !ok {
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte(`{"errors":[{"message":"The specified resource does not exist."}]}`))
+		return
+	}
+	sort.Slice(students, func(i, j int) bool {
+		a, _ := strconv.Atoi(students[i].ID)
+		b, _ := strconv.Atoi(students[j].ID)
+		return a < b
+	})
+	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	if page < 1 {
+		page = 1
+	}
+	per := s.PageSize
+	if v, err := strconv.Atoi(r.URL.Query().Get("per_page")); err == nil && v > 0 && v < per {
+		per = v
+	}
+	from := min((page-1)*per, len(students))
+	to := min(from+per, len(students))
+	if to < len(students) {
+		q := r.URL.Query()
+		q.Set("page", strconv.Itoa(page+1))
+		next := "http://" + r.Host + r.URL.Path + "?" + q.Encode()
+		q.Set("page", strconv.Itoa(page))
+		cur := "http://" + r.Host + r.URL.Path + "?" + q.Encode()
+		w.Header().Set("Link", `<`+cur+`>; rel="current", <`+next+`>; rel="next"`)
+	}
+	var out []map[string]any
+	for _, st := range students[from:to] {
+		switch parts[1] {
+		case "bulk_user_progress":
+			var completed any
+			done := 3
+			if st.CompletedAt != nil {
+				completed = st.CompletedAt.UTC().Format(time.RFC3339)
+				done = 6
+			}
+			out = append(out, map[string]any{
+				"id": json.Number(st.ID), "display_name": st.Name, "avatar_image_url": "", "html_url": "",
+				"progress": map[string]any{"requirement_count": 6, "requirement_completed_count": done,
+					"next_requirement_url": nil, "completed_at": completed},
+			})
+		case "users":
+			out = append(out, map[string]any{"id": json.Number(st.ID), "name": st.Name, "sortable_name": st.Name, "email": st.Email})
+		default:
+			http.NotFound(w, r)
+			return
+		}
+	}
+	if out == nil {
+		out = []map[string]any{}
+	}
+	json.NewEncoder(w).Encode(out)
+}
