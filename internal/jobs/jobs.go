@@ -1,0 +1,101 @@
+// Package jobs is Laurel's durable background queue: rows in the `jobs` table,
+// enqueued in the same transaction as the change they follow (so a committed
+// change never loses its follow-up work, and a rolled-back one never runs it),
+// claimed by workers with FOR UPDATE SKIP LOCKED under a time-limited lease.
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// Job is one claimed unit of work.
+type Job struct {
+	ID      int64
+	Kind    string
+	Payload json.RawMessage
+	// Attempts counts claims including this one (1 on the first run).
+	Attempts int
+	// LastAttempt is true when a failure now makes the job dead, so a handler
+	// can record a permanent failure where users see it.
+	LastAttempt bool
+}
+
+// Handler does the work of one job. A nil error marks the job done; an error
+// schedules a retry with back-off (or marks it dead after the last attempt).
+// Handlers must be idempotent: a job whose worker crashed after the work but
+// before marking it done runs again once its lease expires. A handler that can
+// record its own outcome atomically with completion calls MarkDone in its
+// transaction.
+type Handler func(ctx context.Context, j Job) error
+
+// Enqueue adds one job of kind with payload (marshalled to JSON) through ext,
+// usually the transaction of the change the job follows.
+func Enqueue(ctx context.Context, ext sqlx.ExtContext, kind string, payload any) (int64, error) {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return 0, fmt.Errorf("enqueue %s: %w", kind, err)
+	}
+	const q = `INSERT INTO jobs (kind, payload) VALUES ($1, $2) RETURNING id`
+	var id int64
+	if err := sqlx.GetContext(ctx, ext, &id, q, kind, b); err != nil {
+		return 0, fmt.Errorf("enqueue %s: %w", kind, err)
+	}
+	return id, nil
+}
+
+// EnqueueMany adds one job of kind per payload (each already JSON) in one
+// statement, so thousands of jobs cost one round trip.
+func EnqueueMany(ctx context.Context, ext sqlx.ExtContext, kind string, payloads []json.RawMessage) (int, error) {
+	if len(payloads) == 0 {
+		return 0, nil
+	}
+	strs := make([]string, len(payloads))
+	for i, p := range payloads {
+		strs[i] = string(p)
+	}
+	const q = `INSERT INTO jobs (kind, payload) SELECT $1, p::jsonb FROM unnest($2::text[]) AS p`
+	res, err := ext.ExecContext(ctx, q, kind, pq.Array(strs))
+	if err != nil {
+		return 0, fmt.Errorf("enqueue %d %s jobs: %w", len(payloads), kind, err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// MarkDone marks job j done through ext. Handlers call it inside their own
+// transaction so that recording their outcome and completing the job are one
+// step (an email marked sent is never sent again by a retry). It only touches
+// the job while this claim holds it (attempts fences off a stale claim).
+func MarkDone(ctx context.Context, ext sqlx.ExecerContext, j Job) error {
+	const q = `UPDATE jobs SET state = 'done', locked_until = NULL, finished_at = now(), last_error = ''
+		WHERE id = $1 AND state = 'running' AND attempts = $2`
+	if _, err := ext.ExecContext(ctx, q, j.ID, j.Attempts); err != nil {
+		return fmt.Errorf("mark job %d done: %w", j.ID, err)
+	}
+	return nil
+}
+
+// Stats counts jobs of kind by state, for tests and the ops pages.
+func Stats(ctx context.Context, q sqlx.QueryerContext, kind string) (map[string]int, error) {
+	const sq = `SELECT state, count(*) FROM jobs WHERE kind = $1 GROUP BY state`
+	rows, err := q.QueryxContext(ctx, sq, kind)
+	if err != nil {
+		return nil, fmt.Errorf("job stats %s: %w", kind, err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, fmt.Errorf("job stats %s: %w", kind, err)
+		}
+		out[s] = n
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,283 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// Worker claims queued jobs and runs their handlers on Concurrency goroutines.
+// Zero fields take the defaults documented on each.
+type Worker struct {
+	DB *sqlx.DB
+	// Concurrency is how many goroutines claim and run jobs (default 4).
+	Concurrency int
+	// BatchSize is how many jobs one goroutine claims per round trip (default 10).
+	BatchSize int
+	// Lease is how long a claim holds a job; a job still running after its
+	// lease (its worker crashed) is claimed again (default 5 minutes).
+	Lease time.Duration
+	// MaxAttempts is how many runs a job gets before it is dead (default 10).
+	MaxAttempts int
+	// Poll is the wait after finding nothing to do (default 1 s).
+	Poll time.Duration
+	// BaseBackoff is the retry delay after the first failure; it doubles with
+	// each attempt up to MaxBackoff, with jitter (defaults 5 s and 1 h).
+	BaseBackoff time.Duration
+	MaxBackoff  time.Duration
+	// Now is the clock used for run_at and leases (default time.Now).
+	Now func() time.Time
+	Log *slog.Logger
+
+	mu       sync.RWMutex
+	handlers map[string]Handler
+}
+
+// NewWorker returns a worker with default settings and no handlers.
+func NewWorker(db *sqlx.DB, log *slog.Logger) *Worker {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Worker{DB: db, Log: log}
+}
+
+// Handle registers the handler for kind. Jobs of kinds without a handler are
+// left for another worker.
+func (w *Worker) Handle(kind string, h Handler) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.handlers == nil {
+		w.handlers = map[string]Handler{}
+	}
+	w.handlers[kind] = h
+}
+
+func (w *Worker) kinds() []string {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	out := make([]string, 0, len(w.handlers))
+	for k := range w.handlers {
+		out = append(out, k)
+	}
+	return out
+}
+
+func (w *Worker) handler(kind string) Handler {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.handlers[kind]
+}
+
+func (w *Worker) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now()
+}
+
+func orDefault[T int | time.Duration](v, d T) T {
+	if v <= 0 {
+		return d
+	}
+	return v
+}
+
+// Run claims and runs jobs until ctx is cancelled, then waits for the jobs in
+// hand to finish. A database outage is logged and waited out; it never stops
+// the worker.
+func (w *Worker) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for i := range orDefault(w.Concurrency, 4) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.loop(ctx, i)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (w *Worker) loop(ctx context.Context, n int) {
+	poll := orDefault(w.Poll, time.Second)
+	// Spread idle polling so goroutines do not hit the database in step.
+	wait := time.Duration(rand.Int64N(int64(poll)) + 1)
+	failures := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		got, err := w.RunOnce(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil:
+			failures++
+			wait = min(poll<<min(failures, 5), 30*time.Second)
+			w.Log.Warn("jobs: cannot claim work; will retry", "worker", n, "err", err, "retry_in", wait)
+		case got == 0:
+			failures = 0
+			wait = poll
+		default:
+			failures = 0
+			wait = 0
+		}
+	}
+}
+
+// RunOnce claims one batch and runs it, returning how many jobs it claimed.
+// If ctx is cancelled part-way, the jobs not yet started are released.
+func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	kinds := w.kinds()
+	if len(kinds) == 0 {
+		return 0, nil
+	}
+	batch, err := w.claim(ctx, kinds)
+	if err != nil {
+		return 0, err
+	}
+	for i, j := range batch {
+		if ctx.Err() != nil {
+			w.release(batch[i:])
+			break
+		}
+		w.run(ctx, j)
+	}
+	return len(batch), nil
+}
+
+func (w *Worker) claim(ctx context.Context, kinds []string) ([]Job, error) {
+	now := w.now()
+	lease := orDefault(w.Lease, 5*time.Minute)
+	maxAttempts := orDefault(w.MaxAttempts, 10)
+	// A running job whose lease has passed belongs to a crashed worker: it is
+	// claimable again. run_at <= now holds for every running job, so the
+	// partial index on (run_at, id) serves both cases.
+	const q = `UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = $3
+		WHERE id IN (
+			SELECT id FROM jobs
+			WHERE state IN ('queued', 'running') AND run_at <= $1 AND kind = ANY($2)
+			  AND (state = 'queued' OR locked_until < $1)
+			ORDER BY run_at, id
+			LIMIT $4
+			FOR UPDATE SKIP LOCKED)
+		RETURNING id, kind, payload, attempts`
+	rows, err := w.DB.QueryxContext(ctx, q, now, pq.Array(kinds), now.Add(lease), orDefault(w.BatchSize, 10))
+	if err != nil {
+		return nil, fmt.Errorf("claim jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []Job
+	for rows.Next() {
+		var j Job
+		if err := rows.Scan(&j.ID, &j.Kind, &j.Payload, &j.Attempts); err != nil {
+			return nil, fmt.Errorf("claim jobs: %w", err)
+		}
+		j.LastAttempt = j.Attempts >= maxAttempts
+		out = append(out, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim jobs: %w", err)
+	}
+	return out, nil
+}
+
+// run executes one job. The handler gets a context that survives shutdown for
+// the length of the lease, so a stop never cuts a send in half.
+func (w *Worker) run(ctx context.Context, j Job) {
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), orDefault(w.Lease, 5*time.Minute))
+	defer cancel()
+	err := w.call(hctx, j)
+	if err == nil {
+		w.finish(hctx, func(c context.Context) error { return MarkDone(c, w.DB, j) }, j)
+		return
+	}
+	next := w.now().Add(w.backoff(j.Attempts))
+	level := slog.LevelWarn
+	if j.LastAttempt {
+		level = slog.LevelError
+	}
+	w.Log.Log(hctx, level, "jobs: job failed", "id", j.ID, "kind", j.Kind, "attempt", j.Attempts, "dead", j.LastAttempt, "err", err, "next_run", next)
+	msg := err.Error()
+	if len(msg) > 2000 {
+		msg = msg[:2000]
+	}
+	const q = `UPDATE jobs SET state = CASE WHEN $2 THEN 'dead' ELSE 'queued' END, run_at = $3,
+			locked_until = NULL, last_error = $4, finished_at = CASE WHEN $2 THEN now() END
+		WHERE id = $1 AND state = 'running' AND attempts = $5`
+	w.finish(hctx, func(c context.Context) error {
+		if _, err := w.DB.ExecContext(c, q, j.ID, j.LastAttempt, next, msg, j.Attempts); err != nil {
+			return fmt.Errorf("reschedule job %d: %w", j.ID, err)
+		}
+		return nil
+	}, j)
+}
+
+// finish records a job's outcome, retrying briefly through a short database
+// hiccup. If it still fails, the lease expiry re-runs the job later.
+func (w *Worker) finish(ctx context.Context, f func(context.Context) error, j Job) {
+	var err error
+	for i := range 5 {
+		if err = f(ctx); err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(100<<i) * time.Millisecond):
+			continue
+		}
+		break
+	}
+	w.Log.Error("jobs: cannot record outcome; the job will run again after its lease", "id", j.ID, "kind", j.Kind, "err", err)
+}
+
+func (w *Worker) call(ctx context.Context, j Job) (err error) {
+	h := w.handler(j.Kind)
+	if h == nil {
+		return errors.New("no handler for kind " + j.Kind)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("handler panicked: %v", r)
+		}
+	}()
+	return h(ctx, j)
+}
+
+// release gives claimed but unstarted jobs back to the queue on shutdown
+// without counting the claim as an attempt.
+func (w *Worker) release(js []Job) {
+	ids := make([]int64, len(js))
+	for i, j := range js {
+		ids[i] = j.ID
+	}
+	const q = `UPDATE jobs SET state = 'queued', attempts = attempts - 1, locked_until = NULL
+		WHERE id = ANY($1) AND state = 'running'`
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := w.DB.ExecContext(ctx, q, pq.Array(ids)); err != nil {
+		w.Log.Warn("jobs: cannot release jobs on shutdown; their lease will expire", "count", len(ids), "err", err)
+	}
+}
+
+// backoff is the delay before attempt+1: exponential with "equal jitter" so
+// many jobs failing together (an SMTP outage) do not retry in lock-step.
+func (w *Worker) backoff(attempt int) time.Duration {
+	base := orDefault(w.BaseBackoff, 5*time.Second)
+	maxB := orDefault(w.MaxBackoff, time.Hour)
+	d := base << min(attempt-1, 30)
+	if d <= 0 || d > maxB {
+		d = maxB
+	}
+	half := d / 2
+	return half + time.Duration(rand.Int64N(int64(half)+1))
+}

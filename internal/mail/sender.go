@@ -1,0 +1,189 @@
+// Package mail sends Laurel's outgoing email over SMTP and provides Catcher, a
+// real in-process SMTP server that keeps what it receives, for tests and for
+// `laurel dev`.
+package mail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
+)
+
+// Message is one outgoing email. From "" uses the Sender's From.
+type Message struct {
+	From    string
+	To      string
+	Subject string
+	Text    string
+	HTML    string
+}
+
+// Sender delivers messages through one SMTP server, reusing a small pool of
+// connections; it is safe for concurrent use.
+type Sender struct {
+	// From is the default From address.
+	From   string
+	client *gomail.Client
+	sem    chan struct{}
+	mu     sync.Mutex
+	idle   []*conn
+	closed bool
+}
+
+type conn struct {
+	c        *smtp.Client
+	lastUsed time.Time
+}
+
+// maxIdle is how long a pooled connection may sit unused before we redial:
+// servers commonly drop idle SMTP sessions after 30-60 s.
+const maxIdle = 20 * time.Second
+
+// NewSender builds a sender from an smtp://[user:pass@]host[:port] URL (port
+// 25 by default, STARTTLS when the server offers it) or smtps:// (implicit
+// TLS, port 465). poolSize bounds concurrent connections (≤ 0 means 4).
+func NewSender(rawURL, from string, poolSize int) (*Sender, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("SMTP URL: %w", err)
+	}
+	if u.Hostname() == "" {
+		return nil, fmt.Errorf("SMTP URL %q has no host", u.Redacted())
+	}
+	opts := []gomail.Option{gomail.WithTimeout(30 * time.Second)}
+	port := 25
+	switch u.Scheme {
+	case "smtp":
+		opts = append(opts, gomail.WithTLSPortPolicy(gomail.TLSOpportunistic))
+	case "smtps":
+		port = 465
+		opts = append(opts, gomail.WithSSL())
+	default:
+		return nil, fmt.Errorf("SMTP URL %q: scheme must be smtp or smtps", u.Redacted())
+	}
+	if p := u.Port(); p != "" {
+		if port, err = strconv.Atoi(p); err != nil {
+			return nil, fmt.Errorf("SMTP URL %q: bad port", u.Redacted())
+		}
+	}
+	opts = append(opts, gomail.WithPort(port))
+	if u.User != nil && u.User.Username() != "" {
+		pass, _ := u.User.Password()
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
+			gomail.WithUsername(u.User.Username()), gomail.WithPassword(pass))
+	}
+	c, err := gomail.NewClient(u.Hostname(), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("SMTP client for %s: %w", u.Host, err)
+	}
+	if poolSize <= 0 {
+		poolSize = 4
+	}
+	return &Sender{From: from, client: c, sem: make(chan struct{}, poolSize)}, nil
+}
+
+// Send delivers m. An error means the server did not accept it (or we could
+// not tell); the caller retries later.
+func (s *Sender) Send(ctx context.Context, m Message) error {
+	msg := gomail.NewMsg()
+	from := m.From
+	if from == "" {
+		from = s.From
+	}
+	if err := msg.From(from); err != nil {
+		return fmt.Errorf("send mail: From %q: %w", from, err)
+	}
+	if err := msg.To(m.To); err != nil {
+		return fmt.Errorf("send mail: To %q: %w", m.To, err)
+	}
+	msg.Subject(m.Subject)
+	msg.SetDate()
+	msg.SetMessageID()
+	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
+	if m.HTML != "" {
+		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
+	}
+
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.sem }()
+
+	c, err := s.get(ctx)
+	if err != nil {
+		return err
+	}
+	err = s.client.SendWithSMTPClient(c.c, msg)
+	var se *gomail.SendError
+	if err != nil && errors.As(err, &se) && se.Reason == gomail.ErrConnCheck {
+		// The pooled connection died while idle; nothing was sent on it, so a
+		// fresh connection may safely try again.
+		_ = c.c.Close()
+		if c, err = s.dial(ctx); err != nil {
+			return err
+		}
+		err = s.client.SendWithSMTPClient(c.c, msg)
+	}
+	if err != nil {
+		// The session's state is unknown after a failure: do not reuse it.
+		_ = c.c.Close()
+		return fmt.Errorf("send mail to %s: %w", m.To, err)
+	}
+	s.put(c)
+	return nil
+}
+
+func (s *Sender) get(ctx context.Context) (*conn, error) {
+	s.mu.Lock()
+	for len(s.idle) > 0 {
+		c := s.idle[len(s.idle)-1]
+		s.idle = s.idle[:len(s.idle)-1]
+		if time.Since(c.lastUsed) < maxIdle {
+			s.mu.Unlock()
+			return c, nil
+		}
+		_ = c.c.Close()
+	}
+	s.mu.Unlock()
+	return s.dial(ctx)
+}
+
+func (s *Sender) dial(ctx context.Context) (*conn, error) {
+	c, err := s.client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect to SMTP server %s: %w", s.client.ServerAddr(), err)
+	}
+	return &conn{c: c}, nil
+}
+
+func (s *Sender) put(c *conn) {
+	c.lastUsed = time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		_ = c.c.Quit()
+		return
+	}
+	s.idle = append(s.idle, c)
+}
+
+// Close ends the pooled SMTP sessions.
+func (s *Sender) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	for _, c := range s.idle {
+		_ = c.c.Quit()
+	}
+	s.idle = nil
+	return nil
+}
