@@ -1,0 +1,90 @@
+package auth
+
+import (
+	"embed"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/alexedwards/scs/goredisstore"
+	"github.com/alexedwards/scs/v2"
+	"github.com/gin-gonic/gin"
+	"github.com/jmoiron/sqlx"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/laurel-edu/laurel/internal/secret"
+	"github.com/laurel-edu/laurel/internal/web"
+)
+
+// Templates holds the sign-in page; pass it to web.NewRenderer.
+//
+//go:embed templates/*.html
+var Templates embed.FS
+
+// Session cookie settings.
+const (
+	SessionCookie   = "laurel_session"
+	SessionLifetime = 12 * time.Hour
+	SessionIdle     = 2 * time.Hour
+)
+
+// Session keys.
+const (
+	sessionUserKey  = "user_id"
+	sessionFlashKey = "flash"
+)
+
+// gin context key under which the middleware leaves the session manager, so
+// SetFlash works from any feature's handler.
+const sessionsKey = "auth.sessions"
+
+// Auth is staff sign-in: accounts, API tokens, sessions and their middleware.
+type Auth struct {
+	db   *sqlx.DB
+	rdb  *redis.Client
+	keys *secret.Keys
+
+	// Sessions is the session manager; wrap the whole HTTP handler with
+	// Sessions.LoadAndSave so sessions load before gin runs.
+	Sessions *scs.SessionManager
+	// Limits caps login attempts; tests may lower them.
+	Limits LoginLimits
+}
+
+// New builds Auth. baseURL decides whether the session cookie is Secure: it
+// is, unless Laurel is served over plain http on a host other than loopback
+// (browsers keep Secure cookies for http://localhost and 127.0.0.1).
+func New(db *sqlx.DB, rdb *redis.Client, keys *secret.Keys, baseURL string) *Auth {
+	sm := scs.New()
+	sm.Store = goredisstore.NewWithPrefix(rdb, "laurel:session:")
+	sm.Lifetime = SessionLifetime
+	sm.IdleTimeout = SessionIdle
+	sm.Cookie.Name = SessionCookie
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.Secure = secureCookies(baseURL)
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	sm.Cookie.Path = "/"
+	return &Auth{db: db, rdb: rdb, keys: keys, Sessions: sm, Limits: DefaultLoginLimits}
+}
+
+func secureCookies(baseURL string) bool {
+	u, err := url.Parse(baseURL)
+	if err != nil || u.Scheme != "http" {
+		return true
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Register mounts GET/POST /login and POST /logout. The renderer must hold
+// Templates. Mount Load on the whole router first (r.Use(a.Load())).
+func (a *Auth) Register(r gin.IRouter, rd *web.Renderer) {
+	r.GET("/login", rd.Page(a.loginForm(rd)))
+	r.POST("/login", rd.Page(a.login(rd)))
+	r.POST("/logout", rd.Page(a.logout))
+}

@@ -1,0 +1,386 @@
+package auth_test
+
+import (
+	"context"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/internal/secret"
+	"github.com/laurel-edu/laurel/internal/testenv"
+	"github.com/laurel-edu/laurel/internal/web"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+type env struct {
+	a   *auth.Auth
+	srv *httptest.Server
+}
+
+func mustEnv(t *testing.T, baseURL string) *env {
+	t.Helper()
+	keys, err := secret.New([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := auth.New(testenv.DB(t), testenv.Redis(t), keys, baseURL)
+	sub, _ := fs.Sub(auth.Templates, "templates")
+	rd, err := web.NewRenderer(nil, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gin.SetMode(gin.TestMode)
+	r := gin.New()
+	r.Use(a.Load())
+	a.Register(r, rd)
+	staff := r.Group("/", auth.RequireStaff(rd))
+	staff.GET("/groups", func(c *gin.Context) { c.String(200, "hello %s", auth.Current(c).Name) })
+	staff.POST("/groups", func(c *gin.Context) { c.String(200, "HANDLER-RAN") })
+	api := r.Group("/api/v1", a.Bearer())
+	api.GET("/whoami", func(c *gin.Context) { c.String(200, "%s %s", auth.Current(c).Name, auth.Current(c).Role) })
+	srv := httptest.NewServer(auth.CSRF(a.Sessions.LoadAndSave(r)))
+	t.Cleanup(srv.Close)
+	return &env{a: a, srv: srv}
+}
+
+func mustClient(t *testing.T) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func mustUser(t *testing.T, e *env, email string, role auth.Role) {
+	t.Helper()
+	if _, _, err := e.a.CreateUser(context.Background(), email, "Ada Lovelace", role, nil, "correct horse battery"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func post(t *testing.T, c *http.Client, u string, form url.Values) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.PostForm(u, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+func get(t *testing.T, c *http.Client, u string) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+func TestLogin(t *testing.T) {
+	e := mustEnv(t, "http://localhost:8080")
+	mustUser(t, e, "ada@example.edu", auth.Owner)
+	c := mustClient(t)
+
+	// Anonymous → redirected to the login page, remembering where to go.
+	resp, _ := get(t, c, e.srv.URL+"/groups?x=1")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login?next=%2Fgroups%3Fx%3D1" {
+		t.Fatalf("anonymous /groups: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// An anonymous POST is a 401 page, not a redirect.
+	resp, _ = post(t, c, e.srv.URL+"/groups", nil)
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("anonymous POST: %d", resp.StatusCode)
+	}
+
+	// Empty fields: each field's own message.
+	resp, body := post(t, c, e.srv.URL+"/login", url.Values{"email": {""}, "password": {""}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `id="email-error">Enter your email address.`) || !strings.Contains(body, `id="password-error">Enter your password.`) {
+		t.Fatalf("empty form: %d\n%s", resp.StatusCode, body)
+	}
+	// Wrong password and unknown email: the same generic message, email kept.
+	for _, email := range []string{"ada@example.edu", "nobody@example.edu"} {
+		resp, body = post(t, c, e.srv.URL+"/login", url.Values{"email": {email}, "password": {"wrong password!"}})
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "The email or password is wrong.") || !strings.Contains(body, `value="`+email+`"`) {
+			t.Fatalf("wrong login for %s: %d\n%s", email, resp.StatusCode, body)
+		}
+	}
+
+	// Success: a new session cookie with the right flags, redirect to next.
+	resp, _ = post(t, c, e.srv.URL+"/login", url.Values{"email": {"ADA@example.edu"}, "password": {"correct horse battery"}, "next": {"/groups?x=1"}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/groups?x=1" {
+		t.Fatalf("login: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	var ck *http.Cookie
+	for _, k := range resp.Cookies() {
+		if k.Name == auth.SessionCookie {
+			ck = k
+		}
+	}
+	if ck == nil || !ck.HttpOnly || !ck.Secure || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" {
+		t.Fatalf("session cookie flags: %+v", ck)
+	}
+	// httptest serves http://127.0.0.1, where a cookie jar drops Secure
+	// cookies; send it by hand as a browser on loopback would.
+	req, _ := http.NewRequest("GET", e.srv.URL+"/groups", nil)
+	req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+	r2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r2.Body)
+	r2.Body.Close()
+	if r2.StatusCode != 200 || string(b) != "hello Ada Lovelace" {
+		t.Fatalf("signed-in /groups: %d %q", r2.StatusCode, b)
+	}
+}
+
+func TestSessionFixationAndLogout(t *testing.T) {
+	e := mustEnv(t, "http://laurel.test")
+	mustUser(t, e, "ada@example.edu", auth.Admin)
+	c := mustClient(t)
+	// A plain-http non-loopback base URL → cookies without Secure, so the
+	// jar (and a browser) keeps them.
+	resp, _ := post(t, c, e.srv.URL+"/login", url.Values{"email": {"x@example.edu"}, "password": {"nope nope nope"}})
+	before := ""
+	for _, k := range resp.Cookies() {
+		if k.Name == auth.SessionCookie {
+			before = k.Value
+			if k.Secure {
+				t.Errorf("cookie for http://laurel.test is Secure")
+			}
+		}
+	}
+	_ = before
+	resp, _ = post(t, c, e.srv.URL+"/login", url.Values{"email": {"ada@example.edu"}, "password": {"correct horse battery"}})
+	var after string
+	for _, k := range resp.Cookies() {
+		if k.Name == auth.SessionCookie {
+			after = k.Value
+		}
+	}
+	if after == "" || after == before {
+		t.Fatalf("session token not renewed on login: before %q after %q", before, after)
+	}
+	if resp, body := get(t, c, e.srv.URL+"/groups"); resp.StatusCode != 200 {
+		t.Fatalf("after login: %d %s", resp.StatusCode, body)
+	}
+	resp, _ = post(t, c, e.srv.URL+"/logout", nil)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+		t.Fatalf("logout: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if _, body := get(t, c, e.srv.URL+"/login"); !strings.Contains(body, "You are signed out.") {
+		t.Fatalf("no flash after logout:\n%s", body)
+	}
+	if resp, _ := get(t, c, e.srv.URL+"/groups"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("after logout /groups: %d", resp.StatusCode)
+	}
+	// The old session token no longer works either.
+	req, _ := http.NewRequest("GET", e.srv.URL+"/groups", nil)
+	req.AddCookie(&http.Cookie{Name: auth.SessionCookie, Value: after})
+	r2, _ := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if r2.StatusCode != http.StatusSeeOther {
+		t.Fatalf("old token after logout: %d", r2.StatusCode)
+	}
+}
+
+func TestDisabledUserIsSignedOut(t *testing.T) {
+	e := mustEnv(t, "http://laurel.test")
+	u, _, err := e.a.CreateUser(context.Background(), "ada@example.edu", "Ada", auth.Viewer, nil, "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mustClient(t)
+	post(t, c, e.srv.URL+"/login", url.Values{"email": {"ada@example.edu"}, "password": {"correct horse battery"}})
+	if resp, _ := get(t, c, e.srv.URL+"/groups"); resp.StatusCode != 200 {
+		t.Fatalf("signed in: %d", resp.StatusCode)
+	}
+	if err := e.a.SetDisabled(context.Background(), u.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := get(t, c, e.srv.URL+"/groups"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("disabled user still signed in: %d", resp.StatusCode)
+	}
+	resp, body := post(t, c, e.srv.URL+"/login", url.Values{"email": {"ada@example.edu"}, "password": {"correct horse battery"}})
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "The email or password is wrong.") {
+		t.Fatalf("disabled user login: %d", resp.StatusCode)
+	}
+}
+
+func TestLoginRateLimit(t *testing.T) {
+	e := mustEnv(t, "http://laurel.test")
+	e.a.Limits = auth.LoginLimits{PerEmail: 3, PerIP: 5, Window: 15 * time.Minute}
+	mustUser(t, e, "ada@example.edu", auth.Owner)
+	c := mustClient(t)
+	for i := 0; i < 3; i++ {
+		if resp, _ := post(t, c, e.srv.URL+"/login", url.Values{"email": {"ada@example.edu"}, "password": {"wrong password"}}); resp.StatusCode != 401 {
+			t.Fatalf("attempt %d: %d", i, resp.StatusCode)
+		}
+	}
+	// Even the right password is refused now, with the wait named.
+	resp, body := post(t, c, e.srv.URL+"/login", url.Values{"email": {"Ada@Example.edu"}, "password": {"correct horse battery"}})
+	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "Too many failed sign-in attempts. Try again in 15 minutes.") {
+		t.Fatalf("rate limited login: %d\n%s", resp.StatusCode, body)
+	}
+	// Per IP: spraying other accounts from the same address is capped too.
+	for i := 0; i < 2; i++ {
+		post(t, c, e.srv.URL+"/login", url.Values{"email": {"other" + string(rune('a'+i)) + "@example.edu"}, "password": {"x"}})
+	}
+	resp, _ = post(t, c, e.srv.URL+"/login", url.Values{"email": {"fresh@example.edu"}, "password": {"x"}})
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("per-IP limit: %d", resp.StatusCode)
+	}
+}
+
+func TestSafeNext(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                      "/groups",
+		"/groups/3":             "/groups/3",
+		"/groups?x=1":           "/groups?x=1",
+		"//evil.example/":       "/groups",
+		"/\\evil.example":       "/groups",
+		"https://evil.example/": "/groups",
+		"javascript:alert(1)":   "/groups",
+		"/login":                "/groups",
+		"groups":                "/groups",
+	} {
+		if got := auth.SafeNext(in); got != want {
+			t.Errorf("SafeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestLoginNextIsLocal(t *testing.T) {
+	e := mustEnv(t, "http://laurel.test")
+	mustUser(t, e, "ada@example.edu", auth.Owner)
+	c := mustClient(t)
+	resp, _ := post(t, c, e.srv.URL+"/login", url.Values{"email": {"ada@example.edu"}, "password": {"correct horse battery"}, "next": {"//evil.example/x"}})
+	if resp.Header.Get("Location") != "/groups" {
+		t.Fatalf("open redirect: %q", resp.Header.Get("Location"))
+	}
+}
+
+func TestCSRF(t *testing.T) {
+	e := mustEnv(t, "http://laurel.test")
+	mustUser(t, e, "ada@example.edu", auth.Owner)
+	c := mustClient(t)
+	post(t, c, e.srv.URL+"/login", url.Values{"email": {"ada@example.edu"}, "password": {"correct horse battery"}})
+	for name, h := range map[string][2]string{
+		"sec-fetch-site": {"Sec-Fetch-Site", "cross-site"},
+		"origin":         {"Origin", "https://evil.example"},
+	} {
+		req, _ := http.NewRequest("POST", e.srv.URL+"/groups", strings.NewReader("a=b"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set(h[0], h[1])
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "cross-origin request refused") || strings.Contains(string(b), "HANDLER-RAN") {
+			t.Errorf("%s: %d %s", name, resp.StatusCode, b)
+		}
+	}
+	// Same-origin passes.
+	req, _ := http.NewRequest("POST", e.srv.URL+"/groups", nil)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, _ := c.Do(req)
+	if resp.StatusCode != 200 {
+		t.Errorf("same-origin POST: %d", resp.StatusCode)
+	}
+	// A forged logout is refused too (it would sign the victim out).
+	req, _ = http.NewRequest("POST", e.srv.URL+"/logout", nil)
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if resp, _ := c.Do(req); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site logout: %d", resp.StatusCode)
+	}
+}
+
+func TestBearer(t *testing.T) {
+	e := mustEnv(t, "http://laurel.test")
+	tok, err := e.a.CreateToken(context.Background(), "sis sync", auth.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(tok, "lrl_") || len(tok) < 40 {
+		t.Fatalf("token %q", tok)
+	}
+	call := func(hdr string) (int, string) {
+		req, _ := http.NewRequest("GET", e.srv.URL+"/api/v1/whoami", nil)
+		if hdr != "" {
+			req.Header.Set("Authorization", hdr)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(b)
+	}
+	if code, body := call("Bearer " + tok); code != 200 || body != "sis sync admin" {
+		t.Fatalf("valid token: %d %s", code, body)
+	}
+	for _, h := range []string{"", "Bearer ", "Bearer lrl_nope", "Basic abc", "Bearer " + tok + "x"} {
+		code, body := call(h)
+		if code != 401 || !strings.Contains(body, `"code":"unauthorized"`) {
+			t.Errorf("header %q: %d %s", h, code, body)
+		}
+	}
+	if _, err := e.a.CreateToken(context.Background(), " ", auth.Admin); !apperr.Is(err, apperr.Invalid) {
+		t.Errorf("nameless token: %v", err)
+	}
+}
+
+func TestCreateUser(t *testing.T) {
+	e := mustEnv(t, "http://laurel.test")
+	ctx := context.Background()
+	u, pw, err := e.a.CreateUser(ctx, "grace@example.edu", "Grace", auth.TeamMember, nil, "")
+	if err != nil || len(pw) < 16 || u.ID == 0 {
+		t.Fatalf("generated password: %v %q", err, pw)
+	}
+	if _, err := e.a.Authenticate(ctx, "grace@example.edu", pw); err != nil {
+		t.Fatalf("generated password does not work: %v", err)
+	}
+	if _, _, err := e.a.CreateUser(ctx, "Grace@Example.edu", "G2", auth.Viewer, nil, ""); !apperr.Is(err, apperr.Conflict) {
+		t.Errorf("duplicate email: %v", err)
+	}
+	for name, tc := range map[string]struct {
+		email, name string
+		role        auth.Role
+		groups      []int64
+		pw          string
+		field       string
+	}{
+		"bad email":     {"not-an-email", "X", auth.Viewer, nil, "", "email"},
+		"no name":       {"x@example.edu", " ", auth.Viewer, nil, "", "name"},
+		"bad role":      {"x@example.edu", "X", "boss", nil, "", "role"},
+		"short pw":      {"x@example.edu", "X", auth.Viewer, nil, "short", "password"},
+		"groups admin":  {"x@example.edu", "X", auth.Admin, []int64{1}, "", "groups"},
+		"unknown group": {"x@example.edu", "X", auth.TeamMember, []int64{999}, "", "groups"},
+	} {
+		_, _, err := e.a.CreateUser(ctx, tc.email, tc.name, tc.role, tc.groups, tc.pw)
+		fe := apperr.FieldErrors(err)
+		if !apperr.Is(err, apperr.Invalid) || len(fe) == 0 || fe[0].Field != tc.field {
+			t.Errorf("%s: %v %+v", name, err, fe)
+		}
+	}
+	users, err := e.a.Users(ctx)
+	if err != nil || len(users) != 1 {
+		t.Fatalf("users after failures: %v %+v", err, users)
+	}
+}

@@ -1,0 +1,97 @@
+package auth
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/web"
+)
+
+// loginPage is the sign-in form's data.
+type loginPage struct {
+	Title   string
+	Email   string
+	Next    string
+	Errors  map[string]string // by field: "email", "password"
+	Problem string            // a form-level message (wrong password, rate limit)
+}
+
+func (a *Auth) loginForm(rd *web.Renderer) web.HandlerFunc {
+	return func(c *gin.Context) error {
+		next := SafeNext(c.Query("next"))
+		if Current(c) != nil {
+			c.Redirect(http.StatusSeeOther, next)
+			return nil
+		}
+		return rd.Render(c, http.StatusOK, "login.html", loginPage{Title: "Sign in", Next: next})
+	}
+}
+
+func (a *Auth) login(rd *web.Renderer) web.HandlerFunc {
+	return func(c *gin.Context) error {
+		ctx := c.Request.Context()
+		page := loginPage{
+			Title:  "Sign in",
+			Email:  strings.TrimSpace(c.PostForm("email")),
+			Next:   SafeNext(c.PostForm("next")),
+			Errors: map[string]string{},
+		}
+		password := c.PostForm("password")
+		if page.Email == "" {
+			page.Errors["email"] = "Enter your email address."
+		}
+		if password == "" {
+			page.Errors["password"] = "Enter your password."
+		}
+		if len(page.Errors) > 0 {
+			return rd.Render(c, http.StatusUnprocessableEntity, "login.html", page)
+		}
+		ip := c.ClientIP()
+		if err := a.checkLoginLimit(ctx, page.Email, ip); err != nil {
+			if !apperr.Is(err, apperr.RateLimited) {
+				return err
+			}
+			slog.WarnContext(ctx, "login rate limited", "ip", ip)
+			page.Problem = apperr.Message(err)
+			return rd.Render(c, http.StatusTooManyRequests, "login.html", page)
+		}
+		u, err := a.Authenticate(ctx, page.Email, password)
+		if apperr.Is(err, apperr.Unauthorized) {
+			if err := a.recordLoginFailure(ctx, page.Email, ip); err != nil {
+				return err
+			}
+			slog.InfoContext(ctx, "login failed", "ip", ip)
+			page.Problem = "The email or password is wrong."
+			return rd.Render(c, http.StatusUnauthorized, "login.html", page)
+		}
+		if err != nil {
+			return err
+		}
+		a.clearEmailFailures(ctx, page.Email, ip)
+		// A new token on sign-in, so a session id planted before sign-in
+		// (session fixation) is worthless afterwards.
+		if err := a.Sessions.RenewToken(ctx); err != nil {
+			return err
+		}
+		a.Sessions.Put(ctx, sessionUserKey, u.ID)
+		slog.InfoContext(ctx, "signed in", "user_id", u.ID)
+		c.Redirect(http.StatusSeeOther, page.Next)
+		return nil
+	}
+}
+
+func (a *Auth) logout(c *gin.Context) error {
+	ctx := c.Request.Context()
+	if err := a.Sessions.Destroy(ctx); err != nil {
+		return err
+	}
+	// Destroy starts a fresh session for the rest of this request, which
+	// carries the flash to the sign-in page.
+	a.Sessions.Put(ctx, sessionFlashKey, "You are signed out.")
+	c.Redirect(http.StatusSeeOther, "/login")
+	return nil
+}

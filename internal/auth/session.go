@@ -1,0 +1,102 @@
+package auth
+
+import (
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/gin-gonic/gin"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/web"
+)
+
+// Load attaches the signed-in user's principal to each request (auth.Current)
+// and moves a pending flash message into web.FlashKey for the page. It needs
+// the handler wrapped in Sessions.LoadAndSave. A user who was disabled or
+// deleted since signing in is signed out here.
+func (a *Auth) Load() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx := c.Request.Context()
+		c.Set(sessionsKey, a.Sessions)
+		if id := a.Sessions.GetInt64(ctx, sessionUserKey); id != 0 {
+			p, err := a.Principal(ctx, id)
+			switch {
+			case err == nil:
+				c.Set(web.UserKey, p)
+			case apperr.Is(err, apperr.NotFound) || apperr.Is(err, apperr.Unauthorized):
+				_ = a.Sessions.Destroy(ctx)
+				slog.InfoContext(ctx, "signed out a disabled or deleted user", "user_id", id)
+			default:
+				// The database is down: fail this request rather than treat
+				// a signed-in user as anonymous and bounce them to /login.
+				c.Error(err)
+				slog.ErrorContext(ctx, "load session user", "err", err, "user_id", id)
+				c.AbortWithStatus(http.StatusServiceUnavailable)
+				return
+			}
+		}
+		// Only a page view consumes the flash; a POST that redirects keeps it
+		// for the page it redirects to.
+		if c.Request.Method == http.MethodGet {
+			if f := a.Sessions.PopString(ctx, sessionFlashKey); f != "" {
+				c.Set(web.FlashKey, f)
+			}
+		}
+		c.Next()
+	}
+}
+
+// SetFlash stores a one-shot message shown on the next page the user sees
+// (after a Post/Redirect/Get). It is a no-op when Load is not mounted.
+func SetFlash(c *gin.Context, msg string) {
+	if v, ok := c.Get(sessionsKey); ok {
+		if sm, ok := v.(*scs.SessionManager); ok {
+			sm.Put(c.Request.Context(), sessionFlashKey, msg)
+		}
+	}
+}
+
+// RequireStaff guards the staff pages: an anonymous GET is redirected to
+// /login?next=<this page>; any other anonymous request gets a 401 page.
+func RequireStaff(rd *web.Renderer) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p := Current(c)
+		if p == nil {
+			if c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead {
+				c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))
+				c.Abort()
+				return
+			}
+			rd.WriteError(c, apperr.Errorf(apperr.Unauthorized, "Please sign in first."))
+			return
+		}
+		if p.UserID == 0 {
+			rd.WriteError(c, apperr.Errorf(apperr.Forbidden, "API tokens cannot use the staff pages."))
+			return
+		}
+		c.Next()
+	}
+}
+
+// SafeNext returns next when it is a path on this site, else "/groups": a
+// login link must never redirect to another site.
+func SafeNext(next string) string {
+	const home = "/groups"
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return home
+	}
+	if strings.ContainsAny(next, "\\\r\n\t") {
+		return home
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return home
+	}
+	if u.Path == "/login" || u.Path == "/logout" {
+		return home
+	}
+	return next
+}
