@@ -1,0 +1,667 @@
+package lti
+
+import (
+	"bytes"
+	"context"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jws"
+)
+
+// Claim names of LTI 1.3 and its services.
+const (
+	ClaimPrefix             = "https://purl.imsglobal.org/spec/lti/claim/"
+	ClaimMessageType        = ClaimPrefix + "message_type"
+	ClaimVersion            = ClaimPrefix + "version"
+	ClaimDeploymentID       = ClaimPrefix + "deployment_id"
+	ClaimTargetLinkURI      = ClaimPrefix + "target_link_uri"
+	ClaimResourceLink       = ClaimPrefix + "resource_link"
+	ClaimRoles              = ClaimPrefix + "roles"
+	ClaimContext            = ClaimPrefix + "context"
+	ClaimCustom             = ClaimPrefix + "custom"
+	ClaimLaunchPresentation = ClaimPrefix + "launch_presentation"
+	ClaimToolPlatform       = ClaimPrefix + "tool_platform"
+	ClaimLIS                = ClaimPrefix + "lis"
+	ClaimNRPS               = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+	ClaimDeepLinking        = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
+	ClaimDeepLinkingItems   = "https://purl.imsglobal.org/spec/lti-dl/claim/content_items"
+	ClaimDeepLinkingData    = "https://purl.imsglobal.org/spec/lti-dl/claim/data"
+	ClaimDeepLinkingMessage = "https://purl.imsglobal.org/spec/lti-dl/claim/msg"
+)
+
+// Message types Laurel accepts.
+const (
+	MessageResourceLink        = "LtiResourceLinkRequest"
+	MessageDeepLinking         = "LtiDeepLinkingRequest"
+	MessageDeepLinkingResponse = "LtiDeepLinkingResponse"
+	Version                    = "1.3.0"
+)
+
+// Role URIs (LIS v2 vocabulary) that Laurel's rules look at.
+const (
+	RoleInstructor        = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
+	RoleTeachingAssistant = "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"
+	RoleContentDeveloper  = "http://purl.imsglobal.org/vocab/lis/v2/membership#ContentDeveloper"
+	RoleLearner           = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
+	RoleMentor            = "http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor"
+	RoleContextAdmin      = "http://purl.imsglobal.org/vocab/lis/v2/membership#Administrator"
+	RoleInstitutionAdmin  = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator"
+	RoleSystemAdmin       = "http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator"
+	RoleSysAdmin          = "http://purl.imsglobal.org/vocab/lis/v2/system/person#SysAdmin"
+	RoleTestUser          = "http://purl.imsglobal.org/vocab/lti/system/person#TestUser"
+)
+
+// Launch is a validated LTI 1.3 launch: who launched, from which platform,
+// deployment and context, and what the platform offers (NRPS, deep linking).
+// It is stored as JSON behind the launch token, so follow-up requests inside
+// the iframe get it back with Tool.LaunchFromRequest.
+type Launch struct {
+	Platform      Platform `json:"platform"`
+	DeploymentID  string   `json:"deployment_id"`
+	Sub           string   `json:"sub"`
+	Name          string   `json:"name"`
+	GivenName     string   `json:"given_name,omitempty"`
+	FamilyName    string   `json:"family_name,omitempty"`
+	Email         string   `json:"email"`
+	Locale        string   `json:"locale,omitempty"`
+	MessageType   string   `json:"message_type"`
+	TargetLinkURI string   `json:"target_link_uri"`
+	// Roles are the role URIs as sent (possibly empty, never nil after validation).
+	Roles          []string          `json:"roles"`
+	Context        Context           `json:"context"`
+	ResourceLinkID string            `json:"resource_link_id,omitempty"`
+	ResourceLink   ResourceLink      `json:"resource_link"`
+	Custom         map[string]string `json:"custom"`
+	LIS            LIS               `json:"lis"`
+	// NRPS is set when the platform offers the Names and Role Provisioning Service.
+	NRPS *NRPSClaim `json:"nrps,omitempty"`
+	// DeepLinking is set for an LtiDeepLinkingRequest.
+	DeepLinking        *DeepLinkingSettings `json:"deep_linking,omitempty"`
+	LaunchPresentation LaunchPresentation   `json:"launch_presentation"`
+	ToolPlatform       ToolPlatform         `json:"tool_platform"`
+	// ToolPlatformGUID is tool_platform.guid (Canvas: the root account's LTI guid).
+	ToolPlatformGUID string    `json:"tool_platform_guid,omitempty"`
+	IssuedAt         time.Time `json:"iat"`
+	ExpiresAt        time.Time `json:"exp"`
+
+	// LTIUserID is the lti_users row of (platform, sub); StaffUserID the staff
+	// account linked by email (0 when none). Set by the Tool after recording.
+	LTIUserID   int64 `json:"lti_user_id,omitempty"`
+	StaffUserID int64 `json:"staff_user_id,omitempty"`
+	// Token is the launch session token (form field / query "ltik", header
+	// "X-Ltik") that follow-up requests inside the iframe carry.
+	Token string `json:"-"`
+
+	// Claims are all claims of the id_token, for what the fields above omit.
+	Claims map[string]any `json:"claims"`
+}
+
+// Context is the LTI context (a Canvas course).
+type Context struct {
+	ID    string   `json:"id"`
+	Label string   `json:"label,omitempty"`
+	Title string   `json:"title,omitempty"`
+	Type  []string `json:"type,omitempty"`
+}
+
+// ResourceLink is the placement that was launched.
+type ResourceLink struct {
+	ID          string `json:"id"`
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
+}
+
+// LIS carries the SIS identifiers a platform may send.
+type LIS struct {
+	PersonSourcedID         string `json:"person_sourcedid,omitempty"`
+	CourseOfferingSourcedID string `json:"course_offering_sourcedid,omitempty"`
+	CourseSectionSourcedID  string `json:"course_section_sourcedid,omitempty"`
+}
+
+// NRPSClaim is the Names and Role Provisioning Service offer.
+type NRPSClaim struct {
+	ContextMembershipsURL string   `json:"context_memberships_url"`
+	ServiceVersions       []string `json:"service_versions"`
+}
+
+// DeepLinkingSettings is what an LtiDeepLinkingRequest asks for.
+type DeepLinkingSettings struct {
+	ReturnURL                         string   `json:"deep_link_return_url"`
+	AcceptTypes                       []string `json:"accept_types"`
+	AcceptPresentationDocumentTargets []string `json:"accept_presentation_document_targets"`
+	AcceptMediaTypes                  string   `json:"accept_media_types,omitempty"`
+	AcceptMultiple                    bool     `json:"accept_multiple"`
+	AutoCreate                        bool     `json:"auto_create"`
+	Title                             string   `json:"title,omitempty"`
+	Text                              string   `json:"text,omitempty"`
+	// Data must be echoed unchanged in the response.
+	Data string `json:"data,omitempty"`
+}
+
+// LaunchPresentation says how the platform shows the tool.
+type LaunchPresentation struct {
+	DocumentTarget string `json:"document_target,omitempty"`
+	ReturnURL      string `json:"return_url,omitempty"`
+	Locale         string `json:"locale,omitempty"`
+	Height         int    `json:"height,omitempty"`
+	Width          int    `json:"width,omitempty"`
+}
+
+// ToolPlatform describes the platform instance.
+type ToolPlatform struct {
+	GUID              string `json:"guid,omitempty"`
+	Name              string `json:"name,omitempty"`
+	Version           string `json:"version,omitempty"`
+	ProductFamilyCode string `json:"product_family_code,omitempty"`
+}
+
+// hasRole reports whether roles hold the LIS v2 URI full, or one of the
+// short forms LTI 1.3 tolerates (a bare "Instructor", a LIS v1 URN).
+func hasRole(roles []string, full string, short ...string) bool {
+	for _, r := range roles {
+		r = strings.TrimSpace(r)
+		if r == full || slices.Contains(short, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// IsTeachingAssistant reports the TA sub-role. Canvas sends a TA both this
+// and membership#Instructor.
+func (l *Launch) IsTeachingAssistant() bool {
+	return hasRole(l.Roles, RoleTeachingAssistant, "Instructor#TeachingAssistant", "TeachingAssistant",
+		"urn:lti:role:ims/lis/TeachingAssistant", "urn:lti:role:ims/lis/Instructor/TeachingAssistant")
+}
+
+// IsInstructor reports a teacher of the context: membership#Instructor
+// WITHOUT the TA sub-role (a TA carries Instructor too, so a rule meant for
+// teachers must not accept it).
+func (l *Launch) IsInstructor() bool {
+	return hasRole(l.Roles, RoleInstructor, "Instructor", "urn:lti:role:ims/lis/Instructor") && !l.IsTeachingAssistant()
+}
+
+// IsContentDeveloper reports a course designer.
+func (l *Launch) IsContentDeveloper() bool {
+	return hasRole(l.Roles, RoleContentDeveloper, "ContentDeveloper", "urn:lti:role:ims/lis/ContentDeveloper")
+}
+
+// IsLearner reports a student of the context.
+func (l *Launch) IsLearner() bool {
+	return hasRole(l.Roles, RoleLearner, "Learner", "urn:lti:role:ims/lis/Learner")
+}
+
+// IsMentor reports an observer (Canvas) / mentor.
+func (l *Launch) IsMentor() bool {
+	return hasRole(l.Roles, RoleMentor, "Mentor", "urn:lti:role:ims/lis/Mentor")
+}
+
+// IsAdmin reports an institution or system administrator (Canvas account and
+// site admins), or an administrator of the context.
+func (l *Launch) IsAdmin() bool {
+	return hasRole(l.Roles, RoleInstitutionAdmin, "urn:lti:instrole:ims/lis/Administrator") ||
+		hasRole(l.Roles, RoleSystemAdmin, "urn:lti:sysrole:ims/lis/Administrator") ||
+		hasRole(l.Roles, RoleSysAdmin, "urn:lti:sysrole:ims/lis/SysAdmin") ||
+		hasRole(l.Roles, RoleContextAdmin, "Administrator")
+}
+
+// IsTestUser reports Canvas's "test student" (student view).
+func (l *Launch) IsTestUser() bool { return hasRole(l.Roles, RoleTestUser) }
+
+// CustomValue returns a custom parameter, treating a value the platform left
+// unsubstituted ("$Canvas.user.id") as absent.
+func (l *Launch) CustomValue(name string) string {
+	v := l.Custom[name]
+	if strings.HasPrefix(v, "$") {
+		return ""
+	}
+	return v
+}
+
+// ValidateOptions is what ValidateIDToken checks a token against. The
+// callbacks let the Tool plug in its JWKS cache, nonce store and deployment
+// registry; each is called at its place in the reference's order.
+type ValidateOptions struct {
+	Issuer   string
+	ClientID string
+	// Nonce is the nonce issued at login for this state.
+	Nonce  string
+	Now    time.Time
+	Leeway time.Duration
+	// Key returns the platform's public key for kid ("" when the header has
+	// none), re-fetching the JWKS on an unknown kid. Errors should be
+	// *LaunchError (ReasonKid, ReasonJWKS).
+	Key func(kid string) (*rsa.PublicKey, error)
+	// Refresh, optional, is called once when the signature does not verify
+	// with Key's key: it may re-fetch the JWKS (rate-limited) and return a
+	// different key for kid, for a platform that replaced a key under the
+	// same kid.
+	Refresh func(kid string) (*rsa.PublicKey, bool)
+	// NonceSeen, optional, records nonce until expires and reports whether
+	// it was already recorded (a replay).
+	NonceSeen func(nonce string, expires time.Time) (bool, error)
+	// Deployment, optional, reports whether deploymentID may launch.
+	Deployment func(deploymentID string) (bool, error)
+}
+
+// MaxTokenSize bounds the id_token a launch may carry.
+const MaxTokenSize = 256 << 10
+
+type jwtHeader struct {
+	Alg  string `json:"alg"`
+	Kid  string `json:"kid"`
+	Typ  string `json:"typ"`
+	Crit any    `json:"crit"`
+}
+
+// ValidateIDToken checks an id_token in the reference's order — JWT form,
+// alg RS256, signature (kid lookup), iss, aud, azp, exp, iat, nonce,
+// deployment_id, version, message_type, resource_link.id, sub, roles — and
+// returns the launch. Every refusal is a *LaunchError naming the check.
+// (alg is checked before the signature: an HMAC or "none" token has no
+// signature a platform key could verify.)
+func ValidateIDToken(raw string, o ValidateOptions) (*Launch, error) {
+	if raw == "" {
+		return nil, badRequest(ReasonTokenMissing, "The launch carried no id_token.")
+	}
+	if len(raw) > MaxTokenSize {
+		return nil, badRequest(ReasonMalformed, "The id_token is larger than %d bytes.", MaxTokenSize)
+	}
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return nil, badRequest(ReasonMalformed, "The id_token is not a JWT: it has %d parts separated by dots, not 3.", len(parts))
+	}
+	hb, err := base64.RawURLEncoding.DecodeString(parts[0])
+	if err != nil {
+		return nil, badRequest(ReasonMalformed, "The id_token's header is not base64url.")
+	}
+	var h jwtHeader
+	if err := json.Unmarshal(hb, &h); err != nil {
+		return nil, badRequest(ReasonMalformed, "The id_token's header is not a JSON object.")
+	}
+	pb, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, badRequest(ReasonMalformed, "The id_token's payload is not base64url.")
+	}
+	claims, err := decodeClaims(pb)
+	if err != nil {
+		return nil, badRequest(ReasonMalformed, "The id_token's payload is not a JSON object.")
+	}
+	if h.Alg != "RS256" {
+		alg := h.Alg
+		if alg == "" {
+			alg = "(missing)"
+		}
+		return nil, unauthorized(ReasonAlg, "The id_token is signed with alg %q; only RS256 is accepted.", truncate(alg, 20))
+	}
+	if h.Crit != nil {
+		return nil, unauthorized(ReasonAlg, "The id_token's header has a crit parameter, which LTI does not use.")
+	}
+	if _, err := base64.RawURLEncoding.DecodeString(parts[2]); err != nil || parts[2] == "" {
+		return nil, badRequest(ReasonMalformed, "The id_token's signature is missing or not base64url.")
+	}
+	if o.Key == nil {
+		return nil, unauthorized(ReasonJWKS, "No key source is configured for this platform.")
+	}
+	key, err := o.Key(h.Kid)
+	if err != nil {
+		return nil, err
+	}
+	if !verifyRS256(key, raw) {
+		ok := false
+		if o.Refresh != nil {
+			if k2, changed := o.Refresh(h.Kid); changed && k2 != nil {
+				ok = verifyRS256(k2, raw)
+			}
+		}
+		if !ok {
+			return nil, unauthorized(ReasonSignature, "The id_token's signature does not verify with the platform's key %q.", truncate(h.Kid, 80))
+		}
+	}
+
+	c := claimReader{m: claims}
+	// iss
+	iss, err := c.str("iss")
+	if err != nil {
+		return nil, err
+	}
+	if iss != o.Issuer {
+		return nil, unauthorized(ReasonIssuer, "The id_token's issuer %q is not the registered issuer %q.", truncate(iss, 200), o.Issuer)
+	}
+	// aud and azp
+	aud, ok := audience(claims["aud"])
+	if !ok {
+		return nil, unauthorized(ReasonAudience, "The id_token's aud claim is missing or not a string or list of strings.")
+	}
+	if !slices.Contains(aud, o.ClientID) {
+		return nil, unauthorized(ReasonAudience, "The id_token's audience %q does not contain our client_id %q.", truncate(strings.Join(aud, ","), 200), o.ClientID)
+	}
+	azp, hasAZP := claims["azp"]
+	if len(aud) > 1 && !hasAZP {
+		return nil, unauthorized(ReasonAZP, "The id_token has several audiences and no azp claim; azp must be our client_id %q.", o.ClientID)
+	}
+	if hasAZP {
+		if s, ok := azp.(string); !ok || s != o.ClientID {
+			return nil, unauthorized(ReasonAZP, "The id_token's azp %v is not our client_id %q.", truncate(toString(azp), 200), o.ClientID)
+		}
+	}
+	// exp and iat, with leeway for clock skew
+	now := o.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	exp, err := c.time("exp")
+	if err != nil {
+		return nil, unauthorized(ReasonExpired, "%s", err.(*LaunchError).Message)
+	}
+	if now.After(exp.Add(o.Leeway)) {
+		return nil, unauthorized(ReasonExpired, "The id_token expired at %s (now %s, leeway %s).", exp.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), o.Leeway)
+	}
+	iat, err := c.time("iat")
+	if err != nil {
+		return nil, unauthorized(ReasonIssuedAt, "%s", err.(*LaunchError).Message)
+	}
+	if iat.After(now.Add(o.Leeway)) {
+		return nil, unauthorized(ReasonIssuedAt, "The id_token was issued in the future (iat %s, now %s, leeway %s): check the clocks.", iat.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), o.Leeway)
+	}
+	// nonce
+	nonce, present := claims["nonce"].(string)
+	if !present || nonce == "" {
+		return nil, unauthorized(ReasonNonceMissing, "The id_token carries no nonce.")
+	}
+	if nonce != o.Nonce {
+		return nil, unauthorized(ReasonNonceMismatch, "The id_token's nonce is not the one issued at login for this state.")
+	}
+	if o.NonceSeen != nil {
+		seen, err := o.NonceSeen(nonce, exp.Add(o.Leeway))
+		if err != nil {
+			return nil, err
+		}
+		if seen {
+			return nil, unauthorized(ReasonNonceReplayed, "The id_token's nonce was already used: this launch is a replay.")
+		}
+	}
+	// deployment_id
+	dep, err := c.str(ClaimDeploymentID)
+	if err != nil || dep == "" {
+		return nil, badRequest(ReasonDeploymentMissing, "The id_token carries no deployment_id claim.")
+	}
+	if o.Deployment != nil {
+		known, err := o.Deployment(dep)
+		if err != nil {
+			return nil, err
+		}
+		if !known {
+			return nil, forbidden(ReasonDeploymentUnknown, "Deployment %q is not registered for this platform (and the platform does not accept new deployments automatically).", truncate(dep, 200))
+		}
+	}
+	// version, message_type and what each message type requires
+	ver, _ := claims[ClaimVersion].(string)
+	if ver != Version {
+		return nil, badRequest(ReasonVersion, "The launch's LTI version is %q; only %q is supported.", truncate(toString(claims[ClaimVersion]), 40), Version)
+	}
+	mt, _ := claims[ClaimMessageType].(string)
+	if mt != MessageResourceLink && mt != MessageDeepLinking {
+		return nil, badRequest(ReasonMessageType, "The launch's message_type %q is not one Laurel handles (%s, %s).", truncate(toString(claims[ClaimMessageType]), 60), MessageResourceLink, MessageDeepLinking)
+	}
+	l := &Launch{DeploymentID: dep, MessageType: mt, Claims: claims, IssuedAt: iat, ExpiresAt: exp}
+	if mt == MessageResourceLink {
+		rl := c.obj(ClaimResourceLink)
+		id, _ := rl["id"].(string)
+		if id == "" {
+			return nil, badRequest(ReasonResourceLink, "The resource link launch carries no resource_link.id.")
+		}
+		l.ResourceLinkID = id
+		l.ResourceLink = ResourceLink{ID: id, Title: strOf(rl["title"]), Description: strOf(rl["description"])}
+	} else {
+		dl := c.obj(ClaimDeepLinking)
+		ret, _ := dl["deep_link_return_url"].(string)
+		if ret == "" {
+			return nil, badRequest(ReasonDeepLinking, "The deep linking request carries no deep_linking_settings.deep_link_return_url.")
+		}
+		l.DeepLinking = &DeepLinkingSettings{
+			ReturnURL: ret, AcceptTypes: strList(dl["accept_types"]),
+			AcceptPresentationDocumentTargets: strList(dl["accept_presentation_document_targets"]),
+			AcceptMediaTypes:                  strOf(dl["accept_media_types"]),
+			AcceptMultiple:                    dl["accept_multiple"] == true, AutoCreate: dl["auto_create"] == true,
+			Title: strOf(dl["title"]), Text: strOf(dl["text"]), Data: strOf(dl["data"]),
+		}
+	}
+	// sub and roles
+	sub, _ := claims["sub"].(string)
+	if strings.TrimSpace(sub) == "" {
+		return nil, badRequest(ReasonSub, "The id_token carries no sub (user identifier).")
+	}
+	l.Sub = sub
+	rv, present := claims[ClaimRoles]
+	if !present {
+		return nil, badRequest(ReasonRoles, "The id_token carries no roles claim.")
+	}
+	ra, isList := rv.([]any)
+	if !isList {
+		return nil, badRequest(ReasonRoles, "The id_token's roles claim is not a list.")
+	}
+	l.Roles = make([]string, 0, len(ra))
+	for _, r := range ra {
+		s, ok := r.(string)
+		if !ok {
+			return nil, badRequest(ReasonRoles, "The id_token's roles claim holds a value that is not a string.")
+		}
+		l.Roles = append(l.Roles, s)
+	}
+	fillOptional(l, c)
+	return l, nil
+}
+
+// fillOptional copies the claims no check depends on.
+func fillOptional(l *Launch, c claimReader) {
+	m := c.m
+	l.Name, l.GivenName, l.FamilyName = strOf(m["name"]), strOf(m["given_name"]), strOf(m["family_name"])
+	l.Email, l.Locale = strOf(m["email"]), strOf(m["locale"])
+	l.TargetLinkURI = strOf(m[ClaimTargetLinkURI])
+	ctx := c.obj(ClaimContext)
+	l.Context = Context{ID: strOf(ctx["id"]), Label: strOf(ctx["label"]), Title: strOf(ctx["title"]), Type: strList(ctx["type"])}
+	l.Custom = map[string]string{}
+	for k, v := range c.obj(ClaimCustom) {
+		switch v := v.(type) {
+		case string:
+			l.Custom[k] = v
+		case nil:
+		default:
+			b, _ := json.Marshal(v)
+			l.Custom[k] = string(b)
+		}
+	}
+	lis := c.obj(ClaimLIS)
+	l.LIS = LIS{PersonSourcedID: strOf(lis["person_sourcedid"]), CourseOfferingSourcedID: strOf(lis["course_offering_sourcedid"]), CourseSectionSourcedID: strOf(lis["course_section_sourcedid"])}
+	if n := c.obj(ClaimNRPS); n != nil {
+		if u := strOf(n["context_memberships_url"]); u != "" {
+			l.NRPS = &NRPSClaim{ContextMembershipsURL: u, ServiceVersions: strList(n["service_versions"])}
+		}
+	}
+	lp := c.obj(ClaimLaunchPresentation)
+	l.LaunchPresentation = LaunchPresentation{DocumentTarget: strOf(lp["document_target"]), ReturnURL: strOf(lp["return_url"]),
+		Locale: strOf(lp["locale"]), Height: intOf(lp["height"]), Width: intOf(lp["width"])}
+	tp := c.obj(ClaimToolPlatform)
+	l.ToolPlatform = ToolPlatform{GUID: strOf(tp["guid"]), Name: strOf(tp["name"]), Version: strOf(tp["version"]), ProductFamilyCode: strOf(tp["product_family_code"])}
+	l.ToolPlatformGUID = l.ToolPlatform.GUID
+	if l.Email == "" {
+		l.Email = l.CustomValue("email")
+	}
+}
+
+func verifyRS256(key *rsa.PublicKey, raw string) bool {
+	if key == nil || key.N == nil || key.N.BitLen() < 2048 {
+		return false
+	}
+	_, err := jws.VerifyCompactFast(key, []byte(raw), jwa.RS256())
+	return err == nil
+}
+
+func decodeClaims(b []byte) (map[string]any, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var m map[string]any
+	if err := d.Decode(&m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, errNotObject
+	}
+	if d.More() {
+		return nil, errNotObject
+	}
+	normalizeNumbers(m)
+	return m, nil
+}
+
+var errNotObject = &LaunchError{Reason: ReasonMalformed, Message: "not a JSON object"}
+
+// normalizeNumbers turns json.Number into float64 (or int64 when integral),
+// so the claims serialize back as they came.
+func normalizeNumbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalizeNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = normalizeNumbers(e)
+		}
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	}
+	return v
+}
+
+type claimReader struct{ m map[string]any }
+
+func (c claimReader) str(name string) (string, error) {
+	v, ok := c.m[name]
+	if !ok {
+		return "", badRequest(ReasonClaim, "The id_token has no %s claim.", name)
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", badRequest(ReasonClaim, "The id_token's %s claim is not a string.", name)
+	}
+	return s, nil
+}
+
+func (c claimReader) obj(name string) map[string]any {
+	m, _ := c.m[name].(map[string]any)
+	return m
+}
+
+func (c claimReader) time(name string) (time.Time, error) {
+	v, ok := c.m[name]
+	if !ok {
+		return time.Time{}, badRequest(ReasonClaim, "The id_token has no %s claim.", name)
+	}
+	var f float64
+	switch n := v.(type) {
+	case int64:
+		f = float64(n)
+	case float64:
+		f = n
+	default:
+		return time.Time{}, badRequest(ReasonClaim, "The id_token's %s claim is not a number of seconds.", name)
+	}
+	if math.IsNaN(f) || f < 0 || f > 1e11 {
+		return time.Time{}, badRequest(ReasonClaim, "The id_token's %s claim is out of range.", name)
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), nil
+}
+
+func audience(v any) ([]string, bool) {
+	switch a := v.(type) {
+	case string:
+		return []string{a}, a != ""
+	case []any:
+		out := make([]string, 0, len(a))
+		for _, e := range a {
+			s, ok := e.(string)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, s)
+		}
+		return out, len(out) > 0
+	}
+	return nil, false
+}
+
+func strOf(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func toString(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "(missing)"
+	case string:
+		return x
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func intOf(v any) int {
+	switch n := v.(type) {
+	case int64:
+		if n > math.MaxInt32 || n < math.MinInt32 {
+			return 0
+		}
+		return int(n)
+	case float64:
+		if n > math.MaxInt32 || n < math.MinInt32 || math.IsNaN(n) {
+			return 0
+		}
+		return int(n)
+	}
+	return 0
+}
+
+func strList(v any) []string {
+	switch a := v.(type) {
+	case string:
+		return []string{a}
+	case []any:
+		out := make([]string, 0, len(a))
+		for _, e := range a {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// ctxKey keeps unexported context keys distinct.
+type ctxKey int
+
+var _ = context.Background
+var _ = http.StatusOK

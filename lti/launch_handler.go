@@ -1,0 +1,202 @@
+package lti
+
+import (
+	"context"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+)
+
+// Form fields of the launch POST. The platform posts id_token and state (and
+// Canvas lti_storage_target); the check page re-posts them with the values
+// it read back from the platform's storage frame.
+const (
+	FieldIDToken       = "id_token"
+	FieldState         = "state"
+	FieldStorageTarget = "lti_storage_target"
+	FieldStorageState  = "lti_storage_state"
+	FieldStorageNonce  = "lti_storage_nonce"
+	FieldStorageCheck  = "lti_storage_checked"
+)
+
+// CheckPage is the data of lti_launch_check.html: when the state cookie did
+// not survive, the page reads state and nonce back from the platform's
+// storage frame and re-posts the launch.
+type CheckPage struct {
+	Action        string
+	IDToken       string
+	State         string
+	StorageTarget string
+	Origin        string
+}
+
+// CompleteLaunch validates a launch POST in the reference's order. It
+// returns the launch, or a check page to render (state bound by neither
+// cookie nor storage yet), or a *LaunchError.
+func (t *Tool) CompleteLaunch(c *gin.Context) (*Launch, *CheckPage, error) {
+	r := c.Request
+	r.Body = http.MaxBytesReader(c.Writer, r.Body, MaxTokenSize+64<<10)
+	if err := r.ParseForm(); err != nil {
+		return nil, nil, badRequest(ReasonMalformed, "The launch request could not be read (too large or not a form).")
+	}
+	ctx := r.Context()
+	if e := r.PostForm.Get("error"); e != "" {
+		return nil, nil, badRequest(ReasonLoginParams, "The platform refused the login: %s %s", truncate(e, 80), truncate(r.PostForm.Get("error_description"), 300))
+	}
+	state := r.PostForm.Get(FieldState)
+	if state == "" {
+		return nil, nil, badRequest(ReasonStateMissing, "The launch carries no state; it did not come from a login Laurel started.")
+	}
+	if len(state) > 200 {
+		return nil, nil, badRequest(ReasonStateUnknown, "The launch's state is unknown or expired.")
+	}
+	cookieOK := false
+	if ck, err := r.Cookie(StateCookiePrefix + state); err == nil && ck.Value == state {
+		cookieOK = true
+	}
+	storageState := r.PostForm.Get(FieldStorageState)
+	var rec stateRecord
+	var err error
+	if cookieOK || storageState != "" {
+		rec, _, err = t.consumeState(ctx, state)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !cookieOK && (storageState != state || r.PostForm.Get(FieldStorageNonce) != rec.Nonce) {
+			return nil, nil, badRequest(ReasonStateNotBound, "The state read back from the platform's storage does not match this launch; it may have been started by someone else.")
+		}
+	} else {
+		rec, _, err = t.getState(ctx, state)
+		if err != nil {
+			return nil, nil, err
+		}
+		target := rec.StorageTarget
+		if target == "" {
+			target = r.PostForm.Get(FieldStorageTarget)
+		}
+		if target != "" && r.PostForm.Get(FieldStorageCheck) == "" && rec.Origin != "" {
+			return nil, &CheckPage{Action: t.LaunchURL(), IDToken: r.PostForm.Get(FieldIDToken), State: state, StorageTarget: target, Origin: rec.Origin}, nil
+		}
+		// Burn the state: a launch that cannot prove its browser started
+		// the login is refused and must not be retried with the same state.
+		_, _, _ = t.consumeState(ctx, state)
+		return nil, nil, badRequest(ReasonStateNotBound, "Your browser did not keep the login cookie and the platform's storage did not hold this login's state, so Laurel cannot tell that this launch started in your browser. Allow cookies for this site, or open Laurel in a new window, and launch again.")
+	}
+	http.SetCookie(c.Writer, &http.Cookie{Name: StateCookiePrefix + state, Value: "", Path: "/lti/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteNoneMode})
+
+	p, err := t.registry.Platform(ctx, rec.PlatformID)
+	if err != nil {
+		if apperr.Is(err, apperr.NotFound) {
+			return nil, nil, forbidden(ReasonPlatformUnknown, "The platform of this launch is no longer registered.")
+		}
+		return nil, nil, err
+	}
+	if p.Disabled {
+		return nil, nil, forbidden(ReasonPlatformDisabled, "The platform %q is disabled in Laurel.", p.Name)
+	}
+	now := t.Now()
+	l, err := ValidateIDToken(r.PostForm.Get(FieldIDToken), ValidateOptions{
+		Issuer: p.Issuer, ClientID: p.ClientID, Nonce: rec.Nonce, Now: now, Leeway: t.Leeway,
+		Key:     func(kid string) (*rsa.PublicKey, error) { return t.jwks.key(ctx, &p, kid) },
+		Refresh: func(kid string) (*rsa.PublicKey, bool) { return t.jwks.refresh(ctx, &p, kid) },
+		NonceSeen: func(nonce string, until time.Time) (bool, error) {
+			ttl := until.Sub(now)
+			if ttl < t.NonceTTL {
+				ttl = t.NonceTTL
+			}
+			ok, err := t.rdb.SetNX(ctx, fmt.Sprintf("%s%d:%s", nonceKeyPrefix, p.ID, nonce), 1, ttl).Result()
+			if err != nil {
+				return false, fmt.Errorf("record nonce: %w", err)
+			}
+			return !ok, nil
+		},
+		Deployment: func(id string) (bool, error) { return t.registry.acceptDeployment(ctx, &p, id) },
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	l.Platform = p
+	if err := t.recordUser(ctx, l); err != nil {
+		return nil, nil, err
+	}
+	tok, err := t.IssueLaunchToken(ctx, l)
+	if err != nil {
+		return nil, nil, err
+	}
+	l.Token = tok
+	return l, nil, nil
+}
+
+func (h *handlers) launch(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	l, check, err := h.t.CompleteLaunch(c)
+	if err != nil {
+		h.refused(c, err)
+		return
+	}
+	if check != nil {
+		if err := h.rd.Render(c, http.StatusOK, "lti_launch_check.html", check); err != nil {
+			h.refused(c, err)
+		}
+		return
+	}
+	h.t.log.InfoContext(c.Request.Context(), "lti launch", "platform_id", l.Platform.ID, "deployment_id", l.DeploymentID,
+		"message_type", l.MessageType, "context_id", l.Context.ID, "lti_user_id", l.LTIUserID)
+	h.t.mu.RLock()
+	hook := h.t.onLaunch
+	h.t.mu.RUnlock()
+	if hook == nil {
+		if err := h.rd.Render(c, http.StatusOK, "lti_launched.html", l); err != nil {
+			h.rd.WriteError(c, err)
+		}
+		return
+	}
+	if err := hook(c, l); err != nil {
+		h.rd.WriteError(c, err)
+	}
+}
+
+// RefusedPage is the data of lti_refused.html.
+type RefusedPage struct {
+	Status  int
+	Reason  string
+	Message string
+}
+
+// refused renders a refused login or launch: the check that failed, never
+// a stack trace; internal errors are logged with their cause and shown as a
+// generic message.
+func (h *handlers) refused(c *gin.Context, err error) {
+	var le *LaunchError
+	if !errors.As(err, &le) {
+		if apperr.Code(err) != apperr.Internal {
+			h.rd.WriteError(c, err)
+			return
+		}
+		h.t.log.ErrorContext(c.Request.Context(), "lti request failed", "err", err, "path", c.Request.URL.Path)
+		le = &LaunchError{Reason: "internal", Status: http.StatusInternalServerError, Message: apperr.Message(err)}
+	} else {
+		h.t.log.WarnContext(c.Request.Context(), "lti launch refused", "reason", le.Reason, "message", le.Message, "path", c.Request.URL.Path)
+	}
+	page := RefusedPage{Status: le.Status, Reason: le.Reason, Message: le.Message}
+	if rerr := h.rd.Render(c, le.Status, "lti_refused.html", page); rerr != nil {
+		c.String(le.Status, "Launch refused (%s): %s\n", le.Reason, le.Message)
+	}
+	c.Abort()
+}
+
+// IsRefusal reports whether err is a refused launch with the given reason.
+func IsRefusal(err error, reason string) bool {
+	var le *LaunchError
+	return errors.As(err, &le) && le.Reason == reason
+}
+
+var _ = strings.TrimSpace
+var _ context.Context

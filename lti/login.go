@@ -1,0 +1,228 @@
+package lti
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+)
+
+// Redis keys. State and nonce are single-use and short-lived; the state
+// record is replaced by stateUsed when consumed, so a reused state is told
+// apart from an unknown one until it expires.
+const (
+	stateKeyPrefix = "lti:state:"
+	nonceKeyPrefix = "lti:nonce:"
+	stateUsed      = "used"
+	// StateCookiePrefix + state names the cookie that binds the browser to
+	// the login when third-party cookies survive.
+	StateCookiePrefix = "lti_state_"
+)
+
+// stateRecord is what login stores under the state.
+type stateRecord struct {
+	PlatformID    int64  `json:"p"`
+	Nonce         string `json:"n"`
+	TargetLinkURI string `json:"t"`
+	// StorageTarget and Origin are set when the platform offered
+	// client-side postMessage storage (lti_storage_target).
+	StorageTarget string `json:"s,omitempty"`
+	Origin        string `json:"o,omitempty"`
+}
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// LoginPage is the data of lti_login.html: the page stores State and Nonce in
+// the platform's storage frame, then goes to AuthURL.
+type LoginPage struct {
+	AuthURL       string
+	State         string
+	Nonce         string
+	StorageTarget string
+	// Origin is the platform's OIDC origin, the targetOrigin of put_data.
+	Origin string
+}
+
+// originOf returns scheme://host of u.
+func originOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" {
+		return ""
+	}
+	return p.Scheme + "://" + p.Host
+}
+
+// resolvePlatform finds the registration a login names. Without client_id,
+// an issuer with several registrations is ambiguous unless the deployment id
+// picks exactly one.
+func (t *Tool) resolvePlatform(ctx context.Context, iss, clientID, deploymentID string) (Platform, error) {
+	if clientID != "" {
+		p, err := t.registry.PlatformByIssuerClient(ctx, iss, clientID)
+		if apperr.Is(err, apperr.NotFound) {
+			return Platform{}, badRequest(ReasonPlatformUnknown, "No platform is registered with issuer %q and client_id %q. Ask your Laurel administrator to register it.", truncate(iss, 200), truncate(clientID, 100))
+		}
+		return p, err
+	}
+	ps, err := t.registry.PlatformsByIssuer(ctx, iss)
+	if err != nil {
+		return Platform{}, err
+	}
+	switch len(ps) {
+	case 0:
+		return Platform{}, badRequest(ReasonPlatformUnknown, "No platform is registered with issuer %q. Ask your Laurel administrator to register it.", truncate(iss, 200))
+	case 1:
+		return ps[0], nil
+	}
+	if deploymentID != "" {
+		var match []Platform
+		for _, p := range ps {
+			deps, err := t.registry.Deployments(ctx, p.ID)
+			if err != nil {
+				return Platform{}, err
+			}
+			for _, d := range deps {
+				if d.DeploymentID == deploymentID {
+					match = append(match, p)
+					break
+				}
+			}
+		}
+		if len(match) == 1 {
+			return match[0], nil
+		}
+	}
+	return Platform{}, badRequest(ReasonPlatformAmbiguous, "Issuer %q has %d registrations in Laurel and the login request names no client_id, so Laurel cannot tell which one launched. Configure the platform to send client_id (Canvas does), or register only one.", truncate(iss, 200), len(ps))
+}
+
+// BeginLogin handles the OIDC third-party login initiation (GET or POST):
+// it stores a single-use state and nonce and returns the platform auth
+// request URL, plus the page data when the platform offers postMessage
+// storage.
+func (t *Tool) BeginLogin(c *gin.Context) (authURL string, page *LoginPage, err error) {
+	r := c.Request
+	if err := r.ParseForm(); err != nil {
+		return "", nil, badRequest(ReasonLoginParams, "The login request could not be read.")
+	}
+	get := func(k string) string { return strings.TrimSpace(r.Form.Get(k)) }
+	iss, hint, target := get("iss"), get("login_hint"), get("target_link_uri")
+	var missing []string
+	for k, v := range map[string]string{"iss": iss, "login_hint": hint, "target_link_uri": target} {
+		if v == "" {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		sortStrings(missing)
+		return "", nil, badRequest(ReasonLoginParams, "The login request lacks %s.", strings.Join(missing, ", "))
+	}
+	if u, err := url.Parse(target); err != nil || u.Host == "" {
+		return "", nil, badRequest(ReasonLoginParams, "The login request's target_link_uri %q is not an absolute URL.", truncate(target, 200))
+	}
+	p, err := t.resolvePlatform(r.Context(), iss, get("client_id"), get("lti_deployment_id"))
+	if err != nil {
+		return "", nil, err
+	}
+	if p.Disabled {
+		return "", nil, forbidden(ReasonPlatformDisabled, "The platform %q is disabled in Laurel.", p.Name)
+	}
+	rec := stateRecord{PlatformID: p.ID, Nonce: randomToken(24), TargetLinkURI: target}
+	state := randomToken(24)
+	if st := get("lti_storage_target"); st != "" {
+		rec.StorageTarget, rec.Origin = truncate(st, 100), originOf(p.AuthURL)
+	}
+	js, _ := json.Marshal(rec)
+	if err := t.rdb.Set(r.Context(), stateKeyPrefix+state, js, t.StateTTL).Err(); err != nil {
+		return "", nil, fmt.Errorf("store login state: %w", err)
+	}
+	q := url.Values{
+		"scope": {"openid"}, "response_type": {"id_token"}, "response_mode": {"form_post"}, "prompt": {"none"},
+		"client_id": {p.ClientID}, "redirect_uri": {t.LaunchURL()}, "login_hint": {hint},
+		"state": {state}, "nonce": {rec.Nonce},
+	}
+	if mh := r.Form.Get("lti_message_hint"); mh != "" {
+		q.Set("lti_message_hint", mh)
+	}
+	sep := "?"
+	if strings.Contains(p.AuthURL, "?") {
+		sep = "&"
+	}
+	authURL = p.AuthURL + sep + q.Encode()
+	// The cookie is the fallback binding when the storage frame is missing,
+	// and the only one without lti_storage_target.
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: StateCookiePrefix + state, Value: state, Path: "/lti/", MaxAge: int(t.StateTTL.Seconds()),
+		HttpOnly: true, Secure: true, SameSite: http.SameSiteNoneMode,
+	})
+	if rec.StorageTarget != "" {
+		page = &LoginPage{AuthURL: authURL, State: state, Nonce: rec.Nonce, StorageTarget: rec.StorageTarget, Origin: rec.Origin}
+	}
+	return authURL, page, nil
+}
+
+func (h *handlers) login(c *gin.Context) {
+	authURL, page, err := h.t.BeginLogin(c)
+	if err != nil {
+		h.refused(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	if page == nil {
+		c.Redirect(http.StatusFound, authURL)
+		return
+	}
+	if err := h.rd.Render(c, http.StatusOK, "lti_login.html", page); err != nil {
+		h.refused(c, err)
+	}
+}
+
+// getState reads a state record without consuming it; used reports a state
+// already consumed.
+func (t *Tool) getState(ctx context.Context, state string) (rec stateRecord, used bool, err error) {
+	v, err := t.rdb.Get(ctx, stateKeyPrefix+state).Result()
+	return decodeState(v, err)
+}
+
+// consumeState marks the state used, atomically, and returns its record.
+func (t *Tool) consumeState(ctx context.Context, state string) (rec stateRecord, used bool, err error) {
+	v, err := t.rdb.SetArgs(ctx, stateKeyPrefix+state, stateUsed, redis.SetArgs{Mode: "XX", KeepTTL: true, Get: true}).Result()
+	return decodeState(v, err)
+}
+
+func decodeState(v string, err error) (stateRecord, bool, error) {
+	var rec stateRecord
+	if errors.Is(err, redis.Nil) {
+		return rec, false, badRequest(ReasonStateUnknown, "The launch's state is unknown or expired (logins are valid for a few minutes). Please launch again from the course.")
+	}
+	if err != nil {
+		return rec, false, fmt.Errorf("read login state: %w", err)
+	}
+	if v == stateUsed {
+		return rec, true, badRequest(ReasonStateReused, "The launch's state was already used: a launch can be submitted only once. Please launch again from the course.")
+	}
+	if err := json.Unmarshal([]byte(v), &rec); err != nil {
+		return rec, false, fmt.Errorf("decode login state: %w", err)
+	}
+	return rec, false, nil
+}
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}

@@ -1,0 +1,474 @@
+package lti
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/db"
+	"github.com/laurel-edu/laurel/internal/secret"
+)
+
+// Platform is one LMS registration that launches Laurel: an issuer plus the
+// client_id it gave us. Several may share an issuer (every Instructure-hosted
+// Canvas uses https://canvas.instructure.com), so nothing is keyed on the
+// issuer alone.
+type Platform struct {
+	ID       int64  `json:"id"`
+	Name     string `json:"name"`
+	Issuer   string `json:"issuer"`
+	ClientID string `json:"client_id"`
+	AuthURL  string `json:"auth_url"`
+	TokenURL string `json:"token_url"`
+	JWKSURL  string `json:"jwks_url"`
+	// CanvasURL is the institution's Canvas base URL (REST API, Live Events
+	// hostname); empty for other platforms.
+	CanvasURL string `json:"canvas_url"`
+	// HasCanvasToken tells whether a Canvas API token is stored; read it with
+	// Registry.CanvasToken.
+	HasCanvasToken bool `json:"has_canvas_token"`
+	// GrantedScopes are the scopes the platform granted at dynamic
+	// registration; nil when unknown (manual registration).
+	GrantedScopes []string `json:"granted_scopes,omitempty"`
+	// AutoRegisterDeployments accepts and records an unknown deployment_id on
+	// its first launch instead of refusing it.
+	AutoRegisterDeployments bool      `json:"auto_register_deployments"`
+	Disabled                bool      `json:"disabled"`
+	CreatedAt               time.Time `json:"created_at"`
+	UpdatedAt               time.Time `json:"updated_at"`
+}
+
+// PlatformInput is what an admin gives to add or update a platform. For the
+// Instructure-hosted issuers (prod, beta, test) only Issuer and ClientID are
+// needed: the Canvas endpoints are filled in.
+type PlatformInput struct {
+	Name     string
+	Issuer   string
+	ClientID string
+	AuthURL  string
+	TokenURL string
+	JWKSURL  string
+	// DeploymentIDs are added to the platform's known deployments.
+	DeploymentIDs []string
+	CanvasURL     string
+	// CanvasToken, when non-empty, replaces the stored Canvas API token.
+	CanvasToken string
+	// AutoRegisterDeployments defaults to true on add when nil.
+	AutoRegisterDeployments *bool
+	Disabled                *bool
+	GrantedScopes           []string
+}
+
+// canvasHosted lists Instructure's shared issuers and their endpoints (see
+// the reference's table). Self-hosted Canvas has its own and must give them.
+var canvasHosted = map[string]struct{ auth, token, jwks string }{
+	"https://canvas.instructure.com": {
+		"https://sso.canvaslms.com/api/lti/authorize_redirect",
+		"https://sso.canvaslms.com/login/oauth2/token",
+		"https://sso.canvaslms.com/api/lti/security/jwks",
+	},
+	"https://canvas.beta.instructure.com": {
+		"https://sso.beta.canvaslms.com/api/lti/authorize_redirect",
+		"https://sso.beta.canvaslms.com/login/oauth2/token",
+		"https://sso.beta.canvaslms.com/api/lti/security/jwks",
+	},
+	"https://canvas.test.instructure.com": {
+		"https://sso.test.canvaslms.com/api/lti/authorize_redirect",
+		"https://sso.test.canvaslms.com/login/oauth2/token",
+		"https://sso.test.canvaslms.com/api/lti/security/jwks",
+	},
+}
+
+// KnownCanvasEndpoints returns the auth, token and JWKS URLs of an
+// Instructure-hosted Canvas issuer, and false for any other issuer.
+func KnownCanvasEndpoints(issuer string) (auth, token, jwks string, ok bool) {
+	e, ok := canvasHosted[strings.TrimRight(issuer, "/")]
+	return e.auth, e.token, e.jwks, ok
+}
+
+// Registry stores platforms and their deployments in PostgreSQL.
+type Registry struct {
+	db   *sqlx.DB
+	keys *secret.Keys
+	now  func() time.Time
+}
+
+// NewRegistry returns a Registry on d; keys seal the Canvas API tokens.
+func NewRegistry(d *sqlx.DB, keys *secret.Keys) *Registry {
+	return &Registry{db: d, keys: keys, now: time.Now}
+}
+
+type platformRow struct {
+	ID                      int64     `db:"id"`
+	Name                    string    `db:"name"`
+	Issuer                  string    `db:"issuer"`
+	ClientID                string    `db:"client_id"`
+	AuthURL                 string    `db:"auth_url"`
+	TokenURL                string    `db:"token_url"`
+	JWKSURL                 string    `db:"jwks_url"`
+	CanvasURL               string    `db:"canvas_url"`
+	HasCanvasToken          bool      `db:"has_canvas_token"`
+	GrantedScopes           string    `db:"granted_scopes"`
+	AutoRegisterDeployments bool      `db:"auto_register_deployments"`
+	Disabled                bool      `db:"disabled"`
+	CreatedAt               time.Time `db:"created_at"`
+	UpdatedAt               time.Time `db:"updated_at"`
+}
+
+func (r platformRow) platform() Platform {
+	p := Platform{
+		ID: r.ID, Name: r.Name, Issuer: r.Issuer, ClientID: r.ClientID, AuthURL: r.AuthURL,
+		TokenURL: r.TokenURL, JWKSURL: r.JWKSURL, CanvasURL: r.CanvasURL, HasCanvasToken: r.HasCanvasToken,
+		AutoRegisterDeployments: r.AutoRegisterDeployments, Disabled: r.Disabled,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+	}
+	if r.GrantedScopes != "" {
+		p.GrantedScopes = strings.Fields(r.GrantedScopes)
+	}
+	return p
+}
+
+const platformColumns = `id, name, issuer, client_id, auth_url, token_url, jwks_url, canvas_url,
+	canvas_token_enc IS NOT NULL AS has_canvas_token, granted_scopes, auto_register_deployments,
+	disabled, created_at, updated_at`
+
+// checkURL validates one endpoint URL for the admin: absolute http(s).
+func checkURL(field, v string, required bool) *apperr.FieldError {
+	if v == "" {
+		if required {
+			return &apperr.FieldError{Index: -1, Field: field, Message: fmt.Sprintf("%s is required", field)}
+		}
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return &apperr.FieldError{Index: -1, Field: field, Message: fmt.Sprintf("%s %q is not an absolute http(s) URL", field, v)}
+	}
+	return nil
+}
+
+// normalize fills known Canvas endpoints and validates the input.
+func (in *PlatformInput) normalize(adding bool) error {
+	in.Issuer = strings.TrimSpace(in.Issuer)
+	in.ClientID = strings.TrimSpace(in.ClientID)
+	in.Name = strings.TrimSpace(in.Name)
+	if auth, token, jwks, ok := KnownCanvasEndpoints(in.Issuer); ok {
+		in.Issuer = strings.TrimRight(in.Issuer, "/")
+		if in.AuthURL == "" {
+			in.AuthURL = auth
+		}
+		if in.TokenURL == "" {
+			in.TokenURL = token
+		}
+		if in.JWKSURL == "" {
+			in.JWKSURL = jwks
+		}
+	}
+	if in.Name == "" && adding {
+		if u, err := url.Parse(in.CanvasURL); err == nil && u.Host != "" {
+			in.Name = u.Host
+		} else if u, err := url.Parse(in.Issuer); err == nil && u.Host != "" {
+			in.Name = u.Host
+		}
+	}
+	var fe []apperr.FieldError
+	add := func(e *apperr.FieldError) {
+		if e != nil {
+			fe = append(fe, *e)
+		}
+	}
+	if in.Name == "" {
+		add(&apperr.FieldError{Index: -1, Field: "name", Message: "name is required"})
+	}
+	add(checkURL("issuer", in.Issuer, true))
+	if in.ClientID == "" {
+		add(&apperr.FieldError{Index: -1, Field: "client_id", Message: "client_id is required"})
+	}
+	add(checkURL("auth_url", in.AuthURL, true))
+	add(checkURL("jwks_url", in.JWKSURL, true))
+	add(checkURL("token_url", in.TokenURL, false))
+	add(checkURL("canvas_url", in.CanvasURL, false))
+	for i, d := range in.DeploymentIDs {
+		d = strings.TrimSpace(d)
+		if d == "" {
+			add(&apperr.FieldError{Index: i, Field: "deployment_id", Message: "deployment_id is empty"})
+		}
+		in.DeploymentIDs[i] = d
+	}
+	if len(fe) > 0 {
+		msgs := make([]string, len(fe))
+		for i, f := range fe {
+			msgs[i] = f.Message
+		}
+		return apperr.Fields("The platform is not valid: "+strings.Join(msgs, "; ")+".", fe)
+	}
+	return nil
+}
+
+// AddPlatform registers a platform with its deployments (and Canvas URL and
+// sealed token). It returns a Conflict error when (issuer, client_id) is
+// already registered and an Invalid one naming each bad field.
+func (r *Registry) AddPlatform(ctx context.Context, in PlatformInput) (Platform, error) {
+	if err := in.normalize(true); err != nil {
+		return Platform{}, err
+	}
+	auto := true
+	if in.AutoRegisterDeployments != nil {
+		auto = *in.AutoRegisterDeployments
+	}
+	disabled := in.Disabled != nil && *in.Disabled
+	var id int64
+	err := db.InTx(ctx, r.db, func(tx *sqlx.Tx) error {
+		const q = `INSERT INTO platforms (name, issuer, client_id, auth_url, token_url, jwks_url, canvas_url,
+			granted_scopes, auto_register_deployments, disabled)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`
+		if err := tx.GetContext(ctx, &id, q, in.Name, in.Issuer, in.ClientID, in.AuthURL, in.TokenURL, in.JWKSURL,
+			in.CanvasURL, strings.Join(in.GrantedScopes, " "), auto, disabled); err != nil {
+			if _, ok := db.IsUniqueViolation(err); ok {
+				return apperr.Errorf(apperr.Conflict, "A platform with issuer %s and client_id %s is already registered.", in.Issuer, in.ClientID)
+			}
+			return fmt.Errorf("add platform %s %s: %w", in.Issuer, in.ClientID, err)
+		}
+		if in.CanvasToken != "" {
+			if err := r.setCanvasToken(ctx, tx, id, in.CanvasToken); err != nil {
+				return err
+			}
+		}
+		for _, d := range in.DeploymentIDs {
+			if _, err := addDeployment(ctx, tx, id, d, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Platform{}, err
+	}
+	return r.Platform(ctx, id)
+}
+
+// UpdatePlatform changes a platform: empty strings and nil pointers keep the
+// stored value; DeploymentIDs are added. It returns NotFound, Conflict or
+// Invalid errors.
+func (r *Registry) UpdatePlatform(ctx context.Context, id int64, in PlatformInput) (Platform, error) {
+	cur, err := r.Platform(ctx, id)
+	if err != nil {
+		return Platform{}, err
+	}
+	merged := in
+	pick := func(v, old string) string {
+		if strings.TrimSpace(v) == "" {
+			return old
+		}
+		return v
+	}
+	merged.Name = pick(in.Name, cur.Name)
+	merged.Issuer = pick(in.Issuer, cur.Issuer)
+	merged.ClientID = pick(in.ClientID, cur.ClientID)
+	merged.AuthURL = pick(in.AuthURL, cur.AuthURL)
+	merged.TokenURL = pick(in.TokenURL, cur.TokenURL)
+	merged.JWKSURL = pick(in.JWKSURL, cur.JWKSURL)
+	merged.CanvasURL = pick(in.CanvasURL, cur.CanvasURL)
+	if err := merged.normalize(false); err != nil {
+		return Platform{}, err
+	}
+	auto, disabled := cur.AutoRegisterDeployments, cur.Disabled
+	if in.AutoRegisterDeployments != nil {
+		auto = *in.AutoRegisterDeployments
+	}
+	if in.Disabled != nil {
+		disabled = *in.Disabled
+	}
+	scopes := strings.Join(cur.GrantedScopes, " ")
+	if in.GrantedScopes != nil {
+		scopes = strings.Join(in.GrantedScopes, " ")
+	}
+	err = db.InTx(ctx, r.db, func(tx *sqlx.Tx) error {
+		const q = `UPDATE platforms SET name = $2, issuer = $3, client_id = $4, auth_url = $5, token_url = $6,
+			jwks_url = $7, canvas_url = $8, auto_register_deployments = $9, disabled = $10, granted_scopes = $11,
+			updated_at = now() WHERE id = $1`
+		if _, err := tx.ExecContext(ctx, q, id, merged.Name, merged.Issuer, merged.ClientID, merged.AuthURL,
+			merged.TokenURL, merged.JWKSURL, merged.CanvasURL, auto, disabled, scopes); err != nil {
+			if _, ok := db.IsUniqueViolation(err); ok {
+				return apperr.Errorf(apperr.Conflict, "A platform with issuer %s and client_id %s is already registered.", merged.Issuer, merged.ClientID)
+			}
+			return fmt.Errorf("update platform %d: %w", id, err)
+		}
+		if in.CanvasToken != "" {
+			if err := r.setCanvasToken(ctx, tx, id, in.CanvasToken); err != nil {
+				return err
+			}
+		}
+		for _, d := range merged.DeploymentIDs {
+			if _, err := addDeployment(ctx, tx, id, d, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Platform{}, err
+	}
+	return r.Platform(ctx, id)
+}
+
+// SetDisabled switches a platform off (its launches are refused) or on.
+func (r *Registry) SetDisabled(ctx context.Context, id int64, disabled bool) error {
+	_, err := r.UpdatePlatform(ctx, id, PlatformInput{Disabled: &disabled})
+	return err
+}
+
+func (r *Registry) setCanvasToken(ctx context.Context, tx *sqlx.Tx, id int64, token string) error {
+	sealed := r.keys.Seal([]byte(token), fmt.Sprintf("canvas-token:%d", id))
+	const q = `UPDATE platforms SET canvas_token_enc = $2, updated_at = now() WHERE id = $1`
+	if _, err := tx.ExecContext(ctx, q, id, sealed); err != nil {
+		return fmt.Errorf("set canvas token of platform %d: %w", id, err)
+	}
+	return nil
+}
+
+// CanvasToken returns the platform's decrypted Canvas API token, or a
+// NotFound error when none is stored.
+func (r *Registry) CanvasToken(ctx context.Context, platformID int64) (string, error) {
+	var sealed []byte
+	const q = `SELECT canvas_token_enc FROM platforms WHERE id = $1`
+	if err := r.db.GetContext(ctx, &sealed, q, platformID); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", apperr.Errorf(apperr.NotFound, "Platform %d does not exist.", platformID)
+		}
+		return "", fmt.Errorf("canvas token of platform %d: %w", platformID, err)
+	}
+	if sealed == nil {
+		return "", apperr.Errorf(apperr.NotFound, "Platform %d has no Canvas API token.", platformID)
+	}
+	tok, err := r.keys.Open(sealed, fmt.Sprintf("canvas-token:%d", platformID))
+	if err != nil {
+		return "", fmt.Errorf("canvas token of platform %d: %w", platformID, err)
+	}
+	return string(tok), nil
+}
+
+// Platforms lists every platform, oldest first.
+func (r *Registry) Platforms(ctx context.Context) ([]Platform, error) {
+	var rows []platformRow
+	q := `SELECT ` + platformColumns + ` FROM platforms ORDER BY id`
+	if err := r.db.SelectContext(ctx, &rows, q); err != nil {
+		return nil, fmt.Errorf("list platforms: %w", err)
+	}
+	out := make([]Platform, len(rows))
+	for i, row := range rows {
+		out[i] = row.platform()
+	}
+	return out, nil
+}
+
+// Platform returns one platform or a NotFound error.
+func (r *Registry) Platform(ctx context.Context, id int64) (Platform, error) {
+	var row platformRow
+	q := `SELECT ` + platformColumns + ` FROM platforms WHERE id = $1`
+	if err := r.db.GetContext(ctx, &row, q, id); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return Platform{}, apperr.Errorf(apperr.NotFound, "Platform %d does not exist.", id)
+		}
+		return Platform{}, fmt.Errorf("get platform %d: %w", id, err)
+	}
+	return row.platform(), nil
+}
+
+// PlatformByIssuerClient returns the registration (issuer, clientID) or a
+// NotFound error naming both.
+func (r *Registry) PlatformByIssuerClient(ctx context.Context, issuer, clientID string) (Platform, error) {
+	var row platformRow
+	q := `SELECT ` + platformColumns + ` FROM platforms WHERE issuer = $1 AND client_id = $2`
+	if err := r.db.GetContext(ctx, &row, q, issuer, clientID); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return Platform{}, apperr.Errorf(apperr.NotFound, "No platform is registered with issuer %s and client_id %s.", issuer, clientID)
+		}
+		return Platform{}, fmt.Errorf("get platform %s %s: %w", issuer, clientID, err)
+	}
+	return row.platform(), nil
+}
+
+// PlatformsByIssuer lists the registrations under one issuer.
+func (r *Registry) PlatformsByIssuer(ctx context.Context, issuer string) ([]Platform, error) {
+	var rows []platformRow
+	q := `SELECT ` + platformColumns + ` FROM platforms WHERE issuer = $1 ORDER BY id`
+	if err := r.db.SelectContext(ctx, &rows, q, issuer); err != nil {
+		return nil, fmt.Errorf("platforms of issuer %s: %w", issuer, err)
+	}
+	out := make([]Platform, len(rows))
+	for i, row := range rows {
+		out[i] = row.platform()
+	}
+	return out, nil
+}
+
+// Deployment is one deployment of the tool in a platform.
+type Deployment struct {
+	ID           int64     `json:"id" db:"id"`
+	PlatformID   int64     `json:"platform_id" db:"platform_id"`
+	DeploymentID string    `json:"deployment_id" db:"deployment_id"`
+	Auto         bool      `json:"auto" db:"auto"`
+	CreatedAt    time.Time `json:"created_at" db:"created_at"`
+}
+
+// AddDeployment records a deployment of platformID; adding a known one is a
+// no-op.
+func (r *Registry) AddDeployment(ctx context.Context, platformID int64, deploymentID string) error {
+	deploymentID = strings.TrimSpace(deploymentID)
+	if deploymentID == "" {
+		return apperr.Errorf(apperr.Invalid, "deployment_id is empty")
+	}
+	return db.InTx(ctx, r.db, func(tx *sqlx.Tx) error {
+		_, err := addDeployment(ctx, tx, platformID, deploymentID, false)
+		return err
+	})
+}
+
+func addDeployment(ctx context.Context, ex sqlx.ExtContext, platformID int64, deploymentID string, auto bool) (bool, error) {
+	const q = `INSERT INTO deployments (platform_id, deployment_id, auto) VALUES ($1, $2, $3)
+		ON CONFLICT (platform_id, deployment_id) DO NOTHING`
+	res, err := ex.ExecContext(ctx, q, platformID, deploymentID, auto)
+	if err != nil {
+		return false, fmt.Errorf("add deployment %q to platform %d: %w", deploymentID, platformID, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// Deployments lists the deployments of a platform.
+func (r *Registry) Deployments(ctx context.Context, platformID int64) ([]Deployment, error) {
+	var out []Deployment
+	const q = `SELECT id, platform_id, deployment_id, auto, created_at FROM deployments WHERE platform_id = $1 ORDER BY id`
+	if err := r.db.SelectContext(ctx, &out, q, platformID); err != nil {
+		return nil, fmt.Errorf("deployments of platform %d: %w", platformID, err)
+	}
+	return out, nil
+}
+
+// acceptDeployment reports whether deploymentID may launch for p, recording
+// it when the platform auto-registers deployments.
+func (r *Registry) acceptDeployment(ctx context.Context, p *Platform, deploymentID string) (bool, error) {
+	var n int
+	const q = `SELECT count(*) FROM deployments WHERE platform_id = $1 AND deployment_id = $2`
+	if err := r.db.GetContext(ctx, &n, q, p.ID, deploymentID); err != nil {
+		return false, fmt.Errorf("check deployment %q of platform %d: %w", deploymentID, p.ID, err)
+	}
+	if n > 0 {
+		return true, nil
+	}
+	if !p.AutoRegisterDeployments {
+		return false, nil
+	}
+	if _, err := addDeployment(ctx, r.db, p.ID, deploymentID, true); err != nil {
+		return false, err
+	}
+	return true, nil
+}

@@ -1,0 +1,79 @@
+package lti
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+)
+
+// LaunchTokenField is the form field and query parameter that carries the
+// launch token inside the iframe; LaunchTokenHeader the header for fetch().
+const (
+	LaunchTokenField  = "ltik"
+	LaunchTokenHeader = "X-Ltik"
+	sessionKeyPrefix  = "lti:ltik:"
+)
+
+// IssueLaunchToken stores l in Redis for SessionTTL and returns the opaque
+// token that names it. Pages inside the platform's iframe carry it instead
+// of a cookie, which the browser may block there.
+func (t *Tool) IssueLaunchToken(ctx context.Context, l *Launch) (string, error) {
+	js, err := json.Marshal(l)
+	if err != nil {
+		return "", fmt.Errorf("issue launch token: %w", err)
+	}
+	tok := randomToken(32)
+	if err := t.rdb.Set(ctx, sessionKeyPrefix+tok, js, t.SessionTTL).Err(); err != nil {
+		return "", fmt.Errorf("issue launch token: %w", err)
+	}
+	return tok, nil
+}
+
+// LaunchByToken returns the launch a token names, or an Unauthorized error.
+func (t *Tool) LaunchByToken(ctx context.Context, tok string) (*Launch, error) {
+	if tok == "" || len(tok) > 100 {
+		return nil, apperr.Errorf(apperr.Unauthorized, "This page needs a launch from your course: open Laurel again from the course navigation.")
+	}
+	js, err := t.rdb.Get(ctx, sessionKeyPrefix+tok).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, apperr.Errorf(apperr.Unauthorized, "Your launch session has expired: open Laurel again from the course navigation.")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read launch token: %w", err)
+	}
+	var l Launch
+	if err := json.Unmarshal(js, &l); err != nil {
+		return nil, fmt.Errorf("decode launch token: %w", err)
+	}
+	l.Token = tok
+	return &l, nil
+}
+
+// LaunchFromRequest returns the launch of a follow-up request inside the
+// iframe: the token comes from the form field or query parameter "ltik", or
+// the "X-Ltik" header.
+func (t *Tool) LaunchFromRequest(c *gin.Context) (*Launch, error) {
+	tok := c.PostForm(LaunchTokenField)
+	if tok == "" {
+		tok = c.Query(LaunchTokenField)
+	}
+	if tok == "" {
+		tok = strings.TrimSpace(c.GetHeader(LaunchTokenHeader))
+	}
+	return t.LaunchByToken(c.Request.Context(), tok)
+}
+
+// EndLaunch deletes a launch token.
+func (t *Tool) EndLaunch(ctx context.Context, tok string) error {
+	if err := t.rdb.Del(ctx, sessionKeyPrefix+tok).Err(); err != nil {
+		return fmt.Errorf("end launch token: %w", err)
+	}
+	return nil
+}
