@@ -1,0 +1,206 @@
+package issuance
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/web"
+)
+
+// CredentialView is what the public credential page (and the staff preview,
+// which uses the same template) shows.
+type CredentialView struct {
+	Credential Credential
+	Group      Group
+	Design     Design // without image bytes
+	Issuer     string
+	URL        string
+	// ImageURL / LogoURL serve the design's badge image and logo ("" when none).
+	ImageURL, LogoURL string
+	IssuedOn          string // formatted for people
+	ExpiresOn         string // "" when it never expires
+	Expired           bool
+	// Fields lists the custom attributes in the group's order; Printed what a
+	// certificate prints, in the design's order.
+	Fields  []ViewField
+	Printed []ViewField
+	// Preview marks the staff preview of a credential (possibly unpublished).
+	Preview bool
+}
+
+// ViewField is one labelled value on a credential.
+type ViewField struct{ Key, Label, Value string }
+
+const humanDate = "2 January 2006"
+
+// View assembles what the credential page shows for c. preview is for the
+// staff preview: image links then go to the staff design routes, which also
+// serve designs of unpublished credentials.
+func (s *Service) View(ctx context.Context, c Credential, preview bool) (CredentialView, error) {
+	g, err := s.Group(ctx, c.GroupID)
+	if err != nil {
+		return CredentialView{}, err
+	}
+	d, err := s.Design(ctx, g.DesignID)
+	if err != nil {
+		return CredentialView{}, err
+	}
+	v := CredentialView{Credential: c, Group: g, Issuer: DefaultIssuer, URL: s.CredentialURL(c.ID),
+		IssuedOn: c.IssuedOn.Format(humanDate), Expired: c.Expired(s.now()), Preview: preview}
+	if c.ExpiresOn != nil {
+		v.ExpiresOn = c.ExpiresOn.Format(humanDate)
+	}
+	base := "/c/" + c.ID
+	if preview {
+		base = "/designs/" + strconv.FormatInt(d.ID, 10)
+	}
+	if len(d.Image) > 0 {
+		v.ImageURL = base + "/image"
+	}
+	if len(d.Logo) > 0 {
+		v.LogoURL = base + "/logo"
+	}
+	d.Image, d.Logo = nil, nil
+	v.Design = d
+	for _, a := range g.Attributes {
+		if val := c.Attributes[a.Key]; val != "" {
+			v.Fields = append(v.Fields, ViewField{Key: a.Key, Label: a.Label, Value: formatValue(a.Type, val)})
+		}
+	}
+	for _, k := range d.PrintedAttributes {
+		if f, ok := v.field(k); ok && f.Value != "" {
+			v.Printed = append(v.Printed, f)
+		}
+	}
+	return v, nil
+}
+
+// field returns the standard or custom attribute key of the credential.
+func (v CredentialView) field(key string) (ViewField, bool) {
+	c := v.Credential
+	switch key {
+	case "recipient_name":
+		return ViewField{key, "Recipient", c.Recipient.Name}, true
+	case "recipient_email":
+		return ViewField{key, "Recipient email", c.Recipient.Email}, true
+	case "issued_on":
+		return ViewField{key, "Issued on", v.IssuedOn}, true
+	case "expires_on":
+		return ViewField{key, "Expires on", v.ExpiresOn}, true
+	case "group_name":
+		return ViewField{key, "Achievement", v.Group.Name}, true
+	case "course_name":
+		return ViewField{key, "Course", v.Group.CourseName}, true
+	case "credential_id":
+		return ViewField{key, "Credential ID", c.ID}, true
+	}
+	for _, f := range v.Fields {
+		if f.Key == key {
+			return f, true
+		}
+	}
+	return ViewField{}, false
+}
+
+func formatValue(t AttributeType, v string) string {
+	if t == DateAttr {
+		if d, err := parseDate(v); err == nil {
+			return d.Format(humanDate)
+		}
+	}
+	return v
+}
+
+// RegisterPublic mounts the public credential page /c/:id and its design
+// images /c/:id/image and /c/:id/logo. They need no sign-in; an unpublished
+// or unknown ID gets the same 404 page, so IDs cannot be probed.
+func (s *Service) RegisterPublic(r gin.IRouter, rd *web.Renderer) {
+	p := &public{s: s, rd: rd}
+	r.GET("/c/:id", rd.Page(p.credential))
+	r.GET("/c/:id/image", rd.Page(p.image("image")))
+	r.GET("/c/:id/logo", rd.Page(p.image("logo")))
+}
+
+type public struct {
+	s  *Service
+	rd *web.Renderer
+}
+
+// visible loads a credential the public may see (published or revoked).
+func (p *public) visible(c *gin.Context) (Credential, bool, error) {
+	cr, err := p.s.Credential(c.Request.Context(), strings.ToLower(c.Param("id")))
+	if apperr.Is(err, apperr.NotFound) || (err == nil && cr.State == Unpublished) {
+		return Credential{}, false, nil
+	}
+	if err != nil {
+		return Credential{}, false, err
+	}
+	return cr, true, nil
+}
+
+func (p *public) notFound(c *gin.Context) error {
+	c.Header("Cache-Control", "no-store")
+	return p.rd.Render(c, http.StatusNotFound, "public_not_found.html", nil)
+}
+
+func (p *public) credential(c *gin.Context) error {
+	cr, ok, err := p.visible(c)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return p.notFound(c)
+	}
+	v, err := p.s.View(c.Request.Context(), cr, false)
+	if err != nil {
+		return err
+	}
+	// Amendments and revocations must show at once: no caching.
+	c.Header("Cache-Control", "no-cache")
+	return p.rd.Render(c, http.StatusOK, "public_credential.html", v)
+}
+
+func (p *public) image(which string) web.HandlerFunc {
+	return func(c *gin.Context) error {
+		cr, ok, err := p.visible(c)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return p.notFound(c)
+		}
+		g, err := p.s.Group(c.Request.Context(), cr.GroupID)
+		if err != nil {
+			return err
+		}
+		d, err := p.s.Design(c.Request.Context(), g.DesignID)
+		if err != nil {
+			return err
+		}
+		b, typ := d.Image, d.ImageType
+		if which == "logo" {
+			b, typ = d.Logo, d.LogoType
+		}
+		if len(b) == 0 {
+			return p.notFound(c)
+		}
+		WriteImage(c, b, typ, d.UpdatedAt.Unix())
+		return nil
+	}
+}
+
+// WriteImage serves a stored design image. SVG is served sandboxed, so a
+// hostile SVG opened directly cannot run script on our origin.
+func WriteImage(c *gin.Context, b []byte, typ string, version int64) {
+	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Header("Cache-Control", "public, max-age=300")
+	c.Header("ETag", fmt.Sprintf(`"%d-%d"`, version, len(b)))
+	c.Data(http.StatusOK, typ, b)
+}

@@ -1,0 +1,158 @@
+package issuance
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/db"
+	"github.com/laurel-edu/laurel/internal/jobs"
+)
+
+// EmailJob is the job kind that sends one credential email.
+const EmailJob = "credential_email"
+
+// emailPayload is an EmailJob's payload.
+type emailPayload struct {
+	EmailID int64 `json:"email_id"`
+}
+
+func checkSelection(sel Selection) error {
+	if len(sel.IDs) == 0 && !(sel.AllUnpublished && sel.GroupID != 0) {
+		return apperr.Fields("Nothing is selected.", []apperr.FieldError{{Index: -1, Field: "ids", Message: "Select at least one credential."}})
+	}
+	if len(sel.IDs) > maxBatch {
+		return apperr.Errorf(apperr.Invalid, "At most %d credentials at once (got %d).", maxBatch, len(sel.IDs))
+	}
+	return nil
+}
+
+// selectionWhere is the WHERE clause shared by CountPublishable and Publish:
+// unpublished credentials that are in $2 (when not "all"), limited to group
+// $1 when it is not 0.
+const selectionWhere = `state = 'unpublished' AND ($1 = 0 OR group_id = $1) AND ($3 OR id = ANY($2))`
+
+// CountPublishable says how many of sel's credentials Publish would publish
+// (and so how many emails it would send): the Confirm page's figure.
+func (s *Service) CountPublishable(ctx context.Context, sel Selection) (int, error) {
+	if err := checkSelection(sel); err != nil {
+		return 0, err
+	}
+	const q = `SELECT count(*) FROM credentials WHERE ` + selectionWhere
+	var n int
+	if err := s.DB.GetContext(ctx, &n, q, sel.GroupID, pq.Array(sel.IDs), sel.AllUnpublished); err != nil {
+		return 0, fmt.Errorf("count publishable (group %d, %d ids): %w", sel.GroupID, len(sel.IDs), err)
+	}
+	return n, nil
+}
+
+// GroupsOf returns the distinct groups of the given credentials, so a caller
+// can check its permission on each before acting on them.
+func (s *Service) GroupsOf(ctx context.Context, ids []string) ([]int64, error) {
+	const q = `SELECT DISTINCT group_id FROM credentials WHERE id = ANY($1) ORDER BY group_id`
+	var out []int64
+	if err := s.DB.SelectContext(ctx, &out, q, pq.Array(ids)); err != nil {
+		return nil, fmt.Errorf("groups of %d credentials: %w", len(ids), err)
+	}
+	return out, nil
+}
+
+// Publish publishes sel's unpublished credentials (others are skipped) and,
+// in the same transaction, queues one email per credential: a crash either
+// publishes and queues all of them or none. Set-based SQL, so 10,000 take
+// one transaction of a few statements.
+func (s *Service) Publish(ctx context.Context, actor string, sel Selection) (PublishResult, error) {
+	if err := checkSelection(sel); err != nil {
+		return PublishResult{}, err
+	}
+	var res PublishResult
+	err := db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+		var err error
+		res, err = s.publishTx(ctx, tx, actor, sel)
+		return err
+	})
+	return res, err
+}
+
+func (s *Service) publishTx(ctx context.Context, tx *sqlx.Tx, actor string, sel Selection) (PublishResult, error) {
+	now := s.now()
+	const q = `WITH pub AS (
+			UPDATE credentials SET state = 'published', published_at = $4, updated_at = $4
+			WHERE ` + selectionWhere + `
+			RETURNING id, recipient_email
+		), aud AS (
+			INSERT INTO audit_log (at, actor, action, entity_type, entity_id, before, after)
+			SELECT $4, $5, 'publish', 'credential', id, '{"state": "unpublished"}',
+				jsonb_build_object('state', 'published', 'published_at', $4::timestamptz)
+			FROM pub
+		)
+		INSERT INTO credential_emails (credential_id, to_address, reason, created_at)
+		SELECT id, recipient_email, 'published', $4 FROM pub
+		RETURNING id`
+	var emailIDs []int64
+	if err := tx.SelectContext(ctx, &emailIDs, q, sel.GroupID, pq.Array(sel.IDs), sel.AllUnpublished, now, actor); err != nil {
+		return PublishResult{}, fmt.Errorf("publish (group %d, %d ids): %w", sel.GroupID, len(sel.IDs), err)
+	}
+	if _, err := jobs.EnqueueMany(ctx, tx, EmailJob, emailPayloads(emailIDs)); err != nil {
+		return PublishResult{}, fmt.Errorf("publish %d credentials: %w", len(emailIDs), err)
+	}
+	return PublishResult{Published: len(emailIDs), Emails: len(emailIDs)}, nil
+}
+
+func emailPayloads(ids []int64) []json.RawMessage {
+	out := make([]json.RawMessage, len(ids))
+	for i, id := range ids {
+		out[i] = json.RawMessage(`{"email_id":` + strconv.FormatInt(id, 10) + `}`)
+	}
+	return out
+}
+
+// Resend queues the credential email again for a published credential.
+// Unpublished or revoked credentials are a Conflict.
+func (s *Service) Resend(ctx context.Context, actor, id string) error {
+	return db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+		c, err := credentialTx(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		if c.State != Published {
+			return apperr.Errorf(apperr.Conflict, "Credential %s is %s; only published credentials are emailed.", id, c.State)
+		}
+		now := s.now()
+		const q = `INSERT INTO credential_emails (credential_id, to_address, reason, created_at)
+			VALUES ($1, $2, 'resend', $3) RETURNING id`
+		var eid int64
+		if err := tx.GetContext(ctx, &eid, q, id, c.Recipient.Email, now); err != nil {
+			return fmt.Errorf("resend credential %s: %w", id, err)
+		}
+		if _, err := jobs.Enqueue(ctx, tx, EmailJob, emailPayload{EmailID: eid}); err != nil {
+			return fmt.Errorf("resend credential %s: %w", id, err)
+		}
+		return audit(ctx, tx, now, actor, "resend", "credential", id, nil, map[string]any{"email_id": eid, "to": c.Recipient.Email})
+	})
+}
+
+// Emails lists a credential's emails, newest first.
+func (s *Service) Emails(ctx context.Context, credentialID string) ([]Email, error) {
+	const q = `SELECT id, to_address, reason, state, last_error, attempts, created_at, sent_at
+		FROM credential_emails WHERE credential_id = $1 ORDER BY id DESC`
+	rows, err := s.DB.QueryxContext(ctx, q, credentialID)
+	if err != nil {
+		return nil, fmt.Errorf("emails of credential %s: %w", credentialID, err)
+	}
+	defer rows.Close()
+	out := []Email{}
+	for rows.Next() {
+		var e Email
+		if err := rows.Scan(&e.ID, &e.To, &e.Reason, &e.State, &e.LastError, &e.Attempts, &e.CreatedAt, &e.SentAt); err != nil {
+			return nil, fmt.Errorf("emails of credential %s: %w", credentialID, err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
