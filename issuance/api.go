@@ -1,0 +1,490 @@
+package issuance
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/internal/web"
+)
+
+// RegisterAPI mounts JSON API v1 (CONTRACT.md) on r, which the app mounts at
+// /api/v1 behind the Bearer-token middleware. Each handler checks the
+// principal's permission for the group it touches.
+func (s *Service) RegisterAPI(r gin.IRouter) {
+	a := &api{s: s}
+	r.GET("/groups", web.API(a.groups))
+	r.POST("/groups", web.API(a.createGroup))
+	r.GET("/groups/:id", web.API(a.group))
+	r.PATCH("/groups/:id", web.API(a.patchGroup))
+	r.POST("/groups/:id/credentials", web.API(a.createCredentials))
+	r.GET("/groups/:id/credentials", web.API(a.listCredentials))
+	r.POST("/credentials/publish", web.API(a.publish))
+	r.GET("/credentials/:id", web.API(a.credential))
+	r.PATCH("/credentials/:id", web.API(a.patchCredential))
+	r.POST("/credentials/:id/revoke", web.API(a.revoke))
+	r.POST("/credentials/:id/resend", web.API(a.resend))
+}
+
+type api struct{ s *Service }
+
+// maxBody bounds a JSON request (a 50,000-item batch fits).
+const maxBody = 32 << 20
+
+// decode reads a JSON body strictly: unknown fields and trailing data are a
+// 400 naming the problem, so a typo never silently does nothing.
+func decode(c *gin.Context, v any) error {
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, maxBody+1))
+	if err != nil {
+		return &apperr.Error{Code: "bad_request", Message: "Could not read the request body."}
+	}
+	if len(body) > maxBody {
+		return &apperr.Error{Code: "bad_request", Message: "The request body is larger than 32 MB."}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &te):
+			return &apperr.Error{Code: "bad_request", Message: fmt.Sprintf("Field %q must be %s, not %s.", te.Field, jsonKind(te.Type.Kind().String()), te.Value)}
+		case errors.As(err, &se):
+			return &apperr.Error{Code: "bad_request", Message: fmt.Sprintf("The body is not valid JSON (at byte %d).", se.Offset)}
+		case errors.Is(err, io.EOF):
+			return &apperr.Error{Code: "bad_request", Message: "The request body is empty; send a JSON object."}
+		}
+		return &apperr.Error{Code: "bad_request", Message: "The body is not valid: " + err.Error() + "."}
+	}
+	if dec.More() {
+		return &apperr.Error{Code: "bad_request", Message: "The body has data after the JSON object."}
+	}
+	return nil
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "string":
+		return "a string"
+	case "int64", "int", "float64", "int32":
+		return "a number"
+	case "bool":
+		return "true or false"
+	case "slice":
+		return "an array"
+	case "map", "struct", "ptr":
+		return "an object"
+	}
+	return k
+}
+
+func principal(c *gin.Context) *auth.Principal { return auth.Current(c) }
+
+func pathID(c *gin.Context, what string) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, apperr.Errorf(apperr.NotFound, "%s %q does not exist.", what, c.Param("id"))
+	}
+	return id, nil
+}
+
+// apiCredential is a credential as CONTRACT.md names its fields.
+type apiCredential struct {
+	ID               string            `json:"id"`
+	GroupID          int64             `json:"group_id"`
+	State            State             `json:"state"`
+	Recipient        Recipient         `json:"recipient"`
+	IssuedOn         string            `json:"issued_on"`
+	ExpiresOn        *string           `json:"expires_on"`
+	Attributes       map[string]string `json:"attributes"`
+	EvidenceURL      string            `json:"evidence_url"`
+	URL              string            `json:"url"`
+	Source           Source            `json:"source"`
+	CreatedAt        time.Time         `json:"created_at"`
+	UpdatedAt        time.Time         `json:"updated_at"`
+	PublishedAt      *time.Time        `json:"published_at"`
+	RevokedAt        *time.Time        `json:"revoked_at"`
+	RevocationReason string            `json:"revocation_reason"`
+}
+
+func (a *api) out(c Credential) apiCredential {
+	o := apiCredential{ID: c.ID, GroupID: c.GroupID, State: c.State, Recipient: c.Recipient,
+		IssuedOn: c.IssuedOn.Format(DateLayout), Attributes: c.Attributes, EvidenceURL: c.EvidenceURL,
+		URL: a.s.CredentialURL(c.ID), Source: c.Source, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		PublishedAt: c.PublishedAt, RevokedAt: c.RevokedAt, RevocationReason: c.RevocationReason}
+	if c.ExpiresOn != nil {
+		e := c.ExpiresOn.Format(DateLayout)
+		o.ExpiresOn = &e
+	}
+	if o.Attributes == nil {
+		o.Attributes = map[string]string{}
+	}
+	return o
+}
+
+func (a *api) outs(cs []Credential) []apiCredential {
+	out := make([]apiCredential, len(cs))
+	for i, c := range cs {
+		out[i] = a.out(c)
+	}
+	return out
+}
+
+// attrValues turns JSON attribute values (strings or numbers) into strings;
+// other types are per-field errors.
+func attrValues(in map[string]any, index int, fe *[]apperr.FieldError) map[string]string {
+	if in == nil {
+		return nil
+	}
+	out := make(map[string]string, len(in))
+	for k, v := range in {
+		switch x := v.(type) {
+		case nil:
+			out[k] = ""
+		case string:
+			out[k] = x
+		case json.Number:
+			out[k] = x.String()
+		default:
+			*fe = append(*fe, apperr.FieldError{Index: index, Field: "attributes." + k, Message: "Must be a string or a number."})
+		}
+	}
+	return out
+}
+
+func (a *api) groups(c *gin.Context) error {
+	p := principal(c)
+	if err := p.Require(auth.ViewCredentials); err != nil {
+		return err
+	}
+	gs, err := a.s.Groups(c.Request.Context(), p.Groups)
+	if err != nil {
+		return err
+	}
+	out := make([]Group, len(gs))
+	for i, g := range gs {
+		out[i] = g.Group
+	}
+	c.JSON(http.StatusOK, gin.H{"groups": out})
+	return nil
+}
+
+// groupBody is a group as the API accepts it (id and timestamps are ours).
+type groupBody struct {
+	Name            string      `json:"name"`
+	CourseName      string      `json:"course_name"`
+	Description     string      `json:"description"`
+	CourseLink      string      `json:"course_link"`
+	Language        string      `json:"language"`
+	DesignID        int64       `json:"design_id"`
+	Attributes      []Attribute `json:"attributes"`
+	ValidityMonths  *int        `json:"validity_months"`
+	AllowDuplicates bool        `json:"allow_duplicates"`
+}
+
+func (b groupBody) apply(g *Group) {
+	g.Name, g.CourseName, g.Description, g.CourseLink, g.Language = b.Name, b.CourseName, b.Description, b.CourseLink, b.Language
+	g.DesignID, g.Attributes, g.ValidityMonths, g.AllowDuplicates = b.DesignID, b.Attributes, b.ValidityMonths, b.AllowDuplicates
+}
+
+func (a *api) createGroup(c *gin.Context) error {
+	p := principal(c)
+	if err := p.Require(auth.ManageGroups); err != nil {
+		return err
+	}
+	var b groupBody
+	if err := decode(c, &b); err != nil {
+		return err
+	}
+	var g Group
+	b.apply(&g)
+	g, err := a.s.CreateGroup(c.Request.Context(), p.Actor(), g)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusCreated, g)
+	return nil
+}
+
+func (a *api) group(c *gin.Context) error {
+	id, err := pathID(c, "Group")
+	if err != nil {
+		return err
+	}
+	if err := principal(c).RequireGroup(auth.ViewCredentials, id); err != nil {
+		return err
+	}
+	g, err := a.s.Group(c.Request.Context(), id)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, g)
+	return nil
+}
+
+func (a *api) patchGroup(c *gin.Context) error {
+	id, err := pathID(c, "Group")
+	if err != nil {
+		return err
+	}
+	p := principal(c)
+	if err := p.RequireGroup(auth.ManageGroups, id); err != nil {
+		return err
+	}
+	g, err := a.s.Group(c.Request.Context(), id)
+	if err != nil {
+		return err
+	}
+	// Fields absent from the body keep their values: decode over the current ones.
+	b := groupBody{Name: g.Name, CourseName: g.CourseName, Description: g.Description, CourseLink: g.CourseLink,
+		Language: g.Language, DesignID: g.DesignID, Attributes: g.Attributes, ValidityMonths: g.ValidityMonths,
+		AllowDuplicates: g.AllowDuplicates}
+	if err := decode(c, &b); err != nil {
+		return err
+	}
+	b.apply(&g)
+	if g, err = a.s.UpdateGroup(c.Request.Context(), p.Actor(), g); err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, g)
+	return nil
+}
+
+type newCredentialBody struct {
+	Recipient   Recipient      `json:"recipient"`
+	IssuedOn    string         `json:"issued_on"`
+	ExpiresOn   string         `json:"expires_on"`
+	Attributes  map[string]any `json:"attributes"`
+	EvidenceURL string         `json:"evidence_url"`
+	ExternalRef string         `json:"external_ref"`
+}
+
+func (a *api) createCredentials(c *gin.Context) error {
+	id, err := pathID(c, "Group")
+	if err != nil {
+		return err
+	}
+	p := principal(c)
+	if err := p.RequireGroup(auth.CreateCredentials, id); err != nil {
+		return err
+	}
+	var b struct {
+		Credentials []newCredentialBody `json:"credentials"`
+	}
+	if err := decode(c, &b); err != nil {
+		return err
+	}
+	if len(b.Credentials) == 0 {
+		return apperr.Fields("No credentials in the request.", []apperr.FieldError{{Index: -1, Field: "credentials", Message: "Send at least one credential."}})
+	}
+	items := make([]NewCredential, len(b.Credentials))
+	var fe []apperr.FieldError
+	for i, x := range b.Credentials {
+		items[i] = NewCredential{Recipient: x.Recipient, IssuedOn: x.IssuedOn, ExpiresOn: x.ExpiresOn,
+			Attributes: attrValues(x.Attributes, i, &fe), EvidenceURL: x.EvidenceURL, ExternalRef: x.ExternalRef}
+	}
+	if len(fe) > 0 {
+		return batchError(len(items), fe)
+	}
+	cs, err := a.s.CreateCredentials(c.Request.Context(), p.Actor(), id, FromAPI, items)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusCreated, gin.H{"credentials": a.outs(cs)})
+	return nil
+}
+
+func (a *api) listCredentials(c *gin.Context) error {
+	id, err := pathID(c, "Group")
+	if err != nil {
+		return err
+	}
+	if err := principal(c).RequireGroup(auth.ViewCredentials, id); err != nil {
+		return err
+	}
+	if _, err := a.s.Group(c.Request.Context(), id); err != nil {
+		return err
+	}
+	opt := ListOptions{State: State(c.Query("state")), Cursor: c.Query("cursor")}
+	if l := c.Query("limit"); l != "" {
+		if opt.Limit, err = strconv.Atoi(l); err != nil || opt.Limit < 1 {
+			return apperr.Fields("Bad limit.", []apperr.FieldError{{Index: -1, Field: "limit", Message: "limit must be a number from 1 to 500."}})
+		}
+	}
+	cs, next, err := a.s.Credentials(c.Request.Context(), id, opt)
+	if err != nil {
+		return err
+	}
+	var nextCursor *string
+	if next != "" {
+		nextCursor = &next
+	}
+	c.JSON(http.StatusOK, gin.H{"credentials": a.outs(cs), "next_cursor": nextCursor})
+	return nil
+}
+
+// credentialFor loads credential :id and checks perm on its group.
+func (a *api) credentialFor(c *gin.Context, perm auth.Permission) (Credential, *auth.Principal, error) {
+	p := principal(c)
+	if err := p.Require(perm); err != nil {
+		return Credential{}, nil, err
+	}
+	cr, err := a.s.Credential(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		return Credential{}, nil, err
+	}
+	if err := p.RequireGroup(perm, cr.GroupID); err != nil {
+		return Credential{}, nil, err
+	}
+	return cr, p, nil
+}
+
+func (a *api) credential(c *gin.Context) error {
+	cr, _, err := a.credentialFor(c, auth.ViewCredentials)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, a.out(cr))
+	return nil
+}
+
+func (a *api) patchCredential(c *gin.Context) error {
+	cr, p, err := a.credentialFor(c, auth.PublishCredentials)
+	if err != nil {
+		return err
+	}
+	var b struct {
+		Recipient *struct {
+			Name  *string `json:"name"`
+			Email *string `json:"email"`
+		} `json:"recipient"`
+		IssuedOn   *string         `json:"issued_on"`
+		ExpiresOn  json.RawMessage `json:"expires_on"`
+		Attributes map[string]any  `json:"attributes"`
+	}
+	if err := decode(c, &b); err != nil {
+		return err
+	}
+	var am Amendment
+	if b.Recipient != nil {
+		am.Name, am.Email = b.Recipient.Name, b.Recipient.Email
+	}
+	am.IssuedOn = b.IssuedOn
+	if b.ExpiresOn != nil {
+		// null clears the expiry (re-deriving it from the group's validity).
+		e := ""
+		if string(b.ExpiresOn) != "null" {
+			if err := json.Unmarshal(b.ExpiresOn, &e); err != nil {
+				return &apperr.Error{Code: "bad_request", Message: `Field "expires_on" must be a date string or null.`}
+			}
+		}
+		am.ExpiresOn = &e
+	}
+	if b.Attributes != nil {
+		var fe []apperr.FieldError
+		vals := attrValues(b.Attributes, -1, &fe)
+		if len(fe) > 0 {
+			return apperr.Fields("The attributes have problems.", fe)
+		}
+		// PATCH merges: keys not sent keep their values; null or "" removes one.
+		am.Attributes = map[string]string{}
+		for k, v := range cr.Attributes {
+			am.Attributes[k] = v
+		}
+		for k, v := range vals {
+			if v == "" {
+				delete(am.Attributes, k)
+			} else {
+				am.Attributes[k] = v
+			}
+		}
+	}
+	out, err := a.s.AmendCredential(c.Request.Context(), p.Actor(), cr.ID, am)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, a.out(out))
+	return nil
+}
+
+func (a *api) publish(c *gin.Context) error {
+	p := principal(c)
+	if err := p.Require(auth.PublishCredentials); err != nil {
+		return err
+	}
+	var b struct {
+		IDs            []string `json:"ids"`
+		GroupID        int64    `json:"group_id"`
+		AllUnpublished bool     `json:"all_unpublished"`
+	}
+	if err := decode(c, &b); err != nil {
+		return err
+	}
+	sel := Selection{IDs: b.IDs, GroupID: b.GroupID, AllUnpublished: b.AllUnpublished}
+	if err := checkSelection(sel); err != nil {
+		return err
+	}
+	groups := []int64{}
+	if b.GroupID != 0 {
+		groups = append(groups, b.GroupID)
+	}
+	if len(b.IDs) > 0 {
+		gs, err := a.s.GroupsOf(c.Request.Context(), b.IDs)
+		if err != nil {
+			return err
+		}
+		groups = append(groups, gs...)
+	}
+	for _, g := range groups {
+		if err := p.RequireGroup(auth.PublishCredentials, g); err != nil {
+			return err
+		}
+	}
+	res, err := a.s.Publish(c.Request.Context(), p.Actor(), sel)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, gin.H{"published": res.Published, "emails": res.Emails})
+	return nil
+}
+
+func (a *api) revoke(c *gin.Context) error {
+	cr, p, err := a.credentialFor(c, auth.PublishCredentials)
+	if err != nil {
+		return err
+	}
+	var b struct {
+		Reason string `json:"reason"`
+	}
+	if err := decode(c, &b); err != nil {
+		return err
+	}
+	out, err := a.s.Revoke(c.Request.Context(), p.Actor(), cr.ID, b.Reason)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, a.out(out))
+	return nil
+}
+
+func (a *api) resend(c *gin.Context) error {
+	cr, p, err := a.credentialFor(c, auth.PublishCredentials)
+	if err != nil {
+		return err
+	}
+	if err := a.s.Resend(c.Request.Context(), p.Actor(), cr.ID); err != nil {
+		return err
+	}
+	c.JSON(http.StatusAccepted, gin.H{"queued": true})
+	return nil
+}
