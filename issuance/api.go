@@ -88,7 +88,7 @@ func jsonKind(k string) string {
 	return k
 }
 
-func principal(c *gin.Context) *auth.Principal { return auth.Current(c) }
+func apiPrincipal(c *gin.Context) *auth.Principal { return auth.Current(c) }
 
 func pathID(c *gin.Context, what string) (int64, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
@@ -163,7 +163,7 @@ func attrValues(in map[string]any, index int, fe *[]apperr.FieldError) map[strin
 }
 
 func (a *api) groups(c *gin.Context) error {
-	p := principal(c)
+	p := apiPrincipal(c)
 	if err := p.Require(auth.ViewCredentials); err != nil {
 		return err
 	}
@@ -198,7 +198,7 @@ func (b groupBody) apply(g *Group) {
 }
 
 func (a *api) createGroup(c *gin.Context) error {
-	p := principal(c)
+	p := apiPrincipal(c)
 	if err := p.Require(auth.ManageGroups); err != nil {
 		return err
 	}
@@ -221,7 +221,7 @@ func (a *api) group(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := principal(c).RequireGroup(auth.ViewCredentials, id); err != nil {
+	if err := apiPrincipal(c).RequireGroup(auth.ViewCredentials, id); err != nil {
 		return err
 	}
 	g, err := a.s.Group(c.Request.Context(), id)
@@ -237,7 +237,7 @@ func (a *api) patchGroup(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	p := principal(c)
+	p := apiPrincipal(c)
 	if err := p.RequireGroup(auth.ManageGroups, id); err != nil {
 		return err
 	}
@@ -274,7 +274,7 @@ func (a *api) createCredentials(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	p := principal(c)
+	p := apiPrincipal(c)
 	if err := p.RequireGroup(auth.CreateCredentials, id); err != nil {
 		return err
 	}
@@ -309,7 +309,7 @@ func (a *api) listCredentials(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := principal(c).RequireGroup(auth.ViewCredentials, id); err != nil {
+	if err := apiPrincipal(c).RequireGroup(auth.ViewCredentials, id); err != nil {
 		return err
 	}
 	if _, err := a.s.Group(c.Request.Context(), id); err != nil {
@@ -335,7 +335,7 @@ func (a *api) listCredentials(c *gin.Context) error {
 
 // credentialFor loads credential :id and checks perm on its group.
 func (a *api) credentialFor(c *gin.Context, perm auth.Permission) (Credential, *auth.Principal, error) {
-	p := principal(c)
+	p := apiPrincipal(c)
 	if err := p.Require(perm); err != nil {
 		return Credential{}, nil, err
 	}
@@ -418,7 +418,7 @@ func (a *api) patchCredential(c *gin.Context) error {
 }
 
 func (a *api) publish(c *gin.Context) error {
-	p := principal(c)
+	p := apiPrincipal(c)
 	if err := p.Require(auth.PublishCredentials); err != nil {
 		return err
 	}
