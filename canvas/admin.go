@@ -1,0 +1,179 @@
+package canvas
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/lib/pq"
+
+	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/internal/web"
+)
+
+// EventRecord is one inbox row as the admin page shows it.
+type EventRecord struct {
+	ID           int64          `db:"id"`
+	EventName    string         `db:"event_name"`
+	Hostname     string         `db:"hostname"`
+	CourseID     string         `db:"canvas_course_id"`
+	UserID       string         `db:"canvas_user_id"`
+	State        string         `db:"state"`
+	Reason       string         `db:"reason"`
+	Attempts     int            `db:"attempts"`
+	Signed       bool           `db:"signed"`
+	PlatformID   sql.NullInt64  `db:"platform_id"`
+	MappingID    sql.NullInt64  `db:"mapping_id"`
+	CredentialID sql.NullString `db:"credential_id"`
+	ReceivedAt   time.Time      `db:"received_at"`
+	ProcessedAt  sql.NullTime   `db:"processed_at"`
+}
+
+// ReconcileRun is one reconciliation of one course.
+type ReconcileRun struct {
+	ID         int64        `db:"id"`
+	MappingID  int64        `db:"mapping_id"`
+	Trigger    string       `db:"trigger"`
+	StartedAt  time.Time    `db:"started_at"`
+	FinishedAt sql.NullTime `db:"finished_at"`
+	Checked    int          `db:"checked"`
+	Created    int          `db:"created"`
+	Error      string       `db:"error"`
+}
+
+// EventCounts counts inbox rows per state.
+type EventCounts map[string]int
+
+// RecentEvents returns the newest inbox rows, optionally of one state.
+func (s *Service) RecentEvents(ctx context.Context, state string, limit int) ([]EventRecord, error) {
+	const q = `
+SELECT id, event_name, hostname, canvas_course_id, canvas_user_id, state, reason, attempts, signed,
+       platform_id, mapping_id, credential_id, received_at, processed_at
+FROM canvas_events
+WHERE ($1 = '' OR state = $1)
+ORDER BY received_at DESC, id DESC
+LIMIT $2`
+	out := []EventRecord{}
+	if err := s.db.SelectContext(ctx, &out, q, state, limit); err != nil {
+		return nil, fmt.Errorf("recent events %q: %w", state, err)
+	}
+	return out, nil
+}
+
+// CountEvents counts inbox rows per state.
+func (s *Service) CountEvents(ctx context.Context) (EventCounts, error) {
+	const q = `SELECT state, count(*) FROM canvas_events GROUP BY state`
+	rows, err := s.db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("count events: %w", err)
+	}
+	defer rows.Close()
+	out := EventCounts{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("count events: %w", err)
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}
+
+// lastRuns returns the newest reconciliation of each mapping.
+func (s *Service) lastRuns(ctx context.Context, mappingIDs []int64) (map[int64]ReconcileRun, error) {
+	const q = `
+SELECT DISTINCT ON (mapping_id) id, mapping_id, trigger, started_at, finished_at, checked, created, error
+FROM canvas_reconciliations
+WHERE $1::bigint[] IS NULL OR mapping_id = ANY($1)
+ORDER BY mapping_id, id DESC`
+	var ids any
+	if mappingIDs != nil {
+		ids = pq.Array(mappingIDs)
+	}
+	var rows []ReconcileRun
+	if err := s.db.SelectContext(ctx, &rows, q, ids); err != nil {
+		return nil, fmt.Errorf("last reconciliations: %w", err)
+	}
+	out := make(map[int64]ReconcileRun, len(rows))
+	for _, r := range rows {
+		out[r.MappingID] = r
+	}
+	return out, nil
+}
+
+type adminPage struct {
+	Counts     EventCounts
+	Events     []EventRecord
+	Unmapped   []EventRecord
+	Courses    []courseRow
+	State      string
+	States     []string
+	JWKSURL    string
+	WebhookURL string
+}
+
+type courseRow struct {
+	Mapping Mapping
+	LastRun *ReconcileRun
+}
+
+// RegisterAdmin mounts GET /admin/events on r (behind the staff session
+// middleware): recent Live Events with their outcome, completions in
+// unmapped courses, and each mapped course's last reconciliation. rd must
+// include Templates.
+func (s *Service) RegisterAdmin(r gin.IRouter, rd *web.Renderer) {
+	if s.views == nil {
+		s.views = rd
+	}
+	r.GET("/admin/events", rd.Page(s.adminEvents))
+}
+
+func (s *Service) adminEvents(c *gin.Context) error {
+	p := auth.Current(c)
+	if err := p.Require(auth.MapCourses); err != nil {
+		return err
+	}
+	ctx := c.Request.Context()
+	page := adminPage{State: c.Query("state"), States: []string{"received", "processed", "ignored", "unmapped", "failed"},
+		WebhookURL: s.baseURL + "/webhooks/canvas"}
+	if s.jwks != nil {
+		page.JWKSURL = s.jwks.url
+	}
+	valid := page.State == ""
+	for _, st := range page.States {
+		valid = valid || st == page.State
+	}
+	if !valid {
+		page.State = ""
+	}
+	var err error
+	if page.Counts, err = s.CountEvents(ctx); err != nil {
+		return err
+	}
+	if page.Events, err = s.RecentEvents(ctx, page.State, 100); err != nil {
+		return err
+	}
+	if page.Unmapped, err = s.RecentEvents(ctx, "unmapped", 50); err != nil {
+		return err
+	}
+	mappings, err := s.ListMappings(ctx, MappingFilter{Groups: p.Groups})
+	if err != nil {
+		return err
+	}
+	runs, err := s.lastRuns(ctx, nil)
+	if err != nil {
+		return err
+	}
+	for _, m := range mappings {
+		row := courseRow{Mapping: m}
+		if r, ok := runs[m.ID]; ok {
+			row.LastRun = &r
+		}
+		page.Courses = append(page.Courses, row)
+	}
+	return s.views.Render(c, http.StatusOK, "canvas_admin_events.html", page)
+}

@@ -1,0 +1,227 @@
+// Package canvas is what only Canvas does: the developer-key JSON, the course
+// mappings and the views a Canvas launch shows, the Live Events completion
+// webhook and its inbox worker, the Canvas REST client and the reconciliation
+// that catches completions whose events never arrived.
+package canvas
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/laurel-edu/laurel/internal/secret"
+	"github.com/laurel-edu/laurel/issuance"
+)
+
+// Issuer is the part of the issuance core the completion path uses. Its
+// EnsureCredential is idempotent on (group, ExternalRef) and on (group, email)
+// when the group forbids duplicates, so a repeated completion never creates a
+// second credential.
+type Issuer interface {
+	EnsureCredential(ctx context.Context, tx *sqlx.Tx, actor string, groupID int64, src issuance.Source, item issuance.NewCredential, publish bool) (issuance.Credential, bool, error)
+}
+
+// Platform is what this package needs to know about a registered LTI platform.
+type Platform struct {
+	ID   int64
+	Name string
+	// CanvasURL is the institution's Canvas base URL (REST calls; Live Events
+	// whose metadata.hostname equals its host belong to this platform).
+	CanvasURL string
+	// HasCanvasToken tells whether a Canvas API token is stored.
+	HasCanvasToken bool
+	// CanvasToken is the decrypted Canvas API token; CanvasPlatform fills
+	// it, CanvasPlatforms need not.
+	CanvasToken string
+}
+
+// Host returns the lower-case host (with port, if any) of CanvasURL.
+func (p Platform) Host() string { return hostOf(p.CanvasURL) }
+
+// Platforms looks registered platforms up; package lti's registry implements
+// it through an adapter (see LTIPlatforms).
+type Platforms interface {
+	// CanvasPlatforms lists every enabled platform.
+	CanvasPlatforms(ctx context.Context) ([]Platform, error)
+	// CanvasPlatform returns one platform, or an apperr.NotFound error.
+	CanvasPlatform(ctx context.Context, id int64) (Platform, error)
+}
+
+// Options configures a Service. DB, Keys, Issuer and Platforms are required.
+type Options struct {
+	DB        *sqlx.DB
+	Keys      *secret.Keys
+	Issuer    Issuer
+	Platforms Platforms
+	// BaseURL is LAUREL_BASE_URL: every URL the developer key names.
+	BaseURL string
+	// LiveEventsJWKSURL is LAUREL_LIVE_EVENTS_JWKS_URL.
+	LiveEventsJWKSURL string
+	// Registerer receives the Prometheus counters (nil: not registered).
+	Registerer prometheus.Registerer
+	// HTTPClient fetches the JWKS and calls Canvas (default: 30 s timeout).
+	HTTPClient *http.Client
+	// ReconcileInterval is how often the scheduler reconciles every mapped
+	// course (LAUREL_RECONCILE_INTERVAL; default 1h).
+	ReconcileInterval time.Duration
+	// RateLimitBackoff is the first wait after Canvas answers 403 "Rate Limit
+	// Exceeded" (doubles on each retry; default 2s).
+	RateLimitBackoff time.Duration
+	Now              func() time.Time
+	Log              *slog.Logger
+}
+
+// Service holds the Canvas feature's state. Build it with New.
+type Service struct {
+	db        *sqlx.DB
+	keys      *secret.Keys
+	issuer    Issuer
+	platforms Platforms
+	baseURL   string
+	client    *http.Client
+	jwks      *jwksCache
+	metrics   *metrics
+	now       func() time.Time
+	log       *slog.Logger
+
+	reconcileInterval time.Duration
+	rateLimitBackoff  time.Duration
+
+	pcache  platformCache
+	secrets sync.Map // platform id → cachedSecret
+
+	// wake nudges the inbox worker of this process when an event arrives.
+	wake chan struct{}
+	// lti is set by RegisterLaunch (the launch views need package lti).
+	lti LaunchDeps
+	// views renders the launch and admin pages (set by RegisterLaunch/RegisterAdmin).
+	views viewRenderer
+}
+
+// New builds the Canvas service.
+func New(o Options) (*Service, error) {
+	switch {
+	case o.DB == nil:
+		return nil, errors.New("canvas.New: DB is required")
+	case o.Keys == nil:
+		return nil, errors.New("canvas.New: Keys is required")
+	case o.Issuer == nil:
+		return nil, errors.New("canvas.New: Issuer is required")
+	case o.Platforms == nil:
+		return nil, errors.New("canvas.New: Platforms is required")
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.ReconcileInterval <= 0 {
+		o.ReconcileInterval = time.Hour
+	}
+	if o.RateLimitBackoff <= 0 {
+		o.RateLimitBackoff = 2 * time.Second
+	}
+	s := &Service{
+		db:                o.DB,
+		keys:              o.Keys,
+		issuer:            o.Issuer,
+		platforms:         o.Platforms,
+		baseURL:           strings.TrimRight(o.BaseURL, "/"),
+		client:            o.HTTPClient,
+		now:               o.Now,
+		log:               o.Log,
+		reconcileInterval: o.ReconcileInterval,
+		rateLimitBackoff:  o.RateLimitBackoff,
+		wake:              make(chan struct{}, 1),
+		metrics:           newMetrics(),
+	}
+	if o.LiveEventsJWKSURL != "" {
+		s.jwks = newJWKSCache(o.LiveEventsJWKSURL, o.HTTPClient, o.Now)
+	}
+	if o.Registerer != nil {
+		if err := s.metrics.register(o.Registerer); err != nil {
+			return nil, fmt.Errorf("canvas.New: register metrics: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// metrics are the Prometheus counters for every outcome, so an operator can
+// alert on refusals or failures.
+type metrics struct {
+	webhook    *prometheus.CounterVec // outcome: accepted, duplicate, ignored, refused
+	refused    *prometheus.CounterVec // reason
+	processed  *prometheus.CounterVec // outcome: processed, unmapped, ignored, failed, retried
+	reconciled *prometheus.CounterVec // outcome: ok, failed, no_token
+	recCreated prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		webhook: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "laurel_canvas_webhook_deliveries_total",
+			Help: "Live Events deliveries to /webhooks/canvas by outcome (accepted, duplicate, ignored, refused).",
+		}, []string{"outcome"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "laurel_canvas_webhook_refused_total",
+			Help: "Live Events deliveries refused, by reason (bad_signature, unknown_kid, bad_alg, expired, missing_field, ...).",
+		}, []string{"reason"}),
+		processed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "laurel_canvas_events_processed_total",
+			Help: "Inbox events handled by the worker, by outcome (processed, unmapped, ignored, failed, retried).",
+		}, []string{"outcome"}),
+		reconciled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "laurel_canvas_reconciliations_total",
+			Help: "Reconciliation runs of one mapped course, by outcome (ok, failed, no_token).",
+		}, []string{"outcome"}),
+		recCreated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "laurel_canvas_reconciliation_credentials_created_total",
+			Help: "Credentials created by reconciliation (completions whose events were missed).",
+		}),
+	}
+}
+
+func (m *metrics) register(r prometheus.Registerer) error {
+	for _, c := range []prometheus.Collector{m.webhook, m.refused, m.processed, m.reconciled, m.recCreated} {
+		if err := r.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Wake tells this process's inbox worker that work may be waiting.
+func (s *Service) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func hostOf(rawURL string) string {
+	u := strings.TrimSpace(rawURL)
+	if i := strings.Index(u, "://"); i >= 0 {
+		u = u[i+3:]
+	}
+	if i := strings.IndexAny(u, "/?#"); i >= 0 {
+		u = u[:i]
+	}
+	if i := strings.LastIndex(u, "@"); i >= 0 {
+		u = u[i+1:]
+	}
+	u = strings.ToLower(u)
+	u = strings.TrimSuffix(u, ":443")
+	return u
+}

@@ -1,0 +1,374 @@
+package canvas
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/issuance"
+)
+
+// ActorLiveEvents names the completion webhook in the audit log.
+const ActorLiveEvents = "canvas:live-events"
+
+// unmappedWindow is how long a completion in an unmapped course waits to be
+// reprocessed should the course be mapped.
+const unmappedWindow = 30 * 24 * time.Hour
+
+// maxAttempts bounds retries of an event that keeps failing on our side (e.g.
+// the database refusing); then it is recorded as failed with the last error.
+const maxAttempts = 8
+
+type inboxRow struct {
+	ID              int64          `db:"id"`
+	Hostname        string         `db:"hostname"`
+	RootAccountGUID string         `db:"root_account_guid"`
+	CourseID        string         `db:"canvas_course_id"`
+	UserID          string         `db:"canvas_user_id"`
+	CompletedAt     sql.NullTime   `db:"completed_at"`
+	Payload         []byte         `db:"payload"`
+	PlatformID      sql.NullInt64  `db:"platform_id"`
+	Attempts        int            `db:"attempts"`
+	Reason          sql.NullString `db:"-"`
+}
+
+type knownUser struct {
+	UserID string `db:"canvas_user_id"`
+	Name   string `db:"name"`
+	Email  string `db:"email"`
+}
+
+// ProcessInbox handles up to limit ready inbox events in one transaction and
+// returns how many it handled. Rows are claimed with FOR UPDATE SKIP LOCKED in
+// the transaction that creates their credentials and marks them processed: if
+// the process dies at any moment, PostgreSQL rolls the transaction back and
+// releases the rows, so the next worker redoes exactly the unfinished ones.
+// Each event runs under a savepoint so one bad event never undoes the others.
+func (s *Service) ProcessInbox(ctx context.Context, limit int) (int, error) {
+	const q = `
+SELECT id, hostname, root_account_guid, canvas_course_id, canvas_user_id, completed_at, payload, platform_id, attempts
+FROM canvas_events
+WHERE state = 'received' AND run_at <= now()
+ORDER BY run_at, id
+LIMIT $1
+FOR UPDATE SKIP LOCKED`
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("process inbox: begin: %w", err)
+	}
+	defer tx.Rollback()
+	var rows []inboxRow
+	if err := tx.SelectContext(ctx, &rows, q, limit); err != nil {
+		return 0, fmt.Errorf("process inbox: claim %d: %w", limit, err)
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	b := &batch{s: s, tx: tx, mappings: map[string]*Mapping{}, users: map[string]knownUser{}}
+	if err := b.loadUsers(ctx, rows); err != nil {
+		return 0, err
+	}
+	for i := range rows {
+		if err := b.process(ctx, &rows[i]); err != nil {
+			return 0, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("process inbox: commit %d events: %w", len(rows), err)
+	}
+	for _, o := range b.outcomes {
+		s.metrics.processed.WithLabelValues(o).Inc()
+	}
+	return len(rows), nil
+}
+
+// batch is the state of one ProcessInbox transaction.
+type batch struct {
+	s        *Service
+	tx       *sqlx.Tx
+	mappings map[string]*Mapping // "platform|course" → mapping (nil: unmapped)
+	users    map[string]knownUser
+	outcomes []string
+}
+
+func userKey(platformID int64, userID string) string {
+	return strconv.FormatInt(platformID, 10) + "|" + userID
+}
+
+// loadUsers reads, in one query, what launches and rosters told us about the
+// batch's users.
+func (b *batch) loadUsers(ctx context.Context, rows []inboxRow) error {
+	const q = `
+SELECT u.platform_id, u.canvas_user_id, u.name, u.email
+FROM canvas_users u
+JOIN unnest($1::bigint[], $2::text[]) AS k(platform_id, canvas_user_id)
+  ON u.platform_id = k.platform_id AND u.canvas_user_id = k.canvas_user_id`
+	var pids []int64
+	var uids []string
+	for _, r := range rows {
+		if p, ok := b.platformOf(ctx, &r); ok {
+			pids, uids = append(pids, p), append(uids, r.UserID)
+		}
+	}
+	if len(pids) == 0 {
+		return nil
+	}
+	var found []struct {
+		PlatformID int64 `db:"platform_id"`
+		knownUser
+	}
+	if err := b.tx.SelectContext(ctx, &found, q, pq.Array(pids), pq.Array(uids)); err != nil {
+		return fmt.Errorf("process inbox: load %d users: %w", len(pids), err)
+	}
+	for _, u := range found {
+		b.users[userKey(u.PlatformID, u.UserID)] = u.knownUser
+	}
+	return nil
+}
+
+// platformOf resolves (and remembers on the row) the event's platform.
+func (b *batch) platformOf(ctx context.Context, r *inboxRow) (int64, bool) {
+	if r.PlatformID.Valid {
+		return r.PlatformID.Int64, true
+	}
+	p, ok, err := b.s.platformForEvent(ctx, r.Hostname, r.RootAccountGUID)
+	if err != nil || !ok {
+		return 0, false
+	}
+	r.PlatformID = sql.NullInt64{Int64: p.ID, Valid: true}
+	return p.ID, true
+}
+
+func (b *batch) mapping(ctx context.Context, platformID int64, courseID string) (*Mapping, error) {
+	k := userKey(platformID, courseID)
+	if m, ok := b.mappings[k]; ok {
+		return m, nil
+	}
+	m, err := mappingByCourse(ctx, b.tx, platformID, courseID)
+	if apperr.Is(err, apperr.NotFound) {
+		b.mappings[k] = nil
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	b.mappings[k] = &m
+	return &m, nil
+}
+
+// process handles one event. Only a failure of the transaction itself is
+// returned; everything else is recorded on the event.
+func (b *batch) process(ctx context.Context, r *inboxRow) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	pid, ok := b.platformOf(ctx, r)
+	if !ok {
+		return b.finish(ctx, r, "failed", fmt.Sprintf("no platform has Canvas URL host %q or root account guid %q: register it with `laurel platform add --canvas-url`", r.Hostname, r.RootAccountGUID), nil, "")
+	}
+	m, err := b.mapping(ctx, pid, r.CourseID)
+	if err != nil {
+		return b.retry(ctx, r, err)
+	}
+	if m == nil {
+		return b.finish(ctx, r, "unmapped", fmt.Sprintf("completion in an unmapped course: Canvas course %s on platform %d", r.CourseID, pid), nil, "")
+	}
+	if m.CompletionRule == RuleManual {
+		return b.finish(ctx, r, "ignored", fmt.Sprintf("mapping %d is manual only: completions do not issue", m.ID), m, "")
+	}
+	item, reason := b.newCredential(r, pid)
+	if reason != "" {
+		return b.finish(ctx, r, "failed", reason, m, "")
+	}
+	if _, err := b.tx.ExecContext(ctx, `SAVEPOINT canvas_event`); err != nil {
+		return fmt.Errorf("process event %d: savepoint: %w", r.ID, err)
+	}
+	cred, _, err := b.s.issuer.EnsureCredential(ctx, b.tx, ActorLiveEvents, m.GroupID, issuance.FromCompletion, item, m.AutoPublish)
+	if err != nil {
+		if _, rerr := b.tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT canvas_event`); rerr != nil {
+			return fmt.Errorf("process event %d: rollback to savepoint: %w (after %v)", r.ID, rerr, err)
+		}
+		if code := apperr.Code(err); code != apperr.Internal && code != apperr.Conflict {
+			// The core refused the data (e.g. a malformed email): retrying cannot help.
+			return b.finish(ctx, r, "failed", apperr.Message(err), m, "")
+		}
+		return b.retry(ctx, r, err)
+	}
+	if _, err := b.tx.ExecContext(ctx, `RELEASE SAVEPOINT canvas_event`); err != nil {
+		return fmt.Errorf("process event %d: release savepoint: %w", r.ID, err)
+	}
+	return b.finish(ctx, r, "processed", "", m, cred.ID)
+}
+
+// newCredential builds the credential for the event, or the reason it cannot.
+func (b *batch) newCredential(r *inboxRow, platformID int64) (issuance.NewCredential, string) {
+	var body struct {
+		Metadata struct {
+			TimeZone string `json:"time_zone"`
+		} `json:"metadata"`
+		Body struct {
+			User struct {
+				Name  string `json:"name"`
+				Email string `json:"email"`
+			} `json:"user"`
+		} `json:"body"`
+	}
+	_ = decode(r.Payload, &body) // validated on receipt
+	u := b.users[userKey(platformID, r.UserID)]
+	email := strings.TrimSpace(u.Email)
+	if email == "" {
+		email = strings.TrimSpace(body.Body.User.Email)
+	}
+	if email == "" {
+		return issuance.NewCredential{}, fmt.Sprintf("no email known for Canvas user %s: the event carries none and the user has not launched Laurel or appeared in a roster", r.UserID)
+	}
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
+		return issuance.NewCredential{}, fmt.Sprintf("email %q of Canvas user %s is not a valid address", truncate(email, 80), r.UserID)
+	}
+	name := strings.TrimSpace(body.Body.User.Name)
+	if name == "" {
+		name = strings.TrimSpace(u.Name)
+	}
+	if name == "" {
+		name = email
+	}
+	return issuance.NewCredential{
+		Recipient:   issuance.Recipient{Name: name, Email: email},
+		IssuedOn:    completionDate(r.CompletedAt.Time, body.Metadata.TimeZone).Format(issuance.DateLayout),
+		ExternalRef: ExternalRef(platformID, r.UserID),
+	}, ""
+}
+
+// ExternalRef is the credential's tie to a Canvas user of a platform: the key
+// that makes a repeated completion (or a reconciliation) a no-op.
+func ExternalRef(platformID int64, canvasUserID string) string {
+	return "canvas:" + strconv.FormatInt(platformID, 10) + ":" + canvasUserID
+}
+
+var zones sync.Map // name → *time.Location
+
+// completionDate is the calendar date of the completion in the course's time
+// zone (the one Canvas reports), so a late-evening completion is not dated
+// the next day; UTC when the zone is unknown.
+func completionDate(t time.Time, zone string) time.Time {
+	loc := time.UTC
+	if zone != "" {
+		if v, ok := zones.Load(zone); ok {
+			loc = v.(*time.Location)
+		} else if l, err := time.LoadLocation(zone); err == nil {
+			zones.Store(zone, l)
+			loc = l
+		}
+	}
+	y, m, d := t.In(loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+func (b *batch) finish(ctx context.Context, r *inboxRow, state, reason string, m *Mapping, credentialID string) error {
+	const q = `
+UPDATE canvas_events
+SET state = $2, reason = $3, platform_id = $4, mapping_id = $5, credential_id = $6, processed_at = now()
+WHERE id = $1`
+	var mid *int64
+	if m != nil {
+		mid = &m.ID
+	}
+	var pid *int64
+	if r.PlatformID.Valid {
+		pid = &r.PlatformID.Int64
+	}
+	if _, err := b.tx.ExecContext(ctx, q, r.ID, state, reason, pid, mid, nullString(credentialID)); err != nil {
+		return fmt.Errorf("process event %d: mark %s: %w", r.ID, state, err)
+	}
+	if state == "failed" || state == "unmapped" {
+		b.s.log.WarnContext(ctx, "live event not issued", "event_id", r.ID, "state", state, "reason", reason)
+	}
+	b.outcomes = append(b.outcomes, state)
+	return nil
+}
+
+// retry puts the event back with a growing delay after an error on our side.
+func (b *batch) retry(ctx context.Context, r *inboxRow, cause error) error {
+	if r.Attempts+1 >= maxAttempts {
+		b.s.log.ErrorContext(ctx, "live event failed after retries", "event_id", r.ID, "err", cause)
+		return b.finish(ctx, r, "failed", "gave up after "+strconv.Itoa(maxAttempts)+" attempts: "+truncate(cause.Error(), 300), nil, "")
+	}
+	const q = `
+UPDATE canvas_events SET attempts = attempts + 1, run_at = now() + $2 * interval '1 second', reason = $3
+WHERE id = $1`
+	delay := 1 << min(r.Attempts, 8) // 1 s, 2 s, 4 s, ... capped at ~4 min
+	if _, err := b.tx.ExecContext(ctx, q, r.ID, delay, truncate(cause.Error(), 300)); err != nil {
+		return fmt.Errorf("process event %d: schedule retry: %w", r.ID, err)
+	}
+	b.s.log.WarnContext(ctx, "live event will be retried", "event_id", r.ID, "attempt", r.Attempts+1, "err", cause)
+	b.outcomes = append(b.outcomes, "retried")
+	return nil
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// RunInboxWorker processes the inbox until ctx ends: batches back to back
+// while there is work, then a short poll (or a Wake from this process's
+// webhook). Several workers — in one process or many — may run at once.
+func (s *Service) RunInboxWorker(ctx context.Context) error {
+	const batchSize = 200
+	idle := 500 * time.Millisecond
+	for {
+		n, err := s.ProcessInbox(ctx, batchSize)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.log.ErrorContext(ctx, "inbox worker", "err", err)
+			n = 0
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(2 * time.Second):
+			}
+		}
+		if n > 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.wake:
+		case <-time.After(idle):
+		}
+	}
+}
+
+// requeueUnmapped puts back, for processing, the completions that arrived in
+// the last 30 days for a course that has just been mapped.
+func requeueUnmapped(ctx context.Context, tx *sqlx.Tx, platformID int64, courseID string, now time.Time) (int64, error) {
+	const q = `
+UPDATE canvas_events SET state = 'received', reason = '', run_at = now(), processed_at = NULL
+WHERE state = 'unmapped' AND platform_id = $1 AND canvas_course_id = $2 AND received_at > $3`
+	if courseID == "" {
+		return 0, nil
+	}
+	res, err := tx.ExecContext(ctx, q, platformID, courseID, now.Add(-unmappedWindow))
+	if err != nil {
+		return 0, fmt.Errorf("requeue unmapped completions of course %s on platform %d: %w", courseID, platformID, err)
+	}
+	return res.RowsAffected()
+}
+
+var _ = errors.Is
+var _ = slog.Default

@@ -1,0 +1,202 @@
+package canvas
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+)
+
+// storeEvent writes a verified event into the inbox and reports whether it is
+// new (false: a re-delivery, which changes nothing). Event types Laurel does
+// not process are kept as 'ignored' without their payload, for the admin page.
+func (s *Service) storeEvent(ctx context.Context, ev *Event, signed bool, platformID int64) (bool, error) {
+	const q = `
+INSERT INTO canvas_events (dedup_key, event_name, hostname, root_account_guid, canvas_course_id,
+    canvas_user_id, completed_at, payload, signed, platform_id, state, reason, processed_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+ON CONFLICT (dedup_key) DO NOTHING`
+	var completed *time.Time
+	var payload []byte
+	state, reason := "received", ""
+	var processed *time.Time
+	if ev.Name == CourseCompleted {
+		t := ev.CompletedAt.UTC()
+		completed, payload = &t, ev.Raw
+	} else {
+		now := s.now()
+		state, reason, processed = "ignored", "event type "+ev.Name+" is not processed", &now
+	}
+	var pid *int64
+	if platformID != 0 {
+		pid = &platformID
+	}
+	res, err := s.db.ExecContext(ctx, q, ev.dedupKey(), ev.Name, ev.Hostname, ev.RootAccountGUID, ev.CourseID,
+		ev.UserID, completed, nullBytes(payload), signed, pid, state, reason, processed)
+	if err != nil {
+		return false, fmt.Errorf("store event %s from %s: %w", ev.Name, ev.Hostname, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+func nullBytes(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return string(b)
+}
+
+// SetWebhookSecret stores (encrypted) the shared secret that lets unsigned
+// Live Events for platformID in; "" removes it, so only signed events pass.
+func (s *Service) SetWebhookSecret(ctx context.Context, platformID int64, secretValue string) error {
+	const q = `
+INSERT INTO canvas_platform_settings (platform_id, webhook_secret_enc, updated_at)
+VALUES ($1, $2, now())
+ON CONFLICT (platform_id) DO UPDATE SET webhook_secret_enc = EXCLUDED.webhook_secret_enc, updated_at = now()`
+	if secretValue != "" && len(secretValue) < 16 {
+		return apperr.Errorf(apperr.Invalid, "The webhook shared secret must be at least 16 characters.")
+	}
+	var enc []byte
+	if secretValue != "" {
+		enc = s.keys.Seal([]byte(secretValue), secretAD(platformID))
+	}
+	if _, err := s.db.ExecContext(ctx, q, platformID, enc); err != nil {
+		return fmt.Errorf("set webhook secret of platform %d: %w", platformID, err)
+	}
+	s.secrets.Delete(platformID)
+	return nil
+}
+
+func secretAD(platformID int64) string {
+	return "canvas-webhook-secret:" + strconv.FormatInt(platformID, 10)
+}
+
+// webhookSecret returns platformID's shared secret, "" when none is set.
+func (s *Service) webhookSecret(ctx context.Context, platformID int64) (string, error) {
+	if v, ok := s.secrets.Load(platformID); ok {
+		e := v.(cachedSecret)
+		if s.now().Sub(e.at) < 30*time.Second {
+			return e.value, nil
+		}
+	}
+	const q = `SELECT webhook_secret_enc FROM canvas_platform_settings WHERE platform_id = $1`
+	var enc []byte
+	err := s.db.GetContext(ctx, &enc, q, platformID)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && len(enc) == 0) {
+		s.secrets.Store(platformID, cachedSecret{at: s.now()})
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("webhook secret of platform %d: %w", platformID, err)
+	}
+	plain, err := s.keys.Open(enc, secretAD(platformID))
+	if err != nil {
+		return "", fmt.Errorf("webhook secret of platform %d: %w", platformID, err)
+	}
+	s.secrets.Store(platformID, cachedSecret{value: string(plain), at: s.now()})
+	return string(plain), nil
+}
+
+type cachedSecret struct {
+	value string
+	at    time.Time
+}
+
+// platformCache keeps the platform list for a few seconds: every event needs
+// it, and platforms change rarely.
+type platformCache struct {
+	mu   sync.Mutex
+	list []Platform
+	at   time.Time
+}
+
+func (s *Service) platformList(ctx context.Context) ([]Platform, error) {
+	s.pcache.mu.Lock()
+	defer s.pcache.mu.Unlock()
+	if s.pcache.list != nil && s.now().Sub(s.pcache.at) < 5*time.Second {
+		return s.pcache.list, nil
+	}
+	list, err := s.platforms.CanvasPlatforms(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list platforms: %w", err)
+	}
+	if list == nil {
+		list = []Platform{}
+	}
+	s.pcache.list, s.pcache.at = list, s.now()
+	return list, nil
+}
+
+// platformForEvent finds the platform a Live Event belongs to: the one whose
+// Canvas URL has the event's hostname, else the one whose root-account LTI
+// guid (tool_platform.guid, learned at launch) the event names.
+func (s *Service) platformForEvent(ctx context.Context, hostname, guid string) (Platform, bool, error) {
+	list, err := s.platformList(ctx)
+	if err != nil {
+		return Platform{}, false, err
+	}
+	for _, p := range list {
+		if p.CanvasURL != "" && p.Host() == hostname {
+			return p, true, nil
+		}
+	}
+	if guid == "" {
+		return Platform{}, false, nil
+	}
+	const q = `SELECT platform_id FROM canvas_platform_guids WHERE guid = $1`
+	var id int64
+	err = s.db.GetContext(ctx, &id, q, guid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Platform{}, false, nil
+	}
+	if err != nil {
+		return Platform{}, false, fmt.Errorf("platform for guid %q: %w", guid, err)
+	}
+	for _, p := range list {
+		if p.ID == id {
+			return p, true, nil
+		}
+	}
+	return Platform{}, false, nil
+}
+
+// LearnPlatformGUID records the root account's LTI guid seen in a launch's
+// tool_platform claim, the fallback that ties Live Events to platformID.
+func (s *Service) LearnPlatformGUID(ctx context.Context, platformID int64, guid string) error {
+	if guid == "" {
+		return nil
+	}
+	const q = `
+INSERT INTO canvas_platform_guids (guid, platform_id, seen_at) VALUES ($1, $2, now())
+ON CONFLICT (guid) DO UPDATE SET platform_id = EXCLUDED.platform_id, seen_at = now()`
+	if _, err := s.db.ExecContext(ctx, q, guid, platformID); err != nil {
+		return fmt.Errorf("learn guid %q of platform %d: %w", guid, platformID, err)
+	}
+	return nil
+}
+
+// RememberUser records what a launch or a roster says about a Canvas user:
+// the completion path prefers this email over the one in a Live Event.
+func (s *Service) RememberUser(ctx context.Context, platformID int64, canvasUserID, sub, name, email string) error {
+	if canvasUserID == "" {
+		return nil
+	}
+	const q = `
+INSERT INTO canvas_users (platform_id, canvas_user_id, sub, name, email, updated_at)
+VALUES ($1, $2, $3, $4, $5, now())
+ON CONFLICT (platform_id, canvas_user_id) DO UPDATE SET
+    sub = COALESCE(NULLIF(EXCLUDED.sub, ''), canvas_users.sub),
+    name = COALESCE(NULLIF(EXCLUDED.name, ''), canvas_users.name),
+    email = COALESCE(NULLIF(EXCLUDED.email, ''), canvas_users.email),
+    updated_at = now()`
+	if _, err := s.db.ExecContext(ctx, q, platformID, canvasUserID, sub, name, email); err != nil {
+		return fmt.Errorf("remember canvas user %s of platform %d: %w", canvasUserID, platformID, err)
+	}
+	return nil
+}

@@ -1,0 +1,622 @@
+package canvas
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/web"
+	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/lti"
+)
+
+//go:embed templates/*.html
+var templatesFS embed.FS
+
+// Templates are this package's pages (all named canvas_*.html), to pass to
+// web.NewRenderer.
+var Templates fs.FS = func() fs.FS {
+	s, err := fs.Sub(templatesFS, "templates")
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()
+
+// RosterMember is one course member from the platform's NRPS roster.
+type RosterMember struct {
+	Sub    string
+	Name   string
+	Email  string
+	Roles  []string
+	Status string
+}
+
+// Groups is the part of the issuance core the launch views use.
+type Groups interface {
+	Group(ctx context.Context, id int64) (issuance.Group, error)
+	Groups(ctx context.Context, only []int64) ([]issuance.GroupSummary, error)
+	CreateGroup(ctx context.Context, actor string, g issuance.Group) (issuance.Group, error)
+	Designs(ctx context.Context) ([]issuance.Design, error)
+}
+
+// LaunchDeps is what the launch views need from package lti and the
+// issuance core. Renderer must include Templates.
+type LaunchDeps struct {
+	// LaunchFromRequest returns the launch behind the request's launch
+	// token (form field or query "ltik", header "X-Ltik").
+	LaunchFromRequest func(c *gin.Context) (*lti.Launch, error)
+	// Roster lists the course members through NRPS, following paging.
+	Roster func(ctx context.Context, l *lti.Launch) ([]RosterMember, error)
+	// DeepLink answers a deep-linking request with one LTI resource link
+	// (title, target URL, custom parameters): the auto-posting response.
+	DeepLink func(c *gin.Context, l *lti.Launch, title, url string, custom map[string]string) error
+	Groups   Groups
+	Renderer *web.Renderer
+	// AssistantsMayMap lets TAs and designers map courses and ask for a
+	// completion check (default: they get a read-only view).
+	AssistantsMayMap bool
+}
+
+// RegisterLaunch sets the dependencies of the launch views and mounts their
+// follow-up routes inside the iframe: GET /lti/app (the view again, after a
+// POST), POST /lti/app/map, POST /lti/app/reconcile, POST /lti/app/deeplink.
+// Each checks the launch token, so they work without third-party cookies;
+// like /lti/launch they are cross-site by design (keep them out of
+// CrossOriginProtection). Give HandleLaunch to the lti.Tool as its
+// LaunchHandler.
+func (s *Service) RegisterLaunch(r gin.IRouter, deps LaunchDeps) {
+	s.lti = deps
+	s.views = deps.Renderer
+	r.GET("/lti/app", deps.Renderer.Page(s.appView))
+	r.POST("/lti/app/map", deps.Renderer.Page(s.appMap))
+	r.POST("/lti/app/reconcile", deps.Renderer.Page(s.appReconcile))
+	r.POST("/lti/app/deeplink", deps.Renderer.Page(s.appDeepLink))
+}
+
+// viewRenderer is the renderer the pages use.
+type viewRenderer = *web.Renderer
+
+// HandleLaunch is the lti.LaunchHandler: it remembers what the launch says
+// about the Canvas user and course, then shows the instructor's, the
+// assistant's or the student's view, or the deep-linking choice.
+func (s *Service) HandleLaunch(c *gin.Context, l *lti.Launch) error {
+	ctx := c.Request.Context()
+	if err := s.noteLaunch(ctx, l); err != nil {
+		return err
+	}
+	if l.MessageType == lti.MessageDeepLinking {
+		return s.views.Render(c, http.StatusOK, "canvas_deeplink.html", deepLinkPage{Token: l.Token, CourseTitle: l.Context.Title, CanMap: s.mayMap(l) || s.mayView(l)})
+	}
+	return s.renderView(c, l, "")
+}
+
+// noteLaunch records the Canvas user (email, name, ids) and the root
+// account guid, and fills the mapping's missing course ids.
+func (s *Service) noteLaunch(ctx context.Context, l *lti.Launch) error {
+	pid := l.Platform.ID
+	uid := l.CustomValue("canvas_user_id")
+	email := l.Email
+	if e := l.CustomValue("email"); e != "" {
+		email = e
+	}
+	if err := s.RememberUser(ctx, pid, uid, l.Sub, l.Name, email); err != nil {
+		return err
+	}
+	if err := s.LearnPlatformGUID(ctx, pid, l.ToolPlatformGUID); err != nil {
+		return err
+	}
+	if l.Context.ID == "" {
+		return nil
+	}
+	m, err := s.MappingForCourse(ctx, pid, l.Context.ID, l.CustomValue("canvas_course_id"))
+	if apperr.Is(err, apperr.NotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = s.learnCourseIDs(ctx, m, l.Context.ID, l.CustomValue("canvas_course_id"))
+	if apperr.Is(err, apperr.Conflict) {
+		return nil // the other id belongs to another mapping: leave both as they are
+	}
+	return err
+}
+
+// mayMap: teachers (not TAs) and admins map courses and ask for checks.
+func (s *Service) mayMap(l *lti.Launch) bool {
+	if l.IsInstructor() || l.IsAdmin() {
+		return true
+	}
+	return s.lti.AssistantsMayMap && (l.IsTeachingAssistant() || l.IsContentDeveloper())
+}
+
+// mayView: TAs and designers see the staff view, read-only.
+func (s *Service) mayView(l *lti.Launch) bool {
+	return s.mayMap(l) || l.IsTeachingAssistant() || l.IsContentDeveloper()
+}
+
+// staffPage is the instructor/assistant view.
+type staffPage struct {
+	Token       string
+	CourseTitle string
+	CanMap      bool
+	Notice      string
+	Error       string
+	// Unmapped course: the form.
+	Mapped  bool
+	Groups  []issuance.GroupSummary
+	Designs []issuance.Design
+	Form    mapForm
+	Errors  map[string]string
+	// Mapped course.
+	Mapping     Mapping
+	Group       issuance.Group
+	Unpublished int
+	Published   int
+	Revoked     int
+	Roster      []rosterRow
+	RosterError string
+	HasToken    bool
+	CanvasURL   string
+	LastRun     *ReconcileRun
+	ReviewURL   string
+}
+
+type mapForm struct {
+	GroupChoice string // "new" or a group id
+	GroupName   string
+	CourseName  string
+	DesignID    int64
+	Rule        string
+	AutoPublish bool
+}
+
+type rosterRow struct {
+	Name, Email, State, CredentialID string
+}
+
+type studentPage struct {
+	CourseTitle  string
+	Mapped       bool
+	Group        issuance.Group
+	CredentialID string
+	State        string
+	URL          string
+	ManualOnly   bool
+}
+
+type deepLinkPage struct {
+	Token       string
+	CourseTitle string
+	CanMap      bool
+}
+
+func (s *Service) renderView(c *gin.Context, l *lti.Launch, notice string) error {
+	if s.mayView(l) {
+		p, err := s.staffView(c.Request.Context(), l)
+		if err != nil {
+			return err
+		}
+		p.Notice = notice
+		return s.views.Render(c, http.StatusOK, "canvas_staff.html", p)
+	}
+	p, err := s.studentView(c.Request.Context(), l)
+	if err != nil {
+		return err
+	}
+	return s.views.Render(c, http.StatusOK, "canvas_student.html", p)
+}
+
+func (s *Service) staffView(ctx context.Context, l *lti.Launch) (staffPage, error) {
+	p := staffPage{Token: l.Token, CourseTitle: l.Context.Title, CanMap: s.mayMap(l), Errors: map[string]string{}}
+	m, err := s.MappingForCourse(ctx, l.Platform.ID, l.Context.ID, l.CustomValue("canvas_course_id"))
+	if apperr.Is(err, apperr.NotFound) {
+		return s.unmappedView(ctx, l, p)
+	}
+	if err != nil {
+		return p, err
+	}
+	p.Mapped, p.Mapping = true, m
+	if p.Group, err = s.lti.Groups.Group(ctx, m.GroupID); err != nil {
+		return p, err
+	}
+	sums, err := s.lti.Groups.Groups(ctx, []int64{m.GroupID})
+	if err != nil {
+		return p, err
+	}
+	for _, g := range sums {
+		if g.ID == m.GroupID {
+			p.Unpublished, p.Published, p.Revoked = g.Unpublished, g.Published, g.Revoked
+		}
+	}
+	p.ReviewURL = "/groups/" + strconv.FormatInt(m.GroupID, 10) + "/unpublished"
+	plat, err := s.platforms.CanvasPlatform(ctx, l.Platform.ID)
+	if err == nil {
+		p.HasToken, p.CanvasURL = plat.HasCanvasToken, plat.CanvasURL
+	}
+	if runs, err := s.lastRuns(ctx, []int64{m.ID}); err == nil {
+		if r, ok := runs[m.ID]; ok {
+			p.LastRun = &r
+		}
+	}
+	p.Roster, err = s.roster(ctx, l, m)
+	if err != nil {
+		p.RosterError = apperr.Message(err)
+		if apperr.Code(err) == apperr.Internal {
+			s.log.ErrorContext(ctx, "course roster", "err", err, "platform_id", l.Platform.ID, "context_id", l.Context.ID)
+			p.RosterError = "The course roster could not be read from Canvas (Names and Roles service)."
+		}
+	}
+	return p, nil
+}
+
+func (s *Service) unmappedView(ctx context.Context, l *lti.Launch, p staffPage) (staffPage, error) {
+	if !p.CanMap {
+		return p, nil
+	}
+	groups, err := s.lti.Groups.Groups(ctx, nil)
+	if err != nil {
+		return p, err
+	}
+	designs, err := s.lti.Groups.Designs(ctx)
+	if err != nil {
+		return p, err
+	}
+	p.Groups, p.Designs = groups, designs
+	p.Form = mapForm{GroupChoice: "new", GroupName: l.Context.Title, CourseName: l.Context.Title, Rule: string(RuleCanvasCompletion)}
+	if p.Form.CourseName == "" {
+		p.Form.CourseName = l.Context.Label
+		p.Form.GroupName = l.Context.Label
+	}
+	for _, d := range designs {
+		if d.IsDefault {
+			p.Form.DesignID = d.ID
+		}
+	}
+	return p, nil
+}
+
+// credentialRow is a credential of a group, for matching roster members.
+type credentialRow struct {
+	ID          string         `db:"id"`
+	State       string         `db:"state"`
+	Email       string         `db:"email"`
+	ExternalRef sql.NullString `db:"external_ref"`
+}
+
+// groupCredentials reads (read-only) the group's credentials for the roster.
+func (s *Service) groupCredentials(ctx context.Context, groupID int64) ([]credentialRow, error) {
+	const q = `SELECT id, state, lower(recipient_email) AS email, external_ref FROM credentials WHERE group_id = $1 ORDER BY seq`
+	var rows []credentialRow
+	if err := s.db.SelectContext(ctx, &rows, q, groupID); err != nil {
+		return nil, fmt.Errorf("credentials of group %d: %w", groupID, err)
+	}
+	return rows, nil
+}
+
+// roster lists the course's students with their credential state, and
+// remembers the emails NRPS reports for users we know by sub.
+func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping) ([]rosterRow, error) {
+	if s.lti.Roster == nil || l.NRPS == nil {
+		return nil, apperr.Errorf(apperr.Invalid, "Canvas did not offer the course roster (Names and Roles service) in this launch.")
+	}
+	members, err := s.lti.Roster(ctx, l)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := s.groupCredentials(ctx, m.GroupID)
+	if err != nil {
+		return nil, err
+	}
+	byEmail := map[string]credentialRow{}
+	byRef := map[string]credentialRow{}
+	for _, c := range creds {
+		if c.State == string(issuance.Revoked) {
+			if _, ok := byEmail[c.Email]; ok {
+				continue // a live credential beats a revoked one
+			}
+		}
+		byEmail[c.Email] = c
+		if c.ExternalRef.Valid {
+			byRef[c.ExternalRef.String] = c
+		}
+	}
+	subs := map[string]string{} // sub → canvas user id
+	const q = `SELECT sub, canvas_user_id FROM canvas_users WHERE platform_id = $1 AND sub <> ''`
+	rows, err := s.db.QueryxContext(ctx, q, l.Platform.ID)
+	if err != nil {
+		return nil, fmt.Errorf("canvas users of platform %d: %w", l.Platform.ID, err)
+	}
+	for rows.Next() {
+		var sub, id string
+		if err := rows.Scan(&sub, &id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		subs[sub] = id
+	}
+	rows.Close()
+	var out []rosterRow
+	for _, mem := range members {
+		student := false
+		for _, r := range mem.Roles {
+			if r == lti.RoleLearner || r == "Learner" {
+				student = true
+			}
+		}
+		if !student {
+			continue
+		}
+		row := rosterRow{Name: mem.Name, Email: mem.Email, State: "not yet earned"}
+		var c credentialRow
+		ok := false
+		if id, known := subs[mem.Sub]; known {
+			c, ok = byRef[ExternalRef(l.Platform.ID, id)]
+			if mem.Email != "" {
+				if err := s.RememberUser(ctx, l.Platform.ID, id, mem.Sub, mem.Name, mem.Email); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if !ok && mem.Email != "" {
+			c, ok = byEmail[strings.ToLower(mem.Email)]
+		}
+		if ok {
+			row.State, row.CredentialID = c.State, c.ID
+		}
+		out = append(out, row)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return strings.ToLower(out[i].Name) < strings.ToLower(out[j].Name) })
+	return out, nil
+}
+
+func (s *Service) studentView(ctx context.Context, l *lti.Launch) (studentPage, error) {
+	p := studentPage{CourseTitle: l.Context.Title}
+	m, err := s.MappingForCourse(ctx, l.Platform.ID, l.Context.ID, l.CustomValue("canvas_course_id"))
+	if apperr.Is(err, apperr.NotFound) {
+		return p, nil
+	}
+	if err != nil {
+		return p, err
+	}
+	p.Mapped, p.ManualOnly = true, m.CompletionRule == RuleManual
+	if p.Group, err = s.lti.Groups.Group(ctx, m.GroupID); err != nil {
+		return p, err
+	}
+	email := l.Email
+	if e := l.CustomValue("email"); e != "" {
+		email = e
+	}
+	ref := ""
+	if uid := l.CustomValue("canvas_user_id"); uid != "" {
+		ref = ExternalRef(l.Platform.ID, uid)
+	}
+	// Only a published credential is shown: unpublished ones are still
+	// under staff review.
+	const q = `
+SELECT id FROM credentials
+WHERE group_id = $1 AND state = 'published'
+  AND ((external_ref = $2 AND $2 <> '') OR (lower(recipient_email) = lower($3) AND $3 <> ''))
+ORDER BY (external_ref = $2) DESC NULLS LAST, seq DESC
+LIMIT 1`
+	var id string
+	err = s.db.GetContext(ctx, &id, q, m.GroupID, ref, email)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, nil
+	}
+	if err != nil {
+		return p, fmt.Errorf("credential of %s in group %d: %w", ref, m.GroupID, err)
+	}
+	p.CredentialID, p.State, p.URL = id, string(issuance.Published), s.baseURL+"/c/"+url.PathEscape(id)
+	return p, nil
+}
+
+// launchFrom gets the launch behind a follow-up request's token.
+func (s *Service) launchFrom(c *gin.Context) (*lti.Launch, error) {
+	if s.lti.LaunchFromRequest == nil {
+		return nil, apperr.Errorf(apperr.Internal, "launch tokens are not wired")
+	}
+	l, err := s.lti.LaunchFromRequest(c)
+	if err != nil {
+		if apperr.Code(err) == apperr.Internal {
+			return nil, err
+		}
+		return nil, apperr.Errorf(apperr.Unauthorized, "This page needs a valid launch from Canvas (the launch may have expired): open Laurel from the course again.")
+	}
+	return l, nil
+}
+
+func (s *Service) appView(c *gin.Context) error {
+	l, err := s.launchFrom(c)
+	if err != nil {
+		return err
+	}
+	notice := ""
+	switch c.Query("done") {
+	case "mapped":
+		notice = "The course is mapped. Completions will now create credentials in this group."
+	case "checked":
+		notice = "Checked Canvas for completions: " + c.Query("checked") + " students checked, " + c.Query("created") + " credentials created."
+	}
+	return s.renderView(c, l, notice)
+}
+
+func (s *Service) redirectToView(c *gin.Context, l *lti.Launch, q url.Values) {
+	q.Set("ltik", l.Token)
+	c.Redirect(http.StatusSeeOther, "/lti/app?"+q.Encode())
+}
+
+// appMap creates the mapping from the instructor's form (and the group, when
+// the instructor chose to create one for this course).
+func (s *Service) appMap(c *gin.Context) error {
+	ctx := c.Request.Context()
+	l, err := s.launchFrom(c)
+	if err != nil {
+		return err
+	}
+	if !s.mayMap(l) {
+		return apperr.Errorf(apperr.Forbidden, "Only the course's teachers and admins may map it to a credential group; your role sees this page read-only.")
+	}
+	if l.Context.ID == "" {
+		return apperr.Errorf(apperr.Invalid, "This launch did not come from a course, so there is nothing to map.")
+	}
+	f := mapForm{
+		GroupChoice: c.PostForm("group"),
+		GroupName:   strings.TrimSpace(c.PostForm("group_name")),
+		CourseName:  strings.TrimSpace(c.PostForm("course_name")),
+		Rule:        c.PostForm("completion_rule"),
+		AutoPublish: c.PostForm("auto_publish") == "1",
+	}
+	errs := map[string]string{}
+	if f.Rule != string(RuleCanvasCompletion) && f.Rule != string(RuleManual) {
+		errs["completion_rule"] = "Choose Canvas course completion or manual only."
+	}
+	var groupID int64
+	if f.GroupChoice == "new" {
+		if f.GroupName == "" {
+			errs["group_name"] = "Give the new group a name."
+		}
+		if f.CourseName == "" {
+			errs["course_name"] = "Give the course name printed on credentials."
+		}
+		if f.DesignID, err = strconv.ParseInt(c.PostForm("design_id"), 10, 64); err != nil || f.DesignID <= 0 {
+			errs["design_id"] = "Choose a design."
+		}
+	} else if groupID, err = strconv.ParseInt(f.GroupChoice, 10, 64); err != nil || groupID <= 0 {
+		errs["group"] = "Choose a group, or create one for this course."
+	}
+	if len(errs) > 0 {
+		return s.rerenderMapForm(c, l, f, errs, http.StatusUnprocessableEntity)
+	}
+	actor := "lti:" + strconv.FormatInt(l.Platform.ID, 10) + ":" + l.Sub
+	if f.GroupChoice == "new" {
+		g, err := s.lti.Groups.CreateGroup(ctx, actor, issuance.Group{
+			Name: f.GroupName, CourseName: f.CourseName, DesignID: f.DesignID, Language: "en",
+			Description: "Awarded for completing " + f.CourseName + ".",
+		})
+		if err != nil {
+			if fe := apperr.FieldErrors(err); len(fe) > 0 {
+				for _, e := range fe {
+					errs[formField(e.Field)] = e.Message
+				}
+				return s.rerenderMapForm(c, l, f, errs, http.StatusUnprocessableEntity)
+			}
+			if apperr.Code(err) == apperr.Invalid {
+				errs["group_name"] = apperr.Message(err)
+				return s.rerenderMapForm(c, l, f, errs, http.StatusUnprocessableEntity)
+			}
+			return err
+		}
+		groupID = g.ID
+	} else if _, err := s.lti.Groups.Group(ctx, groupID); err != nil {
+		if apperr.Is(err, apperr.NotFound) {
+			errs["group"] = "That group no longer exists."
+			return s.rerenderMapForm(c, l, f, errs, http.StatusUnprocessableEntity)
+		}
+		return err
+	}
+	rule := f.Rule
+	course := l.CustomValue("canvas_course_id")
+	in := MappingInput{
+		PlatformID: &l.Platform.ID, DeploymentID: &l.DeploymentID, ContextID: &l.Context.ID,
+		GroupID: &groupID, CompletionRule: &rule, AutoPublish: &f.AutoPublish, CourseTitle: &l.Context.Title,
+	}
+	if isDigits(course) {
+		in.CanvasCourseID = &course
+	}
+	if _, err := s.CreateMapping(ctx, actor, in); err != nil {
+		if apperr.Is(err, apperr.Conflict) {
+			// Mapped meanwhile (another tab, another teacher): show it.
+			s.redirectToView(c, l, url.Values{})
+			return nil
+		}
+		return err
+	}
+	s.redirectToView(c, l, url.Values{"done": {"mapped"}})
+	return nil
+}
+
+func formField(f string) string {
+	switch f {
+	case "name":
+		return "group_name"
+	case "course_name", "design_id":
+		return f
+	}
+	return "group_name"
+}
+
+func (s *Service) rerenderMapForm(c *gin.Context, l *lti.Launch, f mapForm, errs map[string]string, status int) error {
+	p := staffPage{Token: l.Token, CourseTitle: l.Context.Title, CanMap: true}
+	p, err := s.unmappedView(c.Request.Context(), l, p)
+	if err != nil {
+		return err
+	}
+	p.Form, p.Errors = f, errs
+	p.Error = "The course could not be mapped: please correct the fields below."
+	return s.views.Render(c, status, "canvas_staff.html", p)
+}
+
+// appReconcile is the "Check completions now" button.
+func (s *Service) appReconcile(c *gin.Context) error {
+	ctx := c.Request.Context()
+	l, err := s.launchFrom(c)
+	if err != nil {
+		return err
+	}
+	if !s.mayMap(l) {
+		return apperr.Errorf(apperr.Forbidden, "Only the course's teachers and admins may ask Canvas for completions now.")
+	}
+	m, err := s.MappingForCourse(ctx, l.Platform.ID, l.Context.ID, l.CustomValue("canvas_course_id"))
+	if err != nil {
+		return err
+	}
+	res, err := s.reconcile(ctx, m.ID, TriggerButton)
+	if err != nil {
+		if apperr.Code(err) == apperr.Internal {
+			return err
+		}
+		p, verr := s.staffView(ctx, l)
+		if verr != nil {
+			return verr
+		}
+		p.Error = apperr.Message(err)
+		return s.views.Render(c, http.StatusUnprocessableEntity, "canvas_staff.html", p)
+	}
+	s.redirectToView(c, l, url.Values{"done": {"checked"}, "checked": {strconv.Itoa(res.Checked)}, "created": {strconv.Itoa(len(res.Created))}})
+	return nil
+}
+
+// appDeepLink answers a deep-linking request with the "My credential" link.
+func (s *Service) appDeepLink(c *gin.Context) error {
+	l, err := s.launchFrom(c)
+	if err != nil {
+		return err
+	}
+	if l.DeepLinking == nil {
+		return apperr.Errorf(apperr.Invalid, "This launch is not a deep-linking request, so there is nowhere to place a link.")
+	}
+	if s.lti.DeepLink == nil {
+		return apperr.Errorf(apperr.Internal, "deep linking is not wired")
+	}
+	title := strings.TrimSpace(c.PostForm("title"))
+	if title == "" {
+		title = "My credential"
+	}
+	if len(title) > 200 {
+		title = title[:200]
+	}
+	return s.lti.DeepLink(c, l, title, s.baseURL+"/lti/launch", map[string]string{"laurel_view": "my_credential"})
+}

@@ -1,0 +1,347 @@
+package canvas
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/issuance"
+)
+
+// Trigger says what started a reconciliation (shown on the admin page).
+type Trigger string
+
+// Reconciliation triggers.
+const (
+	TriggerSchedule Trigger = "schedule"
+	TriggerAPI      Trigger = "api"
+	TriggerButton   Trigger = "button"
+	TriggerManual   Trigger = "manual" // Reconcile / ReconcileAll, e.g. `laurel reconcile`
+)
+
+// ActorReconciliation names reconciliation in the audit log.
+const ActorReconciliation = "canvas:reconciliation"
+
+// Result is what one reconciliation of one course did.
+type Result struct {
+	MappingID int64 `json:"mapping_id"`
+	// Created are the credentials whose completion events never arrived.
+	Created []issuance.Credential `json:"created"`
+	// Checked is how many students' progress Canvas reported.
+	Checked int `json:"checked"`
+	// Completed is how many of them have completed the course.
+	Completed int `json:"completed"`
+	// Skipped names completed students no credential could be made for.
+	Skipped []string `json:"skipped,omitempty"`
+}
+
+// Reconcile checks Canvas for the completions of one mapped course now and
+// creates, with source reconciliation, the credentials the events missed.
+// Errors: apperr.NotFound; apperr.Invalid when the mapping cannot be
+// reconciled (manual only, course id unknown, no Canvas API token).
+func (s *Service) Reconcile(ctx context.Context, mappingID int64) (Result, error) {
+	return s.reconcile(ctx, mappingID, TriggerManual)
+}
+
+func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigger) (res Result, err error) {
+	res.MappingID = mappingID
+	m, err := s.Mapping(ctx, mappingID)
+	if err != nil {
+		return res, err
+	}
+	if m.CompletionRule == RuleManual {
+		return res, apperr.Errorf(apperr.Invalid, "Mapping %d is manual only: completions do not issue credentials, so there is nothing to reconcile.", m.ID)
+	}
+	runID, err := s.startRun(ctx, m.ID, trigger)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		outcome := "ok"
+		if err != nil {
+			outcome = "failed"
+			if strings.Contains(apperr.Message(err), "No Canvas API token") {
+				outcome = "no_token"
+			}
+		}
+		s.metrics.reconciled.WithLabelValues(outcome).Inc()
+		s.metrics.recCreated.Add(float64(len(res.Created)))
+		if ferr := s.finishRun(context.WithoutCancel(ctx), runID, res, err); ferr != nil && err == nil {
+			err = ferr
+		}
+	}()
+	if m.CanvasCourseID == "" {
+		return res, apperr.Errorf(apperr.Invalid, "Mapping %d does not know its Canvas course id yet: launch Laurel from the course once, or set canvas_course_id.", m.ID)
+	}
+	p, err := s.platforms.CanvasPlatform(ctx, m.PlatformID)
+	if err != nil {
+		return res, err
+	}
+	if p.CanvasURL == "" {
+		return res, apperr.Errorf(apperr.Invalid, "Platform %q has no Canvas URL configured, so Laurel cannot ask Canvas for completions.", p.Name)
+	}
+	if p.CanvasToken == "" {
+		return res, apperr.Errorf(apperr.Invalid, "No Canvas API token is configured for platform %q: reconciliation cannot ask Canvas for completions. Completion events still issue credentials.", p.Name)
+	}
+	client, err := NewClient(p.CanvasURL, p.CanvasToken, s.client, s.rateLimitBackoff)
+	if err != nil {
+		return res, err
+	}
+	progress, err := client.BulkUserProgress(ctx, m.CanvasCourseID)
+	if err != nil {
+		return res, err
+	}
+	res.Checked = len(progress)
+	type done struct {
+		userID, name string
+		at           time.Time
+	}
+	var completed []done
+	for _, u := range progress {
+		if u.Progress.CompletedAt == nil || u.ID.String() == "" {
+			continue
+		}
+		name := u.DisplayName
+		if u.Name != "" {
+			name = u.Name
+		}
+		completed = append(completed, done{u.ID.String(), name, *u.Progress.CompletedAt})
+	}
+	res.Completed = len(completed)
+	if len(completed) == 0 {
+		return res, nil
+	}
+	ids := make([]string, len(completed))
+	for i, d := range completed {
+		ids[i] = d.userID
+	}
+	users, err := s.knownUsers(ctx, m.PlatformID, ids)
+	if err != nil {
+		return res, err
+	}
+	// Students who never launched Laurel: ask Canvas for their emails once.
+	for _, id := range ids {
+		if users[id].Email == "" {
+			students, err := client.CourseStudents(ctx, m.CanvasCourseID)
+			if err != nil {
+				return res, err
+			}
+			for _, st := range students {
+				if st.Email == "" {
+					continue
+				}
+				if err := s.RememberUser(ctx, m.PlatformID, st.ID.String(), "", st.Name, st.Email); err != nil {
+					return res, err
+				}
+				u := users[st.ID.String()]
+				u.Email = st.Email
+				if u.Name == "" {
+					u.Name = st.Name
+				}
+				users[st.ID.String()] = u
+			}
+			break
+		}
+	}
+	// Chunks keep transactions short on a course of thousands.
+	const chunk = 200
+	for start := 0; start < len(completed); start += chunk {
+		part := completed[start:min(start+chunk, len(completed))]
+		err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+			for _, d := range part {
+				u := users[d.userID]
+				name := strings.TrimSpace(d.name)
+				if name == "" {
+					name = u.Name
+				}
+				if u.Email == "" {
+					res.Skipped = append(res.Skipped, fmt.Sprintf("Canvas user %s (%s): no email known", d.userID, name))
+					continue
+				}
+				if name == "" {
+					name = u.Email
+				}
+				item := issuance.NewCredential{
+					Recipient:   issuance.Recipient{Name: name, Email: u.Email},
+					IssuedOn:    completionDate(d.at, "").Format(issuance.DateLayout),
+					ExternalRef: ExternalRef(m.PlatformID, d.userID),
+				}
+				if _, err := tx.ExecContext(ctx, `SAVEPOINT canvas_reconcile`); err != nil {
+					return fmt.Errorf("savepoint: %w", err)
+				}
+				cred, created, err := s.issuer.EnsureCredential(ctx, tx, ActorReconciliation, m.GroupID, issuance.FromReconciliation, item, m.AutoPublish)
+				if err != nil {
+					if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT canvas_reconcile`); rerr != nil {
+						return fmt.Errorf("rollback to savepoint: %w", rerr)
+					}
+					if apperr.Code(err) == apperr.Internal {
+						return fmt.Errorf("ensure credential for canvas user %s: %w", d.userID, err)
+					}
+					res.Skipped = append(res.Skipped, fmt.Sprintf("Canvas user %s (%s): %s", d.userID, name, apperr.Message(err)))
+					continue
+				}
+				if created {
+					res.Created = append(res.Created, cred)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return res, fmt.Errorf("reconcile mapping %d: %w", m.ID, err)
+		}
+	}
+	return res, nil
+}
+
+func (s *Service) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) knownUsers(ctx context.Context, platformID int64, ids []string) (map[string]knownUser, error) {
+	const q = `SELECT canvas_user_id, name, email FROM canvas_users WHERE platform_id = $1 AND canvas_user_id = ANY($2)`
+	var rows []knownUser
+	if err := s.db.SelectContext(ctx, &rows, q, platformID, pq.Array(ids)); err != nil {
+		return nil, fmt.Errorf("known users of platform %d (%d ids): %w", platformID, len(ids), err)
+	}
+	out := make(map[string]knownUser, len(rows))
+	for _, r := range rows {
+		out[r.UserID] = r
+	}
+	return out, nil
+}
+
+func (s *Service) startRun(ctx context.Context, mappingID int64, trigger Trigger) (int64, error) {
+	const q = `INSERT INTO canvas_reconciliations (mapping_id, trigger, started_at) VALUES ($1, $2, $3) RETURNING id`
+	var id int64
+	if err := s.db.GetContext(ctx, &id, q, mappingID, trigger, s.now()); err != nil {
+		return 0, fmt.Errorf("start reconciliation of mapping %d: %w", mappingID, err)
+	}
+	return id, nil
+}
+
+func (s *Service) finishRun(ctx context.Context, runID int64, res Result, cause error) error {
+	const q = `UPDATE canvas_reconciliations SET finished_at = $2, checked = $3, created = $4, error = $5 WHERE id = $1`
+	msg := ""
+	if cause != nil {
+		msg = apperr.Message(cause)
+	}
+	if _, err := s.db.ExecContext(ctx, q, runID, s.now(), res.Checked, len(res.Created), msg); err != nil {
+		return fmt.Errorf("finish reconciliation %d: %w", runID, err)
+	}
+	return nil
+}
+
+// MappingResult is one course's outcome in ReconcileAll.
+type MappingResult struct {
+	Result
+	Err error
+}
+
+// ReconcileAll reconciles every mapped course that issues on completion; one
+// course's failure does not stop the others.
+func (s *Service) ReconcileAll(ctx context.Context) ([]MappingResult, error) {
+	return s.reconcileAll(ctx, TriggerManual)
+}
+
+func (s *Service) reconcileAll(ctx context.Context, trigger Trigger) ([]MappingResult, error) {
+	const q = `SELECT id FROM canvas_mappings WHERE completion_rule = 'canvas_completion' ORDER BY id`
+	var ids []int64
+	if err := s.db.SelectContext(ctx, &ids, q); err != nil {
+		return nil, fmt.Errorf("reconcile all: list mappings: %w", err)
+	}
+	out := make([]MappingResult, 0, len(ids))
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			return out, ctx.Err()
+		}
+		r, err := s.reconcile(ctx, id, trigger)
+		r.MappingID = id
+		out = append(out, MappingResult{Result: r, Err: err})
+		if err != nil && apperr.Code(err) == apperr.Internal {
+			s.log.ErrorContext(ctx, "reconcile mapping", "mapping_id", id, "err", err)
+		}
+	}
+	return out, nil
+}
+
+// reconcileLockKey is the PostgreSQL advisory lock that lets one Laurel
+// process at a time run the scheduled reconciliation.
+const reconcileLockKey int64 = 0x6c61_7572_0004
+
+// RunReconciler reconciles every mapped course once per ReconcileInterval
+// until ctx ends. Every process may run it: an advisory lock admits one at a
+// time, and the time of the last scheduled run (in the database) keeps the
+// others from repeating it within the interval.
+func (s *Service) RunReconciler(ctx context.Context) error {
+	tick := min(s.reconcileInterval, time.Minute)
+	for {
+		if _, err := s.ReconcileIfDue(ctx); err != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "scheduled reconciliation", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(tick):
+		}
+	}
+}
+
+// ReconcileIfDue runs the scheduled reconciliation when no other process
+// holds the lock and the last scheduled run started at least one interval
+// ago. It reports whether it ran.
+func (s *Service) ReconcileIfDue(ctx context.Context) (bool, error) {
+	conn, err := s.db.Connx(ctx)
+	if err != nil {
+		return false, fmt.Errorf("reconcile lock: %w", err)
+	}
+	defer conn.Close()
+	var got bool
+	if err := conn.GetContext(ctx, &got, `SELECT pg_try_advisory_lock($1)`, reconcileLockKey); err != nil {
+		return false, fmt.Errorf("reconcile lock: %w", err)
+	}
+	if !got {
+		return false, nil
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, reconcileLockKey)
+	var last sql.NullTime
+	const q = `SELECT max(started_at) FROM canvas_reconciliations WHERE trigger = 'schedule'`
+	if err := conn.GetContext(ctx, &last, q); err != nil {
+		return false, fmt.Errorf("last scheduled reconciliation: %w", err)
+	}
+	if last.Valid && s.now().Sub(last.Time) < s.reconcileInterval {
+		return false, nil
+	}
+	results, err := s.reconcileAll(ctx, TriggerSchedule)
+	if err != nil {
+		return true, err
+	}
+	created, failed := 0, 0
+	for _, r := range results {
+		created += len(r.Created)
+		if r.Err != nil {
+			failed++
+		}
+	}
+	s.log.InfoContext(ctx, "scheduled reconciliation", "courses", len(results), "created", created, "failed", failed)
+	return true, nil
+}
+
+var _ = errors.Is

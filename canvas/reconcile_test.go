@@ -1,0 +1,146 @@
+package canvas_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/laurel-edu/laurel/canvas"
+	"github.com/laurel-edu/laurel/canvas/canvassim"
+	"github.com/laurel-edu/laurel/internal/apperr"
+)
+
+// 30 completions whose events were lost: one run creates 30, the next none.
+// Canvas pages the answer and rate-limits us on the way.
+func TestReconcileCreatesWhatEventsMissed(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	m := e.mustMap("700", false)
+	done := time.Date(2026, 5, 4, 12, 0, 0, 0, time.UTC)
+	var students []canvassim.Student
+	for i := range 45 {
+		st := canvassim.Student{ID: fmt.Sprint(2000 + i), Name: fmt.Sprintf("Student %02d", i), Email: fmt.Sprintf("st%02d@example.com", i)}
+		if i < 30 {
+			st.CompletedAt = &done
+		}
+		students = append(students, st)
+	}
+	e.rest.AddStudents("700", students...)
+	e.rest.PageSize = 7
+	e.rest.Throttle(2)
+	// One completion did arrive as an event: reconciliation must not double it.
+	if st, b := e.deliver(canvassim.Completion{CourseID: "700", UserID: "2000", UserName: "Student 00", UserEmail: "st00@example.com", CompletedAt: done}); st != 200 {
+		t.Fatalf("deliver: %d %s", st, b)
+	}
+	e.drain()
+
+	res, err := e.svc.Reconcile(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Checked != 45 || res.Completed != 30 || len(res.Created) != 29 {
+		t.Fatalf("first run: checked %d completed %d created %d (skipped %v), want 45/30/29", res.Checked, res.Completed, len(res.Created), res.Skipped)
+	}
+	if e.rest.Limited() != 2 {
+		t.Fatalf("rate-limited requests = %d, want 2 (retried after back-off)", e.rest.Limited())
+	}
+	creds := e.credentials()
+	if len(creds) != 30 {
+		t.Fatalf("%d credentials, want 30", len(creds))
+	}
+	bySource := map[string]int{}
+	for _, c := range creds {
+		bySource[c.Source]++
+		if c.State != "unpublished" || c.IssuedOn != "2026-05-04" {
+			t.Fatalf("credential %+v", c)
+		}
+	}
+	if bySource["reconciliation"] != 29 || bySource["completion"] != 1 {
+		t.Fatalf("sources = %v", bySource)
+	}
+
+	res, err = e.svc.Reconcile(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Created) != 0 || res.Checked != 45 {
+		t.Fatalf("second run created %d (checked %d), want 0", len(res.Created), res.Checked)
+	}
+	if n := len(e.credentials()); n != 30 {
+		t.Fatalf("%d credentials after the second run", n)
+	}
+	// An event arriving late for a reconciled student changes nothing.
+	if st, b := e.deliver(canvassim.Completion{CourseID: "700", UserID: "2010", UserName: "Student 10", UserEmail: "st10@example.com", CompletedAt: done}); st != 200 {
+		t.Fatalf("deliver: %d %s", st, b)
+	}
+	e.drain()
+	if n := len(e.credentials()); n != 30 {
+		t.Fatalf("%d credentials after a late event", n)
+	}
+	// Both runs are recorded.
+	if n := e.count(`SELECT count(*) FROM canvas_reconciliations WHERE mapping_id = $1 AND finished_at IS NOT NULL AND error = ''`, m.ID); n != 2 {
+		t.Fatalf("recorded runs = %d", n)
+	}
+}
+
+// The API answers with what the run created; without a token it says so.
+func TestReconcileAPIAndMissingToken(t *testing.T) {
+	e := newEnv(t)
+	m := e.mustMap("710", false)
+	done := time.Now()
+	e.rest.AddStudents("710", canvassim.Student{ID: "1", Name: "Solo", Email: "solo@example.com", CompletedAt: &done})
+	tok := e.token("team_member")
+	st, body := e.api("POST", fmt.Sprintf("/mappings/%d/reconcile", m.ID), tok, "")
+	if st != 200 {
+		t.Fatalf("reconcile: %d %s", st, body)
+	}
+	var res struct {
+		Checked int `json:"checked"`
+		Created []struct {
+			ID     string `json:"id"`
+			Source string `json:"source"`
+		} `json:"created"`
+	}
+	json.Unmarshal([]byte(body), &res)
+	if res.Checked != 1 || len(res.Created) != 1 || res.Created[0].Source != "reconciliation" {
+		t.Fatalf("reconcile answer %s", body)
+	}
+
+	e2 := newEnv(t, envOptions{noToken: true})
+	m2 := e2.mustMap("711", false)
+	_, err := e2.svc.Reconcile(context.Background(), m2.ID)
+	if !apperr.Is(err, apperr.Invalid) || !strings.Contains(apperr.Message(err), "No Canvas API token is configured") {
+		t.Fatalf("no token: %v", err)
+	}
+	st, body = e2.api("POST", fmt.Sprintf("/mappings/%d/reconcile", m2.ID), e2.token("admin"), "")
+	if st != 422 || !strings.Contains(body, "No Canvas API token") {
+		t.Fatalf("no token over the API: %d %s", st, body)
+	}
+}
+
+// The scheduled run happens once per interval across processes.
+func TestReconcileIfDueRunsOncePerInterval(t *testing.T) {
+	e := newEnv(t)
+	m := e.mustMap("720", false)
+	done := time.Now()
+	e.rest.AddStudents("720", canvassim.Student{ID: "3", Name: "Tri", Email: "tri@example.com", CompletedAt: &done})
+	ran, err := e.svc.ReconcileIfDue(context.Background())
+	if err != nil || !ran {
+		t.Fatalf("first: ran %v err %v", ran, err)
+	}
+	ran, err = e.svc.ReconcileIfDue(context.Background())
+	if err != nil || ran {
+		t.Fatalf("second within the interval: ran %v err %v", ran, err)
+	}
+	if n := e.count(`SELECT count(*) FROM canvas_reconciliations WHERE mapping_id = $1 AND trigger = 'schedule'`, m.ID); n != 1 {
+		t.Fatalf("scheduled runs = %d", n)
+	}
+	if n := len(e.credentials()); n != 1 {
+		t.Fatalf("credentials = %d", n)
+	}
+}
+
+var _ = canvas.TriggerAPI

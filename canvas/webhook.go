@@ -1,0 +1,164 @@
+package canvas
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/laurel-edu/laurel/internal/web"
+)
+
+// maxEventBytes bounds a Live Event body; real ones are a few kilobytes.
+const maxEventBytes = 256 << 10
+
+// SecretHeader carries a platform's shared secret on an unsigned delivery
+// (Authorization: Bearer <secret> works too).
+const SecretHeader = "X-Laurel-Webhook-Secret"
+
+// RegisterWebhook mounts POST /webhooks/canvas on r (the root router: the
+// webhook is cross-site by design and protected by its own checks, so it must
+// sit outside session and CSRF middleware).
+func (s *Service) RegisterWebhook(r gin.IRouter) {
+	r.POST("/webhooks/canvas", s.handleWebhook)
+}
+
+// handleWebhook accepts one Live Event: a signed JWT (verified against the
+// Live Events JWKS), or unsigned JSON carrying the platform's shared secret.
+// A valid event is stored in the inbox and answered 200 at once; the worker
+// creates the credential. A refusal answers 400/401 with the reason.
+func (s *Service) handleWebhook(c *gin.Context) {
+	ctx := c.Request.Context()
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, maxEventBytes+1))
+	if err != nil {
+		s.refuseDelivery(c, http.StatusBadRequest, refuse("unreadable", "request body could not be read"))
+		return
+	}
+	if len(body) > maxEventBytes {
+		s.refuseDelivery(c, http.StatusRequestEntityTooLarge, refuse("too_large", "body exceeds %d bytes", maxEventBytes))
+		return
+	}
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		s.refuseDelivery(c, http.StatusBadRequest, refuse("empty", "request body is empty"))
+		return
+	}
+
+	var ev *Event
+	var platformID int64
+	signed := body[0] != '{'
+	if signed {
+		ev, err = s.verifySigned(ctx, body)
+	} else {
+		ev, platformID, err = s.verifyUnsigned(ctx, c, body)
+	}
+	if err != nil {
+		var ee *eventError
+		if !errors.As(err, &ee) {
+			// Our side failed (JWKS or database unreachable): 503 so Canvas retries.
+			slog.ErrorContext(ctx, "live event not stored", "err", err, "request_id", c.GetString(web.RequestIDKey))
+			s.metrics.webhook.WithLabelValues("error").Inc()
+			c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": gin.H{"code": "internal", "message": "The event could not be stored; please retry."}})
+			return
+		}
+		status := http.StatusBadRequest
+		switch ee.Reason {
+		case "bad_signature", "unknown_kid", "missing_kid", "bad_alg", "expired", "not_yet_valid", "unsigned_no_secret", "bad_secret", "missing_secret":
+			status = http.StatusUnauthorized
+		}
+		s.refuseDelivery(c, status, ee)
+		return
+	}
+
+	stored, err := s.storeEvent(ctx, ev, signed, platformID)
+	if err != nil {
+		slog.ErrorContext(ctx, "live event not stored", "err", err, "request_id", c.GetString(web.RequestIDKey))
+		s.metrics.webhook.WithLabelValues("error").Inc()
+		c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": gin.H{"code": "internal", "message": "The event could not be stored; please retry."}})
+		return
+	}
+	outcome := "accepted"
+	switch {
+	case ev.Name != CourseCompleted:
+		outcome = "ignored"
+	case !stored:
+		outcome = "duplicate"
+	default:
+		s.Wake()
+	}
+	s.metrics.webhook.WithLabelValues(outcome).Inc()
+	c.JSON(http.StatusOK, gin.H{"status": outcome})
+}
+
+func (s *Service) refuseDelivery(c *gin.Context, status int, e *eventError) {
+	s.metrics.webhook.WithLabelValues("refused").Inc()
+	s.metrics.refused.WithLabelValues(e.Reason).Inc()
+	slog.WarnContext(c.Request.Context(), "live event refused", "reason", e.Reason, "detail", e.Message,
+		"remote", c.ClientIP(), "request_id", c.GetString(web.RequestIDKey))
+	code := "invalid"
+	if status == http.StatusUnauthorized {
+		code = "unauthorized"
+	}
+	c.AbortWithStatusJSON(status, gin.H{"error": gin.H{"code": code, "reason": e.Reason, "message": e.Message}})
+}
+
+func (s *Service) verifySigned(ctx context.Context, token []byte) (*Event, error) {
+	if s.jwks == nil {
+		return nil, refuse("bad_signature", "signed events cannot be verified: LAUREL_LIVE_EVENTS_JWKS_URL is not set")
+	}
+	claims, err := s.jwks.verifyJWT(ctx, token, s.now())
+	if err != nil {
+		return nil, err
+	}
+	return parseEvent(claims)
+}
+
+// verifyUnsigned accepts raw JSON only with the shared secret of the platform
+// the event's hostname names, compared in constant time.
+func (s *Service) verifyUnsigned(ctx context.Context, c *gin.Context, body []byte) (*Event, int64, error) {
+	var v any
+	if err := decode(body, &v); err != nil {
+		return nil, 0, refuse("malformed_json", "body is not valid JSON")
+	}
+	given := c.GetHeader(SecretHeader)
+	if given == "" {
+		if a := c.GetHeader("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+			given = strings.TrimSpace(a[7:])
+		}
+	}
+	ev, err := parseEvent(v)
+	if err != nil {
+		if given == "" {
+			// Do not reveal validation details to an unauthenticated sender.
+			return nil, 0, refuse("missing_secret", "unsigned events need the platform's shared secret (%s header or Authorization: Bearer)", SecretHeader)
+		}
+		return nil, 0, err
+	}
+	if given == "" {
+		return nil, 0, refuse("missing_secret", "unsigned events need the platform's shared secret (%s header or Authorization: Bearer)", SecretHeader)
+	}
+	p, ok, err := s.platformForEvent(ctx, ev.Hostname, ev.RootAccountGUID)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !ok {
+		return nil, 0, refuse("unsigned_no_secret", "no platform matches hostname %q, so no shared secret applies", ev.Hostname)
+	}
+	want, err := s.webhookSecret(ctx, p.ID)
+	if err != nil {
+		return nil, 0, err
+	}
+	if want == "" {
+		return nil, 0, refuse("unsigned_no_secret", "platform %d has no webhook shared secret configured: send signed events, or configure one", p.ID)
+	}
+	if subtle.ConstantTimeCompare([]byte(given), []byte(want)) != 1 {
+		return nil, 0, refuse("bad_secret", "the shared secret does not match platform %d's", p.ID)
+	}
+	return ev, p.ID, nil
+}
