@@ -43,7 +43,7 @@ type fakeCanvas struct {
 }
 
 func (f *fakeCanvas) Handle(p string, h http.Handler) { f.mux.Handle(p, h) }
-func (f *fakeCanvas) URL() string                    { return f.srv.URL }
+func (f *fakeCanvas) URL() string                     { return f.srv.URL }
 
 func newFakeCanvas(t testing.TB) *fakeCanvas {
 	f := &fakeCanvas{mux: http.NewServeMux()}

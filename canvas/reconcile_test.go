@@ -20,9 +20,9 @@ func TestReconcileCreatesWhatEventsMissed(t *testing.T) {
 	ctx := context.Background()
 	m := e.mustMap("700", false)
 	done := time.Date(2026, 5, 4, 12, 0, 0, 0, time.UTC)
-	var students []canvassim.Student
+	var students []canvassim.RESTStudent
 	for i := range 45 {
-		st := canvassim.Student{ID: fmt.Sprint(2000 + i), Name: fmt.Sprintf("Student %02d", i), Email: fmt.Sprintf("st%02d@example.com", i)}
+		st := canvassim.RESTStudent{ID: fmt.Sprint(2000 + i), Name: fmt.Sprintf("Student %02d", i), Email: fmt.Sprintf("st%02d@example.com", i)}
 		if i < 30 {
 			st.CompletedAt = &done
 		}
@@ -91,7 +91,7 @@ func TestReconcileAPIAndMissingToken(t *testing.T) {
 	e := newEnv(t)
 	m := e.mustMap("710", false)
 	done := time.Now()
-	e.rest.AddStudents("710", canvassim.Student{ID: "1", Name: "Solo", Email: "solo@example.com", CompletedAt: &done})
+	e.rest.AddStudents("710", canvassim.RESTStudent{ID: "1", Name: "Solo", Email: "solo@example.com", CompletedAt: &done})
 	tok := e.token("team_member")
 	st, body := e.api("POST", fmt.Sprintf("/mappings/%d/reconcile", m.ID), tok, "")
 	if st != 200 {
@@ -126,7 +126,7 @@ func TestReconcileIfDueRunsOncePerInterval(t *testing.T) {
 	e := newEnv(t)
 	m := e.mustMap("720", false)
 	done := time.Now()
-	e.rest.AddStudents("720", canvassim.Student{ID: "3", Name: "Tri", Email: "tri@example.com", CompletedAt: &done})
+	e.rest.AddStudents("720", canvassim.RESTStudent{ID: "3", Name: "Tri", Email: "tri@example.com", CompletedAt: &done})
 	ran, err := e.svc.ReconcileIfDue(context.Background())
 	if err != nil || !ran {
 		t.Fatalf("first: ran %v err %v", ran, err)

@@ -3,21 +3,21 @@ package canvassim
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jwk"
-	"github.com/lestrrat-go/jwx/v3/jws"
 )
 
 // Router is what the Live Events and REST additions need from a simulator:
@@ -89,17 +89,15 @@ func NewLiveEvents(r Router) (*LiveEvents, error) {
 	return l, nil
 }
 
+// publicJWKS publishes the key as Instructure's endpoint does: a JWK Set
+// whose keys carry kid, alg and use. Encoded with the standard library, so
+// the tool's JOSE library is checked against an independent implementation.
 func publicJWKS(pub *rsa.PublicKey, kid string) ([]byte, error) {
-	k, err := jwk.Import(pub)
-	if err != nil {
-		return nil, fmt.Errorf("import key: %w", err)
-	}
-	k.Set(jwk.KeyIDKey, kid)
-	k.Set(jwk.AlgorithmKey, jwa.RS256())
-	k.Set(jwk.KeyUsageKey, "sig")
-	set := jwk.NewSet()
-	set.AddKey(k)
-	return json.Marshal(set)
+	enc := base64.RawURLEncoding.EncodeToString
+	return json.Marshal(map[string]any{"keys": []map[string]string{{
+		"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig",
+		"n": enc(pub.N.Bytes()), "e": enc(big.NewInt(int64(pub.E)).Bytes()),
+	}}})
 }
 
 // JWKSURL is the URL of the Live Events JWKS (LAUREL_LIVE_EVENTS_JWKS_URL).
@@ -207,18 +205,28 @@ func (l *LiveEvents) Sign(event map[string]any) (string, error) {
 // SignClaims signs arbitrary claims with the Live Events key (for tests that
 // need a valid signature over odd content).
 func (l *LiveEvents) SignClaims(claims map[string]any) (string, error) {
-	payload, err := json.Marshal(claims)
+	return SignLiveEvent(map[string]any{"alg": "RS256", "typ": "JWT", "kid": l.kid}, claims, l.key)
+}
+
+// SignLiveEvent makes a compact RS256 JWS of header and claims with key
+// (tests use it to forge tokens with other keys or headers).
+func SignLiveEvent(header, claims map[string]any, key *rsa.PrivateKey) (string, error) {
+	enc := base64.RawURLEncoding.EncodeToString
+	h, err := json.Marshal(header)
 	if err != nil {
 		return "", err
 	}
-	hdr := jws.NewHeaders()
-	hdr.Set(jws.KeyIDKey, l.kid)
-	hdr.Set(jws.TypeKey, "JWT")
-	tok, err := jws.Sign(payload, jws.WithKey(jwa.RS256(), l.key, jws.WithProtectedHeaders(hdr)))
+	c, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	input := enc(h) + "." + enc(c)
+	sum := sha256.Sum256([]byte(input))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
 	if err != nil {
 		return "", fmt.Errorf("sign live event: %w", err)
 	}
-	return string(tok), nil
+	return input + "." + enc(sig), nil
 }
 
 // Deliver POSTs a signed token to url as Canvas's HTTPS delivery does and

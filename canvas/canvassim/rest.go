@@ -19,8 +19,8 @@ type REST struct {
 	token string
 
 	mu       sync.Mutex
-	courses  map[string]map[string]Student // course → user id → student
-	throttle int                           // next N requests answer 403 Rate Limit Exceeded
+	courses  map[string]map[string]RESTStudent // course → user id → student
+	throttle int                               // next N requests answer 403 Rate Limit Exceeded
 
 	// PageSize is how many users a page holds (Canvas's default is 10).
 	PageSize int
@@ -31,8 +31,9 @@ type REST struct {
 	limited  atomic.Int64
 }
 
-// Student is one enrolled student and their module progress.
-type Student struct {
+// RESTStudent is one enrolled student and their module progress, as the
+// REST endpoints report them.
+type RESTStudent struct {
 	ID    string // local Canvas user id
 	Name  string
 	Email string
@@ -43,18 +44,18 @@ type Student struct {
 // NewREST serves the REST endpoints on r, accepting token as the Canvas API
 // token (Authorization: Bearer).
 func NewREST(r Router, token string) *REST {
-	s := &REST{token: token, courses: map[string]map[string]Student{}, PageSize: 10, Remaining: -1}
+	s := &REST{token: token, courses: map[string]map[string]RESTStudent{}, PageSize: 10, Remaining: -1}
 	r.Handle("/api/v1/courses/", s)
 	return s
 }
 
 // AddStudents enrolls students in course courseID (replacing same ids).
-func (s *REST) AddStudents(courseID string, students ...Student) {
+func (s *REST) AddStudents(courseID string, students ...RESTStudent) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.courses[courseID]
 	if c == nil {
-		c = map[string]Student{}
+		c = map[string]RESTStudent{}
 		s.courses[courseID] = c
 	}
 	for _, st := range students {
@@ -112,7 +113,7 @@ func (s *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	course, ok := s.courses[parts[0]]
-	students := make([]Student, 0, len(course))
+	students := make([]RESTStudent, 0, len(course))
 	for _, st := range course {
 		students = append(students, st)
 	}
