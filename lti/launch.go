@@ -2,12 +2,10 @@ package lti
 
 import (
 	"bytes"
-	"context"
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"math"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -660,8 +658,4 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// ctxKey keeps unexported context keys distinct.
-type ctxKey int
 
-var _ = context.Background
-var _ = http.StatusOK

@@ -1,12 +1,10 @@
 package lti
 
 import (
-	"context"
 	"crypto/rsa"
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -198,5 +196,3 @@ func IsRefusal(err error, reason string) bool {
 	return errors.As(err, &le) && le.Reason == reason
 }
 
-var _ = strings.TrimSpace
-var _ context.Context
