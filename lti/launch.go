@@ -657,5 +657,3 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
-
-

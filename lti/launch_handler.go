@@ -195,4 +195,3 @@ func IsRefusal(err error, reason string) bool {
 	var le *LaunchError
 	return errors.As(err, &le) && le.Reason == reason
 }
-

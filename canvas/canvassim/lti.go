@@ -188,8 +188,8 @@ func (s *Sim) Claims(userID, courseID, nonce, messageType, resourceLinkID string
 	}
 	if messageType == lti.MessageDeepLinking {
 		claims["https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"] = map[string]any{
-			"deep_link_return_url": s.url + "/courses/" + c.ID + "/deep_linking_response?modal=true",
-			"accept_types":         []string{"link", "file", "html", "ltiResourceLink", "image"},
+			"deep_link_return_url":                 s.url + "/courses/" + c.ID + "/deep_linking_response?modal=true",
+			"accept_types":                         []string{"link", "file", "html", "ltiResourceLink", "image"},
 			"accept_presentation_document_targets": []string{"embed", "iframe", "window"},
 			"accept_media_types":                   "image/*,text/html,application/vnd.ims.lti.v1.ltilink,*/*",
 			"accept_multiple":                      true, "auto_create": false,
@@ -550,7 +550,7 @@ func (s *Sim) openIDConfiguration(w http.ResponseWriter, r *http.Request) {
 				{"type": "LtiResourceLinkRequest", "placements": []string{"course_navigation", "account_navigation"}},
 				{"type": "LtiDeepLinkingRequest", "placements": []string{"link_selection", "assignment_selection"}},
 			},
-			"variables":                                []string{"Canvas.user.id", "Canvas.course.id", "Person.email.primary"},
+			"variables": []string{"Canvas.user.id", "Canvas.course.id", "Person.email.primary"},
 			"https://canvas.instructure.com/lti/account_name": "Simulated University",
 		},
 	})

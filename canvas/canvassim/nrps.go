@@ -62,7 +62,9 @@ func (s *Sim) nrps(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	base := s.URL() + "/api/lti/courses/" + c.ID + "/names_and_roles"
-	link := func(p int, rel string) string { return fmt.Sprintf(`<%s?page=%d&per_page=%d>; rel="%s"`, base, p, per, rel) }
+	link := func(p int, rel string) string {
+		return fmt.Sprintf(`<%s?page=%d&per_page=%d>; rel="%s"`, base, p, per, rel)
+	}
 	last := max(1, (len(c.Enrollments)+per-1)/per)
 	links := []string{link(page, "current")}
 	if end < len(c.Enrollments) {
