@@ -1,0 +1,312 @@
+package issuance
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/auth"
+)
+
+// MaxImageBytes bounds an uploaded badge image or logo.
+const MaxImageBytes = 1 << 20
+
+// StandardPrinted are the standard attributes a certificate may print.
+var StandardPrinted = []string{"recipient_name", "course_name", "issued_on", "expires_on", "credential_id"}
+
+
+// designListPage is /designs.
+type designListPage struct {
+	Title     string
+	Designs   []Design
+	CanManage bool
+}
+
+func (u *ui) designList(c *gin.Context) error {
+	p, err := principal(c)
+	if err != nil {
+		return err
+	}
+	if err := p.Require(auth.ViewCredentials); err != nil {
+		return err
+	}
+	ds, err := u.s.Designs(c.Request.Context())
+	if err != nil {
+		return err
+	}
+	return u.rd.Render(c, http.StatusOK, "staff_designs.html", designListPage{Title: "Designs", Designs: ds, CanManage: p.Can(auth.ManageGroups)})
+}
+
+// designFormPage is /designs/new and /designs/:id/edit.
+type designFormPage struct {
+	Title       string
+	New         bool
+	Action      string
+	Design      Design
+	Printed     map[string]bool
+	ExtraKeys   string // printed custom attribute keys, comma-separated
+	Standard    []string
+	Errors      formErrors
+	OtherErrors []string
+}
+
+func newDesignForm(d Design, isNew bool) designFormPage {
+	page := designFormPage{New: isNew, Design: d, Printed: map[string]bool{}, Standard: StandardPrinted, Errors: formErrors{}}
+	var extra []string
+	for _, k := range d.PrintedAttributes {
+		if slices.Contains(StandardPrinted, k) {
+			page.Printed[k] = true
+		} else {
+			extra = append(extra, k)
+		}
+	}
+	page.ExtraKeys = strings.Join(extra, ", ")
+	if isNew {
+		page.Title, page.Action = "New design", "/designs/new"
+	} else {
+		page.Title, page.Action = "Edit design "+d.Name, "/designs/"+strconv.FormatInt(d.ID, 10)+"/edit"
+	}
+	return page
+}
+
+func (u *ui) designNew(c *gin.Context) error {
+	p, err := principal(c)
+	if err != nil {
+		return err
+	}
+	if err := p.Require(auth.ManageGroups); err != nil {
+		return err
+	}
+	d := Design{Kind: Certificate, Title: "Certificate of Completion", PrimaryColor: "#1f3a5f", SecondaryColor: "#c9a227",
+		PrintedAttributes: []string{"recipient_name", "course_name", "issued_on"}}
+	return u.rd.Render(c, http.StatusOK, "staff_design_form.html", newDesignForm(d, true))
+}
+
+func (u *ui) designCreate(c *gin.Context) error {
+	p, err := principal(c)
+	if err != nil {
+		return err
+	}
+	if err := p.Require(auth.ManageGroups); err != nil {
+		return err
+	}
+	d, page := parseDesignForm(c, Design{}, true)
+	if len(page.Errors) == 0 {
+		created, err := u.s.CreateDesign(c.Request.Context(), p.Actor(), d)
+		if err == nil {
+			auth.SetFlash(c, "Design “"+created.Name+"” created.")
+			return seeOther(c, "/designs")
+		}
+		if !apperr.Is(err, apperr.Invalid) && !apperr.Is(err, apperr.Conflict) {
+			return err
+		}
+		page.absorb(err)
+	}
+	return u.rd.Render(c, http.StatusUnprocessableEntity, "staff_design_form.html", page)
+}
+
+func (u *ui) designFor(c *gin.Context, perm auth.Permission) (Design, *auth.Principal, error) {
+	p, err := principal(c)
+	if err != nil {
+		return Design{}, nil, err
+	}
+	if err := p.Require(perm); err != nil {
+		return Design{}, nil, err
+	}
+	id, err := paramID(c, "design")
+	if err != nil {
+		return Design{}, nil, err
+	}
+	d, err := u.s.Design(c.Request.Context(), id)
+	return d, p, err
+}
+
+func (u *ui) designEdit(c *gin.Context) error {
+	d, _, err := u.designFor(c, auth.ManageGroups)
+	if err != nil {
+		return err
+	}
+	return u.rd.Render(c, http.StatusOK, "staff_design_form.html", newDesignForm(d, false))
+}
+
+func (u *ui) designUpdate(c *gin.Context) error {
+	old, p, err := u.designFor(c, auth.ManageGroups)
+	if err != nil {
+		return err
+	}
+	d, page := parseDesignForm(c, old, false)
+	if len(page.Errors) == 0 {
+		_, err := u.s.UpdateDesign(c.Request.Context(), p.Actor(), d)
+		if err == nil {
+			auth.SetFlash(c, "Design saved.")
+			return seeOther(c, "/designs")
+		}
+		if !apperr.Is(err, apperr.Invalid) && !apperr.Is(err, apperr.Conflict) {
+			return err
+		}
+		page.absorb(err)
+	}
+	return u.rd.Render(c, http.StatusUnprocessableEntity, "staff_design_form.html", page)
+}
+
+func (page *designFormPage) absorb(err error) {
+	fields := apperr.FieldErrors(err)
+	if len(fields) == 0 {
+		page.OtherErrors = append(page.OtherErrors, apperr.Message(err))
+	}
+	for _, f := range fields {
+		switch f.Field {
+		case "name", "kind", "image", "title", "primary_color", "secondary_color", "logo", "printed_attributes":
+			page.Errors.add(f.Field, f.Message)
+		default:
+			page.OtherErrors = append(page.OtherErrors, f.Field+": "+f.Message)
+		}
+	}
+}
+
+// parseDesignForm reads the multipart design form over base; an upload
+// left empty keeps base's image or logo.
+func parseDesignForm(c *gin.Context, base Design, isNew bool) (Design, designFormPage) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 3*MaxImageBytes)
+	d := base
+	errs := formErrors{}
+	d.Name = trimmed(c, "name")
+	d.Kind = DesignKind(trimmed(c, "kind"))
+	d.Title = trimmed(c, "title")
+	d.PrimaryColor = strings.ToLower(trimmed(c, "primary_color"))
+	d.SecondaryColor = strings.ToLower(trimmed(c, "secondary_color"))
+	if d.Name == "" {
+		errs.add("name", "Enter a name for the design.")
+	}
+	if d.Kind != Badge && d.Kind != Certificate {
+		errs.add("kind", "Choose badge or certificate.")
+	}
+	for _, f := range []struct{ field, val string }{{"primary_color", d.PrimaryColor}, {"secondary_color", d.SecondaryColor}} {
+		if !colorRE.MatchString(f.val) {
+			errs.add(f.field, "Enter a colour as #rrggbb, e.g. #1f3a5f.")
+		}
+	}
+	if img, typ, present, msg := upload(c, "image"); msg != "" {
+		errs.add("image", msg)
+	} else if present {
+		d.Image, d.ImageType = img, typ
+	}
+	if logo, typ, present, msg := upload(c, "logo"); msg != "" {
+		errs.add("logo", msg)
+	} else if present {
+		d.Logo, d.LogoType = logo, typ
+	}
+	if d.Kind == Badge && len(d.Image) == 0 {
+		errs.add("image", "A badge needs its image: upload a PNG or SVG file (at most 1 MiB).")
+	}
+	if d.Kind == Certificate && d.Title == "" {
+		errs.add("title", "Enter the certificate's heading, e.g. Certificate of Completion.")
+	}
+	d.PrintedAttributes = nil
+	for _, k := range StandardPrinted {
+		if c.PostForm("print_"+k) != "" {
+			d.PrintedAttributes = append(d.PrintedAttributes, k)
+		}
+	}
+	for _, k := range strings.Split(c.PostForm("printed_extra"), ",") {
+		k = strings.TrimSpace(k)
+		if k == "" {
+			continue
+		}
+		if !attrKeyRE.MatchString(k) {
+			errs.add("printed_attributes", "“"+k+"” is not an attribute key (lower-case letters, digits and _).")
+			continue
+		}
+		if !slices.Contains(d.PrintedAttributes, k) {
+			d.PrintedAttributes = append(d.PrintedAttributes, k)
+		}
+	}
+	page := newDesignForm(d, isNew)
+	page.ExtraKeys = strings.TrimSpace(c.PostForm("printed_extra"))
+	page.Errors = errs
+	return d, page
+}
+
+// upload reads an optional image upload, accepting PNG and SVG by their
+// content (never the browser's claimed type) up to MaxImageBytes.
+func upload(c *gin.Context, field string) (data []byte, typ string, present bool, msg string) {
+	fh, err := c.FormFile(field)
+	if err == http.ErrMissingFile {
+		return nil, "", false, ""
+	}
+	if err != nil {
+		return nil, "", false, "The upload could not be read (files may be at most 1 MiB)."
+	}
+	if fh.Size > MaxImageBytes {
+		return nil, "", false, "The file is " + strconv.FormatInt(fh.Size/1024, 10) + " KiB; at most 1024 KiB (1 MiB) is allowed."
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return nil, "", false, "The upload could not be read."
+	}
+	defer f.Close()
+	data, err = io.ReadAll(io.LimitReader(f, MaxImageBytes+1))
+	if err != nil {
+		return nil, "", false, "The upload could not be read."
+	}
+	if len(data) > MaxImageBytes {
+		return nil, "", false, "The file is larger than 1 MiB."
+	}
+	if len(data) == 0 {
+		return nil, "", false, ""
+	}
+	typ = sniffImage(data)
+	if typ == "" {
+		return nil, "", false, "This file is not a PNG or SVG image."
+	}
+	return data, typ, true, ""
+}
+
+// sniffImage returns "image/png" or "image/svg+xml" when data is one, else "".
+func sniffImage(data []byte) string {
+	if http.DetectContentType(data) == "image/png" {
+		return "image/png"
+	}
+	s := bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	s = bytes.TrimSpace(s)
+	head := s[:min(len(s), 4096)]
+	lower := bytes.ToLower(head)
+	if (bytes.HasPrefix(lower, []byte("<?xml")) || bytes.HasPrefix(lower, []byte("<svg")) || bytes.HasPrefix(lower, []byte("<!--")) || bytes.HasPrefix(lower, []byte("<!doctype svg"))) &&
+		bytes.Contains(lower, []byte("<svg")) {
+		return "image/svg+xml"
+	}
+	return ""
+}
+
+// designImage serves a design's badge image or logo. SVG can carry script,
+// so every image is served with a CSP that forbids everything but inline
+// styles, in a sandbox: opened directly it is inert, and in <img> scripts
+// never run anyway.
+func (u *ui) designImage(which string) func(c *gin.Context) error {
+	return func(c *gin.Context) error {
+		d, _, err := u.designFor(c, auth.ViewCredentials)
+		if err != nil {
+			return err
+		}
+		data, typ := d.Image, d.ImageType
+		if which == "logo" {
+			data, typ = d.Logo, d.LogoType
+		}
+		if len(data) == 0 || (typ != "image/png" && typ != "image/svg+xml") {
+			return apperr.Errorf(apperr.NotFound, "Design %d has no %s.", d.ID, which)
+		}
+		h := c.Writer.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Content-Disposition", "inline")
+		h.Set("Cache-Control", "private, max-age=300")
+		c.Data(http.StatusOK, typ, data)
+		return nil
+	}
+}

@@ -1,0 +1,244 @@
+package issuance
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/auth"
+)
+
+// pageSize is how many credentials a review page lists.
+const pageSize = 50
+
+// maxTrail bounds the "Previous" trail kept in the URL; older pages are
+// reached through "First page".
+const maxTrail = 50
+
+// credentialListPage is "Review Unpublished Credentials" and "Published".
+type credentialListPage struct {
+	Title    string
+	Nav      nav
+	State    State
+	Items    []Credential
+	Total    int
+	NextURL  string
+	PrevURL  string
+	FirstURL string
+	Start    int // 1-based position of the first item, when known
+}
+
+// pager builds Next/Previous links for keyset pagination: the service's
+// cursors only go forwards, so the URL carries the cursors of the pages
+// before this one (trail) to go back.
+type pager struct {
+	base   string
+	extra  url.Values // query parameters every link keeps (e.g. state)
+	cursor string
+	trail  []string // "" stands for the first page
+}
+
+func newPager(c *gin.Context, base string, extra url.Values) pager {
+	p := pager{base: base, extra: extra, cursor: c.Query("cursor")}
+	if t := c.Query("trail"); t != "" {
+		p.trail = strings.Split(t, ",")
+		if len(p.trail) > maxTrail {
+			p.trail = p.trail[len(p.trail)-maxTrail:]
+		}
+	}
+	return p
+}
+
+func (p pager) url(cursor string, trail []string) string {
+	v := url.Values{}
+	for k, vs := range p.extra {
+		v[k] = vs
+	}
+	if cursor != "" {
+		v.Set("cursor", cursor)
+	}
+	if len(trail) > 0 {
+		v.Set("trail", strings.Join(trail, ","))
+	}
+	if len(v) == 0 {
+		return p.base
+	}
+	return p.base + "?" + v.Encode()
+}
+
+func (p pager) next(next string) string {
+	if next == "" {
+		return ""
+	}
+	return p.url(next, append(slices.Clone(p.trail), p.cursor))
+}
+
+func (p pager) prev() string {
+	if p.cursor == "" {
+		return ""
+	}
+	if len(p.trail) == 0 {
+		return p.url("", nil)
+	}
+	return p.url(p.trail[len(p.trail)-1], p.trail[:len(p.trail)-1])
+}
+
+func (u *ui) listPage(c *gin.Context, g Group, p *auth.Principal, state State, tab, base string, extra url.Values) (credentialListPage, error) {
+	ctx := c.Request.Context()
+	pg := newPager(c, base, extra)
+	items, next, err := u.s.Credentials(ctx, g.ID, ListOptions{State: state, Cursor: pg.cursor, Limit: pageSize})
+	if err != nil {
+		if apperr.Is(err, apperr.Invalid) {
+			// A stale or mangled cursor: start over rather than fail.
+			return credentialListPage{}, apperr.Errorf(apperr.Invalid, "That page link is no longer valid. Open the first page again.")
+		}
+		return credentialListPage{}, err
+	}
+	page := credentialListPage{
+		Nav: newNav(g, p, tab), State: state, Items: items,
+		NextURL: pg.next(next), PrevURL: pg.prev(),
+	}
+	if pg.cursor != "" {
+		page.FirstURL = pg.url("", nil)
+	}
+	if len(pg.trail) < maxTrail {
+		page.Start = (len(pg.trail)+boolInt(pg.cursor != ""))*pageSize + 1
+	}
+	return page, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (u *ui) unpublished(c *gin.Context) error {
+	g, p, err := u.groupFor(c, auth.ViewCredentials)
+	if err != nil {
+		return err
+	}
+	page, err := u.listPage(c, g, p, Unpublished, "unpublished", "/groups/"+strconv.FormatInt(g.ID, 10)+"/unpublished", nil)
+	if err != nil {
+		return err
+	}
+	page.Title = "Review Unpublished Credentials · " + g.Name
+	if page.Total, err = u.s.CountPublishable(c.Request.Context(), Selection{GroupID: g.ID, AllUnpublished: true}); err != nil {
+		return err
+	}
+	return u.rd.Render(c, http.StatusOK, "staff_unpublished.html", page)
+}
+
+func (u *ui) published(c *gin.Context) error {
+	g, p, err := u.groupFor(c, auth.ViewCredentials)
+	if err != nil {
+		return err
+	}
+	state := Published
+	if c.Query("state") == string(Revoked) {
+		state = Revoked
+	}
+	var extra url.Values
+	if state == Revoked {
+		extra = url.Values{"state": {string(Revoked)}}
+	}
+	page, err := u.listPage(c, g, p, state, "published", "/groups/"+strconv.FormatInt(g.ID, 10)+"/published", extra)
+	if err != nil {
+		return err
+	}
+	page.Title = "Published · " + g.Name
+	return u.rd.Render(c, http.StatusOK, "staff_published.html", page)
+}
+
+// maxSelectedIDs bounds an explicit selection; "all unpublished in this
+// group" covers larger ones.
+const maxSelectedIDs = 1000
+
+// selection reads the publish form: ticked ids, or all=1 for every
+// unpublished credential in the group.
+func selection(c *gin.Context, groupID int64) (Selection, error) {
+	if c.PostForm("all") == "1" {
+		return Selection{GroupID: groupID, AllUnpublished: true}, nil
+	}
+	var ids []string
+	for _, id := range c.PostFormArray("ids") {
+		id = strings.TrimSpace(id)
+		if id != "" && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) > maxSelectedIDs {
+		return Selection{}, apperr.Errorf(apperr.Invalid, "%d credentials are selected; at most %d can be published by ticking them. Use “Select all unpublished in this group” instead.", len(ids), maxSelectedIDs)
+	}
+	return Selection{GroupID: groupID, IDs: ids}, nil
+}
+
+// publishConfirmPage is the "Confirm" step.
+type publishConfirmPage struct {
+	Title string
+	Nav   nav
+	Sel   Selection
+	Count int
+	Back  string
+}
+
+func (u *ui) publishConfirm(c *gin.Context) error {
+	g, p, err := u.groupFor(c, auth.PublishCredentials)
+	if err != nil {
+		return err
+	}
+	sel, err := selection(c, g.ID)
+	if err != nil {
+		return err
+	}
+	back := auth.SafeNext(c.PostForm("back"))
+	if back == "/groups" {
+		back = "/groups/" + strconv.FormatInt(g.ID, 10) + "/unpublished"
+	}
+	if !sel.AllUnpublished && len(sel.IDs) == 0 {
+		auth.SetFlash(c, "Select at least one credential to publish.")
+		return seeOther(c, back)
+	}
+	n, err := u.s.CountPublishable(c.Request.Context(), sel)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		auth.SetFlash(c, "None of the selected credentials can be published (already published or revoked).")
+		return seeOther(c, back)
+	}
+	return u.rd.Render(c, http.StatusOK, "staff_publish_confirm.html", publishConfirmPage{
+		Title: "Confirm publishing · " + g.Name, Nav: newNav(g, p, "unpublished"), Sel: sel, Count: n, Back: back,
+	})
+}
+
+func (u *ui) publish(c *gin.Context) error {
+	g, p, err := u.groupFor(c, auth.PublishCredentials)
+	if err != nil {
+		return err
+	}
+	sel, err := selection(c, g.ID)
+	if err != nil {
+		return err
+	}
+	back := auth.SafeNext(c.PostForm("back"))
+	if back == "/groups" {
+		back = "/groups/" + strconv.FormatInt(g.ID, 10) + "/unpublished"
+	}
+	if !sel.AllUnpublished && len(sel.IDs) == 0 {
+		auth.SetFlash(c, "Select at least one credential to publish.")
+		return seeOther(c, back)
+	}
+	res, err := u.s.Publish(c.Request.Context(), p.Actor(), sel)
+	if err != nil {
+		return err
+	}
+	auth.SetFlash(c, "Published "+plural(res.Published, "credential")+"; "+plural(res.Emails, "email")+" queued for sending.")
+	return seeOther(c, back)
+}

@@ -1,0 +1,4 @@
+// Package uitest holds the black-box tests and benchmark of the staff pages
+// (issuance.RegisterUI): real PostgreSQL and Redis, the real auth middleware,
+// sessions and CSRF protection, driven over HTTP as a browser would.
+package uitest
