@@ -579,6 +579,11 @@ func (s *Sim) registration(w http.ResponseWriter, r *http.Request) {
 	if reg["token_endpoint_auth_method"] != "private_key_jwt" {
 		errs = append(errs, map[string]string{"field": "token_endpoint_auth_method", "message": "must be private_key_jwt"})
 	}
+	s.mu.Lock()
+	for _, e := range s.RegistrationErrors {
+		errs = append(errs, map[string]string{"message": e})
+	}
+	s.mu.Unlock()
 	if len(errs) > 0 {
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"errors": errs})
 		return

@@ -169,6 +169,9 @@ type Sim struct {
 	RegistrationToken string
 	// GrantScopes, when non-nil, is the scope the registration endpoint grants.
 	GrantScopes []string
+	// RegistrationErrors, when set, make the registration endpoint answer
+	// 422 {"errors": [...]} as Canvas does.
+	RegistrationErrors []string
 	// Now is the sim's clock.
 	Now func() time.Time
 	// PageSize is the NRPS page size (Canvas: at most 50).
