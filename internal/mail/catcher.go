@@ -70,8 +70,13 @@ func (c *Catcher) Addr() string { return c.ln.Addr().String() }
 // URL is an smtp:// URL for LAUREL_SMTP_URL / mail.NewSender.
 func (c *Catcher) URL() string { return "smtp://" + c.Addr() }
 
-// Close stops the server; its messages stay readable.
-func (c *Catcher) Close() error { return c.srv.Close() }
+// Close stops the server; its messages stay readable. It closes the
+// listener itself too, in case Serve has not yet registered it.
+func (c *Catcher) Close() error {
+	err := c.srv.Close()
+	_ = c.ln.Close()
+	return err
+}
 
 // Messages returns a copy of every message received so far, oldest first.
 func (c *Catcher) Messages() []Received {

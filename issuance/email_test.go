@@ -1,0 +1,195 @@
+package issuance_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/laurel-edu/laurel/internal/jobs"
+	"github.com/laurel-edu/laurel/internal/mail"
+	"github.com/laurel-edu/laurel/issuance"
+)
+
+func mustCatcher(t testing.TB, addr string) *mail.Catcher {
+	t.Helper()
+	c, err := mail.NewCatcher(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// emailWorker runs the email job handler against catcher's address.
+func emailWorker(t testing.TB, s *issuance.Service, d *sqlx.DB, smtpURL string) *jobs.Worker {
+	t.Helper()
+	sender, err := mail.NewSender(smtpURL, "Laurel <no-reply@laurel.test>", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sender.Close() })
+	w := jobs.NewWorker(d, quiet)
+	w.Handle(issuance.EmailJob, s.SendEmailJob(sender, "Laurel <no-reply@laurel.test>"))
+	return w
+}
+
+func drain(t testing.TB, w *jobs.Worker) {
+	t.Helper()
+	for {
+		n, err := w.RunOnce(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+	}
+}
+
+func emailStates(t testing.TB, d *sqlx.DB) map[string]int {
+	t.Helper()
+	var rows []struct {
+		State string `db:"state"`
+		N     int    `db:"n"`
+	}
+	if err := d.Select(&rows, `SELECT state, count(*) AS n FROM credential_emails GROUP BY state`); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, r := range rows {
+		out[r.State] = r.N
+	}
+	return out
+}
+
+func TestPublishedCredentialEmail(t *testing.T) {
+	s, d := mustService(t)
+	ctx := context.Background()
+	catcher := mustCatcher(t, "")
+	w := emailWorker(t, s, d, catcher.URL())
+	g := mustGroup(t, s, func(g *issuance.Group) { g.Name = "Data <Science> & Ethics" })
+	cs := mustCreate(t, s, g.ID, item(`Ada "<b>" Lovelace`, "ada@example.edu"), item("Grace", "grace@example.edu"))
+	if _, err := s.Publish(ctx, actor, issuance.Selection{IDs: []string{cs[0].ID}}); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, w)
+	msgs, err := catcher.WaitFor(1, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages, want 1 (only the published credential)", len(msgs))
+	}
+	m := msgs[0]
+	link := "https://laurel.test/c/" + cs[0].ID
+	if m.To[0] != "ada@example.edu" || m.Subject != "Your credential for Data <Science> & Ethics" {
+		t.Fatalf("to %v subject %q", m.To, m.Subject)
+	}
+	if err := contains(m.Text, link, "Data <Science> & Ethics", `Ada "<b>" Lovelace`, "DS 101"); err != nil {
+		t.Fatalf("text: %v\n%s", err, m.Text)
+	}
+	if err := contains(m.HTML, `href="`+link+`"`, "Data &lt;Science&gt; &amp; Ethics", "Ada &#34;&lt;b&gt;&#34; Lovelace"); err != nil {
+		t.Fatalf("html: %v\n%s", err, m.HTML)
+	}
+	if strings.Contains(m.HTML, "<b>") {
+		t.Fatal("recipient name not escaped in HTML")
+	}
+	es, _ := s.Emails(ctx, cs[0].ID)
+	if len(es) != 1 || es[0].State != "sent" || es[0].SentAt == nil || es[0].Attempts != 1 {
+		t.Fatalf("email row %+v", es)
+	}
+	if st, _ := jobs.Stats(ctx, d, issuance.EmailJob); st["done"] != 1 || len(st) != 1 {
+		t.Fatalf("jobs %v", st)
+	}
+
+	// Resend sends a second, reminder email.
+	if err := s.Resend(ctx, actor, cs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, w)
+	msgs, _ = catcher.WaitFor(2, 5*time.Second)
+	if len(msgs) != 2 || !strings.HasPrefix(msgs[1].Subject, "Reminder") || !strings.Contains(msgs[1].Text, link) {
+		t.Fatalf("resend: %d messages, last %q", len(msgs), msgs[len(msgs)-1].Subject)
+	}
+
+	// A job for an email that was revoked before the worker got to it sends nothing.
+	if _, err := s.Publish(ctx, actor, issuance.Selection{IDs: []string{cs[1].ID}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Revoke(ctx, actor, cs[1].ID, "oops"); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, w)
+	time.Sleep(100 * time.Millisecond)
+	if n := len(catcher.Messages()); n != 2 {
+		t.Fatalf("%d messages after a revoked credential's job ran", n)
+	}
+}
+
+// An SMTP outage delays mail but loses none and sends none twice.
+func TestSMTPOutageDelaysButDeliversExactlyOnce(t *testing.T) {
+	s, d := mustService(t)
+	ctx := context.Background()
+	catcher := mustCatcher(t, "")
+	addr, url := catcher.Addr(), catcher.URL()
+	catcher.Close() // the mail server is down
+
+	w := emailWorker(t, s, d, url)
+	var mu sync.Mutex
+	now := time.Now().Add(time.Second)
+	w.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	w.BaseBackoff = time.Minute
+	g := mustGroup(t, s, nil)
+	cs := mustCreate(t, s, g.ID, item("A", "a@example.edu"), item("B", "b@example.edu"), item("C", "c@example.edu"))
+	if _, err := s.Publish(ctx, actor, issuance.Selection{GroupID: g.ID, AllUnpublished: true}); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, w)
+	if st := emailStates(t, d); st["queued"] != 3 {
+		t.Fatalf("emails during outage: %v, want 3 queued", st)
+	}
+	es, _ := s.Emails(ctx, cs[0].ID)
+	if es[0].Attempts != 1 || es[0].LastError == "" {
+		t.Fatalf("failed attempt not recorded: %+v", es[0])
+	}
+	if st, _ := jobs.Stats(ctx, d, issuance.EmailJob); st["queued"] != 3 {
+		t.Fatalf("jobs during outage: %v", st)
+	}
+
+	back := mustCatcher(t, addr) // the server comes back on the same address
+	drain(t, w)                   // still backing off: nothing yet
+	if n := len(back.Messages()); n != 0 {
+		t.Fatalf("%d sent before the back-off elapsed", n)
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	drain(t, w)
+	msgs, err := back.WaitFor(3, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Later runs send nothing more.
+	mu.Lock()
+	now = now.Add(24 * time.Hour)
+	mu.Unlock()
+	drain(t, w)
+	time.Sleep(100 * time.Millisecond)
+	if msgs = back.Messages(); len(msgs) != 3 {
+		t.Fatalf("%d messages, want exactly 3", len(msgs))
+	}
+	to := map[string]int{}
+	for _, m := range msgs {
+		to[m.To[0]]++
+	}
+	if len(to) != 3 {
+		t.Fatalf("recipients %v", to)
+	}
+	if st := emailStates(t, d); st["sent"] != 3 {
+		t.Fatalf("emails after outage: %v", st)
+	}
+}
