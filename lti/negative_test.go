@@ -76,7 +76,9 @@ func TestForgedLaunchesRefused(t *testing.T) {
 				return canvassim.SignRS256(map[string]any{"alg": "RS256", "kid": "forged-kid"}, cl, otherKey)
 			}},
 		{name: "another key under the platform's kid", status: 401, reason: lti.ReasonSignature, fragment: "does not verify",
-			token: func(e *env, cl map[string]any) string { return canvassim.SignRS256(e.sim.Header("RS256"), cl, otherKey) }},
+			token: func(e *env, cl map[string]any) string {
+				return canvassim.SignRS256(e.sim.Header("RS256"), cl, otherKey)
+			}},
 		{name: "tampered payload", status: 401, reason: lti.ReasonSignature, fragment: "does not verify",
 			token: func(e *env, cl map[string]any) string {
 				tok := e.sim.Sign(cl)
@@ -129,7 +131,9 @@ func TestForgedLaunchesRefused(t *testing.T) {
 				_, err := e.tool.Registry().UpdatePlatform(context.Background(), e.platform.ID, lti.PlatformInput{AutoRegisterDeployments: &off})
 				must(e.t, err)
 			},
-			token: func(e *env, cl map[string]any) string { return e.sim.Sign(with(cl, lti.ClaimDeploymentID, "7:unknown")) }},
+			token: func(e *env, cl map[string]any) string {
+				return e.sim.Sign(with(cl, lti.ClaimDeploymentID, "7:unknown"))
+			}},
 		{name: "wrong version", status: 400, reason: lti.ReasonVersion, fragment: `"1.1"`,
 			token: func(e *env, cl map[string]any) string { return e.sim.Sign(with(cl, lti.ClaimVersion, "1.1")) }},
 		{name: "unknown message type", status: 400, reason: lti.ReasonMessageType, fragment: `"LtiSubmissionReviewRequest"`,
