@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -26,3 +27,5 @@ func (a *App) registerOps(r *gin.Engine) {
 	})
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{Registry: a.Metrics})))
 }
+
+var notFound = apperr.Errorf(apperr.NotFound, "There is no page at this address.")

@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/caarlos0/env/v11"
 
@@ -22,6 +23,9 @@ type Config struct {
 	SMTPURL           string `env:"LAUREL_SMTP_URL"`
 	MailFrom          string `env:"LAUREL_MAIL_FROM" envDefault:"Laurel <no-reply@localhost>"`
 	LiveEventsJWKSURL string `env:"LAUREL_LIVE_EVENTS_JWKS_URL" envDefault:"https://8axpcl50e4.execute-api.us-east-1.amazonaws.com/main/jwks"`
+	// ReconcileInterval is how often every mapped course is checked against
+	// Canvas for completions whose event never arrived.
+	ReconcileInterval time.Duration `env:"LAUREL_RECONCILE_INTERVAL" envDefault:"1h"`
 
 	// Keys is derived from SecretKey by Validate.
 	Keys *secret.Keys `env:"-"`

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/laurel-edu/laurel/internal/config"
+	"github.com/laurel-edu/laurel/internal/devstack"
+	"github.com/laurel-edu/laurel/internal/secret"
+)
+
+// dev runs the newcomer's sandbox: private servers under ./.laurel, a mail
+// catcher, a seeded demo organisation and a Canvas sandbox platform.
+func (m *Main) dev(ctx context.Context, args []string) error {
+	fs := m.flags("dev")
+	dataDir := fs.String("data", ".laurel", "directory for the private PostgreSQL and Redis data")
+	migrate := fs.Bool("migrate", true, "apply pending migrations on start")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	dir, err := filepath.Abs(*dataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	if cfg.DatabaseURL == "" {
+		pg, err := devstack.StartPostgres(ctx, filepath.Join(dir, "postgres"), "laurel", devstack.Options{Durable: true})
+		if err != nil {
+			return devMissing(err)
+		}
+		m.onClose(func() { _ = pg.Stop() })
+		cfg.DatabaseURL = pg.URL
+	}
+	if cfg.RedisURL == "" {
+		rd, err := devstack.StartRedis(ctx, filepath.Join(dir, "redis"), devstack.Options{Durable: true})
+		if err != nil {
+			return devMissing(err)
+		}
+		m.onClose(func() { _ = rd.Stop() })
+		cfg.RedisURL = rd.URL
+	}
+	if cfg.SecretKey == "" {
+		if cfg.SecretKey, err = devSecret(filepath.Join(dir, "secret.key")); err != nil {
+			return err
+		}
+	}
+	return m.devRun(ctx, dir, cfg, *migrate)
+}
+
+func devMissing(err error) error {
+	if errors.Is(err, devstack.ErrMissing) {
+		return fmt.Errorf("laurel dev needs it: %w", err)
+	}
+	return err
+}
+
+// devSecret keeps the sandbox's secret key across runs, so data encrypted on
+// one run still opens on the next.
+func devSecret(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	key := secret.Generate()
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("save dev secret key: %w", err)
+	}
+	return key, nil
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/laurel-edu/laurel/internal/app"
+	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/internal/config"
+	"github.com/laurel-edu/laurel/internal/mail"
+	"github.com/laurel-edu/laurel/internal/sandbox"
+	"github.com/laurel-edu/laurel/internal/web"
+	"github.com/laurel-edu/laurel/issuance"
+)
+
+const devOwnerEmail = "owner@laurel.test"
+
+// devRun starts the mail catcher, opens and seeds the app, and serves it with
+// its workers and the /dev pages.
+func (m *Main) devRun(ctx context.Context, dir string, cfg config.Config, migrate bool) error {
+	sb := &sandbox.Sandbox{}
+	if cfg.SMTPURL == "" {
+		catcher, err := mail.NewCatcher("127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("start mail catcher: %w", err)
+		}
+		m.onClose(func() { _ = catcher.Close() })
+		cfg.SMTPURL = catcher.URL()
+		sb.Mail = catcher
+	}
+	sim, err := sandbox.NewCanvas(cfg.BaseURL)
+	if err != nil {
+		return fmt.Errorf("build the Canvas sandbox: %w", err)
+	}
+	sb.Canvas = sim
+	if _, set := os.LookupEnv("LAUREL_LIVE_EVENTS_JWKS_URL"); !set {
+		// Sandbox completions are signed by the sandbox, not Instructure.
+		cfg.LiveEventsJWKSURL = sim.LiveEventsJWKSURL()
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	tmpl, _ := fs.Sub(sandbox.Templates, "templates")
+	opts := app.Options{
+		Templates: []fs.FS{tmpl},
+		Routes:    func(r *gin.Engine, rd *web.Renderer) { sb.Register(r, rd) },
+	}
+	a, err := m.openWith(ctx, cfg, migrate, opts)
+	if err != nil {
+		return err
+	}
+	owner, err := devSeed(ctx, a, dir)
+	if err != nil {
+		return fmt.Errorf("seed demo data: %w", err)
+	}
+	sb.Owner = owner
+	if err := sim.RegisterPlatform(ctx, a.LTI.Registry()); err != nil {
+		return fmt.Errorf("register the Canvas sandbox platform: %w", err)
+	}
+	fmt.Fprintf(m.Stdout, `
+Laurel is running at %[1]s
+  staff sign-in:   %[1]s/login   as %[2]s
+  sandbox:         %[1]s/dev     (launch as a Canvas instructor or student)
+  mail catcher:    %[1]s/dev/mail
+  data:            %[3]s (delete it to start over)
+
+To use the CLI against this sandbox in another shell:
+  export LAUREL_DATABASE_URL='%[4]s' LAUREL_SECRET_KEY="$(cat %[5]s)"
+
+`, cfg.BaseURL, owner, dir, cfg.DatabaseURL, filepath.Join(dir, "secret.key"))
+	return runServer(ctx, a, true)
+}
+
+// devSeed creates, once, an owner account, a design and a demo group. It
+// returns "email / password" of the owner (the password is kept in the data
+// directory so every run can print it).
+func devSeed(ctx context.Context, a *app.App, dir string) (string, error) {
+	pwFile := filepath.Join(dir, "owner-password")
+	users, err := a.Auth.Users(ctx)
+	if err != nil {
+		return "", err
+	}
+	if len(users) == 0 {
+		_, password, err := a.Auth.CreateUser(ctx, devOwnerEmail, "Demo Owner", auth.Owner, nil, "")
+		if err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
+			return "", err
+		}
+		design, err := a.Issuance.DefaultDesign(ctx)
+		if err != nil {
+			return "", err
+		}
+		_, err = a.Issuance.CreateGroup(ctx, "system:dev-seed", issuance.Group{
+			Name:        "Introduction to Data Science",
+			CourseName:  "DS 101: Introduction to Data Science",
+			Description: "Awarded to learners who completed every module of DS 101.",
+			Language:    "en",
+			DesignID:    design.ID,
+			Attributes: []issuance.Attribute{
+				{Key: "grade", Label: "Grade", Type: issuance.TextAttr},
+				{Key: "hours", Label: "Hours", Type: issuance.NumberAttr},
+			},
+		})
+		if err != nil {
+			return "", err
+		}
+	}
+	b, err := os.ReadFile(pwFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return devOwnerEmail + " / (password set on an earlier run; see `laurel user add` to add another owner)", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return devOwnerEmail + " / " + strings.TrimSpace(string(b)), nil
+}

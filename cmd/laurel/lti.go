@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/laurel-edu/laurel/canvas"
+	"github.com/laurel-edu/laurel/lti"
+)
+
+func (m *Main) platformAdd(ctx context.Context, args []string) error {
+	fs := m.flags("platform add")
+	var in lti.PlatformInput
+	var deployments multiFlag
+	fs.StringVar(&in.Name, "name", "", "a name for staff pages (e.g. \"Canvas production\")")
+	fs.StringVar(&in.Issuer, "issuer", "", "the platform's issuer (iss)")
+	fs.StringVar(&in.ClientID, "client-id", "", "the client_id (Canvas developer key id)")
+	fs.StringVar(&in.AuthURL, "auth-url", "", "OIDC authorization endpoint")
+	fs.StringVar(&in.TokenURL, "token-url", "", "OAuth2 token endpoint")
+	fs.StringVar(&in.JWKSURL, "jwks-url", "", "the platform's JWKS URL")
+	fs.Var(&deployments, "deployment-id", "a deployment id (repeatable); without it deployments are recorded on first launch")
+	fs.StringVar(&in.CanvasURL, "canvas-url", "", "the institution's Canvas base URL (REST API; Live Events hostname)")
+	fs.StringVar(&in.CanvasToken, "canvas-token", "", "a Canvas API token for reconciliation (stored encrypted)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	in.DeploymentIDs = deployments
+	a, err := m.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	p, err := a.LTI.Registry().AddPlatform(ctx, in)
+	if err != nil {
+		return fmt.Errorf("platform add: %w", err)
+	}
+	fmt.Fprintln(m.Stdout, p.ID)
+	return nil
+}
+
+func (m *Main) platformList(ctx context.Context, args []string) error {
+	if err := parse(m.flags("platform list"), args); err != nil {
+		return err
+	}
+	a, err := m.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	ps, err := a.LTI.Registry().Platforms(ctx)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(m.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tNAME\tISSUER\tCLIENT ID\tCANVAS URL\tTOKEN\tSTATE")
+	for _, p := range ps {
+		state := "enabled"
+		if p.Disabled {
+			state = "disabled"
+		}
+		token := "no"
+		if p.HasCanvasToken {
+			token = "yes"
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Name, p.Issuer, p.ClientID, p.CanvasURL, token, state)
+	}
+	return w.Flush()
+}
+
+func (m *Main) keysRotate(ctx context.Context, args []string) error {
+	if err := parse(m.flags("keys rotate"), args); err != nil {
+		return err
+	}
+	a, err := m.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	kid, err := a.LTI.RotateKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("keys rotate: %w", err)
+	}
+	fmt.Fprintf(m.Stdout, "new signing key %s; older keys stay published at /lti/jwks until retired\n", kid)
+	return nil
+}
+
+func (m *Main) reconcile(ctx context.Context, args []string) error {
+	fs := m.flags("reconcile")
+	mapping := fs.String("mapping", "", "reconcile only this course mapping id")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	a, err := m.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	var results []canvas.MappingResult
+	if *mapping != "" {
+		id, err := strconv.ParseInt(*mapping, 10, 64)
+		if err != nil || id <= 0 {
+			return fmt.Errorf("reconcile: --mapping %q is not a mapping id", *mapping)
+		}
+		r, err := a.Canvas.Reconcile(ctx, id)
+		if err != nil {
+			return fmt.Errorf("reconcile mapping %d: %w", id, err)
+		}
+		results = []canvas.MappingResult{{Result: r}}
+	} else if results, err = a.Canvas.ReconcileAll(ctx); err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+	failed := 0
+	for _, r := range results {
+		if r.Err != nil {
+			failed++
+			fmt.Fprintf(m.Stdout, "mapping %d: failed: %v\n", r.MappingID, r.Err)
+			continue
+		}
+		fmt.Fprintf(m.Stdout, "mapping %d: %d students checked, %d completed, %d credentials created\n", r.MappingID, r.Checked, r.Completed, len(r.Created))
+		for _, c := range r.Created {
+			fmt.Fprintf(m.Stdout, "  created %s for %s <%s>\n", c.ID, c.Recipient.Name, c.Recipient.Email)
+		}
+		for _, s := range r.Skipped {
+			fmt.Fprintf(m.Stdout, "  skipped %s\n", s)
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("reconcile: %d of %d mappings failed", failed, len(results))
+	}
+	return nil
+}

@@ -1,0 +1,39 @@
+package app
+
+import (
+	"context"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/laurel-edu/laurel/canvas"
+	"github.com/laurel-edu/laurel/internal/web"
+	"github.com/laurel-edu/laurel/lti"
+)
+
+// launchDeps connects the Canvas launch views to the LTI tool: the launch
+// token, the NRPS roster and the deep-linking response.
+func (a *App) launchDeps(rd *web.Renderer) canvas.LaunchDeps {
+	return canvas.LaunchDeps{
+		LaunchFromRequest: a.LTI.LaunchFromRequest,
+		Roster: func(ctx context.Context, l *lti.Launch) ([]canvas.RosterMember, error) {
+			if l.NRPS == nil || l.NRPS.ContextMembershipsURL == "" {
+				return nil, nil // the platform offers no roster for this launch
+			}
+			members, err := a.LTI.Members(ctx, &l.Platform, l.NRPS.ContextMembershipsURL)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]canvas.RosterMember, 0, len(members))
+			for _, m := range members {
+				out = append(out, canvas.RosterMember{Sub: m.UserID, Name: m.Name, Email: m.Email, Roles: m.Roles, Status: m.Status})
+			}
+			return out, nil
+		},
+		DeepLink: func(c *gin.Context, l *lti.Launch, title, url string, custom map[string]string) error {
+			item := lti.ContentItem{Type: "ltiResourceLink", Title: title, URL: url, Custom: custom}
+			return a.LTI.WriteDeepLinkResponse(c, rd, l, []lti.ContentItem{item})
+		},
+		Groups:   a.Issuance,
+		Renderer: rd,
+	}
+}
