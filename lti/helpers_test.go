@@ -1,6 +1,7 @@
 package lti_test
 
 import (
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strings"
@@ -33,3 +34,5 @@ func assertRefused(t testing.TB, resp *http.Response, status int, reason, fragme
 		t.Fatalf("refused page shows a stack trace: %s", body)
 	}
 }
+
+func b64url(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
