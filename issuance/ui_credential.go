@@ -196,7 +196,12 @@ func (u *ui) credentialAmend(c *gin.Context) error {
 		return err
 	}
 	fields := apperr.FieldErrors(err)
-	if len(fields) == 0 {
+	switch {
+	case len(fields) == 0 && apperr.Is(err, apperr.Conflict) && a.Email != nil && cr.State != Revoked:
+		// The one clash an amendment of a live credential can cause: the
+		// new email already holds a credential in the group.
+		f.Errors.add("email", apperr.Message(err))
+	case len(fields) == 0:
 		f.Other = append(f.Other, apperr.Message(err))
 	}
 	for _, fe := range fields {

@@ -20,7 +20,6 @@ const MaxImageBytes = 1 << 20
 // StandardPrinted are the standard attributes a certificate may print.
 var StandardPrinted = []string{"recipient_name", "course_name", "issued_on", "expires_on", "credential_id"}
 
-
 // designListPage is /designs.
 type designListPage struct {
 	Title     string

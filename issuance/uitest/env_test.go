@@ -211,3 +211,5 @@ func contains(t testing.TB, body string, want ...string) {
 }
 
 func gid(g issuance.Group) string { return fmt.Sprint(g.ID) }
+
+func sprint(v any) string { return fmt.Sprint(v) }

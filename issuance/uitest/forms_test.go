@@ -1,0 +1,195 @@
+package uitest
+
+import (
+	"bytes"
+	"html"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/laurel-edu/laurel/internal/auth"
+)
+
+func fieldError(t *testing.T, body, field, msg string) {
+	t.Helper()
+	m := regexp.MustCompile(`id="` + regexp.QuoteMeta(field) + `-error">([^<]*)<`).FindStringSubmatch(body)
+	if m == nil || !strings.Contains(html.UnescapeString(m[1]), msg) {
+		t.Errorf("no error %q next to %s (got %v)", msg, field, m)
+	}
+}
+
+func TestGroupForm(t *testing.T) {
+	e := mustEnv(t)
+	c := e.signIn("admin@example.edu", auth.Admin)
+	good := func() url.Values {
+		return url.Values{"name": {"Intro to Go"}, "course_name": {"CS 150"}, "description": {"Go basics"}, "course_link": {"https://canvas.example.edu/courses/7"},
+			"language": {"en"}, "validity_months": {"24"}, "attr_key_0": {"grade"}, "attr_label_0": {"Grade"}, "attr_type_0": {"text"}, "attr_required_0": {"1"},
+			"attr_key_1": {""}, "attr_label_1": {""}, "attr_type_1": {"text"}}
+	}
+	cases := []struct {
+		name, field, value, errField, msg string
+	}{
+		{"no name", "name", "", "name", "Enter the group's name."},
+		{"no course name", "course_name", " ", "course_name", "Enter the course name."},
+		{"bad link", "course_link", "canvas/courses/7", "course_link", "https://"},
+		{"bad language", "language", "english!!", "language", "is not a language code"},
+		{"bad validity", "validity_months", "two", "validity_months", "whole number of months"},
+		{"zero validity", "validity_months", "0", "validity_months", "whole number of months"},
+		{"bad attribute key", "attr_key_0", "Grade!", "attr_key_0", "lower-case letters"},
+		{"attribute without label", "attr_label_0", "", "attr_label_0", "Enter a label"},
+		{"standard key", "attr_key_0", "recipient_name", "attr_key_0", "standard attribute"},
+		{"bad design", "design_id", "x", "design_id", "Choose a design"},
+		{"unknown design", "design_id", "999", "design_id", "does not exist"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := e.snapshot()
+			f := good()
+			f.Set(tc.field, tc.value)
+			r := c.post("/groups/new", f)
+			if r.code != http.StatusUnprocessableEntity {
+				t.Fatalf("status %d\n%s", r.code, r.body)
+			}
+			fieldError(t, r.body, tc.errField, tc.msg)
+			contains(t, r.body, "Nothing was saved.", "Go basics", "Go basics")
+			if after := e.snapshot(); after != before {
+				t.Fatalf("database changed:\n%s\n%s", before, after)
+			}
+		})
+	}
+	// Two rows with the same key: the second one is marked.
+	f := good()
+	f.Set("attr_key_1", "grade")
+	f.Set("attr_label_1", "Grade again")
+	r := c.post("/groups/new", f)
+	fieldError(t, r.body, "attr_key_1", "already used")
+
+	// A good form creates the group (PRG) with its attribute; editing it
+	// adds a second attribute through a spare row.
+	r = c.post("/groups/new", good())
+	if r.code != http.StatusSeeOther {
+		t.Fatalf("create: %d\n%s", r.code, r.body)
+	}
+	r = c.follow(r)
+	contains(t, r.body, "Group “Intro to Go” created.", "CS 150", "<code>grade</code>", "24 months")
+	var gid int64
+	if err := e.db.Get(&gid, `SELECT id FROM groups WHERE name = 'Intro to Go'`); err != nil {
+		t.Fatal(err)
+	}
+	path := "/groups/" + sprint(gid) + "/edit"
+	r = c.get(path)
+	contains(t, r.body, `id="attr_key_0" name="attr_key_0" value="grade"`, `id="attr_key_1"`, `id="attr_key_3"`, `id="add-attribute"`)
+	f = good()
+	f.Set("attr_key_1", "hours")
+	f.Set("attr_label_1", "Hours")
+	f.Set("attr_type_1", "number")
+	f.Set("allow_duplicates", "1")
+	r = c.follow(c.post(path, f))
+	contains(t, r.body, "Group saved.", "<code>hours</code>", "A recipient may hold several credentials")
+}
+
+// multipartForm builds a design form with optional file uploads.
+func multipartForm(t *testing.T, fields map[string]string, files map[string][]byte) (string, *bytes.Buffer) {
+	t.Helper()
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	for k, v := range fields {
+		w.WriteField(k, v)
+	}
+	for k, v := range files {
+		fw, _ := w.CreateFormFile(k, k+".bin")
+		fw.Write(v)
+	}
+	w.Close()
+	return w.FormDataContentType(), &b
+}
+
+func (c *client) postMultipart(path string, fields map[string]string, files map[string][]byte) response {
+	c.e.t.Helper()
+	ct, body := multipartForm(c.e.t.(*testing.T), fields, files)
+	req, _ := http.NewRequest("POST", c.e.srv.URL+path, body)
+	req.Header.Set("Content-Type", ct)
+	return c.do(req)
+}
+
+var pngBytes = []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+
+func TestDesignForm(t *testing.T) {
+	e := mustEnv(t)
+	c := e.signIn("tm@example.edu", auth.TeamMember)
+	good := func() map[string]string {
+		return map[string]string{"name": "Gold badge", "kind": "badge", "title": "", "primary_color": "#123456", "secondary_color": "#abcdef"}
+	}
+	svg := []byte(`<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>`)
+	cases := []struct {
+		name  string
+		set   map[string]string
+		files map[string][]byte
+		field string
+		msg   string
+	}{
+		{"no name", map[string]string{"name": ""}, map[string][]byte{"image": pngBytes}, "name", "Enter a name"},
+		{"bad kind", map[string]string{"kind": "poster"}, map[string][]byte{"image": pngBytes}, "kind", "badge or certificate"},
+		{"bad colour", map[string]string{"primary_color": "blue"}, map[string][]byte{"image": pngBytes}, "primary_color", "#rrggbb"},
+		{"short colour", map[string]string{"secondary_color": "#abc"}, map[string][]byte{"image": pngBytes}, "secondary_color", "#rrggbb"},
+		{"badge without image", nil, nil, "image", "A badge needs its image"},
+		{"not an image", nil, map[string][]byte{"image": []byte("GIF89a not allowed")}, "image", "not a PNG or SVG"},
+		{"too large", nil, map[string][]byte{"image": append(append([]byte{}, pngBytes...), make([]byte, 1<<20)...)}, "image", "at most 1024 KiB"},
+		{"svg with script", nil, map[string][]byte{"image": []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`)}, "image", "without scripts"},
+		{"bad logo", map[string]string{"kind": "certificate", "title": "Cert"}, map[string][]byte{"logo": []byte("%PDF-1.4")}, "logo", "not a PNG or SVG"},
+		{"certificate without title", map[string]string{"kind": "certificate", "title": ""}, nil, "title", "heading"},
+		{"bad printed key", map[string]string{"kind": "certificate", "title": "Cert", "printed_extra": "grade, Not A Key"}, nil, "printed_attributes", "is not an attribute key"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := e.snapshot()
+			f := good()
+			for k, v := range tc.set {
+				f[k] = v
+			}
+			r := c.postMultipart("/designs/new", f, tc.files)
+			if r.code != http.StatusUnprocessableEntity {
+				t.Fatalf("status %d\n%s", r.code, r.body)
+			}
+			fieldError(t, r.body, tc.field, tc.msg)
+			if after := e.snapshot(); after != before {
+				t.Fatalf("database changed")
+			}
+		})
+	}
+	// A PNG badge and an SVG certificate logo are accepted and served as
+	// inert images.
+	r := c.postMultipart("/designs/new", good(), map[string][]byte{"image": pngBytes})
+	if r.code != http.StatusSeeOther {
+		t.Fatalf("create badge: %d\n%s", r.code, r.body)
+	}
+	f := good()
+	f["name"], f["kind"], f["title"], f["print_recipient_name"], f["printed_extra"] = "Cert", "certificate", "Certificate of Achievement", "1", "grade"
+	if r := c.postMultipart("/designs/new", f, map[string][]byte{"logo": svg}); r.code != http.StatusSeeOther {
+		t.Fatalf("create certificate: %d\n%s", r.code, r.body)
+	}
+	var badgeID, certID int64
+	e.db.Get(&badgeID, `SELECT id FROM designs WHERE name = 'Gold badge'`)
+	e.db.Get(&certID, `SELECT id FROM designs WHERE name = 'Cert'`)
+	img := c.get("/designs/" + sprint(badgeID) + "/image")
+	if img.code != 200 || img.header.Get("Content-Type") != "image/png" || !strings.Contains(img.header.Get("Content-Security-Policy"), "sandbox") {
+		t.Errorf("badge image: %d %v", img.code, img.header)
+	}
+	logo := c.get("/designs/" + sprint(certID) + "/logo")
+	if logo.code != 200 || logo.header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(logo.header.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Errorf("svg logo: %d %v", logo.code, logo.header)
+	}
+	contains(t, c.get("/designs").body, "Gold badge", "Cert", "Certificate of Achievement")
+	// Editing keeps the image when no new file is uploaded.
+	f = good()
+	f["name"] = "Gold badge v2"
+	if r := c.postMultipart("/designs/"+sprint(badgeID)+"/edit", f, nil); r.code != http.StatusSeeOther {
+		t.Fatalf("edit badge: %d\n%s", r.code, r.body)
+	}
+	if img := c.get("/designs/" + sprint(badgeID) + "/image"); img.code != 200 {
+		t.Errorf("image lost on edit: %d", img.code)
+	}
+}
