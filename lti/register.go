@@ -209,7 +209,8 @@ func (t *Tool) DynamicRegister(ctx context.Context, configURL, regToken string) 
 		return res, apperr.Errorf(apperr.Invalid, "The platform's registration answer carries no client_id.")
 	}
 	granted := strings.Fields(out.Scope)
-	if out.Scope != "" && !slices.Contains(granted, ScopeNRPS) {
+	_, scopeSent := raw["scope"]
+	if scopeSent && !slices.Contains(granted, ScopeNRPS) {
 		res.Warnings = append(res.Warnings, "The platform did not grant the Names and Roles scope: course rosters will not show in Laurel.")
 	}
 	placed := false
@@ -229,8 +230,8 @@ func (t *Tool) DynamicRegister(ctx context.Context, configURL, regToken string) 
 		Name: name + " " + cu.Host, Issuer: cfg.Issuer, ClientID: out.ClientID, AuthURL: cfg.AuthorizationEndpoint,
 		TokenURL: cfg.TokenEndpoint, JWKSURL: cfg.JWKSURI,
 	}
-	if out.Scope != "" {
-		in.GrantedScopes = granted
+	if scopeSent {
+		in.GrantedScopes = append([]string{}, granted...)
 	}
 	if cfg.LTI.ProductFamilyCode == "canvas" {
 		in.CanvasURL = cu.Scheme + "://" + cu.Host
