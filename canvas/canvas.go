@@ -98,6 +98,9 @@ type Service struct {
 	pcache  platformCache
 	secrets sync.Map // platform id → cachedSecret
 
+	ingest     chan *pendingEvent
+	ingestOnce sync.Once
+
 	// wake nudges the inbox worker of this process when an event arrives.
 	wake chan struct{}
 	// lti is set by RegisterLaunch (the launch views need package lti).
@@ -145,6 +148,7 @@ func New(o Options) (*Service, error) {
 		reconcileInterval: o.ReconcileInterval,
 		rateLimitBackoff:  o.RateLimitBackoff,
 		wake:              make(chan struct{}, 1),
+		ingest:            make(chan *pendingEvent, 4*maxIngestBatch),
 		metrics:           newMetrics(),
 	}
 	if o.LiveEventsJWKSURL != "" {

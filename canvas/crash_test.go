@@ -38,6 +38,7 @@ func runWorkerProcess() int {
 		return 2
 	}
 	d.SetMaxOpenConns(10)
+	d.SetMaxIdleConns(10)
 	master, err := base64.StdEncoding.DecodeString(os.Getenv(workerKeyEnv))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -95,6 +95,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 		t.Fatal(err)
 	}
 	e.db.SetMaxOpenConns(40)
+	e.db.SetMaxIdleConns(40)
 	t.Cleanup(func() { e.db.Close() })
 	e.masterKey = make([]byte, 32)
 	rand.Read(e.masterKey)

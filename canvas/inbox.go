@@ -9,47 +9,139 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lib/pq"
+
 	"github.com/laurel-edu/laurel/internal/apperr"
 )
 
 // storeEvent writes a verified event into the inbox and reports whether it is
 // new (false: a re-delivery, which changes nothing). Event types Laurel does
 // not process are kept as 'ignored' without their payload, for the admin page.
+//
+// Concurrent deliveries are written together: the request waits while its
+// event joins the next multi-row INSERT, and is answered once that commits.
+// Under load this turns hundreds of single-row transactions into a few
+// batches, without delaying a lone delivery.
 func (s *Service) storeEvent(ctx context.Context, ev *Event, signed bool, platformID int64) (bool, error) {
+	s.ingestOnce.Do(s.startIngest)
+	p := &pendingEvent{ev: ev, signed: signed, platformID: platformID, done: make(chan ingestResult, 1)}
+	select {
+	case s.ingest <- p:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	select {
+	case r := <-p.done:
+		return r.stored, r.err
+	case <-ctx.Done():
+		// The batch may still commit: Canvas then re-delivers, which is a no-op.
+		return false, ctx.Err()
+	}
+}
+
+type pendingEvent struct {
+	ev         *Event
+	signed     bool
+	platformID int64
+	done       chan ingestResult
+}
+
+type ingestResult struct {
+	stored bool
+	err    error
+}
+
+// ingestWriters is how many batches may be in flight at once; maxIngestBatch
+// bounds one batch.
+const (
+	ingestWriters  = 4
+	maxIngestBatch = 256
+)
+
+func (s *Service) startIngest() {
+	for range ingestWriters {
+		go s.ingestLoop()
+	}
+}
+
+// ingestLoop takes one waiting event, then whatever else is already queued,
+// and writes them in one statement. The writers live as long as the process.
+func (s *Service) ingestLoop() {
+	batch := make([]*pendingEvent, 0, maxIngestBatch)
+	for p := range s.ingest {
+		batch = append(batch[:0], p)
+	fill:
+		for len(batch) < maxIngestBatch {
+			select {
+			case q := <-s.ingest:
+				batch = append(batch, q)
+			default:
+				break fill
+			}
+		}
+		stored, err := s.insertEvents(context.Background(), batch)
+		for i, q := range batch {
+			q.done <- ingestResult{stored: err == nil && stored[i], err: err}
+		}
+	}
+}
+
+// insertEvents writes a batch of events in one statement and reports, per
+// event, whether it was new.
+func (s *Service) insertEvents(ctx context.Context, batch []*pendingEvent) ([]bool, error) {
 	const q = `
 INSERT INTO canvas_events (dedup_key, event_name, hostname, root_account_guid, canvas_course_id,
     canvas_user_id, completed_at, payload, signed, platform_id, state, reason, processed_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-ON CONFLICT (dedup_key) DO NOTHING`
-	var completed *time.Time
-	var payload []byte
-	state, reason := "received", ""
-	var processed *time.Time
-	if ev.Name == CourseCompleted {
-		t := ev.CompletedAt.UTC()
-		completed, payload = &t, ev.Raw
-	} else {
-		now := s.now()
-		state, reason, processed = "ignored", "event type "+ev.Name+" is not processed", &now
+SELECT k, n, h, g, c, u, t, p::jsonb, sg, NULLIF(pl, 0), st, r, CASE WHEN st = 'ignored' THEN now() END
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
+            $8::text[], $9::boolean[], $10::bigint[], $11::text[], $12::text[])
+     AS x(k, n, h, g, c, u, t, p, sg, pl, st, r)
+ON CONFLICT (dedup_key) DO NOTHING
+RETURNING dedup_key`
+	n := len(batch)
+	keys, names, hosts, guids, courses, users := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	completed := make([]*string, n)
+	payloads := make([]*string, n)
+	signed := make([]bool, n)
+	platforms := make([]int64, n)
+	states, reasons := make([]string, n), make([]string, n)
+	for i, p := range batch {
+		ev := p.ev
+		keys[i], names[i], hosts[i], guids[i], courses[i], users[i] = ev.dedupKey(), ev.Name, ev.Hostname, ev.RootAccountGUID, ev.CourseID, ev.UserID
+		signed[i], platforms[i] = p.signed, p.platformID
+		if ev.Name == CourseCompleted {
+			t := ev.CompletedAt.UTC().Format(time.RFC3339Nano)
+			raw := string(ev.Raw)
+			completed[i], payloads[i], states[i] = &t, &raw, "received"
+		} else {
+			states[i], reasons[i] = "ignored", "event type "+ev.Name+" is not processed"
+		}
 	}
-	var pid *int64
-	if platformID != 0 {
-		pid = &platformID
-	}
-	res, err := s.db.ExecContext(ctx, q, ev.dedupKey(), ev.Name, ev.Hostname, ev.RootAccountGUID, ev.CourseID,
-		ev.UserID, completed, nullBytes(payload), signed, pid, state, reason, processed)
+	rows, err := s.db.QueryContext(ctx, q, pq.Array(keys), pq.Array(names), pq.Array(hosts), pq.Array(guids),
+		pq.Array(courses), pq.Array(users), pq.Array(completed), pq.Array(payloads), pq.Array(signed),
+		pq.Array(platforms), pq.Array(states), pq.Array(reasons))
 	if err != nil {
-		return false, fmt.Errorf("store event %s from %s: %w", ev.Name, ev.Hostname, err)
+		return nil, fmt.Errorf("store %d events: %w", n, err)
 	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
-}
-
-func nullBytes(b []byte) any {
-	if b == nil {
-		return nil
+	defer rows.Close()
+	inserted := map[string]bool{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, fmt.Errorf("store %d events: %w", n, err)
+		}
+		inserted[k] = true
 	}
-	return string(b)
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store %d events: %w", n, err)
+	}
+	out := make([]bool, n)
+	for i, k := range keys {
+		// The same event twice in one batch: the first is new, the second a duplicate.
+		out[i] = inserted[k]
+		delete(inserted, k)
+	}
+	return out, nil
 }
 
 // SetWebhookSecret stores (encrypted) the shared secret that lets unsigned

@@ -1,0 +1,144 @@
+package canvas_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/laurel-edu/laurel/canvas/canvassim"
+)
+
+// peakRSSMB reads VmHWM (the process's peak resident set) from /proc.
+func peakRSSMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// BenchmarkWebhookIngest: signed course_completed deliveries over HTTP on
+// loopback, 32 concurrent senders (tokens signed beforehand, so the figure
+// is Laurel's: verify, validate, store, answer).
+func BenchmarkWebhookIngest(b *testing.B) {
+	e := newEnv(b)
+	e.mustMap("1000", false)
+	senders := envInt("BENCH_SENDERS", 32)
+	tokens := make([]string, b.N)
+	for i := range b.N {
+		t, err := e.events.Sign(e.events.CourseCompleted(canvassim.Completion{
+			CourseID: "1000", UserID: strconv.Itoa(100000 + i), UserName: "Bench", UserEmail: fmt.Sprintf("b%d@example.com", i),
+		}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		tokens[i] = t
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders, MaxConnsPerHost: senders}}
+	// Warm the JWKS cache and the connections.
+	var wg sync.WaitGroup
+	lat := make([]time.Duration, b.N)
+	var next atomic.Int64
+	var failed atomic.Int64
+	url := e.webhookURL()
+	runtime.GC()
+	b.ResetTimer()
+	start := time.Now()
+	for range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= b.N {
+					return
+				}
+				t0 := time.Now()
+				resp, err := client.Post(url, "application/jwt", strings.NewReader(tokens[i]))
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				lat[i] = time.Since(t0)
+				if resp.StatusCode != 200 {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if f := failed.Load(); f > 0 {
+		b.Fatalf("%d deliveries failed", f)
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(lat[b.N/2].Microseconds())/1000, "p50_ms")
+	b.ReportMetric(float64(lat[min(b.N-1, b.N*99/100)].Microseconds())/1000, "p99_ms")
+	b.ReportMetric(peakRSSMB(), "peak_rss_MB")
+	if got := e.count(`SELECT count(*) FROM canvas_events`); got != b.N {
+		b.Fatalf("inbox holds %d events, want %d", got, b.N)
+	}
+}
+
+// BenchmarkCompletionWorker: b.N stored course_completed events turned into
+// credentials by 4 inbox workers.
+func BenchmarkCompletionWorker(b *testing.B) {
+	e := newEnv(b)
+	e.mustMap("1100", false)
+	ev := e.events.CourseCompleted(canvassim.Completion{CourseID: "1100", UserID: "1", UserName: "Bench Worker", UserEmail: "w@example.com"})
+	payload, _ := json.Marshal(ev)
+	// Stored as the webhook stores them (one per student), in one statement.
+	const q = `
+INSERT INTO canvas_events (dedup_key, event_name, hostname, root_account_guid, canvas_course_id, canvas_user_id, completed_at, payload)
+SELECT 'bench|' || g, 'course_completed', $1, '', '1100', (500000 + g)::text, now(),
+       jsonb_set(jsonb_set($2::jsonb, '{body,user,id}', to_jsonb((500000 + g)::text)), '{body,user,email}', to_jsonb('w' || g || '@example.com'))
+FROM generate_series(1, $3) AS g`
+	if _, err := e.db.Exec(q, e.events.Host(), string(payload), b.N); err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	b.ResetTimer()
+	start := time.Now()
+	stop := e.runWorkers(4)
+	for e.count(`SELECT count(*) FROM canvas_events WHERE state = 'received'`) > 0 {
+		time.Sleep(2 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	stop()
+	b.StopTimer()
+	if got := e.count(`SELECT count(*) FROM credentials WHERE group_id = $1`, e.group.ID); got != b.N {
+		b.Fatalf("%d credentials, want %d", got, b.N)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+	b.ReportMetric(peakRSSMB(), "peak_rss_MB")
+	_ = context.Background
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
