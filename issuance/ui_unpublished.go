@@ -1,6 +1,8 @@
 package issuance
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -31,6 +33,24 @@ type credentialListPage struct {
 	PrevURL  string
 	FirstURL string
 	Start    int // 1-based position of the first item, when known
+	Capped   bool // Total is only a lower bound: more than countCap
+}
+
+// countCap bounds the count on the review page: counting 100,000 rows on
+// every page view would cost more than the page itself, and beyond this
+// "more than 10000" says enough. The Confirm page states the exact number.
+const countCap = 10000
+
+// countUnpublishedUpTo counts a group's unpublished credentials, stopping at
+// limit, along the (group_id, state, seq) index.
+func (s *Service) countUnpublishedUpTo(ctx context.Context, groupID int64, limit int) (int, error) {
+	const q = `SELECT count(*) FROM (
+		SELECT 1 FROM credentials WHERE group_id = $1 AND state = 'unpublished' LIMIT $2) AS capped`
+	var n int
+	if err := s.DB.GetContext(ctx, &n, q, groupID, limit); err != nil {
+		return 0, fmt.Errorf("count unpublished of group %d up to %d: %w", groupID, limit, err)
+	}
+	return n, nil
 }
 
 // pager builds Next/Previous links for keyset pagination: the service's
@@ -129,9 +149,10 @@ func (u *ui) unpublished(c *gin.Context) error {
 		return err
 	}
 	page.Title = "Review Unpublished Credentials · " + g.Name
-	if page.Total, err = u.s.CountPublishable(c.Request.Context(), Selection{GroupID: g.ID, AllUnpublished: true}); err != nil {
+	if page.Total, err = u.s.countUnpublishedUpTo(c.Request.Context(), g.ID, countCap+1); err != nil {
 		return err
 	}
+	page.Capped = page.Total > countCap
 	return u.rd.Render(c, http.StatusOK, "staff_unpublished.html", page)
 }
 

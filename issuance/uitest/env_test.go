@@ -12,7 +12,9 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jmoiron/sqlx"
@@ -38,6 +40,25 @@ type env struct {
 	srv   *httptest.Server
 	group issuance.Group // "Data Science 101": grade (text, required), hours (number)
 	other issuance.Group // a second group, for group limits
+
+	mu      sync.Mutex
+	record  bool
+	timings []time.Duration // server time of each request while record is set
+}
+
+// timed measures the server's time per request: the whole stack from
+// sessions and CSRF to the rendered page, without the client's side.
+func (e *env) timed(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		h.ServeHTTP(w, r)
+		d := time.Since(start)
+		e.mu.Lock()
+		if e.record {
+			e.timings = append(e.timings, d)
+		}
+		e.mu.Unlock()
+	})
 }
 
 func mustEnv(t testing.TB) *env {
@@ -69,9 +90,9 @@ func mustEnv(t testing.TB) *env {
 	svc.RegisterPublic(r, rd)
 	staff := r.Group("/", auth.RequireStaff(rd))
 	svc.RegisterUI(staff, rd)
-	srv := httptest.NewServer(auth.CSRF(a.Sessions.LoadAndSave(r)))
-	t.Cleanup(srv.Close)
-	e := &env{t: t, db: d, svc: svc, auth: a, srv: srv}
+	e := &env{t: t, db: d, svc: svc, auth: a}
+	e.srv = httptest.NewServer(e.timed(auth.CSRF(a.Sessions.LoadAndSave(r))))
+	t.Cleanup(e.srv.Close)
 
 	ctx := context.Background()
 	des, err := svc.CreateDesign(ctx, "test", issuance.Design{Name: "Classic", Kind: issuance.Certificate, Title: "Certificate of Completion",
