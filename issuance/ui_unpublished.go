@@ -32,7 +32,7 @@ type credentialListPage struct {
 	NextURL  string
 	PrevURL  string
 	FirstURL string
-	Start    int // 1-based position of the first item, when known
+	Start    int  // 1-based position of the first item, when known
 	Capped   bool // Total is only a lower bound: more than countCap
 }
 
