@@ -135,21 +135,6 @@ func (e formErrors) add(field, msg string) {
 	}
 }
 
-// absorb copies an apperr's field errors (non-batch: any Index) into e and
-// returns the remaining form-level message, if the error carried no fields.
-func (e formErrors) absorb(err error, rename func(string) string) {
-	for _, f := range apperr.FieldErrors(err) {
-		name := f.Field
-		if rename != nil {
-			name = rename(name)
-		}
-		e.add(name, f.Message)
-	}
-	if len(apperr.FieldErrors(err)) == 0 {
-		e.add("_form", apperr.Message(err))
-	}
-}
-
 // seeOther answers a POST with a redirect (Post/Redirect/Get).
 func seeOther(c *gin.Context, url string) error {
 	c.Redirect(http.StatusSeeOther, url)

@@ -126,17 +126,7 @@ func (u *ui) listPage(c *gin.Context, g Group, p *auth.Principal, state State, t
 	if pg.cursor != "" {
 		page.FirstURL = pg.url("", nil)
 	}
-	if len(pg.trail) < maxTrail {
-		page.Start = (len(pg.trail)+boolInt(pg.cursor != ""))*pageSize + 1
-	}
 	return page, nil
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func (u *ui) unpublished(c *gin.Context) error {

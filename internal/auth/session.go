@@ -77,6 +77,9 @@ func RequireStaff(rd *web.Renderer) gin.HandlerFunc {
 			rd.WriteError(c, apperr.Errorf(apperr.Forbidden, "API tokens cannot use the staff pages."))
 			return
 		}
+		// Staff pages hold recipients' personal data: keep them out of
+		// shared caches and the back button after signing out.
+		c.Header("Cache-Control", "no-store")
 		c.Next()
 	}
 }
