@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/laurel-edu/laurel/internal/config"
 	"github.com/laurel-edu/laurel/internal/devstack"
@@ -28,6 +29,16 @@ func (m *Main) dev(ctx context.Context, args []string) error {
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	// One laurel dev per data directory: a second one would stop the first's
+	// PostgreSQL when it clears what it takes for a crashed run's leftovers.
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", dir, err)
+	}
+	m.onClose(func() { lock.Close() })
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return fmt.Errorf("another laurel dev is already running with its data in %s (stop it first, or use --data)", dir)
 	}
 	cfg, err := config.Load()
 	if err != nil {

@@ -1,0 +1,80 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/laurel-edu/laurel/internal/app"
+	"github.com/laurel-edu/laurel/internal/config"
+	"github.com/laurel-edu/laurel/internal/mail"
+	"github.com/laurel-edu/laurel/internal/secret"
+	"github.com/laurel-edu/laurel/internal/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+// running is a whole Laurel, as `laurel serve` runs it, on a loopback port
+// with real PostgreSQL, Redis and SMTP.
+type running struct {
+	*app.App
+	URL  string
+	Mail *mail.Catcher
+}
+
+func mustRun(t *testing.T) *running {
+	t.Helper()
+	catcher, err := mail.NewCatcher("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { catcher.Close() })
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + l.Addr().String()
+	cfg := config.Config{
+		DatabaseURL: testenv.DatabaseURL(t), RedisURL: testenv.RedisURL(t), BaseURL: base,
+		SecretKey: secret.Generate(), SMTPURL: catcher.URL(), MailFrom: "Laurel <no-reply@laurel.test>",
+		ReconcileInterval: time.Hour,
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	a, err := app.Open(ctx, cfg, log, app.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h, err := a.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l)
+	done := make(chan error, 1)
+	go func() { done <- a.RunWorkers(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		srv.Close()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("workers: %v", err)
+		}
+		a.Close()
+	})
+	return &running{App: a, URL: base, Mail: catcher}
+}
