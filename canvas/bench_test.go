@@ -121,7 +121,7 @@ FROM generate_series(1, $3) AS g`
 	runtime.GC()
 	b.ResetTimer()
 	start := time.Now()
-	stop := e.runWorkers(4)
+	stop := e.runWorkers(envInt("BENCH_WORKERS", 4))
 	for e.count(`SELECT count(*) FROM canvas_events WHERE state = 'received'`) > 0 {
 		time.Sleep(2 * time.Millisecond)
 	}

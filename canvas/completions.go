@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/mail"
 	"strconv"
 	"strings"
@@ -54,8 +53,22 @@ type knownUser struct {
 // the transaction that creates their credentials and marks them processed: if
 // the process dies at any moment, PostgreSQL rolls the transaction back and
 // releases the rows, so the next worker redoes exactly the unfinished ones.
-// Each event runs under a savepoint so one bad event never undoes the others.
+//
+// A batch first runs optimistically, without savepoints; if any credential
+// fails, it is rolled back and run again carefully, each event under its own
+// savepoint, so one bad event never undoes or blocks the others.
 func (s *Service) ProcessInbox(ctx context.Context, limit int) (int, error) {
+	n, err := s.processBatch(ctx, limit, false)
+	if errors.Is(err, errCareful) {
+		return s.processBatch(ctx, limit, true)
+	}
+	return n, err
+}
+
+// errCareful asks for the batch to be redone event by event.
+var errCareful = errors.New("a credential failed: redo the batch with savepoints")
+
+func (s *Service) processBatch(ctx context.Context, limit int, careful bool) (int, error) {
 	const q = `
 SELECT id, hostname, root_account_guid, canvas_course_id, canvas_user_id, completed_at, payload, platform_id, attempts
 FROM canvas_events
@@ -75,7 +88,7 @@ FOR UPDATE SKIP LOCKED`
 	if len(rows) == 0 {
 		return 0, nil
 	}
-	b := &batch{s: s, tx: tx, mappings: map[string]*Mapping{}, users: map[string]knownUser{}}
+	b := &batch{s: s, tx: tx, careful: careful, mappings: map[string]*Mapping{}, users: map[string]knownUser{}}
 	if err := b.loadUsers(ctx, rows); err != nil {
 		return 0, err
 	}
@@ -84,22 +97,86 @@ FOR UPDATE SKIP LOCKED`
 			return 0, err
 		}
 	}
+	if err := b.record(ctx); err != nil {
+		return 0, err
+	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("process inbox: commit %d events: %w", len(rows), err)
 	}
-	for _, o := range b.outcomes {
-		s.metrics.processed.WithLabelValues(o).Inc()
+	for _, f := range b.finished {
+		s.metrics.processed.WithLabelValues(f.State).Inc()
+		if f.State == "failed" || f.State == "unmapped" {
+			s.log.WarnContext(ctx, "live event not issued", "event_id", f.ID, "state", f.State, "reason", f.Reason)
+		}
+	}
+	for _, r := range b.retries {
+		s.metrics.processed.WithLabelValues("retried").Inc()
+		s.log.WarnContext(ctx, "live event will be retried", "event_id", r.ID, "delay_s", r.Delay, "err", r.Reason)
 	}
 	return len(rows), nil
+}
+
+// finishedEvent is an outcome to write back; retryEvent a deferred event.
+type finishedEvent struct {
+	ID           int64
+	State        string
+	Reason       string
+	PlatformID   int64
+	MappingID    int64
+	CredentialID string
+}
+
+type retryEvent struct {
+	ID     int64
+	Delay  int
+	Reason string
+}
+
+// record writes every outcome of the batch back in two statements.
+func (b *batch) record(ctx context.Context) error {
+	if len(b.finished) > 0 {
+		const q = `
+UPDATE canvas_events e
+SET state = x.st, reason = x.r, platform_id = NULLIF(x.p, 0), mapping_id = NULLIF(x.m, 0),
+    credential_id = NULLIF(x.c, ''), processed_at = now()
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[]) AS x(id, st, r, p, m, c)
+WHERE e.id = x.id`
+		n := len(b.finished)
+		ids, sts, rs, ps, ms, cs := make([]int64, n), make([]string, n), make([]string, n), make([]int64, n), make([]int64, n), make([]string, n)
+		for i, f := range b.finished {
+			ids[i], sts[i], rs[i], ps[i], ms[i], cs[i] = f.ID, f.State, f.Reason, f.PlatformID, f.MappingID, f.CredentialID
+		}
+		if _, err := b.tx.ExecContext(ctx, q, pq.Array(ids), pq.Array(sts), pq.Array(rs), pq.Array(ps), pq.Array(ms), pq.Array(cs)); err != nil {
+			return fmt.Errorf("process inbox: record %d outcomes: %w", n, err)
+		}
+	}
+	if len(b.retries) > 0 {
+		const q = `
+UPDATE canvas_events e
+SET attempts = attempts + 1, run_at = now() + x.d * interval '1 second', reason = x.r
+FROM unnest($1::bigint[], $2::int[], $3::text[]) AS x(id, d, r)
+WHERE e.id = x.id`
+		n := len(b.retries)
+		ids, ds, rs := make([]int64, n), make([]int64, n), make([]string, n)
+		for i, r := range b.retries {
+			ids[i], ds[i], rs[i] = r.ID, int64(r.Delay), r.Reason
+		}
+		if _, err := b.tx.ExecContext(ctx, q, pq.Array(ids), pq.Array(ds), pq.Array(rs)); err != nil {
+			return fmt.Errorf("process inbox: schedule %d retries: %w", n, err)
+		}
+	}
+	return nil
 }
 
 // batch is the state of one ProcessInbox transaction.
 type batch struct {
 	s        *Service
 	tx       *sqlx.Tx
+	careful  bool
 	mappings map[string]*Mapping // "platform|course" → mapping (nil: unmapped)
 	users    map[string]knownUser
-	outcomes []string
+	finished []finishedEvent
+	retries  []retryEvent
 }
 
 func userKey(platformID int64, userID string) string {
@@ -190,6 +267,13 @@ func (b *batch) process(ctx context.Context, r *inboxRow) error {
 	if reason != "" {
 		return b.finish(ctx, r, "failed", reason, m, "")
 	}
+	if !b.careful {
+		cred, _, err := b.s.issuer.EnsureCredential(ctx, b.tx, ActorLiveEvents, m.GroupID, issuance.FromCompletion, item, m.AutoPublish)
+		if err != nil {
+			return errCareful
+		}
+		return b.finish(ctx, r, "processed", "", m, cred.ID)
+	}
 	if _, err := b.tx.ExecContext(ctx, `SAVEPOINT canvas_event`); err != nil {
 		return fmt.Errorf("process event %d: savepoint: %w", r.ID, err)
 	}
@@ -274,26 +358,12 @@ func completionDate(t time.Time, zone string) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
-func (b *batch) finish(ctx context.Context, r *inboxRow, state, reason string, m *Mapping, credentialID string) error {
-	const q = `
-UPDATE canvas_events
-SET state = $2, reason = $3, platform_id = $4, mapping_id = $5, credential_id = $6, processed_at = now()
-WHERE id = $1`
-	var mid *int64
+func (b *batch) finish(_ context.Context, r *inboxRow, state, reason string, m *Mapping, credentialID string) error {
+	f := finishedEvent{ID: r.ID, State: state, Reason: reason, PlatformID: r.PlatformID.Int64, CredentialID: credentialID}
 	if m != nil {
-		mid = &m.ID
+		f.MappingID = m.ID
 	}
-	var pid *int64
-	if r.PlatformID.Valid {
-		pid = &r.PlatformID.Int64
-	}
-	if _, err := b.tx.ExecContext(ctx, q, r.ID, state, reason, pid, mid, nullString(credentialID)); err != nil {
-		return fmt.Errorf("process event %d: mark %s: %w", r.ID, state, err)
-	}
-	if state == "failed" || state == "unmapped" {
-		b.s.log.WarnContext(ctx, "live event not issued", "event_id", r.ID, "state", state, "reason", reason)
-	}
-	b.outcomes = append(b.outcomes, state)
+	b.finished = append(b.finished, f)
 	return nil
 }
 
@@ -303,23 +373,9 @@ func (b *batch) retry(ctx context.Context, r *inboxRow, cause error) error {
 		b.s.log.ErrorContext(ctx, "live event failed after retries", "event_id", r.ID, "err", cause)
 		return b.finish(ctx, r, "failed", "gave up after "+strconv.Itoa(maxAttempts)+" attempts: "+truncate(cause.Error(), 300), nil, "")
 	}
-	const q = `
-UPDATE canvas_events SET attempts = attempts + 1, run_at = now() + $2 * interval '1 second', reason = $3
-WHERE id = $1`
 	delay := 1 << min(r.Attempts, 8) // 1 s, 2 s, 4 s, ... capped at ~4 min
-	if _, err := b.tx.ExecContext(ctx, q, r.ID, delay, truncate(cause.Error(), 300)); err != nil {
-		return fmt.Errorf("process event %d: schedule retry: %w", r.ID, err)
-	}
-	b.s.log.WarnContext(ctx, "live event will be retried", "event_id", r.ID, "attempt", r.Attempts+1, "err", cause)
-	b.outcomes = append(b.outcomes, "retried")
+	b.retries = append(b.retries, retryEvent{ID: r.ID, Delay: delay, Reason: truncate(cause.Error(), 300)})
 	return nil
-}
-
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }
 
 // RunInboxWorker processes the inbox until ctx ends: batches back to back
@@ -369,6 +425,3 @@ WHERE state = 'unmapped' AND platform_id = $1 AND canvas_course_id = $2 AND rece
 	}
 	return res.RowsAffected()
 }
-
-var _ = errors.Is
-var _ = slog.Default

@@ -88,7 +88,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	}
 	ctx := context.Background()
 	e := &env{t: t}
-	e.dbURL = testenv.DatabaseURL(t)
+	e.dbURL = testenv.DatabaseURL(t) + os.Getenv("BENCH_DSN_SUFFIX")
 	var err error
 	e.db, err = sqlx.Open("postgres", e.dbURL)
 	if err != nil {
