@@ -3,16 +3,15 @@ package issuance
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"embed"
 	"encoding/json"
-	"errors"
 	"fmt"
 	htmltemplate "html/template"
 	"strings"
 	texttemplate "text/template"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/jobs"
@@ -67,82 +66,184 @@ func (s *Service) CredentialURL(id string) string {
 	return strings.TrimRight(s.BaseURL, "/") + "/c/" + id
 }
 
-// SendEmailJob returns the handler for EmailJob: it sends one credential
-// email through sender and, in one transaction, marks the email sent and the
-// job done, so a retry never sends it twice. An email whose credential was
-// revoked in the meantime is not sent.
+// SendEmailJob returns the handler for one EmailJob; see SendEmailBatch,
+// which workers should prefer for throughput.
 func (s *Service) SendEmailJob(sender *mail.Sender, from string) jobs.Handler {
-	return func(ctx context.Context, j jobs.Job) error {
-		var p emailPayload
-		if err := json.Unmarshal(j.Payload, &p); err != nil || p.EmailID == 0 {
-			return fmt.Errorf("email job %d: bad payload %s", j.ID, j.Payload)
+	batch := s.SendEmailBatch(sender, from)
+	return func(ctx context.Context, j jobs.Job) error { return batch(ctx, []jobs.Job{j})[0] }
+}
+
+// SendEmailBatch returns the batch handler for EmailJob: it loads the claimed
+// emails in one query, sends them over one SMTP connection and then, in one
+// transaction, marks the sent ones sent and their jobs done, so a retry never
+// sends an email twice. Emails whose credential is no longer published
+// (revoked meanwhile) are not sent. Register it with
+// worker.HandleBatch(issuance.EmailJob, ...).
+func (s *Service) SendEmailBatch(sender *mail.Sender, from string) jobs.BatchHandler {
+	return func(ctx context.Context, js []jobs.Job) []error {
+		errs := make([]error, len(js))
+		ids := make([]int64, len(js))
+		for i, j := range js {
+			var p emailPayload
+			if err := json.Unmarshal(j.Payload, &p); err != nil || p.EmailID == 0 {
+				errs[i] = fmt.Errorf("email job %d: bad payload %s", j.ID, j.Payload)
+			}
+			ids[i] = p.EmailID
 		}
-		q := `SELECT e.state AS email_state, e.to_address, e.reason, ` + prefixed("c.", credCols) + `,
-				` + prefixed("g.", groupCols) + `, d.primary_color
-			FROM credential_emails e
-			JOIN credentials c ON c.id = e.credential_id
-			JOIN groups g ON g.id = c.group_id
-			JOIN designs d ON d.id = g.design_id
-			WHERE e.id = $1`
-		row := s.DB.QueryRowxContext(ctx, q, p.EmailID)
+		loaded, err := s.loadEmails(ctx, ids)
+		if err != nil {
+			for i := range errs {
+				errs[i] = err
+			}
+			return errs
+		}
 		var (
-			state, to, reason string
-			cr                credRow
-			gr                groupRow
-			color             string
+			msgs     []mail.Message
+			msgJob   []int // index into js of each message
+			sent     []int // indexes into js done with state "sent"
+			dropped  []int // indexes into js done with state "failed" (not sendable)
+			finished []jobs.Job
 		)
-		err := row.Scan(&state, &to, &reason, &cr.Seq, &cr.ID, &cr.GroupID, &cr.State, &cr.Name, &cr.Email, &cr.IssuedOn,
-			&cr.ExpiresOn, &cr.Attributes, &cr.EvidenceURL, &cr.Source, &cr.ExternalRef, &cr.RevocationReason, &cr.CreatedAt,
-			&cr.UpdatedAt, &cr.PublishedAt, &cr.RevokedAt, &gr.ID, &gr.Name, &gr.CourseName, &gr.Description, &gr.CourseLink,
-			&gr.Language, &gr.DesignID, &gr.Attributes, &gr.ValidityMonths, &gr.AllowDuplicates, &gr.CreatedAt, &gr.UpdatedAt, &color)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil // nothing to send; the job is done
-		}
-		if err != nil {
-			return fmt.Errorf("email %d: load: %w", p.EmailID, err)
-		}
-		if state != "queued" {
-			return nil // sent (or cancelled) already: a re-run after a crash
-		}
-		c := cr.credential()
-		if c.State != Published {
-			return s.finishEmail(ctx, j, p.EmailID, "failed", "credential is "+string(c.State))
-		}
-		g, err := gr.group()
-		if err != nil {
-			return err
-		}
-		m, err := s.CredentialEmail(c, g, Design{PrimaryColor: color}, to, reason)
-		if err != nil {
-			return err
-		}
-		m.From = from
-		if err := sender.Send(ctx, m); err != nil {
-			st := "queued"
-			if j.LastAttempt {
-				st = "failed"
+		for i, id := range ids {
+			if errs[i] != nil {
+				continue
 			}
-			const f = `UPDATE credential_emails SET attempts = attempts + 1, last_error = $2, state = $3 WHERE id = $1`
-			if _, uerr := s.DB.ExecContext(ctx, f, p.EmailID, truncate(err.Error(), 1000), st); uerr != nil {
-				s.Log.Warn("email: cannot record failure", "email_id", p.EmailID, "err", uerr)
+			e, ok := loaded[id]
+			switch {
+			case !ok || e.state != "queued":
+				// Gone, or sent/cancelled already (a re-run after a crash).
+				finished = append(finished, js[i])
+			case e.cred.State != Published:
+				dropped = append(dropped, i)
+			default:
+				m, err := s.CredentialEmail(e.cred, e.group, Design{PrimaryColor: e.color}, e.to, e.reason)
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				m.From = from
+				msgs = append(msgs, m)
+				msgJob = append(msgJob, i)
 			}
-			return err
 		}
-		return s.finishEmail(ctx, j, p.EmailID, "sent", "")
+		if len(msgs) > 0 {
+			serrs := sender.SendMany(ctx, msgs)
+			for k, err := range serrs {
+				i := msgJob[k]
+				if err != nil {
+					errs[i] = err
+					s.recordFailure(ctx, js[i], ids[i], err)
+				} else {
+					sent = append(sent, i)
+				}
+			}
+		}
+		if err := s.finishEmails(ctx, js, ids, sent, dropped, finished); err != nil {
+			// The emails went out but we could not record it: the jobs stay
+			// running and a later run finds... nothing recorded. Report the
+			// error; the lease re-run is the (rare) double-send case.
+			s.Log.Error("email: cannot record sent emails", "count", len(sent), "err", err)
+			for _, i := range append(sent, dropped...) {
+				errs[i] = err
+			}
+		}
+		return errs
 	}
 }
 
-// finishEmail records the email's final state and completes the job in one
-// transaction.
-func (s *Service) finishEmail(ctx context.Context, j jobs.Job, emailID int64, state, lastError string) error {
-	return db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
-		const q = `UPDATE credential_emails SET state = $2, last_error = $3, attempts = attempts + 1,
-				sent_at = CASE WHEN $2 = 'sent' THEN $4::timestamptz END
-			WHERE id = $1`
-		if _, err := tx.ExecContext(ctx, q, emailID, state, lastError, s.now()); err != nil {
-			return fmt.Errorf("email %d: mark %s: %w", emailID, state, err)
+// loadedEmail is one queued email with what its message needs.
+type loadedEmail struct {
+	state, to, reason, color string
+	cred                     Credential
+	group                    Group
+}
+
+func (s *Service) loadEmails(ctx context.Context, ids []int64) (map[int64]loadedEmail, error) {
+	q := `SELECT e.id AS email_id, e.state AS email_state, e.to_address, e.reason, ` + prefixed("c.", credCols) + `,
+			` + prefixed("g.", groupCols) + `, d.primary_color
+		FROM credential_emails e
+		JOIN credentials c ON c.id = e.credential_id
+		JOIN groups g ON g.id = c.group_id
+		JOIN designs d ON d.id = g.design_id
+		WHERE e.id = ANY($1)`
+	rows, err := s.DB.QueryContext(ctx, q, pq.Array(ids))
+	if err != nil {
+		return nil, fmt.Errorf("load %d emails: %w", len(ids), err)
+	}
+	defer rows.Close()
+	out := make(map[int64]loadedEmail, len(ids))
+	for rows.Next() {
+		var (
+			id int64
+			e  loadedEmail
+			cr credRow
+			gr groupRow
+		)
+		if err := rows.Scan(&id, &e.state, &e.to, &e.reason, &cr.Seq, &cr.ID, &cr.GroupID, &cr.State, &cr.Name, &cr.Email, &cr.IssuedOn,
+			&cr.ExpiresOn, &cr.Attributes, &cr.EvidenceURL, &cr.Source, &cr.ExternalRef, &cr.RevocationReason, &cr.CreatedAt,
+			&cr.UpdatedAt, &cr.PublishedAt, &cr.RevokedAt, &gr.ID, &gr.Name, &gr.CourseName, &gr.Description, &gr.CourseLink,
+			&gr.Language, &gr.DesignID, &gr.Attributes, &gr.ValidityMonths, &gr.AllowDuplicates, &gr.CreatedAt, &gr.UpdatedAt, &e.color); err != nil {
+			return nil, fmt.Errorf("load %d emails: %w", len(ids), err)
 		}
-		return jobs.MarkDone(ctx, tx, j)
+		e.cred = cr.credential()
+		if e.group, err = gr.group(); err != nil {
+			return nil, err
+		}
+		out[id] = e
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load %d emails: %w", len(ids), err)
+	}
+	return out, nil
+}
+
+// recordFailure notes a failed attempt where staff see it; after the last
+// attempt the email is marked failed.
+func (s *Service) recordFailure(ctx context.Context, j jobs.Job, emailID int64, err error) {
+	st := "queued"
+	if j.LastAttempt {
+		st = "failed"
+	}
+	const q = `UPDATE credential_emails SET attempts = attempts + 1, last_error = $2, state = $3 WHERE id = $1 AND state = 'queued'`
+	if _, uerr := s.DB.ExecContext(ctx, q, emailID, truncate(err.Error(), 1000), st); uerr != nil {
+		s.Log.Warn("email: cannot record failure", "email_id", emailID, "err", uerr)
+	}
+}
+
+// finishEmails records sent and dropped emails and completes their jobs (and
+// the already-finished ones) in one transaction.
+func (s *Service) finishEmails(ctx context.Context, js []jobs.Job, ids []int64, sent, dropped []int, finished []jobs.Job) error {
+	if len(sent)+len(dropped)+len(finished) == 0 {
+		return nil
+	}
+	pick := func(idx []int) ([]int64, []jobs.Job) {
+		var es []int64
+		var jj []jobs.Job
+		for _, i := range idx {
+			es = append(es, ids[i])
+			jj = append(jj, js[i])
+		}
+		return es, jj
+	}
+	sentIDs, sentJobs := pick(sent)
+	dropIDs, dropJobs := pick(dropped)
+	return db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+		if len(sentIDs) > 0 {
+			const q = `UPDATE credential_emails SET state = 'sent', last_error = '', attempts = attempts + 1, sent_at = $2
+				WHERE id = ANY($1)`
+			if _, err := tx.ExecContext(ctx, q, pq.Array(sentIDs), s.now()); err != nil {
+				return fmt.Errorf("mark %d emails sent: %w", len(sentIDs), err)
+			}
+		}
+		if len(dropIDs) > 0 {
+			const q = `UPDATE credential_emails SET state = 'failed', last_error = 'credential is no longer published'
+				WHERE id = ANY($1) AND state = 'queued'`
+			if _, err := tx.ExecContext(ctx, q, pq.Array(dropIDs)); err != nil {
+				return fmt.Errorf("drop %d emails: %w", len(dropIDs), err)
+			}
+		}
+		all := append(append(append([]jobs.Job{}, sentJobs...), dropJobs...), finished...)
+		return jobs.MarkDoneMany(ctx, tx, all)
 	})
 }
 

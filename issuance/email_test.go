@@ -25,7 +25,8 @@ func mustCatcher(t testing.TB, addr string) *mail.Catcher {
 }
 
 // emailWorker runs the email job handler against catcher's address.
-func emailWorker(t testing.TB, s *issuance.Service, d *sqlx.DB, smtpURL string) *jobs.Worker {
+// batch picks the batch handler (what the app runs) over the one-job handler.
+func emailWorker(t testing.TB, s *issuance.Service, d *sqlx.DB, smtpURL string, batch bool) *jobs.Worker {
 	t.Helper()
 	sender, err := mail.NewSender(smtpURL, "Laurel <no-reply@laurel.test>", 4)
 	if err != nil {
@@ -33,7 +34,11 @@ func emailWorker(t testing.TB, s *issuance.Service, d *sqlx.DB, smtpURL string) 
 	}
 	t.Cleanup(func() { sender.Close() })
 	w := jobs.NewWorker(d, quiet)
-	w.Handle(issuance.EmailJob, s.SendEmailJob(sender, "Laurel <no-reply@laurel.test>"))
+	if batch {
+		w.HandleBatch(issuance.EmailJob, s.SendEmailBatch(sender, "Laurel <no-reply@laurel.test>"))
+	} else {
+		w.Handle(issuance.EmailJob, s.SendEmailJob(sender, "Laurel <no-reply@laurel.test>"))
+	}
 	return w
 }
 
@@ -67,10 +72,16 @@ func emailStates(t testing.TB, d *sqlx.DB) map[string]int {
 }
 
 func TestPublishedCredentialEmail(t *testing.T) {
+	for _, batch := range []bool{false, true} {
+		t.Run(map[bool]string{false: "one job at a time", true: "batch"}[batch], func(t *testing.T) { testPublishedCredentialEmail(t, batch) })
+	}
+}
+
+func testPublishedCredentialEmail(t *testing.T, batch bool) {
 	s, d := mustService(t)
 	ctx := context.Background()
 	catcher := mustCatcher(t, "")
-	w := emailWorker(t, s, d, catcher.URL())
+	w := emailWorker(t, s, d, catcher.URL(), batch)
 	g := mustGroup(t, s, func(g *issuance.Group) { g.Name = "Data <Science> & Ethics" })
 	cs := mustCreate(t, s, g.ID, item(`Ada "<b>" Lovelace`, "ada@example.edu"), item("Grace", "grace@example.edu"))
 	if _, err := s.Publish(ctx, actor, issuance.Selection{IDs: []string{cs[0].ID}}); err != nil {
@@ -138,7 +149,7 @@ func TestSMTPOutageDelaysButDeliversExactlyOnce(t *testing.T) {
 	addr, url := catcher.Addr(), catcher.URL()
 	catcher.Close() // the mail server is down
 
-	w := emailWorker(t, s, d, url)
+	w := emailWorker(t, s, d, url, true)
 	var mu sync.Mutex
 	now := time.Now().Add(time.Second)
 	w.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
@@ -161,7 +172,7 @@ func TestSMTPOutageDelaysButDeliversExactlyOnce(t *testing.T) {
 	}
 
 	back := mustCatcher(t, addr) // the server comes back on the same address
-	drain(t, w)                   // still backing off: nothing yet
+	drain(t, w)                  // still backing off: nothing yet
 	if n := len(back.Messages()); n != 0 {
 		t.Fatalf("%d sent before the back-off elapsed", n)
 	}

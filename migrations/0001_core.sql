@@ -97,7 +97,9 @@ CREATE UNIQUE INDEX credentials_one_per_recipient
 CREATE UNIQUE INDEX credentials_one_per_external_ref
     ON credentials (group_id, external_ref)
     WHERE external_ref IS NOT NULL;
+-- Keyset pagination: one state of a group, or all of it, newest first.
 CREATE INDEX credentials_group_state_seq ON credentials (group_id, state, seq DESC);
+CREATE INDEX credentials_group_seq ON credentials (group_id, seq DESC);
 CREATE INDEX credentials_email ON credentials (lower(recipient_email));
 
 CREATE TABLE audit_log (
@@ -126,7 +128,10 @@ CREATE TABLE jobs (
     created_at  timestamptz NOT NULL DEFAULT now(),
     finished_at timestamptz
 );
-CREATE INDEX jobs_ready ON jobs (run_at, id) WHERE state IN ('queued', 'running');
+-- Claims scan only queued jobs; the reaper finds running jobs whose lease
+-- expired (their worker crashed) through the second index.
+CREATE INDEX jobs_queued ON jobs (run_at, id) WHERE state = 'queued';
+CREATE INDEX jobs_running_lease ON jobs (locked_until) WHERE state = 'running';
 CREATE INDEX jobs_kind_state ON jobs (kind, state);
 
 -- Outgoing email per credential, so staff see delivery state and bounces.

@@ -33,6 +33,12 @@ type Job struct {
 // transaction.
 type Handler func(ctx context.Context, j Job) error
 
+// BatchHandler does the work of several claimed jobs of one kind at once (so
+// it can load and record them with one query each) and returns one error per
+// job, in order: nil marks that job done, an error retries it. The same
+// idempotency rule as for Handler applies.
+type BatchHandler func(ctx context.Context, js []Job) []error
+
 // Enqueue adds one job of kind with payload (marshalled to JSON) through ext,
 // usually the transaction of the change the job follows.
 func Enqueue(ctx context.Context, ext sqlx.ExtContext, kind string, payload any) (int64, error) {
@@ -76,6 +82,25 @@ func MarkDone(ctx context.Context, ext sqlx.ExecerContext, j Job) error {
 		WHERE id = $1 AND state = 'running' AND attempts = $2`
 	if _, err := ext.ExecContext(ctx, q, j.ID, j.Attempts); err != nil {
 		return fmt.Errorf("mark job %d done: %w", j.ID, err)
+	}
+	return nil
+}
+
+// MarkDoneMany is MarkDone for several jobs in one statement.
+func MarkDoneMany(ctx context.Context, ext sqlx.ExecerContext, js []Job) error {
+	if len(js) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(js))
+	attempts := make([]int64, len(js))
+	for i, j := range js {
+		ids[i], attempts[i] = j.ID, int64(j.Attempts)
+	}
+	const q = `UPDATE jobs SET state = 'done', locked_until = NULL, finished_at = now(), last_error = ''
+		FROM unnest($1::bigint[], $2::int[]) AS u(id, attempts)
+		WHERE jobs.id = u.id AND jobs.state = 'running' AND jobs.attempts = u.attempts`
+	if _, err := ext.ExecContext(ctx, q, pq.Array(ids), pq.Array(attempts)); err != nil {
+		return fmt.Errorf("mark %d jobs done: %w", len(js), err)
 	}
 	return nil
 }

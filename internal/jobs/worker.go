@@ -17,9 +17,9 @@ import (
 // Zero fields take the defaults documented on each.
 type Worker struct {
 	DB *sqlx.DB
-	// Concurrency is how many goroutines claim and run jobs (default 4).
+	// Concurrency is how many goroutines claim and run jobs (default 8).
 	Concurrency int
-	// BatchSize is how many jobs one goroutine claims per round trip (default 10).
+	// BatchSize is how many jobs one goroutine claims per round trip (default 50).
 	BatchSize int
 	// Lease is how long a claim holds a job; a job still running after its
 	// lease (its worker crashed) is claimed again (default 5 minutes).
@@ -38,6 +38,8 @@ type Worker struct {
 
 	mu       sync.RWMutex
 	handlers map[string]Handler
+	batch    map[string]BatchHandler
+	nextReap time.Time
 }
 
 // NewWorker returns a worker with default settings and no handlers.
@@ -59,14 +61,36 @@ func (w *Worker) Handle(kind string, h Handler) {
 	w.handlers[kind] = h
 }
 
+// HandleBatch registers a batch handler for kind: the jobs of kind in one
+// claim are handed to it together. It replaces a Handler for the same kind.
+func (w *Worker) HandleBatch(kind string, h BatchHandler) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.batch == nil {
+		w.batch = map[string]BatchHandler{}
+	}
+	w.batch[kind] = h
+}
+
 func (w *Worker) kinds() []string {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	out := make([]string, 0, len(w.handlers))
+	out := make([]string, 0, len(w.handlers)+len(w.batch))
 	for k := range w.handlers {
 		out = append(out, k)
 	}
+	for k := range w.batch {
+		if w.handlers[k] == nil {
+			out = append(out, k)
+		}
+	}
 	return out
+}
+
+func (w *Worker) batchHandler(kind string) BatchHandler {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.batch[kind]
 }
 
 func (w *Worker) handler(kind string) Handler {
@@ -94,7 +118,7 @@ func orDefault[T int | time.Duration](v, d T) T {
 // the worker.
 func (w *Worker) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	for i := range orDefault(w.Concurrency, 4) {
+	for i := range orDefault(w.Concurrency, 8) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -145,9 +169,28 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// Jobs whose kind has a batch handler run together, in claim order.
+	byKind := map[string][]Job{}
+	for _, j := range batch {
+		if w.batchHandler(j.Kind) != nil {
+			byKind[j.Kind] = append(byKind[j.Kind], j)
+		}
+	}
+	for kind, js := range byKind {
+		w.runBatch(ctx, w.batchHandler(kind), js)
+	}
 	for i, j := range batch {
+		if _, ok := byKind[j.Kind]; ok {
+			continue
+		}
 		if ctx.Err() != nil {
-			w.release(batch[i:])
+			var rest []Job
+			for _, r := range batch[i:] {
+				if _, ok := byKind[r.Kind]; !ok {
+					rest = append(rest, r)
+				}
+			}
+			w.release(rest)
 			break
 		}
 		w.run(ctx, j)
@@ -159,19 +202,18 @@ func (w *Worker) claim(ctx context.Context, kinds []string) ([]Job, error) {
 	now := w.now()
 	lease := orDefault(w.Lease, 5*time.Minute)
 	maxAttempts := orDefault(w.MaxAttempts, 10)
-	// A running job whose lease has passed belongs to a crashed worker: it is
-	// claimable again. run_at <= now holds for every running job, so the
-	// partial index on (run_at, id) serves both cases.
+	if err := w.reap(ctx, now); err != nil {
+		return nil, err
+	}
 	const q = `UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = $3
 		WHERE id IN (
 			SELECT id FROM jobs
-			WHERE state IN ('queued', 'running') AND run_at <= $1 AND kind = ANY($2)
-			  AND (state = 'queued' OR locked_until < $1)
+			WHERE state = 'queued' AND run_at <= $1 AND kind = ANY($2)
 			ORDER BY run_at, id
 			LIMIT $4
 			FOR UPDATE SKIP LOCKED)
 		RETURNING id, kind, payload, attempts`
-	rows, err := w.DB.QueryxContext(ctx, q, now, pq.Array(kinds), now.Add(lease), orDefault(w.BatchSize, 10))
+	rows, err := w.DB.QueryxContext(ctx, q, now, pq.Array(kinds), now.Add(lease), orDefault(w.BatchSize, 50))
 	if err != nil {
 		return nil, fmt.Errorf("claim jobs: %w", err)
 	}
@@ -191,6 +233,70 @@ func (w *Worker) claim(ctx context.Context, kinds []string) ([]Job, error) {
 	return out, nil
 }
 
+// runBatch executes a batch handler and records each job's outcome.
+func (w *Worker) runBatch(ctx context.Context, h BatchHandler, js []Job) {
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), orDefault(w.Lease, 5*time.Minute))
+	defer cancel()
+	errs := func() (errs []error) {
+		defer func() {
+			if r := recover(); r != nil {
+				errs = make([]error, len(js))
+				for i := range errs {
+					errs[i] = fmt.Errorf("batch handler panicked: %v", r)
+				}
+			}
+		}()
+		return h(hctx, js)
+	}()
+	if len(errs) != len(js) {
+		err := fmt.Errorf("batch handler returned %d results for %d jobs", len(errs), len(js))
+		errs = make([]error, len(js))
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	var done []Job
+	for i, j := range js {
+		if errs[i] == nil {
+			done = append(done, j)
+		} else {
+			w.failed(hctx, j, errs[i])
+		}
+	}
+	w.finish(hctx, func(c context.Context) error { return MarkDoneMany(c, w.DB, done) }, Job{Kind: js[0].Kind})
+}
+
+// reapEvery is how often a worker looks for jobs whose lease expired.
+const reapEvery = 10 * time.Second
+
+// reap puts running jobs whose lease has passed (their worker crashed) back in
+// the queue, at most every reapEvery per worker. Their attempt still counts;
+// a late outcome from the crashed claim is fenced off by attempts.
+func (w *Worker) reap(ctx context.Context, now time.Time) error {
+	w.mu.Lock()
+	due := !now.Before(w.nextReap)
+	if due {
+		w.nextReap = now.Add(reapEvery)
+	}
+	w.mu.Unlock()
+	if !due {
+		return nil
+	}
+	const q = `UPDATE jobs SET state = 'queued', locked_until = NULL, run_at = $1
+		WHERE state = 'running' AND locked_until < $1`
+	res, err := w.DB.ExecContext(ctx, q, now)
+	if err != nil {
+		w.mu.Lock()
+		w.nextReap = time.Time{}
+		w.mu.Unlock()
+		return fmt.Errorf("reap expired job leases: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		w.Log.Warn("jobs: re-queued jobs whose worker stopped before finishing", "count", n)
+	}
+	return nil
+}
+
 // run executes one job. The handler gets a context that survives shutdown for
 // the length of the lease, so a stop never cuts a send in half.
 func (w *Worker) run(ctx context.Context, j Job) {
@@ -201,6 +307,11 @@ func (w *Worker) run(ctx context.Context, j Job) {
 		w.finish(hctx, func(c context.Context) error { return MarkDone(c, w.DB, j) }, j)
 		return
 	}
+	w.failed(hctx, j, err)
+}
+
+// failed schedules job j's retry after a back-off, or marks it dead.
+func (w *Worker) failed(hctx context.Context, j Job, err error) {
 	next := w.now().Add(w.backoff(j.Attempts))
 	level := slog.LevelWarn
 	if j.LastAttempt {

@@ -38,6 +38,9 @@ type Catcher struct {
 	ln   net.Listener
 	mu   sync.Mutex
 	msgs []Received
+	// parsed counts the leading msgs whose MIME parts are decoded: parsing
+	// waits until someone reads them, so receiving stays cheap.
+	parsed int
 	// changed is closed and replaced whenever a message arrives.
 	changed chan struct{}
 }
@@ -82,7 +85,17 @@ func (c *Catcher) Close() error {
 func (c *Catcher) Messages() []Received {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for ; c.parsed < len(c.msgs); c.parsed++ {
+		parse(&c.msgs[c.parsed])
+	}
 	return append([]Received(nil), c.msgs...)
+}
+
+// Len is how many messages have arrived.
+func (c *Catcher) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.msgs)
 }
 
 // Reset forgets the messages received so far.
@@ -90,6 +103,7 @@ func (c *Catcher) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.msgs = nil
+	c.parsed = 0
 }
 
 // WaitFor waits until at least n messages have arrived and returns them, or
@@ -126,8 +140,8 @@ type session struct {
 	to   []string
 }
 
-func (s *session) Reset()                                     { s.from, s.to = "", nil }
-func (s *session) Logout() error                              { return nil }
+func (s *session) Reset()                                      { s.from, s.to = "", nil }
+func (s *session) Logout() error                               { return nil }
 func (s *session) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error   { s.to = append(s.to, to); return nil }
 
@@ -139,18 +153,23 @@ func (s *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	rec := Received{From: s.from, To: append([]string(nil), s.to...), Raw: raw, ReceivedAt: time.Now()}
-	if m, err := netmail.ReadMessage(bytes.NewReader(raw)); err == nil {
-		dec := new(mime.WordDecoder)
-		if f := m.Header.Get("From"); f != "" {
-			rec.From, _ = dec.DecodeHeader(f)
-		}
-		rec.Subject, _ = dec.DecodeHeader(m.Header.Get("Subject"))
-		rec.Date, _ = m.Header.Date()
-		_ = walkParts(m.Header.Get("Content-Type"), m.Header.Get("Content-Transfer-Encoding"), m.Body, &rec)
-	}
-	s.c.add(rec)
+	s.c.add(Received{From: s.from, To: append([]string(nil), s.to...), Raw: raw, ReceivedAt: time.Now()})
 	return nil
+}
+
+// parse fills rec's headers and bodies from rec.Raw.
+func parse(rec *Received) {
+	m, err := netmail.ReadMessage(bytes.NewReader(rec.Raw))
+	if err != nil {
+		return
+	}
+	dec := new(mime.WordDecoder)
+	if f := m.Header.Get("From"); f != "" {
+		rec.From, _ = dec.DecodeHeader(f)
+	}
+	rec.Subject, _ = dec.DecodeHeader(m.Header.Get("Subject"))
+	rec.Date, _ = m.Header.Date()
+	_ = walkParts(m.Header.Get("Content-Type"), m.Header.Get("Content-Transfer-Encoding"), m.Body, rec)
 }
 
 // walkParts fills rec.Text and rec.HTML from a (possibly multipart) body.
