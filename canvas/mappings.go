@@ -61,7 +61,7 @@ type MappingFilter struct {
 
 // ListMappings returns mappings, newest first.
 func (s *Service) ListMappings(ctx context.Context, f MappingFilter) ([]Mapping, error) {
-	const q = `SELECT ` + mappingCols + ` FROM canvas_mappings
+	const q = `SELECT ` + mappingCols + ` FROM course_mappings
 WHERE ($1 = 0 OR platform_id = $1) AND ($2 = 0 OR group_id = $2) AND ($3::bigint[] IS NULL OR group_id = ANY($3))
 ORDER BY id DESC
 LIMIT 5000`
@@ -82,7 +82,7 @@ func (s *Service) Mapping(ctx context.Context, id int64) (Mapping, error) {
 }
 
 func mappingByID(ctx context.Context, q sqlx.QueryerContext, id int64) (Mapping, error) {
-	const sel = `SELECT ` + mappingCols + ` FROM canvas_mappings WHERE id = $1`
+	const sel = `SELECT ` + mappingCols + ` FROM course_mappings WHERE id = $1`
 	var m Mapping
 	err := sqlx.GetContext(ctx, q, &m, sel, id)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -95,7 +95,7 @@ func mappingByID(ctx context.Context, q sqlx.QueryerContext, id int64) (Mapping,
 }
 
 func mappingByCourse(ctx context.Context, q sqlx.QueryerContext, platformID int64, courseID string) (Mapping, error) {
-	const sel = `SELECT ` + mappingCols + ` FROM canvas_mappings WHERE platform_id = $1 AND canvas_course_id = $2`
+	const sel = `SELECT ` + mappingCols + ` FROM course_mappings WHERE platform_id = $1 AND canvas_course_id = $2`
 	var m Mapping
 	err := sqlx.GetContext(ctx, q, &m, sel, platformID, courseID)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -111,7 +111,7 @@ func mappingByCourse(ctx context.Context, q sqlx.QueryerContext, platformID int6
 // context_id, or by its local Canvas course id. It returns apperr.NotFound
 // when the course is not mapped.
 func (s *Service) MappingForCourse(ctx context.Context, platformID int64, contextID, canvasCourseID string) (Mapping, error) {
-	const q = `SELECT ` + mappingCols + ` FROM canvas_mappings
+	const q = `SELECT ` + mappingCols + ` FROM course_mappings
 WHERE platform_id = $1 AND ((context_id = $2 AND $2 <> '') OR (canvas_course_id = $3 AND $3 <> ''))
 ORDER BY (context_id = $2) DESC NULLS LAST
 LIMIT 1`
@@ -212,7 +212,7 @@ func (s *Service) CreateMapping(ctx context.Context, actor string, in MappingInp
 		rule = CompletionRule(*in.CompletionRule)
 	}
 	const q = `
-INSERT INTO canvas_mappings (platform_id, deployment_id, canvas_course_id, context_id, group_id,
+INSERT INTO course_mappings (platform_id, deployment_id, canvas_course_id, context_id, group_id,
     completion_rule, auto_publish, course_title, created_by)
 VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''), $5, $6, $7, $8, $9)
 RETURNING id`
@@ -236,13 +236,16 @@ RETURNING id`
 // mappingWriteError turns constraint violations into user errors.
 func mappingWriteError(err error, groupID int64) error {
 	if c, ok := db.IsUniqueViolation(err); ok {
-		if c == "canvas_mappings_context" {
+		if c == "course_mappings_context" {
 			return apperr.Errorf(apperr.Conflict, "This course (context_id) is already mapped on this platform.")
 		}
 		return apperr.Errorf(apperr.Conflict, "This Canvas course is already mapped on this platform.")
 	}
 	var pqe *pq.Error
 	if errors.As(err, &pqe) && pqe.Code == "23503" {
+		if strings.Contains(pqe.Constraint, "platform") {
+			return apperr.Fields("The mapping has errors.", []apperr.FieldError{{Index: -1, Field: "platform_id", Message: "no such platform"}})
+		}
 		return apperr.Fields("The mapping has errors.", []apperr.FieldError{{Index: -1, Field: "group_id", Message: fmt.Sprintf("no group %d", groupID)}})
 	}
 	return err
@@ -258,7 +261,7 @@ func (s *Service) UpdateMapping(ctx context.Context, id int64, in MappingInput) 
 		return Mapping{}, apperr.Fields("The mapping has errors.", []apperr.FieldError{{Index: -1, Field: "platform_id", Message: "cannot change: delete the mapping and create another"}})
 	}
 	const q = `
-UPDATE canvas_mappings SET
+UPDATE course_mappings SET
     deployment_id = COALESCE($2, deployment_id),
     canvas_course_id = CASE WHEN $3::text IS NULL THEN canvas_course_id ELSE NULLIF($3, '') END,
     context_id = CASE WHEN $4::text IS NULL THEN context_id ELSE NULLIF($4, '') END,
@@ -297,7 +300,7 @@ RETURNING platform_id, COALESCE(canvas_course_id, '')`
 
 // DeleteMapping removes a mapping; credentials already issued stay.
 func (s *Service) DeleteMapping(ctx context.Context, id int64) error {
-	const q = `DELETE FROM canvas_mappings WHERE id = $1`
+	const q = `DELETE FROM course_mappings WHERE id = $1`
 	res, err := s.db.ExecContext(ctx, q, id)
 	if err != nil {
 		return fmt.Errorf("delete mapping %d: %w", id, err)
@@ -336,5 +339,3 @@ func isDigits(s string) bool {
 	}
 	return true
 }
-
-var _ = strings.TrimSpace

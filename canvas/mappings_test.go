@@ -48,7 +48,7 @@ func TestMappingAPI(t *testing.T) {
 			}
 		}
 	}
-	if n := e.count(`SELECT count(*) FROM canvas_mappings`); n != 0 {
+	if n := e.count(`SELECT count(*) FROM course_mappings`); n != 0 {
 		t.Fatalf("refused creates left %d mappings", n)
 	}
 

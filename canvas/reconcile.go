@@ -262,7 +262,7 @@ func (s *Service) ReconcileAll(ctx context.Context) ([]MappingResult, error) {
 }
 
 func (s *Service) reconcileAll(ctx context.Context, trigger Trigger) ([]MappingResult, error) {
-	const q = `SELECT id FROM canvas_mappings WHERE completion_rule = 'canvas_completion' ORDER BY id`
+	const q = `SELECT id FROM course_mappings WHERE completion_rule = 'canvas_completion' ORDER BY id`
 	var ids []int64
 	if err := s.db.SelectContext(ctx, &ids, q); err != nil {
 		return nil, fmt.Errorf("reconcile all: list mappings: %w", err)

@@ -5,7 +5,7 @@
 
 -- A Canvas course (by context_id from launches and/or the local $Canvas.course.id)
 -- mapped to a credential group.
-CREATE TABLE canvas_mappings (
+CREATE TABLE course_mappings (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     platform_id      bigint NOT NULL REFERENCES platforms (id) ON DELETE CASCADE,
     deployment_id    text NOT NULL DEFAULT '',
@@ -22,11 +22,11 @@ CREATE TABLE canvas_mappings (
     updated_at       timestamptz NOT NULL DEFAULT now(),
     CHECK (canvas_course_id IS NOT NULL OR context_id IS NOT NULL)
 );
-CREATE UNIQUE INDEX canvas_mappings_context ON canvas_mappings (platform_id, context_id)
+CREATE UNIQUE INDEX course_mappings_context ON course_mappings (platform_id, context_id)
     WHERE context_id IS NOT NULL;
-CREATE UNIQUE INDEX canvas_mappings_course ON canvas_mappings (platform_id, canvas_course_id)
+CREATE UNIQUE INDEX course_mappings_course ON course_mappings (platform_id, canvas_course_id)
     WHERE canvas_course_id IS NOT NULL;
-CREATE INDEX canvas_mappings_group ON canvas_mappings (group_id);
+CREATE INDEX course_mappings_group ON course_mappings (group_id);
 
 -- Canvas users as seen in launches and NRPS rosters: the email the student uses
 -- in Canvas beats the (possibly absent) one in a Live Event.
@@ -91,7 +91,7 @@ CREATE INDEX canvas_events_recent ON canvas_events (received_at DESC);
 -- One row per reconciliation run of one mapping.
 CREATE TABLE canvas_reconciliations (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    mapping_id  bigint NOT NULL REFERENCES canvas_mappings (id) ON DELETE CASCADE,
+    mapping_id  bigint NOT NULL REFERENCES course_mappings (id) ON DELETE CASCADE,
     trigger     text NOT NULL,
     started_at  timestamptz NOT NULL DEFAULT now(),
     finished_at timestamptz,
@@ -107,4 +107,4 @@ DROP TABLE canvas_events;
 DROP TABLE canvas_platform_settings;
 DROP TABLE canvas_platform_guids;
 DROP TABLE canvas_users;
-DROP TABLE canvas_mappings;
+DROP TABLE course_mappings;
