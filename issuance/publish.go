@@ -35,7 +35,7 @@ func checkSelection(sel Selection) error {
 // selectionWhere is the WHERE clause shared by CountPublishable and Publish:
 // unpublished credentials that are in $2 (when not "all"), limited to group
 // $1 when it is not 0.
-const selectionWhere = `state = 'unpublished' AND ($1 = 0 OR group_id = $1) AND ($3 OR id = ANY($2))`
+const selectionWhere = `state = 'unpublished' AND ($1::bigint = 0 OR group_id = $1) AND ($3::boolean OR id = ANY($2::text[]))`
 
 // CountPublishable says how many of sel's credentials Publish would publish
 // (and so how many emails it would send): the Confirm page's figure.
