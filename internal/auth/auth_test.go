@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jmoiron/sqlx"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
@@ -26,6 +27,7 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 type env struct {
 	a   *auth.Auth
+	db  *sqlx.DB
 	srv *httptest.Server
 }
 
@@ -35,7 +37,8 @@ func mustEnv(t *testing.T, baseURL string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := auth.New(testenv.DB(t), testenv.Redis(t), keys, baseURL)
+	d := testenv.DB(t)
+	a := auth.New(d, testenv.Redis(t), keys, baseURL)
 	sub, _ := fs.Sub(auth.Templates, "templates")
 	rd, err := web.NewRenderer(nil, sub)
 	if err != nil {
@@ -52,7 +55,7 @@ func mustEnv(t *testing.T, baseURL string) *env {
 	api.GET("/whoami", func(c *gin.Context) { c.String(200, "%s %s", auth.Current(c).Name, auth.Current(c).Role) })
 	srv := httptest.NewServer(auth.CSRF(a.Sessions.LoadAndSave(r)))
 	t.Cleanup(srv.Close)
-	return &env{a: a, srv: srv}
+	return &env{a: a, db: d, srv: srv}
 }
 
 func mustClient(t *testing.T) *http.Client {
@@ -335,6 +338,22 @@ func TestBearer(t *testing.T) {
 	if code, body := call("Bearer " + tok); code != 200 || body != "sis sync admin" {
 		t.Fatalf("valid token: %d %s", code, body)
 	}
+	// Stored as a MAC only, and its use recorded.
+	var stored []byte
+	var used bool
+	if err := e.db.QueryRow(`SELECT token_hash, last_used_at IS NOT NULL FROM api_tokens`).Scan(&stored, &used); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(stored), tok[4:20]) || len(stored) != 32 || !used {
+		t.Errorf("stored token %x (used %v); want a 32-byte MAC and last_used_at set", stored, used)
+	}
+	// A revoked token stops working.
+	if _, err := e.db.Exec(`UPDATE api_tokens SET revoked_at = now()`); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := call("Bearer " + tok); code != 401 {
+		t.Errorf("revoked token: %d", code)
+	}
 	for _, h := range []string{"", "Bearer ", "Bearer lrl_nope", "Basic abc", "Bearer " + tok + "x"} {
 		code, body := call(h)
 		if code != 401 || !strings.Contains(body, `"code":"unauthorized"`) {
@@ -355,6 +374,16 @@ func TestCreateUser(t *testing.T) {
 	}
 	if _, err := e.a.Authenticate(ctx, "grace@example.edu", pw); err != nil {
 		t.Fatalf("generated password does not work: %v", err)
+	}
+	var hash string
+	if err := e.db.Get(&hash, `SELECT password_hash FROM users WHERE id = $1`, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(hash, "$argon2id$v=19$m=19456,t=2,p=1$") || strings.Contains(hash, pw) {
+		t.Errorf("stored hash %q is not an argon2id PHC string", hash)
+	}
+	if _, err := e.a.Authenticate(ctx, "grace@example.edu", pw+"x"); !apperr.Is(err, apperr.Unauthorized) {
+		t.Errorf("wrong password: %v", err)
 	}
 	if _, _, err := e.a.CreateUser(ctx, "Grace@Example.edu", "G2", auth.Viewer, nil, ""); !apperr.Is(err, apperr.Conflict) {
 		t.Errorf("duplicate email: %v", err)
