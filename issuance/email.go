@@ -99,9 +99,9 @@ func (s *Service) SendEmailBatch(sender *mail.Sender, from string) jobs.BatchHan
 		}
 		var (
 			msgs     []mail.Message
-			msgJob   []int // index into js of each message
-			sent     []int // indexes into js done with state "sent"
-			dropped  []int // indexes into js done with state "failed" (not sendable)
+			msgJob   []int      // index into js of each message
+			sent     []int      // indexes into js done with state "sent"
+			dropped  []dropping // done with state "failed": not sendable, or refused for good
 			finished []jobs.Job
 		)
 		for i, id := range ids {
@@ -114,7 +114,7 @@ func (s *Service) SendEmailBatch(sender *mail.Sender, from string) jobs.BatchHan
 				// Gone, or sent/cancelled already (a re-run after a crash).
 				finished = append(finished, js[i])
 			case e.cred.State != Published:
-				dropped = append(dropped, i)
+				dropped = append(dropped, dropping{i, "credential is " + string(e.cred.State) + ", not published"})
 			default:
 				m, err := s.CredentialEmail(e.cred, e.group, Design{PrimaryColor: e.color}, e.to, e.reason)
 				if err != nil {
@@ -130,25 +130,40 @@ func (s *Service) SendEmailBatch(sender *mail.Sender, from string) jobs.BatchHan
 			serrs := sender.SendMany(ctx, msgs)
 			for k, err := range serrs {
 				i := msgJob[k]
-				if err != nil {
+				switch {
+				case err != nil && mail.Permanent(err):
+					// A bounce (unknown mailbox...): retrying cannot help;
+					// staff see the reason on the credential's page.
+					dropped = append(dropped, dropping{i, "rejected by the mail server: " + err.Error()})
+				case err != nil:
 					errs[i] = err
 					s.recordFailure(ctx, js[i], ids[i], err)
-				} else {
+				default:
 					sent = append(sent, i)
 				}
 			}
 		}
 		if err := s.finishEmails(ctx, js, ids, sent, dropped, finished); err != nil {
-			// The emails went out but we could not record it: the jobs stay
-			// running and a later run finds... nothing recorded. Report the
-			// error; the lease re-run is the (rare) double-send case.
+			// The emails went out but the database did not take the record
+			// (even after the worker's retries of its own bookkeeping): the
+			// jobs run again after their lease, which resends these — the one
+			// double-send case, and only when the database fails mid-batch.
 			s.Log.Error("email: cannot record sent emails", "count", len(sent), "err", err)
-			for _, i := range append(sent, dropped...) {
+			for _, i := range sent {
 				errs[i] = err
+			}
+			for _, d := range dropped {
+				errs[d.index] = err
 			}
 		}
 		return errs
 	}
+}
+
+// dropping is an email that will not be sent, and why.
+type dropping struct {
+	index  int
+	reason string
 }
 
 // loadedEmail is one queued email with what its message needs.
@@ -212,7 +227,7 @@ func (s *Service) recordFailure(ctx context.Context, j jobs.Job, emailID int64, 
 
 // finishEmails records sent and dropped emails and completes their jobs (and
 // the already-finished ones) in one transaction.
-func (s *Service) finishEmails(ctx context.Context, js []jobs.Job, ids []int64, sent, dropped []int, finished []jobs.Job) error {
+func (s *Service) finishEmails(ctx context.Context, js []jobs.Job, ids []int64, sent []int, dropped []dropping, finished []jobs.Job) error {
 	if len(sent)+len(dropped)+len(finished) == 0 {
 		return nil
 	}
@@ -226,7 +241,14 @@ func (s *Service) finishEmails(ctx context.Context, js []jobs.Job, ids []int64, 
 		return es, jj
 	}
 	sentIDs, sentJobs := pick(sent)
-	dropIDs, dropJobs := pick(dropped)
+	var dropIDs []int64
+	var dropReasons []string
+	var dropJobs []jobs.Job
+	for _, d := range dropped {
+		dropIDs = append(dropIDs, ids[d.index])
+		dropReasons = append(dropReasons, truncate(d.reason, 1000))
+		dropJobs = append(dropJobs, js[d.index])
+	}
 	return db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
 		if len(sentIDs) > 0 {
 			const q = `UPDATE credential_emails SET state = 'sent', last_error = '', attempts = attempts + 1, sent_at = $2
@@ -236,9 +258,10 @@ func (s *Service) finishEmails(ctx context.Context, js []jobs.Job, ids []int64, 
 			}
 		}
 		if len(dropIDs) > 0 {
-			const q = `UPDATE credential_emails SET state = 'failed', last_error = 'credential is no longer published'
-				WHERE id = ANY($1) AND state = 'queued'`
-			if _, err := tx.ExecContext(ctx, q, pq.Array(dropIDs)); err != nil {
+			const q = `UPDATE credential_emails SET state = 'failed', last_error = u.reason, attempts = attempts + 1
+				FROM unnest($1::bigint[], $2::text[]) AS u(id, reason)
+				WHERE credential_emails.id = u.id AND credential_emails.state = 'queued'`
+			if _, err := tx.ExecContext(ctx, q, pq.Array(dropIDs), pq.Array(dropReasons)); err != nil {
 				return fmt.Errorf("drop %d emails: %w", len(dropIDs), err)
 			}
 		}

@@ -204,3 +204,27 @@ func TestSMTPOutageDelaysButDeliversExactlyOnce(t *testing.T) {
 		t.Fatalf("emails after outage: %v", st)
 	}
 }
+
+func TestBouncedAddressIsMarkedFailedNotRetried(t *testing.T) {
+	s, d := mustService(t)
+	ctx := context.Background()
+	catcher := mustCatcher(t, "")
+	catcher.Reject("nobody@example.edu")
+	w := emailWorker(t, s, d, catcher.URL(), true)
+	g := mustGroup(t, s, nil)
+	cs := mustCreate(t, s, g.ID, item("A", "a@example.edu"), item("N", "nobody@example.edu"), item("B", "b@example.edu"))
+	if _, err := s.Publish(ctx, actor, issuance.Selection{GroupID: g.ID, AllUnpublished: true}); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, w)
+	if got := catcher.Messages(); len(got) != 2 {
+		t.Fatalf("%d delivered, want 2", len(got))
+	}
+	es, _ := s.Emails(ctx, cs[1].ID)
+	if len(es) != 1 || es[0].State != "failed" || !strings.Contains(es[0].LastError, "rejected by the mail server") || !strings.Contains(es[0].LastError, "550") {
+		t.Fatalf("bounced email %+v", es)
+	}
+	if st, _ := jobs.Stats(ctx, d, issuance.EmailJob); st["done"] != 3 {
+		t.Fatalf("jobs %v: a bounce must not be retried", st)
+	}
+}

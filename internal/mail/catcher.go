@@ -43,6 +43,25 @@ type Catcher struct {
 	parsed int
 	// changed is closed and replaced whenever a message arrives.
 	changed chan struct{}
+	// rejected recipients get a permanent 550 (a bounce), for tests.
+	rejected map[string]bool
+}
+
+// Reject makes the catcher refuse mail to addr with a permanent 550 reply,
+// as a real server does for an unknown mailbox.
+func (c *Catcher) Reject(addr string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rejected == nil {
+		c.rejected = map[string]bool{}
+	}
+	c.rejected[strings.ToLower(addr)] = true
+}
+
+func (c *Catcher) isRejected(addr string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rejected[strings.ToLower(addr)]
 }
 
 // NewCatcher starts a catcher listening on addr ("" = a free loopback port).
@@ -143,7 +162,13 @@ type session struct {
 func (s *session) Reset()                                      { s.from, s.to = "", nil }
 func (s *session) Logout() error                               { return nil }
 func (s *session) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error   { s.to = append(s.to, to); return nil }
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if s.c.isRejected(to) {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user here"}
+	}
+	s.to = append(s.to, to)
+	return nil
+}
 
 // AuthMechanisms accepts no authentication: the catcher takes any mail.
 func (s *session) AuthMechanisms() []string { return nil }

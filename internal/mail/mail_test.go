@@ -118,3 +118,32 @@ func TestNewSenderRejectsBadURLs(t *testing.T) {
 		t.Errorf("smtps URL: %v", err)
 	}
 }
+
+func TestRejectedRecipientIsPermanentAndOthersStillGo(t *testing.T) {
+	c := mustCatcher(t)
+	c.Reject("nobody@example.edu")
+	s, err := mail.NewSender(c.URL(), "no-reply@laurel.test", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	errs := s.SendMany(context.Background(), []mail.Message{
+		{To: "a@example.edu", Subject: "1", Text: "x"},
+		{To: "nobody@example.edu", Subject: "2", Text: "x"},
+		{To: "b@example.edu", Subject: "3", Text: "x"},
+	})
+	if errs[0] != nil || errs[2] != nil {
+		t.Fatalf("good recipients failed: %v", errs)
+	}
+	if errs[1] == nil || !mail.Permanent(errs[1]) {
+		t.Fatalf("rejected recipient: %v (permanent %v)", errs[1], mail.Permanent(errs[1]))
+	}
+	if got := c.Messages(); len(got) != 2 || got[0].Subject != "1" || got[1].Subject != "3" {
+		t.Fatalf("delivered %+v", got)
+	}
+	c.Close()
+	err = s.Send(context.Background(), mail.Message{To: "a@example.edu", Subject: "s", Text: "t"})
+	if err == nil || mail.Permanent(err) {
+		t.Fatalf("server down: %v must be a temporary error", err)
+	}
+}

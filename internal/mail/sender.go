@@ -59,7 +59,9 @@ func NewSender(rawURL, from string, poolSize int) (*Sender, error) {
 	}
 	// No RSET after each message: a completed DATA already resets the SMTP
 	// transaction, and the extra round trip halves bulk throughput.
-	opts := []gomail.Option{gomail.WithTimeout(30 * time.Second), gomail.WithoutRset()}
+	// No NOOP before each message either: SendMany checks a reused
+	// connection once per batch instead.
+	opts := []gomail.Option{gomail.WithTimeout(30 * time.Second), gomail.WithoutRset(), gomail.WithoutNoop()}
 	port := 25
 	switch u.Scheme {
 	case "smtp":
@@ -133,33 +135,38 @@ func (s *Sender) SendMany(ctx context.Context, ms []Message) []error {
 	if err != nil {
 		return fail(err)
 	}
-	err = s.client.SendWithSMTPClient(c.c, msgs...)
-	var se *gomail.SendError
-	if err != nil && errors.As(err, &se) && se.Reason == gomail.ErrConnCheck {
-		// The pooled connection died while idle; nothing was sent on it, so a
-		// fresh connection may safely try again.
-		_ = c.c.Close()
-		if c, err = s.dial(ctx); err != nil {
-			return fail(err)
-		}
-		err = s.client.SendWithSMTPClient(c.c, msgs...)
-		if err != nil && errors.As(err, &se) && se.Reason == gomail.ErrConnCheck {
-			_ = c.c.Close()
-			return fail(fmt.Errorf("send mail: %w", err))
-		}
-	}
 	for k, msg := range msgs {
-		if msg.HasSendError() {
-			errs[idx[k]] = fmt.Errorf("send mail to %s: %w", ms[idx[k]].To, msg.SendError())
+		i := idx[k]
+		// Stop between messages when the caller's time is up (the job lease),
+		// so a slow server never outlives the claim and causes a resend.
+		if err := ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if c == nil {
+			if c, err = s.dial(ctx); err != nil {
+				errs[i] = err
+				continue
+			}
+		}
+		if err := s.client.SendWithSMTPClient(c.c, msg); err != nil {
+			errs[i] = fmt.Errorf("send mail to %s: %w", ms[i].To, err)
+			// After a failure the session's state is unknown: do not reuse it.
+			_ = c.c.Close()
+			c = nil
 		}
 	}
-	if err != nil {
-		// The session's state is unknown after a failure: do not reuse it.
-		_ = c.c.Close()
-		return errs
+	if c != nil {
+		s.put(c)
 	}
-	s.put(c)
 	return errs
+}
+
+// Permanent reports whether err is the server's permanent refusal (an SMTP
+// 5xx reply, such as an unknown recipient): retrying will not help.
+func Permanent(err error) bool {
+	var se *gomail.SendError
+	return errors.As(err, &se) && se.ErrorCode() >= 500 && se.ErrorCode() < 600
 }
 
 func (s *Sender) build(m Message) (*gomail.Msg, error) {
@@ -191,7 +198,13 @@ func (s *Sender) get(ctx context.Context) (*conn, error) {
 		s.idle = s.idle[:len(s.idle)-1]
 		if time.Since(c.lastUsed) < maxIdle {
 			s.mu.Unlock()
-			return c, nil
+			// One NOOP per batch tells a live session from one the server
+			// dropped; nothing has been sent on it yet, so redialling is safe.
+			if c.c.Noop() == nil {
+				return c, nil
+			}
+			_ = c.c.Close()
+			return s.dial(ctx)
 		}
 		_ = c.c.Close()
 	}
