@@ -103,7 +103,7 @@ func BenchmarkWebhookIngest(b *testing.B) {
 }
 
 // BenchmarkCompletionWorker: b.N stored course_completed events turned into
-// credentials by 4 inbox workers.
+// credentials by one RunInboxWorker (8 loops).
 func BenchmarkCompletionWorker(b *testing.B) {
 	e := newEnv(b)
 	e.mustMap("1100", false)
@@ -121,7 +121,7 @@ FROM generate_series(1, $3) AS g`
 	runtime.GC()
 	b.ResetTimer()
 	start := time.Now()
-	stop := e.runWorkers(envInt("BENCH_WORKERS", 4))
+	stop := e.runWorkers(envInt("BENCH_WORKERS", 1))
 	for e.count(`SELECT count(*) FROM canvas_events WHERE state = 'received'`) > 0 {
 		time.Sleep(2 * time.Millisecond)
 	}

@@ -75,6 +75,9 @@ type Options struct {
 	// RateLimitBackoff is the first wait after Canvas answers 403 "Rate Limit
 	// Exceeded" (doubles on each retry; default 2s).
 	RateLimitBackoff time.Duration
+	// InboxConcurrency is how many inbox loops RunInboxWorker runs
+	// (default 8).
+	InboxConcurrency int
 	Now              func() time.Time
 	Log              *slog.Logger
 }
@@ -94,6 +97,7 @@ type Service struct {
 
 	reconcileInterval time.Duration
 	rateLimitBackoff  time.Duration
+	inboxConcurrency  int
 
 	pcache  platformCache
 	secrets sync.Map // platform id → cachedSecret
@@ -133,6 +137,9 @@ func New(o Options) (*Service, error) {
 	if o.ReconcileInterval <= 0 {
 		o.ReconcileInterval = time.Hour
 	}
+	if o.InboxConcurrency <= 0 {
+		o.InboxConcurrency = 8
+	}
 	if o.RateLimitBackoff <= 0 {
 		o.RateLimitBackoff = 2 * time.Second
 	}
@@ -147,6 +154,7 @@ func New(o Options) (*Service, error) {
 		log:               o.Log,
 		reconcileInterval: o.ReconcileInterval,
 		rateLimitBackoff:  o.RateLimitBackoff,
+		inboxConcurrency:  o.InboxConcurrency,
 		wake:              make(chan struct{}, 1),
 		ingest:            make(chan *pendingEvent, 4*maxIngestBatch),
 		metrics:           newMetrics(),

@@ -378,23 +378,38 @@ func (b *batch) retry(ctx context.Context, r *inboxRow, cause error) error {
 	return nil
 }
 
-// RunInboxWorker processes the inbox until ctx ends: batches back to back
-// while there is work, then a short poll (or a Wake from this process's
-// webhook). Several workers — in one process or many — may run at once.
+// RunInboxWorker processes the inbox until ctx ends, with
+// Options.InboxConcurrency loops (processing is bound by database round
+// trips, so several loops keep PostgreSQL busy). Each loop runs batches back
+// to back while there is work, then polls (or wakes on this process's
+// webhook). Workers in other processes may run at the same time.
 func (s *Service) RunInboxWorker(ctx context.Context) error {
-	const batchSize = 200
+	var wg sync.WaitGroup
+	for range s.inboxConcurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.inboxLoop(ctx)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (s *Service) inboxLoop(ctx context.Context) {
+	const batchSize = 100
 	idle := 500 * time.Millisecond
 	for {
 		n, err := s.ProcessInbox(ctx, batchSize)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil
+				return
 			}
 			s.log.ErrorContext(ctx, "inbox worker", "err", err)
 			n = 0
 			select {
 			case <-ctx.Done():
-				return nil
+				return
 			case <-time.After(2 * time.Second):
 			}
 		}
@@ -403,7 +418,7 @@ func (s *Service) RunInboxWorker(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-s.wake:
 		case <-time.After(idle):
 		}
