@@ -369,6 +369,9 @@ func (r *Registry) Platforms(ctx context.Context) ([]Platform, error) {
 	return out, nil
 }
 
+// ListPlatforms lists every platform (`laurel platform list`).
+func (r *Registry) ListPlatforms(ctx context.Context) ([]Platform, error) { return r.Platforms(ctx) }
+
 // Platform returns one platform or a NotFound error.
 func (r *Registry) Platform(ctx context.Context, id int64) (Platform, error) {
 	var row platformRow

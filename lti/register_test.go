@@ -173,3 +173,14 @@ func TestRoles(t *testing.T) {
 		t.Error("an unsubstituted variable must read as empty")
 	}
 }
+
+// `laurel dev` re-registers its sandbox on every start: no conflict, same row.
+func TestSimRegisterIsIdempotent(t *testing.T) {
+	e := newEnv(t)
+	p, err := e.sim.Register(context.Background(), e.tool, "Sim Canvas")
+	must(t, err)
+	if p.ID != e.platform.ID || p.Name != "Sim Canvas" {
+		t.Fatalf("re-register = %+v, want platform %d", p, e.platform.ID)
+	}
+	launchOK(t, e, e.student)
+}

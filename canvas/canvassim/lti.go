@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/lti"
 )
 
@@ -633,11 +634,22 @@ func (s *Sim) PlatformInput(name string) lti.PlatformInput {
 	}
 }
 
-// Register registers the sim as a platform in reg and points the sim at the
-// tool t.
+// Register points the sim at the tool t and registers the sim as a
+// platform in t's registry. It is idempotent (`laurel dev` re-runs keep
+// their data): an existing registration of (issuer, client_id) has its
+// endpoints and deployment brought up to date.
 func (s *Sim) Register(ctx context.Context, t *lti.Tool, name string) (lti.Platform, error) {
 	s.UseTool(t.LoginURL(), t.LaunchURL(), t.JWKSURL())
-	return t.Registry().AddPlatform(ctx, s.PlatformInput(name))
+	in := s.PlatformInput(name)
+	p, err := t.Registry().PlatformByIssuerClient(ctx, in.Issuer, in.ClientID)
+	if apperr.Is(err, apperr.NotFound) {
+		return t.Registry().AddPlatform(ctx, in)
+	}
+	if err != nil {
+		return lti.Platform{}, err
+	}
+	in.Name = ""
+	return t.Registry().UpdatePlatform(ctx, p.ID, in)
 }
 
 // launchPage is a Canvas-like course page: the tool in an iframe named

@@ -1,0 +1,61 @@
+package lti_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/laurel-edu/laurel/canvas/canvassim"
+	"github.com/laurel-edu/laurel/internal/browsertest"
+)
+
+// The iframe flow in a real browser with third-party cookies blocked: the
+// platform page (on localhost) frames the tool (on 127.0.0.1, another site),
+// so the tool's state cookie is dropped; the launch completes through the
+// platform's postMessage storage (login page put_data, check page get_data).
+func TestBrowserLaunchInIframeWithThirdPartyCookiesBlocked(t *testing.T) {
+	e := newEnv(t)
+	var launchPosts atomic.Int32
+	inner := e.srv.Config.Handler
+	e.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/lti/launch" {
+			launchPosts.Add(1)
+		}
+		inner.ServeHTTP(w, r)
+	})
+	sim := canvassim.New().Start()
+	defer sim.Close()
+	sim.SetURL(strings.Replace(sim.URL(), "127.0.0.1", "localhost", 1))
+	if _, err := sim.Register(context.Background(), e.tool, "browser sim"); err != nil {
+		t.Fatal(err)
+	}
+	course := sim.AddCourse(canvassim.Course{Title: "History"})
+	u := sim.AddUser(canvassim.User{Name: "Ida Instructor"})
+	must(t, sim.Enroll(course.ID, u.ID, canvassim.Teacher))
+
+	ctx := browsertest.New(t, browsertest.Options{BlockThirdPartyCookies: true})
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(sctx, chromedp.Navigate(sim.URL()+"/sim/launch?user="+u.ID+"&course="+course.ID)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if l := e.lastLaunch(); l != nil {
+			if l.Sub != u.LTIID || !l.IsInstructor() || l.Context.Title != "History" {
+				t.Fatalf("launch = %+v", l)
+			}
+			if n := launchPosts.Load(); n != 2 {
+				t.Fatalf("launch POSTs = %d, want 2 (the check page re-posts after lti.get_data)", n)
+			}
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no launch completed in the browser (launch POSTs: %d)", launchPosts.Load())
+}
