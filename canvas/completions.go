@@ -76,6 +76,12 @@ WHERE state = 'received' AND run_at <= now()
 ORDER BY run_at, id
 LIMIT $1
 FOR UPDATE SKIP LOCKED`
+	// Read before the transaction: a worker holding a transaction must never
+	// wait for a second connection (a full pool would deadlock).
+	platforms, err := s.platformList(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("process inbox: %w", err)
+	}
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("process inbox: begin: %w", err)
@@ -88,7 +94,7 @@ FOR UPDATE SKIP LOCKED`
 	if len(rows) == 0 {
 		return 0, nil
 	}
-	b := &batch{s: s, tx: tx, careful: careful, mappings: map[string]*Mapping{}, users: map[string]knownUser{}}
+	b := &batch{s: s, tx: tx, careful: careful, platforms: platforms, mappings: map[string]*Mapping{}, users: map[string]knownUser{}}
 	if err := b.loadUsers(ctx, rows); err != nil {
 		return 0, err
 	}
@@ -170,13 +176,15 @@ WHERE e.id = x.id`
 
 // batch is the state of one ProcessInbox transaction.
 type batch struct {
-	s        *Service
-	tx       *sqlx.Tx
-	careful  bool
-	mappings map[string]*Mapping // "platform|course" → mapping (nil: unmapped)
-	users    map[string]knownUser
-	finished []finishedEvent
-	retries  []retryEvent
+	s       *Service
+	tx      *sqlx.Tx
+	careful bool
+	// platforms is the platform list read before the transaction.
+	platforms []Platform
+	mappings  map[string]*Mapping // "platform|course" → mapping (nil: unmapped)
+	users     map[string]knownUser
+	finished  []finishedEvent
+	retries   []retryEvent
 }
 
 func userKey(platformID int64, userID string) string {
@@ -219,7 +227,7 @@ func (b *batch) platformOf(ctx context.Context, r *inboxRow) (int64, bool) {
 	if r.PlatformID.Valid {
 		return r.PlatformID.Int64, true
 	}
-	p, ok, err := b.s.platformForEvent(ctx, r.Hostname, r.RootAccountGUID)
+	p, ok, err := platformForEvent(ctx, b.tx, b.platforms, r.Hostname, r.RootAccountGUID)
 	if err != nil || !ok {
 		return 0, false
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
@@ -227,12 +228,10 @@ func (s *Service) platformList(ctx context.Context) ([]Platform, error) {
 
 // platformForEvent finds the platform a Live Event belongs to: the one whose
 // Canvas URL has the event's hostname, else the one whose root-account LTI
-// guid (tool_platform.guid, learned at launch) the event names.
-func (s *Service) platformForEvent(ctx context.Context, hostname, guid string) (Platform, bool, error) {
-	list, err := s.platformList(ctx)
-	if err != nil {
-		return Platform{}, false, err
-	}
+// guid (tool_platform.guid, learned at launch) the event names. q runs the
+// guid lookup (the caller's transaction, so a worker holding one never needs
+// a second connection).
+func platformForEvent(ctx context.Context, q sqlx.QueryerContext, list []Platform, hostname, guid string) (Platform, bool, error) {
 	for _, p := range list {
 		if p.CanvasURL != "" && p.Host() == hostname {
 			return p, true, nil
@@ -241,9 +240,9 @@ func (s *Service) platformForEvent(ctx context.Context, hostname, guid string) (
 	if guid == "" {
 		return Platform{}, false, nil
 	}
-	const q = `SELECT platform_id FROM canvas_platform_guids WHERE guid = $1`
+	const sel = `SELECT platform_id FROM canvas_platform_guids WHERE guid = $1`
 	var id int64
-	err = s.db.GetContext(ctx, &id, q, guid)
+	err := sqlx.GetContext(ctx, q, &id, sel, guid)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Platform{}, false, nil
 	}

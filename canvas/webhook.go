@@ -143,7 +143,11 @@ func (s *Service) verifyUnsigned(ctx context.Context, c *gin.Context, body []byt
 	if given == "" {
 		return nil, 0, refuse("missing_secret", "unsigned events need the platform's shared secret (%s header or Authorization: Bearer)", SecretHeader)
 	}
-	p, ok, err := s.platformForEvent(ctx, ev.Hostname, ev.RootAccountGUID)
+	list, err := s.platformList(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	p, ok, err := platformForEvent(ctx, s.db, list, ev.Hostname, ev.RootAccountGUID)
 	if err != nil {
 		return nil, 0, err
 	}
