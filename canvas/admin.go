@@ -5,11 +5,14 @@ import (
 	"database/sql"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/lib/pq"
 
+	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/web"
 )
@@ -106,6 +109,8 @@ ORDER BY mapping_id, id DESC`
 }
 
 type adminPage struct {
+	Platforms  []platformRow
+	CanManage  bool
 	Counts     EventCounts
 	Events     []EventRecord
 	Unmapped   []EventRecord
@@ -114,6 +119,11 @@ type adminPage struct {
 	States     []string
 	JWKSURL    string
 	WebhookURL string
+}
+
+type platformRow struct {
+	Platform
+	HasSecret bool
 }
 
 type courseRow struct {
@@ -130,6 +140,42 @@ func (s *Service) RegisterAdmin(r gin.IRouter, rd *web.Renderer) {
 		s.views = rd
 	}
 	r.GET("/admin/events", rd.Page(s.adminEvents))
+	r.POST("/admin/canvas/platforms/:id/webhook-secret", rd.Page(s.adminSetSecret))
+}
+
+// adminSetSecret sets or clears a platform's webhook shared secret (owners
+// only: it lets unsigned events in).
+func (s *Service) adminSetSecret(c *gin.Context) error {
+	p := auth.Current(c)
+	if err := p.Require(auth.ManageStaff); err != nil {
+		return err
+	}
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return apperr.Errorf(apperr.NotFound, "No platform %q.", c.Param("id"))
+	}
+	if _, err := s.platforms.CanvasPlatform(c.Request.Context(), id); err != nil {
+		return err
+	}
+	value := strings.TrimSpace(c.PostForm("secret"))
+	if c.PostForm("clear") == "1" {
+		value = ""
+	} else if value == "" {
+		return apperr.Errorf(apperr.Invalid, "Enter a shared secret (at least 16 characters), or clear it.")
+	}
+	if err := s.SetWebhookSecret(c.Request.Context(), id, value); err != nil {
+		return err
+	}
+	s.pcache.mu.Lock()
+	s.pcache.list = nil
+	s.pcache.mu.Unlock()
+	msg := "The webhook shared secret of platform " + strconv.FormatInt(id, 10) + " is set: unsigned events carrying it are accepted."
+	if value == "" {
+		msg = "The webhook shared secret of platform " + strconv.FormatInt(id, 10) + " is cleared: only signed events are accepted."
+	}
+	auth.SetFlash(c, msg)
+	c.Redirect(http.StatusSeeOther, "/admin/events")
+	return nil
 }
 
 func (s *Service) adminEvents(c *gin.Context) error {
@@ -150,7 +196,18 @@ func (s *Service) adminEvents(c *gin.Context) error {
 	if !valid {
 		page.State = ""
 	}
-	var err error
+	page.CanManage = p.Can(auth.ManageStaff)
+	plats, err := s.platformList(ctx)
+	if err != nil {
+		return err
+	}
+	for _, pl := range plats {
+		sec, err := s.webhookSecret(ctx, pl.ID)
+		if err != nil {
+			return err
+		}
+		page.Platforms = append(page.Platforms, platformRow{Platform: pl, HasSecret: sec != ""})
+	}
 	if page.Counts, err = s.CountEvents(ctx); err != nil {
 		return err
 	}
