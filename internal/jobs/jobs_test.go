@@ -243,3 +243,44 @@ func TestWorkerSurvivesDatabaseOutageAndStopsOnCancel(t *testing.T) {
 		t.Fatal("worker did not stop after cancel")
 	}
 }
+
+func TestBatchHandlerOutcomesPerJob(t *testing.T) {
+	d := testenv.DB(t)
+	ctx := context.Background()
+	var ids []int64
+	for i := range 5 {
+		id, err := jobs.Enqueue(ctx, d, "batch", map[string]int{"i": i})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	w := jobs.NewWorker(d, quiet)
+	w.BatchSize = 10
+	var sizes []int
+	w.HandleBatch("batch", func(_ context.Context, js []jobs.Job) []error {
+		sizes = append(sizes, len(js))
+		errs := make([]error, len(js))
+		for i := range js {
+			if i%2 == 1 {
+				errs[i] = errors.New("odd one out")
+			}
+		}
+		return errs
+	})
+	if n, err := w.RunOnce(ctx); err != nil || n != 5 {
+		t.Fatalf("RunOnce = %d, %v", n, err)
+	}
+	if len(sizes) != 1 || sizes[0] != 5 {
+		t.Fatalf("handler called with %v, want one batch of 5", sizes)
+	}
+	for i, id := range ids {
+		want := "done"
+		if i%2 == 1 {
+			want = "queued"
+		}
+		if r := mustJob(t, d, id); r.State != want {
+			t.Fatalf("job %d: %s, want %s", i, r.State, want)
+		}
+	}
+}
