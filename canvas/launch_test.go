@@ -312,8 +312,8 @@ func TestLaunchCheckCompletionsNowAndDeepLink(t *testing.T) {
 	}
 	rest := canvassim.NewREST(e.sim, canvasToken)
 	done := time.Now().Add(-time.Hour)
-	rest.AddStudents(e.course.ID, canvassim.RESTStudent{ID: e.student.ID, Name: "Sam Student", Email: "sam@example.edu", CompletedAt: &done},
-		canvassim.RESTStudent{ID: e.other.ID, Name: "Olga Other", Email: "olga@example.edu"})
+	// The REST API serves the Sim course's own students.
+	rest.Complete(e.course.ID, e.student.ID, done)
 	pid, gid, course, rule := e.ltiPlat.ID, e.group.ID, e.course.ID, "canvas_completion"
 	if _, err := e.svc.CreateMapping(ctx, "test", canvas.MappingInput{PlatformID: &pid, GroupID: &gid, CanvasCourseID: &course, CompletionRule: &rule}); err != nil {
 		t.Fatal(err)

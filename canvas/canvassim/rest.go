@@ -18,9 +18,12 @@ import (
 type REST struct {
 	token string
 
-	mu       sync.Mutex
-	courses  map[string]map[string]RESTStudent // course → user id → student
-	throttle int                               // next N requests answer 403 Rate Limit Exceeded
+	sim *Sim // when serving on a *Sim: its courses' students are enrolled too
+
+	mu        sync.Mutex
+	courses   map[string]map[string]RESTStudent // course → user id → student
+	completed map[string]map[string]time.Time   // course → user id → completion (Sim students)
+	throttle  int                               // next N requests answer 403 Rate Limit Exceeded
 
 	// PageSize is how many users a page holds (Canvas's default is 10).
 	PageSize int
@@ -44,9 +47,57 @@ type RESTStudent struct {
 // NewREST serves the REST endpoints on r, accepting token as the Canvas API
 // token (Authorization: Bearer).
 func NewREST(r Router, token string) *REST {
-	s := &REST{token: token, courses: map[string]map[string]RESTStudent{}, PageSize: 10, Remaining: -1}
+	s := &REST{token: token, courses: map[string]map[string]RESTStudent{}, completed: map[string]map[string]time.Time{}, PageSize: 10, Remaining: -1}
+	s.sim, _ = r.(*Sim)
 	r.Handle("/api/v1/courses/", s)
 	return s
+}
+
+// Complete records that userID completed courseID at at (for a student of a
+// *Sim course, or one added with AddStudents).
+func (s *REST) Complete(courseID, userID string, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.courses[courseID][userID]; ok {
+		st.CompletedAt = &at
+		s.courses[courseID][userID] = st
+		return
+	}
+	if s.completed[courseID] == nil {
+		s.completed[courseID] = map[string]time.Time{}
+	}
+	s.completed[courseID][userID] = at
+}
+
+// students returns the course's students: those added explicitly, and the
+// Sim course's Student enrollments.
+func (s *REST) students(courseID string) ([]RESTStudent, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	explicit, ok := s.courses[courseID]
+	out := make([]RESTStudent, 0, len(explicit))
+	seen := map[string]bool{}
+	for _, st := range explicit {
+		out = append(out, st)
+		seen[st.ID] = true
+	}
+	if s.sim != nil {
+		if c, found := s.sim.Course(courseID); found {
+			ok = true
+			for _, en := range c.Enrollments {
+				if en.Role != Student || seen[en.UserID] {
+					continue
+				}
+				u, _ := s.sim.User(en.UserID)
+				st := RESTStudent{ID: u.ID, Name: u.Name, Email: u.Email}
+				if at, done := s.completed[courseID][u.ID]; done {
+					st.CompletedAt = &at
+				}
+				out = append(out, st)
+			}
+		}
+	}
+	return out, ok
 }
 
 // AddStudents enrolls students in course courseID (replacing same ids).
@@ -111,13 +162,7 @@ func (s *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	s.mu.Lock()
-	course, ok := s.courses[parts[0]]
-	students := make([]RESTStudent, 0, len(course))
-	for _, st := range course {
-		students = append(students, st)
-	}
-	s.mu.Unlock()
+	students, ok := s.students(parts[0])
 	if !ok {
 		w.WriteHeader(http.StatusNotFound)
 		w.Write([]byte(`{"errors":[{"message":"The specified resource does not exist."}]}`))
