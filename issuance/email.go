@@ -148,7 +148,7 @@ func (s *Service) SendEmailBatch(sender *mail.Sender, from string) jobs.BatchHan
 			// (even after the worker's retries of its own bookkeeping): the
 			// jobs run again after their lease, which resends these — the one
 			// double-send case, and only when the database fails mid-batch.
-			s.Log.Error("email: cannot record sent emails", "count", len(sent), "err", err)
+			s.logger().Error("email: cannot record sent emails", "count", len(sent), "err", err)
 			for _, i := range sent {
 				errs[i] = err
 			}
@@ -221,7 +221,7 @@ func (s *Service) recordFailure(ctx context.Context, j jobs.Job, emailID int64, 
 	}
 	const q = `UPDATE credential_emails SET attempts = attempts + 1, last_error = $2, state = $3 WHERE id = $1 AND state = 'queued'`
 	if _, uerr := s.DB.ExecContext(ctx, q, emailID, truncate(err.Error(), 1000), st); uerr != nil {
-		s.Log.Warn("email: cannot record failure", "email_id", emailID, "err", uerr)
+		s.logger().Warn("email: cannot record failure", "email_id", emailID, "err", uerr)
 	}
 }
 

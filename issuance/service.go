@@ -77,3 +77,11 @@ type Email struct {
 	CreatedAt                    time.Time
 	SentAt                       *time.Time
 }
+
+// logger is s.Log, or the default logger for a Service built without New.
+func (s *Service) logger() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}

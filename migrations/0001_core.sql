@@ -132,6 +132,7 @@ CREATE TABLE jobs (
 -- expired (their worker crashed) through the second index.
 CREATE INDEX jobs_queued ON jobs (run_at, id) WHERE state = 'queued';
 CREATE INDEX jobs_running_lease ON jobs (locked_until) WHERE state = 'running';
+CREATE INDEX jobs_finished ON jobs (finished_at) WHERE state IN ('done', 'dead');
 CREATE INDEX jobs_kind_state ON jobs (kind, state);
 
 -- Outgoing email per credential, so staff see delivery state and bounces.

@@ -284,3 +284,28 @@ func TestBatchHandlerOutcomesPerJob(t *testing.T) {
 		}
 	}
 }
+
+func TestFinishedJobsArePurgedAfterRetention(t *testing.T) {
+	d := testenv.DB(t)
+	ctx := context.Background()
+	clk := &clock{t: time.Now().Add(time.Second)}
+	w := jobs.NewWorker(d, quiet)
+	w.Now, w.Retention = clk.Now, time.Hour
+	w.Handle("x", func(context.Context, jobs.Job) error { return nil })
+	id, _ := jobs.Enqueue(ctx, d, "x", 1)
+	if n, _ := w.RunOnce(ctx); n != 1 {
+		t.Fatal("not run")
+	}
+	clk.Add(30 * time.Minute)
+	w.RunOnce(ctx)
+	if r := mustJob(t, d, id); r.State != "done" {
+		t.Fatalf("purged too early: %+v", r)
+	}
+	clk.Add(2 * time.Hour)
+	w.RunOnce(ctx)
+	var n int
+	_ = d.Get(&n, `SELECT count(*) FROM jobs WHERE id = $1`, id)
+	if n != 0 {
+		t.Fatal("finished job kept past its retention")
+	}
+}

@@ -36,7 +36,10 @@ type Worker struct {
 	MaxBackoff  time.Duration
 	// Now is the clock used for run_at and leases (default time.Now).
 	Now func() time.Time
-	Log *slog.Logger
+	// Retention is how long finished (done or dead) jobs are kept for
+	// inspection before the reaper deletes them (default 14 days).
+	Retention time.Duration
+	Log       *slog.Logger
 
 	mu       sync.RWMutex
 	handlers map[string]Handler
@@ -297,6 +300,13 @@ func (w *Worker) reap(ctx context.Context, now time.Time) error {
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
 		w.Log.Warn("jobs: re-queued jobs whose worker stopped before finishing", "count", n)
+	}
+	// Keep the table small: finished jobs go after the retention period, a
+	// bounded number at a time so one reaper never holds long locks.
+	const purge = `DELETE FROM jobs WHERE id IN (
+			SELECT id FROM jobs WHERE state IN ('done', 'dead') AND finished_at < $1 LIMIT 5000)`
+	if _, err := w.DB.ExecContext(ctx, purge, now.Add(-orDefault(w.Retention, 14*24*time.Hour))); err != nil {
+		return fmt.Errorf("purge finished jobs: %w", err)
 	}
 	return nil
 }
