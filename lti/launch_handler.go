@@ -89,7 +89,7 @@ func (t *Tool) CompleteLaunch(c *gin.Context) (*Launch, *CheckPage, error) {
 	}
 	http.SetCookie(c.Writer, &http.Cookie{Name: StateCookiePrefix + state, Value: "", Path: "/lti/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteNoneMode})
 
-	p, err := t.registry.Platform(ctx, rec.PlatformID)
+	p, err := t.registry.launchPlatform(ctx, rec.PlatformID)
 	if err != nil {
 		if apperr.Is(err, apperr.NotFound) {
 			return nil, nil, forbidden(ReasonPlatformUnknown, "The platform of this launch is no longer registered.")

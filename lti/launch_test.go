@@ -214,7 +214,16 @@ func TestLoginRefusals(t *testing.T) {
 	if resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "client_id=other-client") {
 		t.Fatalf("deployment should pick the registration: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	// The GET form works too, and the auth request carries every parameter.
+	// The GET form works too.
+	lr, err := e.sim.BeginLaunch(e.student.ID, e.course.ID, canvassim.LaunchOptions{NoStorageTarget: true})
+	must(t, err)
+	resp, err = c.Get(lr.URL + "?" + lr.Form.Encode())
+	must(t, err)
+	readBody(t, resp)
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), e.sim.AuthURL()+"?") {
+		t.Fatalf("GET login: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// The auth request carries every parameter.
 	auth, _ := e.login(c, e.student.ID, e.course.ID, canvassim.LaunchOptions{NoStorageTarget: true})
 	q := mustQuery(t, auth)
 	for k, want := range map[string]string{"scope": "openid", "response_type": "id_token", "response_mode": "form_post",

@@ -71,7 +71,7 @@ func originOf(u string) string {
 // picks exactly one.
 func (t *Tool) resolvePlatform(ctx context.Context, iss, clientID, deploymentID string) (Platform, error) {
 	if clientID != "" {
-		p, err := t.registry.PlatformByIssuerClient(ctx, iss, clientID)
+		p, err := t.registry.launchPlatformByIssuerClient(ctx, iss, clientID)
 		if apperr.Is(err, apperr.NotFound) {
 			return Platform{}, badRequest(ReasonPlatformUnknown, "No platform is registered with issuer %q and client_id %q. Ask your Laurel administrator to register it.", truncate(iss, 200), truncate(clientID, 100))
 		}

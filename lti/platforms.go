@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -93,16 +94,92 @@ func KnownCanvasEndpoints(issuer string) (auth, token, jwks string, ok bool) {
 	return e.auth, e.token, e.jwks, ok
 }
 
-// Registry stores platforms and their deployments in PostgreSQL.
+// Registry stores platforms and their deployments in PostgreSQL. Launch
+// lookups (platform by id or issuer + client_id, known deployments) are
+// cached in memory for CacheFor, so a launch costs one query less each; a
+// change made through this Registry clears the cache at once, one made by
+// another instance is seen within CacheFor.
 type Registry struct {
 	db   *sqlx.DB
 	keys *secret.Keys
 	now  func() time.Time
+
+	// CacheFor bounds how long a cached platform or deployment is trusted.
+	CacheFor time.Duration
+
+	mu       sync.Mutex
+	byID     map[int64]cachedPlatform
+	byIssuer map[[2]string]cachedPlatform
+	deps     map[depKey]time.Time
+}
+
+type cachedPlatform struct {
+	p  Platform
+	at time.Time
+}
+
+type depKey struct {
+	platform   int64
+	deployment string
 }
 
 // NewRegistry returns a Registry on d; keys seal the Canvas API tokens.
 func NewRegistry(d *sqlx.DB, keys *secret.Keys) *Registry {
-	return &Registry{db: d, keys: keys, now: time.Now}
+	return &Registry{db: d, keys: keys, now: time.Now, CacheFor: 5 * time.Second}
+}
+
+func (r *Registry) clearCache() {
+	r.mu.Lock()
+	r.byID, r.byIssuer, r.deps = nil, nil, nil
+	r.mu.Unlock()
+}
+
+func (r *Registry) cached(id int64, key [2]string) (Platform, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.byID[id]
+	if key[0] != "" {
+		c, ok = r.byIssuer[key]
+	}
+	if !ok || r.now().Sub(c.at) > r.CacheFor {
+		return Platform{}, false
+	}
+	return c.p, true
+}
+
+func (r *Registry) remember(p Platform) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byID == nil || len(r.byID) > 10000 {
+		r.byID, r.byIssuer = map[int64]cachedPlatform{}, map[[2]string]cachedPlatform{}
+	}
+	c := cachedPlatform{p: p, at: r.now()}
+	r.byID[p.ID] = c
+	r.byIssuer[[2]string{p.Issuer, p.ClientID}] = c
+}
+
+// launchPlatform is Platform through the cache (launch path only).
+func (r *Registry) launchPlatform(ctx context.Context, id int64) (Platform, error) {
+	if p, ok := r.cached(id, [2]string{}); ok {
+		return p, nil
+	}
+	p, err := r.Platform(ctx, id)
+	if err == nil {
+		r.remember(p)
+	}
+	return p, err
+}
+
+// launchPlatformByIssuerClient is PlatformByIssuerClient through the cache.
+func (r *Registry) launchPlatformByIssuerClient(ctx context.Context, issuer, clientID string) (Platform, error) {
+	if p, ok := r.cached(0, [2]string{issuer, clientID}); ok {
+		return p, nil
+	}
+	p, err := r.PlatformByIssuerClient(ctx, issuer, clientID)
+	if err == nil {
+		r.remember(p)
+	}
+	return p, err
 }
 
 type platformRow struct {
@@ -248,6 +325,7 @@ func (r *Registry) AddPlatform(ctx context.Context, in PlatformInput) (Platform,
 		}
 		return nil
 	})
+	r.clearCache()
 	if err != nil {
 		return Platform{}, err
 	}
@@ -313,6 +391,7 @@ func (r *Registry) UpdatePlatform(ctx context.Context, id int64, in PlatformInpu
 		}
 		return nil
 	})
+	r.clearCache()
 	if err != nil {
 		return Platform{}, err
 	}
@@ -429,6 +508,7 @@ func (r *Registry) AddDeployment(ctx context.Context, platformID int64, deployme
 	if deploymentID == "" {
 		return apperr.Errorf(apperr.Invalid, "deployment_id is empty")
 	}
+	defer r.clearCache()
 	return db.InTx(ctx, r.db, func(tx *sqlx.Tx) error {
 		_, err := addDeployment(ctx, tx, platformID, deploymentID, false)
 		return err
@@ -459,6 +539,26 @@ func (r *Registry) Deployments(ctx context.Context, platformID int64) ([]Deploym
 // acceptDeployment reports whether deploymentID may launch for p, recording
 // it when the platform auto-registers deployments.
 func (r *Registry) acceptDeployment(ctx context.Context, p *Platform, deploymentID string) (bool, error) {
+	k := depKey{p.ID, deploymentID}
+	r.mu.Lock()
+	at, ok := r.deps[k]
+	r.mu.Unlock()
+	if ok && r.now().Sub(at) <= r.CacheFor {
+		return true, nil
+	}
+	known, err := r.checkDeployment(ctx, p, deploymentID)
+	if known && err == nil {
+		r.mu.Lock()
+		if r.deps == nil || len(r.deps) > 10000 {
+			r.deps = map[depKey]time.Time{}
+		}
+		r.deps[k] = r.now()
+		r.mu.Unlock()
+	}
+	return known, err
+}
+
+func (r *Registry) checkDeployment(ctx context.Context, p *Platform, deploymentID string) (bool, error) {
 	var n int
 	const q = `SELECT count(*) FROM deployments WHERE platform_id = $1 AND deployment_id = $2`
 	if err := r.db.GetContext(ctx, &n, q, p.ID, deploymentID); err != nil {
