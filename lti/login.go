@@ -129,6 +129,11 @@ func (t *Tool) BeginLogin(c *gin.Context) (authURL string, page *LoginPage, err 
 		sortStrings(missing)
 		return "", nil, badRequest(ReasonLoginParams, "The login request lacks %s.", strings.Join(missing, ", "))
 	}
+	for k, v := range map[string]string{"login_hint": hint, "lti_message_hint": r.Form.Get("lti_message_hint"), "iss": iss, "target_link_uri": target} {
+		if len(v) > 4096 {
+			return "", nil, badRequest(ReasonLoginParams, "The login request's %s is longer than 4096 bytes.", k)
+		}
+	}
 	if u, err := url.Parse(target); err != nil || u.Host == "" {
 		return "", nil, badRequest(ReasonLoginParams, "The login request's target_link_uri %q is not an absolute URL.", truncate(target, 200))
 	}
