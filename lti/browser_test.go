@@ -57,7 +57,7 @@ func browserLaunch(t *testing.T, block bool, wantPosts int32) {
 	ctx := browsertest.New(t, browsertest.Options{BlockThirdPartyCookies: block})
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := chromedp.Do(sctx, chromedp.Navigate(sim.URL()+"/sim/launch?user="+u.ID+"&course="+course.ID)); err != nil {
+	if err := chromedp.Do(sctx, chromedp.Navigate(sim.LaunchPageURL(u.ID, course.ID, false))); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(20 * time.Second)

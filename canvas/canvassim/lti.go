@@ -728,3 +728,33 @@ window.addEventListener("message", function (ev) {
 });
 </script></body></html>`)
 }
+
+// IDToken returns a signed id_token for userID in courseID with nonce, with
+// overrides applied on top of Canvas's claims (a nil value deletes a claim):
+// the quick way to craft tokens in tests.
+func (s *Sim) IDToken(userID, courseID, nonce string, overrides map[string]any) (string, error) {
+	claims, err := s.Claims(userID, courseID, nonce, "", "")
+	if err != nil {
+		return "", err
+	}
+	for k, v := range overrides {
+		if v == nil {
+			delete(claims, k)
+		} else {
+			claims[k] = v
+		}
+	}
+	return s.Sign(claims), nil
+}
+
+// LaunchPageURL is the Canvas-like course page that launches the tool in an
+// iframe beside the post_message_forwarding frame (what `laurel dev`'s
+// "launch as instructor / student" links to). deepLinking launches an
+// LtiDeepLinkingRequest instead of the course navigation link.
+func (s *Sim) LaunchPageURL(userID, courseID string, deepLinking bool) string {
+	q := url.Values{"user": {userID}, "course": {courseID}}
+	if deepLinking {
+		q.Set("type", "deep")
+	}
+	return s.URL() + "/sim/launch?" + q.Encode()
+}
