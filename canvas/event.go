@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -115,18 +116,23 @@ func decode(b []byte, v any) error {
 
 // parseEvent finds the event in v and validates it. Every event needs a name
 // and a hostname; course_completed also needs the course id, the user id and
-// an RFC 3339 completion time.
-func parseEvent(v any) (*Event, error) {
+// an RFC 3339 completion time. src is the JSON v was decoded from: when the
+// event is v itself it is kept as is, saving a re-encoding on the hot path.
+func parseEvent(v any, src []byte) (*Event, error) {
 	obj := findEvent(v, 0)
 	if obj == nil {
 		return nil, refuse("no_event", "no Live Event found: expected an object with \"metadata\" and \"body\" objects, as the claims or under a claim")
 	}
 	meta := obj["metadata"].(map[string]any)
 	body := obj["body"].(map[string]any)
-	raw, err := json.Marshal(obj)
-	if err != nil {
-		return nil, refuse("malformed", "event cannot be re-encoded: %v", err)
+	raw := src
+	if top, ok := v.(map[string]any); !ok || len(top) == 0 || !sameMap(top, obj) || !json.Valid(src) {
+		var err error
+		if raw, err = json.Marshal(obj); err != nil {
+			return nil, refuse("malformed", "event cannot be re-encoded: %v", err)
+		}
 	}
+	var err error
 	e := &Event{Raw: raw}
 	if e.Name, err = str(meta, "metadata.event_name"); err != nil {
 		return nil, err
@@ -183,6 +189,11 @@ func parseEvent(v any) (*Event, error) {
 		return nil, refuse("bad_completed_at", "body.progress.completed_at %q is not an RFC 3339 time", truncate(completed, 40))
 	}
 	return e, nil
+}
+
+// sameMap reports whether a and b are the same map (not equal contents).
+func sameMap(a, b map[string]any) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
 
 // str reads an optional string field; a field of another type is an error.

@@ -131,14 +131,14 @@ const leeway = 2 * time.Minute
 // verifyJWT checks a compact JWS as a Live Events token — RS256 only, a kid
 // the JWKS knows, a valid signature, exp/nbf/iat sane — and returns its
 // decoded claims. Its errors are *eventError with a specific reason.
-func (c *jwksCache) verifyJWT(ctx context.Context, token []byte, now time.Time) (map[string]any, error) {
+func (c *jwksCache) verifyJWT(ctx context.Context, token []byte, now time.Time) (map[string]any, []byte, error) {
 	parts := bytes.Split(token, []byte("."))
 	if len(parts) != 3 || len(parts[0]) == 0 || len(parts[1]) == 0 {
-		return nil, refuse("malformed_jwt", "body is neither JSON nor a compact JWT (header.payload.signature)")
+		return nil, nil, refuse("malformed_jwt", "body is neither JSON nor a compact JWT (header.payload.signature)")
 	}
 	hb, err := base64.RawURLEncoding.DecodeString(string(parts[0]))
 	if err != nil {
-		return nil, refuse("malformed_jwt", "JWT header is not base64url")
+		return nil, nil, refuse("malformed_jwt", "JWT header is not base64url")
 	}
 	var hdr struct {
 		Alg  string          `json:"alg"`
@@ -146,36 +146,36 @@ func (c *jwksCache) verifyJWT(ctx context.Context, token []byte, now time.Time) 
 		Crit json.RawMessage `json:"crit"`
 	}
 	if err := json.Unmarshal(hb, &hdr); err != nil {
-		return nil, refuse("malformed_jwt", "JWT header is not a JSON object")
+		return nil, nil, refuse("malformed_jwt", "JWT header is not a JSON object")
 	}
 	if hdr.Alg != "RS256" {
-		return nil, refuse("bad_alg", "JWT alg %q refused: only RS256 is accepted", truncate(hdr.Alg, 20))
+		return nil, nil, refuse("bad_alg", "JWT alg %q refused: only RS256 is accepted", truncate(hdr.Alg, 20))
 	}
 	if len(parts[2]) == 0 {
-		return nil, refuse("bad_signature", "JWT has no signature")
+		return nil, nil, refuse("bad_signature", "JWT has no signature")
 	}
 	if hdr.Kid == "" {
-		return nil, refuse("missing_kid", "JWT header has no kid")
+		return nil, nil, refuse("missing_kid", "JWT header has no kid")
 	}
 	key, err := c.key(ctx, hdr.Kid)
 	if errors.Is(err, errUnknownKid) {
-		return nil, refuse("unknown_kid", "JWT kid %q is not in the Live Events JWKS", truncate(hdr.Kid, 60))
+		return nil, nil, refuse("unknown_kid", "JWT kid %q is not in the Live Events JWKS", truncate(hdr.Kid, 60))
 	}
 	if err != nil {
-		return nil, err // JWKS unreachable: our problem, Canvas should retry (5xx)
+		return nil, nil, err // JWKS unreachable: our problem, Canvas should retry (5xx)
 	}
 	payload, err := jws.VerifyCompactFast(key, token, jwa.RS256())
 	if err != nil {
-		return nil, refuse("bad_signature", "JWT signature does not verify with kid %q", truncate(hdr.Kid, 60))
+		return nil, nil, refuse("bad_signature", "JWT signature does not verify with kid %q", truncate(hdr.Kid, 60))
 	}
 	var claims map[string]any
 	if err := decode(payload, &claims); err != nil || claims == nil {
-		return nil, refuse("malformed_jwt", "JWT payload is not a JSON object")
+		return nil, nil, refuse("malformed_jwt", "JWT payload is not a JSON object")
 	}
 	if err := checkTimes(claims, now); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return claims, nil
+	return claims, payload, nil
 }
 
 func checkTimes(claims map[string]any, now time.Time) error {

@@ -112,11 +112,11 @@ func (s *Service) verifySigned(ctx context.Context, token []byte) (*Event, error
 	if s.jwks == nil {
 		return nil, refuse("bad_signature", "signed events cannot be verified: LAUREL_LIVE_EVENTS_JWKS_URL is not set")
 	}
-	claims, err := s.jwks.verifyJWT(ctx, token, s.now())
+	claims, payload, err := s.jwks.verifyJWT(ctx, token, s.now())
 	if err != nil {
 		return nil, err
 	}
-	return parseEvent(claims)
+	return parseEvent(claims, payload)
 }
 
 // verifyUnsigned accepts raw JSON only with the shared secret of the platform
@@ -132,7 +132,7 @@ func (s *Service) verifyUnsigned(ctx context.Context, c *gin.Context, body []byt
 			given = strings.TrimSpace(a[7:])
 		}
 	}
-	ev, err := parseEvent(v)
+	ev, err := parseEvent(v, body)
 	if err != nil {
 		if given == "" {
 			// Do not reveal validation details to an unauthenticated sender.
