@@ -60,7 +60,7 @@ func (a *App) build(ctx context.Context) error {
 	}
 	a.LTI.SetLaunchHandler(a.Canvas.HandleLaunch)
 	if a.Config.SMTPURL != "" {
-		if a.Mail, err = mail.NewSender(a.Config.SMTPURL, a.Config.MailFrom, 4); err != nil {
+		if a.Mail, err = mail.NewSender(a.Config.SMTPURL, a.Config.MailFrom, 8); err != nil {
 			return fmt.Errorf("LAUREL_SMTP_URL: %w", err)
 		}
 	}
@@ -105,7 +105,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 // RunWorkers runs the background workers until ctx ends.
 func (a *App) RunWorkers(ctx context.Context) error {
 	w := jobs.NewWorker(a.DB, a.Log)
-	w.Handle(issuance.EmailJob, a.Issuance.SendEmailJob(a.Mail, a.Config.MailFrom))
+	w.HandleBatch(issuance.EmailJob, a.Issuance.SendEmailBatch(a.Mail, a.Config.MailFrom))
 	errc := make(chan error, 3)
 	go func() { errc <- w.Run(ctx) }()
 	go func() { errc <- a.Canvas.RunInboxWorker(ctx) }()
