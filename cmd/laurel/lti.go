@@ -89,16 +89,19 @@ func (m *Main) reconcile(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	var id int64
+	if *mapping != "" {
+		var err error
+		if id, err = strconv.ParseInt(*mapping, 10, 64); err != nil || id <= 0 {
+			return fmt.Errorf("reconcile: --mapping %q is not a mapping id", *mapping)
+		}
+	}
 	a, err := m.openStore(ctx)
 	if err != nil {
 		return err
 	}
 	var results []canvas.MappingResult
-	if *mapping != "" {
-		id, err := strconv.ParseInt(*mapping, 10, 64)
-		if err != nil || id <= 0 {
-			return fmt.Errorf("reconcile: --mapping %q is not a mapping id", *mapping)
-		}
+	if id != 0 {
 		r, err := a.Canvas.Reconcile(ctx, id)
 		if err != nil {
 			return fmt.Errorf("reconcile mapping %d: %w", id, err)
