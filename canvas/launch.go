@@ -49,6 +49,8 @@ type Groups interface {
 	Groups(ctx context.Context, only []int64) ([]issuance.GroupSummary, error)
 	CreateGroup(ctx context.Context, actor string, g issuance.Group) (issuance.Group, error)
 	Designs(ctx context.Context) ([]issuance.Design, error)
+	// DefaultDesign returns (creating it on first use) the default design.
+	DefaultDesign(ctx context.Context) (issuance.Design, error)
 }
 
 // LaunchDeps is what the launch views need from package lti and the
@@ -274,6 +276,14 @@ func (s *Service) unmappedView(ctx context.Context, l *lti.Launch, p staffPage) 
 	if err != nil {
 		return p, err
 	}
+	if len(designs) == 0 {
+		// A fresh installation: the default design is made on first use.
+		d, err := s.lti.Groups.DefaultDesign(ctx)
+		if err != nil {
+			return p, err
+		}
+		designs = []issuance.Design{d}
+	}
 	p.Groups, p.Designs = groups, designs
 	p.Form = mapForm{GroupChoice: "new", GroupName: l.Context.Title, CourseName: l.Context.Title, Rule: string(RuleCanvasCompletion)}
 	if p.Form.CourseName == "" {
@@ -491,7 +501,13 @@ func (s *Service) appMap(c *gin.Context) error {
 		if f.CourseName == "" {
 			errs["course_name"] = "Give the course name printed on credentials."
 		}
-		if f.DesignID, err = strconv.ParseInt(c.PostForm("design_id"), 10, 64); err != nil || f.DesignID <= 0 {
+		if v := c.PostForm("design_id"); v == "" {
+			d, err := s.lti.Groups.DefaultDesign(c.Request.Context())
+			if err != nil {
+				return err
+			}
+			f.DesignID = d.ID
+		} else if f.DesignID, err = strconv.ParseInt(v, 10, 64); err != nil || f.DesignID <= 0 {
 			errs["design_id"] = "Choose a design."
 		}
 	} else if groupID, err = strconv.ParseInt(f.GroupChoice, 10, 64); err != nil || groupID <= 0 {
