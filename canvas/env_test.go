@@ -72,6 +72,25 @@ type env struct {
 	srv       *httptest.Server
 	auth      *auth.Auth
 	reg       *prometheus.Registry
+	clock     *clock
+}
+
+// clock is a movable clock for the service.
+type clock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.off += d
+	c.mu.Unlock()
 }
 
 const canvasToken = "sim-canvas-api-token-0123456789"
@@ -87,7 +106,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 		o = opts[0]
 	}
 	ctx := context.Background()
-	e := &env{t: t}
+	e := &env{t: t, clock: &clock{}}
 	e.dbURL = testenv.DatabaseURL(t) + os.Getenv("BENCH_DSN_SUFFIX")
 	var err error
 	e.db, err = sqlx.Open("postgres", e.dbURL)
@@ -125,7 +144,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	e.svc, err = canvas.New(canvas.Options{
 		DB: e.db, Keys: e.keys, Issuer: e.iss, Platforms: canvas.LTIPlatforms(e.registry),
 		BaseURL: "http://laurel.test", LiveEventsJWKSURL: e.events.JWKSURL(), Registerer: e.reg,
-		RateLimitBackoff: 5 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		RateLimitBackoff: 5 * time.Millisecond, Now: e.clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -34,7 +34,10 @@ type jwksCache struct {
 	minRefetch time.Duration
 	maxAge     time.Duration
 
-	mu        sync.Mutex
+	// mu guards the keys; fetchMu makes fetches single-flight, so a slow
+	// JWKS endpoint never blocks deliveries signed with a known, fresh key.
+	mu        sync.RWMutex
+	fetchMu   sync.Mutex
 	keys      map[string]*rsa.PublicKey
 	fetchedAt time.Time // last successful fetch
 	triedAt   time.Time // last attempt
@@ -46,24 +49,41 @@ func newJWKSCache(url string, client *http.Client, now func() time.Time) *jwksCa
 
 var errUnknownKid = errors.New("unknown kid")
 
+// cached returns the key with this kid and whether the set is fresh.
+func (c *jwksCache) cached(kid string) (*rsa.PublicKey, bool, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	k, ok := c.keys[kid]
+	fresh := !c.fetchedAt.IsZero() && c.now().Sub(c.fetchedAt) <= c.maxAge
+	return k, ok, fresh
+}
+
 // key returns the RS256 key with this kid, fetching the JWKS when the kid is
 // unknown or the cached set is old.
 func (c *jwksCache) key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.now()
-	k, ok := c.keys[kid]
-	stale := c.fetchedAt.IsZero() || now.Sub(c.fetchedAt) > c.maxAge
-	if ok && !stale {
+	if k, ok, fresh := c.cached(kid); ok && fresh {
 		return k, nil
 	}
-	if now.Sub(c.triedAt) < c.minRefetch {
+	c.fetchMu.Lock()
+	defer c.fetchMu.Unlock()
+	// Another request may have fetched while this one waited.
+	k, ok, fresh := c.cached(kid)
+	if ok && fresh {
+		return k, nil
+	}
+	c.mu.RLock()
+	tried := c.triedAt
+	c.mu.RUnlock()
+	now := c.now()
+	if now.Sub(tried) < c.minRefetch {
 		if ok {
 			return k, nil
 		}
 		return nil, errUnknownKid
 	}
+	c.mu.Lock()
 	c.triedAt = now
+	c.mu.Unlock()
 	keys, err := c.fetch(ctx)
 	if err != nil {
 		slog.WarnContext(ctx, "live events jwks fetch failed", "url", c.url, "err", err)
@@ -72,7 +92,9 @@ func (c *jwksCache) key(ctx context.Context, kid string) (*rsa.PublicKey, error)
 		}
 		return nil, fmt.Errorf("fetch live events JWKS: %w", err)
 	}
+	c.mu.Lock()
 	c.keys, c.fetchedAt = keys, now
+	c.mu.Unlock()
 	if k, ok = keys[kid]; !ok {
 		return nil, errUnknownKid
 	}

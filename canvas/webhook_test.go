@@ -406,3 +406,43 @@ func TestWebhookAutoPublish(t *testing.T) {
 }
 
 func ltiCanvasURL(u string) lti.PlatformInput { return lti.PlatformInput{CanvasURL: u} }
+
+// Instructure rotates the Live Events keys: an unknown kid re-fetches the
+// JWKS, but a flood of unknown kids fetches it at most once per interval.
+func TestWebhookJWKSRotationAndRefetchLimit(t *testing.T) {
+	e := newEnv(t)
+	e.mustMap("950", false)
+	if st, b := e.deliver(canvassim.Completion{CourseID: "950", UserID: "1", UserName: "A", UserEmail: "a@example.com"}); st != 200 {
+		t.Fatalf("first: %d %s", st, b)
+	}
+	if n := e.events.JWKSFetches(); n != 1 {
+		t.Fatalf("JWKS fetched %d times, want 1", n)
+	}
+	if err := e.events.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	// Right after a fetch, an unknown kid is refused without a re-fetch.
+	if st, b := e.deliver(canvassim.Completion{CourseID: "950", UserID: "2", UserName: "B", UserEmail: "b@example.com"}); st != 401 || !strings.Contains(b, "unknown_kid") {
+		t.Fatalf("new kid within the refetch interval: %d %s", st, b)
+	}
+	e.clock.Advance(11 * time.Second)
+	if st, b := e.deliver(canvassim.Completion{CourseID: "950", UserID: "2", UserName: "B", UserEmail: "b@example.com"}); st != 200 {
+		t.Fatalf("new kid after the interval: %d %s", st, b)
+	}
+	other, _ := rsa.GenerateKey(rand.Reader, 2048)
+	for i := range 20 {
+		claims := e.events.CourseCompleted(canvassim.Completion{CourseID: "950", UserID: "3", UserName: "F", UserEmail: "f@example.com"})
+		claims["exp"] = time.Now().Add(time.Minute).Unix()
+		tok, _ := canvassim.SignLiveEvent(map[string]any{"alg": "RS256", "kid": fmt.Sprintf("forged-%d", i)}, claims, other)
+		if st, b, _ := e.events.Deliver(context.Background(), e.webhookURL(), tok); st != 401 || !strings.Contains(string(b), "unknown_kid") {
+			t.Fatalf("forged kid %d: %d %s", i, st, b)
+		}
+	}
+	if n := e.events.JWKSFetches(); n != 2 {
+		t.Fatalf("JWKS fetched %d times, want 2 (one per rotation, none for the flood)", n)
+	}
+	e.drain()
+	if n := len(e.credentials()); n != 2 {
+		t.Fatalf("%d credentials, want 2", n)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -46,13 +47,16 @@ func GlobalID(local string) string {
 // delivery does, with keys of its own (Canvas signs Live Events with keys
 // separate from its LTI keys) published at LiveEventsJWKSPath.
 type LiveEvents struct {
-	base   string
-	host   string
-	key    *rsa.PrivateKey
-	kid    string
-	jwks   []byte
-	client *http.Client
-	seq    atomic.Int64
+	base    string
+	host    string
+	mu      sync.Mutex
+	key     *rsa.PrivateKey
+	kid     string
+	jwks    []byte
+	old     []map[string]string // previous keys, still published
+	client  *http.Client
+	seq     atomic.Int64
+	fetches atomic.Int64
 	// RootAccountGUID is the simulated root account's LTI guid
 	// (tool_platform.guid in launches, root_account_lti_guid in events).
 	RootAccountGUID string
@@ -79,25 +83,51 @@ func NewLiveEvents(r Router) (*LiveEvents, error) {
 		client:          &http.Client{Timeout: 30 * time.Second},
 		RootAccountGUID: "VicYj3cu5BIFpoZhDVU4DZumnlBrWi1grgJEzADs." + u.Hostname(),
 	}
-	if l.jwks, err = publicJWKS(&key.PublicKey, l.kid); err != nil {
+	if l.jwks, err = l.publish(); err != nil {
 		return nil, err
 	}
 	r.Handle(LiveEventsJWKSPath, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		l.fetches.Add(1)
+		l.mu.Lock()
+		b := l.jwks
+		l.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(l.jwks)
+		w.Write(b)
 	}))
 	return l, nil
 }
 
-// publicJWKS publishes the key as Instructure's endpoint does: a JWK Set
-// whose keys carry kid, alg and use. Encoded with the standard library, so
-// the tool's JOSE library is checked against an independent implementation.
-func publicJWKS(pub *rsa.PublicKey, kid string) ([]byte, error) {
+// Rotate switches signing to a new key with a new kid; the previous key stays
+// published, as Instructure's endpoint keeps previous, current and next.
+func (l *LiveEvents) Rotate() error {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.old = append(l.old, jwkOf(&l.key.PublicKey, l.kid))
+	l.key, l.kid = key, "live-events-"+strconv.FormatInt(time.Now().UnixNano(), 36)
+	l.jwks, err = l.publish()
+	return err
+}
+
+// JWKSFetches counts GETs of the Live Events JWKS.
+func (l *LiveEvents) JWKSFetches() int64 { return l.fetches.Load() }
+
+// publish encodes the current and previous public keys as a JWK Set.
+func (l *LiveEvents) publish() ([]byte, error) {
+	keys := append([]map[string]string{jwkOf(&l.key.PublicKey, l.kid)}, l.old...)
+	return json.Marshal(map[string]any{"keys": keys})
+}
+
+// jwkOf encodes a public key as Instructure's endpoint does: with kid, alg
+// and use. Encoded with the standard library, so the tool's JOSE library is
+// checked against an independent implementation.
+func jwkOf(pub *rsa.PublicKey, kid string) map[string]string {
 	enc := base64.RawURLEncoding.EncodeToString
-	return json.Marshal(map[string]any{"keys": []map[string]string{{
-		"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig",
-		"n": enc(pub.N.Bytes()), "e": enc(big.NewInt(int64(pub.E)).Bytes()),
-	}}})
+	return map[string]string{"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig",
+		"n": enc(pub.N.Bytes()), "e": enc(big.NewInt(int64(pub.E)).Bytes())}
 }
 
 // JWKSURL is the URL of the Live Events JWKS (LAUREL_LIVE_EVENTS_JWKS_URL).
@@ -107,7 +137,11 @@ func (l *LiveEvents) JWKSURL() string { return l.base + LiveEventsJWKSPath }
 func (l *LiveEvents) Host() string { return l.host }
 
 // Kid is the key id the events are signed with.
-func (l *LiveEvents) Kid() string { return l.kid }
+func (l *LiveEvents) Kid() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.kid
+}
 
 // Completion describes one student's course completion.
 type Completion struct {
@@ -205,7 +239,10 @@ func (l *LiveEvents) Sign(event map[string]any) (string, error) {
 // SignClaims signs arbitrary claims with the Live Events key (for tests that
 // need a valid signature over odd content).
 func (l *LiveEvents) SignClaims(claims map[string]any) (string, error) {
-	return SignLiveEvent(map[string]any{"alg": "RS256", "typ": "JWT", "kid": l.kid}, claims, l.key)
+	l.mu.Lock()
+	key, kid := l.key, l.kid
+	l.mu.Unlock()
+	return SignLiveEvent(map[string]any{"alg": "RS256", "typ": "JWT", "kid": kid}, claims, key)
 }
 
 // SignLiveEvent makes a compact RS256 JWS of header and claims with key
