@@ -17,12 +17,12 @@ import (
 	"github.com/laurel-edu/laurel/issuance"
 )
 
-// publicRenderer parses the public pages only, so these tests do not depend
+// publicRenderer parses the public pages (and the partial they share) only, so these tests do not depend
 // on the staff pages' templates.
 func publicRenderer(t testing.TB) *web.Renderer {
 	t.Helper()
 	m := fstest.MapFS{}
-	for _, name := range []string{"public_credential.html", "public_not_found.html"} {
+	for _, name := range []string{"public_credential.html", "public_not_found.html", "_credential_design.html"} {
 		b, err := fs.ReadFile(issuance.Templates, "templates/"+name)
 		if err != nil {
 			t.Fatal(err)

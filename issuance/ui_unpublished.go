@@ -199,57 +199,62 @@ type publishConfirmPage struct {
 	Back  string
 }
 
-func (u *ui) publishConfirm(c *gin.Context) error {
-	g, p, err := u.groupFor(c, auth.PublishCredentials)
-	if err != nil {
-		return err
+// publishRequest is what both publishing steps (Confirm, then Publish) post.
+type publishRequest struct {
+	g    Group
+	p    *auth.Principal
+	sel  Selection
+	back string // the review page to return to
+}
+
+// readPublish checks the caller may publish in the group and reads the
+// selection. It returns ok=false after sending the user back with a message
+// when nothing is selected.
+func (u *ui) readPublish(c *gin.Context) (r publishRequest, ok bool, err error) {
+	if r.g, r.p, err = u.groupFor(c, auth.PublishCredentials); err != nil {
+		return r, false, err
 	}
-	sel, err := selection(c, g.ID)
-	if err != nil {
-		return err
+	if r.sel, err = selection(c, r.g.ID); err != nil {
+		return r, false, err
 	}
-	back := auth.SafeNext(c.PostForm("back"))
-	if back == "/groups" {
-		back = "/groups/" + strconv.FormatInt(g.ID, 10) + "/unpublished"
+	r.back = auth.SafeNext(c.PostForm("back"))
+	if r.back == "/groups" {
+		r.back = "/groups/" + strconv.FormatInt(r.g.ID, 10) + "/unpublished"
 	}
-	if !sel.AllUnpublished && len(sel.IDs) == 0 {
+	if !r.sel.AllUnpublished && len(r.sel.IDs) == 0 {
 		auth.SetFlash(c, "Select at least one credential to publish.")
-		return seeOther(c, back)
+		return r, false, seeOther(c, r.back)
 	}
-	n, err := u.s.CountPublishable(c.Request.Context(), sel)
+	return r, true, nil
+}
+
+func (u *ui) publishConfirm(c *gin.Context) error {
+	r, ok, err := u.readPublish(c)
+	if !ok {
+		return err
+	}
+	n, err := u.s.CountPublishable(c.Request.Context(), r.sel)
 	if err != nil {
 		return err
 	}
 	if n == 0 {
 		auth.SetFlash(c, "None of the selected credentials can be published (already published or revoked).")
-		return seeOther(c, back)
+		return seeOther(c, r.back)
 	}
 	return u.rd.Render(c, http.StatusOK, "staff_publish_confirm.html", publishConfirmPage{
-		Title: "Confirm publishing · " + g.Name, Nav: newNav(g, p, "unpublished"), Sel: sel, Count: n, Back: back,
+		Title: "Confirm publishing · " + r.g.Name, Nav: newNav(r.g, r.p, "unpublished"), Sel: r.sel, Count: n, Back: r.back,
 	})
 }
 
 func (u *ui) publish(c *gin.Context) error {
-	g, p, err := u.groupFor(c, auth.PublishCredentials)
-	if err != nil {
+	r, ok, err := u.readPublish(c)
+	if !ok {
 		return err
 	}
-	sel, err := selection(c, g.ID)
-	if err != nil {
-		return err
-	}
-	back := auth.SafeNext(c.PostForm("back"))
-	if back == "/groups" {
-		back = "/groups/" + strconv.FormatInt(g.ID, 10) + "/unpublished"
-	}
-	if !sel.AllUnpublished && len(sel.IDs) == 0 {
-		auth.SetFlash(c, "Select at least one credential to publish.")
-		return seeOther(c, back)
-	}
-	res, err := u.s.Publish(c.Request.Context(), p.Actor(), sel)
+	res, err := u.s.Publish(c.Request.Context(), r.p.Actor(), r.sel)
 	if err != nil {
 		return err
 	}
 	auth.SetFlash(c, "Published "+plural(res.Published, "credential")+"; "+plural(res.Emails, "email")+" queued for sending.")
-	return seeOther(c, back)
+	return seeOther(c, r.back)
 }

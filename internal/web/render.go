@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io/fs"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -59,7 +60,8 @@ var Funcs = template.FuncMap{
 }
 
 // NewRenderer parses every *.html page in each of pages (a feature's embedded
-// templates) together with the shared layout. Page names must be unique across
+// templates) together with the shared layout and the feature's partials
+// (_*.html). Page names must be unique across
 // features. extra funcs are added to Funcs.
 func NewRenderer(extra template.FuncMap, pages ...fs.FS) (*Renderer, error) {
 	funcs := template.FuncMap{}
@@ -76,8 +78,14 @@ func NewRenderer(extra template.FuncMap, pages ...fs.FS) (*Renderer, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Files named _*.html are partials: their {{define}} blocks are
+		// shared by every page of the same feature.
+		partials, err := fs.Glob(fsys, "_*.html")
+		if err != nil {
+			return nil, err
+		}
 		for _, name := range names {
-			if name == "layout.html" {
+			if name == "layout.html" || strings.HasPrefix(name, "_") {
 				continue
 			}
 			if _, dup := r.sets[name]; dup {
@@ -87,7 +95,7 @@ func NewRenderer(extra template.FuncMap, pages ...fs.FS) (*Renderer, error) {
 			if err != nil {
 				return nil, fmt.Errorf("parse layout: %w", err)
 			}
-			if t, err = t.ParseFS(fsys, name); err != nil {
+			if t, err = t.ParseFS(fsys, append([]string{name}, partials...)...); err != nil {
 				return nil, fmt.Errorf("parse %s: %w", name, err)
 			}
 			r.sets[path.Base(name)] = t
