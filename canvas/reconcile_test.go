@@ -11,6 +11,7 @@ import (
 	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/canvas/canvassim"
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/lti"
 )
 
 // 30 completions whose events were lost: one run creates 30, the next none.
@@ -118,6 +119,16 @@ func TestReconcileAPIAndMissingToken(t *testing.T) {
 	st, body = e2.api("POST", fmt.Sprintf("/mappings/%d/reconcile", m2.ID), e2.token("admin"), "")
 	if st != 422 || !strings.Contains(body, "No Canvas API token") {
 		t.Fatalf("no token over the API: %d %s", st, body)
+	}
+
+	// A token Canvas refuses is named as the problem.
+	if _, err := e2.registry.UpdatePlatform(context.Background(), e2.platform.ID, lti.PlatformInput{CanvasToken: "revoked-token"}); err != nil {
+		t.Fatal(err)
+	}
+	e2.rest.AddStudents("711", canvassim.RESTStudent{ID: "1", Name: "X", Email: "x@example.com"})
+	_, err = e2.svc.Reconcile(context.Background(), m2.ID)
+	if !apperr.Is(err, apperr.Invalid) || !strings.Contains(apperr.Message(err), "Canvas refused the platform's API token (401)") {
+		t.Fatalf("refused token: %v", err)
 	}
 }
 

@@ -334,6 +334,14 @@ func TestWebhookUnmappedCourseIsReprocessedWhenMapped(t *testing.T) {
 	if state != "unmapped" || !strings.Contains(reason, "unmapped course") || len(e.credentials()) != 0 {
 		t.Fatalf("state %q reason %q credentials %d", state, reason, len(e.credentials()))
 	}
+	// A completion older than 30 days in the same course stays unmapped.
+	if st, b := e.deliver(canvassim.Completion{CourseID: "404", UserID: "8", UserName: "Late", UserEmail: "late@example.com"}); st != 200 {
+		t.Fatalf("deliver: %d %s", st, b)
+	}
+	e.drain()
+	if _, err := e.db.Exec(`UPDATE canvas_events SET received_at = now() - interval '31 days' WHERE canvas_user_id = '8'`); err != nil {
+		t.Fatal(err)
+	}
 	tok := e.token("admin")
 	st, body := e.api("POST", "/mappings", tok, fmt.Sprintf(`{"platform_id":%d,"group_id":%d,"canvas_course_id":"404"}`, e.platform.ID, e.group.ID))
 	if st != 201 {
