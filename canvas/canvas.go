@@ -2,6 +2,28 @@
 // mappings and the views a Canvas launch shows, the Live Events completion
 // webhook and its inbox worker, the Canvas REST client and the reconciliation
 // that catches completions whose events never arrived.
+//
+// # The completion webhook (POST /webhooks/canvas)
+//
+// Canvas Live Events (HTTPS delivery) POST one event per request. Two forms
+// are accepted:
+//
+//   - Signed (the default in Canvas): the body is a compact JWT, RS256 only,
+//     verified against the JWKS at LAUREL_LIVE_EVENTS_JWKS_URL (cached;
+//     re-fetched on an unknown kid at most once per 10 s). The event is the
+//     JWT's claims or sits under a claim: the first object holding "metadata"
+//     and "body" objects is taken.
+//   - Unsigned JSON, only for a platform an owner gave a shared secret
+//     (/admin/events, or Service.SetWebhookSecret; stored encrypted). The
+//     request must carry it as "X-Laurel-Webhook-Secret: <secret>" or
+//     "Authorization: Bearer <secret>"; the platform is the one whose Canvas
+//     URL host equals the event's metadata.hostname.
+//
+// A valid event is stored in the canvas_events inbox (a re-delivery, same
+// metadata.request_id, is a no-op) and answered 200 {"status": "accepted" |
+// "duplicate" | "ignored"}; the inbox worker then creates the credential.
+// A refusal answers 400 or 401 {"error": {"code", "reason", "message"}}, and
+// 503 when Laurel cannot store the event (Canvas retries).
 package canvas
 
 import (
