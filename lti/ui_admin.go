@@ -1,0 +1,184 @@
+package lti
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/internal/web"
+)
+
+// admin serves the owner's pages for platforms and the tool's keys. Both
+// decide who may launch Laurel and what signs its messages, so every route
+// is owner-only (auth.ManageStaff), GET included: the list shows which
+// platforms hold a Canvas API token.
+type admin struct {
+	t  *Tool
+	rd *web.Renderer
+}
+
+// RegisterAdmin mounts the owner pages on r, which the app protects with
+// auth.RequireStaff (and the whole handler with auth.CSRF):
+//
+//	GET  /admin/platforms                 platforms and the tool's configuration URLs
+//	GET  /admin/platforms/new             add form; POST saves
+//	GET  /admin/platforms/:id/edit        edit form; POST saves
+//	POST /admin/platforms/:id/disable     refuse the platform's launches
+//	POST /admin/platforms/:id/enable      accept them again
+//	GET  /admin/keys                      the tool's signing keys
+//	POST /admin/keys/rotate               add a new signing key
+//	POST /admin/keys/retire               retire keys older than RetireAfter, except the newest
+//
+// Every other role gets the 403 page. rd must include Templates.
+func (t *Tool) RegisterAdmin(r gin.IRouter, rd *web.Renderer) {
+	a := &admin{t: t, rd: rd}
+	p := rd.Page
+	r.GET("/admin/platforms", p(a.platformList))
+	r.GET("/admin/platforms/new", p(a.platformNew))
+	r.POST("/admin/platforms/new", p(a.platformCreate))
+	r.GET("/admin/platforms/:id/edit", p(a.platformEdit))
+	r.POST("/admin/platforms/:id/edit", p(a.platformUpdate))
+	r.POST("/admin/platforms/:id/disable", p(a.platformSetDisabled(true)))
+	r.POST("/admin/platforms/:id/enable", p(a.platformSetDisabled(false)))
+	r.GET("/admin/keys", p(a.keyList))
+	r.POST("/admin/keys/rotate", p(a.keysRotate))
+	r.POST("/admin/keys/retire", p(a.keysRetire))
+}
+
+// requireOwner returns the signed-in principal when it may manage platforms
+// and keys: 401 without one (a handler mounted without RequireStaff must not
+// act anonymously), 403 for any role but owner.
+func requireOwner(c *gin.Context) (*auth.Principal, error) {
+	p := auth.Current(c)
+	if p == nil {
+		return nil, apperr.Errorf(apperr.Unauthorized, "Please sign in first.")
+	}
+	if err := p.Require(auth.ManageStaff); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// platformParam checks the role, then loads the :id platform (404 when
+// unknown), so a refused role learns nothing about which ids exist.
+func (a *admin) platformParam(c *gin.Context) (*auth.Principal, Platform, error) {
+	p, err := requireOwner(c)
+	if err != nil {
+		return nil, Platform{}, err
+	}
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return nil, Platform{}, apperr.Errorf(apperr.NotFound, "There is no platform %q.", c.Param("id"))
+	}
+	pl, err := a.t.registry.Platform(c.Request.Context(), id)
+	if err != nil {
+		return nil, Platform{}, err
+	}
+	return p, pl, nil
+}
+
+func seeOther(c *gin.Context, url string) error {
+	c.Redirect(http.StatusSeeOther, url)
+	return nil
+}
+
+// adminTabs marks the current tab of the owner pages' navigation.
+type adminTabs struct{ Tab string }
+
+// toolConfig is what an admin pastes into a platform to install Laurel.
+type toolConfig struct {
+	Domain        string
+	LoginURL      string
+	LaunchURL     string
+	JWKSURL       string
+	CanvasJSONURL string
+	RegisterURL   string
+}
+
+func (t *Tool) toolConfig() toolConfig {
+	return toolConfig{
+		Domain:    t.Domain(),
+		LoginURL:  t.LoginURL(),
+		LaunchURL: t.LaunchURL(),
+		JWKSURL:   t.JWKSURL(),
+		// Served by package canvas (RegisterDevKey) on the same base URL.
+		CanvasJSONURL: t.baseURL + "/lti/canvas.json",
+		RegisterURL:   t.RegisterURL(),
+	}
+}
+
+// platformListRow is one platform of the list with its deployment count.
+type platformListRow struct {
+	Platform
+	Deployments int
+}
+
+// platformListPage is /admin/platforms.
+type platformListPage struct {
+	Title     string
+	Nav       adminTabs
+	Platforms []platformListRow
+	Config    toolConfig
+	Known     []knownIssuer
+}
+
+func (a *admin) platformList(c *gin.Context) error {
+	if _, err := requireOwner(c); err != nil {
+		return err
+	}
+	ctx := c.Request.Context()
+	plats, err := a.t.registry.Platforms(ctx)
+	if err != nil {
+		return err
+	}
+	counts, err := a.t.registry.deploymentCounts(ctx)
+	if err != nil {
+		return err
+	}
+	page := platformListPage{Title: "LTI platforms", Nav: adminTabs{"platforms"}, Config: a.t.toolConfig(), Known: knownIssuers()}
+	for _, p := range plats {
+		page.Platforms = append(page.Platforms, platformListRow{Platform: p, Deployments: counts[p.ID]})
+	}
+	return a.rd.Render(c, http.StatusOK, "lti_admin_platforms.html", page)
+}
+
+// deploymentCounts counts the known deployments of every platform (one
+// query for the whole list rather than one per platform).
+func (r *Registry) deploymentCounts(ctx context.Context) (map[int64]int, error) {
+	var rows []struct {
+		PlatformID int64 `db:"platform_id"`
+		N          int   `db:"n"`
+	}
+	const q = `SELECT platform_id, count(*) AS n FROM deployments GROUP BY platform_id`
+	if err := r.db.SelectContext(ctx, &rows, q); err != nil {
+		return nil, fmt.Errorf("count deployments per platform: %w", err)
+	}
+	out := make(map[int64]int, len(rows))
+	for _, row := range rows {
+		out[row.PlatformID] = row.N
+	}
+	return out, nil
+}
+
+// knownIssuer is an Instructure-hosted Canvas issuer whose endpoints Laurel
+// fills in, shown next to the endpoint fields.
+type knownIssuer struct {
+	Issuer, AuthURL, TokenURL, JWKSURL string
+}
+
+func knownIssuers() []knownIssuer {
+	out := make([]knownIssuer, 0, len(canvasHosted))
+	for iss, e := range canvasHosted {
+		out = append(out, knownIssuer{Issuer: iss, AuthURL: e.auth, TokenURL: e.token, JWKSURL: e.jwks})
+	}
+	// Production first, then beta, then test: the order admins meet them.
+	rank := map[string]int{"https://canvas.instructure.com": 0, "https://canvas.beta.instructure.com": 1, "https://canvas.test.instructure.com": 2}
+	sort.Slice(out, func(i, j int) bool { return rank[out[i].Issuer] < rank[out[j].Issuer] })
+	return out
+}

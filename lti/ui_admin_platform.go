@@ -1,0 +1,275 @@
+package lti
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/auth"
+)
+
+// formField is one single-line input of the platform form, built in Go so
+// the template renders every field (label, value, hint, error) the same way.
+type formField struct {
+	Name        string
+	Label       string
+	Type        string // text or url
+	Value       string
+	Hint        string
+	Placeholder string
+	Required    bool
+	Error       string
+}
+
+// platformFormPage is /admin/platforms/new and /admin/platforms/:id/edit.
+type platformFormPage struct {
+	Title    string
+	Nav      adminTabs
+	New      bool
+	Action   string
+	Platform Platform // the stored platform when editing
+	// Identity and Endpoints are the single-line fields, in two groups.
+	Identity    []formField
+	Endpoints   []formField
+	CanvasURL   formField
+	Deployments []Deployment // already known (editing)
+	NewDeps     string       // the deployment ids textarea
+	AutoReg     bool
+	Known       []knownIssuer
+	Errors      map[string]string // per field, for fields rendered by hand
+	OtherErrors []string
+	// TokenNotKept tells the admin a token they typed was not saved because
+	// the form had errors: it is never echoed back into the page.
+	TokenNotKept bool
+}
+
+// platformValues is the form as submitted (or as stored, when editing).
+type platformValues struct {
+	Name, Issuer, ClientID, AuthURL, TokenURL, JWKSURL, CanvasURL, Deployments string
+	AutoRegister                                                               bool
+}
+
+func valuesOf(p Platform) platformValues {
+	return platformValues{Name: p.Name, Issuer: p.Issuer, ClientID: p.ClientID, AuthURL: p.AuthURL, TokenURL: p.TokenURL,
+		JWKSURL: p.JWKSURL, CanvasURL: p.CanvasURL, AutoRegister: p.AutoRegisterDeployments}
+}
+
+func (a *admin) formPage(isNew bool, p Platform, v platformValues, errs map[string]string) platformFormPage {
+	page := platformFormPage{Nav: adminTabs{"platforms"}, New: isNew, Platform: p, NewDeps: v.Deployments,
+		AutoReg: v.AutoRegister, Known: knownIssuers(), Errors: errs}
+	if page.Errors == nil {
+		page.Errors = map[string]string{}
+	}
+	if isNew {
+		page.Title, page.Action = "Add a platform", "/admin/platforms/new"
+	} else {
+		page.Title, page.Action = "Edit "+p.Name, "/admin/platforms/"+strconv.FormatInt(p.ID, 10)+"/edit"
+	}
+	const endpointHint = "Optional for Instructure-hosted Canvas: left empty, Laurel fills it in."
+	f := func(name, label, typ, value, hint, placeholder string, required bool) formField {
+		return formField{Name: name, Label: label, Type: typ, Value: value, Hint: hint, Placeholder: placeholder,
+			Required: required, Error: page.Errors[name]}
+	}
+	nameHint := ""
+	if isNew {
+		nameHint = "Optional: defaults to the Canvas URL's (or the issuer's) host name."
+	}
+	page.Identity = []formField{
+		f("name", "Name", "text", v.Name, nameHint, "e.g. Canvas production", !isNew),
+		f("issuer", "Issuer (iss)", "url", v.Issuer, "Instructure-hosted Canvas: https://canvas.instructure.com (beta and test have their own).", "https://canvas.instructure.com", true),
+		f("client_id", "Client ID", "text", v.ClientID, "The developer key's ID (Canvas shows it in the Details column).", "", true),
+	}
+	page.Endpoints = []formField{
+		f("auth_url", "Authorization URL (OIDC auth endpoint)", "url", v.AuthURL, endpointHint, "https://", false),
+		f("token_url", "Token URL (LTI Advantage services)", "url", v.TokenURL, "Needed for the course roster (NRPS). "+endpointHint, "https://", false),
+		f("jwks_url", "Platform JWKS URL", "url", v.JWKSURL, endpointHint, "https://", false),
+	}
+	page.CanvasURL = f("canvas_url", "Canvas URL", "url", v.CanvasURL, "The institution's Canvas address (REST API, Live Events); empty for other platforms.", "https://canvas.example.edu", false)
+	return page
+}
+
+func (a *admin) platformNew(c *gin.Context) error {
+	if _, err := requireOwner(c); err != nil {
+		return err
+	}
+	page := a.formPage(true, Platform{}, platformValues{AutoRegister: true}, nil)
+	return a.rd.Render(c, http.StatusOK, "lti_admin_platform_form.html", page)
+}
+
+func (a *admin) platformEdit(c *gin.Context) error {
+	_, p, err := a.platformParam(c)
+	if err != nil {
+		return err
+	}
+	page := a.formPage(false, p, valuesOf(p), nil)
+	if page.Deployments, err = a.t.registry.Deployments(c.Request.Context(), p.ID); err != nil {
+		return err
+	}
+	return a.rd.Render(c, http.StatusOK, "lti_admin_platform_form.html", page)
+}
+
+// readPlatformForm reads the submitted form. Deployment ids come one per
+// line (commas and spaces also separate them); blank lines are ignored.
+func readPlatformForm(c *gin.Context) (platformValues, PlatformInput, string) {
+	tr := func(k string) string { return strings.TrimSpace(c.PostForm(k)) }
+	v := platformValues{Name: tr("name"), Issuer: tr("issuer"), ClientID: tr("client_id"), AuthURL: tr("auth_url"),
+		TokenURL: tr("token_url"), JWKSURL: tr("jwks_url"), CanvasURL: tr("canvas_url"),
+		Deployments: strings.TrimSpace(c.PostForm("deployment_ids")), AutoRegister: c.PostForm("auto_register") != ""}
+	auto := v.AutoRegister
+	in := PlatformInput{Name: v.Name, Issuer: v.Issuer, ClientID: v.ClientID, AuthURL: v.AuthURL, TokenURL: v.TokenURL,
+		JWKSURL: v.JWKSURL, CanvasURL: v.CanvasURL, AutoRegisterDeployments: &auto,
+		DeploymentIDs: strings.FieldsFunc(v.Deployments, func(r rune) bool { return r == '\n' || r == '\r' || r == ',' || r == ' ' || r == '\t' })}
+	// The token is taken as typed but for surrounding whitespace, which a
+	// paste often adds and no Canvas token contains.
+	return v, in, strings.TrimSpace(c.PostForm("canvas_token"))
+}
+
+func (a *admin) platformCreate(c *gin.Context) error {
+	if _, err := requireOwner(c); err != nil {
+		return err
+	}
+	v, in, token := readPlatformForm(c)
+	in.CanvasToken = token
+	p, err := a.t.registry.AddPlatform(c.Request.Context(), in)
+	if err == nil {
+		a.t.log.InfoContext(c.Request.Context(), "platform added", "platform_id", p.ID, "issuer", p.Issuer, "client_id", p.ClientID)
+		msg := "Platform “" + p.Name + "” added."
+		if p.HasCanvasToken {
+			msg += " Its Canvas API token is stored encrypted."
+		}
+		auth.SetFlash(c, msg)
+		return seeOther(c, "/admin/platforms")
+	}
+	return a.rerender(c, true, Platform{}, v, token != "", err)
+}
+
+func (a *admin) platformUpdate(c *gin.Context) error {
+	_, cur, err := a.platformParam(c)
+	if err != nil {
+		return err
+	}
+	v, in, token := readPlatformForm(c)
+	in.CanvasToken = token
+	// UpdatePlatform keeps the stored value of an empty field; on this form
+	// every field shows its stored value, so an empty one was cleared on
+	// purpose and must not be silently ignored.
+	errs := map[string]string{}
+	if v.Name == "" {
+		errs["name"] = "Enter a name."
+	}
+	if v.Issuer == "" {
+		errs["issuer"] = "Enter the issuer."
+	}
+	if v.ClientID == "" {
+		errs["client_id"] = "Enter the client ID."
+	}
+	if ka, kt, kj, ok := KnownCanvasEndpoints(v.Issuer); ok {
+		// Instructure-hosted: an emptied endpoint goes back to the known one.
+		fill := func(dst *string, known string) {
+			if *dst == "" {
+				*dst = known
+			}
+		}
+		fill(&in.AuthURL, ka)
+		fill(&in.TokenURL, kt)
+		fill(&in.JWKSURL, kj)
+	} else {
+		if v.AuthURL == "" {
+			errs["auth_url"] = "Enter the platform's authorization URL."
+		}
+		if v.JWKSURL == "" {
+			errs["jwks_url"] = "Enter the platform's JWKS URL."
+		}
+		if v.TokenURL == "" && cur.TokenURL != "" {
+			errs["token_url"] = "A stored token URL cannot be removed here; enter the platform's token URL."
+		}
+	}
+	if v.CanvasURL == "" && cur.CanvasURL != "" {
+		errs["canvas_url"] = "A stored Canvas URL cannot be removed here; enter the Canvas URL."
+	}
+	if len(errs) > 0 {
+		return a.rerenderErrs(c, false, cur, v, token != "", errs, nil)
+	}
+	p, err := a.t.registry.UpdatePlatform(c.Request.Context(), cur.ID, in)
+	if err == nil {
+		a.t.log.InfoContext(c.Request.Context(), "platform updated", "platform_id", p.ID, "issuer", p.Issuer, "client_id", p.ClientID, "token_replaced", token != "")
+		msg := "Platform “" + p.Name + "” saved."
+		if token != "" {
+			msg += " Its Canvas API token was replaced."
+		}
+		auth.SetFlash(c, msg)
+		return seeOther(c, "/admin/platforms")
+	}
+	return a.rerender(c, false, cur, v, token != "", err)
+}
+
+// rerender shows the form again with the Registry's error next to its
+// field: Invalid errors per field, a Conflict on the issuer + client ID.
+// Any other error is the error page.
+func (a *admin) rerender(c *gin.Context, isNew bool, cur Platform, v platformValues, hadToken bool, err error) error {
+	errs := map[string]string{}
+	var other []string
+	switch {
+	case apperr.Is(err, apperr.Conflict):
+		errs["client_id"] = apperr.Message(err)
+		errs["issuer"] = "Another platform already has this issuer with this client ID."
+	case apperr.Is(err, apperr.Invalid):
+		fields := apperr.FieldErrors(err)
+		if len(fields) == 0 {
+			other = append(other, apperr.Message(err))
+		}
+		known := map[string]bool{"name": true, "issuer": true, "client_id": true, "auth_url": true, "token_url": true, "jwks_url": true, "canvas_url": true}
+		for _, f := range fields {
+			name := f.Field
+			if name == "deployment_id" || name == "deployment_ids" {
+				name = "deployment_ids"
+			} else if !known[name] {
+				other = append(other, f.Message)
+				continue
+			}
+			if _, dup := errs[name]; !dup {
+				errs[name] = f.Message
+			}
+		}
+	default:
+		return err
+	}
+	return a.rerenderErrs(c, isNew, cur, v, hadToken, errs, other)
+}
+
+func (a *admin) rerenderErrs(c *gin.Context, isNew bool, cur Platform, v platformValues, hadToken bool, errs map[string]string, other []string) error {
+	page := a.formPage(isNew, cur, v, errs)
+	page.OtherErrors = other
+	page.TokenNotKept = hadToken
+	if !isNew {
+		var err error
+		if page.Deployments, err = a.t.registry.Deployments(c.Request.Context(), cur.ID); err != nil {
+			return err
+		}
+	}
+	return a.rd.Render(c, http.StatusUnprocessableEntity, "lti_admin_platform_form.html", page)
+}
+
+// platformSetDisabled switches a platform off (its launches are refused
+// with the "platform disabled" reason) or back on.
+func (a *admin) platformSetDisabled(disabled bool) func(c *gin.Context) error {
+	return func(c *gin.Context) error {
+		_, p, err := a.platformParam(c)
+		if err != nil {
+			return err
+		}
+		if err := a.t.registry.SetDisabled(c.Request.Context(), p.ID, disabled); err != nil {
+			return err
+		}
+		a.t.log.InfoContext(c.Request.Context(), "platform switched", "platform_id", p.ID, "disabled", disabled)
+		msg := "Platform “" + p.Name + "” is enabled: its launches are accepted again."
+		if disabled {
+			msg = "Platform “" + p.Name + "” is disabled: its launches are refused until you enable it."
+		}
+		auth.SetFlash(c, msg)
+		return seeOther(c, "/admin/platforms")
+	}
+}
