@@ -296,6 +296,9 @@ func (s *Service) RunReconciler(ctx context.Context) error {
 		if _, err := s.ReconcileIfDue(ctx); err != nil && ctx.Err() == nil {
 			s.log.ErrorContext(ctx, "scheduled reconciliation", "err", err)
 		}
+		if _, err := s.PruneEvents(ctx, EventRetention); err != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "prune canvas events", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -345,3 +348,20 @@ func (s *Service) ReconcileIfDue(ctx context.Context) (bool, error) {
 }
 
 var _ = errors.Is
+
+// EventRetention is how long handled inbox events are kept: far longer than
+// Canvas retries a delivery (minutes) or an unmapped completion may still be
+// mapped (30 days), so pruning never lets a re-delivery through twice.
+const EventRetention = 90 * 24 * time.Hour
+
+// PruneEvents deletes handled inbox events (processed, ignored, unmapped)
+// received more than olderThan ago; failed ones stay for the admin page. It
+// returns how many it deleted.
+func (s *Service) PruneEvents(ctx context.Context, olderThan time.Duration) (int64, error) {
+	const q = `DELETE FROM canvas_events WHERE state IN ('processed', 'ignored', 'unmapped') AND received_at < $1`
+	res, err := s.db.ExecContext(ctx, q, s.now().Add(-olderThan))
+	if err != nil {
+		return 0, fmt.Errorf("prune canvas events older than %s: %w", olderThan, err)
+	}
+	return res.RowsAffected()
+}

@@ -154,4 +154,22 @@ func TestReconcileIfDueRunsOncePerInterval(t *testing.T) {
 	}
 }
 
-var _ = canvas.TriggerAPI
+func TestPruneEvents(t *testing.T) {
+	e := newEnv(t)
+	e.mustMap("730", false)
+	e.deliver(canvassim.Completion{CourseID: "730", UserID: "1", UserName: "Old", UserEmail: "old@example.com"})
+	e.deliver(canvassim.Completion{CourseID: "730", UserID: "2", UserName: "New", UserEmail: "new@example.com"})
+	e.deliver(canvassim.Completion{CourseID: "730", UserID: "3", UserName: "Old no mail"})
+	e.drain()
+	if _, err := e.db.Exec(`UPDATE canvas_events SET received_at = now() - interval '100 days' WHERE canvas_user_id IN ('1', '3')`); err != nil {
+		t.Fatal(err)
+	}
+	n, err := e.svc.PruneEvents(context.Background(), canvas.EventRetention)
+	if err != nil || n != 1 {
+		t.Fatalf("pruned %d (%v), want 1", n, err)
+	}
+	// The recent event and the old failure (shown to admins) remain.
+	if got := e.count(`SELECT count(*) FROM canvas_events`); got != 2 {
+		t.Fatalf("%d events left, want 2", got)
+	}
+}
