@@ -111,8 +111,7 @@ func (a *admin) platformEdit(c *gin.Context) error {
 	return a.rd.Render(c, http.StatusOK, "lti_admin_platform_form.html", page)
 }
 
-// readPlatformForm reads the submitted form. Deployment ids come one per
-// line (commas and spaces also separate them); blank lines are ignored.
+// readPlatformForm reads the submitted form.
 func readPlatformForm(c *gin.Context) (platformValues, PlatformInput, string) {
 	tr := func(k string) string { return strings.TrimSpace(c.PostForm(k)) }
 	v := platformValues{Name: tr("name"), Issuer: tr("issuer"), ClientID: tr("client_id"), AuthURL: tr("auth_url"),
@@ -121,10 +120,23 @@ func readPlatformForm(c *gin.Context) (platformValues, PlatformInput, string) {
 	auto := v.AutoRegister
 	in := PlatformInput{Name: v.Name, Issuer: v.Issuer, ClientID: v.ClientID, AuthURL: v.AuthURL, TokenURL: v.TokenURL,
 		JWKSURL: v.JWKSURL, CanvasURL: v.CanvasURL, AutoRegisterDeployments: &auto,
-		DeploymentIDs: strings.FieldsFunc(v.Deployments, func(r rune) bool { return r == '\n' || r == '\r' || r == ',' || r == ' ' || r == '\t' })}
+		DeploymentIDs: deploymentLines(v.Deployments)}
 	// The token is taken as typed but for surrounding whitespace, which a
 	// paste often adds and no Canvas token contains.
 	return v, in, strings.TrimSpace(c.PostForm("canvas_token"))
+}
+
+// deploymentLines splits the deployment ids textarea: one id per line,
+// trimmed, blank lines ignored. Only line breaks separate ids, because the
+// spec allows any printable ASCII in a deployment_id.
+func deploymentLines(s string) []string {
+	var out []string
+	for _, l := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }) {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 func (a *admin) platformCreate(c *gin.Context) error {
