@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -50,6 +51,7 @@ func (s *Service) handleWebhook(c *gin.Context) {
 		return
 	}
 
+	body = unwrapToken(body)
 	var ev *Event
 	var platformID int64
 	signed := body[0] != '{'
@@ -165,4 +167,29 @@ func (s *Service) verifyUnsigned(ctx context.Context, c *gin.Context, body []byt
 		return nil, 0, refuse("bad_secret", "the shared secret does not match platform %d's", p.ID)
 	}
 	return ev, p.ID, nil
+}
+
+// unwrapToken accepts the JWT also as a JSON string or under a "jwt",
+// "token" or "signed_payload" member, since the exact delivery format of
+// signed Live Events is not documented; anything else is returned as is.
+func unwrapToken(body []byte) []byte {
+	switch body[0] {
+	case '"':
+		var tok string
+		if json.Unmarshal(body, &tok) == nil && tok != "" {
+			return []byte(strings.TrimSpace(tok))
+		}
+	case '{':
+		var wrapper map[string]json.RawMessage
+		if json.Unmarshal(body, &wrapper) != nil || wrapper["metadata"] != nil {
+			return body
+		}
+		for _, k := range []string{"jwt", "token", "signed_payload"} {
+			var tok string
+			if json.Unmarshal(wrapper[k], &tok) == nil && strings.Count(tok, ".") == 2 {
+				return []byte(strings.TrimSpace(tok))
+			}
+		}
+	}
+	return body
 }

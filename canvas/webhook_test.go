@@ -303,6 +303,11 @@ func TestWebhookNestedEventAndOtherTypes(t *testing.T) {
 	if st, b := e.deliver(canvassim.Completion{CourseID: "300", UserID: "5", UserName: "Nested", UserEmail: "n@example.com"}); st != 200 {
 		t.Fatalf("nested: %d %s", st, b)
 	}
+	// The token wrapped in JSON is accepted too.
+	wrapped, _ := e.events.Sign(e.events.CourseCompleted(canvassim.Completion{CourseID: "300", UserID: "7", UserName: "Wrapped", UserEmail: "w@example.com"}))
+	if st, b, _ := e.events.DeliverUnsigned(context.Background(), e.webhookURL(), map[string]any{"jwt": wrapped}, nil); st != 200 {
+		t.Fatalf("wrapped token: %d %s", st, b)
+	}
 	ev := e.events.CourseCompleted(canvassim.Completion{CourseID: "300", UserID: "6"})
 	ev["metadata"].(map[string]any)["event_name"] = "asset_accessed"
 	tok, _ := e.events.Sign(ev)
@@ -311,7 +316,7 @@ func TestWebhookNestedEventAndOtherTypes(t *testing.T) {
 		t.Fatalf("other event type: %d %s", st, b)
 	}
 	e.drain()
-	if creds := e.credentials(); len(creds) != 1 || creds[0].Email != "n@example.com" {
+	if creds := e.credentials(); len(creds) != 2 || creds[0].Email != "n@example.com" || creds[1].Email != "w@example.com" {
 		t.Fatalf("credentials = %+v", creds)
 	}
 	if n := e.count(`SELECT count(*) FROM canvas_events WHERE state = 'ignored' AND event_name = 'asset_accessed'`); n != 1 {
