@@ -94,6 +94,9 @@ type viewRenderer = *web.Renderer
 // about the Canvas user and course, then shows the instructor's, the
 // assistant's or the student's view, or the deep-linking choice.
 func (s *Service) HandleLaunch(c *gin.Context, l *lti.Launch) error {
+	if s.views == nil || s.lti.Groups == nil {
+		return errors.New("canvas: HandleLaunch before RegisterLaunch")
+	}
 	ctx := c.Request.Context()
 	if err := s.noteLaunch(ctx, l); err != nil {
 		return err
