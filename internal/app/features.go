@@ -89,6 +89,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 
 	staff := r.Group("/", auth.RequireStaff(rd))
 	a.Issuance.RegisterUI(staff, rd)
+	a.LTI.RegisterAdmin(staff, rd)
 	a.Canvas.RegisterAdmin(staff, rd)
 
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/groups") })
