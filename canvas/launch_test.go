@@ -2,6 +2,7 @@ package canvas_test
 
 import (
 	"context"
+	"encoding/json"
 	"html"
 	"io"
 	"log/slog"
@@ -361,3 +362,33 @@ func mustLaunch(t *testing.T, e *launchEnv, user string) string {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// The developer key names the tool's JWKS, whose keys carry alg and use as
+// Canvas requires.
+func TestDevKeyPublicJWKCarriesAlgAndUse(t *testing.T) {
+	e := newLaunchEnv(t)
+	cfg := e.svc.DevKey()
+	path := strings.TrimPrefix(cfg.PublicJWKURL, "http://laurel.test")
+	if path != "/lti/jwks" {
+		t.Fatalf("public_jwk_url = %s", cfg.PublicJWKURL)
+	}
+	resp, err := http.Get(e.app.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if len(set.Keys) == 0 {
+		t.Fatal("the tool publishes no key")
+	}
+	for _, k := range set.Keys {
+		if k["alg"] != "RS256" || k["use"] != "sig" || k["kid"] == "" || k["kty"] != "RSA" {
+			t.Fatalf("published key %v lacks kty RSA, alg RS256, use sig or kid", k)
+		}
+	}
+}
