@@ -33,7 +33,8 @@ func (a *App) launchDeps(rd *web.Renderer) canvas.LaunchDeps {
 			item := lti.ContentItem{Type: "ltiResourceLink", Title: title, URL: url, Custom: custom}
 			return a.LTI.WriteDeepLinkResponse(c, rd, l, []lti.ContentItem{item})
 		},
-		Groups:   a.Issuance,
-		Renderer: rd,
+		Groups:           a.Issuance,
+		Renderer:         rd,
+		AssistantsMayMap: a.Config.AssistantsMayMap,
 	}
 }

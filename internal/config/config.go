@@ -26,6 +26,9 @@ type Config struct {
 	// ReconcileInterval is how often every mapped course is checked against
 	// Canvas for completions whose event never arrived.
 	ReconcileInterval time.Duration `env:"LAUREL_RECONCILE_INTERVAL" envDefault:"1h"`
+	// AssistantsMayMap lets TAs and course designers map their course and ask
+	// for a completion check; by default they get a read-only view.
+	AssistantsMayMap bool `env:"LAUREL_ASSISTANTS_MAY_MAP" envDefault:"false"`
 
 	// Keys is derived from SecretKey by Validate.
 	Keys *secret.Keys `env:"-"`
