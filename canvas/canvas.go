@@ -49,6 +49,9 @@ import (
 // second credential.
 type Issuer interface {
 	EnsureCredential(ctx context.Context, tx *sqlx.Tx, actor string, groupID int64, src issuance.Source, item issuance.NewCredential, publish bool) (issuance.Credential, bool, error)
+	// EnsureCredentials is EnsureCredential for a batch (the inbox worker's),
+	// in a constant number of statements, with one outcome per item.
+	EnsureCredentials(ctx context.Context, tx *sqlx.Tx, actor string, groupID int64, src issuance.Source, items []issuance.NewCredential, publish bool) ([]issuance.Ensured, error)
 }
 
 // Platform is what this package needs to know about a registered LTI platform.

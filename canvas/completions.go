@@ -54,9 +54,13 @@ type knownUser struct {
 // the process dies at any moment, PostgreSQL rolls the transaction back and
 // releases the rows, so the next worker redoes exactly the unfinished ones.
 //
-// A batch first runs optimistically, without savepoints; if any credential
-// fails, it is rolled back and run again carefully, each event under its own
-// savepoint, so one bad event never undoes or blocks the others.
+// A batch first runs optimistically: the batch's credentials are ensured with
+// one issuance.EnsureCredentials call per mapping (a constant number of
+// statements however many events), an item the core refuses is recorded as
+// failed with its reason and the rest go on. Only if a whole call fails (e.g.
+// the database refuses) is the batch rolled back and run again carefully,
+// each event under its own savepoint, so one bad event never undoes or blocks
+// the others.
 func (s *Service) ProcessInbox(ctx context.Context, limit int) (int, error) {
 	n, err := s.processBatch(ctx, limit, false)
 	if errors.Is(err, errCareful) {
@@ -102,6 +106,9 @@ FOR UPDATE SKIP LOCKED`
 		if err := b.process(ctx, &rows[i]); err != nil {
 			return 0, err
 		}
+	}
+	if err := b.issue(ctx); err != nil {
+		return 0, err
 	}
 	if err := b.record(ctx); err != nil {
 		return 0, err
@@ -185,6 +192,15 @@ type batch struct {
 	users     map[string]knownUser
 	finished  []finishedEvent
 	retries   []retryEvent
+	// pending are the events whose credentials issue ensures together.
+	pending []pendingIssue
+}
+
+// pendingIssue is an event waiting for its credential.
+type pendingIssue struct {
+	row     *inboxRow
+	mapping *Mapping
+	item    issuance.NewCredential
 }
 
 func userKey(platformID int64, userID string) string {
@@ -276,11 +292,8 @@ func (b *batch) process(ctx context.Context, r *inboxRow) error {
 		return b.finish(ctx, r, "failed", reason, m, "")
 	}
 	if !b.careful {
-		cred, _, err := b.s.issuer.EnsureCredential(ctx, b.tx, ActorLiveEvents, m.GroupID, issuance.FromCompletion, item, m.AutoPublish)
-		if err != nil {
-			return errCareful
-		}
-		return b.finish(ctx, r, "processed", "", m, cred.ID)
+		b.pending = append(b.pending, pendingIssue{row: r, mapping: m, item: item})
+		return nil
 	}
 	if _, err := b.tx.ExecContext(ctx, `SAVEPOINT canvas_event`); err != nil {
 		return fmt.Errorf("process event %d: savepoint: %w", r.ID, err)
@@ -290,16 +303,72 @@ func (b *batch) process(ctx context.Context, r *inboxRow) error {
 		if _, rerr := b.tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT canvas_event`); rerr != nil {
 			return fmt.Errorf("process event %d: rollback to savepoint: %w (after %v)", r.ID, rerr, err)
 		}
-		if code := apperr.Code(err); code != apperr.Internal && code != apperr.Conflict {
-			// The core refused the data (e.g. a malformed email): retrying cannot help.
-			return b.finish(ctx, r, "failed", apperr.Message(err), m, "")
-		}
-		return b.retry(ctx, r, err)
+		return b.refused(ctx, r, m, err)
 	}
 	if _, err := b.tx.ExecContext(ctx, `RELEASE SAVEPOINT canvas_event`); err != nil {
 		return fmt.Errorf("process event %d: release savepoint: %w", r.ID, err)
 	}
 	return b.finish(ctx, r, "processed", "", m, cred.ID)
+}
+
+// refused records an event whose credential the core did not ensure: failed
+// when the core refused the data (retrying cannot help), else retried.
+func (b *batch) refused(ctx context.Context, r *inboxRow, m *Mapping, err error) error {
+	if code := apperr.Code(err); code != apperr.Internal && code != apperr.Conflict {
+		return b.finish(ctx, r, "failed", refusal(err), m, "")
+	}
+	return b.retry(ctx, r, err)
+}
+
+// refusal is the reason an admin reads for a refused credential: the core's
+// message and, for invalid data, what was wrong with which field.
+func refusal(err error) string {
+	msg := apperr.Message(err)
+	for _, f := range apperr.FieldErrors(err) {
+		msg += " " + f.Field + ": " + f.Message
+	}
+	return truncate(msg, 500)
+}
+
+// issue ensures the pending events' credentials with one EnsureCredentials
+// call per mapping, so a batch costs the same few statements whatever its
+// size. An event the core refuses is recorded as failed (or retried) on its
+// own; if a call fails as a whole, the batch is redone carefully.
+func (b *batch) issue(ctx context.Context) error {
+	var order []int64
+	byMapping := map[int64][]pendingIssue{}
+	for _, p := range b.pending {
+		if _, ok := byMapping[p.mapping.ID]; !ok {
+			order = append(order, p.mapping.ID)
+		}
+		byMapping[p.mapping.ID] = append(byMapping[p.mapping.ID], p)
+	}
+	for _, id := range order {
+		ps := byMapping[id]
+		m := ps[0].mapping
+		items := make([]issuance.NewCredential, len(ps))
+		for i, p := range ps {
+			items[i] = p.item
+		}
+		out, err := b.s.issuer.EnsureCredentials(ctx, b.tx, ActorLiveEvents, m.GroupID, issuance.FromCompletion, items, m.AutoPublish)
+		if err != nil {
+			b.s.log.WarnContext(ctx, "live events: batch credential call failed; redoing event by event", "mapping_id", m.ID, "events", len(ps), "err", err)
+			return errCareful
+		}
+		for i, o := range out {
+			if o.Err != nil {
+				if err := b.refused(ctx, ps[i].row, m, o.Err); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := b.finish(ctx, ps[i].row, "processed", "", m, o.Credential.ID); err != nil {
+				return err
+			}
+		}
+	}
+	b.pending = nil
+	return nil
 }
 
 // newCredential builds the credential for the event, or the reason it cannot.
