@@ -474,7 +474,12 @@ func (s *Service) RunInboxWorker(ctx context.Context) error {
 }
 
 func (s *Service) inboxLoop(ctx context.Context) {
-	const batchSize = 100
+	// A batch costs a constant number of statements (EnsureCredentials), so
+	// bigger batches amortise the round trips: 100 → ~4,000 events/s, 500 →
+	// ~5,500, 1,000 → ~7,000 on 2 cores (BenchmarkCompletionWorker), at the
+	// price of memory and of more work redone after a crash or a careful
+	// retry. 500 is the middle.
+	const batchSize = 500
 	idle := 500 * time.Millisecond
 	for {
 		n, err := s.ProcessInbox(ctx, batchSize)
