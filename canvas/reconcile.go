@@ -12,6 +12,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/issuance"
 )
 
@@ -154,7 +155,7 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 	const chunk = 200
 	for start := 0; start < len(completed); start += chunk {
 		part := completed[start:min(start+chunk, len(completed))]
-		err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 			for _, d := range part {
 				u := users[d.userID]
 				name := strings.TrimSpace(d.name)
@@ -198,21 +199,6 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 		}
 	}
 	return res, nil
-}
-
-func (s *Service) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
 }
 
 func (s *Service) knownUsers(ctx context.Context, platformID int64, ids []string) (map[string]knownUser, error) {

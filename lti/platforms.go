@@ -313,23 +313,29 @@ func (r *Registry) AddPlatform(ctx context.Context, in PlatformInput) (Platform,
 			}
 			return fmt.Errorf("add platform %s %s: %w", in.Issuer, in.ClientID, err)
 		}
-		if in.CanvasToken != "" {
-			if err := r.setCanvasToken(ctx, tx, id, in.CanvasToken); err != nil {
-				return err
-			}
-		}
-		for _, d := range in.DeploymentIDs {
-			if _, err := addDeployment(ctx, tx, id, d, false); err != nil {
-				return err
-			}
-		}
-		return nil
+		return r.saveTokenAndDeployments(ctx, tx, id, in.CanvasToken, in.DeploymentIDs)
 	})
 	r.clearCache()
 	if err != nil {
 		return Platform{}, err
 	}
 	return r.Platform(ctx, id)
+}
+
+// saveTokenAndDeployments stores a new Canvas token (when given) and adds
+// deployments, in the transaction that adds or updates the platform.
+func (r *Registry) saveTokenAndDeployments(ctx context.Context, tx *sqlx.Tx, id int64, token string, deployments []string) error {
+	if token != "" {
+		if err := r.setCanvasToken(ctx, tx, id, token); err != nil {
+			return err
+		}
+	}
+	for _, d := range deployments {
+		if _, err := addDeployment(ctx, tx, id, d, false); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // UpdatePlatform changes a platform: empty strings and nil pointers keep the
@@ -379,17 +385,7 @@ func (r *Registry) UpdatePlatform(ctx context.Context, id int64, in PlatformInpu
 			}
 			return fmt.Errorf("update platform %d: %w", id, err)
 		}
-		if in.CanvasToken != "" {
-			if err := r.setCanvasToken(ctx, tx, id, in.CanvasToken); err != nil {
-				return err
-			}
-		}
-		for _, d := range merged.DeploymentIDs {
-			if _, err := addDeployment(ctx, tx, id, d, false); err != nil {
-				return err
-			}
-		}
-		return nil
+		return r.saveTokenAndDeployments(ctx, tx, id, in.CanvasToken, merged.DeploymentIDs)
 	})
 	r.clearCache()
 	if err != nil {
