@@ -16,6 +16,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/mail"
+	"github.com/laurel-edu/laurel/internal/safetext"
 )
 
 //go:embed mailtmpl/*
@@ -220,7 +221,7 @@ func (s *Service) recordFailure(ctx context.Context, j jobs.Job, emailID int64, 
 		st = "failed"
 	}
 	const q = `UPDATE credential_emails SET attempts = attempts + 1, last_error = $2, state = $3 WHERE id = $1 AND state = 'queued'`
-	if _, uerr := s.DB.ExecContext(ctx, q, emailID, truncate(err.Error(), 1000), st); uerr != nil {
+	if _, uerr := s.DB.ExecContext(ctx, q, emailID, safetext.Truncate(err.Error(), 1000), st); uerr != nil {
 		s.logger().Warn("email: cannot record failure", "email_id", emailID, "err", uerr)
 	}
 }
@@ -246,7 +247,7 @@ func (s *Service) finishEmails(ctx context.Context, js []jobs.Job, ids []int64, 
 	var dropJobs []jobs.Job
 	for _, d := range dropped {
 		dropIDs = append(dropIDs, ids[d.index])
-		dropReasons = append(dropReasons, truncate(d.reason, 1000))
+		dropReasons = append(dropReasons, safetext.Truncate(d.reason, 1000))
 		dropJobs = append(dropJobs, js[d.index])
 	}
 	return db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
@@ -276,11 +277,4 @@ func prefixed(p, cols string) string {
 		parts[i] = p + strings.TrimSpace(c)
 	}
 	return strings.Join(parts, ", ")
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }
