@@ -1,8 +1,6 @@
 package issuance
 
 import (
-	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -40,18 +38,6 @@ type credentialListPage struct {
 // every page view would cost more than the page itself, and beyond this
 // "more than 10000" says enough. The Confirm page states the exact number.
 const countCap = 10000
-
-// countUnpublishedUpTo counts a group's unpublished credentials, stopping at
-// limit, along the (group_id, state, seq) index.
-func (s *Service) countUnpublishedUpTo(ctx context.Context, groupID int64, limit int) (int, error) {
-	const q = `SELECT count(*) FROM (
-		SELECT 1 FROM credentials WHERE group_id = $1 AND state = 'unpublished' LIMIT $2) AS capped`
-	var n int
-	if err := s.DB.GetContext(ctx, &n, q, groupID, limit); err != nil {
-		return 0, fmt.Errorf("count unpublished of group %d up to %d: %w", groupID, limit, err)
-	}
-	return n, nil
-}
 
 // pager builds Next/Previous links for keyset pagination: the service's
 // cursors only go forwards, so the URL carries the cursors of the pages
