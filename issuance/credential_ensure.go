@@ -83,9 +83,10 @@ func (s *Service) EnsureCredentials(ctx context.Context, tx *sqlx.Tx, actor stri
 	// here (they resolve to the same credential) and one bad item must not
 	// poison the others.
 	ps := make([]prepared, len(items))
+	now := s.now()
 	var pending []int
 	for i := range items {
-		p, fe := prepare(g, items[i:i+1])
+		p, fe := prepare(g, items[i:i+1], now)
 		if len(fe) > 0 {
 			for k := range fe {
 				fe[k].Index = i

@@ -130,8 +130,9 @@ func slicesKeys(m map[string]string) []string {
 }
 
 // prepare validates items against g without touching the database: every
-// field of every item, and duplicates within the batch.
-func prepare(g Group, items []NewCredential) ([]prepared, []apperr.FieldError) {
+// field of every item, and duplicates within the batch. now is the service's
+// clock (Service.now): an issue date may be at most a year after it.
+func prepare(g Group, items []NewCredential, now time.Time) ([]prepared, []apperr.FieldError) {
 	var fe []apperr.FieldError
 	out := make([]prepared, len(items))
 	firstIndex := map[string]int{}
@@ -157,7 +158,7 @@ func prepare(g Group, items []NewCredential) ([]prepared, []apperr.FieldError) {
 			bad("issued_on", "Issue date is required.")
 		} else if d, err := parseDate(it.IssuedOn); err != nil {
 			bad("issued_on", fmt.Sprintf("Issue date must be a date like 2026-06-30, not %q.", it.IssuedOn))
-		} else if d.Year() < 1900 || d.After(time.Now().AddDate(1, 0, 0)) {
+		} else if d.Year() < 1900 || d.After(now.AddDate(1, 0, 0)) {
 			bad("issued_on", fmt.Sprintf("Issue date %s is out of range.", it.IssuedOn))
 		} else {
 			p.issued, issuedOK = d, true
@@ -241,7 +242,7 @@ func (s *Service) ValidateNew(ctx context.Context, g Group, items []NewCredentia
 	if len(items) == 0 {
 		return apperr.Errorf(apperr.Invalid, "Add at least one recipient.")
 	}
-	ps, fe := prepare(g, items)
+	ps, fe := prepare(g, items, s.now())
 	held, err := heldBy(ctx, s.DB, g.ID, ps)
 	if err != nil {
 		return err

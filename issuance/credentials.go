@@ -110,7 +110,7 @@ func (s *Service) CreateCredentials(ctx context.Context, actor string, groupID i
 	if err != nil {
 		return nil, err
 	}
-	ps, fe := prepare(g, items)
+	ps, fe := prepare(g, items, s.now())
 	if len(fe) > 0 {
 		return nil, batchError(len(items), fe)
 	}
@@ -353,7 +353,7 @@ func (s *Service) AmendCredential(ctx context.Context, actor, id string, a Amend
 		if a.Attributes != nil {
 			item.Attributes = a.Attributes
 		}
-		ps, fe := prepare(g, []NewCredential{item})
+		ps, fe := prepare(g, []NewCredential{item}, s.now())
 		if len(fe) > 0 {
 			for i := range fe {
 				fe[i].Index = -1

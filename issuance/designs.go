@@ -318,10 +318,3 @@ func (s *Service) DefaultDesign(ctx context.Context) (Design, error) {
 	}
 	return Design{}, fmt.Errorf("default design: none after creating one")
 }
-
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
