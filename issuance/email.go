@@ -175,40 +175,35 @@ type loadedEmail struct {
 }
 
 func (s *Service) loadEmails(ctx context.Context, ids []int64) (map[int64]loadedEmail, error) {
-	q := `SELECT e.id AS email_id, e.state AS email_state, e.to_address, e.reason, ` + prefixed("c.", credCols) + `,
-			` + prefixed("g.", groupCols) + `, d.primary_color
+	// Columns are scanned by name: the credential's as "c.<column>" and the
+	// group's as "g.<column>" into the nested rows, so adding a column to
+	// either row type needs no change here.
+	q := `SELECT e.id AS email_id, e.state AS email_state, e.to_address, e.reason, ` + prefixed("c", credCols) + `,
+			` + prefixed("g", groupCols) + `, d.primary_color
 		FROM credential_emails e
 		JOIN credentials c ON c.id = e.credential_id
 		JOIN groups g ON g.id = c.group_id
 		JOIN designs d ON d.id = g.design_id
 		WHERE e.id = ANY($1)`
-	rows, err := s.DB.QueryContext(ctx, q, pq.Array(ids))
-	if err != nil {
+	var rows []struct {
+		ID     int64    `db:"email_id"`
+		State  string   `db:"email_state"`
+		To     string   `db:"to_address"`
+		Reason string   `db:"reason"`
+		Color  string   `db:"primary_color"`
+		Cred   credRow  `db:"c"`
+		Group  groupRow `db:"g"`
+	}
+	if err := s.DB.SelectContext(ctx, &rows, q, pq.Array(ids)); err != nil {
 		return nil, fmt.Errorf("load %d emails: %w", len(ids), err)
 	}
-	defer rows.Close()
-	out := make(map[int64]loadedEmail, len(ids))
-	for rows.Next() {
-		var (
-			id int64
-			e  loadedEmail
-			cr credRow
-			gr groupRow
-		)
-		if err := rows.Scan(&id, &e.state, &e.to, &e.reason, &cr.Seq, &cr.ID, &cr.GroupID, &cr.State, &cr.Name, &cr.Email, &cr.IssuedOn,
-			&cr.ExpiresOn, &cr.Attributes, &cr.EvidenceURL, &cr.Source, &cr.ExternalRef, &cr.RevocationReason, &cr.CreatedAt,
-			&cr.UpdatedAt, &cr.PublishedAt, &cr.RevokedAt, &gr.ID, &gr.Name, &gr.CourseName, &gr.Description, &gr.CourseLink,
-			&gr.Language, &gr.DesignID, &gr.Attributes, &gr.ValidityMonths, &gr.AllowDuplicates, &gr.CreatedAt, &gr.UpdatedAt, &e.color); err != nil {
-			return nil, fmt.Errorf("load %d emails: %w", len(ids), err)
-		}
-		e.cred = cr.credential()
-		if e.group, err = gr.group(); err != nil {
+	out := make(map[int64]loadedEmail, len(rows))
+	for _, r := range rows {
+		g, err := r.Group.group()
+		if err != nil {
 			return nil, err
 		}
-		out[id] = e
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load %d emails: %w", len(ids), err)
+		out[r.ID] = loadedEmail{state: r.State, to: r.To, reason: r.Reason, color: r.Color, cred: r.Cred.credential(), group: g}
 	}
 	return out, nil
 }
@@ -271,10 +266,14 @@ func (s *Service) finishEmails(ctx context.Context, js []jobs.Job, ids []int64, 
 	})
 }
 
+// prefixed qualifies each of cols (a comma-separated column list) with table
+// alias p and names it "p.column", the name sqlx maps to a nested struct
+// field tagged db:"p".
 func prefixed(p, cols string) string {
 	parts := strings.Split(cols, ",")
 	for i, c := range parts {
-		parts[i] = p + strings.TrimSpace(c)
+		c = strings.TrimSpace(c)
+		parts[i] = p + "." + c + ` AS "` + p + "." + c + `"`
 	}
 	return strings.Join(parts, ", ")
 }
