@@ -5,8 +5,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/internal/browsertest"
 	"github.com/laurel-edu/laurel/issuance"
 )
 
@@ -92,4 +95,50 @@ func (e *env) designRow(id int64) string {
 		e.t.Fatal(err)
 	}
 	return s
+}
+
+// In a real Chromium the read-only design form cannot be edited or saved:
+// every input is disabled, there is no save button, and submitting the form
+// by script anyway gets the 403 page and changes nothing.
+func TestBrowserReadOnlyDesign(t *testing.T) {
+	e := mustEnv(t)
+	var shared int64
+	if err := e.db.Get(&shared, `SELECT id FROM designs WHERE is_default`); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.auth.CreateUser(context.Background(), "tm@example.edu", "TM", auth.TeamMember, []int64{e.group.ID}, password); err != nil {
+		t.Fatal(err)
+	}
+	before := e.designRow(shared)
+	bctx := browsertest.New(t, browsertest.Options{})
+	ctx, cancel := context.WithTimeout(bctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(e.srv.URL+"/designs/"+sprint(shared)+"/edit"),
+		chromedp.WaitVisible("#email"),
+		chromedp.SendKeys("#email", "tm@example.edu"),
+		chromedp.SendKeys("#password", password),
+		chromedp.Click("#sign-in"),
+		chromedp.WaitVisible("#design-readonly"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	locked, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`[...document.querySelectorAll('#design-form input')].every(i => i.matches(':disabled')) &&
+		document.querySelectorAll('#design-form input').length > 5 && !document.querySelector('#save-design')`))
+	if err != nil || !locked {
+		t.Fatalf("read-only form: inputs all disabled and no save button = %v (%v)", locked, err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`setTimeout(() => document.querySelector('#design-form').submit(), 0), true`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(`div[role="alert"] h1`)); err != nil {
+		t.Fatal(err)
+	}
+	body, err := chromedp.Run(ctx, chromedp.Text("body"))
+	if err != nil || !strings.Contains(body, "403") {
+		t.Fatalf("scripted submit of the read-only form: %q (%v), want the 403 page", body, err)
+	}
+	if after := e.designRow(shared); after != before {
+		t.Fatalf("the design changed:\n%s\n%s", before, after)
+	}
 }
