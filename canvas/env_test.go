@@ -72,25 +72,7 @@ type env struct {
 	srv       *httptest.Server
 	auth      *auth.Auth
 	reg       *prometheus.Registry
-	clock     *clock
-}
-
-// clock is a movable clock for the service.
-type clock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.off += d
-	c.mu.Unlock()
+	clock     *testenv.Clock
 }
 
 const canvasToken = "sim-canvas-api-token-0123456789"
@@ -106,7 +88,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 		o = opts[0]
 	}
 	ctx := context.Background()
-	e := &env{t: t, clock: &clock{}}
+	e := &env{t: t, clock: &testenv.Clock{}}
 	e.dbURL = testenv.DatabaseURL(t) + os.Getenv("BENCH_DSN_SUFFIX")
 	var err error
 	e.db, err = sqlx.Open("postgres", e.dbURL)

@@ -270,10 +270,3 @@ func (e *Event) dedupKey() string {
 	}
 	return e.Hostname + "|" + e.Name + "|sha256:" + hex.EncodeToString(sum[:])
 }
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}

@@ -634,8 +634,6 @@ func (s *Service) appDeepLink(c *gin.Context) error {
 	if title == "" {
 		title = "My credential"
 	}
-	if len(title) > 200 {
-		title = title[:200]
-	}
+	title = truncate(title, 200)
 	return s.lti.DeepLink(c, l, title, s.baseURL+"/lti/launch", map[string]string{"laurel_view": "my_credential"})
 }

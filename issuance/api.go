@@ -199,7 +199,8 @@ func (b groupBody) apply(g *Group) {
 
 func (a *api) createGroup(c *gin.Context) error {
 	p := apiPrincipal(c)
-	if err := p.Require(auth.ManageGroups); err != nil {
+	// The staff form's rule: a principal limited to groups cannot create one.
+	if err := requireNewGroup(p); err != nil {
 		return err
 	}
 	var b groupBody

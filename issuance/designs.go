@@ -176,10 +176,17 @@ func (s *Service) insertDesign(ctx context.Context, tx *sqlx.Tx, actor string, d
 }
 
 // UpdateDesign changes design d.ID. A nil Image or Logo keeps the stored one.
-// Returns NotFound for an unknown design.
-func (s *Service) UpdateDesign(ctx context.Context, actor string, d Design) (Design, error) {
+// only is the caller's group limit (nil: every group): a design that a group
+// outside it uses is read-only to the caller (PRODUCT.md: a team member
+// manages a design only where every group using it is theirs), since a
+// change would alter those groups' credentials. Errors: NotFound for an
+// unknown design, Forbidden for a design used outside only, Invalid.
+func (s *Service) UpdateDesign(ctx context.Context, actor string, only []int64, d Design) (Design, error) {
 	var out Design
 	err := db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+		// The row lock conflicts with the key-share lock a group's insert or
+		// design change takes on its design, so no group can start using this
+		// design between the check below and the update.
 		var r designRow
 		err := tx.GetContext(ctx, &r, `SELECT `+designCols+` FROM designs WHERE id = $1 FOR UPDATE`, d.ID)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -189,6 +196,11 @@ func (s *Service) UpdateDesign(ctx context.Context, actor string, d Design) (Des
 			return fmt.Errorf("update design %d: %w", d.ID, err)
 		}
 		old := r.design()
+		if n, err := designUsersOutside(ctx, tx, d.ID, only); err != nil {
+			return err
+		} else if n > 0 {
+			return designReadOnly(old.Name, n)
+		}
 		if fe := checkDesign(&d, &old); len(fe) > 0 {
 			return apperr.Fields("The design has problems.", fe)
 		}
@@ -213,6 +225,48 @@ func (s *Service) UpdateDesign(ctx context.Context, actor string, d Design) (Des
 		return audit(ctx, tx, now, actor, "update", "design", fmt.Sprint(d.ID), auditDesign(old), auditDesign(out))
 	})
 	return out, err
+}
+
+// designUsersOutside counts the groups outside only (nil: every group, so
+// none is outside) that use design id.
+func designUsersOutside(ctx context.Context, q sqlx.QueryerContext, id int64, only []int64) (int, error) {
+	if only == nil {
+		return 0, nil
+	}
+	const sq = `SELECT count(*) FROM groups WHERE design_id = $1 AND NOT (id = ANY($2::bigint[]))`
+	var n int
+	if err := sqlx.GetContext(ctx, q, &n, sq, id, pq.Array(only)); err != nil {
+		return 0, fmt.Errorf("groups using design %d outside %v: %w", id, only, err)
+	}
+	return n, nil
+}
+
+// designReadOnly is the Forbidden error for a design used by n groups
+// outside the caller's.
+func designReadOnly(name string, n int) error {
+	return apperr.Errorf(apperr.Forbidden, "Design “%s” is also used by %s you do not work in, so you cannot change it: a change would alter their credentials. An owner or admin can change it.", name, plural(n, "group"))
+}
+
+// DesignsUsedOutside returns, for each design used by groups outside only,
+// how many such groups use it; only nil (every group) gives an empty map.
+// Those designs are read-only to a caller limited to only (see UpdateDesign).
+func (s *Service) DesignsUsedOutside(ctx context.Context, only []int64) (map[int64]int, error) {
+	out := map[int64]int{}
+	if only == nil {
+		return out, nil
+	}
+	const q = `SELECT design_id, count(*) AS n FROM groups WHERE NOT (id = ANY($1::bigint[])) GROUP BY design_id`
+	var rows []struct {
+		DesignID int64 `db:"design_id"`
+		N        int   `db:"n"`
+	}
+	if err := s.DB.SelectContext(ctx, &rows, q, pq.Array(only)); err != nil {
+		return nil, fmt.Errorf("designs used outside groups %v: %w", only, err)
+	}
+	for _, r := range rows {
+		out[r.DesignID] = r.N
+	}
+	return out, nil
 }
 
 // Design returns design id (with its images), or NotFound.
@@ -263,11 +317,4 @@ func (s *Service) DefaultDesign(ctx context.Context) (Design, error) {
 		}
 	}
 	return Design{}, fmt.Errorf("default design: none after creating one")
-}
-
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
 }

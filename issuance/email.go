@@ -16,6 +16,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/mail"
+	"github.com/laurel-edu/laurel/internal/safetext"
 )
 
 //go:embed mailtmpl/*
@@ -174,40 +175,35 @@ type loadedEmail struct {
 }
 
 func (s *Service) loadEmails(ctx context.Context, ids []int64) (map[int64]loadedEmail, error) {
-	q := `SELECT e.id AS email_id, e.state AS email_state, e.to_address, e.reason, ` + prefixed("c.", credCols) + `,
-			` + prefixed("g.", groupCols) + `, d.primary_color
+	// Columns are scanned by name: the credential's as "c.<column>" and the
+	// group's as "g.<column>" into the nested rows, so adding a column to
+	// either row type needs no change here.
+	q := `SELECT e.id AS email_id, e.state AS email_state, e.to_address, e.reason, ` + prefixed("c", credCols) + `,
+			` + prefixed("g", groupCols) + `, d.primary_color
 		FROM credential_emails e
 		JOIN credentials c ON c.id = e.credential_id
 		JOIN groups g ON g.id = c.group_id
 		JOIN designs d ON d.id = g.design_id
 		WHERE e.id = ANY($1)`
-	rows, err := s.DB.QueryContext(ctx, q, pq.Array(ids))
-	if err != nil {
+	var rows []struct {
+		ID     int64    `db:"email_id"`
+		State  string   `db:"email_state"`
+		To     string   `db:"to_address"`
+		Reason string   `db:"reason"`
+		Color  string   `db:"primary_color"`
+		Cred   credRow  `db:"c"`
+		Group  groupRow `db:"g"`
+	}
+	if err := s.DB.SelectContext(ctx, &rows, q, pq.Array(ids)); err != nil {
 		return nil, fmt.Errorf("load %d emails: %w", len(ids), err)
 	}
-	defer rows.Close()
-	out := make(map[int64]loadedEmail, len(ids))
-	for rows.Next() {
-		var (
-			id int64
-			e  loadedEmail
-			cr credRow
-			gr groupRow
-		)
-		if err := rows.Scan(&id, &e.state, &e.to, &e.reason, &cr.Seq, &cr.ID, &cr.GroupID, &cr.State, &cr.Name, &cr.Email, &cr.IssuedOn,
-			&cr.ExpiresOn, &cr.Attributes, &cr.EvidenceURL, &cr.Source, &cr.ExternalRef, &cr.RevocationReason, &cr.CreatedAt,
-			&cr.UpdatedAt, &cr.PublishedAt, &cr.RevokedAt, &gr.ID, &gr.Name, &gr.CourseName, &gr.Description, &gr.CourseLink,
-			&gr.Language, &gr.DesignID, &gr.Attributes, &gr.ValidityMonths, &gr.AllowDuplicates, &gr.CreatedAt, &gr.UpdatedAt, &e.color); err != nil {
-			return nil, fmt.Errorf("load %d emails: %w", len(ids), err)
-		}
-		e.cred = cr.credential()
-		if e.group, err = gr.group(); err != nil {
+	out := make(map[int64]loadedEmail, len(rows))
+	for _, r := range rows {
+		g, err := r.Group.group()
+		if err != nil {
 			return nil, err
 		}
-		out[id] = e
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load %d emails: %w", len(ids), err)
+		out[r.ID] = loadedEmail{state: r.State, to: r.To, reason: r.Reason, color: r.Color, cred: r.Cred.credential(), group: g}
 	}
 	return out, nil
 }
@@ -220,7 +216,7 @@ func (s *Service) recordFailure(ctx context.Context, j jobs.Job, emailID int64, 
 		st = "failed"
 	}
 	const q = `UPDATE credential_emails SET attempts = attempts + 1, last_error = $2, state = $3 WHERE id = $1 AND state = 'queued'`
-	if _, uerr := s.DB.ExecContext(ctx, q, emailID, truncate(err.Error(), 1000), st); uerr != nil {
+	if _, uerr := s.DB.ExecContext(ctx, q, emailID, safetext.Truncate(err.Error(), 1000), st); uerr != nil {
 		s.logger().Warn("email: cannot record failure", "email_id", emailID, "err", uerr)
 	}
 }
@@ -246,7 +242,7 @@ func (s *Service) finishEmails(ctx context.Context, js []jobs.Job, ids []int64, 
 	var dropJobs []jobs.Job
 	for _, d := range dropped {
 		dropIDs = append(dropIDs, ids[d.index])
-		dropReasons = append(dropReasons, truncate(d.reason, 1000))
+		dropReasons = append(dropReasons, safetext.Truncate(d.reason, 1000))
 		dropJobs = append(dropJobs, js[d.index])
 	}
 	return db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
@@ -270,17 +266,14 @@ func (s *Service) finishEmails(ctx context.Context, js []jobs.Job, ids []int64, 
 	})
 }
 
+// prefixed qualifies each of cols (a comma-separated column list) with table
+// alias p and names it "p.column", the name sqlx maps to a nested struct
+// field tagged db:"p".
 func prefixed(p, cols string) string {
 	parts := strings.Split(cols, ",")
 	for i, c := range parts {
-		parts[i] = p + strings.TrimSpace(c)
+		c = strings.TrimSpace(c)
+		parts[i] = p + "." + c + ` AS "` + p + "." + c + `"`
 	}
 	return strings.Join(parts, ", ")
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }

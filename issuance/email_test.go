@@ -3,7 +3,6 @@ package issuance_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/mail"
+	"github.com/laurel-edu/laurel/internal/testenv"
 	"github.com/laurel-edu/laurel/issuance"
 )
 
@@ -150,9 +150,8 @@ func TestSMTPOutageDelaysButDeliversExactlyOnce(t *testing.T) {
 	catcher.Close() // the mail server is down
 
 	w := emailWorker(t, s, d, url, true)
-	var mu sync.Mutex
-	now := time.Now().Add(time.Second)
-	w.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	clk := testenv.NewClock(time.Now().Add(time.Second))
+	w.Now = clk.Now
 	w.BaseBackoff = time.Minute
 	g := mustGroup(t, s, nil)
 	cs := mustCreate(t, s, g.ID, item("A", "a@example.edu"), item("B", "b@example.edu"), item("C", "c@example.edu"))
@@ -176,18 +175,14 @@ func TestSMTPOutageDelaysButDeliversExactlyOnce(t *testing.T) {
 	if n := len(back.Messages()); n != 0 {
 		t.Fatalf("%d sent before the back-off elapsed", n)
 	}
-	mu.Lock()
-	now = now.Add(2 * time.Minute)
-	mu.Unlock()
+	clk.Advance(2 * time.Minute)
 	drain(t, w)
 	msgs, err := back.WaitFor(3, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Later runs send nothing more.
-	mu.Lock()
-	now = now.Add(24 * time.Hour)
-	mu.Unlock()
+	clk.Advance(24 * time.Hour)
 	drain(t, w)
 	time.Sleep(100 * time.Millisecond)
 	if msgs = back.Messages(); len(msgs) != 3 {

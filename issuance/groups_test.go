@@ -31,12 +31,12 @@ func TestDesigns(t *testing.T) {
 	// Update without a new image keeps the stored one.
 	badge.Name = "Gold"
 	badge.Image = nil
-	up, err := s.UpdateDesign(ctx, actor, badge)
+	up, err := s.UpdateDesign(ctx, actor, nil, badge)
 	if err != nil || up.Name != "Gold" || len(up.Image) != len(img) {
 		t.Fatalf("update: %+v %v", up, err)
 	}
 	svg := []byte(`<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><circle r="4" cx="5" cy="5"/></svg>`)
-	if up, err = s.UpdateDesign(ctx, actor, issuance.Design{ID: badge.ID, Name: "Gold", Kind: issuance.Badge, Image: svg}); err != nil || up.ImageType != "image/svg+xml" {
+	if up, err = s.UpdateDesign(ctx, actor, nil, issuance.Design{ID: badge.ID, Name: "Gold", Kind: issuance.Badge, Image: svg}); err != nil || up.ImageType != "image/svg+xml" {
 		t.Fatalf("svg update: %+v %v", up.ImageType, err)
 	}
 	ds, err := s.Designs(ctx)
@@ -68,7 +68,7 @@ func TestDesigns(t *testing.T) {
 			assertUnchanged(t, d, snap)
 		})
 	}
-	_, err = s.UpdateDesign(ctx, actor, issuance.Design{ID: 999, Name: "x", Kind: issuance.Certificate})
+	_, err = s.UpdateDesign(ctx, actor, nil, issuance.Design{ID: 999, Name: "x", Kind: issuance.Certificate})
 	mustCode(t, err, apperr.NotFound)
 }
 

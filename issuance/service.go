@@ -78,6 +78,15 @@ type Email struct {
 	SentAt                       *time.Time
 }
 
+// now is the service's clock, s.Now (time.Now for a Service built without
+// New): every time the service decides by or stores comes from it.
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
 // logger is s.Log, or the default logger for a Service built without New.
 func (s *Service) logger() *slog.Logger {
 	if s.Log != nil {

@@ -25,6 +25,7 @@ type designListPage struct {
 	Title     string
 	Designs   []Design
 	CanManage bool
+	ReadOnly  map[int64]bool // designs the user may view but not change
 }
 
 func (u *ui) designList(c *gin.Context) error {
@@ -39,7 +40,17 @@ func (u *ui) designList(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	return u.rd.Render(c, http.StatusOK, "staff_designs.html", designListPage{Title: "Designs", Designs: ds, CanManage: p.Can(auth.ManageGroups)})
+	page := designListPage{Title: "Designs", Designs: ds, CanManage: p.Can(auth.ManageGroups), ReadOnly: map[int64]bool{}}
+	if page.CanManage {
+		outside, err := u.s.DesignsUsedOutside(c.Request.Context(), p.Groups)
+		if err != nil {
+			return err
+		}
+		for id := range outside {
+			page.ReadOnly[id] = true
+		}
+	}
+	return u.rd.Render(c, http.StatusOK, "staff_designs.html", page)
 }
 
 // designFormPage is /designs/new and /designs/:id/edit.
@@ -53,6 +64,9 @@ type designFormPage struct {
 	Standard    []string
 	Errors      formErrors
 	OtherErrors []string
+	// ReadOnly is why the user may view but not change the design ("" when
+	// they may change it).
+	ReadOnly string
 }
 
 func newDesignForm(d Design, isNew bool) designFormPage {
@@ -126,12 +140,32 @@ func (u *ui) designFor(c *gin.Context, perm auth.Permission) (Design, *auth.Prin
 	return d, p, err
 }
 
+// readOnlyReason is why principal p may not change design d, or "": a
+// design used by groups outside p's is read-only to them.
+func (u *ui) readOnlyReason(c *gin.Context, p *auth.Principal, d Design) (string, error) {
+	outside, err := u.s.DesignsUsedOutside(c.Request.Context(), p.Groups)
+	if err != nil {
+		return "", err
+	}
+	if n := outside[d.ID]; n > 0 {
+		return apperr.Message(designReadOnly(d.Name, n)), nil
+	}
+	return "", nil
+}
+
 func (u *ui) designEdit(c *gin.Context) error {
-	d, _, err := u.designFor(c, auth.ManageGroups)
+	d, p, err := u.designFor(c, auth.ManageGroups)
 	if err != nil {
 		return err
 	}
-	return u.rd.Render(c, http.StatusOK, "staff_design_form.html", newDesignForm(d, false))
+	page := newDesignForm(d, false)
+	if page.ReadOnly, err = u.readOnlyReason(c, p, d); err != nil {
+		return err
+	}
+	if page.ReadOnly != "" {
+		page.Title = "Design " + d.Name
+	}
+	return u.rd.Render(c, http.StatusOK, "staff_design_form.html", page)
 }
 
 func (u *ui) designUpdate(c *gin.Context) error {
@@ -139,9 +173,16 @@ func (u *ui) designUpdate(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	// Refuse before reading the form, so a read-only design answers 403
+	// whatever was posted (UpdateDesign checks again in its transaction).
+	if why, err := u.readOnlyReason(c, p, old); err != nil {
+		return err
+	} else if why != "" {
+		return apperr.Errorf(apperr.Forbidden, "%s", why)
+	}
 	d, page := parseDesignForm(c, old, false)
 	if len(page.Errors) == 0 {
-		_, err := u.s.UpdateDesign(c.Request.Context(), p.Actor(), d)
+		_, err := u.s.UpdateDesign(c.Request.Context(), p.Actor(), p.Groups, d)
 		if err == nil {
 			auth.SetFlash(c, "Design saved.")
 			return seeOther(c, "/designs")

@@ -1,8 +1,6 @@
 package issuance
 
 import (
-	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -17,10 +15,6 @@ import (
 
 // pageSize is how many credentials a review page lists.
 const pageSize = 50
-
-// maxTrail bounds the "Previous" trail kept in the URL; older pages are
-// reached through "First page".
-const maxTrail = 50
 
 // credentialListPage is "Review Unpublished Credentials" and "Published".
 type credentialListPage struct {
@@ -40,73 +34,6 @@ type credentialListPage struct {
 // every page view would cost more than the page itself, and beyond this
 // "more than 10000" says enough. The Confirm page states the exact number.
 const countCap = 10000
-
-// countUnpublishedUpTo counts a group's unpublished credentials, stopping at
-// limit, along the (group_id, state, seq) index.
-func (s *Service) countUnpublishedUpTo(ctx context.Context, groupID int64, limit int) (int, error) {
-	const q = `SELECT count(*) FROM (
-		SELECT 1 FROM credentials WHERE group_id = $1 AND state = 'unpublished' LIMIT $2) AS capped`
-	var n int
-	if err := s.DB.GetContext(ctx, &n, q, groupID, limit); err != nil {
-		return 0, fmt.Errorf("count unpublished of group %d up to %d: %w", groupID, limit, err)
-	}
-	return n, nil
-}
-
-// pager builds Next/Previous links for keyset pagination: the service's
-// cursors only go forwards, so the URL carries the cursors of the pages
-// before this one (trail) to go back.
-type pager struct {
-	base   string
-	extra  url.Values // query parameters every link keeps (e.g. state)
-	cursor string
-	trail  []string // "" stands for the first page
-}
-
-func newPager(c *gin.Context, base string, extra url.Values) pager {
-	p := pager{base: base, extra: extra, cursor: c.Query("cursor")}
-	if t := c.Query("trail"); t != "" {
-		p.trail = strings.Split(t, ",")
-		if len(p.trail) > maxTrail {
-			p.trail = p.trail[len(p.trail)-maxTrail:]
-		}
-	}
-	return p
-}
-
-func (p pager) url(cursor string, trail []string) string {
-	v := url.Values{}
-	for k, vs := range p.extra {
-		v[k] = vs
-	}
-	if cursor != "" {
-		v.Set("cursor", cursor)
-	}
-	if len(trail) > 0 {
-		v.Set("trail", strings.Join(trail, ","))
-	}
-	if len(v) == 0 {
-		return p.base
-	}
-	return p.base + "?" + v.Encode()
-}
-
-func (p pager) next(next string) string {
-	if next == "" {
-		return ""
-	}
-	return p.url(next, append(slices.Clone(p.trail), p.cursor))
-}
-
-func (p pager) prev() string {
-	if p.cursor == "" {
-		return ""
-	}
-	if len(p.trail) == 0 {
-		return p.url("", nil)
-	}
-	return p.url(p.trail[len(p.trail)-1], p.trail[:len(p.trail)-1])
-}
 
 func (u *ui) listPage(c *gin.Context, g Group, p *auth.Principal, state State, tab, base string, extra url.Values) (credentialListPage, error) {
 	ctx := c.Request.Context()

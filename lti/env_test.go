@@ -31,24 +31,6 @@ func TestMain(m *testing.M) {
 	os.Exit(testenv.Main(m))
 }
 
-// clock is a movable clock for the tool.
-type clock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.off += d
-	c.mu.Unlock()
-}
-
 // env is Laurel's LTI routes on gin over real HTTP with PostgreSQL and
 // Redis, and the Canvas simulator on another port.
 type env struct {
@@ -59,7 +41,7 @@ type env struct {
 	srv      *httptest.Server
 	sim      *canvassim.Sim
 	platform lti.Platform
-	clock    *clock
+	clock    *testenv.Clock
 	course   *canvassim.Course
 	teacher  *canvassim.User
 	ta       *canvassim.User
@@ -71,7 +53,7 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{t: t, db: testenv.DB(t), rdb: testenv.Redis(t), clock: &clock{}}
+	e := &env{t: t, db: testenv.DB(t), rdb: testenv.Redis(t), clock: &testenv.Clock{}}
 	keys, err := secret.New([]byte("0123456789abcdef0123456789abcdef-test"))
 	if err != nil {
 		t.Fatal(err)

@@ -81,6 +81,7 @@ func (m *Main) tokenCreate(ctx context.Context, args []string) error {
 	fs := m.flags("token create")
 	name := fs.String("name", "", "what the token is for")
 	role := fs.String("role", "", "owner, admin, team_member or viewer")
+	groups := fs.String("groups", "", "comma-separated group ids a team member's token is limited to")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -91,11 +92,15 @@ func (m *Main) tokenCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("token create: --role: %v", err)
 	}
+	ids, err := parseIDs(*groups)
+	if err != nil {
+		return fmt.Errorf("token create: --groups: %v", err)
+	}
 	a, err := m.openStore(ctx)
 	if err != nil {
 		return err
 	}
-	tok, err := a.Auth.CreateToken(ctx, *name, r)
+	tok, err := a.Auth.CreateToken(ctx, *name, r, ids...)
 	if err != nil {
 		return fmt.Errorf("token create: %w", err)
 	}

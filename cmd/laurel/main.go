@@ -24,7 +24,7 @@ commands:
   worker [--migrate=false]    background workers only
   migrate [up|status]         apply or list the embedded migrations
   user add --email E --name N --role owner|admin|team_member|viewer [--groups ID,...]
-  token create --name N --role ROLE
+  token create --name N --role ROLE [--groups ID,...]
   platform add --name N --issuer URL --client-id ID --auth-url URL --token-url URL --jwks-url URL
                [--deployment-id ID]... [--canvas-url URL] [--canvas-token TOKEN]
   platform list

@@ -10,8 +10,11 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/web"
 )
 
@@ -20,21 +23,45 @@ import (
 const TokenPrefix = "lrl_"
 
 // CreateToken creates an API token acting with role and returns its
-// plaintext, which is shown once: only its MAC is stored. Errors: Invalid.
-func (a *Auth) CreateToken(ctx context.Context, name string, role Role) (string, error) {
+// plaintext, which is shown once: only its MAC is stored. groups, when given,
+// limit a team member's token to those groups exactly as user_groups limits
+// an account (Principal.Groups). Errors: Invalid (no name, bad role, groups
+// for a role other than team_member, an unknown group).
+func (a *Auth) CreateToken(ctx context.Context, name string, role Role, groups ...int64) (string, error) {
 	name = strings.TrimSpace(name)
+	var fields []apperr.FieldError
 	if name == "" {
-		return "", apperr.Fields("name: a token needs a name", []apperr.FieldError{{Index: -1, Field: "name", Message: "a token needs a name"}})
+		fields = append(fields, apperr.FieldError{Index: -1, Field: "name", Message: "a token needs a name"})
 	}
 	if _, err := ParseRole(string(role)); err != nil {
-		return "", err
+		fields = append(fields, apperr.FieldError{Index: -1, Field: "role", Message: apperr.Message(err)})
+	}
+	if fe, bad := checkGroupLimit(role, groups); bad {
+		fields = append(fields, fe)
+	}
+	if len(fields) > 0 {
+		return "", apperr.Fields(fields[0].Field+": "+fields[0].Message, fields)
 	}
 	b := make([]byte, 32)
 	rand.Read(b)
 	plain := TokenPrefix + base64.RawURLEncoding.EncodeToString(b)
-	const q = `INSERT INTO api_tokens (name, role, token_hash) VALUES ($1, $2, $3)`
-	if _, err := a.db.ExecContext(ctx, q, name, string(role), a.keys.MAC([]byte(plain))); err != nil {
-		return "", fmt.Errorf("create token %q: %w", name, err)
+	err := db.InTx(ctx, a.db, func(tx *sqlx.Tx) error {
+		const q = `INSERT INTO api_tokens (name, role, token_hash) VALUES ($1, $2, $3) RETURNING id`
+		var id int64
+		if err := tx.GetContext(ctx, &id, q, name, string(role), a.keys.MAC([]byte(plain))); err != nil {
+			return fmt.Errorf("create token %q: %w", name, err)
+		}
+		if len(groups) == 0 {
+			return nil
+		}
+		const qg = `INSERT INTO api_token_groups (token_id, group_id) SELECT DISTINCT $1::bigint, g FROM unnest($2::bigint[]) AS g`
+		if _, err := tx.ExecContext(ctx, qg, id, pq.Array(groups)); err != nil {
+			return groupLimitError(err, groups, fmt.Sprintf("limit token %d", id))
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
 	}
 	return plain, nil
 }
@@ -53,11 +80,14 @@ func (a *Auth) TokenPrincipal(ctx context.Context, plain string) (*Principal, er
 		u AS (
 			UPDATE api_tokens SET last_used_at = now() FROM t
 			WHERE api_tokens.id = t.id AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute'))
-		SELECT id, name, role FROM t`
+		SELECT id, name, role,
+			COALESCE((SELECT array_agg(g.group_id ORDER BY g.group_id) FROM api_token_groups g WHERE g.token_id = t.id), '{}') AS groups
+		FROM t`
 	var row struct {
-		ID   int64  `db:"id"`
-		Name string `db:"name"`
-		Role string `db:"role"`
+		ID     int64         `db:"id"`
+		Name   string        `db:"name"`
+		Role   string        `db:"role"`
+		Groups pq.Int64Array `db:"groups"`
 	}
 	err := a.db.GetContext(ctx, &row, q, a.keys.MAC([]byte(plain)))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -66,7 +96,13 @@ func (a *Auth) TokenPrincipal(ctx context.Context, plain string) (*Principal, er
 	if err != nil {
 		return nil, fmt.Errorf("look up api token: %w", err)
 	}
-	return &Principal{TokenID: row.ID, Name: row.Name, Role: Role(row.Role)}, nil
+	p := &Principal{TokenID: row.ID, Name: row.Name, Role: Role(row.Role)}
+	// The same rule as an account's (User.principal): only a team member is
+	// limited, and the limit is enforced wherever p.Groups is checked.
+	if p.Role == TeamMember && len(row.Groups) > 0 {
+		p.Groups = []int64(row.Groups)
+	}
+	return p, nil
 }
 
 // Bearer authenticates /api/v1 requests by `Authorization: Bearer <token>`

@@ -60,6 +60,26 @@ func (u User) principal() *Principal {
 	return p
 }
 
+// checkGroupLimit is the rule for limiting an account or a token to groups:
+// only a team member can be limited.
+func checkGroupLimit(role Role, groups []int64) (apperr.FieldError, bool) {
+	if len(groups) > 0 && role != TeamMember {
+		return apperr.FieldError{Index: -1, Field: "groups", Message: "only a team member can be limited to groups"}, true
+	}
+	return apperr.FieldError{}, false
+}
+
+// groupLimitError maps a failed insert of a group limit: an unknown group
+// (23503) is the caller's mistake, anything else is internal.
+func groupLimitError(err error, groups []int64, what string) error {
+	var pqe *pq.Error
+	if errors.As(err, &pqe) && pqe.Code == "23503" {
+		msg := fmt.Sprintf("one of the groups %v does not exist", groups)
+		return apperr.Fields("groups: "+msg, []apperr.FieldError{{Index: -1, Field: "groups", Message: msg}})
+	}
+	return fmt.Errorf("%s to groups %v: %w", what, groups, err)
+}
+
 // CreateUser creates a staff account. With an empty password it generates
 // one and returns it (shown once); otherwise the second result is "". groups
 // limits a team member to those groups. Errors: Invalid (bad email, name,
@@ -77,8 +97,8 @@ func (a *Auth) CreateUser(ctx context.Context, email, name string, role Role, gr
 	if _, err := ParseRole(string(role)); err != nil {
 		fields = append(fields, apperr.FieldError{Index: -1, Field: "role", Message: apperr.Message(err)})
 	}
-	if len(groups) > 0 && role != TeamMember {
-		fields = append(fields, apperr.FieldError{Index: -1, Field: "groups", Message: "only a team member can be limited to groups"})
+	if fe, bad := checkGroupLimit(role, groups); bad {
+		fields = append(fields, fe)
 	}
 	generated := ""
 	if password == "" {
@@ -105,11 +125,7 @@ func (a *Auth) CreateUser(ctx context.Context, email, name string, role Role, gr
 		const qg = `INSERT INTO user_groups (user_id, group_id) SELECT $1, g FROM unnest($2::bigint[]) AS g`
 		if len(groups) > 0 {
 			if _, err := tx.ExecContext(ctx, qg, r.ID, pq.Array(groups)); err != nil {
-				var pqe *pq.Error
-				if errors.As(err, &pqe) && pqe.Code == "23503" {
-					return apperr.Fields("groups: no such group", []apperr.FieldError{{Index: -1, Field: "groups", Message: fmt.Sprintf("one of the groups %v does not exist", groups)}})
-				}
-				return fmt.Errorf("limit user %d to groups %v: %w", r.ID, groups, err)
+				return groupLimitError(err, groups, fmt.Sprintf("limit user %d", r.ID))
 			}
 			r.Groups = groups
 		}

@@ -37,19 +37,10 @@ func mustJob(t *testing.T, d *sqlx.DB, id int64) jobRow {
 	return r
 }
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 func TestRetryWithBackoffThenDead(t *testing.T) {
 	d := testenv.DB(t)
 	ctx := context.Background()
-	clk := &clock{t: time.Now().Add(time.Second)} // after the enqueue below
+	clk := testenv.NewClock(time.Now().Add(time.Second)) // after the enqueue below
 	w := jobs.NewWorker(d, quiet)
 	w.Now = clk.Now
 	w.MaxAttempts = 3
@@ -80,7 +71,7 @@ func TestRetryWithBackoffThenDead(t *testing.T) {
 		t.Fatalf("job ran again before its back-off (%d)", n)
 	}
 
-	clk.Add(61 * time.Second)
+	clk.Advance(61 * time.Second)
 	if n, _ := w.RunOnce(ctx); n != 1 {
 		t.Fatal("job not retried after its back-off")
 	}
@@ -90,7 +81,7 @@ func TestRetryWithBackoffThenDead(t *testing.T) {
 		t.Fatalf("second retry: attempts %d, delay %s; want 2 and 60-120 s", r.Attempts, delay)
 	}
 
-	clk.Add(121 * time.Second)
+	clk.Advance(121 * time.Second)
 	if n, _ := w.RunOnce(ctx); n != 1 {
 		t.Fatal("job not retried a third time")
 	}
@@ -100,7 +91,7 @@ func TestRetryWithBackoffThenDead(t *testing.T) {
 	if !calls[2].LastAttempt || calls[0].LastAttempt {
 		t.Fatalf("LastAttempt flags: %v %v %v", calls[0].LastAttempt, calls[1].LastAttempt, calls[2].LastAttempt)
 	}
-	clk.Add(24 * time.Hour)
+	clk.Advance(24 * time.Hour)
 	if n, _ := w.RunOnce(ctx); n != 0 {
 		t.Fatal("a dead job ran again")
 	}
@@ -109,7 +100,7 @@ func TestRetryWithBackoffThenDead(t *testing.T) {
 func TestLeaseExpiryReclaimsJobOfCrashedWorker(t *testing.T) {
 	d := testenv.DB(t)
 	ctx := context.Background()
-	clk := &clock{t: time.Now().Add(time.Second)}
+	clk := testenv.NewClock(time.Now().Add(time.Second))
 	id, err := jobs.Enqueue(ctx, d, "work", struct{}{})
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +124,7 @@ func TestLeaseExpiryReclaimsJobOfCrashedWorker(t *testing.T) {
 	if n, _ := w.RunOnce(ctx); n != 0 {
 		t.Fatal("a job under a live lease was claimed")
 	}
-	clk.Add(61 * time.Second)
+	clk.Advance(61 * time.Second)
 	if n, _ := w.RunOnce(ctx); n != 1 || ran.Load() != 1 {
 		t.Fatalf("expired lease not re-claimed: n=%d ran=%d", n, ran.Load())
 	}
@@ -288,7 +279,7 @@ func TestBatchHandlerOutcomesPerJob(t *testing.T) {
 func TestFinishedJobsArePurgedAfterRetention(t *testing.T) {
 	d := testenv.DB(t)
 	ctx := context.Background()
-	clk := &clock{t: time.Now().Add(time.Second)}
+	clk := testenv.NewClock(time.Now().Add(time.Second))
 	w := jobs.NewWorker(d, quiet)
 	w.Now, w.Retention = clk.Now, time.Hour
 	w.Handle("x", func(context.Context, jobs.Job) error { return nil })
@@ -296,12 +287,12 @@ func TestFinishedJobsArePurgedAfterRetention(t *testing.T) {
 	if n, _ := w.RunOnce(ctx); n != 1 {
 		t.Fatal("not run")
 	}
-	clk.Add(30 * time.Minute)
+	clk.Advance(30 * time.Minute)
 	w.RunOnce(ctx)
 	if r := mustJob(t, d, id); r.State != "done" {
 		t.Fatalf("purged too early: %+v", r)
 	}
-	clk.Add(2 * time.Hour)
+	clk.Advance(2 * time.Hour)
 	w.RunOnce(ctx)
 	var n int
 	_ = d.Get(&n, `SELECT count(*) FROM jobs WHERE id = $1`, id)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/laurel-edu/laurel/internal/testenv"
 )
@@ -32,5 +33,28 @@ func TestRedisDatabasesAreIsolated(t *testing.T) {
 	}
 	if n, _ := b.Exists(ctx, "k").Result(); n != 0 {
 		t.Fatal("second Redis database sees the first's key")
+	}
+}
+
+func TestClock(t *testing.T) {
+	var running testenv.Clock
+	before := time.Now()
+	running.Advance(time.Hour)
+	if got := running.Now(); got.Before(before.Add(time.Hour)) || got.After(time.Now().Add(time.Hour)) {
+		t.Errorf("running clock advanced an hour reads %v", got)
+	}
+	start := time.Date(2026, 6, 30, 12, 0, 0, 0, time.UTC)
+	stopped := testenv.NewClock(start)
+	time.Sleep(time.Millisecond)
+	if got := stopped.Now(); !got.Equal(start) {
+		t.Errorf("stopped clock moved to %v", got)
+	}
+	stopped.Advance(90 * time.Second)
+	if got := stopped.Now(); !got.Equal(start.Add(90 * time.Second)) {
+		t.Errorf("stopped clock advanced 90s reads %v", got)
+	}
+	running.Set(start)
+	if got := running.Now(); !got.Equal(start) {
+		t.Errorf("Set clock reads %v", got)
 	}
 }
