@@ -1,0 +1,331 @@
+package sheet
+
+import (
+	"archive/zip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/xuri/excelize/v2"
+)
+
+const (
+	// xlsxMemPart is the size above which excelize unzips a worksheet or the
+	// shared strings to a temporary file instead of memory.
+	xlsxMemPart = 4 << 20
+	// xlsxMaxOtherPart bounds every other part (styles, workbook,
+	// relationships...), which excelize reads into memory whole.
+	xlsxMaxOtherPart = 32 << 20
+	// xlsxMaxEntries bounds the number of parts in the archive.
+	xlsxMaxEntries = 10000
+	// xlsxMaxRatio is the largest compression ratio of a part bigger than
+	// xlsxRatioFloor: real sheets compress 5–50×, a ZIP bomb thousands.
+	xlsxMaxRatio   = 200
+	xlsxRatioFloor = 8 << 20
+)
+
+// xlsxUnzipLimit is the largest total uncompressed size accepted for a file
+// of maxBytes: 16× the file (spreadsheet XML compresses about 10×), at least
+// 256 MiB.
+func xlsxUnzipLimit(maxBytes int64) int64 { return max(256<<20, 16*maxBytes) }
+
+// isoDate is the number format every date style is rewritten to, so that
+// excelize renders date cells as ISO dates whatever format the author chose.
+const isoDate = "yyyy-mm-dd"
+
+// openXLSX checks the archive before excelize reads it (ZIP bombs, ZIPs that
+// are not workbooks), opens it from a file so it is never read into memory,
+// and starts the streaming row iterator on the chosen sheet.
+func (rd *Reader) openXLSX(r io.ReaderAt, size int64, opts Options) error {
+	maxBytes := opts.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	limit := xlsxUnzipLimit(maxBytes)
+	if err := checkZip(r, size, limit); err != nil {
+		return err
+	}
+	x := &xlsxSource{}
+	rd.src = x
+	path, err := x.localFile(r, size)
+	if err != nil {
+		return err
+	}
+	f, err := excelize.OpenFile(path, excelize.Options{
+		UnzipSizeLimit:    limit,
+		UnzipXMLSizeLimit: xlsxMemPart,
+		ShortDatePattern:  isoDate,
+	})
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		// excelize has no error value for this one; checkZip should have
+		// caught it already.
+		if strings.Contains(err.Error(), "unzip size exceeds") {
+			return zipBomb(limit)
+		}
+		return apperr.Errorf(apperr.Invalid, "The file looks like an Excel workbook but cannot be read (%s). Open it in Excel or LibreOffice and save it again as .xlsx, or export it as CSV.", shortReason(err))
+	}
+	x.f = f
+	rd.sheets = f.GetSheetList()
+	if len(rd.sheets) == 0 {
+		return apperr.Errorf(apperr.Invalid, "The workbook has no sheets.")
+	}
+	x.sheet = rd.sheets[0]
+	if opts.Sheet != "" {
+		x.sheet = ""
+		for _, s := range rd.sheets {
+			if s == opts.Sheet {
+				x.sheet = s
+			}
+		}
+		if x.sheet == "" {
+			return apperr.Errorf(apperr.Invalid, "The workbook has no sheet named %q; its sheets are: %s.", opts.Sheet, strings.Join(rd.sheets, ", "))
+		}
+	}
+	if err := isoDateStyles(f); err != nil {
+		return apperr.Errorf(apperr.Invalid, "The workbook's styles cannot be read (%s). Save it again as .xlsx, or export it as CSV.", shortReason(err))
+	}
+	rows, err := f.Rows(x.sheet)
+	if err != nil {
+		return apperr.Errorf(apperr.Invalid, "The sheet %q cannot be read (%s). Save the workbook again as .xlsx, or export it as CSV.", x.sheet, shortReason(err))
+	}
+	x.rows = rows
+	return nil
+}
+
+func zipBomb(limit int64) error {
+	return apperr.Errorf(apperr.Invalid, "The file is refused: it would expand to more than %s when unpacked, which no real spreadsheet does (it looks like a ZIP bomb). Save the spreadsheet again from Excel or LibreOffice, or export it as CSV.", humanBytes(limit))
+}
+
+// checkZip refuses, from the archive's directory alone, what is not a
+// workbook or would unpack to more than limit.
+func checkZip(r io.ReaderAt, size, limit int64) error {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return apperr.Errorf(apperr.Invalid, "The file starts like an Excel workbook (a ZIP archive) but is damaged or incomplete. Save it again as .xlsx, or export it as CSV.")
+	}
+	if len(zr.File) > xlsxMaxEntries {
+		return apperr.Errorf(apperr.Invalid, "The file is a ZIP archive of %d files, not an Excel workbook.", len(zr.File))
+	}
+	var total uint64
+	hasTypes, hasWorkbook, isDocx, isPptx, isOds := false, false, false, false, false
+	for _, e := range zr.File {
+		name := strings.ToLower(strings.ReplaceAll(e.Name, "\\", "/"))
+		switch {
+		case name == "[content_types].xml":
+			hasTypes = true
+		case strings.HasPrefix(name, "xl/workbook") && strings.HasSuffix(name, ".xml"):
+			hasWorkbook = true
+		case strings.HasPrefix(name, "word/"):
+			isDocx = true
+		case strings.HasPrefix(name, "ppt/"):
+			isPptx = true
+		case name == "content.xml" || name == "mimetype":
+			isOds = true
+		}
+		total += e.UncompressedSize64
+		if total > uint64(limit) || e.UncompressedSize64 > uint64(limit) {
+			return zipBomb(limit)
+		}
+		if e.UncompressedSize64 > xlsxRatioFloor && e.UncompressedSize64 > xlsxMaxRatio*max(e.CompressedSize64, 1) {
+			return zipBomb(limit)
+		}
+		streamed := strings.HasPrefix(name, "xl/worksheets/sheet") || name == "xl/sharedstrings.xml"
+		if !streamed && e.UncompressedSize64 > xlsxMaxOtherPart {
+			return apperr.Errorf(apperr.Invalid, "The workbook's part %q would unpack to %s, far more than a spreadsheet needs; it looks like a ZIP bomb. Save it again from Excel or LibreOffice, or export it as CSV.", e.Name, humanBytes(int64(e.UncompressedSize64)))
+		}
+	}
+	switch {
+	case hasTypes && hasWorkbook:
+		return nil
+	case isDocx:
+		return apperr.Errorf(apperr.Invalid, "The file is a Word document, not a spreadsheet. Upload a CSV or an Excel (.xlsx) file.")
+	case isPptx:
+		return apperr.Errorf(apperr.Invalid, "The file is a PowerPoint presentation, not a spreadsheet. Upload a CSV or an Excel (.xlsx) file.")
+	case isOds:
+		return apperr.Errorf(apperr.Invalid, "The file is an OpenDocument (.ods) file, which cannot be read. In LibreOffice, save it as \"Excel 2007-365 (.xlsx)\" or as CSV.")
+	}
+	return apperr.Errorf(apperr.Invalid, "The file is a ZIP archive, not an Excel workbook. Upload a CSV or an Excel (.xlsx) file.")
+}
+
+// shortReason is an excelize error in a few words, without file paths.
+func shortReason(err error) string {
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); i >= 0 && strings.Contains(s[:i], "/") {
+		s = s[i+2:]
+	}
+	if len(s) > 120 {
+		s = s[:120]
+	}
+	return strings.ToValidUTF8(s, "")
+}
+
+// xlsxSource streams one sheet's rows through excelize.
+type xlsxSource struct {
+	f     *excelize.File
+	rows  *excelize.Rows
+	sheet string
+	tmp   string // our copy of the upload, when it was not a file
+	row   int
+}
+
+// localFile returns the path of a file holding the upload: the upload's own
+// file when r is one, otherwise a temporary copy. excelize reads a path
+// through ReadAt; given a reader it would read the whole file into memory.
+func (x *xlsxSource) localFile(r io.ReaderAt, size int64) (string, error) {
+	if f, ok := r.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() == size {
+			return f.Name(), nil
+		}
+	}
+	tmp, err := os.CreateTemp("", "laurel-sheet-*.xlsx")
+	if err != nil {
+		return "", fmt.Errorf("sheet: temporary copy of the workbook: %w", err)
+	}
+	x.tmp = tmp.Name()
+	_, err = io.Copy(tmp, io.NewSectionReader(r, 0, size))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("sheet: temporary copy of the workbook: %w", err)
+	}
+	return x.tmp, nil
+}
+
+func (x *xlsxSource) read() (int, []string, error) {
+	if !x.rows.Next() {
+		if err := x.rows.Error(); err != nil {
+			if errors.Is(err, excelize.ErrMaxRows) {
+				return 0, nil, apperr.Errorf(apperr.Invalid, "The sheet %q has a row number beyond Excel's limit of %d rows.", x.sheet, excelize.TotalRows)
+			}
+			return 0, nil, apperr.Errorf(apperr.Invalid, "The sheet %q cannot be read after row %d (%s).", x.sheet, x.row, shortReason(err))
+		}
+		return 0, nil, io.EOF
+	}
+	x.row++
+	cells, err := x.rows.Columns()
+	if err != nil {
+		return 0, nil, apperr.Errorf(apperr.Invalid, "Row %d of the sheet %q cannot be read (%s). Save the workbook again as .xlsx, or export it as CSV.", x.row, x.sheet, shortReason(err))
+	}
+	return x.row, cells, nil
+}
+
+func (x *xlsxSource) close() error {
+	var errs []error
+	if x.rows != nil {
+		errs = append(errs, x.rows.Close())
+	}
+	if x.f != nil {
+		errs = append(errs, x.f.Close())
+	}
+	if x.tmp != "" {
+		errs = append(errs, os.Remove(x.tmp))
+	}
+	return errors.Join(errs...)
+}
+
+// isoDateStyles rewrites, in the opened workbook's styles (never in the
+// file), every cell style whose number format shows a date so that it shows
+// an ISO date instead: built-in formats 14–17 and 22 and custom formats with
+// a day or year part. excelize's Rows() renders cells through their style
+// but does not tell which style a cell has, so this is how a date cell is
+// recognised while streaming. Built-in 14 is rendered through
+// Options.ShortDatePattern, set to ISO. Time-only formats (18–21, 45–47, and
+// custom "h:mm" ones) are left as they are: they are not dates.
+func isoDateStyles(f *excelize.File) error {
+	if _, err := f.GetStyle(0); err != nil && f.Styles == nil {
+		return err
+	}
+	ss := f.Styles
+	if ss == nil || ss.CellXfs == nil {
+		return nil
+	}
+	custom := map[int]string{}
+	if ss.NumFmts != nil {
+		for i := range ss.NumFmts.NumFmt {
+			nf := ss.NumFmts.NumFmt[i]
+			if nf == nil {
+				continue
+			}
+			code := nf.FormatCode
+			if nf.FormatCode16 != "" {
+				code = nf.FormatCode16
+			}
+			custom[nf.NumFmtID] = code
+			if nf.NumFmtID == 14 {
+				// A custom format reusing id 14 would win over the
+				// built-in one; make it ISO too.
+				nf.FormatCode, nf.FormatCode16 = isoDate, ""
+			}
+		}
+	}
+	for i := range ss.CellXfs.Xf {
+		xf := &ss.CellXfs.Xf[i]
+		if xf.NumFmtID == nil {
+			continue
+		}
+		id := *xf.NumFmtID
+		code, isCustom := custom[id]
+		if (isCustom && IsDateFormat(code)) || (!isCustom && builtinDate(id)) {
+			iso := 14
+			xf.NumFmtID = &iso
+		}
+	}
+	return nil
+}
+
+// builtinDate reports whether a built-in number format shows a date (with or
+// without a time). 27–36 and 50–58 are East-Asian date formats.
+func builtinDate(id int) bool {
+	return (14 <= id && id <= 17) || id == 22 || (27 <= id && id <= 36) || (50 <= id && id <= 58)
+}
+
+// IsDateFormat reports whether a custom number format code shows a date: it
+// has a day or year part (d, y) outside quoted
+// text, escapes and [colour]/[$-locale] brackets. Month alone ("mmm") counts
+// only with no hour part, since "m" is also minutes.
+func IsDateFormat(code string) bool {
+	if strings.EqualFold(strings.TrimSpace(code), "General") {
+		return false
+	}
+	// Only the first section (positive numbers) decides.
+	hasMonth, hasHour := false, false
+	for i := 0; i < len(code); i++ {
+		c := code[i]
+		switch c {
+		case '"':
+			j := strings.IndexByte(code[i+1:], '"')
+			if j < 0 {
+				return false
+			}
+			i += j + 1
+		case '\\', '_', '*':
+			i++
+		case '[':
+			j := strings.IndexByte(code[i+1:], ']')
+			if j < 0 {
+				return false
+			}
+			i += j + 1
+		case ';':
+			return hasMonth && !hasHour
+		case 'd', 'D', 'y', 'Y':
+			return true
+		case 'm', 'M':
+			hasMonth = true
+		case 'h', 'H', 's', 'S':
+			hasHour = true
+		case '0', '#', '?', '@':
+			// A digit placeholder: a number format, whatever else it has
+			// (e.g. "0.00 \"days\"" has its d quoted; "#,##0;[Red]-#,##0").
+			return false
+		}
+	}
+	return hasMonth && !hasHour
+}
