@@ -96,7 +96,12 @@ func (rd *Reader) openCSV(r io.ReaderAt, size int64, head []byte) error {
 	if crOnly {
 		text = strings.ReplaceAll(text, "\r", "\n")
 	}
-	rd.delimiter = detectDelimiter(text)
+	hint, hinted := sepHint(text)
+	if hinted {
+		rd.delimiter = hint
+	} else {
+		rd.delimiter = detectDelimiter(text)
+	}
 
 	in := open()
 	if crOnly {
@@ -107,8 +112,25 @@ func (rd *Reader) openCSV(r io.ReaderAt, size int64, head []byte) error {
 	cr.Comma = rd.delimiter
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = false
-	rd.src = &csvSource{cr: cr, lim: lim}
+	rd.src = &csvSource{cr: cr, lim: lim, skipHint: hinted}
 	return nil
+}
+
+// sepHint reads Excel's "sep=;" first line, which names the delimiter and
+// which Excel does not show as a row.
+func sepHint(text string) (rune, bool) {
+	rest, ok := strings.CutPrefix(text, "sep=")
+	if !ok || rest == "" {
+		return 0, false
+	}
+	d := rune(rest[0])
+	if d != ',' && d != ';' && d != '\t' {
+		return 0, false
+	}
+	if after := rest[1:]; after != "" && !strings.HasPrefix(after, "\n") && !strings.HasPrefix(after, "\r\n") {
+		return 0, false
+	}
+	return d, true
 }
 
 // validUTF8 reports whether the whole file is valid UTF-8, reading it in
@@ -196,13 +218,21 @@ func detectDelimiter(text string) rune {
 
 // csvSource reads records and numbers them as a spreadsheet would show them.
 type csvSource struct {
-	cr      *csv.Reader
-	lim     *recordLimit
-	row     int // the last row returned
-	endLine int // the line the last record ended on
+	cr       *csv.Reader
+	lim      *recordLimit
+	row      int  // the last row returned
+	endLine  int  // the line the last record ended on
+	skipHint bool // the first line is Excel's "sep=" hint
 }
 
 func (s *csvSource) read() (int, []string, error) {
+	if s.skipHint {
+		// Excel hides the "sep=" line: the row after it is row 1.
+		s.skipHint = false
+		if _, err := s.cr.Read(); err == nil {
+			s.endLine, _ = s.cr.FieldPos(0)
+		}
+	}
 	s.lim.mark(s.cr.InputOffset())
 	rec, err := s.cr.Read()
 	if err != nil {

@@ -116,3 +116,22 @@ func TestNextAfterEOF(t *testing.T) {
 		}
 	}
 }
+
+// TestSepHint: Excel's "sep=;" line names the delimiter and is not a row.
+func TestSepHint(t *testing.T) {
+	r, h, rows, _ := readAll(t, []byte("sep=;\r\nName;Note\r\nAna;1,5\r\n"), sheet.Options{})
+	if r.Delimiter() != ';' || r.HeaderRow() != 1 {
+		t.Errorf("Delimiter() = %q, HeaderRow() = %d; want ';', 1", r.Delimiter(), r.HeaderRow())
+	}
+	if diff := cmp.Diff([]string{"Name", "Note"}, h); diff != "" {
+		t.Errorf("header (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]sheet.Row{{Number: 2, Cells: []string{"Ana", "1,5"}}}, rows); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+	// Not a hint: a header that happens to start with "sep=".
+	r, h, _, _ = readAll(t, []byte("sep=x,b\r\n1,2\r\n"), sheet.Options{})
+	if r.Delimiter() != ',' || h[0] != "sep=x" {
+		t.Errorf("Delimiter() = %q, header %q", r.Delimiter(), h)
+	}
+}
