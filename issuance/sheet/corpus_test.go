@@ -222,14 +222,14 @@ func checkCorpusFile(t *testing.T, path string, want expected) {
 	}
 }
 
-// writeZipBomb writes an .xlsx whose one worksheet unpacks to 10 GiB of
-// zeros from about 10 MB: a workbook in every other respect. Compressing
-// 10 GiB would take a minute, so the deflate stream is built from one
+// writeZipBomb writes an .xlsx whose one worksheet unpacks to 4 GiB of
+// zeros from about 4 MB: a workbook in every other respect. Compressing
+// 4 GiB would take half a minute, so the deflate stream is built from one
 // compressed 1 MiB block of zeros repeated (deflate blocks after a flush are
 // byte-aligned, and once the window is all zeros every block is the same).
 func writeZipBomb(t *testing.T) string {
 	t.Helper()
-	const block, blocks = 1 << 20, 10 << 10
+	const block, blocks = 1 << 20, 4 << 10
 	var out bytes.Buffer
 	fw, err := flate.NewWriter(&out, flate.BestCompression)
 	if err != nil {

@@ -37,7 +37,8 @@ func xlsxUnzipLimit(maxBytes int64) int64 { return max(256<<20, 16*maxBytes) }
 // openXLSX checks the archive before excelize reads it (ZIP bombs, ZIPs that
 // are not workbooks), opens it from a file so it is never read into memory,
 // and starts the streaming row iterator on the chosen sheet.
-func (rd *Reader) openXLSX(r io.ReaderAt, size int64, opts Options) error {
+func (rd *Reader) openXLSX(r io.ReaderAt, size int64, opts Options) (err error) {
+	defer recoverXLSX(&err, "")
 	maxBytes := opts.MaxBytes
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBytes
@@ -139,7 +140,7 @@ func checkZip(r io.ReaderAt, size, limit int64) error {
 	}
 	switch {
 	case hasTypes && hasWorkbook:
-		return nil
+		return verifyParts(zr)
 	case isDocx:
 		return apperr.Errorf(apperr.Invalid, "The file is a Word document, not a spreadsheet. Upload a CSV or an Excel (.xlsx) file.")
 	case isPptx:
@@ -148,6 +149,23 @@ func checkZip(r io.ReaderAt, size, limit int64) error {
 		return apperr.Errorf(apperr.Invalid, "The file is an OpenDocument (.ods) file, which cannot be read. In LibreOffice, save it as \"Excel 2007-365 (.xlsx)\" or as CSV.")
 	}
 	return apperr.Errorf(apperr.Invalid, "The file is a ZIP archive, not an Excel workbook. Upload a CSV or an Excel (.xlsx) file.")
+}
+
+// verifyParts unpacks every part once, to nowhere, so a damaged part (bad
+// checksum, cut short, longer than its header says) is refused here: excelize
+// ignores such errors and would silently read fewer rows.
+func verifyParts(zr *zip.Reader) error {
+	for _, e := range zr.File {
+		rc, err := e.Open()
+		if err == nil {
+			_, err = io.Copy(io.Discard, rc)
+			rc.Close()
+		}
+		if err != nil {
+			return apperr.Errorf(apperr.Invalid, "The workbook is damaged: its part %q cannot be unpacked. Open it in Excel or LibreOffice and save it again, or export it as CSV.", e.Name)
+		}
+	}
+	return nil
 }
 
 // shortReason is an excelize error in a few words, without file paths.
@@ -197,7 +215,20 @@ func (x *xlsxSource) localFile(r io.ReaderAt, size int64) (string, error) {
 	return x.tmp, nil
 }
 
-func (x *xlsxSource) read() (int, []string, error) {
+// recoverXLSX turns a panic inside excelize, which parses untrusted XML,
+// into a refusal of the file instead of a crash.
+func recoverXLSX(err *error, sheet string) {
+	if p := recover(); p != nil {
+		where := "The workbook"
+		if sheet != "" {
+			where = fmt.Sprintf("The sheet %q", sheet)
+		}
+		*err = apperr.Errorf(apperr.Invalid, "%s cannot be read: it is malformed. Open it in Excel or LibreOffice and save it again as .xlsx, or export it as CSV.", where)
+	}
+}
+
+func (x *xlsxSource) read() (n int, cells []string, err error) {
+	defer recoverXLSX(&err, x.sheet)
 	if !x.rows.Next() {
 		if err := x.rows.Error(); err != nil {
 			if errors.Is(err, excelize.ErrMaxRows) {
@@ -208,7 +239,7 @@ func (x *xlsxSource) read() (int, []string, error) {
 		return 0, nil, io.EOF
 	}
 	x.row++
-	cells, err := x.rows.Columns()
+	cells, err = x.rows.Columns()
 	if err != nil {
 		return 0, nil, apperr.Errorf(apperr.Invalid, "Row %d of the sheet %q cannot be read (%s). Save the workbook again as .xlsx, or export it as CSV.", x.row, x.sheet, shortReason(err))
 	}

@@ -175,3 +175,23 @@ func TestMaxBytes(t *testing.T) {
 		t.Errorf("rows = %v", rows)
 	}
 }
+
+// TestXLSXDamagedPart flips a byte inside the compressed worksheet: the
+// checksum no longer matches, and the file is refused instead of read short.
+func TestXLSXDamagedPart(t *testing.T) {
+	data := bytes.Clone(mustRead(t, corpusDir+"/google-sheets.xlsx"))
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range zr.File {
+		if e.Name == "xl/worksheets/sheet1.xml" {
+			off, err := e.DataOffset()
+			if err != nil {
+				t.Fatal(err)
+			}
+			data[off+int64(e.CompressedSize64)/2] ^= 0x55
+		}
+	}
+	mustInvalid(t, data, sheet.Options{}, `The workbook is damaged: its part "xl/worksheets/sheet1.xml" cannot be unpacked`)
+}
