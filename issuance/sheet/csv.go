@@ -108,7 +108,7 @@ func (rd *Reader) openCSV(r io.ReaderAt, size int64, head []byte) error {
 		in = transform.NewReader(in, crToLF{})
 	}
 	lim := &recordLimit{r: in}
-	cr := csv.NewReader(bufio.NewReaderSize(lim, 64<<10))
+	cr := csv.NewReader(bufio.NewReaderSize(lim, int(min(64<<10, max(size, 4096)))))
 	cr.Comma = rd.delimiter
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = false
@@ -136,7 +136,7 @@ func sepHint(text string) (rune, bool) {
 // validUTF8 reports whether the whole file is valid UTF-8, reading it in
 // chunks; a rune split across two chunks is carried over.
 func validUTF8(r io.ReaderAt, size int64) (bool, error) {
-	buf := make([]byte, utf8CheckChunk+utf8.UTFMax)
+	buf := make([]byte, min(utf8CheckChunk, size)+utf8.UTFMax)
 	carry := 0
 	for off := int64(0); off < size; {
 		n, err := r.ReadAt(buf[carry:carry+int(min(utf8CheckChunk, size-off))], off)
