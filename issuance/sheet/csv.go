@@ -331,3 +331,26 @@ func binaryKind(head []byte) string {
 	}
 	return ""
 }
+
+// bomlessUTF16 recognises UTF-16 text without a byte-order mark (every
+// other byte NUL in the first ones), which cannot be told from binary data
+// reliably and is therefore refused with a message saying how to save it.
+func bomlessUTF16(head []byte) string {
+	n := min(len(head), 512) &^ 1
+	if n < 8 || bytes.HasPrefix(head, bomUTF16LE) || bytes.HasPrefix(head, bomUTF16BE) {
+		return ""
+	}
+	even, odd := 0, 0
+	for i := 0; i < n; i += 2 {
+		if head[i] == 0 {
+			even++
+		}
+		if head[i+1] == 0 {
+			odd++
+		}
+	}
+	if half := n / 2; (odd*10 >= half*9 && even == 0) || (even*10 >= half*9 && odd == 0) {
+		return "The file looks like UTF-16 (\"Unicode\") text without a byte-order mark, which cannot be read reliably. In Excel, save it as \"CSV UTF-8 (Comma delimited)\"."
+	}
+	return ""
+}

@@ -135,3 +135,13 @@ func TestSepHint(t *testing.T) {
 		t.Errorf("Delimiter() = %q, header %q", r.Delimiter(), h)
 	}
 }
+
+func TestUTF16WithoutBOM(t *testing.T) {
+	le := []byte{}
+	for _, c := range "Name\tEmail\r\nAna\tana@example.edu\r\n" {
+		le = append(le, byte(c), 0)
+	}
+	mustInvalid(t, le, sheet.Options{}, "UTF-16 (\"Unicode\") text without a byte-order mark")
+	be := append([]byte{0}, le[:len(le)-1]...)
+	mustInvalid(t, be, sheet.Options{}, "without a byte-order mark")
+}

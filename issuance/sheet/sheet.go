@@ -95,6 +95,9 @@ func Open(r io.ReaderAt, size int64, opts Options) (*Reader, error) {
 	if msg := binaryKind(head); msg != "" {
 		return nil, apperr.Errorf(apperr.Invalid, "%s", msg)
 	}
+	if msg := bomlessUTF16(head); msg != "" {
+		return nil, apperr.Errorf(apperr.Invalid, "%s", msg)
+	}
 	rd := &Reader{}
 	var err error
 	if isZip(head) {

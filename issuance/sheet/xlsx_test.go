@@ -195,3 +195,26 @@ func TestXLSXDamagedPart(t *testing.T) {
 	}
 	mustInvalid(t, data, sheet.Options{}, `The workbook is damaged: its part "xl/worksheets/sheet1.xml" cannot be unpacked`)
 }
+
+// TestXLSX1904: a workbook in the 1904 date system (old Mac Excel) counts
+// its serials from 1904-01-01.
+func TestXLSX1904(t *testing.T) {
+	f := excelize.NewFile()
+	defer f.Close()
+	yes := true
+	if err := f.SetWorkbookProps(&excelize.WorkbookPropsOptions{Date1904: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	date, _ := f.NewStyle(&excelize.Style{NumFmt: 14})
+	f.SetSheetRow("Sheet1", "A1", &[]any{"Name", "Issue date", "Plain"})
+	f.SetSheetRow("Sheet1", "A2", &[]any{"Ana", 44634, 44634})
+	f.SetCellStyle("Sheet1", "B2", "B2", date)
+	var buf bytes.Buffer
+	if err := f.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	_, _, rows, _ := readAll(t, buf.Bytes(), sheet.Options{})
+	if diff := cmp.Diff([]sheet.Row{{Number: 2, Cells: []string{"Ana", "2026-03-15", "44634"}}}, rows); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+}
