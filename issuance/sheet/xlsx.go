@@ -100,8 +100,9 @@ func zipBomb(limit int64) error {
 	return apperr.Errorf(apperr.Invalid, "The file is refused: it would expand to more than %s when unpacked, which no real spreadsheet does (it looks like a ZIP bomb). Save the spreadsheet again from Excel or LibreOffice, or export it as CSV.", humanBytes(limit))
 }
 
-// checkZip refuses, from the archive's directory alone, what is not a
-// workbook or would unpack to more than limit.
+// checkZip refuses what is not a workbook or would unpack to more than limit
+// (decided from the archive's directory, before anything is unpacked), then
+// what has a damaged part.
 func checkZip(r io.ReaderAt, size, limit int64) error {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
