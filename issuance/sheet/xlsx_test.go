@@ -174,6 +174,19 @@ func TestMaxBytes(t *testing.T) {
 	if _, _, rows, _ := readAll(t, data, sheet.Options{MaxBytes: int64(len(data))}); len(rows) != 1 {
 		t.Errorf("rows = %v", rows)
 	}
+	// The default: 100 MiB and not a byte more (a sparse file).
+	f, err := os.Create(t.TempDir() + "/big.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.Write(data)
+	if err := f.Truncate(sheet.DefaultMaxBytes + 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sheet.Open(f, sheet.DefaultMaxBytes+1, sheet.Options{}); !apperr.Is(err, apperr.Invalid) || !strings.Contains(apperr.Message(err), "the largest accepted is 100.0 MB") {
+		t.Errorf("Open(100 MiB + 1) = %v", err)
+	}
 }
 
 // TestXLSXDamagedPart flips a byte inside the compressed worksheet: the
