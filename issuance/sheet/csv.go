@@ -112,6 +112,10 @@ func (rd *Reader) openCSV(r io.ReaderAt, size int64, head []byte) error {
 	cr.Comma = rd.delimiter
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = false
+	// `Ana, "Lima, Ana"` (a space after the comma, as people and scripts
+	// write CSV) is a quoted cell, not a bare quote. Not with tabs:
+	// encoding/csv would also skip the empty cells between two tabs.
+	cr.TrimLeadingSpace = rd.delimiter != '\t'
 	rd.src = &csvSource{cr: cr, lim: lim, skipHint: hinted}
 	return nil
 }
@@ -191,7 +195,7 @@ func detectDelimiter(text string) rune {
 	best, bestCells, bestSame := ',', 1, -1
 	for _, d := range []rune{',', ';', '\t'} {
 		cr := csv.NewReader(strings.NewReader(text))
-		cr.Comma, cr.FieldsPerRecord = d, -1
+		cr.Comma, cr.FieldsPerRecord, cr.TrimLeadingSpace = d, -1, d != '\t'
 		cells, same := 0, 0
 		for i := 0; i < 20; i++ {
 			rec, err := cr.Read()

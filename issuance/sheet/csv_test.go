@@ -145,3 +145,19 @@ func TestUTF16WithoutBOM(t *testing.T) {
 	be := append([]byte{0}, le[:len(le)-1]...)
 	mustInvalid(t, be, sheet.Options{}, "without a byte-order mark")
 }
+
+// TestSpaceBeforeQuote: a space after the delimiter does not turn a quoted
+// cell into a bare quote; empty cells between tabs stay cells.
+func TestSpaceBeforeQuote(t *testing.T) {
+	_, h, rows, errs := readAll(t, []byte("Name, Email, Note\r\nAna, ana@example.edu, \"Lima, Ana\"\r\n"), sheet.Options{})
+	if diff := cmp.Diff([]string{"Name", "Email", "Note"}, h); diff != "" {
+		t.Errorf("header (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]sheet.Row{{Number: 2, Cells: []string{"Ana", "ana@example.edu", "Lima, Ana"}}}, rows); diff != "" || len(errs) > 0 {
+		t.Errorf("rows (-want +got):\n%s errors %q", diff, errs)
+	}
+	_, _, rows, _ = readAll(t, []byte("A\tB\tC\r\n1\t\t3\r\n"), sheet.Options{})
+	if diff := cmp.Diff([]sheet.Row{{Number: 2, Cells: []string{"1", "", "3"}}}, rows); diff != "" {
+		t.Errorf("tab rows (-want +got):\n%s", diff)
+	}
+}
