@@ -1,0 +1,70 @@
+package sheet
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// foldExtra are letters that lose nothing to accents under decomposition but
+// are still written differently by people typing a header.
+var foldExtra = map[rune]string{
+	'ß': "ss", 'æ': "ae", 'œ': "oe", 'ø': "o", 'ł': "l", 'đ': "d", 'ð': "d", 'þ': "th", 'ı': "i",
+}
+
+// Normalize returns the key two headers share when a person would call them
+// the same: case-, accent- and punctuation-insensitive, spaces ignored.
+// "E-mail" and "email", "Prénom" and "prenom", "First Name" and "first_name"
+// have the same key.
+func Normalize(header string) string {
+	var b strings.Builder
+	for _, r := range norm.NFKD.String(header) {
+		switch {
+		case unicode.Is(unicode.Mn, r):
+			// a combining accent
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			r = unicode.ToLower(r)
+			if s, ok := foldExtra[r]; ok {
+				b.WriteString(s)
+			} else {
+				b.WriteRune(r)
+			}
+		}
+	}
+	return b.String()
+}
+
+// Neutralize makes a cell safe to write into a CSV that a spreadsheet
+// program will open: a cell starting with = + - @, a tab or a carriage
+// return would be read as a formula (CSV injection), so it gets a leading
+// apostrophe, which spreadsheets read as "this is text".
+func Neutralize(cell string) string {
+	if cell == "" {
+		return cell
+	}
+	switch cell[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + cell
+	}
+	return cell
+}
+
+// CleanText refuses text a credential must not carry: invalid UTF-8, NUL
+// and the other C0 control characters except tab, CR and LF. The error says
+// which character and where, for a registrar.
+func CleanText(s string) error {
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			return fmt.Errorf("contains bytes that are not valid text (invalid UTF-8) at character %d", utf8.RuneCountInString(s[:i])+1)
+		case r == 0:
+			return fmt.Errorf("contains a NUL character at character %d", utf8.RuneCountInString(s[:i])+1)
+		case r < 0x20 && r != '\t' && r != '\r' && r != '\n':
+			return fmt.Errorf("contains the control character U+%04X at character %d", r, utf8.RuneCountInString(s[:i])+1)
+		}
+	}
+	return nil
+}
