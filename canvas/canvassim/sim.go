@@ -164,6 +164,9 @@ type Sim struct {
 	StorageTarget string
 	// GUID is tool_platform.guid (the root account's LTI guid).
 	GUID string
+	// ProductFamilyCode is tool_platform.product_family_code in launches
+	// (default "canvas"; "moodle" makes the launches look like Moodle's).
+	ProductFamilyCode string
 	// RegistrationToken, when set, is required by the openid configuration
 	// and registration endpoints.
 	RegistrationToken string
@@ -203,7 +206,7 @@ func New() *Sim {
 		CustomFields: map[string]string{
 			"canvas_user_id": "$Canvas.user.id", "canvas_course_id": "$Canvas.course.id", "email": "$Person.email.primary",
 		},
-		StorageTarget: "post_message_forwarding", GUID: "sim" + randHex(8) + ":canvas-lms",
+		StorageTarget: "post_message_forwarding", GUID: "sim" + randHex(8) + ":canvas-lms", ProductFamilyCode: "canvas",
 		Now: time.Now, PageSize: 50,
 		users: map[string]*User{}, courses: map[string]*Course{}, nextID: 100,
 		tokens: map[string]issuedToken{}, jtis: map[string]bool{},
