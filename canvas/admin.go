@@ -52,7 +52,9 @@ type EventCounts map[string]int
 
 // inGroups is the condition that limits inbox rows (canvas_events e) to a
 // team member's groups ($1, NULL: every group): the event's mapping, or
-// while it has none yet, a mapping of its course, maps into one of them.
+// while it has none yet, a mapping of its course on its platform, maps into
+// one of them. An event whose platform is not known yet (not processed)
+// belongs to no group.
 const inGroups = `($1::bigint[] IS NULL OR EXISTS (
     SELECT 1 FROM course_mappings m
     WHERE m.group_id = ANY($1) AND (m.id = e.mapping_id
