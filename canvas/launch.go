@@ -654,7 +654,7 @@ func (s *Service) appReconcile(c *gin.Context) error {
 		return err
 	}
 	if !s.mayMap(l) {
-		return apperr.Errorf(apperr.Forbidden, "Only the course's teachers and admins may ask Canvas for completions now.")
+		return apperr.Errorf(apperr.Forbidden, "Only the course's teachers and admins may run a completion check now.")
 	}
 	m, err := s.MappingForCourse(ctx, l.Platform.ID, l.Context.ID, l.CustomValue("canvas_course_id"))
 	if err != nil {
