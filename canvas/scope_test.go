@@ -106,7 +106,7 @@ func TestInstructorMapsOnlyOntoPermittedGroups(t *testing.T) {
 	if st != 200 {
 		t.Fatalf("map onto an available group: %d %s", st, page)
 	}
-	mustContain(t, page, "Credential group: Open Badge")
+	mustContain(t, page, "Credential group: Open Badge", `id="mapped-by">Mapped by Tina Teacher &lt;tina@example.edu&gt;, instructor via`)
 	m, err := e.svc.MappingForCourse(ctx, e.ltiPlat.ID, e.course.ContextID, "")
 	if err != nil {
 		t.Fatal(err)
