@@ -216,6 +216,13 @@ func TestNonCanvasPlatformLaunch(t *testing.T) {
 	if err != nil || m.CompletionRule != canvas.RuleManual || !strings.Contains(m.CreatedByName, "Gil Geologist") {
 		t.Fatalf("mapping %+v %v", m, err)
 	}
+	// Without the roster service, the teacher is told which platform did
+	// not offer it.
+	moodle.SetNoNRPS(true)
+	_, page = e.launchOn(moodle, course.ID, teacher.ID, canvassim.LaunchOptions{})
+	noCanvas(page)
+	mustContain(t, page, "Moodle did not offer the course roster (Names and Roles service) in this launch.")
+	moodle.SetNoNRPS(false)
 	// The student's view: nothing about Canvas either.
 	_, page = e.launchOn(moodle, course.ID, student.ID, canvassim.LaunchOptions{})
 	noCanvas(page)

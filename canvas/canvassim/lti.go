@@ -202,6 +202,9 @@ func (s *Sim) Claims(userID, courseID, nonce, messageType, resourceLinkID string
 			"id": resourceLinkID, "description": nil, "title": c.Title, "validation_context": nil, "errors": none,
 		}
 	}
+	if s.NoNRPS {
+		delete(claims, "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice")
+	}
 	return claims, nil
 }
 

@@ -167,6 +167,9 @@ type Sim struct {
 	// ProductFamilyCode is tool_platform.product_family_code in launches
 	// (default "canvas"; "moodle" makes the launches look like Moodle's).
 	ProductFamilyCode string
+	// NoNRPS leaves the Names and Roles service claim out of launches (set
+	// it with SetNoNRPS once the simulator serves).
+	NoNRPS bool
 	// RegistrationToken, when set, is required by the openid configuration
 	// and registration endpoints.
 	RegistrationToken string
@@ -214,6 +217,13 @@ func New() *Sim {
 	s.RotateKeys()
 	s.routes()
 	return s
+}
+
+// SetNoNRPS sets NoNRPS while the simulator serves.
+func (s *Sim) SetNoNRPS(v bool) {
+	s.mu.Lock()
+	s.NoNRPS = v
+	s.mu.Unlock()
 }
 
 // Start serves the simulator on a loopback port (httptest).
