@@ -29,6 +29,7 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'LoginLaunch' -benchtime 3000x ./lti/
 	$(GO) test -run '^$$' -bench 'WebhookIngest' -benchtime 10000x ./canvas/
 	$(GO) test -run '^$$' -bench 'CompletionWorker' -benchtime 1x ./canvas/
+	$(GO) test -run '^$$' -bench 'Reconcile10k' -benchtime 1x ./canvas/
 	$(GO) test -run '^$$' -bench 'ReadCSV1M|ReadXLSX100k' -benchtime 1x ./issuance/sheet/
 
 fuzz:

@@ -50,26 +50,47 @@ type ReconcileRun struct {
 // EventCounts counts inbox rows per state.
 type EventCounts map[string]int
 
-// RecentEvents returns the newest inbox rows, optionally of one state.
-func (s *Service) RecentEvents(ctx context.Context, state string, limit int) ([]EventRecord, error) {
+// inGroups is the condition that limits inbox rows (canvas_events e) to a
+// team member's groups ($1, NULL: every group): the event's mapping, or
+// while it has none yet, a mapping of its course on its platform, maps into
+// one of them. An event whose platform is not known yet (not processed)
+// belongs to no group.
+const inGroups = `($1::bigint[] IS NULL OR EXISTS (
+    SELECT 1 FROM course_mappings m
+    WHERE m.group_id = ANY($1) AND (m.id = e.mapping_id
+        OR (e.mapping_id IS NULL AND m.platform_id = e.platform_id AND m.canvas_course_id = e.canvas_course_id))))`
+
+// RecentEvents returns the newest inbox rows, optionally of one state;
+// groups (nil: all) limits them to events of courses mapped into those
+// groups.
+func (s *Service) RecentEvents(ctx context.Context, state string, groups []int64, limit int) ([]EventRecord, error) {
 	const q = `
 SELECT id, event_name, hostname, canvas_course_id, canvas_user_id, state, reason, attempts, signed,
        platform_id, mapping_id, credential_id, received_at, processed_at
-FROM canvas_events
-WHERE ($1 = '' OR state = $1)
+FROM canvas_events e
+WHERE ($2 = '' OR state = $2) AND ` + inGroups + `
 ORDER BY received_at DESC, id DESC
-LIMIT $2`
+LIMIT $3`
 	out := []EventRecord{}
-	if err := s.db.SelectContext(ctx, &out, q, state, limit); err != nil {
-		return nil, fmt.Errorf("recent events %q: %w", state, err)
+	if err := s.db.SelectContext(ctx, &out, q, groupArray(groups), state, limit); err != nil {
+		return nil, fmt.Errorf("recent events %q of groups %v: %w", state, groups, err)
 	}
 	return out, nil
 }
 
-// CountEvents counts inbox rows per state.
-func (s *Service) CountEvents(ctx context.Context) (EventCounts, error) {
-	const q = `SELECT state, count(*) FROM canvas_events GROUP BY state`
-	rows, err := s.db.QueryContext(ctx, q)
+// groupArray binds a group limit: nil (every group) stays NULL.
+func groupArray(groups []int64) any {
+	if groups == nil {
+		return nil
+	}
+	return pq.Array(groups)
+}
+
+// CountEvents counts inbox rows per state, limited to groups like
+// RecentEvents.
+func (s *Service) CountEvents(ctx context.Context, groups []int64) (EventCounts, error) {
+	const q = `SELECT state, count(*) FROM canvas_events e WHERE ` + inGroups + ` GROUP BY state`
+	rows, err := s.db.QueryContext(ctx, q, groupArray(groups))
 	if err != nil {
 		return nil, fmt.Errorf("count events: %w", err)
 	}
@@ -109,8 +130,11 @@ ORDER BY mapping_id, id DESC`
 }
 
 type adminPage struct {
-	Platforms  []platformRow
-	CanManage  bool
+	Platforms []platformRow
+	CanManage bool
+	// Limited: a team member limited to some groups sees only their
+	// courses' events and mappings (no platforms, no unmapped courses).
+	Limited    bool
 	Counts     EventCounts
 	Events     []EventRecord
 	Unmapped   []EventRecord
@@ -180,6 +204,8 @@ func (s *Service) adminSetSecret(c *gin.Context) error {
 
 func (s *Service) adminEvents(c *gin.Context) error {
 	p := auth.Current(c)
+	// PRODUCT.md: owners and admins see every event; a team member only
+	// those of their groups; viewers none.
 	if err := p.Require(auth.MapCourses); err != nil {
 		return err
 	}
@@ -197,31 +223,45 @@ func (s *Service) adminEvents(c *gin.Context) error {
 		page.State = ""
 	}
 	page.CanManage = p.Can(auth.ManageStaff)
-	plats, err := s.platformList(ctx)
-	if err != nil {
-		return err
+	// Only owners and admins hold every group; a team member's Groups (nil:
+	// not limited) bound what the page shows.
+	var groups []int64
+	if p.Role != auth.Owner && p.Role != auth.Admin && p.Groups != nil {
+		groups = p.Groups
 	}
-	for _, pl := range plats {
-		sec, err := s.webhookSecret(ctx, pl.ID)
+	page.Limited = groups != nil
+	var err error
+	if !page.Limited {
+		plats, err := s.platformList(ctx)
 		if err != nil {
 			return err
 		}
-		page.Platforms = append(page.Platforms, platformRow{Platform: pl, HasSecret: sec != ""})
+		for _, pl := range plats {
+			sec, err := s.webhookSecret(ctx, pl.ID)
+			if err != nil {
+				return err
+			}
+			page.Platforms = append(page.Platforms, platformRow{Platform: pl, HasSecret: sec != ""})
+		}
+		if page.Unmapped, err = s.RecentEvents(ctx, "unmapped", nil, 50); err != nil {
+			return err
+		}
 	}
-	if page.Counts, err = s.CountEvents(ctx); err != nil {
+	if page.Counts, err = s.CountEvents(ctx, groups); err != nil {
 		return err
 	}
-	if page.Events, err = s.RecentEvents(ctx, page.State, 100); err != nil {
+	if page.Events, err = s.RecentEvents(ctx, page.State, groups, 100); err != nil {
 		return err
 	}
-	if page.Unmapped, err = s.RecentEvents(ctx, "unmapped", 50); err != nil {
-		return err
-	}
-	mappings, err := s.ListMappings(ctx, MappingFilter{Groups: p.Groups})
+	mappings, err := s.ListMappings(ctx, MappingFilter{Groups: groups})
 	if err != nil {
 		return err
 	}
-	runs, err := s.lastRuns(ctx, nil)
+	ids := make([]int64, len(mappings))
+	for i, m := range mappings {
+		ids[i] = m.ID
+	}
+	runs, err := s.lastRuns(ctx, ids)
 	if err != nil {
 		return err
 	}

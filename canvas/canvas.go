@@ -17,7 +17,7 @@
 //     (/admin/events, or Service.SetWebhookSecret; stored encrypted). The
 //     request must carry it as "X-Laurel-Webhook-Secret: <secret>" or
 //     "Authorization: Bearer <secret>"; the platform is the one whose Canvas
-//     URL host equals the event's metadata.hostname.
+//     URL's host name equals the event's metadata.hostname (ports aside).
 //
 // A valid event is stored in the canvas_events inbox (a re-delivery, same
 // metadata.request_id, is a no-op) and answered 200 {"status": "accepted" |
@@ -261,4 +261,13 @@ func hostOf(rawURL string) string {
 	u = strings.ToLower(u)
 	u = strings.TrimSuffix(u, ":443")
 	return u
+}
+
+// stripPort returns host without its ":port" (hosts here are DNS names or
+// IPv4 addresses: cleanHost admits no brackets).
+func stripPort(host string) string {
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		return host[:i]
+	}
+	return host
 }

@@ -232,8 +232,18 @@ func (s *Service) platformList(ctx context.Context) ([]Platform, error) {
 // guid lookup (the caller's transaction, so a worker holding one never needs
 // a second connection).
 func platformForEvent(ctx context.Context, q sqlx.QueryerContext, list []Platform, hostname, guid string) (Platform, bool, error) {
+	// Canvas sends metadata.hostname without a port, while a Canvas URL may
+	// carry one (https://canvas.example.edu:8443): host names decide. An
+	// exact host:port match comes first, so two Canvas instances on one
+	// host (test installations) stay apart when their events name a port.
 	for _, p := range list {
 		if p.CanvasURL != "" && p.Host() == hostname {
+			return p, true, nil
+		}
+	}
+	name := stripPort(hostname)
+	for _, p := range list {
+		if p.CanvasURL != "" && stripPort(p.Host()) == name {
 			return p, true, nil
 		}
 	}

@@ -159,12 +159,17 @@ type staffPage struct {
 	CanMap      bool
 	Notice      string
 	Error       string
-	// Unmapped course: the form.
-	Mapped  bool
-	Groups  []issuance.GroupSummary
-	Designs []issuance.Design
-	Form    mapForm
-	Errors  map[string]string
+	// Platform is what launched: the pages name it, and only Canvas
+	// offers completion-based issuing.
+	Platform platformKind
+	// Unmapped course: the form, with the groups the instructor may pick
+	// and those of them that allow auto-publish.
+	Mapped          bool
+	Groups          []issuance.GroupSummary
+	AutoPublishable []string
+	Designs         []issuance.Design
+	Form            mapForm
+	Errors          map[string]string
 	// Mapped course.
 	Mapping     Mapping
 	Group       issuance.Group
@@ -225,7 +230,7 @@ func (s *Service) renderView(c *gin.Context, l *lti.Launch, notice string) error
 }
 
 func (s *Service) staffView(ctx context.Context, l *lti.Launch) (staffPage, error) {
-	p := staffPage{Token: l.Token, CourseTitle: l.Context.Title, CanMap: s.mayMap(l), Errors: map[string]string{}}
+	p := staffPage{Token: l.Token, CourseTitle: l.Context.Title, CanMap: s.mayMap(l), Errors: map[string]string{}, Platform: s.kindOf(ctx, l)}
 	m, err := s.MappingForCourse(ctx, l.Platform.ID, l.Context.ID, l.CustomValue("canvas_course_id"))
 	if apperr.Is(err, apperr.NotFound) {
 		return s.unmappedView(ctx, l, p)
@@ -256,12 +261,12 @@ func (s *Service) staffView(ctx context.Context, l *lti.Launch) (staffPage, erro
 			p.LastRun = &r
 		}
 	}
-	p.Roster, err = s.roster(ctx, l, m)
+	p.Roster, err = s.roster(ctx, l, m, p.Platform)
 	if err != nil {
 		p.RosterError = apperr.Message(err)
 		if apperr.Code(err) == apperr.Internal {
 			s.log.ErrorContext(ctx, "course roster", "err", err, "platform_id", l.Platform.ID, "context_id", l.Context.ID)
-			p.RosterError = "The course roster could not be read from Canvas (Names and Roles service)."
+			p.RosterError = "The course roster could not be read from " + p.Platform.Name + " (Names and Roles service)."
 		}
 	}
 	return p, nil
@@ -271,9 +276,14 @@ func (s *Service) unmappedView(ctx context.Context, l *lti.Launch, p staffPage) 
 	if !p.CanMap {
 		return p, nil
 	}
-	groups, err := s.lti.Groups.Groups(ctx, nil)
+	groups, err := s.instructorGroups(ctx, l)
 	if err != nil {
 		return p, err
+	}
+	for _, g := range groups {
+		if g.AllowAutoPublish {
+			p.AutoPublishable = append(p.AutoPublishable, g.Name)
+		}
 	}
 	designs, err := s.lti.Groups.Designs(ctx)
 	if err != nil {
@@ -288,7 +298,10 @@ func (s *Service) unmappedView(ctx context.Context, l *lti.Launch, p staffPage) 
 		designs = []issuance.Design{d}
 	}
 	p.Groups, p.Designs = groups, designs
-	p.Form = mapForm{GroupChoice: "new", GroupName: l.Context.Title, CourseName: l.Context.Title, Rule: string(RuleCanvasCompletion)}
+	p.Form = mapForm{GroupChoice: "new", GroupName: l.Context.Title, CourseName: l.Context.Title, Rule: string(RuleManual)}
+	if p.Platform.Canvas {
+		p.Form.Rule = string(RuleCanvasCompletion)
+	}
 	if p.Form.CourseName == "" {
 		p.Form.CourseName = l.Context.Label
 		p.Form.GroupName = l.Context.Label
@@ -321,9 +334,9 @@ func (s *Service) groupCredentials(ctx context.Context, groupID int64) ([]creden
 
 // roster lists the course's students with their credential state, and
 // remembers the emails NRPS reports for users we know by sub.
-func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping) ([]rosterRow, error) {
+func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping, kind platformKind) ([]rosterRow, error) {
 	if s.lti.Roster == nil || l.NRPS == nil {
-		return nil, apperr.Errorf(apperr.Invalid, "Canvas did not offer the course roster (Names and Roles service) in this launch.")
+		return nil, apperr.Errorf(apperr.Invalid, "%s did not offer the course roster (Names and Roles service) in this launch.", capitalize(kind.Name))
 	}
 	members, err := s.lti.Roster(ctx, l)
 	if err != nil {
@@ -446,7 +459,7 @@ func (s *Service) launchFrom(c *gin.Context) (*lti.Launch, error) {
 		if apperr.Code(err) == apperr.Internal {
 			return nil, err
 		}
-		return nil, apperr.Errorf(apperr.Unauthorized, "This page needs a valid launch from Canvas (the launch may have expired): open Laurel from the course again.")
+		return nil, apperr.Errorf(apperr.Unauthorized, "This page needs a valid launch from the course (the launch may have expired): open Laurel from the course again.")
 	}
 	return l, nil
 }
@@ -460,6 +473,8 @@ func (s *Service) appView(c *gin.Context) error {
 	switch c.Query("done") {
 	case "mapped":
 		notice = "The course is mapped. Completions will now create credentials in this group."
+	case "mapped_manual":
+		notice = "The course is mapped. Staff create its credentials in this group."
 	case "checked":
 		notice = "Checked Canvas for completions: " + c.Query("checked") + " students checked, " + c.Query("created") + " credentials created."
 	}
@@ -492,9 +507,17 @@ func (s *Service) appMap(c *gin.Context) error {
 		Rule:        c.PostForm("completion_rule"),
 		AutoPublish: c.PostForm("auto_publish") == "1",
 	}
+	kind := s.kindOf(ctx, l)
 	errs := map[string]string{}
-	if f.Rule != string(RuleCanvasCompletion) && f.Rule != string(RuleManual) {
-		errs["completion_rule"] = "Choose Canvas course completion or manual only."
+	switch {
+	case f.Rule == string(RuleCanvasCompletion) && !kind.Canvas:
+		errs["completion_rule"] = capitalize(kind.Name) + " does not send course completions to Laurel: choose manual only."
+	case f.Rule != string(RuleCanvasCompletion) && f.Rule != string(RuleManual):
+		if kind.Canvas {
+			errs["completion_rule"] = "Choose Canvas course completion or manual only."
+		} else {
+			errs["completion_rule"] = "Choose manual only."
+		}
 	}
 	var groupID int64
 	if f.GroupChoice == "new" {
@@ -513,13 +536,35 @@ func (s *Service) appMap(c *gin.Context) error {
 		} else if f.DesignID, err = strconv.ParseInt(v, 10, 64); err != nil || f.DesignID <= 0 {
 			errs["design_id"] = "Choose a design."
 		}
+		if f.AutoPublish {
+			errs["auto_publish"] = "Completions in a new group wait for staff review: staff decide whether a group may publish at once."
+		}
 	} else if groupID, err = strconv.ParseInt(f.GroupChoice, 10, 64); err != nil || groupID <= 0 {
 		errs["group"] = "Choose a group, or create one for this course."
+	} else {
+		allowed, err := s.instructorGroups(ctx, l)
+		if err != nil {
+			return err
+		}
+		var picked *issuance.GroupSummary
+		for i := range allowed {
+			if allowed[i].ID == groupID {
+				picked = &allowed[i]
+			}
+		}
+		switch {
+		case picked == nil:
+			// The same answer for a group that does not exist: nothing
+			// tells an instructor which other groups there are.
+			errs["group"] = "You may map this course only onto a group created for it or one staff made available to instructors."
+		case f.AutoPublish && !picked.AllowAutoPublish:
+			errs["auto_publish"] = "Group " + strconv.Quote(picked.Name) + " does not let instructors publish at once: completions wait for staff review."
+		}
 	}
 	if len(errs) > 0 {
 		return s.rerenderMapForm(c, l, f, errs, http.StatusUnprocessableEntity)
 	}
-	actor := "lti:" + strconv.FormatInt(l.Platform.ID, 10) + ":" + l.Sub
+	actor := launchActor(l)
 	if f.GroupChoice == "new" {
 		g, err := s.lti.Groups.CreateGroup(ctx, actor, issuance.Group{
 			Name: f.GroupName, CourseName: f.CourseName, DesignID: f.DesignID, Language: "en",
@@ -539,18 +584,17 @@ func (s *Service) appMap(c *gin.Context) error {
 			return err
 		}
 		groupID = g.ID
-	} else if _, err := s.lti.Groups.Group(ctx, groupID); err != nil {
-		if apperr.Is(err, apperr.NotFound) {
-			errs["group"] = "That group no longer exists."
-			return s.rerenderMapForm(c, l, f, errs, http.StatusUnprocessableEntity)
+		if err := s.noteCourseGroup(ctx, l.Platform.ID, l.Context.ID, groupID, actor); err != nil {
+			return err
 		}
-		return err
 	}
 	rule := f.Rule
 	course := l.CustomValue("canvas_course_id")
+	who := launchActorName(l, kind)
 	in := MappingInput{
 		PlatformID: &l.Platform.ID, DeploymentID: &l.DeploymentID, ContextID: &l.Context.ID,
 		GroupID: &groupID, CompletionRule: &rule, AutoPublish: &f.AutoPublish, CourseTitle: &l.Context.Title,
+		CreatedByName: &who,
 	}
 	if isDigits(course) {
 		in.CanvasCourseID = &course
@@ -563,8 +607,22 @@ func (s *Service) appMap(c *gin.Context) error {
 		}
 		return err
 	}
-	s.redirectToView(c, l, url.Values{"done": {"mapped"}})
+	done := "mapped"
+	if rule == string(RuleManual) {
+		done = "mapped_manual"
+	}
+	s.redirectToView(c, l, url.Values{"done": {done}})
 	return nil
+}
+
+// capitalize upper-cases the first letter ("your learning platform" starts
+// a sentence).
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	r := []rune(s)
+	return strings.ToUpper(string(r[0])) + string(r[1:])
 }
 
 func formField(f string) string {
@@ -578,7 +636,7 @@ func formField(f string) string {
 }
 
 func (s *Service) rerenderMapForm(c *gin.Context, l *lti.Launch, f mapForm, errs map[string]string, status int) error {
-	p := staffPage{Token: l.Token, CourseTitle: l.Context.Title, CanMap: true}
+	p := staffPage{Token: l.Token, CourseTitle: l.Context.Title, CanMap: true, Platform: s.kindOf(c.Request.Context(), l)}
 	p, err := s.unmappedView(c.Request.Context(), l, p)
 	if err != nil {
 		return err
@@ -596,7 +654,7 @@ func (s *Service) appReconcile(c *gin.Context) error {
 		return err
 	}
 	if !s.mayMap(l) {
-		return apperr.Errorf(apperr.Forbidden, "Only the course's teachers and admins may ask Canvas for completions now.")
+		return apperr.Errorf(apperr.Forbidden, "Only the course's teachers and admins may run a completion check now.")
 	}
 	m, err := s.MappingForCourse(ctx, l.Platform.ID, l.Context.ID, l.CustomValue("canvas_course_id"))
 	if err != nil {

@@ -125,9 +125,15 @@ func readAll(t testing.TB, resp *http.Response) string {
 // launch runs Canvas's login → auth → launch for user and returns the page.
 func (e *launchEnv) launch(user string, o canvassim.LaunchOptions) (int, string) {
 	e.t.Helper()
+	return e.launchOn(e.sim, e.course.ID, user, o)
+}
+
+// launchOn is launch from another platform's course.
+func (e *launchEnv) launchOn(sim *canvassim.Sim, courseID, user string, o canvassim.LaunchOptions) (int, string) {
+	e.t.Helper()
 	o.NoStorageTarget = true // cookies carry state here; the browser test covers postMessage storage
 	c := noRedirects()
-	lr, err := e.sim.BeginLaunch(user, e.course.ID, o)
+	lr, err := sim.BeginLaunch(user, courseID, o)
 	if err != nil {
 		e.t.Fatal(err)
 	}

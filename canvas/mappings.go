@@ -41,15 +41,20 @@ type Mapping struct {
 	CompletionRule CompletionRule `json:"completion_rule" db:"completion_rule"`
 	AutoPublish    bool           `json:"auto_publish" db:"auto_publish"`
 	CourseTitle    string         `json:"course_title" db:"course_title"`
-	CreatedBy      string         `json:"-" db:"created_by"`
-	CreatedAt      time.Time      `json:"created_at" db:"created_at"`
-	UpdatedAt      time.Time      `json:"updated_at" db:"updated_at"`
+	// CreatedBy is who mapped the course: "lti:<platform id>:<sub>" for an
+	// instructor's launch, "user:<id>:<email>" or "token:<id>:<name>" for
+	// staff; CreatedByName describes them for people.
+	CreatedBy     string `json:"created_by" db:"created_by"`
+	CreatedByName string `json:"created_by_name" db:"created_by_name"`
+
+	CreatedAt time.Time `json:"created_at" db:"created_at"`
+	UpdatedAt time.Time `json:"updated_at" db:"updated_at"`
 }
 
 // mappingCols selects a mapping; NULL ids read as "".
 const mappingCols = `id, platform_id, deployment_id, COALESCE(canvas_course_id, '') AS canvas_course_id,
     COALESCE(context_id, '') AS context_id, group_id, completion_rule, auto_publish, course_title,
-    created_by, created_at, updated_at`
+    created_by, created_by_name, created_at, updated_at`
 
 // MappingFilter narrows ListMappings; zero fields do not filter.
 type MappingFilter struct {
@@ -138,6 +143,8 @@ type MappingInput struct {
 	CompletionRule *string
 	AutoPublish    *bool
 	CourseTitle    *string
+	// CreatedByName describes the actor for staff (create only).
+	CreatedByName *string
 }
 
 // validate checks the input's fields; create also requires the key fields.
@@ -213,13 +220,13 @@ func (s *Service) CreateMapping(ctx context.Context, actor string, in MappingInp
 	}
 	const q = `
 INSERT INTO course_mappings (platform_id, deployment_id, canvas_course_id, context_id, group_id,
-    completion_rule, auto_publish, course_title, created_by)
-VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''), $5, $6, $7, $8, $9)
+    completion_rule, auto_publish, course_title, created_by, created_by_name)
+VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''), $5, $6, $7, $8, $9, $10)
 RETURNING id`
 	var id int64
 	err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		err := tx.GetContext(ctx, &id, q, *in.PlatformID, deref(in.DeploymentID), deref(in.CanvasCourseID),
-			deref(in.ContextID), *in.GroupID, rule, deref(in.AutoPublish), deref(in.CourseTitle), actor)
+			deref(in.ContextID), *in.GroupID, rule, deref(in.AutoPublish), deref(in.CourseTitle), actor, deref(in.CreatedByName))
 		if err != nil {
 			return mappingWriteError(err, *in.GroupID)
 		}

@@ -155,6 +155,8 @@ func (s *Service) apiCreateMapping(c *gin.Context) error {
 			return err
 		}
 	}
+	who := staffName(p)
+	in.CreatedByName = &who
 	m, err := s.CreateMapping(c.Request.Context(), p.Actor(), in)
 	if err != nil {
 		return err
@@ -162,6 +164,15 @@ func (s *Service) apiCreateMapping(c *gin.Context) error {
 	c.Header("Location", "/api/v1/mappings/"+strconv.FormatInt(m.ID, 10))
 	c.JSON(http.StatusCreated, m)
 	return nil
+}
+
+// staffName describes a staff principal on the mappings they make.
+func staffName(p *auth.Principal) string {
+	if p.TokenID != 0 {
+		return "API token " + strconv.Quote(p.Name) + " (" + string(p.Role) + ")"
+	}
+	who := strings.TrimSpace(p.Name + " <" + p.Email + ">")
+	return who + " (" + string(p.Role) + ")"
 }
 
 // visibleMapping loads mapping :id if the caller may map courses into its group.

@@ -127,69 +127,81 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 	if err != nil {
 		return res, err
 	}
-	// Students who never launched Laurel: ask Canvas for their emails once.
+	// Students who never launched Laurel: ask Canvas for their emails once,
+	// and remember them in one statement, so the next run needs no users
+	// pages.
 	for _, id := range ids {
-		if users[id].Email == "" {
-			students, err := client.CourseStudents(ctx, m.CanvasCourseID)
-			if err != nil {
-				return res, err
-			}
-			for _, st := range students {
-				if st.Email == "" {
-					continue
-				}
-				if err := s.RememberUser(ctx, m.PlatformID, st.ID.String(), "", st.Name, st.Email); err != nil {
-					return res, err
-				}
-				u := users[st.ID.String()]
-				u.Email = st.Email
-				if u.Name == "" {
-					u.Name = st.Name
-				}
-				users[st.ID.String()] = u
-			}
-			break
+		if users[id].Email != "" {
+			continue
 		}
+		students, err := client.CourseStudents(ctx, m.CanvasCourseID)
+		if err != nil {
+			return res, err
+		}
+		learned := make([]knownUser, 0, len(students))
+		for _, st := range students {
+			if st.Email == "" {
+				continue
+			}
+			u := users[st.ID.String()]
+			u.UserID, u.Email = st.ID.String(), st.Email
+			if u.Name == "" {
+				u.Name = st.Name
+			}
+			users[u.UserID] = u
+			learned = append(learned, knownUser{UserID: u.UserID, Name: st.Name, Email: st.Email})
+		}
+		if err := s.rememberUsers(ctx, m.PlatformID, learned); err != nil {
+			return res, err
+		}
+		break
 	}
-	// Chunks keep transactions short on a course of thousands.
-	const chunk = 200
+	// One EnsureCredentials call per chunk: a chunk costs the same few
+	// statements whatever its size, and a transaction stays short.
+	const chunk = 2000
 	for start := 0; start < len(completed); start += chunk {
 		part := completed[start:min(start+chunk, len(completed))]
+		items := make([]issuance.NewCredential, 0, len(part))
+		who := make([]string, 0, len(part))
+		for _, d := range part {
+			u := users[d.userID]
+			name := strings.TrimSpace(d.name)
+			if name == "" {
+				name = u.Name
+			}
+			if u.Email == "" {
+				res.Skipped = append(res.Skipped, fmt.Sprintf("Canvas user %s (%s): no email known", d.userID, name))
+				continue
+			}
+			if name == "" {
+				name = u.Email
+			}
+			items = append(items, issuance.NewCredential{
+				Recipient:   issuance.Recipient{Name: name, Email: u.Email},
+				IssuedOn:    completionDate(d.at, "").Format(issuance.DateLayout),
+				ExternalRef: ExternalRef(m.PlatformID, d.userID),
+			})
+			who = append(who, fmt.Sprintf("Canvas user %s (%s)", d.userID, name))
+		}
+		if len(items) == 0 {
+			continue
+		}
+		var created []issuance.Credential
+		var skipped []string
 		err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
-			for _, d := range part {
-				u := users[d.userID]
-				name := strings.TrimSpace(d.name)
-				if name == "" {
-					name = u.Name
-				}
-				if u.Email == "" {
-					res.Skipped = append(res.Skipped, fmt.Sprintf("Canvas user %s (%s): no email known", d.userID, name))
-					continue
-				}
-				if name == "" {
-					name = u.Email
-				}
-				item := issuance.NewCredential{
-					Recipient:   issuance.Recipient{Name: name, Email: u.Email},
-					IssuedOn:    completionDate(d.at, "").Format(issuance.DateLayout),
-					ExternalRef: ExternalRef(m.PlatformID, d.userID),
-				}
-				if _, err := tx.ExecContext(ctx, `SAVEPOINT canvas_reconcile`); err != nil {
-					return fmt.Errorf("savepoint: %w", err)
-				}
-				cred, created, err := s.issuer.EnsureCredential(ctx, tx, ActorReconciliation, m.GroupID, issuance.FromReconciliation, item, m.AutoPublish)
-				if err != nil {
-					if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT canvas_reconcile`); rerr != nil {
-						return fmt.Errorf("rollback to savepoint: %w", rerr)
-					}
-					if apperr.Code(err) == apperr.Internal {
-						return fmt.Errorf("ensure credential for canvas user %s: %w", d.userID, err)
-					}
-					res.Skipped = append(res.Skipped, fmt.Sprintf("Canvas user %s (%s): %s", d.userID, name, apperr.Message(err)))
-					continue
-				}
-				if created {
-					res.Created = append(res.Created, cred)
+			created, skipped = created[:0], skipped[:0]
+			out, err := s.issuer.EnsureCredentials(ctx, tx, ActorReconciliation, m.GroupID, issuance.FromReconciliation, items, m.AutoPublish)
+			if err != nil {
+				return fmt.Errorf("ensure %d credentials: %w", len(items), err)
+			}
+			for i, o := range out {
+				switch {
+				case o.Err != nil && apperr.Code(o.Err) == apperr.Internal:
+					return fmt.Errorf("ensure credential for %s: %w", who[i], o.Err)
+				case o.Err != nil:
+					skipped = append(skipped, who[i]+": "+refusal(o.Err))
+				case o.Created:
+					created = append(created, o.Credential)
 				}
 			}
 			return nil
@@ -197,8 +209,44 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 		if err != nil {
 			return res, fmt.Errorf("reconcile mapping %d: %w", m.ID, err)
 		}
+		res.Created = append(res.Created, created...)
+		res.Skipped = append(res.Skipped, skipped...)
 	}
 	return res, nil
+}
+
+// rememberUsers is RememberUser for many users of one platform (no sub), in
+// one statement.
+func (s *Service) rememberUsers(ctx context.Context, platformID int64, users []knownUser) error {
+	if len(users) == 0 {
+		return nil
+	}
+	// One row per user id: ON CONFLICT cannot touch a row twice.
+	seen := make(map[string]int, len(users))
+	ids, names, emails := make([]string, 0, len(users)), make([]string, 0, len(users)), make([]string, 0, len(users))
+	for _, u := range users {
+		if u.UserID == "" {
+			continue
+		}
+		if i, ok := seen[u.UserID]; ok {
+			names[i], emails[i] = u.Name, u.Email
+			continue
+		}
+		seen[u.UserID] = len(ids)
+		ids, names, emails = append(ids, u.UserID), append(names, u.Name), append(emails, u.Email)
+	}
+	const q = `
+INSERT INTO canvas_users (platform_id, canvas_user_id, sub, name, email, updated_at)
+SELECT $1, u.id, '', u.name, u.email, now()
+FROM unnest($2::text[], $3::text[], $4::text[]) AS u(id, name, email)
+ON CONFLICT (platform_id, canvas_user_id) DO UPDATE SET
+    name = COALESCE(NULLIF(EXCLUDED.name, ''), canvas_users.name),
+    email = COALESCE(NULLIF(EXCLUDED.email, ''), canvas_users.email),
+    updated_at = now()`
+	if _, err := s.db.ExecContext(ctx, q, platformID, pq.Array(ids), pq.Array(names), pq.Array(emails)); err != nil {
+		return fmt.Errorf("remember %d canvas users of platform %d: %w", len(ids), platformID, err)
+	}
+	return nil
 }
 
 func (s *Service) knownUsers(ctx context.Context, platformID int64, ids []string) (map[string]knownUser, error) {

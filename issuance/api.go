@@ -190,11 +190,16 @@ type groupBody struct {
 	Attributes      []Attribute `json:"attributes"`
 	ValidityMonths  *int        `json:"validity_months"`
 	AllowDuplicates bool        `json:"allow_duplicates"`
+
+	// The instructor settings (see Group).
+	AvailableToInstructors bool `json:"available_to_instructors"`
+	AllowAutoPublish       bool `json:"allow_auto_publish"`
 }
 
 func (b groupBody) apply(g *Group) {
 	g.Name, g.CourseName, g.Description, g.CourseLink, g.Language = b.Name, b.CourseName, b.Description, b.CourseLink, b.Language
 	g.DesignID, g.Attributes, g.ValidityMonths, g.AllowDuplicates = b.DesignID, b.Attributes, b.ValidityMonths, b.AllowDuplicates
+	g.AvailableToInstructors, g.AllowAutoPublish = b.AvailableToInstructors, b.AllowAutoPublish
 }
 
 func (a *api) createGroup(c *gin.Context) error {
@@ -249,7 +254,7 @@ func (a *api) patchGroup(c *gin.Context) error {
 	// Fields absent from the body keep their values: decode over the current ones.
 	b := groupBody{Name: g.Name, CourseName: g.CourseName, Description: g.Description, CourseLink: g.CourseLink,
 		Language: g.Language, DesignID: g.DesignID, Attributes: g.Attributes, ValidityMonths: g.ValidityMonths,
-		AllowDuplicates: g.AllowDuplicates}
+		AllowDuplicates: g.AllowDuplicates, AvailableToInstructors: g.AvailableToInstructors, AllowAutoPublish: g.AllowAutoPublish}
 	if err := decode(c, &b); err != nil {
 		return err
 	}

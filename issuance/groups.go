@@ -55,14 +55,22 @@ type groupRow struct {
 	AllowDuplicates bool          `db:"allow_duplicates"`
 	CreatedAt       time.Time     `db:"created_at"`
 	UpdatedAt       time.Time     `db:"updated_at"`
+
+	AvailableToInstructors bool `db:"available_to_instructors"`
+	AllowAutoPublish       bool `db:"allow_auto_publish"`
 }
 
 const groupCols = `id, name, course_name, description, course_link, language, design_id, attributes,
 	validity_months, allow_duplicates, created_at, updated_at`
 
+// groupSettingCols are the instructor settings, selected apart from
+// groupCols, which other files scan by position.
+const groupSettingCols = `, available_to_instructors, allow_auto_publish`
+
 func (r groupRow) group() (Group, error) {
 	g := Group{ID: r.ID, Name: r.Name, CourseName: r.CourseName, Description: r.Description, CourseLink: r.CourseLink,
-		Language: r.Language, DesignID: r.DesignID, AllowDuplicates: r.AllowDuplicates, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		Language: r.Language, DesignID: r.DesignID, AllowDuplicates: r.AllowDuplicates,
+		AvailableToInstructors: r.AvailableToInstructors, AllowAutoPublish: r.AllowAutoPublish, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	if r.ValidityMonths.Valid {
 		v := int(r.ValidityMonths.Int32)
 		g.ValidityMonths = &v
@@ -80,7 +88,8 @@ func (r groupRow) group() (Group, error) {
 func auditGroup(g Group) map[string]any {
 	return map[string]any{"name": g.Name, "course_name": g.CourseName, "description": g.Description,
 		"course_link": g.CourseLink, "language": g.Language, "design_id": g.DesignID, "attributes": g.Attributes,
-		"validity_months": g.ValidityMonths, "allow_duplicates": g.AllowDuplicates}
+		"validity_months": g.ValidityMonths, "allow_duplicates": g.AllowDuplicates,
+		"available_to_instructors": g.AvailableToInstructors, "allow_auto_publish": g.AllowAutoPublish}
 }
 
 // checkGroup normalises g and returns its problems, named by API field.
@@ -188,11 +197,11 @@ func (s *Service) CreateGroup(ctx context.Context, actor string, g Group) (Group
 	err := db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
 		now := s.now()
 		const q = `INSERT INTO groups (name, course_name, description, course_link, language, design_id, attributes,
-				validity_months, allow_duplicates, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING ` + groupCols
+				validity_months, allow_duplicates, available_to_instructors, allow_auto_publish, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11, $12, $10, $10) RETURNING ` + groupCols + groupSettingCols
 		var r groupRow
 		if err := tx.GetContext(ctx, &r, q, g.Name, g.CourseName, g.Description, g.CourseLink, g.Language, g.DesignID,
-			string(attrs), g.ValidityMonths, g.AllowDuplicates, now); err != nil {
+			string(attrs), g.ValidityMonths, g.AllowDuplicates, now, g.AvailableToInstructors, g.AllowAutoPublish); err != nil {
 			if derr := designError(err, g.DesignID); derr != nil {
 				return derr
 			}
@@ -226,11 +235,12 @@ func (s *Service) UpdateGroup(ctx context.Context, actor string, g Group) (Group
 		}
 		now := s.now()
 		const q = `UPDATE groups SET name = $2, course_name = $3, description = $4, course_link = $5, language = $6,
-				design_id = $7, attributes = $8, validity_months = $9, allow_duplicates = $10, updated_at = $11
-			WHERE id = $1 RETURNING ` + groupCols
+				design_id = $7, attributes = $8, validity_months = $9, allow_duplicates = $10, updated_at = $11,
+				available_to_instructors = $12, allow_auto_publish = $13
+			WHERE id = $1 RETURNING ` + groupCols + groupSettingCols
 		var r groupRow
 		if err := tx.GetContext(ctx, &r, q, g.ID, g.Name, g.CourseName, g.Description, g.CourseLink, g.Language,
-			g.DesignID, string(attrs), g.ValidityMonths, g.AllowDuplicates, now); err != nil {
+			g.DesignID, string(attrs), g.ValidityMonths, g.AllowDuplicates, now, g.AvailableToInstructors, g.AllowAutoPublish); err != nil {
 			if derr := designError(err, g.DesignID); derr != nil {
 				return derr
 			}
@@ -262,7 +272,7 @@ func (s *Service) Group(ctx context.Context, id int64) (Group, error) {
 }
 
 func groupTx(ctx context.Context, q sqlx.QueryerContext, id int64, lock bool) (Group, error) {
-	query := `SELECT ` + groupCols + ` FROM groups WHERE id = $1`
+	query := `SELECT ` + groupCols + groupSettingCols + ` FROM groups WHERE id = $1`
 	if lock {
 		query += ` FOR UPDATE`
 	}
@@ -284,7 +294,7 @@ func (s *Service) Groups(ctx context.Context, only []int64) ([]GroupSummary, err
 		return []GroupSummary{}, nil
 	}
 	const q = `SELECT g.id, g.name, g.course_name, g.description, g.course_link, g.language, g.design_id, g.attributes,
-			g.validity_months, g.allow_duplicates, g.created_at, g.updated_at,
+			g.validity_months, g.allow_duplicates, g.available_to_instructors, g.allow_auto_publish, g.created_at, g.updated_at,
 			COALESCE(n.unpublished, 0) AS unpublished, COALESCE(n.published, 0) AS published, COALESCE(n.revoked, 0) AS revoked
 		FROM groups g
 		LEFT JOIN (

@@ -64,8 +64,15 @@ type Group struct {
 	Attributes      []Attribute `json:"attributes"`
 	ValidityMonths  *int        `json:"validity_months"`
 	AllowDuplicates bool        `json:"allow_duplicates"`
-	CreatedAt       time.Time   `json:"created_at"`
-	UpdatedAt       time.Time   `json:"updated_at"`
+	// AvailableToInstructors lets the instructors of any course map their
+	// course onto this group from a launch (otherwise only the instructors
+	// of a course the group was created for may).
+	AvailableToInstructors bool `json:"available_to_instructors"`
+	// AllowAutoPublish lets instructors choose that completions publish at
+	// once (otherwise they wait unpublished for staff review).
+	AllowAutoPublish bool      `json:"allow_auto_publish"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
 }
 
 // State is where a credential is in its life cycle.

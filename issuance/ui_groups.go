@@ -239,7 +239,8 @@ func (page *groupFormPage) absorb(err error) {
 		page.OtherErrors = append(page.OtherErrors, apperr.Message(err))
 		return
 	}
-	known := map[string]bool{"name": true, "course_name": true, "description": true, "course_link": true, "language": true, "design_id": true, "validity_months": true, "allow_duplicates": true}
+	known := map[string]bool{"name": true, "course_name": true, "description": true, "course_link": true, "language": true, "design_id": true, "validity_months": true, "allow_duplicates": true,
+		"available_to_instructors": true, "allow_auto_publish": true}
 	for _, f := range fields {
 		name := f.Field
 		if m := serviceAttrFieldRE.FindStringSubmatch(name); m != nil {
@@ -266,6 +267,8 @@ func (u *ui) parseGroupForm(c *gin.Context, base Group, isNew bool) (Group, grou
 	g.CourseLink = trimmed(c, "course_link")
 	g.Language = trimmed(c, "language")
 	g.AllowDuplicates = c.PostForm("allow_duplicates") != ""
+	g.AvailableToInstructors = c.PostForm("available_to_instructors") != ""
+	g.AllowAutoPublish = c.PostForm("allow_auto_publish") != ""
 	errs := formErrors{}
 	if g.Name == "" {
 		errs.add("name", "Enter the group's name.")

@@ -168,7 +168,7 @@ func (s *Sim) Claims(userID, courseID, nonce, messageType, resourceLinkID string
 			"validation_context": nil, "errors": none,
 		},
 		"https://purl.imsglobal.org/spec/lti/claim/tool_platform": map[string]any{
-			"guid": s.GUID, "name": "Simulated University", "version": "cloud", "product_family_code": "canvas",
+			"guid": s.GUID, "name": "Simulated University", "version": "cloud", "product_family_code": s.ProductFamilyCode,
 			"validation_context": nil, "errors": none,
 		},
 		"https://purl.imsglobal.org/spec/lti/claim/launch_presentation": map[string]any{
@@ -201,6 +201,9 @@ func (s *Sim) Claims(userID, courseID, nonce, messageType, resourceLinkID string
 		claims["https://purl.imsglobal.org/spec/lti/claim/resource_link"] = map[string]any{
 			"id": resourceLinkID, "description": nil, "title": c.Title, "validation_context": nil, "errors": none,
 		}
+	}
+	if s.NoNRPS {
+		delete(claims, "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice")
 	}
 	return claims, nil
 }

@@ -168,11 +168,13 @@ func (s *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"errors":[{"message":"The specified resource does not exist."}]}`))
 		return
 	}
-	sort.Slice(students, func(i, j int) bool {
-		a, _ := strconv.Atoi(students[i].ID)
-		b, _ := strconv.Atoi(students[j].ID)
-		return a < b
-	})
+	// Canvas pages in id order; parse each id once (a course of 10,000 is
+	// sorted on every page request).
+	keys := make([]int, len(students))
+	for i, st := range students {
+		keys[i], _ = strconv.Atoi(st.ID)
+	}
+	sort.Sort(byKey{keys, students})
 	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
 	if page < 1 {
 		page = 1
@@ -217,4 +219,17 @@ func (s *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out = []map[string]any{}
 	}
 	json.NewEncoder(w).Encode(out)
+}
+
+// byKey sorts students by their parsed ids.
+type byKey struct {
+	keys     []int
+	students []RESTStudent
+}
+
+func (b byKey) Len() int           { return len(b.keys) }
+func (b byKey) Less(i, j int) bool { return b.keys[i] < b.keys[j] }
+func (b byKey) Swap(i, j int) {
+	b.keys[i], b.keys[j] = b.keys[j], b.keys[i]
+	b.students[i], b.students[j] = b.students[j], b.students[i]
 }

@@ -164,6 +164,12 @@ type Sim struct {
 	StorageTarget string
 	// GUID is tool_platform.guid (the root account's LTI guid).
 	GUID string
+	// ProductFamilyCode is tool_platform.product_family_code in launches
+	// (default "canvas"; "moodle" makes the launches look like Moodle's).
+	ProductFamilyCode string
+	// NoNRPS leaves the Names and Roles service claim out of launches (set
+	// it with SetNoNRPS once the simulator serves).
+	NoNRPS bool
 	// RegistrationToken, when set, is required by the openid configuration
 	// and registration endpoints.
 	RegistrationToken string
@@ -203,7 +209,7 @@ func New() *Sim {
 		CustomFields: map[string]string{
 			"canvas_user_id": "$Canvas.user.id", "canvas_course_id": "$Canvas.course.id", "email": "$Person.email.primary",
 		},
-		StorageTarget: "post_message_forwarding", GUID: "sim" + randHex(8) + ":canvas-lms",
+		StorageTarget: "post_message_forwarding", GUID: "sim" + randHex(8) + ":canvas-lms", ProductFamilyCode: "canvas",
 		Now: time.Now, PageSize: 50,
 		users: map[string]*User{}, courses: map[string]*Course{}, nextID: 100,
 		tokens: map[string]issuedToken{}, jtis: map[string]bool{},
@@ -211,6 +217,13 @@ func New() *Sim {
 	s.RotateKeys()
 	s.routes()
 	return s
+}
+
+// SetNoNRPS sets NoNRPS while the simulator serves.
+func (s *Sim) SetNoNRPS(v bool) {
+	s.mu.Lock()
+	s.NoNRPS = v
+	s.mu.Unlock()
 }
 
 // Start serves the simulator on a loopback port (httptest).

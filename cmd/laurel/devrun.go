@@ -105,6 +105,8 @@ func devSeed(ctx context.Context, a *app.App, dir string) (string, error) {
 			Description: "Awarded to learners who completed every module of DS 101.",
 			Language:    "en",
 			DesignID:    design.ID,
+			// The sandbox's teacher may map the demo course onto it.
+			AvailableToInstructors: true,
 			Attributes: []issuance.Attribute{
 				{Key: "grade", Label: "Grade", Type: issuance.TextAttr},
 				{Key: "hours", Label: "Hours", Type: issuance.NumberAttr},

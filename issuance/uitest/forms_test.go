@@ -88,7 +88,15 @@ func TestGroupForm(t *testing.T) {
 	f.Set("attr_type_1", "number")
 	f.Set("allow_duplicates", "1")
 	r = c.follow(c.post(path, f))
-	contains(t, r.body, "Group saved.", "<code>hours</code>", "A recipient may hold several credentials")
+	contains(t, r.body, "Group saved.", "<code>hours</code>", "A recipient may hold several credentials",
+		"Only instructors of a course it was created for may map onto it; their completions wait for staff review")
+	// The instructor settings: off until staff tick them.
+	f.Set("available_to_instructors", "1")
+	f.Set("allow_auto_publish", "1")
+	r = c.follow(c.post(path, f))
+	contains(t, r.body, "Group saved.", "Any course's instructors may map onto it; they may choose to publish completions at once")
+	r = c.get(path)
+	contains(t, r.body, `name="available_to_instructors" value="1" checked`, `name="allow_auto_publish" value="1" checked`)
 }
 
 // multipartForm builds a design form with optional file uploads.
