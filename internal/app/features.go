@@ -50,6 +50,7 @@ func (a *App) build(ctx context.Context) error {
 	// and tokens only, never a session.
 	a.Auth = auth.New(a.DB, a.Redis, a.Config.Keys, a.Config.BaseURL)
 	a.LTI = lti.New(a.DB, a.Redis, a.Config.Keys, a.Config.BaseURL, a.Log, nil)
+	a.LTI.AllowHTTPPlatforms = a.Config.AllowHTTPPlatforms
 	a.Canvas, err = canvas.New(canvas.Options{
 		DB: a.DB, Keys: a.Config.Keys, Issuer: a.Issuance, Platforms: canvas.LTIPlatforms(a.LTI.Registry()),
 		BaseURL: a.Config.BaseURL, LiveEventsJWKSURL: a.Config.LiveEventsJWKSURL,
