@@ -186,7 +186,7 @@ func TestAdminAddEditPlatform(t *testing.T) {
 	has(t, r.body, `id="platforms"`, "Sim Canvas", `id="tool-config"`,
 		`<code id="cfg-login">`+e.tool.LoginURL()+`</code>`, `<code id="cfg-launch">`+e.tool.LaunchURL()+`</code>`,
 		`<code id="cfg-jwks">`+e.tool.JWKSURL()+`</code>`, `<code id="cfg-canvas-json">`+e.tool.BaseURL()+`/lti/canvas.json</code>`,
-		`<code id="cfg-register">`+e.tool.RegisterURL()+`</code>`)
+		`id="cfg-register"`, `id="registration-links"`)
 
 	r = o.get("/admin/platforms/new")
 	has(t, r.body, `id="platform-form"`, `id="save-platform"`, "https://sso.canvaslms.com/api/lti/authorize_redirect", "optional")
