@@ -479,3 +479,22 @@ func TestSimRegisterIsIdempotent(t *testing.T) {
 	}
 	launchOK(t, e, e.student)
 }
+
+// The fetch rule also holds for the URLs an owner stored: outside laurel dev
+// a platform whose JWKS is on a loopback address cannot have its keys
+// fetched, so its launches are refused.
+func TestStoredPlatformURLsFollowFetchRule(t *testing.T) {
+	e := newEnv(t)
+	e.tool.AllowHTTPPlatforms = false
+	start := time.Now()
+	status, body := e.fullLaunch(browser(true), e.student.ID, e.course.ID, canvassim.LaunchOptions{NoStorageTarget: true})
+	if status != http.StatusUnauthorized || dataAttrs(body)["reason"] != lti.ReasonJWKS {
+		t.Fatalf("launch with a loopback JWKS URL: %d %s", status, body)
+	}
+	t.Logf("refused launch took %s", time.Since(start))
+	e.tool.AllowHTTPPlatforms = true
+	e.clock.Advance(lti.JWKSMinRefetch + time.Second)
+	start = time.Now()
+	launchOK(t, e, e.student)
+	t.Logf("allowed launch took %s", time.Since(start))
+}
