@@ -99,7 +99,12 @@ func (t *Tool) checkPlatformURL(field, raw string) (*url.URL, error) {
 // a private address, or a redirect to one, is refused too), https enforced on
 // each request including redirects, and at most maxPlatformRedirects
 // redirects.
-func (t *Tool) newPlatformClient() *http.Client {
+func (t *Tool) newPlatformClient() *http.Client { return t.NewPlatformClient(t.FetchTimeout) }
+
+// NewPlatformClient returns a client that holds to the platform fetch rule
+// with its own overall timeout, for other features that call a platform's
+// URLs (package canvas: the Canvas REST API at the platform's Canvas URL).
+func (t *Tool) NewPlatformClient(timeout time.Duration) *http.Client {
 	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second, Control: t.dialControl}
 	tr := &http.Transport{
 		Proxy:                 nil,
@@ -113,7 +118,7 @@ func (t *Tool) newPlatformClient() *http.Client {
 	}
 	return &http.Client{
 		Transport: &schemeGuard{t: t, next: tr},
-		Timeout:   t.FetchTimeout,
+		Timeout:   timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= maxPlatformRedirects {
 				return fmt.Errorf("more than %d redirects", maxPlatformRedirects)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -55,6 +56,7 @@ func (a *App) build(ctx context.Context) error {
 		DB: a.DB, Keys: a.Config.Keys, Issuer: a.Issuance, Platforms: canvas.LTIPlatforms(a.LTI.Registry()),
 		BaseURL: a.Config.BaseURL, LiveEventsJWKSURL: a.Config.LiveEventsJWKSURL,
 		ReconcileInterval: a.Config.ReconcileInterval, Registerer: a.Metrics, Log: a.Log,
+		HTTPClient: a.LTI.NewPlatformClient(30 * time.Second), // Canvas URLs follow the platform fetch rule
 	})
 	if err != nil {
 		return err
