@@ -137,6 +137,10 @@ func hostKey(u *url.URL) string {
 	return net.JoinHostPort(h, port)
 }
 
+func underInstructure(u *url.URL) bool {
+	return u.Scheme == "https" && strings.HasSuffix(hostKey(u), ".instructure.com")
+}
+
 // validateConfiguration applies the registration's rules to the platform's
 // configuration: every endpoint passes the platform fetch rule (https, public
 // address); the issuer is on the host that served the configuration, and so
@@ -158,10 +162,14 @@ func (t *Tool) validateConfiguration(cfgURL *url.URL, cfg *PlatformConfiguration
 	}
 	iu, _ := url.Parse(cfg.Issuer)
 	ru, _ := url.Parse(cfg.RegistrationEndpoint)
-	if hostKey(ru) != hostKey(cfgURL) {
+	auth, token, jwks, hosted := KnownCanvasEndpoints(cfg.Issuer)
+	// Instructure serves the shared configuration on canvas.instructure.com
+	// and registers on the institution's *.instructure.com.
+	instructure := hosted && underInstructure(ru) && underInstructure(cfgURL)
+	if hostKey(ru) != hostKey(cfgURL) && !instructure {
 		return apperr.Errorf(apperr.Invalid, "The platform's registration_endpoint is on host %s, not on %s that served its configuration.", truncate(ru.Host, 200), truncate(cfgURL.Host, 200))
 	}
-	if auth, token, jwks, hosted := KnownCanvasEndpoints(cfg.Issuer); hosted {
+	if hosted {
 		cfg.Issuer = strings.TrimRight(cfg.Issuer, "/")
 		cfg.AuthorizationEndpoint, cfg.TokenEndpoint, cfg.JWKSURI = auth, token, jwks
 		return nil

@@ -190,6 +190,7 @@ func TestRegistrationNeedsOwnerLink(t *testing.T) {
 type dynPlatform struct {
 	srv           *httptest.Server
 	delay         time.Duration
+	issuer        string // default: the server's URL
 	registrations atomic.Int32
 }
 
@@ -198,8 +199,11 @@ func newDynPlatform(t *testing.T, delay time.Duration) *dynPlatform {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /config", func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(p.delay)
-		u := p.srv.URL
-		json.NewEncoder(w).Encode(map[string]any{"issuer": u, "authorization_endpoint": u + "/auth", "token_endpoint": u + "/token",
+		u, iss := p.srv.URL, p.issuer
+		if iss == "" {
+			iss = u
+		}
+		json.NewEncoder(w).Encode(map[string]any{"issuer": iss, "authorization_endpoint": u + "/auth", "token_endpoint": u + "/token",
 			"jwks_uri": u + "/jwks", "registration_endpoint": u + "/register",
 			"https://purl.imsglobal.org/spec/lti-platform-configuration": map[string]any{"product_family_code": "moodle"}})
 	})
@@ -497,4 +501,22 @@ func TestStoredPlatformURLsFollowFetchRule(t *testing.T) {
 	start = time.Now()
 	launchOK(t, e, e.student)
 	t.Logf("allowed launch took %s", time.Since(start))
+}
+
+// A configuration may name Instructure's shared issuer from any host (hosted
+// Canvas on a vanity domain), but then the keys and endpoints are
+// Instructure's, never the configuration's own.
+func TestRegistrationInstructureIssuerPinsEndpoints(t *testing.T) {
+	e := newEnv(t)
+	p := newDynPlatform(t, 0)
+	p.issuer = "https://canvas.instructure.com"
+	if status, body := e.register(e.mustLink(time.Hour), p.srv.URL+"/config", ""); status != 200 {
+		t.Fatalf("registration: %d %s", status, body)
+	}
+	got, err := e.tool.Registry().PlatformByIssuerClient(context.Background(), "https://canvas.instructure.com", "client-1")
+	must(t, err)
+	if got.JWKSURL != "https://sso.canvaslms.com/api/lti/security/jwks" || got.AuthURL != "https://sso.canvaslms.com/api/lti/authorize_redirect" ||
+		got.TokenURL != "https://sso.canvaslms.com/login/oauth2/token" {
+		t.Fatalf("platform = %+v, want Instructure's endpoints", got)
+	}
 }
