@@ -148,9 +148,8 @@ func TestRegistrationNeedsOwnerLink(t *testing.T) {
 	other := canvassim.New().Start()
 	defer other.Close()
 	target, hits := counting(t, nil)
-	before := e.snapshot()
 	expired := e.mustLink(time.Hour)
-	before = e.snapshot()
+	before := e.snapshot()
 	e.clock.Advance(61 * time.Minute)
 	for _, tc := range []struct{ name, link, cfg, want string }{
 		{"no link", e.tool.RegisterURL(), other.OpenIDConfigurationURL(), "one-time registration link"},
