@@ -167,7 +167,8 @@ func (t *Tool) validateConfiguration(cfgURL *url.URL, cfg *PlatformConfiguration
 	// and registers on the institution's *.instructure.com.
 	instructure := hosted && underInstructure(ru) && underInstructure(cfgURL)
 	if hostKey(ru) != hostKey(cfgURL) && !instructure {
-		return apperr.Errorf(apperr.Invalid, "The platform's registration_endpoint is on host %s, not on %s that served its configuration.", truncate(ru.Host, 200), truncate(cfgURL.Host, 200))
+		t.log.Warn("registration endpoint on another host", "registration_endpoint", truncate(cfg.RegistrationEndpoint, 200), "configuration_host", cfgURL.Host)
+		return apperr.Errorf(apperr.Invalid, "The platform's registration_endpoint is on another host than %s, which served its configuration.", truncate(cfgURL.Host, 200))
 	}
 	if hosted {
 		cfg.Issuer = strings.TrimRight(cfg.Issuer, "/")
@@ -175,7 +176,8 @@ func (t *Tool) validateConfiguration(cfgURL *url.URL, cfg *PlatformConfiguration
 		return nil
 	}
 	if hostKey(iu) != hostKey(cfgURL) {
-		return apperr.Errorf(apperr.Invalid, "The platform's issuer %s is not on the host %s that served its configuration.", truncate(cfg.Issuer, 200), truncate(cfgURL.Host, 200))
+		t.log.Warn("issuer on another host", "issuer", truncate(cfg.Issuer, 200), "configuration_host", cfgURL.Host)
+		return apperr.Errorf(apperr.Invalid, "The platform's issuer is not on the host %s that served its configuration.", truncate(cfgURL.Host, 200))
 	}
 	return nil
 }
