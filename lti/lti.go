@@ -102,16 +102,16 @@ func New(d *sqlx.DB, rdb *redis.Client, keys *secret.Keys, baseURL string, log *
 	}
 	t := &Tool{
 		db: d, rdb: rdb, keys: keys, baseURL: strings.TrimRight(baseURL, "/"), log: log,
-		onLaunch:     onLaunch,
-		Now:          time.Now,
-		FetchTimeout: 10 * time.Second,
-		Leeway:       2 * time.Minute,
-		StateTTL:     10 * time.Minute,
-		SessionTTL:   2 * time.Hour,
-		NonceTTL:     2 * time.Hour,
-		Title:        "Laurel",
-		Description:  "Digital credentials (badges and certificates) for course completion.",
+		onLaunch:    onLaunch,
+		Now:         time.Now,
+		Leeway:      2 * time.Minute,
+		StateTTL:    10 * time.Minute,
+		SessionTTL:  2 * time.Hour,
+		NonceTTL:    2 * time.Hour,
+		Title:       "Laurel",
+		Description: "Digital credentials (badges and certificates) for course completion.",
 	}
+	t.FetchTimeout = 10 * time.Second
 	t.HTTPClient = t.newPlatformClient()
 	t.registry = NewRegistry(d, keys)
 	t.toolKeys = NewKeyStore(d, keys)
