@@ -51,6 +51,7 @@ func newLaunchEnv(t *testing.T) *launchEnv {
 	t.Cleanup(e.app.Close)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.tool = lti.New(e.db, testenv.Redis(t), e.keys, e.app.URL, log, e.svc.HandleLaunch)
+	e.tool.AllowHTTPPlatforms = true // the simulated Canvas runs on loopback over http
 	rd, err := web.NewRenderer(nil, lti.Templates, canvas.Templates)
 	if err != nil {
 		t.Fatal(err)

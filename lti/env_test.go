@@ -64,12 +64,15 @@ func newEnv(t testing.TB) *env {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.tool = lti.New(e.db, e.rdb, keys, e.srv.URL, log, e.onLaunch)
 	e.tool.Now = e.clock.Now
+	// The simulated platforms run on loopback over plain http.
+	e.tool.AllowHTTPPlatforms = true
 	rd, err := web.NewRenderer(nil, lti.Templates)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := gin.New()
 	r.Use(web.Recovery(rd))
+	web.RegisterStatic(r)
 	e.tool.Register(r, rd)
 	r.POST("/deep", func(c *gin.Context) {
 		l, err := e.tool.LaunchFromRequest(c)

@@ -49,6 +49,9 @@ type LaunchError struct {
 	Reason  string
 	Message string
 	Status  int
+	// NewWindowURL, when set, is offered as the way forward: it re-runs the
+	// login in a new top-level window, where cookies are first-party.
+	NewWindowURL string
 }
 
 func (e *LaunchError) Error() string { return fmt.Sprintf("lti %s: %s", e.Reason, e.Message) }

@@ -170,13 +170,69 @@ func keyLike(t *testing.T, e *env, pattern string) string {
 	return keys[0]
 }
 
-func TestAutoRegisteredDeployment(t *testing.T) {
+// A platform added with a deployment id (as `laurel platform add
+// --deployment-id X` does) accepts only that deployment: a launch from
+// another is refused and nothing is recorded, until the owner switches
+// auto-registration on; then it is accepted and recorded.
+func TestNamedDeploymentsRestrictLaunches(t *testing.T) {
 	e := newEnv(t)
+	ctx := context.Background()
+	if e.platform.AutoRegisterDeployments {
+		t.Fatal("a platform added with a deployment id auto-registers other deployments")
+	}
 	e.sim.DeploymentID = "42:new-deployment"
+	status, body := e.fullLaunch(browser(true), e.student.ID, e.course.ID, canvassim.LaunchOptions{NoStorageTarget: true})
+	if status != http.StatusForbidden || dataAttrs(body)["reason"] != lti.ReasonDeploymentUnknown || !strings.Contains(htmlUnescape(body), `"42:new-deployment" is not registered`) {
+		t.Fatalf("launch from an unnamed deployment: %d %s", status, body)
+	}
+	deps, err := e.tool.Registry().Deployments(ctx, e.platform.ID)
+	must(t, err)
+	if len(deps) != 1 || e.countUsers() != 0 {
+		t.Fatalf("a refused deployment changed the database: deployments %+v, users %d", deps, e.countUsers())
+	}
+	on := true
+	_, err = e.tool.Registry().UpdatePlatform(ctx, e.platform.ID, lti.PlatformInput{AutoRegisterDeployments: &on})
+	must(t, err)
 	launchOK(t, e, e.student)
-	deps, err := e.tool.Registry().Deployments(context.Background(), e.platform.ID)
+	deps, err = e.tool.Registry().Deployments(ctx, e.platform.ID)
 	must(t, err)
 	if len(deps) != 2 || deps[1].DeploymentID != "42:new-deployment" || !deps[1].Auto {
 		t.Fatalf("deployments = %+v", deps)
+	}
+}
+
+// A platform added without any deployment id records the first launch's.
+func TestFirstLaunchRecordsDeployment(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	sim := canvassim.New().Start()
+	defer sim.Close()
+	sim.UseTool(e.tool.LoginURL(), e.tool.LaunchURL(), e.tool.JWKSURL())
+	in := sim.PlatformInput("no deployments")
+	in.DeploymentIDs = nil
+	p, err := e.tool.Registry().AddPlatform(ctx, in)
+	must(t, err)
+	if !p.AutoRegisterDeployments {
+		t.Fatal("a platform added without deployment ids must record its first deployment")
+	}
+	course := sim.AddCourse(canvassim.Course{Title: "Art"})
+	u := sim.AddUser(canvassim.User{Name: "Ann Artist"})
+	must(t, sim.Enroll(course.ID, u.ID, canvassim.Student))
+	c := browser(true)
+	lr, err := sim.BeginLaunch(u.ID, course.ID, canvassim.LaunchOptions{NoStorageTarget: true})
+	must(t, err)
+	resp, err := c.PostForm(lr.URL, lr.Form)
+	must(t, err)
+	readBody(t, resp)
+	action, vals := e.authorize(c, resp.Header.Get("Location"))
+	resp, err = c.PostForm(action, vals)
+	must(t, err)
+	if b := readBody(t, resp); resp.StatusCode != 200 {
+		t.Fatalf("first launch: %d %s", resp.StatusCode, b)
+	}
+	deps, err := e.tool.Registry().Deployments(ctx, p.ID)
+	must(t, err)
+	if len(deps) != 1 || deps[0].DeploymentID != sim.DeploymentID || !deps[0].Auto {
+		t.Fatalf("deployments = %+v, want %s recorded", deps, sim.DeploymentID)
 	}
 }

@@ -85,7 +85,11 @@ func (t *Tool) CompleteLaunch(c *gin.Context) (*Launch, *CheckPage, error) {
 		// Burn the state: a launch that cannot prove its browser started
 		// the login is refused and must not be retried with the same state.
 		_, _, _ = t.consumeState(ctx, state)
-		return nil, nil, badRequest(ReasonStateNotBound, "Your browser did not keep the login cookie and the platform's storage did not hold this login's state, so Laurel cannot tell that this launch started in your browser. Allow cookies for this site, or open Laurel in a new window, and launch again.")
+		le := badRequest(ReasonStateNotBound, "Your browser did not keep the login cookie and the platform's storage did not hold this login's state, so Laurel cannot tell that this launch started in your browser.")
+		if le.NewWindowURL = t.newWindowURL(rec); le.NewWindowURL == "" {
+			le.Message += " Allow cookies for this site and launch again."
+		}
+		return nil, nil, le
 	}
 	http.SetCookie(c.Writer, &http.Cookie{Name: StateCookiePrefix + state, Value: "", Path: "/lti/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteNoneMode})
 
@@ -166,6 +170,8 @@ type RefusedPage struct {
 	Status  int
 	Reason  string
 	Message string
+	// NewWindowURL, when set, re-runs the login in a new top-level window.
+	NewWindowURL string
 }
 
 // refused renders a refused login or launch: the check that failed, never
@@ -183,7 +189,7 @@ func (h *handlers) refused(c *gin.Context, err error) {
 	} else {
 		h.t.log.WarnContext(c.Request.Context(), "lti launch refused", "reason", le.Reason, "message", le.Message, "path", c.Request.URL.Path)
 	}
-	page := RefusedPage{Status: le.Status, Reason: le.Reason, Message: le.Message}
+	page := RefusedPage{Status: le.Status, Reason: le.Reason, Message: le.Message, NewWindowURL: le.NewWindowURL}
 	if rerr := h.rd.Render(c, le.Status, "lti_refused.html", page); rerr != nil {
 		c.String(le.Status, "Launch refused (%s): %s\n", le.Reason, le.Message)
 	}

@@ -38,6 +38,30 @@ type stateRecord struct {
 	// client-side postMessage storage (lti_storage_target).
 	StorageTarget string `json:"s,omitempty"`
 	Origin        string `json:"o,omitempty"`
+	// Login holds the login initiation's parameters, so a launch refused for
+	// want of cookie and storage can re-run the login in a new top-level
+	// window (where the cookie is first-party).
+	Login map[string]string `json:"l,omitempty"`
+}
+
+// relaunchParams are the login initiation parameters a new-window login
+// repeats. lti_storage_target is left out: a top-level window has no
+// platform frame to store in, and needs none.
+var relaunchParams = []string{"iss", "login_hint", "target_link_uri", "lti_message_hint", "client_id", "lti_deployment_id"}
+
+// newWindowURL is the login URL that re-runs rec's login in a new window, or
+// "" when the record kept no login parameters.
+func (t *Tool) newWindowURL(rec stateRecord) string {
+	if len(rec.Login) == 0 {
+		return ""
+	}
+	q := url.Values{}
+	for _, k := range relaunchParams {
+		if v := rec.Login[k]; v != "" {
+			q.Set(k, v)
+		}
+	}
+	return t.LoginURL() + "?" + q.Encode()
 }
 
 func randomToken(n int) string {
@@ -144,7 +168,12 @@ func (t *Tool) BeginLogin(c *gin.Context) (authURL string, page *LoginPage, err 
 	if p.Disabled {
 		return "", nil, forbidden(ReasonPlatformDisabled, "The platform %q is disabled in Laurel.", p.Name)
 	}
-	rec := stateRecord{PlatformID: p.ID, Nonce: randomToken(24), TargetLinkURI: target}
+	rec := stateRecord{PlatformID: p.ID, Nonce: randomToken(24), TargetLinkURI: target, Login: map[string]string{}}
+	for _, k := range relaunchParams {
+		if v := get(k); v != "" {
+			rec.Login[k] = v
+		}
+	}
 	state := randomToken(24)
 	if st := get("lti_storage_target"); st != "" {
 		rec.StorageTarget, rec.Origin = truncate(st, 100), originOf(p.AuthURL)

@@ -69,7 +69,14 @@ type Tool struct {
 	onLaunch LaunchHandler
 
 	// HTTPClient fetches platform JWKS and configurations and calls services.
+	// New's client enforces the platform fetch rule (see fetch.go); replace
+	// it only with one that does too.
 	HTTPClient *http.Client
+	// AllowHTTPPlatforms lets platform URLs use plain http and loopback or
+	// private addresses (LAUREL_ALLOW_HTTP_PLATFORMS; laurel dev).
+	AllowHTTPPlatforms bool
+	// FetchTimeout bounds each fetch from a platform, body included.
+	FetchTimeout time.Duration
 	// Now is the clock (tests move it).
 	Now func() time.Time
 	// Leeway tolerates clock skew on exp and iat.
@@ -96,7 +103,6 @@ func New(d *sqlx.DB, rdb *redis.Client, keys *secret.Keys, baseURL string, log *
 	t := &Tool{
 		db: d, rdb: rdb, keys: keys, baseURL: strings.TrimRight(baseURL, "/"), log: log,
 		onLaunch:    onLaunch,
-		HTTPClient:  &http.Client{Timeout: 10 * time.Second},
 		Now:         time.Now,
 		Leeway:      2 * time.Minute,
 		StateTTL:    10 * time.Minute,
@@ -105,6 +111,8 @@ func New(d *sqlx.DB, rdb *redis.Client, keys *secret.Keys, baseURL string, log *
 		Title:       "Laurel",
 		Description: "Digital credentials (badges and certificates) for course completion.",
 	}
+	t.FetchTimeout = 10 * time.Second
+	t.HTTPClient = t.newPlatformClient()
 	t.registry = NewRegistry(d, keys)
 	t.toolKeys = NewKeyStore(d, keys)
 	t.jwks = newJWKSCache(t)

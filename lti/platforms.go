@@ -61,7 +61,8 @@ type PlatformInput struct {
 	CanvasURL     string
 	// CanvasToken, when non-empty, replaces the stored Canvas API token.
 	CanvasToken string
-	// AutoRegisterDeployments defaults to true on add when nil.
+	// AutoRegisterDeployments, when nil on add, is true only when no
+	// DeploymentIDs are given.
 	AutoRegisterDeployments *bool
 	Disabled                *bool
 	GrantedScopes           []string
@@ -290,13 +291,22 @@ func (in *PlatformInput) normalize(adding bool) error {
 }
 
 // AddPlatform registers a platform with its deployments (and Canvas URL and
-// sealed token). It returns a Conflict error when (issuer, client_id) is
-// already registered and an Invalid one naming each bad field.
+// sealed token). Unless AutoRegisterDeployments says otherwise, a platform
+// added with deployment ids accepts only those, and one added without any
+// records its deployments on first launch. It returns a Conflict error when
+// (issuer, client_id) is already registered and an Invalid one naming each
+// bad field.
 func (r *Registry) AddPlatform(ctx context.Context, in PlatformInput) (Platform, error) {
+	return r.addPlatform(ctx, in, nil)
+}
+
+// addPlatform is AddPlatform; also, when set, runs in the same transaction
+// with the new platform's id (Dynamic Registration records its link's use).
+func (r *Registry) addPlatform(ctx context.Context, in PlatformInput, also func(tx *sqlx.Tx, id int64) error) (Platform, error) {
 	if err := in.normalize(true); err != nil {
 		return Platform{}, err
 	}
-	auto := true
+	auto := len(in.DeploymentIDs) == 0
 	if in.AutoRegisterDeployments != nil {
 		auto = *in.AutoRegisterDeployments
 	}
@@ -313,7 +323,13 @@ func (r *Registry) AddPlatform(ctx context.Context, in PlatformInput) (Platform,
 			}
 			return fmt.Errorf("add platform %s %s: %w", in.Issuer, in.ClientID, err)
 		}
-		return r.saveTokenAndDeployments(ctx, tx, id, in.CanvasToken, in.DeploymentIDs)
+		if err := r.saveTokenAndDeployments(ctx, tx, id, in.CanvasToken, in.DeploymentIDs); err != nil {
+			return err
+		}
+		if also != nil {
+			return also(tx, id)
+		}
+		return nil
 	})
 	r.clearCache()
 	if err != nil {

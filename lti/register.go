@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jmoiron/sqlx"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 )
@@ -125,82 +127,98 @@ type RegistrationResult struct {
 	Warnings []string
 }
 
-// isLoopback allows plain http only for local development and tests.
-func isLoopback(host string) bool {
-	h := host
-	if hh, _, err := net.SplitHostPort(host); err == nil {
-		h = hh
+// hostKey is a URL's host for comparison: lower-case, without the
+// scheme's default port.
+func hostKey(u *url.URL) string {
+	h, port := strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")), u.Port()
+	if port == "" || (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		return h
 	}
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
+	return net.JoinHostPort(h, port)
 }
 
-func checkEndpoint(name, v string) error {
-	u, err := url.Parse(v)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Host))) {
-		return apperr.Errorf(apperr.Invalid, "The platform's configuration has no valid https %s (got %q).", name, truncate(v, 200))
-	}
-	return nil
+func underInstructure(u *url.URL) bool {
+	return u.Scheme == "https" && strings.HasSuffix(hostKey(u), ".instructure.com")
 }
 
-// parentDomain returns the last two labels of host ("instructure.com").
-func parentDomain(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	parts := strings.Split(host, ".")
-	if len(parts) <= 2 {
-		return host
-	}
-	return strings.Join(parts[len(parts)-2:], ".")
-}
-
-// validateConfiguration applies the registration's host rules: every
-// endpoint https (http on loopback only), and the issuer on the same host as
-// the configuration URL or its parent domain (Canvas serves
-// school.instructure.com's configuration for issuer canvas.instructure.com),
-// or an Instructure-hosted issuer.
-func validateConfiguration(cfgURL *url.URL, cfg *PlatformConfiguration) error {
+// validateConfiguration applies the registration's rules to the platform's
+// configuration: every endpoint passes the platform fetch rule (https, public
+// address); the issuer is on the host that served the configuration, and so
+// is the registration endpoint Laurel POSTs to. The one exception is an
+// Instructure-hosted issuer (canvas.instructure.com and its beta and test),
+// which every hosted Canvas shares whatever its own domain: there the auth,
+// token and JWKS endpoints are pinned to Instructure's, so a configuration
+// cannot pair the shared issuer with keys of its own.
+func (t *Tool) validateConfiguration(cfgURL *url.URL, cfg *PlatformConfiguration) error {
 	if cfg.Issuer == "" {
 		return apperr.Errorf(apperr.Invalid, "The platform's configuration has no issuer.")
 	}
-	for name, v := range map[string]string{"issuer": cfg.Issuer, "authorization_endpoint": cfg.AuthorizationEndpoint,
-		"jwks_uri": cfg.JWKSURI, "registration_endpoint": cfg.RegistrationEndpoint, "token_endpoint": cfg.TokenEndpoint} {
-		if err := checkEndpoint(name, v); err != nil {
-			return err
+	fields := []struct{ name, v string }{{"issuer", cfg.Issuer}, {"authorization_endpoint", cfg.AuthorizationEndpoint},
+		{"jwks_uri", cfg.JWKSURI}, {"registration_endpoint", cfg.RegistrationEndpoint}, {"token_endpoint", cfg.TokenEndpoint}}
+	for _, f := range fields {
+		if _, err := t.checkPlatformURL(f.name, f.v); err != nil {
+			return apperr.Errorf(apperr.Invalid, "The platform's configuration is refused: its %s.", err)
 		}
 	}
 	iu, _ := url.Parse(cfg.Issuer)
-	_, _, _, hosted := KnownCanvasEndpoints(cfg.Issuer)
-	if iu.Host != cfgURL.Host && parentDomain(iu.Host) != parentDomain(cfgURL.Host) && !hosted {
-		return apperr.Errorf(apperr.Invalid, "The platform's issuer %s does not belong to the host %s that served its configuration.", cfg.Issuer, cfgURL.Host)
+	ru, _ := url.Parse(cfg.RegistrationEndpoint)
+	auth, token, jwks, hosted := KnownCanvasEndpoints(cfg.Issuer)
+	// Instructure serves the shared configuration on canvas.instructure.com
+	// and registers on the institution's *.instructure.com.
+	instructure := hosted && underInstructure(ru) && underInstructure(cfgURL)
+	if hostKey(ru) != hostKey(cfgURL) && !instructure {
+		t.log.Warn("registration endpoint on another host", "registration_endpoint", truncate(cfg.RegistrationEndpoint, 200), "configuration_host", cfgURL.Host)
+		return apperr.Errorf(apperr.Invalid, "The platform's registration_endpoint is on another host than %s, which served its configuration.", truncate(cfgURL.Host, 200))
+	}
+	if hosted {
+		cfg.Issuer = strings.TrimRight(cfg.Issuer, "/")
+		cfg.AuthorizationEndpoint, cfg.TokenEndpoint, cfg.JWKSURI = auth, token, jwks
+		return nil
+	}
+	if hostKey(iu) != hostKey(cfgURL) {
+		t.log.Warn("issuer on another host", "issuer", truncate(cfg.Issuer, 200), "configuration_host", cfgURL.Host)
+		return apperr.Errorf(apperr.Invalid, "The platform's issuer is not on the host %s that served its configuration.", truncate(cfgURL.Host, 200))
 	}
 	return nil
 }
 
-// DynamicRegister performs LTI Dynamic Registration: it fetches the
+// DynamicRegister performs LTI Dynamic Registration with a one-time
+// registration link (its token, linkToken): it claims the link, fetches the
 // platform's configuration with the registration token, POSTs the tool's
-// client registration and stores the new platform and deployment.
-func (t *Tool) DynamicRegister(ctx context.Context, configURL, regToken string) (RegistrationResult, error) {
+// client registration and stores the new platform and deployment together
+// with the link's use. Without a valid link it fetches nothing and stores
+// nothing (a Forbidden error); a failed registration frees the link again.
+func (t *Tool) DynamicRegister(ctx context.Context, linkToken, configURL, regToken string) (RegistrationResult, error) {
 	var res RegistrationResult
-	cu, err := url.Parse(configURL)
-	if err != nil || cu.Host == "" || (cu.Scheme != "https" && !(cu.Scheme == "http" && isLoopback(cu.Host))) {
-		return res, apperr.Errorf(apperr.Invalid, "openid_configuration %q is not an https URL.", truncate(configURL, 200))
-	}
-	var cfg PlatformConfiguration
-	if err := t.doJSON(ctx, http.MethodGet, configURL, regToken, nil, &cfg); err != nil {
+	linkID, err := t.claimRegistrationLink(ctx, linkToken)
+	if err != nil {
 		return res, err
 	}
-	if err := validateConfiguration(cu, &cfg); err != nil {
+	stored := false
+	defer func() {
+		if !stored {
+			t.releaseRegistrationLink(ctx, linkID)
+		}
+	}()
+	if configURL == "" {
+		return res, apperr.Errorf(apperr.Invalid, "This registration link is for the platform, not for a browser: paste it into the platform's LTI Dynamic Registration (Canvas: Developer Keys › + Developer Key › + LTI Registration), which opens it with openid_configuration and registration_token. The link is still unused.")
+	}
+	cu, err := t.checkPlatformURL("openid_configuration", configURL)
+	if err != nil {
+		return res, apperr.Errorf(apperr.Invalid, "The registration is refused: %s.", err)
+	}
+	ctx = withSameHost(ctx)
+	var cfg PlatformConfiguration
+	if err := t.doJSON(ctx, "configuration", http.MethodGet, configURL, regToken, nil, &cfg); err != nil {
+		return res, err
+	}
+	if err := t.validateConfiguration(cu, &cfg); err != nil {
 		return res, err
 	}
 	reg := t.ClientRegistration()
 	var out ClientRegistration
 	var raw map[string]any
-	if err := t.doJSON(ctx, http.MethodPost, cfg.RegistrationEndpoint, regToken, reg, &raw); err != nil {
+	if err := t.doJSON(ctx, "registration", http.MethodPost, cfg.RegistrationEndpoint, regToken, reg, &raw); err != nil {
 		return res, err
 	}
 	b, _ := json.Marshal(raw)
@@ -240,29 +258,36 @@ func (t *Tool) DynamicRegister(ctx context.Context, configURL, regToken string) 
 		in.DeploymentIDs = []string{d}
 		res.DeploymentID = d
 	}
-	p, err := t.registry.AddPlatform(ctx, in)
+	p, err := t.registry.addPlatform(ctx, in, func(tx *sqlx.Tx, id int64) error {
+		return t.useRegistrationLink(ctx, tx, linkID, id, res.Warnings)
+	})
 	if err != nil {
 		return res, err
 	}
+	stored = true
 	res.Platform = p
 	return res, nil
 }
 
-// doJSON sends a JSON request with a bearer token and decodes the answer,
-// turning a platform's error body (Canvas: 422 {"errors": [...]}) into a
-// readable Invalid error.
-func (t *Tool) doJSON(ctx context.Context, method, u, bearer string, body, out any) error {
+// doJSON sends a JSON request with a bearer token to a platform and decodes
+// the answer, within FetchTimeout and platformFetchLimit. what names the
+// request in messages. A refusal says only the HTTP status: the platform's
+// body and the connection's details are logged, never shown (they would make
+// this a probe of whatever the URL points at).
+func (t *Tool) doJSON(ctx context.Context, what, method, u, bearer string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return fmt.Errorf("%s %s: %w", method, u, err)
+			return fmt.Errorf("%s %s: %w", method, what, err)
 		}
 		rd = bytes.NewReader(b)
 	}
+	ctx, cancel := context.WithTimeout(ctx, t.FetchTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return apperr.Errorf(apperr.Invalid, "Bad platform URL %q.", truncate(u, 200))
+		return apperr.Errorf(apperr.Invalid, "The platform's %s URL is not valid.", what)
 	}
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
@@ -271,17 +296,40 @@ func (t *Tool) doJSON(ctx context.Context, method, u, bearer string, body, out a
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
+	host := req.URL.Host
 	resp, err := t.HTTPClient.Do(req)
 	if err != nil {
-		return apperr.Errorf(apperr.Invalid, "Laurel could not reach the platform at %s: %v", truncate(u, 200), err)
+		t.log.WarnContext(ctx, "platform fetch failed", "what", what, "host", host, "err", err)
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return apperr.Errorf(apperr.Invalid, "The platform at %s did not answer Laurel's %s request within %s.", truncate(host, 200), what, t.FetchTimeout)
+		}
+		return apperr.Errorf(apperr.Invalid, "Laurel could not complete its %s request to the platform at %s: the platform could not be reached, redirected elsewhere, or its address is not a public https one.", what, truncate(host, 200))
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	b, err := readLimited(resp.Body)
+	if errors.Is(err, errTooLarge) {
+		return apperr.Errorf(apperr.Invalid, "The platform's answer to Laurel's %s request is larger than %d KiB.", what, platformFetchLimit>>10)
+	}
+	if err != nil {
+		t.log.WarnContext(ctx, "platform fetch failed", "what", what, "host", host, "err", err)
+		if ctx.Err() != nil {
+			return apperr.Errorf(apperr.Invalid, "The platform at %s did not answer Laurel's %s request within %s.", truncate(host, 200), what, t.FetchTimeout)
+		}
+		return apperr.Errorf(apperr.Invalid, "The platform's answer to Laurel's %s request could not be read.", what)
+	}
 	if resp.StatusCode/100 != 2 {
-		return apperr.Errorf(apperr.Invalid, "The platform answered %s %s with %d: %s", method, truncate(u, 200), resp.StatusCode, platformErrorText(b))
+		t.log.WarnContext(ctx, "platform refused", "what", what, "host", host, "status", resp.StatusCode, "answer", platformErrorText(b))
+		msg := fmt.Sprintf("The platform answered Laurel's %s request with HTTP %d.", what, resp.StatusCode)
+		switch {
+		case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+			msg += " The platform's registration token may have expired or been used: start the registration again in the platform."
+		default:
+			msg += " The platform's explanation is in Laurel's log."
+		}
+		return apperr.Errorf(apperr.Invalid, "%s", msg)
 	}
 	if err := json.Unmarshal(b, out); err != nil {
-		return apperr.Errorf(apperr.Invalid, "The platform's answer from %s is not JSON.", truncate(u, 200))
+		return apperr.Errorf(apperr.Invalid, "The platform's answer to Laurel's %s request is not JSON.", what)
 	}
 	return nil
 }
@@ -350,18 +398,15 @@ type RegisteredPage struct {
 }
 
 func (h *handlers) register(c *gin.Context) {
-	cfg, tok := c.Query("openid_configuration"), c.Query("registration_token")
-	if cfg == "" {
-		h.rd.WriteError(c, apperr.Errorf(apperr.Invalid, "This URL is for LTI Dynamic Registration: the platform must open it with openid_configuration and registration_token."))
-		return
-	}
-	res, err := h.t.DynamicRegister(c.Request.Context(), cfg, tok)
+	c.Header("Cache-Control", "no-store")
+	ctx := c.Request.Context()
+	res, err := h.t.DynamicRegister(ctx, c.Query(RegistrationLinkParam), c.Query("openid_configuration"), c.Query("registration_token"))
 	if err != nil {
-		h.t.log.WarnContext(c.Request.Context(), "dynamic registration failed", "err", err)
+		h.t.log.WarnContext(ctx, "dynamic registration refused", "code", apperr.Code(err), "message", apperr.Message(err))
 		h.rd.WriteError(c, err)
 		return
 	}
-	h.t.log.InfoContext(c.Request.Context(), "platform registered", "platform_id", res.Platform.ID, "issuer", res.Platform.Issuer, "client_id", res.Platform.ClientID)
+	h.t.log.InfoContext(ctx, "platform registered", "platform_id", res.Platform.ID, "issuer", res.Platform.Issuer, "client_id", res.Platform.ClientID)
 	if err := h.rd.Render(c, http.StatusOK, "lti_registered.html", RegisteredPage(res)); err != nil {
 		h.rd.WriteError(c, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -31,6 +32,8 @@ type admin struct {
 //	GET  /admin/platforms/:id/edit        edit form; POST saves
 //	POST /admin/platforms/:id/disable     refuse the platform's launches
 //	POST /admin/platforms/:id/enable      accept them again
+//	POST /admin/platforms/links           create a one-time registration link (shown once)
+//	POST /admin/platforms/links/:id/revoke make an unused link expire now
 //	GET  /admin/keys                      the tool's signing keys
 //	POST /admin/keys/rotate               add a new signing key
 //	POST /admin/keys/retire               retire keys older than RetireAfter, except the newest
@@ -46,6 +49,8 @@ func (t *Tool) RegisterAdmin(r gin.IRouter, rd *web.Renderer) {
 	r.POST("/admin/platforms/:id/edit", p(a.platformUpdate))
 	r.POST("/admin/platforms/:id/disable", p(a.platformSetDisabled(true)))
 	r.POST("/admin/platforms/:id/enable", p(a.platformSetDisabled(false)))
+	r.POST("/admin/platforms/links", p(a.linkCreate))
+	r.POST("/admin/platforms/links/:id/revoke", p(a.linkRevoke))
 	r.GET("/admin/keys", p(a.keyList))
 	r.POST("/admin/keys/rotate", p(a.keysRotate))
 	r.POST("/admin/keys/retire", p(a.keysRetire))
@@ -113,10 +118,12 @@ func (t *Tool) toolConfig() toolConfig {
 	}
 }
 
-// platformListRow is one platform of the list with its deployment count.
+// platformListRow is one platform of the list with its deployment count
+// and, for one added by Dynamic Registration, the link that registered it.
 type platformListRow struct {
 	Platform
-	Deployments int
+	Deployments  int
+	Registration *RegistrationLink
 }
 
 // platformListPage is /admin/platforms.
@@ -126,26 +133,132 @@ type platformListPage struct {
 	Platforms []platformListRow
 	Config    toolConfig
 	Known     []knownIssuer
+	// Links are the latest registration links; NewLink the URL of the one
+	// just created (shown on this response only).
+	Links       []linkRow
+	NewLink     string
+	NewLinkExp  time.Time
+	LinkExpires []linkExpiry
+	LinkError   string
+}
+
+// linkRow is one registration link of the list.
+type linkRow struct {
+	RegistrationLink
+	State string
+}
+
+// linkExpiry is one choice of a new link's lifetime.
+type linkExpiry struct {
+	Value, Label string
+	Selected     bool
+}
+
+func linkExpiries(sel string) []linkExpiry {
+	out := []linkExpiry{{"1h", "1 hour", false}, {"24h", "24 hours", false}, {"168h", "7 days", false}, {"720h", "30 days", false}}
+	for i := range out {
+		out[i].Selected = out[i].Value == sel
+	}
+	return out
 }
 
 func (a *admin) platformList(c *gin.Context) error {
 	if _, err := requireOwner(c); err != nil {
 		return err
 	}
-	ctx := c.Request.Context()
-	plats, err := a.t.registry.Platforms(ctx)
+	page, err := a.platformListPage(c)
 	if err != nil {
 		return err
+	}
+	return a.rd.Render(c, http.StatusOK, "lti_admin_platforms.html", page)
+}
+
+func (a *admin) platformListPage(c *gin.Context) (platformListPage, error) {
+	ctx := c.Request.Context()
+	var page platformListPage
+	plats, err := a.t.registry.Platforms(ctx)
+	if err != nil {
+		return page, err
 	}
 	counts, err := a.t.registry.deploymentCounts(ctx)
 	if err != nil {
+		return page, err
+	}
+	regs, err := a.t.registrationsByPlatform(ctx)
+	if err != nil {
+		return page, err
+	}
+	links, err := a.t.RegistrationLinks(ctx, 20)
+	if err != nil {
+		return page, err
+	}
+	page = platformListPage{Title: "LTI platforms", Nav: adminTabs{"platforms"}, Config: a.t.toolConfig(), Known: knownIssuers(),
+		LinkExpires: linkExpiries("24h")}
+	for _, p := range plats {
+		row := platformListRow{Platform: p, Deployments: counts[p.ID]}
+		if l, ok := regs[p.ID]; ok {
+			row.Registration = &l
+		}
+		page.Platforms = append(page.Platforms, row)
+	}
+	now := a.t.Now()
+	for _, l := range links {
+		page.Links = append(page.Links, linkRow{RegistrationLink: l, State: l.State(now)})
+	}
+	return page, nil
+}
+
+// linkCreate creates a one-time registration link and shows it on this
+// response only (it is stored hashed, so it cannot be shown again).
+func (a *admin) linkCreate(c *gin.Context) error {
+	p, err := requireOwner(c)
+	if err != nil {
 		return err
 	}
-	page := platformListPage{Title: "LTI platforms", Nav: adminTabs{"platforms"}, Config: a.t.toolConfig(), Known: knownIssuers()}
-	for _, p := range plats {
-		page.Platforms = append(page.Platforms, platformListRow{Platform: p, Deployments: counts[p.ID]})
+	exp := c.PostForm("expires")
+	ttl, perr := time.ParseDuration(exp)
+	var link string
+	var l RegistrationLink
+	if perr == nil {
+		link, l, err = a.t.CreateRegistrationLink(c.Request.Context(), p.UserID, ttl)
 	}
+	if perr != nil || apperr.Is(err, apperr.Invalid) {
+		page, lerr := a.platformListPage(c)
+		if lerr != nil {
+			return lerr
+		}
+		page.LinkError = "Choose how long the link stays valid (1 hour to 30 days)."
+		page.LinkExpires = linkExpiries(exp)
+		return a.rd.Render(c, http.StatusUnprocessableEntity, "lti_admin_platforms.html", page)
+	}
+	if err != nil {
+		return err
+	}
+	a.t.log.InfoContext(c.Request.Context(), "registration link created", "link_id", l.ID, "user_id", p.UserID, "expires_at", l.ExpiresAt)
+	page, err := a.platformListPage(c)
+	if err != nil {
+		return err
+	}
+	page.NewLink, page.NewLinkExp = link, l.ExpiresAt
+	page.LinkExpires = linkExpiries(exp)
+	c.Header("Cache-Control", "no-store")
 	return a.rd.Render(c, http.StatusOK, "lti_admin_platforms.html", page)
+}
+
+func (a *admin) linkRevoke(c *gin.Context) error {
+	if _, err := requireOwner(c); err != nil {
+		return err
+	}
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return apperr.Errorf(apperr.NotFound, "There is no registration link %q.", c.Param("id"))
+	}
+	if err := a.t.RevokeRegistrationLink(c.Request.Context(), id); err != nil {
+		return err
+	}
+	a.t.log.InfoContext(c.Request.Context(), "registration link revoked", "link_id", id)
+	auth.SetFlash(c, "Registration link "+strconv.FormatInt(id, 10)+" is revoked: it can no longer register a platform.")
+	return seeOther(c, "/admin/platforms")
 }
 
 // deploymentCounts counts the known deployments of every platform (one

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -145,7 +146,8 @@ func (e *adminEnv) platformsState() string {
 	const q = `SELECT COALESCE((SELECT string_agg(concat_ws('|', id, name, issuer, client_id, auth_url, token_url, jwks_url,
 			canvas_url, encode(canvas_token_enc, 'hex'), auto_register_deployments, disabled, updated_at), ',' ORDER BY id) FROM platforms), '') || '/' ||
 		COALESCE((SELECT string_agg(platform_id || ':' || deployment_id, ',' ORDER BY id) FROM deployments), '') || '/' ||
-		COALESCE((SELECT string_agg(kid || ':' || COALESCE(retired_at::text, ''), ',' ORDER BY kid) FROM tool_keys), '')`
+		COALESCE((SELECT string_agg(kid || ':' || COALESCE(retired_at::text, ''), ',' ORDER BY kid) FROM tool_keys), '') || '/' ||
+		COALESCE((SELECT string_agg(id || ':' || expires_at || ':' || COALESCE(used_at::text, ''), ',' ORDER BY id) FROM registration_links), '')`
 	must(e.t, e.db.Get(&s, q))
 	return s
 }
@@ -186,7 +188,7 @@ func TestAdminAddEditPlatform(t *testing.T) {
 	has(t, r.body, `id="platforms"`, "Sim Canvas", `id="tool-config"`,
 		`<code id="cfg-login">`+e.tool.LoginURL()+`</code>`, `<code id="cfg-launch">`+e.tool.LaunchURL()+`</code>`,
 		`<code id="cfg-jwks">`+e.tool.JWKSURL()+`</code>`, `<code id="cfg-canvas-json">`+e.tool.BaseURL()+`/lti/canvas.json</code>`,
-		`<code id="cfg-register">`+e.tool.RegisterURL()+`</code>`)
+		`id="cfg-register"`, `id="registration-links"`)
 
 	r = o.get("/admin/platforms/new")
 	has(t, r.body, `id="platform-form"`, `id="save-platform"`, "https://sso.canvaslms.com/api/lti/authorize_redirect", "optional")
@@ -467,8 +469,12 @@ func TestAdminPagesOwnerOnly(t *testing.T) {
 		{"GET", "/admin/keys", nil},
 		{"POST", "/admin/keys/rotate", nil},
 		{"POST", "/admin/keys/retire", nil},
+		{"POST", "/admin/platforms/links", url.Values{"expires": {"24h"}}},
+		{"POST", "/admin/platforms/links/1/revoke", nil},
 	}
 	_, err = e.db.Exec(`UPDATE tool_keys SET created_at = created_at - interval '8 days'`)
+	must(t, err)
+	_, _, err = e.tool.CreateRegistrationLink(context.Background(), 0, time.Hour)
 	must(t, err)
 	before := e.platformsState()
 	for _, role := range []auth.Role{auth.Admin, auth.TeamMember, auth.Viewer} {
@@ -496,5 +502,72 @@ func TestAdminPagesOwnerOnly(t *testing.T) {
 	}
 	if after := e.platformsState(); after != before {
 		t.Fatalf("an anonymous request changed the database")
+	}
+}
+
+var newLinkRE = regexp.MustCompile(`id="new-registration-link" value="([^"]+)"`)
+
+// An owner creates a one-time registration link (shown once), the platform
+// registers with it, and the list shows the new platform with what it was
+// granted and the link as used; a revoked link registers nothing.
+func TestAdminRegistrationLinks(t *testing.T) {
+	e := newAdminEnv(t)
+	o := e.signIn(auth.Owner)
+	r := o.post("/admin/platforms/links", url.Values{"expires": {"1h"}})
+	m := newLinkRE.FindStringSubmatch(r.body)
+	if r.code != 200 || m == nil {
+		t.Fatalf("create link: %d\n%s", r.code, r.body)
+	}
+	link := htmlUnescape(m[1])
+	tok := mustQuery(t, link).Get(lti.RegistrationLinkParam)
+	if !strings.HasPrefix(link, e.tool.RegisterURL()+"?") || len(tok) < 40 {
+		t.Fatalf("link = %q", link)
+	}
+	list := o.get("/admin/platforms")
+	if strings.Contains(list.body, tok) {
+		t.Fatal("the link's token is shown again after creation")
+	}
+	has(t, list.body, `data-state="unused"`, `by owner`)
+
+	other := canvassim.New().Start()
+	defer other.Close()
+	other.GrantScopes = []string{} // the platform's admin stripped the NRPS scope
+	if status, body := e.register(link, other.OpenIDConfigurationURL(), ""); status != 200 {
+		t.Fatalf("registration with the owner's link: %d %s", status, body)
+	}
+	p, err := e.tool.Registry().PlatformByIssuerClient(context.Background(), other.Issuer, other.ClientID)
+	must(t, err)
+	list = o.get("/admin/platforms")
+	row := list.body[strings.Index(list.body, fmt.Sprintf(`id="platform-%d"`, p.ID)):]
+	row = row[:strings.Index(row, "</tr>")]
+	has(t, row, "Dynamic Registration on ", "link by owner", "Granted: no service scope", "did not grant the Names and Roles scope")
+	has(t, list.body, `data-state="used"`, "registered <strong>"+p.Name+"</strong>")
+
+	// A revoked link registers nothing.
+	r = o.post("/admin/platforms/links", url.Values{"expires": {"24h"}})
+	m = newLinkRE.FindStringSubmatch(r.body)
+	if m == nil {
+		t.Fatalf("second link: %d", r.code)
+	}
+	links, err := e.tool.RegistrationLinks(context.Background(), 1)
+	must(t, err)
+	if r := o.submit(fmt.Sprintf("/admin/platforms/links/%d/revoke", links[0].ID), nil); !strings.Contains(r.body, "is revoked") {
+		t.Fatalf("revoke: %d %s", r.code, r.body)
+	}
+	before := e.platformsState()
+	other.ClientID = "second-client"
+	if status, body := e.register(htmlUnescape(m[1]), other.OpenIDConfigurationURL(), ""); status != http.StatusForbidden || !strings.Contains(body, "expired") {
+		t.Fatalf("revoked link: %d %s", status, body)
+	}
+	if after := e.platformsState(); after != before {
+		t.Fatalf("a revoked link changed the database:\n%s\n%s", before, after)
+	}
+	// An out-of-range lifetime creates nothing.
+	r = o.post("/admin/platforms/links", url.Values{"expires": {"5s"}})
+	if r.code != http.StatusUnprocessableEntity || fieldError(r.body, "link-expires") == "" || newLinkRE.MatchString(r.body) {
+		t.Fatalf("bad expiry: %d\n%s", r.code, r.body)
+	}
+	if after := e.platformsState(); after != before {
+		t.Fatal("a refused link request changed the database")
 	}
 }

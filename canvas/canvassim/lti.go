@@ -658,6 +658,7 @@ func (s *Sim) Register(ctx context.Context, t *lti.Tool, name string) (lti.Platf
 // launchPage is a Canvas-like course page: the tool in an iframe named
 // tool_content, beside the post_message_forwarding storage frame, and the
 // window answering lti.capabilities. /sim/launch?user=ID&course=ID[&type=deep]
+// [&storage=none] (no lti_storage_target in the login, as Moodle 4.5)
 func (s *Sim) launchPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	c, ok := s.Course(q.Get("course"))
@@ -695,6 +696,8 @@ document.getElementById("post_message_forwarding").addEventListener("load", func
 func (s *Sim) loginInit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	o := LaunchOptions{}
+	// storage=none: a platform without client-side storage (Moodle 4.5).
+	o.NoStorageTarget = q.Get("storage") == "none"
 	if q.Get("type") == "deep" || q.Get("type") == lti.MessageDeepLinking {
 		o.MessageType = lti.MessageDeepLinking
 	}

@@ -44,6 +44,8 @@ func (m *Main) dev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The sandbox's platform runs on this machine over plain http.
+	cfg.AllowHTTPPlatforms = true
 	if cfg.DatabaseURL == "" {
 		pg, err := devstack.StartPostgres(ctx, filepath.Join(dir, "postgres"), "laurel", devstack.Options{Durable: true})
 		if err != nil {

@@ -20,7 +20,7 @@ func (m *Main) platformAdd(ctx context.Context, args []string) error {
 	fs.StringVar(&in.AuthURL, "auth-url", "", "OIDC authorization endpoint")
 	fs.StringVar(&in.TokenURL, "token-url", "", "OAuth2 token endpoint")
 	fs.StringVar(&in.JWKSURL, "jwks-url", "", "the platform's JWKS URL")
-	fs.Var(&deployments, "deployment-id", "a deployment id (repeatable); without it deployments are recorded on first launch")
+	fs.Var(&deployments, "deployment-id", "a deployment id (repeatable): only these are accepted; without it deployments are recorded on first launch")
 	fs.StringVar(&in.CanvasURL, "canvas-url", "", "the institution's Canvas base URL (REST API; Live Events hostname)")
 	fs.StringVar(&in.CanvasToken, "canvas-token", "", "a Canvas API token for reconciliation (stored encrypted)")
 	if err := parse(fs, args); err != nil {
@@ -65,6 +65,28 @@ func (m *Main) platformList(ctx context.Context, args []string) error {
 		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Name, p.Issuer, p.ClientID, p.CanvasURL, token, state)
 	}
 	return w.Flush()
+}
+
+// platformLink prints a one-time Dynamic Registration link alone on stdout.
+func (m *Main) platformLink(ctx context.Context, args []string) error {
+	fs := m.flags("platform link")
+	expires := fs.Duration("expires", lti.DefaultRegistrationLinkTTL, "how long the link stays valid (1m to 720h)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *expires < lti.MinRegistrationLinkTTL || *expires > lti.MaxRegistrationLinkTTL {
+		return fmt.Errorf("platform link: --expires %s is out of range (1m to 720h)", *expires)
+	}
+	a, err := m.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	link, _, err := a.LTI.CreateRegistrationLink(ctx, 0, *expires)
+	if err != nil {
+		return fmt.Errorf("platform link: %w", err)
+	}
+	fmt.Fprintln(m.Stdout, link)
+	return nil
 }
 
 func (m *Main) keysRotate(ctx context.Context, args []string) error {

@@ -28,6 +28,8 @@ commands:
   platform add --name N --issuer URL --client-id ID --auth-url URL --token-url URL --jwks-url URL
                [--deployment-id ID]... [--canvas-url URL] [--canvas-token TOKEN]
   platform list
+  platform link [--expires DURATION]
+                              print a one-time Dynamic Registration link (default: valid 24h)
   reconcile [--mapping ID]    check Canvas for completions now
   keys rotate                 add a new tool signing key
 `
@@ -92,6 +94,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.platformAdd(ctx, rest[1:])
 	case cmd == "platform" && sub == "list":
 		return m.platformList(ctx, rest[1:])
+	case cmd == "platform" && sub == "link":
+		return m.platformLink(ctx, rest[1:])
 	case cmd == "reconcile":
 		return m.reconcile(ctx, rest)
 	case cmd == "keys" && sub == "rotate":

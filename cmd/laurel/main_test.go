@@ -7,6 +7,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/testenv"
@@ -110,5 +114,78 @@ func TestErrorsNameWhatIsWrong(t *testing.T) {
 				t.Fatalf("one-line form %q lost the reason", line)
 			}
 		})
+	}
+}
+
+// `laurel platform link` prints a one-time registration link alone on
+// stdout, stores only its hash, and honours --expires (default 24h);
+// `platform add --deployment-id` restricts launches to the named deployment.
+func TestPlatformLinkAndDeployments(t *testing.T) {
+	storeEnv(t)
+	dbURL := os.Getenv("LAUREL_DATABASE_URL")
+	d, err := sqlx.Open("postgres", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := run(t, "", "migrate", "up"); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LAUREL_BASE_URL", "https://laurel.uni.example.edu")
+	linkRE := regexp.MustCompile(`^https://laurel\.uni\.example\.edu/lti/register\?laurel_link=([A-Za-z0-9_-]{40,})\n$`)
+	for _, tc := range []struct {
+		args []string
+		want time.Duration
+	}{{nil, 24 * time.Hour}, {[]string{"--expires", "2h"}, 2 * time.Hour}} {
+		before := time.Now()
+		out, err := run(t, "", append([]string{"platform", "link"}, tc.args...)...)
+		m := linkRE.FindStringSubmatch(out)
+		if err != nil || m == nil {
+			t.Fatalf("platform link %v printed %q (%v); want the link alone on stdout", tc.args, out, err)
+		}
+		var row struct {
+			Hash    []byte    `db:"token_hash"`
+			Expires time.Time `db:"expires_at"`
+		}
+		if err := d.Get(&row, `SELECT token_hash, expires_at FROM registration_links ORDER BY id DESC LIMIT 1`); err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(row.Hash, []byte(m[1])) || len(row.Hash) != 32 {
+			t.Fatalf("stored token_hash %x is not a hash of the link's token", row.Hash)
+		}
+		if got := row.Expires.Sub(before); got < tc.want-time.Minute || got > tc.want+time.Minute {
+			t.Fatalf("platform link %v expires in %s, want %s", tc.args, got, tc.want)
+		}
+	}
+	for _, bad := range []string{"0s", "1000h", "soon"} {
+		if _, err := run(t, "", "platform", "link", "--expires", bad); err == nil || !strings.Contains(err.Error(), "expires") {
+			t.Fatalf("platform link --expires %s: %v, want an error naming --expires", bad, err)
+		}
+	}
+
+	id, err := run(t, "", "platform", "add", "--name", "Moodle", "--issuer", "https://moodle.uni.example.edu",
+		"--client-id", "abc", "--auth-url", "https://moodle.uni.example.edu/mod/lti/auth.php",
+		"--jwks-url", "https://moodle.uni.example.edu/mod/lti/certs.php", "--deployment-id", "7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var auto bool
+	if err := d.Get(&auto, `SELECT auto_register_deployments FROM platforms WHERE id = $1`, strings.TrimSpace(id)); err != nil {
+		t.Fatal(err)
+	}
+	if auto {
+		t.Fatal("platform add --deployment-id left auto-registration of other deployments on")
+	}
+	id, err = run(t, "", "platform", "add", "--name", "Moodle 2", "--issuer", "https://moodle2.uni.example.edu",
+		"--client-id", "abc", "--auth-url", "https://moodle2.uni.example.edu/mod/lti/auth.php",
+		"--jwks-url", "https://moodle2.uni.example.edu/mod/lti/certs.php")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Get(&auto, `SELECT auto_register_deployments FROM platforms WHERE id = $1`, strings.TrimSpace(id)); err != nil {
+		t.Fatal(err)
+	}
+	if !auto {
+		t.Fatal("platform add without --deployment-id must record the first launch's deployment")
 	}
 }

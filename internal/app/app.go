@@ -90,6 +90,7 @@ func (a *App) Handler() (http.Handler, error) {
 	}
 	r.Use(web.RequestID(), web.Logger(a.Log), web.Recovery(a.Renderer))
 	a.registerOps(r)
+	web.RegisterStatic(r)
 	h, err := a.routes(r)
 	if err != nil {
 		return nil, err

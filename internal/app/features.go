@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -50,10 +51,12 @@ func (a *App) build(ctx context.Context) error {
 	// and tokens only, never a session.
 	a.Auth = auth.New(a.DB, a.Redis, a.Config.Keys, a.Config.BaseURL)
 	a.LTI = lti.New(a.DB, a.Redis, a.Config.Keys, a.Config.BaseURL, a.Log, nil)
+	a.LTI.AllowHTTPPlatforms = a.Config.AllowHTTPPlatforms
 	a.Canvas, err = canvas.New(canvas.Options{
 		DB: a.DB, Keys: a.Config.Keys, Issuer: a.Issuance, Platforms: canvas.LTIPlatforms(a.LTI.Registry()),
 		BaseURL: a.Config.BaseURL, LiveEventsJWKSURL: a.Config.LiveEventsJWKSURL,
 		ReconcileInterval: a.Config.ReconcileInterval, Registerer: a.Metrics, Log: a.Log,
+		HTTPClient: a.LTI.NewPlatformClient(30 * time.Second), // Canvas URLs follow the platform fetch rule
 	})
 	if err != nil {
 		return err

@@ -29,6 +29,10 @@ type Config struct {
 	// AssistantsMayMap lets TAs and course designers map their course and ask
 	// for a completion check; by default they get a read-only view.
 	AssistantsMayMap bool `env:"LAUREL_ASSISTANTS_MAY_MAP" envDefault:"false"`
+	// AllowHTTPPlatforms lets Dynamic Registration and platform URLs use
+	// plain http and loopback/private addresses (test installations; laurel
+	// dev always sets it).
+	AllowHTTPPlatforms bool `env:"LAUREL_ALLOW_HTTP_PLATFORMS" envDefault:"false"`
 
 	// Keys is derived from SecretKey by Validate.
 	Keys *secret.Keys `env:"-"`

@@ -1,0 +1,53 @@
+package app_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/laurel-edu/laurel/canvas"
+	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/lti"
+)
+
+// The Canvas URL an owner stores is fetched by reconciliation with the
+// Canvas API token: it follows the platform fetch rule too, so outside laurel
+// dev (and LAUREL_ALLOW_HTTP_PLATFORMS) a loopback Canvas URL is never
+// called.
+func TestCanvasURLFollowsPlatformFetchRule(t *testing.T) {
+	app := mustRun(t)
+	ctx := context.Background()
+	var hits atomic.Int32
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`[]`))
+	}))
+	defer internal.Close()
+	p, err := app.LTI.Registry().AddPlatform(ctx, lti.PlatformInput{
+		Name: "Canvas", Issuer: "https://canvas.uni.example.edu", ClientID: "1", AuthURL: "https://canvas.uni.example.edu/api/lti/authorize_redirect",
+		JWKSURL: "https://canvas.uni.example.edu/api/lti/security/jwks", CanvasURL: internal.URL, CanvasToken: "7~secret",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := app.Issuance.CreateGroup(ctx, "test", issuance.Group{Name: "G", CourseName: "G", Language: "en"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	course, rule := "565", string(canvas.RuleCanvasCompletion)
+	m, err := app.Canvas.CreateMapping(ctx, "test", canvas.MappingInput{PlatformID: &p.ID, CanvasCourseID: &course, GroupID: &g.ID, CompletionRule: &rule})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.LTI.AllowHTTPPlatforms = false
+	if _, err := app.Canvas.Reconcile(ctx, m.ID); err == nil || hits.Load() != 0 {
+		t.Fatalf("reconcile against a loopback Canvas URL: err %v, %d requests reached it; want refused, none", err, hits.Load())
+	}
+	app.LTI.AllowHTTPPlatforms = true
+	if _, err := app.Canvas.Reconcile(ctx, m.ID); err != nil || hits.Load() == 0 {
+		t.Fatalf("allowed reconcile: err %v, %d requests", err, hits.Load())
+	}
+}
