@@ -290,7 +290,9 @@ func TestLaunchViews(t *testing.T) {
 	if err := e.db.Get(&credID, `SELECT id FROM credentials WHERE group_id = $1 AND recipient_email = 'sam@example.edu'`, m.GroupID); err != nil {
 		t.Fatalf("no credential for the student (email known from the launch): %v", err)
 	}
-	st, page = e.launch(e.teacher.ID, canvassim.LaunchOptions{})
+	if st, page = e.launch(e.teacher.ID, canvassim.LaunchOptions{}); st != 200 {
+		t.Fatalf("teacher launch after the completion: status %d", st)
+	}
 	mustContain(t, page, `id="count-unpublished">1<`, "state-unpublished", credID, "/groups/"+itoa(m.GroupID)+"/unpublished")
 	// Unpublished: the student still sees "not yet earned".
 	_, page = e.launch(e.student.ID, canvassim.LaunchOptions{})
