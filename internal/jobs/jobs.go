@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -23,12 +24,18 @@ type Job struct {
 	// LastAttempt is true when a failure now makes the job dead, so a handler
 	// can record a permanent failure where users see it.
 	LastAttempt bool
+	// CreatedAt is when the job was enqueued (a Policy's MaxAge counts from it).
+	CreatedAt time.Time
+
+	// retryAt is when a failure of this run is retried (chosen at claim).
+	retryAt time.Time
 }
 
 // Handler does the work of one job. A nil error marks the job done; an error
 // schedules a retry with back-off (or marks it dead after the last attempt).
 // Handlers must be idempotent: a job whose worker crashed after the work but
-// before marking it done runs again once its lease expires. A handler that can
+// before marking it done runs again once its lease expires (about 30 s after
+// the worker's last heartbeat). A handler that can
 // record its own outcome atomically with completion calls MarkDone in its
 // transaction.
 type Handler func(ctx context.Context, j Job) error
