@@ -11,8 +11,8 @@ import (
 	"fmt"
 	netmail "net/mail"
 	"net/url"
-	"strings"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
