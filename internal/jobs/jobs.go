@@ -112,6 +112,19 @@ func MarkDoneMany(ctx context.Context, ext sqlx.ExecerContext, js []Job) error {
 	return nil
 }
 
+// RetryNow makes the queued jobs of kind that wait for a retry (they failed
+// before) due at now, returning how many: for when what they wait for (the
+// mail server) is back.
+func RetryNow(ctx context.Context, ext sqlx.ExecerContext, kind string, now time.Time) (int, error) {
+	const q = `UPDATE jobs SET run_at = $2 WHERE kind = $1 AND state = 'queued' AND run_at > $2 AND attempts > 0`
+	res, err := ext.ExecContext(ctx, q, kind, now)
+	if err != nil {
+		return 0, fmt.Errorf("retry %s jobs now: %w", kind, err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
 // Stats counts jobs of kind by state, for tests and the ops pages.
 func Stats(ctx context.Context, q sqlx.QueryerContext, kind string) (map[string]int, error) {
 	const sq = `SELECT state, count(*) FROM jobs WHERE kind = $1 GROUP BY state`
