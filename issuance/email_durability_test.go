@@ -199,4 +199,3 @@ func TestEmailGivesUpAfterFiveDaysThenStaffRetry(t *testing.T) {
 		t.Fatalf("emails %v", st)
 	}
 }
-
