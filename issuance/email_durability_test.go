@@ -199,3 +199,36 @@ func TestEmailGivesUpAfterFiveDaysThenStaffRetry(t *testing.T) {
 		t.Fatalf("emails %v", st)
 	}
 }
+
+// When the mail server answers again, the emails waiting for their back-off
+// (up to 30 minutes) go out at once instead of each at its own time.
+func TestEmailsWaitingForBackoffGoOutWhenServerIsBack(t *testing.T) {
+	s, d := mustService(t)
+	down := mustCatcher(t, "")
+	addr, url := down.Addr(), down.URL()
+	down.Close()
+	w, clk := outageWorker(t, s, d, url)
+	const n = 20
+	publishN(t, s, n)
+	for range 12 { // a few hours of outage: back-offs near the cap
+		drain(t, w)
+		clk.Add(30 * time.Minute)
+	}
+	var first, last time.Time
+	if err := d.QueryRow(`SELECT min(run_at), max(run_at) FROM jobs WHERE state = 'queued'`).Scan(&first, &last); err != nil {
+		t.Fatal(err)
+	}
+	if last.Sub(first) < time.Minute {
+		t.Fatalf("retries spread over %s only; the test needs them apart", last.Sub(first))
+	}
+	back := mustCatcher(t, addr)
+	// Only the first retry is due; the others follow it at once.
+	clk.Add(first.Sub(clk.Now()))
+	drain(t, w)
+	if _, err := back.WaitFor(n, 5*time.Second); err != nil {
+		t.Fatalf("%v: the emails waiting for their back-off did not follow", err)
+	}
+	if st := emailStates(t, d); st["sent"] != n {
+		t.Fatalf("emails %v", st)
+	}
+}
