@@ -76,6 +76,7 @@ type Email struct {
 	Attempts                     int
 	CreatedAt                    time.Time
 	SentAt                       *time.Time
+	LastAttemptAt                *time.Time
 }
 
 // logger is s.Log, or the default logger for a Service built without New.

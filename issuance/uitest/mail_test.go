@@ -97,6 +97,14 @@ func TestMailPageShowsUndeliveredMailByScope(t *testing.T) {
 		t.Error("Retry now offered for an email that is still being retried")
 	}
 
+	// The credential's page tells the same story, and links here.
+	var failingCred string
+	if err := e.db.Get(&failingCred, `SELECT credential_id FROM credential_emails WHERE id = $1`, failing); err != nil {
+		t.Fatal(err)
+	}
+	r = admin.get("/credentials/" + failingCred)
+	contains(t, r.body, "<th>Last tried</th>", `<span class="state">queued</span>`, "connect to SMTP server", `href="/admin/mail" id="mail-overview"`)
+
 	// A team member of Other Course sees its two failing emails only.
 	tm := e.signIn("tm@example.edu", auth.TeamMember, e.other.ID)
 	r = tm.get("/admin/mail")
