@@ -90,7 +90,13 @@ func TestHeartbeatKeepsLongJobFromBeingClaimedTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	var runs atomic.Int32
-	h := func(context.Context, jobs.Job) error { runs.Add(1); time.Sleep(3 * time.Second); return nil }
+	started := make(chan struct{}, 2)
+	h := func(context.Context, jobs.Job) error {
+		runs.Add(1)
+		started <- struct{}{}
+		time.Sleep(3 * time.Second)
+		return nil
+	}
 	a, b := jobs.NewWorker(d, quiet), jobs.NewWorker(d, quiet)
 	for _, w := range []*jobs.Worker{a, b} {
 		w.Lease, w.Poll = 600*time.Millisecond, 20*time.Millisecond
@@ -98,6 +104,7 @@ func TestHeartbeatKeepsLongJobFromBeingClaimedTwice(t *testing.T) {
 	}
 	done := make(chan struct{})
 	go func() { defer close(done); a.RunOnce(ctx) }()
+	<-started // A holds the job; B now polls for 3 s beside it
 	go b.Run(ctx)
 	<-done
 	time.Sleep(100 * time.Millisecond)

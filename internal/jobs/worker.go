@@ -27,7 +27,7 @@ type Worker struct {
 	// while a handler runs, its worker renews the lease every Lease/3 (a
 	// heartbeat), so a job of a worker that died is claimed again about
 	// Lease (plus one reaper round, 10 s) after its last heartbeat
-	// (default 30 s).
+	// (default 30 s; a lease under 30 s also reaps every Lease/3).
 	Lease time.Duration
 	// Timeout bounds one handler run, heartbeats or not (default 5 minutes).
 	Timeout time.Duration
@@ -430,8 +430,11 @@ func (w *Worker) runBatch(ctx context.Context, h BatchHandler, js []Job) {
 	w.finish(bctx, func(c context.Context) error { return MarkDoneMany(c, w.DB, done) }, Job{Kind: js[0].Kind})
 }
 
-// reapEvery is how often a worker looks for jobs whose lease expired.
-const reapEvery = 10 * time.Second
+// reapEvery is how often a worker looks for jobs whose lease expired: every
+// 10 s, or a third of a shorter lease.
+func (w *Worker) reapEvery() time.Duration {
+	return min(10*time.Second, max(w.lease()/3, 10*time.Millisecond))
+}
 
 // reap puts running jobs whose lease has passed (their worker crashed) back in
 // the queue, at most every reapEvery per worker. Their attempt still counts;
@@ -441,7 +444,7 @@ func (w *Worker) reap(ctx context.Context, now time.Time) error {
 	w.mu.Lock()
 	due := !now.Before(w.nextReap)
 	if due {
-		w.nextReap = now.Add(reapEvery)
+		w.nextReap = now.Add(w.reapEvery())
 	}
 	w.mu.Unlock()
 	if !due {
