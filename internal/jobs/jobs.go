@@ -27,8 +27,10 @@ type Job struct {
 	// CreatedAt is when the job was enqueued (a Policy's MaxAge counts from it).
 	CreatedAt time.Time
 
-	// retryAt is when a failure of this run is retried (chosen at claim).
-	retryAt time.Time
+	// retryIn is the back-off after a failure of this run, and giveUp the
+	// latest retry time (zero: none), both chosen at claim.
+	retryIn time.Duration
+	giveUp  time.Time
 }
 
 // Handler does the work of one job. A nil error marks the job done; an error

@@ -288,22 +288,20 @@ func (w *Worker) claim(ctx context.Context, kinds []string) ([]Job, error) {
 	return out, nil
 }
 
-// schedule decides, at claim time, when j runs again if this run fails and
+// schedule decides, at claim time, how long j waits if this run fails and
 // whether this is its last run (so a handler can tell users).
 func (w *Worker) schedule(j *Job, now time.Time) {
 	p := w.policy(j.Kind)
-	j.retryAt = now.Add(backoff(p, j.Attempts))
+	j.retryIn = backoff(p, j.Attempts)
 	if p.MaxAttempts > 0 && j.Attempts >= p.MaxAttempts {
 		j.LastAttempt = true
 	}
 	if p.MaxAge > 0 {
-		giveUp := j.CreatedAt.Add(p.MaxAge)
-		if !now.Before(giveUp) {
+		// The last retry is at the deadline itself, so a job is never dead
+		// before MaxAge.
+		j.giveUp = j.CreatedAt.Add(p.MaxAge)
+		if !now.Before(j.giveUp) {
 			j.LastAttempt = true
-		} else if j.retryAt.After(giveUp) {
-			// One last try at the deadline itself, so a job is never dead
-			// before MaxAge.
-			j.retryAt = giveUp
 		}
 	}
 }
@@ -486,10 +484,13 @@ func (w *Worker) run(ctx context.Context, j Job) {
 	w.failed(bctx, j, err)
 }
 
-// failed schedules job j's retry at the time its policy chose at claim, or
-// marks it dead.
+// failed schedules job j's retry after the back-off its policy chose at
+// claim (no later than its give-up time), or marks it dead.
 func (w *Worker) failed(bctx context.Context, j Job, err error) {
-	next := j.retryAt
+	next := w.now().Add(j.retryIn)
+	if !j.giveUp.IsZero() && next.After(j.giveUp) {
+		next = j.giveUp
+	}
 	level := slog.LevelWarn
 	if j.LastAttempt {
 		level = slog.LevelError
