@@ -143,9 +143,6 @@ func (s *Service) SendEmailBatch(sender *mail.Sender, from string) jobs.BatchHan
 				i := msgJob[k]
 				switch {
 				case err == nil:
-					if serverFailing.CompareAndSwap(true, false) {
-						s.retryWaitingEmails(ctx)
-					}
 					if rerr := s.markSent(ctx, js[i], ids[i]); rerr != nil {
 						// The email went out but is not recorded: its job
 						// runs again and resends it. Stop here so that this
@@ -153,6 +150,9 @@ func (s *Service) SendEmailBatch(sender *mail.Sender, from string) jobs.BatchHan
 						errs[i] = rerr
 						s.logger().Error("email: cannot record a sent email; it will be sent again", "email_id", ids[i], "err", rerr)
 						return rerr
+					}
+					if serverFailing.CompareAndSwap(true, false) {
+						s.retryWaitingEmails(ctx)
 					}
 				case errors.Is(err, mail.ErrStopped):
 					errs[i] = err
@@ -170,7 +170,7 @@ func (s *Service) SendEmailBatch(sender *mail.Sender, from string) jobs.BatchHan
 				return nil
 			})
 		}
-		if err := s.finishEmails(ctx, js, ids, nil, dropped, finished); err != nil {
+		if err := s.finishEmails(ctx, js, ids, dropped, finished); err != nil {
 			s.logger().Error("email: cannot record unsendable emails", "count", len(dropped), "err", err)
 			for _, d := range dropped {
 				errs[d.index] = err
@@ -280,39 +280,24 @@ func (s *Service) recordFailure(ctx context.Context, j jobs.Job, emailID int64, 
 	}
 }
 
-// finishEmails records sent and dropped emails and completes their jobs (and
-// the already-finished ones) in one transaction.
-func (s *Service) finishEmails(ctx context.Context, js []jobs.Job, ids []int64, sent []int, dropped []dropping, finished []jobs.Job) error {
-	if len(sent)+len(dropped)+len(finished) == 0 {
+// finishEmails records the emails that will not be sent (dropped) and
+// completes their jobs and the already-finished ones, in one transaction.
+// (Sent emails are recorded one by one, by markSent.)
+func (s *Service) finishEmails(ctx context.Context, js []jobs.Job, ids []int64, dropped []dropping, finished []jobs.Job) error {
+	if len(dropped)+len(finished) == 0 {
 		return nil
 	}
-	pick := func(idx []int) ([]int64, []jobs.Job) {
-		var es []int64
-		var jj []jobs.Job
-		for _, i := range idx {
-			es = append(es, ids[i])
-			jj = append(jj, js[i])
-		}
-		return es, jj
-	}
-	sentIDs, sentJobs := pick(sent)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	var dropIDs []int64
 	var dropReasons []string
-	var dropJobs []jobs.Job
+	done := append([]jobs.Job{}, finished...)
 	for _, d := range dropped {
 		dropIDs = append(dropIDs, ids[d.index])
 		dropReasons = append(dropReasons, truncate(d.reason, 1000))
-		dropJobs = append(dropJobs, js[d.index])
+		done = append(done, js[d.index])
 	}
 	return db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
-		if len(sentIDs) > 0 {
-			const q = `UPDATE credential_emails SET state = 'sent', last_error = '', attempts = attempts + 1,
-					sent_at = $2, last_attempt_at = $2
-				WHERE id = ANY($1)`
-			if _, err := tx.ExecContext(ctx, q, pq.Array(sentIDs), s.now()); err != nil {
-				return fmt.Errorf("mark %d emails sent: %w", len(sentIDs), err)
-			}
-		}
 		if len(dropIDs) > 0 {
 			const q = `UPDATE credential_emails SET state = 'failed', last_error = u.reason, attempts = attempts + 1,
 					last_attempt_at = $3
@@ -322,8 +307,7 @@ func (s *Service) finishEmails(ctx context.Context, js []jobs.Job, ids []int64, 
 				return fmt.Errorf("drop %d emails: %w", len(dropIDs), err)
 			}
 		}
-		all := append(append(append([]jobs.Job{}, sentJobs...), dropJobs...), finished...)
-		return jobs.MarkDoneMany(ctx, tx, all)
+		return jobs.MarkDoneMany(ctx, tx, done)
 	})
 }
 
