@@ -24,8 +24,9 @@ type MailOverview struct {
 	// OldestQueued is when the oldest email still queued was queued.
 	OldestQueued *time.Time
 	// Problems are the retrying and failed emails, most recently tried
-	// first, at most maxProblems.
+	// first, at most maxProblems (Capped says there are more).
 	Problems []ProblemEmail
+	Capped   bool
 }
 
 // ProblemEmail is an email that failed at least once and is not sent.
@@ -36,6 +37,8 @@ type ProblemEmail struct {
 	GroupID       int64
 	GroupName     string
 	LastAttemptAt *time.Time
+	// Retryable: failed, and its credential is still published.
+	Retryable bool
 }
 
 // maxProblems bounds the list on /admin/mail.
@@ -57,7 +60,7 @@ func (s *Service) MailOverview(ctx context.Context, only []int64) (MailOverview,
 		return o, fmt.Errorf("mail overview (%d groups): %w", len(only), err)
 	}
 	const list = `SELECT e.id, e.to_address, e.reason, e.state, e.last_error, e.attempts, e.created_at, e.sent_at,
-			e.last_attempt_at, c.id, c.recipient_name, g.id, g.name
+			e.last_attempt_at, c.id, c.recipient_name, g.id, g.name, e.state = 'failed' AND c.state = 'published'
 		FROM credential_emails e
 		JOIN credentials c ON c.id = e.credential_id
 		JOIN groups g ON g.id = c.group_id
@@ -73,11 +76,12 @@ func (s *Service) MailOverview(ctx context.Context, only []int64) (MailOverview,
 	for rows.Next() {
 		var p ProblemEmail
 		if err := rows.Scan(&p.ID, &p.To, &p.Reason, &p.State, &p.LastError, &p.Attempts, &p.CreatedAt, &p.SentAt,
-			&p.LastAttemptAt, &p.CredentialID, &p.RecipientName, &p.GroupID, &p.GroupName); err != nil {
+			&p.LastAttemptAt, &p.CredentialID, &p.RecipientName, &p.GroupID, &p.GroupName, &p.Retryable); err != nil {
 			return o, fmt.Errorf("mail overview (%d groups): %w", len(only), err)
 		}
 		o.Problems = append(o.Problems, p)
 	}
+	o.Capped = len(o.Problems) == maxProblems
 	return o, rows.Err()
 }
 

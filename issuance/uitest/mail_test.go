@@ -146,3 +146,38 @@ func TestMailPageShowsUndeliveredMailByScope(t *testing.T) {
 		t.Fatalf("retry of an unknown email: %d", r.code)
 	}
 }
+
+// A failed email of a credential revoked since is listed without "Retry now".
+func TestMailPageOffersNoRetryForRevokedCredential(t *testing.T) {
+	e := mustEnv(t)
+	catcher, err := mail.NewCatcher("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer catcher.Close()
+	catcher.Reject("learner1@example.edu")
+	e.seed(e.group.ID, 1)
+	e.publishAll(e.group)
+	e.sendAll(catcher.URL())
+	var id int64
+	var cred string
+	if err := e.db.QueryRow(`SELECT id, credential_id FROM credential_emails WHERE state = 'failed'`).Scan(&id, &cred); err != nil {
+		t.Fatal(err)
+	}
+	admin := e.signIn("admin@example.edu", auth.Admin)
+	contains(t, admin.get("/admin/mail").body, fmt.Sprintf(`id="retry-%d"`, id))
+	if _, err := e.svc.Revoke(context.Background(), "test", cred, "issued in error"); err != nil {
+		t.Fatal(err)
+	}
+	r := admin.get("/admin/mail")
+	contains(t, r.body, fmt.Sprintf(`id="email-%d"`, id))
+	if strings.Contains(r.body, fmt.Sprintf(`id="retry-%d"`, id)) {
+		t.Fatal("Retry now offered for a revoked credential's email")
+	}
+	before := e.snapshot()
+	r = admin.follow(admin.post(fmt.Sprintf("/admin/mail/%d/retry", id), url.Values{}))
+	contains(t, r.body, "only published credentials are emailed")
+	if e.snapshot() != before {
+		t.Fatal("a refused retry changed something")
+	}
+}
