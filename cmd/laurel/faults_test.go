@@ -235,4 +235,10 @@ func TestKilledWorkerLosesNoMailAndRepeatsAtMostThePool(t *testing.T) {
 	if got := e.count(`SELECT count(*) FROM credential_emails WHERE state <> 'sent'`); got != 0 {
 		t.Fatalf("%d emails not sent", got)
 	}
+	// Message-IDs are in LAUREL_MAIL_FROM's domain, not the machine's name.
+	for _, m := range catcher.Messages() {
+		if !strings.HasSuffix(m.MessageID, "@credentials.uni.example.edu>") {
+			t.Fatalf("Message-ID %q, want one in the From address's domain", m.MessageID)
+		}
+	}
 }
