@@ -1,7 +1,9 @@
 // Package jobs is Laurel's durable background queue: rows in the `jobs` table,
 // enqueued in the same transaction as the change they follow (so a committed
 // change never loses its follow-up work, and a rolled-back one never runs it),
-// claimed by workers with FOR UPDATE SKIP LOCKED under a time-limited lease.
+// claimed by workers with FOR UPDATE SKIP LOCKED under a short lease that the
+// running worker renews (so a dead worker's jobs run again within about 40 s),
+// and retried with back-off under a Policy per job kind.
 package jobs
 
 import (
