@@ -8,7 +8,7 @@ GO ?= go
 GO_MIN := 1.26
 PACKAGES := postgresql redis-server chromium
 
-.PHONY: dev test bench deps build lint fuzz
+.PHONY: dev test bench deps build lint fuzz faults
 
 build:
 	$(GO) build -o bin/laurel ./cmd/laurel
@@ -37,6 +37,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLaunchClaims -fuzztime 60s -fuzzminimizetime 2s ./lti/
 	$(GO) test -run '^$$' -fuzz FuzzCSV -fuzztime 60s -fuzzminimizetime 2s ./issuance/sheet/
 	$(GO) test -run '^$$' -fuzz FuzzParseDate -fuzztime 60s -fuzzminimizetime 2s ./issuance/sheet/
+
+# Real-time fault run (not part of make test): SMTP down 10 minutes with 3,000
+# emails queued, and a laurel worker SIGKILLed while sending; prints FIGURES lines.
+faults: deps
+	$(GO) test -tags faults -count=1 -v -timeout 60m -run 'TestFaultSMTPDownForMinutes|TestKilledWorkerLosesNoMailAndRepeatsAtMostThePool' ./cmd/laurel/
 
 deps:
 	@command -v $(GO) >/dev/null || { echo "Go $(GO_MIN)+ is required: install it from https://go.dev/dl/ (Debian's golang package is too old)"; exit 1; }

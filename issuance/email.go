@@ -5,10 +5,13 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	htmltemplate "html/template"
 	"strings"
+	"sync/atomic"
 	texttemplate "text/template"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -67,6 +70,12 @@ func (s *Service) CredentialURL(id string) string {
 	return strings.TrimRight(s.BaseURL, "/") + "/c/" + id
 }
 
+// EmailRetry is how credential emails are retried, as a mail transfer agent
+// does: exponential back-off with jitter from 30 s, capped at 30 minutes, for
+// 5 days; after that the email is failed, where staff see it (/admin/mail)
+// and can retry it. Register it with worker.SetPolicy(issuance.EmailJob, ...).
+var EmailRetry = jobs.Policy{MaxAge: 5 * 24 * time.Hour, BaseBackoff: 30 * time.Second, MaxBackoff: 30 * time.Minute}
+
 // SendEmailJob returns the handler for one EmailJob; see SendEmailBatch,
 // which workers should prefer for throughput.
 func (s *Service) SendEmailJob(sender *mail.Sender, from string) jobs.Handler {
@@ -75,12 +84,16 @@ func (s *Service) SendEmailJob(sender *mail.Sender, from string) jobs.Handler {
 }
 
 // SendEmailBatch returns the batch handler for EmailJob: it loads the claimed
-// emails in one query, sends them over one SMTP connection and then, in one
-// transaction, marks the sent ones sent and their jobs done, so a retry never
-// sends an email twice. Emails whose credential is no longer published
-// (revoked meanwhile) are not sent. Register it with
-// worker.HandleBatch(issuance.EmailJob, ...).
+// emails in one query and sends them over one SMTP connection, recording each
+// email as sent and its job done (one short transaction) as soon as the
+// server accepted it and before sending the next. A crash therefore repeats
+// at most the message each connection had in flight. Emails whose credential
+// is no longer published (revoked meanwhile) are not sent. When the mail
+// server answers again after failing, the emails waiting for their back-off
+// are retried at once. Register it with worker.HandleBatch(issuance.EmailJob,
+// ...) and worker.SetPolicy(issuance.EmailJob, issuance.EmailRetry).
 func (s *Service) SendEmailBatch(sender *mail.Sender, from string) jobs.BatchHandler {
+	var serverFailing atomic.Bool
 	return func(ctx context.Context, js []jobs.Job) []error {
 		errs := make([]error, len(js))
 		ids := make([]int64, len(js))
@@ -101,8 +114,7 @@ func (s *Service) SendEmailBatch(sender *mail.Sender, from string) jobs.BatchHan
 		var (
 			msgs     []mail.Message
 			msgJob   []int      // index into js of each message
-			sent     []int      // indexes into js done with state "sent"
-			dropped  []dropping // done with state "failed": not sendable, or refused for good
+			dropped  []dropping // done with state "failed": not sendable
 			finished []jobs.Job
 		)
 		for i, id := range ids {
@@ -128,36 +140,75 @@ func (s *Service) SendEmailBatch(sender *mail.Sender, from string) jobs.BatchHan
 			}
 		}
 		if len(msgs) > 0 {
-			serrs := sender.SendMany(ctx, msgs)
-			for k, err := range serrs {
+			sender.SendEach(ctx, msgs, func(k int, err error) error {
 				i := msgJob[k]
 				switch {
-				case err != nil && mail.Permanent(err):
+				case err == nil:
+					if rerr := s.markSent(ctx, js[i], ids[i]); rerr != nil {
+						// The email went out but is not recorded: its job
+						// runs again and resends it. Stop here so that this
+						// is the only one.
+						errs[i] = rerr
+						s.logger().Error("email: cannot record a sent email; it will be sent again", "email_id", ids[i], "err", rerr)
+						return rerr
+					}
+					if serverFailing.CompareAndSwap(true, false) {
+						s.retryWaitingEmails(ctx)
+					}
+				case errors.Is(err, mail.ErrStopped):
+					errs[i] = err
+				case mail.Permanent(err):
 					// A bounce (unknown mailbox...): retrying cannot help;
 					// staff see the reason on the credential's page.
 					dropped = append(dropped, dropping{i, "rejected by the mail server: " + err.Error()})
-				case err != nil:
+				default:
+					if ctx.Err() == nil {
+						serverFailing.Store(true)
+					}
 					errs[i] = err
 					s.recordFailure(ctx, js[i], ids[i], err)
-				default:
-					sent = append(sent, i)
 				}
-			}
+				return nil
+			})
 		}
-		if err := s.finishEmails(ctx, js, ids, sent, dropped, finished); err != nil {
-			// The emails went out but the database did not take the record
-			// (even after the worker's retries of its own bookkeeping): the
-			// jobs run again after their lease, which resends these — the one
-			// double-send case, and only when the database fails mid-batch.
-			s.logger().Error("email: cannot record sent emails", "count", len(sent), "err", err)
-			for _, i := range sent {
-				errs[i] = err
-			}
+		if err := s.finishEmails(ctx, js, ids, dropped, finished); err != nil {
+			s.logger().Error("email: cannot record unsendable emails", "count", len(dropped), "err", err)
 			for _, d := range dropped {
 				errs[d.index] = err
 			}
 		}
 		return errs
+	}
+}
+
+// markSent records email id as sent and completes its job j, in one short
+// transaction of its own.
+func (s *Service) markSent(ctx context.Context, j jobs.Job, id int64) error {
+	// Recording must not be cut short by the handler's deadline: the email
+	// is out.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+		const q = `UPDATE credential_emails SET state = 'sent', last_error = '', attempts = attempts + 1,
+				sent_at = $2, last_attempt_at = $2
+			WHERE id = $1 AND state = 'queued'`
+		if _, err := tx.ExecContext(ctx, q, id, s.now()); err != nil {
+			return fmt.Errorf("mark email %d sent: %w", id, err)
+		}
+		return jobs.MarkDone(ctx, tx, j)
+	})
+}
+
+// retryWaitingEmails makes the email jobs that wait for their back-off due
+// now: the mail server is back.
+func (s *Service) retryWaitingEmails(ctx context.Context) {
+	n, err := jobs.RetryNow(ctx, s.DB, EmailJob, s.now())
+	if err != nil {
+		s.logger().Warn("email: mail server is back, but cannot retry waiting emails now; they retry on their own", "err", err)
+		return
+	}
+	if n > 0 {
+		s.logger().Info("email: mail server is back; retrying waiting emails now", "count", n)
 	}
 }
 
@@ -209,60 +260,50 @@ func (s *Service) loadEmails(ctx context.Context, ids []int64) (map[int64]loaded
 }
 
 // recordFailure notes a failed attempt where staff see it; after the last
-// attempt the email is marked failed.
+// attempt (EmailRetry's 5 days) the email is marked failed.
 func (s *Service) recordFailure(ctx context.Context, j jobs.Job, emailID int64, err error) {
-	st := "queued"
+	st, msg := "queued", err.Error()
 	if j.LastAttempt {
 		st = "failed"
+		msg = fmt.Sprintf("gave up after %d attempts since %s: %s", j.Attempts, j.CreatedAt.UTC().Format("2 Jan 2006 15:04 UTC"), msg)
 	}
-	const q = `UPDATE credential_emails SET attempts = attempts + 1, last_error = $2, state = $3 WHERE id = $1 AND state = 'queued'`
-	if _, uerr := s.DB.ExecContext(ctx, q, emailID, safetext.Truncate(err.Error(), 1000), st); uerr != nil {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	const q = `UPDATE credential_emails SET attempts = attempts + 1, last_error = $2, state = $3, last_attempt_at = $4
+		WHERE id = $1 AND state = 'queued'`
+	if _, uerr := s.DB.ExecContext(ctx, q, emailID, safetext.Truncate(msg, 1000), st, s.now()); uerr != nil {
 		s.logger().Warn("email: cannot record failure", "email_id", emailID, "err", uerr)
 	}
 }
 
-// finishEmails records sent and dropped emails and completes their jobs (and
-// the already-finished ones) in one transaction.
-func (s *Service) finishEmails(ctx context.Context, js []jobs.Job, ids []int64, sent []int, dropped []dropping, finished []jobs.Job) error {
-	if len(sent)+len(dropped)+len(finished) == 0 {
+// finishEmails records the emails that will not be sent (dropped) and
+// completes their jobs and the already-finished ones, in one transaction.
+// (Sent emails are recorded one by one, by markSent.)
+func (s *Service) finishEmails(ctx context.Context, js []jobs.Job, ids []int64, dropped []dropping, finished []jobs.Job) error {
+	if len(dropped)+len(finished) == 0 {
 		return nil
 	}
-	pick := func(idx []int) ([]int64, []jobs.Job) {
-		var es []int64
-		var jj []jobs.Job
-		for _, i := range idx {
-			es = append(es, ids[i])
-			jj = append(jj, js[i])
-		}
-		return es, jj
-	}
-	sentIDs, sentJobs := pick(sent)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	var dropIDs []int64
 	var dropReasons []string
-	var dropJobs []jobs.Job
+	done := append([]jobs.Job{}, finished...)
 	for _, d := range dropped {
 		dropIDs = append(dropIDs, ids[d.index])
 		dropReasons = append(dropReasons, safetext.Truncate(d.reason, 1000))
-		dropJobs = append(dropJobs, js[d.index])
+		done = append(done, js[d.index])
 	}
 	return db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
-		if len(sentIDs) > 0 {
-			const q = `UPDATE credential_emails SET state = 'sent', last_error = '', attempts = attempts + 1, sent_at = $2
-				WHERE id = ANY($1)`
-			if _, err := tx.ExecContext(ctx, q, pq.Array(sentIDs), s.now()); err != nil {
-				return fmt.Errorf("mark %d emails sent: %w", len(sentIDs), err)
-			}
-		}
 		if len(dropIDs) > 0 {
-			const q = `UPDATE credential_emails SET state = 'failed', last_error = u.reason, attempts = attempts + 1
+			const q = `UPDATE credential_emails SET state = 'failed', last_error = u.reason, attempts = attempts + 1,
+					last_attempt_at = $3
 				FROM unnest($1::bigint[], $2::text[]) AS u(id, reason)
 				WHERE credential_emails.id = u.id AND credential_emails.state = 'queued'`
-			if _, err := tx.ExecContext(ctx, q, pq.Array(dropIDs), pq.Array(dropReasons)); err != nil {
+			if _, err := tx.ExecContext(ctx, q, pq.Array(dropIDs), pq.Array(dropReasons), s.now()); err != nil {
 				return fmt.Errorf("drop %d emails: %w", len(dropIDs), err)
 			}
 		}
-		all := append(append(append([]jobs.Job{}, sentJobs...), dropJobs...), finished...)
-		return jobs.MarkDoneMany(ctx, tx, all)
+		return jobs.MarkDoneMany(ctx, tx, done)
 	})
 }
 

@@ -177,15 +177,15 @@ func TestSMTPOutageDelaysButDeliversExactlyOnce(t *testing.T) {
 	}
 	clk.Advance(2 * time.Minute)
 	drain(t, w)
-	msgs, err := back.WaitFor(3, 5*time.Second)
-	if err != nil {
+	if _, err := back.WaitFor(3, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	// Later runs send nothing more.
 	clk.Advance(24 * time.Hour)
 	drain(t, w)
 	time.Sleep(100 * time.Millisecond)
-	if msgs = back.Messages(); len(msgs) != 3 {
+	msgs := back.Messages()
+	if len(msgs) != 3 {
 		t.Fatalf("%d messages, want exactly 3", len(msgs))
 	}
 	to := map[string]int{}

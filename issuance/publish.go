@@ -139,7 +139,7 @@ func (s *Service) Resend(ctx context.Context, actor, id string) error {
 
 // Emails lists a credential's emails, newest first.
 func (s *Service) Emails(ctx context.Context, credentialID string) ([]Email, error) {
-	const q = `SELECT id, to_address, reason, state, last_error, attempts, created_at, sent_at
+	const q = `SELECT id, to_address, reason, state, last_error, attempts, created_at, sent_at, last_attempt_at
 		FROM credential_emails WHERE credential_id = $1 ORDER BY id DESC`
 	rows, err := s.DB.QueryxContext(ctx, q, credentialID)
 	if err != nil {
@@ -149,7 +149,7 @@ func (s *Service) Emails(ctx context.Context, credentialID string) ([]Email, err
 	out := []Email{}
 	for rows.Next() {
 		var e Email
-		if err := rows.Scan(&e.ID, &e.To, &e.Reason, &e.State, &e.LastError, &e.Attempts, &e.CreatedAt, &e.SentAt); err != nil {
+		if err := rows.Scan(&e.ID, &e.To, &e.Reason, &e.State, &e.LastError, &e.Attempts, &e.CreatedAt, &e.SentAt, &e.LastAttemptAt); err != nil {
 			return nil, fmt.Errorf("emails of credential %s: %w", credentialID, err)
 		}
 		out = append(out, e)

@@ -76,6 +76,7 @@ type Email struct {
 	Attempts                     int
 	CreatedAt                    time.Time
 	SentAt                       *time.Time
+	LastAttemptAt                *time.Time
 }
 
 // now is the service's clock, s.Now (time.Now for a Service built without

@@ -16,7 +16,12 @@ import (
 	"github.com/laurel-edu/laurel/internal/testenv"
 )
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+func TestMain(m *testing.M) {
+	if args := os.Getenv(cliArgsEnv); args != "" {
+		os.Exit(runAsLaurel(args))
+	}
+	os.Exit(testenv.Main(m))
+}
 
 // run runs the CLI in-process as an operator would, with stdin.
 func run(t *testing.T, stdin string, args ...string) (stdout string, err error) {

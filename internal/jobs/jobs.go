@@ -1,13 +1,16 @@
 // Package jobs is Laurel's durable background queue: rows in the `jobs` table,
 // enqueued in the same transaction as the change they follow (so a committed
 // change never loses its follow-up work, and a rolled-back one never runs it),
-// claimed by workers with FOR UPDATE SKIP LOCKED under a time-limited lease.
+// claimed by workers with FOR UPDATE SKIP LOCKED under a short lease that the
+// running worker renews (so a dead worker's jobs run again within about 40 s),
+// and retried with back-off under a Policy per job kind.
 package jobs
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -23,12 +26,20 @@ type Job struct {
 	// LastAttempt is true when a failure now makes the job dead, so a handler
 	// can record a permanent failure where users see it.
 	LastAttempt bool
+	// CreatedAt is when the job was enqueued (a Policy's MaxAge counts from it).
+	CreatedAt time.Time
+
+	// retryIn is the back-off after a failure of this run, and giveUp the
+	// latest retry time (zero: none), both chosen at claim.
+	retryIn time.Duration
+	giveUp  time.Time
 }
 
 // Handler does the work of one job. A nil error marks the job done; an error
 // schedules a retry with back-off (or marks it dead after the last attempt).
 // Handlers must be idempotent: a job whose worker crashed after the work but
-// before marking it done runs again once its lease expires. A handler that can
+// before marking it done runs again once its lease expires (about 30 s after
+// the worker's last heartbeat). A handler that can
 // record its own outcome atomically with completion calls MarkDone in its
 // transaction.
 type Handler func(ctx context.Context, j Job) error
@@ -103,6 +114,19 @@ func MarkDoneMany(ctx context.Context, ext sqlx.ExecerContext, js []Job) error {
 		return fmt.Errorf("mark %d jobs done: %w", len(js), err)
 	}
 	return nil
+}
+
+// RetryNow makes the queued jobs of kind that wait for a retry (they failed
+// before) due at now, returning how many: for when what they wait for (the
+// mail server) is back.
+func RetryNow(ctx context.Context, ext sqlx.ExecerContext, kind string, now time.Time) (int, error) {
+	const q = `UPDATE jobs SET run_at = $2 WHERE kind = $1 AND state = 'queued' AND run_at > $2 AND attempts > 0`
+	res, err := ext.ExecContext(ctx, q, kind, now)
+	if err != nil {
+		return 0, fmt.Errorf("retry %s jobs now: %w", kind, err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }
 
 // Stats counts jobs of kind by state, for tests and the ops pages.

@@ -25,15 +25,22 @@ type Worker struct {
 	Concurrency int
 	// BatchSize is how many jobs one goroutine claims per round trip (default 50).
 	BatchSize int
-	// Lease is how long a claim holds a job; a job still running after its
-	// lease (its worker crashed) is claimed again (default 5 minutes).
+	// Lease is how long a claim holds a job without news from its worker:
+	// while a handler runs, its worker renews the lease every Lease/3 (a
+	// heartbeat), so a job of a worker that died is claimed again about
+	// Lease (plus one reaper round, 10 s) after its last heartbeat
+	// (default 30 s; a lease under 30 s also reaps every Lease/3).
 	Lease time.Duration
-	// MaxAttempts is how many runs a job gets before it is dead (default 10).
+	// Timeout bounds one handler run, heartbeats or not (default 5 minutes).
+	Timeout time.Duration
+	// MaxAttempts is how many runs a job gets before it is dead, for kinds
+	// without their own Policy (default 10).
 	MaxAttempts int
 	// Poll is the wait after finding nothing to do (default 1 s).
 	Poll time.Duration
 	// BaseBackoff is the retry delay after the first failure; it doubles with
-	// each attempt up to MaxBackoff, with jitter (defaults 5 s and 1 h).
+	// each attempt up to MaxBackoff, with jitter (defaults 5 s and 1 h), for
+	// kinds without their own Policy.
 	BaseBackoff time.Duration
 	MaxBackoff  time.Duration
 	// Now is the clock used for run_at and leases (default time.Now).
@@ -46,7 +53,50 @@ type Worker struct {
 	mu       sync.RWMutex
 	handlers map[string]Handler
 	batch    map[string]BatchHandler
+	policies map[string]Policy
 	nextReap time.Time
+}
+
+// Policy is how jobs of one kind are retried. A failed job is dead once it
+// has had MaxAttempts runs, or when it fails MaxAge or more after it was
+// enqueued (its last retry is scheduled no later than that moment); a zero
+// limit does not apply, and with both zero the worker's MaxAttempts does.
+// Zero back-offs take the worker's.
+type Policy struct {
+	MaxAttempts int
+	MaxAge      time.Duration
+	// BaseBackoff is the delay after the first failure; it doubles with each
+	// attempt up to MaxBackoff, with jitter.
+	BaseBackoff time.Duration
+	MaxBackoff  time.Duration
+}
+
+// SetPolicy sets the retry policy of kind, replacing the worker's defaults
+// for it.
+func (w *Worker) SetPolicy(kind string, p Policy) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.policies == nil {
+		w.policies = map[string]Policy{}
+	}
+	w.policies[kind] = p
+}
+
+// policy is kind's policy with the worker's defaults filled in.
+func (w *Worker) policy(kind string) Policy {
+	w.mu.RLock()
+	p, ok := w.policies[kind]
+	w.mu.RUnlock()
+	if !ok || (p.MaxAttempts <= 0 && p.MaxAge <= 0) {
+		p.MaxAttempts = orDefault(w.MaxAttempts, 10)
+	}
+	if p.BaseBackoff <= 0 {
+		p.BaseBackoff = orDefault(w.BaseBackoff, 5*time.Second)
+	}
+	if p.MaxBackoff <= 0 {
+		p.MaxBackoff = orDefault(w.MaxBackoff, time.Hour)
+	}
+	return p
 }
 
 // NewWorker returns a worker with default settings and no handlers.
@@ -207,8 +257,6 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 
 func (w *Worker) claim(ctx context.Context, kinds []string) ([]Job, error) {
 	now := w.now()
-	lease := orDefault(w.Lease, 5*time.Minute)
-	maxAttempts := orDefault(w.MaxAttempts, 10)
 	if err := w.reap(ctx, now); err != nil {
 		return nil, err
 	}
@@ -219,8 +267,8 @@ func (w *Worker) claim(ctx context.Context, kinds []string) ([]Job, error) {
 			ORDER BY run_at, id
 			LIMIT $4
 			FOR UPDATE SKIP LOCKED)
-		RETURNING id, kind, payload, attempts`
-	rows, err := w.DB.QueryxContext(ctx, q, now, pq.Array(kinds), now.Add(lease), orDefault(w.BatchSize, 50))
+		RETURNING id, kind, payload, attempts, created_at`
+	rows, err := w.DB.QueryxContext(ctx, q, now, pq.Array(kinds), now.Add(w.lease()), orDefault(w.BatchSize, 50))
 	if err != nil {
 		return nil, fmt.Errorf("claim jobs: %w", err)
 	}
@@ -228,10 +276,10 @@ func (w *Worker) claim(ctx context.Context, kinds []string) ([]Job, error) {
 	var out []Job
 	for rows.Next() {
 		var j Job
-		if err := rows.Scan(&j.ID, &j.Kind, &j.Payload, &j.Attempts); err != nil {
+		if err := rows.Scan(&j.ID, &j.Kind, &j.Payload, &j.Attempts, &j.CreatedAt); err != nil {
 			return nil, fmt.Errorf("claim jobs: %w", err)
 		}
-		j.LastAttempt = j.Attempts >= maxAttempts
+		w.schedule(&j, now)
 		out = append(out, j)
 	}
 	if err := rows.Err(); err != nil {
@@ -242,10 +290,114 @@ func (w *Worker) claim(ctx context.Context, kinds []string) ([]Job, error) {
 	return out, nil
 }
 
+// schedule decides, at claim time, how long j waits if this run fails and
+// whether this is its last run (so a handler can tell users).
+func (w *Worker) schedule(j *Job, now time.Time) {
+	p := w.policy(j.Kind)
+	j.retryIn = backoff(p, j.Attempts)
+	if p.MaxAttempts > 0 && j.Attempts >= p.MaxAttempts {
+		j.LastAttempt = true
+	}
+	if p.MaxAge > 0 {
+		// The last retry is at the deadline itself, so a job is never dead
+		// before MaxAge.
+		j.giveUp = j.CreatedAt.Add(p.MaxAge)
+		if !now.Before(j.giveUp) {
+			j.LastAttempt = true
+		}
+	}
+}
+
+func (w *Worker) lease() time.Duration { return orDefault(w.Lease, 30*time.Second) }
+
+// hold starts the heartbeat of claimed jobs js and returns the context their
+// handler runs in: it survives the worker's shutdown (so a stop never cuts a
+// send in half) for at most Timeout, and is cancelled when the worker can no
+// longer renew the lease (the database is unreachable), before another
+// worker may claim the jobs. stop ends the heartbeat.
+func (w *Worker) hold(ctx context.Context, js []Job) (hctx context.Context, stop func()) {
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), orDefault(w.Timeout, 5*time.Minute))
+	lease := w.lease()
+	done := make(chan struct{})
+	ids := make([]int64, len(js))
+	attempts := make([]int64, len(js))
+	for i, j := range js {
+		ids[i], attempts[i] = j.ID, int64(j.Attempts)
+	}
+	go func() {
+		t := time.NewTicker(max(lease/3, time.Millisecond))
+		defer t.Stop()
+		renewed := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case <-hctx.Done():
+				return
+			case <-t.C:
+			}
+			held, err := w.renew(hctx, ids, attempts, lease)
+			switch {
+			case err == nil:
+				renewed = time.Now()
+				ids, attempts = held.ids, held.attempts
+				if len(ids) == 0 {
+					return // every job is finished; nothing left to hold
+				}
+			case time.Since(renewed) > lease-lease/3:
+				// The next tick would be past the lease: stop the handler
+				// between two steps rather than run on unowned jobs.
+				w.Log.Warn("jobs: cannot renew job leases; stopping their handler", "count", len(ids), "err", err)
+				cancel()
+				return
+			default:
+				w.Log.Warn("jobs: cannot renew job leases; will try again", "count", len(ids), "err", err)
+			}
+		}
+	}()
+	var once sync.Once
+	return hctx, func() { once.Do(func() { close(done); cancel() }) }
+}
+
+type heldJobs struct{ ids, attempts []int64 }
+
+// renew extends the lease of the jobs this claim still holds and returns them
+// (a job the handler finished, or one a reaper took away, drops out).
+func (w *Worker) renew(ctx context.Context, ids, attempts []int64, lease time.Duration) (heldJobs, error) {
+	const q = `UPDATE jobs SET locked_until = $3
+		FROM unnest($1::bigint[], $2::int[]) AS u(id, attempts)
+		WHERE jobs.id = u.id AND jobs.state = 'running' AND jobs.attempts = u.attempts
+		RETURNING jobs.id, jobs.attempts`
+	rctx, cancel := context.WithTimeout(ctx, lease/3)
+	defer cancel()
+	rows, err := w.DB.QueryContext(rctx, q, pq.Array(ids), pq.Array(attempts), w.now().Add(lease))
+	if err != nil {
+		return heldJobs{}, fmt.Errorf("renew %d job leases: %w", len(ids), err)
+	}
+	defer rows.Close()
+	var h heldJobs
+	for rows.Next() {
+		var id, a int64
+		if err := rows.Scan(&id, &a); err != nil {
+			return heldJobs{}, fmt.Errorf("renew %d job leases: %w", len(ids), err)
+		}
+		h.ids, h.attempts = append(h.ids, id), append(h.attempts, a)
+	}
+	if err := rows.Err(); err != nil {
+		return heldJobs{}, fmt.Errorf("renew %d job leases: %w", len(ids), err)
+	}
+	return h, nil
+}
+
+// bookkeeping is the context for recording outcomes: it outlives a handler
+// context that timed out or was cancelled.
+func bookkeeping(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+}
+
 // runBatch executes a batch handler and records each job's outcome.
 func (w *Worker) runBatch(ctx context.Context, h BatchHandler, js []Job) {
-	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), orDefault(w.Lease, 5*time.Minute))
-	defer cancel()
+	hctx, stop := w.hold(ctx, js)
 	errs := func() (errs []error) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -257,6 +409,7 @@ func (w *Worker) runBatch(ctx context.Context, h BatchHandler, js []Job) {
 		}()
 		return h(hctx, js)
 	}()
+	stop()
 	if len(errs) != len(js) {
 		err := fmt.Errorf("batch handler returned %d results for %d jobs", len(errs), len(js))
 		errs = make([]error, len(js))
@@ -264,34 +417,40 @@ func (w *Worker) runBatch(ctx context.Context, h BatchHandler, js []Job) {
 			errs[i] = err
 		}
 	}
+	bctx, cancel := bookkeeping(ctx)
+	defer cancel()
 	var done []Job
 	for i, j := range js {
 		if errs[i] == nil {
 			done = append(done, j)
 		} else {
-			w.failed(hctx, j, errs[i])
+			w.failed(bctx, j, errs[i])
 		}
 	}
-	w.finish(hctx, func(c context.Context) error { return MarkDoneMany(c, w.DB, done) }, Job{Kind: js[0].Kind})
+	w.finish(bctx, func(c context.Context) error { return MarkDoneMany(c, w.DB, done) }, Job{Kind: js[0].Kind})
 }
 
-// reapEvery is how often a worker looks for jobs whose lease expired.
-const reapEvery = 10 * time.Second
+// reapEvery is how often a worker looks for jobs whose lease expired: every
+// 10 s, or a third of a shorter lease.
+func (w *Worker) reapEvery() time.Duration {
+	return min(10*time.Second, max(w.lease()/3, 10*time.Millisecond))
+}
 
 // reap puts running jobs whose lease has passed (their worker crashed) back in
 // the queue, at most every reapEvery per worker. Their attempt still counts;
-// a late outcome from the crashed claim is fenced off by attempts.
+// a late outcome from the crashed claim is fenced off by attempts. They keep
+// their run_at, so they come before work queued after them.
 func (w *Worker) reap(ctx context.Context, now time.Time) error {
 	w.mu.Lock()
 	due := !now.Before(w.nextReap)
 	if due {
-		w.nextReap = now.Add(reapEvery)
+		w.nextReap = now.Add(w.reapEvery())
 	}
 	w.mu.Unlock()
 	if !due {
 		return nil
 	}
-	const q = `UPDATE jobs SET state = 'queued', locked_until = NULL, run_at = $1
+	const q = `UPDATE jobs SET state = 'queued', locked_until = NULL
 		WHERE state = 'running' AND locked_until < $1`
 	res, err := w.DB.ExecContext(ctx, q, now)
 	if err != nil {
@@ -313,32 +472,37 @@ func (w *Worker) reap(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// run executes one job. The handler gets a context that survives shutdown for
-// the length of the lease, so a stop never cuts a send in half.
+// run executes one job under a heartbeat and records its outcome.
 func (w *Worker) run(ctx context.Context, j Job) {
-	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), orDefault(w.Lease, 5*time.Minute))
-	defer cancel()
+	hctx, stop := w.hold(ctx, []Job{j})
 	err := w.call(hctx, j)
+	stop()
+	bctx, cancel := bookkeeping(ctx)
+	defer cancel()
 	if err == nil {
-		w.finish(hctx, func(c context.Context) error { return MarkDone(c, w.DB, j) }, j)
+		w.finish(bctx, func(c context.Context) error { return MarkDone(c, w.DB, j) }, j)
 		return
 	}
-	w.failed(hctx, j, err)
+	w.failed(bctx, j, err)
 }
 
-// failed schedules job j's retry after a back-off, or marks it dead.
-func (w *Worker) failed(hctx context.Context, j Job, err error) {
-	next := w.now().Add(w.backoff(j.Attempts))
+// failed schedules job j's retry after the back-off its policy chose at
+// claim (no later than its give-up time), or marks it dead.
+func (w *Worker) failed(bctx context.Context, j Job, err error) {
+	next := w.now().Add(j.retryIn)
+	if !j.giveUp.IsZero() && next.After(j.giveUp) {
+		next = j.giveUp
+	}
 	level := slog.LevelWarn
 	if j.LastAttempt {
 		level = slog.LevelError
 	}
-	w.Log.Log(hctx, level, "jobs: job failed", "id", j.ID, "kind", j.Kind, "attempt", j.Attempts, "dead", j.LastAttempt, "err", err, "next_run", next)
+	w.Log.Log(bctx, level, "jobs: job failed", "id", j.ID, "kind", j.Kind, "attempt", j.Attempts, "dead", j.LastAttempt, "err", err, "next_run", next)
 	msg := safetext.Truncate(err.Error(), 2000)
 	const q = `UPDATE jobs SET state = CASE WHEN $2 THEN 'dead' ELSE 'queued' END, run_at = $3,
 			locked_until = NULL, last_error = $4, finished_at = CASE WHEN $2 THEN now() END
 		WHERE id = $1 AND state = 'running' AND attempts = $5`
-	w.finish(hctx, func(c context.Context) error {
+	w.finish(bctx, func(c context.Context) error {
 		if _, err := w.DB.ExecContext(c, q, j.ID, j.LastAttempt, next, msg, j.Attempts); err != nil {
 			return fmt.Errorf("reschedule job %d: %w", j.ID, err)
 		}
@@ -393,14 +557,13 @@ func (w *Worker) release(js []Job) {
 	}
 }
 
-// backoff is the delay before attempt+1: exponential with "equal jitter" so
-// many jobs failing together (an SMTP outage) do not retry in lock-step.
-func (w *Worker) backoff(attempt int) time.Duration {
-	base := orDefault(w.BaseBackoff, 5*time.Second)
-	maxB := orDefault(w.MaxBackoff, time.Hour)
-	d := base << min(attempt-1, 30)
-	if d <= 0 || d > maxB {
-		d = maxB
+// backoff is the delay before attempt+1 under p: exponential with "equal
+// jitter" so many jobs failing together (an SMTP outage) do not retry in
+// lock-step.
+func backoff(p Policy, attempt int) time.Duration {
+	d := p.BaseBackoff << min(attempt-1, 30)
+	if d <= 0 || d > p.MaxBackoff {
+		d = p.MaxBackoff
 	}
 	half := d / 2
 	return half + time.Duration(rand.Int64N(int64(half)+1))

@@ -24,6 +24,7 @@ type Received struct {
 	From       string   // the From header
 	To         []string // envelope recipients
 	Subject    string   // decoded
+	MessageID  string   // the Message-ID header, with its angle brackets
 	Date       time.Time
 	Text       string // the text/plain part, decoded
 	HTML       string // the text/html part, decoded
@@ -45,6 +46,19 @@ type Catcher struct {
 	changed chan struct{}
 	// rejected recipients get a permanent 550 (a bounce), for tests.
 	rejected map[string]bool
+	// accept, when set, sees each message before the catcher answers its
+	// DATA; an error refuses the message.
+	accept func(Received) error
+}
+
+// OnData makes the catcher call f with each message after its DATA arrived
+// and before it answers: f runs while the sender waits for the reply (so a
+// test can look at what the sender did before this message), and an error
+// from f refuses the message with a temporary 451. nil removes the hook.
+func (c *Catcher) OnData(f func(Received) error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.accept = f
 }
 
 // Reject makes the catcher refuse mail to addr with a permanent 550 reply,
@@ -178,7 +192,16 @@ func (s *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	s.c.add(Received{From: s.from, To: append([]string(nil), s.to...), Raw: raw, ReceivedAt: time.Now()})
+	rec := Received{From: s.from, To: append([]string(nil), s.to...), Raw: raw, ReceivedAt: time.Now()}
+	s.c.mu.Lock()
+	accept := s.c.accept
+	s.c.mu.Unlock()
+	if accept != nil {
+		if err := accept(rec); err != nil {
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: err.Error()}
+		}
+	}
+	s.c.add(rec)
 	return nil
 }
 
@@ -193,6 +216,7 @@ func parse(rec *Received) {
 		rec.From, _ = dec.DecodeHeader(f)
 	}
 	rec.Subject, _ = dec.DecodeHeader(m.Header.Get("Subject"))
+	rec.MessageID = m.Header.Get("Message-ID")
 	rec.Date, _ = m.Header.Date()
 	_ = walkParts(m.Header.Get("Content-Type"), m.Header.Get("Content-Transfer-Encoding"), m.Body, rec)
 }

@@ -5,10 +5,14 @@ package mail
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base32"
 	"errors"
 	"fmt"
+	netmail "net/mail"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -104,62 +108,83 @@ func (s *Sender) Send(ctx context.Context, m Message) error {
 // each the server accepted.
 func (s *Sender) SendMany(ctx context.Context, ms []Message) []error {
 	errs := make([]error, len(ms))
-	msgs := make([]*gomail.Msg, 0, len(ms))
-	idx := make([]int, 0, len(ms))
-	for i, m := range ms {
-		msg, err := s.build(m)
-		if err != nil {
-			errs[i] = err
-			continue
-		}
-		msgs = append(msgs, msg)
-		idx = append(idx, i)
-	}
-	if len(msgs) == 0 {
-		return errs
-	}
-	fail := func(err error) []error {
-		for _, i := range idx {
-			errs[i] = err
-		}
-		return errs
-	}
-	select {
-	case s.sem <- struct{}{}:
-	case <-ctx.Done():
-		return fail(ctx.Err())
-	}
-	defer func() { <-s.sem }()
+	s.SendEach(ctx, ms, func(i int, err error) error { errs[i] = err; return nil })
+	return errs
+}
 
-	c, err := s.get(ctx)
-	if err != nil {
-		return fail(err)
+// ErrStopped is the outcome of the messages SendEach did not send because
+// the caller's callback refused to go on.
+var ErrStopped = errors.New("send mail: stopped before this message")
+
+// SendEach delivers ms over one pooled connection, one SMTP transaction each,
+// and calls each with every message's outcome as soon as it is known: nil
+// once the server accepted the message (its 250 reply to DATA), before the
+// next message is sent, so the caller can record it durably first. If each
+// returns an error, the later messages are not sent and each gets them with
+// an error wrapping ErrStopped. each is called exactly once per message, in
+// order, on the calling goroutine.
+func (s *Sender) SendEach(ctx context.Context, ms []Message, each func(i int, err error) error) {
+	msgs := make([]*gomail.Msg, len(ms))
+	errs := make([]error, len(ms))
+	sendable := 0
+	for i, m := range ms {
+		if msgs[i], errs[i] = s.build(m); errs[i] == nil {
+			sendable++
+		}
 	}
-	for k, msg := range msgs {
-		i := idx[k]
-		// Stop between messages when the caller's time is up (the job lease),
-		// so a slow server never outlives the claim and causes a resend.
-		if err := ctx.Err(); err != nil {
-			errs[i] = err
-			continue
+	var c *conn
+	var connErr error
+	if sendable > 0 {
+		select {
+		case s.sem <- struct{}{}:
+			defer func() { <-s.sem }()
+			c, connErr = s.get(ctx)
+		case <-ctx.Done():
+			connErr = ctx.Err()
 		}
-		if c == nil {
-			if c, err = s.dial(ctx); err != nil {
-				errs[i] = err
-				continue
-			}
+	}
+	var stop error
+	for i, msg := range msgs {
+		err := errs[i]
+		switch {
+		case stop != nil:
+			err = fmt.Errorf("%w: %w", ErrStopped, stop)
+		case err != nil:
+		case connErr != nil:
+			err = connErr
+		default:
+			err = s.sendOne(ctx, &c, msg, ms[i].To)
 		}
-		if err := s.client.SendWithSMTPClient(c.c, msg); err != nil {
-			errs[i] = fmt.Errorf("send mail to %s: %w", ms[i].To, err)
-			// After a failure the session's state is unknown: do not reuse it.
-			_ = c.c.Close()
-			c = nil
+		if e := each(i, err); e != nil && stop == nil {
+			stop = e
 		}
 	}
 	if c != nil {
 		s.put(c)
 	}
-	return errs
+}
+
+// sendOne sends msg over *c, dialling first if *c is nil, and drops a
+// session whose state a failure left unknown.
+func (s *Sender) sendOne(ctx context.Context, c **conn, msg *gomail.Msg, to string) error {
+	// Stop between messages when the caller's time is up (the job's lease is
+	// lost, or the run timed out), so a slow server never outlives the claim
+	// and causes a resend.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if *c == nil {
+		var err error
+		if *c, err = s.dial(ctx); err != nil {
+			return err
+		}
+	}
+	if err := s.client.SendWithSMTPClient((*c).c, msg); err != nil {
+		_ = (*c).c.Close()
+		*c = nil
+		return fmt.Errorf("send mail to %s: %w", to, err)
+	}
+	return nil
 }
 
 // Permanent reports whether err is the server's permanent refusal (an SMTP
@@ -183,12 +208,27 @@ func (s *Sender) build(m Message) (*gomail.Msg, error) {
 	}
 	msg.Subject(m.Subject)
 	msg.SetDate()
-	msg.SetMessageID()
+	msg.SetMessageIDWithValue(messageID(from))
 	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
 	if m.HTML != "" {
 		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
 	}
 	return msg, nil
+}
+
+// messageID is a unique Message-ID (without brackets) in the domain of the
+// From address, as RFC 5322 suggests, rather than the machine's host name,
+// which says nothing to the recipient and can look like spam.
+func messageID(from string) string {
+	domain := "localhost"
+	if a, err := netmail.ParseAddress(from); err == nil {
+		if at := strings.LastIndexByte(a.Address, '@'); at >= 0 && at < len(a.Address)-1 {
+			domain = a.Address[at+1:]
+		}
+	}
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)) + "@" + domain
 }
 
 func (s *Sender) get(ctx context.Context) (*conn, error) {
