@@ -15,6 +15,8 @@ type Service struct {
 	BaseURL string // public URL of this deployment, without a trailing slash
 	Now     func() time.Time
 	Log     *slog.Logger
+
+	org orgCache // Organisation's brief cache
 }
 
 // New returns a Service on db whose public links start with baseURL.
