@@ -23,7 +23,7 @@ type CredentialView struct {
 	// identity (website, logo, language).
 	Issuer       string
 	Organisation Organisation
-	URL        string
+	URL          string
 	// ImageURL / LogoURL serve the design's badge image and logo ("" when
 	// none); a design without its own logo shows the organisation's.
 	ImageURL, LogoURL string

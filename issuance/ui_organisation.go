@@ -13,18 +13,18 @@ import (
 // organisationPage is /admin/organisation: the issuer's identity and the
 // publish email's text, with a preview of that email.
 type organisationPage struct {
-	Title        string
-	Org          Organisation
-	HasLogo      bool
-	Errors       formErrors
-	OtherErrors  []string
-	Preview      *mail.Message
+	Title       string
+	Org         Organisation
+	HasLogo     bool
+	Errors      formErrors
+	OtherErrors []string
+	Preview     *mail.Message
 	// PreviewSender and PreviewReplyTo are the preview's From display name
 	// and Reply-To.
 	PreviewSender, PreviewReplyTo string
-	Placeholders []Placeholder
-	Languages    []string
-	DefaultBody  string
+	Placeholders                  []Placeholder
+	Languages                     []string
+	DefaultBody                   string
 }
 
 // Organisation settings are the owner's, like staff accounts and platforms
