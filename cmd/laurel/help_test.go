@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"io"
 	"strings"
 	"testing"
 
@@ -93,5 +95,34 @@ func TestDevAddress(t *testing.T) {
 				t.Fatalf("listen %q base %q, want %q %q", cfg.Listen, cfg.BaseURL, tc.listen, tc.base)
 			}
 		})
+	}
+}
+
+// `laurel dev` seeds a demo university as the issuer, once.
+func TestDevSeedsDemoUniversity(t *testing.T) {
+	storeEnv(t)
+	ctx := context.Background()
+	m := &Main{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard}
+	defer m.Close()
+	a, err := m.openStore(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for range 2 {
+		if _, err := devSeed(ctx, a, dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o, err := a.Issuance.Organisation(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Name != "Example State University" || o.Website == "" || o.ContactEmail == "" || o.SenderName == "" || o.LogoType != "image/svg+xml" {
+		t.Fatalf("demo organisation %+v", o)
+	}
+	var groups int
+	if err := a.DB.Get(&groups, `SELECT count(*) FROM groups`); err != nil || groups != 1 {
+		t.Fatalf("%d groups after seeding twice (%v), want 1", groups, err)
 	}
 }
