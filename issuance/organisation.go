@@ -292,7 +292,11 @@ func (s *Service) Organisation(ctx context.Context) (Organisation, error) {
 	}
 	o := s.organisation(r)
 	s.org.mu.Lock()
-	s.org.o, s.org.at = o, now
+	// A read that raced with an update must not replace the newer copy
+	// UpdateOrganisation cached.
+	if s.org.at.IsZero() || !s.org.o.UpdatedAt.After(o.UpdatedAt) {
+		s.org.o, s.org.at = o, now
+	}
 	s.org.mu.Unlock()
 	return o, nil
 }
