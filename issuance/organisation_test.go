@@ -88,6 +88,10 @@ func TestOrganisationSettings(t *testing.T) {
 	if o, _ := s.Organisation(ctx); o != got {
 		t.Fatalf("Organisation after the update = %+v, want %+v", o, got)
 	}
+	// A group created without a language gets the organisation's.
+	if g := mustGroup(t, s, nil); g.Language != "pt-BR" {
+		t.Fatalf("new group's language %q, want the organisation's pt-BR", g.Language)
+	}
 	b, typ, _, err := s.OrganisationLogo(ctx)
 	if err != nil || string(b) != string(logo) || typ != "image/svg+xml" {
 		t.Fatalf("logo %q %q %v", b, typ, err)
