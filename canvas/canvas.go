@@ -129,6 +129,7 @@ type Service struct {
 
 	ingest     chan *pendingEvent
 	ingestOnce sync.Once
+	insertStmt *sqlx.Stmt // the inbox batch INSERT, prepared at the first delivery
 
 	// wake nudges the inbox worker of this process when an event arrives.
 	wake chan struct{}
