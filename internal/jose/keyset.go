@@ -5,6 +5,13 @@
 // package. Claim rules stay with their owners (package lti checks id_token
 // claims, package canvas Live Events claims): this package checks the
 // token's form, its alg, its kid and its signature, nothing else.
+//
+// The key-set cache is ours rather than jwx's jwk.Cache: jwk.Cache refreshes
+// registered URLs on its own schedule in background goroutines on the wall
+// clock, and its Refresh fetches unconditionally, so it has no "unknown kid →
+// re-fetch soon, but at most once per interval, single-flight" rule and
+// cannot run on an injected clock in tests. jwx still parses and exports the
+// keys (jwk.Parse) and verifies signatures (jws.VerifyCompactFast).
 package jose
 
 import (
