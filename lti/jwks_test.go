@@ -1,11 +1,15 @@
 package lti_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/laurel-edu/laurel/canvas/canvassim"
 	"github.com/laurel-edu/laurel/lti"
@@ -50,4 +54,32 @@ func TestRandomKidFloodFetchesAHandful(t *testing.T) {
 		t.Fatalf("JWKS fetched %d times for %d random kids, want at most 5", got, n)
 	}
 	launchOK(t, e, e.student) // the platform's real key still works
+}
+
+// The launch session keeps the id_token's claims: what LaunchByToken returns
+// is what the launch validated (the session stores the payload as sent).
+func TestLaunchSessionKeepsClaims(t *testing.T) {
+	e := newEnv(t)
+	status, body := e.fullLaunch(browser(true), e.student.ID, e.course.ID, canvassim.LaunchOptions{NoStorageTarget: true})
+	if status != http.StatusOK {
+		t.Fatalf("launch: %d %s", status, body)
+	}
+	var resp struct{ Ltik string }
+	must(t, json.Unmarshal([]byte(body), &resp))
+	got, err := e.tool.LaunchByToken(context.Background(), resp.Ltik)
+	must(t, err)
+	want := e.lastLaunch()
+	// Numbers come back from JSON as float64, as they always did.
+	var wantClaims map[string]any
+	js, _ := json.Marshal(want.Claims)
+	must(t, json.Unmarshal(js, &wantClaims))
+	if diff := cmp.Diff(wantClaims, got.Claims); diff != "" {
+		t.Fatalf("session claims differ (-validated +stored):\n%s", diff)
+	}
+	if got.Sub != want.Sub || got.LTIUserID != want.LTIUserID || got.Context.ID != want.Context.ID || len(got.Roles) != len(want.Roles) {
+		t.Fatalf("session launch = %+v, want %+v", got, want)
+	}
+	if _, ok := got.Claims[lti.ClaimRoles]; !ok || got.Claims["sub"] != want.Sub {
+		t.Fatalf("stored claims lack sub or roles: %v", got.Claims)
+	}
 }

@@ -97,6 +97,33 @@ type Launch struct {
 
 	// Claims are all claims of the id_token, for what the fields above omit.
 	Claims map[string]any `json:"claims"`
+	// rawClaims is the id_token's payload that Claims was decoded from, so
+	// the launch session stores it as sent instead of re-encoding the map
+	// (the largest cost of issuing a launch token). It must stay the last
+	// field's source: see sessionJSON.
+	rawClaims []byte
+}
+
+// sessionJSON is l as stored behind its launch token: json.Marshal(l), with
+// the claims copied from the id_token's payload when l came from one.
+func (l *Launch) sessionJSON() ([]byte, error) {
+	if l.rawClaims == nil {
+		return json.Marshal(l)
+	}
+	c := *l
+	c.Claims = nil
+	js, err := json.Marshal(&c)
+	if err != nil {
+		return nil, err
+	}
+	// Claims is the last field, so the encoding ends with it.
+	const tail = `"claims":null}`
+	if !bytes.HasSuffix(js, []byte(tail)) {
+		return json.Marshal(l)
+	}
+	out := append(js[:len(js)-len(tail)], `"claims":`...)
+	out = append(out, bytes.TrimSpace(l.rawClaims)...)
+	return append(out, '}'), nil
 }
 
 // Context is the LTI context (a Canvas course).
@@ -362,7 +389,7 @@ func ValidateIDToken(raw string, o ValidateOptions) (*Launch, error) {
 	if mt != MessageResourceLink && mt != MessageDeepLinking {
 		return nil, badRequest(ReasonMessageType, "The launch's message_type %q is not one Laurel handles (%s, %s).", truncate(toString(claims[ClaimMessageType]), 60), MessageResourceLink, MessageDeepLinking)
 	}
-	l := &Launch{DeploymentID: dep, MessageType: mt, Claims: claims, IssuedAt: iat, ExpiresAt: exp}
+	l := &Launch{DeploymentID: dep, MessageType: mt, Claims: claims, rawClaims: pb, IssuedAt: iat, ExpiresAt: exp}
 	if mt == MessageResourceLink {
 		rl := c.obj(ClaimResourceLink)
 		id, _ := rl["id"].(string)

@@ -10,8 +10,9 @@
 // registered URLs on its own schedule in background goroutines on the wall
 // clock, and its Refresh fetches unconditionally, so it has no "unknown kid →
 // re-fetch soon, but at most once per interval, single-flight" rule and
-// cannot run on an injected clock in tests. jwx still parses and exports the
-// keys (jwk.Parse) and verifies signatures (jws.VerifyCompactFast).
+// cannot run on an injected clock in tests. jwx parses and exports the keys
+// (jwk.Parse) and signs (jws.Sign); an RS256 signature is verified with the
+// standard library, after this package checked the token's form and alg.
 package jose
 
 import (
