@@ -10,7 +10,7 @@
 //
 //   - Signed (the default in Canvas): the body is a compact JWT, RS256 only,
 //     verified against the JWKS at LAUREL_LIVE_EVENTS_JWKS_URL (cached;
-//     re-fetched on an unknown kid at most once per 10 s). The event is the
+//     re-fetched on an unknown kid at most once per 5 s). The event is the
 //     JWT's claims or sits under a claim: the first object holding "metadata"
 //     and "body" objects is taken.
 //   - Unsigned JSON, only for a platform an owner gave a shared secret
@@ -39,6 +39,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/laurel-edu/laurel/internal/jose"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/issuance"
 )
@@ -90,6 +91,10 @@ type Options struct {
 	BaseURL string
 	// LiveEventsJWKSURL is LAUREL_LIVE_EVENTS_JWKS_URL.
 	LiveEventsJWKSURL string
+	// KeySets is the process's cache of remote key sets (lti.Tool.KeySets),
+	// which then holds the Live Events JWKS too; nil: one of its own, on
+	// HTTPClient and Now.
+	KeySets *jose.KeySets
 	// Registerer receives the Prometheus counters (nil: not registered).
 	Registerer prometheus.Registerer
 	// HTTPClient fetches the JWKS and calls Canvas (default: 30 s timeout).
@@ -115,7 +120,7 @@ type Service struct {
 	platforms Platforms
 	baseURL   string
 	client    *http.Client
-	jwks      *jwksCache
+	jwks      *liveEventKeys
 	metrics   *metrics
 	now       func() time.Time
 	log       *slog.Logger
@@ -129,6 +134,7 @@ type Service struct {
 
 	ingest     chan *pendingEvent
 	ingestOnce sync.Once
+	insertStmt *sqlx.Stmt // the inbox batch INSERT, prepared at the first delivery
 
 	// wake nudges the inbox worker of this process when an event arrives.
 	wake chan struct{}
@@ -185,7 +191,10 @@ func New(o Options) (*Service, error) {
 		metrics:           newMetrics(),
 	}
 	if o.LiveEventsJWKSURL != "" {
-		s.jwks = newJWKSCache(o.LiveEventsJWKSURL, o.HTTPClient, o.Now)
+		s.jwks = &liveEventKeys{url: o.LiveEventsJWKSURL, sets: o.KeySets}
+		if s.jwks.sets == nil {
+			s.jwks.sets = jose.NewKeySets(o.HTTPClient, o.Now, o.Log)
+		}
 	}
 	if o.Registerer != nil {
 		if err := s.metrics.register(o.Registerer); err != nil {

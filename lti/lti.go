@@ -63,7 +63,7 @@ type Tool struct {
 	log      *slog.Logger
 	registry *Registry
 	toolKeys *KeyStore
-	jwks     *jwksCache
+	jwks     *platformKeys
 
 	mu       sync.RWMutex
 	onLaunch LaunchHandler
@@ -115,7 +115,7 @@ func New(d *sqlx.DB, rdb *redis.Client, keys *secret.Keys, baseURL string, log *
 	t.HTTPClient = t.newPlatformClient()
 	t.registry = NewRegistry(d, keys)
 	t.toolKeys = NewKeyStore(d, keys)
-	t.jwks = newJWKSCache(t)
+	t.jwks = newPlatformKeys(t)
 	return t
 }
 
