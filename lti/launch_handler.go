@@ -174,7 +174,7 @@ type RefusedPage struct {
 func (h *handlers) refused(c *gin.Context, err error) {
 	var le *LaunchError
 	if !errors.As(err, &le) {
-		if apperr.Code(err) != apperr.Internal {
+		if apperr.Classify(err) != apperr.Internal { // an outage is a 503 page
 			h.rd.WriteError(c, err)
 			return
 		}

@@ -100,7 +100,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 		}
 		return notFound
 	}))
-	return auth.CSRF(a.Auth.Sessions.LoadAndSave(r)), nil
+	return web.SecurityHeaders(a.Config.BaseURL, auth.CSRF(a.Auth.Sessions.LoadAndSave(r))), nil
 }
 
 // RunWorkers runs the background workers until ctx ends.

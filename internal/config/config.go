@@ -29,6 +29,11 @@ type Config struct {
 	// AssistantsMayMap lets TAs and course designers map their course and ask
 	// for a completion check; by default they get a read-only view.
 	AssistantsMayMap bool `env:"LAUREL_ASSISTANTS_MAY_MAP" envDefault:"false"`
+	// MetricsListen serves /metrics on its own address (e.g. 127.0.0.1:9090)
+	// and no longer on LAUREL_LISTEN; MetricsToken requires
+	// "Authorization: Bearer <token>" for /metrics wherever it is served.
+	MetricsListen string `env:"LAUREL_METRICS_LISTEN"`
+	MetricsToken  string `env:"LAUREL_METRICS_TOKEN"`
 
 	// Keys is derived from SecretKey by Validate.
 	Keys *secret.Keys `env:"-"`
