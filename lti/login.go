@@ -144,6 +144,7 @@ func (t *Tool) BeginLogin(c *gin.Context) (authURL string, page *LoginPage, err 
 	if p.Disabled {
 		return "", nil, forbidden(ReasonPlatformDisabled, "The platform %q is disabled in Laurel.", p.Name)
 	}
+	frameUnsigned(c, platformOrigins(&p)...)
 	rec := stateRecord{PlatformID: p.ID, Nonce: randomToken(24), TargetLinkURI: target}
 	state := randomToken(24)
 	if st := get("lti_storage_target"); st != "" {

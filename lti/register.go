@@ -351,6 +351,7 @@ type RegisteredPage struct {
 
 func (h *handlers) register(c *gin.Context) {
 	cfg, tok := c.Query("openid_configuration"), c.Query("registration_token")
+	frameUnsigned(c, cfg) // the platform's admin page opens registration in an iframe
 	if cfg == "" {
 		h.rd.WriteError(c, apperr.Errorf(apperr.Invalid, "This URL is for LTI Dynamic Registration: the platform must open it with openid_configuration and registration_token."))
 		return

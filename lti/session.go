@@ -67,7 +67,11 @@ func (t *Tool) LaunchFromRequest(c *gin.Context) (*Launch, error) {
 	if tok == "" {
 		tok = strings.TrimSpace(c.GetHeader(LaunchTokenHeader))
 	}
-	return t.LaunchByToken(c.Request.Context(), tok)
+	l, err := t.LaunchByToken(c.Request.Context(), tok)
+	if err == nil {
+		frameLaunch(c, l)
+	}
+	return l, err
 }
 
 // EndLaunch deletes a launch token.
