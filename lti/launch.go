@@ -12,6 +12,8 @@ import (
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
+
+	"github.com/laurel-edu/laurel/internal/text"
 )
 
 // Claim names of LTI 1.3 and its services.
@@ -292,6 +294,9 @@ func ValidateIDToken(raw string, o ValidateOptions) (*Launch, error) {
 	claims, err := decodeClaims(pb)
 	if err != nil {
 		return nil, badRequest(ReasonMalformed, "The id_token's payload is not a JSON object.")
+	}
+	if err := text.CheckJSON(pb); err != nil { // a NUL could not be stored
+		return nil, badRequest(ReasonClaim, "The id_token's %s.", err)
 	}
 	if h.Alg != "RS256" {
 		alg := h.Alg

@@ -8,9 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -108,18 +106,8 @@ func textError(field, what string, err error) error {
 	if errors.As(err, &te) {
 		reason = te.Reason
 	}
-	msg := fmt.Sprintf("%s %q %s. Remove it and send again; nothing was saved.", what, printable(field), reason)
-	return apperr.Fields(msg, []apperr.FieldError{{Index: -1, Field: printable(field), Message: reason}})
-}
-
-// printable makes a field name safe to show even when the name itself is
-// the bad text.
-func printable(s string) string {
-	if text.Check(s) == nil {
-		return s
-	}
-	q := strconv.QuoteToASCII(s)
-	return q[1 : len(q)-1]
+	msg := fmt.Sprintf("%s %q %s. Remove it and send again; nothing was saved.", what, text.Printable(field), reason)
+	return apperr.Fields(msg, []apperr.FieldError{{Index: -1, Field: text.Printable(field), Message: reason}})
 }
 
 // JSONOptions tune DecodeJSON.
@@ -202,148 +190,29 @@ func jsonKind(k string) string {
 	return k
 }
 
-// jsonFrame is one open object or array while CheckJSONText walks a body.
-type jsonFrame struct {
-	object    bool
-	key       string // the current key (objects)
-	index     int    // the current item (arrays); -1 before the first
-	expectKey bool
-}
-
-// CheckJSONText walks body's tokens and returns a 422 naming the first
-// string or object key that is not storable text, or nil. Malformed JSON is
-// left to the decoder to report.
+// CheckJSONText returns a 422 naming the first string or object key of body
+// that is not storable text (text.CheckJSON), or nil. With batch set, a
+// problem inside item i of the top-level array batch is reported as
+// {"index": i, "field": <path inside the item>}.
 func CheckJSONText(body []byte, batch string) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	var stack []*jsonFrame
-	beginValue := func() {
-		if n := len(stack); n > 0 && !stack[n-1].object {
-			stack[n-1].index++
+	je := text.CheckJSON(body)
+	if je == nil {
+		return nil
+	}
+	index, path := -1, je.Path
+	if batch != "" && len(path) >= 2 && path[0] == batch {
+		if i, ok := path[1].(int); ok {
+			index, path = i, path[2:]
 		}
 	}
-	endValue := func() {
-		if n := len(stack); n > 0 && stack[n-1].object {
-			stack[n-1].expectKey = true
-		}
-	}
-	prev := dec.InputOffset()
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil // io.EOF, or a syntax error the decoder will name
-		}
-		end := dec.InputOffset()
-		raw := body[prev:end]
-		prev = end
-		switch t := tok.(type) {
-		case json.Delim:
-			switch t {
-			case '{', '[':
-				beginValue()
-				stack = append(stack, &jsonFrame{object: t == '{', index: -1, expectKey: t == '{'})
-			default:
-				stack = stack[:len(stack)-1]
-				endValue()
-			}
-		case string:
-			n := len(stack)
-			isKey := n > 0 && stack[n-1].object && stack[n-1].expectKey
-			if isKey {
-				stack[n-1].key = t
-				stack[n-1].expectKey = false
-			} else {
-				beginValue()
-			}
-			if problem := stringProblem(t, raw); problem != "" {
-				return jsonTextError(stack, isKey, batch, problem)
-			}
-			if !isKey {
-				endValue()
-			}
-		default:
-			beginValue()
-			endValue()
-		}
-	}
-}
-
-// stringProblem checks a decoded JSON string and its raw bytes: the decoder
-// replaces invalid UTF-8 and lone surrogate escapes with U+FFFD, so those
-// are found in the raw form.
-func stringProblem(s string, raw []byte) string {
-	if !utf8.Valid(raw) {
-		return "is not valid UTF-8 text"
-	}
-	if loneSurrogate(raw) {
-		return "is not valid UTF-8 text (a lone UTF-16 surrogate escape)"
-	}
-	var te *text.Error
-	if err := text.Check(s); errors.As(err, &te) {
-		return te.Reason
-	}
-	return ""
-}
-
-func loneSurrogate(raw []byte) bool {
-	hex4 := func(i int) (rune, bool) {
-		if i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
-			return 0, false
-		}
-		n, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
-		return rune(n), err == nil
-	}
-	for i := 0; i < len(raw); i++ {
-		if raw[i] != '\\' || i+1 >= len(raw) {
-			continue
-		}
-		if raw[i+1] != 'u' {
-			i++ // an escaped character, e.g. \\ or \"
-			continue
-		}
-		r, ok := hex4(i)
-		if !ok {
-			return false
-		}
-		switch {
-		case r >= 0xD800 && r <= 0xDBFF:
-			lo, ok := hex4(i + 6)
-			if !ok || lo < 0xDC00 || lo > 0xDFFF {
-				return true
-			}
-			i += 11
-		case r >= 0xDC00 && r <= 0xDFFF:
-			return true
-		default:
-			i += 5
-		}
-	}
-	return false
-}
-
-func jsonTextError(stack []*jsonFrame, isKey bool, batch, problem string) error {
-	index, start := -1, 0
-	if batch != "" && len(stack) >= 2 && stack[0].object && stack[0].key == batch && !stack[1].object && !(isKey && len(stack) == 1) {
-		index, start = stack[1].index, 2
-	}
-	var b strings.Builder
-	for _, f := range stack[start:] {
-		if f.object {
-			if b.Len() > 0 {
-				b.WriteByte('.')
-			}
-			b.WriteString(printable(f.key))
-		} else {
-			fmt.Fprintf(&b, "[%d]", f.index)
-		}
-	}
-	field := b.String()
+	field := text.JSONPath(path)
 	what := "Field"
-	if isKey {
+	if je.Key {
 		what = "The name of field"
 	}
-	msg := fmt.Sprintf("%s %q %s.", what, field, problem)
+	msg := fmt.Sprintf("%s %q %s.", what, field, je.Reason)
 	if index >= 0 {
 		msg = fmt.Sprintf("Item %d: %s", index, msg)
 	}
-	return apperr.Fields(msg, []apperr.FieldError{{Index: index, Field: field, Message: problem}})
+	return apperr.Fields(msg, []apperr.FieldError{{Index: index, Field: field, Message: je.Reason}})
 }
