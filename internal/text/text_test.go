@@ -38,3 +38,36 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckJSON(t *testing.T) {
+	tests := []struct {
+		in   string
+		path string // "" when fine
+		key  bool
+	}{
+		{`{"a":"ok","b":[1,true,null,"x"],"c":{"d":"é\t\n"}}`, "", false},
+		{`{"a":"\ud83c\udf93 pair"}`, "", false},
+		{`{"a":"x","b":[1,"ok",{"c":"n\u0000"}]}`, "b[2].c", false},
+		{`{"credentials":[{},{"recipient":{"email":"a\u0001"}}]}`, "credentials[1].recipient.email", false},
+		{"{\"name\":\"caf\xe9\"}", "name", false},
+		{`{"attributes":{"k\u0000":"v"}}`, `attributes.k\x00`, true},
+		{`["ok","\udc00"]`, "[1]", false},
+		{`"\u0000"`, "", false}, // a bare string: path empty, but reported
+		{`{"a":`, "", false},    // malformed: the decoder reports it
+	}
+	for _, tt := range tests {
+		err := text.CheckJSON([]byte(tt.in))
+		switch {
+		case tt.in == `"\u0000"`:
+			if err == nil || len(err.Path) != 0 {
+				t.Errorf("CheckJSON(%s) = %v, want a problem at the top", tt.in, err)
+			}
+		case tt.path == "":
+			if err != nil {
+				t.Errorf("CheckJSON(%s) = %v, want nil", tt.in, err)
+			}
+		case err == nil || text.JSONPath(err.Path) != tt.path || err.Key != tt.key:
+			t.Errorf("CheckJSON(%s) = %+v, want path %q key %v", tt.in, err, tt.path, tt.key)
+		}
+	}
+}
