@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
+	"github.com/laurel-edu/laurel/internal/browsertest"
 	"github.com/laurel-edu/laurel/internal/testenv"
 )
 
@@ -181,4 +184,40 @@ func nonLoopbackIPs(t *testing.T) []string {
 		t.Fatal("this machine has no non-loopback IPv4 address to check the loopback binding against")
 	}
 	return out
+}
+
+// TestDevSandboxLaunchUnderCSP launches Laurel from the sandbox's simulated
+// Canvas in Chromium: the simulator (which shares Laurel's address in the
+// sandbox) keeps its own scripts, Laurel's pages in its iframe are framed
+// by the platform's origin, and the teacher gets the mapping form with no
+// CSP violation reported.
+func TestDevSandboxLaunchUnderCSP(t *testing.T) {
+	addr := freeAddr(t, "127.0.0.1")
+	runDev(t, addr, "http://"+addr)
+	b := browsertest.New(t, browsertest.Options{})
+	violations := browsertest.WatchCSP(t, b)
+	ctx, cancel := context.WithTimeout(b, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+addr+"/dev"), chromedp.Click(chromedp.CSS("#launch-2001"))); err != nil {
+		t.Fatal(err)
+	}
+	const mapped = `(function () {
+  var f = document.getElementById("tool_content");
+  var d = f && f.contentDocument;
+  return !!(d && d.querySelector('form[action="/lti/app/map"]'));
+})()`
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](mapped))
+		if err == nil && ok {
+			break
+		}
+		if ctx.Err() != nil {
+			html, _ := chromedp.Run(b, chromedp.Evaluate[string](`(function(){var f=document.getElementById("tool_content");return f&&f.contentDocument?f.contentDocument.body.innerHTML:document.body.innerHTML})()`))
+			t.Fatalf("the teacher's launch did not show the mapping form: %v\n%.2000s\nCSP violations: %v", err, html, violations())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if v := violations(); len(v) > 0 {
+		t.Errorf("CSP violations during the sandbox launch: %v", v)
+	}
 }
