@@ -1,6 +1,8 @@
 package lti
 
 import (
+	"context"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/laurel-edu/laurel/internal/web"
@@ -41,4 +43,23 @@ func frameUnsigned(c *gin.Context, origins ...string) {
 		origins = append(origins, o)
 	}
 	web.AllowFraming(c, origins...)
+}
+
+// registeredOrigins are the origins of every enabled platform, for pages that
+// answer before Laurel knows which platform frames them (an expired launch,
+// a refused login): they only show a message, and must show it inside the
+// platform's iframe rather than as a blocked frame. Nil when the platforms
+// cannot be read.
+func (t *Tool) registeredOrigins(ctx context.Context) []string {
+	ps, err := t.registry.Platforms(ctx)
+	if err != nil {
+		return nil
+	}
+	var o []string
+	for i := range ps {
+		if !ps[i].Disabled {
+			o = append(o, platformOrigins(&ps[i])...)
+		}
+	}
+	return o
 }

@@ -174,7 +174,7 @@ type RefusedPage struct {
 // a stack trace; internal errors are logged with their cause and shown as a
 // generic message.
 func (h *handlers) refused(c *gin.Context, err error) {
-	frameUnsigned(c) // shown in the platform's iframe
+	frameUnsigned(c, h.t.registeredOrigins(c.Request.Context())...) // shown in the platform's iframe
 	var le *LaunchError
 	if !errors.As(err, &le) {
 		if apperr.Classify(err) != apperr.Internal { // an outage is a 503 page

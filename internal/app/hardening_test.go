@@ -291,6 +291,13 @@ func TestSecurityHeaders(t *testing.T) {
 	if resp.Header.Get("X-Frame-Options") != "" {
 		t.Errorf("LTI page sends X-Frame-Options %q, which would refuse the platform's frame", resp.Header.Get("X-Frame-Options"))
 	}
+
+	// An expired launch's message shows in any registered platform's frame.
+	resp, _ = anon.do("GET", "/lti/app?ltik=expired-or-unknown", "", "")
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("expired launch: %d, want 401", resp.StatusCode)
+	}
+	check("expired launch page", resp, "https://canvas.instructure.com https://sso.canvaslms.com https://canvas.uni.example.edu")
 }
 
 // TestHSTSOnlyOverHTTPS: Strict-Transport-Security when LAUREL_BASE_URL is
