@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -135,7 +134,7 @@ type errorPage struct {
 func ServeError(w http.ResponseWriter, r *http.Request, err error) {
 	logError(r, r.URL.Path, w.Header().Get("X-Request-Id"), err)
 	code, st := status(w.Header(), err)
-	if strings.HasPrefix(r.URL.Path, "/api/") {
+	if isAPI(r) {
 		b, _ := json.Marshal(jsonError(code, err))
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.WriteHeader(st)
@@ -196,7 +195,7 @@ func Recovery(r *Renderer) gin.HandlerFunc {
 	return gin.CustomRecovery(func(c *gin.Context, rec any) {
 		slog.ErrorContext(c.Request.Context(), "panic", "panic", rec, "path", c.Request.URL.Path, "request_id", c.GetString(RequestIDKey))
 		err := apperr.Errorf(apperr.Internal, "panic")
-		if len(c.Request.URL.Path) >= 5 && c.Request.URL.Path[:5] == "/api/" {
+		if isAPI(c.Request) {
 			WriteJSONError(c, err)
 			return
 		}
