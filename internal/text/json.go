@@ -3,7 +3,6 @@ package text
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -55,21 +54,27 @@ func Printable(s string) string {
 	return q[1 : len(q)-1]
 }
 
-// jsonFrame is one open object or array while CheckJSON walks a document.
+// jsonFrame is one open object or array while CheckJSON scans a document.
 type jsonFrame struct {
 	object    bool
-	key       string // the current key (objects)
+	key       []byte // the current key, raw and quoted (objects)
 	index     int    // the current item (arrays); -1 before the first
 	expectKey bool
 }
 
-// CheckJSON walks a JSON document's tokens and returns the first string or
-// key that is not storable text, or nil. The raw bytes are checked too: Go's
-// decoder silently turns invalid UTF-8 and lone UTF-16 surrogate escapes
-// into U+FFFD. Malformed JSON is left to the decoder to report (nil here).
+// CheckJSON scans a JSON document and returns the first string or key that
+// is not storable text, or nil. It reads the raw bytes: Go's decoder
+// silently turns invalid UTF-8 and lone UTF-16 surrogate escapes into
+// U+FFFD, and \u0000 into a NUL PostgreSQL refuses. Malformed JSON is left
+// to the decoder to report (nil here). It is a byte scanner, not a
+// tokenizer, so checking a 32 MB batch costs little next to decoding it.
 func CheckJSON(body []byte) *JSONError {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	var stack []*jsonFrame
+	// Without escapes, a control character could only be raw inside a
+	// string, which the decoder refuses as a syntax error.
+	if utf8.Valid(body) && !bytes.Contains(body, []byte(`\u`)) {
+		return nil
+	}
+	var stack []jsonFrame
 	beginValue := func() {
 		if n := len(stack); n > 0 && !stack[n-1].object {
 			stack[n-1].index++
@@ -80,41 +85,44 @@ func CheckJSON(body []byte) *JSONError {
 			stack[n-1].expectKey = true
 		}
 	}
-	prev := dec.InputOffset()
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil // io.EOF, or a syntax error the decoder will name
-		}
-		end := dec.InputOffset()
-		raw := body[prev:end]
-		prev = end
-		switch t := tok.(type) {
-		case json.Delim:
-			switch t {
-			case '{', '[':
-				beginValue()
-				stack = append(stack, &jsonFrame{object: t == '{', index: -1, expectKey: t == '{'})
-			default:
-				if len(stack) > 0 {
-					stack = stack[:len(stack)-1]
-				}
-				endValue()
+	for i := 0; i < len(body); i++ {
+		switch c := body[i]; c {
+		case '{', '[':
+			beginValue()
+			stack = append(stack, jsonFrame{object: c == '{', index: -1, expectKey: c == '{'})
+		case '}', ']':
+			if len(stack) == 0 {
+				return nil
 			}
-		case string:
+			stack = stack[:len(stack)-1]
+			endValue()
+		case '"':
+			j := i + 1
+			for ; j < len(body) && body[j] != '"'; j++ {
+				if body[j] == '\\' {
+					j++
+				}
+			}
+			if j >= len(body) {
+				return nil // unterminated: a syntax error
+			}
+			raw := body[i : j+1]
 			n := len(stack)
 			isKey := n > 0 && stack[n-1].object && stack[n-1].expectKey
 			if isKey {
-				stack[n-1].key = t
-				stack[n-1].expectKey = false
+				stack[n-1].key, stack[n-1].expectKey = raw, false
 			} else {
 				beginValue()
 			}
-			if reason := stringProblem(t, raw); reason != "" {
+			if reason := rawStringProblem(raw); reason != "" {
 				path := make([]any, 0, len(stack))
 				for _, f := range stack {
 					if f.object {
-						path = append(path, f.key)
+						var k string
+						if json.Unmarshal(f.key, &k) != nil {
+							k = string(f.key)
+						}
+						path = append(path, k)
 					} else {
 						path = append(path, f.index)
 					}
@@ -124,26 +132,50 @@ func CheckJSON(body []byte) *JSONError {
 			if !isKey {
 				endValue()
 			}
-		default:
+			i = j
+		case ' ', '\t', '\n', '\r', ',', ':':
+		default: // a number, true, false or null
 			beginValue()
+			for i+1 < len(body) && !strings.ContainsRune(" \t\n\r,:]}", rune(body[i+1])) {
+				i++
+			}
 			endValue()
 		}
 	}
+	return nil
 }
 
-// stringProblem checks a decoded JSON string and its raw bytes.
-func stringProblem(s string, raw []byte) string {
+// rawStringProblem checks a quoted JSON string as it is on the wire.
+func rawStringProblem(raw []byte) string {
 	if !utf8.Valid(raw) {
 		return "is not valid UTF-8 text"
 	}
 	if loneSurrogate(raw) {
 		return "is not valid UTF-8 text (a lone UTF-16 surrogate escape)"
 	}
-	var te *Error
-	if err := Check(s); errors.As(err, &te) {
-		return te.Reason
+	for i := 1; i < len(raw)-1; i++ {
+		b := raw[i]
+		if b < 0x20 {
+			return controlReason(b)
+		}
+		if b != '\\' {
+			continue
+		}
+		if raw[i+1] == 'u' && i+6 <= len(raw) {
+			if n, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16); err == nil && n < 0x20 && n != '\t' && n != '\n' && n != '\r' {
+				return controlReason(byte(n))
+			}
+		}
+		i++
 	}
 	return ""
+}
+
+func controlReason(b byte) string {
+	if b == 0 {
+		return "contains a NUL byte"
+	}
+	return fmt.Sprintf("contains the control character U+%04X", b)
 }
 
 // loneSurrogate reports a \uD800-\uDFFF escape that is not half of a pair.

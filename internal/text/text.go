@@ -26,10 +26,7 @@ func Check(s string) error {
 		b := s[i]
 		if b < utf8.RuneSelf {
 			if b < 0x20 && b != '\t' && b != '\n' && b != '\r' {
-				if b == 0 {
-					return &Error{Offset: i, Reason: "contains a NUL byte"}
-				}
-				return &Error{Offset: i, Reason: fmt.Sprintf("contains the control character U+%04X", b)}
+				return &Error{Offset: i, Reason: controlReason(b)}
 			}
 			i++
 			continue
