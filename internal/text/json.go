@@ -69,9 +69,9 @@ type jsonFrame struct {
 // to the decoder to report (nil here). It is a byte scanner, not a
 // tokenizer, so checking a 32 MB batch costs little next to decoding it.
 func CheckJSON(body []byte) *JSONError {
-	// Without escapes, a control character could only be raw inside a
+	// Without escapes a control character could only be raw inside a
 	// string, which the decoder refuses as a syntax error.
-	if utf8.Valid(body) && !bytes.Contains(body, []byte(`\u`)) {
+	if utf8.Valid(body) && !bytes.Contains(body, []byte(`\`)) {
 		return nil
 	}
 	var stack []jsonFrame
@@ -160,6 +160,12 @@ func rawStringProblem(raw []byte) string {
 		}
 		if b != '\\' {
 			continue
+		}
+		switch raw[i+1] {
+		case 'b':
+			return controlReason('\b')
+		case 'f':
+			return controlReason('\f')
 		}
 		if raw[i+1] == 'u' && i+6 <= len(raw) {
 			if n, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16); err == nil && n < 0x20 && n != '\t' && n != '\n' && n != '\r' {
