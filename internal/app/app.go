@@ -88,7 +88,7 @@ func (a *App) Handler() (http.Handler, error) {
 	if err := r.SetTrustedProxies(nil); err != nil {
 		return nil, err
 	}
-	r.Use(web.RequestID(), web.Logger(a.Log), web.Recovery(a.Renderer), web.TextGuard(a.Renderer))
+	r.Use(web.RequestID(), web.Logger(a.Log), web.Recovery(a.Renderer))
 	a.registerOps(r)
 	web.RegisterStatic(r)
 	h, err := a.routes(r)

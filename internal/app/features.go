@@ -71,7 +71,7 @@ func (a *App) build(ctx context.Context) error {
 // before gin runs, and cross-origin form posts are refused before anything.
 func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	rd := a.Renderer
-	r.Use(a.Auth.Load())
+	r.Use(a.Auth.Load(), web.TextGuard(rd))
 
 	a.Auth.Register(r, rd)
 	a.Issuance.RegisterPublic(r, rd)
@@ -83,7 +83,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	a.Canvas.RegisterLaunch(r, a.launchDeps(rd))
 	a.Canvas.RegisterWebhook(r)
 
-	api := r.Group("/api/v1", a.Auth.Bearer())
+	api := r.Group("/api/v1", a.Auth.Bearer(), web.TextGuard(rd))
 	a.Issuance.RegisterAPI(api)
 	a.Canvas.RegisterAPI(api)
 

@@ -1,10 +1,12 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -182,6 +184,29 @@ func TestBadTextIsRefusedNamingTheField(t *testing.T) {
 		resp, body = staff.form("/groups/new", url.Values{"name": {"caf\xe9"}, "course_name": {"Course"}})
 		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "&#34;name&#34;") || !strings.Contains(body, "UTF-8") {
 			t.Fatalf("group form with invalid UTF-8: %d %.600s; want 422 naming name", resp.StatusCode, body)
+		}
+	})
+	t.Run("multipart form", func(t *testing.T) {
+		designs := count(t, app, "designs")
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		mw.WriteField("name", "Badge\x00")
+		mw.WriteField("kind", "badge")
+		fw, _ := mw.CreateFormFile("image", "badge.png")
+		fw.Write([]byte("\x89PNG\r\n\x1a\n\x00\x00 binary content is not text"))
+		mw.Close()
+		owner := mustSignIn(t, app, auth.Owner)
+		resp, body := owner.do("POST", "/designs/new", mw.FormDataContentType(), buf.String())
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "&#34;name&#34;") {
+			t.Fatalf("multipart form with a NUL in name: %d %.600s; want 422 naming name", resp.StatusCode, body)
+		}
+		// Signed out, the upload is refused as before (never parsed).
+		resp, _ = newClient(t, app.URL).do("POST", "/designs/new", mw.FormDataContentType(), buf.String())
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("anonymous upload: %d, want 401", resp.StatusCode)
+		}
+		if n := count(t, app, "designs"); n != designs {
+			t.Fatalf("designs %d → %d", designs, n)
 		}
 	})
 	t.Run("sign-in email", func(t *testing.T) {

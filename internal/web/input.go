@@ -30,11 +30,15 @@ const maxMultipartMemory = 8 << 20
 // (urlencoded, or the text parts of multipart/form-data; file parts are
 // content, not text), are not storable text: a 422 naming the field, as
 // JSON under /api/ and as the error page elsewhere. Mount it on the whole
-// router. Handlers then read the already-parsed form as usual (c.PostForm,
-// c.FormFile).
+// router after the session is loaded, and again on the API after its token
+// check: a multipart body (an upload) is parsed only once the request is
+// signed in (UserKey set), so an anonymous upload is never spooled to disk
+// before it is refused. Handlers then read the already-parsed form as usual
+// (c.PostForm, c.FormFile).
 func TextGuard(rd *Renderer) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if err := checkRequestText(c.Request); err != nil {
+		_, signedIn := c.Get(UserKey)
+		if err := checkRequestText(c.Request, signedIn); err != nil {
 			if isAPI(c.Request) {
 				WriteJSONError(c, err)
 			} else {
@@ -48,7 +52,7 @@ func TextGuard(rd *Renderer) gin.HandlerFunc {
 
 func isAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/") }
 
-func checkRequestText(r *http.Request) error {
+func checkRequestText(r *http.Request, parseMultipart bool) error {
 	if err := text.Check(r.URL.Path); err != nil {
 		return apperr.Errorf(apperr.NotFound, "There is no page at this address.")
 	}
@@ -68,6 +72,9 @@ func checkRequestText(r *http.Request) error {
 		}
 		return checkValues("field", r.PostForm)
 	case "multipart/form-data":
+		if !parseMultipart {
+			return nil
+		}
 		if err := r.ParseMultipartForm(maxMultipartMemory); err != nil {
 			return nil
 		}

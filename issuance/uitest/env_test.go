@@ -85,7 +85,7 @@ func mustEnv(t testing.TB) *env {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	r.Use(web.RequestID(), web.Recovery(rd), web.TextGuard(rd), a.Load())
+	r.Use(web.RequestID(), web.Recovery(rd), a.Load(), web.TextGuard(rd))
 	web.RegisterStatic(r) // the pages' scripts, under the app's CSP
 	a.Register(r, rd)
 	svc.RegisterPublic(r, rd)
