@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
+	"net/url"
+	"os"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -21,24 +24,35 @@ import (
 // sees it, so a NUL byte or invalid UTF-8 is a 422 naming the field instead
 // of PostgreSQL's "invalid byte sequence" as a 500.
 
-// maxMultipartMemory is how much of a multipart body's file parts stays in
-// memory while the text fields are checked; the rest spills to temporary
-// files (net/http's ParseMultipartForm), as gin would do on first access.
-const maxMultipartMemory = 8 << 20
+// Bounds of what TextGuard reads before the handler: an urlencoded form as
+// net/http's ParseForm does, and a multipart upload, which it copies to a
+// temporary file (the first spoolMemory bytes stay in memory) while it
+// checks the text parts, then hands to the handler unread.
+const (
+	maxFormBytes   = 10 << 20
+	maxUploadBytes = 256 << 20
+	spoolMemory    = 1 << 20
+)
 
 // TextGuard refuses a request whose query parameters, or whose form fields
-// (urlencoded, or the text parts of multipart/form-data; file parts are
-// content, not text), are not storable text: a 422 naming the field, as
-// JSON under /api/ and as the error page elsewhere. Mount it on the whole
-// router after the session is loaded, and again on the API after its token
-// check: a multipart body (an upload) is parsed only once the request is
-// signed in (UserKey set), so an anonymous upload is never spooled to disk
-// before it is refused. Handlers then read the already-parsed form as usual
-// (c.PostForm, c.FormFile).
+// (urlencoded, or the text parts and file names of multipart/form-data; file
+// contents are content, not text), are not storable text: a 422 naming the
+// field, as JSON under /api/ and as the error page elsewhere. It is
+// transparent: it puts the body back as it found it, so handlers parse it
+// with their own limits (http.MaxBytesReader, ParseMultipartForm,
+// MultipartReader) as before. Mount it on the whole router after the session
+// is loaded, and again on the API after its token check: a multipart body is
+// read only once the request is signed in (UserKey set), so an anonymous
+// upload is refused before it is copied. An upload larger than 256 MB is a
+// 413.
 func TextGuard(rd *Renderer) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		_, signedIn := c.Get(UserKey)
-		if err := checkRequestText(c.Request, signedIn); err != nil {
+		cleanup, err := checkRequestText(c.Request, signedIn)
+		if cleanup != nil {
+			defer cleanup()
+		}
+		if err != nil {
 			if isAPI(c.Request) {
 				WriteJSONError(c, err)
 			} else {
@@ -52,45 +66,135 @@ func TextGuard(rd *Renderer) gin.HandlerFunc {
 
 func isAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/") }
 
-func checkRequestText(r *http.Request, parseMultipart bool) error {
+func checkRequestText(r *http.Request, readMultipart bool) (cleanup func(), err error) {
 	if err := text.Check(r.URL.Path); err != nil {
-		return apperr.Errorf(apperr.NotFound, "There is no page at this address.")
+		return nil, apperr.Errorf(apperr.NotFound, "There is no page at this address.")
 	}
 	if err := checkValues("query parameter", r.URL.Query()); err != nil {
-		return err
+		return nil, err
 	}
 	switch r.Method {
 	case http.MethodPost, http.MethodPut, http.MethodPatch:
 	default:
-		return nil
+		return nil, nil
 	}
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	switch ct {
-	case "application/x-www-form-urlencoded":
-		if err := r.ParseForm(); err != nil {
-			return nil // the handler reports an unreadable form
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	ct, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case ct == "application/x-www-form-urlencoded":
+		body, rerr := io.ReadAll(io.LimitReader(r.Body, maxFormBytes+1))
+		r.Body = readCloser{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
+		if rerr != nil || len(body) > maxFormBytes {
+			return nil, nil // the handler reports an unreadable or oversized form
 		}
-		return checkValues("field", r.PostForm)
-	case "multipart/form-data":
-		if !parseMultipart {
-			return nil
+		vals, perr := url.ParseQuery(string(body))
+		if perr != nil {
+			return nil, nil
 		}
-		if err := r.ParseMultipartForm(maxMultipartMemory); err != nil {
-			return nil
+		return nil, checkValues("field", vals)
+	case ct == "multipart/form-data" && readMultipart && params["boundary"] != "":
+		return checkMultipart(r, params["boundary"])
+	}
+	return nil, nil
+}
+
+// readCloser reads from the restored body and closes the original.
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// checkMultipart reads the whole multipart body once, copying it to a
+// spool, checks each part's form name, file name and (for parts without a
+// file) value, and then gives the handler the spool as the body.
+func checkMultipart(r *http.Request, boundary string) (func(), error) {
+	sp := &spool{}
+	cleanup := sp.remove
+	tee := io.TeeReader(io.LimitReader(r.Body, maxUploadBytes+1), sp)
+	var problem error
+	mr := multipart.NewReader(tee, boundary)
+	for problem == nil {
+		p, err := mr.NextPart()
+		if err != nil {
+			break // the end, or a malformed body the handler reports
 		}
-		if err := checkValues("field", r.MultipartForm.Value); err != nil {
-			return err
-		}
-		// A file's name is text that may be stored (an import's file name).
-		for name, files := range r.MultipartForm.File {
-			for _, f := range files {
-				if err := text.Check(f.Filename); err != nil {
-					return textError(name, "The file name of field", err)
-				}
+		name := p.FormName()
+		switch {
+		case text.Check(name) != nil:
+			problem = textError(name, "The name of a field", text.Check(name))
+		case p.FileName() != "":
+			if err := text.Check(p.FileName()); err != nil {
+				problem = textError(name, "The file name of field", err)
+			}
+		default:
+			v, _ := io.ReadAll(io.LimitReader(p, maxFormBytes))
+			if err := text.Check(string(v)); err != nil {
+				problem = textError(name, "The field", err)
 			}
 		}
+		_, _ = io.Copy(io.Discard, p)
 	}
-	return nil
+	_, _ = io.Copy(io.Discard, tee) // the rest, into the spool
+	if sp.err != nil {
+		return cleanup, fmt.Errorf("spool the upload: %w", sp.err)
+	}
+	if sp.n > maxUploadBytes {
+		return cleanup, &apperr.Error{Code: "too_large", Message: fmt.Sprintf("The upload is larger than %s.", size(maxUploadBytes))}
+	}
+	body, err := sp.reader()
+	if err != nil {
+		return cleanup, err
+	}
+	r.Body = readCloser{body, r.Body}
+	return cleanup, problem
+}
+
+// spool keeps the first spoolMemory bytes in memory and the rest in a
+// temporary file.
+type spool struct {
+	mem  bytes.Buffer
+	file *os.File
+	n    int64
+	err  error
+}
+
+func (s *spool) Write(p []byte) (int, error) {
+	s.n += int64(len(p))
+	if s.err != nil {
+		return len(p), nil
+	}
+	if s.file == nil && s.mem.Len()+len(p) <= spoolMemory {
+		s.mem.Write(p)
+		return len(p), nil
+	}
+	if s.file == nil {
+		if s.file, s.err = os.CreateTemp("", "laurel-upload-*"); s.err != nil {
+			return len(p), nil
+		}
+	}
+	if _, err := s.file.Write(p); err != nil {
+		s.err = err
+	}
+	return len(p), nil
+}
+
+func (s *spool) reader() (io.Reader, error) {
+	if s.file == nil {
+		return bytes.NewReader(s.mem.Bytes()), nil
+	}
+	if _, err := s.file.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("rewind the upload: %w", err)
+	}
+	return io.MultiReader(bytes.NewReader(s.mem.Bytes()), s.file), nil
+}
+
+func (s *spool) remove() {
+	if s.file != nil {
+		s.file.Close()
+		os.Remove(s.file.Name())
+	}
 }
 
 func checkValues(what string, vals map[string][]string) error {

@@ -47,6 +47,8 @@ func Status(code string) int {
 		return http.StatusServiceUnavailable
 	case "bad_request":
 		return http.StatusBadRequest
+	case "too_large":
+		return http.StatusRequestEntityTooLarge
 	}
 	return http.StatusInternalServerError
 }
