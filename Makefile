@@ -39,6 +39,7 @@ bench: deps
 lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	$(GO) test -run '^$$' -bench 'CheckJSON' -benchtime 5x ./internal/text/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzValidateIDToken -fuzztime 60s -fuzzminimizetime 2s ./lti/
@@ -50,6 +51,7 @@ fuzz:
 # emails queued, and a laurel worker SIGKILLed while sending; prints FIGURES lines.
 faults: deps
 	$(GO) test -tags faults -count=1 -v -timeout 60m -run 'TestFaultSMTPDownForMinutes|TestKilledWorkerLosesNoMailAndRepeatsAtMostThePool' ./cmd/laurel/
+	$(GO) test -run '^$$' -fuzz FuzzCheckJSON -fuzztime 60s -fuzzminimizetime 2s ./internal/text/
 
 deps:
 	@command -v $(GO) >/dev/null || { echo "Go $(GO_MIN)+ is required: install it from https://go.dev/dl/ (Debian's golang package is too old)"; exit 1; }

@@ -1,9 +1,7 @@
 package canvas
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -98,14 +96,9 @@ func (b mappingBody) input() (MappingInput, error) {
 }
 
 func readMappingBody(c *gin.Context) (MappingInput, error) {
-	raw, err := io.ReadAll(io.LimitReader(c.Request.Body, 64<<10))
-	if err != nil {
-		return MappingInput{}, apperr.Errorf(apperr.Invalid, "The request body could not be read.")
-	}
 	var b mappingBody
-	d := json.NewDecoder(bytes.NewReader(raw))
-	if err := d.Decode(&b); err != nil {
-		return MappingInput{}, apperr.Errorf(apperr.Invalid, "The request body is not a JSON object: %v", err)
+	if err := web.DecodeJSON(c, &b, web.JSONOptions{MaxBytes: 64 << 10, AllowUnknownFields: true}); err != nil {
+		return MappingInput{}, err
 	}
 	return b.input()
 }

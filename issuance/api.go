@@ -1,11 +1,7 @@
 package issuance
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -40,52 +36,11 @@ type api struct{ s *Service }
 // maxBody bounds a JSON request (a 50,000-item batch fits).
 const maxBody = 32 << 20
 
-// decode reads a JSON body strictly: unknown fields and trailing data are a
-// 400 naming the problem, so a typo never silently does nothing.
+// decode reads a JSON body strictly (web.DecodeJSON): unknown fields and
+// trailing data are a 400 naming the problem, so a typo never silently does
+// nothing; text that cannot be stored is a 422 naming its field.
 func decode(c *gin.Context, v any) error {
-	body, err := io.ReadAll(io.LimitReader(c.Request.Body, maxBody+1))
-	if err != nil {
-		return &apperr.Error{Code: "bad_request", Message: "Could not read the request body."}
-	}
-	if len(body) > maxBody {
-		return &apperr.Error{Code: "bad_request", Message: "The request body is larger than 32 MB."}
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		var se *json.SyntaxError
-		switch {
-		case errors.As(err, &te):
-			return &apperr.Error{Code: "bad_request", Message: fmt.Sprintf("Field %q must be %s, not %s.", te.Field, jsonKind(te.Type.Kind().String()), te.Value)}
-		case errors.As(err, &se):
-			return &apperr.Error{Code: "bad_request", Message: fmt.Sprintf("The body is not valid JSON (at byte %d).", se.Offset)}
-		case errors.Is(err, io.EOF):
-			return &apperr.Error{Code: "bad_request", Message: "The request body is empty; send a JSON object."}
-		}
-		return &apperr.Error{Code: "bad_request", Message: "The body is not valid: " + err.Error() + "."}
-	}
-	if dec.More() {
-		return &apperr.Error{Code: "bad_request", Message: "The body has data after the JSON object."}
-	}
-	return nil
-}
-
-func jsonKind(k string) string {
-	switch k {
-	case "string":
-		return "a string"
-	case "int64", "int", "float64", "int32":
-		return "a number"
-	case "bool":
-		return "true or false"
-	case "slice":
-		return "an array"
-	case "map", "struct", "ptr":
-		return "an object"
-	}
-	return k
+	return web.DecodeJSON(c, v, web.JSONOptions{MaxBytes: maxBody})
 }
 
 func apiPrincipal(c *gin.Context) *auth.Principal { return auth.Current(c) }
@@ -287,7 +242,7 @@ func (a *api) createCredentials(c *gin.Context) error {
 	var b struct {
 		Credentials []newCredentialBody `json:"credentials"`
 	}
-	if err := decode(c, &b); err != nil {
+	if err := web.DecodeJSON(c, &b, web.JSONOptions{MaxBytes: maxBody, Batch: "credentials"}); err != nil {
 		return err
 	}
 	if len(b.Credentials) == 0 {

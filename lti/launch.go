@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/laurel-edu/laurel/internal/jose"
+	"github.com/laurel-edu/laurel/internal/text"
 )
 
 // Claim names of LTI 1.3 and its services.
@@ -293,6 +294,9 @@ func ValidateIDToken(raw string, o ValidateOptions) (*Launch, error) {
 	claims, err := decodeClaims(pb)
 	if err != nil {
 		return nil, badRequest(ReasonMalformed, "The id_token's payload is not a JSON object.")
+	}
+	if err := text.CheckJSON(pb); err != nil { // a NUL could not be stored
+		return nil, badRequest(ReasonClaim, "The id_token's %s.", err)
 	}
 	if err := jose.CheckHeader(h); err != nil {
 		return nil, keyError(err, "")

@@ -399,6 +399,7 @@ type RegisteredPage struct {
 
 func (h *handlers) register(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
+	frameUnsigned(c, c.Query("openid_configuration")) // the platform's admin page opens registration in an iframe
 	ctx := c.Request.Context()
 	res, err := h.t.DynamicRegister(ctx, c.Query(RegistrationLinkParam), c.Query("openid_configuration"), c.Query("registration_token"))
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,6 +47,7 @@ func (m *Main) dev(ctx context.Context, args []string) error {
 	}
 	// The sandbox's platform runs on this machine over plain http.
 	cfg.AllowHTTPPlatforms = true
+	cfg.Listen = devListen(os.LookupEnv("LAUREL_LISTEN"))
 	if cfg.DatabaseURL == "" {
 		pg, err := devstack.StartPostgres(ctx, filepath.Join(dir, "postgres"), "laurel", devstack.Options{Durable: true})
 		if err != nil {
@@ -68,6 +70,33 @@ func (m *Main) dev(ctx context.Context, args []string) error {
 		}
 	}
 	return m.devRun(ctx, dir, cfg, *migrate)
+}
+
+// devDefaultListen keeps the sandbox, whose /dev page shows the owner's
+// password, on this machine unless LAUREL_LISTEN says otherwise.
+const devDefaultListen = "127.0.0.1:8080"
+
+// devListen is LAUREL_LISTEN when set, else devDefaultListen.
+func devListen(value string, set bool) string {
+	if set && strings.TrimSpace(value) != "" {
+		return strings.TrimSpace(value)
+	}
+	return devDefaultListen
+}
+
+// loopbackOnly reports whether a listen address accepts connections from
+// this machine only (127.0.0.0/8, ::1, localhost); ":8080" and "0.0.0.0:8080"
+// listen on every interface.
+func loopbackOnly(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		host = listen
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
 }
 
 func devMissing(err error) error {

@@ -74,7 +74,7 @@ func (a *App) build(ctx context.Context) error {
 // before gin runs, and cross-origin form posts are refused before anything.
 func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	rd := a.Renderer
-	r.Use(a.Auth.Load())
+	r.Use(a.Auth.Load(), web.TextGuard(rd))
 
 	a.Auth.Register(r, rd)
 	a.Issuance.RegisterPublic(r, rd)
@@ -86,7 +86,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	a.Canvas.RegisterLaunch(r, a.launchDeps(rd))
 	a.Canvas.RegisterWebhook(r)
 
-	api := r.Group("/api/v1", a.Auth.Bearer())
+	api := r.Group("/api/v1", a.Auth.Bearer(), web.TextGuard(rd))
 	a.Issuance.RegisterAPI(api)
 	a.Canvas.RegisterAPI(api)
 
@@ -103,7 +103,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 		}
 		return notFound
 	}))
-	return auth.CSRF(a.Auth.Sessions.LoadAndSave(r)), nil
+	return web.SecurityHeaders(a.Config.BaseURL, auth.CSRF(a.Auth.Sessions.LoadAndSave(r))), nil
 }
 
 // RunWorkers runs the background workers until ctx ends.

@@ -65,6 +65,9 @@ func New(db *sqlx.DB, rdb *redis.Client, keys *secret.Keys, baseURL string) *Aut
 	sm.Cookie.Secure = secureCookies(baseURL)
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Path = "/"
+	// A session store (Redis) that cannot be reached is a 503 page or JSON
+	// error with Retry-After, not scs's bare 500.
+	sm.ErrorFunc = web.ServeError
 	return &Auth{db: db, rdb: rdb, keys: keys, Sessions: sm, Limits: DefaultLoginLimits}
 }
 
