@@ -49,6 +49,7 @@ func (a *App) build(ctx context.Context) error {
 	// Administrative commands run without Redis: Auth then serves accounts
 	// and tokens only, never a session.
 	a.Auth = auth.New(a.DB, a.Redis, a.Config.Keys, a.Config.BaseURL)
+	a.Auth.GroupOptions = a.groupOptions
 	a.LTI = lti.New(a.DB, a.Redis, a.Config.Keys, a.Config.BaseURL, a.Log, nil)
 	a.Canvas, err = canvas.New(canvas.Options{
 		DB: a.DB, Keys: a.Config.Keys, Issuer: a.Issuance, Platforms: canvas.LTIPlatforms(a.LTI.Registry()),
@@ -89,6 +90,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 
 	staff := r.Group("/", auth.RequireStaff(rd))
 	a.Issuance.RegisterUI(staff, rd)
+	a.Auth.RegisterStaff(staff, rd)
 	a.LTI.RegisterAdmin(staff, rd)
 	a.Canvas.RegisterAdmin(staff, rd)
 
@@ -107,6 +109,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 func (a *App) RunWorkers(ctx context.Context) error {
 	w := jobs.NewWorker(a.DB, a.Log)
 	w.HandleBatch(issuance.EmailJob, a.Issuance.SendEmailBatch(a.Mail, a.Config.MailFrom))
+	w.Handle(auth.AccountEmailJob, a.Auth.SendAccountEmail(a.Mail, a.Config.MailFrom))
 	errc := make(chan error, 3)
 	go func() { errc <- w.Run(ctx) }()
 	go func() { errc <- a.Canvas.RunInboxWorker(ctx) }()
