@@ -252,4 +252,3 @@ func (a *Auth) latestLinks(ctx context.Context) (map[int64]LinkState, error) {
 	}
 	return out, nil
 }
-
