@@ -661,3 +661,45 @@ func TestInvitationSurvivesSMTPOutage(t *testing.T) {
 		t.Fatalf("%d emails, want 1", n)
 	}
 }
+
+// An invitation works for 7 days; after that the list says it expired and
+// the owner resends it, which replaces the old link.
+func TestInvitationExpires(t *testing.T) {
+	s := mustStaffEnv(t)
+	u, err := s.a.InviteUser(context.Background(), "test", "slow@example.edu", "Sam Slow", auth.Viewer, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := s.mustLink(t, 1, "slow@example.edu")
+	s.clock.Advance(auth.InviteValidity - time.Minute)
+	if resp, _ := get(t, mustClient(t), s.srv.URL+first); resp.StatusCode != 200 {
+		t.Fatalf("invitation a minute before it expires: %d", resp.StatusCode)
+	}
+	s.clock.Advance(2 * time.Minute)
+	if resp, body := get(t, mustClient(t), s.srv.URL+first); resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "expired") {
+		t.Fatalf("expired invitation: %d\n%s", resp.StatusCode, body)
+	}
+	if _, body := get(t, s.owner, s.srv.URL+"/admin/users"); !strings.Contains(body, "invitation expired") {
+		t.Errorf("list does not say the invitation expired:\n%s", body)
+	}
+	resp, body := post(t, s.owner, fmt.Sprintf("%s/admin/users/%d/reset", s.srv.URL, u.ID), nil)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("resend: %d\n%s", resp.StatusCode, body)
+	}
+	second, m := s.mustLink(t, 2, "slow@example.edu")
+	if !strings.HasPrefix(second, "/account/welcome?") || !strings.Contains(m.Subject, "invited") {
+		t.Fatalf("resent invitation %q %q", second, m.Subject)
+	}
+	if resp, _ := get(t, mustClient(t), s.srv.URL+second); resp.StatusCode != 200 {
+		t.Fatalf("resent invitation: %d", resp.StatusCode)
+	}
+	// An invitation link is not a reset link.
+	if resp, _ := get(t, mustClient(t), s.srv.URL+strings.Replace(second, "welcome", "reset", 1)); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("invitation token on the reset page: %d", resp.StatusCode)
+	}
+	for _, bad := range []string{"/account/welcome", "/account/welcome?token=lrk_nope", "/account/welcome?token=" + strings.Repeat("x", 300)} {
+		if resp, _ := get(t, mustClient(t), s.srv.URL+bad); resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %d", bad, resp.StatusCode)
+		}
+	}
+}
