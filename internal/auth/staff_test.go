@@ -614,6 +614,13 @@ func TestStaffAdminOwnerOnly(t *testing.T) {
 			t.Errorf("admin %s %s: %d", r.method, r.path, resp.StatusCode)
 		}
 	}
+	// The owner's forms are refused when posted from another site.
+	req, _ := http.NewRequest("POST", s.srv.URL+"/admin/users/invite", strings.NewReader(url.Values{"email": {"evil@example.edu"}, "name": {"Evil"}, "role": {"owner"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if resp, err := s.owner.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site invite: %v %v", resp, err)
+	}
 	if who := count(t, s, `SELECT count(*) FROM users WHERE role = 'owner'`); who != 1 {
 		t.Errorf("an admin changed roles: %d owners", who)
 	}

@@ -231,7 +231,8 @@ func (a *Auth) User(ctx context.Context, id int64) (User, error) {
 }
 
 // Principal loads the principal of an enabled user. Errors: NotFound for an
-// unknown user, Unauthorized for a disabled one.
+// unknown user, Unauthorized for a disabled one or one whose invitation is
+// pending.
 func (a *Auth) Principal(ctx context.Context, userID int64) (*Principal, error) {
 	u, err := a.User(ctx, userID)
 	if err != nil {
@@ -239,6 +240,9 @@ func (a *Auth) Principal(ctx context.Context, userID int64) (*Principal, error) 
 	}
 	if u.Disabled {
 		return nil, apperr.Errorf(apperr.Unauthorized, "Your account is disabled.")
+	}
+	if u.InvitationPending {
+		return nil, apperr.Errorf(apperr.Unauthorized, "Your account is not activated yet: use the link in your invitation.")
 	}
 	return u.principal(), nil
 }
