@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"text/template"
 	"time"
 
@@ -48,12 +49,14 @@ type accountMailData struct {
 	Name, Email, Role, URL, Expires string
 }
 
-// SendAccountEmail returns the handler for AccountEmailJob. A link that was
+// SendAccountEmail returns the handler for AccountEmailJob; links in the
+// emails start with baseURL (LAUREL_BASE_URL). A link that was
 // used, replaced or expired meanwhile is not emailed. A sent email clears
 // the link's encrypted token in the transaction that completes the job, so
 // a retry never sends it twice; a refused address (a bounce) is recorded on
 // the link, where the staff list shows it.
-func (a *Auth) SendAccountEmail(sender *mail.Sender, from string) jobs.Handler {
+func (a *Auth) SendAccountEmail(sender *mail.Sender, from, baseURL string) jobs.Handler {
+	baseURL = strings.TrimRight(baseURL, "/")
 	return func(ctx context.Context, j jobs.Job) error {
 		var p accountEmailPayload
 		if err := json.Unmarshal(j.Payload, &p); err != nil || p.LinkID == 0 {
@@ -86,7 +89,7 @@ func (a *Auth) SendAccountEmail(sender *mail.Sender, from string) jobs.Handler {
 		if err != nil {
 			return fmt.Errorf("account link %d: %w", p.LinkID, err)
 		}
-		link := a.baseURL + linkPath(r.Purpose) + "?token=" + url.QueryEscape(string(plain))
+		link := baseURL + linkPath(r.Purpose) + "?token=" + url.QueryEscape(string(plain))
 		var body bytes.Buffer
 		data := accountMailData{Name: r.Name, Email: r.Email, Role: Role(r.Role).Label(), URL: link,
 			Expires: r.ExpiresAt.UTC().Format("2 January 2006, 15:04 UTC")}

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/alexedwards/scs/goredisstore"
@@ -55,13 +54,12 @@ type Auth struct {
 	Sessions *scs.SessionManager
 	// Limits caps login attempts; tests may lower them.
 	Limits LoginLimits
-	// Now is the clock for one-time links and audit entries (time.Now).
+	// Now is the clock for one-time links and audit entries (nil:
+	// time.Now).
 	Now func() time.Time
 	// GroupOptions lists the groups an account or token can be limited to,
 	// for the staff and token forms; the app wires it to issuance.
 	GroupOptions func(ctx context.Context) ([]GroupOption, error)
-
-	baseURL string
 }
 
 // GroupOption is a group as the limit pickers show it.
@@ -90,7 +88,7 @@ func New(db *sqlx.DB, rdb *redis.Client, keys *secret.Keys, baseURL string) *Aut
 	sm.Cookie.Secure = secureCookies(baseURL)
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Path = "/"
-	return &Auth{db: db, rdb: rdb, keys: keys, Sessions: sm, Limits: DefaultLoginLimits, Now: time.Now, baseURL: strings.TrimRight(baseURL, "/")}
+	return &Auth{db: db, rdb: rdb, keys: keys, Sessions: sm, Limits: DefaultLoginLimits}
 }
 
 func secureCookies(baseURL string) bool {

@@ -50,7 +50,7 @@ func mustStaffEnv(t *testing.T) *staffEnv {
 	}
 	w := jobs.NewWorker(e.db, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	w.Now = clock.Now
-	w.Handle(auth.AccountEmailJob, e.a.SendAccountEmail(sender, ""))
+	w.Handle(auth.AccountEmailJob, e.a.SendAccountEmail(sender, "", "http://laurel.test"))
 	s := &staffEnv{env: e, mail: catcher, worker: w, clock: clock}
 	var design int64
 	if err := e.db.Get(&design, `INSERT INTO designs (name, kind, title) VALUES ('Classic', 'certificate', 'Certificate') RETURNING id`); err != nil {
@@ -645,7 +645,7 @@ func TestInvitationSurvivesSMTPOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.worker.Handle(auth.AccountEmailJob, s.a.SendAccountEmail(dead, ""))
+	s.worker.Handle(auth.AccountEmailJob, s.a.SendAccountEmail(dead, "", "http://laurel.test"))
 	if _, err := s.a.InviteUser(ctx, "test", "late@example.edu", "Lee", auth.Viewer, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -661,7 +661,7 @@ func TestInvitationSurvivesSMTPOutage(t *testing.T) {
 	}
 	// The server is back; the retry is due.
 	sender, _ := mail.NewSender(s.mail.URL(), "Laurel <no-reply@laurel.test>", 1)
-	s.worker.Handle(auth.AccountEmailJob, s.a.SendAccountEmail(sender, ""))
+	s.worker.Handle(auth.AccountEmailJob, s.a.SendAccountEmail(sender, "", "http://laurel.test"))
 	s.clock.Advance(2 * time.Hour)
 	s.mustLink(t, 1, "late@example.edu")
 	if n := s.mail.Len(); n != 1 {
