@@ -68,9 +68,9 @@ func checkOwnerLeft(ctx context.Context, tx *sqlx.Tx, u User, field string) erro
 	if n > 0 {
 		return nil
 	}
-	msg := fmt.Sprintf("%s is the last owner: make another account an owner first, so that someone can still manage staff", u.Email)
-	return &apperr.Error{Code: apperr.Conflict, Message: strings.ToUpper(msg[:1]) + msg[1:] + ".",
-		Fields: []apperr.FieldError{{Index: -1, Field: field, Message: msg}}}
+	const why = "make another account an owner first, so that someone can still manage staff"
+	return &apperr.Error{Code: apperr.Conflict, Message: fmt.Sprintf("%s is the last owner: %s.", u.Email, why),
+		Fields: []apperr.FieldError{{Index: -1, Field: field, Message: "this is the last owner: " + why}}}
 }
 
 // UpdateUser changes an account's role and group limit (groups replace the
