@@ -452,8 +452,22 @@ func TestDisableEndsSessionsAndLastOwner(t *testing.T) {
 	if _, err := s.a.SetUserDisabled(ctx, "test", u.ID, true); !apperr.Is(err, apperr.Conflict) {
 		t.Fatalf("disable the new last owner: %v", err)
 	}
-	if n := count(t, s, `SELECT count(*) FROM audit_log WHERE entity_type = 'user' AND action IN ('disable', 'enable')`); n != 4 {
-		t.Errorf("%d disable/enable audit entries, want 4", n)
+	// With another owner, an owner may disable themselves: signed out.
+	if _, err := s.a.UpdateUser(ctx, "test", ownerID, auth.Owner, nil); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ = post(t, s.owner, fmt.Sprintf("%s/admin/users/%d/disable", s.srv.URL, ownerID), nil)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+		t.Fatalf("owner disables self with another owner: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if _, body := get(t, s.owner, s.srv.URL+"/login"); !strings.Contains(body, "You disabled your own account") {
+		t.Errorf("no flash after disabling oneself:\n%s", body)
+	}
+	if code, _ := whoami(t, s, s.owner); code != http.StatusSeeOther {
+		t.Errorf("self-disabled owner still signed in: %d", code)
+	}
+	if n := count(t, s, `SELECT count(*) FROM audit_log WHERE entity_type = 'user' AND action IN ('disable', 'enable')`); n != 5 {
+		t.Errorf("%d disable/enable audit entries, want 5", n)
 	}
 }
 

@@ -359,14 +359,21 @@ func (u *staffUI) userSetDisabled(disabled bool) web.HandlerFunc {
 		if _, err := u.a.SetUserDisabled(c.Request.Context(), me.Actor(), us.ID, disabled); err != nil {
 			return err
 		}
+		if disabled && us.ID == me.UserID {
+			// Another owner remains (else SetUserDisabled refused): this
+			// session ends now, like every other of the account.
+			ctx := c.Request.Context()
+			if err := u.a.Sessions.Destroy(ctx); err != nil {
+				return err
+			}
+			u.a.Sessions.Put(ctx, sessionFlashKey, "You disabled your own account and are signed out.")
+			c.Redirect(http.StatusSeeOther, "/login")
+			return nil
+		}
 		if disabled {
 			SetFlash(c, fmt.Sprintf("Disabled %s: their sessions have ended and they cannot sign in.", us.Email))
 		} else {
 			SetFlash(c, fmt.Sprintf("Enabled %s: they can sign in again.", us.Email))
-		}
-		if disabled && us.ID == me.UserID {
-			c.Redirect(http.StatusSeeOther, "/login")
-			return nil
 		}
 		c.Redirect(http.StatusSeeOther, "/admin/users")
 		return nil
