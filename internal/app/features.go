@@ -50,6 +50,7 @@ func (a *App) build(ctx context.Context) error {
 	// Administrative commands run without Redis: Auth then serves accounts
 	// and tokens only, never a session.
 	a.Auth = auth.New(a.DB, a.Redis, a.Config.Keys, a.Config.BaseURL)
+	a.Auth.GroupOptions = a.groupOptions
 	a.LTI = lti.New(a.DB, a.Redis, a.Config.Keys, a.Config.BaseURL, a.Log, nil)
 	a.LTI.AllowHTTPPlatforms = a.Config.AllowHTTPPlatforms
 	a.Canvas, err = canvas.New(canvas.Options{
@@ -92,6 +93,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 
 	staff := r.Group("/", auth.RequireStaff(rd))
 	a.Issuance.RegisterUI(staff, rd)
+	a.Auth.RegisterStaff(staff, rd)
 	a.LTI.RegisterAdmin(staff, rd)
 	a.Canvas.RegisterAdmin(staff, rd)
 
@@ -109,6 +111,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 // RunWorkers runs the background workers until ctx ends.
 func (a *App) RunWorkers(ctx context.Context) error {
 	w := jobs.NewWorker(a.DB, a.Log)
+	w.Handle(auth.AccountEmailJob, a.Auth.SendAccountEmail(a.Mail, a.Config.MailFrom, a.Config.BaseURL))
 	w.HandleBatch(issuance.EmailJob, a.Issuance.SendEmailBatch(a.Mail, a.Config.MailFrom))
 	w.SetPolicy(issuance.EmailJob, issuance.EmailRetry)
 	errc := make(chan error, 3)

@@ -23,7 +23,7 @@ func (a *Auth) Load() gin.HandlerFunc {
 		ctx := c.Request.Context()
 		c.Set(sessionsKey, a.Sessions)
 		if id := a.Sessions.GetInt64(ctx, sessionUserKey); id != 0 {
-			p, err := a.Principal(ctx, id)
+			p, err := a.sessionPrincipal(ctx, id, a.Sessions.GetInt(ctx, sessionEpochKey))
 			switch {
 			case err == nil:
 				c.Set(web.UserKey, p)
