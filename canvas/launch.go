@@ -252,7 +252,7 @@ func (s *Service) staffView(ctx context.Context, l *lti.Launch) (staffPage, erro
 		}
 	}
 	p.ReviewURL = "/groups/" + strconv.FormatInt(m.GroupID, 10) + "/unpublished"
-	plat, err := s.platforms.CanvasPlatform(ctx, l.Platform.ID)
+	plat, err := s.platform(ctx, l.Platform.ID)
 	if err == nil {
 		p.HasToken, p.CanvasURL = plat.HasCanvasToken, plat.CanvasURL
 	}
