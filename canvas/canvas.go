@@ -52,6 +52,8 @@ type Issuer interface {
 	// EnsureCredentials is EnsureCredential for a batch (the inbox worker's),
 	// in a constant number of statements, with one outcome per item.
 	EnsureCredentials(ctx context.Context, tx *sqlx.Tx, actor string, groupID int64, src issuance.Source, items []issuance.NewCredential, publish bool) ([]issuance.Ensured, error)
+	// CredentialJSON is the one JSON shape of a credential (the API's).
+	CredentialJSON(c issuance.Credential) issuance.CredentialJSON
 }
 
 // Platform is what this package needs to know about a registered LTI
