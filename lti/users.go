@@ -28,12 +28,12 @@ func (t *Tool) recordUser(ctx context.Context, l *Launch) error {
 
 // User is a person who launched, known by (platform, sub).
 type User struct {
-	ID           int64  `json:"id" db:"id"`
-	PlatformID   int64  `json:"platform_id" db:"platform_id"`
-	Sub          string `json:"sub" db:"sub"`
-	Name         string `json:"name" db:"name"`
-	Email        string `json:"email" db:"email"`
-	StaffUserID  int64  `json:"staff_user_id" db:"staff_user_id"`
+	ID          int64  `json:"id" db:"id"`
+	PlatformID  int64  `json:"platform_id" db:"platform_id"`
+	Sub         string `json:"sub" db:"sub"`
+	Name        string `json:"name" db:"name"`
+	Email       string `json:"email" db:"email"`
+	StaffUserID int64  `json:"staff_user_id" db:"staff_user_id"`
 }
 
 // UserBySub returns the launch record of (platform, sub), or ok=false.
