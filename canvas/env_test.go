@@ -141,6 +141,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	e.auth = auth.New(e.db, nil, e.keys, "http://laurel.test")
 	api := r.Group("/api/v1", e.auth.Bearer())
 	e.svc.RegisterAPI(api)
+	e.iss.RegisterAPI(api) // the credentials API, beside the mappings'
 	e.srv = httptest.NewServer(r)
 	t.Cleanup(e.srv.Close)
 	return e
