@@ -58,18 +58,6 @@ var instructureHosted = []lti.KnownIssuer{
 		JWKSURL:  "https://sso.test.canvaslms.com/api/lti/security/jwks"},
 }
 
-// KnownEndpoints returns the endpoints of an Instructure-hosted Canvas
-// issuer, and false for any other issuer.
-func KnownEndpoints(issuer string) (lti.KnownIssuer, bool) {
-	issuer = strings.TrimRight(issuer, "/")
-	for _, k := range instructureHosted {
-		if k.Issuer == issuer {
-			return k, true
-		}
-	}
-	return lti.KnownIssuer{}, false
-}
-
 // Settings are a platform's Canvas settings.
 type Settings struct {
 	PlatformID int64
