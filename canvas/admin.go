@@ -178,7 +178,7 @@ func (s *Service) adminSetSecret(c *gin.Context) error {
 	if err != nil {
 		return apperr.Errorf(apperr.NotFound, "No platform %q.", c.Param("id"))
 	}
-	if _, err := s.platforms.CanvasPlatform(c.Request.Context(), id); err != nil {
+	if _, err := s.platform(c.Request.Context(), id); err != nil {
 		return err
 	}
 	value := strings.TrimSpace(c.PostForm("secret"))

@@ -53,9 +53,13 @@ type Issuer interface {
 	// EnsureCredentials is EnsureCredential for a batch (the inbox worker's),
 	// in a constant number of statements, with one outcome per item.
 	EnsureCredentials(ctx context.Context, tx *sqlx.Tx, actor string, groupID int64, src issuance.Source, items []issuance.NewCredential, publish bool) ([]issuance.Ensured, error)
+	// CredentialJSON is the one JSON shape of a credential (the API's).
+	CredentialJSON(c issuance.Credential) issuance.CredentialJSON
 }
 
-// Platform is what this package needs to know about a registered LTI platform.
+// Platform is what this package needs to know about a registered LTI
+// platform: its id and name from package lti, its Canvas settings from this
+// package's own table (PlatformSettings).
 type Platform struct {
 	ID   int64
 	Name string
@@ -72,7 +76,8 @@ type Platform struct {
 // Host returns the lower-case host (with port, if any) of CanvasURL.
 func (p Platform) Host() string { return hostOf(p.CanvasURL) }
 
-// Platforms looks registered platforms up; package lti's registry implements
+// Platforms looks registered platforms up (ID and Name; the Service adds
+// the Canvas settings it keeps itself); package lti's registry implements
 // it through an adapter (see LTIPlatforms).
 type Platforms interface {
 	// CanvasPlatforms lists every enabled platform.
@@ -118,6 +123,7 @@ type Service struct {
 	keys      *secret.Keys
 	issuer    Issuer
 	platforms Platforms
+	settings  *PlatformSettings
 	baseURL   string
 	client    *http.Client
 	jwks      *liveEventKeys
@@ -179,6 +185,7 @@ func New(o Options) (*Service, error) {
 		keys:              o.Keys,
 		issuer:            o.Issuer,
 		platforms:         o.Platforms,
+		settings:          NewPlatformSettings(o.DB, o.Keys),
 		baseURL:           strings.TrimRight(o.BaseURL, "/"),
 		client:            o.HTTPClient,
 		now:               o.Now,

@@ -232,7 +232,7 @@ func (s *Service) platformList(ctx context.Context) ([]Platform, error) {
 	if s.pcache.list != nil && s.now().Sub(s.pcache.at) < 5*time.Second {
 		return s.pcache.list, nil
 	}
-	list, err := s.platforms.CanvasPlatforms(ctx)
+	list, err := s.enabledPlatforms(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list platforms: %w", err)
 	}

@@ -240,25 +240,11 @@ func (s *Service) apiReconcile(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	created := make([]gin.H, len(res.Created))
+	created := make([]issuance.CredentialJSON, len(res.Created))
 	for i, cr := range res.Created {
-		created[i] = s.credentialJSON(cr)
+		created[i] = s.issuer.CredentialJSON(cr)
 	}
 	c.JSON(http.StatusOK, gin.H{"mapping_id": m.ID, "checked": res.Checked, "completed": res.Completed,
 		"created": created, "skipped": res.Skipped})
 	return nil
-}
-
-// credentialJSON is the contract's credential object.
-func (s *Service) credentialJSON(c issuance.Credential) gin.H {
-	var expires any
-	if c.ExpiresOn != nil {
-		expires = c.ExpiresOn.Format(issuance.DateLayout)
-	}
-	return gin.H{
-		"id": c.ID, "group_id": c.GroupID, "state": c.State, "recipient": c.Recipient,
-		"issued_on": c.IssuedOn.Format(issuance.DateLayout), "expires_on": expires, "attributes": c.Attributes,
-		"url": s.baseURL + "/c/" + c.ID, "source": c.Source, "created_at": c.CreatedAt,
-		"published_at": c.PublishedAt, "revoked_at": c.RevokedAt, "revocation_reason": c.RevocationReason,
-	}
 }

@@ -419,7 +419,9 @@ func TestWebhookAutoPublish(t *testing.T) {
 	}
 }
 
-func ltiCanvasURL(u string) lti.PlatformInput { return lti.PlatformInput{CanvasURL: u} }
+func ltiCanvasURL(u string) lti.PlatformInput {
+	return lti.PlatformInput{Extra: canvas.PlatformExtra(u, "")}
+}
 
 // Instructure rotates the Live Events keys: an unknown kid re-fetches the
 // JWKS, but a flood of unknown kids fetches it at most once per interval.

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -53,42 +52,10 @@ func pathID(c *gin.Context, what string) (int64, error) {
 	return id, nil
 }
 
-// apiCredential is a credential as CONTRACT.md names its fields.
-type apiCredential struct {
-	ID               string            `json:"id"`
-	GroupID          int64             `json:"group_id"`
-	State            State             `json:"state"`
-	Recipient        Recipient         `json:"recipient"`
-	IssuedOn         string            `json:"issued_on"`
-	ExpiresOn        *string           `json:"expires_on"`
-	Attributes       map[string]string `json:"attributes"`
-	EvidenceURL      string            `json:"evidence_url"`
-	URL              string            `json:"url"`
-	Source           Source            `json:"source"`
-	CreatedAt        time.Time         `json:"created_at"`
-	UpdatedAt        time.Time         `json:"updated_at"`
-	PublishedAt      *time.Time        `json:"published_at"`
-	RevokedAt        *time.Time        `json:"revoked_at"`
-	RevocationReason string            `json:"revocation_reason"`
-}
+func (a *api) out(c Credential) CredentialJSON { return a.s.CredentialJSON(c) }
 
-func (a *api) out(c Credential) apiCredential {
-	o := apiCredential{ID: c.ID, GroupID: c.GroupID, State: c.State, Recipient: c.Recipient,
-		IssuedOn: c.IssuedOn.Format(DateLayout), Attributes: c.Attributes, EvidenceURL: c.EvidenceURL,
-		URL: a.s.CredentialURL(c.ID), Source: c.Source, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
-		PublishedAt: c.PublishedAt, RevokedAt: c.RevokedAt, RevocationReason: c.RevocationReason}
-	if c.ExpiresOn != nil {
-		e := c.ExpiresOn.Format(DateLayout)
-		o.ExpiresOn = &e
-	}
-	if o.Attributes == nil {
-		o.Attributes = map[string]string{}
-	}
-	return o
-}
-
-func (a *api) outs(cs []Credential) []apiCredential {
-	out := make([]apiCredential, len(cs))
+func (a *api) outs(cs []Credential) []CredentialJSON {
+	out := make([]CredentialJSON, len(cs))
 	for i, c := range cs {
 		out[i] = a.out(c)
 	}

@@ -113,7 +113,7 @@ func New(d *sqlx.DB, rdb *redis.Client, keys *secret.Keys, baseURL string, log *
 	}
 	t.FetchTimeout = 10 * time.Second
 	t.HTTPClient = t.newPlatformClient()
-	t.registry = NewRegistry(d, keys)
+	t.registry = NewRegistry(d)
 	t.toolKeys = NewKeyStore(d, keys)
 	t.jwks = newPlatformKeys(t)
 	return t

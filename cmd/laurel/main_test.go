@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq"
 
+	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/testenv"
 )
@@ -70,6 +72,24 @@ func TestAdministrativeCommands(t *testing.T) {
 	}
 	if strings.Contains(list, "7~secret") {
 		t.Fatal("platform list shows the Canvas token")
+	}
+	// The Canvas flags land in package canvas's settings; the token opens.
+	keys, err := secret.Parse(os.Getenv("LAUREL_SECRET_KEY"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := sqlx.Open("postgres", os.Getenv("LAUREL_DATABASE_URL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	pid, _ := strconv.ParseInt(strings.TrimSpace(id), 10, 64)
+	settings := canvas.NewPlatformSettings(d, keys)
+	if st, err := settings.Settings(context.Background(), pid); err != nil || st.URL != "https://uni.instructure.com" || !st.HasToken {
+		t.Fatalf("canvas settings of platform %d = %+v, %v", pid, st, err)
+	}
+	if tok, err := settings.Token(context.Background(), pid); err != nil || tok != "7~secret" {
+		t.Fatalf("canvas token = %q, %v", tok, err)
 	}
 
 	out, err = run(t, "", "keys", "rotate")

@@ -63,6 +63,8 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	a.LTI.SetLaunchHandler(a.Canvas.HandleLaunch)
+	// Canvas keeps its platform settings (URL, API token) in its own table.
+	a.LTI.Registry().SetExtension(a.Canvas.PlatformSettings())
 	if a.Config.SMTPURL != "" {
 		if a.Mail, err = mail.NewSender(a.Config.SMTPURL, a.Config.MailFrom, 8); err != nil {
 			return fmt.Errorf("LAUREL_SMTP_URL: %w", err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/canvas/canvassim"
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/web"
@@ -79,7 +80,7 @@ func (c *Canvas) RegisterPlatform(ctx context.Context, reg *lti.Registry) error 
 	in := lti.PlatformInput{
 		Name: "Canvas sandbox (laurel dev)", Issuer: canvasIssuer, ClientID: canvasClientID,
 		AuthURL: c.Sim.AuthURL(), TokenURL: c.Sim.TokenURL(), JWKSURL: c.Sim.JWKSURL(),
-		DeploymentIDs: []string{c.Sim.DeploymentID}, CanvasURL: c.Sim.URL(), CanvasToken: canvasToken,
+		DeploymentIDs: []string{c.Sim.DeploymentID}, Extra: canvas.PlatformExtra(c.Sim.URL(), canvasToken),
 	}
 	p, err := reg.PlatformByIssuerClient(ctx, canvasIssuer, canvasClientID)
 	if apperr.Is(err, apperr.NotFound) {
