@@ -126,6 +126,16 @@ func (ps *PlatformSettings) All(ctx context.Context) (map[int64]Settings, error)
 	return out, nil
 }
 
+// FrameOrigins is the institution's Canvas URL: Canvas shows the tool in an
+// iframe on the school's own domain, not on the shared issuer's.
+func (ps *PlatformSettings) FrameOrigins(ctx context.Context, id int64) []string {
+	st, err := ps.Settings(ctx, id)
+	if err != nil || st.URL == "" {
+		return nil // framing then rests on the issuer, auth URL and signed return URLs
+	}
+	return []string{st.URL}
+}
+
 // Token returns the platform's decrypted Canvas API token, or a NotFound
 // error when none is stored.
 func (ps *PlatformSettings) Token(ctx context.Context, platformID int64) (string, error) {

@@ -67,6 +67,10 @@ type PlatformExtension interface {
 	// DefaultName is the name of a platform added without one ("" for
 	// none: the issuer's host is used).
 	DefaultName(values map[string]string) string
+	// FrameOrigins are the origins besides the issuer and the auth URL
+	// whose pages frame platform id's launches (Canvas: the institution's
+	// Canvas URL, e.g. https://canvas.example.edu).
+	FrameOrigins(ctx context.Context, id int64) []string
 	// RegisteredValues are the values of a platform Dynamic Registration
 	// adds: its product family code and the configuration URL it used.
 	RegisteredValues(productFamily string, configURL *url.URL) map[string]string

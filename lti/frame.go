@@ -17,16 +17,21 @@ import (
 // URLs its signed launch names (Canvas's launch_presentation.return_url and
 // deep_link_return_url are on the institution's domain).
 
-// platformOrigins are the origins a registered platform frames from.
-func platformOrigins(p *Platform) []string {
-	return []string{p.Issuer, p.AuthURL, p.CanvasURL}
+// platformOrigins are the origins a registered platform frames from: its
+// issuer and auth URL, and what the PlatformExtension adds (the Canvas URL).
+func (t *Tool) platformOrigins(ctx context.Context, p *Platform) []string {
+	o := []string{p.Issuer, p.AuthURL}
+	if ext := t.registry.extension(); ext != nil {
+		o = append(o, ext.FrameOrigins(ctx, p.ID)...)
+	}
+	return o
 }
 
 // frameLaunch lets the launch's platform frame this response: pages with
 // actions (mapping a course) are framed only by origins Laurel was told or
 // the platform signed.
-func frameLaunch(c *gin.Context, l *Launch) {
-	o := append(platformOrigins(&l.Platform), l.LaunchPresentation.ReturnURL)
+func (t *Tool) frameLaunch(c *gin.Context, l *Launch) {
+	o := append(t.platformOrigins(c.Request.Context(), &l.Platform), l.LaunchPresentation.ReturnURL)
 	if l.DeepLinking != nil {
 		o = append(o, l.DeepLinking.ReturnURL)
 	}
@@ -58,7 +63,7 @@ func (t *Tool) registeredOrigins(ctx context.Context) []string {
 	var o []string
 	for i := range ps {
 		if !ps[i].Disabled {
-			o = append(o, platformOrigins(&ps[i])...)
+			o = append(o, t.platformOrigins(ctx, &ps[i])...)
 		}
 	}
 	return o

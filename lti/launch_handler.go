@@ -123,7 +123,7 @@ func (t *Tool) CompleteLaunch(c *gin.Context) (*Launch, *CheckPage, error) {
 		return nil, nil, err
 	}
 	l.Platform = p
-	frameLaunch(c, l)
+	t.frameLaunch(c, l)
 	if err := t.recordUser(ctx, l); err != nil {
 		return nil, nil, err
 	}

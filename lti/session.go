@@ -70,7 +70,7 @@ func (t *Tool) LaunchFromRequest(c *gin.Context) (*Launch, error) {
 	}
 	l, err := t.LaunchByToken(c.Request.Context(), tok)
 	if err == nil {
-		frameLaunch(c, l)
+		t.frameLaunch(c, l)
 	} else {
 		// The error page (expired launch) shows in the platform's iframe.
 		web.AllowFraming(c, t.registeredOrigins(c.Request.Context())...)

@@ -19,6 +19,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/config"
 	"github.com/laurel-edu/laurel/internal/testenv"
 	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/lti"
 )
 
@@ -291,7 +292,7 @@ func TestSecurityHeaders(t *testing.T) {
 	// institution's Canvas) and the LMS page that posted the login.
 	p, err := app.LTI.Registry().AddPlatform(context.Background(), lti.PlatformInput{
 		Name: "Canvas", Issuer: "https://canvas.instructure.com", ClientID: "10000000000042",
-		CanvasURL: "https://canvas.uni.example.edu",
+		Extra: canvas.PlatformExtra("https://canvas.uni.example.edu", ""),
 	})
 	if err != nil {
 		t.Fatal(err)
