@@ -61,19 +61,19 @@ func sample(name string) certpdf.Certificate {
 
 func TestRenderNames(t *testing.T) {
 	for _, name := range []string{
-		"Zoë Çelik-Ñúñez Øverås",          // Latin with accents
-		"Łukasz Żółć",                     // Polish
-		"Αλέξανδρος Παπαδόπουλος",         // Greek
-		"Дмитрий Шостакович",              // Cyrillic
-		"王小明",                             // Chinese
-		"さくら 佐藤",                          // Japanese
-		"김민준",                             // Korean
-		"محمد عبد الله",                   // Arabic (lam-alef ligature in الله)
-		"فاطمة الزهراء",                   // Arabic, right-joining letters
-		"پرویز گلشیری",                    // Persian letters
-		"יעל כהן",                         // Hebrew
-		"Nguyễn Thị Minh Khai",            // Vietnamese
-		"Amélie 王 محمد",                   // mixed in one line
+		"Zoë Çelik-Ñúñez Øverås",  // Latin with accents
+		"Łukasz Żółć",             // Polish
+		"Αλέξανδρος Παπαδόπουλος", // Greek
+		"Дмитрий Шостакович",      // Cyrillic
+		"王小明",                     // Chinese
+		"さくら 佐藤",                  // Japanese
+		"김민준",                     // Korean
+		"محمد عبد الله",           // Arabic (lam-alef ligature in الله)
+		"فاطمة الزهراء",           // Arabic, right-joining letters
+		"پرویز گلشیری",            // Persian letters
+		"יעל כהן",                 // Hebrew
+		"Nguyễn Thị Minh Khai",    // Vietnamese
+		"Amélie 王 محمد",           // mixed in one line
 	} {
 		t.Run(name, func(t *testing.T) {
 			pdf, err := certpdf.Render(sample(name))
