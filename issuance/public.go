@@ -121,20 +121,26 @@ func formatValue(t AttributeType, v string) string {
 // images /c/:id/image and /c/:id/logo. They need no sign-in; an unpublished
 // or unknown ID gets the same 404 page, so IDs cannot be probed.
 func (s *Service) RegisterPublic(r gin.IRouter, rd *web.Renderer) {
-	p := &public{s: s, rd: rd}
+	p := &public{s: s, rd: rd, pdfs: newPDFCache(256)}
 	r.GET("/c/:id", rd.Page(p.credential))
 	r.GET("/c/:id/image", rd.Page(p.image("image")))
 	r.GET("/c/:id/logo", rd.Page(p.image("logo")))
 }
 
 type public struct {
-	s  *Service
-	rd *web.Renderer
+	s    *Service
+	rd   *web.Renderer
+	pdfs *pdfCache
 }
 
 // visible loads a credential the public may see (published or revoked).
 func (p *public) visible(c *gin.Context) (Credential, bool, error) {
-	cr, err := p.s.Credential(c.Request.Context(), strings.ToLower(c.Param("id")))
+	return p.visibleID(c.Request.Context(), c.Param("id"))
+}
+
+// visibleID loads credential id if the public may see it.
+func (p *public) visibleID(ctx context.Context, id string) (Credential, bool, error) {
+	cr, err := p.s.Credential(ctx, strings.ToLower(id))
 	if apperr.Is(err, apperr.NotFound) || (err == nil && cr.State == Unpublished) {
 		return Credential{}, false, nil
 	}
@@ -150,6 +156,9 @@ func (p *public) notFound(c *gin.Context) error {
 }
 
 func (p *public) credential(c *gin.Context) error {
+	if id, ok := strings.CutSuffix(c.Param("id"), ".pdf"); ok {
+		return p.pdf(c, id)
+	}
 	cr, ok, err := p.visible(c)
 	if err != nil {
 		return err
