@@ -6,7 +6,7 @@
 
 GO ?= go
 GO_MIN := 1.26
-PACKAGES := postgresql redis-server chromium
+PACKAGES := postgresql redis-server chromium libimage-exiftool-perl poppler-utils
 
 .PHONY: dev test bench deps build lint fuzz
 
@@ -30,6 +30,8 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'WebhookIngest' -benchtime 10000x ./canvas/
 	$(GO) test -run '^$$' -bench 'CompletionWorker' -benchtime 1x ./canvas/
 	$(GO) test -run '^$$' -bench 'ReadCSV1M|ReadXLSX100k' -benchtime 1x ./issuance/sheet/
+	$(GO) test -run '^$$' -bench 'CertificatePDF' -benchtime 200x ./issuance/
+	$(GO) test -run '^$$' -bench 'Render' ./issuance/certpdf/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzValidateIDToken -fuzztime 60s -fuzzminimizetime 2s ./lti/
@@ -43,6 +45,8 @@ deps:
 	 { command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing="$$missing postgresql"; \
 	 command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	 [ -x /usr/bin/chromium ] || command -v chromium >/dev/null || missing="$$missing chromium"; \
+	 command -v exiftool >/dev/null || missing="$$missing libimage-exiftool-perl"; \
+	 command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
 	 if [ -n "$$missing" ]; then \
 	   if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo"; else \
 	     echo "Please install:$$missing   (sudo apt-get install -y$$missing)"; exit 1; fi; \

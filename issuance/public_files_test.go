@@ -255,3 +255,57 @@ func TestEmailLinksDownloads(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCertificatePDF measures GET /c/:id.pdf through HTTP with the
+// database: "cold" asks for a different credential each time (rendered, then
+// cached), "cached" the same one again. Names mix Latin, CJK and Arabic, so
+// both fonts are embedded.
+func BenchmarkCertificatePDF(b *testing.B) {
+	s, _ := mustService(b)
+	ctx := context.Background()
+	srv := publicServer(b, s)
+	if _, err := s.DefaultDesign(ctx); err != nil {
+		b.Fatal(err)
+	}
+	g := mustGroup(b, s, nil)
+	const n = 300
+	var items []issuance.NewCredential
+	for i := range n {
+		items = append(items, item("Zoë 王小明 محمد "+itoa(i), "r"+itoa(i)+"@example.edu"))
+	}
+	cs := mustCreate(b, s, g.ID, items...)
+	ids := make([]string, n)
+	for i, c := range cs {
+		ids[i] = c.ID
+	}
+	if _, err := s.Publish(ctx, actor, issuance.Selection{IDs: ids}); err != nil {
+		b.Fatal(err)
+	}
+	fetch := func(id string) {
+		res, err := http.Get(srv.URL + "/c/" + id + ".pdf")
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			b.Fatalf("status %d", res.StatusCode)
+		}
+	}
+	b.Run("cold", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			if i == n {
+				b.Fatalf("at most %d iterations (-benchtime %dx)", n, n)
+			}
+			fetch(ids[i])
+			i++
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		fetch(ids[0])
+		for b.Loop() {
+			fetch(ids[0])
+		}
+	})
+}
