@@ -121,16 +121,18 @@ func formatValue(t AttributeType, v string) string {
 // images /c/:id/image and /c/:id/logo. They need no sign-in; an unpublished
 // or unknown ID gets the same 404 page, so IDs cannot be probed.
 func (s *Service) RegisterPublic(r gin.IRouter, rd *web.Renderer) {
-	p := &public{s: s, rd: rd, pdfs: newPDFCache(256)}
+	p := &public{s: s, rd: rd, pdfs: newPDFCache(256), signed: signedJSON(s)}
 	r.GET("/c/:id", rd.Page(p.credential))
+	r.GET("/c/:id/badge", rd.Page(p.badge))
 	r.GET("/c/:id/image", rd.Page(p.image("image")))
 	r.GET("/c/:id/logo", rd.Page(p.image("logo")))
 }
 
 type public struct {
-	s    *Service
-	rd   *web.Renderer
-	pdfs *pdfCache
+	s      *Service
+	rd     *web.Renderer
+	pdfs   *pdfCache
+	signed signedJSONFunc
 }
 
 // visible loads a credential the public may see (published or revoked).
