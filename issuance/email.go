@@ -17,6 +17,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/internal/safetext"
+	"github.com/laurel-edu/laurel/issuance/certpdf"
 )
 
 //go:embed mailtmpl/*
@@ -48,7 +49,11 @@ func (s *Service) CredentialEmail(c Credential, g Group, d Design, to, reason st
 		Issuer: DefaultIssuer, Reason: reason, Color: d.PrimaryColor}
 	switch d.Kind {
 	case Certificate:
-		data.Download = Link{"Download your certificate (PDF)", s.PDFURL(c.ID)}
+		// Only a certificate the PDF fonts can draw (the PDF route refuses
+		// others; the design's own texts are checked there).
+		if certpdf.Covered(c.Recipient.Name + g.Name + g.CourseName) {
+			data.Download = Link{"Download your certificate (PDF)", s.PDFURL(c.ID)}
+		}
 	case Badge:
 		data.Download = Link{"Download your badge image", s.BadgeURL(c.ID)}
 	}

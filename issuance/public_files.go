@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -39,6 +40,19 @@ func (s *Service) Certificate(ctx context.Context, c Credential) (certpdf.Certif
 }
 
 func (s *Service) certificate(ctx context.Context, v CredentialView) (certpdf.Certificate, error) {
+	out := v.certificate()
+	if v.LogoURL != "" { // the view drops image bytes; the logo is needed here
+		d, err := s.Design(ctx, v.Design.ID)
+		if err != nil {
+			return certpdf.Certificate{}, err
+		}
+		out.Logo, out.LogoType = d.Logo, d.LogoType
+	}
+	return out, nil
+}
+
+// certificate is what v's certificate prints (without the logo's bytes).
+func (v CredentialView) certificate() certpdf.Certificate {
 	out := certpdf.Certificate{Title: v.Design.Title, Recipient: v.Credential.Recipient.Name, Achievement: v.Group.Name,
 		Course: v.Group.CourseName, Issuer: v.Issuer, IssuedOn: v.IssuedOn, ExpiresOn: v.ExpiresOn,
 		CredentialID: v.Credential.ID, URL: v.URL, Primary: v.Design.PrimaryColor, Secondary: v.Design.SecondaryColor,
@@ -51,14 +65,7 @@ func (s *Service) certificate(ctx context.Context, v CredentialView) (certpdf.Ce
 			out.Fields = append(out.Fields, certpdf.Field{Label: f.Label, Value: f.Value})
 		}
 	}
-	if v.LogoURL != "" { // the view drops image bytes; the logo is needed here
-		d, err := s.Design(ctx, v.Design.ID)
-		if err != nil {
-			return certpdf.Certificate{}, err
-		}
-		out.Logo, out.LogoType = d.Logo, d.LogoType
-	}
-	return out, nil
+	return out
 }
 
 // pdfCache keeps recently rendered certificates: rendering one with a CJK
@@ -157,7 +164,14 @@ func (p *public) pdf(c *gin.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if b, err = certpdf.Render(cert); err != nil {
+		var unc *certpdf.UncoveredError
+		if b, err = certpdf.Render(cert); errors.As(err, &unc) {
+			c.Header("Cache-Control", "no-store")
+			c.String(http.StatusUnprocessableEntity, "This certificate cannot be made into a PDF: the fonts Laurel ships cannot draw %q. "+
+				"The credential page shows it in full: %s\n", string(unc.Runes), v.URL)
+			return nil
+		}
+		if err != nil {
 			return err
 		}
 		p.pdfs.put(etag, b)
@@ -210,7 +224,7 @@ func (v CredentialView) Downloads() []Link {
 	}
 	var out []Link
 	switch {
-	case v.Design.Kind == Certificate:
+	case v.Design.Kind == Certificate && len(v.certificate().Uncovered()) == 0:
 		out = append(out, Link{"Certificate (PDF)", v.URL + ".pdf"})
 	case v.Design.Kind == Badge && v.ImageURL != "":
 		out = append(out, Link{"Badge image with the credential baked in (" + strings.ToUpper(imageExt(v.Design.ImageType)) + ")", v.URL + "/badge"})

@@ -134,6 +134,21 @@ func TestCertificatePDF(t *testing.T) {
 		}
 	})
 
+	t.Run("script the fonts lack", func(t *testing.T) {
+		dev := mustCreate(t, s, g.ID, item("अनन्या शर्मा", "a@example.edu"))[0]
+		if _, err := s.Publish(ctx, actor, issuance.Selection{IDs: []string{dev.ID}}); err != nil {
+			t.Fatal(err)
+		}
+		code, body, _ := get(t, srv.URL+"/c/"+dev.ID+".pdf")
+		if code != http.StatusUnprocessableEntity || !strings.Contains(body, "cannot draw") || !strings.Contains(body, "/c/"+dev.ID) {
+			t.Fatalf("status %d: %s", code, body)
+		}
+		_, page, _ := get(t, srv.URL+"/c/"+dev.ID)
+		if !strings.Contains(page, "linkedin-add") || strings.Contains(page, dev.ID+".pdf") {
+			t.Fatal("the page must offer LinkedIn but no PDF it cannot make")
+		}
+	})
+
 	t.Run("not for everything", func(t *testing.T) {
 		for _, id := range []string{cs[1].ID, strings.Repeat("b", 32), b.ID} { // unpublished, unknown, badge design
 			code, body, _ := get(t, srv.URL+"/c/"+id+".pdf")

@@ -105,6 +105,39 @@ func Covered(s string) bool {
 	return true
 }
 
+// UncoveredError says a certificate holds characters the embedded fonts
+// cannot draw (Devanagari, Thai, Ethiopic...): Render refuses rather than
+// print empty boxes where a name should be.
+type UncoveredError struct{ Runes []rune }
+
+func (e *UncoveredError) Error() string {
+	return fmt.Sprintf("certpdf: no font for %q", string(e.Runes))
+}
+
+// texts lists everything the certificate prints.
+func (c Certificate) texts() []string {
+	out := []string{c.Title, c.Recipient, c.Achievement, c.Course, c.Issuer, c.IssuedOn, c.ExpiresOn, c.CredentialID, c.URL}
+	for _, f := range c.Fields {
+		out = append(out, f.Label, f.Value)
+	}
+	return out
+}
+
+// Uncovered returns the distinct characters of c that no embedded font has.
+func (c Certificate) Uncovered() []rune {
+	var out []rune
+	seen := map[rune]bool{}
+	for _, s := range c.texts() {
+		for _, r := range s {
+			if r > ' ' && !seen[r] && !fonts[fontFor(r)].has(r) {
+				seen[r] = true
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
 // run is a stretch of text drawn in one font.
 type run struct {
 	font int
@@ -196,9 +229,13 @@ func (p *page) centredAt(s string, cx, y, w, size, minSize float64, c rgb) float
 	return tw
 }
 
-// Render draws c. The result is deterministic for a given c (fixed
+// Render draws c, or returns an *UncoveredError when c holds characters no
+// embedded font has. The result is deterministic for a given c (fixed
 // metadata dates, no random IDs), which lets callers cache it.
 func Render(c Certificate) ([]byte, error) {
+	if u := c.Uncovered(); len(u) > 0 {
+		return nil, &UncoveredError{u}
+	}
 	primary := color(c.Primary, rgb{0x1f, 0x3a, 0x5f})
 	secondary := color(c.Secondary, rgb{0xc9, 0xa2, 0x27})
 	ink, muted := rgb{0x1d, 0x27, 0x33}, rgb{0x5b, 0x68, 0x75}

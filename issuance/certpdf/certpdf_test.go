@@ -2,6 +2,7 @@ package certpdf_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,5 +162,20 @@ func TestRenderDeterministicAndLogo(t *testing.T) {
 	c.Logo, c.LogoType = []byte("not a png"), "image/png"
 	if _, err := certpdf.Render(c); err != nil {
 		t.Fatalf("a broken logo must be left out, got %v", err)
+	}
+}
+
+// TestRenderRefusesUncovered: scripts the fonts lack (and that would need
+// shaping we do not do) get an error naming the characters, not boxes.
+func TestRenderRefusesUncovered(t *testing.T) {
+	for _, name := range []string{"अनन्या", "สมชาย", "አበበ"} {
+		_, err := certpdf.Render(sample(name))
+		var unc *certpdf.UncoveredError
+		if !errors.As(err, &unc) || string(unc.Runes) == "" || !strings.ContainsRune(name, unc.Runes[0]) {
+			t.Errorf("%s: err = %v, want an UncoveredError naming its characters", name, err)
+		}
+		if certpdf.Covered(name) {
+			t.Errorf("Covered(%q) = true", name)
+		}
 	}
 }
