@@ -45,13 +45,13 @@ func TestTestVector(t *testing.T) {
 		t.Fatalf("multikey of the vector's key = %s", got)
 	}
 	v1Loader := openbadges.NewLoader(map[string][]byte{
-		"https://www.w3.org/2018/credentials/v1":                          mustRead(t, "testdata/vector/credentials-v1.jsonld"),
+		"https://www.w3.org/2018/credentials/v1":                         mustRead(t, "testdata/vector/credentials-v1.jsonld"),
 		"https://purl.imsglobal.org/spec/ob/v3p0/context/ob_v3p0.jsonld": mustRead(t, "testdata/vector/ob-context-3.0.0.json"),
-		"https://w3id.org/security/data-integrity/v1":                     mustRead(t, "testdata/vector/data-integrity-v1.jsonld"),
+		"https://w3id.org/security/data-integrity/v1":                    mustRead(t, "testdata/vector/data-integrity-v1.jsonld"),
 	})
 	for _, tc := range []struct {
-		name, prefix                    string
-		loader                          *openbadges.Loader
+		name, prefix                   string
+		loader                         *openbadges.Loader
 		docHash, proofHash, proofValue string
 	}{
 		{"VC 2.0, OB 3.0.3", "", nil,
