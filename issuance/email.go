@@ -98,6 +98,7 @@ func (s *Service) SendEmailBatch(sender *mail.Sender, from string) jobs.BatchHan
 			}
 			return errs
 		}
+		s.signBeforeSending(ctx, loaded)
 		var (
 			msgs     []mail.Message
 			msgJob   []int      // index into js of each message
