@@ -30,6 +30,7 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'WebhookIngest' -benchtime 10000x ./canvas/
 	$(GO) test -run '^$$' -bench 'CompletionWorker' -benchtime 1x ./canvas/
 	$(GO) test -run '^$$' -bench 'ReadCSV1M|ReadXLSX100k' -benchtime 1x ./issuance/sheet/
+	$(GO) test -run '^$$' -bench 'CompletionsEndToEnd' -benchtime 1x ./canvas/
 	$(GO) test -run '^$$' -bench 'CertificatePDF' -benchtime 200x ./issuance/
 	$(GO) test -run '^$$' -bench 'Render' ./issuance/certpdf/
 

@@ -10,7 +10,7 @@
 //
 //   - Signed (the default in Canvas): the body is a compact JWT, RS256 only,
 //     verified against the JWKS at LAUREL_LIVE_EVENTS_JWKS_URL (cached;
-//     re-fetched on an unknown kid at most once per 10 s). The event is the
+//     re-fetched on an unknown kid at most once per 5 s). The event is the
 //     JWT's claims or sits under a claim: the first object holding "metadata"
 //     and "body" objects is taken.
 //   - Unsigned JSON, only for a platform an owner gave a shared secret
@@ -115,7 +115,7 @@ type Service struct {
 	platforms Platforms
 	baseURL   string
 	client    *http.Client
-	jwks      *jwksCache
+	jwks      *liveEventKeys
 	metrics   *metrics
 	now       func() time.Time
 	log       *slog.Logger
@@ -129,6 +129,7 @@ type Service struct {
 
 	ingest     chan *pendingEvent
 	ingestOnce sync.Once
+	insertStmt *sqlx.Stmt // the inbox batch INSERT, prepared at the first delivery
 
 	// wake nudges the inbox worker of this process when an event arrives.
 	wake chan struct{}
@@ -185,7 +186,7 @@ func New(o Options) (*Service, error) {
 		metrics:           newMetrics(),
 	}
 	if o.LiveEventsJWKSURL != "" {
-		s.jwks = newJWKSCache(o.LiveEventsJWKSURL, o.HTTPClient, o.Now)
+		s.jwks = newLiveEventKeys(o.LiveEventsJWKSURL, o.HTTPClient, o.Now, o.Log)
 	}
 	if o.Registerer != nil {
 		if err := s.metrics.register(o.Registerer); err != nil {

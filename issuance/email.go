@@ -55,7 +55,9 @@ func (s *Service) CredentialEmail(c Credential, g Group, d Design, to, reason st
 			data.Download = Link{"Download your certificate (PDF)", s.PDFURL(c.ID)}
 		}
 	case Badge:
-		data.Download = Link{"Download your badge image", s.BadgeURL(c.ID)}
+		if s.Keys != nil { // a badge is baked with the signed credential
+			data.Download = Link{"Download your badge image", s.BadgeURL(c.ID)}
+		}
 	}
 	if !colorRE.MatchString(data.Color) {
 		data.Color = "#1f3a5f"
@@ -111,6 +113,7 @@ func (s *Service) SendEmailBatch(sender *mail.Sender, from string) jobs.BatchHan
 			}
 			return errs
 		}
+		s.signBeforeSending(ctx, loaded)
 		var (
 			msgs     []mail.Message
 			msgJob   []int      // index into js of each message

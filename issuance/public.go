@@ -32,6 +32,10 @@ type CredentialView struct {
 	Printed []ViewField
 	// Preview marks the staff preview of a credential (possibly unpublished).
 	Preview bool
+	// Verification is what the public page checked (nil in the preview).
+	Verification *Verification
+	// JSONURL and JWTURL are the signed credential's downloads.
+	JSONURL, JWTURL string
 }
 
 // ViewField is one labelled value on a credential.
@@ -52,6 +56,7 @@ func (s *Service) View(ctx context.Context, c Credential, preview bool) (Credent
 		return CredentialView{}, err
 	}
 	v := CredentialView{Credential: c, Group: g, Issuer: DefaultIssuer, URL: s.CredentialURL(c.ID),
+		JSONURL: s.CredentialURL(c.ID) + ".json", JWTURL: s.CredentialURL(c.ID) + ".jwt",
 		IssuedOn: c.IssuedOn.Format(humanDate), Expired: c.Expired(s.now()), Preview: preview}
 	if c.ExpiresOn != nil {
 		v.ExpiresOn = c.ExpiresOn.Format(humanDate)
@@ -126,6 +131,7 @@ func (s *Service) RegisterPublic(r gin.IRouter, rd *web.Renderer) {
 	r.GET("/c/:id/badge", rd.Page(p.badge))
 	r.GET("/c/:id/image", rd.Page(p.image("image")))
 	r.GET("/c/:id/logo", rd.Page(p.image("logo")))
+	p.registerOpenBadges(r)
 }
 
 type public struct {
@@ -161,6 +167,9 @@ func (p *public) credential(c *gin.Context) error {
 	if id, ok := strings.CutSuffix(c.Param("id"), ".pdf"); ok {
 		return p.pdf(c, id)
 	}
+	if id, format := openBadgeFormat(c); format != "" {
+		return p.serveOpenBadge(c, id, format)
+	}
 	cr, ok, err := p.visible(c)
 	if err != nil {
 		return err
@@ -172,6 +181,12 @@ func (p *public) credential(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	ver, err := p.s.Verify(c.Request.Context(), cr)
+	if err != nil {
+		return err
+	}
+	v.Verification = &ver
+	c.Header("Vary", "Accept")
 	// Amendments and revocations must show at once: no caching.
 	c.Header("Cache-Control", "no-cache")
 	return p.rd.Render(c, http.StatusOK, "public_credential.html", v)

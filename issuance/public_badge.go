@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -19,12 +20,19 @@ import (
 // verifier needs nothing but the image).
 type signedJSONFunc func(ctx context.Context, id string) ([]byte, error)
 
-// signedJSON is the signing's source of signed credential JSON for s; nil
-// until the Open Badges signing is there, which leaves /c/:id/badge a 404.
-func signedJSON(s *Service) signedJSONFunc { return nil }
+// signedJSON is s's source of signed credential JSON: SignedCredential,
+// which signs first when the sign job has not run yet (a badge downloaded
+// a moment after publishing is baked all the same).
+func signedJSON(s *Service) signedJSONFunc {
+	return func(ctx context.Context, id string) ([]byte, error) {
+		js, _, err := s.SignedCredential(ctx, id)
+		return js, err
+	}
+}
 
 // badge serves /c/:id/badge: the design's badge image with the signed
-// credential baked in, as a download.
+// credential baked in, as a download; 404 when nothing is signed (a Service
+// without keys), 410 once revoked.
 func (p *public) badge(c *gin.Context) error {
 	ctx := c.Request.Context()
 	cr, ok, err := p.visible(c)
@@ -50,12 +58,8 @@ func (p *public) badge(c *gin.Context) error {
 		return nil
 	}
 	js, err := p.signed(ctx, cr.ID)
-	if apperr.Is(err, apperr.NotFound) || apperr.Is(err, apperr.Conflict) {
-		// Published a moment ago: the signing job has not run yet.
-		c.Header("Retry-After", "5")
-		c.Header("Cache-Control", "no-store")
-		c.String(http.StatusServiceUnavailable, "The signed credential is still being prepared. Please try again in a few seconds.\n")
-		return nil
+	if apperr.Is(err, apperr.NotFound) || errors.Is(err, ErrSigningUnavailable) {
+		return p.notFound(c) // nothing signed, nothing to bake
 	}
 	if err != nil {
 		return err

@@ -216,18 +216,23 @@ func (v CredentialView) ShareLinks() []Link {
 	}
 }
 
-// Downloads are the credential's downloadable forms that exist for its
-// design: the certificate PDF, or the baked badge.
+// Downloads are the credential's downloadable forms that exist for it: the
+// signed credential (JSON) and, for a badge design, the baked badge once it
+// is signed; for a certificate design, the PDF when its fonts can draw it.
 func (v CredentialView) Downloads() []Link {
 	if v.Preview || v.Credential.State != Published {
 		return nil
 	}
 	var out []Link
-	switch {
-	case v.Design.Kind == Certificate && len(v.certificate().Uncovered()) == 0:
+	signed := v.Verification != nil && v.Verification.Signed
+	if v.Design.Kind == Certificate && len(v.certificate().Uncovered()) == 0 {
 		out = append(out, Link{"Certificate (PDF)", v.URL + ".pdf"})
-	case v.Design.Kind == Badge && v.ImageURL != "":
+	}
+	if signed && v.Design.Kind == Badge && v.ImageURL != "" {
 		out = append(out, Link{"Badge image with the credential baked in (" + strings.ToUpper(imageExt(v.Design.ImageType)) + ")", v.URL + "/badge"})
+	}
+	if signed {
+		out = append(out, Link{"Signed credential (Open Badges 3.0 JSON)", v.JSONURL})
 	}
 	return out
 }

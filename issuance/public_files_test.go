@@ -168,6 +168,7 @@ func TestCertificatePDF(t *testing.T) {
 
 func TestPublicPageLinks(t *testing.T) {
 	s, _ := mustService(t)
+	s.Keys = mustKeys(t)
 	ctx := context.Background()
 	srv := publicServer(t, s)
 	if _, err := s.DefaultDesign(ctx); err != nil {
@@ -216,12 +217,21 @@ func TestPublicPageLinks(t *testing.T) {
 		!strings.HasPrefix(share[3], "mailto:?subject=Ada%20Lovelace") {
 		t.Fatalf("share links %q", share)
 	}
-	if dl := hrefs(body, "download-links"); len(dl) != 1 || dl[0] != "https://laurel.test/c/"+c.ID+".pdf" {
+	if dl := hrefs(body, "download-links"); len(dl) != 2 || dl[0] != "https://laurel.test/c/"+c.ID+".pdf" || dl[1] != "https://laurel.test/c/"+c.ID+".json" {
 		t.Fatalf("certificate downloads %q", dl)
 	}
 	_, body, _ = get(t, srv.URL+"/c/"+b.ID)
-	if dl := hrefs(body, "download-links"); len(dl) != 1 || dl[0] != "https://laurel.test/c/"+b.ID+"/badge" {
+	if dl := hrefs(body, "download-links"); len(dl) != 2 || dl[0] != "https://laurel.test/c/"+b.ID+"/badge" || dl[1] != "https://laurel.test/c/"+b.ID+".json" {
 		t.Fatalf("badge downloads %q", dl)
+	}
+	// Every download link answers.
+	for _, id := range []string{c.ID, b.ID} {
+		_, body, _ := get(t, srv.URL+"/c/"+id)
+		for _, u := range hrefs(body, "download-links") {
+			if code, _, _ := get(t, strings.Replace(u, "https://laurel.test", srv.URL, 1)); code != 200 {
+				t.Fatalf("%s: status %d", u, code)
+			}
+		}
 	}
 	// A revoked credential offers nothing to share or download.
 	if _, err := s.Revoke(ctx, actor, c.ID, "error"); err != nil {
@@ -235,6 +245,7 @@ func TestPublicPageLinks(t *testing.T) {
 
 func TestEmailLinksDownloads(t *testing.T) {
 	s, d := mustService(t)
+	s.Keys = mustKeys(t)
 	ctx := context.Background()
 	catcher := mustCatcher(t, "")
 	w := emailWorker(t, s, d, catcher.URL(), true)

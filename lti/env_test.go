@@ -27,6 +27,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv("LAUREL_BENCH_TOOL") != "" {
+		os.Exit(benchToolProcess()) // BenchmarkLoginLaunch's tool process
+	}
 	gin.SetMode(gin.ReleaseMode)
 	os.Exit(testenv.Main(m))
 }

@@ -1,7 +1,6 @@
 package lti
 
 import (
-	"crypto/rsa"
 	"errors"
 	"fmt"
 	"net/http"
@@ -102,8 +101,7 @@ func (t *Tool) CompleteLaunch(c *gin.Context) (*Launch, *CheckPage, error) {
 	now := t.Now()
 	l, err := ValidateIDToken(r.PostForm.Get(FieldIDToken), ValidateOptions{
 		Issuer: p.Issuer, ClientID: p.ClientID, Nonce: rec.Nonce, Now: now, Leeway: t.Leeway,
-		Key:     func(kid string) (*rsa.PublicKey, error) { return t.jwks.key(ctx, &p, kid) },
-		Refresh: func(kid string) (*rsa.PublicKey, bool) { return t.jwks.refresh(ctx, &p, kid) },
+		Verify: t.jwks.verifier(ctx, &p),
 		NonceSeen: func(nonce string, until time.Time) (bool, error) {
 			ttl := until.Sub(now)
 			if ttl < t.NonceTTL {

@@ -63,7 +63,7 @@ type Tool struct {
 	log      *slog.Logger
 	registry *Registry
 	toolKeys *KeyStore
-	jwks     *jwksCache
+	jwks     *platformKeys
 
 	mu       sync.RWMutex
 	onLaunch LaunchHandler
@@ -107,7 +107,7 @@ func New(d *sqlx.DB, rdb *redis.Client, keys *secret.Keys, baseURL string, log *
 	}
 	t.registry = NewRegistry(d, keys)
 	t.toolKeys = NewKeyStore(d, keys)
-	t.jwks = newJWKSCache(t)
+	t.jwks = newPlatformKeys(t)
 	return t
 }
 

@@ -25,7 +25,7 @@ const (
 // token that names it. Pages inside the platform's iframe carry it instead
 // of a cookie, which the browser may block there.
 func (t *Tool) IssueLaunchToken(ctx context.Context, l *Launch) (string, error) {
-	js, err := json.Marshal(l)
+	js, err := l.sessionJSON()
 	if err != nil {
 		return "", fmt.Errorf("issue launch token: %w", err)
 	}

@@ -29,7 +29,7 @@ commands:
                [--deployment-id ID]... [--canvas-url URL] [--canvas-token TOKEN]
   platform list
   reconcile [--mapping ID]    check Canvas for completions now
-  keys rotate                 add a new tool signing key
+  keys rotate                 add a new tool signing key (--credentials: new Open Badges signing keys)
 `
 
 func main() {
