@@ -3,6 +3,9 @@ package certpdf_test
 import (
 	"bytes"
 	"errors"
+	"image"
+	imgcolor "image/color"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -162,6 +165,26 @@ func TestRenderDeterministicAndLogo(t *testing.T) {
 	c.Logo, c.LogoType = []byte("not a png"), "image/png"
 	if _, err := certpdf.Render(c); err != nil {
 		t.Fatalf("a broken logo must be left out, got %v", err)
+	}
+	c.Logo, c.LogoType = []byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`), "image/svg+xml"
+	if _, err := certpdf.Render(c); err != nil {
+		t.Fatalf("an SVG logo must be left out, got %v", err)
+	}
+	// A PNG logo (with alpha) is drawn: pdfimages lists it.
+	img := image.NewNRGBA(image.Rect(0, 0, 40, 20))
+	img.Set(3, 3, imgcolor.NRGBA{200, 0, 0, 128})
+	var logo bytes.Buffer
+	png.Encode(&logo, img)
+	c.Logo, c.LogoType = logo.Bytes(), "image/png"
+	pdf, err := certpdf.Render(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "c.pdf")
+	os.WriteFile(f, pdf, 0o600)
+	out, err := exec.Command(mustTool(t, "pdfimages"), "-list", f).Output()
+	if err != nil || !strings.Contains(string(out), "  40    20 ") {
+		t.Fatalf("logo not in the PDF (%v):\n%s", err, out)
 	}
 }
 
