@@ -229,6 +229,68 @@ func (p *page) centredAt(s string, cx, y, w, size, minSize float64, c rgb) float
 	return tw
 }
 
+// lines draws s centred from baseline y: at size when it fits, else shrunk
+// down to minSize, else wrapped (between words, or between characters in
+// text without spaces) onto at most maxLines lines at minSize, each line
+// shaped and reordered on its own. It returns the last line's baseline and
+// the widest line's width.
+func (p *page) lines(s string, y, size, minSize float64, maxLines int, c rgb) (last, width float64) {
+	maxW := pageW - 2*margin
+	fits := func(t string, sz float64) bool { return p.width(runs(visual(t)), sz) <= maxW }
+	for size > minSize && !fits(s, size) {
+		size = max(minSize, size*0.9)
+	}
+	var ls []string
+	if fits(s, size) {
+		ls = []string{s}
+	} else {
+		ls = wrap(s, func(t string) bool { return fits(t, size) })
+	}
+	if len(ls) > maxLines {
+		ls = ls[:maxLines]
+		ls[maxLines-1] += "…"
+	}
+	gap := size * 0.45 // mm between baselines (size is in points)
+	for i, l := range ls {
+		last = y + float64(i)*gap
+		width = max(width, p.centredAt(l, pageW/2, last, maxW, size, size, c))
+	}
+	return last, width
+}
+
+// wrap splits s greedily into lines that fit.
+func wrap(s string, fits func(string) bool) []string {
+	var out []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		cand := w
+		if line != "" {
+			cand = line + " " + w
+		}
+		if fits(cand) {
+			line = cand
+			continue
+		}
+		if line != "" {
+			out = append(out, line)
+		}
+		// A word too wide on its own (or CJK text without spaces) breaks
+		// between characters.
+		line = ""
+		for _, r := range w {
+			if line != "" && !fits(line+string(r)) {
+				out = append(out, line)
+				line = ""
+			}
+			line += string(r)
+		}
+	}
+	if line != "" {
+		out = append(out, line)
+	}
+	return out
+}
+
 // Render draws c, or returns an *UncoveredError when c holds characters no
 // embedded font has. The result is deterministic for a given c (fixed
 // metadata dates, no random IDs), which lets callers cache it.
@@ -279,8 +341,7 @@ func Render(c Certificate) ([]byte, error) {
 	}
 	p.centred(title, y, 30, 16, primary)
 	p.centred("This certifies that", y+16, 13, 10, muted)
-	nameY := y + 36
-	w := p.centred(c.Recipient, nameY, 30, 14, ink)
+	nameY, w := p.lines(c.Recipient, y+36, 30, 16, 3, ink)
 	pdf.SetDrawColor(secondary.r, secondary.g, secondary.b)
 	pdf.SetLineWidth(0.6)
 	lw := min(pageW-2*margin, max(w+20, 90))
@@ -290,11 +351,11 @@ func Render(c Certificate) ([]byte, error) {
 	if c.Course != "" && c.Course != c.Achievement {
 		earned += " for completing " + c.Course
 	}
-	p.centred(earned+".", nameY+16, 14, 9, ink)
+	earnedY, _ := p.lines(earned+".", nameY+16, 14, 11, 4, ink)
 
 	// Printed attributes: label over value, side by side.
 	if len(c.Fields) > 0 {
-		fy := nameY + 34
+		fy := earnedY + 18
 		colW := (pageW - 2*margin) / float64(len(c.Fields))
 		for i, f := range c.Fields {
 			cx := margin + colW*(float64(i)+0.5)

@@ -3,12 +3,15 @@ package certpdf_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"image"
 	imgcolor "image/color"
 	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -199,6 +202,55 @@ func TestRenderRefusesUncovered(t *testing.T) {
 		}
 		if certpdf.Covered(name) {
 			t.Errorf("Covered(%q) = true", name)
+		}
+	}
+}
+
+// TestLongTextWraps: the longest name and group the forms accept (200
+// characters each) wrap onto lines instead of running off the page, and
+// every word is still there.
+func TestLongTextWraps(t *testing.T) {
+	var name, group []string
+	for i := range 20 {
+		name = append(name, fmt.Sprintf("Name%05d", i)) // 20 × 10 = 200 characters
+		group = append(group, fmt.Sprintf("Group%04d", i))
+	}
+	c := sample(strings.Join(name, " "))
+	c.Achievement = strings.Join(group, " ")
+	c.Course = strings.Repeat("课", 60) // no spaces: breaks between characters
+	pdf, err := certpdf.Render(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := PDFText(t, pdf)
+	for _, w := range append(name, group...) {
+		if !strings.Contains(got, w) {
+			t.Fatalf("%q missing:\n%s", w, got)
+		}
+	}
+	if n := strings.Count(strings.ReplaceAll(got, " ", ""), "课"); n != 60 {
+		t.Fatalf("%d of 60 course characters", n)
+	}
+	// pdftotext -bbox gives every word's box: none may leave the page.
+	bin := mustTool(t, "pdftotext")
+	f := filepath.Join(t.TempDir(), "c.pdf")
+	os.WriteFile(f, pdf, 0o600)
+	out, err := exec.Command(bin, "-bbox", f, "-").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`<word xMin="([0-9.]+)" yMin="([0-9.]+)" xMax="([0-9.]+)" yMax="([0-9.]+)"`)
+	words := re.FindAllStringSubmatch(string(out), -1)
+	if len(words) < 40 {
+		t.Fatalf("%d words", len(words))
+	}
+	const w, h = 841.89, 595.28 // A4 landscape in points
+	for _, m := range words {
+		x0, _ := strconv.ParseFloat(m[1], 64)
+		x1, _ := strconv.ParseFloat(m[3], 64)
+		y1, _ := strconv.ParseFloat(m[4], 64)
+		if x0 < 40 || x1 > w-40 || y1 > h-40 {
+			t.Fatalf("a word leaves the frame: %s", m[0])
 		}
 	}
 }
