@@ -31,6 +31,9 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'CompletionWorker' -benchtime 1x ./canvas/
 	$(GO) test -run '^$$' -bench 'ReadCSV1M|ReadXLSX100k' -benchtime 1x ./issuance/sheet/
 	$(GO) test -run '^$$' -bench 'CompletionsEndToEnd' -benchtime 1x ./canvas/
+	$(GO) test -run '^$$' -bench 'PublishSignAndDeliver10k|SignCredentials10k' -benchtime 1x ./issuance/
+	$(GO) test -run '^$$' -bench 'VerifyPage' -benchtime 2000x ./issuance/
+	$(GO) test -run '^$$' -bench 'SignCredential|CanonicalGeneral' ./issuance/openbadges/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzValidateIDToken -fuzztime 60s -fuzzminimizetime 2s ./lti/
