@@ -39,6 +39,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/laurel-edu/laurel/internal/jose"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/issuance"
 )
@@ -90,6 +91,10 @@ type Options struct {
 	BaseURL string
 	// LiveEventsJWKSURL is LAUREL_LIVE_EVENTS_JWKS_URL.
 	LiveEventsJWKSURL string
+	// KeySets is the process's cache of remote key sets (lti.Tool.KeySets),
+	// which then holds the Live Events JWKS too; nil: one of its own, on
+	// HTTPClient and Now.
+	KeySets *jose.KeySets
 	// Registerer receives the Prometheus counters (nil: not registered).
 	Registerer prometheus.Registerer
 	// HTTPClient fetches the JWKS and calls Canvas (default: 30 s timeout).
@@ -186,7 +191,10 @@ func New(o Options) (*Service, error) {
 		metrics:           newMetrics(),
 	}
 	if o.LiveEventsJWKSURL != "" {
-		s.jwks = newLiveEventKeys(o.LiveEventsJWKSURL, o.HTTPClient, o.Now, o.Log)
+		s.jwks = &liveEventKeys{url: o.LiveEventsJWKSURL, sets: o.KeySets}
+		if s.jwks.sets == nil {
+			s.jwks.sets = jose.NewKeySets(o.HTTPClient, o.Now, o.Log)
+		}
 	}
 	if o.Registerer != nil {
 		if err := s.metrics.register(o.Registerer); err != nil {

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/laurel-edu/laurel/internal/jose"
@@ -23,10 +21,6 @@ import (
 type liveEventKeys struct {
 	url  string
 	sets *jose.KeySets
-}
-
-func newLiveEventKeys(url string, client *http.Client, now func() time.Time, log *slog.Logger) *liveEventKeys {
-	return &liveEventKeys{url: url, sets: jose.NewKeySets(client, now, log)}
 }
 
 // leeway tolerates clock skew between Canvas and us on exp/nbf/iat.

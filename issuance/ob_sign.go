@@ -365,40 +365,53 @@ func (s *Service) SignedCredential(ctx context.Context, id string) (json []byte,
 	if !validID(id) {
 		return nil, "", apperr.Errorf(apperr.NotFound, "Credential %q does not exist.", id)
 	}
-	js, jwt, ok, err := s.storedSignature(ctx, id)
+	sig, err := s.signature(ctx, id)
 	if err != nil {
 		return nil, "", err
 	}
-	if !ok {
-		if err := s.signStale(ctx, []string{id}, false); err != nil {
-			return nil, "", err
-		}
-		if js, jwt, ok, err = s.storedSignature(ctx, id); err != nil {
-			return nil, "", err
-		}
-		if !ok {
-			return nil, "", apperr.Errorf(apperr.NotFound, "Credential %q does not exist.", id)
-		}
+	return []byte(sig.JSON), sig.JWT, nil
+}
+
+// storedSig is a credential's current signature and its sequence number
+// (its place on the status lists).
+type storedSig struct {
+	JSON string `db:"signed_json"`
+	JWT  string `db:"signed_jwt"`
+	Seq  int64  `db:"seq"`
+}
+
+// signature returns public credential id's current signature, signing it
+// first when it has none or a stale one.
+func (s *Service) signature(ctx context.Context, id string) (storedSig, error) {
+	sig, ok, err := s.storedSignature(ctx, id)
+	if err != nil || ok {
+		return sig, err
 	}
-	return []byte(js), jwt, nil
+	if err := s.signStale(ctx, []string{id}, false); err != nil {
+		return storedSig{}, err
+	}
+	if sig, ok, err = s.storedSignature(ctx, id); err != nil {
+		return storedSig{}, err
+	}
+	if !ok {
+		return storedSig{}, apperr.Errorf(apperr.NotFound, "Credential %q does not exist.", id)
+	}
+	return sig, nil
 }
 
 // storedSignature reads id's signature when it is current (ok false when
 // missing, stale, or the credential is not public).
-func (s *Service) storedSignature(ctx context.Context, id string) (js, jwt string, ok bool, err error) {
-	const q = `SELECT s.signed_json, s.signed_jwt FROM credential_signatures s JOIN credentials c ON c.id = s.credential_id
+func (s *Service) storedSignature(ctx context.Context, id string) (storedSig, bool, error) {
+	const q = `SELECT s.signed_json, s.signed_jwt, c.seq FROM credential_signatures s JOIN credentials c ON c.id = s.credential_id
 		WHERE s.credential_id = $1 AND (c.state = 'revoked' OR (c.state = 'published' AND s.signed_for = c.updated_at))`
-	var r struct {
-		JSON string `db:"signed_json"`
-		JWT  string `db:"signed_jwt"`
-	}
+	var r storedSig
 	switch err := s.DB.GetContext(ctx, &r, q, id); {
 	case errors.Is(err, sql.ErrNoRows):
-		return "", "", false, nil
+		return storedSig{}, false, nil
 	case err != nil:
-		return "", "", false, fmt.Errorf("signature of credential %s: %w", id, err)
+		return storedSig{}, false, fmt.Errorf("signature of credential %s: %w", id, err)
 	}
-	return r.JSON, r.JWT, true, nil
+	return r, true, nil
 }
 
 // signBeforeSending signs the credentials of a batch of emails that the

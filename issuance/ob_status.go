@@ -59,6 +59,11 @@ func (s *Service) StatusList(ctx context.Context, list int64) ([]byte, error) {
 	if !maxSeq.Valid || list > maxSeq.Int64/openbadges.StatusListSize {
 		return nil, errNoSuchList(list)
 	}
+	return s.statusList(ctx, list)
+}
+
+// statusList is StatusList for a list known to exist.
+func (s *Service) statusList(ctx context.Context, list int64) ([]byte, error) {
 	bits, err := s.statusBits(ctx, list)
 	if err != nil {
 		return nil, err
@@ -138,7 +143,7 @@ func (s *Service) signStatusList(ctx context.Context, list int64, bits []byte) (
 // after verifying the list's proof (once per version of the list).
 func (s *Service) revokedBit(ctx context.Context, seq int64) (bool, error) {
 	list, idx := seq/openbadges.StatusListSize, int(seq%openbadges.StatusListSize)
-	js, err := s.StatusList(ctx, list)
+	js, err := s.statusList(ctx, list)
 	if err != nil {
 		return false, err
 	}

@@ -42,7 +42,8 @@ type Verification struct {
 // not as errors; an error means the checks could not run.
 func (s *Service) Verify(ctx context.Context, c Credential) (Verification, error) {
 	var v Verification
-	js, jwt, err := s.SignedCredential(ctx, c.ID)
+	sig, err := s.signature(ctx, c.ID)
+	js, jwt := []byte(sig.JSON), sig.JWT
 	if errors.Is(err, ErrSigningUnavailable) {
 		v.Problem = "This credential has not been signed, so it cannot be verified."
 		return v, nil
@@ -70,11 +71,7 @@ func (s *Service) Verify(ctx context.Context, c Credential) (Verification, error
 		}
 	}
 	v.add(s.checkJWT(ctx, jwt, cred))
-	seq, err := s.credentialSeq(ctx, c.ID)
-	if err != nil {
-		return v, err
-	}
-	revoked, err := s.revokedBit(ctx, seq)
+	revoked, err := s.revokedBit(ctx, sig.Seq)
 	switch {
 	case err != nil:
 		s.logger().Warn("verify: status list unreadable", "credential", c.ID, "err", err)
@@ -155,12 +152,4 @@ func (s *Service) checkJWT(ctx context.Context, jwt string, cred openbadges.Cred
 		return name, false, "The VC-JWT carries a different credential."
 	}
 	return name, true, fmt.Sprintf("ES256 signature by %s.", h.Kid)
-}
-
-func (s *Service) credentialSeq(ctx context.Context, id string) (int64, error) {
-	var seq int64
-	if err := s.DB.GetContext(ctx, &seq, `SELECT seq FROM credentials WHERE id = $1`, id); err != nil {
-		return 0, fmt.Errorf("credential %s: %w", id, err)
-	}
-	return seq, nil
 }

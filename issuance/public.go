@@ -183,7 +183,9 @@ func (p *public) credential(c *gin.Context) error {
 	}
 	ver, err := p.s.Verify(c.Request.Context(), cr)
 	if err != nil {
-		return err
+		// The page still shows the credential, without claiming it verified.
+		p.s.logger().Error("public page: cannot verify credential", "credential", cr.ID, "err", err)
+		ver = Verification{Problem: "The signature could not be checked just now; try again later."}
 	}
 	v.Verification = &ver
 	c.Header("Vary", "Accept")

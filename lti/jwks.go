@@ -3,6 +3,7 @@ package lti
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -29,8 +30,21 @@ type platformKeys struct {
 }
 
 func newPlatformKeys(t *Tool) *platformKeys {
-	return &platformKeys{sets: jose.NewKeySets(t.HTTPClient, func() time.Time { return t.Now() }, t.log), urls: map[int64]string{}}
+	client := &http.Client{Transport: toolTransport{t}}
+	return &platformKeys{sets: jose.NewKeySets(client, func() time.Time { return t.Now() }, t.log), urls: map[int64]string{}}
 }
+
+// toolTransport fetches with the Tool's HTTPClient as it is at fetch time
+// (it may be replaced after New).
+type toolTransport struct{ t *Tool }
+
+func (tr toolTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return tr.t.HTTPClient.Do(r)
+}
+
+// KeySets is the Tool's cache of remote key sets (platform JWKS), for the
+// other verifiers of the process to share (canvas.Options.KeySets).
+func (t *Tool) KeySets() *jose.KeySets { return t.jwks.sets }
 
 // verifier returns the signature check of a launch from p.
 func (k *platformKeys) verifier(ctx context.Context, p *Platform) func(token string, h jose.Header) error {
