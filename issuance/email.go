@@ -20,6 +20,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/internal/safetext"
+	"github.com/laurel-edu/laurel/issuance/certpdf"
 )
 
 //go:embed mailtmpl/*
@@ -39,6 +40,8 @@ const DefaultIssuer = "Laurel"
 // emailData is what the credential email templates see.
 type emailData struct {
 	RecipientName, To, Achievement, CourseName, IssuedOn, URL, CredentialID, Issuer, Reason, Color string
+	// Download links the certificate PDF or the baked badge (never attached).
+	Download Link
 }
 
 // CredentialEmail renders the email for credential c of group g: subject,
@@ -47,6 +50,18 @@ func (s *Service) CredentialEmail(c Credential, g Group, d Design, to, reason st
 	data := emailData{RecipientName: c.Recipient.Name, To: to, Achievement: g.Name, CourseName: g.CourseName,
 		IssuedOn: c.IssuedOn.Format("2 January 2006"), URL: s.CredentialURL(c.ID), CredentialID: c.ID,
 		Issuer: DefaultIssuer, Reason: reason, Color: d.PrimaryColor}
+	switch d.Kind {
+	case Certificate:
+		// Only a certificate the PDF fonts can draw (the PDF route refuses
+		// others; the design's own texts are checked there).
+		if certpdf.Covered(c.Recipient.Name + g.Name + g.CourseName) {
+			data.Download = Link{"Download your certificate (PDF)", s.PDFURL(c.ID)}
+		}
+	case Badge:
+		if s.Keys != nil { // a badge is baked with the signed credential
+			data.Download = Link{"Download your badge image", s.BadgeURL(c.ID)}
+		}
+	}
 	if !colorRE.MatchString(data.Color) {
 		data.Color = "#1f3a5f"
 	}
@@ -111,6 +126,7 @@ func (s *Service) SendEmailBatch(sender *mail.Sender, from string) jobs.BatchHan
 			}
 			return errs
 		}
+		s.signBeforeSending(ctx, loaded)
 		var (
 			msgs     []mail.Message
 			msgJob   []int      // index into js of each message
@@ -129,7 +145,7 @@ func (s *Service) SendEmailBatch(sender *mail.Sender, from string) jobs.BatchHan
 			case e.cred.State != Published:
 				dropped = append(dropped, dropping{i, "credential is " + string(e.cred.State) + ", not published"})
 			default:
-				m, err := s.CredentialEmail(e.cred, e.group, Design{PrimaryColor: e.color}, e.to, e.reason)
+				m, err := s.CredentialEmail(e.cred, e.group, Design{PrimaryColor: e.color, Kind: e.kind}, e.to, e.reason)
 				if err != nil {
 					errs[i] = err
 					continue
@@ -221,6 +237,7 @@ type dropping struct {
 // loadedEmail is one queued email with what its message needs.
 type loadedEmail struct {
 	state, to, reason, color string
+	kind                     DesignKind
 	cred                     Credential
 	group                    Group
 }
@@ -230,7 +247,7 @@ func (s *Service) loadEmails(ctx context.Context, ids []int64) (map[int64]loaded
 	// group's as "g.<column>" into the nested rows, so adding a column to
 	// either row type needs no change here.
 	q := `SELECT e.id AS email_id, e.state AS email_state, e.to_address, e.reason, ` + prefixed("c", credCols) + `,
-			` + prefixed("g", groupCols) + `, d.primary_color
+			` + prefixed("g", groupCols) + `, d.primary_color, d.kind
 		FROM credential_emails e
 		JOIN credentials c ON c.id = e.credential_id
 		JOIN groups g ON g.id = c.group_id
@@ -242,6 +259,7 @@ func (s *Service) loadEmails(ctx context.Context, ids []int64) (map[int64]loaded
 		To     string   `db:"to_address"`
 		Reason string   `db:"reason"`
 		Color  string   `db:"primary_color"`
+		Kind   string   `db:"kind"`
 		Cred   credRow  `db:"c"`
 		Group  groupRow `db:"g"`
 	}
@@ -254,7 +272,7 @@ func (s *Service) loadEmails(ctx context.Context, ids []int64) (map[int64]loaded
 		if err != nil {
 			return nil, err
 		}
-		out[r.ID] = loadedEmail{state: r.State, to: r.To, reason: r.Reason, color: r.Color, cred: r.Cred.credential(), group: g}
+		out[r.ID] = loadedEmail{state: r.State, to: r.To, reason: r.Reason, color: r.Color, kind: DesignKind(r.Kind), cred: r.Cred.credential(), group: g}
 	}
 	return out, nil
 }

@@ -1,11 +1,15 @@
 package issuance
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/laurel-edu/laurel/internal/secret"
 )
 
 // Service is the issuance core: every change to designs, groups and
@@ -15,6 +19,16 @@ type Service struct {
 	BaseURL string // public URL of this deployment, without a trailing slash
 	Now     func() time.Time
 	Log     *slog.Logger
+	// Keys (LAUREL_SECRET_KEY) seal the credential signing keys; without
+	// them nothing is signed (ErrSigningUnavailable).
+	Keys *secret.Keys
+	// Issuer says who issues (name, website, logo); nil uses DefaultIssuer
+	// and BaseURL.
+	Issuer func(ctx context.Context) (IssuerIdentity, error)
+
+	keysOnce sync.Once
+	credKeys *CredentialKeys
+	status   statusCache
 }
 
 // New returns a Service on db whose public links start with baseURL.

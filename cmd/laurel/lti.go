@@ -96,12 +96,22 @@ func (m *Main) platformLink(ctx context.Context, args []string) error {
 }
 
 func (m *Main) keysRotate(ctx context.Context, args []string) error {
-	if err := parse(m.flags("keys rotate"), args); err != nil {
+	fs := m.flags("keys rotate")
+	creds := fs.Bool("credentials", false, "rotate the Open Badges credential signing keys (Ed25519 and ES256) instead of the LTI tool key")
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	a, err := m.openStore(ctx)
 	if err != nil {
 		return err
+	}
+	if *creds {
+		ed, es, err := a.Issuance.RotateCredentialKeys(ctx)
+		if err != nil {
+			return fmt.Errorf("keys rotate --credentials: %w", err)
+		}
+		fmt.Fprintf(m.Stdout, "new credential keys %s (Data Integrity) and %s (VC-JWT); older keys stay published\n", ed, es)
+		return nil
 	}
 	kid, err := a.LTI.RotateKeys(ctx)
 	if err != nil {

@@ -31,7 +31,7 @@ commands:
   platform link [--expires DURATION]
                               print a one-time Dynamic Registration link (default: valid 24h)
   reconcile [--mapping ID]    check Canvas for completions now
-  keys rotate                 add a new tool signing key
+  keys rotate                 add a new tool signing key (--credentials: new Open Badges signing keys)
 `
 
 func main() {

@@ -96,6 +96,10 @@ func TestAdministrativeCommands(t *testing.T) {
 	if err != nil || !strings.Contains(out, "new signing key") {
 		t.Fatalf("keys rotate = %q, %v", out, err)
 	}
+	out, err = run(t, "", "keys", "rotate", "--credentials")
+	if err != nil || !regexp.MustCompile(`^new credential keys ed-\d{8}-[0-9a-f]{12} \(Data Integrity\) and es-\d{8}-[0-9a-f]{12} \(VC-JWT\)`).MatchString(out) {
+		t.Fatalf("keys rotate --credentials = %q, %v", out, err)
+	}
 	out, err = run(t, "", "migrate", "status")
 	if err != nil || strings.Contains(out, "pending") || !strings.Contains(out, "applied") {
 		t.Fatalf("migrate status = %q, %v; want every migration applied", out, err)

@@ -47,6 +47,7 @@ func (a *App) build(ctx context.Context) error {
 	a.Renderer = rd
 	a.Issuance = issuance.New(a.DB, a.Config.BaseURL)
 	a.Issuance.Log = a.Log
+	a.Issuance.Keys = a.Config.Keys
 	// Administrative commands run without Redis: Auth then serves accounts
 	// and tokens only, never a session.
 	a.Auth = auth.New(a.DB, a.Redis, a.Config.Keys, a.Config.BaseURL)
@@ -116,6 +117,7 @@ func (a *App) RunWorkers(ctx context.Context) error {
 	w.Handle(auth.AccountEmailJob, a.Auth.SendAccountEmail(a.Mail, a.Config.MailFrom, a.Config.BaseURL))
 	w.HandleBatch(issuance.EmailJob, a.Issuance.SendEmailBatch(a.Mail, a.Config.MailFrom))
 	w.SetPolicy(issuance.EmailJob, issuance.EmailRetry)
+	w.Handle(issuance.SignJob, a.Issuance.SignCredentialsJob())
 	errc := make(chan error, 3)
 	go func() { errc <- w.Run(ctx) }()
 	go func() { errc <- a.Canvas.RunInboxWorker(ctx) }()
