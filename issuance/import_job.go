@@ -364,6 +364,10 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 		if _, err := stmt.ExecContext(ctx); err != nil {
 			return fmt.Errorf("validate import %d: copy: %w", im.ID, err)
 		}
+		// The connection takes other statements only once the COPY is closed.
+		if err := stmt.Close(); err != nil {
+			return fmt.Errorf("validate import %d: copy: %w", im.ID, err)
+		}
 		s.progress(ctx, im.ID, "checking", done, max(total, done), false)
 		if err := markFileWide(ctx, tx, im.ID, g); err != nil {
 			return err
@@ -382,7 +386,7 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 		}
 		probs, _ := json.Marshal(problems)
 		const qu = `UPDATE imports SET state = 'ready', columns = $2, problems = $3, header_signature = $4, header_row = $5,
-				rows = $6, valid = $7, invalid = $6 - $7, phase = '', rows_done = $6, rows_total = $6, error = '', updated_at = $8
+				rows = $6::int, valid = $7::int, invalid = $6::int - $7::int, phase = '', rows_done = $6, rows_total = $6, error = '', updated_at = $8
 			WHERE id = $1 AND state = 'validating'`
 		res, err := tx.ExecContext(ctx, qu, im.ID, string(cols), string(probs), sig, headerRow, n.Rows, n.Valid, s.now())
 		if err != nil {
