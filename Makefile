@@ -29,6 +29,8 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'LoginLaunch' -benchtime 3000x ./lti/
 	$(GO) test -run '^$$' -bench 'WebhookIngest' -benchtime 10000x ./canvas/
 	$(GO) test -run '^$$' -bench 'CompletionWorker' -benchtime 1x ./canvas/
+	$(GO) test -run '^$$' -bench 'Import100k' -benchtime 1x ./issuance/
+	$(GO) test -run '^$$' -bench 'Import1M' -benchtime 1x -timeout 30m ./issuance/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzValidateIDToken -fuzztime 60s -fuzzminimizetime 2s ./lti/
