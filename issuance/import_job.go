@@ -24,12 +24,8 @@ func (s *Service) HandleImportJobs(w *jobs.Worker) {
 	w.Handle(ImportCommitJob, s.commitJob)
 }
 
-// maxDistinctDates bounds the values kept per date column to detect its
-// date order: a cohort's dates repeat, so this is far more than any file has,
-// and memory stays bounded whatever the row count.
-const maxDistinctDates = 50000
-
-// progressEvery is how often (in rows, and at least this long apart) a job
+// progressRows and progressInterval say how often (in rows, and at least how
+// long apart) a job
 // records its progress.
 const (
 	progressRows     = 2000

@@ -62,9 +62,6 @@ func importTargets(g Group) []ImportTarget {
 	return out
 }
 
-// ImportTargets lists what g's columns can be mapped to, for forms.
-func ImportTargets(g Group) []ImportTarget { return importTargets(g) }
-
 func validTarget(g Group, key string) bool {
 	for _, t := range importTargets(g) {
 		if t.Key == key {
@@ -72,16 +69,6 @@ func validTarget(g Group, key string) bool {
 		}
 	}
 	return false
-}
-
-// targetLabel is the label of attribute key in g.
-func targetLabel(g Group, key string) string {
-	for _, t := range importTargets(g) {
-		if t.Key == key {
-			return t.Label
-		}
-	}
-	return key
 }
 
 // autoTarget recognises a header: a custom attribute's key or label first
