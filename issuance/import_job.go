@@ -25,8 +25,7 @@ func (s *Service) HandleImportJobs(w *jobs.Worker) {
 }
 
 // progressRows and progressInterval say how often (in rows, and at least how
-// long apart) a job
-// records its progress.
+// long apart) a job records its progress.
 const (
 	progressRows     = 2000
 	progressInterval = 250 * time.Millisecond
