@@ -31,10 +31,13 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'CompletionWorker' -benchtime 1x ./canvas/
 	$(GO) test -run '^$$' -bench 'Import100k' -benchtime 1x ./issuance/
 	$(GO) test -run '^$$' -bench 'Import1M' -benchtime 1x -timeout 30m ./issuance/
+	$(GO) test -run '^$$' -bench 'ReadCSV1M|ReadXLSX100k' -benchtime 1x ./issuance/sheet/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzValidateIDToken -fuzztime 60s -fuzzminimizetime 2s ./lti/
 	$(GO) test -run '^$$' -fuzz FuzzLaunchClaims -fuzztime 60s -fuzzminimizetime 2s ./lti/
+	$(GO) test -run '^$$' -fuzz FuzzCSV -fuzztime 60s -fuzzminimizetime 2s ./issuance/sheet/
+	$(GO) test -run '^$$' -fuzz FuzzParseDate -fuzztime 60s -fuzzminimizetime 2s ./issuance/sheet/
 
 deps:
 	@command -v $(GO) >/dev/null || { echo "Go $(GO_MIN)+ is required: install it from https://go.dev/dl/ (Debian's golang package is too old)"; exit 1; }

@@ -96,25 +96,51 @@ func (rd *Reader) openCSV(r io.ReaderAt, size int64, head []byte) error {
 	if crOnly {
 		text = strings.ReplaceAll(text, "\r", "\n")
 	}
-	rd.delimiter = detectDelimiter(text)
+	hint, hinted := sepHint(text)
+	if hinted {
+		rd.delimiter = hint
+	} else {
+		rd.delimiter = detectDelimiter(text)
+	}
 
 	in := open()
 	if crOnly {
 		in = transform.NewReader(in, crToLF{})
 	}
 	lim := &recordLimit{r: in}
-	cr := csv.NewReader(bufio.NewReaderSize(lim, 64<<10))
+	cr := csv.NewReader(bufio.NewReaderSize(lim, int(min(64<<10, max(size, 4096)))))
 	cr.Comma = rd.delimiter
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = false
-	rd.src = &csvSource{cr: cr, lim: lim}
+	// `Ana, "Lima, Ana"` (a space after the comma, as people and scripts
+	// write CSV) is a quoted cell, not a bare quote. Not with tabs:
+	// encoding/csv would also skip the empty cells between two tabs.
+	cr.TrimLeadingSpace = rd.delimiter != '\t'
+	rd.src = &csvSource{cr: cr, lim: lim, skipHint: hinted}
 	return nil
+}
+
+// sepHint reads Excel's "sep=;" first line, which names the delimiter and
+// which Excel does not show as a row.
+func sepHint(text string) (rune, bool) {
+	rest, ok := strings.CutPrefix(text, "sep=")
+	if !ok || rest == "" {
+		return 0, false
+	}
+	d := rune(rest[0])
+	if d != ',' && d != ';' && d != '\t' {
+		return 0, false
+	}
+	if after := rest[1:]; after != "" && !strings.HasPrefix(after, "\n") && !strings.HasPrefix(after, "\r\n") {
+		return 0, false
+	}
+	return d, true
 }
 
 // validUTF8 reports whether the whole file is valid UTF-8, reading it in
 // chunks; a rune split across two chunks is carried over.
 func validUTF8(r io.ReaderAt, size int64) (bool, error) {
-	buf := make([]byte, utf8CheckChunk+utf8.UTFMax)
+	buf := make([]byte, min(utf8CheckChunk, size)+utf8.UTFMax)
 	carry := 0
 	for off := int64(0); off < size; {
 		n, err := r.ReadAt(buf[carry:carry+int(min(utf8CheckChunk, size-off))], off)
@@ -169,7 +195,7 @@ func detectDelimiter(text string) rune {
 	best, bestCells, bestSame := ',', 1, -1
 	for _, d := range []rune{',', ';', '\t'} {
 		cr := csv.NewReader(strings.NewReader(text))
-		cr.Comma, cr.FieldsPerRecord = d, -1
+		cr.Comma, cr.FieldsPerRecord, cr.TrimLeadingSpace = d, -1, d != '\t'
 		cells, same := 0, 0
 		for i := 0; i < 20; i++ {
 			rec, err := cr.Read()
@@ -196,13 +222,21 @@ func detectDelimiter(text string) rune {
 
 // csvSource reads records and numbers them as a spreadsheet would show them.
 type csvSource struct {
-	cr      *csv.Reader
-	lim     *recordLimit
-	row     int // the last row returned
-	endLine int // the line the last record ended on
+	cr       *csv.Reader
+	lim      *recordLimit
+	row      int  // the last row returned
+	endLine  int  // the line the last record ended on
+	skipHint bool // the first line is Excel's "sep=" hint
 }
 
 func (s *csvSource) read() (int, []string, error) {
+	if s.skipHint {
+		// Excel hides the "sep=" line: the row after it is row 1.
+		s.skipHint = false
+		if _, err := s.cr.Read(); err == nil {
+			s.endLine, _ = s.cr.FieldPos(0)
+		}
+	}
 	s.lim.mark(s.cr.InputOffset())
 	rec, err := s.cr.Read()
 	if err != nil {
@@ -298,6 +332,29 @@ func binaryKind(head []byte) string {
 		return "The file is gzip-compressed. Uncompress it and upload the CSV or Excel (.xlsx) file inside."
 	case bytes.HasPrefix(head, []byte("\x89PNG")), bytes.HasPrefix(head, []byte{0xFF, 0xD8, 0xFF}), bytes.HasPrefix(head, []byte("GIF8")):
 		return "The file is an image, not a spreadsheet. Upload a CSV or an Excel (.xlsx) file."
+	}
+	return ""
+}
+
+// bomlessUTF16 recognises UTF-16 text without a byte-order mark (every
+// other byte NUL in the first ones), which cannot be told from binary data
+// reliably and is therefore refused with a message saying how to save it.
+func bomlessUTF16(head []byte) string {
+	n := min(len(head), 512) &^ 1
+	if n < 8 || bytes.HasPrefix(head, bomUTF16LE) || bytes.HasPrefix(head, bomUTF16BE) {
+		return ""
+	}
+	even, odd := 0, 0
+	for i := 0; i < n; i += 2 {
+		if head[i] == 0 {
+			even++
+		}
+		if head[i+1] == 0 {
+			odd++
+		}
+	}
+	if half := n / 2; (odd*10 >= half*9 && even == 0) || (even*10 >= half*9 && odd == 0) {
+		return "The file looks like UTF-16 (\"Unicode\") text without a byte-order mark, which cannot be read reliably. In Excel, save it as \"CSV UTF-8 (Comma delimited)\"."
 	}
 	return ""
 }

@@ -166,8 +166,10 @@ func orderName(o DateOrder) string {
 // is ambiguous — the orders that read every value read some value as
 // different dates (03/04/2026 only fits both MDY and DMY), or no single order
 // reads them all — and the caller then asks the user or reports the rows.
-// A column of ISO dates only returns ("", true). Empty values and values
-// that are no date in any order are ignored here (ParseDate reports them).
+// A column of ISO dates only returns ("", true). When several orders read
+// every value identically (serial numbers and ISO dates only), the first of
+// YMD, MDY, DMY is returned. Empty values and values that are no date in any
+// order are ignored here (ParseDate reports them).
 func DetectOrder(values []string) (order DateOrder, ok bool) {
 	var d OrderDetector
 	for _, v := range values {

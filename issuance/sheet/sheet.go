@@ -75,15 +75,15 @@ type Reader struct {
 // understands. The caller must Close the Reader; r must stay readable until
 // then.
 func Open(r io.ReaderAt, size int64, opts Options) (*Reader, error) {
-	max := opts.MaxBytes
-	if max <= 0 {
-		max = DefaultMaxBytes
+	limit := opts.MaxBytes
+	if limit <= 0 {
+		limit = DefaultMaxBytes
 	}
 	if size < 0 {
 		return nil, apperr.Errorf(apperr.Invalid, "The file could not be read.")
 	}
-	if size > max {
-		return nil, apperr.Errorf(apperr.Invalid, "The file is %s; the largest accepted is %s. Split it into smaller files.", humanBytes(size), humanBytes(max))
+	if size > limit {
+		return nil, apperr.Errorf(apperr.Invalid, "The file is %s; the largest accepted is %s. Split it into smaller files.", humanBytes(size), humanBytes(limit))
 	}
 	if size == 0 {
 		return nil, errEmpty
@@ -93,6 +93,9 @@ func Open(r io.ReaderAt, size int64, opts Options) (*Reader, error) {
 		return nil, fmt.Errorf("sheet: read the start of the file: %w", err)
 	}
 	if msg := binaryKind(head); msg != "" {
+		return nil, apperr.Errorf(apperr.Invalid, "%s", msg)
+	}
+	if msg := bomlessUTF16(head); msg != "" {
 		return nil, apperr.Errorf(apperr.Invalid, "%s", msg)
 	}
 	rd := &Reader{}
