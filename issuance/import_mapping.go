@@ -31,9 +31,9 @@ var headerSynonyms = map[string][]string{
 		"Correo", "Correo electrónico", "Student email", "Recipient email", "Learner email", "Earner email", "Emailaddress"},
 	colIssued: {"Issue date", "Issued on", "Issued", "Date issued", "Completion date", "Completed", "Completed on",
 		"Date completed", "Date", "Award date", "Date awarded", "Awarded on", "Date de délivrance", "Date d'obtention",
-		"Fecha", "Fecha de emisión", "Issued date"},
+		"Fecha", "Fecha de emisión", "Issued date", "Ausstellungsdatum", "Ausgestellt am", "Abschlussdatum", "Datum"},
 	colExpires: {"Expiry date", "Expiration date", "Expires", "Expires on", "Expiry", "Valid until", "Date d'expiration",
-		"Fecha de vencimiento", "Expiration"},
+		"Fecha de vencimiento", "Expiration", "Gültig bis", "Ablaufdatum"},
 }
 
 // standardColumns are the import attributes every group has, in the order
