@@ -3,6 +3,7 @@ package issuance
 import (
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -241,7 +242,7 @@ func (u *ui) importTemplate(format string) func(c *gin.Context) error {
 		if err != nil {
 			return err
 		}
-		c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, templateFileName(g, format)))
+		c.Header("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": templateFileName(g, format)}))
 		c.Data(http.StatusOK, ctype, body)
 		return nil
 	}
