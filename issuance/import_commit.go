@@ -143,7 +143,7 @@ func (s *Service) commit(ctx context.Context, j jobs.Job, id int64) error {
 				FROM import_rows WHERE import_id = $1 AND errors IS NULL
 				ORDER BY key, row_number
 				ON CONFLICT DO NOTHING
-				RETURNING ` + credCols + `
+				RETURNING id, state, recipient_name, recipient_email, issued_on, expires_on, attributes, evidence_url, revocation_reason
 			), aud AS (
 				INSERT INTO audit_log (at, actor, action, entity_type, entity_id, after)
 				SELECT $3, $4, 'create', 'credential', id, ` + credAuditSQL + ` FROM ins

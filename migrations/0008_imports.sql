@@ -79,11 +79,11 @@ CREATE TABLE import_mappings (
     PRIMARY KEY (group_id, signature)
 );
 
+-- No index: nothing looks credentials up by import, and an index would slow
+-- every bulk commit; imports are deleted only before they are committed.
 ALTER TABLE credentials ADD COLUMN import_id bigint REFERENCES imports (id);
-CREATE INDEX credentials_import ON credentials (import_id) WHERE import_id IS NOT NULL;
 
 -- +goose Down
-DROP INDEX credentials_import;
 ALTER TABLE credentials DROP COLUMN import_id;
 DROP TABLE import_mappings;
 DROP TABLE import_rows;
