@@ -364,6 +364,15 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 			return fmt.Errorf("validate import %d: copy: %w", im.ID, err)
 		}
 		s.progress(ctx, im.ID, "checking", done, max(total, done), false)
+		// The planner must know how many rows were just staged (it would
+		// otherwise take them for a handful and join them by nested loop);
+		// the duplicate check sorts them by recipient in memory, not on disk.
+		if _, err := tx.ExecContext(ctx, `ANALYZE import_rows`); err != nil {
+			return fmt.Errorf("validate import %d: analyze: %w", im.ID, err)
+		}
+		if _, err := tx.ExecContext(ctx, `SET LOCAL work_mem = '64MB'`); err != nil {
+			return fmt.Errorf("validate import %d: %w", im.ID, err)
+		}
 		if err := markFileWide(ctx, tx, im.ID, g); err != nil {
 			return err
 		}

@@ -537,6 +537,9 @@ func (s *Service) CancelImport(ctx context.Context, actor string, id int64) erro
 		case ImportCommitted:
 			return apperr.Errorf(apperr.Conflict, "Import %d is committed; its credentials are in Review Unpublished.", id)
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM import_rows WHERE import_id = $1`, id); err != nil {
+			return fmt.Errorf("cancel import %d: %w", id, err)
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM imports WHERE id = $1`, id); err != nil {
 			return fmt.Errorf("cancel import %d: %w", id, err)
 		}

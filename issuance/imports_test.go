@@ -250,6 +250,12 @@ func TestImportAPIValidatesEveryRowAndCommitsTheValidOnes(t *testing.T) {
 	if err != nil || im.State != issuance.ImportCommitted || im.Created != 2 || im.CommittedBy != "token:1:ci" {
 		t.Fatalf("import record: %+v %v", im, err)
 	}
+	var audited int
+	d.Get(&audited, `SELECT count(*) FROM audit_log WHERE entity_type = 'import' AND entity_id = $1 AND action = 'commit'
+		AND actor = 'token:1:ci' AND after->>'created' = '2'`, fmt.Sprint(im.ID))
+	if audited != 1 {
+		t.Fatalf("commit audit entries: %d", audited)
+	}
 	// Committing twice is a conflict and creates nothing more.
 	if code, res = api.commit("owner", body["id"], ""); code != 409 {
 		t.Fatalf("second commit: %d %v", code, res)

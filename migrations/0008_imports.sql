@@ -56,9 +56,10 @@ CREATE TABLE import_chunks (
 );
 
 -- One row per data row of the file, in spreadsheet numbering; errors is NULL
--- for a row that can be created.
+-- for a row that can be created. No foreign key: a row-level check per COPYed
+-- row would cost more than the COPY; the store deletes an import's rows with it.
 CREATE TABLE import_rows (
-    import_id     bigint NOT NULL REFERENCES imports (id) ON DELETE CASCADE,
+    import_id     bigint NOT NULL,
     row_number    integer NOT NULL,
     credential_id text NOT NULL,
     name          text NOT NULL,
@@ -79,9 +80,10 @@ CREATE TABLE import_mappings (
     PRIMARY KEY (group_id, signature)
 );
 
--- No index: nothing looks credentials up by import, and an index would slow
--- every bulk commit; imports are deleted only before they are committed.
-ALTER TABLE credentials ADD COLUMN import_id bigint REFERENCES imports (id);
+-- The import a credential came from. Neither an index nor a foreign key: both
+-- would cost every bulk commit a lookup per row, nothing looks credentials up
+-- by import, and an import is deleted only before it is committed.
+ALTER TABLE credentials ADD COLUMN import_id bigint;
 
 -- +goose Down
 ALTER TABLE credentials DROP COLUMN import_id;
