@@ -33,6 +33,8 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'WebhookIngest' -benchtime 10000x ./canvas/
 	$(GO) test -run '^$$' -bench 'CompletionWorker' -benchtime 1x ./canvas/
 	$(GO) test -run '^$$' -bench 'Reconcile10k' -benchtime 1x ./canvas/
+	$(GO) test -run '^$$' -bench 'Import100k' -benchtime 1x ./issuance/
+	$(GO) test -run '^$$' -bench 'Import1M' -benchtime 1x -timeout 30m ./issuance/
 	$(GO) test -run '^$$' -bench 'ReadCSV1M|ReadXLSX100k' -benchtime 1x ./issuance/sheet/
 	$(GO) test -run '^$$' -bench 'CompletionsEndToEnd' -benchtime 1x ./canvas/
 	$(GO) test -run '^$$' -bench 'CheckJSON' -benchtime 5x ./internal/text/

@@ -28,6 +28,7 @@ func (s *Service) RegisterAPI(r gin.IRouter) {
 	r.PATCH("/credentials/:id", web.API(a.patchCredential))
 	r.POST("/credentials/:id/revoke", web.API(a.revoke))
 	r.POST("/credentials/:id/resend", web.API(a.resend))
+	a.registerImportAPI(r)
 }
 
 type api struct{ s *Service }

@@ -61,6 +61,7 @@ func (s *Service) RegisterUI(r gin.IRouter, rd *web.Renderer) {
 	r.POST("/designs/:id/edit", p(u.designUpdate))
 	r.GET("/designs/:id/image", p(u.designImage("image")))
 	r.GET("/designs/:id/logo", p(u.designImage("logo")))
+	u.registerImportUI(r)
 }
 
 // principal returns the signed-in principal; RequireStaff guarantees one,

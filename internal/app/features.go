@@ -118,6 +118,7 @@ func (a *App) RunWorkers(ctx context.Context) error {
 	w.HandleBatch(issuance.EmailJob, a.Issuance.SendEmailBatch(a.Mail, a.Config.MailFrom))
 	w.SetPolicy(issuance.EmailJob, issuance.EmailRetry)
 	w.Handle(issuance.SignJob, a.Issuance.SignCredentialsJob())
+	a.Issuance.HandleImportJobs(w)
 	errc := make(chan error, 3)
 	go func() { errc <- w.Run(ctx) }()
 	go func() { errc <- a.Canvas.RunInboxWorker(ctx) }()
