@@ -75,6 +75,7 @@ type rowChecker struct {
 	orders    map[int]sheet.DateOrder // column → date order
 	ambiguous map[int]bool            // date columns whose order is unknown
 	attrType  map[string]AttributeType
+	now       time.Time // validation's "today" (future issue dates), from the service clock
 }
 
 func cell(cells []string, i int) string {
@@ -186,7 +187,7 @@ func (rc *rowChecker) check(cells []string) staged {
 	if item.Recipient.Name == "" {
 		item.Recipient.Name = strings.TrimSpace(first + " " + last)
 	}
-	ps, fe := prepare(rc.g, []NewCredential{item})
+	ps, fe := prepare(rc.g, []NewCredential{item}, rc.now)
 	for _, f := range fe {
 		if !flagged[f.Field] {
 			out.errs = append(out.errs, rowErr{Field: f.Field, Message: f.Message})
@@ -257,7 +258,7 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 		}
 	}
 	rc := &rowChecker{g: g, cols: resolveColumns(g, header, im.Mapping, saved), orders: map[int]sheet.DateOrder{},
-		ambiguous: map[int]bool{}, attrType: map[string]AttributeType{}}
+		ambiguous: map[int]bool{}, attrType: map[string]AttributeType{}, now: s.now()}
 	for _, a := range g.Attributes {
 		rc.attrType[a.Key] = a.Type
 	}
