@@ -204,7 +204,7 @@ func (s *Service) adminSetSecret(c *gin.Context) error {
 
 func (s *Service) adminEvents(c *gin.Context) error {
 	p := auth.Current(c)
-	// PRODUCT.md: owners and admins see every event; a team member only
+	// docs/roles.md: owners and admins see every event; a team member only
 	// those of their groups; viewers none.
 	if err := p.Require(auth.MapCourses); err != nil {
 		return err

@@ -12,7 +12,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/web"
 )
 
-// RegisterAPI mounts JSON API v1 (CONTRACT.md) on r, which the app mounts at
+// RegisterAPI mounts JSON API v1 (docs/api.md) on r, which the app mounts at
 // /api/v1 behind the Bearer-token middleware. Each handler checks the
 // principal's permission for the group it touches.
 func (s *Service) RegisterAPI(r gin.IRouter) {

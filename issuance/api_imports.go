@@ -24,7 +24,7 @@ const XLSXType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sh
 // maxAPIErrors bounds the errors an import object lists; errors.csv has all.
 const maxAPIErrors = 10000
 
-// registerImportAPI mounts the import endpoints of CONTRACT.md.
+// registerImportAPI mounts the import endpoints of docs/api.md.
 func (a *api) registerImportAPI(r gin.IRouter) {
 	r.POST("/groups/:id/imports", web.API(a.createImport))
 	r.GET("/groups/:id/imports", web.API(a.listImports))
@@ -46,7 +46,7 @@ type apiProgress struct {
 	Rate  int    `json:"rate"` // rows per second
 }
 
-// apiImport is an import as CONTRACT.md names its fields.
+// apiImport is an import as docs/api.md names its fields.
 type apiImport struct {
 	ID          int64             `json:"id"`
 	GroupID     int64             `json:"group_id"`

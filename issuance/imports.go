@@ -25,7 +25,7 @@ import (
 // ImportState is where a CSV/XLSX import is in its life cycle.
 type ImportState string
 
-// Import states (CONTRACT.md).
+// Import states (docs/api.md).
 const (
 	ImportValidating ImportState = "validating"
 	ImportReady      ImportState = "ready"

@@ -20,7 +20,7 @@ import (
 //go:embed templates/*.html
 var Templates embed.FS
 
-// ui serves the staff pages: the seed workflow of PRODUCT.md (groups, the
+// ui serves the staff pages: the workflows of docs/roles.md (groups, the
 // "Create Credentials" form, "Review Unpublished Credentials", publish with a
 // confirmation) plus designs and each credential's page.
 type ui struct {

@@ -1,5 +1,5 @@
 // Command laurel is Laurel's one binary: the server, the background workers,
-// the local sandbox and the administrative commands (see CONTRACT.md).
+// the local sandbox and the administrative commands (docs/commands.md).
 package main
 
 import (

@@ -15,11 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/config"
 	"github.com/laurel-edu/laurel/internal/testenv"
 	"github.com/laurel-edu/laurel/issuance"
-	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/lti"
 )
 

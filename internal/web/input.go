@@ -229,7 +229,7 @@ type JSONOptions struct {
 	AllowUnknownFields bool
 	// Batch names the top-level array whose items are a batch (e.g.
 	// "credentials"): a text problem inside item i is reported as
-	// {"index": i, "field": <path inside the item>}, CONTRACT's batch shape.
+	// {"index": i, "field": <path inside the item>}, the API's batch shape (docs/api.md).
 	Batch string
 }
 
