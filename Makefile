@@ -6,9 +6,11 @@
 
 GO ?= go
 GO_MIN := 1.26
-PACKAGES := postgresql redis-server chromium
+# staticcheck is pinned; `go run` fetches it through the Go module proxy once and caches it.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+PACKAGES := postgresql redis-server chromium libimage-exiftool-perl poppler-utils
 
-.PHONY: dev test bench deps build lint fuzz faults
+.PHONY: dev test bench deps build lint fuzz faults npm-deps
 
 build:
 	$(GO) build -o bin/laurel ./cmd/laurel
@@ -17,8 +19,9 @@ dev: deps build
 	./bin/laurel dev
 
 # -p 2: two packages at a time on a 2-core machine; each starts its own servers.
-test: deps
+test: deps npm-deps
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 	$(GO) test -p 2 -count=1 -timeout 14m ./...
 
 # Benchmarks print their figures (seconds, p95/p99 ms, launches/s, events/s, peak MB).
@@ -30,13 +33,27 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'WebhookIngest' -benchtime 10000x ./canvas/
 	$(GO) test -run '^$$' -bench 'CompletionWorker' -benchtime 1x ./canvas/
 	$(GO) test -run '^$$' -bench 'Reconcile10k' -benchtime 1x ./canvas/
+	$(GO) test -run '^$$' -bench 'Import100k' -benchtime 1x ./issuance/
+	$(GO) test -run '^$$' -bench 'Import1M' -benchtime 1x -timeout 30m ./issuance/
 	$(GO) test -run '^$$' -bench 'ReadCSV1M|ReadXLSX100k' -benchtime 1x ./issuance/sheet/
+	$(GO) test -run '^$$' -bench 'CompletionsEndToEnd' -benchtime 1x ./canvas/
+	$(GO) test -run '^$$' -bench 'CheckJSON' -benchtime 5x ./internal/text/
+	$(GO) test -run '^$$' -bench 'PublishSignAndDeliver10k|SignCredentials10k' -benchtime 1x ./issuance/
+	$(GO) test -run '^$$' -bench 'VerifyPage' -benchtime 2000x ./issuance/
+	$(GO) test -run '^$$' -bench 'SignCredential|CanonicalGeneral' ./issuance/openbadges/
+	$(GO) test -run '^$$' -bench 'CertificatePDF' -benchtime 200x ./issuance/
+	$(GO) test -run '^$$' -bench 'Render' ./issuance/certpdf/
+
+lint:
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzValidateIDToken -fuzztime 60s -fuzzminimizetime 2s ./lti/
 	$(GO) test -run '^$$' -fuzz FuzzLaunchClaims -fuzztime 60s -fuzzminimizetime 2s ./lti/
 	$(GO) test -run '^$$' -fuzz FuzzCSV -fuzztime 60s -fuzzminimizetime 2s ./issuance/sheet/
 	$(GO) test -run '^$$' -fuzz FuzzParseDate -fuzztime 60s -fuzzminimizetime 2s ./issuance/sheet/
+	$(GO) test -run '^$$' -fuzz FuzzCheckJSON -fuzztime 60s -fuzzminimizetime 2s ./internal/text/
 
 # Real-time fault run (not part of make test): SMTP down 10 minutes with 3,000
 # emails queued, and a laurel worker SIGKILLed while sending; prints FIGURES lines.
@@ -48,11 +65,24 @@ deps:
 	@missing=""; \
 	 { command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing="$$missing postgresql"; \
 	 command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	 command -v node >/dev/null || missing="$$missing nodejs"; \
+	 command -v npm >/dev/null || missing="$$missing npm"; \
 	 [ -x /usr/bin/chromium ] || command -v chromium >/dev/null || missing="$$missing chromium"; \
+	 command -v exiftool >/dev/null || missing="$$missing libimage-exiftool-perl"; \
+	 command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
 	 if [ -n "$$missing" ]; then \
 	   if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo"; else \
 	     echo "Please install:$$missing   (sudo apt-get install -y$$missing)"; exit 1; fi; \
 	   echo "Installing:$$missing"; \
 	   $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null || { echo "apt-get install$$missing failed"; exit 1; }; \
 	   for s in postgresql redis-server; do $$SUDO systemctl disable --now $$s >/dev/null 2>&1 || true; done; \
+	 fi
+
+# The independent Open Badges verifier (Node, pinned in package-lock.json):
+# installed once, then offline; reinstalled only when the lock file changes.
+VERIFY_DIR := issuance/openbadges/testdata/verify
+npm-deps: deps
+	@if [ ! -f $(VERIFY_DIR)/node_modules/.package-lock.json ] || [ $(VERIFY_DIR)/package-lock.json -nt $(VERIFY_DIR)/node_modules/.package-lock.json ]; then \
+	   echo "Installing the Open Badges verifier's npm packages"; \
+	   cd $(VERIFY_DIR) && npm ci --no-audit --no-fund --loglevel=error || { echo "npm ci in $(VERIFY_DIR) failed"; exit 1; }; \
 	 fi

@@ -178,7 +178,7 @@ func (s *Service) adminSetSecret(c *gin.Context) error {
 	if err != nil {
 		return apperr.Errorf(apperr.NotFound, "No platform %q.", c.Param("id"))
 	}
-	if _, err := s.platforms.CanvasPlatform(c.Request.Context(), id); err != nil {
+	if _, err := s.platform(c.Request.Context(), id); err != nil {
 		return err
 	}
 	value := strings.TrimSpace(c.PostForm("secret"))
@@ -204,7 +204,7 @@ func (s *Service) adminSetSecret(c *gin.Context) error {
 
 func (s *Service) adminEvents(c *gin.Context) error {
 	p := auth.Current(c)
-	// PRODUCT.md: owners and admins see every event; a team member only
+	// docs/roles.md: owners and admins see every event; a team member only
 	// those of their groups; viewers none.
 	if err := p.Require(auth.MapCourses); err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/laurel-edu/laurel/canvas/canvassim"
+	"github.com/laurel-edu/laurel/internal/benchcpu"
 )
 
 // peakRSSMB reads VmHWM (the process's peak resident set) from /proc.
@@ -168,4 +169,98 @@ func envInt(name string, def int) int {
 		return v
 	}
 	return def
+}
+
+// BenchmarkCompletionsEndToEnd: signed course_completed deliveries over HTTP
+// on loopback, BENCH_SENDERS (default 32) in flight, with the inbox worker
+// running, as Canvas and Laurel run in production. It sends max(b.N,
+// BENCH_EVENTS) (default 10,000) distinct events, signed before the timer,
+// and reports accepted deliveries/s, p50/p99 latency of a delivery, and how
+// long after the last delivery was answered the last credential existed.
+func BenchmarkCompletionsEndToEnd(b *testing.B) {
+	n := max(b.N, envInt("BENCH_EVENTS", 10000))
+	senders := envInt("BENCH_SENDERS", 32)
+	e := newEnv(b)
+	e.mustMap("1200", false)
+	tokens := make([]string, n)
+	for i := range n {
+		t, err := e.events.Sign(e.events.CourseCompleted(canvassim.Completion{
+			CourseID: "1200", UserID: strconv.Itoa(200000 + i), UserName: "Bench", UserEmail: fmt.Sprintf("e%d@example.com", i),
+		}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		tokens[i] = t
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders, MaxConnsPerHost: senders}}
+	url := e.webhookURL()
+	send := func(tok string) bool {
+		resp, err := client.Post(url, "application/jwt", strings.NewReader(tok))
+		if err != nil {
+			return false
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}
+	stop := e.runWorkers(1)
+	defer stop()
+	// Warm the JWKS cache, the connections and the worker.
+	warm, _ := e.events.Sign(e.events.CourseCompleted(canvassim.Completion{CourseID: "1200", UserID: "99", UserName: "W", UserEmail: "w@example.com"}))
+	if !send(warm) {
+		b.Fatal("warm-up delivery refused")
+	}
+	for e.count(`SELECT count(*) FROM credentials WHERE group_id = $1`, e.group.ID) < 1 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	lat := make([]time.Duration, n)
+	var next, failed atomic.Int64
+	var wg sync.WaitGroup
+	runtime.GC()
+	b.ResetTimer()
+	cpu0, srv0 := benchcpu.Self(), benchcpu.Children()
+	start := time.Now()
+	for range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				t0 := time.Now()
+				if !send(tokens[i]) {
+					failed.Add(1)
+				}
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	lastDelivery := time.Now()
+	ingest := lastDelivery.Sub(start)
+	for e.count(`SELECT count(*) FROM credentials WHERE group_id = $1`, e.group.ID) < n+1 {
+		if time.Since(lastDelivery) > time.Minute {
+			b.Fatal("credentials still missing a minute after the last delivery")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	drained := time.Since(lastDelivery)
+	b.StopTimer()
+	cpu, srv := benchcpu.Self()-cpu0, benchcpu.Children()-srv0
+	if f := failed.Load(); f > 0 {
+		b.Fatalf("%d deliveries failed", f)
+	}
+	if got := e.count(`SELECT count(*) FROM canvas_events WHERE state <> 'processed'`); got != 0 {
+		b.Fatalf("%d events not processed", got)
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(n)/ingest.Seconds(), "accepted/s")
+	b.ReportMetric(float64(lat[n/2].Microseconds())/1000, "p50_ms")
+	b.ReportMetric(float64(lat[min(n-1, n*99/100)].Microseconds())/1000, "p99_ms")
+	b.ReportMetric(float64(drained.Microseconds())/1000, "last_credential_after_ms")
+	// This process (Laurel and the 32 senders) and the servers it started.
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(n), "laurel_cpu_ms/event")
+	b.ReportMetric(float64(srv.Microseconds())/1000/float64(n), "pg_cpu_ms/event")
 }

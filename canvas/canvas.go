@@ -10,7 +10,7 @@
 //
 //   - Signed (the default in Canvas): the body is a compact JWT, RS256 only,
 //     verified against the JWKS at LAUREL_LIVE_EVENTS_JWKS_URL (cached;
-//     re-fetched on an unknown kid at most once per 10 s). The event is the
+//     re-fetched on an unknown kid at most once per 5 s). The event is the
 //     JWT's claims or sits under a claim: the first object holding "metadata"
 //     and "body" objects is taken.
 //   - Unsigned JSON, only for a platform an owner gave a shared secret
@@ -39,6 +39,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/laurel-edu/laurel/internal/jose"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/issuance"
 )
@@ -52,9 +53,13 @@ type Issuer interface {
 	// EnsureCredentials is EnsureCredential for a batch (the inbox worker's),
 	// in a constant number of statements, with one outcome per item.
 	EnsureCredentials(ctx context.Context, tx *sqlx.Tx, actor string, groupID int64, src issuance.Source, items []issuance.NewCredential, publish bool) ([]issuance.Ensured, error)
+	// CredentialJSON is the one JSON shape of a credential (the API's).
+	CredentialJSON(c issuance.Credential) issuance.CredentialJSON
 }
 
-// Platform is what this package needs to know about a registered LTI platform.
+// Platform is what this package needs to know about a registered LTI
+// platform: its id and name from package lti, its Canvas settings from this
+// package's own table (PlatformSettings).
 type Platform struct {
 	ID   int64
 	Name string
@@ -71,7 +76,8 @@ type Platform struct {
 // Host returns the lower-case host (with port, if any) of CanvasURL.
 func (p Platform) Host() string { return hostOf(p.CanvasURL) }
 
-// Platforms looks registered platforms up; package lti's registry implements
+// Platforms looks registered platforms up (ID and Name; the Service adds
+// the Canvas settings it keeps itself); package lti's registry implements
 // it through an adapter (see LTIPlatforms).
 type Platforms interface {
 	// CanvasPlatforms lists every enabled platform.
@@ -90,6 +96,10 @@ type Options struct {
 	BaseURL string
 	// LiveEventsJWKSURL is LAUREL_LIVE_EVENTS_JWKS_URL.
 	LiveEventsJWKSURL string
+	// KeySets is the process's cache of remote key sets (lti.Tool.KeySets),
+	// which then holds the Live Events JWKS too; nil: one of its own, on
+	// HTTPClient and Now.
+	KeySets *jose.KeySets
 	// Registerer receives the Prometheus counters (nil: not registered).
 	Registerer prometheus.Registerer
 	// HTTPClient fetches the JWKS and calls Canvas (default: 30 s timeout).
@@ -113,9 +123,10 @@ type Service struct {
 	keys      *secret.Keys
 	issuer    Issuer
 	platforms Platforms
+	settings  *PlatformSettings
 	baseURL   string
 	client    *http.Client
-	jwks      *jwksCache
+	jwks      *liveEventKeys
 	metrics   *metrics
 	now       func() time.Time
 	log       *slog.Logger
@@ -129,6 +140,7 @@ type Service struct {
 
 	ingest     chan *pendingEvent
 	ingestOnce sync.Once
+	insertStmt *sqlx.Stmt // the inbox batch INSERT, prepared at the first delivery
 
 	// wake nudges the inbox worker of this process when an event arrives.
 	wake chan struct{}
@@ -173,6 +185,7 @@ func New(o Options) (*Service, error) {
 		keys:              o.Keys,
 		issuer:            o.Issuer,
 		platforms:         o.Platforms,
+		settings:          NewPlatformSettings(o.DB, o.Keys),
 		baseURL:           strings.TrimRight(o.BaseURL, "/"),
 		client:            o.HTTPClient,
 		now:               o.Now,
@@ -185,7 +198,10 @@ func New(o Options) (*Service, error) {
 		metrics:           newMetrics(),
 	}
 	if o.LiveEventsJWKSURL != "" {
-		s.jwks = newJWKSCache(o.LiveEventsJWKSURL, o.HTTPClient, o.Now)
+		s.jwks = &liveEventKeys{url: o.LiveEventsJWKSURL, sets: o.KeySets}
+		if s.jwks.sets == nil {
+			s.jwks.sets = jose.NewKeySets(o.HTTPClient, o.Now, o.Log)
+		}
 	}
 	if o.Registerer != nil {
 		if err := s.metrics.register(o.Registerer); err != nil {

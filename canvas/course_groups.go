@@ -130,7 +130,7 @@ func (s *Service) kindOf(ctx context.Context, l *lti.Launch) platformKind {
 		return platformKind{Name: "Canvas", Canvas: true}
 	}
 	if code == "" {
-		if p, err := s.platforms.CanvasPlatform(ctx, l.Platform.ID); err == nil && p.CanvasURL != "" {
+		if p, err := s.platform(ctx, l.Platform.ID); err == nil && p.CanvasURL != "" {
 			return platformKind{Name: "Canvas", Canvas: true}
 		}
 	}

@@ -51,7 +51,7 @@ func runWorkerProcess() int {
 	}
 	svc, err := canvas.New(canvas.Options{
 		DB: d, Keys: keys, Issuer: issuance.New(d, "http://laurel.test"),
-		Platforms: canvas.LTIPlatforms(lti.NewRegistry(d, keys)), BaseURL: "http://laurel.test",
+		Platforms: canvas.LTIPlatforms(lti.NewRegistry(d)), BaseURL: "http://laurel.test",
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

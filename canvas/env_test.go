@@ -108,14 +108,16 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 		t.Fatal(err)
 	}
 	e.rest = canvassim.NewREST(e.canvas, canvasToken)
-	e.registry = lti.NewRegistry(e.db, e.keys)
+	e.registry = lti.NewRegistry(e.db)
+	// Canvas's settings ride on the registry, as the app installs them.
+	e.registry.SetExtension(canvas.NewPlatformSettings(e.db, e.keys))
 	in := lti.PlatformInput{
 		Name: "Sim Canvas", Issuer: e.canvas.URL(), ClientID: "10000000000001",
 		AuthURL: e.canvas.URL() + "/api/lti/authorize_redirect", TokenURL: e.canvas.URL() + "/login/oauth2/token",
-		JWKSURL: e.canvas.URL() + "/api/lti/security/jwks", CanvasURL: e.canvas.URL(),
+		JWKSURL: e.canvas.URL() + "/api/lti/security/jwks", Extra: canvas.PlatformExtra(e.canvas.URL(), ""),
 	}
 	if !o.noToken {
-		in.CanvasToken = canvasToken
+		in.Extra[canvas.FieldCanvasToken] = canvasToken
 	}
 	if e.platform, err = e.registry.AddPlatform(ctx, in); err != nil {
 		t.Fatal(err)
@@ -139,6 +141,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	e.auth = auth.New(e.db, nil, e.keys, "http://laurel.test")
 	api := r.Group("/api/v1", e.auth.Bearer())
 	e.svc.RegisterAPI(api)
+	e.iss.RegisterAPI(api) // the credentials API, beside the mappings'
 	e.srv = httptest.NewServer(r)
 	t.Cleanup(e.srv.Close)
 	return e

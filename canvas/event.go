@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/web"
 )
 
 // CourseCompleted is the Live Events name Laurel turns into credentials.
@@ -131,6 +134,13 @@ func parseEvent(v any, src []byte) (*Event, error) {
 		if raw, err = json.Marshal(obj); err != nil {
 			return nil, refuse("malformed", "event cannot be re-encoded: %v", err)
 		}
+	}
+	// The event is stored as jsonb, which refuses \u0000: name the field.
+	if err := web.CheckJSONText(raw, ""); err != nil {
+		if fe := apperr.FieldErrors(err); len(fe) == 1 {
+			return nil, refuse("bad_text", "%s %s", fe[0].Field, fe[0].Message)
+		}
+		return nil, refuse("bad_text", "%s", apperr.Message(err))
 	}
 	var err error
 	e := &Event{Raw: raw}

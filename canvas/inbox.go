@@ -60,6 +60,15 @@ const (
 )
 
 func (s *Service) startIngest() {
+	// Prepared once: PostgreSQL then plans the batch INSERT once per
+	// connection instead of once per batch (a batch under load is a few
+	// events, so planning was a large share of its cost). Without it (the
+	// database refused), every batch runs the statement as text.
+	if st, err := s.db.Preparex(insertEventsQuery); err == nil {
+		s.insertStmt = st
+	} else {
+		s.log.Warn("prepare inbox insert", "err", err)
+	}
 	for range ingestWriters {
 		go s.ingestLoop()
 	}
@@ -89,8 +98,7 @@ func (s *Service) ingestLoop() {
 
 // insertEvents writes a batch of events in one statement and reports, per
 // event, whether it was new.
-func (s *Service) insertEvents(ctx context.Context, batch []*pendingEvent) ([]bool, error) {
-	const q = `
+const insertEventsQuery = `
 INSERT INTO canvas_events (dedup_key, event_name, hostname, root_account_guid, canvas_course_id,
     canvas_user_id, completed_at, payload, signed, platform_id, state, reason, processed_at)
 SELECT k, n, h, g, c, u, t, p::jsonb, sg, NULLIF(pl, 0), st, r, CASE WHEN st = 'ignored' THEN now() END
@@ -99,6 +107,8 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text
      AS x(k, n, h, g, c, u, t, p, sg, pl, st, r)
 ON CONFLICT (dedup_key) DO NOTHING
 RETURNING dedup_key`
+
+func (s *Service) insertEvents(ctx context.Context, batch []*pendingEvent) ([]bool, error) {
 	n := len(batch)
 	keys, names, hosts, guids, courses, users := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	completed := make([]*string, n)
@@ -118,9 +128,16 @@ RETURNING dedup_key`
 			states[i], reasons[i] = "ignored", "event type "+ev.Name+" is not processed"
 		}
 	}
-	rows, err := s.db.QueryContext(ctx, q, pq.Array(keys), pq.Array(names), pq.Array(hosts), pq.Array(guids),
+	args := []any{pq.Array(keys), pq.Array(names), pq.Array(hosts), pq.Array(guids),
 		pq.Array(courses), pq.Array(users), pq.Array(completed), pq.Array(payloads), pq.Array(signed),
-		pq.Array(platforms), pq.Array(states), pq.Array(reasons))
+		pq.Array(platforms), pq.Array(states), pq.Array(reasons)}
+	var rows *sql.Rows
+	var err error
+	if s.insertStmt != nil {
+		rows, err = s.insertStmt.QueryContext(ctx, args...)
+	} else {
+		rows, err = s.db.QueryContext(ctx, insertEventsQuery, args...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store %d events: %w", n, err)
 	}
@@ -215,7 +232,7 @@ func (s *Service) platformList(ctx context.Context) ([]Platform, error) {
 	if s.pcache.list != nil && s.now().Sub(s.pcache.at) < 5*time.Second {
 		return s.pcache.list, nil
 	}
-	list, err := s.platforms.CanvasPlatforms(ctx)
+	list, err := s.enabledPlatforms(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list platforms: %w", err)
 	}

@@ -2,7 +2,6 @@ package canvas
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -51,6 +50,11 @@ type Groups interface {
 	Designs(ctx context.Context) ([]issuance.Design, error)
 	// DefaultDesign returns (creating it on first use) the default design.
 	DefaultDesign(ctx context.Context) (issuance.Design, error)
+	// Holdings lists who holds each credential of a group (the roster view).
+	Holdings(ctx context.Context, groupID int64) ([]issuance.Holding, error)
+	// PublishedCredentialFor finds a student's published credential of a
+	// group by external ref or email (the student view).
+	PublishedCredentialFor(ctx context.Context, groupID int64, externalRef, email string) (issuance.Credential, bool, error)
 }
 
 // LaunchDeps is what the launch views need from package lti and the
@@ -252,7 +256,7 @@ func (s *Service) staffView(ctx context.Context, l *lti.Launch) (staffPage, erro
 		}
 	}
 	p.ReviewURL = "/groups/" + strconv.FormatInt(m.GroupID, 10) + "/unpublished"
-	plat, err := s.platforms.CanvasPlatform(ctx, l.Platform.ID)
+	plat, err := s.platform(ctx, l.Platform.ID)
 	if err == nil {
 		p.HasToken, p.CanvasURL = plat.HasCanvasToken, plat.CanvasURL
 	}
@@ -314,24 +318,6 @@ func (s *Service) unmappedView(ctx context.Context, l *lti.Launch, p staffPage) 
 	return p, nil
 }
 
-// credentialRow is a credential of a group, for matching roster members.
-type credentialRow struct {
-	ID          string         `db:"id"`
-	State       string         `db:"state"`
-	Email       string         `db:"email"`
-	ExternalRef sql.NullString `db:"external_ref"`
-}
-
-// groupCredentials reads (read-only) the group's credentials for the roster.
-func (s *Service) groupCredentials(ctx context.Context, groupID int64) ([]credentialRow, error) {
-	const q = `SELECT id, state, lower(recipient_email) AS email, external_ref FROM credentials WHERE group_id = $1 ORDER BY seq`
-	var rows []credentialRow
-	if err := s.db.SelectContext(ctx, &rows, q, groupID); err != nil {
-		return nil, fmt.Errorf("credentials of group %d: %w", groupID, err)
-	}
-	return rows, nil
-}
-
 // roster lists the course's students with their credential state, and
 // remembers the emails NRPS reports for users we know by sub.
 func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping, kind platformKind) ([]rosterRow, error) {
@@ -342,21 +328,21 @@ func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping, kind pla
 	if err != nil {
 		return nil, err
 	}
-	creds, err := s.groupCredentials(ctx, m.GroupID)
+	creds, err := s.lti.Groups.Holdings(ctx, m.GroupID)
 	if err != nil {
 		return nil, err
 	}
-	byEmail := map[string]credentialRow{}
-	byRef := map[string]credentialRow{}
+	byEmail := map[string]issuance.Holding{}
+	byRef := map[string]issuance.Holding{}
 	for _, c := range creds {
-		if c.State == string(issuance.Revoked) {
+		if c.State == issuance.Revoked {
 			if _, ok := byEmail[c.Email]; ok {
 				continue // a live credential beats a revoked one
 			}
 		}
 		byEmail[c.Email] = c
-		if c.ExternalRef.Valid {
-			byRef[c.ExternalRef.String] = c
+		if c.ExternalRef != "" {
+			byRef[c.ExternalRef] = c
 		}
 	}
 	subs := map[string]string{} // sub → canvas user id
@@ -386,7 +372,7 @@ func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping, kind pla
 			continue
 		}
 		row := rosterRow{Name: mem.Name, Email: mem.Email, State: "not yet earned"}
-		var c credentialRow
+		var c issuance.Holding
 		ok := false
 		if id, known := subs[mem.Sub]; known {
 			c, ok = byRef[ExternalRef(l.Platform.ID, id)]
@@ -400,7 +386,7 @@ func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping, kind pla
 			c, ok = byEmail[strings.ToLower(mem.Email)]
 		}
 		if ok {
-			row.State, row.CredentialID = c.State, c.ID
+			row.State, row.CredentialID = string(c.State), c.CredentialID
 		}
 		out = append(out, row)
 	}
@@ -431,21 +417,11 @@ func (s *Service) studentView(ctx context.Context, l *lti.Launch) (studentPage, 
 	}
 	// Only a published credential is shown: unpublished ones are still
 	// under staff review.
-	const q = `
-SELECT id FROM credentials
-WHERE group_id = $1 AND state = 'published'
-  AND ((external_ref = $2 AND $2 <> '') OR (lower(recipient_email) = lower($3) AND $3 <> ''))
-ORDER BY (external_ref = $2) DESC NULLS LAST, seq DESC
-LIMIT 1`
-	var id string
-	err = s.db.GetContext(ctx, &id, q, m.GroupID, ref, email)
-	if errors.Is(err, sql.ErrNoRows) {
-		return p, nil
+	cr, ok, err := s.lti.Groups.PublishedCredentialFor(ctx, m.GroupID, ref, email)
+	if err != nil || !ok {
+		return p, err
 	}
-	if err != nil {
-		return p, fmt.Errorf("credential of %s in group %d: %w", ref, m.GroupID, err)
-	}
-	p.CredentialID, p.State, p.URL = id, string(issuance.Published), s.baseURL+"/c/"+url.PathEscape(id)
+	p.CredentialID, p.State, p.URL = cr.ID, string(cr.State), s.baseURL+"/c/"+url.PathEscape(cr.ID)
 	return p, nil
 }
 

@@ -51,6 +51,7 @@ func newLaunchEnv(t *testing.T) *launchEnv {
 	t.Cleanup(e.app.Close)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.tool = lti.New(e.db, testenv.Redis(t), e.keys, e.app.URL, log, e.svc.HandleLaunch)
+	e.tool.Registry().SetExtension(e.svc.PlatformSettings())
 	e.tool.AllowHTTPPlatforms = true // the simulated Canvas runs on loopback over http
 	rd, err := web.NewRenderer(nil, lti.Templates, canvas.Templates)
 	if err != nil {
@@ -85,7 +86,7 @@ func newLaunchEnv(t *testing.T) *launchEnv {
 		t.Fatal(err)
 	}
 	// The simulator is this platform's Canvas: its Live Events name its host.
-	if _, err := e.tool.Registry().UpdatePlatform(ctx, e.ltiPlat.ID, lti.PlatformInput{CanvasURL: e.sim.URL()}); err != nil {
+	if _, err := e.tool.Registry().UpdatePlatform(ctx, e.ltiPlat.ID, lti.PlatformInput{Extra: canvas.PlatformExtra(e.sim.URL(), "")}); err != nil {
 		t.Fatal(err)
 	}
 	if e.live, err = canvassim.NewLiveEvents(e.sim); err != nil {
@@ -317,7 +318,7 @@ func TestLaunchViews(t *testing.T) {
 func TestLaunchCheckCompletionsNowAndDeepLink(t *testing.T) {
 	e := newLaunchEnv(t)
 	ctx := context.Background()
-	if _, err := e.tool.Registry().UpdatePlatform(ctx, e.ltiPlat.ID, lti.PlatformInput{CanvasToken: canvasToken}); err != nil {
+	if _, err := e.tool.Registry().UpdatePlatform(ctx, e.ltiPlat.ID, lti.PlatformInput{Extra: canvas.PlatformExtra("", canvasToken)}); err != nil {
 		t.Fatal(err)
 	}
 	rest := canvassim.NewREST(e.sim, canvasToken)

@@ -208,7 +208,7 @@ func (s *Service) CreateMapping(ctx context.Context, actor string, in MappingInp
 	if fe := in.validate(true); len(fe) > 0 {
 		return Mapping{}, apperr.Fields("The mapping has errors.", fe)
 	}
-	if _, err := s.platforms.CanvasPlatform(ctx, *in.PlatformID); err != nil {
+	if _, err := s.platform(ctx, *in.PlatformID); err != nil {
 		if apperr.Is(err, apperr.NotFound) {
 			return Mapping{}, apperr.Fields("The mapping has errors.", []apperr.FieldError{{Index: -1, Field: "platform_id", Message: fmt.Sprintf("no platform %d", *in.PlatformID)}})
 		}

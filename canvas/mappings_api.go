@@ -1,9 +1,7 @@
 package canvas
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -98,14 +96,9 @@ func (b mappingBody) input() (MappingInput, error) {
 }
 
 func readMappingBody(c *gin.Context) (MappingInput, error) {
-	raw, err := io.ReadAll(io.LimitReader(c.Request.Body, 64<<10))
-	if err != nil {
-		return MappingInput{}, apperr.Errorf(apperr.Invalid, "The request body could not be read.")
-	}
 	var b mappingBody
-	d := json.NewDecoder(bytes.NewReader(raw))
-	if err := d.Decode(&b); err != nil {
-		return MappingInput{}, apperr.Errorf(apperr.Invalid, "The request body is not a JSON object: %v", err)
+	if err := web.DecodeJSON(c, &b, web.JSONOptions{MaxBytes: 64 << 10, AllowUnknownFields: true}); err != nil {
+		return MappingInput{}, err
 	}
 	return b.input()
 }
@@ -247,25 +240,11 @@ func (s *Service) apiReconcile(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	created := make([]gin.H, len(res.Created))
+	created := make([]issuance.CredentialJSON, len(res.Created))
 	for i, cr := range res.Created {
-		created[i] = s.credentialJSON(cr)
+		created[i] = s.issuer.CredentialJSON(cr)
 	}
 	c.JSON(http.StatusOK, gin.H{"mapping_id": m.ID, "checked": res.Checked, "completed": res.Completed,
 		"created": created, "skipped": res.Skipped})
 	return nil
-}
-
-// credentialJSON is the contract's credential object.
-func (s *Service) credentialJSON(c issuance.Credential) gin.H {
-	var expires any
-	if c.ExpiresOn != nil {
-		expires = c.ExpiresOn.Format(issuance.DateLayout)
-	}
-	return gin.H{
-		"id": c.ID, "group_id": c.GroupID, "state": c.State, "recipient": c.Recipient,
-		"issued_on": c.IssuedOn.Format(issuance.DateLayout), "expires_on": expires, "attributes": c.Attributes,
-		"url": s.baseURL + "/c/" + c.ID, "source": c.Source, "created_at": c.CreatedAt,
-		"published_at": c.PublishedAt, "revoked_at": c.RevokedAt, "revocation_reason": c.RevocationReason,
-	}
 }

@@ -21,7 +21,7 @@ func (a ltiPlatforms) CanvasPlatforms(ctx context.Context) ([]Platform, error) {
 		if p.Disabled {
 			continue
 		}
-		out = append(out, Platform{ID: p.ID, Name: p.Name, CanvasURL: p.CanvasURL, HasCanvasToken: p.HasCanvasToken})
+		out = append(out, Platform{ID: p.ID, Name: p.Name})
 	}
 	return out, nil
 }
@@ -31,11 +31,47 @@ func (a ltiPlatforms) CanvasPlatform(ctx context.Context, id int64) (Platform, e
 	if err != nil {
 		return Platform{}, err
 	}
-	out := Platform{ID: p.ID, Name: p.Name, CanvasURL: p.CanvasURL, HasCanvasToken: p.HasCanvasToken}
-	if p.HasCanvasToken {
-		if out.CanvasToken, err = a.r.CanvasToken(ctx, id); err != nil {
+	return Platform{ID: p.ID, Name: p.Name}, nil
+}
+
+// PlatformSettings returns the store of the platforms' Canvas settings: the
+// platform registry's lti.PlatformExtension (Registry.SetExtension).
+func (s *Service) PlatformSettings() *PlatformSettings { return s.settings }
+
+// platform returns one platform with its Canvas settings and decrypted
+// token, or an apperr.NotFound error.
+func (s *Service) platform(ctx context.Context, id int64) (Platform, error) {
+	p, err := s.platforms.CanvasPlatform(ctx, id)
+	if err != nil {
+		return Platform{}, err
+	}
+	st, err := s.settings.Settings(ctx, id)
+	if err != nil {
+		return Platform{}, err
+	}
+	p.CanvasURL, p.HasCanvasToken = st.URL, st.HasToken
+	if st.HasToken {
+		if p.CanvasToken, err = s.settings.Token(ctx, id); err != nil {
 			return Platform{}, err
 		}
 	}
-	return out, nil
+	return p, nil
+}
+
+// enabledPlatforms lists the enabled platforms with their Canvas settings
+// (no tokens).
+func (s *Service) enabledPlatforms(ctx context.Context) ([]Platform, error) {
+	list, err := s.platforms.CanvasPlatforms(ctx)
+	if err != nil {
+		return nil, err
+	}
+	all, err := s.settings.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range list {
+		st := all[list[i].ID]
+		list[i].CanvasURL, list[i].HasCanvasToken = st.URL, st.HasToken
+	}
+	return list, nil
 }

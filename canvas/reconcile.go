@@ -81,7 +81,7 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 	if m.CanvasCourseID == "" {
 		return res, apperr.Errorf(apperr.Invalid, "Mapping %d does not know its Canvas course id yet: launch Laurel from the course once, or set canvas_course_id.", m.ID)
 	}
-	p, err := s.platforms.CanvasPlatform(ctx, m.PlatformID)
+	p, err := s.platform(ctx, m.PlatformID)
 	if err != nil {
 		return res, err
 	}

@@ -122,7 +122,7 @@ func TestReconcileAPIAndMissingToken(t *testing.T) {
 	}
 
 	// A token Canvas refuses is named as the problem.
-	if _, err := e2.registry.UpdatePlatform(context.Background(), e2.platform.ID, lti.PlatformInput{CanvasToken: "revoked-token"}); err != nil {
+	if _, err := e2.registry.UpdatePlatform(context.Background(), e2.platform.ID, lti.PlatformInput{Extra: canvas.PlatformExtra("", "revoked-token")}); err != nil {
 		t.Fatal(err)
 	}
 	e2.rest.AddStudents("711", canvassim.RESTStudent{ID: "1", Name: "X", Email: "x@example.com"})

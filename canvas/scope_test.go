@@ -243,7 +243,7 @@ func TestWebhookMatchesHostNameWithoutPort(t *testing.T) {
 	for i, tc := range cases {
 		p, err := e.registry.AddPlatform(ctx, lti.PlatformInput{Name: tc.hostname, Issuer: "https://" + tc.hostname,
 			ClientID: "cid-" + tc.course, AuthURL: "https://" + tc.hostname + "/auth", JWKSURL: "https://" + tc.hostname + "/jwks",
-			CanvasURL: tc.canvasURL})
+			Extra: canvas.PlatformExtra(tc.canvasURL, "")})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -235,6 +235,7 @@ func TestWebhookRefusesForgedAndBrokenDeliveries(t *testing.T) {
 		{"missing completed_at", mustSign(t, e, claims(func(m map[string]any) { delete(body(m)["progress"].(map[string]any), "completed_at") })), 400, "missing_field"},
 		{"completed_at not RFC 3339", mustSign(t, e, claims(func(m map[string]any) { body(m)["progress"].(map[string]any)["completed_at"] = "05/11/2019" })), 400, "bad_completed_at"},
 		{"missing hostname", mustSign(t, e, claims(func(m map[string]any) { delete(m["metadata"].(map[string]any), "hostname") })), 400, "missing_field"},
+		{"NUL in the user's name", mustSign(t, e, claims(func(m map[string]any) { body(m)["user"].(map[string]any)["name"] = "Mal\x00lory" })), 400, "bad_text"},
 		{"missing event name", mustSign(t, e, claims(func(m map[string]any) { delete(m["metadata"].(map[string]any), "event_name") })), 400, "missing_field"},
 	}
 	for _, tc := range cases {
@@ -418,7 +419,9 @@ func TestWebhookAutoPublish(t *testing.T) {
 	}
 }
 
-func ltiCanvasURL(u string) lti.PlatformInput { return lti.PlatformInput{CanvasURL: u} }
+func ltiCanvasURL(u string) lti.PlatformInput {
+	return lti.PlatformInput{Extra: canvas.PlatformExtra(u, "")}
+}
 
 // Instructure rotates the Live Events keys: an unknown kid re-fetches the
 // JWKS, but a flood of unknown kids fetches it at most once per interval.

@@ -1,14 +1,9 @@
 package issuance
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -17,7 +12,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/web"
 )
 
-// RegisterAPI mounts JSON API v1 (CONTRACT.md) on r, which the app mounts at
+// RegisterAPI mounts JSON API v1 (docs/api.md) on r, which the app mounts at
 // /api/v1 behind the Bearer-token middleware. Each handler checks the
 // principal's permission for the group it touches.
 func (s *Service) RegisterAPI(r gin.IRouter) {
@@ -33,6 +28,7 @@ func (s *Service) RegisterAPI(r gin.IRouter) {
 	r.PATCH("/credentials/:id", web.API(a.patchCredential))
 	r.POST("/credentials/:id/revoke", web.API(a.revoke))
 	r.POST("/credentials/:id/resend", web.API(a.resend))
+	a.registerImportAPI(r)
 }
 
 type api struct{ s *Service }
@@ -40,52 +36,11 @@ type api struct{ s *Service }
 // maxBody bounds a JSON request (a 50,000-item batch fits).
 const maxBody = 32 << 20
 
-// decode reads a JSON body strictly: unknown fields and trailing data are a
-// 400 naming the problem, so a typo never silently does nothing.
+// decode reads a JSON body strictly (web.DecodeJSON): unknown fields and
+// trailing data are a 400 naming the problem, so a typo never silently does
+// nothing; text that cannot be stored is a 422 naming its field.
 func decode(c *gin.Context, v any) error {
-	body, err := io.ReadAll(io.LimitReader(c.Request.Body, maxBody+1))
-	if err != nil {
-		return &apperr.Error{Code: "bad_request", Message: "Could not read the request body."}
-	}
-	if len(body) > maxBody {
-		return &apperr.Error{Code: "bad_request", Message: "The request body is larger than 32 MB."}
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		var se *json.SyntaxError
-		switch {
-		case errors.As(err, &te):
-			return &apperr.Error{Code: "bad_request", Message: fmt.Sprintf("Field %q must be %s, not %s.", te.Field, jsonKind(te.Type.Kind().String()), te.Value)}
-		case errors.As(err, &se):
-			return &apperr.Error{Code: "bad_request", Message: fmt.Sprintf("The body is not valid JSON (at byte %d).", se.Offset)}
-		case errors.Is(err, io.EOF):
-			return &apperr.Error{Code: "bad_request", Message: "The request body is empty; send a JSON object."}
-		}
-		return &apperr.Error{Code: "bad_request", Message: "The body is not valid: " + err.Error() + "."}
-	}
-	if dec.More() {
-		return &apperr.Error{Code: "bad_request", Message: "The body has data after the JSON object."}
-	}
-	return nil
-}
-
-func jsonKind(k string) string {
-	switch k {
-	case "string":
-		return "a string"
-	case "int64", "int", "float64", "int32":
-		return "a number"
-	case "bool":
-		return "true or false"
-	case "slice":
-		return "an array"
-	case "map", "struct", "ptr":
-		return "an object"
-	}
-	return k
+	return web.DecodeJSON(c, v, web.JSONOptions{MaxBytes: maxBody})
 }
 
 func apiPrincipal(c *gin.Context) *auth.Principal { return auth.Current(c) }
@@ -98,42 +53,10 @@ func pathID(c *gin.Context, what string) (int64, error) {
 	return id, nil
 }
 
-// apiCredential is a credential as CONTRACT.md names its fields.
-type apiCredential struct {
-	ID               string            `json:"id"`
-	GroupID          int64             `json:"group_id"`
-	State            State             `json:"state"`
-	Recipient        Recipient         `json:"recipient"`
-	IssuedOn         string            `json:"issued_on"`
-	ExpiresOn        *string           `json:"expires_on"`
-	Attributes       map[string]string `json:"attributes"`
-	EvidenceURL      string            `json:"evidence_url"`
-	URL              string            `json:"url"`
-	Source           Source            `json:"source"`
-	CreatedAt        time.Time         `json:"created_at"`
-	UpdatedAt        time.Time         `json:"updated_at"`
-	PublishedAt      *time.Time        `json:"published_at"`
-	RevokedAt        *time.Time        `json:"revoked_at"`
-	RevocationReason string            `json:"revocation_reason"`
-}
+func (a *api) out(c Credential) CredentialJSON { return a.s.CredentialJSON(c) }
 
-func (a *api) out(c Credential) apiCredential {
-	o := apiCredential{ID: c.ID, GroupID: c.GroupID, State: c.State, Recipient: c.Recipient,
-		IssuedOn: c.IssuedOn.Format(DateLayout), Attributes: c.Attributes, EvidenceURL: c.EvidenceURL,
-		URL: a.s.CredentialURL(c.ID), Source: c.Source, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
-		PublishedAt: c.PublishedAt, RevokedAt: c.RevokedAt, RevocationReason: c.RevocationReason}
-	if c.ExpiresOn != nil {
-		e := c.ExpiresOn.Format(DateLayout)
-		o.ExpiresOn = &e
-	}
-	if o.Attributes == nil {
-		o.Attributes = map[string]string{}
-	}
-	return o
-}
-
-func (a *api) outs(cs []Credential) []apiCredential {
-	out := make([]apiCredential, len(cs))
+func (a *api) outs(cs []Credential) []CredentialJSON {
+	out := make([]CredentialJSON, len(cs))
 	for i, c := range cs {
 		out[i] = a.out(c)
 	}
@@ -287,7 +210,7 @@ func (a *api) createCredentials(c *gin.Context) error {
 	var b struct {
 		Credentials []newCredentialBody `json:"credentials"`
 	}
-	if err := decode(c, &b); err != nil {
+	if err := web.DecodeJSON(c, &b, web.JSONOptions{MaxBytes: maxBody, Batch: "credentials"}); err != nil {
 		return err
 	}
 	if len(b.Credentials) == 0 {

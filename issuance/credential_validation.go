@@ -17,6 +17,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/issuance/openbadges"
 )
 
 // prepared is a validated NewCredential ready to insert.
@@ -60,6 +61,9 @@ func checkName(s string) (string, string) {
 		return "", "Recipient name is required."
 	case len([]rune(s)) > 200:
 		return "", "Recipient name must be at most 200 characters."
+	case openbadges.CheckText(s) != nil:
+		// The signed Open Badges credential carries the name.
+		return "", "Recipient name must not contain control characters."
 	}
 	return s, ""
 }

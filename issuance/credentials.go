@@ -375,6 +375,12 @@ func (s *Service) AmendCredential(ctx context.Context, actor, id string, a Amend
 			return fmt.Errorf("amend credential %s: %w", id, err)
 		}
 		out = r.credential()
+		if out.State == Published {
+			// The signed credential must say what the page says: re-sign.
+			if err := enqueueSign(ctx, tx, []string{id}); err != nil {
+				return err
+			}
+		}
 		return audit(ctx, tx, now, actor, "amend", "credential", id, snapshot(old), snapshot(out))
 	})
 	return out, err

@@ -177,7 +177,7 @@ func (s *Service) insertDesign(ctx context.Context, tx *sqlx.Tx, actor string, d
 
 // UpdateDesign changes design d.ID. A nil Image or Logo keeps the stored one.
 // only is the caller's group limit (nil: every group): a design that a group
-// outside it uses is read-only to the caller (PRODUCT.md: a team member
+// outside it uses is read-only to the caller (docs/roles.md: a team member
 // manages a design only where every group using it is theirs), since a
 // change would alter those groups' credentials. Errors: NotFound for an
 // unknown design, Forbidden for a design used outside only, Invalid.

@@ -21,6 +21,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/internal/safetext"
+	"github.com/laurel-edu/laurel/issuance/certpdf"
 )
 
 //go:embed mailtmpl/*
@@ -41,6 +42,8 @@ type emailData struct {
 	To, Achievement, CourseName, URL, CredentialID, Issuer, Color, Lang string
 	Text                                                                string
 	Paragraphs                                                          [][][]emailSegment
+	// Download links the certificate PDF or the baked badge (never attached).
+	Download Link
 }
 
 // emailSegment is a run of text in the email; Link is set where the text is
@@ -57,7 +60,20 @@ func (s *Service) CredentialEmail(c Credential, g Group, d Design, o Organisatio
 		"issued_on": c.IssuedOn.Format(humanDate), "issuer_name": o.Name, "credential_url": s.CredentialURL(c.ID),
 		"credential_id": c.ID,
 	}
-	return renderEmail(o, vals, d.PrimaryColor, to, reason)
+	var download Link
+	switch d.Kind {
+	case Certificate:
+		// Only a certificate the PDF fonts can draw (the PDF route refuses
+		// others; the design's own texts are checked there).
+		if certpdf.Covered(c.Recipient.Name + g.Name + g.CourseName) {
+			download = Link{"Download your certificate (PDF)", s.PDFURL(c.ID)}
+		}
+	case Badge:
+		if s.Keys != nil { // a badge is baked with the signed credential
+			download = Link{"Download your badge image", s.BadgeURL(c.ID)}
+		}
+	}
+	return renderEmail(o, vals, d.PrimaryColor, download, to, reason)
 }
 
 // PreviewEmail renders o's publish email for an example recipient, so an
@@ -68,12 +84,12 @@ func (s *Service) PreviewEmail(o Organisation) (mail.Message, error) {
 		"course_name": "DS 101: Introduction to Data Science", "issued_on": s.now().Format(humanDate),
 		"issuer_name": o.Name, "credential_url": s.CredentialURL("example0credential0id"), "credential_id": "example0credential0id",
 	}
-	return renderEmail(o, vals, "", "ada.lovelace@example.edu", "publish")
+	return renderEmail(o, vals, "", Link{}, "ada.lovelace@example.edu", "publish")
 }
 
-func renderEmail(o Organisation, vals map[string]string, color, to, reason string) (mail.Message, error) {
+func renderEmail(o Organisation, vals map[string]string, color string, download Link, to, reason string) (mail.Message, error) {
 	data := emailData{To: to, Achievement: vals["credential_name"], CourseName: vals["course_name"], URL: vals["credential_url"],
-		CredentialID: vals["credential_id"], Issuer: o.Name, Color: color, Lang: o.Language}
+		CredentialID: vals["credential_id"], Issuer: o.Name, Color: color, Lang: o.Language, Download: download}
 	if !colorRE.MatchString(data.Color) {
 		data.Color = "#1f3a5f"
 	}
@@ -182,6 +198,7 @@ func (s *Service) SendEmailBatch(sender *mail.Sender, from string) jobs.BatchHan
 			}
 			return errs
 		}
+		s.signBeforeSending(ctx, loaded)
 		var (
 			msgs     []mail.Message
 			msgJob   []int      // index into js of each message
@@ -200,7 +217,7 @@ func (s *Service) SendEmailBatch(sender *mail.Sender, from string) jobs.BatchHan
 			case e.cred.State != Published:
 				dropped = append(dropped, dropping{i, "credential is " + string(e.cred.State) + ", not published"})
 			default:
-				m, err := s.CredentialEmail(e.cred, e.group, Design{PrimaryColor: e.color}, org, e.to, e.reason)
+				m, err := s.CredentialEmail(e.cred, e.group, Design{PrimaryColor: e.color, Kind: e.kind}, org, e.to, e.reason)
 				if err != nil {
 					errs[i] = err
 					continue
@@ -292,6 +309,7 @@ type dropping struct {
 // loadedEmail is one queued email with what its message needs.
 type loadedEmail struct {
 	state, to, reason, color string
+	kind                     DesignKind
 	cred                     Credential
 	group                    Group
 }
@@ -301,7 +319,7 @@ func (s *Service) loadEmails(ctx context.Context, ids []int64) (map[int64]loaded
 	// group's as "g.<column>" into the nested rows, so adding a column to
 	// either row type needs no change here.
 	q := `SELECT e.id AS email_id, e.state AS email_state, e.to_address, e.reason, ` + prefixed("c", credCols) + `,
-			` + prefixed("g", groupCols) + `, d.primary_color
+			` + prefixed("g", groupCols) + `, d.primary_color, d.kind
 		FROM credential_emails e
 		JOIN credentials c ON c.id = e.credential_id
 		JOIN groups g ON g.id = c.group_id
@@ -313,6 +331,7 @@ func (s *Service) loadEmails(ctx context.Context, ids []int64) (map[int64]loaded
 		To     string   `db:"to_address"`
 		Reason string   `db:"reason"`
 		Color  string   `db:"primary_color"`
+		Kind   string   `db:"kind"`
 		Cred   credRow  `db:"c"`
 		Group  groupRow `db:"g"`
 	}
@@ -325,7 +344,7 @@ func (s *Service) loadEmails(ctx context.Context, ids []int64) (map[int64]loaded
 		if err != nil {
 			return nil, err
 		}
-		out[r.ID] = loadedEmail{state: r.State, to: r.To, reason: r.Reason, color: r.Color, cred: r.Cred.credential(), group: g}
+		out[r.ID] = loadedEmail{state: r.State, to: r.To, reason: r.Reason, color: r.Color, kind: DesignKind(r.Kind), cred: r.Cred.credential(), group: g}
 	}
 	return out, nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/db"
+	"github.com/laurel-edu/laurel/issuance/openbadges"
 )
 
 var attributeKeyRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
@@ -115,6 +116,12 @@ func checkGroup(g *Group) []apperr.FieldError {
 	}
 	if len(g.Description) > 5000 {
 		bad("description", "Description must be at most 5000 characters.")
+	}
+	// Signed Open Badges achievements carry these texts.
+	for _, f := range [][2]string{{"name", g.Name}, {"course_name", g.CourseName}, {"description", g.Description}} {
+		if openbadges.CheckText(f[1]) != nil {
+			bad(f[0], "Must not contain control characters (line breaks and tabs are fine).")
+		}
 	}
 	if g.CourseLink != "" && !isWebURL(g.CourseLink) {
 		bad("course_link", "Course link must be an http:// or https:// address.")

@@ -18,6 +18,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/testenv"
 	"github.com/laurel-edu/laurel/issuance"
 )
@@ -139,3 +140,13 @@ func contains(s string, subs ...string) error {
 }
 
 var _ = time.Now
+
+// mustKeys returns fresh secret keys, so the service signs credentials.
+func mustKeys(t testing.TB) *secret.Keys {
+	t.Helper()
+	k, err := secret.Parse(secret.Generate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}

@@ -36,6 +36,10 @@ type CredentialView struct {
 	Printed []ViewField
 	// Preview marks the staff preview of a credential (possibly unpublished).
 	Preview bool
+	// Verification is what the public page checked (nil in the preview).
+	Verification *Verification
+	// JSONURL and JWTURL are the signed credential's downloads.
+	JSONURL, JWTURL string
 }
 
 // ViewField is one labelled value on a credential.
@@ -60,6 +64,7 @@ func (s *Service) View(ctx context.Context, c Credential, preview bool) (Credent
 		return CredentialView{}, err
 	}
 	v := CredentialView{Credential: c, Group: g, Issuer: o.Name, Organisation: o, URL: s.CredentialURL(c.ID),
+		JSONURL: s.CredentialURL(c.ID) + ".json", JWTURL: s.CredentialURL(c.ID) + ".jwt",
 		IssuedOn: c.IssuedOn.Format(humanDate), Expired: c.Expired(s.now()), Preview: preview}
 	if c.ExpiresOn != nil {
 		v.ExpiresOn = c.ExpiresOn.Format(humanDate)
@@ -132,11 +137,13 @@ func formatValue(t AttributeType, v string) string {
 // /organisation/logo. They need no sign-in; an unpublished or unknown ID
 // gets the same 404 page, so IDs cannot be probed.
 func (s *Service) RegisterPublic(r gin.IRouter, rd *web.Renderer) {
-	p := &public{s: s, rd: rd}
+	p := &public{s: s, rd: rd, pdfs: newPDFCache(256), signed: signedJSON(s)}
 	r.GET("/c/:id", rd.Page(p.credential))
+	r.GET("/c/:id/badge", rd.Page(p.badge))
 	r.GET("/c/:id/image", rd.Page(p.image("image")))
 	r.GET("/c/:id/logo", rd.Page(p.image("logo")))
 	r.GET("/organisation/logo", rd.Page(p.organisationLogo))
+	p.registerOpenBadges(r)
 }
 
 // organisationLogo serves the issuer's logo: public, as Open Badges issuer
@@ -154,13 +161,20 @@ func (p *public) organisationLogo(c *gin.Context) error {
 }
 
 type public struct {
-	s  *Service
-	rd *web.Renderer
+	s      *Service
+	rd     *web.Renderer
+	pdfs   *pdfCache
+	signed signedJSONFunc
 }
 
 // visible loads a credential the public may see (published or revoked).
 func (p *public) visible(c *gin.Context) (Credential, bool, error) {
-	cr, err := p.s.Credential(c.Request.Context(), strings.ToLower(c.Param("id")))
+	return p.visibleID(c.Request.Context(), c.Param("id"))
+}
+
+// visibleID loads credential id if the public may see it.
+func (p *public) visibleID(ctx context.Context, id string) (Credential, bool, error) {
+	cr, err := p.s.Credential(ctx, strings.ToLower(id))
 	if apperr.Is(err, apperr.NotFound) || (err == nil && cr.State == Unpublished) {
 		return Credential{}, false, nil
 	}
@@ -176,6 +190,12 @@ func (p *public) notFound(c *gin.Context) error {
 }
 
 func (p *public) credential(c *gin.Context) error {
+	if id, ok := strings.CutSuffix(c.Param("id"), ".pdf"); ok {
+		return p.pdf(c, id)
+	}
+	if id, format := openBadgeFormat(c); format != "" {
+		return p.serveOpenBadge(c, id, format)
+	}
 	cr, ok, err := p.visible(c)
 	if err != nil {
 		return err
@@ -187,6 +207,14 @@ func (p *public) credential(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	ver, err := p.s.Verify(c.Request.Context(), cr)
+	if err != nil {
+		// The page still shows the credential, without claiming it verified.
+		p.s.logger().Error("public page: cannot verify credential", "credential", cr.ID, "err", err)
+		ver = Verification{Problem: "The signature could not be checked just now; try again later."}
+	}
+	v.Verification = &ver
+	c.Header("Vary", "Accept")
 	// Amendments and revocations must show at once: no caching.
 	c.Header("Cache-Control", "no-cache")
 	return p.rd.Render(c, http.StatusOK, "public_credential.html", v)

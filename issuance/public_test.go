@@ -59,6 +59,7 @@ func get(t testing.TB, url string) (int, string, http.Header) {
 
 func TestPublicCredentialPage(t *testing.T) {
 	s, _ := mustService(t)
+	s.Keys = mustKeys(t)
 	ctx := context.Background()
 	srv := publicServer(t, s)
 	if _, err := s.DefaultDesign(ctx); err != nil { // the built-in certificate
@@ -88,7 +89,8 @@ func TestPublicCredentialPage(t *testing.T) {
 		}
 		if err := contains(body, "Ada &lt;script&gt;alert(1)&lt;/script&gt;", "Data Science Foundations", "DS 101",
 			"Issued by", "Laurel", "30 June 2026", "30 June 2027", "Grade", "91.5", "Completed", "1 June 2026",
-			"Verified", cs[0].ID, "https://laurel.test/c/"+cs[0].ID, "Certificate of Completion", "Status: published"); err != nil {
+			"Verified: signed by Laurel", "Data Integrity proof: passed", "VC-JWT: passed", "Revocation status: passed",
+			"Validity dates: passed", cs[0].ID, "https://laurel.test/c/"+cs[0].ID, "Certificate of Completion", "Status: published"); err != nil {
 			t.Fatalf("%v\n%s", err, body)
 		}
 		if strings.Contains(body, "<script>alert") || strings.Contains(body, "Sign out") {

@@ -93,10 +93,22 @@ func (s *Service) publishTx(ctx context.Context, tx *sqlx.Tx, actor string, sel 
 		)
 		INSERT INTO credential_emails (credential_id, to_address, reason, created_at)
 		SELECT id, recipient_email, 'published', $4 FROM pub
-		RETURNING id`
-	var emailIDs []int64
-	if err := tx.SelectContext(ctx, &emailIDs, q, sel.GroupID, pq.Array(sel.IDs), sel.AllUnpublished, now, actor); err != nil {
+		RETURNING id, credential_id`
+	var rows []struct {
+		EmailID int64  `db:"id"`
+		CredID  string `db:"credential_id"`
+	}
+	if err := tx.SelectContext(ctx, &rows, q, sel.GroupID, pq.Array(sel.IDs), sel.AllUnpublished, now, actor); err != nil {
 		return PublishResult{}, fmt.Errorf("publish (group %d, %d ids): %w", sel.GroupID, len(sel.IDs), err)
+	}
+	emailIDs := make([]int64, len(rows))
+	credIDs := make([]string, len(rows))
+	for i, r := range rows {
+		emailIDs[i], credIDs[i] = r.EmailID, r.CredID
+	}
+	// Signing is queued first, so its jobs are claimed before the emails'.
+	if err := enqueueSign(ctx, tx, credIDs); err != nil {
+		return PublishResult{}, err
 	}
 	if _, err := jobs.EnqueueMany(ctx, tx, EmailJob, emailPayloads(emailIDs)); err != nil {
 		return PublishResult{}, fmt.Errorf("publish %d credentials: %w", len(emailIDs), err)

@@ -1,11 +1,15 @@
 package issuance
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/laurel-edu/laurel/internal/secret"
 )
 
 // Service is the issuance core: every change to designs, groups and
@@ -15,8 +19,17 @@ type Service struct {
 	BaseURL string // public URL of this deployment, without a trailing slash
 	Now     func() time.Time
 	Log     *slog.Logger
+	// Keys (LAUREL_SECRET_KEY) seal the credential signing keys; without
+	// them nothing is signed (ErrSigningUnavailable).
+	Keys *secret.Keys
+	// Issuer says who issues (name, website, logo); nil reads the
+	// organisation settings (Organisation).
+	Issuer func(ctx context.Context) (IssuerIdentity, error)
 
-	org orgCache // Organisation's brief cache
+	keysOnce sync.Once
+	credKeys *CredentialKeys
+	status   statusCache
+	org      orgCache // Organisation's brief cache
 }
 
 // New returns a Service on db whose public links start with baseURL.

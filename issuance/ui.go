@@ -20,7 +20,7 @@ import (
 //go:embed templates/*.html
 var Templates embed.FS
 
-// ui serves the staff pages: the seed workflow of PRODUCT.md (groups, the
+// ui serves the staff pages: the workflows of docs/roles.md (groups, the
 // "Create Credentials" form, "Review Unpublished Credentials", publish with a
 // confirmation) plus designs and each credential's page.
 type ui struct {
@@ -64,6 +64,7 @@ func (s *Service) RegisterUI(r gin.IRouter, rd *web.Renderer) {
 	r.POST("/designs/:id/edit", p(u.designUpdate))
 	r.GET("/designs/:id/image", p(u.designImage("image")))
 	r.GET("/designs/:id/logo", p(u.designImage("logo")))
+	u.registerImportUI(r)
 }
 
 // principal returns the signed-in principal; RequireStaff guarantees one,

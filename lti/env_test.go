@@ -19,6 +19,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/canvas/canvassim"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/testenv"
@@ -27,6 +28,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv("LAUREL_BENCH_TOOL") != "" {
+		os.Exit(benchToolProcess()) // BenchmarkLoginLaunch's tool process
+	}
 	gin.SetMode(gin.ReleaseMode)
 	os.Exit(testenv.Main(m))
 }
@@ -41,6 +45,7 @@ type env struct {
 	srv      *httptest.Server
 	sim      *canvassim.Sim
 	platform lti.Platform
+	settings *canvas.PlatformSettings
 	clock    *testenv.Clock
 	course   *canvassim.Course
 	teacher  *canvassim.User
@@ -63,6 +68,9 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(e.srv.Close)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.tool = lti.New(e.db, e.rdb, keys, e.srv.URL, log, e.onLaunch)
+	// Canvas's platform settings (URL, API token), as the app installs them.
+	e.settings = canvas.NewPlatformSettings(e.db, keys)
+	e.tool.Registry().SetExtension(e.settings)
 	e.tool.Now = e.clock.Now
 	// The simulated platforms run on loopback over plain http.
 	e.tool.AllowHTTPPlatforms = true
@@ -99,6 +107,14 @@ func newEnv(t testing.TB) *env {
 	must(t, e.sim.Enroll(e.course.ID, e.ta.ID, canvassim.TA))
 	must(t, e.sim.Enroll(e.course.ID, e.student.ID, canvassim.Student))
 	return e
+}
+
+// canvasSettings are platform id's Canvas settings (package canvas's table).
+func (e *env) canvasSettings(id int64) canvas.Settings {
+	e.t.Helper()
+	st, err := e.settings.Settings(context.Background(), id)
+	must(e.t, err)
+	return st
 }
 
 func must(t testing.TB, err error) {

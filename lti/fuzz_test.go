@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/laurel-edu/laurel/internal/jose"
 )
 
 // The fuzz targets check that no input makes the launch validator panic, and
@@ -48,11 +50,12 @@ func fuzzOptions(t testing.TB) ValidateOptions {
 	k := loadFuzzKey(t)
 	return ValidateOptions{
 		Issuer: "https://canvas.example", ClientID: "10000000000001", Nonce: "n-123", Now: fuzzNow, Leeway: 2 * time.Minute,
-		Key: func(kid string) (*rsa.PublicKey, error) {
-			if kid != "fuzz" {
-				return nil, unauthorized(ReasonKid, "no key %q", kid)
+		Verify: func(token string, h jose.Header) error {
+			if h.Kid != "fuzz" {
+				return unauthorized(ReasonKid, "no key %q", h.Kid)
 			}
-			return &k.PublicKey, nil
+			_, err := jose.VerifyWithKey(&k.PublicKey, []byte(token))
+			return keyError(err, "")
 		},
 		NonceSeen:  func(string, time.Time) (bool, error) { return false, nil },
 		Deployment: func(id string) (bool, error) { return id == "1:dep", nil },

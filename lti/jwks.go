@@ -2,164 +2,99 @@ package lti
 
 import (
 	"context"
-	"crypto/rsa"
-	"fmt"
-	"io"
+	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/laurel-edu/laurel/internal/jose"
 )
 
+// Platform keys come from the one key-set cache in internal/jose (keyed on
+// the JWKS URL, so platforms sharing Canvas's JWKS share one copy). Its
+// re-fetch limit: an unknown kid re-fetches a set at most once per
+// jose.DefaultMinRefetch (5 s), single-flight, never holding a lock across
+// the HTTP request.
+
 // JWKSMinRefetch is the least time between two fetches of one platform's
-// JWKS: an unknown kid triggers a re-fetch (platforms rotate keys), but a
-// flood of forged kids cannot make us hammer the platform.
-var JWKSMinRefetch = 30 * time.Second
+// JWKS (tests wait it out).
+const JWKSMinRefetch = jose.DefaultMinRefetch
 
-// jwksMaxAge makes a known-kid lookup refresh a set this old in passing.
-const jwksMaxAge = 12 * time.Hour
-
-// jwksCache holds each registration's platform keys, keyed on platform id.
-type jwksCache struct {
-	t  *Tool
-	mu sync.Mutex
-	m  map[int64]*platformKeys
-}
-
+// platformKeys is the Tool's view of the cache: which URL each platform's
+// keys were last looked up at, for JWKSFetches.
 type platformKeys struct {
-	mu        sync.Mutex
-	url       string
-	keys      map[string]*rsa.PublicKey
-	fetchedAt time.Time
-	triedAt   time.Time
-	fetches   int
+	sets *jose.KeySets
+	mu   sync.Mutex
+	urls map[int64]string
 }
 
-func newJWKSCache(t *Tool) *jwksCache { return &jwksCache{t: t, m: map[int64]*platformKeys{}} }
+func newPlatformKeys(t *Tool) *platformKeys {
+	client := &http.Client{Transport: toolTransport{t}}
+	return &platformKeys{sets: jose.NewKeySets(client, func() time.Time { return t.Now() }, t.log), urls: map[int64]string{}}
+}
 
-func (c *jwksCache) entry(p *Platform) *platformKeys {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e := c.m[p.ID]
-	if e == nil || e.url != p.JWKSURL {
-		e = &platformKeys{url: p.JWKSURL}
-		c.m[p.ID] = e
+// toolTransport fetches with the Tool's HTTPClient as it is at fetch time
+// (it may be replaced after New).
+type toolTransport struct{ t *Tool }
+
+func (tr toolTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return tr.t.HTTPClient.Do(r)
+}
+
+// KeySets is the Tool's cache of remote key sets (platform JWKS), for the
+// other verifiers of the process to share (canvas.Options.KeySets).
+func (t *Tool) KeySets() *jose.KeySets { return t.jwks.sets }
+
+// verifier returns the signature check of a launch from p.
+func (k *platformKeys) verifier(ctx context.Context, p *Platform) func(token string, h jose.Header) error {
+	k.mu.Lock()
+	k.urls[p.ID] = p.JWKSURL
+	k.mu.Unlock()
+	return func(token string, h jose.Header) error {
+		err := k.sets.VerifySignature(ctx, []byte(token), h, jose.VerifyOptions{URL: p.JWKSURL, AnyKid: true})
+		return keyError(err, p.JWKSURL)
 	}
-	return e
 }
 
-// Fetches reports how many times the platform's JWKS was fetched (tests).
+// keyError turns the JOSE layer's refusal into the launch's.
+func keyError(err error, url string) error {
+	var je *jose.Error
+	if !errors.As(err, &je) {
+		return err
+	}
+	switch je.Kind {
+	case jose.KeysUnavailable:
+		return unauthorized(ReasonJWKS, "The platform's public keys could not be fetched from %s.", url)
+	case jose.MissingKid:
+		return unauthorized(ReasonKid, "The id_token names no kid and %s.", strings.TrimPrefix(je.Message, "the token names no kid and "))
+	case jose.UnknownKid:
+		return unauthorized(ReasonKid, "The platform publishes no key with kid %q (its key set at %s was re-checked).", truncate(je.Kid, 80), url)
+	case jose.NoSignature:
+		return badRequest(ReasonMalformed, "The id_token's signature is missing or not base64url.")
+	case jose.Signature:
+		return unauthorized(ReasonSignature, "The id_token's signature does not verify with the platform's key %q.", truncate(je.Kid, 80))
+	case jose.Alg:
+		if je.Alg != "RS256" {
+			alg := je.Alg
+			if alg == "" {
+				alg = "(missing)"
+			}
+			return unauthorized(ReasonAlg, "The id_token is signed with alg %q; only RS256 is accepted.", truncate(alg, 20))
+		}
+		return unauthorized(ReasonAlg, "The id_token's header has a crit parameter, which LTI does not use.")
+	}
+	msg := strings.Replace(je.Message, "the token", "the id_token", 1)
+	return badRequest(ReasonMalformed, "%s.", strings.ToUpper(msg[:1])+msg[1:])
+}
+
+// JWKSFetches reports how many times the platform's JWKS was fetched (tests).
 func (t *Tool) JWKSFetches(platformID int64) int {
 	t.jwks.mu.Lock()
-	e := t.jwks.m[platformID]
+	url, ok := t.jwks.urls[platformID]
 	t.jwks.mu.Unlock()
-	if e == nil {
+	if !ok {
 		return 0
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.fetches
-}
-
-// fetch loads the set; call with e.mu held.
-func (c *jwksCache) fetch(ctx context.Context, e *platformKeys) error {
-	now := c.t.Now()
-	e.triedAt = now
-	e.fetches++
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.url, nil)
-	if err != nil {
-		return fmt.Errorf("fetch platform JWKS %s: %w", e.url, err)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.t.HTTPClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("fetch platform JWKS %s: %w", e.url, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("read platform JWKS %s: %w", e.url, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("fetch platform JWKS %s: status %d", e.url, resp.StatusCode)
-	}
-	set, err := jwk.Parse(body, jwk.WithIgnoreParseError(true))
-	if err != nil {
-		return fmt.Errorf("parse platform JWKS %s: %w", e.url, err)
-	}
-	keys := map[string]*rsa.PublicKey{}
-	for i := 0; i < set.Len(); i++ {
-		k, _ := set.Key(i)
-		if use, ok := k.KeyUsage(); ok && use != "" && use != "sig" {
-			continue
-		}
-		var pub rsa.PublicKey
-		if err := jwk.Export(k, &pub); err != nil {
-			continue // not an RSA public key
-		}
-		kid, _ := k.KeyID()
-		keys[kid] = &pub
-	}
-	e.keys, e.fetchedAt = keys, now
-	return nil
-}
-
-// key returns the key for kid, re-fetching when kid is unknown (at most once
-// per JWKSMinRefetch) or the set is old.
-func (c *jwksCache) key(ctx context.Context, p *Platform, kid string) (*rsa.PublicKey, error) {
-	e := c.entry(p)
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	now := c.t.Now()
-	lookup := func() *rsa.PublicKey {
-		if kid == "" && len(e.keys) == 1 {
-			for _, k := range e.keys {
-				return k
-			}
-		}
-		return e.keys[kid]
-	}
-	k := lookup()
-	stale := !e.fetchedAt.IsZero() && now.Sub(e.fetchedAt) > jwksMaxAge
-	if k == nil || stale {
-		if e.triedAt.IsZero() || now.Sub(e.triedAt) >= JWKSMinRefetch || stale {
-			if err := c.fetch(ctx, e); err != nil {
-				c.t.log.WarnContext(ctx, "platform JWKS fetch failed", "platform_id", p.ID, "err", err)
-				if k == nil && e.keys == nil {
-					return nil, unauthorized(ReasonJWKS, "The platform's public keys could not be fetched from %s.", p.JWKSURL)
-				}
-			}
-			if nk := lookup(); nk != nil {
-				k = nk
-			}
-		}
-	}
-	if k == nil {
-		if kid == "" {
-			return nil, unauthorized(ReasonKid, "The id_token names no kid and the platform publishes %d keys.", len(e.keys))
-		}
-		return nil, unauthorized(ReasonKid, "The platform publishes no key with kid %q (its key set at %s was re-checked).", truncate(kid, 80), p.JWKSURL)
-	}
-	return k, nil
-}
-
-// refresh re-fetches after a signature failure (rate-limited) and returns
-// the key for kid if it changed.
-func (c *jwksCache) refresh(ctx context.Context, p *Platform, kid string) (*rsa.PublicKey, bool) {
-	e := c.entry(p)
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	old := e.keys[kid]
-	if !e.triedAt.IsZero() && c.t.Now().Sub(e.triedAt) < JWKSMinRefetch {
-		return nil, false
-	}
-	if err := c.fetch(ctx, e); err != nil {
-		return nil, false
-	}
-	k := e.keys[kid]
-	if k == nil || (old != nil && k.Equal(old)) {
-		return nil, false
-	}
-	return k, true
+	return t.jwks.sets.Fetches(url)
 }

@@ -14,10 +14,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jwk"
-	"github.com/lestrrat-go/jwx/v3/jws"
 
+	"github.com/laurel-edu/laurel/internal/jose"
 	"github.com/laurel-edu/laurel/internal/secret"
 )
 
@@ -123,7 +121,7 @@ func (s *KeyStore) load(ctx context.Context) ([]toolKey, []byte, error) {
 			continue
 		}
 		active := make([]toolKey, 0, len(rows))
-		set := jwk.NewSet()
+		signing := make([]jose.SigningKey, 0, len(rows))
 		for _, r := range rows {
 			p, err := s.keys.Open(r.Enc, "tool-key:"+r.KID)
 			if err != nil {
@@ -142,36 +140,16 @@ func (s *KeyStore) load(ctx context.Context) ([]toolKey, []byte, error) {
 				return nil, nil, fmt.Errorf("tool key %s: not RSA", r.KID)
 			}
 			active = append(active, toolKey{kid: r.KID, priv: priv, createdAt: r.CreatedAt})
-			pub, err := publicJWK(r.KID, &priv.PublicKey)
-			if err != nil {
-				return nil, nil, err
-			}
-			if err := set.AddKey(pub); err != nil {
-				return nil, nil, fmt.Errorf("tool key %s: %w", r.KID, err)
-			}
+			signing = append(signing, jose.SigningKey{KID: r.KID, Priv: priv})
 		}
-		js, err := json.Marshal(set)
+		js, err := jose.JWKS(signing)
 		if err != nil {
-			return nil, nil, fmt.Errorf("marshal tool JWKS: %w", err)
+			return nil, nil, fmt.Errorf("tool JWKS: %w", err)
 		}
 		s.active, s.jwksJSON, s.loadedAt = active, js, s.now()
 		return active, js, nil
 	}
 	return nil, nil, errors.New("load tool keys: unreachable")
-}
-
-// publicJWK is the published form of a key: kid, alg RS256, use sig.
-func publicJWK(kid string, pub *rsa.PublicKey) (jwk.Key, error) {
-	k, err := jwk.Import(pub)
-	if err != nil {
-		return nil, fmt.Errorf("import tool key %s: %w", kid, err)
-	}
-	for name, v := range map[string]any{jwk.KeyIDKey: kid, jwk.AlgorithmKey: jwa.RS256(), jwk.KeyUsageKey: "sig"} {
-		if err := k.Set(name, v); err != nil {
-			return nil, fmt.Errorf("tool key %s: set %s: %w", kid, name, err)
-		}
-	}
-	return k, nil
 }
 
 // JWKS returns the JSON Web Key Set of every non-retired public key.
@@ -188,11 +166,7 @@ func (s *KeyStore) PublicJWK(ctx context.Context) (json.RawMessage, error) {
 		return nil, err
 	}
 	k := act[len(act)-1]
-	pub, err := publicJWK(k.kid, &k.priv.PublicKey)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(pub)
+	return jose.PublicJWK(k.kid, &k.priv.PublicKey)
 }
 
 // Sign signs claims as a compact JWT (RS256, typ JWT) with the newest key.
@@ -202,22 +176,7 @@ func (s *KeyStore) Sign(ctx context.Context, claims map[string]any) (string, err
 		return "", err
 	}
 	k := act[len(act)-1]
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		return "", fmt.Errorf("sign: marshal claims: %w", err)
-	}
-	h := jws.NewHeaders()
-	if err := h.Set(jws.KeyIDKey, k.kid); err != nil {
-		return "", fmt.Errorf("sign: %w", err)
-	}
-	if err := h.Set(jws.TypeKey, "JWT"); err != nil {
-		return "", fmt.Errorf("sign: %w", err)
-	}
-	out, err := jws.Sign(payload, jws.WithKey(jwa.RS256(), k.priv, jws.WithProtectedHeaders(h)))
-	if err != nil {
-		return "", fmt.Errorf("sign with tool key %s: %w", k.kid, err)
-	}
-	return string(out), nil
+	return jose.SignJWT(jose.SigningKey{KID: k.kid, Priv: k.priv}, claims)
 }
 
 // RotateKeys adds a new signing key, which signs from now on; the previous

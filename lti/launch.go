@@ -2,16 +2,14 @@ package lti
 
 import (
 	"bytes"
-	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
 	"math"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jws"
+	"github.com/laurel-edu/laurel/internal/jose"
+	"github.com/laurel-edu/laurel/internal/text"
 )
 
 // Claim names of LTI 1.3 and its services.
@@ -100,6 +98,33 @@ type Launch struct {
 
 	// Claims are all claims of the id_token, for what the fields above omit.
 	Claims map[string]any `json:"claims"`
+	// rawClaims is the id_token's payload that Claims was decoded from, so
+	// the launch session stores it as sent instead of re-encoding the map
+	// (the largest cost of issuing a launch token). It must stay the last
+	// field's source: see sessionJSON.
+	rawClaims []byte
+}
+
+// sessionJSON is l as stored behind its launch token: json.Marshal(l), with
+// the claims copied from the id_token's payload when l came from one.
+func (l *Launch) sessionJSON() ([]byte, error) {
+	if l.rawClaims == nil {
+		return json.Marshal(l)
+	}
+	c := *l
+	c.Claims = nil
+	js, err := json.Marshal(&c)
+	if err != nil {
+		return nil, err
+	}
+	// Claims is the last field, so the encoding ends with it.
+	const tail = `"claims":null}`
+	if !bytes.HasSuffix(js, []byte(tail)) {
+		return json.Marshal(l)
+	}
+	out := append(js[:len(js)-len(tail)], `"claims":`...)
+	out = append(out, bytes.TrimSpace(l.rawClaims)...)
+	return append(out, '}'), nil
 }
 
 // Context is the LTI context (a Canvas course).
@@ -234,15 +259,11 @@ type ValidateOptions struct {
 	Nonce  string
 	Now    time.Time
 	Leeway time.Duration
-	// Key returns the platform's public key for kid ("" when the header has
-	// none), re-fetching the JWKS on an unknown kid. Errors should be
-	// *LaunchError (ReasonKid, ReasonJWKS).
-	Key func(kid string) (*rsa.PublicKey, error)
-	// Refresh, optional, is called once when the signature does not verify
-	// with Key's key: it may re-fetch the JWKS (rate-limited) and return a
-	// different key for kid, for a platform that replaced a key under the
-	// same kid.
-	Refresh func(kid string) (*rsa.PublicKey, bool)
+	// Verify checks the token's signature with the platform's key for the
+	// header's kid (the Tool's: the platform JWKS through internal/jose,
+	// re-fetched on an unknown kid within its limit). Errors should be
+	// *LaunchError (ReasonKid, ReasonJWKS, ReasonSignature).
+	Verify func(token string, h jose.Header) error
 	// NonceSeen, optional, records nonce until expires and reports whether
 	// it was already recorded (a replay).
 	NonceSeen func(nonce string, expires time.Time) (bool, error)
@@ -252,13 +273,6 @@ type ValidateOptions struct {
 
 // MaxTokenSize bounds the id_token a launch may carry.
 const MaxTokenSize = 256 << 10
-
-type jwtHeader struct {
-	Alg  string `json:"alg"`
-	Kid  string `json:"kid"`
-	Typ  string `json:"typ"`
-	Crit any    `json:"crit"`
-}
 
 // ValidateIDToken checks an id_token in the reference's order — JWT form,
 // alg RS256, signature (kid lookup), iss, aud, azp, exp, iat, nonce,
@@ -273,56 +287,25 @@ func ValidateIDToken(raw string, o ValidateOptions) (*Launch, error) {
 	if len(raw) > MaxTokenSize {
 		return nil, badRequest(ReasonMalformed, "The id_token is larger than %d bytes.", MaxTokenSize)
 	}
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 {
-		return nil, badRequest(ReasonMalformed, "The id_token is not a JWT: it has %d parts separated by dots, not 3.", len(parts))
-	}
-	hb, err := base64.RawURLEncoding.DecodeString(parts[0])
+	h, pb, err := jose.Parse([]byte(raw))
 	if err != nil {
-		return nil, badRequest(ReasonMalformed, "The id_token's header is not base64url.")
-	}
-	var h jwtHeader
-	if err := json.Unmarshal(hb, &h); err != nil {
-		return nil, badRequest(ReasonMalformed, "The id_token's header is not a JSON object.")
-	}
-	pb, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return nil, badRequest(ReasonMalformed, "The id_token's payload is not base64url.")
+		return nil, keyError(err, "")
 	}
 	claims, err := decodeClaims(pb)
 	if err != nil {
 		return nil, badRequest(ReasonMalformed, "The id_token's payload is not a JSON object.")
 	}
-	if h.Alg != "RS256" {
-		alg := h.Alg
-		if alg == "" {
-			alg = "(missing)"
-		}
-		return nil, unauthorized(ReasonAlg, "The id_token is signed with alg %q; only RS256 is accepted.", truncate(alg, 20))
+	if err := text.CheckJSON(pb); err != nil { // a NUL could not be stored
+		return nil, badRequest(ReasonClaim, "The id_token's %s.", err)
 	}
-	if h.Crit != nil {
-		return nil, unauthorized(ReasonAlg, "The id_token's header has a crit parameter, which LTI does not use.")
+	if err := jose.CheckHeader(h); err != nil {
+		return nil, keyError(err, "")
 	}
-	if _, err := base64.RawURLEncoding.DecodeString(parts[2]); err != nil || parts[2] == "" {
-		return nil, badRequest(ReasonMalformed, "The id_token's signature is missing or not base64url.")
-	}
-	if o.Key == nil {
+	if o.Verify == nil {
 		return nil, unauthorized(ReasonJWKS, "No key source is configured for this platform.")
 	}
-	key, err := o.Key(h.Kid)
-	if err != nil {
+	if err := o.Verify(raw, h); err != nil {
 		return nil, err
-	}
-	if !verifyRS256(key, raw) {
-		ok := false
-		if o.Refresh != nil {
-			if k2, changed := o.Refresh(h.Kid); changed && k2 != nil {
-				ok = verifyRS256(k2, raw)
-			}
-		}
-		if !ok {
-			return nil, unauthorized(ReasonSignature, "The id_token's signature does not verify with the platform's key %q.", truncate(h.Kid, 80))
-		}
 	}
 
 	c := claimReader{m: claims}
@@ -410,7 +393,7 @@ func ValidateIDToken(raw string, o ValidateOptions) (*Launch, error) {
 	if mt != MessageResourceLink && mt != MessageDeepLinking {
 		return nil, badRequest(ReasonMessageType, "The launch's message_type %q is not one Laurel handles (%s, %s).", truncate(toString(claims[ClaimMessageType]), 60), MessageResourceLink, MessageDeepLinking)
 	}
-	l := &Launch{DeploymentID: dep, MessageType: mt, Claims: claims, IssuedAt: iat, ExpiresAt: exp}
+	l := &Launch{DeploymentID: dep, MessageType: mt, Claims: claims, rawClaims: pb, IssuedAt: iat, ExpiresAt: exp}
 	if mt == MessageResourceLink {
 		rl := c.obj(ClaimResourceLink)
 		id, _ := rl["id"].(string)
@@ -494,14 +477,6 @@ func fillOptional(l *Launch, c claimReader) {
 	if l.Email == "" {
 		l.Email = l.CustomValue("email")
 	}
-}
-
-func verifyRS256(key *rsa.PublicKey, raw string) bool {
-	if key == nil || key.N == nil || key.N.BitLen() < 2048 {
-		return false
-	}
-	_, err := jws.VerifyCompactFast(key, []byte(raw), jwa.RS256())
-	return err == nil
 }
 
 func decodeClaims(b []byte) (map[string]any, error) {

@@ -1,7 +1,6 @@
 package lti
 
 import (
-	"crypto/rsa"
 	"errors"
 	"fmt"
 	"net/http"
@@ -106,8 +105,7 @@ func (t *Tool) CompleteLaunch(c *gin.Context) (*Launch, *CheckPage, error) {
 	now := t.Now()
 	l, err := ValidateIDToken(r.PostForm.Get(FieldIDToken), ValidateOptions{
 		Issuer: p.Issuer, ClientID: p.ClientID, Nonce: rec.Nonce, Now: now, Leeway: t.Leeway,
-		Key:     func(kid string) (*rsa.PublicKey, error) { return t.jwks.key(ctx, &p, kid) },
-		Refresh: func(kid string) (*rsa.PublicKey, bool) { return t.jwks.refresh(ctx, &p, kid) },
+		Verify: t.jwks.verifier(ctx, &p),
 		NonceSeen: func(nonce string, until time.Time) (bool, error) {
 			ttl := until.Sub(now)
 			if ttl < t.NonceTTL {
@@ -125,6 +123,7 @@ func (t *Tool) CompleteLaunch(c *gin.Context) (*Launch, *CheckPage, error) {
 		return nil, nil, err
 	}
 	l.Platform = p
+	t.frameLaunch(c, l)
 	if err := t.recordUser(ctx, l); err != nil {
 		return nil, nil, err
 	}
@@ -144,6 +143,7 @@ func (h *handlers) launch(c *gin.Context) {
 		return
 	}
 	if check != nil {
+		frameUnsigned(c, check.Origin)
 		if err := h.rd.Render(c, http.StatusOK, "lti_launch_check.html", check); err != nil {
 			h.refused(c, err)
 		}
@@ -178,9 +178,10 @@ type RefusedPage struct {
 // a stack trace; internal errors are logged with their cause and shown as a
 // generic message.
 func (h *handlers) refused(c *gin.Context, err error) {
+	frameUnsigned(c, h.t.registeredOrigins(c.Request.Context())...) // shown in the platform's iframe
 	var le *LaunchError
 	if !errors.As(err, &le) {
-		if apperr.Code(err) != apperr.Internal {
+		if apperr.Classify(err) != apperr.Internal { // an outage is a 503 page
 			h.rd.WriteError(c, err)
 			return
 		}

@@ -168,6 +168,7 @@ func (t *Tool) BeginLogin(c *gin.Context) (authURL string, page *LoginPage, err 
 	if p.Disabled {
 		return "", nil, forbidden(ReasonPlatformDisabled, "The platform %q is disabled in Laurel.", p.Name)
 	}
+	frameUnsigned(c, t.platformOrigins(c.Request.Context(), &p)...)
 	rec := stateRecord{PlatformID: p.ID, Nonce: randomToken(24), TargetLinkURI: target, Login: map[string]string{}}
 	for _, k := range relaunchParams {
 		if v := get(k); v != "" {

@@ -63,7 +63,7 @@ type Tool struct {
 	log      *slog.Logger
 	registry *Registry
 	toolKeys *KeyStore
-	jwks     *jwksCache
+	jwks     *platformKeys
 
 	mu       sync.RWMutex
 	onLaunch LaunchHandler
@@ -113,9 +113,9 @@ func New(d *sqlx.DB, rdb *redis.Client, keys *secret.Keys, baseURL string, log *
 	}
 	t.FetchTimeout = 10 * time.Second
 	t.HTTPClient = t.newPlatformClient()
-	t.registry = NewRegistry(d, keys)
+	t.registry = NewRegistry(d)
 	t.toolKeys = NewKeyStore(d, keys)
-	t.jwks = newJWKSCache(t)
+	t.jwks = newPlatformKeys(t)
 	return t
 }
 

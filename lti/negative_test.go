@@ -97,6 +97,8 @@ func TestForgedLaunchesRefused(t *testing.T) {
 			token: func(e *env, cl map[string]any) string { return "" }},
 		{name: "wrong iss", status: 401, reason: lti.ReasonIssuer, fragment: `"https://evil.example" is not the registered issuer`,
 			token: func(e *env, cl map[string]any) string { return e.sim.Sign(with(cl, "iss", "https://evil.example")) }},
+		{name: "NUL in the name claim", status: 400, reason: lti.ReasonClaim, fragment: `field "name" contains a NUL byte`,
+			token: func(e *env, cl map[string]any) string { return e.sim.Sign(with(cl, "name", "Ada\x00Lovelace")) }},
 		{name: "missing iss", status: 400, reason: lti.ReasonClaim, fragment: "no iss claim",
 			token: func(e *env, cl map[string]any) string { return e.sim.Sign(without(cl, "iss")) }},
 		{name: "wrong aud", status: 401, reason: lti.ReasonAudience, fragment: "does not contain our client_id",

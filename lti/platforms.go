@@ -14,7 +14,6 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/db"
-	"github.com/laurel-edu/laurel/internal/secret"
 )
 
 // Platform is one LMS registration that launches Laurel: an issuer plus the
@@ -29,12 +28,6 @@ type Platform struct {
 	AuthURL  string `json:"auth_url"`
 	TokenURL string `json:"token_url"`
 	JWKSURL  string `json:"jwks_url"`
-	// CanvasURL is the institution's Canvas base URL (REST API, Live Events
-	// hostname); empty for other platforms.
-	CanvasURL string `json:"canvas_url"`
-	// HasCanvasToken tells whether a Canvas API token is stored; read it with
-	// Registry.CanvasToken.
-	HasCanvasToken bool `json:"has_canvas_token"`
 	// GrantedScopes are the scopes the platform granted at dynamic
 	// registration; nil when unknown (manual registration).
 	GrantedScopes []string `json:"granted_scopes,omitempty"`
@@ -46,9 +39,9 @@ type Platform struct {
 	UpdatedAt               time.Time `json:"updated_at"`
 }
 
-// PlatformInput is what an admin gives to add or update a platform. For the
-// Instructure-hosted issuers (prod, beta, test) only Issuer and ClientID are
-// needed: the Canvas endpoints are filled in.
+// PlatformInput is what an admin gives to add or update a platform. For an
+// issuer the PlatformExtension knows (Instructure-hosted Canvas) only Issuer
+// and ClientID are needed: its endpoints are filled in.
 type PlatformInput struct {
 	Name     string
 	Issuer   string
@@ -58,41 +51,15 @@ type PlatformInput struct {
 	JWKSURL  string
 	// DeploymentIDs are added to the platform's known deployments.
 	DeploymentIDs []string
-	CanvasURL     string
-	// CanvasToken, when non-empty, replaces the stored Canvas API token.
-	CanvasToken string
+	// Extra are the PlatformExtension's settings (package canvas: the
+	// Canvas URL and API token), by field name; an absent key keeps the
+	// stored value.
+	Extra map[string]string
 	// AutoRegisterDeployments, when nil on add, is true only when no
 	// DeploymentIDs are given.
 	AutoRegisterDeployments *bool
 	Disabled                *bool
 	GrantedScopes           []string
-}
-
-// canvasHosted lists Instructure's shared issuers and their endpoints (see
-// the reference's table). Self-hosted Canvas has its own and must give them.
-var canvasHosted = map[string]struct{ auth, token, jwks string }{
-	"https://canvas.instructure.com": {
-		"https://sso.canvaslms.com/api/lti/authorize_redirect",
-		"https://sso.canvaslms.com/login/oauth2/token",
-		"https://sso.canvaslms.com/api/lti/security/jwks",
-	},
-	"https://canvas.beta.instructure.com": {
-		"https://sso.beta.canvaslms.com/api/lti/authorize_redirect",
-		"https://sso.beta.canvaslms.com/login/oauth2/token",
-		"https://sso.beta.canvaslms.com/api/lti/security/jwks",
-	},
-	"https://canvas.test.instructure.com": {
-		"https://sso.test.canvaslms.com/api/lti/authorize_redirect",
-		"https://sso.test.canvaslms.com/login/oauth2/token",
-		"https://sso.test.canvaslms.com/api/lti/security/jwks",
-	},
-}
-
-// KnownCanvasEndpoints returns the auth, token and JWKS URLs of an
-// Instructure-hosted Canvas issuer, and false for any other issuer.
-func KnownCanvasEndpoints(issuer string) (auth, token, jwks string, ok bool) {
-	e, ok := canvasHosted[strings.TrimRight(issuer, "/")]
-	return e.auth, e.token, e.jwks, ok
 }
 
 // Registry stores platforms and their deployments in PostgreSQL. Launch
@@ -101,9 +68,9 @@ func KnownCanvasEndpoints(issuer string) (auth, token, jwks string, ok bool) {
 // change made through this Registry clears the cache at once, one made by
 // another instance is seen within CacheFor.
 type Registry struct {
-	db   *sqlx.DB
-	keys *secret.Keys
-	now  func() time.Time
+	db  *sqlx.DB
+	now func() time.Time
+	ext PlatformExtension // guarded by mu
 
 	// CacheFor bounds how long a cached platform or deployment is trusted.
 	CacheFor time.Duration
@@ -124,9 +91,10 @@ type depKey struct {
 	deployment string
 }
 
-// NewRegistry returns a Registry on d; keys seal the Canvas API tokens.
-func NewRegistry(d *sqlx.DB, keys *secret.Keys) *Registry {
-	return &Registry{db: d, keys: keys, now: time.Now, CacheFor: 5 * time.Second}
+// NewRegistry returns a Registry on d. Install a PlatformExtension with
+// SetExtension for settings other packages keep per platform.
+func NewRegistry(d *sqlx.DB) *Registry {
+	return &Registry{db: d, now: time.Now, CacheFor: 5 * time.Second}
 }
 
 func (r *Registry) clearCache() {
@@ -191,8 +159,6 @@ type platformRow struct {
 	AuthURL                 string    `db:"auth_url"`
 	TokenURL                string    `db:"token_url"`
 	JWKSURL                 string    `db:"jwks_url"`
-	CanvasURL               string    `db:"canvas_url"`
-	HasCanvasToken          bool      `db:"has_canvas_token"`
 	GrantedScopes           string    `db:"granted_scopes"`
 	AutoRegisterDeployments bool      `db:"auto_register_deployments"`
 	Disabled                bool      `db:"disabled"`
@@ -203,7 +169,7 @@ type platformRow struct {
 func (r platformRow) platform() Platform {
 	p := Platform{
 		ID: r.ID, Name: r.Name, Issuer: r.Issuer, ClientID: r.ClientID, AuthURL: r.AuthURL,
-		TokenURL: r.TokenURL, JWKSURL: r.JWKSURL, CanvasURL: r.CanvasURL, HasCanvasToken: r.HasCanvasToken,
+		TokenURL: r.TokenURL, JWKSURL: r.JWKSURL,
 		AutoRegisterDeployments: r.AutoRegisterDeployments, Disabled: r.Disabled,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
@@ -213,9 +179,8 @@ func (r platformRow) platform() Platform {
 	return p
 }
 
-const platformColumns = `id, name, issuer, client_id, auth_url, token_url, jwks_url, canvas_url,
-	canvas_token_enc IS NOT NULL AS has_canvas_token, granted_scopes, auto_register_deployments,
-	disabled, created_at, updated_at`
+const platformColumns = `id, name, issuer, client_id, auth_url, token_url, jwks_url,
+	granted_scopes, auto_register_deployments, disabled, created_at, updated_at`
 
 // checkURL validates one endpoint URL for the admin: absolute http(s).
 func checkURL(field, v string, required bool) *apperr.FieldError {
@@ -232,27 +197,30 @@ func checkURL(field, v string, required bool) *apperr.FieldError {
 	return nil
 }
 
-// normalize fills known Canvas endpoints and validates the input.
-func (in *PlatformInput) normalize(adding bool) error {
+// normalize fills a known issuer's endpoints and validates the input, the
+// extension's values of platform id (0 when adding) included.
+func (r *Registry) normalize(ctx context.Context, in *PlatformInput, id int64) error {
+	adding := id == 0
 	in.Issuer = strings.TrimSpace(in.Issuer)
 	in.ClientID = strings.TrimSpace(in.ClientID)
 	in.Name = strings.TrimSpace(in.Name)
-	if auth, token, jwks, ok := KnownCanvasEndpoints(in.Issuer); ok {
-		in.Issuer = strings.TrimRight(in.Issuer, "/")
+	if k, ok := r.knownEndpoints(in.Issuer); ok {
+		in.Issuer = k.Issuer
 		if in.AuthURL == "" {
-			in.AuthURL = auth
+			in.AuthURL = k.AuthURL
 		}
 		if in.TokenURL == "" {
-			in.TokenURL = token
+			in.TokenURL = k.TokenURL
 		}
 		if in.JWKSURL == "" {
-			in.JWKSURL = jwks
+			in.JWKSURL = k.JWKSURL
 		}
 	}
 	if in.Name == "" && adding {
-		if u, err := url.Parse(in.CanvasURL); err == nil && u.Host != "" {
-			in.Name = u.Host
-		} else if u, err := url.Parse(in.Issuer); err == nil && u.Host != "" {
+		if ext := r.extension(); ext != nil && len(in.Extra) > 0 {
+			in.Name = ext.DefaultName(in.Extra)
+		}
+		if u, err := url.Parse(in.Issuer); in.Name == "" && err == nil && u.Host != "" {
 			in.Name = u.Host
 		}
 	}
@@ -272,7 +240,6 @@ func (in *PlatformInput) normalize(adding bool) error {
 	add(checkURL("auth_url", in.AuthURL, true))
 	add(checkURL("jwks_url", in.JWKSURL, true))
 	add(checkURL("token_url", in.TokenURL, false))
-	add(checkURL("canvas_url", in.CanvasURL, false))
 	for i, d := range in.DeploymentIDs {
 		d = strings.TrimSpace(d)
 		if d == "" {
@@ -280,6 +247,7 @@ func (in *PlatformInput) normalize(adding bool) error {
 		}
 		in.DeploymentIDs[i] = d
 	}
+	fe = append(fe, r.validateExtra(ctx, id, in.Extra)...)
 	if len(fe) > 0 {
 		msgs := make([]string, len(fe))
 		for i, f := range fe {
@@ -290,8 +258,8 @@ func (in *PlatformInput) normalize(adding bool) error {
 	return nil
 }
 
-// AddPlatform registers a platform with its deployments (and Canvas URL and
-// sealed token). Unless AutoRegisterDeployments says otherwise, a platform
+// AddPlatform registers a platform with its deployments (and the
+// extension's settings, in the same transaction). Unless AutoRegisterDeployments says otherwise, a platform
 // added with deployment ids accepts only those, and one added without any
 // records its deployments on first launch. It returns a Conflict error when
 // (issuer, client_id) is already registered and an Invalid one naming each
@@ -303,7 +271,7 @@ func (r *Registry) AddPlatform(ctx context.Context, in PlatformInput) (Platform,
 // addPlatform is AddPlatform; also, when set, runs in the same transaction
 // with the new platform's id (Dynamic Registration records its link's use).
 func (r *Registry) addPlatform(ctx context.Context, in PlatformInput, also func(tx *sqlx.Tx, id int64) error) (Platform, error) {
-	if err := in.normalize(true); err != nil {
+	if err := r.normalize(ctx, &in, 0); err != nil {
 		return Platform{}, err
 	}
 	auto := len(in.DeploymentIDs) == 0
@@ -313,17 +281,17 @@ func (r *Registry) addPlatform(ctx context.Context, in PlatformInput, also func(
 	disabled := in.Disabled != nil && *in.Disabled
 	var id int64
 	err := db.InTx(ctx, r.db, func(tx *sqlx.Tx) error {
-		const q = `INSERT INTO platforms (name, issuer, client_id, auth_url, token_url, jwks_url, canvas_url,
+		const q = `INSERT INTO platforms (name, issuer, client_id, auth_url, token_url, jwks_url,
 			granted_scopes, auto_register_deployments, disabled)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`
 		if err := tx.GetContext(ctx, &id, q, in.Name, in.Issuer, in.ClientID, in.AuthURL, in.TokenURL, in.JWKSURL,
-			in.CanvasURL, strings.Join(in.GrantedScopes, " "), auto, disabled); err != nil {
+			strings.Join(in.GrantedScopes, " "), auto, disabled); err != nil {
 			if _, ok := db.IsUniqueViolation(err); ok {
 				return apperr.Errorf(apperr.Conflict, "A platform with issuer %s and client_id %s is already registered.", in.Issuer, in.ClientID)
 			}
 			return fmt.Errorf("add platform %s %s: %w", in.Issuer, in.ClientID, err)
 		}
-		if err := r.saveTokenAndDeployments(ctx, tx, id, in.CanvasToken, in.DeploymentIDs); err != nil {
+		if err := r.saveExtraAndDeployments(ctx, tx, id, in.Extra, in.DeploymentIDs); err != nil {
 			return err
 		}
 		if also != nil {
@@ -338,13 +306,11 @@ func (r *Registry) addPlatform(ctx context.Context, in PlatformInput, also func(
 	return r.Platform(ctx, id)
 }
 
-// saveTokenAndDeployments stores a new Canvas token (when given) and adds
+// saveExtraAndDeployments stores the extension's settings and adds
 // deployments, in the transaction that adds or updates the platform.
-func (r *Registry) saveTokenAndDeployments(ctx context.Context, tx *sqlx.Tx, id int64, token string, deployments []string) error {
-	if token != "" {
-		if err := r.setCanvasToken(ctx, tx, id, token); err != nil {
-			return err
-		}
+func (r *Registry) saveExtraAndDeployments(ctx context.Context, tx *sqlx.Tx, id int64, extra map[string]string, deployments []string) error {
+	if err := r.saveExtra(ctx, tx, id, extra); err != nil {
+		return err
 	}
 	for _, d := range deployments {
 		if _, err := addDeployment(ctx, tx, id, d, false); err != nil {
@@ -375,8 +341,7 @@ func (r *Registry) UpdatePlatform(ctx context.Context, id int64, in PlatformInpu
 	merged.AuthURL = pick(in.AuthURL, cur.AuthURL)
 	merged.TokenURL = pick(in.TokenURL, cur.TokenURL)
 	merged.JWKSURL = pick(in.JWKSURL, cur.JWKSURL)
-	merged.CanvasURL = pick(in.CanvasURL, cur.CanvasURL)
-	if err := merged.normalize(false); err != nil {
+	if err := r.normalize(ctx, &merged, id); err != nil {
 		return Platform{}, err
 	}
 	auto, disabled := cur.AutoRegisterDeployments, cur.Disabled
@@ -392,16 +357,16 @@ func (r *Registry) UpdatePlatform(ctx context.Context, id int64, in PlatformInpu
 	}
 	err = db.InTx(ctx, r.db, func(tx *sqlx.Tx) error {
 		const q = `UPDATE platforms SET name = $2, issuer = $3, client_id = $4, auth_url = $5, token_url = $6,
-			jwks_url = $7, canvas_url = $8, auto_register_deployments = $9, disabled = $10, granted_scopes = $11,
+			jwks_url = $7, auto_register_deployments = $8, disabled = $9, granted_scopes = $10,
 			updated_at = now() WHERE id = $1`
 		if _, err := tx.ExecContext(ctx, q, id, merged.Name, merged.Issuer, merged.ClientID, merged.AuthURL,
-			merged.TokenURL, merged.JWKSURL, merged.CanvasURL, auto, disabled, scopes); err != nil {
+			merged.TokenURL, merged.JWKSURL, auto, disabled, scopes); err != nil {
 			if _, ok := db.IsUniqueViolation(err); ok {
 				return apperr.Errorf(apperr.Conflict, "A platform with issuer %s and client_id %s is already registered.", merged.Issuer, merged.ClientID)
 			}
 			return fmt.Errorf("update platform %d: %w", id, err)
 		}
-		return r.saveTokenAndDeployments(ctx, tx, id, in.CanvasToken, merged.DeploymentIDs)
+		return r.saveExtraAndDeployments(ctx, tx, id, merged.Extra, merged.DeploymentIDs)
 	})
 	r.clearCache()
 	if err != nil {
@@ -414,36 +379,6 @@ func (r *Registry) UpdatePlatform(ctx context.Context, id int64, in PlatformInpu
 func (r *Registry) SetDisabled(ctx context.Context, id int64, disabled bool) error {
 	_, err := r.UpdatePlatform(ctx, id, PlatformInput{Disabled: &disabled})
 	return err
-}
-
-func (r *Registry) setCanvasToken(ctx context.Context, tx *sqlx.Tx, id int64, token string) error {
-	sealed := r.keys.Seal([]byte(token), fmt.Sprintf("canvas-token:%d", id))
-	const q = `UPDATE platforms SET canvas_token_enc = $2, updated_at = now() WHERE id = $1`
-	if _, err := tx.ExecContext(ctx, q, id, sealed); err != nil {
-		return fmt.Errorf("set canvas token of platform %d: %w", id, err)
-	}
-	return nil
-}
-
-// CanvasToken returns the platform's decrypted Canvas API token, or a
-// NotFound error when none is stored.
-func (r *Registry) CanvasToken(ctx context.Context, platformID int64) (string, error) {
-	var sealed []byte
-	const q = `SELECT canvas_token_enc FROM platforms WHERE id = $1`
-	if err := r.db.GetContext(ctx, &sealed, q, platformID); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return "", apperr.Errorf(apperr.NotFound, "Platform %d does not exist.", platformID)
-		}
-		return "", fmt.Errorf("canvas token of platform %d: %w", platformID, err)
-	}
-	if sealed == nil {
-		return "", apperr.Errorf(apperr.NotFound, "Platform %d has no Canvas API token.", platformID)
-	}
-	tok, err := r.keys.Open(sealed, fmt.Sprintf("canvas-token:%d", platformID))
-	if err != nil {
-		return "", fmt.Errorf("canvas token of platform %d: %w", platformID, err)
-	}
-	return string(tok), nil
 }
 
 // Platforms lists every platform, oldest first.

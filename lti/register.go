@@ -162,7 +162,7 @@ func (t *Tool) validateConfiguration(cfgURL *url.URL, cfg *PlatformConfiguration
 	}
 	iu, _ := url.Parse(cfg.Issuer)
 	ru, _ := url.Parse(cfg.RegistrationEndpoint)
-	auth, token, jwks, hosted := KnownCanvasEndpoints(cfg.Issuer)
+	known, hosted := t.registry.knownEndpoints(cfg.Issuer)
 	// Instructure serves the shared configuration on canvas.instructure.com
 	// and registers on the institution's *.instructure.com.
 	instructure := hosted && underInstructure(ru) && underInstructure(cfgURL)
@@ -171,8 +171,8 @@ func (t *Tool) validateConfiguration(cfgURL *url.URL, cfg *PlatformConfiguration
 		return apperr.Errorf(apperr.Invalid, "The platform's registration_endpoint is on another host than %s, which served its configuration.", truncate(cfgURL.Host, 200))
 	}
 	if hosted {
-		cfg.Issuer = strings.TrimRight(cfg.Issuer, "/")
-		cfg.AuthorizationEndpoint, cfg.TokenEndpoint, cfg.JWKSURI = auth, token, jwks
+		cfg.Issuer = known.Issuer
+		cfg.AuthorizationEndpoint, cfg.TokenEndpoint, cfg.JWKSURI = known.AuthURL, known.TokenURL, known.JWKSURL
 		return nil
 	}
 	if hostKey(iu) != hostKey(cfgURL) {
@@ -251,8 +251,8 @@ func (t *Tool) DynamicRegister(ctx context.Context, linkToken, configURL, regTok
 	if scopeSent {
 		in.GrantedScopes = append([]string{}, granted...)
 	}
-	if cfg.LTI.ProductFamilyCode == "canvas" {
-		in.CanvasURL = cu.Scheme + "://" + cu.Host
+	if ext := t.registry.extension(); ext != nil {
+		in.Extra = ext.RegisteredValues(cfg.LTI.ProductFamilyCode, cu)
 	}
 	if d := out.ToolConfiguration.DeploymentID; d != "" {
 		in.DeploymentIDs = []string{d}
@@ -399,6 +399,7 @@ type RegisteredPage struct {
 
 func (h *handlers) register(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
+	frameUnsigned(c, c.Query("openid_configuration")) // the platform's admin page opens registration in an iframe
 	ctx := c.Request.Context()
 	res, err := h.t.DynamicRegister(ctx, c.Query(RegistrationLinkParam), c.Query("openid_configuration"), c.Query("registration_token"))
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/canvas/canvassim"
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/lti"
@@ -99,8 +100,8 @@ func TestDynamicRegistration(t *testing.T) {
 	}
 	p, err := e.tool.Registry().PlatformByIssuerClient(context.Background(), other.Issuer, other.ClientID)
 	must(t, err)
-	if p.AuthURL != other.AuthURL() || p.TokenURL != other.TokenURL() || p.JWKSURL != other.JWKSURL() || p.CanvasURL != other.URL() {
-		t.Fatalf("registered platform = %+v", p)
+	if p.AuthURL != other.AuthURL() || p.TokenURL != other.TokenURL() || p.JWKSURL != other.JWKSURL() || e.canvasSettings(p.ID).URL != other.URL() {
+		t.Fatalf("registered platform = %+v, canvas settings %+v", p, e.canvasSettings(p.ID))
 	}
 	deps, err := e.tool.Registry().Deployments(context.Background(), p.ID)
 	must(t, err)
@@ -390,19 +391,19 @@ func TestRegistryPlatforms(t *testing.T) {
 	reg := e.tool.Registry()
 	// Instructure-hosted issuer: only issuer and client_id needed.
 	p, err := reg.AddPlatform(ctx, lti.PlatformInput{Issuer: "https://canvas.instructure.com", ClientID: "170000000000001",
-		DeploymentIDs: []string{"1:abc"}, CanvasURL: "https://school.instructure.com", CanvasToken: "secret-canvas-token"})
+		DeploymentIDs: []string{"1:abc"}, Extra: canvas.PlatformExtra("https://school.instructure.com", "secret-canvas-token")})
 	must(t, err)
 	if p.AuthURL != "https://sso.canvaslms.com/api/lti/authorize_redirect" || p.JWKSURL != "https://sso.canvaslms.com/api/lti/security/jwks" ||
-		p.TokenURL != "https://sso.canvaslms.com/login/oauth2/token" || p.Name != "school.instructure.com" || !p.HasCanvasToken || p.AutoRegisterDeployments {
-		t.Fatalf("platform = %+v", p)
+		p.TokenURL != "https://sso.canvaslms.com/login/oauth2/token" || p.Name != "school.instructure.com" || !e.canvasSettings(p.ID).HasToken || p.AutoRegisterDeployments {
+		t.Fatalf("platform = %+v, canvas settings %+v", p, e.canvasSettings(p.ID))
 	}
-	tok, err := reg.CanvasToken(ctx, p.ID)
+	tok, err := e.settings.Token(ctx, p.ID)
 	must(t, err)
 	if tok != "secret-canvas-token" {
 		t.Fatalf("canvas token = %q", tok)
 	}
 	var raw []byte
-	must(t, e.db.Get(&raw, `SELECT canvas_token_enc FROM platforms WHERE id = $1`, p.ID))
+	must(t, e.db.Get(&raw, `SELECT canvas_token_enc FROM canvas_platform_settings WHERE platform_id = $1`, p.ID))
 	if strings.Contains(string(raw), "secret-canvas-token") {
 		t.Fatal("canvas token stored in clear")
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/web"
 )
 
 // LaunchTokenField is the form field and query parameter that carries the
@@ -25,7 +26,7 @@ const (
 // token that names it. Pages inside the platform's iframe carry it instead
 // of a cookie, which the browser may block there.
 func (t *Tool) IssueLaunchToken(ctx context.Context, l *Launch) (string, error) {
-	js, err := json.Marshal(l)
+	js, err := l.sessionJSON()
 	if err != nil {
 		return "", fmt.Errorf("issue launch token: %w", err)
 	}
@@ -67,7 +68,14 @@ func (t *Tool) LaunchFromRequest(c *gin.Context) (*Launch, error) {
 	if tok == "" {
 		tok = strings.TrimSpace(c.GetHeader(LaunchTokenHeader))
 	}
-	return t.LaunchByToken(c.Request.Context(), tok)
+	l, err := t.LaunchByToken(c.Request.Context(), tok)
+	if err == nil {
+		t.frameLaunch(c, l)
+	} else {
+		// The error page (expired launch) shows in the platform's iframe.
+		web.AllowFraming(c, t.registeredOrigins(c.Request.Context())...)
+	}
+	return l, err
 }
 
 // EndLaunch deletes a launch token.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
 	"time"
 
@@ -124,6 +123,7 @@ type platformListRow struct {
 	Platform
 	Deployments  int
 	Registration *RegistrationLink
+	Extra        []ExtraCell
 }
 
 // platformListPage is /admin/platforms.
@@ -131,8 +131,10 @@ type platformListPage struct {
 	Title     string
 	Nav       adminTabs
 	Platforms []platformListRow
-	Config    toolConfig
-	Known     []knownIssuer
+	// ExtraHeads are the PlatformExtension's columns.
+	ExtraHeads []string
+	Config     toolConfig
+	Known      []KnownIssuer
 	// Links are the latest registration links; NewLink the URL of the one
 	// just created (shown on this response only).
 	Links       []linkRow
@@ -192,10 +194,23 @@ func (a *admin) platformListPage(c *gin.Context) (platformListPage, error) {
 	if err != nil {
 		return page, err
 	}
-	page = platformListPage{Title: "LTI platforms", Nav: adminTabs{"platforms"}, Config: a.t.toolConfig(), Known: knownIssuers(),
+	page = platformListPage{Title: "LTI platforms", Nav: adminTabs{"platforms"}, Config: a.t.toolConfig(), Known: a.t.registry.KnownIssuers(),
 		LinkExpires: linkExpiries("24h")}
+	var cells map[int64][]ExtraCell
+	if ext := a.t.registry.extension(); ext != nil {
+		ids := make([]int64, len(plats))
+		for i, p := range plats {
+			ids[i] = p.ID
+		}
+		if page.ExtraHeads, cells, err = ext.ListColumns(ctx, ids); err != nil {
+			return page, err
+		}
+	}
 	for _, p := range plats {
-		row := platformListRow{Platform: p, Deployments: counts[p.ID]}
+		row := platformListRow{Platform: p, Deployments: counts[p.ID], Extra: cells[p.ID]}
+		for len(row.Extra) < len(page.ExtraHeads) {
+			row.Extra = append(row.Extra, ExtraCell{Text: "—", Muted: true})
+		}
 		if l, ok := regs[p.ID]; ok {
 			row.Registration = &l
 		}
@@ -277,21 +292,4 @@ func (r *Registry) deploymentCounts(ctx context.Context) (map[int64]int, error) 
 		out[row.PlatformID] = row.N
 	}
 	return out, nil
-}
-
-// knownIssuer is an Instructure-hosted Canvas issuer whose endpoints Laurel
-// fills in, shown next to the endpoint fields.
-type knownIssuer struct {
-	Issuer, AuthURL, TokenURL, JWKSURL string
-}
-
-func knownIssuers() []knownIssuer {
-	out := make([]knownIssuer, 0, len(canvasHosted))
-	for iss, e := range canvasHosted {
-		out = append(out, knownIssuer{Issuer: iss, AuthURL: e.auth, TokenURL: e.token, JWKSURL: e.jwks})
-	}
-	// Production first, then beta, then test: the order admins meet them.
-	rank := map[string]int{"https://canvas.instructure.com": 0, "https://canvas.beta.instructure.com": 1, "https://canvas.test.instructure.com": 2}
-	sort.Slice(out, func(i, j int) bool { return rank[out[i].Issuer] < rank[out[j].Issuer] })
-	return out
 }

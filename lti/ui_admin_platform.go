@@ -1,6 +1,7 @@
 package lti
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -34,32 +35,46 @@ type platformFormPage struct {
 	// Identity and Endpoints are the single-line fields, in two groups.
 	Identity    []formField
 	Endpoints   []formField
-	CanvasURL   formField
 	Deployments []Deployment // already known (editing)
 	NewDeps     string       // the deployment ids textarea
 	AutoReg     bool
-	Known       []knownIssuer
+	Known       []KnownIssuer
+	// Extra is the PlatformExtension's section (no Title: none).
+	ExtraTitle  string
+	Extra       []formField
 	Errors      map[string]string // per field, for fields rendered by hand
 	OtherErrors []string
-	// TokenNotKept tells the admin a token they typed was not saved because
-	// the form had errors: it is never echoed back into the page.
-	TokenNotKept bool
+	// NotKept names the secrets an admin typed that were not saved because
+	// the form had errors: they are never echoed back into the page.
+	NotKept []string
 }
 
 // platformValues is the form as submitted (or as stored, when editing).
 type platformValues struct {
-	Name, Issuer, ClientID, AuthURL, TokenURL, JWKSURL, CanvasURL, Deployments string
-	AutoRegister                                                               bool
+	Name, Issuer, ClientID, AuthURL, TokenURL, JWKSURL, Deployments string
+	AutoRegister                                                    bool
+	// Extra are the extension's fields as submitted (nil: show the stored ones).
+	Extra map[string]string
 }
 
 func valuesOf(p Platform) platformValues {
 	return platformValues{Name: p.Name, Issuer: p.Issuer, ClientID: p.ClientID, AuthURL: p.AuthURL, TokenURL: p.TokenURL,
-		JWKSURL: p.JWKSURL, CanvasURL: p.CanvasURL, AutoRegister: p.AutoRegisterDeployments}
+		JWKSURL: p.JWKSURL, AutoRegister: p.AutoRegisterDeployments}
 }
 
-func (a *admin) formPage(isNew bool, p Platform, v platformValues, errs map[string]string) platformFormPage {
+// extraSection is the extension's form section for platform id (0: new).
+func (a *admin) extraSection(ctx context.Context, id int64) (ExtraSection, error) {
+	ext := a.t.registry.extension()
+	if ext == nil {
+		return ExtraSection{}, nil
+	}
+	return ext.FormSection(ctx, id)
+}
+
+func (a *admin) formPage(ctx context.Context, isNew bool, p Platform, v platformValues, errs map[string]string) (platformFormPage, error) {
+	known := a.t.registry.KnownIssuers()
 	page := platformFormPage{Nav: adminTabs{"platforms"}, New: isNew, Platform: p, NewDeps: v.Deployments,
-		AutoReg: v.AutoRegister, Known: knownIssuers(), Errors: errs}
+		AutoReg: v.AutoRegister, Known: known, Errors: errs}
 	if page.Errors == nil {
 		page.Errors = map[string]string{}
 	}
@@ -68,7 +83,10 @@ func (a *admin) formPage(isNew bool, p Platform, v platformValues, errs map[stri
 	} else {
 		page.Title, page.Action = "Edit "+p.Name, "/admin/platforms/"+strconv.FormatInt(p.ID, 10)+"/edit"
 	}
-	const endpointHint = "Optional for Instructure-hosted Canvas: left empty, Laurel fills it in."
+	endpointHint := ""
+	if len(known) > 0 {
+		endpointHint = "Optional for Instructure-hosted Canvas: left empty, Laurel fills it in."
+	}
 	f := func(name, label, typ, value, hint, placeholder string, required bool) formField {
 		return formField{Name: name, Label: label, Type: typ, Value: value, Hint: hint, Placeholder: placeholder,
 			Required: required, Error: page.Errors[name]}
@@ -84,18 +102,35 @@ func (a *admin) formPage(isNew bool, p Platform, v platformValues, errs map[stri
 	}
 	page.Endpoints = []formField{
 		f("auth_url", "Authorization URL (OIDC auth endpoint)", "url", v.AuthURL, endpointHint, "https://", false),
-		f("token_url", "Token URL (LTI Advantage services)", "url", v.TokenURL, "Needed for the course roster (NRPS). "+endpointHint, "https://", false),
+		f("token_url", "Token URL (LTI Advantage services)", "url", v.TokenURL, strings.TrimSpace("Needed for the course roster (NRPS). "+endpointHint), "https://", false),
 		f("jwks_url", "Platform JWKS URL", "url", v.JWKSURL, endpointHint, "https://", false),
 	}
-	page.CanvasURL = f("canvas_url", "Canvas URL", "url", v.CanvasURL, "The institution's Canvas address (REST API, Live Events); empty for other platforms.", "https://canvas.example.edu", false)
-	return page
+	sec, err := a.extraSection(ctx, p.ID)
+	if err != nil {
+		return page, err
+	}
+	page.ExtraTitle = sec.Title
+	for _, x := range sec.Fields {
+		value := x.Value
+		if sub, ok := v.Extra[x.Name]; ok && !x.Secret {
+			value = sub // what was typed, on a re-rendered form
+		}
+		if x.Secret {
+			value = ""
+		}
+		page.Extra = append(page.Extra, f(x.Name, x.Label, x.Type, value, x.Hint, x.Placeholder, false))
+	}
+	return page, nil
 }
 
 func (a *admin) platformNew(c *gin.Context) error {
 	if _, err := requireOwner(c); err != nil {
 		return err
 	}
-	page := a.formPage(true, Platform{}, platformValues{AutoRegister: true}, nil)
+	page, err := a.formPage(c.Request.Context(), true, Platform{}, platformValues{AutoRegister: true}, nil)
+	if err != nil {
+		return err
+	}
 	return a.rd.Render(c, http.StatusOK, "lti_admin_platform_form.html", page)
 }
 
@@ -104,26 +139,60 @@ func (a *admin) platformEdit(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	page := a.formPage(false, p, valuesOf(p), nil)
+	page, err := a.formPage(c.Request.Context(), false, p, valuesOf(p), nil)
+	if err != nil {
+		return err
+	}
 	if page.Deployments, err = a.t.registry.Deployments(c.Request.Context(), p.ID); err != nil {
 		return err
 	}
 	return a.rd.Render(c, http.StatusOK, "lti_admin_platform_form.html", page)
 }
 
-// readPlatformForm reads the submitted form.
-func readPlatformForm(c *gin.Context) (platformValues, PlatformInput, string) {
+// readPlatformForm reads the submitted form: the LTI fields and the
+// extension's, by the names its section gives.
+func (a *admin) readPlatformForm(c *gin.Context) (platformValues, PlatformInput, error) {
 	tr := func(k string) string { return strings.TrimSpace(c.PostForm(k)) }
 	v := platformValues{Name: tr("name"), Issuer: tr("issuer"), ClientID: tr("client_id"), AuthURL: tr("auth_url"),
-		TokenURL: tr("token_url"), JWKSURL: tr("jwks_url"), CanvasURL: tr("canvas_url"),
+		TokenURL: tr("token_url"), JWKSURL: tr("jwks_url"),
 		Deployments: strings.TrimSpace(c.PostForm("deployment_ids")), AutoRegister: c.PostForm("auto_register") != ""}
 	auto := v.AutoRegister
 	in := PlatformInput{Name: v.Name, Issuer: v.Issuer, ClientID: v.ClientID, AuthURL: v.AuthURL, TokenURL: v.TokenURL,
-		JWKSURL: v.JWKSURL, CanvasURL: v.CanvasURL, AutoRegisterDeployments: &auto,
+		JWKSURL: v.JWKSURL, AutoRegisterDeployments: &auto,
 		DeploymentIDs: deploymentLines(v.Deployments)}
-	// The token is taken as typed but for surrounding whitespace, which a
-	// paste often adds and no Canvas token contains.
-	return v, in, strings.TrimSpace(c.PostForm("canvas_token"))
+	sec, err := a.extraSection(c.Request.Context(), 0)
+	if err != nil {
+		return v, in, err
+	}
+	for _, x := range sec.Fields {
+		// A secret is taken as typed but for surrounding whitespace, which a
+		// paste often adds and no token contains; an empty one keeps the
+		// stored value, so it is left out.
+		val := tr(x.Name)
+		if x.Secret && val == "" {
+			continue
+		}
+		if v.Extra == nil {
+			v.Extra, in.Extra = map[string]string{}, map[string]string{}
+		}
+		v.Extra[x.Name], in.Extra[x.Name] = val, val
+	}
+	return v, in, nil
+}
+
+// secretsTyped lists the labels of the secret fields the admin filled in.
+func (a *admin) secretsTyped(c *gin.Context, v platformValues) []string {
+	sec, err := a.extraSection(c.Request.Context(), 0)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, x := range sec.Fields {
+		if x.Secret && v.Extra[x.Name] != "" {
+			out = append(out, x.Label)
+		}
+	}
+	return out
 }
 
 // deploymentLines splits the deployment ids textarea: one id per line,
@@ -143,19 +212,22 @@ func (a *admin) platformCreate(c *gin.Context) error {
 	if _, err := requireOwner(c); err != nil {
 		return err
 	}
-	v, in, token := readPlatformForm(c)
-	in.CanvasToken = token
+	v, in, err := a.readPlatformForm(c)
+	if err != nil {
+		return err
+	}
+	secrets := a.secretsTyped(c, v)
 	p, err := a.t.registry.AddPlatform(c.Request.Context(), in)
 	if err == nil {
 		a.t.log.InfoContext(c.Request.Context(), "platform added", "platform_id", p.ID, "issuer", p.Issuer, "client_id", p.ClientID)
 		msg := "Platform “" + p.Name + "” added."
-		if p.HasCanvasToken {
-			msg += " Its Canvas API token is stored encrypted."
+		for _, l := range secrets {
+			msg += " Its " + l + " is stored encrypted."
 		}
 		auth.SetFlash(c, msg)
 		return seeOther(c, "/admin/platforms")
 	}
-	return a.rerender(c, true, Platform{}, v, token != "", err)
+	return a.rerender(c, true, Platform{}, v, err)
 }
 
 func (a *admin) platformUpdate(c *gin.Context) error {
@@ -163,8 +235,11 @@ func (a *admin) platformUpdate(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	v, in, token := readPlatformForm(c)
-	in.CanvasToken = token
+	v, in, err := a.readPlatformForm(c)
+	if err != nil {
+		return err
+	}
+	secrets := a.secretsTyped(c, v)
 	// UpdatePlatform keeps the stored value of an empty field; on this form
 	// every field shows its stored value, so an empty one was cleared on
 	// purpose and must not be silently ignored.
@@ -178,16 +253,16 @@ func (a *admin) platformUpdate(c *gin.Context) error {
 	if v.ClientID == "" {
 		errs["client_id"] = "Enter the client ID."
 	}
-	if ka, kt, kj, ok := KnownCanvasEndpoints(v.Issuer); ok {
-		// Instructure-hosted: an emptied endpoint goes back to the known one.
+	if k, ok := a.t.registry.knownEndpoints(v.Issuer); ok {
+		// A known issuer: an emptied endpoint goes back to the known one.
 		fill := func(dst *string, known string) {
 			if *dst == "" {
 				*dst = known
 			}
 		}
-		fill(&in.AuthURL, ka)
-		fill(&in.TokenURL, kt)
-		fill(&in.JWKSURL, kj)
+		fill(&in.AuthURL, k.AuthURL)
+		fill(&in.TokenURL, k.TokenURL)
+		fill(&in.JWKSURL, k.JWKSURL)
 	} else {
 		if v.AuthURL == "" {
 			errs["auth_url"] = "Enter the platform's authorization URL."
@@ -199,29 +274,32 @@ func (a *admin) platformUpdate(c *gin.Context) error {
 			errs["token_url"] = "A stored token URL cannot be removed here; enter the platform's token URL."
 		}
 	}
-	if v.CanvasURL == "" && cur.CanvasURL != "" {
-		errs["canvas_url"] = "A stored Canvas URL cannot be removed here; enter the Canvas URL."
+	// The extension's own checks are named together with these.
+	for _, fe := range a.t.registry.validateExtra(c.Request.Context(), cur.ID, in.Extra) {
+		if _, dup := errs[fe.Field]; !dup {
+			errs[fe.Field] = fe.Message
+		}
 	}
 	if len(errs) > 0 {
-		return a.rerenderErrs(c, false, cur, v, token != "", errs, nil)
+		return a.rerenderErrs(c, false, cur, v, errs, nil)
 	}
 	p, err := a.t.registry.UpdatePlatform(c.Request.Context(), cur.ID, in)
 	if err == nil {
-		a.t.log.InfoContext(c.Request.Context(), "platform updated", "platform_id", p.ID, "issuer", p.Issuer, "client_id", p.ClientID, "token_replaced", token != "")
+		a.t.log.InfoContext(c.Request.Context(), "platform updated", "platform_id", p.ID, "issuer", p.Issuer, "client_id", p.ClientID, "secrets_replaced", len(secrets))
 		msg := "Platform “" + p.Name + "” saved."
-		if token != "" {
-			msg += " Its Canvas API token was replaced."
+		for _, l := range secrets {
+			msg += " Its " + l + " was replaced."
 		}
 		auth.SetFlash(c, msg)
 		return seeOther(c, "/admin/platforms")
 	}
-	return a.rerender(c, false, cur, v, token != "", err)
+	return a.rerender(c, false, cur, v, err)
 }
 
 // rerender shows the form again with the Registry's error next to its
 // field: Invalid errors per field, a Conflict on the issuer + client ID.
 // Any other error is the error page.
-func (a *admin) rerender(c *gin.Context, isNew bool, cur Platform, v platformValues, hadToken bool, err error) error {
+func (a *admin) rerender(c *gin.Context, isNew bool, cur Platform, v platformValues, err error) error {
 	errs := map[string]string{}
 	var other []string
 	switch {
@@ -233,7 +311,14 @@ func (a *admin) rerender(c *gin.Context, isNew bool, cur Platform, v platformVal
 		if len(fields) == 0 {
 			other = append(other, apperr.Message(err))
 		}
-		known := map[string]bool{"name": true, "issuer": true, "client_id": true, "auth_url": true, "token_url": true, "jwks_url": true, "canvas_url": true}
+		known := map[string]bool{"name": true, "issuer": true, "client_id": true, "auth_url": true, "token_url": true, "jwks_url": true}
+		sec, serr := a.extraSection(c.Request.Context(), cur.ID)
+		if serr != nil {
+			return serr
+		}
+		for _, x := range sec.Fields {
+			known[x.Name] = true
+		}
 		for _, f := range fields {
 			name := f.Field
 			if name == "deployment_id" || name == "deployment_ids" {
@@ -249,15 +334,17 @@ func (a *admin) rerender(c *gin.Context, isNew bool, cur Platform, v platformVal
 	default:
 		return err
 	}
-	return a.rerenderErrs(c, isNew, cur, v, hadToken, errs, other)
+	return a.rerenderErrs(c, isNew, cur, v, errs, other)
 }
 
-func (a *admin) rerenderErrs(c *gin.Context, isNew bool, cur Platform, v platformValues, hadToken bool, errs map[string]string, other []string) error {
-	page := a.formPage(isNew, cur, v, errs)
+func (a *admin) rerenderErrs(c *gin.Context, isNew bool, cur Platform, v platformValues, errs map[string]string, other []string) error {
+	page, err := a.formPage(c.Request.Context(), isNew, cur, v, errs)
+	if err != nil {
+		return err
+	}
 	page.OtherErrors = other
-	page.TokenNotKept = hadToken
+	page.NotKept = a.secretsTyped(c, v)
 	if !isNew {
-		var err error
 		if page.Deployments, err = a.t.registry.Deployments(c.Request.Context(), cur.ID); err != nil {
 			return err
 		}

@@ -144,7 +144,9 @@ func (e *adminEnv) platformsState() string {
 	e.t.Helper()
 	var s string
 	const q = `SELECT COALESCE((SELECT string_agg(concat_ws('|', id, name, issuer, client_id, auth_url, token_url, jwks_url,
-			canvas_url, encode(canvas_token_enc, 'hex'), auto_register_deployments, disabled, updated_at), ',' ORDER BY id) FROM platforms), '') || '/' ||
+			auto_register_deployments, disabled, updated_at), ',' ORDER BY id) FROM platforms), '') || '/' ||
+		COALESCE((SELECT string_agg(concat_ws('|', platform_id, canvas_url, encode(canvas_token_enc, 'hex'), updated_at), ',' ORDER BY platform_id)
+			FROM canvas_platform_settings), '') || '/' ||
 		COALESCE((SELECT string_agg(platform_id || ':' || deployment_id, ',' ORDER BY id) FROM deployments), '') || '/' ||
 		COALESCE((SELECT string_agg(kid || ':' || COALESCE(retired_at::text, ''), ',' ORDER BY kid) FROM tool_keys), '') || '/' ||
 		COALESCE((SELECT string_agg(id || ':' || expires_at || ':' || COALESCE(used_at::text, ''), ',' ORDER BY id) FROM registration_links), '')`
@@ -201,8 +203,8 @@ func TestAdminAddEditPlatform(t *testing.T) {
 	has(t, r.body, `id="flash"`, "Platform “State U Canvas” added.")
 	p := e.platformNamed("State U Canvas")
 	if p.Issuer != "https://canvas.state.edu" || p.ClientID != "170000000000042" || p.TokenURL != "https://canvas.state.edu/login/oauth2/token" ||
-		p.CanvasURL != "https://canvas.state.edu" || !p.HasCanvasToken || p.AutoRegisterDeployments || p.Disabled {
-		t.Fatalf("stored platform = %+v", p)
+		e.canvasSettings(p.ID).URL != "https://canvas.state.edu" || !e.canvasSettings(p.ID).HasToken || p.AutoRegisterDeployments || p.Disabled {
+		t.Fatalf("stored platform = %+v, canvas settings %+v", p, e.canvasSettings(p.ID))
 	}
 	deps, err := e.tool.Registry().Deployments(ctx, p.ID)
 	must(t, err)
@@ -240,7 +242,7 @@ func TestAdminAddEditPlatform(t *testing.T) {
 	if strings.Contains(r.body, "token was replaced") {
 		t.Fatal("flash says the token was replaced although none was entered")
 	}
-	tok, err := e.tool.Registry().CanvasToken(ctx, p.ID)
+	tok, err := e.settings.Token(ctx, p.ID)
 	must(t, err)
 	if tok != "7~secret-canvas-token-0042" {
 		t.Fatalf("token after an edit without one = %q, want it kept", tok)
@@ -255,7 +257,7 @@ func TestAdminAddEditPlatform(t *testing.T) {
 	form.Del("auto_register")
 	r = o.submit(edit, form)
 	has(t, r.body, "Its Canvas API token was replaced.", `<td class="auto-register">off</td>`)
-	if tok, _ = e.tool.Registry().CanvasToken(ctx, p.ID); tok != "7~replacement-token" {
+	if tok, _ = e.settings.Token(ctx, p.ID); tok != "7~replacement-token" {
 		t.Fatalf("token after replacing = %q", tok)
 	}
 	if strings.Contains(o.get(edit).body, "replacement-token") {
@@ -279,7 +281,7 @@ func TestAdminInstructureIssuerFillsEndpoints(t *testing.T) {
 	// Emptying an endpoint on edit puts the known one back (not "kept as is").
 	edit := fmt.Sprintf("/admin/platforms/%d/edit", p.ID)
 	form := url.Values{"name": {"Beta"}, "issuer": {p.Issuer}, "client_id": {p.ClientID}, "auth_url": {""},
-		"token_url": {p.TokenURL}, "jwks_url": {p.JWKSURL}, "canvas_url": {p.CanvasURL}, "auto_register": {"1"}}
+		"token_url": {p.TokenURL}, "jwks_url": {p.JWKSURL}, "canvas_url": {e.canvasSettings(p.ID).URL}, "auto_register": {"1"}}
 	o.submit(edit, form)
 	p = e.platformNamed("Beta")
 	if p.AuthURL != "https://sso.beta.canvaslms.com/api/lti/authorize_redirect" {

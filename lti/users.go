@@ -5,21 +5,21 @@ import (
 	"fmt"
 )
 
-// recordUser upserts the (platform, sub) row with the name, email and the
-// Canvas user id from the custom fields, and links a staff account whose
-// email the platform vouched for in this signed launch.
+// recordUser upserts the (platform, sub) row with the name and email, and
+// links a staff account whose email the platform vouched for in this signed
+// launch. Platform-specific ids in the custom fields are the launch
+// handler's to keep (package canvas: canvas_users).
 func (t *Tool) recordUser(ctx context.Context, l *Launch) error {
-	const q = `INSERT INTO lti_users (platform_id, sub, name, email, canvas_user_id, user_id, last_launch_at)
-		VALUES ($1, $2, $3, $4, $5,
+	const q = `INSERT INTO lti_users (platform_id, sub, name, email, user_id, last_launch_at)
+		VALUES ($1, $2, $3, $4,
 			(SELECT id FROM users WHERE $4 <> '' AND lower(email) = lower($4) AND NOT disabled), now())
 		ON CONFLICT (platform_id, sub) DO UPDATE SET
 			name = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE lti_users.name END,
 			email = CASE WHEN EXCLUDED.email <> '' THEN EXCLUDED.email ELSE lti_users.email END,
-			canvas_user_id = CASE WHEN EXCLUDED.canvas_user_id <> '' THEN EXCLUDED.canvas_user_id ELSE lti_users.canvas_user_id END,
 			user_id = CASE WHEN EXCLUDED.email <> '' THEN EXCLUDED.user_id ELSE lti_users.user_id END,
 			last_launch_at = now()
 		RETURNING id, COALESCE(user_id, 0)`
-	row := t.db.QueryRowxContext(ctx, q, l.Platform.ID, l.Sub, l.Name, l.Email, l.CustomValue("canvas_user_id"))
+	row := t.db.QueryRowxContext(ctx, q, l.Platform.ID, l.Sub, l.Name, l.Email)
 	if err := row.Scan(&l.LTIUserID, &l.StaffUserID); err != nil {
 		return fmt.Errorf("record lti user %d/%s: %w", l.Platform.ID, l.Sub, err)
 	}
@@ -28,19 +28,18 @@ func (t *Tool) recordUser(ctx context.Context, l *Launch) error {
 
 // User is a person who launched, known by (platform, sub).
 type User struct {
-	ID           int64  `json:"id" db:"id"`
-	PlatformID   int64  `json:"platform_id" db:"platform_id"`
-	Sub          string `json:"sub" db:"sub"`
-	Name         string `json:"name" db:"name"`
-	Email        string `json:"email" db:"email"`
-	CanvasUserID string `json:"canvas_user_id" db:"canvas_user_id"`
-	StaffUserID  int64  `json:"staff_user_id" db:"staff_user_id"`
+	ID          int64  `json:"id" db:"id"`
+	PlatformID  int64  `json:"platform_id" db:"platform_id"`
+	Sub         string `json:"sub" db:"sub"`
+	Name        string `json:"name" db:"name"`
+	Email       string `json:"email" db:"email"`
+	StaffUserID int64  `json:"staff_user_id" db:"staff_user_id"`
 }
 
 // UserBySub returns the launch record of (platform, sub), or ok=false.
 func (t *Tool) UserBySub(ctx context.Context, platformID int64, sub string) (User, bool, error) {
 	var u []User
-	const q = `SELECT id, platform_id, sub, name, email, canvas_user_id, COALESCE(user_id, 0) AS staff_user_id
+	const q = `SELECT id, platform_id, sub, name, email, COALESCE(user_id, 0) AS staff_user_id
 		FROM lti_users WHERE platform_id = $1 AND sub = $2`
 	if err := t.db.SelectContext(ctx, &u, q, platformID, sub); err != nil {
 		return User{}, false, fmt.Errorf("lti user %d/%s: %w", platformID, sub, err)

@@ -633,7 +633,9 @@ func (s *Sim) PlatformInput(name string) lti.PlatformInput {
 	return lti.PlatformInput{
 		Name: name, Issuer: s.Issuer, ClientID: s.ClientID, AuthURL: s.url + "/api/lti/authorize_redirect",
 		TokenURL: s.url + "/login/oauth2/token", JWKSURL: s.url + "/api/lti/security/jwks",
-		DeploymentIDs: []string{s.DeploymentID}, CanvasURL: s.url,
+		DeploymentIDs: []string{s.DeploymentID},
+		// Package canvas's platform setting (the installation's Canvas URL).
+		Extra: map[string]string{"canvas_url": s.url},
 	}
 }
 

@@ -48,11 +48,12 @@ func (m *Main) dev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The sandbox's platform runs on this machine over plain http.
+	cfg.AllowHTTPPlatforms = true
+	cfg.Listen = devListen(os.LookupEnv("LAUREL_LISTEN"))
 	if err := devAddress(&cfg, *port, os.LookupEnv); err != nil {
 		return err
 	}
-	// The sandbox's platform runs on this machine over plain http.
-	cfg.AllowHTTPPlatforms = true
 	if cfg.DatabaseURL == "" {
 		pg, err := devstack.StartPostgres(ctx, filepath.Join(dir, "postgres"), "laurel", devstack.Options{Durable: true})
 		if err != nil {
@@ -77,6 +78,33 @@ func (m *Main) dev(ctx context.Context, args []string) error {
 	return m.devRun(ctx, dir, cfg, *migrate)
 }
 
+// devDefaultListen keeps the sandbox, whose /dev page shows the owner's
+// password, on this machine unless LAUREL_LISTEN says otherwise.
+const devDefaultListen = "127.0.0.1:8080"
+
+// devListen is LAUREL_LISTEN when set, else devDefaultListen.
+func devListen(value string, set bool) string {
+	if set && strings.TrimSpace(value) != "" {
+		return strings.TrimSpace(value)
+	}
+	return devDefaultListen
+}
+
+// loopbackOnly reports whether a listen address accepts connections from
+// this machine only (127.0.0.0/8, ::1, localhost); ":8080" and "0.0.0.0:8080"
+// listen on every interface.
+func loopbackOnly(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		host = listen
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
 func devMissing(err error) error {
 	if errors.Is(err, devstack.ErrMissing) {
 		return fmt.Errorf("laurel dev needs it: %w", err)
@@ -98,11 +126,12 @@ func devSecret(path string) (string, error) {
 }
 
 // devAddress makes the sandbox's listen address and base URL agree, so one
-// setting moves both: --port N listens on :N with base URL
-// http://localhost:N; otherwise LAUREL_LISTEN set alone gives the base URL
-// its port, and a local LAUREL_BASE_URL set alone gives the listen address
-// its port. A base URL on another host (a tunnel or proxy in front) is kept
-// as it is. lookup is os.LookupEnv.
+// setting moves both: --port N moves the listen address (devListen's, on
+// its interface) to port N and the base URL to http://localhost:N;
+// otherwise LAUREL_LISTEN set alone gives the base URL its port, and a local
+// LAUREL_BASE_URL set alone gives the listen address its port. A base URL
+// on another host (a tunnel or proxy in front) is kept as it is. lookup is
+// os.LookupEnv.
 func devAddress(cfg *config.Config, port int, lookup func(string) (string, bool)) error {
 	_, baseSet := lookup("LAUREL_BASE_URL")
 	_, listenSet := lookup("LAUREL_LISTEN")
@@ -110,7 +139,11 @@ func devAddress(cfg *config.Config, port int, lookup func(string) (string, bool)
 	if err != nil || base.Host == "" {
 		return fmt.Errorf("LAUREL_BASE_URL is malformed: not a URL")
 	}
-	local := !baseSet || isLoopback(base.Hostname())
+	host, listenPort, err := net.SplitHostPort(cfg.Listen)
+	if err != nil || listenPort == "" {
+		return fmt.Errorf("LAUREL_LISTEN is malformed: want host:port or :port, got %q", cfg.Listen)
+	}
+	local := !baseSet || loopbackOnly(base.Hostname())
 	setBasePort := func(p string) {
 		if !local {
 			return
@@ -127,31 +160,12 @@ func devAddress(cfg *config.Config, port int, lookup func(string) (string, bool)
 			return fmt.Errorf("dev: --port %d is not a port (1 to 65535)", port)
 		}
 		p := strconv.Itoa(port)
-		host := ""
-		if listenSet {
-			// Keep LAUREL_LISTEN's interface (e.g. 127.0.0.1), move its port.
-			if h, _, err := net.SplitHostPort(cfg.Listen); err == nil {
-				host = h
-			}
-		}
 		cfg.Listen = net.JoinHostPort(host, p)
 		setBasePort(p)
 	case listenSet && !baseSet:
-		_, p, err := net.SplitHostPort(cfg.Listen)
-		if err != nil || p == "" {
-			return fmt.Errorf("LAUREL_LISTEN is malformed: want host:port or :port, got %q", cfg.Listen)
-		}
-		setBasePort(p)
+		setBasePort(listenPort)
 	case baseSet && !listenSet && local && base.Port() != "":
-		cfg.Listen = ":" + base.Port()
+		cfg.Listen = net.JoinHostPort(host, base.Port())
 	}
 	return nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

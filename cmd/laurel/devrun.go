@@ -61,11 +61,19 @@ func (m *Main) devRun(ctx context.Context, dir string, cfg config.Config, migrat
 		return fmt.Errorf("seed demo data: %w", err)
 	}
 	sb.Owner = owner
+	reach := "this machine only; set LAUREL_LISTEN=:8080 to accept other machines"
+	if !loopbackOnly(cfg.Listen) {
+		// Anyone who can reach the sandbox could read /dev: the password
+		// stays in this terminal.
+		sb.Owner = devOwnerEmail + " (its password is printed in the terminal running laurel dev; it is not shown here because this sandbox listens on " + cfg.Listen + ", reachable from other machines)"
+		reach = "EVERY interface: other machines can reach this sandbox; /dev does not show the password"
+	}
 	if err := sim.RegisterPlatform(ctx, a.LTI.Registry()); err != nil {
 		return fmt.Errorf("register the Canvas sandbox platform: %w", err)
 	}
 	fmt.Fprintf(m.Stdout, `
 Laurel is running at %[1]s
+  listening on:    %[6]s (%[7]s)
   staff sign-in:   %[1]s/login   as %[2]s
   sandbox:         %[1]s/dev     (launch as a Canvas instructor or student)
   mail catcher:    %[1]s/dev/mail
@@ -74,7 +82,7 @@ Laurel is running at %[1]s
 To use the CLI against this sandbox in another shell:
   export LAUREL_DATABASE_URL='%[4]s' LAUREL_SECRET_KEY="$(cat %[5]s)"
 
-`, cfg.BaseURL, owner, dir, cfg.DatabaseURL, filepath.Join(dir, "secret.key"))
+`, cfg.BaseURL, owner, dir, cfg.DatabaseURL, filepath.Join(dir, "secret.key"), cfg.Listen, reach)
 	return runServer(ctx, a, true)
 }
 

@@ -60,13 +60,14 @@ func TestDevAddress(t *testing.T) {
 		base       string
 		errContain string
 	}{
-		{"defaults", nil, 0, ":8080", "http://localhost:8080", ""},
-		{"--port", nil, 8099, ":8099", "http://localhost:8099", ""},
-		{"--port with a local base URL set", map[string]string{"LAUREL_BASE_URL": "http://127.0.0.1:8080"}, 8099, ":8099", "http://127.0.0.1:8099", ""},
+		{"defaults", nil, 0, "127.0.0.1:8080", "http://localhost:8080", ""},
+		{"--port", nil, 8099, "127.0.0.1:8099", "http://localhost:8099", ""},
+		{"--port with a local base URL set", map[string]string{"LAUREL_BASE_URL": "http://127.0.0.1:8080"}, 8099, "127.0.0.1:8099", "http://127.0.0.1:8099", ""},
 		{"--port keeps LAUREL_LISTEN's interface", map[string]string{"LAUREL_LISTEN": "127.0.0.1:8080"}, 8099, "127.0.0.1:8099", "http://localhost:8099", ""},
-		{"--port keeps a tunnel's base URL", map[string]string{"LAUREL_BASE_URL": "https://laurel-dev.example.org"}, 8099, ":8099", "https://laurel-dev.example.org", ""},
+		{"--port keeps a tunnel's base URL", map[string]string{"LAUREL_BASE_URL": "https://laurel-dev.example.org"}, 8099, "127.0.0.1:8099", "https://laurel-dev.example.org", ""},
+		{"--port keeps LAUREL_LISTEN on every interface", map[string]string{"LAUREL_LISTEN": ":8080"}, 8099, ":8099", "http://localhost:8099", ""},
 		{"LAUREL_LISTEN alone", map[string]string{"LAUREL_LISTEN": ":9000"}, 0, ":9000", "http://localhost:9000", ""},
-		{"local LAUREL_BASE_URL alone", map[string]string{"LAUREL_BASE_URL": "http://localhost:9001"}, 0, ":9001", "http://localhost:9001", ""},
+		{"local LAUREL_BASE_URL alone", map[string]string{"LAUREL_BASE_URL": "http://localhost:9001"}, 0, "127.0.0.1:9001", "http://localhost:9001", ""},
 		{"both set: as given", map[string]string{"LAUREL_LISTEN": ":9000", "LAUREL_BASE_URL": "http://localhost:9001"}, 0, ":9000", "http://localhost:9001", ""},
 		{"bad port", nil, 70000, "", "", "--port 70000 is not a port"},
 		{"bad LAUREL_LISTEN", map[string]string{"LAUREL_LISTEN": "9000"}, 0, "", "", "LAUREL_LISTEN is malformed"},
@@ -74,10 +75,7 @@ func TestDevAddress(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
 			// As config.Load reads them: the variables, or their defaults.
-			cfg := config.Config{Listen: ":8080", BaseURL: "http://localhost:8080"}
-			if v, ok := lookup("LAUREL_LISTEN"); ok {
-				cfg.Listen = v
-			}
+			cfg := config.Config{Listen: devListen(lookup("LAUREL_LISTEN")), BaseURL: "http://localhost:8080"}
 			if v, ok := lookup("LAUREL_BASE_URL"); ok {
 				cfg.BaseURL = v
 			}

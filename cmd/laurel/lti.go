@@ -21,12 +21,13 @@ func (m *Main) platformAdd(ctx context.Context, args []string) error {
 	fs.StringVar(&in.TokenURL, "token-url", "", "OAuth2 token endpoint")
 	fs.StringVar(&in.JWKSURL, "jwks-url", "", "the platform's JWKS URL")
 	fs.Var(&deployments, "deployment-id", "a deployment id (repeatable): only these are accepted; without it deployments are recorded on first launch")
-	fs.StringVar(&in.CanvasURL, "canvas-url", "", "the institution's Canvas base URL (REST API; Live Events hostname)")
-	fs.StringVar(&in.CanvasToken, "canvas-token", "", "a Canvas API token for reconciliation (stored encrypted)")
+	canvasURL := fs.String("canvas-url", "", "the institution's Canvas base URL (REST API; Live Events hostname)")
+	canvasToken := fs.String("canvas-token", "", "a Canvas API token for reconciliation (stored encrypted)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	in.DeploymentIDs = deployments
+	in.Extra = canvas.PlatformExtra(*canvasURL, *canvasToken)
 	a, err := m.openStore(ctx)
 	if err != nil {
 		return err
@@ -51,6 +52,10 @@ func (m *Main) platformList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	settings, err := a.Canvas.PlatformSettings().All(ctx)
+	if err != nil {
+		return err
+	}
 	w := tabwriter.NewWriter(m.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tNAME\tISSUER\tCLIENT ID\tCANVAS URL\tTOKEN\tSTATE")
 	for _, p := range ps {
@@ -58,11 +63,12 @@ func (m *Main) platformList(ctx context.Context, args []string) error {
 		if p.Disabled {
 			state = "disabled"
 		}
+		st := settings[p.ID]
 		token := "no"
-		if p.HasCanvasToken {
+		if st.HasToken {
 			token = "yes"
 		}
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Name, p.Issuer, p.ClientID, p.CanvasURL, token, state)
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Name, p.Issuer, p.ClientID, st.URL, token, state)
 	}
 	return w.Flush()
 }
@@ -90,12 +96,22 @@ func (m *Main) platformLink(ctx context.Context, args []string) error {
 }
 
 func (m *Main) keysRotate(ctx context.Context, args []string) error {
-	if err := parse(m.flags("keys rotate"), args); err != nil {
+	fs := m.flags("keys rotate")
+	creds := fs.Bool("credentials", false, "rotate the Open Badges credential signing keys (Ed25519 and ES256) instead of the LTI tool key")
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	a, err := m.openStore(ctx)
 	if err != nil {
 		return err
+	}
+	if *creds {
+		ed, es, err := a.Issuance.RotateCredentialKeys(ctx)
+		if err != nil {
+			return fmt.Errorf("keys rotate --credentials: %w", err)
+		}
+		fmt.Fprintf(m.Stdout, "new credential keys %s (Data Integrity) and %s (VC-JWT); older keys stay published\n", ed, es)
+		return nil
 	}
 	kid, err := a.LTI.RotateKeys(ctx)
 	if err != nil {

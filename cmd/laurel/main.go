@@ -1,5 +1,5 @@
 // Command laurel is Laurel's one binary: the server, the background workers,
-// the local sandbox and the administrative commands (see CONTRACT.md).
+// the local sandbox and the administrative commands (docs/commands.md).
 package main
 
 import (
@@ -32,7 +32,7 @@ commands:
   platform link [--expires DURATION]
                               print a one-time Dynamic Registration link (default: valid 24h)
   reconcile [--mapping ID]    check Canvas for completions now
-  keys rotate                 add a new tool signing key
+  keys rotate                 add a new tool signing key (--credentials: new Open Badges signing keys)
   help [command]              this list, or one command's flags (also: laurel <command> --help)
 `
 

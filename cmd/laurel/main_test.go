@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq"
 
+	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/testenv"
 )
@@ -71,10 +73,32 @@ func TestAdministrativeCommands(t *testing.T) {
 	if strings.Contains(list, "7~secret") {
 		t.Fatal("platform list shows the Canvas token")
 	}
+	// The Canvas flags land in package canvas's settings; the token opens.
+	keys, err := secret.Parse(os.Getenv("LAUREL_SECRET_KEY"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := sqlx.Open("postgres", os.Getenv("LAUREL_DATABASE_URL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	pid, _ := strconv.ParseInt(strings.TrimSpace(id), 10, 64)
+	settings := canvas.NewPlatformSettings(d, keys)
+	if st, err := settings.Settings(context.Background(), pid); err != nil || st.URL != "https://uni.instructure.com" || !st.HasToken {
+		t.Fatalf("canvas settings of platform %d = %+v, %v", pid, st, err)
+	}
+	if tok, err := settings.Token(context.Background(), pid); err != nil || tok != "7~secret" {
+		t.Fatalf("canvas token = %q, %v", tok, err)
+	}
 
 	out, err = run(t, "", "keys", "rotate")
 	if err != nil || !strings.Contains(out, "new signing key") {
 		t.Fatalf("keys rotate = %q, %v", out, err)
+	}
+	out, err = run(t, "", "keys", "rotate", "--credentials")
+	if err != nil || !regexp.MustCompile(`^new credential keys ed-\d{8}-[0-9a-f]{12} \(Data Integrity\) and es-\d{8}-[0-9a-f]{12} \(VC-JWT\)`).MatchString(out) {
+		t.Fatalf("keys rotate --credentials = %q, %v", out, err)
 	}
 	out, err = run(t, "", "migrate", "status")
 	if err != nil || strings.Contains(out, "pending") || !strings.Contains(out, "applied") {

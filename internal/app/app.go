@@ -116,12 +116,17 @@ func (a *App) Serve(ctx context.Context, listen string) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    1 << 20,
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.ListenAndServe() }()
 	a.Log.Info("serving", "listen", listen, "base_url", a.Config.BaseURL)
+	if msrv := a.metricsServer(); msrv != nil {
+		go func() { errc <- msrv.ListenAndServe() }()
+		defer msrv.Close()
+		a.Log.Info("serving metrics", "listen", msrv.Addr)
+	}
 	select {
 	case err := <-errc:
-		return fmt.Errorf("listen on %s: %w", listen, err)
+		return fmt.Errorf("listen: %w", err)
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -30,6 +30,13 @@ type running struct {
 
 func mustRun(t *testing.T) *running {
 	t.Helper()
+	return mustRunWith(t, testenv.DatabaseURL(t), testenv.RedisURL(t))
+}
+
+// mustRunWith runs Laurel on the given PostgreSQL and Redis; tune changes
+// the configuration first.
+func mustRunWith(t *testing.T, databaseURL, redisURL string, tune ...func(*config.Config)) *running {
+	t.Helper()
 	catcher, err := mail.NewCatcher("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -41,9 +48,12 @@ func mustRun(t *testing.T) *running {
 	}
 	base := "http://" + l.Addr().String()
 	cfg := config.Config{
-		DatabaseURL: testenv.DatabaseURL(t), RedisURL: testenv.RedisURL(t), BaseURL: base,
+		DatabaseURL: databaseURL, RedisURL: redisURL, BaseURL: base,
 		SecretKey: secret.Generate(), SMTPURL: catcher.URL(), MailFrom: "Laurel <no-reply@laurel.test>",
 		ReconcileInterval: time.Hour, AllowHTTPPlatforms: true, // the simulated Canvas runs on loopback
+	}
+	for _, f := range tune {
+		f(&cfg)
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)

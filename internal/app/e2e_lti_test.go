@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
+	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/canvas/canvassim"
 	"github.com/laurel-edu/laurel/internal/browsertest"
 	"github.com/laurel-edu/laurel/lti"
@@ -45,7 +46,7 @@ func TestCanvasLaunchWithThirdPartyCookiesBlocked(t *testing.T) {
 	}
 	if _, err := app.LTI.Registry().AddPlatform(ctx, lti.PlatformInput{
 		Name: "Canvas", Issuer: sim.Issuer, ClientID: sim.ClientID, AuthURL: sim.AuthURL(), TokenURL: sim.TokenURL(),
-		JWKSURL: sim.JWKSURL(), DeploymentIDs: []string{sim.DeploymentID}, CanvasURL: sim.URL(),
+		JWKSURL: sim.JWKSURL(), DeploymentIDs: []string{sim.DeploymentID}, Extra: canvas.PlatformExtra(sim.URL(), ""),
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -47,14 +47,16 @@ func (a *App) build(ctx context.Context) error {
 	a.Renderer = rd
 	a.Issuance = issuance.New(a.DB, a.Config.BaseURL)
 	a.Issuance.Log = a.Log
+	a.Issuance.Keys = a.Config.Keys
 	// Administrative commands run without Redis: Auth then serves accounts
 	// and tokens only, never a session.
 	a.Auth = auth.New(a.DB, a.Redis, a.Config.Keys, a.Config.BaseURL)
+	a.Auth.GroupOptions = a.groupOptions
 	a.LTI = lti.New(a.DB, a.Redis, a.Config.Keys, a.Config.BaseURL, a.Log, nil)
 	a.LTI.AllowHTTPPlatforms = a.Config.AllowHTTPPlatforms
 	a.Canvas, err = canvas.New(canvas.Options{
 		DB: a.DB, Keys: a.Config.Keys, Issuer: a.Issuance, Platforms: canvas.LTIPlatforms(a.LTI.Registry()),
-		BaseURL: a.Config.BaseURL, LiveEventsJWKSURL: a.Config.LiveEventsJWKSURL,
+		BaseURL: a.Config.BaseURL, LiveEventsJWKSURL: a.Config.LiveEventsJWKSURL, KeySets: a.LTI.KeySets(),
 		ReconcileInterval: a.Config.ReconcileInterval, Registerer: a.Metrics, Log: a.Log,
 		HTTPClient: a.LTI.NewPlatformClient(30 * time.Second), // Canvas URLs follow the platform fetch rule
 	})
@@ -62,6 +64,8 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	a.LTI.SetLaunchHandler(a.Canvas.HandleLaunch)
+	// Canvas keeps its platform settings (URL, API token) in its own table.
+	a.LTI.Registry().SetExtension(a.Canvas.PlatformSettings())
 	if a.Config.SMTPURL != "" {
 		if a.Mail, err = mail.NewSender(a.Config.SMTPURL, a.Config.MailFrom, 8); err != nil {
 			return fmt.Errorf("LAUREL_SMTP_URL: %w", err)
@@ -74,7 +78,7 @@ func (a *App) build(ctx context.Context) error {
 // before gin runs, and cross-origin form posts are refused before anything.
 func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	rd := a.Renderer
-	r.Use(a.Auth.Load())
+	r.Use(a.Auth.Load(), web.TextGuard(rd))
 
 	a.Auth.Register(r, rd)
 	a.Issuance.RegisterPublic(r, rd)
@@ -86,12 +90,13 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	a.Canvas.RegisterLaunch(r, a.launchDeps(rd))
 	a.Canvas.RegisterWebhook(r)
 
-	api := r.Group("/api/v1", a.Auth.Bearer())
+	api := r.Group("/api/v1", a.Auth.Bearer(), web.TextGuard(rd))
 	a.Issuance.RegisterAPI(api)
 	a.Canvas.RegisterAPI(api)
 
 	staff := r.Group("/", auth.RequireStaff(rd))
 	a.Issuance.RegisterUI(staff, rd)
+	a.Auth.RegisterStaff(staff, rd)
 	a.LTI.RegisterAdmin(staff, rd)
 	a.Canvas.RegisterAdmin(staff, rd)
 
@@ -103,14 +108,17 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 		}
 		return notFound
 	}))
-	return auth.CSRF(a.Auth.Sessions.LoadAndSave(r)), nil
+	return web.SecurityHeaders(a.Config.BaseURL, auth.CSRF(a.Auth.Sessions.LoadAndSave(r))), nil
 }
 
 // RunWorkers runs the background workers until ctx ends.
 func (a *App) RunWorkers(ctx context.Context) error {
 	w := jobs.NewWorker(a.DB, a.Log)
+	w.Handle(auth.AccountEmailJob, a.Auth.SendAccountEmail(a.Mail, a.Config.MailFrom, a.Config.BaseURL))
 	w.HandleBatch(issuance.EmailJob, a.Issuance.SendEmailBatch(a.Mail, a.Config.MailFrom))
 	w.SetPolicy(issuance.EmailJob, issuance.EmailRetry)
+	w.Handle(issuance.SignJob, a.Issuance.SignCredentialsJob())
+	a.Issuance.HandleImportJobs(w)
 	errc := make(chan error, 3)
 	go func() { errc <- w.Run(ctx) }()
 	go func() { errc <- a.Canvas.RunInboxWorker(ctx) }()

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/subtle"
 	"net/http"
 	"time"
 
@@ -25,7 +26,38 @@ func (a *App) registerOps(r *gin.Engine) {
 		}
 		c.JSON(status, body)
 	})
-	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{Registry: a.Metrics})))
+	if a.Config.MetricsListen == "" {
+		r.GET("/metrics", gin.WrapH(a.metricsHandler()))
+	}
+}
+
+// metricsHandler serves the registry, behind LAUREL_METRICS_TOKEN when set.
+func (a *App) metricsHandler() http.Handler {
+	h := promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{Registry: a.Metrics})
+	tok := a.Config.MetricsToken
+	if tok == "" {
+		return h
+	}
+	want := []byte("Bearer " + tok)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			http.Error(w, "metrics need Authorization: Bearer <LAUREL_METRICS_TOKEN>", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// metricsServer is the server of LAUREL_METRICS_LISTEN (only /metrics), or
+// nil when metrics are served on the main address.
+func (a *App) metricsServer() *http.Server {
+	if a.Config.MetricsListen == "" {
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.metricsHandler())
+	return &http.Server{Addr: a.Config.MetricsListen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 }
 
 var notFound = apperr.Errorf(apperr.NotFound, "There is no page at this address.")

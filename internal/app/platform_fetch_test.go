@@ -28,7 +28,7 @@ func TestCanvasURLFollowsPlatformFetchRule(t *testing.T) {
 	defer internal.Close()
 	p, err := app.LTI.Registry().AddPlatform(ctx, lti.PlatformInput{
 		Name: "Canvas", Issuer: "https://canvas.uni.example.edu", ClientID: "1", AuthURL: "https://canvas.uni.example.edu/api/lti/authorize_redirect",
-		JWKSURL: "https://canvas.uni.example.edu/api/lti/security/jwks", CanvasURL: internal.URL, CanvasToken: "7~secret",
+		JWKSURL: "https://canvas.uni.example.edu/api/lti/security/jwks", Extra: canvas.PlatformExtra(internal.URL, "7~secret"),
 	})
 	if err != nil {
 		t.Fatal(err)

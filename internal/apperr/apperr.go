@@ -16,6 +16,7 @@ const (
 	Unauthorized = "unauthorized" // the caller is not signed in / token missing
 	RateLimited  = "rate_limited" // too many attempts; try later
 	Internal     = "internal"     // our fault; the cause is logged, not shown
+	// Unavailable (unavailable.go): PostgreSQL or Redis cannot be reached.
 )
 
 // Error is an application error with a user-safe message. Fields carries
@@ -70,6 +71,9 @@ func Message(err error) string {
 	var e *Error
 	if errors.As(err, &e) && e.Code != Internal {
 		return e.Message
+	}
+	if IsOutage(err) {
+		return UnavailableMessage
 	}
 	return "Something went wrong on our side. It has been logged; please try again."
 }

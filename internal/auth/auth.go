@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"embed"
 	"net"
 	"net/http"
@@ -33,6 +34,9 @@ const (
 const (
 	sessionUserKey  = "user_id"
 	sessionFlashKey = "flash"
+	// sessionEpochKey is the account's session epoch at sign-in; a session
+	// whose epoch is behind the account's has ended.
+	sessionEpochKey = "epoch"
 )
 
 // gin context key under which the middleware leaves the session manager, so
@@ -50,6 +54,25 @@ type Auth struct {
 	Sessions *scs.SessionManager
 	// Limits caps login attempts; tests may lower them.
 	Limits LoginLimits
+	// Now is the clock for one-time links and audit entries (nil:
+	// time.Now).
+	Now func() time.Time
+	// GroupOptions lists the groups an account or token can be limited to,
+	// for the staff and token forms; the app wires it to issuance.
+	GroupOptions func(ctx context.Context) ([]GroupOption, error)
+}
+
+// GroupOption is a group as the limit pickers show it.
+type GroupOption struct {
+	ID   int64
+	Name string
+}
+
+func (a *Auth) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
 }
 
 // New builds Auth. baseURL decides whether the session cookie is Secure: it
@@ -65,6 +88,9 @@ func New(db *sqlx.DB, rdb *redis.Client, keys *secret.Keys, baseURL string) *Aut
 	sm.Cookie.Secure = secureCookies(baseURL)
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Path = "/"
+	// A session store (Redis) that cannot be reached is a 503 page or JSON
+	// error with Retry-After, not scs's bare 500.
+	sm.ErrorFunc = web.ServeError
 	return &Auth{db: db, rdb: rdb, keys: keys, Sessions: sm, Limits: DefaultLoginLimits}
 }
 
@@ -81,10 +107,14 @@ func secureCookies(baseURL string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Register mounts GET/POST /login and POST /logout. The renderer must hold
-// Templates. Mount Load on the whole router first (r.Use(a.Load())).
+// Register mounts GET/POST /login, POST /logout and the pages of the
+// one-time links (GET/POST /account/welcome for an invitation,
+// /account/reset for a password reset), which need no session. The renderer
+// must hold Templates. Mount Load on the whole router first
+// (r.Use(a.Load())).
 func (a *Auth) Register(r gin.IRouter, rd *web.Renderer) {
 	r.GET("/login", rd.Page(a.loginForm(rd)))
 	r.POST("/login", rd.Page(a.login(rd)))
 	r.POST("/logout", rd.Page(a.logout))
+	a.registerLinks(r, rd)
 }

@@ -51,6 +51,13 @@ func mustEnv(t *testing.T, baseURL string) *env {
 	staff := r.Group("/", auth.RequireStaff(rd))
 	staff.GET("/groups", func(c *gin.Context) { c.String(200, "hello %s", auth.Current(c).Name) })
 	staff.POST("/groups", func(c *gin.Context) { c.String(200, "HANDLER-RAN") })
+	staff.GET("/whoami", func(c *gin.Context) { p := auth.Current(c); c.String(200, "%s %s %v", p.Email, p.Role, p.Groups) })
+	a.RegisterStaff(staff, rd)
+	a.GroupOptions = func(ctx context.Context) ([]auth.GroupOption, error) {
+		var gs []auth.GroupOption
+		err := d.SelectContext(ctx, &gs, `SELECT id AS "id", name AS "name" FROM groups ORDER BY id`)
+		return gs, err
+	}
 	api := r.Group("/api/v1", a.Bearer())
 	api.GET("/whoami", func(c *gin.Context) { c.String(200, "%s %s", auth.Current(c).Name, auth.Current(c).Role) })
 	srv := httptest.NewServer(auth.CSRF(a.Sessions.LoadAndSave(r)))

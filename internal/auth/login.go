@@ -78,6 +78,7 @@ func (a *Auth) login(rd *web.Renderer) web.HandlerFunc {
 			return err
 		}
 		a.Sessions.Put(ctx, sessionUserKey, u.ID)
+		a.Sessions.Put(ctx, sessionEpochKey, u.epoch)
 		slog.InfoContext(ctx, "signed in", "user_id", u.ID)
 		c.Redirect(http.StatusSeeOther, page.Next)
 		return nil

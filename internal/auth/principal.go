@@ -1,5 +1,5 @@
 // Package auth knows who is asking: staff accounts and their passwords, API
-// tokens, sessions in Redis, and the permission table from PRODUCT.md.
+// tokens, sessions in Redis, and the permission table of docs/roles.md.
 package auth
 
 import (
@@ -33,10 +33,10 @@ func ParseRole(s string) (Role, error) {
 	return "", apperr.Errorf(apperr.Invalid, "role %q is not one of owner, admin, team_member, viewer", s)
 }
 
-// Permission is an action from PRODUCT.md's table.
+// Permission is an action from docs/roles.md's table.
 type Permission string
 
-// Permissions, as in PRODUCT.md's "Roles and permissions" table.
+// Permissions, as in docs/roles.md's permissions table.
 const (
 	ManageStaff        Permission = "manage_staff"       // accounts, platforms, keys, API tokens
 	ManageGroups       Permission = "manage_groups"      // designs and groups

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -22,7 +23,7 @@ func (a *Auth) Load() gin.HandlerFunc {
 		ctx := c.Request.Context()
 		c.Set(sessionsKey, a.Sessions)
 		if id := a.Sessions.GetInt64(ctx, sessionUserKey); id != 0 {
-			p, err := a.Principal(ctx, id)
+			p, err := a.sessionPrincipal(ctx, id, a.Sessions.GetInt(ctx, sessionEpochKey))
 			switch {
 			case err == nil:
 				c.Set(web.UserKey, p)
@@ -32,9 +33,8 @@ func (a *Auth) Load() gin.HandlerFunc {
 			default:
 				// The database is down: fail this request rather than treat
 				// a signed-in user as anonymous and bounce them to /login.
-				c.Error(err)
-				slog.ErrorContext(ctx, "load session user", "err", err, "user_id", id)
-				c.AbortWithStatus(http.StatusServiceUnavailable)
+				web.ServeError(c.Writer, c.Request, fmt.Errorf("load session user %d: %w", id, err))
+				c.Abort()
 				return
 			}
 		}

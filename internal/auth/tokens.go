@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/audit"
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/web"
 )
@@ -25,13 +27,37 @@ const TokenPrefix = "lrl_"
 // CreateToken creates an API token acting with role and returns its
 // plaintext, which is shown once: only its MAC is stored. groups, when given,
 // limit a team member's token to those groups exactly as user_groups limits
-// an account (Principal.Groups). Errors: Invalid (no name, bad role, groups
+// an account (Principal.Groups). The creation is audited as done by
+// "system" (the command line). Errors: Invalid (no name, bad role, groups
 // for a role other than team_member, an unknown group).
 func (a *Auth) CreateToken(ctx context.Context, name string, role Role, groups ...int64) (string, error) {
+	_, plain, err := a.CreateTokenBy(ctx, "system", name, role, groups)
+	return plain, err
+}
+
+// Token is an API token as the tokens page lists it (never its secret).
+type Token struct {
+	ID         int64
+	Name       string
+	Role       Role
+	Groups     []int64 // a team member token's group limit; empty: every group
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+}
+
+// MaxTokenName bounds a token's name.
+const MaxTokenName = 200
+
+// CreateTokenBy is CreateToken on behalf of actor (audited as "create"
+// on entity "api_token"); it also returns the stored token.
+func (a *Auth) CreateTokenBy(ctx context.Context, actor, name string, role Role, groups []int64) (Token, string, error) {
 	name = strings.TrimSpace(name)
 	var fields []apperr.FieldError
 	if name == "" {
 		fields = append(fields, apperr.FieldError{Index: -1, Field: "name", Message: "a token needs a name"})
+	} else if len([]rune(name)) > MaxTokenName {
+		fields = append(fields, apperr.FieldError{Index: -1, Field: "name", Message: fmt.Sprintf("a token's name must be at most %d characters", MaxTokenName)})
 	}
 	if _, err := ParseRole(string(role)); err != nil {
 		fields = append(fields, apperr.FieldError{Index: -1, Field: "role", Message: apperr.Message(err)})
@@ -40,30 +66,92 @@ func (a *Auth) CreateToken(ctx context.Context, name string, role Role, groups .
 		fields = append(fields, fe)
 	}
 	if len(fields) > 0 {
-		return "", apperr.Fields(fields[0].Field+": "+fields[0].Message, fields)
+		return Token{}, "", apperr.Fields(fields[0].Field+": "+fields[0].Message, fields)
 	}
+	groups = uniqueSorted(groups)
 	b := make([]byte, 32)
 	rand.Read(b)
 	plain := TokenPrefix + base64.RawURLEncoding.EncodeToString(b)
+	t := Token{Name: name, Role: role, CreatedAt: a.now()}
+	if len(groups) > 0 {
+		t.Groups = groups
+	}
 	err := db.InTx(ctx, a.db, func(tx *sqlx.Tx) error {
-		const q = `INSERT INTO api_tokens (name, role, token_hash) VALUES ($1, $2, $3) RETURNING id`
-		var id int64
-		if err := tx.GetContext(ctx, &id, q, name, string(role), a.keys.MAC([]byte(plain))); err != nil {
+		const q = `INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id`
+		if err := tx.GetContext(ctx, &t.ID, q, name, string(role), a.keys.MAC([]byte(plain)), t.CreatedAt); err != nil {
 			return fmt.Errorf("create token %q: %w", name, err)
 		}
-		if len(groups) == 0 {
-			return nil
+		if len(groups) > 0 {
+			const qg = `INSERT INTO api_token_groups (token_id, group_id) SELECT $1::bigint, g FROM unnest($2::bigint[]) AS g`
+			if _, err := tx.ExecContext(ctx, qg, t.ID, pq.Array(groups)); err != nil {
+				return groupLimitError(err, groups, fmt.Sprintf("limit token %d", t.ID))
+			}
 		}
-		const qg = `INSERT INTO api_token_groups (token_id, group_id) SELECT DISTINCT $1::bigint, g FROM unnest($2::bigint[]) AS g`
-		if _, err := tx.ExecContext(ctx, qg, id, pq.Array(groups)); err != nil {
-			return groupLimitError(err, groups, fmt.Sprintf("limit token %d", id))
-		}
-		return nil
+		return audit.Record(ctx, tx, t.CreatedAt, actor, "create", "api_token", fmt.Sprint(t.ID), nil,
+			map[string]any{"name": name, "role": role, "groups": orEmpty(t.Groups)})
 	})
 	if err != nil {
-		return "", err
+		return Token{}, "", err
 	}
-	return plain, nil
+	return t, plain, nil
+}
+
+// Tokens lists every API token, live ones first, newest first.
+func (a *Auth) Tokens(ctx context.Context) ([]Token, error) {
+	const q = `SELECT t.id, t.name, t.role, t.created_at, t.last_used_at, t.revoked_at,
+			COALESCE((SELECT array_agg(g.group_id ORDER BY g.group_id) FROM api_token_groups g WHERE g.token_id = t.id), '{}') AS groups
+		FROM api_tokens t ORDER BY t.revoked_at IS NOT NULL, t.id DESC`
+	var rows []struct {
+		ID         int64         `db:"id"`
+		Name       string        `db:"name"`
+		Role       string        `db:"role"`
+		CreatedAt  time.Time     `db:"created_at"`
+		LastUsedAt *time.Time    `db:"last_used_at"`
+		RevokedAt  *time.Time    `db:"revoked_at"`
+		Groups     pq.Int64Array `db:"groups"`
+	}
+	if err := a.db.SelectContext(ctx, &rows, q); err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	out := make([]Token, len(rows))
+	for i, r := range rows {
+		out[i] = Token{ID: r.ID, Name: r.Name, Role: Role(r.Role), CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt, RevokedAt: r.RevokedAt}
+		if len(r.Groups) > 0 {
+			out[i].Groups = []int64(r.Groups)
+		}
+	}
+	return out, nil
+}
+
+// RevokeToken stops token id from working, at once and for good. Errors:
+// NotFound, Conflict (already revoked).
+func (a *Auth) RevokeToken(ctx context.Context, actor string, id int64) (Token, error) {
+	var t Token
+	err := db.InTx(ctx, a.db, func(tx *sqlx.Tx) error {
+		const q = `SELECT name, revoked_at FROM api_tokens WHERE id = $1 FOR UPDATE`
+		var r struct {
+			Name      string     `db:"name"`
+			RevokedAt *time.Time `db:"revoked_at"`
+		}
+		err := tx.GetContext(ctx, &r, q, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return apperr.Errorf(apperr.NotFound, "There is no API token %d.", id)
+		}
+		if err != nil {
+			return fmt.Errorf("load token %d: %w", id, err)
+		}
+		if r.RevokedAt != nil {
+			return apperr.Errorf(apperr.Conflict, "The API token %q was already revoked on %s.", r.Name, r.RevokedAt.UTC().Format("2006-01-02 15:04 UTC"))
+		}
+		now := a.now()
+		const qu = `UPDATE api_tokens SET revoked_at = $2 WHERE id = $1`
+		if _, err := tx.ExecContext(ctx, qu, id, now); err != nil {
+			return fmt.Errorf("revoke token %d: %w", id, err)
+		}
+		t = Token{ID: id, Name: r.Name, RevokedAt: &now}
+		return audit.Record(ctx, tx, now, actor, "revoke", "api_token", fmt.Sprint(id), map[string]any{"revoked": false}, map[string]any{"revoked": true})
+	})
+	return t, err
 }
 
 // TokenPrincipal returns the principal of a live API token. Errors:

@@ -13,6 +13,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/audit"
 	"github.com/laurel-edu/laurel/internal/db"
 )
 
@@ -24,7 +25,13 @@ type User struct {
 	Role     Role
 	Groups   []int64 // a team member's group limit; empty means every group
 	Disabled bool
-	Created  time.Time
+	// InvitationPending is true from an invitation until its link is used:
+	// the account has no usable password yet.
+	InvitationPending bool
+	Created           time.Time
+	// epoch is the session epoch: a session signed in under another one
+	// has ended (see Load).
+	epoch int
 }
 
 // MinPasswordLen is the shortest password CreateUser accepts.
@@ -39,10 +46,13 @@ type userRow struct {
 	Disabled     bool          `db:"disabled"`
 	CreatedAt    time.Time     `db:"created_at"`
 	Groups       pq.Int64Array `db:"groups"`
+	Pending      bool          `db:"invitation_pending"`
+	Epoch        int           `db:"session_epoch"`
 }
 
 func (r userRow) user() User {
-	u := User{ID: r.ID, Email: r.Email, Name: r.Name, Role: Role(r.Role), Disabled: r.Disabled, Created: r.CreatedAt}
+	u := User{ID: r.ID, Email: r.Email, Name: r.Name, Role: Role(r.Role), Disabled: r.Disabled,
+		InvitationPending: r.Pending, Created: r.CreatedAt, epoch: r.Epoch}
 	if len(r.Groups) > 0 {
 		u.Groups = []int64(r.Groups)
 	}
@@ -82,30 +92,18 @@ func groupLimitError(err error, groups []int64, what string) error {
 
 // CreateUser creates a staff account. With an empty password it generates
 // one and returns it (shown once); otherwise the second result is "". groups
-// limits a team member to those groups. Errors: Invalid (bad email, name,
-// role, short password, unknown group), Conflict (email taken).
+// limits a team member to those groups. The creation is audited as done by
+// "system" (the command line, `laurel dev`). Errors: Invalid (bad email,
+// name, role, short password, unknown group), Conflict (email taken).
 func (a *Auth) CreateUser(ctx context.Context, email, name string, role Role, groups []int64, password string) (User, string, error) {
-	email = strings.TrimSpace(email)
-	name = strings.TrimSpace(name)
-	var fields []apperr.FieldError
-	if addr, err := mail.ParseAddress(email); err != nil || addr.Address != email {
-		fields = append(fields, apperr.FieldError{Index: -1, Field: "email", Message: fmt.Sprintf("%q is not an email address", email)})
-	}
-	if name == "" {
-		fields = append(fields, apperr.FieldError{Index: -1, Field: "name", Message: "name is required"})
-	}
-	if _, err := ParseRole(string(role)); err != nil {
-		fields = append(fields, apperr.FieldError{Index: -1, Field: "role", Message: apperr.Message(err)})
-	}
-	if fe, bad := checkGroupLimit(role, groups); bad {
-		fields = append(fields, fe)
-	}
+	email, name = strings.TrimSpace(email), strings.TrimSpace(name)
+	fields := checkNewUser(email, name, role, groups)
 	generated := ""
 	if password == "" {
 		generated = generatePassword()
 		password = generated
-	} else if len([]rune(password)) < MinPasswordLen {
-		fields = append(fields, apperr.FieldError{Index: -1, Field: "password", Message: fmt.Sprintf("password must be at least %d characters", MinPasswordLen)})
+	} else if fe, bad := checkNewPassword("password", password); bad {
+		fields = append(fields, fe)
 	}
 	if len(fields) > 0 {
 		return User{}, "", apperr.Fields(fields[0].Field+": "+fields[0].Message, fields)
@@ -113,24 +111,11 @@ func (a *Auth) CreateUser(ctx context.Context, email, name string, role Role, gr
 	hash := hashPassword(password)
 	var u User
 	err := db.InTx(ctx, a.db, func(tx *sqlx.Tx) error {
-		const q = `INSERT INTO users (email, name, role, password_hash) VALUES ($1, $2, $3, $4)
-			RETURNING id, email, name, role, password_hash, disabled, created_at, '{}'::bigint[] AS groups`
-		var r userRow
-		if err := tx.GetContext(ctx, &r, q, email, name, string(role), hash); err != nil {
-			if _, ok := db.IsUniqueViolation(err); ok {
-				return apperr.Errorf(apperr.Conflict, "A user with email %s already exists.", email)
-			}
-			return fmt.Errorf("create user %s: %w", email, err)
+		var err error
+		if u, err = insertUser(ctx, tx, email, name, role, groups, hash, false); err != nil {
+			return err
 		}
-		const qg = `INSERT INTO user_groups (user_id, group_id) SELECT $1, g FROM unnest($2::bigint[]) AS g`
-		if len(groups) > 0 {
-			if _, err := tx.ExecContext(ctx, qg, r.ID, pq.Array(groups)); err != nil {
-				return groupLimitError(err, groups, fmt.Sprintf("limit user %d", r.ID))
-			}
-			r.Groups = groups
-		}
-		u = r.user()
-		return nil
+		return audit.Record(ctx, tx, a.now(), "system", "create", "user", fmt.Sprint(u.ID), nil, auditUser(u))
 	})
 	if err != nil {
 		return User{}, "", err
@@ -138,7 +123,72 @@ func (a *Auth) CreateUser(ctx context.Context, email, name string, role Role, gr
 	return u, generated, nil
 }
 
-const userColumns = `u.id, u.email, u.name, u.role, u.password_hash, u.disabled, u.created_at,
+// checkNewUser validates a new account's fields.
+func checkNewUser(email, name string, role Role, groups []int64) []apperr.FieldError {
+	var fields []apperr.FieldError
+	if addr, err := mail.ParseAddress(email); err != nil || addr.Address != email {
+		fields = append(fields, apperr.FieldError{Index: -1, Field: "email", Message: fmt.Sprintf("%q is not an email address", email)})
+	}
+	if name == "" {
+		fields = append(fields, apperr.FieldError{Index: -1, Field: "name", Message: "name is required"})
+	} else if len([]rune(name)) > 200 {
+		fields = append(fields, apperr.FieldError{Index: -1, Field: "name", Message: "name must be at most 200 characters"})
+	}
+	if _, err := ParseRole(string(role)); err != nil {
+		fields = append(fields, apperr.FieldError{Index: -1, Field: "role", Message: apperr.Message(err)})
+	}
+	if fe, bad := checkGroupLimit(role, groups); bad {
+		fields = append(fields, fe)
+	}
+	return fields
+}
+
+// MaxPasswordLen bounds a password, so hashing one costs a bounded time.
+const MaxPasswordLen = 1000
+
+// checkNewPassword is the rule for a password someone chooses.
+func checkNewPassword(field, password string) (apperr.FieldError, bool) {
+	switch n := len([]rune(password)); {
+	case n < MinPasswordLen:
+		return apperr.FieldError{Index: -1, Field: field, Message: fmt.Sprintf("password must be at least %d characters", MinPasswordLen)}, true
+	case n > MaxPasswordLen:
+		return apperr.FieldError{Index: -1, Field: field, Message: fmt.Sprintf("password must be at most %d characters", MaxPasswordLen)}, true
+	}
+	return apperr.FieldError{}, false
+}
+
+// insertUser adds an account and its group limit in tx.
+func insertUser(ctx context.Context, tx *sqlx.Tx, email, name string, role Role, groups []int64, hash string, pending bool) (User, error) {
+	const q = `INSERT INTO users (email, name, role, password_hash, invitation_pending) VALUES ($1, $2, $3, $4, $5)
+		RETURNING id, email, name, role, password_hash, disabled, created_at, '{}'::bigint[] AS groups, invitation_pending, session_epoch`
+	var r userRow
+	if err := tx.GetContext(ctx, &r, q, email, name, string(role), hash, pending); err != nil {
+		if _, ok := db.IsUniqueViolation(err); ok {
+			return User{}, &apperr.Error{Code: apperr.Conflict, Message: fmt.Sprintf("A user with email %s already exists.", email),
+				Fields: []apperr.FieldError{{Index: -1, Field: "email", Message: fmt.Sprintf("a user with email %s already exists", email)}}}
+		}
+		return User{}, fmt.Errorf("create user %s: %w", email, err)
+	}
+	if len(groups) > 0 {
+		const qg = `INSERT INTO user_groups (user_id, group_id) SELECT DISTINCT $1::bigint, g FROM unnest($2::bigint[]) AS g`
+		if _, err := tx.ExecContext(ctx, qg, r.ID, pq.Array(groups)); err != nil {
+			return User{}, groupLimitError(err, groups, fmt.Sprintf("limit user %d", r.ID))
+		}
+		r.Groups = uniqueSorted(groups)
+	}
+	return r.user(), nil
+}
+
+// auditUser is what the audit log keeps of an account: never its password.
+func auditUser(u User) map[string]any {
+	groups := u.Groups
+	if groups == nil {
+		groups = []int64{}
+	}
+	return map[string]any{"email": u.Email, "name": u.Name, "role": u.Role, "groups": groups, "disabled": u.Disabled}
+}
+
+const userColumns = `u.id, u.email, u.name, u.role, u.password_hash, u.disabled, u.created_at, u.invitation_pending, u.session_epoch,
 	COALESCE((SELECT array_agg(g.group_id ORDER BY g.group_id) FROM user_groups g WHERE g.user_id = u.id), '{}') AS groups`
 
 // Authenticate checks an email and password. A wrong email, a wrong password
@@ -160,7 +210,7 @@ func (a *Auth) Authenticate(ctx context.Context, email, password string) (User, 
 	if err != nil {
 		return User{}, fmt.Errorf("authenticate user %d: %w", r.ID, err)
 	}
-	if !ok || r.Disabled {
+	if !ok || r.Disabled || r.Pending {
 		return User{}, wrong
 	}
 	return r.user(), nil
@@ -181,7 +231,8 @@ func (a *Auth) User(ctx context.Context, id int64) (User, error) {
 }
 
 // Principal loads the principal of an enabled user. Errors: NotFound for an
-// unknown user, Unauthorized for a disabled one.
+// unknown user, Unauthorized for a disabled one or one whose invitation is
+// pending.
 func (a *Auth) Principal(ctx context.Context, userID int64) (*Principal, error) {
 	u, err := a.User(ctx, userID)
 	if err != nil {
@@ -189,6 +240,23 @@ func (a *Auth) Principal(ctx context.Context, userID int64) (*Principal, error) 
 	}
 	if u.Disabled {
 		return nil, apperr.Errorf(apperr.Unauthorized, "Your account is disabled.")
+	}
+	if u.InvitationPending {
+		return nil, apperr.Errorf(apperr.Unauthorized, "Your account is not activated yet: use the link in your invitation.")
+	}
+	return u.principal(), nil
+}
+
+// sessionPrincipal is Principal for a session signed in under epoch: a
+// session from an older epoch (the account was disabled, or its password
+// reset or changed, since) is Unauthorized like a disabled account.
+func (a *Auth) sessionPrincipal(ctx context.Context, userID int64, epoch int) (*Principal, error) {
+	u, err := a.User(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if u.Disabled || u.InvitationPending || u.epoch != epoch {
+		return nil, apperr.Errorf(apperr.Unauthorized, "Your session has ended; please sign in again.")
 	}
 	return u.principal(), nil
 }
@@ -207,16 +275,9 @@ func (a *Auth) Users(ctx context.Context) ([]User, error) {
 	return out, nil
 }
 
-// SetDisabled disables or re-enables an account; a disabled user's sessions
-// stop working on their next request. Errors: NotFound.
+// SetDisabled disables or re-enables an account as "system"; see
+// SetUserDisabled.
 func (a *Auth) SetDisabled(ctx context.Context, id int64, disabled bool) error {
-	const q = `UPDATE users SET disabled = $2, updated_at = now() WHERE id = $1`
-	res, err := a.db.ExecContext(ctx, q, id, disabled)
-	if err != nil {
-		return fmt.Errorf("set user %d disabled=%t: %w", id, disabled, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return apperr.Errorf(apperr.NotFound, "No user %d.", id)
-	}
-	return nil
+	_, err := a.SetUserDisabled(ctx, "system", id, disabled)
+	return err
 }

@@ -33,6 +33,11 @@ type Config struct {
 	// plain http and loopback/private addresses (test installations; laurel
 	// dev always sets it).
 	AllowHTTPPlatforms bool `env:"LAUREL_ALLOW_HTTP_PLATFORMS" envDefault:"false"`
+	// MetricsListen serves /metrics on its own address (e.g. 127.0.0.1:9090)
+	// and no longer on LAUREL_LISTEN; MetricsToken requires
+	// "Authorization: Bearer <token>" for /metrics wherever it is served.
+	MetricsListen string `env:"LAUREL_METRICS_LISTEN"`
+	MetricsToken  string `env:"LAUREL_METRICS_TOKEN"`
 
 	// Keys is derived from SecretKey by Validate.
 	Keys *secret.Keys `env:"-"`

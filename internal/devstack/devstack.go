@@ -47,6 +47,16 @@ func (s *Server) Stop() error {
 // Options tune a server for its use: tests trade durability for speed.
 type Options struct {
 	Durable bool // fsync and persistence on (laurel dev); off for tests
+	// Port, when non-zero, is the loopback port to listen on, so a test can
+	// stop a server and start it again where its clients expect it.
+	Port int
+}
+
+func (o Options) port() (int, error) {
+	if o.Port != 0 {
+		return o.Port, nil
+	}
+	return freePort()
 }
 
 // ErrMissing reports a server binary that is not installed; its message names
@@ -115,7 +125,7 @@ func StartPostgres(ctx context.Context, dir, dbname string, opt Options) (*Serve
 			return nil, fmt.Errorf("initdb %s: %w: %s", dir, err, lastLines(out, 5))
 		}
 	}
-	port, err := freePort()
+	port, err := opt.port()
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +194,7 @@ func StartRedis(ctx context.Context, dir string, opt Options) (*Server, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
-	port, err := freePort()
+	port, err := opt.port()
 	if err != nil {
 		return nil, err
 	}

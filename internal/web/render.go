@@ -104,6 +104,10 @@ func NewRenderer(extra template.FuncMap, pages ...fs.FS) (*Renderer, error) {
 	return r, nil
 }
 
+// sharedErrorPage renders error.html in the layout without a Renderer, for
+// errors written outside gin (ServeError).
+var sharedErrorPage = template.Must(template.New("layout.html").Funcs(Funcs).ParseFS(sharedFS, "templates/layout.html", "templates/error.html"))
+
 func mustSub(f fs.FS, dir string) fs.FS {
 	s, err := fs.Sub(f, dir)
 	if err != nil {

@@ -4,8 +4,10 @@
 package web
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"time"
@@ -41,18 +43,38 @@ func Status(code string) int {
 		return http.StatusUnauthorized
 	case apperr.RateLimited:
 		return http.StatusTooManyRequests
+	case apperr.Unavailable:
+		return http.StatusServiceUnavailable
 	case "bad_request":
 		return http.StatusBadRequest
+	case "too_large":
+		return http.StatusRequestEntityTooLarge
 	}
 	return http.StatusInternalServerError
 }
 
-// logError logs internal errors with their cause; user errors are not logged
-// as errors, they are the user's business.
-func logError(c *gin.Context, err error) {
-	if apperr.Code(err) == apperr.Internal {
-		slog.ErrorContext(c.Request.Context(), "request failed", "err", err, "path", c.FullPath(), "request_id", c.GetString(RequestIDKey))
+// RetryAfter is the Retry-After (seconds) of a 503 while PostgreSQL or Redis
+// is unreachable.
+const RetryAfter = "10"
+
+// logError logs internal errors with their cause, and outages as warnings;
+// user errors are not logged as errors, they are the user's business.
+func logError(r *http.Request, route, requestID string, err error) {
+	switch apperr.Classify(err) {
+	case apperr.Internal:
+		slog.ErrorContext(r.Context(), "request failed", "err", err, "path", route, "request_id", requestID)
+	case apperr.Unavailable:
+		slog.WarnContext(r.Context(), "request failed: database or cache unreachable", "err", err, "path", route, "request_id", requestID)
 	}
+}
+
+// status returns the HTTP status of err and sets Retry-After on an outage.
+func status(h http.Header, err error) (string, int) {
+	code := apperr.Classify(err)
+	if code == apperr.Unavailable {
+		h.Set("Retry-After", RetryAfter)
+	}
+	return code, Status(code)
 }
 
 // API adapts a JSON API handler: an error becomes
@@ -67,13 +89,17 @@ func API(h HandlerFunc) gin.HandlerFunc {
 
 // WriteJSONError writes err as the API's error body.
 func WriteJSONError(c *gin.Context, err error) {
-	logError(c, err)
-	code := apperr.Code(err)
+	logError(c.Request, c.FullPath(), c.GetString(RequestIDKey), err)
+	code, st := status(c.Writer.Header(), err)
+	c.AbortWithStatusJSON(st, jsonError(code, err))
+}
+
+func jsonError(code string, err error) gin.H {
 	body := gin.H{"error": gin.H{"code": code, "message": apperr.Message(err)}}
 	if fe := apperr.FieldErrors(err); len(fe) > 0 {
 		body["errors"] = fe
 	}
-	c.AbortWithStatusJSON(Status(code), body)
+	return body
 }
 
 // Page adapts an HTML handler: an error renders the error page with the
@@ -88,18 +114,44 @@ func (r *Renderer) Page(h HandlerFunc) gin.HandlerFunc {
 
 // WriteError renders err as an HTML error page.
 func (r *Renderer) WriteError(c *gin.Context, err error) {
-	logError(c, err)
-	code := apperr.Code(err)
-	status := Status(code)
-	data := struct {
-		Status  int
-		Title   string
-		Message string
-	}{status, http.StatusText(status), apperr.Message(err)}
-	if rerr := r.Render(c, status, "error.html", data); rerr != nil {
-		c.String(status, "%s\n", data.Message)
+	logError(c.Request, c.FullPath(), c.GetString(RequestIDKey), err)
+	_, st := status(c.Writer.Header(), err)
+	data := errorPage{st, http.StatusText(st), apperr.Message(err)}
+	if rerr := r.Render(c, st, "error.html", data); rerr != nil {
+		c.String(st, "%s\n", data.Message)
 	}
 	c.Abort()
+}
+
+// errorPage is the data of error.html.
+type errorPage struct {
+	Status  int
+	Title   string
+	Message string
+}
+
+// ServeError writes err for a request outside gin's handlers (session
+// loading and saving): JSON under /api/, else the error page, with the
+// status, and Retry-After during an outage, that WriteError would give.
+func ServeError(w http.ResponseWriter, r *http.Request, err error) {
+	logError(r, r.URL.Path, w.Header().Get("X-Request-Id"), err)
+	code, st := status(w.Header(), err)
+	if isAPI(r) {
+		b, _ := json.Marshal(jsonError(code, err))
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(st)
+		_, _ = w.Write(append(b, '\n'))
+		return
+	}
+	var buf bytes.Buffer
+	data := errorPage{st, http.StatusText(st), apperr.Message(err)}
+	if xerr := sharedErrorPage.ExecuteTemplate(&buf, "layout.html", View{Page: data, Path: r.URL.Path}); xerr != nil {
+		buf.Reset()
+		buf.WriteString(data.Message + "\n")
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(st)
+	_, _ = w.Write(buf.Bytes())
 }
 
 // RequestID gives each request an id (or keeps a sane incoming X-Request-Id)
@@ -145,7 +197,7 @@ func Recovery(r *Renderer) gin.HandlerFunc {
 	return gin.CustomRecovery(func(c *gin.Context, rec any) {
 		slog.ErrorContext(c.Request.Context(), "panic", "panic", rec, "path", c.Request.URL.Path, "request_id", c.GetString(RequestIDKey))
 		err := apperr.Errorf(apperr.Internal, "panic")
-		if len(c.Request.URL.Path) >= 5 && c.Request.URL.Path[:5] == "/api/" {
+		if isAPI(c.Request) {
 			WriteJSONError(c, err)
 			return
 		}

@@ -1,12 +1,15 @@
 package sheet
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/laurel-edu/laurel/internal/text"
 )
 
 // foldExtra are letters that lose nothing to accents under decomposition but
@@ -52,19 +55,15 @@ func Neutralize(cell string) string {
 	return cell
 }
 
-// CleanText refuses text a credential must not carry: invalid UTF-8, NUL
-// and the other C0 control characters except tab, CR and LF. The error says
-// which character and where, for a registrar.
+// CleanText refuses text a credential must not carry (text.Check's rule:
+// invalid UTF-8, NUL and the other C0 controls except tab, CR and LF), saying
+// where in characters, as a registrar counts them, rather than bytes.
 func CleanText(s string) error {
-	for i, r := range s {
-		switch {
-		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
-			return fmt.Errorf("contains bytes that are not valid text (invalid UTF-8) at character %d", utf8.RuneCountInString(s[:i])+1)
-		case r == 0:
-			return fmt.Errorf("contains a NUL character at character %d", utf8.RuneCountInString(s[:i])+1)
-		case r < 0x20 && r != '\t' && r != '\r' && r != '\n':
-			return fmt.Errorf("contains the control character U+%04X at character %d", r, utf8.RuneCountInString(s[:i])+1)
-		}
+	var te *text.Error
+	if err := text.Check(s); errors.As(err, &te) {
+		return fmt.Errorf("%s at character %d", te.Reason, utf8.RuneCountInString(s[:te.Offset])+1)
+	} else if err != nil {
+		return err
 	}
 	return nil
 }

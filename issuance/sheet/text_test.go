@@ -54,10 +54,10 @@ func TestCleanText(t *testing.T) {
 		}
 	}
 	for in, frag := range map[string]string{
-		"Nul\x00Char":    "NUL character at character 4",
+		"Nul\x00Char":    "NUL byte at character 4",
 		"Bell\aChar":     "control character U+0007 at character 5",
 		"esc\x1b[0m":     "U+001B",
-		"bad \xff utf-8": "invalid UTF-8",
+		"bad \xff utf-8": "not valid UTF-8",
 		"é\xc3":          "at character 2",
 	} {
 		err := sheet.CleanText(in)

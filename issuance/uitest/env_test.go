@@ -85,13 +85,14 @@ func mustEnv(t testing.TB) *env {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	r.Use(web.RequestID(), web.Recovery(rd), a.Load())
+	r.Use(web.RequestID(), web.Recovery(rd), a.Load(), web.TextGuard(rd))
+	web.RegisterStatic(r) // the pages' scripts, under the app's CSP
 	a.Register(r, rd)
 	svc.RegisterPublic(r, rd)
 	staff := r.Group("/", auth.RequireStaff(rd))
 	svc.RegisterUI(staff, rd)
 	e := &env{t: t, db: d, svc: svc, auth: a}
-	e.srv = httptest.NewServer(e.timed(auth.CSRF(a.Sessions.LoadAndSave(r))))
+	e.srv = httptest.NewServer(e.timed(web.SecurityHeaders("", auth.CSRF(a.Sessions.LoadAndSave(r)))))
 	t.Cleanup(e.srv.Close)
 
 	ctx := context.Background()

@@ -1,0 +1,21 @@
+package app
+
+import (
+	"context"
+
+	"github.com/laurel-edu/laurel/internal/auth"
+)
+
+// groupOptions lists the groups for the staff and token forms' group
+// limit pickers.
+func (a *App) groupOptions(ctx context.Context) ([]auth.GroupOption, error) {
+	gs, err := a.Issuance.Groups(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]auth.GroupOption, len(gs))
+	for i, g := range gs {
+		out[i] = auth.GroupOption{ID: g.ID, Name: g.Name}
+	}
+	return out, nil
+}

@@ -1,0 +1,100 @@
+package auth
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/web"
+)
+
+func (a *Auth) registerLinks(r gin.IRouter, rd *web.Renderer) {
+	for _, purpose := range []string{linkInvite, linkReset} {
+		r.GET(linkPath(purpose), noReferrer, rd.Page(a.linkForm(rd, purpose)))
+		r.POST(linkPath(purpose), noReferrer, rd.Page(a.linkUse(rd, purpose)))
+	}
+}
+
+// noReferrer keeps the link's token (in the query) out of Referer headers
+// and caches.
+func noReferrer(c *gin.Context) {
+	c.Header("Referrer-Policy", "no-referrer")
+	c.Header("Cache-Control", "no-store")
+	c.Next()
+}
+
+// setPasswordPage is the page a one-time link opens.
+type setPasswordPage struct {
+	Title   string
+	Invite  bool
+	Action  string
+	Token   string
+	User    User
+	Errors  map[string]string
+	MinLen  int
+	Expires string
+}
+
+func linkTitle(purpose string) string {
+	if purpose == linkInvite {
+		return "Welcome to Laurel: choose your password"
+	}
+	return "Choose a new password"
+}
+
+func (a *Auth) linkForm(rd *web.Renderer, purpose string) web.HandlerFunc {
+	return func(c *gin.Context) error {
+		token := c.Query("token")
+		if token == "" {
+			return apperr.Errorf("bad_request", "This page needs the link from your email, with its token.")
+		}
+		u, err := a.LinkUser(c.Request.Context(), token, purpose)
+		if err != nil {
+			return err
+		}
+		page := setPasswordPage{Title: linkTitle(purpose), Invite: purpose == linkInvite, Action: linkPath(purpose), Token: token, User: u, MinLen: MinPasswordLen}
+		return rd.Render(c, http.StatusOK, "auth_set_password.html", page)
+	}
+}
+
+func (a *Auth) linkUse(rd *web.Renderer, purpose string) web.HandlerFunc {
+	return func(c *gin.Context) error {
+		ctx := c.Request.Context()
+		token := c.PostForm("token")
+		if token == "" {
+			return apperr.Errorf("bad_request", "This form needs the link from your email, with its token.")
+		}
+		u, err := a.LinkUser(ctx, token, purpose)
+		if err != nil {
+			return err
+		}
+		page := setPasswordPage{Title: linkTitle(purpose), Invite: purpose == linkInvite, Action: linkPath(purpose), Token: token, User: u, MinLen: MinPasswordLen, Errors: map[string]string{}}
+		password, confirm := c.PostForm("password"), c.PostForm("confirm_password")
+		if password == "" {
+			page.Errors["password"] = "Choose a password."
+		} else if confirm != password {
+			page.Errors["confirm_password"] = "The two passwords differ."
+		}
+		if len(page.Errors) == 0 {
+			if _, err = a.UseLink(ctx, token, purpose, password); err == nil {
+				// Whoever was signed in in this browser is not the person
+				// who just chose a password: start afresh.
+				if err := a.Sessions.Destroy(ctx); err != nil {
+					return err
+				}
+				slog.InfoContext(ctx, "password set by link", "user_id", u.ID, "purpose", purpose)
+				a.Sessions.Put(ctx, sessionFlashKey, "Your password is set. Sign in with your email and the new password.")
+				c.Redirect(http.StatusSeeOther, "/login")
+				return nil
+			}
+			msgs, ok := fieldMessages(err)
+			if !ok {
+				return err
+			}
+			page.Errors = msgs
+		}
+		return rd.Render(c, http.StatusUnprocessableEntity, "auth_set_password.html", page)
+	}
+}

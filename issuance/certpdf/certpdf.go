@@ -1,0 +1,390 @@
+// Package certpdf draws a certificate design as a one-page PDF (A4,
+// landscape) with the recipient's data. Fonts are embedded (subset to the
+// glyphs used): DejaVu Sans for Latin, Greek, Cyrillic, Hebrew and Arabic,
+// Droid Sans Fallback for Chinese, Japanese and Korean; Arabic is shaped and
+// right-to-left text reordered before drawing (see shape.go). The package
+// knows nothing of the database: the caller fills a Certificate.
+package certpdf
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"codeberg.org/go-pdf/fpdf"
+	"golang.org/x/image/font/sfnt"
+)
+
+// The fonts ship with the binary; their licences (Bitstream Vera for
+// DejaVu, Apache 2.0 for Droid) allow embedding and are in fonts/.
+var (
+	//go:embed fonts/DejaVuSans.ttf
+	dejaVuSans []byte
+	//go:embed fonts/DroidSansFallback.ttf
+	droidFallback []byte
+)
+
+// Certificate is what one certificate PDF shows.
+type Certificate struct {
+	Title       string // the design's heading; "" → "Certificate"
+	Recipient   string
+	Achievement string // the group's name
+	Course      string // the course name ("" or equal to Achievement: not repeated)
+	Issuer      string
+	IssuedOn    string // formatted for people
+	ExpiresOn   string // "" when it never expires
+	Fields      []Field
+	// CredentialID and URL let a reader verify the certificate.
+	CredentialID, URL string
+	// Primary and Secondary are the design's colours, "#rrggbb".
+	Primary, Secondary string
+	// Logo is a PNG or JPEG drawn at the top (LogoType its MIME type); other
+	// types (SVG) are not drawn.
+	Logo     []byte
+	LogoType string
+	// Created is the document's creation date in its metadata.
+	Created time.Time
+}
+
+// Field is one printed attribute.
+type Field struct{ Label, Value string }
+
+// font is one embedded font: its family name in the PDF, its bytes and,
+// parsed once, its character map for choosing a font per character.
+type font struct {
+	family string
+	data   []byte
+	once   sync.Once
+	sfnt   *sfnt.Font
+	buf    sfnt.Buffer
+	mu     sync.Mutex
+	err    error
+}
+
+// fonts in order of preference: the first that has a glyph draws a character.
+var fonts = []*font{{family: "dejavu", data: dejaVuSans}, {family: "droid", data: droidFallback}}
+
+func (f *font) has(r rune) bool {
+	f.once.Do(func() { f.sfnt, f.err = sfnt.Parse(f.data) })
+	if f.err != nil {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i, err := f.sfnt.GlyphIndex(&f.buf, r)
+	return err == nil && i != 0
+}
+
+// fontFor returns the index in fonts of the font that draws r (0, the main
+// font, when none has it: it then shows its "missing glyph" box).
+func fontFor(r rune) int {
+	if r < 0x2E80 { // below CJK everything we draw is in the main font
+		return 0
+	}
+	for i, f := range fonts {
+		if f.has(r) {
+			return i
+		}
+	}
+	return 0
+}
+
+// Covered reports whether the embedded fonts have a glyph for every
+// character of s (spaces and controls aside). It says nothing about shaping:
+// see shape.go for the scripts drawn correctly.
+func Covered(s string) bool {
+	for _, r := range s {
+		if r > ' ' && !fonts[fontFor(r)].has(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// UncoveredError says a certificate holds characters the embedded fonts
+// cannot draw (Devanagari, Thai, Ethiopic...): Render refuses rather than
+// print empty boxes where a name should be.
+type UncoveredError struct{ Runes []rune }
+
+func (e *UncoveredError) Error() string {
+	return fmt.Sprintf("certpdf: no font for %q", string(e.Runes))
+}
+
+// texts lists everything the certificate prints.
+func (c Certificate) texts() []string {
+	out := []string{c.Title, c.Recipient, c.Achievement, c.Course, c.Issuer, c.IssuedOn, c.ExpiresOn, c.CredentialID, c.URL}
+	for _, f := range c.Fields {
+		out = append(out, f.Label, f.Value)
+	}
+	return out
+}
+
+// Uncovered returns the distinct characters of c that no embedded font has.
+func (c Certificate) Uncovered() []rune {
+	var out []rune
+	seen := map[rune]bool{}
+	for _, s := range c.texts() {
+		for _, r := range s {
+			if r > ' ' && !seen[r] && !fonts[fontFor(r)].has(r) {
+				seen[r] = true
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// run is a stretch of text drawn in one font.
+type run struct {
+	font int
+	text string
+}
+
+// runs splits s (already in visual order) by font.
+func runs(s string) []run {
+	var out []run
+	for _, r := range s {
+		fi := fontFor(r)
+		if r == ' ' && len(out) > 0 {
+			fi = out[len(out)-1].font // spaces stay in the run they are in
+		}
+		if len(out) > 0 && out[len(out)-1].font == fi {
+			out[len(out)-1].text += string(r)
+			continue
+		}
+		out = append(out, run{fi, string(r)})
+	}
+	return out
+}
+
+type rgb struct{ r, g, b int }
+
+func color(hex string, def rgb) rgb {
+	if len(hex) != 7 || hex[0] != '#' {
+		return def
+	}
+	v, err := strconv.ParseUint(hex[1:], 16, 32)
+	if err != nil {
+		return def
+	}
+	return rgb{int(v >> 16), int(v >> 8 & 0xff), int(v & 0xff)}
+}
+
+// page is a document being drawn.
+type page struct {
+	pdf   *fpdf.Fpdf
+	added []bool // fonts added to this document
+}
+
+const (
+	pageW, pageH = 297.0, 210.0 // A4 landscape, mm
+	margin       = 22.0         // text stays inside the frame
+)
+
+// setFont selects font fi at size pt, embedding it on first use.
+func (p *page) setFont(fi int, size float64) {
+	if !p.added[fi] {
+		p.pdf.AddUTF8FontFromBytes(fonts[fi].family, "", fonts[fi].data)
+		p.added[fi] = true
+	}
+	p.pdf.SetFont(fonts[fi].family, "", size)
+}
+
+// width is the drawn width of s at size pt, in mm.
+func (p *page) width(rs []run, size float64) float64 {
+	var w float64
+	for _, r := range rs {
+		p.setFont(r.font, size)
+		w += p.pdf.GetStringWidth(r.text)
+	}
+	return w
+}
+
+// centred draws s centred on the page with its baseline at y, shrinking the
+// size (down to minSize) until it fits between the margins. It returns the
+// drawn width.
+func (p *page) centred(s string, y, size, minSize float64, c rgb) float64 {
+	return p.centredAt(s, pageW/2, y, pageW-2*margin, size, minSize, c)
+}
+
+// centredAt draws s centred on cx, shrunk to fit width w.
+func (p *page) centredAt(s string, cx, y, w, size, minSize float64, c rgb) float64 {
+	rs := runs(visual(s))
+	tw := p.width(rs, size)
+	for tw > w && size > minSize {
+		size = max(minSize, size*0.9)
+		tw = p.width(rs, size)
+	}
+	p.pdf.SetTextColor(c.r, c.g, c.b)
+	x := cx - tw/2
+	for _, r := range rs {
+		p.setFont(r.font, size)
+		p.pdf.Text(x, y, r.text)
+		x += p.pdf.GetStringWidth(r.text)
+	}
+	return tw
+}
+
+// lines draws s centred from baseline y: at size when it fits, else shrunk
+// down to minSize, else wrapped (between words, or between characters in
+// text without spaces) onto at most maxLines lines at minSize, each line
+// shaped and reordered on its own. It returns the last line's baseline and
+// the widest line's width.
+func (p *page) lines(s string, y, size, minSize float64, maxLines int, c rgb) (last, width float64) {
+	maxW := pageW - 2*margin
+	fits := func(t string, sz float64) bool { return p.width(runs(visual(t)), sz) <= maxW }
+	for size > minSize && !fits(s, size) {
+		size = max(minSize, size*0.9)
+	}
+	var ls []string
+	if fits(s, size) {
+		ls = []string{s}
+	} else {
+		ls = wrap(s, func(t string) bool { return fits(t, size) })
+	}
+	if len(ls) > maxLines {
+		ls = ls[:maxLines]
+		ls[maxLines-1] += "…"
+	}
+	gap := size * 0.45 // mm between baselines (size is in points)
+	for i, l := range ls {
+		last = y + float64(i)*gap
+		width = max(width, p.centredAt(l, pageW/2, last, maxW, size, size, c))
+	}
+	return last, width
+}
+
+// wrap splits s greedily into lines that fit.
+func wrap(s string, fits func(string) bool) []string {
+	var out []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		cand := w
+		if line != "" {
+			cand = line + " " + w
+		}
+		if fits(cand) {
+			line = cand
+			continue
+		}
+		if line != "" {
+			out = append(out, line)
+		}
+		// A word too wide on its own (or CJK text without spaces) breaks
+		// between characters.
+		line = ""
+		for _, r := range w {
+			if line != "" && !fits(line+string(r)) {
+				out = append(out, line)
+				line = ""
+			}
+			line += string(r)
+		}
+	}
+	if line != "" {
+		out = append(out, line)
+	}
+	return out
+}
+
+// Render draws c, or returns an *UncoveredError when c holds characters no
+// embedded font has. The result is deterministic for a given c (fixed
+// metadata dates, no random IDs), which lets callers cache it.
+func Render(c Certificate) ([]byte, error) {
+	if u := c.Uncovered(); len(u) > 0 {
+		return nil, &UncoveredError{u}
+	}
+	primary := color(c.Primary, rgb{0x1f, 0x3a, 0x5f})
+	secondary := color(c.Secondary, rgb{0xc9, 0xa2, 0x27})
+	ink, muted := rgb{0x1d, 0x27, 0x33}, rgb{0x5b, 0x68, 0x75}
+
+	pdf := fpdf.New("L", "mm", "A4", "")
+	p := &page{pdf: pdf, added: make([]bool, len(fonts))}
+	pdf.SetCreationDate(c.Created)
+	pdf.SetModificationDate(c.Created)
+	pdf.SetTitle(c.Recipient+" · "+c.Achievement, true)
+	pdf.SetAuthor(c.Issuer, true)
+	pdf.SetCreator("Laurel", true)
+	pdf.SetAutoPageBreak(false, 0)
+	pdf.AddPage()
+
+	// The frame: a wide border in the primary colour, a thin one inside.
+	pdf.SetDrawColor(primary.r, primary.g, primary.b)
+	pdf.SetLineWidth(4)
+	pdf.Rect(8, 8, pageW-16, pageH-16, "D")
+	pdf.SetDrawColor(secondary.r, secondary.g, secondary.b)
+	pdf.SetLineWidth(0.8)
+	pdf.Rect(14, 14, pageW-28, pageH-28, "D")
+
+	y := 38.0
+	if img := logoType(c.LogoType); img != "" && len(c.Logo) > 0 {
+		info := pdf.RegisterImageOptionsReader("logo", fpdf.ImageOptions{ImageType: img}, bytes.NewReader(c.Logo))
+		if pdf.Ok() && info != nil {
+			h := 20.0
+			w := info.Width() / info.Height() * h
+			if w > 80 {
+				w, h = 80, 80*info.Height()/info.Width()
+			}
+			pdf.ImageOptions("logo", (pageW-w)/2, 20, w, h, false, fpdf.ImageOptions{ImageType: img}, 0, "")
+			y = 20 + h + 14
+		} else {
+			pdf.ClearError() // an unreadable logo is left out, not fatal
+		}
+	}
+	title := c.Title
+	if strings.TrimSpace(title) == "" {
+		title = "Certificate"
+	}
+	p.centred(title, y, 30, 16, primary)
+	p.centred("This certifies that", y+16, 13, 10, muted)
+	nameY, w := p.lines(c.Recipient, y+36, 30, 16, 3, ink)
+	pdf.SetDrawColor(secondary.r, secondary.g, secondary.b)
+	pdf.SetLineWidth(0.6)
+	lw := min(pageW-2*margin, max(w+20, 90))
+	pdf.Line((pageW-lw)/2, nameY+4, (pageW+lw)/2, nameY+4)
+
+	earned := "has earned " + c.Achievement
+	if c.Course != "" && c.Course != c.Achievement {
+		earned += " for completing " + c.Course
+	}
+	earnedY, _ := p.lines(earned+".", nameY+16, 14, 11, 4, ink)
+
+	// Printed attributes: label over value, side by side.
+	if len(c.Fields) > 0 {
+		fy := earnedY + 18
+		colW := (pageW - 2*margin) / float64(len(c.Fields))
+		for i, f := range c.Fields {
+			cx := margin + colW*(float64(i)+0.5)
+			p.centredAt(f.Label, cx, fy, colW-4, 9, 6, muted)
+			p.centredAt(f.Value, cx, fy+6, colW-4, 12, 6, ink)
+		}
+	}
+
+	footer := "Issued by " + c.Issuer + " · " + c.IssuedOn
+	if c.ExpiresOn != "" {
+		footer += " · Expires " + c.ExpiresOn
+	}
+	p.centred(footer, pageH-34, 10, 7, muted)
+	p.centred("Credential ID "+c.CredentialID+" · Verify at "+c.URL, pageH-27, 9, 6, muted)
+
+	var out bytes.Buffer
+	if err := pdf.Output(&out); err != nil {
+		return nil, fmt.Errorf("render certificate %s: %w", c.CredentialID, err)
+	}
+	return out.Bytes(), nil
+}
+
+// logoType maps a MIME type to fpdf's image type ("" when it cannot draw it).
+func logoType(mime string) string {
+	switch mime {
+	case "image/png":
+		return "PNG"
+	case "image/jpeg":
+		return "JPG"
+	}
+	return ""
+}

@@ -1,0 +1,34 @@
+package openbadges
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ed25519PubPrefix is the multicodec code of an Ed25519 public key (0xed as
+// an unsigned varint: 0xed 0x01).
+var ed25519PubPrefix = []byte{0xed, 0x01}
+
+// PublicKeyMultibase encodes an Ed25519 public key as a Multikey's
+// publicKeyMultibase: 'z' (base58btc) over the multicodec prefix 0xed01 and
+// the 32 key bytes, which always starts "z6Mk".
+func PublicKeyMultibase(pub ed25519.PublicKey) string {
+	return "z" + base58Encode(append(append([]byte{}, ed25519PubPrefix...), pub...))
+}
+
+// ParsePublicKeyMultibase decodes what PublicKeyMultibase produced.
+func ParsePublicKeyMultibase(s string) (ed25519.PublicKey, error) {
+	if !strings.HasPrefix(s, "z") {
+		return nil, errors.New("publicKeyMultibase: not base58btc (no 'z' prefix)")
+	}
+	b, err := base58Decode(s[1:])
+	if err != nil {
+		return nil, fmt.Errorf("publicKeyMultibase: %w", err)
+	}
+	if len(b) != 2+ed25519.PublicKeySize || b[0] != ed25519PubPrefix[0] || b[1] != ed25519PubPrefix[1] {
+		return nil, errors.New("publicKeyMultibase: not an Ed25519 public key")
+	}
+	return ed25519.PublicKey(b[2:]), nil
+}

@@ -1,0 +1,85 @@
+package lti_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/laurel-edu/laurel/canvas/canvassim"
+	"github.com/laurel-edu/laurel/lti"
+)
+
+// A platform that rotates right after Laurel fetched its set, and launches
+// with the new key 5 s later, is accepted (the re-fetch limit was 30 s: every
+// launch was refused until it passed).
+func TestPlatformRotationFiveSecondsAfterFetch(t *testing.T) {
+	e := newEnv(t)
+	launchOK(t, e, e.student)
+	if n := e.tool.JWKSFetches(e.platform.ID); n != 1 {
+		t.Fatalf("JWKS fetched %d times, want 1", n)
+	}
+	e.sim.RotateKeys()
+	e.clock.Advance(5 * time.Second)
+	launchOK(t, e, e.student)
+	if n := e.tool.JWKSFetches(e.platform.ID); n != 2 {
+		t.Fatalf("JWKS fetched %d times after the rotation, want 2", n)
+	}
+}
+
+// 1,000 launches with random kids, spread over 20 s, make Laurel fetch the
+// platform's JWKS at most once per lti.JWKSMinRefetch.
+func TestRandomKidFloodFetchesAHandful(t *testing.T) {
+	e := newEnv(t)
+	launchOK(t, e, e.student)
+	c := browser(true)
+	const n = 1000
+	for i := range n {
+		auth, _ := e.login(c, e.student.ID, e.course.ID, canvassim.LaunchOptions{NoStorageTarget: true})
+		state, nonce := stateNonce(t, auth)
+		cl, _ := e.sim.Claims(e.student.ID, e.course.ID, nonce, "", "")
+		h := e.sim.Header("RS256")
+		h["kid"] = fmt.Sprintf("random-%d-%d", i, time.Now().UnixNano())
+		resp := post(e, c, url.Values{"id_token": {signWithSim(e, h, cl)}, "state": {state}})
+		assertRefused(t, resp, http.StatusUnauthorized, lti.ReasonKid, "random-")
+		e.clock.Advance(20 * time.Second / n)
+	}
+	// 20 s at one fetch per 5 s: at most 4 re-fetches after the first.
+	if got := e.tool.JWKSFetches(e.platform.ID); got > 5 {
+		t.Fatalf("JWKS fetched %d times for %d random kids, want at most 5", got, n)
+	}
+	launchOK(t, e, e.student) // the platform's real key still works
+}
+
+// The launch session keeps the id_token's claims: what LaunchByToken returns
+// is what the launch validated (the session stores the payload as sent).
+func TestLaunchSessionKeepsClaims(t *testing.T) {
+	e := newEnv(t)
+	status, body := e.fullLaunch(browser(true), e.student.ID, e.course.ID, canvassim.LaunchOptions{NoStorageTarget: true})
+	if status != http.StatusOK {
+		t.Fatalf("launch: %d %s", status, body)
+	}
+	var resp struct{ Ltik string }
+	must(t, json.Unmarshal([]byte(body), &resp))
+	got, err := e.tool.LaunchByToken(context.Background(), resp.Ltik)
+	must(t, err)
+	want := e.lastLaunch()
+	// Numbers come back from JSON as float64, as they always did.
+	var wantClaims map[string]any
+	js, _ := json.Marshal(want.Claims)
+	must(t, json.Unmarshal(js, &wantClaims))
+	if diff := cmp.Diff(wantClaims, got.Claims); diff != "" {
+		t.Fatalf("session claims differ (-validated +stored):\n%s", diff)
+	}
+	if got.Sub != want.Sub || got.LTIUserID != want.LTIUserID || got.Context.ID != want.Context.ID || len(got.Roles) != len(want.Roles) {
+		t.Fatalf("session launch = %+v, want %+v", got, want)
+	}
+	if _, ok := got.Claims[lti.ClaimRoles]; !ok || got.Claims["sub"] != want.Sub {
+		t.Fatalf("stored claims lack sub or roles: %v", got.Claims)
+	}
+}
