@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -189,8 +190,23 @@ func TestOrganisationSettingsInBrowser(t *testing.T) {
 
 	// And the public page names it as the issuer.
 	step("open the public page", chromedp.Navigate(app.URL+"/c/"+cs[0].ID), chromedp.WaitVisible(chromedp.CSS("#credential-status")))
-	if got := text("#credential-status"); !strings.Contains(got, "issued by University of Example") {
+	// The page verifies the signed credential, whose issuer profile carries
+	// the organisation's name too.
+	if got := text("#credential-status"); !strings.Contains(got, "Verified: signed by University of Example") {
 		t.Fatalf("public page status %q", got)
+	}
+	if got := text("#issuer"); got != "University of Example" {
+		t.Fatalf("public page issuer %q", got)
+	}
+	// So does the Open Badges issuer profile.
+	resp, err := http.Get(app.URL + "/issuer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var profile struct{ Name, URL string }
+	if err := json.NewDecoder(resp.Body).Decode(&profile); err != nil || profile.Name != "University of Example" || profile.URL != "https://www.uni.example.edu" {
+		t.Fatalf("issuer profile %+v (%v), want the organisation's name and website", profile, err)
 	}
 	if got := text("#verification"); !strings.Contains(got, "Issued by University of Example") {
 		t.Fatalf("public page verification line %q", got)
