@@ -203,7 +203,7 @@ func TestEmailsWaitingForBackoffGoOutWhenServerIsBack(t *testing.T) {
 		clk.Advance(30 * time.Minute)
 	}
 	var first, last time.Time
-	if err := d.QueryRow(`SELECT min(run_at), max(run_at) FROM jobs WHERE state = 'queued'`).Scan(&first, &last); err != nil {
+	if err := d.QueryRow(`SELECT min(run_at), max(run_at) FROM jobs WHERE state = 'queued' AND kind = $1`, issuance.EmailJob).Scan(&first, &last); err != nil {
 		t.Fatal(err)
 	}
 	if last.Sub(first) < time.Minute {
