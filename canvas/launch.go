@@ -109,7 +109,7 @@ type viewRenderer = *web.Renderer
 // about the Canvas user and course, then shows the instructor's, the
 // assistant's or the student's view, or the deep-linking choice.
 func (s *Service) HandleLaunch(c *gin.Context, l *lti.Launch) error {
-	if s.views == nil || s.lti.Groups == nil {
+	if s.views == nil || s.lti.Groups == nil || s.lti.Review == nil {
 		return errors.New("canvas: HandleLaunch before RegisterLaunch")
 	}
 	ctx := c.Request.Context()

@@ -451,6 +451,11 @@ func (s *Service) appPublish(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	if res.Published == 0 {
+		// Published meanwhile, revoked, or not of this course's group.
+		c.Redirect(http.StatusSeeOther, r.url("/lti/app/credentials", url.Values{"done": {"none"}}))
+		return nil
+	}
 	c.Redirect(http.StatusSeeOther, r.url("/lti/app/credentials", url.Values{"done": {"published"},
 		"published": {strconv.Itoa(res.Published)}, "emails": {strconv.Itoa(res.Emails)}}))
 	return nil
