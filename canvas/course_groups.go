@@ -66,9 +66,9 @@ func launchActor(l *lti.Launch) string {
 	return fmt.Sprintf("lti:%d:%s", l.Platform.ID, l.Sub)
 }
 
-// launchActorName describes a launch's user for staff: who they are and
-// through which platform they came.
-func launchActorName(l *lti.Launch, kind platformKind) string {
+// launchPerson is the launch's user as "Name <email>" (either may be
+// missing; "" when both are).
+func launchPerson(l *lti.Launch) string {
 	who := strings.TrimSpace(l.Name)
 	email := l.Email
 	if e := l.CustomValue("email"); e != "" {
@@ -77,6 +77,13 @@ func launchActorName(l *lti.Launch, kind platformKind) string {
 	if email != "" {
 		who = strings.TrimSpace(who + " <" + email + ">")
 	}
+	return who
+}
+
+// launchActorName describes a launch's user for staff: who they are and
+// through which platform they came.
+func launchActorName(l *lti.Launch, kind platformKind) string {
+	who := launchPerson(l)
 	if who == "" {
 		who = "LTI user " + l.Sub
 	}

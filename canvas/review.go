@@ -53,15 +53,7 @@ type Organisation interface {
 // and publish: "lti:<platform id>:<sub>:<name> <email>", so the history
 // says who it was without a lookup.
 func reviewActor(l *lti.Launch) string {
-	who := strings.TrimSpace(l.Name)
-	email := l.Email
-	if e := l.CustomValue("email"); e != "" {
-		email = e
-	}
-	if email != "" {
-		who = strings.TrimSpace(who + " <" + email + ">")
-	}
-	return launchActor(l) + ":" + who
+	return launchActor(l) + ":" + launchPerson(l)
 }
 
 // mayPublish: the course's teachers and admins, when the owner allows it.

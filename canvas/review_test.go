@@ -386,7 +386,6 @@ func frameCount(t *testing.T, ctx context.Context, selector string) int {
 	return n
 }
 
-
 func mustDo(t *testing.T, ctx context.Context, name string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
