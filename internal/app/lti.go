@@ -7,6 +7,7 @@ import (
 
 	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/internal/web"
+	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/lti"
 )
 
@@ -36,5 +37,20 @@ func (a *App) launchDeps(rd *web.Renderer) canvas.LaunchDeps {
 		Groups:           a.Issuance,
 		Renderer:         rd,
 		AssistantsMayMap: a.Config.AssistantsMayMap,
+		Review:           a.Issuance,
+		Organisation:     orgSettings{},
 	}
+}
+
+// orgSettings answers the launch views' questions about the organisation.
+// Until the organisation settings are merged it gives their defaults:
+// instructors may not publish in the LMS, and the issuer is
+// issuance.DefaultIssuer. Once (*issuance.Service).InstructorsMayPublish
+// and Organisation exist, answer from them.
+type orgSettings struct{}
+
+func (orgSettings) InstructorsMayPublish(context.Context) (bool, error) { return false, nil }
+
+func (orgSettings) OrganisationName(context.Context) (string, error) {
+	return issuance.DefaultIssuer, nil
 }
