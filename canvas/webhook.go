@@ -85,7 +85,8 @@ func (s *Service) handleWebhook(c *gin.Context) {
 
 // answerError is the webhook's one error answer. A refusal (an error with a
 // Reason, from refuse) is counted under its reason and answered with its
-// code's status and {"error":{"code","reason","message"}}. Anything else is
+// code's status and {"error":{"code","reason","message"}} (the JSON API's
+// error body, written by its renderer). Anything else is
 // our side failing (JWKS or database unreachable, a bug): the event was not
 // stored, so it is logged with its cause and answered 503 with Retry-After,
 // and Canvas retries.
@@ -100,12 +101,7 @@ func (s *Service) answerError(c *gin.Context, err error) {
 		slog.WarnContext(c.Request.Context(), "live event refused", "reason", reason, "detail", apperr.Message(err),
 			"remote", c.ClientIP(), "request_id", c.GetString(web.RequestIDKey))
 	}
-	code, st := web.Classify(c.Writer.Header(), c.Request, c.FullPath(), c.GetString(web.RequestIDKey), err)
-	body := gin.H{"code": code, "message": apperr.Message(err)}
-	if reason != "" {
-		body["reason"] = reason
-	}
-	c.AbortWithStatusJSON(st, gin.H{"error": body})
+	web.WriteJSONError(c, err)
 }
 
 func (s *Service) verifySigned(ctx context.Context, token []byte) (*Event, error) {

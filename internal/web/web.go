@@ -91,7 +91,8 @@ func Classify(h http.Header, r *http.Request, route, requestID string, err error
 }
 
 // API adapts a JSON API handler: an error becomes
-// {"error":{"code","message"}} (plus "errors" with per-item problems).
+// {"error":{"code","message"}} (plus "reason" when the error has one, and
+// "errors" with per-item problems).
 func API(h HandlerFunc) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if err := h(c); err != nil {
@@ -107,7 +108,11 @@ func WriteJSONError(c *gin.Context, err error) {
 }
 
 func jsonError(code string, err error) gin.H {
-	body := gin.H{"error": gin.H{"code": code, "message": apperr.Message(err)}}
+	e := gin.H{"code": code, "message": apperr.Message(err)}
+	if r := apperr.Reason(err); r != "" {
+		e["reason"] = r
+	}
+	body := gin.H{"error": e}
 	if fe := apperr.FieldErrors(err); len(fe) > 0 {
 		body["errors"] = fe
 	}
