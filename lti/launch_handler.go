@@ -175,13 +175,17 @@ type RefusedPage struct {
 	NewWindowURL string
 }
 
-// refused renders a refused login or launch — the one renderer of this
-// surface: the check that failed (the error's Reason, or its code when it
-// has none), never a stack trace, with the status of its code; internal
-// errors are logged with their cause and shown as a generic message, an
-// outage is a 503 with Retry-After.
-func (h *handlers) refused(c *gin.Context, err error) {
-	frameUnsigned(c, h.t.registeredOrigins(c.Request.Context())...) // shown in the platform's iframe
+// refused renders a refused login or launch with WriteRefusal.
+func (h *handlers) refused(c *gin.Context, err error) { h.t.WriteRefusal(c, h.rd, err) }
+
+// WriteRefusal renders err as the refused-launch page (lti_refused.html),
+// framable by the registered platforms — the one renderer of this surface:
+// the check that failed (the error's Reason, or its code when it has none)
+// as data-reason, never a stack trace, with the status of its code;
+// internal errors are logged with their cause and shown as a generic
+// message, an outage is a 503 with Retry-After.
+func (t *Tool) WriteRefusal(c *gin.Context, rd *web.Renderer, err error) {
+	frameUnsigned(c, t.registeredOrigins(c.Request.Context())...) // shown in the platform's iframe
 	code, st := web.Classify(c.Writer.Header(), c.Request, c.Request.URL.Path, c.GetString(web.RequestIDKey), err)
 	var e *apperr.Error
 	errors.As(err, &e)
@@ -193,9 +197,9 @@ func (h *handlers) refused(c *gin.Context, err error) {
 		page.NewWindowURL = e.Link
 	}
 	if code != apperr.Internal && code != apperr.Unavailable {
-		h.t.log.WarnContext(c.Request.Context(), "lti launch refused", "reason", page.Reason, "message", page.Message, "path", c.Request.URL.Path)
+		t.log.WarnContext(c.Request.Context(), "lti launch refused", "reason", page.Reason, "message", page.Message, "path", c.Request.URL.Path)
 	}
-	if rerr := h.rd.Render(c, st, "lti_refused.html", page); rerr != nil {
+	if rerr := rd.Render(c, st, "lti_refused.html", page); rerr != nil {
 		c.String(st, "Launch refused (%s): %s\n", page.Reason, page.Message)
 	}
 	c.Abort()
