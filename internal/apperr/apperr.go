@@ -14,10 +14,15 @@
 // a wrong audience unauthorized/"aud", one from a disabled platform
 // forbidden/"platform_disabled".
 //
-// Every surface has one renderer: web.WriteError (HTML page),
-// web.WriteJSONError (JSON API), web.ServeError (outside gin), the LTI
-// refusal page (lti) and the webhook answer (canvas). Each takes an error,
-// classifies it with Classify and logs only internal errors with their cause.
+// Every surface has one renderer: web.WriteError (HTML page; web.ServeError
+// outside gin), web.WriteJSONError ({"error":{"code","message"[,"reason"]}}
+// plus "errors" with Fields), lti's Tool.WriteRefusal (the refused-launch
+// page, data-reason = Reason, else the code) and canvas's webhook answer
+// (the JSON body, counted per Reason; an error without a Reason there means
+// the event was not stored: 503 so Canvas retries). Each goes through
+// web.Classify, which logs internal errors with their cause, tells an outage
+// (Classify here) and sets Retry-After on 503. Err carries a cause for the
+// log only; Link a way forward the page may offer.
 package apperr
 
 import (
