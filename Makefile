@@ -10,7 +10,7 @@ GO_MIN := 1.26
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PACKAGES := postgresql redis-server chromium
 
-.PHONY: dev test bench deps build lint fuzz faults
+.PHONY: dev test bench deps build lint fuzz faults axe
 
 build:
 	$(GO) build -o bin/laurel ./cmd/laurel
@@ -19,7 +19,7 @@ dev: deps build
 	./bin/laurel dev
 
 # -p 2: two packages at a time on a 2-core machine; each starts its own servers.
-test: deps
+test: deps axe
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) test -p 2 -count=1 -timeout 14m ./...
@@ -52,6 +52,11 @@ fuzz:
 faults: deps
 	$(GO) test -tags faults -count=1 -v -timeout 60m -run 'TestFaultSMTPDownForMinutes|TestKilledWorkerLosesNoMailAndRepeatsAtMostThePool' ./cmd/laurel/
 	$(GO) test -run '^$$' -fuzz FuzzCheckJSON -fuzztime 60s -fuzzminimizetime 2s ./internal/text/
+
+# axe-core (version pinned in its package-lock.json) for the accessibility test in internal/app.
+axe:
+	@command -v npm >/dev/null || { echo "npm is required for the accessibility test: sudo apt-get install -y npm"; exit 1; }
+	cd internal/browsertest/axe && npm ci --no-audit --no-fund --loglevel=error
 
 deps:
 	@command -v $(GO) >/dev/null || { echo "Go $(GO_MIN)+ is required: install it from https://go.dev/dl/ (Debian's golang package is too old)"; exit 1; }
