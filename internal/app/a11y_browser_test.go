@@ -59,6 +59,25 @@ const overflowJS = `(function () {
   return out;
 })()`
 
+// brokenIDsJS lists monospace IDs (a code element holding 16 or more
+// letters, digits, - or _: credential IDs, key IDs, not URLs) that take more
+// than two lines, as they do when a squeezed table cell lets them break
+// anywhere.
+const brokenIDsJS = `(function () {
+  var out = [], codes = document.querySelectorAll("main code");
+  for (var i = 0; i < codes.length; i++) {
+    var text = codes[i].textContent.trim();
+    if (!/^[A-Za-z0-9_-]{16,}$/.test(text)) { continue; }
+    var tops = {}, n = 0, rects = codes[i].getClientRects();
+    for (var j = 0; j < rects.length; j++) {
+      var top = Math.round(rects[j].top);
+      if (!tops[top]) { tops[top] = true; n++; }
+    }
+    if (n > 2) { out.push(text + " on " + n + " lines"); }
+  }
+  return out;
+})()`
+
 type overflow struct {
 	ScrollWidth int      `json:"scrollWidth"`
 	InnerWidth  int      `json:"innerWidth"`
@@ -190,6 +209,13 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 			if ov.ScrollWidth > ov.InnerWidth {
 				t.Errorf("%s at %d px scrolls sideways: scrollWidth %d > innerWidth %d; widest: %s",
 					p.name, size.w, ov.ScrollWidth, ov.InnerWidth, strings.Join(ov.Offenders, "; "))
+			}
+			broken, err := chromedp.Run(b, chromedp.Evaluate[[]string](brokenIDsJS))
+			if err != nil {
+				t.Fatalf("%s: ID check: %v", p.name, err)
+			}
+			for _, id := range broken {
+				t.Errorf("%s at %d px: the ID %s", p.name, size.w, id)
 			}
 			vs, err := browsertest.Audit(b, axe)
 			if err != nil {
