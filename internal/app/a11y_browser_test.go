@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -96,11 +97,10 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 
 	// Staff, groups, designs, credentials in every state.
 	const password = "correct horse battery staple"
-	owner, _, err := app.Auth.CreateUser(ctx, "registrar@uni.example.edu", "Rita Registrar-Montgomery", auth.Owner, nil, password)
+	_, _, err := app.Auth.CreateUser(ctx, "registrar@uni.example.edu", "Rita Registrar-Montgomery", auth.Owner, nil, password)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = owner
 	des, err := app.Issuance.CreateDesign(ctx, "test", issuance.Design{Name: "Classic certificate", Kind: issuance.Certificate,
 		Title: "Certificate of Completion", PrimaryColor: "#1f3a5f", SecondaryColor: "#c9a227",
 		PrintedAttributes: []string{"recipient_name", "issued_on", "grade"}, IsDefault: true})
@@ -131,6 +131,23 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 	}
 	if _, err := app.Auth.CreateToken(ctx, "Registrar's import script", auth.Admin); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := app.Auth.InviteUser(ctx, "test", "vic.viewer@uni.example.edu", "Vic Viewer", auth.Viewer, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Two publish emails and the invitation.
+	msgs, err := app.Mail.WaitFor(3, 30*time.Second)
+	if err != nil {
+		t.Fatalf("emails: %v", err)
+	}
+	var welcome string
+	for _, m := range msgs {
+		if l := regexp.MustCompile(regexp.QuoteMeta(app.URL) + `/account/welcome\?token=[A-Za-z0-9_%-]+`).FindString(m.Text); l != "" {
+			welcome = strings.TrimPrefix(l, app.URL)
+		}
+	}
+	if welcome == "" {
+		t.Fatal("no invitation link in the emails")
 	}
 
 	// A Canvas with a mapped and an unmapped course.
@@ -241,6 +258,9 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 		{"login", open("/login")},
 		{"public credential", open("/c/" + published.ID)},
 		{"public 404", open("/c/no-such-credential")},
+		{"account welcome (invitation)", func() {
+			do("welcome", chromedp.Navigate(app.URL+welcome), chromedp.WaitVisible(chromedp.CSS("#set-password-form")))
+		}},
 		{"LTI refused launch", func() {
 			do("refused", chromedp.Navigate(app.URL+"/lti/login"), chromedp.WaitVisible(chromedp.CSS("#lti-refused")))
 		}},
