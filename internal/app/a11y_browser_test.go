@@ -195,9 +195,12 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 	// An LTI launch at the top level (a course page would frame it; the
 	// frame is as wide as the window here) without platform storage, so
 	// the state cookie carries it.
-	launch := func(u *canvassim.User, c *canvassim.Course, ready string) func() {
+	launch := func(u *canvassim.User, c *canvassim.Course, ready string, extra ...string) func() {
 		return func() {
 			q := url.Values{"user": {u.ID}, "course": {c.ID}, "storage": {"none"}}
+			for i := 0; i+1 < len(extra); i += 2 {
+				q.Set(extra[i], extra[i+1])
+			}
 			do("launch as "+u.Name+" in "+c.Title, chromedp.Navigate(sim.URL()+"/sim/login_init?"+q.Encode()),
 				chromedp.WaitVisible(chromedp.CSS(ready)))
 		}
@@ -267,6 +270,7 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 		{"LTI instructor mapping form", launch(teacher, freeCourse, `form[action="/lti/app/map"]`)},
 		{"LTI instructor mapped view", launch(teacher, mappedCourse, "#count-unpublished")},
 		{"LTI student view", launch(student, mappedCourse, "#status")},
+		{"LTI deep linking", launch(teacher, mappedCourse, `form[action="/lti/app/deeplink"]`, "type", "deep")},
 	}
 	for _, p := range signedOut {
 		check(p)
