@@ -88,8 +88,8 @@ type overflow struct {
 // TestEveryPageFitsAPhoneAndPassesAxe opens every staff, LTI and public
 // page in one Chromium at 1280×800 and at a phone's 390×844 and requires
 // that no page scrolls sideways and that axe-core finds no WCAG 2.1 A/AA
-// violation. Screenshots at 390 px go to the test's artifact directory
-// (go test -artifacts keeps them).
+// violation. Screenshots of each page at both widths go to the test's
+// artifact directory (go test -artifacts keeps them).
 func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 	axe := browsertest.AxeScript(t)
 	app := mustRun(t)
@@ -244,15 +244,13 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 			for _, v := range vs {
 				t.Errorf("%s at %d px: axe: %s", p.name, size.w, v)
 			}
-			if size.w == 390 {
-				png, err := chromedp.Run(b, chromedp.FullScreenshot(100))
-				if err != nil {
-					t.Fatalf("%s: screenshot: %v", p.name, err)
-				}
-				file := strings.NewReplacer("/", "_", " ", "_", ":", "").Replace(p.name) + ".png"
-				if err := os.WriteFile(filepath.Join(shots, file), png, 0o644); err != nil {
-					t.Fatal(err)
-				}
+			png, err := chromedp.Run(b, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatalf("%s: screenshot: %v", p.name, err)
+			}
+			file := fmt.Sprintf("%s-%d.png", strings.NewReplacer("/", "_", " ", "_", ":", "", "(", "", ")", "").Replace(p.name), size.w)
+			if err := os.WriteFile(filepath.Join(shots, file), png, 0o644); err != nil {
+				t.Fatal(err)
 			}
 		}
 	}
