@@ -99,7 +99,6 @@ func (s *Service) RotateCredentialKeys(ctx context.Context) (string, string, err
 }
 
 // Public URLs of the Open Badges documents.
-func (s *Service) issuerURL() string { return s.base() + "/issuer" }
 func (s *Service) achievementURL(groupID int64) string {
 	return s.base() + "/achievements/" + strconv.FormatInt(groupID, 10)
 }

@@ -228,7 +228,7 @@ func TestOpenBadgeRoutes(t *testing.T) {
 	}
 	kidPath := strings.TrimPrefix(header.Kid, "https://laurel.test")
 	code, body, hdr = fetch(t, f.url+kidPath, "")
-	if k := mustJSON(t, body); code != 200 || k["kty"] != "EC" || k["crv"] != "P-256" || k["kid"] != header.Kid || k["d"] != nil {
+	if k := mustJSON(t, body); code != 200 || hdr.Get("Content-Type") != "application/jwk+json" || k["kty"] != "EC" || k["crv"] != "P-256" || k["kid"] != header.Kid || k["d"] != nil {
 		t.Errorf("%s: %d %s", kidPath, code, body)
 	}
 	code, body, _ = fetch(t, f.url+"/issuer/jwks", "")
