@@ -431,3 +431,17 @@ func (s *Service) signBeforeSending(ctx context.Context, emails map[int64]loaded
 		s.logger().Warn("email: cannot sign credentials before sending", "count", len(ids), "err", err)
 	}
 }
+
+// resignGroupTx marks the signatures of group gid's published credentials
+// stale (their embedded Achievement changed) and queues their re-signing;
+// until a job reaches one, its page and /c/:id.json sign it on demand.
+func resignGroupTx(ctx context.Context, tx *sqlx.Tx, gid int64) error {
+	const q = `UPDATE credential_signatures s SET signed_for = 'epoch'
+		FROM credentials c WHERE c.id = s.credential_id AND c.group_id = $1 AND c.state = 'published'
+		RETURNING s.credential_id`
+	var ids []string
+	if err := tx.SelectContext(ctx, &ids, q, gid); err != nil {
+		return fmt.Errorf("re-sign group %d: %w", gid, err)
+	}
+	return enqueueSign(ctx, tx, ids)
+}
