@@ -40,6 +40,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLaunchClaims -fuzztime 60s -fuzzminimizetime 2s ./lti/
 	$(GO) test -run '^$$' -fuzz FuzzCSV -fuzztime 60s -fuzzminimizetime 2s ./issuance/sheet/
 	$(GO) test -run '^$$' -fuzz FuzzParseDate -fuzztime 60s -fuzzminimizetime 2s ./issuance/sheet/
+	$(GO) test -run '^$$' -fuzz FuzzNQuadsMatchGeneral -fuzztime 60s -fuzzminimizetime 2s ./issuance/openbadges/
 
 deps:
 	@command -v $(GO) >/dev/null || { echo "Go $(GO_MIN)+ is required: install it from https://go.dev/dl/ (Debian's golang package is too old)"; exit 1; }
