@@ -67,7 +67,7 @@ func BenchmarkLoginLaunch(b *testing.B) {
 	// This process's Tool only registers the platform (same database, the
 	// child's URLs); it serves nothing.
 	reg := lti.New(d, rdb, keys, child.url, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
-	e := &env{t: b, db: d, rdb: rdb, clock: &clock{}, tool: reg}
+	e := &env{t: b, db: d, rdb: rdb, clock: &testenv.Clock{}, tool: reg}
 	e.sim = canvassim.New().Start()
 	defer e.sim.Close()
 	if e.platform, err = e.sim.Register(ctx, reg, "Sim Canvas"); err != nil {
