@@ -50,7 +50,11 @@ func BenchmarkPublishSignAndDeliver10k(b *testing.B) {
 	w.Concurrency, w.BatchSize, w.Poll = 8, 50, 50*time.Millisecond
 	w.HandleBatch(issuance.EmailJob, s.SendEmailBatch(sender, "Laurel <no-reply@laurel.test>"))
 	w.Handle(issuance.SignJob, s.SignCredentialsJob())
-	go w.Run(ctx)
+	stopped := make(chan struct{})
+	go func() { w.Run(ctx); close(stopped) }()
+	// The worker finishes recording its last batches before the database
+	// goes away.
+	defer func() { cancel(); <-stopped }()
 	signedCount := func() int {
 		var k int
 		if err := d.Get(&k, `SELECT count(*) FROM credential_signatures`); err != nil {
