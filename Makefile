@@ -54,6 +54,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzCSV -fuzztime 60s -fuzzminimizetime 2s ./issuance/sheet/
 	$(GO) test -run '^$$' -fuzz FuzzParseDate -fuzztime 60s -fuzzminimizetime 2s ./issuance/sheet/
 	$(GO) test -run '^$$' -fuzz FuzzCheckJSON -fuzztime 60s -fuzzminimizetime 2s ./internal/text/
+	$(GO) test -run '^$$' -fuzz FuzzNQuadsMatchGeneral -fuzztime 60s -fuzzminimizetime 2s ./issuance/openbadges/
 
 # Real-time fault run (not part of make test): SMTP down 10 minutes with 3,000
 # emails queued, and a laurel worker SIGKILLed while sending; prints FIGURES lines.
