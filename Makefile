@@ -54,12 +54,14 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzCSV -fuzztime 60s -fuzzminimizetime 2s ./issuance/sheet/
 	$(GO) test -run '^$$' -fuzz FuzzParseDate -fuzztime 60s -fuzzminimizetime 2s ./issuance/sheet/
 	$(GO) test -run '^$$' -fuzz FuzzCheckJSON -fuzztime 60s -fuzzminimizetime 2s ./internal/text/
+	$(GO) test -run '^$$' -fuzz FuzzNQuadsMatchGeneral -fuzztime 60s -fuzzminimizetime 2s ./issuance/openbadges/
 
 # Real-time fault run (not part of make test): SMTP down 10 minutes with 3,000
 # emails queued, and a laurel worker SIGKILLed while sending; prints FIGURES lines.
 faults: deps
 	$(GO) test -tags faults -count=1 -v -timeout 60m -run 'TestFaultSMTPDownForMinutes|TestKilledWorkerLosesNoMailAndRepeatsAtMostThePool' ./cmd/laurel/
 
+# axe-core (version pinned in its package-lock.json) for the accessibility test in internal/app.
 deps:
 	@command -v $(GO) >/dev/null || { echo "Go $(GO_MIN)+ is required: install it from https://go.dev/dl/ (Debian's golang package is too old)"; exit 1; }
 	@missing=""; \
@@ -78,11 +80,14 @@ deps:
 	   for s in postgresql redis-server; do $$SUDO systemctl disable --now $$s >/dev/null 2>&1 || true; done; \
 	 fi
 
-# The independent Open Badges verifier (Node, pinned in package-lock.json):
-# installed once, then offline; reinstalled only when the lock file changes.
-VERIFY_DIR := issuance/openbadges/testdata/verify
+# Node packages the tests use as independent implementations, pinned by their
+# package-lock.json: the Open Badges verifier and axe-core (accessibility).
+# Installed once, then offline; reinstalled only when a lock file changes.
+NPM_DIRS := issuance/openbadges/testdata/verify internal/browsertest/axe
 npm-deps: deps
-	@if [ ! -f $(VERIFY_DIR)/node_modules/.package-lock.json ] || [ $(VERIFY_DIR)/package-lock.json -nt $(VERIFY_DIR)/node_modules/.package-lock.json ]; then \
-	   echo "Installing the Open Badges verifier's npm packages"; \
-	   cd $(VERIFY_DIR) && npm ci --no-audit --no-fund --loglevel=error || { echo "npm ci in $(VERIFY_DIR) failed"; exit 1; }; \
-	 fi
+	@for d in $(NPM_DIRS); do \
+	   if [ ! -f $$d/node_modules/.package-lock.json ] || [ $$d/package-lock.json -nt $$d/node_modules/.package-lock.json ]; then \
+	     echo "Installing the npm packages of $$d"; \
+	     (cd $$d && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm ci in $$d failed"; exit 1; }; \
+	   fi; \
+	 done

@@ -22,8 +22,9 @@
 // A valid event is stored in the canvas_events inbox (a re-delivery, same
 // metadata.request_id, is a no-op) and answered 200 {"status": "accepted" |
 // "duplicate" | "ignored"}; the inbox worker then creates the credential.
-// A refusal answers 400 or 401 {"error": {"code", "reason", "message"}}, and
-// 503 when Laurel cannot store the event (Canvas retries).
+// A refusal answers 400, 401 or 413 {"error": {"code", "reason", "message"}},
+// and 503 with Retry-After when Laurel cannot store the event (Canvas
+// retries).
 package canvas
 
 import (

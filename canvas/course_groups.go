@@ -66,9 +66,9 @@ func launchActor(l *lti.Launch) string {
 	return fmt.Sprintf("lti:%d:%s", l.Platform.ID, l.Sub)
 }
 
-// launchActorName describes a launch's user for staff: who they are and
-// through which platform they came.
-func launchActorName(l *lti.Launch, kind platformKind) string {
+// launchPerson is the launch's user as "Name <email>" (either may be
+// missing; "" when both are).
+func launchPerson(l *lti.Launch) string {
 	who := strings.TrimSpace(l.Name)
 	email := l.Email
 	if e := l.CustomValue("email"); e != "" {
@@ -77,6 +77,13 @@ func launchActorName(l *lti.Launch, kind platformKind) string {
 	if email != "" {
 		who = strings.TrimSpace(who + " <" + email + ">")
 	}
+	return who
+}
+
+// launchActorName describes a launch's user for staff: who they are and
+// through which platform they came.
+func launchActorName(l *lti.Launch, kind platformKind) string {
+	who := launchPerson(l)
 	if who == "" {
 		who = "LTI user " + l.Sub
 	}
@@ -142,3 +149,35 @@ func (s *Service) kindOf(ctx context.Context, l *lti.Launch) platformKind {
 
 // Title is Name at the start of a sentence.
 func (k platformKind) Title() string { return capitalize(k.Name) }
+
+// existingCourseGroup picks, among the groups the instructor may map onto,
+// one that already belongs to the launched course: the newest group created
+// for it from a launch, else a group staff made available whose course name
+// (or name) is the course's title. 0 when there is none.
+func (s *Service) existingCourseGroup(ctx context.Context, l *lti.Launch, groups []issuance.GroupSummary) (int64, error) {
+	own, err := s.courseGroupIDs(ctx, l.Platform.ID, l.Context.ID)
+	if err != nil {
+		return 0, err
+	}
+	var best int64
+	for _, g := range groups {
+		if own[g.ID] && g.ID > best {
+			best = g.ID
+		}
+	}
+	if best != 0 {
+		return best, nil
+	}
+	for _, title := range []string{l.Context.Title, l.Context.Label} {
+		title = strings.TrimSpace(title)
+		if title == "" {
+			continue
+		}
+		for _, g := range groups {
+			if strings.EqualFold(strings.TrimSpace(g.CourseName), title) || strings.EqualFold(strings.TrimSpace(g.Name), title) {
+				return g.ID, nil
+			}
+		}
+	}
+	return 0, nil
+}

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
@@ -37,17 +36,26 @@ type Event struct {
 	Raw json.RawMessage
 }
 
-// eventError is a refusal of the event's content: Reason is a stable code for
-// metrics and the JSON answer, Message names the claim and what is wrong.
-type eventError struct {
-	Reason  string
-	Message string
+// refuse returns a refusal of a delivery: an *apperr.Error whose Reason is
+// a stable code for metrics and the JSON answer and whose Message names the
+// claim and what is wrong. The reason picks the code, and so the status:
+// unauthorizedReasons are 401, too_large 413, every other 400.
+func refuse(reason, format string, args ...any) *apperr.Error {
+	code := apperr.BadRequest
+	switch {
+	case unauthorizedReasons[reason]:
+		code = apperr.Unauthorized
+	case reason == "too_large":
+		code = apperr.TooLarge
+	}
+	return apperr.Refusef(code, reason, format, args...)
 }
 
-func (e *eventError) Error() string { return e.Message }
-
-func refuse(reason, format string, args ...any) *eventError {
-	return &eventError{Reason: reason, Message: fmt.Sprintf(format, args...)}
+// unauthorizedReasons are the refusals of the sender rather than the event:
+// the signature, the key or the shared secret.
+var unauthorizedReasons = map[string]bool{
+	"bad_signature": true, "unknown_kid": true, "missing_kid": true, "bad_alg": true, "expired": true,
+	"not_yet_valid": true, "unsigned_no_secret": true, "bad_secret": true, "missing_secret": true,
 }
 
 // findEvent looks for the Live Event object — the first object holding both

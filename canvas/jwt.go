@@ -28,7 +28,7 @@ const leeway = 2 * time.Minute
 
 // verifyJWT checks a compact JWS as a Live Events token — RS256 only, a kid
 // the JWKS knows, a valid signature, exp/nbf/iat sane — and returns its
-// decoded claims. Its refusals are *eventError with a specific reason; an
+// decoded claims. Its refusals are refuse's, with a specific reason; an
 // unreachable JWKS is a plain error (Canvas should retry: 5xx).
 func (c *liveEventKeys) verifyJWT(ctx context.Context, token []byte, now time.Time) (map[string]any, []byte, error) {
 	_, payload, err := c.sets.Verify(ctx, token, jose.VerifyOptions{URL: c.url})

@@ -52,9 +52,6 @@ type Groups interface {
 	DefaultDesign(ctx context.Context) (issuance.Design, error)
 	// Holdings lists who holds each credential of a group (the roster view).
 	Holdings(ctx context.Context, groupID int64) ([]issuance.Holding, error)
-	// PublishedCredentialFor finds a student's published credential of a
-	// group by external ref or email (the student view).
-	PublishedCredentialFor(ctx context.Context, groupID int64, externalRef, email string) (issuance.Credential, bool, error)
 }
 
 // LaunchDeps is what the launch views need from package lti and the
@@ -73,11 +70,21 @@ type LaunchDeps struct {
 	// AssistantsMayMap lets TAs and designers map courses and ask for a
 	// completion check (default: they get a read-only view).
 	AssistantsMayMap bool
+	// Review lists, amends and publishes the course group's credentials
+	// (the issuance core's own review and publish path). Required.
+	Review Review
+	// Organisation answers whether instructors may review and publish in
+	// the LMS, and names who does otherwise; nil: they may not, and the
+	// pages say "staff".
+	Organisation Organisation
 }
 
 // RegisterLaunch sets the dependencies of the launch views and mounts their
 // follow-up routes inside the iframe: GET /lti/app (the view again, after a
-// POST), POST /lti/app/map, POST /lti/app/reconcile, POST /lti/app/deeplink.
+// POST), POST /lti/app/map, POST /lti/app/reconcile, POST /lti/app/deeplink,
+// and the course group's review pages (review.go): GET /lti/app/credentials,
+// GET and POST /lti/app/credentials/:id, POST /lti/app/publish/confirm and
+// POST /lti/app/publish.
 // Each checks the launch token, so they work without third-party cookies;
 // like /lti/launch they are cross-site by design (keep them out of
 // CrossOriginProtection). Give HandleLaunch to the lti.Tool as its
@@ -89,6 +96,11 @@ func (s *Service) RegisterLaunch(r gin.IRouter, deps LaunchDeps) {
 	r.POST("/lti/app/map", deps.Renderer.Page(s.appMap))
 	r.POST("/lti/app/reconcile", deps.Renderer.Page(s.appReconcile))
 	r.POST("/lti/app/deeplink", deps.Renderer.Page(s.appDeepLink))
+	r.GET("/lti/app/credentials", deps.Renderer.Page(s.appCredentials))
+	r.GET("/lti/app/credentials/:id", deps.Renderer.Page(s.appCredential))
+	r.POST("/lti/app/credentials/:id", deps.Renderer.Page(s.appAmend))
+	r.POST("/lti/app/publish/confirm", deps.Renderer.Page(s.appPublishConfirm))
+	r.POST("/lti/app/publish", deps.Renderer.Page(s.appPublish))
 }
 
 // viewRenderer is the renderer the pages use.
@@ -98,7 +110,7 @@ type viewRenderer = *web.Renderer
 // about the Canvas user and course, then shows the instructor's, the
 // assistant's or the student's view, or the deep-linking choice.
 func (s *Service) HandleLaunch(c *gin.Context, l *lti.Launch) error {
-	if s.views == nil || s.lti.Groups == nil {
+	if s.views == nil || s.lti.Groups == nil || s.lti.Review == nil {
 		return errors.New("canvas: HandleLaunch before RegisterLaunch")
 	}
 	ctx := c.Request.Context()
@@ -186,6 +198,10 @@ type staffPage struct {
 	CanvasURL   string
 	LastRun     *ReconcileRun
 	ReviewURL   string
+	// CanPublish: this launch may review, amend and publish the group's
+	// credentials here; otherwise Reviewers says who does.
+	CanPublish bool
+	Reviewers  string
 }
 
 type mapForm struct {
@@ -209,6 +225,8 @@ type studentPage struct {
 	State        string
 	URL          string
 	ManualOnly   bool
+	// Reviewers says who reviews a credential awaiting review.
+	Reviewers string
 }
 
 type deepLinkPage struct {
@@ -255,7 +273,13 @@ func (s *Service) staffView(ctx context.Context, l *lti.Launch) (staffPage, erro
 			p.Unpublished, p.Published, p.Revoked = g.Unpublished, g.Published, g.Revoked
 		}
 	}
-	p.ReviewURL = "/groups/" + strconv.FormatInt(m.GroupID, 10) + "/unpublished"
+	p.ReviewURL = "/lti/app/credentials?" + url.Values{"ltik": {l.Token}}.Encode()
+	if p.CanPublish, err = s.mayPublish(ctx, l); err != nil {
+		return p, err
+	}
+	if p.Reviewers, err = s.reviewers(ctx, l); err != nil {
+		return p, err
+	}
 	plat, err := s.platform(ctx, l.Platform.ID)
 	if err == nil {
 		p.HasToken, p.CanvasURL = plat.HasCanvasToken, plat.CanvasURL
@@ -314,6 +338,13 @@ func (s *Service) unmappedView(ctx context.Context, l *lti.Launch, p staffPage) 
 		if d.IsDefault {
 			p.Form.DesignID = d.ID
 		}
+	}
+	// A group of this course already exists (made at an earlier mapping, or
+	// by staff for it): use it rather than make a near-identical second one.
+	if id, err := s.existingCourseGroup(ctx, l, groups); err != nil {
+		return p, err
+	} else if id != 0 {
+		p.Form.GroupChoice = strconv.FormatInt(id, 10)
 	}
 	return p, nil
 }
@@ -415,13 +446,19 @@ func (s *Service) studentView(ctx context.Context, l *lti.Launch) (studentPage, 
 	if uid := l.CustomValue("canvas_user_id"); uid != "" {
 		ref = ExternalRef(l.Platform.ID, uid)
 	}
-	// Only a published credential is shown: unpublished ones are still
-	// under staff review.
-	cr, ok, err := s.lti.Groups.PublishedCredentialFor(ctx, m.GroupID, ref, email)
+	// A published credential is shown with its link; an unpublished one
+	// only as awaiting review (its page is not public yet).
+	cr, ok, err := s.lti.Review.CredentialFor(ctx, m.GroupID, ref, email)
 	if err != nil || !ok {
 		return p, err
 	}
-	p.CredentialID, p.State, p.URL = cr.ID, string(cr.State), s.baseURL+"/c/"+url.PathEscape(cr.ID)
+	p.CredentialID, p.State = cr.ID, string(cr.State)
+	if cr.State == issuance.Published {
+		p.URL = s.baseURL + "/c/" + url.PathEscape(cr.ID)
+	}
+	if p.Reviewers, err = s.reviewers(ctx, l); err != nil {
+		return p, err
+	}
 	return p, nil
 }
 

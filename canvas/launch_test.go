@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,11 +41,33 @@ type launchEnv struct {
 	ta      *canvassim.User
 	student *canvassim.User
 	other   *canvassim.User
+	org     *orgSetting
 }
+
+// orgSetting stands in for the organisation settings (owned by issuance,
+// merged separately): whether instructors may publish, and the name.
+type orgSetting struct {
+	mayPublish atomic.Bool
+	name       string
+}
+
+func (o *orgSetting) InstructorsMayPublish(context.Context) (bool, error) {
+	return o.mayPublish.Load(), nil
+}
+
+func (o *orgSetting) OrganisationName(context.Context) (string, error) { return o.name, nil }
 
 func newLaunchEnv(t *testing.T) *launchEnv {
 	t.Helper()
-	e := &launchEnv{env: newEnv(t)}
+	return newLaunchEnvOn(t, false)
+}
+
+// newLaunchEnvOn is newLaunchEnv; with crossSite the simulated Canvas is
+// on "localhost" and Laurel on 127.0.0.1, so a browser puts Laurel's iframe
+// in its own target, as it does under real Canvas.
+func newLaunchEnvOn(t *testing.T, crossSite bool) *launchEnv {
+	t.Helper()
+	e := &launchEnv{env: newEnv(t), org: &orgSetting{name: "Example University"}}
 	ctx := context.Background()
 	var h http.Handler
 	e.app = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
@@ -76,12 +99,18 @@ func newLaunchEnv(t *testing.T) *launchEnv {
 		DeepLink: func(c *gin.Context, l *lti.Launch, title, u string, custom map[string]string) error {
 			return e.tool.WriteDeepLinkResponse(c, rd, l, []lti.ContentItem{{Type: "ltiResourceLink", Title: title, URL: u, Custom: custom}})
 		},
-		Groups:   e.iss,
-		Renderer: rd,
+		Groups:       e.iss,
+		Renderer:     rd,
+		Review:       e.iss,
+		Organisation: e.org,
 	})
+	web.RegisterStatic(r)
 	h = r
 	e.sim = canvassim.New().Start()
 	t.Cleanup(e.sim.Close)
+	if crossSite {
+		e.sim.SetURL(strings.Replace(e.sim.URL(), "127.0.0.1", "localhost", 1))
+	}
 	if e.ltiPlat, err = e.sim.Register(ctx, e.tool, "Sim Canvas (LTI)"); err != nil {
 		t.Fatal(err)
 	}
@@ -294,10 +323,19 @@ func TestLaunchViews(t *testing.T) {
 	if st, page = e.launch(e.teacher.ID, canvassim.LaunchOptions{}); st != 200 {
 		t.Fatalf("teacher launch after the completion: status %d", st)
 	}
-	mustContain(t, page, `id="count-unpublished">1<`, "state-unpublished", credID, "/groups/"+itoa(m.GroupID)+"/unpublished")
-	// Unpublished: the student still sees "not yet earned".
+	// Review stays inside the course (no staff sign-in page): with the
+	// owner's default, the page says who reviews.
+	mustContain(t, page, `id="count-unpublished">1<`, "state-unpublished", credID, `href="/lti/app/credentials?ltik=`,
+		`id="who-reviews">Staff at Example University review and publish these credentials.`)
+	if strings.Contains(page, "/groups/"+itoa(m.GroupID)+"/unpublished") {
+		t.Fatal("the course view links to a staff page an instructor cannot sign in to")
+	}
+	// Unpublished: the student sees it awaiting review, without a link.
 	_, page = e.launch(e.student.ID, canvassim.LaunchOptions{})
-	mustContain(t, page, "Not yet earned")
+	mustContain(t, page, "Awaiting review.", "Staff at Example University review credentials before they are published.")
+	if strings.Contains(page, "Not yet earned") || strings.Contains(page, "/c/"+credID) {
+		t.Fatalf("unpublished credential: the student page says not yet earned or links it:\n%s", page)
+	}
 
 	if _, err := e.iss.Publish(ctx, "test", issuance.Selection{IDs: []string{credID}}); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/web"
 )
 
@@ -38,16 +38,16 @@ func (s *Service) handleWebhook(c *gin.Context) {
 	ctx := c.Request.Context()
 	body, err := io.ReadAll(io.LimitReader(c.Request.Body, maxEventBytes+1))
 	if err != nil {
-		s.refuseDelivery(c, http.StatusBadRequest, refuse("unreadable", "request body could not be read"))
+		s.answerError(c, refuse("unreadable", "request body could not be read"))
 		return
 	}
 	if len(body) > maxEventBytes {
-		s.refuseDelivery(c, http.StatusRequestEntityTooLarge, refuse("too_large", "body exceeds %d bytes", maxEventBytes))
+		s.answerError(c, refuse("too_large", "body exceeds %d bytes", maxEventBytes))
 		return
 	}
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
-		s.refuseDelivery(c, http.StatusBadRequest, refuse("empty", "request body is empty"))
+		s.answerError(c, refuse("empty", "request body is empty"))
 		return
 	}
 
@@ -61,28 +61,13 @@ func (s *Service) handleWebhook(c *gin.Context) {
 		ev, platformID, err = s.verifyUnsigned(ctx, c, body)
 	}
 	if err != nil {
-		var ee *eventError
-		if !errors.As(err, &ee) {
-			// Our side failed (JWKS or database unreachable): 503 so Canvas retries.
-			slog.ErrorContext(ctx, "live event not stored", "err", err, "request_id", c.GetString(web.RequestIDKey))
-			s.metrics.webhook.WithLabelValues("error").Inc()
-			c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": gin.H{"code": "internal", "message": "The event could not be stored; please retry."}})
-			return
-		}
-		status := http.StatusBadRequest
-		switch ee.Reason {
-		case "bad_signature", "unknown_kid", "missing_kid", "bad_alg", "expired", "not_yet_valid", "unsigned_no_secret", "bad_secret", "missing_secret":
-			status = http.StatusUnauthorized
-		}
-		s.refuseDelivery(c, status, ee)
+		s.answerError(c, err)
 		return
 	}
 
 	stored, err := s.storeEvent(ctx, ev, signed, platformID)
 	if err != nil {
-		slog.ErrorContext(ctx, "live event not stored", "err", err, "request_id", c.GetString(web.RequestIDKey))
-		s.metrics.webhook.WithLabelValues("error").Inc()
-		c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": gin.H{"code": "internal", "message": "The event could not be stored; please retry."}})
+		s.answerError(c, err)
 		return
 	}
 	outcome := "accepted"
@@ -98,16 +83,25 @@ func (s *Service) handleWebhook(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": outcome})
 }
 
-func (s *Service) refuseDelivery(c *gin.Context, status int, e *eventError) {
-	s.metrics.webhook.WithLabelValues("refused").Inc()
-	s.metrics.refused.WithLabelValues(e.Reason).Inc()
-	slog.WarnContext(c.Request.Context(), "live event refused", "reason", e.Reason, "detail", e.Message,
-		"remote", c.ClientIP(), "request_id", c.GetString(web.RequestIDKey))
-	code := "invalid"
-	if status == http.StatusUnauthorized {
-		code = "unauthorized"
+// answerError is the webhook's one error answer. A refusal (an error with a
+// Reason, from refuse) is counted under its reason and answered with its
+// code's status and {"error":{"code","reason","message"}} (the JSON API's
+// error body, written by its renderer). Anything else is
+// our side failing (JWKS or database unreachable, a bug): the event was not
+// stored, so it is logged with its cause and answered 503 with Retry-After,
+// and Canvas retries.
+func (s *Service) answerError(c *gin.Context, err error) {
+	reason := apperr.Reason(err)
+	if reason == "" {
+		s.metrics.webhook.WithLabelValues("error").Inc()
+		err = &apperr.Error{Code: apperr.Unavailable, Message: "The event could not be stored; please retry.", Err: err}
+	} else {
+		s.metrics.webhook.WithLabelValues("refused").Inc()
+		s.metrics.refused.WithLabelValues(reason).Inc()
+		slog.WarnContext(c.Request.Context(), "live event refused", "reason", reason, "detail", apperr.Message(err),
+			"remote", c.ClientIP(), "request_id", c.GetString(web.RequestIDKey))
 	}
-	c.AbortWithStatusJSON(status, gin.H{"error": gin.H{"code": code, "reason": e.Reason, "message": e.Message}})
+	web.WriteJSONError(c, err)
 }
 
 func (s *Service) verifySigned(ctx context.Context, token []byte) (*Event, error) {

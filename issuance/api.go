@@ -314,7 +314,7 @@ func (a *api) patchCredential(c *gin.Context) error {
 		e := ""
 		if string(b.ExpiresOn) != "null" {
 			if err := json.Unmarshal(b.ExpiresOn, &e); err != nil {
-				return &apperr.Error{Code: "bad_request", Message: `Field "expires_on" must be a date string or null.`}
+				return &apperr.Error{Code: apperr.BadRequest, Message: `Field "expires_on" must be a date string or null.`}
 			}
 		}
 		am.ExpiresOn = &e

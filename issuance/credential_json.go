@@ -2,8 +2,6 @@ package issuance
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -66,25 +64,4 @@ FROM credentials WHERE group_id = $1 ORDER BY seq`
 		return nil, fmt.Errorf("holdings of group %d: %w", groupID, err)
 	}
 	return out, nil
-}
-
-// PublishedCredentialFor returns the newest published credential of group
-// groupID held by externalRef or, failing that, by email (either may be ""),
-// or ok=false when there is none. Unpublished credentials are still under
-// staff review and never returned.
-func (s *Service) PublishedCredentialFor(ctx context.Context, groupID int64, externalRef, email string) (c Credential, ok bool, err error) {
-	const q = `SELECT ` + credCols + ` FROM credentials
-WHERE group_id = $1 AND state = 'published'
-  AND ((external_ref = $2 AND $2 <> '') OR (lower(recipient_email) = lower($3) AND $3 <> ''))
-ORDER BY (external_ref = $2) DESC NULLS LAST, seq DESC
-LIMIT 1`
-	var r credRow
-	err = s.DB.GetContext(ctx, &r, q, groupID, externalRef, email)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Credential{}, false, nil
-	}
-	if err != nil {
-		return Credential{}, false, fmt.Errorf("published credential of %q / %q in group %d: %w", externalRef, email, groupID, err)
-	}
-	return r.credential(), true, nil
 }

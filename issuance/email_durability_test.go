@@ -203,8 +203,6 @@ func TestEmailsWaitingForBackoffGoOutWhenServerIsBack(t *testing.T) {
 		clk.Advance(30 * time.Minute)
 	}
 	var first, last time.Time
-	// Email jobs only: publishing also queues a signing job, which this
-	// worker does not run.
 	if err := d.QueryRow(`SELECT min(run_at), max(run_at) FROM jobs WHERE state = 'queued' AND kind = $1`, issuance.EmailJob).Scan(&first, &last); err != nil {
 		t.Fatal(err)
 	}

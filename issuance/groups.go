@@ -276,6 +276,13 @@ func (s *Service) UpdateGroup(ctx context.Context, actor string, g Group) (Group
 				return fmt.Errorf("update group %d recipient keys: %w", g.ID, err)
 			}
 		}
+		if out.Name != old.Name || out.CourseName != old.CourseName || out.Description != old.Description ||
+			out.CourseLink != old.CourseLink || out.DesignID != old.DesignID {
+			// Published credentials embed the achievement: re-sign them.
+			if err := resignGroupTx(ctx, tx, g.ID); err != nil {
+				return err
+			}
+		}
 		return audit(ctx, tx, now, actor, "update", "group", fmt.Sprint(g.ID), auditGroup(old), auditGroup(out))
 	})
 	return out, err

@@ -2,8 +2,10 @@ package issuance_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sort"
 	"syscall"
 	"testing"
@@ -33,6 +35,9 @@ func BenchmarkPublishSignAndDeliver10k(b *testing.B) {
 	const n = 10000
 	s, d := mustService(b)
 	s.Keys = mustKeys(b)
+	// Warnings (a failed job, a retry) would explain a slow run: show them.
+	warn := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s.Log = warn
 	catcher := mustCatcher(b, "")
 	sender, err := mail.NewSender(catcher.URL(), "Laurel <no-reply@laurel.test>", 8)
 	if err != nil {
@@ -41,11 +46,15 @@ func BenchmarkPublishSignAndDeliver10k(b *testing.B) {
 	defer sender.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := jobs.NewWorker(d, quiet)
+	w := jobs.NewWorker(d, warn)
 	w.Concurrency, w.BatchSize, w.Poll = 8, 50, 50*time.Millisecond
 	w.HandleBatch(issuance.EmailJob, s.SendEmailBatch(sender, "Laurel <no-reply@laurel.test>"))
 	w.Handle(issuance.SignJob, s.SignCredentialsJob())
-	go w.Run(ctx)
+	stopped := make(chan struct{})
+	go func() { w.Run(ctx); close(stopped) }()
+	// The worker finishes recording its last batches before the database
+	// goes away.
+	defer func() { cancel(); <-stopped }()
 	signedCount := func() int {
 		var k int
 		if err := d.Get(&k, `SELECT count(*) FROM credential_signatures`); err != nil {

@@ -108,7 +108,6 @@ func (s *Service) RotateCredentialKeys(ctx context.Context) (string, string, err
 }
 
 // Public URLs of the Open Badges documents.
-func (s *Service) issuerURL() string { return s.base() + "/issuer" }
 func (s *Service) achievementURL(groupID int64) string {
 	return s.base() + "/achievements/" + strconv.FormatInt(groupID, 10)
 }
@@ -374,7 +373,7 @@ func (s *Service) SignedCredential(ctx context.Context, id string) (json []byte,
 	if !validID(id) {
 		return nil, "", apperr.Errorf(apperr.NotFound, "Credential %q does not exist.", id)
 	}
-	sig, err := s.signature(ctx, id)
+	sig, err := s.signature(ctx, id, false)
 	if err != nil {
 		return nil, "", err
 	}
@@ -382,24 +381,26 @@ func (s *Service) SignedCredential(ctx context.Context, id string) (json []byte,
 }
 
 // storedSig is a credential's current signature and its sequence number
-// (its place on the status lists).
+// (its place on the status lists); with status, also the revoked sequence
+// numbers of its status list (read in the same query, for verification).
 type storedSig struct {
-	JSON string `db:"signed_json"`
-	JWT  string `db:"signed_jwt"`
-	Seq  int64  `db:"seq"`
+	JSON    string        `db:"signed_json"`
+	JWT     string        `db:"signed_jwt"`
+	Seq     int64         `db:"seq"`
+	Revoked pq.Int64Array `db:"revoked"`
 }
 
 // signature returns public credential id's current signature, signing it
 // first when it has none or a stale one.
-func (s *Service) signature(ctx context.Context, id string) (storedSig, error) {
-	sig, ok, err := s.storedSignature(ctx, id)
+func (s *Service) signature(ctx context.Context, id string, status bool) (storedSig, error) {
+	sig, ok, err := s.storedSignature(ctx, id, status)
 	if err != nil || ok {
 		return sig, err
 	}
 	if err := s.signStale(ctx, []string{id}, false); err != nil {
 		return storedSig{}, err
 	}
-	if sig, ok, err = s.storedSignature(ctx, id); err != nil {
+	if sig, ok, err = s.storedSignature(ctx, id, status); err != nil {
 		return storedSig{}, err
 	}
 	if !ok {
@@ -410,11 +411,21 @@ func (s *Service) signature(ctx context.Context, id string) (storedSig, error) {
 
 // storedSignature reads id's signature when it is current (ok false when
 // missing, stale, or the credential is not public).
-func (s *Service) storedSignature(ctx context.Context, id string) (storedSig, bool, error) {
-	const q = `SELECT s.signed_json, s.signed_jwt, c.seq FROM credential_signatures s JOIN credentials c ON c.id = s.credential_id
+func (s *Service) storedSignature(ctx context.Context, id string, status bool) (storedSig, bool, error) {
+	revoked := `NULL::bigint[]`
+	if status {
+		revoked = `ARRAY(SELECT r.seq FROM credentials r WHERE r.state = 'revoked'
+			AND r.seq >= c.seq - c.seq % $2 AND r.seq < c.seq - c.seq % $2 + $2)`
+	}
+	q := `SELECT s.signed_json, s.signed_jwt, c.seq, ` + revoked + ` AS revoked
+		FROM credential_signatures s JOIN credentials c ON c.id = s.credential_id
 		WHERE s.credential_id = $1 AND (c.state = 'revoked' OR (c.state = 'published' AND s.signed_for = c.updated_at))`
+	args := []any{id}
+	if status {
+		args = append(args, openbadges.StatusListSize)
+	}
 	var r storedSig
-	switch err := s.DB.GetContext(ctx, &r, q, id); {
+	switch err := s.DB.GetContext(ctx, &r, q, args...); {
 	case errors.Is(err, sql.ErrNoRows):
 		return storedSig{}, false, nil
 	case err != nil:
@@ -440,4 +451,18 @@ func (s *Service) signBeforeSending(ctx context.Context, emails map[int64]loaded
 	if err := s.signStale(ctx, ids, false); err != nil {
 		s.logger().Warn("email: cannot sign credentials before sending", "count", len(ids), "err", err)
 	}
+}
+
+// resignGroupTx marks the signatures of group gid's published credentials
+// stale (their embedded Achievement changed) and queues their re-signing;
+// until a job reaches one, its page and /c/:id.json sign it on demand.
+func resignGroupTx(ctx context.Context, tx *sqlx.Tx, gid int64) error {
+	const q = `UPDATE credential_signatures s SET signed_for = 'epoch'
+		FROM credentials c WHERE c.id = s.credential_id AND c.group_id = $1 AND c.state = 'published'
+		RETURNING s.credential_id`
+	var ids []string
+	if err := tx.SelectContext(ctx, &ids, q, gid); err != nil {
+		return fmt.Errorf("re-sign group %d: %w", gid, err)
+	}
+	return enqueueSign(ctx, tx, ids)
 }

@@ -68,6 +68,12 @@ func (s *Service) statusList(ctx context.Context, list int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.statusListOf(ctx, list, bits)
+}
+
+// statusListOf returns list signed with bits (its current bits), signing
+// it when they changed since it was last signed.
+func (s *Service) statusListOf(ctx context.Context, list int64, bits []byte) ([]byte, error) {
 	hash := sha256.Sum256(bits)
 	s.status.mu.Lock()
 	c, ok := s.status.lists[list]
@@ -79,7 +85,7 @@ func (s *Service) statusList(ctx context.Context, list int64) ([]byte, error) {
 		Hash []byte `db:"bits_hash"`
 		JSON string `db:"signed_json"`
 	}
-	err = s.DB.GetContext(ctx, &row, `SELECT bits_hash, signed_json FROM status_lists WHERE list = $1`, list)
+	err := s.DB.GetContext(ctx, &row, `SELECT bits_hash, signed_json FROM status_lists WHERE list = $1`, list)
 	switch {
 	case err == nil && bytes.Equal(row.Hash, hash[:]):
 		s.cacheList(list, cachedList{hash: hash, json: []byte(row.JSON)})
@@ -139,11 +145,16 @@ func (s *Service) signStatusList(ctx context.Context, list int64, bits []byte) (
 	return signed, nil
 }
 
-// revokedBit reads credential seq's bit from its published status list,
-// after verifying the list's proof (once per version of the list).
-func (s *Service) revokedBit(ctx context.Context, seq int64) (bool, error) {
+// revokedBit reads credential seq's bit from its published status list
+// (whose current revoked sequence numbers the caller read), after verifying
+// the list's proof (once per version of the list).
+func (s *Service) revokedBit(ctx context.Context, seq int64, revokedSeqs []int64) (bool, error) {
 	list, idx := seq/openbadges.StatusListSize, int(seq%openbadges.StatusListSize)
-	js, err := s.statusList(ctx, list)
+	bits := make([]byte, openbadges.StatusListSize/8)
+	for _, n := range revokedSeqs {
+		openbadges.SetBit(bits, int(n-list*openbadges.StatusListSize))
+	}
+	js, err := s.statusListOf(ctx, list, bits)
 	if err != nil {
 		return false, err
 	}
@@ -160,12 +171,12 @@ func (s *Service) revokedBit(ctx context.Context, seq int64) (bool, error) {
 	if err := json.Unmarshal(js, &doc); err != nil {
 		return false, fmt.Errorf("status list %d: %w", list, err)
 	}
-	bits, err := openbadges.DecodeBits(doc.CredentialSubject.EncodedList, openbadges.StatusListSize/8)
+	published, err := openbadges.DecodeBits(doc.CredentialSubject.EncodedList, openbadges.StatusListSize/8)
 	if err != nil {
 		return false, fmt.Errorf("status list %d: %w", list, err)
 	}
-	c.verified, c.json = bits, js
-	c.hash = sha256.Sum256(bits)
+	c.verified, c.json = published, js
+	c.hash = sha256.Sum256(published)
 	s.cacheList(list, c)
-	return openbadges.Bit(bits, idx), nil
+	return openbadges.Bit(published, idx), nil
 }

@@ -228,7 +228,7 @@ func TestOpenBadgeRoutes(t *testing.T) {
 	}
 	kidPath := strings.TrimPrefix(header.Kid, "https://laurel.test")
 	code, body, hdr = fetch(t, f.url+kidPath, "")
-	if k := mustJSON(t, body); code != 200 || k["kty"] != "EC" || k["crv"] != "P-256" || k["kid"] != header.Kid || k["d"] != nil {
+	if k := mustJSON(t, body); code != 200 || hdr.Get("Content-Type") != "application/jwk+json" || k["kty"] != "EC" || k["crv"] != "P-256" || k["kid"] != header.Kid || k["d"] != nil {
 		t.Errorf("%s: %d %s", kidPath, code, body)
 	}
 	code, body, _ = fetch(t, f.url+"/issuer/jwks", "")
@@ -607,3 +607,30 @@ func TestIndependentVerification(t *testing.T) {
 }
 
 var base64RawURL = base64.RawURLEncoding
+
+// TestGroupEditResigns: renaming a group re-signs its published
+// credentials, whose Achievement carries the name.
+func TestGroupEditResigns(t *testing.T) {
+	f := mustSigningFixture(t)
+	ctx := context.Background()
+	g := f.group
+	g.Name = "Data Science Foundations II"
+	if _, err := f.s.UpdateGroup(ctx, actor, g); err != nil {
+		t.Fatal(err)
+	}
+	// Before the job runs, the served credential is already the new one.
+	js, _, err := f.s.SignedCredential(ctx, f.creds[0].ID)
+	if err != nil || !bytes.Contains(js, []byte(`"name":"Data Science Foundations II"`)) {
+		t.Fatalf("signed credential after the rename (%v):\n%s", err, js)
+	}
+	drain(t, f.w)
+	for _, c := range f.creds {
+		js, _, _ := f.s.SignedCredential(ctx, c.ID)
+		if !bytes.Contains(js, []byte(`"name":"Data Science Foundations II"`)) {
+			t.Fatalf("%s not re-signed:\n%s", c.ID, js)
+		}
+		if v, err := f.s.Verify(ctx, mustCred(t, f.s, c.ID)); err != nil || !v.Valid {
+			t.Fatalf("%s after re-sign: %+v %v", c.ID, v, err)
+		}
+	}
+}

@@ -42,7 +42,7 @@ type Verification struct {
 // not as errors; an error means the checks could not run.
 func (s *Service) Verify(ctx context.Context, c Credential) (Verification, error) {
 	var v Verification
-	sig, err := s.signature(ctx, c.ID)
+	sig, err := s.signature(ctx, c.ID, true)
 	js, jwt := []byte(sig.JSON), sig.JWT
 	if errors.Is(err, ErrSigningUnavailable) {
 		v.Problem = "This credential has not been signed, so it cannot be verified."
@@ -71,7 +71,7 @@ func (s *Service) Verify(ctx context.Context, c Credential) (Verification, error
 		}
 	}
 	v.add(s.checkJWT(ctx, jwt, cred))
-	revoked, err := s.revokedBit(ctx, sig.Seq)
+	revoked, err := s.revokedBit(ctx, sig.Seq, sig.Revoked)
 	switch {
 	case err != nil:
 		s.logger().Warn("verify: status list unreadable", "credential", c.ID, "err", err)

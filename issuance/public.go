@@ -63,7 +63,11 @@ func (s *Service) View(ctx context.Context, c Credential, preview bool) (Credent
 	if err != nil {
 		return CredentialView{}, err
 	}
-	v := CredentialView{Credential: c, Group: g, Issuer: o.Name, Organisation: o, URL: s.CredentialURL(c.ID),
+	iss, err := s.issuerIdentity(ctx) // the organisation's name unless Service.Issuer says otherwise
+	if err != nil {
+		return CredentialView{}, err
+	}
+	v := CredentialView{Credential: c, Group: g, Issuer: iss.Name, Organisation: o, URL: s.CredentialURL(c.ID),
 		JSONURL: s.CredentialURL(c.ID) + ".json", JWTURL: s.CredentialURL(c.ID) + ".jwt",
 		IssuedOn: c.IssuedOn.Format(humanDate), Expired: c.Expired(s.now()), Preview: preview}
 	if c.ExpiresOn != nil {

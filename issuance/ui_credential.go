@@ -147,43 +147,12 @@ func (u *ui) credentialAmend(c *gin.Context) error {
 		IssuedOn: trimmed(c, "issued_on"), ExpiresOn: trimmed(c, "expires_on"),
 		Errors: formErrors{},
 	}
-	// Send only what changed, so the audit log shows real changes.
-	var a Amendment
-	if f.Name != cur.Name {
-		a.Name = &f.Name
-	}
-	if f.Email != cur.Email {
-		a.Email = &f.Email
-	}
-	if f.IssuedOn != cur.IssuedOn {
-		a.IssuedOn = &f.IssuedOn
-	}
-	if f.ExpiresOn != cur.ExpiresOn {
-		a.ExpiresOn = &f.ExpiresOn
-	}
-	attrs := map[string]string{}
-	attrsChanged := false
-	for i, at := range cur.Attrs {
-		v := trimmed(c, "attr_"+at.Key)
-		at.Value = v
+	for _, at := range cur.Attrs {
+		at.Value = trimmed(c, "attr_"+at.Key)
 		f.Attrs = append(f.Attrs, at)
-		if v != "" {
-			attrs[at.Key] = v
-		}
-		if v != cur.Attrs[i].Value {
-			attrsChanged = true
-		}
 	}
-	if attrsChanged {
-		// Keep values of attributes the group no longer defines.
-		for k, v := range cr.Attributes {
-			if _, defined := attrs[k]; !defined && !g.hasAttribute(k) {
-				attrs[k] = v
-			}
-		}
-		a.Attributes = attrs
-	}
-	if a.Name == nil && a.Email == nil && a.IssuedOn == nil && a.ExpiresOn == nil && a.Attributes == nil {
+	a, changed := FormAmendment(cr, g, func(field string) string { return trimmed(c, field) })
+	if !changed {
 		auth.SetFlash(c, "Nothing changed.")
 		return seeOther(c, "/credentials/"+cr.ID)
 	}

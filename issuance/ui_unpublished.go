@@ -28,6 +28,10 @@ type credentialListPage struct {
 	FirstURL string
 	Start    int  // 1-based position of the first item, when known
 	Capped   bool // Total is only a lower bound: more than countCap
+	// Empty says the group holds no credential at all, and AllPublished
+	// that every one it holds is published (none revoked): what "nothing
+	// to review" may claim.
+	Empty, AllPublished bool
 }
 
 // countCap bounds the count on the review page: counting 100,000 rows on
@@ -70,6 +74,18 @@ func (u *ui) unpublished(c *gin.Context) error {
 		return err
 	}
 	page.Capped = page.Total > countCap
+	if page.Total == 0 {
+		sums, err := u.s.Groups(c.Request.Context(), []int64{g.ID})
+		if err != nil {
+			return err
+		}
+		for _, s := range sums {
+			if s.ID == g.ID {
+				page.Empty = s.Published+s.Revoked == 0
+				page.AllPublished = s.Published > 0 && s.Revoked == 0
+			}
+		}
+	}
 	return u.rd.Render(c, http.StatusOK, "staff_unpublished.html", page)
 }
 

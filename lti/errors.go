@@ -1,12 +1,9 @@
 package lti
 
-import (
-	"fmt"
-	"net/http"
-)
+import "github.com/laurel-edu/laurel/internal/apperr"
 
 // Reasons a launch is refused. Each is a stable code (logs, metrics, tests);
-// the LaunchError's Message says what exactly was wrong.
+// the refusal's Message says what exactly was wrong.
 const (
 	ReasonLoginParams       = "login_params"
 	ReasonPlatformUnknown   = "platform_unknown"
@@ -42,32 +39,20 @@ const (
 	ReasonSession           = "launch_session"
 )
 
-// LaunchError is a refused login or launch: Reason is one of the Reason*
-// codes, Message a sentence for the person who launched (and the log), and
-// Status the HTTP status of the refused-launch page.
-type LaunchError struct {
-	Reason  string
-	Message string
-	Status  int
-	// NewWindowURL, when set, is offered as the way forward: it re-runs the
-	// login in a new top-level window, where cookies are first-party.
-	NewWindowURL string
+// A refused login or launch is an *apperr.Error whose Reason is one of the
+// Reason* codes and whose Message is a sentence for the person who launched
+// (and the log); its Code (bad_request, unauthorized or forbidden) gives the
+// status of the refusal page. Link, when set, re-runs the login in a new
+// top-level window, where cookies are first-party.
+
+func badRequest(reason, format string, args ...any) *apperr.Error {
+	return apperr.Refusef(apperr.BadRequest, reason, format, args...)
 }
 
-func (e *LaunchError) Error() string { return fmt.Sprintf("lti %s: %s", e.Reason, e.Message) }
-
-func refuse(status int, reason, format string, args ...any) *LaunchError {
-	return &LaunchError{Reason: reason, Message: fmt.Sprintf(format, args...), Status: status}
+func unauthorized(reason, format string, args ...any) *apperr.Error {
+	return apperr.Refusef(apperr.Unauthorized, reason, format, args...)
 }
 
-func badRequest(reason, format string, args ...any) *LaunchError {
-	return refuse(http.StatusBadRequest, reason, format, args...)
-}
-
-func unauthorized(reason, format string, args ...any) *LaunchError {
-	return refuse(http.StatusUnauthorized, reason, format, args...)
-}
-
-func forbidden(reason, format string, args ...any) *LaunchError {
-	return refuse(http.StatusForbidden, reason, format, args...)
+func forbidden(reason, format string, args ...any) *apperr.Error {
+	return apperr.Refusef(apperr.Forbidden, reason, format, args...)
 }

@@ -17,11 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/jose"
+	"github.com/laurel-edu/laurel/internal/web"
 )
 
 // The fuzz targets check that no input makes the launch validator panic, and
-// that every refusal is a *LaunchError with a reason and a 4xx status. The
+// that every refusal is an *apperr.Error with a reason and a 4xx status. The
 // seed corpus under testdata/fuzz holds valid and broken tokens signed with
 // testdata/fuzz_key.pem (a test-only key) at fuzzNow.
 
@@ -89,9 +91,9 @@ func fuzzClaims() map[string]any {
 
 func checkResult(t *testing.T, l *Launch, err error) {
 	if err != nil {
-		var le *LaunchError
-		if !errors.As(err, &le) || le.Reason == "" || le.Status < 400 || le.Status > 403 || le.Message == "" {
-			t.Fatalf("refusal is not a proper LaunchError: %#v", err)
+		var le *apperr.Error
+		if st := web.Status(apperr.Code(err)); !errors.As(err, &le) || le.Reason == "" || st < 400 || st > 403 || le.Message == "" {
+			t.Fatalf("refusal is not a proper launch refusal: %#v", err)
 		}
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/jose"
 	"github.com/laurel-edu/laurel/internal/text"
 )
@@ -262,7 +263,7 @@ type ValidateOptions struct {
 	// Verify checks the token's signature with the platform's key for the
 	// header's kid (the Tool's: the platform JWKS through internal/jose,
 	// re-fetched on an unknown kid within its limit). Errors should be
-	// *LaunchError (ReasonKid, ReasonJWKS, ReasonSignature).
+	// refusals (*apperr.Error with ReasonKid, ReasonJWKS, ReasonSignature).
 	Verify func(token string, h jose.Header) error
 	// NonceSeen, optional, records nonce until expires and reports whether
 	// it was already recorded (a replay).
@@ -277,7 +278,7 @@ const MaxTokenSize = 256 << 10
 // ValidateIDToken checks an id_token in the reference's order — JWT form,
 // alg RS256, signature (kid lookup), iss, aud, azp, exp, iat, nonce,
 // deployment_id, version, message_type, resource_link.id, sub, roles — and
-// returns the launch. Every refusal is a *LaunchError naming the check.
+// returns the launch. Every refusal is an *apperr.Error whose Reason names the check.
 // (alg is checked before the signature: an HMAC or "none" token has no
 // signature a platform key could verify.)
 func ValidateIDToken(raw string, o ValidateOptions) (*Launch, error) {
@@ -341,14 +342,14 @@ func ValidateIDToken(raw string, o ValidateOptions) (*Launch, error) {
 	}
 	exp, err := c.time("exp")
 	if err != nil {
-		return nil, unauthorized(ReasonExpired, "%s", err.(*LaunchError).Message)
+		return nil, unauthorized(ReasonExpired, "%s", apperr.Message(err))
 	}
 	if now.After(exp.Add(o.Leeway)) {
 		return nil, unauthorized(ReasonExpired, "The id_token expired at %s (now %s, leeway %s).", exp.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), o.Leeway)
 	}
 	iat, err := c.time("iat")
 	if err != nil {
-		return nil, unauthorized(ReasonIssuedAt, "%s", err.(*LaunchError).Message)
+		return nil, unauthorized(ReasonIssuedAt, "%s", apperr.Message(err))
 	}
 	if iat.After(now.Add(o.Leeway)) {
 		return nil, unauthorized(ReasonIssuedAt, "The id_token was issued in the future (iat %s, now %s, leeway %s): check the clocks.", iat.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), o.Leeway)
@@ -496,7 +497,7 @@ func decodeClaims(b []byte) (map[string]any, error) {
 	return m, nil
 }
 
-var errNotObject = &LaunchError{Reason: ReasonMalformed, Message: "not a JSON object"}
+var errNotObject = badRequest(ReasonMalformed, "not a JSON object")
 
 // normalizeNumbers turns json.Number into float64 (or int64 when integral),
 // so the claims serialize back as they came.

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/web"
 )
 
 // Form fields of the launch POST. The platform posts id_token and state (and
@@ -36,7 +37,7 @@ type CheckPage struct {
 
 // CompleteLaunch validates a launch POST in the reference's order. It
 // returns the launch, or a check page to render (state bound by neither
-// cookie nor storage yet), or a *LaunchError.
+// cookie nor storage yet), or a refusal (*apperr.Error with a Reason*).
 func (t *Tool) CompleteLaunch(c *gin.Context) (*Launch, *CheckPage, error) {
 	r := c.Request
 	r.Body = http.MaxBytesReader(c.Writer, r.Body, MaxTokenSize+64<<10)
@@ -85,7 +86,7 @@ func (t *Tool) CompleteLaunch(c *gin.Context) (*Launch, *CheckPage, error) {
 		// the login is refused and must not be retried with the same state.
 		_, _, _ = t.consumeState(ctx, state)
 		le := badRequest(ReasonStateNotBound, "Your browser did not keep the login cookie and the platform's storage did not hold this login's state, so Laurel cannot tell that this launch started in your browser.")
-		if le.NewWindowURL = t.newWindowURL(rec); le.NewWindowURL == "" {
+		if le.Link = t.newWindowURL(rec); le.Link == "" {
 			le.Message += " Allow cookies for this site and launch again."
 		}
 		return nil, nil, le
@@ -174,31 +175,37 @@ type RefusedPage struct {
 	NewWindowURL string
 }
 
-// refused renders a refused login or launch: the check that failed, never
-// a stack trace; internal errors are logged with their cause and shown as a
-// generic message.
-func (h *handlers) refused(c *gin.Context, err error) {
-	frameUnsigned(c, h.t.registeredOrigins(c.Request.Context())...) // shown in the platform's iframe
-	var le *LaunchError
-	if !errors.As(err, &le) {
-		if apperr.Classify(err) != apperr.Internal { // an outage is a 503 page
-			h.rd.WriteError(c, err)
-			return
-		}
-		h.t.log.ErrorContext(c.Request.Context(), "lti request failed", "err", err, "path", c.Request.URL.Path)
-		le = &LaunchError{Reason: "internal", Status: http.StatusInternalServerError, Message: apperr.Message(err)}
-	} else {
-		h.t.log.WarnContext(c.Request.Context(), "lti launch refused", "reason", le.Reason, "message", le.Message, "path", c.Request.URL.Path)
+// refused renders a refused login or launch with WriteRefusal.
+func (h *handlers) refused(c *gin.Context, err error) { h.t.WriteRefusal(c, h.rd, err) }
+
+// WriteRefusal renders err as the refused-launch page (lti_refused.html),
+// framable by the registered platforms — the one renderer of this surface:
+// the check that failed (the error's Reason, or its code when it has none)
+// as data-reason, never a stack trace, with the status of its code;
+// internal errors are logged with their cause and shown as a generic
+// message, an outage is a 503 with Retry-After.
+func (t *Tool) WriteRefusal(c *gin.Context, rd *web.Renderer, err error) {
+	frameUnsigned(c, t.registeredOrigins(c.Request.Context())...) // shown in the platform's iframe
+	code, st := web.Classify(c.Writer.Header(), c.Request, c.Request.URL.Path, c.GetString(web.RequestIDKey), err)
+	var e *apperr.Error
+	errors.As(err, &e)
+	page := RefusedPage{Status: st, Reason: apperr.Reason(err), Message: apperr.Message(err)}
+	if page.Reason == "" {
+		page.Reason = code
 	}
-	page := RefusedPage{Status: le.Status, Reason: le.Reason, Message: le.Message, NewWindowURL: le.NewWindowURL}
-	if rerr := h.rd.Render(c, le.Status, "lti_refused.html", page); rerr != nil {
-		c.String(le.Status, "Launch refused (%s): %s\n", le.Reason, le.Message)
+	if e != nil {
+		page.NewWindowURL = e.Link
+	}
+	if code != apperr.Internal && code != apperr.Unavailable {
+		t.log.WarnContext(c.Request.Context(), "lti launch refused", "reason", page.Reason, "message", page.Message, "path", c.Request.URL.Path)
+	}
+	if rerr := rd.Render(c, st, "lti_refused.html", page); rerr != nil {
+		c.String(st, "Launch refused (%s): %s\n", page.Reason, page.Message)
 	}
 	c.Abort()
 }
 
 // IsRefusal reports whether err is a refused launch with the given reason.
 func IsRefusal(err error, reason string) bool {
-	var le *LaunchError
-	return errors.As(err, &le) && le.Reason == reason
+	return apperr.Reason(err) == reason && reason != ""
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/web"
 )
 
 // Scopes of the LTI Advantage services Laurel uses.
@@ -416,8 +417,7 @@ func (h *handlers) register(c *gin.Context) {
 func (h *handlers) jwks(c *gin.Context) {
 	js, err := h.t.toolKeys.JWKS(c.Request.Context())
 	if err != nil {
-		h.t.log.ErrorContext(c.Request.Context(), "tool JWKS", "err", err)
-		c.JSON(http.StatusInternalServerError, gin.H{"error": gin.H{"code": "internal", "message": "keys unavailable"}})
+		web.WriteJSONError(c, fmt.Errorf("tool JWKS: %w", err))
 		return
 	}
 	c.Header("Cache-Control", "public, max-age=300")

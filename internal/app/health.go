@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -42,7 +43,7 @@ func (a *App) metricsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
-			http.Error(w, "metrics need Authorization: Bearer <LAUREL_METRICS_TOKEN>", http.StatusUnauthorized)
+			web.ServeError(w, r, apperr.Errorf(apperr.Unauthorized, "Metrics need Authorization: Bearer <LAUREL_METRICS_TOKEN>."))
 			return
 		}
 		h.ServeHTTP(w, r)

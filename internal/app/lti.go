@@ -7,6 +7,7 @@ import (
 
 	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/internal/web"
+	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/lti"
 )
 
@@ -36,5 +37,20 @@ func (a *App) launchDeps(rd *web.Renderer) canvas.LaunchDeps {
 		Groups:           a.Issuance,
 		Renderer:         rd,
 		AssistantsMayMap: a.Config.AssistantsMayMap,
+		Review:           a.Issuance,
+		Organisation:     orgSettings{a.Issuance},
 	}
+}
+
+// orgSettings answers the launch views' questions about the organisation
+// from its settings (/admin/organisation).
+type orgSettings struct{ s *issuance.Service }
+
+func (o orgSettings) InstructorsMayPublish(ctx context.Context) (bool, error) {
+	return o.s.InstructorsMayPublish(ctx)
+}
+
+func (o orgSettings) OrganisationName(ctx context.Context) (string, error) {
+	org, err := o.s.Organisation(ctx)
+	return org.Name, err
 }

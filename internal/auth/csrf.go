@@ -1,8 +1,10 @@
 package auth
 
 import (
-	"html/template"
 	"net/http"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/web"
 )
 
 // CSRF refuses cross-origin state-changing browser requests (by
@@ -19,20 +21,12 @@ func CSRF(h http.Handler) http.Handler {
 	return p.Handler(h)
 }
 
-var denyPage = template.Must(template.New("deny").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>403 Forbidden · Laurel</title>
-<style>body{font:15px/1.5 system-ui,sans-serif;color:#1d2733;background:#f6f8fa;margin:0}main{max-width:640px;margin:3rem auto;background:#fff;border:1px solid #d6dde4;border-radius:6px;padding:1rem 1.4rem}h1{color:#b3261e;font-size:1.3rem}</style>
-</head><body><main role="alert"><h1>403 Forbidden: cross-origin request refused</h1>
-<p>This form was sent from another site ({{.}}), so Laurel refused it to protect your account. Nothing was changed.</p>
-<p>If you meant to do this, open Laurel directly and submit the form again.</p></main></body></html>`))
-
+// denyCrossOrigin answers through the HTML error page's renderer (it runs
+// outside gin, so web.ServeError).
 func denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
 	from := r.Header.Get("Origin")
 	if from == "" {
 		from = "a " + r.Header.Get("Sec-Fetch-Site") + " page"
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusForbidden)
-	_ = denyPage.Execute(w, from)
+	web.ServeError(w, r, apperr.Errorf(apperr.Forbidden, "This form was sent from another site (%s): cross-origin request refused, to protect your account. Nothing was changed. If you meant to do this, open Laurel directly and submit the form again.", from))
 }

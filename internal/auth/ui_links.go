@@ -48,7 +48,7 @@ func (a *Auth) linkForm(rd *web.Renderer, purpose string) web.HandlerFunc {
 	return func(c *gin.Context) error {
 		token := c.Query("token")
 		if token == "" {
-			return apperr.Errorf("bad_request", "This page needs the link from your email, with its token.")
+			return apperr.Errorf(apperr.BadRequest, "This page needs the link from your email, with its token.")
 		}
 		u, err := a.LinkUser(c.Request.Context(), token, purpose)
 		if err != nil {
@@ -64,7 +64,7 @@ func (a *Auth) linkUse(rd *web.Renderer, purpose string) web.HandlerFunc {
 		ctx := c.Request.Context()
 		token := c.PostForm("token")
 		if token == "" {
-			return apperr.Errorf("bad_request", "This form needs the link from your email, with its token.")
+			return apperr.Errorf(apperr.BadRequest, "This form needs the link from your email, with its token.")
 		}
 		u, err := a.LinkUser(ctx, token, purpose)
 		if err != nil {

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jws"
+
 	"github.com/laurel-edu/laurel/internal/jose"
 )
 
@@ -20,6 +23,10 @@ func TestES256SignVerify(t *testing.T) {
 	tok, err := jose.SignES256(jose.ES256Key{KID: "https://laurel.test/issuer/keys/k1", Priv: priv}, "JWT", []byte(`{"iss":"x"}`))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// jwx, an independent implementation, accepts it.
+	if got, err := jws.Verify([]byte(tok), jws.WithKey(jwa.ES256(), &priv.PublicKey)); err != nil || string(got) != `{"iss":"x"}` {
+		t.Fatalf("jwx refuses the token: %s %v", got, err)
 	}
 	h, payload, err := jose.VerifyES256(tok, &priv.PublicKey)
 	if err != nil || h.Alg != "ES256" || h.Kid != "https://laurel.test/issuer/keys/k1" || h.Typ != "JWT" || string(payload) != `{"iss":"x"}` {

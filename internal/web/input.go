@@ -141,7 +141,7 @@ func checkMultipart(r *http.Request, boundary string) (func(), error) {
 		return cleanup, fmt.Errorf("spool the upload: %w", sp.err)
 	}
 	if sp.n > maxUploadBytes {
-		return cleanup, &apperr.Error{Code: "too_large", Message: fmt.Sprintf("The upload is larger than %s.", size(maxUploadBytes))}
+		return cleanup, &apperr.Error{Code: apperr.TooLarge, Message: fmt.Sprintf("The upload is larger than %s.", size(maxUploadBytes))}
 	}
 	body, err := sp.reader()
 	if err != nil {
@@ -246,10 +246,10 @@ func DecodeJSON(c *gin.Context, v any, opt JSONOptions) error {
 	}
 	body, err := io.ReadAll(io.LimitReader(c.Request.Body, limit+1))
 	if err != nil {
-		return &apperr.Error{Code: "bad_request", Message: "Could not read the request body."}
+		return &apperr.Error{Code: apperr.BadRequest, Message: "Could not read the request body."}
 	}
 	if int64(len(body)) > limit {
-		return &apperr.Error{Code: "bad_request", Message: fmt.Sprintf("The request body is larger than %s.", size(limit))}
+		return &apperr.Error{Code: apperr.BadRequest, Message: fmt.Sprintf("The request body is larger than %s.", size(limit))}
 	}
 	if err := CheckJSONText(body, opt.Batch); err != nil {
 		return err
@@ -264,16 +264,16 @@ func DecodeJSON(c *gin.Context, v any, opt JSONOptions) error {
 		var se *json.SyntaxError
 		switch {
 		case errors.As(err, &te):
-			return &apperr.Error{Code: "bad_request", Message: fmt.Sprintf("Field %q must be %s, not %s.", te.Field, jsonKind(te.Type.Kind().String()), te.Value)}
+			return &apperr.Error{Code: apperr.BadRequest, Message: fmt.Sprintf("Field %q must be %s, not %s.", te.Field, jsonKind(te.Type.Kind().String()), te.Value)}
 		case errors.As(err, &se):
-			return &apperr.Error{Code: "bad_request", Message: fmt.Sprintf("The body is not valid JSON (at byte %d).", se.Offset)}
+			return &apperr.Error{Code: apperr.BadRequest, Message: fmt.Sprintf("The body is not valid JSON (at byte %d).", se.Offset)}
 		case errors.Is(err, io.EOF):
-			return &apperr.Error{Code: "bad_request", Message: "The request body is empty; send a JSON object."}
+			return &apperr.Error{Code: apperr.BadRequest, Message: "The request body is empty; send a JSON object."}
 		}
-		return &apperr.Error{Code: "bad_request", Message: "The body is not valid: " + err.Error() + "."}
+		return &apperr.Error{Code: apperr.BadRequest, Message: "The body is not valid: " + err.Error() + "."}
 	}
 	if dec.More() {
-		return &apperr.Error{Code: "bad_request", Message: "The body has data after the JSON object."}
+		return &apperr.Error{Code: apperr.BadRequest, Message: "The body has data after the JSON object."}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -28,9 +29,12 @@ const (
 	UserKey = "principal"
 )
 
-// Status maps an error code to its HTTP status: the one place that does.
+// Status maps an error code to its HTTP status: the one place that does (a
+// Reason never changes it; see package apperr).
 func Status(code string) int {
 	switch code {
+	case apperr.BadRequest:
+		return http.StatusBadRequest
 	case apperr.Invalid:
 		return http.StatusUnprocessableEntity
 	case apperr.NotFound:
@@ -43,12 +47,10 @@ func Status(code string) int {
 		return http.StatusUnauthorized
 	case apperr.RateLimited:
 		return http.StatusTooManyRequests
+	case apperr.TooLarge:
+		return http.StatusRequestEntityTooLarge
 	case apperr.Unavailable:
 		return http.StatusServiceUnavailable
-	case "bad_request":
-		return http.StatusBadRequest
-	case "too_large":
-		return http.StatusRequestEntityTooLarge
 	}
 	return http.StatusInternalServerError
 }
@@ -64,12 +66,23 @@ func logError(r *http.Request, route, requestID string, err error) {
 	case apperr.Internal:
 		slog.ErrorContext(r.Context(), "request failed", "err", err, "path", route, "request_id", requestID)
 	case apperr.Unavailable:
+		var e *apperr.Error
+		if errors.As(err, &e) && e.Code == apperr.Unavailable && e.Err != nil && !apperr.IsOutage(e.Err) {
+			// Declared retryable (a webhook that could not store its event)
+			// for a cause that is not an outage: ours to fix.
+			slog.ErrorContext(r.Context(), "request failed", "err", err, "path", route, "request_id", requestID)
+			return
+		}
 		slog.WarnContext(r.Context(), "request failed: database or cache unreachable", "err", err, "path", route, "request_id", requestID)
 	}
 }
 
-// status returns the HTTP status of err and sets Retry-After on an outage.
-func status(h http.Header, err error) (string, int) {
+// Classify starts every error renderer (the HTML page, the JSON API, the LTI
+// refusal page, the webhook answer): it logs err — internal errors with
+// their cause, outages as warnings — sets Retry-After on an outage and
+// returns err's code and HTTP status. route and requestID go to the log.
+func Classify(h http.Header, r *http.Request, route, requestID string, err error) (string, int) {
+	logError(r, route, requestID, err)
 	code := apperr.Classify(err)
 	if code == apperr.Unavailable {
 		h.Set("Retry-After", RetryAfter)
@@ -78,7 +91,8 @@ func status(h http.Header, err error) (string, int) {
 }
 
 // API adapts a JSON API handler: an error becomes
-// {"error":{"code","message"}} (plus "errors" with per-item problems).
+// {"error":{"code","message"}} (plus "reason" when the error has one, and
+// "errors" with per-item problems).
 func API(h HandlerFunc) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if err := h(c); err != nil {
@@ -89,13 +103,16 @@ func API(h HandlerFunc) gin.HandlerFunc {
 
 // WriteJSONError writes err as the API's error body.
 func WriteJSONError(c *gin.Context, err error) {
-	logError(c.Request, c.FullPath(), c.GetString(RequestIDKey), err)
-	code, st := status(c.Writer.Header(), err)
+	code, st := Classify(c.Writer.Header(), c.Request, c.FullPath(), c.GetString(RequestIDKey), err)
 	c.AbortWithStatusJSON(st, jsonError(code, err))
 }
 
 func jsonError(code string, err error) gin.H {
-	body := gin.H{"error": gin.H{"code": code, "message": apperr.Message(err)}}
+	e := gin.H{"code": code, "message": apperr.Message(err)}
+	if r := apperr.Reason(err); r != "" {
+		e["reason"] = r
+	}
+	body := gin.H{"error": e}
 	if fe := apperr.FieldErrors(err); len(fe) > 0 {
 		body["errors"] = fe
 	}
@@ -114,8 +131,7 @@ func (r *Renderer) Page(h HandlerFunc) gin.HandlerFunc {
 
 // WriteError renders err as an HTML error page.
 func (r *Renderer) WriteError(c *gin.Context, err error) {
-	logError(c.Request, c.FullPath(), c.GetString(RequestIDKey), err)
-	_, st := status(c.Writer.Header(), err)
+	_, st := Classify(c.Writer.Header(), c.Request, c.FullPath(), c.GetString(RequestIDKey), err)
 	data := errorPage{st, http.StatusText(st), apperr.Message(err)}
 	if rerr := r.Render(c, st, "error.html", data); rerr != nil {
 		c.String(st, "%s\n", data.Message)
@@ -134,8 +150,8 @@ type errorPage struct {
 // loading and saving): JSON under /api/, else the error page, with the
 // status, and Retry-After during an outage, that WriteError would give.
 func ServeError(w http.ResponseWriter, r *http.Request, err error) {
-	logError(r, r.URL.Path, w.Header().Get("X-Request-Id"), err)
-	code, st := status(w.Header(), err)
+	code, st := Classify(w.Header(), r, r.URL.Path, w.Header().Get("X-Request-Id"), err)
+	w.Header().Set("X-Content-Type-Options", "nosniff") // gin's header middleware may not have run
 	if isAPI(r) {
 		b, _ := json.Marshal(jsonError(code, err))
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")

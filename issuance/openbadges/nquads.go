@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // RDF terms of the credential shape under the pinned contexts (VC 2.0, OB
@@ -30,8 +31,13 @@ const (
 // refused rather than signed into a proof other verifiers would reject.
 var ErrControlChar = errors.New("text contains a control character")
 
-// CheckText reports ErrControlChar for text a credential may not carry.
+// CheckText reports ErrControlChar for text a credential may not carry
+// (control characters other than line breaks and tabs, or bytes that are
+// not UTF-8, which JSON would rewrite but the direct N-Quads would not).
 func CheckText(s string) error {
+	if !utf8.ValidString(s) {
+		return ErrControlChar
+	}
 	for _, r := range s {
 		if (r < 0x20 && r != '\n' && r != '\r' && r != '\t') || r == 0x7f {
 			return ErrControlChar

@@ -1,0 +1,89 @@
+package issuance
+
+// This file is the review and publish logic that other surfaces than the
+// staff pages use (the LMS view of a course's instructors): reading the same
+// forms the staff pages read, and finding a learner's credential.
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/gin-gonic/gin"
+)
+
+// FormSelection reads a publish form the way the staff review page does:
+// the ticked credentials (field "ids", repeated) or, with all=1, every
+// unpublished credential of group groupID. The selection is always bounded
+// to groupID, so ids of other groups are never published through it. Too
+// many ticked ids is an Invalid error.
+func FormSelection(c *gin.Context, groupID int64) (Selection, error) {
+	return selection(c, groupID)
+}
+
+// FormAmendment compares a credential's amend form (fields name, email,
+// issued_on, expires_on and attr_<key> for each of the group's attributes,
+// read through value) with the credential and returns an Amendment holding
+// only what changed, so the audit log shows real changes; changed is false
+// when nothing did. Values of attributes the group no longer defines are
+// kept.
+func FormAmendment(cr Credential, g Group, value func(field string) string) (a Amendment, changed bool) {
+	cur := formFromCredential(cr, g)
+	name, email, issued, expires := value("name"), value("email"), value("issued_on"), value("expires_on")
+	if name != cur.Name {
+		a.Name = &name
+	}
+	if email != cur.Email {
+		a.Email = &email
+	}
+	if issued != cur.IssuedOn {
+		a.IssuedOn = &issued
+	}
+	if expires != cur.ExpiresOn {
+		a.ExpiresOn = &expires
+	}
+	attrs := map[string]string{}
+	attrsChanged := false
+	for _, at := range cur.Attrs {
+		v := value("attr_" + at.Key)
+		if v != "" {
+			attrs[at.Key] = v
+		}
+		if v != at.Value {
+			attrsChanged = true
+		}
+	}
+	if attrsChanged {
+		for k, v := range cr.Attributes {
+			if _, defined := attrs[k]; !defined && !g.hasAttribute(k) {
+				attrs[k] = v
+			}
+		}
+		a.Attributes = attrs
+	}
+	changed = a.Name != nil || a.Email != nil || a.IssuedOn != nil || a.ExpiresOn != nil || a.Attributes != nil
+	return a, changed
+}
+
+// CredentialFor returns a learner's credential in group groupID that is
+// not revoked — published or still awaiting review — found by externalRef
+// (the completion source's identity) or, failing that, by email (either may
+// be ""); ok is false when there is none. A published one is preferred over
+// an unpublished one, then the newest.
+func (s *Service) CredentialFor(ctx context.Context, groupID int64, externalRef, email string) (c Credential, ok bool, err error) {
+	const q = `SELECT ` + credCols + ` FROM credentials
+WHERE group_id = $1 AND state IN ('published', 'unpublished')
+  AND ((external_ref = $2 AND $2 <> '') OR (lower(recipient_email) = lower($3) AND $3 <> ''))
+ORDER BY (external_ref = $2) DESC NULLS LAST, (state = 'published') DESC, seq DESC
+LIMIT 1`
+	var r credRow
+	err = s.DB.GetContext(ctx, &r, q, groupID, externalRef, email)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Credential{}, false, nil
+	}
+	if err != nil {
+		return Credential{}, false, fmt.Errorf("credential of %q / %q in group %d: %w", externalRef, email, groupID, err)
+	}
+	return r.credential(), true, nil
+}
