@@ -580,7 +580,7 @@ func (s *Service) appMap(c *gin.Context) error {
 	actor := launchActor(l)
 	if f.GroupChoice == "new" {
 		g, err := s.lti.Groups.CreateGroup(ctx, actor, issuance.Group{
-			Name: f.GroupName, CourseName: f.CourseName, DesignID: f.DesignID, Language: "en",
+			Name: f.GroupName, CourseName: f.CourseName, DesignID: f.DesignID, // the organisation's language
 			Description: "Awarded for completing " + f.CourseName + ".",
 		})
 		if err != nil {

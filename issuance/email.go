@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
+	netmail "net/mail"
 	"strings"
 	"sync/atomic"
 	texttemplate "text/template"
@@ -29,55 +30,122 @@ var mailFS embed.FS
 // The email templates are parsed once at start-up; a broken one panics in
 // init, so it can never ship.
 var (
-	mailSubject = texttemplate.Must(texttemplate.ParseFS(mailFS, "mailtmpl/credential.subject.txt"))
-	mailText    = texttemplate.Must(texttemplate.ParseFS(mailFS, "mailtmpl/credential.txt"))
-	mailHTML    = htmltemplate.Must(htmltemplate.ParseFS(mailFS, "mailtmpl/credential.html"))
+	mailText = texttemplate.Must(texttemplate.ParseFS(mailFS, "mailtmpl/credential.txt"))
+	mailHTML = htmltemplate.Must(htmltemplate.ParseFS(mailFS, "mailtmpl/credential.html"))
 )
 
-// DefaultIssuer names the issuing organisation until it is configurable.
-const DefaultIssuer = "Laurel"
-
-// emailData is what the credential email templates see.
+// emailData is what the credential email templates see: Body is the
+// owner's text with its placeholders filled, as paragraphs of lines of
+// segments, so the HTML part can link the credential's URL where the text
+// names it.
 type emailData struct {
-	RecipientName, To, Achievement, CourseName, IssuedOn, URL, CredentialID, Issuer, Reason, Color string
+	To, Achievement, CourseName, URL, CredentialID, Issuer, Color, Lang string
+	Text                                                                string
+	Paragraphs                                                          [][][]emailSegment
 	// Download links the certificate PDF or the baked badge (never attached).
 	Download Link
 }
 
-// CredentialEmail renders the email for credential c of group g: subject,
-// plain text and HTML (escaped by html/template).
-func (s *Service) CredentialEmail(c Credential, g Group, d Design, to, reason string) (mail.Message, error) {
-	data := emailData{RecipientName: c.Recipient.Name, To: to, Achievement: g.Name, CourseName: g.CourseName,
-		IssuedOn: c.IssuedOn.Format("2 January 2006"), URL: s.CredentialURL(c.ID), CredentialID: c.ID,
-		Issuer: DefaultIssuer, Reason: reason, Color: d.PrimaryColor}
+// emailSegment is a run of text in the email; Link is set where the text is
+// the credential's URL.
+type emailSegment struct{ Text, Link string }
+
+// CredentialEmail renders the email for credential c of group g on behalf of
+// organisation o: subject, plain text and HTML (escaped by html/template),
+// from o's text with its placeholders filled. reason "resend" marks a
+// reminder. The caller sets From and Reply-To (see FromFor).
+func (s *Service) CredentialEmail(c Credential, g Group, d Design, o Organisation, to, reason string) (mail.Message, error) {
+	vals := map[string]string{
+		"recipient_name": c.Recipient.Name, "credential_name": g.Name, "course_name": g.CourseName,
+		"issued_on": c.IssuedOn.Format(humanDate), "issuer_name": o.Name, "credential_url": s.CredentialURL(c.ID),
+		"credential_id": c.ID,
+	}
+	var download Link
 	switch d.Kind {
 	case Certificate:
 		// Only a certificate the PDF fonts can draw (the PDF route refuses
 		// others; the design's own texts are checked there).
 		if certpdf.Covered(c.Recipient.Name + g.Name + g.CourseName) {
-			data.Download = Link{"Download your certificate (PDF)", s.PDFURL(c.ID)}
+			download = Link{"Download your certificate (PDF)", s.PDFURL(c.ID)}
 		}
 	case Badge:
 		if s.Keys != nil { // a badge is baked with the signed credential
-			data.Download = Link{"Download your badge image", s.BadgeURL(c.ID)}
+			download = Link{"Download your badge image", s.BadgeURL(c.ID)}
 		}
 	}
+	return renderEmail(o, vals, d.PrimaryColor, download, to, reason)
+}
+
+// PreviewEmail renders o's publish email for an example recipient, so an
+// owner sees their text with its placeholders filled before saving it.
+func (s *Service) PreviewEmail(o Organisation) (mail.Message, error) {
+	vals := map[string]string{
+		"recipient_name": "Ada Lovelace", "credential_name": "Introduction to Data Science",
+		"course_name": "DS 101: Introduction to Data Science", "issued_on": s.now().Format(humanDate),
+		"issuer_name": o.Name, "credential_url": s.CredentialURL("example0credential0id"), "credential_id": "example0credential0id",
+	}
+	return renderEmail(o, vals, "", Link{}, "ada.lovelace@example.edu", "publish")
+}
+
+func renderEmail(o Organisation, vals map[string]string, color string, download Link, to, reason string) (mail.Message, error) {
+	data := emailData{To: to, Achievement: vals["credential_name"], CourseName: vals["course_name"], URL: vals["credential_url"],
+		CredentialID: vals["credential_id"], Issuer: o.Name, Color: color, Lang: o.Language, Download: download}
 	if !colorRE.MatchString(data.Color) {
 		data.Color = "#1f3a5f"
 	}
-	var subj, text, html bytes.Buffer
-	if err := mailSubject.Execute(&subj, data); err != nil {
-		return mail.Message{}, fmt.Errorf("render email subject for %s: %w", c.ID, err)
+	if data.Lang == "" {
+		data.Lang = "en"
 	}
+	body := o.Body()
+	data.Text = fill(body, vals)
+	for _, para := range strings.Split(body, "\n\n") {
+		para = strings.Trim(para, "\n")
+		if para == "" {
+			continue
+		}
+		var lines [][]emailSegment
+		for _, line := range strings.Split(para, "\n") {
+			var segs []emailSegment
+			for i, part := range strings.Split(line, "{credential_url}") {
+				if i > 0 {
+					segs = append(segs, emailSegment{Text: data.URL, Link: data.URL})
+				}
+				if part != "" {
+					segs = append(segs, emailSegment{Text: fill(part, vals)})
+				}
+			}
+			lines = append(lines, segs)
+		}
+		data.Paragraphs = append(data.Paragraphs, lines)
+	}
+	var text, html bytes.Buffer
 	if err := mailText.Execute(&text, data); err != nil {
-		return mail.Message{}, fmt.Errorf("render email text for %s: %w", c.ID, err)
+		return mail.Message{}, fmt.Errorf("render email text for %s: %w", data.CredentialID, err)
 	}
 	if err := mailHTML.Execute(&html, data); err != nil {
-		return mail.Message{}, fmt.Errorf("render email html for %s: %w", c.ID, err)
+		return mail.Message{}, fmt.Errorf("render email html for %s: %w", data.CredentialID, err)
+	}
+	subject := fill(o.Subject(), vals)
+	if reason == "resend" {
+		subject = "Reminder: " + subject
 	}
 	// A subject is one line: names with line breaks must not add headers.
-	subject := strings.Join(strings.Fields(subj.String()), " ")
+	subject = strings.Join(strings.Fields(subject), " ")
 	return mail.Message{To: to, Subject: subject, Text: text.String(), HTML: html.String()}, nil
+}
+
+// FromFor is the publish email's From for organisation o: the address of
+// from (LAUREL_MAIL_FROM) with o's sender name as display name (from itself
+// when it does not parse, which config validation prevents).
+func FromFor(o Organisation, from string) string {
+	a, err := netmail.ParseAddress(from)
+	if err != nil {
+		return from
+	}
+	if name := o.Sender(); name != "" {
+		a.Name = name
+	}
+	return a.String()
 }
 
 // CredentialURL is the public page of credential id.
@@ -120,6 +188,10 @@ func (s *Service) SendEmailBatch(sender *mail.Sender, from string) jobs.BatchHan
 			ids[i] = p.EmailID
 		}
 		loaded, err := s.loadEmails(ctx, ids)
+		var org Organisation
+		if err == nil {
+			org, err = s.Organisation(ctx)
+		}
 		if err != nil {
 			for i := range errs {
 				errs[i] = err
@@ -145,12 +217,12 @@ func (s *Service) SendEmailBatch(sender *mail.Sender, from string) jobs.BatchHan
 			case e.cred.State != Published:
 				dropped = append(dropped, dropping{i, "credential is " + string(e.cred.State) + ", not published"})
 			default:
-				m, err := s.CredentialEmail(e.cred, e.group, Design{PrimaryColor: e.color, Kind: e.kind}, e.to, e.reason)
+				m, err := s.CredentialEmail(e.cred, e.group, Design{PrimaryColor: e.color, Kind: e.kind}, org, e.to, e.reason)
 				if err != nil {
 					errs[i] = err
 					continue
 				}
-				m.From = from
+				m.From, m.ReplyTo = FromFor(org, from), org.ReplyAddress()
 				msgs = append(msgs, m)
 				msgJob = append(msgJob, i)
 			}

@@ -189,6 +189,14 @@ func designError(err error, id int64) error {
 // CreateGroup stores a new group; DesignID 0 means the default design.
 // Invalid input is an apperr.Fields error naming each field.
 func (s *Service) CreateGroup(ctx context.Context, actor string, g Group) (Group, error) {
+	if strings.TrimSpace(g.Language) == "" {
+		// New groups are in the organisation's default language.
+		o, err := s.Organisation(ctx)
+		if err != nil {
+			return Group{}, fmt.Errorf("create group %q: %w", g.Name, err)
+		}
+		g.Language = o.Language
+	}
 	if fe := checkGroup(&g); len(fe) > 0 {
 		return Group{}, apperr.Fields("The group has problems.", fe)
 	}

@@ -51,13 +51,22 @@ type IssuerIdentity struct {
 // open its signing keys with (a Service built without Keys).
 var ErrSigningUnavailable = errors.New("credential signing is not configured (no secret keys)")
 
-// issuerIdentity is where Laurel reads who issues. Organisation settings
-// will replace the defaults here (set Service.Issuer).
+// issuerIdentity is where Laurel reads who issues: the organisation
+// settings (the deployment's URL when they name no website), unless
+// Service.Issuer says otherwise.
 func (s *Service) issuerIdentity(ctx context.Context) (IssuerIdentity, error) {
 	if s.Issuer != nil {
 		return s.Issuer(ctx)
 	}
-	return IssuerIdentity{Name: DefaultIssuer, URL: s.base()}, nil
+	o, err := s.Organisation(ctx)
+	if err != nil {
+		return IssuerIdentity{}, err
+	}
+	id := IssuerIdentity{Name: o.Name, URL: o.Website, LogoURL: o.LogoURL}
+	if id.URL == "" {
+		id.URL = s.base()
+	}
+	return id, nil
 }
 
 func (s *Service) base() string { return strings.TrimRight(s.BaseURL, "/") }

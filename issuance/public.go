@@ -19,9 +19,13 @@ type CredentialView struct {
 	Credential Credential
 	Group      Group
 	Design     Design // without image bytes
-	Issuer     string
-	URL        string
-	// ImageURL / LogoURL serve the design's badge image and logo ("" when none).
+	// Issuer is the organisation's name; Organisation the rest of its
+	// identity (website, logo, language).
+	Issuer       string
+	Organisation Organisation
+	URL          string
+	// ImageURL / LogoURL serve the design's badge image and logo ("" when
+	// none); a design without its own logo shows the organisation's.
 	ImageURL, LogoURL string
 	IssuedOn          string // formatted for people
 	ExpiresOn         string // "" when it never expires
@@ -55,11 +59,15 @@ func (s *Service) View(ctx context.Context, c Credential, preview bool) (Credent
 	if err != nil {
 		return CredentialView{}, err
 	}
-	iss, err := s.issuerIdentity(ctx)
+	o, err := s.Organisation(ctx)
 	if err != nil {
 		return CredentialView{}, err
 	}
-	v := CredentialView{Credential: c, Group: g, Issuer: iss.Name, URL: s.CredentialURL(c.ID),
+	iss, err := s.issuerIdentity(ctx) // the organisation's name unless Service.Issuer says otherwise
+	if err != nil {
+		return CredentialView{}, err
+	}
+	v := CredentialView{Credential: c, Group: g, Issuer: iss.Name, Organisation: o, URL: s.CredentialURL(c.ID),
 		JSONURL: s.CredentialURL(c.ID) + ".json", JWTURL: s.CredentialURL(c.ID) + ".jwt",
 		IssuedOn: c.IssuedOn.Format(humanDate), Expired: c.Expired(s.now()), Preview: preview}
 	if c.ExpiresOn != nil {
@@ -74,6 +82,8 @@ func (s *Service) View(ctx context.Context, c Credential, preview bool) (Credent
 	}
 	if len(d.Logo) > 0 {
 		v.LogoURL = base + "/logo"
+	} else if o.LogoURL != "" {
+		v.LogoURL = o.LogoURL
 	}
 	d.Image, d.Logo = nil, nil
 	v.Design = d
@@ -126,16 +136,32 @@ func formatValue(t AttributeType, v string) string {
 	return v
 }
 
-// RegisterPublic mounts the public credential page /c/:id and its design
-// images /c/:id/image and /c/:id/logo. They need no sign-in; an unpublished
-// or unknown ID gets the same 404 page, so IDs cannot be probed.
+// RegisterPublic mounts the public credential page /c/:id, its design
+// images /c/:id/image and /c/:id/logo, and the organisation's logo
+// /organisation/logo. They need no sign-in; an unpublished or unknown ID
+// gets the same 404 page, so IDs cannot be probed.
 func (s *Service) RegisterPublic(r gin.IRouter, rd *web.Renderer) {
 	p := &public{s: s, rd: rd, pdfs: newPDFCache(256), signed: signedJSON(s)}
 	r.GET("/c/:id", rd.Page(p.credential))
 	r.GET("/c/:id/badge", rd.Page(p.badge))
 	r.GET("/c/:id/image", rd.Page(p.image("image")))
 	r.GET("/c/:id/logo", rd.Page(p.image("logo")))
+	r.GET("/organisation/logo", rd.Page(p.organisationLogo))
 	p.registerOpenBadges(r)
+}
+
+// organisationLogo serves the issuer's logo: public, as Open Badges issuer
+// profiles and certificates link it.
+func (p *public) organisationLogo(c *gin.Context) error {
+	b, typ, updated, err := p.s.OrganisationLogo(c.Request.Context())
+	if err != nil {
+		return err
+	}
+	if len(b) == 0 {
+		return apperr.Errorf(apperr.NotFound, "The organisation has no logo.")
+	}
+	WriteImage(c, b, typ, updated.Unix())
+	return nil
 }
 
 type public struct {

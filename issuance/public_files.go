@@ -47,6 +47,11 @@ func (s *Service) certificate(ctx context.Context, v CredentialView) (certpdf.Ce
 			return certpdf.Certificate{}, err
 		}
 		out.Logo, out.LogoType = d.Logo, d.LogoType
+		if len(out.Logo) == 0 { // the design has none: the view shows the organisation's
+			if out.Logo, out.LogoType, _, err = s.OrganisationLogo(ctx); err != nil {
+				return certpdf.Certificate{}, err
+			}
+		}
 	}
 	return out, nil
 }

@@ -22,13 +22,14 @@ type Service struct {
 	// Keys (LAUREL_SECRET_KEY) seal the credential signing keys; without
 	// them nothing is signed (ErrSigningUnavailable).
 	Keys *secret.Keys
-	// Issuer says who issues (name, website, logo); nil uses DefaultIssuer
-	// and BaseURL.
+	// Issuer says who issues (name, website, logo); nil reads the
+	// organisation settings (Organisation).
 	Issuer func(ctx context.Context) (IssuerIdentity, error)
 
 	keysOnce sync.Once
 	credKeys *CredentialKeys
 	status   statusCache
+	org      orgCache // Organisation's brief cache
 }
 
 // New returns a Service on db whose public links start with baseURL.

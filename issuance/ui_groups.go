@@ -107,7 +107,7 @@ func (u *ui) groupFormPage(c *gin.Context, g Group, isNew bool) (groupFormPage, 
 	page := groupFormPage{
 		New: isNew, Group: g, DesignID: g.DesignID, Designs: designs, Errors: formErrors{},
 		AttributeTypes:  []AttributeType{TextAttr, DateAttr, NumberAttr},
-		LanguageOptions: []string{"en", "de", "fr", "es", "it", "nl", "pt", "sv", "da", "fi", "pl"},
+		LanguageOptions: groupLanguages,
 	}
 	if g.ValidityMonths != nil {
 		page.ValidityMonths = strconv.Itoa(*g.ValidityMonths)
@@ -146,7 +146,12 @@ func (u *ui) groupNew(c *gin.Context) error {
 	if err := requireNewGroup(p); err != nil {
 		return err
 	}
-	page, err := u.groupFormPage(c, Group{Language: "en"}, true)
+	// A new group is in the organisation's language unless staff say otherwise.
+	o, err := u.s.Organisation(c.Request.Context())
+	if err != nil {
+		return err
+	}
+	page, err := u.groupFormPage(c, Group{Language: o.Language}, true)
 	if err != nil {
 		return err
 	}
@@ -366,3 +371,7 @@ func (u *ui) parseGroupForm(c *gin.Context, base Group, isNew bool) (Group, grou
 // attrKeyRE is what a custom attribute key may look like: it names a form
 // field, a CSV column and a JSON key.
 var attrKeyRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+
+// groupLanguages are the language codes the forms suggest (any BCP 47 tag
+// is accepted).
+var groupLanguages = []string{"en", "de", "fr", "es", "it", "nl", "pt", "sv", "da", "fi", "pl"}

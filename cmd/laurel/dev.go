@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -21,6 +23,7 @@ func (m *Main) dev(ctx context.Context, args []string) error {
 	fs := m.flags("dev")
 	dataDir := fs.String("data", ".laurel", "directory for the private PostgreSQL and Redis data")
 	migrate := fs.Bool("migrate", true, "apply pending migrations on start")
+	port := fs.Int("port", 0, "serve on this port, with base URL http://localhost:PORT (default 8080, or LAUREL_LISTEN's port)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -48,6 +51,9 @@ func (m *Main) dev(ctx context.Context, args []string) error {
 	// The sandbox's platform runs on this machine over plain http.
 	cfg.AllowHTTPPlatforms = true
 	cfg.Listen = devListen(os.LookupEnv("LAUREL_LISTEN"))
+	if err := devAddress(&cfg, *port, os.LookupEnv); err != nil {
+		return err
+	}
 	if cfg.DatabaseURL == "" {
 		pg, err := devstack.StartPostgres(ctx, filepath.Join(dir, "postgres"), "laurel", devstack.Options{Durable: true})
 		if err != nil {
@@ -117,4 +123,49 @@ func devSecret(path string) (string, error) {
 		return "", fmt.Errorf("save dev secret key: %w", err)
 	}
 	return key, nil
+}
+
+// devAddress makes the sandbox's listen address and base URL agree, so one
+// setting moves both: --port N moves the listen address (devListen's, on
+// its interface) to port N and the base URL to http://localhost:N;
+// otherwise LAUREL_LISTEN set alone gives the base URL its port, and a local
+// LAUREL_BASE_URL set alone gives the listen address its port. A base URL
+// on another host (a tunnel or proxy in front) is kept as it is. lookup is
+// os.LookupEnv.
+func devAddress(cfg *config.Config, port int, lookup func(string) (string, bool)) error {
+	_, baseSet := lookup("LAUREL_BASE_URL")
+	_, listenSet := lookup("LAUREL_LISTEN")
+	base, err := url.Parse(cfg.BaseURL)
+	if err != nil || base.Host == "" {
+		return fmt.Errorf("LAUREL_BASE_URL is malformed: not a URL")
+	}
+	host, listenPort, err := net.SplitHostPort(cfg.Listen)
+	if err != nil || listenPort == "" {
+		return fmt.Errorf("LAUREL_LISTEN is malformed: want host:port or :port, got %q", cfg.Listen)
+	}
+	local := !baseSet || loopbackOnly(base.Hostname())
+	setBasePort := func(p string) {
+		if !local {
+			return
+		}
+		if !baseSet {
+			base = &url.URL{Scheme: "http", Host: "localhost"}
+		}
+		base.Host = net.JoinHostPort(base.Hostname(), p)
+		cfg.BaseURL = strings.TrimRight(base.String(), "/")
+	}
+	switch {
+	case port != 0:
+		if port < 1 || port > 65535 {
+			return fmt.Errorf("dev: --port %d is not a port (1 to 65535)", port)
+		}
+		p := strconv.Itoa(port)
+		cfg.Listen = net.JoinHostPort(host, p)
+		setBasePort(p)
+	case listenSet && !baseSet:
+		setBasePort(listenPort)
+	case baseSet && !listenSet && local && base.Port() != "":
+		cfg.Listen = net.JoinHostPort(host, base.Port())
+	}
+	return nil
 }

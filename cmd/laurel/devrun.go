@@ -123,6 +123,9 @@ func devSeed(ctx context.Context, a *app.App, dir string) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		if err := devSeedOrganisation(ctx, a); err != nil {
+			return "", err
+		}
 	}
 	b, err := os.ReadFile(pwFile)
 	if errors.Is(err, os.ErrNotExist) {
@@ -132,4 +135,26 @@ func devSeed(ctx context.Context, a *app.App, dir string) (string, error) {
 		return "", err
 	}
 	return devOwnerEmail + " / " + strings.TrimSpace(string(b)), nil
+}
+
+// devLogo is the demo university's logo: a shield with its initials.
+const devLogo = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 140" width="120" height="140">
+<path d="M60 4 L112 22 V70 C112 104 88 126 60 136 C32 126 8 104 8 70 V22 Z" fill="#1f3a5f" stroke="#c9a227" stroke-width="6"/>
+<text x="60" y="86" font-family="Georgia, serif" font-size="40" fill="#ffffff" text-anchor="middle">ESU</text>
+</svg>`
+
+// devSeedOrganisation names the sandbox's issuer, so its emails and
+// credentials look like a university's.
+func devSeedOrganisation(ctx context.Context, a *app.App) error {
+	o, err := a.Issuance.Organisation(ctx)
+	if err != nil {
+		return err
+	}
+	o.Name = "Example State University"
+	o.Website = "https://www.example.edu"
+	o.ContactEmail = "registrar@example.edu"
+	o.SenderName = "Example State University Registrar"
+	o.Language = "en"
+	_, err = a.Issuance.UpdateOrganisation(ctx, "system:dev-seed", issuance.OrganisationUpdate{Organisation: o, Logo: []byte(devLogo)})
+	return err
 }

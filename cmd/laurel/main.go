@@ -18,7 +18,8 @@ import (
 const usage = `usage: laurel <command> [flags]
 
 commands:
-  dev                         run everything locally (private PostgreSQL, Redis, mail catcher, Canvas sandbox)
+  dev [--port N] [--data DIR] [--migrate=false]
+                              run everything locally (private PostgreSQL, Redis, mail catcher, Canvas sandbox)
   serve [--workers=false] [--migrate=false]
                               the production server (HTTP + background workers)
   worker [--migrate=false]    background workers only
@@ -32,6 +33,7 @@ commands:
                               print a one-time Dynamic Registration link (default: valid 24h)
   reconcile [--mapping ID]    check Canvas for completions now
   keys rotate                 add a new tool signing key (--credentials: new Open Badges signing keys)
+  help [command]              this list, or one command's flags (also: laurel <command> --help)
 `
 
 func main() {
@@ -65,13 +67,30 @@ func (m *Main) Close() {
 
 func (m *Main) onClose(f func()) { m.closers = append(m.closers, f) }
 
-// Run dispatches args to a command.
+// Run dispatches args to a command. `laurel help [command]` and
+// `laurel <command> --help` print usage on stdout and succeed.
 func (m *Main) Run(ctx context.Context, args []string) error {
 	slog.SetDefault(slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	if len(args) == 0 {
 		fmt.Fprint(m.Stderr, usage)
 		return errors.New("no command given")
 	}
+	if (args[0] == "help" || isHelpFlag(args[0])) && len(args) > 1 {
+		args = append(args[1:len(args):len(args)], "--help")
+	}
+	err := m.dispatch(ctx, args)
+	var h *helpRequest
+	if errors.As(err, &h) {
+		h.print(m.Stdout)
+		return nil
+	}
+	return err
+}
+
+// groupCommands have subcommands: `laurel user` alone is incomplete.
+var groupCommands = map[string]bool{"user": true, "token": true, "platform": true, "keys": true}
+
+func (m *Main) dispatch(ctx context.Context, args []string) error {
 	cmd, rest := args[0], args[1:]
 	sub := ""
 	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
@@ -100,12 +119,86 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.reconcile(ctx, rest)
 	case cmd == "keys" && sub == "rotate":
 		return m.keysRotate(ctx, rest[1:])
-	case cmd == "help" || cmd == "-h" || cmd == "--help":
+	case cmd == "help" || isHelpFlag(cmd):
 		fmt.Fprint(m.Stdout, usage)
 		return nil
+	case groupCommands[cmd] && sub == "" && len(rest) > 0 && isHelpFlag(rest[0]):
+		return &helpRequest{name: cmd}
+	case groupCommands[cmd] && sub == "":
+		fmt.Fprint(m.Stderr, commandUsage(cmd))
+		return fmt.Errorf("%s: missing subcommand (see laurel %s --help)", cmd, cmd)
 	}
 	fmt.Fprint(m.Stderr, usage)
 	return fmt.Errorf("unknown command %q", strings.TrimSpace(cmd+" "+sub))
+}
+
+func isHelpFlag(s string) bool { return s == "-h" || s == "-help" || s == "--help" }
+
+// helpRequest is a command's answer to --help: Run prints its usage and
+// flags on stdout and exits 0.
+type helpRequest struct {
+	name string
+	fs   *flag.FlagSet // nil for a command with subcommands
+}
+
+func (h *helpRequest) Error() string { return h.name + ": help requested" }
+
+func (h *helpRequest) print(w io.Writer) {
+	fmt.Fprint(w, commandUsage(h.name))
+	if h.fs == nil {
+		return
+	}
+	n := 0
+	h.fs.VisitAll(func(f *flag.Flag) {
+		if n == 0 {
+			fmt.Fprintln(w, "\nflags:")
+		}
+		n++
+		typ, text := flag.UnquoteUsage(f)
+		name := "--" + f.Name
+		if typ != "" {
+			name += " " + typ
+		}
+		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" {
+			text += " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(w, "  %-24s %s\n", name, text)
+	})
+}
+
+// commandUsage is usage's lines for command name ("user add", or "user" for
+// all of its subcommands), falling back to shorter prefixes of name and to
+// the whole list, so a command is described in one place.
+func commandUsage(name string) string {
+	for prefix := name; prefix != ""; {
+		var b strings.Builder
+		in := false
+		for _, line := range strings.Split(usage, "\n") {
+			switch {
+			case strings.HasPrefix(line, "  ") && !strings.HasPrefix(line, "   "):
+				f := strings.TrimSpace(line)
+				in = f == prefix || strings.HasPrefix(f, prefix+" ")
+			case !strings.HasPrefix(line, "   "):
+				in = false
+			}
+			if in {
+				b.WriteString(line + "\n")
+			}
+		}
+		if b.Len() > 0 {
+			head := "usage: laurel " + name + " [flags]\n\n"
+			if groupCommands[name] {
+				head = "usage: laurel " + name + " <subcommand> [flags]\n\n"
+			}
+			return head + b.String()
+		}
+		i := strings.LastIndexByte(prefix, ' ')
+		if i < 0 {
+			break
+		}
+		prefix = prefix[:i]
+	}
+	return usage
 }
 
 // flags returns a FlagSet that reports errors as one line instead of printing usage.
@@ -116,7 +209,9 @@ func (m *Main) flags(name string) *flag.FlagSet {
 }
 
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return &helpRequest{name: fs.Name(), fs: fs}
+	} else if err != nil {
 		return fmt.Errorf("%s: %v", fs.Name(), err)
 	}
 	if fs.NArg() > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/laurel-edu/laurel/internal/app"
 	"github.com/laurel-edu/laurel/internal/config"
@@ -83,7 +84,7 @@ func (m *Main) worker(ctx context.Context, args []string) error {
 
 func (m *Main) migrate(ctx context.Context, args []string) error {
 	action := "up"
-	if len(args) > 0 {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		action, args = args[0], args[1:]
 	}
 	if err := parse(m.flags("migrate "+action), args); err != nil {

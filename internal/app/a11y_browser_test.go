@@ -311,6 +311,7 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 		{"admin user invite", open("/admin/users/invite")},
 		{"admin user", open(fmt.Sprintf("/admin/users/%d", staff.ID))},
 		{"admin tokens", open("/admin/tokens")},
+		{"admin organisation", open("/admin/organisation")},
 		{"account password", open("/account/password")},
 	}
 	for _, p := range signedIn {

@@ -98,7 +98,7 @@ func (a *App) Handler() (http.Handler, error) {
 	if a.opts.Routes != nil {
 		a.opts.Routes(r, a.Renderer)
 	}
-	return h, nil
+	return web.HeadAsGet(h), nil
 }
 
 // Serve runs the HTTP server until ctx ends, then drains it.

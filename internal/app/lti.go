@@ -38,19 +38,19 @@ func (a *App) launchDeps(rd *web.Renderer) canvas.LaunchDeps {
 		Renderer:         rd,
 		AssistantsMayMap: a.Config.AssistantsMayMap,
 		Review:           a.Issuance,
-		Organisation:     orgSettings{},
+		Organisation:     orgSettings{a.Issuance},
 	}
 }
 
-// orgSettings answers the launch views' questions about the organisation.
-// Until the organisation settings are merged it gives their defaults:
-// instructors may not publish in the LMS, and the issuer is
-// issuance.DefaultIssuer. Once (*issuance.Service).InstructorsMayPublish
-// and Organisation exist, answer from them.
-type orgSettings struct{}
+// orgSettings answers the launch views' questions about the organisation
+// from its settings (/admin/organisation).
+type orgSettings struct{ s *issuance.Service }
 
-func (orgSettings) InstructorsMayPublish(context.Context) (bool, error) { return false, nil }
+func (o orgSettings) InstructorsMayPublish(ctx context.Context) (bool, error) {
+	return o.s.InstructorsMayPublish(ctx)
+}
 
-func (orgSettings) OrganisationName(context.Context) (string, error) {
-	return issuance.DefaultIssuer, nil
+func (o orgSettings) OrganisationName(ctx context.Context) (string, error) {
+	org, err := o.s.Organisation(ctx)
+	return org.Name, err
 }

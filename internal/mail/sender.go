@@ -27,6 +27,8 @@ type Message struct {
 	Subject string
 	Text    string
 	HTML    string
+	// ReplyTo is the Reply-To address ("" for none).
+	ReplyTo string
 }
 
 // Sender delivers messages through one SMTP server, reusing a small pool of
@@ -205,6 +207,11 @@ func (s *Sender) build(m Message) (*gomail.Msg, error) {
 	}
 	if err := msg.To(m.To); err != nil {
 		return nil, fmt.Errorf("send mail: To %q: %w", m.To, err)
+	}
+	if m.ReplyTo != "" {
+		if err := msg.ReplyTo(m.ReplyTo); err != nil {
+			return nil, fmt.Errorf("send mail: Reply-To %q: %w", m.ReplyTo, err)
+		}
 	}
 	msg.Subject(m.Subject)
 	msg.SetDate()

@@ -14,7 +14,8 @@ import (
 //go:embed static
 var staticFS embed.FS
 
-// RegisterStatic serves the embedded scripts and styles under /static/.
+// RegisterStatic serves the embedded scripts and styles under /static/, and
+// the favicon at /favicon.ico, where browsers ask for it.
 func RegisterStatic(r gin.IRoutes) {
 	sub, err := fs.Sub(staticFS, "static")
 	if err != nil {
@@ -25,5 +26,13 @@ func RegisterStatic(r gin.IRoutes) {
 		c.Header("Cache-Control", "public, max-age=3600")
 		c.Request.URL.Path = c.Param("file")
 		files.ServeHTTP(c.Writer, c.Request)
+	})
+	favicon, err := staticFS.ReadFile("static/favicon.ico")
+	if err != nil {
+		panic(err) // the embedded path is fixed at compile time
+	}
+	r.GET("/favicon.ico", func(c *gin.Context) {
+		c.Header("Cache-Control", "public, max-age=86400")
+		c.Data(http.StatusOK, "image/x-icon", favicon)
 	})
 }

@@ -1,0 +1,400 @@
+package issuance
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	netmail "net/mail"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"golang.org/x/text/language"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/db"
+)
+
+// Organisation is the issuer: the university or school whose name, website
+// and logo every credential, email and Open Badges issuer profile carries.
+// There is one, edited by owners on /admin/organisation.
+type Organisation struct {
+	Name         string `json:"name"`
+	Website      string `json:"website"`       // "" when not set; else an absolute http(s) URL
+	ContactEmail string `json:"contact_email"` // "" when not set
+	// LogoURL is the public, absolute URL of the logo ("" when there is
+	// none); LogoType its MIME type (image/png or image/svg+xml).
+	LogoURL  string `json:"logo_url"`
+	LogoType string `json:"logo_type"`
+	// SenderName is the display name of the publish email's From (the
+	// address stays LAUREL_MAIL_FROM's); "" uses Name. ReplyTo "" uses
+	// ContactEmail (and no Reply-To when that is empty too).
+	SenderName string `json:"sender_name"`
+	ReplyTo    string `json:"reply_to"`
+	// Language is a BCP 47 tag (e.g. "en", "pt-BR"): the language of the
+	// publish email the owner writes and the default of new groups. Laurel's
+	// own pages are in English.
+	Language string `json:"language"`
+	// EmailSubject and EmailBody are the publish email's text with
+	// placeholders such as {recipient_name} (see Placeholders); "" means
+	// DefaultEmailSubject / DefaultEmailBody.
+	EmailSubject string `json:"email_subject"`
+	EmailBody    string `json:"email_body"`
+	// InstructorsMayPublish lets instructors review, amend and publish
+	// their own course's credentials inside the LMS (default off).
+	InstructorsMayPublish bool      `json:"instructors_may_publish"`
+	UpdatedAt             time.Time `json:"updated_at"`
+}
+
+// Subject is the publish email's subject template in effect.
+func (o Organisation) Subject() string {
+	if o.EmailSubject == "" {
+		return DefaultEmailSubject
+	}
+	return o.EmailSubject
+}
+
+// Body is the publish email's body template in effect.
+func (o Organisation) Body() string {
+	if o.EmailBody == "" {
+		return DefaultEmailBody
+	}
+	return o.EmailBody
+}
+
+// Sender is the display name of the publish email's From.
+func (o Organisation) Sender() string {
+	if o.SenderName != "" {
+		return o.SenderName
+	}
+	return o.Name
+}
+
+// ReplyAddress is the publish email's Reply-To, "" for none.
+func (o Organisation) ReplyAddress() string {
+	if o.ReplyTo != "" {
+		return o.ReplyTo
+	}
+	return o.ContactEmail
+}
+
+// The publish email's text until an owner writes their own.
+const (
+	DefaultEmailSubject = "Your credential for {credential_name}"
+	DefaultEmailBody    = `Hello {recipient_name},
+
+{issuer_name} has issued you a credential for {credential_name}, dated {issued_on}.
+
+View, share and verify it here:
+{credential_url}`
+)
+
+// Placeholder is one name the publish email's text may use in braces.
+type Placeholder struct{ Name, Means string }
+
+// Placeholders are the names the publish email's subject and text may use,
+// written in braces: {recipient_name}. Any other name in braces is an error.
+var Placeholders = []Placeholder{
+	{"recipient_name", "the recipient's name"},
+	{"credential_name", "the credential's name (its group)"},
+	{"course_name", "the course's name"},
+	{"issued_on", "the issue date"},
+	{"issuer_name", "your organisation's name"},
+	{"credential_url", "the link to the credential's page (required in the text)"},
+	{"credential_id", "the credential's ID"},
+}
+
+// placeholderRE finds a placeholder: a name in braces, without spaces.
+var placeholderRE = regexp.MustCompile(`\{([^{}\s]{1,60})\}`)
+
+// unknownPlaceholders lists the names in braces in text that are not
+// Placeholders, each once, in order.
+func unknownPlaceholders(text string) []string {
+	var out []string
+	for _, m := range placeholderRE.FindAllStringSubmatch(text, -1) {
+		known := slices.ContainsFunc(Placeholders, func(p Placeholder) bool { return p.Name == m[1] })
+		if !known && !slices.Contains(out, "{"+m[1]+"}") {
+			out = append(out, "{"+m[1]+"}")
+		}
+	}
+	return out
+}
+
+// fill replaces the placeholders in text with vals (keyed by name without
+// braces); names not in vals stay as written (checked on save).
+func fill(text string, vals map[string]string) string {
+	return placeholderRE.ReplaceAllStringFunc(text, func(m string) string {
+		if v, ok := vals[m[1:len(m)-1]]; ok {
+			return v
+		}
+		return m
+	})
+}
+
+const (
+	maxOrgText   = 200
+	maxEmailBody = 5000
+)
+
+// checkOrganisation normalises o and returns its problems, each naming its
+// field (the form's input names).
+func checkOrganisation(o *Organisation) []apperr.FieldError {
+	var fe []apperr.FieldError
+	bad := func(field, msg string) { fe = append(fe, apperr.FieldError{Index: -1, Field: field, Message: msg}) }
+	oneLine := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	o.Name = oneLine(o.Name)
+	o.SenderName = oneLine(o.SenderName)
+	o.Website = strings.TrimSpace(o.Website)
+	o.ContactEmail = strings.TrimSpace(o.ContactEmail)
+	o.ReplyTo = strings.TrimSpace(o.ReplyTo)
+	o.Language = strings.TrimSpace(o.Language)
+	o.EmailSubject = oneLine(o.EmailSubject)
+	o.EmailBody = strings.TrimSpace(strings.ReplaceAll(o.EmailBody, "\r\n", "\n"))
+	switch {
+	case o.Name == "":
+		bad("name", "Enter your organisation's name, e.g. University of Example.")
+	case len([]rune(o.Name)) > maxOrgText:
+		bad("name", fmt.Sprintf("The name must be at most %d characters.", maxOrgText))
+	}
+	if len([]rune(o.SenderName)) > maxOrgText {
+		bad("sender_name", fmt.Sprintf("The sender name must be at most %d characters.", maxOrgText))
+	}
+	if o.Website != "" {
+		u, err := url.Parse(o.Website)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(o.Website) > 500 {
+			bad("website", "The website must be a full address starting with https://, e.g. https://www.example.edu.")
+		}
+	}
+	for _, f := range []struct {
+		field, label string
+		v            *string
+	}{{"contact_email", "The contact email", &o.ContactEmail}, {"reply_to", "The reply-to address", &o.ReplyTo}} {
+		if *f.v == "" {
+			continue
+		}
+		a, err := netmail.ParseAddress(*f.v)
+		if err != nil || a.Name != "" || a.Address != *f.v || !strings.Contains(a.Address, ".") || len(*f.v) > 254 {
+			bad(f.field, fmt.Sprintf("%s %q is not an email address (e.g. registry@example.edu).", f.label, *f.v))
+		}
+	}
+	if o.Language == "" {
+		o.Language = "en"
+	}
+	if tag, err := language.Parse(o.Language); err != nil || len(o.Language) > 35 {
+		bad("language", fmt.Sprintf("%q is not a language code (e.g. en, fr, pt-BR).", o.Language))
+	} else {
+		o.Language = tag.String()
+	}
+	if len([]rune(o.EmailSubject)) > maxOrgText {
+		bad("email_subject", fmt.Sprintf("The subject must be at most %d characters.", maxOrgText))
+	} else if u := unknownPlaceholders(o.EmailSubject); len(u) > 0 {
+		bad("email_subject", unknownMessage(u))
+	}
+	switch u := unknownPlaceholders(o.EmailBody); {
+	case len([]rune(o.EmailBody)) > maxEmailBody:
+		bad("email_body", fmt.Sprintf("The email text must be at most %d characters.", maxEmailBody))
+	case len(u) > 0:
+		bad("email_body", unknownMessage(u))
+	case o.EmailBody != "" && !strings.Contains(o.EmailBody, "{credential_url}"):
+		bad("email_body", "The email text must contain {credential_url}, the link to the credential: without it the recipient cannot open it.")
+	}
+	// The default text is stored as "", so a later improvement of the
+	// default reaches owners who never changed it.
+	if o.EmailSubject == DefaultEmailSubject {
+		o.EmailSubject = ""
+	}
+	if o.EmailBody == DefaultEmailBody {
+		o.EmailBody = ""
+	}
+	return fe
+}
+
+func unknownMessage(names []string) string {
+	known := make([]string, len(Placeholders))
+	for i, p := range Placeholders {
+		known[i] = "{" + p.Name + "}"
+	}
+	what := "Unknown placeholder " + names[0]
+	if len(names) > 1 {
+		what = "Unknown placeholders " + strings.Join(names, ", ")
+	}
+	return what + "; the placeholders are " + strings.Join(known, ", ") + "."
+}
+
+type orgRow struct {
+	Name                  string         `db:"name"`
+	Website               string         `db:"website"`
+	ContactEmail          string         `db:"contact_email"`
+	LogoType              sql.NullString `db:"logo_type"`
+	SenderName            string         `db:"sender_name"`
+	ReplyTo               string         `db:"reply_to"`
+	Language              string         `db:"language"`
+	EmailSubject          string         `db:"email_subject"`
+	EmailBody             string         `db:"email_body"`
+	InstructorsMayPublish bool           `db:"instructors_may_publish"`
+	UpdatedAt             time.Time      `db:"updated_at"`
+}
+
+// orgCols leaves out the logo's bytes: only the logo route reads them.
+const orgCols = `name, website, contact_email, logo_type, sender_name, reply_to, language, email_subject, email_body,
+	instructors_may_publish, updated_at`
+
+func (s *Service) organisation(r orgRow) Organisation {
+	o := Organisation{Name: r.Name, Website: r.Website, ContactEmail: r.ContactEmail, LogoType: r.LogoType.String,
+		SenderName: r.SenderName, ReplyTo: r.ReplyTo, Language: r.Language, EmailSubject: r.EmailSubject,
+		EmailBody: r.EmailBody, InstructorsMayPublish: r.InstructorsMayPublish, UpdatedAt: r.UpdatedAt}
+	if o.LogoType != "" {
+		// The version defeats caches when the logo changes.
+		o.LogoURL = fmt.Sprintf("%s/organisation/logo?v=%d", strings.TrimRight(s.BaseURL, "/"), r.UpdatedAt.Unix())
+	}
+	return o
+}
+
+// auditOrganisation is what the audit log keeps of the settings.
+func auditOrganisation(o Organisation, logoBytes int) map[string]any {
+	return map[string]any{"name": o.Name, "website": o.Website, "contact_email": o.ContactEmail,
+		"logo_type": o.LogoType, "logo_bytes": logoBytes, "sender_name": o.SenderName, "reply_to": o.ReplyTo,
+		"language": o.Language, "email_subject": o.EmailSubject, "email_body": o.EmailBody,
+		"instructors_may_publish": o.InstructorsMayPublish}
+}
+
+// orgCacheFor is how long Organisation answers from memory: the public page
+// and every email batch read it. A change made through this Service shows at
+// once; one made by another instance within this time.
+const orgCacheFor = 5 * time.Second
+
+// orgCache is the Service's copy of the organisation settings.
+type orgCache struct {
+	mu sync.Mutex
+	o  Organisation
+	at time.Time // zero: empty
+}
+
+// Organisation returns the issuing organisation's settings (without the
+// logo's bytes; see OrganisationLogo). It is the one accessor other
+// features use for the issuer's identity, cached briefly.
+func (s *Service) Organisation(ctx context.Context) (Organisation, error) {
+	now := s.now()
+	s.org.mu.Lock()
+	if !s.org.at.IsZero() && !now.Before(s.org.at) && now.Sub(s.org.at) < orgCacheFor {
+		o := s.org.o
+		s.org.mu.Unlock()
+		return o, nil
+	}
+	s.org.mu.Unlock()
+	var r orgRow
+	if err := s.DB.GetContext(ctx, &r, `SELECT `+orgCols+` FROM organisation WHERE id`); err != nil {
+		return Organisation{}, fmt.Errorf("load organisation settings: %w", err)
+	}
+	o := s.organisation(r)
+	s.org.mu.Lock()
+	// A read that raced with an update must not replace the newer copy
+	// UpdateOrganisation cached.
+	if s.org.at.IsZero() || !s.org.o.UpdatedAt.After(o.UpdatedAt) {
+		s.org.o, s.org.at = o, now
+	}
+	s.org.mu.Unlock()
+	return o, nil
+}
+
+// InstructorsMayPublish reports whether the owner lets instructors review
+// and publish their own course's credentials in the LMS.
+func (s *Service) InstructorsMayPublish(ctx context.Context) (bool, error) {
+	o, err := s.Organisation(ctx)
+	return o.InstructorsMayPublish, err
+}
+
+// OrganisationLogo returns the logo's bytes and MIME type (nil when there is
+// none) and when the settings last changed.
+func (s *Service) OrganisationLogo(ctx context.Context) ([]byte, string, time.Time, error) {
+	var r struct {
+		Logo      []byte         `db:"logo"`
+		LogoType  sql.NullString `db:"logo_type"`
+		UpdatedAt time.Time      `db:"updated_at"`
+	}
+	if err := s.DB.GetContext(ctx, &r, `SELECT logo, logo_type, updated_at FROM organisation WHERE id`); err != nil {
+		return nil, "", time.Time{}, fmt.Errorf("load organisation logo: %w", err)
+	}
+	return r.Logo, r.LogoType.String, r.UpdatedAt, nil
+}
+
+// OrganisationUpdate is a change of the settings. Logo nil keeps the stored
+// logo; RemoveLogo drops it.
+type OrganisationUpdate struct {
+	Organisation
+	Logo       []byte
+	RemoveLogo bool
+}
+
+// CheckOrganisation normalises o as UpdateOrganisation would and returns an
+// apperr.Fields error naming each bad field, or nil.
+func CheckOrganisation(o *Organisation) error {
+	if fe := checkOrganisation(o); len(fe) > 0 {
+		return apperr.Fields("The organisation settings have problems.", fe)
+	}
+	return nil
+}
+
+// UpdateOrganisation stores the settings in u, audited as actor's change.
+// Errors: Invalid (an apperr.Fields error naming each bad field), with
+// nothing stored.
+func (s *Service) UpdateOrganisation(ctx context.Context, actor string, u OrganisationUpdate) (Organisation, error) {
+	o := u.Organisation
+	fe := checkOrganisation(&o)
+	if u.Logo != nil {
+		switch {
+		case len(u.Logo) > MaxImageBytes:
+			fe = append(fe, apperr.FieldError{Index: -1, Field: "logo", Message: "The logo must be at most 1 MiB."})
+		case imageType(u.Logo) == "":
+			fe = append(fe, apperr.FieldError{Index: -1, Field: "logo", Message: "The logo must be a PNG or SVG image (SVG without scripts)."})
+		default:
+			o.LogoType = imageType(u.Logo)
+		}
+	}
+	if len(fe) > 0 {
+		return Organisation{}, apperr.Fields("The organisation settings have problems.", fe)
+	}
+	var out Organisation
+	err := db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+		var old orgRow
+		var oldLogo int
+		if err := tx.GetContext(ctx, &old, `SELECT `+orgCols+` FROM organisation WHERE id FOR UPDATE`); err != nil {
+			return fmt.Errorf("update organisation settings: %w", err)
+		}
+		if err := tx.GetContext(ctx, &oldLogo, `SELECT COALESCE(octet_length(logo), 0) FROM organisation WHERE id`); err != nil {
+			return fmt.Errorf("update organisation settings: %w", err)
+		}
+		now := s.now()
+		const q = `UPDATE organisation SET name = $1, website = $2, contact_email = $3,
+				logo = CASE WHEN $4 THEN NULL ELSE COALESCE($5, logo) END,
+				logo_type = CASE WHEN $4 THEN NULL WHEN $5::bytea IS NOT NULL THEN $6 ELSE logo_type END,
+				sender_name = $7, reply_to = $8, language = $9, email_subject = $10, email_body = $11,
+				instructors_may_publish = $12, updated_at = $13
+			WHERE id RETURNING ` + orgCols
+		var r orgRow
+		if err := tx.GetContext(ctx, &r, q, o.Name, o.Website, o.ContactEmail, u.RemoveLogo && u.Logo == nil, u.Logo,
+			o.LogoType, o.SenderName, o.ReplyTo, o.Language, o.EmailSubject, o.EmailBody, o.InstructorsMayPublish, now); err != nil {
+			return fmt.Errorf("update organisation settings: %w", err)
+		}
+		out = s.organisation(r)
+		newLogo := oldLogo
+		switch {
+		case u.Logo != nil:
+			newLogo = len(u.Logo)
+		case u.RemoveLogo:
+			newLogo = 0
+		}
+		return audit(ctx, tx, now, actor, "update", "organisation", "1", auditOrganisation(s.organisation(old), oldLogo), auditOrganisation(out, newLogo))
+	})
+	if err != nil {
+		return Organisation{}, err
+	}
+	s.org.mu.Lock()
+	s.org.o, s.org.at = out, s.now()
+	s.org.mu.Unlock()
+	return out, nil
+}

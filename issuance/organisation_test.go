@@ -1,0 +1,170 @@
+package issuance_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/issuance"
+)
+
+// The settings start as the installation had them (issuer "Laurel", the
+// default email text, instructors may not publish), are validated field by
+// field, stored with an audit entry, and read back through Organisation.
+func TestOrganisationSettings(t *testing.T) {
+	s, d := mustService(t)
+	ctx := context.Background()
+	o, err := s.Organisation(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Name != "Laurel" || o.Language != "en" || o.InstructorsMayPublish || o.LogoURL != "" ||
+		o.Subject() != issuance.DefaultEmailSubject || o.Body() != issuance.DefaultEmailBody {
+		t.Fatalf("initial settings %+v", o)
+	}
+	if may, err := s.InstructorsMayPublish(ctx); err != nil || may {
+		t.Fatalf("InstructorsMayPublish = %v, %v; want false by default", may, err)
+	}
+
+	state := func() string {
+		t.Helper()
+		var st string
+		if err := d.Get(&st, `SELECT row_to_json(o)::text || (SELECT count(*) FROM audit_log)::text FROM organisation o`); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	valid := issuance.Organisation{Name: "University of Example", Website: "https://www.uni.example.edu",
+		ContactEmail: "registry@uni.example.edu", Language: "pt-br", SenderName: "UoE Registry"}
+	for _, tc := range []struct {
+		name  string
+		mod   func(*issuance.OrganisationUpdate)
+		field string
+		want  string
+	}{
+		{"no name", func(u *issuance.OrganisationUpdate) { u.Name = "  " }, "name", "Enter your organisation's name"},
+		{"website not a URL", func(u *issuance.OrganisationUpdate) { u.Website = "www.example.edu" }, "website", "https://"},
+		{"contact email", func(u *issuance.OrganisationUpdate) { u.ContactEmail = "registry" }, "contact_email", `"registry" is not an email address`},
+		{"reply-to with a name", func(u *issuance.OrganisationUpdate) { u.ReplyTo = "Reg <reg@example.edu>" }, "reply_to", "is not an email address"},
+		{"language", func(u *issuance.OrganisationUpdate) { u.Language = "english please" }, "language", "is not a language code"},
+		{"unknown placeholder in the subject", func(u *issuance.OrganisationUpdate) { u.EmailSubject = "For {name}" }, "email_subject", "Unknown placeholder {name}"},
+		{"unknown placeholders in the text", func(u *issuance.OrganisationUpdate) {
+			u.EmailBody = "{Recipient_Name} {credential_url} {course} {course}"
+		}, "email_body", "Unknown placeholders {Recipient_Name}, {course};"},
+		{"text without the link", func(u *issuance.OrganisationUpdate) { u.EmailBody = "Hello {recipient_name}" }, "email_body", "must contain {credential_url}"},
+		{"logo not an image", func(u *issuance.OrganisationUpdate) { u.Logo = []byte("GIF89a not really") }, "logo", "PNG or SVG"},
+		{"logo with script", func(u *issuance.OrganisationUpdate) {
+			u.Logo = []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`)
+		}, "logo", "PNG or SVG"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := state()
+			u := issuance.OrganisationUpdate{Organisation: valid}
+			tc.mod(&u)
+			_, err := s.UpdateOrganisation(ctx, actor, u)
+			fe := apperr.FieldErrors(err)
+			if !apperr.Is(err, apperr.Invalid) || len(fe) != 1 || fe[0].Field != tc.field || !strings.Contains(fe[0].Message, tc.want) {
+				t.Fatalf("error %v %+v, want one on %s containing %q", err, fe, tc.field, tc.want)
+			}
+			if state() != before {
+				t.Fatal("a refused update changed something")
+			}
+		})
+	}
+
+	logo := []byte(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="10" height="10"/></svg>`)
+	got, err := s.UpdateOrganisation(ctx, actor, issuance.OrganisationUpdate{Organisation: valid, Logo: logo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "University of Example" || got.Language != "pt-BR" || got.LogoType != "image/svg+xml" ||
+		!strings.HasPrefix(got.LogoURL, "https://laurel.test/organisation/logo?v=") || got.Sender() != "UoE Registry" ||
+		got.ReplyAddress() != "registry@uni.example.edu" {
+		t.Fatalf("stored %+v", got)
+	}
+	if o, _ := s.Organisation(ctx); o != got {
+		t.Fatalf("Organisation after the update = %+v, want %+v", o, got)
+	}
+	// A group created without a language gets the organisation's.
+	if g := mustGroup(t, s, nil); g.Language != "pt-BR" {
+		t.Fatalf("new group's language %q, want the organisation's pt-BR", g.Language)
+	}
+	b, typ, _, err := s.OrganisationLogo(ctx)
+	if err != nil || string(b) != string(logo) || typ != "image/svg+xml" {
+		t.Fatalf("logo %q %q %v", b, typ, err)
+	}
+	var entry struct {
+		Actor string `db:"actor"`
+		After string `db:"after"`
+	}
+	if err := d.Get(&entry, `SELECT actor, after::text FROM audit_log WHERE entity_type = 'organisation' ORDER BY id DESC LIMIT 1`); err != nil {
+		t.Fatal(err)
+	}
+	var after map[string]any
+	if err := json.Unmarshal([]byte(entry.After), &after); err != nil {
+		t.Fatal(err)
+	}
+	if entry.Actor != actor || after["name"] != "University of Example" || after["logo_bytes"] != float64(len(logo)) {
+		t.Fatalf("audit entry %+v", entry)
+	}
+
+	// Saving without a logo keeps it; RemoveLogo drops it. The default email
+	// text is stored as "", so it follows later defaults.
+	u := issuance.OrganisationUpdate{Organisation: got}
+	u.InstructorsMayPublish = true
+	u.EmailSubject, u.EmailBody = issuance.DefaultEmailSubject, issuance.DefaultEmailBody
+	if got, err = s.UpdateOrganisation(ctx, actor, u); err != nil || got.LogoType == "" || got.EmailBody != "" || got.EmailSubject != "" {
+		t.Fatalf("update without a logo: %+v %v", got, err)
+	}
+	if may, _ := s.InstructorsMayPublish(ctx); !may {
+		t.Fatal("InstructorsMayPublish is still false after the owner allowed it")
+	}
+	if got, err = s.UpdateOrganisation(ctx, actor, issuance.OrganisationUpdate{Organisation: got, RemoveLogo: true}); err != nil || got.LogoURL != "" {
+		t.Fatalf("remove logo: %+v %v", got, err)
+	}
+	if b, _, _, _ := s.OrganisationLogo(ctx); b != nil {
+		t.Fatal("logo bytes kept after removing it")
+	}
+}
+
+// The publish email uses the organisation's text with its placeholders
+// filled and escaped in HTML; the From keeps LAUREL_MAIL_FROM's address with
+// the sender name; a resend is marked as a reminder.
+func TestCredentialEmailFromOrganisation(t *testing.T) {
+	s, _ := mustService(t)
+	g := mustGroup(t, s, func(g *issuance.Group) { g.Name = "Data <Science>" })
+	c := issuance.Credential{ID: "abc123", Recipient: issuance.Recipient{Name: `Ada "<b>"`, Email: "ada@example.edu"},
+		IssuedOn: time.Date(2026, 6, 30, 0, 0, 0, 0, time.UTC)}
+	o := issuance.Organisation{Name: "Université d'Exemple", Language: "fr", SenderName: "Registre",
+		EmailSubject: "{issuer_name}: {credential_name}",
+		EmailBody:    "Bonjour {recipient_name},\n\nVoici {credential_name} ({credential_id}).\nLien : {credential_url}\n\n{unknown} stays"}
+	m, err := s.CredentialEmail(c, g, issuance.Design{}, o, "ada@example.edu", "resend")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Subject != "Reminder: Université d'Exemple: Data <Science>" {
+		t.Errorf("subject %q", m.Subject)
+	}
+	wantText := "Bonjour Ada \"<b>\",\n\nVoici Data <Science> (abc123).\nLien : https://laurel.test/c/abc123\n\n{unknown} stays\n"
+	if !strings.HasPrefix(m.Text, wantText) || !strings.Contains(m.Text, "Course: DS 101") {
+		t.Errorf("text\n%s\nwant it to start with\n%s", m.Text, wantText)
+	}
+	for _, w := range []string{`<html lang="fr">`, "Bonjour Ada &#34;&lt;b&gt;&#34;,", "Voici Data &lt;Science&gt; (abc123).<br>Lien : <a href=\"https://laurel.test/c/abc123\">https://laurel.test/c/abc123</a>",
+		"because Université d&#39;Exemple issued"} {
+		if !strings.Contains(m.HTML, w) {
+			t.Errorf("html lacks %q:\n%s", w, m.HTML)
+		}
+	}
+	if strings.Contains(m.HTML, "<b>") {
+		t.Error("recipient name not escaped in the HTML part")
+	}
+	if got := issuance.FromFor(o, "Laurel <no-reply@uni.example.edu>"); got != `"Registre" <no-reply@uni.example.edu>` {
+		t.Errorf("From %q", got)
+	}
+	if got := issuance.FromFor(issuance.Organisation{Name: "Uni"}, "no-reply@uni.example.edu"); got != `"Uni" <no-reply@uni.example.edu>` {
+		t.Errorf("From without a sender name %q", got)
+	}
+}
