@@ -52,6 +52,8 @@ func (s *Service) RegisterUI(r gin.IRouter, rd *web.Renderer) {
 	r.POST("/credentials/:id", p(u.credentialAmend))
 	r.POST("/credentials/:id/revoke", p(u.credentialRevoke))
 	r.POST("/credentials/:id/resend", p(u.credentialResend))
+	r.GET("/credentials/:id/delete", p(u.credentialDeleteConfirm))
+	r.POST("/credentials/:id/delete", p(u.credentialDelete))
 	r.GET("/admin/mail", p(u.mail))
 	r.POST("/admin/mail/:id/retry", p(u.mailRetry))
 	r.GET("/designs", p(u.designList))

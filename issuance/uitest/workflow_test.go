@@ -101,7 +101,13 @@ func TestSeedWorkflow(t *testing.T) {
 	}
 	r = c.follow(c.post("/credentials/"+adaID+"/resend", nil))
 	contains(t, r.body, "Email to ada@example.edu queued for sending.")
-	r = c.follow(c.post("/credentials/"+adaID+"/revoke", url.Values{"reason": {"Issued in error"}}))
+	// Revoking asks first: the first post only shows the reason to confirm.
+	r = c.post("/credentials/"+adaID+"/revoke", url.Values{"reason": {"Issued in error"}})
+	contains(t, r.body, `id="confirm-question"`, "Revoke the credential of Ada King?", `name="confirm" value="1"`, "Issued in error")
+	if n := e.count(`SELECT count(*) FROM credentials WHERE state = 'revoked'`); n != 0 {
+		t.Fatalf("revoked before confirming: %d", n)
+	}
+	r = c.follow(c.post("/credentials/"+adaID+"/revoke", url.Values{"reason": {"Issued in error"}, "confirm": {"1"}}))
 	contains(t, r.body, "Credential revoked.", "Issued in error", "revoked")
 	if n := e.count(`SELECT count(*) FROM credentials WHERE state = 'revoked'`); n != 1 {
 		t.Fatalf("%d revoked", n)
