@@ -60,6 +60,7 @@ func (s *Service) RegisterUI(r gin.IRouter, rd *web.Renderer) {
 	r.GET("/designs/new", p(u.designNew))
 	r.POST("/designs/new", p(u.designCreate))
 	r.GET("/designs/:id/edit", p(u.designEdit))
+	r.POST("/designs/preview", p(u.designPreview))
 	r.POST("/designs/:id/edit", p(u.designUpdate))
 	r.GET("/designs/:id/image", p(u.designImage("image")))
 	r.GET("/designs/:id/logo", p(u.designImage("logo")))

@@ -144,6 +144,25 @@ func (r *Renderer) Render(c *gin.Context, status int, page string, data any) err
 	return err
 }
 
+// RenderFragment executes the block name of page's template set alone (no
+// layout), into a buffer, and writes it with status: a piece of a page that
+// the page's script fetches to redraw itself.
+func (r *Renderer) RenderFragment(c *gin.Context, status int, page, name string, data any) error {
+	t, ok := r.sets[page]
+	if !ok {
+		return fmt.Errorf("render: no template %q", page)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, name, data); err != nil {
+		return fmt.Errorf("render %s %s: %w", page, name, err)
+	}
+	c.Header("Content-Type", "text/html; charset=utf-8")
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Status(status)
+	_, err := c.Writer.Write(buf.Bytes())
+	return err
+}
+
 // FlashKey holds a one-shot message for the next page (set by the session
 // middleware from the session, or by a handler directly).
 const FlashKey = "flash"
