@@ -259,8 +259,8 @@ func decodeCursor(s string) (int64, error) {
 	return 0, apperr.Fields("The cursor is not valid.", []apperr.FieldError{{Index: -1, Field: "cursor", Message: "Use the next_cursor of a previous page."}})
 }
 
-// maxQuery bounds a search string (in characters).
-const maxQuery = 200
+// minQuery and maxQuery bound a search string (in characters).
+const minQuery, maxQuery = 3, 200
 
 // likeEscaper makes a search string literal inside a LIKE pattern.
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
@@ -284,9 +284,14 @@ func listFilter(opt ListOptions, next int) (string, []any, error) {
 		fe = append(fe, apperr.FieldError{Index: -1, Field: "state", Message: fmt.Sprintf("State %q must be unpublished, published or revoked.", opt.State)})
 	}
 	if q := strings.ToLower(strings.TrimSpace(opt.Query)); q != "" {
-		if utf8.RuneCountInString(q) > maxQuery {
+		switch n := utf8.RuneCountInString(q); {
+		case n < minQuery:
+			// The trigram index needs three characters; fewer would read
+			// every credential of the group.
+			fe = append(fe, apperr.FieldError{Index: -1, Field: "q", Message: fmt.Sprintf("Type at least %d characters of the name or email.", minQuery)})
+		case n > maxQuery:
 			fe = append(fe, apperr.FieldError{Index: -1, Field: "q", Message: fmt.Sprintf("Search for at most %d characters.", maxQuery)})
-		} else {
+		default:
 			// The expression of the credentials_search trigram index.
 			add(` AND lower(recipient_name || ' ' || recipient_email) LIKE '%%' || $%d || '%%'`, likeEscaper.Replace(q))
 		}

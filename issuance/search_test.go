@@ -87,6 +87,7 @@ func TestCredentialsSearchAndFilter(t *testing.T) {
 		{issuance.ListOptions{IssuedFrom: "2026-06-01", IssuedTo: "2026-05-01"}, "issued_to"},
 		{issuance.ListOptions{Query: strings.Repeat("a", 201)}, "q"},
 		{issuance.ListOptions{State: "lost"}, "state"},
+		{issuance.ListOptions{Query: " ad "}, "q"},
 	} {
 		_, _, err := s.Credentials(ctx, g.ID, tc.opt)
 		fe := apperr.FieldErrors(err)
