@@ -367,21 +367,6 @@ func (s *Service) Credentials(ctx context.Context, groupID int64, opt ListOption
 	return out, next, nil
 }
 
-// countUpTo counts a group's credentials matching opt (its cursor and limit
-// ignored), stopping at limit.
-func (s *Service) countUpTo(ctx context.Context, groupID int64, opt ListOptions, limit int) (int, error) {
-	cond, args, err := listFilter(opt, 3)
-	if err != nil {
-		return 0, err
-	}
-	q := `SELECT count(*) FROM (SELECT 1 FROM credentials WHERE group_id = $1` + cond + ` LIMIT $2) AS capped`
-	var n int
-	if err := s.DB.GetContext(ctx, &n, q, append([]any{groupID, limit}, args...)...); err != nil {
-		return 0, fmt.Errorf("count credentials of group %d (%+v) up to %d: %w", groupID, opt, limit, err)
-	}
-	return n, nil
-}
-
 // countUnpublishedUpTo counts a group's unpublished credentials, stopping at
 // limit, along the (group_id, state, seq) index.
 func (s *Service) countUnpublishedUpTo(ctx context.Context, groupID int64, limit int) (int, error) {

@@ -18,19 +18,19 @@ const pageSize = 50
 
 // credentialListPage is "Review Unpublished Credentials" and "Published".
 type credentialListPage struct {
-	Title    string
-	Nav      nav
-	State    State
-	Filter   listFilterForm
-	Items    []Credential
-	Total    int // unpublished credentials in the group (the review page)
-	Matches  int // credentials matching a filter, when one is set
-	NextURL  string
-	PrevURL  string
-	FirstURL string
-	Capped   bool // Total is only a lower bound: more than countCap
-	// MatchesCapped says Matches is only a lower bound.
-	MatchesCapped bool
+	Title   string
+	Nav     nav
+	State   State
+	Filter  listFilterForm
+	Items   []Credential
+	Total   int // unpublished credentials in the group (the review page)
+	Matches int // credentials matching a filter on the first page
+	// MoreMatches says more than Matches match (they fill further pages).
+	MoreMatches bool
+	NextURL     string
+	PrevURL     string
+	FirstURL    string
+	Capped      bool // Total is only a lower bound: more than countCap
 }
 
 // listFilterForm is the search and filter form above a list, as typed.
@@ -98,12 +98,11 @@ func (u *ui) listPage(c *gin.Context, g Group, p *auth.Principal, state State, t
 	if pg.cursor != "" {
 		page.FirstURL = pg.url("", nil)
 	}
-	if f.Active() {
-		opt.Cursor = ""
-		if page.Matches, err = u.s.countUpTo(ctx, g.ID, opt, countCap+1); err != nil {
-			return page, false, err
-		}
-		page.MatchesCapped = page.Matches > countCap
+	// How many match is known for free when the first page holds them all;
+	// counting a rare filter's matches would read the whole group, so a
+	// longer result says only that there are more.
+	if f.Active() && pg.cursor == "" {
+		page.Matches, page.MoreMatches = len(items), next != ""
 	}
 	return page, true, nil
 }

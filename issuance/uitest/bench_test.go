@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,6 +57,11 @@ func BenchmarkReviewUnpublishedPage(b *testing.B) {
 	ts := slices.Clone(e.timings)
 	e.record = false
 	e.mu.Unlock()
+	reportPercentiles(b, ts)
+}
+
+// reportPercentiles reports p50, p95 and the maximum of ts in milliseconds.
+func reportPercentiles(b *testing.B, ts []time.Duration) {
 	slices.Sort(ts)
 	pct := func(p float64) float64 {
 		return float64(ts[min(len(ts)-1, int(p*float64(len(ts))))].Microseconds()) / 1000
@@ -171,26 +177,84 @@ func BenchmarkSearchReviewPage1M(b *testing.B) {
 		b.Fatalf("one person's email: %v", names(r.body))
 	}
 	b.Logf("%d search pages", len(urls))
+	if os.Getenv("LAUREL_BENCH_EXPLAIN") != "" {
+		e.explainSearches(b, queries)
+	}
 
 	e.mu.Lock()
 	e.record, e.timings = true, nil
 	e.mu.Unlock()
+	perURL := make([][]time.Duration, len(urls))
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		if r := c.get(urls[i%len(urls)]); r.code != 200 {
 			b.Fatalf("status %d", r.code)
 		}
+		e.mu.Lock()
+		perURL[i%len(urls)] = append(perURL[i%len(urls)], e.timings[len(e.timings)-1])
+		e.mu.Unlock()
 	}
 	b.StopTimer()
 	e.mu.Lock()
 	ts := slices.Clone(e.timings)
 	e.record = false
 	e.mu.Unlock()
-	slices.Sort(ts)
-	pct := func(p float64) float64 {
-		return float64(ts[min(len(ts)-1, int(p*float64(len(ts))))].Microseconds()) / 1000
+	// The slowest searches by their median, to see which one a regression hits.
+	type slow struct {
+		url string
+		p50 time.Duration
 	}
-	b.ReportMetric(pct(0.50), "p50_ms/page")
-	b.ReportMetric(pct(0.95), "p95_ms/page")
-	b.ReportMetric(float64(ts[len(ts)-1].Microseconds())/1000, "max_ms/page")
+	var slowest []slow
+	for i, d := range perURL {
+		if len(d) > 0 {
+			slices.Sort(d)
+			slowest = append(slowest, slow{urls[i], d[len(d)/2]})
+		}
+	}
+	slices.SortFunc(slowest, func(a, b slow) int { return int(b.p50 - a.p50) })
+	for _, s := range slowest[:min(3, len(slowest))] {
+		b.Logf("p50 %6.1f ms  %s", float64(s.p50.Microseconds())/1000, s.url)
+	}
+	if f := os.Getenv("LAUREL_BENCH_EXPLAIN"); f != "" {
+		var out strings.Builder
+		for _, s := range slowest {
+			fmt.Fprintf(&out, "p50 %6.1f ms  %s\n", float64(s.p50.Microseconds())/1000, s.url)
+		}
+		_ = os.WriteFile(f+".urls", []byte(out.String()), 0o644)
+	}
+	reportPercentiles(b, ts)
+}
+
+// explainSearches writes the plan and time of each search's list query to
+// the file LAUREL_BENCH_EXPLAIN names (and each page's median time to that
+// name + ".urls"), to see what the planner chose.
+func (e *env) explainSearches(b *testing.B, queries []url.Values) {
+	var explained strings.Builder
+	for _, q := range queries {
+		cond, args := "", []any{e.group.ID}
+		if v := q.Get("q"); v != "" {
+			args = append(args, strings.ToLower(v))
+			cond += fmt.Sprintf(` AND lower(recipient_name || ' ' || recipient_email) LIKE '%%' || $%d || '%%'`, len(args))
+		}
+		if v := q.Get("source"); v != "" {
+			args = append(args, v)
+			cond += fmt.Sprintf(` AND source = $%d`, len(args))
+		}
+		if v := q.Get("issued_from"); v != "" {
+			args = append(args, v)
+			cond += fmt.Sprintf(` AND issued_on >= $%d::date`, len(args))
+		}
+		if v := q.Get("issued_to"); v != "" {
+			args = append(args, v)
+			cond += fmt.Sprintf(` AND issued_on <= $%d::date`, len(args))
+		}
+		var plan []string
+		err := e.db.Select(&plan, `EXPLAIN (ANALYZE, COSTS OFF) SELECT id FROM credentials WHERE group_id = $1 AND state = 'unpublished'`+cond+
+			` AND seq < 9223372036854775807 ORDER BY seq DESC LIMIT 51`, args...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		explained.WriteString(q.Encode() + "\n  " + strings.Join(plan, "\n  ") + "\n")
+	}
+	_ = os.WriteFile(os.Getenv("LAUREL_BENCH_EXPLAIN"), []byte(explained.String()), 0o644)
 }
