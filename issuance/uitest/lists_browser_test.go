@@ -235,7 +235,7 @@ func TestBrowserDesignLivePreview(t *testing.T) {
 	b.run(chromedp.Click("#print_attr_hours"))
 	b.waitFor("hours printed in the preview", `[...document.querySelectorAll('#design-preview dt')].some(d => d.textContent === 'Hours')`)
 
-	b.eval(`document.querySelector('#kind-badge').click(), true`)
+	b.run(chromedp.Click("label:has(#kind-badge)"))
 	if !visible("#image-field") || visible("#title-field") {
 		t.Error("badge: image hidden or certificate title shown")
 	}
