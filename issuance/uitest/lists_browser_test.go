@@ -248,3 +248,31 @@ func TestBrowserDesignLivePreview(t *testing.T) {
 		t.Errorf("CSP violations: %v", v)
 	}
 }
+
+// At phone width (390 px) the new parts of the list and design pages stay
+// inside the screen: the search form, the list table's box, the design form
+// and its preview.
+func TestBrowserListAndDesignAtPhoneWidth(t *testing.T) {
+	e := mustEnv(t)
+	e.seed(e.group.ID, 3)
+	if _, _, err := e.auth.CreateUser(context.Background(), "owner@example.edu", "Olive Owner", auth.Owner, nil, password); err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser(t, "owner@example.edu")
+	inside := func(sel string) bool {
+		return b.eval(`(function(){var el=document.querySelector('` + sel + `');if(!el)return false;var r=el.getBoundingClientRect();return r.left >= 0 && r.right <= window.innerWidth + 0.5})()`)
+	}
+	b.run(chromedp.EmulateViewport(390, 844))
+	b.run(chromedp.Navigate(b.base+"/groups/"+gid(e.group)+"/unpublished"), chromedp.WaitVisible("#list-filter"))
+	for _, sel := range []string{"#list-filter", "#apply-filter", "#q", "#issued_to", "#select-all-group"} {
+		if !inside(sel) {
+			t.Errorf("review list at 390 px: %s goes past the screen", sel)
+		}
+	}
+	b.run(chromedp.Navigate(b.base+"/designs/"+sprint(e.group.DesignID)+"/edit"), chromedp.WaitVisible("#design-preview .certificate"))
+	for _, sel := range []string{"#design-form", "#design-preview", "#printed-field", "#primary_color"} {
+		if !inside(sel) {
+			t.Errorf("design form at 390 px: %s goes past the screen", sel)
+		}
+	}
+}
