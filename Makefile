@@ -29,6 +29,7 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'PublishAndDeliver10k' -benchtime 1x ./issuance/
 	$(GO) test -run '^$$' -bench 'ListUnpublished100k' -benchtime 500x ./issuance/
 	$(GO) test -run '^$$' -bench 'ReviewUnpublishedPage' -benchtime 1000x ./issuance/uitest/
+	$(GO) test -run '^$$' -bench 'SearchReviewPage1M' -benchtime 1000x -timeout 30m ./issuance/uitest/
 	$(GO) test -run '^$$' -bench 'LoginLaunch' -benchtime 3000x ./lti/
 	$(GO) test -run '^$$' -bench 'WebhookIngest' -benchtime 10000x ./canvas/
 	$(GO) test -run '^$$' -bench 'CompletionWorker' -benchtime 1x ./canvas/

@@ -244,7 +244,8 @@ func (a *api) listCredentials(c *gin.Context) error {
 	if _, err := a.s.Group(c.Request.Context(), id); err != nil {
 		return err
 	}
-	opt := ListOptions{State: State(c.Query("state")), Cursor: c.Query("cursor")}
+	opt := ListOptions{State: State(c.Query("state")), Cursor: c.Query("cursor"),
+		Query: c.Query("q"), Source: Source(c.Query("source")), IssuedFrom: c.Query("issued_from"), IssuedTo: c.Query("issued_to")}
 	if l := c.Query("limit"); l != "" {
 		if opt.Limit, err = strconv.Atoi(l); err != nil || opt.Limit < 1 {
 			return apperr.Fields("Bad limit.", []apperr.FieldError{{Index: -1, Field: "limit", Message: "limit must be a number from 1 to 500."}})

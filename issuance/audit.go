@@ -33,7 +33,7 @@ func (s *Service) history(ctx context.Context, entityType, id string) ([]AuditEn
 	}
 	var out []AuditEntry
 	for _, e := range es {
-		out = append(out, AuditEntry{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action, Before: e.Before, After: e.After})
+		out = append(out, AuditEntry{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action, Before: e.Before, After: e.After, Who: e.Who})
 	}
 	return out, nil
 }

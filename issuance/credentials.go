@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -258,9 +259,79 @@ func decodeCursor(s string) (int64, error) {
 	return 0, apperr.Fields("The cursor is not valid.", []apperr.FieldError{{Index: -1, Field: "cursor", Message: "Use the next_cursor of a previous page."}})
 }
 
+// minQuery and maxQuery bound a search string (in characters).
+const minQuery, maxQuery = 3, 200
+
+// likeEscaper makes a search string literal inside a LIKE pattern.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// listFilter checks opt's filters and turns them into SQL conditions on
+// bound parameters numbered from next, with their arguments.
+func listFilter(opt ListOptions, next int) (string, []any, error) {
+	var fe []apperr.FieldError
+	var cond strings.Builder
+	var args []any
+	add := func(sql string, arg any) {
+		fmt.Fprintf(&cond, sql, next)
+		args = append(args, arg)
+		next++
+	}
+	switch opt.State {
+	case "":
+	case Unpublished, Published, Revoked:
+		add(` AND state = $%d`, string(opt.State))
+	default:
+		fe = append(fe, apperr.FieldError{Index: -1, Field: "state", Message: fmt.Sprintf("State %q must be unpublished, published or revoked.", opt.State)})
+	}
+	if q := strings.ToLower(strings.TrimSpace(opt.Query)); q != "" {
+		switch n := utf8.RuneCountInString(q); {
+		case n < minQuery:
+			// The trigram index needs three characters; fewer would read
+			// every credential of the group.
+			fe = append(fe, apperr.FieldError{Index: -1, Field: "q", Message: fmt.Sprintf("Type at least %d characters of the name or email.", minQuery)})
+		case n > maxQuery:
+			fe = append(fe, apperr.FieldError{Index: -1, Field: "q", Message: fmt.Sprintf("Search for at most %d characters.", maxQuery)})
+		default:
+			// The expression of the credentials_search trigram index.
+			add(` AND lower(recipient_name || ' ' || recipient_email) LIKE '%%' || $%d || '%%'`, likeEscaper.Replace(q))
+		}
+	}
+	if opt.Source != "" {
+		if !validSource(opt.Source) {
+			fe = append(fe, apperr.FieldError{Index: -1, Field: "source", Message: fmt.Sprintf("Source %q must be completion, reconciliation, form, csv or api.", opt.Source)})
+		} else {
+			add(` AND source = $%d`, string(opt.Source))
+		}
+	}
+	var from, to time.Time
+	for _, d := range []struct {
+		field, val, op string
+		t              *time.Time
+	}{{"issued_from", opt.IssuedFrom, ">=", &from}, {"issued_to", opt.IssuedTo, "<=", &to}} {
+		if d.val == "" {
+			continue
+		}
+		t, err := time.Parse(DateLayout, d.val)
+		if err != nil {
+			fe = append(fe, apperr.FieldError{Index: -1, Field: d.field, Message: fmt.Sprintf("%q is not a date; use YYYY-MM-DD.", d.val)})
+			continue
+		}
+		*d.t = t
+		add(` AND issued_on `+d.op+` $%d::date`, d.val)
+	}
+	if !from.IsZero() && !to.IsZero() && to.Before(from) {
+		fe = append(fe, apperr.FieldError{Index: -1, Field: "issued_to", Message: "The end date is before the start date."})
+	}
+	if len(fe) > 0 {
+		return "", nil, apperr.Fields("The list filter is not valid.", fe)
+	}
+	return cond.String(), args, nil
+}
+
 // Credentials lists a group's credentials, newest first, one page at a time
-// (keyset pagination on an index, so page 1,000 costs what page 1 does).
-// next is "" on the last page.
+// (keyset pagination on an index, so page 1,000 costs what page 1 does),
+// filtered by opt. next is "" on the last page. A bad filter is an
+// apperr.Fields error naming it.
 func (s *Service) Credentials(ctx context.Context, groupID int64, opt ListOptions) ([]Credential, string, error) {
 	limit := opt.Limit
 	if limit <= 0 {
@@ -274,20 +345,14 @@ func (s *Service) Credentials(ctx context.Context, groupID int64, opt ListOption
 			return nil, "", err
 		}
 	}
-	var rows []credRow
-	var err error
-	switch opt.State {
-	case "":
-		const q = `SELECT ` + credCols + ` FROM credentials WHERE group_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`
-		err = s.DB.SelectContext(ctx, &rows, q, groupID, after, limit+1)
-	case Unpublished, Published, Revoked:
-		const q = `SELECT ` + credCols + ` FROM credentials WHERE group_id = $1 AND state = $2 AND seq < $3
-			ORDER BY seq DESC LIMIT $4`
-		err = s.DB.SelectContext(ctx, &rows, q, groupID, opt.State, after, limit+1)
-	default:
-		return nil, "", apperr.Fields("Unknown state.", []apperr.FieldError{{Index: -1, Field: "state", Message: fmt.Sprintf("State %q must be unpublished, published or revoked.", opt.State)}})
-	}
+	cond, args, err := listFilter(opt, 4)
 	if err != nil {
+		return nil, "", err
+	}
+	// cond is built only from constant text; every value is a parameter.
+	q := `SELECT ` + credCols + ` FROM credentials WHERE group_id = $1 AND seq < $2` + cond + ` ORDER BY seq DESC LIMIT $3`
+	var rows []credRow
+	if err := s.DB.SelectContext(ctx, &rows, q, append([]any{groupID, after, limit + 1}, args...)...); err != nil {
 		return nil, "", fmt.Errorf("credentials of group %d (%+v): %w", groupID, opt, err)
 	}
 	next := ""
@@ -419,6 +484,35 @@ func (s *Service) Revoke(ctx context.Context, actor, id, reason string) (Credent
 		}
 		out = r.credential()
 		return audit(ctx, tx, now, actor, "revoke", "credential", id, snapshot(old), snapshot(out))
+	})
+	return out, err
+}
+
+// DeleteUnpublished deletes credential id, which must be unpublished (a
+// published one has been emailed and may have been shared: revoke it
+// instead, which is a Conflict here), audited with what was deleted.
+func (s *Service) DeleteUnpublished(ctx context.Context, actor, id string) (Credential, error) {
+	var out Credential
+	err := db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+		old, err := credentialTx(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		if old.State != Unpublished {
+			return apperr.Errorf(apperr.Conflict, "Credential %s is %s; only unpublished credentials can be deleted (revoke a published one).", id, old.State)
+		}
+		// An unpublished credential has no email unless one was queued for
+		// it in a past life; none may outlive it.
+		const emails = `DELETE FROM credential_emails WHERE credential_id = $1`
+		if _, err := tx.ExecContext(ctx, emails, id); err != nil {
+			return fmt.Errorf("delete credential %s: emails: %w", id, err)
+		}
+		const q = `DELETE FROM credentials WHERE id = $1 AND state = 'unpublished'`
+		if _, err := tx.ExecContext(ctx, q, id); err != nil {
+			return fmt.Errorf("delete credential %s: %w", id, err)
+		}
+		out = old
+		return audit(ctx, tx, s.now(), actor, "delete", "credential", id, snapshot(old), nil)
 	})
 	return out, err
 }

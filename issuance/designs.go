@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -317,4 +319,60 @@ func (s *Service) DefaultDesign(ctx context.Context) (Design, error) {
 		}
 	}
 	return Design{}, fmt.Errorf("default design: none after creating one")
+}
+
+// AttributeChoice is a custom attribute a design may print, with the
+// groups that define it.
+type AttributeChoice struct {
+	Attribute
+	Groups []string // names of the groups defining the key
+	// UsesDesign says one of those groups uses the design in question.
+	UsesDesign bool
+}
+
+// AttributeChoices lists the custom attributes defined by the groups in
+// only (nil = every group), by key, for the design form: a design prints
+// attributes by key, and the groups are where keys are defined. designID
+// (0 for a new design) marks the keys of groups that use it and orders
+// them first.
+func (s *Service) AttributeChoices(ctx context.Context, only []int64, designID int64) ([]AttributeChoice, error) {
+	if only != nil && len(only) == 0 {
+		return nil, nil
+	}
+	const q = `SELECT name, design_id, attributes FROM groups
+		WHERE $1::bigint[] IS NULL OR id = ANY($1) ORDER BY lower(name), id`
+	var ids any
+	if only != nil {
+		ids = pq.Array(only)
+	}
+	var rows []struct {
+		Name       string `db:"name"`
+		DesignID   int64  `db:"design_id"`
+		Attributes []byte `db:"attributes"`
+	}
+	if err := s.DB.SelectContext(ctx, &rows, q, ids); err != nil {
+		return nil, fmt.Errorf("attribute choices %v: %w", only, err)
+	}
+	var out []AttributeChoice
+	at := map[string]int{}
+	for _, r := range rows {
+		var attrs []Attribute
+		if err := json.Unmarshal(r.Attributes, &attrs); err != nil {
+			return nil, fmt.Errorf("attribute choices: group %q: %w", r.Name, err)
+		}
+		for _, a := range attrs {
+			i, ok := at[a.Key]
+			if !ok {
+				i = len(out)
+				at[a.Key] = i
+				out = append(out, AttributeChoice{Attribute: a})
+			}
+			out[i].Groups = append(out[i].Groups, r.Name)
+			if designID != 0 && r.DesignID == designID {
+				out[i].UsesDesign = true
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].UsesDesign && !out[j].UsesDesign })
+	return out, nil
 }

@@ -129,3 +129,20 @@ func (c *Credential) Expired(now time.Time) bool {
 
 // DateLayout is the wire and form format of dates.
 const DateLayout = "2006-01-02"
+
+// Label is how staff pages name the source.
+func (s Source) Label() string {
+	switch s {
+	case FromCompletion:
+		return "Course completion"
+	case FromReconciliation:
+		return "Completion check"
+	case FromForm:
+		return "Form"
+	case FromCSV:
+		return "CSV import"
+	case FromAPI:
+		return "API"
+	}
+	return string(s)
+}

@@ -58,6 +58,14 @@ type ListOptions struct {
 	State  State
 	Cursor string
 	Limit  int // 0 → 50, at most 500
+	// Query keeps credentials whose recipient name or email contains it
+	// (case-insensitive); "" keeps all.
+	Query string
+	// Source keeps one source; "" keeps all.
+	Source Source
+	// IssuedFrom and IssuedTo (YYYY-MM-DD, inclusive; "" for open) bound
+	// the issue date.
+	IssuedFrom, IssuedTo string
 }
 
 // Amendment changes some of a credential's fields; nil fields stay as they are.
@@ -82,6 +90,7 @@ type AuditEntry struct {
 	At            time.Time
 	Actor, Action string
 	Before, After json.RawMessage
+	Who           string // the actor as people read it (see audit.Who)
 }
 
 // Email is one credential email and its delivery state.

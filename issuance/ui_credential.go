@@ -28,7 +28,7 @@ type change struct{ Field, Before, After string }
 // historyRow is one audit entry, shown as its changed fields.
 type historyRow struct {
 	At      time.Time
-	Actor   string
+	Who     string
 	Action  string
 	Changes []change
 }
@@ -105,7 +105,7 @@ func (u *ui) credentialPage(c *gin.Context, cr Credential, g Group, p *auth.Prin
 	}
 	for i := len(entries) - 1; i >= 0; i-- { // newest first
 		e := entries[i]
-		page.History = append(page.History, historyRow{At: e.At, Actor: e.Actor, Action: e.Action, Changes: diff(e.Before, e.After)})
+		page.History = append(page.History, historyRow{At: e.At, Who: e.Who, Action: actionLabel(e.Action), Changes: diff(e.Before, e.After)})
 	}
 	return page, nil
 }
@@ -223,6 +223,15 @@ func (u *ui) credentialRevoke(c *gin.Context) error {
 	var msg string
 	if reason == "" {
 		msg = "Enter the reason for revoking; the credential's public page shows it."
+	} else if c.PostForm("confirm") != "1" {
+		if cr.State == Revoked {
+			auth.SetFlash(c, "Credential "+cr.ID+" is already revoked.")
+			return seeOther(c, "/credentials/"+cr.ID)
+		}
+		// Ask first: revoking cannot be undone.
+		return u.rd.Render(c, http.StatusOK, "staff_credential_confirm.html", credentialConfirmPage{
+			Title: "Revoke credential · " + cr.Recipient.Name, Nav: newNav(g, p, ""), Cred: cr, Action: "revoke", Reason: reason,
+		})
 	} else {
 		_, err := u.s.Revoke(c.Request.Context(), p.Actor(), cr.ID, reason)
 		if err == nil {
@@ -321,4 +330,25 @@ func flatten(raw json.RawMessage) map[string]string {
 	}
 	walk("", v)
 	return out
+}
+
+// actionLabel is how the history names an audited action.
+func actionLabel(a string) string {
+	switch a {
+	case "create":
+		return "Created"
+	case "amend":
+		return "Amended"
+	case "publish":
+		return "Published"
+	case "revoke":
+		return "Revoked"
+	case "resend":
+		return "Email resent"
+	case "retry_email":
+		return "Email retried"
+	case "delete":
+		return "Deleted"
+	}
+	return a
 }

@@ -55,13 +55,19 @@ func (u *ui) designList(c *gin.Context) error {
 
 // designFormPage is /designs/new and /designs/:id/edit.
 type designFormPage struct {
-	Title       string
-	New         bool
-	Action      string
-	Design      Design
-	Printed     map[string]bool
-	ExtraKeys   string // printed custom attribute keys, comma-separated
-	Standard    []string
+	Title     string
+	New       bool
+	Action    string
+	Design    Design
+	Printed   map[string]bool
+	ExtraKeys string // printed custom attribute keys, comma-separated
+	Standard  []string
+	// Choices are the custom attributes the groups define, to tick for
+	// printing; Unknown the printed keys no group of the user defines.
+	Choices []attrChoice
+	Unknown []string
+	// Preview is the live preview, drawn by the credential's own partial.
+	Preview     CredentialView
 	Errors      formErrors
 	OtherErrors []string
 	// ReadOnly is why the user may view but not change the design ("" when
@@ -98,7 +104,11 @@ func (u *ui) designNew(c *gin.Context) error {
 	}
 	d := Design{Kind: Certificate, Title: "Certificate of Completion", PrimaryColor: "#1f3a5f", SecondaryColor: "#c9a227",
 		PrintedAttributes: []string{"recipient_name", "course_name", "issued_on"}}
-	return u.rd.Render(c, http.StatusOK, "staff_design_form.html", newDesignForm(d, true))
+	page := newDesignForm(d, true)
+	if err := u.designExtras(c, p, &page); err != nil {
+		return err
+	}
+	return u.rd.Render(c, http.StatusOK, "staff_design_form.html", page)
 }
 
 func (u *ui) designCreate(c *gin.Context) error {
@@ -120,6 +130,9 @@ func (u *ui) designCreate(c *gin.Context) error {
 			return err
 		}
 		page.absorb(err)
+	}
+	if err := u.designExtras(c, p, &page); err != nil {
+		return err
 	}
 	return u.rd.Render(c, http.StatusUnprocessableEntity, "staff_design_form.html", page)
 }
@@ -165,6 +178,9 @@ func (u *ui) designEdit(c *gin.Context) error {
 	if page.ReadOnly != "" {
 		page.Title = "Design " + d.Name
 	}
+	if err := u.designExtras(c, p, &page); err != nil {
+		return err
+	}
 	return u.rd.Render(c, http.StatusOK, "staff_design_form.html", page)
 }
 
@@ -191,6 +207,9 @@ func (u *ui) designUpdate(c *gin.Context) error {
 			return err
 		}
 		page.absorb(err)
+	}
+	if err := u.designExtras(c, p, &page); err != nil {
+		return err
 	}
 	return u.rd.Render(c, http.StatusUnprocessableEntity, "staff_design_form.html", page)
 }
@@ -254,7 +273,9 @@ func parseDesignForm(c *gin.Context, base Design, isNew bool) (Design, designFor
 			d.PrintedAttributes = append(d.PrintedAttributes, k)
 		}
 	}
-	for _, k := range strings.Split(c.PostForm("printed_extra"), ",") {
+	keys := c.PostFormArray("print_attr")
+	keys = append(keys, strings.Split(c.PostForm("printed_extra"), ",")...)
+	for _, k := range keys {
 		k = strings.TrimSpace(k)
 		if k == "" {
 			continue

@@ -18,20 +18,46 @@ const pageSize = 50
 
 // credentialListPage is "Review Unpublished Credentials" and "Published".
 type credentialListPage struct {
-	Title    string
-	Nav      nav
-	State    State
-	Items    []Credential
-	Total    int
-	NextURL  string
-	PrevURL  string
-	FirstURL string
-	Start    int  // 1-based position of the first item, when known
-	Capped   bool // Total is only a lower bound: more than countCap
+	Title   string
+	Nav     nav
+	State   State
+	Filter  listFilterForm
+	Items   []Credential
+	Total   int // unpublished credentials in the group (the review page)
+	Matches int // credentials matching a filter on the first page
+	// MoreMatches says more than Matches match (they fill further pages).
+	MoreMatches bool
+	NextURL     string
+	PrevURL     string
+	FirstURL    string
+	Capped      bool // Total is only a lower bound: more than countCap
 	// Empty says the group holds no credential at all, and AllPublished
 	// that every one it holds is published (none revoked): what "nothing
 	// to review" may claim.
 	Empty, AllPublished bool
+}
+
+// listFilterForm is the search and filter form above a list, as typed.
+type listFilterForm struct {
+	Q, Source, IssuedFrom, IssuedTo string
+	Sources                         []Source
+	Errors                          formErrors
+	Clear                           string // the list without filters
+}
+
+// Active reports whether any filter is set.
+func (f listFilterForm) Active() bool {
+	return f.Q != "" || f.Source != "" || f.IssuedFrom != "" || f.IssuedTo != ""
+}
+
+// values are the filter's query parameters, kept by every page link.
+func (f listFilterForm) values(v url.Values) url.Values {
+	for k, x := range map[string]string{"q": f.Q, "source": f.Source, "issued_from": f.IssuedFrom, "issued_to": f.IssuedTo} {
+		if x != "" {
+			v.Set(k, x)
+		}
+	}
+	return v
 }
 
 // countCap bounds the count on the review page: counting 100,000 rows on
@@ -39,25 +65,59 @@ type credentialListPage struct {
 // "more than 10000" says enough. The Confirm page states the exact number.
 const countCap = 10000
 
-func (u *ui) listPage(c *gin.Context, g Group, p *auth.Principal, state State, tab, base string, extra url.Values) (credentialListPage, error) {
+// listPage reads the filter and the page's cursor and loads one page. A bad
+// filter comes back as the page with its field errors and ok=false.
+func (u *ui) listPage(c *gin.Context, g Group, p *auth.Principal, state State, tab, base string, extra url.Values) (page credentialListPage, ok bool, err error) {
 	ctx := c.Request.Context()
-	pg := newPager(c, base, extra)
-	items, next, err := u.s.Credentials(ctx, g.ID, ListOptions{State: state, Cursor: pg.cursor, Limit: pageSize})
+	f := listFilterForm{
+		Q: strings.TrimSpace(c.Query("q")), Source: strings.TrimSpace(c.Query("source")),
+		IssuedFrom: strings.TrimSpace(c.Query("issued_from")), IssuedTo: strings.TrimSpace(c.Query("issued_to")),
+		Sources: []Source{FromCompletion, FromReconciliation, FromForm, FromCSV, FromAPI}, Errors: formErrors{},
+		Clear: base,
+	}
+	if len(extra) > 0 {
+		f.Clear = base + "?" + extra.Encode()
+	}
+	if extra == nil {
+		extra = url.Values{}
+	}
+	pg := newPager(c, base, f.values(extra))
+	page = credentialListPage{Nav: newNav(g, p, tab), State: state, Filter: f}
+	opt := ListOptions{State: state, Cursor: pg.cursor, Limit: pageSize, Query: f.Q, Source: Source(f.Source), IssuedFrom: f.IssuedFrom, IssuedTo: f.IssuedTo}
+	items, next, err := u.s.Credentials(ctx, g.ID, opt)
 	if err != nil {
+		if fe := apperr.FieldErrors(err); len(fe) > 0 && fe[0].Field != "cursor" {
+			for _, x := range fe {
+				page.Filter.Errors.add(x.Field, x.Message)
+			}
+			return page, false, nil
+		}
 		if apperr.Is(err, apperr.Invalid) {
 			// A stale or mangled cursor: start over rather than fail.
-			return credentialListPage{}, apperr.Errorf(apperr.Invalid, "That page link is no longer valid. Open the first page again.")
+			return page, false, apperr.Errorf(apperr.Invalid, "That page link is no longer valid. Open the first page again.")
 		}
-		return credentialListPage{}, err
+		return page, false, err
 	}
-	page := credentialListPage{
-		Nav: newNav(g, p, tab), State: state, Items: items,
-		NextURL: pg.next(next), PrevURL: pg.prev(),
-	}
+	page.Items, page.NextURL, page.PrevURL = items, pg.next(next), pg.prev()
 	if pg.cursor != "" {
 		page.FirstURL = pg.url("", nil)
 	}
-	return page, nil
+	// How many match is known for free when the first page holds them all;
+	// counting a rare filter's matches would read the whole group, so a
+	// longer result says only that there are more.
+	if f.Active() && pg.cursor == "" {
+		page.Matches, page.MoreMatches = len(items), next != ""
+	}
+	return page, true, nil
+}
+
+// renderList renders a list page: 200, or 422 when its filter was refused.
+func (u *ui) renderList(c *gin.Context, ok bool, name string, page credentialListPage) error {
+	status := http.StatusOK
+	if !ok {
+		status = http.StatusUnprocessableEntity
+	}
+	return u.rd.Render(c, status, name, page)
 }
 
 func (u *ui) unpublished(c *gin.Context) error {
@@ -65,7 +125,7 @@ func (u *ui) unpublished(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	page, err := u.listPage(c, g, p, Unpublished, "unpublished", "/groups/"+strconv.FormatInt(g.ID, 10)+"/unpublished", nil)
+	page, ok, err := u.listPage(c, g, p, Unpublished, "unpublished", "/groups/"+strconv.FormatInt(g.ID, 10)+"/unpublished", nil)
 	if err != nil {
 		return err
 	}
@@ -74,7 +134,7 @@ func (u *ui) unpublished(c *gin.Context) error {
 		return err
 	}
 	page.Capped = page.Total > countCap
-	if page.Total == 0 {
+	if page.Total == 0 && !page.Filter.Active() {
 		sums, err := u.s.Groups(c.Request.Context(), []int64{g.ID})
 		if err != nil {
 			return err
@@ -86,7 +146,7 @@ func (u *ui) unpublished(c *gin.Context) error {
 			}
 		}
 	}
-	return u.rd.Render(c, http.StatusOK, "staff_unpublished.html", page)
+	return u.renderList(c, ok, "staff_unpublished.html", page)
 }
 
 func (u *ui) published(c *gin.Context) error {
@@ -102,12 +162,12 @@ func (u *ui) published(c *gin.Context) error {
 	if state == Revoked {
 		extra = url.Values{"state": {string(Revoked)}}
 	}
-	page, err := u.listPage(c, g, p, state, "published", "/groups/"+strconv.FormatInt(g.ID, 10)+"/published", extra)
+	page, ok, err := u.listPage(c, g, p, state, "published", "/groups/"+strconv.FormatInt(g.ID, 10)+"/published", extra)
 	if err != nil {
 		return err
 	}
 	page.Title = "Published · " + g.Name
-	return u.rd.Render(c, http.StatusOK, "staff_published.html", page)
+	return u.renderList(c, ok, "staff_published.html", page)
 }
 
 // maxSelectedIDs bounds an explicit selection; "all unpublished in this

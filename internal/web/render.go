@@ -57,6 +57,9 @@ var Funcs = template.FuncMap{
 	},
 	"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"add":      func(a, b int) int { return a + b },
+	// localdate and localtime format by a language tag (the group's).
+	"localdate": LocalDate,
+	"localtime": LocalTime,
 }
 
 // NewRenderer parses every *.html page in each of pages (a feature's embedded
@@ -133,6 +136,25 @@ func (r *Renderer) Render(c *gin.Context, status int, page string, data any) err
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout.html", v); err != nil {
 		return fmt.Errorf("render %s: %w", page, err)
+	}
+	c.Header("Content-Type", "text/html; charset=utf-8")
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Status(status)
+	_, err := c.Writer.Write(buf.Bytes())
+	return err
+}
+
+// RenderFragment executes the block name of page's template set alone (no
+// layout), into a buffer, and writes it with status: a piece of a page that
+// the page's script fetches to redraw itself.
+func (r *Renderer) RenderFragment(c *gin.Context, status int, page, name string, data any) error {
+	t, ok := r.sets[page]
+	if !ok {
+		return fmt.Errorf("render: no template %q", page)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, name, data); err != nil {
+		return fmt.Errorf("render %s %s: %w", page, name, err)
 	}
 	c.Header("Content-Type", "text/html; charset=utf-8")
 	c.Header("X-Content-Type-Options", "nosniff")

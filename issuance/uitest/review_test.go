@@ -11,7 +11,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/auth"
 )
 
-var rowRE = regexp.MustCompile(`<td class="recipient-name">([^<]*)</td>`)
+var rowRE = regexp.MustCompile(`<span class="recipient-name">([^<]*)</span>`)
 
 func names(body string) []string {
 	var out []string

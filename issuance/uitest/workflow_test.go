@@ -63,7 +63,14 @@ func TestSeedWorkflow(t *testing.T) {
 		t.Fatalf("amend: %d\n%s", r.code, r.body)
 	}
 	r = c.follow(r)
-	contains(t, r.body, "Credential amended.", "Ada King", "Ada Lovelace", "A&#43;", "owner@example.edu") // history: before → after, who
+	// History: before → after, who by name, when in words.
+	contains(t, r.body, "Credential amended.", "Ada King", "Ada Lovelace", "A&#43;", `<td class="history-who">owner</td>`, "<td>Amended</td>")
+	if strings.Contains(r.body, "user:1:") {
+		t.Error("history shows the raw actor")
+	}
+	if !regexp.MustCompile(`<td>\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} UTC</td><td class="history-who">`).MatchString(r.body) {
+		t.Error("history time is not like 1 Dec 2026, 14:05 UTC")
+	}
 
 	// Select both, Publish → Confirm page with the counts → Confirm.
 	var ids []string
@@ -101,7 +108,13 @@ func TestSeedWorkflow(t *testing.T) {
 	}
 	r = c.follow(c.post("/credentials/"+adaID+"/resend", nil))
 	contains(t, r.body, "Email to ada@example.edu queued for sending.")
-	r = c.follow(c.post("/credentials/"+adaID+"/revoke", url.Values{"reason": {"Issued in error"}}))
+	// Revoking asks first: the first post only shows the reason to confirm.
+	r = c.post("/credentials/"+adaID+"/revoke", url.Values{"reason": {"Issued in error"}})
+	contains(t, r.body, `id="confirm-question"`, "Revoke the credential of Ada King?", `name="confirm" value="1"`, "Issued in error")
+	if n := e.count(`SELECT count(*) FROM credentials WHERE state = 'revoked'`); n != 0 {
+		t.Fatalf("revoked before confirming: %d", n)
+	}
+	r = c.follow(c.post("/credentials/"+adaID+"/revoke", url.Values{"reason": {"Issued in error"}, "confirm": {"1"}}))
 	contains(t, r.body, "Credential revoked.", "Issued in error", "revoked")
 	if n := e.count(`SELECT count(*) FROM credentials WHERE state = 'revoked'`); n != 1 {
 		t.Fatalf("%d revoked", n)

@@ -1,0 +1,22 @@
+package audit
+
+import "testing"
+
+func TestWho(t *testing.T) {
+	for _, tc := range []struct{ actor, name, want string }{
+		{"user:1:owner@example.edu", "Olive Owner", "Olive Owner"},
+		{"user:9:gone@example.edu", "", "gone@example.edu"},
+		{"token:3:ci", "nightly import", "API token “nightly import”"},
+		{"token:3:ci", "", "API token “ci”"},
+		{"lti:2:abc-123", "Ian Instructor", "Ian Instructor (from the LMS)"},
+		{"lti:2:abc-123", "", "An LMS user"},
+		{"canvas:live-events", "", "Canvas course completion"},
+		{"canvas:reconciliation", "", "Canvas completion check"},
+		{"system", "", "Laurel (automatic)"},
+		{"seed", "", "seed"},
+	} {
+		if got := Who(tc.actor, tc.name); got != tc.want {
+			t.Errorf("Who(%q, %q) = %q, want %q", tc.actor, tc.name, got, tc.want)
+		}
+	}
+}
