@@ -395,9 +395,6 @@ func (r *Registry) Platforms(ctx context.Context) ([]Platform, error) {
 	return out, nil
 }
 
-// ListPlatforms lists every platform (`laurel platform list`).
-func (r *Registry) ListPlatforms(ctx context.Context) ([]Platform, error) { return r.Platforms(ctx) }
-
 // Platform returns one platform or a NotFound error.
 func (r *Registry) Platform(ctx context.Context, id int64) (Platform, error) {
 	var row platformRow
@@ -446,20 +443,6 @@ type Deployment struct {
 	DeploymentID string    `json:"deployment_id" db:"deployment_id"`
 	Auto         bool      `json:"auto" db:"auto"`
 	CreatedAt    time.Time `json:"created_at" db:"created_at"`
-}
-
-// AddDeployment records a deployment of platformID; adding a known one is a
-// no-op.
-func (r *Registry) AddDeployment(ctx context.Context, platformID int64, deploymentID string) error {
-	deploymentID = strings.TrimSpace(deploymentID)
-	if deploymentID == "" {
-		return apperr.Errorf(apperr.Invalid, "deployment_id is empty")
-	}
-	defer r.clearCache()
-	return db.InTx(ctx, r.db, func(tx *sqlx.Tx) error {
-		_, err := addDeployment(ctx, tx, platformID, deploymentID, false)
-		return err
-	})
 }
 
 func addDeployment(ctx context.Context, ex sqlx.ExtContext, platformID int64, deploymentID string, auto bool) (bool, error) {

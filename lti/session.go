@@ -77,11 +77,3 @@ func (t *Tool) LaunchFromRequest(c *gin.Context) (*Launch, error) {
 	}
 	return l, err
 }
-
-// EndLaunch deletes a launch token.
-func (t *Tool) EndLaunch(ctx context.Context, tok string) error {
-	if err := t.rdb.Del(ctx, sessionKeyPrefix+tok).Err(); err != nil {
-		return fmt.Errorf("end launch token: %w", err)
-	}
-	return nil
-}
