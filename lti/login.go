@@ -2,8 +2,6 @@ package lti
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/secret"
 )
 
 // Redis keys. State and nonce are single-use and short-lived; the state
@@ -62,12 +61,6 @@ func (t *Tool) newWindowURL(rec stateRecord) string {
 		}
 	}
 	return t.LoginURL() + "?" + q.Encode()
-}
-
-func randomToken(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // LoginPage is the data of lti_login.html: the page stores State and Nonce in
@@ -169,13 +162,13 @@ func (t *Tool) BeginLogin(c *gin.Context) (authURL string, page *LoginPage, err 
 		return "", nil, forbidden(ReasonPlatformDisabled, "The platform %q is disabled in Laurel.", p.Name)
 	}
 	frameUnsigned(c, t.platformOrigins(c.Request.Context(), &p)...)
-	rec := stateRecord{PlatformID: p.ID, Nonce: randomToken(24), TargetLinkURI: target, Login: map[string]string{}}
+	rec := stateRecord{PlatformID: p.ID, Nonce: secret.Token(24), TargetLinkURI: target, Login: map[string]string{}}
 	for _, k := range relaunchParams {
 		if v := get(k); v != "" {
 			rec.Login[k] = v
 		}
 	}
-	state := randomToken(24)
+	state := secret.Token(24)
 	if st := get("lti_storage_target"); st != "" {
 		rec.StorageTarget, rec.Origin = truncate(st, 100), originOf(p.AuthURL)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/secret"
 )
 
 // RegistrationLinkParam is the query parameter of a one-time registration
@@ -68,7 +69,7 @@ func (t *Tool) CreateRegistrationLink(ctx context.Context, createdBy int64, ttl 
 		return "", RegistrationLink{}, apperr.Fields(fmt.Sprintf("expires must be between %s and %s (got %s).", MinRegistrationLinkTTL, "720h (30 days)", ttl),
 			[]apperr.FieldError{{Index: -1, Field: "expires", Message: "expires is out of range"}})
 	}
-	tok := randomToken(32)
+	tok := secret.Token(32)
 	now := t.Now()
 	l := RegistrationLink{CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	var by *int64

@@ -71,6 +71,15 @@ func Generate() string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
+// Token returns n random bytes as unpadded base64url: the one form of
+// Laurel's bearer secrets (API tokens, one-time links, launch tokens, LTI
+// state and nonces, generated passwords), safe in URLs and headers.
+func Token(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
 // Seal encrypts plaintext with AES-256-GCM. The additional data binds the
 // ciphertext to its purpose/row (e.g. "canvas-token:3") so it cannot be moved.
 func (k *Keys) Seal(plaintext []byte, additional string) []byte {
