@@ -102,7 +102,8 @@ func (k *Keys) Open(sealed []byte, additional string) ([]byte, error) {
 }
 
 // MAC returns an HMAC-SHA256 of msg under the derived signing key, for values
-// that must be checked but never decrypted (API token lookup hashes).
+// that must be checked but never decrypted: the lookup hashes of API
+// tokens, account links and registration links.
 func (k *Keys) MAC(msg []byte) []byte {
 	m := hmac.New(sha256.New, k.signing)
 	m.Write(msg)
