@@ -14,6 +14,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/secret"
+	"github.com/laurel-edu/laurel/internal/web"
 )
 
 // Redis keys. State and nonce are single-use and short-lived; the state
@@ -72,15 +73,6 @@ type LoginPage struct {
 	StorageTarget string
 	// Origin is the platform's OIDC origin, the targetOrigin of put_data.
 	Origin string
-}
-
-// originOf returns scheme://host of u.
-func originOf(u string) string {
-	p, err := url.Parse(u)
-	if err != nil || p.Host == "" {
-		return ""
-	}
-	return p.Scheme + "://" + p.Host
 }
 
 // resolvePlatform finds the registration a login names. Without client_id,
@@ -170,7 +162,7 @@ func (t *Tool) BeginLogin(c *gin.Context) (authURL string, page *LoginPage, err 
 	}
 	state := secret.Token(24)
 	if st := get("lti_storage_target"); st != "" {
-		rec.StorageTarget, rec.Origin = truncate(st, 100), originOf(p.AuthURL)
+		rec.StorageTarget, rec.Origin = truncate(st, 100), web.Origin(p.AuthURL)
 	}
 	js, _ := json.Marshal(rec)
 	if err := t.rdb.Set(r.Context(), stateKeyPrefix+state, js, t.StateTTL).Err(); err != nil {
