@@ -12,7 +12,6 @@ import (
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
-	"github.com/lestrrat-go/jwx/v3/jws"
 )
 
 // ES256Key is one of Laurel's own P-256 keys (the VC-JWT of Open Badges
@@ -44,20 +43,7 @@ func PublicJWKES256(kid string, pub *ecdsa.PublicKey) (json.RawMessage, error) {
 // SignES256 signs payload as a compact JWS with alg ES256, kid and typ
 // (omitted when "") in the protected header, and no other header.
 func SignES256(k ES256Key, typ string, payload []byte) (string, error) {
-	h := jws.NewHeaders()
-	if err := h.Set(jws.KeyIDKey, k.KID); err != nil {
-		return "", fmt.Errorf("sign: %w", err)
-	}
-	if typ != "" {
-		if err := h.Set(jws.TypeKey, typ); err != nil {
-			return "", fmt.Errorf("sign: %w", err)
-		}
-	}
-	out, err := jws.Sign(payload, jws.WithKey(jwa.ES256(), k.Priv, jws.WithProtectedHeaders(h)))
-	if err != nil {
-		return "", fmt.Errorf("sign with key %s: %w", k.KID, err)
-	}
-	return string(out), nil
+	return signCompact(jwa.ES256(), k.Priv, k.KID, typ, payload)
 }
 
 // VerifyES256 checks a compact JWS signed with ES256 by pub and returns its
