@@ -3,14 +3,13 @@
 package auth
 
 import (
-	"github.com/gin-gonic/gin"
-
 	"fmt"
 	"slices"
 
-	"github.com/laurel-edu/laurel/internal/web"
+	"github.com/gin-gonic/gin"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/web"
 )
 
 // Role is a staff role. Instructors and students act through LTI launches and
