@@ -88,15 +88,15 @@ func TestInstructorPublishesFromLMSWhenAllowed(t *testing.T) {
 		t.Fatal(err)
 	}
 	frame := toolFrame(t, b, e.app.URL)
-	mustDo(t, frame, "the course view offers review", chromedp.WaitVisible(chromedp.CSS("#review-link")))
+	browsertest.Step(t, frame, "the course view offers review", chromedp.WaitVisible(chromedp.CSS("#review-link")))
 	if got := frameText(t, frame, chromedp.Text(chromedp.CSS("#review-link"))); got != "Review and publish credentials" {
 		t.Fatalf("review button %q", got)
 	}
-	mustDo(t, frame, "open the review list",
+	browsertest.Step(t, frame, "open the review list",
 		chromedp.Click(chromedp.CSS("#review-link")),
 		chromedp.WaitVisible(chromedp.CSS("#cred-"+sam)),
 		chromedp.WaitVisible(chromedp.CSS("#cred-"+olga)))
-	mustDo(t, frame, "tick Sam's credential and publish",
+	browsertest.Step(t, frame, "tick Sam's credential and publish",
 		chromedp.Click(chromedp.CSS("#select-"+sam)),
 		chromedp.Click(chromedp.CSS("#publish")),
 		chromedp.WaitVisible(chromedp.CSS("#confirm-question")))
@@ -106,7 +106,7 @@ func TestInstructorPublishesFromLMSWhenAllowed(t *testing.T) {
 	if got := e.count(`SELECT count(*) FROM credentials WHERE state = 'published'`); got != 0 {
 		t.Fatalf("%d credentials published before Confirm", got)
 	}
-	mustDo(t, frame, "confirm",
+	browsertest.Step(t, frame, "confirm",
 		chromedp.Click(chromedp.CSS("#confirm")),
 		chromedp.WaitVisible(chromedp.CSS("#notice")))
 	if n := frameText(t, frame, chromedp.Text(chromedp.CSS("#notice"))); n != "Published 1 credential; 1 email queued for sending." {
@@ -131,12 +131,12 @@ func TestInstructorPublishesFromLMSWhenAllowed(t *testing.T) {
 	}
 
 	// Amend Olga's credential from the list.
-	mustDo(t, frame, "open Olga's credential",
+	browsertest.Step(t, frame, "open Olga's credential",
 		chromedp.Click(chromedp.CSS("#tab-unpublished")),
 		chromedp.WaitVisible(chromedp.CSS("#cred-"+olga+" a.credential-link")),
 		chromedp.Click(chromedp.CSS("#cred-"+olga+" a.credential-link")),
 		chromedp.WaitVisible(chromedp.CSS("#amend-form")))
-	mustDo(t, frame, "amend the name",
+	browsertest.Step(t, frame, "amend the name",
 		chromedp.SetValue(chromedp.CSS("#name"), "Olga O. Other"),
 		chromedp.Click(chromedp.CSS("#save-credential")),
 		chromedp.WaitVisible(chromedp.CSS("#notice")))
@@ -202,21 +202,21 @@ func TestInstructorRefusedInLMSWhenNotAllowed(t *testing.T) {
 		t.Fatal(err)
 	}
 	frame := toolFrame(t, b, e.app.URL)
-	mustDo(t, frame, "the course view says who reviews", chromedp.WaitVisible(chromedp.CSS("#who-reviews")))
+	browsertest.Step(t, frame, "the course view says who reviews", chromedp.WaitVisible(chromedp.CSS("#who-reviews")))
 	if got := frameText(t, frame, chromedp.Text(chromedp.CSS("#who-reviews"))); got != "Staff at Example University review and publish these credentials." {
 		t.Fatalf("who reviews: %q", got)
 	}
 	if got := frameText(t, frame, chromedp.Text(chromedp.CSS("#review-link"))); got != "See the credentials" {
 		t.Fatalf("review button %q", got)
 	}
-	mustDo(t, frame, "open the list", chromedp.Click(chromedp.CSS("#review-link")), chromedp.WaitVisible(chromedp.CSS("#cred-"+sam)))
+	browsertest.Step(t, frame, "open the list", chromedp.Click(chromedp.CSS("#review-link")), chromedp.WaitVisible(chromedp.CSS("#cred-"+sam)))
 	if controls := frameCount(t, frame, `input.select-one, #publish, #select-all-group, form[action^="/lti/app/publish"]`); controls != 0 {
 		t.Fatalf("%d publish controls offered to an instructor who may not publish", controls)
 	}
 	if got := frameText(t, frame, chromedp.Text(chromedp.CSS("#cred-"+sam+" .state"))); got != "unpublished" {
 		t.Fatalf("state shown %q", got)
 	}
-	mustDo(t, frame, "open a credential",
+	browsertest.Step(t, frame, "open a credential",
 		chromedp.Click(chromedp.CSS("#cred-"+sam+" a.credential-link")),
 		chromedp.WaitVisible(chromedp.CSS("#details")))
 	if controls := frameCount(t, frame, `#amend-form, #publish-one`); controls != 0 {
@@ -384,14 +384,4 @@ func frameCount(t *testing.T, ctx context.Context, selector string) int {
 		t.Fatalf("count %s: %v", selector, err)
 	}
 	return n
-}
-
-func mustDo(t *testing.T, ctx context.Context, name string, actions ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	if err := chromedp.Do(sctx, actions...); err != nil {
-		html, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("body")))
-		t.Fatalf("%s: %v\npage: %.3000s", name, err, html)
-	}
 }

@@ -22,7 +22,8 @@ import (
 // private, link-local or otherwise non-public address — unless the operator
 // allows plain http and private addresses for a test installation
 // (LAUREL_ALLOW_HTTP_PLATFORMS, and always in `laurel dev`). What a platform
-// answers is bounded in size (platformFetchLimit) and time (FetchTimeout).
+// answers is bounded in size (platformFetchLimit; a roster page, which lists
+// a whole course, 16 MiB) and time (FetchTimeout).
 
 // platformFetchLimit bounds the body Laurel reads from a platform.
 const platformFetchLimit = 1 << 20

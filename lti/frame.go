@@ -20,11 +20,7 @@ import (
 // platformOrigins are the origins a registered platform frames from: its
 // issuer and auth URL, and what the PlatformExtension adds (the Canvas URL).
 func (t *Tool) platformOrigins(ctx context.Context, p *Platform) []string {
-	o := []string{p.Issuer, p.AuthURL}
-	if ext := t.registry.extension(); ext != nil {
-		o = append(o, ext.FrameOrigins(ctx, p.ID)...)
-	}
-	return o
+	return append([]string{p.Issuer, p.AuthURL}, t.registry.frameOrigins(ctx, p.ID)...)
 }
 
 // frameLaunch lets the launch's platform frame this response: pages with

@@ -204,8 +204,3 @@ func (t *Tool) WriteRefusal(c *gin.Context, rd *web.Renderer, err error) {
 	}
 	c.Abort()
 }
-
-// IsRefusal reports whether err is a refused launch with the given reason.
-func IsRefusal(err error, reason string) bool {
-	return apperr.Reason(err) == reason && reason != ""
-}

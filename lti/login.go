@@ -2,8 +2,6 @@ package lti
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +13,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/secret"
+	"github.com/laurel-edu/laurel/internal/web"
 )
 
 // Redis keys. State and nonce are single-use and short-lived; the state
@@ -64,12 +64,6 @@ func (t *Tool) newWindowURL(rec stateRecord) string {
 	return t.LoginURL() + "?" + q.Encode()
 }
 
-func randomToken(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
 // LoginPage is the data of lti_login.html: the page stores State and Nonce in
 // the platform's storage frame, then goes to AuthURL.
 type LoginPage struct {
@@ -79,15 +73,6 @@ type LoginPage struct {
 	StorageTarget string
 	// Origin is the platform's OIDC origin, the targetOrigin of put_data.
 	Origin string
-}
-
-// originOf returns scheme://host of u.
-func originOf(u string) string {
-	p, err := url.Parse(u)
-	if err != nil || p.Host == "" {
-		return ""
-	}
-	return p.Scheme + "://" + p.Host
 }
 
 // resolvePlatform finds the registration a login names. Without client_id,
@@ -169,15 +154,15 @@ func (t *Tool) BeginLogin(c *gin.Context) (authURL string, page *LoginPage, err 
 		return "", nil, forbidden(ReasonPlatformDisabled, "The platform %q is disabled in Laurel.", p.Name)
 	}
 	frameUnsigned(c, t.platformOrigins(c.Request.Context(), &p)...)
-	rec := stateRecord{PlatformID: p.ID, Nonce: randomToken(24), TargetLinkURI: target, Login: map[string]string{}}
+	rec := stateRecord{PlatformID: p.ID, Nonce: secret.Token(24), TargetLinkURI: target, Login: map[string]string{}}
 	for _, k := range relaunchParams {
 		if v := get(k); v != "" {
 			rec.Login[k] = v
 		}
 	}
-	state := randomToken(24)
+	state := secret.Token(24)
 	if st := get("lti_storage_target"); st != "" {
-		rec.StorageTarget, rec.Origin = truncate(st, 100), originOf(p.AuthURL)
+		rec.StorageTarget, rec.Origin = truncate(st, 100), web.Origin(p.AuthURL)
 	}
 	js, _ := json.Marshal(rec)
 	if err := t.rdb.Set(r.Context(), stateKeyPrefix+state, js, t.StateTTL).Err(); err != nil {

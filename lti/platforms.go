@@ -63,10 +63,10 @@ type PlatformInput struct {
 }
 
 // Registry stores platforms and their deployments in PostgreSQL. Launch
-// lookups (platform by id or issuer + client_id, known deployments) are
-// cached in memory for CacheFor, so a launch costs one query less each; a
-// change made through this Registry clears the cache at once, one made by
-// another instance is seen within CacheFor.
+// lookups (platform by id or issuer + client_id, known deployments, the
+// extension's frame origins) are cached in memory for CacheFor, so a launch
+// costs one query less each; a change made through this Registry clears the
+// cache at once, one made by another instance is seen within CacheFor.
 type Registry struct {
 	db  *sqlx.DB
 	now func() time.Time
@@ -79,6 +79,12 @@ type Registry struct {
 	byID     map[int64]cachedPlatform
 	byIssuer map[[2]string]cachedPlatform
 	deps     map[depKey]time.Time
+	frames   map[int64]cachedOrigins
+}
+
+type cachedOrigins struct {
+	o  []string
+	at time.Time
 }
 
 type cachedPlatform struct {
@@ -99,7 +105,7 @@ func NewRegistry(d *sqlx.DB) *Registry {
 
 func (r *Registry) clearCache() {
 	r.mu.Lock()
-	r.byID, r.byIssuer, r.deps = nil, nil, nil
+	r.byID, r.byIssuer, r.deps, r.frames = nil, nil, nil, nil
 	r.mu.Unlock()
 }
 
@@ -137,6 +143,29 @@ func (r *Registry) launchPlatform(ctx context.Context, id int64) (Platform, erro
 		r.remember(p)
 	}
 	return p, err
+}
+
+// frameOrigins is the extension's FrameOrigins of platform id through the
+// cache: every request inside a launch's iframe asks for them.
+func (r *Registry) frameOrigins(ctx context.Context, id int64) []string {
+	ext := r.extension()
+	if ext == nil {
+		return nil
+	}
+	r.mu.Lock()
+	c, ok := r.frames[id]
+	r.mu.Unlock()
+	if ok && r.now().Sub(c.at) <= r.CacheFor {
+		return c.o
+	}
+	o := ext.FrameOrigins(ctx, id)
+	r.mu.Lock()
+	if r.frames == nil || len(r.frames) > 10000 {
+		r.frames = map[int64]cachedOrigins{}
+	}
+	r.frames[id] = cachedOrigins{o: o, at: r.now()}
+	r.mu.Unlock()
+	return o
 }
 
 // launchPlatformByIssuerClient is PlatformByIssuerClient through the cache.
@@ -395,9 +424,6 @@ func (r *Registry) Platforms(ctx context.Context) ([]Platform, error) {
 	return out, nil
 }
 
-// ListPlatforms lists every platform (`laurel platform list`).
-func (r *Registry) ListPlatforms(ctx context.Context) ([]Platform, error) { return r.Platforms(ctx) }
-
 // Platform returns one platform or a NotFound error.
 func (r *Registry) Platform(ctx context.Context, id int64) (Platform, error) {
 	var row platformRow
@@ -446,20 +472,6 @@ type Deployment struct {
 	DeploymentID string    `json:"deployment_id" db:"deployment_id"`
 	Auto         bool      `json:"auto" db:"auto"`
 	CreatedAt    time.Time `json:"created_at" db:"created_at"`
-}
-
-// AddDeployment records a deployment of platformID; adding a known one is a
-// no-op.
-func (r *Registry) AddDeployment(ctx context.Context, platformID int64, deploymentID string) error {
-	deploymentID = strings.TrimSpace(deploymentID)
-	if deploymentID == "" {
-		return apperr.Errorf(apperr.Invalid, "deployment_id is empty")
-	}
-	defer r.clearCache()
-	return db.InTx(ctx, r.db, func(tx *sqlx.Tx) error {
-		_, err := addDeployment(ctx, tx, platformID, deploymentID, false)
-		return err
-	})
 }
 
 func addDeployment(ctx context.Context, ex sqlx.ExtContext, platformID int64, deploymentID string, auto bool) (bool, error) {

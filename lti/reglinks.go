@@ -2,7 +2,6 @@ package lti
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/secret"
 )
 
 // RegistrationLinkParam is the query parameter of a one-time registration
@@ -54,21 +54,17 @@ func (l RegistrationLink) State(now time.Time) string {
 	return "unused"
 }
 
-func hashLinkToken(tok string) []byte {
-	h := sha256.Sum256([]byte(tok))
-	return h[:]
-}
-
 // CreateRegistrationLink creates a one-time registration link valid for ttl
-// and returns its URL (shown once: only its hash is stored). createdBy is
-// the owner's user id, 0 from the command line. It returns an Invalid error
-// when ttl is outside MinRegistrationLinkTTL..MaxRegistrationLinkTTL.
+// and returns its URL (shown once: only its MAC is stored, as for API
+// tokens and account links). createdBy is the owner's user id, 0 from the
+// command line. It returns an Invalid error when ttl is outside
+// MinRegistrationLinkTTL..MaxRegistrationLinkTTL.
 func (t *Tool) CreateRegistrationLink(ctx context.Context, createdBy int64, ttl time.Duration) (string, RegistrationLink, error) {
 	if ttl < MinRegistrationLinkTTL || ttl > MaxRegistrationLinkTTL {
 		return "", RegistrationLink{}, apperr.Fields(fmt.Sprintf("expires must be between %s and %s (got %s).", MinRegistrationLinkTTL, "720h (30 days)", ttl),
 			[]apperr.FieldError{{Index: -1, Field: "expires", Message: "expires is out of range"}})
 	}
-	tok := randomToken(32)
+	tok := secret.Token(32)
 	now := t.Now()
 	l := RegistrationLink{CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	var by *int64
@@ -76,7 +72,7 @@ func (t *Tool) CreateRegistrationLink(ctx context.Context, createdBy int64, ttl 
 		by = &createdBy
 	}
 	const q = `INSERT INTO registration_links (token_hash, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4) RETURNING id`
-	if err := t.db.GetContext(ctx, &l.ID, q, hashLinkToken(tok), by, l.CreatedAt, l.ExpiresAt); err != nil {
+	if err := t.db.GetContext(ctx, &l.ID, q, t.keys.MAC([]byte(tok)), by, l.CreatedAt, l.ExpiresAt); err != nil {
 		return "", RegistrationLink{}, fmt.Errorf("create registration link: %w", err)
 	}
 	return t.RegisterURL() + "?" + url.Values{RegistrationLinkParam: {tok}}.Encode(), l, nil
@@ -136,7 +132,7 @@ func (t *Tool) claimRegistrationLink(ctx context.Context, tok string) (int64, er
 		return 0, apperr.Errorf(apperr.Forbidden, "This registration link is not valid. "+askForLink)
 	}
 	now := t.Now()
-	hash := hashLinkToken(tok)
+	hash := t.keys.MAC([]byte(tok))
 	var id int64
 	const q = `UPDATE registration_links SET claimed_at = $2
 		WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 AND (claimed_at IS NULL OR claimed_at < $3)

@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/secret"
 )
 
 // ServiceToken returns an LTI Advantage access token for scopes on platform
@@ -42,7 +43,7 @@ func (t *Tool) ServiceToken(ctx context.Context, p *Platform, scopes ...string) 
 	now := t.Now()
 	assertion, err := t.toolKeys.Sign(ctx, map[string]any{
 		"iss": p.ClientID, "sub": p.ClientID, "aud": p.TokenURL,
-		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "jti": randomToken(18),
+		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "jti": secret.Token(18),
 	})
 	if err != nil {
 		return "", err
@@ -177,7 +178,7 @@ func (t *Tool) DeepLinkResponse(ctx context.Context, l *Launch, items []ContentI
 	now := t.Now()
 	claims := map[string]any{
 		"iss": l.Platform.ClientID, "aud": l.Platform.Issuer, "azp": l.Platform.ClientID,
-		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "nonce": randomToken(18),
+		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "nonce": secret.Token(18),
 		ClaimDeploymentID: l.DeploymentID, ClaimMessageType: MessageDeepLinkingResponse, ClaimVersion: Version,
 		ClaimDeepLinkingItems: items,
 	}

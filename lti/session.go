@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/web"
 )
 
@@ -30,7 +31,7 @@ func (t *Tool) IssueLaunchToken(ctx context.Context, l *Launch) (string, error) 
 	if err != nil {
 		return "", fmt.Errorf("issue launch token: %w", err)
 	}
-	tok := randomToken(32)
+	tok := secret.Token(32)
 	if err := t.rdb.Set(ctx, sessionKeyPrefix+tok, js, t.SessionTTL).Err(); err != nil {
 		return "", fmt.Errorf("issue launch token: %w", err)
 	}
@@ -76,12 +77,4 @@ func (t *Tool) LaunchFromRequest(c *gin.Context) (*Launch, error) {
 		web.AllowFraming(c, t.registeredOrigins(c.Request.Context())...)
 	}
 	return l, err
-}
-
-// EndLaunch deletes a launch token.
-func (t *Tool) EndLaunch(ctx context.Context, tok string) error {
-	if err := t.rdb.Del(ctx, sessionKeyPrefix+tok).Err(); err != nil {
-		return fmt.Errorf("end launch token: %w", err)
-	}
-	return nil
 }

@@ -55,24 +55,10 @@ func (t *Tool) RegisterAdmin(r gin.IRouter, rd *web.Renderer) {
 	r.POST("/admin/keys/retire", p(a.keysRetire))
 }
 
-// requireOwner returns the signed-in principal when it may manage platforms
-// and keys: 401 without one (a handler mounted without RequireStaff must not
-// act anonymously), 403 for any role but owner.
-func requireOwner(c *gin.Context) (*auth.Principal, error) {
-	p := auth.Current(c)
-	if p == nil {
-		return nil, apperr.Errorf(apperr.Unauthorized, "Please sign in first.")
-	}
-	if err := p.Require(auth.ManageStaff); err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
 // platformParam checks the role, then loads the :id platform (404 when
 // unknown), so a refused role learns nothing about which ids exist.
 func (a *admin) platformParam(c *gin.Context) (*auth.Principal, Platform, error) {
-	p, err := requireOwner(c)
+	p, err := auth.CurrentCan(c, auth.ManageStaff)
 	if err != nil {
 		return nil, Platform{}, err
 	}
@@ -165,7 +151,7 @@ func linkExpiries(sel string) []linkExpiry {
 }
 
 func (a *admin) platformList(c *gin.Context) error {
-	if _, err := requireOwner(c); err != nil {
+	if _, err := auth.CurrentCan(c, auth.ManageStaff); err != nil {
 		return err
 	}
 	page, err := a.platformListPage(c)
@@ -226,7 +212,7 @@ func (a *admin) platformListPage(c *gin.Context) (platformListPage, error) {
 // linkCreate creates a one-time registration link and shows it on this
 // response only (it is stored hashed, so it cannot be shown again).
 func (a *admin) linkCreate(c *gin.Context) error {
-	p, err := requireOwner(c)
+	p, err := auth.CurrentCan(c, auth.ManageStaff)
 	if err != nil {
 		return err
 	}
@@ -261,7 +247,7 @@ func (a *admin) linkCreate(c *gin.Context) error {
 }
 
 func (a *admin) linkRevoke(c *gin.Context) error {
-	if _, err := requireOwner(c); err != nil {
+	if _, err := auth.CurrentCan(c, auth.ManageStaff); err != nil {
 		return err
 	}
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)

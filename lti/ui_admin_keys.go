@@ -34,7 +34,7 @@ type keyListPage struct {
 }
 
 func (a *admin) keyList(c *gin.Context) error {
-	if _, err := requireOwner(c); err != nil {
+	if _, err := auth.CurrentCan(c, auth.ManageStaff); err != nil {
 		return err
 	}
 	keys, err := a.t.toolKeys.List(c.Request.Context())
@@ -59,7 +59,7 @@ func (a *admin) keyList(c *gin.Context) error {
 }
 
 func (a *admin) keysRotate(c *gin.Context) error {
-	if _, err := requireOwner(c); err != nil {
+	if _, err := auth.CurrentCan(c, auth.ManageStaff); err != nil {
 		return err
 	}
 	kid, err := a.t.toolKeys.RotateKeys(c.Request.Context())
@@ -72,7 +72,7 @@ func (a *admin) keysRotate(c *gin.Context) error {
 }
 
 func (a *admin) keysRetire(c *gin.Context) error {
-	if _, err := requireOwner(c); err != nil {
+	if _, err := auth.CurrentCan(c, auth.ManageStaff); err != nil {
 		return err
 	}
 	kids, err := a.t.toolKeys.RetireKeys(c.Request.Context(), RetireAfter)

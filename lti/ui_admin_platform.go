@@ -124,7 +124,7 @@ func (a *admin) formPage(ctx context.Context, isNew bool, p Platform, v platform
 }
 
 func (a *admin) platformNew(c *gin.Context) error {
-	if _, err := requireOwner(c); err != nil {
+	if _, err := auth.CurrentCan(c, auth.ManageStaff); err != nil {
 		return err
 	}
 	page, err := a.formPage(c.Request.Context(), true, Platform{}, platformValues{AutoRegister: true}, nil)
@@ -209,7 +209,7 @@ func deploymentLines(s string) []string {
 }
 
 func (a *admin) platformCreate(c *gin.Context) error {
-	if _, err := requireOwner(c); err != nil {
+	if _, err := auth.CurrentCan(c, auth.ManageStaff); err != nil {
 		return err
 	}
 	v, in, err := a.readPlatformForm(c)

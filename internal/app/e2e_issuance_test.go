@@ -36,37 +36,20 @@ func TestSeedWorkflowInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := browsertest.New(t, browsertest.Options{})
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(b, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			html, _ := chromedp.Run(b, chromedp.OuterHTML("body"))
-			t.Fatalf("%s: %v\npage: %.3000s", name, err, html)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(b, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return s
-	}
 
-	step("1. sign in",
+	browsertest.Step(t, b, "1. sign in",
 		chromedp.Navigate(app.URL+"/login"),
 		chromedp.SendKeys(chromedp.CSS("#email"), "registrar@uni.example.edu"),
 		chromedp.SendKeys(chromedp.CSS("#password"), password),
 		chromedp.Click(chromedp.CSS("#sign-in")),
 		chromedp.WaitVisible(chromedp.CSS("#groups")),
 	)
-	step("2. open the group and its Create Credentials tab",
+	browsertest.Step(t, b, "2. open the group and its Create Credentials tab",
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#group-%d a`, g.ID))),
 		chromedp.Click(chromedp.CSS(`a[href$="/credentials/new"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#name_0")),
 	)
-	step("3. fill two rows via Add Another Recipient",
+	browsertest.Step(t, b, "3. fill two rows via Add Another Recipient",
 		chromedp.SendKeys(chromedp.CSS("#name_0"), "Grace Hopper"),
 		chromedp.SendKeys(chromedp.CSS("#email_0"), "grace.hopper@uni.example.edu"),
 		chromedp.SetValue(chromedp.CSS("#issued_on_0"), "2026-11-20"),
@@ -96,7 +79,7 @@ func TestSeedWorkflowInBrowser(t *testing.T) {
 	if err := app.DB.Get(&graceID, `SELECT id FROM credentials WHERE recipient_email = 'grace.hopper@uni.example.edu'`); err != nil {
 		t.Fatal(err)
 	}
-	step("5. open one by its ID and amend the name",
+	browsertest.Step(t, b, "5. open one by its ID and amend the name",
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#cred-%s a.credential-link`, graceID))),
 		chromedp.WaitVisible(chromedp.CSS("#amend-form")),
 		chromedp.Clear(chromedp.CSS("#name")),
@@ -107,21 +90,21 @@ func TestSeedWorkflowInBrowser(t *testing.T) {
 	if resp, err := chromedp.RunResponse(b, chromedp.Click(chromedp.CSS("#save-credential"))); err != nil || resp.Status != http.StatusOK {
 		t.Fatalf("save the amendment: %v", err)
 	}
-	if got := text("#preview"); !strings.Contains(got, "Rear Admiral Grace Hopper") {
+	if got := browsertest.Text(t, b, "#preview"); !strings.Contains(got, "Rear Admiral Grace Hopper") {
 		t.Fatalf("preview after amending shows %q, want the amended name", got)
 	}
-	step("6. select all, publish",
+	browsertest.Step(t, b, "6. select all, publish",
 		chromedp.Navigate(fmt.Sprintf("%s/groups/%d/unpublished", app.URL, g.ID)),
 		chromedp.WaitVisible(chromedp.CSS("#select-all")),
 		chromedp.Click(chromedp.CSS("#select-all")),
 		chromedp.Click(chromedp.CSS("#publish")),
 		chromedp.WaitVisible(chromedp.CSS("#confirm")),
 	)
-	question := text("#confirm-question")
+	question := browsertest.Text(t, b, "#confirm-question")
 	if !regexp.MustCompile(`\b2 credentials\b`).MatchString(question) || !regexp.MustCompile(`\b2 emails\b`).MatchString(question) {
 		t.Fatalf("confirm page asks %q, want it to state 2 credentials and 2 emails", question)
 	}
-	step("7. confirm", chromedp.Click(chromedp.CSS("#confirm")), chromedp.WaitReady(chromedp.CSS("body")))
+	browsertest.Step(t, b, "7. confirm", chromedp.Click(chromedp.CSS("#confirm")), chromedp.WaitReady(chromedp.CSS("body")))
 
 	msgs, err := app.Mail.WaitFor(2, 30*time.Second)
 	if err != nil {
@@ -154,8 +137,8 @@ func TestSeedWorkflowInBrowser(t *testing.T) {
 			t.Fatalf("GET %s: %v %v", u, resp.Status, err)
 		}
 		resp.Body.Close()
-		step("open the emailed link "+u, chromedp.Navigate(u), chromedp.WaitVisible(chromedp.CSS("body")))
-		page := text("body")
+		browsertest.Step(t, b, "open the emailed link "+u, chromedp.Navigate(u), chromedp.WaitVisible(chromedp.CSS("body")))
+		page := browsertest.Text(t, b, "body")
 		if !strings.Contains(page, name) || !strings.Contains(page, "DS 101: Introduction to Data Science") {
 			t.Fatalf("credential page %s does not show %q and the course: %.500s", u, name, page)
 		}

@@ -62,12 +62,12 @@ func TestCanvasLaunchWithThirdPartyCookiesBlocked(t *testing.T) {
 	}
 
 	frame := launch(teacher.ID)
-	mustDo(t, frame, "teacher sees the mapping form",
+	browsertest.Step(t, frame, "teacher sees the mapping form",
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/lti/app/map"]`)))
 	if v := frameText(t, frame, chromedp.Value(chromedp.CSS("#group_name"))); v != "Computer Science I" {
 		t.Errorf("group name prefilled with %q, want the course title", v)
 	}
-	mustDo(t, frame, "map the course to a new group",
+	browsertest.Step(t, frame, "map the course to a new group",
 		chromedp.Click(chromedp.CSS(`form[action="/lti/app/map"] button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS("#count-unpublished")))
 	var mapped struct {
@@ -85,7 +85,7 @@ func TestCanvasLaunchWithThirdPartyCookiesBlocked(t *testing.T) {
 	}
 
 	frame = launch(student.ID)
-	mustDo(t, frame, "student sees their status", chromedp.WaitVisible(chromedp.CSS("#status")))
+	browsertest.Step(t, frame, "student sees their status", chromedp.WaitVisible(chromedp.CSS("#status")))
 	status := frameText(t, frame, chromedp.Text(chromedp.CSS("#status")))
 	if !strings.Contains(status, "Not yet earned") {
 		t.Fatalf("student status %q, want \"Not yet earned\"", status)
@@ -139,14 +139,4 @@ func attach(t *testing.T, b context.Context, id target.ID) context.Context {
 		t.Fatalf("attach to the tool's frame: %v", err)
 	}
 	return fctx
-}
-
-func mustDo(t *testing.T, ctx context.Context, name string, actions ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	if err := chromedp.Do(sctx, actions...); err != nil {
-		html, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("body")))
-		t.Fatalf("%s: %v\npage: %.3000s", name, err, html)
-	}
 }

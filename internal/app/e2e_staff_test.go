@@ -38,26 +38,9 @@ func TestInviteAcceptSignInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := browsertest.New(t, browsertest.Options{})
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(b, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			html, _ := chromedp.Run(b, chromedp.OuterHTML("body"))
-			t.Fatalf("%s: %v\npage: %.3000s", name, err, html)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(b, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return s
-	}
 	signOut := chromedp.Click(chromedp.CSS(`header form[action="/logout"] button`))
 
-	step("owner signs in and opens Staff",
+	browsertest.Step(t, b, "owner signs in and opens Staff",
 		chromedp.Navigate(app.URL+"/login"),
 		chromedp.SendKeys(chromedp.CSS("#email"), "owner@uni.example.edu"),
 		chromedp.SendKeys(chromedp.CSS("#password"), ownerPW),
@@ -66,7 +49,7 @@ func TestInviteAcceptSignInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#nav-staff")),
 		chromedp.WaitVisible(chromedp.CSS("#users")),
 	)
-	step("invite a team member limited to one group",
+	browsertest.Step(t, b, "invite a team member limited to one group",
 		chromedp.Click(chromedp.CSS("#invite-user")),
 		chromedp.WaitVisible(chromedp.CSS("#user-form")),
 		chromedp.SendKeys(chromedp.CSS("#email"), "tia.team@uni.example.edu"),
@@ -76,7 +59,7 @@ func TestInviteAcceptSignInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#save-user")),
 		chromedp.WaitVisible(chromedp.CSS("#flash")),
 	)
-	if f := text("#flash"); !strings.Contains(f, "Invitation sent to tia.team@uni.example.edu") {
+	if f := browsertest.Text(t, b, "#flash"); !strings.Contains(f, "Invitation sent to tia.team@uni.example.edu") {
 		t.Fatalf("flash after inviting: %q", f)
 	}
 	msgs, err := app.Mail.WaitFor(1, 30*time.Second)
@@ -89,32 +72,32 @@ func TestInviteAcceptSignInBrowser(t *testing.T) {
 		t.Fatalf("invitation to %v without a link:\n%s", m.To, m.Text)
 	}
 
-	step("sign out; open the invitation and choose a password",
+	browsertest.Step(t, b, "sign out; open the invitation and choose a password",
 		signOut,
 		chromedp.WaitVisible(chromedp.CSS("#sign-in")),
 		chromedp.Navigate(link),
 		chromedp.WaitVisible(chromedp.CSS("#set-password-form")),
 	)
-	if got := text("#link-email"); got != "tia.team@uni.example.edu" {
+	if got := browsertest.Text(t, b, "#link-email"); got != "tia.team@uni.example.edu" {
 		t.Fatalf("invitation page for %q", got)
 	}
 	const tiaPW = "tia's own password"
-	step("activate",
+	browsertest.Step(t, b, "activate",
 		chromedp.SendKeys(chromedp.CSS("#password"), tiaPW),
 		chromedp.SendKeys(chromedp.CSS("#confirm_password"), tiaPW),
 		chromedp.Click(chromedp.CSS("#set-password")),
 		chromedp.WaitVisible(chromedp.CSS("#sign-in")),
 	)
-	if f := text("#flash"); !strings.Contains(f, "Your password is set") {
+	if f := browsertest.Text(t, b, "#flash"); !strings.Contains(f, "Your password is set") {
 		t.Fatalf("flash after activating: %q", f)
 	}
-	step("the invitee signs in",
+	browsertest.Step(t, b, "the invitee signs in",
 		chromedp.SendKeys(chromedp.CSS("#email"), "tia.team@uni.example.edu"),
 		chromedp.SendKeys(chromedp.CSS("#password"), tiaPW),
 		chromedp.Click(chromedp.CSS("#sign-in")),
 		chromedp.WaitVisible(chromedp.CSS("#groups")),
 	)
-	groups := text("#groups")
+	groups := browsertest.Text(t, b, "#groups")
 	if !strings.Contains(groups, ga.Name) || strings.Contains(groups, gb.Name) {
 		t.Fatalf("a team member limited to %q sees groups %q", ga.Name, groups)
 	}
@@ -126,13 +109,13 @@ func TestInviteAcceptSignInBrowser(t *testing.T) {
 		t.Fatalf("team member opens /admin/users: %v %v", resp, err)
 	}
 	// The link worked once.
-	step("sign out and reopen the link", chromedp.Navigate(app.URL+"/groups"), signOut, chromedp.WaitVisible(chromedp.CSS("#sign-in")))
+	browsertest.Step(t, b, "sign out and reopen the link", chromedp.Navigate(app.URL+"/groups"), signOut, chromedp.WaitVisible(chromedp.CSS("#sign-in")))
 	resp, err = chromedp.RunResponse(b, chromedp.Navigate(link))
-	if err != nil || resp.Status != http.StatusNotFound || !strings.Contains(text("main"), "already used") {
-		t.Fatalf("reopened invitation: %v %v %q", resp, err, text("main"))
+	if err != nil || resp.Status != http.StatusNotFound || !strings.Contains(browsertest.Text(t, b, "main"), "already used") {
+		t.Fatalf("reopened invitation: %v %v %q", resp, err, browsertest.Text(t, b, "main"))
 	}
 
-	step("owner creates a token limited to the group",
+	browsertest.Step(t, b, "owner creates a token limited to the group",
 		chromedp.Navigate(app.URL+"/login"),
 		chromedp.SendKeys(chromedp.CSS("#email"), "owner@uni.example.edu"),
 		chromedp.SendKeys(chromedp.CSS("#password"), ownerPW),
@@ -163,11 +146,11 @@ func TestInviteAcceptSignInBrowser(t *testing.T) {
 	if a, bb := api(fmt.Sprintf("/groups/%d", ga.ID)), api(fmt.Sprintf("/groups/%d", gb.ID)); a != 200 || (bb != 403 && bb != 404) {
 		t.Fatalf("token limited to group A: group A %d, group B %d", a, bb)
 	}
-	step("the token list shows its use, not the token",
+	browsertest.Step(t, b, "the token list shows its use, not the token",
 		chromedp.Navigate(app.URL+"/admin/tokens"),
 		chromedp.WaitVisible(chromedp.CSS("#tokens")),
 	)
-	row := text("#tokens tbody tr")
+	row := browsertest.Text(t, b, "#tokens tbody tr")
 	if strings.Contains(row, token) || strings.Contains(row, "never") || !strings.Contains(row, ga.Name) || !strings.Contains(row, "Team member") {
 		t.Fatalf("token row %q", row)
 	}

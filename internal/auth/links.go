@@ -2,9 +2,7 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,6 +14,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/audit"
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/jobs"
+	"github.com/laurel-edu/laurel/internal/secret"
 )
 
 // One-time links let a person choose their password: an invitation or a
@@ -67,9 +66,7 @@ func (a *Auth) newLink(ctx context.Context, tx *sqlx.Tx, actor string, userID in
 	if err := deleteUnusedLinks(ctx, tx, userID); err != nil {
 		return time.Time{}, err
 	}
-	b := make([]byte, 32)
-	rand.Read(b)
-	plain := linkPrefix + base64.RawURLEncoding.EncodeToString(b)
+	plain := linkPrefix + secret.Token(32)
 	now := a.now()
 	exp := now.Add(linkValidity(purpose))
 	const q = `INSERT INTO account_links (user_id, purpose, token_hash, created_by, created_at, expires_at)

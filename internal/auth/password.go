@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/laurel-edu/laurel/internal/secret"
 	"golang.org/x/crypto/argon2"
 )
 
@@ -70,8 +71,4 @@ var dummyHash = hashPassword("laurel-no-such-user")
 
 // generatePassword returns a random password of 20 URL-safe characters
 // (120 bits), for accounts created without one.
-func generatePassword() string {
-	b := make([]byte, 15)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
+func generatePassword() string { return secret.Token(15) }

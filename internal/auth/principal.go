@@ -3,13 +3,13 @@
 package auth
 
 import (
-	"github.com/gin-gonic/gin"
-
 	"fmt"
-	"github.com/laurel-edu/laurel/internal/web"
 	"slices"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/web"
 )
 
 // Role is a staff role. Instructors and students act through LTI launches and
@@ -120,4 +120,18 @@ func Current(c *gin.Context) *Principal {
 	}
 	p, _ := v.(*Principal)
 	return p
+}
+
+// CurrentCan returns the signed-in principal when it holds perm: an
+// Unauthorized error without one (a handler mounted without RequireStaff
+// must not act anonymously), Forbidden when its role lacks perm.
+func CurrentCan(c *gin.Context, perm Permission) (*Principal, error) {
+	p := Current(c)
+	if p == nil {
+		return nil, apperr.Errorf(apperr.Unauthorized, "Please sign in first.")
+	}
+	if err := p.Require(perm); err != nil {
+		return nil, err
+	}
+	return p, nil
 }

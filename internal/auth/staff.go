@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/audit"
@@ -107,9 +106,8 @@ func (a *Auth) UpdateUser(ctx context.Context, actor string, id int64, role Role
 			return fmt.Errorf("update user %d groups: %w", id, err)
 		}
 		if len(groups) > 0 {
-			const qg = `INSERT INTO user_groups (user_id, group_id) SELECT $1::bigint, g FROM unnest($2::bigint[]) AS g`
-			if _, err := tx.ExecContext(ctx, qg, id, pq.Array(groups)); err != nil {
-				return groupLimitError(err, groups, fmt.Sprintf("limit user %d", id))
+			if err := limitUser(ctx, tx, id, groups); err != nil {
+				return err
 			}
 		}
 		out = old

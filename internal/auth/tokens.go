@@ -2,9 +2,7 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -17,6 +15,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/audit"
 	"github.com/laurel-edu/laurel/internal/db"
+	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/web"
 )
 
@@ -69,9 +68,7 @@ func (a *Auth) CreateTokenBy(ctx context.Context, actor, name string, role Role,
 		return Token{}, "", apperr.Fields(fields[0].Field+": "+fields[0].Message, fields)
 	}
 	groups = uniqueSorted(groups)
-	b := make([]byte, 32)
-	rand.Read(b)
-	plain := TokenPrefix + base64.RawURLEncoding.EncodeToString(b)
+	plain := TokenPrefix + secret.Token(32)
 	t := Token{Name: name, Role: role, CreatedAt: a.now()}
 	if len(groups) > 0 {
 		t.Groups = groups

@@ -53,19 +53,6 @@ type staffUI struct {
 	rd *web.Renderer
 }
 
-// requireOwner returns the signed-in principal when it may manage staff:
-// 401 without one, 403 for any role but owner.
-func requireOwner(c *gin.Context) (*Principal, error) {
-	p := Current(c)
-	if p == nil {
-		return nil, apperr.Errorf(apperr.Unauthorized, "Please sign in first.")
-	}
-	if err := p.Require(ManageStaff); err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
 // ownerTabs marks the current tab of the owner pages' navigation.
 type ownerTabs struct{ Tab string }
 
@@ -179,7 +166,7 @@ type userListPage struct {
 }
 
 func (u *staffUI) userList(c *gin.Context) error {
-	me, err := requireOwner(c)
+	me, err := CurrentCan(c, ManageStaff)
 	if err != nil {
 		return err
 	}
@@ -244,14 +231,14 @@ func (u *staffUI) renderUserForm(c *gin.Context, status int, page userFormPage) 
 }
 
 func (u *staffUI) inviteForm(c *gin.Context) error {
-	if _, err := requireOwner(c); err != nil {
+	if _, err := CurrentCan(c, ManageStaff); err != nil {
 		return err
 	}
 	return u.renderUserForm(c, http.StatusOK, userFormPage{Title: "Invite a staff member", New: true, Action: "/admin/users/invite", User: User{Role: TeamMember}})
 }
 
 func (u *staffUI) invite(c *gin.Context) error {
-	me, err := requireOwner(c)
+	me, err := CurrentCan(c, ManageStaff)
 	if err != nil {
 		return err
 	}
@@ -278,7 +265,7 @@ func (u *staffUI) invite(c *gin.Context) error {
 
 // userParam checks the role, then loads the :id account (404 when unknown).
 func (u *staffUI) userParam(c *gin.Context) (*Principal, User, error) {
-	me, err := requireOwner(c)
+	me, err := CurrentCan(c, ManageStaff)
 	if err != nil {
 		return nil, User{}, err
 	}

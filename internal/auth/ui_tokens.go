@@ -64,14 +64,14 @@ func (u *staffUI) renderTokens(c *gin.Context, status int, page tokenListPage) e
 }
 
 func (u *staffUI) tokenList(c *gin.Context) error {
-	if _, err := requireOwner(c); err != nil {
+	if _, err := CurrentCan(c, ManageStaff); err != nil {
 		return err
 	}
 	return u.renderTokens(c, http.StatusOK, tokenListPage{})
 }
 
 func (u *staffUI) tokenCreate(c *gin.Context) error {
-	me, err := requireOwner(c)
+	me, err := CurrentCan(c, ManageStaff)
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func (u *staffUI) tokenCreate(c *gin.Context) error {
 }
 
 func (u *staffUI) tokenRevoke(c *gin.Context) error {
-	me, err := requireOwner(c)
+	me, err := CurrentCan(c, ManageStaff)
 	if err != nil {
 		return err
 	}

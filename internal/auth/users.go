@@ -90,6 +90,16 @@ func groupLimitError(err error, groups []int64, what string) error {
 	return fmt.Errorf("%s to groups %v: %w", what, groups, err)
 }
 
+// limitUser limits account id to groups (sorted, without repeats), in tx.
+// Errors: Invalid naming "groups" when one does not exist.
+func limitUser(ctx context.Context, tx *sqlx.Tx, id int64, groups []int64) error {
+	const q = `INSERT INTO user_groups (user_id, group_id) SELECT $1::bigint, g FROM unnest($2::bigint[]) AS g`
+	if _, err := tx.ExecContext(ctx, q, id, pq.Array(groups)); err != nil {
+		return groupLimitError(err, groups, fmt.Sprintf("limit user %d", id))
+	}
+	return nil
+}
+
 // CreateUser creates a staff account. With an empty password it generates
 // one and returns it (shown once); otherwise the second result is "". groups
 // limits a team member to those groups. The creation is audited as done by
@@ -170,11 +180,10 @@ func insertUser(ctx context.Context, tx *sqlx.Tx, email, name string, role Role,
 		return User{}, fmt.Errorf("create user %s: %w", email, err)
 	}
 	if len(groups) > 0 {
-		const qg = `INSERT INTO user_groups (user_id, group_id) SELECT DISTINCT $1::bigint, g FROM unnest($2::bigint[]) AS g`
-		if _, err := tx.ExecContext(ctx, qg, r.ID, pq.Array(groups)); err != nil {
-			return User{}, groupLimitError(err, groups, fmt.Sprintf("limit user %d", r.ID))
-		}
 		r.Groups = uniqueSorted(groups)
+		if err := limitUser(ctx, tx, r.ID, r.Groups); err != nil {
+			return User{}, err
+		}
 	}
 	return r.user(), nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -73,4 +74,30 @@ func New(t testing.TB, opt Options) context.Context {
 		t.Fatalf("start Chromium: %v", err)
 	}
 	return ctx
+}
+
+// StepTimeout bounds one Step: a page that has not done what a step waits
+// for by then will not.
+const StepTimeout = 30 * time.Second
+
+// Step runs actions in the browser b within StepTimeout; when they fail it
+// fails the test, naming the step and showing the start of the page.
+func Step(t testing.TB, b context.Context, name string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b, StepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		html, _ := chromedp.Run(b, chromedp.OuterHTML("body"))
+		t.Fatalf("%s: %v\npage: %.3000s", name, err, html)
+	}
+}
+
+// Text returns the text of the element sel matches in b, or fails the test.
+func Text(t testing.TB, b context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(b, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("read %s: %v", sel, err)
+	}
+	return s
 }

@@ -60,8 +60,14 @@ func JWKS(keys []SigningKey) ([]byte, error) {
 // Sign signs payload as a compact JWS with alg RS256, kid and typ (omitted
 // when "") in the protected header.
 func Sign(k SigningKey, typ string, payload []byte) (string, error) {
+	return signCompact(jwa.RS256(), k.Priv, k.KID, typ, payload)
+}
+
+// signCompact signs payload as a compact JWS with alg, kid and typ (omitted
+// when "") in the protected header, and no other header.
+func signCompact(alg jwa.SignatureAlgorithm, priv any, kid, typ string, payload []byte) (string, error) {
 	h := jws.NewHeaders()
-	if err := h.Set(jws.KeyIDKey, k.KID); err != nil {
+	if err := h.Set(jws.KeyIDKey, kid); err != nil {
 		return "", fmt.Errorf("sign: %w", err)
 	}
 	if typ != "" {
@@ -69,9 +75,9 @@ func Sign(k SigningKey, typ string, payload []byte) (string, error) {
 			return "", fmt.Errorf("sign: %w", err)
 		}
 	}
-	out, err := jws.Sign(payload, jws.WithKey(jwa.RS256(), k.Priv, jws.WithProtectedHeaders(h)))
+	out, err := jws.Sign(payload, jws.WithKey(alg, priv, jws.WithProtectedHeaders(h)))
 	if err != nil {
-		return "", fmt.Errorf("sign with key %s: %w", k.KID, err)
+		return "", fmt.Errorf("sign with key %s: %w", kid, err)
 	}
 	return string(out), nil
 }

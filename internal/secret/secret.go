@@ -71,6 +71,15 @@ func Generate() string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
+// Token returns n random bytes as unpadded base64url: the one form of
+// Laurel's bearer secrets (API tokens, one-time links, launch tokens, LTI
+// state and nonces, generated passwords), safe in URLs and headers.
+func Token(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
 // Seal encrypts plaintext with AES-256-GCM. The additional data binds the
 // ciphertext to its purpose/row (e.g. "canvas-token:3") so it cannot be moved.
 func (k *Keys) Seal(plaintext []byte, additional string) []byte {
@@ -93,7 +102,8 @@ func (k *Keys) Open(sealed []byte, additional string) ([]byte, error) {
 }
 
 // MAC returns an HMAC-SHA256 of msg under the derived signing key, for values
-// that must be checked but never decrypted (API token lookup hashes).
+// that must be checked but never decrypted: the lookup hashes of API
+// tokens, account links and registration links.
 func (k *Keys) MAC(msg []byte) []byte {
 	m := hmac.New(sha256.New, k.signing)
 	m.Write(msg)

@@ -2,6 +2,7 @@ package secret_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"testing"
 
 	"github.com/laurel-edu/laurel/internal/secret"
@@ -26,5 +27,16 @@ func TestSealOpenBindsPurpose(t *testing.T) {
 	other, _ := secret.Parse(secret.Generate())
 	if _, err := other.Open(sealed, "canvas-token:1"); err == nil {
 		t.Fatal("a value opened under a different master key")
+	}
+}
+
+func TestTokenIsRandomURLSafe(t *testing.T) {
+	a, b := secret.Token(32), secret.Token(32)
+	if a == b {
+		t.Fatalf("two tokens are equal: %q", a)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(a)
+	if err != nil || len(raw) != 32 {
+		t.Fatalf("Token(32) = %q: %d bytes, %v; want 32 bytes of unpadded base64url", a, len(raw), err)
 	}
 }
