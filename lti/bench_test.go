@@ -25,6 +25,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/canvas/canvassim"
 	"github.com/laurel-edu/laurel/internal/benchcpu"
 	"github.com/laurel-edu/laurel/internal/db"
@@ -67,6 +68,7 @@ func BenchmarkLoginLaunch(b *testing.B) {
 	// This process's Tool only registers the platform (same database, the
 	// child's URLs); it serves nothing.
 	reg := lti.New(d, rdb, keys, child.url, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	reg.Registry().SetExtension(canvas.NewPlatformSettings(d, keys)) // as the app installs it
 	e := &env{t: b, db: d, rdb: rdb, clock: &testenv.Clock{}, tool: reg}
 	e.sim = canvassim.New().Start()
 	defer e.sim.Close()
@@ -247,6 +249,8 @@ func benchToolProcess() int {
 		return nil
 	}
 	tool := lti.New(d, redis.NewClient(opt), keys, base, slog.New(slog.NewTextHandler(io.Discard, nil)), onLaunch)
+	tool.Registry().SetExtension(canvas.NewPlatformSettings(d, keys))
+	tool.AllowHTTPPlatforms = true // the simulated platform is on loopback
 	rd, err := web.NewRenderer(nil, lti.Templates)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
