@@ -269,6 +269,15 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 		{"LTI instructor mapped view", launch(teacher, mappedCourse, "#count-unpublished")},
 		{"LTI student view", launch(student, mappedCourse, "#status")},
 		{"LTI deep linking", launch(teacher, mappedCourse, `form[action="/lti/app/deeplink"]`, "type", "deep")},
+		{"LTI course credentials", func() {
+			launch(teacher, mappedCourse, "#review-link")()
+			do("course credentials", chromedp.Click(chromedp.CSS("#review-link")), chromedp.WaitVisible(chromedp.CSS("#credentials")))
+		}},
+		{"LTI credential", func() {
+			launch(teacher, mappedCourse, "#review-link")()
+			do("course credential", chromedp.Click(chromedp.CSS("#review-link")), chromedp.WaitVisible(chromedp.CSS("#credentials")),
+				chromedp.Click(chromedp.CSS("a.credential-link")), chromedp.WaitVisible(chromedp.CSS("#credential-id")))
+		}},
 	}
 	for _, p := range signedOut {
 		check(p)
