@@ -45,6 +45,19 @@ func decode(c *gin.Context, v any) error {
 
 func apiPrincipal(c *gin.Context) *auth.Principal { return auth.Current(c) }
 
+// groupParam is the group id in the path, once the caller may do perm in
+// that group (a 404 for a malformed id, a 403 outside the caller's groups).
+func groupParam(c *gin.Context, perm auth.Permission) (int64, error) {
+	id, err := pathID(c, "Group")
+	if err != nil {
+		return 0, err
+	}
+	if err := apiPrincipal(c).RequireGroup(perm, id); err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
 func pathID(c *gin.Context, what string) (int64, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id <= 0 {
@@ -146,11 +159,8 @@ func (a *api) createGroup(c *gin.Context) error {
 }
 
 func (a *api) group(c *gin.Context) error {
-	id, err := pathID(c, "Group")
+	id, err := groupParam(c, auth.ViewCredentials)
 	if err != nil {
-		return err
-	}
-	if err := apiPrincipal(c).RequireGroup(auth.ViewCredentials, id); err != nil {
 		return err
 	}
 	g, err := a.s.Group(c.Request.Context(), id)
@@ -162,14 +172,11 @@ func (a *api) group(c *gin.Context) error {
 }
 
 func (a *api) patchGroup(c *gin.Context) error {
-	id, err := pathID(c, "Group")
+	id, err := groupParam(c, auth.ManageGroups)
 	if err != nil {
 		return err
 	}
 	p := apiPrincipal(c)
-	if err := p.RequireGroup(auth.ManageGroups, id); err != nil {
-		return err
-	}
 	g, err := a.s.Group(c.Request.Context(), id)
 	if err != nil {
 		return err
@@ -199,14 +206,11 @@ type newCredentialBody struct {
 }
 
 func (a *api) createCredentials(c *gin.Context) error {
-	id, err := pathID(c, "Group")
+	id, err := groupParam(c, auth.CreateCredentials)
 	if err != nil {
 		return err
 	}
 	p := apiPrincipal(c)
-	if err := p.RequireGroup(auth.CreateCredentials, id); err != nil {
-		return err
-	}
 	var b struct {
 		Credentials []newCredentialBody `json:"credentials"`
 	}
@@ -234,11 +238,8 @@ func (a *api) createCredentials(c *gin.Context) error {
 }
 
 func (a *api) listCredentials(c *gin.Context) error {
-	id, err := pathID(c, "Group")
+	id, err := groupParam(c, auth.ViewCredentials)
 	if err != nil {
-		return err
-	}
-	if err := apiPrincipal(c).RequireGroup(auth.ViewCredentials, id); err != nil {
 		return err
 	}
 	if _, err := a.s.Group(c.Request.Context(), id); err != nil {

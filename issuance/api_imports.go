@@ -74,12 +74,18 @@ type apiImport struct {
 	CommittedAt *time.Time        `json:"committed_at"`
 }
 
-func (a *api) importOut(ctx context.Context, im Import) (apiImport, error) {
-	o := apiImport{ID: im.ID, GroupID: im.GroupID, State: im.State, FileName: im.FileName, SHA256: im.SHA256, Format: im.Format,
+// importSummary is an import without its columns and row errors: what the
+// list of a group's imports shows (each import's own object adds them).
+func importSummary(im Import) apiImport {
+	return apiImport{ID: im.ID, GroupID: im.GroupID, State: im.State, FileName: im.FileName, SHA256: im.SHA256, Format: im.Format,
 		Encoding: im.Encoding, Delimiter: im.Delimiter, Rows: im.Rows, Valid: im.Valid, Invalid: im.Invalid, Created: im.Created,
 		Skipped: im.Skipped, DateOrder: im.DateOrder, Columns: []apiImportColumn{}, Errors: []ImportError{}, DuplicateOf: im.DuplicateOf,
 		Warnings: importWarnings(im), Error: im.Error, CreatedBy: im.ActorName, CreatedAt: im.CreatedAt, CommittedAt: im.CommittedAt,
 		Progress: apiProgress{Phase: im.Phase, Done: im.RowsDone, Total: im.RowsTotal, Rate: im.Rate()}}
+}
+
+func (a *api) importOut(ctx context.Context, im Import) (apiImport, error) {
+	o := importSummary(im)
 	for _, c := range im.Columns {
 		o.Columns = append(o.Columns, apiImportColumn{Header: c.Header, Attribute: c.Attribute})
 	}
@@ -140,14 +146,11 @@ func uploadOptions(get func(string) string) (ImportOptions, error) {
 }
 
 func (a *api) createImport(c *gin.Context) error {
-	id, err := pathID(c, "Group")
+	id, err := groupParam(c, auth.CreateCredentials)
 	if err != nil {
 		return err
 	}
 	p := apiPrincipal(c)
-	if err := p.RequireGroup(auth.CreateCredentials, id); err != nil {
-		return err
-	}
 	if _, err := a.s.Group(c.Request.Context(), id); err != nil {
 		return err
 	}
@@ -207,11 +210,8 @@ func (a *api) createImport(c *gin.Context) error {
 }
 
 func (a *api) listImports(c *gin.Context) error {
-	id, err := pathID(c, "Group")
+	id, err := groupParam(c, auth.CreateCredentials)
 	if err != nil {
-		return err
-	}
-	if err := apiPrincipal(c).RequireGroup(auth.CreateCredentials, id); err != nil {
 		return err
 	}
 	ims, err := a.s.Imports(c.Request.Context(), id, 100)
@@ -220,13 +220,7 @@ func (a *api) listImports(c *gin.Context) error {
 	}
 	out := make([]apiImport, len(ims))
 	for i, im := range ims {
-		// The list is a summary: errors come with each import's own object.
-		o := apiImport{ID: im.ID, GroupID: im.GroupID, State: im.State, FileName: im.FileName, SHA256: im.SHA256, Format: im.Format,
-			Rows: im.Rows, Valid: im.Valid, Invalid: im.Invalid, Created: im.Created, Skipped: im.Skipped, DateOrder: im.DateOrder,
-			Columns: []apiImportColumn{}, Errors: []ImportError{}, Warnings: importWarnings(im), Error: im.Error, CreatedBy: im.ActorName,
-			CreatedAt: im.CreatedAt, CommittedAt: im.CommittedAt, DuplicateOf: im.DuplicateOf,
-			Progress: apiProgress{Phase: im.Phase, Done: im.RowsDone, Total: im.RowsTotal, Rate: im.Rate()}}
-		out[i] = o
+		out[i] = importSummary(im)
 	}
 	c.JSON(http.StatusOK, gin.H{"imports": out})
 	return nil
