@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/laurel-edu/laurel/internal/app"
+	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/config"
 	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/testenv"
+	"github.com/laurel-edu/laurel/issuance"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
@@ -87,4 +89,28 @@ func mustRunWith(t *testing.T, databaseURL, redisURL string, tune ...func(*confi
 		a.Close()
 	})
 	return &running{App: a, URL: base, Mail: catcher}
+}
+
+// ownerPassword is the password seedOwnerAndCredential gives the owner
+// it@uni.example.edu.
+const ownerPassword = "correct horse battery staple"
+
+// seedOwnerAndCredential creates the owner it@uni.example.edu (password
+// ownerPassword), a group and one unpublished credential for Grace Hopper.
+func seedOwnerAndCredential(t *testing.T, app *running) (issuance.Group, issuance.Credential) {
+	t.Helper()
+	ctx := context.Background()
+	if _, _, err := app.Auth.CreateUser(ctx, "it@uni.example.edu", "Iris Owner", auth.Owner, nil, ownerPassword); err != nil {
+		t.Fatal(err)
+	}
+	g, err := app.Issuance.CreateGroup(ctx, "test", issuance.Group{Name: "Data Science Foundations", CourseName: "DS 101", Language: "en"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := app.Issuance.CreateCredentials(ctx, "test", g.ID, issuance.FromForm, []issuance.NewCredential{
+		{Recipient: issuance.Recipient{Name: "Grace Hopper", Email: "grace@uni.example.edu"}, IssuedOn: "2026-11-20"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, cs[0]
 }

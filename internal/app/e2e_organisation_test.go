@@ -12,7 +12,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/browsertest"
 	"github.com/laurel-edu/laurel/issuance"
 )
@@ -26,28 +25,12 @@ import (
 func TestOrganisationSettingsInBrowser(t *testing.T) {
 	app := mustRun(t)
 	ctx := context.Background()
-	const password = "correct horse battery staple"
-	if _, _, err := app.Auth.CreateUser(ctx, "it@uni.example.edu", "Iris Owner", auth.Owner, nil, password); err != nil {
-		t.Fatal(err)
-	}
-	g, err := app.Issuance.CreateGroup(ctx, "test", issuance.Group{Name: "Data Science Foundations", CourseName: "DS 101", Language: "en"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := app.Issuance.CreateCredentials(ctx, "test", g.ID, issuance.FromForm, []issuance.NewCredential{
-		{Recipient: issuance.Recipient{Name: "Grace Hopper", Email: "grace@uni.example.edu"}, IssuedOn: "2026-11-20"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, cred := seedOwnerAndCredential(t, app)
+	cs := []issuance.Credential{cred}
 	b := browsertest.New(t, browsertest.Options{})
 	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		sctx, cancel := context.WithTimeout(b, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			html, _ := chromedp.Run(b, chromedp.OuterHTML("body"))
-			t.Fatalf("%s: %v\npage: %.3000s", name, err, html)
-		}
+		browsertest.Step(t, b, name, actions...)
 	}
 	// submit clicks a button that posts the form and waits for the page it
 	// leads to, returning its status.
@@ -84,7 +67,7 @@ func TestOrganisationSettingsInBrowser(t *testing.T) {
 	step("sign in and open the settings",
 		chromedp.Navigate(app.URL+"/login"),
 		chromedp.SendKeys(chromedp.CSS("#email"), "it@uni.example.edu"),
-		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.SendKeys(chromedp.CSS("#password"), ownerPassword),
 		chromedp.Click(chromedp.CSS("#sign-in")),
 		chromedp.WaitVisible(chromedp.CSS("#groups")),
 		chromedp.Click(chromedp.CSS("#nav-organisation")),

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/issuance"
 )
 
@@ -21,25 +20,14 @@ import (
 func TestHeadAnswersLikeGet(t *testing.T) {
 	app := mustRun(t)
 	ctx := context.Background()
-	const password = "correct horse battery staple"
-	if _, _, err := app.Auth.CreateUser(ctx, "it@uni.example.edu", "Iris Owner", auth.Owner, nil, password); err != nil {
-		t.Fatal(err)
-	}
-	g, err := app.Issuance.CreateGroup(ctx, "test", issuance.Group{Name: "Data Science Foundations", CourseName: "DS 101", Language: "en"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := app.Issuance.CreateCredentials(ctx, "test", g.ID, issuance.FromForm, []issuance.NewCredential{
-		{Recipient: issuance.Recipient{Name: "Grace Hopper", Email: "grace@uni.example.edu"}, IssuedOn: "2026-11-20"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g, cred := seedOwnerAndCredential(t, app)
+	cs := []issuance.Credential{cred}
 	if _, err := app.Issuance.Publish(ctx, "test", issuance.Selection{IDs: []string{cs[0].ID}}); err != nil {
 		t.Fatal(err)
 	}
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := hc.PostForm(app.URL+"/login", url.Values{"email": {"it@uni.example.edu"}, "password": {password}})
+	resp, err := hc.PostForm(app.URL+"/login", url.Values{"email": {"it@uni.example.edu"}, "password": {ownerPassword}})
 	if err != nil {
 		t.Fatal(err)
 	}
