@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/laurel-edu/laurel/internal/testenv"
 	"github.com/laurel-edu/laurel/issuance"
 )
 
@@ -18,7 +19,7 @@ import (
 // libimage-exiftool-perl), a reader that shares no code with ours.
 func exiftoolCredential(t testing.TB, png []byte) string {
 	t.Helper()
-	bin := mustTool(t, "exiftool")
+	bin := testenv.Tool(t, "exiftool")
 	f := filepath.Join(t.TempDir(), "badge.png")
 	if err := os.WriteFile(f, png, 0o600); err != nil {
 		t.Fatal(err)

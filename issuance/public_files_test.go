@@ -6,9 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -16,43 +13,9 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/laurel-edu/laurel/internal/testenv"
 	"github.com/laurel-edu/laurel/issuance"
 )
-
-func mustTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required (make deps installs it): %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
-
-// pdfText is a PDF's text as poppler's pdftotext reads it, NFKC-normalised
-// (Arabic Presentation Forms back to letters), without the bidi marks it
-// puts around right-to-left runs, whitespace collapsed.
-func pdfText(t testing.TB, pdf []byte) string {
-	t.Helper()
-	bin := mustTool(t, "pdftotext")
-	f := filepath.Join(t.TempDir(), "c.pdf")
-	if err := os.WriteFile(f, pdf, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(bin, "-enc", "UTF-8", f, "-").Output()
-	if err != nil {
-		t.Fatalf("pdftotext: %v", err)
-	}
-	s := strings.Map(func(r rune) rune {
-		if r >= 0x202A && r <= 0x202E || r == 0x200E || r == 0x200F {
-			return -1
-		}
-		return r
-	}, norm.NFKC.String(string(out)))
-	return strings.Join(strings.Fields(s), " ")
-}
 
 func getWith(t testing.TB, u string, hdr map[string]string) (*http.Response, []byte) {
 	t.Helper()
@@ -101,7 +64,7 @@ func TestCertificatePDF(t *testing.T) {
 	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/pdf" {
 		t.Fatalf("status %d type %q", res.StatusCode, res.Header.Get("Content-Type"))
 	}
-	text := pdfText(t, pdf)
+	text := testenv.PDFText(t, pdf)
 	for _, want := range []string{norm.NFKC.String(name), "Certificate of Achievement", "Data Science Foundations", "DS 101",
 		"Grade", "91.5", "Completed", "1 June 2026", "Issued by Laurel · 30 June 2026 · Expires 30 June 2028",
 		"Credential ID " + cs[0].ID, "https://laurel.test/c/" + cs[0].ID} {
@@ -129,7 +92,7 @@ func TestCertificatePDF(t *testing.T) {
 		if r2.StatusCode != 200 {
 			t.Fatalf("status %d after an amendment", r2.StatusCode)
 		}
-		if text := pdfText(t, pdf); !strings.Contains(text, "Zoë Ñúñez-Öztürk") || strings.Contains(text, "王小明") {
+		if text := testenv.PDFText(t, pdf); !strings.Contains(text, "Zoë Ñúñez-Öztürk") || strings.Contains(text, "王小明") {
 			t.Fatalf("amended PDF:\n%s", text)
 		}
 	})

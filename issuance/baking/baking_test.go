@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/laurel-edu/laurel/internal/testenv"
 	"github.com/laurel-edu/laurel/issuance/baking"
 )
 
@@ -117,7 +118,7 @@ func TestPNGRefusesMalformed(t *testing.T) {
 // shares no code with ours (Debian's libimage-exiftool-perl; make deps
 // installs it).
 func TestPNGExiftool(t *testing.T) {
-	exiftool := mustTool(t, "exiftool")
+	exiftool := testenv.Tool(t, "exiftool")
 	baked, err := baking.PNG(mustPNG(t), cred)
 	if err != nil {
 		t.Fatal(err)
@@ -139,18 +140,6 @@ func ExiftoolCredential(t *testing.T, exiftool string, png []byte) string {
 		t.Fatalf("exiftool: %v", err)
 	}
 	return string(out)
-}
-
-func mustTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required (make deps installs it): %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
 }
 
 func TestSVG(t *testing.T) {

@@ -18,45 +18,9 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/laurel-edu/laurel/internal/testenv"
 	"github.com/laurel-edu/laurel/issuance/certpdf"
 )
-
-func mustTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required (make deps installs it): %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
-
-// PDFText extracts a PDF's text with poppler's pdftotext, normalised for
-// comparison: NFKC folds Arabic Presentation Forms back to the letters they
-// show, bidi marks that pdftotext adds around right-to-left runs go, and
-// whitespace is collapsed.
-func PDFText(t testing.TB, pdf []byte) string {
-	t.Helper()
-	bin := mustTool(t, "pdftotext")
-	f := filepath.Join(t.TempDir(), "c.pdf")
-	if err := os.WriteFile(f, pdf, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(bin, "-enc", "UTF-8", f, "-").Output()
-	if err != nil {
-		t.Fatalf("pdftotext: %v", err)
-	}
-	s := norm.NFKC.String(string(out))
-	s = strings.Map(func(r rune) rune {
-		if r >= 0x202A && r <= 0x202E || r == 0x200E || r == 0x200F || r >= 0x2066 && r <= 0x2069 {
-			return -1
-		}
-		return r
-	}, s)
-	return strings.Join(strings.Fields(s), " ")
-}
 
 func sample(name string) certpdf.Certificate {
 	return certpdf.Certificate{Title: "Certificate of Completion", Recipient: name, Achievement: "Data Science Foundations",
@@ -87,7 +51,7 @@ func TestRenderNames(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := PDFText(t, pdf)
+			got := testenv.PDFText(t, pdf)
 			want := strings.Join(strings.Fields(norm.NFKC.String(name)), " ")
 			if !strings.Contains(got, want) {
 				t.Fatalf("pdftotext does not show %q:\n%s", want, got)
@@ -114,7 +78,7 @@ func TestArabicIsShaped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := mustTool(t, "pdftotext")
+	bin := testenv.Tool(t, "pdftotext")
 	f := filepath.Join(t.TempDir(), "c.pdf")
 	os.WriteFile(f, pdf, 0o600)
 	out, err := exec.Command(bin, "-enc", "UTF-8", f, "-").Output()
@@ -132,7 +96,7 @@ func TestFontsEmbedded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := mustTool(t, "pdffonts")
+	bin := testenv.Tool(t, "pdffonts")
 	f := filepath.Join(t.TempDir(), "c.pdf")
 	os.WriteFile(f, pdf, 0o600)
 	out, err := exec.Command(bin, f).Output()
@@ -185,7 +149,7 @@ func TestRenderDeterministicAndLogo(t *testing.T) {
 	}
 	f := filepath.Join(t.TempDir(), "c.pdf")
 	os.WriteFile(f, pdf, 0o600)
-	out, err := exec.Command(mustTool(t, "pdfimages"), "-list", f).Output()
+	out, err := exec.Command(testenv.Tool(t, "pdfimages"), "-list", f).Output()
 	if err != nil || !strings.Contains(string(out), "  40    20 ") {
 		t.Fatalf("logo not in the PDF (%v):\n%s", err, out)
 	}
@@ -222,7 +186,7 @@ func TestLongTextWraps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := PDFText(t, pdf)
+	got := testenv.PDFText(t, pdf)
 	for _, w := range append(name, group...) {
 		if !strings.Contains(got, w) {
 			t.Fatalf("%q missing:\n%s", w, got)
@@ -232,7 +196,7 @@ func TestLongTextWraps(t *testing.T) {
 		t.Fatalf("%d of 60 course characters", n)
 	}
 	// pdftotext -bbox gives every word's box: none may leave the page.
-	bin := mustTool(t, "pdftotext")
+	bin := testenv.Tool(t, "pdftotext")
 	f := filepath.Join(t.TempDir(), "c.pdf")
 	os.WriteFile(f, pdf, 0o600)
 	out, err := exec.Command(bin, "-bbox", f, "-").Output()
