@@ -50,27 +50,7 @@ func BenchmarkWebhookIngest(b *testing.B) {
 		rate = 0
 	}
 	senders := envInt("BENCH_SENDERS", 64)
-	tokens := make([]string, b.N)
-	for i := range b.N {
-		t, err := e.events.Sign(e.events.CourseCompleted(canvassim.Completion{
-			CourseID: "1000", UserID: strconv.Itoa(100000 + i), UserName: "Bench", UserEmail: fmt.Sprintf("b%d@example.com", i),
-		}))
-		if err != nil {
-			b.Fatal(err)
-		}
-		tokens[i] = t
-	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders, MaxConnsPerHost: senders}}
-	url := e.webhookURL()
-	send := func(tok string) bool {
-		resp, err := client.Post(url, "application/jwt", strings.NewReader(tok))
-		if err != nil {
-			return false
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	}
+	tokens, send := signedCompletions(b, e, "1000", 100000, b.N, senders, "b")
 	// Warm the JWKS cache and open the connections.
 	warm, _ := e.events.Sign(e.events.CourseCompleted(canvassim.Completion{CourseID: "1000", UserID: "99", UserName: "W", UserEmail: "w@example.com"}))
 	send(warm)
@@ -182,27 +162,7 @@ func BenchmarkCompletionsEndToEnd(b *testing.B) {
 	senders := envInt("BENCH_SENDERS", 32)
 	e := newEnv(b)
 	e.mustMap("1200", false)
-	tokens := make([]string, n)
-	for i := range n {
-		t, err := e.events.Sign(e.events.CourseCompleted(canvassim.Completion{
-			CourseID: "1200", UserID: strconv.Itoa(200000 + i), UserName: "Bench", UserEmail: fmt.Sprintf("e%d@example.com", i),
-		}))
-		if err != nil {
-			b.Fatal(err)
-		}
-		tokens[i] = t
-	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders, MaxConnsPerHost: senders}}
-	url := e.webhookURL()
-	send := func(tok string) bool {
-		resp, err := client.Post(url, "application/jwt", strings.NewReader(tok))
-		if err != nil {
-			return false
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	}
+	tokens, send := signedCompletions(b, e, "1200", 200000, n, senders, "e")
 	stop := e.runWorkers(1)
 	defer stop()
 	// Warm the JWKS cache, the connections and the worker.
@@ -263,4 +223,34 @@ func BenchmarkCompletionsEndToEnd(b *testing.B) {
 	// This process (Laurel and the 32 senders) and the servers it started.
 	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(n), "laurel_cpu_ms/event")
 	b.ReportMetric(float64(srv.Microseconds())/1000/float64(n), "pg_cpu_ms/event")
+}
+
+// signedCompletions signs n course_completed events of course before the
+// timer (users firstUser…, emails <prefix><i>@example.com) and returns them
+// with send, which posts one over at most senders connections and reports
+// whether Laurel answered 200.
+func signedCompletions(b *testing.B, e *env, course string, firstUser, n, senders int, prefix string) ([]string, func(string) bool) {
+	b.Helper()
+	tokens := make([]string, n)
+	for i := range n {
+		t, err := e.events.Sign(e.events.CourseCompleted(canvassim.Completion{
+			CourseID: course, UserID: strconv.Itoa(firstUser + i), UserName: "Bench", UserEmail: fmt.Sprintf("%s%d@example.com", prefix, i),
+		}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		tokens[i] = t
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders, MaxConnsPerHost: senders}}
+	url := e.webhookURL()
+	send := func(tok string) bool {
+		resp, err := client.Post(url, "application/jwt", strings.NewReader(tok))
+		if err != nil {
+			return false
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}
+	return tokens, send
 }
