@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -22,21 +21,11 @@ func TestBrowserAddRecipientAndSelectAll(t *testing.T) {
 	bctx := browsertest.New(t, browsertest.Options{BlockThirdPartyCookies: true})
 	run := func(steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(bctx, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatal(err)
-		}
+		browsertest.Step(t, bctx, "browser step", steps...)
 	}
 	text := func(sel string) string {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(bctx, 30*time.Second)
-		defer cancel()
-		s, err := chromedp.Run(ctx, chromedp.Text(sel))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+		return browsertest.Text(t, bctx, sel)
 	}
 	run(chromedp.Navigate(e.srv.URL+"/groups/"+gid(e.group)+"/credentials/new"),
 		chromedp.WaitVisible("#email"),
