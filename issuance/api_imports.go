@@ -135,7 +135,7 @@ func (a *api) importFor(c *gin.Context) (Import, *auth.Principal, error) {
 // uploadOptions reads date_order and mapping from a form value or query
 // parameter.
 func uploadOptions(get func(string) string) (ImportOptions, error) {
-	opt := ImportOptions{DateOrder: strings.ToUpper(strings.TrimSpace(get("date_order"))), Sheet: get("sheet")}
+	opt := ImportOptions{DateOrder: get("date_order"), Sheet: get("sheet")}
 	if m := strings.TrimSpace(get("mapping")); m != "" {
 		if err := json.Unmarshal([]byte(m), &opt.Mapping); err != nil {
 			return opt, apperr.Fields("The mapping is not valid.", []apperr.FieldError{{Index: -1, Field: "mapping",

@@ -436,8 +436,9 @@ func markFileWide(ctx context.Context, tx *sqlx.Tx, id int64, g Group) error {
 
 // RecheckImport validates a ready import again with a new mapping and date
 // order (the user re-mapped a column or picked the date order).
-func (s *Service) RecheckImport(ctx context.Context, actor string, id int64, dateOrder string, mapping map[string]string) (Import, error) {
-	if err := checkDateOrder(dateOrder); err != nil {
+func (s *Service) RecheckImport(ctx context.Context, actor string, id int64, order string, mapping map[string]string) (Import, error) {
+	order, err := dateOrder(order)
+	if err != nil {
 		return Import{}, err
 	}
 	im, err := s.Import(ctx, id)
@@ -459,7 +460,7 @@ func (s *Service) RecheckImport(ctx context.Context, actor string, id int64, dat
 	err = db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
 		const q = `UPDATE imports SET state = 'validating', mapping = $2, date_order = $3, phase = 'queued', rows_done = 0,
 				updated_at = $4 WHERE id = $1 AND state = 'ready'`
-		res, err := tx.ExecContext(ctx, q, id, string(m), dateOrder, s.now())
+		res, err := tx.ExecContext(ctx, q, id, string(m), order, s.now())
 		if err != nil {
 			return fmt.Errorf("recheck import %d: %w", id, err)
 		}
@@ -469,7 +470,7 @@ func (s *Service) RecheckImport(ctx context.Context, actor string, id int64, dat
 		if _, err := jobs.Enqueue(ctx, tx, ImportValidateJob, importJob{ImportID: id}); err != nil {
 			return err
 		}
-		return audit(ctx, tx, s.now(), actor, "remap", "import", fmt.Sprint(id), nil, map[string]any{"mapping": mapping, "date_order": dateOrder})
+		return audit(ctx, tx, s.now(), actor, "remap", "import", fmt.Sprint(id), nil, map[string]any{"mapping": mapping, "date_order": order})
 	})
 	if err != nil {
 		return Import{}, err

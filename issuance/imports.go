@@ -217,7 +217,7 @@ func (s *Service) StartImport(ctx context.Context, actor string, groupID int64, 
 	if err != nil {
 		return Import{}, err
 	}
-	if err := checkDateOrder(opt.DateOrder); err != nil {
+	if opt.DateOrder, err = dateOrder(opt.DateOrder); err != nil {
 		return Import{}, err
 	}
 	opt.FileName = cleanFileName(opt.FileName)
@@ -284,13 +284,15 @@ func orEmpty(m map[string]string) map[string]string {
 	return m
 }
 
-func checkDateOrder(o string) error {
-	switch sheet.DateOrder(o) {
-	case "", sheet.YMD, sheet.MDY, sheet.DMY:
-		return nil
+// dateOrder is the date order the user picked, normalised by sheet.ParseOrder
+// ("" for none), or a field error naming date_order.
+func dateOrder(o string) (string, error) {
+	d, err := sheet.ParseOrder(o)
+	if err != nil {
+		return "", apperr.Fields("Unknown date order.", []apperr.FieldError{{Index: -1, Field: "date_order",
+			Message: fmt.Sprintf("date_order must be YMD, MDY or DMY, not %q.", o)}})
 	}
-	return apperr.Fields("Unknown date order.", []apperr.FieldError{{Index: -1, Field: "date_order",
-		Message: fmt.Sprintf("date_order must be YMD, MDY or DMY, not %q.", o)}})
+	return string(d), nil
 }
 
 // cleanFileName keeps a file name fit for display: no path, no control
