@@ -37,11 +37,7 @@ type multikeyNode struct {
 // key as a Multikey, each an assertionMethod. It uses the DID v1 context
 // (which defines assertionMethod, so JSON-LD safe mode accepts it).
 func (s *Service) DIDDocument(ctx context.Context) ([]byte, error) {
-	ck, err := s.credentialKeys()
-	if err != nil {
-		return nil, err
-	}
-	ks, err := ck.load(ctx)
+	ks, err := s.signingKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -95,11 +91,7 @@ func (s *Service) IssuerProfile(ctx context.Context) ([]byte, error) {
 // IssuerJWK returns the published JWK of the VC-JWT key kid (the one a
 // VC-JWT's kid URL names), or NotFound.
 func (s *Service) IssuerJWK(ctx context.Context, kid string) ([]byte, error) {
-	ck, err := s.credentialKeys()
-	if err != nil {
-		return nil, err
-	}
-	ks, err := ck.load(ctx)
+	ks, err := s.signingKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -112,11 +104,7 @@ func (s *Service) IssuerJWK(ctx context.Context, kid string) ([]byte, error) {
 
 // IssuerJWKS returns every VC-JWT key as a JSON Web Key Set.
 func (s *Service) IssuerJWKS(ctx context.Context) ([]byte, error) {
-	ck, err := s.credentialKeys()
-	if err != nil {
-		return nil, err
-	}
-	ks, err := ck.load(ctx)
+	ks, err := s.signingKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -137,11 +125,7 @@ func (s *Service) jwtKey(ctx context.Context, kidURL string) (*ecdsa.PublicKey, 
 	if !ok {
 		return nil, fmt.Errorf("the VC-JWT's kid %q is not one of the issuer's keys", kidURL)
 	}
-	ck, err := s.credentialKeys()
-	if err != nil {
-		return nil, err
-	}
-	ks, err := ck.load(ctx)
+	ks, err := s.signingKeys(ctx)
 	if err != nil {
 		return nil, err
 	}

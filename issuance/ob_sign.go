@@ -97,6 +97,15 @@ func (s *Service) credentialKeys() (*CredentialKeys, error) {
 	return s.credKeys, nil
 }
 
+// signingKeys are the credential keys, loaded (and cached by CredentialKeys).
+func (s *Service) signingKeys(ctx context.Context) (*keySet, error) {
+	ck, err := s.credentialKeys()
+	if err != nil {
+		return nil, err
+	}
+	return ck.load(ctx)
+}
+
 // RotateCredentialKeys adds a new Ed25519 and ES256 credential key (the
 // new ones sign from now on; old ones stay published).
 func (s *Service) RotateCredentialKeys(ctx context.Context) (string, string, error) {
@@ -235,11 +244,7 @@ func (s *Service) signStale(ctx context.Context, ids []string, skipLocked bool) 
 	if len(ids) == 0 {
 		return nil
 	}
-	ck, err := s.credentialKeys()
-	if err != nil {
-		return err
-	}
-	ks, err := ck.load(ctx)
+	ks, err := s.signingKeys(ctx)
 	if err != nil {
 		return err
 	}

@@ -120,11 +120,7 @@ func (s *Service) cacheList(list int64, c cachedList) {
 }
 
 func (s *Service) signStatusList(ctx context.Context, list int64, bits []byte) ([]byte, error) {
-	ck, err := s.credentialKeys()
-	if err != nil {
-		return nil, err
-	}
-	ks, err := ck.load(ctx)
+	ks, err := s.signingKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
