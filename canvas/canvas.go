@@ -40,6 +40,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/jose"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/issuance"
@@ -141,7 +142,12 @@ type Service struct {
 
 	ingest     chan *pendingEvent
 	ingestOnce sync.Once
-	insertStmt *sqlx.Stmt // the inbox batch INSERT, prepared at the first delivery
+	// stmts runs the hot paths' queries prepared: the inbox batch INSERT
+	// (planned once per connection instead of once per batch) and a
+	// launch's reads and writes.
+	stmts *db.Statements
+	// guids is platform id → the learnedGUID last recorded for it.
+	guids sync.Map
 
 	// wake nudges the inbox worker of this process when an event arrives.
 	wake chan struct{}
@@ -183,6 +189,7 @@ func New(o Options) (*Service, error) {
 	}
 	s := &Service{
 		db:                o.DB,
+		stmts:             db.NewStatements(o.DB),
 		keys:              o.Keys,
 		issuer:            o.Issuer,
 		platforms:         o.Platforms,

@@ -60,15 +60,6 @@ const (
 )
 
 func (s *Service) startIngest() {
-	// Prepared once: PostgreSQL then plans the batch INSERT once per
-	// connection instead of once per batch (a batch under load is a few
-	// events, so planning was a large share of its cost). Without it (the
-	// database refused), every batch runs the statement as text.
-	if st, err := s.db.Preparex(insertEventsQuery); err == nil {
-		s.insertStmt = st
-	} else {
-		s.log.Warn("prepare inbox insert", "err", err)
-	}
 	for range ingestWriters {
 		go s.ingestLoop()
 	}
@@ -131,13 +122,9 @@ func (s *Service) insertEvents(ctx context.Context, batch []*pendingEvent) ([]bo
 	args := []any{pq.Array(keys), pq.Array(names), pq.Array(hosts), pq.Array(guids),
 		pq.Array(courses), pq.Array(users), pq.Array(completed), pq.Array(payloads), pq.Array(signed),
 		pq.Array(platforms), pq.Array(states), pq.Array(reasons)}
-	var rows *sql.Rows
-	var err error
-	if s.insertStmt != nil {
-		rows, err = s.insertStmt.QueryContext(ctx, args...)
-	} else {
-		rows, err = s.db.QueryContext(ctx, insertEventsQuery, args...)
-	}
+	// Prepared: a batch under load is a few events, so planning the INSERT
+	// each time was a large share of its cost.
+	rows, err := s.stmts.QueryContext(ctx, insertEventsQuery, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store %d events: %w", n, err)
 	}
@@ -293,11 +280,41 @@ func (s *Service) LearnPlatformGUID(ctx context.Context, platformID int64, guid 
 	const q = `
 INSERT INTO canvas_platform_guids (guid, platform_id, seen_at) VALUES ($1, $2, now())
 ON CONFLICT (guid) DO UPDATE SET platform_id = EXCLUDED.platform_id, seen_at = now()`
-	if _, err := s.db.ExecContext(ctx, q, guid, platformID); err != nil {
+	// A platform's root account guid does not change: every launch
+	// carries it, but this process writes it when it first sees it, sees
+	// it change, or has not written it for guidRefresh (another instance
+	// may have given the guid to a platform registered again).
+	now := s.now()
+	if v, ok := s.guids.Load(platformID); ok {
+		if g := v.(learnedGUID); g.guid == guid && now.Sub(g.at) < guidRefresh {
+			return nil
+		}
+	}
+	if _, err := s.stmts.ExecContext(ctx, q, guid, platformID); err != nil {
 		return fmt.Errorf("learn guid %q of platform %d: %w", guid, platformID, err)
 	}
+	s.guids.Store(platformID, learnedGUID{guid: guid, at: now})
 	return nil
 }
+
+// rememberUserSQL records Canvas user $2 of platform $1 (sub $3, name $4,
+// email $5), keeping what an empty value would erase; nothing when $2 is "".
+const rememberUserSQL = `
+INSERT INTO canvas_users (platform_id, canvas_user_id, sub, name, email, updated_at)
+SELECT $1::bigint, $2::text, $3::text, $4::text, $5::text, now() WHERE $2 <> ''
+ON CONFLICT (platform_id, canvas_user_id) DO UPDATE SET
+    sub = COALESCE(NULLIF(EXCLUDED.sub, ''), canvas_users.sub),
+    name = COALESCE(NULLIF(EXCLUDED.name, ''), canvas_users.name),
+    email = COALESCE(NULLIF(EXCLUDED.email, ''), canvas_users.email),
+    updated_at = now()`
+
+// learnedGUID is a root account guid this process recorded, and when.
+type learnedGUID struct {
+	guid string
+	at   time.Time
+}
+
+const guidRefresh = 10 * time.Minute
 
 // RememberUser records what a launch or a roster says about a Canvas user:
 // the completion path prefers this email over the one in a Live Event.
@@ -305,15 +322,7 @@ func (s *Service) RememberUser(ctx context.Context, platformID int64, canvasUser
 	if canvasUserID == "" {
 		return nil
 	}
-	const q = `
-INSERT INTO canvas_users (platform_id, canvas_user_id, sub, name, email, updated_at)
-VALUES ($1, $2, $3, $4, $5, now())
-ON CONFLICT (platform_id, canvas_user_id) DO UPDATE SET
-    sub = COALESCE(NULLIF(EXCLUDED.sub, ''), canvas_users.sub),
-    name = COALESCE(NULLIF(EXCLUDED.name, ''), canvas_users.name),
-    email = COALESCE(NULLIF(EXCLUDED.email, ''), canvas_users.email),
-    updated_at = now()`
-	if _, err := s.db.ExecContext(ctx, q, platformID, canvasUserID, sub, name, email); err != nil {
+	if _, err := s.stmts.ExecContext(ctx, rememberUserSQL, platformID, canvasUserID, sub, name, email); err != nil {
 		return fmt.Errorf("remember canvas user %s of platform %d: %w", canvasUserID, platformID, err)
 	}
 	return nil

@@ -2,6 +2,7 @@ package canvas
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -114,46 +115,64 @@ func (s *Service) HandleLaunch(c *gin.Context, l *lti.Launch) error {
 		return errors.New("canvas: HandleLaunch before RegisterLaunch")
 	}
 	ctx := c.Request.Context()
-	if err := s.noteLaunch(ctx, l); err != nil {
+	course, err := s.noteLaunch(ctx, l)
+	if err != nil {
 		return err
 	}
 	if l.MessageType == lti.MessageDeepLinking {
 		return s.views.Render(c, http.StatusOK, "canvas_deeplink.html", deepLinkPage{Token: l.Token, CourseTitle: l.Context.Title, CanMap: s.mayMap(l) || s.mayView(l)})
 	}
-	return s.renderView(c, l, "")
+	return s.renderCourseView(c, l, course, "")
+}
+
+// courseLookup is the mapping of a launch's course, looked up once per
+// request; err is an apperr.NotFound when the course is not mapped.
+type courseLookup struct {
+	m   Mapping
+	err error
+}
+
+func (s *Service) lookupCourse(ctx context.Context, l *lti.Launch) courseLookup {
+	m, err := s.MappingForCourse(ctx, l.Platform.ID, l.Context.ID, l.CustomValue("canvas_course_id"))
+	return courseLookup{m, err}
 }
 
 // noteLaunch records the Canvas user (email, name, ids) and the root
-// account guid, and fills the mapping's missing course ids.
-func (s *Service) noteLaunch(ctx context.Context, l *lti.Launch) error {
+// account guid, fills the mapping's missing course ids and returns the
+// course's mapping.
+func (s *Service) noteLaunch(ctx context.Context, l *lti.Launch) (courseLookup, error) {
 	pid := l.Platform.ID
 	uid := l.CustomValue("canvas_user_id")
 	email := l.Email
 	if e := l.CustomValue("email"); e != "" {
 		email = e
 	}
-	if err := s.RememberUser(ctx, pid, uid, l.Sub, l.Name, email); err != nil {
-		return err
-	}
 	if err := s.LearnPlatformGUID(ctx, pid, l.ToolPlatformGUID); err != nil {
-		return err
+		return courseLookup{}, err
 	}
-	if l.Context.ID == "" {
-		return nil
+	// One statement records the user (RememberUser's upsert) and finds the
+	// course's mapping: a student's launch waits on the database once here.
+	var course courseLookup
+	ccid := l.CustomValue("canvas_course_id")
+	err := s.stmts.GetContext(ctx, &course.m, noteLaunchSQL, pid, uid, l.Sub, l.Name, email, l.Context.ID, ccid)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return courseLookup{}, fmt.Errorf("remember canvas user %s of platform %d: %w", uid, pid, err)
 	}
-	m, err := s.MappingForCourse(ctx, pid, l.Context.ID, l.CustomValue("canvas_course_id"))
-	if apperr.Is(err, apperr.NotFound) {
-		return nil
+	course.m, course.err = mappingForCourse(course.m, err, pid, l.Context.ID, ccid)
+	if l.Context.ID == "" || course.err != nil {
+		return course, nil // a lookup that failed fails the view
 	}
-	if err != nil {
-		return err
-	}
-	_, err = s.learnCourseIDs(ctx, m, l.Context.ID, l.CustomValue("canvas_course_id"))
+	m, err := s.learnCourseIDs(ctx, course.m, l.Context.ID, l.CustomValue("canvas_course_id"))
 	if apperr.Is(err, apperr.Conflict) {
-		return nil // the other id belongs to another mapping: leave both as they are
+		return course, nil // the other id belongs to another mapping: leave both as they are
 	}
-	return err
+	return courseLookup{m: m}, err
 }
+
+// noteLaunchSQL is rememberUserSQL ($1–$5), then the mapping of platform
+// $1's course by context id $6 or Canvas course id $7.
+var noteLaunchSQL = `WITH remembered AS (` + rememberUserSQL + `)
+` + courseMappingQuery("$1", "$6", "$7")
 
 // mayMap: teachers (not TAs) and admins map courses and ask for checks.
 func (s *Service) mayMap(l *lti.Launch) bool {
@@ -236,24 +255,28 @@ type deepLinkPage struct {
 }
 
 func (s *Service) renderView(c *gin.Context, l *lti.Launch, notice string) error {
+	return s.renderCourseView(c, l, s.lookupCourse(c.Request.Context(), l), notice)
+}
+
+func (s *Service) renderCourseView(c *gin.Context, l *lti.Launch, course courseLookup, notice string) error {
 	if s.mayView(l) {
-		p, err := s.staffView(c.Request.Context(), l)
+		p, err := s.staffView(c.Request.Context(), l, course)
 		if err != nil {
 			return err
 		}
 		p.Notice = notice
 		return s.views.Render(c, http.StatusOK, "canvas_staff.html", p)
 	}
-	p, err := s.studentView(c.Request.Context(), l)
+	p, err := s.studentView(c.Request.Context(), l, course)
 	if err != nil {
 		return err
 	}
 	return s.views.Render(c, http.StatusOK, "canvas_student.html", p)
 }
 
-func (s *Service) staffView(ctx context.Context, l *lti.Launch) (staffPage, error) {
+func (s *Service) staffView(ctx context.Context, l *lti.Launch, course courseLookup) (staffPage, error) {
 	p := staffPage{Token: l.Token, CourseTitle: l.Context.Title, CanMap: s.mayMap(l), Errors: map[string]string{}, Platform: s.kindOf(ctx, l)}
-	m, err := s.MappingForCourse(ctx, l.Platform.ID, l.Context.ID, l.CustomValue("canvas_course_id"))
+	m, err := course.m, course.err
 	if apperr.Is(err, apperr.NotFound) {
 		return s.unmappedView(ctx, l, p)
 	}
@@ -425,9 +448,9 @@ func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping, kind pla
 	return out, nil
 }
 
-func (s *Service) studentView(ctx context.Context, l *lti.Launch) (studentPage, error) {
+func (s *Service) studentView(ctx context.Context, l *lti.Launch, course courseLookup) (studentPage, error) {
 	p := studentPage{CourseTitle: l.Context.Title}
-	m, err := s.MappingForCourse(ctx, l.Platform.ID, l.Context.ID, l.CustomValue("canvas_course_id"))
+	m, err := course.m, course.err
 	if apperr.Is(err, apperr.NotFound) {
 		return p, nil
 	}
@@ -435,9 +458,6 @@ func (s *Service) studentView(ctx context.Context, l *lti.Launch) (studentPage, 
 		return p, err
 	}
 	p.Mapped, p.ManualOnly = true, m.CompletionRule == RuleManual
-	if p.Group, err = s.lti.Groups.Group(ctx, m.GroupID); err != nil {
-		return p, err
-	}
 	email := l.Email
 	if e := l.CustomValue("email"); e != "" {
 		email = e
@@ -448,13 +468,17 @@ func (s *Service) studentView(ctx context.Context, l *lti.Launch) (studentPage, 
 	}
 	// A published credential is shown with its link; an unpublished one
 	// only as awaiting review (its page is not public yet).
-	cr, ok, err := s.lti.Review.CredentialFor(ctx, m.GroupID, ref, email)
-	if err != nil || !ok {
+	st, err := s.lti.Review.LearnerStatus(ctx, m.GroupID, ref, email)
+	if err != nil {
 		return p, err
 	}
-	p.CredentialID, p.State = cr.ID, string(cr.State)
-	if cr.State == issuance.Published {
-		p.URL = s.baseURL + "/c/" + url.PathEscape(cr.ID)
+	p.Group = st.Group
+	if st.CredentialID == "" {
+		return p, nil
+	}
+	p.CredentialID, p.State = st.CredentialID, string(st.State)
+	if st.State == issuance.Published {
+		p.URL = s.baseURL + "/c/" + url.PathEscape(st.CredentialID)
 	}
 	if p.Reviewers, err = s.reviewers(ctx, l); err != nil {
 		return p, err
@@ -678,7 +702,7 @@ func (s *Service) appReconcile(c *gin.Context) error {
 		if apperr.Code(err) == apperr.Internal {
 			return err
 		}
-		p, verr := s.staffView(ctx, l)
+		p, verr := s.staffView(ctx, l, courseLookup{m: m})
 		if verr != nil {
 			return verr
 		}

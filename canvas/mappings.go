@@ -116,12 +116,27 @@ func mappingByCourse(ctx context.Context, q sqlx.QueryerContext, platformID int6
 // context_id, or by its local Canvas course id. It returns apperr.NotFound
 // when the course is not mapped.
 func (s *Service) MappingForCourse(ctx context.Context, platformID int64, contextID, canvasCourseID string) (Mapping, error) {
-	const q = `SELECT ` + mappingCols + ` FROM course_mappings
-WHERE platform_id = $1 AND ((context_id = $2 AND $2 <> '') OR (canvas_course_id = $3 AND $3 <> ''))
-ORDER BY (context_id = $2) DESC NULLS LAST
-LIMIT 1`
 	var m Mapping
-	err := s.db.GetContext(ctx, &m, q, platformID, contextID, canvasCourseID)
+	err := s.stmts.GetContext(ctx, &m, mappingForCourseSQL, platformID, contextID, canvasCourseID)
+	return mappingForCourse(m, err, platformID, contextID, canvasCourseID)
+}
+
+// mappingForCourseSQL finds the mapping of platform $1's course by context
+// id $2 or Canvas course id $3.
+var mappingForCourseSQL = courseMappingQuery("$1", "$2", "$3")
+
+// courseMappingQuery is the mapping lookup with its parameters named.
+func courseMappingQuery(platform, contextID, courseID string) string {
+	return `SELECT ` + mappingCols + ` FROM course_mappings
+WHERE platform_id = ` + platform + ` AND ((context_id = ` + contextID + ` AND ` + contextID + ` <> '')
+    OR (canvas_course_id = ` + courseID + ` AND ` + courseID + ` <> ''))
+ORDER BY (context_id = ` + contextID + `) DESC NULLS LAST
+LIMIT 1`
+}
+
+// mappingForCourse is the answer of mappingForCourseSQL as MappingForCourse
+// gives it.
+func mappingForCourse(m Mapping, err error, platformID int64, contextID, canvasCourseID string) (Mapping, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, apperr.Errorf(apperr.NotFound, "This course is not mapped to a group yet.")
 	}

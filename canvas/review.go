@@ -36,8 +36,9 @@ type Review interface {
 	CountPublishable(ctx context.Context, sel issuance.Selection) (int, error)
 	// Publish publishes and queues one email per credential, audited as actor.
 	Publish(ctx context.Context, actor string, sel issuance.Selection) (issuance.PublishResult, error)
-	// CredentialFor finds a learner's published or unpublished credential.
-	CredentialFor(ctx context.Context, groupID int64, externalRef, email string) (issuance.Credential, bool, error)
+	// LearnerStatus is a group and a learner's published or unpublished
+	// credential in it (the student's view).
+	LearnerStatus(ctx context.Context, groupID int64, externalRef, email string) (issuance.LearnerStatus, error)
 }
 
 // Organisation is what the launch views need of the organisation settings.

@@ -290,16 +290,16 @@ func (s *Service) UpdateGroup(ctx context.Context, actor string, g Group) (Group
 
 // Group returns group id, or NotFound.
 func (s *Service) Group(ctx context.Context, id int64) (Group, error) {
-	return groupTx(ctx, s.DB, id, false)
+	return groupTx(ctx, s.stmts(), id, false)
 }
 
-func groupTx(ctx context.Context, q sqlx.QueryerContext, id int64, lock bool) (Group, error) {
+func groupTx(ctx context.Context, q getter, id int64, lock bool) (Group, error) {
 	query := `SELECT ` + groupCols + groupSettingCols + ` FROM groups WHERE id = $1`
 	if lock {
 		query += ` FOR UPDATE`
 	}
 	var r groupRow
-	err := sqlx.GetContext(ctx, q, &r, query, id)
+	err := q.GetContext(ctx, &r, query, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Group{}, apperr.Errorf(apperr.NotFound, "Group %d does not exist.", id)
 	}
@@ -307,6 +307,11 @@ func groupTx(ctx context.Context, q sqlx.QueryerContext, id int64, lock bool) (G
 		return Group{}, fmt.Errorf("group %d: %w", id, err)
 	}
 	return r.group()
+}
+
+// getter is a *sqlx.DB, a *sqlx.Tx or a *db.Statements.
+type getter interface {
+	GetContext(ctx context.Context, dest any, query string, args ...any) error
 }
 
 // Groups lists groups by name with their credential counts; only limits the

@@ -11,6 +11,8 @@ import (
 	"fmt"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
 )
 
 // FormSelection reads a publish form the way the staff review page does:
@@ -66,24 +68,45 @@ func FormAmendment(cr Credential, g Group, value func(field string) string) (a A
 	return a, changed
 }
 
-// CredentialFor returns a learner's credential in group groupID that is
-// not revoked — published or still awaiting review — found by externalRef
-// (the completion source's identity) or, failing that, by email (either may
-// be ""); ok is false when there is none. A published one is preferred over
-// an unpublished one, then the newest.
-func (s *Service) CredentialFor(ctx context.Context, groupID int64, externalRef, email string) (c Credential, ok bool, err error) {
-	const q = `SELECT ` + credCols + ` FROM credentials
-WHERE group_id = $1 AND state IN ('published', 'unpublished')
-  AND ((external_ref = $2 AND $2 <> '') OR (lower(recipient_email) = lower($3) AND $3 <> ''))
-ORDER BY (external_ref = $2) DESC NULLS LAST, (state = 'published') DESC, seq DESC
-LIMIT 1`
-	var r credRow
-	err = s.DB.GetContext(ctx, &r, q, groupID, externalRef, email)
+// LearnerStatus is what a learner's own view shows: the group, and their
+// credential in it that is not revoked, if any.
+type LearnerStatus struct {
+	Group Group
+	// CredentialID and State are "" when the learner holds none.
+	CredentialID string
+	State        State
+}
+
+// LearnerStatus returns group groupID and a learner's credential in it that
+// is not revoked — published or still awaiting review — found by
+// externalRef (the completion source's identity) or, failing that, by
+// email (either may be ""), in one statement: a student's launch asks on
+// every visit. A published one is preferred over an unpublished one, then
+// the newest. A missing group is an apperr.NotFound.
+func (s *Service) LearnerStatus(ctx context.Context, groupID int64, externalRef, email string) (LearnerStatus, error) {
+	const q = `SELECT ` + groupCols + groupSettingCols + `, COALESCE(c.cid, '') AS credential_id, COALESCE(c.cstate, '') AS credential_state
+FROM groups LEFT JOIN LATERAL (
+	SELECT id AS cid, state AS cstate FROM credentials
+	WHERE group_id = $1 AND state IN ('published', 'unpublished')
+	  AND ((external_ref = $2 AND $2 <> '') OR (lower(recipient_email) = lower($3) AND $3 <> ''))
+	ORDER BY (external_ref = $2) DESC NULLS LAST, (state = 'published') DESC, seq DESC
+	LIMIT 1) c ON true
+WHERE groups.id = $1`
+	var r struct {
+		groupRow
+		CredentialID    string `db:"credential_id"`
+		CredentialState string `db:"credential_state"`
+	}
+	err := s.stmts().GetContext(ctx, &r, q, groupID, externalRef, email)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Credential{}, false, nil
+		return LearnerStatus{}, apperr.Errorf(apperr.NotFound, "Group %d does not exist.", groupID)
 	}
 	if err != nil {
-		return Credential{}, false, fmt.Errorf("credential of %q / %q in group %d: %w", externalRef, email, groupID, err)
+		return LearnerStatus{}, fmt.Errorf("credential of %q / %q in group %d: %w", externalRef, email, groupID, err)
 	}
-	return r.credential(), true, nil
+	g, err := r.group()
+	if err != nil {
+		return LearnerStatus{}, err
+	}
+	return LearnerStatus{Group: g, CredentialID: r.CredentialID, State: State(r.CredentialState)}, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/secret"
 )
 
@@ -28,13 +29,21 @@ type Service struct {
 
 	keysOnce sync.Once
 	credKeys *CredentialKeys
-	status   statusCache
-	org      orgCache // Organisation's brief cache
+	// prepared runs the queries of a launch's student view prepared.
+	prepared     *db.Statements
+	preparedOnce sync.Once
+	status       statusCache
+	org          orgCache // Organisation's brief cache
 }
 
 // New returns a Service on db whose public links start with baseURL.
 func New(db *sqlx.DB, baseURL string) *Service {
 	return &Service{DB: db, BaseURL: baseURL, Now: time.Now, Log: slog.Default()}
+}
+
+func (s *Service) stmts() *db.Statements {
+	s.preparedOnce.Do(func() { s.prepared = db.NewStatements(s.DB) })
+	return s.prepared
 }
 
 // GroupSummary is a group with its credential counts per state.

@@ -2,9 +2,8 @@ package lti
 
 import (
 	"errors"
-	"fmt"
+	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -104,20 +103,12 @@ func (t *Tool) CompleteLaunch(c *gin.Context) (*Launch, *CheckPage, error) {
 		return nil, nil, forbidden(ReasonPlatformDisabled, "The platform %q is disabled in Laurel.", p.Name)
 	}
 	now := t.Now()
+	// The nonce is recorded with the session, in one round trip at the end
+	// (issueLaunchToken): it is bound to this state, which is already
+	// consumed, so no other launch can use it meanwhile.
 	l, err := ValidateIDToken(r.PostForm.Get(FieldIDToken), ValidateOptions{
 		Issuer: p.Issuer, ClientID: p.ClientID, Nonce: rec.Nonce, Now: now, Leeway: t.Leeway,
-		Verify: t.jwks.verifier(ctx, &p),
-		NonceSeen: func(nonce string, until time.Time) (bool, error) {
-			ttl := until.Sub(now)
-			if ttl < t.NonceTTL {
-				ttl = t.NonceTTL
-			}
-			ok, err := t.rdb.SetNX(ctx, fmt.Sprintf("%s%d:%s", nonceKeyPrefix, p.ID, nonce), 1, ttl).Result()
-			if err != nil {
-				return false, fmt.Errorf("record nonce: %w", err)
-			}
-			return !ok, nil
-		},
+		Verify:     t.jwks.verifier(ctx, &p),
 		Deployment: func(id string) (bool, error) { return t.registry.acceptDeployment(ctx, &p, id) },
 	})
 	if err != nil {
@@ -128,11 +119,11 @@ func (t *Tool) CompleteLaunch(c *gin.Context) (*Launch, *CheckPage, error) {
 	if err := t.recordUser(ctx, l); err != nil {
 		return nil, nil, err
 	}
-	tok, err := t.IssueLaunchToken(ctx, l)
-	if err != nil {
+	// A used nonce is remembered at least as long as the token is valid.
+	nonceTTL := max(l.ExpiresAt.Add(t.Leeway).Sub(now), t.NonceTTL)
+	if l.Token, err = t.issueLaunchToken(ctx, l, rec.Nonce, nonceTTL); err != nil {
 		return nil, nil, err
 	}
-	l.Token = tok
 	return l, nil, nil
 }
 
@@ -150,8 +141,9 @@ func (h *handlers) launch(c *gin.Context) {
 		}
 		return
 	}
-	h.t.log.InfoContext(c.Request.Context(), "lti launch", "platform_id", l.Platform.ID, "deployment_id", l.DeploymentID,
-		"message_type", l.MessageType, "context_id", l.Context.ID, "lti_user_id", l.LTIUserID)
+	// On the request's log line (web.Logger), not a line of its own.
+	web.LogAttrs(c, slog.Int64("platform_id", l.Platform.ID), slog.String("deployment_id", l.DeploymentID),
+		slog.String("message_type", l.MessageType), slog.String("context_id", l.Context.ID), slog.Int64("lti_user_id", l.LTIUserID))
 	h.t.mu.RLock()
 	hook := h.t.onLaunch
 	h.t.mu.RUnlock()

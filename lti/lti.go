@@ -29,6 +29,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/web"
 )
@@ -57,6 +58,7 @@ type LaunchHandler func(c *gin.Context, l *Launch) error
 // changed after New and before Register.
 type Tool struct {
 	db       *sqlx.DB
+	stmts    *db.Statements // a launch's queries, prepared
 	rdb      *redis.Client
 	keys     *secret.Keys
 	baseURL  string
@@ -101,7 +103,7 @@ func New(d *sqlx.DB, rdb *redis.Client, keys *secret.Keys, baseURL string, log *
 		log = slog.Default()
 	}
 	t := &Tool{
-		db: d, rdb: rdb, keys: keys, baseURL: strings.TrimRight(baseURL, "/"), log: log,
+		db: d, stmts: db.NewStatements(d), rdb: rdb, keys: keys, baseURL: strings.TrimRight(baseURL, "/"), log: log,
 		onLaunch:    onLaunch,
 		Now:         time.Now,
 		Leeway:      2 * time.Minute,

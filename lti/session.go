@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
@@ -23,17 +24,36 @@ const (
 	sessionKeyPrefix  = "lti:ltik:"
 )
 
-// IssueLaunchToken stores l in Redis for SessionTTL and returns the opaque
-// token that names it. Pages inside the platform's iframe carry it instead
-// of a cookie, which the browser may block there.
-func (t *Tool) IssueLaunchToken(ctx context.Context, l *Launch) (string, error) {
+// issueScript records a launch's nonce (KEYS[1], for ARGV[1] ms) unless it
+// is recorded already, and only then stores the launch under its token
+// (KEYS[2], ARGV[2], for ARGV[3] ms): one round trip, and a replayed nonce
+// never gets a session.
+var issueScript = redis.NewScript(`
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0`)
+
+// issueLaunchToken records l's nonce until nonceTTL has passed and stores l
+// in Redis for SessionTTL; it returns the opaque token that names it, or a
+// ReasonNonceReplayed refusal when the nonce was used before. Pages inside
+// the platform's iframe carry the token instead of a cookie, which the
+// browser may block there.
+func (t *Tool) issueLaunchToken(ctx context.Context, l *Launch, nonce string, nonceTTL time.Duration) (string, error) {
 	js, err := l.sessionJSON()
 	if err != nil {
 		return "", fmt.Errorf("issue launch token: %w", err)
 	}
 	tok := secret.Token(32)
-	if err := t.rdb.Set(ctx, sessionKeyPrefix+tok, js, t.SessionTTL).Err(); err != nil {
+	nonceKey := fmt.Sprintf("%s%d:%s", nonceKeyPrefix, l.Platform.ID, nonce)
+	fresh, err := issueScript.Run(ctx, t.rdb, []string{nonceKey, sessionKeyPrefix + tok},
+		nonceTTL.Milliseconds(), js, t.SessionTTL.Milliseconds()).Int()
+	if err != nil {
 		return "", fmt.Errorf("issue launch token: %w", err)
+	}
+	if fresh == 0 {
+		return "", unauthorized(ReasonNonceReplayed, "The id_token's nonce was already used: this launch is a replay.")
 	}
 	return tok, nil
 }

@@ -19,7 +19,7 @@ func (t *Tool) recordUser(ctx context.Context, l *Launch) error {
 			user_id = CASE WHEN EXCLUDED.email <> '' THEN EXCLUDED.user_id ELSE lti_users.user_id END,
 			last_launch_at = now()
 		RETURNING id, COALESCE(user_id, 0)`
-	row := t.db.QueryRowxContext(ctx, q, l.Platform.ID, l.Sub, l.Name, l.Email)
+	row := t.stmts.QueryRowxContext(ctx, q, l.Platform.ID, l.Sub, l.Name, l.Email)
 	if err := row.Scan(&l.LTIUserID, &l.StaffUserID); err != nil {
 		return fmt.Errorf("record lti user %d/%s: %w", l.Platform.ID, l.Sub, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,8 +29,14 @@ const cliArgsEnv = "LAUREL_TEST_RUN_AS_LAUREL"
 
 // runAsLaurel is the subprocess side: main() with the arguments from
 // cliArgsEnv. main exits on error; success returns 0.
+// LAUREL_BENCH_PROFILE=file writes the process's CPU profile there.
 func runAsLaurel(args string) int {
 	os.Args = append([]string{"laurel"}, strings.Fields(args)...)
+	if f := os.Getenv("LAUREL_BENCH_PROFILE"); f != "" {
+		if out, err := os.Create(f); err == nil && pprof.StartCPUProfile(out) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
 	main()
 	return 0
 }

@@ -1,13 +1,19 @@
-// Package benchcpu reads CPU time for benchmarks: this process's own, and
+// Package benchcpu reads CPU time for benchmarks: this process's own, that of
+// one process it started (Laurel's, in a benchmark that runs it apart), and
 // that of the servers it started (PostgreSQL, Redis and their backends), so a
-// benchmark can report Laurel's cost apart from the database's.
+// benchmark can report Laurel's cost apart from the database's. It also runs
+// the concurrent phases the benchmarks time and reads their percentiles.
 package benchcpu
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -24,6 +30,38 @@ func Self() time.Duration {
 // clockTick is USER_HZ, the unit of /proc/<pid>/stat times on Linux.
 const clockTick = 10 * time.Millisecond
 
+// stat reads a process's parent and user + system CPU from /proc/<pid>/stat.
+func stat(file string) (ppid int, cpu time.Duration, ok bool) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0, 0, false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')') // the command may hold spaces
+	if i < 0 {
+		return 0, 0, false
+	}
+	// After the command: state(0) ppid(1) ... utime(11) stime(12).
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, 0, false
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return ppid, time.Duration(ut+st) * clockTick, true
+}
+
+// Process is the user + system CPU time process pid used so far (10 ms
+// resolution), or an error when it is gone.
+func Process(pid int) (time.Duration, error) {
+	_, cpu, ok := stat(fmt.Sprintf("/proc/%d/stat", pid))
+	if !ok {
+		return 0, fmt.Errorf("process %d: no /proc stat", pid)
+	}
+	return cpu, nil
+}
+
 // Children is the user + system CPU time of every live descendant of this
 // process (read from /proc; 10 ms resolution per process). A descendant that
 // exits between two readings loses its time, so take deltas over a run in
@@ -34,27 +72,14 @@ func Children() time.Duration {
 		cpu  time.Duration
 	}
 	procs := map[int]proc{}
-	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, f := range dirs {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		fields := strings.Fields(s[i+1:])
-		// After the command: state(0) ppid(1) ... utime(11) stime(12).
-		if len(fields) < 13 {
+	files, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range files {
+		ppid, cpu, ok := stat(f)
+		if !ok {
 			continue
 		}
 		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
-		ppid, _ := strconv.Atoi(fields[1])
-		ut, _ := strconv.ParseInt(fields[11], 10, 64)
-		st, _ := strconv.ParseInt(fields[12], 10, 64)
-		procs[pid] = proc{ppid: ppid, cpu: time.Duration(ut+st) * clockTick}
+		procs[pid] = proc{ppid: ppid, cpu: cpu}
 	}
 	self := os.Getpid()
 	var total time.Duration
@@ -69,3 +94,39 @@ func Children() time.Duration {
 	}
 	return total
 }
+
+// Phase runs do(0) … do(n-1) on workers goroutines, each taking the next
+// index as it finishes one, and returns the wall time of the whole phase.
+func Phase(workers, n int, do func(i int)) time.Duration {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				do(i)
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+// Percentile is the p-quantile (0..1) of the latencies in milliseconds; it
+// sorts l.
+func Percentile(l []time.Duration, p float64) float64 {
+	if len(l) == 0 {
+		return 0
+	}
+	slices.Sort(l)
+	return Millis(l[int(float64(len(l)-1)*p)])
+}
+
+// Millis is d in milliseconds, to the microsecond.
+func Millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

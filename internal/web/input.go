@@ -37,10 +37,12 @@ const (
 // TextGuard refuses a request whose query parameters, or whose form fields
 // (urlencoded, or the text parts and file names of multipart/form-data; file
 // contents are content, not text), are not storable text: a 422 naming the
-// field, as JSON under /api/ and as the error page elsewhere. It is
-// transparent: it puts the body back as it found it, so handlers parse it
-// with their own limits (http.MaxBytesReader, ParseMultipartForm,
-// MultipartReader) as before. Mount it on the whole router after the session
+// field, as JSON under /api/ and as the error page elsewhere. It puts the
+// body back as it found it, so handlers parse multipart bodies with their
+// own limits (http.MaxBytesReader, ParseMultipartForm, MultipartReader) as
+// before; an urlencoded form it leaves parsed as ParseForm would (at most
+// 10 MB, net/http's own limit), so a handler that wants a smaller one checks
+// its fields' sizes. Mount it on the whole router after the session
 // is loaded, and again on the API after its token check: a multipart body is
 // read only once the request is signed in (UserKey set), so an anonymous
 // upload is refused before it is copied. An upload larger than 256 MB is a
@@ -83,8 +85,10 @@ func checkRequestText(r *http.Request, readMultipart bool) (cleanup func(), err 
 	}
 	ct, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch {
+	case ct == "application/x-www-form-urlencoded" && r.PostForm != nil:
+		return nil, nil // checked and parsed already (TextGuard runs again on the API)
 	case ct == "application/x-www-form-urlencoded":
-		body, rerr := io.ReadAll(io.LimitReader(r.Body, maxFormBytes+1))
+		body, rerr := readForm(r)
 		r.Body = readCloser{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
 		if rerr != nil || len(body) > maxFormBytes {
 			return nil, nil // the handler reports an unreadable or oversized form
@@ -93,11 +97,41 @@ func checkRequestText(r *http.Request, readMultipart bool) (cleanup func(), err 
 		if perr != nil {
 			return nil, nil
 		}
-		return nil, checkValues("field", vals)
+		if err := checkValues("field", vals); err != nil {
+			return nil, err
+		}
+		// Parsed once: the form is what ParseForm would make of it (net/http
+		// reads at most 10 MB of it too), so it stays on the request.
+		setForm(r, vals)
+		return nil, nil
 	case ct == "multipart/form-data" && readMultipart && params["boundary"] != "":
 		return checkMultipart(r, params["boundary"])
 	}
 	return nil, nil
+}
+
+// readForm reads at most maxFormBytes+1 of r's body, in one buffer when the
+// request says its length.
+func readForm(r *http.Request) ([]byte, error) {
+	if n := r.ContentLength; n > 0 && n <= maxFormBytes {
+		buf := bytes.NewBuffer(make([]byte, 0, n+bytes.MinRead)) // ReadFrom wants MinRead free to read into
+		_, err := buf.ReadFrom(io.LimitReader(r.Body, maxFormBytes+1))
+		return buf.Bytes(), err
+	}
+	return io.ReadAll(io.LimitReader(r.Body, maxFormBytes+1))
+}
+
+// setForm leaves vals as r's parsed form, as ParseForm would: PostForm, and
+// Form with the query's values after the body's.
+func setForm(r *http.Request, vals url.Values) {
+	r.PostForm = vals
+	r.Form = make(url.Values, len(vals))
+	for k, v := range vals {
+		r.Form[k] = append([]string(nil), v...)
+	}
+	for k, v := range r.URL.Query() {
+		r.Form[k] = append(r.Form[k], v...)
+	}
 }
 
 // readCloser reads from the restored body and closes the original.

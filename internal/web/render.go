@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -119,6 +120,18 @@ func mustSub(f fs.FS, dir string) fs.FS {
 	return s
 }
 
+// pageBuffers are the buffers pages render into: a page is a few kilobytes,
+// and a buffer grown to fit one is kept for the next.
+var pageBuffers = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, 16<<10)) }}
+
+func putPageBuffer(b *bytes.Buffer) {
+	if b.Cap() > 1<<20 { // a rare huge page's buffer is not kept
+		return
+	}
+	b.Reset()
+	pageBuffers.Put(b)
+}
+
 // Render executes page into a buffer (so a template error never leaves a
 // half-written response) and writes it with status.
 func (r *Renderer) Render(c *gin.Context, status int, page string, data any) error {
@@ -133,8 +146,9 @@ func (r *Renderer) Render(c *gin.Context, status int, page string, data any) err
 	if f, ok := c.Get(FlashKey); ok {
 		v.Flash, _ = f.(string)
 	}
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout.html", v); err != nil {
+	buf := pageBuffers.Get().(*bytes.Buffer)
+	defer putPageBuffer(buf)
+	if err := t.ExecuteTemplate(buf, "layout.html", v); err != nil {
 		return fmt.Errorf("render %s: %w", page, err)
 	}
 	c.Header("Content-Type", "text/html; charset=utf-8")
@@ -152,8 +166,9 @@ func (r *Renderer) RenderFragment(c *gin.Context, status int, page, name string,
 	if !ok {
 		return fmt.Errorf("render: no template %q", page)
 	}
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, name, data); err != nil {
+	buf := pageBuffers.Get().(*bytes.Buffer)
+	defer putPageBuffer(buf)
+	if err := t.ExecuteTemplate(buf, name, data); err != nil {
 		return fmt.Errorf("render %s %s: %w", page, name, err)
 	}
 	c.Header("Content-Type", "text/html; charset=utf-8")

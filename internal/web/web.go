@@ -197,14 +197,30 @@ func Logger(log *slog.Logger) gin.HandlerFunc {
 		if status >= 500 {
 			level = slog.LevelError
 		}
-		log.LogAttrs(c.Request.Context(), level, "http",
+		attrs := append([]slog.Attr{
 			slog.String("method", c.Request.Method),
 			slog.String("path", c.Request.URL.Path),
 			slog.Int("status", status),
 			slog.Duration("took", time.Since(start)),
 			slog.String("request_id", c.GetString(RequestIDKey)),
-		)
+		}, requestAttrs(c)...)
+		log.LogAttrs(c.Request.Context(), level, "http", attrs...)
 	}
+}
+
+// logAttrsKey holds the attributes handlers add to their request's log line.
+const logAttrsKey = "web.log_attrs"
+
+// LogAttrs adds attributes to the request's one log line (Logger's): what a
+// handler would log on its own, without a second line.
+func LogAttrs(c *gin.Context, attrs ...slog.Attr) {
+	c.Set(logAttrsKey, append(requestAttrs(c), attrs...))
+}
+
+func requestAttrs(c *gin.Context) []slog.Attr {
+	a, _ := c.Get(logAttrsKey)
+	attrs, _ := a.([]slog.Attr)
+	return attrs
 }
 
 // Recovery turns a panic into a logged 500 page or JSON error, so no stack
