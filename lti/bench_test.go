@@ -14,10 +14,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime/pprof"
-	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -105,26 +102,7 @@ func BenchmarkLoginLaunch(b *testing.B) {
 	loginLat := make([]time.Duration, b.N)
 	launchLat := make([]time.Duration, b.N)
 	var failed atomic.Int64
-	phase := func(do func(i int)) time.Duration {
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		start := time.Now()
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					i := int(next.Add(1)) - 1
-					if i >= b.N {
-						return
-					}
-					do(i)
-				}
-			}()
-		}
-		wg.Wait()
-		return time.Since(start)
-	}
+	phase := func(do func(i int)) time.Duration { return benchcpu.Phase(workers, b.N, do) }
 	b.ResetTimer()
 	srv0, cpu0 := benchcpu.Children(), child.cpu(b)
 	loginWall := phase(func(i int) {
@@ -156,13 +134,7 @@ func BenchmarkLoginLaunch(b *testing.B) {
 	for i := range lat {
 		lat[i] = loginLat[i] + launchLat[i]
 	}
-	slices.Sort(lat)
-	slices.Sort(loginLat)
-	slices.Sort(launchLat)
-	pct := func(l []time.Duration, p float64) float64 {
-		return float64(l[int(float64(len(l)-1)*p)].Microseconds()) / 1000
-	}
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	pct, ms := benchcpu.Percentile, benchcpu.Millis
 	b.ReportMetric(float64(b.N)/(loginWall+launchWall).Seconds(), "launches/s")
 	b.ReportMetric(pct(lat, 0.50), "tool_p50_ms")
 	b.ReportMetric(pct(lat, 0.99), "tool_p99_ms")
@@ -209,17 +181,13 @@ func startBenchTool(b *testing.B, dbURL, redisURL string) *benchTool {
 	return &benchTool{url: strings.TrimSpace(line), pid: cmd.Process.Pid}
 }
 
-// cpu is the tool process's user + system CPU so far (/proc, 10 ms ticks).
+// cpu is the tool process's user + system CPU so far.
 func (t *benchTool) cpu(b *testing.B) time.Duration {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", t.pid))
+	d, err := benchcpu.Process(t.pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := string(raw)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * 10 * time.Millisecond
+	return d
 }
 
 // benchToolProcess is the tool process: lti.Tool on gin, as newEnv wires it,

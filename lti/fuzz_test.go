@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -185,5 +186,27 @@ func writeSeed(t *testing.T, path, value string) {
 	}
 	if err := os.WriteFile(path, []byte("go test fuzz v1\n"+value+"\n"), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A claim given twice is refused (RFC 7519 §4 lets a parser refuse or take
+// the last), at the top and inside a claim: the platform's signature covers
+// both values, and Laurel does not guess which one it meant.
+func TestDuplicateClaimNamesRefused(t *testing.T) {
+	js, err := json.Marshal(fuzzClaims())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ValidateIDToken(fuzzSign(t, map[string]any{"alg": "RS256", "kid": "fuzz", "typ": "JWT"}, js), fuzzOptions(t)); err != nil {
+		t.Fatalf("the claims without duplicates were refused: %v", err)
+	}
+	for name, payload := range map[string]string{
+		"sub twice":            `{"sub":"u-2",` + string(js[1:]),
+		"twice inside context": strings.Replace(string(js), `"id":"ctx"`, `"id":"ctx","id":"other"`, 1),
+	} {
+		_, err := ValidateIDToken(fuzzSign(t, map[string]any{"alg": "RS256", "kid": "fuzz", "typ": "JWT"}, []byte(payload)), fuzzOptions(t))
+		if apperr.Reason(err) != ReasonMalformed || !strings.Contains(apperr.Message(err), "distinct claim names") {
+			t.Errorf("%s: %v (reason %q), want a %s refusal naming distinct claim names", name, err, apperr.Reason(err), ReasonMalformed)
+		}
 	}
 }

@@ -64,7 +64,8 @@ func (t *Tool) newWindowURL(rec stateRecord) string {
 	return t.LoginURL() + "?" + q.Encode()
 }
 
-// LoginPage is the data of lti_login.html: the page stores State and Nonce in
+// LoginPage is the data of lti_login.html (a page of its own, without the
+// layout): the page stores State and Nonce in
 // the platform's storage frame, then goes to AuthURL.
 type LoginPage struct {
 	AuthURL       string
@@ -204,7 +205,7 @@ func (h *handlers) login(c *gin.Context) {
 		c.Redirect(http.StatusFound, authURL)
 		return
 	}
-	if err := h.rd.Render(c, http.StatusOK, "lti_login.html", page); err != nil {
+	if err := h.rd.RenderFragment(c, http.StatusOK, "lti_login.html", "lti_login_page", page); err != nil {
 		h.refused(c, err)
 	}
 }
