@@ -174,32 +174,18 @@ func BenchmarkCompletionsEndToEnd(b *testing.B) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	lat := make([]time.Duration, n)
-	var next, failed atomic.Int64
-	var wg sync.WaitGroup
+	var failed atomic.Int64
 	runtime.GC()
 	b.ResetTimer()
 	cpu0, srv0 := benchcpu.Self(), benchcpu.Children()
-	start := time.Now()
-	for range senders {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				t0 := time.Now()
-				if !send(tokens[i]) {
-					failed.Add(1)
-				}
-				lat[i] = time.Since(t0)
-			}
-		}()
-	}
-	wg.Wait()
+	ingest := benchcpu.Phase(senders, n, func(i int) {
+		t0 := time.Now()
+		if !send(tokens[i]) {
+			failed.Add(1)
+		}
+		lat[i] = time.Since(t0)
+	})
 	lastDelivery := time.Now()
-	ingest := lastDelivery.Sub(start)
 	for e.count(`SELECT count(*) FROM credentials WHERE group_id = $1`, e.group.ID) < n+1 {
 		if time.Since(lastDelivery) > time.Minute {
 			b.Fatal("credentials still missing a minute after the last delivery")
