@@ -60,7 +60,6 @@ func fuzzOptions(t testing.TB) ValidateOptions {
 			_, err := jose.VerifyWithKey(&k.PublicKey, []byte(token))
 			return keyError(err, "")
 		},
-		NonceSeen:  func(string, time.Time) (bool, error) { return false, nil },
 		Deployment: func(id string) (bool, error) { return id == "1:dep", nil },
 	}
 }

@@ -253,8 +253,10 @@ func (l *Launch) CustomValue(name string) string {
 }
 
 // ValidateOptions is what ValidateIDToken checks a token against. The
-// callbacks let the Tool plug in its JWKS cache, nonce store and deployment
-// registry; each is called at its place in the reference's order.
+// callbacks let the Tool plug in its JWKS cache and deployment registry;
+// each is called at its place in the reference's order. The nonce is
+// checked against the one issued at login here; that it is used only once
+// is the Tool's to record, with the launch's session (issueLaunchToken).
 type ValidateOptions struct {
 	Issuer   string
 	ClientID string
@@ -267,9 +269,6 @@ type ValidateOptions struct {
 	// re-fetched on an unknown kid within its limit). Errors should be
 	// refusals (*apperr.Error with ReasonKid, ReasonJWKS, ReasonSignature).
 	Verify func(token string, h jose.Header) error
-	// NonceSeen, optional, records nonce until expires and reports whether
-	// it was already recorded (a replay).
-	NonceSeen func(nonce string, expires time.Time) (bool, error)
 	// Deployment, optional, reports whether deploymentID may launch.
 	Deployment func(deploymentID string) (bool, error)
 }
@@ -278,8 +277,8 @@ type ValidateOptions struct {
 const MaxTokenSize = 256 << 10
 
 // ValidateIDToken checks an id_token in the reference's order — JWT form,
-// alg RS256, signature (kid lookup), iss, aud, azp, exp, iat, nonce,
-// deployment_id, version, message_type, resource_link.id, sub, roles — and
+// alg RS256, signature (kid lookup), iss, aud, azp, exp, iat, nonce (the
+// login's), deployment_id, version, message_type, resource_link.id, sub, roles — and
 // returns the launch. Every refusal is an *apperr.Error whose Reason names the check.
 // (alg is checked before the signature: an HMAC or "none" token has no
 // signature a platform key could verify.)
@@ -363,15 +362,6 @@ func ValidateIDToken(raw string, o ValidateOptions) (*Launch, error) {
 	}
 	if nonce != o.Nonce {
 		return nil, unauthorized(ReasonNonceMismatch, "The id_token's nonce is not the one issued at login for this state.")
-	}
-	if o.NonceSeen != nil {
-		seen, err := o.NonceSeen(nonce, exp.Add(o.Leeway))
-		if err != nil {
-			return nil, err
-		}
-		if seen {
-			return nil, unauthorized(ReasonNonceReplayed, "The id_token's nonce was already used: this launch is a replay.")
-		}
 	}
 	// deployment_id
 	dep, err := c.str(ClaimDeploymentID)
