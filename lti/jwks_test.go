@@ -76,7 +76,7 @@ func TestLaunchSessionKeepsClaims(t *testing.T) {
 	if diff := cmp.Diff(wantClaims, got.Claims); diff != "" {
 		t.Fatalf("session claims differ (-validated +stored):\n%s", diff)
 	}
-	if got.Sub != want.Sub || got.LTIUserID != want.LTIUserID || got.Context.ID != want.Context.ID || len(got.Roles) != len(want.Roles) {
+	if got.Sub != want.Sub || got.Context.ID != want.Context.ID || len(got.Roles) != len(want.Roles) || got.Platform.ID != want.Platform.ID {
 		t.Fatalf("session launch = %+v, want %+v", got, want)
 	}
 	if _, ok := got.Claims[lti.ClaimRoles]; !ok || got.Claims["sub"] != want.Sub {

@@ -92,9 +92,12 @@ type Launch struct {
 	ExpiresAt        time.Time `json:"exp"`
 
 	// LTIUserID is the lti_users row of (platform, sub); StaffUserID the staff
-	// account linked by email (0 when none). Set by the Tool after recording.
-	LTIUserID   int64 `json:"lti_user_id,omitempty"`
-	StaffUserID int64 `json:"staff_user_id,omitempty"`
+	// account linked by email (0 when none). The Tool sets them on the
+	// launch request once the launch is accepted and its user recorded,
+	// after the session is stored: a launch read back by its token has
+	// neither.
+	LTIUserID   int64 `json:"-"`
+	StaffUserID int64 `json:"-"`
 	// Token is the launch session token (form field / query "ltik", header
 	// "X-Ltik") that follow-up requests inside the iframe carry.
 	Token string `json:"-"`

@@ -59,72 +59,82 @@ func (t *Tool) CompleteLaunch(c *gin.Context) (*Launch, *CheckPage, error) {
 		cookieOK = true
 	}
 	storageState := r.PostForm.Get(FieldStorageState)
-	var rec stateRecord
-	var err error
-	if cookieOK || storageState != "" {
-		rec, _, err = t.consumeState(ctx, state)
-		if err != nil {
-			return nil, nil, err
-		}
-		if !cookieOK && (storageState != state || r.PostForm.Get(FieldStorageNonce) != rec.Nonce) {
-			return nil, nil, badRequest(ReasonStateNotBound, "The state read back from the platform's storage does not match this launch; it may have been started by someone else.")
-		}
-	} else {
-		rec, _, err = t.getState(ctx, state)
-		if err != nil {
-			return nil, nil, err
-		}
-		target := rec.StorageTarget
-		if target == "" {
-			target = r.PostForm.Get(FieldStorageTarget)
-		}
-		if target != "" && r.PostForm.Get(FieldStorageCheck) == "" && rec.Origin != "" {
-			return nil, &CheckPage{Action: t.LaunchURL(), IDToken: r.PostForm.Get(FieldIDToken), State: state, StorageTarget: target, Origin: rec.Origin}, nil
-		}
-		// Burn the state: a launch that cannot prove its browser started
-		// the login is refused and must not be retried with the same state.
+	if !cookieOK && storageState == "" {
+		check, err := t.unboundLaunch(c, state)
+		return nil, check, err
+	}
+	// From here on a refusal burns the state: it must not be tried again.
+	refuse := func(err error) (*Launch, *CheckPage, error) {
 		_, _, _ = t.consumeState(ctx, state)
-		le := badRequest(ReasonStateNotBound, "Your browser did not keep the login cookie and the platform's storage did not hold this login's state, so Laurel cannot tell that this launch started in your browser.")
-		if le.Link = t.newWindowURL(rec); le.Link == "" {
-			le.Message += " Allow cookies for this site and launch again."
-		}
-		return nil, nil, le
+		return nil, nil, err
+	}
+	pid, ok := statePlatform(state)
+	if !ok {
+		return nil, nil, stateUnknown() // not a state Laurel made
+	}
+	nonce := t.loginNonce(state)
+	if !cookieOK && (storageState != state || r.PostForm.Get(FieldStorageNonce) != nonce) {
+		return refuse(badRequest(ReasonStateNotBound, "The state read back from the platform's storage does not match this launch; it may have been started by someone else."))
 	}
 	http.SetCookie(c.Writer, &http.Cookie{Name: StateCookiePrefix + state, Value: "", Path: "/lti/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteNoneMode})
 
-	p, err := t.registry.launchPlatform(ctx, rec.PlatformID)
+	p, err := t.registry.launchPlatform(ctx, pid)
 	if err != nil {
 		if apperr.Is(err, apperr.NotFound) {
-			return nil, nil, forbidden(ReasonPlatformUnknown, "The platform of this launch is no longer registered.")
+			return refuse(forbidden(ReasonPlatformUnknown, "The platform of this launch is no longer registered."))
 		}
 		return nil, nil, err
 	}
 	if p.Disabled {
-		return nil, nil, forbidden(ReasonPlatformDisabled, "The platform %q is disabled in Laurel.", p.Name)
+		return refuse(forbidden(ReasonPlatformDisabled, "The platform %q is disabled in Laurel.", p.Name))
 	}
 	now := t.Now()
-	// The nonce is recorded with the session, in one round trip at the end
-	// (issueLaunchToken): it is bound to this state, which is already
-	// consumed, so no other launch can use it meanwhile.
 	l, err := ValidateIDToken(r.PostForm.Get(FieldIDToken), ValidateOptions{
-		Issuer: p.Issuer, ClientID: p.ClientID, Nonce: rec.Nonce, Now: now, Leeway: t.Leeway,
+		Issuer: p.Issuer, ClientID: p.ClientID, Nonce: nonce, Now: now, Leeway: t.Leeway,
 		Verify:     t.jwks.verifier(ctx, &p),
 		Deployment: func(id string) (bool, error) { return t.registry.acceptDeployment(ctx, &p, id) },
 	})
 	if err != nil {
-		return nil, nil, err
+		return refuse(err)
 	}
 	l.Platform = p
 	t.frameLaunch(c, l)
+	// One round trip checks the state (issued, not expired, not used) and
+	// uses it, records the nonce and stores the session; the user is
+	// recorded only for a launch that passed all of it.
+	nonceTTL := max(l.ExpiresAt.Add(t.Leeway).Sub(now), t.NonceTTL) // at least as long as the token is valid
+	if l.Token, err = t.issueLaunchToken(ctx, l, state, nonce, nonceTTL); err != nil {
+		return nil, nil, err
+	}
 	if err := t.recordUser(ctx, l); err != nil {
 		return nil, nil, err
 	}
-	// A used nonce is remembered at least as long as the token is valid.
-	nonceTTL := max(l.ExpiresAt.Add(t.Leeway).Sub(now), t.NonceTTL)
-	if l.Token, err = t.issueLaunchToken(ctx, l, rec.Nonce, nonceTTL); err != nil {
-		return nil, nil, err
-	}
 	return l, nil, nil
+}
+
+// unboundLaunch answers a launch whose state neither the cookie nor the
+// platform's storage vouched for: the check page that asks the storage
+// frame, or, once it was asked, a refusal that burns the state and offers
+// the login again in a new window.
+func (t *Tool) unboundLaunch(c *gin.Context, state string) (*CheckPage, error) {
+	r, ctx := c.Request, c.Request.Context()
+	rec, _, err := t.getState(ctx, state)
+	if err != nil {
+		return nil, err
+	}
+	target := rec.StorageTarget
+	if target == "" {
+		target = r.PostForm.Get(FieldStorageTarget)
+	}
+	if target != "" && r.PostForm.Get(FieldStorageCheck) == "" && rec.Origin != "" {
+		return &CheckPage{Action: t.LaunchURL(), IDToken: r.PostForm.Get(FieldIDToken), State: state, StorageTarget: target, Origin: rec.Origin}, nil
+	}
+	_, _, _ = t.consumeState(ctx, state)
+	le := badRequest(ReasonStateNotBound, "Your browser did not keep the login cookie and the platform's storage did not hold this login's state, so Laurel cannot tell that this launch started in your browser.")
+	if le.Link = t.newWindowURL(rec); le.Link == "" {
+		le.Message += " Allow cookies for this site and launch again."
+	}
+	return nil, le
 }
 
 func (h *handlers) launch(c *gin.Context) {

@@ -2,14 +2,16 @@ package lti
 
 import (
 	"context"
-	"encoding/json"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
@@ -62,6 +64,33 @@ func (t *Tool) newWindowURL(rec stateRecord) string {
 		}
 	}
 	return t.LoginURL() + "?" + q.Encode()
+}
+
+// A login's state is "<platform id>.<random>", and its nonce a MAC of the
+// state under LAUREL_SECRET_KEY. So a launch knows its platform and the
+// nonce its id_token must carry before it asks Redis anything, and checks
+// the state (single use, not expired) in the same round trip that records
+// the nonce and stores the session (issueLaunchToken). Changing the platform
+// id in a state changes the nonce it needs: no platform signed that one.
+
+func newState(platformID int64) string {
+	return strconv.FormatInt(platformID, 10) + "." + secret.Token(24)
+}
+
+// statePlatform is the platform id a state names, or ok=false for a state
+// Laurel did not make.
+func statePlatform(state string) (id int64, ok bool) {
+	n, rest, found := strings.Cut(state, ".")
+	if !found || rest == "" {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(n, 10, 64)
+	return id, err == nil && id > 0
+}
+
+// loginNonce is the nonce of the login whose state is state.
+func (t *Tool) loginNonce(state string) string {
+	return base64.RawURLEncoding.EncodeToString(t.keys.MAC([]byte("lti-nonce\x00" + state)))[:32]
 }
 
 // LoginPage is the data of lti_login.html (a page of its own, without the
@@ -155,17 +184,17 @@ func (t *Tool) BeginLogin(c *gin.Context) (authURL string, page *LoginPage, err 
 		return "", nil, forbidden(ReasonPlatformDisabled, "The platform %q is disabled in Laurel.", p.Name)
 	}
 	frameUnsigned(c, t.platformOrigins(c.Request.Context(), &p)...)
-	rec := stateRecord{PlatformID: p.ID, Nonce: secret.Token(24), TargetLinkURI: target, Login: map[string]string{}}
+	state := newState(p.ID)
+	rec := stateRecord{PlatformID: p.ID, Nonce: t.loginNonce(state), TargetLinkURI: target, Login: map[string]string{}}
 	for _, k := range relaunchParams {
 		if v := get(k); v != "" {
 			rec.Login[k] = v
 		}
 	}
-	state := secret.Token(24)
 	if st := get("lti_storage_target"); st != "" {
 		rec.StorageTarget, rec.Origin = truncate(st, 100), web.Origin(p.AuthURL)
 	}
-	js, _ := json.Marshal(rec)
+	js, _ := jsonv2.Marshal(rec) // the v2 prototype: twice as fast as encoding/json here
 	if err := t.rdb.Set(r.Context(), stateKeyPrefix+state, js, t.StateTTL).Err(); err != nil {
 		return "", nil, fmt.Errorf("store login state: %w", err)
 	}
@@ -223,18 +252,28 @@ func (t *Tool) consumeState(ctx context.Context, state string) (rec stateRecord,
 	return decodeState(v, err)
 }
 
+// stateUnknown and stateReused refuse a state Redis does not hold (never
+// issued, or expired) and one already used.
+func stateUnknown() error {
+	return badRequest(ReasonStateUnknown, "The launch's state is unknown or expired (logins are valid for a few minutes). Please launch again from the course.")
+}
+
+func stateReused() error {
+	return badRequest(ReasonStateReused, "The launch's state was already used: a launch can be submitted only once. Please launch again from the course.")
+}
+
 func decodeState(v string, err error) (stateRecord, bool, error) {
 	var rec stateRecord
 	if errors.Is(err, redis.Nil) {
-		return rec, false, badRequest(ReasonStateUnknown, "The launch's state is unknown or expired (logins are valid for a few minutes). Please launch again from the course.")
+		return rec, false, stateUnknown()
 	}
 	if err != nil {
 		return rec, false, fmt.Errorf("read login state: %w", err)
 	}
 	if v == stateUsed {
-		return rec, true, badRequest(ReasonStateReused, "The launch's state was already used: a launch can be submitted only once. Please launch again from the course.")
+		return rec, true, stateReused()
 	}
-	if err := json.Unmarshal([]byte(v), &rec); err != nil {
+	if err := jsonv2.Unmarshal([]byte(v), &rec); err != nil {
 		return rec, false, fmt.Errorf("decode login state: %w", err)
 	}
 	return rec, false, nil

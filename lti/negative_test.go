@@ -6,7 +6,6 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -225,25 +224,29 @@ func TestForgedLaunchesRefused(t *testing.T) {
 	}
 }
 
-// A replayed nonce: the platform's token is submitted again under a new
-// state whose nonce the attacker got to match (the nonce store catches it
-// even when the state store is fooled).
+// A replayed nonce: the first launch's form is submitted again after the
+// state store was made to forget that its state was used (restored to the
+// record of the login); the nonce store still catches the replay, and no
+// second session is stored.
 func TestReplayedNonceRefused(t *testing.T) {
 	e := newEnv(t)
 	c := browser(true)
 	auth, _ := e.login(c, e.student.ID, e.course.ID, canvassim.LaunchOptions{NoStorageTarget: true})
+	state, _ := stateNonce(t, auth)
+	ctx := context.Background()
+	rec, err := e.rdb.Get(ctx, "lti:state:"+state).Result()
+	must(t, err)
 	action, vals := e.authorize(c, auth)
 	resp, err := c.PostForm(action, vals)
 	must(t, err)
 	if b := readBody(t, resp); resp.StatusCode != 200 {
 		t.Fatalf("first launch: %d %s", resp.StatusCode, b)
 	}
-	_, nonce := stateNonce(t, auth)
-	auth2, _ := e.login(c, e.student.ID, e.course.ID, canvassim.LaunchOptions{NoStorageTarget: true})
-	state2, _ := stateNonce(t, auth2)
-	rec := fmt.Sprintf(`{"p":%d,"n":%q,"t":%q}`, e.platform.ID, nonce, e.tool.LaunchURL())
-	must(t, e.rdb.Set(context.Background(), "lti:state:"+state2, rec, time.Minute).Err())
-	resp = post(e, c, url.Values{"id_token": vals["id_token"], "state": {state2}})
+	must(t, e.rdb.Set(ctx, "lti:state:"+state, rec, time.Minute).Err())
+	u, err := url.Parse(e.tool.LaunchURL())
+	must(t, err)
+	c.Jar.SetCookies(u, []*http.Cookie{{Name: lti.StateCookiePrefix + state, Value: state, Path: "/lti/"}}) // the browser's cookie, back
+	resp = post(e, c, url.Values{"id_token": vals["id_token"], "state": {state}})
 	assertRefused(t, resp, http.StatusUnauthorized, lti.ReasonNonceReplayed, "replay")
 	if n := e.countSessions(); n != 1 {
 		t.Fatalf("sessions = %d, want only the first launch's", n)

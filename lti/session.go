@@ -24,35 +24,44 @@ const (
 	sessionKeyPrefix  = "lti:ltik:"
 )
 
-// issueScript records a launch's nonce (KEYS[1], for ARGV[1] ms) unless it
-// is recorded already, and only then stores the launch under its token
-// (KEYS[2], ARGV[2], for ARGV[3] ms): one round trip, and a replayed nonce
-// never gets a session.
+// issueScript uses the login state KEYS[1] — refused when it is missing
+// (never issued, or expired: 1) or already used (2) — records the launch's
+// nonce KEYS[2] for ARGV[1] ms unless it is recorded already (3), and only
+// then stores the launch under its token KEYS[3] (ARGV[2], for ARGV[3] ms):
+// one round trip. ARGV[4] marks a used state.
 var issueScript = redis.NewScript(`
-if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
-  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-  return 1
-end
+local v = redis.call('GET', KEYS[1])
+if not v then return 1 end
+if v == ARGV[4] then return 2 end
+redis.call('SET', KEYS[1], ARGV[4], 'KEEPTTL')
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return 3 end
+redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
 return 0`)
 
-// issueLaunchToken records l's nonce until nonceTTL has passed and stores l
-// in Redis for SessionTTL; it returns the opaque token that names it, or a
-// ReasonNonceReplayed refusal when the nonce was used before. Pages inside
-// the platform's iframe carry the token instead of a cookie, which the
-// browser may block there.
-func (t *Tool) issueLaunchToken(ctx context.Context, l *Launch, nonce string, nonceTTL time.Duration) (string, error) {
+// issueLaunchToken uses the launch's login state, records its nonce until
+// nonceTTL has passed and stores l in Redis for SessionTTL; it returns the
+// opaque token that names the session, or the refusal of an unknown,
+// expired or used state or a replayed nonce. Pages inside the platform's
+// iframe carry the token instead of a cookie, which the browser may block
+// there.
+func (t *Tool) issueLaunchToken(ctx context.Context, l *Launch, state, nonce string, nonceTTL time.Duration) (string, error) {
 	js, err := l.sessionJSON()
 	if err != nil {
 		return "", fmt.Errorf("issue launch token: %w", err)
 	}
 	tok := secret.Token(32)
 	nonceKey := fmt.Sprintf("%s%d:%s", nonceKeyPrefix, l.Platform.ID, nonce)
-	fresh, err := issueScript.Run(ctx, t.rdb, []string{nonceKey, sessionKeyPrefix + tok},
-		nonceTTL.Milliseconds(), js, t.SessionTTL.Milliseconds()).Int()
+	res, err := issueScript.Run(ctx, t.rdb, []string{stateKeyPrefix + state, nonceKey, sessionKeyPrefix + tok},
+		nonceTTL.Milliseconds(), js, t.SessionTTL.Milliseconds(), stateUsed).Int()
 	if err != nil {
 		return "", fmt.Errorf("issue launch token: %w", err)
 	}
-	if fresh == 0 {
+	switch res {
+	case 1:
+		return "", stateUnknown()
+	case 2:
+		return "", stateReused()
+	case 3:
 		return "", unauthorized(ReasonNonceReplayed, "The id_token's nonce was already used: this launch is a replay.")
 	}
 	return tok, nil
