@@ -34,7 +34,10 @@ type CheckPage struct {
 	Origin        string
 }
 
-// CompleteLaunch validates a launch POST in the reference's order. It
+// CompleteLaunch validates a launch POST: the state's binding to this
+// browser (cookie or platform storage), then the id_token in the
+// reference's order, then — in the one Redis round trip that stores the
+// session — that the state is live and unused and the nonce new. It
 // returns the launch, or a check page to render (state bound by neither
 // cookie nor storage yet), or a refusal (*apperr.Error with a Reason*).
 func (t *Tool) CompleteLaunch(c *gin.Context) (*Launch, *CheckPage, error) {
