@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,22 +18,6 @@ import (
 	"github.com/laurel-edu/laurel/canvas/canvassim"
 	"github.com/laurel-edu/laurel/internal/benchcpu"
 )
-
-// peakRSSMB reads VmHWM (the process's peak resident set) from /proc.
-func peakRSSMB() float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			f := strings.Fields(line)
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
 
 // BenchmarkWebhookIngest: signed course_completed deliveries over HTTP on
 // loopback at a sustained offered rate (BENCH_RATE events/s, default 2,000;
@@ -94,11 +77,10 @@ func BenchmarkWebhookIngest(b *testing.B) {
 	if f := failed.Load(); f > 0 {
 		b.Fatalf("%d deliveries failed", f)
 	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
-	b.ReportMetric(float64(lat[b.N/2].Microseconds())/1000, "p50_ms")
-	b.ReportMetric(float64(lat[min(b.N-1, b.N*99/100)].Microseconds())/1000, "p99_ms")
-	b.ReportMetric(peakRSSMB(), "peak_rss_MB")
+	b.ReportMetric(benchcpu.Percentile(lat, 0.50), "p50_ms")
+	b.ReportMetric(benchcpu.Percentile(lat, 0.99), "p99_ms")
+	b.ReportMetric(benchcpu.PeakRSSMB(b), "peak_rss_MB")
 	if got := e.count(`SELECT count(*) FROM canvas_events`); got != b.N+1 {
 		b.Fatalf("inbox holds %d events, want %d", got, b.N+1)
 	}
@@ -140,7 +122,7 @@ FROM generate_series(1, $3) AS g`
 		b.Fatalf("%d events not processed", got)
 	}
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "events/s")
-	b.ReportMetric(peakRSSMB(), "peak_rss_MB")
+	b.ReportMetric(benchcpu.PeakRSSMB(b), "peak_rss_MB")
 	_ = context.Background
 }
 
@@ -201,10 +183,9 @@ func BenchmarkCompletionsEndToEnd(b *testing.B) {
 	if got := e.count(`SELECT count(*) FROM canvas_events WHERE state <> 'processed'`); got != 0 {
 		b.Fatalf("%d events not processed", got)
 	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	b.ReportMetric(float64(n)/ingest.Seconds(), "accepted/s")
-	b.ReportMetric(float64(lat[n/2].Microseconds())/1000, "p50_ms")
-	b.ReportMetric(float64(lat[min(n-1, n*99/100)].Microseconds())/1000, "p99_ms")
+	b.ReportMetric(benchcpu.Percentile(lat, 0.50), "p50_ms")
+	b.ReportMetric(benchcpu.Percentile(lat, 0.99), "p99_ms")
 	b.ReportMetric(float64(drained.Microseconds())/1000, "last_credential_after_ms")
 	// This process (Laurel and the 32 senders) and the servers it started.
 	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(n), "laurel_cpu_ms/event")

@@ -66,15 +66,20 @@ func launchActor(l *lti.Launch) string {
 	return fmt.Sprintf("lti:%d:%s", l.Platform.ID, l.Sub)
 }
 
+// launchEmail is the launch user's email: the custom email (Canvas's
+// $Person.email.primary) over the id_token's claim.
+func launchEmail(l *lti.Launch) string {
+	if e := l.CustomValue("email"); e != "" {
+		return e
+	}
+	return l.Email
+}
+
 // launchPerson is the launch's user as "Name <email>" (either may be
 // missing; "" when both are).
 func launchPerson(l *lti.Launch) string {
 	who := strings.TrimSpace(l.Name)
-	email := l.Email
-	if e := l.CustomValue("email"); e != "" {
-		email = e
-	}
-	if email != "" {
+	if email := launchEmail(l); email != "" {
 		who = strings.TrimSpace(who + " <" + email + ">")
 	}
 	return who

@@ -143,10 +143,7 @@ func (s *Service) lookupCourse(ctx context.Context, l *lti.Launch) courseLookup 
 func (s *Service) noteLaunch(ctx context.Context, l *lti.Launch) (courseLookup, error) {
 	pid := l.Platform.ID
 	uid := l.CustomValue("canvas_user_id")
-	email := l.Email
-	if e := l.CustomValue("email"); e != "" {
-		email = e
-	}
+	email := launchEmail(l)
 	if err := s.LearnPlatformGUID(ctx, pid, l.ToolPlatformGUID); err != nil {
 		return courseLookup{}, err
 	}
@@ -158,11 +155,11 @@ func (s *Service) noteLaunch(ctx context.Context, l *lti.Launch) (courseLookup, 
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return courseLookup{}, fmt.Errorf("remember canvas user %s of platform %d: %w", uid, pid, err)
 	}
-	course.m, course.err = mappingForCourse(course.m, err, pid, l.Context.ID, ccid)
+	course.m, course.err = courseMappingAnswer(course.m, err, pid, l.Context.ID, ccid)
 	if l.Context.ID == "" || course.err != nil {
 		return course, nil // a lookup that failed fails the view
 	}
-	m, err := s.learnCourseIDs(ctx, course.m, l.Context.ID, l.CustomValue("canvas_course_id"))
+	m, err := s.learnCourseIDs(ctx, course.m, l.Context.ID, ccid)
 	if apperr.Is(err, apperr.Conflict) {
 		return course, nil // the other id belongs to another mapping: leave both as they are
 	}
@@ -458,10 +455,7 @@ func (s *Service) studentView(ctx context.Context, l *lti.Launch, course courseL
 		return p, err
 	}
 	p.Mapped, p.ManualOnly = true, m.CompletionRule == RuleManual
-	email := l.Email
-	if e := l.CustomValue("email"); e != "" {
-		email = e
-	}
+	email := launchEmail(l)
 	ref := ""
 	if uid := l.CustomValue("canvas_user_id"); uid != "" {
 		ref = ExternalRef(l.Platform.ID, uid)

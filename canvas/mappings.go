@@ -118,7 +118,7 @@ func mappingByCourse(ctx context.Context, q sqlx.QueryerContext, platformID int6
 func (s *Service) MappingForCourse(ctx context.Context, platformID int64, contextID, canvasCourseID string) (Mapping, error) {
 	var m Mapping
 	err := s.stmts.GetContext(ctx, &m, mappingForCourseSQL, platformID, contextID, canvasCourseID)
-	return mappingForCourse(m, err, platformID, contextID, canvasCourseID)
+	return courseMappingAnswer(m, err, platformID, contextID, canvasCourseID)
 }
 
 // mappingForCourseSQL finds the mapping of platform $1's course by context
@@ -134,9 +134,9 @@ ORDER BY (context_id = ` + contextID + `) DESC NULLS LAST
 LIMIT 1`
 }
 
-// mappingForCourse is the answer of mappingForCourseSQL as MappingForCourse
+// courseMappingAnswer is the answer of mappingForCourseSQL as MappingForCourse
 // gives it.
-func mappingForCourse(m Mapping, err error, platformID int64, contextID, canvasCourseID string) (Mapping, error) {
+func courseMappingAnswer(m Mapping, err error, platformID int64, contextID, canvasCourseID string) (Mapping, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, apperr.Errorf(apperr.NotFound, "This course is not mapped to a group yet.")
 	}

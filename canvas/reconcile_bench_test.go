@@ -9,6 +9,7 @@ import (
 
 	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/canvas/canvassim"
+	"github.com/laurel-edu/laurel/internal/benchcpu"
 )
 
 // BenchmarkReconcile10k: a course of BENCH_STUDENTS (default 10,000)
@@ -74,5 +75,5 @@ func BenchmarkReconcile10k(b *testing.B) {
 	b.ReportMetric(float64(n*b.N)/first.Seconds(), "credentials/s")
 	b.ReportMetric(second.Seconds()/float64(b.N), "s/second_run")
 	b.ReportMetric(float64(requests)/float64(b.N), "canvas_requests/run")
-	b.ReportMetric(peakRSSMB(), "peak_rss_MB")
+	b.ReportMetric(benchcpu.PeakRSSMB(b), "peak_rss_MB")
 }

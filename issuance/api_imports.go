@@ -166,7 +166,7 @@ func (a *api) createImport(c *gin.Context) error {
 			if errors.As(err, &mbe) {
 				return tooLarge()
 			}
-			return &apperr.Error{Code: "bad_request", Message: "The multipart body could not be read."}
+			return apperr.Errorf(apperr.BadRequest, "The multipart body could not be read.")
 		}
 		defer c.Request.MultipartForm.RemoveAll()
 		f, fh, err := c.Request.FormFile("file")
@@ -194,7 +194,7 @@ func (a *api) createImport(c *gin.Context) error {
 		}
 		body = c.Request.Body
 	default:
-		return &apperr.Error{Code: "bad_request", Message: fmt.Sprintf(`Content-Type %q is not accepted: send multipart/form-data with the file in field "file", or the file as the body with Content-Type text/csv or %s.`, mt, XLSXType)}
+		return apperr.Errorf(apperr.BadRequest, `Content-Type %q is not accepted: send multipart/form-data with the file in field "file", or the file as the body with Content-Type text/csv or %s.`, mt, XLSXType)
 	}
 	opt.ActorName = p.Name
 	im, err := a.s.StartImport(c.Request.Context(), p.Actor(), id, body, opt)

@@ -9,14 +9,13 @@ import (
 	"io"
 	"mime/multipart"
 	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
 	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/internal/benchcpu"
 	"github.com/laurel-edu/laurel/issuance"
 )
 
@@ -94,24 +93,6 @@ func baselineCopyInsert(b *testing.B, d *sqlx.DB, gid int64, n int) time.Duratio
 		b.Fatal(err)
 	}
 	return time.Since(start)
-}
-
-// resetPeakRSS makes the kernel's peak-RSS counter (VmHWM) start again from
-// the current RSS, so the figure covers the import alone.
-func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
-
-func peakRSSMB() float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb / 1024
-		}
-	}
-	return -1
 }
 
 // uploadFile streams the file at path to the API as multipart (never all in
@@ -198,9 +179,9 @@ func benchImport(b *testing.B, n int, baseline bool) {
 			base += baselineCopyInsert(b, d, benchGroup(b, s, fmt.Sprintf("Baseline %d", i)).ID, n)
 		}
 		g := benchGroup(b, s, fmt.Sprintf("Import %d", i))
-		resetPeakRSS()
+		benchcpu.ResetPeakRSS(b)
 		imp += runImport(b, s, d, srv.URL, g.ID, path, n)
-		peak = max(peak, peakRSSMB())
+		peak = max(peak, benchcpu.PeakRSSMB(b))
 	}
 	b.StopTimer()
 	b.ReportMetric(imp.Seconds()/float64(b.N), "s/import")

@@ -6,13 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"sort"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/laurel-edu/laurel/internal/benchcpu"
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/issuance"
@@ -180,7 +180,6 @@ func BenchmarkVerifyPage(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	b.ReportMetric(float64(lat[len(lat)*95/100].Microseconds())/1000, "p95-ms")
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(benchcpu.Percentile(lat, 0.95), "p95-ms")
+	b.ReportMetric(benchcpu.Percentile(lat, 0.50), "p50-ms")
 }

@@ -68,7 +68,7 @@ func (t *Tool) CompleteLaunch(c *gin.Context) (*Launch, *CheckPage, error) {
 	}
 	// From here on a refusal burns the state: it must not be tried again.
 	refuse := func(err error) (*Launch, *CheckPage, error) {
-		_, _, _ = t.consumeState(ctx, state)
+		t.burnState(ctx, state)
 		return nil, nil, err
 	}
 	pid, ok := statePlatform(state)
@@ -121,7 +121,7 @@ func (t *Tool) CompleteLaunch(c *gin.Context) (*Launch, *CheckPage, error) {
 // the login again in a new window.
 func (t *Tool) unboundLaunch(c *gin.Context, state string) (*CheckPage, error) {
 	r, ctx := c.Request, c.Request.Context()
-	rec, _, err := t.getState(ctx, state)
+	rec, err := t.getState(ctx, state)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +132,7 @@ func (t *Tool) unboundLaunch(c *gin.Context, state string) (*CheckPage, error) {
 	if target != "" && r.PostForm.Get(FieldStorageCheck) == "" && rec.Origin != "" {
 		return &CheckPage{Action: t.LaunchURL(), IDToken: r.PostForm.Get(FieldIDToken), State: state, StorageTarget: target, Origin: rec.Origin}, nil
 	}
-	_, _, _ = t.consumeState(ctx, state)
+	t.burnState(ctx, state)
 	le := badRequest(ReasonStateNotBound, "Your browser did not keep the login cookie and the platform's storage did not hold this login's state, so Laurel cannot tell that this launch started in your browser.")
 	if le.Link = t.newWindowURL(rec); le.Link == "" {
 		le.Message += " Allow cookies for this site and launch again."

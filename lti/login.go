@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -165,7 +166,7 @@ func (t *Tool) BeginLogin(c *gin.Context) (authURL string, page *LoginPage, err 
 		}
 	}
 	if len(missing) > 0 {
-		sortStrings(missing)
+		slices.Sort(missing)
 		return "", nil, badRequest(ReasonLoginParams, "The login request lacks %s.", strings.Join(missing, ", "))
 	}
 	for k, v := range map[string]string{"login_hint": hint, "lti_message_hint": r.Form.Get("lti_message_hint"), "iss": iss, "target_link_uri": target} {
@@ -239,17 +240,29 @@ func (h *handlers) login(c *gin.Context) {
 	}
 }
 
-// getState reads a state record without consuming it; used reports a state
-// already consumed.
-func (t *Tool) getState(ctx context.Context, state string) (rec stateRecord, used bool, err error) {
+// getState reads a state record without using it up.
+func (t *Tool) getState(ctx context.Context, state string) (stateRecord, error) {
+	var rec stateRecord
 	v, err := t.rdb.Get(ctx, stateKeyPrefix+state).Result()
-	return decodeState(v, err)
+	switch {
+	case errors.Is(err, redis.Nil):
+		return rec, stateUnknown()
+	case err != nil:
+		return rec, fmt.Errorf("read login state: %w", err)
+	case v == stateUsed:
+		return rec, stateReused()
+	}
+	if err := jsonv2.Unmarshal([]byte(v), &rec); err != nil {
+		return rec, fmt.Errorf("decode login state: %w", err)
+	}
+	return rec, nil
 }
 
-// consumeState marks the state used, atomically, and returns its record.
-func (t *Tool) consumeState(ctx context.Context, state string) (rec stateRecord, used bool, err error) {
-	v, err := t.rdb.SetArgs(ctx, stateKeyPrefix+state, stateUsed, redis.SetArgs{Mode: "XX", KeepTTL: true, Get: true}).Result()
-	return decodeState(v, err)
+// burnState marks a state used, so a refused launch cannot be tried again
+// with it; a state Redis no longer holds stays unknown. Best effort: the
+// refusal stands either way.
+func (t *Tool) burnState(ctx context.Context, state string) {
+	_ = t.rdb.SetArgs(ctx, stateKeyPrefix+state, stateUsed, redis.SetArgs{Mode: "XX", KeepTTL: true}).Err()
 }
 
 // stateUnknown and stateReused refuse a state Redis does not hold (never
@@ -260,29 +273,4 @@ func stateUnknown() error {
 
 func stateReused() error {
 	return badRequest(ReasonStateReused, "The launch's state was already used: a launch can be submitted only once. Please launch again from the course.")
-}
-
-func decodeState(v string, err error) (stateRecord, bool, error) {
-	var rec stateRecord
-	if errors.Is(err, redis.Nil) {
-		return rec, false, stateUnknown()
-	}
-	if err != nil {
-		return rec, false, fmt.Errorf("read login state: %w", err)
-	}
-	if v == stateUsed {
-		return rec, true, stateReused()
-	}
-	if err := jsonv2.Unmarshal([]byte(v), &rec); err != nil {
-		return rec, false, fmt.Errorf("decode login state: %w", err)
-	}
-	return rec, false, nil
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }

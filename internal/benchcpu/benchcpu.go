@@ -2,7 +2,8 @@
 // one process it started (Laurel's, in a benchmark that runs it apart), and
 // that of the servers it started (PostgreSQL, Redis and their backends), so a
 // benchmark can report Laurel's cost apart from the database's. It also runs
-// the concurrent phases the benchmarks time and reads their percentiles.
+// the concurrent phases the benchmarks time, reads their percentiles and the
+// process's peak memory.
 package benchcpu
 
 import (
@@ -15,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -130,3 +132,32 @@ func Percentile(l []time.Duration, p float64) float64 {
 
 // Millis is d in milliseconds, to the microsecond.
 func Millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// PeakRSSMB is this process's peak resident set (VmHWM) in MB.
+func PeakRSSMB(tb testing.TB) float64 {
+	tb.Helper()
+	s, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, line := range strings.Split(string(s), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, err := strconv.ParseFloat(f[1], 64)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return kb / 1024
+		}
+	}
+	tb.Fatal("no VmHWM in /proc/self/status")
+	return 0
+}
+
+// ResetPeakRSS makes the kernel's peak-RSS counter start again from the
+// current RSS, so a PeakRSSMB after it covers what came between.
+func ResetPeakRSS(tb testing.TB) {
+	tb.Helper()
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		tb.Fatalf("reset peak RSS: %v", err)
+	}
+}

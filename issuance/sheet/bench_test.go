@@ -8,11 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/laurel-edu/laurel/internal/benchcpu"
 	"github.com/laurel-edu/laurel/issuance/sheet"
 )
 
@@ -60,7 +59,7 @@ func benchRead(b *testing.B, path string, want int) {
 		b.Fatal(err)
 	}
 	// Generating the file is not the reader's memory: reset the peak.
-	resetPeakRSS(b)
+	benchcpu.ResetPeakRSS(b)
 	b.ResetTimer()
 	start := time.Now()
 	rows := 0
@@ -98,39 +97,10 @@ func benchRead(b *testing.B, path string, want int) {
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()
-	peak := peakRSSMB(b)
+	peak := benchcpu.PeakRSSMB(b)
 	b.ReportMetric(float64(rows)/elapsed.Seconds(), "rows/s")
 	b.ReportMetric(peak, "peak-MB")
 	b.Logf("%d rows from %.1f MB in %.2f s: %.0f rows/s, peak RSS %.0f MB", rows, float64(st.Size())/1e6, elapsed.Seconds(), float64(rows)/elapsed.Seconds(), peak)
-}
-
-// resetPeakRSS resets the kernel's high-water mark of this process's RSS
-// (Linux: "5" in /proc/self/clear_refs).
-func resetPeakRSS(b *testing.B) {
-	b.Helper()
-	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
-		b.Fatalf("reset peak RSS: %v", err)
-	}
-}
-
-// peakRSSMB is VmHWM from /proc/self/status, in MB.
-func peakRSSMB(b *testing.B) float64 {
-	b.Helper()
-	s, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(string(s), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
-			if err != nil {
-				b.Fatal(err)
-			}
-			return float64(kb) / 1024
-		}
-	}
-	b.Fatal("no VmHWM in /proc/self/status")
-	return 0
 }
 
 // BenchmarkReadXLSX100kSharedStrings reads a 100,000-row workbook laid out

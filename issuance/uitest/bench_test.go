@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/internal/benchcpu"
 )
 
 // BenchmarkReviewUnpublishedPage serves "Review Unpublished Credentials" for
@@ -62,13 +63,9 @@ func BenchmarkReviewUnpublishedPage(b *testing.B) {
 
 // reportPercentiles reports p50, p95 and the maximum of ts in milliseconds.
 func reportPercentiles(b *testing.B, ts []time.Duration) {
-	slices.Sort(ts)
-	pct := func(p float64) float64 {
-		return float64(ts[min(len(ts)-1, int(p*float64(len(ts))))].Microseconds()) / 1000
-	}
-	b.ReportMetric(pct(0.50), "p50_ms/page")
-	b.ReportMetric(pct(0.95), "p95_ms/page")
-	b.ReportMetric(float64(ts[len(ts)-1].Microseconds())/1000, "max_ms/page")
+	b.ReportMetric(benchcpu.Percentile(ts, 0.50), "p50_ms/page")
+	b.ReportMetric(benchcpu.Percentile(ts, 0.95), "p95_ms/page")
+	b.ReportMetric(benchcpu.Percentile(ts, 1), "max_ms/page")
 }
 
 // loadCredentials COPYs n unpublished credentials into group g: people with
