@@ -52,7 +52,7 @@ func frameUnsigned(c *gin.Context, origins ...string) {
 // platform's iframe rather than as a blocked frame. Nil when the platforms
 // cannot be read.
 func (t *Tool) registeredOrigins(ctx context.Context) []string {
-	ps, err := t.registry.Platforms(ctx)
+	ps, err := t.registry.launchPlatforms(ctx)
 	if err != nil {
 		return nil
 	}

@@ -80,6 +80,12 @@ type Registry struct {
 	byIssuer map[[2]string]cachedPlatform
 	deps     map[depKey]time.Time
 	frames   map[int64]cachedOrigins
+	all      cachedPlatforms
+}
+
+type cachedPlatforms struct {
+	ps []Platform
+	at time.Time
 }
 
 type cachedOrigins struct {
@@ -105,7 +111,7 @@ func NewRegistry(d *sqlx.DB) *Registry {
 
 func (r *Registry) clearCache() {
 	r.mu.Lock()
-	r.byID, r.byIssuer, r.deps, r.frames = nil, nil, nil, nil
+	r.byID, r.byIssuer, r.deps, r.frames, r.all = nil, nil, nil, nil, cachedPlatforms{}
 	r.mu.Unlock()
 }
 
@@ -422,6 +428,26 @@ func (r *Registry) Platforms(ctx context.Context) ([]Platform, error) {
 		out[i] = row.platform()
 	}
 	return out, nil
+}
+
+// launchPlatforms is Platforms through the cache: every refused launch and
+// expired launch page frames itself for all platforms, so a flood of forged
+// launches must not be a flood of queries.
+func (r *Registry) launchPlatforms(ctx context.Context) ([]Platform, error) {
+	r.mu.Lock()
+	c := r.all
+	r.mu.Unlock()
+	if !c.at.IsZero() && r.now().Sub(c.at) <= r.CacheFor {
+		return c.ps, nil
+	}
+	ps, err := r.Platforms(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.all = cachedPlatforms{ps: ps, at: r.now()}
+	r.mu.Unlock()
+	return ps, nil
 }
 
 // Platform returns one platform or a NotFound error.

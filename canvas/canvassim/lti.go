@@ -657,21 +657,8 @@ func (s *Sim) Register(ctx context.Context, t *lti.Tool, name string) (lti.Platf
 	return t.Registry().UpdatePlatform(ctx, p.ID, in)
 }
 
-// launchPage is a Canvas-like course page: the tool in an iframe named
-// tool_content, beside the post_message_forwarding storage frame, and the
-// window answering lti.capabilities. /sim/launch?user=ID&course=ID[&type=deep]
-// [&storage=none] (no lti_storage_target in the login, as Moodle 4.5)
-func (s *Sim) launchPage(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	c, ok := s.Course(q.Get("course"))
-	if !ok {
-		http.Error(w, "no such course", http.StatusNotFound)
-		return
-	}
-	u := s.URL()
-	init := u + "/sim/login_init?" + q.Encode()
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	page := template.Must(template.New("p").Parse(`<!doctype html>
+// coursePage is launchPage's page, parsed once.
+var coursePage = template.Must(template.New("course").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>{{.Title}} · Canvas (simulated)</title></head>
 <body style="font-family:sans-serif;margin:0">
 <header style="background:#394B58;color:#fff;padding:.6rem 1rem">Canvas (simulated) — {{.Title}}</header>
@@ -691,7 +678,22 @@ document.getElementById("post_message_forwarding").addEventListener("load", func
   document.getElementById("tool_content").src = {{.Init}};
 });
 </script></body></html>`))
-	page.Execute(w, map[string]any{"Title": c.Title, "Forward": u + "/sim/post_message_forwarding", "Init": init})
+
+// launchPage is a Canvas-like course page: the tool in an iframe named
+// tool_content, beside the post_message_forwarding storage frame, and the
+// window answering lti.capabilities. /sim/launch?user=ID&course=ID[&type=deep]
+// [&storage=none] (no lti_storage_target in the login, as Moodle 4.5)
+func (s *Sim) launchPage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	c, ok := s.Course(q.Get("course"))
+	if !ok {
+		http.Error(w, "no such course", http.StatusNotFound)
+		return
+	}
+	u := s.URL()
+	init := u + "/sim/login_init?" + q.Encode()
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	coursePage.Execute(w, map[string]any{"Title": c.Title, "Forward": u + "/sim/post_message_forwarding", "Init": init})
 }
 
 // loginInit auto-posts the login initiation to the tool (inside tool_content).
