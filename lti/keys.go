@@ -3,7 +3,6 @@ package lti
 import (
 	"context"
 	"crypto/rsa"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -104,17 +103,6 @@ func (s *KeyStore) JWKS(ctx context.Context) ([]byte, error) {
 	return js, nil
 }
 
-// PublicJWK returns the newest public key as a JWK JSON object (for a
-// platform configuration that wants one key rather than a URL).
-func (s *KeyStore) PublicJWK(ctx context.Context) (json.RawMessage, error) {
-	keys, err := s.signing(ctx)
-	if err != nil {
-		return nil, err
-	}
-	k := keys[len(keys)-1]
-	return jose.PublicJWK(k.KID, &k.Priv.PublicKey)
-}
-
 // Sign signs claims as a compact JWT (RS256, typ JWT) with the newest key.
 func (s *KeyStore) Sign(ctx context.Context, claims map[string]any) (string, error) {
 	keys, err := s.signing(ctx)
@@ -166,8 +154,3 @@ func (s *KeyStore) List(ctx context.Context) ([]ToolKeyInfo, error) {
 
 // RotateKeys adds a new tool signing key (`laurel keys rotate`).
 func (t *Tool) RotateKeys(ctx context.Context) (string, error) { return t.toolKeys.RotateKeys(ctx) }
-
-// RetireKeys retires tool keys older than olderThan except the newest.
-func (t *Tool) RetireKeys(ctx context.Context, olderThan time.Duration) ([]string, error) {
-	return t.toolKeys.RetireKeys(ctx, olderThan)
-}
