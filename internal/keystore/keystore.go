@@ -69,7 +69,8 @@ type Options struct {
 	// (tool_keys were stored so).
 	PEM bool
 	// CacheFor bounds how long the active keys are trusted from memory;
-	// another instance's rotation shows within it.
+	// another instance's rotation shows within it (0: until this store
+	// adds a key or Invalidate is called).
 	CacheFor time.Duration
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
