@@ -47,6 +47,7 @@ type env struct {
 	platform lti.Platform
 	settings *canvas.PlatformSettings
 	clock    *testenv.Clock
+	fetches  *fetchCounter
 	course   *canvassim.Course
 	teacher  *canvassim.User
 	ta       *canvassim.User
@@ -68,6 +69,8 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(e.srv.Close)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.tool = lti.New(e.db, e.rdb, keys, e.srv.URL, log, e.onLaunch)
+	e.fetches = &fetchCounter{next: e.tool.HTTPClient.Transport, n: map[string]int{}}
+	e.tool.HTTPClient.Transport = e.fetches
 	// Canvas's platform settings (URL, API token), as the app installs them.
 	e.settings = canvas.NewPlatformSettings(e.db, keys)
 	e.tool.Registry().SetExtension(e.settings)
@@ -241,4 +244,25 @@ func (e *env) countSessions() int {
 	keys, err := e.rdb.Keys(context.Background(), "lti:ltik:*").Result()
 	must(e.t, err)
 	return len(keys)
+}
+
+// fetchCounter counts the requests the Tool sends to platforms, by URL.
+type fetchCounter struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	n    map[string]int
+}
+
+func (f *fetchCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	f.mu.Lock()
+	f.n[r.URL.String()]++
+	f.mu.Unlock()
+	return f.next.RoundTrip(r)
+}
+
+// jwksFetches reports how many times the Tool fetched the platform's JWKS.
+func (e *env) jwksFetches() int {
+	e.fetches.mu.Lock()
+	defer e.fetches.mu.Unlock()
+	return e.fetches.n[e.platform.JWKSURL]
 }

@@ -36,7 +36,6 @@ const (
 	ReasonSub               = "sub"
 	ReasonRoles             = "roles"
 	ReasonClaim             = "claim"
-	ReasonSession           = "launch_session"
 )
 
 // A refused login or launch is an *apperr.Error whose Reason is one of the

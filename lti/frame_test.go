@@ -47,7 +47,7 @@ func TestLaunchFramingOriginsCached(t *testing.T) {
 		t.Fatalf("CSP %q does not let the Canvas URL %s frame the page", got, first)
 	}
 	// Changed behind the Registry's back (as by another instance): the
-	// cached origins stand for CacheFor.
+	// cached origins stand for registryCacheFor.
 	if _, err := e.db.Exec(`UPDATE canvas_platform_settings SET canvas_url = $2 WHERE platform_id = $1`, e.platform.ID, second); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package lti
 
 import (
+	"bytes"
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -11,6 +13,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,16 +54,45 @@ func loadFuzzKey(t testing.TB) *rsa.PrivateKey {
 	return fuzzKey
 }
 
+// fuzzJWKSURL is where fuzzKeySets finds the fuzz key.
+const fuzzJWKSURL = "https://canvas.example/api/lti/security/jwks"
+
+var (
+	fuzzSetsOnce sync.Once
+	fuzzSets     *jose.KeySets
+)
+
+// fuzzKeySets is the key-set cache a launch verifies with, its JWKS (the
+// fuzz key) served from memory.
+func fuzzKeySets(t testing.TB) *jose.KeySets {
+	fuzzSetsOnce.Do(func() {
+		js, err := jose.JWKS([]jose.SigningKey{{KID: "fuzz", Priv: loadFuzzKey(t)}})
+		if err != nil {
+			panic(err)
+		}
+		client := &http.Client{Transport: jwksFromMemory(js)}
+		fuzzSets = jose.NewKeySets(client, func() time.Time { return fuzzNow }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	})
+	return fuzzSets
+}
+
+// jwksFromMemory answers every request with its JWKS.
+type jwksFromMemory []byte
+
+func (b jwksFromMemory) RoundTrip(r *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(bytes.NewReader(b)), Request: r}, nil
+}
+
 func fuzzOptions(t testing.TB) ValidateOptions {
-	k := loadFuzzKey(t)
 	return ValidateOptions{
 		Issuer: "https://canvas.example", ClientID: "10000000000001", Nonce: "n-123", Now: fuzzNow, Leeway: 2 * time.Minute,
 		Verify: func(token string, h jose.Header) error {
 			if h.Kid != "fuzz" {
 				return unauthorized(ReasonKid, "no key %q", h.Kid)
 			}
-			_, err := jose.VerifyWithKey(&k.PublicKey, []byte(token))
-			return keyError(err, "")
+			err := fuzzKeySets(t).VerifySignature(context.Background(), []byte(token), h, jose.VerifyOptions{URL: fuzzJWKSURL})
+			return keyError(err, fuzzJWKSURL)
 		},
 		Deployment: func(id string) (bool, error) { return id == "1:dep", nil },
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/laurel-edu/laurel/internal/jose"
@@ -17,21 +16,9 @@ import (
 // jose.DefaultMinRefetch (5 s), single-flight, never holding a lock across
 // the HTTP request.
 
-// JWKSMinRefetch is the least time between two fetches of one platform's
-// JWKS (tests wait it out).
-const JWKSMinRefetch = jose.DefaultMinRefetch
-
-// platformKeys is the Tool's view of the cache: which URL each platform's
-// keys were last looked up at, for JWKSFetches.
-type platformKeys struct {
-	sets *jose.KeySets
-	mu   sync.Mutex
-	urls map[int64]string
-}
-
-func newPlatformKeys(t *Tool) *platformKeys {
+func newPlatformKeys(t *Tool) *jose.KeySets {
 	client := &http.Client{Transport: toolTransport{t}}
-	return &platformKeys{sets: jose.NewKeySets(client, func() time.Time { return t.Now() }, t.log), urls: map[int64]string{}}
+	return jose.NewKeySets(client, func() time.Time { return t.Now() }, t.log)
 }
 
 // toolTransport fetches with the Tool's HTTPClient as it is at fetch time
@@ -44,15 +31,12 @@ func (tr toolTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // KeySets is the Tool's cache of remote key sets (platform JWKS), for the
 // other verifiers of the process to share (canvas.Options.KeySets).
-func (t *Tool) KeySets() *jose.KeySets { return t.jwks.sets }
+func (t *Tool) KeySets() *jose.KeySets { return t.jwks }
 
-// verifier returns the signature check of a launch from p.
-func (k *platformKeys) verifier(ctx context.Context, p *Platform) func(token string, h jose.Header) error {
-	k.mu.Lock()
-	k.urls[p.ID] = p.JWKSURL
-	k.mu.Unlock()
+// platformVerifier returns the signature check of a launch from p.
+func (t *Tool) platformVerifier(ctx context.Context, p *Platform) func(token string, h jose.Header) error {
 	return func(token string, h jose.Header) error {
-		err := k.sets.VerifySignature(ctx, []byte(token), h, jose.VerifyOptions{URL: p.JWKSURL, AnyKid: true})
+		err := t.jwks.VerifySignature(ctx, []byte(token), h, jose.VerifyOptions{URL: p.JWKSURL, AnyKid: true})
 		return keyError(err, p.JWKSURL)
 	}
 }
@@ -86,15 +70,4 @@ func keyError(err error, url string) error {
 	}
 	msg := strings.Replace(je.Message, "the token", "the id_token", 1)
 	return badRequest(ReasonMalformed, "%s.", strings.ToUpper(msg[:1])+msg[1:])
-}
-
-// JWKSFetches reports how many times the platform's JWKS was fetched (tests).
-func (t *Tool) JWKSFetches(platformID int64) int {
-	t.jwks.mu.Lock()
-	url, ok := t.jwks.urls[platformID]
-	t.jwks.mu.Unlock()
-	if !ok {
-		return 0
-	}
-	return t.jwks.sets.Fetches(url)
 }

@@ -21,19 +21,19 @@ import (
 func TestPlatformRotationFiveSecondsAfterFetch(t *testing.T) {
 	e := newEnv(t)
 	launchOK(t, e, e.student)
-	if n := e.tool.JWKSFetches(e.platform.ID); n != 1 {
+	if n := e.jwksFetches(); n != 1 {
 		t.Fatalf("JWKS fetched %d times, want 1", n)
 	}
 	e.sim.RotateKeys()
 	e.clock.Advance(5 * time.Second)
 	launchOK(t, e, e.student)
-	if n := e.tool.JWKSFetches(e.platform.ID); n != 2 {
+	if n := e.jwksFetches(); n != 2 {
 		t.Fatalf("JWKS fetched %d times after the rotation, want 2", n)
 	}
 }
 
 // 1,000 launches with random kids, spread over 20 s, make Laurel fetch the
-// platform's JWKS at most once per lti.JWKSMinRefetch.
+// platform's JWKS at most once per jose.DefaultMinRefetch.
 func TestRandomKidFloodFetchesAHandful(t *testing.T) {
 	e := newEnv(t)
 	launchOK(t, e, e.student)
@@ -50,7 +50,7 @@ func TestRandomKidFloodFetchesAHandful(t *testing.T) {
 		e.clock.Advance(20 * time.Second / n)
 	}
 	// 20 s at one fetch per 5 s: at most 4 re-fetches after the first.
-	if got := e.tool.JWKSFetches(e.platform.ID); got > 5 {
+	if got := e.jwksFetches(); got > 5 {
 		t.Fatalf("JWKS fetched %d times for %d random kids, want at most 5", got, n)
 	}
 	launchOK(t, e, e.student) // the platform's real key still works

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/laurel-edu/laurel/canvas/canvassim"
+	"github.com/laurel-edu/laurel/internal/jose"
 	"github.com/laurel-edu/laurel/lti"
 )
 
@@ -24,19 +25,19 @@ func launchOK(t *testing.T, e *env, user *canvassim.User) {
 func TestPlatformKeyRotation(t *testing.T) {
 	e := newEnv(t)
 	launchOK(t, e, e.student)
-	if n := e.tool.JWKSFetches(e.platform.ID); n != 1 {
+	if n := e.jwksFetches(); n != 1 {
 		t.Fatalf("JWKS fetched %d times for the first launch, want 1", n)
 	}
 	launchOK(t, e, e.student)
-	if n := e.tool.JWKSFetches(e.platform.ID); n != 1 {
+	if n := e.jwksFetches(); n != 1 {
 		t.Fatalf("JWKS fetched %d times after a second launch, want 1 (cached)", n)
 	}
 
 	// The platform rotates: a new kid is fetched (after the rate limit).
 	e.sim.RotateKeys()
-	e.clock.Advance(lti.JWKSMinRefetch + time.Second)
+	e.clock.Advance(jose.DefaultMinRefetch + time.Second)
 	launchOK(t, e, e.student)
-	if n := e.tool.JWKSFetches(e.platform.ID); n != 2 {
+	if n := e.jwksFetches(); n != 2 {
 		t.Fatalf("JWKS fetched %d times after rotation, want 2", n)
 	}
 
@@ -51,7 +52,7 @@ func TestPlatformKeyRotation(t *testing.T) {
 		resp := post(e, c, url.Values{"id_token": {signWithSim(e, h, cl)}, "state": {state}})
 		assertRefused(t, resp, http.StatusUnauthorized, lti.ReasonKid, "forged")
 	}
-	if n := e.tool.JWKSFetches(e.platform.ID); n != 2 {
+	if n := e.jwksFetches(); n != 2 {
 		t.Fatalf("JWKS fetched %d times for forged kids inside the window, want still 2", n)
 	}
 }
@@ -76,7 +77,7 @@ func TestPlatformReplacesKeyUnderSameKid(t *testing.T) {
 	if status != http.StatusUnauthorized || !strings.Contains(body, lti.ReasonSignature) {
 		t.Fatalf("stale key inside the window: %d %s", status, body)
 	}
-	e.clock.Advance(lti.JWKSMinRefetch + time.Second)
+	e.clock.Advance(jose.DefaultMinRefetch + time.Second)
 	launchOK(t, e, e.student)
 }
 

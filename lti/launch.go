@@ -33,7 +33,6 @@ const (
 	ClaimDeepLinking        = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
 	ClaimDeepLinkingItems   = "https://purl.imsglobal.org/spec/lti-dl/claim/content_items"
 	ClaimDeepLinkingData    = "https://purl.imsglobal.org/spec/lti-dl/claim/data"
-	ClaimDeepLinkingMessage = "https://purl.imsglobal.org/spec/lti-dl/claim/msg"
 )
 
 // Message types Laurel accepts.
@@ -50,12 +49,10 @@ const (
 	RoleTeachingAssistant = "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"
 	RoleContentDeveloper  = "http://purl.imsglobal.org/vocab/lis/v2/membership#ContentDeveloper"
 	RoleLearner           = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
-	RoleMentor            = "http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor"
 	RoleContextAdmin      = "http://purl.imsglobal.org/vocab/lis/v2/membership#Administrator"
 	RoleInstitutionAdmin  = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator"
 	RoleSystemAdmin       = "http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator"
 	RoleSysAdmin          = "http://purl.imsglobal.org/vocab/lis/v2/system/person#SysAdmin"
-	RoleTestUser          = "http://purl.imsglobal.org/vocab/lti/system/person#TestUser"
 )
 
 // Launch is a validated LTI 1.3 launch: who launched, from which platform,
@@ -223,16 +220,6 @@ func (l *Launch) IsContentDeveloper() bool {
 	return hasRole(l.Roles, RoleContentDeveloper, "ContentDeveloper", "urn:lti:role:ims/lis/ContentDeveloper")
 }
 
-// IsLearner reports a student of the context.
-func (l *Launch) IsLearner() bool {
-	return hasRole(l.Roles, RoleLearner, "Learner", "urn:lti:role:ims/lis/Learner")
-}
-
-// IsMentor reports an observer (Canvas) / mentor.
-func (l *Launch) IsMentor() bool {
-	return hasRole(l.Roles, RoleMentor, "Mentor", "urn:lti:role:ims/lis/Mentor")
-}
-
 // IsAdmin reports an institution or system administrator (Canvas account and
 // site admins), or an administrator of the context.
 func (l *Launch) IsAdmin() bool {
@@ -241,9 +228,6 @@ func (l *Launch) IsAdmin() bool {
 		hasRole(l.Roles, RoleSysAdmin, "urn:lti:sysrole:ims/lis/SysAdmin") ||
 		hasRole(l.Roles, RoleContextAdmin, "Administrator")
 }
-
-// IsTestUser reports Canvas's "test student" (student view).
-func (l *Launch) IsTestUser() bool { return hasRole(l.Roles, RoleTestUser) }
 
 // CustomValue returns a custom parameter, treating a value the platform left
 // unsubstituted ("$Canvas.user.id") as absent.

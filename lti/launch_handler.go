@@ -94,7 +94,7 @@ func (t *Tool) CompleteLaunch(c *gin.Context) (*Launch, *CheckPage, error) {
 	now := t.Now()
 	l, err := ValidateIDToken(r.PostForm.Get(FieldIDToken), ValidateOptions{
 		Issuer: p.Issuer, ClientID: p.ClientID, Nonce: nonce, Now: now, Leeway: t.Leeway,
-		Verify:     t.jwks.verifier(ctx, &p),
+		Verify:     t.platformVerifier(ctx, &p),
 		Deployment: func(id string) (bool, error) { return t.registry.acceptDeployment(ctx, &p, id) },
 	})
 	if err != nil {

@@ -30,6 +30,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/laurel-edu/laurel/internal/db"
+	"github.com/laurel-edu/laurel/internal/jose"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/web"
 )
@@ -65,7 +66,7 @@ type Tool struct {
 	log      *slog.Logger
 	registry *Registry
 	toolKeys *KeyStore
-	jwks     *platformKeys
+	jwks     *jose.KeySets // platform JWKS
 
 	mu       sync.RWMutex
 	onLaunch LaunchHandler
@@ -130,12 +131,6 @@ func (t *Tool) SetLaunchHandler(h LaunchHandler) {
 
 // Registry returns the platform registry.
 func (t *Tool) Registry() *Registry { return t.registry }
-
-// Keys returns the tool's signing keys.
-func (t *Tool) Keys() *KeyStore { return t.toolKeys }
-
-// BaseURL is LAUREL_BASE_URL without a trailing slash.
-func (t *Tool) BaseURL() string { return t.baseURL }
 
 // LoginURL is the OIDC login initiation URL (oidc_initiation_url).
 func (t *Tool) LoginURL() string { return t.baseURL + "/lti/login" }

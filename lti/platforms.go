@@ -13,6 +13,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/cache"
 	"github.com/laurel-edu/laurel/internal/db"
 )
 
@@ -64,39 +65,30 @@ type PlatformInput struct {
 
 // Registry stores platforms and their deployments in PostgreSQL. Launch
 // lookups (platform by id or issuer + client_id, known deployments, the
-// extension's frame origins) are cached in memory for CacheFor, so a launch
-// costs one query less each; a change made through this Registry clears the
-// cache at once, one made by another instance is seen within CacheFor.
+// extension's frame origins) are cached in memory for registryCacheFor, so a
+// launch costs one query less each; a change made through this Registry
+// clears the cache at once, one made by another instance is seen within
+// registryCacheFor.
 type Registry struct {
-	db  *sqlx.DB
-	now func() time.Time
+	db *sqlx.DB
+
+	mu  sync.Mutex
 	ext PlatformExtension // guarded by mu
 
-	// CacheFor bounds how long a cached platform or deployment is trusted.
-	CacheFor time.Duration
-
-	mu       sync.Mutex
-	byID     map[int64]cachedPlatform
-	byIssuer map[[2]string]cachedPlatform
-	deps     map[depKey]time.Time
-	frames   map[int64]cachedOrigins
-	all      cachedPlatforms
+	byID     *cache.TTL[int64, Platform]
+	byIssuer *cache.TTL[[2]string, Platform]
+	deps     *cache.TTL[depKey, struct{}]
+	frames   *cache.TTL[int64, []string]
+	all      *cache.TTL[struct{}, []Platform]
 }
 
-type cachedPlatforms struct {
-	ps []Platform
-	at time.Time
-}
-
-type cachedOrigins struct {
-	o  []string
-	at time.Time
-}
-
-type cachedPlatform struct {
-	p  Platform
-	at time.Time
-}
+// registryCacheFor bounds how long a cached platform or deployment is
+// trusted; registryCacheMax bounds each of the Registry's caches, which
+// launches with forged ids must not grow without end.
+const (
+	registryCacheFor = 5 * time.Second
+	registryCacheMax = 10000
+)
 
 type depKey struct {
 	platform   int64
@@ -106,42 +98,32 @@ type depKey struct {
 // NewRegistry returns a Registry on d. Install a PlatformExtension with
 // SetExtension for settings other packages keep per platform.
 func NewRegistry(d *sqlx.DB) *Registry {
-	return &Registry{db: d, now: time.Now, CacheFor: 5 * time.Second}
+	return &Registry{
+		db:       d,
+		byID:     cache.New[int64, Platform](registryCacheFor, registryCacheMax, nil),
+		byIssuer: cache.New[[2]string, Platform](registryCacheFor, registryCacheMax, nil),
+		deps:     cache.New[depKey, struct{}](registryCacheFor, registryCacheMax, nil),
+		frames:   cache.New[int64, []string](registryCacheFor, registryCacheMax, nil),
+		all:      cache.New[struct{}, []Platform](registryCacheFor, 0, nil),
+	}
 }
 
 func (r *Registry) clearCache() {
-	r.mu.Lock()
-	r.byID, r.byIssuer, r.deps, r.frames, r.all = nil, nil, nil, nil, cachedPlatforms{}
-	r.mu.Unlock()
-}
-
-func (r *Registry) cached(id int64, key [2]string) (Platform, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	c, ok := r.byID[id]
-	if key[0] != "" {
-		c, ok = r.byIssuer[key]
-	}
-	if !ok || r.now().Sub(c.at) > r.CacheFor {
-		return Platform{}, false
-	}
-	return c.p, true
+	r.byID.Invalidate()
+	r.byIssuer.Invalidate()
+	r.deps.Invalidate()
+	r.frames.Invalidate()
+	r.all.Invalidate()
 }
 
 func (r *Registry) remember(p Platform) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.byID == nil || len(r.byID) > 10000 {
-		r.byID, r.byIssuer = map[int64]cachedPlatform{}, map[[2]string]cachedPlatform{}
-	}
-	c := cachedPlatform{p: p, at: r.now()}
-	r.byID[p.ID] = c
-	r.byIssuer[[2]string{p.Issuer, p.ClientID}] = c
+	r.byID.Set(p.ID, p)
+	r.byIssuer.Set([2]string{p.Issuer, p.ClientID}, p)
 }
 
 // launchPlatform is Platform through the cache (launch path only).
 func (r *Registry) launchPlatform(ctx context.Context, id int64) (Platform, error) {
-	if p, ok := r.cached(id, [2]string{}); ok {
+	if p, ok := r.byID.Get(id); ok {
 		return p, nil
 	}
 	p, err := r.Platform(ctx, id)
@@ -158,25 +140,17 @@ func (r *Registry) frameOrigins(ctx context.Context, id int64) []string {
 	if ext == nil {
 		return nil
 	}
-	r.mu.Lock()
-	c, ok := r.frames[id]
-	r.mu.Unlock()
-	if ok && r.now().Sub(c.at) <= r.CacheFor {
-		return c.o
+	if o, ok := r.frames.Get(id); ok {
+		return o
 	}
 	o := ext.FrameOrigins(ctx, id)
-	r.mu.Lock()
-	if r.frames == nil || len(r.frames) > 10000 {
-		r.frames = map[int64]cachedOrigins{}
-	}
-	r.frames[id] = cachedOrigins{o: o, at: r.now()}
-	r.mu.Unlock()
+	r.frames.Set(id, o)
 	return o
 }
 
 // launchPlatformByIssuerClient is PlatformByIssuerClient through the cache.
 func (r *Registry) launchPlatformByIssuerClient(ctx context.Context, issuer, clientID string) (Platform, error) {
-	if p, ok := r.cached(0, [2]string{issuer, clientID}); ok {
+	if p, ok := r.byIssuer.Get([2]string{issuer, clientID}); ok {
 		return p, nil
 	}
 	p, err := r.PlatformByIssuerClient(ctx, issuer, clientID)
@@ -434,19 +408,14 @@ func (r *Registry) Platforms(ctx context.Context) ([]Platform, error) {
 // expired launch page frames itself for all platforms, so a flood of forged
 // launches must not be a flood of queries.
 func (r *Registry) launchPlatforms(ctx context.Context) ([]Platform, error) {
-	r.mu.Lock()
-	c := r.all
-	r.mu.Unlock()
-	if !c.at.IsZero() && r.now().Sub(c.at) <= r.CacheFor {
-		return c.ps, nil
+	if ps, ok := r.all.Get(struct{}{}); ok {
+		return ps, nil
 	}
 	ps, err := r.Platforms(ctx)
 	if err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
-	r.all = cachedPlatforms{ps: ps, at: r.now()}
-	r.mu.Unlock()
+	r.all.Set(struct{}{}, ps)
 	return ps, nil
 }
 
@@ -525,20 +494,12 @@ func (r *Registry) Deployments(ctx context.Context, platformID int64) ([]Deploym
 // it when the platform auto-registers deployments.
 func (r *Registry) acceptDeployment(ctx context.Context, p *Platform, deploymentID string) (bool, error) {
 	k := depKey{p.ID, deploymentID}
-	r.mu.Lock()
-	at, ok := r.deps[k]
-	r.mu.Unlock()
-	if ok && r.now().Sub(at) <= r.CacheFor {
+	if _, ok := r.deps.Get(k); ok {
 		return true, nil
 	}
 	known, err := r.checkDeployment(ctx, p, deploymentID)
 	if known && err == nil {
-		r.mu.Lock()
-		if r.deps == nil || len(r.deps) > 10000 {
-			r.deps = map[depKey]time.Time{}
-		}
-		r.deps[k] = r.now()
-		r.mu.Unlock()
+		r.deps.Set(k, struct{}{})
 	}
 	return known, err
 }

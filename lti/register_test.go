@@ -17,6 +17,7 @@ import (
 	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/canvas/canvassim"
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/jose"
 	"github.com/laurel-edu/laurel/lti"
 )
 
@@ -497,7 +498,7 @@ func TestStoredPlatformURLsFollowFetchRule(t *testing.T) {
 	}
 	t.Logf("refused launch took %s", time.Since(start))
 	e.tool.AllowHTTPPlatforms = true
-	e.clock.Advance(lti.JWKSMinRefetch + time.Second)
+	e.clock.Advance(jose.DefaultMinRefetch + time.Second)
 	start = time.Now()
 	launchOK(t, e, e.student)
 	t.Logf("allowed launch took %s", time.Since(start))

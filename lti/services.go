@@ -101,11 +101,6 @@ type Member struct {
 	LegacyUserID       string   `json:"lti11_legacy_user_id"`
 }
 
-// IsLearner reports a member with the Learner role.
-func (m Member) IsLearner() bool {
-	return hasRole(m.Roles, RoleLearner, "Learner", "urn:lti:role:ims/lis/Learner")
-}
-
 // MaxMemberPages bounds how many NRPS pages one call follows.
 const MaxMemberPages = 500
 

@@ -43,7 +43,7 @@ func (a *admin) keyList(c *gin.Context) error {
 	}
 	page := keyListPage{Title: "Tool keys", Nav: adminTabs{"keys"}, JWKSURL: a.t.JWKSURL(), RetireAfter: "7 days"}
 	signing := false
-	now := a.t.toolKeys.now()
+	now := a.t.toolKeys.store.Now()
 	for _, k := range keys { // newest first
 		row := keyRow{ToolKeyInfo: k}
 		if k.RetiredAt == nil {

@@ -25,27 +25,3 @@ func (t *Tool) recordUser(ctx context.Context, l *Launch) error {
 	}
 	return nil
 }
-
-// User is a person who launched, known by (platform, sub).
-type User struct {
-	ID          int64  `json:"id" db:"id"`
-	PlatformID  int64  `json:"platform_id" db:"platform_id"`
-	Sub         string `json:"sub" db:"sub"`
-	Name        string `json:"name" db:"name"`
-	Email       string `json:"email" db:"email"`
-	StaffUserID int64  `json:"staff_user_id" db:"staff_user_id"`
-}
-
-// UserBySub returns the launch record of (platform, sub), or ok=false.
-func (t *Tool) UserBySub(ctx context.Context, platformID int64, sub string) (User, bool, error) {
-	var u []User
-	const q = `SELECT id, platform_id, sub, name, email, COALESCE(user_id, 0) AS staff_user_id
-		FROM lti_users WHERE platform_id = $1 AND sub = $2`
-	if err := t.db.SelectContext(ctx, &u, q, platformID, sub); err != nil {
-		return User{}, false, fmt.Errorf("lti user %d/%s: %w", platformID, sub, err)
-	}
-	if len(u) == 0 {
-		return User{}, false, nil
-	}
-	return u[0], true, nil
-}

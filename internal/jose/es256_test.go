@@ -33,12 +33,12 @@ func TestES256SignVerify(t *testing.T) {
 		t.Fatalf("verify = %+v %s %v", h, payload, err)
 	}
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if _, _, err := jose.VerifyES256(tok, &other.PublicKey); jose.KindOf(err) != jose.Signature {
+	if _, _, err := jose.VerifyES256(tok, &other.PublicKey); kindOf(err) != jose.Signature {
 		t.Fatalf("another key: err = %v", err)
 	}
 	parts := strings.Split(tok, ".")
 	forged := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"y"}`)) + "." + parts[2]
-	if _, _, err := jose.VerifyES256(forged, &priv.PublicKey); jose.KindOf(err) != jose.Signature {
+	if _, _, err := jose.VerifyES256(forged, &priv.PublicKey); kindOf(err) != jose.Signature {
 		t.Fatalf("changed payload: err = %v", err)
 	}
 	js, err := jose.PublicJWKES256("k1", &priv.PublicKey)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,15 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/jose"
 )
+
+// kindOf returns err's kind, 0 when err is not a *jose.Error.
+func kindOf(err error) jose.ErrorKind {
+	var e *jose.Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return 0
+}
 
 // platform publishes a JWKS over real HTTP and signs with its keys.
 type platform struct {
@@ -135,7 +145,7 @@ func TestNewKidInsideLimitRefusedWithoutFetch(t *testing.T) {
 	k2 := p.addKey("k2")
 	clk.Advance(jose.DefaultMinRefetch - time.Second)
 	err := verify(c, p, p.sign(k2))
-	if jose.KindOf(err) != jose.UnknownKid {
+	if kindOf(err) != jose.UnknownKid {
 		t.Fatalf("err = %v, want UnknownKid", err)
 	}
 	if n := p.fetches.Load(); n != 1 {
@@ -163,7 +173,7 @@ func TestRandomKidFloodBounded(t *testing.T) {
 			defer wg.Done()
 			k := forger
 			k.KID = fmt.Sprintf("forged-%d-%d", i, time.Now().UnixNano())
-			if jose.KindOf(verify(c, p, p.sign(k))) == jose.UnknownKid {
+			if kindOf(verify(c, p, p.sign(k))) == jose.UnknownKid {
 				refused.Add(1)
 			}
 		}()
@@ -251,7 +261,7 @@ func TestRefusals(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if k := jose.KindOf(verify(c, p, tc.tok)); k != tc.kind {
+			if k := kindOf(verify(c, p, tc.tok)); k != tc.kind {
 				t.Fatalf("kind = %d, want %d", k, tc.kind)
 			}
 		})
@@ -276,7 +286,7 @@ func TestKeysUnavailable(t *testing.T) {
 	c, _ := newCache(p)
 	tok := p.sign(p.keys[0])
 	p.srv.Close()
-	if k := jose.KindOf(verify(c, p, tok)); k != jose.KeysUnavailable {
+	if k := kindOf(verify(c, p, tok)); k != jose.KeysUnavailable {
 		t.Fatalf("kind = %d, want KeysUnavailable", k)
 	}
 }
@@ -284,10 +294,15 @@ func TestKeysUnavailable(t *testing.T) {
 // Keys whose alg is not RS256 or whose use is not sig are never used.
 func TestSetFiltersKeysByAlgAndUse(t *testing.T) {
 	priv := mustKey(t, "k1")
-	pub, err := jose.PublicJWK("k1", &priv.PublicKey)
+	js, err := jose.JWKS([]jose.SigningKey{{KID: "k1", Priv: priv}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	var published struct{ Keys []json.RawMessage }
+	if err := json.Unmarshal(js, &published); err != nil || len(published.Keys) != 1 {
+		t.Fatalf("JWKS = %s, %v", js, err)
+	}
+	pub := published.Keys[0]
 	for _, field := range []string{"alg", "use"} {
 		t.Run(field, func(t *testing.T) {
 			var m map[string]any
@@ -299,7 +314,7 @@ func TestSetFiltersKeysByAlgAndUse(t *testing.T) {
 			c := jose.NewKeySets(srv.Client(), nil, nil)
 			tok, _ := jose.SignJWT(jose.SigningKey{KID: "k1", Priv: priv}, map[string]any{})
 			_, _, err := c.Verify(context.Background(), []byte(tok), jose.VerifyOptions{URL: srv.URL})
-			if jose.KindOf(err) != jose.UnknownKid {
+			if kindOf(err) != jose.UnknownKid {
 				t.Fatalf("err = %v, want UnknownKid", err)
 			}
 		})

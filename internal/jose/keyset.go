@@ -18,7 +18,6 @@ package jose
 import (
 	"context"
 	"crypto/rsa"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -74,7 +73,6 @@ type keySet struct {
 	triedAt   time.Time                 // last attempt
 	inflight  chan struct{}             // closed when the running fetch ends
 	failed    bool                      // the last fetch failed
-	fetches   int
 }
 
 // NewKeySets returns an empty cache fetching with client (nil: a client with
@@ -101,14 +99,6 @@ func (c *KeySets) set(url string) *keySet {
 		c.sets[url] = s
 	}
 	return s
-}
-
-// Fetches reports how many times the set at url was fetched (tests, admin).
-func (c *KeySets) Fetches(url string) int {
-	s := c.set(url)
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.fetches
 }
 
 // lookup returns the key for kid; kid "" matches the only key of a
@@ -211,7 +201,6 @@ func (c *KeySets) startFetch(s *keySet, now time.Time) (chan struct{}, bool) {
 		return nil, false
 	}
 	s.triedAt = now
-	s.fetches++
 	s.inflight = make(chan struct{})
 	return s.inflight, true
 }
@@ -327,12 +316,3 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return "jose: " + e.Message }
-
-// KindOf returns err's kind, 0 when err is not an *Error.
-func KindOf(err error) ErrorKind {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Kind
-	}
-	return 0
-}

@@ -16,15 +16,7 @@ type SigningKey struct {
 	Priv *rsa.PrivateKey
 }
 
-// PublicJWK is the published form of a key: kty RSA, kid, alg RS256, use sig.
-func PublicJWK(kid string, pub *rsa.PublicKey) (json.RawMessage, error) {
-	k, err := publicKey(kid, pub)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(k)
-}
-
+// publicKey is the published form of a key: kty RSA, kid, alg RS256, use sig.
 func publicKey(kid string, pub *rsa.PublicKey) (jwk.Key, error) {
 	k, err := jwk.Import(pub)
 	if err != nil {

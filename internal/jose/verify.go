@@ -138,17 +138,3 @@ func verifyRS256(key *rsa.PublicKey, token []byte) bool {
 	sum := sha256.Sum256(token[:i])
 	return rsa.VerifyPKCS1v15(key, crypto.SHA256, sum[:], sig) == nil
 }
-
-// VerifyWithKey checks a compact JWS's RS256 signature with a key the caller
-// holds (its own, or a test's) and returns the payload. Errors are *Error of
-// kind NoSignature or Signature.
-func VerifyWithKey(key *rsa.PublicKey, token []byte) ([]byte, error) {
-	if err := checkSignaturePart(token); err != nil {
-		return nil, err
-	}
-	if !verifyRS256(key, token) {
-		return nil, &Error{Kind: Signature, Message: "the signature does not verify with the key of this kid"}
-	}
-	_, payload, err := Parse(token)
-	return payload, err
-}

@@ -69,9 +69,10 @@ type jsonFrame struct {
 // to the decoder to report (nil here). It is a byte scanner, not a
 // tokenizer, so checking a 32 MB batch costs little next to decoding it.
 func CheckJSON(body []byte) *JSONError {
-	// Without escapes a control character could only be raw inside a
-	// string, which the decoder refuses as a syntax error.
-	if utf8.Valid(body) && !bytes.Contains(body, []byte(`\`)) {
+	// Without escapes a C0 control character could only be raw inside a
+	// string, which the decoder refuses as a syntax error; a raw DEL is
+	// valid JSON, so it takes the full scan.
+	if utf8.Valid(body) && !bytes.Contains(body, []byte(`\`)) && bytes.IndexByte(body, 0x7f) < 0 {
 		return nil
 	}
 	var stack []jsonFrame
@@ -155,7 +156,7 @@ func rawStringProblem(raw []byte) string {
 	}
 	for i := 1; i < len(raw)-1; i++ {
 		b := raw[i]
-		if b < 0x20 {
+		if b < 0x20 || b == 0x7f {
 			return controlReason(b)
 		}
 		if b != '\\' {
@@ -168,7 +169,7 @@ func rawStringProblem(raw []byte) string {
 			return controlReason('\f')
 		}
 		if raw[i+1] == 'u' && i+6 <= len(raw) {
-			if n, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16); err == nil && n < 0x20 && n != '\t' && n != '\n' && n != '\r' {
+			if n, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16); err == nil && n < 0x80 && isControl(byte(n)) {
 				return controlReason(byte(n))
 			}
 		}

@@ -1,9 +1,19 @@
-// Package text decides whether a string is text Laurel can store: valid
-// UTF-8 without NUL or other C0 control characters (tab, CR and LF are
-// allowed). PostgreSQL refuses NUL outright ("invalid byte sequence"), and
-// the other controls are never meant in a name, an email or an attribute.
-// Every surface that takes text (forms, JSON, CSV cells) checks with Check,
-// so a bad byte is a message naming the field, never a 500.
+// Package text holds Laurel's one rule for storable text (Check, and
+// CheckJSON for a raw JSON document): every surface that takes text (a web
+// form value, a JSON field, a CSV or XLSX cell, an Open Badges string)
+// checks with it, so a bad byte is a message naming the field, never a 500,
+// and text accepted anywhere can later be signed.
+//
+// The rule: valid UTF-8 without NUL, the other C0 control characters
+// (U+0001–U+001F) except tab, LF and CR, or DEL (U+007F). PostgreSQL refuses
+// NUL outright ("invalid byte sequence"); the other controls are never meant
+// in a name, an email or an attribute, and the N-Quads a signed credential
+// is canonicalised to escape them differently in different implementations
+// (json-gold escapes only \\ \" \n \r \t, RDFC-1.0 every C0 control and
+// DEL), so a proof holding one would not verify everywhere. C1 controls
+// (U+0080–U+009F) and noncharacters are allowed: both canonical forms carry
+// them the same way, and text stored under the earlier rules may hold them,
+// which must stay signable.
 package text
 
 import (
@@ -25,7 +35,7 @@ func Check(s string) error {
 	for i := 0; i < len(s); {
 		b := s[i]
 		if b < utf8.RuneSelf {
-			if b < 0x20 && b != '\t' && b != '\n' && b != '\r' {
+			if isControl(b) {
 				return &Error{Offset: i, Reason: controlReason(b)}
 			}
 			i++
@@ -38,4 +48,9 @@ func Check(s string) error {
 		i += n
 	}
 	return nil
+}
+
+// isControl reports an ASCII byte the rule refuses.
+func isControl(b byte) bool {
+	return (b < 0x20 && b != '\t' && b != '\n' && b != '\r') || b == 0x7f
 }

@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/laurel-edu/laurel/internal/text"
 )
 
 // RDF terms of the credential shape under the pinned contexts (VC 2.0, OB
@@ -25,23 +26,17 @@ const (
 	obXSD = "https://www.w3.org/2001/XMLSchema#"
 )
 
-// ErrControlChar refuses text the canonical form cannot carry the same way
-// in every implementation: json-gold escapes only \\ \" \n \r \t in
-// N-Quads, RDFC-1.0 escapes every control character, so such text is
-// refused rather than signed into a proof other verifiers would reject.
+// ErrControlChar refuses text a credential may not carry, because the
+// canonical form would not carry it the same way in every implementation
+// (see internal/text, whose rule it is).
 var ErrControlChar = errors.New("text contains a control character")
 
-// CheckText reports ErrControlChar for text a credential may not carry
-// (control characters other than line breaks and tabs, or bytes that are
-// not UTF-8, which JSON would rewrite but the direct N-Quads would not).
+// CheckText reports ErrControlChar for text that is not storable text under
+// Laurel's one rule (text.Check): the credential carries nothing a form, an
+// import or the API could not have stored.
 func CheckText(s string) error {
-	if !utf8.ValidString(s) {
+	if text.Check(s) != nil {
 		return ErrControlChar
-	}
-	for _, r := range s {
-		if (r < 0x20 && r != '\n' && r != '\r' && r != '\t') || r == 0x7f {
-			return ErrControlChar
-		}
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/laurel-edu/laurel/internal/text"
 	"github.com/laurel-edu/laurel/issuance/openbadges"
 )
 
@@ -118,6 +119,18 @@ func TestControlCharactersRefused(t *testing.T) {
 		c := sample(s, "d", "", false)
 		if _, err := c.NQuads(); !errors.Is(err, openbadges.ErrControlChar) {
 			t.Errorf("%q: err = %v, want ErrControlChar", s, err)
+		}
+	}
+}
+
+// TestCheckTextIsTheOneRule: a credential carries exactly the text Laurel
+// stores (internal/text's rule), so nothing a form, an import or the API
+// accepted fails to sign.
+func TestCheckTextIsTheOneRule(t *testing.T) {
+	for _, s := range []string{"Zoë 李", "a\tb\r\n", "nel\u0085", "nonchar\uFFFE", "a\x00b", "bell\x07", "del\x7f", "caf\xe9", "\xed\xa0\x80"} {
+		got, want := openbadges.CheckText(s), text.Check(s)
+		if (got == nil) != (want == nil) || (got != nil && !errors.Is(got, openbadges.ErrControlChar)) {
+			t.Errorf("CheckText(%q) = %v, text.Check = %v", s, got, want)
 		}
 	}
 }

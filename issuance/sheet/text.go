@@ -55,9 +55,9 @@ func Neutralize(cell string) string {
 	return cell
 }
 
-// CleanText refuses text a credential must not carry (text.Check's rule:
-// invalid UTF-8, NUL and the other C0 controls except tab, CR and LF), saying
-// where in characters, as a registrar counts them, rather than bytes.
+// CleanText refuses text that is not storable text under Laurel's one rule
+// (text.Check), saying where in characters, as a registrar counts them,
+// rather than bytes.
 func CleanText(s string) error {
 	var te *text.Error
 	if err := text.Check(s); errors.As(err, &te) {

@@ -59,6 +59,7 @@ func TestCleanText(t *testing.T) {
 		"esc\x1b[0m":     "U+001B",
 		"bad \xff utf-8": "not valid UTF-8",
 		"é\xc3":          "at character 2",
+		"del\x7f":        "control character U+007F at character 4",
 	} {
 		err := sheet.CleanText(in)
 		if err == nil || !strings.Contains(err.Error(), frag) {
