@@ -227,7 +227,7 @@ func (s *Service) Credential(ctx context.Context, id string) (Credential, error)
 }
 
 func credentialTx(ctx context.Context, q sqlx.QueryerContext, id string, lock bool) (Credential, error) {
-	if !validID(id) {
+	if !ValidID(id) {
 		return Credential{}, apperr.Errorf(apperr.NotFound, "Credential %q does not exist.", id)
 	}
 	query := `SELECT ` + credCols + ` FROM credentials WHERE id = $1`
@@ -442,7 +442,7 @@ func (s *Service) AmendCredential(ctx context.Context, actor, id string, a Amend
 		out = r.credential()
 		if out.State == Published {
 			// The signed credential must say what the page says: re-sign.
-			if err := enqueueSign(ctx, tx, []string{id}); err != nil {
+			if err := enqueueChanged(ctx, tx, []string{id}); err != nil {
 				return err
 			}
 		}

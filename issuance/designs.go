@@ -246,7 +246,14 @@ func designUsersOutside(ctx context.Context, q sqlx.QueryerContext, id int64, on
 // designReadOnly is the Forbidden error for a design used by n groups
 // outside the caller's.
 func designReadOnly(name string, n int) error {
-	return apperr.Errorf(apperr.Forbidden, "Design “%s” is also used by %s you do not work in, so you cannot change it: a change would alter their credentials. An owner or admin can change it.", name, plural(n, "group"))
+	return apperr.Errorf(apperr.Forbidden, "Design “%s” is also used by %s you do not work in, so you cannot change it: a change would alter their credentials. An owner or admin can change it.", name, groupsCount(n))
+}
+
+func groupsCount(n int) string {
+	if n == 1 {
+		return "1 group"
+	}
+	return fmt.Sprintf("%d groups", n)
 }
 
 // DesignsUsedOutside returns, for each design used by groups outside only,

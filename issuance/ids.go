@@ -18,9 +18,9 @@ func newCredentialID() string {
 	return idEncoding.EncodeToString(b)
 }
 
-// validID reports whether s could be a credential ID, so malformed IDs are
+// ValidID reports whether s could be a credential ID, so malformed IDs are
 // answered without a database query.
-func validID(s string) bool {
+func ValidID(s string) bool {
 	if len(s) < 16 || len(s) > 64 {
 		return false
 	}

@@ -130,6 +130,9 @@ func (c *Credential) Expired(now time.Time) bool {
 // DateLayout is the wire and form format of dates.
 const DateLayout = "2006-01-02"
 
+// HumanDate is how pages, emails and certificates show a date.
+const HumanDate = "2 January 2006"
+
 // Label is how staff pages name the source.
 func (s Source) Label() string {
 	switch s {
@@ -146,3 +149,16 @@ func (s Source) Label() string {
 	}
 	return string(s)
 }
+
+// HasAttribute reports whether g defines attribute key.
+func (g Group) HasAttribute(key string) bool {
+	for _, a := range g.Attributes {
+		if a.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// MaxImageBytes bounds a badge image or logo.
+const MaxImageBytes = 1 << 20

@@ -107,7 +107,7 @@ func (s *Service) publishTx(ctx context.Context, tx *sqlx.Tx, actor string, sel 
 		emailIDs[i], credIDs[i] = r.EmailID, r.CredID
 	}
 	// Signing is queued first, so its jobs are claimed before the emails'.
-	if err := enqueueSign(ctx, tx, credIDs); err != nil {
+	if err := enqueueChanged(ctx, tx, credIDs); err != nil {
 		return PublishResult{}, err
 	}
 	if _, err := jobs.EnqueueMany(ctx, tx, EmailJob, emailPayloads(emailIDs)); err != nil {

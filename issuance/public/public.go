@@ -45,7 +45,6 @@ type CredentialView struct {
 // ViewField is one labelled value on a credential.
 type ViewField struct{ Key, Label, Value string }
 
-const humanDate = "2 January 2006"
 
 // View assembles what the credential page shows for c. preview is for the
 // staff preview: image links then go to the staff design routes, which also
@@ -69,9 +68,9 @@ func (s *Service) View(ctx context.Context, c Credential, preview bool) (Credent
 	}
 	v := CredentialView{Credential: c, Group: g, Issuer: iss.Name, Organisation: o, URL: s.CredentialURL(c.ID),
 		JSONURL: s.CredentialURL(c.ID) + ".json", JWTURL: s.CredentialURL(c.ID) + ".jwt",
-		IssuedOn: c.IssuedOn.Format(humanDate), Expired: c.Expired(s.now()), Preview: preview}
+		IssuedOn: c.IssuedOn.Format(issuance.HumanDate), Expired: c.Expired(s.now()), Preview: preview}
 	if c.ExpiresOn != nil {
-		v.ExpiresOn = c.ExpiresOn.Format(humanDate)
+		v.ExpiresOn = c.ExpiresOn.Format(issuance.HumanDate)
 	}
 	base := "/c/" + c.ID
 	if preview {
@@ -130,7 +129,7 @@ func (v CredentialView) field(key string) (ViewField, bool) {
 func formatValue(t AttributeType, v string) string {
 	if t == DateAttr {
 		if d, err := parseDate(v); err == nil {
-			return d.Format(humanDate)
+			return d.Format(issuance.HumanDate)
 		}
 	}
 	return v

@@ -184,15 +184,6 @@ func (u *ui) credentialAmend(c *gin.Context) error {
 	return u.rd.Render(c, http.StatusUnprocessableEntity, "staff_credential.html", page)
 }
 
-func (g Group) hasAttribute(key string) bool {
-	for _, a := range g.Attributes {
-		if a.Key == key {
-			return true
-		}
-	}
-	return false
-}
-
 func (f *amendForm) place(field, msg string) {
 	switch field {
 	case "recipient.name", "name":

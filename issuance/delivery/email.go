@@ -57,7 +57,7 @@ type emailSegment struct{ Text, Link string }
 func (s *Service) CredentialEmail(c Credential, g Group, d Design, o Organisation, to, reason string) (mail.Message, error) {
 	vals := map[string]string{
 		"recipient_name": c.Recipient.Name, "credential_name": g.Name, "course_name": g.CourseName,
-		"issued_on": c.IssuedOn.Format(humanDate), "issuer_name": o.Name, "credential_url": s.CredentialURL(c.ID),
+		"issued_on": c.IssuedOn.Format(issuance.HumanDate), "issuer_name": o.Name, "credential_url": s.CredentialURL(c.ID),
 		"credential_id": c.ID,
 	}
 	var download Link
@@ -81,7 +81,7 @@ func (s *Service) CredentialEmail(c Credential, g Group, d Design, o Organisatio
 func (s *Service) PreviewEmail(o Organisation) (mail.Message, error) {
 	vals := map[string]string{
 		"recipient_name": "Ada Lovelace", "credential_name": "Introduction to Data Science",
-		"course_name": "DS 101: Introduction to Data Science", "issued_on": s.now().Format(humanDate),
+		"course_name": "DS 101: Introduction to Data Science", "issued_on": s.now().Format(issuance.HumanDate),
 		"issuer_name": o.Name, "credential_url": s.CredentialURL("example0credential0id"), "credential_id": "example0credential0id",
 	}
 	return renderEmail(o, vals, "", Link{}, "ada.lovelace@example.edu", "publish")

@@ -170,29 +170,6 @@ func (u *ui) published(c *gin.Context) error {
 	return u.renderList(c, ok, "staff_published.html", page)
 }
 
-// maxSelectedIDs bounds an explicit selection; "all unpublished in this
-// group" covers larger ones.
-const maxSelectedIDs = 1000
-
-// selection reads the publish form: ticked ids, or all=1 for every
-// unpublished credential in the group.
-func selection(c *gin.Context, groupID int64) (Selection, error) {
-	if c.PostForm("all") == "1" {
-		return Selection{GroupID: groupID, AllUnpublished: true}, nil
-	}
-	var ids []string
-	for _, id := range c.PostFormArray("ids") {
-		id = strings.TrimSpace(id)
-		if id != "" && !slices.Contains(ids, id) {
-			ids = append(ids, id)
-		}
-	}
-	if len(ids) > maxSelectedIDs {
-		return Selection{}, apperr.Errorf(apperr.Invalid, "%d credentials are selected; at most %d can be published by ticking them. Use “Select all unpublished in this group” instead.", len(ids), maxSelectedIDs)
-	}
-	return Selection{GroupID: groupID, IDs: ids}, nil
-}
-
 // publishConfirmPage is the "Confirm" step.
 type publishConfirmPage struct {
 	Title string

@@ -66,7 +66,7 @@ func sampleView(d Design, choices []AttributeChoice, issuer string, now time.Tim
 		g.Attributes = append(g.Attributes, ch.Attribute)
 		cr.Attributes[ch.Key] = "(" + ch.Label + ")"
 	}
-	v := CredentialView{Credential: cr, Group: g, Issuer: issuer, IssuedOn: today.Format(humanDate), Preview: true}
+	v := CredentialView{Credential: cr, Group: g, Issuer: issuer, IssuedOn: today.Format(issuance.HumanDate), Preview: true}
 	if d.PrimaryColor == "" || !colorRE.MatchString(d.PrimaryColor) {
 		d.PrimaryColor = "#1f3a5f"
 	}

@@ -1,8 +1,8 @@
-package issuance
+package signing
 
 // Open Badges 3.0 signing: building a credential's OpenBadgeCredential,
-// signing it with both proofs in a job queued by Publish (and by amending a
-// published credential), and serving the stored result.
+// signing it with both proofs (Sign, the one entrance), and serving the
+// stored result.
 
 import (
 	"context"
@@ -20,24 +20,13 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	auditlog "github.com/laurel-edu/laurel/internal/audit"
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/jose"
+	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/openbadges"
 )
-
-// SignJob is the job kind that signs published credentials (payload
-// {"ids": [...]}, at most signChunk each).
-const SignJob = "credential_sign"
-
-// signChunk is how many credentials one sign job covers: large enough that
-// 10,000 credentials queue a few hundred jobs, small enough that the
-// worker's goroutines share them out.
-const signChunk = 50
-
-type signPayload struct {
-	IDs []string `json:"ids"`
-}
 
 // IssuerIdentity is the organisation that issues: its name, website and
 // logo as the Open Badges Profile shows them.
@@ -58,7 +47,7 @@ func (s *Service) issuerIdentity(ctx context.Context) (IssuerIdentity, error) {
 	if s.Issuer != nil {
 		return s.Issuer(ctx)
 	}
-	o, err := s.Organisation(ctx)
+	o, err := s.Core.Organisation(ctx)
 	if err != nil {
 		return IssuerIdentity{}, err
 	}
@@ -68,8 +57,6 @@ func (s *Service) issuerIdentity(ctx context.Context) (IssuerIdentity, error) {
 	}
 	return id, nil
 }
-
-func (s *Service) base() string { return strings.TrimRight(s.BaseURL, "/") }
 
 // DID is the issuer's did:web identifier for this deployment's host (and
 // path, if LAUREL_BASE_URL has one): the id of its Profile and the
@@ -143,10 +130,10 @@ func (s *Service) profile(iss IssuerIdentity) openbadges.Profile {
 
 // achievement is group g (with its design's kind and whether it has an
 // image) as an Open Badges Achievement.
-func (s *Service) achievement(g Group, kind DesignKind, hasImage bool, iss IssuerIdentity) openbadges.Achievement {
+func (s *Service) achievement(g issuance.Group, kind issuance.DesignKind, hasImage bool, iss IssuerIdentity) openbadges.Achievement {
 	a := openbadges.Achievement{ID: s.achievementURL(g.ID), Type: []string{"Achievement"}, AchievementType: "Badge",
 		Name: g.Name, Description: g.Description, Criteria: openbadges.Criteria{Narrative: criteriaNarrative(g, iss)}}
-	if kind == Certificate {
+	if kind == issuance.Certificate {
 		a.AchievementType = "Certificate"
 	}
 	if a.Description == "" {
@@ -158,7 +145,7 @@ func (s *Service) achievement(g Group, kind DesignKind, hasImage bool, iss Issue
 	return a
 }
 
-func criteriaNarrative(g Group, iss IssuerIdentity) string {
+func criteriaNarrative(g issuance.Group, iss IssuerIdentity) string {
 	n := "Completed the course " + g.CourseName + ", as recorded by " + iss.Name + "."
 	if g.CourseLink != "" {
 		n += " Course: " + g.CourseLink
@@ -175,15 +162,15 @@ func (s *Service) statusEntry(seq int64) openbadges.StatusEntry {
 }
 
 // openBadge builds credential c (sequence number seq) of group g.
-func (s *Service) openBadge(c Credential, seq int64, g Group, kind DesignKind, hasImage bool, iss IssuerIdentity) openbadges.Credential {
+func (s *Service) openBadge(c issuance.PublicCredential, iss IssuerIdentity) openbadges.Credential {
 	until := ""
 	if c.ExpiresOn != nil {
 		// Valid through the whole expiry day, as Credential.Expired reads it.
-		until = c.ExpiresOn.Format(DateLayout) + "T23:59:59Z"
+		until = c.ExpiresOn.Format(issuance.DateLayout) + "T23:59:59Z"
 	}
-	return openbadges.NewCredential(s.CredentialURL(c.ID), s.profile(iss), s.achievement(g, kind, hasImage, iss),
+	return openbadges.NewCredential(s.Core.CredentialURL(c.ID), s.profile(iss), s.achievement(c.Group, c.Kind, c.HasImage, iss),
 		openbadges.Recipient{Email: c.Recipient.Email, Name: c.Recipient.Name, Salt: s.salt(c.ID)},
-		c.IssuedOn.Format(DateLayout)+"T00:00:00Z", until, s.statusEntry(seq))
+		c.IssuedOn.Format(issuance.DateLayout)+"T00:00:00Z", until, s.statusEntry(c.Seq))
 }
 
 // signed is one credential's signed artefacts.
@@ -205,15 +192,10 @@ func (s *Service) signOne(b openbadges.Credential, ks *keySet, now time.Time) (s
 		return signed{}, fmt.Errorf("sign credential %s: %w", b.ID, err)
 	}
 	b.Proof = nil
-	payload, err := json.Marshal(b)
+	payload, err := jwtPayload(b)
 	if err != nil {
 		return signed{}, fmt.Errorf("sign credential %s: %w", b.ID, err)
 	}
-	claims := fmt.Sprintf(`,"iss":%q,"jti":%q,"nbf":%d`, b.Issuer.ID, b.ID, mustRFC3339(b.ValidFrom).Unix())
-	if b.ValidUntil != "" {
-		claims += fmt.Sprintf(`,"exp":%d`, mustRFC3339(b.ValidUntil).Unix())
-	}
-	payload = append(append(payload[:len(payload)-1:len(payload)-1], claims...), '}')
 	jwt, err := jose.SignES256(jose.ES256Key{KID: s.jwkURL(es.kid), Priv: es.priv}, "JWT", payload)
 	if err != nil {
 		return signed{}, fmt.Errorf("sign credential %s: %w", b.ID, err)
@@ -221,26 +203,48 @@ func (s *Service) signOne(b openbadges.Credential, ks *keySet, now time.Time) (s
 	return signed{json: string(js), jwt: jwt}, nil
 }
 
+// jwtClaims are the registered claims a VC-JWT adds to the credential.
+type jwtClaims struct {
+	Iss string `json:"iss"`
+	Jti string `json:"jti"`
+	Nbf int64  `json:"nbf"`
+	Exp int64  `json:"exp,omitempty"`
+}
+
+// jwtPayload is credential b followed by its JWT claims, as one JSON
+// object: both are encoded by encoding/json, then the claims' members are
+// appended to the credential's.
+func jwtPayload(b openbadges.Credential) ([]byte, error) {
+	body, err := json.Marshal(b)
+	if err != nil {
+		return nil, err
+	}
+	cl := jwtClaims{Iss: b.Issuer.ID, Jti: b.ID, Nbf: mustRFC3339(b.ValidFrom).Unix()}
+	if b.ValidUntil != "" {
+		cl.Exp = mustRFC3339(b.ValidUntil).Unix()
+	}
+	claims, err := json.Marshal(cl)
+	if err != nil {
+		return nil, err
+	}
+	// body ends with '}' and claims starts with '{': join the members.
+	out := append(body[:len(body)-1:len(body)-1], ',')
+	return append(out, claims[1:]...), nil
+}
+
 func mustRFC3339(s string) time.Time {
 	t, _ := time.Parse(time.RFC3339, s)
 	return t
 }
 
-// signRow is what signing one credential reads.
-type signRow struct {
-	Cred     credRow  `db:"c"`
-	Group    groupRow `db:"g"`
-	Kind     string   `db:"design_kind"`
-	HasImage bool     `db:"has_image"`
-}
-
-// signStale signs those of ids that are public (published or revoked) and
-// have no signature, or, when published, one older than their last change.
-// With skipLocked a credential another transaction holds is left to it (a
-// sign job); without, it waits for it (the email job, a page): either way
-// a credential is signed once per change. Re-signing an amended credential
-// is audited.
-func (s *Service) signStale(ctx context.Context, ids []string, skipLocked bool) error {
+// Sign signs those of ids that are public (published or revoked) and have
+// no signature, or, when published, one made for an older version (see
+// issuance.PublicCredential.Version). With skipLocked a credential another
+// transaction holds is left to it (the ChangedJob); without, it waits for
+// it (delivery, a page): either way a credential is signed once per
+// change. Re-signing a changed credential is audited. Sign is the one
+// function that writes signatures.
+func (s *Service) Sign(ctx context.Context, ids []string, skipLocked bool) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -252,30 +256,19 @@ func (s *Service) signStale(ctx context.Context, ids []string, skipLocked bool) 
 	if err != nil {
 		return fmt.Errorf("sign %d credentials: issuer: %w", len(ids), err)
 	}
-	lock := ` FOR UPDATE OF c`
-	if skipLocked {
-		lock += ` SKIP LOCKED`
-	}
-	q := `SELECT ` + prefixed("c", credCols) + `, ` + prefixed("g", groupCols) + `,
-			d.kind AS design_kind, coalesce(length(d.image), 0) > 0 AS has_image
-		FROM credentials c
-		JOIN groups g ON g.id = c.group_id
-		JOIN designs d ON d.id = g.design_id
-		WHERE c.id = ANY($1) AND c.state <> 'unpublished'
-		ORDER BY c.id` + lock
 	return db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
-		var rows []signRow
-		if err := tx.SelectContext(ctx, &rows, q, pq.Array(ids)); err != nil {
-			return fmt.Errorf("sign %d credentials: load: %w", len(ids), err)
+		creds, err := s.Core.LockPublic(ctx, tx, ids, skipLocked)
+		if err != nil {
+			return fmt.Errorf("sign %d credentials: %w", len(ids), err)
 		}
-		if len(rows) == 0 {
+		if len(creds) == 0 {
 			return nil
 		}
 		// Read the signatures after taking the locks, so a signature another
 		// transaction committed while we waited counts.
-		locked := make([]string, len(rows))
-		for i, r := range rows {
-			locked[i] = r.Cred.ID
+		locked := make([]string, len(creds))
+		for i, c := range creds {
+			locked[i] = c.ID
 		}
 		var have []struct {
 			ID        string    `db:"credential_id"`
@@ -294,22 +287,17 @@ func (s *Service) signStale(ctx context.Context, ids []string, skipLocked bool) 
 		now := s.now()
 		var sIDs, sFor, sJSON, sJWT []string
 		var resigned []string
-		for _, r := range rows {
-			c := r.Cred.credential()
+		for _, c := range creds {
 			p, ok := prev[c.ID]
-			if ok && (c.State == Revoked || p.Equal(c.UpdatedAt)) {
+			if ok && (c.State == issuance.Revoked || p.Equal(c.Version)) {
 				continue
 			}
-			g, err := r.Group.group()
-			if err != nil {
-				return err
-			}
-			out, err := s.signOne(s.openBadge(c, r.Cred.Seq, g, DesignKind(r.Kind), r.HasImage, iss), ks, now)
+			out, err := s.signOne(s.openBadge(c, iss), ks, now)
 			if err != nil {
 				return err
 			}
 			sIDs = append(sIDs, c.ID)
-			sFor = append(sFor, c.UpdatedAt.UTC().Format(time.RFC3339Nano))
+			sFor = append(sFor, c.Version.UTC().Format(time.RFC3339Nano))
 			sJSON = append(sJSON, out.json)
 			sJWT = append(sJWT, out.jwt)
 			if ok {
@@ -329,7 +317,7 @@ func (s *Service) signStale(ctx context.Context, ids []string, skipLocked bool) 
 		}
 		ed, es := ks.ed[len(ks.ed)-1], ks.es[len(ks.es)-1]
 		for _, id := range resigned {
-			if err := audit(ctx, tx, now, "system", "re-sign", "credential", id,
+			if err := auditlog.Record(ctx, tx, now, "system", "re-sign", "credential", id,
 				map[string]any{"signed_at": prevAt[id]},
 				map[string]any{"signed_at": now, "data_integrity_key": ed.kid, "jwt_key": es.kid}); err != nil {
 				return err
@@ -339,43 +327,27 @@ func (s *Service) signStale(ctx context.Context, ids []string, skipLocked bool) 
 	})
 }
 
-// enqueueSign queues sign jobs for ids (in chunks) through tx.
-func enqueueSign(ctx context.Context, tx *sqlx.Tx, ids []string) error {
-	var payloads []json.RawMessage
-	for i := 0; i < len(ids); i += signChunk {
-		b, err := json.Marshal(signPayload{IDs: ids[i:min(i+signChunk, len(ids))]})
-		if err != nil {
-			return err
-		}
-		payloads = append(payloads, b)
-	}
-	if _, err := jobs.EnqueueMany(ctx, tx, SignJob, payloads); err != nil {
-		return fmt.Errorf("queue signing of %d credentials: %w", len(ids), err)
-	}
-	return nil
-}
-
-// SignCredentialsJob returns the handler of SignJob: it signs the job's
-// credentials that still need it. Register it with
-// worker.Handle(issuance.SignJob, ...).
-func (s *Service) SignCredentialsJob() jobs.Handler {
+// HandleChanged returns the handler of issuance.ChangedJob: it signs the
+// job's credentials that still need it. Register it with
+// worker.Handle(issuance.ChangedJob, ...).
+func (s *Service) HandleChanged() jobs.Handler {
 	return func(ctx context.Context, j jobs.Job) error {
-		var p signPayload
+		var p issuance.ChangedPayload
 		if err := json.Unmarshal(j.Payload, &p); err != nil {
 			return fmt.Errorf("sign job %d: bad payload: %w", j.ID, err)
 		}
-		return s.signStale(ctx, p.IDs, true)
+		return s.Sign(ctx, p.IDs, true)
 	}
 }
 
-// SignedCredential returns public credential id's signed Open Badges 3.0
+// Signed returns public credential id's signed Open Badges 3.0
 // JSON (with its Data Integrity proof) and its VC-JWT, exactly as
 // /c/:id.json and /c/:id.jwt serve them, signing it first if the sign job
 // has not yet (or not since its last amendment). An unknown or unpublished
 // credential is NotFound; ErrSigningUnavailable without secret keys.
-func (s *Service) SignedCredential(ctx context.Context, id string) (json []byte, jwt string, err error) {
+func (s *Service) Signed(ctx context.Context, id string) (json []byte, jwt string, err error) {
 	id = strings.ToLower(id)
-	if !validID(id) {
+	if !issuance.ValidID(id) {
 		return nil, "", apperr.Errorf(apperr.NotFound, "Credential %q does not exist.", id)
 	}
 	sig, err := s.signature(ctx, id, false)
@@ -389,10 +361,9 @@ func (s *Service) SignedCredential(ctx context.Context, id string) (json []byte,
 // (its place on the status lists); with status, also the revoked sequence
 // numbers of its status list (read in the same query, for verification).
 type storedSig struct {
-	JSON    string        `db:"signed_json"`
-	JWT     string        `db:"signed_jwt"`
-	Seq     int64         `db:"seq"`
-	Revoked pq.Int64Array `db:"revoked"`
+	JSON, JWT string
+	Seq       int64
+	Revoked   []int64
 }
 
 // signature returns public credential id's current signature, signing it
@@ -402,7 +373,7 @@ func (s *Service) signature(ctx context.Context, id string, status bool) (stored
 	if err != nil || ok {
 		return sig, err
 	}
-	if err := s.signStale(ctx, []string{id}, false); err != nil {
+	if err := s.Sign(ctx, []string{id}, false); err != nil {
 		return storedSig{}, err
 	}
 	if sig, ok, err = s.storedSignature(ctx, id, status); err != nil {
@@ -417,57 +388,28 @@ func (s *Service) signature(ctx context.Context, id string, status bool) (stored
 // storedSignature reads id's signature when it is current (ok false when
 // missing, stale, or the credential is not public).
 func (s *Service) storedSignature(ctx context.Context, id string, status bool) (storedSig, bool, error) {
-	revoked := `NULL::bigint[]`
-	if status {
-		revoked = `ARRAY(SELECT r.seq FROM credentials r WHERE r.state = 'revoked'
-			AND r.seq >= c.seq - c.seq % $2 AND r.seq < c.seq - c.seq % $2 + $2)`
-	}
-	q := `SELECT s.signed_json, s.signed_jwt, c.seq, ` + revoked + ` AS revoked
-		FROM credential_signatures s JOIN credentials c ON c.id = s.credential_id
-		WHERE s.credential_id = $1 AND (c.state = 'revoked' OR (c.state = 'published' AND s.signed_for = c.updated_at))`
-	args := []any{id}
-	if status {
-		args = append(args, openbadges.StatusListSize)
+	v, ok, err := s.Core.PublicVersionOf(ctx, id)
+	if err != nil || !ok {
+		return storedSig{}, false, err
 	}
 	var r storedSig
-	switch err := s.DB.GetContext(ctx, &r, q, args...); {
+	var signedFor time.Time
+	const q = `SELECT signed_json, signed_jwt, signed_for FROM credential_signatures WHERE credential_id = $1`
+	switch err := s.DB.QueryRowxContext(ctx, q, id).Scan(&r.JSON, &r.JWT, &signedFor); {
 	case errors.Is(err, sql.ErrNoRows):
 		return storedSig{}, false, nil
 	case err != nil:
 		return storedSig{}, false, fmt.Errorf("signature of credential %s: %w", id, err)
 	}
-	return r, true, nil
-}
-
-// signBeforeSending signs the credentials of a batch of emails that the
-// sign job has not reached yet (waiting for one it is signing), so the link
-// a recipient opens shows a signed credential. A failure is logged, not
-// fatal: the page signs on demand too.
-func (s *Service) signBeforeSending(ctx context.Context, emails map[int64]loadedEmail) {
-	if s.Keys == nil {
-		return
+	if v.State != issuance.Revoked && !signedFor.Equal(v.Version) {
+		return storedSig{}, false, nil
 	}
-	ids := make([]string, 0, len(emails))
-	for _, e := range emails {
-		if e.state == "queued" && e.cred.State == Published {
-			ids = append(ids, e.cred.ID)
+	r.Seq = v.Seq
+	if status {
+		lo := v.Seq - v.Seq%openbadges.StatusListSize
+		if r.Revoked, err = s.Core.RevokedSeqs(ctx, lo, lo+openbadges.StatusListSize); err != nil {
+			return storedSig{}, false, err
 		}
 	}
-	if err := s.signStale(ctx, ids, false); err != nil {
-		s.logger().Warn("email: cannot sign credentials before sending", "count", len(ids), "err", err)
-	}
-}
-
-// resignGroupTx marks the signatures of group gid's published credentials
-// stale (their embedded Achievement changed) and queues their re-signing;
-// until a job reaches one, its page and /c/:id.json sign it on demand.
-func resignGroupTx(ctx context.Context, tx *sqlx.Tx, gid int64) error {
-	const q = `UPDATE credential_signatures s SET signed_for = 'epoch'
-		FROM credentials c WHERE c.id = s.credential_id AND c.group_id = $1 AND c.state = 'published'
-		RETURNING s.credential_id`
-	var ids []string
-	if err := tx.SelectContext(ctx, &ids, q, gid); err != nil {
-		return fmt.Errorf("re-sign group %d: %w", gid, err)
-	}
-	return enqueueSign(ctx, tx, ids)
+	return r, true, nil
 }

@@ -1,4 +1,4 @@
-package issuance
+package signing
 
 import (
 	"bytes"
@@ -29,13 +29,11 @@ type cachedList struct {
 	verified []byte // the bits, once the proof verified; nil before
 }
 
-// statusBits reads list's bits from the revoked credentials: revoking sets
-// a credential's bit in the same transaction, so the next read sees it.
+// statusBits reads list's bits from the revoked credentials.
 func (s *Service) statusBits(ctx context.Context, list int64) ([]byte, error) {
 	lo := list * openbadges.StatusListSize
-	const q = `SELECT seq FROM credentials WHERE state = 'revoked' AND seq >= $1 AND seq < $2`
-	var seqs []int64
-	if err := s.DB.SelectContext(ctx, &seqs, q, lo, lo+openbadges.StatusListSize); err != nil {
+	seqs, err := s.Core.RevokedSeqs(ctx, lo, lo+openbadges.StatusListSize)
+	if err != nil {
 		return nil, fmt.Errorf("status list %d: %w", list, err)
 	}
 	bits := make([]byte, openbadges.StatusListSize/8)
@@ -52,11 +50,11 @@ func (s *Service) StatusList(ctx context.Context, list int64) ([]byte, error) {
 	if list < 0 {
 		return nil, errNoSuchList(list)
 	}
-	var maxSeq sql.NullInt64
-	if err := s.DB.GetContext(ctx, &maxSeq, `SELECT max(seq) FROM credentials`); err != nil {
+	last, ok, err := s.Core.LastSeq(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("status list %d: %w", list, err)
 	}
-	if !maxSeq.Valid || list > maxSeq.Int64/openbadges.StatusListSize {
+	if !ok || list > last/openbadges.StatusListSize {
 		return nil, errNoSuchList(list)
 	}
 	return s.statusList(ctx, list)

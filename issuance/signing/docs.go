@@ -1,4 +1,4 @@
-package issuance
+package signing
 
 // The issuer's published Open Badges documents: its did:web DID document
 // (the Ed25519 Multikeys), its Profile, its JWKs (the VC-JWT keys) and
@@ -10,7 +10,6 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
@@ -136,36 +135,10 @@ func (s *Service) jwtKey(ctx context.Context, kidURL string) (*ecdsa.PublicKey, 
 	return pub, nil
 }
 
-// publicGroup loads group id when it has a published or revoked
-// credential: groups nobody holds a credential of stay private.
-func (s *Service) publicGroup(ctx context.Context, id string) (Group, Design, error) {
-	gid, err := strconv.ParseInt(id, 10, 64)
-	if err != nil || gid <= 0 {
-		return Group{}, Design{}, apperr.Errorf(apperr.NotFound, "Achievement %q does not exist.", id)
-	}
-	var public bool
-	const q = `SELECT EXISTS (SELECT 1 FROM credentials WHERE group_id = $1 AND state <> 'unpublished')`
-	if err := s.DB.GetContext(ctx, &public, q, gid); err != nil {
-		return Group{}, Design{}, fmt.Errorf("achievement %d: %w", gid, err)
-	}
-	if !public {
-		return Group{}, Design{}, apperr.Errorf(apperr.NotFound, "Achievement %q does not exist.", id)
-	}
-	g, err := s.Group(ctx, gid)
-	if err != nil {
-		return Group{}, Design{}, err
-	}
-	d, err := s.Design(ctx, g.DesignID)
-	if err != nil {
-		return Group{}, Design{}, err
-	}
-	return g, d, nil
-}
-
 // AchievementDocument returns group id as a standalone Open Badges
 // Achievement (the same object credentials embed), or NotFound.
 func (s *Service) AchievementDocument(ctx context.Context, id string) ([]byte, error) {
-	g, d, err := s.publicGroup(ctx, id)
+	g, d, err := s.Core.PublicGroup(ctx, id)
 	if err != nil {
 		return nil, err
 	}

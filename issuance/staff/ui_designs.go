@@ -14,8 +14,6 @@ import (
 	"github.com/laurel-edu/laurel/internal/auth"
 )
 
-// MaxImageBytes bounds an uploaded badge image or logo.
-const MaxImageBytes = 1 << 20
 
 // StandardPrinted are the standard attributes a certificate may print.
 var StandardPrinted = []string{"recipient_name", "course_name", "issued_on", "expires_on", "credential_id"}

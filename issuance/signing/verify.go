@@ -1,4 +1,4 @@
-package issuance
+package signing
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/laurel-edu/laurel/internal/jose"
+	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/openbadges"
 )
 
@@ -40,7 +41,7 @@ type Verification struct {
 // bit in its BitstringStatusList (whose own proof is checked), and
 // validFrom/validUntil against now. Failures are reported in the result,
 // not as errors; an error means the checks could not run.
-func (s *Service) Verify(ctx context.Context, c Credential) (Verification, error) {
+func (s *Service) Verify(ctx context.Context, c issuance.Credential) (Verification, error) {
 	var v Verification
 	sig, err := s.signature(ctx, c.ID, true)
 	js, jwt := []byte(sig.JSON), sig.JWT
@@ -88,17 +89,17 @@ func (s *Service) Verify(ctx context.Context, c Credential) (Verification, error
 	case ferr != nil:
 		v.add("Validity dates", false, "validFrom is not a date.")
 	case now.Before(from):
-		v.add("Validity dates", false, "Not valid before "+from.Format(humanDate)+".")
+		v.add("Validity dates", false, "Not valid before "+from.Format(issuance.HumanDate)+".")
 	case cred.ValidUntil != "":
 		until, uerr := time.Parse(time.RFC3339, cred.ValidUntil)
 		if uerr != nil || now.After(until) {
 			v.Expired = true
-			v.add("Validity dates", false, "Expired on "+until.Format(humanDate)+".")
+			v.add("Validity dates", false, "Expired on "+until.Format(issuance.HumanDate)+".")
 		} else {
-			v.add("Validity dates", true, "Valid from "+from.Format(humanDate)+" until "+until.Format(humanDate)+".")
+			v.add("Validity dates", true, "Valid from "+from.Format(issuance.HumanDate)+" until "+until.Format(issuance.HumanDate)+".")
 		}
 	default:
-		v.add("Validity dates", true, "Valid from "+from.Format(humanDate)+"; does not expire.")
+		v.add("Validity dates", true, "Valid from "+from.Format(issuance.HumanDate)+"; does not expire.")
 	}
 	return v.finish(), nil
 }
