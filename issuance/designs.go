@@ -25,6 +25,9 @@ const maxImageBytes = 2 << 20
 
 var colorRE = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 
+// ValidColor reports whether s is a colour as designs store it (#rrggbb).
+func ValidColor(s string) bool { return colorRE.MatchString(s) }
+
 type designRow struct {
 	ID                int64          `db:"id"`
 	Name              string         `db:"name"`

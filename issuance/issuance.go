@@ -162,3 +162,7 @@ func (g Group) HasAttribute(key string) bool {
 
 // MaxImageBytes bounds a badge image or logo.
 const MaxImageBytes = 1 << 20
+
+// Link is a labelled link to a credential's page or file, as its page and
+// its email show it.
+type Link struct{ Label, URL string }

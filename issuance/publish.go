@@ -17,8 +17,8 @@ import (
 // EmailJob is the job kind that sends one credential email.
 const EmailJob = "credential_email"
 
-// emailPayload is an EmailJob's payload.
-type emailPayload struct {
+// EmailPayload is an EmailJob's payload.
+type EmailPayload struct {
 	EmailID int64 `json:"email_id"`
 }
 
@@ -142,7 +142,7 @@ func (s *Service) Resend(ctx context.Context, actor, id string) error {
 		if err := tx.GetContext(ctx, &eid, q, id, c.Recipient.Email, now); err != nil {
 			return fmt.Errorf("resend credential %s: %w", id, err)
 		}
-		if _, err := jobs.Enqueue(ctx, tx, EmailJob, emailPayload{EmailID: eid}); err != nil {
+		if _, err := jobs.Enqueue(ctx, tx, EmailJob, EmailPayload{EmailID: eid}); err != nil {
 			return fmt.Errorf("resend credential %s: %w", id, err)
 		}
 		return audit(ctx, tx, now, actor, "resend", "credential", id, nil, map[string]any{"email_id": eid, "to": c.Recipient.Email})

@@ -1,4 +1,4 @@
-package issuance
+package delivery
 
 import (
 	"bytes"
@@ -14,13 +14,9 @@ import (
 	texttemplate "text/template"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
-
-	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/mail"
-	"github.com/laurel-edu/laurel/internal/safetext"
+	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/certpdf"
 )
 
@@ -43,7 +39,7 @@ type emailData struct {
 	Text                                                                string
 	Paragraphs                                                          [][][]emailSegment
 	// Download links the certificate PDF or the baked badge (never attached).
-	Download Link
+	Download issuance.Link
 }
 
 // emailSegment is a run of text in the email; Link is set where the text is
@@ -54,23 +50,23 @@ type emailSegment struct{ Text, Link string }
 // organisation o: subject, plain text and HTML (escaped by html/template),
 // from o's text with its placeholders filled. reason "resend" marks a
 // reminder. The caller sets From and Reply-To (see FromFor).
-func (s *Service) CredentialEmail(c Credential, g Group, d Design, o Organisation, to, reason string) (mail.Message, error) {
+func (s *Service) CredentialEmail(c issuance.Credential, g issuance.Group, d issuance.Design, o issuance.Organisation, to, reason string) (mail.Message, error) {
 	vals := map[string]string{
 		"recipient_name": c.Recipient.Name, "credential_name": g.Name, "course_name": g.CourseName,
-		"issued_on": c.IssuedOn.Format(issuance.HumanDate), "issuer_name": o.Name, "credential_url": s.CredentialURL(c.ID),
+		"issued_on": c.IssuedOn.Format(issuance.HumanDate), "issuer_name": o.Name, "credential_url": s.Core.CredentialURL(c.ID),
 		"credential_id": c.ID,
 	}
-	var download Link
+	var download issuance.Link
 	switch d.Kind {
-	case Certificate:
+	case issuance.Certificate:
 		// Only a certificate the PDF fonts can draw (the PDF route refuses
 		// others; the design's own texts are checked there).
 		if certpdf.Covered(c.Recipient.Name + g.Name + g.CourseName) {
-			download = Link{"Download your certificate (PDF)", s.PDFURL(c.ID)}
+			download = issuance.Link{Label: "Download your certificate (PDF)", URL: s.Core.PDFURL(c.ID)}
 		}
-	case Badge:
-		if s.Keys != nil { // a badge is baked with the signed credential
-			download = Link{"Download your badge image", s.BadgeURL(c.ID)}
+	case issuance.Badge:
+		if s.Signer != nil && s.Signer.Enabled() { // a badge is baked with the signed credential
+			download = issuance.Link{Label: "Download your badge image", URL: s.Core.BadgeURL(c.ID)}
 		}
 	}
 	return renderEmail(o, vals, d.PrimaryColor, download, to, reason)
@@ -78,26 +74,26 @@ func (s *Service) CredentialEmail(c Credential, g Group, d Design, o Organisatio
 
 // PreviewEmail renders o's publish email for an example recipient, so an
 // owner sees their text with its placeholders filled before saving it.
-func (s *Service) PreviewEmail(o Organisation) (mail.Message, error) {
+func (s *Service) PreviewEmail(o issuance.Organisation) (mail.Message, error) {
 	vals := map[string]string{
 		"recipient_name": "Ada Lovelace", "credential_name": "Introduction to Data Science",
 		"course_name": "DS 101: Introduction to Data Science", "issued_on": s.now().Format(issuance.HumanDate),
-		"issuer_name": o.Name, "credential_url": s.CredentialURL("example0credential0id"), "credential_id": "example0credential0id",
+		"issuer_name": o.Name, "credential_url": s.Core.CredentialURL("example0credential0id"), "credential_id": "example0credential0id",
 	}
-	return renderEmail(o, vals, "", Link{}, "ada.lovelace@example.edu", "publish")
+	return renderEmail(o, vals, "", issuance.Link{}, "ada.lovelace@example.edu", "publish")
 }
 
-func renderEmail(o Organisation, vals map[string]string, color string, download Link, to, reason string) (mail.Message, error) {
+func renderEmail(o issuance.Organisation, vals map[string]string, color string, download issuance.Link, to, reason string) (mail.Message, error) {
 	data := emailData{To: to, Achievement: vals["credential_name"], CourseName: vals["course_name"], URL: vals["credential_url"],
 		CredentialID: vals["credential_id"], Issuer: o.Name, Color: color, Lang: o.Language, Download: download}
-	if !colorRE.MatchString(data.Color) {
+	if !issuance.ValidColor(data.Color) {
 		data.Color = "#1f3a5f"
 	}
 	if data.Lang == "" {
 		data.Lang = "en"
 	}
 	body := o.Body()
-	data.Text = fill(body, vals)
+	data.Text = issuance.Fill(body, vals)
 	for _, para := range strings.Split(body, "\n\n") {
 		para = strings.Trim(para, "\n")
 		if para == "" {
@@ -111,7 +107,7 @@ func renderEmail(o Organisation, vals map[string]string, color string, download 
 					segs = append(segs, emailSegment{Text: data.URL, Link: data.URL})
 				}
 				if part != "" {
-					segs = append(segs, emailSegment{Text: fill(part, vals)})
+					segs = append(segs, emailSegment{Text: issuance.Fill(part, vals)})
 				}
 			}
 			lines = append(lines, segs)
@@ -125,7 +121,7 @@ func renderEmail(o Organisation, vals map[string]string, color string, download 
 	if err := mailHTML.Execute(&html, data); err != nil {
 		return mail.Message{}, fmt.Errorf("render email html for %s: %w", data.CredentialID, err)
 	}
-	subject := fill(o.Subject(), vals)
+	subject := issuance.Fill(o.Subject(), vals)
 	if reason == "resend" {
 		subject = "Reminder: " + subject
 	}
@@ -137,7 +133,7 @@ func renderEmail(o Organisation, vals map[string]string, color string, download 
 // FromFor is the publish email's From for organisation o: the address of
 // from (LAUREL_MAIL_FROM) with o's sender name as display name (from itself
 // when it does not parse, which config validation prevents).
-func FromFor(o Organisation, from string) string {
+func FromFor(o issuance.Organisation, from string) string {
 	a, err := netmail.ParseAddress(from)
 	if err != nil {
 		return from
@@ -148,9 +144,23 @@ func FromFor(o Organisation, from string) string {
 	return a.String()
 }
 
-// CredentialURL is the public page of credential id.
-func (s *Service) CredentialURL(id string) string {
-	return strings.TrimRight(s.BaseURL, "/") + "/c/" + id
+// signBeforeSending signs the credentials of a batch of emails that the
+// ChangedJob has not reached yet (waiting for one it is signing), so the
+// link a recipient opens shows a signed credential. A failure is logged, not
+// fatal: the page signs on demand too.
+func (s *Service) signBeforeSending(ctx context.Context, emails map[int64]issuance.OutboxEmail) {
+	if s.Signer == nil || !s.Signer.Enabled() {
+		return
+	}
+	ids := make([]string, 0, len(emails))
+	for _, e := range emails {
+		if e.State == "queued" && e.Credential.State == issuance.Published {
+			ids = append(ids, e.Credential.ID)
+		}
+	}
+	if err := s.Signer.Sign(ctx, ids, false); err != nil {
+		s.logger().Warn("email: cannot sign credentials before sending", "count", len(ids), "err", err)
+	}
 }
 
 // EmailRetry is how credential emails are retried, as a mail transfer agent
@@ -174,23 +184,23 @@ func (s *Service) SendEmailJob(sender *mail.Sender, from string) jobs.Handler {
 // is no longer published (revoked meanwhile) are not sent. When the mail
 // server answers again after failing, the emails waiting for their back-off
 // are retried at once. Register it with worker.HandleBatch(issuance.EmailJob,
-// ...) and worker.SetPolicy(issuance.EmailJob, issuance.EmailRetry).
+// ...) and worker.SetPolicy(issuance.EmailJob, delivery.EmailRetry).
 func (s *Service) SendEmailBatch(sender *mail.Sender, from string) jobs.BatchHandler {
 	var serverFailing atomic.Bool
 	return func(ctx context.Context, js []jobs.Job) []error {
 		errs := make([]error, len(js))
 		ids := make([]int64, len(js))
 		for i, j := range js {
-			var p emailPayload
+			var p issuance.EmailPayload
 			if err := json.Unmarshal(j.Payload, &p); err != nil || p.EmailID == 0 {
 				errs[i] = fmt.Errorf("email job %d: bad payload %s", j.ID, j.Payload)
 			}
 			ids[i] = p.EmailID
 		}
-		loaded, err := s.loadEmails(ctx, ids)
-		var org Organisation
+		loaded, err := s.Core.OutboxEmails(ctx, ids)
+		var org issuance.Organisation
 		if err == nil {
-			org, err = s.Organisation(ctx)
+			org, err = s.Core.Organisation(ctx)
 		}
 		if err != nil {
 			for i := range errs {
@@ -201,23 +211,26 @@ func (s *Service) SendEmailBatch(sender *mail.Sender, from string) jobs.BatchHan
 		s.signBeforeSending(ctx, loaded)
 		var (
 			msgs     []mail.Message
-			msgJob   []int      // index into js of each message
-			dropped  []dropping // done with state "failed": not sendable
+			msgJob   []int                   // index into js of each message
+			dropped  []issuance.DroppedEmail // done with state "failed": not sendable
 			finished []jobs.Job
 		)
+		drop := func(i int, reason string) {
+			dropped = append(dropped, issuance.DroppedEmail{ID: ids[i], Job: js[i], Reason: reason})
+		}
 		for i, id := range ids {
 			if errs[i] != nil {
 				continue
 			}
 			e, ok := loaded[id]
 			switch {
-			case !ok || e.state != "queued":
+			case !ok || e.State != "queued":
 				// Gone, or sent/cancelled already (a re-run after a crash).
 				finished = append(finished, js[i])
-			case e.cred.State != Published:
-				dropped = append(dropped, dropping{i, "credential is " + string(e.cred.State) + ", not published"})
+			case e.Credential.State != issuance.Published:
+				drop(i, "credential is "+string(e.Credential.State)+", not published")
 			default:
-				m, err := s.CredentialEmail(e.cred, e.group, Design{PrimaryColor: e.color, Kind: e.kind}, org, e.to, e.reason)
+				m, err := s.CredentialEmail(e.Credential, e.Group, e.Design, org, e.To, e.Reason)
 				if err != nil {
 					errs[i] = err
 					continue
@@ -232,7 +245,7 @@ func (s *Service) SendEmailBatch(sender *mail.Sender, from string) jobs.BatchHan
 				i := msgJob[k]
 				switch {
 				case err == nil:
-					if rerr := s.markSent(ctx, js[i], ids[i]); rerr != nil {
+					if rerr := s.Core.MarkEmailSent(ctx, js[i], ids[i]); rerr != nil {
 						// The email went out but is not recorded: its job
 						// runs again and resends it. Stop here so that this
 						// is the only one.
@@ -248,49 +261,35 @@ func (s *Service) SendEmailBatch(sender *mail.Sender, from string) jobs.BatchHan
 				case mail.Permanent(err):
 					// A bounce (unknown mailbox...): retrying cannot help;
 					// staff see the reason on the credential's page.
-					dropped = append(dropped, dropping{i, "rejected by the mail server: " + err.Error()})
+					drop(i, "rejected by the mail server: "+err.Error())
 				default:
 					if ctx.Err() == nil {
 						serverFailing.Store(true)
 					}
 					errs[i] = err
-					s.recordFailure(ctx, js[i], ids[i], err)
+					s.Core.RecordEmailFailure(ctx, js[i], ids[i], err)
 				}
 				return nil
 			})
 		}
-		if err := s.finishEmails(ctx, js, ids, dropped, finished); err != nil {
+		if err := s.Core.FinishEmails(ctx, dropped, finished); err != nil {
 			s.logger().Error("email: cannot record unsendable emails", "count", len(dropped), "err", err)
-			for _, d := range dropped {
-				errs[d.index] = err
+			for i := range js {
+				for _, d := range dropped {
+					if d.Job.ID == js[i].ID {
+						errs[i] = err
+					}
+				}
 			}
 		}
 		return errs
 	}
 }
 
-// markSent records email id as sent and completes its job j, in one short
-// transaction of its own.
-func (s *Service) markSent(ctx context.Context, j jobs.Job, id int64) error {
-	// Recording must not be cut short by the handler's deadline: the email
-	// is out.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	return db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
-		const q = `UPDATE credential_emails SET state = 'sent', last_error = '', attempts = attempts + 1,
-				sent_at = $2, last_attempt_at = $2
-			WHERE id = $1 AND state = 'queued'`
-		if _, err := tx.ExecContext(ctx, q, id, s.now()); err != nil {
-			return fmt.Errorf("mark email %d sent: %w", id, err)
-		}
-		return jobs.MarkDone(ctx, tx, j)
-	})
-}
-
 // retryWaitingEmails makes the email jobs that wait for their back-off due
 // now: the mail server is back.
 func (s *Service) retryWaitingEmails(ctx context.Context) {
-	n, err := jobs.RetryNow(ctx, s.DB, EmailJob, s.now())
+	n, err := jobs.RetryNow(ctx, s.Core.DB, issuance.EmailJob, s.now())
 	if err != nil {
 		s.logger().Warn("email: mail server is back, but cannot retry waiting emails now; they retry on their own", "err", err)
 		return
@@ -298,113 +297,4 @@ func (s *Service) retryWaitingEmails(ctx context.Context) {
 	if n > 0 {
 		s.logger().Info("email: mail server is back; retrying waiting emails now", "count", n)
 	}
-}
-
-// dropping is an email that will not be sent, and why.
-type dropping struct {
-	index  int
-	reason string
-}
-
-// loadedEmail is one queued email with what its message needs.
-type loadedEmail struct {
-	state, to, reason, color string
-	kind                     DesignKind
-	cred                     Credential
-	group                    Group
-}
-
-func (s *Service) loadEmails(ctx context.Context, ids []int64) (map[int64]loadedEmail, error) {
-	// Columns are scanned by name: the credential's as "c.<column>" and the
-	// group's as "g.<column>" into the nested rows, so adding a column to
-	// either row type needs no change here.
-	q := `SELECT e.id AS email_id, e.state AS email_state, e.to_address, e.reason, ` + prefixed("c", credCols) + `,
-			` + prefixed("g", groupCols) + `, d.primary_color, d.kind
-		FROM credential_emails e
-		JOIN credentials c ON c.id = e.credential_id
-		JOIN groups g ON g.id = c.group_id
-		JOIN designs d ON d.id = g.design_id
-		WHERE e.id = ANY($1)`
-	var rows []struct {
-		ID     int64    `db:"email_id"`
-		State  string   `db:"email_state"`
-		To     string   `db:"to_address"`
-		Reason string   `db:"reason"`
-		Color  string   `db:"primary_color"`
-		Kind   string   `db:"kind"`
-		Cred   credRow  `db:"c"`
-		Group  groupRow `db:"g"`
-	}
-	if err := s.DB.SelectContext(ctx, &rows, q, pq.Array(ids)); err != nil {
-		return nil, fmt.Errorf("load %d emails: %w", len(ids), err)
-	}
-	out := make(map[int64]loadedEmail, len(rows))
-	for _, r := range rows {
-		g, err := r.Group.group()
-		if err != nil {
-			return nil, err
-		}
-		out[r.ID] = loadedEmail{state: r.State, to: r.To, reason: r.Reason, color: r.Color, kind: DesignKind(r.Kind), cred: r.Cred.credential(), group: g}
-	}
-	return out, nil
-}
-
-// recordFailure notes a failed attempt where staff see it; after the last
-// attempt (EmailRetry's 5 days) the email is marked failed.
-func (s *Service) recordFailure(ctx context.Context, j jobs.Job, emailID int64, err error) {
-	st, msg := "queued", err.Error()
-	if j.LastAttempt {
-		st = "failed"
-		msg = fmt.Sprintf("gave up after %d attempts since %s: %s", j.Attempts, j.CreatedAt.UTC().Format("2 Jan 2006 15:04 UTC"), msg)
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	const q = `UPDATE credential_emails SET attempts = attempts + 1, last_error = $2, state = $3, last_attempt_at = $4
-		WHERE id = $1 AND state = 'queued'`
-	if _, uerr := s.DB.ExecContext(ctx, q, emailID, safetext.Truncate(msg, 1000), st, s.now()); uerr != nil {
-		s.logger().Warn("email: cannot record failure", "email_id", emailID, "err", uerr)
-	}
-}
-
-// finishEmails records the emails that will not be sent (dropped) and
-// completes their jobs and the already-finished ones, in one transaction.
-// (Sent emails are recorded one by one, by markSent.)
-func (s *Service) finishEmails(ctx context.Context, js []jobs.Job, ids []int64, dropped []dropping, finished []jobs.Job) error {
-	if len(dropped)+len(finished) == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	var dropIDs []int64
-	var dropReasons []string
-	done := append([]jobs.Job{}, finished...)
-	for _, d := range dropped {
-		dropIDs = append(dropIDs, ids[d.index])
-		dropReasons = append(dropReasons, safetext.Truncate(d.reason, 1000))
-		done = append(done, js[d.index])
-	}
-	return db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
-		if len(dropIDs) > 0 {
-			const q = `UPDATE credential_emails SET state = 'failed', last_error = u.reason, attempts = attempts + 1,
-					last_attempt_at = $3
-				FROM unnest($1::bigint[], $2::text[]) AS u(id, reason)
-				WHERE credential_emails.id = u.id AND credential_emails.state = 'queued'`
-			if _, err := tx.ExecContext(ctx, q, pq.Array(dropIDs), pq.Array(dropReasons), s.now()); err != nil {
-				return fmt.Errorf("drop %d emails: %w", len(dropIDs), err)
-			}
-		}
-		return jobs.MarkDoneMany(ctx, tx, done)
-	})
-}
-
-// prefixed qualifies each of cols (a comma-separated column list) with table
-// alias p and names it "p.column", the name sqlx maps to a nested struct
-// field tagged db:"p".
-func prefixed(p, cols string) string {
-	parts := strings.Split(cols, ",")
-	for i, c := range parts {
-		c = strings.TrimSpace(c)
-		parts[i] = p + "." + c + ` AS "` + p + "." + c + `"`
-	}
-	return strings.Join(parts, ", ")
 }

@@ -205,8 +205,6 @@ func (v CredentialView) LinkedInURL() string {
 	return "https://www.linkedin.com/profile/add?" + q.Encode()
 }
 
-// Link is a labelled link on the credential page.
-type Link struct{ Label, URL string }
 
 // ShareLinks are the share links of the credential page: each opens the
 // network's own share form with the page's URL (no script, no tracking).

@@ -63,3 +63,7 @@ func (s *Service) logger() *slog.Logger {
 }
 
 func (s *Service) base() string { return strings.TrimRight(s.BaseURL, "/") }
+
+// Enabled reports whether credentials are signed: the service has secret
+// keys to open its signing keys with.
+func (s *Service) Enabled() bool { return s.Keys != nil }

@@ -123,7 +123,7 @@ func (s *Service) RetryEmail(ctx context.Context, actor string, id int64) error 
 		if _, err := tx.ExecContext(ctx, up, id); err != nil {
 			return fmt.Errorf("retry email %d: %w", id, err)
 		}
-		if _, err := jobs.Enqueue(ctx, tx, EmailJob, emailPayload{EmailID: id}); err != nil {
+		if _, err := jobs.Enqueue(ctx, tx, EmailJob, EmailPayload{EmailID: id}); err != nil {
 			return fmt.Errorf("retry email %d: %w", id, err)
 		}
 		return audit(ctx, tx, s.now(), actor, "retry_email", "credential", cid, nil, map[string]any{"email_id": id, "to": to})
