@@ -1,4 +1,4 @@
-package issuance
+package public
 
 import (
 	"context"
@@ -11,7 +11,9 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/baking"
+	"github.com/laurel-edu/laurel/issuance/signing"
 )
 
 // signedJSONFunc returns a published credential's Open Badges 3.0 JSON with
@@ -20,12 +22,12 @@ import (
 // verifier needs nothing but the image).
 type signedJSONFunc func(ctx context.Context, id string) ([]byte, error)
 
-// signedJSON is s's source of signed credential JSON: SignedCredential,
-// which signs first when the sign job has not run yet (a badge downloaded
+// signedJSON is s's source of signed credential JSON: signing's Signed,
+// which signs first when the ChangedJob has not run yet (a badge downloaded
 // a moment after publishing is baked all the same).
 func signedJSON(s *Service) signedJSONFunc {
 	return func(ctx context.Context, id string) ([]byte, error) {
-		js, _, err := s.SignedCredential(ctx, id)
+		js, _, err := s.Signing.Signed(ctx, id)
 		return js, err
 	}
 }
@@ -42,23 +44,22 @@ func (p *public) badge(c *gin.Context) error {
 	if !ok {
 		return p.notFound(c)
 	}
-	g, err := p.s.Group(ctx, cr.GroupID)
+	g, err := p.s.Core.Group(ctx, cr.GroupID)
 	if err != nil {
 		return err
 	}
-	d, err := p.s.Design(ctx, g.DesignID)
+	d, err := p.s.Core.Design(ctx, g.DesignID)
 	if err != nil {
 		return err
 	}
-	if d.Kind != Badge || len(d.Image) == 0 || p.signed == nil {
+	if d.Kind != issuance.Badge || len(d.Image) == 0 || p.signed == nil {
 		return p.notFound(c)
 	}
-	if cr.State == Revoked {
-		p.gone(c, cr)
-		return nil
+	if cr.State == issuance.Revoked {
+		return p.gone(c, cr)
 	}
 	js, err := p.signed(ctx, cr.ID)
-	if apperr.Is(err, apperr.NotFound) || errors.Is(err, ErrSigningUnavailable) {
+	if apperr.Is(err, apperr.NotFound) || errors.Is(err, signing.ErrSigningUnavailable) {
 		return p.notFound(c) // nothing signed, nothing to bake
 	}
 	if err != nil {

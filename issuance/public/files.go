@@ -1,4 +1,4 @@
-package issuance
+package public
 
 import (
 	"container/list"
@@ -15,6 +15,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/certpdf"
 )
 
@@ -24,14 +26,8 @@ import (
 // Both are links in the email, never attachments (attached PDFs hurt
 // deliverability).
 
-// PDFURL is the certificate PDF of credential id.
-func (s *Service) PDFURL(id string) string { return s.CredentialURL(id) + ".pdf" }
-
-// BadgeURL is the baked badge image of credential id.
-func (s *Service) BadgeURL(id string) string { return s.CredentialURL(id) + "/badge" }
-
 // Certificate returns what the certificate PDF of credential c shows.
-func (s *Service) Certificate(ctx context.Context, c Credential) (certpdf.Certificate, error) {
+func (s *Service) Certificate(ctx context.Context, c issuance.Credential) (certpdf.Certificate, error) {
 	v, err := s.View(ctx, c, false)
 	if err != nil {
 		return certpdf.Certificate{}, err
@@ -42,13 +38,13 @@ func (s *Service) Certificate(ctx context.Context, c Credential) (certpdf.Certif
 func (s *Service) certificate(ctx context.Context, v CredentialView) (certpdf.Certificate, error) {
 	out := v.certificate()
 	if v.LogoURL != "" { // the view drops image bytes; the logo is needed here
-		d, err := s.Design(ctx, v.Design.ID)
+		d, err := s.Core.Design(ctx, v.Design.ID)
 		if err != nil {
 			return certpdf.Certificate{}, err
 		}
 		out.Logo, out.LogoType = d.Logo, d.LogoType
 		if len(out.Logo) == 0 { // the design has none: the view shows the organisation's
-			if out.Logo, out.LogoType, _, err = s.OrganisationLogo(ctx); err != nil {
+			if out.Logo, out.LogoType, _, err = s.Core.OrganisationLogo(ctx); err != nil {
 				return certpdf.Certificate{}, err
 			}
 		}
@@ -128,11 +124,12 @@ func (v CredentialView) version() string {
 	return hex.EncodeToString(h.Sum(nil)[:12])
 }
 
-// gone answers a download of a revoked credential: its page says why.
-func (p *public) gone(c *gin.Context, cr Credential) {
+// gone is the answer to a download of a revoked credential: its page says
+// why. It goes through the page renderer (410) and is not cached.
+func (p *public) gone(c *gin.Context, cr issuance.Credential) error {
 	c.Header("Cache-Control", "no-store")
-	c.String(http.StatusGone, "This credential was revoked, so it can no longer be downloaded. Its page says why: %s\n",
-		p.s.CredentialURL(cr.ID))
+	return apperr.Errorf(apperr.Gone, "This credential was revoked, so it can no longer be downloaded. Its page says why: %s",
+		p.s.Core.CredentialURL(cr.ID))
 }
 
 // pdf serves /c/:id.pdf for a credential with a certificate design.
@@ -149,12 +146,11 @@ func (p *public) pdf(c *gin.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if v.Design.Kind != Certificate {
+	if v.Design.Kind != issuance.Certificate {
 		return p.notFound(c) // a badge has no certificate
 	}
-	if cr.State == Revoked {
-		p.gone(c, cr)
-		return nil
+	if cr.State == issuance.Revoked {
+		return p.gone(c, cr)
 	}
 	etag := `"` + v.version() + `"`
 	c.Header("ETag", etag)
@@ -172,9 +168,8 @@ func (p *public) pdf(c *gin.Context, id string) error {
 		var unc *certpdf.UncoveredError
 		if b, err = certpdf.Render(cert); errors.As(err, &unc) {
 			c.Header("Cache-Control", "no-store")
-			c.String(http.StatusUnprocessableEntity, "This certificate cannot be made into a PDF: the fonts Laurel ships cannot draw %q. "+
-				"The credential page shows it in full: %s\n", string(unc.Runes), v.URL)
-			return nil
+			return apperr.Errorf(apperr.Invalid, "This certificate cannot be made into a PDF: the fonts Laurel ships cannot draw %q. "+
+				"The credential page shows it in full: %s", string(unc.Runes), v.URL)
 		}
 		if err != nil {
 			return err
@@ -205,37 +200,36 @@ func (v CredentialView) LinkedInURL() string {
 	return "https://www.linkedin.com/profile/add?" + q.Encode()
 }
 
-
 // ShareLinks are the share links of the credential page: each opens the
 // network's own share form with the page's URL (no script, no tracking).
-func (v CredentialView) ShareLinks() []Link {
+func (v CredentialView) ShareLinks() []issuance.Link {
 	u := url.QueryEscape(v.URL)
 	text := url.QueryEscape(v.Credential.Recipient.Name + ": " + v.Group.Name + " (" + v.Issuer + ")")
-	return []Link{
-		{"LinkedIn", "https://www.linkedin.com/sharing/share-offsite/?url=" + u},
-		{"X", "https://x.com/intent/post?url=" + u + "&text=" + text},
-		{"Facebook", "https://www.facebook.com/sharer/sharer.php?u=" + u},
-		{"Email", "mailto:?subject=" + strings.ReplaceAll(text, "+", "%20") + "&body=" + u},
+	return []issuance.Link{
+		{Label: "LinkedIn", URL: "https://www.linkedin.com/sharing/share-offsite/?url=" + u},
+		{Label: "X", URL: "https://x.com/intent/post?url=" + u + "&text=" + text},
+		{Label: "Facebook", URL: "https://www.facebook.com/sharer/sharer.php?u=" + u},
+		{Label: "Email", URL: "mailto:?subject=" + strings.ReplaceAll(text, "+", "%20") + "&body=" + u},
 	}
 }
 
 // Downloads are the credential's downloadable forms that exist for it: the
 // signed credential (JSON) and, for a badge design, the baked badge once it
 // is signed; for a certificate design, the PDF when its fonts can draw it.
-func (v CredentialView) Downloads() []Link {
-	if v.Preview || v.Credential.State != Published {
+func (v CredentialView) Downloads() []issuance.Link {
+	if v.Preview || v.Credential.State != issuance.Published {
 		return nil
 	}
-	var out []Link
+	var out []issuance.Link
 	signed := v.Verification != nil && v.Verification.Signed
-	if v.Design.Kind == Certificate && len(v.certificate().Uncovered()) == 0 {
-		out = append(out, Link{"Certificate (PDF)", v.URL + ".pdf"})
+	if v.Design.Kind == issuance.Certificate && len(v.certificate().Uncovered()) == 0 {
+		out = append(out, issuance.Link{Label: "Certificate (PDF)", URL: v.URL + ".pdf"})
 	}
-	if signed && v.Design.Kind == Badge && v.ImageURL != "" {
-		out = append(out, Link{"Badge image with the credential baked in (" + strings.ToUpper(imageExt(v.Design.ImageType)) + ")", v.URL + "/badge"})
+	if signed && v.Design.Kind == issuance.Badge && v.ImageURL != "" {
+		out = append(out, issuance.Link{Label: "Badge image with the credential baked in (" + strings.ToUpper(imageExt(v.Design.ImageType)) + ")", URL: v.URL + "/badge"})
 	}
 	if signed {
-		out = append(out, Link{"Signed credential (Open Badges 3.0 JSON)", v.JSONURL})
+		out = append(out, issuance.Link{Label: "Signed credential (Open Badges 3.0 JSON)", URL: v.JSONURL})
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package issuance
+package public
 
 import (
 	"mime"
@@ -24,23 +24,27 @@ import (
 // /c/:id.json and /c/:id.jwt (and JSON by content negotiation on /c/:id)
 // are served by the credential route, which shares its :id segment.
 func (p *public) registerOpenBadges(r gin.IRouter) {
-	r.GET("/.well-known/did.json", p.rd.Page(p.document(p.s.didJSON, "application/did+ld+json", "public, max-age=300")))
+	r.GET("/.well-known/did.json", p.rd.Page(p.document(p.didJSON, "application/did+ld+json", "public, max-age=300")))
 	// did:web maps a DID with a path to <path>/did.json: a deployment under
 	// a path prefix (behind a proxy that strips it) resolves here.
-	r.GET("/did.json", p.rd.Page(p.document(p.s.didJSON, "application/did+ld+json", "public, max-age=300")))
-	r.GET("/issuer", p.rd.Page(p.document(p.s.profileJSON, "application/ld+json", "public, max-age=300")))
-	r.GET("/issuer/jwks", p.rd.Page(p.document(p.s.jwksJSON, "application/jwk-set+json", "public, max-age=300")))
+	r.GET("/did.json", p.rd.Page(p.document(p.didJSON, "application/did+ld+json", "public, max-age=300")))
+	r.GET("/issuer", p.rd.Page(p.document(p.profileJSON, "application/ld+json", "public, max-age=300")))
+	r.GET("/issuer/jwks", p.rd.Page(p.document(p.jwksJSON, "application/jwk-set+json", "public, max-age=300")))
 	r.GET("/issuer/keys/:kid", p.rd.Page(p.jwk))
 	r.GET("/achievements/:id", p.rd.Page(p.achievementDoc))
 	r.GET("/achievements/:id/image", p.rd.Page(p.achievementImage))
 	r.GET("/status/:list", p.rd.Page(p.statusList))
 }
 
-func (s *Service) didJSON(c *gin.Context) ([]byte, error) { return s.DIDDocument(c.Request.Context()) }
-func (s *Service) profileJSON(c *gin.Context) ([]byte, error) {
-	return s.IssuerProfile(c.Request.Context())
+func (p *public) didJSON(c *gin.Context) ([]byte, error) {
+	return p.s.Signing.DIDDocument(c.Request.Context())
 }
-func (s *Service) jwksJSON(c *gin.Context) ([]byte, error) { return s.IssuerJWKS(c.Request.Context()) }
+func (p *public) profileJSON(c *gin.Context) ([]byte, error) {
+	return p.s.Signing.IssuerProfile(c.Request.Context())
+}
+func (p *public) jwksJSON(c *gin.Context) ([]byte, error) {
+	return p.s.Signing.IssuerJWKS(c.Request.Context())
+}
 
 func (p *public) document(get func(*gin.Context) ([]byte, error), typ, cache string) web.HandlerFunc {
 	return func(c *gin.Context) error {
@@ -72,7 +76,7 @@ func (p *public) docError(c *gin.Context, err error) error {
 }
 
 func (p *public) jwk(c *gin.Context) error {
-	b, err := p.s.IssuerJWK(c.Request.Context(), c.Param("kid"))
+	b, err := p.s.Signing.IssuerJWK(c.Request.Context(), c.Param("kid"))
 	if err != nil {
 		return p.docError(c, err)
 	}
@@ -81,7 +85,7 @@ func (p *public) jwk(c *gin.Context) error {
 }
 
 func (p *public) achievementDoc(c *gin.Context) error {
-	b, err := p.s.AchievementDocument(c.Request.Context(), c.Param("id"))
+	b, err := p.s.Signing.AchievementDocument(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		return p.docError(c, err)
 	}
@@ -90,7 +94,7 @@ func (p *public) achievementDoc(c *gin.Context) error {
 }
 
 func (p *public) achievementImage(c *gin.Context) error {
-	_, d, err := p.s.publicGroup(c.Request.Context(), c.Param("id"))
+	_, d, err := p.s.Core.PublicGroup(c.Request.Context(), c.Param("id"))
 	if apperr.Is(err, apperr.NotFound) || (err == nil && len(d.Image) == 0) {
 		return p.notFound(c)
 	}
@@ -108,7 +112,7 @@ func (p *public) statusList(c *gin.Context) error {
 	if err != nil {
 		return p.docError(c, apperr.Errorf(apperr.NotFound, "Status list %q does not exist.", c.Param("list")))
 	}
-	b, err := p.s.StatusList(c.Request.Context(), n)
+	b, err := p.s.Signing.StatusList(c.Request.Context(), n)
 	if err != nil {
 		return p.docError(c, err)
 	}
@@ -178,7 +182,7 @@ func prefersJSON(accept string) bool {
 
 // serveOpenBadge writes credential id's signed JSON or VC-JWT.
 func (p *public) serveOpenBadge(c *gin.Context, id, format string) error {
-	js, jwt, err := p.s.SignedCredential(c.Request.Context(), id)
+	js, jwt, err := p.s.Signing.Signed(c.Request.Context(), id)
 	if apperr.Is(err, apperr.NotFound) {
 		c.Header("Cache-Control", "no-store")
 		web.WriteJSONError(c, apperr.Errorf(apperr.NotFound, "Credential %q does not exist.", id))

@@ -1,28 +1,66 @@
-package issuance
+package public
 
 import (
 	"context"
+	"embed"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/web"
+	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/signing"
 )
+
+// Templates holds the public credential pages and the credential design
+// partial the staff preview shares (see Partials); the app passes its
+// "templates" directory to web.NewRenderer.
+//
+//go:embed templates/*.html
+var Templates embed.FS
+
+// Service serves the public pages of credentials and the public Open
+// Badges documents.
+type Service struct {
+	Core    *issuance.Service
+	Signing *signing.Service
+}
+
+// New returns the public pages over core and signing.
+func New(core *issuance.Service, sg *signing.Service) *Service {
+	return &Service{Core: core, Signing: sg}
+}
+
+func (s *Service) now() time.Time {
+	if s.Core.Now != nil {
+		return s.Core.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Core.Log != nil {
+		return s.Core.Log
+	}
+	return slog.Default()
+}
 
 // CredentialView is what the public credential page (and the staff preview,
 // which uses the same template) shows.
 type CredentialView struct {
-	Credential Credential
-	Group      Group
-	Design     Design // without image bytes
+	Credential issuance.Credential
+	Group      issuance.Group
+	Design     issuance.Design // without image bytes
 	// Issuer is the organisation's name; Organisation the rest of its
 	// identity (website, logo, language).
 	Issuer       string
-	Organisation Organisation
+	Organisation issuance.Organisation
 	URL          string
 	// ImageURL / LogoURL serve the design's badge image and logo ("" when
 	// none); a design without its own logo shows the organisation's.
@@ -37,7 +75,7 @@ type CredentialView struct {
 	// Preview marks the staff preview of a credential (possibly unpublished).
 	Preview bool
 	// Verification is what the public page checked (nil in the preview).
-	Verification *Verification
+	Verification *signing.Verification
 	// JSONURL and JWTURL are the signed credential's downloads.
 	JSONURL, JWTURL string
 }
@@ -45,29 +83,28 @@ type CredentialView struct {
 // ViewField is one labelled value on a credential.
 type ViewField struct{ Key, Label, Value string }
 
-
 // View assembles what the credential page shows for c. preview is for the
 // staff preview: image links then go to the staff design routes, which also
 // serve designs of unpublished credentials.
-func (s *Service) View(ctx context.Context, c Credential, preview bool) (CredentialView, error) {
-	g, err := s.Group(ctx, c.GroupID)
+func (s *Service) View(ctx context.Context, c issuance.Credential, preview bool) (CredentialView, error) {
+	g, err := s.Core.Group(ctx, c.GroupID)
 	if err != nil {
 		return CredentialView{}, err
 	}
-	d, err := s.Design(ctx, g.DesignID)
+	d, err := s.Core.Design(ctx, g.DesignID)
 	if err != nil {
 		return CredentialView{}, err
 	}
-	o, err := s.Organisation(ctx)
+	o, err := s.Core.Organisation(ctx)
 	if err != nil {
 		return CredentialView{}, err
 	}
-	iss, err := s.issuerIdentity(ctx) // the organisation's name unless Service.Issuer says otherwise
+	iss, err := s.Signing.Identity(ctx) // the organisation's name unless signing.Service.Issuer says otherwise
 	if err != nil {
 		return CredentialView{}, err
 	}
-	v := CredentialView{Credential: c, Group: g, Issuer: iss.Name, Organisation: o, URL: s.CredentialURL(c.ID),
-		JSONURL: s.CredentialURL(c.ID) + ".json", JWTURL: s.CredentialURL(c.ID) + ".jwt",
+	v := CredentialView{Credential: c, Group: g, Issuer: iss.Name, Organisation: o, URL: s.Core.CredentialURL(c.ID),
+		JSONURL: s.Core.CredentialURL(c.ID) + ".json", JWTURL: s.Core.CredentialURL(c.ID) + ".jwt",
 		IssuedOn: c.IssuedOn.Format(issuance.HumanDate), Expired: c.Expired(s.now()), Preview: preview}
 	if c.ExpiresOn != nil {
 		v.ExpiresOn = c.ExpiresOn.Format(issuance.HumanDate)
@@ -126,20 +163,20 @@ func (v CredentialView) field(key string) (ViewField, bool) {
 	return ViewField{}, false
 }
 
-func formatValue(t AttributeType, v string) string {
-	if t == DateAttr {
-		if d, err := parseDate(v); err == nil {
+func formatValue(t issuance.AttributeType, v string) string {
+	if t == issuance.DateAttr {
+		if d, err := time.Parse(issuance.DateLayout, v); err == nil {
 			return d.Format(issuance.HumanDate)
 		}
 	}
 	return v
 }
 
-// RegisterPublic mounts the public credential page /c/:id, its design
+// Register mounts the public credential page /c/:id, its design
 // images /c/:id/image and /c/:id/logo, and the organisation's logo
 // /organisation/logo. They need no sign-in; an unpublished or unknown ID
 // gets the same 404 page, so IDs cannot be probed.
-func (s *Service) RegisterPublic(r gin.IRouter, rd *web.Renderer) {
+func (s *Service) Register(r gin.IRouter, rd *web.Renderer) {
 	p := &public{s: s, rd: rd, pdfs: newPDFCache(256), signed: signedJSON(s)}
 	r.GET("/c/:id", rd.Page(p.credential))
 	r.GET("/c/:id/badge", rd.Page(p.badge))
@@ -152,7 +189,7 @@ func (s *Service) RegisterPublic(r gin.IRouter, rd *web.Renderer) {
 // organisationLogo serves the issuer's logo: public, as Open Badges issuer
 // profiles and certificates link it.
 func (p *public) organisationLogo(c *gin.Context) error {
-	b, typ, updated, err := p.s.OrganisationLogo(c.Request.Context())
+	b, typ, updated, err := p.s.Core.OrganisationLogo(c.Request.Context())
 	if err != nil {
 		return err
 	}
@@ -171,18 +208,18 @@ type public struct {
 }
 
 // visible loads a credential the public may see (published or revoked).
-func (p *public) visible(c *gin.Context) (Credential, bool, error) {
+func (p *public) visible(c *gin.Context) (issuance.Credential, bool, error) {
 	return p.visibleID(c.Request.Context(), c.Param("id"))
 }
 
 // visibleID loads credential id if the public may see it.
-func (p *public) visibleID(ctx context.Context, id string) (Credential, bool, error) {
-	cr, err := p.s.Credential(ctx, strings.ToLower(id))
-	if apperr.Is(err, apperr.NotFound) || (err == nil && cr.State == Unpublished) {
-		return Credential{}, false, nil
+func (p *public) visibleID(ctx context.Context, id string) (issuance.Credential, bool, error) {
+	cr, err := p.s.Core.Credential(ctx, strings.ToLower(id))
+	if apperr.Is(err, apperr.NotFound) || (err == nil && cr.State == issuance.Unpublished) {
+		return issuance.Credential{}, false, nil
 	}
 	if err != nil {
-		return Credential{}, false, err
+		return issuance.Credential{}, false, err
 	}
 	return cr, true, nil
 }
@@ -210,11 +247,11 @@ func (p *public) credential(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	ver, err := p.s.Verify(c.Request.Context(), cr)
+	ver, err := p.s.Signing.Verify(c.Request.Context(), cr)
 	if err != nil {
 		// The page still shows the credential, without claiming it verified.
 		p.s.logger().Error("public page: cannot verify credential", "credential", cr.ID, "err", err)
-		ver = Verification{Problem: "The signature could not be checked just now; try again later."}
+		ver = signing.Verification{Problem: "The signature could not be checked just now; try again later."}
 	}
 	v.Verification = &ver
 	c.Header("Vary", "Accept")
@@ -232,11 +269,11 @@ func (p *public) image(which string) web.HandlerFunc {
 		if !ok {
 			return p.notFound(c)
 		}
-		g, err := p.s.Group(c.Request.Context(), cr.GroupID)
+		g, err := p.s.Core.Group(c.Request.Context(), cr.GroupID)
 		if err != nil {
 			return err
 		}
-		d, err := p.s.Design(c.Request.Context(), g.DesignID)
+		d, err := p.s.Core.Design(c.Request.Context(), g.DesignID)
 		if err != nil {
 			return err
 		}

@@ -78,7 +78,7 @@ func (s *Service) resolveMultikey(ctx context.Context, vm string) (ed25519.Publi
 
 // IssuerProfile returns the issuer as a standalone Open Badges Profile.
 func (s *Service) IssuerProfile(ctx context.Context) ([]byte, error) {
-	iss, err := s.issuerIdentity(ctx)
+	iss, err := s.Identity(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func (s *Service) AchievementDocument(ctx context.Context, id string) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	iss, err := s.issuerIdentity(ctx)
+	iss, err := s.Identity(ctx)
 	if err != nil {
 		return nil, err
 	}

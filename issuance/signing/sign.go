@@ -40,10 +40,10 @@ type IssuerIdentity struct {
 // open its signing keys with (a Service built without Keys).
 var ErrSigningUnavailable = errors.New("credential signing is not configured (no secret keys)")
 
-// issuerIdentity is where Laurel reads who issues: the organisation
+// Identity is where Laurel reads who issues: the organisation
 // settings (the deployment's URL when they name no website), unless
 // Service.Issuer says otherwise.
-func (s *Service) issuerIdentity(ctx context.Context) (IssuerIdentity, error) {
+func (s *Service) Identity(ctx context.Context) (IssuerIdentity, error) {
 	if s.Issuer != nil {
 		return s.Issuer(ctx)
 	}
@@ -252,7 +252,7 @@ func (s *Service) Sign(ctx context.Context, ids []string, skipLocked bool) error
 	if err != nil {
 		return err
 	}
-	iss, err := s.issuerIdentity(ctx)
+	iss, err := s.Identity(ctx)
 	if err != nil {
 		return fmt.Errorf("sign %d credentials: issuer: %w", len(ids), err)
 	}
