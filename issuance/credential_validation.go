@@ -256,3 +256,30 @@ func (s *Service) ValidateNew(ctx context.Context, g Group, items []NewCredentia
 	}
 	return nil
 }
+
+// Checked is one new credential as CheckNew leaves it: trimmed and
+// normalised, dates as YYYY-MM-DD ("" when missing or invalid).
+type Checked struct {
+	Name, Email string
+	// Key is lower(Email) when the group forbids duplicates, else "".
+	Key                 string
+	IssuedOn, ExpiresOn string
+	Attributes          map[string]string
+}
+
+// CheckNew checks item for group g as CreateCredentials does, without the
+// checks that need the database (a recipient already holding one), and
+// returns it normalised with its per-field problems (Index 0).
+func CheckNew(g Group, item NewCredential, now time.Time) (Checked, []apperr.FieldError) {
+	ps, fe := prepare(g, []NewCredential{item}, now)
+	p := ps[0]
+	out := Checked{Name: p.name, Email: p.email, Key: p.key, ExpiresOn: p.expiresString(), Attributes: p.attrs}
+	if !p.issued.IsZero() {
+		out.IssuedOn = p.issued.Format(DateLayout)
+	}
+	return out, fe
+}
+
+// ExpiryFor is the expiry a credential of group g issued on issued gets
+// when none is given: the issue date plus the group's validity, if any.
+func ExpiryFor(g Group, issued time.Time) *time.Time { return deriveExpiry(g, issued) }

@@ -187,7 +187,7 @@ func insertArrays(ps []prepared) ([]string, []any) {
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n),
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, p := range ps {
-		ids[i] = newCredentialID()
+		ids[i] = NewCredentialID()
 		names[i], emails[i], keys[i] = p.name, p.email, p.key
 		issued[i], expires[i] = p.issued.Format(DateLayout), p.expiresString()
 		a, _ := json.Marshal(p.attrs)

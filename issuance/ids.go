@@ -12,7 +12,8 @@ var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadd
 
 // newCredentialID returns a public credential ID: 160 random bits (32
 // characters), so IDs cannot be guessed or enumerated.
-func newCredentialID() string {
+// NewCredentialID returns a new random credential id.
+func NewCredentialID() string {
 	b := make([]byte, 20)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go ≥ 1.24)
 	return idEncoding.EncodeToString(b)

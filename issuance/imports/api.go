@@ -1,4 +1,4 @@
-package issuance
+package imports
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/web"
+	"github.com/laurel-edu/laurel/issuance/internal/staffui"
 )
 
 // XLSXType is the media type of an Excel workbook.
@@ -24,8 +25,12 @@ const XLSXType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sh
 // maxAPIErrors bounds the errors an import object lists; errors.csv has all.
 const maxAPIErrors = 10000
 
-// registerImportAPI mounts the import endpoints of docs/api.md.
-func (a *api) registerImportAPI(r gin.IRouter) {
+type api struct{ s *Service }
+
+// RegisterAPI mounts the import endpoints of docs/api.md on r, the JSON
+// API v1 group (/api/v1, behind the Bearer-token middleware).
+func (s *Service) RegisterAPI(r gin.IRouter) {
+	a := &api{s: s}
 	r.POST("/groups/:id/imports", web.API(a.createImport))
 	r.GET("/groups/:id/imports", web.API(a.listImports))
 	r.GET("/imports/:id", web.API(a.getImport))
@@ -114,11 +119,11 @@ func importWarnings(im Import) []string {
 // importFor loads import :id and checks that the principal may import into
 // its group.
 func (a *api) importFor(c *gin.Context) (Import, *auth.Principal, error) {
-	p := apiPrincipal(c)
+	p := auth.Current(c)
 	if err := p.Require(auth.CreateCredentials); err != nil {
 		return Import{}, nil, err
 	}
-	id, err := pathID(c, "Import")
+	id, err := staffui.APIPathID(c, "Import")
 	if err != nil {
 		return Import{}, nil, err
 	}
@@ -146,12 +151,12 @@ func uploadOptions(get func(string) string) (ImportOptions, error) {
 }
 
 func (a *api) createImport(c *gin.Context) error {
-	id, err := groupParam(c, auth.CreateCredentials)
+	id, err := staffui.APIGroupParam(c, auth.CreateCredentials)
 	if err != nil {
 		return err
 	}
-	p := apiPrincipal(c)
-	if _, err := a.s.Group(c.Request.Context(), id); err != nil {
+	p := auth.Current(c)
+	if _, err := a.s.Core.Group(c.Request.Context(), id); err != nil {
 		return err
 	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxImportBytes+1<<20)
@@ -210,7 +215,7 @@ func (a *api) createImport(c *gin.Context) error {
 }
 
 func (a *api) listImports(c *gin.Context) error {
-	id, err := groupParam(c, auth.CreateCredentials)
+	id, err := staffui.APIGroupParam(c, auth.CreateCredentials)
 	if err != nil {
 		return err
 	}
@@ -273,7 +278,7 @@ func (a *api) commitImport(c *gin.Context) error {
 		AllOrNothing bool `json:"all_or_nothing"`
 	}
 	if c.Request.ContentLength != 0 && c.Request.Body != nil {
-		if err := decode(c, &b); err != nil && !strings.Contains(apperr.Message(err), "empty") {
+		if err := web.DecodeJSON(c, &b, web.JSONOptions{MaxBytes: 32 << 20}); err != nil && !strings.Contains(apperr.Message(err), "empty") {
 			return err
 		}
 	}

@@ -1,4 +1,4 @@
-package issuance
+package imports
 
 import (
 	"context"
@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"time"
 
+	auditlog "github.com/laurel-edu/laurel/internal/audit"
+
 	"github.com/jmoiron/sqlx"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/jobs"
+	"github.com/laurel-edu/laurel/issuance/internal/staffui"
 )
 
 // CommitImport queues the creation of a ready import's valid rows as
@@ -47,7 +50,7 @@ func (s *Service) CommitImport(ctx context.Context, actor string, id int64, allO
 			return apperr.Errorf(apperr.Conflict, "No row of import %d can be created; fix the rows and upload the file again.", id)
 		}
 		if allOrNothing && r.Invalid > 0 {
-			return apperr.Errorf(apperr.Conflict, "%s of import %d have problems; nothing was created, as you asked for all rows or none.", plural(r.Invalid, "row"), id)
+			return apperr.Errorf(apperr.Conflict, "%s of import %d have problems; nothing was created, as you asked for all rows or none.", staffui.Plural(r.Invalid, "row"), id)
 		}
 		const q = `UPDATE imports SET state = 'committing', all_or_nothing = $2, committed_by = $3, phase = 'committing',
 				rows_done = 0, rows_total = valid, phase_started_at = $4, updated_at = $4, error = '' WHERE id = $1`
@@ -160,7 +163,7 @@ func (s *Service) commit(ctx context.Context, j jobs.Job, id int64) error {
 		if created < r.Valid {
 			if r.AllOrNothing {
 				return apperr.Errorf(apperr.Conflict, "%s received a credential in this group while the import waited; nothing was created, as you asked for all rows or none. Check the file again.",
-					plural(r.Valid-created, "recipient"))
+					staffui.Plural(r.Valid-created, "recipient"))
 			}
 			const mark = `UPDATE import_rows r SET errors = jsonb_build_array(jsonb_build_object('field', 'recipient.email',
 					'message', r.email || ' received a credential in this group after the file was checked; skipped.'))
@@ -179,7 +182,7 @@ func (s *Service) commit(ctx context.Context, j jobs.Job, id int64) error {
 		if err := saveMapping(ctx, tx, r.GroupID, r.Signature, cols); err != nil {
 			return err
 		}
-		if err := audit(ctx, tx, now, r.Actor, "commit", "import", fmt.Sprint(id), nil,
+		if err := auditlog.Record(ctx, tx, now, r.Actor, "commit", "import", fmt.Sprint(id), nil,
 			map[string]any{"group_id": r.GroupID, "created": created, "skipped": r.Rows - created}); err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-package issuance
+package imports
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package issuance
+package imports
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	auditlog "github.com/laurel-edu/laurel/internal/audit"
 
 	"github.com/jmoiron/sqlx"
 
@@ -213,7 +215,7 @@ type ImportOptions struct {
 // unknown headers or attributes is an apperr.Fields error naming the field
 // ("file", "date_order", "mapping"); nothing is then stored.
 func (s *Service) StartImport(ctx context.Context, actor string, groupID int64, r io.Reader, opt ImportOptions) (Import, error) {
-	g, err := s.Group(ctx, groupID)
+	g, err := s.Core.Group(ctx, groupID)
 	if err != nil {
 		return Import{}, err
 	}
@@ -264,7 +266,7 @@ func (s *Service) StartImport(ctx context.Context, actor string, groupID int64, 
 		if _, err := jobs.Enqueue(ctx, tx, ImportValidateJob, importJob{ImportID: id}); err != nil {
 			return err
 		}
-		return audit(ctx, tx, s.now(), actor, "upload", "import", fmt.Sprint(id), nil,
+		return auditlog.Record(ctx, tx, s.now(), actor, "upload", "import", fmt.Sprint(id), nil,
 			map[string]any{"group_id": groupID, "file_name": opt.FileName, "sha256": sum, "size": size})
 	})
 	if err != nil {
@@ -545,7 +547,7 @@ func (s *Service) CancelImport(ctx context.Context, actor string, id int64) erro
 		if _, err := tx.ExecContext(ctx, `DELETE FROM imports WHERE id = $1`, id); err != nil {
 			return fmt.Errorf("cancel import %d: %w", id, err)
 		}
-		return audit(ctx, tx, s.now(), actor, "cancel", "import", fmt.Sprint(id), nil, nil)
+		return auditlog.Record(ctx, tx, s.now(), actor, "cancel", "import", fmt.Sprint(id), nil, nil)
 	})
 }
 

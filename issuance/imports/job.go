@@ -1,4 +1,4 @@
-package issuance
+package imports
 
 import (
 	"context"
@@ -10,11 +10,14 @@ import (
 	"strings"
 	"time"
 
+	auditlog "github.com/laurel-edu/laurel/internal/audit"
+
 	"github.com/jmoiron/sqlx"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/jobs"
+	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/sheet"
 )
 
@@ -70,11 +73,11 @@ func (s *Service) validateJob(ctx context.Context, j jobs.Job) error {
 
 // rowChecker turns one spreadsheet row into a staged row.
 type rowChecker struct {
-	g         Group
+	g         issuance.Group
 	cols      []ImportColumn
 	orders    map[int]sheet.DateOrder // column → date order
 	ambiguous map[int]bool            // date columns whose order is unknown
-	attrType  map[string]AttributeType
+	attrType  map[string]issuance.AttributeType
 	now       time.Time // validation's "today" (future issue dates), from the service clock
 }
 
@@ -99,7 +102,7 @@ func (rc *rowChecker) isDate(attr string) bool {
 		return true
 	}
 	if k, ok := strings.CutPrefix(attr, "attributes."); ok {
-		return rc.attrType[k] == DateAttr
+		return rc.attrType[k] == issuance.DateAttr
 	}
 	return false
 }
@@ -112,16 +115,16 @@ func (rc *rowChecker) date(ci int, v string) (string, string) {
 		if err != nil {
 			return "", fmt.Sprintf("Column %q: %v", label, err)
 		}
-		return d.Format(DateLayout), ""
+		return d.Format(issuance.DateLayout), ""
 	}
 	if d, err := sheet.ParseDate(v, ""); err == nil {
-		return d.Format(DateLayout), ""
+		return d.Format(issuance.DateLayout), ""
 	}
 	m, errM := sheet.ParseDate(v, sheet.MDY)
 	d, errD := sheet.ParseDate(v, sheet.DMY)
 	switch {
 	case errM == nil && errD == nil && m.Equal(d):
-		return m.Format(DateLayout), ""
+		return m.Format(issuance.DateLayout), ""
 	case errM == nil && errD == nil:
 		return "", fmt.Sprintf("Column %q: %q is ambiguous (%s or %s); choose the file's date order and check again.",
 			label, v, m.Format("2 January 2006"), d.Format("2 January 2006"))
@@ -147,7 +150,7 @@ func (rc *rowChecker) check(cells []string) staged {
 		out.errs = append(out.errs, rowErr{Field: field, Message: msg})
 		flagged[field] = true
 	}
-	item := NewCredential{Attributes: map[string]string{}}
+	item := issuance.NewCredential{Attributes: map[string]string{}}
 	var first, last string
 	for ci, c := range rc.cols {
 		if c.Attribute == "" {
@@ -187,19 +190,16 @@ func (rc *rowChecker) check(cells []string) staged {
 	if item.Recipient.Name == "" {
 		item.Recipient.Name = strings.TrimSpace(first + " " + last)
 	}
-	ps, fe := prepare(rc.g, []NewCredential{item}, rc.now)
+	p, fe := issuance.CheckNew(rc.g, item, rc.now)
 	for _, f := range fe {
 		if !flagged[f.Field] {
 			out.errs = append(out.errs, rowErr{Field: f.Field, Message: f.Message})
 		}
 	}
-	p := ps[0]
-	out.name, out.email, out.key = p.name, p.email, p.key
-	if !p.issued.IsZero() {
-		out.issued = p.issued.Format(DateLayout)
-	}
-	out.expires = p.expiresString()
-	a, _ := json.Marshal(orEmpty(p.attrs))
+	out.name, out.email, out.key = p.Name, p.Email, p.Key
+	out.issued = p.IssuedOn
+	out.expires = p.ExpiresOn
+	a, _ := json.Marshal(orEmpty(p.Attributes))
 	out.attrs = string(a)
 	if out.name == "" {
 		out.name = strings.TrimSpace(item.Recipient.Name)
@@ -223,7 +223,7 @@ func nullable(s string) any {
 // inside it, recipients who already hold a credential) run in SQL. The
 // import becomes ready in the same transaction that stages its rows.
 func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
-	g, err := s.Group(ctx, im.GroupID)
+	g, err := s.Core.Group(ctx, im.GroupID)
 	if err != nil {
 		return err
 	}
@@ -258,7 +258,7 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 		}
 	}
 	rc := &rowChecker{g: g, cols: resolveColumns(g, header, im.Mapping, saved), orders: map[int]sheet.DateOrder{},
-		ambiguous: map[int]bool{}, attrType: map[string]AttributeType{}, now: s.now()}
+		ambiguous: map[int]bool{}, attrType: map[string]issuance.AttributeType{}, now: s.now()}
 	for _, a := range g.Attributes {
 		rc.attrType[a.Key] = a.Type
 	}
@@ -347,7 +347,7 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 				b, _ := json.Marshal(st.errs)
 				errs = string(b)
 			}
-			if _, err := stmt.ExecContext(ctx, im.ID, row.Number, newCredentialID(), st.name, st.email, nullable(st.key),
+			if _, err := stmt.ExecContext(ctx, im.ID, row.Number, issuance.NewCredentialID(), st.name, st.email, nullable(st.key),
 				nullable(st.issued), nullable(st.expires), st.attrs, errs); err != nil {
 				return fmt.Errorf("validate import %d: copy row %d: %w", im.ID, row.Number, err)
 			}
@@ -408,7 +408,7 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 // recipient twice (case-insensitive), and recipients who already hold a live
 // credential in the group. Both apply only where the group allows one
 // credential per recipient (key is NULL otherwise).
-func markFileWide(ctx context.Context, tx *sqlx.Tx, id int64, g Group) error {
+func markFileWide(ctx context.Context, tx *sqlx.Tx, id int64, g issuance.Group) error {
 	if g.AllowDuplicates {
 		return nil
 	}
@@ -445,7 +445,7 @@ func (s *Service) RecheckImport(ctx context.Context, actor string, id int64, ord
 	if err != nil {
 		return Import{}, err
 	}
-	g, err := s.Group(ctx, im.GroupID)
+	g, err := s.Core.Group(ctx, im.GroupID)
 	if err != nil {
 		return Import{}, err
 	}
@@ -470,7 +470,7 @@ func (s *Service) RecheckImport(ctx context.Context, actor string, id int64, ord
 		if _, err := jobs.Enqueue(ctx, tx, ImportValidateJob, importJob{ImportID: id}); err != nil {
 			return err
 		}
-		return audit(ctx, tx, s.now(), actor, "remap", "import", fmt.Sprint(id), nil, map[string]any{"mapping": mapping, "date_order": order})
+		return auditlog.Record(ctx, tx, s.now(), actor, "remap", "import", fmt.Sprint(id), nil, map[string]any{"mapping": mapping, "date_order": order})
 	})
 	if err != nil {
 		return Import{}, err

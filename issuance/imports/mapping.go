@@ -1,4 +1,4 @@
-package issuance
+package imports
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/sheet"
 )
 
@@ -51,7 +52,7 @@ var standardColumns = []struct{ Key, Label string }{
 type ImportTarget struct{ Key, Label string }
 
 // importTargets lists what g's columns can be mapped to.
-func importTargets(g Group) []ImportTarget {
+func importTargets(g issuance.Group) []ImportTarget {
 	out := make([]ImportTarget, 0, len(standardColumns)+len(g.Attributes))
 	for _, c := range standardColumns {
 		out = append(out, ImportTarget{c.Key, c.Label})
@@ -62,7 +63,7 @@ func importTargets(g Group) []ImportTarget {
 	return out
 }
 
-func validTarget(g Group, key string) bool {
+func validTarget(g issuance.Group, key string) bool {
 	for _, t := range importTargets(g) {
 		if t.Key == key {
 			return true
@@ -74,7 +75,7 @@ func validTarget(g Group, key string) bool {
 // autoTarget recognises a header: a custom attribute's key or label first
 // (a group's "Completed" attribute wins over the issue-date synonym), then
 // the standard synonyms.
-func autoTarget(g Group, header string) string {
+func autoTarget(g issuance.Group, header string) string {
 	n := sheet.Normalize(header)
 	if n == "" {
 		return ""
@@ -123,7 +124,7 @@ func mappingHeader(header []string, h string) int {
 
 // checkMapping refuses a user mapping that names a header the file lacks or
 // an attribute group g lacks, or maps two columns to one attribute.
-func checkMapping(g Group, header []string, m map[string]string) error {
+func checkMapping(g issuance.Group, header []string, m map[string]string) error {
 	var fe []apperr.FieldError
 	used := map[string]string{}
 	keys := make([]string, 0, len(m))
@@ -161,7 +162,7 @@ func checkMapping(g Group, header []string, m map[string]string) error {
 // resolveColumns maps each header column: the user's choice, else the
 // mapping saved for this file shape, else recognition by header; an
 // attribute is filled by one column only (the first that claims it).
-func resolveColumns(g Group, header []string, user, saved map[string]string) []ImportColumn {
+func resolveColumns(g issuance.Group, header []string, user, saved map[string]string) []ImportColumn {
 	cols := make([]ImportColumn, len(header))
 	taken := map[string]bool{}
 	decided := make([]bool, len(header))
@@ -206,7 +207,7 @@ func resolveColumns(g Group, header []string, user, saved map[string]string) []I
 
 // missingColumns names the required attributes no column fills, as
 // problems on the header row.
-func missingColumns(g Group, cols []ImportColumn, headerRow int) []ImportError {
+func missingColumns(g issuance.Group, cols []ImportColumn, headerRow int) []ImportError {
 	has := map[string]bool{}
 	for _, c := range cols {
 		if c.Attribute != "" {

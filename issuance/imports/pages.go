@@ -1,6 +1,7 @@
-package issuance
+package imports
 
 import (
+	"embed"
 	"errors"
 	"fmt"
 	"mime"
@@ -12,11 +13,28 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/internal/web"
+	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/internal/staffui"
 )
 
-// registerImportUI mounts the CSV/XLSX import pages.
-func (u *ui) registerImportUI(r gin.IRouter) {
-	p := u.rd.Page
+// Templates holds the import pages; the app passes its "templates"
+// directory to web.NewRenderer.
+//
+//go:embed templates/*.html
+var Templates embed.FS
+
+// ui serves the import pages.
+type ui struct {
+	s  *Service
+	rd *web.Renderer
+}
+
+// RegisterUI mounts the CSV/XLSX import pages on r, which the app protects
+// with auth.RequireStaff.
+func (s *Service) RegisterUI(r gin.IRouter, rd *web.Renderer) {
+	u := &ui{s: s, rd: rd}
+	p := rd.Page
 	r.GET("/groups/:id/imports", p(u.imports))
 	r.POST("/groups/:id/imports", p(u.importUpload))
 	r.GET("/groups/:id/imports/template.csv", p(u.importTemplate("csv")))
@@ -31,30 +49,30 @@ func (u *ui) registerImportUI(r gin.IRouter) {
 // importsPage is /groups/:id/imports: the upload form and past imports.
 type importsPage struct {
 	Title   string
-	Nav     nav
+	Nav     staffui.Nav
 	Imports []Import
 	Problem string
 }
 
 func (u *ui) imports(c *gin.Context) error {
-	g, p, err := u.groupFor(c, auth.CreateCredentials)
+	g, p, err := staffui.GroupFor(c, u.s.Core, auth.CreateCredentials)
 	if err != nil {
 		return err
 	}
 	return u.renderImports(c, g, p, http.StatusOK, "")
 }
 
-func (u *ui) renderImports(c *gin.Context, g Group, p *auth.Principal, status int, problem string) error {
+func (u *ui) renderImports(c *gin.Context, g issuance.Group, p *auth.Principal, status int, problem string) error {
 	ims, err := u.s.Imports(c.Request.Context(), g.ID, 50)
 	if err != nil {
 		return err
 	}
-	return u.rd.Render(c, status, "staff_imports.html", importsPage{Title: "Import · " + g.Name, Nav: newNav(g, p, "imports"),
+	return u.rd.Render(c, status, "staff_imports.html", importsPage{Title: "Import · " + g.Name, Nav: staffui.NewNav(g, p, "imports"),
 		Imports: ims, Problem: problem})
 }
 
 func (u *ui) importUpload(c *gin.Context) error {
-	g, p, err := u.groupFor(c, auth.CreateCredentials)
+	g, p, err := staffui.GroupFor(c, u.s.Core, auth.CreateCredentials)
 	if err != nil {
 		return err
 	}
@@ -84,26 +102,26 @@ func (u *ui) importUpload(c *gin.Context) error {
 		}
 		return err
 	}
-	return seeOther(c, fmt.Sprintf("/groups/%d/imports/%d", g.ID, im.ID))
+	return staffui.SeeOther(c, fmt.Sprintf("/groups/%d/imports/%d", g.ID, im.ID))
 }
 
 // importFor loads the :import of the :id group (404 when it belongs to
 // another group) after the group's permission check.
-func (u *ui) importFor(c *gin.Context) (Group, *auth.Principal, Import, error) {
-	g, p, err := u.groupFor(c, auth.CreateCredentials)
+func (u *ui) importFor(c *gin.Context) (issuance.Group, *auth.Principal, Import, error) {
+	g, p, err := staffui.GroupFor(c, u.s.Core, auth.CreateCredentials)
 	if err != nil {
-		return Group{}, nil, Import{}, err
+		return issuance.Group{}, nil, Import{}, err
 	}
 	id, err := strconv.ParseInt(c.Param("import"), 10, 64)
 	if err != nil || id <= 0 {
-		return Group{}, nil, Import{}, apperr.Errorf(apperr.NotFound, "There is no import %q.", c.Param("import"))
+		return issuance.Group{}, nil, Import{}, apperr.Errorf(apperr.NotFound, "There is no import %q.", c.Param("import"))
 	}
 	im, err := u.s.Import(c.Request.Context(), id)
 	if err != nil {
-		return Group{}, nil, Import{}, err
+		return issuance.Group{}, nil, Import{}, err
 	}
 	if im.GroupID != g.ID {
-		return Group{}, nil, Import{}, apperr.Errorf(apperr.NotFound, "There is no import %d in group %q.", id, g.Name)
+		return issuance.Group{}, nil, Import{}, apperr.Errorf(apperr.NotFound, "There is no import %d in group %q.", id, g.Name)
 	}
 	return g, p, im, nil
 }
@@ -117,14 +135,14 @@ type importColumnRow struct {
 // importPage is /groups/:id/imports/:import.
 type importPage struct {
 	Title      string
-	Nav        nav
+	Nav        staffui.Nav
 	Import     Import
 	Columns    []importColumnRow
 	Targets    []ImportTarget
 	Errors     []ImportError
 	MoreErrors bool
 	Preview    []ImportPreviewRow
-	Attributes []Attribute
+	Attributes []issuance.Attribute
 	Warnings   []string
 	Problem    string
 }
@@ -140,8 +158,8 @@ func (u *ui) importPage(c *gin.Context) error {
 	return u.renderImport(c, g, p, im, http.StatusOK, c.Query("problem"))
 }
 
-func (u *ui) renderImport(c *gin.Context, g Group, p *auth.Principal, im Import, status int, problem string) error {
-	page := importPage{Title: im.FileName + " · " + g.Name, Nav: newNav(g, p, "imports"), Import: im, Targets: importTargets(g),
+func (u *ui) renderImport(c *gin.Context, g issuance.Group, p *auth.Principal, im Import, status int, problem string) error {
+	page := importPage{Title: im.FileName + " · " + g.Name, Nav: staffui.NewNav(g, p, "imports"), Import: im, Targets: importTargets(g),
 		Attributes: g.Attributes, Warnings: importWarnings(im), Problem: problem}
 	for i, col := range im.Columns {
 		page.Columns = append(page.Columns, importColumnRow{ImportColumn: col, Name: fmt.Sprintf("col_%d", i)})
@@ -197,7 +215,7 @@ func (u *ui) importRecheck(c *gin.Context) error {
 		}
 		return err
 	}
-	return seeOther(c, fmt.Sprintf("/groups/%d/imports/%d", g.ID, im.ID))
+	return staffui.SeeOther(c, fmt.Sprintf("/groups/%d/imports/%d", g.ID, im.ID))
 }
 
 func (u *ui) importCommit(c *gin.Context) error {
@@ -215,7 +233,7 @@ func (u *ui) importCommit(c *gin.Context) error {
 		}
 		return err
 	}
-	return seeOther(c, fmt.Sprintf("/groups/%d/imports/%d", g.ID, im.ID))
+	return staffui.SeeOther(c, fmt.Sprintf("/groups/%d/imports/%d", g.ID, im.ID))
 }
 
 func (u *ui) importCancel(c *gin.Context) error {
@@ -229,12 +247,12 @@ func (u *ui) importCancel(c *gin.Context) error {
 		}
 		return err
 	}
-	return seeOther(c, fmt.Sprintf("/groups/%d/imports", g.ID))
+	return staffui.SeeOther(c, fmt.Sprintf("/groups/%d/imports", g.ID))
 }
 
 func (u *ui) importTemplate(format string) func(c *gin.Context) error {
 	return func(c *gin.Context) error {
-		g, _, err := u.groupFor(c, auth.CreateCredentials)
+		g, _, err := staffui.GroupFor(c, u.s.Core, auth.CreateCredentials)
 		if err != nil {
 			return err
 		}

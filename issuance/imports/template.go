@@ -1,4 +1,4 @@
-package issuance
+package imports
 
 import (
 	"bytes"
@@ -10,12 +10,13 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/issuance"
 )
 
 // templateHeader is the header row of group g's import template: the
 // standard columns and every custom attribute, labelled as the mapping
 // recognises them.
-func templateHeader(g Group) []string {
+func templateHeader(g issuance.Group) []string {
 	h := []string{"Recipient name", "Recipient email", "Issue date", "Expiry date"}
 	for _, a := range g.Attributes {
 		h = append(h, a.Label)
@@ -24,19 +25,20 @@ func templateHeader(g Group) []string {
 }
 
 // templateExample is one example row matching templateHeader.
-func templateExample(g Group, now time.Time) []string {
-	issued := dateOnly(now.UTC())
+func templateExample(g issuance.Group, now time.Time) []string {
+	u := now.UTC()
+	issued := time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
 	expires := ""
-	if e := deriveExpiry(g, issued); e != nil {
-		expires = e.Format(DateLayout)
+	if e := issuance.ExpiryFor(g, issued); e != nil {
+		expires = e.Format(issuance.DateLayout)
 	}
-	row := []string{"Ada Lovelace", "ada.lovelace@example.edu", issued.Format(DateLayout), expires}
+	row := []string{"Ada Lovelace", "ada.lovelace@example.edu", issued.Format(issuance.DateLayout), expires}
 	for _, a := range g.Attributes {
 		switch a.Type {
-		case NumberAttr:
+		case issuance.NumberAttr:
 			row = append(row, "90")
-		case DateAttr:
-			row = append(row, issued.Format(DateLayout))
+		case issuance.DateAttr:
+			row = append(row, issued.Format(issuance.DateLayout))
 		default:
 			row = append(row, "Example "+strings.ToLower(a.Label))
 		}
@@ -44,7 +46,7 @@ func templateExample(g Group, now time.Time) []string {
 	return row
 }
 
-func templateFileName(g Group, format string) string {
+func templateFileName(g issuance.Group, format string) string {
 	name := strings.Map(func(r rune) rune {
 		if r < 0x20 || strings.ContainsRune(`"\/:*?<>|;`, r) {
 			return '-'
@@ -56,7 +58,7 @@ func templateFileName(g Group, format string) string {
 
 // ImportTemplate returns group g's import template as "csv" (UTF-8 with a
 // BOM, so Excel reads accents right) or "xlsx", with its media type.
-func ImportTemplate(g Group, format string, now time.Time) ([]byte, string, error) {
+func ImportTemplate(g issuance.Group, format string, now time.Time) ([]byte, string, error) {
 	header, example := templateHeader(g), templateExample(g, now)
 	switch format {
 	case "csv":
@@ -87,14 +89,14 @@ func ImportTemplate(g Group, format string, now time.Time) ([]byte, string, erro
 		}
 		dateCol := map[int]bool{2: true, 3: true}
 		for i, a := range g.Attributes {
-			if a.Type == DateAttr {
+			if a.Type == issuance.DateAttr {
 				dateCol[4+i] = true
 			}
 		}
 		for i, v := range example {
 			c, _ := excelize.CoordinatesToCellName(i+1, 2)
 			var err error
-			if d, perr := time.Parse(DateLayout, v); perr == nil && dateCol[i] {
+			if d, perr := time.Parse(issuance.DateLayout, v); perr == nil && dateCol[i] {
 				if err = f.SetCellValue(sh, c, d); err == nil {
 					err = f.SetCellStyle(sh, c, c, dateStyle)
 				}

@@ -1,7 +1,7 @@
-// Package staffui is what the staff pages of the issuance features share
-// (the staff pages, imports, mail delivery): the signed-in principal, path
-// ids, the group header, form errors and Post/Redirect/Get. It owns no
-// table.
+// Package staffui is what the staff surfaces of the issuance features
+// share (the staff pages, the JSON API, imports, mail delivery): the
+// signed-in principal, path ids and group permission checks, the group
+// header, form errors and Post/Redirect/Get. It owns no table.
 package staffui
 
 import (
@@ -109,4 +109,28 @@ func Plural(n int, word string) string {
 		return fmt.Sprintf("1 %s", word)
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// APIGroupParam is the group id in an API path, once the caller may do
+// perm in that group (a 404 for a malformed id, a 403 outside the caller's
+// groups).
+func APIGroupParam(c *gin.Context, perm auth.Permission) (int64, error) {
+	id, err := APIPathID(c, "Group")
+	if err != nil {
+		return 0, err
+	}
+	if err := auth.Current(c).RequireGroup(perm, id); err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
+// APIPathID parses an API path's :id as a positive integer; what names the
+// thing in the NotFound message.
+func APIPathID(c *gin.Context, what string) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, apperr.Errorf(apperr.NotFound, "%s %q does not exist.", what, c.Param("id"))
+	}
+	return id, nil
 }
