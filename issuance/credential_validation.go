@@ -229,7 +229,9 @@ func heldErrors(g Group, ps []prepared, held map[string]string) []apperr.FieldEr
 	return fe
 }
 
-func batchError(n int, fe []apperr.FieldError) error {
+// BatchError is the Invalid error of a batch of n new credentials with
+// per-item problems fe: nothing was created.
+func BatchError(n int, fe []apperr.FieldError) error {
 	items := map[int]bool{}
 	for _, f := range fe {
 		items[f.Index] = true
@@ -252,7 +254,7 @@ func (s *Service) ValidateNew(ctx context.Context, g Group, items []NewCredentia
 		return err
 	}
 	if fe = append(fe, heldErrors(g, ps, held)...); len(fe) > 0 {
-		return batchError(len(items), fe)
+		return BatchError(len(items), fe)
 	}
 	return nil
 }

@@ -113,7 +113,7 @@ func (s *Service) CreateCredentials(ctx context.Context, actor string, groupID i
 	}
 	ps, fe := prepare(g, items, s.now())
 	if len(fe) > 0 {
-		return nil, batchError(len(items), fe)
+		return nil, BatchError(len(items), fe)
 	}
 	var out []Credential
 	err = db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
@@ -122,7 +122,7 @@ func (s *Service) CreateCredentials(ctx context.Context, actor string, groupID i
 			return err
 		}
 		if fe := heldErrors(g, ps, held); len(fe) > 0 {
-			return batchError(len(items), fe)
+			return BatchError(len(items), fe)
 		}
 		out, err = s.insert(ctx, tx, actor, g.ID, src, ps)
 		return err

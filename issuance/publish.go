@@ -22,7 +22,9 @@ type EmailPayload struct {
 	EmailID int64 `json:"email_id"`
 }
 
-func checkSelection(sel Selection) error {
+// CheckSelection refuses an empty or oversized selection (Invalid), before
+// anything is looked up.
+func CheckSelection(sel Selection) error {
 	if len(sel.IDs) == 0 && !(sel.AllUnpublished && sel.GroupID != 0) {
 		return apperr.Fields("Nothing is selected.", []apperr.FieldError{{Index: -1, Field: "ids", Message: "Select at least one credential."}})
 	}
@@ -40,7 +42,7 @@ const selectionWhere = `state = 'unpublished' AND ($1::bigint = 0 OR group_id = 
 // CountPublishable says how many of sel's credentials Publish would publish
 // (and so how many emails it would send): the Confirm page's figure.
 func (s *Service) CountPublishable(ctx context.Context, sel Selection) (int, error) {
-	if err := checkSelection(sel); err != nil {
+	if err := CheckSelection(sel); err != nil {
 		return 0, err
 	}
 	const q = `SELECT count(*) FROM credentials WHERE ` + selectionWhere
@@ -67,7 +69,7 @@ func (s *Service) GroupsOf(ctx context.Context, ids []string) ([]int64, error) {
 // publishes and queues all of them or none. Set-based SQL, so 10,000 take
 // one transaction of a few statements.
 func (s *Service) Publish(ctx context.Context, actor string, sel Selection) (PublishResult, error) {
-	if err := checkSelection(sel); err != nil {
+	if err := CheckSelection(sel); err != nil {
 		return PublishResult{}, err
 	}
 	var res PublishResult

@@ -1,4 +1,8 @@
-package issuance
+// Package api is JSON API v1 (docs/api.md) for groups and credentials: its
+// handlers, request and response bodies. Every error goes through the one
+// JSON renderer (web.API). It owns no table; everything goes through the
+// issuance core. The import endpoints are issuance/imports'.
+package api
 
 import (
 	"encoding/json"
@@ -10,13 +14,15 @@ import (
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/web"
+	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/internal/staffui"
 )
 
-// RegisterAPI mounts JSON API v1 (docs/api.md) on r, which the app mounts at
-// /api/v1 behind the Bearer-token middleware. Each handler checks the
-// principal's permission for the group it touches.
-func (s *Service) RegisterAPI(r gin.IRouter) {
-	a := &api{s: s}
+// Register mounts JSON API v1's group and credential endpoints on r, which
+// the app mounts at /api/v1 behind the Bearer-token middleware. Each
+// handler checks the principal's permission for the group it touches.
+func Register(r gin.IRouter, core *issuance.Service) {
+	a := &api{s: core}
 	r.GET("/groups", web.API(a.groups))
 	r.POST("/groups", web.API(a.createGroup))
 	r.GET("/groups/:id", web.API(a.group))
@@ -28,10 +34,9 @@ func (s *Service) RegisterAPI(r gin.IRouter) {
 	r.PATCH("/credentials/:id", web.API(a.patchCredential))
 	r.POST("/credentials/:id/revoke", web.API(a.revoke))
 	r.POST("/credentials/:id/resend", web.API(a.resend))
-	a.registerImportAPI(r)
 }
 
-type api struct{ s *Service }
+type api struct{ s *issuance.Service }
 
 // maxBody bounds a JSON request (a 50,000-item batch fits).
 const maxBody = 32 << 20
@@ -45,31 +50,15 @@ func decode(c *gin.Context, v any) error {
 
 func apiPrincipal(c *gin.Context) *auth.Principal { return auth.Current(c) }
 
-// groupParam is the group id in the path, once the caller may do perm in
-// that group (a 404 for a malformed id, a 403 outside the caller's groups).
-func groupParam(c *gin.Context, perm auth.Permission) (int64, error) {
-	id, err := pathID(c, "Group")
-	if err != nil {
-		return 0, err
-	}
-	if err := apiPrincipal(c).RequireGroup(perm, id); err != nil {
-		return 0, err
-	}
-	return id, nil
-}
+var (
+	groupParam = staffui.APIGroupParam
+	pathID     = staffui.APIPathID
+)
 
-func pathID(c *gin.Context, what string) (int64, error) {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, apperr.Errorf(apperr.NotFound, "%s %q does not exist.", what, c.Param("id"))
-	}
-	return id, nil
-}
+func (a *api) out(c issuance.Credential) issuance.CredentialJSON { return a.s.CredentialJSON(c) }
 
-func (a *api) out(c Credential) CredentialJSON { return a.s.CredentialJSON(c) }
-
-func (a *api) outs(cs []Credential) []CredentialJSON {
-	out := make([]CredentialJSON, len(cs))
+func (a *api) outs(cs []issuance.Credential) []issuance.CredentialJSON {
+	out := make([]issuance.CredentialJSON, len(cs))
 	for i, c := range cs {
 		out[i] = a.out(c)
 	}
@@ -107,7 +96,7 @@ func (a *api) groups(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]Group, len(gs))
+	out := make([]issuance.Group, len(gs))
 	for i, g := range gs {
 		out[i] = g.Group
 	}
@@ -117,22 +106,22 @@ func (a *api) groups(c *gin.Context) error {
 
 // groupBody is a group as the API accepts it (id and timestamps are ours).
 type groupBody struct {
-	Name            string      `json:"name"`
-	CourseName      string      `json:"course_name"`
-	Description     string      `json:"description"`
-	CourseLink      string      `json:"course_link"`
-	Language        string      `json:"language"`
-	DesignID        int64       `json:"design_id"`
-	Attributes      []Attribute `json:"attributes"`
-	ValidityMonths  *int        `json:"validity_months"`
-	AllowDuplicates bool        `json:"allow_duplicates"`
+	Name            string               `json:"name"`
+	CourseName      string               `json:"course_name"`
+	Description     string               `json:"description"`
+	CourseLink      string               `json:"course_link"`
+	Language        string               `json:"language"`
+	DesignID        int64                `json:"design_id"`
+	Attributes      []issuance.Attribute `json:"attributes"`
+	ValidityMonths  *int                 `json:"validity_months"`
+	AllowDuplicates bool                 `json:"allow_duplicates"`
 
 	// The instructor settings (see Group).
 	AvailableToInstructors bool `json:"available_to_instructors"`
 	AllowAutoPublish       bool `json:"allow_auto_publish"`
 }
 
-func (b groupBody) apply(g *Group) {
+func (b groupBody) apply(g *issuance.Group) {
 	g.Name, g.CourseName, g.Description, g.CourseLink, g.Language = b.Name, b.CourseName, b.Description, b.CourseLink, b.Language
 	g.DesignID, g.Attributes, g.ValidityMonths, g.AllowDuplicates = b.DesignID, b.Attributes, b.ValidityMonths, b.AllowDuplicates
 	g.AvailableToInstructors, g.AllowAutoPublish = b.AvailableToInstructors, b.AllowAutoPublish
@@ -141,14 +130,14 @@ func (b groupBody) apply(g *Group) {
 func (a *api) createGroup(c *gin.Context) error {
 	p := apiPrincipal(c)
 	// The staff form's rule: a principal limited to groups cannot create one.
-	if err := requireNewGroup(p); err != nil {
+	if err := staffui.RequireNewGroup(p); err != nil {
 		return err
 	}
 	var b groupBody
 	if err := decode(c, &b); err != nil {
 		return err
 	}
-	var g Group
+	var g issuance.Group
 	b.apply(&g)
 	g, err := a.s.CreateGroup(c.Request.Context(), p.Actor(), g)
 	if err != nil {
@@ -197,12 +186,12 @@ func (a *api) patchGroup(c *gin.Context) error {
 }
 
 type newCredentialBody struct {
-	Recipient   Recipient      `json:"recipient"`
-	IssuedOn    string         `json:"issued_on"`
-	ExpiresOn   string         `json:"expires_on"`
-	Attributes  map[string]any `json:"attributes"`
-	EvidenceURL string         `json:"evidence_url"`
-	ExternalRef string         `json:"external_ref"`
+	Recipient   issuance.Recipient `json:"recipient"`
+	IssuedOn    string             `json:"issued_on"`
+	ExpiresOn   string             `json:"expires_on"`
+	Attributes  map[string]any     `json:"attributes"`
+	EvidenceURL string             `json:"evidence_url"`
+	ExternalRef string             `json:"external_ref"`
 }
 
 func (a *api) createCredentials(c *gin.Context) error {
@@ -220,16 +209,16 @@ func (a *api) createCredentials(c *gin.Context) error {
 	if len(b.Credentials) == 0 {
 		return apperr.Fields("No credentials in the request.", []apperr.FieldError{{Index: -1, Field: "credentials", Message: "Send at least one credential."}})
 	}
-	items := make([]NewCredential, len(b.Credentials))
+	items := make([]issuance.NewCredential, len(b.Credentials))
 	var fe []apperr.FieldError
 	for i, x := range b.Credentials {
-		items[i] = NewCredential{Recipient: x.Recipient, IssuedOn: x.IssuedOn, ExpiresOn: x.ExpiresOn,
+		items[i] = issuance.NewCredential{Recipient: x.Recipient, IssuedOn: x.IssuedOn, ExpiresOn: x.ExpiresOn,
 			Attributes: attrValues(x.Attributes, i, &fe), EvidenceURL: x.EvidenceURL, ExternalRef: x.ExternalRef}
 	}
 	if len(fe) > 0 {
-		return batchError(len(items), fe)
+		return issuance.BatchError(len(items), fe)
 	}
-	cs, err := a.s.CreateCredentials(c.Request.Context(), p.Actor(), id, FromAPI, items)
+	cs, err := a.s.CreateCredentials(c.Request.Context(), p.Actor(), id, issuance.FromAPI, items)
 	if err != nil {
 		return err
 	}
@@ -245,8 +234,8 @@ func (a *api) listCredentials(c *gin.Context) error {
 	if _, err := a.s.Group(c.Request.Context(), id); err != nil {
 		return err
 	}
-	opt := ListOptions{State: State(c.Query("state")), Cursor: c.Query("cursor"),
-		Query: c.Query("q"), Source: Source(c.Query("source")), IssuedFrom: c.Query("issued_from"), IssuedTo: c.Query("issued_to")}
+	opt := issuance.ListOptions{State: issuance.State(c.Query("state")), Cursor: c.Query("cursor"),
+		Query: c.Query("q"), Source: issuance.Source(c.Query("source")), IssuedFrom: c.Query("issued_from"), IssuedTo: c.Query("issued_to")}
 	if l := c.Query("limit"); l != "" {
 		if opt.Limit, err = strconv.Atoi(l); err != nil || opt.Limit < 1 {
 			return apperr.Fields("Bad limit.", []apperr.FieldError{{Index: -1, Field: "limit", Message: "limit must be a number from 1 to 500."}})
@@ -265,17 +254,17 @@ func (a *api) listCredentials(c *gin.Context) error {
 }
 
 // credentialFor loads credential :id and checks perm on its group.
-func (a *api) credentialFor(c *gin.Context, perm auth.Permission) (Credential, *auth.Principal, error) {
+func (a *api) credentialFor(c *gin.Context, perm auth.Permission) (issuance.Credential, *auth.Principal, error) {
 	p := apiPrincipal(c)
 	if err := p.Require(perm); err != nil {
-		return Credential{}, nil, err
+		return issuance.Credential{}, nil, err
 	}
 	cr, err := a.s.Credential(c.Request.Context(), c.Param("id"))
 	if err != nil {
-		return Credential{}, nil, err
+		return issuance.Credential{}, nil, err
 	}
 	if err := p.RequireGroup(perm, cr.GroupID); err != nil {
-		return Credential{}, nil, err
+		return issuance.Credential{}, nil, err
 	}
 	return cr, p, nil
 }
@@ -306,7 +295,7 @@ func (a *api) patchCredential(c *gin.Context) error {
 	if err := decode(c, &b); err != nil {
 		return err
 	}
-	var am Amendment
+	var am issuance.Amendment
 	if b.Recipient != nil {
 		am.Name, am.Email = b.Recipient.Name, b.Recipient.Email
 	}
@@ -361,8 +350,8 @@ func (a *api) publish(c *gin.Context) error {
 	if err := decode(c, &b); err != nil {
 		return err
 	}
-	sel := Selection{IDs: b.IDs, GroupID: b.GroupID, AllUnpublished: b.AllUnpublished}
-	if err := checkSelection(sel); err != nil {
+	sel := issuance.Selection{IDs: b.IDs, GroupID: b.GroupID, AllUnpublished: b.AllUnpublished}
+	if err := issuance.CheckSelection(sel); err != nil {
 		return err
 	}
 	groups := []int64{}

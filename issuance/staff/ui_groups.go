@@ -143,7 +143,7 @@ func (u *ui) groupNew(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := requireNewGroup(p); err != nil {
+	if err := staffui.RequireNewGroup(p); err != nil {
 		return err
 	}
 	// A new group is in the organisation's language unless staff say otherwise.
@@ -160,22 +160,12 @@ func (u *ui) groupNew(c *gin.Context) error {
 
 // requireNewGroup refuses group creation to viewers and to team members
 // limited to some groups: a group they created would be invisible to them.
-func requireNewGroup(p *auth.Principal) error {
-	if err := p.Require(auth.ManageGroups); err != nil {
-		return err
-	}
-	if p.Groups != nil {
-		return apperr.Errorf(apperr.Forbidden, "You are limited to some groups, so you cannot create a new one. Ask an admin.")
-	}
-	return nil
-}
-
 func (u *ui) groupCreate(c *gin.Context) error {
 	p, err := principal(c)
 	if err != nil {
 		return err
 	}
-	if err := requireNewGroup(p); err != nil {
+	if err := staffui.RequireNewGroup(p); err != nil {
 		return err
 	}
 	g, page, err := u.parseGroupForm(c, Group{}, true)

@@ -134,3 +134,15 @@ func APIPathID(c *gin.Context, what string) (int64, error) {
 	}
 	return id, nil
 }
+
+// RequireNewGroup refuses a principal who may not create a group: one
+// without ManageGroups, or limited to some groups.
+func RequireNewGroup(p *auth.Principal) error {
+	if err := p.Require(auth.ManageGroups); err != nil {
+		return err
+	}
+	if p.Groups != nil {
+		return apperr.Errorf(apperr.Forbidden, "You are limited to some groups, so you cannot create a new one. Ask an admin.")
+	}
+	return nil
+}
