@@ -53,16 +53,17 @@ const credAuditSQL = `jsonb_build_object('state', state, 'recipient', jsonb_buil
 	'issued_on', issued_on, 'expires_on', expires_on, 'attributes', attributes, 'evidence_url', evidence_url,
 	'revocation_reason', revocation_reason)`
 
-func dateOnly(t time.Time) time.Time {
+// DateOnly is t's date as UTC midnight, how credentials store dates.
+func DateOnly(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }
 
 func (r credRow) credential() Credential {
 	c := Credential{ID: r.ID, GroupID: r.GroupID, State: State(r.State), Recipient: Recipient{Name: r.Name, Email: r.Email},
-		IssuedOn: dateOnly(r.IssuedOn), EvidenceURL: r.EvidenceURL, Source: Source(r.Source), ExternalRef: r.ExternalRef.String,
+		IssuedOn: DateOnly(r.IssuedOn), EvidenceURL: r.EvidenceURL, Source: Source(r.Source), ExternalRef: r.ExternalRef.String,
 		RevocationReason: r.RevocationReason, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, PublishedAt: r.PublishedAt, RevokedAt: r.RevokedAt}
 	if r.ExpiresOn != nil {
-		e := dateOnly(*r.ExpiresOn)
+		e := DateOnly(*r.ExpiresOn)
 		c.ExpiresOn = &e
 	}
 	c.Attributes = map[string]string{}
@@ -367,9 +368,9 @@ func (s *Service) Credentials(ctx context.Context, groupID int64, opt ListOption
 	return out, next, nil
 }
 
-// countUnpublishedUpTo counts a group's unpublished credentials, stopping at
+// CountUnpublishedUpTo counts a group's unpublished credentials, stopping at
 // limit, along the (group_id, state, seq) index.
-func (s *Service) countUnpublishedUpTo(ctx context.Context, groupID int64, limit int) (int, error) {
+func (s *Service) CountUnpublishedUpTo(ctx context.Context, groupID int64, limit int) (int, error) {
 	const q = `SELECT count(*) FROM (
 		SELECT 1 FROM credentials WHERE group_id = $1 AND state = 'unpublished' LIMIT $2) AS capped`
 	var n int

@@ -204,7 +204,7 @@ func (s *Service) UpdateDesign(ctx context.Context, actor string, only []int64, 
 		if n, err := designUsersOutside(ctx, tx, d.ID, only); err != nil {
 			return err
 		} else if n > 0 {
-			return designReadOnly(old.Name, n)
+			return DesignReadOnly(old.Name, n)
 		}
 		if fe := checkDesign(&d, &old); len(fe) > 0 {
 			return apperr.Fields("The design has problems.", fe)
@@ -246,9 +246,9 @@ func designUsersOutside(ctx context.Context, q sqlx.QueryerContext, id int64, on
 	return n, nil
 }
 
-// designReadOnly is the Forbidden error for a design used by n groups
+// DesignReadOnly is the Forbidden error for a design used by n groups
 // outside the caller's.
-func designReadOnly(name string, n int) error {
+func DesignReadOnly(name string, n int) error {
 	return apperr.Errorf(apperr.Forbidden, "Design “%s” is also used by %s you do not work in, so you cannot change it: a change would alter their credentials. An owner or admin can change it.", name, groupsCount(n))
 }
 

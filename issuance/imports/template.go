@@ -26,8 +26,7 @@ func templateHeader(g issuance.Group) []string {
 
 // templateExample is one example row matching templateHeader.
 func templateExample(g issuance.Group, now time.Time) []string {
-	u := now.UTC()
-	issued := time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
+	issued := issuance.DateOnly(now.UTC())
 	expires := ""
 	if e := issuance.ExpiryFor(g, issued); e != nil {
 		expires = e.Format(issuance.DateLayout)

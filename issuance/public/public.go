@@ -129,15 +129,15 @@ func (s *Service) View(ctx context.Context, c issuance.Credential, preview bool)
 		}
 	}
 	for _, k := range d.PrintedAttributes {
-		if f, ok := v.field(k); ok && f.Value != "" {
+		if f, ok := v.Field(k); ok && f.Value != "" {
 			v.Printed = append(v.Printed, f)
 		}
 	}
 	return v, nil
 }
 
-// field returns the standard or custom attribute key of the credential.
-func (v CredentialView) field(key string) (ViewField, bool) {
+// Field returns the standard or custom attribute key of the credential.
+func (v CredentialView) Field(key string) (ViewField, bool) {
 	c := v.Credential
 	switch key {
 	case "recipient_name":

@@ -1,4 +1,4 @@
-package issuance
+package staff
 
 import (
 	"net/http"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/issuance"
 )
 
 // maxFormRows caps one "Create Credentials" form; larger batches go through
@@ -21,7 +22,7 @@ const maxFormRows = 500
 // attrCell is one custom attribute input in a recipient row.
 type attrCell struct {
 	Key, Label string
-	Type       AttributeType
+	Type       issuance.AttributeType
 	Required   bool
 	Value      string
 	Error      string
@@ -60,8 +61,8 @@ type credentialsNewPage struct {
 	Count   int    // rows with an error, for the summary
 }
 
-func (u *ui) emptyRow(g Group, i int) recipientRow {
-	r := recipientRow{Index: i, IssuedOn: u.s.Now().UTC().Format(DateLayout), Errors: formErrors{}}
+func (u *ui) emptyRow(g issuance.Group, i int) recipientRow {
+	r := recipientRow{Index: i, IssuedOn: u.s.now().UTC().Format(issuance.DateLayout), Errors: formErrors{}}
 	for _, a := range g.Attributes {
 		r.Attrs = append(r.Attrs, attrCell{Key: a.Key, Label: a.Label, Type: a.Type, Required: a.Required})
 	}
@@ -84,7 +85,7 @@ var rowFieldRE = regexp.MustCompile(`^(?:name|email|issued_on)_(\d+)$`)
 
 // parseRows reads every row the form sent (the JavaScript "Add Another
 // Recipient" clones rows with new indices), renumbered from 0 in order.
-func (u *ui) parseRows(c *gin.Context, g Group) ([]recipientRow, error) {
+func (u *ui) parseRows(c *gin.Context, g issuance.Group) ([]recipientRow, error) {
 	if err := c.Request.ParseForm(); err != nil {
 		return nil, apperr.Errorf(apperr.Invalid, "The form could not be read: %v", err)
 	}
@@ -145,13 +146,13 @@ func (u *ui) credentialsCreate(c *gin.Context) error {
 
 	// Blank rows (a spare row left empty) are skipped; itemRow maps each
 	// item back to its row for the error messages.
-	var items []NewCredential
+	var items []issuance.NewCredential
 	var itemRow []int
 	for i, r := range rows {
 		if r.blank() {
 			continue
 		}
-		it := NewCredential{Recipient: Recipient{Name: r.Name, Email: r.Email}, IssuedOn: r.IssuedOn, Attributes: map[string]string{}}
+		it := issuance.NewCredential{Recipient: issuance.Recipient{Name: r.Name, Email: r.Email}, IssuedOn: r.IssuedOn, Attributes: map[string]string{}}
 		for _, a := range r.Attrs {
 			if a.Value != "" {
 				it.Attributes[a.Key] = a.Value
@@ -161,12 +162,12 @@ func (u *ui) credentialsCreate(c *gin.Context) error {
 		itemRow = append(itemRow, i)
 	}
 	if len(items) == 0 {
-		page.Rows[0].Errors.add("name", "Enter at least one recipient.")
+		page.Rows[0].Errors.Add("name", "Enter at least one recipient.")
 		page.Problem = "Nothing was created: the form has no recipients."
 		page.Count = 1
 		return u.rd.Render(c, http.StatusUnprocessableEntity, "staff_credentials_new.html", page)
 	}
-	created, err := u.s.CreateCredentials(c.Request.Context(), p.Actor(), g.ID, FromForm, items)
+	created, err := u.s.Core.CreateCredentials(c.Request.Context(), p.Actor(), g.ID, issuance.FromForm, items)
 	if err == nil {
 		auth.SetFlash(c, plural(len(created), "credential")+" created (unpublished). Nothing has been sent yet.")
 		return seeOther(c, "/groups/"+strconv.FormatInt(g.ID, 10)+"/unpublished")
@@ -200,11 +201,11 @@ func (u *ui) credentialsCreate(c *gin.Context) error {
 func placeRowError(r *recipientRow, field, msg string) {
 	switch field {
 	case "recipient.name", "name":
-		r.Errors.add("name", msg)
+		r.Errors.Add("name", msg)
 	case "recipient.email", "email":
-		r.Errors.add("email", msg)
+		r.Errors.Add("email", msg)
 	case "issued_on":
-		r.Errors.add("issued_on", msg)
+		r.Errors.Add("issued_on", msg)
 	default:
 		if key, ok := strings.CutPrefix(field, "attributes."); ok {
 			for i := range r.Attrs {

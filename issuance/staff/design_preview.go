@@ -1,4 +1,4 @@
-package issuance
+package staff
 
 import (
 	"net/http"
@@ -11,6 +11,8 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/public"
 )
 
 // attrChoice is one custom attribute on the design form's checklist.
@@ -30,7 +32,7 @@ const uploadedLogoMarker = "/designs/preview/chosen-logo"
 // designExtras fills what the design form shows beyond the design itself:
 // the attributes of the user's groups to pick from, and the live preview.
 func (u *ui) designExtras(c *gin.Context, p *auth.Principal, page *designFormPage) error {
-	choices, err := u.s.AttributeChoices(c.Request.Context(), p.Groups, page.Design.ID)
+	choices, err := u.s.Core.AttributeChoices(c.Request.Context(), p.Groups, page.Design.ID)
 	if err != nil {
 		return err
 	}
@@ -46,7 +48,7 @@ func (u *ui) designExtras(c *gin.Context, p *auth.Principal, page *designFormPag
 			page.Unknown = append(page.Unknown, k)
 		}
 	}
-	iss, err := u.s.issuerIdentity(c.Request.Context())
+	iss, err := u.s.Public.Signing.Identity(c.Request.Context())
 	if err != nil {
 		return err
 	}
@@ -57,20 +59,20 @@ func (u *ui) designExtras(c *gin.Context, p *auth.Principal, page *designFormPag
 // sampleView is a made-up credential drawn with design d, for the live
 // preview: a sample recipient, today's date, and each printed custom
 // attribute showing its label.
-func sampleView(d Design, choices []AttributeChoice, issuer string, now time.Time) CredentialView {
-	today := dateOnly(now)
-	g := Group{Name: "Example Achievement", CourseName: "Example Course", Language: "en"}
-	cr := Credential{ID: "sample", State: Published, Recipient: Recipient{Name: "Alex Example", Email: "alex@example.edu"},
+func sampleView(d issuance.Design, choices []issuance.AttributeChoice, issuer string, now time.Time) public.CredentialView {
+	today := issuance.DateOnly(now)
+	g := issuance.Group{Name: "Example Achievement", CourseName: "Example Course", Language: "en"}
+	cr := issuance.Credential{ID: "sample", State: issuance.Published, Recipient: issuance.Recipient{Name: "Alex Example", Email: "alex@example.edu"},
 		IssuedOn: today, Attributes: map[string]string{}}
 	for _, ch := range choices {
 		g.Attributes = append(g.Attributes, ch.Attribute)
 		cr.Attributes[ch.Key] = "(" + ch.Label + ")"
 	}
-	v := CredentialView{Credential: cr, Group: g, Issuer: issuer, IssuedOn: today.Format(issuance.HumanDate), Preview: true}
-	if d.PrimaryColor == "" || !colorRE.MatchString(d.PrimaryColor) {
+	v := public.CredentialView{Credential: cr, Group: g, Issuer: issuer, IssuedOn: today.Format(issuance.HumanDate), Preview: true}
+	if d.PrimaryColor == "" || !issuance.ValidColor(d.PrimaryColor) {
 		d.PrimaryColor = "#1f3a5f"
 	}
-	if d.SecondaryColor == "" || !colorRE.MatchString(d.SecondaryColor) {
+	if d.SecondaryColor == "" || !issuance.ValidColor(d.SecondaryColor) {
 		d.SecondaryColor = "#c9a227"
 	}
 	if len(d.Image) > 0 {
@@ -82,10 +84,10 @@ func sampleView(d Design, choices []AttributeChoice, issuer string, now time.Tim
 	d.Image, d.Logo = nil, nil
 	v.Design = d
 	for _, a := range g.Attributes {
-		v.Fields = append(v.Fields, ViewField{Key: a.Key, Label: a.Label, Value: cr.Attributes[a.Key]})
+		v.Fields = append(v.Fields, public.ViewField{Key: a.Key, Label: a.Label, Value: cr.Attributes[a.Key]})
 	}
 	for _, k := range d.PrintedAttributes {
-		if f, ok := v.field(k); ok && f.Value != "" {
+		if f, ok := v.Field(k); ok && f.Value != "" {
 			v.Printed = append(v.Printed, f)
 		}
 	}
@@ -103,13 +105,13 @@ func (u *ui) designPreview(c *gin.Context) error {
 	if err := p.Require(auth.ManageGroups); err != nil {
 		return err
 	}
-	base := Design{}
+	base := issuance.Design{}
 	if s := c.PostForm("design_id"); s != "" {
 		id, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || id <= 0 {
 			return apperr.Fields("The design is not valid.", []apperr.FieldError{{Index: -1, Field: "design_id", Message: "design_id must be a design's number."}})
 		}
-		if base, err = u.s.Design(c.Request.Context(), id); err != nil {
+		if base, err = u.s.Core.Design(c.Request.Context(), id); err != nil {
 			return err
 		}
 	}

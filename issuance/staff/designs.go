@@ -1,4 +1,4 @@
-package issuance
+package staff
 
 import (
 	"bytes"
@@ -12,8 +12,9 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/public"
 )
-
 
 // StandardPrinted are the standard attributes a certificate may print.
 var StandardPrinted = []string{"recipient_name", "course_name", "issued_on", "expires_on", "credential_id"}
@@ -21,7 +22,7 @@ var StandardPrinted = []string{"recipient_name", "course_name", "issued_on", "ex
 // designListPage is /designs.
 type designListPage struct {
 	Title     string
-	Designs   []Design
+	Designs   []issuance.Design
 	CanManage bool
 	ReadOnly  map[int64]bool // designs the user may view but not change
 }
@@ -34,13 +35,13 @@ func (u *ui) designList(c *gin.Context) error {
 	if err := p.Require(auth.ViewCredentials); err != nil {
 		return err
 	}
-	ds, err := u.s.Designs(c.Request.Context())
+	ds, err := u.s.Core.Designs(c.Request.Context())
 	if err != nil {
 		return err
 	}
 	page := designListPage{Title: "Designs", Designs: ds, CanManage: p.Can(auth.ManageGroups), ReadOnly: map[int64]bool{}}
 	if page.CanManage {
-		outside, err := u.s.DesignsUsedOutside(c.Request.Context(), p.Groups)
+		outside, err := u.s.Core.DesignsUsedOutside(c.Request.Context(), p.Groups)
 		if err != nil {
 			return err
 		}
@@ -56,7 +57,7 @@ type designFormPage struct {
 	Title     string
 	New       bool
 	Action    string
-	Design    Design
+	Design    issuance.Design
 	Printed   map[string]bool
 	ExtraKeys string // printed custom attribute keys, comma-separated
 	Standard  []string
@@ -65,7 +66,7 @@ type designFormPage struct {
 	Choices []attrChoice
 	Unknown []string
 	// Preview is the live preview, drawn by the credential's own partial.
-	Preview     CredentialView
+	Preview     public.CredentialView
 	Errors      formErrors
 	OtherErrors []string
 	// ReadOnly is why the user may view but not change the design ("" when
@@ -73,7 +74,7 @@ type designFormPage struct {
 	ReadOnly string
 }
 
-func newDesignForm(d Design, isNew bool) designFormPage {
+func newDesignForm(d issuance.Design, isNew bool) designFormPage {
 	page := designFormPage{New: isNew, Design: d, Printed: map[string]bool{}, Standard: StandardPrinted, Errors: formErrors{}}
 	var extra []string
 	for _, k := range d.PrintedAttributes {
@@ -100,7 +101,7 @@ func (u *ui) designNew(c *gin.Context) error {
 	if err := p.Require(auth.ManageGroups); err != nil {
 		return err
 	}
-	d := Design{Kind: Certificate, Title: "Certificate of Completion", PrimaryColor: "#1f3a5f", SecondaryColor: "#c9a227",
+	d := issuance.Design{Kind: issuance.Certificate, Title: "Certificate of Completion", PrimaryColor: "#1f3a5f", SecondaryColor: "#c9a227",
 		PrintedAttributes: []string{"recipient_name", "course_name", "issued_on"}}
 	page := newDesignForm(d, true)
 	if err := u.designExtras(c, p, &page); err != nil {
@@ -117,9 +118,9 @@ func (u *ui) designCreate(c *gin.Context) error {
 	if err := p.Require(auth.ManageGroups); err != nil {
 		return err
 	}
-	d, page := parseDesignForm(c, Design{}, true)
+	d, page := parseDesignForm(c, issuance.Design{}, true)
 	if len(page.Errors) == 0 {
-		created, err := u.s.CreateDesign(c.Request.Context(), p.Actor(), d)
+		created, err := u.s.Core.CreateDesign(c.Request.Context(), p.Actor(), d)
 		if err == nil {
 			auth.SetFlash(c, "Design “"+created.Name+"” created.")
 			return seeOther(c, "/designs")
@@ -135,31 +136,31 @@ func (u *ui) designCreate(c *gin.Context) error {
 	return u.rd.Render(c, http.StatusUnprocessableEntity, "staff_design_form.html", page)
 }
 
-func (u *ui) designFor(c *gin.Context, perm auth.Permission) (Design, *auth.Principal, error) {
+func (u *ui) designFor(c *gin.Context, perm auth.Permission) (issuance.Design, *auth.Principal, error) {
 	p, err := principal(c)
 	if err != nil {
-		return Design{}, nil, err
+		return issuance.Design{}, nil, err
 	}
 	if err := p.Require(perm); err != nil {
-		return Design{}, nil, err
+		return issuance.Design{}, nil, err
 	}
 	id, err := paramID(c, "design")
 	if err != nil {
-		return Design{}, nil, err
+		return issuance.Design{}, nil, err
 	}
-	d, err := u.s.Design(c.Request.Context(), id)
+	d, err := u.s.Core.Design(c.Request.Context(), id)
 	return d, p, err
 }
 
 // readOnlyReason is why principal p may not change design d, or "": a
 // design used by groups outside p's is read-only to them.
-func (u *ui) readOnlyReason(c *gin.Context, p *auth.Principal, d Design) (string, error) {
-	outside, err := u.s.DesignsUsedOutside(c.Request.Context(), p.Groups)
+func (u *ui) readOnlyReason(c *gin.Context, p *auth.Principal, d issuance.Design) (string, error) {
+	outside, err := u.s.Core.DesignsUsedOutside(c.Request.Context(), p.Groups)
 	if err != nil {
 		return "", err
 	}
 	if n := outside[d.ID]; n > 0 {
-		return apperr.Message(designReadOnly(d.Name, n)), nil
+		return apperr.Message(issuance.DesignReadOnly(d.Name, n)), nil
 	}
 	return "", nil
 }
@@ -196,7 +197,7 @@ func (u *ui) designUpdate(c *gin.Context) error {
 	}
 	d, page := parseDesignForm(c, old, false)
 	if len(page.Errors) == 0 {
-		_, err := u.s.UpdateDesign(c.Request.Context(), p.Actor(), p.Groups, d)
+		_, err := u.s.Core.UpdateDesign(c.Request.Context(), p.Actor(), p.Groups, d)
 		if err == nil {
 			auth.SetFlash(c, "Design saved.")
 			return seeOther(c, "/designs")
@@ -220,7 +221,7 @@ func (page *designFormPage) absorb(err error) {
 	for _, f := range fields {
 		switch f.Field {
 		case "name", "kind", "image", "title", "primary_color", "secondary_color", "logo", "printed_attributes":
-			page.Errors.add(f.Field, f.Message)
+			page.Errors.Add(f.Field, f.Message)
 		default:
 			page.OtherErrors = append(page.OtherErrors, f.Field+": "+f.Message)
 		}
@@ -229,41 +230,41 @@ func (page *designFormPage) absorb(err error) {
 
 // parseDesignForm reads the multipart design form over base; an upload
 // left empty keeps base's image or logo.
-func parseDesignForm(c *gin.Context, base Design, isNew bool) (Design, designFormPage) {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 3*MaxImageBytes)
+func parseDesignForm(c *gin.Context, base issuance.Design, isNew bool) (issuance.Design, designFormPage) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 3*issuance.MaxImageBytes)
 	d := base
 	errs := formErrors{}
 	d.Name = trimmed(c, "name")
-	d.Kind = DesignKind(trimmed(c, "kind"))
+	d.Kind = issuance.DesignKind(trimmed(c, "kind"))
 	d.Title = trimmed(c, "title")
 	d.PrimaryColor = strings.ToLower(trimmed(c, "primary_color"))
 	d.SecondaryColor = strings.ToLower(trimmed(c, "secondary_color"))
 	if d.Name == "" {
-		errs.add("name", "Enter a name for the design.")
+		errs.Add("name", "Enter a name for the design.")
 	}
-	if d.Kind != Badge && d.Kind != Certificate {
-		errs.add("kind", "Choose badge or certificate.")
+	if d.Kind != issuance.Badge && d.Kind != issuance.Certificate {
+		errs.Add("kind", "Choose badge or certificate.")
 	}
 	for _, f := range []struct{ field, val string }{{"primary_color", d.PrimaryColor}, {"secondary_color", d.SecondaryColor}} {
-		if !colorRE.MatchString(f.val) {
-			errs.add(f.field, "Enter a colour as #rrggbb, e.g. #1f3a5f.")
+		if !issuance.ValidColor(f.val) {
+			errs.Add(f.field, "Enter a colour as #rrggbb, e.g. #1f3a5f.")
 		}
 	}
 	if img, typ, present, msg := upload(c, "image"); msg != "" {
-		errs.add("image", msg)
+		errs.Add("image", msg)
 	} else if present {
 		d.Image, d.ImageType = img, typ
 	}
 	if logo, typ, present, msg := upload(c, "logo"); msg != "" {
-		errs.add("logo", msg)
+		errs.Add("logo", msg)
 	} else if present {
 		d.Logo, d.LogoType = logo, typ
 	}
-	if d.Kind == Badge && len(d.Image) == 0 {
-		errs.add("image", "A badge needs its image: upload a PNG or SVG file (at most 1 MiB).")
+	if d.Kind == issuance.Badge && len(d.Image) == 0 {
+		errs.Add("image", "A badge needs its image: upload a PNG or SVG file (at most 1 MiB).")
 	}
-	if d.Kind == Certificate && d.Title == "" {
-		errs.add("title", "Enter the certificate's heading, e.g. Certificate of Completion.")
+	if d.Kind == issuance.Certificate && d.Title == "" {
+		errs.Add("title", "Enter the certificate's heading, e.g. Certificate of Completion.")
 	}
 	d.PrintedAttributes = nil
 	for _, k := range StandardPrinted {
@@ -279,7 +280,7 @@ func parseDesignForm(c *gin.Context, base Design, isNew bool) (Design, designFor
 			continue
 		}
 		if !attrKeyRE.MatchString(k) {
-			errs.add("printed_attributes", "“"+k+"” is not an attribute key (lower-case letters, digits and _).")
+			errs.Add("printed_attributes", "“"+k+"” is not an attribute key (lower-case letters, digits and _).")
 			continue
 		}
 		if !slices.Contains(d.PrintedAttributes, k) {
@@ -302,7 +303,7 @@ func upload(c *gin.Context, field string) (data []byte, typ string, present bool
 	if err != nil {
 		return nil, "", false, "The upload could not be read (files may be at most 1 MiB)."
 	}
-	if fh.Size > MaxImageBytes {
+	if fh.Size > issuance.MaxImageBytes {
 		return nil, "", false, "The file is " + strconv.FormatInt(fh.Size/1024, 10) + " KiB; at most 1024 KiB (1 MiB) is allowed."
 	}
 	f, err := fh.Open()
@@ -310,11 +311,11 @@ func upload(c *gin.Context, field string) (data []byte, typ string, present bool
 		return nil, "", false, "The upload could not be read."
 	}
 	defer f.Close()
-	data, err = io.ReadAll(io.LimitReader(f, MaxImageBytes+1))
+	data, err = io.ReadAll(io.LimitReader(f, issuance.MaxImageBytes+1))
 	if err != nil {
 		return nil, "", false, "The upload could not be read."
 	}
-	if len(data) > MaxImageBytes {
+	if len(data) > issuance.MaxImageBytes {
 		return nil, "", false, "The file is larger than 1 MiB."
 	}
 	if len(data) == 0 {

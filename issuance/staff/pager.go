@@ -1,4 +1,4 @@
-package issuance
+package staff
 
 import (
 	"net/url"

@@ -1,4 +1,4 @@
-package issuance
+package staff
 
 import (
 	"encoding/json"
@@ -12,6 +12,8 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/public"
 )
 
 // amendForm is the credential's edit form.
@@ -38,44 +40,44 @@ type historyRow struct {
 type credentialPage struct {
 	Title        string
 	Nav          nav
-	Cred         Credential
-	View         CredentialView // the recipient's view, for the preview
+	Cred         issuance.Credential
+	View         public.CredentialView // the recipient's view, for the preview
 	PublicURL    string
 	Form         amendForm
 	RevokeReason string
 	RevokeError  string
-	Emails       []Email
+	Emails       []issuance.Email
 	History      []historyRow
 }
 
 // credentialFor loads the :id credential and checks perm for its group.
-func (u *ui) credentialFor(c *gin.Context, perm auth.Permission) (Credential, Group, *auth.Principal, error) {
+func (u *ui) credentialFor(c *gin.Context, perm auth.Permission) (issuance.Credential, issuance.Group, *auth.Principal, error) {
 	p, err := principal(c)
 	if err != nil {
-		return Credential{}, Group{}, nil, err
+		return issuance.Credential{}, issuance.Group{}, nil, err
 	}
 	if err := p.Require(perm); err != nil {
-		return Credential{}, Group{}, nil, err
+		return issuance.Credential{}, issuance.Group{}, nil, err
 	}
 	ctx := c.Request.Context()
-	cr, err := u.s.Credential(ctx, c.Param("id"))
+	cr, err := u.s.Core.Credential(ctx, c.Param("id"))
 	if err != nil {
-		return Credential{}, Group{}, nil, err
+		return issuance.Credential{}, issuance.Group{}, nil, err
 	}
 	if err := p.RequireGroup(perm, cr.GroupID); err != nil {
-		return Credential{}, Group{}, nil, err
+		return issuance.Credential{}, issuance.Group{}, nil, err
 	}
-	g, err := u.s.Group(ctx, cr.GroupID)
+	g, err := u.s.Core.Group(ctx, cr.GroupID)
 	if err != nil {
-		return Credential{}, Group{}, nil, err
+		return issuance.Credential{}, issuance.Group{}, nil, err
 	}
 	return cr, g, p, nil
 }
 
-func formFromCredential(cr Credential, g Group) amendForm {
-	f := amendForm{Name: cr.Recipient.Name, Email: cr.Recipient.Email, IssuedOn: cr.IssuedOn.Format(DateLayout), Errors: formErrors{}}
+func formFromCredential(cr issuance.Credential, g issuance.Group) amendForm {
+	f := amendForm{Name: cr.Recipient.Name, Email: cr.Recipient.Email, IssuedOn: cr.IssuedOn.Format(issuance.DateLayout), Errors: formErrors{}}
 	if cr.ExpiresOn != nil {
-		f.ExpiresOn = cr.ExpiresOn.Format(DateLayout)
+		f.ExpiresOn = cr.ExpiresOn.Format(issuance.DateLayout)
 	}
 	for _, a := range g.Attributes {
 		f.Attrs = append(f.Attrs, attrCell{Key: a.Key, Label: a.Label, Type: a.Type, Required: a.Required, Value: cr.Attributes[a.Key]})
@@ -83,23 +85,23 @@ func formFromCredential(cr Credential, g Group) amendForm {
 	return f
 }
 
-func (u *ui) credentialPage(c *gin.Context, cr Credential, g Group, p *auth.Principal) (credentialPage, error) {
+func (u *ui) credentialPage(c *gin.Context, cr issuance.Credential, g issuance.Group, p *auth.Principal) (credentialPage, error) {
 	ctx := c.Request.Context()
 	page := credentialPage{
 		Title:     cr.Recipient.Name + " · " + g.Name,
 		Nav:       newNav(g, p, ""),
 		Cred:      cr,
-		PublicURL: u.s.CredentialURL(cr.ID),
+		PublicURL: u.s.Core.CredentialURL(cr.ID),
 		Form:      formFromCredential(cr, g),
 	}
 	var err error
-	if page.View, err = u.s.View(ctx, cr, true); err != nil {
+	if page.View, err = u.s.Public.View(ctx, cr, true); err != nil {
 		return page, err
 	}
-	if page.Emails, err = u.s.Emails(ctx, cr.ID); err != nil {
+	if page.Emails, err = u.s.Core.Emails(ctx, cr.ID); err != nil {
 		return page, err
 	}
-	entries, err := u.s.History(ctx, cr.ID)
+	entries, err := u.s.Core.History(ctx, cr.ID)
 	if err != nil {
 		return page, err
 	}
@@ -129,7 +131,7 @@ func (u *ui) credentialPreview(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := u.s.View(c.Request.Context(), cr, true)
+	v, err := u.s.Public.View(c.Request.Context(), cr, true)
 	if err != nil {
 		return err
 	}
@@ -151,12 +153,12 @@ func (u *ui) credentialAmend(c *gin.Context) error {
 		at.Value = trimmed(c, "attr_"+at.Key)
 		f.Attrs = append(f.Attrs, at)
 	}
-	a, changed := FormAmendment(cr, g, func(field string) string { return trimmed(c, field) })
+	a, changed := issuance.FormAmendment(cr, g, func(field string) string { return trimmed(c, field) })
 	if !changed {
 		auth.SetFlash(c, "Nothing changed.")
 		return seeOther(c, "/credentials/"+cr.ID)
 	}
-	_, err = u.s.AmendCredential(c.Request.Context(), p.Actor(), cr.ID, a)
+	_, err = u.s.Core.AmendCredential(c.Request.Context(), p.Actor(), cr.ID, a)
 	if err == nil {
 		auth.SetFlash(c, "Credential amended.")
 		return seeOther(c, "/credentials/"+cr.ID)
@@ -166,10 +168,10 @@ func (u *ui) credentialAmend(c *gin.Context) error {
 	}
 	fields := apperr.FieldErrors(err)
 	switch {
-	case len(fields) == 0 && apperr.Is(err, apperr.Conflict) && a.Email != nil && cr.State != Revoked:
+	case len(fields) == 0 && apperr.Is(err, apperr.Conflict) && a.Email != nil && cr.State != issuance.Revoked:
 		// The one clash an amendment of a live credential can cause: the
 		// new email already holds a credential in the group.
-		f.Errors.add("email", apperr.Message(err))
+		f.Errors.Add("email", apperr.Message(err))
 	case len(fields) == 0:
 		f.Other = append(f.Other, apperr.Message(err))
 	}
@@ -187,11 +189,11 @@ func (u *ui) credentialAmend(c *gin.Context) error {
 func (f *amendForm) place(field, msg string) {
 	switch field {
 	case "recipient.name", "name":
-		f.Errors.add("name", msg)
+		f.Errors.Add("name", msg)
 	case "recipient.email", "email":
-		f.Errors.add("email", msg)
+		f.Errors.Add("email", msg)
 	case "issued_on", "expires_on":
-		f.Errors.add(field, msg)
+		f.Errors.Add(field, msg)
 	default:
 		if key, ok := strings.CutPrefix(field, "attributes."); ok {
 			for i := range f.Attrs {
@@ -215,7 +217,7 @@ func (u *ui) credentialRevoke(c *gin.Context) error {
 	if reason == "" {
 		msg = "Enter the reason for revoking; the credential's public page shows it."
 	} else if c.PostForm("confirm") != "1" {
-		if cr.State == Revoked {
+		if cr.State == issuance.Revoked {
 			auth.SetFlash(c, "Credential "+cr.ID+" is already revoked.")
 			return seeOther(c, "/credentials/"+cr.ID)
 		}
@@ -224,7 +226,7 @@ func (u *ui) credentialRevoke(c *gin.Context) error {
 			Title: "Revoke credential · " + cr.Recipient.Name, Nav: newNav(g, p, ""), Cred: cr, Action: "revoke", Reason: reason,
 		})
 	} else {
-		_, err := u.s.Revoke(c.Request.Context(), p.Actor(), cr.ID, reason)
+		_, err := u.s.Core.Revoke(c.Request.Context(), p.Actor(), cr.ID, reason)
 		if err == nil {
 			auth.SetFlash(c, "Credential revoked.")
 			return seeOther(c, "/credentials/"+cr.ID)
@@ -250,7 +252,7 @@ func (u *ui) credentialResend(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := u.s.Resend(c.Request.Context(), p.Actor(), cr.ID); err != nil {
+	if err := u.s.Core.Resend(c.Request.Context(), p.Actor(), cr.ID); err != nil {
 		if apperr.Is(err, apperr.Invalid) || apperr.Is(err, apperr.Conflict) {
 			auth.SetFlash(c, apperr.Message(err))
 			return seeOther(c, "/credentials/"+cr.ID)

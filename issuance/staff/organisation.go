@@ -1,4 +1,4 @@
-package issuance
+package staff
 
 import (
 	"net/http"
@@ -8,13 +8,14 @@ import (
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/mail"
+	"github.com/laurel-edu/laurel/issuance"
 )
 
 // organisationPage is /admin/organisation: the issuer's identity and the
 // publish email's text, with a preview of that email.
 type organisationPage struct {
 	Title       string
-	Org         Organisation
+	Org         issuance.Organisation
 	HasLogo     bool
 	Errors      formErrors
 	OtherErrors []string
@@ -22,7 +23,7 @@ type organisationPage struct {
 	// PreviewSender and PreviewReplyTo are the preview's From display name
 	// and Reply-To.
 	PreviewSender, PreviewReplyTo string
-	Placeholders                  []Placeholder
+	Placeholders                  []issuance.Placeholder
 	Languages                     []string
 	DefaultBody                   string
 }
@@ -31,21 +32,21 @@ type organisationPage struct {
 // (docs/roles.md).
 const organisationPerm = auth.ManageStaff
 
-func (u *ui) newOrganisationPage(o Organisation) *organisationPage {
+func (u *ui) newOrganisationPage(o issuance.Organisation) *organisationPage {
 	page := &organisationPage{Title: "Organisation", Org: o, HasLogo: o.LogoType != "", Errors: formErrors{},
-		Placeholders: Placeholders, Languages: groupLanguages, DefaultBody: DefaultEmailBody}
+		Placeholders: issuance.Placeholders, Languages: groupLanguages, DefaultBody: issuance.DefaultEmailBody}
 	if page.Org.EmailSubject == "" {
-		page.Org.EmailSubject = DefaultEmailSubject
+		page.Org.EmailSubject = issuance.DefaultEmailSubject
 	}
 	if page.Org.EmailBody == "" {
-		page.Org.EmailBody = DefaultEmailBody
+		page.Org.EmailBody = issuance.DefaultEmailBody
 	}
 	return page
 }
 
 // preview fills the page's email preview from o (already checked).
-func (u *ui) preview(page *organisationPage, o Organisation) error {
-	m, err := u.s.PreviewEmail(o)
+func (u *ui) preview(page *organisationPage, o issuance.Organisation) error {
+	m, err := u.s.Delivery.PreviewEmail(o)
 	if err != nil {
 		return err
 	}
@@ -62,7 +63,7 @@ func (u *ui) organisation(c *gin.Context) error {
 	if err := p.Require(organisationPerm); err != nil {
 		return err
 	}
-	o, err := u.s.Organisation(c.Request.Context())
+	o, err := u.s.Core.Organisation(c.Request.Context())
 	if err != nil {
 		return err
 	}
@@ -84,13 +85,13 @@ func (u *ui) organisationSave(c *gin.Context) error {
 		return err
 	}
 	ctx := c.Request.Context()
-	old, err := u.s.Organisation(ctx)
+	old, err := u.s.Core.Organisation(ctx)
 	if err != nil {
 		return err
 	}
 	upd, page := u.parseOrganisationForm(c, old)
 	if len(page.Errors) == 0 {
-		_, err := u.s.UpdateOrganisation(ctx, p.Actor(), upd)
+		_, err := u.s.Core.UpdateOrganisation(ctx, p.Actor(), upd)
 		if err == nil {
 			auth.SetFlash(c, "Organisation settings saved.")
 			return seeOther(c, "/admin/organisation")
@@ -113,14 +114,14 @@ func (u *ui) organisationPreview(c *gin.Context) error {
 	if err := p.Require(organisationPerm); err != nil {
 		return err
 	}
-	old, err := u.s.Organisation(c.Request.Context())
+	old, err := u.s.Core.Organisation(c.Request.Context())
 	if err != nil {
 		return err
 	}
 	upd, page := u.parseOrganisationForm(c, old)
 	delete(page.Errors, "logo") // the preview does not use the upload
 	o := upd.Organisation
-	if err := CheckOrganisation(&o); err != nil {
+	if err := issuance.CheckOrganisation(&o); err != nil {
 		page.absorb(err)
 	}
 	if len(page.Errors) > 0 || len(page.OtherErrors) > 0 {
@@ -134,8 +135,8 @@ func (u *ui) organisationPreview(c *gin.Context) error {
 
 // parseOrganisationForm reads the multipart form over old; an empty logo
 // upload keeps the stored logo.
-func (u *ui) parseOrganisationForm(c *gin.Context, old Organisation) (OrganisationUpdate, *organisationPage) {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 3*MaxImageBytes)
+func (u *ui) parseOrganisationForm(c *gin.Context, old issuance.Organisation) (issuance.OrganisationUpdate, *organisationPage) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 3*issuance.MaxImageBytes)
 	o := old
 	o.Name = trimmed(c, "name")
 	o.Website = trimmed(c, "website")
@@ -146,10 +147,10 @@ func (u *ui) parseOrganisationForm(c *gin.Context, old Organisation) (Organisati
 	o.EmailSubject = trimmed(c, "email_subject")
 	o.EmailBody = c.PostForm("email_body")
 	o.InstructorsMayPublish = c.PostForm("instructors_may_publish") != ""
-	upd := OrganisationUpdate{Organisation: o, RemoveLogo: c.PostForm("remove_logo") != ""}
+	upd := issuance.OrganisationUpdate{Organisation: o, RemoveLogo: c.PostForm("remove_logo") != ""}
 	page := u.newOrganisationPage(o)
 	if logo, _, present, msg := upload(c, "logo"); msg != "" {
-		page.Errors.add("logo", msg)
+		page.Errors.Add("logo", msg)
 	} else if present {
 		upd.Logo = logo
 	}
@@ -164,7 +165,7 @@ func (page *organisationPage) absorb(err error) {
 	for _, f := range fields {
 		switch f.Field {
 		case "name", "website", "contact_email", "logo", "sender_name", "reply_to", "language", "email_subject", "email_body":
-			page.Errors.add(f.Field, f.Message)
+			page.Errors.Add(f.Field, f.Message)
 		default:
 			page.OtherErrors = append(page.OtherErrors, f.Field+": "+f.Message)
 		}

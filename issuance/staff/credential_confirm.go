@@ -1,4 +1,4 @@
-package issuance
+package staff
 
 import (
 	"net/http"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/issuance"
 )
 
 // credentialConfirmPage asks before an action on one credential that cannot
@@ -15,7 +16,7 @@ import (
 type credentialConfirmPage struct {
 	Title    string
 	Nav      nav
-	Cred     Credential
+	Cred     issuance.Credential
 	Action   string // "delete" or "revoke"
 	Reason   string // revoke: the reason to confirm
 	Reappear bool   // delete: an automatic source may create it again
@@ -27,12 +28,12 @@ func (u *ui) credentialDeleteConfirm(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if cr.State != Unpublished {
+	if cr.State != issuance.Unpublished {
 		return apperr.Errorf(apperr.Conflict, "Credential %s is %s; only unpublished credentials can be deleted (revoke a published one).", cr.ID, cr.State)
 	}
 	return u.rd.Render(c, http.StatusOK, "staff_credential_confirm.html", credentialConfirmPage{
 		Title: "Delete credential · " + cr.Recipient.Name, Nav: newNav(g, p, ""), Cred: cr, Action: "delete",
-		Reappear: cr.Source == FromCompletion || cr.Source == FromReconciliation,
+		Reappear: cr.Source == issuance.FromCompletion || cr.Source == issuance.FromReconciliation,
 	})
 }
 
@@ -42,7 +43,7 @@ func (u *ui) credentialDelete(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := u.s.DeleteUnpublished(c.Request.Context(), p.Actor(), cr.ID); err != nil {
+	if _, err := u.s.Core.DeleteUnpublished(c.Request.Context(), p.Actor(), cr.ID); err != nil {
 		return err
 	}
 	auth.SetFlash(c, "Deleted the unpublished credential of "+cr.Recipient.Name+" ("+cr.ID+").")

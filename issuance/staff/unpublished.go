@@ -1,9 +1,8 @@
-package issuance
+package staff
 
 import (
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/issuance"
 )
 
 // pageSize is how many credentials a review page lists.
@@ -20,9 +20,9 @@ const pageSize = 50
 type credentialListPage struct {
 	Title   string
 	Nav     nav
-	State   State
+	State   issuance.State
 	Filter  listFilterForm
-	Items   []Credential
+	Items   []issuance.Credential
 	Total   int // unpublished credentials in the group (the review page)
 	Matches int // credentials matching a filter on the first page
 	// MoreMatches says more than Matches match (they fill further pages).
@@ -40,7 +40,7 @@ type credentialListPage struct {
 // listFilterForm is the search and filter form above a list, as typed.
 type listFilterForm struct {
 	Q, Source, IssuedFrom, IssuedTo string
-	Sources                         []Source
+	Sources                         []issuance.Source
 	Errors                          formErrors
 	Clear                           string // the list without filters
 }
@@ -67,12 +67,12 @@ const countCap = 10000
 
 // listPage reads the filter and the page's cursor and loads one page. A bad
 // filter comes back as the page with its field errors and ok=false.
-func (u *ui) listPage(c *gin.Context, g Group, p *auth.Principal, state State, tab, base string, extra url.Values) (page credentialListPage, ok bool, err error) {
+func (u *ui) listPage(c *gin.Context, g issuance.Group, p *auth.Principal, state issuance.State, tab, base string, extra url.Values) (page credentialListPage, ok bool, err error) {
 	ctx := c.Request.Context()
 	f := listFilterForm{
 		Q: strings.TrimSpace(c.Query("q")), Source: strings.TrimSpace(c.Query("source")),
 		IssuedFrom: strings.TrimSpace(c.Query("issued_from")), IssuedTo: strings.TrimSpace(c.Query("issued_to")),
-		Sources: []Source{FromCompletion, FromReconciliation, FromForm, FromCSV, FromAPI}, Errors: formErrors{},
+		Sources: []issuance.Source{issuance.FromCompletion, issuance.FromReconciliation, issuance.FromForm, issuance.FromCSV, issuance.FromAPI}, Errors: formErrors{},
 		Clear: base,
 	}
 	if len(extra) > 0 {
@@ -83,12 +83,12 @@ func (u *ui) listPage(c *gin.Context, g Group, p *auth.Principal, state State, t
 	}
 	pg := newPager(c, base, f.values(extra))
 	page = credentialListPage{Nav: newNav(g, p, tab), State: state, Filter: f}
-	opt := ListOptions{State: state, Cursor: pg.cursor, Limit: pageSize, Query: f.Q, Source: Source(f.Source), IssuedFrom: f.IssuedFrom, IssuedTo: f.IssuedTo}
-	items, next, err := u.s.Credentials(ctx, g.ID, opt)
+	opt := issuance.ListOptions{State: state, Cursor: pg.cursor, Limit: pageSize, Query: f.Q, Source: issuance.Source(f.Source), IssuedFrom: f.IssuedFrom, IssuedTo: f.IssuedTo}
+	items, next, err := u.s.Core.Credentials(ctx, g.ID, opt)
 	if err != nil {
 		if fe := apperr.FieldErrors(err); len(fe) > 0 && fe[0].Field != "cursor" {
 			for _, x := range fe {
-				page.Filter.Errors.add(x.Field, x.Message)
+				page.Filter.Errors.Add(x.Field, x.Message)
 			}
 			return page, false, nil
 		}
@@ -125,17 +125,17 @@ func (u *ui) unpublished(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	page, ok, err := u.listPage(c, g, p, Unpublished, "unpublished", "/groups/"+strconv.FormatInt(g.ID, 10)+"/unpublished", nil)
+	page, ok, err := u.listPage(c, g, p, issuance.Unpublished, "unpublished", "/groups/"+strconv.FormatInt(g.ID, 10)+"/unpublished", nil)
 	if err != nil {
 		return err
 	}
 	page.Title = "Review Unpublished Credentials · " + g.Name
-	if page.Total, err = u.s.countUnpublishedUpTo(c.Request.Context(), g.ID, countCap+1); err != nil {
+	if page.Total, err = u.s.Core.CountUnpublishedUpTo(c.Request.Context(), g.ID, countCap+1); err != nil {
 		return err
 	}
 	page.Capped = page.Total > countCap
 	if page.Total == 0 && !page.Filter.Active() {
-		sums, err := u.s.Groups(c.Request.Context(), []int64{g.ID})
+		sums, err := u.s.Core.Groups(c.Request.Context(), []int64{g.ID})
 		if err != nil {
 			return err
 		}
@@ -154,13 +154,13 @@ func (u *ui) published(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	state := Published
-	if c.Query("state") == string(Revoked) {
-		state = Revoked
+	state := issuance.Published
+	if c.Query("state") == string(issuance.Revoked) {
+		state = issuance.Revoked
 	}
 	var extra url.Values
-	if state == Revoked {
-		extra = url.Values{"state": {string(Revoked)}}
+	if state == issuance.Revoked {
+		extra = url.Values{"state": {string(issuance.Revoked)}}
 	}
 	page, ok, err := u.listPage(c, g, p, state, "published", "/groups/"+strconv.FormatInt(g.ID, 10)+"/published", extra)
 	if err != nil {
@@ -174,16 +174,16 @@ func (u *ui) published(c *gin.Context) error {
 type publishConfirmPage struct {
 	Title string
 	Nav   nav
-	Sel   Selection
+	Sel   issuance.Selection
 	Count int
 	Back  string
 }
 
 // publishRequest is what both publishing steps (Confirm, then Publish) post.
 type publishRequest struct {
-	g    Group
+	g    issuance.Group
 	p    *auth.Principal
-	sel  Selection
+	sel  issuance.Selection
 	back string // the review page to return to
 }
 
@@ -194,7 +194,7 @@ func (u *ui) readPublish(c *gin.Context) (r publishRequest, ok bool, err error) 
 	if r.g, r.p, err = u.groupFor(c, auth.PublishCredentials); err != nil {
 		return r, false, err
 	}
-	if r.sel, err = selection(c, r.g.ID); err != nil {
+	if r.sel, err = issuance.FormSelection(c, r.g.ID); err != nil {
 		return r, false, err
 	}
 	r.back = auth.SafeNext(c.PostForm("back"))
@@ -213,7 +213,7 @@ func (u *ui) publishConfirm(c *gin.Context) error {
 	if !ok {
 		return err
 	}
-	n, err := u.s.CountPublishable(c.Request.Context(), r.sel)
+	n, err := u.s.Core.CountPublishable(c.Request.Context(), r.sel)
 	if err != nil {
 		return err
 	}
@@ -231,7 +231,7 @@ func (u *ui) publish(c *gin.Context) error {
 	if !ok {
 		return err
 	}
-	res, err := u.s.Publish(c.Request.Context(), r.p.Actor(), r.sel)
+	res, err := u.s.Core.Publish(c.Request.Context(), r.p.Actor(), r.sel)
 	if err != nil {
 		return err
 	}

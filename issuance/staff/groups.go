@@ -1,4 +1,4 @@
-package issuance
+package staff
 
 import (
 	"net/http"
@@ -13,12 +13,14 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/internal/staffui"
 )
 
 // groupListPage is /groups.
 type groupListPage struct {
 	Title     string
-	Groups    []GroupSummary
+	Groups    []issuance.GroupSummary
 	CanManage bool
 }
 
@@ -31,7 +33,7 @@ func (u *ui) groupList(c *gin.Context) error {
 		return err
 	}
 	// A team member limited to groups sees only those (nil: every group).
-	groups, err := u.s.Groups(c.Request.Context(), p.Groups)
+	groups, err := u.s.Core.Groups(c.Request.Context(), p.Groups)
 	if err != nil {
 		return err
 	}
@@ -46,8 +48,8 @@ func (u *ui) groupList(c *gin.Context) error {
 type groupOverviewPage struct {
 	Title   string
 	Nav     nav
-	Summary GroupSummary
-	Design  Design
+	Summary issuance.GroupSummary
+	Design  issuance.Design
 }
 
 func (u *ui) groupOverview(c *gin.Context) error {
@@ -56,15 +58,15 @@ func (u *ui) groupOverview(c *gin.Context) error {
 		return err
 	}
 	ctx := c.Request.Context()
-	sums, err := u.s.Groups(ctx, []int64{g.ID})
+	sums, err := u.s.Core.Groups(ctx, []int64{g.ID})
 	if err != nil {
 		return err
 	}
-	page := groupOverviewPage{Title: g.Name, Nav: newNav(g, p, "overview"), Summary: GroupSummary{Group: g}}
+	page := groupOverviewPage{Title: g.Name, Nav: newNav(g, p, "overview"), Summary: issuance.GroupSummary{Group: g}}
 	if len(sums) == 1 {
 		page.Summary = sums[0]
 	}
-	if page.Design, err = u.s.Design(ctx, g.DesignID); err != nil && !apperr.Is(err, apperr.NotFound) {
+	if page.Design, err = u.s.Core.Design(ctx, g.DesignID); err != nil && !apperr.Is(err, apperr.NotFound) {
 		return err
 	}
 	return u.rd.Render(c, http.StatusOK, "staff_group.html", page)
@@ -84,14 +86,14 @@ type groupFormPage struct {
 	Title           string
 	New             bool
 	Action          string
-	Group           Group
+	Group           issuance.Group
 	DesignID        int64
 	ValidityMonths  string
 	Attrs           []attrRow
-	Designs         []Design
+	Designs         []issuance.Design
 	Errors          formErrors
 	OtherErrors     []string // errors that belong to no input
-	AttributeTypes  []AttributeType
+	AttributeTypes  []issuance.AttributeType
 	LanguageOptions []string
 }
 
@@ -99,14 +101,14 @@ type groupFormPage struct {
 // gets new attributes without JavaScript.
 const spareAttrRows = 3
 
-func (u *ui) groupFormPage(c *gin.Context, g Group, isNew bool) (groupFormPage, error) {
-	designs, err := u.s.Designs(c.Request.Context())
+func (u *ui) groupFormPage(c *gin.Context, g issuance.Group, isNew bool) (groupFormPage, error) {
+	designs, err := u.s.Core.Designs(c.Request.Context())
 	if err != nil {
 		return groupFormPage{}, err
 	}
 	page := groupFormPage{
 		New: isNew, Group: g, DesignID: g.DesignID, Designs: designs, Errors: formErrors{},
-		AttributeTypes:  []AttributeType{TextAttr, DateAttr, NumberAttr},
+		AttributeTypes:  []issuance.AttributeType{issuance.TextAttr, issuance.DateAttr, issuance.NumberAttr},
 		LanguageOptions: groupLanguages,
 	}
 	if g.ValidityMonths != nil {
@@ -134,7 +136,7 @@ func (u *ui) groupFormPage(c *gin.Context, g Group, isNew bool) (groupFormPage, 
 func (page *groupFormPage) addSpareRows() {
 	n := len(page.Attrs)
 	for i := 0; i < spareAttrRows; i++ {
-		page.Attrs = append(page.Attrs, attrRow{Index: n + i, Type: string(TextAttr)})
+		page.Attrs = append(page.Attrs, attrRow{Index: n + i, Type: string(issuance.TextAttr)})
 	}
 }
 
@@ -147,11 +149,11 @@ func (u *ui) groupNew(c *gin.Context) error {
 		return err
 	}
 	// A new group is in the organisation's language unless staff say otherwise.
-	o, err := u.s.Organisation(c.Request.Context())
+	o, err := u.s.Core.Organisation(c.Request.Context())
 	if err != nil {
 		return err
 	}
-	page, err := u.groupFormPage(c, Group{Language: o.Language}, true)
+	page, err := u.groupFormPage(c, issuance.Group{Language: o.Language}, true)
 	if err != nil {
 		return err
 	}
@@ -168,12 +170,12 @@ func (u *ui) groupCreate(c *gin.Context) error {
 	if err := staffui.RequireNewGroup(p); err != nil {
 		return err
 	}
-	g, page, err := u.parseGroupForm(c, Group{}, true)
+	g, page, err := u.parseGroupForm(c, issuance.Group{}, true)
 	if err != nil {
 		return err
 	}
 	if len(page.Errors) == 0 {
-		created, err := u.s.CreateGroup(c.Request.Context(), p.Actor(), g)
+		created, err := u.s.Core.CreateGroup(c.Request.Context(), p.Actor(), g)
 		if err == nil {
 			auth.SetFlash(c, "Group “"+created.Name+"” created.")
 			return seeOther(c, "/groups/"+strconv.FormatInt(created.ID, 10))
@@ -208,7 +210,7 @@ func (u *ui) groupUpdate(c *gin.Context) error {
 		return err
 	}
 	if len(page.Errors) == 0 {
-		_, err := u.s.UpdateGroup(c.Request.Context(), p.Actor(), g)
+		_, err := u.s.Core.UpdateGroup(c.Request.Context(), p.Actor(), g)
 		if err == nil {
 			auth.SetFlash(c, "Group saved.")
 			return seeOther(c, "/groups/"+strconv.FormatInt(g.ID, 10))
@@ -245,7 +247,7 @@ func (page *groupFormPage) absorb(err error) {
 			name = "attributes"
 		}
 		if known[name] || attrFieldRE.MatchString(name) || name == "attributes" {
-			page.Errors.add(name, f.Message)
+			page.Errors.Add(name, f.Message)
 		} else {
 			page.OtherErrors = append(page.OtherErrors, f.Field+": "+f.Message)
 		}
@@ -254,7 +256,7 @@ func (page *groupFormPage) absorb(err error) {
 
 // parseGroupForm reads the group form into g (keeping base's id and
 // timestamps) and the page to re-render, with the errors found while parsing.
-func (u *ui) parseGroupForm(c *gin.Context, base Group, isNew bool) (Group, groupFormPage, error) {
+func (u *ui) parseGroupForm(c *gin.Context, base issuance.Group, isNew bool) (issuance.Group, groupFormPage, error) {
 	g := base
 	g.Name = trimmed(c, "name")
 	g.CourseName = trimmed(c, "course_name")
@@ -266,21 +268,21 @@ func (u *ui) parseGroupForm(c *gin.Context, base Group, isNew bool) (Group, grou
 	g.AllowAutoPublish = c.PostForm("allow_auto_publish") != ""
 	errs := formErrors{}
 	if g.Name == "" {
-		errs.add("name", "Enter the group's name.")
+		errs.Add("name", "Enter the group's name.")
 	}
 	if g.CourseName == "" {
-		errs.add("course_name", "Enter the course name.")
+		errs.Add("course_name", "Enter the course name.")
 	}
 	if g.CourseLink != "" {
 		if l, err := url.Parse(g.CourseLink); err != nil || (l.Scheme != "http" && l.Scheme != "https") || l.Host == "" {
-			errs.add("course_link", "Enter a full link starting with https://, or leave it empty.")
+			errs.Add("course_link", "Enter a full link starting with https://, or leave it empty.")
 		}
 	}
 	g.DesignID = 0
 	if s := c.PostForm("design_id"); s != "" {
 		id, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || id <= 0 {
-			errs.add("design_id", "Choose a design from the list.")
+			errs.Add("design_id", "Choose a design from the list.")
 		} else {
 			g.DesignID = id
 		}
@@ -290,7 +292,7 @@ func (u *ui) parseGroupForm(c *gin.Context, base Group, isNew bool) (Group, grou
 	if vm != "" {
 		n, err := strconv.Atoi(vm)
 		if err != nil || n <= 0 || n > 1200 {
-			errs.add("validity_months", "Enter a whole number of months (1–1200), or leave it empty for credentials that never expire.")
+			errs.Add("validity_months", "Enter a whole number of months (1–1200), or leave it empty for credentials that never expire.")
 		} else {
 			g.ValidityMonths = &n
 		}
@@ -325,25 +327,25 @@ func (u *ui) parseGroupForm(c *gin.Context, base Group, isNew bool) (Group, grou
 		r.Index = len(rows)
 		n := strconv.Itoa(r.Index)
 		if r.Type == "" {
-			r.Type = string(TextAttr)
+			r.Type = string(issuance.TextAttr)
 		}
 		switch {
 		case r.Key == "":
-			errs.add("attr_key_"+n, "Enter a key (e.g. grade).")
+			errs.Add("attr_key_"+n, "Enter a key (e.g. grade).")
 		case !attrKeyRE.MatchString(r.Key):
-			errs.add("attr_key_"+n, "Use lower-case letters, digits and _ only, starting with a letter.")
+			errs.Add("attr_key_"+n, "Use lower-case letters, digits and _ only, starting with a letter.")
 		case seen[r.Key] > 0:
-			errs.add("attr_key_"+n, "This key is already used by attribute "+strconv.Itoa(seen[r.Key])+".")
+			errs.Add("attr_key_"+n, "This key is already used by attribute "+strconv.Itoa(seen[r.Key])+".")
 		}
 		seen[r.Key] = r.Index + 1
 		if r.Label == "" {
-			errs.add("attr_label_"+n, "Enter a label (e.g. Grade).")
+			errs.Add("attr_label_"+n, "Enter a label (e.g. Grade).")
 		}
-		if t := AttributeType(r.Type); t != TextAttr && t != DateAttr && t != NumberAttr {
-			errs.add("attr_type_"+n, "Choose text, date or number.")
+		if t := issuance.AttributeType(r.Type); t != issuance.TextAttr && t != issuance.DateAttr && t != issuance.NumberAttr {
+			errs.Add("attr_type_"+n, "Choose text, date or number.")
 		}
 		rows = append(rows, r)
-		g.Attributes = append(g.Attributes, Attribute{Key: r.Key, Label: r.Label, Type: AttributeType(r.Type), Required: r.Required})
+		g.Attributes = append(g.Attributes, issuance.Attribute{Key: r.Key, Label: r.Label, Type: issuance.AttributeType(r.Type), Required: r.Required})
 	}
 
 	page, err := u.groupFormPage(c, g, isNew)
