@@ -1,4 +1,4 @@
-package issuance_test
+package signing_test
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package issuance_test
+package delivery_test
 
 import (
 	"context"

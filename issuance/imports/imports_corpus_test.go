@@ -1,4 +1,4 @@
-package issuance_test
+package imports_test
 
 import (
 	"encoding/json"
@@ -31,7 +31,7 @@ func TestImportCorpus(t *testing.T) {
 		"header-only.csv":     0, "tab-separated.tsv": 0, "utf16be-bom.csv": 0, "mac-cr-line-ends.csv": 0,
 		"multiline-attribute.csv": 0, "blank-lines-trailing-columns.csv": 0, "unterminated-quote.csv": 0,
 	}
-	files, _ := filepath.Glob("sheet/testdata/corpus/*.expected.json")
+	files, _ := filepath.Glob("../sheet/testdata/corpus/*.expected.json")
 	if len(files) < 20 {
 		t.Fatalf("corpus has %d files", len(files))
 	}

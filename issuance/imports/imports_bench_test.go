@@ -1,4 +1,4 @@
-package issuance_test
+package imports_test
 
 import (
 	"bufio"

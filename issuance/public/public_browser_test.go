@@ -1,4 +1,4 @@
-package issuance_test
+package public_test
 
 import (
 	"context"

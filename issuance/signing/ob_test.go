@@ -1,4 +1,4 @@
-package issuance_test
+package signing_test
 
 import (
 	"bytes"
@@ -266,7 +266,7 @@ func jsonB64(s string) ([]byte, error) {
 func TestCredentialValidatesAgainstSchema(t *testing.T) {
 	f := mustSigningFixture(t)
 	c := jsonschema.NewCompiler()
-	sch, err := c.Compile("openbadges/testdata/schema/ob_v3p0_achievementcredential_schema.json")
+	sch, err := c.Compile("../openbadges/testdata/schema/ob_v3p0_achievementcredential_schema.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -497,7 +497,7 @@ func TestIndependentVerification(t *testing.T) {
 		}
 		t.Skip("node not installed")
 	}
-	dir, _ := filepath.Abs("openbadges/testdata/verify")
+	dir, _ := filepath.Abs("../openbadges/testdata/verify")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@digitalbazaar", "vc")); err != nil {
 		t.Fatalf("the verifier's npm packages are not installed: run `npm ci` in %s (make test does)", dir)
 	}
