@@ -300,15 +300,6 @@ func emailRows(t testing.TB, d *sqlx.DB) []emailRow {
 	return out
 }
 
-func jobCount(t testing.TB, d *sqlx.DB, kind string) int {
-	t.Helper()
-	var n int
-	if err := d.Get(&n, `SELECT count(*) FROM jobs WHERE kind = $1`, kind); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 func TestPublish(t *testing.T) {
 	s, d := mustService(t)
 	ctx := context.Background()

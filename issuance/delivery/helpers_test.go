@@ -24,6 +24,7 @@ var (
 	bulkCreate      = issuancetest.BulkCreate
 	apiServer       = issuancetest.APIServer
 	errCode         = issuancetest.ErrCode
+	jobCount        = issuancetest.JobCount
 )
 
 type apiClient = issuancetest.APIClient

@@ -179,3 +179,13 @@ func BulkCreate(b *testing.B, s *issuance.Service, gid int64, n int, prefix stri
 }
 
 // BenchmarkPublishAndDeliver10k publishes 10,000 unpublished credentials and
+
+// JobCount counts the queued jobs of kind.
+func JobCount(t testing.TB, d *sqlx.DB, kind string) int {
+	t.Helper()
+	var n int
+	if err := d.Get(&n, `SELECT count(*) FROM jobs WHERE kind = $1`, kind); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
