@@ -169,13 +169,6 @@ func (s *Service) signBeforeSending(ctx context.Context, emails map[int64]issuan
 // and can retry it. Register it with worker.SetPolicy(issuance.EmailJob, ...).
 var EmailRetry = jobs.Policy{MaxAge: 5 * 24 * time.Hour, BaseBackoff: 30 * time.Second, MaxBackoff: 30 * time.Minute}
 
-// SendEmailJob returns the handler for one EmailJob; see SendEmailBatch,
-// which workers should prefer for throughput.
-func (s *Service) SendEmailJob(sender *mail.Sender, from string) jobs.Handler {
-	batch := s.SendEmailBatch(sender, from)
-	return func(ctx context.Context, j jobs.Job) error { return batch(ctx, []jobs.Job{j})[0] }
-}
-
 // SendEmailBatch returns the batch handler for EmailJob: it loads the claimed
 // emails in one query and sends them over one SMTP connection, recording each
 // email as sent and its job done (one short transaction) as soon as the

@@ -14,6 +14,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/internal/testenv"
 	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/delivery"
 )
 
 // publishN creates and publishes n credentials in a new group, one recipient
@@ -77,7 +78,7 @@ func outageWorker(t *testing.T, s *issuance.Service, d *sqlx.DB, url string) (*j
 	w := emailWorker(t, s, d, url, true)
 	clk := testenv.NewClock(time.Now().Add(time.Second))
 	w.Now = clk.Now
-	w.SetPolicy(issuance.EmailJob, issuance.EmailRetry)
+	w.SetPolicy(issuance.EmailJob, delivery.EmailRetry)
 	return w, clk
 }
 

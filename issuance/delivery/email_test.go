@@ -35,10 +35,11 @@ func emailWorker(t testing.TB, s *issuance.Service, d *sqlx.DB, smtpURL string, 
 	}
 	t.Cleanup(func() { sender.Close() })
 	w := jobs.NewWorker(d, quiet)
+	h := delivery.New(s, nil).SendEmailBatch(sender, "Laurel <no-reply@laurel.test>")
 	if batch {
-		w.HandleBatch(issuance.EmailJob, s.SendEmailBatch(sender, "Laurel <no-reply@laurel.test>"))
+		w.HandleBatch(issuance.EmailJob, h)
 	} else {
-		w.Handle(issuance.EmailJob, s.SendEmailJob(sender, "Laurel <no-reply@laurel.test>"))
+		w.Handle(issuance.EmailJob, func(ctx context.Context, j jobs.Job) error { return h(ctx, []jobs.Job{j})[0] })
 	}
 	return w
 }
