@@ -21,6 +21,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/imports"
 )
 
 // startImportWorker runs the import jobs on a real worker until the test ends.
@@ -29,7 +30,7 @@ func startImportWorker(t testing.TB, s *issuance.Service, d *sqlx.DB) {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := jobs.NewWorker(d, quiet)
 	w.Concurrency, w.Poll = 2, 10*time.Millisecond
-	s.HandleImportJobs(w)
+	imports.New(s).HandleImportJobs(w)
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
@@ -246,8 +247,8 @@ func TestImportAPIValidatesEveryRowAndCommitsTheValidOnes(t *testing.T) {
 		got[0].ImportID != int64(body["id"].(float64)) || !strings.Contains(got[0].Attrs, `"completed": "2026-06-01"`) {
 		t.Fatalf("created: %+v", got)
 	}
-	im, err := s.Import(ctx, int64(body["id"].(float64)))
-	if err != nil || im.State != issuance.ImportCommitted || im.Created != 2 || im.CommittedBy != "token:1:ci" {
+	im, err := imports.New(s).Import(ctx, int64(body["id"].(float64)))
+	if err != nil || im.State != imports.ImportCommitted || im.Created != 2 || im.CommittedBy != "token:1:ci" {
 		t.Fatalf("import record: %+v %v", im, err)
 	}
 	var audited int
@@ -282,7 +283,7 @@ func TestImportMappingIsRememberedForTheSameShape(t *testing.T) {
 	if body["valid"] != float64(1) {
 		t.Fatalf("valid: %v\n%s", body, errorMessages(body))
 	}
-	prev, err := s.ImportPreview(context.Background(), int64(body["id"].(float64)), 5)
+	prev, err := imports.New(s).ImportPreview(context.Background(), int64(body["id"].(float64)), 5)
 	if err != nil || len(prev) != 1 || prev[0].Name != "Émilie Du Châtelet" || prev[0].Attributes["grade"] != "19" {
 		t.Fatalf("preview: %+v %v", prev, err)
 	}
@@ -334,14 +335,14 @@ func TestImportDatesNeverGuessed(t *testing.T) {
 	if body["valid"] != float64(3) {
 		t.Fatalf("with DMY: %v\n%s", body, errorMessages(body))
 	}
-	prev, _ := s.ImportPreview(context.Background(), int64(body["id"].(float64)), 5)
+	prev, _ := imports.New(s).ImportPreview(context.Background(), int64(body["id"].(float64)), 5)
 	if len(prev) != 3 || prev[0].IssuedOn != "2026-04-03" {
 		t.Fatalf("DMY preview: %+v", prev)
 	}
 	eu := "Nom;Courriel;Date;Grade\nB Un;b1@example.edu;31.12.2025;1\nB Deux;b2@example.edu;03.04.2026;2\n"
 	_, body = api.upload("owner", g.ID, "eu.csv", []byte(eu), nil)
 	body = api.ready("owner", body["id"])
-	prev, _ = s.ImportPreview(context.Background(), int64(body["id"].(float64)), 5)
+	prev, _ = imports.New(s).ImportPreview(context.Background(), int64(body["id"].(float64)), 5)
 	if body["valid"] != float64(2) || len(prev) != 2 || prev[1].IssuedOn != "2026-04-03" {
 		t.Fatalf("D.M.YYYY column: %v %+v\n%s", body, prev, errorMessages(body))
 	}
@@ -409,12 +410,12 @@ func TestImportXLSXRawBodyDuplicateWarningAndCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	xlsx := b.Bytes()
-	code, body := api.send("owner", "POST", fmt.Sprintf("/groups/%d/imports?file_name=grades.xlsx", g.ID), issuance.XLSXType, bytes.NewReader(xlsx))
+	code, body := api.send("owner", "POST", fmt.Sprintf("/groups/%d/imports?file_name=grades.xlsx", g.ID), imports.XLSXType, bytes.NewReader(xlsx))
 	if code != 201 || body["file_name"] != "grades.xlsx" || body["duplicate_of"] != nil {
 		t.Fatalf("raw xlsx upload: %d %v", code, body)
 	}
 	first := api.ready("owner", body["id"])
-	prev, _ := s.ImportPreview(context.Background(), int64(first["id"].(float64)), 5)
+	prev, _ := imports.New(s).ImportPreview(context.Background(), int64(first["id"].(float64)), 5)
 	if first["valid"] != float64(1) || len(prev) != 1 || prev[0].IssuedOn != "2026-05-17" || prev[0].Attributes["grade"] != "93" {
 		t.Fatalf("xlsx: %v %+v\n%s", first, prev, errorMessages(first))
 	}
@@ -497,7 +498,7 @@ func TestImportTemplateRoundTrip(t *testing.T) {
 	s, _, api, _ := importEnv(t)
 	g := mustGroup(t, s, func(g *issuance.Group) { g.ValidityMonths = intp(12) })
 	for _, format := range []string{"csv", "xlsx"} {
-		body, _, err := issuance.ImportTemplate(g, format, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+		body, _, err := imports.ImportTemplate(g, format, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -509,7 +510,7 @@ func TestImportTemplateRoundTrip(t *testing.T) {
 		if res["valid"] != float64(1) || res["invalid"] != float64(0) {
 			t.Fatalf("%s template: %v\n%s", format, res, errorMessages(res))
 		}
-		prev, _ := s.ImportPreview(context.Background(), int64(res["id"].(float64)), 1)
+		prev, _ := imports.New(s).ImportPreview(context.Background(), int64(res["id"].(float64)), 1)
 		if prev[0].IssuedOn != "2026-03-01" || prev[0].ExpiresOn != "2027-03-01" || prev[0].Attributes["completed"] != "2026-03-01" {
 			t.Fatalf("%s template preview: %+v", format, prev)
 		}
