@@ -25,6 +25,8 @@ var (
 	apiServer       = issuancetest.APIServer
 	errCode         = issuancetest.ErrCode
 	jobCount        = issuancetest.JobCount
+	mustCatcher     = issuancetest.MustCatcher
+	drain           = issuancetest.Drain
 )
 
 type apiClient = issuancetest.APIClient

@@ -9,53 +9,10 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/laurel-edu/laurel/internal/jobs"
-	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/internal/testenv"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/delivery"
 )
-
-func mustCatcher(t testing.TB, addr string) *mail.Catcher {
-	t.Helper()
-	c, err := mail.NewCatcher(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// emailWorker runs the email job handler against catcher's address.
-// batch picks the batch handler (what the app runs) over the one-job handler.
-func emailWorker(t testing.TB, s *issuance.Service, d *sqlx.DB, smtpURL string, batch bool) *jobs.Worker {
-	t.Helper()
-	sender, err := mail.NewSender(smtpURL, "Laurel <no-reply@laurel.test>", 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sender.Close() })
-	w := jobs.NewWorker(d, quiet)
-	h := delivery.New(s, nil).SendEmailBatch(sender, "Laurel <no-reply@laurel.test>")
-	if batch {
-		w.HandleBatch(issuance.EmailJob, h)
-	} else {
-		w.Handle(issuance.EmailJob, func(ctx context.Context, j jobs.Job) error { return h(ctx, []jobs.Job{j})[0] })
-	}
-	return w
-}
-
-func drain(t testing.TB, w *jobs.Worker) {
-	t.Helper()
-	for {
-		n, err := w.RunOnce(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			return
-		}
-	}
-}
 
 func emailStates(t testing.TB, d *sqlx.DB) map[string]int {
 	t.Helper()

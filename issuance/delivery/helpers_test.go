@@ -1,6 +1,13 @@
 package delivery_test
 
-import "github.com/laurel-edu/laurel/issuance/internal/issuancetest"
+import (
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/laurel-edu/laurel/internal/jobs"
+	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/internal/issuancetest"
+)
 
 // The shared helpers under the names the tests use.
 const actor = issuancetest.Actor
@@ -25,6 +32,13 @@ var (
 	apiServer       = issuancetest.APIServer
 	errCode         = issuancetest.ErrCode
 	jobCount        = issuancetest.JobCount
+	mustCatcher     = issuancetest.MustCatcher
+	drain           = issuancetest.Drain
 )
 
 type apiClient = issuancetest.APIClient
+
+// emailWorker runs the email jobs without signing.
+func emailWorker(t testing.TB, s *issuance.Service, d *sqlx.DB, smtpURL string, batch bool) *jobs.Worker {
+	return issuancetest.EmailWorker(t, s, d, smtpURL, batch, nil)
+}

@@ -58,7 +58,7 @@ const badgeSVG = `<?xml version="1.0" encoding="UTF-8"?>
 
 func TestBakedBadge(t *testing.T) {
 	s, _ := mustService(t)
-	s.Keys = mustKeys(t)
+	setKeys(s, mustKeys(t))
 	ctx := context.Background()
 	srv := publicServer(t, s)
 	pngDesign, err := s.CreateDesign(ctx, actor, issuance.Design{Name: "PNG badge", Kind: issuance.Badge, Image: pngBytes(t)})

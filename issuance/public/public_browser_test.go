@@ -26,11 +26,11 @@ type download struct {
 // share links, and every download link it offers answers with what it says.
 func TestBrowserCredentialDownloads(t *testing.T) {
 	s, _ := mustService(t)
-	s.Keys = mustKeys(t)
+	setKeys(s, mustKeys(t))
 	ctx := context.Background()
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	s.RegisterPublic(r, publicRenderer(t))
+	pub(s).Register(r, publicRenderer(t))
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	s.BaseURL = srv.URL // links on the page point at this server

@@ -131,7 +131,7 @@ func TestCertificatePDF(t *testing.T) {
 
 func TestPublicPageLinks(t *testing.T) {
 	s, _ := mustService(t)
-	s.Keys = mustKeys(t)
+	setKeys(s, mustKeys(t))
 	ctx := context.Background()
 	srv := publicServer(t, s)
 	if _, err := s.DefaultDesign(ctx); err != nil {
@@ -208,7 +208,7 @@ func TestPublicPageLinks(t *testing.T) {
 
 func TestEmailLinksDownloads(t *testing.T) {
 	s, d := mustService(t)
-	s.Keys = mustKeys(t)
+	setKeys(s, mustKeys(t))
 	ctx := context.Background()
 	catcher := mustCatcher(t, "")
 	w := emailWorker(t, s, d, catcher.URL(), true)

@@ -8,26 +8,21 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/public"
 )
 
-// publicRenderer parses the public pages (and the partial they share) only, so these tests do not depend
-// on the staff pages' templates.
+// publicRenderer parses the public pages (and the partial they share) only.
 func publicRenderer(t testing.TB) *web.Renderer {
 	t.Helper()
-	m := fstest.MapFS{}
-	for _, name := range []string{"public_credential.html", "public_not_found.html", "_credential_design.html"} {
-		b, err := fs.ReadFile(issuance.Templates, "templates/"+name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m[name] = &fstest.MapFile{Data: b}
+	m, err := fs.Sub(public.Templates, "templates")
+	if err != nil {
+		t.Fatal(err)
 	}
 	rd, err := web.NewRenderer(nil, m)
 	if err != nil {
@@ -40,7 +35,7 @@ func publicServer(t testing.TB, s *issuance.Service) *httptest.Server {
 	t.Helper()
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	s.RegisterPublic(r, publicRenderer(t))
+	pub(s).Register(r, publicRenderer(t))
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return srv
@@ -59,7 +54,7 @@ func get(t testing.TB, url string) (int, string, http.Header) {
 
 func TestPublicCredentialPage(t *testing.T) {
 	s, _ := mustService(t)
-	s.Keys = mustKeys(t)
+	setKeys(s, mustKeys(t))
 	ctx := context.Background()
 	srv := publicServer(t, s)
 	if _, err := s.DefaultDesign(ctx); err != nil { // the built-in certificate

@@ -1,4 +1,4 @@
-package signing_test
+package public_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/delivery"
 )
 
 func cpuTime() time.Duration {
@@ -34,7 +35,7 @@ func cpuTime() time.Duration {
 func BenchmarkPublishSignAndDeliver10k(b *testing.B) {
 	const n = 10000
 	s, d := mustService(b)
-	s.Keys = mustKeys(b)
+	setKeys(s, mustKeys(b))
 	// Warnings (a failed job, a retry) would explain a slow run: show them.
 	warn := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s.Log = warn
@@ -48,8 +49,8 @@ func BenchmarkPublishSignAndDeliver10k(b *testing.B) {
 	defer cancel()
 	w := jobs.NewWorker(d, warn)
 	w.Concurrency, w.BatchSize, w.Poll = 8, 50, 50*time.Millisecond
-	w.HandleBatch(issuance.EmailJob, s.SendEmailBatch(sender, "Laurel <no-reply@laurel.test>"))
-	w.Handle(issuance.SignJob, s.SignCredentialsJob())
+	w.HandleBatch(issuance.EmailJob, delivery.New(s, sg(s)).SendEmailBatch(sender, "Laurel <no-reply@laurel.test>"))
+	w.Handle(issuance.ChangedJob, sg(s).HandleChanged())
 	stopped := make(chan struct{})
 	go func() { w.Run(ctx); close(stopped) }()
 	// The worker finishes recording its last batches before the database
@@ -102,7 +103,7 @@ func BenchmarkPublishSignAndDeliver10k(b *testing.B) {
 func BenchmarkSignCredentials10k(b *testing.B) {
 	const n = 10000
 	s, d := mustService(b)
-	s.Keys = mustKeys(b)
+	setKeys(s, mustKeys(b))
 	w := signingWorker(s, d)
 	w.Concurrency, w.BatchSize = 4, 10
 	var wall, cpu time.Duration
@@ -120,7 +121,7 @@ func BenchmarkSignCredentials10k(b *testing.B) {
 		done := make(chan struct{})
 		go func() { w.Run(ctx); close(done) }()
 		for {
-			st, err := jobs.Stats(context.Background(), d, issuance.SignJob)
+			st, err := jobs.Stats(context.Background(), d, issuance.ChangedJob)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -150,7 +151,7 @@ func BenchmarkSignCredentials10k(b *testing.B) {
 func BenchmarkVerifyPage(b *testing.B) {
 	const n = 2000
 	s, d := mustService(b)
-	s.Keys = mustKeys(b)
+	setKeys(s, mustKeys(b))
 	g := mustGroup(b, s, nil)
 	bulkCreate(b, s, g.ID, n, "v")
 	if _, err := s.Publish(context.Background(), actor, issuance.Selection{GroupID: g.ID, AllUnpublished: true}); err != nil {
@@ -166,7 +167,7 @@ func BenchmarkVerifyPage(b *testing.B) {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	s.RegisterPublic(r, publicRenderer(b))
+	pub(s).Register(r, publicRenderer(b))
 	var lat []time.Duration
 	b.ResetTimer()
 	for i := range b.N {

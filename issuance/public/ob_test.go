@@ -1,4 +1,4 @@
-package signing_test
+package public_test
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ import (
 // signingWorker runs only the sign jobs (emails stay queued).
 func signingWorker(s *issuance.Service, d *sqlx.DB) *jobs.Worker {
 	w := jobs.NewWorker(d, quiet)
-	w.Handle(issuance.SignJob, s.SignCredentialsJob())
+	w.Handle(issuance.ChangedJob, sg(s).HandleChanged())
 	return w
 }
 
@@ -41,7 +41,7 @@ type signingFixture struct {
 func mustSigningFixture(t *testing.T) signingFixture {
 	t.Helper()
 	s, d := mustService(t)
-	s.Keys = mustKeys(t)
+	setKeys(s, mustKeys(t))
 	ctx := context.Background()
 	badge, err := s.CreateDesign(ctx, actor, issuance.Design{Name: "Badge", Kind: issuance.Badge, Image: pngBytes(t), ImageType: "image/png"})
 	if err != nil {
@@ -98,7 +98,7 @@ func mustJSON(t *testing.T, b []byte) map[string]any {
 // queues sign jobs before the email jobs, and the jobs sign every credential.
 func TestPublishQueuesSigning(t *testing.T) {
 	s, d := mustService(t)
-	s.Keys = mustKeys(t)
+	setKeys(s, mustKeys(t))
 	g := mustGroup(t, s, nil)
 	var items []issuance.NewCredential
 	for i := range 120 {
@@ -118,10 +118,10 @@ func TestPublishQueuesSigning(t *testing.T) {
 	if n := count(`SELECT count(*) FROM credential_signatures`); n != 0 {
 		t.Fatalf("%d credentials signed inside Publish", n)
 	}
-	if n := count(`SELECT count(*) FROM jobs WHERE kind = $1`, issuance.SignJob); n != 3 {
+	if n := count(`SELECT count(*) FROM jobs WHERE kind = $1`, issuance.ChangedJob); n != 3 {
 		t.Fatalf("%d sign jobs for 120 credentials, want 3 (50 each)", n)
 	}
-	if n := count(`SELECT count(*) FROM jobs e WHERE e.kind = $1 AND e.id < (SELECT max(id) FROM jobs WHERE kind = $2)`, issuance.EmailJob, issuance.SignJob); n != 0 {
+	if n := count(`SELECT count(*) FROM jobs e WHERE e.kind = $1 AND e.id < (SELECT max(id) FROM jobs WHERE kind = $2)`, issuance.EmailJob, issuance.ChangedJob); n != 0 {
 		t.Fatalf("%d email jobs queued before the last sign job", n)
 	}
 	drain(t, signingWorker(s, d))
@@ -135,7 +135,7 @@ func TestOpenBadgeRoutes(t *testing.T) {
 	f := mustSigningFixture(t)
 	ctx := context.Background()
 	c := f.creds[0]
-	js, jwt, err := f.s.SignedCredential(ctx, c.ID)
+	js, jwt, err := sg(f.s).Signed(ctx, c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestOpenBadgeRoutes(t *testing.T) {
 		t.Errorf("issuer = %v", m["issuer"])
 	}
 	// The expiring one carries validUntil (the end of its expiry day).
-	js2, _, _ := f.s.SignedCredential(ctx, f.creds[1].ID)
+	js2, _, _ := sg(f.s).Signed(ctx, f.creds[1].ID)
 	if got := mustJSON(t, js2)["validUntil"]; got != "2099-12-31T23:59:59Z" {
 		t.Errorf("validUntil = %v", got)
 	}
@@ -271,7 +271,7 @@ func TestCredentialValidatesAgainstSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, cr := range f.creds {
-		js, _, err := f.s.SignedCredential(context.Background(), cr.ID)
+		js, _, err := sg(f.s).Signed(context.Background(), cr.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -299,16 +299,16 @@ func TestAmendResigns(t *testing.T) {
 	f := mustSigningFixture(t)
 	ctx := context.Background()
 	c := f.creds[0]
-	before, beforeJWT, _ := f.s.SignedCredential(ctx, c.ID)
+	before, beforeJWT, _ := sg(f.s).Signed(ctx, c.ID)
 	if _, err := f.s.AmendCredential(ctx, actor, c.ID, issuance.Amendment{Name: strp("José Núñez")}); err != nil {
 		t.Fatal(err)
 	}
 	var queued int
-	if err := f.d.Get(&queued, `SELECT count(*) FROM jobs WHERE kind = $1 AND state = 'queued'`, issuance.SignJob); err != nil || queued != 1 {
+	if err := f.d.Get(&queued, `SELECT count(*) FROM jobs WHERE kind = $1 AND state = 'queued'`, issuance.ChangedJob); err != nil || queued != 1 {
 		t.Fatalf("%d sign jobs queued by the amendment (%v)", queued, err)
 	}
 	drain(t, f.w)
-	after, afterJWT, err := f.s.SignedCredential(ctx, c.ID)
+	after, afterJWT, err := sg(f.s).Signed(ctx, c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +326,7 @@ func TestAmendResigns(t *testing.T) {
 	if !strings.Contains(strings.Join(actions, ","), "re-sign") {
 		t.Fatalf("audit actions %v: no re-sign", actions)
 	}
-	v, err := f.s.Verify(ctx, mustCred(t, f.s, c.ID))
+	v, err := sg(f.s).Verify(ctx, mustCred(t, f.s, c.ID))
 	if err != nil || !v.Valid {
 		t.Fatalf("re-signed credential does not verify: %+v %v", v, err)
 	}
@@ -348,7 +348,7 @@ func TestRevocationAndExpiryVerification(t *testing.T) {
 	f := mustSigningFixture(t)
 	ctx := context.Background()
 	c := f.creds[0]
-	v, err := f.s.Verify(ctx, c)
+	v, err := sg(f.s).Verify(ctx, c)
 	if err != nil || !v.Valid || len(v.Checks) != 4 {
 		t.Fatalf("fresh credential: %+v %v", v, err)
 	}
@@ -365,7 +365,7 @@ func TestRevocationAndExpiryVerification(t *testing.T) {
 	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusNotModified {
 		t.Fatalf("revalidation: %v %v", res, err)
 	}
-	v, err = f.s.Verify(ctx, mustCred(t, f.s, c.ID))
+	v, err = sg(f.s).Verify(ctx, mustCred(t, f.s, c.ID))
 	if err != nil || v.Valid || !v.Revoked {
 		t.Fatalf("revoked credential: %+v %v", v, err)
 	}
@@ -380,7 +380,7 @@ func TestRevocationAndExpiryVerification(t *testing.T) {
 	if _, err := f.s.Publish(ctx, actor, issuance.Selection{IDs: []string{exp.ID}}); err != nil {
 		t.Fatal(err)
 	}
-	v, err = f.s.Verify(ctx, mustCred(t, f.s, exp.ID))
+	v, err = sg(f.s).Verify(ctx, mustCred(t, f.s, exp.ID))
 	if err != nil || v.Valid || !v.Expired || v.Revoked {
 		t.Fatalf("expired credential: %+v %v", v, err)
 	}
@@ -411,8 +411,8 @@ func TestUnsignedIsNotVerified(t *testing.T) {
 func TestRotateCredentialKeys(t *testing.T) {
 	f := mustSigningFixture(t)
 	ctx := context.Background()
-	oldJS, _, _ := f.s.SignedCredential(ctx, f.creds[0].ID)
-	ed, es, err := f.s.RotateCredentialKeys(ctx)
+	oldJS, _, _ := sg(f.s).Signed(ctx, f.creds[0].ID)
+	ed, es, err := sg(f.s).RotateCredentialKeys(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +422,7 @@ func TestRotateCredentialKeys(t *testing.T) {
 	}
 	// Other instances see a rotation within a minute; this one at once.
 	drain(t, f.w)
-	js, jwt, err := f.s.SignedCredential(ctx, n.ID)
+	js, jwt, err := sg(f.s).Signed(ctx, n.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,7 +441,7 @@ func TestRotateCredentialKeys(t *testing.T) {
 		t.Fatalf("jwks after rotation: %s", jwks)
 	}
 	for _, c := range []issuance.Credential{f.creds[0], mustCred(t, f.s, n.ID)} {
-		if v, err := f.s.Verify(ctx, c); err != nil || !v.Valid {
+		if v, err := sg(f.s).Verify(ctx, c); err != nil || !v.Valid {
 			t.Fatalf("%s after rotation: %+v %v", c.ID, v, err)
 		}
 	}
@@ -450,8 +450,8 @@ func TestRotateCredentialKeys(t *testing.T) {
 		t.Fatalf("%d sealed keys (%v)", len(sealed), err)
 	}
 	other := issuance.New(f.d, "https://laurel.test")
-	other.Keys = mustKeys(t)
-	if _, err := other.DIDDocument(ctx); err == nil || !strings.Contains(err.Error(), "open") {
+	setKeys(other, mustKeys(t))
+	if _, err := sg(other).DIDDocument(ctx); err == nil || !strings.Contains(err.Error(), "open") {
 		t.Fatalf("keys opened with another secret: %v", err)
 	}
 }
@@ -619,17 +619,17 @@ func TestGroupEditResigns(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Before the job runs, the served credential is already the new one.
-	js, _, err := f.s.SignedCredential(ctx, f.creds[0].ID)
+	js, _, err := sg(f.s).Signed(ctx, f.creds[0].ID)
 	if err != nil || !bytes.Contains(js, []byte(`"name":"Data Science Foundations II"`)) {
 		t.Fatalf("signed credential after the rename (%v):\n%s", err, js)
 	}
 	drain(t, f.w)
 	for _, c := range f.creds {
-		js, _, _ := f.s.SignedCredential(ctx, c.ID)
+		js, _, _ := sg(f.s).Signed(ctx, c.ID)
 		if !bytes.Contains(js, []byte(`"name":"Data Science Foundations II"`)) {
 			t.Fatalf("%s not re-signed:\n%s", c.ID, js)
 		}
-		if v, err := f.s.Verify(ctx, mustCred(t, f.s, c.ID)); err != nil || !v.Valid {
+		if v, err := sg(f.s).Verify(ctx, mustCred(t, f.s, c.ID)); err != nil || !v.Valid {
 			t.Fatalf("%s after re-sign: %+v %v", c.ID, v, err)
 		}
 	}
