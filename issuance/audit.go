@@ -2,7 +2,6 @@ package issuance
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -19,9 +18,4 @@ func audit(ctx context.Context, ext sqlx.ExecerContext, at time.Time, actor, act
 // History returns the audit entries of a credential, oldest first.
 func (s *Service) History(ctx context.Context, credentialID string) ([]auditlog.Entry, error) {
 	return auditlog.History(ctx, s.DB, "credential", credentialID)
-}
-
-// GroupHistory returns the audit entries of a group, oldest first.
-func (s *Service) GroupHistory(ctx context.Context, groupID int64) ([]auditlog.Entry, error) {
-	return auditlog.History(ctx, s.DB, "group", fmt.Sprint(groupID))
 }

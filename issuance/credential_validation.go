@@ -240,11 +240,12 @@ func BatchError(n int, fe []apperr.FieldError) error {
 	return apperr.Fields(fmt.Sprintf("%d of %d credentials have problems; nothing was created.", len(items), n), fe)
 }
 
-// ValidateNew checks items against group g (every field, duplicates in the
+// validateNew checks items against group g (every field, duplicates in the
 // batch, recipients who already hold a live credential in g) and returns an
 // apperr.Fields error with one entry per problem, naming item and field. It
-// writes nothing.
-func (s *Service) ValidateNew(ctx context.Context, g Group, items []NewCredential) error {
+// writes nothing. Only the tests call it (to prove CreateCredentials' checks
+// need no write); they reach it through export_test.go.
+func (s *Service) validateNew(ctx context.Context, g Group, items []NewCredential) error {
 	if len(items) == 0 {
 		return apperr.Errorf(apperr.Invalid, "Add at least one recipient.")
 	}

@@ -96,7 +96,7 @@ func snapshot(c Credential) credSnapshot {
 const maxBatch = 50000
 
 // CreateCredentials creates items in group groupID as unpublished credentials,
-// all or nothing: any problem (see ValidateNew) creates none and returns an
+// all or nothing: any problem (see validateNew) creates none and returns an
 // apperr.Fields error. Nothing is emailed.
 func (s *Service) CreateCredentials(ctx context.Context, actor string, groupID int64, src Source, items []NewCredential) ([]Credential, error) {
 	if len(items) == 0 {

@@ -125,7 +125,7 @@ func TestCreateCredentialsRejectsBadInputAndChangesNothing(t *testing.T) {
 			}
 			assertUnchanged(t, d, before)
 			// ValidateNew reports the same problems without writing.
-			if diff := cmp.Diff(tc.want, fieldErrs(s.ValidateNew(context.Background(), g, tc.items))); diff != "" {
+			if diff := cmp.Diff(tc.want, fieldErrs(issuance.ValidateNew(s, context.Background(), g, tc.items))); diff != "" {
 				t.Fatalf("ValidateNew differs:\n%s", diff)
 			}
 		})

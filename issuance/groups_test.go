@@ -3,12 +3,14 @@ package issuance_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	auditlog "github.com/laurel-edu/laurel/internal/audit"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/issuance"
 )
@@ -94,7 +96,7 @@ func TestGroups(t *testing.T) {
 	if g, err = s.UpdateGroup(ctx, actor, g); err != nil || g.Name != "Renamed" || *g.ValidityMonths != 6 {
 		t.Fatalf("update %+v %v", g, err)
 	}
-	h, _ := s.GroupHistory(ctx, g.ID)
+	h, _ := auditlog.History(ctx, d, "group", fmt.Sprint(g.ID))
 	if len(h) != 2 || h[0].Action != "create" || h[1].Action != "update" {
 		t.Fatalf("history %+v", h)
 	}

@@ -103,23 +103,24 @@ type Recipient struct {
 	Email string `json:"email"`
 }
 
-// Credential is one recipient's credential in one group.
+// Credential is one recipient's credential in one group. Its one JSON
+// shape is CredentialJSON.
 type Credential struct {
-	ID               string            `json:"id"`
-	GroupID          int64             `json:"group_id"`
-	State            State             `json:"state"`
-	Recipient        Recipient         `json:"recipient"`
-	IssuedOn         time.Time         `json:"-"` // a date (UTC midnight)
-	ExpiresOn        *time.Time        `json:"-"` // a date (UTC midnight), if any
-	Attributes       map[string]string `json:"attributes"`
-	EvidenceURL      string            `json:"evidence_url,omitempty"`
-	Source           Source            `json:"source"`
-	ExternalRef      string            `json:"-"`
-	RevocationReason string            `json:"revocation_reason,omitempty"`
-	CreatedAt        time.Time         `json:"created_at"`
-	UpdatedAt        time.Time         `json:"updated_at"`
-	PublishedAt      *time.Time        `json:"published_at"`
-	RevokedAt        *time.Time        `json:"revoked_at"`
+	ID               string
+	GroupID          int64
+	State            State
+	Recipient        Recipient
+	IssuedOn         time.Time  // a date (UTC midnight)
+	ExpiresOn        *time.Time // a date (UTC midnight), if any
+	Attributes       map[string]string
+	EvidenceURL      string
+	Source           Source
+	ExternalRef      string
+	RevocationReason string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	PublishedAt      *time.Time
+	RevokedAt        *time.Time
 }
 
 // Expired reports whether the credential's expiry date has passed at now.

@@ -26,15 +26,6 @@ import (
 // Both are links in the email, never attachments (attached PDFs hurt
 // deliverability).
 
-// Certificate returns what the certificate PDF of credential c shows.
-func (s *Service) Certificate(ctx context.Context, c issuance.Credential) (certpdf.Certificate, error) {
-	v, err := s.View(ctx, c, false)
-	if err != nil {
-		return certpdf.Certificate{}, err
-	}
-	return s.certificate(ctx, v)
-}
-
 func (s *Service) certificate(ctx context.Context, v CredentialView) (certpdf.Certificate, error) {
 	out := v.certificate()
 	if v.LogoURL != "" { // the view drops image bytes; the logo is needed here
