@@ -6,7 +6,6 @@ import "github.com/laurel-edu/laurel/issuance/internal/issuancetest"
 const actor = issuancetest.Actor
 
 var (
-	quiet           = issuancetest.Quiet
 	mustService     = issuancetest.MustService
 	mustGroup       = issuancetest.MustGroup
 	item            = issuancetest.Item
@@ -16,17 +15,11 @@ var (
 	fieldErrs       = issuancetest.FieldErrs
 	mustCode        = issuancetest.MustCode
 	pngBytes        = issuancetest.PNGBytes
-	contains        = issuancetest.Contains
-	mustKeys        = issuancetest.MustKeys
 	intp            = issuancetest.IntP
 	strp            = issuancetest.StrP
 	itoa            = issuancetest.Itoa
-	bulkCreate      = issuancetest.BulkCreate
 	apiServer       = issuancetest.APIServer
-	errCode         = issuancetest.ErrCode
 	jobCount        = issuancetest.JobCount
-	mustCatcher     = issuancetest.MustCatcher
-	drain           = issuancetest.Drain
 )
 
 type apiClient = issuancetest.APIClient

@@ -50,10 +50,7 @@ func decode(c *gin.Context, v any) error {
 
 func apiPrincipal(c *gin.Context) *auth.Principal { return auth.Current(c) }
 
-var (
-	groupParam = staffui.APIGroupParam
-	pathID     = staffui.APIPathID
-)
+var groupParam = staffui.APIGroupParam
 
 func (a *api) out(c issuance.Credential) issuance.CredentialJSON { return a.s.CredentialJSON(c) }
 

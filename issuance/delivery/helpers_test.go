@@ -13,30 +13,17 @@ import (
 const actor = issuancetest.Actor
 
 var (
-	quiet           = issuancetest.Quiet
-	mustService     = issuancetest.MustService
-	mustGroup       = issuancetest.MustGroup
-	item            = issuancetest.Item
-	mustCreate      = issuancetest.MustCreate
-	tableCounts     = issuancetest.TableCounts
-	assertUnchanged = issuancetest.AssertUnchanged
-	fieldErrs       = issuancetest.FieldErrs
-	mustCode        = issuancetest.MustCode
-	pngBytes        = issuancetest.PNGBytes
-	contains        = issuancetest.Contains
-	mustKeys        = issuancetest.MustKeys
-	intp            = issuancetest.IntP
-	strp            = issuancetest.StrP
-	itoa            = issuancetest.Itoa
-	bulkCreate      = issuancetest.BulkCreate
-	apiServer       = issuancetest.APIServer
-	errCode         = issuancetest.ErrCode
-	jobCount        = issuancetest.JobCount
-	mustCatcher     = issuancetest.MustCatcher
-	drain           = issuancetest.Drain
+	quiet       = issuancetest.Quiet
+	mustService = issuancetest.MustService
+	mustGroup   = issuancetest.MustGroup
+	item        = issuancetest.Item
+	mustCreate  = issuancetest.MustCreate
+	contains    = issuancetest.Contains
+	itoa        = issuancetest.Itoa
+	bulkCreate  = issuancetest.BulkCreate
+	mustCatcher = issuancetest.MustCatcher
+	drain       = issuancetest.Drain
 )
-
-type apiClient = issuancetest.APIClient
 
 // emailWorker runs the email jobs without signing.
 func emailWorker(t testing.TB, s *issuance.Service, d *sqlx.DB, smtpURL string, batch bool) *jobs.Worker {

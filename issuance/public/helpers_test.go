@@ -25,7 +25,6 @@ var (
 	tableCounts     = issuancetest.TableCounts
 	assertUnchanged = issuancetest.AssertUnchanged
 	fieldErrs       = issuancetest.FieldErrs
-	mustCode        = issuancetest.MustCode
 	pngBytes        = issuancetest.PNGBytes
 	contains        = issuancetest.Contains
 	mustKeys        = issuancetest.MustKeys
@@ -33,14 +32,9 @@ var (
 	strp            = issuancetest.StrP
 	itoa            = issuancetest.Itoa
 	bulkCreate      = issuancetest.BulkCreate
-	apiServer       = issuancetest.APIServer
-	errCode         = issuancetest.ErrCode
-	jobCount        = issuancetest.JobCount
 	mustCatcher     = issuancetest.MustCatcher
 	drain           = issuancetest.Drain
 )
-
-type apiClient = issuancetest.APIClient
 
 // signers are the signing services of the tests' core services: a test
 // gives its core keys (setKeys) and reaches signing through sg.
