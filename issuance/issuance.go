@@ -1,6 +1,17 @@
 // Package issuance is Laurel's domain core: designs, groups and their custom
 // attributes, credentials and their life cycle (unpublished → published →
-// revoked), publishing with its emails, and the audit trail.
+// revoked, amended, deleted), each change with its audit entry in the same
+// transaction, the organisation settings, and the one JSON shape of a
+// credential (CredentialJSON).
+//
+// It owns the tables designs, groups, credentials, organisation and
+// credential_emails (the email outbox, written by Publish and Resend in
+// their transaction and read and marked by delivery through OutboxEmails,
+// MarkEmailSent, RecordEmailFailure and FinishEmails). It depends on none
+// of the features built on it (issuance/imports, signing, delivery, staff,
+// api, public); it tells them of changes with jobs it defines (ChangedJob,
+// EmailJob) and lets them read what they need through its methods
+// (LockPublic, PublicVersionOf, RevokedSeqs, PublicGroup...).
 package issuance
 
 import "time"
