@@ -19,8 +19,8 @@ import (
 )
 
 // Templates holds the public credential pages and the credential design
-// partial the staff preview shares (see Partials); the app passes its
-// "templates" directory to web.NewRenderer.
+// partial (_credential_design.html) that the staff preview shares; the app
+// passes its "templates" directory to web.NewRenderer.
 //
 //go:embed templates/*.html
 var Templates embed.FS

@@ -12,6 +12,7 @@ import (
 // another feature can share them without its pages.
 type partials struct{ fs.FS }
 
+// Open opens name if it is a partial (or the templates directory).
 func (p partials) Open(name string) (fs.File, error) {
 	if b := path.Base(name); b != "templates" && b != "." && !strings.HasPrefix(b, "_") {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
@@ -19,6 +20,7 @@ func (p partials) Open(name string) (fs.File, error) {
 	return p.FS.Open(name)
 }
 
+// ReadDir lists the partials of directory name.
 func (p partials) ReadDir(name string) ([]fs.DirEntry, error) {
 	es, err := fs.ReadDir(p.FS, name)
 	if err != nil {
@@ -39,6 +41,7 @@ func (p partials) ReadDir(name string) ([]fs.DirEntry, error) {
 // page.
 type union []fs.FS
 
+// Open opens name in the first file system that has it.
 func (u union) Open(name string) (fs.File, error) {
 	for _, f := range u {
 		if file, err := f.Open(name); err == nil {
