@@ -25,6 +25,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/testenv"
 	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/laurel-edu/laurel/issuance"
+	issuanceapi "github.com/laurel-edu/laurel/issuance/api"
 	"github.com/laurel-edu/laurel/lti"
 )
 
@@ -141,7 +142,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	e.auth = auth.New(e.db, nil, e.keys, "http://laurel.test")
 	api := r.Group("/api/v1", e.auth.Bearer())
 	e.svc.RegisterAPI(api)
-	e.iss.RegisterAPI(api) // the credentials API, beside the mappings'
+	issuanceapi.Register(api, e.iss) // the credentials API, beside the mappings'
 	e.srv = httptest.NewServer(r)
 	t.Cleanup(e.srv.Close)
 	return e

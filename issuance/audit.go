@@ -2,7 +2,6 @@ package issuance
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -17,23 +16,6 @@ func audit(ctx context.Context, ext sqlx.ExecerContext, at time.Time, actor, act
 }
 
 // History returns the audit entries of a credential, oldest first.
-func (s *Service) History(ctx context.Context, credentialID string) ([]AuditEntry, error) {
-	return s.history(ctx, "credential", credentialID)
-}
-
-// GroupHistory returns the audit entries of a group, oldest first.
-func (s *Service) GroupHistory(ctx context.Context, groupID int64) ([]AuditEntry, error) {
-	return s.history(ctx, "group", fmt.Sprint(groupID))
-}
-
-func (s *Service) history(ctx context.Context, entityType, id string) ([]AuditEntry, error) {
-	es, err := auditlog.History(ctx, s.DB, entityType, id)
-	if err != nil {
-		return nil, err
-	}
-	var out []AuditEntry
-	for _, e := range es {
-		out = append(out, AuditEntry{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action, Before: e.Before, After: e.After, Who: e.Who})
-	}
-	return out, nil
+func (s *Service) History(ctx context.Context, credentialID string) ([]auditlog.Entry, error) {
+	return auditlog.History(ctx, s.DB, "credential", credentialID)
 }

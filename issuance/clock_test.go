@@ -29,7 +29,7 @@ func TestValidationUsesInjectedClock(t *testing.T) {
 		t.Fatalf("field errors (-want +got):\n%s", diff)
 	}
 	assertUnchanged(t, d, before)
-	if err := s.ValidateNew(ctx, g, []issuance.NewCredential{late}); cmp.Diff([]string{"0:issued_on"}, fieldErrs(err)) != "" {
+	if err := issuance.ValidateNew(s, ctx, g, []issuance.NewCredential{late}); cmp.Diff([]string{"0:issued_on"}, fieldErrs(err)) != "" {
 		t.Errorf("ValidateNew: %v", err)
 	}
 

@@ -91,7 +91,7 @@ func (s *Service) EnsureCredentials(ctx context.Context, tx *sqlx.Tx, actor stri
 			for k := range fe {
 				fe[k].Index = i
 			}
-			out[i].Err = batchError(1, fe)
+			out[i].Err = BatchError(1, fe)
 			continue
 		}
 		ps[i] = p[0]

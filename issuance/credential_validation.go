@@ -229,7 +229,9 @@ func heldErrors(g Group, ps []prepared, held map[string]string) []apperr.FieldEr
 	return fe
 }
 
-func batchError(n int, fe []apperr.FieldError) error {
+// BatchError is the Invalid error of a batch of n new credentials with
+// per-item problems fe: nothing was created.
+func BatchError(n int, fe []apperr.FieldError) error {
 	items := map[int]bool{}
 	for _, f := range fe {
 		items[f.Index] = true
@@ -238,11 +240,12 @@ func batchError(n int, fe []apperr.FieldError) error {
 	return apperr.Fields(fmt.Sprintf("%d of %d credentials have problems; nothing was created.", len(items), n), fe)
 }
 
-// ValidateNew checks items against group g (every field, duplicates in the
+// validateNew checks items against group g (every field, duplicates in the
 // batch, recipients who already hold a live credential in g) and returns an
 // apperr.Fields error with one entry per problem, naming item and field. It
-// writes nothing.
-func (s *Service) ValidateNew(ctx context.Context, g Group, items []NewCredential) error {
+// writes nothing. Only the tests call it (to prove CreateCredentials' checks
+// need no write); they reach it through export_test.go.
+func (s *Service) validateNew(ctx context.Context, g Group, items []NewCredential) error {
 	if len(items) == 0 {
 		return apperr.Errorf(apperr.Invalid, "Add at least one recipient.")
 	}
@@ -252,7 +255,34 @@ func (s *Service) ValidateNew(ctx context.Context, g Group, items []NewCredentia
 		return err
 	}
 	if fe = append(fe, heldErrors(g, ps, held)...); len(fe) > 0 {
-		return batchError(len(items), fe)
+		return BatchError(len(items), fe)
 	}
 	return nil
 }
+
+// Checked is one new credential as CheckNew leaves it: trimmed and
+// normalised, dates as YYYY-MM-DD ("" when missing or invalid).
+type Checked struct {
+	Name, Email string
+	// Key is lower(Email) when the group forbids duplicates, else "".
+	Key                 string
+	IssuedOn, ExpiresOn string
+	Attributes          map[string]string
+}
+
+// CheckNew checks item for group g as CreateCredentials does, without the
+// checks that need the database (a recipient already holding one), and
+// returns it normalised with its per-field problems (Index 0).
+func CheckNew(g Group, item NewCredential, now time.Time) (Checked, []apperr.FieldError) {
+	ps, fe := prepare(g, []NewCredential{item}, now)
+	p := ps[0]
+	out := Checked{Name: p.name, Email: p.email, Key: p.key, ExpiresOn: p.expiresString(), Attributes: p.attrs}
+	if !p.issued.IsZero() {
+		out.IssuedOn = p.issued.Format(DateLayout)
+	}
+	return out, fe
+}
+
+// ExpiryFor is the expiry a credential of group g issued on issued gets
+// when none is given: the issue date plus the group's validity, if any.
+func ExpiryFor(g Group, issued time.Time) *time.Time { return deriveExpiry(g, issued) }

@@ -53,16 +53,17 @@ const credAuditSQL = `jsonb_build_object('state', state, 'recipient', jsonb_buil
 	'issued_on', issued_on, 'expires_on', expires_on, 'attributes', attributes, 'evidence_url', evidence_url,
 	'revocation_reason', revocation_reason)`
 
-func dateOnly(t time.Time) time.Time {
+// DateOnly is t's date as UTC midnight, how credentials store dates.
+func DateOnly(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }
 
 func (r credRow) credential() Credential {
 	c := Credential{ID: r.ID, GroupID: r.GroupID, State: State(r.State), Recipient: Recipient{Name: r.Name, Email: r.Email},
-		IssuedOn: dateOnly(r.IssuedOn), EvidenceURL: r.EvidenceURL, Source: Source(r.Source), ExternalRef: r.ExternalRef.String,
+		IssuedOn: DateOnly(r.IssuedOn), EvidenceURL: r.EvidenceURL, Source: Source(r.Source), ExternalRef: r.ExternalRef.String,
 		RevocationReason: r.RevocationReason, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, PublishedAt: r.PublishedAt, RevokedAt: r.RevokedAt}
 	if r.ExpiresOn != nil {
-		e := dateOnly(*r.ExpiresOn)
+		e := DateOnly(*r.ExpiresOn)
 		c.ExpiresOn = &e
 	}
 	c.Attributes = map[string]string{}
@@ -95,7 +96,7 @@ func snapshot(c Credential) credSnapshot {
 const maxBatch = 50000
 
 // CreateCredentials creates items in group groupID as unpublished credentials,
-// all or nothing: any problem (see ValidateNew) creates none and returns an
+// all or nothing: any problem (see validateNew) creates none and returns an
 // apperr.Fields error. Nothing is emailed.
 func (s *Service) CreateCredentials(ctx context.Context, actor string, groupID int64, src Source, items []NewCredential) ([]Credential, error) {
 	if len(items) == 0 {
@@ -113,7 +114,7 @@ func (s *Service) CreateCredentials(ctx context.Context, actor string, groupID i
 	}
 	ps, fe := prepare(g, items, s.now())
 	if len(fe) > 0 {
-		return nil, batchError(len(items), fe)
+		return nil, BatchError(len(items), fe)
 	}
 	var out []Credential
 	err = db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
@@ -122,7 +123,7 @@ func (s *Service) CreateCredentials(ctx context.Context, actor string, groupID i
 			return err
 		}
 		if fe := heldErrors(g, ps, held); len(fe) > 0 {
-			return batchError(len(items), fe)
+			return BatchError(len(items), fe)
 		}
 		out, err = s.insert(ctx, tx, actor, g.ID, src, ps)
 		return err
@@ -187,7 +188,7 @@ func insertArrays(ps []prepared) ([]string, []any) {
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n),
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, p := range ps {
-		ids[i] = newCredentialID()
+		ids[i] = NewCredentialID()
 		names[i], emails[i], keys[i] = p.name, p.email, p.key
 		issued[i], expires[i] = p.issued.Format(DateLayout), p.expiresString()
 		a, _ := json.Marshal(p.attrs)
@@ -227,7 +228,7 @@ func (s *Service) Credential(ctx context.Context, id string) (Credential, error)
 }
 
 func credentialTx(ctx context.Context, q sqlx.QueryerContext, id string, lock bool) (Credential, error) {
-	if !validID(id) {
+	if !ValidID(id) {
 		return Credential{}, apperr.Errorf(apperr.NotFound, "Credential %q does not exist.", id)
 	}
 	query := `SELECT ` + credCols + ` FROM credentials WHERE id = $1`
@@ -367,9 +368,9 @@ func (s *Service) Credentials(ctx context.Context, groupID int64, opt ListOption
 	return out, next, nil
 }
 
-// countUnpublishedUpTo counts a group's unpublished credentials, stopping at
+// CountUnpublishedUpTo counts a group's unpublished credentials, stopping at
 // limit, along the (group_id, state, seq) index.
-func (s *Service) countUnpublishedUpTo(ctx context.Context, groupID int64, limit int) (int, error) {
+func (s *Service) CountUnpublishedUpTo(ctx context.Context, groupID int64, limit int) (int, error) {
 	const q = `SELECT count(*) FROM (
 		SELECT 1 FROM credentials WHERE group_id = $1 AND state = 'unpublished' LIMIT $2) AS capped`
 	var n int
@@ -442,7 +443,7 @@ func (s *Service) AmendCredential(ctx context.Context, actor, id string, a Amend
 		out = r.credential()
 		if out.State == Published {
 			// The signed credential must say what the page says: re-sign.
-			if err := enqueueSign(ctx, tx, []string{id}); err != nil {
+			if err := enqueueChanged(ctx, tx, []string{id}); err != nil {
 				return err
 			}
 		}

@@ -125,7 +125,7 @@ func TestCreateCredentialsRejectsBadInputAndChangesNothing(t *testing.T) {
 			}
 			assertUnchanged(t, d, before)
 			// ValidateNew reports the same problems without writing.
-			if diff := cmp.Diff(tc.want, fieldErrs(s.ValidateNew(context.Background(), g, tc.items))); diff != "" {
+			if diff := cmp.Diff(tc.want, fieldErrs(issuance.ValidateNew(s, context.Background(), g, tc.items))); diff != "" {
 				t.Fatalf("ValidateNew differs:\n%s", diff)
 			}
 		})
@@ -298,15 +298,6 @@ func emailRows(t testing.TB, d *sqlx.DB) []emailRow {
 		t.Fatal(err)
 	}
 	return out
-}
-
-func jobCount(t testing.TB, d *sqlx.DB, kind string) int {
-	t.Helper()
-	var n int
-	if err := d.Get(&n, `SELECT count(*) FROM jobs WHERE kind = $1`, kind); err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 func TestPublish(t *testing.T) {

@@ -25,6 +25,9 @@ const maxImageBytes = 2 << 20
 
 var colorRE = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 
+// ValidColor reports whether s is a colour as designs store it (#rrggbb).
+func ValidColor(s string) bool { return colorRE.MatchString(s) }
+
 type designRow struct {
 	ID                int64          `db:"id"`
 	Name              string         `db:"name"`
@@ -201,7 +204,7 @@ func (s *Service) UpdateDesign(ctx context.Context, actor string, only []int64, 
 		if n, err := designUsersOutside(ctx, tx, d.ID, only); err != nil {
 			return err
 		} else if n > 0 {
-			return designReadOnly(old.Name, n)
+			return DesignReadOnly(old.Name, n)
 		}
 		if fe := checkDesign(&d, &old); len(fe) > 0 {
 			return apperr.Fields("The design has problems.", fe)
@@ -243,10 +246,17 @@ func designUsersOutside(ctx context.Context, q sqlx.QueryerContext, id int64, on
 	return n, nil
 }
 
-// designReadOnly is the Forbidden error for a design used by n groups
+// DesignReadOnly is the Forbidden error for a design used by n groups
 // outside the caller's.
-func designReadOnly(name string, n int) error {
-	return apperr.Errorf(apperr.Forbidden, "Design “%s” is also used by %s you do not work in, so you cannot change it: a change would alter their credentials. An owner or admin can change it.", name, plural(n, "group"))
+func DesignReadOnly(name string, n int) error {
+	return apperr.Errorf(apperr.Forbidden, "Design “%s” is also used by %s you do not work in, so you cannot change it: a change would alter their credentials. An owner or admin can change it.", name, groupsCount(n))
+}
+
+func groupsCount(n int) string {
+	if n == 1 {
+		return "1 group"
+	}
+	return fmt.Sprintf("%d groups", n)
 }
 
 // DesignsUsedOutside returns, for each design used by groups outside only,

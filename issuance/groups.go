@@ -278,8 +278,9 @@ func (s *Service) UpdateGroup(ctx context.Context, actor string, g Group) (Group
 		}
 		if out.Name != old.Name || out.CourseName != old.CourseName || out.Description != old.Description ||
 			out.CourseLink != old.CourseLink || out.DesignID != old.DesignID {
-			// Published credentials embed the achievement: re-sign them.
-			if err := resignGroupTx(ctx, tx, g.ID); err != nil {
+			// Published credentials embed the achievement: their signatures
+			// are stale from now (see PublicCredential.Version); re-sign them.
+			if err := achievementChanged(ctx, tx, g.ID, now); err != nil {
 				return err
 			}
 		}
@@ -363,4 +364,16 @@ func (s *Service) Groups(ctx context.Context, only []int64) ([]GroupSummary, err
 		return nil, fmt.Errorf("groups %v: %w", only, err)
 	}
 	return out, nil
+}
+
+// achievementChanged records that group gid's achievement changed at now
+// and queues its published credentials' ChangedJobs.
+func achievementChanged(ctx context.Context, tx *sqlx.Tx, gid int64, now time.Time) error {
+	const q = `WITH g AS (UPDATE groups SET achievement_changed_at = $2 WHERE id = $1)
+		SELECT id FROM credentials WHERE group_id = $1 AND state = 'published' ORDER BY id`
+	var ids []string
+	if err := tx.SelectContext(ctx, &ids, q, gid, now); err != nil {
+		return fmt.Errorf("re-sign group %d: %w", gid, err)
+	}
+	return enqueueChanged(ctx, tx, ids)
 }

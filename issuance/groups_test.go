@@ -3,12 +3,14 @@ package issuance_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	auditlog "github.com/laurel-edu/laurel/internal/audit"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/issuance"
 )
@@ -94,7 +96,7 @@ func TestGroups(t *testing.T) {
 	if g, err = s.UpdateGroup(ctx, actor, g); err != nil || g.Name != "Renamed" || *g.ValidityMonths != 6 {
 		t.Fatalf("update %+v %v", g, err)
 	}
-	h, _ := s.GroupHistory(ctx, g.ID)
+	h, _ := auditlog.History(ctx, d, "group", fmt.Sprint(g.ID))
 	if len(h) != 2 || h[0].Action != "create" || h[1].Action != "update" {
 		t.Fatalf("history %+v", h)
 	}
@@ -160,22 +162,22 @@ func TestGroups(t *testing.T) {
 func TestGroupInstructorSettingsAPI(t *testing.T) {
 	s, _ := mustService(t)
 	srv := apiServer(t, s, map[string]*auth.Principal{"owner": {TokenID: 1, Name: "ci", Role: auth.Owner}})
-	api := apiClient{t, srv.URL}
-	code, body := api.do("owner", "POST", "/groups", map[string]any{"name": "Plain", "course_name": "P 1"})
+	api := apiClient{T: t, URL: srv.URL}
+	code, body := api.Do("owner", "POST", "/groups", map[string]any{"name": "Plain", "course_name": "P 1"})
 	if code != 201 || body["available_to_instructors"] != false || body["allow_auto_publish"] != false {
 		t.Fatalf("defaults: %d %v", code, body)
 	}
-	code, body = api.do("owner", "POST", "/groups", map[string]any{"name": "Open", "course_name": "O 1",
+	code, body = api.Do("owner", "POST", "/groups", map[string]any{"name": "Open", "course_name": "O 1",
 		"available_to_instructors": true, "allow_auto_publish": true})
 	if code != 201 || body["available_to_instructors"] != true || body["allow_auto_publish"] != true {
 		t.Fatalf("create with settings: %d %v", code, body)
 	}
 	gp := "/groups/" + itoa(int(body["id"].(float64)))
-	if code, body = api.do("owner", "PATCH", gp, map[string]any{"description": "x"}); code != 200 ||
+	if code, body = api.Do("owner", "PATCH", gp, map[string]any{"description": "x"}); code != 200 ||
 		body["available_to_instructors"] != true || body["allow_auto_publish"] != true {
 		t.Fatalf("patch keeps settings: %d %v", code, body)
 	}
-	if code, body = api.do("owner", "PATCH", gp, map[string]any{"allow_auto_publish": false}); code != 200 ||
+	if code, body = api.Do("owner", "PATCH", gp, map[string]any{"allow_auto_publish": false}); code != 200 ||
 		body["available_to_instructors"] != true || body["allow_auto_publish"] != false {
 		t.Fatalf("patch one setting: %d %v", code, body)
 	}
@@ -187,7 +189,7 @@ func TestGroupInstructorSettingsAPI(t *testing.T) {
 	if err != nil || len(sums) != 1 || !sums[0].AvailableToInstructors {
 		t.Fatalf("Groups lists the settings: %+v %v", sums, err)
 	}
-	code, body = api.do("owner", "POST", "/groups", `{"name": "Bad", "course_name": "B", "allow_auto_publish": "yes"}`)
+	code, body = api.Do("owner", "POST", "/groups", `{"name": "Bad", "course_name": "B", "allow_auto_publish": "yes"}`)
 	if code != 400 || !strings.Contains(body["error"].(map[string]any)["message"].(string), "allow_auto_publish") {
 		t.Fatalf("bad setting: %d %v", code, body)
 	}

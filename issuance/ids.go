@@ -12,15 +12,16 @@ var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadd
 
 // newCredentialID returns a public credential ID: 160 random bits (32
 // characters), so IDs cannot be guessed or enumerated.
-func newCredentialID() string {
+// NewCredentialID returns a new random credential id.
+func NewCredentialID() string {
 	b := make([]byte, 20)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go ≥ 1.24)
 	return idEncoding.EncodeToString(b)
 }
 
-// validID reports whether s could be a credential ID, so malformed IDs are
+// ValidID reports whether s could be a credential ID, so malformed IDs are
 // answered without a database query.
-func validID(s string) bool {
+func ValidID(s string) bool {
 	if len(s) < 16 || len(s) > 64 {
 		return false
 	}

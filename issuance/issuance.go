@@ -1,6 +1,17 @@
 // Package issuance is Laurel's domain core: designs, groups and their custom
 // attributes, credentials and their life cycle (unpublished → published →
-// revoked), publishing with its emails, and the audit trail.
+// revoked, amended, deleted), each change with its audit entry in the same
+// transaction, the organisation settings, and the one JSON shape of a
+// credential (CredentialJSON).
+//
+// It owns the tables designs, groups, credentials, organisation and
+// credential_emails (the email outbox, written by Publish and Resend in
+// their transaction and read and marked by delivery through OutboxEmails,
+// MarkEmailSent, RecordEmailFailure and FinishEmails). It depends on none
+// of the features built on it (issuance/imports, signing, delivery, staff,
+// api, public); it tells them of changes with jobs it defines (ChangedJob,
+// EmailJob) and lets them read what they need through its methods
+// (LockPublic, PublicVersionOf, RevokedSeqs, PublicGroup...).
 package issuance
 
 import "time"
@@ -103,23 +114,24 @@ type Recipient struct {
 	Email string `json:"email"`
 }
 
-// Credential is one recipient's credential in one group.
+// Credential is one recipient's credential in one group. Its one JSON
+// shape is CredentialJSON.
 type Credential struct {
-	ID               string            `json:"id"`
-	GroupID          int64             `json:"group_id"`
-	State            State             `json:"state"`
-	Recipient        Recipient         `json:"recipient"`
-	IssuedOn         time.Time         `json:"-"` // a date (UTC midnight)
-	ExpiresOn        *time.Time        `json:"-"` // a date (UTC midnight), if any
-	Attributes       map[string]string `json:"attributes"`
-	EvidenceURL      string            `json:"evidence_url,omitempty"`
-	Source           Source            `json:"source"`
-	ExternalRef      string            `json:"-"`
-	RevocationReason string            `json:"revocation_reason,omitempty"`
-	CreatedAt        time.Time         `json:"created_at"`
-	UpdatedAt        time.Time         `json:"updated_at"`
-	PublishedAt      *time.Time        `json:"published_at"`
-	RevokedAt        *time.Time        `json:"revoked_at"`
+	ID               string
+	GroupID          int64
+	State            State
+	Recipient        Recipient
+	IssuedOn         time.Time  // a date (UTC midnight)
+	ExpiresOn        *time.Time // a date (UTC midnight), if any
+	Attributes       map[string]string
+	EvidenceURL      string
+	Source           Source
+	ExternalRef      string
+	RevocationReason string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	PublishedAt      *time.Time
+	RevokedAt        *time.Time
 }
 
 // Expired reports whether the credential's expiry date has passed at now.
@@ -129,6 +141,9 @@ func (c *Credential) Expired(now time.Time) bool {
 
 // DateLayout is the wire and form format of dates.
 const DateLayout = "2006-01-02"
+
+// HumanDate is how pages, emails and certificates show a date.
+const HumanDate = "2 January 2006"
 
 // Label is how staff pages name the source.
 func (s Source) Label() string {
@@ -146,3 +161,20 @@ func (s Source) Label() string {
 	}
 	return string(s)
 }
+
+// HasAttribute reports whether g defines attribute key.
+func (g Group) HasAttribute(key string) bool {
+	for _, a := range g.Attributes {
+		if a.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// MaxImageBytes bounds a badge image or logo.
+const MaxImageBytes = 1 << 20
+
+// Link is a labelled link to a credential's page or file, as its page and
+// its email show it.
+type Link struct{ Label, URL string }

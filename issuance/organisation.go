@@ -124,9 +124,9 @@ func unknownPlaceholders(text string) []string {
 	return out
 }
 
-// fill replaces the placeholders in text with vals (keyed by name without
+// Fill replaces the placeholders in text with vals (keyed by name without
 // braces); names not in vals stay as written (checked on save).
-func fill(text string, vals map[string]string) string {
+func Fill(text string, vals map[string]string) string {
 	return placeholderRE.ReplaceAllStringFunc(text, func(m string) string {
 		if v, ok := vals[m[1:len(m)-1]]; ok {
 			return v

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/issuance"
@@ -127,44 +126,5 @@ func TestOrganisationSettings(t *testing.T) {
 	}
 	if b, _, _, _ := s.OrganisationLogo(ctx); b != nil {
 		t.Fatal("logo bytes kept after removing it")
-	}
-}
-
-// The publish email uses the organisation's text with its placeholders
-// filled and escaped in HTML; the From keeps LAUREL_MAIL_FROM's address with
-// the sender name; a resend is marked as a reminder.
-func TestCredentialEmailFromOrganisation(t *testing.T) {
-	s, _ := mustService(t)
-	g := mustGroup(t, s, func(g *issuance.Group) { g.Name = "Data <Science>" })
-	c := issuance.Credential{ID: "abc123", Recipient: issuance.Recipient{Name: `Ada "<b>"`, Email: "ada@example.edu"},
-		IssuedOn: time.Date(2026, 6, 30, 0, 0, 0, 0, time.UTC)}
-	o := issuance.Organisation{Name: "Université d'Exemple", Language: "fr", SenderName: "Registre",
-		EmailSubject: "{issuer_name}: {credential_name}",
-		EmailBody:    "Bonjour {recipient_name},\n\nVoici {credential_name} ({credential_id}).\nLien : {credential_url}\n\n{unknown} stays"}
-	m, err := s.CredentialEmail(c, g, issuance.Design{}, o, "ada@example.edu", "resend")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.Subject != "Reminder: Université d'Exemple: Data <Science>" {
-		t.Errorf("subject %q", m.Subject)
-	}
-	wantText := "Bonjour Ada \"<b>\",\n\nVoici Data <Science> (abc123).\nLien : https://laurel.test/c/abc123\n\n{unknown} stays\n"
-	if !strings.HasPrefix(m.Text, wantText) || !strings.Contains(m.Text, "Course: DS 101") {
-		t.Errorf("text\n%s\nwant it to start with\n%s", m.Text, wantText)
-	}
-	for _, w := range []string{`<html lang="fr">`, "Bonjour Ada &#34;&lt;b&gt;&#34;,", "Voici Data &lt;Science&gt; (abc123).<br>Lien : <a href=\"https://laurel.test/c/abc123\">https://laurel.test/c/abc123</a>",
-		"because Université d&#39;Exemple issued"} {
-		if !strings.Contains(m.HTML, w) {
-			t.Errorf("html lacks %q:\n%s", w, m.HTML)
-		}
-	}
-	if strings.Contains(m.HTML, "<b>") {
-		t.Error("recipient name not escaped in the HTML part")
-	}
-	if got := issuance.FromFor(o, "Laurel <no-reply@uni.example.edu>"); got != `"Registre" <no-reply@uni.example.edu>` {
-		t.Errorf("From %q", got)
-	}
-	if got := issuance.FromFor(issuance.Organisation{Name: "Uni"}, "no-reply@uni.example.edu"); got != `"Uni" <no-reply@uni.example.edu>` {
-		t.Errorf("From without a sender name %q", got)
 	}
 }

@@ -17,12 +17,14 @@ import (
 // EmailJob is the job kind that sends one credential email.
 const EmailJob = "credential_email"
 
-// emailPayload is an EmailJob's payload.
-type emailPayload struct {
+// EmailPayload is an EmailJob's payload.
+type EmailPayload struct {
 	EmailID int64 `json:"email_id"`
 }
 
-func checkSelection(sel Selection) error {
+// CheckSelection refuses an empty or oversized selection (Invalid), before
+// anything is looked up.
+func CheckSelection(sel Selection) error {
 	if len(sel.IDs) == 0 && !(sel.AllUnpublished && sel.GroupID != 0) {
 		return apperr.Fields("Nothing is selected.", []apperr.FieldError{{Index: -1, Field: "ids", Message: "Select at least one credential."}})
 	}
@@ -40,7 +42,7 @@ const selectionWhere = `state = 'unpublished' AND ($1::bigint = 0 OR group_id = 
 // CountPublishable says how many of sel's credentials Publish would publish
 // (and so how many emails it would send): the Confirm page's figure.
 func (s *Service) CountPublishable(ctx context.Context, sel Selection) (int, error) {
-	if err := checkSelection(sel); err != nil {
+	if err := CheckSelection(sel); err != nil {
 		return 0, err
 	}
 	const q = `SELECT count(*) FROM credentials WHERE ` + selectionWhere
@@ -67,7 +69,7 @@ func (s *Service) GroupsOf(ctx context.Context, ids []string) ([]int64, error) {
 // publishes and queues all of them or none. Set-based SQL, so 10,000 take
 // one transaction of a few statements.
 func (s *Service) Publish(ctx context.Context, actor string, sel Selection) (PublishResult, error) {
-	if err := checkSelection(sel); err != nil {
+	if err := CheckSelection(sel); err != nil {
 		return PublishResult{}, err
 	}
 	var res PublishResult
@@ -107,7 +109,7 @@ func (s *Service) publishTx(ctx context.Context, tx *sqlx.Tx, actor string, sel 
 		emailIDs[i], credIDs[i] = r.EmailID, r.CredID
 	}
 	// Signing is queued first, so its jobs are claimed before the emails'.
-	if err := enqueueSign(ctx, tx, credIDs); err != nil {
+	if err := enqueueChanged(ctx, tx, credIDs); err != nil {
 		return PublishResult{}, err
 	}
 	if _, err := jobs.EnqueueMany(ctx, tx, EmailJob, emailPayloads(emailIDs)); err != nil {
@@ -142,7 +144,7 @@ func (s *Service) Resend(ctx context.Context, actor, id string) error {
 		if err := tx.GetContext(ctx, &eid, q, id, c.Recipient.Email, now); err != nil {
 			return fmt.Errorf("resend credential %s: %w", id, err)
 		}
-		if _, err := jobs.Enqueue(ctx, tx, EmailJob, emailPayload{EmailID: eid}); err != nil {
+		if _, err := jobs.Enqueue(ctx, tx, EmailJob, EmailPayload{EmailID: eid}); err != nil {
 			return fmt.Errorf("resend credential %s: %w", id, err)
 		}
 		return audit(ctx, tx, now, actor, "resend", "credential", id, nil, map[string]any{"email_id": eid, "to": c.Recipient.Email})

@@ -9,6 +9,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -21,8 +23,25 @@ import (
 // to groupID, so ids of other groups are never published through it. Too
 // many ticked ids is an Invalid error.
 func FormSelection(c *gin.Context, groupID int64) (Selection, error) {
-	return selection(c, groupID)
+	if c.PostForm("all") == "1" {
+		return Selection{GroupID: groupID, AllUnpublished: true}, nil
+	}
+	var ids []string
+	for _, id := range c.PostFormArray("ids") {
+		id = strings.TrimSpace(id)
+		if id != "" && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) > maxSelectedIDs {
+		return Selection{}, apperr.Errorf(apperr.Invalid, "%d credentials are selected; at most %d can be published by ticking them. Use “Select all unpublished in this group” instead.", len(ids), maxSelectedIDs)
+	}
+	return Selection{GroupID: groupID, IDs: ids}, nil
 }
+
+// maxSelectedIDs bounds an explicit selection; "all unpublished in this
+// group" covers larger ones.
+const maxSelectedIDs = 1000
 
 // FormAmendment compares a credential's amend form (fields name, email,
 // issued_on, expires_on and attr_<key> for each of the group's attributes,
@@ -31,34 +50,37 @@ func FormSelection(c *gin.Context, groupID int64) (Selection, error) {
 // when nothing did. Values of attributes the group no longer defines are
 // kept.
 func FormAmendment(cr Credential, g Group, value func(field string) string) (a Amendment, changed bool) {
-	cur := formFromCredential(cr, g)
+	curExpires := ""
+	if cr.ExpiresOn != nil {
+		curExpires = cr.ExpiresOn.Format(DateLayout)
+	}
 	name, email, issued, expires := value("name"), value("email"), value("issued_on"), value("expires_on")
-	if name != cur.Name {
+	if name != cr.Recipient.Name {
 		a.Name = &name
 	}
-	if email != cur.Email {
+	if email != cr.Recipient.Email {
 		a.Email = &email
 	}
-	if issued != cur.IssuedOn {
+	if issued != cr.IssuedOn.Format(DateLayout) {
 		a.IssuedOn = &issued
 	}
-	if expires != cur.ExpiresOn {
+	if expires != curExpires {
 		a.ExpiresOn = &expires
 	}
 	attrs := map[string]string{}
 	attrsChanged := false
-	for _, at := range cur.Attrs {
+	for _, at := range g.Attributes {
 		v := value("attr_" + at.Key)
 		if v != "" {
 			attrs[at.Key] = v
 		}
-		if v != at.Value {
+		if v != cr.Attributes[at.Key] {
 			attrsChanged = true
 		}
 	}
 	if attrsChanged {
 		for k, v := range cr.Attributes {
-			if _, defined := attrs[k]; !defined && !g.hasAttribute(k) {
+			if _, defined := attrs[k]; !defined && !g.HasAttribute(k) {
 				attrs[k] = v
 			}
 		}

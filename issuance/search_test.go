@@ -178,13 +178,13 @@ func TestAPICredentialSearch(t *testing.T) {
 	g := mustGroup(t, s, nil)
 	mustCreate(t, s, g.ID, item("Ada Lovelace", "ada@example.edu"), item("Alan Turing", "alan@example.edu"))
 	srv := apiServer(t, s, map[string]*auth.Principal{"viewer": {TokenID: 2, Name: "ro", Role: auth.Viewer}})
-	api := apiClient{t, srv.URL}
+	api := apiClient{T: t, URL: srv.URL}
 	path := "/groups/" + itoa(int(g.ID)) + "/credentials"
-	code, body := api.do("viewer", "GET", path+"?q=lovelace&source=form&issued_from=2026-06-30", nil)
+	code, body := api.Do("viewer", "GET", path+"?q=lovelace&source=form&issued_from=2026-06-30", nil)
 	if cs, _ := body["credentials"].([]any); code != 200 || len(cs) != 1 || cs[0].(map[string]any)["recipient"].(map[string]any)["name"] != "Ada Lovelace" {
 		t.Fatalf("search: %d %v", code, body)
 	}
-	code, body = api.do("viewer", "GET", path+"?source=fax", nil)
+	code, body = api.Do("viewer", "GET", path+"?source=fax", nil)
 	if errs, _ := body["errors"].([]any); code != 422 || len(errs) != 1 || errs[0].(map[string]any)["field"] != "source" {
 		t.Fatalf("bad source: %d %v", code, body)
 	}

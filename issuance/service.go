@@ -1,8 +1,6 @@
 package issuance
 
 import (
-	"context"
-	"encoding/json"
 	"log/slog"
 	"sync"
 	"time"
@@ -10,7 +8,6 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/laurel-edu/laurel/internal/db"
-	"github.com/laurel-edu/laurel/internal/secret"
 )
 
 // Service is the issuance core: every change to designs, groups and
@@ -20,19 +17,9 @@ type Service struct {
 	BaseURL string // public URL of this deployment, without a trailing slash
 	Now     func() time.Time
 	Log     *slog.Logger
-	// Keys (LAUREL_SECRET_KEY) seal the credential signing keys; without
-	// them nothing is signed (ErrSigningUnavailable).
-	Keys *secret.Keys
-	// Issuer says who issues (name, website, logo); nil reads the
-	// organisation settings (Organisation).
-	Issuer func(ctx context.Context) (IssuerIdentity, error)
-
-	keysOnce sync.Once
-	credKeys *CredentialKeys
 	// prepared runs the queries of a launch's student view prepared.
 	prepared     *db.Statements
 	preparedOnce sync.Once
-	status       statusCache
 	org          orgCache // Organisation's brief cache
 }
 
@@ -92,15 +79,6 @@ type Selection struct {
 
 // PublishResult says what Publish did.
 type PublishResult struct{ Published, Emails int }
-
-// AuditEntry is one change in the audit log.
-type AuditEntry struct {
-	ID            int64
-	At            time.Time
-	Actor, Action string
-	Before, After json.RawMessage
-	Who           string // the actor as people read it (see audit.Who)
-}
 
 // Email is one credential email and its delivery state.
 type Email struct {

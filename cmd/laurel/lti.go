@@ -106,7 +106,7 @@ func (m *Main) keysRotate(ctx context.Context, args []string) error {
 		return err
 	}
 	if *creds {
-		ed, es, err := a.Issuance.RotateCredentialKeys(ctx)
+		ed, es, err := a.Signing.RotateCredentialKeys(ctx)
 		if err != nil {
 			return fmt.Errorf("keys rotate --credentials: %w", err)
 		}

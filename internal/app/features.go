@@ -17,12 +17,23 @@ import (
 	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/api"
+	"github.com/laurel-edu/laurel/issuance/delivery"
+	"github.com/laurel-edu/laurel/issuance/imports"
+	"github.com/laurel-edu/laurel/issuance/public"
+	"github.com/laurel-edu/laurel/issuance/signing"
+	"github.com/laurel-edu/laurel/issuance/staff"
 )
 
 // features are the services the app is made of.
 type features struct {
 	Auth     *auth.Auth
 	Issuance *issuance.Service
+	Signing  *signing.Service
+	Delivery *delivery.Service
+	Imports  *imports.Service
+	Public   *public.Service
+	Staff    *staff.Service
 	LTI      *lti.Tool
 	Canvas   *canvas.Service
 	Mail     *mail.Sender
@@ -39,7 +50,8 @@ func templates(f fs.FS) fs.FS {
 // build constructs every feature's service and parses the templates, so a
 // broken template stops start-up.
 func (a *App) build(ctx context.Context) error {
-	pages := append([]fs.FS{templates(auth.Templates), templates(issuance.Templates), lti.Templates, canvas.Templates}, a.opts.Templates...)
+	pages := append([]fs.FS{templates(auth.Templates), templates(staff.Templates), templates(imports.Templates),
+		templates(delivery.Templates), templates(public.Templates), lti.Templates, canvas.Templates}, a.opts.Templates...)
 	rd, err := web.NewRenderer(nil, pages...)
 	if err != nil {
 		return fmt.Errorf("templates: %w", err)
@@ -47,7 +59,11 @@ func (a *App) build(ctx context.Context) error {
 	a.Renderer = rd
 	a.Issuance = issuance.New(a.DB, a.Config.BaseURL)
 	a.Issuance.Log = a.Log
-	a.Issuance.Keys = a.Config.Keys
+	a.Signing = signing.New(a.Issuance, a.Config.Keys)
+	a.Delivery = delivery.New(a.Issuance, a.Signing)
+	a.Imports = imports.New(a.Issuance)
+	a.Public = public.New(a.Issuance, a.Signing)
+	a.Staff = staff.New(a.Issuance, a.Public, a.Delivery)
 	// Administrative commands run without Redis: Auth then serves accounts
 	// and tokens only, never a session.
 	a.Auth = auth.New(a.DB, a.Redis, a.Config.Keys, a.Config.BaseURL)
@@ -81,7 +97,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	r.Use(a.Auth.Load(), web.TextGuard(rd))
 
 	a.Auth.Register(r, rd)
-	a.Issuance.RegisterPublic(r, rd)
+	a.Public.Register(r, rd)
 
 	// Cross-site by design, each protected by its own checks (state, nonce
 	// and signatures; launch tokens; signed events).
@@ -90,15 +106,18 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	a.Canvas.RegisterLaunch(r, a.launchDeps(rd))
 	a.Canvas.RegisterWebhook(r)
 
-	api := r.Group("/api/v1", a.Auth.Bearer(), web.TextGuard(rd))
-	a.Issuance.RegisterAPI(api)
-	a.Canvas.RegisterAPI(api)
+	apiv1 := r.Group("/api/v1", a.Auth.Bearer(), web.TextGuard(rd))
+	api.Register(apiv1, a.Issuance)
+	a.Imports.RegisterAPI(apiv1)
+	a.Canvas.RegisterAPI(apiv1)
 
-	staff := r.Group("/", auth.RequireStaff(rd))
-	a.Issuance.RegisterUI(staff, rd)
-	a.Auth.RegisterStaff(staff, rd)
-	a.LTI.RegisterAdmin(staff, rd)
-	a.Canvas.RegisterAdmin(staff, rd)
+	staffr := r.Group("/", auth.RequireStaff(rd))
+	a.Staff.Register(staffr, rd)
+	a.Imports.RegisterUI(staffr, rd)
+	a.Delivery.RegisterUI(staffr, rd)
+	a.Auth.RegisterStaff(staffr, rd)
+	a.LTI.RegisterAdmin(staffr, rd)
+	a.Canvas.RegisterAdmin(staffr, rd)
 
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/groups") })
 	r.NoRoute(rd.Page(func(c *gin.Context) error {
@@ -115,10 +134,10 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 func (a *App) RunWorkers(ctx context.Context) error {
 	w := jobs.NewWorker(a.DB, a.Log)
 	w.Handle(auth.AccountEmailJob, a.Auth.SendAccountEmail(a.Mail, a.Config.MailFrom, a.Config.BaseURL))
-	w.HandleBatch(issuance.EmailJob, a.Issuance.SendEmailBatch(a.Mail, a.Config.MailFrom))
-	w.SetPolicy(issuance.EmailJob, issuance.EmailRetry)
-	w.Handle(issuance.SignJob, a.Issuance.SignCredentialsJob())
-	a.Issuance.HandleImportJobs(w)
+	w.HandleBatch(issuance.EmailJob, a.Delivery.SendEmailBatch(a.Mail, a.Config.MailFrom))
+	w.SetPolicy(issuance.EmailJob, delivery.EmailRetry)
+	w.Handle(issuance.ChangedJob, a.Signing.HandleChanged())
+	a.Imports.HandleImportJobs(w)
 	errc := make(chan error, 3)
 	go func() { errc <- w.Run(ctx) }()
 	go func() { errc <- a.Canvas.RunInboxWorker(ctx) }()

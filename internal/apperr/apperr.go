@@ -4,7 +4,7 @@
 //
 // The code alone decides the HTTP status, in exactly one place (web.Status):
 // bad_request 400, unauthorized 401, forbidden 403, not_found 404,
-// conflict 409, too_large 413, invalid 422, rate_limited 429, internal 500,
+// conflict 409, gone 410, too_large 413, invalid 422, rate_limited 429, internal 500,
 // unavailable 503 (with Retry-After). A Reason is extra, machine-readable
 // detail inside a code — which LTI check refused a launch ("nonce_replayed",
 // "aud"), why a webhook delivery was refused ("bad_signature") — for logs,
@@ -40,6 +40,7 @@ const (
 	Unauthorized = "unauthorized" // the caller is not signed in / token missing
 	RateLimited  = "rate_limited" // too many attempts; try later
 	TooLarge     = "too_large"    // the body or upload exceeds its limit
+	Gone         = "gone"         // it existed and is withdrawn (a revoked credential's download)
 	Internal     = "internal"     // our fault; the cause is logged, not shown
 	// Unavailable (unavailable.go): PostgreSQL or Redis cannot be reached.
 )

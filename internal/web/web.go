@@ -49,6 +49,8 @@ func Status(code string) int {
 		return http.StatusTooManyRequests
 	case apperr.TooLarge:
 		return http.StatusRequestEntityTooLarge
+	case apperr.Gone:
+		return http.StatusGone
 	case apperr.Unavailable:
 		return http.StatusServiceUnavailable
 	}

@@ -24,6 +24,11 @@ import (
 	"github.com/laurel-edu/laurel/internal/testenv"
 	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/delivery"
+	"github.com/laurel-edu/laurel/issuance/imports"
+	"github.com/laurel-edu/laurel/issuance/public"
+	"github.com/laurel-edu/laurel/issuance/signing"
+	"github.com/laurel-edu/laurel/issuance/staff"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
@@ -79,7 +84,8 @@ func mustEnv(t testing.TB) *env {
 		}
 		return s
 	}
-	rd, err := web.NewRenderer(nil, sub(auth.Templates), sub(issuance.Templates))
+	rd, err := web.NewRenderer(nil, sub(auth.Templates), sub(staff.Templates), sub(imports.Templates), sub(delivery.Templates),
+		sub(public.Templates))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,9 +94,13 @@ func mustEnv(t testing.TB) *env {
 	r.Use(web.RequestID(), web.Recovery(rd), a.Load(), web.TextGuard(rd))
 	web.RegisterStatic(r) // the pages' scripts, under the app's CSP
 	a.Register(r, rd)
-	svc.RegisterPublic(r, rd)
-	staff := r.Group("/", auth.RequireStaff(rd))
-	svc.RegisterUI(staff, rd)
+	sg := signing.New(svc, nil)
+	pub, dlv := public.New(svc, sg), delivery.New(svc, sg)
+	pub.Register(r, rd)
+	staffr := r.Group("/", auth.RequireStaff(rd))
+	staff.New(svc, pub, dlv).Register(staffr, rd)
+	imports.New(svc).RegisterUI(staffr, rd)
+	dlv.RegisterUI(staffr, rd)
 	e := &env{t: t, db: d, svc: svc, auth: a}
 	e.srv = httptest.NewServer(e.timed(web.SecurityHeaders("", auth.CSRF(a.Sessions.LoadAndSave(r)))))
 	t.Cleanup(e.srv.Close)

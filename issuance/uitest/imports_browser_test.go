@@ -18,6 +18,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/browsertest"
 	"github.com/laurel-edu/laurel/internal/jobs"
+	"github.com/laurel-edu/laurel/issuance/imports"
 )
 
 // runImportWorker runs the import jobs on a real worker until the test ends.
@@ -25,7 +26,7 @@ func (e *env) runImportWorker() {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := jobs.NewWorker(e.db, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	w.Concurrency, w.Poll = 2, 20*time.Millisecond
-	e.svc.HandleImportJobs(w)
+	imports.New(e.svc).HandleImportJobs(w)
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
 	e.t.Cleanup(func() { cancel(); <-done })

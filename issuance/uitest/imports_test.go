@@ -16,6 +16,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/imports"
 )
 
 func (c *client) upload(path, name string, file []byte) response {
@@ -82,7 +83,7 @@ func TestImportPagesPermissionsAndTemplates(t *testing.T) {
 	}
 	r = owner.get("/groups/" + g + "/imports/template.xlsx")
 	f, err := excelize.OpenReader(strings.NewReader(r.body))
-	if err != nil || r.header.Get("Content-Type") != issuance.XLSXType {
+	if err != nil || r.header.Get("Content-Type") != imports.XLSXType {
 		t.Fatalf("xlsx template: %v %s", err, r.header)
 	}
 	rows, _ := f.GetRows(f.GetSheetName(0))
@@ -122,7 +123,7 @@ func TestImportSurvivesRestartAndWarnsOnTheSameFile(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := jobs.NewWorker(e.db, nil)
 	w.Poll = 20 * time.Millisecond
-	svc.HandleImportJobs(w)
+	imports.New(svc).HandleImportJobs(w)
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })

@@ -14,6 +14,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/delivery"
 )
 
 // sendAll runs the email jobs that are due once, through smtpURL.
@@ -25,8 +26,8 @@ func (e *env) sendAll(smtpURL string) {
 	}
 	defer sender.Close()
 	w := jobs.NewWorker(e.db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	w.HandleBatch(issuance.EmailJob, e.svc.SendEmailBatch(sender, "Laurel <no-reply@laurel.test>"))
-	w.SetPolicy(issuance.EmailJob, issuance.EmailRetry)
+	w.HandleBatch(issuance.EmailJob, delivery.New(e.svc, nil).SendEmailBatch(sender, "Laurel <no-reply@laurel.test>"))
+	w.SetPolicy(issuance.EmailJob, delivery.EmailRetry)
 	for {
 		n, err := w.RunOnce(context.Background())
 		if err != nil {

@@ -1,0 +1,63 @@
+// Package delivery sends the credential emails: the EmailJob handler
+// (render, send over one SMTP connection, mark sent or failed), the 5-day
+// retry policy (EmailRetry), the email templates (mailtmpl) and the staff
+// page /admin/mail with its retry action.
+//
+// It owns no table: the core writes the outbox rows (credential_emails) in
+// the publish transaction, and delivery reads and marks them through the
+// core. It signs a batch's credentials before sending through signing's one
+// entrance (Signer).
+package delivery
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/laurel-edu/laurel/internal/web"
+	"github.com/laurel-edu/laurel/issuance"
+)
+
+// Signer is signing as delivery uses it: its one entrance.
+type Signer interface {
+	// Sign signs those of ids that need it, waiting for ones being signed.
+	Sign(ctx context.Context, ids []string, skipLocked bool) error
+	// Enabled reports whether credentials are signed at all.
+	Enabled() bool
+}
+
+// Service sends credential emails.
+type Service struct {
+	Core   *issuance.Service
+	Signer Signer // nil: nothing is signed before sending, no badge link
+}
+
+// New returns the delivery service over core, signing through signer.
+func New(core *issuance.Service, signer Signer) *Service {
+	return &Service{Core: core, Signer: signer}
+}
+
+// RegisterUI mounts /admin/mail and its retry action on r, which the app
+// protects with auth.RequireStaff.
+func (s *Service) RegisterUI(r gin.IRouter, rd *web.Renderer) {
+	p := &page{s: s, rd: rd}
+	r.GET("/admin/mail", rd.Page(p.mail))
+	r.POST("/admin/mail/:id/retry", rd.Page(p.mailRetry))
+}
+
+// now is the core's clock.
+func (s *Service) now() time.Time {
+	if s.Core.Now != nil {
+		return s.Core.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Core.Log != nil {
+		return s.Core.Log
+	}
+	return slog.Default()
+}

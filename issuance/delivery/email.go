@@ -1,0 +1,293 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	netmail "net/mail"
+	"strings"
+	"sync/atomic"
+	texttemplate "text/template"
+	"time"
+
+	"github.com/laurel-edu/laurel/internal/jobs"
+	"github.com/laurel-edu/laurel/internal/mail"
+	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/certpdf"
+)
+
+//go:embed mailtmpl/*
+var mailFS embed.FS
+
+// The email templates are parsed once at start-up; a broken one panics in
+// init, so it can never ship.
+var (
+	mailText = texttemplate.Must(texttemplate.ParseFS(mailFS, "mailtmpl/credential.txt"))
+	mailHTML = htmltemplate.Must(htmltemplate.ParseFS(mailFS, "mailtmpl/credential.html"))
+)
+
+// emailData is what the credential email templates see: Body is the
+// owner's text with its placeholders filled, as paragraphs of lines of
+// segments, so the HTML part can link the credential's URL where the text
+// names it.
+type emailData struct {
+	To, Achievement, CourseName, URL, CredentialID, Issuer, Color, Lang string
+	Text                                                                string
+	Paragraphs                                                          [][][]emailSegment
+	// Download links the certificate PDF or the baked badge (never attached).
+	Download issuance.Link
+}
+
+// emailSegment is a run of text in the email; Link is set where the text is
+// the credential's URL.
+type emailSegment struct{ Text, Link string }
+
+// CredentialEmail renders the email for credential c of group g on behalf of
+// organisation o: subject, plain text and HTML (escaped by html/template),
+// from o's text with its placeholders filled. reason "resend" marks a
+// reminder. The caller sets From and Reply-To (see FromFor).
+func (s *Service) CredentialEmail(c issuance.Credential, g issuance.Group, d issuance.Design, o issuance.Organisation, to, reason string) (mail.Message, error) {
+	vals := map[string]string{
+		"recipient_name": c.Recipient.Name, "credential_name": g.Name, "course_name": g.CourseName,
+		"issued_on": c.IssuedOn.Format(issuance.HumanDate), "issuer_name": o.Name, "credential_url": s.Core.CredentialURL(c.ID),
+		"credential_id": c.ID,
+	}
+	var download issuance.Link
+	switch d.Kind {
+	case issuance.Certificate:
+		// Only a certificate the PDF fonts can draw (the PDF route refuses
+		// others; the design's own texts are checked there).
+		if certpdf.Covered(c.Recipient.Name + g.Name + g.CourseName) {
+			download = issuance.Link{Label: "Download your certificate (PDF)", URL: s.Core.PDFURL(c.ID)}
+		}
+	case issuance.Badge:
+		if s.Signer != nil && s.Signer.Enabled() { // a badge is baked with the signed credential
+			download = issuance.Link{Label: "Download your badge image", URL: s.Core.BadgeURL(c.ID)}
+		}
+	}
+	return renderEmail(o, vals, d.PrimaryColor, download, to, reason)
+}
+
+// PreviewEmail renders o's publish email for an example recipient, so an
+// owner sees their text with its placeholders filled before saving it.
+func (s *Service) PreviewEmail(o issuance.Organisation) (mail.Message, error) {
+	vals := map[string]string{
+		"recipient_name": "Ada Lovelace", "credential_name": "Introduction to Data Science",
+		"course_name": "DS 101: Introduction to Data Science", "issued_on": s.now().Format(issuance.HumanDate),
+		"issuer_name": o.Name, "credential_url": s.Core.CredentialURL("example0credential0id"), "credential_id": "example0credential0id",
+	}
+	return renderEmail(o, vals, "", issuance.Link{}, "ada.lovelace@example.edu", "publish")
+}
+
+func renderEmail(o issuance.Organisation, vals map[string]string, color string, download issuance.Link, to, reason string) (mail.Message, error) {
+	data := emailData{To: to, Achievement: vals["credential_name"], CourseName: vals["course_name"], URL: vals["credential_url"],
+		CredentialID: vals["credential_id"], Issuer: o.Name, Color: color, Lang: o.Language, Download: download}
+	if !issuance.ValidColor(data.Color) {
+		data.Color = "#1f3a5f"
+	}
+	if data.Lang == "" {
+		data.Lang = "en"
+	}
+	body := o.Body()
+	data.Text = issuance.Fill(body, vals)
+	for _, para := range strings.Split(body, "\n\n") {
+		para = strings.Trim(para, "\n")
+		if para == "" {
+			continue
+		}
+		var lines [][]emailSegment
+		for _, line := range strings.Split(para, "\n") {
+			var segs []emailSegment
+			for i, part := range strings.Split(line, "{credential_url}") {
+				if i > 0 {
+					segs = append(segs, emailSegment{Text: data.URL, Link: data.URL})
+				}
+				if part != "" {
+					segs = append(segs, emailSegment{Text: issuance.Fill(part, vals)})
+				}
+			}
+			lines = append(lines, segs)
+		}
+		data.Paragraphs = append(data.Paragraphs, lines)
+	}
+	var text, html bytes.Buffer
+	if err := mailText.Execute(&text, data); err != nil {
+		return mail.Message{}, fmt.Errorf("render email text for %s: %w", data.CredentialID, err)
+	}
+	if err := mailHTML.Execute(&html, data); err != nil {
+		return mail.Message{}, fmt.Errorf("render email html for %s: %w", data.CredentialID, err)
+	}
+	subject := issuance.Fill(o.Subject(), vals)
+	if reason == "resend" {
+		subject = "Reminder: " + subject
+	}
+	// A subject is one line: names with line breaks must not add headers.
+	subject = strings.Join(strings.Fields(subject), " ")
+	return mail.Message{To: to, Subject: subject, Text: text.String(), HTML: html.String()}, nil
+}
+
+// FromFor is the publish email's From for organisation o: the address of
+// from (LAUREL_MAIL_FROM) with o's sender name as display name (from itself
+// when it does not parse, which config validation prevents).
+func FromFor(o issuance.Organisation, from string) string {
+	a, err := netmail.ParseAddress(from)
+	if err != nil {
+		return from
+	}
+	if name := o.Sender(); name != "" {
+		a.Name = name
+	}
+	return a.String()
+}
+
+// signBeforeSending signs the credentials of a batch of emails that the
+// ChangedJob has not reached yet (waiting for one it is signing), so the
+// link a recipient opens shows a signed credential. A failure is logged, not
+// fatal: the page signs on demand too.
+func (s *Service) signBeforeSending(ctx context.Context, emails map[int64]issuance.OutboxEmail) {
+	if s.Signer == nil || !s.Signer.Enabled() {
+		return
+	}
+	ids := make([]string, 0, len(emails))
+	for _, e := range emails {
+		if e.State == "queued" && e.Credential.State == issuance.Published {
+			ids = append(ids, e.Credential.ID)
+		}
+	}
+	if err := s.Signer.Sign(ctx, ids, false); err != nil {
+		s.logger().Warn("email: cannot sign credentials before sending", "count", len(ids), "err", err)
+	}
+}
+
+// EmailRetry is how credential emails are retried, as a mail transfer agent
+// does: exponential back-off with jitter from 30 s, capped at 30 minutes, for
+// 5 days; after that the email is failed, where staff see it (/admin/mail)
+// and can retry it. Register it with worker.SetPolicy(issuance.EmailJob, ...).
+var EmailRetry = jobs.Policy{MaxAge: 5 * 24 * time.Hour, BaseBackoff: 30 * time.Second, MaxBackoff: 30 * time.Minute}
+
+// SendEmailBatch returns the batch handler for EmailJob: it loads the claimed
+// emails in one query and sends them over one SMTP connection, recording each
+// email as sent and its job done (one short transaction) as soon as the
+// server accepted it and before sending the next. A crash therefore repeats
+// at most the message each connection had in flight. Emails whose credential
+// is no longer published (revoked meanwhile) are not sent. When the mail
+// server answers again after failing, the emails waiting for their back-off
+// are retried at once. Register it with worker.HandleBatch(issuance.EmailJob,
+// ...) and worker.SetPolicy(issuance.EmailJob, delivery.EmailRetry).
+func (s *Service) SendEmailBatch(sender *mail.Sender, from string) jobs.BatchHandler {
+	var serverFailing atomic.Bool
+	return func(ctx context.Context, js []jobs.Job) []error {
+		errs := make([]error, len(js))
+		ids := make([]int64, len(js))
+		for i, j := range js {
+			var p issuance.EmailPayload
+			if err := json.Unmarshal(j.Payload, &p); err != nil || p.EmailID == 0 {
+				errs[i] = fmt.Errorf("email job %d: bad payload %s", j.ID, j.Payload)
+			}
+			ids[i] = p.EmailID
+		}
+		loaded, err := s.Core.OutboxEmails(ctx, ids)
+		var org issuance.Organisation
+		if err == nil {
+			org, err = s.Core.Organisation(ctx)
+		}
+		if err != nil {
+			for i := range errs {
+				errs[i] = err
+			}
+			return errs
+		}
+		s.signBeforeSending(ctx, loaded)
+		var (
+			msgs     []mail.Message
+			msgJob   []int                   // index into js of each message
+			dropped  []issuance.DroppedEmail // done with state "failed": not sendable
+			finished []jobs.Job
+		)
+		drop := func(i int, reason string) {
+			dropped = append(dropped, issuance.DroppedEmail{ID: ids[i], Job: js[i], Reason: reason})
+		}
+		for i, id := range ids {
+			if errs[i] != nil {
+				continue
+			}
+			e, ok := loaded[id]
+			switch {
+			case !ok || e.State != "queued":
+				// Gone, or sent/cancelled already (a re-run after a crash).
+				finished = append(finished, js[i])
+			case e.Credential.State != issuance.Published:
+				drop(i, "credential is "+string(e.Credential.State)+", not published")
+			default:
+				m, err := s.CredentialEmail(e.Credential, e.Group, e.Design, org, e.To, e.Reason)
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				m.From, m.ReplyTo = FromFor(org, from), org.ReplyAddress()
+				msgs = append(msgs, m)
+				msgJob = append(msgJob, i)
+			}
+		}
+		if len(msgs) > 0 {
+			sender.SendEach(ctx, msgs, func(k int, err error) error {
+				i := msgJob[k]
+				switch {
+				case err == nil:
+					if rerr := s.Core.MarkEmailSent(ctx, js[i], ids[i]); rerr != nil {
+						// The email went out but is not recorded: its job
+						// runs again and resends it. Stop here so that this
+						// is the only one.
+						errs[i] = rerr
+						s.logger().Error("email: cannot record a sent email; it will be sent again", "email_id", ids[i], "err", rerr)
+						return rerr
+					}
+					if serverFailing.CompareAndSwap(true, false) {
+						s.retryWaitingEmails(ctx)
+					}
+				case errors.Is(err, mail.ErrStopped):
+					errs[i] = err
+				case mail.Permanent(err):
+					// A bounce (unknown mailbox...): retrying cannot help;
+					// staff see the reason on the credential's page.
+					drop(i, "rejected by the mail server: "+err.Error())
+				default:
+					if ctx.Err() == nil {
+						serverFailing.Store(true)
+					}
+					errs[i] = err
+					s.Core.RecordEmailFailure(ctx, js[i], ids[i], err)
+				}
+				return nil
+			})
+		}
+		if err := s.Core.FinishEmails(ctx, dropped, finished); err != nil {
+			s.logger().Error("email: cannot record unsendable emails", "count", len(dropped), "err", err)
+			for i := range js {
+				for _, d := range dropped {
+					if d.Job.ID == js[i].ID {
+						errs[i] = err
+					}
+				}
+			}
+		}
+		return errs
+	}
+}
+
+// retryWaitingEmails makes the email jobs that wait for their back-off due
+// now: the mail server is back.
+func (s *Service) retryWaitingEmails(ctx context.Context) {
+	n, err := jobs.RetryNow(ctx, s.Core.DB, issuance.EmailJob, s.now())
+	if err != nil {
+		s.logger().Warn("email: mail server is back, but cannot retry waiting emails now; they retry on their own", "err", err)
+		return
+	}
+	if n > 0 {
+		s.logger().Info("email: mail server is back; retrying waiting emails now", "count", n)
+	}
+}

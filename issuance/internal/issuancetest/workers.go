@@ -1,0 +1,57 @@
+package issuancetest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/laurel-edu/laurel/internal/jobs"
+	"github.com/laurel-edu/laurel/internal/mail"
+	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/delivery"
+)
+
+// MustCatcher is a mail catcher listening on addr.
+func MustCatcher(t testing.TB, addr string) *mail.Catcher {
+	t.Helper()
+	c, err := mail.NewCatcher(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// EmailWorker runs delivery's email job handler (signing through signer,
+// which may be nil) against smtpURL. batch picks the batch handler (what
+// the app runs) over one job at a time.
+func EmailWorker(t testing.TB, s *issuance.Service, d *sqlx.DB, smtpURL string, batch bool, signer delivery.Signer) *jobs.Worker {
+	t.Helper()
+	sender, err := mail.NewSender(smtpURL, "Laurel <no-reply@laurel.test>", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sender.Close() })
+	w := jobs.NewWorker(d, Quiet)
+	h := delivery.New(s, signer).SendEmailBatch(sender, "Laurel <no-reply@laurel.test>")
+	if batch {
+		w.HandleBatch(issuance.EmailJob, h)
+	} else {
+		w.Handle(issuance.EmailJob, func(ctx context.Context, j jobs.Job) error { return h(ctx, []jobs.Job{j})[0] })
+	}
+	return w
+}
+
+// Drain runs w until no job is due.
+func Drain(t testing.TB, w *jobs.Worker) {
+	t.Helper()
+	for {
+		n, err := w.RunOnce(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+	}
+}

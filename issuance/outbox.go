@@ -1,0 +1,136 @@
+package issuance
+
+// The email outbox: Publish and Resend write credential_emails rows (and
+// their EmailJobs) in their transaction; delivery reads and marks them
+// through these methods.
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/laurel-edu/laurel/internal/db"
+	"github.com/laurel-edu/laurel/internal/jobs"
+	"github.com/laurel-edu/laurel/internal/safetext"
+	"github.com/lib/pq"
+)
+
+// MarkEmailSent records email id as sent and completes its job j, in one short
+// transaction of its own.
+func (s *Service) MarkEmailSent(ctx context.Context, j jobs.Job, id int64) error {
+	// Recording must not be cut short by the handler's deadline: the email
+	// is out.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+		const q = `UPDATE credential_emails SET state = 'sent', last_error = '', attempts = attempts + 1,
+				sent_at = $2, last_attempt_at = $2
+			WHERE id = $1 AND state = 'queued'`
+		if _, err := tx.ExecContext(ctx, q, id, s.now()); err != nil {
+			return fmt.Errorf("mark email %d sent: %w", id, err)
+		}
+		return jobs.MarkDone(ctx, tx, j)
+	})
+}
+
+// DroppedEmail is an email that will not be sent, and why.
+type DroppedEmail struct {
+	ID     int64
+	Job    jobs.Job
+	Reason string
+}
+
+// OutboxEmail is one email of the outbox with what its message needs.
+type OutboxEmail struct {
+	State, To, Reason string
+	Design            Design // only its kind and primary colour
+	Credential        Credential
+	Group             Group
+}
+
+// OutboxEmails loads emails ids (those that exist) in one query.
+func (s *Service) OutboxEmails(ctx context.Context, ids []int64) (map[int64]OutboxEmail, error) {
+	// Columns are scanned by name: the credential's as "c.<column>" and the
+	// group's as "g.<column>" into the nested rows, so adding a column to
+	// either row type needs no change here.
+	q := `SELECT e.id AS email_id, e.state AS email_state, e.to_address, e.reason, ` + prefixed("c", credCols) + `,
+			` + prefixed("g", groupCols) + `, d.primary_color, d.kind
+		FROM credential_emails e
+		JOIN credentials c ON c.id = e.credential_id
+		JOIN groups g ON g.id = c.group_id
+		JOIN designs d ON d.id = g.design_id
+		WHERE e.id = ANY($1)`
+	var rows []struct {
+		ID     int64    `db:"email_id"`
+		State  string   `db:"email_state"`
+		To     string   `db:"to_address"`
+		Reason string   `db:"reason"`
+		Color  string   `db:"primary_color"`
+		Kind   string   `db:"kind"`
+		Cred   credRow  `db:"c"`
+		Group  groupRow `db:"g"`
+	}
+	if err := s.DB.SelectContext(ctx, &rows, q, pq.Array(ids)); err != nil {
+		return nil, fmt.Errorf("load %d emails: %w", len(ids), err)
+	}
+	out := make(map[int64]OutboxEmail, len(rows))
+	for _, r := range rows {
+		g, err := r.Group.group()
+		if err != nil {
+			return nil, err
+		}
+		out[r.ID] = OutboxEmail{State: r.State, To: r.To, Reason: r.Reason, Design: Design{PrimaryColor: r.Color, Kind: DesignKind(r.Kind)},
+			Credential: r.Cred.credential(), Group: g}
+	}
+	return out, nil
+}
+
+// RecordEmailFailure notes a failed attempt of email emailID (job j) where
+// staff see it; after the job's last attempt the email is marked failed. A
+// failure to record is logged: the job's retry records the next attempt.
+func (s *Service) RecordEmailFailure(ctx context.Context, j jobs.Job, emailID int64, err error) {
+	st, msg := "queued", err.Error()
+	if j.LastAttempt {
+		st = "failed"
+		msg = fmt.Sprintf("gave up after %d attempts since %s: %s", j.Attempts, j.CreatedAt.UTC().Format("2 Jan 2006 15:04 UTC"), msg)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	const q = `UPDATE credential_emails SET attempts = attempts + 1, last_error = $2, state = $3, last_attempt_at = $4
+		WHERE id = $1 AND state = 'queued'`
+	if _, uerr := s.DB.ExecContext(ctx, q, emailID, safetext.Truncate(msg, 1000), st, s.now()); uerr != nil {
+		s.logger().Warn("email: cannot record failure", "email_id", emailID, "err", uerr)
+	}
+}
+
+// FinishEmails records the emails that will not be sent (dropped) and
+// completes their jobs and the already-finished ones, in one transaction.
+// (Sent emails are recorded one by one, by MarkEmailSent.)
+func (s *Service) FinishEmails(ctx context.Context, dropped []DroppedEmail, finished []jobs.Job) error {
+	if len(dropped)+len(finished) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	var dropIDs []int64
+	var dropReasons []string
+	done := append([]jobs.Job{}, finished...)
+	for _, d := range dropped {
+		dropIDs = append(dropIDs, d.ID)
+		dropReasons = append(dropReasons, safetext.Truncate(d.Reason, 1000))
+		done = append(done, d.Job)
+	}
+	return db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+		if len(dropIDs) > 0 {
+			const q = `UPDATE credential_emails SET state = 'failed', last_error = u.reason, attempts = attempts + 1,
+					last_attempt_at = $3
+				FROM unnest($1::bigint[], $2::text[]) AS u(id, reason)
+				WHERE credential_emails.id = u.id AND credential_emails.state = 'queued'`
+			if _, err := tx.ExecContext(ctx, q, pq.Array(dropIDs), pq.Array(dropReasons), s.now()); err != nil {
+				return fmt.Errorf("drop %d emails: %w", len(dropIDs), err)
+			}
+		}
+		return jobs.MarkDoneMany(ctx, tx, done)
+	})
+}

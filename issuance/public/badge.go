@@ -1,0 +1,93 @@
+package public
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/baking"
+	"github.com/laurel-edu/laurel/issuance/signing"
+)
+
+// signedJSONFunc returns a published credential's Open Badges 3.0 JSON with
+// its embedded proof: the bytes /c/:id.json serves, and what a baked badge
+// carries (the specification's "embedded proof" form of baking, so a
+// verifier needs nothing but the image).
+type signedJSONFunc func(ctx context.Context, id string) ([]byte, error)
+
+// signedJSON is s's source of signed credential JSON: signing's Signed,
+// which signs first when the ChangedJob has not run yet (a badge downloaded
+// a moment after publishing is baked all the same).
+func signedJSON(s *Service) signedJSONFunc {
+	return func(ctx context.Context, id string) ([]byte, error) {
+		js, _, err := s.Signing.Signed(ctx, id)
+		return js, err
+	}
+}
+
+// badge serves /c/:id/badge: the design's badge image with the signed
+// credential baked in, as a download; 404 when nothing is signed (a Service
+// without keys), 410 once revoked.
+func (p *public) badge(c *gin.Context) error {
+	ctx := c.Request.Context()
+	cr, ok, err := p.visible(c)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return p.notFound(c)
+	}
+	g, err := p.s.Core.Group(ctx, cr.GroupID)
+	if err != nil {
+		return err
+	}
+	d, err := p.s.Core.Design(ctx, g.DesignID)
+	if err != nil {
+		return err
+	}
+	if d.Kind != issuance.Badge || len(d.Image) == 0 || p.signed == nil {
+		return p.notFound(c)
+	}
+	if cr.State == issuance.Revoked {
+		return p.gone(c, cr)
+	}
+	js, err := p.signed(ctx, cr.ID)
+	if apperr.Is(err, apperr.NotFound) || errors.Is(err, signing.ErrSigningUnavailable) {
+		return p.notFound(c) // nothing signed, nothing to bake
+	}
+	if err != nil {
+		return err
+	}
+	var out []byte
+	ext := imageExt(d.ImageType)
+	if ext == "svg" {
+		out, err = baking.SVG(d.Image, string(js))
+	} else {
+		out, err = baking.PNG(d.Image, string(js))
+	}
+	if err != nil {
+		return fmt.Errorf("bake badge of credential %s (design %d, %s): %w", cr.ID, d.ID, d.ImageType, err)
+	}
+	sum := sha256.Sum256(out)
+	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
+	// Served like the design image (sandboxed: an SVG opened directly cannot
+	// run script on our origin), but revalidated: an amendment re-signs.
+	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Header("Cache-Control", "no-cache")
+	c.Header("ETag", etag)
+	if c.GetHeader("If-None-Match") == etag {
+		c.Status(http.StatusNotModified)
+		return nil
+	}
+	c.Header("Content-Disposition", `attachment; filename="badge-`+cr.ID+`.`+ext+`"`)
+	c.Data(http.StatusOK, d.ImageType, out)
+	return nil
+}

@@ -1,0 +1,300 @@
+package public
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/web"
+	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/signing"
+)
+
+// Templates holds the public credential pages and the credential design
+// partial (_credential_design.html) that the staff preview shares; the app
+// passes its "templates" directory to web.NewRenderer.
+//
+//go:embed templates/*.html
+var Templates embed.FS
+
+// Service serves the public pages of credentials and the public Open
+// Badges documents.
+type Service struct {
+	Core    *issuance.Service
+	Signing *signing.Service
+}
+
+// New returns the public pages over core and signing.
+func New(core *issuance.Service, sg *signing.Service) *Service {
+	return &Service{Core: core, Signing: sg}
+}
+
+func (s *Service) now() time.Time {
+	if s.Core.Now != nil {
+		return s.Core.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Core.Log != nil {
+		return s.Core.Log
+	}
+	return slog.Default()
+}
+
+// CredentialView is what the public credential page (and the staff preview,
+// which uses the same template) shows.
+type CredentialView struct {
+	Credential issuance.Credential
+	Group      issuance.Group
+	Design     issuance.Design // without image bytes
+	// Issuer is the organisation's name; Organisation the rest of its
+	// identity (website, logo, language).
+	Issuer       string
+	Organisation issuance.Organisation
+	URL          string
+	// ImageURL / LogoURL serve the design's badge image and logo ("" when
+	// none); a design without its own logo shows the organisation's.
+	ImageURL, LogoURL string
+	IssuedOn          string // formatted for people
+	ExpiresOn         string // "" when it never expires
+	Expired           bool
+	// Fields lists the custom attributes in the group's order; Printed what a
+	// certificate prints, in the design's order.
+	Fields  []ViewField
+	Printed []ViewField
+	// Preview marks the staff preview of a credential (possibly unpublished).
+	Preview bool
+	// Verification is what the public page checked (nil in the preview).
+	Verification *signing.Verification
+	// JSONURL and JWTURL are the signed credential's downloads.
+	JSONURL, JWTURL string
+}
+
+// ViewField is one labelled value on a credential.
+type ViewField struct{ Key, Label, Value string }
+
+// View assembles what the credential page shows for c. preview is for the
+// staff preview: image links then go to the staff design routes, which also
+// serve designs of unpublished credentials.
+func (s *Service) View(ctx context.Context, c issuance.Credential, preview bool) (CredentialView, error) {
+	g, err := s.Core.Group(ctx, c.GroupID)
+	if err != nil {
+		return CredentialView{}, err
+	}
+	d, err := s.Core.Design(ctx, g.DesignID)
+	if err != nil {
+		return CredentialView{}, err
+	}
+	o, err := s.Core.Organisation(ctx)
+	if err != nil {
+		return CredentialView{}, err
+	}
+	iss, err := s.Signing.Identity(ctx) // the organisation's name unless signing.Service.Issuer says otherwise
+	if err != nil {
+		return CredentialView{}, err
+	}
+	v := CredentialView{Credential: c, Group: g, Issuer: iss.Name, Organisation: o, URL: s.Core.CredentialURL(c.ID),
+		JSONURL: s.Core.CredentialURL(c.ID) + ".json", JWTURL: s.Core.CredentialURL(c.ID) + ".jwt",
+		IssuedOn: c.IssuedOn.Format(issuance.HumanDate), Expired: c.Expired(s.now()), Preview: preview}
+	if c.ExpiresOn != nil {
+		v.ExpiresOn = c.ExpiresOn.Format(issuance.HumanDate)
+	}
+	base := "/c/" + c.ID
+	if preview {
+		base = "/designs/" + strconv.FormatInt(d.ID, 10)
+	}
+	if len(d.Image) > 0 {
+		v.ImageURL = base + "/image"
+	}
+	if len(d.Logo) > 0 {
+		v.LogoURL = base + "/logo"
+	} else if o.LogoURL != "" {
+		v.LogoURL = o.LogoURL
+	}
+	d.Image, d.Logo = nil, nil
+	v.Design = d
+	for _, a := range g.Attributes {
+		if val := c.Attributes[a.Key]; val != "" {
+			v.Fields = append(v.Fields, ViewField{Key: a.Key, Label: a.Label, Value: formatValue(a.Type, val)})
+		}
+	}
+	for _, k := range d.PrintedAttributes {
+		if f, ok := v.Field(k); ok && f.Value != "" {
+			v.Printed = append(v.Printed, f)
+		}
+	}
+	return v, nil
+}
+
+// Field returns the standard or custom attribute key of the credential.
+func (v CredentialView) Field(key string) (ViewField, bool) {
+	c := v.Credential
+	switch key {
+	case "recipient_name":
+		return ViewField{key, "Recipient", c.Recipient.Name}, true
+	case "recipient_email":
+		return ViewField{key, "Recipient email", c.Recipient.Email}, true
+	case "issued_on":
+		return ViewField{key, "Issued on", v.IssuedOn}, true
+	case "expires_on":
+		return ViewField{key, "Expires on", v.ExpiresOn}, true
+	case "group_name":
+		return ViewField{key, "Achievement", v.Group.Name}, true
+	case "course_name":
+		return ViewField{key, "Course", v.Group.CourseName}, true
+	case "credential_id":
+		return ViewField{key, "Credential ID", c.ID}, true
+	}
+	for _, f := range v.Fields {
+		if f.Key == key {
+			return f, true
+		}
+	}
+	return ViewField{}, false
+}
+
+func formatValue(t issuance.AttributeType, v string) string {
+	if t == issuance.DateAttr {
+		if d, err := time.Parse(issuance.DateLayout, v); err == nil {
+			return d.Format(issuance.HumanDate)
+		}
+	}
+	return v
+}
+
+// Register mounts the public credential page /c/:id, its design
+// images /c/:id/image and /c/:id/logo, and the organisation's logo
+// /organisation/logo. They need no sign-in; an unpublished or unknown ID
+// gets the same 404 page, so IDs cannot be probed.
+func (s *Service) Register(r gin.IRouter, rd *web.Renderer) {
+	p := &public{s: s, rd: rd, pdfs: newPDFCache(256), signed: signedJSON(s)}
+	r.GET("/c/:id", rd.Page(p.credential))
+	r.GET("/c/:id/badge", rd.Page(p.badge))
+	r.GET("/c/:id/image", rd.Page(p.image("image")))
+	r.GET("/c/:id/logo", rd.Page(p.image("logo")))
+	r.GET("/organisation/logo", rd.Page(p.organisationLogo))
+	p.registerOpenBadges(r)
+}
+
+// organisationLogo serves the issuer's logo: public, as Open Badges issuer
+// profiles and certificates link it.
+func (p *public) organisationLogo(c *gin.Context) error {
+	b, typ, updated, err := p.s.Core.OrganisationLogo(c.Request.Context())
+	if err != nil {
+		return err
+	}
+	if len(b) == 0 {
+		return apperr.Errorf(apperr.NotFound, "The organisation has no logo.")
+	}
+	WriteImage(c, b, typ, updated.Unix())
+	return nil
+}
+
+type public struct {
+	s      *Service
+	rd     *web.Renderer
+	pdfs   *pdfCache
+	signed signedJSONFunc
+}
+
+// visible loads a credential the public may see (published or revoked).
+func (p *public) visible(c *gin.Context) (issuance.Credential, bool, error) {
+	return p.visibleID(c.Request.Context(), c.Param("id"))
+}
+
+// visibleID loads credential id if the public may see it.
+func (p *public) visibleID(ctx context.Context, id string) (issuance.Credential, bool, error) {
+	cr, err := p.s.Core.Credential(ctx, strings.ToLower(id))
+	if apperr.Is(err, apperr.NotFound) || (err == nil && cr.State == issuance.Unpublished) {
+		return issuance.Credential{}, false, nil
+	}
+	if err != nil {
+		return issuance.Credential{}, false, err
+	}
+	return cr, true, nil
+}
+
+func (p *public) notFound(c *gin.Context) error {
+	c.Header("Cache-Control", "no-store")
+	return p.rd.Render(c, http.StatusNotFound, "public_not_found.html", nil)
+}
+
+func (p *public) credential(c *gin.Context) error {
+	if id, ok := strings.CutSuffix(c.Param("id"), ".pdf"); ok {
+		return p.pdf(c, id)
+	}
+	if id, format := openBadgeFormat(c); format != "" {
+		return p.serveOpenBadge(c, id, format)
+	}
+	cr, ok, err := p.visible(c)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return p.notFound(c)
+	}
+	v, err := p.s.View(c.Request.Context(), cr, false)
+	if err != nil {
+		return err
+	}
+	ver, err := p.s.Signing.Verify(c.Request.Context(), cr)
+	if err != nil {
+		// The page still shows the credential, without claiming it verified.
+		p.s.logger().Error("public page: cannot verify credential", "credential", cr.ID, "err", err)
+		ver = signing.Verification{Problem: "The signature could not be checked just now; try again later."}
+	}
+	v.Verification = &ver
+	c.Header("Vary", "Accept")
+	// Amendments and revocations must show at once: no caching.
+	c.Header("Cache-Control", "no-cache")
+	return p.rd.Render(c, http.StatusOK, "public_credential.html", v)
+}
+
+func (p *public) image(which string) web.HandlerFunc {
+	return func(c *gin.Context) error {
+		cr, ok, err := p.visible(c)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return p.notFound(c)
+		}
+		g, err := p.s.Core.Group(c.Request.Context(), cr.GroupID)
+		if err != nil {
+			return err
+		}
+		d, err := p.s.Core.Design(c.Request.Context(), g.DesignID)
+		if err != nil {
+			return err
+		}
+		b, typ := d.Image, d.ImageType
+		if which == "logo" {
+			b, typ = d.Logo, d.LogoType
+		}
+		if len(b) == 0 {
+			return p.notFound(c)
+		}
+		WriteImage(c, b, typ, d.UpdatedAt.Unix())
+		return nil
+	}
+}
+
+// WriteImage serves a stored design image. SVG is served sandboxed, so a
+// hostile SVG opened directly cannot run script on our origin.
+func WriteImage(c *gin.Context, b []byte, typ string, version int64) {
+	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Header("Cache-Control", "public, max-age=300")
+	c.Header("ETag", fmt.Sprintf(`"%d-%d"`, version, len(b)))
+	c.Data(http.StatusOK, typ, b)
+}

@@ -1,0 +1,369 @@
+package staff
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/internal/staffui"
+)
+
+// groupListPage is /groups.
+type groupListPage struct {
+	Title     string
+	Groups    []issuance.GroupSummary
+	CanManage bool
+}
+
+func (u *ui) groupList(c *gin.Context) error {
+	p, err := principal(c)
+	if err != nil {
+		return err
+	}
+	if err := p.Require(auth.ViewCredentials); err != nil {
+		return err
+	}
+	// A team member limited to groups sees only those (nil: every group).
+	groups, err := u.s.Core.Groups(c.Request.Context(), p.Groups)
+	if err != nil {
+		return err
+	}
+	return u.rd.Render(c, http.StatusOK, "staff_groups.html", groupListPage{
+		Title:     "Groups",
+		Groups:    groups,
+		CanManage: p.Can(auth.ManageGroups) && p.Groups == nil,
+	})
+}
+
+// groupOverviewPage is /groups/:id.
+type groupOverviewPage struct {
+	Title   string
+	Nav     nav
+	Summary issuance.GroupSummary
+	Design  issuance.Design
+}
+
+func (u *ui) groupOverview(c *gin.Context) error {
+	g, p, err := u.groupFor(c, auth.ViewCredentials)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request.Context()
+	sums, err := u.s.Core.Groups(ctx, []int64{g.ID})
+	if err != nil {
+		return err
+	}
+	page := groupOverviewPage{Title: g.Name, Nav: newNav(g, p, "overview"), Summary: issuance.GroupSummary{Group: g}}
+	if len(sums) == 1 {
+		page.Summary = sums[0]
+	}
+	if page.Design, err = u.s.Core.Design(ctx, g.DesignID); err != nil && !apperr.Is(err, apperr.NotFound) {
+		return err
+	}
+	return u.rd.Render(c, http.StatusOK, "staff_group.html", page)
+}
+
+// attrRow is one custom attribute row of the group form.
+type attrRow struct {
+	Index    int
+	Key      string
+	Label    string
+	Type     string
+	Required bool
+}
+
+// groupFormPage is /groups/new and /groups/:id/edit.
+type groupFormPage struct {
+	Title           string
+	New             bool
+	Action          string
+	Group           issuance.Group
+	DesignID        int64
+	ValidityMonths  string
+	Attrs           []attrRow
+	Designs         []issuance.Design
+	Errors          formErrors
+	OtherErrors     []string // errors that belong to no input
+	AttributeTypes  []issuance.AttributeType
+	LanguageOptions []string
+}
+
+// spareAttrRows is how many empty attribute rows the form shows, so a group
+// gets new attributes without JavaScript.
+const spareAttrRows = 3
+
+func (u *ui) groupFormPage(c *gin.Context, g issuance.Group, isNew bool) (groupFormPage, error) {
+	designs, err := u.s.Core.Designs(c.Request.Context())
+	if err != nil {
+		return groupFormPage{}, err
+	}
+	page := groupFormPage{
+		New: isNew, Group: g, DesignID: g.DesignID, Designs: designs, Errors: formErrors{},
+		AttributeTypes:  []issuance.AttributeType{issuance.TextAttr, issuance.DateAttr, issuance.NumberAttr},
+		LanguageOptions: groupLanguages,
+	}
+	if g.ValidityMonths != nil {
+		page.ValidityMonths = strconv.Itoa(*g.ValidityMonths)
+	}
+	for i, a := range g.Attributes {
+		page.Attrs = append(page.Attrs, attrRow{Index: i, Key: a.Key, Label: a.Label, Type: string(a.Type), Required: a.Required})
+	}
+	if isNew {
+		page.Title, page.Action = "New group", "/groups/new"
+		if page.DesignID == 0 {
+			for _, d := range designs {
+				if d.IsDefault {
+					page.DesignID = d.ID
+				}
+			}
+		}
+	} else {
+		page.Title, page.Action = "Edit "+g.Name, "/groups/"+strconv.FormatInt(g.ID, 10)+"/edit"
+	}
+	page.addSpareRows()
+	return page, nil
+}
+
+func (page *groupFormPage) addSpareRows() {
+	n := len(page.Attrs)
+	for i := 0; i < spareAttrRows; i++ {
+		page.Attrs = append(page.Attrs, attrRow{Index: n + i, Type: string(issuance.TextAttr)})
+	}
+}
+
+func (u *ui) groupNew(c *gin.Context) error {
+	p, err := principal(c)
+	if err != nil {
+		return err
+	}
+	if err := staffui.RequireNewGroup(p); err != nil {
+		return err
+	}
+	// A new group is in the organisation's language unless staff say otherwise.
+	o, err := u.s.Core.Organisation(c.Request.Context())
+	if err != nil {
+		return err
+	}
+	page, err := u.groupFormPage(c, issuance.Group{Language: o.Language}, true)
+	if err != nil {
+		return err
+	}
+	return u.rd.Render(c, http.StatusOK, "staff_group_form.html", page)
+}
+
+// requireNewGroup refuses group creation to viewers and to team members
+// limited to some groups: a group they created would be invisible to them.
+func (u *ui) groupCreate(c *gin.Context) error {
+	p, err := principal(c)
+	if err != nil {
+		return err
+	}
+	if err := staffui.RequireNewGroup(p); err != nil {
+		return err
+	}
+	g, page, err := u.parseGroupForm(c, issuance.Group{}, true)
+	if err != nil {
+		return err
+	}
+	if len(page.Errors) == 0 {
+		created, err := u.s.Core.CreateGroup(c.Request.Context(), p.Actor(), g)
+		if err == nil {
+			auth.SetFlash(c, "Group “"+created.Name+"” created.")
+			return seeOther(c, "/groups/"+strconv.FormatInt(created.ID, 10))
+		}
+		if !apperr.Is(err, apperr.Invalid) && !apperr.Is(err, apperr.Conflict) {
+			return err
+		}
+		page.absorb(err)
+	}
+	return u.rd.Render(c, http.StatusUnprocessableEntity, "staff_group_form.html", page)
+}
+
+func (u *ui) groupEdit(c *gin.Context) error {
+	g, _, err := u.groupFor(c, auth.ManageGroups)
+	if err != nil {
+		return err
+	}
+	page, err := u.groupFormPage(c, g, false)
+	if err != nil {
+		return err
+	}
+	return u.rd.Render(c, http.StatusOK, "staff_group_form.html", page)
+}
+
+func (u *ui) groupUpdate(c *gin.Context) error {
+	old, p, err := u.groupFor(c, auth.ManageGroups)
+	if err != nil {
+		return err
+	}
+	g, page, err := u.parseGroupForm(c, old, false)
+	if err != nil {
+		return err
+	}
+	if len(page.Errors) == 0 {
+		_, err := u.s.Core.UpdateGroup(c.Request.Context(), p.Actor(), g)
+		if err == nil {
+			auth.SetFlash(c, "Group saved.")
+			return seeOther(c, "/groups/"+strconv.FormatInt(g.ID, 10))
+		}
+		if !apperr.Is(err, apperr.Invalid) && !apperr.Is(err, apperr.Conflict) {
+			return err
+		}
+		page.absorb(err)
+	}
+	return u.rd.Render(c, http.StatusUnprocessableEntity, "staff_group_form.html", page)
+}
+
+var attrFieldRE = regexp.MustCompile(`^attr_(key|label|type|required)_(\d+)$`)
+
+// serviceAttrFieldRE matches the service's names for attribute fields,
+// "attributes[2].key" or "attributes.2.key".
+var serviceAttrFieldRE = regexp.MustCompile(`^attributes(?:\[(\d+)\]|\.(\d+))\.?(key|label|type|required)$`)
+
+// absorb places the service's field errors next to their inputs.
+func (page *groupFormPage) absorb(err error) {
+	fields := apperr.FieldErrors(err)
+	if len(fields) == 0 {
+		page.OtherErrors = append(page.OtherErrors, apperr.Message(err))
+		return
+	}
+	known := map[string]bool{"name": true, "course_name": true, "description": true, "course_link": true, "language": true, "design_id": true, "validity_months": true, "allow_duplicates": true,
+		"available_to_instructors": true, "allow_auto_publish": true}
+	for _, f := range fields {
+		name := f.Field
+		if m := serviceAttrFieldRE.FindStringSubmatch(name); m != nil {
+			i := m[1] + m[2]
+			name = "attr_" + m[3] + "_" + i
+		} else if strings.HasPrefix(name, "attributes") {
+			name = "attributes"
+		}
+		if known[name] || attrFieldRE.MatchString(name) || name == "attributes" {
+			page.Errors.Add(name, f.Message)
+		} else {
+			page.OtherErrors = append(page.OtherErrors, f.Field+": "+f.Message)
+		}
+	}
+}
+
+// parseGroupForm reads the group form into g (keeping base's id and
+// timestamps) and the page to re-render, with the errors found while parsing.
+func (u *ui) parseGroupForm(c *gin.Context, base issuance.Group, isNew bool) (issuance.Group, groupFormPage, error) {
+	g := base
+	g.Name = trimmed(c, "name")
+	g.CourseName = trimmed(c, "course_name")
+	g.Description = strings.TrimSpace(c.PostForm("description"))
+	g.CourseLink = trimmed(c, "course_link")
+	g.Language = trimmed(c, "language")
+	g.AllowDuplicates = c.PostForm("allow_duplicates") != ""
+	g.AvailableToInstructors = c.PostForm("available_to_instructors") != ""
+	g.AllowAutoPublish = c.PostForm("allow_auto_publish") != ""
+	errs := formErrors{}
+	if g.Name == "" {
+		errs.Add("name", "Enter the group's name.")
+	}
+	if g.CourseName == "" {
+		errs.Add("course_name", "Enter the course name.")
+	}
+	if g.CourseLink != "" {
+		if l, err := url.Parse(g.CourseLink); err != nil || (l.Scheme != "http" && l.Scheme != "https") || l.Host == "" {
+			errs.Add("course_link", "Enter a full link starting with https://, or leave it empty.")
+		}
+	}
+	g.DesignID = 0
+	if s := c.PostForm("design_id"); s != "" {
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || id <= 0 {
+			errs.Add("design_id", "Choose a design from the list.")
+		} else {
+			g.DesignID = id
+		}
+	}
+	vm := trimmed(c, "validity_months")
+	g.ValidityMonths = nil
+	if vm != "" {
+		n, err := strconv.Atoi(vm)
+		if err != nil || n <= 0 || n > 1200 {
+			errs.Add("validity_months", "Enter a whole number of months (1–1200), or leave it empty for credentials that never expire.")
+		} else {
+			g.ValidityMonths = &n
+		}
+	}
+
+	// Attribute rows: any index the form sent, in order; empty rows are
+	// the spare ones and are ignored.
+	_ = c.Request.ParseForm()
+	var idx []int
+	for k := range c.Request.PostForm {
+		if m := attrFieldRE.FindStringSubmatch(k); m != nil {
+			if i, err := strconv.Atoi(m[2]); err == nil && i < 200 && !slices.Contains(idx, i) {
+				idx = append(idx, i)
+			}
+		}
+	}
+	sort.Ints(idx)
+	var rows []attrRow
+	g.Attributes = nil
+	seen := map[string]int{}
+	for _, i := range idx {
+		s := strconv.Itoa(i)
+		r := attrRow{
+			Key:      trimmed(c, "attr_key_"+s),
+			Label:    trimmed(c, "attr_label_"+s),
+			Type:     trimmed(c, "attr_type_"+s),
+			Required: c.PostForm("attr_required_"+s) != "",
+		}
+		if r.Key == "" && r.Label == "" {
+			continue
+		}
+		r.Index = len(rows)
+		n := strconv.Itoa(r.Index)
+		if r.Type == "" {
+			r.Type = string(issuance.TextAttr)
+		}
+		switch {
+		case r.Key == "":
+			errs.Add("attr_key_"+n, "Enter a key (e.g. grade).")
+		case !attrKeyRE.MatchString(r.Key):
+			errs.Add("attr_key_"+n, "Use lower-case letters, digits and _ only, starting with a letter.")
+		case seen[r.Key] > 0:
+			errs.Add("attr_key_"+n, "This key is already used by attribute "+strconv.Itoa(seen[r.Key])+".")
+		}
+		seen[r.Key] = r.Index + 1
+		if r.Label == "" {
+			errs.Add("attr_label_"+n, "Enter a label (e.g. Grade).")
+		}
+		if t := issuance.AttributeType(r.Type); t != issuance.TextAttr && t != issuance.DateAttr && t != issuance.NumberAttr {
+			errs.Add("attr_type_"+n, "Choose text, date or number.")
+		}
+		rows = append(rows, r)
+		g.Attributes = append(g.Attributes, issuance.Attribute{Key: r.Key, Label: r.Label, Type: issuance.AttributeType(r.Type), Required: r.Required})
+	}
+
+	page, err := u.groupFormPage(c, g, isNew)
+	if err != nil {
+		return g, page, err
+	}
+	page.Attrs = rows
+	page.addSpareRows()
+	page.DesignID = g.DesignID
+	page.ValidityMonths = vm
+	page.Errors = errs
+	return g, page, nil
+}
+
+// attrKeyRE is what a custom attribute key may look like: it names a form
+// field, a CSV column and a JSON key.
+var attrKeyRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+
+// groupLanguages are the language codes the forms suggest (any BCP 47 tag
+// is accepted).
+var groupLanguages = []string{"en", "de", "fr", "es", "it", "nl", "pt", "sv", "da", "fi", "pl"}

@@ -1,0 +1,115 @@
+// Package staff is the staff pages of the issuance core: groups, designs,
+// the "Create Credentials" form, "Review Unpublished Credentials", publish
+// with a confirmation, each credential's page (amend, revoke, resend,
+// delete) and the organisation settings, with their templates. It owns no
+// table: everything goes through the issuance core; the credential preview
+// is the public page's (issuance/public), the email preview delivery's.
+package staff
+
+import (
+	"embed"
+	"io/fs"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/internal/web"
+	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/delivery"
+	"github.com/laurel-edu/laurel/issuance/internal/staffui"
+	"github.com/laurel-edu/laurel/issuance/public"
+)
+
+//go:embed templates/*.html
+var own embed.FS
+
+// Templates holds the staff pages with the credential design partial they
+// share with the public page; the app passes its "templates" directory to
+// web.NewRenderer.
+var Templates fs.FS = union{own, partials{public.Templates}}
+
+// Service serves the staff pages.
+type Service struct {
+	Core     *issuance.Service
+	Public   *public.Service   // the credential preview
+	Delivery *delivery.Service // the email preview
+}
+
+// New returns the staff pages over core, previewing through pub and dlv.
+func New(core *issuance.Service, pub *public.Service, dlv *delivery.Service) *Service {
+	return &Service{Core: core, Public: pub, Delivery: dlv}
+}
+
+// ui serves the staff pages: the workflows of docs/roles.md (groups, the
+// "Create Credentials" form, "Review Unpublished Credentials", publish with a
+// confirmation) plus designs and each credential's page.
+type ui struct {
+	s  *Service
+	rd *web.Renderer
+}
+
+// Register mounts the staff pages on r, which the app protects with
+// auth.RequireStaff (and the whole handler with auth.CSRF). Each handler
+// checks the principal's permission for the group it touches and answers a
+// 403 page when it is missing.
+func (s *Service) Register(r gin.IRouter, rd *web.Renderer) {
+	u := &ui{s: s, rd: rd}
+	p := rd.Page
+	r.GET("/groups", p(u.groupList))
+	r.GET("/groups/new", p(u.groupNew))
+	r.POST("/groups/new", p(u.groupCreate))
+	r.GET("/groups/:id", p(u.groupOverview))
+	r.GET("/groups/:id/edit", p(u.groupEdit))
+	r.POST("/groups/:id/edit", p(u.groupUpdate))
+	r.GET("/groups/:id/credentials/new", p(u.credentialsNew))
+	r.POST("/groups/:id/credentials/new", p(u.credentialsCreate))
+	r.GET("/groups/:id/unpublished", p(u.unpublished))
+	r.POST("/groups/:id/publish/confirm", p(u.publishConfirm))
+	r.POST("/groups/:id/publish", p(u.publish))
+	r.GET("/groups/:id/published", p(u.published))
+	r.GET("/credentials/:id", p(u.credential))
+	r.GET("/credentials/:id/preview", p(u.credentialPreview))
+	r.POST("/credentials/:id", p(u.credentialAmend))
+	r.POST("/credentials/:id/revoke", p(u.credentialRevoke))
+	r.POST("/credentials/:id/resend", p(u.credentialResend))
+	r.GET("/credentials/:id/delete", p(u.credentialDeleteConfirm))
+	r.POST("/credentials/:id/delete", p(u.credentialDelete))
+	r.GET("/admin/organisation", p(u.organisation))
+	r.POST("/admin/organisation", p(u.organisationSave))
+	r.POST("/admin/organisation/preview", p(u.organisationPreview))
+	r.GET("/designs", p(u.designList))
+	r.GET("/designs/new", p(u.designNew))
+	r.POST("/designs/new", p(u.designCreate))
+	r.GET("/designs/:id/edit", p(u.designEdit))
+	r.POST("/designs/preview", p(u.designPreview))
+	r.POST("/designs/:id/edit", p(u.designUpdate))
+	r.GET("/designs/:id/image", p(u.designImage("image")))
+	r.GET("/designs/:id/logo", p(u.designImage("logo")))
+}
+
+// groupFor loads the :id group and checks perm for it (staffui.GroupFor).
+func (u *ui) groupFor(c *gin.Context, perm auth.Permission) (issuance.Group, *auth.Principal, error) {
+	return staffui.GroupFor(c, u.s.Core, perm)
+}
+
+type (
+	nav        = staffui.Nav
+	formErrors = staffui.FormErrors
+)
+
+var (
+	principal = staffui.Principal
+	paramID   = staffui.ParamID
+	newNav    = staffui.NewNav
+	seeOther  = staffui.SeeOther
+	trimmed   = staffui.Trimmed
+	plural    = staffui.Plural
+)
+
+func (s *Service) now() time.Time {
+	if s.Core.Now != nil {
+		return s.Core.Now()
+	}
+	return time.Now()
+}
