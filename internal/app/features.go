@@ -12,6 +12,7 @@ import (
 	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/lti"
 
+	"github.com/laurel-edu/laurel/internal/accounts"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/mail"
@@ -22,6 +23,7 @@ import (
 // features are the services the app is made of.
 type features struct {
 	Auth     *auth.Auth
+	Accounts *accounts.Service
 	Issuance *issuance.Service
 	LTI      *lti.Tool
 	Canvas   *canvas.Service
@@ -39,7 +41,7 @@ func templates(f fs.FS) fs.FS {
 // build constructs every feature's service and parses the templates, so a
 // broken template stops start-up.
 func (a *App) build(ctx context.Context) error {
-	pages := append([]fs.FS{templates(auth.Templates), templates(issuance.Templates), lti.Templates, canvas.Templates}, a.opts.Templates...)
+	pages := append([]fs.FS{templates(auth.Templates), templates(accounts.Templates), templates(issuance.Templates), lti.Templates, canvas.Templates}, a.opts.Templates...)
 	rd, err := web.NewRenderer(nil, pages...)
 	if err != nil {
 		return fmt.Errorf("templates: %w", err)
@@ -48,10 +50,11 @@ func (a *App) build(ctx context.Context) error {
 	a.Issuance = issuance.New(a.DB, a.Config.BaseURL)
 	a.Issuance.Log = a.Log
 	a.Issuance.Keys = a.Config.Keys
-	// Administrative commands run without Redis: Auth then serves accounts
-	// and tokens only, never a session.
-	a.Auth = auth.New(a.DB, a.Redis, a.Config.Keys, a.Config.BaseURL)
-	a.Auth.GroupOptions = a.groupOptions
+	a.Accounts = accounts.New(a.DB, a.Config.Keys)
+	a.Accounts.GroupOptions = a.groupOptions
+	// Administrative commands run without Redis: they use Accounts, never
+	// a session.
+	a.Auth = auth.New(a.Redis, a.Config.Keys, a.Config.BaseURL, a.Accounts)
 	a.LTI = lti.New(a.DB, a.Redis, a.Config.Keys, a.Config.BaseURL, a.Log, nil)
 	a.LTI.AllowHTTPPlatforms = a.Config.AllowHTTPPlatforms
 	a.Canvas, err = canvas.New(canvas.Options{
@@ -81,6 +84,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	r.Use(a.Auth.Load(), web.TextGuard(rd))
 
 	a.Auth.Register(r, rd)
+	a.Accounts.Register(r, rd, a.Auth)
 	a.Issuance.RegisterPublic(r, rd)
 
 	// Cross-site by design, each protected by its own checks (state, nonce
@@ -96,7 +100,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 
 	staff := r.Group("/", auth.RequireStaff(rd))
 	a.Issuance.RegisterUI(staff, rd)
-	a.Auth.RegisterStaff(staff, rd)
+	a.Accounts.RegisterStaff(staff, rd, a.Auth)
 	a.LTI.RegisterAdmin(staff, rd)
 	a.Canvas.RegisterAdmin(staff, rd)
 
@@ -114,7 +118,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 // RunWorkers runs the background workers until ctx ends.
 func (a *App) RunWorkers(ctx context.Context) error {
 	w := jobs.NewWorker(a.DB, a.Log)
-	w.Handle(auth.AccountEmailJob, a.Auth.SendAccountEmail(a.Mail, a.Config.MailFrom, a.Config.BaseURL))
+	w.Handle(accounts.AccountEmailJob, a.Accounts.SendAccountEmail(a.Mail, a.Config.MailFrom, a.Config.BaseURL))
 	w.HandleBatch(issuance.EmailJob, a.Issuance.SendEmailBatch(a.Mail, a.Config.MailFrom))
 	w.SetPolicy(issuance.EmailJob, issuance.EmailRetry)
 	w.Handle(issuance.SignJob, a.Issuance.SignCredentialsJob())

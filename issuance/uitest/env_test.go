@@ -19,6 +19,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/laurel-edu/laurel/internal/accounts"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/testenv"
@@ -37,6 +38,7 @@ type env struct {
 	db    *sqlx.DB
 	svc   *issuance.Service
 	auth  *auth.Auth
+	accts *accounts.Service
 	srv   *httptest.Server
 	group issuance.Group // "Data Science 101": grade (text, required), hours (number)
 	other issuance.Group // a second group, for group limits
@@ -70,7 +72,8 @@ func mustEnv(t testing.TB) *env {
 	}
 	// A plain-http, non-loopback base URL: cookies without Secure, so the
 	// test's cookie jar sends them back over httptest's http://127.0.0.1.
-	a := auth.New(d, testenv.Redis(t), keys, "http://laurel.test")
+	acc := accounts.New(d, keys)
+	a := auth.New(testenv.Redis(t), keys, "http://laurel.test", acc)
 	svc := issuance.New(d, "http://laurel.test")
 	sub := func(f fs.FS) fs.FS {
 		s, err := fs.Sub(f, "templates")
@@ -91,7 +94,7 @@ func mustEnv(t testing.TB) *env {
 	svc.RegisterPublic(r, rd)
 	staff := r.Group("/", auth.RequireStaff(rd))
 	svc.RegisterUI(staff, rd)
-	e := &env{t: t, db: d, svc: svc, auth: a}
+	e := &env{t: t, db: d, svc: svc, auth: a, accts: acc}
 	e.srv = httptest.NewServer(e.timed(web.SecurityHeaders("", auth.CSRF(a.Sessions.LoadAndSave(r)))))
 	t.Cleanup(e.srv.Close)
 
@@ -122,7 +125,7 @@ type client struct {
 
 func (e *env) signIn(email string, role auth.Role, groups ...int64) *client {
 	e.t.Helper()
-	if _, _, err := e.auth.CreateUser(context.Background(), email, strings.Split(email, "@")[0], role, groups, password); err != nil {
+	if _, _, err := e.accts.CreateUser(context.Background(), email, strings.Split(email, "@")[0], role, groups, password); err != nil {
 		e.t.Fatal(err)
 	}
 	jar, _ := cookiejar.New(nil)
