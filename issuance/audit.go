@@ -27,7 +27,7 @@ func (s *Service) GroupHistory(ctx context.Context, groupID int64) ([]AuditEntry
 }
 
 func (s *Service) history(ctx context.Context, entityType, id string) ([]AuditEntry, error) {
-	es, err := auditlog.History(ctx, s.DB, entityType, id)
+	es, err := auditlog.History(ctx, s.DB, s.Actors, entityType, id)
 	if err != nil {
 		return nil, err
 	}

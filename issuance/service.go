@@ -9,6 +9,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	auditlog "github.com/laurel-edu/laurel/internal/audit"
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/secret"
 )
@@ -26,6 +27,9 @@ type Service struct {
 	// Issuer says who issues (name, website, logo); nil reads the
 	// organisation settings (Organisation).
 	Issuer func(ctx context.Context) (IssuerIdentity, error)
+	// Actors names who did what in the history pages (audit.Namer); the
+	// app wires the owners of staff, tokens and LMS users. nil: no names.
+	Actors auditlog.Namer
 
 	keysOnce sync.Once
 	credKeys *CredentialKeys

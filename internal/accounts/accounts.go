@@ -15,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/laurel-edu/laurel/internal/audit"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/web"
@@ -36,9 +37,15 @@ type Service struct {
 	// GroupOptions lists the groups an account or token can be limited to,
 	// for the staff and token forms; the app wires it to issuance.
 	GroupOptions func(ctx context.Context) ([]GroupOption, error)
+	// Actors names the actors of an account's history; the app wires
+	// every kind's owner (nil: s alone, which knows staff and tokens).
+	Actors audit.Namer
 }
 
-var _ auth.Users = (*Service)(nil)
+var (
+	_ auth.Users  = (*Service)(nil)
+	_ audit.Namer = (*Service)(nil)
+)
 
 // GroupOption is a group as the limit pickers show it.
 type GroupOption struct {

@@ -295,7 +295,12 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, nex
 	return epoch, err
 }
 
-// UserHistory returns the audit entries of account id, oldest first.
+// UserHistory returns the audit entries of account id, oldest first, each
+// actor named by Actors (nil: by s alone, which knows staff and tokens).
 func (s *Service) UserHistory(ctx context.Context, id int64) ([]audit.Entry, error) {
-	return audit.History(ctx, s.db, "user", fmt.Sprint(id))
+	var names audit.Namer = s
+	if s.Actors != nil {
+		names = s.Actors
+	}
+	return audit.History(ctx, s.db, names, "user", fmt.Sprint(id))
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/laurel-edu/laurel/lti"
 
 	"github.com/laurel-edu/laurel/internal/accounts"
+	"github.com/laurel-edu/laurel/internal/audit"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/mail"
@@ -57,6 +58,9 @@ func (a *App) build(ctx context.Context) error {
 	a.Auth = auth.New(a.Redis, a.Config.Keys, a.Config.BaseURL, a.Accounts)
 	a.LTI = lti.New(a.DB, a.Redis, a.Config.Keys, a.Config.BaseURL, a.Log, nil)
 	a.LTI.AllowHTTPPlatforms = a.Config.AllowHTTPPlatforms
+	// The audit log names each kind of actor through the package owning it.
+	actors := audit.Namers{a.Accounts, a.LTI}
+	a.Issuance.Actors, a.Accounts.Actors = actors, actors
 	a.Canvas, err = canvas.New(canvas.Options{
 		DB: a.DB, Keys: a.Config.Keys, Issuer: a.Issuance, Platforms: canvas.LTIPlatforms(a.LTI.Registry()),
 		BaseURL: a.Config.BaseURL, LiveEventsJWKSURL: a.Config.LiveEventsJWKSURL, KeySets: a.LTI.KeySets(),

@@ -75,6 +75,7 @@ func mustEnv(t testing.TB) *env {
 	acc := accounts.New(d, keys)
 	a := auth.New(testenv.Redis(t), keys, "http://laurel.test", acc)
 	svc := issuance.New(d, "http://laurel.test")
+	svc.Actors = acc
 	sub := func(f fs.FS) fs.FS {
 		s, err := fs.Sub(f, "templates")
 		if err != nil {
