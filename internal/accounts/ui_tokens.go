@@ -91,7 +91,7 @@ func (u *staffUI) tokenCreate(c *gin.Context) error {
 		}
 		return err
 	}
-	// The secret is on this answer only (RequireStaff sends it no-store):
+	// The secret is on this answer only (auth.RequireStaff sends it no-store):
 	// a redirect would have to keep it somewhere.
 	return u.renderTokens(c, http.StatusCreated, tokenListPage{Created: &t, Secret: secret})
 }

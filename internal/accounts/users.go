@@ -31,7 +31,7 @@ type User struct {
 	InvitationPending bool
 	Created           time.Time
 	// epoch is the session epoch: a session signed in under another one
-	// has ended (see Load).
+	// has ended (see auth.Auth.Load).
 	epoch int
 }
 
