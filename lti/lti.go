@@ -94,6 +94,9 @@ type Tool struct {
 	// Title and Description name the tool at Dynamic Registration.
 	Title       string
 	Description string
+	// Staff names who created the registration links (nil: nobody is
+	// named).
+	Staff StaffNames
 }
 
 // New builds the tool. baseURL is LAUREL_BASE_URL (the redirect_uri is

@@ -45,6 +45,7 @@ func newAdminEnv(t *testing.T) *adminEnv {
 	// so the cookie jar sends them back over httptest's http://127.0.0.1.
 	acc := accounts.New(e.db, keys)
 	a := auth.New(e.rdb, keys, "http://laurel.test", acc)
+	e.tool.Staff = acc
 	authPages, err := fs.Sub(auth.Templates, "templates")
 	must(t, err)
 	rd, err := web.NewRenderer(nil, authPages, lti.Templates)

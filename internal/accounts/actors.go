@@ -12,27 +12,26 @@ import (
 // ActorNames names the staff ("user:<id>:…") and API token
 // ("token:<id>:…") actors of the audit log as they are now (audit.Namer).
 func (s *Service) ActorNames(ctx context.Context, actors []string) (map[string]string, error) {
-	ids := map[string][]int64{}
+	var users, tokens []int64
 	for _, a := range actors {
-		if kind, id, _ := audit.ParseActor(a); id != 0 && (kind == "user" || kind == "token") {
-			ids[kind] = append(ids[kind], id)
+		switch kind, id, _ := audit.ParseActor(a); {
+		case id == 0:
+		case kind == "user":
+			users = append(users, id)
+		case kind == "token":
+			tokens = append(tokens, id)
 		}
 	}
-	const qu = `SELECT id, name FROM users WHERE id = ANY($1)`
-	const qt = `SELECT id, name FROM api_tokens WHERE id = ANY($1)`
-	queries := map[string]string{"user": qu, "token": qt}
 	names := map[string]map[int64]string{}
-	for kind, list := range ids {
-		var rows []struct {
-			ID   int64  `db:"id"`
-			Name string `db:"name"`
+	var err error
+	if len(users) > 0 {
+		if names["user"], err = s.StaffNames(ctx, users); err != nil {
+			return nil, err
 		}
-		if err := s.db.SelectContext(ctx, &rows, queries[kind], pq.Array(list)); err != nil {
-			return nil, fmt.Errorf("names of %s actors %v: %w", kind, list, err)
-		}
-		names[kind] = map[int64]string{}
-		for _, r := range rows {
-			names[kind][r.ID] = r.Name
+	}
+	if len(tokens) > 0 {
+		if names["token"], err = s.tokenNames(ctx, tokens); err != nil {
+			return nil, err
 		}
 	}
 	out := map[string]string{}
@@ -41,6 +40,43 @@ func (s *Service) ActorNames(ctx context.Context, actors []string) (map[string]s
 		if n, ok := names[kind][id]; ok {
 			out[a] = n
 		}
+	}
+	return out, nil
+}
+
+// StaffNames returns the current name of each account of ids that exists,
+// by id (lti.StaffNames: who created a registration link).
+func (s *Service) StaffNames(ctx context.Context, ids []int64) (map[int64]string, error) {
+	const q = `SELECT id, name FROM users WHERE id = ANY($1)`
+	out, err := s.names(ctx, q, ids)
+	if err != nil {
+		return nil, fmt.Errorf("names of staff %v: %w", ids, err)
+	}
+	return out, nil
+}
+
+// tokenNames returns the name of each API token of ids, by id.
+func (s *Service) tokenNames(ctx context.Context, ids []int64) (map[int64]string, error) {
+	const q = `SELECT id, name FROM api_tokens WHERE id = ANY($1)`
+	out, err := s.names(ctx, q, ids)
+	if err != nil {
+		return nil, fmt.Errorf("names of api tokens %v: %w", ids, err)
+	}
+	return out, nil
+}
+
+// names runs q, which selects id and name for the ids in $1.
+func (s *Service) names(ctx context.Context, q string, ids []int64) (map[int64]string, error) {
+	var rows []struct {
+		ID   int64  `db:"id"`
+		Name string `db:"name"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, q, pq.Array(ids)); err != nil {
+		return nil, err
+	}
+	out := make(map[int64]string, len(rows))
+	for _, r := range rows {
+		out[r.ID] = r.Name
 	}
 	return out, nil
 }

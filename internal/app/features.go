@@ -61,6 +61,7 @@ func (a *App) build(ctx context.Context) error {
 	// The audit log names each kind of actor through the package owning it.
 	actors := audit.Namers{a.Accounts, a.LTI}
 	a.Issuance.Actors, a.Accounts.Actors = actors, actors
+	a.LTI.Staff = a.Accounts
 	a.Canvas, err = canvas.New(canvas.Options{
 		DB: a.DB, Keys: a.Config.Keys, Issuer: a.Issuance, Platforms: canvas.LTIPlatforms(a.LTI.Registry()),
 		BaseURL: a.Config.BaseURL, LiveEventsJWKSURL: a.Config.LiveEventsJWKSURL, KeySets: a.LTI.KeySets(),
