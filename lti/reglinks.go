@@ -78,15 +78,6 @@ func (t *Tool) CreateRegistrationLink(ctx context.Context, createdBy int64, ttl 
 	return t.RegisterURL() + "?" + url.Values{RegistrationLinkParam: {tok}}.Encode(), l, nil
 }
 
-// StaffNames names staff accounts by id. Package accounts keeps them and
-// implements it; the app wires it (Tool.Staff), so lti reads no table of
-// theirs.
-type StaffNames interface {
-	// StaffNames returns the current name of each account of ids that
-	// exists, by id.
-	StaffNames(ctx context.Context, ids []int64) (map[int64]string, error)
-}
-
 // RegistrationLinks lists the latest links (newest first), with who created
 // them (named by t.Staff) and the platform each registered.
 func (t *Tool) RegistrationLinks(ctx context.Context, limit int) ([]RegistrationLink, error) {

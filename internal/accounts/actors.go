@@ -45,7 +45,7 @@ func (s *Service) ActorNames(ctx context.Context, actors []string) (map[string]s
 }
 
 // StaffNames returns the current name of each account of ids that exists,
-// by id (lti.StaffNames: who created a registration link).
+// by id (lti.Staff: who created a registration link).
 func (s *Service) StaffNames(ctx context.Context, ids []int64) (map[int64]string, error) {
 	const q = `SELECT id, name FROM users WHERE id = ANY($1)`
 	out, err := s.names(ctx, q, ids)
@@ -79,4 +79,18 @@ func (s *Service) names(ctx context.Context, q string, ids []int64) (map[int64]s
 		out[r.ID] = r.Name
 	}
 	return out, nil
+}
+
+// StaffIDByEmail returns the id of the account that is not disabled whose
+// email is email (in any case), or 0 (lti.Staff: a launch's staff account).
+func (s *Service) StaffIDByEmail(ctx context.Context, email string) (int64, error) {
+	const q = `SELECT id FROM users WHERE lower(email) = lower($1) AND NOT disabled`
+	var ids []int64
+	if err := s.db.SelectContext(ctx, &ids, q, email); err != nil {
+		return 0, fmt.Errorf("staff account of %s: %w", email, err)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	return ids[0], nil
 }
