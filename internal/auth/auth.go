@@ -56,8 +56,9 @@ type Auth struct {
 }
 
 // New builds Auth on the accounts in users. baseURL decides whether the
-// session cookie is Secure: it is, unless Laurel is served over plain http on a host other than loopback
-// (browsers keep Secure cookies for http://localhost and 127.0.0.1).
+// session cookie is Secure: it is, unless Laurel is served over plain http
+// on a host other than loopback (browsers keep Secure cookies for
+// http://localhost and 127.0.0.1).
 func New(rdb *redis.Client, keys *secret.Keys, baseURL string, users Users) *Auth {
 	sm := scs.New()
 	sm.Store = goredisstore.NewWithPrefix(rdb, "laurel:session:")
