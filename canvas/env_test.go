@@ -20,6 +20,7 @@ import (
 
 	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/canvas/canvassim"
+	"github.com/laurel-edu/laurel/internal/accounts"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/testenv"
@@ -72,6 +73,7 @@ type env struct {
 	group     issuance.Group
 	srv       *httptest.Server
 	auth      *auth.Auth
+	accounts  *accounts.Service
 	reg       *prometheus.Registry
 	clock     *testenv.Clock
 }
@@ -139,7 +141,8 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	r.Use(web.RequestID())
 	e.svc.RegisterWebhook(r)
 	e.svc.RegisterDevKey(r)
-	e.auth = auth.New(e.db, nil, e.keys, "http://laurel.test")
+	e.accounts = accounts.New(e.db, e.keys)
+	e.auth = auth.New(nil, e.keys, "http://laurel.test", e.accounts)
 	api := r.Group("/api/v1", e.auth.Bearer())
 	e.svc.RegisterAPI(api)
 	issuanceapi.Register(api, e.iss) // the credentials API, beside the mappings'
@@ -234,7 +237,7 @@ func (e *env) deliver(c canvassim.Completion) (int, string) {
 
 func (e *env) token(role auth.Role) string {
 	e.t.Helper()
-	tok, err := e.auth.CreateToken(context.Background(), "test "+string(role), role)
+	tok, err := e.accounts.CreateToken(context.Background(), "test "+string(role), role)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -313,7 +313,7 @@ func TestAdminEventsTeamMemberScope(t *testing.T) {
 		{"tm-x@example.edu", auth.TeamMember, []int64{groupX.ID}}, {"tm-all@example.edu", auth.TeamMember, nil},
 		{"viewer@example.edu", auth.Viewer, nil},
 	} {
-		usr, _, err := e.auth.CreateUser(ctx, u.email, u.email, u.role, u.groups, "")
+		usr, _, err := e.accounts.CreateUser(ctx, u.email, u.email, u.role, u.groups, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -327,7 +327,7 @@ func TestAdminEventsTeamMemberScope(t *testing.T) {
 	// Stands in for the session middleware: the principal of a stored user.
 	e.svc.RegisterAdmin(r.Group("/", func(c *gin.Context) {
 		id, _ := strconv.ParseInt(c.GetHeader("X-Test-User"), 10, 64)
-		p, err := e.auth.Principal(c.Request.Context(), id)
+		p, err := e.accounts.Principal(c.Request.Context(), id)
 		if err != nil {
 			c.AbortWithStatus(500)
 			return

@@ -17,5 +17,5 @@ func audit(ctx context.Context, ext sqlx.ExecerContext, at time.Time, actor, act
 
 // History returns the audit entries of a credential, oldest first.
 func (s *Service) History(ctx context.Context, credentialID string) ([]auditlog.Entry, error) {
-	return auditlog.History(ctx, s.DB, "credential", credentialID)
+	return auditlog.History(ctx, s.DB, s.Actors, "credential", credentialID)
 }

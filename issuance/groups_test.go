@@ -96,7 +96,7 @@ func TestGroups(t *testing.T) {
 	if g, err = s.UpdateGroup(ctx, actor, g); err != nil || g.Name != "Renamed" || *g.ValidityMonths != 6 {
 		t.Fatalf("update %+v %v", g, err)
 	}
-	h, _ := auditlog.History(ctx, d, "group", fmt.Sprint(g.ID))
+	h, _ := auditlog.History(ctx, d, nil, "group", fmt.Sprint(g.ID))
 	if len(h) != 2 || h[0].Action != "create" || h[1].Action != "update" {
 		t.Fatalf("history %+v", h)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/laurel-edu/laurel/internal/accounts"
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/issuance"
@@ -138,6 +139,7 @@ func TestDeleteUnpublished(t *testing.T) {
 // account renamed since shows its new name), the token's name.
 func TestHistoryNamesActors(t *testing.T) {
 	s, d := mustService(t)
+	s.Actors = accounts.New(d, nil) // the owner of staff and tokens names them
 	ctx := context.Background()
 	var uid, tid int64
 	if err := d.Get(&uid, `INSERT INTO users (email, name, role, password_hash) VALUES ('olive@example.edu', 'Olive', 'owner', 'x') RETURNING id`); err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	auditlog "github.com/laurel-edu/laurel/internal/audit"
 	"github.com/laurel-edu/laurel/internal/db"
 )
 
@@ -17,6 +18,9 @@ type Service struct {
 	BaseURL string // public URL of this deployment, without a trailing slash
 	Now     func() time.Time
 	Log     *slog.Logger
+	// Actors names who did what in the history pages (audit.Namer); the
+	// app wires the owners of staff, tokens and LMS users. nil: no names.
+	Actors auditlog.Namer
 	// prepared runs the queries of a launch's student view prepared.
 	prepared     *db.Statements
 	preparedOnce sync.Once

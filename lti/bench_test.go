@@ -24,6 +24,7 @@ import (
 
 	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/canvas/canvassim"
+	"github.com/laurel-edu/laurel/internal/accounts"
 	"github.com/laurel-edu/laurel/internal/benchcpu"
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/secret"
@@ -219,6 +220,8 @@ func benchToolProcess() int {
 	tool := lti.New(d, redis.NewClient(opt), keys, base, slog.New(slog.NewTextHandler(io.Discard, nil)), onLaunch)
 	tool.Registry().SetExtension(canvas.NewPlatformSettings(d, keys))
 	tool.AllowHTTPPlatforms = true // the simulated platform is on loopback
+	// As the app wires it: a launch looks up its staff account.
+	tool.Staff = accounts.New(d, nil)
 	rd, err := web.NewRenderer(nil, lti.Templates)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/canvas/canvassim"
+	"github.com/laurel-edu/laurel/internal/accounts"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/testenv"
 	"github.com/laurel-edu/laurel/internal/web"
@@ -77,6 +78,7 @@ func newEnv(t testing.TB) *env {
 	e.tool.Now = e.clock.Now
 	// The simulated platforms run on loopback over plain http.
 	e.tool.AllowHTTPPlatforms = true
+	e.tool.Staff = accounts.New(e.db, nil) // links a launch to a staff account by email
 	rd, err := web.NewRenderer(nil, lti.Templates)
 	if err != nil {
 		t.Fatal(err)

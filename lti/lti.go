@@ -95,6 +95,9 @@ type Tool struct {
 	// Title and Description name the tool at Dynamic Registration.
 	Title       string
 	Description string
+	// Staff links a launch to the staff account with its email and names
+	// who created the registration links (nil: neither).
+	Staff Staff
 }
 
 // New builds the tool. baseURL is LAUREL_BASE_URL (the redirect_uri is

@@ -34,7 +34,7 @@ const (
 // its token, which is shown once when created.
 type RegistrationLink struct {
 	ID            int64      `db:"id"`
-	CreatedByName string     `db:"created_by_name"`
+	CreatedByName string     `db:"-"`
 	CreatedAt     time.Time  `db:"created_at"`
 	ExpiresAt     time.Time  `db:"expires_at"`
 	UsedAt        *time.Time `db:"used_at"`
@@ -79,24 +79,42 @@ func (t *Tool) CreateRegistrationLink(ctx context.Context, createdBy int64, ttl 
 }
 
 // RegistrationLinks lists the latest links (newest first), with who created
-// them and the platform each registered.
+// them (named by t.Staff) and the platform each registered.
 func (t *Tool) RegistrationLinks(ctx context.Context, limit int) ([]RegistrationLink, error) {
 	var rows []struct {
 		RegistrationLink
-		Warnings string `db:"warnings"`
+		CreatedBy *int64 `db:"created_by"`
+		Warnings  string `db:"warnings"`
 	}
-	const q = `SELECT l.id, COALESCE(u.name, '') AS created_by_name, l.created_at, l.expires_at, l.used_at,
+	const q = `SELECT l.id, l.created_by, l.created_at, l.expires_at, l.used_at,
 		l.platform_id, COALESCE(p.name, '') AS platform_name, l.warnings
 		FROM registration_links l
-		LEFT JOIN users u ON u.id = l.created_by
 		LEFT JOIN platforms p ON p.id = l.platform_id
 		ORDER BY l.id DESC LIMIT $1`
 	if err := t.db.SelectContext(ctx, &rows, q, limit); err != nil {
 		return nil, fmt.Errorf("list registration links: %w", err)
 	}
+	var names map[int64]string
+	if t.Staff != nil {
+		var ids []int64
+		for _, r := range rows {
+			if r.CreatedBy != nil {
+				ids = append(ids, *r.CreatedBy)
+			}
+		}
+		if len(ids) > 0 {
+			var err error
+			if names, err = t.Staff.StaffNames(ctx, ids); err != nil {
+				return nil, fmt.Errorf("list registration links: %w", err)
+			}
+		}
+	}
 	out := make([]RegistrationLink, len(rows))
 	for i, r := range rows {
 		out[i] = r.RegistrationLink
+		if r.CreatedBy != nil {
+			out[i].CreatedByName = names[*r.CreatedBy]
+		}
 		if r.Warnings != "" {
 			out[i].Warnings = strings.Split(r.Warnings, "\n")
 		}

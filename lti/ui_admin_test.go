@@ -18,6 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/laurel-edu/laurel/canvas/canvassim"
+	"github.com/laurel-edu/laurel/internal/accounts"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/web"
@@ -30,8 +31,9 @@ const adminPassword = "correct horse battery"
 // the owner pages behind the app's stack: sessions, CSRF, the staff guard.
 type adminEnv struct {
 	*env
-	auth *auth.Auth
-	srv  *httptest.Server
+	auth     *auth.Auth
+	accounts *accounts.Service
+	srv      *httptest.Server
 }
 
 func newAdminEnv(t *testing.T) *adminEnv {
@@ -41,7 +43,9 @@ func newAdminEnv(t *testing.T) *adminEnv {
 	must(t, err)
 	// A plain-http, non-loopback base URL: session cookies without Secure,
 	// so the cookie jar sends them back over httptest's http://127.0.0.1.
-	a := auth.New(e.db, e.rdb, keys, "http://laurel.test")
+	acc := accounts.New(e.db, keys)
+	a := auth.New(e.rdb, keys, "http://laurel.test", acc)
+	e.tool.Staff = acc
 	authPages, err := fs.Sub(auth.Templates, "templates")
 	must(t, err)
 	rd, err := web.NewRenderer(nil, authPages, lti.Templates)
@@ -50,7 +54,7 @@ func newAdminEnv(t *testing.T) *adminEnv {
 	r.Use(web.Recovery(rd), a.Load())
 	a.Register(r, rd)
 	e.tool.RegisterAdmin(r.Group("/", auth.RequireStaff(rd)), rd)
-	ae := &adminEnv{env: e, auth: a}
+	ae := &adminEnv{env: e, auth: a, accounts: acc}
 	ae.srv = httptest.NewServer(auth.CSRF(a.Sessions.LoadAndSave(r)))
 	t.Cleanup(ae.srv.Close)
 	return ae
@@ -72,7 +76,7 @@ type page struct {
 func (e *adminEnv) signIn(role auth.Role) *staff {
 	e.t.Helper()
 	email := string(role) + "@example.edu"
-	if _, _, err := e.auth.CreateUser(context.Background(), email, string(role), role, nil, adminPassword); err != nil {
+	if _, _, err := e.accounts.CreateUser(context.Background(), email, string(role), role, nil, adminPassword); err != nil {
 		e.t.Fatal(err)
 	}
 	jar, _ := cookiejar.New(nil)

@@ -53,7 +53,7 @@ func (m *Main) userAdd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	u, generated, err := a.Auth.CreateUser(ctx, *email, *name, r, ids, password)
+	u, generated, err := a.Accounts.CreateUser(ctx, *email, *name, r, ids, password)
 	if err != nil {
 		return fmt.Errorf("user add: %w", err)
 	}
@@ -100,7 +100,7 @@ func (m *Main) tokenCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	tok, err := a.Auth.CreateToken(ctx, *name, r, ids...)
+	tok, err := a.Accounts.CreateToken(ctx, *name, r, ids...)
 	if err != nil {
 		return fmt.Errorf("token create: %w", err)
 	}

@@ -91,12 +91,12 @@ To use the CLI against this sandbox in another shell:
 // directory so every run can print it).
 func devSeed(ctx context.Context, a *app.App, dir string) (string, error) {
 	pwFile := filepath.Join(dir, "owner-password")
-	users, err := a.Auth.Users(ctx)
+	users, err := a.Accounts.Users(ctx)
 	if err != nil {
 		return "", err
 	}
 	if len(users) == 0 {
-		_, password, err := a.Auth.CreateUser(ctx, devOwnerEmail, "Demo Owner", auth.Owner, nil, "")
+		_, password, err := a.Accounts.CreateUser(ctx, devOwnerEmail, "Demo Owner", auth.Owner, nil, "")
 		if err != nil {
 			return "", err
 		}

@@ -97,7 +97,7 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 
 	// Staff, groups, designs, credentials in every state.
 	const password = "correct horse battery staple"
-	_, _, err := app.Auth.CreateUser(ctx, "registrar@uni.example.edu", "Rita Registrar-Montgomery", auth.Owner, nil, password)
+	_, _, err := app.Accounts.CreateUser(ctx, "registrar@uni.example.edu", "Rita Registrar-Montgomery", auth.Owner, nil, password)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,14 +125,14 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 		t.Fatal(err)
 	}
 	published, unpublished := creds[0], creds[1]
-	staff, _, err := app.Auth.CreateUser(ctx, "tia.team@uni.example.edu", "Tia Team", auth.TeamMember, []int64{g.ID}, "")
+	staff, _, err := app.Accounts.CreateUser(ctx, "tia.team@uni.example.edu", "Tia Team", auth.TeamMember, []int64{g.ID}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := app.Auth.CreateToken(ctx, "Registrar's import script", auth.Admin); err != nil {
+	if _, err := app.Accounts.CreateToken(ctx, "Registrar's import script", auth.Admin); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := app.Auth.InviteUser(ctx, "test", "vic.viewer@uni.example.edu", "Vic Viewer", auth.Viewer, nil); err != nil {
+	if _, err := app.Accounts.InviteUser(ctx, "test", "vic.viewer@uni.example.edu", "Vic Viewer", auth.Viewer, nil); err != nil {
 		t.Fatal(err)
 	}
 	// Two publish emails and the invitation.

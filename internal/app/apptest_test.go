@@ -100,7 +100,7 @@ const ownerPassword = "correct horse battery staple"
 func seedOwnerAndCredential(t *testing.T, app *running) (issuance.Group, issuance.Credential) {
 	t.Helper()
 	ctx := context.Background()
-	if _, _, err := app.Auth.CreateUser(ctx, "it@uni.example.edu", "Iris Owner", auth.Owner, nil, ownerPassword); err != nil {
+	if _, _, err := app.Accounts.CreateUser(ctx, "it@uni.example.edu", "Iris Owner", auth.Owner, nil, ownerPassword); err != nil {
 		t.Fatal(err)
 	}
 	g, err := app.Issuance.CreateGroup(ctx, "test", issuance.Group{Name: "Data Science Foundations", CourseName: "DS 101", Language: "en"})

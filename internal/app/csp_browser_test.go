@@ -22,7 +22,7 @@ func TestStaffScriptsWorkUnderCSP(t *testing.T) {
 	app := mustRun(t)
 	ctx := context.Background()
 	const password = "correct horse battery staple"
-	if _, _, err := app.Auth.CreateUser(ctx, "registrar@uni.example.edu", "Rita Registrar", auth.Owner, nil, password); err != nil {
+	if _, _, err := app.Accounts.CreateUser(ctx, "registrar@uni.example.edu", "Rita Registrar", auth.Owner, nil, password); err != nil {
 		t.Fatal(err)
 	}
 	g, err := app.Issuance.CreateGroup(ctx, "test", issuance.Group{Name: "Data Science", CourseName: "DS 101", Language: "en"})

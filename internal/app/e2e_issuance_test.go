@@ -25,7 +25,7 @@ func TestSeedWorkflowInBrowser(t *testing.T) {
 	app := mustRun(t)
 	ctx := context.Background()
 	const password = "correct horse battery staple"
-	if _, _, err := app.Auth.CreateUser(ctx, "registrar@uni.example.edu", "Rita Registrar", auth.TeamMember, nil, password); err != nil {
+	if _, _, err := app.Accounts.CreateUser(ctx, "registrar@uni.example.edu", "Rita Registrar", auth.TeamMember, nil, password); err != nil {
 		t.Fatal(err)
 	}
 	g, err := app.Issuance.CreateGroup(ctx, "test", issuance.Group{

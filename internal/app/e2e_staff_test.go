@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/laurel-edu/laurel/internal/accounts"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/browsertest"
 	"github.com/laurel-edu/laurel/issuance"
@@ -26,7 +27,7 @@ func TestInviteAcceptSignInBrowser(t *testing.T) {
 	app := mustRun(t)
 	ctx := context.Background()
 	const ownerPW = "correct horse battery staple"
-	if _, _, err := app.Auth.CreateUser(ctx, "owner@uni.example.edu", "Olive Owner", auth.Owner, nil, ownerPW); err != nil {
+	if _, _, err := app.Accounts.CreateUser(ctx, "owner@uni.example.edu", "Olive Owner", auth.Owner, nil, ownerPW); err != nil {
 		t.Fatal(err)
 	}
 	ga, err := app.Issuance.CreateGroup(ctx, "test", issuance.Group{Name: "Data Science Foundations", CourseName: "DS 101", Language: "en"})
@@ -130,7 +131,7 @@ func TestInviteAcceptSignInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#new-token")),
 	)
 	token, err := chromedp.Run(b, chromedp.Value(chromedp.CSS("#new-token")))
-	if err != nil || !strings.HasPrefix(token, auth.TokenPrefix) {
+	if err != nil || !strings.HasPrefix(token, accounts.TokenPrefix) {
 		t.Fatalf("token shown: %q %v", token, err)
 	}
 	api := func(path string) int {

@@ -58,7 +58,7 @@ func TestGroupLimitedTokenOnEveryAPIRoute(t *testing.T) {
 	}
 	ma, mb := mapping("101", ga.ID), mapping("202", gb.ID)
 
-	limited, err := app.Auth.CreateToken(ctx, "registrar script", auth.TeamMember, ga.ID)
+	limited, err := app.Accounts.CreateToken(ctx, "registrar script", auth.TeamMember, ga.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/lti"
 
+	"github.com/laurel-edu/laurel/internal/accounts"
+	"github.com/laurel-edu/laurel/internal/audit"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/mail"
@@ -28,6 +30,7 @@ import (
 // features are the services the app is made of.
 type features struct {
 	Auth     *auth.Auth
+	Accounts *accounts.Service
 	Issuance *issuance.Service
 	Signing  *signing.Service
 	Delivery *delivery.Service
@@ -50,7 +53,7 @@ func templates(f fs.FS) fs.FS {
 // build constructs every feature's service and parses the templates, so a
 // broken template stops start-up.
 func (a *App) build(ctx context.Context) error {
-	pages := append([]fs.FS{templates(auth.Templates), templates(staff.Templates), templates(imports.Templates),
+	pages := append([]fs.FS{templates(auth.Templates), templates(accounts.Templates), templates(staff.Templates), templates(imports.Templates),
 		templates(delivery.Templates), templates(public.Templates), lti.Templates, canvas.Templates}, a.opts.Templates...)
 	rd, err := web.NewRenderer(nil, pages...)
 	if err != nil {
@@ -64,12 +67,17 @@ func (a *App) build(ctx context.Context) error {
 	a.Imports = imports.New(a.Issuance)
 	a.Public = public.New(a.Issuance, a.Signing)
 	a.Staff = staff.New(a.Issuance, a.Public, a.Delivery)
-	// Administrative commands run without Redis: Auth then serves accounts
-	// and tokens only, never a session.
-	a.Auth = auth.New(a.DB, a.Redis, a.Config.Keys, a.Config.BaseURL)
-	a.Auth.GroupOptions = a.groupOptions
+	a.Accounts = accounts.New(a.DB, a.Config.Keys)
+	a.Accounts.GroupOptions = a.groupOptions
+	// Administrative commands run without Redis: they use Accounts, never
+	// a session.
+	a.Auth = auth.New(a.Redis, a.Config.Keys, a.Config.BaseURL, a.Accounts)
 	a.LTI = lti.New(a.DB, a.Redis, a.Config.Keys, a.Config.BaseURL, a.Log, nil)
 	a.LTI.AllowHTTPPlatforms = a.Config.AllowHTTPPlatforms
+	// The audit log names each kind of actor through the package owning it.
+	actors := audit.Namers{a.Accounts, a.LTI}
+	a.Issuance.Actors, a.Accounts.Actors = actors, actors
+	a.LTI.Staff = a.Accounts
 	a.Canvas, err = canvas.New(canvas.Options{
 		DB: a.DB, Keys: a.Config.Keys, Issuer: a.Issuance, Platforms: canvas.LTIPlatforms(a.LTI.Registry()),
 		BaseURL: a.Config.BaseURL, LiveEventsJWKSURL: a.Config.LiveEventsJWKSURL, KeySets: a.LTI.KeySets(),
@@ -97,6 +105,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	r.Use(a.Auth.Load(), web.TextGuard(rd))
 
 	a.Auth.Register(r, rd)
+	a.Accounts.Register(r, rd, a.Auth)
 	a.Public.Register(r, rd)
 
 	// Cross-site by design, each protected by its own checks (state, nonce
@@ -115,7 +124,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	a.Staff.Register(staffr, rd)
 	a.Imports.RegisterUI(staffr, rd)
 	a.Delivery.RegisterUI(staffr, rd)
-	a.Auth.RegisterStaff(staffr, rd)
+	a.Accounts.RegisterStaff(staffr, rd, a.Auth)
 	a.LTI.RegisterAdmin(staffr, rd)
 	a.Canvas.RegisterAdmin(staffr, rd)
 
@@ -133,7 +142,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 // RunWorkers runs the background workers until ctx ends.
 func (a *App) RunWorkers(ctx context.Context) error {
 	w := jobs.NewWorker(a.DB, a.Log)
-	w.Handle(auth.AccountEmailJob, a.Auth.SendAccountEmail(a.Mail, a.Config.MailFrom, a.Config.BaseURL))
+	w.Handle(accounts.AccountEmailJob, a.Accounts.SendAccountEmail(a.Mail, a.Config.MailFrom, a.Config.BaseURL))
 	w.HandleBatch(issuance.EmailJob, a.Delivery.SendEmailBatch(a.Mail, a.Config.MailFrom))
 	w.SetPolicy(issuance.EmailJob, delivery.EmailRetry)
 	w.Handle(issuance.ChangedJob, a.Signing.HandleChanged())

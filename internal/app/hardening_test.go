@@ -73,7 +73,7 @@ func mustSignIn(t *testing.T, app *running, role auth.Role) *client {
 	t.Helper()
 	const password = "correct horse battery staple"
 	email := fmt.Sprintf("%s@uni.example.edu", role)
-	if _, _, err := app.Auth.CreateUser(context.Background(), email, "Staff "+string(role), role, nil, password); err != nil {
+	if _, _, err := app.Accounts.CreateUser(context.Background(), email, "Staff "+string(role), role, nil, password); err != nil {
 		t.Fatal(err)
 	}
 	c := newClient(t, app.URL)
@@ -86,7 +86,7 @@ func mustSignIn(t *testing.T, app *running, role auth.Role) *client {
 
 func mustToken(t *testing.T, app *running) *client {
 	t.Helper()
-	tok, err := app.Auth.CreateToken(context.Background(), "script", auth.Admin)
+	tok, err := app.Accounts.CreateToken(context.Background(), "script", auth.Admin)
 	if err != nil {
 		t.Fatal(err)
 	}

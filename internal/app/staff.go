@@ -3,19 +3,19 @@ package app
 import (
 	"context"
 
-	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/internal/accounts"
 )
 
 // groupOptions lists the groups for the staff and token forms' group
 // limit pickers.
-func (a *App) groupOptions(ctx context.Context) ([]auth.GroupOption, error) {
+func (a *App) groupOptions(ctx context.Context) ([]accounts.GroupOption, error) {
 	gs, err := a.Issuance.Groups(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]auth.GroupOption, len(gs))
+	out := make([]accounts.GroupOption, len(gs))
 	for i, g := range gs {
-		out[i] = auth.GroupOption{ID: g.ID, Name: g.Name}
+		out[i] = accounts.GroupOption{ID: g.ID, Name: g.Name}
 	}
 	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,24 +57,54 @@ func nullJSON(b []byte) any {
 	return string(b)
 }
 
-// History returns the entries of one entity, oldest first, each with Who.
-func History(ctx context.Context, q sqlx.QueryerContext, entityType, entityID string) ([]Entry, error) {
-	// Actors are "user:<id>:<email>", "token:<id>:<name>",
-	// "lti:<platform>:<sub>" or a fixed name; the joins look up who they are
-	// now (a renamed person shows their new name).
-	const sq = `WITH a AS (
-			SELECT id, at, actor, action, before, after,
-				split_part(actor, ':', 1) AS kind,
-				CASE WHEN split_part(actor, ':', 2) ~ '^[0-9]{1,18}$' THEN split_part(actor, ':', 2)::bigint END AS num,
-				substr(actor, length(split_part(actor, ':', 1)) + length(split_part(actor, ':', 2)) + 3) AS rest
-			FROM audit_log WHERE entity_type = $1 AND entity_id = $2)
-		SELECT a.id, a.at, a.actor, a.action, a.before, a.after,
-			COALESCE(u.name, t.name, l.name, '') AS name
-		FROM a
-		LEFT JOIN users u ON a.kind = 'user' AND u.id = a.num
-		LEFT JOIN api_tokens t ON a.kind = 'token' AND t.id = a.num
-		LEFT JOIN lti_users l ON a.kind = 'lti' AND l.platform_id = a.num AND l.sub = a.rest
-		ORDER BY a.id`
+// Namer tells what actors are called now. The package owning each kind of
+// actor implements it (accounts: "user" and "token"; lti: "lti"), so the
+// log names people without reading their tables.
+type Namer interface {
+	// ActorNames returns the current name of each actor in actors that it
+	// knows, keyed by the actor string; others (another kind, a removed
+	// account) are left out.
+	ActorNames(ctx context.Context, actors []string) (map[string]string, error)
+}
+
+// Namers asks each of its namers in turn.
+type Namers []Namer
+
+// ActorNames merges the answers of every namer.
+func (ns Namers) ActorNames(ctx context.Context, actors []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, n := range ns {
+		if n == nil {
+			continue
+		}
+		m, err := n.ActorNames(ctx, actors)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+// ParseActor splits an actor string, "<kind>:<num>:<rest>" as in
+// "user:<id>:<email>", "token:<id>:<name>" or "lti:<platform>:<sub>" (the
+// sub may hold colons). num is 0 when the second part is not a number.
+func ParseActor(actor string) (kind string, num int64, rest string) {
+	kind, after, _ := strings.Cut(actor, ":")
+	part, rest, _ := strings.Cut(after, ":")
+	if len(part) > 0 && len(part) <= 18 && strings.Trim(part, "0123456789") == "" {
+		num, _ = strconv.ParseInt(part, 10, 64)
+	}
+	return kind, num, rest
+}
+
+// History returns the entries of one entity, oldest first, each with Who
+// named by names (nil: no names, so staff show by email).
+func History(ctx context.Context, q sqlx.QueryerContext, names Namer, entityType, entityID string) ([]Entry, error) {
+	const sq = `SELECT id, at, actor, action, before, after FROM audit_log
+		WHERE entity_type = $1 AND entity_id = $2 ORDER BY id`
 	rows, err := q.QueryxContext(ctx, sq, entityType, entityID)
 	if err != nil {
 		return nil, fmt.Errorf("history of %s %s: %w", entityType, entityID, err)
@@ -83,8 +114,7 @@ func History(ctx context.Context, q sqlx.QueryerContext, entityType, entityID st
 	for rows.Next() {
 		var e Entry
 		var b, a []byte
-		var name string
-		if err := rows.Scan(&e.ID, &e.At, &e.Actor, &e.Action, &b, &a, &name); err != nil {
+		if err := rows.Scan(&e.ID, &e.At, &e.Actor, &e.Action, &b, &a); err != nil {
 			return nil, fmt.Errorf("history of %s %s: %w", entityType, entityID, err)
 		}
 		if b != nil {
@@ -93,11 +123,24 @@ func History(ctx context.Context, q sqlx.QueryerContext, entityType, entityID st
 		if a != nil {
 			e.After = json.RawMessage(a)
 		}
-		e.Who = Who(e.Actor, name)
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("history of %s %s: %w", entityType, entityID, err)
+	}
+	// Names as they are now: a renamed person shows their new name.
+	var current map[string]string
+	if names != nil && len(out) > 0 {
+		actors := make([]string, 0, len(out))
+		for _, e := range out {
+			actors = append(actors, e.Actor)
+		}
+		if current, err = names.ActorNames(ctx, actors); err != nil {
+			return nil, fmt.Errorf("history of %s %s: actor names: %w", entityType, entityID, err)
+		}
+	}
+	for i := range out {
+		out[i].Who = Who(out[i].Actor, current[out[i].Actor])
 	}
 	return out, nil
 }

@@ -20,3 +20,25 @@ func TestWho(t *testing.T) {
 		}
 	}
 }
+
+func TestParseActor(t *testing.T) {
+	type parsed struct {
+		kind string
+		num  int64
+		rest string
+	}
+	for actor, want := range map[string]parsed{
+		"user:1:owner@example.edu":      {"user", 1, "owner@example.edu"},
+		"token:12:nightly: import":      {"token", 12, "nightly: import"},
+		"lti:2:abc:def":                 {"lti", 2, "abc:def"},
+		"user:x1:someone@example.edu":   {"user", 0, "someone@example.edu"},
+		"user:1234567890123456789:long": {"user", 0, "long"},
+		"canvas:live-events":            {"canvas", 0, ""},
+		"system":                        {"system", 0, ""},
+	} {
+		kind, num, rest := ParseActor(actor)
+		if got := (parsed{kind, num, rest}); got != want {
+			t.Errorf("ParseActor(%q) = %+v, want %+v", actor, got, want)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"context"
 	"embed"
 	"net"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 	"github.com/alexedwards/scs/goredisstore"
 	"github.com/alexedwards/scs/v2"
 	"github.com/gin-gonic/gin"
-	"github.com/jmoiron/sqlx"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/laurel-edu/laurel/internal/secret"
@@ -43,42 +41,25 @@ const (
 // SetFlash works from any feature's handler.
 const sessionsKey = "auth.sessions"
 
-// Auth is staff sign-in: accounts, API tokens, sessions and their middleware.
+// Auth is staff sign-in: sessions, their middleware, bearer tokens and the
+// login rate limits. The accounts themselves are behind Users.
 type Auth struct {
-	db   *sqlx.DB
-	rdb  *redis.Client
-	keys *secret.Keys
+	rdb   *redis.Client
+	keys  *secret.Keys
+	users Users
 
 	// Sessions is the session manager; wrap the whole HTTP handler with
 	// Sessions.LoadAndSave so sessions load before gin runs.
 	Sessions *scs.SessionManager
 	// Limits caps login attempts; tests may lower them.
 	Limits LoginLimits
-	// Now is the clock for one-time links and audit entries (nil:
-	// time.Now).
-	Now func() time.Time
-	// GroupOptions lists the groups an account or token can be limited to,
-	// for the staff and token forms; the app wires it to issuance.
-	GroupOptions func(ctx context.Context) ([]GroupOption, error)
 }
 
-// GroupOption is a group as the limit pickers show it.
-type GroupOption struct {
-	ID   int64
-	Name string
-}
-
-func (a *Auth) now() time.Time {
-	if a.Now != nil {
-		return a.Now()
-	}
-	return time.Now()
-}
-
-// New builds Auth. baseURL decides whether the session cookie is Secure: it
-// is, unless Laurel is served over plain http on a host other than loopback
-// (browsers keep Secure cookies for http://localhost and 127.0.0.1).
-func New(db *sqlx.DB, rdb *redis.Client, keys *secret.Keys, baseURL string) *Auth {
+// New builds Auth on the accounts in users. baseURL decides whether the
+// session cookie is Secure: it is, unless Laurel is served over plain http
+// on a host other than loopback (browsers keep Secure cookies for
+// http://localhost and 127.0.0.1).
+func New(rdb *redis.Client, keys *secret.Keys, baseURL string, users Users) *Auth {
 	sm := scs.New()
 	sm.Store = goredisstore.NewWithPrefix(rdb, "laurel:session:")
 	sm.Lifetime = SessionLifetime
@@ -91,7 +72,7 @@ func New(db *sqlx.DB, rdb *redis.Client, keys *secret.Keys, baseURL string) *Aut
 	// A session store (Redis) that cannot be reached is a 503 page or JSON
 	// error with Retry-After, not scs's bare 500.
 	sm.ErrorFunc = web.ServeError
-	return &Auth{db: db, rdb: rdb, keys: keys, Sessions: sm, Limits: DefaultLoginLimits}
+	return &Auth{rdb: rdb, keys: keys, users: users, Sessions: sm, Limits: DefaultLoginLimits}
 }
 
 func secureCookies(baseURL string) bool {
@@ -107,14 +88,10 @@ func secureCookies(baseURL string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Register mounts GET/POST /login, POST /logout and the pages of the
-// one-time links (GET/POST /account/welcome for an invitation,
-// /account/reset for a password reset), which need no session. The renderer
-// must hold Templates. Mount Load on the whole router first
-// (r.Use(a.Load())).
+// Register mounts GET/POST /login and POST /logout. The renderer must hold
+// Templates. Mount Load on the whole router first (r.Use(a.Load())).
 func (a *Auth) Register(r gin.IRouter, rd *web.Renderer) {
 	r.GET("/login", rd.Page(a.loginForm(rd)))
 	r.POST("/login", rd.Page(a.login(rd)))
 	r.POST("/logout", rd.Page(a.logout))
-	a.registerLinks(r, rd)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/laurel-edu/laurel/internal/accounts"
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/secret"
@@ -26,9 +27,10 @@ import (
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 type env struct {
-	a   *auth.Auth
-	db  *sqlx.DB
-	srv *httptest.Server
+	acc  *accounts.Service
+	auth *auth.Auth
+	db   *sqlx.DB
+	srv  *httptest.Server
 }
 
 func mustEnv(t *testing.T, baseURL string) *env {
@@ -38,9 +40,11 @@ func mustEnv(t *testing.T, baseURL string) *env {
 		t.Fatal(err)
 	}
 	d := testenv.DB(t)
-	a := auth.New(d, testenv.Redis(t), keys, baseURL)
+	acc := accounts.New(d, keys)
+	a := auth.New(testenv.Redis(t), keys, baseURL, acc)
 	sub, _ := fs.Sub(auth.Templates, "templates")
-	rd, err := web.NewRenderer(nil, sub)
+	accSub, _ := fs.Sub(accounts.Templates, "templates")
+	rd, err := web.NewRenderer(nil, sub, accSub)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,13 +52,14 @@ func mustEnv(t *testing.T, baseURL string) *env {
 	r := gin.New()
 	r.Use(a.Load())
 	a.Register(r, rd)
+	acc.Register(r, rd, a)
 	staff := r.Group("/", auth.RequireStaff(rd))
 	staff.GET("/groups", func(c *gin.Context) { c.String(200, "hello %s", auth.Current(c).Name) })
 	staff.POST("/groups", func(c *gin.Context) { c.String(200, "HANDLER-RAN") })
 	staff.GET("/whoami", func(c *gin.Context) { p := auth.Current(c); c.String(200, "%s %s %v", p.Email, p.Role, p.Groups) })
-	a.RegisterStaff(staff, rd)
-	a.GroupOptions = func(ctx context.Context) ([]auth.GroupOption, error) {
-		var gs []auth.GroupOption
+	acc.RegisterStaff(staff, rd, a)
+	acc.GroupOptions = func(ctx context.Context) ([]accounts.GroupOption, error) {
+		var gs []accounts.GroupOption
 		err := d.SelectContext(ctx, &gs, `SELECT id AS "id", name AS "name" FROM groups ORDER BY id`)
 		return gs, err
 	}
@@ -62,7 +67,7 @@ func mustEnv(t *testing.T, baseURL string) *env {
 	api.GET("/whoami", func(c *gin.Context) { c.String(200, "%s %s", auth.Current(c).Name, auth.Current(c).Role) })
 	srv := httptest.NewServer(auth.CSRF(a.Sessions.LoadAndSave(r)))
 	t.Cleanup(srv.Close)
-	return &env{a: a, db: d, srv: srv}
+	return &env{acc: acc, auth: a, db: d, srv: srv}
 }
 
 func mustClient(t *testing.T) *http.Client {
@@ -73,7 +78,7 @@ func mustClient(t *testing.T) *http.Client {
 
 func mustUser(t *testing.T, e *env, email string, role auth.Role) {
 	t.Helper()
-	if _, _, err := e.a.CreateUser(context.Background(), email, "Ada Lovelace", role, nil, "correct horse battery"); err != nil {
+	if _, _, err := e.acc.CreateUser(context.Background(), email, "Ada Lovelace", role, nil, "correct horse battery"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -209,7 +214,7 @@ func TestSessionFixationAndLogout(t *testing.T) {
 
 func TestDisabledUserIsSignedOut(t *testing.T) {
 	e := mustEnv(t, "http://laurel.test")
-	u, _, err := e.a.CreateUser(context.Background(), "ada@example.edu", "Ada", auth.Viewer, nil, "correct horse battery")
+	u, _, err := e.acc.CreateUser(context.Background(), "ada@example.edu", "Ada", auth.Viewer, nil, "correct horse battery")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +223,7 @@ func TestDisabledUserIsSignedOut(t *testing.T) {
 	if resp, _ := get(t, c, e.srv.URL+"/groups"); resp.StatusCode != 200 {
 		t.Fatalf("signed in: %d", resp.StatusCode)
 	}
-	if err := e.a.SetDisabled(context.Background(), u.ID, true); err != nil {
+	if err := e.acc.SetDisabled(context.Background(), u.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	if resp, _ := get(t, c, e.srv.URL+"/groups"); resp.StatusCode != http.StatusSeeOther {
@@ -232,7 +237,7 @@ func TestDisabledUserIsSignedOut(t *testing.T) {
 
 func TestLoginRateLimit(t *testing.T) {
 	e := mustEnv(t, "http://laurel.test")
-	e.a.Limits = auth.LoginLimits{PerEmail: 3, PerIP: 5, Window: 15 * time.Minute}
+	e.auth.Limits = auth.LoginLimits{PerEmail: 3, PerIP: 5, Window: 15 * time.Minute}
 	mustUser(t, e, "ada@example.edu", auth.Owner)
 	c := mustClient(t)
 	for i := 0; i < 3; i++ {
@@ -322,7 +327,7 @@ func TestCSRF(t *testing.T) {
 
 func TestBearer(t *testing.T) {
 	e := mustEnv(t, "http://laurel.test")
-	tok, err := e.a.CreateToken(context.Background(), "sis sync", auth.Admin)
+	tok, err := e.acc.CreateToken(context.Background(), "sis sync", auth.Admin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,56 +372,7 @@ func TestBearer(t *testing.T) {
 			t.Errorf("header %q: %d %s", h, code, body)
 		}
 	}
-	if _, err := e.a.CreateToken(context.Background(), " ", auth.Admin); !apperr.Is(err, apperr.Invalid) {
+	if _, err := e.acc.CreateToken(context.Background(), " ", auth.Admin); !apperr.Is(err, apperr.Invalid) {
 		t.Errorf("nameless token: %v", err)
-	}
-}
-
-func TestCreateUser(t *testing.T) {
-	e := mustEnv(t, "http://laurel.test")
-	ctx := context.Background()
-	u, pw, err := e.a.CreateUser(ctx, "grace@example.edu", "Grace", auth.TeamMember, nil, "")
-	if err != nil || len(pw) < 16 || u.ID == 0 {
-		t.Fatalf("generated password: %v %q", err, pw)
-	}
-	if _, err := e.a.Authenticate(ctx, "grace@example.edu", pw); err != nil {
-		t.Fatalf("generated password does not work: %v", err)
-	}
-	var hash string
-	if err := e.db.Get(&hash, `SELECT password_hash FROM users WHERE id = $1`, u.ID); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(hash, "$argon2id$v=19$m=19456,t=2,p=1$") || strings.Contains(hash, pw) {
-		t.Errorf("stored hash %q is not an argon2id PHC string", hash)
-	}
-	if _, err := e.a.Authenticate(ctx, "grace@example.edu", pw+"x"); !apperr.Is(err, apperr.Unauthorized) {
-		t.Errorf("wrong password: %v", err)
-	}
-	if _, _, err := e.a.CreateUser(ctx, "Grace@Example.edu", "G2", auth.Viewer, nil, ""); !apperr.Is(err, apperr.Conflict) {
-		t.Errorf("duplicate email: %v", err)
-	}
-	for name, tc := range map[string]struct {
-		email, name string
-		role        auth.Role
-		groups      []int64
-		pw          string
-		field       string
-	}{
-		"bad email":     {"not-an-email", "X", auth.Viewer, nil, "", "email"},
-		"no name":       {"x@example.edu", " ", auth.Viewer, nil, "", "name"},
-		"bad role":      {"x@example.edu", "X", "boss", nil, "", "role"},
-		"short pw":      {"x@example.edu", "X", auth.Viewer, nil, "short", "password"},
-		"groups admin":  {"x@example.edu", "X", auth.Admin, []int64{1}, "", "groups"},
-		"unknown group": {"x@example.edu", "X", auth.TeamMember, []int64{999}, "", "groups"},
-	} {
-		_, _, err := e.a.CreateUser(ctx, tc.email, tc.name, tc.role, tc.groups, tc.pw)
-		fe := apperr.FieldErrors(err)
-		if !apperr.Is(err, apperr.Invalid) || len(fe) == 0 || fe[0].Field != tc.field {
-			t.Errorf("%s: %v %+v", name, err, fe)
-		}
-	}
-	users, err := e.a.Users(ctx)
-	if err != nil || len(users) != 1 {
-		t.Fatalf("users after failures: %v %+v", err, users)
 	}
 }

@@ -51,7 +51,7 @@ func (a *Auth) login(rd *web.Renderer) web.HandlerFunc {
 			return rd.Render(c, http.StatusUnprocessableEntity, "login.html", page)
 		}
 		ip := c.ClientIP()
-		if err := a.checkLoginLimit(ctx, page.Email, ip); err != nil {
+		if err := a.CheckLoginLimit(ctx, page.Email, ip); err != nil {
 			if !apperr.Is(err, apperr.RateLimited) {
 				return err
 			}
@@ -59,9 +59,9 @@ func (a *Auth) login(rd *web.Renderer) web.HandlerFunc {
 			page.Problem = apperr.Message(err)
 			return rd.Render(c, http.StatusTooManyRequests, "login.html", page)
 		}
-		u, err := a.Authenticate(ctx, page.Email, password)
+		acct, err := a.users.Authenticate(ctx, page.Email, password)
 		if apperr.Is(err, apperr.Unauthorized) {
-			if err := a.recordLoginFailure(ctx, page.Email, ip); err != nil {
+			if err := a.RecordLoginFailure(ctx, page.Email, ip); err != nil {
 				return err
 			}
 			slog.InfoContext(ctx, "login failed", "ip", ip)
@@ -77,22 +77,18 @@ func (a *Auth) login(rd *web.Renderer) web.HandlerFunc {
 		if err := a.Sessions.RenewToken(ctx); err != nil {
 			return err
 		}
-		a.Sessions.Put(ctx, sessionUserKey, u.ID)
-		a.Sessions.Put(ctx, sessionEpochKey, u.epoch)
-		slog.InfoContext(ctx, "signed in", "user_id", u.ID)
+		a.Sessions.Put(ctx, sessionUserKey, acct.UserID)
+		a.Sessions.Put(ctx, sessionEpochKey, acct.Epoch)
+		slog.InfoContext(ctx, "signed in", "user_id", acct.UserID)
 		c.Redirect(http.StatusSeeOther, page.Next)
 		return nil
 	}
 }
 
 func (a *Auth) logout(c *gin.Context) error {
-	ctx := c.Request.Context()
-	if err := a.Sessions.Destroy(ctx); err != nil {
+	if err := a.SignOut(c.Request.Context(), "You are signed out."); err != nil {
 		return err
 	}
-	// Destroy starts a fresh session for the rest of this request, which
-	// carries the flash to the sign-in page.
-	a.Sessions.Put(ctx, sessionFlashKey, "You are signed out.")
 	c.Redirect(http.StatusSeeOther, "/login")
 	return nil
 }

@@ -26,9 +26,9 @@ const (
 
 var b64 = base64.RawStdEncoding
 
-// hashPassword returns a PHC-style argon2id hash:
+// HashPassword returns a PHC-style argon2id hash:
 // $argon2id$v=19$m=19456,t=2,p=1$<salt>$<key>.
-func hashPassword(password string) string {
+func HashPassword(password string) string {
 	salt := make([]byte, argonSaltLen)
 	rand.Read(salt)
 	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
@@ -36,9 +36,9 @@ func hashPassword(password string) string {
 		argon2.Version, argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
-// checkPassword reports whether password matches the encoded hash, comparing
-// in constant time.
-func checkPassword(encoded, password string) (bool, error) {
+// CheckPassword reports whether password matches the encoded hash, comparing
+// in constant time. Errors: a hash that is not one HashPassword made.
+func CheckPassword(encoded, password string) (bool, error) {
 	parts := strings.Split(encoded, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
 		return false, errors.New("password hash: not an argon2id PHC string")
@@ -64,11 +64,6 @@ func checkPassword(encoded, password string) (bool, error) {
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
-// dummyHash is verified against when no account matches an email, so a
-// wrong email takes as long as a wrong password and does not reveal which
-// accounts exist.
-var dummyHash = hashPassword("laurel-no-such-user")
-
-// generatePassword returns a random password of 20 URL-safe characters
+// GeneratePassword returns a random password of 20 URL-safe characters
 // (120 bits), for accounts created without one.
-func generatePassword() string { return secret.Token(15) }
+func GeneratePassword() string { return secret.Token(15) }

@@ -1,5 +1,8 @@
-// Package auth knows who is asking: staff accounts and their passwords, API
-// tokens, sessions in Redis, and the permission table of docs/roles.md.
+// Package auth knows who is asking: the principal and the permission table
+// of docs/roles.md, sign-in and sign-out, sessions in Redis, bearer-token
+// authentication of the API, CSRF protection, login rate limits and password
+// hashing. It owns no table: the staff accounts and API tokens it checks
+// are package accounts', reached through the Users interface.
 package auth
 
 import (
@@ -135,3 +138,21 @@ func CurrentCan(c *gin.Context, perm Permission) (*Principal, error) {
 	}
 	return p, nil
 }
+
+// Label is the role as pages and emails name it.
+func (r Role) Label() string {
+	switch r {
+	case Owner:
+		return "Owner"
+	case Admin:
+		return "Admin"
+	case TeamMember:
+		return "Team member"
+	case Viewer:
+		return "Viewer"
+	}
+	return string(r)
+}
+
+// Roles lists the staff roles, most powerful first, for pickers.
+func Roles() []Role { return []Role{Owner, Admin, TeamMember, Viewer} }

@@ -31,9 +31,11 @@ func (a *Auth) limitKeys(email, ip string) (string, string) {
 	return "laurel:login:email:" + e, "laurel:login:ip:" + ip
 }
 
-// checkLoginLimit returns a RateLimited error naming the wait when either
-// counter is at its limit.
-func (a *Auth) checkLoginLimit(ctx context.Context, email, ip string) error {
+// CheckLoginLimit returns a RateLimited error naming the wait when either
+// the email's or the IP's counter of failed password checks is at its
+// limit. Every password check (sign-in, changing one's password) goes
+// through it, so none is a faster way to guess.
+func (a *Auth) CheckLoginLimit(ctx context.Context, email, ip string) error {
 	ek, ik := a.limitKeys(email, ip)
 	var counts *redis.SliceCmd
 	var eTTL, iTTL *redis.DurationCmd
@@ -64,9 +66,10 @@ func (a *Auth) checkLoginLimit(ctx context.Context, email, ip string) error {
 	return apperr.Errorf(apperr.RateLimited, "Too many failed sign-in attempts. Try again in %d minute%s.", mins, plural(mins))
 }
 
-// recordLoginFailure counts a failed attempt; a counter's window starts at
-// its first failure (EXPIRE NX), so it cannot be kept alive forever.
-func (a *Auth) recordLoginFailure(ctx context.Context, email, ip string) error {
+// RecordLoginFailure counts a failed password check; a counter's window
+// starts at its first failure (EXPIRE NX), so it cannot be kept alive
+// forever.
+func (a *Auth) RecordLoginFailure(ctx context.Context, email, ip string) error {
 	ek, ik := a.limitKeys(email, ip)
 	_, err := a.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for _, k := range []string{ek, ik} {

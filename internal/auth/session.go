@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -23,7 +24,7 @@ func (a *Auth) Load() gin.HandlerFunc {
 		ctx := c.Request.Context()
 		c.Set(sessionsKey, a.Sessions)
 		if id := a.Sessions.GetInt64(ctx, sessionUserKey); id != 0 {
-			p, err := a.sessionPrincipal(ctx, id, a.Sessions.GetInt(ctx, sessionEpochKey))
+			p, err := a.users.SessionPrincipal(ctx, id, a.Sessions.GetInt(ctx, sessionEpochKey))
 			switch {
 			case err == nil:
 				c.Set(web.UserKey, p)
@@ -57,6 +58,28 @@ func SetFlash(c *gin.Context, msg string) {
 			sm.Put(c.Request.Context(), sessionFlashKey, msg)
 		}
 	}
+}
+
+// SignOut ends the request's session and every flash with it, then leaves
+// flash for the page after the redirect (Destroy starts a fresh session for
+// the rest of this request, which carries it).
+func (a *Auth) SignOut(ctx context.Context, flash string) error {
+	if err := a.Sessions.Destroy(ctx); err != nil {
+		return err
+	}
+	a.Sessions.Put(ctx, sessionFlashKey, flash)
+	return nil
+}
+
+// RenewSession keeps the request's session under a new token and session
+// epoch, after the account's epoch moved on (its own password change), so
+// that every other session of the account has ended but this one goes on.
+func (a *Auth) RenewSession(ctx context.Context, epoch int) error {
+	if err := a.Sessions.RenewToken(ctx); err != nil {
+		return err
+	}
+	a.Sessions.Put(ctx, sessionEpochKey, epoch)
+	return nil
 }
 
 // RequireStaff guards the staff pages: an anonymous GET is redirected to

@@ -15,7 +15,7 @@ import (
 // row without submitting, and "select all" ticks every row for Publish.
 func TestBrowserAddRecipientAndSelectAll(t *testing.T) {
 	e := mustEnv(t)
-	if _, _, err := e.auth.CreateUser(context.Background(), "owner@example.edu", "Owner", auth.Owner, nil, password); err != nil {
+	if _, _, err := e.accts.CreateUser(context.Background(), "owner@example.edu", "Owner", auth.Owner, nil, password); err != nil {
 		t.Fatal(err)
 	}
 	bctx := browsertest.New(t, browsertest.Options{BlockThirdPartyCookies: true})

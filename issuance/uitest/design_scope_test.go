@@ -106,7 +106,7 @@ func TestBrowserReadOnlyDesign(t *testing.T) {
 	if err := e.db.Get(&shared, `SELECT id FROM designs WHERE is_default`); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.auth.CreateUser(context.Background(), "tm@example.edu", "TM", auth.TeamMember, []int64{e.group.ID}, password); err != nil {
+	if _, _, err := e.accts.CreateUser(context.Background(), "tm@example.edu", "TM", auth.TeamMember, []int64{e.group.ID}, password); err != nil {
 		t.Fatal(err)
 	}
 	before := e.designRow(shared)

@@ -19,6 +19,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/laurel-edu/laurel/internal/accounts"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/testenv"
@@ -42,6 +43,7 @@ type env struct {
 	db    *sqlx.DB
 	svc   *issuance.Service
 	auth  *auth.Auth
+	accts *accounts.Service
 	srv   *httptest.Server
 	group issuance.Group // "Data Science 101": grade (text, required), hours (number)
 	other issuance.Group // a second group, for group limits
@@ -75,8 +77,10 @@ func mustEnv(t testing.TB) *env {
 	}
 	// A plain-http, non-loopback base URL: cookies without Secure, so the
 	// test's cookie jar sends them back over httptest's http://127.0.0.1.
-	a := auth.New(d, testenv.Redis(t), keys, "http://laurel.test")
+	acc := accounts.New(d, keys)
+	a := auth.New(testenv.Redis(t), keys, "http://laurel.test", acc)
 	svc := issuance.New(d, "http://laurel.test")
+	svc.Actors = acc
 	sub := func(f fs.FS) fs.FS {
 		s, err := fs.Sub(f, "templates")
 		if err != nil {
@@ -101,7 +105,7 @@ func mustEnv(t testing.TB) *env {
 	staff.New(svc, pub, dlv).Register(staffr, rd)
 	imports.New(svc).RegisterUI(staffr, rd)
 	dlv.RegisterUI(staffr, rd)
-	e := &env{t: t, db: d, svc: svc, auth: a}
+	e := &env{t: t, db: d, svc: svc, auth: a, accts: acc}
 	e.srv = httptest.NewServer(e.timed(web.SecurityHeaders("", auth.CSRF(a.Sessions.LoadAndSave(r)))))
 	t.Cleanup(e.srv.Close)
 
@@ -132,7 +136,7 @@ type client struct {
 
 func (e *env) signIn(email string, role auth.Role, groups ...int64) *client {
 	e.t.Helper()
-	if _, _, err := e.auth.CreateUser(context.Background(), email, strings.Split(email, "@")[0], role, groups, password); err != nil {
+	if _, _, err := e.accts.CreateUser(context.Background(), email, strings.Split(email, "@")[0], role, groups, password); err != nil {
 		e.t.Fatal(err)
 	}
 	jar, _ := cookiejar.New(nil)

@@ -39,7 +39,7 @@ func (e *env) runImportWorker() {
 func TestBrowserImportRemapPreviewCommit(t *testing.T) {
 	e := mustEnv(t)
 	e.runImportWorker()
-	if _, _, err := e.auth.CreateUser(context.Background(), "owner@example.edu", "Owner", auth.Owner, nil, password); err != nil {
+	if _, _, err := e.accts.CreateUser(context.Background(), "owner@example.edu", "Owner", auth.Owner, nil, password); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()

@@ -90,7 +90,7 @@ func TestBrowserReviewSearchSelectAllDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.auth.CreateUser(ctx, "owner@example.edu", "Olive Owner", auth.Owner, nil, password); err != nil {
+	if _, _, err := e.accts.CreateUser(ctx, "owner@example.edu", "Olive Owner", auth.Owner, nil, password); err != nil {
 		t.Fatal(err)
 	}
 	b := e.browser(t, "owner@example.edu")
@@ -159,7 +159,7 @@ func TestBrowserRevokeConfirm(t *testing.T) {
 	if _, err := e.svc.Publish(ctx, "test", issuance.Selection{IDs: []string{cs[0].ID}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.auth.CreateUser(ctx, "owner@example.edu", "Olive Owner", auth.Owner, nil, password); err != nil {
+	if _, _, err := e.accts.CreateUser(ctx, "owner@example.edu", "Olive Owner", auth.Owner, nil, password); err != nil {
 		t.Fatal(err)
 	}
 	b := e.browser(t, "owner@example.edu")
@@ -203,7 +203,7 @@ func TestBrowserRevokeConfirm(t *testing.T) {
 // list; the badge image field shows only for a badge. Nothing is saved.
 func TestBrowserDesignLivePreview(t *testing.T) {
 	e := mustEnv(t)
-	if _, _, err := e.auth.CreateUser(context.Background(), "owner@example.edu", "Olive Owner", auth.Owner, nil, password); err != nil {
+	if _, _, err := e.accts.CreateUser(context.Background(), "owner@example.edu", "Olive Owner", auth.Owner, nil, password); err != nil {
 		t.Fatal(err)
 	}
 	des := e.group.DesignID
@@ -255,7 +255,7 @@ func TestBrowserDesignLivePreview(t *testing.T) {
 func TestBrowserListAndDesignAtPhoneWidth(t *testing.T) {
 	e := mustEnv(t)
 	e.seed(e.group.ID, 3)
-	if _, _, err := e.auth.CreateUser(context.Background(), "owner@example.edu", "Olive Owner", auth.Owner, nil, password); err != nil {
+	if _, _, err := e.accts.CreateUser(context.Background(), "owner@example.edu", "Olive Owner", auth.Owner, nil, password); err != nil {
 		t.Fatal(err)
 	}
 	b := e.browser(t, "owner@example.edu")

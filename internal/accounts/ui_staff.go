@@ -1,4 +1,4 @@
-package auth
+package accounts
 
 import (
 	"fmt"
@@ -11,11 +11,13 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/audit"
+	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/web"
 )
 
 // RegisterStaff mounts the pages of signed-in staff on r, which the app
-// protects with RequireStaff (and the whole handler with CSRF):
+// protects with auth.RequireStaff (and the whole handler with auth.CSRF);
+// a keeps their sessions:
 //
 //	GET  /account/password              change one's own password; POST saves
 //	GET  /admin/users                   staff accounts (owner)
@@ -28,10 +30,10 @@ import (
 //	POST /admin/tokens                  create one: shown once on the answer
 //	POST /admin/tokens/:id/revoke       revoke one
 //
-// Every /admin route, GET included, is owner-only (ManageStaff); rd must
+// Every /admin route, GET included, is owner-only (auth.ManageStaff); rd must
 // include Templates.
-func (a *Auth) RegisterStaff(r gin.IRouter, rd *web.Renderer) {
-	u := &staffUI{a: a, rd: rd}
+func (s *Service) RegisterStaff(r gin.IRouter, rd *web.Renderer, a *auth.Auth) {
+	u := &staffUI{s: s, a: a, rd: rd}
 	p := rd.Page
 	r.GET("/account/password", p(u.passwordForm))
 	r.POST("/account/password", p(u.passwordChange))
@@ -49,7 +51,8 @@ func (a *Auth) RegisterStaff(r gin.IRouter, rd *web.Renderer) {
 }
 
 type staffUI struct {
-	a  *Auth
+	s  *Service
+	a  *auth.Auth // sessions and the login rate limits
 	rd *web.Renderer
 }
 
@@ -93,10 +96,10 @@ type groupChoice struct {
 }
 
 func (u *staffUI) groupChoices(c *gin.Context, checked []int64) ([]groupChoice, error) {
-	if u.a.GroupOptions == nil {
+	if u.s.GroupOptions == nil {
 		return nil, nil
 	}
-	gs, err := u.a.GroupOptions(c.Request.Context())
+	gs, err := u.s.GroupOptions(c.Request.Context())
 	if err != nil {
 		return nil, err
 	}
@@ -110,10 +113,10 @@ func (u *staffUI) groupChoices(c *gin.Context, checked []int64) ([]groupChoice, 
 // groupNames names the groups of a limit for the lists.
 func (u *staffUI) groupNames(c *gin.Context) (map[int64]string, error) {
 	out := map[int64]string{}
-	if u.a.GroupOptions == nil {
+	if u.s.GroupOptions == nil {
 		return out, nil
 	}
-	gs, err := u.a.GroupOptions(c.Request.Context())
+	gs, err := u.s.GroupOptions(c.Request.Context())
 	if err != nil {
 		return nil, err
 	}
@@ -141,9 +144,9 @@ type roleChoice struct {
 	Selected     bool
 }
 
-func roleChoices(selected Role) []roleChoice {
+func roleChoices(selected auth.Role) []roleChoice {
 	var out []roleChoice
-	for _, r := range Roles() {
+	for _, r := range auth.Roles() {
 		out = append(out, roleChoice{Value: string(r), Label: r.Label(), Selected: r == selected})
 	}
 	return out
@@ -166,16 +169,16 @@ type userListPage struct {
 }
 
 func (u *staffUI) userList(c *gin.Context) error {
-	me, err := CurrentCan(c, ManageStaff)
+	me, err := auth.CurrentCan(c, auth.ManageStaff)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request.Context()
-	users, err := u.a.Users(ctx)
+	users, err := u.s.Users(ctx)
 	if err != nil {
 		return err
 	}
-	links, err := u.a.latestLinks(ctx)
+	links, err := u.s.latestLinks(ctx)
 	if err != nil {
 		return err
 	}
@@ -184,10 +187,10 @@ func (u *staffUI) userList(c *gin.Context) error {
 		return err
 	}
 	page := userListPage{Title: "Staff", Nav: ownerTabs{"users"}}
-	now := u.a.now()
+	now := u.s.now()
 	for _, us := range users {
 		row := userRowView{User: us, RoleLabel: us.Role.Label(), GroupNames: namesOf(us.Groups, names), Self: us.ID == me.UserID}
-		if us.Role != TeamMember {
+		if us.Role != auth.TeamMember {
 			row.GroupNames = nil
 		}
 		if l, ok := links[us.ID]; ok {
@@ -196,7 +199,7 @@ func (u *staffUI) userList(c *gin.Context) error {
 		}
 		page.Users = append(page.Users, row)
 	}
-	return u.rd.Render(c, http.StatusOK, "auth_admin_users.html", page)
+	return u.rd.Render(c, http.StatusOK, "accounts_admin_users.html", page)
 }
 
 // userFormPage is the invite form and the edit form.
@@ -227,30 +230,30 @@ func (u *staffUI) renderUserForm(c *gin.Context, status int, page userFormPage) 
 	if page.Groups, err = u.groupChoices(c, page.User.Groups); err != nil {
 		return err
 	}
-	return u.rd.Render(c, status, "auth_admin_user_form.html", page)
+	return u.rd.Render(c, status, "accounts_admin_user_form.html", page)
 }
 
 func (u *staffUI) inviteForm(c *gin.Context) error {
-	if _, err := CurrentCan(c, ManageStaff); err != nil {
+	if _, err := auth.CurrentCan(c, auth.ManageStaff); err != nil {
 		return err
 	}
-	return u.renderUserForm(c, http.StatusOK, userFormPage{Title: "Invite a staff member", New: true, Action: "/admin/users/invite", User: User{Role: TeamMember}})
+	return u.renderUserForm(c, http.StatusOK, userFormPage{Title: "Invite a staff member", New: true, Action: "/admin/users/invite", User: User{Role: auth.TeamMember}})
 }
 
 func (u *staffUI) invite(c *gin.Context) error {
-	me, err := CurrentCan(c, ManageStaff)
+	me, err := auth.CurrentCan(c, auth.ManageStaff)
 	if err != nil {
 		return err
 	}
 	page := userFormPage{Title: "Invite a staff member", New: true, Action: "/admin/users/invite",
-		User: User{Email: strings.TrimSpace(c.PostForm("email")), Name: strings.TrimSpace(c.PostForm("name")), Role: Role(c.PostForm("role"))}}
+		User: User{Email: strings.TrimSpace(c.PostForm("email")), Name: strings.TrimSpace(c.PostForm("name")), Role: auth.Role(c.PostForm("role"))}}
 	groups, bad := formGroups(c)
 	if bad != nil {
 		page.Errors = bad
 		return u.renderUserForm(c, http.StatusUnprocessableEntity, page)
 	}
 	page.User.Groups = groups
-	created, err := u.a.InviteUser(c.Request.Context(), me.Actor(), page.User.Email, page.User.Name, page.User.Role, groups)
+	created, err := u.s.InviteUser(c.Request.Context(), me.Actor(), page.User.Email, page.User.Name, page.User.Role, groups)
 	if err != nil {
 		if msgs, ok := fieldMessages(err); ok {
 			page.Errors = msgs
@@ -258,14 +261,14 @@ func (u *staffUI) invite(c *gin.Context) error {
 		}
 		return err
 	}
-	SetFlash(c, fmt.Sprintf("Invitation sent to %s. The link in it works once, for %d days.", created.Email, int(InviteValidity.Hours()/24)))
+	auth.SetFlash(c, fmt.Sprintf("Invitation sent to %s. The link in it works once, for %d days.", created.Email, int(InviteValidity.Hours()/24)))
 	c.Redirect(http.StatusSeeOther, "/admin/users")
 	return nil
 }
 
 // userParam checks the role, then loads the :id account (404 when unknown).
-func (u *staffUI) userParam(c *gin.Context) (*Principal, User, error) {
-	me, err := CurrentCan(c, ManageStaff)
+func (u *staffUI) userParam(c *gin.Context) (*auth.Principal, User, error) {
+	me, err := auth.CurrentCan(c, auth.ManageStaff)
 	if err != nil {
 		return nil, User{}, err
 	}
@@ -273,7 +276,7 @@ func (u *staffUI) userParam(c *gin.Context) (*Principal, User, error) {
 	if err != nil || id <= 0 {
 		return nil, User{}, apperr.Errorf(apperr.NotFound, "There is no staff account %q.", c.Param("id"))
 	}
-	us, err := u.a.User(c.Request.Context(), id)
+	us, err := u.s.User(c.Request.Context(), id)
 	if err != nil {
 		return nil, User{}, err
 	}
@@ -281,7 +284,7 @@ func (u *staffUI) userParam(c *gin.Context) (*Principal, User, error) {
 }
 
 func (u *staffUI) history(c *gin.Context, id int64) ([]historyRow, error) {
-	es, err := u.a.UserHistory(c.Request.Context(), id)
+	es, err := u.s.UserHistory(c.Request.Context(), id)
 	if err != nil {
 		return nil, err
 	}
@@ -313,14 +316,14 @@ func (u *staffUI) userUpdate(c *gin.Context) error {
 		return err
 	}
 	page := userFormPage{Title: "Staff member " + us.Name, Action: fmt.Sprintf("/admin/users/%d", us.ID), User: us, Self: us.ID == me.UserID}
-	page.User.Role = Role(c.PostForm("role"))
+	page.User.Role = auth.Role(c.PostForm("role"))
 	groups, bad := formGroups(c)
 	page.User.Groups = groups
 	status := http.StatusUnprocessableEntity
 	if bad == nil {
-		_, err = u.a.UpdateUser(c.Request.Context(), me.Actor(), us.ID, page.User.Role, groups)
+		_, err = u.s.UpdateUser(c.Request.Context(), me.Actor(), us.ID, page.User.Role, groups)
 		if err == nil {
-			SetFlash(c, fmt.Sprintf("Saved %s: %s.", us.Email, page.User.Role.Label()))
+			auth.SetFlash(c, fmt.Sprintf("Saved %s: %s.", us.Email, page.User.Role.Label()))
 			c.Redirect(http.StatusSeeOther, "/admin/users")
 			return nil
 		}
@@ -343,24 +346,22 @@ func (u *staffUI) userSetDisabled(disabled bool) web.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		if _, err := u.a.SetUserDisabled(c.Request.Context(), me.Actor(), us.ID, disabled); err != nil {
+		if _, err := u.s.SetUserDisabled(c.Request.Context(), me.Actor(), us.ID, disabled); err != nil {
 			return err
 		}
 		if disabled && us.ID == me.UserID {
 			// Another owner remains (else SetUserDisabled refused): this
 			// session ends now, like every other of the account.
-			ctx := c.Request.Context()
-			if err := u.a.Sessions.Destroy(ctx); err != nil {
+			if err := u.a.SignOut(c.Request.Context(), "You disabled your own account and are signed out."); err != nil {
 				return err
 			}
-			u.a.Sessions.Put(ctx, sessionFlashKey, "You disabled your own account and are signed out.")
 			c.Redirect(http.StatusSeeOther, "/login")
 			return nil
 		}
 		if disabled {
-			SetFlash(c, fmt.Sprintf("Disabled %s: their sessions have ended and they cannot sign in.", us.Email))
+			auth.SetFlash(c, fmt.Sprintf("Disabled %s: their sessions have ended and they cannot sign in.", us.Email))
 		} else {
-			SetFlash(c, fmt.Sprintf("Enabled %s: they can sign in again.", us.Email))
+			auth.SetFlash(c, fmt.Sprintf("Enabled %s: they can sign in again.", us.Email))
 		}
 		c.Redirect(http.StatusSeeOther, "/admin/users")
 		return nil
@@ -372,14 +373,14 @@ func (u *staffUI) userSendLink(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	purpose, err := u.a.SendPasswordLink(c.Request.Context(), me.Actor(), us.ID)
+	purpose, err := u.s.SendPasswordLink(c.Request.Context(), me.Actor(), us.ID)
 	if err != nil {
 		return err
 	}
 	if purpose == linkInvite {
-		SetFlash(c, fmt.Sprintf("A new invitation was sent to %s; the earlier link no longer works.", us.Email))
+		auth.SetFlash(c, fmt.Sprintf("A new invitation was sent to %s; the earlier link no longer works.", us.Email))
 	} else {
-		SetFlash(c, fmt.Sprintf("A password reset link was sent to %s. It works once, for %d hour.", us.Email, int(ResetValidity.Hours())))
+		auth.SetFlash(c, fmt.Sprintf("A password reset link was sent to %s. It works once, for %d hour.", us.Email, int(ResetValidity.Hours())))
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/users")
 	return nil

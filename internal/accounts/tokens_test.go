@@ -1,4 +1,4 @@
-package auth_test
+package accounts_test
 
 import (
 	"context"
@@ -26,11 +26,11 @@ func TestTokenGroupLimit(t *testing.T) {
 		}
 	}
 
-	limited, err := e.a.CreateToken(ctx, "registrar", auth.TeamMember, ga)
+	limited, err := e.acc.CreateToken(ctx, "registrar", auth.TeamMember, ga)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := e.a.TokenPrincipal(ctx, limited)
+	p, err := e.acc.TokenPrincipal(ctx, limited)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,11 +42,11 @@ func TestTokenGroupLimit(t *testing.T) {
 	}
 
 	// Without groups a team member's token acts on every group, as before.
-	open, err := e.a.CreateToken(ctx, "all groups", auth.TeamMember)
+	open, err := e.acc.CreateToken(ctx, "all groups", auth.TeamMember)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p, err := e.a.TokenPrincipal(ctx, open); err != nil || p.Groups != nil {
+	if p, err := e.acc.TokenPrincipal(ctx, open); err != nil || p.Groups != nil {
 		t.Fatalf("unlimited token: %+v, %v", p, err)
 	}
 
@@ -60,7 +60,7 @@ func TestTokenGroupLimit(t *testing.T) {
 		{auth.Viewer, []int64{gb}},
 		{auth.TeamMember, []int64{ga, 999999}},
 	} {
-		_, err := e.a.CreateToken(ctx, "refused", tc.role, tc.groups...)
+		_, err := e.acc.CreateToken(ctx, "refused", tc.role, tc.groups...)
 		if !apperr.Is(err, apperr.Invalid) || len(apperr.FieldErrors(err)) == 0 || apperr.FieldErrors(err)[0].Field != "groups" {
 			t.Errorf("token %s limited to %v: %v, want an invalid groups field", tc.role, tc.groups, err)
 		}

@@ -1,4 +1,4 @@
-package auth_test
+package accounts_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/laurel-edu/laurel/internal/accounts"
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/jobs"
@@ -38,7 +39,7 @@ func mustStaffEnv(t *testing.T) *staffEnv {
 	t.Helper()
 	e := mustEnv(t, "http://laurel.test")
 	clock := &testenv.Clock{}
-	e.a.Now = clock.Now
+	e.acc.Now = clock.Now
 	catcher, err := mail.NewCatcher("")
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +51,7 @@ func mustStaffEnv(t *testing.T) *staffEnv {
 	}
 	w := jobs.NewWorker(e.db, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	w.Now = clock.Now
-	w.Handle(auth.AccountEmailJob, e.a.SendAccountEmail(sender, "", "http://laurel.test"))
+	w.Handle(accounts.AccountEmailJob, e.acc.SendAccountEmail(sender, "", "http://laurel.test"))
 	s := &staffEnv{env: e, mail: catcher, worker: w, clock: clock}
 	var design int64
 	if err := e.db.Get(&design, `INSERT INTO designs (name, kind, title) VALUES ('Classic', 'certificate', 'Certificate') RETURNING id`); err != nil {
@@ -215,7 +216,7 @@ func TestInviteAcceptSignIn(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "already used") {
 		t.Fatalf("second use: %d\n%s", resp.StatusCode, body)
 	}
-	if _, err := s.a.Authenticate(context.Background(), email, pw); err != nil {
+	if _, err := s.acc.Authenticate(context.Background(), email, pw); err != nil {
 		t.Fatalf("password after a refused second use: %v", err)
 	}
 	// Audited, without the token or the password.
@@ -239,7 +240,7 @@ func TestInviteAcceptSignIn(t *testing.T) {
 func TestPasswordResetLink(t *testing.T) {
 	s := mustStaffEnv(t)
 	ctx := context.Background()
-	u, _, err := s.a.CreateUser(ctx, "v@example.edu", "Vera", auth.Viewer, nil, "the old password")
+	u, _, err := s.acc.CreateUser(ctx, "v@example.edu", "Vera", auth.Viewer, nil, "the old password")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +258,7 @@ func TestPasswordResetLink(t *testing.T) {
 		t.Fatalf("reset email link %q:\n%s", first, m.Text)
 	}
 	// Expired after an hour.
-	s.clock.Advance(auth.ResetValidity + time.Minute)
+	s.clock.Advance(accounts.ResetValidity + time.Minute)
 	if resp, body := get(t, mustClient(t), s.srv.URL+first); resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "expired") {
 		t.Fatalf("expired link: %d\n%s", resp.StatusCode, body)
 	}
@@ -285,7 +286,7 @@ func TestPasswordResetLink(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := s.a.UseLink(ctx, tok(third), "reset", fmt.Sprintf("concurrent password %d", i))
+			_, err := s.acc.UseLink(ctx, tok(third), "reset", fmt.Sprintf("concurrent password %d", i))
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -302,7 +303,7 @@ func TestPasswordResetLink(t *testing.T) {
 	if won != 1 || lost != 4 {
 		t.Fatalf("concurrent uses: %d won, %d refused; want 1 and 4", won, lost)
 	}
-	if _, err := s.a.Authenticate(ctx, "v@example.edu", "the old password"); !apperr.Is(err, apperr.Unauthorized) {
+	if _, err := s.acc.Authenticate(ctx, "v@example.edu", "the old password"); !apperr.Is(err, apperr.Unauthorized) {
 		t.Errorf("old password after reset: %v", err)
 	}
 	// Vera's session from before the reset has ended.
@@ -313,7 +314,7 @@ func TestPasswordResetLink(t *testing.T) {
 		t.Errorf("%d reset audit entries, want 3 sent + 1 used", n)
 	}
 	// A disabled account gets no link.
-	if _, err := s.a.SetUserDisabled(ctx, "test", u.ID, true); err != nil {
+	if _, err := s.acc.SetUserDisabled(ctx, "test", u.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	if resp, _ := post(t, s.owner, s.srv.URL+fmt.Sprintf("/admin/users/%d/reset", u.ID), nil); resp.StatusCode != http.StatusConflict {
@@ -327,7 +328,7 @@ func TestPasswordResetLink(t *testing.T) {
 func TestChangeRoleAndGroupLimits(t *testing.T) {
 	s := mustStaffEnv(t)
 	ctx := context.Background()
-	u, _, err := s.a.CreateUser(ctx, "x@example.edu", "Xavier", auth.Viewer, nil, "xavier's password")
+	u, _, err := s.acc.CreateUser(ctx, "x@example.edu", "Xavier", auth.Viewer, nil, "xavier's password")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,7 +390,7 @@ func TestChangeRoleAndGroupLimits(t *testing.T) {
 func TestDisableEndsSessionsAndLastOwner(t *testing.T) {
 	s := mustStaffEnv(t)
 	ctx := context.Background()
-	u, _, err := s.a.CreateUser(ctx, "d@example.edu", "Dana", auth.Admin, nil, "dana's password")
+	u, _, err := s.acc.CreateUser(ctx, "d@example.edu", "Dana", auth.Admin, nil, "dana's password")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,14 +412,14 @@ func TestDisableEndsSessionsAndLastOwner(t *testing.T) {
 	}
 	// A session that made no request between a disable and an enable
 	// stays ended.
-	if _, err := s.a.SetUserDisabled(ctx, "test", u.ID, false); err != nil {
+	if _, err := s.acc.SetUserDisabled(ctx, "test", u.ID, false); err != nil {
 		t.Fatal(err)
 	}
 	d4 := s.signIn(t, "d@example.edu", "dana's password")
-	if _, err := s.a.SetUserDisabled(ctx, "test", u.ID, true); err != nil {
+	if _, err := s.acc.SetUserDisabled(ctx, "test", u.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.a.SetUserDisabled(ctx, "test", u.ID, false); err != nil {
+	if _, err := s.acc.SetUserDisabled(ctx, "test", u.ID, false); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := whoami(t, s, d4); code != http.StatusSeeOther {
@@ -443,17 +444,17 @@ func TestDisableEndsSessionsAndLastOwner(t *testing.T) {
 		t.Fatalf("owner after refused changes: %d %q", code, who)
 	}
 	// With a second owner, the first may step down.
-	if _, err := s.a.UpdateUser(ctx, "test", u.ID, auth.Owner, nil); err != nil {
+	if _, err := s.acc.UpdateUser(ctx, "test", u.ID, auth.Owner, nil); err != nil {
 		t.Fatal(err)
 	}
 	if resp, body := post(t, s.owner, fmt.Sprintf("%s/admin/users/%d", s.srv.URL, ownerID), url.Values{"role": {"admin"}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("owner steps down with another owner: %d\n%s", resp.StatusCode, body)
 	}
-	if _, err := s.a.SetUserDisabled(ctx, "test", u.ID, true); !apperr.Is(err, apperr.Conflict) {
+	if _, err := s.acc.SetUserDisabled(ctx, "test", u.ID, true); !apperr.Is(err, apperr.Conflict) {
 		t.Fatalf("disable the new last owner: %v", err)
 	}
 	// With another owner, an owner may disable themselves: signed out.
-	if _, err := s.a.UpdateUser(ctx, "test", ownerID, auth.Owner, nil); err != nil {
+	if _, err := s.acc.UpdateUser(ctx, "test", ownerID, auth.Owner, nil); err != nil {
 		t.Fatal(err)
 	}
 	resp, _ = post(t, s.owner, fmt.Sprintf("%s/admin/users/%d/disable", s.srv.URL, ownerID), nil)
@@ -495,7 +496,7 @@ func TestChangeOwnPassword(t *testing.T) {
 			t.Errorf("%s: %d\n%s", name, resp.StatusCode, body)
 		}
 	}
-	if _, err := s.a.Authenticate(context.Background(), "owner@example.edu", ownerPW); err != nil {
+	if _, err := s.acc.Authenticate(context.Background(), "owner@example.edu", ownerPW); err != nil {
 		t.Fatalf("refused changes changed the password: %v", err)
 	}
 	resp, body := post(t, s.owner, s.srv.URL+"/account/password", url.Values{"current_password": {ownerPW}, "new_password": {next}, "confirm_password": {next}})
@@ -511,7 +512,7 @@ func TestChangeOwnPassword(t *testing.T) {
 	if code, _ := whoami(t, s, other); code != http.StatusSeeOther {
 		t.Errorf("the other session after the change: %d", code)
 	}
-	if _, err := s.a.Authenticate(context.Background(), "owner@example.edu", ownerPW); err == nil {
+	if _, err := s.acc.Authenticate(context.Background(), "owner@example.edu", ownerPW); err == nil {
 		t.Error("old password still works")
 	}
 	s.signIn(t, "owner@example.edu", next)
@@ -537,7 +538,7 @@ func TestTokensPage(t *testing.T) {
 	if strings.Contains(list, secret[1]) || !strings.Contains(list, "SIS sync") || !strings.Contains(list, "Group 1") || !strings.Contains(list, `class="last-used"><span class="muted">never`) {
 		t.Fatalf("list after create:\n%s", list)
 	}
-	p, err := s.a.TokenPrincipal(context.Background(), secret[1])
+	p, err := s.acc.TokenPrincipal(context.Background(), secret[1])
 	if err != nil || p.Role != auth.TeamMember || fmt.Sprint(p.Groups) != fmt.Sprintf("[%d]", s.group) {
 		t.Fatalf("token principal %+v %v", p, err)
 	}
@@ -607,7 +608,7 @@ func TestTokensPage(t *testing.T) {
 func TestStaffAdminOwnerOnly(t *testing.T) {
 	s := mustStaffEnv(t)
 	ctx := context.Background()
-	u, _, err := s.a.CreateUser(ctx, "a@example.edu", "Ann", auth.Admin, nil, "ann's password!")
+	u, _, err := s.acc.CreateUser(ctx, "a@example.edu", "Ann", auth.Admin, nil, "ann's password!")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -659,8 +660,8 @@ func TestInvitationSurvivesSMTPOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.worker.Handle(auth.AccountEmailJob, s.a.SendAccountEmail(dead, "", "http://laurel.test"))
-	if _, err := s.a.InviteUser(ctx, "test", "late@example.edu", "Lee", auth.Viewer, nil); err != nil {
+	s.worker.Handle(accounts.AccountEmailJob, s.acc.SendAccountEmail(dead, "", "http://laurel.test"))
+	if _, err := s.acc.InviteUser(ctx, "test", "late@example.edu", "Lee", auth.Viewer, nil); err != nil {
 		t.Fatal(err)
 	}
 	s.runJobs(t)
@@ -669,13 +670,13 @@ func TestInvitationSurvivesSMTPOutage(t *testing.T) {
 	if err := s.db.QueryRow(`SELECT mail_state, mail_token FROM account_links`).Scan(&state, &sealed); err != nil {
 		t.Fatal(err)
 	}
-	st, _ := jobs.Stats(ctx, s.db, auth.AccountEmailJob)
+	st, _ := jobs.Stats(ctx, s.db, accounts.AccountEmailJob)
 	if state != "queued" || sealed == nil || st["queued"] != 1 {
 		t.Fatalf("after a failed send: link %s (token kept %v), jobs %v", state, sealed != nil, st)
 	}
 	// The server is back; the retry is due.
 	sender, _ := mail.NewSender(s.mail.URL(), "Laurel <no-reply@laurel.test>", 1)
-	s.worker.Handle(auth.AccountEmailJob, s.a.SendAccountEmail(sender, "", "http://laurel.test"))
+	s.worker.Handle(accounts.AccountEmailJob, s.acc.SendAccountEmail(sender, "", "http://laurel.test"))
 	s.clock.Advance(2 * time.Hour)
 	s.mustLink(t, 1, "late@example.edu")
 	if n := s.mail.Len(); n != 1 {
@@ -687,12 +688,12 @@ func TestInvitationSurvivesSMTPOutage(t *testing.T) {
 // the owner resends it, which replaces the old link.
 func TestInvitationExpires(t *testing.T) {
 	s := mustStaffEnv(t)
-	u, err := s.a.InviteUser(context.Background(), "test", "slow@example.edu", "Sam Slow", auth.Viewer, nil)
+	u, err := s.acc.InviteUser(context.Background(), "test", "slow@example.edu", "Sam Slow", auth.Viewer, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	first, _ := s.mustLink(t, 1, "slow@example.edu")
-	s.clock.Advance(auth.InviteValidity - time.Minute)
+	s.clock.Advance(accounts.InviteValidity - time.Minute)
 	if resp, _ := get(t, mustClient(t), s.srv.URL+first); resp.StatusCode != 200 {
 		t.Fatalf("invitation a minute before it expires: %d", resp.StatusCode)
 	}

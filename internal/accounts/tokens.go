@@ -1,4 +1,4 @@
-package auth
+package accounts
 
 import (
 	"context"
@@ -8,15 +8,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gin-gonic/gin"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/audit"
+	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/secret"
-	"github.com/laurel-edu/laurel/internal/web"
 )
 
 // TokenPrefix starts every API token, so a leaked one is recognisable (and
@@ -26,11 +25,11 @@ const TokenPrefix = "lrl_"
 // CreateToken creates an API token acting with role and returns its
 // plaintext, which is shown once: only its MAC is stored. groups, when given,
 // limit a team member's token to those groups exactly as user_groups limits
-// an account (Principal.Groups). The creation is audited as done by
+// an account (auth.Principal.Groups). The creation is audited as done by
 // "system" (the command line). Errors: Invalid (no name, bad role, groups
 // for a role other than team_member, an unknown group).
-func (a *Auth) CreateToken(ctx context.Context, name string, role Role, groups ...int64) (string, error) {
-	_, plain, err := a.CreateTokenBy(ctx, "system", name, role, groups)
+func (s *Service) CreateToken(ctx context.Context, name string, role auth.Role, groups ...int64) (string, error) {
+	_, plain, err := s.CreateTokenBy(ctx, "system", name, role, groups)
 	return plain, err
 }
 
@@ -38,7 +37,7 @@ func (a *Auth) CreateToken(ctx context.Context, name string, role Role, groups .
 type Token struct {
 	ID         int64
 	Name       string
-	Role       Role
+	Role       auth.Role
 	Groups     []int64 // a team member token's group limit; empty: every group
 	CreatedAt  time.Time
 	LastUsedAt *time.Time
@@ -50,7 +49,7 @@ const MaxTokenName = 200
 
 // CreateTokenBy is CreateToken on behalf of actor (audited as "create"
 // on entity "api_token"); it also returns the stored token.
-func (a *Auth) CreateTokenBy(ctx context.Context, actor, name string, role Role, groups []int64) (Token, string, error) {
+func (s *Service) CreateTokenBy(ctx context.Context, actor, name string, role auth.Role, groups []int64) (Token, string, error) {
 	name = strings.TrimSpace(name)
 	var fields []apperr.FieldError
 	if name == "" {
@@ -58,7 +57,7 @@ func (a *Auth) CreateTokenBy(ctx context.Context, actor, name string, role Role,
 	} else if len([]rune(name)) > MaxTokenName {
 		fields = append(fields, apperr.FieldError{Index: -1, Field: "name", Message: fmt.Sprintf("a token's name must be at most %d characters", MaxTokenName)})
 	}
-	if _, err := ParseRole(string(role)); err != nil {
+	if _, err := auth.ParseRole(string(role)); err != nil {
 		fields = append(fields, apperr.FieldError{Index: -1, Field: "role", Message: apperr.Message(err)})
 	}
 	if fe, bad := checkGroupLimit(role, groups); bad {
@@ -69,13 +68,13 @@ func (a *Auth) CreateTokenBy(ctx context.Context, actor, name string, role Role,
 	}
 	groups = uniqueSorted(groups)
 	plain := TokenPrefix + secret.Token(32)
-	t := Token{Name: name, Role: role, CreatedAt: a.now()}
+	t := Token{Name: name, Role: role, CreatedAt: s.now()}
 	if len(groups) > 0 {
 		t.Groups = groups
 	}
-	err := db.InTx(ctx, a.db, func(tx *sqlx.Tx) error {
+	err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		const q = `INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id`
-		if err := tx.GetContext(ctx, &t.ID, q, name, string(role), a.keys.MAC([]byte(plain)), t.CreatedAt); err != nil {
+		if err := tx.GetContext(ctx, &t.ID, q, name, string(role), s.keys.MAC([]byte(plain)), t.CreatedAt); err != nil {
 			return fmt.Errorf("create token %q: %w", name, err)
 		}
 		if len(groups) > 0 {
@@ -94,7 +93,7 @@ func (a *Auth) CreateTokenBy(ctx context.Context, actor, name string, role Role,
 }
 
 // Tokens lists every API token, live ones first, newest first.
-func (a *Auth) Tokens(ctx context.Context) ([]Token, error) {
+func (s *Service) Tokens(ctx context.Context) ([]Token, error) {
 	const q = `SELECT t.id, t.name, t.role, t.created_at, t.last_used_at, t.revoked_at,
 			COALESCE((SELECT array_agg(g.group_id ORDER BY g.group_id) FROM api_token_groups g WHERE g.token_id = t.id), '{}') AS groups
 		FROM api_tokens t ORDER BY t.revoked_at IS NOT NULL, t.id DESC`
@@ -107,12 +106,12 @@ func (a *Auth) Tokens(ctx context.Context) ([]Token, error) {
 		RevokedAt  *time.Time    `db:"revoked_at"`
 		Groups     pq.Int64Array `db:"groups"`
 	}
-	if err := a.db.SelectContext(ctx, &rows, q); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, q); err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
 	out := make([]Token, len(rows))
 	for i, r := range rows {
-		out[i] = Token{ID: r.ID, Name: r.Name, Role: Role(r.Role), CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt, RevokedAt: r.RevokedAt}
+		out[i] = Token{ID: r.ID, Name: r.Name, Role: auth.Role(r.Role), CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt, RevokedAt: r.RevokedAt}
 		if len(r.Groups) > 0 {
 			out[i].Groups = []int64(r.Groups)
 		}
@@ -122,9 +121,9 @@ func (a *Auth) Tokens(ctx context.Context) ([]Token, error) {
 
 // RevokeToken stops token id from working, at once and for good. Errors:
 // NotFound, Conflict (already revoked).
-func (a *Auth) RevokeToken(ctx context.Context, actor string, id int64) (Token, error) {
+func (s *Service) RevokeToken(ctx context.Context, actor string, id int64) (Token, error) {
 	var t Token
-	err := db.InTx(ctx, a.db, func(tx *sqlx.Tx) error {
+	err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		const q = `SELECT name, revoked_at FROM api_tokens WHERE id = $1 FOR UPDATE`
 		var r struct {
 			Name      string     `db:"name"`
@@ -140,7 +139,7 @@ func (a *Auth) RevokeToken(ctx context.Context, actor string, id int64) (Token, 
 		if r.RevokedAt != nil {
 			return apperr.Errorf(apperr.Conflict, "The API token %q was already revoked on %s.", r.Name, r.RevokedAt.UTC().Format("2006-01-02 15:04 UTC"))
 		}
-		now := a.now()
+		now := s.now()
 		const qu = `UPDATE api_tokens SET revoked_at = $2 WHERE id = $1`
 		if _, err := tx.ExecContext(ctx, qu, id, now); err != nil {
 			return fmt.Errorf("revoke token %d: %w", id, err)
@@ -153,7 +152,7 @@ func (a *Auth) RevokeToken(ctx context.Context, actor string, id int64) (Token, 
 
 // TokenPrincipal returns the principal of a live API token. Errors:
 // Unauthorized for an unknown or revoked token.
-func (a *Auth) TokenPrincipal(ctx context.Context, plain string) (*Principal, error) {
+func (s *Service) TokenPrincipal(ctx context.Context, plain string) (*auth.Principal, error) {
 	if !strings.HasPrefix(plain, TokenPrefix) || len(plain) > 200 {
 		return nil, apperr.Errorf(apperr.Unauthorized, "The API token is not valid.")
 	}
@@ -174,42 +173,18 @@ func (a *Auth) TokenPrincipal(ctx context.Context, plain string) (*Principal, er
 		Role   string        `db:"role"`
 		Groups pq.Int64Array `db:"groups"`
 	}
-	err := a.db.GetContext(ctx, &row, q, a.keys.MAC([]byte(plain)))
+	err := s.db.GetContext(ctx, &row, q, s.keys.MAC([]byte(plain)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, apperr.Errorf(apperr.Unauthorized, "The API token is not valid.")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up api token: %w", err)
 	}
-	p := &Principal{TokenID: row.ID, Name: row.Name, Role: Role(row.Role)}
+	p := &auth.Principal{TokenID: row.ID, Name: row.Name, Role: auth.Role(row.Role)}
 	// The same rule as an account's (User.principal): only a team member is
 	// limited, and the limit is enforced wherever p.Groups is checked.
-	if p.Role == TeamMember && len(row.Groups) > 0 {
+	if p.Role == auth.TeamMember && len(row.Groups) > 0 {
 		p.Groups = []int64(row.Groups)
 	}
 	return p, nil
-}
-
-// Bearer authenticates /api/v1 requests by `Authorization: Bearer <token>`
-// and sets the principal (auth.Current works), or answers a JSON 401.
-func (a *Auth) Bearer() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		h := c.GetHeader("Authorization")
-		scheme, tok, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
-			c.Header("WWW-Authenticate", `Bearer realm="laurel"`)
-			web.WriteJSONError(c, apperr.Errorf(apperr.Unauthorized, "Send an API token: Authorization: Bearer <token>."))
-			return
-		}
-		p, err := a.TokenPrincipal(c.Request.Context(), strings.TrimSpace(tok))
-		if err != nil {
-			if apperr.Is(err, apperr.Unauthorized) {
-				c.Header("WWW-Authenticate", `Bearer realm="laurel", error="invalid_token"`)
-			}
-			web.WriteJSONError(c, err)
-			return
-		}
-		c.Set(web.UserKey, p)
-		c.Next()
-	}
 }

@@ -1,4 +1,4 @@
-package auth
+package accounts
 
 import (
 	"log/slog"
@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/web"
 )
 
@@ -19,14 +20,14 @@ type passwordPage struct {
 }
 
 func (u *staffUI) passwordForm(c *gin.Context) error {
-	if Current(c) == nil {
+	if auth.Current(c) == nil {
 		return apperr.Errorf(apperr.Unauthorized, "Please sign in first.")
 	}
-	return u.rd.Render(c, http.StatusOK, "auth_account_password.html", passwordPage{Title: "Change your password"})
+	return u.rd.Render(c, http.StatusOK, "accounts_account_password.html", passwordPage{Title: "Change your password"})
 }
 
 func (u *staffUI) passwordChange(c *gin.Context) error {
-	me := Current(c)
+	me := auth.Current(c)
 	if me == nil || me.UserID == 0 {
 		return apperr.Errorf(apperr.Unauthorized, "Please sign in first.")
 	}
@@ -42,40 +43,39 @@ func (u *staffUI) passwordChange(c *gin.Context) error {
 		page.Errors["confirm_password"] = "The two new passwords differ."
 	}
 	if len(page.Errors) > 0 {
-		return u.rd.Render(c, http.StatusUnprocessableEntity, "auth_account_password.html", page)
+		return u.rd.Render(c, http.StatusUnprocessableEntity, "accounts_account_password.html", page)
 	}
 	// A stolen session must not guess the password here faster than at
 	// the sign-in page: the same counters apply.
 	ip := c.ClientIP()
-	if err := u.a.checkLoginLimit(ctx, me.Email, ip); err != nil {
+	if err := u.a.CheckLoginLimit(ctx, me.Email, ip); err != nil {
 		if !apperr.Is(err, apperr.RateLimited) {
 			return err
 		}
 		page.Problem = apperr.Message(err)
-		return u.rd.Render(c, http.StatusTooManyRequests, "auth_account_password.html", page)
+		return u.rd.Render(c, http.StatusTooManyRequests, "accounts_account_password.html", page)
 	}
-	epoch, err := u.a.ChangePassword(ctx, me.UserID, current, next)
+	epoch, err := u.s.ChangePassword(ctx, me.UserID, current, next)
 	if err != nil {
 		msgs, ok := fieldMessages(err)
 		if !ok {
 			return err
 		}
 		if _, wrong := msgs["current_password"]; wrong {
-			if err := u.a.recordLoginFailure(ctx, me.Email, ip); err != nil {
+			if err := u.a.RecordLoginFailure(ctx, me.Email, ip); err != nil {
 				return err
 			}
 		}
 		page.Errors = msgs
-		return u.rd.Render(c, web.Status(apperr.Code(err)), "auth_account_password.html", page)
+		return u.rd.Render(c, web.Status(apperr.Code(err)), "accounts_account_password.html", page)
 	}
 	// Every other session of the account has ended; this one continues
 	// under a new token and the new epoch.
-	if err := u.a.Sessions.RenewToken(ctx); err != nil {
+	if err := u.a.RenewSession(ctx, epoch); err != nil {
 		return err
 	}
-	u.a.Sessions.Put(ctx, sessionEpochKey, epoch)
 	slog.InfoContext(ctx, "password changed", "user_id", me.UserID)
-	SetFlash(c, "Your password is changed. Your other sessions have been signed out.")
+	auth.SetFlash(c, "Your password is changed. Your other sessions have been signed out.")
 	c.Redirect(http.StatusSeeOther, "/account/password")
 	return nil
 }

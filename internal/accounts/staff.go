@@ -1,4 +1,4 @@
-package auth
+package accounts
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/audit"
+	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/db"
 )
 
@@ -41,7 +42,7 @@ func userForUpdate(ctx context.Context, tx *sqlx.Tx, id int64) (User, error) {
 
 // activeOwner is an account that can sign in as owner.
 func (u User) activeOwner() bool {
-	return u.Role == Owner && !u.Disabled && !u.InvitationPending
+	return u.Role == auth.Owner && !u.Disabled && !u.InvitationPending
 }
 
 // lockOwners locks every owner row first, in id order, so two owners
@@ -76,9 +77,9 @@ func checkOwnerLeft(ctx context.Context, tx *sqlx.Tx, u User, field string) erro
 // old limit; empty means every group). Errors: NotFound, Invalid (bad role,
 // groups for a role other than team_member, unknown group), Conflict (it
 // would leave no owner).
-func (a *Auth) UpdateUser(ctx context.Context, actor string, id int64, role Role, groups []int64) (User, error) {
+func (s *Service) UpdateUser(ctx context.Context, actor string, id int64, role auth.Role, groups []int64) (User, error) {
 	var fields []apperr.FieldError
-	if _, err := ParseRole(string(role)); err != nil {
+	if _, err := auth.ParseRole(string(role)); err != nil {
 		fields = append(fields, apperr.FieldError{Index: -1, Field: "role", Message: apperr.Message(err)})
 	}
 	if fe, bad := checkGroupLimit(role, groups); bad {
@@ -89,7 +90,7 @@ func (a *Auth) UpdateUser(ctx context.Context, actor string, id int64, role Role
 	}
 	groups = uniqueSorted(groups)
 	var out User
-	err := db.InTx(ctx, a.db, func(tx *sqlx.Tx) error {
+	err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		if err := lockOwners(ctx, tx); err != nil {
 			return err
 		}
@@ -98,7 +99,7 @@ func (a *Auth) UpdateUser(ctx context.Context, actor string, id int64, role Role
 			return err
 		}
 		const q = `UPDATE users SET role = $2, updated_at = $3 WHERE id = $1`
-		if _, err := tx.ExecContext(ctx, q, id, string(role), a.now()); err != nil {
+		if _, err := tx.ExecContext(ctx, q, id, string(role), s.now()); err != nil {
 			return fmt.Errorf("update user %d: %w", id, err)
 		}
 		const qd = `DELETE FROM user_groups WHERE user_id = $1`
@@ -116,7 +117,7 @@ func (a *Auth) UpdateUser(ctx context.Context, actor string, id int64, role Role
 		if len(groups) > 0 {
 			out.Groups = groups
 		}
-		if old.activeOwner() && role != Owner {
+		if old.activeOwner() && role != auth.Owner {
 			if err := checkOwnerLeft(ctx, tx, old, "role"); err != nil {
 				return err
 			}
@@ -124,7 +125,7 @@ func (a *Auth) UpdateUser(ctx context.Context, actor string, id int64, role Role
 		if old.Role == out.Role && slices.Equal(old.Groups, out.Groups) {
 			return nil // nothing changed: nothing to audit
 		}
-		return audit.Record(ctx, tx, a.now(), actor, "update", "user", fmt.Sprint(id),
+		return audit.Record(ctx, tx, s.now(), actor, "update", "user", fmt.Sprint(id),
 			map[string]any{"role": old.Role, "groups": orEmpty(old.Groups)}, map[string]any{"role": out.Role, "groups": orEmpty(out.Groups)})
 	})
 	if err != nil {
@@ -144,9 +145,9 @@ func orEmpty(ids []int64) []int64 {
 // session of the account at once (its session epoch moves on, so enabling it
 // again does not revive them), refuses its sign-in and cancels its unused
 // one-time links. Errors: NotFound, Conflict (the last owner).
-func (a *Auth) SetUserDisabled(ctx context.Context, actor string, id int64, disabled bool) (User, error) {
+func (s *Service) SetUserDisabled(ctx context.Context, actor string, id int64, disabled bool) (User, error) {
 	var out User
-	err := db.InTx(ctx, a.db, func(tx *sqlx.Tx) error {
+	err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		if err := lockOwners(ctx, tx); err != nil {
 			return err
 		}
@@ -161,7 +162,7 @@ func (a *Auth) SetUserDisabled(ctx context.Context, actor string, id int64, disa
 		out.Disabled = disabled
 		const q = `UPDATE users SET disabled = $2, session_epoch = session_epoch + CASE WHEN $2 THEN 1 ELSE 0 END, updated_at = $3
 			WHERE id = $1 RETURNING session_epoch`
-		if err := tx.GetContext(ctx, &out.epoch, q, id, disabled, a.now()); err != nil {
+		if err := tx.GetContext(ctx, &out.epoch, q, id, disabled, s.now()); err != nil {
 			return fmt.Errorf("set user %d disabled=%t: %w", id, disabled, err)
 		}
 		action := "enable"
@@ -176,7 +177,7 @@ func (a *Auth) SetUserDisabled(ctx context.Context, actor string, id int64, disa
 				return err
 			}
 		}
-		return audit.Record(ctx, tx, a.now(), actor, action, "user", fmt.Sprint(id),
+		return audit.Record(ctx, tx, s.now(), actor, action, "user", fmt.Sprint(id),
 			map[string]any{"disabled": old.Disabled}, map[string]any{"disabled": disabled})
 	})
 	if err != nil {
@@ -189,27 +190,27 @@ func (a *Auth) SetUserDisabled(ctx context.Context, actor string, id int64, disa
 // an email with a one-time link (valid InviteValidity) through which the
 // invitee chooses one. Errors: Invalid (bad email, name, role, groups),
 // Conflict (email taken).
-func (a *Auth) InviteUser(ctx context.Context, actor, email, name string, role Role, groups []int64) (User, error) {
+func (s *Service) InviteUser(ctx context.Context, actor, email, name string, role auth.Role, groups []int64) (User, error) {
 	email, name = strings.TrimSpace(email), strings.TrimSpace(name)
 	if fields := checkNewUser(email, name, role, groups); len(fields) > 0 {
 		return User{}, apperr.Fields(fields[0].Field+": "+fields[0].Message, fields)
 	}
 	// Nobody knows this password: the account signs in only once the
 	// invitation is accepted (and Authenticate refuses pending accounts).
-	hash := hashPassword(generatePassword())
+	hash := auth.HashPassword(auth.GeneratePassword())
 	var u User
-	err := db.InTx(ctx, a.db, func(tx *sqlx.Tx) error {
+	err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		var err error
 		if u, err = insertUser(ctx, tx, email, name, role, groups, hash, true); err != nil {
 			return err
 		}
-		exp, err := a.newLink(ctx, tx, actor, u.ID, linkInvite)
+		exp, err := s.newLink(ctx, tx, actor, u.ID, linkInvite)
 		if err != nil {
 			return err
 		}
 		after := auditUser(u)
 		after["link_expires_at"] = exp
-		return audit.Record(ctx, tx, a.now(), actor, "invite", "user", fmt.Sprint(u.ID), nil, after)
+		return audit.Record(ctx, tx, s.now(), actor, "invite", "user", fmt.Sprint(u.ID), nil, after)
 	})
 	if err != nil {
 		return User{}, err
@@ -221,9 +222,9 @@ func (a *Auth) InviteUser(ctx context.Context, actor, email, name string, role R
 // (valid ResetValidity), or for an account whose invitation is pending a
 // new invitation (the old link stops working). It returns the link's
 // purpose. Errors: NotFound, Conflict (the account is disabled).
-func (a *Auth) SendPasswordLink(ctx context.Context, actor string, id int64) (string, error) {
+func (s *Service) SendPasswordLink(ctx context.Context, actor string, id int64) (string, error) {
 	purpose := linkReset
-	err := db.InTx(ctx, a.db, func(tx *sqlx.Tx) error {
+	err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		u, err := userForUpdate(ctx, tx, id)
 		if err != nil {
 			return err
@@ -235,11 +236,11 @@ func (a *Auth) SendPasswordLink(ctx context.Context, actor string, id int64) (st
 		if u.InvitationPending {
 			purpose, action = linkInvite, "resend_invitation"
 		}
-		exp, err := a.newLink(ctx, tx, actor, id, purpose)
+		exp, err := s.newLink(ctx, tx, actor, id, purpose)
 		if err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, a.now(), actor, action, "user", fmt.Sprint(id), nil,
+		return audit.Record(ctx, tx, s.now(), actor, action, "user", fmt.Sprint(id), nil,
 			map[string]any{"to": u.Email, "link_expires_at": exp})
 	})
 	return purpose, err
@@ -250,20 +251,20 @@ func (a *Auth) SendPasswordLink(ctx context.Context, actor string, id int64) (st
 // session epoch for the caller's own session. Errors: NotFound, Invalid
 // (current password wrong: field current_password; new one too short or
 // long: field new_password).
-func (a *Auth) ChangePassword(ctx context.Context, userID int64, current, next string) (int, error) {
+func (s *Service) ChangePassword(ctx context.Context, userID int64, current, next string) (int, error) {
 	if fe, bad := checkNewPassword("new_password", next); bad {
 		return 0, apperr.Fields(fe.Field+": "+fe.Message, []apperr.FieldError{fe})
 	}
-	u, err := a.User(ctx, userID)
+	u, err := s.User(ctx, userID)
 	if err != nil {
 		return 0, err
 	}
 	var stored string
 	const qh = `SELECT password_hash FROM users WHERE id = $1`
-	if err := a.db.GetContext(ctx, &stored, qh, userID); err != nil {
+	if err := s.db.GetContext(ctx, &stored, qh, userID); err != nil {
 		return 0, fmt.Errorf("load password of user %d: %w", userID, err)
 	}
-	ok, err := checkPassword(stored, current)
+	ok, err := auth.CheckPassword(stored, current)
 	if err != nil {
 		return 0, fmt.Errorf("check password of user %d: %w", userID, err)
 	}
@@ -271,14 +272,14 @@ func (a *Auth) ChangePassword(ctx context.Context, userID int64, current, next s
 		fe := apperr.FieldError{Index: -1, Field: "current_password", Message: "the current password is wrong"}
 		return 0, apperr.Fields(fe.Field+": "+fe.Message, []apperr.FieldError{fe})
 	}
-	hash := hashPassword(next)
+	hash := auth.HashPassword(next)
 	var epoch int
-	err = db.InTx(ctx, a.db, func(tx *sqlx.Tx) error {
+	err = db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		// The hash compared above must still be the stored one: two changes
 		// at once cannot both pass with the same current password.
 		const q = `UPDATE users SET password_hash = $2, session_epoch = session_epoch + 1, updated_at = $4
 			WHERE id = $1 AND password_hash = $3 RETURNING session_epoch`
-		err := tx.GetContext(ctx, &epoch, q, userID, hash, stored, a.now())
+		err := tx.GetContext(ctx, &epoch, q, userID, hash, stored, s.now())
 		if errors.Is(err, sql.ErrNoRows) {
 			return apperr.Errorf(apperr.Conflict, "Your password was changed meanwhile; sign in again.")
 		}
@@ -288,31 +289,18 @@ func (a *Auth) ChangePassword(ctx context.Context, userID int64, current, next s
 		if err := deleteUnusedLinks(ctx, tx, userID); err != nil {
 			return err
 		}
-		actor := (&Principal{UserID: u.ID, Email: u.Email}).Actor()
-		return audit.Record(ctx, tx, a.now(), actor, "change_password", "user", fmt.Sprint(userID), nil, nil)
+		actor := (&auth.Principal{UserID: u.ID, Email: u.Email}).Actor()
+		return audit.Record(ctx, tx, s.now(), actor, "change_password", "user", fmt.Sprint(userID), nil, nil)
 	})
 	return epoch, err
 }
 
-// UserHistory returns the audit entries of account id, oldest first.
-func (a *Auth) UserHistory(ctx context.Context, id int64) ([]audit.Entry, error) {
-	return audit.History(ctx, a.db, "user", fmt.Sprint(id))
-}
-
-// Label is the role as pages and emails name it.
-func (r Role) Label() string {
-	switch r {
-	case Owner:
-		return "Owner"
-	case Admin:
-		return "Admin"
-	case TeamMember:
-		return "Team member"
-	case Viewer:
-		return "Viewer"
+// UserHistory returns the audit entries of account id, oldest first, each
+// actor named by Actors (nil: by s alone, which knows staff and tokens).
+func (s *Service) UserHistory(ctx context.Context, id int64) ([]audit.Entry, error) {
+	var names audit.Namer = s
+	if s.Actors != nil {
+		names = s.Actors
 	}
-	return string(r)
+	return audit.History(ctx, s.db, names, "user", fmt.Sprint(id))
 }
-
-// Roles lists the staff roles, most powerful first, for pickers.
-func Roles() []Role { return []Role{Owner, Admin, TeamMember, Viewer} }

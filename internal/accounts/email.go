@@ -1,4 +1,4 @@
-package auth
+package accounts
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/mail"
@@ -55,7 +56,7 @@ type accountMailData struct {
 // the link's encrypted token in the transaction that completes the job, so
 // a retry never sends it twice; a refused address (a bounce) is recorded on
 // the link, where the staff list shows it.
-func (a *Auth) SendAccountEmail(sender *mail.Sender, from, baseURL string) jobs.Handler {
+func (s *Service) SendAccountEmail(sender *mail.Sender, from, baseURL string) jobs.Handler {
 	baseURL = strings.TrimRight(baseURL, "/")
 	return func(ctx context.Context, j jobs.Job) error {
 		var p accountEmailPayload
@@ -75,23 +76,23 @@ func (a *Auth) SendAccountEmail(sender *mail.Sender, from, baseURL string) jobs.
 			Role      string     `db:"role"`
 			Disabled  bool       `db:"disabled"`
 		}
-		err := a.db.GetContext(ctx, &r, q, p.LinkID)
+		err := s.db.GetContext(ctx, &r, q, p.LinkID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil // replaced by a newer link: nothing to send
 		}
 		if err != nil {
 			return fmt.Errorf("load account link %d: %w", p.LinkID, err)
 		}
-		if r.State != "queued" || r.Token == nil || r.UsedAt != nil || r.Disabled || !a.now().Before(r.ExpiresAt) {
+		if r.State != "queued" || r.Token == nil || r.UsedAt != nil || r.Disabled || !s.now().Before(r.ExpiresAt) {
 			return nil
 		}
-		plain, err := a.keys.Open(r.Token, sealAD(p.LinkID))
+		plain, err := s.keys.Open(r.Token, sealAD(p.LinkID))
 		if err != nil {
 			return fmt.Errorf("account link %d: %w", p.LinkID, err)
 		}
 		link := baseURL + linkPath(r.Purpose) + "?token=" + url.QueryEscape(string(plain))
 		var body bytes.Buffer
-		data := accountMailData{Name: r.Name, Email: r.Email, Role: Role(r.Role).Label(), URL: link,
+		data := accountMailData{Name: r.Name, Email: r.Email, Role: auth.Role(r.Role).Label(), URL: link,
 			Expires: r.ExpiresAt.UTC().Format("2 January 2006, 15:04 UTC")}
 		if err := accountMail[r.Purpose].Execute(&body, data); err != nil {
 			return fmt.Errorf("render %s email for link %d: %w", r.Purpose, p.LinkID, err)
@@ -102,12 +103,12 @@ func (a *Auth) SendAccountEmail(sender *mail.Sender, from, baseURL string) jobs.
 				return fmt.Errorf("send %s email for link %d: %w", r.Purpose, p.LinkID, err)
 			}
 			const qf = `UPDATE account_links SET mail_state = 'failed', mail_error = $2, mail_token = NULL WHERE id = $1`
-			if _, uerr := a.db.ExecContext(ctx, qf, p.LinkID, safetext.Truncate(err.Error(), 1000)); uerr != nil {
+			if _, uerr := s.db.ExecContext(ctx, qf, p.LinkID, safetext.Truncate(err.Error(), 1000)); uerr != nil {
 				return fmt.Errorf("record failed email for link %d: %w", p.LinkID, uerr)
 			}
 			return nil
 		}
-		return db.InTx(ctx, a.db, func(tx *sqlx.Tx) error {
+		return db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 			const qs = `UPDATE account_links SET mail_state = 'sent', mail_error = '', mail_token = NULL WHERE id = $1`
 			if _, err := tx.ExecContext(ctx, qs, p.LinkID); err != nil {
 				return fmt.Errorf("record sent email for link %d: %w", p.LinkID, err)

@@ -1,4 +1,4 @@
-package auth
+package accounts
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/audit"
+	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/secret"
@@ -62,23 +63,23 @@ func sealAD(id int64) string { return fmt.Sprintf("account-link:%d", id) }
 
 // newLink replaces the account's unused links with a new one of purpose
 // and queues its email, in tx. It returns when the link expires.
-func (a *Auth) newLink(ctx context.Context, tx *sqlx.Tx, actor string, userID int64, purpose string) (time.Time, error) {
+func (s *Service) newLink(ctx context.Context, tx *sqlx.Tx, actor string, userID int64, purpose string) (time.Time, error) {
 	if err := deleteUnusedLinks(ctx, tx, userID); err != nil {
 		return time.Time{}, err
 	}
 	plain := linkPrefix + secret.Token(32)
-	now := a.now()
+	now := s.now()
 	exp := now.Add(linkValidity(purpose))
 	const q = `INSERT INTO account_links (user_id, purpose, token_hash, created_by, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`
 	var id int64
-	if err := tx.GetContext(ctx, &id, q, userID, purpose, a.keys.MAC([]byte(plain)), actor, now, exp); err != nil {
+	if err := tx.GetContext(ctx, &id, q, userID, purpose, s.keys.MAC([]byte(plain)), actor, now, exp); err != nil {
 		return time.Time{}, fmt.Errorf("create %s link for user %d: %w", purpose, userID, err)
 	}
 	// Encrypted for the email job alone, bound to this row, and cleared
 	// once the email is sent.
 	const qs = `UPDATE account_links SET mail_token = $2 WHERE id = $1`
-	if _, err := tx.ExecContext(ctx, qs, id, a.keys.Seal([]byte(plain), sealAD(id))); err != nil {
+	if _, err := tx.ExecContext(ctx, qs, id, s.keys.Seal([]byte(plain), sealAD(id))); err != nil {
 		return time.Time{}, fmt.Errorf("store %s link %d: %w", purpose, id, err)
 	}
 	if _, err := jobs.Enqueue(ctx, tx, AccountEmailJob, accountEmailPayload{LinkID: id}); err != nil {
@@ -122,13 +123,13 @@ func badLink(l *linkRow, purpose string, now time.Time) error {
 	return nil
 }
 
-func (a *Auth) findLink(ctx context.Context, q sqlx.QueryerContext, plain string) (*linkRow, error) {
+func (s *Service) findLink(ctx context.Context, q sqlx.QueryerContext, plain string) (*linkRow, error) {
 	if !strings.HasPrefix(plain, linkPrefix) || len(plain) > 200 {
 		return nil, nil
 	}
 	const sq = `SELECT id, user_id, purpose, expires_at, used_at FROM account_links WHERE token_hash = $1`
 	var l linkRow
-	err := sqlx.GetContext(ctx, q, &l, sq, a.keys.MAC([]byte(plain)))
+	err := sqlx.GetContext(ctx, q, &l, sq, s.keys.MAC([]byte(plain)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -141,15 +142,15 @@ func (a *Auth) findLink(ctx context.Context, q sqlx.QueryerContext, plain string
 // LinkUser returns the account a working link of purpose belongs to,
 // without using the link. Errors: NotFound (unknown, used, expired or
 // replaced link, saying which), Conflict (the account is disabled).
-func (a *Auth) LinkUser(ctx context.Context, plain, purpose string) (User, error) {
-	l, err := a.findLink(ctx, a.db, plain)
+func (s *Service) LinkUser(ctx context.Context, plain, purpose string) (User, error) {
+	l, err := s.findLink(ctx, s.db, plain)
 	if err != nil {
 		return User{}, err
 	}
-	if err := badLink(l, purpose, a.now()); err != nil {
+	if err := badLink(l, purpose, s.now()); err != nil {
 		return User{}, err
 	}
-	u, err := a.User(ctx, l.UserID)
+	u, err := s.User(ctx, l.UserID)
 	if err != nil {
 		return User{}, err
 	}
@@ -164,21 +165,21 @@ func (a *Auth) LinkUser(ctx context.Context, plain, purpose string) (User, error
 // one succeeds. It accepts a pending invitation and ends every session of
 // the account. Errors: Invalid (password: too short or long), NotFound (the
 // link does not work, saying why), Conflict (the account is disabled).
-func (a *Auth) UseLink(ctx context.Context, plain, purpose, password string) (User, error) {
+func (s *Service) UseLink(ctx context.Context, plain, purpose, password string) (User, error) {
 	if fe, bad := checkNewPassword("password", password); bad {
 		return User{}, apperr.Fields(fe.Field+": "+fe.Message, []apperr.FieldError{fe})
 	}
-	hash := hashPassword(password)
+	hash := auth.HashPassword(password)
 	var u User
-	err := db.InTx(ctx, a.db, func(tx *sqlx.Tx) error {
-		now := a.now()
+	err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		now := s.now()
 		const q = `UPDATE account_links SET used_at = $2, mail_token = NULL
 			WHERE token_hash = $1 AND purpose = $3 AND used_at IS NULL AND expires_at > $2
 			RETURNING id, user_id, purpose, expires_at, used_at`
 		var l linkRow
-		err := tx.GetContext(ctx, &l, q, a.keys.MAC([]byte(plain)), now, purpose)
+		err := tx.GetContext(ctx, &l, q, s.keys.MAC([]byte(plain)), now, purpose)
 		if errors.Is(err, sql.ErrNoRows) {
-			found, ferr := a.findLink(ctx, tx, plain)
+			found, ferr := s.findLink(ctx, tx, plain)
 			if ferr != nil {
 				return ferr
 			}
@@ -210,7 +211,7 @@ func (a *Auth) UseLink(ctx context.Context, plain, purpose, password string) (Us
 			action = "accept_invitation"
 		}
 		u.InvitationPending = false
-		actor := (&Principal{UserID: u.ID, Email: u.Email}).Actor()
+		actor := (&auth.Principal{UserID: u.ID, Email: u.Email}).Actor()
 		return audit.Record(ctx, tx, now, actor, action, "user", fmt.Sprint(u.ID), nil, map[string]any{"link_id": l.ID})
 	})
 	if err != nil {
@@ -229,7 +230,7 @@ type LinkState struct {
 }
 
 // latestLinks returns each account's newest link.
-func (a *Auth) latestLinks(ctx context.Context) (map[int64]LinkState, error) {
+func (s *Service) latestLinks(ctx context.Context) (map[int64]LinkState, error) {
 	const q = `SELECT DISTINCT ON (user_id) user_id, purpose, mail_state, mail_error, expires_at, used_at
 		FROM account_links ORDER BY user_id, id DESC`
 	var rows []struct {
@@ -240,7 +241,7 @@ func (a *Auth) latestLinks(ctx context.Context) (map[int64]LinkState, error) {
 		ExpiresAt time.Time  `db:"expires_at"`
 		UsedAt    *time.Time `db:"used_at"`
 	}
-	if err := a.db.SelectContext(ctx, &rows, q); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, q); err != nil {
 		return nil, fmt.Errorf("latest account links: %w", err)
 	}
 	out := make(map[int64]LinkState, len(rows))

@@ -1,4 +1,4 @@
-package auth
+package accounts
 
 import (
 	"log/slog"
@@ -7,15 +7,9 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/web"
 )
-
-func (a *Auth) registerLinks(r gin.IRouter, rd *web.Renderer) {
-	for _, purpose := range []string{linkInvite, linkReset} {
-		r.GET(linkPath(purpose), noReferrer, rd.Page(a.linkForm(rd, purpose)))
-		r.POST(linkPath(purpose), noReferrer, rd.Page(a.linkUse(rd, purpose)))
-	}
-}
 
 // noReferrer keeps the link's token (in the query) out of Referer headers
 // and caches.
@@ -44,29 +38,29 @@ func linkTitle(purpose string) string {
 	return "Choose a new password"
 }
 
-func (a *Auth) linkForm(rd *web.Renderer, purpose string) web.HandlerFunc {
+func (s *Service) linkForm(rd *web.Renderer, purpose string) web.HandlerFunc {
 	return func(c *gin.Context) error {
 		token := c.Query("token")
 		if token == "" {
 			return apperr.Errorf(apperr.BadRequest, "This page needs the link from your email, with its token.")
 		}
-		u, err := a.LinkUser(c.Request.Context(), token, purpose)
+		u, err := s.LinkUser(c.Request.Context(), token, purpose)
 		if err != nil {
 			return err
 		}
 		page := setPasswordPage{Title: linkTitle(purpose), Invite: purpose == linkInvite, Action: linkPath(purpose), Token: token, User: u, MinLen: MinPasswordLen}
-		return rd.Render(c, http.StatusOK, "auth_set_password.html", page)
+		return rd.Render(c, http.StatusOK, "accounts_set_password.html", page)
 	}
 }
 
-func (a *Auth) linkUse(rd *web.Renderer, purpose string) web.HandlerFunc {
+func (s *Service) linkUse(rd *web.Renderer, a *auth.Auth, purpose string) web.HandlerFunc {
 	return func(c *gin.Context) error {
 		ctx := c.Request.Context()
 		token := c.PostForm("token")
 		if token == "" {
 			return apperr.Errorf(apperr.BadRequest, "This form needs the link from your email, with its token.")
 		}
-		u, err := a.LinkUser(ctx, token, purpose)
+		u, err := s.LinkUser(ctx, token, purpose)
 		if err != nil {
 			return err
 		}
@@ -78,14 +72,13 @@ func (a *Auth) linkUse(rd *web.Renderer, purpose string) web.HandlerFunc {
 			page.Errors["confirm_password"] = "The two passwords differ."
 		}
 		if len(page.Errors) == 0 {
-			if _, err = a.UseLink(ctx, token, purpose, password); err == nil {
+			if _, err = s.UseLink(ctx, token, purpose, password); err == nil {
 				// Whoever was signed in in this browser is not the person
 				// who just chose a password: start afresh.
-				if err := a.Sessions.Destroy(ctx); err != nil {
+				if err := a.SignOut(ctx, "Your password is set. Sign in with your email and the new password."); err != nil {
 					return err
 				}
 				slog.InfoContext(ctx, "password set by link", "user_id", u.ID, "purpose", purpose)
-				a.Sessions.Put(ctx, sessionFlashKey, "Your password is set. Sign in with your email and the new password.")
 				c.Redirect(http.StatusSeeOther, "/login")
 				return nil
 			}
@@ -95,6 +88,6 @@ func (a *Auth) linkUse(rd *web.Renderer, purpose string) web.HandlerFunc {
 			}
 			page.Errors = msgs
 		}
-		return rd.Render(c, http.StatusUnprocessableEntity, "auth_set_password.html", page)
+		return rd.Render(c, http.StatusUnprocessableEntity, "accounts_set_password.html", page)
 	}
 }

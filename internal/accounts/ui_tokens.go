@@ -1,4 +1,4 @@
-package auth
+package accounts
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/web"
 )
 
@@ -35,13 +36,13 @@ type tokenListPage struct {
 
 type tokenForm struct {
 	Name   string
-	Role   Role
+	Role   auth.Role
 	Groups []int64
 }
 
 func (u *staffUI) renderTokens(c *gin.Context, status int, page tokenListPage) error {
 	ctx := c.Request.Context()
-	toks, err := u.a.Tokens(ctx)
+	toks, err := u.s.Tokens(ctx)
 	if err != nil {
 		return err
 	}
@@ -54,35 +55,35 @@ func (u *staffUI) renderTokens(c *gin.Context, status int, page tokenListPage) e
 		page.Tokens = append(page.Tokens, tokenRowView{Token: t, RoleLabel: t.Role.Label(), GroupNames: namesOf(t.Groups, names)})
 	}
 	if page.Form.Role == "" {
-		page.Form.Role = Viewer
+		page.Form.Role = auth.Viewer
 	}
 	page.Roles = roleChoices(page.Form.Role)
 	if page.Groups, err = u.groupChoices(c, page.Form.Groups); err != nil {
 		return err
 	}
-	return u.rd.Render(c, status, "auth_admin_tokens.html", page)
+	return u.rd.Render(c, status, "accounts_admin_tokens.html", page)
 }
 
 func (u *staffUI) tokenList(c *gin.Context) error {
-	if _, err := CurrentCan(c, ManageStaff); err != nil {
+	if _, err := auth.CurrentCan(c, auth.ManageStaff); err != nil {
 		return err
 	}
 	return u.renderTokens(c, http.StatusOK, tokenListPage{})
 }
 
 func (u *staffUI) tokenCreate(c *gin.Context) error {
-	me, err := CurrentCan(c, ManageStaff)
+	me, err := auth.CurrentCan(c, auth.ManageStaff)
 	if err != nil {
 		return err
 	}
-	page := tokenListPage{Form: tokenForm{Name: strings.TrimSpace(c.PostForm("name")), Role: Role(c.PostForm("role"))}}
+	page := tokenListPage{Form: tokenForm{Name: strings.TrimSpace(c.PostForm("name")), Role: auth.Role(c.PostForm("role"))}}
 	groups, bad := formGroups(c)
 	page.Form.Groups = groups
 	if bad != nil {
 		page.Errors = bad
 		return u.renderTokens(c, http.StatusUnprocessableEntity, page)
 	}
-	t, secret, err := u.a.CreateTokenBy(c.Request.Context(), me.Actor(), page.Form.Name, page.Form.Role, groups)
+	t, secret, err := u.s.CreateTokenBy(c.Request.Context(), me.Actor(), page.Form.Name, page.Form.Role, groups)
 	if err != nil {
 		if msgs, ok := fieldMessages(err); ok {
 			page.Errors = msgs
@@ -90,13 +91,13 @@ func (u *staffUI) tokenCreate(c *gin.Context) error {
 		}
 		return err
 	}
-	// The secret is on this answer only (RequireStaff sends it no-store):
+	// The secret is on this answer only (auth.RequireStaff sends it no-store):
 	// a redirect would have to keep it somewhere.
 	return u.renderTokens(c, http.StatusCreated, tokenListPage{Created: &t, Secret: secret})
 }
 
 func (u *staffUI) tokenRevoke(c *gin.Context) error {
-	me, err := CurrentCan(c, ManageStaff)
+	me, err := auth.CurrentCan(c, auth.ManageStaff)
 	if err != nil {
 		return err
 	}
@@ -104,11 +105,11 @@ func (u *staffUI) tokenRevoke(c *gin.Context) error {
 	if err != nil || id <= 0 {
 		return apperr.Errorf(apperr.NotFound, "There is no API token %q.", c.Param("id"))
 	}
-	t, err := u.a.RevokeToken(c.Request.Context(), me.Actor(), id)
+	t, err := u.s.RevokeToken(c.Request.Context(), me.Actor(), id)
 	if err != nil {
 		return err
 	}
-	SetFlash(c, fmt.Sprintf("Revoked the API token %q: requests with it are refused from now on.", t.Name))
+	auth.SetFlash(c, fmt.Sprintf("Revoked the API token %q: requests with it are refused from now on.", t.Name))
 	c.Redirect(http.StatusSeeOther, "/admin/tokens")
 	return nil
 }

@@ -1,0 +1,59 @@
+package accounts_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/auth"
+)
+
+func TestCreateUser(t *testing.T) {
+	e := mustEnv(t, "http://laurel.test")
+	ctx := context.Background()
+	u, pw, err := e.acc.CreateUser(ctx, "grace@example.edu", "Grace", auth.TeamMember, nil, "")
+	if err != nil || len(pw) < 16 || u.ID == 0 {
+		t.Fatalf("generated password: %v %q", err, pw)
+	}
+	if _, err := e.acc.Authenticate(ctx, "grace@example.edu", pw); err != nil {
+		t.Fatalf("generated password does not work: %v", err)
+	}
+	var hash string
+	if err := e.db.Get(&hash, `SELECT password_hash FROM users WHERE id = $1`, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(hash, "$argon2id$v=19$m=19456,t=2,p=1$") || strings.Contains(hash, pw) {
+		t.Errorf("stored hash %q is not an argon2id PHC string", hash)
+	}
+	if _, err := e.acc.Authenticate(ctx, "grace@example.edu", pw+"x"); !apperr.Is(err, apperr.Unauthorized) {
+		t.Errorf("wrong password: %v", err)
+	}
+	if _, _, err := e.acc.CreateUser(ctx, "Grace@Example.edu", "G2", auth.Viewer, nil, ""); !apperr.Is(err, apperr.Conflict) {
+		t.Errorf("duplicate email: %v", err)
+	}
+	for name, tc := range map[string]struct {
+		email, name string
+		role        auth.Role
+		groups      []int64
+		pw          string
+		field       string
+	}{
+		"bad email":     {"not-an-email", "X", auth.Viewer, nil, "", "email"},
+		"no name":       {"x@example.edu", " ", auth.Viewer, nil, "", "name"},
+		"bad role":      {"x@example.edu", "X", "boss", nil, "", "role"},
+		"short pw":      {"x@example.edu", "X", auth.Viewer, nil, "short", "password"},
+		"groups admin":  {"x@example.edu", "X", auth.Admin, []int64{1}, "", "groups"},
+		"unknown group": {"x@example.edu", "X", auth.TeamMember, []int64{999}, "", "groups"},
+	} {
+		_, _, err := e.acc.CreateUser(ctx, tc.email, tc.name, tc.role, tc.groups, tc.pw)
+		fe := apperr.FieldErrors(err)
+		if !apperr.Is(err, apperr.Invalid) || len(fe) == 0 || fe[0].Field != tc.field {
+			t.Errorf("%s: %v %+v", name, err, fe)
+		}
+	}
+	users, err := e.acc.Users(ctx)
+	if err != nil || len(users) != 1 {
+		t.Fatalf("users after failures: %v %+v", err, users)
+	}
+}
