@@ -15,7 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/laurel-edu/laurel/canvas/canvassim"
+	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
 )
 
 // sqlTables finds the tables a package's SQL names: every string literal of

@@ -16,7 +16,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/laurel-edu/laurel/canvas"
-	"github.com/laurel-edu/laurel/canvas/canvassim"
+	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/lti"

@@ -19,8 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/laurel-edu/laurel/canvas"
-	"github.com/laurel-edu/laurel/canvas/canvassim"
 	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/testenv"
 	"github.com/laurel-edu/laurel/internal/web"

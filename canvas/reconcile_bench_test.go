@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/laurel-edu/laurel/canvas"
-	"github.com/laurel-edu/laurel/canvas/canvassim"
 	"github.com/laurel-edu/laurel/internal/benchcpu"
+	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
 )
 
 // BenchmarkReconcile10k: a course of BENCH_STUDENTS (default 10,000)

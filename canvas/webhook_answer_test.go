@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/laurel-edu/laurel/canvas"
-	"github.com/laurel-edu/laurel/canvas/canvassim"
+	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
 	"github.com/laurel-edu/laurel/internal/web"
 )
 

@@ -17,8 +17,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/laurel-edu/laurel/canvas/canvassim"
 	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/laurel-edu/laurel/lti"

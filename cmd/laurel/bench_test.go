@@ -17,11 +17,11 @@ import (
 	"time"
 
 	"github.com/laurel-edu/laurel/canvas"
-	"github.com/laurel-edu/laurel/canvas/canvassim"
 	"github.com/laurel-edu/laurel/internal/app"
 	"github.com/laurel-edu/laurel/internal/benchcpu"
 	"github.com/laurel-edu/laurel/internal/config"
 	"github.com/laurel-edu/laurel/internal/mail"
+	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/testenv"
 	"github.com/laurel-edu/laurel/issuance"
