@@ -15,6 +15,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/safetext"
 	"github.com/laurel-edu/laurel/issuance"
 )
 
@@ -327,7 +328,7 @@ func refusal(err error) string {
 	for _, f := range apperr.FieldErrors(err) {
 		msg += " " + f.Field + ": " + f.Message
 	}
-	return truncate(msg, 500)
+	return safetext.Truncate(msg, 500)
 }
 
 // issue ensures the pending events' credentials with one EnsureCredentials
@@ -394,7 +395,7 @@ func (b *batch) newCredential(r *inboxRow, platformID int64) (issuance.NewCreden
 		return issuance.NewCredential{}, fmt.Sprintf("no email known for Canvas user %s: the event carries none and the user has not launched Laurel or appeared in a roster", r.UserID)
 	}
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
-		return issuance.NewCredential{}, fmt.Sprintf("email %q of Canvas user %s is not a valid address", truncate(email, 80), r.UserID)
+		return issuance.NewCredential{}, fmt.Sprintf("email %q of Canvas user %s is not a valid address", safetext.Truncate(email, 80), r.UserID)
 	}
 	name := strings.TrimSpace(body.Body.User.Name)
 	if name == "" {
@@ -448,10 +449,10 @@ func (b *batch) finish(_ context.Context, r *inboxRow, state, reason string, m *
 func (b *batch) retry(ctx context.Context, r *inboxRow, cause error) error {
 	if r.Attempts+1 >= maxAttempts {
 		b.s.log.ErrorContext(ctx, "live event failed after retries", "event_id", r.ID, "err", cause)
-		return b.finish(ctx, r, "failed", "gave up after "+strconv.Itoa(maxAttempts)+" attempts: "+truncate(cause.Error(), 300), nil, "")
+		return b.finish(ctx, r, "failed", "gave up after "+strconv.Itoa(maxAttempts)+" attempts: "+safetext.Truncate(cause.Error(), 300), nil, "")
 	}
 	delay := 1 << min(r.Attempts, 8) // 1 s, 2 s, 4 s, ... capped at ~4 min
-	b.retries = append(b.retries, retryEvent{ID: r.ID, Delay: delay, Reason: truncate(cause.Error(), 300)})
+	b.retries = append(b.retries, retryEvent{ID: r.ID, Delay: delay, Reason: safetext.Truncate(cause.Error(), 300)})
 	return nil
 }
 
