@@ -17,6 +17,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/safetext"
 	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/lti/course"
 )
 
 // ActorLiveEvents names the completion webhook in the audit log.
@@ -99,7 +100,7 @@ FOR UPDATE SKIP LOCKED`
 	if len(rows) == 0 {
 		return 0, nil
 	}
-	b := &batch{s: s, tx: tx, careful: careful, platforms: platforms, mappings: map[string]*Mapping{}, users: map[string]knownUser{}}
+	b := &batch{s: s, tx: tx, careful: careful, platforms: platforms, mappings: map[string]*course.Mapping{}, users: map[string]knownUser{}}
 	if err := b.loadUsers(ctx, rows); err != nil {
 		return 0, err
 	}
@@ -189,7 +190,7 @@ type batch struct {
 	careful bool
 	// platforms is the platform list read before the transaction.
 	platforms []Platform
-	mappings  map[string]*Mapping // "platform|course" → mapping (nil: unmapped)
+	mappings  map[string]*course.Mapping // "platform|course" → mapping (nil: unmapped)
 	users     map[string]knownUser
 	finished  []finishedEvent
 	retries   []retryEvent
@@ -200,7 +201,7 @@ type batch struct {
 // pendingIssue is an event waiting for its credential.
 type pendingIssue struct {
 	row     *inboxRow
-	mapping *Mapping
+	mapping *course.Mapping
 	item    issuance.NewCredential
 }
 
@@ -252,12 +253,12 @@ func (b *batch) platformOf(ctx context.Context, r *inboxRow) (int64, bool) {
 	return p.ID, true
 }
 
-func (b *batch) mapping(ctx context.Context, platformID int64, courseID string) (*Mapping, error) {
+func (b *batch) mapping(ctx context.Context, platformID int64, courseID string) (*course.Mapping, error) {
 	k := userKey(platformID, courseID)
 	if m, ok := b.mappings[k]; ok {
 		return m, nil
 	}
-	m, err := mappingByCourse(ctx, b.tx, platformID, courseID)
+	m, err := course.MappingByCourse(ctx, b.tx, platformID, courseID)
 	if apperr.Is(err, apperr.NotFound) {
 		b.mappings[k] = nil
 		return nil, nil
@@ -285,7 +286,7 @@ func (b *batch) process(ctx context.Context, r *inboxRow) error {
 	if m == nil {
 		return b.finish(ctx, r, "unmapped", fmt.Sprintf("completion in an unmapped course: Canvas course %s on platform %d", r.CourseID, pid), nil, "")
 	}
-	if m.CompletionRule == RuleManual {
+	if m.CompletionRule == course.RuleManual {
 		return b.finish(ctx, r, "ignored", fmt.Sprintf("mapping %d is manual only: completions do not issue", m.ID), m, "")
 	}
 	item, reason := b.newCredential(r, pid)
@@ -314,7 +315,7 @@ func (b *batch) process(ctx context.Context, r *inboxRow) error {
 
 // refused records an event whose credential the core did not ensure: failed
 // when the core refused the data (retrying cannot help), else retried.
-func (b *batch) refused(ctx context.Context, r *inboxRow, m *Mapping, err error) error {
+func (b *batch) refused(ctx context.Context, r *inboxRow, m *course.Mapping, err error) error {
 	if code := apperr.Code(err); code != apperr.Internal && code != apperr.Conflict {
 		return b.finish(ctx, r, "failed", refusal(err), m, "")
 	}
@@ -436,7 +437,7 @@ func completionDate(t time.Time, zone string) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
-func (b *batch) finish(_ context.Context, r *inboxRow, state, reason string, m *Mapping, credentialID string) error {
+func (b *batch) finish(_ context.Context, r *inboxRow, state, reason string, m *course.Mapping, credentialID string) error {
 	f := finishedEvent{ID: r.ID, State: state, Reason: reason, PlatformID: r.PlatformID.Int64, CredentialID: credentialID}
 	if m != nil {
 		f.MappingID = m.ID

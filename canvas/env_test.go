@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +27,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/lti"
+	"github.com/laurel-edu/laurel/lti/course"
 )
 
 func TestMain(m *testing.M) {
@@ -64,6 +66,7 @@ type env struct {
 	registry  *lti.Registry
 	iss       *issuance.Service
 	svc       *canvas.Service
+	courses   *course.Service
 	canvas    *fakeCanvas
 	events    *canvassim.LiveEvents
 	rest      *canvassim.REST
@@ -125,14 +128,20 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	e.iss = issuance.New(e.db, "http://laurel.test")
 	e.group = mustGroup(t, e, "Computer Science I")
 	e.reg = prometheus.NewRegistry()
+	e.courses, err = course.New(course.Options{DB: e.db, Platforms: e.registry, BaseURL: "http://laurel.test",
+		Now: e.clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.svc, err = canvas.New(canvas.Options{
-		DB: e.db, Keys: e.keys, Issuer: e.iss, Platforms: canvas.LTIPlatforms(e.registry),
+		DB: e.db, Keys: e.keys, Issuer: e.iss, Platforms: canvas.LTIPlatforms(e.registry), Courses: e.courses,
 		BaseURL: "http://laurel.test", LiveEventsJWKSURL: e.events.JWKSURL(), Registerer: e.reg,
 		RateLimitBackoff: 5 * time.Millisecond, Now: e.clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.courses.SetCanvas(e.svc.CourseSide())
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.Use(web.RequestID())
@@ -140,7 +149,8 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	e.svc.RegisterDevKey(r)
 	e.auth = auth.New(e.db, nil, e.keys, "http://laurel.test")
 	api := r.Group("/api/v1", e.auth.Bearer())
-	e.svc.RegisterAPI(api)
+	e.courses.RegisterAPI(api)
+	e.svc.RegisterAPI(api, e.courses)
 	e.iss.RegisterAPI(api) // the credentials API, beside the mappings'
 	e.srv = httptest.NewServer(r)
 	t.Cleanup(e.srv.Close)
@@ -164,11 +174,11 @@ func mustGroup(t testing.TB, e *env, name string) issuance.Group {
 func (e *env) webhookURL() string { return e.srv.URL + "/webhooks/canvas" }
 
 // mustMap maps Canvas course courseID to the env's group.
-func (e *env) mustMap(courseID string, autoPublish bool) canvas.Mapping {
+func (e *env) mustMap(courseID string, autoPublish bool) course.Mapping {
 	e.t.Helper()
 	pid, gid := e.platform.ID, e.group.ID
-	rule := string(canvas.RuleCanvasCompletion)
-	m, err := e.svc.CreateMapping(context.Background(), "test", canvas.MappingInput{
+	rule := string(course.RuleCanvasCompletion)
+	m, err := e.courses.CreateMapping(context.Background(), "test", course.MappingInput{
 		PlatformID: &pid, GroupID: &gid, CanvasCourseID: &courseID, CompletionRule: &rule, AutoPublish: &autoPublish,
 	})
 	if err != nil {
@@ -269,3 +279,15 @@ func (e *env) runWorkers(n int) (stop func()) {
 }
 
 var _ = fmt.Sprintf
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func readAll(t testing.TB, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/lti"
+	"github.com/laurel-edu/laurel/lti/course"
 
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/jobs"
@@ -24,6 +25,7 @@ type features struct {
 	Auth     *auth.Auth
 	Issuance *issuance.Service
 	LTI      *lti.Tool
+	Course   *course.Service
 	Canvas   *canvas.Service
 	Mail     *mail.Sender
 }
@@ -39,7 +41,7 @@ func templates(f fs.FS) fs.FS {
 // build constructs every feature's service and parses the templates, so a
 // broken template stops start-up.
 func (a *App) build(ctx context.Context) error {
-	pages := append([]fs.FS{templates(auth.Templates), templates(issuance.Templates), lti.Templates, canvas.Templates}, a.opts.Templates...)
+	pages := append([]fs.FS{templates(auth.Templates), templates(issuance.Templates), lti.Templates, course.Templates, canvas.Templates}, a.opts.Templates...)
 	rd, err := web.NewRenderer(nil, pages...)
 	if err != nil {
 		return fmt.Errorf("templates: %w", err)
@@ -54,8 +56,12 @@ func (a *App) build(ctx context.Context) error {
 	a.Auth.GroupOptions = a.groupOptions
 	a.LTI = lti.New(a.DB, a.Redis, a.Config.Keys, a.Config.BaseURL, a.Log, nil)
 	a.LTI.AllowHTTPPlatforms = a.Config.AllowHTTPPlatforms
+	a.Course, err = course.New(course.Options{DB: a.DB, Platforms: a.LTI.Registry(), BaseURL: a.Config.BaseURL, Log: a.Log})
+	if err != nil {
+		return err
+	}
 	a.Canvas, err = canvas.New(canvas.Options{
-		DB: a.DB, Keys: a.Config.Keys, Issuer: a.Issuance, Platforms: canvas.LTIPlatforms(a.LTI.Registry()),
+		DB: a.DB, Keys: a.Config.Keys, Issuer: a.Issuance, Platforms: canvas.LTIPlatforms(a.LTI.Registry()), Courses: a.Course,
 		BaseURL: a.Config.BaseURL, LiveEventsJWKSURL: a.Config.LiveEventsJWKSURL, KeySets: a.LTI.KeySets(),
 		ReconcileInterval: a.Config.ReconcileInterval, Registerer: a.Metrics, Log: a.Log,
 		HTTPClient: a.LTI.NewPlatformClient(30 * time.Second), // Canvas URLs follow the platform fetch rule
@@ -63,7 +69,8 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.LTI.SetLaunchHandler(a.Canvas.HandleLaunch)
+	a.Course.SetCanvas(a.Canvas.CourseSide())
+	a.LTI.SetLaunchHandler(a.Course.HandleLaunch)
 	// Canvas keeps its platform settings (URL, API token) in its own table.
 	a.LTI.Registry().SetExtension(a.Canvas.PlatformSettings())
 	if a.Config.SMTPURL != "" {
@@ -87,12 +94,13 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	// and signatures; launch tokens; signed events).
 	a.LTI.Register(r, rd)
 	a.Canvas.RegisterDevKey(r)
-	a.Canvas.RegisterLaunch(r, a.launchDeps(rd))
+	a.Course.RegisterLaunch(r, a.launchDeps(rd))
 	a.Canvas.RegisterWebhook(r)
 
 	api := r.Group("/api/v1", a.Auth.Bearer(), web.TextGuard(rd))
 	a.Issuance.RegisterAPI(api)
-	a.Canvas.RegisterAPI(api)
+	a.Course.RegisterAPI(api)
+	a.Canvas.RegisterAPI(api, a.Course)
 
 	staff := r.Group("/", auth.RequireStaff(rd))
 	a.Issuance.RegisterUI(staff, rd)

@@ -1,4 +1,4 @@
-package canvas_test
+package course_test
 
 import (
 	"context"
@@ -304,7 +304,7 @@ func TestMappingFormPreselectsCourseGroup(t *testing.T) {
 	// Mapped, then unmapped: the group made for the course is preselected.
 	gid := e.mapByTeacher(t)
 	mid := mustMappingID(t, e, e.ltiPlat.ID, e.course.ContextID)
-	if err := e.svc.DeleteMapping(context.Background(), mid); err != nil {
+	if err := e.courses.DeleteMapping(context.Background(), mid); err != nil {
 		t.Fatal(err)
 	}
 	page = mustLaunch(t, e, e.teacher.ID)
