@@ -67,7 +67,7 @@ type ReconcileRun struct {
 type EventCounts map[string]int
 
 // inGroups is the condition that limits inbox rows (canvas_events e) to a
-// team member's groups, bound by groupScope.args ($1–$4): the event's
+// team member's groups, bound by groupScope ($1–$4): the event's
 // mapping, or while it has none yet, a mapping of its course on its
 // platform, maps into one of them. An event whose platform is not known yet
 // (not processed) belongs to no group.

@@ -170,20 +170,6 @@ func mustGroup(t testing.TB, e *env, name string) issuance.Group {
 
 func (e *env) webhookURL() string { return e.srv.URL + "/webhooks/canvas" }
 
-// mustMap maps Canvas course courseID to the env's group.
-func (e *env) mustMap(courseID string, autoPublish bool) course.Mapping {
-	e.t.Helper()
-	pid, gid := e.platform.ID, e.group.ID
-	rule := string(course.RuleCanvasCompletion)
-	m, err := e.courses.CreateMapping(context.Background(), "test", course.MappingInput{
-		PlatformID: &pid, GroupID: &gid, CanvasCourseID: &courseID, CompletionRule: &rule, AutoPublish: &autoPublish,
-	})
-	if err != nil {
-		e.t.Fatalf("map course %s: %v", courseID, err)
-	}
-	return m
-}
-
 // drain processes the inbox until nothing is ready.
 func (e *env) drain() {
 	e.t.Helper()
@@ -198,28 +184,6 @@ func (e *env) drain() {
 	}
 }
 
-// credentials returns the group's credentials keyed by external ref.
-type credRow struct {
-	ID          string  `db:"id"`
-	State       string  `db:"state"`
-	Name        string  `db:"recipient_name"`
-	Email       string  `db:"recipient_email"`
-	IssuedOn    string  `db:"issued_on"`
-	Source      string  `db:"source"`
-	ExternalRef *string `db:"external_ref"`
-}
-
-func (e *env) credentials() []credRow {
-	e.t.Helper()
-	var rows []credRow
-	err := e.db.Select(&rows, `SELECT id, state, recipient_name, recipient_email, to_char(issued_on, 'YYYY-MM-DD') AS issued_on,
-		source, external_ref FROM credentials WHERE group_id = $1 ORDER BY seq`, e.group.ID)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return rows
-}
-
 func (e *env) count(q string, args ...any) int {
 	e.t.Helper()
 	var n int
@@ -227,15 +191,6 @@ func (e *env) count(q string, args ...any) int {
 		e.t.Fatalf("%s: %v", q, err)
 	}
 	return n
-}
-
-func (e *env) deliver(c canvassim.Completion) (int, string) {
-	e.t.Helper()
-	st, body, err := e.events.DeliverCompletion(context.Background(), e.webhookURL(), c)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return st, string(body)
 }
 
 func (e *env) token(role auth.Role) string {

@@ -140,10 +140,14 @@ func (s *Service) lookupCourse(ctx context.Context, l *lti.Launch) courseLookup 
 // root account guid, fills the mapping's missing course ids and returns the
 // course's mapping.
 func (s *Service) noteLaunch(ctx context.Context, l *lti.Launch) (courseLookup, error) {
-	if err := s.canvas.NoteLaunch(ctx, l); err != nil {
+	// The note and the lookup are independent: run side by side, a
+	// student's launch waits on the database once here.
+	noted := make(chan error, 1)
+	go func() { noted <- s.canvas.NoteLaunch(ctx, l) }()
+	course := s.lookupCourse(ctx, l)
+	if err := <-noted; err != nil {
 		return courseLookup{}, err
 	}
-	course := s.lookupCourse(ctx, l)
 	if l.Context.ID == "" || course.err != nil {
 		return course, nil // a lookup that failed fails the view
 	}
