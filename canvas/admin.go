@@ -3,7 +3,9 @@ package canvas
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,7 +17,21 @@ import (
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/web"
+	"github.com/laurel-edu/laurel/lti/course"
 )
+
+//go:embed templates/*.html
+var templatesFS embed.FS
+
+// Templates are this package's pages (all named canvas_*.html), to pass to
+// web.NewRenderer.
+var Templates fs.FS = func() fs.FS {
+	s, err := fs.Sub(templatesFS, "templates")
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()
 
 // EventRecord is one inbox row as the admin page shows it.
 type EventRecord struct {
@@ -51,14 +67,33 @@ type ReconcileRun struct {
 type EventCounts map[string]int
 
 // inGroups is the condition that limits inbox rows (canvas_events e) to a
-// team member's groups ($1, NULL: every group): the event's mapping, or
-// while it has none yet, a mapping of its course on its platform, maps into
-// one of them. An event whose platform is not known yet (not processed)
-// belongs to no group.
-const inGroups = `($1::bigint[] IS NULL OR EXISTS (
-    SELECT 1 FROM course_mappings m
-    WHERE m.group_id = ANY($1) AND (m.id = e.mapping_id
-        OR (e.mapping_id IS NULL AND m.platform_id = e.platform_id AND m.canvas_course_id = e.canvas_course_id))))`
+// team member's groups, bound by groupScope ($1–$4): the event's
+// mapping, or while it has none yet, a mapping of its course on its
+// platform, maps into one of them. An event whose platform is not known yet
+// (not processed) belongs to no group.
+const inGroups = `($1::boolean IS NULL OR e.mapping_id = ANY($2::bigint[])
+    OR (e.mapping_id IS NULL AND (e.platform_id, e.canvas_course_id) IN (SELECT * FROM unnest($3::bigint[], $4::text[]))))`
+
+// groupScope binds inGroups for groups (nil: every group): the mappings into
+// those groups, which package course keeps.
+func (s *Service) groupScope(ctx context.Context, groups []int64) ([]any, error) {
+	if groups == nil {
+		return []any{nil, nil, nil, nil}, nil
+	}
+	ms, err := s.courses.ListMappings(ctx, course.MappingFilter{Groups: groups})
+	if err != nil {
+		return nil, err
+	}
+	ids, pids := make([]int64, 0, len(ms)), []int64{}
+	courses := []string{}
+	for _, m := range ms {
+		ids = append(ids, m.ID)
+		if m.CanvasCourseID != "" {
+			pids, courses = append(pids, m.PlatformID), append(courses, m.CanvasCourseID)
+		}
+	}
+	return []any{true, pq.Array(ids), pq.Array(pids), pq.Array(courses)}, nil
+}
 
 // RecentEvents returns the newest inbox rows, optionally of one state;
 // groups (nil: all) limits them to events of courses mapped into those
@@ -68,29 +103,29 @@ func (s *Service) RecentEvents(ctx context.Context, state string, groups []int64
 SELECT id, event_name, hostname, canvas_course_id, canvas_user_id, state, reason, attempts, signed,
        platform_id, mapping_id, credential_id, received_at, processed_at
 FROM canvas_events e
-WHERE ($2 = '' OR state = $2) AND ` + inGroups + `
+WHERE ($5 = '' OR state = $5) AND ` + inGroups + `
 ORDER BY received_at DESC, id DESC
-LIMIT $3`
+LIMIT $6`
+	scope, err := s.groupScope(ctx, groups)
+	if err != nil {
+		return nil, fmt.Errorf("recent events %q of groups %v: %w", state, groups, err)
+	}
 	out := []EventRecord{}
-	if err := s.db.SelectContext(ctx, &out, q, groupArray(groups), state, limit); err != nil {
+	if err := s.db.SelectContext(ctx, &out, q, append(scope, state, limit)...); err != nil {
 		return nil, fmt.Errorf("recent events %q of groups %v: %w", state, groups, err)
 	}
 	return out, nil
-}
-
-// groupArray binds a group limit: nil (every group) stays NULL.
-func groupArray(groups []int64) any {
-	if groups == nil {
-		return nil
-	}
-	return pq.Array(groups)
 }
 
 // CountEvents counts inbox rows per state, limited to groups like
 // RecentEvents.
 func (s *Service) CountEvents(ctx context.Context, groups []int64) (EventCounts, error) {
 	const q = `SELECT state, count(*) FROM canvas_events e WHERE ` + inGroups + ` GROUP BY state`
-	rows, err := s.db.QueryContext(ctx, q, groupArray(groups))
+	scope, err := s.groupScope(ctx, groups)
+	if err != nil {
+		return nil, fmt.Errorf("count events: %w", err)
+	}
+	rows, err := s.db.QueryContext(ctx, q, scope...)
 	if err != nil {
 		return nil, fmt.Errorf("count events: %w", err)
 	}
@@ -151,7 +186,7 @@ type platformRow struct {
 }
 
 type courseRow struct {
-	Mapping Mapping
+	Mapping course.Mapping
 	LastRun *ReconcileRun
 }
 
@@ -253,7 +288,7 @@ func (s *Service) adminEvents(c *gin.Context) error {
 	if page.Events, err = s.RecentEvents(ctx, page.State, groups, 100); err != nil {
 		return err
 	}
-	mappings, err := s.ListMappings(ctx, MappingFilter{Groups: groups})
+	mappings, err := s.courses.ListMappings(ctx, course.MappingFilter{Groups: groups})
 	if err != nil {
 		return err
 	}

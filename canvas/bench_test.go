@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/laurel-edu/laurel/canvas/canvassim"
 	"github.com/laurel-edu/laurel/internal/benchcpu"
+	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
 )
 
 // BenchmarkWebhookIngest: signed course_completed deliveries over HTTP on

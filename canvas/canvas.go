@@ -1,7 +1,10 @@
-// Package canvas is what only Canvas does: the developer-key JSON, the course
-// mappings and the views a Canvas launch shows, the Live Events completion
-// webhook and its inbox worker, the Canvas REST client and the reconciliation
-// that catches completions whose events never arrived.
+// Package canvas is what only Canvas does: the developer-key JSON, the
+// Canvas platform settings, the Live Events completion webhook and its inbox
+// worker, the Canvas REST client, the reconciliation that catches
+// completions whose events never arrived, and the /admin/events page. It
+// owns the canvas_* tables. The views a launch shows in a course, and the
+// course mappings they and the completions use, are package course's (for
+// every LTI platform); this package gives them Canvas's side (CourseSide).
 //
 // # The completion webhook (POST /webhooks/canvas)
 //
@@ -43,7 +46,9 @@ import (
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/jose"
 	"github.com/laurel-edu/laurel/internal/secret"
+	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/lti/course"
 )
 
 // Issuer is the part of the issuance core the completion path uses. Its
@@ -88,12 +93,25 @@ type Platforms interface {
 	CanvasPlatform(ctx context.Context, id int64) (Platform, error)
 }
 
-// Options configures a Service. DB, Keys, Issuer and Platforms are required.
+// Courses is the part of package course the completions, reconciliation and
+// the admin page use: the course mappings.
+type Courses interface {
+	// Mapping returns one mapping, or an apperr.NotFound error.
+	Mapping(ctx context.Context, id int64) (course.Mapping, error)
+	// ListMappings returns mappings, newest first.
+	ListMappings(ctx context.Context, f course.MappingFilter) ([]course.Mapping, error)
+	// MappingIDs lists the mappings of a completion rule, in id order.
+	MappingIDs(ctx context.Context, rule course.CompletionRule) ([]int64, error)
+}
+
+// Options configures a Service. DB, Keys, Issuer, Platforms and Courses are
+// required.
 type Options struct {
 	DB        *sqlx.DB
 	Keys      *secret.Keys
 	Issuer    Issuer
 	Platforms Platforms
+	Courses   Courses
 	// BaseURL is LAUREL_BASE_URL: every URL the developer key names.
 	BaseURL string
 	// LiveEventsJWKSURL is LAUREL_LIVE_EVENTS_JWKS_URL.
@@ -125,6 +143,7 @@ type Service struct {
 	keys      *secret.Keys
 	issuer    Issuer
 	platforms Platforms
+	courses   Courses
 	settings  *PlatformSettings
 	baseURL   string
 	client    *http.Client
@@ -151,10 +170,8 @@ type Service struct {
 
 	// wake nudges the inbox worker of this process when an event arrives.
 	wake chan struct{}
-	// lti is set by RegisterLaunch (the launch views need package lti).
-	lti LaunchDeps
-	// views renders the launch and admin pages (set by RegisterLaunch/RegisterAdmin).
-	views viewRenderer
+	// views renders the admin page (set by RegisterAdmin).
+	views *web.Renderer
 }
 
 // New builds the Canvas service.
@@ -168,6 +185,8 @@ func New(o Options) (*Service, error) {
 		return nil, errors.New("canvas.New: Issuer is required")
 	case o.Platforms == nil:
 		return nil, errors.New("canvas.New: Platforms is required")
+	case o.Courses == nil:
+		return nil, errors.New("canvas.New: Courses is required")
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 30 * time.Second}
@@ -193,6 +212,7 @@ func New(o Options) (*Service, error) {
 		keys:              o.Keys,
 		issuer:            o.Issuer,
 		platforms:         o.Platforms,
+		courses:           o.Courses,
 		settings:          NewPlatformSettings(o.DB, o.Keys),
 		baseURL:           strings.TrimRight(o.BaseURL, "/"),
 		client:            o.HTTPClient,

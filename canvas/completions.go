@@ -15,7 +15,9 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/safetext"
 	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/lti/course"
 )
 
 // ActorLiveEvents names the completion webhook in the audit log.
@@ -98,7 +100,7 @@ FOR UPDATE SKIP LOCKED`
 	if len(rows) == 0 {
 		return 0, nil
 	}
-	b := &batch{s: s, tx: tx, careful: careful, platforms: platforms, mappings: map[string]*Mapping{}, users: map[string]knownUser{}}
+	b := &batch{s: s, tx: tx, careful: careful, platforms: platforms, mappings: map[string]*course.Mapping{}, users: map[string]knownUser{}}
 	if err := b.loadUsers(ctx, rows); err != nil {
 		return 0, err
 	}
@@ -188,7 +190,7 @@ type batch struct {
 	careful bool
 	// platforms is the platform list read before the transaction.
 	platforms []Platform
-	mappings  map[string]*Mapping // "platform|course" → mapping (nil: unmapped)
+	mappings  map[string]*course.Mapping // "platform|course" → mapping (nil: unmapped)
 	users     map[string]knownUser
 	finished  []finishedEvent
 	retries   []retryEvent
@@ -199,7 +201,7 @@ type batch struct {
 // pendingIssue is an event waiting for its credential.
 type pendingIssue struct {
 	row     *inboxRow
-	mapping *Mapping
+	mapping *course.Mapping
 	item    issuance.NewCredential
 }
 
@@ -251,12 +253,12 @@ func (b *batch) platformOf(ctx context.Context, r *inboxRow) (int64, bool) {
 	return p.ID, true
 }
 
-func (b *batch) mapping(ctx context.Context, platformID int64, courseID string) (*Mapping, error) {
+func (b *batch) mapping(ctx context.Context, platformID int64, courseID string) (*course.Mapping, error) {
 	k := userKey(platformID, courseID)
 	if m, ok := b.mappings[k]; ok {
 		return m, nil
 	}
-	m, err := mappingByCourse(ctx, b.tx, platformID, courseID)
+	m, err := course.MappingByCourse(ctx, b.tx, platformID, courseID)
 	if apperr.Is(err, apperr.NotFound) {
 		b.mappings[k] = nil
 		return nil, nil
@@ -284,7 +286,7 @@ func (b *batch) process(ctx context.Context, r *inboxRow) error {
 	if m == nil {
 		return b.finish(ctx, r, "unmapped", fmt.Sprintf("completion in an unmapped course: Canvas course %s on platform %d", r.CourseID, pid), nil, "")
 	}
-	if m.CompletionRule == RuleManual {
+	if m.CompletionRule == course.RuleManual {
 		return b.finish(ctx, r, "ignored", fmt.Sprintf("mapping %d is manual only: completions do not issue", m.ID), m, "")
 	}
 	item, reason := b.newCredential(r, pid)
@@ -313,7 +315,7 @@ func (b *batch) process(ctx context.Context, r *inboxRow) error {
 
 // refused records an event whose credential the core did not ensure: failed
 // when the core refused the data (retrying cannot help), else retried.
-func (b *batch) refused(ctx context.Context, r *inboxRow, m *Mapping, err error) error {
+func (b *batch) refused(ctx context.Context, r *inboxRow, m *course.Mapping, err error) error {
 	if code := apperr.Code(err); code != apperr.Internal && code != apperr.Conflict {
 		return b.finish(ctx, r, "failed", refusal(err), m, "")
 	}
@@ -327,7 +329,7 @@ func refusal(err error) string {
 	for _, f := range apperr.FieldErrors(err) {
 		msg += " " + f.Field + ": " + f.Message
 	}
-	return truncate(msg, 500)
+	return safetext.Truncate(msg, 500)
 }
 
 // issue ensures the pending events' credentials with one EnsureCredentials
@@ -394,7 +396,7 @@ func (b *batch) newCredential(r *inboxRow, platformID int64) (issuance.NewCreden
 		return issuance.NewCredential{}, fmt.Sprintf("no email known for Canvas user %s: the event carries none and the user has not launched Laurel or appeared in a roster", r.UserID)
 	}
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
-		return issuance.NewCredential{}, fmt.Sprintf("email %q of Canvas user %s is not a valid address", truncate(email, 80), r.UserID)
+		return issuance.NewCredential{}, fmt.Sprintf("email %q of Canvas user %s is not a valid address", safetext.Truncate(email, 80), r.UserID)
 	}
 	name := strings.TrimSpace(body.Body.User.Name)
 	if name == "" {
@@ -435,7 +437,7 @@ func completionDate(t time.Time, zone string) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
-func (b *batch) finish(_ context.Context, r *inboxRow, state, reason string, m *Mapping, credentialID string) error {
+func (b *batch) finish(_ context.Context, r *inboxRow, state, reason string, m *course.Mapping, credentialID string) error {
 	f := finishedEvent{ID: r.ID, State: state, Reason: reason, PlatformID: r.PlatformID.Int64, CredentialID: credentialID}
 	if m != nil {
 		f.MappingID = m.ID
@@ -448,10 +450,10 @@ func (b *batch) finish(_ context.Context, r *inboxRow, state, reason string, m *
 func (b *batch) retry(ctx context.Context, r *inboxRow, cause error) error {
 	if r.Attempts+1 >= maxAttempts {
 		b.s.log.ErrorContext(ctx, "live event failed after retries", "event_id", r.ID, "err", cause)
-		return b.finish(ctx, r, "failed", "gave up after "+strconv.Itoa(maxAttempts)+" attempts: "+truncate(cause.Error(), 300), nil, "")
+		return b.finish(ctx, r, "failed", "gave up after "+strconv.Itoa(maxAttempts)+" attempts: "+safetext.Truncate(cause.Error(), 300), nil, "")
 	}
 	delay := 1 << min(r.Attempts, 8) // 1 s, 2 s, 4 s, ... capped at ~4 min
-	b.retries = append(b.retries, retryEvent{ID: r.ID, Delay: delay, Reason: truncate(cause.Error(), 300)})
+	b.retries = append(b.retries, retryEvent{ID: r.ID, Delay: delay, Reason: safetext.Truncate(cause.Error(), 300)})
 	return nil
 }
 

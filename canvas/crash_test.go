@@ -16,10 +16,11 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/laurel-edu/laurel/canvas"
-	"github.com/laurel-edu/laurel/canvas/canvassim"
+	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/lti"
+	"github.com/laurel-edu/laurel/lti/course"
 )
 
 const (
@@ -49,9 +50,14 @@ func runWorkerProcess() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	courses, err := course.New(course.Options{DB: d, Platforms: lti.NewRegistry(d)})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
 	svc, err := canvas.New(canvas.Options{
 		DB: d, Keys: keys, Issuer: issuance.New(d, "http://laurel.test"),
-		Platforms: canvas.LTIPlatforms(lti.NewRegistry(d)), BaseURL: "http://laurel.test",
+		Platforms: canvas.LTIPlatforms(lti.NewRegistry(d)), Courses: courses, BaseURL: "http://laurel.test",
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

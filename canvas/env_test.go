@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,15 +20,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/laurel-edu/laurel/canvas"
-	"github.com/laurel-edu/laurel/canvas/canvassim"
 	"github.com/laurel-edu/laurel/internal/accounts"
 	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/testenv"
 	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/laurel-edu/laurel/issuance"
 	issuanceapi "github.com/laurel-edu/laurel/issuance/api"
 	"github.com/laurel-edu/laurel/lti"
+	"github.com/laurel-edu/laurel/lti/course"
 )
 
 func TestMain(m *testing.M) {
@@ -66,6 +68,7 @@ type env struct {
 	registry  *lti.Registry
 	iss       *issuance.Service
 	svc       *canvas.Service
+	courses   *course.Service
 	canvas    *fakeCanvas
 	events    *canvassim.LiveEvents
 	rest      *canvassim.REST
@@ -128,14 +131,20 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	e.iss = issuance.New(e.db, "http://laurel.test")
 	e.group = mustGroup(t, e, "Computer Science I")
 	e.reg = prometheus.NewRegistry()
+	e.courses, err = course.New(course.Options{DB: e.db, Platforms: e.registry, BaseURL: "http://laurel.test",
+		Now: e.clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.svc, err = canvas.New(canvas.Options{
-		DB: e.db, Keys: e.keys, Issuer: e.iss, Platforms: canvas.LTIPlatforms(e.registry),
+		DB: e.db, Keys: e.keys, Issuer: e.iss, Platforms: canvas.LTIPlatforms(e.registry), Courses: e.courses,
 		BaseURL: "http://laurel.test", LiveEventsJWKSURL: e.events.JWKSURL(), Registerer: e.reg,
 		RateLimitBackoff: 5 * time.Millisecond, Now: e.clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.courses.SetCanvas(e.svc.CourseSide())
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.Use(web.RequestID())
@@ -144,7 +153,8 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	e.accounts = accounts.New(e.db, e.keys)
 	e.auth = auth.New(nil, e.keys, "http://laurel.test", e.accounts)
 	api := r.Group("/api/v1", e.auth.Bearer())
-	e.svc.RegisterAPI(api)
+	e.courses.RegisterAPI(api)
+	e.svc.RegisterAPI(api, e.courses)
 	issuanceapi.Register(api, e.iss) // the credentials API, beside the mappings'
 	e.srv = httptest.NewServer(r)
 	t.Cleanup(e.srv.Close)
@@ -168,11 +178,11 @@ func mustGroup(t testing.TB, e *env, name string) issuance.Group {
 func (e *env) webhookURL() string { return e.srv.URL + "/webhooks/canvas" }
 
 // mustMap maps Canvas course courseID to the env's group.
-func (e *env) mustMap(courseID string, autoPublish bool) canvas.Mapping {
+func (e *env) mustMap(courseID string, autoPublish bool) course.Mapping {
 	e.t.Helper()
 	pid, gid := e.platform.ID, e.group.ID
-	rule := string(canvas.RuleCanvasCompletion)
-	m, err := e.svc.CreateMapping(context.Background(), "test", canvas.MappingInput{
+	rule := string(course.RuleCanvasCompletion)
+	m, err := e.courses.CreateMapping(context.Background(), "test", course.MappingInput{
 		PlatformID: &pid, GroupID: &gid, CanvasCourseID: &courseID, CompletionRule: &rule, AutoPublish: &autoPublish,
 	})
 	if err != nil {
@@ -273,3 +283,15 @@ func (e *env) runWorkers(n int) (stop func()) {
 }
 
 var _ = fmt.Sprintf
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func readAll(t testing.TB, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/laurel-edu/laurel/canvas/canvassim"
+	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
 )
 
 // Instructure rotates the Live Events key and signs with the new one 5 s

@@ -14,6 +14,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/lti/course"
 )
 
 // Trigger says what started a reconciliation (shown on the admin page).
@@ -53,11 +54,11 @@ func (s *Service) Reconcile(ctx context.Context, mappingID int64) (Result, error
 
 func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigger) (res Result, err error) {
 	res.MappingID = mappingID
-	m, err := s.Mapping(ctx, mappingID)
+	m, err := s.courses.Mapping(ctx, mappingID)
 	if err != nil {
 		return res, err
 	}
-	if m.CompletionRule == RuleManual {
+	if m.CompletionRule == course.RuleManual {
 		return res, apperr.Errorf(apperr.Invalid, "Mapping %d is manual only: completions do not issue credentials, so there is nothing to reconcile.", m.ID)
 	}
 	runID, err := s.startRun(ctx, m.ID, trigger)
@@ -296,9 +297,8 @@ func (s *Service) ReconcileAll(ctx context.Context) ([]MappingResult, error) {
 }
 
 func (s *Service) reconcileAll(ctx context.Context, trigger Trigger) ([]MappingResult, error) {
-	const q = `SELECT id FROM course_mappings WHERE completion_rule = 'canvas_completion' ORDER BY id`
-	var ids []int64
-	if err := s.db.SelectContext(ctx, &ids, q); err != nil {
+	ids, err := s.courses.MappingIDs(ctx, course.RuleCanvasCompletion)
+	if err != nil {
 		return nil, fmt.Errorf("reconcile all: list mappings: %w", err)
 	}
 	out := make([]MappingResult, 0, len(ids))

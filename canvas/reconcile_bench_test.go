@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/laurel-edu/laurel/canvas"
-	"github.com/laurel-edu/laurel/canvas/canvassim"
 	"github.com/laurel-edu/laurel/internal/benchcpu"
+	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
+	"github.com/laurel-edu/laurel/lti/course"
 )
 
 // BenchmarkReconcile10k: a course of BENCH_STUDENTS (default 10,000)
@@ -30,16 +30,16 @@ func BenchmarkReconcile10k(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		b.StopTimer()
-		course := strconv.Itoa(60000 + i)
+		courseID := strconv.Itoa(60000 + i)
 		students := make([]canvassim.RESTStudent, n)
 		for k := range students {
 			students[k] = canvassim.RESTStudent{ID: strconv.Itoa(1000000 + k), Name: fmt.Sprintf("Student %05d", k),
 				Email: fmt.Sprintf("s%05d@example.edu", k), CompletedAt: &done}
 		}
-		e.rest.AddStudents(course, students...)
-		g := mustGroup(b, e, "Reconcile bench "+course)
-		pid, gid, rule := e.platform.ID, g.ID, string(canvas.RuleCanvasCompletion)
-		m, err := e.svc.CreateMapping(ctx, "bench", canvas.MappingInput{PlatformID: &pid, GroupID: &gid, CanvasCourseID: &course, CompletionRule: &rule})
+		e.rest.AddStudents(courseID, students...)
+		g := mustGroup(b, e, "Reconcile bench "+courseID)
+		pid, gid, rule := e.platform.ID, g.ID, string(course.RuleCanvasCompletion)
+		m, err := e.courses.CreateMapping(ctx, "bench", course.MappingInput{PlatformID: &pid, GroupID: &gid, CanvasCourseID: &courseID, CompletionRule: &rule})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/laurel-edu/laurel/canvas"
-	"github.com/laurel-edu/laurel/canvas/canvassim"
+	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
 	"github.com/laurel-edu/laurel/internal/web"
 )
 
@@ -35,7 +35,7 @@ func TestWebhookAnswer(t *testing.T) {
 	gone.Close()
 	reg := prometheus.NewRegistry()
 	down, err := canvas.New(canvas.Options{
-		DB: e.db, Keys: e.keys, Issuer: e.iss, Platforms: canvas.LTIPlatforms(e.registry),
+		DB: e.db, Keys: e.keys, Issuer: e.iss, Platforms: canvas.LTIPlatforms(e.registry), Courses: e.courses,
 		BaseURL: "http://laurel.test", LiveEventsJWKSURL: goneURL, Registerer: reg,
 		Now: e.clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

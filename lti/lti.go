@@ -4,7 +4,8 @@
 // validation of the Security Framework, client-side postMessage storage for
 // browsers that block third-party cookies, Dynamic Registration, and the
 // LTI Advantage service client (tokens, NRPS, deep linking responses).
-// Nothing here is Canvas-only; package canvas builds on it.
+// Nothing here is Canvas-only; lti/course (the views a launch shows in a
+// course, its LaunchHandler) and package canvas build on it.
 //
 // Wiring (the lead's app): build a Tool with New, include Templates in the
 // web.Renderer, call Tool.Register on the router, and set the LaunchHandler

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/laurel-edu/laurel/canvas/canvassim"
+	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
 	"github.com/laurel-edu/laurel/lti"
 )
 

@@ -16,15 +16,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/laurel-edu/laurel/canvas"
-	"github.com/laurel-edu/laurel/canvas/canvassim"
 	"github.com/laurel-edu/laurel/internal/app"
 	"github.com/laurel-edu/laurel/internal/benchcpu"
 	"github.com/laurel-edu/laurel/internal/config"
 	"github.com/laurel-edu/laurel/internal/mail"
+	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/testenv"
 	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/lti/course"
 )
 
 // BenchmarkServeLoginLaunch is a student's login + launch into a mapped
@@ -80,11 +80,11 @@ func BenchmarkServeLoginLaunch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	course := sim.AddCourse(canvassim.Course{Title: "Biology 101", Label: "BIO101"})
+	simCourse := sim.AddCourse(canvassim.Course{Title: "Biology 101", Label: "BIO101"})
 	const workers = 8
 	// Each launch is a student launching for the first time: no cache of
 	// Laurel's warm for them.
-	users, err := sim.AddStudents(course.ID, 4*workers+b.N)
+	users, err := sim.AddStudents(simCourse.ID, 4*workers+b.N)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -96,9 +96,9 @@ func BenchmarkServeLoginLaunch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rule := string(canvas.RuleCanvasCompletion)
-	if _, err := admin.Canvas.CreateMapping(ctx, "bench", canvas.MappingInput{
-		PlatformID: &platform.ID, GroupID: &g.ID, CanvasCourseID: &course.ID, ContextID: &course.ContextID, CompletionRule: &rule,
+	rule := string(course.RuleCanvasCompletion)
+	if _, err := admin.Course.CreateMapping(ctx, "bench", course.MappingInput{
+		PlatformID: &platform.ID, GroupID: &g.ID, CanvasCourseID: &simCourse.ID, ContextID: &simCourse.ContextID, CompletionRule: &rule,
 	}); err != nil {
 		b.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func BenchmarkServeLoginLaunch(b *testing.B) {
 	tr := &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64}
 	defer tr.CloseIdleConnections()
 	launch := func(br *canvassim.Browser, user string) error {
-		auth, err := br.Login(user, course.ID, opts)
+		auth, err := br.Login(user, simCourse.ID, opts)
 		if err != nil {
 			return err
 		}
@@ -147,7 +147,7 @@ func BenchmarkServeLoginLaunch(b *testing.B) {
 	loginWall := benchcpu.Phase(workers, b.N, func(i int) {
 		t0 := time.Now()
 		var err error
-		if auths[i], err = browsers[i].Login(users[i].ID, course.ID, opts); err != nil {
+		if auths[i], err = browsers[i].Login(users[i].ID, simCourse.ID, opts); err != nil {
 			fail(err)
 		}
 		loginLat[i] = time.Since(t0)

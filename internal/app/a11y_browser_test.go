@@ -15,11 +15,12 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/laurel-edu/laurel/canvas"
-	"github.com/laurel-edu/laurel/canvas/canvassim"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/browsertest"
+	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/lti"
+	"github.com/laurel-edu/laurel/lti/course"
 )
 
 // overflowJS reports whether the page scrolls sideways and, if it does,
@@ -176,7 +177,7 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 		t.Fatal(err)
 	}
 	rule := "canvas_completion"
-	if _, err := app.Canvas.CreateMapping(ctx, "test", canvas.MappingInput{PlatformID: &plat.ID, GroupID: &g.ID,
+	if _, err := app.Course.CreateMapping(ctx, "test", course.MappingInput{PlatformID: &plat.ID, GroupID: &g.ID,
 		CanvasCourseID: &mappedCourse.ID, CompletionRule: &rule}); err != nil {
 		t.Fatal(err)
 	}

@@ -9,10 +9,10 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/lti"
+	"github.com/laurel-edu/laurel/lti/course"
 )
 
 // An API token limited to group A acts exactly like an account limited to
@@ -47,10 +47,10 @@ func TestGroupLimitedTokenOnEveryAPIRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mapping := func(course string, group int64) canvas.Mapping {
+	mapping := func(courseID string, group int64) course.Mapping {
 		t.Helper()
 		rule := "manual"
-		m, err := app.Canvas.CreateMapping(ctx, "test", canvas.MappingInput{PlatformID: &pl.ID, CanvasCourseID: &course, GroupID: &group, CompletionRule: &rule})
+		m, err := app.Course.CreateMapping(ctx, "test", course.MappingInput{PlatformID: &pl.ID, CanvasCourseID: &courseID, GroupID: &group, CompletionRule: &rule})
 		if err != nil {
 			t.Fatal(err)
 		}

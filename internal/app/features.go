@@ -11,6 +11,7 @@ import (
 
 	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/lti"
+	"github.com/laurel-edu/laurel/lti/course"
 
 	"github.com/laurel-edu/laurel/internal/accounts"
 	"github.com/laurel-edu/laurel/internal/audit"
@@ -38,6 +39,7 @@ type features struct {
 	Public   *public.Service
 	Staff    *staff.Service
 	LTI      *lti.Tool
+	Course   *course.Service
 	Canvas   *canvas.Service
 	Mail     *mail.Sender
 }
@@ -54,7 +56,7 @@ func templates(f fs.FS) fs.FS {
 // broken template stops start-up.
 func (a *App) build(ctx context.Context) error {
 	pages := append([]fs.FS{templates(auth.Templates), templates(accounts.Templates), templates(staff.Templates), templates(imports.Templates),
-		templates(delivery.Templates), templates(public.Templates), lti.Templates, canvas.Templates}, a.opts.Templates...)
+		templates(delivery.Templates), templates(public.Templates), lti.Templates, course.Templates, canvas.Templates}, a.opts.Templates...)
 	rd, err := web.NewRenderer(nil, pages...)
 	if err != nil {
 		return fmt.Errorf("templates: %w", err)
@@ -78,8 +80,12 @@ func (a *App) build(ctx context.Context) error {
 	actors := audit.Namers{a.Accounts, a.LTI}
 	a.Issuance.Actors, a.Accounts.Actors = actors, actors
 	a.LTI.Staff = a.Accounts
+	a.Course, err = course.New(course.Options{DB: a.DB, Platforms: a.LTI.Registry(), BaseURL: a.Config.BaseURL, Log: a.Log})
+	if err != nil {
+		return err
+	}
 	a.Canvas, err = canvas.New(canvas.Options{
-		DB: a.DB, Keys: a.Config.Keys, Issuer: a.Issuance, Platforms: canvas.LTIPlatforms(a.LTI.Registry()),
+		DB: a.DB, Keys: a.Config.Keys, Issuer: a.Issuance, Platforms: canvas.LTIPlatforms(a.LTI.Registry()), Courses: a.Course,
 		BaseURL: a.Config.BaseURL, LiveEventsJWKSURL: a.Config.LiveEventsJWKSURL, KeySets: a.LTI.KeySets(),
 		ReconcileInterval: a.Config.ReconcileInterval, Registerer: a.Metrics, Log: a.Log,
 		HTTPClient: a.LTI.NewPlatformClient(30 * time.Second), // Canvas URLs follow the platform fetch rule
@@ -87,7 +93,8 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.LTI.SetLaunchHandler(a.Canvas.HandleLaunch)
+	a.Course.SetCanvas(a.Canvas.CourseSide())
+	a.LTI.SetLaunchHandler(a.Course.HandleLaunch)
 	// Canvas keeps its platform settings (URL, API token) in its own table.
 	a.LTI.Registry().SetExtension(a.Canvas.PlatformSettings())
 	if a.Config.SMTPURL != "" {
@@ -112,13 +119,14 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	// and signatures; launch tokens; signed events).
 	a.LTI.Register(r, rd)
 	a.Canvas.RegisterDevKey(r)
-	a.Canvas.RegisterLaunch(r, a.launchDeps(rd))
+	a.Course.RegisterLaunch(r, a.launchDeps(rd))
 	a.Canvas.RegisterWebhook(r)
 
 	apiv1 := r.Group("/api/v1", a.Auth.Bearer(), web.TextGuard(rd))
 	api.Register(apiv1, a.Issuance)
 	a.Imports.RegisterAPI(apiv1)
-	a.Canvas.RegisterAPI(apiv1)
+	a.Course.RegisterAPI(apiv1)
+	a.Canvas.RegisterAPI(apiv1, a.Course)
 
 	staffr := r.Group("/", auth.RequireStaff(rd))
 	a.Staff.Register(staffr, rd)

@@ -5,18 +5,18 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/lti"
+	"github.com/laurel-edu/laurel/lti/course"
 )
 
-// launchDeps connects the Canvas launch views to the LTI tool: the launch
+// launchDeps connects the course views to the LTI tool: the launch
 // token, the NRPS roster and the deep-linking response.
-func (a *App) launchDeps(rd *web.Renderer) canvas.LaunchDeps {
-	return canvas.LaunchDeps{
+func (a *App) launchDeps(rd *web.Renderer) course.LaunchDeps {
+	return course.LaunchDeps{
 		LaunchFromRequest: a.LTI.LaunchFromRequest,
-		Roster: func(ctx context.Context, l *lti.Launch) ([]canvas.RosterMember, error) {
+		Roster: func(ctx context.Context, l *lti.Launch) ([]course.RosterMember, error) {
 			if l.NRPS == nil || l.NRPS.ContextMembershipsURL == "" {
 				return nil, nil // the platform offers no roster for this launch
 			}
@@ -24,9 +24,9 @@ func (a *App) launchDeps(rd *web.Renderer) canvas.LaunchDeps {
 			if err != nil {
 				return nil, err
 			}
-			out := make([]canvas.RosterMember, 0, len(members))
+			out := make([]course.RosterMember, 0, len(members))
 			for _, m := range members {
-				out = append(out, canvas.RosterMember{Sub: m.UserID, Name: m.Name, Email: m.Email, Roles: m.Roles, Status: m.Status})
+				out = append(out, course.RosterMember{Sub: m.UserID, Name: m.Name, Email: m.Email, Roles: m.Roles, Status: m.Status})
 			}
 			return out, nil
 		},

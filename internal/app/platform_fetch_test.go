@@ -10,6 +10,7 @@ import (
 	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/lti"
+	"github.com/laurel-edu/laurel/lti/course"
 )
 
 // The Canvas URL an owner stores is fetched by reconciliation with the
@@ -37,8 +38,8 @@ func TestCanvasURLFollowsPlatformFetchRule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	course, rule := "565", string(canvas.RuleCanvasCompletion)
-	m, err := app.Canvas.CreateMapping(ctx, "test", canvas.MappingInput{PlatformID: &p.ID, CanvasCourseID: &course, GroupID: &g.ID, CompletionRule: &rule})
+	courseID, rule := "565", string(course.RuleCanvasCompletion)
+	m, err := app.Course.CreateMapping(ctx, "test", course.MappingInput{PlatformID: &p.ID, CanvasCourseID: &courseID, GroupID: &g.ID, CompletionRule: &rule})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package canvas_test
+package course_test
 
 import (
 	"encoding/json"
@@ -105,57 +105,5 @@ func TestMappingAPI(t *testing.T) {
 	}
 	if st, b := e.api("GET", "/mappings/abc", admin, ""); st != 404 {
 		t.Fatalf("get bad id: %d %s", st, b)
-	}
-}
-
-func TestDevKeyJSON(t *testing.T) {
-	e := newEnv(t)
-	resp, err := http.Get(e.srv.URL + "/lti/canvas.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var cfg map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&cfg); err != nil {
-		t.Fatal(err)
-	}
-	for k, want := range map[string]string{
-		"oidc_initiation_url": "http://laurel.test/lti/login",
-		"target_link_uri":     "http://laurel.test/lti/launch",
-		"public_jwk_url":      "http://laurel.test/lti/jwks",
-	} {
-		if cfg[k] != want {
-			t.Errorf("%s = %v, want %s", k, cfg[k], want)
-		}
-	}
-	for _, k := range []string{"title", "description"} {
-		if s, _ := cfg[k].(string); s == "" {
-			t.Errorf("%s missing", k)
-		}
-	}
-	if !strings.Contains(fmt.Sprint(cfg["scopes"]), "contextmembership.readonly") {
-		t.Errorf("scopes = %v", cfg["scopes"])
-	}
-	ext := cfg["extensions"].([]any)[0].(map[string]any)
-	if ext["platform"] != "canvas.instructure.com" || ext["privacy_level"] != "public" {
-		t.Errorf("extension = %v", ext)
-	}
-	places := map[string]map[string]any{}
-	for _, p := range ext["settings"].(map[string]any)["placements"].([]any) {
-		pm := p.(map[string]any)
-		places[pm["placement"].(string)] = pm
-	}
-	nav := places["course_navigation"]
-	if nav["message_type"] != "LtiResourceLinkRequest" || nav["default"] != "enabled" || nav["visibility"] != "admins" {
-		t.Errorf("course_navigation = %v", nav)
-	}
-	for _, p := range []string{"link_selection", "assignment_selection"} {
-		if places[p]["message_type"] != "LtiDeepLinkingRequest" {
-			t.Errorf("%s = %v", p, places[p])
-		}
-	}
-	custom := cfg["custom_fields"].(map[string]any)
-	if custom["canvas_user_id"] != "$Canvas.user.id" || custom["canvas_course_id"] != "$Canvas.course.id" || custom["email"] != "$Person.email.primary" {
-		t.Errorf("custom_fields = %v", custom)
 	}
 }

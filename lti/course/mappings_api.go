@@ -1,4 +1,4 @@
-package canvas
+package course
 
 import (
 	"encoding/json"
@@ -11,20 +11,20 @@ import (
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/web"
-	"github.com/laurel-edu/laurel/issuance"
 )
 
 // RegisterAPI mounts the course-mapping JSON API on r, which is the /api/v1
 // group behind the API-token authentication middleware:
 //
-//	GET/POST /mappings, GET/PATCH/DELETE /mappings/:id, POST /mappings/:id/reconcile
+//	GET/POST /mappings, GET/PATCH/DELETE /mappings/:id
+//
+// (POST /mappings/:id/reconcile is package canvas's, on VisibleMapping.)
 func (s *Service) RegisterAPI(r gin.IRouter) {
 	r.GET("/mappings", web.API(s.apiListMappings))
 	r.POST("/mappings", web.API(s.apiCreateMapping))
 	r.GET("/mappings/:id", web.API(s.apiGetMapping))
 	r.PATCH("/mappings/:id", web.API(s.apiUpdateMapping))
 	r.DELETE("/mappings/:id", web.API(s.apiDeleteMapping))
-	r.POST("/mappings/:id/reconcile", web.API(s.apiReconcile))
 }
 
 // mappingBody is the JSON of a create or change. Ids are accepted as numbers
@@ -168,7 +168,15 @@ func staffName(p *auth.Principal) string {
 	return who + " (" + string(p.Role) + ")"
 }
 
-// visibleMapping loads mapping :id if the caller may map courses into its group.
+// VisibleMapping loads mapping :id of an API request if its principal may
+// map courses into the mapping's group; errors are apperr's (NotFound,
+// Forbidden, ...).
+func (s *Service) VisibleMapping(c *gin.Context) (Mapping, error) {
+	m, _, err := s.visibleMapping(c)
+	return m, err
+}
+
+// visibleMapping is VisibleMapping with the request's principal.
 func (s *Service) visibleMapping(c *gin.Context) (Mapping, *auth.Principal, error) {
 	p := auth.Current(c)
 	if err := p.Require(auth.MapCourses); err != nil {
@@ -228,23 +236,5 @@ func (s *Service) apiDeleteMapping(c *gin.Context) error {
 		return err
 	}
 	c.Status(http.StatusNoContent)
-	return nil
-}
-
-func (s *Service) apiReconcile(c *gin.Context) error {
-	m, _, err := s.visibleMapping(c)
-	if err != nil {
-		return err
-	}
-	res, err := s.reconcile(c.Request.Context(), m.ID, TriggerAPI)
-	if err != nil {
-		return err
-	}
-	created := make([]issuance.CredentialJSON, len(res.Created))
-	for i, cr := range res.Created {
-		created[i] = s.issuer.CredentialJSON(cr)
-	}
-	c.JSON(http.StatusOK, gin.H{"mapping_id": m.ID, "checked": res.Checked, "completed": res.Completed,
-		"created": created, "skipped": res.Skipped})
 	return nil
 }

@@ -1,4 +1,4 @@
-package canvas
+package course
 
 // The course group's credentials inside the LMS: every teacher, assistant
 // and designer of a mapped course sees them with their state; when the
@@ -229,7 +229,7 @@ func (s *Service) appCredentials(c *gin.Context) error {
 	case "nothing":
 		p.Error = "Select at least one credential to publish."
 	}
-	return s.views.Render(c, http.StatusOK, "canvas_credentials.html", p)
+	return s.views.Render(c, http.StatusOK, "course_credentials.html", p)
 }
 
 // plural is "1 credential" / "3 credentials" for a count from a query
@@ -349,7 +349,7 @@ func (s *Service) appCredential(c *gin.Context) error {
 	case "unchanged":
 		p.Notice = "Nothing changed."
 	}
-	return s.views.Render(c, http.StatusOK, "canvas_credential.html", p)
+	return s.views.Render(c, http.StatusOK, "course_credential.html", p)
 }
 
 // appAmend saves the amend form through the issuance core (which validates
@@ -384,7 +384,7 @@ func (s *Service) appAmend(c *gin.Context) error {
 		for _, fe := range fields {
 			p.Form.place(fe.Field, fe.Message)
 		}
-		return s.views.Render(c, http.StatusUnprocessableEntity, "canvas_credential.html", p)
+		return s.views.Render(c, http.StatusUnprocessableEntity, "course_credential.html", p)
 	}
 	c.Redirect(http.StatusSeeOther, r.url("/lti/app/credentials/"+url.PathEscape(cr.ID), url.Values{"done": {done}}))
 	return nil
@@ -429,7 +429,7 @@ func (s *Service) appPublishConfirm(c *gin.Context) error {
 		c.Redirect(http.StatusSeeOther, r.url("/lti/app/credentials", url.Values{"done": {"none"}}))
 		return nil
 	}
-	return s.views.Render(c, http.StatusOK, "canvas_publish_confirm.html", confirmPage{
+	return s.views.Render(c, http.StatusOK, "course_publish_confirm.html", confirmPage{
 		Token: r.l.Token, CourseTitle: r.l.Context.Title, Group: r.g, Sel: sel, Count: n,
 		BackURL: r.url("/lti/app/credentials", nil),
 	})

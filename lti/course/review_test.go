@@ -1,4 +1,4 @@
-package canvas_test
+package course_test
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
-	"github.com/laurel-edu/laurel/canvas/canvassim"
 	"github.com/laurel-edu/laurel/internal/browsertest"
+	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
 	"github.com/laurel-edu/laurel/issuance"
 )
 
@@ -304,7 +304,7 @@ func TestMappingFormPreselectsCourseGroup(t *testing.T) {
 	// Mapped, then unmapped: the group made for the course is preselected.
 	gid := e.mapByTeacher(t)
 	mid := mustMappingID(t, e, e.ltiPlat.ID, e.course.ContextID)
-	if err := e.svc.DeleteMapping(context.Background(), mid); err != nil {
+	if err := e.courses.DeleteMapping(context.Background(), mid); err != nil {
 		t.Fatal(err)
 	}
 	page = mustLaunch(t, e, e.teacher.ID)

@@ -1,4 +1,4 @@
-package canvas
+package course
 
 import (
 	"context"
@@ -66,9 +66,9 @@ func launchActor(l *lti.Launch) string {
 	return fmt.Sprintf("lti:%d:%s", l.Platform.ID, l.Sub)
 }
 
-// launchEmail is the launch user's email: the custom email (Canvas's
+// LaunchEmail is the launch user's email: the custom email (Canvas's
 // $Person.email.primary) over the id_token's claim.
-func launchEmail(l *lti.Launch) string {
+func LaunchEmail(l *lti.Launch) string {
 	if e := l.CustomValue("email"); e != "" {
 		return e
 	}
@@ -79,7 +79,7 @@ func launchEmail(l *lti.Launch) string {
 // missing; "" when both are).
 func launchPerson(l *lti.Launch) string {
 	who := strings.TrimSpace(l.Name)
-	if email := launchEmail(l); email != "" {
+	if email := LaunchEmail(l); email != "" {
 		who = strings.TrimSpace(who + " <" + email + ">")
 	}
 	return who
@@ -142,7 +142,7 @@ func (s *Service) kindOf(ctx context.Context, l *lti.Launch) platformKind {
 		return platformKind{Name: "Canvas", Canvas: true}
 	}
 	if code == "" {
-		if p, err := s.platform(ctx, l.Platform.ID); err == nil && p.CanvasURL != "" {
+		if u, _, err := s.canvas.Settings(ctx, l.Platform.ID); err == nil && u != "" {
 			return platformKind{Name: "Canvas", Canvas: true}
 		}
 	}

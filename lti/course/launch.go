@@ -1,11 +1,9 @@
-package canvas
+package course
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"errors"
-	"fmt"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -16,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/safetext"
 	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/lti"
@@ -24,7 +23,7 @@ import (
 //go:embed templates/*.html
 var templatesFS embed.FS
 
-// Templates are this package's pages (all named canvas_*.html), to pass to
+// Templates are this package's pages (all named course_*.html), to pass to
 // web.NewRenderer.
 var Templates fs.FS = func() fs.FS {
 	s, err := fs.Sub(templatesFS, "templates")
@@ -107,12 +106,12 @@ func (s *Service) RegisterLaunch(r gin.IRouter, deps LaunchDeps) {
 // viewRenderer is the renderer the pages use.
 type viewRenderer = *web.Renderer
 
-// HandleLaunch is the lti.LaunchHandler: it remembers what the launch says
-// about the Canvas user and course, then shows the instructor's, the
+// HandleLaunch is the lti.LaunchHandler: it has Canvas remember what the
+// launch says about its user, learns the course's ids, then shows the instructor's, the
 // assistant's or the student's view, or the deep-linking choice.
 func (s *Service) HandleLaunch(c *gin.Context, l *lti.Launch) error {
 	if s.views == nil || s.lti.Groups == nil || s.lti.Review == nil {
-		return errors.New("canvas: HandleLaunch before RegisterLaunch")
+		return errors.New("course: HandleLaunch before RegisterLaunch")
 	}
 	ctx := c.Request.Context()
 	course, err := s.noteLaunch(ctx, l)
@@ -120,7 +119,7 @@ func (s *Service) HandleLaunch(c *gin.Context, l *lti.Launch) error {
 		return err
 	}
 	if l.MessageType == lti.MessageDeepLinking {
-		return s.views.Render(c, http.StatusOK, "canvas_deeplink.html", deepLinkPage{Token: l.Token, CourseTitle: l.Context.Title, CanMap: s.mayMap(l) || s.mayView(l)})
+		return s.views.Render(c, http.StatusOK, "course_deeplink.html", deepLinkPage{Token: l.Token, CourseTitle: l.Context.Title, CanMap: s.mayMap(l) || s.mayView(l)})
 	}
 	return s.renderCourseView(c, l, course, "")
 }
@@ -137,39 +136,27 @@ func (s *Service) lookupCourse(ctx context.Context, l *lti.Launch) courseLookup 
 	return courseLookup{m, err}
 }
 
-// noteLaunch records the Canvas user (email, name, ids) and the root
-// account guid, fills the mapping's missing course ids and returns the
+// noteLaunch has Canvas record the launch's user (email, name, ids) and
+// root account guid, fills the mapping's missing course ids and returns the
 // course's mapping.
 func (s *Service) noteLaunch(ctx context.Context, l *lti.Launch) (courseLookup, error) {
-	pid := l.Platform.ID
-	uid := l.CustomValue("canvas_user_id")
-	email := launchEmail(l)
-	if err := s.LearnPlatformGUID(ctx, pid, l.ToolPlatformGUID); err != nil {
+	// The note and the lookup are independent: run side by side, a
+	// student's launch waits on the database once here.
+	noted := make(chan error, 1)
+	go func() { noted <- s.canvas.NoteLaunch(ctx, l) }()
+	course := s.lookupCourse(ctx, l)
+	if err := <-noted; err != nil {
 		return courseLookup{}, err
 	}
-	// One statement records the user (RememberUser's upsert) and finds the
-	// course's mapping: a student's launch waits on the database once here.
-	var course courseLookup
-	ccid := l.CustomValue("canvas_course_id")
-	err := s.stmts.GetContext(ctx, &course.m, noteLaunchSQL, pid, uid, l.Sub, l.Name, email, l.Context.ID, ccid)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return courseLookup{}, fmt.Errorf("remember canvas user %s of platform %d: %w", uid, pid, err)
-	}
-	course.m, course.err = courseMappingAnswer(course.m, err, pid, l.Context.ID, ccid)
 	if l.Context.ID == "" || course.err != nil {
 		return course, nil // a lookup that failed fails the view
 	}
-	m, err := s.learnCourseIDs(ctx, course.m, l.Context.ID, ccid)
+	m, err := s.learnCourseIDs(ctx, course.m, l.Context.ID, l.CustomValue("canvas_course_id"))
 	if apperr.Is(err, apperr.Conflict) {
 		return course, nil // the other id belongs to another mapping: leave both as they are
 	}
 	return courseLookup{m: m}, err
 }
-
-// noteLaunchSQL is rememberUserSQL ($1–$5), then the mapping of platform
-// $1's course by context id $6 or Canvas course id $7.
-var noteLaunchSQL = `WITH remembered AS (` + rememberUserSQL + `)
-` + courseMappingQuery("$1", "$6", "$7")
 
 // mayMap: teachers (not TAs) and admins map courses and ask for checks.
 func (s *Service) mayMap(l *lti.Launch) bool {
@@ -212,7 +199,7 @@ type staffPage struct {
 	RosterError string
 	HasToken    bool
 	CanvasURL   string
-	LastRun     *ReconcileRun
+	LastRun     *Check
 	ReviewURL   string
 	// CanPublish: this launch may review, amend and publish the group's
 	// credentials here; otherwise Reviewers says who does.
@@ -262,13 +249,13 @@ func (s *Service) renderCourseView(c *gin.Context, l *lti.Launch, course courseL
 			return err
 		}
 		p.Notice = notice
-		return s.views.Render(c, http.StatusOK, "canvas_staff.html", p)
+		return s.views.Render(c, http.StatusOK, "course_staff.html", p)
 	}
 	p, err := s.studentView(c.Request.Context(), l, course)
 	if err != nil {
 		return err
 	}
-	return s.views.Render(c, http.StatusOK, "canvas_student.html", p)
+	return s.views.Render(c, http.StatusOK, "course_student.html", p)
 }
 
 func (s *Service) staffView(ctx context.Context, l *lti.Launch, course courseLookup) (staffPage, error) {
@@ -300,14 +287,11 @@ func (s *Service) staffView(ctx context.Context, l *lti.Launch, course courseLoo
 	if p.Reviewers, err = s.reviewers(ctx, l); err != nil {
 		return p, err
 	}
-	plat, err := s.platform(ctx, l.Platform.ID)
-	if err == nil {
-		p.HasToken, p.CanvasURL = plat.HasCanvasToken, plat.CanvasURL
+	if u, tok, err := s.canvas.Settings(ctx, l.Platform.ID); err == nil {
+		p.HasToken, p.CanvasURL = tok, u
 	}
-	if runs, err := s.lastRuns(ctx, []int64{m.ID}); err == nil {
-		if r, ok := runs[m.ID]; ok {
-			p.LastRun = &r
-		}
+	if r, err := s.canvas.LastCheck(ctx, m.ID); err == nil {
+		p.LastRun = r
 	}
 	p.Roster, err = s.roster(ctx, l, m, p.Platform)
 	if err != nil {
@@ -396,21 +380,10 @@ func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping, kind pla
 			byRef[c.ExternalRef] = c
 		}
 	}
-	subs := map[string]string{} // sub → canvas user id
-	const q = `SELECT sub, canvas_user_id FROM canvas_users WHERE platform_id = $1 AND sub <> ''`
-	rows, err := s.db.QueryxContext(ctx, q, l.Platform.ID)
+	subs, err := s.canvas.UserIDs(ctx, l.Platform.ID) // sub → canvas user id
 	if err != nil {
-		return nil, fmt.Errorf("canvas users of platform %d: %w", l.Platform.ID, err)
+		return nil, err
 	}
-	for rows.Next() {
-		var sub, id string
-		if err := rows.Scan(&sub, &id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		subs[sub] = id
-	}
-	rows.Close()
 	var out []rosterRow
 	for _, mem := range members {
 		student := false
@@ -426,9 +399,9 @@ func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping, kind pla
 		var c issuance.Holding
 		ok := false
 		if id, known := subs[mem.Sub]; known {
-			c, ok = byRef[ExternalRef(l.Platform.ID, id)]
+			c, ok = byRef[s.canvas.ExternalRef(l.Platform.ID, id)]
 			if mem.Email != "" {
-				if err := s.RememberUser(ctx, l.Platform.ID, id, mem.Sub, mem.Name, mem.Email); err != nil {
+				if err := s.canvas.RememberUser(ctx, l.Platform.ID, id, mem.Sub, mem.Name, mem.Email); err != nil {
 					return nil, err
 				}
 			}
@@ -455,10 +428,10 @@ func (s *Service) studentView(ctx context.Context, l *lti.Launch, course courseL
 		return p, err
 	}
 	p.Mapped, p.ManualOnly = true, m.CompletionRule == RuleManual
-	email := launchEmail(l)
+	email := LaunchEmail(l)
 	ref := ""
 	if uid := l.CustomValue("canvas_user_id"); uid != "" {
-		ref = ExternalRef(l.Platform.ID, uid)
+		ref = s.canvas.ExternalRef(l.Platform.ID, uid)
 	}
 	// A published credential is shown with its link; an unpublished one
 	// only as awaiting review (its page is not public yet).
@@ -674,7 +647,7 @@ func (s *Service) rerenderMapForm(c *gin.Context, l *lti.Launch, f mapForm, errs
 	}
 	p.Form, p.Errors = f, errs
 	p.Error = "The course could not be mapped: please correct the fields below."
-	return s.views.Render(c, status, "canvas_staff.html", p)
+	return s.views.Render(c, status, "course_staff.html", p)
 }
 
 // appReconcile is the "Check completions now" button.
@@ -691,7 +664,7 @@ func (s *Service) appReconcile(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.reconcile(ctx, m.ID, TriggerButton)
+	checked, created, err := s.canvas.CheckCompletions(ctx, m.ID)
 	if err != nil {
 		if apperr.Code(err) == apperr.Internal {
 			return err
@@ -701,9 +674,9 @@ func (s *Service) appReconcile(c *gin.Context) error {
 			return verr
 		}
 		p.Error = apperr.Message(err)
-		return s.views.Render(c, http.StatusUnprocessableEntity, "canvas_staff.html", p)
+		return s.views.Render(c, http.StatusUnprocessableEntity, "course_staff.html", p)
 	}
-	s.redirectToView(c, l, url.Values{"done": {"checked"}, "checked": {strconv.Itoa(res.Checked)}, "created": {strconv.Itoa(len(res.Created))}})
+	s.redirectToView(c, l, url.Values{"done": {"checked"}, "checked": {strconv.Itoa(checked)}, "created": {strconv.Itoa(created)}})
 	return nil
 }
 
@@ -723,6 +696,6 @@ func (s *Service) appDeepLink(c *gin.Context) error {
 	if title == "" {
 		title = "My credential"
 	}
-	title = truncate(title, 200)
+	title = safetext.Truncate(title, 200)
 	return s.lti.DeepLink(c, l, title, s.baseURL+"/lti/launch", map[string]string{"laurel_view": "my_credential"})
 }

@@ -1,4 +1,4 @@
-package canvas_test
+package course_test
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package canvas
+package course
 
 import (
 	"context"
@@ -27,7 +27,7 @@ const (
 	RuleManual CompletionRule = "manual"
 )
 
-// Mapping ties a Canvas course on a platform to a credential group. A course
+// Mapping ties a course on a platform to a credential group. A course
 // is known by its LTI context_id (from launches) and/or its local Canvas
 // course id ($Canvas.course.id, which Live Events and the REST API use); a
 // mapping made by script may know only one, and a launch fills in the other.
@@ -81,6 +81,17 @@ LIMIT 5000`
 	return out, nil
 }
 
+// MappingIDs returns the ids of the mappings whose completion rule is rule,
+// in id order.
+func (s *Service) MappingIDs(ctx context.Context, rule CompletionRule) ([]int64, error) {
+	const q = `SELECT id FROM course_mappings WHERE completion_rule = $1 ORDER BY id`
+	var ids []int64
+	if err := s.db.SelectContext(ctx, &ids, q, rule); err != nil {
+		return nil, fmt.Errorf("mappings of rule %s: %w", rule, err)
+	}
+	return ids, nil
+}
+
 // Mapping returns mapping id, or an apperr.NotFound error.
 func (s *Service) Mapping(ctx context.Context, id int64) (Mapping, error) {
 	return mappingByID(ctx, s.db, id)
@@ -99,7 +110,10 @@ func mappingByID(ctx context.Context, q sqlx.QueryerContext, id int64) (Mapping,
 	return m, nil
 }
 
-func mappingByCourse(ctx context.Context, q sqlx.QueryerContext, platformID int64, courseID string) (Mapping, error) {
+// MappingByCourse returns the mapping of Canvas course courseID on a
+// platform, or an apperr.NotFound error. q runs the query (the completion
+// worker's transaction).
+func MappingByCourse(ctx context.Context, q sqlx.QueryerContext, platformID int64, courseID string) (Mapping, error) {
 	const sel = `SELECT ` + mappingCols + ` FROM course_mappings WHERE platform_id = $1 AND canvas_course_id = $2`
 	var m Mapping
 	err := sqlx.GetContext(ctx, q, &m, sel, platformID, courseID)
@@ -223,7 +237,7 @@ func (s *Service) CreateMapping(ctx context.Context, actor string, in MappingInp
 	if fe := in.validate(true); len(fe) > 0 {
 		return Mapping{}, apperr.Fields("The mapping has errors.", fe)
 	}
-	if _, err := s.platform(ctx, *in.PlatformID); err != nil {
+	if _, err := s.platforms.Platform(ctx, *in.PlatformID); err != nil {
 		if apperr.Is(err, apperr.NotFound) {
 			return Mapping{}, apperr.Fields("The mapping has errors.", []apperr.FieldError{{Index: -1, Field: "platform_id", Message: fmt.Sprintf("no platform %d", *in.PlatformID)}})
 		}
@@ -245,13 +259,12 @@ RETURNING id`
 		if err != nil {
 			return mappingWriteError(err, *in.GroupID)
 		}
-		_, err = requeueUnmapped(ctx, tx, *in.PlatformID, deref(in.CanvasCourseID), s.now())
-		return err
+		return s.canvas.RequeueUnmapped(ctx, tx, *in.PlatformID, deref(in.CanvasCourseID))
 	})
 	if err != nil {
 		return Mapping{}, fmt.Errorf("create mapping: %w", err)
 	}
-	s.Wake()
+	s.canvas.Wake()
 	return s.Mapping(ctx, id)
 }
 
@@ -306,7 +319,7 @@ RETURNING platform_id, COALESCE(canvas_course_id, '')`
 			return mappingWriteError(err, deref(in.GroupID))
 		}
 		if in.CanvasCourseID != nil {
-			_, err = requeueUnmapped(ctx, tx, pid, course, s.now())
+			err = s.canvas.RequeueUnmapped(ctx, tx, pid, course)
 		}
 		return err
 	})
@@ -316,7 +329,7 @@ RETURNING platform_id, COALESCE(canvas_course_id, '')`
 		}
 		return Mapping{}, err
 	}
-	s.Wake()
+	s.canvas.Wake()
 	return s.Mapping(ctx, id)
 }
 

@@ -1,0 +1,116 @@
+package canvas
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/laurel-edu/laurel/internal/web"
+	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/lti"
+	"github.com/laurel-edu/laurel/lti/course"
+)
+
+// CourseSide is Canvas's side of package course's views: give it to
+// course.Service.SetCanvas.
+func (s *Service) CourseSide() course.Canvas { return courseSide{s} }
+
+// courseSide implements course.Canvas.
+type courseSide struct{ s *Service }
+
+// NoteLaunch records the launch's Canvas user ($Canvas.user.id in the
+// custom "canvas_user_id") and its root account guid.
+func (c courseSide) NoteLaunch(ctx context.Context, l *lti.Launch) error {
+	if err := c.s.LearnPlatformGUID(ctx, l.Platform.ID, l.ToolPlatformGUID); err != nil {
+		return err
+	}
+	return c.s.RememberUser(ctx, l.Platform.ID, l.CustomValue("canvas_user_id"), l.Sub, l.Name, course.LaunchEmail(l))
+}
+
+func (c courseSide) Settings(ctx context.Context, platformID int64) (string, bool, error) {
+	p, err := c.s.platform(ctx, platformID)
+	return p.CanvasURL, p.HasCanvasToken, err
+}
+
+func (c courseSide) LastCheck(ctx context.Context, mappingID int64) (*course.Check, error) {
+	runs, err := c.s.lastRuns(ctx, []int64{mappingID})
+	if err != nil {
+		return nil, err
+	}
+	r, ok := runs[mappingID]
+	if !ok {
+		return nil, nil
+	}
+	return &course.Check{Trigger: r.Trigger, StartedAt: r.StartedAt, Checked: r.Checked, Created: r.Created, Error: r.Error}, nil
+}
+
+// CheckCompletions is the launch view's "Check completions now" button.
+func (c courseSide) CheckCompletions(ctx context.Context, mappingID int64) (int, int, error) {
+	res, err := c.s.reconcile(ctx, mappingID, TriggerButton)
+	return res.Checked, len(res.Created), err
+}
+
+func (c courseSide) UserIDs(ctx context.Context, platformID int64) (map[string]string, error) {
+	const q = `SELECT sub, canvas_user_id FROM canvas_users WHERE platform_id = $1 AND sub <> ''`
+	rows, err := c.s.db.QueryxContext(ctx, q, platformID)
+	if err != nil {
+		return nil, fmt.Errorf("canvas users of platform %d: %w", platformID, err)
+	}
+	defer rows.Close()
+	subs := map[string]string{}
+	for rows.Next() {
+		var sub, id string
+		if err := rows.Scan(&sub, &id); err != nil {
+			return nil, fmt.Errorf("canvas users of platform %d: %w", platformID, err)
+		}
+		subs[sub] = id
+	}
+	return subs, rows.Err()
+}
+
+func (c courseSide) RememberUser(ctx context.Context, platformID int64, canvasUserID, sub, name, email string) error {
+	return c.s.RememberUser(ctx, platformID, canvasUserID, sub, name, email)
+}
+
+func (courseSide) ExternalRef(platformID int64, canvasUserID string) string {
+	return ExternalRef(platformID, canvasUserID)
+}
+
+func (c courseSide) RequeueUnmapped(ctx context.Context, tx *sqlx.Tx, platformID int64, canvasCourseID string) error {
+	_, err := requeueUnmapped(ctx, tx, platformID, canvasCourseID, c.s.now())
+	return err
+}
+
+func (c courseSide) Wake() { c.s.Wake() }
+
+// RegisterAPI mounts the Canvas part of the course-mapping JSON API on r,
+// the /api/v1 group behind the API-token authentication middleware (package
+// course mounts the rest of /mappings):
+//
+//	POST /mappings/:id/reconcile
+func (s *Service) RegisterAPI(r gin.IRouter, courses *course.Service) {
+	r.POST("/mappings/:id/reconcile", web.API(func(c *gin.Context) error {
+		m, err := courses.VisibleMapping(c)
+		if err != nil {
+			return err
+		}
+		return s.apiReconcile(c, m)
+	}))
+}
+
+func (s *Service) apiReconcile(c *gin.Context, m course.Mapping) error {
+	res, err := s.reconcile(c.Request.Context(), m.ID, TriggerAPI)
+	if err != nil {
+		return err
+	}
+	created := make([]issuance.CredentialJSON, len(res.Created))
+	for i, cr := range res.Created {
+		created[i] = s.issuer.CredentialJSON(cr)
+	}
+	c.JSON(http.StatusOK, gin.H{"mapping_id": m.ID, "checked": res.Checked, "completed": res.Completed,
+		"created": created, "skipped": res.Skipped})
+	return nil
+}
