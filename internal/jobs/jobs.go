@@ -126,7 +126,22 @@ func RetryNow(ctx context.Context, ext sqlx.ExecerContext, kind string, now time
 		return 0, fmt.Errorf("retry %s jobs now: %w", kind, err)
 	}
 	n, _ := res.RowsAffected()
+	if n > 0 {
+		if err := notify(ctx, ext); err != nil {
+			return 0, fmt.Errorf("retry %s jobs now: %w", kind, err)
+		}
+	}
 	return int(n), nil
+}
+
+// notify wakes the listening workers (on commit, when ext is a transaction)
+// for jobs an UPDATE made due; the trigger of migration 0024 covers INSERTs.
+func notify(ctx context.Context, ext sqlx.ExecerContext) error {
+	const q = `SELECT pg_notify('laurel_jobs', '')`
+	if _, err := ext.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("notify workers: %w", err)
+	}
+	return nil
 }
 
 // Stats counts jobs of kind by state, for tests and the ops pages.
