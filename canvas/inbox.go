@@ -128,7 +128,9 @@ func (s *Service) insertEvents(ctx context.Context, batch []*pendingEvent) ([]bo
 	inserted := map[string]bool{}
 	err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		clear(inserted)
-		rows, err := tx.QueryContext(ctx, insertEventsQuery, args...)
+		// Prepared: a batch under load is a few events, so planning the
+		// INSERT each time was a large share of its cost.
+		rows, err := s.stmts.TxQueryContext(ctx, tx, insertEventsQuery, args...)
 		if err != nil {
 			return err
 		}

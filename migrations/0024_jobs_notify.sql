@@ -17,7 +17,7 @@ CREATE TRIGGER jobs_notify AFTER INSERT ON jobs FOR EACH STATEMENT EXECUTE FUNCT
 -- done: schedule names it, and at most one row per schedule waits or runs,
 -- across every Laurel process.
 ALTER TABLE jobs ADD COLUMN schedule text;
-CREATE UNIQUE INDEX jobs_schedule ON jobs (schedule) WHERE state IN ('queued', 'running');
+CREATE UNIQUE INDEX jobs_schedule ON jobs (schedule) WHERE schedule IS NOT NULL AND state IN ('queued', 'running');
 
 -- +goose Down
 DROP INDEX jobs_schedule;

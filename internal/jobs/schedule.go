@@ -46,7 +46,7 @@ func (w *Worker) ensureSchedules(ctx context.Context) error {
 	}
 	w.mu.RUnlock()
 	const insert = `INSERT INTO jobs (kind, payload, schedule, run_at) VALUES ($1, '{}', $1, $2)
-		ON CONFLICT (schedule) WHERE state IN ('queued', 'running') DO NOTHING`
+		ON CONFLICT (schedule) WHERE schedule IS NOT NULL AND state IN ('queued', 'running') DO NOTHING`
 	const sooner = `UPDATE jobs SET run_at = $2 WHERE schedule = $1 AND state = 'queued' AND run_at > $2`
 	now := w.now()
 	for kind, every := range schedules {

@@ -91,6 +91,11 @@ type Policy struct {
 	// Timeout bounds one run of a handler of this kind (default the
 	// worker's Timeout).
 	Timeout time.Duration
+	// Gather is how long a worker woken for new jobs waits before it
+	// claims, so that jobs enqueued one transaction at a time under load
+	// are claimed in batches (the longest Gather of the worker's kinds
+	// applies; default none).
+	Gather time.Duration
 }
 
 // SetPolicy sets the retry policy of kind, replacing the worker's defaults
@@ -318,9 +323,29 @@ func (w *Worker) loop(ctx context.Context, n int) {
 			return
 		case <-woken:
 			t.Stop()
+			if g := w.gather(); g > 0 {
+				t := time.NewTimer(g)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
 		case <-t.C:
 		}
 	}
+}
+
+// gather is the longest Gather of the worker's kinds.
+func (w *Worker) gather() time.Duration {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	var g time.Duration
+	for _, p := range w.policies {
+		g = max(g, p.Gather)
+	}
+	return g
 }
 
 // idle is how long a goroutine that found nothing to do sleeps: Poll while
