@@ -1,9 +1,15 @@
-// Package jobs is Laurel's durable background queue: rows in the `jobs` table,
-// enqueued in the same transaction as the change they follow (so a committed
-// change never loses its follow-up work, and a rolled-back one never runs it),
-// claimed by workers with FOR UPDATE SKIP LOCKED under a short lease that the
-// running worker renews (so a dead worker's jobs run again within about 40 s),
-// and retried with back-off under a Policy per job kind.
+// Package jobs is Laurel's one engine for background work (email, signing,
+// imports, the Canvas inbox, scheduled reconciliation): rows in the `jobs`
+// table it owns, enqueued in the same transaction as the change they follow
+// (so a committed change never loses its follow-up work, and a rolled-back
+// one never runs it), claimed by workers with FOR UPDATE SKIP LOCKED under a
+// short lease that the running worker renews (so a dead worker's jobs run
+// again about 40 s after its last heartbeat, once a worker looks: at once
+// for a busy or restarted one, within the safety poll for an idle one), and
+// retried with back-off under a Policy per job kind. Scheduled tasks are
+// jobs that re-enqueue themselves (Worker.Schedule). Workers sleep until
+// PostgreSQL notifies them of new jobs (Worker.Listen), so an idle process
+// costs next to nothing.
 package jobs
 
 import (

@@ -66,7 +66,12 @@ type Worker struct {
 	schedules map[string]time.Duration
 	nextReap  time.Time
 
+	// wake wakes every idle goroutine (Wake, or the listening connection
+	// changed); nudge wakes one, for one notification: a goroutine that then
+	// finds work nudges the next, so the goroutines woken follow the work.
 	wake      signal
+	nudge     chan struct{}
+	nudgeOnce sync.Once
 	listening atomic.Bool
 	// schedulesOK is set once every schedule has its row.
 	schedulesOK atomic.Bool
@@ -228,9 +233,10 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
-// Wake makes the worker's idle goroutines look for work now: for a process
-// that knows it has just added jobs.
-func (w *Worker) Wake() { w.wake.broadcast() }
+// Wake makes an idle goroutine of the worker look for work now (after its
+// kinds' Gather), as a notification does: for a process that knows it has
+// just added jobs.
+func (w *Worker) Wake() { w.poke() }
 
 // notifyChannel is the channel migration 0024's trigger notifies.
 const notifyChannel = "laurel_jobs"
@@ -271,9 +277,12 @@ func (w *Worker) listen(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-l.Notify:
-			// nil after a reconnection: wake as well, for what was missed.
-			w.wake.broadcast()
+		case n := <-l.Notify:
+			if n == nil {
+				w.wake.broadcast() // reconnected: whatever was missed
+			} else {
+				w.poke()
+			}
 		case <-ping.C:
 			if w.listening.Load() {
 				if err := l.Ping(); err != nil {
@@ -285,6 +294,19 @@ func (w *Worker) listen(ctx context.Context) {
 }
 
 func (w *Worker) safetyPoll() time.Duration { return orDefault(w.SafetyPoll, time.Minute) }
+
+func (w *Worker) nudges() chan struct{} {
+	w.nudgeOnce.Do(func() { w.nudge = make(chan struct{}, 1) })
+	return w.nudge
+}
+
+// poke wakes one idle goroutine, or the next to become idle.
+func (w *Worker) poke() {
+	select {
+	case w.nudges() <- struct{}{}:
+	default:
+	}
+}
 
 func (w *Worker) loop(ctx context.Context, n int) {
 	poll := orDefault(w.Poll, time.Second)
@@ -308,13 +330,16 @@ func (w *Worker) loop(ctx context.Context, n int) {
 			w.Log.Warn("jobs: cannot claim work; will retry", "worker", n, "err", err, "retry_in", wait)
 		case got > 0:
 			failures = 0
+			w.poke() // there may be more: let another goroutine look too
 			continue
 		default:
 			failures = 0
 			wait = w.idle(ctx, poll)
 		}
+		nudged := w.nudges()
 		if err != nil {
-			woken = nil // during an outage, a wake is no reason to retry sooner
+			// During an outage, a wake is no reason to retry sooner.
+			woken, nudged = nil, nil
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -322,6 +347,8 @@ func (w *Worker) loop(ctx context.Context, n int) {
 			t.Stop()
 			return
 		case <-woken:
+			t.Stop()
+		case <-nudged:
 			t.Stop()
 			if g := w.gather(); g > 0 {
 				t := time.NewTimer(g)
