@@ -91,7 +91,11 @@ func enqueueEvents(ctx context.Context, tx *sqlx.Tx, ids []int64) error {
 	}
 	payloads := make([]json.RawMessage, len(ids))
 	for i, id := range ids {
-		payloads[i] = json.RawMessage(`{"event_id":` + strconv.FormatInt(id, 10) + `}`)
+		b, err := json.Marshal(inboxJob{EventID: id})
+		if err != nil {
+			return fmt.Errorf("enqueue event %d: %w", id, err)
+		}
+		payloads[i] = b
 	}
 	_, err := jobs.EnqueueMany(ctx, tx, InboxJob, payloads)
 	return err

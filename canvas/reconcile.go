@@ -329,7 +329,7 @@ const ReconcileJob = "canvas.reconcile"
 
 // reconcilePolicy gives a run as long as many courses' worth of Canvas pages
 // take (the worker's default of 5 minutes would cut it).
-var reconcilePolicy = jobs.Policy{MaxAttempts: 1, Timeout: 6 * time.Hour}
+var reconcilePolicy = jobs.Policy{Timeout: 6 * time.Hour}
 
 // reconcileJob is ReconcileJob's handler. ReconcileIfDue still holds the
 // advisory lock and looks at the last scheduled run, so a process of an
