@@ -117,6 +117,10 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 func (a *App) RunWorkers(ctx context.Context) error {
 	w := jobs.NewWorker(a.DB, a.Log)
 	w.Listen = a.Config.DatabaseURL
+	// The inbox had 8 loops of its own beside the worker's 8 goroutines:
+	// 16 keep completions moving while emails are being sent. Idle, they
+	// cost nothing (woken one at a time by notifications).
+	w.Concurrency = 16
 	w.Handle(auth.AccountEmailJob, a.Auth.SendAccountEmail(a.Mail, a.Config.MailFrom, a.Config.BaseURL))
 	w.HandleBatch(issuance.EmailJob, a.Issuance.SendEmailBatch(a.Mail, a.Config.MailFrom))
 	w.SetPolicy(issuance.EmailJob, issuance.EmailRetry)
