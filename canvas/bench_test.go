@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/internal/benchcpu"
 	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
 )
@@ -103,6 +104,12 @@ SELECT 'bench|' || g, 'course_completed', $1, '', '1100', (500000 + g)::text, no
        jsonb_set(jsonb_set($2::jsonb, '{body,user,id}', to_jsonb((500000 + g)::text)), '{body,user,email}', to_jsonb('w' || g || '@example.com'))
 FROM generate_series(1, $3) AS g`
 	if _, err := e.db.Exec(q, e.events.Host(), string(payload), n); err != nil {
+		b.Fatal(err)
+	}
+	// With their jobs, as the webhook enqueues them.
+	const jq = `INSERT INTO jobs (kind, payload)
+SELECT $1, jsonb_build_object('event_id', id) FROM canvas_events WHERE state = 'received' ORDER BY id`
+	if _, err := e.db.Exec(jq, canvas.InboxJob); err != nil {
 		b.Fatal(err)
 	}
 	runtime.GC()

@@ -24,7 +24,8 @@
 //
 // A valid event is stored in the canvas_events inbox (a re-delivery, same
 // metadata.request_id, is a no-op) and answered 200 {"status": "accepted" |
-// "duplicate" | "ignored"}; the inbox worker then creates the credential.
+// "duplicate" | "ignored"}; its job (InboxJob, enqueued in the same
+// transaction) then creates the credential.
 // A refusal answers 400, 401 or 413 {"error": {"code", "reason", "message"}},
 // and 503 with Retry-After when Laurel cannot store the event (Canvas
 // retries).
@@ -38,12 +39,14 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/laurel-edu/laurel/internal/db"
+	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/jose"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/web"
@@ -168,8 +171,9 @@ type Service struct {
 	// guids is platform id → the learnedGUID last recorded for it.
 	guids sync.Map
 
-	// wake nudges the inbox worker of this process when an event arrives.
-	wake chan struct{}
+	// running is the inbox worker RunInboxWorker runs, woken when an event
+	// arrives (the app's worker is woken by PostgreSQL instead).
+	running atomic.Pointer[jobs.Worker]
 	// views renders the admin page (set by RegisterAdmin).
 	views *web.Renderer
 }
@@ -221,7 +225,6 @@ func New(o Options) (*Service, error) {
 		reconcileInterval: o.ReconcileInterval,
 		rateLimitBackoff:  o.RateLimitBackoff,
 		inboxConcurrency:  o.InboxConcurrency,
-		wake:              make(chan struct{}, 1),
 		ingest:            make(chan *pendingEvent, 4*maxIngestBatch),
 		metrics:           newMetrics(),
 	}
@@ -285,9 +288,8 @@ func (m *metrics) register(r prometheus.Registerer) error {
 
 // Wake tells this process's inbox worker that work may be waiting.
 func (s *Service) Wake() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
+	if w := s.running.Load(); w != nil {
+		w.Wake()
 	}
 }
 

@@ -3,9 +3,11 @@ package canvas
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/mail"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +17,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/safetext"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/lti/course"
@@ -50,11 +53,97 @@ type knownUser struct {
 	Email  string `db:"email"`
 }
 
-// ProcessInbox handles up to limit ready inbox events in one transaction and
-// returns how many it handled. Rows are claimed with FOR UPDATE SKIP LOCKED in
-// the transaction that creates their credentials and marks them processed: if
-// the process dies at any moment, PostgreSQL rolls the transaction back and
-// releases the rows, so the next worker redoes exactly the unfinished ones.
+// InboxJob is the job kind that processes one stored completion event: the
+// webhook enqueues it in the transaction that stores the event, so the inbox
+// runs on the one job engine (its leases, back-off and wake-ups).
+const InboxJob = "canvas.event"
+
+// inboxPolicy retries an event's job after a failure on our side with a
+// growing delay (1 s, 2 s, 4 s, ... up to about 4 minutes). The job itself
+// never dies: an event that keeps failing is recorded as failed by
+// processEvents after maxAttempts (counted on the event, so a database
+// outage, which fails whole batches, never uses them up).
+//
+// A batch costs a constant number of statements (EnsureCredentials), so
+// bigger batches amortise the round trips: 100 → ~4,000 events/s, 500 →
+// ~5,500, 1,000 → ~7,000 on 2 cores (BenchmarkCompletionWorker), at the
+// price of memory and of more work redone after a crash or a careful retry.
+// 500 is the middle. For the same reason a woken worker lets deliveries
+// gather for 50 ms before it claims (a completion becomes a credential at
+// most that much later, and the batches under load are tens of times
+// larger).
+var inboxPolicy = jobs.Policy{
+	MaxAge:      100 * 365 * 24 * time.Hour,
+	BaseBackoff: time.Second,
+	MaxBackoff:  256 * time.Second,
+	BatchSize:   500,
+	Gather:      50 * time.Millisecond,
+}
+
+// inboxJob is the payload of an InboxJob.
+type inboxJob struct {
+	EventID int64 `json:"event_id"`
+}
+
+// enqueueEvents adds the processing jobs of events ids through tx, the
+// transaction that stored (or re-queued) them.
+func enqueueEvents(ctx context.Context, tx *sqlx.Tx, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	payloads := make([]json.RawMessage, len(ids))
+	for i, id := range ids {
+		b, err := json.Marshal(inboxJob{EventID: id})
+		if err != nil {
+			return fmt.Errorf("enqueue event %d: %w", id, err)
+		}
+		payloads[i] = b
+	}
+	_, err := jobs.EnqueueMany(ctx, tx, InboxJob, payloads)
+	return err
+}
+
+// HandleJobs registers the Canvas jobs on w: the inbox (one job per stored
+// completion, handled in batches) and the scheduled reconciliation.
+func (s *Service) HandleJobs(w *jobs.Worker) {
+	w.HandleBatch(InboxJob, s.processEvents)
+	w.SetPolicy(InboxJob, inboxPolicy)
+	w.Schedule(ReconcileJob, s.reconcileInterval, s.reconcileJob)
+	w.SetPolicy(ReconcileJob, reconcilePolicy)
+}
+
+// RunInboxWorker processes the inbox alone until ctx ends, with
+// Options.InboxConcurrency goroutines, polling (or woken by this process's
+// webhook): for tests and benchmarks. Workers in other processes may run at
+// the same time.
+func (s *Service) RunInboxWorker(ctx context.Context) error {
+	w := s.inboxWorker(inboxPolicy.BatchSize)
+	w.Concurrency, w.Poll = s.inboxConcurrency, 500*time.Millisecond
+	s.running.Store(w)
+	defer s.running.CompareAndSwap(w, nil)
+	return w.Run(ctx)
+}
+
+func (s *Service) inboxWorker(batchSize int) *jobs.Worker {
+	w := jobs.NewWorker(s.db, s.log)
+	w.HandleBatch(InboxJob, s.processEvents)
+	p := inboxPolicy
+	p.BatchSize = batchSize
+	w.SetPolicy(InboxJob, p)
+	return w
+}
+
+// ProcessInbox handles up to limit ready inbox events now and returns how
+// many it claimed: what the worker does on each wake-up, for tests.
+func (s *Service) ProcessInbox(ctx context.Context, limit int) (int, error) {
+	return s.inboxWorker(limit).RunOnce(ctx)
+}
+
+// processEvents is the batch handler of InboxJob. The events are loaded FOR
+// UPDATE in the transaction that creates their credentials, marks them
+// processed and marks their jobs done: if the process dies at any moment,
+// PostgreSQL rolls the transaction back, and the jobs run again when their
+// lease expires, redoing exactly the unfinished events.
 //
 // A batch first runs optimistically: the batch's credentials are ensured with
 // one issuance.EnsureCredentials call per mapping (a constant number of
@@ -63,60 +152,93 @@ type knownUser struct {
 // the database refuses) is the batch rolled back and run again carefully,
 // each event under its own savepoint, so one bad event never undoes or blocks
 // the others.
-func (s *Service) ProcessInbox(ctx context.Context, limit int) (int, error) {
-	n, err := s.processBatch(ctx, limit, false)
+func (s *Service) processEvents(ctx context.Context, js []jobs.Job) []error {
+	errs, err := s.processBatch(ctx, js, false)
 	if errors.Is(err, errCareful) {
-		return s.processBatch(ctx, limit, true)
+		errs, err = s.processBatch(ctx, js, true)
 	}
-	return n, err
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "inbox worker", "events", len(js), "err", err)
+		}
+		errs = make([]error, len(js))
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	return errs
 }
 
 // errCareful asks for the batch to be redone event by event.
 var errCareful = errors.New("a credential failed: redo the batch with savepoints")
 
-func (s *Service) processBatch(ctx context.Context, limit int, careful bool) (int, error) {
+// processBatch handles the events of jobs js in one transaction and returns
+// one error per job: nil when its event is finished (its job is then already
+// marked done), the reason when the event is to be retried.
+func (s *Service) processBatch(ctx context.Context, js []jobs.Job, careful bool) ([]error, error) {
 	const q = `
 SELECT id, hostname, root_account_guid, canvas_course_id, canvas_user_id, completed_at, payload, platform_id, attempts
 FROM canvas_events
-WHERE state = 'received' AND run_at <= now()
-ORDER BY run_at, id
-LIMIT $1
-FOR UPDATE SKIP LOCKED`
+WHERE id = ANY($1) AND state = 'received'
+ORDER BY id
+FOR UPDATE`
+	ids := make([]int64, 0, len(js))
+	for _, j := range js {
+		var p inboxJob
+		if json.Unmarshal(j.Payload, &p) == nil {
+			ids = append(ids, p.EventID)
+		}
+	}
 	// Read before the transaction: a worker holding a transaction must never
 	// wait for a second connection (a full pool would deadlock).
 	platforms, err := s.platformList(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("process inbox: %w", err)
+		return nil, fmt.Errorf("process inbox: %w", err)
 	}
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("process inbox: begin: %w", err)
+		return nil, fmt.Errorf("process inbox: begin: %w", err)
 	}
 	defer tx.Rollback()
 	var rows []inboxRow
-	if err := tx.SelectContext(ctx, &rows, q, limit); err != nil {
-		return 0, fmt.Errorf("process inbox: claim %d: %w", limit, err)
-	}
-	if len(rows) == 0 {
-		return 0, nil
+	if err := tx.SelectContext(ctx, &rows, q, pq.Array(ids)); err != nil {
+		return nil, fmt.Errorf("process inbox: load %d events: %w", len(ids), err)
 	}
 	b := &batch{s: s, tx: tx, careful: careful, platforms: platforms, mappings: map[string]*course.Mapping{}, users: map[string]knownUser{}}
 	if err := b.loadUsers(ctx, rows); err != nil {
-		return 0, err
+		return nil, err
 	}
 	for i := range rows {
 		if err := b.process(ctx, &rows[i]); err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
 	if err := b.issue(ctx); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if err := b.record(ctx); err != nil {
-		return 0, err
+		return nil, err
+	}
+	// Every job is done but those whose event waits for a retry (an event
+	// already handled, or gone, needs nothing more).
+	retry := make(map[int64]error, len(b.retries))
+	for _, r := range b.retries {
+		retry[r.ID] = errors.New(r.Reason)
+	}
+	errs := make([]error, len(js))
+	var done []jobs.Job
+	for i, j := range js {
+		var p inboxJob
+		_ = json.Unmarshal(j.Payload, &p)
+		if errs[i] = retry[p.EventID]; errs[i] == nil {
+			done = append(done, j)
+		}
+	}
+	if err := jobs.MarkDoneMany(ctx, tx, done); err != nil {
+		return nil, fmt.Errorf("process inbox: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("process inbox: commit %d events: %w", len(rows), err)
+		return nil, fmt.Errorf("process inbox: commit %d events: %w", len(rows), err)
 	}
 	for _, f := range b.finished {
 		s.metrics.processed.WithLabelValues(f.State).Inc()
@@ -126,9 +248,9 @@ FOR UPDATE SKIP LOCKED`
 	}
 	for _, r := range b.retries {
 		s.metrics.processed.WithLabelValues("retried").Inc()
-		s.log.WarnContext(ctx, "live event will be retried", "event_id", r.ID, "delay_s", r.Delay, "err", r.Reason)
+		s.log.WarnContext(ctx, "live event will be retried", "event_id", r.ID, "attempt", r.Attempt, "err", r.Reason)
 	}
-	return len(rows), nil
+	return errs, nil
 }
 
 // finishedEvent is an outcome to write back; retryEvent a deferred event.
@@ -142,9 +264,9 @@ type finishedEvent struct {
 }
 
 type retryEvent struct {
-	ID     int64
-	Delay  int
-	Reason string
+	ID      int64
+	Attempt int
+	Reason  string
 }
 
 // record writes every outcome of the batch back in two statements.
@@ -166,24 +288,26 @@ WHERE e.id = x.id`
 		}
 	}
 	if len(b.retries) > 0 {
+		// The delay is the job's back-off (inboxPolicy); the event counts
+		// its own failures and shows the last one on the admin page.
 		const q = `
 UPDATE canvas_events e
-SET attempts = attempts + 1, run_at = now() + x.d * interval '1 second', reason = x.r
-FROM unnest($1::bigint[], $2::int[], $3::text[]) AS x(id, d, r)
+SET attempts = attempts + 1, reason = x.r
+FROM unnest($1::bigint[], $2::text[]) AS x(id, r)
 WHERE e.id = x.id`
 		n := len(b.retries)
-		ids, ds, rs := make([]int64, n), make([]int64, n), make([]string, n)
+		ids, rs := make([]int64, n), make([]string, n)
 		for i, r := range b.retries {
-			ids[i], ds[i], rs[i] = r.ID, int64(r.Delay), r.Reason
+			ids[i], rs[i] = r.ID, r.Reason
 		}
-		if _, err := b.tx.ExecContext(ctx, q, pq.Array(ids), pq.Array(ds), pq.Array(rs)); err != nil {
+		if _, err := b.tx.ExecContext(ctx, q, pq.Array(ids), pq.Array(rs)); err != nil {
 			return fmt.Errorf("process inbox: schedule %d retries: %w", n, err)
 		}
 	}
 	return nil
 }
 
-// batch is the state of one ProcessInbox transaction.
+// batch is the state of one processBatch transaction.
 type batch struct {
 	s       *Service
 	tx      *sqlx.Tx
@@ -446,94 +570,34 @@ func (b *batch) finish(_ context.Context, r *inboxRow, state, reason string, m *
 	return nil
 }
 
-// retry puts the event back with a growing delay after an error on our side.
+// retry has the event's job run again after its back-off, following an error
+// on our side, or records the event failed once it has had maxAttempts.
 func (b *batch) retry(ctx context.Context, r *inboxRow, cause error) error {
 	if r.Attempts+1 >= maxAttempts {
 		b.s.log.ErrorContext(ctx, "live event failed after retries", "event_id", r.ID, "err", cause)
 		return b.finish(ctx, r, "failed", "gave up after "+strconv.Itoa(maxAttempts)+" attempts: "+safetext.Truncate(cause.Error(), 300), nil, "")
 	}
-	delay := 1 << min(r.Attempts, 8) // 1 s, 2 s, 4 s, ... capped at ~4 min
-	b.retries = append(b.retries, retryEvent{ID: r.ID, Delay: delay, Reason: safetext.Truncate(cause.Error(), 300)})
+	b.retries = append(b.retries, retryEvent{ID: r.ID, Attempt: r.Attempts + 1, Reason: safetext.Truncate(cause.Error(), 300)})
 	return nil
-}
-
-// RunInboxWorker processes the inbox until ctx ends, with
-// Options.InboxConcurrency loops (processing is bound by database round
-// trips, so several loops keep PostgreSQL busy). Each loop runs batches back
-// to back while there is work, then polls (or wakes on this process's
-// webhook). Workers in other processes may run at the same time.
-func (s *Service) RunInboxWorker(ctx context.Context) error {
-	var wg sync.WaitGroup
-	for range s.inboxConcurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.inboxLoop(ctx)
-		}()
-	}
-	wg.Wait()
-	return nil
-}
-
-// inboxGather is how long a woken inbox loop waits for more deliveries
-// before it claims a batch: a completion becomes a credential at most this
-// much later, and the batches under load are tens of times larger.
-const inboxGather = 50 * time.Millisecond
-
-func (s *Service) inboxLoop(ctx context.Context) {
-	// A batch costs a constant number of statements (EnsureCredentials), so
-	// bigger batches amortise the round trips: 100 → ~4,000 events/s, 500 →
-	// ~5,500, 1,000 → ~7,000 on 2 cores (BenchmarkCompletionWorker), at the
-	// price of memory and of more work redone after a crash or a careful
-	// retry. 500 is the middle.
-	const batchSize = 500
-	idle := 500 * time.Millisecond
-	for {
-		n, err := s.ProcessInbox(ctx, batchSize)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			s.log.ErrorContext(ctx, "inbox worker", "err", err)
-			n = 0
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(2 * time.Second):
-			}
-		}
-		if n == batchSize {
-			continue // more is waiting
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.wake:
-			// Let deliveries gather for a moment: a batch costs the same
-			// statements for one event as for 500, and a loop woken by every
-			// delivery would run batches of a few events under load.
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(inboxGather):
-			}
-		case <-time.After(idle):
-		}
-	}
 }
 
 // requeueUnmapped puts back, for processing, the completions that arrived in
-// the last 30 days for a course that has just been mapped.
+// the last 30 days for a course that has just been mapped, with their jobs.
 func requeueUnmapped(ctx context.Context, tx *sqlx.Tx, platformID int64, courseID string, now time.Time) (int64, error) {
 	const q = `
 UPDATE canvas_events SET state = 'received', reason = '', run_at = now(), processed_at = NULL
-WHERE state = 'unmapped' AND platform_id = $1 AND canvas_course_id = $2 AND received_at > $3`
+WHERE state = 'unmapped' AND platform_id = $1 AND canvas_course_id = $2 AND received_at > $3
+RETURNING id`
 	if courseID == "" {
 		return 0, nil
 	}
-	res, err := tx.ExecContext(ctx, q, platformID, courseID, now.Add(-unmappedWindow))
-	if err != nil {
+	var ids []int64
+	if err := tx.SelectContext(ctx, &ids, q, platformID, courseID, now.Add(-unmappedWindow)); err != nil {
 		return 0, fmt.Errorf("requeue unmapped completions of course %s on platform %d: %w", courseID, platformID, err)
 	}
-	return res.RowsAffected()
+	slices.Sort(ids)
+	if err := enqueueEvents(ctx, tx, ids); err != nil {
+		return 0, fmt.Errorf("requeue unmapped completions of course %s on platform %d: %w", courseID, platformID, err)
+	}
+	return int64(len(ids)), nil
 }

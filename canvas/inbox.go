@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/db"
 )
 
 // storeEvent writes a verified event into the inbox and reports whether it is
@@ -87,7 +89,8 @@ func (s *Service) ingestLoop() {
 	}
 }
 
-// insertEvents writes a batch of events in one statement and reports, per
+// insertEvents writes a batch of events in one statement, and the jobs that
+// will process the new completions in the same transaction, and reports, per
 // event, whether it was new.
 const insertEventsQuery = `
 INSERT INTO canvas_events (dedup_key, event_name, hostname, root_account_guid, canvas_course_id,
@@ -97,7 +100,7 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text
             $8::text[], $9::boolean[], $10::bigint[], $11::text[], $12::text[])
      AS x(k, n, h, g, c, u, t, p, sg, pl, st, r)
 ON CONFLICT (dedup_key) DO NOTHING
-RETURNING dedup_key`
+RETURNING dedup_key, id, state = 'received'`
 
 func (s *Service) insertEvents(ctx context.Context, batch []*pendingEvent) ([]bool, error) {
 	n := len(batch)
@@ -122,22 +125,37 @@ func (s *Service) insertEvents(ctx context.Context, batch []*pendingEvent) ([]bo
 	args := []any{pq.Array(keys), pq.Array(names), pq.Array(hosts), pq.Array(guids),
 		pq.Array(courses), pq.Array(users), pq.Array(completed), pq.Array(payloads), pq.Array(signed),
 		pq.Array(platforms), pq.Array(states), pq.Array(reasons)}
-	// Prepared: a batch under load is a few events, so planning the INSERT
-	// each time was a large share of its cost.
-	rows, err := s.stmts.QueryContext(ctx, insertEventsQuery, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store %d events: %w", n, err)
-	}
-	defer rows.Close()
 	inserted := map[string]bool{}
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, fmt.Errorf("store %d events: %w", n, err)
+	err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		clear(inserted)
+		// Prepared: a batch under load is a few events, so planning the
+		// INSERT each time was a large share of its cost.
+		rows, err := s.stmts.TxQueryContext(ctx, tx, insertEventsQuery, args...)
+		if err != nil {
+			return err
 		}
-		inserted[k] = true
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		var received []int64
+		for rows.Next() {
+			var k string
+			var id int64
+			var process bool
+			if err := rows.Scan(&k, &id, &process); err != nil {
+				return err
+			}
+			inserted[k] = true
+			if process {
+				received = append(received, id)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// RETURNING has no order; the jobs go in arrival (id) order.
+		slices.Sort(received)
+		return enqueueEvents(ctx, tx, received)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store %d events: %w", n, err)
 	}
 	out := make([]bool, n)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/db"
+	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/lti/course"
 )
@@ -320,25 +321,29 @@ func (s *Service) reconcileAll(ctx context.Context, trigger Trigger) ([]MappingR
 // process at a time run the scheduled reconciliation.
 const reconcileLockKey int64 = 0x6c61_7572_0004
 
-// RunReconciler reconciles every mapped course once per ReconcileInterval
-// until ctx ends. Every process may run it: an advisory lock admits one at a
-// time, and the time of the last scheduled run (in the database) keeps the
-// others from repeating it within the interval.
-func (s *Service) RunReconciler(ctx context.Context) error {
-	tick := min(s.reconcileInterval, time.Minute)
-	for {
-		if _, err := s.ReconcileIfDue(ctx); err != nil && ctx.Err() == nil {
-			s.log.ErrorContext(ctx, "scheduled reconciliation", "err", err)
-		}
-		if _, err := s.PruneEvents(ctx, EventRetention); err != nil && ctx.Err() == nil {
-			s.log.ErrorContext(ctx, "prune canvas events", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(tick):
-		}
+// ReconcileJob is the scheduled job (jobs.Worker.Schedule) that reconciles
+// every mapped course once per ReconcileInterval and prunes the inbox. Its
+// one row in the jobs table keeps its time across restarts and lets one
+// process at a time run it.
+const ReconcileJob = "canvas.reconcile"
+
+// reconcilePolicy gives a run as long as many courses' worth of Canvas pages
+// take (the worker's default of 5 minutes would cut it).
+var reconcilePolicy = jobs.Policy{Timeout: 6 * time.Hour}
+
+// reconcileJob is ReconcileJob's handler. ReconcileIfDue still holds the
+// advisory lock and looks at the last scheduled run, so a process of an
+// older version reconciling on its own ticker during a rolling upgrade does
+// not make it run twice.
+func (s *Service) reconcileJob(ctx context.Context, _ jobs.Job) error {
+	_, rerr := s.ReconcileIfDue(ctx)
+	if rerr != nil {
+		rerr = fmt.Errorf("scheduled reconciliation: %w", rerr)
 	}
+	if _, err := s.PruneEvents(ctx, EventRetention); err != nil {
+		return errors.Join(rerr, err)
+	}
+	return rerr
 }
 
 // ReconcileIfDue runs the scheduled reconciliation when no other process
@@ -380,8 +385,6 @@ func (s *Service) ReconcileIfDue(ctx context.Context) (bool, error) {
 	s.log.InfoContext(ctx, "scheduled reconciliation", "courses", len(results), "created", created, "failed", failed)
 	return true, nil
 }
-
-var _ = errors.Is
 
 // EventRetention is how long handled inbox events are kept: far longer than
 // Canvas retries a delivery (minutes) or an unmapped completion may still be

@@ -10,6 +10,7 @@ import (
 
 	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
 	"github.com/laurel-edu/laurel/lti"
 )
@@ -171,5 +172,43 @@ func TestPruneEvents(t *testing.T) {
 	// The recent event and the old failure (shown to admins) remain.
 	if got := e.count(`SELECT count(*) FROM canvas_events`); got != 2 {
 		t.Fatalf("%d events left, want 2", got)
+	}
+}
+
+// The scheduled reconciliation is a job: a worker runs it at once when none
+// ran before, prunes the inbox, and leaves exactly one row for its next run,
+// one interval later.
+func TestReconcileRunsAsScheduledJob(t *testing.T) {
+	e := newEnv(t)
+	m := e.mustMap("740", false)
+	done := time.Now()
+	e.rest.AddStudents("740", canvassim.RESTStudent{ID: "4", Name: "Quad", Email: "quad@example.com", CompletedAt: &done})
+	w := jobs.NewWorker(e.db, nil)
+	w.Poll = 20 * time.Millisecond
+	e.svc.HandleJobs(w)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); w.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for e.count(`SELECT count(*) FROM jobs WHERE kind = $1 AND state = 'done'`, canvas.ReconcileJob) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the scheduled reconciliation did not run")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-stopped
+	if n := e.count(`SELECT count(*) FROM canvas_reconciliations WHERE mapping_id = $1 AND trigger = 'schedule'`, m.ID); n != 1 {
+		t.Fatalf("scheduled runs = %d, want 1", n)
+	}
+	if n := len(e.credentials()); n != 1 {
+		t.Fatalf("credentials = %d, want 1", n)
+	}
+	var next time.Time
+	if err := e.db.Get(&next, `SELECT run_at FROM jobs WHERE kind = $1 AND state = 'queued'`, canvas.ReconcileJob); err != nil {
+		t.Fatalf("next run: %v", err)
+	}
+	if d := time.Until(next); d < 50*time.Minute || d > time.Hour {
+		t.Fatalf("next run in %s, want about the 1 h interval", d)
 	}
 }

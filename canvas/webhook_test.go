@@ -462,3 +462,35 @@ func TestWebhookJWKSRotationAndRefetchLimit(t *testing.T) {
 		t.Fatalf("%d credentials, want 2", n)
 	}
 }
+
+// Each stored completion has its processing job, enqueued with it; a
+// duplicate delivery adds none, and a job run twice (a worker that died
+// after the work) creates nothing more.
+func TestWebhookEnqueuesOneJobPerStoredCompletion(t *testing.T) {
+	e := newEnv(t)
+	e.mustMap("150", false)
+	c := canvassim.Completion{CourseID: "150", UserID: "1", UserName: "Ann", UserEmail: "ann@example.com", RequestID: "req-ann"}
+	for range 3 {
+		if st, b := e.deliver(c); st != 200 {
+			t.Fatalf("deliver: %d %s", st, b)
+		}
+	}
+	if n := e.count(`SELECT count(*) FROM jobs WHERE kind = $1 AND state = 'queued'`, canvas.InboxJob); n != 1 {
+		t.Fatalf("%d queued inbox jobs, want 1", n)
+	}
+	e.drain()
+	if n := e.count(`SELECT count(*) FROM jobs WHERE kind = $1 AND state = 'done'`, canvas.InboxJob); n != 1 {
+		t.Fatalf("%d done inbox jobs, want 1", n)
+	}
+	// The same job again, as after a lost lease.
+	if _, err := e.db.Exec(`UPDATE jobs SET state = 'queued', finished_at = NULL WHERE kind = $1`, canvas.InboxJob); err != nil {
+		t.Fatal(err)
+	}
+	e.drain()
+	if creds := e.credentials(); len(creds) != 1 {
+		t.Fatalf("credentials = %+v, want exactly 1", creds)
+	}
+	if n := e.count(`SELECT count(*) FROM canvas_events WHERE state = 'processed'`); n != 1 {
+		t.Fatalf("%d processed events, want 1", n)
+	}
+}

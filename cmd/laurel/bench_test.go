@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -194,6 +195,51 @@ func BenchmarkServeLoginLaunch(b *testing.B) {
 	b.ReportMetric(benchcpu.Percentile(launchLat, 0.99), "launch_p99_ms")
 	b.ReportMetric(benchcpu.Millis(laurel)/float64(b.N), "laurel_cpu_ms/launch")
 	b.ReportMetric(benchcpu.Millis(srv1-srv0-(cpu1-cpu0))/float64(b.N), "pg_redis_cpu_ms/launch")
+}
+
+// BenchmarkIdleServe is the CPU an idle `laurel serve` (workers on, real
+// PostgreSQL and Redis, this test binary re-executed as laurel) spends per
+// second of wall time with nothing to do: what polling, pings and tickers
+// cost. It lets the server settle, then idles for 60 s
+// (BENCH_IDLE_SECONDS shortens it for a quick check). Run it with
+// -benchtime 1x: each iteration is one whole idle period.
+func BenchmarkIdleServe(b *testing.B) {
+	idle := 60 * time.Second
+	if s := os.Getenv("BENCH_IDLE_SECONDS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			b.Fatalf("BENCH_IDLE_SECONDS=%q: want a positive number of seconds", s)
+		}
+		idle = time.Duration(n) * time.Second
+	}
+	catcher, err := mail.NewCatcher("127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer catcher.Close()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	listen := l.Addr().String()
+	l.Close()
+	cfg := config.Config{
+		DatabaseURL: testenv.DatabaseURL(b), RedisURL: testenv.RedisURL(b), BaseURL: "http://" + listen, Listen: listen,
+		SecretKey: secret.Generate(), SMTPURL: catcher.URL(), MailFrom: "Laurel <no-reply@laurel.test>",
+	}
+	pid := startServe(b, cfg)
+	// Start-up work (templates, first claims, keys) is not idling.
+	time.Sleep(5 * time.Second)
+	b.ResetTimer()
+	var cpu, wall time.Duration
+	for range b.N {
+		c0, t0 := mustCPU(b, pid), time.Now()
+		time.Sleep(idle)
+		cpu += mustCPU(b, pid) - c0
+		wall += time.Since(t0)
+	}
+	b.StopTimer()
+	b.ReportMetric(benchcpu.Millis(cpu)/wall.Seconds(), "ms-cpu/s")
 }
 
 // launched checks a launch answer: the student's page.

@@ -147,23 +147,21 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	return web.SecurityHeaders(a.Config.BaseURL, auth.CSRF(a.Auth.Sessions.LoadAndSave(r))), nil
 }
 
-// RunWorkers runs the background workers until ctx ends.
+// RunWorkers runs the background jobs until ctx ends: one jobs.Worker for
+// every kind (email, signing, imports, account mail, the Canvas inbox and
+// the scheduled reconciliation), woken by PostgreSQL notifications.
 func (a *App) RunWorkers(ctx context.Context) error {
 	w := jobs.NewWorker(a.DB, a.Log)
+	w.Listen = a.Config.DatabaseURL
+	// The inbox had 8 loops of its own beside the worker's 8 goroutines:
+	// 16 keep completions moving while emails are being sent. Idle, they
+	// cost nothing (woken one at a time by notifications).
+	w.Concurrency = 16
 	w.Handle(accounts.AccountEmailJob, a.Accounts.SendAccountEmail(a.Mail, a.Config.MailFrom, a.Config.BaseURL))
 	w.HandleBatch(issuance.EmailJob, a.Delivery.SendEmailBatch(a.Mail, a.Config.MailFrom))
 	w.SetPolicy(issuance.EmailJob, delivery.EmailRetry)
 	w.Handle(issuance.ChangedJob, a.Signing.HandleChanged())
 	a.Imports.HandleImportJobs(w)
-	errc := make(chan error, 3)
-	go func() { errc <- w.Run(ctx) }()
-	go func() { errc <- a.Canvas.RunInboxWorker(ctx) }()
-	go func() { errc <- a.Canvas.RunReconciler(ctx) }()
-	var first error
-	for range 3 {
-		if err := <-errc; err != nil && first == nil && ctx.Err() == nil {
-			first = err
-		}
-	}
-	return first
+	a.Canvas.HandleJobs(w)
+	return w.Run(ctx)
 }

@@ -79,3 +79,12 @@ func (s *Statements) ExecContext(ctx context.Context, query string, args ...any)
 	}
 	return s.db.ExecContext(ctx, query, args...)
 }
+
+// TxQueryContext is database/sql's QueryContext in tx through the prepared
+// statement (prepared on tx's connection if it is not yet).
+func (s *Statements) TxQueryContext(ctx context.Context, tx *sqlx.Tx, query string, args ...any) (*sql.Rows, error) {
+	if st := s.stmt(ctx, query); st != nil {
+		return tx.StmtxContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return tx.QueryContext(ctx, query, args...)
+}

@@ -1,9 +1,15 @@
-// Package jobs is Laurel's durable background queue: rows in the `jobs` table,
-// enqueued in the same transaction as the change they follow (so a committed
-// change never loses its follow-up work, and a rolled-back one never runs it),
-// claimed by workers with FOR UPDATE SKIP LOCKED under a short lease that the
-// running worker renews (so a dead worker's jobs run again within about 40 s),
-// and retried with back-off under a Policy per job kind.
+// Package jobs is Laurel's one engine for background work (email, signing,
+// imports, the Canvas inbox, scheduled reconciliation): rows in the `jobs`
+// table it owns, enqueued in the same transaction as the change they follow
+// (so a committed change never loses its follow-up work, and a rolled-back
+// one never runs it), claimed by workers with FOR UPDATE SKIP LOCKED under a
+// short lease that the running worker renews (so a dead worker's jobs run
+// again about 40 s after its last heartbeat, once a worker looks: at once
+// for a busy or restarted one, within the safety poll for an idle one), and
+// retried with back-off under a Policy per job kind. Scheduled tasks are
+// jobs that re-enqueue themselves (Worker.Schedule). Workers sleep until
+// PostgreSQL notifies them of new jobs (Worker.Listen), so an idle process
+// costs next to nothing.
 package jobs
 
 import (
@@ -126,7 +132,22 @@ func RetryNow(ctx context.Context, ext sqlx.ExecerContext, kind string, now time
 		return 0, fmt.Errorf("retry %s jobs now: %w", kind, err)
 	}
 	n, _ := res.RowsAffected()
+	if n > 0 {
+		if err := notify(ctx, ext); err != nil {
+			return 0, fmt.Errorf("retry %s jobs now: %w", kind, err)
+		}
+	}
 	return int(n), nil
+}
+
+// notify wakes the listening workers (on commit, when ext is a transaction)
+// for jobs an UPDATE made due; the trigger of migration 0024 covers INSERTs.
+func notify(ctx context.Context, ext sqlx.ExecerContext) error {
+	const q = `SELECT pg_notify('laurel_jobs', '')`
+	if _, err := ext.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("notify workers: %w", err)
+	}
+	return nil
 }
 
 // Stats counts jobs of kind by state, for tests and the ops pages.

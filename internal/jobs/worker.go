@@ -3,12 +3,14 @@ package jobs
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -36,8 +38,15 @@ type Worker struct {
 	// MaxAttempts is how many runs a job gets before it is dead, for kinds
 	// without their own Policy (default 10).
 	MaxAttempts int
-	// Poll is the wait after finding nothing to do (default 1 s).
+	// Listen is the PostgreSQL URL of the connection on which the worker
+	// LISTENs for new jobs (see Run). Empty: it polls every Poll.
+	Listen string
+	// Poll is the wait after finding nothing to do when the worker does not
+	// listen, or while its listening connection is down (default 1 s).
 	Poll time.Duration
+	// SafetyPoll is the longest a listening worker sleeps with nothing due,
+	// in case a notification was lost (default 1 minute).
+	SafetyPoll time.Duration
 	// BaseBackoff is the retry delay after the first failure; it doubles with
 	// each attempt up to MaxBackoff, with jitter (defaults 5 s and 1 h), for
 	// kinds without their own Policy.
@@ -50,11 +59,22 @@ type Worker struct {
 	Retention time.Duration
 	Log       *slog.Logger
 
-	mu       sync.RWMutex
-	handlers map[string]Handler
-	batch    map[string]BatchHandler
-	policies map[string]Policy
-	nextReap time.Time
+	mu        sync.RWMutex
+	handlers  map[string]Handler
+	batch     map[string]BatchHandler
+	policies  map[string]Policy
+	schedules map[string]time.Duration
+	nextReap  time.Time
+
+	// wake wakes every idle goroutine (Wake, or the listening connection
+	// changed); nudge wakes one, for one notification: a goroutine that then
+	// finds work nudges the next, so the goroutines woken follow the work.
+	wake      signal
+	nudge     chan struct{}
+	nudgeOnce sync.Once
+	listening atomic.Bool
+	// schedulesOK is set once every schedule has its row.
+	schedulesOK atomic.Bool
 }
 
 // Policy is how jobs of one kind are retried. A failed job is dead once it
@@ -69,6 +89,18 @@ type Policy struct {
 	// attempt up to MaxBackoff, with jitter.
 	BaseBackoff time.Duration
 	MaxBackoff  time.Duration
+	// BatchSize is how many jobs of this kind one claim takes (default the
+	// worker's BatchSize): a batch handler whose cost hardly grows with the
+	// batch wants large ones.
+	BatchSize int
+	// Timeout bounds one run of a handler of this kind (default the
+	// worker's Timeout).
+	Timeout time.Duration
+	// Gather is how long a worker woken for new jobs waits before it
+	// claims, so that jobs enqueued one transaction at a time under load
+	// are claimed in batches (the longest Gather of the worker's kinds
+	// applies; default none).
+	Gather time.Duration
 }
 
 // SetPolicy sets the retry policy of kind, replacing the worker's defaults
@@ -95,6 +127,12 @@ func (w *Worker) policy(kind string) Policy {
 	}
 	if p.MaxBackoff <= 0 {
 		p.MaxBackoff = orDefault(w.MaxBackoff, time.Hour)
+	}
+	if p.BatchSize <= 0 {
+		p.BatchSize = orDefault(w.BatchSize, 50)
+	}
+	if p.Timeout <= 0 {
+		p.Timeout = orDefault(w.Timeout, 5*time.Minute)
 	}
 	return p
 }
@@ -173,7 +211,16 @@ func orDefault[T int | time.Duration](v, d T) T {
 // Run claims and runs jobs until ctx is cancelled, then waits for the jobs in
 // hand to finish. A database outage is logged and waited out; it never stops
 // the worker.
+//
+// With Listen set, an idle worker costs nothing: it sleeps until a
+// notification says jobs were added (see migration 0024), the next queued
+// job of its kinds is due, a lease it may reap expires, or SafetyPoll
+// passes. While the listening connection is down it polls every Poll, so no
+// work waits for the reconnection.
 func (w *Worker) Run(ctx context.Context) error {
+	if w.Listen != "" {
+		go w.listen(ctx)
+	}
 	var wg sync.WaitGroup
 	for i := range orDefault(w.Concurrency, 8) {
 		wg.Add(1)
@@ -186,47 +233,233 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
-func (w *Worker) loop(ctx context.Context, n int) {
-	poll := orDefault(w.Poll, time.Second)
-	// Spread idle polling so goroutines do not hit the database in step.
-	wait := time.Duration(rand.Int64N(int64(poll)) + 1)
-	failures := 0
+// Wake makes an idle goroutine of the worker look for work now (after its
+// kinds' Gather), as a notification does: for a process that knows it has
+// just added jobs.
+func (w *Worker) Wake() { w.poke() }
+
+// notifyChannel is the channel migration 0024's trigger notifies.
+const notifyChannel = "laurel_jobs"
+
+// listen holds the LISTEN connection and wakes the idle goroutines on each
+// notification and on each change of the connection (a reconnection may
+// have missed notifications; a loss switches them to polling).
+func (w *Worker) listen(ctx context.Context) {
+	l := pq.NewListener(w.Listen, time.Second, time.Minute, func(ev pq.ListenerEventType, err error) {
+		switch ev {
+		case pq.ListenerEventDisconnected, pq.ListenerEventConnectionAttemptFailed:
+			if w.listening.Swap(false) {
+				w.Log.Warn("jobs: lost the notification connection; polling until it is back", "err", err)
+			}
+			w.wake.broadcast()
+		case pq.ListenerEventReconnected:
+			w.listening.Store(true)
+			w.wake.broadcast()
+		}
+	})
+	defer l.Close()
+	go func() {
+		// Listen blocks until the first connection; Close ends it.
+		if err := l.Listen(notifyChannel); err != nil {
+			if ctx.Err() == nil {
+				w.Log.Error("jobs: cannot listen for new jobs; polling", "err", err)
+			}
+			return
+		}
+		w.listening.Store(true)
+		w.wake.broadcast()
+	}()
+	// A half-open connection never reports its loss: a ping each safety
+	// poll finds it.
+	ping := time.NewTicker(w.safetyPoll())
+	defer ping.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(wait):
+		case n := <-l.Notify:
+			if n == nil {
+				w.wake.broadcast() // reconnected: whatever was missed
+			} else {
+				w.poke()
+			}
+		case <-ping.C:
+			if w.listening.Load() {
+				if err := l.Ping(); err != nil {
+					w.Log.Warn("jobs: notification connection does not answer", "err", err)
+				}
+			}
 		}
-		got, err := w.RunOnce(ctx)
+	}
+}
+
+func (w *Worker) safetyPoll() time.Duration { return orDefault(w.SafetyPoll, time.Minute) }
+
+func (w *Worker) nudges() chan struct{} {
+	w.nudgeOnce.Do(func() { w.nudge = make(chan struct{}, 1) })
+	return w.nudge
+}
+
+// poke wakes one idle goroutine, or the next to become idle.
+func (w *Worker) poke() {
+	select {
+	case w.nudges() <- struct{}{}:
+	default:
+	}
+}
+
+func (w *Worker) loop(ctx context.Context, n int) {
+	poll := orDefault(w.Poll, time.Second)
+	failures := 0
+	for {
+		// Taken before the claim, so a notification that arrives while the
+		// claim runs still ends the sleep that follows it.
+		woken := w.wake.wait()
+		var got int
+		err := w.ensureSchedulesOnce(ctx)
+		if err == nil {
+			got, err = w.RunOnce(ctx)
+		}
+		var wait time.Duration
 		switch {
-		case err != nil && ctx.Err() != nil:
+		case ctx.Err() != nil:
 			return
 		case err != nil:
 			failures++
 			wait = min(poll<<min(failures, 5), 30*time.Second)
 			w.Log.Warn("jobs: cannot claim work; will retry", "worker", n, "err", err, "retry_in", wait)
-		case got == 0:
+		case got > 0:
 			failures = 0
-			wait = poll
+			w.poke() // there may be more: let another goroutine look too
+			continue
 		default:
 			failures = 0
-			wait = 0
+			wait = w.idle(ctx, poll)
+		}
+		nudged := w.nudges()
+		if err != nil {
+			// During an outage, a wake is no reason to retry sooner.
+			woken, nudged = nil, nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-woken:
+			t.Stop()
+		case <-nudged:
+			t.Stop()
+			if g := w.gather(); g > 0 {
+				t := time.NewTimer(g)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
+		case <-t.C:
 		}
 	}
 }
 
-// RunOnce claims one batch and runs it, returning how many jobs it claimed.
-// If ctx is cancelled part-way, the jobs not yet started are released.
+// gather is the longest Gather of the worker's kinds.
+func (w *Worker) gather() time.Duration {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	var g time.Duration
+	for _, p := range w.policies {
+		g = max(g, p.Gather)
+	}
+	return g
+}
+
+// idle is how long a goroutine that found nothing to do sleeps: Poll while
+// the worker does not listen; else until the next queued job of its kinds is
+// due or the next lease may be reaped, at most SafetyPoll.
+func (w *Worker) idle(ctx context.Context, poll time.Duration) time.Duration {
+	// Spread polling so goroutines do not hit the database in step.
+	jitter := func(d time.Duration) time.Duration { return d/2 + time.Duration(rand.Int64N(int64(d/2)+1)) }
+	if !w.listening.Load() {
+		return jitter(poll)
+	}
+	const q = `SELECT (SELECT min(run_at) FROM jobs WHERE state = 'queued' AND kind = ANY($1)),
+		(SELECT min(locked_until) FROM jobs WHERE state = 'running')`
+	var runAt, leaseEnd sql.NullTime
+	if err := w.DB.QueryRowContext(ctx, q, pq.Array(w.kinds())).Scan(&runAt, &leaseEnd); err != nil {
+		return jitter(poll)
+	}
+	now := w.now()
+	wait := w.safetyPoll()
+	if runAt.Valid {
+		wait = min(wait, runAt.Time.Sub(now))
+	}
+	if leaseEnd.Valid {
+		w.mu.RLock()
+		reapAt := w.nextReap
+		w.mu.RUnlock()
+		if leaseEnd.Time.After(reapAt) {
+			reapAt = leaseEnd.Time
+		}
+		wait = min(wait, reapAt.Sub(now)+time.Millisecond)
+	}
+	return max(wait, time.Millisecond)
+}
+
+// signal wakes every goroutine waiting on it at once.
+type signal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// wait returns a channel closed by the next broadcast.
+func (s *signal) wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	return s.ch
+}
+
+func (s *signal) broadcast() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch != nil {
+		close(s.ch)
+		s.ch = nil
+	}
+}
+
+// RunOnce claims one batch of each batch size its kinds' policies ask for and
+// runs them, returning how many jobs it claimed. If ctx is cancelled
+// part-way, the jobs not yet started are released.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	kinds := w.kinds()
 	if len(kinds) == 0 {
 		return 0, nil
 	}
-	batch, err := w.claim(ctx, kinds)
-	if err != nil {
-		return 0, err
+	bySize := map[int][]string{}
+	for _, k := range kinds {
+		n := w.policy(k).BatchSize
+		bySize[n] = append(bySize[n], k)
 	}
-	// Jobs whose kind has a batch handler run together, in claim order.
+	total := 0
+	for size, ks := range bySize {
+		batch, err := w.claim(ctx, ks, size)
+		if err != nil {
+			return total, err
+		}
+		total += len(batch)
+		w.runClaimed(ctx, batch)
+	}
+	return total, nil
+}
+
+// runClaimed runs a claimed batch: jobs whose kind has a batch handler
+// together, in claim order, then the others one by one.
+func (w *Worker) runClaimed(ctx context.Context, batch []Job) {
 	byKind := map[string][]Job{}
 	for _, j := range batch {
 		if w.batchHandler(j.Kind) != nil {
@@ -252,10 +485,9 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		}
 		w.run(ctx, j)
 	}
-	return len(batch), nil
 }
 
-func (w *Worker) claim(ctx context.Context, kinds []string) ([]Job, error) {
+func (w *Worker) claim(ctx context.Context, kinds []string, limit int) ([]Job, error) {
 	now := w.now()
 	if err := w.reap(ctx, now); err != nil {
 		return nil, err
@@ -268,7 +500,7 @@ func (w *Worker) claim(ctx context.Context, kinds []string) ([]Job, error) {
 			LIMIT $4
 			FOR UPDATE SKIP LOCKED)
 		RETURNING id, kind, payload, attempts, created_at`
-	rows, err := w.DB.QueryxContext(ctx, q, now, pq.Array(kinds), now.Add(w.lease()), orDefault(w.BatchSize, 50))
+	rows, err := w.DB.QueryxContext(ctx, q, now, pq.Array(kinds), now.Add(w.lease()), limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim jobs: %w", err)
 	}
@@ -316,7 +548,7 @@ func (w *Worker) lease() time.Duration { return orDefault(w.Lease, 30*time.Secon
 // longer renew the lease (the database is unreachable), before another
 // worker may claim the jobs. stop ends the heartbeat.
 func (w *Worker) hold(ctx context.Context, js []Job) (hctx context.Context, stop func()) {
-	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), orDefault(w.Timeout, 5*time.Minute))
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.policy(js[0].Kind).Timeout)
 	lease := w.lease()
 	done := make(chan struct{})
 	ids := make([]int64, len(js))
@@ -461,6 +693,7 @@ func (w *Worker) reap(ctx context.Context, now time.Time) error {
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
 		w.Log.Warn("jobs: re-queued jobs whose worker stopped before finishing", "count", n)
+		_ = notify(ctx, w.DB) // for kinds this worker does not handle
 	}
 	// Keep the table small: finished jobs go after the retention period, a
 	// bounded number at a time so one reaper never holds long locks.
@@ -479,6 +712,13 @@ func (w *Worker) run(ctx context.Context, j Job) {
 	stop()
 	bctx, cancel := bookkeeping(ctx)
 	defer cancel()
+	if every, ok := w.scheduled(j.Kind); ok {
+		if err != nil {
+			w.Log.Error("jobs: scheduled job failed; it runs again at its next time", "id", j.ID, "kind", j.Kind, "err", err)
+		}
+		w.finish(bctx, func(c context.Context) error { return w.next(c, j, every) }, j)
+		return
+	}
 	if err == nil {
 		w.finish(bctx, func(c context.Context) error { return MarkDone(c, w.DB, j) }, j)
 		return
@@ -554,7 +794,9 @@ func (w *Worker) release(js []Job) {
 	defer cancel()
 	if _, err := w.DB.ExecContext(ctx, q, pq.Array(ids)); err != nil {
 		w.Log.Warn("jobs: cannot release jobs on shutdown; their lease will expire", "count", len(ids), "err", err)
+		return
 	}
+	_ = notify(ctx, w.DB) // another process may take them now; else its next poll does
 }
 
 // backoff is the delay before attempt+1 under p: exponential with "equal

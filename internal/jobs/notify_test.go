@@ -1,0 +1,170 @@
+package jobs_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/laurel-edu/laurel/internal/db"
+	"github.com/laurel-edu/laurel/internal/jobs"
+	"github.com/laurel-edu/laurel/internal/testenv"
+)
+
+// startWorker runs w until the test ends.
+func startWorker(t *testing.T, w *jobs.Worker) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(within); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+	}
+}
+
+// A listening worker sleeps far longer than its poll when idle, yet runs a
+// job as soon as the transaction that enqueued it commits, and not before.
+func TestListeningWorkerWakesOnCommit(t *testing.T) {
+	url := testenv.DatabaseURL(t)
+	d, err := db.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	var ran atomic.Int64
+	w := jobs.NewWorker(d, quiet)
+	w.Listen, w.Poll, w.SafetyPoll, w.Concurrency = url, time.Hour, time.Hour, 2
+	w.Handle("wake", func(context.Context, jobs.Job) error { ran.Add(1); return nil })
+	startWorker(t, w)
+	time.Sleep(300 * time.Millisecond) // listening, idle
+
+	tx, err := d.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jobs.Enqueue(context.Background(), tx, "wake", nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if ran.Load() != 0 {
+		t.Fatal("job ran before its transaction committed")
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "job run after commit", 2*time.Second, func() bool { return ran.Load() == 1 })
+
+	// A job enqueued for later wakes the worker at its time.
+	if _, err := d.Exec(`INSERT INTO jobs (kind, payload, run_at) VALUES ('wake', '{}', now() + interval '400 milliseconds')`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delayed job run", 3*time.Second, func() bool { return ran.Load() == 2 })
+
+	// RetryNow makes waiting retries due and wakes the worker.
+	if _, err := d.Exec(`INSERT INTO jobs (kind, payload, run_at, attempts) VALUES ('wake', '{}', now() + interval '1 hour', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n, err := jobs.RetryNow(context.Background(), d, "wake", time.Now()); err != nil || n != 1 {
+		t.Fatalf("RetryNow = %d, %v", n, err)
+	}
+	waitFor(t, "retried job run", 2*time.Second, func() bool { return ran.Load() == 3 })
+}
+
+// When the listening connection is killed, the worker polls until it is back
+// and loses no job.
+func TestListeningWorkerSurvivesLostConnection(t *testing.T) {
+	url := testenv.DatabaseURL(t)
+	d, err := db.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	var ran atomic.Int64
+	w := jobs.NewWorker(d, quiet)
+	w.Listen, w.Poll, w.SafetyPoll, w.Concurrency = url, 100*time.Millisecond, time.Hour, 1
+	w.Handle("wake", func(context.Context, jobs.Job) error { ran.Add(1); return nil })
+	startWorker(t, w)
+	waitFor(t, "worker listening", 3*time.Second, func() bool {
+		var n int
+		_ = d.Get(&n, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'`)
+		return n == 1
+	})
+	if _, err := d.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE datname = current_database() AND query LIKE 'LISTEN%'`); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if _, err := jobs.Enqueue(context.Background(), d, "wake", i); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	waitFor(t, "jobs run while reconnecting", 5*time.Second, func() bool { return ran.Load() == 5 })
+}
+
+// A schedule has one row, runs at its time, and re-enqueues itself once
+// done, even when its handler fails; a second worker (another process) never
+// runs it at the same time or adds a second row.
+func TestScheduleRunsOnceAtATimeAndRequeues(t *testing.T) {
+	url := testenv.DatabaseURL(t)
+	d, err := db.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	var runs, inFlight, overlap atomic.Int64
+	var mu sync.Mutex
+	var starts, ends []time.Time
+	h := func(context.Context, jobs.Job) error {
+		if inFlight.Add(1) > 1 {
+			overlap.Add(1)
+		}
+		defer inFlight.Add(-1)
+		mu.Lock()
+		starts = append(starts, time.Now())
+		mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+		mu.Lock()
+		ends = append(ends, time.Now())
+		mu.Unlock()
+		if runs.Add(1)%2 == 0 {
+			return context.DeadlineExceeded // a failed run still schedules the next
+		}
+		return nil
+	}
+	for range 2 {
+		w := jobs.NewWorker(d, quiet)
+		w.Listen, w.Poll, w.SafetyPoll = url, time.Hour, time.Hour
+		w.Schedule("tick", 300*time.Millisecond, h)
+		startWorker(t, w)
+	}
+	waitFor(t, "four scheduled runs", 5*time.Second, func() bool { return runs.Load() >= 4 })
+	if overlap.Load() > 0 {
+		t.Fatal("two runs of one schedule overlapped")
+	}
+	var waiting int
+	if err := d.Get(&waiting, `SELECT count(*) FROM jobs WHERE kind = 'tick' AND state IN ('queued', 'running')`); err != nil {
+		t.Fatal(err)
+	}
+	if waiting != 1 {
+		t.Fatalf("%d rows wait for the schedule, want 1", waiting)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// The first interval may be shorter: the second worker's start brings
+	// the waiting run forward to one interval after it.
+	for i := 2; i < len(starts); i++ {
+		if gap := starts[i].Sub(ends[i-1]); gap < 290*time.Millisecond {
+			t.Fatalf("run %d began %s after run %d ended, want the 300 ms interval", i+1, gap, i)
+		}
+	}
+}
