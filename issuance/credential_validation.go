@@ -17,7 +17,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
-	"github.com/laurel-edu/laurel/issuance/openbadges"
+	"github.com/laurel-edu/laurel/internal/text"
 )
 
 // prepared is a validated NewCredential ready to insert.
@@ -61,7 +61,7 @@ func checkName(s string) (string, string) {
 		return "", "Recipient name is required."
 	case len([]rune(s)) > 200:
 		return "", "Recipient name must be at most 200 characters."
-	case openbadges.CheckText(s) != nil:
+	case text.Check(s) != nil:
 		// The signed Open Badges credential carries the name.
 		return "", "Recipient name must not contain control characters."
 	}

@@ -17,7 +17,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/db"
-	"github.com/laurel-edu/laurel/issuance/openbadges"
+	"github.com/laurel-edu/laurel/internal/text"
 )
 
 var attributeKeyRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
@@ -119,7 +119,7 @@ func checkGroup(g *Group) []apperr.FieldError {
 	}
 	// Signed Open Badges achievements carry these texts.
 	for _, f := range [][2]string{{"name", g.Name}, {"course_name", g.CourseName}, {"description", g.Description}} {
-		if openbadges.CheckText(f[1]) != nil {
+		if text.Check(f[1]) != nil {
 			bad(f[0], "Must not contain control characters (line breaks and tabs are fine).")
 		}
 	}

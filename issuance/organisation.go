@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -267,37 +266,25 @@ func auditOrganisation(o Organisation, logoBytes int) map[string]any {
 // once; one made by another instance within this time.
 const orgCacheFor = 5 * time.Second
 
-// orgCache is the Service's copy of the organisation settings.
-type orgCache struct {
-	mu sync.Mutex
-	o  Organisation
-	at time.Time // zero: empty
-}
-
 // Organisation returns the issuing organisation's settings (without the
 // logo's bytes; see OrganisationLogo). It is the one accessor other
 // features use for the issuer's identity, cached briefly.
 func (s *Service) Organisation(ctx context.Context) (Organisation, error) {
-	now := s.now()
-	s.org.mu.Lock()
-	if !s.org.at.IsZero() && !now.Before(s.org.at) && now.Sub(s.org.at) < orgCacheFor {
-		o := s.org.o
-		s.org.mu.Unlock()
+	if o, ok := s.org.Get(struct{}{}); ok {
 		return o, nil
 	}
-	s.org.mu.Unlock()
 	var r orgRow
 	if err := s.DB.GetContext(ctx, &r, `SELECT `+orgCols+` FROM organisation WHERE id`); err != nil {
 		return Organisation{}, fmt.Errorf("load organisation settings: %w", err)
 	}
 	o := s.organisation(r)
-	s.org.mu.Lock()
+	s.orgMu.Lock()
 	// A read that raced with an update must not replace the newer copy
 	// UpdateOrganisation cached.
-	if s.org.at.IsZero() || !s.org.o.UpdatedAt.After(o.UpdatedAt) {
-		s.org.o, s.org.at = o, now
+	if cur, ok := s.org.Get(struct{}{}); !ok || !cur.UpdatedAt.After(o.UpdatedAt) {
+		s.org.Set(struct{}{}, o)
 	}
-	s.org.mu.Unlock()
+	s.orgMu.Unlock()
 	return o, nil
 }
 
@@ -393,8 +380,8 @@ func (s *Service) UpdateOrganisation(ctx context.Context, actor string, u Organi
 	if err != nil {
 		return Organisation{}, err
 	}
-	s.org.mu.Lock()
-	s.org.o, s.org.at = out, s.now()
-	s.org.mu.Unlock()
+	s.orgMu.Lock()
+	s.org.Set(struct{}{}, out)
+	s.orgMu.Unlock()
 	return out, nil
 }

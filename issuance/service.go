@@ -7,6 +7,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/laurel-edu/laurel/internal/cache"
 	"github.com/laurel-edu/laurel/internal/db"
 )
 
@@ -20,12 +21,17 @@ type Service struct {
 	// prepared runs the queries of a launch's student view prepared.
 	prepared     *db.Statements
 	preparedOnce sync.Once
-	org          orgCache // Organisation's brief cache
+	// org is Organisation's brief cache (one entry); orgMu orders its
+	// compare-and-set against UpdateOrganisation's.
+	org   *cache.TTL[struct{}, Organisation]
+	orgMu sync.Mutex
 }
 
 // New returns a Service on db whose public links start with baseURL.
 func New(db *sqlx.DB, baseURL string) *Service {
-	return &Service{DB: db, BaseURL: baseURL, Now: time.Now, Log: slog.Default()}
+	s := &Service{DB: db, BaseURL: baseURL, Now: time.Now, Log: slog.Default()}
+	s.org = cache.New[struct{}, Organisation](orgCacheFor, 0, s.now) // s.now: a test's later Now applies
+	return s
 }
 
 func (s *Service) stmts() *db.Statements {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/laurel-edu/laurel/internal/cache"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/issuance"
 )
@@ -38,13 +39,13 @@ type Service struct {
 
 	keysOnce sync.Once
 	credKeys *CredentialKeys
-	status   statusCache
+	status   *cache.TTL[int64, cachedList] // by list; no expiry, no bound (one entry per 131072 credentials)
 }
 
 // New returns the signing service over core, sealing its keys with keys
 // (nil: nothing is signed).
 func New(core *issuance.Service, keys *secret.Keys) *Service {
-	return &Service{DB: core.DB, Core: core, BaseURL: core.BaseURL, Keys: keys}
+	return &Service{DB: core.DB, Core: core, BaseURL: core.BaseURL, Keys: keys, status: cache.New[int64, cachedList](0, 0, nil)}
 }
 
 // now is the core's clock, so tests that move it move signing too.
