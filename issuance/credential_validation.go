@@ -249,7 +249,7 @@ func (s *Service) validateNew(ctx context.Context, g Group, items []NewCredentia
 	if len(items) == 0 {
 		return apperr.Errorf(apperr.Invalid, "Add at least one recipient.")
 	}
-	ps, fe := prepare(g, items, s.now())
+	ps, fe := prepare(g, items, s.Time())
 	held, err := heldBy(ctx, s.DB, g.ID, ps)
 	if err != nil {
 		return err

@@ -355,7 +355,7 @@ func (s *Service) UpdateOrganisation(ctx context.Context, actor string, u Organi
 		if err := tx.GetContext(ctx, &oldLogo, `SELECT COALESCE(octet_length(logo), 0) FROM organisation WHERE id`); err != nil {
 			return fmt.Errorf("update organisation settings: %w", err)
 		}
-		now := s.now()
+		now := s.Time()
 		const q = `UPDATE organisation SET name = $1, website = $2, contact_email = $3,
 				logo = CASE WHEN $4 THEN NULL ELSE COALESCE($5, logo) END,
 				logo_type = CASE WHEN $4 THEN NULL WHEN $5::bytea IS NOT NULL THEN $6 ELSE logo_type END,

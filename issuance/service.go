@@ -30,7 +30,7 @@ type Service struct {
 // New returns a Service on db whose public links start with baseURL.
 func New(db *sqlx.DB, baseURL string) *Service {
 	s := &Service{DB: db, BaseURL: baseURL, Now: time.Now, Log: slog.Default()}
-	s.org = cache.New[struct{}, Organisation](orgCacheFor, 0, s.now) // s.now: a test's later Now applies
+	s.org = cache.New[struct{}, Organisation](orgCacheFor, 0, s.Time) // s.Time: a test's later Now applies
 	return s
 }
 
@@ -96,17 +96,20 @@ type Email struct {
 	LastAttemptAt                *time.Time
 }
 
-// now is the service's clock, s.Now (time.Now for a Service built without
-// New): every time the service decides by or stores comes from it.
-func (s *Service) now() time.Time {
+// Time is the service's clock, s.Now (time.Now for a Service built without
+// New): every time the service decides by or stores comes from it, and the
+// features built on the core read it too, so a test that moves it moves
+// them all.
+func (s *Service) Time() time.Time {
 	if s.Now != nil {
 		return s.Now()
 	}
 	return time.Now()
 }
 
-// logger is s.Log, or the default logger for a Service built without New.
-func (s *Service) logger() *slog.Logger {
+// Logger is s.Log, or the default logger for a Service built without New;
+// the features built on the core log through it.
+func (s *Service) Logger() *slog.Logger {
 	if s.Log != nil {
 		return s.Log
 	}

@@ -38,19 +38,9 @@ func New(core *issuance.Service, sg *signing.Service) *Service {
 	return &Service{Core: core, Signing: sg}
 }
 
-func (s *Service) now() time.Time {
-	if s.Core.Now != nil {
-		return s.Core.Now()
-	}
-	return time.Now()
-}
+func (s *Service) now() time.Time { return s.Core.Time() }
 
-func (s *Service) logger() *slog.Logger {
-	if s.Core.Log != nil {
-		return s.Core.Log
-	}
-	return slog.Default()
-}
+func (s *Service) logger() *slog.Logger { return s.Core.Logger() }
 
 // CredentialView is what the public credential page (and the staff preview,
 // which uses the same template) shows.

@@ -49,19 +49,9 @@ func New(core *issuance.Service, keys *secret.Keys) *Service {
 }
 
 // now is the core's clock, so tests that move it move signing too.
-func (s *Service) now() time.Time {
-	if s.Core.Now != nil {
-		return s.Core.Now()
-	}
-	return time.Now()
-}
+func (s *Service) now() time.Time { return s.Core.Time() }
 
-func (s *Service) logger() *slog.Logger {
-	if s.Core.Log != nil {
-		return s.Core.Log
-	}
-	return slog.Default()
-}
+func (s *Service) logger() *slog.Logger { return s.Core.Logger() }
 
 func (s *Service) base() string { return strings.TrimRight(s.BaseURL, "/") }
 
