@@ -1,5 +1,5 @@
 // Package signing signs credentials as Open Badges 3.0: it keeps the
-// issuer's credential keys (sealed), signs each public credential with a
+// issuer's credential keys (sealed, through internal/keystore), signs each public credential with a
 // Data Integrity proof and a VC-JWT, signs the revocation status lists,
 // builds the issuer's public documents (DID document, Profile, JWKs,
 // Achievements) and verifies a credential as an outside verifier would.
