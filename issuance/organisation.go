@@ -14,6 +14,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"golang.org/x/text/language"
 
+	"github.com/laurel-edu/laurel/internal/cache"
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/db"
 )
@@ -266,11 +267,18 @@ func auditOrganisation(o Organisation, logoBytes int) map[string]any {
 // once; one made by another instance within this time.
 const orgCacheFor = 5 * time.Second
 
+// orgCache is Organisation's cache, on the service's clock (s.Time, so a
+// test's later Now applies).
+func (s *Service) orgCache() *cache.TTL[struct{}, Organisation] {
+	s.orgOnce.Do(func() { s.org = cache.New[struct{}, Organisation](orgCacheFor, 0, s.Time) })
+	return s.org
+}
+
 // Organisation returns the issuing organisation's settings (without the
 // logo's bytes; see OrganisationLogo). It is the one accessor other
 // features use for the issuer's identity, cached briefly.
 func (s *Service) Organisation(ctx context.Context) (Organisation, error) {
-	if o, ok := s.org.Get(struct{}{}); ok {
+	if o, ok := s.orgCache().Get(struct{}{}); ok {
 		return o, nil
 	}
 	var r orgRow
@@ -281,8 +289,8 @@ func (s *Service) Organisation(ctx context.Context) (Organisation, error) {
 	s.orgMu.Lock()
 	// A read that raced with an update must not replace the newer copy
 	// UpdateOrganisation cached.
-	if cur, ok := s.org.Get(struct{}{}); !ok || !cur.UpdatedAt.After(o.UpdatedAt) {
-		s.org.Set(struct{}{}, o)
+	if cur, ok := s.orgCache().Get(struct{}{}); !ok || !cur.UpdatedAt.After(o.UpdatedAt) {
+		s.orgCache().Set(struct{}{}, o)
 	}
 	s.orgMu.Unlock()
 	return o, nil
@@ -381,7 +389,7 @@ func (s *Service) UpdateOrganisation(ctx context.Context, actor string, u Organi
 		return Organisation{}, err
 	}
 	s.orgMu.Lock()
-	s.org.Set(struct{}{}, out)
+	s.orgCache().Set(struct{}{}, out)
 	s.orgMu.Unlock()
 	return out, nil
 }

@@ -21,17 +21,17 @@ type Service struct {
 	// prepared runs the queries of a launch's student view prepared.
 	prepared     *db.Statements
 	preparedOnce sync.Once
-	// org is Organisation's brief cache (one entry); orgMu orders its
-	// compare-and-set against UpdateOrganisation's.
-	org   *cache.TTL[struct{}, Organisation]
-	orgMu sync.Mutex
+	// org is Organisation's brief cache (one entry), made on first use so
+	// a Service built without New has one; orgMu orders its compare-and-set
+	// against UpdateOrganisation's.
+	org     *cache.TTL[struct{}, Organisation]
+	orgOnce sync.Once
+	orgMu   sync.Mutex
 }
 
 // New returns a Service on db whose public links start with baseURL.
 func New(db *sqlx.DB, baseURL string) *Service {
-	s := &Service{DB: db, BaseURL: baseURL, Now: time.Now, Log: slog.Default()}
-	s.org = cache.New[struct{}, Organisation](orgCacheFor, 0, s.Time) // s.Time: a test's later Now applies
-	return s
+	return &Service{DB: db, BaseURL: baseURL, Now: time.Now, Log: slog.Default()}
 }
 
 func (s *Service) stmts() *db.Statements {

@@ -39,13 +39,16 @@ type Service struct {
 
 	keysOnce sync.Once
 	credKeys *CredentialKeys
-	status   *cache.TTL[int64, cachedList] // by list; no expiry, no bound (one entry per 131072 credentials)
+	// status is statusLists' cache, by list: no expiry and no bound (one
+	// entry per 131072 credentials), made on first use.
+	status     *cache.TTL[int64, cachedList]
+	statusOnce sync.Once
 }
 
 // New returns the signing service over core, sealing its keys with keys
 // (nil: nothing is signed).
 func New(core *issuance.Service, keys *secret.Keys) *Service {
-	return &Service{DB: core.DB, Core: core, BaseURL: core.BaseURL, Keys: keys, status: cache.New[int64, cachedList](0, 0, nil)}
+	return &Service{DB: core.DB, Core: core, BaseURL: core.BaseURL, Keys: keys}
 }
 
 // now is the core's clock, so tests that move it move signing too.

@@ -12,11 +12,12 @@ import (
 	"time"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/cache"
 	"github.com/laurel-edu/laurel/internal/keystore"
 	"github.com/laurel-edu/laurel/issuance/openbadges"
 )
 
-// cachedList is what Service.status keeps of a status list: its last
+// cachedList is what statusLists keeps of a status list: its last
 // signed form and, once checked, the verified bits, so pages need not
 // re-verify an unchanged list. It needs no expiry: an entry is used only
 // while its hash or JSON matches what the caller just read.
@@ -24,6 +25,12 @@ type cachedList struct {
 	hash     [32]byte
 	json     []byte
 	verified []byte // the bits, once the proof verified; nil before
+}
+
+// statusLists is s.status, made on first use.
+func (s *Service) statusLists() *cache.TTL[int64, cachedList] {
+	s.statusOnce.Do(func() { s.status = cache.New[int64, cachedList](0, 0, nil) })
+	return s.status
 }
 
 // statusBits reads list's bits from the revoked credentials.
@@ -70,7 +77,7 @@ func (s *Service) statusList(ctx context.Context, list int64) ([]byte, error) {
 // it when they changed since it was last signed.
 func (s *Service) statusListOf(ctx context.Context, list int64, bits []byte) ([]byte, error) {
 	hash := sha256.Sum256(bits)
-	if c, ok := s.status.Get(list); ok && c.hash == hash {
+	if c, ok := s.statusLists().Get(list); ok && c.hash == hash {
 		return c.json, nil
 	}
 	var row struct {
@@ -80,7 +87,7 @@ func (s *Service) statusListOf(ctx context.Context, list int64, bits []byte) ([]
 	err := s.DB.GetContext(ctx, &row, `SELECT bits_hash, signed_json FROM status_lists WHERE list = $1`, list)
 	switch {
 	case err == nil && bytes.Equal(row.Hash, hash[:]):
-		s.status.Set(list, cachedList{hash: hash, json: []byte(row.JSON)})
+		s.statusLists().Set(list, cachedList{hash: hash, json: []byte(row.JSON)})
 		return []byte(row.JSON), nil
 	case err != nil && !errors.Is(err, sql.ErrNoRows):
 		return nil, fmt.Errorf("status list %d: %w", list, err)
@@ -94,7 +101,7 @@ func (s *Service) statusListOf(ctx context.Context, list int64, bits []byte) ([]
 	if _, err := s.DB.ExecContext(ctx, up, list, hash[:], string(signed), s.now()); err != nil {
 		return nil, fmt.Errorf("store status list %d: %w", list, err)
 	}
-	s.status.Set(list, cachedList{hash: hash, json: signed})
+	s.statusLists().Set(list, cachedList{hash: hash, json: signed})
 	return signed, nil
 }
 
@@ -137,7 +144,7 @@ func (s *Service) revokedBit(ctx context.Context, seq int64, revokedSeqs []int64
 	if err != nil {
 		return false, err
 	}
-	c, _ := s.status.Get(list)
+	c, _ := s.statusLists().Get(list)
 	if c.verified != nil && bytes.Equal(c.json, js) {
 		return openbadges.Bit(c.verified, idx), nil
 	}
@@ -154,6 +161,6 @@ func (s *Service) revokedBit(ctx context.Context, seq int64, revokedSeqs []int64
 	}
 	c.verified, c.json = published, js
 	c.hash = sha256.Sum256(published)
-	s.status.Set(list, c)
+	s.statusLists().Set(list, c)
 	return openbadges.Bit(published, idx), nil
 }
