@@ -83,7 +83,7 @@ func (s *Service) EnsureCredentials(ctx context.Context, tx *sqlx.Tx, actor stri
 	// here (they resolve to the same credential) and one bad item must not
 	// poison the others.
 	ps := make([]prepared, len(items))
-	now := s.now()
+	now := s.Time()
 	var pending []int
 	for i := range items {
 		p, fe := prepare(g, items[i:i+1], now)
@@ -214,7 +214,7 @@ func (e *ensurer) round(ctx context.Context, pending []int) ([]int, error) {
 		)
 		SELECT ` + credCols + ` FROM ins`
 	var got []credRow
-	args := append([]any{e.g.ID, e.src, e.s.now()}, arrays...)
+	args := append([]any{e.g.ID, e.src, e.s.Time()}, arrays...)
 	if err := e.tx.SelectContext(ctx, &got, ins, append(args, e.actor)...); err != nil {
 		return nil, fmt.Errorf("ensure %d credentials in group %d: insert: %w", len(leaders), e.g.ID, err)
 	}

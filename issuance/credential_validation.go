@@ -17,7 +17,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
-	"github.com/laurel-edu/laurel/issuance/openbadges"
+	"github.com/laurel-edu/laurel/internal/text"
 )
 
 // prepared is a validated NewCredential ready to insert.
@@ -61,7 +61,7 @@ func checkName(s string) (string, string) {
 		return "", "Recipient name is required."
 	case len([]rune(s)) > 200:
 		return "", "Recipient name must be at most 200 characters."
-	case openbadges.CheckText(s) != nil:
+	case text.Check(s) != nil:
 		// The signed Open Badges credential carries the name.
 		return "", "Recipient name must not contain control characters."
 	}
@@ -249,7 +249,7 @@ func (s *Service) validateNew(ctx context.Context, g Group, items []NewCredentia
 	if len(items) == 0 {
 		return apperr.Errorf(apperr.Invalid, "Add at least one recipient.")
 	}
-	ps, fe := prepare(g, items, s.now())
+	ps, fe := prepare(g, items, s.Time())
 	held, err := heldBy(ctx, s.DB, g.ID, ps)
 	if err != nil {
 		return err

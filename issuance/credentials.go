@@ -112,7 +112,7 @@ func (s *Service) CreateCredentials(ctx context.Context, actor string, groupID i
 	if err != nil {
 		return nil, err
 	}
-	ps, fe := prepare(g, items, s.now())
+	ps, fe := prepare(g, items, s.Time())
 	if len(fe) > 0 {
 		return nil, BatchError(len(items), fe)
 	}
@@ -157,7 +157,7 @@ func (s *Service) insert(ctx context.Context, tx *sqlx.Tx, actor string, gid int
 		SELECT ` + credCols + ` FROM ins ORDER BY seq`
 	var rows []credRow
 	_, arrays := insertArrays(ps)
-	args := append([]any{gid, src, s.now()}, arrays...)
+	args := append([]any{gid, src, s.Time()}, arrays...)
 	err := tx.SelectContext(ctx, &rows, q, append(args, actor)...)
 	if err != nil {
 		if c, ok := db.IsUniqueViolation(err); ok {
@@ -419,7 +419,7 @@ func (s *Service) AmendCredential(ctx context.Context, actor, id string, a Amend
 		if a.Attributes != nil {
 			item.Attributes = a.Attributes
 		}
-		ps, fe := prepare(g, []NewCredential{item}, s.now())
+		ps, fe := prepare(g, []NewCredential{item}, s.Time())
 		if len(fe) > 0 {
 			for i := range fe {
 				fe[i].Index = -1
@@ -428,7 +428,7 @@ func (s *Service) AmendCredential(ctx context.Context, actor, id string, a Amend
 		}
 		p := ps[0]
 		attrs, _ := json.Marshal(p.attrs)
-		now := s.now()
+		now := s.Time()
 		const q = `UPDATE credentials SET recipient_name = $2, recipient_email = $3, recipient_key = NULLIF($4, ''),
 				issued_on = $5::date, expires_on = NULLIF($6, '')::date, attributes = $7, evidence_url = $8, updated_at = $9
 			WHERE id = $1 RETURNING ` + credCols
@@ -471,7 +471,7 @@ func (s *Service) Revoke(ctx context.Context, actor, id, reason string) (Credent
 		if old.State == Revoked {
 			return apperr.Errorf(apperr.Conflict, "Credential %s is already revoked.", id)
 		}
-		now := s.now()
+		now := s.Time()
 		const q = `UPDATE credentials SET state = 'revoked', revocation_reason = $2, revoked_at = $3, updated_at = $3
 			WHERE id = $1 RETURNING ` + credCols
 		var r credRow
@@ -513,7 +513,7 @@ func (s *Service) DeleteUnpublished(ctx context.Context, actor, id string) (Cred
 			return fmt.Errorf("delete credential %s: %w", id, err)
 		}
 		out = old
-		return audit(ctx, tx, s.now(), actor, "delete", "credential", id, snapshot(old), nil)
+		return audit(ctx, tx, s.Time(), actor, "delete", "credential", id, snapshot(old), nil)
 	})
 	return out, err
 }

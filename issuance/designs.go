@@ -151,7 +151,7 @@ func (s *Service) CreateDesign(ctx context.Context, actor string, d Design) (Des
 }
 
 func (s *Service) insertDesign(ctx context.Context, tx *sqlx.Tx, actor string, d Design) (Design, error) {
-	now := s.now()
+	now := s.Time()
 	if d.IsDefault {
 		if _, err := tx.ExecContext(ctx, `UPDATE designs SET is_default = false WHERE is_default`); err != nil {
 			return Design{}, fmt.Errorf("create design %q: %w", d.Name, err)
@@ -209,7 +209,7 @@ func (s *Service) UpdateDesign(ctx context.Context, actor string, only []int64, 
 		if fe := checkDesign(&d, &old); len(fe) > 0 {
 			return apperr.Fields("The design has problems.", fe)
 		}
-		now := s.now()
+		now := s.Time()
 		if d.IsDefault && !old.IsDefault {
 			if _, err := tx.ExecContext(ctx, `UPDATE designs SET is_default = false WHERE is_default`); err != nil {
 				return fmt.Errorf("update design %d: %w", d.ID, err)

@@ -17,7 +17,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/db"
-	"github.com/laurel-edu/laurel/issuance/openbadges"
+	"github.com/laurel-edu/laurel/internal/text"
 )
 
 var attributeKeyRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
@@ -119,7 +119,7 @@ func checkGroup(g *Group) []apperr.FieldError {
 	}
 	// Signed Open Badges achievements carry these texts.
 	for _, f := range [][2]string{{"name", g.Name}, {"course_name", g.CourseName}, {"description", g.Description}} {
-		if openbadges.CheckText(f[1]) != nil {
+		if text.Check(f[1]) != nil {
 			bad(f[0], "Must not contain control characters (line breaks and tabs are fine).")
 		}
 	}
@@ -210,7 +210,7 @@ func (s *Service) CreateGroup(ctx context.Context, actor string, g Group) (Group
 	attrs, _ := json.Marshal(g.Attributes)
 	var out Group
 	err := db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
-		now := s.now()
+		now := s.Time()
 		const q = `INSERT INTO groups (name, course_name, description, course_link, language, design_id, attributes,
 				validity_months, allow_duplicates, available_to_instructors, allow_auto_publish, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11, $12, $10, $10) RETURNING ` + groupCols + groupSettingCols
@@ -248,7 +248,7 @@ func (s *Service) UpdateGroup(ctx context.Context, actor string, g Group) (Group
 		if g.DesignID == 0 {
 			g.DesignID = old.DesignID
 		}
-		now := s.now()
+		now := s.Time()
 		const q = `UPDATE groups SET name = $2, course_name = $3, description = $4, course_link = $5, language = $6,
 				design_id = $7, attributes = $8, validity_months = $9, allow_duplicates = $10, updated_at = $11,
 				available_to_instructors = $12, allow_auto_publish = $13

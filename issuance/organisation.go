@@ -9,13 +9,13 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 	"golang.org/x/text/language"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/cache"
 	"github.com/laurel-edu/laurel/internal/db"
 )
 
@@ -267,37 +267,32 @@ func auditOrganisation(o Organisation, logoBytes int) map[string]any {
 // once; one made by another instance within this time.
 const orgCacheFor = 5 * time.Second
 
-// orgCache is the Service's copy of the organisation settings.
-type orgCache struct {
-	mu sync.Mutex
-	o  Organisation
-	at time.Time // zero: empty
+// orgCache is Organisation's cache, on the service's clock (s.Time, so a
+// test's later Now applies).
+func (s *Service) orgCache() *cache.TTL[struct{}, Organisation] {
+	s.orgOnce.Do(func() { s.org = cache.New[struct{}, Organisation](orgCacheFor, 0, s.Time) })
+	return s.org
 }
 
 // Organisation returns the issuing organisation's settings (without the
 // logo's bytes; see OrganisationLogo). It is the one accessor other
 // features use for the issuer's identity, cached briefly.
 func (s *Service) Organisation(ctx context.Context) (Organisation, error) {
-	now := s.now()
-	s.org.mu.Lock()
-	if !s.org.at.IsZero() && !now.Before(s.org.at) && now.Sub(s.org.at) < orgCacheFor {
-		o := s.org.o
-		s.org.mu.Unlock()
+	if o, ok := s.orgCache().Get(struct{}{}); ok {
 		return o, nil
 	}
-	s.org.mu.Unlock()
 	var r orgRow
 	if err := s.DB.GetContext(ctx, &r, `SELECT `+orgCols+` FROM organisation WHERE id`); err != nil {
 		return Organisation{}, fmt.Errorf("load organisation settings: %w", err)
 	}
 	o := s.organisation(r)
-	s.org.mu.Lock()
+	s.orgMu.Lock()
 	// A read that raced with an update must not replace the newer copy
 	// UpdateOrganisation cached.
-	if s.org.at.IsZero() || !s.org.o.UpdatedAt.After(o.UpdatedAt) {
-		s.org.o, s.org.at = o, now
+	if cur, ok := s.orgCache().Get(struct{}{}); !ok || !cur.UpdatedAt.After(o.UpdatedAt) {
+		s.orgCache().Set(struct{}{}, o)
 	}
-	s.org.mu.Unlock()
+	s.orgMu.Unlock()
 	return o, nil
 }
 
@@ -368,7 +363,7 @@ func (s *Service) UpdateOrganisation(ctx context.Context, actor string, u Organi
 		if err := tx.GetContext(ctx, &oldLogo, `SELECT COALESCE(octet_length(logo), 0) FROM organisation WHERE id`); err != nil {
 			return fmt.Errorf("update organisation settings: %w", err)
 		}
-		now := s.now()
+		now := s.Time()
 		const q = `UPDATE organisation SET name = $1, website = $2, contact_email = $3,
 				logo = CASE WHEN $4 THEN NULL ELSE COALESCE($5, logo) END,
 				logo_type = CASE WHEN $4 THEN NULL WHEN $5::bytea IS NOT NULL THEN $6 ELSE logo_type END,
@@ -393,8 +388,8 @@ func (s *Service) UpdateOrganisation(ctx context.Context, actor string, u Organi
 	if err != nil {
 		return Organisation{}, err
 	}
-	s.org.mu.Lock()
-	s.org.o, s.org.at = out, s.now()
-	s.org.mu.Unlock()
+	s.orgMu.Lock()
+	s.orgCache().Set(struct{}{}, out)
+	s.orgMu.Unlock()
 	return out, nil
 }

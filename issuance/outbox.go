@@ -27,7 +27,7 @@ func (s *Service) MarkEmailSent(ctx context.Context, j jobs.Job, id int64) error
 		const q = `UPDATE credential_emails SET state = 'sent', last_error = '', attempts = attempts + 1,
 				sent_at = $2, last_attempt_at = $2
 			WHERE id = $1 AND state = 'queued'`
-		if _, err := tx.ExecContext(ctx, q, id, s.now()); err != nil {
+		if _, err := tx.ExecContext(ctx, q, id, s.Time()); err != nil {
 			return fmt.Errorf("mark email %d sent: %w", id, err)
 		}
 		return jobs.MarkDone(ctx, tx, j)
@@ -99,8 +99,8 @@ func (s *Service) RecordEmailFailure(ctx context.Context, j jobs.Job, emailID in
 	defer cancel()
 	const q = `UPDATE credential_emails SET attempts = attempts + 1, last_error = $2, state = $3, last_attempt_at = $4
 		WHERE id = $1 AND state = 'queued'`
-	if _, uerr := s.DB.ExecContext(ctx, q, emailID, safetext.Truncate(msg, 1000), st, s.now()); uerr != nil {
-		s.logger().Warn("email: cannot record failure", "email_id", emailID, "err", uerr)
+	if _, uerr := s.DB.ExecContext(ctx, q, emailID, safetext.Truncate(msg, 1000), st, s.Time()); uerr != nil {
+		s.Logger().Warn("email: cannot record failure", "email_id", emailID, "err", uerr)
 	}
 }
 
@@ -127,7 +127,7 @@ func (s *Service) FinishEmails(ctx context.Context, dropped []DroppedEmail, fini
 					last_attempt_at = $3
 				FROM unnest($1::bigint[], $2::text[]) AS u(id, reason)
 				WHERE credential_emails.id = u.id AND credential_emails.state = 'queued'`
-			if _, err := tx.ExecContext(ctx, q, pq.Array(dropIDs), pq.Array(dropReasons), s.now()); err != nil {
+			if _, err := tx.ExecContext(ctx, q, pq.Array(dropIDs), pq.Array(dropReasons), s.Time()); err != nil {
 				return fmt.Errorf("drop %d emails: %w", len(dropIDs), err)
 			}
 		}

@@ -126,6 +126,6 @@ func (s *Service) RetryEmail(ctx context.Context, actor string, id int64) error 
 		if _, err := jobs.Enqueue(ctx, tx, EmailJob, EmailPayload{EmailID: id}); err != nil {
 			return fmt.Errorf("retry email %d: %w", id, err)
 		}
-		return audit(ctx, tx, s.now(), actor, "retry_email", "credential", cid, nil, map[string]any{"email_id": id, "to": to})
+		return audit(ctx, tx, s.Time(), actor, "retry_email", "credential", cid, nil, map[string]any{"email_id": id, "to": to})
 	})
 }

@@ -82,7 +82,7 @@ func (s *Service) Publish(ctx context.Context, actor string, sel Selection) (Pub
 }
 
 func (s *Service) publishTx(ctx context.Context, tx *sqlx.Tx, actor string, sel Selection) (PublishResult, error) {
-	now := s.now()
+	now := s.Time()
 	const q = `WITH pub AS (
 			UPDATE credentials SET state = 'published', published_at = $4, updated_at = $4
 			WHERE ` + selectionWhere + `
@@ -137,7 +137,7 @@ func (s *Service) Resend(ctx context.Context, actor, id string) error {
 		if c.State != Published {
 			return apperr.Errorf(apperr.Conflict, "Credential %s is %s; only published credentials are emailed.", id, c.State)
 		}
-		now := s.now()
+		now := s.Time()
 		const q = `INSERT INTO credential_emails (credential_id, to_address, reason, created_at)
 			VALUES ($1, $2, 'resend', $3) RETURNING id`
 		var eid int64

@@ -8,6 +8,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	auditlog "github.com/laurel-edu/laurel/internal/audit"
+	"github.com/laurel-edu/laurel/internal/cache"
 	"github.com/laurel-edu/laurel/internal/db"
 )
 
@@ -24,7 +25,12 @@ type Service struct {
 	// prepared runs the queries of a launch's student view prepared.
 	prepared     *db.Statements
 	preparedOnce sync.Once
-	org          orgCache // Organisation's brief cache
+	// org is Organisation's brief cache (one entry), made on first use so
+	// a Service built without New has one; orgMu orders its compare-and-set
+	// against UpdateOrganisation's.
+	org     *cache.TTL[struct{}, Organisation]
+	orgOnce sync.Once
+	orgMu   sync.Mutex
 }
 
 // New returns a Service on db whose public links start with baseURL.
@@ -94,17 +100,20 @@ type Email struct {
 	LastAttemptAt                *time.Time
 }
 
-// now is the service's clock, s.Now (time.Now for a Service built without
-// New): every time the service decides by or stores comes from it.
-func (s *Service) now() time.Time {
+// Time is the service's clock, s.Now (time.Now for a Service built without
+// New): every time the service decides by or stores comes from it, and the
+// features built on the core read it too, so a test that moves it moves
+// them all.
+func (s *Service) Time() time.Time {
 	if s.Now != nil {
 		return s.Now()
 	}
 	return time.Now()
 }
 
-// logger is s.Log, or the default logger for a Service built without New.
-func (s *Service) logger() *slog.Logger {
+// Logger is s.Log, or the default logger for a Service built without New;
+// the features built on the core log through it.
+func (s *Service) Logger() *slog.Logger {
 	if s.Log != nil {
 		return s.Log
 	}

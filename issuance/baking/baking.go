@@ -3,7 +3,7 @@
 // chunk with keyword openbadgecredential, or an <openbadges:credential>
 // element in an SVG. Laurel bakes the JSON form of the credential with its
 // embedded proof (the spec's "embedded proof" case), so the baked text is
-// byte for byte what /c/:id.json serves.
+// byte for byte what /c/:id.json serves. It owns no table.
 package baking
 
 import (

@@ -36,11 +36,8 @@ type mailPage struct {
 // mail shows the delivery state of the emails of the groups the principal
 // may publish in (every group for owners and admins).
 func (u *page) mail(c *gin.Context) error {
-	p, err := staffui.Principal(c)
+	p, err := staffui.Require(c, auth.PublishCredentials)
 	if err != nil {
-		return err
-	}
-	if err := p.Require(auth.PublishCredentials); err != nil {
 		return err
 	}
 	o, err := u.s.Core.MailOverview(c.Request.Context(), p.Groups)
@@ -52,11 +49,8 @@ func (u *page) mail(c *gin.Context) error {
 
 // mailRetry queues a failed email again.
 func (u *page) mailRetry(c *gin.Context) error {
-	p, err := staffui.Principal(c)
+	p, err := staffui.Require(c, auth.PublishCredentials)
 	if err != nil {
-		return err
-	}
-	if err := p.Require(auth.PublishCredentials); err != nil {
 		return err
 	}
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)

@@ -32,16 +32,6 @@ type Service struct {
 // New returns the imports service over core.
 func New(core *issuance.Service) *Service { return &Service{DB: core.DB, Core: core} }
 
-func (s *Service) now() time.Time {
-	if s.Core.Now != nil {
-		return s.Core.Now()
-	}
-	return time.Now()
-}
+func (s *Service) now() time.Time { return s.Core.Time() }
 
-func (s *Service) logger() *slog.Logger {
-	if s.Core.Log != nil {
-		return s.Core.Log
-	}
-	return slog.Default()
-}
+func (s *Service) logger() *slog.Logger { return s.Core.Logger() }

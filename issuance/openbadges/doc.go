@@ -3,8 +3,9 @@
 // issuer Profile, Achievement and BitstringStatusList documents; the pinned
 // JSON-LD contexts they are signed against (embedded, never fetched); RDF
 // canonicalisation (RDFC-1.0); the eddsa-rdfc-2022 cryptosuite; Ed25519
-// Multikey encoding. It has no database and no HTTP: package issuance
-// stores keys and serves the documents.
+// Multikey encoding. It has no database and no HTTP and owns no table:
+// issuance/signing keeps the keys and signs, issuance/public serves the
+// documents.
 //
 // Canonicalisation has two paths. Canonical runs the general JSON-LD to RDF
 // conversion and RDFC-1.0 of piprate/json-gold over the pinned contexts; it

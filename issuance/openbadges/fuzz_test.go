@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/laurel-edu/laurel/internal/text"
 	"github.com/laurel-edu/laurel/issuance/openbadges"
 )
 
@@ -17,7 +18,7 @@ func FuzzNQuadsMatchGeneral(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name, desc string) {
 		c := sample(name, desc, "", true)
 		fast, err := c.NQuads()
-		if openbadges.CheckText(name) != nil || openbadges.CheckText(desc) != nil {
+		if text.Check(name) != nil || text.Check(desc) != nil {
 			if err == nil {
 				t.Fatalf("text %q / %q accepted", name, desc)
 			}

@@ -26,24 +26,16 @@ const (
 	obXSD = "https://www.w3.org/2001/XMLSchema#"
 )
 
-// ErrControlChar refuses text a credential may not carry, because the
-// canonical form would not carry it the same way in every implementation
-// (see internal/text, whose rule it is).
+// ErrControlChar refuses text a credential may not carry: text that is not
+// storable text under Laurel's one rule (internal/text.Check), so the
+// credential carries nothing a form, an import or the API could not have
+// stored, and nothing the canonical form would not carry the same way in
+// every implementation.
 var ErrControlChar = errors.New("text contains a control character")
 
-// CheckText reports ErrControlChar for text that is not storable text under
-// Laurel's one rule (text.Check): the credential carries nothing a form, an
-// import or the API could not have stored.
-func CheckText(s string) error {
-	if text.Check(s) != nil {
-		return ErrControlChar
-	}
-	return nil
-}
-
 func literal(s string) (string, error) {
-	if err := CheckText(s); err != nil {
-		return "", err
+	if text.Check(s) != nil {
+		return "", ErrControlChar
 	}
 	var b strings.Builder
 	b.Grow(len(s) + 2)

@@ -128,9 +128,11 @@ func TestControlCharactersRefused(t *testing.T) {
 // accepted fails to sign.
 func TestCheckTextIsTheOneRule(t *testing.T) {
 	for _, s := range []string{"Zoë 李", "a\tb\r\n", "nel\u0085", "nonchar\uFFFE", "a\x00b", "bell\x07", "del\x7f", "caf\xe9", "\xed\xa0\x80"} {
-		got, want := openbadges.CheckText(s), text.Check(s)
+		c := sample(s, "d", "", false)
+		_, got := c.NQuads()
+		want := text.Check(s)
 		if (got == nil) != (want == nil) || (got != nil && !errors.Is(got, openbadges.ErrControlChar)) {
-			t.Errorf("CheckText(%q) = %v, text.Check = %v", s, got, want)
+			t.Errorf("NQuads of name %q: err = %v, text.Check = %v", s, got, want)
 		}
 	}
 }

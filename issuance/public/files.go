@@ -1,7 +1,6 @@
 package public
 
 import (
-	"container/list"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,7 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/gin-gonic/gin"
 
@@ -60,53 +58,6 @@ func (v CredentialView) certificate() certpdf.Certificate {
 	return out
 }
 
-// pdfCache keeps recently rendered certificates: rendering one with a CJK
-// name embeds (a subset of) a 3.4 MB font and takes tens of milliseconds,
-// while a certificate changes only when its credential, group or design
-// does. Entries are keyed by those versions, so an amendment is never served
-// stale; the least recently used entry goes first.
-type pdfCache struct {
-	mu    sync.Mutex
-	max   int
-	order *list.List // of *pdfEntry, most recent first
-	byKey map[string]*list.Element
-}
-
-type pdfEntry struct {
-	key string
-	pdf []byte
-}
-
-func newPDFCache(max int) *pdfCache {
-	return &pdfCache{max: max, order: list.New(), byKey: map[string]*list.Element{}}
-}
-
-func (pc *pdfCache) get(key string) ([]byte, bool) {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	e, ok := pc.byKey[key]
-	if !ok {
-		return nil, false
-	}
-	pc.order.MoveToFront(e)
-	return e.Value.(*pdfEntry).pdf, true
-}
-
-func (pc *pdfCache) put(key string, pdf []byte) {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	if e, ok := pc.byKey[key]; ok {
-		pc.order.MoveToFront(e)
-		return
-	}
-	pc.byKey[key] = pc.order.PushFront(&pdfEntry{key, pdf})
-	for pc.order.Len() > pc.max {
-		last := pc.order.Back()
-		pc.order.Remove(last)
-		delete(pc.byKey, last.Value.(*pdfEntry).key)
-	}
-}
-
 // version names what a credential's downloads are drawn from.
 func (v CredentialView) version() string {
 	h := sha256.New()
@@ -150,7 +101,7 @@ func (p *public) pdf(c *gin.Context, id string) error {
 		c.Status(http.StatusNotModified)
 		return nil
 	}
-	b, ok := p.pdfs.get(etag)
+	b, ok := p.pdfs.Get(etag)
 	if !ok {
 		cert, err := p.s.certificate(ctx, v)
 		if err != nil {
@@ -165,7 +116,7 @@ func (p *public) pdf(c *gin.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		p.pdfs.put(etag, b)
+		p.pdfs.Set(etag, b)
 	}
 	c.Header("Content-Disposition", `inline; filename="certificate-`+cr.ID+`.pdf"`)
 	c.Header("X-Content-Type-Options", "nosniff")

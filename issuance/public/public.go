@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/cache"
 	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/signing"
@@ -37,19 +38,9 @@ func New(core *issuance.Service, sg *signing.Service) *Service {
 	return &Service{Core: core, Signing: sg}
 }
 
-func (s *Service) now() time.Time {
-	if s.Core.Now != nil {
-		return s.Core.Now()
-	}
-	return time.Now()
-}
+func (s *Service) now() time.Time { return s.Core.Time() }
 
-func (s *Service) logger() *slog.Logger {
-	if s.Core.Log != nil {
-		return s.Core.Log
-	}
-	return slog.Default()
-}
+func (s *Service) logger() *slog.Logger { return s.Core.Logger() }
 
 // CredentialView is what the public credential page (and the staff preview,
 // which uses the same template) shows.
@@ -177,7 +168,7 @@ func formatValue(t issuance.AttributeType, v string) string {
 // /organisation/logo. They need no sign-in; an unpublished or unknown ID
 // gets the same 404 page, so IDs cannot be probed.
 func (s *Service) Register(r gin.IRouter, rd *web.Renderer) {
-	p := &public{s: s, rd: rd, pdfs: newPDFCache(256), signed: signedJSON(s)}
+	p := &public{s: s, rd: rd, pdfs: cache.New[string, []byte](0, 256, nil), signed: signedJSON(s)}
 	r.GET("/c/:id", rd.Page(p.credential))
 	r.GET("/c/:id/badge", rd.Page(p.badge))
 	r.GET("/c/:id/image", rd.Page(p.image("image")))
@@ -201,9 +192,15 @@ func (p *public) organisationLogo(c *gin.Context) error {
 }
 
 type public struct {
-	s      *Service
-	rd     *web.Renderer
-	pdfs   *pdfCache
+	s  *Service
+	rd *web.Renderer
+	// pdfs keeps recently rendered certificates: rendering one with a CJK
+	// name embeds (a subset of) a 3.4 MB font and takes tens of
+	// milliseconds, while a certificate changes only when its credential,
+	// group or design does. Entries are keyed by those versions (the ETag),
+	// so an amendment is never served stale and no expiry is needed; the
+	// least recently used entry goes first.
+	pdfs   *cache.TTL[string, []byte]
 	signed signedJSONFunc
 }
 

@@ -3,7 +3,8 @@
 // shapes registrars' tools really export (Excel's "CSV UTF-8" with a BOM, its
 // Windows-1252 "CSV", UTF-16 "Unicode text", semicolon-separated European
 // exports, Google Sheets and LibreOffice workbooks) and numbers rows the way a
-// spreadsheet program shows them, so an import can name the row to fix.
+// spreadsheet program shows them, so an import can name the row to fix. It
+// owns no table: issuance/imports stores what it reads.
 package sheet
 
 import (

@@ -14,6 +14,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/jose"
+	"github.com/laurel-edu/laurel/internal/keystore"
 	"github.com/laurel-edu/laurel/issuance/openbadges"
 )
 
@@ -43,10 +44,10 @@ func (s *Service) DIDDocument(ctx context.Context) ([]byte, error) {
 	did := s.DID()
 	doc := didDocument{Context: []string{openbadges.ContextDID1, openbadges.ContextMultikey1}, ID: did,
 		VerificationMethod: []multikeyNode{}, AssertionMethod: []string{}}
-	for _, k := range ks.ed {
-		vm := s.verificationMethod(k.kid)
+	for _, k := range ks.All(keystore.Ed25519) {
+		vm := s.verificationMethod(k.KID)
 		doc.VerificationMethod = append(doc.VerificationMethod, multikeyNode{ID: vm, Type: "Multikey", Controller: did,
-			PublicKeyMultibase: openbadges.PublicKeyMultibase(k.priv.Public().(ed25519.PublicKey))})
+			PublicKeyMultibase: openbadges.PublicKeyMultibase(k.Private.Public().(ed25519.PublicKey))})
 		doc.AssertionMethod = append(doc.AssertionMethod, vm)
 	}
 	return json.Marshal(doc)
@@ -94,11 +95,11 @@ func (s *Service) IssuerJWK(ctx context.Context, kid string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	pub, ok := ks.byKID[kid].(*ecdsa.PublicKey)
-	if !ok {
+	k, ok := ks.ByKID(kid)
+	if !ok || k.Alg != keystore.ES256 {
 		return nil, apperr.Errorf(apperr.NotFound, "Key %q does not exist.", kid)
 	}
-	return jose.PublicJWKES256(s.jwkURL(kid), pub)
+	return jose.PublicJWKES256(s.jwkURL(kid), k.Private.Public().(*ecdsa.PublicKey))
 }
 
 // IssuerJWKS returns every VC-JWT key as a JSON Web Key Set.
@@ -107,9 +108,10 @@ func (s *Service) IssuerJWKS(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys := make([]json.RawMessage, 0, len(ks.es))
-	for _, k := range ks.es {
-		j, err := jose.PublicJWKES256(s.jwkURL(k.kid), &k.priv.PublicKey)
+	es := ks.All(keystore.ES256)
+	keys := make([]json.RawMessage, 0, len(es))
+	for _, k := range es {
+		j, err := jose.PublicJWKES256(s.jwkURL(k.KID), k.Private.Public().(*ecdsa.PublicKey))
 		if err != nil {
 			return nil, err
 		}
@@ -128,11 +130,11 @@ func (s *Service) jwtKey(ctx context.Context, kidURL string) (*ecdsa.PublicKey, 
 	if err != nil {
 		return nil, err
 	}
-	pub, ok := ks.byKID[kid].(*ecdsa.PublicKey)
-	if !ok {
+	k, ok := ks.ByKID(kid)
+	if !ok || k.Alg != keystore.ES256 {
 		return nil, fmt.Errorf("the VC-JWT's kid %q is not one of the issuer's keys", kidURL)
 	}
-	return pub, nil
+	return k.Private.Public().(*ecdsa.PublicKey), nil
 }
 
 // AchievementDocument returns group id as a standalone Open Badges

@@ -6,6 +6,8 @@ package signing
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
@@ -24,6 +26,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/jose"
+	"github.com/laurel-edu/laurel/internal/keystore"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/openbadges"
 )
@@ -84,13 +87,14 @@ func (s *Service) credentialKeys() (*CredentialKeys, error) {
 	return s.credKeys, nil
 }
 
-// signingKeys are the credential keys, loaded (and cached by CredentialKeys).
-func (s *Service) signingKeys(ctx context.Context) (*keySet, error) {
+// signingKeys are the credential keys, loaded (and cached by the key
+// store): one of each algorithm at least.
+func (s *Service) signingKeys(ctx context.Context) (*keystore.Set, error) {
 	ck, err := s.credentialKeys()
 	if err != nil {
 		return nil, err
 	}
-	return ck.load(ctx)
+	return ck.store.Active(ctx)
 }
 
 // RotateCredentialKeys adds a new Ed25519 and ES256 credential key (the
@@ -181,9 +185,9 @@ type signed struct {
 // signOne signs b with both proofs: the embedded Data Integrity proof
 // (Ed25519) and the VC-JWT (ES256) whose payload is the credential itself
 // plus iss, jti, nbf and exp.
-func (s *Service) signOne(b openbadges.Credential, ks *keySet, now time.Time) (signed, error) {
-	ed, es := ks.ed[len(ks.ed)-1], ks.es[len(ks.es)-1]
-	withProof, err := b.Sign(ed.priv, s.verificationMethod(ed.kid), now)
+func (s *Service) signOne(b openbadges.Credential, ks *keystore.Set, now time.Time) (signed, error) {
+	ed, es := ks.Newest(keystore.Ed25519), ks.Newest(keystore.ES256)
+	withProof, err := b.Sign(ed.Private.(ed25519.PrivateKey), s.verificationMethod(ed.KID), now)
 	if err != nil {
 		return signed{}, fmt.Errorf("sign credential %s: %w", b.ID, err)
 	}
@@ -196,7 +200,7 @@ func (s *Service) signOne(b openbadges.Credential, ks *keySet, now time.Time) (s
 	if err != nil {
 		return signed{}, fmt.Errorf("sign credential %s: %w", b.ID, err)
 	}
-	jwt, err := jose.SignES256(jose.ES256Key{KID: s.jwkURL(es.kid), Priv: es.priv}, "JWT", payload)
+	jwt, err := jose.SignES256(jose.ES256Key{KID: s.jwkURL(es.KID), Priv: es.Private.(*ecdsa.PrivateKey)}, "JWT", payload)
 	if err != nil {
 		return signed{}, fmt.Errorf("sign credential %s: %w", b.ID, err)
 	}
@@ -315,11 +319,11 @@ func (s *Service) Sign(ctx context.Context, ids []string, skipLocked bool) error
 		if _, err := tx.ExecContext(ctx, up, pq.Array(sIDs), pq.Array(sFor), pq.Array(sJSON), pq.Array(sJWT), now); err != nil {
 			return fmt.Errorf("store %d signatures: %w", len(sIDs), err)
 		}
-		ed, es := ks.ed[len(ks.ed)-1], ks.es[len(ks.es)-1]
+		ed, es := ks.Newest(keystore.Ed25519), ks.Newest(keystore.ES256)
 		for _, id := range resigned {
 			if err := auditlog.Record(ctx, tx, now, "system", "re-sign", "credential", id,
 				map[string]any{"signed_at": prevAt[id]},
-				map[string]any{"signed_at": now, "data_integrity_key": ed.kid, "jwt_key": es.kid}); err != nil {
+				map[string]any{"signed_at": now, "data_integrity_key": ed.KID, "jwt_key": es.KID}); err != nil {
 				return err
 			}
 		}

@@ -1,5 +1,5 @@
 // Package signing signs credentials as Open Badges 3.0: it keeps the
-// issuer's credential keys (sealed), signs each public credential with a
+// issuer's credential keys (sealed, through internal/keystore), signs each public credential with a
 // Data Integrity proof and a VC-JWT, signs the revocation status lists,
 // builds the issuer's public documents (DID document, Profile, JWKs,
 // Achievements) and verifies a credential as an outside verifier would.
@@ -20,6 +20,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/laurel-edu/laurel/internal/cache"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/issuance"
 )
@@ -38,7 +39,10 @@ type Service struct {
 
 	keysOnce sync.Once
 	credKeys *CredentialKeys
-	status   statusCache
+	// status is statusLists' cache, by list: no expiry and no bound (one
+	// entry per 131072 credentials), made on first use.
+	status     *cache.TTL[int64, cachedList]
+	statusOnce sync.Once
 }
 
 // New returns the signing service over core, sealing its keys with keys
@@ -48,19 +52,9 @@ func New(core *issuance.Service, keys *secret.Keys) *Service {
 }
 
 // now is the core's clock, so tests that move it move signing too.
-func (s *Service) now() time.Time {
-	if s.Core.Now != nil {
-		return s.Core.Now()
-	}
-	return time.Now()
-}
+func (s *Service) now() time.Time { return s.Core.Time() }
 
-func (s *Service) logger() *slog.Logger {
-	if s.Core.Log != nil {
-		return s.Core.Log
-	}
-	return slog.Default()
-}
+func (s *Service) logger() *slog.Logger { return s.Core.Logger() }
 
 func (s *Service) base() string { return strings.TrimRight(s.BaseURL, "/") }
 

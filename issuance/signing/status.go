@@ -9,24 +9,28 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/cache"
+	"github.com/laurel-edu/laurel/internal/keystore"
 	"github.com/laurel-edu/laurel/issuance/openbadges"
 )
 
-// statusCache keeps each status list's last signed form and, once checked,
-// the verified bits, so pages need not re-verify an unchanged list.
-type statusCache struct {
-	mu    sync.Mutex
-	lists map[int64]cachedList
-}
-
+// cachedList is what statusLists keeps of a status list: its last
+// signed form and, once checked, the verified bits, so pages need not
+// re-verify an unchanged list. It needs no expiry: an entry is used only
+// while its hash or JSON matches what the caller just read.
 type cachedList struct {
 	hash     [32]byte
 	json     []byte
 	verified []byte // the bits, once the proof verified; nil before
+}
+
+// statusLists is s.status, made on first use.
+func (s *Service) statusLists() *cache.TTL[int64, cachedList] {
+	s.statusOnce.Do(func() { s.status = cache.New[int64, cachedList](0, 0, nil) })
+	return s.status
 }
 
 // statusBits reads list's bits from the revoked credentials.
@@ -73,10 +77,7 @@ func (s *Service) statusList(ctx context.Context, list int64) ([]byte, error) {
 // it when they changed since it was last signed.
 func (s *Service) statusListOf(ctx context.Context, list int64, bits []byte) ([]byte, error) {
 	hash := sha256.Sum256(bits)
-	s.status.mu.Lock()
-	c, ok := s.status.lists[list]
-	s.status.mu.Unlock()
-	if ok && c.hash == hash {
+	if c, ok := s.statusLists().Get(list); ok && c.hash == hash {
 		return c.json, nil
 	}
 	var row struct {
@@ -86,7 +87,7 @@ func (s *Service) statusListOf(ctx context.Context, list int64, bits []byte) ([]
 	err := s.DB.GetContext(ctx, &row, `SELECT bits_hash, signed_json FROM status_lists WHERE list = $1`, list)
 	switch {
 	case err == nil && bytes.Equal(row.Hash, hash[:]):
-		s.cacheList(list, cachedList{hash: hash, json: []byte(row.JSON)})
+		s.statusLists().Set(list, cachedList{hash: hash, json: []byte(row.JSON)})
 		return []byte(row.JSON), nil
 	case err != nil && !errors.Is(err, sql.ErrNoRows):
 		return nil, fmt.Errorf("status list %d: %w", list, err)
@@ -100,21 +101,12 @@ func (s *Service) statusListOf(ctx context.Context, list int64, bits []byte) ([]
 	if _, err := s.DB.ExecContext(ctx, up, list, hash[:], string(signed), s.now()); err != nil {
 		return nil, fmt.Errorf("store status list %d: %w", list, err)
 	}
-	s.cacheList(list, cachedList{hash: hash, json: signed})
+	s.statusLists().Set(list, cachedList{hash: hash, json: signed})
 	return signed, nil
 }
 
 func errNoSuchList(list int64) error {
 	return apperr.Errorf(apperr.NotFound, "Status list %d does not exist.", list)
-}
-
-func (s *Service) cacheList(list int64, c cachedList) {
-	s.status.mu.Lock()
-	defer s.status.mu.Unlock()
-	if s.status.lists == nil {
-		s.status.lists = map[int64]cachedList{}
-	}
-	s.status.lists[list] = c
 }
 
 func (s *Service) signStatusList(ctx context.Context, list int64, bits []byte) ([]byte, error) {
@@ -131,8 +123,8 @@ func (s *Service) signStatusList(ctx context.Context, list int64, bits []byte) (
 	if err != nil {
 		return nil, err
 	}
-	ed := ks.ed[len(ks.ed)-1]
-	signed, _, _, err := openbadges.SignDocument(b, openbadges.NewProof(s.verificationMethod(ed.kid), now), ed.priv, nil)
+	ed := ks.Newest(keystore.Ed25519)
+	signed, _, _, err := openbadges.SignDocument(b, openbadges.NewProof(s.verificationMethod(ed.KID), now), ed.Private.(ed25519.PrivateKey), nil)
 	if err != nil {
 		return nil, fmt.Errorf("sign status list %d: %w", list, err)
 	}
@@ -152,9 +144,7 @@ func (s *Service) revokedBit(ctx context.Context, seq int64, revokedSeqs []int64
 	if err != nil {
 		return false, err
 	}
-	s.status.mu.Lock()
-	c := s.status.lists[list]
-	s.status.mu.Unlock()
+	c, _ := s.statusLists().Get(list)
 	if c.verified != nil && bytes.Equal(c.json, js) {
 		return openbadges.Bit(c.verified, idx), nil
 	}
@@ -171,6 +161,6 @@ func (s *Service) revokedBit(ctx context.Context, seq int64, revokedSeqs []int64
 	}
 	c.verified, c.json = published, js
 	c.hash = sha256.Sum256(published)
-	s.cacheList(list, c)
+	s.statusLists().Set(list, c)
 	return openbadges.Bit(published, idx), nil
 }

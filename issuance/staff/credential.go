@@ -52,11 +52,8 @@ type credentialPage struct {
 
 // credentialFor loads the :id credential and checks perm for its group.
 func (u *ui) credentialFor(c *gin.Context, perm auth.Permission) (issuance.Credential, issuance.Group, *auth.Principal, error) {
-	p, err := principal(c)
+	p, err := require(c, perm)
 	if err != nil {
-		return issuance.Credential{}, issuance.Group{}, nil, err
-	}
-	if err := p.Require(perm); err != nil {
 		return issuance.Credential{}, issuance.Group{}, nil, err
 	}
 	ctx := c.Request.Context()

@@ -98,11 +98,8 @@ func sampleView(d issuance.Design, choices []issuance.AttributeChoice, issuer st
 // drawn as a sample credential through the credential's own partial (the
 // fragment the form's script swaps into its preview). Nothing is saved.
 func (u *ui) designPreview(c *gin.Context) error {
-	p, err := principal(c)
+	p, err := require(c, auth.ManageGroups)
 	if err != nil {
-		return err
-	}
-	if err := p.Require(auth.ManageGroups); err != nil {
 		return err
 	}
 	base := issuance.Design{}

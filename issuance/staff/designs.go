@@ -28,11 +28,8 @@ type designListPage struct {
 }
 
 func (u *ui) designList(c *gin.Context) error {
-	p, err := principal(c)
+	p, err := require(c, auth.ViewCredentials)
 	if err != nil {
-		return err
-	}
-	if err := p.Require(auth.ViewCredentials); err != nil {
 		return err
 	}
 	ds, err := u.s.Core.Designs(c.Request.Context())
@@ -94,11 +91,8 @@ func newDesignForm(d issuance.Design, isNew bool) designFormPage {
 }
 
 func (u *ui) designNew(c *gin.Context) error {
-	p, err := principal(c)
+	p, err := require(c, auth.ManageGroups)
 	if err != nil {
-		return err
-	}
-	if err := p.Require(auth.ManageGroups); err != nil {
 		return err
 	}
 	d := issuance.Design{Kind: issuance.Certificate, Title: "Certificate of Completion", PrimaryColor: "#1f3a5f", SecondaryColor: "#c9a227",
@@ -111,11 +105,8 @@ func (u *ui) designNew(c *gin.Context) error {
 }
 
 func (u *ui) designCreate(c *gin.Context) error {
-	p, err := principal(c)
+	p, err := require(c, auth.ManageGroups)
 	if err != nil {
-		return err
-	}
-	if err := p.Require(auth.ManageGroups); err != nil {
 		return err
 	}
 	d, page := parseDesignForm(c, issuance.Design{}, true)
@@ -137,11 +128,8 @@ func (u *ui) designCreate(c *gin.Context) error {
 }
 
 func (u *ui) designFor(c *gin.Context, perm auth.Permission) (issuance.Design, *auth.Principal, error) {
-	p, err := principal(c)
+	p, err := require(c, perm)
 	if err != nil {
-		return issuance.Design{}, nil, err
-	}
-	if err := p.Require(perm); err != nil {
 		return issuance.Design{}, nil, err
 	}
 	id, err := paramID(c, "design")

@@ -25,11 +25,8 @@ type groupListPage struct {
 }
 
 func (u *ui) groupList(c *gin.Context) error {
-	p, err := principal(c)
+	p, err := require(c, auth.ViewCredentials)
 	if err != nil {
-		return err
-	}
-	if err := p.Require(auth.ViewCredentials); err != nil {
 		return err
 	}
 	// A team member limited to groups sees only those (nil: every group).

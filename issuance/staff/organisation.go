@@ -56,11 +56,7 @@ func (u *ui) preview(page *organisationPage, o issuance.Organisation) error {
 }
 
 func (u *ui) organisation(c *gin.Context) error {
-	p, err := principal(c)
-	if err != nil {
-		return err
-	}
-	if err := p.Require(organisationPerm); err != nil {
+	if _, err := require(c, organisationPerm); err != nil {
 		return err
 	}
 	o, err := u.s.Core.Organisation(c.Request.Context())
@@ -77,11 +73,8 @@ func (u *ui) organisation(c *gin.Context) error {
 // organisationSave stores the settings; a bad field re-renders the form
 // with its message and stores nothing.
 func (u *ui) organisationSave(c *gin.Context) error {
-	p, err := principal(c)
+	p, err := require(c, organisationPerm)
 	if err != nil {
-		return err
-	}
-	if err := p.Require(organisationPerm); err != nil {
 		return err
 	}
 	ctx := c.Request.Context()
@@ -107,11 +100,7 @@ func (u *ui) organisationSave(c *gin.Context) error {
 // organisationPreview renders the posted email text for an example
 // recipient without storing anything.
 func (u *ui) organisationPreview(c *gin.Context) error {
-	p, err := principal(c)
-	if err != nil {
-		return err
-	}
-	if err := p.Require(organisationPerm); err != nil {
+	if _, err := require(c, organisationPerm); err != nil {
 		return err
 	}
 	old, err := u.s.Core.Organisation(c.Request.Context())

@@ -100,6 +100,7 @@ type (
 
 var (
 	principal = staffui.Principal
+	require   = staffui.Require
 	paramID   = staffui.ParamID
 	newNav    = staffui.NewNav
 	seeOther  = staffui.SeeOther
@@ -107,9 +108,4 @@ var (
 	plural    = staffui.Plural
 )
 
-func (s *Service) now() time.Time {
-	if s.Core.Now != nil {
-		return s.Core.Now()
-	}
-	return time.Now()
-}
+func (s *Service) now() time.Time { return s.Core.Time() }

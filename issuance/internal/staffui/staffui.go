@@ -27,6 +27,19 @@ func Principal(c *gin.Context) (*auth.Principal, error) {
 	return p, nil
 }
 
+// Require returns the signed-in principal once it holds perm (in some
+// group at least; GroupFor checks a given group).
+func Require(c *gin.Context, perm auth.Permission) (*auth.Principal, error) {
+	p, err := Principal(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Require(perm); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
 // ParamID parses the :id path parameter as a positive integer; what names
 // the thing in the NotFound message.
 func ParamID(c *gin.Context, what string) (int64, error) {
