@@ -20,14 +20,16 @@ dev: deps build
 
 # -p 2: two packages at a time on a 2-core machine; each starts its own servers.
 test: deps npm-deps
+	@unformatted=$$(gofmt -l cmd lti canvas issuance internal migrations); \
+	 if [ -n "$$unformatted" ]; then echo "gofmt -w these files:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) test -p 2 -count=1 -timeout 14m ./...
 
 # Benchmarks print their figures (seconds, p95/p99 ms, launches/s, events/s, peak MB).
 bench: deps
-	$(GO) test -run '^$$' -bench 'PublishAndDeliver10k' -benchtime 1x ./issuance/
-	$(GO) test -run '^$$' -bench 'ListUnpublished100k' -benchtime 500x ./issuance/
+	$(GO) test -run '^$$' -bench 'PublishAndDeliver10k' -benchtime 1x ./issuance/delivery/
+	$(GO) test -run '^$$' -bench 'ListUnpublished100k' -benchtime 500x ./issuance/api/
 	$(GO) test -run '^$$' -bench 'ReviewUnpublishedPage' -benchtime 1000x ./issuance/uitest/
 	$(GO) test -run '^$$' -bench 'SearchReviewPage1M' -benchtime 1000x -timeout 30m ./issuance/uitest/
 	$(GO) test -run '^$$' -bench 'LoginLaunch' -benchtime 3000x ./lti/
@@ -36,18 +38,19 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'WebhookIngest' -benchtime 10000x ./canvas/
 	$(GO) test -run '^$$' -bench 'CompletionWorker' -benchtime 1x ./canvas/
 	$(GO) test -run '^$$' -bench 'Reconcile10k' -benchtime 1x ./canvas/
-	$(GO) test -run '^$$' -bench 'Import100k' -benchtime 1x ./issuance/
-	$(GO) test -run '^$$' -bench 'Import1M' -benchtime 1x -timeout 30m ./issuance/
+	$(GO) test -run '^$$' -bench 'Import100k' -benchtime 1x ./issuance/imports/
+	$(GO) test -run '^$$' -bench 'Import1M' -benchtime 1x -timeout 30m ./issuance/imports/
 	$(GO) test -run '^$$' -bench 'ReadCSV1M|ReadXLSX100k' -benchtime 1x ./issuance/sheet/
 	$(GO) test -run '^$$' -bench 'CompletionsEndToEnd' -benchtime 1x ./canvas/
 	$(GO) test -run '^$$' -bench 'CheckJSON' -benchtime 5x ./internal/text/
-	$(GO) test -run '^$$' -bench 'PublishSignAndDeliver10k|SignCredentials10k' -benchtime 1x ./issuance/
-	$(GO) test -run '^$$' -bench 'VerifyPage' -benchtime 2000x ./issuance/
+	$(GO) test -run '^$$' -bench 'PublishSignAndDeliver10k|SignCredentials10k' -benchtime 1x ./issuance/public/
+	$(GO) test -run '^$$' -bench 'VerifyPage' -benchtime 2000x ./issuance/public/
 	$(GO) test -run '^$$' -bench 'SignCredential|CanonicalGeneral' ./issuance/openbadges/
-	$(GO) test -run '^$$' -bench 'CertificatePDF' -benchtime 200x ./issuance/
+	$(GO) test -run '^$$' -bench 'CertificatePDF' -benchtime 200x ./issuance/public/
 	$(GO) test -run '^$$' -bench 'Render' ./issuance/certpdf/
 
 lint:
+	gofmt -l cmd lti canvas issuance internal migrations
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
