@@ -202,15 +202,14 @@ func (e *ensurer) round(ctx context.Context, pending []int) ([]int, error) {
 		rows[k] = e.ps[i]
 	}
 	ids, arrays := insertArrays(rows)
-	const ins = `WITH ins AS (
+	ins := `WITH ins AS (
 			INSERT INTO credentials (id, group_id, recipient_name, recipient_email, recipient_key, issued_on, expires_on,
 				attributes, evidence_url, source, external_ref, created_at, updated_at)
 			` + insertSelect + `
 			ON CONFLICT DO NOTHING
 			RETURNING ` + credCols + `
 		), aud AS (
-			INSERT INTO audit_log (at, actor, action, entity_type, entity_id, after)
-			SELECT $3, $13, 'create', 'credential', id, ` + credAuditSQL + ` FROM ins
+			` + auditCreates + `
 		)
 		SELECT ` + credCols + ` FROM ins`
 	var got []credRow

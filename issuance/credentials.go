@@ -21,6 +21,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	auditlog "github.com/laurel-edu/laurel/internal/audit"
 	"github.com/laurel-edu/laurel/internal/db"
 )
 
@@ -145,14 +146,13 @@ func validSource(s Source) bool {
 // insert writes ps in one statement (arrays unnested server-side) together
 // with one audit row each.
 func (s *Service) insert(ctx context.Context, tx *sqlx.Tx, actor string, gid int64, src Source, ps []prepared) ([]Credential, error) {
-	const q = `WITH ins AS (
+	q := `WITH ins AS (
 			INSERT INTO credentials (id, group_id, recipient_name, recipient_email, recipient_key, issued_on, expires_on,
 				attributes, evidence_url, source, external_ref, created_at, updated_at)
 			` + insertSelect + `
 			RETURNING ` + credCols + `
 		), aud AS (
-			INSERT INTO audit_log (at, actor, action, entity_type, entity_id, after)
-			SELECT $3, $13, 'create', 'credential', id, ` + credAuditSQL + ` FROM ins
+			` + auditCreates + `
 		)
 		SELECT ` + credCols + ` FROM ins ORDER BY seq`
 	var rows []credRow
@@ -171,6 +171,11 @@ func (s *Service) insert(ctx context.Context, tx *sqlx.Tx, actor string, gid int
 	}
 	return out, nil
 }
+
+// auditCreates records each row of a statement's CTE ins as created by
+// actor $13 at $3, in that statement (insertSelect's parameters end at $12).
+var auditCreates = auditlog.InsertSelect(auditlog.Columns{At: "$3", Actor: "$13", Action: "'create'",
+	EntityType: "'credential'", EntityID: "id", After: credAuditSQL}, "ins")
 
 // insertSelect is the row source of a set-based credential insert: group $1,
 // source $2, time $3, and the nine arrays of insertArrays as $4..$12.

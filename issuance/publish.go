@@ -10,6 +10,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	auditlog "github.com/laurel-edu/laurel/internal/audit"
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/jobs"
 )
@@ -81,17 +82,20 @@ func (s *Service) Publish(ctx context.Context, actor string, sel Selection) (Pub
 	return res, err
 }
 
+// auditPublishes records each row of publishTx's CTE pub as published by
+// actor $5 at $4.
+var auditPublishes = auditlog.InsertSelect(auditlog.Columns{At: "$4", Actor: "$5", Action: "'publish'",
+	EntityType: "'credential'", EntityID: "id", Before: `'{"state": "unpublished"}'`,
+	After: "jsonb_build_object('state', 'published', 'published_at', $4::timestamptz)"}, "pub")
+
 func (s *Service) publishTx(ctx context.Context, tx *sqlx.Tx, actor string, sel Selection) (PublishResult, error) {
 	now := s.Time()
-	const q = `WITH pub AS (
+	q := `WITH pub AS (
 			UPDATE credentials SET state = 'published', published_at = $4, updated_at = $4
 			WHERE ` + selectionWhere + `
 			RETURNING id, recipient_email
 		), aud AS (
-			INSERT INTO audit_log (at, actor, action, entity_type, entity_id, before, after)
-			SELECT $4, $5, 'publish', 'credential', id, '{"state": "unpublished"}',
-				jsonb_build_object('state', 'published', 'published_at', $4::timestamptz)
-			FROM pub
+			` + auditPublishes + `
 		)
 		INSERT INTO credential_emails (credential_id, to_address, reason, created_at)
 		SELECT id, recipient_email, 'published', $4 FROM pub

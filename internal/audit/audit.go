@@ -50,6 +50,30 @@ func Record(ctx context.Context, ext sqlx.ExecerContext, at time.Time, actor, ac
 	return nil
 }
 
+// Columns are SQL expressions, one per column of an entry, for a
+// set-based statement that audits many rows at once (see InsertSelect). An
+// empty Before or After stays NULL.
+type Columns struct {
+	At, Actor, Action, EntityType, EntityID, Before, After string
+}
+
+// InsertSelect returns an INSERT that adds one entry per row of from (a
+// table or a CTE name) with the values of c, evaluated over from's rows. The
+// owner of the change puts it in a CTE of the statement that makes the
+// change, so that a bulk change and its entries take one round trip and
+// cannot disagree, without naming the audit log's table or columns itself.
+func InsertSelect(c Columns, from string) string {
+	orNull := func(e string) string {
+		if e == "" {
+			return "NULL"
+		}
+		return e
+	}
+	return `INSERT INTO audit_log (at, actor, action, entity_type, entity_id, before, after)
+			SELECT ` + c.At + `, ` + c.Actor + `, ` + c.Action + `, ` + c.EntityType + `, ` + c.EntityID + `, ` +
+		orNull(c.Before) + `, ` + orNull(c.After) + ` FROM ` + from
+}
+
 func nullJSON(b []byte) any {
 	if b == nil {
 		return nil

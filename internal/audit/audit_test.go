@@ -42,3 +42,12 @@ func TestParseActor(t *testing.T) {
 		}
 	}
 }
+
+func TestInsertSelect(t *testing.T) {
+	got := InsertSelect(Columns{At: "$1", Actor: "$2", Action: "'create'", EntityType: "'credential'", EntityID: "id", After: "to_jsonb(ins)"}, "ins")
+	want := `INSERT INTO audit_log (at, actor, action, entity_type, entity_id, before, after)
+			SELECT $1, $2, 'create', 'credential', id, NULL, to_jsonb(ins) FROM ins`
+	if got != want {
+		t.Errorf("InsertSelect = %q, want %q", got, want)
+	}
+}

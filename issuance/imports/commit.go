@@ -11,10 +11,12 @@ import (
 	auditlog "github.com/laurel-edu/laurel/internal/audit"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/jobs"
+	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/internal/staffui"
 )
 
@@ -107,11 +109,10 @@ func (s *Service) commitJob(ctx context.Context, j jobs.Job) error {
 	return err
 }
 
-// commit creates import id's valid rows in one transaction: one INSERT ...
-// SELECT from the staging table, ON CONFLICT DO NOTHING so that a recipient
-// who received a credential meanwhile (another import, the form, Canvas) is
-// skipped rather than doubled, in recipient order so that two overlapping
-// imports take the unique index's locks in the same order. Each credential
+// commit creates import id's valid rows in one transaction through the
+// core's BulkCreate, which skips rather than doubles a recipient who received
+// a credential meanwhile (another import, the form, Canvas). The rows are
+// read from import_rows in chunks, so memory stays bounded. Each credential
 // carries import_id, and the import's one audit entry (who committed, how
 // many were created and skipped) is their creation record — an audit row per
 // credential would double the cost of a large import; the import record says
@@ -141,25 +142,12 @@ func (s *Service) commit(ctx context.Context, j jobs.Job, id int64) error {
 		if ImportState(r.State) != ImportCommitting {
 			return jobs.MarkDone(ctx, tx, j)
 		}
-		// The insert sorts the rows by recipient: in memory, not on disk.
-		if _, err := tx.ExecContext(ctx, `SET LOCAL work_mem = '64MB'`); err != nil {
+		now := s.now()
+		res, err := s.Core.BulkCreate(ctx, tx, r.GroupID, issuance.FromCSV, id, validRows(ctx, tx, id))
+		if err != nil {
 			return fmt.Errorf("commit import %d: %w", id, err)
 		}
-		now := s.now()
-		const ins = `WITH ins AS (
-				INSERT INTO credentials (id, group_id, recipient_name, recipient_email, recipient_key, issued_on, expires_on,
-					attributes, source, import_id, created_at, updated_at)
-				SELECT credential_id, $2, name, email, key, issued_on, expires_on, attributes, 'csv', $1, $3, $3
-				FROM import_rows WHERE import_id = $1 AND errors IS NULL
-				ORDER BY key, row_number
-				ON CONFLICT DO NOTHING
-				RETURNING 1
-			)
-			SELECT count(*) FROM ins`
-		var created int
-		if err := tx.GetContext(ctx, &created, ins, id, r.GroupID, now); err != nil {
-			return fmt.Errorf("commit import %d: insert: %w", id, err)
-		}
+		created := res.Created
 		if created < r.Valid {
 			if r.AllOrNothing {
 				return apperr.Errorf(apperr.Conflict, "%s received a credential in this group while the import waited; nothing was created, as you asked for all rows or none. Check the file again.",
@@ -167,8 +155,8 @@ func (s *Service) commit(ctx context.Context, j jobs.Job, id int64) error {
 			}
 			const mark = `UPDATE import_rows r SET errors = jsonb_build_array(jsonb_build_object('field', 'recipient.email',
 					'message', r.email || ' received a credential in this group after the file was checked; skipped.'))
-				WHERE r.import_id = $1 AND r.errors IS NULL AND NOT EXISTS (SELECT 1 FROM credentials c WHERE c.id = r.credential_id)`
-			if _, err := tx.ExecContext(ctx, mark, id); err != nil {
+				WHERE r.import_id = $1 AND r.errors IS NULL AND r.credential_id = ANY($2)`
+			if _, err := tx.ExecContext(ctx, mark, id, pq.Array(res.Skipped)); err != nil {
 				return fmt.Errorf("commit import %d: mark skipped: %w", id, err)
 			}
 		}
@@ -188,4 +176,37 @@ func (s *Service) commit(ctx context.Context, j jobs.Job, id int64) error {
 		}
 		return jobs.MarkDone(ctx, tx, j)
 	})
+}
+
+// commitChunk is how many rows commit reads from import_rows at a time.
+const commitChunk = 5000
+
+// validRows yields import id's rows without problems, in row order, a chunk
+// at a time, for the core's BulkCreate.
+func validRows(ctx context.Context, tx *sqlx.Tx, id int64) func() ([]issuance.BulkRow, error) {
+	after := 0
+	return func() ([]issuance.BulkRow, error) {
+		const q = `SELECT row_number, credential_id, name, email, coalesce(key, '') AS key,
+				coalesce(to_char(issued_on, 'YYYY-MM-DD'), '') AS issued_on, coalesce(to_char(expires_on, 'YYYY-MM-DD'), '') AS expires_on,
+				attributes::text AS attributes
+			FROM import_rows WHERE import_id = $1 AND errors IS NULL AND row_number > $2
+			ORDER BY row_number LIMIT $3`
+		rows, err := tx.QueryxContext(ctx, q, id, after, commitChunk)
+		if err != nil {
+			return nil, fmt.Errorf("read rows of import %d: %w", id, err)
+		}
+		defer rows.Close()
+		out := make([]issuance.BulkRow, 0, commitChunk)
+		for rows.Next() {
+			var b issuance.BulkRow
+			if err := rows.Scan(&after, &b.ID, &b.Name, &b.Email, &b.Key, &b.IssuedOn, &b.ExpiresOn, &b.Attributes); err != nil {
+				return nil, fmt.Errorf("read rows of import %d: %w", id, err)
+			}
+			out = append(out, b)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read rows of import %d: %w", id, err)
+		}
+		return out, nil
+	}
 }

@@ -5,13 +5,13 @@
 // (/api/v1/groups/:id/imports...) and its templates.
 //
 // It owns the tables imports, import_chunks, import_rows and
-// import_mappings. Reading the file is issuance/sheet's. One deliberate
-// exception to "no package touches another's tables": committing is one
-// INSERT ... SELECT from import_rows into credentials (the core's unique
-// index still enforces its one-live-credential rule), and validation marks
-// rows whose recipient already holds a credential by joining credentials.
-// Routing a million rows through Go to a core method would lose the bounded
-// memory and most of the speed that the import benchmarks hold it to.
+// import_mappings, and touches no other: reading the file is
+// issuance/sheet's; validation asks the core which recipients already hold a
+// credential (Holders, a chunk of keys at a time while the rows stream into
+// import_rows), and committing feeds the valid rows, read from import_rows
+// in chunks, to the core's BulkCreate (COPY into its staging table, one
+// INSERT ... SELECT), whose unique index enforces the one-live-credential
+// rule.
 package imports
 
 import (

@@ -13,6 +13,7 @@ import (
 	auditlog "github.com/laurel-edu/laurel/internal/audit"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/db"
@@ -327,6 +328,7 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 		defer stmt.Close()
 		s.progress(ctx, im.ID, "validating", 0, total, true)
 		done, last := 0, time.Now()
+		held := &holders{s: s, g: g}
 		for {
 			row, err := rd.Next()
 			if errors.Is(err, io.EOF) {
@@ -351,6 +353,9 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 				nullable(st.issued), nullable(st.expires), st.attrs, errs); err != nil {
 				return fmt.Errorf("validate import %d: copy row %d: %w", im.ID, row.Number, err)
 			}
+			if err := held.add(ctx, row.Number, st.key); err != nil {
+				return fmt.Errorf("validate import %d: %w", im.ID, err)
+			}
 			done++
 			if done%progressRows == 0 && time.Since(last) > progressInterval {
 				s.progress(ctx, im.ID, "validating", done, max(total, done), false)
@@ -374,7 +379,10 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 		if _, err := tx.ExecContext(ctx, `SET LOCAL work_mem = '64MB'`); err != nil {
 			return fmt.Errorf("validate import %d: %w", im.ID, err)
 		}
-		if err := markFileWide(ctx, tx, im.ID, g); err != nil {
+		if err := held.flush(ctx); err != nil {
+			return fmt.Errorf("validate import %d: %w", im.ID, err)
+		}
+		if err := markFileWide(ctx, tx, im.ID, g, held); err != nil {
 			return err
 		}
 		var n struct {
@@ -406,9 +414,10 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 
 // markFileWide adds the problems only the whole file shows: the same
 // recipient twice (case-insensitive), and recipients who already hold a live
-// credential in the group. Both apply only where the group allows one
-// credential per recipient (key is NULL otherwise).
-func markFileWide(ctx context.Context, tx *sqlx.Tx, id int64, g issuance.Group) error {
+// credential in the group (found by held while the rows were staged). Both
+// apply only where the group allows one credential per recipient (key is
+// NULL otherwise).
+func markFileWide(ctx context.Context, tx *sqlx.Tx, id int64, g issuance.Group, held *holders) error {
 	if g.AllowDuplicates {
 		return nil
 	}
@@ -423,14 +432,61 @@ func markFileWide(ctx context.Context, tx *sqlx.Tx, id int64, g issuance.Group) 
 	if _, err := tx.ExecContext(ctx, dup, id, g.Name); err != nil {
 		return fmt.Errorf("validate import %d: duplicates: %w", id, err)
 	}
-	const held = `UPDATE import_rows r SET errors = coalesce(r.errors, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
+	const qh = `UPDATE import_rows r SET errors = coalesce(r.errors, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
 				'field', 'recipient.email',
-				'message', format('%s already holds credential %s in group "%s".', r.email, c.id, $3::text)))
-		FROM credentials c
-		WHERE r.import_id = $1 AND r.key IS NOT NULL AND c.group_id = $2 AND c.recipient_key = r.key AND c.state <> 'revoked'`
-	if _, err := tx.ExecContext(ctx, held, id, g.ID, g.Name); err != nil {
-		return fmt.Errorf("validate import %d: already held: %w", id, err)
+				'message', format('%s already holds credential %s in group "%s".', r.email, h.credential_id, $4::text)))
+		FROM unnest($2::int[], $3::text[]) AS h(row_number, credential_id)
+		WHERE r.import_id = $1 AND r.row_number = h.row_number`
+	for k := 0; k < len(held.rows); k += holderChunk {
+		end := min(k+holderChunk, len(held.rows))
+		if _, err := tx.ExecContext(ctx, qh, id, pq.Array(held.rows[k:end]), pq.Array(held.ids[k:end]), g.Name); err != nil {
+			return fmt.Errorf("validate import %d: already held: %w", id, err)
+		}
 	}
+	return nil
+}
+
+// holderChunk is how many recipients holders asks the core about at once.
+const holderChunk = 5000
+
+// holders finds, while validate stages the rows, the rows whose recipient
+// already holds a live credential in the group: it asks the core a chunk of
+// recipient keys at a time (through the pool, as the transaction's
+// connection is busy with the COPY) and keeps only the rows that hold one.
+type holders struct {
+	s       *Service
+	g       issuance.Group
+	pending []int    // row numbers of keys not asked about yet
+	keys    []string // their keys
+	rows    []int64  // rows whose recipient holds a credential
+	ids     []string // the credential each holds
+}
+
+func (h *holders) add(ctx context.Context, row int, key string) error {
+	if h.g.AllowDuplicates || key == "" {
+		return nil
+	}
+	h.pending, h.keys = append(h.pending, row), append(h.keys, key)
+	if len(h.keys) < holderChunk {
+		return nil
+	}
+	return h.flush(ctx)
+}
+
+func (h *holders) flush(ctx context.Context) error {
+	if len(h.keys) == 0 {
+		return nil
+	}
+	held, err := h.s.Core.Holders(ctx, h.g.ID, h.keys)
+	if err != nil {
+		return err
+	}
+	for i, k := range h.keys {
+		if id, ok := held[k]; ok {
+			h.rows, h.ids = append(h.rows, int64(h.pending[i])), append(h.ids, id)
+		}
+	}
+	h.pending, h.keys = h.pending[:0], h.keys[:0]
 	return nil
 }
 
