@@ -29,8 +29,9 @@ func Self() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// clockTick is USER_HZ, the unit of /proc/<pid>/stat times on Linux.
-const clockTick = 10 * time.Millisecond
+// Tick is USER_HZ, the unit of /proc/<pid>/stat times on Linux: the
+// resolution of Process and Children.
+const Tick = 10 * time.Millisecond
 
 // stat reads a process's parent and user + system CPU from /proc/<pid>/stat.
 func stat(file string) (ppid int, cpu time.Duration, ok bool) {
@@ -51,7 +52,7 @@ func stat(file string) (ppid int, cpu time.Duration, ok bool) {
 	ppid, _ = strconv.Atoi(f[1])
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return ppid, time.Duration(ut+st) * clockTick, true
+	return ppid, time.Duration(ut+st) * Tick, true
 }
 
 // Process is the user + system CPU time process pid used so far (10 ms
