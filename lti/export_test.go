@@ -8,16 +8,10 @@ import (
 
 // What the black-box tests look at that Laurel itself does not use.
 
-// Keys returns the tool's signing keys.
-func (t *Tool) Keys() *KeyStore { return t.toolKeys }
-
 // RetireKeys retires tool keys older than olderThan except the newest.
 func (t *Tool) RetireKeys(ctx context.Context, olderThan time.Duration) ([]string, error) {
 	return t.toolKeys.RetireKeys(ctx, olderThan)
 }
-
-// BaseURL is LAUREL_BASE_URL without a trailing slash.
-func (t *Tool) BaseURL() string { return t.baseURL }
 
 // IsLearner reports a student of the context.
 func (l *Launch) IsLearner() bool {

@@ -85,7 +85,9 @@ func (r *Registry) SetExtension(ext PlatformExtension) {
 	r.clearCache()
 }
 
-func (r *Registry) extension() PlatformExtension {
+// Extension returns the PlatformExtension SetExtension installed (nil:
+// none), whose columns and form section the owner pages show.
+func (r *Registry) Extension() PlatformExtension {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.ext
@@ -94,14 +96,14 @@ func (r *Registry) extension() PlatformExtension {
 // KnownIssuers lists the issuers whose endpoints are filled in (none
 // without an extension).
 func (r *Registry) KnownIssuers() []KnownIssuer {
-	if ext := r.extension(); ext != nil {
+	if ext := r.Extension(); ext != nil {
 		return ext.KnownIssuers()
 	}
 	return nil
 }
 
-// knownEndpoints returns the fixed endpoints of issuer, if it is known.
-func (r *Registry) knownEndpoints(issuer string) (KnownIssuer, bool) {
+// KnownEndpoints returns the fixed endpoints of issuer, if it is known.
+func (r *Registry) KnownEndpoints(issuer string) (KnownIssuer, bool) {
 	issuer = strings.TrimRight(issuer, "/")
 	for _, k := range r.KnownIssuers() {
 		if k.Issuer == issuer {
@@ -111,12 +113,13 @@ func (r *Registry) knownEndpoints(issuer string) (KnownIssuer, bool) {
 	return KnownIssuer{}, false
 }
 
-// validateExtra checks in.Extra with the extension.
-func (r *Registry) validateExtra(ctx context.Context, id int64, extra map[string]string) []apperr.FieldError {
+// ValidateExtra checks extra (a PlatformInput.Extra) with the extension,
+// so the edit form can name its errors together with its own.
+func (r *Registry) ValidateExtra(ctx context.Context, id int64, extra map[string]string) []apperr.FieldError {
 	if len(extra) == 0 {
 		return nil
 	}
-	ext := r.extension()
+	ext := r.Extension()
 	if ext == nil {
 		var fe []apperr.FieldError
 		for k := range extra {
@@ -132,7 +135,7 @@ func (r *Registry) saveExtra(ctx context.Context, tx *sqlx.Tx, id int64, extra m
 	if len(extra) == 0 {
 		return nil
 	}
-	ext := r.extension()
+	ext := r.Extension()
 	if ext == nil {
 		return apperr.Errorf(apperr.Invalid, "This installation keeps no extra platform settings.")
 	}

@@ -90,6 +90,10 @@ func (s *KeyStore) signing(ctx context.Context) ([]jose.SigningKey, error) {
 	return out, nil
 }
 
+// Now is the clock the store dates keys with, against which their age is
+// measured.
+func (s *KeyStore) Now() time.Time { return s.store.Now() }
+
 // JWKS returns the JSON Web Key Set of every non-retired public key.
 func (s *KeyStore) JWKS(ctx context.Context) ([]byte, error) {
 	keys, err := s.signing(ctx)

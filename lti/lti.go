@@ -5,7 +5,8 @@
 // browsers that block third-party cookies, Dynamic Registration, and the
 // LTI Advantage service client (tokens, NRPS, deep linking responses).
 // Nothing here is Canvas-only; lti/course (the views a launch shows in a
-// course, its LaunchHandler) and package canvas build on it.
+// course, its LaunchHandler), lti/admin (the owner's pages that manage
+// platforms and keys) and package canvas build on it.
 //
 // Wiring (the lead's app): build a Tool with New, include Templates in the
 // web.Renderer, call Tool.Register on the router, and set the LaunchHandler
@@ -132,6 +133,13 @@ func (t *Tool) SetLaunchHandler(h LaunchHandler) {
 	t.onLaunch = h
 	t.mu.Unlock()
 }
+
+// Keys returns the tool's signing keys (listed, rotated and retired on the
+// owner's keys page).
+func (t *Tool) Keys() *KeyStore { return t.toolKeys }
+
+// BaseURL is LAUREL_BASE_URL without a trailing slash.
+func (t *Tool) BaseURL() string { return t.baseURL }
 
 // Registry returns the platform registry.
 func (t *Tool) Registry() *Registry { return t.registry }

@@ -136,7 +136,7 @@ func (r *Registry) launchPlatform(ctx context.Context, id int64) (Platform, erro
 // frameOrigins is the extension's FrameOrigins of platform id through the
 // cache: every request inside a launch's iframe asks for them.
 func (r *Registry) frameOrigins(ctx context.Context, id int64) []string {
-	ext := r.extension()
+	ext := r.Extension()
 	if ext == nil {
 		return nil
 	}
@@ -213,7 +213,7 @@ func (r *Registry) normalize(ctx context.Context, in *PlatformInput, id int64) e
 	in.Issuer = strings.TrimSpace(in.Issuer)
 	in.ClientID = strings.TrimSpace(in.ClientID)
 	in.Name = strings.TrimSpace(in.Name)
-	if k, ok := r.knownEndpoints(in.Issuer); ok {
+	if k, ok := r.KnownEndpoints(in.Issuer); ok {
 		in.Issuer = k.Issuer
 		if in.AuthURL == "" {
 			in.AuthURL = k.AuthURL
@@ -226,7 +226,7 @@ func (r *Registry) normalize(ctx context.Context, in *PlatformInput, id int64) e
 		}
 	}
 	if in.Name == "" && adding {
-		if ext := r.extension(); ext != nil && len(in.Extra) > 0 {
+		if ext := r.Extension(); ext != nil && len(in.Extra) > 0 {
 			in.Name = ext.DefaultName(in.Extra)
 		}
 		if u, err := url.Parse(in.Issuer); in.Name == "" && err == nil && u.Host != "" {
@@ -256,7 +256,7 @@ func (r *Registry) normalize(ctx context.Context, in *PlatformInput, id int64) e
 		}
 		in.DeploymentIDs[i] = d
 	}
-	fe = append(fe, r.validateExtra(ctx, id, in.Extra)...)
+	fe = append(fe, r.ValidateExtra(ctx, id, in.Extra)...)
 	if len(fe) > 0 {
 		msgs := make([]string, len(fe))
 		for i, f := range fe {
@@ -520,4 +520,22 @@ func (r *Registry) checkDeployment(ctx context.Context, p *Platform, deploymentI
 		return false, err
 	}
 	return true, nil
+}
+
+// DeploymentCounts counts the known deployments of every platform (one
+// query for the whole list rather than one per platform).
+func (r *Registry) DeploymentCounts(ctx context.Context) (map[int64]int, error) {
+	var rows []struct {
+		PlatformID int64 `db:"platform_id"`
+		N          int   `db:"n"`
+	}
+	const q = `SELECT platform_id, count(*) AS n FROM deployments GROUP BY platform_id`
+	if err := r.db.SelectContext(ctx, &rows, q); err != nil {
+		return nil, fmt.Errorf("count deployments per platform: %w", err)
+	}
+	out := make(map[int64]int, len(rows))
+	for _, row := range rows {
+		out[row.PlatformID] = row.N
+	}
+	return out, nil
 }

@@ -164,7 +164,7 @@ func (t *Tool) validateConfiguration(cfgURL *url.URL, cfg *PlatformConfiguration
 	}
 	iu, _ := url.Parse(cfg.Issuer)
 	ru, _ := url.Parse(cfg.RegistrationEndpoint)
-	known, hosted := t.registry.knownEndpoints(cfg.Issuer)
+	known, hosted := t.registry.KnownEndpoints(cfg.Issuer)
 	// Instructure serves the shared configuration on canvas.instructure.com
 	// and registers on the institution's *.instructure.com.
 	instructure := hosted && underInstructure(ru) && underInstructure(cfgURL)
@@ -253,7 +253,7 @@ func (t *Tool) DynamicRegister(ctx context.Context, linkToken, configURL, regTok
 	if scopeSent {
 		in.GrantedScopes = append([]string{}, granted...)
 	}
-	if ext := t.registry.extension(); ext != nil {
+	if ext := t.registry.Extension(); ext != nil {
 		in.Extra = ext.RegisteredValues(cfg.LTI.ProductFamilyCode, cu)
 	}
 	if d := out.ToolConfiguration.DeploymentID; d != "" {

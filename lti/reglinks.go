@@ -205,8 +205,8 @@ func (t *Tool) useRegistrationLink(ctx context.Context, tx *sqlx.Tx, id, platfor
 	return nil
 }
 
-// registrationsByPlatform returns, per platform, the link that registered it.
-func (t *Tool) registrationsByPlatform(ctx context.Context) (map[int64]RegistrationLink, error) {
+// RegistrationsByPlatform returns, per platform, the link that registered it.
+func (t *Tool) RegistrationsByPlatform(ctx context.Context) (map[int64]RegistrationLink, error) {
 	links, err := t.RegistrationLinks(ctx, 1000)
 	if err != nil {
 		return nil, err

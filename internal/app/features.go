@@ -11,6 +11,7 @@ import (
 
 	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/lti"
+	ltiadmin "github.com/laurel-edu/laurel/lti/admin"
 	"github.com/laurel-edu/laurel/lti/course"
 
 	"github.com/laurel-edu/laurel/internal/accounts"
@@ -56,7 +57,7 @@ func templates(f fs.FS) fs.FS {
 // broken template stops start-up.
 func (a *App) build(ctx context.Context) error {
 	pages := append([]fs.FS{templates(auth.Templates), templates(accounts.Templates), templates(staff.Templates), templates(imports.Templates),
-		templates(delivery.Templates), templates(public.Templates), lti.Templates, course.Templates, canvas.Templates}, a.opts.Templates...)
+		templates(delivery.Templates), templates(public.Templates), lti.Templates, ltiadmin.Templates, course.Templates, canvas.Templates}, a.opts.Templates...)
 	rd, err := web.NewRenderer(nil, pages...)
 	if err != nil {
 		return fmt.Errorf("templates: %w", err)
@@ -133,7 +134,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	a.Imports.RegisterUI(staffr, rd)
 	a.Delivery.RegisterUI(staffr, rd)
 	a.Accounts.RegisterStaff(staffr, rd, a.Auth)
-	a.LTI.RegisterAdmin(staffr, rd)
+	ltiadmin.New(a.LTI, a.Log).Register(staffr, rd)
 	a.Canvas.RegisterAdmin(staffr, rd)
 
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/groups") })

@@ -1,8 +1,17 @@
-package lti
+// Package admin is the owner's pages that manage LTI platforms,
+// deployments, registration links and the tool's keys. It is built on
+// package lti's exported API (the Registry, the tool's KeyStore, the
+// registration links) and owns no table: every read and write goes through
+// lti, which owns platforms, deployments, tool_keys and registration_links.
+//
+// Wiring (the app): include Templates in the renderer and mount
+// New(tool, log).Register on the staff router.
+package admin
 
 import (
-	"context"
-	"fmt"
+	"embed"
+	"io/fs"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -12,18 +21,46 @@ import (
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/web"
+	"github.com/laurel-edu/laurel/lti"
 )
 
-// admin serves the owner's pages for platforms and the tool's keys. Both
+//go:embed templates/*.html
+var templatesFS embed.FS
+
+// Templates are the package's pages (all named lti_admin_*.html), to pass
+// to web.NewRenderer.
+var Templates fs.FS = func() fs.FS {
+	s, err := fs.Sub(templatesFS, "templates")
+	if err != nil {
+		panic(err) // embedded paths are fixed at compile time
+	}
+	return s
+}()
+
+// Pages serves the owner's pages for platforms and the tool's keys. Both
 // decide who may launch Laurel and what signs its messages, so every route
 // is owner-only (auth.ManageStaff), GET included: the list shows which
 // platforms hold a Canvas API token.
+type Pages struct {
+	t   *lti.Tool
+	log *slog.Logger
+}
+
+// admin is Pages with the renderer Register was given.
 type admin struct {
-	t  *Tool
+	*Pages
 	rd *web.Renderer
 }
 
-// RegisterAdmin mounts the owner pages on r, which the app protects with
+// New returns the pages of tool; log records each change an owner makes.
+func New(tool *lti.Tool, log *slog.Logger) *Pages {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Pages{t: tool, log: log}
+}
+
+// Register mounts the owner pages on r, which the app protects with
 // auth.RequireStaff (and the whole handler with auth.CSRF):
 //
 //	GET  /admin/platforms                 platforms and the tool's configuration URLs
@@ -38,8 +75,8 @@ type admin struct {
 //	POST /admin/keys/retire               retire keys older than RetireAfter, except the newest
 //
 // Every other role gets the 403 page. rd must include Templates.
-func (t *Tool) RegisterAdmin(r gin.IRouter, rd *web.Renderer) {
-	a := &admin{t: t, rd: rd}
+func (pg *Pages) Register(r gin.IRouter, rd *web.Renderer) {
+	a := &admin{Pages: pg, rd: rd}
 	p := rd.Page
 	r.GET("/admin/platforms", p(a.platformList))
 	r.GET("/admin/platforms/new", p(a.platformNew))
@@ -57,18 +94,18 @@ func (t *Tool) RegisterAdmin(r gin.IRouter, rd *web.Renderer) {
 
 // platformParam checks the role, then loads the :id platform (404 when
 // unknown), so a refused role learns nothing about which ids exist.
-func (a *admin) platformParam(c *gin.Context) (*auth.Principal, Platform, error) {
+func (a *admin) platformParam(c *gin.Context) (*auth.Principal, lti.Platform, error) {
 	p, err := auth.CurrentCan(c, auth.ManageStaff)
 	if err != nil {
-		return nil, Platform{}, err
+		return nil, lti.Platform{}, err
 	}
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return nil, Platform{}, apperr.Errorf(apperr.NotFound, "There is no platform %q.", c.Param("id"))
+		return nil, lti.Platform{}, apperr.Errorf(apperr.NotFound, "There is no platform %q.", c.Param("id"))
 	}
-	pl, err := a.t.registry.Platform(c.Request.Context(), id)
+	pl, err := a.t.Registry().Platform(c.Request.Context(), id)
 	if err != nil {
-		return nil, Platform{}, err
+		return nil, lti.Platform{}, err
 	}
 	return p, pl, nil
 }
@@ -91,14 +128,15 @@ type toolConfig struct {
 	RegisterURL   string
 }
 
-func (t *Tool) toolConfig() toolConfig {
+func (a *admin) toolConfig() toolConfig {
+	t := a.t
 	return toolConfig{
 		Domain:    t.Domain(),
 		LoginURL:  t.LoginURL(),
 		LaunchURL: t.LaunchURL(),
 		JWKSURL:   t.JWKSURL(),
 		// Served by package canvas (RegisterDevKey) on the same base URL.
-		CanvasJSONURL: t.baseURL + "/lti/canvas.json",
+		CanvasJSONURL: t.BaseURL() + "/lti/canvas.json",
 		RegisterURL:   t.RegisterURL(),
 	}
 }
@@ -106,10 +144,10 @@ func (t *Tool) toolConfig() toolConfig {
 // platformListRow is one platform of the list with its deployment count
 // and, for one added by Dynamic Registration, the link that registered it.
 type platformListRow struct {
-	Platform
+	lti.Platform
 	Deployments  int
-	Registration *RegistrationLink
-	Extra        []ExtraCell
+	Registration *lti.RegistrationLink
+	Extra        []lti.ExtraCell
 }
 
 // platformListPage is /admin/platforms.
@@ -120,7 +158,7 @@ type platformListPage struct {
 	// ExtraHeads are the PlatformExtension's columns.
 	ExtraHeads []string
 	Config     toolConfig
-	Known      []KnownIssuer
+	Known      []lti.KnownIssuer
 	// Links are the latest registration links; NewLink the URL of the one
 	// just created (shown on this response only).
 	Links       []linkRow
@@ -132,7 +170,7 @@ type platformListPage struct {
 
 // linkRow is one registration link of the list.
 type linkRow struct {
-	RegistrationLink
+	lti.RegistrationLink
 	State string
 }
 
@@ -164,15 +202,15 @@ func (a *admin) platformList(c *gin.Context) error {
 func (a *admin) platformListPage(c *gin.Context) (platformListPage, error) {
 	ctx := c.Request.Context()
 	var page platformListPage
-	plats, err := a.t.registry.Platforms(ctx)
+	plats, err := a.t.Registry().Platforms(ctx)
 	if err != nil {
 		return page, err
 	}
-	counts, err := a.t.registry.deploymentCounts(ctx)
+	counts, err := a.t.Registry().DeploymentCounts(ctx)
 	if err != nil {
 		return page, err
 	}
-	regs, err := a.t.registrationsByPlatform(ctx)
+	regs, err := a.t.RegistrationsByPlatform(ctx)
 	if err != nil {
 		return page, err
 	}
@@ -180,10 +218,10 @@ func (a *admin) platformListPage(c *gin.Context) (platformListPage, error) {
 	if err != nil {
 		return page, err
 	}
-	page = platformListPage{Title: "LTI platforms", Nav: adminTabs{"platforms"}, Config: a.t.toolConfig(), Known: a.t.registry.KnownIssuers(),
+	page = platformListPage{Title: "LTI platforms", Nav: adminTabs{"platforms"}, Config: a.toolConfig(), Known: a.t.Registry().KnownIssuers(),
 		LinkExpires: linkExpiries("24h")}
-	var cells map[int64][]ExtraCell
-	if ext := a.t.registry.extension(); ext != nil {
+	var cells map[int64][]lti.ExtraCell
+	if ext := a.t.Registry().Extension(); ext != nil {
 		ids := make([]int64, len(plats))
 		for i, p := range plats {
 			ids[i] = p.ID
@@ -195,7 +233,7 @@ func (a *admin) platformListPage(c *gin.Context) (platformListPage, error) {
 	for _, p := range plats {
 		row := platformListRow{Platform: p, Deployments: counts[p.ID], Extra: cells[p.ID]}
 		for len(row.Extra) < len(page.ExtraHeads) {
-			row.Extra = append(row.Extra, ExtraCell{Text: "—", Muted: true})
+			row.Extra = append(row.Extra, lti.ExtraCell{Text: "—", Muted: true})
 		}
 		if l, ok := regs[p.ID]; ok {
 			row.Registration = &l
@@ -219,7 +257,7 @@ func (a *admin) linkCreate(c *gin.Context) error {
 	exp := c.PostForm("expires")
 	ttl, perr := time.ParseDuration(exp)
 	var link string
-	var l RegistrationLink
+	var l lti.RegistrationLink
 	if perr == nil {
 		link, l, err = a.t.CreateRegistrationLink(c.Request.Context(), p.UserID, ttl)
 	}
@@ -235,7 +273,7 @@ func (a *admin) linkCreate(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	a.t.log.InfoContext(c.Request.Context(), "registration link created", "link_id", l.ID, "user_id", p.UserID, "expires_at", l.ExpiresAt)
+	a.log.InfoContext(c.Request.Context(), "registration link created", "link_id", l.ID, "user_id", p.UserID, "expires_at", l.ExpiresAt)
 	page, err := a.platformListPage(c)
 	if err != nil {
 		return err
@@ -257,25 +295,7 @@ func (a *admin) linkRevoke(c *gin.Context) error {
 	if err := a.t.RevokeRegistrationLink(c.Request.Context(), id); err != nil {
 		return err
 	}
-	a.t.log.InfoContext(c.Request.Context(), "registration link revoked", "link_id", id)
+	a.log.InfoContext(c.Request.Context(), "registration link revoked", "link_id", id)
 	auth.SetFlash(c, "Registration link "+strconv.FormatInt(id, 10)+" is revoked: it can no longer register a platform.")
 	return seeOther(c, "/admin/platforms")
-}
-
-// deploymentCounts counts the known deployments of every platform (one
-// query for the whole list rather than one per platform).
-func (r *Registry) deploymentCounts(ctx context.Context) (map[int64]int, error) {
-	var rows []struct {
-		PlatformID int64 `db:"platform_id"`
-		N          int   `db:"n"`
-	}
-	const q = `SELECT platform_id, count(*) AS n FROM deployments GROUP BY platform_id`
-	if err := r.db.SelectContext(ctx, &rows, q); err != nil {
-		return nil, fmt.Errorf("count deployments per platform: %w", err)
-	}
-	out := make(map[int64]int, len(rows))
-	for _, row := range rows {
-		out[row.PlatformID] = row.N
-	}
-	return out, nil
 }

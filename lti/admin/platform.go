@@ -1,4 +1,4 @@
-package lti
+package admin
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/lti"
 )
 
 // formField is one single-line input of the platform form, built in Go so
@@ -31,14 +32,14 @@ type platformFormPage struct {
 	Nav      adminTabs
 	New      bool
 	Action   string
-	Platform Platform // the stored platform when editing
+	Platform lti.Platform // the stored platform when editing
 	// Identity and Endpoints are the single-line fields, in two groups.
 	Identity    []formField
 	Endpoints   []formField
-	Deployments []Deployment // already known (editing)
-	NewDeps     string       // the deployment ids textarea
+	Deployments []lti.Deployment // already known (editing)
+	NewDeps     string           // the deployment ids textarea
 	AutoReg     bool
-	Known       []KnownIssuer
+	Known       []lti.KnownIssuer
 	// Extra is the PlatformExtension's section (no Title: none).
 	ExtraTitle  string
 	Extra       []formField
@@ -57,22 +58,22 @@ type platformValues struct {
 	Extra map[string]string
 }
 
-func valuesOf(p Platform) platformValues {
+func valuesOf(p lti.Platform) platformValues {
 	return platformValues{Name: p.Name, Issuer: p.Issuer, ClientID: p.ClientID, AuthURL: p.AuthURL, TokenURL: p.TokenURL,
 		JWKSURL: p.JWKSURL, AutoRegister: p.AutoRegisterDeployments}
 }
 
 // extraSection is the extension's form section for platform id (0: new).
-func (a *admin) extraSection(ctx context.Context, id int64) (ExtraSection, error) {
-	ext := a.t.registry.extension()
+func (a *admin) extraSection(ctx context.Context, id int64) (lti.ExtraSection, error) {
+	ext := a.t.Registry().Extension()
 	if ext == nil {
-		return ExtraSection{}, nil
+		return lti.ExtraSection{}, nil
 	}
 	return ext.FormSection(ctx, id)
 }
 
-func (a *admin) formPage(ctx context.Context, isNew bool, p Platform, v platformValues, errs map[string]string) (platformFormPage, error) {
-	known := a.t.registry.KnownIssuers()
+func (a *admin) formPage(ctx context.Context, isNew bool, p lti.Platform, v platformValues, errs map[string]string) (platformFormPage, error) {
+	known := a.t.Registry().KnownIssuers()
 	page := platformFormPage{Nav: adminTabs{"platforms"}, New: isNew, Platform: p, NewDeps: v.Deployments,
 		AutoReg: v.AutoRegister, Known: known, Errors: errs}
 	if page.Errors == nil {
@@ -127,7 +128,7 @@ func (a *admin) platformNew(c *gin.Context) error {
 	if _, err := auth.CurrentCan(c, auth.ManageStaff); err != nil {
 		return err
 	}
-	page, err := a.formPage(c.Request.Context(), true, Platform{}, platformValues{AutoRegister: true}, nil)
+	page, err := a.formPage(c.Request.Context(), true, lti.Platform{}, platformValues{AutoRegister: true}, nil)
 	if err != nil {
 		return err
 	}
@@ -143,7 +144,7 @@ func (a *admin) platformEdit(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if page.Deployments, err = a.t.registry.Deployments(c.Request.Context(), p.ID); err != nil {
+	if page.Deployments, err = a.t.Registry().Deployments(c.Request.Context(), p.ID); err != nil {
 		return err
 	}
 	return a.rd.Render(c, http.StatusOK, "lti_admin_platform_form.html", page)
@@ -151,13 +152,13 @@ func (a *admin) platformEdit(c *gin.Context) error {
 
 // readPlatformForm reads the submitted form: the LTI fields and the
 // extension's, by the names its section gives.
-func (a *admin) readPlatformForm(c *gin.Context) (platformValues, PlatformInput, error) {
+func (a *admin) readPlatformForm(c *gin.Context) (platformValues, lti.PlatformInput, error) {
 	tr := func(k string) string { return strings.TrimSpace(c.PostForm(k)) }
 	v := platformValues{Name: tr("name"), Issuer: tr("issuer"), ClientID: tr("client_id"), AuthURL: tr("auth_url"),
 		TokenURL: tr("token_url"), JWKSURL: tr("jwks_url"),
 		Deployments: strings.TrimSpace(c.PostForm("deployment_ids")), AutoRegister: c.PostForm("auto_register") != ""}
 	auto := v.AutoRegister
-	in := PlatformInput{Name: v.Name, Issuer: v.Issuer, ClientID: v.ClientID, AuthURL: v.AuthURL, TokenURL: v.TokenURL,
+	in := lti.PlatformInput{Name: v.Name, Issuer: v.Issuer, ClientID: v.ClientID, AuthURL: v.AuthURL, TokenURL: v.TokenURL,
 		JWKSURL: v.JWKSURL, AutoRegisterDeployments: &auto,
 		DeploymentIDs: deploymentLines(v.Deployments)}
 	sec, err := a.extraSection(c.Request.Context(), 0)
@@ -217,9 +218,9 @@ func (a *admin) platformCreate(c *gin.Context) error {
 		return err
 	}
 	secrets := a.secretsTyped(c, v)
-	p, err := a.t.registry.AddPlatform(c.Request.Context(), in)
+	p, err := a.t.Registry().AddPlatform(c.Request.Context(), in)
 	if err == nil {
-		a.t.log.InfoContext(c.Request.Context(), "platform added", "platform_id", p.ID, "issuer", p.Issuer, "client_id", p.ClientID)
+		a.log.InfoContext(c.Request.Context(), "platform added", "platform_id", p.ID, "issuer", p.Issuer, "client_id", p.ClientID)
 		msg := "Platform “" + p.Name + "” added."
 		for _, l := range secrets {
 			msg += " Its " + l + " is stored encrypted."
@@ -227,7 +228,7 @@ func (a *admin) platformCreate(c *gin.Context) error {
 		auth.SetFlash(c, msg)
 		return seeOther(c, "/admin/platforms")
 	}
-	return a.rerender(c, true, Platform{}, v, err)
+	return a.rerender(c, true, lti.Platform{}, v, err)
 }
 
 func (a *admin) platformUpdate(c *gin.Context) error {
@@ -253,7 +254,7 @@ func (a *admin) platformUpdate(c *gin.Context) error {
 	if v.ClientID == "" {
 		errs["client_id"] = "Enter the client ID."
 	}
-	if k, ok := a.t.registry.knownEndpoints(v.Issuer); ok {
+	if k, ok := a.t.Registry().KnownEndpoints(v.Issuer); ok {
 		// A known issuer: an emptied endpoint goes back to the known one.
 		fill := func(dst *string, known string) {
 			if *dst == "" {
@@ -275,7 +276,7 @@ func (a *admin) platformUpdate(c *gin.Context) error {
 		}
 	}
 	// The extension's own checks are named together with these.
-	for _, fe := range a.t.registry.validateExtra(c.Request.Context(), cur.ID, in.Extra) {
+	for _, fe := range a.t.Registry().ValidateExtra(c.Request.Context(), cur.ID, in.Extra) {
 		if _, dup := errs[fe.Field]; !dup {
 			errs[fe.Field] = fe.Message
 		}
@@ -283,9 +284,9 @@ func (a *admin) platformUpdate(c *gin.Context) error {
 	if len(errs) > 0 {
 		return a.rerenderErrs(c, false, cur, v, errs, nil)
 	}
-	p, err := a.t.registry.UpdatePlatform(c.Request.Context(), cur.ID, in)
+	p, err := a.t.Registry().UpdatePlatform(c.Request.Context(), cur.ID, in)
 	if err == nil {
-		a.t.log.InfoContext(c.Request.Context(), "platform updated", "platform_id", p.ID, "issuer", p.Issuer, "client_id", p.ClientID, "secrets_replaced", len(secrets))
+		a.log.InfoContext(c.Request.Context(), "platform updated", "platform_id", p.ID, "issuer", p.Issuer, "client_id", p.ClientID, "secrets_replaced", len(secrets))
 		msg := "Platform “" + p.Name + "” saved."
 		for _, l := range secrets {
 			msg += " Its " + l + " was replaced."
@@ -299,7 +300,7 @@ func (a *admin) platformUpdate(c *gin.Context) error {
 // rerender shows the form again with the Registry's error next to its
 // field: Invalid errors per field, a Conflict on the issuer + client ID.
 // Any other error is the error page.
-func (a *admin) rerender(c *gin.Context, isNew bool, cur Platform, v platformValues, err error) error {
+func (a *admin) rerender(c *gin.Context, isNew bool, cur lti.Platform, v platformValues, err error) error {
 	errs := map[string]string{}
 	var other []string
 	switch {
@@ -337,7 +338,7 @@ func (a *admin) rerender(c *gin.Context, isNew bool, cur Platform, v platformVal
 	return a.rerenderErrs(c, isNew, cur, v, errs, other)
 }
 
-func (a *admin) rerenderErrs(c *gin.Context, isNew bool, cur Platform, v platformValues, errs map[string]string, other []string) error {
+func (a *admin) rerenderErrs(c *gin.Context, isNew bool, cur lti.Platform, v platformValues, errs map[string]string, other []string) error {
 	page, err := a.formPage(c.Request.Context(), isNew, cur, v, errs)
 	if err != nil {
 		return err
@@ -345,7 +346,7 @@ func (a *admin) rerenderErrs(c *gin.Context, isNew bool, cur Platform, v platfor
 	page.OtherErrors = other
 	page.NotKept = a.secretsTyped(c, v)
 	if !isNew {
-		if page.Deployments, err = a.t.registry.Deployments(c.Request.Context(), cur.ID); err != nil {
+		if page.Deployments, err = a.t.Registry().Deployments(c.Request.Context(), cur.ID); err != nil {
 			return err
 		}
 	}
@@ -360,10 +361,10 @@ func (a *admin) platformSetDisabled(disabled bool) func(c *gin.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := a.t.registry.SetDisabled(c.Request.Context(), p.ID, disabled); err != nil {
+		if err := a.t.Registry().SetDisabled(c.Request.Context(), p.ID, disabled); err != nil {
 			return err
 		}
-		a.t.log.InfoContext(c.Request.Context(), "platform switched", "platform_id", p.ID, "disabled", disabled)
+		a.log.InfoContext(c.Request.Context(), "platform switched", "platform_id", p.ID, "disabled", disabled)
 		msg := "Platform “" + p.Name + "” is enabled: its launches are accepted again."
 		if disabled {
 			msg = "Platform “" + p.Name + "” is disabled: its launches are refused until you enable it."

@@ -1,4 +1,4 @@
-package lti
+package admin
 
 import (
 	"net/http"
@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/lti"
 )
 
 // RetireAfter is how old a key must be before the keys page retires it.
@@ -19,7 +20,7 @@ const RetireAfter = 7 * 24 * time.Hour
 
 // keyRow is one tool key as the keys page shows it.
 type keyRow struct {
-	ToolKeyInfo
+	lti.ToolKeyInfo
 	Signing bool // the newest active key: it signs from now on
 }
 
@@ -37,13 +38,13 @@ func (a *admin) keyList(c *gin.Context) error {
 	if _, err := auth.CurrentCan(c, auth.ManageStaff); err != nil {
 		return err
 	}
-	keys, err := a.t.toolKeys.List(c.Request.Context())
+	keys, err := a.t.Keys().List(c.Request.Context())
 	if err != nil {
 		return err
 	}
 	page := keyListPage{Title: "Tool keys", Nav: adminTabs{"keys"}, JWKSURL: a.t.JWKSURL(), RetireAfter: "7 days"}
 	signing := false
-	now := a.t.toolKeys.store.Now()
+	now := a.t.Keys().Now()
 	for _, k := range keys { // newest first
 		row := keyRow{ToolKeyInfo: k}
 		if k.RetiredAt == nil {
@@ -62,11 +63,11 @@ func (a *admin) keysRotate(c *gin.Context) error {
 	if _, err := auth.CurrentCan(c, auth.ManageStaff); err != nil {
 		return err
 	}
-	kid, err := a.t.toolKeys.RotateKeys(c.Request.Context())
+	kid, err := a.t.Keys().RotateKeys(c.Request.Context())
 	if err != nil {
 		return err
 	}
-	a.t.log.InfoContext(c.Request.Context(), "tool key rotated", "kid", kid)
+	a.log.InfoContext(c.Request.Context(), "tool key rotated", "kid", kid)
 	auth.SetFlash(c, "New signing key "+kid+" signs from now on. The previous keys stay published at /lti/jwks until you retire them.")
 	return seeOther(c, "/admin/keys")
 }
@@ -75,11 +76,11 @@ func (a *admin) keysRetire(c *gin.Context) error {
 	if _, err := auth.CurrentCan(c, auth.ManageStaff); err != nil {
 		return err
 	}
-	kids, err := a.t.toolKeys.RetireKeys(c.Request.Context(), RetireAfter)
+	kids, err := a.t.Keys().RetireKeys(c.Request.Context(), RetireAfter)
 	if err != nil {
 		return err
 	}
-	a.t.log.InfoContext(c.Request.Context(), "tool keys retired", "kids", kids)
+	a.log.InfoContext(c.Request.Context(), "tool keys retired", "kids", kids)
 	if len(kids) == 0 {
 		auth.SetFlash(c, "No key was retired: only keys older than 7 days are, and never the newest one.")
 	} else {

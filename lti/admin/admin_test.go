@@ -1,4 +1,4 @@
-package lti_test
+package admin_test
 
 import (
 	"context"
@@ -23,6 +23,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/laurel-edu/laurel/lti"
+	"github.com/laurel-edu/laurel/lti/admin"
 )
 
 const adminPassword = "correct horse battery"
@@ -48,12 +49,12 @@ func newAdminEnv(t *testing.T) *adminEnv {
 	e.tool.Staff = acc
 	authPages, err := fs.Sub(auth.Templates, "templates")
 	must(t, err)
-	rd, err := web.NewRenderer(nil, authPages, lti.Templates)
+	rd, err := web.NewRenderer(nil, authPages, admin.Templates)
 	must(t, err)
 	r := gin.New()
 	r.Use(web.Recovery(rd), a.Load())
 	a.Register(r, rd)
-	e.tool.RegisterAdmin(r.Group("/", auth.RequireStaff(rd)), rd)
+	admin.New(e.tool, nil).Register(r.Group("/", auth.RequireStaff(rd)), rd)
 	ae := &adminEnv{env: e, auth: a, accounts: acc}
 	ae.srv = httptest.NewServer(auth.CSRF(a.Sessions.LoadAndSave(r)))
 	t.Cleanup(ae.srv.Close)
