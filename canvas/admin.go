@@ -225,9 +225,7 @@ func (s *Service) adminSetSecret(c *gin.Context) error {
 	if err := s.SetWebhookSecret(c.Request.Context(), id, value); err != nil {
 		return err
 	}
-	s.pcache.mu.Lock()
-	s.pcache.list = nil
-	s.pcache.mu.Unlock()
+	s.platformsSeen.Invalidate()
 	msg := "The webhook shared secret of platform " + strconv.FormatInt(id, 10) + " is set: unsigned events carrying it are accepted."
 	if value == "" {
 		msg = "The webhook shared secret of platform " + strconv.FormatInt(id, 10) + " is cleared: only signed events are accepted."

@@ -45,6 +45,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/laurel-edu/laurel/internal/cache"
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/jose"
@@ -159,8 +160,12 @@ type Service struct {
 	rateLimitBackoff  time.Duration
 	inboxConcurrency  int
 
-	pcache  platformCache
-	secrets sync.Map // platform id → cachedSecret
+	// platformsLoad lets one caller load the platform list while the
+	// others wait for it (every event needs the list).
+	platformsLoad sync.Mutex
+	platformsSeen *cache.TTL[struct{}, []Platform]
+	// secrets is platform id → its webhook shared secret ("" for none).
+	secrets *cache.TTL[int64, string]
 
 	ingest     chan *pendingEvent
 	ingestOnce sync.Once
@@ -168,8 +173,9 @@ type Service struct {
 	// (planned once per connection instead of once per batch) and a
 	// launch's reads and writes.
 	stmts *db.Statements
-	// guids is platform id → the learnedGUID last recorded for it.
-	guids sync.Map
+	// guids is platform id → the root account guid this process last
+	// recorded for it, for guidRefresh.
+	guids *cache.TTL[int64, string]
 
 	// running is the inbox worker RunInboxWorker runs, woken when an event
 	// arrives (the app's worker is woken by PostgreSQL instead).
@@ -227,6 +233,9 @@ func New(o Options) (*Service, error) {
 		inboxConcurrency:  o.InboxConcurrency,
 		ingest:            make(chan *pendingEvent, 4*maxIngestBatch),
 		metrics:           newMetrics(),
+		platformsSeen:     cache.New[struct{}, []Platform](platformsFor, 0, o.Now),
+		secrets:           cache.New[int64, string](secretsFor, 0, o.Now),
+		guids:             cache.New[int64, string](guidRefresh, 0, o.Now),
 	}
 	if o.LiveEventsJWKSURL != "" {
 		s.jwks = &liveEventKeys{url: o.LiveEventsJWKSURL, sets: o.KeySets}
