@@ -18,7 +18,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/jobs"
-	"github.com/laurel-edu/laurel/internal/safetext"
+	"github.com/laurel-edu/laurel/internal/text"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/lti/course"
 )
@@ -453,7 +453,7 @@ func refusal(err error) string {
 	for _, f := range apperr.FieldErrors(err) {
 		msg += " " + f.Field + ": " + f.Message
 	}
-	return safetext.Truncate(msg, 500)
+	return text.Truncate(msg, 500)
 }
 
 // issue ensures the pending events' credentials with one EnsureCredentials
@@ -520,7 +520,7 @@ func (b *batch) newCredential(r *inboxRow, platformID int64) (issuance.NewCreden
 		return issuance.NewCredential{}, fmt.Sprintf("no email known for Canvas user %s: the event carries none and the user has not launched Laurel or appeared in a roster", r.UserID)
 	}
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
-		return issuance.NewCredential{}, fmt.Sprintf("email %q of Canvas user %s is not a valid address", safetext.Truncate(email, 80), r.UserID)
+		return issuance.NewCredential{}, fmt.Sprintf("email %q of Canvas user %s is not a valid address", text.Truncate(email, 80), r.UserID)
 	}
 	name := strings.TrimSpace(body.Body.User.Name)
 	if name == "" {
@@ -575,9 +575,9 @@ func (b *batch) finish(_ context.Context, r *inboxRow, state, reason string, m *
 func (b *batch) retry(ctx context.Context, r *inboxRow, cause error) error {
 	if r.Attempts+1 >= maxAttempts {
 		b.s.log.ErrorContext(ctx, "live event failed after retries", "event_id", r.ID, "err", cause)
-		return b.finish(ctx, r, "failed", "gave up after "+strconv.Itoa(maxAttempts)+" attempts: "+safetext.Truncate(cause.Error(), 300), nil, "")
+		return b.finish(ctx, r, "failed", "gave up after "+strconv.Itoa(maxAttempts)+" attempts: "+text.Truncate(cause.Error(), 300), nil, "")
 	}
-	b.retries = append(b.retries, retryEvent{ID: r.ID, Attempt: r.Attempts + 1, Reason: safetext.Truncate(cause.Error(), 300)})
+	b.retries = append(b.retries, retryEvent{ID: r.ID, Attempt: r.Attempts + 1, Reason: text.Truncate(cause.Error(), 300)})
 	return nil
 }
 
