@@ -95,10 +95,10 @@ func (s *Service) groupScope(ctx context.Context, groups []int64) ([]any, error)
 	return []any{true, pq.Array(ids), pq.Array(pids), pq.Array(courses)}, nil
 }
 
-// RecentEvents returns the newest inbox rows, optionally of one state;
+// recentEvents returns the newest inbox rows, optionally of one state;
 // groups (nil: all) limits them to events of courses mapped into those
 // groups.
-func (s *Service) RecentEvents(ctx context.Context, state string, groups []int64, limit int) ([]EventRecord, error) {
+func (s *Service) recentEvents(ctx context.Context, state string, groups []int64, limit int) ([]EventRecord, error) {
 	const q = `
 SELECT id, event_name, hostname, canvas_course_id, canvas_user_id, state, reason, attempts, signed,
        platform_id, mapping_id, credential_id, received_at, processed_at
@@ -117,9 +117,9 @@ LIMIT $6`
 	return out, nil
 }
 
-// CountEvents counts inbox rows per state, limited to groups like
+// countEvents counts inbox rows per state, limited to groups like
 // RecentEvents.
-func (s *Service) CountEvents(ctx context.Context, groups []int64) (EventCounts, error) {
+func (s *Service) countEvents(ctx context.Context, groups []int64) (EventCounts, error) {
 	const q = `SELECT state, count(*) FROM canvas_events e WHERE ` + inGroups + ` GROUP BY state`
 	scope, err := s.groupScope(ctx, groups)
 	if err != nil {
@@ -276,14 +276,14 @@ func (s *Service) adminEvents(c *gin.Context) error {
 			}
 			page.Platforms = append(page.Platforms, platformRow{Platform: pl, HasSecret: sec != ""})
 		}
-		if page.Unmapped, err = s.RecentEvents(ctx, "unmapped", nil, 50); err != nil {
+		if page.Unmapped, err = s.recentEvents(ctx, "unmapped", nil, 50); err != nil {
 			return err
 		}
 	}
-	if page.Counts, err = s.CountEvents(ctx, groups); err != nil {
+	if page.Counts, err = s.countEvents(ctx, groups); err != nil {
 		return err
 	}
-	if page.Events, err = s.RecentEvents(ctx, page.State, groups, 100); err != nil {
+	if page.Events, err = s.recentEvents(ctx, page.State, groups, 100); err != nil {
 		return err
 	}
 	mappings, err := s.courses.ListMappings(ctx, course.MappingFilter{Groups: groups})

@@ -84,8 +84,8 @@ type Platform struct {
 	CanvasToken string
 }
 
-// Host returns the lower-case host (with port, if any) of CanvasURL.
-func (p Platform) Host() string { return hostOf(p.CanvasURL) }
+// host returns the lower-case host (with port, if any) of CanvasURL.
+func (p Platform) host() string { return hostOf(p.CanvasURL) }
 
 // Platforms looks registered platforms up (ID and Name; the Service adds
 // the Canvas settings it keeps itself); package lti's registry implements
@@ -295,8 +295,8 @@ func (m *metrics) register(r prometheus.Registerer) error {
 	return nil
 }
 
-// Wake tells this process's inbox worker that work may be waiting.
-func (s *Service) Wake() {
+// wake tells this process's inbox worker that work may be waiting.
+func (s *Service) wake() {
 	if w := s.running.Load(); w != nil {
 		w.Wake()
 	}

@@ -88,9 +88,9 @@ type CourseUser struct {
 	Email string      `json:"email"`
 }
 
-// CourseStudents lists the students of course courseID with their emails
+// courseStudents lists the students of course courseID with their emails
 // (GET /api/v1/courses/:id/users?enrollment_type[]=student&include[]=email).
-func (c *Client) CourseStudents(ctx context.Context, courseID string) ([]CourseUser, error) {
+func (c *Client) courseStudents(ctx context.Context, courseID string) ([]CourseUser, error) {
 	var out []CourseUser
 	p := "/api/v1/courses/" + url.PathEscape(courseID) + "/users?enrollment_type%5B%5D=student&include%5B%5D=email&per_page=100"
 	err := c.getAll(ctx, p, func(b []byte) error {

@@ -23,8 +23,8 @@ import (
 	"github.com/laurel-edu/laurel/lti/course"
 )
 
-// ActorLiveEvents names the completion webhook in the audit log.
-const ActorLiveEvents = "canvas:live-events"
+// actorLiveEvents names the completion webhook in the audit log.
+const actorLiveEvents = "canvas:live-events"
 
 // unmappedWindow is how long a completion in an unmapped course waits to be
 // reprocessed should the course be mapped.
@@ -424,7 +424,7 @@ func (b *batch) process(ctx context.Context, r *inboxRow) error {
 	if _, err := b.tx.ExecContext(ctx, `SAVEPOINT canvas_event`); err != nil {
 		return fmt.Errorf("process event %d: savepoint: %w", r.ID, err)
 	}
-	cred, _, err := b.s.issuer.EnsureCredential(ctx, b.tx, ActorLiveEvents, m.GroupID, issuance.FromCompletion, item, m.AutoPublish)
+	cred, _, err := b.s.issuer.EnsureCredential(ctx, b.tx, actorLiveEvents, m.GroupID, issuance.FromCompletion, item, m.AutoPublish)
 	if err != nil {
 		if _, rerr := b.tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT canvas_event`); rerr != nil {
 			return fmt.Errorf("process event %d: rollback to savepoint: %w (after %v)", r.ID, rerr, err)
@@ -476,7 +476,7 @@ func (b *batch) issue(ctx context.Context) error {
 		for i, p := range ps {
 			items[i] = p.item
 		}
-		out, err := b.s.issuer.EnsureCredentials(ctx, b.tx, ActorLiveEvents, m.GroupID, issuance.FromCompletion, items, m.AutoPublish)
+		out, err := b.s.issuer.EnsureCredentials(ctx, b.tx, actorLiveEvents, m.GroupID, issuance.FromCompletion, items, m.AutoPublish)
 		if err != nil {
 			b.s.log.WarnContext(ctx, "live events: batch credential call failed; redoing event by event", "mapping_id", m.ID, "events", len(ps), "err", err)
 			return errCareful

@@ -24,7 +24,7 @@ type courseSide struct{ s *Service }
 // NoteLaunch records the launch's Canvas user ($Canvas.user.id in the
 // custom "canvas_user_id") and its root account guid.
 func (c courseSide) NoteLaunch(ctx context.Context, l *lti.Launch) error {
-	if err := c.s.LearnPlatformGUID(ctx, l.Platform.ID, l.ToolPlatformGUID); err != nil {
+	if err := c.s.learnPlatformGUID(ctx, l.Platform.ID, l.ToolPlatformGUID); err != nil {
 		return err
 	}
 	return c.s.RememberUser(ctx, l.Platform.ID, l.CustomValue("canvas_user_id"), l.Sub, l.Name, course.LaunchEmail(l))
@@ -49,7 +49,7 @@ func (c courseSide) LastCheck(ctx context.Context, mappingID int64) (*course.Che
 
 // CheckCompletions is the launch view's "Check completions now" button.
 func (c courseSide) CheckCompletions(ctx context.Context, mappingID int64) (int, int, error) {
-	res, err := c.s.reconcile(ctx, mappingID, TriggerButton)
+	res, err := c.s.reconcile(ctx, mappingID, triggerButton)
 	return res.Checked, len(res.Created), err
 }
 
@@ -84,7 +84,7 @@ func (c courseSide) RequeueUnmapped(ctx context.Context, tx *sqlx.Tx, platformID
 	return err
 }
 
-func (c courseSide) Wake() { c.s.Wake() }
+func (c courseSide) Wake() { c.s.wake() }
 
 // RegisterAPI mounts the Canvas part of the course-mapping JSON API on r,
 // the /api/v1 group behind the API-token authentication middleware (package
@@ -102,7 +102,7 @@ func (s *Service) RegisterAPI(r gin.IRouter, courses *course.Service) {
 }
 
 func (s *Service) apiReconcile(c *gin.Context, m course.Mapping) error {
-	res, err := s.reconcile(c.Request.Context(), m.ID, TriggerAPI)
+	res, err := s.reconcile(c.Request.Context(), m.ID, triggerAPI)
 	if err != nil {
 		return err
 	}

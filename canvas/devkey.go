@@ -6,9 +6,9 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// NRPSScope is the LTI scope for reading a course roster (Names and Role
+// nrpsScope is the LTI scope for reading a course roster (Names and Role
 // Provisioning Services).
-const NRPSScope = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+const nrpsScope = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 
 // DevKeyConfig is Canvas's developer-key JSON configuration ("Enter URL" /
 // "Paste JSON" in Admin → Developer Keys → + LTI Key), as documented in
@@ -68,7 +68,7 @@ func (s *Service) DevKey() DevKeyConfig {
 		OIDCInitiationURL: s.baseURL + "/lti/login",
 		TargetLinkURI:     launch,
 		PublicJWKURL:      s.baseURL + "/lti/jwks",
-		Scopes:            []string{NRPSScope},
+		Scopes:            []string{nrpsScope},
 		Extensions: []DevKeyExtension{{
 			Domain:       hostOf(s.baseURL),
 			ToolID:       "laurel",

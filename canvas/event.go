@@ -15,8 +15,8 @@ import (
 	"github.com/laurel-edu/laurel/internal/web"
 )
 
-// CourseCompleted is the Live Events name Laurel turns into credentials.
-const CourseCompleted = "course_completed"
+// courseCompleted is the Live Events name Laurel turns into credentials.
+const courseCompleted = "course_completed"
 
 // Event is a Live Event as Laurel keeps it: the envelope fields every event
 // has, and for course_completed the fields a credential needs. Course and user
@@ -172,7 +172,7 @@ func parseEvent(v any, src []byte) (*Event, error) {
 	if e.RootAccountGUID, err = str(meta, "metadata.root_account_lti_guid"); err != nil {
 		return nil, err
 	}
-	if e.Name != CourseCompleted {
+	if e.Name != courseCompleted {
 		return e, nil
 	}
 
@@ -284,7 +284,7 @@ func (e *Event) dedupKey() string {
 		return e.Hostname + "|" + e.Name + "|" + e.RequestID
 	}
 	sum := sha256.Sum256(e.Raw)
-	if e.Name == CourseCompleted {
+	if e.Name == courseCompleted {
 		sum = sha256.Sum256([]byte(e.CourseID + "|" + e.UserID + "|" + e.CompletedAt.UTC().Format(time.RFC3339Nano)))
 	}
 	return e.Hostname + "|" + e.Name + "|sha256:" + hex.EncodeToString(sum[:])

@@ -113,7 +113,7 @@ func (s *Service) insertEvents(ctx context.Context, batch []*pendingEvent) ([]bo
 		ev := p.ev
 		keys[i], names[i], hosts[i], guids[i], courses[i], users[i] = ev.dedupKey(), ev.Name, ev.Hostname, ev.RootAccountGUID, ev.CourseID, ev.UserID
 		signed[i], platforms[i] = p.signed, p.platformID
-		if ev.Name == CourseCompleted {
+		if ev.Name == courseCompleted {
 			t := ev.CompletedAt.UTC().Format(time.RFC3339Nano)
 			raw := string(ev.Raw)
 			completed[i], payloads[i], states[i] = &t, &raw, "received"
@@ -253,13 +253,13 @@ func platformForEvent(ctx context.Context, q sqlx.QueryerContext, list []Platfor
 	// exact host:port match comes first, so two Canvas instances on one
 	// host (test installations) stay apart when their events name a port.
 	for _, p := range list {
-		if p.CanvasURL != "" && p.Host() == hostname {
+		if p.CanvasURL != "" && p.host() == hostname {
 			return p, true, nil
 		}
 	}
 	name := stripPort(hostname)
 	for _, p := range list {
-		if p.CanvasURL != "" && stripPort(p.Host()) == name {
+		if p.CanvasURL != "" && stripPort(p.host()) == name {
 			return p, true, nil
 		}
 	}
@@ -283,9 +283,9 @@ func platformForEvent(ctx context.Context, q sqlx.QueryerContext, list []Platfor
 	return Platform{}, false, nil
 }
 
-// LearnPlatformGUID records the root account's LTI guid seen in a launch's
+// learnPlatformGUID records the root account's LTI guid seen in a launch's
 // tool_platform claim, the fallback that ties Live Events to platformID.
-func (s *Service) LearnPlatformGUID(ctx context.Context, platformID int64, guid string) error {
+func (s *Service) learnPlatformGUID(ctx context.Context, platformID int64, guid string) error {
 	if guid == "" {
 		return nil
 	}

@@ -23,14 +23,14 @@ type Trigger string
 
 // Reconciliation triggers.
 const (
-	TriggerSchedule Trigger = "schedule"
-	TriggerAPI      Trigger = "api"
-	TriggerButton   Trigger = "button"
-	TriggerManual   Trigger = "manual" // Reconcile / ReconcileAll, e.g. `laurel reconcile`
+	triggerSchedule Trigger = "schedule"
+	triggerAPI      Trigger = "api"
+	triggerButton   Trigger = "button"
+	triggerManual   Trigger = "manual" // Reconcile / ReconcileAll, e.g. `laurel reconcile`
 )
 
-// ActorReconciliation names reconciliation in the audit log.
-const ActorReconciliation = "canvas:reconciliation"
+// actorReconciliation names reconciliation in the audit log.
+const actorReconciliation = "canvas:reconciliation"
 
 // Result is what one reconciliation of one course did.
 type Result struct {
@@ -50,7 +50,7 @@ type Result struct {
 // Errors: apperr.NotFound; apperr.Invalid when the mapping cannot be
 // reconciled (manual only, course id unknown, no Canvas API token).
 func (s *Service) Reconcile(ctx context.Context, mappingID int64) (Result, error) {
-	return s.reconcile(ctx, mappingID, TriggerManual)
+	return s.reconcile(ctx, mappingID, triggerManual)
 }
 
 func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigger) (res Result, err error) {
@@ -136,7 +136,7 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 		if users[id].Email != "" {
 			continue
 		}
-		students, err := client.CourseStudents(ctx, m.CanvasCourseID)
+		students, err := client.courseStudents(ctx, m.CanvasCourseID)
 		if err != nil {
 			return res, err
 		}
@@ -192,7 +192,7 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 		var skipped []string
 		err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 			created, skipped = created[:0], skipped[:0]
-			out, err := s.issuer.EnsureCredentials(ctx, tx, ActorReconciliation, m.GroupID, issuance.FromReconciliation, items, m.AutoPublish)
+			out, err := s.issuer.EnsureCredentials(ctx, tx, actorReconciliation, m.GroupID, issuance.FromReconciliation, items, m.AutoPublish)
 			if err != nil {
 				return fmt.Errorf("ensure %d credentials: %w", len(items), err)
 			}
@@ -294,7 +294,7 @@ type MappingResult struct {
 // ReconcileAll reconciles every mapped course that issues on completion; one
 // course's failure does not stop the others.
 func (s *Service) ReconcileAll(ctx context.Context) ([]MappingResult, error) {
-	return s.reconcileAll(ctx, TriggerManual)
+	return s.reconcileAll(ctx, triggerManual)
 }
 
 func (s *Service) reconcileAll(ctx context.Context, trigger Trigger) ([]MappingResult, error) {
@@ -371,7 +371,7 @@ func (s *Service) ReconcileIfDue(ctx context.Context) (bool, error) {
 	if last.Valid && s.now().Sub(last.Time) < s.reconcileInterval {
 		return false, nil
 	}
-	results, err := s.reconcileAll(ctx, TriggerSchedule)
+	results, err := s.reconcileAll(ctx, triggerSchedule)
 	if err != nil {
 		return true, err
 	}

@@ -72,12 +72,12 @@ func (s *Service) handleWebhook(c *gin.Context) {
 	}
 	outcome := "accepted"
 	switch {
-	case ev.Name != CourseCompleted:
+	case ev.Name != courseCompleted:
 		outcome = "ignored"
 	case !stored:
 		outcome = "duplicate"
 	default:
-		s.Wake()
+		s.wake()
 	}
 	s.metrics.webhook.WithLabelValues(outcome).Inc()
 	c.JSON(http.StatusOK, gin.H{"status": outcome})

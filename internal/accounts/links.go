@@ -139,10 +139,10 @@ func (s *Service) findLink(ctx context.Context, q sqlx.QueryerContext, plain str
 	return &l, nil
 }
 
-// LinkUser returns the account a working link of purpose belongs to,
+// linkUser returns the account a working link of purpose belongs to,
 // without using the link. Errors: NotFound (unknown, used, expired or
 // replaced link, saying which), Conflict (the account is disabled).
-func (s *Service) LinkUser(ctx context.Context, plain, purpose string) (User, error) {
+func (s *Service) linkUser(ctx context.Context, plain, purpose string) (User, error) {
 	l, err := s.findLink(ctx, s.db, plain)
 	if err != nil {
 		return User{}, err
@@ -150,7 +150,7 @@ func (s *Service) LinkUser(ctx context.Context, plain, purpose string) (User, er
 	if err := badLink(l, purpose, s.now()); err != nil {
 		return User{}, err
 	}
-	u, err := s.User(ctx, l.UserID)
+	u, err := s.user(ctx, l.UserID)
 	if err != nil {
 		return User{}, err
 	}

@@ -218,11 +218,11 @@ func (s *Service) InviteUser(ctx context.Context, actor, email, name string, rol
 	return u, nil
 }
 
-// SendPasswordLink queues a one-time link for account id: a password reset
+// sendPasswordLink queues a one-time link for account id: a password reset
 // (valid ResetValidity), or for an account whose invitation is pending a
 // new invitation (the old link stops working). It returns the link's
 // purpose. Errors: NotFound, Conflict (the account is disabled).
-func (s *Service) SendPasswordLink(ctx context.Context, actor string, id int64) (string, error) {
+func (s *Service) sendPasswordLink(ctx context.Context, actor string, id int64) (string, error) {
 	purpose := linkReset
 	err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		u, err := userForUpdate(ctx, tx, id)
@@ -246,16 +246,16 @@ func (s *Service) SendPasswordLink(ctx context.Context, actor string, id int64) 
 	return purpose, err
 }
 
-// ChangePassword changes the signed-in user's own password after checking
+// changePassword changes the signed-in user's own password after checking
 // the current one, and ends the account's other sessions: it returns the new
 // session epoch for the caller's own session. Errors: NotFound, Invalid
 // (current password wrong: field current_password; new one too short or
 // long: field new_password).
-func (s *Service) ChangePassword(ctx context.Context, userID int64, current, next string) (int, error) {
+func (s *Service) changePassword(ctx context.Context, userID int64, current, next string) (int, error) {
 	if fe, bad := checkNewPassword("new_password", next); bad {
 		return 0, apperr.Fields(fe.Field+": "+fe.Message, []apperr.FieldError{fe})
 	}
-	u, err := s.User(ctx, userID)
+	u, err := s.user(ctx, userID)
 	if err != nil {
 		return 0, err
 	}
@@ -295,9 +295,9 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, nex
 	return epoch, err
 }
 
-// UserHistory returns the audit entries of account id, oldest first, each
+// userHistory returns the audit entries of account id, oldest first, each
 // actor named by Actors (nil: by s alone, which knows staff and tokens).
-func (s *Service) UserHistory(ctx context.Context, id int64) ([]audit.Entry, error) {
+func (s *Service) userHistory(ctx context.Context, id int64) ([]audit.Entry, error) {
 	var names audit.Namer = s
 	if s.Actors != nil {
 		names = s.Actors

@@ -44,11 +44,11 @@ func (s *Service) linkForm(rd *web.Renderer, purpose string) web.HandlerFunc {
 		if token == "" {
 			return apperr.Errorf(apperr.BadRequest, "This page needs the link from your email, with its token.")
 		}
-		u, err := s.LinkUser(c.Request.Context(), token, purpose)
+		u, err := s.linkUser(c.Request.Context(), token, purpose)
 		if err != nil {
 			return err
 		}
-		page := setPasswordPage{Title: linkTitle(purpose), Invite: purpose == linkInvite, Action: linkPath(purpose), Token: token, User: u, MinLen: MinPasswordLen}
+		page := setPasswordPage{Title: linkTitle(purpose), Invite: purpose == linkInvite, Action: linkPath(purpose), Token: token, User: u, MinLen: minPasswordLen}
 		return rd.Render(c, http.StatusOK, "accounts_set_password.html", page)
 	}
 }
@@ -60,11 +60,11 @@ func (s *Service) linkUse(rd *web.Renderer, a *auth.Auth, purpose string) web.Ha
 		if token == "" {
 			return apperr.Errorf(apperr.BadRequest, "This form needs the link from your email, with its token.")
 		}
-		u, err := s.LinkUser(ctx, token, purpose)
+		u, err := s.linkUser(ctx, token, purpose)
 		if err != nil {
 			return err
 		}
-		page := setPasswordPage{Title: linkTitle(purpose), Invite: purpose == linkInvite, Action: linkPath(purpose), Token: token, User: u, MinLen: MinPasswordLen, Errors: map[string]string{}}
+		page := setPasswordPage{Title: linkTitle(purpose), Invite: purpose == linkInvite, Action: linkPath(purpose), Token: token, User: u, MinLen: minPasswordLen, Errors: map[string]string{}}
 		password, confirm := c.PostForm("password"), c.PostForm("confirm_password")
 		if password == "" {
 			page.Errors["password"] = "Choose a password."

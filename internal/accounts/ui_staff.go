@@ -276,7 +276,7 @@ func (u *staffUI) userParam(c *gin.Context) (*auth.Principal, User, error) {
 	if err != nil || id <= 0 {
 		return nil, User{}, apperr.Errorf(apperr.NotFound, "There is no staff account %q.", c.Param("id"))
 	}
-	us, err := u.s.User(c.Request.Context(), id)
+	us, err := u.s.user(c.Request.Context(), id)
 	if err != nil {
 		return nil, User{}, err
 	}
@@ -284,7 +284,7 @@ func (u *staffUI) userParam(c *gin.Context) (*auth.Principal, User, error) {
 }
 
 func (u *staffUI) history(c *gin.Context, id int64) ([]historyRow, error) {
-	es, err := u.s.UserHistory(c.Request.Context(), id)
+	es, err := u.s.userHistory(c.Request.Context(), id)
 	if err != nil {
 		return nil, err
 	}
@@ -373,7 +373,7 @@ func (u *staffUI) userSendLink(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	purpose, err := u.s.SendPasswordLink(c.Request.Context(), me.Actor(), us.ID)
+	purpose, err := u.s.sendPasswordLink(c.Request.Context(), me.Actor(), us.ID)
 	if err != nil {
 		return err
 	}

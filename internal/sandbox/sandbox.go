@@ -41,7 +41,7 @@ func (s *Sandbox) Register(r gin.IRouter, rd *web.Renderer) {
 	r.GET("/dev", rd.Page(func(c *gin.Context) error {
 		var launches []Launch
 		if s.Canvas != nil {
-			launches = s.Canvas.Launches()
+			launches = s.Canvas.launches()
 		}
 		mails := 0
 		if s.Mail != nil {
@@ -55,7 +55,7 @@ func (s *Sandbox) Register(r gin.IRouter, rd *web.Renderer) {
 		}{s.Owner, launches, mails, c.Query("completed")})
 	}))
 	if s.Canvas != nil {
-		s.Canvas.Mount(r, rd)
+		s.Canvas.mount(r, rd)
 	}
 	if s.Mail == nil {
 		return

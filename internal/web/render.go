@@ -59,8 +59,8 @@ var Funcs = template.FuncMap{
 	"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"add":      func(a, b int) int { return a + b },
 	// localdate and localtime format by a language tag (the group's).
-	"localdate": LocalDate,
-	"localtime": LocalTime,
+	"localdate": localDate,
+	"localtime": localTime,
 }
 
 // NewRenderer parses every *.html page in each of pages (a feature's embedded
