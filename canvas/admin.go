@@ -118,7 +118,7 @@ LIMIT $6`
 }
 
 // countEvents counts inbox rows per state, limited to groups like
-// RecentEvents.
+// recentEvents.
 func (s *Service) countEvents(ctx context.Context, groups []int64) (EventCounts, error) {
 	const q = `SELECT state, count(*) FROM canvas_events e WHERE ` + inGroups + ` GROUP BY state`
 	scope, err := s.groupScope(ctx, groups)
@@ -222,7 +222,7 @@ func (s *Service) adminSetSecret(c *gin.Context) error {
 	} else if value == "" {
 		return apperr.Errorf(apperr.Invalid, "Enter a shared secret (at least 16 characters), or clear it.")
 	}
-	if err := s.SetWebhookSecret(c.Request.Context(), id, value); err != nil {
+	if err := s.setWebhookSecret(c.Request.Context(), id, value); err != nil {
 		return err
 	}
 	s.platformsSeen.Invalidate()

@@ -17,7 +17,7 @@
 //     JWT's claims or sits under a claim: the first object holding "metadata"
 //     and "body" objects is taken.
 //   - Unsigned JSON, only for a platform an owner gave a shared secret
-//     (/admin/events, or Service.SetWebhookSecret; stored encrypted). The
+//     (/admin/events; stored encrypted). The
 //     request must carry it as "X-Laurel-Webhook-Secret: <secret>" or
 //     "Authorization: Bearer <secret>"; the platform is the one whose Canvas
 //     URL's host name equals the event's metadata.hostname (ports aside).
@@ -56,7 +56,7 @@ import (
 )
 
 // Issuer is the part of the issuance core the completion path uses. Its
-// EnsureCredential is idempotent on (group, ExternalRef) and on (group, email)
+// EnsureCredential is idempotent on (group, externalRef) and on (group, email)
 // when the group forbids duplicates, so a repeated completion never creates a
 // second credential.
 type Issuer interface {
@@ -134,7 +134,7 @@ type Options struct {
 	// RateLimitBackoff is the first wait after Canvas answers 403 "Rate Limit
 	// Exceeded" (doubles on each retry; default 2s).
 	RateLimitBackoff time.Duration
-	// InboxConcurrency is how many inbox loops RunInboxWorker runs
+	// InboxConcurrency is how many inbox loops runInboxWorker runs
 	// (default 8).
 	InboxConcurrency int
 	Now              func() time.Time
@@ -177,7 +177,7 @@ type Service struct {
 	// recorded for it, for guidRefresh.
 	guids *cache.TTL[int64, string]
 
-	// running is the inbox worker RunInboxWorker runs, woken when an event
+	// running is the inbox worker runInboxWorker runs, woken when an event
 	// arrives (the app's worker is woken by PostgreSQL instead).
 	running atomic.Pointer[jobs.Worker]
 	// views renders the admin page (set by RegisterAdmin).

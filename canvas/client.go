@@ -26,9 +26,9 @@ type Client struct {
 	sleep      func(ctx context.Context, d time.Duration) error
 }
 
-// NewClient returns a client for the Canvas at baseURL. backoff is the first
+// newClient returns a client for the Canvas at baseURL. backoff is the first
 // wait after a rate-limit refusal (it doubles each time).
-func NewClient(baseURL, token string, hc *http.Client, backoff time.Duration) (*Client, error) {
+func newClient(baseURL, token string, hc *http.Client, backoff time.Duration) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, apperr.Errorf(apperr.Invalid, "Canvas URL %q is not an http(s) URL.", baseURL)
@@ -65,9 +65,9 @@ type UserProgress struct {
 	} `json:"progress"`
 }
 
-// BulkUserProgress returns every student's progress in course courseID
+// bulkUserProgress returns every student's progress in course courseID
 // (GET /api/v1/courses/:id/bulk_user_progress), following pagination.
-func (c *Client) BulkUserProgress(ctx context.Context, courseID string) ([]UserProgress, error) {
+func (c *Client) bulkUserProgress(ctx context.Context, courseID string) ([]UserProgress, error) {
 	var out []UserProgress
 	err := c.getAll(ctx, "/api/v1/courses/"+url.PathEscape(courseID)+"/bulk_user_progress?per_page=100", func(b []byte) error {
 		var page []UserProgress

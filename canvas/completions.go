@@ -108,15 +108,15 @@ func enqueueEvents(ctx context.Context, tx *sqlx.Tx, ids []int64) error {
 func (s *Service) HandleJobs(w *jobs.Worker) {
 	w.HandleBatch(InboxJob, s.processEvents)
 	w.SetPolicy(InboxJob, inboxPolicy)
-	w.Schedule(ReconcileJob, s.reconcileInterval, s.reconcileJob)
-	w.SetPolicy(ReconcileJob, reconcilePolicy)
+	w.Schedule(reconcileKind, s.reconcileInterval, s.reconcileJob)
+	w.SetPolicy(reconcileKind, reconcilePolicy)
 }
 
-// RunInboxWorker processes the inbox alone until ctx ends, with
+// runInboxWorker processes the inbox alone until ctx ends, with
 // Options.InboxConcurrency goroutines, polling (or woken by this process's
 // webhook): for tests and benchmarks. Workers in other processes may run at
 // the same time.
-func (s *Service) RunInboxWorker(ctx context.Context) error {
+func (s *Service) runInboxWorker(ctx context.Context) error {
 	w := s.inboxWorker(inboxPolicy.BatchSize)
 	w.Concurrency, w.Poll = s.inboxConcurrency, 500*time.Millisecond
 	s.running.Store(w)
@@ -532,13 +532,13 @@ func (b *batch) newCredential(r *inboxRow, platformID int64) (issuance.NewCreden
 	return issuance.NewCredential{
 		Recipient:   issuance.Recipient{Name: name, Email: email},
 		IssuedOn:    completionDate(r.CompletedAt.Time, body.Metadata.TimeZone).Format(issuance.DateLayout),
-		ExternalRef: ExternalRef(platformID, r.UserID),
+		ExternalRef: externalRef(platformID, r.UserID),
 	}, ""
 }
 
-// ExternalRef is the credential's tie to a Canvas user of a platform: the key
+// externalRef is the credential's tie to a Canvas user of a platform: the key
 // that makes a repeated completion (or a reconciliation) a no-op.
-func ExternalRef(platformID int64, canvasUserID string) string {
+func externalRef(platformID int64, canvasUserID string) string {
 	return "canvas:" + strconv.FormatInt(platformID, 10) + ":" + canvasUserID
 }
 

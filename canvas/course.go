@@ -27,7 +27,7 @@ func (c courseSide) NoteLaunch(ctx context.Context, l *lti.Launch) error {
 	if err := c.s.learnPlatformGUID(ctx, l.Platform.ID, l.ToolPlatformGUID); err != nil {
 		return err
 	}
-	return c.s.RememberUser(ctx, l.Platform.ID, l.CustomValue("canvas_user_id"), l.Sub, l.Name, course.LaunchEmail(l))
+	return c.s.rememberUser(ctx, l.Platform.ID, l.CustomValue("canvas_user_id"), l.Sub, l.Name, course.LaunchEmail(l))
 }
 
 func (c courseSide) Settings(ctx context.Context, platformID int64) (string, bool, error) {
@@ -72,11 +72,11 @@ func (c courseSide) UserIDs(ctx context.Context, platformID int64) (map[string]s
 }
 
 func (c courseSide) RememberUser(ctx context.Context, platformID int64, canvasUserID, sub, name, email string) error {
-	return c.s.RememberUser(ctx, platformID, canvasUserID, sub, name, email)
+	return c.s.rememberUser(ctx, platformID, canvasUserID, sub, name, email)
 }
 
 func (courseSide) ExternalRef(platformID int64, canvasUserID string) string {
-	return ExternalRef(platformID, canvasUserID)
+	return externalRef(platformID, canvasUserID)
 }
 
 func (c courseSide) RequeueUnmapped(ctx context.Context, tx *sqlx.Tx, platformID int64, canvasCourseID string) error {

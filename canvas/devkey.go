@@ -50,7 +50,7 @@ type DevKeyPlacement struct {
 	Visibility    string `json:"visibility,omitempty"`
 }
 
-// DevKey returns the developer-key configuration for the deployment at the
+// devKey returns the developer-key configuration for the deployment at the
 // service's base URL.
 //
 // The course navigation link is visible to "admins" — in Canvas's sense the
@@ -60,7 +60,7 @@ type DevKeyPlacement struct {
 // (deep linking, link_selection / assignment_selection). privacy_level must be
 // "public": Canvas sends the name and email only then, and a credential needs
 // both.
-func (s *Service) DevKey() DevKeyConfig {
+func (s *Service) devKey() DevKeyConfig {
 	launch := s.baseURL + "/lti/launch"
 	return DevKeyConfig{
 		Title:             "Laurel",
@@ -96,6 +96,6 @@ func (s *Service) DevKey() DevKeyConfig {
 func (s *Service) RegisterDevKey(r gin.IRouter) {
 	r.GET("/lti/canvas.json", func(c *gin.Context) {
 		c.Header("Cache-Control", "no-cache")
-		c.JSON(http.StatusOK, s.DevKey())
+		c.JSON(http.StatusOK, s.devKey())
 	})
 }

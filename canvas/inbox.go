@@ -166,9 +166,9 @@ func (s *Service) insertEvents(ctx context.Context, batch []*pendingEvent) ([]bo
 	return out, nil
 }
 
-// SetWebhookSecret stores (encrypted) the shared secret that lets unsigned
+// setWebhookSecret stores (encrypted) the shared secret that lets unsigned
 // Live Events for platformID in; "" removes it, so only signed events pass.
-func (s *Service) SetWebhookSecret(ctx context.Context, platformID int64, secretValue string) error {
+func (s *Service) setWebhookSecret(ctx context.Context, platformID int64, secretValue string) error {
 	const q = `
 INSERT INTO canvas_platform_settings (platform_id, webhook_secret_enc, updated_at)
 VALUES ($1, $2, now())
@@ -320,9 +320,9 @@ ON CONFLICT (platform_id, canvas_user_id) DO UPDATE SET
 // guidRefresh is how long a recorded guid is trusted to be in the table.
 const guidRefresh = 10 * time.Minute
 
-// RememberUser records what a launch or a roster says about a Canvas user:
+// rememberUser records what a launch or a roster says about a Canvas user:
 // the completion path prefers this email over the one in a Live Event.
-func (s *Service) RememberUser(ctx context.Context, platformID int64, canvasUserID, sub, name, email string) error {
+func (s *Service) rememberUser(ctx context.Context, platformID int64, canvasUserID, sub, name, email string) error {
 	if canvasUserID == "" {
 		return nil
 	}

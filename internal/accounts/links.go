@@ -36,15 +36,15 @@ const (
 // an email they may read late; a reset link gives an hour, as it replaces a
 // password that may be known to someone else.
 const (
-	InviteValidity = 7 * 24 * time.Hour
-	ResetValidity  = time.Hour
+	inviteValidity = 7 * 24 * time.Hour
+	resetValidity  = time.Hour
 )
 
 func linkValidity(purpose string) time.Duration {
 	if purpose == linkInvite {
-		return InviteValidity
+		return inviteValidity
 	}
-	return ResetValidity
+	return resetValidity
 }
 
 // linkPath is the page each purpose's link opens.
@@ -160,12 +160,12 @@ func (s *Service) linkUser(ctx context.Context, plain, purpose string) (User, er
 	return u, nil
 }
 
-// UseLink sets the password of the account a working link of purpose
+// useLink sets the password of the account a working link of purpose
 // belongs to and uses the link up, atomically: of two uses of one link only
 // one succeeds. It accepts a pending invitation and ends every session of
 // the account. Errors: Invalid (password: too short or long), NotFound (the
 // link does not work, saying why), Conflict (the account is disabled).
-func (s *Service) UseLink(ctx context.Context, plain, purpose, password string) (User, error) {
+func (s *Service) useLink(ctx context.Context, plain, purpose, password string) (User, error) {
 	if fe, bad := checkNewPassword("password", password); bad {
 		return User{}, apperr.Fields(fe.Field+": "+fe.Message, []apperr.FieldError{fe})
 	}

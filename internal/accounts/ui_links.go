@@ -72,7 +72,7 @@ func (s *Service) linkUse(rd *web.Renderer, a *auth.Auth, purpose string) web.Ha
 			page.Errors["confirm_password"] = "The two passwords differ."
 		}
 		if len(page.Errors) == 0 {
-			if _, err = s.UseLink(ctx, token, purpose, password); err == nil {
+			if _, err = s.useLink(ctx, token, purpose, password); err == nil {
 				// Whoever was signed in in this browser is not the person
 				// who just chose a password: start afresh.
 				if err := a.SignOut(ctx, "Your password is set. Sign in with your email and the new password."); err != nil {

@@ -261,7 +261,7 @@ func (u *staffUI) invite(c *gin.Context) error {
 		}
 		return err
 	}
-	auth.SetFlash(c, fmt.Sprintf("Invitation sent to %s. The link in it works once, for %d days.", created.Email, int(InviteValidity.Hours()/24)))
+	auth.SetFlash(c, fmt.Sprintf("Invitation sent to %s. The link in it works once, for %d days.", created.Email, int(inviteValidity.Hours()/24)))
 	c.Redirect(http.StatusSeeOther, "/admin/users")
 	return nil
 }
@@ -321,7 +321,7 @@ func (u *staffUI) userUpdate(c *gin.Context) error {
 	page.User.Groups = groups
 	status := http.StatusUnprocessableEntity
 	if bad == nil {
-		_, err = u.s.UpdateUser(c.Request.Context(), me.Actor(), us.ID, page.User.Role, groups)
+		_, err = u.s.updateUser(c.Request.Context(), me.Actor(), us.ID, page.User.Role, groups)
 		if err == nil {
 			auth.SetFlash(c, fmt.Sprintf("Saved %s: %s.", us.Email, page.User.Role.Label()))
 			c.Redirect(http.StatusSeeOther, "/admin/users")
@@ -346,11 +346,11 @@ func (u *staffUI) userSetDisabled(disabled bool) web.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		if _, err := u.s.SetUserDisabled(c.Request.Context(), me.Actor(), us.ID, disabled); err != nil {
+		if _, err := u.s.setUserDisabled(c.Request.Context(), me.Actor(), us.ID, disabled); err != nil {
 			return err
 		}
 		if disabled && us.ID == me.UserID {
-			// Another owner remains (else SetUserDisabled refused): this
+			// Another owner remains (else setUserDisabled refused): this
 			// session ends now, like every other of the account.
 			if err := u.a.SignOut(c.Request.Context(), "You disabled your own account and are signed out."); err != nil {
 				return err
@@ -380,7 +380,7 @@ func (u *staffUI) userSendLink(c *gin.Context) error {
 	if purpose == linkInvite {
 		auth.SetFlash(c, fmt.Sprintf("A new invitation was sent to %s; the earlier link no longer works.", us.Email))
 	} else {
-		auth.SetFlash(c, fmt.Sprintf("A password reset link was sent to %s. It works once, for %d hour.", us.Email, int(ResetValidity.Hours())))
+		auth.SetFlash(c, fmt.Sprintf("A password reset link was sent to %s. It works once, for %d hour.", us.Email, int(resetValidity.Hours())))
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/users")
 	return nil

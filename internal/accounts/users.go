@@ -293,8 +293,8 @@ func (s *Service) Users(ctx context.Context) ([]User, error) {
 }
 
 // SetDisabled disables or re-enables an account as "system"; see
-// SetUserDisabled.
+// setUserDisabled.
 func (s *Service) SetDisabled(ctx context.Context, id int64, disabled bool) error {
-	_, err := s.SetUserDisabled(ctx, "system", id, disabled)
+	_, err := s.setUserDisabled(ctx, "system", id, disabled)
 	return err
 }

@@ -22,7 +22,7 @@ type Entry struct {
 	Before, After json.RawMessage
 	// Who is the actor as people read it: the staff member's or launching
 	// person's name as it is now, the API token's name, or what an
-	// automatic actor does (see Who).
+	// automatic actor does (see who).
 	Who string
 }
 

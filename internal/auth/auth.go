@@ -23,7 +23,7 @@ var Templates embed.FS
 
 // Session cookie settings.
 const (
-	SessionCookie   = "laurel_session"
+	sessionCookie   = "laurel_session"
 	sessionLifetime = 12 * time.Hour
 	sessionIdle     = 2 * time.Hour
 )
@@ -64,7 +64,7 @@ func New(rdb *redis.Client, keys *secret.Keys, baseURL string, users Users) *Aut
 	sm.Store = goredisstore.NewWithPrefix(rdb, "laurel:session:")
 	sm.Lifetime = sessionLifetime
 	sm.IdleTimeout = sessionIdle
-	sm.Cookie.Name = SessionCookie
+	sm.Cookie.Name = sessionCookie
 	sm.Cookie.HttpOnly = true
 	sm.Cookie.Secure = secureCookies(baseURL)
 	sm.Cookie.SameSite = http.SameSiteLaxMode

@@ -48,7 +48,7 @@ func (v AxeViolation) String() string {
 	return fmt.Sprintf("%s (%s) %s at %s: %s", v.ID, v.Impact, v.Help, strings.Join(v.Targets, ", "), v.Summary)
 }
 
-// Audit runs axe-core with AxeTags on the page of ctx and returns its
+// Audit runs axe-core with axeTags on the page of ctx and returns its
 // violations. axe is evaluated through DevTools (Runtime.evaluate), which
 // the page's Content-Security-Policy does not restrict, so pages that
 // forbid inline script can be audited unchanged. script is AxeScript's

@@ -80,7 +80,7 @@ func New(t testing.TB, opt Options) context.Context {
 // for by then will not.
 const stepTimeout = 30 * time.Second
 
-// Step runs actions in the browser b within StepTimeout; when they fail it
+// Step runs actions in the browser b within stepTimeout; when they fail it
 // fails the test, naming the step and showing the start of the page.
 func Step(t testing.TB, b context.Context, name string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()

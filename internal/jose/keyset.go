@@ -8,7 +8,7 @@
 //
 // The key-set cache is ours rather than jwx's jwk.Cache: jwk.Cache refreshes
 // registered URLs on its own schedule in background goroutines on the wall
-// clock, and its Refresh fetches unconditionally, so it has no "unknown kid →
+// clock, and its refresh fetches unconditionally, so it has no "unknown kid →
 // re-fetch soon, but at most once per interval, single-flight" rule and
 // cannot run on an injected clock in tests. jwx parses and exports the keys
 // (jwk.Parse) and signs (jws.Sign); an RS256 signature is verified with the
@@ -174,7 +174,7 @@ func unknownKid(kid string, n int) *Error {
 
 // refresh re-fetches the set at url after a signature failed with its key
 // for kid (a platform replaced a key under the same kid), within the same
-// limit as Key, and returns the key for kid if it changed.
+// limit as key, and returns the key for kid if it changed.
 func (c *KeySets) refresh(ctx context.Context, url, kid string, anyKid bool) (*rsa.PublicKey, bool) {
 	s := c.set(url)
 	s.mu.RLock()

@@ -25,7 +25,7 @@ type Keys struct {
 }
 
 // Parse decodes a base64 (standard or URL, padded or not) master secret and
-// derives the purpose keys. It fails when the secret is shorter than MinKeyLen.
+// derives the purpose keys. It fails when the secret is shorter than minKeyLen.
 func Parse(encoded string) (*Keys, error) {
 	var raw []byte
 	var err error

@@ -31,7 +31,7 @@ type Router interface {
 // liveEventsJWKSPath is where the simulator publishes its Live Events keys.
 const liveEventsJWKSPath = "/api/live_events/jwks"
 
-// shard is the simulated Canvas shard: global id = Shard*10^13 + local id.
+// shard is the simulated Canvas shard: global id = shard*10^13 + local id.
 const shard = 2107
 
 // globalID turns a local Canvas id into the global form Live Events metadata uses.
@@ -45,7 +45,7 @@ func globalID(local string) string {
 
 // LiveEvents signs and delivers Canvas Live Events the way Canvas's HTTPS
 // delivery does, with keys of its own (Canvas signs Live Events with keys
-// separate from its LTI keys) published at LiveEventsJWKSPath.
+// separate from its LTI keys) published at liveEventsJWKSPath.
 type LiveEvents struct {
 	base    string
 	host    string
