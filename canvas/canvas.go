@@ -24,7 +24,7 @@
 //
 // A valid event is stored in the canvas_events inbox (a re-delivery, same
 // metadata.request_id, is a no-op) and answered 200 {"status": "accepted" |
-// "duplicate" | "ignored"}; its job (InboxJob, enqueued in the same
+// "duplicate" | "ignored"}; its job (kind "canvas.event", enqueued in the same
 // transaction) then creates the credential.
 // A refusal answers 400, 401 or 413 {"error": {"code", "reason", "message"}},
 // and 503 with Retry-After when Laurel cannot store the event (Canvas

@@ -53,10 +53,10 @@ type knownUser struct {
 	Email  string `db:"email"`
 }
 
-// InboxJob is the job kind that processes one stored completion event: the
+// inboxKind is the job kind that processes one stored completion event: the
 // webhook enqueues it in the transaction that stores the event, so the inbox
 // runs on the one job engine (its leases, back-off and wake-ups).
-const InboxJob = "canvas.event"
+const inboxKind = "canvas.event"
 
 // inboxPolicy retries an event's job after a failure on our side with a
 // growing delay (1 s, 2 s, 4 s, ... up to about 4 minutes). The job itself
@@ -80,7 +80,7 @@ var inboxPolicy = jobs.Policy{
 	Gather:      50 * time.Millisecond,
 }
 
-// inboxJob is the payload of an InboxJob.
+// inboxJob is the payload of an inboxKind job.
 type inboxJob struct {
 	EventID int64 `json:"event_id"`
 }
@@ -99,15 +99,15 @@ func enqueueEvents(ctx context.Context, tx *sqlx.Tx, ids []int64) error {
 		}
 		payloads[i] = b
 	}
-	_, err := jobs.EnqueueMany(ctx, tx, InboxJob, payloads)
+	_, err := jobs.EnqueueMany(ctx, tx, inboxKind, payloads)
 	return err
 }
 
 // HandleJobs registers the Canvas jobs on w: the inbox (one job per stored
 // completion, handled in batches) and the scheduled reconciliation.
 func (s *Service) HandleJobs(w *jobs.Worker) {
-	w.HandleBatch(InboxJob, s.processEvents)
-	w.SetPolicy(InboxJob, inboxPolicy)
+	w.HandleBatch(inboxKind, s.processEvents)
+	w.SetPolicy(inboxKind, inboxPolicy)
 	w.Schedule(reconcileKind, s.reconcileInterval, s.reconcileJob)
 	w.SetPolicy(reconcileKind, reconcilePolicy)
 }
@@ -126,10 +126,10 @@ func (s *Service) runInboxWorker(ctx context.Context) error {
 
 func (s *Service) inboxWorker(batchSize int) *jobs.Worker {
 	w := jobs.NewWorker(s.db, s.log)
-	w.HandleBatch(InboxJob, s.processEvents)
+	w.HandleBatch(inboxKind, s.processEvents)
 	p := inboxPolicy
 	p.BatchSize = batchSize
-	w.SetPolicy(InboxJob, p)
+	w.SetPolicy(inboxKind, p)
 	return w
 }
 
@@ -139,7 +139,7 @@ func (s *Service) ProcessInbox(ctx context.Context, limit int) (int, error) {
 	return s.inboxWorker(limit).RunOnce(ctx)
 }
 
-// processEvents is the batch handler of InboxJob. The events are loaded FOR
+// processEvents is the batch handler of inboxKind. The events are loaded FOR
 // UPDATE in the transaction that creates their credentials, marks them
 // processed and marks their jobs done: if the process dies at any moment,
 // PostgreSQL rolls the transaction back, and the jobs run again when their

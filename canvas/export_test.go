@@ -10,6 +10,7 @@ import (
 // admin page and the launch hooks; these names exist for them only.
 
 const (
+	InboxJob       = inboxKind
 	ReconcileJob   = reconcileKind
 	EventRetention = eventRetention
 	SecretHeader   = secretHeader
@@ -21,13 +22,13 @@ func NewClient(baseURL, token string, hc *http.Client, backoff time.Duration) (*
 	return newClient(baseURL, token, hc, backoff)
 }
 
-func (c *Client) BulkUserProgress(ctx context.Context, courseID string) ([]UserProgress, error) {
+func (c *Client) BulkUserProgress(ctx context.Context, courseID string) ([]userProgress, error) {
 	return c.bulkUserProgress(ctx, courseID)
 }
 
 func (s *Service) RunInboxWorker(ctx context.Context) error { return s.runInboxWorker(ctx) }
 
-func (s *Service) DevKey() DevKeyConfig { return s.devKey() }
+func (s *Service) DevKey() devKeyConfig { return s.devKey() }
 
 func (s *Service) SetWebhookSecret(ctx context.Context, platformID int64, secretValue string) error {
 	return s.setWebhookSecret(ctx, platformID, secretValue)

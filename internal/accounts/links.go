@@ -220,8 +220,8 @@ func (s *Service) useLink(ctx context.Context, plain, purpose, password string) 
 	return u, nil
 }
 
-// LinkState is the newest one-time link of an account, for the staff list.
-type LinkState struct {
+// linkState is the newest one-time link of an account, for the staff list.
+type linkState struct {
 	Purpose   string
 	MailState string // queued, sent, failed
 	MailError string
@@ -230,7 +230,7 @@ type LinkState struct {
 }
 
 // latestLinks returns each account's newest link.
-func (s *Service) latestLinks(ctx context.Context) (map[int64]LinkState, error) {
+func (s *Service) latestLinks(ctx context.Context) (map[int64]linkState, error) {
 	const q = `SELECT DISTINCT ON (user_id) user_id, purpose, mail_state, mail_error, expires_at, used_at
 		FROM account_links ORDER BY user_id, id DESC`
 	var rows []struct {
@@ -244,9 +244,9 @@ func (s *Service) latestLinks(ctx context.Context) (map[int64]LinkState, error) 
 	if err := s.db.SelectContext(ctx, &rows, q); err != nil {
 		return nil, fmt.Errorf("latest account links: %w", err)
 	}
-	out := make(map[int64]LinkState, len(rows))
+	out := make(map[int64]linkState, len(rows))
 	for _, r := range rows {
-		out[r.UserID] = LinkState{Purpose: r.Purpose, MailState: r.MailState, MailError: r.MailError, ExpiresAt: r.ExpiresAt, UsedAt: r.UsedAt}
+		out[r.UserID] = linkState{Purpose: r.Purpose, MailState: r.MailState, MailError: r.MailError, ExpiresAt: r.ExpiresAt, UsedAt: r.UsedAt}
 	}
 	return out, nil
 }

@@ -157,7 +157,7 @@ type userRowView struct {
 	User
 	RoleLabel  string
 	GroupNames []string
-	Link       *LinkState
+	Link       *linkState
 	LinkLive   bool // the newest link is unused and not expired
 	Self       bool
 }

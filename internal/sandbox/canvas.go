@@ -95,13 +95,13 @@ func (c *Canvas) RegisterPlatform(ctx context.Context, reg *lti.Registry) error 
 }
 
 // launches lists the sandbox's "launch as" links.
-func (c *Canvas) launches() []Launch {
-	var out []Launch
+func (c *Canvas) launches() []launch {
+	var out []launch
 	course, _ := c.Sim.Course(sandboxCourse)
 	for _, e := range course.Enrollments {
 		u, _ := c.Sim.User(e.UserID)
 		q := url.Values{"course": {sandboxCourse}, "user": {u.ID}}
-		out = append(out, Launch{
+		out = append(out, launch{
 			Label:  fmt.Sprintf("%s (%s) in %s", u.Name, e.Role, course.Title),
 			URL:    c.Sim.URL() + "/sim/launch?" + q.Encode(),
 			UserID: u.ID, Student: e.Role == canvassim.Student,

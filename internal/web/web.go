@@ -163,7 +163,7 @@ func ServeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	var buf bytes.Buffer
 	data := errorPage{st, http.StatusText(st), apperr.Message(err)}
-	if xerr := sharedErrorPage.ExecuteTemplate(&buf, "layout.html", View{Page: data, Path: r.URL.Path}); xerr != nil {
+	if xerr := sharedErrorPage.ExecuteTemplate(&buf, "layout.html", view{Page: data, Path: r.URL.Path}); xerr != nil {
 		buf.Reset()
 		buf.WriteString(data.Message + "\n")
 	}
