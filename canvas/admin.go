@@ -33,8 +33,8 @@ var Templates fs.FS = func() fs.FS {
 	return s
 }()
 
-// EventRecord is one inbox row as the admin page shows it.
-type EventRecord struct {
+// eventRecord is one inbox row as the admin page shows it.
+type eventRecord struct {
 	ID           int64          `db:"id"`
 	EventName    string         `db:"event_name"`
 	Hostname     string         `db:"hostname"`
@@ -51,8 +51,8 @@ type EventRecord struct {
 	ProcessedAt  sql.NullTime   `db:"processed_at"`
 }
 
-// ReconcileRun is one reconciliation of one course.
-type ReconcileRun struct {
+// reconcileRun is one reconciliation of one course.
+type reconcileRun struct {
 	ID         int64        `db:"id"`
 	MappingID  int64        `db:"mapping_id"`
 	Trigger    string       `db:"trigger"`
@@ -63,8 +63,8 @@ type ReconcileRun struct {
 	Error      string       `db:"error"`
 }
 
-// EventCounts counts inbox rows per state.
-type EventCounts map[string]int
+// eventCounts counts inbox rows per state.
+type eventCounts map[string]int
 
 // inGroups is the condition that limits inbox rows (canvas_events e) to a
 // team member's groups, bound by groupScope ($1–$4): the event's
@@ -95,10 +95,10 @@ func (s *Service) groupScope(ctx context.Context, groups []int64) ([]any, error)
 	return []any{true, pq.Array(ids), pq.Array(pids), pq.Array(courses)}, nil
 }
 
-// RecentEvents returns the newest inbox rows, optionally of one state;
+// recentEvents returns the newest inbox rows, optionally of one state;
 // groups (nil: all) limits them to events of courses mapped into those
 // groups.
-func (s *Service) RecentEvents(ctx context.Context, state string, groups []int64, limit int) ([]EventRecord, error) {
+func (s *Service) recentEvents(ctx context.Context, state string, groups []int64, limit int) ([]eventRecord, error) {
 	const q = `
 SELECT id, event_name, hostname, canvas_course_id, canvas_user_id, state, reason, attempts, signed,
        platform_id, mapping_id, credential_id, received_at, processed_at
@@ -110,16 +110,16 @@ LIMIT $6`
 	if err != nil {
 		return nil, fmt.Errorf("recent events %q of groups %v: %w", state, groups, err)
 	}
-	out := []EventRecord{}
+	out := []eventRecord{}
 	if err := s.db.SelectContext(ctx, &out, q, append(scope, state, limit)...); err != nil {
 		return nil, fmt.Errorf("recent events %q of groups %v: %w", state, groups, err)
 	}
 	return out, nil
 }
 
-// CountEvents counts inbox rows per state, limited to groups like
-// RecentEvents.
-func (s *Service) CountEvents(ctx context.Context, groups []int64) (EventCounts, error) {
+// countEvents counts inbox rows per state, limited to groups like
+// recentEvents.
+func (s *Service) countEvents(ctx context.Context, groups []int64) (eventCounts, error) {
 	const q = `SELECT state, count(*) FROM canvas_events e WHERE ` + inGroups + ` GROUP BY state`
 	scope, err := s.groupScope(ctx, groups)
 	if err != nil {
@@ -130,7 +130,7 @@ func (s *Service) CountEvents(ctx context.Context, groups []int64) (EventCounts,
 		return nil, fmt.Errorf("count events: %w", err)
 	}
 	defer rows.Close()
-	out := EventCounts{}
+	out := eventCounts{}
 	for rows.Next() {
 		var st string
 		var n int
@@ -143,7 +143,7 @@ func (s *Service) CountEvents(ctx context.Context, groups []int64) (EventCounts,
 }
 
 // lastRuns returns the newest reconciliation of each mapping.
-func (s *Service) lastRuns(ctx context.Context, mappingIDs []int64) (map[int64]ReconcileRun, error) {
+func (s *Service) lastRuns(ctx context.Context, mappingIDs []int64) (map[int64]reconcileRun, error) {
 	const q = `
 SELECT DISTINCT ON (mapping_id) id, mapping_id, trigger, started_at, finished_at, checked, created, error
 FROM canvas_reconciliations
@@ -153,11 +153,11 @@ ORDER BY mapping_id, id DESC`
 	if mappingIDs != nil {
 		ids = pq.Array(mappingIDs)
 	}
-	var rows []ReconcileRun
+	var rows []reconcileRun
 	if err := s.db.SelectContext(ctx, &rows, q, ids); err != nil {
 		return nil, fmt.Errorf("last reconciliations: %w", err)
 	}
-	out := make(map[int64]ReconcileRun, len(rows))
+	out := make(map[int64]reconcileRun, len(rows))
 	for _, r := range rows {
 		out[r.MappingID] = r
 	}
@@ -170,9 +170,9 @@ type adminPage struct {
 	// Limited: a team member limited to some groups sees only their
 	// courses' events and mappings (no platforms, no unmapped courses).
 	Limited    bool
-	Counts     EventCounts
-	Events     []EventRecord
-	Unmapped   []EventRecord
+	Counts     eventCounts
+	Events     []eventRecord
+	Unmapped   []eventRecord
 	Courses    []courseRow
 	State      string
 	States     []string
@@ -187,7 +187,7 @@ type platformRow struct {
 
 type courseRow struct {
 	Mapping course.Mapping
-	LastRun *ReconcileRun
+	LastRun *reconcileRun
 }
 
 // RegisterAdmin mounts GET /admin/events on r (behind the staff session
@@ -222,12 +222,10 @@ func (s *Service) adminSetSecret(c *gin.Context) error {
 	} else if value == "" {
 		return apperr.Errorf(apperr.Invalid, "Enter a shared secret (at least 16 characters), or clear it.")
 	}
-	if err := s.SetWebhookSecret(c.Request.Context(), id, value); err != nil {
+	if err := s.setWebhookSecret(c.Request.Context(), id, value); err != nil {
 		return err
 	}
-	s.pcache.mu.Lock()
-	s.pcache.list = nil
-	s.pcache.mu.Unlock()
+	s.platformsSeen.Invalidate()
 	msg := "The webhook shared secret of platform " + strconv.FormatInt(id, 10) + " is set: unsigned events carrying it are accepted."
 	if value == "" {
 		msg = "The webhook shared secret of platform " + strconv.FormatInt(id, 10) + " is cleared: only signed events are accepted."
@@ -278,14 +276,14 @@ func (s *Service) adminEvents(c *gin.Context) error {
 			}
 			page.Platforms = append(page.Platforms, platformRow{Platform: pl, HasSecret: sec != ""})
 		}
-		if page.Unmapped, err = s.RecentEvents(ctx, "unmapped", nil, 50); err != nil {
+		if page.Unmapped, err = s.recentEvents(ctx, "unmapped", nil, 50); err != nil {
 			return err
 		}
 	}
-	if page.Counts, err = s.CountEvents(ctx, groups); err != nil {
+	if page.Counts, err = s.countEvents(ctx, groups); err != nil {
 		return err
 	}
-	if page.Events, err = s.RecentEvents(ctx, page.State, groups, 100); err != nil {
+	if page.Events, err = s.recentEvents(ctx, page.State, groups, 100); err != nil {
 		return err
 	}
 	mappings, err := s.courses.ListMappings(ctx, course.MappingFilter{Groups: groups})

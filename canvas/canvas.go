@@ -17,14 +17,14 @@
 //     JWT's claims or sits under a claim: the first object holding "metadata"
 //     and "body" objects is taken.
 //   - Unsigned JSON, only for a platform an owner gave a shared secret
-//     (/admin/events, or Service.SetWebhookSecret; stored encrypted). The
+//     (/admin/events; stored encrypted). The
 //     request must carry it as "X-Laurel-Webhook-Secret: <secret>" or
 //     "Authorization: Bearer <secret>"; the platform is the one whose Canvas
 //     URL's host name equals the event's metadata.hostname (ports aside).
 //
 // A valid event is stored in the canvas_events inbox (a re-delivery, same
 // metadata.request_id, is a no-op) and answered 200 {"status": "accepted" |
-// "duplicate" | "ignored"}; its job (InboxJob, enqueued in the same
+// "duplicate" | "ignored"}; its job (kind "canvas.event", enqueued in the same
 // transaction) then creates the credential.
 // A refusal answers 400, 401 or 413 {"error": {"code", "reason", "message"}},
 // and 503 with Retry-After when Laurel cannot store the event (Canvas
@@ -45,6 +45,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/laurel-edu/laurel/internal/cache"
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/jose"
@@ -55,7 +56,7 @@ import (
 )
 
 // Issuer is the part of the issuance core the completion path uses. Its
-// EnsureCredential is idempotent on (group, ExternalRef) and on (group, email)
+// EnsureCredential is idempotent on (group, externalRef) and on (group, email)
 // when the group forbids duplicates, so a repeated completion never creates a
 // second credential.
 type Issuer interface {
@@ -83,8 +84,8 @@ type Platform struct {
 	CanvasToken string
 }
 
-// Host returns the lower-case host (with port, if any) of CanvasURL.
-func (p Platform) Host() string { return hostOf(p.CanvasURL) }
+// host returns the lower-case host (with port, if any) of CanvasURL.
+func (p Platform) host() string { return hostOf(p.CanvasURL) }
 
 // Platforms looks registered platforms up (ID and Name; the Service adds
 // the Canvas settings it keeps itself); package lti's registry implements
@@ -133,7 +134,7 @@ type Options struct {
 	// RateLimitBackoff is the first wait after Canvas answers 403 "Rate Limit
 	// Exceeded" (doubles on each retry; default 2s).
 	RateLimitBackoff time.Duration
-	// InboxConcurrency is how many inbox loops RunInboxWorker runs
+	// InboxConcurrency is how many inbox loops runInboxWorker runs
 	// (default 8).
 	InboxConcurrency int
 	Now              func() time.Time
@@ -159,8 +160,12 @@ type Service struct {
 	rateLimitBackoff  time.Duration
 	inboxConcurrency  int
 
-	pcache  platformCache
-	secrets sync.Map // platform id → cachedSecret
+	// platformsLoad lets one caller load the platform list while the
+	// others wait for it (every event needs the list).
+	platformsLoad sync.Mutex
+	platformsSeen *cache.TTL[struct{}, []Platform]
+	// secrets is platform id → its webhook shared secret ("" for none).
+	secrets *cache.TTL[int64, string]
 
 	ingest     chan *pendingEvent
 	ingestOnce sync.Once
@@ -168,10 +173,11 @@ type Service struct {
 	// (planned once per connection instead of once per batch) and a
 	// launch's reads and writes.
 	stmts *db.Statements
-	// guids is platform id → the learnedGUID last recorded for it.
-	guids sync.Map
+	// guids is platform id → the root account guid this process last
+	// recorded for it, for guidRefresh.
+	guids *cache.TTL[int64, string]
 
-	// running is the inbox worker RunInboxWorker runs, woken when an event
+	// running is the inbox worker runInboxWorker runs, woken when an event
 	// arrives (the app's worker is woken by PostgreSQL instead).
 	running atomic.Pointer[jobs.Worker]
 	// views renders the admin page (set by RegisterAdmin).
@@ -227,6 +233,9 @@ func New(o Options) (*Service, error) {
 		inboxConcurrency:  o.InboxConcurrency,
 		ingest:            make(chan *pendingEvent, 4*maxIngestBatch),
 		metrics:           newMetrics(),
+		platformsSeen:     cache.New[struct{}, []Platform](platformsFor, 0, o.Now),
+		secrets:           cache.New[int64, string](secretsFor, 0, o.Now),
+		guids:             cache.New[int64, string](guidRefresh, 0, o.Now),
 	}
 	if o.LiveEventsJWKSURL != "" {
 		s.jwks = &liveEventKeys{url: o.LiveEventsJWKSURL, sets: o.KeySets}
@@ -286,8 +295,8 @@ func (m *metrics) register(r prometheus.Registerer) error {
 	return nil
 }
 
-// Wake tells this process's inbox worker that work may be waiting.
-func (s *Service) Wake() {
+// wake tells this process's inbox worker that work may be waiting.
+func (s *Service) wake() {
 	if w := s.running.Load(); w != nil {
 		w.Wake()
 	}

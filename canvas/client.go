@@ -26,9 +26,9 @@ type Client struct {
 	sleep      func(ctx context.Context, d time.Duration) error
 }
 
-// NewClient returns a client for the Canvas at baseURL. backoff is the first
+// newClient returns a client for the Canvas at baseURL. backoff is the first
 // wait after a rate-limit refusal (it doubles each time).
-func NewClient(baseURL, token string, hc *http.Client, backoff time.Duration) (*Client, error) {
+func newClient(baseURL, token string, hc *http.Client, backoff time.Duration) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, apperr.Errorf(apperr.Invalid, "Canvas URL %q is not an http(s) URL.", baseURL)
@@ -53,8 +53,8 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// UserProgress is one student's course progress from bulk_user_progress.
-type UserProgress struct {
+// userProgress is one student's course progress from bulk_user_progress.
+type userProgress struct {
 	ID          json.Number `json:"id"`
 	DisplayName string      `json:"display_name"`
 	Name        string      `json:"name"`
@@ -65,12 +65,12 @@ type UserProgress struct {
 	} `json:"progress"`
 }
 
-// BulkUserProgress returns every student's progress in course courseID
+// bulkUserProgress returns every student's progress in course courseID
 // (GET /api/v1/courses/:id/bulk_user_progress), following pagination.
-func (c *Client) BulkUserProgress(ctx context.Context, courseID string) ([]UserProgress, error) {
-	var out []UserProgress
+func (c *Client) bulkUserProgress(ctx context.Context, courseID string) ([]userProgress, error) {
+	var out []userProgress
 	err := c.getAll(ctx, "/api/v1/courses/"+url.PathEscape(courseID)+"/bulk_user_progress?per_page=100", func(b []byte) error {
-		var page []UserProgress
+		var page []userProgress
 		if err := json.Unmarshal(b, &page); err != nil {
 			return fmt.Errorf("decode bulk_user_progress page: %w", err)
 		}
@@ -80,21 +80,21 @@ func (c *Client) BulkUserProgress(ctx context.Context, courseID string) ([]UserP
 	return out, err
 }
 
-// CourseUser is a user enrolled in a course, with the email Canvas shows
+// courseUser is a user enrolled in a course, with the email Canvas shows
 // the caller (include[]=email).
-type CourseUser struct {
+type courseUser struct {
 	ID    json.Number `json:"id"`
 	Name  string      `json:"name"`
 	Email string      `json:"email"`
 }
 
-// CourseStudents lists the students of course courseID with their emails
+// courseStudents lists the students of course courseID with their emails
 // (GET /api/v1/courses/:id/users?enrollment_type[]=student&include[]=email).
-func (c *Client) CourseStudents(ctx context.Context, courseID string) ([]CourseUser, error) {
-	var out []CourseUser
+func (c *Client) courseStudents(ctx context.Context, courseID string) ([]courseUser, error) {
+	var out []courseUser
 	p := "/api/v1/courses/" + url.PathEscape(courseID) + "/users?enrollment_type%5B%5D=student&include%5B%5D=email&per_page=100"
 	err := c.getAll(ctx, p, func(b []byte) error {
-		var page []CourseUser
+		var page []courseUser
 		if err := json.Unmarshal(b, &page); err != nil {
 			return fmt.Errorf("decode course users page: %w", err)
 		}

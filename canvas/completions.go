@@ -18,13 +18,13 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/jobs"
-	"github.com/laurel-edu/laurel/internal/safetext"
+	"github.com/laurel-edu/laurel/internal/text"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/lti/course"
 )
 
-// ActorLiveEvents names the completion webhook in the audit log.
-const ActorLiveEvents = "canvas:live-events"
+// actorLiveEvents names the completion webhook in the audit log.
+const actorLiveEvents = "canvas:live-events"
 
 // unmappedWindow is how long a completion in an unmapped course waits to be
 // reprocessed should the course be mapped.
@@ -53,10 +53,10 @@ type knownUser struct {
 	Email  string `db:"email"`
 }
 
-// InboxJob is the job kind that processes one stored completion event: the
+// inboxKind is the job kind that processes one stored completion event: the
 // webhook enqueues it in the transaction that stores the event, so the inbox
 // runs on the one job engine (its leases, back-off and wake-ups).
-const InboxJob = "canvas.event"
+const inboxKind = "canvas.event"
 
 // inboxPolicy retries an event's job after a failure on our side with a
 // growing delay (1 s, 2 s, 4 s, ... up to about 4 minutes). The job itself
@@ -80,7 +80,7 @@ var inboxPolicy = jobs.Policy{
 	Gather:      50 * time.Millisecond,
 }
 
-// inboxJob is the payload of an InboxJob.
+// inboxJob is the payload of an inboxKind job.
 type inboxJob struct {
 	EventID int64 `json:"event_id"`
 }
@@ -99,24 +99,24 @@ func enqueueEvents(ctx context.Context, tx *sqlx.Tx, ids []int64) error {
 		}
 		payloads[i] = b
 	}
-	_, err := jobs.EnqueueMany(ctx, tx, InboxJob, payloads)
+	_, err := jobs.EnqueueMany(ctx, tx, inboxKind, payloads)
 	return err
 }
 
 // HandleJobs registers the Canvas jobs on w: the inbox (one job per stored
 // completion, handled in batches) and the scheduled reconciliation.
 func (s *Service) HandleJobs(w *jobs.Worker) {
-	w.HandleBatch(InboxJob, s.processEvents)
-	w.SetPolicy(InboxJob, inboxPolicy)
-	w.Schedule(ReconcileJob, s.reconcileInterval, s.reconcileJob)
-	w.SetPolicy(ReconcileJob, reconcilePolicy)
+	w.HandleBatch(inboxKind, s.processEvents)
+	w.SetPolicy(inboxKind, inboxPolicy)
+	w.Schedule(reconcileKind, s.reconcileInterval, s.reconcileJob)
+	w.SetPolicy(reconcileKind, reconcilePolicy)
 }
 
-// RunInboxWorker processes the inbox alone until ctx ends, with
+// runInboxWorker processes the inbox alone until ctx ends, with
 // Options.InboxConcurrency goroutines, polling (or woken by this process's
 // webhook): for tests and benchmarks. Workers in other processes may run at
 // the same time.
-func (s *Service) RunInboxWorker(ctx context.Context) error {
+func (s *Service) runInboxWorker(ctx context.Context) error {
 	w := s.inboxWorker(inboxPolicy.BatchSize)
 	w.Concurrency, w.Poll = s.inboxConcurrency, 500*time.Millisecond
 	s.running.Store(w)
@@ -126,10 +126,10 @@ func (s *Service) RunInboxWorker(ctx context.Context) error {
 
 func (s *Service) inboxWorker(batchSize int) *jobs.Worker {
 	w := jobs.NewWorker(s.db, s.log)
-	w.HandleBatch(InboxJob, s.processEvents)
+	w.HandleBatch(inboxKind, s.processEvents)
 	p := inboxPolicy
 	p.BatchSize = batchSize
-	w.SetPolicy(InboxJob, p)
+	w.SetPolicy(inboxKind, p)
 	return w
 }
 
@@ -139,7 +139,7 @@ func (s *Service) ProcessInbox(ctx context.Context, limit int) (int, error) {
 	return s.inboxWorker(limit).RunOnce(ctx)
 }
 
-// processEvents is the batch handler of InboxJob. The events are loaded FOR
+// processEvents is the batch handler of inboxKind. The events are loaded FOR
 // UPDATE in the transaction that creates their credentials, marks them
 // processed and marks their jobs done: if the process dies at any moment,
 // PostgreSQL rolls the transaction back, and the jobs run again when their
@@ -424,7 +424,7 @@ func (b *batch) process(ctx context.Context, r *inboxRow) error {
 	if _, err := b.tx.ExecContext(ctx, `SAVEPOINT canvas_event`); err != nil {
 		return fmt.Errorf("process event %d: savepoint: %w", r.ID, err)
 	}
-	cred, _, err := b.s.issuer.EnsureCredential(ctx, b.tx, ActorLiveEvents, m.GroupID, issuance.FromCompletion, item, m.AutoPublish)
+	cred, _, err := b.s.issuer.EnsureCredential(ctx, b.tx, actorLiveEvents, m.GroupID, issuance.FromCompletion, item, m.AutoPublish)
 	if err != nil {
 		if _, rerr := b.tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT canvas_event`); rerr != nil {
 			return fmt.Errorf("process event %d: rollback to savepoint: %w (after %v)", r.ID, rerr, err)
@@ -453,7 +453,7 @@ func refusal(err error) string {
 	for _, f := range apperr.FieldErrors(err) {
 		msg += " " + f.Field + ": " + f.Message
 	}
-	return safetext.Truncate(msg, 500)
+	return text.Truncate(msg, 500)
 }
 
 // issue ensures the pending events' credentials with one EnsureCredentials
@@ -476,7 +476,7 @@ func (b *batch) issue(ctx context.Context) error {
 		for i, p := range ps {
 			items[i] = p.item
 		}
-		out, err := b.s.issuer.EnsureCredentials(ctx, b.tx, ActorLiveEvents, m.GroupID, issuance.FromCompletion, items, m.AutoPublish)
+		out, err := b.s.issuer.EnsureCredentials(ctx, b.tx, actorLiveEvents, m.GroupID, issuance.FromCompletion, items, m.AutoPublish)
 		if err != nil {
 			b.s.log.WarnContext(ctx, "live events: batch credential call failed; redoing event by event", "mapping_id", m.ID, "events", len(ps), "err", err)
 			return errCareful
@@ -520,7 +520,7 @@ func (b *batch) newCredential(r *inboxRow, platformID int64) (issuance.NewCreden
 		return issuance.NewCredential{}, fmt.Sprintf("no email known for Canvas user %s: the event carries none and the user has not launched Laurel or appeared in a roster", r.UserID)
 	}
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
-		return issuance.NewCredential{}, fmt.Sprintf("email %q of Canvas user %s is not a valid address", safetext.Truncate(email, 80), r.UserID)
+		return issuance.NewCredential{}, fmt.Sprintf("email %q of Canvas user %s is not a valid address", text.Truncate(email, 80), r.UserID)
 	}
 	name := strings.TrimSpace(body.Body.User.Name)
 	if name == "" {
@@ -532,13 +532,13 @@ func (b *batch) newCredential(r *inboxRow, platformID int64) (issuance.NewCreden
 	return issuance.NewCredential{
 		Recipient:   issuance.Recipient{Name: name, Email: email},
 		IssuedOn:    completionDate(r.CompletedAt.Time, body.Metadata.TimeZone).Format(issuance.DateLayout),
-		ExternalRef: ExternalRef(platformID, r.UserID),
+		ExternalRef: externalRef(platformID, r.UserID),
 	}, ""
 }
 
-// ExternalRef is the credential's tie to a Canvas user of a platform: the key
+// externalRef is the credential's tie to a Canvas user of a platform: the key
 // that makes a repeated completion (or a reconciliation) a no-op.
-func ExternalRef(platformID int64, canvasUserID string) string {
+func externalRef(platformID int64, canvasUserID string) string {
 	return "canvas:" + strconv.FormatInt(platformID, 10) + ":" + canvasUserID
 }
 
@@ -575,9 +575,9 @@ func (b *batch) finish(_ context.Context, r *inboxRow, state, reason string, m *
 func (b *batch) retry(ctx context.Context, r *inboxRow, cause error) error {
 	if r.Attempts+1 >= maxAttempts {
 		b.s.log.ErrorContext(ctx, "live event failed after retries", "event_id", r.ID, "err", cause)
-		return b.finish(ctx, r, "failed", "gave up after "+strconv.Itoa(maxAttempts)+" attempts: "+safetext.Truncate(cause.Error(), 300), nil, "")
+		return b.finish(ctx, r, "failed", "gave up after "+strconv.Itoa(maxAttempts)+" attempts: "+text.Truncate(cause.Error(), 300), nil, "")
 	}
-	b.retries = append(b.retries, retryEvent{ID: r.ID, Attempt: r.Attempts + 1, Reason: safetext.Truncate(cause.Error(), 300)})
+	b.retries = append(b.retries, retryEvent{ID: r.ID, Attempt: r.Attempts + 1, Reason: text.Truncate(cause.Error(), 300)})
 	return nil
 }
 

@@ -24,10 +24,10 @@ type courseSide struct{ s *Service }
 // NoteLaunch records the launch's Canvas user ($Canvas.user.id in the
 // custom "canvas_user_id") and its root account guid.
 func (c courseSide) NoteLaunch(ctx context.Context, l *lti.Launch) error {
-	if err := c.s.LearnPlatformGUID(ctx, l.Platform.ID, l.ToolPlatformGUID); err != nil {
+	if err := c.s.learnPlatformGUID(ctx, l.Platform.ID, l.ToolPlatformGUID); err != nil {
 		return err
 	}
-	return c.s.RememberUser(ctx, l.Platform.ID, l.CustomValue("canvas_user_id"), l.Sub, l.Name, course.LaunchEmail(l))
+	return c.s.rememberUser(ctx, l.Platform.ID, l.CustomValue("canvas_user_id"), l.Sub, l.Name, course.LaunchEmail(l))
 }
 
 func (c courseSide) Settings(ctx context.Context, platformID int64) (string, bool, error) {
@@ -49,7 +49,7 @@ func (c courseSide) LastCheck(ctx context.Context, mappingID int64) (*course.Che
 
 // CheckCompletions is the launch view's "Check completions now" button.
 func (c courseSide) CheckCompletions(ctx context.Context, mappingID int64) (int, int, error) {
-	res, err := c.s.reconcile(ctx, mappingID, TriggerButton)
+	res, err := c.s.reconcile(ctx, mappingID, triggerButton)
 	return res.Checked, len(res.Created), err
 }
 
@@ -72,11 +72,11 @@ func (c courseSide) UserIDs(ctx context.Context, platformID int64) (map[string]s
 }
 
 func (c courseSide) RememberUser(ctx context.Context, platformID int64, canvasUserID, sub, name, email string) error {
-	return c.s.RememberUser(ctx, platformID, canvasUserID, sub, name, email)
+	return c.s.rememberUser(ctx, platformID, canvasUserID, sub, name, email)
 }
 
 func (courseSide) ExternalRef(platformID int64, canvasUserID string) string {
-	return ExternalRef(platformID, canvasUserID)
+	return externalRef(platformID, canvasUserID)
 }
 
 func (c courseSide) RequeueUnmapped(ctx context.Context, tx *sqlx.Tx, platformID int64, canvasCourseID string) error {
@@ -84,7 +84,7 @@ func (c courseSide) RequeueUnmapped(ctx context.Context, tx *sqlx.Tx, platformID
 	return err
 }
 
-func (c courseSide) Wake() { c.s.Wake() }
+func (c courseSide) Wake() { c.s.wake() }
 
 // RegisterAPI mounts the Canvas part of the course-mapping JSON API on r,
 // the /api/v1 group behind the API-token authentication middleware (package
@@ -102,7 +102,7 @@ func (s *Service) RegisterAPI(r gin.IRouter, courses *course.Service) {
 }
 
 func (s *Service) apiReconcile(c *gin.Context, m course.Mapping) error {
-	res, err := s.reconcile(c.Request.Context(), m.ID, TriggerAPI)
+	res, err := s.reconcile(c.Request.Context(), m.ID, triggerAPI)
 	if err != nil {
 		return err
 	}

@@ -6,42 +6,42 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// NRPSScope is the LTI scope for reading a course roster (Names and Role
+// nrpsScope is the LTI scope for reading a course roster (Names and Role
 // Provisioning Services).
-const NRPSScope = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+const nrpsScope = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 
-// DevKeyConfig is Canvas's developer-key JSON configuration ("Enter URL" /
+// devKeyConfig is Canvas's developer-key JSON configuration ("Enter URL" /
 // "Paste JSON" in Admin → Developer Keys → + LTI Key), as documented in
 // canvas-lms doc/api/lti_dev_key_config.md.
-type DevKeyConfig struct {
+type devKeyConfig struct {
 	Title             string            `json:"title"`
 	Description       string            `json:"description"`
 	OIDCInitiationURL string            `json:"oidc_initiation_url"`
 	TargetLinkURI     string            `json:"target_link_uri"`
 	PublicJWKURL      string            `json:"public_jwk_url"`
 	Scopes            []string          `json:"scopes"`
-	Extensions        []DevKeyExtension `json:"extensions"`
+	Extensions        []devKeyExtension `json:"extensions"`
 	CustomFields      map[string]string `json:"custom_fields"`
 }
 
-// DevKeyExtension is the Canvas-specific part of the configuration.
-type DevKeyExtension struct {
+// devKeyExtension is the Canvas-specific part of the configuration.
+type devKeyExtension struct {
 	Domain       string         `json:"domain"`
 	ToolID       string         `json:"tool_id"`
 	Platform     string         `json:"platform"`
 	PrivacyLevel string         `json:"privacy_level"`
-	Settings     DevKeySettings `json:"settings"`
+	Settings     devKeySettings `json:"settings"`
 }
 
-// DevKeySettings holds the placements.
-type DevKeySettings struct {
+// devKeySettings holds the placements.
+type devKeySettings struct {
 	Text       string            `json:"text"`
 	Platform   string            `json:"platform"`
-	Placements []DevKeyPlacement `json:"placements"`
+	Placements []devKeyPlacement `json:"placements"`
 }
 
-// DevKeyPlacement is one place in Canvas's UI that launches the tool.
-type DevKeyPlacement struct {
+// devKeyPlacement is one place in Canvas's UI that launches the tool.
+type devKeyPlacement struct {
 	Placement     string `json:"placement"`
 	MessageType   string `json:"message_type"`
 	TargetLinkURI string `json:"target_link_uri"`
@@ -50,7 +50,7 @@ type DevKeyPlacement struct {
 	Visibility    string `json:"visibility,omitempty"`
 }
 
-// DevKey returns the developer-key configuration for the deployment at the
+// devKey returns the developer-key configuration for the deployment at the
 // service's base URL.
 //
 // The course navigation link is visible to "admins" — in Canvas's sense the
@@ -60,24 +60,24 @@ type DevKeyPlacement struct {
 // (deep linking, link_selection / assignment_selection). privacy_level must be
 // "public": Canvas sends the name and email only then, and a credential needs
 // both.
-func (s *Service) DevKey() DevKeyConfig {
+func (s *Service) devKey() devKeyConfig {
 	launch := s.baseURL + "/lti/launch"
-	return DevKeyConfig{
+	return devKeyConfig{
 		Title:             "Laurel",
 		Description:       "Digital credentials (badges and certificates) for course completion: map a course to a credential group; completions create credentials for staff to review and publish.",
 		OIDCInitiationURL: s.baseURL + "/lti/login",
 		TargetLinkURI:     launch,
 		PublicJWKURL:      s.baseURL + "/lti/jwks",
-		Scopes:            []string{NRPSScope},
-		Extensions: []DevKeyExtension{{
+		Scopes:            []string{nrpsScope},
+		Extensions: []devKeyExtension{{
 			Domain:       hostOf(s.baseURL),
 			ToolID:       "laurel",
 			Platform:     "canvas.instructure.com",
 			PrivacyLevel: "public",
-			Settings: DevKeySettings{
+			Settings: devKeySettings{
 				Text:     "Credentials",
 				Platform: "canvas.instructure.com",
-				Placements: []DevKeyPlacement{
+				Placements: []devKeyPlacement{
 					{Placement: "course_navigation", MessageType: "LtiResourceLinkRequest", TargetLinkURI: launch, Text: "Credentials", Default: "enabled", Visibility: "admins"},
 					{Placement: "link_selection", MessageType: "LtiDeepLinkingRequest", TargetLinkURI: launch, Text: "My credential (Laurel)"},
 					{Placement: "assignment_selection", MessageType: "LtiDeepLinkingRequest", TargetLinkURI: launch, Text: "My credential (Laurel)"},
@@ -96,6 +96,6 @@ func (s *Service) DevKey() DevKeyConfig {
 func (s *Service) RegisterDevKey(r gin.IRouter) {
 	r.GET("/lti/canvas.json", func(c *gin.Context) {
 		c.Header("Cache-Control", "no-cache")
-		c.JSON(http.StatusOK, s.DevKey())
+		c.JSON(http.StatusOK, s.devKey())
 	})
 }

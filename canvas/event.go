@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
-	"github.com/laurel-edu/laurel/internal/safetext"
+	"github.com/laurel-edu/laurel/internal/text"
 	"github.com/laurel-edu/laurel/internal/web"
 )
 
-// CourseCompleted is the Live Events name Laurel turns into credentials.
-const CourseCompleted = "course_completed"
+// courseCompleted is the Live Events name Laurel turns into credentials.
+const courseCompleted = "course_completed"
 
 // Event is a Live Event as Laurel keeps it: the envelope fields every event
 // has, and for course_completed the fields a credential needs. Course and user
@@ -172,7 +172,7 @@ func parseEvent(v any, src []byte) (*Event, error) {
 	if e.RootAccountGUID, err = str(meta, "metadata.root_account_lti_guid"); err != nil {
 		return nil, err
 	}
-	if e.Name != CourseCompleted {
+	if e.Name != courseCompleted {
 		return e, nil
 	}
 
@@ -205,7 +205,7 @@ func parseEvent(v any, src []byte) (*Event, error) {
 		return nil, refuse("missing_field", "body.progress.completed_at is missing")
 	}
 	if e.CompletedAt, err = time.Parse(time.RFC3339Nano, completed); err != nil {
-		return nil, refuse("bad_completed_at", "body.progress.completed_at %q is not an RFC 3339 time", safetext.Truncate(completed, 40))
+		return nil, refuse("bad_completed_at", "body.progress.completed_at %q is not an RFC 3339 time", text.Truncate(completed, 40))
 	}
 	return e, nil
 }
@@ -250,7 +250,7 @@ func localID(m map[string]any, name string) (string, error) {
 	}
 	n, err := strconv.ParseUint(s, 10, 64)
 	if err != nil || n == 0 {
-		return "", refuse("bad_field", "%s %q is not a Canvas id", name, safetext.Truncate(s, 40))
+		return "", refuse("bad_field", "%s %q is not a Canvas id", name, text.Truncate(s, 40))
 	}
 	if n >= globalIDBase {
 		n %= globalIDBase
@@ -270,7 +270,7 @@ func cleanHost(h string) (string, error) {
 	}
 	for _, r := range h {
 		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == ':') {
-			return "", refuse("bad_field", "metadata.hostname %q is not a host name", safetext.Truncate(h, 60))
+			return "", refuse("bad_field", "metadata.hostname %q is not a host name", text.Truncate(h, 60))
 		}
 	}
 	return strings.TrimSuffix(h, ":443"), nil
@@ -284,7 +284,7 @@ func (e *Event) dedupKey() string {
 		return e.Hostname + "|" + e.Name + "|" + e.RequestID
 	}
 	sum := sha256.Sum256(e.Raw)
-	if e.Name == CourseCompleted {
+	if e.Name == courseCompleted {
 		sum = sha256.Sum256([]byte(e.CourseID + "|" + e.UserID + "|" + e.CompletedAt.UTC().Format(time.RFC3339Nano)))
 	}
 	return e.Hostname + "|" + e.Name + "|sha256:" + hex.EncodeToString(sum[:])

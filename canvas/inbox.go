@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -114,7 +113,7 @@ func (s *Service) insertEvents(ctx context.Context, batch []*pendingEvent) ([]bo
 		ev := p.ev
 		keys[i], names[i], hosts[i], guids[i], courses[i], users[i] = ev.dedupKey(), ev.Name, ev.Hostname, ev.RootAccountGUID, ev.CourseID, ev.UserID
 		signed[i], platforms[i] = p.signed, p.platformID
-		if ev.Name == CourseCompleted {
+		if ev.Name == courseCompleted {
 			t := ev.CompletedAt.UTC().Format(time.RFC3339Nano)
 			raw := string(ev.Raw)
 			completed[i], payloads[i], states[i] = &t, &raw, "received"
@@ -167,9 +166,9 @@ func (s *Service) insertEvents(ctx context.Context, batch []*pendingEvent) ([]bo
 	return out, nil
 }
 
-// SetWebhookSecret stores (encrypted) the shared secret that lets unsigned
+// setWebhookSecret stores (encrypted) the shared secret that lets unsigned
 // Live Events for platformID in; "" removes it, so only signed events pass.
-func (s *Service) SetWebhookSecret(ctx context.Context, platformID int64, secretValue string) error {
+func (s *Service) setWebhookSecret(ctx context.Context, platformID int64, secretValue string) error {
 	const q = `
 INSERT INTO canvas_platform_settings (platform_id, webhook_secret_enc, updated_at)
 VALUES ($1, $2, now())
@@ -194,17 +193,14 @@ func secretAD(platformID int64) string {
 
 // webhookSecret returns platformID's shared secret, "" when none is set.
 func (s *Service) webhookSecret(ctx context.Context, platformID int64) (string, error) {
-	if v, ok := s.secrets.Load(platformID); ok {
-		e := v.(cachedSecret)
-		if s.now().Sub(e.at) < 30*time.Second {
-			return e.value, nil
-		}
+	if v, ok := s.secrets.Get(platformID); ok {
+		return v, nil
 	}
 	const q = `SELECT webhook_secret_enc FROM canvas_platform_settings WHERE platform_id = $1`
 	var enc []byte
 	err := s.db.GetContext(ctx, &enc, q, platformID)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && len(enc) == 0) {
-		s.secrets.Store(platformID, cachedSecret{at: s.now()})
+		s.secrets.Set(platformID, "")
 		return "", nil
 	}
 	if err != nil {
@@ -214,28 +210,26 @@ func (s *Service) webhookSecret(ctx context.Context, platformID int64) (string, 
 	if err != nil {
 		return "", fmt.Errorf("webhook secret of platform %d: %w", platformID, err)
 	}
-	s.secrets.Store(platformID, cachedSecret{value: string(plain), at: s.now()})
+	s.secrets.Set(platformID, string(plain))
 	return string(plain), nil
 }
 
-type cachedSecret struct {
-	value string
-	at    time.Time
-}
-
-// platformCache keeps the platform list for a few seconds: every event needs
-// it, and platforms change rarely.
-type platformCache struct {
-	mu   sync.Mutex
-	list []Platform
-	at   time.Time
-}
+// secretsFor is how long a webhook secret is cached; platformsFor, the
+// platform list: every event needs both, and they change rarely (a change
+// made here clears them at once).
+const (
+	secretsFor   = 30 * time.Second
+	platformsFor = 5 * time.Second
+)
 
 func (s *Service) platformList(ctx context.Context) ([]Platform, error) {
-	s.pcache.mu.Lock()
-	defer s.pcache.mu.Unlock()
-	if s.pcache.list != nil && s.now().Sub(s.pcache.at) < 5*time.Second {
-		return s.pcache.list, nil
+	if list, ok := s.platformsSeen.Get(struct{}{}); ok {
+		return list, nil
+	}
+	s.platformsLoad.Lock()
+	defer s.platformsLoad.Unlock()
+	if list, ok := s.platformsSeen.Get(struct{}{}); ok {
+		return list, nil // loaded while we waited
 	}
 	list, err := s.enabledPlatforms(ctx)
 	if err != nil {
@@ -244,7 +238,7 @@ func (s *Service) platformList(ctx context.Context) ([]Platform, error) {
 	if list == nil {
 		list = []Platform{}
 	}
-	s.pcache.list, s.pcache.at = list, s.now()
+	s.platformsSeen.Set(struct{}{}, list)
 	return list, nil
 }
 
@@ -259,13 +253,13 @@ func platformForEvent(ctx context.Context, q sqlx.QueryerContext, list []Platfor
 	// exact host:port match comes first, so two Canvas instances on one
 	// host (test installations) stay apart when their events name a port.
 	for _, p := range list {
-		if p.CanvasURL != "" && p.Host() == hostname {
+		if p.CanvasURL != "" && p.host() == hostname {
 			return p, true, nil
 		}
 	}
 	name := stripPort(hostname)
 	for _, p := range list {
-		if p.CanvasURL != "" && stripPort(p.Host()) == name {
+		if p.CanvasURL != "" && stripPort(p.host()) == name {
 			return p, true, nil
 		}
 	}
@@ -289,9 +283,9 @@ func platformForEvent(ctx context.Context, q sqlx.QueryerContext, list []Platfor
 	return Platform{}, false, nil
 }
 
-// LearnPlatformGUID records the root account's LTI guid seen in a launch's
+// learnPlatformGUID records the root account's LTI guid seen in a launch's
 // tool_platform claim, the fallback that ties Live Events to platformID.
-func (s *Service) LearnPlatformGUID(ctx context.Context, platformID int64, guid string) error {
+func (s *Service) learnPlatformGUID(ctx context.Context, platformID int64, guid string) error {
 	if guid == "" {
 		return nil
 	}
@@ -302,16 +296,13 @@ ON CONFLICT (guid) DO UPDATE SET platform_id = EXCLUDED.platform_id, seen_at = n
 	// carries it, but this process writes it when it first sees it, sees
 	// it change, or has not written it for guidRefresh (another instance
 	// may have given the guid to a platform registered again).
-	now := s.now()
-	if v, ok := s.guids.Load(platformID); ok {
-		if g := v.(learnedGUID); g.guid == guid && now.Sub(g.at) < guidRefresh {
-			return nil
-		}
+	if g, ok := s.guids.Get(platformID); ok && g == guid {
+		return nil
 	}
 	if _, err := s.stmts.ExecContext(ctx, q, guid, platformID); err != nil {
 		return fmt.Errorf("learn guid %q of platform %d: %w", guid, platformID, err)
 	}
-	s.guids.Store(platformID, learnedGUID{guid: guid, at: now})
+	s.guids.Set(platformID, guid)
 	return nil
 }
 
@@ -326,17 +317,12 @@ ON CONFLICT (platform_id, canvas_user_id) DO UPDATE SET
     email = COALESCE(NULLIF(EXCLUDED.email, ''), canvas_users.email),
     updated_at = now()`
 
-// learnedGUID is a root account guid this process recorded, and when.
-type learnedGUID struct {
-	guid string
-	at   time.Time
-}
-
+// guidRefresh is how long a recorded guid is trusted to be in the table.
 const guidRefresh = 10 * time.Minute
 
-// RememberUser records what a launch or a roster says about a Canvas user:
+// rememberUser records what a launch or a roster says about a Canvas user:
 // the completion path prefers this email over the one in a Live Event.
-func (s *Service) RememberUser(ctx context.Context, platformID int64, canvasUserID, sub, name, email string) error {
+func (s *Service) rememberUser(ctx context.Context, platformID int64, canvasUserID, sub, name, email string) error {
 	if canvasUserID == "" {
 		return nil
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/laurel-edu/laurel/internal/jose"
-	"github.com/laurel-edu/laurel/internal/safetext"
+	"github.com/laurel-edu/laurel/internal/text"
 )
 
 // The Live Events JWT is Canvas-only (Instructure's own JWKS, not an LTI
@@ -57,17 +57,17 @@ func tokenError(err error) error {
 		return refuse("malformed_jwt", "body is neither JSON nor a compact JWT (header.payload.signature): %s", je.Message)
 	case jose.Alg:
 		if je.Alg != "RS256" {
-			return refuse("bad_alg", "JWT alg %q refused: only RS256 is accepted", safetext.Truncate(je.Alg, 20))
+			return refuse("bad_alg", "JWT alg %q refused: only RS256 is accepted", text.Truncate(je.Alg, 20))
 		}
 		return refuse("bad_alg", "JWT header has a crit parameter, which is not accepted")
 	case jose.MissingKid:
 		return refuse("missing_kid", "JWT header has no kid")
 	case jose.UnknownKid:
-		return refuse("unknown_kid", "JWT kid %q is not in the Live Events JWKS", safetext.Truncate(je.Kid, 60))
+		return refuse("unknown_kid", "JWT kid %q is not in the Live Events JWKS", text.Truncate(je.Kid, 60))
 	case jose.NoSignature:
 		return refuse("bad_signature", "JWT has no signature")
 	case jose.Signature:
-		return refuse("bad_signature", "JWT signature does not verify with kid %q", safetext.Truncate(je.Kid, 60))
+		return refuse("bad_signature", "JWT signature does not verify with kid %q", text.Truncate(je.Kid, 60))
 	}
 	return fmt.Errorf("live events JWKS: %w", err) // KeysUnavailable: our side
 }

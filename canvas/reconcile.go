@@ -23,14 +23,14 @@ type Trigger string
 
 // Reconciliation triggers.
 const (
-	TriggerSchedule Trigger = "schedule"
-	TriggerAPI      Trigger = "api"
-	TriggerButton   Trigger = "button"
-	TriggerManual   Trigger = "manual" // Reconcile / ReconcileAll, e.g. `laurel reconcile`
+	triggerSchedule Trigger = "schedule"
+	triggerAPI      Trigger = "api"
+	triggerButton   Trigger = "button"
+	triggerManual   Trigger = "manual" // Reconcile / ReconcileAll, e.g. `laurel reconcile`
 )
 
-// ActorReconciliation names reconciliation in the audit log.
-const ActorReconciliation = "canvas:reconciliation"
+// actorReconciliation names reconciliation in the audit log.
+const actorReconciliation = "canvas:reconciliation"
 
 // Result is what one reconciliation of one course did.
 type Result struct {
@@ -50,7 +50,7 @@ type Result struct {
 // Errors: apperr.NotFound; apperr.Invalid when the mapping cannot be
 // reconciled (manual only, course id unknown, no Canvas API token).
 func (s *Service) Reconcile(ctx context.Context, mappingID int64) (Result, error) {
-	return s.reconcile(ctx, mappingID, TriggerManual)
+	return s.reconcile(ctx, mappingID, triggerManual)
 }
 
 func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigger) (res Result, err error) {
@@ -93,11 +93,11 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 	if p.CanvasToken == "" {
 		return res, apperr.Errorf(apperr.Invalid, "No Canvas API token is configured for platform %q: reconciliation cannot ask Canvas for completions. Completion events still issue credentials.", p.Name)
 	}
-	client, err := NewClient(p.CanvasURL, p.CanvasToken, s.client, s.rateLimitBackoff)
+	client, err := newClient(p.CanvasURL, p.CanvasToken, s.client, s.rateLimitBackoff)
 	if err != nil {
 		return res, err
 	}
-	progress, err := client.BulkUserProgress(ctx, m.CanvasCourseID)
+	progress, err := client.bulkUserProgress(ctx, m.CanvasCourseID)
 	if err != nil {
 		return res, err
 	}
@@ -136,7 +136,7 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 		if users[id].Email != "" {
 			continue
 		}
-		students, err := client.CourseStudents(ctx, m.CanvasCourseID)
+		students, err := client.courseStudents(ctx, m.CanvasCourseID)
 		if err != nil {
 			return res, err
 		}
@@ -181,7 +181,7 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 			items = append(items, issuance.NewCredential{
 				Recipient:   issuance.Recipient{Name: name, Email: u.Email},
 				IssuedOn:    completionDate(d.at, "").Format(issuance.DateLayout),
-				ExternalRef: ExternalRef(m.PlatformID, d.userID),
+				ExternalRef: externalRef(m.PlatformID, d.userID),
 			})
 			who = append(who, fmt.Sprintf("Canvas user %s (%s)", d.userID, name))
 		}
@@ -192,7 +192,7 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 		var skipped []string
 		err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 			created, skipped = created[:0], skipped[:0]
-			out, err := s.issuer.EnsureCredentials(ctx, tx, ActorReconciliation, m.GroupID, issuance.FromReconciliation, items, m.AutoPublish)
+			out, err := s.issuer.EnsureCredentials(ctx, tx, actorReconciliation, m.GroupID, issuance.FromReconciliation, items, m.AutoPublish)
 			if err != nil {
 				return fmt.Errorf("ensure %d credentials: %w", len(items), err)
 			}
@@ -217,7 +217,7 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 	return res, nil
 }
 
-// rememberUsers is RememberUser for many users of one platform (no sub), in
+// rememberUsers is rememberUser for many users of one platform (no sub), in
 // one statement.
 func (s *Service) rememberUsers(ctx context.Context, platformID int64, users []knownUser) error {
 	if len(users) == 0 {
@@ -294,7 +294,7 @@ type MappingResult struct {
 // ReconcileAll reconciles every mapped course that issues on completion; one
 // course's failure does not stop the others.
 func (s *Service) ReconcileAll(ctx context.Context) ([]MappingResult, error) {
-	return s.reconcileAll(ctx, TriggerManual)
+	return s.reconcileAll(ctx, triggerManual)
 }
 
 func (s *Service) reconcileAll(ctx context.Context, trigger Trigger) ([]MappingResult, error) {
@@ -321,35 +321,35 @@ func (s *Service) reconcileAll(ctx context.Context, trigger Trigger) ([]MappingR
 // process at a time run the scheduled reconciliation.
 const reconcileLockKey int64 = 0x6c61_7572_0004
 
-// ReconcileJob is the scheduled job (jobs.Worker.Schedule) that reconciles
+// reconcileKind is the scheduled job (jobs.Worker.Schedule) that reconciles
 // every mapped course once per ReconcileInterval and prunes the inbox. Its
 // one row in the jobs table keeps its time across restarts and lets one
 // process at a time run it.
-const ReconcileJob = "canvas.reconcile"
+const reconcileKind = "canvas.reconcile"
 
 // reconcilePolicy gives a run as long as many courses' worth of Canvas pages
 // take (the worker's default of 5 minutes would cut it).
 var reconcilePolicy = jobs.Policy{Timeout: 6 * time.Hour}
 
-// reconcileJob is ReconcileJob's handler. ReconcileIfDue still holds the
+// reconcileJob is reconcileKind's handler. reconcileIfDue still holds the
 // advisory lock and looks at the last scheduled run, so a process of an
 // older version reconciling on its own ticker during a rolling upgrade does
 // not make it run twice.
 func (s *Service) reconcileJob(ctx context.Context, _ jobs.Job) error {
-	_, rerr := s.ReconcileIfDue(ctx)
+	_, rerr := s.reconcileIfDue(ctx)
 	if rerr != nil {
 		rerr = fmt.Errorf("scheduled reconciliation: %w", rerr)
 	}
-	if _, err := s.PruneEvents(ctx, EventRetention); err != nil {
+	if _, err := s.pruneEvents(ctx, eventRetention); err != nil {
 		return errors.Join(rerr, err)
 	}
 	return rerr
 }
 
-// ReconcileIfDue runs the scheduled reconciliation when no other process
+// reconcileIfDue runs the scheduled reconciliation when no other process
 // holds the lock and the last scheduled run started at least one interval
 // ago. It reports whether it ran.
-func (s *Service) ReconcileIfDue(ctx context.Context) (bool, error) {
+func (s *Service) reconcileIfDue(ctx context.Context) (bool, error) {
 	conn, err := s.db.Connx(ctx)
 	if err != nil {
 		return false, fmt.Errorf("reconcile lock: %w", err)
@@ -371,7 +371,7 @@ func (s *Service) ReconcileIfDue(ctx context.Context) (bool, error) {
 	if last.Valid && s.now().Sub(last.Time) < s.reconcileInterval {
 		return false, nil
 	}
-	results, err := s.reconcileAll(ctx, TriggerSchedule)
+	results, err := s.reconcileAll(ctx, triggerSchedule)
 	if err != nil {
 		return true, err
 	}
@@ -386,15 +386,15 @@ func (s *Service) ReconcileIfDue(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// EventRetention is how long handled inbox events are kept: far longer than
+// eventRetention is how long handled inbox events are kept: far longer than
 // Canvas retries a delivery (minutes) or an unmapped completion may still be
 // mapped (30 days), so pruning never lets a re-delivery through twice.
-const EventRetention = 90 * 24 * time.Hour
+const eventRetention = 90 * 24 * time.Hour
 
-// PruneEvents deletes handled inbox events (processed, ignored, unmapped)
+// pruneEvents deletes handled inbox events (processed, ignored, unmapped)
 // received more than olderThan ago; failed ones stay for the admin page. It
 // returns how many it deleted.
-func (s *Service) PruneEvents(ctx context.Context, olderThan time.Duration) (int64, error) {
+func (s *Service) pruneEvents(ctx context.Context, olderThan time.Duration) (int64, error) {
 	const q = `DELETE FROM canvas_events WHERE state IN ('processed', 'ignored', 'unmapped') AND received_at < $1`
 	res, err := s.db.ExecContext(ctx, q, s.now().Add(-olderThan))
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 // the keys of lti.PlatformInput.Extra (`laurel platform add --canvas-url
 // --canvas-token` sets them).
 const (
-	FieldCanvasURL   = "canvas_url"
+	fieldCanvasURL   = "canvas_url"
 	FieldCanvasToken = "canvas_token"
 )
 
@@ -29,7 +29,7 @@ const (
 func PlatformExtra(canvasURL, token string) map[string]string {
 	out := map[string]string{}
 	if canvasURL != "" {
-		out[FieldCanvasURL] = canvasURL
+		out[fieldCanvasURL] = canvasURL
 	}
 	if token != "" {
 		out[FieldCanvasToken] = token
@@ -174,7 +174,7 @@ func (ps *PlatformSettings) FormSection(ctx context.Context, id int64) (lti.Extr
 		tokenHint = "A token is stored (encrypted; never shown). Leave empty to keep it, or enter a new one to replace it."
 	}
 	return lti.ExtraSection{Title: "Canvas", Fields: []lti.ExtraField{
-		{Name: FieldCanvasURL, Label: "Canvas URL", Type: "url", Value: st.URL,
+		{Name: fieldCanvasURL, Label: "Canvas URL", Type: "url", Value: st.URL,
 			Hint:        "The institution's Canvas address (REST API, Live Events); empty for other platforms.",
 			Placeholder: "https://canvas.example.edu"},
 		{Name: FieldCanvasToken, Label: "Canvas API token", Type: "password", Hint: tokenHint, Secret: true},
@@ -209,7 +209,7 @@ func (ps *PlatformSettings) ValidatePlatform(ctx context.Context, id int64, valu
 	var fe []apperr.FieldError
 	for k, v := range values {
 		switch k {
-		case FieldCanvasURL:
+		case fieldCanvasURL:
 			v = strings.TrimSpace(v)
 			if v == "" {
 				if id == 0 {
@@ -236,7 +236,7 @@ func (ps *PlatformSettings) ValidatePlatform(ctx context.Context, id int64, valu
 // SavePlatform stores the Canvas values in the platform's transaction
 // (lti.PlatformExtension): an empty token keeps the stored one.
 func (ps *PlatformSettings) SavePlatform(ctx context.Context, tx *sqlx.Tx, id int64, values map[string]string) error {
-	if u, ok := values[FieldCanvasURL]; ok && strings.TrimSpace(u) != "" {
+	if u, ok := values[fieldCanvasURL]; ok && strings.TrimSpace(u) != "" {
 		const q = `
 INSERT INTO canvas_platform_settings (platform_id, canvas_url, updated_at) VALUES ($1, $2, now())
 ON CONFLICT (platform_id) DO UPDATE SET canvas_url = EXCLUDED.canvas_url, updated_at = now()`
@@ -258,7 +258,7 @@ ON CONFLICT (platform_id) DO UPDATE SET canvas_token_enc = EXCLUDED.canvas_token
 // DefaultName names a new platform after its Canvas URL's host
 // (lti.PlatformExtension).
 func (ps *PlatformSettings) DefaultName(values map[string]string) string {
-	if u, err := url.Parse(strings.TrimSpace(values[FieldCanvasURL])); err == nil && u.Host != "" {
+	if u, err := url.Parse(strings.TrimSpace(values[fieldCanvasURL])); err == nil && u.Host != "" {
 		return u.Host
 	}
 	return ""
@@ -271,5 +271,5 @@ func (ps *PlatformSettings) RegisteredValues(productFamily string, configURL *ur
 	if productFamily != "canvas" || configURL == nil {
 		return nil
 	}
-	return map[string]string{FieldCanvasURL: configURL.Scheme + "://" + configURL.Host}
+	return map[string]string{fieldCanvasURL: configURL.Scheme + "://" + configURL.Host}
 }

@@ -19,9 +19,9 @@ import (
 // maxEventBytes bounds a Live Event body; real ones are a few kilobytes.
 const maxEventBytes = 256 << 10
 
-// SecretHeader carries a platform's shared secret on an unsigned delivery
+// secretHeader carries a platform's shared secret on an unsigned delivery
 // (Authorization: Bearer <secret> works too).
-const SecretHeader = "X-Laurel-Webhook-Secret"
+const secretHeader = "X-Laurel-Webhook-Secret"
 
 // RegisterWebhook mounts POST /webhooks/canvas on r (the root router: the
 // webhook is cross-site by design and protected by its own checks, so it must
@@ -72,12 +72,12 @@ func (s *Service) handleWebhook(c *gin.Context) {
 	}
 	outcome := "accepted"
 	switch {
-	case ev.Name != CourseCompleted:
+	case ev.Name != courseCompleted:
 		outcome = "ignored"
 	case !stored:
 		outcome = "duplicate"
 	default:
-		s.Wake()
+		s.wake()
 	}
 	s.metrics.webhook.WithLabelValues(outcome).Inc()
 	c.JSON(http.StatusOK, gin.H{"status": outcome})
@@ -122,7 +122,7 @@ func (s *Service) verifyUnsigned(ctx context.Context, c *gin.Context, body []byt
 	if err := decode(body, &v); err != nil {
 		return nil, 0, refuse("malformed_json", "body is not valid JSON")
 	}
-	given := c.GetHeader(SecretHeader)
+	given := c.GetHeader(secretHeader)
 	if given == "" {
 		if a := c.GetHeader("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
 			given = strings.TrimSpace(a[7:])
@@ -132,12 +132,12 @@ func (s *Service) verifyUnsigned(ctx context.Context, c *gin.Context, body []byt
 	if err != nil {
 		if given == "" {
 			// Do not reveal validation details to an unauthenticated sender.
-			return nil, 0, refuse("missing_secret", "unsigned events need the platform's shared secret (%s header or Authorization: Bearer)", SecretHeader)
+			return nil, 0, refuse("missing_secret", "unsigned events need the platform's shared secret (%s header or Authorization: Bearer)", secretHeader)
 		}
 		return nil, 0, err
 	}
 	if given == "" {
-		return nil, 0, refuse("missing_secret", "unsigned events need the platform's shared secret (%s header or Authorization: Bearer)", SecretHeader)
+		return nil, 0, refuse("missing_secret", "unsigned events need the platform's shared secret (%s header or Authorization: Bearer)", secretHeader)
 	}
 	list, err := s.platformList(ctx)
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/jobs"
-	"github.com/laurel-edu/laurel/internal/safetext"
+	"github.com/laurel-edu/laurel/internal/text"
 	"github.com/lib/pq"
 )
 
@@ -99,7 +99,7 @@ func (s *Service) RecordEmailFailure(ctx context.Context, j jobs.Job, emailID in
 	defer cancel()
 	const q = `UPDATE credential_emails SET attempts = attempts + 1, last_error = $2, state = $3, last_attempt_at = $4
 		WHERE id = $1 AND state = 'queued'`
-	if _, uerr := s.DB.ExecContext(ctx, q, emailID, safetext.Truncate(msg, 1000), st, s.Time()); uerr != nil {
+	if _, uerr := s.DB.ExecContext(ctx, q, emailID, text.Truncate(msg, 1000), st, s.Time()); uerr != nil {
 		s.Logger().Warn("email: cannot record failure", "email_id", emailID, "err", uerr)
 	}
 }
@@ -118,7 +118,7 @@ func (s *Service) FinishEmails(ctx context.Context, dropped []DroppedEmail, fini
 	done := append([]jobs.Job{}, finished...)
 	for _, d := range dropped {
 		dropIDs = append(dropIDs, d.ID)
-		dropReasons = append(dropReasons, safetext.Truncate(d.Reason, 1000))
+		dropReasons = append(dropReasons, text.Truncate(d.Reason, 1000))
 		done = append(done, d.Job)
 	}
 	return db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/laurel-edu/laurel/internal/jose"
-	"github.com/laurel-edu/laurel/internal/safetext"
+	"github.com/laurel-edu/laurel/internal/text"
 )
 
 // Platform keys come from the one key-set cache in internal/jose (keyed on
@@ -54,18 +54,18 @@ func keyError(err error, url string) error {
 	case jose.MissingKid:
 		return unauthorized(ReasonKid, "The id_token names no kid and %s.", strings.TrimPrefix(je.Message, "the token names no kid and "))
 	case jose.UnknownKid:
-		return unauthorized(ReasonKid, "The platform publishes no key with kid %q (its key set at %s was re-checked).", safetext.Truncate(je.Kid, 80), url)
+		return unauthorized(ReasonKid, "The platform publishes no key with kid %q (its key set at %s was re-checked).", text.Truncate(je.Kid, 80), url)
 	case jose.NoSignature:
 		return badRequest(ReasonMalformed, "The id_token's signature is missing or not base64url.")
 	case jose.Signature:
-		return unauthorized(ReasonSignature, "The id_token's signature does not verify with the platform's key %q.", safetext.Truncate(je.Kid, 80))
+		return unauthorized(ReasonSignature, "The id_token's signature does not verify with the platform's key %q.", text.Truncate(je.Kid, 80))
 	case jose.Alg:
 		if je.Alg != "RS256" {
 			alg := je.Alg
 			if alg == "" {
 				alg = "(missing)"
 			}
-			return unauthorized(ReasonAlg, "The id_token is signed with alg %q; only RS256 is accepted.", safetext.Truncate(alg, 20))
+			return unauthorized(ReasonAlg, "The id_token is signed with alg %q; only RS256 is accepted.", text.Truncate(alg, 20))
 		}
 		return unauthorized(ReasonAlg, "The id_token's header has a crit parameter, which LTI does not use.")
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/jose"
-	"github.com/laurel-edu/laurel/internal/safetext"
 	"github.com/laurel-edu/laurel/internal/text"
 )
 
@@ -305,7 +304,7 @@ func ValidateIDToken(raw string, o ValidateOptions) (*Launch, error) {
 		return nil, err
 	}
 	if iss != o.Issuer {
-		return nil, unauthorized(ReasonIssuer, "The id_token's issuer %q is not the registered issuer %q.", safetext.Truncate(iss, 200), o.Issuer)
+		return nil, unauthorized(ReasonIssuer, "The id_token's issuer %q is not the registered issuer %q.", text.Truncate(iss, 200), o.Issuer)
 	}
 	// aud and azp
 	aud, ok := audience(claims["aud"])
@@ -313,7 +312,7 @@ func ValidateIDToken(raw string, o ValidateOptions) (*Launch, error) {
 		return nil, unauthorized(ReasonAudience, "The id_token's aud claim is missing or not a string or list of strings.")
 	}
 	if !slices.Contains(aud, o.ClientID) {
-		return nil, unauthorized(ReasonAudience, "The id_token's audience %q does not contain our client_id %q.", safetext.Truncate(strings.Join(aud, ","), 200), o.ClientID)
+		return nil, unauthorized(ReasonAudience, "The id_token's audience %q does not contain our client_id %q.", text.Truncate(strings.Join(aud, ","), 200), o.ClientID)
 	}
 	azp, hasAZP := claims["azp"]
 	if len(aud) > 1 && !hasAZP {
@@ -321,7 +320,7 @@ func ValidateIDToken(raw string, o ValidateOptions) (*Launch, error) {
 	}
 	if hasAZP {
 		if s, ok := azp.(string); !ok || s != o.ClientID {
-			return nil, unauthorized(ReasonAZP, "The id_token's azp %v is not our client_id %q.", safetext.Truncate(toString(azp), 200), o.ClientID)
+			return nil, unauthorized(ReasonAZP, "The id_token's azp %v is not our client_id %q.", text.Truncate(toString(azp), 200), o.ClientID)
 		}
 	}
 	// exp and iat, with leeway for clock skew
@@ -362,17 +361,17 @@ func ValidateIDToken(raw string, o ValidateOptions) (*Launch, error) {
 			return nil, err
 		}
 		if !known {
-			return nil, forbidden(ReasonDeploymentUnknown, "Deployment %q is not registered for this platform (and the platform does not accept new deployments automatically).", safetext.Truncate(dep, 200))
+			return nil, forbidden(ReasonDeploymentUnknown, "Deployment %q is not registered for this platform (and the platform does not accept new deployments automatically).", text.Truncate(dep, 200))
 		}
 	}
 	// version, message_type and what each message type requires
 	ver, _ := claims[ClaimVersion].(string)
 	if ver != Version {
-		return nil, badRequest(ReasonVersion, "The launch's LTI version is %q; only %q is supported.", safetext.Truncate(toString(claims[ClaimVersion]), 40), Version)
+		return nil, badRequest(ReasonVersion, "The launch's LTI version is %q; only %q is supported.", text.Truncate(toString(claims[ClaimVersion]), 40), Version)
 	}
 	mt, _ := claims[ClaimMessageType].(string)
 	if mt != MessageResourceLink && mt != MessageDeepLinking {
-		return nil, badRequest(ReasonMessageType, "The launch's message_type %q is not one Laurel handles (%s, %s).", safetext.Truncate(toString(claims[ClaimMessageType]), 60), MessageResourceLink, MessageDeepLinking)
+		return nil, badRequest(ReasonMessageType, "The launch's message_type %q is not one Laurel handles (%s, %s).", text.Truncate(toString(claims[ClaimMessageType]), 60), MessageResourceLink, MessageDeepLinking)
 	}
 	l := &Launch{DeploymentID: dep, MessageType: mt, Claims: claims, rawClaims: pb, IssuedAt: iat, ExpiresAt: exp}
 	if mt == MessageResourceLink {

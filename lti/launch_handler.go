@@ -8,7 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
-	"github.com/laurel-edu/laurel/internal/safetext"
+	"github.com/laurel-edu/laurel/internal/text"
 	"github.com/laurel-edu/laurel/internal/web"
 )
 
@@ -49,7 +49,7 @@ func (t *Tool) CompleteLaunch(c *gin.Context) (*Launch, *CheckPage, error) {
 	}
 	ctx := r.Context()
 	if e := r.PostForm.Get("error"); e != "" {
-		return nil, nil, badRequest(ReasonLoginParams, "The platform refused the login: %s %s", safetext.Truncate(e, 80), safetext.Truncate(r.PostForm.Get("error_description"), 300))
+		return nil, nil, badRequest(ReasonLoginParams, "The platform refused the login: %s %s", text.Truncate(e, 80), text.Truncate(r.PostForm.Get("error_description"), 300))
 	}
 	state := r.PostForm.Get(FieldState)
 	if state == "" {

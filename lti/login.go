@@ -16,8 +16,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
-	"github.com/laurel-edu/laurel/internal/safetext"
 	"github.com/laurel-edu/laurel/internal/secret"
+	"github.com/laurel-edu/laurel/internal/text"
 	"github.com/laurel-edu/laurel/internal/web"
 )
 
@@ -114,7 +114,7 @@ func (t *Tool) resolvePlatform(ctx context.Context, iss, clientID, deploymentID 
 	if clientID != "" {
 		p, err := t.registry.launchPlatformByIssuerClient(ctx, iss, clientID)
 		if apperr.Is(err, apperr.NotFound) {
-			return Platform{}, badRequest(ReasonPlatformUnknown, "No platform is registered with issuer %q and client_id %q. Ask your Laurel administrator to register it.", safetext.Truncate(iss, 200), safetext.Truncate(clientID, 100))
+			return Platform{}, badRequest(ReasonPlatformUnknown, "No platform is registered with issuer %q and client_id %q. Ask your Laurel administrator to register it.", text.Truncate(iss, 200), text.Truncate(clientID, 100))
 		}
 		return p, err
 	}
@@ -124,7 +124,7 @@ func (t *Tool) resolvePlatform(ctx context.Context, iss, clientID, deploymentID 
 	}
 	switch len(ps) {
 	case 0:
-		return Platform{}, badRequest(ReasonPlatformUnknown, "No platform is registered with issuer %q. Ask your Laurel administrator to register it.", safetext.Truncate(iss, 200))
+		return Platform{}, badRequest(ReasonPlatformUnknown, "No platform is registered with issuer %q. Ask your Laurel administrator to register it.", text.Truncate(iss, 200))
 	case 1:
 		return ps[0], nil
 	}
@@ -146,7 +146,7 @@ func (t *Tool) resolvePlatform(ctx context.Context, iss, clientID, deploymentID 
 			return match[0], nil
 		}
 	}
-	return Platform{}, badRequest(ReasonPlatformAmbiguous, "Issuer %q has %d registrations in Laurel and the login request names no client_id, so Laurel cannot tell which one launched. Configure the platform to send client_id (Canvas does), or register only one.", safetext.Truncate(iss, 200), len(ps))
+	return Platform{}, badRequest(ReasonPlatformAmbiguous, "Issuer %q has %d registrations in Laurel and the login request names no client_id, so Laurel cannot tell which one launched. Configure the platform to send client_id (Canvas does), or register only one.", text.Truncate(iss, 200), len(ps))
 }
 
 // BeginLogin handles the OIDC third-party login initiation (GET or POST):
@@ -176,7 +176,7 @@ func (t *Tool) BeginLogin(c *gin.Context) (authURL string, page *LoginPage, err 
 		}
 	}
 	if u, err := url.Parse(target); err != nil || u.Host == "" {
-		return "", nil, badRequest(ReasonLoginParams, "The login request's target_link_uri %q is not an absolute URL.", safetext.Truncate(target, 200))
+		return "", nil, badRequest(ReasonLoginParams, "The login request's target_link_uri %q is not an absolute URL.", text.Truncate(target, 200))
 	}
 	p, err := t.resolvePlatform(r.Context(), iss, get("client_id"), get("lti_deployment_id"))
 	if err != nil {
@@ -194,7 +194,7 @@ func (t *Tool) BeginLogin(c *gin.Context) (authURL string, page *LoginPage, err 
 		}
 	}
 	if st := get("lti_storage_target"); st != "" {
-		rec.StorageTarget, rec.Origin = safetext.Truncate(st, 100), web.Origin(p.AuthURL)
+		rec.StorageTarget, rec.Origin = text.Truncate(st, 100), web.Origin(p.AuthURL)
 	}
 	js, _ := jsonv2.Marshal(rec) // the v2 prototype: twice as fast as encoding/json here
 	if err := t.rdb.Set(r.Context(), stateKeyPrefix+state, js, t.StateTTL).Err(); err != nil {

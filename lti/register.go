@@ -17,7 +17,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
-	"github.com/laurel-edu/laurel/internal/safetext"
+	"github.com/laurel-edu/laurel/internal/text"
 	"github.com/laurel-edu/laurel/internal/web"
 )
 
@@ -169,8 +169,8 @@ func (t *Tool) validateConfiguration(cfgURL *url.URL, cfg *PlatformConfiguration
 	// and registers on the institution's *.instructure.com.
 	instructure := hosted && underInstructure(ru) && underInstructure(cfgURL)
 	if hostKey(ru) != hostKey(cfgURL) && !instructure {
-		t.log.Warn("registration endpoint on another host", "registration_endpoint", safetext.Truncate(cfg.RegistrationEndpoint, 200), "configuration_host", cfgURL.Host)
-		return apperr.Errorf(apperr.Invalid, "The platform's registration_endpoint is on another host than %s, which served its configuration.", safetext.Truncate(cfgURL.Host, 200))
+		t.log.Warn("registration endpoint on another host", "registration_endpoint", text.Truncate(cfg.RegistrationEndpoint, 200), "configuration_host", cfgURL.Host)
+		return apperr.Errorf(apperr.Invalid, "The platform's registration_endpoint is on another host than %s, which served its configuration.", text.Truncate(cfgURL.Host, 200))
 	}
 	if hosted {
 		cfg.Issuer = known.Issuer
@@ -178,8 +178,8 @@ func (t *Tool) validateConfiguration(cfgURL *url.URL, cfg *PlatformConfiguration
 		return nil
 	}
 	if hostKey(iu) != hostKey(cfgURL) {
-		t.log.Warn("issuer on another host", "issuer", safetext.Truncate(cfg.Issuer, 200), "configuration_host", cfgURL.Host)
-		return apperr.Errorf(apperr.Invalid, "The platform's issuer is not on the host %s that served its configuration.", safetext.Truncate(cfgURL.Host, 200))
+		t.log.Warn("issuer on another host", "issuer", text.Truncate(cfg.Issuer, 200), "configuration_host", cfgURL.Host)
+		return apperr.Errorf(apperr.Invalid, "The platform's issuer is not on the host %s that served its configuration.", text.Truncate(cfgURL.Host, 200))
 	}
 	return nil
 }
@@ -303,9 +303,9 @@ func (t *Tool) doJSON(ctx context.Context, what, method, u, bearer string, body,
 	if err != nil {
 		t.log.WarnContext(ctx, "platform fetch failed", "what", what, "host", host, "err", err)
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return apperr.Errorf(apperr.Invalid, "The platform at %s did not answer Laurel's %s request within %s.", safetext.Truncate(host, 200), what, t.FetchTimeout)
+			return apperr.Errorf(apperr.Invalid, "The platform at %s did not answer Laurel's %s request within %s.", text.Truncate(host, 200), what, t.FetchTimeout)
 		}
-		return apperr.Errorf(apperr.Invalid, "Laurel could not complete its %s request to the platform at %s: the platform could not be reached, redirected elsewhere, or its address is not a public https one.", what, safetext.Truncate(host, 200))
+		return apperr.Errorf(apperr.Invalid, "Laurel could not complete its %s request to the platform at %s: the platform could not be reached, redirected elsewhere, or its address is not a public https one.", what, text.Truncate(host, 200))
 	}
 	defer resp.Body.Close()
 	b, err := readLimited(resp.Body)
@@ -315,7 +315,7 @@ func (t *Tool) doJSON(ctx context.Context, what, method, u, bearer string, body,
 	if err != nil {
 		t.log.WarnContext(ctx, "platform fetch failed", "what", what, "host", host, "err", err)
 		if ctx.Err() != nil {
-			return apperr.Errorf(apperr.Invalid, "The platform at %s did not answer Laurel's %s request within %s.", safetext.Truncate(host, 200), what, t.FetchTimeout)
+			return apperr.Errorf(apperr.Invalid, "The platform at %s did not answer Laurel's %s request within %s.", text.Truncate(host, 200), what, t.FetchTimeout)
 		}
 		return apperr.Errorf(apperr.Invalid, "The platform's answer to Laurel's %s request could not be read.", what)
 	}
@@ -382,14 +382,14 @@ func platformErrorText(b []byte) string {
 		}
 		if len(msgs) > 0 {
 			slices.Sort(msgs)
-			return safetext.Truncate(strings.Join(msgs, "; "), 500)
+			return text.Truncate(strings.Join(msgs, "; "), 500)
 		}
 	}
 	s := strings.TrimSpace(string(b))
 	if s == "" {
 		return "(empty body)"
 	}
-	return safetext.Truncate(s, 300)
+	return text.Truncate(s, 300)
 }
 
 // RegisteredPage is the data of lti_registered.html.

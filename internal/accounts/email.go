@@ -19,7 +19,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/mail"
-	"github.com/laurel-edu/laurel/internal/safetext"
+	"github.com/laurel-edu/laurel/internal/text"
 )
 
 // AccountEmailJob is the job kind that emails a one-time link (invitation
@@ -103,7 +103,7 @@ func (s *Service) SendAccountEmail(sender *mail.Sender, from, baseURL string) jo
 				return fmt.Errorf("send %s email for link %d: %w", r.Purpose, p.LinkID, err)
 			}
 			const qf = `UPDATE account_links SET mail_state = 'failed', mail_error = $2, mail_token = NULL WHERE id = $1`
-			if _, uerr := s.db.ExecContext(ctx, qf, p.LinkID, safetext.Truncate(err.Error(), 1000)); uerr != nil {
+			if _, uerr := s.db.ExecContext(ctx, qf, p.LinkID, text.Truncate(err.Error(), 1000)); uerr != nil {
 				return fmt.Errorf("record failed email for link %d: %w", p.LinkID, uerr)
 			}
 			return nil

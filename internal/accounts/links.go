@@ -36,15 +36,15 @@ const (
 // an email they may read late; a reset link gives an hour, as it replaces a
 // password that may be known to someone else.
 const (
-	InviteValidity = 7 * 24 * time.Hour
-	ResetValidity  = time.Hour
+	inviteValidity = 7 * 24 * time.Hour
+	resetValidity  = time.Hour
 )
 
 func linkValidity(purpose string) time.Duration {
 	if purpose == linkInvite {
-		return InviteValidity
+		return inviteValidity
 	}
-	return ResetValidity
+	return resetValidity
 }
 
 // linkPath is the page each purpose's link opens.
@@ -139,10 +139,10 @@ func (s *Service) findLink(ctx context.Context, q sqlx.QueryerContext, plain str
 	return &l, nil
 }
 
-// LinkUser returns the account a working link of purpose belongs to,
+// linkUser returns the account a working link of purpose belongs to,
 // without using the link. Errors: NotFound (unknown, used, expired or
 // replaced link, saying which), Conflict (the account is disabled).
-func (s *Service) LinkUser(ctx context.Context, plain, purpose string) (User, error) {
+func (s *Service) linkUser(ctx context.Context, plain, purpose string) (User, error) {
 	l, err := s.findLink(ctx, s.db, plain)
 	if err != nil {
 		return User{}, err
@@ -150,7 +150,7 @@ func (s *Service) LinkUser(ctx context.Context, plain, purpose string) (User, er
 	if err := badLink(l, purpose, s.now()); err != nil {
 		return User{}, err
 	}
-	u, err := s.User(ctx, l.UserID)
+	u, err := s.user(ctx, l.UserID)
 	if err != nil {
 		return User{}, err
 	}
@@ -160,12 +160,12 @@ func (s *Service) LinkUser(ctx context.Context, plain, purpose string) (User, er
 	return u, nil
 }
 
-// UseLink sets the password of the account a working link of purpose
+// useLink sets the password of the account a working link of purpose
 // belongs to and uses the link up, atomically: of two uses of one link only
 // one succeeds. It accepts a pending invitation and ends every session of
 // the account. Errors: Invalid (password: too short or long), NotFound (the
 // link does not work, saying why), Conflict (the account is disabled).
-func (s *Service) UseLink(ctx context.Context, plain, purpose, password string) (User, error) {
+func (s *Service) useLink(ctx context.Context, plain, purpose, password string) (User, error) {
 	if fe, bad := checkNewPassword("password", password); bad {
 		return User{}, apperr.Fields(fe.Field+": "+fe.Message, []apperr.FieldError{fe})
 	}
@@ -220,8 +220,8 @@ func (s *Service) UseLink(ctx context.Context, plain, purpose, password string) 
 	return u, nil
 }
 
-// LinkState is the newest one-time link of an account, for the staff list.
-type LinkState struct {
+// linkState is the newest one-time link of an account, for the staff list.
+type linkState struct {
 	Purpose   string
 	MailState string // queued, sent, failed
 	MailError string
@@ -230,7 +230,7 @@ type LinkState struct {
 }
 
 // latestLinks returns each account's newest link.
-func (s *Service) latestLinks(ctx context.Context) (map[int64]LinkState, error) {
+func (s *Service) latestLinks(ctx context.Context) (map[int64]linkState, error) {
 	const q = `SELECT DISTINCT ON (user_id) user_id, purpose, mail_state, mail_error, expires_at, used_at
 		FROM account_links ORDER BY user_id, id DESC`
 	var rows []struct {
@@ -244,9 +244,9 @@ func (s *Service) latestLinks(ctx context.Context) (map[int64]LinkState, error) 
 	if err := s.db.SelectContext(ctx, &rows, q); err != nil {
 		return nil, fmt.Errorf("latest account links: %w", err)
 	}
-	out := make(map[int64]LinkState, len(rows))
+	out := make(map[int64]linkState, len(rows))
 	for _, r := range rows {
-		out[r.UserID] = LinkState{Purpose: r.Purpose, MailState: r.MailState, MailError: r.MailError, ExpiresAt: r.ExpiresAt, UsedAt: r.UsedAt}
+		out[r.UserID] = linkState{Purpose: r.Purpose, MailState: r.MailState, MailError: r.MailError, ExpiresAt: r.ExpiresAt, UsedAt: r.UsedAt}
 	}
 	return out, nil
 }

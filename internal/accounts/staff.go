@@ -73,11 +73,11 @@ func checkOwnerLeft(ctx context.Context, tx *sqlx.Tx, u User, field string) erro
 		Fields: []apperr.FieldError{{Index: -1, Field: field, Message: "this is the last owner: " + why}}}
 }
 
-// UpdateUser changes an account's role and group limit (groups replace the
+// updateUser changes an account's role and group limit (groups replace the
 // old limit; empty means every group). Errors: NotFound, Invalid (bad role,
 // groups for a role other than team_member, unknown group), Conflict (it
 // would leave no owner).
-func (s *Service) UpdateUser(ctx context.Context, actor string, id int64, role auth.Role, groups []int64) (User, error) {
+func (s *Service) updateUser(ctx context.Context, actor string, id int64, role auth.Role, groups []int64) (User, error) {
 	var fields []apperr.FieldError
 	if _, err := auth.ParseRole(string(role)); err != nil {
 		fields = append(fields, apperr.FieldError{Index: -1, Field: "role", Message: apperr.Message(err)})
@@ -141,11 +141,11 @@ func orEmpty(ids []int64) []int64 {
 	return ids
 }
 
-// SetUserDisabled disables or re-enables an account. Disabling ends every
+// setUserDisabled disables or re-enables an account. Disabling ends every
 // session of the account at once (its session epoch moves on, so enabling it
 // again does not revive them), refuses its sign-in and cancels its unused
 // one-time links. Errors: NotFound, Conflict (the last owner).
-func (s *Service) SetUserDisabled(ctx context.Context, actor string, id int64, disabled bool) (User, error) {
+func (s *Service) setUserDisabled(ctx context.Context, actor string, id int64, disabled bool) (User, error) {
 	var out User
 	err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		if err := lockOwners(ctx, tx); err != nil {
@@ -187,7 +187,7 @@ func (s *Service) SetUserDisabled(ctx context.Context, actor string, id int64, d
 }
 
 // InviteUser creates an account that has no usable password yet and queues
-// an email with a one-time link (valid InviteValidity) through which the
+// an email with a one-time link (valid inviteValidity) through which the
 // invitee chooses one. Errors: Invalid (bad email, name, role, groups),
 // Conflict (email taken).
 func (s *Service) InviteUser(ctx context.Context, actor, email, name string, role auth.Role, groups []int64) (User, error) {
@@ -218,11 +218,11 @@ func (s *Service) InviteUser(ctx context.Context, actor, email, name string, rol
 	return u, nil
 }
 
-// SendPasswordLink queues a one-time link for account id: a password reset
-// (valid ResetValidity), or for an account whose invitation is pending a
+// sendPasswordLink queues a one-time link for account id: a password reset
+// (valid resetValidity), or for an account whose invitation is pending a
 // new invitation (the old link stops working). It returns the link's
 // purpose. Errors: NotFound, Conflict (the account is disabled).
-func (s *Service) SendPasswordLink(ctx context.Context, actor string, id int64) (string, error) {
+func (s *Service) sendPasswordLink(ctx context.Context, actor string, id int64) (string, error) {
 	purpose := linkReset
 	err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		u, err := userForUpdate(ctx, tx, id)
@@ -246,16 +246,16 @@ func (s *Service) SendPasswordLink(ctx context.Context, actor string, id int64) 
 	return purpose, err
 }
 
-// ChangePassword changes the signed-in user's own password after checking
+// changePassword changes the signed-in user's own password after checking
 // the current one, and ends the account's other sessions: it returns the new
 // session epoch for the caller's own session. Errors: NotFound, Invalid
 // (current password wrong: field current_password; new one too short or
 // long: field new_password).
-func (s *Service) ChangePassword(ctx context.Context, userID int64, current, next string) (int, error) {
+func (s *Service) changePassword(ctx context.Context, userID int64, current, next string) (int, error) {
 	if fe, bad := checkNewPassword("new_password", next); bad {
 		return 0, apperr.Fields(fe.Field+": "+fe.Message, []apperr.FieldError{fe})
 	}
-	u, err := s.User(ctx, userID)
+	u, err := s.user(ctx, userID)
 	if err != nil {
 		return 0, err
 	}
@@ -295,9 +295,9 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, nex
 	return epoch, err
 }
 
-// UserHistory returns the audit entries of account id, oldest first, each
+// userHistory returns the audit entries of account id, oldest first, each
 // actor named by Actors (nil: by s alone, which knows staff and tokens).
-func (s *Service) UserHistory(ctx context.Context, id int64) ([]audit.Entry, error) {
+func (s *Service) userHistory(ctx context.Context, id int64) ([]audit.Entry, error) {
 	var names audit.Namer = s
 	if s.Actors != nil {
 		names = s.Actors

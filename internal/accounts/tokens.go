@@ -29,7 +29,7 @@ const TokenPrefix = "lrl_"
 // "system" (the command line). Errors: Invalid (no name, bad role, groups
 // for a role other than team_member, an unknown group).
 func (s *Service) CreateToken(ctx context.Context, name string, role auth.Role, groups ...int64) (string, error) {
-	_, plain, err := s.CreateTokenBy(ctx, "system", name, role, groups)
+	_, plain, err := s.createTokenBy(ctx, "system", name, role, groups)
 	return plain, err
 }
 
@@ -44,18 +44,18 @@ type Token struct {
 	RevokedAt  *time.Time
 }
 
-// MaxTokenName bounds a token's name.
-const MaxTokenName = 200
+// maxTokenName bounds a token's name.
+const maxTokenName = 200
 
-// CreateTokenBy is CreateToken on behalf of actor (audited as "create"
+// createTokenBy is CreateToken on behalf of actor (audited as "create"
 // on entity "api_token"); it also returns the stored token.
-func (s *Service) CreateTokenBy(ctx context.Context, actor, name string, role auth.Role, groups []int64) (Token, string, error) {
+func (s *Service) createTokenBy(ctx context.Context, actor, name string, role auth.Role, groups []int64) (Token, string, error) {
 	name = strings.TrimSpace(name)
 	var fields []apperr.FieldError
 	if name == "" {
 		fields = append(fields, apperr.FieldError{Index: -1, Field: "name", Message: "a token needs a name"})
-	} else if len([]rune(name)) > MaxTokenName {
-		fields = append(fields, apperr.FieldError{Index: -1, Field: "name", Message: fmt.Sprintf("a token's name must be at most %d characters", MaxTokenName)})
+	} else if len([]rune(name)) > maxTokenName {
+		fields = append(fields, apperr.FieldError{Index: -1, Field: "name", Message: fmt.Sprintf("a token's name must be at most %d characters", maxTokenName)})
 	}
 	if _, err := auth.ParseRole(string(role)); err != nil {
 		fields = append(fields, apperr.FieldError{Index: -1, Field: "role", Message: apperr.Message(err)})
@@ -92,8 +92,8 @@ func (s *Service) CreateTokenBy(ctx context.Context, actor, name string, role au
 	return t, plain, nil
 }
 
-// Tokens lists every API token, live ones first, newest first.
-func (s *Service) Tokens(ctx context.Context) ([]Token, error) {
+// tokens lists every API token, live ones first, newest first.
+func (s *Service) tokens(ctx context.Context) ([]Token, error) {
 	const q = `SELECT t.id, t.name, t.role, t.created_at, t.last_used_at, t.revoked_at,
 			COALESCE((SELECT array_agg(g.group_id ORDER BY g.group_id) FROM api_token_groups g WHERE g.token_id = t.id), '{}') AS groups
 		FROM api_tokens t ORDER BY t.revoked_at IS NOT NULL, t.id DESC`
@@ -119,9 +119,9 @@ func (s *Service) Tokens(ctx context.Context) ([]Token, error) {
 	return out, nil
 }
 
-// RevokeToken stops token id from working, at once and for good. Errors:
+// revokeToken stops token id from working, at once and for good. Errors:
 // NotFound, Conflict (already revoked).
-func (s *Service) RevokeToken(ctx context.Context, actor string, id int64) (Token, error) {
+func (s *Service) revokeToken(ctx context.Context, actor string, id int64) (Token, error) {
 	var t Token
 	err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		const q = `SELECT name, revoked_at FROM api_tokens WHERE id = $1 FOR UPDATE`

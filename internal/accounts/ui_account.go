@@ -55,7 +55,7 @@ func (u *staffUI) passwordChange(c *gin.Context) error {
 		page.Problem = apperr.Message(err)
 		return u.rd.Render(c, http.StatusTooManyRequests, "accounts_account_password.html", page)
 	}
-	epoch, err := u.s.ChangePassword(ctx, me.UserID, current, next)
+	epoch, err := u.s.changePassword(ctx, me.UserID, current, next)
 	if err != nil {
 		msgs, ok := fieldMessages(err)
 		if !ok {

@@ -44,11 +44,11 @@ func (s *Service) linkForm(rd *web.Renderer, purpose string) web.HandlerFunc {
 		if token == "" {
 			return apperr.Errorf(apperr.BadRequest, "This page needs the link from your email, with its token.")
 		}
-		u, err := s.LinkUser(c.Request.Context(), token, purpose)
+		u, err := s.linkUser(c.Request.Context(), token, purpose)
 		if err != nil {
 			return err
 		}
-		page := setPasswordPage{Title: linkTitle(purpose), Invite: purpose == linkInvite, Action: linkPath(purpose), Token: token, User: u, MinLen: MinPasswordLen}
+		page := setPasswordPage{Title: linkTitle(purpose), Invite: purpose == linkInvite, Action: linkPath(purpose), Token: token, User: u, MinLen: minPasswordLen}
 		return rd.Render(c, http.StatusOK, "accounts_set_password.html", page)
 	}
 }
@@ -60,11 +60,11 @@ func (s *Service) linkUse(rd *web.Renderer, a *auth.Auth, purpose string) web.Ha
 		if token == "" {
 			return apperr.Errorf(apperr.BadRequest, "This form needs the link from your email, with its token.")
 		}
-		u, err := s.LinkUser(ctx, token, purpose)
+		u, err := s.linkUser(ctx, token, purpose)
 		if err != nil {
 			return err
 		}
-		page := setPasswordPage{Title: linkTitle(purpose), Invite: purpose == linkInvite, Action: linkPath(purpose), Token: token, User: u, MinLen: MinPasswordLen, Errors: map[string]string{}}
+		page := setPasswordPage{Title: linkTitle(purpose), Invite: purpose == linkInvite, Action: linkPath(purpose), Token: token, User: u, MinLen: minPasswordLen, Errors: map[string]string{}}
 		password, confirm := c.PostForm("password"), c.PostForm("confirm_password")
 		if password == "" {
 			page.Errors["password"] = "Choose a password."
@@ -72,7 +72,7 @@ func (s *Service) linkUse(rd *web.Renderer, a *auth.Auth, purpose string) web.Ha
 			page.Errors["confirm_password"] = "The two passwords differ."
 		}
 		if len(page.Errors) == 0 {
-			if _, err = s.UseLink(ctx, token, purpose, password); err == nil {
+			if _, err = s.useLink(ctx, token, purpose, password); err == nil {
 				// Whoever was signed in in this browser is not the person
 				// who just chose a password: start afresh.
 				if err := a.SignOut(ctx, "Your password is set. Sign in with your email and the new password."); err != nil {

@@ -157,7 +157,7 @@ type userRowView struct {
 	User
 	RoleLabel  string
 	GroupNames []string
-	Link       *LinkState
+	Link       *linkState
 	LinkLive   bool // the newest link is unused and not expired
 	Self       bool
 }
@@ -261,7 +261,7 @@ func (u *staffUI) invite(c *gin.Context) error {
 		}
 		return err
 	}
-	auth.SetFlash(c, fmt.Sprintf("Invitation sent to %s. The link in it works once, for %d days.", created.Email, int(InviteValidity.Hours()/24)))
+	auth.SetFlash(c, fmt.Sprintf("Invitation sent to %s. The link in it works once, for %d days.", created.Email, int(inviteValidity.Hours()/24)))
 	c.Redirect(http.StatusSeeOther, "/admin/users")
 	return nil
 }
@@ -276,7 +276,7 @@ func (u *staffUI) userParam(c *gin.Context) (*auth.Principal, User, error) {
 	if err != nil || id <= 0 {
 		return nil, User{}, apperr.Errorf(apperr.NotFound, "There is no staff account %q.", c.Param("id"))
 	}
-	us, err := u.s.User(c.Request.Context(), id)
+	us, err := u.s.user(c.Request.Context(), id)
 	if err != nil {
 		return nil, User{}, err
 	}
@@ -284,7 +284,7 @@ func (u *staffUI) userParam(c *gin.Context) (*auth.Principal, User, error) {
 }
 
 func (u *staffUI) history(c *gin.Context, id int64) ([]historyRow, error) {
-	es, err := u.s.UserHistory(c.Request.Context(), id)
+	es, err := u.s.userHistory(c.Request.Context(), id)
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +321,7 @@ func (u *staffUI) userUpdate(c *gin.Context) error {
 	page.User.Groups = groups
 	status := http.StatusUnprocessableEntity
 	if bad == nil {
-		_, err = u.s.UpdateUser(c.Request.Context(), me.Actor(), us.ID, page.User.Role, groups)
+		_, err = u.s.updateUser(c.Request.Context(), me.Actor(), us.ID, page.User.Role, groups)
 		if err == nil {
 			auth.SetFlash(c, fmt.Sprintf("Saved %s: %s.", us.Email, page.User.Role.Label()))
 			c.Redirect(http.StatusSeeOther, "/admin/users")
@@ -346,11 +346,11 @@ func (u *staffUI) userSetDisabled(disabled bool) web.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		if _, err := u.s.SetUserDisabled(c.Request.Context(), me.Actor(), us.ID, disabled); err != nil {
+		if _, err := u.s.setUserDisabled(c.Request.Context(), me.Actor(), us.ID, disabled); err != nil {
 			return err
 		}
 		if disabled && us.ID == me.UserID {
-			// Another owner remains (else SetUserDisabled refused): this
+			// Another owner remains (else setUserDisabled refused): this
 			// session ends now, like every other of the account.
 			if err := u.a.SignOut(c.Request.Context(), "You disabled your own account and are signed out."); err != nil {
 				return err
@@ -373,14 +373,14 @@ func (u *staffUI) userSendLink(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	purpose, err := u.s.SendPasswordLink(c.Request.Context(), me.Actor(), us.ID)
+	purpose, err := u.s.sendPasswordLink(c.Request.Context(), me.Actor(), us.ID)
 	if err != nil {
 		return err
 	}
 	if purpose == linkInvite {
 		auth.SetFlash(c, fmt.Sprintf("A new invitation was sent to %s; the earlier link no longer works.", us.Email))
 	} else {
-		auth.SetFlash(c, fmt.Sprintf("A password reset link was sent to %s. It works once, for %d hour.", us.Email, int(ResetValidity.Hours())))
+		auth.SetFlash(c, fmt.Sprintf("A password reset link was sent to %s. It works once, for %d hour.", us.Email, int(resetValidity.Hours())))
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/users")
 	return nil

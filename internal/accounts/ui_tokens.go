@@ -42,7 +42,7 @@ type tokenForm struct {
 
 func (u *staffUI) renderTokens(c *gin.Context, status int, page tokenListPage) error {
 	ctx := c.Request.Context()
-	toks, err := u.s.Tokens(ctx)
+	toks, err := u.s.tokens(ctx)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func (u *staffUI) tokenCreate(c *gin.Context) error {
 		page.Errors = bad
 		return u.renderTokens(c, http.StatusUnprocessableEntity, page)
 	}
-	t, secret, err := u.s.CreateTokenBy(c.Request.Context(), me.Actor(), page.Form.Name, page.Form.Role, groups)
+	t, secret, err := u.s.createTokenBy(c.Request.Context(), me.Actor(), page.Form.Name, page.Form.Role, groups)
 	if err != nil {
 		if msgs, ok := fieldMessages(err); ok {
 			page.Errors = msgs
@@ -105,7 +105,7 @@ func (u *staffUI) tokenRevoke(c *gin.Context) error {
 	if err != nil || id <= 0 {
 		return apperr.Errorf(apperr.NotFound, "There is no API token %q.", c.Param("id"))
 	}
-	t, err := u.s.RevokeToken(c.Request.Context(), me.Actor(), id)
+	t, err := u.s.revokeToken(c.Request.Context(), me.Actor(), id)
 	if err != nil {
 		return err
 	}

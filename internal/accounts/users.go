@@ -35,8 +35,8 @@ type User struct {
 	epoch int
 }
 
-// MinPasswordLen is the shortest password CreateUser accepts.
-const MinPasswordLen = 10
+// minPasswordLen is the shortest password CreateUser accepts.
+const minPasswordLen = 10
 
 type userRow struct {
 	ID           int64         `db:"id"`
@@ -154,16 +154,16 @@ func checkNewUser(email, name string, role auth.Role, groups []int64) []apperr.F
 	return fields
 }
 
-// MaxPasswordLen bounds a password, so hashing one costs a bounded time.
-const MaxPasswordLen = 1000
+// maxPasswordLen bounds a password, so hashing one costs a bounded time.
+const maxPasswordLen = 1000
 
 // checkNewPassword is the rule for a password someone chooses.
 func checkNewPassword(field, password string) (apperr.FieldError, bool) {
 	switch n := len([]rune(password)); {
-	case n < MinPasswordLen:
-		return apperr.FieldError{Index: -1, Field: field, Message: fmt.Sprintf("password must be at least %d characters", MinPasswordLen)}, true
-	case n > MaxPasswordLen:
-		return apperr.FieldError{Index: -1, Field: field, Message: fmt.Sprintf("password must be at most %d characters", MaxPasswordLen)}, true
+	case n < minPasswordLen:
+		return apperr.FieldError{Index: -1, Field: field, Message: fmt.Sprintf("password must be at least %d characters", minPasswordLen)}, true
+	case n > maxPasswordLen:
+		return apperr.FieldError{Index: -1, Field: field, Message: fmt.Sprintf("password must be at most %d characters", maxPasswordLen)}, true
 	}
 	return apperr.FieldError{}, false
 }
@@ -232,8 +232,8 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (aut
 	return auth.Account{UserID: r.ID, Epoch: r.Epoch}, nil
 }
 
-// User loads a user by id. Errors: NotFound.
-func (s *Service) User(ctx context.Context, id int64) (User, error) {
+// user loads a user by id. Errors: NotFound.
+func (s *Service) user(ctx context.Context, id int64) (User, error) {
 	const q = `SELECT ` + userColumns + ` FROM users u WHERE u.id = $1`
 	var r userRow
 	err := s.db.GetContext(ctx, &r, q, id)
@@ -250,7 +250,7 @@ func (s *Service) User(ctx context.Context, id int64) (User, error) {
 // unknown user, Unauthorized for a disabled one or one whose invitation is
 // pending.
 func (s *Service) Principal(ctx context.Context, userID int64) (*auth.Principal, error) {
-	u, err := s.User(ctx, userID)
+	u, err := s.user(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +268,7 @@ func (s *Service) Principal(ctx context.Context, userID int64) (*auth.Principal,
 // reset or changed, since) is Unauthorized like a disabled account.
 // Errors: NotFound for an unknown user.
 func (s *Service) SessionPrincipal(ctx context.Context, userID int64, epoch int) (*auth.Principal, error) {
-	u, err := s.User(ctx, userID)
+	u, err := s.user(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -293,8 +293,8 @@ func (s *Service) Users(ctx context.Context) ([]User, error) {
 }
 
 // SetDisabled disables or re-enables an account as "system"; see
-// SetUserDisabled.
+// setUserDisabled.
 func (s *Service) SetDisabled(ctx context.Context, id int64, disabled bool) error {
-	_, err := s.SetUserDisabled(ctx, "system", id, disabled)
+	_, err := s.setUserDisabled(ctx, "system", id, disabled)
 	return err
 }

@@ -79,8 +79,8 @@ func (a *App) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// Handler returns the HTTP handler with every route and middleware.
-func (a *App) Handler() (http.Handler, error) {
+// handler returns the HTTP handler with every route and middleware.
+func (a *App) handler() (http.Handler, error) {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	// No proxy is trusted unless the operator puts one in front and says so;
@@ -103,7 +103,7 @@ func (a *App) Handler() (http.Handler, error) {
 
 // Serve runs the HTTP server until ctx ends, then drains it.
 func (a *App) Serve(ctx context.Context, listen string) error {
-	h, err := a.Handler()
+	h, err := a.handler()
 	if err != nil {
 		return err
 	}

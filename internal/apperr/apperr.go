@@ -123,7 +123,7 @@ func Message(err error) string {
 		return e.Message
 	}
 	if IsOutage(err) {
-		return UnavailableMessage
+		return unavailableMessage
 	}
 	return "Something went wrong on our side. It has been logged; please try again."
 }

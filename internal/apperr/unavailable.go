@@ -16,8 +16,8 @@ import (
 // answer 503 with Retry-After instead of 500.
 const Unavailable = "unavailable"
 
-// UnavailableMessage is what a user reads during such an outage.
-const UnavailableMessage = "Laurel is temporarily unavailable: it cannot reach its database or cache. Nothing was changed. Please try again in a minute."
+// unavailableMessage is what a user reads during such an outage.
+const unavailableMessage = "Laurel is temporarily unavailable: it cannot reach its database or cache. Nothing was changed. Please try again in a minute."
 
 // Classify returns the code a surface answers for err: Code(err), except
 // that an uncoded error caused by an unreachable PostgreSQL or Redis is

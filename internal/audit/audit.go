@@ -22,7 +22,7 @@ type Entry struct {
 	Before, After json.RawMessage
 	// Who is the actor as people read it: the staff member's or launching
 	// person's name as it is now, the API token's name, or what an
-	// automatic actor does (see Who).
+	// automatic actor does (see who).
 	Who string
 }
 
@@ -164,16 +164,16 @@ func History(ctx context.Context, q sqlx.QueryerContext, names Namer, entityType
 		}
 	}
 	for i := range out {
-		out[i].Who = Who(out[i].Actor, current[out[i].Actor])
+		out[i].Who = who(out[i].Actor, current[out[i].Actor])
 	}
 	return out, nil
 }
 
-// Who describes actor for people, given the name its account has now (""
+// who describes actor for people, given the name its account has now (""
 // when none was found): a staff member by name (their email when the
 // account is gone or unnamed), an API token by its name, a person who
 // launched from an LMS by name, and Laurel's automatic actors by what they do.
-func Who(actor, name string) string {
+func who(actor, name string) string {
 	kind, rest, _ := strings.Cut(actor, ":")
 	_, detail, _ := strings.Cut(rest, ":")
 	switch kind {

@@ -15,7 +15,7 @@ func TestWho(t *testing.T) {
 		{"system", "", "Laurel (automatic)"},
 		{"seed", "", "seed"},
 	} {
-		if got := Who(tc.actor, tc.name); got != tc.want {
+		if got := who(tc.actor, tc.name); got != tc.want {
 			t.Errorf("Who(%q, %q) = %q, want %q", tc.actor, tc.name, got, tc.want)
 		}
 	}

@@ -23,9 +23,9 @@ var Templates embed.FS
 
 // Session cookie settings.
 const (
-	SessionCookie   = "laurel_session"
-	SessionLifetime = 12 * time.Hour
-	SessionIdle     = 2 * time.Hour
+	sessionCookie   = "laurel_session"
+	sessionLifetime = 12 * time.Hour
+	sessionIdle     = 2 * time.Hour
 )
 
 // Session keys.
@@ -62,9 +62,9 @@ type Auth struct {
 func New(rdb *redis.Client, keys *secret.Keys, baseURL string, users Users) *Auth {
 	sm := scs.New()
 	sm.Store = goredisstore.NewWithPrefix(rdb, "laurel:session:")
-	sm.Lifetime = SessionLifetime
-	sm.IdleTimeout = SessionIdle
-	sm.Cookie.Name = SessionCookie
+	sm.Lifetime = sessionLifetime
+	sm.IdleTimeout = sessionIdle
+	sm.Cookie.Name = sessionCookie
 	sm.Cookie.HttpOnly = true
 	sm.Cookie.Secure = secureCookies(baseURL)
 	sm.Cookie.SameSite = http.SameSiteLaxMode
@@ -72,7 +72,7 @@ func New(rdb *redis.Client, keys *secret.Keys, baseURL string, users Users) *Aut
 	// A session store (Redis) that cannot be reached is a 503 page or JSON
 	// error with Retry-After, not scs's bare 500.
 	sm.ErrorFunc = web.ServeError
-	return &Auth{rdb: rdb, keys: keys, users: users, Sessions: sm, Limits: DefaultLoginLimits}
+	return &Auth{rdb: rdb, keys: keys, users: users, Sessions: sm, Limits: defaultLoginLimits}
 }
 
 func secureCookies(baseURL string) bool {

@@ -21,8 +21,8 @@ type LoginLimits struct {
 	Window   time.Duration
 }
 
-// DefaultLoginLimits: 10 failures per email and 50 per IP in 15 minutes.
-var DefaultLoginLimits = LoginLimits{PerEmail: 10, PerIP: 50, Window: 15 * time.Minute}
+// defaultLoginLimits: 10 failures per email and 50 per IP in 15 minutes.
+var defaultLoginLimits = LoginLimits{PerEmail: 10, PerIP: 50, Window: 15 * time.Minute}
 
 // Keys hold a MAC of the email, not the email itself, so Redis holds no
 // personal data.

@@ -12,8 +12,8 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// AxeTags are the rule sets Audit runs: WCAG 2.1 levels A and AA.
-var AxeTags = []string{"wcag2a", "wcag2aa", "wcag21a", "wcag21aa"}
+// axeTags are the rule sets Audit runs: WCAG 2.1 levels A and AA.
+var axeTags = []string{"wcag2a", "wcag2aa", "wcag21a", "wcag21aa"}
 
 // AxeScript returns axe-core's source, installed by `make test` (npm ci in
 // internal/browsertest/axe, version pinned in its package-lock.json). It
@@ -48,7 +48,7 @@ func (v AxeViolation) String() string {
 	return fmt.Sprintf("%s (%s) %s at %s: %s", v.ID, v.Impact, v.Help, strings.Join(v.Targets, ", "), v.Summary)
 }
 
-// Audit runs axe-core with AxeTags on the page of ctx and returns its
+// Audit runs axe-core with axeTags on the page of ctx and returns its
 // violations. axe is evaluated through DevTools (Runtime.evaluate), which
 // the page's Content-Security-Policy does not restrict, so pages that
 // forbid inline script can be audited unchanged. script is AxeScript's
@@ -63,7 +63,7 @@ func Audit(ctx context.Context, script string) ([]AxeViolation, error) {
 			return nil, fmt.Errorf("load axe-core: %w", err)
 		}
 	}
-	tags := `["` + strings.Join(AxeTags, `","`) + `"]`
+	tags := `["` + strings.Join(axeTags, `","`) + `"]`
 	run := `axe.run(document, {runOnly: {type: "tag", values: ` + tags + `}, resultTypes: ["violations"]}).then(function (r) {
   return r.violations.map(function (v) {
     return {id: v.id, impact: v.impact || "", help: v.help,

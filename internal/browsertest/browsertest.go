@@ -12,9 +12,9 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// ChromiumPath finds the browser: $LAUREL_CHROMIUM, /usr/bin/chromium, or
+// chromiumPath finds the browser: $LAUREL_CHROMIUM, /usr/bin/chromium, or
 // chromium / chromium-browser / google-chrome on PATH.
-func ChromiumPath() string {
+func chromiumPath() string {
 	if p := os.Getenv("LAUREL_CHROMIUM"); p != "" {
 		return p
 	}
@@ -41,7 +41,7 @@ type Options struct {
 // with CI=true, where it fails.
 func New(t testing.TB, opt Options) context.Context {
 	t.Helper()
-	path := ChromiumPath()
+	path := chromiumPath()
 	if path == "" {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("Chromium not found (CI=true, so this fails rather than skips): apt-get install chromium")
@@ -76,15 +76,15 @@ func New(t testing.TB, opt Options) context.Context {
 	return ctx
 }
 
-// StepTimeout bounds one Step: a page that has not done what a step waits
+// stepTimeout bounds one Step: a page that has not done what a step waits
 // for by then will not.
-const StepTimeout = 30 * time.Second
+const stepTimeout = 30 * time.Second
 
-// Step runs actions in the browser b within StepTimeout; when they fail it
+// Step runs actions in the browser b within stepTimeout; when they fail it
 // fails the test, naming the step and showing the start of the page.
 func Step(t testing.TB, b context.Context, name string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(b, StepTimeout)
+	ctx, cancel := context.WithTimeout(b, stepTimeout)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		html, _ := chromedp.Run(b, chromedp.OuterHTML("body"))

@@ -64,14 +64,6 @@ func (s *Statements) QueryRowxContext(ctx context.Context, query string, args ..
 	return s.db.QueryRowxContext(ctx, query, args...)
 }
 
-// QueryContext is database/sql's QueryContext through the prepared statement.
-func (s *Statements) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := s.stmt(ctx, query); st != nil {
-		return st.QueryContext(ctx, args...)
-	}
-	return s.db.QueryContext(ctx, query, args...)
-}
-
 // ExecContext is database/sql's ExecContext through the prepared statement.
 func (s *Statements) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if st := s.stmt(ctx, query); st != nil {

@@ -63,9 +63,9 @@ func (o Options) port() (int, error) {
 // the package to install.
 var ErrMissing = errors.New("server binary not installed")
 
-// PostgresBin finds the directory holding initdb and postgres: on PATH, or in
+// postgresBin finds the directory holding initdb and postgres: on PATH, or in
 // Debian's /usr/lib/postgresql/<version>/bin (newest first).
-func PostgresBin() (string, error) {
+func postgresBin() (string, error) {
 	if p, err := exec.LookPath("initdb"); err == nil {
 		dir := filepath.Dir(p)
 		if _, err := os.Stat(filepath.Join(dir, "postgres")); err == nil {
@@ -106,7 +106,7 @@ func bin(dir, name string) string {
 // initdb refuses to run as root, so as root the server runs as the `postgres`
 // system user (or `nobody`), owning dir.
 func StartPostgres(ctx context.Context, dir, dbname string, opt Options) (*Server, error) {
-	binDir, err := PostgresBin()
+	binDir, err := postgresBin()
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
-	"github.com/laurel-edu/laurel/internal/safetext"
+	"github.com/laurel-edu/laurel/internal/text"
 )
 
 // Worker claims queued jobs and runs their handlers on Concurrency goroutines.
@@ -738,7 +738,7 @@ func (w *Worker) failed(bctx context.Context, j Job, err error) {
 		level = slog.LevelError
 	}
 	w.Log.Log(bctx, level, "jobs: job failed", "id", j.ID, "kind", j.Kind, "attempt", j.Attempts, "dead", j.LastAttempt, "err", err, "next_run", next)
-	msg := safetext.Truncate(err.Error(), 2000)
+	msg := text.Truncate(err.Error(), 2000)
 	const q = `UPDATE jobs SET state = CASE WHEN $2 THEN 'dead' ELSE 'queued' END, run_at = $3,
 			locked_until = NULL, last_error = $4, finished_at = CASE WHEN $2 THEN now() END
 		WHERE id = $1 AND state = 'running' AND attempts = $5`

@@ -8,7 +8,7 @@
 //
 // The key-set cache is ours rather than jwx's jwk.Cache: jwk.Cache refreshes
 // registered URLs on its own schedule in background goroutines on the wall
-// clock, and its Refresh fetches unconditionally, so it has no "unknown kid →
+// clock, and its refresh fetches unconditionally, so it has no "unknown kid →
 // re-fetch soon, but at most once per interval, single-flight" rule and
 // cannot run on an injected clock in tests. jwx parses and exports the keys
 // (jwk.Parse) and signs (jws.Sign); an RS256 signature is verified with the
@@ -43,7 +43,7 @@ import (
 // (one caller fetches; the others keep using the cached keys meanwhile).
 const (
 	DefaultMinRefetch = 5 * time.Second
-	DefaultMaxAge     = 6 * time.Hour
+	defaultMaxAge     = 6 * time.Hour
 	fetchTimeout      = 10 * time.Second
 	maxSetBytes       = 1 << 20
 )
@@ -87,7 +87,7 @@ func NewKeySets(client *http.Client, now func() time.Time, log *slog.Logger) *Ke
 	if log == nil {
 		log = slog.Default()
 	}
-	return &KeySets{client: client, now: now, log: log, MinRefetch: DefaultMinRefetch, MaxAge: DefaultMaxAge, sets: map[string]*keySet{}}
+	return &KeySets{client: client, now: now, log: log, MinRefetch: DefaultMinRefetch, MaxAge: defaultMaxAge, sets: map[string]*keySet{}}
 }
 
 func (c *KeySets) set(url string) *keySet {
@@ -112,13 +112,13 @@ func (s *keySet) lookup(kid string, anyKid bool) *rsa.PublicKey {
 	return s.keys[kid]
 }
 
-// Key returns the RS256 key with kid from the set at url. An unknown kid
+// key returns the RS256 key with kid from the set at url. An unknown kid
 // re-fetches the set unless it was tried less than MinRefetch ago; a set
 // older than MaxAge is re-fetched in passing. kid "" is accepted when
 // anyKid and the set holds exactly one key. Errors: *Error of kind
 // UnknownKid, or KeysUnavailable when the set cannot be fetched and holds
 // no such key.
-func (c *KeySets) Key(ctx context.Context, url, kid string, anyKid bool) (*rsa.PublicKey, error) {
+func (c *KeySets) key(ctx context.Context, url, kid string, anyKid bool) (*rsa.PublicKey, error) {
 	s := c.set(url)
 	now := c.now()
 	s.mu.RLock()
@@ -172,10 +172,10 @@ func unknownKid(kid string, n int) *Error {
 	return &Error{Kind: UnknownKid, Message: "no key in the set has the token's kid", Kid: kid}
 }
 
-// Refresh re-fetches the set at url after a signature failed with its key
+// refresh re-fetches the set at url after a signature failed with its key
 // for kid (a platform replaced a key under the same kid), within the same
-// limit as Key, and returns the key for kid if it changed.
-func (c *KeySets) Refresh(ctx context.Context, url, kid string, anyKid bool) (*rsa.PublicKey, bool) {
+// limit as key, and returns the key for kid if it changed.
+func (c *KeySets) refresh(ctx context.Context, url, kid string, anyKid bool) (*rsa.PublicKey, bool) {
 	s := c.set(url)
 	s.mu.RLock()
 	old := s.lookup(kid, anyKid)

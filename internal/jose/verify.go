@@ -94,14 +94,14 @@ func (c *KeySets) VerifySignature(ctx context.Context, token []byte, h Header, o
 	if h.Kid == "" && !o.AnyKid {
 		return &Error{Kind: MissingKid, Message: "the token's header has no kid"}
 	}
-	key, err := c.Key(ctx, o.URL, h.Kid, o.AnyKid)
+	key, err := c.key(ctx, o.URL, h.Kid, o.AnyKid)
 	if err != nil {
 		return err
 	}
 	if verifyRS256(key, token) {
 		return nil
 	}
-	if k2, changed := c.Refresh(ctx, o.URL, h.Kid, o.AnyKid); changed && verifyRS256(k2, token) {
+	if k2, changed := c.refresh(ctx, o.URL, h.Kid, o.AnyKid); changed && verifyRS256(k2, token) {
 		return nil
 	}
 	return &Error{Kind: Signature, Kid: h.Kid, Message: "the signature does not verify with the key of this kid"}

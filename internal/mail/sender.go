@@ -65,7 +65,7 @@ func NewSender(rawURL, from string, poolSize int) (*Sender, error) {
 	}
 	// No RSET after each message: a completed DATA already resets the SMTP
 	// transaction, and the extra round trip halves bulk throughput.
-	// No NOOP before each message either: SendMany checks a reused
+	// No NOOP before each message either: sendMany checks a reused
 	// connection once per batch instead.
 	opts := []gomail.Option{gomail.WithTimeout(30 * time.Second), gomail.WithoutRset(), gomail.WithoutNoop()}
 	port := 25
@@ -102,13 +102,13 @@ func NewSender(rawURL, from string, poolSize int) (*Sender, error) {
 // Send delivers m. An error means the server did not accept it (or we could
 // not tell); the caller retries later.
 func (s *Sender) Send(ctx context.Context, m Message) error {
-	return s.SendMany(ctx, []Message{m})[0]
+	return s.sendMany(ctx, []Message{m})[0]
 }
 
-// SendMany delivers ms over one pooled connection (one SMTP transaction
+// sendMany delivers ms over one pooled connection (one SMTP transaction
 // each, no reconnects in between) and returns one error per message, nil for
 // each the server accepted.
-func (s *Sender) SendMany(ctx context.Context, ms []Message) []error {
+func (s *Sender) sendMany(ctx context.Context, ms []Message) []error {
 	errs := make([]error, len(ms))
 	s.SendEach(ctx, ms, func(i int, err error) error { errs[i] = err; return nil })
 	return errs

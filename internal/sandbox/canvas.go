@@ -94,14 +94,14 @@ func (c *Canvas) RegisterPlatform(ctx context.Context, reg *lti.Registry) error 
 	return err
 }
 
-// Launches lists the sandbox's "launch as" links.
-func (c *Canvas) Launches() []Launch {
-	var out []Launch
+// launches lists the sandbox's "launch as" links.
+func (c *Canvas) launches() []launch {
+	var out []launch
 	course, _ := c.Sim.Course(sandboxCourse)
 	for _, e := range course.Enrollments {
 		u, _ := c.Sim.User(e.UserID)
 		q := url.Values{"course": {sandboxCourse}, "user": {u.ID}}
-		out = append(out, Launch{
+		out = append(out, launch{
 			Label:  fmt.Sprintf("%s (%s) in %s", u.Name, e.Role, course.Title),
 			URL:    c.Sim.URL() + "/sim/launch?" + q.Encode(),
 			UserID: u.ID, Student: e.Role == canvassim.Student,
@@ -110,10 +110,10 @@ func (c *Canvas) Launches() []Launch {
 	return out
 }
 
-// Mount serves the simulator under /dev/canvas and POST /dev/complete, which
+// mount serves the simulator under /dev/canvas and POST /dev/complete, which
 // marks a sandbox student as having completed the course: Canvas's REST API
 // reports it, and a signed course_completed Live Event goes to the webhook.
-func (c *Canvas) Mount(r gin.IRouter, rd *web.Renderer) {
+func (c *Canvas) mount(r gin.IRouter, rd *web.Renderer) {
 	h := http.StripPrefix(canvasPrefix, c.Sim.Handler())
 	r.Any(canvasPrefix+"/*path", func(g *gin.Context) {
 		// The simulated Canvas only shares Laurel's address in the sandbox:

@@ -21,8 +21,8 @@ import (
 //go:embed templates/*.html
 var Templates embed.FS
 
-// Launch is one "launch as ..." link offered on /dev.
-type Launch struct {
+// launch is one "launch as ..." link offered on /dev.
+type launch struct {
 	Label   string // e.g. "Ada Lovelace (teacher) in DS 101"
 	URL     string // where the browser goes to start the launch at the simulator
 	UserID  string // the Canvas user id
@@ -39,9 +39,9 @@ type Sandbox struct {
 // Register mounts /dev, the Canvas sandbox, /dev/mail and /dev/mail/:id.
 func (s *Sandbox) Register(r gin.IRouter, rd *web.Renderer) {
 	r.GET("/dev", rd.Page(func(c *gin.Context) error {
-		var launches []Launch
+		var launches []launch
 		if s.Canvas != nil {
-			launches = s.Canvas.Launches()
+			launches = s.Canvas.launches()
 		}
 		mails := 0
 		if s.Mail != nil {
@@ -49,13 +49,13 @@ func (s *Sandbox) Register(r gin.IRouter, rd *web.Renderer) {
 		}
 		return rd.Render(c, http.StatusOK, "dev_index.html", struct {
 			Owner     string
-			Launches  []Launch
+			Launches  []launch
 			Mail      int
 			Completed string
 		}{s.Owner, launches, mails, c.Query("completed")})
 	}))
 	if s.Canvas != nil {
-		s.Canvas.Mount(r, rd)
+		s.Canvas.mount(r, rd)
 	}
 	if s.Mail == nil {
 		return

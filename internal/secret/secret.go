@@ -14,8 +14,8 @@ import (
 	"fmt"
 )
 
-// MinKeyLen is the minimum length of LAUREL_SECRET_KEY once base64-decoded.
-const MinKeyLen = 32
+// minKeyLen is the minimum length of LAUREL_SECRET_KEY once base64-decoded.
+const minKeyLen = 32
 
 // Keys holds keys derived from the master secret, one per purpose, so that a
 // leak of one derived key never exposes another.
@@ -25,7 +25,7 @@ type Keys struct {
 }
 
 // Parse decodes a base64 (standard or URL, padded or not) master secret and
-// derives the purpose keys. It fails when the secret is shorter than MinKeyLen.
+// derives the purpose keys. It fails when the secret is shorter than minKeyLen.
 func Parse(encoded string) (*Keys, error) {
 	var raw []byte
 	var err error
@@ -37,8 +37,8 @@ func Parse(encoded string) (*Keys, error) {
 	if err != nil {
 		return nil, errors.New("not valid base64")
 	}
-	if len(raw) < MinKeyLen {
-		return nil, fmt.Errorf("decodes to %d bytes, need at least %d", len(raw), MinKeyLen)
+	if len(raw) < minKeyLen {
+		return nil, fmt.Errorf("decodes to %d bytes, need at least %d", len(raw), minKeyLen)
 	}
 	return New(raw)
 }
@@ -66,7 +66,7 @@ func New(master []byte) (*Keys, error) {
 
 // Generate returns a new random master secret, base64-encoded.
 func Generate() string {
-	b := make([]byte, MinKeyLen)
+	b := make([]byte, minKeyLen)
 	rand.Read(b)
 	return base64.StdEncoding.EncodeToString(b)
 }

@@ -16,7 +16,7 @@ type Clock struct {
 	at      time.Time // the time while stopped
 }
 
-// NewClock returns a clock stopped at t: it reads t until Advance or Set.
+// NewClock returns a clock stopped at t: it reads t until Advance or set.
 func NewClock(t time.Time) *Clock { return &Clock{stopped: true, at: t} }
 
 // Now is the clock's time; pass the method value as a Now func.
@@ -40,8 +40,8 @@ func (c *Clock) Advance(d time.Duration) {
 	}
 }
 
-// Set stops the clock at t.
-func (c *Clock) Set(t time.Time) {
+// set stops the clock at t.
+func (c *Clock) set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.stopped, c.at = true, t

@@ -1,5 +1,6 @@
 // Package text holds Laurel's one rule for storable text (Check, and
-// CheckJSON for a raw JSON document): every surface that takes text (a web
+// CheckJSON for a raw JSON document) and its one truncation (Truncate, by
+// characters, whose result always passes PostgreSQL's own check): every surface that takes text (a web
 // form value, a JSON field, a CSV or XLSX cell, an Open Badges string)
 // checks with it, so a bad byte is a message naming the field, never a 500,
 // and text accepted anywhere can later be signed.

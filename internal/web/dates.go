@@ -28,9 +28,9 @@ var dateLayouts = map[string]string{
 	"ko":    "2006. 01. 02.",
 }
 
-// DateLayout is the date format for lang: the exact tag (en-US), else its
+// dateLayout is the date format for lang: the exact tag (en-US), else its
 // base language (de-AT → de), else English.
-func DateLayout(lang string) string {
+func dateLayout(lang string) string {
 	if l, ok := dateLayouts[lang]; ok {
 		return l
 	}
@@ -51,25 +51,25 @@ func DateLayout(lang string) string {
 	return dateLayouts["en"]
 }
 
-// LocalDate formats a date (a time.Time or *time.Time; nil and zero give
+// localDate formats a date (a time.Time or *time.Time; nil and zero give
 // "") in lang's format.
-func LocalDate(lang string, t any) string {
+func localDate(lang string, t any) string {
 	v, ok := timeOf(t)
 	if !ok {
 		return ""
 	}
-	return v.Format(DateLayout(lang))
+	return v.Format(dateLayout(lang))
 }
 
-// LocalTime formats an instant in lang's date format with the time of day in
+// localTime formats an instant in lang's date format with the time of day in
 // UTC, e.g. "1 Dec 2026, 14:05 UTC".
-func LocalTime(lang string, t any) string {
+func localTime(lang string, t any) string {
 	v, ok := timeOf(t)
 	if !ok {
 		return ""
 	}
 	v = v.UTC()
-	return v.Format(DateLayout(lang)) + ", " + v.Format("15:04") + " UTC"
+	return v.Format(dateLayout(lang)) + ", " + v.Format("15:04") + " UTC"
 }
 
 func timeOf(t any) (time.Time, bool) {

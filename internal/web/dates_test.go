@@ -20,15 +20,15 @@ func TestLocalDateAndTime(t *testing.T) {
 		{"xx-not a tag", "1 Dec 2026", "1 Dec 2026, 14:05 UTC"},
 		{"", "1 Dec 2026", "1 Dec 2026, 14:05 UTC"},
 	} {
-		if got := LocalDate(tc.lang, at); got != tc.date {
+		if got := localDate(tc.lang, at); got != tc.date {
 			t.Errorf("LocalDate(%q) = %q, want %q", tc.lang, got, tc.date)
 		}
-		if got := LocalTime(tc.lang, &cet); got != tc.datetime {
+		if got := localTime(tc.lang, &cet); got != tc.datetime {
 			t.Errorf("LocalTime(%q) = %q, want %q", tc.lang, got, tc.datetime)
 		}
 	}
 	var none *time.Time
-	if LocalDate("en", none) != "" || LocalTime("en", time.Time{}) != "" {
+	if localDate("en", none) != "" || localTime("en", time.Time{}) != "" {
 		t.Error("nil or zero time is not empty")
 	}
 }

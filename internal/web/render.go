@@ -24,9 +24,9 @@ type Renderer struct {
 	sets map[string]*template.Template
 }
 
-// View is what every page template receives: the page's own data under
+// view is what every page template receives: the page's own data under
 // .Page, the signed-in principal (if any) under .User, and a flash message.
-type View struct {
+type view struct {
 	Page  any
 	User  any
 	Flash string
@@ -59,8 +59,8 @@ var Funcs = template.FuncMap{
 	"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"add":      func(a, b int) int { return a + b },
 	// localdate and localtime format by a language tag (the group's).
-	"localdate": LocalDate,
-	"localtime": LocalTime,
+	"localdate": localDate,
+	"localtime": localTime,
 }
 
 // NewRenderer parses every *.html page in each of pages (a feature's embedded
@@ -139,7 +139,7 @@ func (r *Renderer) Render(c *gin.Context, status int, page string, data any) err
 	if !ok {
 		return fmt.Errorf("render: no template %q", page)
 	}
-	v := View{Page: data, Path: c.Request.URL.Path}
+	v := view{Page: data, Path: c.Request.URL.Path}
 	if u, ok := c.Get(UserKey); ok {
 		v.User = u
 	}

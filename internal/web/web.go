@@ -57,9 +57,9 @@ func Status(code string) int {
 	return http.StatusInternalServerError
 }
 
-// RetryAfter is the Retry-After (seconds) of a 503 while PostgreSQL or Redis
+// retryAfter is the Retry-After (seconds) of a 503 while PostgreSQL or Redis
 // is unreachable.
-const RetryAfter = "10"
+const retryAfter = "10"
 
 // logError logs internal errors with their cause, and outages as warnings;
 // user errors are not logged as errors, they are the user's business.
@@ -87,7 +87,7 @@ func Classify(h http.Header, r *http.Request, route, requestID string, err error
 	logError(r, route, requestID, err)
 	code := apperr.Classify(err)
 	if code == apperr.Unavailable {
-		h.Set("Retry-After", RetryAfter)
+		h.Set("Retry-After", retryAfter)
 	}
 	return code, Status(code)
 }
@@ -163,7 +163,7 @@ func ServeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	var buf bytes.Buffer
 	data := errorPage{st, http.StatusText(st), apperr.Message(err)}
-	if xerr := sharedErrorPage.ExecuteTemplate(&buf, "layout.html", View{Page: data, Path: r.URL.Path}); xerr != nil {
+	if xerr := sharedErrorPage.ExecuteTemplate(&buf, "layout.html", view{Page: data, Path: r.URL.Path}); xerr != nil {
 		buf.Reset()
 		buf.WriteString(data.Message + "\n")
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
-	"github.com/laurel-edu/laurel/internal/safetext"
+	"github.com/laurel-edu/laurel/internal/text"
 	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/lti"
@@ -696,6 +696,6 @@ func (s *Service) appDeepLink(c *gin.Context) error {
 	if title == "" {
 		title = "My credential"
 	}
-	title = safetext.Truncate(title, 200)
+	title = text.Truncate(title, 200)
 	return s.lti.DeepLink(c, l, title, s.baseURL+"/lti/launch", map[string]string{"laurel_view": "my_credential"})
 }

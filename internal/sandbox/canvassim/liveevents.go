@@ -28,24 +28,24 @@ type Router interface {
 	URL() string
 }
 
-// LiveEventsJWKSPath is where the simulator publishes its Live Events keys.
-const LiveEventsJWKSPath = "/api/live_events/jwks"
+// liveEventsJWKSPath is where the simulator publishes its Live Events keys.
+const liveEventsJWKSPath = "/api/live_events/jwks"
 
-// Shard is the simulated Canvas shard: global id = Shard*10^13 + local id.
-const Shard = 2107
+// shard is the simulated Canvas shard: global id = shard*10^13 + local id.
+const shard = 2107
 
-// GlobalID turns a local Canvas id into the global form Live Events metadata uses.
-func GlobalID(local string) string {
+// globalID turns a local Canvas id into the global form Live Events metadata uses.
+func globalID(local string) string {
 	n, err := strconv.ParseInt(local, 10, 64)
 	if err != nil {
 		return local
 	}
-	return strconv.FormatInt(Shard*10_000_000_000_000+n, 10)
+	return strconv.FormatInt(shard*10_000_000_000_000+n, 10)
 }
 
 // LiveEvents signs and delivers Canvas Live Events the way Canvas's HTTPS
 // delivery does, with keys of its own (Canvas signs Live Events with keys
-// separate from its LTI keys) published at LiveEventsJWKSPath.
+// separate from its LTI keys) published at liveEventsJWKSPath.
 type LiveEvents struct {
 	base    string
 	host    string
@@ -86,7 +86,7 @@ func NewLiveEvents(r Router) (*LiveEvents, error) {
 	if l.jwks, err = l.publish(); err != nil {
 		return nil, err
 	}
-	r.Handle(LiveEventsJWKSPath, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	r.Handle(liveEventsJWKSPath, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		l.fetches.Add(1)
 		l.mu.Lock()
 		b := l.jwks
@@ -131,7 +131,7 @@ func jwkOf(pub *rsa.PublicKey, kid string) map[string]string {
 }
 
 // JWKSURL is the URL of the Live Events JWKS (LAUREL_LIVE_EVENTS_JWKS_URL).
-func (l *LiveEvents) JWKSURL() string { return l.base + LiveEventsJWKSPath }
+func (l *LiveEvents) JWKSURL() string { return l.base + liveEventsJWKSPath }
 
 // Host is the metadata.hostname of the events: the simulator's host.
 func (l *LiveEvents) Host() string { return l.host }
@@ -173,8 +173,8 @@ func (l *LiveEvents) CourseCompleted(c Completion) map[string]any {
 	return map[string]any{
 		"metadata": map[string]any{
 			"client_ip":             "127.0.0.1",
-			"context_account_id":    GlobalID("79"),
-			"context_id":            GlobalID(c.CourseID),
+			"context_account_id":    globalID("79"),
+			"context_id":            globalID(c.CourseID),
 			"context_role":          "StudentEnrollment",
 			"context_sis_source_id": "SIM." + c.CourseID,
 			"context_type":          "Course",
@@ -186,15 +186,15 @@ func (l *LiveEvents) CourseCompleted(c Completion) map[string]any {
 			"producer":              "canvas",
 			"referrer":              nil,
 			"request_id":            c.RequestID,
-			"root_account_id":       GlobalID("1"),
+			"root_account_id":       globalID("1"),
 			"root_account_lti_guid": l.RootAccountGUID,
 			"root_account_uuid":     strings.Split(l.RootAccountGUID, ".")[0],
 			"session_id":            "ef686f8ed684abf78cbfa1f6a58112b5",
 			"time_zone":             "America/New_York",
 			"url":                   l.base + "/api/v1/courses/" + c.CourseID + "/modules?include%5B%5D=items&per_page=99",
-			"user_account_id":       GlobalID("1"),
+			"user_account_id":       globalID("1"),
 			"user_agent":            "Mozilla/5.0 (canvassim)",
-			"user_id":               GlobalID(c.UserID),
+			"user_id":               globalID(c.UserID),
 			"user_login":            c.UserEmail,
 			"user_sis_id":           "SIS-" + c.UserID,
 		},

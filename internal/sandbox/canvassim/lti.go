@@ -26,7 +26,7 @@ import (
 func (s *Sim) routes() {
 	s.mux.HandleFunc("GET /api/lti/security/jwks", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(s.JWKS())
+		w.Write(s.jwks())
 	})
 	s.mux.HandleFunc("/api/lti/authorize_redirect", s.authorize)
 	s.mux.HandleFunc("POST /login/oauth2/token", s.token)
@@ -737,24 +737,6 @@ window.addEventListener("message", function (ev) {
   }
 });
 </script></body></html>`)
-}
-
-// IDToken returns a signed id_token for userID in courseID with nonce, with
-// overrides applied on top of Canvas's claims (a nil value deletes a claim):
-// the quick way to craft tokens in tests.
-func (s *Sim) IDToken(userID, courseID, nonce string, overrides map[string]any) (string, error) {
-	claims, err := s.Claims(userID, courseID, nonce, "", "")
-	if err != nil {
-		return "", err
-	}
-	for k, v := range overrides {
-		if v == nil {
-			delete(claims, k)
-		} else {
-			claims[k] = v
-		}
-	}
-	return s.Sign(claims), nil
 }
 
 // LaunchPageURL is the Canvas-like course page that launches the tool in an

@@ -401,34 +401,6 @@ func (s *Sim) Course(id string) (Course, bool) {
 	return cp, true
 }
 
-// Courses returns copies of every course.
-func (s *Sim) Courses() []Course {
-	s.mu.Lock()
-	ids := make([]string, 0, len(s.courses))
-	for id := range s.courses {
-		ids = append(ids, id)
-	}
-	s.mu.Unlock()
-	slices.Sort(ids)
-	out := make([]Course, 0, len(ids))
-	for _, id := range ids {
-		c, _ := s.Course(id)
-		out = append(out, c)
-	}
-	return out
-}
-
-// RoleIn returns the user's role in a course ("" when not enrolled).
-func (s *Sim) RoleIn(courseID, userID string) Role {
-	c, _ := s.Course(courseID)
-	for _, e := range c.Enrollments {
-		if e.UserID == userID {
-			return e.Role
-		}
-	}
-	return ""
-}
-
 // RotateKeys adds a new signing key (which signs from now on); the old ones
 // stay published. It returns the new kid.
 func (s *Sim) RotateKeys() string {
@@ -443,13 +415,6 @@ func (s *Sim) RotateKeys() string {
 	return kid
 }
 
-// DropOldKeys unpublishes every key but the newest.
-func (s *Sim) DropOldKeys() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.keys = s.keys[len(s.keys)-1:]
-}
-
 // ReplaceKeySameKid replaces the signing key with a new one under the same
 // kid (a platform that reuses kids: caches keyed on kid go stale).
 func (s *Sim) ReplaceKeySameKid() {
@@ -462,8 +427,8 @@ func (s *Sim) ReplaceKeySameKid() {
 	s.keys[len(s.keys)-1].priv = priv
 }
 
-// KID is the kid of the signing key.
-func (s *Sim) KID() string {
+// kid is the kid of the signing key.
+func (s *Sim) kid() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.keys[len(s.keys)-1].kid
@@ -479,8 +444,8 @@ func (s *Sim) PublicKeyPEM() []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 }
 
-// JWKS returns the published key set.
-func (s *Sim) JWKS() []byte {
+// jwks returns the published key set.
+func (s *Sim) jwks() []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	keys := make([]map[string]string, 0, len(s.keys))
@@ -537,7 +502,7 @@ func Unsigned(header, claims map[string]any) string {
 
 // Header returns a header naming the current kid with the given alg.
 func (s *Sim) Header(alg string) map[string]any {
-	return map[string]any{"typ": "JWT", "alg": alg, "kid": s.KID()}
+	return map[string]any{"typ": "JWT", "alg": alg, "kid": s.kid()}
 }
 
 // TokenRequests counts client_credentials token requests served.
@@ -552,11 +517,4 @@ func (s *Sim) NRPSRequests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.nrpsRequests
-}
-
-// LastAuthRequest returns the parameters of the last auth request.
-func (s *Sim) LastAuthRequest() map[string][]string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.lastAuth
 }

@@ -1,19 +1,18 @@
-// Package safetext shortens text that comes from elsewhere (a mail server's
-// reply, a platform's error, a form field) so it can be stored in PostgreSQL
-// and shown to staff: the one truncation Laurel uses, by characters, never
-// by bytes.
-package safetext
+package text
 
 import (
 	"strings"
 	"unicode/utf8"
 )
 
-// Ellipsis ends a truncated text.
-const Ellipsis = "…"
+// ellipsis ends a truncated text.
+const ellipsis = "…"
 
 // Truncate returns s shortened to at most n characters (runes), the last of
-// them an ellipsis when anything was cut. Invalid UTF-8 and NUL bytes, which
+// them an ellipsis when anything was cut: the one truncation Laurel uses for
+// text from elsewhere (a mail server's reply, a platform's error, a form
+// field) before storing it or showing it to staff, by characters, never by
+// bytes. Invalid UTF-8 and NUL bytes, which
 // PostgreSQL text refuses ("invalid byte sequence"), become U+FFFD, so the
 // result is always valid UTF-8 without NUL whatever s held. n < 1 gives "".
 func Truncate(s string, n int) string {
@@ -29,7 +28,7 @@ func Truncate(s string, n int) string {
 	count := 0
 	for i := range s {
 		if count == n-1 {
-			return s[:i] + Ellipsis
+			return s[:i] + ellipsis
 		}
 		count++
 	}

@@ -1,10 +1,10 @@
-package safetext_test
+package text_test
 
 import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/laurel-edu/laurel/internal/safetext"
+	"github.com/laurel-edu/laurel/internal/text"
 )
 
 func TestTruncate(t *testing.T) {
@@ -28,7 +28,7 @@ func TestTruncate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := safetext.Truncate(tt.in, tt.n)
+			got := text.Truncate(tt.in, tt.n)
 			if got != tt.want {
 				t.Errorf("Truncate(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
 			}

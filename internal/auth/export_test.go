@@ -1,0 +1,4 @@
+package auth
+
+// SessionCookie is the session cookie's name, for the black-box tests.
+const SessionCookie = sessionCookie
