@@ -33,7 +33,6 @@ type env struct {
 	sim      *canvassim.Sim
 	platform lti.Platform
 	settings *canvas.PlatformSettings
-	clock    *testenv.Clock
 	course   *canvassim.Course
 	student  *canvassim.User
 	shared   *ltitest.Env
@@ -43,7 +42,7 @@ func newEnv(t testing.TB) *env {
 	t.Helper()
 	s := ltitest.New(t, ltitest.Options{})
 	e := &env{t: t, db: s.DB, rdb: s.RDB, tool: s.Tool, srv: s.Srv, sim: s.Sim, platform: s.Platform,
-		settings: s.Settings, clock: s.Clock, course: s.Course, shared: s}
+		settings: s.Settings, course: s.Course, shared: s}
 	e.student = e.sim.AddUser(canvassim.User{Name: "Sam Student", Email: "sam@example.edu"})
 	must(t, e.sim.Enroll(e.course.ID, e.student.ID, canvassim.Student))
 	return e
@@ -60,7 +59,6 @@ var (
 	must          = ltitest.Must
 	browser       = ltitest.Browser
 	readBody      = ltitest.ReadBody
-	dataAttrs     = ltitest.DataAttrs
 	mustQuery     = ltitest.MustQuery
 	assertRefused = ltitest.AssertRefused
 	htmlUnescape  = ltitest.HTMLUnescape

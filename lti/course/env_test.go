@@ -1,16 +1,13 @@
 package course_test
 
 import (
-	"net/http/httptest"
 	"os"
 	"testing"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/canvas/canvastest"
-	"github.com/laurel-edu/laurel/internal/accounts"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
 	"github.com/laurel-edu/laurel/internal/secret"
@@ -29,26 +26,16 @@ func TestMain(m *testing.M) {
 // package canvas's side (as the app wires them) and an HTTP server with the
 // webhook and the mapping API.
 type env struct {
-	t         testing.TB
-	db        *sqlx.DB
-	keys      *secret.Keys
-	dbURL     string
-	masterKey []byte
-	registry  *lti.Registry
-	iss       *issuance.Service
-	svc       *canvas.Service
-	courses   *course.Service
-	canvas    *canvastest.Host
-	events    *canvassim.LiveEvents
-	rest      *canvassim.REST
-	platform  lti.Platform
-	group     issuance.Group
-	srv       *httptest.Server
-	auth      *auth.Auth
-	accounts  *accounts.Service
-	reg       *prometheus.Registry
-	clock     *testenv.Clock
-	shared    *canvastest.Env
+	t        testing.TB
+	db       *sqlx.DB
+	keys     *secret.Keys
+	iss      *issuance.Service
+	svc      *canvas.Service
+	courses  *course.Service
+	events   *canvassim.LiveEvents
+	platform lti.Platform
+	group    issuance.Group
+	shared   *canvastest.Env
 }
 
 const canvasToken = canvastest.Token
@@ -64,15 +51,8 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 		o = opts[0]
 	}
 	s := canvastest.New(t, canvastest.Options{NoToken: o.noToken})
-	return &env{t: t, db: s.DB, keys: s.Keys, dbURL: s.DBURL, masterKey: s.MasterKey, registry: s.Registry,
-		iss: s.Iss, svc: s.Svc, courses: s.Courses, canvas: s.Canvas, events: s.Events, rest: s.REST,
-		platform: s.Platform, group: s.Group, srv: s.Srv, auth: s.Auth, accounts: s.Accounts, reg: s.Reg,
-		clock: s.Clock, shared: s}
-}
-
-func mustGroup(t testing.TB, e *env, name string) issuance.Group {
-	t.Helper()
-	return canvastest.MustGroup(t, e.iss, name)
+	return &env{t: t, db: s.DB, keys: s.Keys, iss: s.Iss, svc: s.Svc, courses: s.Courses, events: s.Events,
+		platform: s.Platform, group: s.Group, shared: s}
 }
 
 func (e *env) webhookURL() string { return e.shared.WebhookURL() }
