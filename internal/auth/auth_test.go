@@ -35,22 +35,17 @@ func mustEnv(t *testing.T, baseURL string) *env {
 	return &env{acc: s.Acc, auth: s.Auth, db: s.DB, srv: s.Srv}
 }
 
-func mustClient(t *testing.T) *http.Client { t.Helper(); return accountstest.Client() }
-
 func mustUser(t *testing.T, e *env, email string, role auth.Role) {
 	t.Helper()
 	accountstest.User(t, e.acc, email, role)
 }
 
-func post(t *testing.T, c *http.Client, u string, form url.Values) (*http.Response, string) {
-	t.Helper()
-	return accountstest.Post(t, c, u, form)
-}
-
-func get(t *testing.T, c *http.Client, u string) (*http.Response, string) {
-	t.Helper()
-	return accountstest.Get(t, c, u)
-}
+// The shared helpers under the names the tests use.
+var (
+	mustClient = accountstest.Client
+	post       = accountstest.Post
+	get        = accountstest.Get
+)
 
 func TestLogin(t *testing.T) {
 	e := mustEnv(t, "http://localhost:8080")

@@ -73,8 +73,9 @@ func New(t testing.TB, baseURL string) *Env {
 	return &Env{Acc: acc, Auth: a, DB: d, Srv: srv}
 }
 
-// Client is a browser: it keeps cookies and does not follow redirects.
-func Client() *http.Client {
+// Client is a browser: it keeps cookies and does not follow redirects. It
+// takes the test only to match the other helpers.
+func Client(testing.TB) *http.Client {
 	jar, _ := cookiejar.New(nil)
 	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
