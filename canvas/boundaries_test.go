@@ -3,12 +3,6 @@ package canvas_test
 import (
 	"encoding/json"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,56 +10,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
+	"github.com/laurel-edu/laurel/internal/testenv/boundary"
 )
-
-// sqlTables finds the tables a package's SQL names: every string literal of
-// its non-test files, after FROM, JOIN, INTO, UPDATE or REFERENCES.
-func sqlTables(t *testing.T, dir string) map[string][]string {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The project writes SQL keywords in capitals; "DO UPDATE SET" and
-	// "FOR UPDATE SKIP LOCKED" name no table.
-	re := regexp.MustCompile(`\b(?:FROM|JOIN|INTO|UPDATE|REFERENCES)\s+([a-z_][a-z0-9_]*)`)
-	notTables := map[string]bool{"set": true, "skip": true, "of": true, "nowait": true}
-	out := map[string][]string{}
-	fset := token.NewFileSet()
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		af, err := parser.ParseFile(fset, f, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ast.Inspect(af, func(n ast.Node) bool {
-			lit, ok := n.(*ast.BasicLit)
-			if !ok || lit.Kind != token.STRING {
-				return true
-			}
-			s, err := strconv.Unquote(lit.Value)
-			if err != nil {
-				return true
-			}
-			for _, m := range re.FindAllStringSubmatch(s, -1) {
-				if !notTables[m[1]] {
-					out[m[1]] = append(out[m[1]], fset.Position(lit.Pos()).String())
-				}
-			}
-			return true
-		})
-	}
-	return out
-}
 
 // Package canvas reads and writes only its own tables: credentials go
 // through issuance's API, platforms through lti's registry, course mappings
 // through package course.
 func TestCanvasSQLTouchesOnlyCanvasTables(t *testing.T) {
 	own := map[string]bool{"unnest": true}
-	tables := sqlTables(t, ".")
+	tables := boundary.SQLTables(t, ".")
 	if len(tables) == 0 {
 		t.Fatal("no SQL found in package canvas: the scan is broken")
 	}

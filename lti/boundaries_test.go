@@ -2,18 +2,14 @@ package lti_test
 
 import (
 	"context"
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"path/filepath"
 	"reflect"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/testenv"
+	"github.com/laurel-edu/laurel/internal/testenv/boundary"
 	"github.com/laurel-edu/laurel/lti"
 )
 
@@ -34,36 +30,16 @@ func TestPlatformTypesCarryNothingCanvasOnly(t *testing.T) {
 
 // No SQL of package lti names a Canvas table or column.
 func TestLTISQLNamesNoCanvasColumn(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
 	sql := regexp.MustCompile(`\b(SELECT|INSERT|UPDATE|DELETE)\b`)
-	fset := token.NewFileSet()
 	found := 0
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
+	for _, lit := range boundary.Literals(t, ".") {
+		if !sql.MatchString(lit.Value) {
 			continue
 		}
-		af, err := parser.ParseFile(fset, f, nil, 0)
-		if err != nil {
-			t.Fatal(err)
+		found++
+		if strings.Contains(lit.Value, "canvas_") {
+			t.Errorf("%s: SQL names a Canvas table or column: %s", lit.Pos, lit.Value)
 		}
-		ast.Inspect(af, func(n ast.Node) bool {
-			lit, ok := n.(*ast.BasicLit)
-			if !ok || lit.Kind != token.STRING {
-				return true
-			}
-			s, err := strconv.Unquote(lit.Value)
-			if err != nil || !sql.MatchString(s) {
-				return true
-			}
-			found++
-			if strings.Contains(s, "canvas_") {
-				t.Errorf("%s: SQL names a Canvas table or column: %s", fset.Position(lit.Pos()), s)
-			}
-			return true
-		})
 	}
 	if found == 0 {
 		t.Fatal("no SQL found in package lti: the scan is broken")

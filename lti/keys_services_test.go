@@ -14,13 +14,7 @@ import (
 	"github.com/laurel-edu/laurel/lti"
 )
 
-func launchOK(t *testing.T, e *env, user *canvassim.User) {
-	t.Helper()
-	status, body := e.fullLaunch(browser(true), user.ID, e.course.ID, canvassim.LaunchOptions{NoStorageTarget: true})
-	if status != http.StatusOK {
-		t.Fatalf("launch: %d %s", status, body)
-	}
-}
+func launchOK(t *testing.T, e *env, user *canvassim.User) { t.Helper(); e.shared.LaunchOK(t, user) }
 
 func TestPlatformKeyRotation(t *testing.T) {
 	e := newEnv(t)

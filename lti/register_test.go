@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,18 +32,7 @@ func (e *env) mustLink(ttl time.Duration) string {
 // registration_token appended to the link's own query.
 func (e *env) register(link, cfg, tok string) (int, string) {
 	e.t.Helper()
-	q := url.Values{"openid_configuration": {cfg}, "registration_token": {tok}}
-	sep := "?"
-	if strings.Contains(link, "?") {
-		sep = "&"
-	}
-	u := link
-	if cfg != "" {
-		u += sep + q.Encode()
-	}
-	resp, err := http.Get(u)
-	must(e.t, err)
-	return resp.StatusCode, htmlUnescape(readBody(e.t, resp))
+	return e.shared.Register(link, cfg, tok)
 }
 
 // snapshot is what registration may change: platforms, deployments and the

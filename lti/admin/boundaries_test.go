@@ -1,14 +1,9 @@
 package admin_test
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"path/filepath"
-	"regexp"
-	"strconv"
-	"strings"
 	"testing"
+
+	"github.com/laurel-edu/laurel/internal/testenv/boundary"
 )
 
 // The owner pages own no table: platforms, deployments, registration links
@@ -16,47 +11,16 @@ import (
 // string literal of the package's non-test files may name a table (after
 // FROM, JOIN, INTO, UPDATE or REFERENCES), nor import a database driver.
 func TestAdminNamesNoTable(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
+	for p, files := range boundary.Imports(t, ".") {
+		switch p {
+		case "database/sql", "github.com/jmoiron/sqlx", "github.com/lib/pq", "github.com/redis/go-redis/v9":
+			t.Errorf("%v import %s: the owner pages store nothing themselves", files, p)
+		}
 	}
-	// The project writes SQL keywords in capitals.
-	re := regexp.MustCompile(`\b(?:FROM|JOIN|INTO|UPDATE|REFERENCES)\s+([a-z_][a-z0-9_]*)`)
-	fset := token.NewFileSet()
-	scanned, literals := 0, 0
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		af, err := parser.ParseFile(fset, f, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		scanned++
-		for _, im := range af.Imports {
-			p, _ := strconv.Unquote(im.Path.Value)
-			switch p {
-			case "database/sql", "github.com/jmoiron/sqlx", "github.com/lib/pq", "github.com/redis/go-redis/v9":
-				t.Errorf("%s imports %s: the owner pages store nothing themselves", f, p)
-			}
-		}
-		ast.Inspect(af, func(n ast.Node) bool {
-			lit, ok := n.(*ast.BasicLit)
-			if !ok || lit.Kind != token.STRING {
-				return true
-			}
-			s, err := strconv.Unquote(lit.Value)
-			if err != nil {
-				return true
-			}
-			literals++
-			for _, m := range re.FindAllStringSubmatch(s, -1) {
-				t.Errorf("package admin names table %s at %s", m[1], fset.Position(lit.Pos()))
-			}
-			return true
-		})
+	if len(boundary.Literals(t, ".")) == 0 {
+		t.Fatal("no string literal found in package admin: the scan is broken")
 	}
-	if scanned == 0 || literals == 0 {
-		t.Fatal("no source or no string literal found in package admin: the scan is broken")
+	for table, where := range boundary.SQLTables(t, ".") {
+		t.Errorf("package admin names table %s at %v", table, where)
 	}
 }
