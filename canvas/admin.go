@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"strconv"
 	"strings"
@@ -25,13 +24,7 @@ var templatesFS embed.FS
 
 // Templates are this package's pages (all named canvas_*.html), to pass to
 // web.NewRenderer.
-var Templates fs.FS = func() fs.FS {
-	s, err := fs.Sub(templatesFS, "templates")
-	if err != nil {
-		panic(err)
-	}
-	return s
-}()
+var Templates = web.TemplateDir(templatesFS)
 
 // eventRecord is one inbox row as the admin page shows it.
 type eventRecord struct {

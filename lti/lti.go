@@ -20,7 +20,6 @@ package lti
 
 import (
 	"embed"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -42,15 +41,7 @@ var templatesFS embed.FS
 
 // Templates are the package's pages (all named lti_*.html), to pass to
 // web.NewRenderer.
-var Templates fs.FS = mustSub(templatesFS, "templates")
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	s, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err)
-	}
-	return s
-}
+var Templates = web.TemplateDir(templatesFS)
 
 // LaunchHandler renders what a validated launch shows. It runs after the
 // launch was recorded and l.Token issued; an error it returns is rendered by

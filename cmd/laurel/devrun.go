@@ -47,9 +47,8 @@ func (m *Main) devRun(ctx context.Context, dir string, cfg config.Config, migrat
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	tmpl, _ := fs.Sub(sandbox.Templates, "templates")
 	opts := app.Options{
-		Templates: []fs.FS{tmpl},
+		Templates: []fs.FS{sandbox.Templates},
 		Routes:    func(r *gin.Engine, rd *web.Renderer) { sb.Register(r, rd) },
 	}
 	a, err := m.openWith(ctx, cfg, migrate, opts)

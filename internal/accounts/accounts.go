@@ -24,7 +24,10 @@ import (
 // Templates holds the accounts pages; pass it to web.NewRenderer.
 //
 //go:embed templates/*.html
-var Templates embed.FS
+var templatesFS embed.FS
+
+// Templates are this package's pages, for web.NewRenderer.
+var Templates = web.TemplateDir(templatesFS)
 
 // Service keeps the staff accounts and API tokens.
 type Service struct {

@@ -45,19 +45,11 @@ type features struct {
 	Mail     *mail.Sender
 }
 
-func templates(f fs.FS) fs.FS {
-	s, err := fs.Sub(f, "templates")
-	if err != nil {
-		panic(err) // embedded paths are fixed at compile time
-	}
-	return s
-}
-
 // build constructs every feature's service and parses the templates, so a
 // broken template stops start-up.
 func (a *App) build(ctx context.Context) error {
-	pages := append([]fs.FS{templates(auth.Templates), templates(accounts.Templates), templates(staff.Templates), templates(imports.Templates),
-		templates(delivery.Templates), templates(public.Templates), lti.Templates, ltiadmin.Templates, course.Templates, canvas.Templates}, a.opts.Templates...)
+	pages := append([]fs.FS{auth.Templates, accounts.Templates, staff.Templates, imports.Templates,
+		delivery.Templates, public.Templates, lti.Templates, ltiadmin.Templates, course.Templates, canvas.Templates}, a.opts.Templates...)
 	rd, err := web.NewRenderer(nil, pages...)
 	if err != nil {
 		return fmt.Errorf("templates: %w", err)

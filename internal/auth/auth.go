@@ -19,7 +19,10 @@ import (
 // Templates holds the sign-in page; pass it to web.NewRenderer.
 //
 //go:embed templates/*.html
-var Templates embed.FS
+var templatesFS embed.FS
+
+// Templates are this package's pages, for web.NewRenderer.
+var Templates = web.TemplateDir(templatesFS)
 
 // Session cookie settings.
 const (

@@ -19,7 +19,10 @@ import (
 // Templates holds the sandbox pages.
 //
 //go:embed templates/*.html
-var Templates embed.FS
+var templatesFS embed.FS
+
+// Templates are this package's pages, for web.NewRenderer.
+var Templates = web.TemplateDir(templatesFS)
 
 // launch is one "launch as ..." link offered on /dev.
 type launch struct {

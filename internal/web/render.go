@@ -76,7 +76,7 @@ func NewRenderer(extra template.FuncMap, pages ...fs.FS) (*Renderer, error) {
 		funcs[k] = v
 	}
 	r := &Renderer{sets: map[string]*template.Template{}}
-	all := append([]fs.FS{mustSub(sharedFS, "templates")}, pages...)
+	all := append([]fs.FS{TemplateDir(sharedFS)}, pages...)
 	for _, fsys := range all {
 		names, err := fs.Glob(fsys, "*.html")
 		if err != nil {
@@ -112,10 +112,13 @@ func NewRenderer(extra template.FuncMap, pages ...fs.FS) (*Renderer, error) {
 // errors written outside gin (ServeError).
 var sharedErrorPage = template.Must(template.New("layout.html").Funcs(Funcs).ParseFS(sharedFS, "templates/layout.html", "templates/error.html"))
 
-func mustSub(f fs.FS, dir string) fs.FS {
-	s, err := fs.Sub(f, dir)
+// TemplateDir is the templates directory of a package's embedded files
+// (//go:embed templates/*.html): what each feature exports as Templates for
+// NewRenderer.
+func TemplateDir(embedded fs.FS) fs.FS {
+	s, err := fs.Sub(embedded, "templates")
 	if err != nil {
-		panic(err)
+		panic(err) // embedded paths are fixed at compile time
 	}
 	return s
 }

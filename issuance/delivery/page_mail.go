@@ -17,7 +17,10 @@ import (
 // directory to web.NewRenderer.
 //
 //go:embed templates/*.html
-var Templates embed.FS
+var templatesFS embed.FS
+
+// Templates are this package's pages, for web.NewRenderer.
+var Templates = web.TemplateDir(templatesFS)
 
 // page serves /admin/mail.
 type page struct {

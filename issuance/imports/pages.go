@@ -22,7 +22,10 @@ import (
 // directory to web.NewRenderer.
 //
 //go:embed templates/*.html
-var Templates embed.FS
+var templatesFS embed.FS
+
+// Templates are this package's pages, for web.NewRenderer.
+var Templates = web.TemplateDir(templatesFS)
 
 // ui serves the import pages.
 type ui struct {

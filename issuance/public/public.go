@@ -24,7 +24,10 @@ import (
 // passes its "templates" directory to web.NewRenderer.
 //
 //go:embed templates/*.html
-var Templates embed.FS
+var templatesFS embed.FS
+
+// Templates are this package's pages, for web.NewRenderer.
+var Templates = web.TemplateDir(templatesFS)
 
 // Service serves the public pages of credentials and the public Open
 // Badges documents.

@@ -3,7 +3,6 @@ package public_test
 import (
 	"context"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,11 +19,7 @@ import (
 // publicRenderer parses the public pages (and the partial they share) only.
 func publicRenderer(t testing.TB) *web.Renderer {
 	t.Helper()
-	m, err := fs.Sub(public.Templates, "templates")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rd, err := web.NewRenderer(nil, m)
+	rd, err := web.NewRenderer(nil, public.Templates)
 	if err != nil {
 		t.Fatal(err)
 	}

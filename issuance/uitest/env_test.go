@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -81,15 +80,8 @@ func mustEnv(t testing.TB) *env {
 	a := auth.New(testenv.Redis(t), keys, "http://laurel.test", acc)
 	svc := issuance.New(d, "http://laurel.test")
 	svc.Actors = acc
-	sub := func(f fs.FS) fs.FS {
-		s, err := fs.Sub(f, "templates")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	rd, err := web.NewRenderer(nil, sub(auth.Templates), sub(staff.Templates), sub(imports.Templates), sub(delivery.Templates),
-		sub(public.Templates))
+	rd, err := web.NewRenderer(nil, auth.Templates, staff.Templates, imports.Templates, delivery.Templates,
+		public.Templates)
 	if err != nil {
 		t.Fatal(err)
 	}

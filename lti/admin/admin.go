@@ -10,7 +10,6 @@ package admin
 
 import (
 	"embed"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -29,13 +28,7 @@ var templatesFS embed.FS
 
 // Templates are the package's pages (all named lti_admin_*.html), to pass
 // to web.NewRenderer.
-var Templates fs.FS = func() fs.FS {
-	s, err := fs.Sub(templatesFS, "templates")
-	if err != nil {
-		panic(err) // embedded paths are fixed at compile time
-	}
-	return s
-}()
+var Templates = web.TemplateDir(templatesFS)
 
 // Pages serves the owner's pages for platforms and the tool's keys. Both
 // decide who may launch Laurel and what signs its messages, so every route

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -47,9 +46,7 @@ func newAdminEnv(t *testing.T) *adminEnv {
 	acc := accounts.New(e.db, keys)
 	a := auth.New(e.rdb, keys, "http://laurel.test", acc)
 	e.tool.Staff = acc
-	authPages, err := fs.Sub(auth.Templates, "templates")
-	must(t, err)
-	rd, err := web.NewRenderer(nil, authPages, admin.Templates)
+	rd, err := web.NewRenderer(nil, auth.Templates, admin.Templates)
 	must(t, err)
 	r := gin.New()
 	r.Use(web.Recovery(rd), a.Load())

@@ -4,7 +4,6 @@ import (
 	"context"
 	"embed"
 	"errors"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"sort"
@@ -25,13 +24,7 @@ var templatesFS embed.FS
 
 // Templates are this package's pages (all named course_*.html), to pass to
 // web.NewRenderer.
-var Templates fs.FS = func() fs.FS {
-	s, err := fs.Sub(templatesFS, "templates")
-	if err != nil {
-		panic(err)
-	}
-	return s
-}()
+var Templates = web.TemplateDir(templatesFS)
 
 // RosterMember is one course member from the platform's NRPS roster.
 type RosterMember struct {

@@ -7,7 +7,6 @@ package accountstest
 import (
 	"context"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -45,9 +44,7 @@ func New(t testing.TB, baseURL string) *Env {
 	d := testenv.DB(t)
 	acc := accounts.New(d, keys)
 	a := auth.New(testenv.Redis(t), keys, baseURL, acc)
-	sub, _ := fs.Sub(auth.Templates, "templates")
-	accSub, _ := fs.Sub(accounts.Templates, "templates")
-	rd, err := web.NewRenderer(nil, sub, accSub)
+	rd, err := web.NewRenderer(nil, auth.Templates, accounts.Templates)
 	if err != nil {
 		t.Fatal(err)
 	}
