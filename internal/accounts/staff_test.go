@@ -196,6 +196,10 @@ func TestInviteAcceptSignIn(t *testing.T) {
 	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `id="password-error">Password must be at least 10 characters.`) {
 		t.Fatalf("short: %d\n%s", resp.StatusCode, body)
 	}
+	resp, body = post(t, c, s.srv.URL+"/account/welcome", url.Values{"token": {token}, "password": {"password123"}, "confirm_password": {"password123"}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `id="password-error">Password is one of the 100,000 most common passwords`) {
+		t.Fatalf("common: %d\n%s", resp.StatusCode, body)
+	}
 	const pw = "my own new password"
 	resp, body = post(t, c, s.srv.URL+"/account/welcome", url.Values{"token": {token}, "password": {pw}, "confirm_password": {pw}})
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
@@ -277,6 +281,11 @@ func TestPasswordResetLink(t *testing.T) {
 	third, _ := s.mustLink(t, 3, "v@example.edu")
 	if resp, body := get(t, mustClient(t), s.srv.URL+second); resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "not valid") {
 		t.Fatalf("replaced link: %d\n%s", resp.StatusCode, body)
+	}
+	// A common password is refused, saying why; the link still works.
+	if resp, body := post(t, mustClient(t), s.srv.URL+"/account/reset", url.Values{"token": {tok(third)}, "password": {"qwertyuiop"}, "confirm_password": {"qwertyuiop"}}); resp.StatusCode != http.StatusUnprocessableEntity ||
+		!strings.Contains(body, `id="password-error">Password is one of the 100,000 most common passwords`) {
+		t.Fatalf("common password on reset: %d\n%s", resp.StatusCode, body)
 	}
 	// Five at once: exactly one sets the password.
 	var wg sync.WaitGroup
@@ -490,6 +499,7 @@ func TestChangeOwnPassword(t *testing.T) {
 		"no current":    {url.Values{"new_password": {next}, "confirm_password": {next}}, 422, `id="current_password-error">Enter your current password.`},
 		"mismatch":      {url.Values{"current_password": {ownerPW}, "new_password": {next}, "confirm_password": {"something else"}}, 422, `id="confirm_password-error"`},
 		"short":         {url.Values{"current_password": {ownerPW}, "new_password": {"short"}, "confirm_password": {"short"}}, 422, `id="new_password-error">Password must be at least 10 characters.`},
+		"common":        {url.Values{"current_password": {ownerPW}, "new_password": {"1q2w3e4r5t"}, "confirm_password": {"1q2w3e4r5t"}}, 422, `id="new_password-error">Password is one of the 100,000 most common passwords`},
 	} {
 		resp, body := post(t, s.owner, s.srv.URL+"/account/password", tc.form)
 		if resp.StatusCode != tc.status || !strings.Contains(body, tc.msg) {

@@ -1,0 +1,4 @@
+package accounts
+
+// CommonPasswordsText exposes the embedded list to the external tests.
+func CommonPasswordsText() string { return commonPasswordsText }
