@@ -531,6 +531,89 @@ func TestChangeOwnPassword(t *testing.T) {
 	}
 }
 
+// A token belongs to the account that created it on the page: the list
+// shows whose it is; disabling the account stops its tokens at once (401)
+// and deleting it removes them. A command-line token belongs to no account,
+// shows "—" and keeps working.
+func TestTokenStopsWithItsCreator(t *testing.T) {
+	s := mustStaffEnv(t)
+	ctx := context.Background()
+	olga, _, err := s.acc.CreateUser(ctx, "olga@example.edu", "Olga Owner", auth.Owner, nil, "olga's own password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc := s.signIn(t, "olga@example.edu", "olga's own password")
+	resp, body := post(t, oc, s.srv.URL+"/admin/tokens", url.Values{"name": {"Olga's script"}, "role": {"viewer"}})
+	secret := regexp.MustCompile(`id="new-token" value="(lrl_[A-Za-z0-9_-]+)"`).FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusCreated || secret == nil {
+		t.Fatalf("create: %d\n%s", resp.StatusCode, body)
+	}
+	cli, err := s.acc.CreateToken(ctx, "cron", auth.Viewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(tok string) int {
+		req, _ := http.NewRequest("GET", s.srv.URL+"/api/v1/whoami", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		return r.StatusCode
+	}
+	if a, b := call(secret[1]), call(cli); a != 200 || b != 200 {
+		t.Fatalf("calls before: page token %d, command-line token %d", a, b)
+	}
+	var pageID, cliID int64
+	s.db.Get(&pageID, `SELECT id FROM api_tokens WHERE name = 'Olga''s script'`)
+	s.db.Get(&cliID, `SELECT id FROM api_tokens WHERE name = 'cron'`)
+	row := func(list string, id int64) string {
+		m := regexp.MustCompile(fmt.Sprintf(`(?s)<tr id="token-%d".*?</tr>`, id)).FindString(list)
+		if m == "" {
+			t.Fatalf("no row for token %d:\n%s", id, list)
+		}
+		return m
+	}
+	_, list := get(t, s.owner, s.srv.URL+"/admin/tokens")
+	if r := row(list, pageID); !strings.Contains(r, `class="created-by">Olga Owner`) || !strings.Contains(r, "olga@example.edu") {
+		t.Errorf("page token's creator not shown:\n%s", r)
+	}
+	if r := row(list, cliID); !strings.Contains(r, `class="created-by"><span class="muted"`) || !strings.Contains(r, "—</span>") {
+		t.Errorf("command-line token not shown as —:\n%s", r)
+	}
+	if resp, body := post(t, s.owner, fmt.Sprintf("%s/admin/users/%d/disable", s.srv.URL, olga.ID), nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("disable: %d\n%s", resp.StatusCode, body)
+	}
+	if code := call(secret[1]); code != http.StatusUnauthorized {
+		t.Errorf("token of a disabled account: %d, want 401", code)
+	}
+	if _, err := s.acc.TokenPrincipal(ctx, secret[1]); !apperr.Is(err, apperr.Unauthorized) {
+		t.Errorf("principal of a disabled account's token: %v", err)
+	}
+	if code := call(cli); code != 200 {
+		t.Errorf("command-line token after another account was disabled: %d", code)
+	}
+	if _, list = get(t, s.owner, s.srv.URL+"/admin/tokens"); !strings.Contains(row(list, pageID), `data-state="stopped"`) {
+		t.Errorf("stopped token not marked:\n%s", row(list, pageID))
+	}
+	if _, err := s.db.Exec(`UPDATE users SET disabled = false WHERE id = $1`, olga.ID); err != nil {
+		t.Fatal(err)
+	}
+	if code := call(secret[1]); code != 200 {
+		t.Errorf("token after its account is enabled again: %d", code)
+	}
+	if _, err := s.db.Exec(`DELETE FROM users WHERE id = $1`, olga.ID); err != nil {
+		t.Fatalf("delete the account: %v", err)
+	}
+	if code := call(secret[1]); code != http.StatusUnauthorized {
+		t.Errorf("token of a deleted account: %d, want 401", code)
+	}
+	if code := call(cli); code != 200 {
+		t.Errorf("command-line token after an account was deleted: %d", code)
+	}
+}
+
 // Tokens are created on the page (shown once), listed with name, role,
 // group limit and last use, and revoked; a group limit set on the page is
 // the token's principal's.
