@@ -62,16 +62,21 @@ func auditDesign(d Design) map[string]any {
 		"logo_type": d.LogoType, "logo_bytes": len(d.Logo), "printed_attributes": d.PrintedAttributes, "is_default": d.IsDefault}
 }
 
-// imageType returns the MIME type of a PNG or SVG image, or "" for anything else.
-func imageType(b []byte) string {
+// imageType returns the MIME type of a PNG or SVG image, or "" and why
+// for anything else, an SVG that svgProblem refuses included ("The image "
+// + why reads as a sentence).
+func imageType(b []byte) (typ, problem string) {
 	if http.DetectContentType(b) == "image/png" {
-		return "image/png"
+		return "image/png", ""
 	}
 	head := b[:min(len(b), 1024)]
-	if bytes.Contains(head, []byte("<svg")) && !bytes.Contains(bytes.ToLower(b), []byte("<script")) {
-		return "image/svg+xml"
+	if !bytes.Contains(head, []byte("<svg")) && !bytes.Contains(head, []byte(":svg")) {
+		return "", "must be a PNG or SVG file"
 	}
-	return ""
+	if p := svgProblem(b); p != "" {
+		return "", "must be a PNG or SVG file without scripts, event handlers, foreignObject or references to other files (in this SVG, " + p + ")"
+	}
+	return "image/svg+xml", ""
 }
 
 // checkDesign normalises d and returns its problems. existing is the stored
@@ -108,15 +113,19 @@ func checkDesign(d *Design, existing *Design) []apperr.FieldError {
 	if d.Image != nil {
 		if len(d.Image) > maxImageBytes {
 			bad("image", "The image must be at most 2 MB.")
-		} else if d.ImageType = imageType(d.Image); d.ImageType == "" {
-			bad("image", "The image must be a PNG or SVG file (SVG without scripts).")
+		} else if typ, why := imageType(d.Image); typ == "" {
+			bad("image", "The image "+why+".")
+		} else {
+			d.ImageType = typ
 		}
 	}
 	if d.Logo != nil {
 		if len(d.Logo) > maxImageBytes {
 			bad("logo", "The logo must be at most 2 MB.")
-		} else if d.LogoType = imageType(d.Logo); d.LogoType == "" {
-			bad("logo", "The logo must be a PNG or SVG file (SVG without scripts).")
+		} else if typ, why := imageType(d.Logo); typ == "" {
+			bad("logo", "The logo "+why+".")
+		} else {
+			d.LogoType = typ
 		}
 	}
 	hasImage := len(d.Image) > 0 || (d.Image == nil && existing != nil && len(existing.Image) > 0)

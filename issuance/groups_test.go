@@ -58,6 +58,8 @@ func TestDesigns(t *testing.T) {
 		{"badge without image", issuance.Design{Name: "x", Kind: issuance.Badge}, []string{"-1:image"}},
 		{"image not png/svg", issuance.Design{Name: "x", Kind: issuance.Badge, Image: []byte("GIF89a....")}, []string{"-1:image"}},
 		{"svg with script", issuance.Design{Name: "x", Kind: issuance.Badge, Image: []byte(`<svg><script>alert(1)</script></svg>`)}, []string{"-1:image"}},
+		{"svg with svg:script", issuance.Design{Name: "x", Kind: issuance.Badge, Image: []byte(`<svg:svg xmlns:svg="http://www.w3.org/2000/svg"><svg:script>alert(1)</svg:script></svg:svg>`)}, []string{"-1:image"}},
+		{"svg with onload", issuance.Design{Name: "x", Kind: issuance.Badge, Image: []byte(`<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>`)}, []string{"-1:image"}},
 		{"bad colour", issuance.Design{Name: "x", Kind: issuance.Certificate, PrimaryColor: "red; background:url(x)"}, []string{"-1:primary_color"}},
 		{"bad printed key", issuance.Design{Name: "x", Kind: issuance.Certificate, PrintedAttributes: []string{"Bad Key"}}, []string{"-1:printed_attributes"}},
 	}

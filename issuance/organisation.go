@@ -341,13 +341,14 @@ func (s *Service) UpdateOrganisation(ctx context.Context, actor string, u Organi
 	o := u.Organisation
 	fe := checkOrganisation(&o)
 	if u.Logo != nil {
+		typ, why := imageType(u.Logo)
 		switch {
 		case len(u.Logo) > MaxImageBytes:
 			fe = append(fe, apperr.FieldError{Index: -1, Field: "logo", Message: "The logo must be at most 1 MiB."})
-		case imageType(u.Logo) == "":
-			fe = append(fe, apperr.FieldError{Index: -1, Field: "logo", Message: "The logo must be a PNG or SVG image (SVG without scripts)."})
+		case typ == "":
+			fe = append(fe, apperr.FieldError{Index: -1, Field: "logo", Message: "The logo " + why + "."})
 		default:
-			o.LogoType = imageType(u.Logo)
+			o.LogoType = typ
 		}
 	}
 	if len(fe) > 0 {

@@ -58,6 +58,12 @@ func TestOrganisationSettings(t *testing.T) {
 		{"logo with script", func(u *issuance.OrganisationUpdate) {
 			u.Logo = []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`)
 		}, "logo", "PNG or SVG"},
+		{"logo with a prefixed script", func(u *issuance.OrganisationUpdate) {
+			u.Logo = []byte(`<svg:svg xmlns:svg="http://www.w3.org/2000/svg"><svg:script>alert(1)</svg:script></svg:svg>`)
+		}, "logo", "<script> element"},
+		{"logo with an external reference", func(u *issuance.OrganisationUpdate) {
+			u.Logo = []byte(`<svg xmlns="http://www.w3.org/2000/svg"><image href="https://tracker.example/p.png"/></svg>`)
+		}, "logo", "refers to another file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := state()

@@ -39,6 +39,7 @@ func TestRandomKidFloodFetchesAHandful(t *testing.T) {
 	launchOK(t, e, e.student)
 	c := browser(true)
 	const n = 1000
+	f0, t0 := e.jwksFetches(), e.clock.Now()
 	for i := range n {
 		auth, _ := e.login(c, e.student.ID, e.course.ID, canvassim.LaunchOptions{NoStorageTarget: true})
 		state, nonce := stateNonce(t, auth)
@@ -49,9 +50,11 @@ func TestRandomKidFloodFetchesAHandful(t *testing.T) {
 		assertRefused(t, resp, http.StatusUnauthorized, lti.ReasonKid, "random-")
 		e.clock.Advance(20 * time.Second / n)
 	}
-	// 20 s at one fetch per 5 s: at most 4 re-fetches after the first.
-	if got := e.jwksFetches(); got > 5 {
-		t.Fatalf("JWKS fetched %d times for %d random kids, want at most 5", got, n)
+	// At most one fetch per 5 s of the flood (about 20 s; the test clock
+	// also runs with real time, so a slow machine makes it longer).
+	elapsed := e.clock.Now().Sub(t0)
+	if got, limit := e.jwksFetches()-f0, int(elapsed/(5*time.Second))+1; got > limit {
+		t.Fatalf("JWKS fetched %d times for %d random kids over %v, want at most %d", got, n, elapsed, limit)
 	}
 	launchOK(t, e, e.student) // the platform's real key still works
 }

@@ -139,14 +139,22 @@ func hostKey(u *url.URL) string {
 	return net.JoinHostPort(h, port)
 }
 
+// hostName is a URL's host name for comparison, without any port:
+// lower-case, without a trailing dot. The Dynamic Registration spec asks
+// that the issuer's domain match the configuration URL's, not its port.
+func hostName(u *url.URL) string {
+	return strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+}
+
 func underInstructure(u *url.URL) bool {
 	return u.Scheme == "https" && strings.HasSuffix(hostKey(u), ".instructure.com")
 }
 
 // validateConfiguration applies the registration's rules to the platform's
 // configuration: every endpoint passes the platform fetch rule (https, public
-// address); the issuer is on the host that served the configuration, and so
-// is the registration endpoint Laurel POSTs to. The one exception is an
+// address); the issuer's host name is the one that served the configuration
+// (the spec's "domain": any port), and the registration endpoint Laurel
+// POSTs to is on that very host and port. The one exception is an
 // Instructure-hosted issuer (canvas.instructure.com and its beta and test),
 // which every hosted Canvas shares whatever its own domain: there the auth,
 // token and JWKS endpoints are pinned to Instructure's, so a configuration
@@ -177,9 +185,9 @@ func (t *Tool) validateConfiguration(cfgURL *url.URL, cfg *PlatformConfiguration
 		cfg.AuthorizationEndpoint, cfg.TokenEndpoint, cfg.JWKSURI = known.AuthURL, known.TokenURL, known.JWKSURL
 		return nil
 	}
-	if hostKey(iu) != hostKey(cfgURL) {
+	if hostName(iu) != hostName(cfgURL) {
 		t.log.Warn("issuer on another host", "issuer", text.Truncate(cfg.Issuer, 200), "configuration_host", cfgURL.Host)
-		return apperr.Errorf(apperr.Invalid, "The platform's issuer is not on the host %s that served its configuration.", text.Truncate(cfgURL.Host, 200))
+		return apperr.Errorf(apperr.Invalid, "The platform's issuer is not on the host %s that served its configuration.", text.Truncate(hostName(cfgURL), 200))
 	}
 	return nil
 }

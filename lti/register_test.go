@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -490,6 +491,27 @@ func TestStoredPlatformURLsFollowFetchRule(t *testing.T) {
 	start = time.Now()
 	launchOK(t, e, e.student)
 	t.Logf("allowed launch took %s", time.Since(start))
+}
+
+// The issuer's host name must match the configuration URL's (the spec's
+// "domain"), whatever the port; another host name is still refused.
+func TestRegistrationIssuerDomainIgnoresPort(t *testing.T) {
+	e := newEnv(t)
+	p := newDynPlatform(t, 0)
+	u, err := url.Parse(p.srv.URL)
+	must(t, err)
+	p.issuer = "http://" + u.Hostname() + ":1/lms"
+	if status, body := e.register(e.mustLink(time.Hour), p.srv.URL+"/config", ""); status != 200 {
+		t.Fatalf("issuer on the same host name, another port: %d %s", status, body)
+	}
+	if _, err := e.tool.Registry().PlatformByIssuerClient(context.Background(), p.issuer, "client-1"); err != nil {
+		t.Fatalf("platform not stored under its issuer: %v", err)
+	}
+	q := newDynPlatform(t, 0)
+	q.issuer = "http://localhost:" + u.Port()
+	if status, body := e.register(e.mustLink(time.Hour), q.srv.URL+"/config", ""); status != 422 || !strings.Contains(body, "issuer is not on the host") {
+		t.Fatalf("issuer on another host name, same port: %d %s", status, body)
+	}
 }
 
 // A configuration may name Instructure's shared issuer from any host (hosted

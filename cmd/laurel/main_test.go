@@ -46,6 +46,10 @@ func TestAdministrativeCommands(t *testing.T) {
 	if err != nil || !strings.Contains(out, "created user") || strings.Contains(out, "password:") {
 		t.Fatalf("user add with a password on stdin = %q, %v; want created, no generated password", out, err)
 	}
+	// A password from the most common list is refused, saying why.
+	if _, err := run(t, "Password123\n", "user", "add", "--email", "common@uni.example.edu", "--name", "Common", "--role", "viewer"); err == nil || !strings.Contains(err.Error(), "most common passwords") {
+		t.Fatalf("user add with a common password: %v, want refused naming the list", err)
+	}
 	out, err = run(t, "", "user", "add", "--email", "tm@uni.example.edu", "--name", "Team Member", "--role", "team_member")
 	if err != nil || !regexp.MustCompile(`(?m)^password: \S{12,}$`).MatchString(out) {
 		t.Fatalf("user add without a password = %q, %v; want a generated password printed once", out, err)

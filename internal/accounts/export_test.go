@@ -24,3 +24,6 @@ func (s *Service) UpdateUser(ctx context.Context, actor string, id int64, role a
 func (s *Service) SetUserDisabled(ctx context.Context, actor string, id int64, disabled bool) (User, error) {
 	return s.setUserDisabled(ctx, actor, id, disabled)
 }
+
+// CommonPasswordsText exposes the embedded list to the external tests.
+func CommonPasswordsText() string { return commonPasswordsText }

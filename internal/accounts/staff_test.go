@@ -196,6 +196,10 @@ func TestInviteAcceptSignIn(t *testing.T) {
 	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `id="password-error">Password must be at least 10 characters.`) {
 		t.Fatalf("short: %d\n%s", resp.StatusCode, body)
 	}
+	resp, body = post(t, c, s.srv.URL+"/account/welcome", url.Values{"token": {token}, "password": {"password123"}, "confirm_password": {"password123"}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `id="password-error">Password is one of the 100,000 most common passwords`) {
+		t.Fatalf("common: %d\n%s", resp.StatusCode, body)
+	}
 	const pw = "my own new password"
 	resp, body = post(t, c, s.srv.URL+"/account/welcome", url.Values{"token": {token}, "password": {pw}, "confirm_password": {pw}})
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
@@ -277,6 +281,11 @@ func TestPasswordResetLink(t *testing.T) {
 	third, _ := s.mustLink(t, 3, "v@example.edu")
 	if resp, body := get(t, mustClient(t), s.srv.URL+second); resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "not valid") {
 		t.Fatalf("replaced link: %d\n%s", resp.StatusCode, body)
+	}
+	// A common password is refused, saying why; the link still works.
+	if resp, body := post(t, mustClient(t), s.srv.URL+"/account/reset", url.Values{"token": {tok(third)}, "password": {"qwertyuiop"}, "confirm_password": {"qwertyuiop"}}); resp.StatusCode != http.StatusUnprocessableEntity ||
+		!strings.Contains(body, `id="password-error">Password is one of the 100,000 most common passwords`) {
+		t.Fatalf("common password on reset: %d\n%s", resp.StatusCode, body)
 	}
 	// Five at once: exactly one sets the password.
 	var wg sync.WaitGroup
@@ -490,6 +499,7 @@ func TestChangeOwnPassword(t *testing.T) {
 		"no current":    {url.Values{"new_password": {next}, "confirm_password": {next}}, 422, `id="current_password-error">Enter your current password.`},
 		"mismatch":      {url.Values{"current_password": {ownerPW}, "new_password": {next}, "confirm_password": {"something else"}}, 422, `id="confirm_password-error"`},
 		"short":         {url.Values{"current_password": {ownerPW}, "new_password": {"short"}, "confirm_password": {"short"}}, 422, `id="new_password-error">Password must be at least 10 characters.`},
+		"common":        {url.Values{"current_password": {ownerPW}, "new_password": {"1q2w3e4r5t"}, "confirm_password": {"1q2w3e4r5t"}}, 422, `id="new_password-error">Password is one of the 100,000 most common passwords`},
 	} {
 		resp, body := post(t, s.owner, s.srv.URL+"/account/password", tc.form)
 		if resp.StatusCode != tc.status || !strings.Contains(body, tc.msg) {
@@ -518,6 +528,89 @@ func TestChangeOwnPassword(t *testing.T) {
 	s.signIn(t, "owner@example.edu", next)
 	if n := count(t, s, `SELECT count(*) FROM audit_log WHERE action = 'change_password' AND before IS NULL AND after IS NULL`); n != 1 {
 		t.Errorf("%d change_password audit entries", n)
+	}
+}
+
+// A token belongs to the account that created it on the page: the list
+// shows whose it is; disabling the account stops its tokens at once (401)
+// and deleting it removes them. A command-line token belongs to no account,
+// shows "—" and keeps working.
+func TestTokenStopsWithItsCreator(t *testing.T) {
+	s := mustStaffEnv(t)
+	ctx := context.Background()
+	olga, _, err := s.acc.CreateUser(ctx, "olga@example.edu", "Olga Owner", auth.Owner, nil, "olga's own password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc := s.signIn(t, "olga@example.edu", "olga's own password")
+	resp, body := post(t, oc, s.srv.URL+"/admin/tokens", url.Values{"name": {"Olga's script"}, "role": {"viewer"}})
+	secret := regexp.MustCompile(`id="new-token" value="(lrl_[A-Za-z0-9_-]+)"`).FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusCreated || secret == nil {
+		t.Fatalf("create: %d\n%s", resp.StatusCode, body)
+	}
+	cli, err := s.acc.CreateToken(ctx, "cron", auth.Viewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(tok string) int {
+		req, _ := http.NewRequest("GET", s.srv.URL+"/api/v1/whoami", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		return r.StatusCode
+	}
+	if a, b := call(secret[1]), call(cli); a != 200 || b != 200 {
+		t.Fatalf("calls before: page token %d, command-line token %d", a, b)
+	}
+	var pageID, cliID int64
+	s.db.Get(&pageID, `SELECT id FROM api_tokens WHERE name = 'Olga''s script'`)
+	s.db.Get(&cliID, `SELECT id FROM api_tokens WHERE name = 'cron'`)
+	row := func(list string, id int64) string {
+		m := regexp.MustCompile(fmt.Sprintf(`(?s)<tr id="token-%d".*?</tr>`, id)).FindString(list)
+		if m == "" {
+			t.Fatalf("no row for token %d:\n%s", id, list)
+		}
+		return m
+	}
+	_, list := get(t, s.owner, s.srv.URL+"/admin/tokens")
+	if r := row(list, pageID); !strings.Contains(r, `class="created-by">Olga Owner`) || !strings.Contains(r, "olga@example.edu") {
+		t.Errorf("page token's creator not shown:\n%s", r)
+	}
+	if r := row(list, cliID); !strings.Contains(r, `class="created-by"><span class="muted"`) || !strings.Contains(r, "—</span>") {
+		t.Errorf("command-line token not shown as —:\n%s", r)
+	}
+	if resp, body := post(t, s.owner, fmt.Sprintf("%s/admin/users/%d/disable", s.srv.URL, olga.ID), nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("disable: %d\n%s", resp.StatusCode, body)
+	}
+	if code := call(secret[1]); code != http.StatusUnauthorized {
+		t.Errorf("token of a disabled account: %d, want 401", code)
+	}
+	if _, err := s.acc.TokenPrincipal(ctx, secret[1]); !apperr.Is(err, apperr.Unauthorized) {
+		t.Errorf("principal of a disabled account's token: %v", err)
+	}
+	if code := call(cli); code != 200 {
+		t.Errorf("command-line token after another account was disabled: %d", code)
+	}
+	if _, list = get(t, s.owner, s.srv.URL+"/admin/tokens"); !strings.Contains(row(list, pageID), `data-state="stopped"`) {
+		t.Errorf("stopped token not marked:\n%s", row(list, pageID))
+	}
+	if _, err := s.db.Exec(`UPDATE users SET disabled = false WHERE id = $1`, olga.ID); err != nil {
+		t.Fatal(err)
+	}
+	if code := call(secret[1]); code != 200 {
+		t.Errorf("token after its account is enabled again: %d", code)
+	}
+	if _, err := s.db.Exec(`DELETE FROM users WHERE id = $1`, olga.ID); err != nil {
+		t.Fatalf("delete the account: %v", err)
+	}
+	if code := call(secret[1]); code != http.StatusUnauthorized {
+		t.Errorf("token of a deleted account: %d, want 401", code)
+	}
+	if code := call(cli); code != 200 {
+		t.Errorf("command-line token after an account was deleted: %d", code)
 	}
 }
 

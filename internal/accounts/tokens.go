@@ -26,10 +26,11 @@ const TokenPrefix = "lrl_"
 // plaintext, which is shown once: only its MAC is stored. groups, when given,
 // limit a team member's token to those groups exactly as user_groups limits
 // an account (auth.Principal.Groups). The creation is audited as done by
-// "system" (the command line). Errors: Invalid (no name, bad role, groups
-// for a role other than team_member, an unknown group).
+// "system" (the command line), and the token belongs to no account. Errors:
+// Invalid (no name, bad role, groups for a role other than team_member, an
+// unknown group).
 func (s *Service) CreateToken(ctx context.Context, name string, role auth.Role, groups ...int64) (string, error) {
-	_, plain, err := s.createTokenBy(ctx, "system", name, role, groups)
+	_, plain, err := s.createTokenBy(ctx, nil, name, role, groups)
 	return plain, err
 }
 
@@ -42,14 +43,24 @@ type Token struct {
 	CreatedAt  time.Time
 	LastUsedAt *time.Time
 	RevokedAt  *time.Time
+	// CreatedBy is the account that created the token (nil: the command
+	// line, or a token older than the column); the token works only while
+	// that account is enabled. CreatorName and CreatorEmail describe it.
+	CreatedBy       *int64
+	CreatorName     string
+	CreatorEmail    string
+	CreatorDisabled bool
 }
 
 // maxTokenName bounds a token's name.
 const maxTokenName = 200
 
-// createTokenBy is CreateToken on behalf of actor (audited as "create"
-// on entity "api_token"); it also returns the stored token.
-func (s *Service) createTokenBy(ctx context.Context, actor, name string, role auth.Role, groups []int64) (Token, string, error) {
+// createTokenBy is CreateToken on behalf of by (audited as "create" on
+// entity "api_token"; nil is "system"); the token belongs to by's account,
+// when by is a signed-in account, and stops when that account is disabled
+// or deleted. It also returns the stored token.
+func (s *Service) createTokenBy(ctx context.Context, by *auth.Principal, name string, role auth.Role, groups []int64) (Token, string, error) {
+	actor := by.Actor()
 	name = strings.TrimSpace(name)
 	var fields []apperr.FieldError
 	if name == "" {
@@ -72,9 +83,12 @@ func (s *Service) createTokenBy(ctx context.Context, actor, name string, role au
 	if len(groups) > 0 {
 		t.Groups = groups
 	}
+	if by != nil && by.UserID != 0 {
+		t.CreatedBy, t.CreatorName, t.CreatorEmail = &by.UserID, by.Name, by.Email
+	}
 	err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
-		const q = `INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id`
-		if err := tx.GetContext(ctx, &t.ID, q, name, string(role), s.keys.MAC([]byte(plain)), t.CreatedAt); err != nil {
+		const q = `INSERT INTO api_tokens (name, role, token_hash, created_at, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING id`
+		if err := tx.GetContext(ctx, &t.ID, q, name, string(role), s.keys.MAC([]byte(plain)), t.CreatedAt, t.CreatedBy); err != nil {
 			return fmt.Errorf("create token %q: %w", name, err)
 		}
 		if len(groups) > 0 {
@@ -94,24 +108,31 @@ func (s *Service) createTokenBy(ctx context.Context, actor, name string, role au
 
 // tokens lists every API token, live ones first, newest first.
 func (s *Service) tokens(ctx context.Context) ([]Token, error) {
-	const q = `SELECT t.id, t.name, t.role, t.created_at, t.last_used_at, t.revoked_at,
+	const q = `SELECT t.id, t.name, t.role, t.created_at, t.last_used_at, t.revoked_at, t.created_by,
+			COALESCE(u.name, '') AS creator_name, COALESCE(u.email, '') AS creator_email, COALESCE(u.disabled, false) AS creator_disabled,
 			COALESCE((SELECT array_agg(g.group_id ORDER BY g.group_id) FROM api_token_groups g WHERE g.token_id = t.id), '{}') AS groups
-		FROM api_tokens t ORDER BY t.revoked_at IS NOT NULL, t.id DESC`
+		FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by
+		ORDER BY t.revoked_at IS NOT NULL, t.id DESC`
 	var rows []struct {
-		ID         int64         `db:"id"`
-		Name       string        `db:"name"`
-		Role       string        `db:"role"`
-		CreatedAt  time.Time     `db:"created_at"`
-		LastUsedAt *time.Time    `db:"last_used_at"`
-		RevokedAt  *time.Time    `db:"revoked_at"`
-		Groups     pq.Int64Array `db:"groups"`
+		ID           int64         `db:"id"`
+		Name         string        `db:"name"`
+		Role         string        `db:"role"`
+		CreatedAt    time.Time     `db:"created_at"`
+		LastUsedAt   *time.Time    `db:"last_used_at"`
+		RevokedAt    *time.Time    `db:"revoked_at"`
+		CreatedBy    *int64        `db:"created_by"`
+		CreatorName  string        `db:"creator_name"`
+		CreatorEmail string        `db:"creator_email"`
+		CreatorOff   bool          `db:"creator_disabled"`
+		Groups       pq.Int64Array `db:"groups"`
 	}
 	if err := s.db.SelectContext(ctx, &rows, q); err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
 	out := make([]Token, len(rows))
 	for i, r := range rows {
-		out[i] = Token{ID: r.ID, Name: r.Name, Role: auth.Role(r.Role), CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt, RevokedAt: r.RevokedAt}
+		out[i] = Token{ID: r.ID, Name: r.Name, Role: auth.Role(r.Role), CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt, RevokedAt: r.RevokedAt,
+			CreatedBy: r.CreatedBy, CreatorName: r.CreatorName, CreatorEmail: r.CreatorEmail, CreatorDisabled: r.CreatorOff}
 		if len(r.Groups) > 0 {
 			out[i].Groups = []int64(r.Groups)
 		}
@@ -150,8 +171,10 @@ func (s *Service) revokeToken(ctx context.Context, actor string, id int64) (Toke
 	return t, err
 }
 
-// TokenPrincipal returns the principal of a live API token. Errors:
-// Unauthorized for an unknown or revoked token.
+// TokenPrincipal returns the principal of a live API token: not revoked,
+// and created by no account or by one that is not disabled (a deleted
+// account's tokens are gone with it). Errors: Unauthorized for any other
+// token.
 func (s *Service) TokenPrincipal(ctx context.Context, plain string) (*auth.Principal, error) {
 	if !strings.HasPrefix(plain, TokenPrefix) || len(plain) > 200 {
 		return nil, apperr.Errorf(apperr.Unauthorized, "The API token is not valid.")
@@ -160,7 +183,8 @@ func (s *Service) TokenPrincipal(ctx context.Context, plain string) (*auth.Princ
 	// use, so busy scripts do not write a row per request.
 	const q = `WITH t AS (
 			SELECT id, name, role, last_used_at FROM api_tokens
-			WHERE token_hash = $1 AND revoked_at IS NULL),
+			WHERE token_hash = $1 AND revoked_at IS NULL
+				AND (created_by IS NULL OR EXISTS (SELECT 1 FROM users WHERE users.id = created_by AND NOT users.disabled))),
 		u AS (
 			UPDATE api_tokens SET last_used_at = now() FROM t
 			WHERE api_tokens.id = t.id AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute'))

@@ -83,7 +83,7 @@ func (u *staffUI) tokenCreate(c *gin.Context) error {
 		page.Errors = bad
 		return u.renderTokens(c, http.StatusUnprocessableEntity, page)
 	}
-	t, secret, err := u.s.createTokenBy(c.Request.Context(), me.Actor(), page.Form.Name, page.Form.Role, groups)
+	t, secret, err := u.s.createTokenBy(c.Request.Context(), me, page.Form.Name, page.Form.Role, groups)
 	if err != nil {
 		if msgs, ok := fieldMessages(err); ok {
 			page.Errors = msgs

@@ -157,13 +157,17 @@ func checkNewUser(email, name string, role auth.Role, groups []int64) []apperr.F
 // maxPasswordLen bounds a password, so hashing one costs a bounded time.
 const maxPasswordLen = 1000
 
-// checkNewPassword is the rule for a password someone chooses.
+// checkNewPassword is the rule for a password someone chooses: at least
+// MinPasswordLen characters, at most MaxPasswordLen, and not on the list of
+// the most common passwords (common_passwords.go).
 func checkNewPassword(field, password string) (apperr.FieldError, bool) {
 	switch n := len([]rune(password)); {
 	case n < minPasswordLen:
 		return apperr.FieldError{Index: -1, Field: field, Message: fmt.Sprintf("password must be at least %d characters", minPasswordLen)}, true
 	case n > maxPasswordLen:
 		return apperr.FieldError{Index: -1, Field: field, Message: fmt.Sprintf("password must be at most %d characters", maxPasswordLen)}, true
+	case isCommonPassword(password):
+		return apperr.FieldError{Index: -1, Field: field, Message: "password is one of the 100,000 most common passwords of leaked password lists, which attackers try first; choose one that is not, e.g. a few unrelated words"}, true
 	}
 	return apperr.FieldError{}, false
 }

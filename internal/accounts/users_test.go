@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/laurel-edu/laurel/internal/accounts"
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
 )
@@ -43,6 +44,7 @@ func TestCreateUser(t *testing.T) {
 		"no name":       {"x@example.edu", " ", auth.Viewer, nil, "", "name"},
 		"bad role":      {"x@example.edu", "X", "boss", nil, "", "role"},
 		"short pw":      {"x@example.edu", "X", auth.Viewer, nil, "short", "password"},
+		"common pw":     {"x@example.edu", "X", auth.Viewer, nil, "QwertyUIOP", "password"},
 		"groups admin":  {"x@example.edu", "X", auth.Admin, []int64{1}, "", "groups"},
 		"unknown group": {"x@example.edu", "X", auth.TeamMember, []int64{999}, "", "groups"},
 	} {
@@ -55,5 +57,24 @@ func TestCreateUser(t *testing.T) {
 	users, err := e.acc.Users(ctx)
 	if err != nil || len(users) != 1 {
 		t.Fatalf("users after failures: %v %+v", err, users)
+	}
+}
+
+// The shipped list is the whole top 100,000, looked up ignoring case; a
+// long password off the list passes.
+func TestCommonPasswordList(t *testing.T) {
+	e := mustEnv(t, "http://laurel.test")
+	ctx := context.Background()
+	if n := strings.Count(strings.TrimSpace(accounts.CommonPasswordsText()), "\n") + 1; n != accounts.CommonPasswordCount || n < 10000 {
+		t.Fatalf("list has %d lines, want %d (at least 10,000)", n, accounts.CommonPasswordCount)
+	}
+	for _, pw := range []string{"password123", "PASSWORD123", "1234567890", "qwertyuiop", "iloveyou12"} {
+		_, _, err := e.acc.CreateUser(ctx, "c@example.edu", "C", auth.Viewer, nil, pw)
+		if fe := apperr.FieldErrors(err); len(fe) == 0 || !strings.Contains(fe[0].Message, "most common passwords") {
+			t.Errorf("%q: %v, want refused as common", pw, err)
+		}
+	}
+	if _, _, err := e.acc.CreateUser(ctx, "c@example.edu", "C", auth.Viewer, nil, "heron lantern quietly"); err != nil {
+		t.Errorf("uncommon password refused: %v", err)
 	}
 }

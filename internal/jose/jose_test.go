@@ -153,6 +153,49 @@ func TestNewKidInsideLimitRefusedWithoutFetch(t *testing.T) {
 	}
 }
 
+// A refresh that a known kid caused (the set was older than MaxAge) does not
+// use up the unknown kids' allowance: a platform that rotates right after it
+// is fetched again at once, and a random kid after that still waits its
+// MinRefetch.
+func TestNewKidRightAfterKnownKidRefreshFetchesAtOnce(t *testing.T) {
+	p := newPlatform(t)
+	c, clk := newCache(p)
+	if err := verify(c, p, p.sign(p.keys[0])); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	p.mu.Lock()
+	p.delay = release
+	p.mu.Unlock()
+	clk.Advance(c.MaxAge + time.Second)
+	if err := verify(c, p, p.sign(p.keys[0])); err != nil {
+		t.Fatalf("known kid in an old set: %v", err)
+	}
+	for p.fetches.Load() < 2 { // the refresh in passing has read the set
+		time.Sleep(time.Millisecond)
+	}
+	p.mu.Lock()
+	p.delay = nil
+	p.mu.Unlock()
+	k2 := p.addKey("k2") // rotated just after that refresh read the set
+	close(release)
+	clk.Advance(time.Second)
+	if err := verify(c, p, p.sign(k2)); err != nil {
+		t.Fatalf("new kid 1 s after a known kid's refresh: %v", err)
+	}
+	if n := p.fetches.Load(); n != 3 {
+		t.Fatalf("%d fetches, want 3", n)
+	}
+	clk.Advance(time.Second)
+	forger := jose.SigningKey{KID: "forged", Priv: mustKey(t, "forger")}
+	if err := verify(c, p, p.sign(forger)); kindOf(err) != jose.UnknownKid {
+		t.Fatalf("random kid: %v, want UnknownKid", err)
+	}
+	if n := p.fetches.Load(); n != 3 {
+		t.Fatalf("%d fetches after a random kid inside the limit, want still 3", n)
+	}
+}
+
 // 1,000 random kids, sent concurrently and spread over 20 s of clock, cost
 // the platform at most one fetch per MinRefetch.
 func TestRandomKidFloodBounded(t *testing.T) {

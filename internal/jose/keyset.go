@@ -39,6 +39,12 @@ import (
 // fetch locked out for at most 5 s (a user's retry), where the two drifted
 // copies this replaced used 10 s and 30 s.
 //
+// The limit counts only fetches an unknown kid (or a failed signature)
+// caused: a refresh that a known kid caused (MaxAge) spends none of it, so
+// a platform that rotates right after such a refresh is fetched again at
+// once. Refreshes of a known kid have their own MinRefetch (they repeat only
+// while fetches fail).
+//
 // MaxAge makes a lookup of a known kid refresh a set this old in passing
 // (one caller fetches; the others keep using the cached keys meanwhile).
 const (
@@ -70,10 +76,21 @@ type keySet struct {
 	mu        sync.RWMutex
 	keys      map[string]*rsa.PublicKey // nil until the first successful fetch
 	fetchedAt time.Time                 // last successful fetch
-	triedAt   time.Time                 // last attempt
+	startedAt time.Time                 // start of the last attempt
+	triedAt   [2]time.Time              // last attempt, by fetchCause
 	inflight  chan struct{}             // closed when the running fetch ends
+	cause     fetchCause                // what started the last attempt
 	failed    bool                      // the last fetch failed
 }
+
+// fetchCause is what made a fetch: each cause has its own MinRefetch, so
+// refreshes of known kids never use up the unknown kids' allowance.
+type fetchCause int
+
+const (
+	byUnknownKid fetchCause = iota // an unknown kid, a failed signature, the first fetch
+	byStaleSet                     // a known kid in a set older than MaxAge
+)
 
 // NewKeySets returns an empty cache fetching with client (nil: a client with
 // a 10 s timeout) on the clock now (nil: time.Now).
@@ -113,7 +130,7 @@ func (s *keySet) lookup(kid string, anyKid bool) *rsa.PublicKey {
 }
 
 // key returns the RS256 key with kid from the set at url. An unknown kid
-// re-fetches the set unless it was tried less than MinRefetch ago; a set
+// re-fetches the set unless an unknown kid did less than MinRefetch ago; a set
 // older than MaxAge is re-fetched in passing. kid "" is accepted when
 // anyKid and the set holds exactly one key. Errors: *Error of kind
 // UnknownKid, or KeysUnavailable when the set cannot be fetched and holds
@@ -130,7 +147,7 @@ func (c *KeySets) key(ctx context.Context, url, kid string, anyKid bool) (*rsa.P
 	}
 	if k != nil {
 		// Known but old: refresh, but never make this caller wait for it.
-		if done, ok := c.startFetch(s, now); ok {
+		if done, ok := c.startFetch(s, now, byStaleSet); ok {
 			go func() {
 				ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
 				defer cancel()
@@ -139,7 +156,20 @@ func (c *KeySets) key(ctx context.Context, url, kid string, anyKid bool) (*rsa.P
 		}
 		return k, nil
 	}
-	if !c.fetchOrWait(ctx, s, now) {
+	ended, cause := c.fetchOrWait(ctx, s, now)
+	if ended && cause == byStaleSet {
+		// The fetch this caller waited for was a known kid's refresh,
+		// started before the kid arrived perhaps: look, then fetch once
+		// more on the unknown kids' own allowance.
+		s.mu.RLock()
+		k = s.lookup(kid, anyKid)
+		s.mu.RUnlock()
+		if k != nil {
+			return k, nil
+		}
+		ended, _ = c.fetchOrWait(ctx, s, c.now())
+	}
+	if !ended {
 		s.mu.RLock()
 		k, have := s.lookup(kid, anyKid), s.keys != nil
 		s.mu.RUnlock()
@@ -180,7 +210,7 @@ func (c *KeySets) refresh(ctx context.Context, url, kid string, anyKid bool) (*r
 	s.mu.RLock()
 	old := s.lookup(kid, anyKid)
 	s.mu.RUnlock()
-	if !c.fetchOrWait(ctx, s, c.now()) {
+	if ended, _ := c.fetchOrWait(ctx, s, c.now()); !ended {
 		return nil, false
 	}
 	s.mu.RLock()
@@ -192,37 +222,38 @@ func (c *KeySets) refresh(ctx context.Context, url, kid string, anyKid bool) (*r
 	return k, true
 }
 
-// startFetch claims the next fetch of s if the limit allows one and none is
-// running. It returns the channel to close when done.
-func (c *KeySets) startFetch(s *keySet, now time.Time) (chan struct{}, bool) {
+// startFetch claims the next fetch of s if cause's limit allows one and
+// none is running. It returns the channel to close when done.
+func (c *KeySets) startFetch(s *keySet, now time.Time, cause fetchCause) (chan struct{}, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.inflight != nil || (!s.triedAt.IsZero() && now.Sub(s.triedAt) < c.MinRefetch) {
+	if s.inflight != nil || (!s.triedAt[cause].IsZero() && now.Sub(s.triedAt[cause]) < c.MinRefetch) {
 		return nil, false
 	}
-	s.triedAt = now
+	s.triedAt[cause], s.startedAt, s.cause = now, now, cause
 	s.inflight = make(chan struct{})
 	return s.inflight, true
 }
 
-// fetchOrWait fetches s if allowed, or waits for a fetch already running.
-// It reports whether a fetch ended while it ran (false: rate-limited).
-func (c *KeySets) fetchOrWait(ctx context.Context, s *keySet, now time.Time) bool {
-	if done, ok := c.startFetch(s, now); ok {
+// fetchOrWait fetches s for an unknown kid if allowed, or waits for a fetch
+// already running. It reports whether a fetch ended while it ran (false:
+// rate-limited) and what had started that fetch.
+func (c *KeySets) fetchOrWait(ctx context.Context, s *keySet, now time.Time) (bool, fetchCause) {
+	if done, ok := c.startFetch(s, now, byUnknownKid); ok {
 		c.runFetch(ctx, s, done)
-		return true
+		return true, byUnknownKid
 	}
 	s.mu.RLock()
-	wait := s.inflight
+	wait, cause := s.inflight, s.cause
 	s.mu.RUnlock()
 	if wait == nil {
-		return false
+		return false, byUnknownKid
 	}
 	select {
 	case <-wait:
-		return true
+		return true, cause
 	case <-ctx.Done():
-		return false
+		return false, cause
 	}
 }
 
@@ -230,7 +261,7 @@ func (c *KeySets) runFetch(ctx context.Context, s *keySet, done chan struct{}) {
 	keys, err := c.fetch(ctx, s.url)
 	s.mu.Lock()
 	if err == nil {
-		s.keys, s.fetchedAt = keys, s.triedAt
+		s.keys, s.fetchedAt = keys, s.startedAt
 	}
 	s.failed = err != nil
 	s.inflight = nil

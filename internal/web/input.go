@@ -267,7 +267,8 @@ type JSONOptions struct {
 	Batch string
 }
 
-// DecodeJSON reads the request body as one JSON value into v. Bad JSON,
+// DecodeJSON reads the request body as one JSON value into v. A body over
+// opt.MaxBytes is a 413 too_large; bad JSON,
 // wrong types, unknown fields (unless allowed) and trailing data are 400s
 // naming the problem; a string or key that is not storable text (invalid
 // UTF-8, NUL, other C0 controls, a lone UTF-16 surrogate escape) is a 422
@@ -283,7 +284,7 @@ func DecodeJSON(c *gin.Context, v any, opt JSONOptions) error {
 		return &apperr.Error{Code: apperr.BadRequest, Message: "Could not read the request body."}
 	}
 	if int64(len(body)) > limit {
-		return &apperr.Error{Code: apperr.BadRequest, Message: fmt.Sprintf("The request body is larger than %s.", size(limit))}
+		return &apperr.Error{Code: apperr.TooLarge, Message: fmt.Sprintf("The request body is larger than %s.", size(limit))}
 	}
 	if err := CheckJSONText(body, opt.Batch); err != nil {
 		return err

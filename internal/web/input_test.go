@@ -94,3 +94,31 @@ func TestTextGuardIsTransparent(t *testing.T) {
 		t.Errorf("NUL in a multipart text field: %d %.300s, want 422 naming date_order", st, b)
 	}
 }
+
+// TestDecodeJSONOverLimitIsTooLarge: a JSON body past the route's limit is
+// 413 too_large (docs/api.md), not a 400.
+func TestDecodeJSONOverLimitIsTooLarge(t *testing.T) {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.POST("/api/v1/things", web.API(func(c *gin.Context) error {
+		var v map[string]any
+		if err := web.DecodeJSON(c, &v, web.JSONOptions{MaxBytes: 64}); err != nil {
+			return err
+		}
+		c.JSON(200, v)
+		return nil
+	}))
+	post := func(body string) (int, string) {
+		w := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/api/v1/things", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		r.ServeHTTP(w, req)
+		return w.Code, w.Body.String()
+	}
+	if st, b := post(`{"a":"` + strings.Repeat("x", 100) + `"}`); st != 413 || !strings.Contains(b, `"code":"too_large"`) || !strings.Contains(b, "larger than") {
+		t.Errorf("over the limit: %d %s, want 413 too_large", st, b)
+	}
+	if st, b := post(`{"a":"x"}`); st != 200 {
+		t.Errorf("within the limit: %d %s, want 200", st, b)
+	}
+}

@@ -358,9 +358,11 @@ func spool(r io.Reader) (*os.File, int64, string, error) {
 	return f, n, hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// tooLarge is the answer to a file over MaxImportBytes: 413 too_large
+// (docs/api.md), still naming the "file" field.
 func tooLarge() error {
-	return apperr.Fields("The file is larger than 100 MB.", []apperr.FieldError{{Index: -1, Field: "file",
-		Message: "The file is larger than 100 MB; split it into several files."}})
+	return &apperr.Error{Code: apperr.TooLarge, Message: "The file is larger than 100 MB.", Fields: []apperr.FieldError{{Index: -1, Field: "file",
+		Message: "The file is larger than 100 MB; split it into several files."}}}
 }
 
 // storeChunks writes f into import_chunks in importChunk pieces.

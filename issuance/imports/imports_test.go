@@ -394,6 +394,55 @@ func TestImportRefusesBadInputChangingNothing(t *testing.T) {
 	}
 }
 
+// zeroCSV streams n bytes of a CSV without holding them in memory.
+type zeroCSV struct{ n int64 }
+
+func (z *zeroCSV) Read(p []byte) (int, error) {
+	if z.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > z.n {
+		p = p[:z.n]
+	}
+	for i := range p {
+		p[i] = 'a'
+		if i%64 == 63 {
+			p[i] = '\n'
+		}
+	}
+	z.n -= int64(len(p))
+	return len(p), nil
+}
+
+// TestImportOverLimitIsTooLarge: a file past MaxImportBytes, as a raw body
+// or a multipart field, is 413 too_large naming the file (docs/api.md), and
+// nothing is stored.
+func TestImportOverLimitIsTooLarge(t *testing.T) {
+	s, d, api, _ := importEnv(t)
+	g := mustGroup(t, s, nil)
+	before := tableCounts(t, d)
+	path := fmt.Sprintf("/groups/%d/imports", g.ID)
+	code, body := api.send("owner", "POST", path, "text/csv", &zeroCSV{imports.MaxImportBytes + 1})
+	if e, _ := body["error"].(map[string]any); code != 413 || e["code"] != "too_large" || !strings.Contains(fmt.Sprint(body["errors"]), "file") {
+		t.Errorf("raw body over the limit: %d %v, want 413 too_large naming file", code, body)
+	}
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		fw, _ := mw.CreateFormFile("file", "big.csv")
+		_, err := io.Copy(fw, &zeroCSV{imports.MaxImportBytes + 2<<20})
+		if err == nil {
+			err = mw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	code, body = api.send("owner", "POST", path, mw.FormDataContentType(), pr)
+	if e, _ := body["error"].(map[string]any); code != 413 || e["code"] != "too_large" {
+		t.Errorf("multipart over the limit: %d %v, want 413 too_large", code, body)
+	}
+	assertUnchanged(t, d, before)
+}
+
 // The raw-body upload, XLSX with date cells, the same file again warns, and
 // cancel deletes an import that is not committed.
 func TestImportXLSXRawBodyDuplicateWarningAndCancel(t *testing.T) {

@@ -83,7 +83,7 @@ func (u *ui) importUpload(c *gin.Context) error {
 	if err := c.Request.ParseMultipartForm(1 << 20); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return u.renderImports(c, g, p, http.StatusUnprocessableEntity, apperr.Message(tooLarge()))
+			return u.renderImports(c, g, p, http.StatusRequestEntityTooLarge, apperr.Message(tooLarge()))
 		}
 		return u.renderImports(c, g, p, http.StatusBadRequest, "Choose a CSV or Excel file to upload.")
 	}
@@ -96,12 +96,12 @@ func (u *ui) importUpload(c *gin.Context) error {
 	im, err := u.s.StartImport(c.Request.Context(), p.Actor(), g.ID, f, ImportOptions{FileName: fh.Filename,
 		DateOrder: c.Request.FormValue("date_order"), Sheet: strings.TrimSpace(c.Request.FormValue("sheet")), ActorName: p.Name})
 	if err != nil {
-		if apperr.Code(err) == apperr.Invalid {
+		if code := apperr.Code(err); code == apperr.Invalid || code == apperr.TooLarge {
 			msg := apperr.Message(err)
 			if fe := apperr.FieldErrors(err); len(fe) > 0 {
 				msg = fe[0].Message
 			}
-			return u.renderImports(c, g, p, http.StatusUnprocessableEntity, msg)
+			return u.renderImports(c, g, p, web.Status(code), msg)
 		}
 		return err
 	}
