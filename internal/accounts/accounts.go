@@ -17,6 +17,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/audit"
 	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/internal/cache"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/web"
 )
@@ -43,6 +44,10 @@ type Service struct {
 	// Actors names the actors of an account's history; the app wires
 	// every kind's owner (nil: s alone, which knows staff and tokens).
 	Actors audit.Namer
+
+	// staffEmails is every account's email (lower case), for launches
+	// (StaffIDByEmail); a new account clears it.
+	staffEmails *cache.TTL[struct{}, map[string]bool]
 }
 
 var (
@@ -60,7 +65,9 @@ type GroupOption struct {
 // tokens the email job sends. It needs no Redis: the administrative
 // commands create accounts and tokens with it alone.
 func New(db *sqlx.DB, keys *secret.Keys) *Service {
-	return &Service{db: db, keys: keys}
+	s := &Service{db: db, keys: keys}
+	s.staffEmails = cache.New[struct{}, map[string]bool](staffEmailsFor, 0, s.now)
+	return s
 }
 
 func (s *Service) now() time.Time {

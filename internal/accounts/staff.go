@@ -215,6 +215,7 @@ func (s *Service) InviteUser(ctx context.Context, actor, email, name string, rol
 	if err != nil {
 		return User{}, err
 	}
+	s.staffEmails.Invalidate()
 	return u, nil
 }
 

@@ -131,6 +131,7 @@ func (s *Service) CreateUser(ctx context.Context, email, name string, role auth.
 	if err != nil {
 		return User{}, "", err
 	}
+	s.staffEmails.Invalidate()
 	return u, generated, nil
 }
 

@@ -78,3 +78,44 @@ func TestCommonPasswordList(t *testing.T) {
 		t.Errorf("uncommon password refused: %v", err)
 	}
 }
+
+// A launch links the staff account whose email it carries: at once after
+// the account is made (the cached set of staff emails is cleared), never a
+// disabled one, and no account for an email nobody has.
+func TestStaffIDByEmail(t *testing.T) {
+	e := mustEnv(t, "http://laurel.test")
+	ctx := context.Background()
+	id := func(email string) int64 {
+		t.Helper()
+		n, err := e.acc.StaffIDByEmail(ctx, email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if got := id("ada@example.edu"); got != 0 {
+		t.Fatalf("before the account exists: %d", got)
+	}
+	u, _, err := e.acc.CreateUser(ctx, "ada@example.edu", "Ada", auth.TeamMember, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := id("ADA@Example.edu"); got != u.ID {
+		t.Fatalf("right after it is made: %d, want %d", got, u.ID)
+	}
+	if _, err := e.acc.SetUserDisabled(ctx, "system", u.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := id("ada@example.edu"); got != 0 {
+		t.Fatalf("disabled account linked: %d", got)
+	}
+	if _, err := e.acc.SetUserDisabled(ctx, "system", u.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := id("ada@example.edu"); got != u.ID {
+		t.Fatalf("enabled again: %d, want %d", got, u.ID)
+	}
+	if got := id("nobody@example.edu"); got != 0 {
+		t.Fatalf("unknown email: %d", got)
+	}
+}
