@@ -429,3 +429,17 @@ func namedTx(ctx context.Context, tx *sqlx.Tx) error {
 	}
 	return nil
 }
+
+// PublishAllowed returns the error Publish would refuse with while the
+// organisation is not named (nil once it is), so a confirm step can say so
+// before the user confirms. Publish itself decides, in its transaction.
+func (s *Service) PublishAllowed(ctx context.Context) error {
+	o, err := s.Organisation(ctx)
+	if err != nil {
+		return err
+	}
+	if !o.Named {
+		return errNotNamed()
+	}
+	return nil
+}
