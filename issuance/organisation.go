@@ -434,11 +434,12 @@ func namedTx(ctx context.Context, tx *sqlx.Tx) error {
 // organisation is not named (nil once it is), so a confirm step can say so
 // before the user confirms. Publish itself decides, in its transaction.
 func (s *Service) PublishAllowed(ctx context.Context) error {
-	o, err := s.Organisation(ctx)
-	if err != nil {
-		return err
+	const q = `SELECT named_at IS NOT NULL FROM organisation WHERE id`
+	var named bool
+	if err := s.DB.GetContext(ctx, &named, q); err != nil {
+		return fmt.Errorf("check organisation is named: %w", err)
 	}
-	if !o.Named {
+	if !named {
 		return errNotNamed()
 	}
 	return nil
