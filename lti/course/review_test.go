@@ -399,7 +399,9 @@ func TestInstructorPublishWaitsForOrganisation(t *testing.T) {
 	if _, err := e.db.Exec(`UPDATE organisation SET named_at = NULL`); err != nil {
 		t.Fatal(err)
 	}
-	tok := ltik(t, mustLaunch(t, e, e.teacher.ID))
+	page := mustLaunch(t, e, e.teacher.ID)
+	mustContain(t, page, `id="organisation-unset"`, `href="/admin/organisation"`)
+	tok := ltik(t, page)
 	before := e.dbState(t)
 	for _, path := range []string{"/lti/app/publish/confirm", "/lti/app/publish"} {
 		st, page := e.post(path, url.Values{"ltik": {tok}, "ids": {sam}})
@@ -421,5 +423,8 @@ func TestInstructorPublishWaitsForOrganisation(t *testing.T) {
 	}
 	if st, page := e.post("/lti/app/publish", url.Values{"ltik": {tok}, "ids": {sam}}); st != 200 || !strings.Contains(page, "Published 1 credential") {
 		t.Fatalf("publish once named: %d %s", st, page)
+	}
+	if page := mustLaunch(t, e, e.teacher.ID); strings.Contains(page, "organisation-unset") {
+		t.Fatal("the course page still says the organisation is not set up")
 	}
 }
