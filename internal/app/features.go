@@ -65,6 +65,7 @@ func (a *App) build(ctx context.Context) error {
 	a.Staff = staff.New(a.Issuance, a.Public, a.Delivery)
 	a.Accounts = accounts.New(a.DB, a.Config.Keys)
 	a.Accounts.GroupOptions = a.groupOptions
+	a.Accounts.OrganisationName = orgSettings{a.Issuance}.OrganisationName
 	// Administrative commands run without Redis: they use Accounts, never
 	// a session.
 	a.Auth = auth.New(a.Redis, a.Config.Keys, a.Config.BaseURL, a.Accounts)
