@@ -1,7 +1,9 @@
 package uitest
 
 import (
+	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/laurel-edu/laurel/internal/auth"
@@ -33,4 +35,18 @@ func TestPublishWaitsForOrganisationPage(t *testing.T) {
 	}
 	r = c.post("/groups/"+gid(e.group)+"/publish", url.Values{"all": {"1"}})
 	contains(t, c.follow(r).body, "Published 2 credentials")
+
+	// The public page's header names the organisation; "Laurel" is left
+	// to the footer, as the software's name.
+	var id string
+	if err := e.db.Get(&id, `SELECT id FROM credentials WHERE state = 'published' LIMIT 1`); err != nil {
+		t.Fatal(err)
+	}
+	anon := &client{e: e, hc: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	page := anon.get("/c/" + id)
+	contains(t, page.body, `<strong id="issuer-brand">University of Example</strong>`, `id="software">Credential page served by Laurel`)
+	header := page.body[strings.Index(page.body, `<header`):strings.Index(page.body, `</header>`)]
+	if strings.Contains(header, "Laurel") {
+		t.Fatalf("the public page's header names the software:\n%s", header)
+	}
 }
