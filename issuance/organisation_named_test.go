@@ -3,11 +3,14 @@ package issuance_test
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"strings"
 	"testing"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/internal/issuancetest"
+	"github.com/laurel-edu/laurel/migrations"
 )
 
 // TestPublishWaitsForTheOrganisation: before an owner names the organisation
@@ -53,5 +56,36 @@ func TestPublishWaitsForTheOrganisation(t *testing.T) {
 	out, err = ensureBatch(t, s, d, g.ID, []issuance.NewCredential{item("Alan", "alan@example.edu")}, true)
 	if err != nil || out[0].Credential.State != issuance.Published {
 		t.Fatalf("auto-publish once named: %+v, %v", out, err)
+	}
+}
+
+// TestMigrationNamesRenamedOrganisations: migration 0042 counts an
+// installation whose owner already renamed the organisation as named, and
+// leaves one still called "Laurel" unnamed.
+func TestMigrationNamesRenamedOrganisations(t *testing.T) {
+	b, err := fs.ReadFile(migrations.FS, "0042_organisation_named.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := strings.SplitN(strings.SplitN(string(b), "-- +goose Down", 2)[0], "-- +goose Up", 2)[1]
+	for _, tc := range []struct {
+		name  string
+		named bool
+	}{{"Laurel", false}, {"University of Example", true}} {
+		_, d := mustService(t)
+		// The table as it was before the migration.
+		if _, err := d.Exec(`ALTER TABLE organisation DROP COLUMN named_at`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Exec(`UPDATE organisation SET name = $1`, tc.name); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Exec(up); err != nil {
+			t.Fatal(err)
+		}
+		var named bool
+		if err := d.Get(&named, `SELECT named_at IS NOT NULL FROM organisation`); err != nil || named != tc.named {
+			t.Errorf("organisation %q named after the migration: %v (%v), want %v", tc.name, named, err, tc.named)
+		}
 	}
 }
