@@ -419,6 +419,29 @@ func TestWebhookAutoPublish(t *testing.T) {
 	}
 }
 
+// Before an owner has named the organisation, a mapping that publishes at
+// once still creates the completion's credential, unpublished and with no
+// email: the event is processed, not refused.
+func TestWebhookAutoPublishWaitsForOrganisation(t *testing.T) {
+	e := newEnv(t)
+	// A fresh installation (test databases start named).
+	if _, err := e.db.Exec(`UPDATE organisation SET named_at = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	e.mustMap("601", true)
+	if st, b := e.deliver(canvassim.Completion{CourseID: "601", UserID: "12", UserName: "Pub", UserEmail: "pub@example.com"}); st != 200 {
+		t.Fatalf("deliver: %d %s", st, b)
+	}
+	e.drain()
+	if creds := e.credentials(); len(creds) != 1 || creds[0].State != "unpublished" {
+		t.Fatalf("credentials = %+v, want one unpublished", creds)
+	}
+	var emails int
+	if err := e.db.Get(&emails, `SELECT count(*) FROM credential_emails`); err != nil || emails != 0 {
+		t.Fatalf("%d emails (%v) before the organisation is named", emails, err)
+	}
+}
+
 func ltiCanvasURL(u string) lti.PlatformInput {
 	return lti.PlatformInput{Extra: canvas.PlatformExtra(u, "")}
 }

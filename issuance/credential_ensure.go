@@ -284,9 +284,15 @@ func (e *ensurer) findExisting(ctx context.Context, clashed []int) ([]int, error
 }
 
 // publish publishes the credentials this call created (queuing their
-// emails) and refreshes them in out.
+// emails) and refreshes them in out. Before the organisation is named they
+// stay unpublished, for staff to publish once it is: a completion is never
+// lost for want of a name.
 func (e *ensurer) publish(ctx context.Context) error {
-	if _, err := e.s.publishTx(ctx, e.tx, e.actor, Selection{IDs: e.created}); err != nil {
+	if _, err := e.s.publishTx(ctx, e.tx, e.actor, Selection{IDs: e.created}); apperr.Reason(err) == ReasonOrganisationNotSet {
+		e.s.Logger().Warn("auto-publish skipped: the organisation is not set up yet; the credentials stay unpublished",
+			"group_id", e.g.ID, "credentials", len(e.created), "setup", OrganisationSetupURL)
+		return nil
+	} else if err != nil {
 		return err
 	}
 	const q = `SELECT ` + credCols + ` FROM credentials WHERE id = ANY($1)`

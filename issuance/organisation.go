@@ -46,8 +46,11 @@ type Organisation struct {
 	EmailBody    string `json:"email_body"`
 	// InstructorsMayPublish lets instructors review, amend and publish
 	// their own course's credentials inside the LMS (default off).
-	InstructorsMayPublish bool      `json:"instructors_may_publish"`
-	UpdatedAt             time.Time `json:"updated_at"`
+	InstructorsMayPublish bool `json:"instructors_may_publish"`
+	// Named tells whether an owner has saved the settings at least once
+	// (the seeded "Laurel" is not a name): until then nothing is published.
+	Named     bool      `json:"named"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Subject is the publish email's subject template in effect.
@@ -236,17 +239,18 @@ type orgRow struct {
 	EmailSubject          string         `db:"email_subject"`
 	EmailBody             string         `db:"email_body"`
 	InstructorsMayPublish bool           `db:"instructors_may_publish"`
+	NamedAt               sql.NullTime   `db:"named_at"`
 	UpdatedAt             time.Time      `db:"updated_at"`
 }
 
 // orgCols leaves out the logo's bytes: only the logo route reads them.
 const orgCols = `name, website, contact_email, logo_type, sender_name, reply_to, language, email_subject, email_body,
-	instructors_may_publish, updated_at`
+	instructors_may_publish, named_at, updated_at`
 
 func (s *Service) organisation(r orgRow) Organisation {
 	o := Organisation{Name: r.Name, Website: r.Website, ContactEmail: r.ContactEmail, LogoType: r.LogoType.String,
 		SenderName: r.SenderName, ReplyTo: r.ReplyTo, Language: r.Language, EmailSubject: r.EmailSubject,
-		EmailBody: r.EmailBody, InstructorsMayPublish: r.InstructorsMayPublish, UpdatedAt: r.UpdatedAt}
+		EmailBody: r.EmailBody, InstructorsMayPublish: r.InstructorsMayPublish, Named: r.NamedAt.Valid, UpdatedAt: r.UpdatedAt}
 	if o.LogoType != "" {
 		// The version defeats caches when the logo changes.
 		o.LogoURL = fmt.Sprintf("%s/organisation/logo?v=%d", strings.TrimRight(s.BaseURL, "/"), r.UpdatedAt.Unix())
@@ -335,6 +339,7 @@ func CheckOrganisation(o *Organisation) error {
 }
 
 // UpdateOrganisation stores the settings in u, audited as actor's change.
+// The first save names the organisation: publishing is allowed from then on.
 // Errors: Invalid (an apperr.Fields error naming each bad field), with
 // nothing stored.
 func (s *Service) UpdateOrganisation(ctx context.Context, actor string, u OrganisationUpdate) (Organisation, error) {
@@ -369,7 +374,7 @@ func (s *Service) UpdateOrganisation(ctx context.Context, actor string, u Organi
 				logo = CASE WHEN $4 THEN NULL ELSE COALESCE($5, logo) END,
 				logo_type = CASE WHEN $4 THEN NULL WHEN $5::bytea IS NOT NULL THEN $6 ELSE logo_type END,
 				sender_name = $7, reply_to = $8, language = $9, email_subject = $10, email_body = $11,
-				instructors_may_publish = $12, updated_at = $13
+				instructors_may_publish = $12, updated_at = $13, named_at = COALESCE(named_at, $13)
 			WHERE id RETURNING ` + orgCols
 		var r orgRow
 		if err := tx.GetContext(ctx, &r, q, o.Name, o.Website, o.ContactEmail, u.RemoveLogo && u.Logo == nil, u.Logo,
@@ -393,4 +398,49 @@ func (s *Service) UpdateOrganisation(ctx context.Context, actor string, u Organi
 	s.orgCache().Set(struct{}{}, out)
 	s.orgMu.Unlock()
 	return out, nil
+}
+
+// ReasonOrganisationNotSet is the apperr Reason of a publish refused because
+// no owner has named the organisation yet.
+const ReasonOrganisationNotSet = "organisation_not_set"
+
+// OrganisationSetupURL is the page where an owner names the organisation.
+const OrganisationSetupURL = "/admin/organisation"
+
+// errNotNamed refuses a publish before the organisation is named: a signed
+// credential cannot be corrected later without re-signing, so none is issued
+// in the software's name.
+func errNotNamed() error {
+	return &apperr.Error{Code: apperr.Conflict, Reason: ReasonOrganisationNotSet, Link: OrganisationSetupURL,
+		Message: "Nothing can be published until an owner has set up the organisation (its name, at " + OrganisationSetupURL + "): credentials carry the issuer's name."}
+}
+
+// namedTx returns errNotNamed unless the organisation is named. It reads the
+// row in tx (not the cache), sharing its lock so a concurrent first save
+// cannot interleave.
+func namedTx(ctx context.Context, tx *sqlx.Tx) error {
+	const q = `SELECT named_at IS NOT NULL FROM organisation WHERE id FOR SHARE`
+	var named bool
+	if err := tx.GetContext(ctx, &named, q); err != nil {
+		return fmt.Errorf("check organisation is named: %w", err)
+	}
+	if !named {
+		return errNotNamed()
+	}
+	return nil
+}
+
+// PublishAllowed returns the error Publish would refuse with while the
+// organisation is not named (nil once it is), so a confirm step can say so
+// before the user confirms. Publish itself decides, in its transaction.
+func (s *Service) PublishAllowed(ctx context.Context) error {
+	const q = `SELECT named_at IS NOT NULL FROM organisation WHERE id`
+	var named bool
+	if err := s.DB.GetContext(ctx, &named, q); err != nil {
+		return fmt.Errorf("check organisation is named: %w", err)
+	}
+	if !named {
+		return errNotNamed()
+	}
+	return nil
 }

@@ -88,7 +88,14 @@ var auditPublishes = auditlog.InsertSelect(auditlog.Columns{At: "$4", Actor: "$5
 	EntityType: "'credential'", EntityID: "id", Before: `'{"state": "unpublished"}'`,
 	After: "jsonb_build_object('state', 'published', 'published_at', $4::timestamptz)"}, "pub")
 
+// publishTx is the one place a credential becomes published: every surface
+// (pages, API, LMS, auto-publishing mappings) goes through it, so the
+// refusal before the organisation is named (Conflict, reason
+// ReasonOrganisationNotSet) holds everywhere.
 func (s *Service) publishTx(ctx context.Context, tx *sqlx.Tx, actor string, sel Selection) (PublishResult, error) {
+	if err := namedTx(ctx, tx); err != nil {
+		return PublishResult{}, err
+	}
 	now := s.Time()
 	q := `WITH pub AS (
 			UPDATE credentials SET state = 'published', published_at = $4, updated_at = $4

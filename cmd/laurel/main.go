@@ -27,6 +27,8 @@ commands:
   migrate [up|status]         apply or list the embedded migrations
   user add --email E --name N --role owner|admin|team_member|viewer [--groups ID,...]
   token create --name N --role ROLE [--groups ID,...]
+  organisation set --name N [--website U] [--contact-email E] [--logo FILE]
+                              name the issuing organisation (nothing is published until it is named)
   platform add --name N --issuer URL --client-id ID --auth-url URL --token-url URL --jwks-url URL
                [--deployment-id ID]... [--canvas-url URL] [--canvas-token TOKEN]
   platform list
@@ -99,7 +101,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 }
 
 // groupCommands have subcommands: `laurel user` alone is incomplete.
-var groupCommands = map[string]bool{"user": true, "token": true, "platform": true, "keys": true}
+var groupCommands = map[string]bool{"user": true, "token": true, "organisation": true, "platform": true, "keys": true}
 
 func (m *Main) dispatch(ctx context.Context, args []string) error {
 	cmd, rest := args[0], args[1:]
@@ -120,6 +122,8 @@ func (m *Main) dispatch(ctx context.Context, args []string) error {
 		return m.userAdd(ctx, rest[1:])
 	case cmd == "token" && sub == "create":
 		return m.tokenCreate(ctx, rest[1:])
+	case cmd == "organisation" && sub == "set":
+		return m.organisationSet(ctx, rest[1:])
 	case cmd == "platform" && sub == "add":
 		return m.platformAdd(ctx, rest[1:])
 	case cmd == "platform" && sub == "list":

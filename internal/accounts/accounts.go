@@ -41,6 +41,10 @@ type Service struct {
 	// GroupOptions lists the groups an account or token can be limited to,
 	// for the staff and token forms; the app wires it to issuance.
 	GroupOptions func(ctx context.Context) ([]GroupOption, error)
+	// OrganisationName names the issuing organisation in invitations and
+	// password resets ("" before an owner has named it); the app wires it
+	// to issuance. nil: the emails say "your institution".
+	OrganisationName func(ctx context.Context) (string, error)
 	// Actors names the actors of an account's history; the app wires
 	// every kind's owner (nil: s alone, which knows staff and tokens).
 	Actors audit.Namer

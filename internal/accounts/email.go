@@ -41,13 +41,24 @@ var accountMail = map[string]*template.Template{
 	linkReset:  template.Must(template.ParseFS(mailFS, "mailtmpl/reset.txt")),
 }
 
-var accountSubject = map[string]string{
-	linkInvite: "You are invited to Laurel",
-	linkReset:  "Choose a new Laurel password",
+// accountSubject is an account email's subject, naming the organisation
+// (org) when it has one.
+func accountSubject(purpose, org string) string {
+	switch {
+	case purpose == linkInvite && org != "":
+		return "You are invited to " + org + "'s credential issuer"
+	case purpose == linkInvite:
+		return "You are invited to your institution's credential issuer"
+	case org != "":
+		return "Choose a new password for " + org + "'s credential issuer"
+	}
+	return "Choose a new password for your institution's credential issuer"
 }
 
+// accountMailData is an account email's fields; Org is the organisation's
+// name, "" before an owner has named it.
 type accountMailData struct {
-	Name, Email, Role, URL, Expires string
+	Name, Email, Role, URL, Expires, Org string
 }
 
 // SendAccountEmail returns the handler for AccountEmailJob; links in the
@@ -91,13 +102,19 @@ func (s *Service) SendAccountEmail(sender *mail.Sender, from, baseURL string) jo
 			return fmt.Errorf("account link %d: %w", p.LinkID, err)
 		}
 		link := baseURL + linkPath(r.Purpose) + "?token=" + url.QueryEscape(string(plain))
+		var org string
+		if s.OrganisationName != nil {
+			if org, err = s.OrganisationName(ctx); err != nil {
+				return fmt.Errorf("%s email for link %d: %w", r.Purpose, p.LinkID, err)
+			}
+		}
 		var body bytes.Buffer
 		data := accountMailData{Name: r.Name, Email: r.Email, Role: auth.Role(r.Role).Label(), URL: link,
-			Expires: r.ExpiresAt.UTC().Format("2 January 2006, 15:04 UTC")}
+			Expires: r.ExpiresAt.UTC().Format("2 January 2006, 15:04 UTC"), Org: org}
 		if err := accountMail[r.Purpose].Execute(&body, data); err != nil {
 			return fmt.Errorf("render %s email for link %d: %w", r.Purpose, p.LinkID, err)
 		}
-		m := mail.Message{From: from, To: r.Email, Subject: accountSubject[r.Purpose], Text: body.String()}
+		m := mail.Message{From: from, To: r.Email, Subject: accountSubject(r.Purpose, org), Text: body.String()}
 		if err := sender.Send(ctx, m); err != nil {
 			if !mail.Permanent(err) && !j.LastAttempt {
 				return fmt.Errorf("send %s email for link %d: %w", r.Purpose, p.LinkID, err)

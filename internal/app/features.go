@@ -15,6 +15,7 @@ import (
 	"github.com/laurel-edu/laurel/lti/course"
 
 	"github.com/laurel-edu/laurel/internal/accounts"
+	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/audit"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/jobs"
@@ -64,9 +65,11 @@ func (a *App) build(ctx context.Context) error {
 	a.Staff = staff.New(a.Issuance, a.Public, a.Delivery)
 	a.Accounts = accounts.New(a.DB, a.Config.Keys)
 	a.Accounts.GroupOptions = a.groupOptions
+	a.Accounts.OrganisationName = orgSettings{a.Issuance}.OrganisationName
 	// Administrative commands run without Redis: they use Accounts, never
 	// a session.
 	a.Auth = auth.New(a.Redis, a.Config.Keys, a.Config.BaseURL, a.Accounts)
+	a.Auth.Landing = a.signInLanding
 	a.LTI = lti.New(a.DB, a.Redis, a.Config.Keys, a.Config.BaseURL, a.Log, nil)
 	a.LTI.AllowHTTPPlatforms = a.Config.AllowHTTPPlatforms
 	// The audit log names each kind of actor through the package owning it.
@@ -157,4 +160,20 @@ func (a *App) RunWorkers(ctx context.Context) error {
 	a.Imports.HandleImportJobs(w)
 	a.Canvas.HandleJobs(w)
 	return w.Run(ctx)
+}
+
+// signInLanding sends an owner's sign-in to organisation setup while the
+// organisation has no name: nothing can be published before, and only an
+// owner can name it.
+func (a *App) signInLanding(ctx context.Context, p *auth.Principal) (string, error) {
+	if p.Role != auth.Owner {
+		return "", nil
+	}
+	switch err := a.Issuance.PublishAllowed(ctx); {
+	case apperr.Reason(err) == issuance.ReasonOrganisationNotSet:
+		return issuance.OrganisationSetupURL, nil
+	case err != nil:
+		return "", err
+	}
+	return "", nil
 }

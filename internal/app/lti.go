@@ -50,7 +50,12 @@ func (o orgSettings) InstructorsMayPublish(ctx context.Context) (bool, error) {
 	return o.s.InstructorsMayPublish(ctx)
 }
 
+// OrganisationName is the organisation's name, "" until an owner has named
+// it (the seeded "Laurel" is the software's name, not the issuer's).
 func (o orgSettings) OrganisationName(ctx context.Context) (string, error) {
 	org, err := o.s.Organisation(ctx)
+	if !org.Named {
+		return "", err
+	}
 	return org.Name, err
 }

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"embed"
 	"net"
 	"net/http"
@@ -56,6 +57,10 @@ type Auth struct {
 	Sessions *scs.SessionManager
 	// Limits caps login attempts; tests may lower them.
 	Limits LoginLimits
+	// Landing, when set, may send a sign-in somewhere other than the page
+	// asked for: the app sends an owner to organisation setup while the
+	// organisation has no name. "" keeps the requested page.
+	Landing func(ctx context.Context, p *Principal) (string, error)
 }
 
 // New builds Auth on the accounts in users. baseURL decides whether the

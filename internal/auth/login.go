@@ -80,6 +80,19 @@ func (a *Auth) login(rd *web.Renderer) web.HandlerFunc {
 		a.Sessions.Put(ctx, sessionUserKey, acct.UserID)
 		a.Sessions.Put(ctx, sessionEpochKey, acct.Epoch)
 		slog.InfoContext(ctx, "signed in", "user_id", acct.UserID)
+		if a.Landing != nil {
+			p, err := a.users.SessionPrincipal(ctx, acct.UserID, acct.Epoch)
+			if err != nil {
+				return err
+			}
+			to, err := a.Landing(ctx, p)
+			if err != nil {
+				return err
+			}
+			if to != "" {
+				page.Next = to
+			}
+		}
 		c.Redirect(http.StatusSeeOther, page.Next)
 		return nil
 	}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -134,7 +135,7 @@ func (r *Renderer) Page(h HandlerFunc) gin.HandlerFunc {
 // WriteError renders err as an HTML error page.
 func (r *Renderer) WriteError(c *gin.Context, err error) {
 	_, st := Classify(c.Writer.Header(), c.Request, c.FullPath(), c.GetString(RequestIDKey), err)
-	data := errorPage{st, http.StatusText(st), apperr.Message(err)}
+	data := errorPage{st, http.StatusText(st), apperr.Message(err), pageLink(err)}
 	if rerr := r.Render(c, st, "error.html", data); rerr != nil {
 		c.String(st, "%s\n", data.Message)
 	}
@@ -146,6 +147,18 @@ type errorPage struct {
 	Status  int
 	Title   string
 	Message string
+	// Link is the error's way forward when it is one of Laurel's own pages
+	// (a path), e.g. organisation setup when publishing is refused.
+	Link string
+}
+
+// pageLink is err's Link when it is a path on this site, else "".
+func pageLink(err error) string {
+	var e *apperr.Error
+	if errors.As(err, &e) && strings.HasPrefix(e.Link, "/") && !strings.HasPrefix(e.Link, "//") {
+		return e.Link
+	}
+	return ""
 }
 
 // ServeError writes err for a request outside gin's handlers (session
@@ -162,7 +175,7 @@ func ServeError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	var buf bytes.Buffer
-	data := errorPage{st, http.StatusText(st), apperr.Message(err)}
+	data := errorPage{st, http.StatusText(st), apperr.Message(err), pageLink(err)}
 	if xerr := sharedErrorPage.ExecuteTemplate(&buf, "layout.html", view{Page: data, Path: r.URL.Path}); xerr != nil {
 		buf.Reset()
 		buf.WriteString(data.Message + "\n")

@@ -40,6 +40,10 @@ type emailData struct {
 	Paragraphs                                                          [][][]emailSegment
 	// Download links the certificate PDF or the baked badge (never attached).
 	Download issuance.Link
+	// LogoURL is the organisation's logo on the public logo route, "" when
+	// it has none or the site is not served over https (mail clients load
+	// remote images over https only).
+	LogoURL string
 }
 
 // emailSegment is a run of text in the email; Link is set where the text is
@@ -86,6 +90,9 @@ func (s *Service) PreviewEmail(o issuance.Organisation) (mail.Message, error) {
 func renderEmail(o issuance.Organisation, vals map[string]string, color string, download issuance.Link, to, reason string) (mail.Message, error) {
 	data := emailData{To: to, Achievement: vals["credential_name"], CourseName: vals["course_name"], URL: vals["credential_url"],
 		CredentialID: vals["credential_id"], Issuer: o.Name, Color: color, Lang: o.Language, Download: download}
+	if strings.HasPrefix(o.LogoURL, "https://") {
+		data.LogoURL = o.LogoURL
+	}
 	if !issuance.ValidColor(data.Color) {
 		data.Color = "#1f3a5f"
 	}

@@ -213,6 +213,9 @@ func (u *ui) publishConfirm(c *gin.Context) error {
 	if !ok {
 		return err
 	}
+	if err := u.s.Core.PublishAllowed(c.Request.Context()); err != nil {
+		return err
+	}
 	n, err := u.s.Core.CountPublishable(c.Request.Context(), r.sel)
 	if err != nil {
 		return err

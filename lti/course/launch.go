@@ -198,6 +198,9 @@ type staffPage struct {
 	// credentials here; otherwise Reviewers says who does.
 	CanPublish bool
 	Reviewers  string
+	// OrganisationUnset: no owner has named the organisation yet, so
+	// nothing is published, not even by an auto-publishing mapping.
+	OrganisationUnset bool
 }
 
 type mapForm struct {
@@ -274,6 +277,12 @@ func (s *Service) staffView(ctx context.Context, l *lti.Launch, course courseLoo
 		}
 	}
 	p.ReviewURL = "/lti/app/credentials?" + url.Values{"ltik": {l.Token}}.Encode()
+	switch err := s.lti.Review.PublishAllowed(ctx); {
+	case apperr.Reason(err) == issuance.ReasonOrganisationNotSet:
+		p.OrganisationUnset = true
+	case err != nil:
+		return p, err
+	}
 	if p.CanPublish, err = s.mayPublish(ctx, l); err != nil {
 		return p, err
 	}

@@ -34,6 +34,9 @@ type Review interface {
 	AmendCredential(ctx context.Context, actor, id string, a issuance.Amendment) (issuance.Credential, error)
 	// CountPublishable is the Confirm step's figure.
 	CountPublishable(ctx context.Context, sel issuance.Selection) (int, error)
+	// PublishAllowed is the refusal Publish would give before the
+	// organisation is named, so the Confirm step says so first.
+	PublishAllowed(ctx context.Context) error
 	// Publish publishes and queues one email per credential, audited as actor.
 	Publish(ctx context.Context, actor string, sel issuance.Selection) (issuance.PublishResult, error)
 	// LearnerStatus is a group and a learner's published or unpublished
@@ -419,6 +422,9 @@ func (s *Service) readPublish(c *gin.Context) (r courseReview, sel issuance.Sele
 func (s *Service) appPublishConfirm(c *gin.Context) error {
 	r, sel, ok, err := s.readPublish(c)
 	if !ok {
+		return err
+	}
+	if err := s.lti.Review.PublishAllowed(c.Request.Context()); err != nil {
 		return err
 	}
 	n, err := s.lti.Review.CountPublishable(c.Request.Context(), sel)

@@ -385,3 +385,46 @@ func frameCount(t *testing.T, ctx context.Context, selector string) int {
 	}
 	return n
 }
+
+// TestInstructorPublishWaitsForOrganisation: an instructor who may publish
+// is refused (409, the reason and the setup link) while no owner has named
+// the organisation, at the confirm step and on publish, and nothing
+// changes; once it is named the same publish goes through.
+func TestInstructorPublishWaitsForOrganisation(t *testing.T) {
+	e := newLaunchEnv(t)
+	gid := e.mapByTeacher(t)
+	sam := e.mustCredentials(t, gid, e.student)[0]
+	e.org.mayPublish.Store(true)
+	// A fresh installation (test databases start named).
+	if _, err := e.db.Exec(`UPDATE organisation SET named_at = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	page := mustLaunch(t, e, e.teacher.ID)
+	mustContain(t, page, `id="organisation-unset"`, `href="/admin/organisation"`)
+	tok := ltik(t, page)
+	before := e.dbState(t)
+	for _, path := range []string{"/lti/app/publish/confirm", "/lti/app/publish"} {
+		st, page := e.post(path, url.Values{"ltik": {tok}, "ids": {sam}})
+		if st != 409 || !strings.Contains(page, "Nothing can be published until an owner has set up the organisation") ||
+			!strings.Contains(page, `href="/admin/organisation"`) {
+			t.Fatalf("%s before the organisation is named: %d\n%s", path, st, page)
+		}
+	}
+	if after := e.dbState(t); after != before {
+		t.Fatalf("a refused publish changed the database:\n%s\n%s", before, after)
+	}
+	o, err := e.iss.Organisation(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Name = "Example University"
+	if _, err := e.iss.UpdateOrganisation(context.Background(), "test", issuance.OrganisationUpdate{Organisation: o}); err != nil {
+		t.Fatal(err)
+	}
+	if st, page := e.post("/lti/app/publish", url.Values{"ltik": {tok}, "ids": {sam}}); st != 200 || !strings.Contains(page, "Published 1 credential") {
+		t.Fatalf("publish once named: %d %s", st, page)
+	}
+	if page := mustLaunch(t, e, e.teacher.ID); strings.Contains(page, "organisation-unset") {
+		t.Fatal("the course page still says the organisation is not set up")
+	}
+}

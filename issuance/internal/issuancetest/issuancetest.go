@@ -189,3 +189,13 @@ func JobCount(t testing.TB, d *sqlx.DB, kind string) int {
 	}
 	return n
 }
+
+// Unname puts d's organisation back in the state of a fresh installation:
+// no owner has named it, so nothing may be published. (Test databases start
+// named; see testenv.) Call it before the Service first reads the settings.
+func Unname(t testing.TB, d *sqlx.DB) {
+	t.Helper()
+	if _, err := d.Exec(`UPDATE organisation SET named_at = NULL, name = 'Laurel'`); err != nil {
+		t.Fatal(err)
+	}
+}
