@@ -43,8 +43,9 @@ type Groups interface {
 	Designs(ctx context.Context) ([]issuance.Design, error)
 	// DefaultDesign returns (creating it on first use) the default design.
 	DefaultDesign(ctx context.Context) (issuance.Design, error)
-	// Holdings lists who holds each credential of a group (the roster view).
-	Holdings(ctx context.Context, groupID int64) ([]issuance.Holding, error)
+	// Holdings lists who holds each credential of a group, of people only
+	// (the roster view).
+	Holdings(ctx context.Context, groupID int64, people *issuance.Recipients) ([]issuance.Holding, error)
 }
 
 // LaunchDeps is what the launch views need from package lti and the
@@ -364,7 +365,28 @@ func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping, kind pla
 	if err != nil {
 		return nil, err
 	}
-	creds, err := s.lti.Groups.Holdings(ctx, m.GroupID)
+	subs, err := s.canvas.UserIDs(ctx, l.Platform.ID) // sub → canvas user id
+	if err != nil {
+		return nil, err
+	}
+	seen := make([]courseMember, 0, len(members))
+	for _, mem := range members {
+		cm := courseMember{Sub: mem.Sub, Email: mem.Email}
+		if id, known := subs[mem.Sub]; known {
+			cm.ExternalRef = s.canvas.ExternalRef(l.Platform.ID, id)
+		}
+		seen = append(seen, cm)
+	}
+	if err := s.noteMembers(ctx, l.Platform.ID, l.Context.ID, seen); err != nil {
+		return nil, err
+	}
+	// Only the roster's own credentials are read, not the whole group's.
+	refs := make([]string, 0, len(seen))
+	emails := make([]string, 0, len(seen))
+	for _, cm := range seen {
+		refs, emails = append(refs, cm.ExternalRef), append(emails, cm.Email)
+	}
+	creds, err := s.lti.Groups.Holdings(ctx, m.GroupID, issuance.NewRecipients(refs, emails))
 	if err != nil {
 		return nil, err
 	}
@@ -380,21 +402,6 @@ func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping, kind pla
 		if c.ExternalRef != "" {
 			byRef[c.ExternalRef] = c
 		}
-	}
-	subs, err := s.canvas.UserIDs(ctx, l.Platform.ID) // sub → canvas user id
-	if err != nil {
-		return nil, err
-	}
-	seen := make([]courseMember, 0, len(members))
-	for _, mem := range members {
-		cm := courseMember{Sub: mem.Sub, Email: mem.Email}
-		if id, known := subs[mem.Sub]; known {
-			cm.ExternalRef = s.canvas.ExternalRef(l.Platform.ID, id)
-		}
-		seen = append(seen, cm)
-	}
-	if err := s.noteMembers(ctx, l.Platform.ID, l.Context.ID, seen); err != nil {
-		return nil, err
 	}
 	var out []rosterRow
 	for _, mem := range members {
