@@ -54,13 +54,16 @@ type Holding struct {
 	ExternalRef string `db:"external_ref"`
 }
 
-// Holdings lists who holds each credential of group groupID, oldest first,
-// in one query (a course roster is matched against all of them).
-func (s *Service) Holdings(ctx context.Context, groupID int64) ([]Holding, error) {
-	const q = `SELECT id, state, lower(recipient_email) AS email, COALESCE(external_ref, '') AS external_ref
-FROM credentials WHERE group_id = $1 ORDER BY seq`
+// Holdings lists who holds each credential of group groupID, of people
+// only (nil: everyone), oldest first, in one query (a course roster is
+// matched against them).
+func (s *Service) Holdings(ctx context.Context, groupID int64, people *Recipients) ([]Holding, error) {
+	cond, args := people.cond(2)
+	// cond is constant text; every value is a parameter.
+	q := `SELECT id, state, lower(recipient_email) AS email, COALESCE(external_ref, '') AS external_ref
+FROM credentials WHERE group_id = $1` + cond + ` ORDER BY seq`
 	var out []Holding
-	if err := s.DB.SelectContext(ctx, &out, q, groupID); err != nil {
+	if err := s.DB.SelectContext(ctx, &out, q, append([]any{groupID}, args...)...); err != nil {
 		return nil, fmt.Errorf("holdings of group %d: %w", groupID, err)
 	}
 	return out, nil

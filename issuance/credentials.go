@@ -331,7 +331,9 @@ func listFilter(opt ListOptions, next int) (string, []any, error) {
 	if len(fe) > 0 {
 		return "", nil, apperr.Fields("The list filter is not valid.", fe)
 	}
-	return cond.String(), args, nil
+	rc, rargs := opt.Recipients.cond(next)
+	cond.WriteString(rc)
+	return cond.String(), append(args, rargs...), nil
 }
 
 // Credentials lists a group's credentials, newest first, one page at a time

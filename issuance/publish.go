@@ -37,8 +37,11 @@ func CheckSelection(sel Selection) error {
 
 // selectionWhere is the WHERE clause shared by CountPublishable and Publish:
 // unpublished credentials that are in $2 (when not "all"), limited to group
-// $1 when it is not 0.
-const selectionWhere = `state = 'unpublished' AND ($1::bigint = 0 OR group_id = $1) AND ($3::boolean OR id = ANY($2::text[]))`
+// $1 when it is not 0, and to sel's recipients (parameters from first on).
+func selectionWhere(sel Selection, first int) (string, []any) {
+	rc, rargs := sel.Recipients.cond(first)
+	return `state = 'unpublished' AND ($1::bigint = 0 OR group_id = $1) AND ($3::boolean OR id = ANY($2::text[]))` + rc, rargs
+}
 
 // CountPublishable says how many of sel's credentials Publish would publish
 // (and so how many emails it would send): the Confirm page's figure.
@@ -46,9 +49,10 @@ func (s *Service) CountPublishable(ctx context.Context, sel Selection) (int, err
 	if err := CheckSelection(sel); err != nil {
 		return 0, err
 	}
-	const q = `SELECT count(*) FROM credentials WHERE ` + selectionWhere
+	where, rargs := selectionWhere(sel, 4)
+	q := `SELECT count(*) FROM credentials WHERE ` + where
 	var n int
-	if err := s.DB.GetContext(ctx, &n, q, sel.GroupID, pq.Array(sel.IDs), sel.AllUnpublished); err != nil {
+	if err := s.DB.GetContext(ctx, &n, q, append([]any{sel.GroupID, pq.Array(sel.IDs), sel.AllUnpublished}, rargs...)...); err != nil {
 		return 0, fmt.Errorf("count publishable (group %d, %d ids): %w", sel.GroupID, len(sel.IDs), err)
 	}
 	return n, nil
@@ -97,9 +101,10 @@ func (s *Service) publishTx(ctx context.Context, tx *sqlx.Tx, actor string, sel 
 		return PublishResult{}, err
 	}
 	now := s.Time()
+	where, rargs := selectionWhere(sel, 6)
 	q := `WITH pub AS (
 			UPDATE credentials SET state = 'published', published_at = $4, updated_at = $4
-			WHERE ` + selectionWhere + `
+			WHERE ` + where + `
 			RETURNING id, recipient_email
 		), aud AS (
 			` + auditPublishes + `
@@ -111,7 +116,7 @@ func (s *Service) publishTx(ctx context.Context, tx *sqlx.Tx, actor string, sel 
 		EmailID int64  `db:"id"`
 		CredID  string `db:"credential_id"`
 	}
-	if err := tx.SelectContext(ctx, &rows, q, sel.GroupID, pq.Array(sel.IDs), sel.AllUnpublished, now, actor); err != nil {
+	if err := tx.SelectContext(ctx, &rows, q, append([]any{sel.GroupID, pq.Array(sel.IDs), sel.AllUnpublished, now, actor}, rargs...)...); err != nil {
 		return PublishResult{}, fmt.Errorf("publish (group %d, %d ids): %w", sel.GroupID, len(sel.IDs), err)
 	}
 	emailIDs := make([]int64, len(rows))

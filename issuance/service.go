@@ -72,6 +72,8 @@ type ListOptions struct {
 	// IssuedFrom and IssuedTo (YYYY-MM-DD, inclusive; "" for open) bound
 	// the issue date.
 	IssuedFrom, IssuedTo string
+	// Recipients keeps the credentials of these people only; nil keeps all.
+	Recipients *Recipients
 }
 
 // Amendment changes some of a credential's fields; nil fields stay as they are.
@@ -85,6 +87,9 @@ type Selection struct {
 	IDs            []string
 	GroupID        int64
 	AllUnpublished bool
+	// Recipients limits the selection to these people's credentials
+	// (nil: no limit).
+	Recipients *Recipients
 }
 
 // PublishResult says what Publish did.

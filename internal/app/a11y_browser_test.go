@@ -169,6 +169,12 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The unpublished credential's recipient is in the mapped course: its
+	// instructor lists only the course's people (issue 16).
+	alan := sim.AddUser(canvassim.User{ID: "125", Name: "Alan Turing", Email: "alan.turing@uni.example.edu"})
+	if err := sim.Enroll(mappedCourse.ID, alan.ID, canvassim.Student); err != nil {
+		t.Fatal(err)
+	}
 	plat, err := app.LTI.Registry().AddPlatform(ctx, lti.PlatformInput{
 		Name: "Canvas", Issuer: sim.Issuer, ClientID: sim.ClientID, AuthURL: sim.AuthURL(), TokenURL: sim.TokenURL(),
 		JWKSURL: sim.JWKSURL(), DeploymentIDs: []string{sim.DeploymentID}, Extra: canvas.PlatformExtra(sim.URL(), ""),

@@ -2,11 +2,12 @@
 // 1.3 platform (Canvas, Moodle, ...): the course ↔ credential group mapping
 // (made by an instructor's launch or through the /api/v1/mappings API), the
 // student's credential, and the instructor's review and publish of the
-// course group's credentials.
+// credentials of the course's own people in its group.
 //
 // It owns the tables course_mappings (a course on a platform → a group, and
-// what makes its credentials) and course_groups (the groups created for a
-// course from its launches). Credentials go through the issuance core,
+// what makes its credentials), course_groups (the groups created for a
+// course from its launches) and course_members (the people seen in a
+// course, whose credentials alone its instructors see). Credentials go through the issuance core,
 // launches and platforms through package lti. What only Canvas does (its
 // users, completion checks through its REST API, its platform settings) is
 // behind the Canvas interface, which package canvas implements.

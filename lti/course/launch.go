@@ -43,8 +43,9 @@ type Groups interface {
 	Designs(ctx context.Context) ([]issuance.Design, error)
 	// DefaultDesign returns (creating it on first use) the default design.
 	DefaultDesign(ctx context.Context) (issuance.Design, error)
-	// Holdings lists who holds each credential of a group (the roster view).
-	Holdings(ctx context.Context, groupID int64) ([]issuance.Holding, error)
+	// Holdings lists who holds each credential of a group, of people only
+	// (the roster view).
+	Holdings(ctx context.Context, groupID int64, people *issuance.Recipients) ([]issuance.Holding, error)
 }
 
 // LaunchDeps is what the launch views need from package lti and the
@@ -136,7 +137,13 @@ func (s *Service) noteLaunch(ctx context.Context, l *lti.Launch) (courseLookup, 
 	// The note and the lookup are independent: run side by side, a
 	// student's launch waits on the database once here.
 	noted := make(chan error, 1)
-	go func() { noted <- s.canvas.NoteLaunch(ctx, l) }()
+	go func() {
+		err := s.canvas.NoteLaunch(ctx, l)
+		if err == nil {
+			err = s.noteLaunchMember(ctx, l)
+		}
+		noted <- err
+	}()
 	course := s.lookupCourse(ctx, l)
 	if err := <-noted; err != nil {
 		return courseLookup{}, err
@@ -267,15 +274,25 @@ func (s *Service) staffView(ctx context.Context, l *lti.Launch, course courseLoo
 	if p.Group, err = s.lti.Groups.Group(ctx, m.GroupID); err != nil {
 		return p, err
 	}
-	sums, err := s.lti.Groups.Groups(ctx, []int64{m.GroupID})
+	// The roster is read (and its members recorded) before the counts,
+	// which count only the course's people.
+	p.Roster, err = s.roster(ctx, l, m, p.Platform)
+	if err != nil {
+		p.RosterError = apperr.Message(err)
+		if apperr.Code(err) == apperr.Internal {
+			s.log.ErrorContext(ctx, "course roster", "err", err, "platform_id", l.Platform.ID, "context_id", l.Context.ID)
+			p.RosterError = "The course roster could not be read from " + p.Platform.Name + " (Names and Roles service)."
+		}
+	}
+	people, err := s.coursePeople(ctx, l)
 	if err != nil {
 		return p, err
 	}
-	for _, g := range sums {
-		if g.ID == m.GroupID {
-			p.Unpublished, p.Published, p.Revoked = g.Unpublished, g.Published, g.Revoked
-		}
+	n, err := s.lti.Review.CountStates(ctx, m.GroupID, people)
+	if err != nil {
+		return p, err
 	}
+	p.Unpublished, p.Published, p.Revoked = n.Unpublished, n.Published, n.Revoked
 	p.ReviewURL = "/lti/app/credentials?" + url.Values{"ltik": {l.Token}}.Encode()
 	switch err := s.lti.Review.PublishAllowed(ctx); {
 	case apperr.Reason(err) == issuance.ReasonOrganisationNotSet:
@@ -294,14 +311,6 @@ func (s *Service) staffView(ctx context.Context, l *lti.Launch, course courseLoo
 	}
 	if r, err := s.canvas.LastCheck(ctx, m.ID); err == nil {
 		p.LastRun = r
-	}
-	p.Roster, err = s.roster(ctx, l, m, p.Platform)
-	if err != nil {
-		p.RosterError = apperr.Message(err)
-		if apperr.Code(err) == apperr.Internal {
-			s.log.ErrorContext(ctx, "course roster", "err", err, "platform_id", l.Platform.ID, "context_id", l.Context.ID)
-			p.RosterError = "The course roster could not be read from " + p.Platform.Name + " (Names and Roles service)."
-		}
 	}
 	return p, nil
 }
@@ -365,7 +374,28 @@ func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping, kind pla
 	if err != nil {
 		return nil, err
 	}
-	creds, err := s.lti.Groups.Holdings(ctx, m.GroupID)
+	subs, err := s.canvas.UserIDs(ctx, l.Platform.ID) // sub → canvas user id
+	if err != nil {
+		return nil, err
+	}
+	seen := make([]courseMember, 0, len(members))
+	for _, mem := range members {
+		cm := courseMember{Sub: mem.Sub, Email: mem.Email}
+		if id, known := subs[mem.Sub]; known {
+			cm.ExternalRef = s.canvas.ExternalRef(l.Platform.ID, id)
+		}
+		seen = append(seen, cm)
+	}
+	if err := s.noteMembers(ctx, l.Platform.ID, l.Context.ID, seen); err != nil {
+		return nil, err
+	}
+	// Only the roster's own credentials are read, not the whole group's.
+	refs := make([]string, 0, len(seen))
+	emails := make([]string, 0, len(seen))
+	for _, cm := range seen {
+		refs, emails = append(refs, cm.ExternalRef), append(emails, cm.Email)
+	}
+	creds, err := s.lti.Groups.Holdings(ctx, m.GroupID, issuance.NewRecipients(refs, emails))
 	if err != nil {
 		return nil, err
 	}
@@ -381,10 +411,6 @@ func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping, kind pla
 		if c.ExternalRef != "" {
 			byRef[c.ExternalRef] = c
 		}
-	}
-	subs, err := s.canvas.UserIDs(ctx, l.Platform.ID) // sub → canvas user id
-	if err != nil {
-		return nil, err
 	}
 	var out []rosterRow
 	for _, mem := range members {

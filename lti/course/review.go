@@ -32,6 +32,12 @@ type Review interface {
 	Credential(ctx context.Context, id string) (issuance.Credential, error)
 	// AmendCredential changes a credential, audited as actor.
 	AmendCredential(ctx context.Context, actor, id string, a issuance.Amendment) (issuance.Credential, error)
+	// CountStates counts a group's credentials by state, of people only
+	// (the course page's figures).
+	CountStates(ctx context.Context, groupID int64, people *issuance.Recipients) (issuance.StateCounts, error)
+	// Outside lists the selected ids that are not of the selection's group
+	// and recipients.
+	Outside(ctx context.Context, sel issuance.Selection) ([]string, error)
 	// CountPublishable is the Confirm step's figure.
 	CountPublishable(ctx context.Context, sel issuance.Selection) (int, error)
 	// PublishAllowed is the refusal Publish would give before the
@@ -121,6 +127,8 @@ type courseReview struct {
 	g          issuance.Group
 	canPublish bool
 	reviewers  string
+	// people is who is in the course: all the launch may see or publish.
+	people *issuance.Recipients
 }
 
 // reviewFor checks the request's launch may see its course group's
@@ -155,6 +163,9 @@ func (s *Service) reviewFor(c *gin.Context, publish bool) (courseReview, error) 
 		return r, err
 	}
 	if r.reviewers, err = s.reviewers(ctx, r.l); err != nil {
+		return r, err
+	}
+	if r.people, err = s.coursePeople(ctx, r.l); err != nil {
 		return r, err
 	}
 	return r, nil
@@ -203,7 +214,7 @@ func (s *Service) appCredentials(c *gin.Context) error {
 		return apperr.Errorf(apperr.Invalid, "The state %q is not unpublished, published or revoked.", state)
 	}
 	cursor := c.Query("cursor")
-	items, next, err := s.lti.Review.Credentials(c.Request.Context(), r.g.ID, issuance.ListOptions{State: state, Cursor: cursor, Limit: 50})
+	items, next, err := s.lti.Review.Credentials(c.Request.Context(), r.g.ID, issuance.ListOptions{State: state, Cursor: cursor, Limit: 50, Recipients: r.people})
 	if apperr.Is(err, apperr.Invalid) {
 		return apperr.Errorf(apperr.Invalid, "That page link (cursor) is no longer valid: open the first page again.")
 	}
@@ -318,10 +329,11 @@ func (f *amendForm) place(field, msg string) {
 }
 
 // groupCredential loads the :id credential, which must be of the course's
-// group: any other is "not found", so a launch learns nothing of others.
+// group and one of the course's people: any other is "not found", so a
+// launch learns nothing of others.
 func (s *Service) groupCredential(c *gin.Context, r courseReview) (issuance.Credential, error) {
 	cr, err := s.lti.Review.Credential(c.Request.Context(), c.Param("id"))
-	if err == nil && cr.GroupID != r.g.ID {
+	if err == nil && (cr.GroupID != r.g.ID || !r.people.Has(cr)) {
 		err = apperr.Errorf(apperr.NotFound, "Credential %q does not exist.", c.Param("id"))
 	}
 	if apperr.Is(err, apperr.NotFound) {
@@ -412,6 +424,16 @@ func (s *Service) readPublish(c *gin.Context) (r courseReview, sel issuance.Sele
 	if sel, err = issuance.FormSelection(c, r.g.ID); err != nil {
 		return r, sel, false, err
 	}
+	sel.Recipients = r.people // never another course's or staff's
+	// A ticked id that is not one of the course's people's credentials is
+	// forged (the list never shows it): not found, as on its own page.
+	out, err := s.lti.Review.Outside(c.Request.Context(), sel)
+	if err != nil {
+		return r, sel, false, err
+	}
+	if len(out) > 0 {
+		return r, sel, false, apperr.Errorf(apperr.NotFound, "Credential %q is not one of this course's credentials.", out[0])
+	}
 	if !sel.AllUnpublished && len(sel.IDs) == 0 {
 		c.Redirect(http.StatusSeeOther, r.url("/lti/app/credentials", url.Values{"done": {"nothing"}}))
 		return r, sel, false, nil
@@ -451,7 +473,7 @@ func (s *Service) appPublish(c *gin.Context) error {
 		return err
 	}
 	if res.Published == 0 {
-		// Published meanwhile, revoked, or not of this course's group.
+		// Published meanwhile, revoked, or not of this course's people.
 		c.Redirect(http.StatusSeeOther, r.url("/lti/app/credentials", url.Values{"done": {"none"}}))
 		return nil
 	}

@@ -166,7 +166,9 @@ func TestInstructorPublishesFromLMSWhenAllowed(t *testing.T) {
 	if st, _ := e.post("/lti/app/credentials/"+elsewhere, url.Values{"ltik": {tok}, "name": {"X"}}); st != 404 {
 		t.Fatalf("amend a credential of another group: %d, want 404", st)
 	}
-	if st, page := e.post("/lti/app/publish", url.Values{"ltik": {tok}, "ids": {elsewhere}}); st != 200 || !strings.Contains(page, "None of the selected credentials can be published") {
+	// A forged id in the publish form is not found either (issue 16: it
+	// used to publish nothing and answer "None of the selected ...").
+	if st, page := e.post("/lti/app/publish", url.Values{"ltik": {tok}, "ids": {elsewhere}}); st != 404 || !strings.Contains(page, "is not one of this course") {
 		t.Fatalf("publish another group's credential: %d %s", st, page)
 	}
 	if after := e.dbState(t); after != before {
