@@ -18,6 +18,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/db"
+	"github.com/laurel-edu/laurel/issuance/svgcheck"
 )
 
 // maxImageBytes bounds an uploaded badge image or logo.
@@ -63,7 +64,7 @@ func auditDesign(d Design) map[string]any {
 }
 
 // imageType returns the MIME type of a PNG or SVG image, or "" and why
-// for anything else, an SVG that svgProblem refuses included ("The image "
+// for anything else, an SVG that svgcheck.Problem refuses included ("The image "
 // + why reads as a sentence).
 func imageType(b []byte) (typ, problem string) {
 	if http.DetectContentType(b) == "image/png" {
@@ -73,7 +74,7 @@ func imageType(b []byte) (typ, problem string) {
 	if !bytes.Contains(head, []byte("<svg")) && !bytes.Contains(head, []byte(":svg")) {
 		return "", "must be a PNG or SVG file"
 	}
-	if p := svgProblem(b); p != "" {
+	if p := svgcheck.Problem(b); p != "" {
 		return "", "must be a PNG or SVG file without scripts, event handlers, foreignObject or references to other files (in this SVG, " + p + ")"
 	}
 	return "image/svg+xml", ""

@@ -6,6 +6,3 @@ import "context"
 func ValidateNew(s *Service, ctx context.Context, g Group, items []NewCredential) error {
 	return s.validateNew(ctx, g, items)
 }
-
-// SVGProblem is svgProblem for the black-box tests.
-func SVGProblem(b []byte) string { return svgProblem(b) }

@@ -1,4 +1,7 @@
-package issuance
+// Package svgcheck decides whether an uploaded SVG (a badge image, a
+// design or organisation logo) is inert enough to keep and serve: Problem.
+// It owns no table and knows nothing of credentials.
+package svgcheck
 
 import (
 	"bytes"
@@ -27,13 +30,13 @@ import (
 //     anything but #fragment or those data: images, and @import;
 //   - a DOCTYPE with an internal subset (entity declarations), processing
 //     instructions such as xml-stylesheet, and a second root element.
-// Served images are also sandboxed (public.WriteImage): the check keeps
+// Served images are also sandboxed (issuance/public.WriteImage): the check keeps
 // them inert where a sandbox does not reach, e.g. an image saved and
 // opened elsewhere.
 
-// svgProblem returns why b is not an SVG Laurel accepts, or "" when it is
+// Problem returns why b is not an SVG Laurel accepts, or "" when it is
 // one.
-func svgProblem(b []byte) string {
+func Problem(b []byte) string {
 	d := xml.NewDecoder(bytes.NewReader(b))
 	d.Strict = true
 	// No CharsetReader: a file declaring another encoding than UTF-8 is

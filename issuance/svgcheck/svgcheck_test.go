@@ -1,10 +1,10 @@
-package issuance_test
+package svgcheck_test
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/svgcheck"
 )
 
 // TestSVGCheck: the probes' hostile SVGs (script and event handlers under
@@ -34,7 +34,7 @@ func TestSVGCheck(t *testing.T) {
 		{"baked credential", `<svg ` + ns + ` xmlns:openbadges="https://purl.imsglobal.org/ob/v3p0"><openbadges:credential><![CDATA[{"@context":["https://www.w3.org/ns/credentials/v2"],"id":"urn:uuid:1"}]]></openbadges:credential><rect width="1" height="1"/></svg>`},
 	}
 	for _, tc := range ok {
-		if p := issuance.SVGProblem([]byte(tc.svg)); p != "" {
+		if p := svgcheck.Problem([]byte(tc.svg)); p != "" {
 			t.Errorf("%s: refused (%s), want accepted", tc.name, p)
 		}
 	}
@@ -84,7 +84,7 @@ func TestSVGCheck(t *testing.T) {
 		{"latin-1", `<?xml version="1.0" encoding="ISO-8859-1"?><svg ` + ns + `/>`, "cannot be read as XML"},
 	}
 	for _, tc := range bad {
-		p := issuance.SVGProblem([]byte(tc.svg))
+		p := svgcheck.Problem([]byte(tc.svg))
 		if p == "" || !strings.Contains(p, tc.want) {
 			t.Errorf("%s: %q, want refused naming %q", tc.name, p, tc.want)
 		}
