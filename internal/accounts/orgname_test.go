@@ -17,11 +17,11 @@ import (
 func TestAccountEmailsNameTheOrganisation(t *testing.T) {
 	s := mustStaffEnv(t)
 	org := ""
-	s.acc.OrganisationName = func(context.Context) (string, error) { return org, nil }
+	s.Acc.OrganisationName = func(context.Context) (string, error) { return org, nil }
 
 	invite := func(email string) {
 		t.Helper()
-		resp, body := post(t, s.owner, s.srv.URL+"/admin/users/invite", url.Values{"email": {email}, "name": {"Tia"}, "role": {"viewer"}})
+		resp, body := post(t, s.owner, s.Srv.URL+"/admin/users/invite", url.Values{"email": {email}, "name": {"Tia"}, "role": {"viewer"}})
 		if resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("invite: %d\n%s", resp.StatusCode, body)
 		}
@@ -38,11 +38,11 @@ func TestAccountEmailsNameTheOrganisation(t *testing.T) {
 	if m.Subject != "You are invited to University of Example's credential issuer" || !strings.Contains(m.Text, "University of Example has invited you to its credential issuer as Viewer") {
 		t.Fatalf("invitation: %q\n%s", m.Subject, m.Text)
 	}
-	u, _, err := s.acc.CreateUser(context.Background(), "v@example.edu", "Vera", auth.Viewer, nil, "the old password")
+	u, _, err := s.Acc.CreateUser(context.Background(), "v@example.edu", "Vera", auth.Viewer, nil, "the old password")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp, body := post(t, s.owner, s.srv.URL+fmt.Sprintf("/admin/users/%d/reset", u.ID), nil); resp.StatusCode != http.StatusSeeOther {
+	if resp, body := post(t, s.owner, s.Srv.URL+fmt.Sprintf("/admin/users/%d/reset", u.ID), nil); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("send reset: %d\n%s", resp.StatusCode, body)
 	}
 	_, m = s.mustLink(t, 3, "v@example.edu")

@@ -17,20 +17,20 @@ func TestTokenGroupLimit(t *testing.T) {
 	e := mustEnv(t, "http://laurel.test")
 	ctx := context.Background()
 	var design, ga, gb int64
-	if err := e.db.Get(&design, `INSERT INTO designs (name, kind, title) VALUES ('Classic', 'certificate', 'Certificate') RETURNING id`); err != nil {
+	if err := e.DB.Get(&design, `INSERT INTO designs (name, kind, title) VALUES ('Classic', 'certificate', 'Certificate') RETURNING id`); err != nil {
 		t.Fatal(err)
 	}
 	for _, g := range []*int64{&ga, &gb} {
-		if err := e.db.Get(g, `INSERT INTO groups (name, course_name, design_id) VALUES ('G', 'C', $1) RETURNING id`, design); err != nil {
+		if err := e.DB.Get(g, `INSERT INTO groups (name, course_name, design_id) VALUES ('G', 'C', $1) RETURNING id`, design); err != nil {
 			t.Fatal(err)
 		}
 	}
 
-	limited, err := e.acc.CreateToken(ctx, "registrar", auth.TeamMember, ga)
+	limited, err := e.Acc.CreateToken(ctx, "registrar", auth.TeamMember, ga)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := e.acc.TokenPrincipal(ctx, limited)
+	p, err := e.Acc.TokenPrincipal(ctx, limited)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,16 +42,16 @@ func TestTokenGroupLimit(t *testing.T) {
 	}
 
 	// Without groups a team member's token acts on every group, as before.
-	open, err := e.acc.CreateToken(ctx, "all groups", auth.TeamMember)
+	open, err := e.Acc.CreateToken(ctx, "all groups", auth.TeamMember)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p, err := e.acc.TokenPrincipal(ctx, open); err != nil || p.Groups != nil {
+	if p, err := e.Acc.TokenPrincipal(ctx, open); err != nil || p.Groups != nil {
 		t.Fatalf("unlimited token: %+v, %v", p, err)
 	}
 
 	var before int
-	e.db.Get(&before, `SELECT count(*) FROM api_tokens`)
+	e.DB.Get(&before, `SELECT count(*) FROM api_tokens`)
 	for _, tc := range []struct {
 		role   auth.Role
 		groups []int64
@@ -60,20 +60,20 @@ func TestTokenGroupLimit(t *testing.T) {
 		{auth.Viewer, []int64{gb}},
 		{auth.TeamMember, []int64{ga, 999999}},
 	} {
-		_, err := e.acc.CreateToken(ctx, "refused", tc.role, tc.groups...)
+		_, err := e.Acc.CreateToken(ctx, "refused", tc.role, tc.groups...)
 		if !apperr.Is(err, apperr.Invalid) || len(apperr.FieldErrors(err)) == 0 || apperr.FieldErrors(err)[0].Field != "groups" {
 			t.Errorf("token %s limited to %v: %v, want an invalid groups field", tc.role, tc.groups, err)
 		}
 	}
 	var after, links int
-	e.db.Get(&after, `SELECT count(*) FROM api_tokens`)
-	e.db.Get(&links, `SELECT count(*) FROM api_token_groups`)
+	e.DB.Get(&after, `SELECT count(*) FROM api_tokens`)
+	e.DB.Get(&links, `SELECT count(*) FROM api_token_groups`)
 	if after != before || links != 1 {
 		t.Fatalf("refused tokens left rows: %d tokens (was %d), %d group links (want 1)", after, before, links)
 	}
 	// A group a token is limited to cannot be deleted from under it (which
 	// would silently widen the token to every group).
-	if _, err := e.db.Exec(`DELETE FROM groups WHERE id = $1`, ga); err == nil {
+	if _, err := e.DB.Exec(`DELETE FROM groups WHERE id = $1`, ga); err == nil {
 		t.Fatal("deleted a group a token is limited to")
 	}
 }

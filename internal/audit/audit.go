@@ -98,9 +98,6 @@ type Namers []Namer
 func (ns Namers) ActorNames(ctx context.Context, actors []string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, n := range ns {
-		if n == nil {
-			continue
-		}
 		m, err := n.ActorNames(ctx, actors)
 		if err != nil {
 			return nil, err

@@ -413,7 +413,7 @@ func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping, kind pla
 		}
 	}
 	var out []rosterRow
-	for _, mem := range members {
+	for i, mem := range members {
 		student := false
 		for _, r := range mem.Roles {
 			if r == lti.RoleLearner || r == "Learner" {
@@ -427,7 +427,7 @@ func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping, kind pla
 		var c issuance.Holding
 		ok := false
 		if id, known := subs[mem.Sub]; known {
-			c, ok = byRef[s.canvas.ExternalRef(l.Platform.ID, id)]
+			c, ok = byRef[seen[i].ExternalRef]
 			if mem.Email != "" {
 				if err := s.canvas.RememberUser(ctx, l.Platform.ID, id, mem.Sub, mem.Name, mem.Email); err != nil {
 					return nil, err
