@@ -278,9 +278,9 @@ func (w *Worker) listen(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case n := <-l.Notify:
-			if n == nil {
-				w.wake.broadcast() // reconnected: whatever was missed
-			} else {
+			// nil follows a reconnection, which the event callback has
+			// already broadcast (pq calls it just before).
+			if n != nil {
 				w.poke()
 			}
 		case <-ping.C:
