@@ -73,8 +73,10 @@ type Worker struct {
 	nudge     chan struct{}
 	nudgeOnce sync.Once
 	listening atomic.Bool
-	// schedulesOK is set once every schedule has its row.
+	// schedulesOK is set once every schedule has its row (schedulesMu
+	// lets one goroutine at a time try).
 	schedulesOK atomic.Bool
+	schedulesMu sync.Mutex
 }
 
 // Policy is how jobs of one kind are retried. A failed job is dead once it
