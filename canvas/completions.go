@@ -106,8 +106,7 @@ func enqueueEvents(ctx context.Context, tx *sqlx.Tx, ids []int64) error {
 // HandleJobs registers the Canvas jobs on w: the inbox (one job per stored
 // completion, handled in batches) and the scheduled reconciliation.
 func (s *Service) HandleJobs(w *jobs.Worker) {
-	w.HandleBatch(inboxKind, s.processEvents)
-	w.SetPolicy(inboxKind, inboxPolicy)
+	s.handleInbox(w, inboxPolicy.BatchSize)
 	w.Schedule(reconcileKind, s.reconcileInterval, s.reconcileJob)
 	w.SetPolicy(reconcileKind, reconcilePolicy)
 }
@@ -126,11 +125,17 @@ func (s *Service) runInboxWorker(ctx context.Context) error {
 
 func (s *Service) inboxWorker(batchSize int) *jobs.Worker {
 	w := jobs.NewWorker(s.db, s.log)
+	s.handleInbox(w, batchSize)
+	return w
+}
+
+// handleInbox registers the inbox's batch handler and policy on w, claiming
+// batchSize events at a time.
+func (s *Service) handleInbox(w *jobs.Worker, batchSize int) {
 	w.HandleBatch(inboxKind, s.processEvents)
 	p := inboxPolicy
 	p.BatchSize = batchSize
 	w.SetPolicy(inboxKind, p)
-	return w
 }
 
 // ProcessInbox handles up to limit ready inbox events now and returns how

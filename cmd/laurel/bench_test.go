@@ -47,22 +47,8 @@ import (
 // tool_p50/p99_ms are one login plus its launch.
 func BenchmarkServeLoginLaunch(b *testing.B) {
 	ctx := context.Background()
-	catcher, err := mail.NewCatcher("127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer catcher.Close()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	listen := l.Addr().String()
-	l.Close()
-	cfg := config.Config{
-		DatabaseURL: testenv.DatabaseURL(b), RedisURL: testenv.RedisURL(b), BaseURL: "http://" + listen, Listen: listen,
-		SecretKey: secret.Generate(), SMTPURL: catcher.URL(), MailFrom: "Laurel <no-reply@laurel.test>",
-		AllowHTTPPlatforms: true, // the simulated Canvas is on loopback
-	}
+	cfg := serveConfig(b)
+	cfg.AllowHTTPPlatforms = true // the simulated Canvas is on loopback
 	pid := startServe(b, cfg)
 
 	// This process opens the same Laurel (not serving) to set the stage: the
@@ -212,22 +198,7 @@ func BenchmarkIdleServe(b *testing.B) {
 		}
 		idle = time.Duration(n) * time.Second
 	}
-	catcher, err := mail.NewCatcher("127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer catcher.Close()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	listen := l.Addr().String()
-	l.Close()
-	cfg := config.Config{
-		DatabaseURL: testenv.DatabaseURL(b), RedisURL: testenv.RedisURL(b), BaseURL: "http://" + listen, Listen: listen,
-		SecretKey: secret.Generate(), SMTPURL: catcher.URL(), MailFrom: "Laurel <no-reply@laurel.test>",
-	}
-	pid := startServe(b, cfg)
+	pid := startServe(b, serveConfig(b))
 	// Start-up work (templates, first claims, keys) is not idling.
 	time.Sleep(5 * time.Second)
 	b.ResetTimer()
@@ -243,6 +214,28 @@ func BenchmarkIdleServe(b *testing.B) {
 	// /proc counts CPU in 10 ms ticks: 0 means less than one tick in the
 	// whole idle period, which bounds the figure; say so beside it.
 	b.ReportMetric(benchcpu.Millis(benchcpu.Tick)/wall.Seconds(), "resolution_ms-cpu/s")
+}
+
+// serveConfig is the configuration of a benchmarked `laurel serve`: the test
+// PostgreSQL and Redis, a free loopback port, and a mail catcher closed when
+// the benchmark ends.
+func serveConfig(b *testing.B) config.Config {
+	b.Helper()
+	catcher, err := mail.NewCatcher("127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { catcher.Close() })
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	listen := l.Addr().String()
+	l.Close()
+	return config.Config{
+		DatabaseURL: testenv.DatabaseURL(b), RedisURL: testenv.RedisURL(b), BaseURL: "http://" + listen, Listen: listen,
+		SecretKey: secret.Generate(), SMTPURL: catcher.URL(), MailFrom: "Laurel <no-reply@laurel.test>",
+	}
 }
 
 // launched checks a launch answer: the student's page.

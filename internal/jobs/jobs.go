@@ -143,8 +143,8 @@ func RetryNow(ctx context.Context, ext sqlx.ExecerContext, kind string, now time
 // notify wakes the listening workers (on commit, when ext is a transaction)
 // for jobs an UPDATE made due; the trigger of migration 0024 covers INSERTs.
 func notify(ctx context.Context, ext sqlx.ExecerContext) error {
-	const q = `SELECT pg_notify('laurel_jobs', '')`
-	if _, err := ext.ExecContext(ctx, q); err != nil {
+	const q = `SELECT pg_notify($1, '')`
+	if _, err := ext.ExecContext(ctx, q, notifyChannel); err != nil {
 		return fmt.Errorf("notify workers: %w", err)
 	}
 	return nil

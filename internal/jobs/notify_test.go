@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/testenv"
@@ -21,6 +23,31 @@ func startWorker(t *testing.T, w *jobs.Worker) {
 	t.Cleanup(func() { cancel(); <-done })
 }
 
+// listenDB is a new test database and its URL, for workers that listen.
+func listenDB(t *testing.T) (*sqlx.DB, string) {
+	t.Helper()
+	url := testenv.DatabaseURL(t)
+	d, err := db.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, url
+}
+
+// startWakeWorker runs, on a new test database, a listening worker that
+// counts its runs of kind "wake", polling every poll while not listening.
+func startWakeWorker(t *testing.T, poll time.Duration, concurrency int) (*sqlx.DB, *atomic.Int64) {
+	t.Helper()
+	d, url := listenDB(t)
+	ran := new(atomic.Int64)
+	w := jobs.NewWorker(d, quiet)
+	w.Listen, w.Poll, w.SafetyPoll, w.Concurrency = url, poll, time.Hour, concurrency
+	w.Handle("wake", func(context.Context, jobs.Job) error { ran.Add(1); return nil })
+	startWorker(t, w)
+	return d, ran
+}
+
 func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(within); !cond(); time.Sleep(5 * time.Millisecond) {
@@ -33,17 +60,7 @@ func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) 
 // A listening worker sleeps far longer than its poll when idle, yet runs a
 // job as soon as the transaction that enqueued it commits, and not before.
 func TestListeningWorkerWakesOnCommit(t *testing.T) {
-	url := testenv.DatabaseURL(t)
-	d, err := db.Open(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	var ran atomic.Int64
-	w := jobs.NewWorker(d, quiet)
-	w.Listen, w.Poll, w.SafetyPoll, w.Concurrency = url, time.Hour, time.Hour, 2
-	w.Handle("wake", func(context.Context, jobs.Job) error { ran.Add(1); return nil })
-	startWorker(t, w)
+	d, ran := startWakeWorker(t, time.Hour, 2)
 	time.Sleep(300 * time.Millisecond) // listening, idle
 
 	tx, err := d.Beginx()
@@ -82,17 +99,7 @@ func TestListeningWorkerWakesOnCommit(t *testing.T) {
 // When the listening connection is killed, the worker polls until it is back
 // and loses no job.
 func TestListeningWorkerSurvivesLostConnection(t *testing.T) {
-	url := testenv.DatabaseURL(t)
-	d, err := db.Open(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	var ran atomic.Int64
-	w := jobs.NewWorker(d, quiet)
-	w.Listen, w.Poll, w.SafetyPoll, w.Concurrency = url, 100*time.Millisecond, time.Hour, 1
-	w.Handle("wake", func(context.Context, jobs.Job) error { ran.Add(1); return nil })
-	startWorker(t, w)
+	d, ran := startWakeWorker(t, 100*time.Millisecond, 1)
 	waitFor(t, "worker listening", 3*time.Second, func() bool {
 		var n int
 		_ = d.Get(&n, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'`)
@@ -115,12 +122,7 @@ func TestListeningWorkerSurvivesLostConnection(t *testing.T) {
 // done, even when its handler fails; a second worker (another process) never
 // runs it at the same time or adds a second row.
 func TestScheduleRunsOnceAtATimeAndRequeues(t *testing.T) {
-	url := testenv.DatabaseURL(t)
-	d, err := db.Open(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d, url := listenDB(t)
 	var runs, inFlight, overlap atomic.Int64
 	var mu sync.Mutex
 	var starts, ends []time.Time

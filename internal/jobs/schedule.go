@@ -83,8 +83,15 @@ func (w *Worker) next(ctx context.Context, j Job, every time.Duration) error {
 	})
 }
 
-// ensureSchedulesOnce runs ensureSchedules until it succeeds once.
+// ensureSchedulesOnce runs ensureSchedules until it succeeds once; the
+// worker's goroutines, all starting together, take turns, so one of them
+// does it.
 func (w *Worker) ensureSchedulesOnce(ctx context.Context) error {
+	if w.schedulesOK.Load() {
+		return nil
+	}
+	w.schedulesMu.Lock()
+	defer w.schedulesMu.Unlock()
 	if w.schedulesOK.Load() {
 		return nil
 	}

@@ -73,8 +73,10 @@ type Worker struct {
 	nudge     chan struct{}
 	nudgeOnce sync.Once
 	listening atomic.Bool
-	// schedulesOK is set once every schedule has its row.
+	// schedulesOK is set once every schedule has its row (schedulesMu
+	// lets one goroutine at a time try).
 	schedulesOK atomic.Bool
+	schedulesMu sync.Mutex
 }
 
 // Policy is how jobs of one kind are retried. A failed job is dead once it
@@ -278,9 +280,9 @@ func (w *Worker) listen(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case n := <-l.Notify:
-			if n == nil {
-				w.wake.broadcast() // reconnected: whatever was missed
-			} else {
+			// nil follows a reconnection, which the event callback has
+			// already broadcast (pq calls it just before).
+			if n != nil {
 				w.poke()
 			}
 		case <-ping.C:
