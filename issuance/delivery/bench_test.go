@@ -6,27 +6,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/laurel-edu/laurel/internal/jobs"
-	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/issuance"
-	"github.com/laurel-edu/laurel/issuance/delivery"
+	"github.com/laurel-edu/laurel/issuance/internal/issuancetest"
 )
 
 // waits until a real SMTP server (the catcher) has received all 10,000 emails.
 func BenchmarkPublishAndDeliver10k(b *testing.B) {
 	const n = 10000
 	s, d := mustService(b)
-	catcher := mustCatcher(b, "")
-	sender, err := mail.NewSender(catcher.URL(), "Laurel <no-reply@laurel.test>", 8)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer sender.Close()
+	w, catcher := issuancetest.BenchEmailWorker(b, s, d, quiet, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := jobs.NewWorker(d, quiet)
-	w.Concurrency, w.BatchSize, w.Poll = 8, 50, 50*time.Millisecond
-	w.HandleBatch(issuance.EmailJob, delivery.New(s, nil).SendEmailBatch(sender, "Laurel <no-reply@laurel.test>"))
 	go w.Run(ctx)
 
 	var total time.Duration

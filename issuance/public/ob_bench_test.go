@@ -14,9 +14,8 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/benchcpu"
 	"github.com/laurel-edu/laurel/internal/jobs"
-	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/issuance"
-	"github.com/laurel-edu/laurel/issuance/delivery"
+	"github.com/laurel-edu/laurel/issuance/internal/issuancetest"
 )
 
 func cpuTime() time.Duration {
@@ -39,17 +38,9 @@ func BenchmarkPublishSignAndDeliver10k(b *testing.B) {
 	// Warnings (a failed job, a retry) would explain a slow run: show them.
 	warn := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s.Log = warn
-	catcher := mustCatcher(b, "")
-	sender, err := mail.NewSender(catcher.URL(), "Laurel <no-reply@laurel.test>", 8)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer sender.Close()
+	w, catcher := issuancetest.BenchEmailWorker(b, s, d, warn, sg(s))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := jobs.NewWorker(d, warn)
-	w.Concurrency, w.BatchSize, w.Poll = 8, 50, 50*time.Millisecond
-	w.HandleBatch(issuance.EmailJob, delivery.New(s, sg(s)).SendEmailBatch(sender, "Laurel <no-reply@laurel.test>"))
 	w.Handle(issuance.ChangedJob, sg(s).HandleChanged())
 	stopped := make(chan struct{})
 	go func() { w.Run(ctx); close(stopped) }()

@@ -2,7 +2,9 @@ package issuancetest
 
 import (
 	"context"
+	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/laurel-edu/laurel/internal/jobs"
@@ -40,6 +42,24 @@ func EmailWorker(t testing.TB, s *issuance.Service, d *sqlx.DB, smtpURL string, 
 		w.Handle(issuance.EmailJob, func(ctx context.Context, j jobs.Job) error { return h(ctx, []jobs.Job{j})[0] })
 	}
 	return w
+}
+
+// BenchEmailWorker is the email worker the app runs (8 goroutines, batches
+// of 50, polling every 50 ms, signing through signer, which may be nil)
+// sending to a fresh mail catcher through a real SMTP sender; log gets the
+// worker's messages. The caller registers any other handlers and runs it.
+func BenchEmailWorker(b *testing.B, s *issuance.Service, d *sqlx.DB, log *slog.Logger, signer delivery.Signer) (*jobs.Worker, *mail.Catcher) {
+	b.Helper()
+	catcher := MustCatcher(b, "")
+	sender, err := mail.NewSender(catcher.URL(), "Laurel <no-reply@laurel.test>", 8)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { sender.Close() })
+	w := jobs.NewWorker(d, log)
+	w.Concurrency, w.BatchSize, w.Poll = 8, 50, 50*time.Millisecond
+	w.HandleBatch(issuance.EmailJob, delivery.New(s, signer).SendEmailBatch(sender, "Laurel <no-reply@laurel.test>"))
+	return w, catcher
 }
 
 // Drain runs w until no job is due.
