@@ -50,10 +50,6 @@ func decode(c *gin.Context, v any) error {
 	return web.DecodeJSON(c, v, web.JSONOptions{MaxBytes: maxBody})
 }
 
-func apiPrincipal(c *gin.Context) *auth.Principal { return auth.Current(c) }
-
-var groupParam = staffui.APIGroupParam
-
 func (a *api) out(c issuance.Credential) issuance.CredentialJSON { return a.s.CredentialJSON(c) }
 
 func (a *api) outs(cs []issuance.Credential) []issuance.CredentialJSON {
@@ -87,7 +83,7 @@ func attrValues(in map[string]any, index int, fe *[]apperr.FieldError) map[strin
 }
 
 func (a *api) groups(c *gin.Context) error {
-	p := apiPrincipal(c)
+	p := auth.Current(c)
 	if err := p.Require(auth.ViewCredentials); err != nil {
 		return err
 	}
@@ -127,7 +123,7 @@ func (b groupBody) apply(g *issuance.Group) {
 }
 
 func (a *api) createGroup(c *gin.Context) error {
-	p := apiPrincipal(c)
+	p := auth.Current(c)
 	// The staff form's rule: a principal limited to groups cannot create one.
 	if err := staffui.RequireNewGroup(p); err != nil {
 		return err
@@ -147,7 +143,7 @@ func (a *api) createGroup(c *gin.Context) error {
 }
 
 func (a *api) group(c *gin.Context) error {
-	id, err := groupParam(c, auth.ViewCredentials)
+	id, err := staffui.APIGroupParam(c, auth.ViewCredentials)
 	if err != nil {
 		return err
 	}
@@ -160,11 +156,11 @@ func (a *api) group(c *gin.Context) error {
 }
 
 func (a *api) patchGroup(c *gin.Context) error {
-	id, err := groupParam(c, auth.ManageGroups)
+	id, err := staffui.APIGroupParam(c, auth.ManageGroups)
 	if err != nil {
 		return err
 	}
-	p := apiPrincipal(c)
+	p := auth.Current(c)
 	g, err := a.s.Group(c.Request.Context(), id)
 	if err != nil {
 		return err
@@ -194,11 +190,11 @@ type newCredentialBody struct {
 }
 
 func (a *api) createCredentials(c *gin.Context) error {
-	id, err := groupParam(c, auth.CreateCredentials)
+	id, err := staffui.APIGroupParam(c, auth.CreateCredentials)
 	if err != nil {
 		return err
 	}
-	p := apiPrincipal(c)
+	p := auth.Current(c)
 	var b struct {
 		Credentials []newCredentialBody `json:"credentials"`
 	}
@@ -226,7 +222,7 @@ func (a *api) createCredentials(c *gin.Context) error {
 }
 
 func (a *api) listCredentials(c *gin.Context) error {
-	id, err := groupParam(c, auth.ViewCredentials)
+	id, err := staffui.APIGroupParam(c, auth.ViewCredentials)
 	if err != nil {
 		return err
 	}
@@ -254,7 +250,7 @@ func (a *api) listCredentials(c *gin.Context) error {
 
 // credentialFor loads credential :id and checks perm on its group.
 func (a *api) credentialFor(c *gin.Context, perm auth.Permission) (issuance.Credential, *auth.Principal, error) {
-	p := apiPrincipal(c)
+	p := auth.Current(c)
 	if err := p.Require(perm); err != nil {
 		return issuance.Credential{}, nil, err
 	}
@@ -337,7 +333,7 @@ func (a *api) patchCredential(c *gin.Context) error {
 }
 
 func (a *api) publish(c *gin.Context) error {
-	p := apiPrincipal(c)
+	p := auth.Current(c)
 	if err := p.Require(auth.PublishCredentials); err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func organisationOut(o issuance.Organisation) organisationJSON {
 const organisationPerm = auth.ManageStaff
 
 func (a *api) organisation(c *gin.Context) error {
-	if err := apiPrincipal(c).Require(organisationPerm); err != nil {
+	if err := auth.Current(c).Require(organisationPerm); err != nil {
 		return err
 	}
 	o, err := a.s.Organisation(c.Request.Context())
@@ -57,7 +57,7 @@ func (a *api) organisation(c *gin.Context) error {
 // keep their values) and saves them, with the page's validation: one error
 // per field, named. The first save names the organisation.
 func (a *api) patchOrganisation(c *gin.Context) error {
-	p := apiPrincipal(c)
+	p := auth.Current(c)
 	if err := p.Require(organisationPerm); err != nil {
 		return err
 	}
