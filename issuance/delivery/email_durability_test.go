@@ -73,23 +73,24 @@ func TestEachEmailIsRecordedSentBeforeTheNextIsSent(t *testing.T) {
 }
 
 // outageWorker is the email worker with the production retry policy on a
-// clock the test moves.
-func outageWorker(t *testing.T, s *issuance.Service, d *sqlx.DB, url string) (*jobs.Worker, *testenv.Clock) {
-	w := emailWorker(t, s, d, url, true)
-	clk := testenv.NewClock(time.Now().Add(time.Second))
+// clock the test moves, sending to a mail server that is down: addr is
+// where it listened, for the test to bring it back.
+func outageWorker(t *testing.T, s *issuance.Service, d *sqlx.DB) (w *jobs.Worker, clk *testenv.Clock, addr string) {
+	down := mustCatcher(t, "")
+	addr, url := down.Addr(), down.URL()
+	down.Close()
+	w = emailWorker(t, s, d, url, true)
+	clk = testenv.NewClock(time.Now().Add(time.Second))
 	w.Now = clk.Now
 	w.SetPolicy(issuance.EmailJob, delivery.EmailRetry)
-	return w, clk
+	return w, clk, addr
 }
 
 // A mail server down for almost five days: the emails wait (none is given
 // up), and once it is back each is delivered exactly once, promptly.
 func TestLongSMTPOutageRetriesForDaysThenDeliversOnce(t *testing.T) {
 	s, d := mustService(t)
-	down := mustCatcher(t, "")
-	addr, url := down.Addr(), down.URL()
-	down.Close()
-	w, clk := outageWorker(t, s, d, url)
+	w, clk, addr := outageWorker(t, s, d)
 	const n = 20
 	publishN(t, s, n)
 
@@ -143,10 +144,7 @@ func TestLongSMTPOutageRetriesForDaysThenDeliversOnce(t *testing.T) {
 func TestEmailGivesUpAfterFiveDaysThenStaffRetry(t *testing.T) {
 	s, d := mustService(t)
 	ctx := context.Background()
-	down := mustCatcher(t, "")
-	addr, url := down.Addr(), down.URL()
-	down.Close()
-	w, clk := outageWorker(t, s, d, url)
+	w, clk, addr := outageWorker(t, s, d)
 	cs := publishN(t, s, 2)
 
 	start := clk.Now()
@@ -193,10 +191,7 @@ func TestEmailGivesUpAfterFiveDaysThenStaffRetry(t *testing.T) {
 // (up to 30 minutes) go out at once instead of each at its own time.
 func TestEmailsWaitingForBackoffGoOutWhenServerIsBack(t *testing.T) {
 	s, d := mustService(t)
-	down := mustCatcher(t, "")
-	addr, url := down.Addr(), down.URL()
-	down.Close()
-	w, clk := outageWorker(t, s, d, url)
+	w, clk, addr := outageWorker(t, s, d)
 	const n = 20
 	publishN(t, s, n)
 	for range 12 { // a few hours of outage: back-offs near the cap
