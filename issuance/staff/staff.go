@@ -27,7 +27,7 @@ var own embed.FS
 // Templates holds the staff pages with the credential design partial they
 // share with the public page; the app passes its "templates" directory to
 // web.NewRenderer.
-var Templates fs.FS = union{web.TemplateDir(own), partials{public.Templates}}
+var Templates fs.FS = withPartials{web.TemplateDir(own), public.Templates}
 
 // Service serves the staff pages.
 type Service struct {
