@@ -16,6 +16,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/web"
+	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/lti/course"
 )
 
@@ -171,6 +172,10 @@ type adminPage struct {
 	States     []string
 	JWKSURL    string
 	WebhookURL string
+	// PublishWaits: the organisation is not named yet, so completions of
+	// auto-publishing mappings stay unpublished until an owner names it.
+	PublishWaits bool
+	SetupURL     string
 }
 
 type platformRow struct {
@@ -249,6 +254,12 @@ func (s *Service) adminEvents(c *gin.Context) error {
 		page.State = ""
 	}
 	page.CanManage = p.Can(auth.ManageStaff)
+	switch err := s.issuer.PublishAllowed(ctx); {
+	case apperr.Reason(err) == issuance.ReasonOrganisationNotSet:
+		page.PublishWaits, page.SetupURL = true, issuance.OrganisationSetupURL
+	case err != nil:
+		return err
+	}
 	// Only owners and admins hold every group; a team member's Groups (nil:
 	// not limited) bound what the page shows.
 	var groups []int64

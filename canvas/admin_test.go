@@ -64,6 +64,19 @@ func TestAdminEventsPage(t *testing.T) {
 	if strings.Contains(page, `action="/admin/canvas/platforms/`) {
 		t.Fatal("an admin (not owner) is offered the shared-secret form")
 	}
+	if strings.Contains(page, `id="publish-waits"`) {
+		t.Fatal("a named organisation's events page says publishing waits")
+	}
+	// Before an owner names the organisation, the page says why nothing of
+	// an auto-publishing mapping is published, and where to name it.
+	if _, err := e.db.Exec(`UPDATE organisation SET named_at = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	_, page = do("GET", "/admin/events", admin, nil)
+	mustContain(t, page, `id="publish-waits"`, "stay unpublished until an owner names the organisation", `href="/admin/organisation"`)
+	if _, err := e.db.Exec(`UPDATE organisation SET named_at = now()`); err != nil {
+		t.Fatal(err)
+	}
 	if st, _ := do("GET", "/admin/events", viewer, nil); st != 403 {
 		t.Fatalf("viewer: %d, want 403", st)
 	}

@@ -66,6 +66,9 @@ type Issuer interface {
 	EnsureCredentials(ctx context.Context, tx *sqlx.Tx, actor string, groupID int64, src issuance.Source, items []issuance.NewCredential, publish bool) ([]issuance.Ensured, error)
 	// CredentialJSON is the one JSON shape of a credential (the API's).
 	CredentialJSON(c issuance.Credential) issuance.CredentialJSON
+	// PublishAllowed refuses (issuance.ReasonOrganisationNotSet) while no
+	// owner has named the organisation: auto-publishing waits until then.
+	PublishAllowed(ctx context.Context) error
 }
 
 // Platform is what this package needs to know about a registered LTI

@@ -10,6 +10,7 @@ package accounts
 import (
 	"context"
 	"embed"
+	"fmt"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -90,4 +91,16 @@ func (s *Service) Register(r gin.IRouter, rd *web.Renderer, a *auth.Auth) {
 		r.GET(linkPath(purpose), noReferrer, rd.Page(s.linkForm(rd, purpose)))
 		r.POST(linkPath(purpose), noReferrer, rd.Page(s.linkUse(rd, a, purpose)))
 	}
+}
+
+// orgName is the organisation's name, "" when it is not named or not wired.
+func (s *Service) orgName(ctx context.Context) (string, error) {
+	if s.OrganisationName == nil {
+		return "", nil
+	}
+	org, err := s.OrganisationName(ctx)
+	if err != nil {
+		return "", fmt.Errorf("organisation name: %w", err)
+	}
+	return org, nil
 }

@@ -102,11 +102,9 @@ func (s *Service) SendAccountEmail(sender *mail.Sender, from, baseURL string) jo
 			return fmt.Errorf("account link %d: %w", p.LinkID, err)
 		}
 		link := baseURL + linkPath(r.Purpose) + "?token=" + url.QueryEscape(string(plain))
-		var org string
-		if s.OrganisationName != nil {
-			if org, err = s.OrganisationName(ctx); err != nil {
-				return fmt.Errorf("%s email for link %d: %w", r.Purpose, p.LinkID, err)
-			}
+		org, err := s.orgName(ctx)
+		if err != nil {
+			return fmt.Errorf("%s email for link %d: %w", r.Purpose, p.LinkID, err)
 		}
 		var body bytes.Buffer
 		data := accountMailData{Name: r.Name, Email: r.Email, Role: auth.Role(r.Role).Label(), URL: link,

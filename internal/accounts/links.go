@@ -108,9 +108,9 @@ type linkRow struct {
 // badLink explains why a link does not work; the token is a secret, so
 // saying which of these it is reveals nothing to someone without one.
 func badLink(l *linkRow, purpose string, now time.Time) error {
-	again := "Ask an owner of Laurel to send you a new one."
+	again := "Ask whoever invited you to send you a new one."
 	if purpose == linkReset {
-		again = "Ask an owner of Laurel to send you a new password reset link."
+		again = "Ask an administrator to send you a new password reset link."
 	}
 	switch {
 	case l == nil || l.Purpose != purpose:

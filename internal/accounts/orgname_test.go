@@ -34,9 +34,16 @@ func TestAccountEmailsNameTheOrganisation(t *testing.T) {
 
 	org = "University of Example"
 	invite("b@example.edu")
-	_, m = s.mustLink(t, 2, "b@example.edu")
+	link, m := s.mustLink(t, 2, "b@example.edu")
 	if m.Subject != "You are invited to University of Example's credential issuer" || !strings.Contains(m.Text, "University of Example has invited you to its credential issuer as Viewer") {
 		t.Fatalf("invitation: %q\n%s", m.Subject, m.Text)
+	}
+	// The page the invitation opens names the organisation, not the software.
+	resp, body := get(t, mustClient(t), s.Srv.URL+link)
+	visible := body[strings.Index(body, "<main"):strings.Index(body, "</main>")]
+	if resp.StatusCode != 200 || !strings.Contains(visible, "Welcome to University of Example&#39;s credentials") ||
+		!strings.Contains(visible, "invited to University of Example's credential issuer as <strong>Viewer</strong>") || strings.Contains(visible, "Laurel") {
+		t.Fatalf("invitation page: %d\n%s", resp.StatusCode, visible)
 	}
 	u, _, err := s.Acc.CreateUser(context.Background(), "v@example.edu", "Vera", auth.Viewer, nil, "the old password")
 	if err != nil {

@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
@@ -29,13 +30,29 @@ type setPasswordPage struct {
 	Errors  map[string]string
 	MinLen  int
 	Expires string
+	// Org names the organisation that invited the person ("" before an
+	// owner has named it).
+	Org string
 }
 
-func linkTitle(purpose string) string {
-	if purpose == linkInvite {
-		return "Welcome to Laurel: choose your password"
+func linkTitle(purpose, org string) string {
+	switch {
+	case purpose != linkInvite:
+		return "Choose a new password"
+	case org != "":
+		return "Welcome to " + org + "'s credentials: choose your password"
 	}
-	return "Choose a new password"
+	return "Welcome: choose your password"
+}
+
+// linkPage is the set-password page of u's link, in the organisation's name.
+func (s *Service) linkPage(ctx context.Context, purpose, token string, u User) (setPasswordPage, error) {
+	org, err := s.orgName(ctx)
+	if err != nil {
+		return setPasswordPage{}, err
+	}
+	return setPasswordPage{Title: linkTitle(purpose, org), Invite: purpose == linkInvite, Action: linkPath(purpose),
+		Token: token, User: u, MinLen: minPasswordLen, Org: org, Errors: map[string]string{}}, nil
 }
 
 func (s *Service) linkForm(rd *web.Renderer, purpose string) web.HandlerFunc {
@@ -48,7 +65,10 @@ func (s *Service) linkForm(rd *web.Renderer, purpose string) web.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		page := setPasswordPage{Title: linkTitle(purpose), Invite: purpose == linkInvite, Action: linkPath(purpose), Token: token, User: u, MinLen: minPasswordLen}
+		page, err := s.linkPage(c.Request.Context(), purpose, token, u)
+		if err != nil {
+			return err
+		}
 		return rd.Render(c, http.StatusOK, "accounts_set_password.html", page)
 	}
 }
@@ -64,7 +84,10 @@ func (s *Service) linkUse(rd *web.Renderer, a *auth.Auth, purpose string) web.Ha
 		if err != nil {
 			return err
 		}
-		page := setPasswordPage{Title: linkTitle(purpose), Invite: purpose == linkInvite, Action: linkPath(purpose), Token: token, User: u, MinLen: minPasswordLen, Errors: map[string]string{}}
+		page, err := s.linkPage(ctx, purpose, token, u)
+		if err != nil {
+			return err
+		}
 		password, confirm := c.PostForm("password"), c.PostForm("confirm_password")
 		if password == "" {
 			page.Errors["password"] = "Choose a password."
