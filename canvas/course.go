@@ -27,7 +27,11 @@ func (c courseSide) NoteLaunch(ctx context.Context, l *lti.Launch) error {
 	if err := c.s.learnPlatformGUID(ctx, l.Platform.ID, l.ToolPlatformGUID); err != nil {
 		return err
 	}
-	return c.s.rememberUser(ctx, l.Platform.ID, l.CustomValue("canvas_user_id"), l.Sub, l.Name, course.LaunchEmail(l))
+	uid := l.CustomValue("canvas_user_id")
+	if uid == "" {
+		return nil
+	}
+	return c.s.rememberUsers(ctx, []course.CanvasUser{{PlatformID: l.Platform.ID, CanvasUserID: uid, Sub: l.Sub, Name: l.Name, Email: course.LaunchEmail(l)}})
 }
 
 func (c courseSide) Settings(ctx context.Context, platformID int64) (string, bool, error) {
@@ -71,8 +75,8 @@ func (c courseSide) UserIDs(ctx context.Context, platformID int64) (map[string]s
 	return subs, rows.Err()
 }
 
-func (c courseSide) RememberUser(ctx context.Context, platformID int64, canvasUserID, sub, name, email string) error {
-	return c.s.rememberUser(ctx, platformID, canvasUserID, sub, name, email)
+func (c courseSide) RememberUsers(ctx context.Context, users []course.CanvasUser) error {
+	return c.s.rememberUsers(ctx, users)
 }
 
 func (courseSide) ExternalRef(platformID int64, canvasUserID string) string {

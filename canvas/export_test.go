@@ -2,6 +2,7 @@ package canvas
 
 import (
 	"context"
+	"github.com/laurel-edu/laurel/lti/course"
 	"net/http"
 	"time"
 )
@@ -35,7 +36,7 @@ func (s *Service) SetWebhookSecret(ctx context.Context, platformID int64, secret
 }
 
 func (s *Service) RememberUser(ctx context.Context, platformID int64, canvasUserID, sub, name, email string) error {
-	return s.rememberUser(ctx, platformID, canvasUserID, sub, name, email)
+	return s.rememberUsers(ctx, []course.CanvasUser{{PlatformID: platformID, CanvasUserID: canvasUserID, Sub: sub, Name: name, Email: email}})
 }
 
 func (s *Service) ReconcileIfDue(ctx context.Context) (bool, error) { return s.reconcileIfDue(ctx) }

@@ -306,28 +306,5 @@ ON CONFLICT (guid) DO UPDATE SET platform_id = EXCLUDED.platform_id, seen_at = n
 	return nil
 }
 
-// rememberUserSQL records Canvas user $2 of platform $1 (sub $3, name $4,
-// email $5), keeping what an empty value would erase; nothing when $2 is "".
-const rememberUserSQL = `
-INSERT INTO canvas_users (platform_id, canvas_user_id, sub, name, email, updated_at)
-SELECT $1::bigint, $2::text, $3::text, $4::text, $5::text, now() WHERE $2 <> ''
-ON CONFLICT (platform_id, canvas_user_id) DO UPDATE SET
-    sub = COALESCE(NULLIF(EXCLUDED.sub, ''), canvas_users.sub),
-    name = COALESCE(NULLIF(EXCLUDED.name, ''), canvas_users.name),
-    email = COALESCE(NULLIF(EXCLUDED.email, ''), canvas_users.email),
-    updated_at = now()`
-
 // guidRefresh is how long a recorded guid is trusted to be in the table.
 const guidRefresh = 10 * time.Minute
-
-// rememberUser records what a launch or a roster says about a Canvas user:
-// the completion path prefers this email over the one in a Live Event.
-func (s *Service) rememberUser(ctx context.Context, platformID int64, canvasUserID, sub, name, email string) error {
-	if canvasUserID == "" {
-		return nil
-	}
-	if _, err := s.stmts.ExecContext(ctx, rememberUserSQL, platformID, canvasUserID, sub, name, email); err != nil {
-		return fmt.Errorf("remember canvas user %s of platform %d: %w", canvasUserID, platformID, err)
-	}
-	return nil
-}

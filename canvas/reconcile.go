@@ -1,6 +1,7 @@
 package canvas
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -140,7 +141,7 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 		if err != nil {
 			return res, err
 		}
-		learned := make([]knownUser, 0, len(students))
+		learned := make([]course.CanvasUser, 0, len(students))
 		for _, st := range students {
 			if st.Email == "" {
 				continue
@@ -151,9 +152,9 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 				u.Name = st.Name
 			}
 			users[u.UserID] = u
-			learned = append(learned, knownUser{UserID: u.UserID, Name: st.Name, Email: st.Email})
+			learned = append(learned, course.CanvasUser{PlatformID: m.PlatformID, CanvasUserID: u.UserID, Name: st.Name, Email: st.Email})
 		}
-		if err := s.rememberUsers(ctx, m.PlatformID, learned); err != nil {
+		if err := s.rememberUsers(ctx, learned); err != nil {
 			return res, err
 		}
 		break
@@ -217,36 +218,44 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 	return res, nil
 }
 
-// rememberUsers is rememberUser for many users of one platform (no sub), in
-// one statement.
-func (s *Service) rememberUsers(ctx context.Context, platformID int64, users []knownUser) error {
-	if len(users) == 0 {
-		return nil
+// rememberUsers records what launches, rosters and Canvas's API say about
+// Canvas users, in one statement, keeping what an empty value would erase:
+// the completion path prefers these emails over a Live Event's.
+func (s *Service) rememberUsers(ctx context.Context, users []course.CanvasUser) error {
+	type key struct {
+		platform int64
+		id       string
 	}
-	// One row per user id: ON CONFLICT cannot touch a row twice.
-	seen := make(map[string]int, len(users))
-	ids, names, emails := make([]string, 0, len(users)), make([]string, 0, len(users)), make([]string, 0, len(users))
+	// One row per user: ON CONFLICT cannot touch a row twice.
+	seen := make(map[key]int, len(users))
+	plats := make([]int64, 0, len(users))
+	var ids, subs, names, emails []string
 	for _, u := range users {
-		if u.UserID == "" {
+		if u.CanvasUserID == "" {
 			continue
 		}
-		if i, ok := seen[u.UserID]; ok {
-			names[i], emails[i] = u.Name, u.Email
+		if i, ok := seen[key{u.PlatformID, u.CanvasUserID}]; ok {
+			subs[i], names[i], emails[i] = cmp.Or(u.Sub, subs[i]), cmp.Or(u.Name, names[i]), cmp.Or(u.Email, emails[i])
 			continue
 		}
-		seen[u.UserID] = len(ids)
-		ids, names, emails = append(ids, u.UserID), append(names, u.Name), append(emails, u.Email)
+		seen[key{u.PlatformID, u.CanvasUserID}] = len(ids)
+		plats, ids, subs = append(plats, u.PlatformID), append(ids, u.CanvasUserID), append(subs, u.Sub)
+		names, emails = append(names, u.Name), append(emails, u.Email)
+	}
+	if len(ids) == 0 {
+		return nil
 	}
 	const q = `
 INSERT INTO canvas_users (platform_id, canvas_user_id, sub, name, email, updated_at)
-SELECT $1, u.id, '', u.name, u.email, now()
-FROM unnest($2::text[], $3::text[], $4::text[]) AS u(id, name, email)
+SELECT u.platform, u.id, u.sub, u.name, u.email, now()
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(platform, id, sub, name, email)
 ON CONFLICT (platform_id, canvas_user_id) DO UPDATE SET
+    sub = COALESCE(NULLIF(EXCLUDED.sub, ''), canvas_users.sub),
     name = COALESCE(NULLIF(EXCLUDED.name, ''), canvas_users.name),
     email = COALESCE(NULLIF(EXCLUDED.email, ''), canvas_users.email),
     updated_at = now()`
-	if _, err := s.db.ExecContext(ctx, q, platformID, pq.Array(ids), pq.Array(names), pq.Array(emails)); err != nil {
-		return fmt.Errorf("remember %d canvas users of platform %d: %w", len(ids), platformID, err)
+	if _, err := s.stmts.ExecContext(ctx, q, pq.Array(plats), pq.Array(ids), pq.Array(subs), pq.Array(names), pq.Array(emails)); err != nil {
+		return fmt.Errorf("remember %d canvas users: %w", len(ids), err)
 	}
 	return nil
 }

@@ -46,64 +46,11 @@ import (
 // so the simulator never competes with Laurel inside a timed request;
 // tool_p50/p99_ms are one login plus its launch.
 func BenchmarkServeLoginLaunch(b *testing.B) {
-	ctx := context.Background()
-	cfg := serveConfig(b)
-	cfg.AllowHTTPPlatforms = true // the simulated Canvas is on loopback
-	pid := startServe(b, cfg)
-
-	// This process opens the same Laurel (not serving) to set the stage: the
-	// platform, a group and the course's mapping.
-	if err := cfg.Validate(); err != nil {
-		b.Fatal(err)
-	}
-	admin, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer admin.Close()
-	sim := canvassim.New().Start()
-	defer sim.Close()
-	platform, err := sim.Register(ctx, admin.LTI, "Sim Canvas")
-	if err != nil {
-		b.Fatal(err)
-	}
-	simCourse := sim.AddCourse(canvassim.Course{Title: "Biology 101", Label: "BIO101"})
 	const workers = 8
-	// Each launch is a student launching for the first time: no cache of
-	// Laurel's warm for them.
-	users, err := sim.AddStudents(simCourse.ID, 4*workers+b.N)
-	if err != nil {
-		b.Fatal(err)
-	}
-	design, err := admin.Issuance.DefaultDesign(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	g, err := admin.Issuance.CreateGroup(ctx, "bench", issuance.Group{Name: "Biology 101", CourseName: "Biology 101", DesignID: design.ID})
-	if err != nil {
-		b.Fatal(err)
-	}
-	rule := string(course.RuleCanvasCompletion)
-	if _, err := admin.Course.CreateMapping(ctx, "bench", course.MappingInput{
-		PlatformID: &platform.ID, GroupID: &g.ID, CanvasCourseID: &simCourse.ID, ContextID: &simCourse.ContextID, CompletionRule: &rule,
-	}); err != nil {
-		b.Fatal(err)
-	}
-
-	opts := canvassim.LaunchOptions{NoStorageTarget: os.Getenv("BENCH_STORAGE") == "none"}
-	tr := &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64}
-	defer tr.CloseIdleConnections()
-	launch := func(br *canvassim.Browser, user string) error {
-		auth, err := br.Login(user, simCourse.ID, opts)
-		if err != nil {
-			return err
-		}
-		action, form, err := br.Authorize(auth)
-		if err != nil {
-			return err
-		}
-		return launched(br.Launch(action, form))
-	}
+	st := newLaunchStage(b, 4*workers+b.N)
+	users, launch := st.users, st.launch
+	sim, simCourse, opts := st.sim, st.course, st.opts
+	pid, tr := st.pid, st.tr
 	// Warm up: keys generated, JWKS fetched, caches filled, connections open.
 	for i := range 4 * workers {
 		if err := launch(sim.NewBrowser(tr), users[b.N+i].ID); err != nil {
@@ -181,6 +128,163 @@ func BenchmarkServeLoginLaunch(b *testing.B) {
 	b.ReportMetric(benchcpu.Percentile(launchLat, 0.99), "launch_p99_ms")
 	b.ReportMetric(benchcpu.Millis(laurel)/float64(b.N), "laurel_cpu_ms/launch")
 	b.ReportMetric(benchcpu.Millis(srv1-srv0-(cpu1-cpu0))/float64(b.N), "pg_redis_cpu_ms/launch")
+}
+
+// launchStage is a running `laurel serve` with a simulated Canvas
+// registered, a mapped course and n students in it, ready to launch.
+type launchStage struct {
+	admin  *app.App
+	pid    int
+	sim    *canvassim.Sim
+	course *canvassim.Course
+	users  []*canvassim.User
+	opts   canvassim.LaunchOptions
+	tr     *http.Transport
+}
+
+func newLaunchStage(b *testing.B, n int) *launchStage {
+	ctx := context.Background()
+	cfg := serveConfig(b)
+	cfg.AllowHTTPPlatforms = true // the simulated Canvas is on loopback
+	pid := startServe(b, cfg)
+
+	// This process opens the same Laurel (not serving) to set the stage: the
+	// platform, a group and the course's mapping.
+	if err := cfg.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	admin, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(admin.Close)
+	sim := canvassim.New().Start()
+	b.Cleanup(sim.Close)
+	platform, err := sim.Register(ctx, admin.LTI, "Sim Canvas")
+	if err != nil {
+		b.Fatal(err)
+	}
+	simCourse := sim.AddCourse(canvassim.Course{Title: "Biology 101", Label: "BIO101"})
+	// Each launch is a student launching for the first time: no cache of
+	// Laurel's warm for them.
+	users, err := sim.AddStudents(simCourse.ID, n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	design, err := admin.Issuance.DefaultDesign(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, err := admin.Issuance.CreateGroup(ctx, "bench", issuance.Group{Name: "Biology 101", CourseName: "Biology 101", DesignID: design.ID})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rule := string(course.RuleCanvasCompletion)
+	if _, err := admin.Course.CreateMapping(ctx, "bench", course.MappingInput{
+		PlatformID: &platform.ID, GroupID: &g.ID, CanvasCourseID: &simCourse.ID, ContextID: &simCourse.ContextID, CompletionRule: &rule,
+	}); err != nil {
+		b.Fatal(err)
+	}
+	tr := &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64}
+	b.Cleanup(tr.CloseIdleConnections)
+	return &launchStage{admin: admin, pid: pid, sim: sim, course: simCourse, users: users, tr: tr,
+		opts: canvassim.LaunchOptions{NoStorageTarget: os.Getenv("BENCH_STORAGE") == "none"}}
+}
+
+// trips reads how many transactions PostgreSQL has committed or rolled
+// back in the database and how many commands Redis has processed: their
+// growth over a run is Laurel's round trips (the readings add a few).
+func (st *launchStage) trips(b *testing.B) (pg, rd int64) {
+	ctx := context.Background()
+	// Backends report their counts to the statistics at most once a second.
+	time.Sleep(1100 * time.Millisecond)
+	const q = `SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()`
+	if err := st.admin.DB.GetContext(ctx, &pg, q); err != nil {
+		b.Fatal(err)
+	}
+	info, err := st.admin.Redis.Info(ctx, "stats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "total_commands_processed:"); ok {
+			rd, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return pg, rd
+}
+
+// launch is one student's login, authorization (the simulator signs the
+// id_token) and launch, in a browser of its own.
+func (st *launchStage) launch(br *canvassim.Browser, user string) error {
+	auth, err := br.Login(user, st.course.ID, st.opts)
+	if err != nil {
+		return err
+	}
+	action, form, err := br.Authorize(auth)
+	if err != nil {
+		return err
+	}
+	return launched(br.Launch(action, form))
+}
+
+// BenchmarkDriverLoginLaunch measures a student's login + launch as an
+// outside driver does (issue 21): Laurel in its own process, 8 launches in
+// flight on keep-alive connections, each a new student whose id_token the
+// simulated Canvas signs (RS256) during the run, in the same flow as the
+// login and launch, and Laurel's CPU read from /proc over the whole run,
+// idle moments and background work included. The driver keeps Go's default
+// garbage collector. tool_p99_ms is Laurel's part of one launch (login plus
+// launch request); flow_p99_ms adds the platform's signing in between.
+func BenchmarkDriverLoginLaunch(b *testing.B) {
+	const workers = 8
+	st := newLaunchStage(b, 4*workers+b.N)
+	for i := range 4 * workers { // keys, JWKS, caches, connections
+		if err := st.launch(st.sim.NewBrowser(st.tr), st.users[b.N+i].ID); err != nil {
+			b.Fatalf("warm-up launch: %v", err)
+		}
+	}
+	tool, flow := make([]time.Duration, b.N), make([]time.Duration, b.N)
+	pg0, rd0 := st.trips(b)
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	b.ResetTimer()
+	cpu0, srv0 := mustCPU(b, st.pid), benchcpu.Children()
+	wall := benchcpu.Phase(workers, b.N, func(i int) {
+		br := st.sim.NewBrowser(st.tr)
+		t0 := time.Now()
+		auth, err := br.Login(st.users[i].ID, st.course.ID, st.opts)
+		t1 := time.Now()
+		var action string
+		var form url.Values
+		if err == nil {
+			action, form, err = br.Authorize(auth)
+		}
+		t2 := time.Now()
+		if err == nil {
+			err = launched(br.Launch(action, form))
+		}
+		t3 := time.Now()
+		if err != nil {
+			failed.Add(1)
+			firstErr.CompareAndSwap(nil, err.Error())
+		}
+		tool[i], flow[i] = t1.Sub(t0)+t3.Sub(t2), t3.Sub(t0)
+	})
+	cpu1, srv1 := mustCPU(b, st.pid), benchcpu.Children()
+	b.StopTimer()
+	pg1, rd1 := st.trips(b)
+	if n := failed.Load(); n > 0 {
+		b.Fatalf("%d of %d launches failed; first: %v", n, b.N, firstErr.Load())
+	}
+	b.ReportMetric(float64(b.N)/wall.Seconds(), "launches/s")
+	b.ReportMetric(benchcpu.Percentile(tool, 0.50), "tool_p50_ms")
+	b.ReportMetric(benchcpu.Percentile(tool, 0.99), "tool_p99_ms")
+	b.ReportMetric(benchcpu.Percentile(flow, 0.99), "flow_p99_ms")
+	b.ReportMetric(benchcpu.Millis(cpu1-cpu0)/float64(b.N), "laurel_cpu_ms/launch")
+	b.ReportMetric(benchcpu.Millis(srv1-srv0-(cpu1-cpu0))/float64(b.N), "pg_redis_cpu_ms/launch")
+	b.ReportMetric(float64(pg1-pg0)/float64(b.N), "pg_xacts/launch")
+	b.ReportMetric(float64(rd1-rd0)/float64(b.N), "redis_cmds/launch")
 }
 
 // BenchmarkIdleServe is the CPU an idle `laurel serve` (workers on, real

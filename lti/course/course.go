@@ -53,8 +53,8 @@ type Canvas interface {
 	// UserIDs maps the subs of the platform's known Canvas users to their
 	// Canvas user ids.
 	UserIDs(ctx context.Context, platformID int64) (map[string]string, error)
-	// RememberUser records what a roster says about a Canvas user.
-	RememberUser(ctx context.Context, platformID int64, canvasUserID, sub, name, email string) error
+	// RememberUsers records what a roster says about Canvas users.
+	RememberUsers(ctx context.Context, users []CanvasUser) error
 	// ExternalRef is the external reference of the credentials issued to
 	// a Canvas user from the platform's completions.
 	ExternalRef(platformID int64, canvasUserID string) string
@@ -102,6 +102,12 @@ type Service struct {
 	views viewRenderer
 }
 
+// CanvasUser is what a launch or a roster says about a Canvas user.
+type CanvasUser struct {
+	PlatformID                     int64
+	CanvasUserID, Sub, Name, Email string
+}
+
 // New builds the course service; until SetCanvas, no platform is Canvas
 // beyond its launches' tool_platform claim and nothing Canvas-only is done.
 func New(o Options) (*Service, error) {
@@ -117,7 +123,7 @@ func New(o Options) (*Service, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	return &Service{
+	s := &Service{
 		db:        o.DB,
 		stmts:     db.NewStatements(o.DB),
 		platforms: o.Platforms,
@@ -125,7 +131,8 @@ func New(o Options) (*Service, error) {
 		now:       o.Now,
 		log:       o.Log,
 		canvas:    noCanvas{},
-	}, nil
+	}
+	return s, nil
 }
 
 // SetCanvas gives the service Canvas's side (package canvas builds it on
@@ -149,10 +156,8 @@ func (noCanvas) CheckCompletions(context.Context, int64) (int, int, error) {
 	return 0, 0, apperr.Errorf(apperr.Invalid, "Completions are not checked: this installation does not talk to Canvas.")
 }
 func (noCanvas) UserIDs(context.Context, int64) (map[string]string, error) { return nil, nil }
-func (noCanvas) RememberUser(context.Context, int64, string, string, string, string) error {
-	return nil
-}
-func (noCanvas) ExternalRef(int64, string) string { return "" }
+func (noCanvas) RememberUsers(context.Context, []CanvasUser) error         { return nil }
+func (noCanvas) ExternalRef(int64, string) string                          { return "" }
 func (noCanvas) RequeueUnmapped(context.Context, *sqlx.Tx, int64, string) error {
 	return nil
 }

@@ -380,13 +380,13 @@ func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping, kind pla
 	}
 	seen := make([]courseMember, 0, len(members))
 	for _, mem := range members {
-		cm := courseMember{Sub: mem.Sub, Email: mem.Email}
+		cm := courseMember{PlatformID: l.Platform.ID, ContextID: l.Context.ID, Sub: mem.Sub, Email: mem.Email}
 		if id, known := subs[mem.Sub]; known {
 			cm.ExternalRef = s.canvas.ExternalRef(l.Platform.ID, id)
 		}
 		seen = append(seen, cm)
 	}
-	if err := s.noteMembers(ctx, l.Platform.ID, l.Context.ID, seen); err != nil {
+	if err := s.noteMembers(ctx, seen); err != nil {
 		return nil, err
 	}
 	// Only the roster's own credentials are read, not the whole group's.
@@ -413,6 +413,7 @@ func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping, kind pla
 		}
 	}
 	var out []rosterRow
+	var roster []CanvasUser
 	for i, mem := range members {
 		student := false
 		for _, r := range mem.Roles {
@@ -429,9 +430,7 @@ func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping, kind pla
 		if id, known := subs[mem.Sub]; known {
 			c, ok = byRef[seen[i].ExternalRef]
 			if mem.Email != "" {
-				if err := s.canvas.RememberUser(ctx, l.Platform.ID, id, mem.Sub, mem.Name, mem.Email); err != nil {
-					return nil, err
-				}
+				roster = append(roster, CanvasUser{PlatformID: l.Platform.ID, CanvasUserID: id, Sub: mem.Sub, Name: mem.Name, Email: mem.Email})
 			}
 		}
 		if !ok && mem.Email != "" {
@@ -441,6 +440,9 @@ func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping, kind pla
 			row.State, row.CredentialID = string(c.State), c.CredentialID
 		}
 		out = append(out, row)
+	}
+	if err := s.canvas.RememberUsers(ctx, roster); err != nil {
+		return nil, err
 	}
 	sort.SliceStable(out, func(i, j int) bool { return strings.ToLower(out[i].Name) < strings.ToLower(out[j].Name) })
 	return out, nil

@@ -21,53 +21,69 @@ import (
 
 // courseMember is one person seen in a course.
 type courseMember struct {
+	PlatformID              int64
+	ContextID               string
 	Sub, Email, ExternalRef string
 }
 
-// noteMembers records people seen in a course (a launch's user, a roster),
+// noteMembers records people seen in courses (launches' users, a roster),
 // in one statement; a later sighting keeps what an earlier one knew when
 // it knows less (no email, no Canvas id).
-func (s *Service) noteMembers(ctx context.Context, platformID int64, contextID string, ms []courseMember) error {
-	if contextID == "" || len(ms) == 0 {
-		return nil
+func (s *Service) noteMembers(ctx context.Context, ms []courseMember) error {
+	type key struct {
+		platform     int64
+		context, sub string
 	}
-	subs := make([]string, 0, len(ms))
-	emails := make([]string, 0, len(ms))
-	refs := make([]string, 0, len(ms))
-	seen := make(map[string]bool, len(ms))
+	plats := make([]int64, 0, len(ms))
+	var ctxs, subs, emails, refs []string
+	seen := make(map[key]int, len(ms))
 	for _, m := range ms {
-		if m.Sub == "" || seen[m.Sub] {
-			continue // one row per sub: ON CONFLICT may not touch a row twice
+		if m.ContextID == "" || m.Sub == "" {
+			continue
 		}
-		seen[m.Sub] = true
-		subs = append(subs, m.Sub)
-		emails = append(emails, strings.ToLower(strings.TrimSpace(m.Email)))
-		refs = append(refs, m.ExternalRef)
+		email := strings.ToLower(strings.TrimSpace(m.Email))
+		// One row per person and course: ON CONFLICT may not touch a row
+		// twice; a later sighting's knowledge wins where it has some.
+		if i, ok := seen[key{m.PlatformID, m.ContextID, m.Sub}]; ok {
+			if email != "" {
+				emails[i] = email
+			}
+			if m.ExternalRef != "" {
+				refs[i] = m.ExternalRef
+			}
+			continue
+		}
+		seen[key{m.PlatformID, m.ContextID, m.Sub}] = len(subs)
+		plats, ctxs, subs = append(plats, m.PlatformID), append(ctxs, m.ContextID), append(subs, m.Sub)
+		emails, refs = append(emails, email), append(refs, m.ExternalRef)
 	}
 	if len(subs) == 0 {
 		return nil
 	}
 	const q = `
 INSERT INTO course_members (platform_id, context_id, sub, email, external_ref, seen_at)
-SELECT $1, $2, u.sub, u.email, u.ref, $6
-FROM unnest($3::text[], $4::text[], $5::text[]) AS u (sub, email, ref)
+SELECT u.platform, u.context, u.sub, u.email, u.ref, $6
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u (platform, context, sub, email, ref)
 ON CONFLICT (platform_id, context_id, sub) DO UPDATE SET
 	email = COALESCE(NULLIF(EXCLUDED.email, ''), course_members.email),
 	external_ref = COALESCE(NULLIF(EXCLUDED.external_ref, ''), course_members.external_ref),
 	seen_at = EXCLUDED.seen_at`
-	if _, err := s.db.ExecContext(ctx, q, platformID, contextID, pq.Array(subs), pq.Array(emails), pq.Array(refs), s.now()); err != nil {
-		return fmt.Errorf("note %d members of platform %d context %q: %w", len(subs), platformID, contextID, err)
+	if _, err := s.stmts.ExecContext(ctx, q, pq.Array(plats), pq.Array(ctxs), pq.Array(subs), pq.Array(emails), pq.Array(refs), s.now()); err != nil {
+		return fmt.Errorf("note %d course members: %w", len(subs), err)
 	}
 	return nil
 }
 
 // noteLaunchMember records the launch's user as a person of its course.
 func (s *Service) noteLaunchMember(ctx context.Context, l *lti.Launch) error {
-	m := courseMember{Sub: l.Sub, Email: LaunchEmail(l)}
+	if l.Context.ID == "" {
+		return nil
+	}
+	m := courseMember{PlatformID: l.Platform.ID, ContextID: l.Context.ID, Sub: l.Sub, Email: LaunchEmail(l)}
 	if uid := l.CustomValue("canvas_user_id"); isDigits(uid) {
 		m.ExternalRef = s.canvas.ExternalRef(l.Platform.ID, uid)
 	}
-	return s.noteMembers(ctx, l.Platform.ID, l.Context.ID, []courseMember{m})
+	return s.noteMembers(ctx, []courseMember{m})
 }
 
 // coursePeople is who is in the launch's course, as the issuance core's
