@@ -34,6 +34,7 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'SearchReviewPage1M' -benchtime 1000x -timeout 30m ./issuance/uitest/
 	$(GO) test -run '^$$' -bench 'LoginLaunch' -benchtime 3000x ./lti/
 	$(GO) test -run '^$$' -bench 'ServeLoginLaunch' -benchtime 10000x ./cmd/laurel/
+	$(GO) test -run '^$$' -bench 'DriverLoginLaunch' -benchtime 10000x ./cmd/laurel/
 	$(GO) test -run '^$$' -bench 'IdleServe' -benchtime 1x ./cmd/laurel/
 	$(GO) test -run '^$$' -bench 'WebhookIngest' -benchtime 10000x ./canvas/
 	$(GO) test -run '^$$' -bench 'CompletionWorker' -benchtime 1x ./canvas/
