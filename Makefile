@@ -43,6 +43,7 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'Import1M' -benchtime 1x -timeout 30m ./issuance/imports/
 	$(GO) test -run '^$$' -bench 'ReadCSV1M|ReadXLSX100k' -benchtime 1x ./issuance/sheet/
 	$(GO) test -run '^$$' -bench 'CompletionsEndToEnd' -benchtime 1x ./canvas/
+	$(GO) test -run '^$$' -bench 'DriverCompletions' -benchtime 1x ./cmd/laurel/
 	$(GO) test -run '^$$' -bench 'CheckJSON' -benchtime 5x ./internal/text/
 	$(GO) test -run '^$$' -bench 'PublishSignAndDeliver10k|SignCredentials10k' -benchtime 1x ./issuance/public/
 	$(GO) test -run '^$$' -bench 'VerifyPage' -benchtime 2000x ./issuance/public/

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/internal/app"
 	"github.com/laurel-edu/laurel/internal/benchcpu"
 	"github.com/laurel-edu/laurel/internal/config"
@@ -287,6 +288,143 @@ func BenchmarkDriverLoginLaunch(b *testing.B) {
 	b.ReportMetric(float64(rd1-rd0)/float64(b.N), "redis_cmds/launch")
 }
 
+// BenchmarkDriverCompletions is Canvas's completion webhook as an outside
+// driver measures it (issue 21): `laurel serve` in its own process with its
+// workers, BENCH_EVENTS (default 10,000, at least b.N) distinct
+// course_completed Live Events signed (RS256) by the simulated Canvas before
+// the run (Canvas signs on its own machines, not on Laurel's cores),
+// BENCH_SENDERS (default 32) in flight on keep-alive connections.
+// It reports accepted deliveries/s, the p50/p99 of a delivery, how long
+// after the last delivery was answered the last credential existed, and
+// Laurel's CPU per event over the whole run.
+func BenchmarkDriverCompletions(b *testing.B) {
+	ctx := context.Background()
+	n, senders := max(b.N, envInt(b, "BENCH_EVENTS", 10000)), envInt(b, "BENCH_SENDERS", 32)
+	sim := canvassim.New().Start()
+	b.Cleanup(sim.Close)
+	events, err := canvassim.NewLiveEvents(sim)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := serveConfig(b)
+	cfg.AllowHTTPPlatforms, cfg.LiveEventsJWKSURL = true, events.JWKSURL()
+	pid := startServe(b, cfg)
+	if err := cfg.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	admin, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(admin.Close)
+	in := sim.PlatformInput("Sim Canvas")
+	in.Extra = canvas.PlatformExtra(sim.URL(), "") // events name their Canvas by host
+	platform, err := admin.LTI.Registry().AddPlatform(ctx, in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	design, err := admin.Issuance.DefaultDesign(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, err := admin.Issuance.CreateGroup(ctx, "bench", issuance.Group{Name: "Biology 101", CourseName: "Biology 101", DesignID: design.ID})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rule, courseID := string(course.RuleCanvasCompletion), "1200"
+	if _, err := admin.Course.CreateMapping(ctx, "bench", course.MappingInput{
+		PlatformID: &platform.ID, GroupID: &g.ID, CanvasCourseID: &courseID, CompletionRule: &rule,
+	}); err != nil {
+		b.Fatal(err)
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders, MaxConnsPerHost: senders}, Timeout: 30 * time.Second}
+	webhook := cfg.BaseURL + "/webhooks/canvas"
+	sign := func(user int) string {
+		tok, err := events.Sign(events.CourseCompleted(canvassim.Completion{CourseID: courseID, UserID: strconv.Itoa(user),
+			UserName: "Student " + strconv.Itoa(user), UserEmail: "s" + strconv.Itoa(user) + "@example.edu"}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return tok
+	}
+	deliver := func(tok string) error {
+		resp, err := client.Post(webhook, "application/jwt", strings.NewReader(tok))
+		if err != nil {
+			return err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("delivery: %d %.200s", resp.StatusCode, body)
+		}
+		return nil
+	}
+	credentials := func() int {
+		var c int
+		if err := admin.DB.GetContext(ctx, &c, `SELECT count(*) FROM credentials WHERE group_id = $1`, g.ID); err != nil {
+			b.Fatal(err)
+		}
+		return c
+	}
+	// Warm up: the JWKS fetched, connections open, the worker awake.
+	for i := range senders {
+		if err := deliver(sign(900000 + i)); err != nil {
+			b.Fatalf("warm-up: %v", err)
+		}
+	}
+	for credentials() < senders {
+		time.Sleep(5 * time.Millisecond)
+	}
+	tokens := make([]string, n)
+	for i := range tokens {
+		tokens[i] = sign(100000 + i)
+	}
+	lat := make([]time.Duration, n)
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	b.ResetTimer()
+	cpu0 := mustCPU(b, pid)
+	wall := benchcpu.Phase(senders, n, func(i int) {
+		t0 := time.Now()
+		if err := deliver(tokens[i]); err != nil {
+			failed.Add(1)
+			firstErr.CompareAndSwap(nil, err.Error())
+		}
+		lat[i] = time.Since(t0)
+	})
+	last := time.Now()
+	for credentials() < n+senders {
+		if time.Since(last) > time.Minute {
+			b.Fatalf("%d credentials a minute after the last delivery, want %d", credentials()-senders, n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	drained := time.Since(last)
+	cpu1 := mustCPU(b, pid)
+	b.StopTimer()
+	if f := failed.Load(); f > 0 {
+		b.Fatalf("%d of %d deliveries failed; first: %v", f, n, firstErr.Load())
+	}
+	b.ReportMetric(float64(n)/wall.Seconds(), "accepted/s")
+	b.ReportMetric(benchcpu.Percentile(lat, 0.50), "p50_ms")
+	b.ReportMetric(benchcpu.Percentile(lat, 0.99), "p99_ms")
+	b.ReportMetric(benchcpu.Millis(drained), "last_credential_after_ms")
+	b.ReportMetric(benchcpu.Millis(cpu1-cpu0)/float64(n), "laurel_cpu_ms/event")
+}
+
+// envInt is the positive integer in environment variable name, or def.
+func envInt(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		b.Fatalf("%s=%q: want a positive number", name, v)
+	}
+	return n
+}
+
 // BenchmarkIdleServe is the CPU an idle `laurel serve` (workers on, real
 // PostgreSQL and Redis, this test binary re-executed as laurel) spends per
 // second of wall time with nothing to do: what polling, pings and tickers
@@ -294,14 +432,7 @@ func BenchmarkDriverLoginLaunch(b *testing.B) {
 // (BENCH_IDLE_SECONDS shortens it for a quick check). Run it with
 // -benchtime 1x: each iteration is one whole idle period.
 func BenchmarkIdleServe(b *testing.B) {
-	idle := 60 * time.Second
-	if s := os.Getenv("BENCH_IDLE_SECONDS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			b.Fatalf("BENCH_IDLE_SECONDS=%q: want a positive number of seconds", s)
-		}
-		idle = time.Duration(n) * time.Second
-	}
+	idle := time.Duration(envInt(b, "BENCH_IDLE_SECONDS", 60)) * time.Second
 	pid := startServe(b, serveConfig(b))
 	// Start-up work (templates, first claims, keys) is not idling.
 	time.Sleep(5 * time.Second)
@@ -362,7 +493,7 @@ func startServe(b *testing.B, cfg config.Config) int {
 	cmd.Env = append(os.Environ(), cliArgsEnv+"=serve",
 		"LAUREL_DATABASE_URL="+cfg.DatabaseURL, "LAUREL_REDIS_URL="+cfg.RedisURL, "LAUREL_BASE_URL="+cfg.BaseURL,
 		"LAUREL_LISTEN="+cfg.Listen, "LAUREL_SECRET_KEY="+cfg.SecretKey, "LAUREL_SMTP_URL="+cfg.SMTPURL,
-		"LAUREL_MAIL_FROM="+cfg.MailFrom, "LAUREL_ALLOW_HTTP_PLATFORMS=true")
+		"LAUREL_MAIL_FROM="+cfg.MailFrom, "LAUREL_ALLOW_HTTP_PLATFORMS=true", "LAUREL_LIVE_EVENTS_JWKS_URL="+cfg.LiveEventsJWKSURL)
 	// Its log goes down a pipe, as under systemd or Docker.
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
