@@ -8,7 +8,7 @@ GO ?= go
 GO_MIN := 1.26
 # staticcheck is pinned; `go run` fetches it through the Go module proxy once and caches it.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-PACKAGES := postgresql redis-server chromium libimage-exiftool-perl poppler-utils
+PACKAGES := postgresql redis-server chromium libimage-exiftool-perl poppler-utils zbar-tools
 
 .PHONY: dev test bench deps build lint fuzz faults npm-deps
 
@@ -80,6 +80,7 @@ deps:
 	 [ -x /usr/bin/chromium ] || command -v chromium >/dev/null || missing="$$missing chromium"; \
 	 command -v exiftool >/dev/null || missing="$$missing libimage-exiftool-perl"; \
 	 command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
+	 command -v zbarimg >/dev/null || missing="$$missing zbar-tools"; \
 	 if [ -n "$$missing" ]; then \
 	   if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo"; else \
 	     echo "Please install:$$missing   (sudo apt-get install -y$$missing)"; exit 1; fi; \

@@ -17,6 +17,9 @@ import (
 
 	"codeberg.org/go-pdf/fpdf"
 	"golang.org/x/image/font/sfnt"
+	"rsc.io/qr"
+
+	"github.com/laurel-edu/laurel/issuance/svgraster"
 )
 
 // The fonts ship with the binary; their licences (Bitstream Vera for
@@ -26,6 +29,13 @@ var (
 	dejaVuSans []byte
 	//go:embed fonts/DroidSansFallback.ttf
 	droidFallback []byte
+	// SerifTTF is DejaVu Serif, the certificate's face for its title and
+	// the recipient's name; the web certificate loads the same file, so
+	// page and PDF look alike.
+	//go:embed fonts/DejaVuSerif.ttf
+	SerifTTF []byte
+	// SansTTF is DejaVu Sans, the certificate's text face.
+	SansTTF = dejaVuSans
 )
 
 // Certificate is what one certificate PDF shows.
@@ -42,8 +52,7 @@ type Certificate struct {
 	CredentialID, URL string
 	// Primary and Secondary are the design's colours, "#rrggbb".
 	Primary, Secondary string
-	// Logo is a PNG or JPEG drawn at the top (LogoType its MIME type); other
-	// types (SVG) are not drawn.
+	// Logo is a PNG, JPEG or SVG drawn at the top (LogoType its MIME type).
 	Logo     []byte
 	LogoType string
 	// Created is the document's creation date in its metadata.
@@ -65,8 +74,13 @@ type font struct {
 	err    error
 }
 
-// fonts in order of preference: the first that has a glyph draws a character.
-var fonts = []*font{{family: "dejavu", data: dejaVuSans}, {family: "droid", data: droidFallback}}
+// fonts in order of preference: the first that has a glyph draws a
+// character. The serif face comes first where a text is set in it (title,
+// name) and it has the glyph; see fontFor.
+var fonts = []*font{{family: "dejavu", data: dejaVuSans}, {family: "droid", data: droidFallback}, {family: "dejavuserif", data: SerifTTF}}
+
+// serifFont is the index of DejaVu Serif in fonts.
+const serifFont = 2
 
 func (f *font) has(r rune) bool {
 	f.once.Do(func() { f.sfnt, f.err = sfnt.Parse(f.data) })
@@ -80,12 +94,16 @@ func (f *font) has(r rune) bool {
 }
 
 // fontFor returns the index in fonts of the font that draws r (0, the main
-// font, when none has it: it then shows its "missing glyph" box).
-func fontFor(r rune) int {
+// font, when none has it: it then shows its "missing glyph" box); in a serif
+// text, DejaVu Serif when it has r.
+func fontFor(r rune, serif bool) int {
+	if serif && fonts[serifFont].has(r) {
+		return serifFont
+	}
 	if r < 0x2E80 { // below CJK everything we draw is in the main font
 		return 0
 	}
-	for i, f := range fonts {
+	for i, f := range fonts[:serifFont] {
 		if f.has(r) {
 			return i
 		}
@@ -98,7 +116,7 @@ func fontFor(r rune) int {
 // see shape.go for the scripts drawn correctly.
 func Covered(s string) bool {
 	for _, r := range s {
-		if r > ' ' && !fonts[fontFor(r)].has(r) {
+		if r > ' ' && !fonts[fontFor(r, false)].has(r) {
 			return false
 		}
 	}
@@ -129,7 +147,7 @@ func (c Certificate) Uncovered() []rune {
 	seen := map[rune]bool{}
 	for _, s := range c.texts() {
 		for _, r := range s {
-			if r > ' ' && !seen[r] && !fonts[fontFor(r)].has(r) {
+			if r > ' ' && !seen[r] && !fonts[fontFor(r, false)].has(r) {
 				seen[r] = true
 				out = append(out, r)
 			}
@@ -144,11 +162,12 @@ type run struct {
 	text string
 }
 
-// runs splits s (already in visual order) by font.
-func runs(s string) []run {
+// runs splits s (already in visual order) by font, the serif face first
+// when serif.
+func runs(s string, serif bool) []run {
 	var out []run
 	for _, r := range s {
-		fi := fontFor(r)
+		fi := fontFor(r, serif)
 		if r == ' ' && len(out) > 0 {
 			fi = out[len(out)-1].font // spaces stay in the run they are in
 		}
@@ -178,6 +197,8 @@ func color(hex string, def rgb) rgb {
 type page struct {
 	pdf   *fpdf.Fpdf
 	added []bool // fonts added to this document
+	serif bool   // texts are set in the serif face (title, name)
+	dry   bool   // lay out without drawing (to measure)
 }
 
 const (
@@ -213,11 +234,14 @@ func (p *page) centred(s string, y, size, minSize float64, c rgb) float64 {
 
 // centredAt draws s centred on cx, shrunk to fit width w.
 func (p *page) centredAt(s string, cx, y, w, size, minSize float64, c rgb) float64 {
-	rs := runs(visual(s))
+	rs := runs(visual(s), p.serif)
 	tw := p.width(rs, size)
 	for tw > w && size > minSize {
 		size = max(minSize, size*0.9)
 		tw = p.width(rs, size)
+	}
+	if p.dry {
+		return tw
 	}
 	p.pdf.SetTextColor(c.r, c.g, c.b)
 	x := cx - tw/2
@@ -236,7 +260,7 @@ func (p *page) centredAt(s string, cx, y, w, size, minSize float64, c rgb) float
 // the widest line's width.
 func (p *page) lines(s string, y, size, minSize float64, maxLines int, c rgb) (last, width float64) {
 	maxW := pageW - 2*margin
-	fits := func(t string, sz float64) bool { return p.width(runs(visual(t)), sz) <= maxW }
+	fits := func(t string, sz float64) bool { return p.width(runs(visual(t), p.serif), sz) <= maxW }
 	for size > minSize && !fits(s, size) {
 		size = max(minSize, size*0.9)
 	}
@@ -302,15 +326,18 @@ func Render(c Certificate) ([]byte, error) {
 	secondary := color(c.Secondary, rgb{0xc9, 0xa2, 0x27})
 	ink, muted := rgb{0x1d, 0x27, 0x33}, rgb{0x5b, 0x68, 0x75}
 
-	pdf := fpdf.New("L", "mm", "A4", "")
-	p := &page{pdf: pdf, added: make([]bool, len(fonts))}
-	pdf.SetCreationDate(c.Created)
-	pdf.SetModificationDate(c.Created)
-	pdf.SetTitle(c.Recipient+" · "+c.Achievement, true)
-	pdf.SetAuthor(c.Issuer, true)
-	pdf.SetCreator("Laurel", true)
-	pdf.SetAutoPageBreak(false, 0)
-	pdf.AddPage()
+	p := newPage(c)
+	pdf := p.pdf
+	// The body is laid out twice: once without drawing to measure its
+	// height, then drawn centred between the top of the frame and the
+	// footer, so the page is filled as the web certificate's box is,
+	// whatever the name's and fields' lengths.
+	logo := c.logo()
+	p.dry = true
+	height := p.body(c, logo, 0, primary, secondary, ink, muted)
+	p.dry = false
+	const top, bottom = 22.0, pageH - 46 // inside the frame; the footer below
+	y0 := top + max(0, (bottom-top-height)/2)
 
 	// The frame: a wide border in the primary colour, a thin one inside.
 	pdf.SetDrawColor(primary.r, primary.g, primary.b)
@@ -319,18 +346,92 @@ func Render(c Certificate) ([]byte, error) {
 	pdf.SetDrawColor(secondary.r, secondary.g, secondary.b)
 	pdf.SetLineWidth(0.8)
 	pdf.Rect(14, 14, pageW-28, pageH-28, "D")
+	p.body(c, logo, y0, primary, secondary, ink, muted)
 
-	y := 38.0
-	if img := logoType(c.LogoType); img != "" && len(c.Logo) > 0 {
-		info := pdf.RegisterImageOptionsReader("logo", fpdf.ImageOptions{ImageType: img}, bytes.NewReader(c.Logo))
+	// A QR code of the verification page, bottom right inside the frame;
+	// the footer stays clear of it.
+	const qrSide = 24.0
+	if code, err := qr.Encode(c.URL, qr.M); c.URL != "" && err == nil {
+		pdf.RegisterImageOptionsReader("qr", fpdf.ImageOptions{ImageType: "PNG"}, bytes.NewReader(code.PNG()))
+		pdf.ImageOptions("qr", pageW-20-qrSide, pageH-20-qrSide, qrSide, qrSide, false, fpdf.ImageOptions{ImageType: "PNG"}, 0, "")
+	}
+	footerW := pageW - 2*(20+qrSide+4)
+	footer := "Issued by " + c.Issuer + " · " + c.IssuedOn
+	if c.ExpiresOn != "" {
+		footer += " · Expires " + c.ExpiresOn
+	}
+	p.centredAt(footer, pageW/2, pageH-34, footerW, 10, 7, muted)
+	p.centredAt("Credential ID "+c.CredentialID, pageW/2, pageH-28, footerW, 9, 6, muted)
+	p.centredAt("Verify at "+c.URL, pageW/2, pageH-23, footerW, 9, 6, muted)
+
+	var out bytes.Buffer
+	if err := pdf.Output(&out); err != nil {
+		return nil, fmt.Errorf("render certificate %s: %w", c.CredentialID, err)
+	}
+	return out.Bytes(), nil
+}
+
+// newPage starts c's one-page document.
+func newPage(c Certificate) *page {
+	pdf := fpdf.New("L", "mm", "A4", "")
+	// Images and fonts in a fixed order (fpdf keeps them in maps): the same
+	// certificate gives the same bytes, so it can be cached.
+	pdf.SetCatalogSort(true)
+	pdf.SetCreationDate(c.Created)
+	pdf.SetModificationDate(c.Created)
+	pdf.SetTitle(c.Recipient+" · "+c.Achievement, true)
+	pdf.SetAuthor(c.Issuer, true)
+	pdf.SetCreator("Laurel", true)
+	pdf.SetAutoPageBreak(false, 0)
+	pdf.AddPage()
+	return &page{pdf: pdf, added: make([]bool, len(fonts))}
+}
+
+// image is a picture ready for fpdf: its bytes and fpdf's type.
+type image struct {
+	data []byte
+	typ  string
+}
+
+// logo is c's logo as fpdf draws it: PNG and JPEG as they are, SVG drawn
+// as a PNG (svgraster); nil when there is none or it cannot be drawn.
+func (c Certificate) logo() *image {
+	if len(c.Logo) == 0 {
+		return nil
+	}
+	if c.LogoType == "image/svg+xml" {
+		png, err := svgraster.PNG(c.Logo, 800)
+		if err != nil {
+			return nil // an undrawable logo is left out, not fatal
+		}
+		return &image{png, "PNG"}
+	}
+	if t := logoType(c.LogoType); t != "" {
+		return &image{c.Logo, t}
+	}
+	return nil
+}
+
+// body draws the logo, title, name, achievement and fields from y and
+// returns the height they took.
+func (p *page) body(c Certificate, logo *image, y float64, primary, secondary, ink, muted rgb) float64 {
+	pdf := p.pdf
+	start := y
+	if logo != nil {
+		info := pdf.GetImageInfo("logo")
+		if info == nil {
+			info = pdf.RegisterImageOptionsReader("logo", fpdf.ImageOptions{ImageType: logo.typ}, bytes.NewReader(logo.data))
+		}
 		if pdf.Ok() && info != nil {
-			h := 20.0
+			h := 22.0
 			w := info.Width() / info.Height() * h
-			if w > 80 {
-				w, h = 80, 80*info.Height()/info.Width()
+			if w > 90 {
+				w, h = 90, 90*info.Height()/info.Width()
 			}
-			pdf.ImageOptions("logo", (pageW-w)/2, 20, w, h, false, fpdf.ImageOptions{ImageType: img}, 0, "")
-			y = 20 + h + 14
+			if !p.dry {
+				pdf.ImageOptions("logo", (pageW-w)/2, y, w, h, false, fpdf.ImageOptions{ImageType: logo.typ}, 0, "")
+			}
+			y += h + 6
 		} else {
 			pdf.ClearError() // an unreadable logo is left out, not fatal
 		}
@@ -339,43 +440,38 @@ func Render(c Certificate) ([]byte, error) {
 	if strings.TrimSpace(title) == "" {
 		title = "Certificate"
 	}
-	p.centred(title, y, 30, 16, primary)
-	p.centred("This certifies that", y+16, 13, 10, muted)
-	nameY, w := p.lines(c.Recipient, y+36, 30, 16, 3, ink)
-	pdf.SetDrawColor(secondary.r, secondary.g, secondary.b)
-	pdf.SetLineWidth(0.6)
-	lw := min(pageW-2*margin, max(w+20, 90))
-	pdf.Line((pageW-lw)/2, nameY+4, (pageW+lw)/2, nameY+4)
+	p.serif = true
+	p.centred(title, y+11, 32, 16, primary)
+	p.serif = false
+	p.centred("This certifies that", y+26, 13, 10, muted)
+	p.serif = true
+	nameY, w := p.lines(c.Recipient, y+44, 32, 14, 4, ink)
+	p.serif = false
+	if !p.dry {
+		pdf.SetDrawColor(secondary.r, secondary.g, secondary.b)
+		pdf.SetLineWidth(0.6)
+		lw := min(pageW-2*margin, max(w+20, 90))
+		pdf.Line((pageW-lw)/2, nameY+4, (pageW+lw)/2, nameY+4)
+	}
 
 	earned := "has earned " + c.Achievement
 	if c.Course != "" && c.Course != c.Achievement {
 		earned += " for completing " + c.Course
 	}
-	earnedY, _ := p.lines(earned+".", nameY+16, 14, 11, 4, ink)
+	last, _ := p.lines(earned+".", nameY+16, 14, 11, 4, ink)
 
 	// Printed attributes: label over value, side by side.
 	if len(c.Fields) > 0 {
-		fy := earnedY + 18
+		fy := last + 16
 		colW := (pageW - 2*margin) / float64(len(c.Fields))
 		for i, f := range c.Fields {
 			cx := margin + colW*(float64(i)+0.5)
 			p.centredAt(f.Label, cx, fy, colW-4, 9, 6, muted)
 			p.centredAt(f.Value, cx, fy+6, colW-4, 12, 6, ink)
 		}
+		last = fy + 6
 	}
-
-	footer := "Issued by " + c.Issuer + " · " + c.IssuedOn
-	if c.ExpiresOn != "" {
-		footer += " · Expires " + c.ExpiresOn
-	}
-	p.centred(footer, pageH-34, 10, 7, muted)
-	p.centred("Credential ID "+c.CredentialID+" · Verify at "+c.URL, pageH-27, 9, 6, muted)
-
-	var out bytes.Buffer
-	if err := pdf.Output(&out); err != nil {
-		return nil, fmt.Errorf("render certificate %s: %w", c.CredentialID, err)
-	}
-	return out.Bytes(), nil
+	return last + 2 - start
 }
 
 // logoType maps a MIME type to fpdf's image type ("" when it cannot draw it).

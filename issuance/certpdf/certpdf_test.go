@@ -104,8 +104,8 @@ func TestFontsEmbedded(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")[2:]
-	if len(lines) != 2 {
-		t.Fatalf("want 2 fonts (DejaVu, Droid):\n%s", out)
+	if len(lines) != 3 {
+		t.Fatalf("want 3 fonts (DejaVu Sans and Serif, Droid):\n%s", out)
 	}
 	for _, l := range lines {
 		// columns: name type encoding emb sub uni object ID. fpdf subsets

@@ -168,7 +168,10 @@ func (v CredentialView) Downloads() []issuance.Link {
 		out = append(out, issuance.Link{Label: "Certificate (PDF)", URL: v.URL + ".pdf"})
 	}
 	if signed && v.Design.Kind == issuance.Badge && v.ImageURL != "" {
-		out = append(out, issuance.Link{Label: "Badge image with the credential baked in (" + strings.ToUpper(imageExt(v.Design.ImageType)) + ")", URL: v.URL + "/badge"})
+		// Both kinds, baked: PNG for profiles and documents, SVG to scale.
+		for _, f := range []string{"png", "svg"} {
+			out = append(out, issuance.Link{Label: "Badge image with the credential baked in (" + strings.ToUpper(f) + ")", URL: v.URL + "/badge?format=" + f})
+		}
 	}
 	if signed {
 		out = append(out, issuance.Link{Label: "Signed credential (Open Badges 3.0 JSON)", URL: v.JSONURL})

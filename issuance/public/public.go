@@ -16,6 +16,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/cache"
 	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/certpdf"
 	"github.com/laurel-edu/laurel/issuance/signing"
 )
 
@@ -177,7 +178,20 @@ func (s *Service) Register(r gin.IRouter, rd *web.Renderer) {
 	r.GET("/c/:id/image", rd.Page(p.image("image")))
 	r.GET("/c/:id/logo", rd.Page(p.image("logo")))
 	r.GET("/organisation/logo", rd.Page(p.organisationLogo))
+	r.GET("/fonts/certificate-serif.ttf", certificateFont(certpdf.SerifTTF))
+	r.GET("/fonts/certificate-sans.ttf", certificateFont(certpdf.SansTTF))
 	p.registerOpenBadges(r)
+}
+
+// certificateFont serves one of the certificate PDF's typefaces, so the web
+// certificate is set in the same faces as the PDF (DejaVu: its licence
+// allows redistribution; it is in issuance/certpdf/fonts).
+func certificateFont(ttf []byte) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Header("Cache-Control", "public, max-age=31536000, immutable")
+		c.Header("X-Content-Type-Options", "nosniff")
+		c.Data(http.StatusOK, "font/ttf", ttf)
+	}
 }
 
 // organisationLogo serves the issuer's logo: public, as Open Badges issuer

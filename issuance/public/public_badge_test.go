@@ -3,7 +3,9 @@ package public_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/xml"
+	"image/png"
 	"net/http"
 	"os"
 	"os/exec"
@@ -106,6 +108,35 @@ func TestBakedBadge(t *testing.T) {
 		}
 		if got, want := svgCredential(t, []byte(img)), credJSON(v.ID); got != want {
 			t.Fatalf("unbaked SVG differs from /c/:id.json:\n got %s\nwant %s", got, want)
+		}
+	})
+
+	// Each design downloads as the other kind too, baked as well: an SVG
+	// design drawn as a PNG of badgePNGSide (exiftool unbakes it), a PNG
+	// design wrapped in an SVG that shows it.
+	t.Run("svg design as png", func(t *testing.T) {
+		code, img, hdr := get(t, srv.URL+"/c/"+v.ID+"/badge?format=png")
+		if code != 200 || hdr.Get("Content-Type") != "image/png" || hdr.Get("Content-Disposition") != `attachment; filename="badge-`+v.ID+`.png"` {
+			t.Fatalf("status %d type %q disposition %q", code, hdr.Get("Content-Type"), hdr.Get("Content-Disposition"))
+		}
+		cfg, err := png.DecodeConfig(strings.NewReader(img))
+		if err != nil || cfg.Width != 600 || cfg.Height != 600 {
+			t.Fatalf("png %+v (%v), want 600×600", cfg, err)
+		}
+		if got, want := exiftoolCredential(t, []byte(img)), credJSON(v.ID); got != want {
+			t.Fatalf("unbaked PNG differs from /c/:id.json:\n got %s\nwant %s", got, want)
+		}
+	})
+	t.Run("png design as svg", func(t *testing.T) {
+		code, img, hdr := get(t, srv.URL+"/c/"+p.ID+"/badge?format=svg")
+		if code != 200 || hdr.Get("Content-Type") != "image/svg+xml" || !strings.Contains(img, base64.StdEncoding.EncodeToString(pngBytes(t))) {
+			t.Fatalf("status %d type %q: %.200s", code, hdr.Get("Content-Type"), img)
+		}
+		if got, want := svgCredential(t, []byte(img)), credJSON(p.ID); got != want {
+			t.Fatalf("unbaked SVG differs from /c/:id.json:\n got %s\nwant %s", got, want)
+		}
+		if code, _, _ := get(t, srv.URL+"/c/"+p.ID+"/badge?format=gif"); code != http.StatusBadRequest {
+			t.Fatalf("format=gif: status %d", code)
 		}
 	})
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/testenv"
 	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/certpdf"
 )
 
 func getWith(t testing.TB, u string, hdr map[string]string) (*http.Response, []byte) {
@@ -184,7 +185,8 @@ func TestPublicPageLinks(t *testing.T) {
 		t.Fatalf("certificate downloads %q", dl)
 	}
 	_, body, _ = get(t, srv.URL+"/c/"+b.ID)
-	if dl := hrefs(body, "download-links"); len(dl) != 2 || dl[0] != "https://laurel.test/c/"+b.ID+"/badge" || dl[1] != "https://laurel.test/c/"+b.ID+".json" {
+	if dl := hrefs(body, "download-links"); len(dl) != 3 || dl[0] != "https://laurel.test/c/"+b.ID+"/badge?format=png" ||
+		dl[1] != "https://laurel.test/c/"+b.ID+"/badge?format=svg" || dl[2] != "https://laurel.test/c/"+b.ID+".json" {
 		t.Fatalf("badge downloads %q", dl)
 	}
 	// Every download link answers.
@@ -297,4 +299,17 @@ func BenchmarkCertificatePDF(b *testing.B) {
 			fetch(ids[0])
 		}
 	})
+}
+
+// The web certificate is set in the PDF's typefaces: the page declares them
+// and the fonts it names are served, byte for byte the PDF's.
+func TestCertificateFontsServed(t *testing.T) {
+	s, _ := mustService(t)
+	srv := publicServer(t, s)
+	for path, want := range map[string][]byte{"/fonts/certificate-serif.ttf": certpdf.SerifTTF, "/fonts/certificate-sans.ttf": certpdf.SansTTF} {
+		code, body, hdr := get(t, srv.URL+path)
+		if code != 200 || hdr.Get("Content-Type") != "font/ttf" || body != string(want) {
+			t.Fatalf("%s: status %d type %q, %d bytes", path, code, hdr.Get("Content-Type"), len(body))
+		}
+	}
 }
