@@ -61,6 +61,13 @@ type Attribute struct {
 	Label    string        `json:"label"`
 	Type     AttributeType `json:"type"`
 	Required bool          `json:"required"`
+	// Visibility says who sees its values (see Group.Visible); empty on
+	// input means VisibilityRecipient.
+	Visibility Visibility `json:"visibility"`
+	// ResultType marks a result (a grade, a score) with its Open Badges
+	// ResultType; a public result goes into the signed credential. "" for
+	// an attribute that is not a result.
+	ResultType ResultType `json:"result_type"`
 }
 
 // Group is a collection of learners who completed the same achievement.
