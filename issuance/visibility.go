@@ -3,6 +3,7 @@ package issuance
 import (
 	"fmt"
 	"slices"
+	"time"
 )
 
 // Visibility says who may see an attribute of a credential. It is decided
@@ -110,11 +111,33 @@ func (g Group) VisibleAttributes(a Audience) []Attribute {
 	return out
 }
 
+// VisibleTo returns g as audience a sees it: with only the custom
+// attributes a may see. A form built from it (FormAmendment) keeps the
+// values of the attributes it leaves out.
+func (g Group) VisibleTo(a Audience) Group {
+	g.Attributes = g.VisibleAttributes(a)
+	return g
+}
+
 // VisibleValue is one attribute of a credential with its value, as an
 // audience may see it.
 type VisibleValue struct {
 	Attribute
 	Value string
+}
+
+// Display is how pages and emails show the value: a date for people, the
+// rest as entered.
+func (v VisibleValue) Display() string { return v.Attribute.Display(v.Value) }
+
+// Display is how pages and emails show value v of attribute a.
+func (a Attribute) Display(v string) string {
+	if a.Type == DateAttr {
+		if d, err := time.Parse(DateLayout, v); err == nil {
+			return d.Format(HumanDate)
+		}
+	}
+	return v
 }
 
 // VisibleValues returns the custom attributes of c (of group g) that

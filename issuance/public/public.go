@@ -120,7 +120,7 @@ func (s *Service) View(ctx context.Context, c issuance.Credential, preview bool)
 	// The page, the staff preview of it and the PDF are public: they show
 	// only what the group makes public, whatever the design ticks print.
 	for _, a := range c.VisibleValues(g, issuance.AudiencePublic) {
-		v.Fields = append(v.Fields, ViewField{Key: a.Key, Label: a.Label, Value: FormatValue(a.Type, a.Value)})
+		v.Fields = append(v.Fields, ViewField{Key: a.Key, Label: a.Label, Value: a.Display()})
 	}
 	for _, k := range d.PrintedAttributes {
 		if !g.Visible(k, issuance.AudiencePublic) {
@@ -158,17 +158,6 @@ func (v CredentialView) Field(key string) (ViewField, bool) {
 		}
 	}
 	return ViewField{}, false
-}
-
-// FormatValue is how a page shows an attribute value of type t: dates for
-// people, the rest as entered.
-func FormatValue(t issuance.AttributeType, v string) string {
-	if t == issuance.DateAttr {
-		if d, err := time.Parse(issuance.DateLayout, v); err == nil {
-			return d.Format(issuance.HumanDate)
-		}
-	}
-	return v
 }
 
 // Register mounts the public credential page /c/:id, its design
