@@ -236,16 +236,17 @@ func (s *Service) CreateGroup(ctx context.Context, actor string, g Group) (Group
 // design). Forbidding duplicates in a group where a recipient already holds
 // two live credentials is a Conflict.
 func (s *Service) UpdateGroup(ctx context.Context, actor string, g Group) (Group, error) {
-	if fe := checkGroup(&g); len(fe) > 0 {
-		return Group{}, apperr.Fields("The group has problems.", fe)
-	}
-	attrs, _ := json.Marshal(g.Attributes)
 	var out Group
 	err := db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
 		old, err := groupTx(ctx, tx, g.ID, true)
 		if err != nil {
 			return err
 		}
+		keepVisibilities(&g, old)
+		if fe := checkGroup(&g); len(fe) > 0 {
+			return apperr.Fields("The group has problems.", fe)
+		}
+		attrs, _ := json.Marshal(g.Attributes)
 		if g.DesignID == 0 {
 			g.DesignID = old.DesignID
 		}

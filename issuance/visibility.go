@@ -3,6 +3,7 @@ package issuance
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -185,6 +186,24 @@ func checkAttributeVisibility(a *Attribute, f string, bad func(field, msg string
 	}
 	if a.ResultType != "" && !slices.Contains(ResultTypes, a.ResultType) {
 		bad(f+".result_type", fmt.Sprintf("Result type %q must be one of %v, or empty when the attribute is not a result.", a.ResultType, ResultTypes))
+	}
+}
+
+// keepVisibilities gives an attribute of g that names no visibility the
+// one it had in old (by key), so a client that does not know visibilities
+// cannot make a public attribute private or the reverse; a new one gets
+// the default (checkAttributeVisibility).
+func keepVisibilities(g *Group, old Group) {
+	for i := range g.Attributes {
+		a := &g.Attributes[i]
+		if a.Visibility != "" {
+			continue
+		}
+		for _, o := range old.Attributes {
+			if o.Key == strings.TrimSpace(a.Key) {
+				a.Visibility = o.Visibility
+			}
+		}
 	}
 }
 

@@ -48,6 +48,22 @@ func TestAPIAttributeVisibility(t *testing.T) {
 		}
 	}
 	gp := "/groups/" + itoa(int(body["id"].(float64)))
+	// A PATCH that lists the attributes in another order without their
+	// visibility keeps each one's, by key; a new one gets the default.
+	code, body = api.Do("owner", "PATCH", gp, map[string]any{"attributes": []map[string]any{
+		{"key": "advisor_note", "label": "Advisor note"}, {"key": "grade", "label": "Grade", "result_type": "LetterGrade"},
+		{"key": "remark", "label": "Remark"}, {"key": "credits", "label": "Credits", "type": "number"}}})
+	if code != 200 {
+		t.Fatalf("patch: %d %v", code, body)
+	}
+	var order []string
+	for _, a := range body["attributes"].([]any) {
+		m := a.(map[string]any)
+		order = append(order, m["key"].(string)+":"+m["visibility"].(string)+":"+m["result_type"].(string))
+	}
+	if got := strings.Join(order, " "); got != "advisor_note:staff: grade:public:LetterGrade remark:recipient: credits:recipient:" {
+		t.Fatalf("attributes after the patch: %s", got)
+	}
 	code, body = api.Do("owner", "POST", gp+"/credentials", map[string]any{"credentials": []map[string]any{
 		{"recipient": map[string]any{"name": "Ada", "email": "ada@example.edu"}, "issued_on": "2026-06-30",
 			"attributes": map[string]any{"grade": "A", "remark": "Well done", "advisor_note": "Staff only"}}}})

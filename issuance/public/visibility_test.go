@@ -143,6 +143,11 @@ func TestAttributeVisibilityOnPublicSurfaces(t *testing.T) {
 			t.Fatalf("re-signed credential lacks %s:\n%s", want, after)
 		}
 	}
+	// The achievement document describes the result under the same id.
+	if doc := string(get200(t, "/achievements/"+itoa(int(bg.ID)))); !strings.Contains(doc,
+		`"resultDescription":[{"id":"`+ach+`#result-grade","type":["ResultDescription"],"name":"Final Grade","resultType":"LetterGrade"}]`) {
+		t.Fatalf("achievement document:\n%s", doc)
+	}
 	absent(t, "the re-signed credential", strings.NewReplacer("GradeQ7", "", "Final Grade", "").Replace(string(after)))
 	if v, err := sg(s).Verify(ctx, mustCred(t, s, b.ID)); err != nil || !v.Valid {
 		t.Fatalf("after re-sign: %+v %v", v, err)
