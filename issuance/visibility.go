@@ -184,8 +184,12 @@ func checkAttributeVisibility(a *Attribute, f string, bad func(field, msg string
 	if !slices.Contains(Visibilities, a.Visibility) {
 		bad(f+".visibility", fmt.Sprintf("Visibility %q must be public, recipient or staff.", a.Visibility))
 	}
-	if a.ResultType != "" && !slices.Contains(ResultTypes, a.ResultType) {
+	switch {
+	case a.ResultType == "":
+	case !slices.Contains(ResultTypes, a.ResultType):
 		bad(f+".result_type", fmt.Sprintf("Result type %q must be one of %v, or empty when the attribute is not a result.", a.ResultType, ResultTypes))
+	case a.Type == DateAttr:
+		bad(f+".result_type", "A date cannot be a result (a grade or a score): make the attribute text or number, or leave its result type empty.")
 	}
 }
 

@@ -36,6 +36,12 @@ func TestAPIAttributeVisibility(t *testing.T) {
 		}
 		assertUnchanged(t, d, snap)
 	}
+	dated := attrs("staff", "LetterGrade")
+	dated[0]["type"] = "date"
+	if code, body := api.Do("owner", "POST", "/groups", map[string]any{"name": "Vis", "course_name": "V 1", "attributes": dated}); code != 422 ||
+		body["errors"].([]any)[0].(map[string]any)["field"] != "attributes[0].result_type" {
+		t.Fatalf("a date as a result: %d %v", code, body)
+	}
 	code, body := api.Do("owner", "POST", "/groups", map[string]any{"name": "Vis", "course_name": "V 1", "attributes": attrs("staff", "LetterGrade")})
 	if code != 201 {
 		t.Fatalf("create: %d %v", code, body)
