@@ -11,7 +11,9 @@
 // of the features built on it (issuance/imports, signing, delivery, staff,
 // api, public); it tells them of changes with jobs it defines (ChangedJob,
 // EmailJob) and lets them read what they need through its methods
-// (LockPublic, PublicVersionOf, RevokedSeqs, PublicGroup...).
+// (LockPublic, PublicVersionOf, RevokedSeqs, PublicGroup...). Who may see
+// each attribute of a credential is decided here too, once, for every
+// surface (Group.Visible, Group.VisibleAttributes, Credential.VisibleValues).
 package issuance
 
 import "time"
