@@ -348,6 +348,9 @@ type AttributeChoice struct {
 	Groups []string // names of the groups defining the key
 	// UsesDesign says one of those groups uses the design in question.
 	UsesDesign bool
+	// NotPublicIn names those groups where the attribute is not public,
+	// whose certificates never draw it.
+	NotPublicIn []string
 }
 
 // AttributeChoices lists the custom attributes defined by the groups in
@@ -388,6 +391,9 @@ func (s *Service) AttributeChoices(ctx context.Context, only []int64, designID i
 				out = append(out, AttributeChoice{Attribute: a})
 			}
 			out[i].Groups = append(out[i].Groups, r.Name)
+			if !a.Visibility.Shows(AudiencePublic) {
+				out[i].NotPublicIn = append(out[i].NotPublicIn, r.Name)
+			}
 			if designID != 0 && r.DesignID == designID {
 				out[i].UsesDesign = true
 			}

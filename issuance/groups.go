@@ -25,13 +25,13 @@ var attributeKeyRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
 // StandardAttributes are the attribute keys every credential has; a group's
 // custom attributes may not reuse them.
 var StandardAttributes = []Attribute{
-	{Key: "recipient_name", Label: "Recipient Name", Type: TextAttr, Required: true},
-	{Key: "recipient_email", Label: "Recipient Email", Type: TextAttr, Required: true},
-	{Key: "issued_on", Label: "Issue Date", Type: DateAttr, Required: true},
-	{Key: "expires_on", Label: "Expiry Date", Type: DateAttr},
-	{Key: "group_name", Label: "Group Name", Type: TextAttr},
-	{Key: "course_name", Label: "Course Name", Type: TextAttr},
-	{Key: "credential_id", Label: "Credential ID", Type: TextAttr},
+	{Key: "recipient_name", Label: "Recipient Name", Type: TextAttr, Required: true, Visibility: VisibilityPublic},
+	{Key: "recipient_email", Label: "Recipient Email", Type: TextAttr, Required: true, Visibility: VisibilityRecipient},
+	{Key: "issued_on", Label: "Issue Date", Type: DateAttr, Required: true, Visibility: VisibilityPublic},
+	{Key: "expires_on", Label: "Expiry Date", Type: DateAttr, Visibility: VisibilityPublic},
+	{Key: "group_name", Label: "Group Name", Type: TextAttr, Visibility: VisibilityPublic},
+	{Key: "course_name", Label: "Course Name", Type: TextAttr, Visibility: VisibilityPublic},
+	{Key: "credential_id", Label: "Credential ID", Type: TextAttr, Visibility: VisibilityPublic},
 }
 
 func isStandardKey(k string) bool {
@@ -168,6 +168,7 @@ func checkGroup(g *Group) []apperr.FieldError {
 		default:
 			bad(f+".type", fmt.Sprintf("Type %q must be text, date or number.", a.Type))
 		}
+		checkAttributeVisibility(a, f, bad)
 	}
 	return fe
 }
@@ -235,16 +236,17 @@ func (s *Service) CreateGroup(ctx context.Context, actor string, g Group) (Group
 // design). Forbidding duplicates in a group where a recipient already holds
 // two live credentials is a Conflict.
 func (s *Service) UpdateGroup(ctx context.Context, actor string, g Group) (Group, error) {
-	if fe := checkGroup(&g); len(fe) > 0 {
-		return Group{}, apperr.Fields("The group has problems.", fe)
-	}
-	attrs, _ := json.Marshal(g.Attributes)
 	var out Group
 	err := db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
 		old, err := groupTx(ctx, tx, g.ID, true)
 		if err != nil {
 			return err
 		}
+		keepVisibilities(&g, old)
+		if fe := checkGroup(&g); len(fe) > 0 {
+			return apperr.Fields("The group has problems.", fe)
+		}
+		attrs, _ := json.Marshal(g.Attributes)
 		if g.DesignID == 0 {
 			g.DesignID = old.DesignID
 		}
@@ -277,7 +279,7 @@ func (s *Service) UpdateGroup(ctx context.Context, actor string, g Group) (Group
 			}
 		}
 		if out.Name != old.Name || out.CourseName != old.CourseName || out.Description != old.Description ||
-			out.CourseLink != old.CourseLink || out.DesignID != old.DesignID {
+			out.CourseLink != old.CourseLink || out.DesignID != old.DesignID || signedAttributesChanged(old, out) {
 			// Published credentials embed the achievement: their signatures
 			// are stale from now (see PublicCredential.Version); re-sign them.
 			if err := achievementChanged(ctx, tx, g.ID, now); err != nil {

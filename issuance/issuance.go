@@ -11,7 +11,9 @@
 // of the features built on it (issuance/imports, signing, delivery, staff,
 // api, public); it tells them of changes with jobs it defines (ChangedJob,
 // EmailJob) and lets them read what they need through its methods
-// (LockPublic, PublicVersionOf, RevokedSeqs, PublicGroup...).
+// (LockPublic, PublicVersionOf, RevokedSeqs, PublicGroup...). Who may see
+// each attribute of a credential is decided here too, once, for every
+// surface (Group.Visible, Group.VisibleAttributes, Credential.VisibleValues).
 package issuance
 
 import "time"
@@ -61,6 +63,13 @@ type Attribute struct {
 	Label    string        `json:"label"`
 	Type     AttributeType `json:"type"`
 	Required bool          `json:"required"`
+	// Visibility says who sees its values (see Group.Visible); empty on
+	// input means VisibilityRecipient.
+	Visibility Visibility `json:"visibility"`
+	// ResultType marks a result (a grade, a score) with its Open Badges
+	// ResultType; a public result goes into the signed credential. "" for
+	// an attribute that is not a result.
+	ResultType ResultType `json:"result_type"`
 }
 
 // Group is a collection of learners who completed the same achievement.

@@ -7,6 +7,7 @@ package issuance
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -97,6 +98,9 @@ type LearnerStatus struct {
 	// CredentialID and State are "" when the learner holds none.
 	CredentialID string
 	State        State
+	// Values are the credential's custom attributes the learner may see
+	// (AudienceRecipient), in the group's order.
+	Values []VisibleValue
 }
 
 // LearnerStatus returns group groupID and a learner's credential in it that
@@ -106,9 +110,10 @@ type LearnerStatus struct {
 // every visit. A published one is preferred over an unpublished one, then
 // the newest. A missing group is an apperr.NotFound.
 func (s *Service) LearnerStatus(ctx context.Context, groupID int64, externalRef, email string) (LearnerStatus, error) {
-	const q = `SELECT ` + groupCols + groupSettingCols + `, COALESCE(c.cid, '') AS credential_id, COALESCE(c.cstate, '') AS credential_state
+	const q = `SELECT ` + groupCols + groupSettingCols + `, COALESCE(c.cid, '') AS credential_id, COALESCE(c.cstate, '') AS credential_state,
+	COALESCE(c.cattrs, '{}') AS credential_attributes
 FROM groups LEFT JOIN LATERAL (
-	SELECT id AS cid, state AS cstate FROM credentials
+	SELECT id AS cid, state AS cstate, attributes AS cattrs FROM credentials
 	WHERE group_id = $1 AND state IN ('published', 'unpublished')
 	  AND ((external_ref = $2 AND $2 <> '') OR (lower(recipient_email) = lower($3) AND $3 <> ''))
 	ORDER BY (external_ref = $2) DESC NULLS LAST, (state = 'published') DESC, seq DESC
@@ -118,6 +123,7 @@ WHERE groups.id = $1`
 		groupRow
 		CredentialID    string `db:"credential_id"`
 		CredentialState string `db:"credential_state"`
+		CredentialAttrs []byte `db:"credential_attributes"`
 	}
 	err := s.stmts().GetContext(ctx, &r, q, groupID, externalRef, email)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -130,5 +136,10 @@ WHERE groups.id = $1`
 	if err != nil {
 		return LearnerStatus{}, err
 	}
-	return LearnerStatus{Group: g, CredentialID: r.CredentialID, State: State(r.CredentialState)}, nil
+	c := Credential{Attributes: map[string]string{}}
+	if err := json.Unmarshal(r.CredentialAttrs, &c.Attributes); err != nil {
+		return LearnerStatus{}, fmt.Errorf("credential %s attributes: %w", r.CredentialID, err)
+	}
+	return LearnerStatus{Group: g, CredentialID: r.CredentialID, State: State(r.CredentialState),
+		Values: c.VisibleValues(g, AudienceRecipient)}, nil
 }

@@ -169,8 +169,14 @@ func (a *api) patchGroup(c *gin.Context) error {
 	b := groupBody{Name: g.Name, CourseName: g.CourseName, Description: g.Description, CourseLink: g.CourseLink,
 		Language: g.Language, DesignID: g.DesignID, Attributes: g.Attributes, ValidityMonths: g.ValidityMonths,
 		AllowDuplicates: g.AllowDuplicates, AvailableToInstructors: g.AvailableToInstructors, AllowAutoPublish: g.AllowAutoPublish}
+	// Attributes decode into a fresh slice (encoding/json would reuse the
+	// current elements by position); absent means unchanged.
+	b.Attributes = nil
 	if err := decode(c, &b); err != nil {
 		return err
+	}
+	if b.Attributes == nil {
+		b.Attributes = g.Attributes
 	}
 	b.apply(&g)
 	if g, err = a.s.UpdateGroup(c.Request.Context(), p.Actor(), g); err != nil {

@@ -44,7 +44,13 @@ type emailData struct {
 	// it has none or the site is not served over https (mail clients load
 	// remote images over https only).
 	LogoURL string
+	// Fields are the custom attributes the recipient may see (public and
+	// recipient-only ones; never staff-only), labelled, in the group's order.
+	Fields []emailField
 }
+
+// emailField is one labelled attribute value of the credential.
+type emailField struct{ Label, Value string }
 
 // emailSegment is a run of text in the email; Link is set where the text is
 // the credential's URL.
@@ -73,7 +79,11 @@ func (s *Service) CredentialEmail(c issuance.Credential, g issuance.Group, d iss
 			download = issuance.Link{Label: "Download your badge image", URL: s.Core.BadgeURL(c.ID)}
 		}
 	}
-	return renderEmail(o, vals, d.PrimaryColor, download, to, reason)
+	var fields []emailField
+	for _, v := range c.VisibleValues(g, issuance.AudienceRecipient) {
+		fields = append(fields, emailField{Label: v.Label, Value: v.Display()})
+	}
+	return renderEmail(o, vals, d.PrimaryColor, download, fields, to, reason)
 }
 
 // PreviewEmail renders o's publish email for an example recipient, so an
@@ -84,12 +94,12 @@ func (s *Service) PreviewEmail(o issuance.Organisation) (mail.Message, error) {
 		"course_name": "DS 101: Introduction to Data Science", "issued_on": s.now().Format(issuance.HumanDate),
 		"issuer_name": o.Name, "credential_url": s.Core.CredentialURL("example0credential0id"), "credential_id": "example0credential0id",
 	}
-	return renderEmail(o, vals, "", issuance.Link{}, "ada.lovelace@example.edu", "publish")
+	return renderEmail(o, vals, "", issuance.Link{}, nil, "ada.lovelace@example.edu", "publish")
 }
 
-func renderEmail(o issuance.Organisation, vals map[string]string, color string, download issuance.Link, to, reason string) (mail.Message, error) {
+func renderEmail(o issuance.Organisation, vals map[string]string, color string, download issuance.Link, fields []emailField, to, reason string) (mail.Message, error) {
 	data := emailData{To: to, Achievement: vals["credential_name"], CourseName: vals["course_name"], URL: vals["credential_url"],
-		CredentialID: vals["credential_id"], Issuer: o.Name, Color: color, Lang: o.Language, Download: download}
+		CredentialID: vals["credential_id"], Issuer: o.Name, Color: color, Lang: o.Language, Download: download, Fields: fields}
 	if strings.HasPrefix(o.LogoURL, "https://") {
 		data.LogoURL = o.LogoURL
 	}

@@ -41,8 +41,16 @@ func testPublishedCredentialEmail(t *testing.T, batch bool) {
 	ctx := context.Background()
 	catcher := mustCatcher(t, "")
 	w := emailWorker(t, s, d, catcher.URL(), batch)
-	g := mustGroup(t, s, func(g *issuance.Group) { g.Name = "Data <Science> & Ethics" })
-	cs := mustCreate(t, s, g.ID, item(`Ada "<b>" Lovelace`, "ada@example.edu"), item("Grace", "grace@example.edu"))
+	// Grade is for the recipient (the default), the advisor's note for
+	// staff only: the email shows the grade, never the note.
+	g := mustGroup(t, s, func(g *issuance.Group) {
+		g.Name = "Data <Science> & Ethics"
+		g.Attributes = append(g.Attributes, issuance.Attribute{Key: "advisor_note", Label: "Advisor note", Visibility: issuance.VisibilityStaff})
+	})
+	ada := item(`Ada "<b>" Lovelace`, "ada@example.edu")
+	ada.Attributes["advisor_note"] = "Staff-only note about Ada"
+	ada.Attributes["completed"] = "2026-06-01"
+	cs := mustCreate(t, s, g.ID, ada, item("Grace", "grace@example.edu"))
 	if _, err := s.Publish(ctx, actor, issuance.Selection{IDs: []string{cs[0].ID}}); err != nil {
 		t.Fatal(err)
 	}
@@ -59,11 +67,14 @@ func testPublishedCredentialEmail(t *testing.T, batch bool) {
 	if m.To[0] != "ada@example.edu" || m.Subject != "Your credential for Data <Science> & Ethics" {
 		t.Fatalf("to %v subject %q", m.To, m.Subject)
 	}
-	if err := contains(m.Text, link, "Data <Science> & Ethics", `Ada "<b>" Lovelace`, "DS 101"); err != nil {
+	if err := contains(m.Text, link, "Data <Science> & Ethics", `Ada "<b>" Lovelace`, "DS 101", "Grade: 91.5", "Completed: 1 June 2026"); err != nil {
 		t.Fatalf("text: %v\n%s", err, m.Text)
 	}
-	if err := contains(m.HTML, `href="`+link+`"`, "Data &lt;Science&gt; &amp; Ethics", "Ada &#34;&lt;b&gt;&#34; Lovelace"); err != nil {
+	if err := contains(m.HTML, `href="`+link+`"`, "Data &lt;Science&gt; &amp; Ethics", "Ada &#34;&lt;b&gt;&#34; Lovelace", "Grade: 91.5"); err != nil {
 		t.Fatalf("html: %v\n%s", err, m.HTML)
+	}
+	if strings.Contains(m.Text+m.HTML, "Staff-only note") || strings.Contains(m.Text+m.HTML, "Advisor note") {
+		t.Fatal("the email shows a staff-only attribute")
 	}
 	if strings.Contains(m.HTML, "<b>") {
 		t.Fatal("recipient name not escaped in HTML")

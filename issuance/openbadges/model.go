@@ -42,6 +42,27 @@ type Achievement struct {
 	Description     string   `json:"description"`
 	Criteria        Criteria `json:"criteria"`
 	Image           *Image   `json:"image,omitempty"`
+	// ResultDescription describes each result a credential of the
+	// achievement may carry (a grade, a score).
+	ResultDescription []ResultDescription `json:"resultDescription,omitempty"`
+}
+
+// ResultDescription is an OB 3.0 ResultDescription: one kind of result of
+// an achievement. Its id is a stable URI under the achievement's, which a
+// Result names.
+type ResultDescription struct {
+	ID         string   `json:"id"`
+	Type       []string `json:"type"`
+	Name       string   `json:"name"`
+	ResultType string   `json:"resultType"` // an OB 3.0 ResultType, e.g. LetterGrade
+}
+
+// Result is an OB 3.0 Result: the recipient's value of one of the
+// achievement's ResultDescriptions.
+type Result struct {
+	Type              []string `json:"type"`
+	ResultDescription string   `json:"resultDescription"`
+	Value             string   `json:"value"`
 }
 
 // Profile is an OB 3.0 Profile: the issuing organisation.
@@ -70,6 +91,7 @@ type Subject struct {
 	Type        []string         `json:"type"`
 	Identifier  []IdentityObject `json:"identifier"`
 	Achievement Achievement      `json:"achievement"`
+	Result      []Result         `json:"result,omitempty"`
 }
 
 // Schema is a credentialSchema entry.
@@ -117,7 +139,9 @@ func EmailHash(email, salt string) string {
 	return "sha256$" + hex.EncodeToString(h[:])
 }
 
-// NewCredential assembles a credential (without proof).
+// NewCredential assembles a credential (without proof). Its results, if
+// any, are set on CredentialSubject.Result, each naming one of a's
+// ResultDescriptions.
 func NewCredential(id string, issuer Profile, a Achievement, r Recipient, validFrom, validUntil string, status StatusEntry) Credential {
 	issuer.Context = nil
 	a.Context = nil

@@ -186,6 +186,34 @@ func (c *Credential) NQuads() (string, error) {
 	if a.Image != nil {
 		w.add(ach, "<"+ob+"image>", w.image(a.Image))
 	}
+	described := map[string]bool{}
+	for _, rd := range a.ResultDescription {
+		if !slices.Equal(rd.Type, []string{"ResultDescription"}) {
+			return "", errors.New("nquads: resultDescription type must be [ResultDescription]")
+		}
+		rid := w.iri(rd.ID)
+		w.add(ach, "<"+ob+"resultDescription>", rid)
+		w.add(rid, rdfType, "<"+ob+"ResultDescription>")
+		w.add(rid, "<"+schemaOrg+"name>", w.lit(rd.Name))
+		w.add(rid, "<"+ob+"resultType>", w.lit(rd.ResultType))
+		described[rd.ID] = true
+	}
+	// Results are blank nodes; each names a distinct ResultDescription, so
+	// their first-degree quads differ (see canonical).
+	for i, r := range s.Result {
+		if !slices.Equal(r.Type, []string{"Result"}) {
+			return "", errors.New("nquads: result type must be [Result]")
+		}
+		if !described[r.ResultDescription] {
+			return "", fmt.Errorf("nquads: result %d names no resultDescription of the achievement", i)
+		}
+		described[r.ResultDescription] = false // one result per description
+		b := fmt.Sprintf("_:result%d", i)
+		w.add("_:subject", "<"+ob+"result>", b)
+		w.add(b, rdfType, "<"+ob+"Result>")
+		w.add(b, "<"+ob+"resultDescription>", w.typed(r.ResultDescription, "<"+obXSD+"anyURI>"))
+		w.add(b, "<"+schemaOrg+"value>", w.lit(r.Value))
+	}
 	for _, sc := range c.CredentialSchema {
 		if sc.Type != SchemaType {
 			return "", fmt.Errorf("nquads: unexpected credentialSchema type %q", sc.Type)

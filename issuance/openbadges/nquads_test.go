@@ -174,3 +174,74 @@ func BenchmarkCanonicalGeneral(b *testing.B) {
 		}
 	}
 }
+
+// withResults gives c's achievement two result descriptions and its
+// subject a value for each, as a group's public result attributes do.
+func withResults(c openbadges.Credential, grade, score string) openbadges.Credential {
+	a := &c.CredentialSubject.Achievement
+	a.ResultDescription = []openbadges.ResultDescription{
+		{ID: a.ID + "#result-grade", Type: []string{"ResultDescription"}, Name: "Final grade", ResultType: "LetterGrade"},
+		{ID: a.ID + "#result-score", Type: []string{"ResultDescription"}, Name: "Score \"raw\"", ResultType: "RawScore"},
+	}
+	c.CredentialSubject.Result = []openbadges.Result{
+		{Type: []string{"Result"}, ResultDescription: a.ID + "#result-grade", Value: grade},
+		{Type: []string{"Result"}, ResultDescription: a.ID + "#result-score", Value: score},
+	}
+	return c
+}
+
+// TestNQuadsWithResultsMatchGeneral: results and their descriptions are
+// canonicalised as the general JSON-LD path does (the terms come from the
+// pinned OB 3.0.3 context), including equal values and escaping.
+func TestNQuadsWithResultsMatchGeneral(t *testing.T) {
+	for _, vals := range [][2]string{{"A", "90"}, {"90", "90"}, {"B+ \"très bien\"", "87.5\n(curved)"}, {"", "0"}} {
+		c := withResults(sample("Ana", "Desc", "2027-06-30T23:59:59Z", true), vals[0], vals[1])
+		fast, err := c.NQuads()
+		if err != nil {
+			t.Fatalf("%q: %v", vals, err)
+		}
+		b, _ := json.Marshal(c)
+		general, err := openbadges.Canonical(b, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(general, fast); d != "" {
+			t.Fatalf("%q: direct N-Quads differ from json-gold (-general +direct):\n%s", vals, d)
+		}
+		if !strings.Contains(fast, "vocab.html#Result>") || !strings.Contains(fast, `"LetterGrade"`) {
+			t.Fatalf("%q: the canonical form lacks the result:\n%s", vals, fast)
+		}
+	}
+	// A result must name one of the achievement's descriptions.
+	c := withResults(sample("Ana", "Desc", "", false), "A", "1")
+	c.CredentialSubject.Result[0].ResultDescription = "https://laurel.example.edu/achievements/7#result-other"
+	if _, err := c.NQuads(); err == nil {
+		t.Fatal("a result naming no description canonicalises")
+	}
+	// Changing a result's value breaks the signature.
+	_, priv, _ := ed25519.GenerateKey(nil)
+	signed, err := withResults(sample("Ana", "Desc", "", true), "A", "90").Sign(priv, "did:web:laurel.example.edu#key-1", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := priv.Public().(ed25519.PublicKey)
+	if err := signed.Verify(pub); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	signed.CredentialSubject.Result = []openbadges.Result{signed.CredentialSubject.Result[0], signed.CredentialSubject.Result[1]}
+	signed.CredentialSubject.Result[0].Value = "A+"
+	if err := signed.Verify(pub); err == nil {
+		t.Fatal("a changed grade still verifies")
+	}
+}
+
+func BenchmarkSignCredentialWithResults(b *testing.B) {
+	_, priv, _ := ed25519.GenerateKey(nil)
+	c := withResults(sample("José Ñúñez", "A description of the achievement.", "2027-06-30T23:59:59Z", true), "A-", "92")
+	created := time.Now()
+	for b.Loop() {
+		if _, err := c.Sign(priv, "did:web:laurel.example.edu#key-1", created); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -51,10 +52,17 @@ func mustSigningFixture(t *testing.T) signingFixture {
 		g.DesignID = badge.ID
 		g.Description = "Foundations of data science: \"tidy\" data, models and their limits."
 		g.CourseLink = "https://canvas.example.edu/courses/42"
+		// A public result (signed as an Open Badges result) and an
+		// attribute for the recipient only (never signed).
+		g.Attributes = []issuance.Attribute{
+			{Key: "grade", Label: "Final grade", Type: issuance.NumberAttr, Required: true, Visibility: issuance.VisibilityPublic, ResultType: "Percent"},
+			{Key: "remark", Label: "Remark", Type: issuance.TextAttr},
+		}
 	})
 	a := item("José Ñúñez-王", "Jose@Example.edu")
 	b := item("Bea Smith", "bea@example.edu")
 	b.ExpiresOn = "2099-12-31"
+	b.Attributes = map[string]string{"grade": "87.5", "remark": "Private remark for Bea"}
 	cs := mustCreate(t, s, g.ID, a, b)
 	if _, err := s.Publish(ctx, actor, issuance.Selection{IDs: []string{cs[0].ID, cs[1].ID}}); err != nil {
 		t.Fatal(err)
@@ -503,7 +511,7 @@ func TestIndependentVerification(t *testing.T) {
 	}
 	f := mustSigningFixture(t)
 	c := f.creds[1] // the one that expires (exp claim)
-	bundle := func() map[string]any {
+	bundle := func(tamperGrade bool) map[string]any {
 		docs := map[string]any{}
 		get := func(path string) json.RawMessage {
 			code, body, _ := fetch(t, f.url+path, "")
@@ -514,6 +522,18 @@ func TestIndependentVerification(t *testing.T) {
 		}
 		cred := get("/c/" + c.ID + ".json")
 		jwt := string(get("/c/" + c.ID + ".jwt"))
+		// The credential verified carries its public result, and nothing of
+		// the attribute for the recipient only.
+		ach := "https://laurel.test/achievements/" + strconv.FormatInt(f.group.ID, 10)
+		for _, want := range []string{`"result":[{"type":["Result"],"resultDescription":"` + ach + `#result-grade","value":"87.5"}]`,
+			`"resultDescription":[{"id":"` + ach + `#result-grade","type":["ResultDescription"],"name":"Final grade","resultType":"Percent"}]`} {
+			if !bytes.Contains(cred, []byte(want)) {
+				t.Fatalf("signed credential lacks %s:\n%s", want, cred)
+			}
+		}
+		if bytes.Contains(cred, []byte("Private remark")) || bytes.Contains(must64(t, strings.Split(jwt, ".")[1]), []byte("Private remark")) {
+			t.Fatal("the signed credential carries an attribute for the recipient only")
+		}
 		// The test resolves https://laurel.test (the deployment's URL) to
 		// the test server, as DNS would.
 		docs["did:web:laurel.test"] = get("/.well-known/did.json")
@@ -522,6 +542,9 @@ func TestIndependentVerification(t *testing.T) {
 		docs[h["kid"]] = get(strings.TrimPrefix(h["kid"], "https://laurel.test"))
 		docs["https://laurel.test/status/0"] = get("/status/0")
 		tampered := strings.Replace(string(cred), `"identityHash":"Bea Smith"`, `"identityHash":"Bea Smitt"`, 1)
+		if tamperGrade { // the result is signed too
+			tampered = strings.Replace(string(cred), `"value":"87.5"`, `"value":"97.5"`, 1)
+		}
 		if tampered == string(cred) {
 			t.Fatal("could not find the name to tamper with")
 		}
@@ -555,8 +578,8 @@ func TestIndependentVerification(t *testing.T) {
 			Error                           string
 		}
 	}
-	run := func() result {
-		b, _ := json.Marshal(bundle())
+	run := func(tamperGrade bool) result {
+		b, _ := json.Marshal(bundle(tamperGrade))
 		path := filepath.Join(t.TempDir(), "bundle.json")
 		if err := os.WriteFile(path, b, 0o600); err != nil {
 			t.Fatal(err)
@@ -575,7 +598,7 @@ func TestIndependentVerification(t *testing.T) {
 		}
 		return r
 	}
-	r := run()
+	r := run(false)
 	t.Logf("before revocation: %+v", r)
 	if len(r.ContextMismatch) > 0 {
 		t.Fatalf("npm contexts differ from Laurel's pinned copies: %v", r.ContextMismatch)
@@ -585,6 +608,9 @@ func TestIndependentVerification(t *testing.T) {
 	}
 	if r.Tampered.Verified {
 		t.Fatal("independent verifier accepted a credential whose name changed by one character")
+	}
+	if r := run(true); !r.Credential.Verified || r.Tampered.Verified {
+		t.Fatalf("independent verifier with the grade changed: %+v", r)
 	}
 	if !r.JWT.Verified || !r.JWT.SameCredential || r.JWT.Alg != "ES256" || r.JWT.Jti != "https://laurel.test/c/"+c.ID || r.JWT.Exp == nil ||
 		strings.Join(r.JWT.Headers, ",") != "alg,kid,typ" {
@@ -596,7 +622,7 @@ func TestIndependentVerification(t *testing.T) {
 	if _, err := f.s.Revoke(context.Background(), actor, c.ID, "Issued in error"); err != nil {
 		t.Fatal(err)
 	}
-	r = run()
+	r = run(false)
 	t.Logf("after revocation: %+v", r)
 	if !r.Status.ListVerified || !r.Status.Revoked {
 		t.Fatalf("status after revocation: %+v", r.Status)

@@ -118,12 +118,15 @@ func (s *Service) View(ctx context.Context, c issuance.Credential, preview bool)
 	}
 	d.Image, d.Logo = nil, nil
 	v.Design = d
-	for _, a := range g.Attributes {
-		if val := c.Attributes[a.Key]; val != "" {
-			v.Fields = append(v.Fields, ViewField{Key: a.Key, Label: a.Label, Value: formatValue(a.Type, val)})
-		}
+	// The page, the staff preview of it and the PDF are public: they show
+	// only what the group makes public, whatever the design ticks print.
+	for _, a := range c.VisibleValues(g, issuance.AudiencePublic) {
+		v.Fields = append(v.Fields, ViewField{Key: a.Key, Label: a.Label, Value: a.Display()})
 	}
 	for _, k := range d.PrintedAttributes {
+		if !g.Visible(k, issuance.AudiencePublic) {
+			continue
+		}
 		if f, ok := v.Field(k); ok && f.Value != "" {
 			v.Printed = append(v.Printed, f)
 		}
@@ -156,15 +159,6 @@ func (v CredentialView) Field(key string) (ViewField, bool) {
 		}
 	}
 	return ViewField{}, false
-}
-
-func formatValue(t issuance.AttributeType, v string) string {
-	if t == issuance.DateAttr {
-		if d, err := time.Parse(issuance.DateLayout, v); err == nil {
-			return d.Format(issuance.HumanDate)
-		}
-	}
-	return v
 }
 
 // Register mounts the public credential page /c/:id, its design

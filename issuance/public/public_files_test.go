@@ -46,7 +46,13 @@ func TestCertificatePDF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := mustGroup(t, s, func(g *issuance.Group) { g.DesignID = cert.ID; g.ValidityMonths = intp(24) })
+	// The design prints grade and completed; only grade is public, so
+	// completed is never drawn.
+	g := mustGroup(t, s, func(g *issuance.Group) {
+		g.DesignID = cert.ID
+		g.ValidityMonths = intp(24)
+		g.Attributes[0].Visibility = issuance.VisibilityPublic
+	})
 	bg := mustGroup(t, s, func(g *issuance.Group) { g.Name = "Badge Group"; g.DesignID = badge.ID })
 	// A line that starts in Latin: pdftotext puts an Arabic run inside it
 	// back into logical order (certpdf's tests cover lines that start in
@@ -67,10 +73,15 @@ func TestCertificatePDF(t *testing.T) {
 	}
 	text := testenv.PDFText(t, pdf)
 	for _, want := range []string{norm.NFKC.String(name), "Certificate of Achievement", "Data Science Foundations", "DS 101",
-		"Grade", "91.5", "Completed", "1 June 2026", "Issued by Laurel · 30 June 2026 · Expires 30 June 2028",
+		"Grade", "91.5", "Issued by Laurel · 30 June 2026 · Expires 30 June 2028",
 		"Credential ID " + cs[0].ID, "https://laurel.test/c/" + cs[0].ID} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("PDF text lacks %q:\n%s", want, text)
+		}
+	}
+	for _, hidden := range []string{"Completed", "1 June 2026"} {
+		if strings.Contains(text, hidden) {
+			t.Fatalf("the PDF draws %q, an attribute for the recipient only:\n%s", hidden, text)
 		}
 	}
 

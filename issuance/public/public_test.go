@@ -59,7 +59,11 @@ func TestPublicCredentialPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert := mustGroup(t, s, func(g *issuance.Group) { g.ValidityMonths = intp(12) })
+	// Grade is public; completed is for the recipient only.
+	cert := mustGroup(t, s, func(g *issuance.Group) {
+		g.ValidityMonths = intp(12)
+		g.Attributes[0].Visibility = issuance.VisibilityPublic
+	})
 	bg := mustGroup(t, s, func(g *issuance.Group) { g.Name = "Badge Group"; g.DesignID = badge.ID })
 	it := item(`Ada <script>alert(1)</script>`, "ada@example.edu")
 	it.Attributes["completed"] = "2026-06-01"
@@ -78,10 +82,13 @@ func TestPublicCredentialPage(t *testing.T) {
 			t.Fatalf("status %d", code)
 		}
 		if err := contains(body, "Ada &lt;script&gt;alert(1)&lt;/script&gt;", "Data Science Foundations", "DS 101",
-			"Issued by", "Laurel", "30 June 2026", "30 June 2027", "Grade", "91.5", "Completed", "1 June 2026",
+			"Issued by", "Laurel", "30 June 2026", "30 June 2027", "Grade", "91.5",
 			"Verified: signed by Laurel", "Data Integrity proof: passed", "VC-JWT: passed", "Revocation status: passed",
 			"Validity dates: passed", cs[0].ID, "https://laurel.test/c/"+cs[0].ID, "Certificate of Completion", "Status: published"); err != nil {
 			t.Fatalf("%v\n%s", err, body)
+		}
+		if strings.Contains(body, "Completed") || strings.Contains(body, "1 June 2026") {
+			t.Fatal("the public page shows an attribute for the recipient only")
 		}
 		if strings.Contains(body, "<script>alert") || strings.Contains(body, "Sign out") {
 			t.Fatal("unescaped name or staff header on the public page")

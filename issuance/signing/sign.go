@@ -146,7 +146,31 @@ func (s *Service) achievement(g issuance.Group, kind issuance.DesignKind, hasIma
 	if hasImage {
 		a.Image = &openbadges.Image{ID: a.ID + "/image", Type: "Image"}
 	}
+	for _, at := range g.PublicResults() {
+		a.ResultDescription = append(a.ResultDescription, openbadges.ResultDescription{ID: resultDescriptionID(a.ID, at.Key),
+			Type: []string{"ResultDescription"}, Name: at.Label, ResultType: string(at.ResultType)})
+	}
 	return a
+}
+
+// resultDescriptionID is the stable URI of the result attribute key of the
+// achievement achievementID: a fragment of the achievement's document,
+// which describes it.
+func resultDescriptionID(achievementID, key string) string {
+	return achievementID + "#result-" + key
+}
+
+// results are the public results credential c carries: one per public
+// result attribute of its group that has a value (see issuance.Group.Visible;
+// nothing else of the custom attributes is signed).
+func results(c issuance.PublicCredential, achievementID string) []openbadges.Result {
+	var out []openbadges.Result
+	for _, v := range c.VisibleValues(c.Group, issuance.AudiencePublic) {
+		if v.ResultType != "" {
+			out = append(out, openbadges.Result{Type: []string{"Result"}, ResultDescription: resultDescriptionID(achievementID, v.Key), Value: v.Value})
+		}
+	}
+	return out
 }
 
 func criteriaNarrative(g issuance.Group, iss IssuerIdentity) string {
@@ -172,9 +196,12 @@ func (s *Service) openBadge(c issuance.PublicCredential, iss IssuerIdentity) ope
 		// Valid through the whole expiry day, as Credential.Expired reads it.
 		until = c.ExpiresOn.Format(issuance.DateLayout) + "T23:59:59Z"
 	}
-	return openbadges.NewCredential(s.Core.CredentialURL(c.ID), s.profile(iss), s.achievement(c.Group, c.Kind, c.HasImage, iss),
+	a := s.achievement(c.Group, c.Kind, c.HasImage, iss)
+	b := openbadges.NewCredential(s.Core.CredentialURL(c.ID), s.profile(iss), a,
 		openbadges.Recipient{Email: c.Recipient.Email, Name: c.Recipient.Name, Salt: s.salt(c.ID)},
 		c.IssuedOn.Format(issuance.DateLayout)+"T00:00:00Z", until, s.statusEntry(c.Seq))
+	b.CredentialSubject.Result = results(c, a.ID)
+	return b
 }
 
 // signed is one credential's signed artefacts.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/openbadges"
 )
 
@@ -53,5 +54,34 @@ func TestJWTPayloadIsJSON(t *testing.T) {
 	}
 	if _, ok := m["exp"]; ok {
 		t.Fatalf("exp without validUntil: %s", p)
+	}
+}
+
+// TestResultsArePublicResultsOnly: the signed achievement describes the
+// group's public result attributes, and a credential carries a result for
+// each of them it has a value for; recipient or staff results, and public
+// attributes that are not results, are not signed.
+func TestResultsArePublicResultsOnly(t *testing.T) {
+	s := &Service{BaseURL: "https://laurel.test/"}
+	g := issuance.Group{ID: 7, Name: "G", CourseName: "C", Attributes: []issuance.Attribute{
+		{Key: "grade", Label: "Grade", Visibility: issuance.VisibilityPublic, ResultType: "LetterGrade"},
+		{Key: "score", Label: "Score", Visibility: issuance.VisibilityPublic, ResultType: "RawScore"},
+		{Key: "gpa", Label: "GPA", Visibility: issuance.VisibilityRecipient, ResultType: "GradePointAverage"},
+		{Key: "rank", Label: "Rank", Visibility: issuance.VisibilityStaff, ResultType: "Result"},
+		{Key: "honours", Label: "Honours", Visibility: issuance.VisibilityPublic},
+	}}
+	a := s.achievement(g, issuance.Certificate, false, IssuerIdentity{Name: "U"})
+	want := []openbadges.ResultDescription{
+		{ID: "https://laurel.test/achievements/7#result-grade", Type: []string{"ResultDescription"}, Name: "Grade", ResultType: "LetterGrade"},
+		{ID: "https://laurel.test/achievements/7#result-score", Type: []string{"ResultDescription"}, Name: "Score", ResultType: "RawScore"},
+	}
+	if d := cmp.Diff(want, a.ResultDescription); d != "" {
+		t.Fatalf("result descriptions (-want +got):\n%s", d)
+	}
+	c := issuance.PublicCredential{Group: g, Credential: issuance.Credential{Attributes: map[string]string{
+		"grade": "B+", "gpa": "3.3", "rank": "4", "honours": "yes"}}} // no score
+	wantR := []openbadges.Result{{Type: []string{"Result"}, ResultDescription: "https://laurel.test/achievements/7#result-grade", Value: "B+"}}
+	if d := cmp.Diff(wantR, results(c, a.ID)); d != "" {
+		t.Fatalf("results (-want +got):\n%s", d)
 	}
 }

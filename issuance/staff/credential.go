@@ -77,7 +77,7 @@ func formFromCredential(cr issuance.Credential, g issuance.Group) amendForm {
 		f.ExpiresOn = cr.ExpiresOn.Format(issuance.DateLayout)
 	}
 	for _, a := range g.Attributes {
-		f.Attrs = append(f.Attrs, attrCell{Key: a.Key, Label: a.Label, Type: a.Type, Required: a.Required, Value: cr.Attributes[a.Key]})
+		f.Attrs = append(f.Attrs, attrCell{Key: a.Key, Label: a.Label, Type: a.Type, Required: a.Required, Value: cr.Attributes[a.Key], Visibility: a.Visibility})
 	}
 	return f
 }

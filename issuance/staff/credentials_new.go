@@ -26,6 +26,8 @@ type attrCell struct {
 	Required   bool
 	Value      string
 	Error      string
+	// Visibility is who else sees the value (the credential page says it).
+	Visibility issuance.Visibility
 }
 
 // recipientRow is one row of the "Create Credentials" form. Inputs are

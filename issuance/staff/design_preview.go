@@ -19,6 +19,8 @@ import (
 type attrChoice struct {
 	Key, Label, Groups  string
 	Checked, UsesDesign bool
+	// NotPublicIn names the groups whose certificates never draw it.
+	NotPublicIn string
 }
 
 // uploadedImageMarker stands, in a live preview, for an image chosen in the
@@ -41,7 +43,8 @@ func (u *ui) designExtras(c *gin.Context, p *auth.Principal, page *designFormPag
 	for _, ch := range choices {
 		known[ch.Key] = true
 		page.Choices = append(page.Choices, attrChoice{Key: ch.Key, Label: ch.Label, Groups: strings.Join(ch.Groups, ", "),
-			Checked: slices.Contains(page.Design.PrintedAttributes, ch.Key), UsesDesign: ch.UsesDesign})
+			Checked: slices.Contains(page.Design.PrintedAttributes, ch.Key), UsesDesign: ch.UsesDesign,
+			NotPublicIn: strings.Join(ch.NotPublicIn, ", ")})
 	}
 	for _, k := range page.Design.PrintedAttributes {
 		if !slices.Contains(StandardPrinted, k) && !known[k] {
@@ -65,7 +68,13 @@ func sampleView(d issuance.Design, choices []issuance.AttributeChoice, issuer st
 	cr := issuance.Credential{ID: "sample", State: issuance.Published, Recipient: issuance.Recipient{Name: "Alex Example", Email: "alex@example.edu"},
 		IssuedOn: today, Attributes: map[string]string{}}
 	for _, ch := range choices {
-		g.Attributes = append(g.Attributes, ch.Attribute)
+		// The sample draws an attribute as a group where it is public would.
+		a := ch.Attribute
+		a.Visibility = issuance.VisibilityStaff
+		if len(ch.NotPublicIn) < len(ch.Groups) {
+			a.Visibility = issuance.VisibilityPublic
+		}
+		g.Attributes = append(g.Attributes, a)
 		cr.Attributes[ch.Key] = "(" + ch.Label + ")"
 	}
 	v := public.CredentialView{Credential: cr, Group: g, Issuer: issuer, IssuedOn: today.Format(issuance.HumanDate), Preview: true}
@@ -83,10 +92,13 @@ func sampleView(d issuance.Design, choices []issuance.AttributeChoice, issuer st
 	}
 	d.Image, d.Logo = nil, nil
 	v.Design = d
-	for _, a := range g.Attributes {
+	for _, a := range g.VisibleAttributes(issuance.AudiencePublic) {
 		v.Fields = append(v.Fields, public.ViewField{Key: a.Key, Label: a.Label, Value: cr.Attributes[a.Key]})
 	}
 	for _, k := range d.PrintedAttributes {
+		if !g.Visible(k, issuance.AudiencePublic) {
+			continue
+		}
 		if f, ok := v.Field(k); ok && f.Value != "" {
 			v.Printed = append(v.Printed, f)
 		}

@@ -71,11 +71,13 @@ func (u *ui) groupOverview(c *gin.Context) error {
 
 // attrRow is one custom attribute row of the group form.
 type attrRow struct {
-	Index    int
-	Key      string
-	Label    string
-	Type     string
-	Required bool
+	Index      int
+	Key        string
+	Label      string
+	Type       string
+	Required   bool
+	Visibility string
+	ResultType string
 }
 
 // groupFormPage is /groups/new and /groups/:id/edit.
@@ -91,6 +93,8 @@ type groupFormPage struct {
 	Errors          formErrors
 	OtherErrors     []string // errors that belong to no input
 	AttributeTypes  []issuance.AttributeType
+	Visibilities    []issuance.Visibility
+	ResultTypes     []issuance.ResultType
 	LanguageOptions []string
 }
 
@@ -106,13 +110,16 @@ func (u *ui) groupFormPage(c *gin.Context, g issuance.Group, isNew bool) (groupF
 	page := groupFormPage{
 		New: isNew, Group: g, DesignID: g.DesignID, Designs: designs, Errors: formErrors{},
 		AttributeTypes:  []issuance.AttributeType{issuance.TextAttr, issuance.DateAttr, issuance.NumberAttr},
+		Visibilities:    issuance.Visibilities,
+		ResultTypes:     issuance.ResultTypes,
 		LanguageOptions: groupLanguages,
 	}
 	if g.ValidityMonths != nil {
 		page.ValidityMonths = strconv.Itoa(*g.ValidityMonths)
 	}
 	for i, a := range g.Attributes {
-		page.Attrs = append(page.Attrs, attrRow{Index: i, Key: a.Key, Label: a.Label, Type: string(a.Type), Required: a.Required})
+		page.Attrs = append(page.Attrs, attrRow{Index: i, Key: a.Key, Label: a.Label, Type: string(a.Type), Required: a.Required,
+			Visibility: string(a.Visibility), ResultType: string(a.ResultType)})
 	}
 	if isNew {
 		page.Title, page.Action = "New group", "/groups/new"
@@ -133,7 +140,7 @@ func (u *ui) groupFormPage(c *gin.Context, g issuance.Group, isNew bool) (groupF
 func (page *groupFormPage) addSpareRows() {
 	n := len(page.Attrs)
 	for i := 0; i < spareAttrRows; i++ {
-		page.Attrs = append(page.Attrs, attrRow{Index: n + i, Type: string(issuance.TextAttr)})
+		page.Attrs = append(page.Attrs, attrRow{Index: n + i, Type: string(issuance.TextAttr), Visibility: string(issuance.VisibilityRecipient)})
 	}
 }
 
@@ -220,11 +227,11 @@ func (u *ui) groupUpdate(c *gin.Context) error {
 	return u.rd.Render(c, http.StatusUnprocessableEntity, "staff_group_form.html", page)
 }
 
-var attrFieldRE = regexp.MustCompile(`^attr_(key|label|type|required)_(\d+)$`)
+var attrFieldRE = regexp.MustCompile(`^attr_(key|label|type|required|visibility|result_type)_(\d+)$`)
 
 // serviceAttrFieldRE matches the service's names for attribute fields,
 // "attributes[2].key" or "attributes.2.key".
-var serviceAttrFieldRE = regexp.MustCompile(`^attributes(?:\[(\d+)\]|\.(\d+))\.?(key|label|type|required)$`)
+var serviceAttrFieldRE = regexp.MustCompile(`^attributes(?:\[(\d+)\]|\.(\d+))\.?(key|label|type|required|visibility|result_type)$`)
 
 // absorb places the service's field errors next to their inputs.
 func (page *groupFormPage) absorb(err error) {
@@ -317,6 +324,9 @@ func (u *ui) parseGroupForm(c *gin.Context, base issuance.Group, isNew bool) (is
 			Label:    trimmed(c, "attr_label_"+s),
 			Type:     trimmed(c, "attr_type_"+s),
 			Required: c.PostForm("attr_required_"+s) != "",
+			// The core checks both and names the field.
+			Visibility: trimmed(c, "attr_visibility_"+s),
+			ResultType: trimmed(c, "attr_result_type_"+s),
 		}
 		if r.Key == "" && r.Label == "" {
 			continue
@@ -342,7 +352,8 @@ func (u *ui) parseGroupForm(c *gin.Context, base issuance.Group, isNew bool) (is
 			errs.Add("attr_type_"+n, "Choose text, date or number.")
 		}
 		rows = append(rows, r)
-		g.Attributes = append(g.Attributes, issuance.Attribute{Key: r.Key, Label: r.Label, Type: issuance.AttributeType(r.Type), Required: r.Required})
+		g.Attributes = append(g.Attributes, issuance.Attribute{Key: r.Key, Label: r.Label, Type: issuance.AttributeType(r.Type), Required: r.Required,
+			Visibility: issuance.Visibility(r.Visibility), ResultType: issuance.ResultType(r.ResultType)})
 	}
 
 	page, err := u.groupFormPage(c, g, isNew)

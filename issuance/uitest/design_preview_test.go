@@ -1,11 +1,13 @@
 package uitest
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/issuance"
 )
 
 // POST /designs/preview draws the form as it stands through the
@@ -14,6 +16,12 @@ import (
 func TestDesignPreviewEndpoint(t *testing.T) {
 	e := mustEnv(t)
 	c := e.signIn("owner@example.edu", auth.Owner)
+	// Hours is public; grade stays for the recipient and staff only.
+	g := e.group
+	g.Attributes[1].Visibility = issuance.VisibilityPublic
+	if _, err := e.svc.UpdateGroup(context.Background(), "test", g); err != nil {
+		t.Fatal(err)
+	}
 	des := e.group.DesignID
 	before := e.designRow(des)
 	r := c.postMultipart("/designs/preview", map[string]string{"design_id": sprint(des), "name": "Classic", "kind": "certificate",
@@ -25,6 +33,15 @@ func TestDesignPreviewEndpoint(t *testing.T) {
 	if strings.Contains(r.body, "<html") || strings.Contains(r.body, "<dt>Grade</dt>") {
 		t.Errorf("not just the design, or grade printed though unticked:\n%s", r.body)
 	}
+	// Grade ticked: a group where it is not public never draws it, and the
+	// form says so.
+	r = c.postMultipart("/designs/preview", map[string]string{"design_id": sprint(des), "name": "Classic", "kind": "certificate",
+		"title": "Diploma of Testing", "primary_color": "#aa3300", "secondary_color": "#00ff00", "print_recipient_name": "1", "print_attr": "grade"}, nil)
+	if r.code != http.StatusOK || strings.Contains(r.body, "<dt>Grade</dt>") {
+		t.Errorf("a non-public attribute drawn in the preview: %d\n%s", r.code, r.body)
+	}
+	r = c.get("/designs/" + sprint(des) + "/edit")
+	contains(t, r.body, `id="printed-public-note"`, "(not public in "+e.group.Name+": never drawn there)")
 	r = c.postMultipart("/designs/preview", map[string]string{"name": "New", "kind": "badge", "primary_color": "#123456", "secondary_color": "#654321"},
 		map[string][]byte{"image": pngBytes})
 	contains(t, r.body, `class="badge card"`, `src="/designs/preview/chosen-image"`)

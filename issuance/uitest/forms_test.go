@@ -41,6 +41,8 @@ func TestGroupForm(t *testing.T) {
 		{"bad attribute key", "attr_key_0", "Grade!", "attr_key_0", "lower-case letters"},
 		{"attribute without label", "attr_label_0", "", "attr_label_0", "Enter a label"},
 		{"standard key", "attr_key_0", "recipient_name", "attr_key_0", "standard attribute"},
+		{"bad visibility", "attr_visibility_0", "everyone", "attr_visibility_0", `Visibility "everyone" must be public, recipient or staff.`},
+		{"bad result type", "attr_result_type_0", "Grade", "attr_result_type_0", `Result type "Grade" must be one of`},
 		{"bad design", "design_id", "x", "design_id", "Choose a design"},
 		{"unknown design", "design_id", "999", "design_id", "does not exist"},
 	}
@@ -97,6 +99,23 @@ func TestGroupForm(t *testing.T) {
 	contains(t, r.body, "Group saved.", "Any course's instructors may map onto it; they may choose to publish completions at once")
 	r = c.get(path)
 	contains(t, r.body, `name="available_to_instructors" value="1" checked`, `name="allow_auto_publish" value="1" checked`)
+
+	// Visibility: a new attribute is for the recipient and staff unless
+	// chosen otherwise; a public result keeps its result type.
+	var attrs string
+	if err := e.db.Get(&attrs, `SELECT attributes::text FROM groups WHERE id = $1`, gid); err != nil {
+		t.Fatal(err)
+	}
+	contains(t, attrs, `"key": "grade"`, `"visibility": "recipient"`, `"result_type": ""`)
+	contains(t, r.body, `<option value="recipient" selected>Recipient and staff only</option>`, `id="visibility-help"`)
+	f.Set("attr_visibility_0", "public")
+	f.Set("attr_result_type_0", "LetterGrade")
+	f.Set("attr_visibility_1", "staff")
+	r = c.follow(c.post(path, f))
+	contains(t, r.body, "Group saved.")
+	r = c.get(path)
+	contains(t, r.body, `<option value="public" selected>Public</option>`, `<option value="LetterGrade" selected>LetterGrade</option>`,
+		`<option value="staff" selected>Staff only</option>`)
 }
 
 // multipartForm builds a design form with optional file uploads.

@@ -206,10 +206,20 @@ func TestBrowserDesignLivePreview(t *testing.T) {
 	if _, _, err := e.accts.CreateUser(context.Background(), "owner@example.edu", "Olive Owner", auth.Owner, nil, password); err != nil {
 		t.Fatal(err)
 	}
+	// Hours is public (a certificate may draw it); grade is not.
+	g := e.group
+	g.Attributes[1].Visibility = issuance.VisibilityPublic
+	if _, err := e.svc.UpdateGroup(context.Background(), "test", g); err != nil {
+		t.Fatal(err)
+	}
 	des := e.group.DesignID
 	before := e.designRow(des)
 	b := e.browser(t, "owner@example.edu")
 	b.run(chromedp.Navigate(b.base+"/designs/"+sprint(des)+"/edit"), chromedp.WaitVisible("#design-preview .certificate"))
+	// Grade is ticked but not public: the preview does not draw it.
+	if b.eval(`[...document.querySelectorAll('#design-preview dt')].some(d => d.textContent === 'Grade')`) {
+		t.Error("a ticked attribute that is not public is drawn")
+	}
 	visible := func(sel string) bool {
 		return b.eval(`(function(){var el=document.querySelector(` + "'" + sel + "'" + `);return !!el && el.checkVisibility()})()`)
 	}

@@ -230,7 +230,9 @@ type studentPage struct {
 	CredentialID string
 	State        string
 	URL          string
-	ManualOnly   bool
+	// Values are the attributes of their credential the learner may see.
+	Values     []issuance.VisibleValue
+	ManualOnly bool
 	// Reviewers says who reviews a credential awaiting review.
 	Reviewers string
 }
@@ -476,6 +478,7 @@ func (s *Service) studentView(ctx context.Context, l *lti.Launch, course courseL
 	p.CredentialID, p.State = st.CredentialID, string(st.State)
 	if st.State == issuance.Published {
 		p.URL = s.baseURL + "/c/" + url.PathEscape(st.CredentialID)
+		p.Values = st.Values
 	}
 	if p.Reviewers, err = s.reviewers(ctx, l); err != nil {
 		return p, err

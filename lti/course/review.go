@@ -342,9 +342,16 @@ func (s *Service) groupCredential(c *gin.Context, r courseReview) (issuance.Cred
 	return cr, err
 }
 
+// instructorsGroup is the course's group as its instructors see it: they
+// are not Laurel staff, so they see (and amend) the attributes the
+// recipient sees, never staff-only ones.
+func instructorsGroup(r courseReview) issuance.Group {
+	return r.g.VisibleTo(issuance.AudienceRecipient)
+}
+
 func (s *Service) credentialPage(r courseReview, cr issuance.Credential) credentialPage {
-	return credentialPage{Token: r.l.Token, CourseTitle: r.l.Context.Title, Group: r.g, Cred: cr,
-		Form: newAmendForm(cr, r.g, nil), CanPublish: r.canPublish, Reviewers: r.reviewers,
+	return credentialPage{Token: r.l.Token, CourseTitle: r.l.Context.Title, Group: instructorsGroup(r), Cred: cr,
+		Form: newAmendForm(cr, instructorsGroup(r), nil), CanPublish: r.canPublish, Reviewers: r.reviewers,
 		BackURL: r.url("/lti/app/credentials", url.Values{"state": {string(cr.State)}})}
 }
 
@@ -380,7 +387,8 @@ func (s *Service) appAmend(c *gin.Context) error {
 	}
 	value := func(field string) string { return strings.TrimSpace(c.PostForm(field)) }
 	done := "amended"
-	a, changed := issuance.FormAmendment(cr, r.g, value)
+	// Staff-only attributes are not on the form; FormAmendment keeps them.
+	a, changed := issuance.FormAmendment(cr, instructorsGroup(r), value)
 	if !changed {
 		done = "unchanged"
 	} else if _, err = s.lti.Review.AmendCredential(c.Request.Context(), reviewActor(r.l), cr.ID, a); err != nil {
@@ -388,7 +396,7 @@ func (s *Service) appAmend(c *gin.Context) error {
 			return err
 		}
 		p := s.credentialPage(r, cr)
-		p.Form = newAmendForm(cr, r.g, value)
+		p.Form = newAmendForm(cr, instructorsGroup(r), value)
 		fields := apperr.FieldErrors(err)
 		switch {
 		case len(fields) == 0 && apperr.Is(err, apperr.Conflict) && a.Email != nil:

@@ -9,7 +9,7 @@
     row.querySelectorAll('input,select').forEach(function(el){
       el.name=el.name.replace(/_\d+$/,'_'+n); el.id=el.name;
       el.removeAttribute('aria-invalid'); el.removeAttribute('aria-describedby');
-      if(el.type==='checkbox'){el.checked=false}else if(el.tagName==='SELECT'){el.selectedIndex=0}else{el.value=''}
+      if(el.type==='checkbox'){el.checked=false}else if(el.tagName==='SELECT'){el.selectedIndex=0;if(el.dataset.default)el.value=el.dataset.default}else{el.value=''}
     });
     row.querySelectorAll('.field-error').forEach(function(e){e.remove()});
     body.appendChild(row);
