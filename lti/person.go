@@ -9,18 +9,17 @@ import (
 
 // PersonUser is one LMS user (a platform's LTI sub) with a person's email.
 type PersonUser struct {
-	PlatformID   int64     `json:"platform_id" db:"platform_id"`
-	Sub          string    `json:"sub" db:"sub"`
-	Name         string    `json:"name" db:"name"`
-	Email        string    `json:"email" db:"email"`
-	CanvasUserID string    `json:"canvas_user_id,omitempty" db:"canvas_user_id"`
-	FirstLaunch  time.Time `json:"first_launch_at" db:"first_launch_at"`
-	LastLaunch   time.Time `json:"last_launch_at" db:"last_launch_at"`
+	PlatformID  int64     `json:"platform_id" db:"platform_id"`
+	Sub         string    `json:"sub" db:"sub"`
+	Name        string    `json:"name" db:"name"`
+	Email       string    `json:"email" db:"email"`
+	FirstLaunch time.Time `json:"first_launch_at" db:"first_launch_at"`
+	LastLaunch  time.Time `json:"last_launch_at" db:"last_launch_at"`
 }
 
 // PersonUsers returns the LMS users whose email is email.
 func (t *Tool) PersonUsers(ctx context.Context, email string) ([]PersonUser, error) {
-	const q = `SELECT platform_id, sub, name, email, canvas_user_id, first_launch_at, last_launch_at FROM lti_users
+	const q = `SELECT platform_id, sub, name, email, first_launch_at, last_launch_at FROM lti_users
 		WHERE lower(email) = $1 ORDER BY platform_id, sub`
 	var out []PersonUser
 	if err := t.db.SelectContext(ctx, &out, q, strings.ToLower(strings.TrimSpace(email))); err != nil {

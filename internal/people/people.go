@@ -141,7 +141,7 @@ func (s *Service) Find(ctx context.Context, email string) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
-	r := Record{Email: email, ExportedAt: s.Core.Time().UTC()}
+	r := Record{Email: strings.ToLower(email), ExportedAt: s.Core.Time().UTC()}
 	creds, emails, err := s.Core.PersonCredentials(ctx, email)
 	if err != nil {
 		return Record{}, err
@@ -205,11 +205,22 @@ func (s *Service) Find(ctx context.Context, email string) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
+	r.AuditEntries = []AuditEntry{}
 	for _, e := range es {
 		r.AuditEntries = append(r.AuditEntries, AuditEntry{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action,
 			EntityType: e.EntityType, EntityID: e.EntityID, Before: e.Before, After: e.After})
 	}
+	// Empty lists, not null, so a script can count them.
+	r.Credentials, r.Emails, r.ImportRows = orEmpty(r.Credentials), orEmpty(r.Emails), orEmpty(r.ImportRows)
+	r.CourseMemberships, r.LMSUsers, r.CanvasUsers = orEmpty(r.CourseMemberships), orEmpty(r.LMSUsers), orEmpty(r.CanvasUsers)
 	return r, nil
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // Empty reports whether Laurel holds nothing about the person.
