@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xuri/excelize/v2"
 
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/issuance"
@@ -376,4 +379,115 @@ func jwtPayload(t *testing.T, jwt string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestAnInterruptedErasureFinishesWhenRunAgain: an erasure that stopped
+// right after the credentials were revoked (the signed documents, import
+// rows and files, LMS rows and audit entries still hold Ada) is finished by
+// running it again: nothing of Ada is left, Bob is untouched. An XLSX
+// import's stored file is rewritten as a CSV of its imported sheet (its
+// other sheet, which also named Ada, is gone) that still reads.
+func TestAnInterruptedErasureFinishesWhenRunAgain(t *testing.T) {
+	app := mustRun(t)
+	ctx := context.Background()
+	f := mustPeople(t, app)
+	g3, err := app.Issuance.CreateGroup(ctx, "test", issuance.Group{Name: "Statistics", CourseName: "ST 110", Language: "en",
+		Attributes: []issuance.Attribute{{Key: "grade", Label: "Grade", Type: issuance.TextAttr}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := excelize.NewFile()
+	sh := x.GetSheetName(0)
+	x.SetSheetRow(sh, "A1", &[]any{"Student name", "Email address", "Completion date", "Grade"})
+	x.SetSheetRow(sh, "A2", &[]any{bobName, bobEmail, time.Date(2026, 5, 17, 0, 0, 0, 0, time.UTC), bobGrade})
+	x.SetSheetRow(sh, "A3", &[]any{adaName, adaEmail, time.Date(2026, 5, 17, 0, 0, 0, 0, time.UTC), adaGrade})
+	style, _ := x.NewStyle(&excelize.Style{NumFmt: 14})
+	x.SetCellStyle(sh, "C2", "C3", style)
+	x.NewSheet("Notes")
+	x.SetSheetRow("Notes", "A1", &[]any{"Notes about " + adaName, adaEmail})
+	var buf bytes.Buffer
+	if err := x.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	im, err := app.Imports.StartImport(ctx, "test", g3.ID, &buf, imports.ImportOptions{FileName: "st110.xlsx"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if im, err = app.Imports.WaitImport(wctx, im.ID, 20*time.Millisecond); err != nil || im.Valid != 2 {
+		t.Fatalf("validated xlsx import: %+v %v", im, err)
+	}
+	if _, err = app.Imports.CommitImport(ctx, "test", im.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if im, err = app.Imports.WaitImport(wctx, im.ID, 20*time.Millisecond); err != nil || im.Created != 2 {
+		t.Fatalf("committed xlsx import: %+v %v", im, err)
+	}
+	// The XLSX is compressed: Bob shows in its bytes once it is a CSV, so
+	// his stored files are compared by their content below.
+	bobBefore := without(occurrences(t, app, bobEmail, bobName, bobGrade), "import_chunks.")
+
+	// The state a crash right after the core's step leaves.
+	tomb, ref, err := app.People.Tombstone(adaEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Issuance.ErasePerson(ctx, "test", adaEmail, tomb); err != nil {
+		t.Fatal(err)
+	}
+	left := strings.Join(occurrences(t, app, adaEmail, adaName, adaGrade), "\n")
+	for _, want := range []string{"credential_signatures.signed_json", "import_rows.email", "import_chunks.data", "lti_users.name", "audit_log.after"} {
+		if !strings.Contains(left, want) {
+			t.Fatalf("the interrupted erasure should leave Ada in %s; left:\n%s", want, left)
+		}
+	}
+
+	e, err := app.People.Erase(ctx, "test", adaEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Ref != ref || e.SignedDocuments != 1 || e.ImportRows != 2 || e.ImportFiles != 2 || e.CredentialsRevoked != 0 {
+		t.Fatalf("the second run: %+v", e)
+	}
+	if hits := occurrences(t, app, adaEmail, adaName, adaGrade, "Notes about"); len(hits) > 0 {
+		t.Fatalf("Ada is still in the database:\n%s", strings.Join(hits, "\n"))
+	}
+	if bobAfter := without(occurrences(t, app, bobEmail, bobName, bobGrade), "import_chunks."); strings.Join(bobAfter, "\n") != strings.Join(bobBefore, "\n") {
+		t.Fatalf("Bob's data changed:\nbefore %v\nafter  %v", bobBefore, bobAfter)
+	}
+	js, _, err := app.Signing.Signed(ctx, f.adaPub.ID)
+	if err != nil || strings.Contains(string(js), "Lovelace") || !strings.Contains(string(js), f.adaPub.ID) {
+		t.Fatalf("signed document after the second run: %v\n%s", err, js)
+	}
+
+	// The XLSX is now the CSV of its sheet, Bob's row as it was (the date as
+	// the reader gave it), and it still reads for the errors download.
+	after, err := app.Imports.Import(ctx, im.ID)
+	if err != nil || after.Format != "csv" {
+		t.Fatalf("import after erasure: %+v %v", after, err)
+	}
+	var file []byte
+	if err := app.DB.Get(&file, `SELECT string_agg(data, ''::bytea ORDER BY n) FROM import_chunks WHERE import_id = $1`, im.ID); err != nil {
+		t.Fatal(err)
+	}
+	want := "Student name,Email address,Completion date,Grade\n" + bobName + "," + bobEmail + ",2026-05-17," + bobGrade + "\n" + tomb.Name + "," + tomb.Email + "\n"
+	if string(file) != want {
+		t.Fatalf("stored file after erasure:\n%q\nwant\n%q", file, want)
+	}
+	var errs bytes.Buffer
+	if err := app.Imports.WriteImportErrors(ctx, &errs, after); err != nil {
+		t.Fatalf("errors download after erasure: %v", err)
+	}
+}
+
+// without drops the hits of columns starting with prefix.
+func without(hits []string, prefix string) []string {
+	var out []string
+	for _, h := range hits {
+		if !strings.HasPrefix(h, prefix) {
+			out = append(out, h)
+		}
+	}
+	return out
 }

@@ -255,6 +255,9 @@ func withoutPerson(cells []string, key string, names []string, t issuance.Tombst
 			out[i] = t.Name
 		}
 	}
+	for len(out) > 0 && out[len(out)-1] == "" {
+		out = out[:len(out)-1]
+	}
 	return out
 }
 
