@@ -26,7 +26,7 @@ func (s *Service) PersonUsers(ctx context.Context, email string) ([]PersonUser, 
 		FROM canvas_users u WHERE lower(u.email) = $1 ORDER BY u.platform_id, u.canvas_user_id`
 	var out []PersonUser
 	if err := s.db.SelectContext(ctx, &out, q, strings.ToLower(strings.TrimSpace(email))); err != nil {
-		return nil, fmt.Errorf("Canvas users of a person: %w", err)
+		return nil, fmt.Errorf("canvas users of a person: %w", err)
 	}
 	return out, nil
 }
