@@ -29,6 +29,9 @@ commands:
   token create --name N --role ROLE [--groups ID,...]
   organisation set --name N [--website U] [--contact-email E] [--logo FILE]
                               name the issuing organisation (nothing is published until it is named)
+  person export --email E     print everything Laurel holds about one person as JSON
+  person erase --email E [--yes]
+                              erase one person (asks for confirmation unless --yes)
   platform add --name N --issuer URL --client-id ID --auth-url URL --token-url URL --jwks-url URL
                [--deployment-id ID]... [--canvas-url URL] [--canvas-token TOKEN]
   platform list
@@ -101,7 +104,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 }
 
 // groupCommands have subcommands: `laurel user` alone is incomplete.
-var groupCommands = map[string]bool{"user": true, "token": true, "organisation": true, "platform": true, "keys": true}
+var groupCommands = map[string]bool{"user": true, "token": true, "organisation": true, "person": true, "platform": true, "keys": true}
 
 func (m *Main) dispatch(ctx context.Context, args []string) error {
 	cmd, rest := args[0], args[1:]
@@ -124,6 +127,10 @@ func (m *Main) dispatch(ctx context.Context, args []string) error {
 		return m.tokenCreate(ctx, rest[1:])
 	case cmd == "organisation" && sub == "set":
 		return m.organisationSet(ctx, rest[1:])
+	case cmd == "person" && sub == "export":
+		return m.personExport(ctx, rest[1:])
+	case cmd == "person" && sub == "erase":
+		return m.personErase(ctx, rest[1:])
 	case cmd == "platform" && sub == "add":
 		return m.platformAdd(ctx, rest[1:])
 	case cmd == "platform" && sub == "list":

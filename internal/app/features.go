@@ -20,6 +20,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/mail"
+	"github.com/laurel-edu/laurel/internal/people"
 	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/api"
@@ -44,13 +45,14 @@ type features struct {
 	Course   *course.Service
 	Canvas   *canvas.Service
 	Mail     *mail.Sender
+	People   *people.Service
 }
 
 // build constructs every feature's service and parses the templates, so a
 // broken template stops start-up.
 func (a *App) build(ctx context.Context) error {
 	pages := append([]fs.FS{auth.Templates, accounts.Templates, staff.Templates, imports.Templates,
-		delivery.Templates, public.Templates, lti.Templates, ltiadmin.Templates, course.Templates, canvas.Templates}, a.opts.Templates...)
+		delivery.Templates, public.Templates, lti.Templates, ltiadmin.Templates, course.Templates, canvas.Templates, people.Templates}, a.opts.Templates...)
 	rd, err := web.NewRenderer(nil, pages...)
 	if err != nil {
 		return fmt.Errorf("templates: %w", err)
@@ -93,6 +95,8 @@ func (a *App) build(ctx context.Context) error {
 	a.LTI.SetLaunchHandler(a.Course.HandleLaunch)
 	// Canvas keeps its platform settings (URL, API token) in its own table.
 	a.LTI.Registry().SetExtension(a.Canvas.PlatformSettings())
+	a.People = &people.Service{DB: a.DB, Core: a.Issuance, Signing: a.Signing, Imports: a.Imports, Course: a.Course,
+		LTI: a.LTI, Canvas: a.Canvas, Keys: a.Config.Keys}
 	if a.Config.SMTPURL != "" {
 		if a.Mail, err = mail.NewSender(a.Config.SMTPURL, a.Config.MailFrom, 8); err != nil {
 			return fmt.Errorf("LAUREL_SMTP_URL: %w", err)
@@ -123,6 +127,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	a.Imports.RegisterAPI(apiv1)
 	a.Course.RegisterAPI(apiv1)
 	a.Canvas.RegisterAPI(apiv1, a.Course)
+	a.People.RegisterAPI(apiv1)
 
 	staffr := r.Group("/", auth.RequireStaff(rd))
 	a.Staff.Register(staffr, rd)
@@ -131,6 +136,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	a.Accounts.RegisterStaff(staffr, rd, a.Auth)
 	ltiadmin.New(a.LTI, a.Log).Register(staffr, rd)
 	a.Canvas.RegisterAdmin(staffr, rd)
+	a.People.RegisterUI(staffr, rd)
 
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/groups") })
 	r.NoRoute(rd.Page(func(c *gin.Context) error {

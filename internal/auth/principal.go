@@ -47,11 +47,12 @@ const (
 	CreateCredentials  Permission = "create_credentials" // form, CSV, API
 	PublishCredentials Permission = "publish"            // review, amend, publish, revoke
 	ViewCredentials    Permission = "view_credentials"   // see credentials of a group
+	ManagePeople       Permission = "manage_people"      // find, export and erase one person (GDPR, FERPA)
 )
 
 var grants = map[Role][]Permission{
-	Owner:      {ManageStaff, ManageGroups, MapCourses, CreateCredentials, PublishCredentials, ViewCredentials},
-	Admin:      {ManageGroups, MapCourses, CreateCredentials, PublishCredentials, ViewCredentials},
+	Owner:      {ManageStaff, ManageGroups, MapCourses, CreateCredentials, PublishCredentials, ViewCredentials, ManagePeople},
+	Admin:      {ManageGroups, MapCourses, CreateCredentials, PublishCredentials, ViewCredentials, ManagePeople},
 	TeamMember: {ManageGroups, MapCourses, CreateCredentials, PublishCredentials, ViewCredentials},
 	Viewer:     {ViewCredentials},
 }

@@ -251,6 +251,9 @@ func (p *public) credential(c *gin.Context) error {
 	if !ok {
 		return p.notFound(c)
 	}
+	if cr.Erased() {
+		return p.erased(c, cr)
+	}
 	v, err := p.s.View(c.Request.Context(), cr, false)
 	if err != nil {
 		return err
@@ -305,4 +308,18 @@ func WriteImage(c *gin.Context, b []byte, typ string, version int64) {
 	c.Header("Cache-Control", "public, max-age=300")
 	c.Header("ETag", fmt.Sprintf(`"%d-%d"`, version, len(b)))
 	c.Data(http.StatusOK, typ, b)
+}
+
+// erased is the page of a credential whose recipient was erased: only that
+// it was revoked, and when; no name, group details or attributes.
+func (p *public) erased(c *gin.Context, cr issuance.Credential) error {
+	iss, err := p.s.Signing.Identity(c.Request.Context())
+	if err != nil {
+		return err
+	}
+	c.Header("Cache-Control", "no-cache")
+	return p.rd.Render(c, http.StatusOK, "public_erased.html", struct {
+		Credential issuance.Credential
+		Issuer     string
+	}{cr, iss.Name})
 }
