@@ -124,8 +124,9 @@ func (b groupBody) apply(g *issuance.Group) {
 
 func (a *api) createGroup(c *gin.Context) error {
 	p := auth.Current(c)
-	// The staff form's rule: a principal limited to groups cannot create one.
-	if err := staffui.RequireNewGroup(p); err != nil {
+	// The staff form's rule: a principal limited to groups may create one
+	// (added to their limit) unless the owner turned that off.
+	if err := staffui.RequireNewGroup(c.Request.Context(), a.s, p); err != nil {
 		return err
 	}
 	var b groupBody
@@ -134,7 +135,7 @@ func (a *api) createGroup(c *gin.Context) error {
 	}
 	var g issuance.Group
 	b.apply(&g)
-	g, err := a.s.CreateGroup(c.Request.Context(), p.Actor(), g)
+	g, err := staffui.CreateGroup(c.Request.Context(), a.s, p, g)
 	if err != nil {
 		return err
 	}

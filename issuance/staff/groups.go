@@ -34,10 +34,14 @@ func (u *ui) groupList(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	canCreate, err := staffui.MayCreateGroup(c.Request.Context(), u.s.Core, p)
+	if err != nil {
+		return err
+	}
 	return u.rd.Render(c, http.StatusOK, "staff_groups.html", groupListPage{
 		Title:     "Groups",
 		Groups:    groups,
-		CanManage: p.Can(auth.ManageGroups) && p.Groups == nil,
+		CanManage: canCreate,
 	})
 }
 
@@ -142,7 +146,7 @@ func (u *ui) groupNew(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := staffui.RequireNewGroup(p); err != nil {
+	if err := staffui.RequireNewGroup(c.Request.Context(), u.s.Core, p); err != nil {
 		return err
 	}
 	// A new group is in the organisation's language unless staff say otherwise.
@@ -157,14 +161,14 @@ func (u *ui) groupNew(c *gin.Context) error {
 	return u.rd.Render(c, http.StatusOK, "staff_group_form.html", page)
 }
 
-// requireNewGroup refuses group creation to viewers and to team members
-// limited to some groups: a group they created would be invisible to them.
+// groupCreate creates a group; a team member limited to some groups gets
+// it added to their groups (staffui.CreateGroup).
 func (u *ui) groupCreate(c *gin.Context) error {
 	p, err := principal(c)
 	if err != nil {
 		return err
 	}
-	if err := staffui.RequireNewGroup(p); err != nil {
+	if err := staffui.RequireNewGroup(c.Request.Context(), u.s.Core, p); err != nil {
 		return err
 	}
 	g, page, err := u.parseGroupForm(c, issuance.Group{}, true)
@@ -172,7 +176,7 @@ func (u *ui) groupCreate(c *gin.Context) error {
 		return err
 	}
 	if len(page.Errors) == 0 {
-		created, err := u.s.Core.CreateGroup(c.Request.Context(), p.Actor(), g)
+		created, err := staffui.CreateGroup(c.Request.Context(), u.s.Core, p, g)
 		if err == nil {
 			auth.SetFlash(c, "Group “"+created.Name+"” created.")
 			return seeOther(c, "/groups/"+strconv.FormatInt(created.ID, 10))
