@@ -30,6 +30,9 @@ func Register(r gin.IRouter, core *issuance.Service) {
 	r.POST("/groups/:id/credentials", web.API(a.createCredentials))
 	r.GET("/groups/:id/credentials", web.API(a.listCredentials))
 	r.POST("/credentials/publish", web.API(a.publish))
+	r.GET("/publish/schedules", web.API(a.schedules))
+	r.GET("/publish/schedules/:id", web.API(a.schedule))
+	r.DELETE("/publish/schedules/:id", web.API(a.cancelSchedule))
 	r.GET("/credentials/:id", web.API(a.credential))
 	r.PATCH("/credentials/:id", web.API(a.patchCredential))
 	r.POST("/credentials/:id/revoke", web.API(a.revoke))
@@ -342,6 +345,9 @@ func (a *api) publish(c *gin.Context) error {
 		IDs            []string `json:"ids"`
 		GroupID        int64    `json:"group_id"`
 		AllUnpublished bool     `json:"all_unpublished"`
+		// PublishAt (RFC 3339) schedules the publish instead (see
+		// publishLater).
+		PublishAt *string `json:"publish_at"`
 	}
 	if err := decode(c, &b); err != nil {
 		return err
@@ -365,6 +371,9 @@ func (a *api) publish(c *gin.Context) error {
 		if err := p.RequireGroup(auth.PublishCredentials, g); err != nil {
 			return err
 		}
+	}
+	if b.PublishAt != nil {
+		return a.publishLater(c, p, sel, *b.PublishAt)
 	}
 	res, err := a.s.Publish(c.Request.Context(), p.Actor(), sel)
 	if err != nil {

@@ -51,6 +51,8 @@ type groupOverviewPage struct {
 	Nav     nav
 	Summary issuance.GroupSummary
 	Design  issuance.Design
+	// Schedules are the group's scheduled publishes, waiting or recently run.
+	Schedules []scheduleView
 }
 
 func (u *ui) groupOverview(c *gin.Context) error {
@@ -68,6 +70,9 @@ func (u *ui) groupOverview(c *gin.Context) error {
 		page.Summary = sums[0]
 	}
 	if page.Design, err = u.s.Core.Design(ctx, g.DesignID); err != nil && !apperr.Is(err, apperr.NotFound) {
+		return err
+	}
+	if page.Schedules, err = u.groupSchedules(ctx, g, p); err != nil {
 		return err
 	}
 	return u.rd.Render(c, http.StatusOK, "staff_group.html", page)
