@@ -32,3 +32,16 @@
   }
   window.addEventListener("resize", schedule);
 })();
+
+// On a phone the header's links fold behind a "Menu" button (a <details>,
+// so it works without this script: then it starts open). Wide screens
+// always show them.
+(function () {
+  "use strict";
+  var menu = document.querySelector("details.site-menu");
+  if (!menu || !window.matchMedia) { return; }
+  var narrow = window.matchMedia("(max-width: 700px)");
+  function fit() { menu.open = !narrow.matches; }
+  fit();
+  narrow.addEventListener("change", fit);
+})();
