@@ -28,7 +28,7 @@ func TestBrowserPlatformsTableDoesNotWrapPerCharacter(t *testing.T) {
 		AuthURL: "https://sso.canvaslms.example.edu/api/lti/authorize_redirect", TokenURL: "https://sso.canvaslms.example.edu/login/oauth2/token",
 		JWKSURL: "https://sso.canvaslms.example.edu/api/lti/security/jwks", DeploymentIDs: []string{"1:8865aa05b4b79b64a91a86042e43af5ea8ae79eb", "2:deadbeef"},
 		AutoRegisterDeployments: &on,
-		GrantedScopes: []string{"https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly", "https://purl.imsglobal.org/spec/lti-ags/scope/score"}}); err != nil {
+		GrantedScopes:           []string{"https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly", "https://purl.imsglobal.org/spec/lti-ags/scope/score"}}); err != nil {
 		t.Fatal(err)
 	}
 	// A platform registered dynamically: its row lists the scopes granted.
