@@ -12,7 +12,6 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
-	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/issuance"
 )
 
@@ -56,7 +55,7 @@ func (u *ui) confirmPage(c *gin.Context, r publishRequest) (publishConfirmPage, 
 	}
 	page.More = max(n-len(page.Recipients), 0)
 	if len(page.Recipients) > 0 {
-		m, err := u.previewFor(ctx, page.Recipients[0])
+		m, err := u.s.Delivery.PublishPreview(ctx, page.Recipients[0])
 		if err != nil {
 			return page, err
 		}
@@ -97,23 +96,6 @@ func (u *ui) publishLater(c *gin.Context, r publishRequest) error {
 		page.Errors.Add(f.Field, f.Message)
 	}
 	return u.rd.Render(c, http.StatusUnprocessableEntity, "staff_publish_confirm.html", page)
-}
-
-// previewFor renders the publish email cr's recipient will receive.
-func (u *ui) previewFor(ctx context.Context, cr issuance.Credential) (mail.Message, error) {
-	g, err := u.s.Core.Group(ctx, cr.GroupID)
-	if err != nil {
-		return mail.Message{}, err
-	}
-	d, err := u.s.Core.Design(ctx, g.DesignID)
-	if err != nil {
-		return mail.Message{}, err
-	}
-	o, err := u.s.Core.Organisation(ctx)
-	if err != nil {
-		return mail.Message{}, err
-	}
-	return u.s.Delivery.CredentialEmail(cr, g, d, o, cr.Recipient.Email, "published")
 }
 
 // scheduleView is one scheduled publish as the group page shows it.
