@@ -200,3 +200,31 @@ func TestBrowserLimitedTeamMemberCreatesAGroup(t *testing.T) {
 		t.Errorf("refused creation changed the database")
 	}
 }
+
+// The owner's organisation page carries the setting, on by default: saving
+// the form without the box turns it off, with the box on again.
+func TestOrganisationPageLimitedCreateSetting(t *testing.T) {
+	e := mustEnv(t)
+	owner := e.signIn("owner@example.edu", auth.Owner)
+	r := owner.get("/admin/organisation")
+	contains(t, r.body, `id="limited_members_create_groups" name="limited_members_create_groups" value="1" checked`)
+	setting := func() bool {
+		t.Helper()
+		var on bool
+		if err := e.db.Get(&on, `SELECT limited_members_create_groups FROM organisation`); err != nil {
+			t.Fatal(err)
+		}
+		return on
+	}
+	form := map[string]string{"name": "University of Example", "language": "en", "email_subject": "", "email_body": ""}
+	if r := owner.postMultipart("/admin/organisation", form, nil); r.code != http.StatusSeeOther || setting() {
+		t.Fatalf("save without the box: %d, setting %v", r.code, setting())
+	}
+	if r := owner.get("/admin/organisation"); strings.Contains(r.body, `value="1" checked> Team members limited`) {
+		t.Error("the box is still ticked")
+	}
+	form["limited_members_create_groups"] = "1"
+	if r := owner.postMultipart("/admin/organisation", form, nil); r.code != http.StatusSeeOther || !setting() {
+		t.Fatalf("save with the box: %d, setting %v", r.code, setting())
+	}
+}
