@@ -1,25 +1,24 @@
 # The two commands of the README's quick start:
 #   make dev    runs Laurel locally (private PostgreSQL, Redis, mail catcher, Canvas sandbox)
 #   make test   runs the whole test suite against real PostgreSQL, Redis, SMTP and Chromium
-# Both install what they need with apt-get when run as root (or with passwordless sudo),
-# and otherwise name the packages to install.
+# Each installs what it needs with apt-get when run as root (or with passwordless sudo),
+# and otherwise names the packages to install: make dev only Go, PostgreSQL and Redis.
 
 GO ?= go
 GO_MIN := 1.26
 # staticcheck is pinned; `go run` fetches it through the Go module proxy once and caches it.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-PACKAGES := postgresql redis-server chromium libimage-exiftool-perl poppler-utils zbar-tools
 
-.PHONY: dev test bench deps build lint fuzz faults npm-deps
+.PHONY: dev test bench deps dev-deps test-deps build lint fuzz faults npm-deps
 
 build:
 	$(GO) build -o bin/laurel ./cmd/laurel
 
-dev: deps build
+dev: dev-deps build
 	./bin/laurel dev
 
 # -p 2: two packages at a time on a 2-core machine; each starts its own servers.
-test: deps npm-deps
+test: test-deps npm-deps
 	@unformatted=$$(gofmt -l cmd lti canvas issuance internal migrations); \
 	 if [ -n "$$unformatted" ]; then echo "gofmt -w these files:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
@@ -27,7 +26,7 @@ test: deps npm-deps
 	$(GO) test -p 2 -count=1 -timeout 14m ./...
 
 # Benchmarks print their figures (seconds, p95/p99 ms, launches/s, events/s, peak MB).
-bench: deps
+bench: test-deps
 	$(GO) test -run '^$$' -bench 'PublishAndDeliver10k' -benchtime 1x ./issuance/delivery/
 	$(GO) test -run '^$$' -bench 'ListUnpublished100k' -benchtime 500x ./issuance/api/
 	$(GO) test -run '^$$' -bench 'ReviewUnpublishedPage' -benchtime 1000x ./issuance/uitest/
@@ -66,21 +65,14 @@ fuzz:
 
 # Real-time fault run (not part of make test): SMTP down 10 minutes with 3,000
 # emails queued, and a laurel worker SIGKILLed while sending; prints FIGURES lines.
-faults: deps
+faults: test-deps
 	$(GO) test -tags faults -count=1 -v -timeout 60m -run 'TestFaultSMTPDownForMinutes|TestKilledWorkerLosesNoMailAndRepeatsAtMostThePool' ./cmd/laurel/
 
-# axe-core (version pinned in its package-lock.json) for the accessibility test in internal/app.
-deps:
-	@command -v $(GO) >/dev/null || { echo "Go $(GO_MIN)+ is required: install it from https://go.dev/dl/ (Debian's golang package is too old)"; exit 1; }
-	@missing=""; \
-	 { command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing="$$missing postgresql"; \
-	 command -v redis-server >/dev/null || missing="$$missing redis-server"; \
-	 command -v node >/dev/null || missing="$$missing nodejs"; \
-	 command -v npm >/dev/null || missing="$$missing npm"; \
-	 [ -x /usr/bin/chromium ] || command -v chromium >/dev/null || missing="$$missing chromium"; \
-	 command -v exiftool >/dev/null || missing="$$missing libimage-exiftool-perl"; \
-	 command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
-	 command -v zbarimg >/dev/null || missing="$$missing zbar-tools"; \
+# What running Laurel needs (dev-deps: Go, PostgreSQL, Redis) and what the
+# tests need besides (test-deps: Node and npm for the pinned verifier and
+# axe-core, Chromium, exiftool, poppler, zbar). Each checks, then installs what is
+# missing with apt-get as root or with passwordless sudo, or names it.
+define install_missing
 	 if [ -n "$$missing" ]; then \
 	   if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo"; else \
 	     echo "Please install:$$missing   (sudo apt-get install -y$$missing)"; exit 1; fi; \
@@ -88,12 +80,33 @@ deps:
 	   $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null || { echo "apt-get install$$missing failed"; exit 1; }; \
 	   for s in postgresql redis-server; do $$SUDO systemctl disable --now $$s >/dev/null 2>&1 || true; done; \
 	 fi
+endef
+
+dev-deps:
+	@command -v $(GO) >/dev/null || { echo "Go $(GO_MIN)+ is required: install it from https://go.dev/dl/ (Debian's golang package is too old)"; exit 1; }
+	@missing=""; \
+	 { command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing="$$missing postgresql"; \
+	 command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	$(install_missing)
+
+test-deps: dev-deps
+	@missing=""; \
+	 command -v node >/dev/null || missing="$$missing nodejs"; \
+	 command -v npm >/dev/null || missing="$$missing npm"; \
+	 [ -x /usr/bin/chromium ] || command -v chromium >/dev/null || missing="$$missing chromium"; \
+	 command -v exiftool >/dev/null || missing="$$missing libimage-exiftool-perl"; \
+	 command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
+	 command -v zbarimg >/dev/null || missing="$$missing zbar-tools"; \
+	$(install_missing)
+
+# deps is test-deps, under its old name.
+deps: test-deps
 
 # Node packages the tests use as independent implementations, pinned by their
 # package-lock.json: the Open Badges verifier and axe-core (accessibility).
 # Installed once, then offline; reinstalled only when a lock file changes.
 NPM_DIRS := issuance/openbadges/testdata/verify internal/browsertest/axe
-npm-deps: deps
+npm-deps: test-deps
 	@for d in $(NPM_DIRS); do \
 	   if [ ! -f $$d/node_modules/.package-lock.json ] || [ $$d/package-lock.json -nt $$d/node_modules/.package-lock.json ]; then \
 	     echo "Installing the npm packages of $$d"; \

@@ -190,6 +190,12 @@ func designError(err error, id int64) error {
 // CreateGroup stores a new group; DesignID 0 means the default design.
 // Invalid input is an apperr.Fields error naming each field.
 func (s *Service) CreateGroup(ctx context.Context, actor string, g Group) (Group, error) {
+	return s.createGroup(ctx, actor, g, nil)
+}
+
+// createGroup is CreateGroup, running then (when not nil) in the same
+// transaction once the group exists.
+func (s *Service) createGroup(ctx context.Context, actor string, g Group, then func(tx *sqlx.Tx, id int64) error) (Group, error) {
 	if strings.TrimSpace(g.Language) == "" {
 		// New groups are in the organisation's default language.
 		o, err := s.Organisation(ctx)
@@ -227,7 +233,13 @@ func (s *Service) CreateGroup(ctx context.Context, actor string, g Group) (Group
 		if out, err = r.group(); err != nil {
 			return err
 		}
-		return audit(ctx, tx, now, actor, "create", "group", fmt.Sprint(out.ID), nil, auditGroup(out))
+		if err := audit(ctx, tx, now, actor, "create", "group", fmt.Sprint(out.ID), nil, auditGroup(out)); err != nil {
+			return err
+		}
+		if then != nil {
+			return then(tx, out.ID)
+		}
+		return nil
 	})
 	return out, err
 }

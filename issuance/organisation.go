@@ -47,6 +47,10 @@ type Organisation struct {
 	// InstructorsMayPublish lets instructors review, amend and publish
 	// their own course's credentials inside the LMS (default off).
 	InstructorsMayPublish bool `json:"instructors_may_publish"`
+	// LimitedMembersCreateGroups lets a team member limited to some groups
+	// create groups, each of which joins their limit (default on, as the
+	// Illinois guide has team members create their groups).
+	LimitedMembersCreateGroups bool `json:"limited_members_create_groups"`
 	// Named tells whether an owner has saved the settings at least once
 	// (the seeded "Laurel" is not a name): until then nothing is published.
 	Named     bool      `json:"named"`
@@ -239,18 +243,19 @@ type orgRow struct {
 	EmailSubject          string         `db:"email_subject"`
 	EmailBody             string         `db:"email_body"`
 	InstructorsMayPublish bool           `db:"instructors_may_publish"`
+	LimitedMembersCreate  bool           `db:"limited_members_create_groups"`
 	NamedAt               sql.NullTime   `db:"named_at"`
 	UpdatedAt             time.Time      `db:"updated_at"`
 }
 
 // orgCols leaves out the logo's bytes: only the logo route reads them.
 const orgCols = `name, website, contact_email, logo_type, sender_name, reply_to, language, email_subject, email_body,
-	instructors_may_publish, named_at, updated_at`
+	instructors_may_publish, limited_members_create_groups, named_at, updated_at`
 
 func (s *Service) organisation(r orgRow) Organisation {
 	o := Organisation{Name: r.Name, Website: r.Website, ContactEmail: r.ContactEmail, LogoType: r.LogoType.String,
 		SenderName: r.SenderName, ReplyTo: r.ReplyTo, Language: r.Language, EmailSubject: r.EmailSubject,
-		EmailBody: r.EmailBody, InstructorsMayPublish: r.InstructorsMayPublish, Named: r.NamedAt.Valid, UpdatedAt: r.UpdatedAt}
+		EmailBody: r.EmailBody, InstructorsMayPublish: r.InstructorsMayPublish, LimitedMembersCreateGroups: r.LimitedMembersCreate, Named: r.NamedAt.Valid, UpdatedAt: r.UpdatedAt}
 	if o.LogoType != "" {
 		// The version defeats caches when the logo changes.
 		o.LogoURL = fmt.Sprintf("%s/organisation/logo?v=%d", strings.TrimRight(s.BaseURL, "/"), r.UpdatedAt.Unix())
@@ -263,7 +268,7 @@ func auditOrganisation(o Organisation, logoBytes int) map[string]any {
 	return map[string]any{"name": o.Name, "website": o.Website, "contact_email": o.ContactEmail,
 		"logo_type": o.LogoType, "logo_bytes": logoBytes, "sender_name": o.SenderName, "reply_to": o.ReplyTo,
 		"language": o.Language, "email_subject": o.EmailSubject, "email_body": o.EmailBody,
-		"instructors_may_publish": o.InstructorsMayPublish}
+		"instructors_may_publish": o.InstructorsMayPublish, "limited_members_create_groups": o.LimitedMembersCreateGroups}
 }
 
 // orgCacheFor is how long Organisation answers from memory: the public page
@@ -374,11 +379,12 @@ func (s *Service) UpdateOrganisation(ctx context.Context, actor string, u Organi
 				logo = CASE WHEN $4 THEN NULL ELSE COALESCE($5, logo) END,
 				logo_type = CASE WHEN $4 THEN NULL WHEN $5::bytea IS NOT NULL THEN $6 ELSE logo_type END,
 				sender_name = $7, reply_to = $8, language = $9, email_subject = $10, email_body = $11,
-				instructors_may_publish = $12, updated_at = $13, named_at = COALESCE(named_at, $13)
+				instructors_may_publish = $12, updated_at = $13, named_at = COALESCE(named_at, $13),
+				limited_members_create_groups = $14
 			WHERE id RETURNING ` + orgCols
 		var r orgRow
 		if err := tx.GetContext(ctx, &r, q, o.Name, o.Website, o.ContactEmail, u.RemoveLogo && u.Logo == nil, u.Logo,
-			o.LogoType, o.SenderName, o.ReplyTo, o.Language, o.EmailSubject, o.EmailBody, o.InstructorsMayPublish, now); err != nil {
+			o.LogoType, o.SenderName, o.ReplyTo, o.Language, o.EmailSubject, o.EmailBody, o.InstructorsMayPublish, now, o.LimitedMembersCreateGroups); err != nil {
 			return fmt.Errorf("update organisation settings: %w", err)
 		}
 		out = s.organisation(r)

@@ -22,6 +22,9 @@ type Service struct {
 	// Actors names who did what in the history pages (audit.Namer); the
 	// app wires the owners of staff, tokens and LMS users. nil: no names.
 	Actors auditlog.Namer
+	// Limits adds a group a limited team member creates to their limit
+	// (CreateGroupInLimit); the app wires the staff accounts.
+	Limits GroupLimits
 	// prepared runs the queries of a launch's student view prepared.
 	prepared     *db.Statements
 	preparedOnce sync.Once

@@ -83,7 +83,8 @@ func (s *Service) now() time.Time {
 }
 
 // Register mounts the pages of the one-time links (GET/POST
-// /account/welcome for an invitation, /account/reset for a password reset),
+// /account/welcome for an invitation, /account/reset for a password reset)
+// and "Forgot your password?" (/account/forgot, which sends a reset link),
 // which need no session; a uses them to end the browser's session. The
 // renderer must hold Templates.
 func (s *Service) Register(r gin.IRouter, rd *web.Renderer, a *auth.Auth) {
@@ -91,6 +92,8 @@ func (s *Service) Register(r gin.IRouter, rd *web.Renderer, a *auth.Auth) {
 		r.GET(linkPath(purpose), noReferrer, rd.Page(s.linkForm(rd, purpose)))
 		r.POST(linkPath(purpose), noReferrer, rd.Page(s.linkUse(rd, a, purpose)))
 	}
+	r.GET("/account/forgot", rd.Page(s.forgotForm(rd)))
+	r.POST("/account/forgot", rd.Page(s.forgotSend(rd)))
 }
 
 // orgName is the organisation's name, "" when it is not named or not wired.

@@ -59,6 +59,9 @@ func accountSubject(purpose, org string) string {
 // name, "" before an owner has named it.
 type accountMailData struct {
 	Name, Email, Role, URL, Expires, Org string
+	// Requested: the reset was asked for with "Forgot your password?",
+	// not sent by an owner.
+	Requested bool
 }
 
 // SendAccountEmail returns the handler for AccountEmailJob; links in the
@@ -74,7 +77,8 @@ func (s *Service) SendAccountEmail(sender *mail.Sender, from, baseURL string) jo
 		if err := json.Unmarshal(j.Payload, &p); err != nil || p.LinkID == 0 {
 			return fmt.Errorf("account email job %d: bad payload %s", j.ID, j.Payload)
 		}
-		const q = `SELECT l.purpose, l.mail_token, l.mail_state, l.expires_at, l.used_at, u.email, u.name, u.role, u.disabled
+		const q = `SELECT l.purpose, l.mail_token, l.mail_state, l.expires_at, l.used_at, u.email, u.name, u.role, u.disabled,
+				l.created_by = 'user:' || u.id || ':' || u.email AS requested
 			FROM account_links l JOIN users u ON u.id = l.user_id WHERE l.id = $1`
 		var r struct {
 			Purpose   string     `db:"purpose"`
@@ -86,6 +90,7 @@ func (s *Service) SendAccountEmail(sender *mail.Sender, from, baseURL string) jo
 			Name      string     `db:"name"`
 			Role      string     `db:"role"`
 			Disabled  bool       `db:"disabled"`
+			Requested bool       `db:"requested"` // asked for on the sign-in page
 		}
 		err := s.db.GetContext(ctx, &r, q, p.LinkID)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -108,7 +113,7 @@ func (s *Service) SendAccountEmail(sender *mail.Sender, from, baseURL string) jo
 		}
 		var body bytes.Buffer
 		data := accountMailData{Name: r.Name, Email: r.Email, Role: auth.Role(r.Role).Label(), URL: link,
-			Expires: r.ExpiresAt.UTC().Format("2 January 2006, 15:04 UTC"), Org: org}
+			Expires: r.ExpiresAt.UTC().Format("2 January 2006, 15:04 UTC"), Org: org, Requested: r.Requested}
 		if err := accountMail[r.Purpose].Execute(&body, data); err != nil {
 			return fmt.Errorf("render %s email for link %d: %w", r.Purpose, p.LinkID, err)
 		}

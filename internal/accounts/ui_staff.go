@@ -160,6 +160,9 @@ type userRowView struct {
 	Link       *linkState
 	LinkLive   bool // the newest link is unused and not expired
 	Self       bool
+	// OnlyOwner is the one owner who can sign in: disabling it is refused
+	// (checkOwnerLeft), so no Disable button is offered.
+	OnlyOwner bool
 }
 
 type userListPage struct {
@@ -198,6 +201,15 @@ func (u *staffUI) userList(c *gin.Context) error {
 			row.LinkLive = l.UsedAt == nil && now.Before(l.ExpiresAt)
 		}
 		page.Users = append(page.Users, row)
+	}
+	owners := 0
+	for _, r := range page.Users {
+		if r.activeOwner() {
+			owners++
+		}
+	}
+	for i := range page.Users {
+		page.Users[i].OnlyOwner = owners == 1 && page.Users[i].activeOwner()
 	}
 	return u.rd.Render(c, http.StatusOK, "accounts_admin_users.html", page)
 }

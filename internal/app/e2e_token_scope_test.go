@@ -114,6 +114,7 @@ func TestGroupLimitedTokenOnEveryAPIRoute(t *testing.T) {
 		{"POST", "/credentials/publish", map[string]any{"ids": []string{cb}}},
 		{"POST", "/credentials/publish", map[string]any{"ids": []string{credsA[0].ID, cb}}},
 		{"POST", "/credentials/publish", map[string]any{"group_id": gb.ID, "all_unpublished": true}},
+		{"POST", "/credentials/publish", map[string]any{"ids": []string{cb}, "publish_at": "2099-01-01T09:00:00Z"}},
 		{"POST", "/credentials/" + cb + "/revoke", map[string]any{"reason": "x"}},
 		{"POST", "/credentials/" + cb + "/resend", nil},
 		{"POST", "/mappings", map[string]any{"platform_id": pl.ID, "canvas_course_id": "303", "group_id": gb.ID}},
@@ -123,6 +124,20 @@ func TestGroupLimitedTokenOnEveryAPIRoute(t *testing.T) {
 		{"DELETE", "/mappings/" + mB, nil},
 		{"POST", "/mappings/" + mB + "/reconcile", nil},
 	}
+	// Creating a group is refused while the owner keeps limited members
+	// from it (on by default; see the end).
+	setLimitedCreate := func(on bool) {
+		t.Helper()
+		o, err := app.Issuance.Organisation(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.LimitedMembersCreateGroups = on
+		if _, err := app.Issuance.UpdateOrganisation(ctx, "test", issuance.OrganisationUpdate{Organisation: o}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setLimitedCreate(false)
 	before := snapshot()
 	for _, r := range refused {
 		code, body := call(r.method, r.path, r.body)
@@ -182,5 +197,18 @@ func TestGroupLimitedTokenOnEveryAPIRoute(t *testing.T) {
 	app.DB.Get(&revoked, `SELECT count(*) FROM credentials WHERE group_id = $1 AND state = 'revoked'`, ga.ID)
 	if published != 1 || revoked != 1 {
 		t.Errorf("group A: %d published, %d revoked; want 1 and 1", published, revoked)
+	}
+
+	// With the setting on, the token creates a group, which joins its limit.
+	setLimitedCreate(true)
+	code, body := call("POST", "/groups", map[string]any{"name": "Made by the script", "course_name": "S 1"})
+	if code != http.StatusCreated {
+		t.Fatalf("POST /groups with the setting on: %d %v", code, body)
+	}
+	if code, body := call("GET", fmt.Sprintf("/groups/%v", body["id"]), nil); code != 200 {
+		t.Errorf("the token cannot read the group it created: %d %v", code, body)
+	}
+	if code, body := call("GET", "/groups/"+b, nil); code != 403 && code != 404 {
+		t.Errorf("creating a group widened the limit beyond it: group B %d %v", code, body)
 	}
 }

@@ -68,6 +68,8 @@ func (a *App) build(ctx context.Context) error {
 	a.Accounts = accounts.New(a.DB, a.Config.Keys)
 	a.Accounts.GroupOptions = a.groupOptions
 	a.Accounts.OrganisationName = orgSettings{a.Issuance}.OrganisationName
+	// A limited team member's new group joins their limit (accounts' table).
+	a.Issuance.Limits = a.Accounts
 	// Administrative commands run without Redis: they use Accounts, never
 	// a session.
 	a.Auth = auth.New(a.Redis, a.Config.Keys, a.Config.BaseURL, a.Accounts)
@@ -150,8 +152,8 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 }
 
 // RunWorkers runs the background jobs until ctx ends: one jobs.Worker for
-// every kind (email, signing, imports, account mail, the Canvas inbox and
-// the scheduled reconciliation), woken by PostgreSQL notifications.
+// every kind (email, signing, imports, account mail, the Canvas inbox, the
+// scheduled reconciliation and scheduled publishes), woken by PostgreSQL notifications.
 func (a *App) RunWorkers(ctx context.Context) error {
 	w := jobs.NewWorker(a.DB, a.Log)
 	w.Listen = a.Config.DatabaseURL
@@ -163,6 +165,7 @@ func (a *App) RunWorkers(ctx context.Context) error {
 	w.HandleBatch(issuance.EmailJob, a.Delivery.SendEmailBatch(a.Mail, a.Config.MailFrom))
 	w.SetPolicy(issuance.EmailJob, delivery.EmailRetry)
 	w.Handle(issuance.ChangedJob, a.Signing.HandleChanged())
+	w.Handle(issuance.PublishScheduleJob, a.Issuance.HandlePublishSchedule)
 	a.Imports.HandleImportJobs(w)
 	a.Canvas.HandleJobs(w)
 	return w.Run(ctx)

@@ -39,6 +39,7 @@ func (a *App) launchDeps(rd *web.Renderer) course.LaunchDeps {
 		AssistantsMayMap: a.Config.AssistantsMayMap,
 		Review:           a.Issuance,
 		Organisation:     orgSettings{a.Issuance},
+		EmailPreview:     a.Delivery.PublishPreview,
 	}
 }
 

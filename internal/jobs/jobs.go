@@ -71,6 +71,23 @@ func Enqueue(ctx context.Context, ext sqlx.ExtContext, kind string, payload any)
 	return id, nil
 }
 
+// EnqueueAt adds one job of kind with payload through ext, due at runAt
+// rather than at once: a worker claims it no earlier than that (a listening
+// worker sleeps until the earliest due job, so it runs on time without
+// polling). Jobs are rows, so a time in the future survives restarts.
+func EnqueueAt(ctx context.Context, ext sqlx.ExtContext, kind string, payload any, runAt time.Time) (int64, error) {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return 0, fmt.Errorf("enqueue %s at %s: %w", kind, runAt.Format(time.RFC3339), err)
+	}
+	const q = `INSERT INTO jobs (kind, payload, run_at) VALUES ($1, $2, $3) RETURNING id`
+	var id int64
+	if err := sqlx.GetContext(ctx, ext, &id, q, kind, b, runAt); err != nil {
+		return 0, fmt.Errorf("enqueue %s at %s: %w", kind, runAt.Format(time.RFC3339), err)
+	}
+	return id, nil
+}
+
 // EnqueueMany adds one job of kind per payload (each already JSON) in one
 // statement, so thousands of jobs cost one round trip.
 func EnqueueMany(ctx context.Context, ext sqlx.ExtContext, kind string, payloads []json.RawMessage) (int, error) {

@@ -30,6 +30,9 @@ func Register(r gin.IRouter, core *issuance.Service) {
 	r.POST("/groups/:id/credentials", web.API(a.createCredentials))
 	r.GET("/groups/:id/credentials", web.API(a.listCredentials))
 	r.POST("/credentials/publish", web.API(a.publish))
+	r.GET("/publish/schedules", web.API(a.schedules))
+	r.GET("/publish/schedules/:id", web.API(a.schedule))
+	r.DELETE("/publish/schedules/:id", web.API(a.cancelSchedule))
 	r.GET("/credentials/:id", web.API(a.credential))
 	r.PATCH("/credentials/:id", web.API(a.patchCredential))
 	r.POST("/credentials/:id/revoke", web.API(a.revoke))
@@ -124,8 +127,9 @@ func (b groupBody) apply(g *issuance.Group) {
 
 func (a *api) createGroup(c *gin.Context) error {
 	p := auth.Current(c)
-	// The staff form's rule: a principal limited to groups cannot create one.
-	if err := staffui.RequireNewGroup(p); err != nil {
+	// The staff form's rule: a principal limited to groups may create one
+	// (added to their limit) unless the owner turned that off.
+	if err := staffui.RequireNewGroup(c.Request.Context(), a.s, p); err != nil {
 		return err
 	}
 	var b groupBody
@@ -134,7 +138,7 @@ func (a *api) createGroup(c *gin.Context) error {
 	}
 	var g issuance.Group
 	b.apply(&g)
-	g, err := a.s.CreateGroup(c.Request.Context(), p.Actor(), g)
+	g, err := staffui.CreateGroup(c.Request.Context(), a.s, p, g)
 	if err != nil {
 		return err
 	}
@@ -347,6 +351,9 @@ func (a *api) publish(c *gin.Context) error {
 		IDs            []string `json:"ids"`
 		GroupID        int64    `json:"group_id"`
 		AllUnpublished bool     `json:"all_unpublished"`
+		// PublishAt (RFC 3339) schedules the publish instead (see
+		// publishLater).
+		PublishAt *string `json:"publish_at"`
 	}
 	if err := decode(c, &b); err != nil {
 		return err
@@ -370,6 +377,9 @@ func (a *api) publish(c *gin.Context) error {
 		if err := p.RequireGroup(auth.PublishCredentials, g); err != nil {
 			return err
 		}
+	}
+	if b.PublishAt != nil {
+		return a.publishLater(c, p, sel, *b.PublishAt)
 	}
 	res, err := a.s.Publish(c.Request.Context(), p.Actor(), sel)
 	if err != nil {

@@ -21,6 +21,9 @@ type organisationBody struct {
 	ReplyTo               string `json:"reply_to"`
 	Language              string `json:"language"`
 	InstructorsMayPublish bool   `json:"instructors_may_publish"`
+	// LimitedMembersCreateGroups: team members limited to some groups may
+	// create groups, each joining their limit.
+	LimitedMembersCreateGroups bool `json:"limited_members_create_groups"`
 }
 
 // organisationJSON is the answer: the body's fields plus what the server
@@ -34,7 +37,8 @@ type organisationJSON struct {
 
 func organisationOut(o issuance.Organisation) organisationJSON {
 	return organisationJSON{organisationBody: organisationBody{Name: o.Name, Website: o.Website, ContactEmail: o.ContactEmail,
-		SenderName: o.SenderName, ReplyTo: o.ReplyTo, Language: o.Language, InstructorsMayPublish: o.InstructorsMayPublish},
+		SenderName: o.SenderName, ReplyTo: o.ReplyTo, Language: o.Language, InstructorsMayPublish: o.InstructorsMayPublish,
+		LimitedMembersCreateGroups: o.LimitedMembersCreateGroups},
 		LogoURL: o.LogoURL, Named: o.Named, UpdatedAt: o.UpdatedAt.UTC().Format(time.RFC3339)}
 }
 
@@ -72,6 +76,7 @@ func (a *api) patchOrganisation(c *gin.Context) error {
 	}
 	o.Name, o.Website, o.ContactEmail, o.SenderName, o.ReplyTo, o.Language, o.InstructorsMayPublish =
 		b.Name, b.Website, b.ContactEmail, b.SenderName, b.ReplyTo, b.Language, b.InstructorsMayPublish
+	o.LimitedMembersCreateGroups = b.LimitedMembersCreateGroups
 	out, err := a.s.UpdateOrganisation(ctx, p.Actor(), issuance.OrganisationUpdate{Organisation: o})
 	if err != nil {
 		return err

@@ -34,10 +34,14 @@ func (u *ui) groupList(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	canCreate, err := staffui.MayCreateGroup(c.Request.Context(), u.s.Core, p)
+	if err != nil {
+		return err
+	}
 	return u.rd.Render(c, http.StatusOK, "staff_groups.html", groupListPage{
 		Title:     "Groups",
 		Groups:    groups,
-		CanManage: p.Can(auth.ManageGroups) && p.Groups == nil,
+		CanManage: canCreate,
 	})
 }
 
@@ -47,6 +51,8 @@ type groupOverviewPage struct {
 	Nav     nav
 	Summary issuance.GroupSummary
 	Design  issuance.Design
+	// Schedules are the group's scheduled publishes, waiting or recently run.
+	Schedules []scheduleView
 }
 
 func (u *ui) groupOverview(c *gin.Context) error {
@@ -64,6 +70,9 @@ func (u *ui) groupOverview(c *gin.Context) error {
 		page.Summary = sums[0]
 	}
 	if page.Design, err = u.s.Core.Design(ctx, g.DesignID); err != nil && !apperr.Is(err, apperr.NotFound) {
+		return err
+	}
+	if page.Schedules, err = u.groupSchedules(ctx, g, p); err != nil {
 		return err
 	}
 	return u.rd.Render(c, http.StatusOK, "staff_group.html", page)
@@ -149,7 +158,7 @@ func (u *ui) groupNew(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := staffui.RequireNewGroup(p); err != nil {
+	if err := staffui.RequireNewGroup(c.Request.Context(), u.s.Core, p); err != nil {
 		return err
 	}
 	// A new group is in the organisation's language unless staff say otherwise.
@@ -164,14 +173,14 @@ func (u *ui) groupNew(c *gin.Context) error {
 	return u.rd.Render(c, http.StatusOK, "staff_group_form.html", page)
 }
 
-// requireNewGroup refuses group creation to viewers and to team members
-// limited to some groups: a group they created would be invisible to them.
+// groupCreate creates a group; a team member limited to some groups gets
+// it added to their groups (staffui.CreateGroup).
 func (u *ui) groupCreate(c *gin.Context) error {
 	p, err := principal(c)
 	if err != nil {
 		return err
 	}
-	if err := staffui.RequireNewGroup(p); err != nil {
+	if err := staffui.RequireNewGroup(c.Request.Context(), u.s.Core, p); err != nil {
 		return err
 	}
 	g, page, err := u.parseGroupForm(c, issuance.Group{}, true)
@@ -179,7 +188,7 @@ func (u *ui) groupCreate(c *gin.Context) error {
 		return err
 	}
 	if len(page.Errors) == 0 {
-		created, err := u.s.Core.CreateGroup(c.Request.Context(), p.Actor(), g)
+		created, err := staffui.CreateGroup(c.Request.Context(), u.s.Core, p, g)
 		if err == nil {
 			auth.SetFlash(c, "Group “"+created.Name+"” created.")
 			return seeOther(c, "/groups/"+strconv.FormatInt(created.ID, 10))

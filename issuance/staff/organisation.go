@@ -136,6 +136,7 @@ func (u *ui) parseOrganisationForm(c *gin.Context, old issuance.Organisation) (i
 	o.EmailSubject = trimmed(c, "email_subject")
 	o.EmailBody = c.PostForm("email_body")
 	o.InstructorsMayPublish = c.PostForm("instructors_may_publish") != ""
+	o.LimitedMembersCreateGroups = c.PostForm("limited_members_create_groups") != ""
 	upd := issuance.OrganisationUpdate{Organisation: o, RemoveLogo: c.PostForm("remove_logo") != ""}
 	page := u.newOrganisationPage(o)
 	if logo, _, present, msg := upload(c, "logo"); msg != "" {

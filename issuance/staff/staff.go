@@ -34,6 +34,9 @@ type Service struct {
 	Core     *issuance.Service
 	Public   *public.Service   // the credential preview
 	Delivery *delivery.Service // the email preview
+	// Location is the zone scheduled publishing times are typed and shown
+	// in (nil: the server's, time.Local).
+	Location *time.Location
 }
 
 // New returns the staff pages over core, previewing through pub and dlv.
@@ -67,6 +70,7 @@ func (s *Service) Register(r gin.IRouter, rd *web.Renderer) {
 	r.GET("/groups/:id/unpublished", p(u.unpublished))
 	r.POST("/groups/:id/publish/confirm", p(u.publishConfirm))
 	r.POST("/groups/:id/publish", p(u.publish))
+	r.POST("/groups/:id/publish/schedules/:sid/cancel", p(u.scheduleCancel))
 	r.GET("/groups/:id/published", p(u.published))
 	r.GET("/credentials/:id", p(u.credential))
 	r.GET("/credentials/:id/preview", p(u.credentialPreview))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/issuance"
 )
 
@@ -170,13 +171,22 @@ func (u *ui) published(c *gin.Context) error {
 	return u.renderList(c, ok, "staff_published.html", page)
 }
 
-// publishConfirmPage is the "Confirm" step.
+// publishConfirmPage is the "Confirm" step: who will receive what, and
+// when (now, or at a date and time).
 type publishConfirmPage struct {
 	Title string
 	Nav   nav
 	Sel   issuance.Selection
 	Count int
 	Back  string
+	// Recipients are the first confirmRecipients by name; More the rest.
+	Recipients []issuance.Credential
+	More       int
+	// Email is the email the first recipient will receive.
+	Email *mail.Message
+	// PublishAt is the date and time as typed; Zone the zone it is read in.
+	PublishAt, Zone, MinAt string
+	Errors                 formErrors
 }
 
 // publishRequest is what both publishing steps (Confirm, then Publish) post.
@@ -216,23 +226,24 @@ func (u *ui) publishConfirm(c *gin.Context) error {
 	if err := u.s.Core.PublishAllowed(c.Request.Context()); err != nil {
 		return err
 	}
-	n, err := u.s.Core.CountPublishable(c.Request.Context(), r.sel)
+	page, err := u.confirmPage(c, r)
 	if err != nil {
 		return err
 	}
-	if n == 0 {
+	if page.Count == 0 {
 		auth.SetFlash(c, "None of the selected credentials can be published (already published or revoked).")
 		return seeOther(c, r.back)
 	}
-	return u.rd.Render(c, http.StatusOK, "staff_publish_confirm.html", publishConfirmPage{
-		Title: "Confirm publishing · " + r.g.Name, Nav: newNav(r.g, r.p, "unpublished"), Sel: r.sel, Count: n, Back: r.back,
-	})
+	return u.rd.Render(c, http.StatusOK, "staff_publish_confirm.html", page)
 }
 
 func (u *ui) publish(c *gin.Context) error {
 	r, ok, err := u.readPublish(c)
 	if !ok {
 		return err
+	}
+	if c.PostForm("when") == "later" {
+		return u.publishLater(c, r)
 	}
 	res, err := u.s.Core.Publish(c.Request.Context(), r.p.Actor(), r.sel)
 	if err != nil {

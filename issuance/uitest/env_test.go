@@ -80,6 +80,7 @@ func mustEnv(t testing.TB) *env {
 	a := auth.New(testenv.Redis(t), keys, "http://laurel.test", acc)
 	svc := issuance.New(d, "http://laurel.test")
 	svc.Actors = acc
+	svc.Limits = acc
 	rd, err := web.NewRenderer(nil, auth.Templates, staff.Templates, imports.Templates, delivery.Templates,
 		public.Templates)
 	if err != nil {

@@ -91,6 +91,7 @@ func TestTeamMemberOutsideGroups(t *testing.T) {
 	}
 
 	o := gid(e.other)
+	e.setLimitedCreate(false) // creating groups is their right only while the owner allows it
 	before := e.snapshot()
 	for _, p := range []string{"/groups/" + o, "/groups/" + o + "/unpublished", "/groups/" + o + "/published", "/groups/" + o + "/credentials/new", "/groups/" + o + "/edit", "/credentials/" + otherID, "/credentials/" + otherID + "/preview"} {
 		forbidden(t, tm.get(p), "GET "+p)
@@ -98,7 +99,7 @@ func TestTeamMemberOutsideGroups(t *testing.T) {
 	forbidden(t, tm.post("/groups/"+o+"/publish", url.Values{"all": {"1"}}), "publish other group")
 	forbidden(t, tm.post("/groups/"+o+"/credentials/new", url.Values{"action": {"create"}, "name_0": {"X"}, "email_0": {"x@example.edu"}, "issued_on_0": {"2026-01-01"}}), "create in other group")
 	forbidden(t, tm.post("/credentials/"+otherID, url.Values{"name": {"Changed"}}), "amend in other group")
-	forbidden(t, tm.post("/groups/new", url.Values{"name": {"G"}, "course_name": {"C"}}), "limited member creating a group")
+	forbidden(t, tm.post("/groups/new", url.Values{"name": {"G"}, "course_name": {"C"}}), "limited member creating a group while the owner does not allow it")
 	// Smuggling another group's IDs through their own group's publish form
 	// publishes nothing: the selection is limited to the group in the URL.
 	r = tm.post("/groups/"+gid(e.group)+"/publish/confirm", url.Values{"ids": {otherID}})

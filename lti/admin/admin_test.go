@@ -50,6 +50,7 @@ func newAdminEnv(t *testing.T) *adminEnv {
 	must(t, err)
 	r := gin.New()
 	r.Use(web.Recovery(rd), a.Load())
+	web.RegisterStatic(r) // the pages' styles and scripts, for the browser tests
 	a.Register(r, rd)
 	admin.New(e.tool, nil).Register(r.Group("/", auth.RequireStaff(rd)), rd)
 	ae := &adminEnv{env: e, auth: a, accounts: acc}

@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/internal/text"
 	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/laurel-edu/laurel/issuance"
@@ -71,6 +72,10 @@ type LaunchDeps struct {
 	// the LMS, and names who does otherwise; nil: they may not, and the
 	// pages say "staff".
 	Organisation Organisation
+	// EmailPreview renders the publish email a credential's recipient will
+	// receive (issuance/delivery's template), for the Confirm step; nil: no
+	// preview.
+	EmailPreview func(ctx context.Context, cr issuance.Credential) (mail.Message, error)
 }
 
 // RegisterLaunch sets the dependencies of the launch views and mounts their

@@ -22,6 +22,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
 	"github.com/laurel-edu/laurel/internal/testenv"
 	"github.com/laurel-edu/laurel/internal/web"
+	"github.com/laurel-edu/laurel/issuance/delivery"
 	"github.com/laurel-edu/laurel/lti"
 	"github.com/laurel-edu/laurel/lti/course"
 )
@@ -102,6 +103,7 @@ func newLaunchEnvOn(t *testing.T, crossSite bool) *launchEnv {
 		Renderer:     rd,
 		Review:       e.iss,
 		Organisation: e.org,
+		EmailPreview: delivery.New(e.iss, nil).PublishPreview,
 	})
 	web.RegisterStatic(r)
 	h = r

@@ -19,6 +19,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/lti"
 )
@@ -40,6 +41,9 @@ type Review interface {
 	Outside(ctx context.Context, sel issuance.Selection) ([]string, error)
 	// CountPublishable is the Confirm step's figure.
 	CountPublishable(ctx context.Context, sel issuance.Selection) (int, error)
+	// PublishRecipients lists up to limit of the credentials Publish would
+	// publish, by recipient name: the people the Confirm step names.
+	PublishRecipients(ctx context.Context, sel issuance.Selection, limit int) ([]issuance.Credential, error)
 	// PublishAllowed is the refusal Publish would give before the
 	// organisation is named, so the Confirm step says so first.
 	PublishAllowed(ctx context.Context) error
@@ -413,7 +417,8 @@ func (s *Service) appAmend(c *gin.Context) error {
 	return nil
 }
 
-// confirmPage is the Confirm step: how many credentials and emails.
+// confirmPage is the Confirm step: how many credentials and emails, the
+// first recipients by name, and the email the first of them will receive.
 type confirmPage struct {
 	Token       string
 	CourseTitle string
@@ -421,7 +426,13 @@ type confirmPage struct {
 	Sel         issuance.Selection
 	Count       int
 	BackURL     string
+	Recipients  []issuance.Credential
+	More        int           // recipients beyond those listed
+	Email       *mail.Message // nil without an EmailPreview
 }
+
+// confirmRecipients is how many recipients the Confirm step names.
+const confirmRecipients = 20
 
 // readPublish reads the publish form of a launch that may publish; ok is
 // false after it has sent the user back because nothing is selected.
@@ -465,10 +476,20 @@ func (s *Service) appPublishConfirm(c *gin.Context) error {
 		c.Redirect(http.StatusSeeOther, r.url("/lti/app/credentials", url.Values{"done": {"none"}}))
 		return nil
 	}
-	return s.views.Render(c, http.StatusOK, "course_publish_confirm.html", confirmPage{
-		Token: r.l.Token, CourseTitle: r.l.Context.Title, Group: r.g, Sel: sel, Count: n,
-		BackURL: r.url("/lti/app/credentials", nil),
-	})
+	page := confirmPage{Token: r.l.Token, CourseTitle: r.l.Context.Title, Group: r.g, Sel: sel, Count: n,
+		BackURL: r.url("/lti/app/credentials", nil)}
+	if page.Recipients, err = s.lti.Review.PublishRecipients(c.Request.Context(), sel, confirmRecipients); err != nil {
+		return err
+	}
+	page.More = max(n-len(page.Recipients), 0)
+	if len(page.Recipients) > 0 && s.lti.EmailPreview != nil {
+		m, err := s.lti.EmailPreview(c.Request.Context(), page.Recipients[0])
+		if err != nil {
+			return err
+		}
+		page.Email = &m
+	}
+	return s.views.Render(c, http.StatusOK, "course_publish_confirm.html", page)
 }
 
 func (s *Service) appPublish(c *gin.Context) error {

@@ -103,6 +103,13 @@ func TestInstructorPublishesFromLMSWhenAllowed(t *testing.T) {
 	if q := frameText(t, frame, chromedp.Text(chromedp.CSS("#confirm-question"))); q != "Publish 1 credential and send 1 email?" {
 		t.Fatalf("confirm step asks %q", q)
 	}
+	// It names the recipient and shows the email they will receive.
+	if got := frameText(t, frame, chromedp.Text(chromedp.CSS("#recipients"))); !strings.Contains(got, "sam@example.edu") {
+		t.Errorf("confirm step lists %q", got)
+	}
+	if got := frameText(t, frame, chromedp.Text(chromedp.CSS("#preview-to"))); got != "sam@example.edu" {
+		t.Errorf("email preview to %q", got)
+	}
 	if got := e.count(`SELECT count(*) FROM credentials WHERE state = 'published'`); got != 0 {
 		t.Fatalf("%d credentials published before Confirm", got)
 	}

@@ -665,8 +665,22 @@ var coursePage = template.Must(template.New("course").Parse(`<!doctype html>
 <iframe name="post_message_forwarding" id="post_message_forwarding" title="storage" src="{{.Forward}}" style="display:none"></iframe>
 <iframe name="tool_content" id="tool_content" title="Laurel" style="width:100%;height:80vh;border:0" allow="clipboard-write"></iframe>
 <script>
+window.frameResizes = [];
 window.addEventListener("message", function (ev) {
   var m = ev.data;
+  // Canvas fits the tool's frame to the height it asks for (lti.frameResize,
+  // sent as an object or a JSON string); the heights are kept for tests.
+  if (typeof m === "string" && m.indexOf("lti.frameResize") >= 0) {
+    try { m = JSON.parse(m); } catch (e) { return; }
+  }
+  if (m && m.subject === "lti.frameResize" && ev.source === document.getElementById("tool_content").contentWindow) {
+    var h = parseInt(m.height, 10);
+    if (h > 0) {
+      window.frameResizes.push(h);
+      document.getElementById("tool_content").style.height = h + "px";
+    }
+    return;
+  }
   if (m && m.subject === "lti.capabilities") {
     ev.source.postMessage({ subject: "lti.capabilities.response", message_id: m.message_id, supported_messages: [
       { subject: "lti.capabilities" },
@@ -723,8 +737,22 @@ func (s *Sim) forwardingFrame(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	io.WriteString(w, `<!doctype html><html><head><meta charset="utf-8"><title>storage</title></head><body><script>
 var store = {};
+window.frameResizes = [];
 window.addEventListener("message", function (ev) {
   var m = ev.data;
+  // Canvas fits the tool's frame to the height it asks for (lti.frameResize,
+  // sent as an object or a JSON string); the heights are kept for tests.
+  if (typeof m === "string" && m.indexOf("lti.frameResize") >= 0) {
+    try { m = JSON.parse(m); } catch (e) { return; }
+  }
+  if (m && m.subject === "lti.frameResize" && ev.source === document.getElementById("tool_content").contentWindow) {
+    var h = parseInt(m.height, 10);
+    if (h > 0) {
+      window.frameResizes.push(h);
+      document.getElementById("tool_content").style.height = h + "px";
+    }
+    return;
+  }
   if (!m || typeof m !== "object" || !m.subject) { return; }
   function reply(r) { r.message_id = m.message_id; r.key = m.key; ev.source.postMessage(r, ev.origin); }
   var k = ev.origin + "|" + m.key;

@@ -32,3 +32,43 @@
   }
   window.addEventListener("resize", schedule);
 })();
+
+// On a phone the header's links fold behind a "Menu" button (a <details>,
+// so it works without this script: then it starts open). Wide screens
+// always show them.
+(function () {
+  "use strict";
+  var menu = document.querySelector("details.site-menu");
+  if (!menu || !window.matchMedia) { return; }
+  var narrow = window.matchMedia("(max-width: 700px)");
+  function fit() { menu.open = !narrow.matches; }
+  fit();
+  narrow.addEventListener("change", fit);
+})();
+
+// A page inside an LMS's frame (an LTI launch: only LTI pages may be framed)
+// asks the platform to fit the frame to the page, on load and whenever the
+// page's height changes: {"subject": "lti.frameResize", "height": N}, the
+// message Canvas and Moodle listen for, as a JSON string (Canvas reads both
+// forms; other listeners parse strings). Any origin: the message carries
+// only a height, and the platform's origin is not known to the page.
+(function () {
+  "use strict";
+  if (window.parent === window) { return; }
+  var last = 0;
+  function post() {
+    var h = Math.ceil(document.documentElement.getBoundingClientRect().height);
+    if (h <= 0 || h === last) { return; }
+    last = h;
+    window.parent.postMessage(JSON.stringify({ subject: "lti.frameResize", height: h }), "*");
+  }
+  var pending = false;
+  function schedule() {
+    if (pending) { return; }
+    pending = true;
+    window.requestAnimationFrame(function () { pending = false; post(); });
+  }
+  if (document.readyState === "complete") { post(); } else { window.addEventListener("load", post); }
+  window.addEventListener("resize", schedule);
+  if (window.ResizeObserver) { new ResizeObserver(schedule).observe(document.documentElement); }
+})();

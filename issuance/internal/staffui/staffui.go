@@ -5,6 +5,7 @@
 package staffui
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -149,13 +150,46 @@ func APIPathID(c *gin.Context, what string) (int64, error) {
 }
 
 // RequireNewGroup refuses a principal who may not create a group: one
-// without ManageGroups, or limited to some groups.
-func RequireNewGroup(p *auth.Principal) error {
+// without ManageGroups, or limited to some groups while the organisation's
+// owner has turned off group creation for them (LimitedMembersCreateGroups).
+func RequireNewGroup(ctx context.Context, core *issuance.Service, p *auth.Principal) error {
 	if err := p.Require(auth.ManageGroups); err != nil {
 		return err
 	}
-	if p.Groups != nil {
-		return apperr.Errorf(apperr.Forbidden, "You are limited to some groups, so you cannot create a new one. Ask an admin.")
+	if p.Groups == nil {
+		return nil
+	}
+	ok, err := core.LimitedMayCreateGroups(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return apperr.Errorf(apperr.Forbidden, "You work only in the groups you were given, and the owner has turned off creating groups for team members limited to some groups. Ask an owner or admin to create the group.")
 	}
 	return nil
+}
+
+// MayCreateGroup reports whether p may create a group (RequireNewGroup),
+// so a page offers the action only when it would succeed.
+func MayCreateGroup(ctx context.Context, core *issuance.Service, p *auth.Principal) (bool, error) {
+	switch err := RequireNewGroup(ctx, core, p); {
+	case apperr.Is(err, apperr.Forbidden) || apperr.Is(err, apperr.Unauthorized):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
+// CreateGroup creates g for p, after RequireNewGroup: a principal limited to
+// some groups gets the new group added to their limit in the same
+// transaction, so they can work in it.
+func CreateGroup(ctx context.Context, core *issuance.Service, p *auth.Principal, g issuance.Group) (issuance.Group, error) {
+	if err := RequireNewGroup(ctx, core, p); err != nil {
+		return issuance.Group{}, err
+	}
+	if p.Groups != nil {
+		return core.CreateGroupInLimit(ctx, p.Actor(), g)
+	}
+	return core.CreateGroup(ctx, p.Actor(), g)
 }
