@@ -57,6 +57,10 @@ func (c courseSide) CheckCompletions(ctx context.Context, mappingID int64) (int,
 	return res.Checked, len(res.Created), err
 }
 
+func (c courseSide) RuleLines(ctx context.Context, m course.Mapping) (map[string]string, error) {
+	return c.s.ruleLines(ctx, m)
+}
+
 func (c courseSide) UserIDs(ctx context.Context, platformID int64) (map[string]string, error) {
 	const q = `SELECT sub, canvas_user_id FROM canvas_users WHERE platform_id = $1 AND sub <> ''`
 	rows, err := c.s.db.QueryxContext(ctx, q, platformID)

@@ -50,6 +50,10 @@ type Canvas interface {
 	// creates the credentials their events missed. Errors other than
 	// apperr.Internal say why the course cannot be checked.
 	CheckCompletions(ctx context.Context, mappingID int64) (checked, created int, err error)
+	// RuleLines explains, per Canvas user id, where each student stood at
+	// the last check against the mapping's score or module rule (nil for
+	// other rules): the roster's "why (not) awarded" line.
+	RuleLines(ctx context.Context, m Mapping) (map[string]string, error)
 	// UserIDs maps the subs of the platform's known Canvas users to their
 	// Canvas user ids.
 	UserIDs(ctx context.Context, platformID int64) (map[string]string, error)
@@ -155,9 +159,10 @@ func (noCanvas) LastCheck(context.Context, int64) (*Check, error) { return nil, 
 func (noCanvas) CheckCompletions(context.Context, int64) (int, int, error) {
 	return 0, 0, apperr.Errorf(apperr.Invalid, "Completions are not checked: this installation does not talk to Canvas.")
 }
-func (noCanvas) UserIDs(context.Context, int64) (map[string]string, error) { return nil, nil }
-func (noCanvas) RememberUsers(context.Context, []CanvasUser) error         { return nil }
-func (noCanvas) ExternalRef(int64, string) string                          { return "" }
+func (noCanvas) RuleLines(context.Context, Mapping) (map[string]string, error) { return nil, nil }
+func (noCanvas) UserIDs(context.Context, int64) (map[string]string, error)     { return nil, nil }
+func (noCanvas) RememberUsers(context.Context, []CanvasUser) error             { return nil }
+func (noCanvas) ExternalRef(int64, string) string                              { return "" }
 func (noCanvas) RequeueUnmapped(context.Context, *sqlx.Tx, int64, string) error {
 	return nil
 }
