@@ -12,7 +12,8 @@ import (
 )
 
 // REST serves the slice of Canvas's REST API that reconciliation uses —
-// GET /api/v1/courses/:id/bulk_user_progress and /api/v1/courses/:id/users —
+// GET /api/v1/courses/:id/bulk_user_progress, /users, /enrollments (with
+// grades) and /modules/:module_id?student_id= —
 // for the courses a test gives it, behind a Canvas API token, with Link
 // pagination and Canvas's rate-limit behaviour.
 type REST struct {
@@ -215,14 +216,14 @@ func (s *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	if len(parts) == 3 {
+		s.serveModule(w, r, parts[0], parts[2])
+		return
+	}
 	students, ok := s.students(parts[0])
 	if !ok {
 		w.WriteHeader(http.StatusNotFound)
 		w.Write([]byte(`{"errors":[{"message":"The specified resource does not exist."}]}`))
-		return
-	}
-	if len(parts) == 3 {
-		s.serveModule(w, r, parts[0], parts[2], students)
 		return
 	}
 	// Canvas pages in id order; parse each id once (a course of 10,000 is
@@ -313,19 +314,20 @@ func (b byKey) Swap(i, j int) {
 
 // serveModule answers GET /api/v1/courses/:id/modules/:module_id?student_id=…
 // with the Module object and the student's state in it, as Canvas does.
-func (s *REST) serveModule(w http.ResponseWriter, r *http.Request, courseID, moduleID string, students []RESTStudent) {
+func (s *REST) serveModule(w http.ResponseWriter, r *http.Request, courseID, moduleID string) {
 	s.moduleRequests.Add(1)
+	student := r.URL.Query().Get("student_id")
 	s.mu.Lock()
 	mod, ok := s.modules[courseID][moduleID]
-	var st ModuleState
-	if ok {
-		st = mod[r.URL.Query().Get("student_id")]
-	}
+	st := mod[student]
+	_, enrolled := s.courses[courseID][student]
 	s.mu.Unlock()
-	student := r.URL.Query().Get("student_id")
-	enrolled := false
-	for _, x := range students {
-		enrolled = enrolled || x.ID == student
+	if !enrolled && s.sim != nil {
+		if c, found := s.sim.Course(courseID); found {
+			for _, en := range c.Enrollments {
+				enrolled = enrolled || (en.Role == Student && en.UserID == student)
+			}
+		}
 	}
 	if !ok || (student != "" && !enrolled) {
 		w.WriteHeader(http.StatusNotFound)
