@@ -280,3 +280,24 @@ func (c *Client) studentModule(ctx context.Context, courseID, moduleID, studentI
 	}
 	return mp, nil
 }
+
+// Module is a module of a Canvas course, as the instructor's form lists it.
+type Module struct {
+	ID   json.Number `json:"id"`
+	Name string      `json:"name"`
+}
+
+// modules lists the modules of course courseID
+// (GET /api/v1/courses/:id/modules), 100 a page.
+func (c *Client) modules(ctx context.Context, courseID string) ([]Module, error) {
+	var out []Module
+	err := c.getAll(ctx, "/api/v1/courses/"+url.PathEscape(courseID)+"/modules?per_page=100", func(b []byte) error {
+		var page []Module
+		if err := json.Unmarshal(b, &page); err != nil {
+			return fmt.Errorf("decode modules page: %w", err)
+		}
+		out = append(out, page...)
+		return nil
+	})
+	return out, err
+}

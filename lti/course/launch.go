@@ -187,8 +187,11 @@ type staffPage struct {
 	Groups          []issuance.GroupSummary
 	AutoPublishable []string
 	Designs         []issuance.Design
-	Form            mapForm
-	Errors          map[string]string
+	// Modules are the Canvas course's modules for a module rule (nil: the
+	// form asks for the module id).
+	Modules []Module
+	Form    mapForm
+	Errors  map[string]string
 	// Mapped course.
 	Mapping     Mapping
 	Group       issuance.Group
@@ -355,6 +358,14 @@ func (s *Service) unmappedView(ctx context.Context, l *lti.Launch, p staffPage) 
 		designs = []issuance.Design{d}
 	}
 	p.Groups, p.Designs = groups, designs
+	if p.Platform.Canvas {
+		// Without a token (or when Canvas refuses) the form asks for the id.
+		mods, err := s.canvas.Modules(ctx, l.Platform.ID, l.CustomValue("canvas_course_id"))
+		if err != nil && apperr.Code(err) == apperr.Internal {
+			s.log.WarnContext(ctx, "list canvas modules", "err", err, "platform_id", l.Platform.ID)
+		}
+		p.Modules = mods
+	}
 	p.Form = mapForm{GroupChoice: "new", GroupName: l.Context.Title, CourseName: l.Context.Title, Rule: string(RuleManual), ScoreKind: ScoreFinal}
 	if p.Platform.Canvas {
 		p.Form.Rule = string(RuleCanvasCompletion)

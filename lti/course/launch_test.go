@@ -188,11 +188,13 @@ func TestLaunchScoreRule(t *testing.T) {
 		t.Fatal(err)
 	}
 	rest := canvassim.NewREST(e.sim, canvasToken)
+	rest.AddModule(e.course.ID, "12")
 	// The students launch once, so Laurel knows their Canvas ids.
 	mustLaunch(t, e, e.student.ID)
 	mustLaunch(t, e, e.other.ID)
 	page := mustLaunch(t, e, e.teacher.ID)
-	mustContain(t, page, `value="canvas_score"`, `value="canvas_module"`, `id="min_score"`, `id="module_id"`)
+	// The module is picked from the course's modules, read with the token.
+	mustContain(t, page, `value="canvas_score"`, `value="canvas_module"`, `id="min_score"`, `<select id="module_id" name="module_id"`, `<option value="12" >Module 12</option>`)
 	tok := ltik(t, page)
 	designs, err := e.iss.Designs(ctx)
 	if err != nil || len(designs) == 0 {

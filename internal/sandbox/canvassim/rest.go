@@ -220,6 +220,10 @@ func (s *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveModule(w, r, parts[0], parts[2])
 		return
 	}
+	if parts[1] == "modules" {
+		s.serveModules(w, r, parts[0])
+		return
+	}
 	students, ok := s.students(parts[0])
 	if !ok {
 		w.WriteHeader(http.StatusNotFound)
@@ -349,6 +353,31 @@ func (s *REST) serveModule(w http.ResponseWriter, r *http.Request, courseID, mod
 			done = st.CompletedAt.UTC().Format(time.RFC3339)
 		}
 		out["completed_at"] = done
+	}
+	json.NewEncoder(w).Encode(out)
+}
+
+// serveModules answers GET /api/v1/courses/:id/modules: the course's
+// modules in id order, on one page.
+func (s *REST) serveModules(w http.ResponseWriter, r *http.Request, courseID string) {
+	s.mu.Lock()
+	ids := make([]int, 0, len(s.modules[courseID]))
+	for id := range s.modules[courseID] {
+		n, _ := strconv.Atoi(id)
+		ids = append(ids, n)
+	}
+	s.mu.Unlock()
+	if _, ok := s.students(courseID); !ok {
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte(`{"errors":[{"message":"The specified resource does not exist."}]}`))
+		return
+	}
+	sort.Ints(ids)
+	out := make([]map[string]any, 0, len(ids))
+	for i, id := range ids {
+		out = append(out, map[string]any{"id": id, "workflow_state": "active", "position": i + 1, "name": "Module " + strconv.Itoa(id),
+			"unlock_at": nil, "require_sequential_progress": false, "prerequisite_module_ids": []any{}, "items_count": 3,
+			"items_url": "http://" + r.Host + "/api/v1/courses/" + courseID + "/modules/" + strconv.Itoa(id) + "/items", "published": true})
 	}
 	json.NewEncoder(w).Encode(out)
 }
