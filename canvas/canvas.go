@@ -108,7 +108,7 @@ type Courses interface {
 	// ListMappings returns mappings, newest first.
 	ListMappings(ctx context.Context, f course.MappingFilter) ([]course.Mapping, error)
 	// MappingIDs lists the mappings of a completion rule, in id order.
-	MappingIDs(ctx context.Context, rule course.CompletionRule) ([]int64, error)
+	MappingIDs(ctx context.Context, rules ...course.CompletionRule) ([]int64, error)
 }
 
 // Options configures a Service. DB, Keys, Issuer, Platforms and Courses are

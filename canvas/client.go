@@ -220,3 +220,84 @@ func nextLink(header string, cur *url.URL) *url.URL {
 	}
 	return nil
 }
+
+// enrollment is one student enrollment with its course grades
+// (GET /api/v1/courses/:id/enrollments). Canvas's current_score and
+// final_score count posted grades only; unposted_* (which we ignore) would
+// let a teacher's hidden grades award a credential.
+type enrollment struct {
+	UserID json.Number `json:"user_id"`
+	User   struct {
+		Name string `json:"name"`
+	} `json:"user"`
+	Grades struct {
+		CurrentScore *float64 `json:"current_score"`
+		FinalScore   *float64 `json:"final_score"`
+	} `json:"grades"`
+}
+
+// studentEnrollments lists the active student enrollments of course
+// courseID with their grades, a page of 100 per request.
+func (c *Client) studentEnrollments(ctx context.Context, courseID string) ([]enrollment, error) {
+	var out []enrollment
+	p := "/api/v1/courses/" + url.PathEscape(courseID) + "/enrollments?type%5B%5D=StudentEnrollment&state%5B%5D=active&per_page=100"
+	err := c.getAll(ctx, p, func(b []byte) error {
+		var page []enrollment
+		if err := json.Unmarshal(b, &page); err != nil {
+			return fmt.Errorf("decode enrollments page: %w", err)
+		}
+		out = append(out, page...)
+		return nil
+	})
+	return out, err
+}
+
+// moduleProgress is one student's state in one module
+// (GET /api/v1/courses/:id/modules/:module_id?student_id=…): state is
+// locked, unlocked, started or completed; completed_at is set once completed.
+type moduleProgress struct {
+	ID          json.Number `json:"id"`
+	Name        string      `json:"name"`
+	State       string      `json:"state"`
+	CompletedAt *time.Time  `json:"completed_at"`
+}
+
+// studentModule returns student studentID's progress in module moduleID.
+// Canvas has no bulk module state: this is one request per student.
+func (c *Client) studentModule(ctx context.Context, courseID, moduleID, studentID string) (moduleProgress, error) {
+	var mp moduleProgress
+	u, err := c.base.Parse(c.base.Path + "/api/v1/courses/" + url.PathEscape(courseID) + "/modules/" + url.PathEscape(moduleID) +
+		"?student_id=" + url.QueryEscape(studentID))
+	if err != nil {
+		return mp, fmt.Errorf("canvas module url: %w", err)
+	}
+	body, _, err := c.get(ctx, u.String())
+	if err != nil {
+		return mp, err
+	}
+	if err := json.Unmarshal(body, &mp); err != nil {
+		return mp, fmt.Errorf("decode module %s of student %s: %w", moduleID, studentID, err)
+	}
+	return mp, nil
+}
+
+// Module is a module of a Canvas course, as the instructor's form lists it.
+type Module struct {
+	ID   json.Number `json:"id"`
+	Name string      `json:"name"`
+}
+
+// modules lists the modules of course courseID
+// (GET /api/v1/courses/:id/modules), 100 a page.
+func (c *Client) modules(ctx context.Context, courseID string) ([]Module, error) {
+	var out []Module
+	err := c.getAll(ctx, "/api/v1/courses/"+url.PathEscape(courseID)+"/modules?per_page=100", func(b []byte) error {
+		var page []Module
+		if err := json.Unmarshal(b, &page); err != nil {
+			return fmt.Errorf("decode modules page: %w", err)
+		}
+		out = append(out, page...)
+		return nil
+	})
+	return out, err
+}

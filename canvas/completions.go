@@ -418,6 +418,9 @@ func (b *batch) process(ctx context.Context, r *inboxRow) error {
 	if m.CompletionRule == course.RuleManual {
 		return b.finish(ctx, r, "ignored", fmt.Sprintf("mapping %d is manual only: completions do not issue", m.ID), m, "")
 	}
+	if m.CompletionRule != course.RuleCanvasCompletion {
+		return b.finish(ctx, r, "ignored", fmt.Sprintf("mapping %d issues on rule %s, not on course completion", m.ID, m.CompletionRule), m, "")
+	}
 	item, reason := b.newCredential(r, pid)
 	if reason != "" {
 		return b.finish(ctx, r, "failed", reason, m, "")

@@ -57,6 +57,34 @@ func (c courseSide) CheckCompletions(ctx context.Context, mappingID int64) (int,
 	return res.Checked, len(res.Created), err
 }
 
+func (c courseSide) RuleLines(ctx context.Context, m course.Mapping) (map[string]string, error) {
+	return c.s.ruleLines(ctx, m)
+}
+
+// Modules lists the course's modules with the platform's Canvas API token.
+func (c courseSide) Modules(ctx context.Context, platformID int64, canvasCourseID string) ([]course.Module, error) {
+	p, err := c.s.platform(ctx, platformID)
+	if err != nil {
+		return nil, err
+	}
+	if p.CanvasURL == "" || p.CanvasToken == "" || canvasCourseID == "" {
+		return nil, nil
+	}
+	client, err := newClient(p.CanvasURL, p.CanvasToken, c.s.client, c.s.rateLimitBackoff)
+	if err != nil {
+		return nil, err
+	}
+	mods, err := client.modules(ctx, canvasCourseID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]course.Module, len(mods))
+	for i, m := range mods {
+		out[i] = course.Module{ID: m.ID.String(), Name: m.Name}
+	}
+	return out, nil
+}
+
 func (c courseSide) UserIDs(ctx context.Context, platformID int64) (map[string]string, error) {
 	const q = `SELECT sub, canvas_user_id FROM canvas_users WHERE platform_id = $1 AND sub <> ''`
 	rows, err := c.s.db.QueryxContext(ctx, q, platformID)

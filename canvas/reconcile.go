@@ -60,7 +60,7 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 	if err != nil {
 		return res, err
 	}
-	if m.CompletionRule == course.RuleManual {
+	if !m.CompletionRule.Checked() {
 		return res, apperr.Errorf(apperr.Invalid, "Mapping %d is manual only: completions do not issue credentials, so there is nothing to reconcile.", m.ID)
 	}
 	runID, err := s.startRun(ctx, m.ID, trigger)
@@ -98,26 +98,12 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 	if err != nil {
 		return res, err
 	}
-	progress, err := client.bulkUserProgress(ctx, m.CanvasCourseID)
+	ev, err := s.evaluate(ctx, client, m)
 	if err != nil {
 		return res, err
 	}
-	res.Checked = len(progress)
-	type done struct {
-		userID, name string
-		at           time.Time
-	}
-	var completed []done
-	for _, u := range progress {
-		if u.Progress.CompletedAt == nil || u.ID.String() == "" {
-			continue
-		}
-		name := u.DisplayName
-		if u.Name != "" {
-			name = u.Name
-		}
-		completed = append(completed, done{u.ID.String(), name, *u.Progress.CompletedAt})
-	}
+	res.Checked = ev.checked
+	completed := ev.earned
 	res.Completed = len(completed)
 	if len(completed) == 0 {
 		return res, nil
@@ -137,9 +123,11 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 		if users[id].Email != "" {
 			continue
 		}
-		students, err := client.courseStudents(ctx, m.CanvasCourseID)
-		if err != nil {
-			return res, err
+		students := ev.students
+		if students == nil {
+			if students, err = client.courseStudents(ctx, m.CanvasCourseID); err != nil {
+				return res, err
+			}
 		}
 		learned := make([]course.CanvasUser, 0, len(students))
 		for _, st := range students {
@@ -307,7 +295,7 @@ func (s *Service) ReconcileAll(ctx context.Context) ([]MappingResult, error) {
 }
 
 func (s *Service) reconcileAll(ctx context.Context, trigger Trigger) ([]MappingResult, error) {
-	ids, err := s.courses.MappingIDs(ctx, course.RuleCanvasCompletion)
+	ids, err := s.courses.MappingIDs(ctx, course.RuleCanvasCompletion, course.RuleCanvasScore, course.RuleCanvasModule)
 	if err != nil {
 		return nil, fmt.Errorf("reconcile all: list mappings: %w", err)
 	}

@@ -50,6 +50,13 @@ type Canvas interface {
 	// creates the credentials their events missed. Errors other than
 	// apperr.Internal say why the course cannot be checked.
 	CheckCompletions(ctx context.Context, mappingID int64) (checked, created int, err error)
+	// RuleLines explains, per Canvas user id, where each student stood at
+	// the last check against the mapping's score or module rule (nil for
+	// other rules): the roster's "why (not) awarded" line.
+	RuleLines(ctx context.Context, m Mapping) (map[string]string, error)
+	// Modules lists a Canvas course's modules for the instructor's form
+	// (nil when the platform has no Canvas API token).
+	Modules(ctx context.Context, platformID int64, canvasCourseID string) ([]Module, error)
 	// UserIDs maps the subs of the platform's known Canvas users to their
 	// Canvas user ids.
 	UserIDs(ctx context.Context, platformID int64) (map[string]string, error)
@@ -64,6 +71,11 @@ type Canvas interface {
 	RequeueUnmapped(ctx context.Context, tx *sqlx.Tx, platformID int64, canvasCourseID string) error
 	// Wake tells the completion worker that work may be waiting.
 	Wake()
+}
+
+// Module is a module of a Canvas course (a module rule's choice).
+type Module struct {
+	ID, Name string
 }
 
 // Check is one completion check of a mapped course (Canvas reconciliation).
@@ -155,9 +167,11 @@ func (noCanvas) LastCheck(context.Context, int64) (*Check, error) { return nil, 
 func (noCanvas) CheckCompletions(context.Context, int64) (int, int, error) {
 	return 0, 0, apperr.Errorf(apperr.Invalid, "Completions are not checked: this installation does not talk to Canvas.")
 }
-func (noCanvas) UserIDs(context.Context, int64) (map[string]string, error) { return nil, nil }
-func (noCanvas) RememberUsers(context.Context, []CanvasUser) error         { return nil }
-func (noCanvas) ExternalRef(int64, string) string                          { return "" }
+func (noCanvas) RuleLines(context.Context, Mapping) (map[string]string, error) { return nil, nil }
+func (noCanvas) Modules(context.Context, int64, string) ([]Module, error)      { return nil, nil }
+func (noCanvas) UserIDs(context.Context, int64) (map[string]string, error)     { return nil, nil }
+func (noCanvas) RememberUsers(context.Context, []CanvasUser) error             { return nil }
+func (noCanvas) ExternalRef(int64, string) string                              { return "" }
 func (noCanvas) RequeueUnmapped(context.Context, *sqlx.Tx, int64, string) error {
 	return nil
 }

@@ -192,8 +192,11 @@ type staffPage struct {
 	Groups          []issuance.GroupSummary
 	AutoPublishable []string
 	Designs         []issuance.Design
-	Form            mapForm
-	Errors          map[string]string
+	// Modules are the Canvas course's modules for a module rule (nil: the
+	// form asks for the module id).
+	Modules []Module
+	Form    mapForm
+	Errors  map[string]string
 	// Mapped course.
 	Mapping     Mapping
 	Group       issuance.Group
@@ -201,6 +204,9 @@ type staffPage struct {
 	Published   int
 	Revoked     int
 	Roster      []rosterRow
+	// RuleColumn: the roster shows each student's state against a score or
+	// module rule.
+	RuleColumn  bool
 	RosterError string
 	HasToken    bool
 	CanvasURL   string
@@ -221,15 +227,25 @@ type mapForm struct {
 	CourseName  string
 	DesignID    int64
 	Rule        string
+	// MinScore and ScoreKind go with rule canvas_score, ModuleID with
+	// canvas_module (as typed, re-shown on an error).
+	MinScore    string
+	ScoreKind   string
+	ModuleID    string
 	AutoPublish bool
 }
 
 type rosterRow struct {
 	Name, Email, State, CredentialID string
+	// Rule is where the student stood at the last check against a score or
+	// module rule ("" for other rules, or before the first check).
+	Rule string
 }
 
 type studentPage struct {
-	CourseTitle  string
+	CourseTitle string
+	// RuleText says what earns the credential for a score or module rule.
+	RuleText     string
 	Mapped       bool
 	Group        issuance.Group
 	CredentialID string
@@ -278,6 +294,7 @@ func (s *Service) staffView(ctx context.Context, l *lti.Launch, course courseLoo
 		return p, err
 	}
 	p.Mapped, p.Mapping = true, m
+	p.RuleColumn = m.CompletionRule == RuleCanvasScore || m.CompletionRule == RuleCanvasModule
 	if p.Group, err = s.lti.Groups.Group(ctx, m.GroupID); err != nil {
 		return p, err
 	}
@@ -348,7 +365,15 @@ func (s *Service) unmappedView(ctx context.Context, l *lti.Launch, p staffPage) 
 		designs = []issuance.Design{d}
 	}
 	p.Groups, p.Designs = groups, designs
-	p.Form = mapForm{GroupChoice: "new", GroupName: l.Context.Title, CourseName: l.Context.Title, Rule: string(RuleManual)}
+	if p.Platform.Canvas {
+		// Without a token (or when Canvas refuses) the form asks for the id.
+		mods, err := s.canvas.Modules(ctx, l.Platform.ID, l.CustomValue("canvas_course_id"))
+		if err != nil && apperr.Code(err) == apperr.Internal {
+			s.log.WarnContext(ctx, "list canvas modules", "err", err, "platform_id", l.Platform.ID)
+		}
+		p.Modules = mods
+	}
+	p.Form = mapForm{GroupChoice: "new", GroupName: l.Context.Title, CourseName: l.Context.Title, Rule: string(RuleManual), ScoreKind: ScoreFinal}
 	if p.Platform.Canvas {
 		p.Form.Rule = string(RuleCanvasCompletion)
 	}
@@ -419,6 +444,10 @@ func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping, kind pla
 			byRef[c.ExternalRef] = c
 		}
 	}
+	lines, err := s.canvas.RuleLines(ctx, m)
+	if err != nil {
+		return nil, err
+	}
 	var out []rosterRow
 	var roster []CanvasUser
 	for i, mem := range members {
@@ -435,6 +464,10 @@ func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping, kind pla
 		var c issuance.Holding
 		ok := false
 		if id, known := subs[mem.Sub]; known {
+			row.Rule = lines[id]
+			if row.Rule == "" && len(lines) > 0 {
+				row.Rule = "Not seen by the last check."
+			}
 			c, ok = byRef[seen[i].ExternalRef]
 			if mem.Email != "" {
 				roster = append(roster, CanvasUser{PlatformID: l.Platform.ID, CanvasUserID: id, Sub: mem.Sub, Name: mem.Name, Email: mem.Email})
@@ -465,6 +498,12 @@ func (s *Service) studentView(ctx context.Context, l *lti.Launch, course courseL
 		return p, err
 	}
 	p.Mapped, p.ManualOnly = true, m.CompletionRule == RuleManual
+	switch {
+	case m.CompletionRule == RuleCanvasScore && m.MinScore != nil:
+		p.RuleText = "when your posted " + m.ScoreKind + " course score reaches " + strconv.FormatFloat(*m.MinScore, 'f', -1, 64) + "%"
+	case m.CompletionRule == RuleCanvasModule:
+		p.RuleText = "when you complete the course's module " + m.ModuleID
+	}
 	email := LaunchEmail(l)
 	ref := ""
 	if uid := l.CustomValue("canvas_user_id"); uid != "" {
@@ -547,18 +586,47 @@ func (s *Service) appMap(c *gin.Context) error {
 		GroupName:   strings.TrimSpace(c.PostForm("group_name")),
 		CourseName:  strings.TrimSpace(c.PostForm("course_name")),
 		Rule:        c.PostForm("completion_rule"),
+		MinScore:    strings.TrimSpace(c.PostForm("min_score")),
+		ScoreKind:   c.PostForm("score_kind"),
+		ModuleID:    strings.TrimSpace(c.PostForm("module_id")),
 		AutoPublish: c.PostForm("auto_publish") == "1",
 	}
 	kind := s.kindOf(ctx, l)
 	errs := map[string]string{}
+	canvasRule := f.Rule == string(RuleCanvasCompletion) || f.Rule == string(RuleCanvasScore) || f.Rule == string(RuleCanvasModule)
 	switch {
-	case f.Rule == string(RuleCanvasCompletion) && !kind.Canvas:
+	case canvasRule && !kind.Canvas:
 		errs["completion_rule"] = capitalize(kind.Name) + " does not send course completions to Laurel: choose manual only."
-	case f.Rule != string(RuleCanvasCompletion) && f.Rule != string(RuleManual):
+	case !canvasRule && f.Rule != string(RuleManual):
 		if kind.Canvas {
-			errs["completion_rule"] = "Choose Canvas course completion or manual only."
+			errs["completion_rule"] = "Choose what creates a credential: course completion, a module, a score, or manual only."
 		} else {
 			errs["completion_rule"] = "Choose manual only."
+		}
+	}
+	var minScore *float64
+	var scoreKind, moduleID *string
+	switch CompletionRule(f.Rule) {
+	case RuleCanvasScore:
+		v, err := strconv.ParseFloat(strings.TrimSuffix(f.MinScore, "%"), 64)
+		switch {
+		case f.MinScore == "":
+			errs["min_score"] = "Give the lowest course score that earns the credential, such as 80."
+		case err != nil || v < 0 || v > 1000:
+			errs["min_score"] = "Give the score as a percentage, such as 80 or 72.5."
+		default:
+			minScore = &v
+		}
+		if f.ScoreKind != ScoreCurrent && f.ScoreKind != ScoreFinal {
+			errs["score_kind"] = "Choose the current score or the final score."
+		} else {
+			scoreKind = &f.ScoreKind
+		}
+	case RuleCanvasModule:
+		if n, err := strconv.ParseUint(f.ModuleID, 10, 64); err != nil || n == 0 {
+			errs["module_id"] = "Give the Canvas module id: the number at the end of the module's address, as in /courses/565/modules/12."
+		} else {
+			moduleID = &f.ModuleID
 		}
 	}
 	var groupID int64
@@ -636,7 +704,7 @@ func (s *Service) appMap(c *gin.Context) error {
 	in := MappingInput{
 		PlatformID: &l.Platform.ID, DeploymentID: &l.DeploymentID, ContextID: &l.Context.ID,
 		GroupID: &groupID, CompletionRule: &rule, AutoPublish: &f.AutoPublish, CourseTitle: &l.Context.Title,
-		CreatedByName: &who,
+		CreatedByName: &who, MinScore: minScore, ScoreKind: scoreKind, ModuleID: moduleID,
 	}
 	if isDigits(course) {
 		in.CanvasCourseID = &course

@@ -177,3 +177,63 @@ func TestLaunchCheckCompletionsNowAndDeepLink(t *testing.T) {
 		t.Fatalf("platform got %d deep links (status %d)", len(links), resp.StatusCode)
 	}
 }
+
+// The instructor maps the course on a score rule: without the score the
+// form names the field and maps nothing; with it, "Check completions now"
+// reads the posted scores and the roster says where each student stands.
+func TestLaunchScoreRule(t *testing.T) {
+	e := newLaunchEnv(t)
+	ctx := context.Background()
+	if _, err := e.tool.Registry().UpdatePlatform(ctx, e.ltiPlat.ID, lti.PlatformInput{Extra: canvas.PlatformExtra("", canvasToken)}); err != nil {
+		t.Fatal(err)
+	}
+	rest := canvassim.NewREST(e.sim, canvasToken)
+	rest.AddModule(e.course.ID, "12")
+	// The students launch once, so Laurel knows their Canvas ids.
+	mustLaunch(t, e, e.student.ID)
+	mustLaunch(t, e, e.other.ID)
+	page := mustLaunch(t, e, e.teacher.ID)
+	// The module is picked from the course's modules, read with the token.
+	mustContain(t, page, `value="canvas_score"`, `value="canvas_module"`, `id="min_score"`, `<select id="module_id" name="module_id"`, `<option value="12" >Module 12</option>`)
+	tok := ltik(t, page)
+	designs, err := e.iss.Designs(ctx)
+	if err != nil || len(designs) == 0 {
+		t.Fatalf("designs: %v", err)
+	}
+	form := url.Values{"ltik": {tok}, "group": {"new"}, "group_name": {"Astronomy 101"}, "course_name": {"Astronomy 101"},
+		"design_id": {itoa(designs[0].ID)}, "completion_rule": {"canvas_score"}, "score_kind": {"final"}, "auto_publish": {"0"}}
+	st, page := e.post("/lti/app/map", form)
+	if st != 422 {
+		t.Fatalf("score rule without a score: %d", st)
+	}
+	mustContain(t, page, `id="min_score-err"`, "Give the lowest course score that earns the credential")
+	form.Set("completion_rule", "canvas_module")
+	st, page = e.post("/lti/app/map", form)
+	if st != 422 {
+		t.Fatalf("module rule without a module: %d", st)
+	}
+	mustContain(t, page, `id="module_id-err"`, "Give the Canvas module id")
+	if n := e.count(`SELECT count(*) FROM course_mappings`); n != 0 {
+		t.Fatalf("refused forms created %d mappings", n)
+	}
+	form.Set("completion_rule", "canvas_score")
+	form.Set("min_score", "80")
+	st, page = e.post("/lti/app/map", form)
+	if st != 200 {
+		t.Fatalf("map: %d %s", st, page)
+	}
+	mustContain(t, page, `a posted final score of at least 80% creates a credential`, "Against the rule", "Not checked yet.")
+
+	rest.SetScores(e.course.ID, e.student.ID, canvassim.Scores{Current: score(80), Final: score(80)})
+	rest.SetScores(e.course.ID, e.other.ID, canvassim.Scores{Current: score(90), Final: score(70), UnpostedFinal: score(99)})
+	st, page = e.post("/lti/app/reconcile", url.Values{"ltik": {ltik(t, mustLaunch(t, e, e.teacher.ID))}})
+	if st != 200 {
+		t.Fatalf("check now: %d %s", st, page)
+	}
+	mustContain(t, page, "2 students checked, 1 credentials created", `id="count-unpublished">1<`,
+		"Final score 80%, at least 80%: met since", "Final score 70%, below 80%.")
+	_, page = e.launch(e.other.ID, canvassim.LaunchOptions{})
+	mustContain(t, page, "Not yet earned", "when your posted final course score reaches 80%")
+}
+
+func score(v float64) *float64 { return &v }

@@ -23,9 +23,27 @@ type CompletionRule string
 const (
 	// RuleCanvasCompletion issues on Canvas's course_completed event (and reconciliation).
 	RuleCanvasCompletion CompletionRule = "canvas_completion"
+	// RuleCanvasScore issues when a student's posted Canvas course score
+	// (current or final, ScoreKind) is at least MinScore percent.
+	RuleCanvasScore CompletionRule = "canvas_score"
+	// RuleCanvasModule issues when a student completes Canvas module ModuleID.
+	RuleCanvasModule CompletionRule = "canvas_module"
 	// RuleManual issues nothing automatically: staff create credentials by hand.
 	RuleManual CompletionRule = "manual"
 )
+
+// Score kinds of a RuleCanvasScore mapping: Canvas's current score counts
+// only graded work, its final score counts ungraded work as zero.
+const (
+	ScoreCurrent = "current"
+	ScoreFinal   = "final"
+)
+
+// Checked reports whether a check against the platform (reconciliation)
+// issues this rule's credentials.
+func (r CompletionRule) Checked() bool {
+	return r == RuleCanvasCompletion || r == RuleCanvasScore || r == RuleCanvasModule
+}
 
 // Mapping ties a course on a platform to a credential group. A course
 // is known by its LTI context_id (from launches) and/or its local Canvas
@@ -39,8 +57,14 @@ type Mapping struct {
 	ContextID      string         `json:"context_id" db:"context_id"`
 	GroupID        int64          `json:"group_id" db:"group_id"`
 	CompletionRule CompletionRule `json:"completion_rule" db:"completion_rule"`
-	AutoPublish    bool           `json:"auto_publish" db:"auto_publish"`
-	CourseTitle    string         `json:"course_title" db:"course_title"`
+	// MinScore (percent, "at least": 80 includes 80.0) and ScoreKind
+	// (current or final) belong to RuleCanvasScore; ModuleID to
+	// RuleCanvasModule.
+	MinScore    *float64 `json:"min_score,omitempty" db:"min_score"`
+	ScoreKind   string   `json:"score_kind,omitempty" db:"score_kind"`
+	ModuleID    string   `json:"module_id,omitempty" db:"module_id"`
+	AutoPublish bool     `json:"auto_publish" db:"auto_publish"`
+	CourseTitle string   `json:"course_title" db:"course_title"`
 	// CreatedBy is who mapped the course: "lti:<platform id>:<sub>" for an
 	// instructor's launch, "user:<id>:<email>" or "token:<id>:<name>" for
 	// staff; CreatedByName describes them for people.
@@ -53,7 +77,8 @@ type Mapping struct {
 
 // mappingCols selects a mapping; NULL ids read as "".
 const mappingCols = `id, platform_id, deployment_id, COALESCE(canvas_course_id, '') AS canvas_course_id,
-    COALESCE(context_id, '') AS context_id, group_id, completion_rule, auto_publish, course_title,
+    COALESCE(context_id, '') AS context_id, group_id, completion_rule, min_score::float8 AS min_score,
+    COALESCE(score_kind, '') AS score_kind, COALESCE(module_id, '') AS module_id, auto_publish, course_title,
     created_by, created_by_name, created_at, updated_at`
 
 // MappingFilter narrows ListMappings; zero fields do not filter.
@@ -81,13 +106,17 @@ LIMIT 5000`
 	return out, nil
 }
 
-// MappingIDs returns the ids of the mappings whose completion rule is rule,
-// in id order.
-func (s *Service) MappingIDs(ctx context.Context, rule CompletionRule) ([]int64, error) {
-	const q = `SELECT id FROM course_mappings WHERE completion_rule = $1 ORDER BY id`
+// MappingIDs returns the ids of the mappings whose completion rule is one
+// of rules, in id order.
+func (s *Service) MappingIDs(ctx context.Context, rules ...CompletionRule) ([]int64, error) {
+	const q = `SELECT id FROM course_mappings WHERE completion_rule = ANY($1) ORDER BY id`
+	names := make([]string, len(rules))
+	for i, r := range rules {
+		names[i] = string(r)
+	}
 	var ids []int64
-	if err := s.db.SelectContext(ctx, &ids, q, rule); err != nil {
-		return nil, fmt.Errorf("mappings of rule %s: %w", rule, err)
+	if err := s.db.SelectContext(ctx, &ids, q, pq.Array(names)); err != nil {
+		return nil, fmt.Errorf("mappings of rules %v: %w", rules, err)
 	}
 	return ids, nil
 }
@@ -170,8 +199,13 @@ type MappingInput struct {
 	ContextID      *string
 	GroupID        *int64
 	CompletionRule *string
-	AutoPublish    *bool
-	CourseTitle    *string
+	// MinScore and ScoreKind go with rule canvas_score, ModuleID with
+	// canvas_module; a change of rule clears the other rules' fields.
+	MinScore    *float64
+	ScoreKind   *string
+	ModuleID    *string
+	AutoPublish *bool
+	CourseTitle *string
 	// CreatedByName describes the actor for staff (create only).
 	CreatedByName *string
 }
@@ -210,15 +244,95 @@ func (in MappingInput) validate(create bool) []apperr.FieldError {
 	}
 	if in.CompletionRule != nil {
 		switch CompletionRule(*in.CompletionRule) {
-		case RuleCanvasCompletion, RuleManual:
+		case RuleCanvasCompletion, RuleCanvasScore, RuleCanvasModule, RuleManual:
 		default:
-			add("completion_rule", "must be canvas_completion or manual")
+			add("completion_rule", "must be canvas_completion, canvas_score, canvas_module or manual")
+		}
+	}
+	if in.MinScore != nil && (*in.MinScore < 0 || *in.MinScore > 1000) {
+		add("min_score", "must be a percentage from 0 to 1000 (Canvas scores may pass 100 with extra credit)")
+	}
+	if in.ScoreKind != nil && *in.ScoreKind != ScoreCurrent && *in.ScoreKind != ScoreFinal {
+		add("score_kind", "must be current or final")
+	}
+	if in.ModuleID != nil && *in.ModuleID != "" {
+		if n, err := strconv.ParseUint(*in.ModuleID, 10, 64); err != nil || n == 0 {
+			add("module_id", "must be a Canvas module id (digits), as in /courses/565/modules/12")
 		}
 	}
 	if in.CourseTitle != nil && len(*in.CourseTitle) > 500 {
 		add("course_title", "must be at most 500 characters")
 	}
 	return fe
+}
+
+// ruleFields are a mapping's rule and the fields it carries, as stored
+// (nil: NULL).
+type ruleFields struct {
+	rule      CompletionRule
+	minScore  *float64
+	scoreKind *string
+	moduleID  *string
+}
+
+// resolveRule merges a create or change with the current mapping (nil on
+// create) into the stored rule fields: each rule requires its own fields and
+// refuses another rule's, naming the field.
+func (in MappingInput) resolveRule(cur *Mapping) (ruleFields, []apperr.FieldError) {
+	var fe []apperr.FieldError
+	add := func(field, msg string) { fe = append(fe, apperr.FieldError{Index: -1, Field: field, Message: msg}) }
+	f := ruleFields{rule: RuleCanvasCompletion}
+	if cur != nil {
+		f.rule = cur.CompletionRule
+	}
+	if in.CompletionRule != nil {
+		f.rule = CompletionRule(*in.CompletionRule)
+	}
+	same := cur != nil && cur.CompletionRule == f.rule
+	given := func(p *string) bool { return p != nil && *p != "" }
+	switch f.rule {
+	case RuleCanvasScore:
+		f.minScore = in.MinScore
+		if f.minScore == nil && same {
+			f.minScore = cur.MinScore
+		}
+		kind := ScoreFinal
+		if given(in.ScoreKind) {
+			kind = *in.ScoreKind
+		} else if same && cur.ScoreKind != "" {
+			kind = cur.ScoreKind
+		}
+		f.scoreKind = &kind
+		if f.minScore == nil {
+			add("min_score", "is required for rule canvas_score: the lowest course score in percent that earns the credential, such as 80")
+		}
+		if given(in.ModuleID) {
+			add("module_id", "belongs to rule canvas_module, not canvas_score")
+		}
+	case RuleCanvasModule:
+		if given(in.ModuleID) {
+			f.moduleID = in.ModuleID
+		} else if same && cur.ModuleID != "" {
+			f.moduleID = &cur.ModuleID
+		}
+		if f.moduleID == nil {
+			add("module_id", "is required for rule canvas_module: the Canvas module id, as in /courses/565/modules/12")
+		}
+		if in.MinScore != nil {
+			add("min_score", "belongs to rule canvas_score, not canvas_module")
+		}
+	default:
+		if in.MinScore != nil {
+			add("min_score", "belongs to rule canvas_score, not "+string(f.rule))
+		}
+		if given(in.ModuleID) {
+			add("module_id", "belongs to rule canvas_module, not "+string(f.rule))
+		}
+	}
+	if given(in.ScoreKind) && f.rule != RuleCanvasScore {
+		add("score_kind", "belongs to rule canvas_score, not "+string(f.rule))
+	}
+	return f, fe
 }
 
 func deref[T any](p *T) T {
@@ -243,19 +357,20 @@ func (s *Service) CreateMapping(ctx context.Context, actor string, in MappingInp
 		}
 		return Mapping{}, err
 	}
-	rule := RuleCanvasCompletion
-	if in.CompletionRule != nil {
-		rule = CompletionRule(*in.CompletionRule)
+	rf, fe := in.resolveRule(nil)
+	if len(fe) > 0 {
+		return Mapping{}, apperr.Fields("The mapping has errors.", fe)
 	}
 	const q = `
 INSERT INTO course_mappings (platform_id, deployment_id, canvas_course_id, context_id, group_id,
-    completion_rule, auto_publish, course_title, created_by, created_by_name)
-VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''), $5, $6, $7, $8, $9, $10)
+    completion_rule, auto_publish, course_title, created_by, created_by_name, min_score, score_kind, module_id)
+VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''), $5, $6, $7, $8, $9, $10, $11, $12, $13)
 RETURNING id`
 	var id int64
 	err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		err := tx.GetContext(ctx, &id, q, *in.PlatformID, deref(in.DeploymentID), deref(in.CanvasCourseID),
-			deref(in.ContextID), *in.GroupID, rule, deref(in.AutoPublish), deref(in.CourseTitle), actor, deref(in.CreatedByName))
+			deref(in.ContextID), *in.GroupID, rf.rule, deref(in.AutoPublish), deref(in.CourseTitle), actor, deref(in.CreatedByName),
+			rf.minScore, rf.scoreKind, rf.moduleID)
 		if err != nil {
 			return mappingWriteError(err, *in.GroupID)
 		}
@@ -301,17 +416,26 @@ UPDATE course_mappings SET
     canvas_course_id = CASE WHEN $3::text IS NULL THEN canvas_course_id ELSE NULLIF($3, '') END,
     context_id = CASE WHEN $4::text IS NULL THEN context_id ELSE NULLIF($4, '') END,
     group_id = COALESCE($5, group_id),
-    completion_rule = COALESCE($6, completion_rule),
+    completion_rule = $6,
     auto_publish = COALESCE($7, auto_publish),
     course_title = COALESCE($8, course_title),
+    min_score = $9, score_kind = $10, module_id = $11,
     updated_at = now()
 WHERE id = $1
 RETURNING platform_id, COALESCE(canvas_course_id, '')`
 	var pid int64
 	var course string
 	err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
-		err := tx.QueryRowxContext(ctx, q, id, in.DeploymentID, in.CanvasCourseID, in.ContextID, in.GroupID,
-			in.CompletionRule, in.AutoPublish, in.CourseTitle).Scan(&pid, &course)
+		cur, err := mappingByID(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		rf, fe := in.resolveRule(&cur)
+		if len(fe) > 0 {
+			return apperr.Fields("The mapping has errors.", fe)
+		}
+		err = tx.QueryRowxContext(ctx, q, id, in.DeploymentID, in.CanvasCourseID, in.ContextID, in.GroupID,
+			rf.rule, in.AutoPublish, in.CourseTitle, rf.minScore, rf.scoreKind, rf.moduleID).Scan(&pid, &course)
 		if errors.Is(err, sql.ErrNoRows) {
 			return apperr.Errorf(apperr.NotFound, "No course mapping %d.", id)
 		}

@@ -37,6 +37,9 @@ type mappingBody struct {
 	GroupID        json.RawMessage `json:"group_id"`
 	CompletionRule json.RawMessage `json:"completion_rule"`
 	AutoPublish    json.RawMessage `json:"auto_publish"`
+	MinScore       json.RawMessage `json:"min_score"`
+	ScoreKind      json.RawMessage `json:"score_kind"`
+	ModuleID       json.RawMessage `json:"module_id"`
 }
 
 func (b mappingBody) input() (MappingInput, error) {
@@ -81,6 +84,16 @@ func (b mappingBody) input() (MappingInput, error) {
 	in.ContextID = strField(b.ContextID, "context_id", false)
 	in.DeploymentID = strField(b.DeploymentID, "deployment_id", false)
 	in.CompletionRule = strField(b.CompletionRule, "completion_rule", false)
+	in.ScoreKind = strField(b.ScoreKind, "score_kind", false)
+	in.ModuleID = strField(b.ModuleID, "module_id", true)
+	if len(b.MinScore) > 0 && string(b.MinScore) != "null" {
+		var v float64
+		if err := json.Unmarshal(b.MinScore, &v); err != nil {
+			bad("min_score", "must be a number (a percentage such as 80)")
+		} else {
+			in.MinScore = &v
+		}
+	}
 	if len(b.AutoPublish) > 0 && string(b.AutoPublish) != "null" {
 		var v bool
 		if err := json.Unmarshal(b.AutoPublish, &v); err != nil {
