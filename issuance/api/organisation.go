@@ -20,6 +20,7 @@ type organisationBody struct {
 	SenderName            string `json:"sender_name"`
 	ReplyTo               string `json:"reply_to"`
 	Language              string `json:"language"`
+	TimeZone              string `json:"time_zone"` // IANA name, e.g. "Europe/Paris"
 	InstructorsMayPublish bool   `json:"instructors_may_publish"`
 }
 
@@ -34,7 +35,8 @@ type organisationJSON struct {
 
 func organisationOut(o issuance.Organisation) organisationJSON {
 	return organisationJSON{organisationBody: organisationBody{Name: o.Name, Website: o.Website, ContactEmail: o.ContactEmail,
-		SenderName: o.SenderName, ReplyTo: o.ReplyTo, Language: o.Language, InstructorsMayPublish: o.InstructorsMayPublish},
+		SenderName: o.SenderName, ReplyTo: o.ReplyTo, Language: o.Language, TimeZone: o.TimeZone,
+		InstructorsMayPublish: o.InstructorsMayPublish},
 		LogoURL: o.LogoURL, Named: o.Named, UpdatedAt: o.UpdatedAt.UTC().Format(time.RFC3339)}
 }
 
@@ -72,6 +74,7 @@ func (a *api) patchOrganisation(c *gin.Context) error {
 	}
 	o.Name, o.Website, o.ContactEmail, o.SenderName, o.ReplyTo, o.Language, o.InstructorsMayPublish =
 		b.Name, b.Website, b.ContactEmail, b.SenderName, b.ReplyTo, b.Language, b.InstructorsMayPublish
+	o.TimeZone = b.TimeZone
 	out, err := a.s.UpdateOrganisation(ctx, p.Actor(), issuance.OrganisationUpdate{Organisation: o})
 	if err != nil {
 		return err
