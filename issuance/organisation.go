@@ -320,6 +320,20 @@ func (s *Service) Organisation(ctx context.Context) (Organisation, error) {
 	return o, nil
 }
 
+// Locale is the organisation's language and time zone, which pages and
+// emails show dates in; English in the server's zone while the settings
+// cannot be read (the error is logged).
+func (s *Service) Locale(ctx context.Context) locale.Locale {
+	o, err := s.Organisation(ctx)
+	if err != nil {
+		if s.Log != nil {
+			s.Log.ErrorContext(ctx, "organisation locale", "err", err)
+		}
+		return locale.Default()
+	}
+	return locale.New(o.Language, o.TimeZone)
+}
+
 // InstructorsMayPublish reports whether the owner lets instructors review
 // and publish their own course's credentials in the LMS.
 func (s *Service) InstructorsMayPublish(ctx context.Context) (bool, error) {

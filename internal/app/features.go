@@ -58,6 +58,8 @@ func (a *App) build(ctx context.Context) error {
 	a.Renderer = rd
 	a.Issuance = issuance.New(a.DB, a.Config.BaseURL)
 	a.Issuance.Log = a.Log
+	// Every page shows dates in the organisation's language and time zone.
+	rd.Locale = a.Issuance.Locale
 	a.Signing = signing.New(a.Issuance, a.Config.Keys)
 	a.Delivery = delivery.New(a.Issuance, a.Signing)
 	a.Imports = imports.New(a.Issuance)
