@@ -18,6 +18,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/audit"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/cache"
+	"github.com/laurel-edu/laurel/internal/locale"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/web"
 )
@@ -45,6 +46,9 @@ type Service struct {
 	// password resets ("" before an owner has named it); the app wires it
 	// to issuance. nil: the emails say "your institution".
 	OrganisationName func(ctx context.Context) (string, error)
+	// Locale is the organisation's language and time zone, which the
+	// account emails and messages write times in (nil: locale.Default).
+	Locale locale.Func
 	// Actors names the actors of an account's history; the app wires
 	// every kind's owner (nil: s alone, which knows staff and tokens).
 	Actors audit.Namer
@@ -90,4 +94,12 @@ func (s *Service) Register(r gin.IRouter, rd *web.Renderer, a *auth.Auth) {
 		r.GET(linkPath(purpose), noReferrer, rd.Page(s.linkForm(rd, purpose)))
 		r.POST(linkPath(purpose), noReferrer, rd.Page(s.linkUse(rd, a, purpose)))
 	}
+}
+
+// locale is the locale of ctx's emails and messages.
+func (s *Service) locale(ctx context.Context) locale.Locale {
+	if s.Locale == nil {
+		return locale.Default()
+	}
+	return s.Locale(ctx)
 }

@@ -167,7 +167,7 @@ func TestInviteAcceptSignIn(t *testing.T) {
 	}
 
 	link, m := s.mustLink(t, 1, email)
-	if !strings.Contains(m.Subject, "invited") || !strings.Contains(m.Text, "Team member") {
+	if !strings.Contains(m.Subject, "invited") || !strings.Contains(m.Text, "Team Member") {
 		t.Errorf("invitation email: %q\n%s", m.Subject, m.Text)
 	}
 	token, _ := url.QueryUnescape(strings.TrimPrefix(link, "/account/welcome?token="))

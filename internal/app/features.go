@@ -68,12 +68,14 @@ func (a *App) build(ctx context.Context) error {
 	a.Accounts = accounts.New(a.DB, a.Config.Keys)
 	a.Accounts.GroupOptions = a.groupOptions
 	a.Accounts.OrganisationName = orgSettings{a.Issuance}.OrganisationName
+	a.Accounts.Locale = a.Issuance.Locale
 	// Administrative commands run without Redis: they use Accounts, never
 	// a session.
 	a.Auth = auth.New(a.Redis, a.Config.Keys, a.Config.BaseURL, a.Accounts)
 	a.Auth.Landing = a.signInLanding
 	a.LTI = lti.New(a.DB, a.Redis, a.Config.Keys, a.Config.BaseURL, a.Log, nil)
 	a.LTI.AllowHTTPPlatforms = a.Config.AllowHTTPPlatforms
+	a.LTI.Locale = a.Issuance.Locale
 	// The audit log names each kind of actor through the package owning it.
 	actors := audit.Namers{a.Accounts, a.LTI}
 	a.Issuance.Actors, a.Accounts.Actors = actors, actors

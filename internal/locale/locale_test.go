@@ -7,7 +7,7 @@ import (
 
 func TestDateAndDateTime(t *testing.T) {
 	at := time.Date(2026, 12, 1, 23, 5, 0, 0, time.UTC) // already 2 Dec in Paris
-	day := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)  // a calendar date
+	day := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC) // a calendar date
 	for _, tc := range []struct {
 		lang, zone, date, dayOf, dateTime string
 	}{
