@@ -66,6 +66,8 @@ type Issuer interface {
 	EnsureCredentials(ctx context.Context, tx *sqlx.Tx, actor string, groupID int64, src issuance.Source, items []issuance.NewCredential, publish bool) ([]issuance.Ensured, error)
 	// CredentialJSON is the one JSON shape of a credential (the API's).
 	CredentialJSON(c issuance.Credential) issuance.CredentialJSON
+	// Group returns a group (the admin page names mapped groups by it).
+	Group(ctx context.Context, id int64) (issuance.Group, error)
 }
 
 // Platform is what this package needs to know about a registered LTI

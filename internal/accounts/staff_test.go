@@ -388,7 +388,7 @@ func TestChangeRoleAndGroupLimits(t *testing.T) {
 	if before != `{"role": "viewer", "groups": []}` || after != fmt.Sprintf(`{"role": "team_member", "groups": [%d, %d]}`, s.group, s.other) {
 		t.Errorf("audit %s → %s", before, after)
 	}
-	if _, body := get(t, s.owner, path); !strings.Contains(body, `data-action="update"`) || !strings.Contains(body, "user:") {
+	if _, body := get(t, s.owner, path); !strings.Contains(body, `data-action="update"`) || !strings.Contains(body, "Role: Viewer → Team Member") || strings.Contains(body, "user:") {
 		t.Errorf("history not shown on the edit page:\n%s", body)
 	}
 }
