@@ -69,7 +69,7 @@ type designFormPage struct {
 	Action    string
 	Design    issuance.Design
 	Printed   map[string]bool
-	ExtraKeys string // printed custom attribute keys, comma-separated
+	ExtraKeys string       // printed custom attribute keys, comma-separated
 	Standard  []attrChoice // Key and Label
 	// Choices are the custom attributes the groups define, to tick for
 	// printing; Unknown the printed keys no group of the user defines.
