@@ -36,6 +36,23 @@ const (
 	ImportFailed     ImportState = "failed"
 )
 
+// Label is the state as pages name it.
+func (st ImportState) Label() string {
+	switch st {
+	case ImportValidating:
+		return "Checking"
+	case ImportReady:
+		return "Ready to import"
+	case ImportCommitting:
+		return "Importing"
+	case ImportCommitted:
+		return "Imported"
+	case ImportFailed:
+		return "Failed"
+	}
+	return string(st)
+}
+
 // Job kinds of imports: reading and validating an uploaded file, and
 // creating its valid rows.
 const (
