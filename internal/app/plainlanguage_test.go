@@ -333,7 +333,7 @@ var (
 	isoTime   = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}|\s\d{2}:\d{2})?`)
 	fieldPath = regexp.MustCompile(`\b(recipient|attributes|credential|group|organisation)\.[a-z_]+\b`)
 	snakeCase = regexp.MustCompile(`\b[a-z][a-z0-9]*(_[a-z0-9]+)+\b`)
-	idRef     = regexp.MustCompile(`(?i)\b(group|user|platform|design|import|token|deployment|credential) (#|id )?\d+\b`)
+	idRef     = regexp.MustCompile(`(?i)\b(group|user|platform|design|import|token|deployment|credential|mapping|account) (#|id )?\d+\b`)
 	// Where a code is the text: an email address, a URL, a placeholder the
 	// owner types in braces ({recipient_name}).
 	notProse = regexp.MustCompile(`\{[a-z_]+\}|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+|https?://\S+|/[A-Za-z0-9_./?=&%-]+`)
