@@ -60,7 +60,7 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 		return res, err
 	}
 	if m.CompletionRule == course.RuleManual {
-		return res, apperr.Errorf(apperr.Invalid, "Mapping %d is manual only: completions do not issue credentials, so there is nothing to reconcile.", m.ID)
+		return res, apperr.Errorf(apperr.Invalid, "The course %q is mapped for manual issuing only: completions do not issue credentials, so there is nothing to check.", m.CourseTitle)
 	}
 	runID, err := s.startRun(ctx, m.ID, trigger)
 	if err != nil {
@@ -81,7 +81,7 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 		}
 	}()
 	if m.CanvasCourseID == "" {
-		return res, apperr.Errorf(apperr.Invalid, "Mapping %d does not know its Canvas course id yet: launch Laurel from the course once, or set canvas_course_id.", m.ID)
+		return res, apperr.Errorf(apperr.Invalid, "Laurel does not know the Canvas course of %q yet: launch Laurel from the course once (or set the mapping's Canvas course through the API).", m.CourseTitle)
 	}
 	p, err := s.platform(ctx, m.PlatformID)
 	if err != nil {
