@@ -60,7 +60,7 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 		return res, err
 	}
 	if m.CompletionRule == course.RuleManual {
-		return res, apperr.Errorf(apperr.Invalid, "The course %q is mapped for manual issuing only: completions do not issue credentials, so there is nothing to check.", m.CourseTitle)
+		return res, apperr.Errorf(apperr.Invalid, "This course is mapped for manual issuing only: completions do not issue credentials, so there is nothing to check.")
 	}
 	runID, err := s.startRun(ctx, m.ID, trigger)
 	if err != nil {
@@ -81,7 +81,7 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 		}
 	}()
 	if m.CanvasCourseID == "" {
-		return res, apperr.Errorf(apperr.Invalid, "Laurel does not know the Canvas course of %q yet: launch Laurel from the course once (or set the mapping's Canvas course through the API).", m.CourseTitle)
+		return res, apperr.Errorf(apperr.Invalid, "Laurel does not know this course's Canvas course ID yet: launch Laurel from the course once (or set the mapping's Canvas course through the API).")
 	}
 	p, err := s.platform(ctx, m.PlatformID)
 	if err != nil {
