@@ -49,7 +49,7 @@ type eventRecord struct {
 type reconcileRun struct {
 	ID         int64        `db:"id"`
 	MappingID  int64        `db:"mapping_id"`
-	Trigger    string       `db:"trigger"`
+	Trigger    Trigger      `db:"trigger"`
 	StartedAt  time.Time    `db:"started_at"`
 	FinishedAt sql.NullTime `db:"finished_at"`
 	Checked    int          `db:"checked"`
@@ -186,6 +186,39 @@ type platformRow struct {
 type courseRow struct {
 	Mapping course.Mapping
 	LastRun *reconcileRun
+	// Platform and Group name the mapping's platform and group; Rule is its
+	// completion rule in words.
+	Platform, Group, Rule string
+}
+
+// ruleLabel is a completion rule as the admin page names it.
+func ruleLabel(r course.CompletionRule) string {
+	switch r {
+	case course.RuleCanvasCompletion:
+		return "Issued when Canvas reports the course completed"
+	case course.RuleCanvasScore:
+		return "Issued when the course score reaches the threshold"
+	case course.RuleCanvasModule:
+		return "Issued when the student completes a module"
+	case course.RuleManual:
+		return "Issued by staff"
+	}
+	return string(r)
+}
+
+// Label is a trigger as the admin page names it.
+func (t Trigger) Label() string {
+	switch t {
+	case triggerSchedule:
+		return "scheduled"
+	case triggerAPI:
+		return "through the API"
+	case triggerButton:
+		return "Check completions now"
+	case triggerManual:
+		return "from the command line"
+	}
+	return string(t)
 }
 
 // RegisterAdmin mounts GET /admin/events on r (behind the staff session
@@ -302,8 +335,21 @@ func (s *Service) adminEvents(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	platformNames := map[int64]string{}
+	for _, pl := range page.Platforms {
+		platformNames[pl.ID] = pl.Name
+	}
+	groupNames := map[int64]string{}
 	for _, m := range mappings {
-		row := courseRow{Mapping: m}
+		row := courseRow{Mapping: m, Platform: platformNames[m.PlatformID], Rule: ruleLabel(m.CompletionRule)}
+		if _, ok := groupNames[m.GroupID]; !ok {
+			g, err := s.issuer.Group(ctx, m.GroupID)
+			if err != nil {
+				return err
+			}
+			groupNames[m.GroupID] = g.Name
+		}
+		row.Group = groupNames[m.GroupID]
 		if r, ok := runs[m.ID]; ok {
 			row.LastRun = &r
 		}

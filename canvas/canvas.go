@@ -69,6 +69,8 @@ type Issuer interface {
 	// PublishAllowed refuses (issuance.ReasonOrganisationNotSet) while no
 	// owner has named the organisation: auto-publishing waits until then.
 	PublishAllowed(ctx context.Context) error
+	// Group returns a group (the admin page names mapped groups by it).
+	Group(ctx context.Context, id int64) (issuance.Group, error)
 }
 
 // Platform is what this package needs to know about a registered LTI

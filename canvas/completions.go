@@ -413,10 +413,10 @@ func (b *batch) process(ctx context.Context, r *inboxRow) error {
 		return b.retry(ctx, r, err)
 	}
 	if m == nil {
-		return b.finish(ctx, r, "unmapped", fmt.Sprintf("completion in an unmapped course: Canvas course %s on platform %d", r.CourseID, pid), nil, "")
+		return b.finish(ctx, r, "unmapped", fmt.Sprintf("completion in Canvas course %s, which is not mapped to a group", r.CourseID), nil, "")
 	}
 	if m.CompletionRule == course.RuleManual {
-		return b.finish(ctx, r, "ignored", fmt.Sprintf("mapping %d is manual only: completions do not issue", m.ID), m, "")
+		return b.finish(ctx, r, "ignored", "the course is mapped for manual issuing only: completions do not issue", m, "")
 	}
 	if m.CompletionRule != course.RuleCanvasCompletion {
 		return b.finish(ctx, r, "ignored", fmt.Sprintf("mapping %d issues on rule %s, not on course completion", m.ID, m.CompletionRule), m, "")

@@ -48,7 +48,7 @@ func (c courseSide) LastCheck(ctx context.Context, mappingID int64) (*course.Che
 	if !ok {
 		return nil, nil
 	}
-	return &course.Check{Trigger: r.Trigger, StartedAt: r.StartedAt, Checked: r.Checked, Created: r.Created, Error: r.Error}, nil
+	return &course.Check{Trigger: string(r.Trigger), StartedAt: r.StartedAt, Checked: r.Checked, Created: r.Created, Error: r.Error}, nil
 }
 
 // CheckCompletions is the launch view's "Check completions now" button.

@@ -61,7 +61,7 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 		return res, err
 	}
 	if !m.CompletionRule.Checked() {
-		return res, apperr.Errorf(apperr.Invalid, "Mapping %d is manual only: completions do not issue credentials, so there is nothing to reconcile.", m.ID)
+		return res, apperr.Errorf(apperr.Invalid, "This course is mapped for manual issuing only: completions do not issue credentials, so there is nothing to check.")
 	}
 	runID, err := s.startRun(ctx, m.ID, trigger)
 	if err != nil {
@@ -82,7 +82,7 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 		}
 	}()
 	if m.CanvasCourseID == "" {
-		return res, apperr.Errorf(apperr.Invalid, "Mapping %d does not know its Canvas course id yet: launch Laurel from the course once, or set canvas_course_id.", m.ID)
+		return res, apperr.Errorf(apperr.Invalid, "Laurel does not know this course's Canvas course ID yet: launch Laurel from the course once (or set the mapping's Canvas course through the API).")
 	}
 	p, err := s.platform(ctx, m.PlatformID)
 	if err != nil {

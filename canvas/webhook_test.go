@@ -337,7 +337,7 @@ func TestWebhookUnmappedCourseIsReprocessedWhenMapped(t *testing.T) {
 	if err := e.db.QueryRow(`SELECT state, reason FROM canvas_events`).Scan(&state, &reason); err != nil {
 		t.Fatal(err)
 	}
-	if state != "unmapped" || !strings.Contains(reason, "unmapped course") || len(e.credentials()) != 0 {
+	if state != "unmapped" || !strings.Contains(reason, "not mapped to a group") || len(e.credentials()) != 0 {
 		t.Fatalf("state %q reason %q credentials %d", state, reason, len(e.credentials()))
 	}
 	// A completion older than 30 days in the same course stays unmapped.

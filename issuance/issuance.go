@@ -105,6 +105,19 @@ const (
 	Revoked     State = "revoked"
 )
 
+// Label is how pages name the state.
+func (s State) Label() string {
+	switch s {
+	case Unpublished:
+		return "Unpublished"
+	case Published:
+		return "Published"
+	case Revoked:
+		return "Revoked"
+	}
+	return string(s)
+}
+
 // Source says how a credential came to be.
 type Source string
 

@@ -17,6 +17,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/cache"
 	"github.com/laurel-edu/laurel/internal/db"
+	"github.com/laurel-edu/laurel/internal/locale"
 )
 
 // Organisation is the issuer: the university or school whose name, website
@@ -39,6 +40,10 @@ type Organisation struct {
 	// publish email the owner writes and the default of new groups. Laurel's
 	// own pages are in English.
 	Language string `json:"language"`
+	// TimeZone is the IANA name of the zone pages and emails show times in
+	// (e.g. "Europe/Paris"); never "" once read: an unset zone reads as the
+	// server's (ServerZone).
+	TimeZone string `json:"time_zone"`
 	// EmailSubject and EmailBody are the publish email's text with
 	// placeholders such as {recipient_name} (see Placeholders); "" means
 	// DefaultEmailSubject / DefaultEmailBody.
@@ -56,6 +61,10 @@ type Organisation struct {
 	Named     bool      `json:"named"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
+
+// ServerZone is the time zone an organisation that has not chosen one
+// uses: the server's (TZ), or UTC.
+func ServerZone() string { return locale.ServerZone() }
 
 // Subject is the publish email's subject template in effect.
 func (o Organisation) Subject() string {
@@ -196,6 +205,12 @@ func checkOrganisation(o *Organisation) []apperr.FieldError {
 	} else {
 		o.Language = tag.String()
 	}
+	if o.TimeZone = strings.TrimSpace(o.TimeZone); o.TimeZone == "" {
+		o.TimeZone = ServerZone()
+	}
+	if _, err := time.LoadLocation(o.TimeZone); err != nil || o.TimeZone == "Local" || len(o.TimeZone) > 60 {
+		bad("time_zone", fmt.Sprintf("%q is not a time zone; use a name such as Europe/Paris, America/Chicago or UTC.", o.TimeZone))
+	}
 	if len([]rune(o.EmailSubject)) > maxOrgText {
 		bad("email_subject", fmt.Sprintf("The subject must be at most %d characters.", maxOrgText))
 	} else if u := unknownPlaceholders(o.EmailSubject); len(u) > 0 {
@@ -240,6 +255,7 @@ type orgRow struct {
 	SenderName            string         `db:"sender_name"`
 	ReplyTo               string         `db:"reply_to"`
 	Language              string         `db:"language"`
+	TimeZone              string         `db:"time_zone"`
 	EmailSubject          string         `db:"email_subject"`
 	EmailBody             string         `db:"email_body"`
 	InstructorsMayPublish bool           `db:"instructors_may_publish"`
@@ -250,12 +266,16 @@ type orgRow struct {
 
 // orgCols leaves out the logo's bytes: only the logo route reads them.
 const orgCols = `name, website, contact_email, logo_type, sender_name, reply_to, language, email_subject, email_body,
-	instructors_may_publish, limited_members_create_groups, named_at, updated_at`
+	instructors_may_publish, limited_members_create_groups, named_at, updated_at, time_zone`
 
 func (s *Service) organisation(r orgRow) Organisation {
 	o := Organisation{Name: r.Name, Website: r.Website, ContactEmail: r.ContactEmail, LogoType: r.LogoType.String,
 		SenderName: r.SenderName, ReplyTo: r.ReplyTo, Language: r.Language, EmailSubject: r.EmailSubject,
 		EmailBody: r.EmailBody, InstructorsMayPublish: r.InstructorsMayPublish, LimitedMembersCreateGroups: r.LimitedMembersCreate, Named: r.NamedAt.Valid, UpdatedAt: r.UpdatedAt}
+	o.TimeZone = r.TimeZone
+	if o.TimeZone == "" {
+		o.TimeZone = ServerZone()
+	}
 	if o.LogoType != "" {
 		// The version defeats caches when the logo changes.
 		o.LogoURL = fmt.Sprintf("%s/organisation/logo?v=%d", strings.TrimRight(s.BaseURL, "/"), r.UpdatedAt.Unix())
@@ -268,7 +288,7 @@ func auditOrganisation(o Organisation, logoBytes int) map[string]any {
 	return map[string]any{"name": o.Name, "website": o.Website, "contact_email": o.ContactEmail,
 		"logo_type": o.LogoType, "logo_bytes": logoBytes, "sender_name": o.SenderName, "reply_to": o.ReplyTo,
 		"language": o.Language, "email_subject": o.EmailSubject, "email_body": o.EmailBody,
-		"instructors_may_publish": o.InstructorsMayPublish, "limited_members_create_groups": o.LimitedMembersCreateGroups}
+		"instructors_may_publish": o.InstructorsMayPublish, "limited_members_create_groups": o.LimitedMembersCreateGroups, "time_zone": o.TimeZone}
 }
 
 // orgCacheFor is how long Organisation answers from memory: the public page
@@ -303,6 +323,20 @@ func (s *Service) Organisation(ctx context.Context) (Organisation, error) {
 	}
 	s.orgMu.Unlock()
 	return o, nil
+}
+
+// Locale is the organisation's language and time zone, which pages and
+// emails show dates in; English in the server's zone while the settings
+// cannot be read (the error is logged).
+func (s *Service) Locale(ctx context.Context) locale.Locale {
+	o, err := s.Organisation(ctx)
+	if err != nil {
+		if s.Log != nil {
+			s.Log.ErrorContext(ctx, "organisation locale", "err", err)
+		}
+		return locale.Default()
+	}
+	return locale.New(o.Language, o.TimeZone)
 }
 
 // InstructorsMayPublish reports whether the owner lets instructors review
@@ -380,11 +414,11 @@ func (s *Service) UpdateOrganisation(ctx context.Context, actor string, u Organi
 				logo_type = CASE WHEN $4 THEN NULL WHEN $5::bytea IS NOT NULL THEN $6 ELSE logo_type END,
 				sender_name = $7, reply_to = $8, language = $9, email_subject = $10, email_body = $11,
 				instructors_may_publish = $12, updated_at = $13, named_at = COALESCE(named_at, $13),
-				limited_members_create_groups = $14
+				limited_members_create_groups = $14, time_zone = $15
 			WHERE id RETURNING ` + orgCols
 		var r orgRow
 		if err := tx.GetContext(ctx, &r, q, o.Name, o.Website, o.ContactEmail, u.RemoveLogo && u.Logo == nil, u.Logo,
-			o.LogoType, o.SenderName, o.ReplyTo, o.Language, o.EmailSubject, o.EmailBody, o.InstructorsMayPublish, now, o.LimitedMembersCreateGroups); err != nil {
+			o.LogoType, o.SenderName, o.ReplyTo, o.Language, o.EmailSubject, o.EmailBody, o.InstructorsMayPublish, now, o.LimitedMembersCreateGroups, o.TimeZone); err != nil {
 			return fmt.Errorf("update organisation settings: %w", err)
 		}
 		out = s.organisation(r)

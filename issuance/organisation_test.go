@@ -21,7 +21,7 @@ func TestOrganisationSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.Name != "Laurel" || o.Language != "en" || o.InstructorsMayPublish || o.LogoURL != "" ||
-		o.Subject() != issuance.DefaultEmailSubject || o.Body() != issuance.DefaultEmailBody {
+		o.Subject() != issuance.DefaultEmailSubject || o.Body() != issuance.DefaultEmailBody || o.TimeZone != issuance.ServerZone() {
 		t.Fatalf("initial settings %+v", o)
 	}
 	if may, err := s.InstructorsMayPublish(ctx); err != nil || may {
@@ -37,7 +37,7 @@ func TestOrganisationSettings(t *testing.T) {
 		return st
 	}
 	valid := issuance.Organisation{Name: "University of Example", Website: "https://www.uni.example.edu",
-		ContactEmail: "registry@uni.example.edu", Language: "pt-br", SenderName: "UoE Registry"}
+		ContactEmail: "registry@uni.example.edu", Language: "pt-br", SenderName: "UoE Registry", TimeZone: "America/Sao_Paulo"}
 	for _, tc := range []struct {
 		name  string
 		mod   func(*issuance.OrganisationUpdate)
@@ -49,6 +49,8 @@ func TestOrganisationSettings(t *testing.T) {
 		{"contact email", func(u *issuance.OrganisationUpdate) { u.ContactEmail = "registry" }, "contact_email", `"registry" is not an email address`},
 		{"reply-to with a name", func(u *issuance.OrganisationUpdate) { u.ReplyTo = "Reg <reg@example.edu>" }, "reply_to", "is not an email address"},
 		{"language", func(u *issuance.OrganisationUpdate) { u.Language = "english please" }, "language", "is not a language code"},
+		{"time zone", func(u *issuance.OrganisationUpdate) { u.TimeZone = "Mars/Olympus" }, "time_zone", `"Mars/Olympus" is not a time zone`},
+		{"time zone Local", func(u *issuance.OrganisationUpdate) { u.TimeZone = "Local" }, "time_zone", "is not a time zone"},
 		{"unknown placeholder in the subject", func(u *issuance.OrganisationUpdate) { u.EmailSubject = "For {name}" }, "email_subject", "Unknown placeholder {name}"},
 		{"unknown placeholders in the text", func(u *issuance.OrganisationUpdate) {
 			u.EmailBody = "{Recipient_Name} {credential_url} {course} {course}"
@@ -87,8 +89,11 @@ func TestOrganisationSettings(t *testing.T) {
 	}
 	if got.Name != "University of Example" || got.Language != "pt-BR" || got.LogoType != "image/svg+xml" ||
 		!strings.HasPrefix(got.LogoURL, "https://laurel.test/organisation/logo?v=") || got.Sender() != "UoE Registry" ||
-		got.ReplyAddress() != "registry@uni.example.edu" {
+		got.ReplyAddress() != "registry@uni.example.edu" || got.TimeZone != "America/Sao_Paulo" {
 		t.Fatalf("stored %+v", got)
+	}
+	if l := s.Locale(ctx); l.Lang != "pt-BR" || l.ZoneName() != "America/Sao Paulo" {
+		t.Fatalf("locale %+v, want pt-BR in São Paulo", l)
 	}
 	if o, _ := s.Organisation(ctx); o != got {
 		t.Fatalf("Organisation after the update = %+v, want %+v", o, got)

@@ -32,6 +32,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/jose"
+	"github.com/laurel-edu/laurel/internal/locale"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/web"
 )
@@ -68,6 +69,9 @@ type Tool struct {
 	// New's client enforces the platform fetch rule (see fetch.go); replace
 	// it only with one that does too.
 	HTTPClient *http.Client
+	// Locale is the organisation's language and time zone, which the
+	// tool's messages write times in (nil: locale.Default).
+	Locale locale.Func
 	// AllowHTTPPlatforms lets platform URLs use plain http and loopback or
 	// private addresses (LAUREL_ALLOW_HTTP_PLATFORMS; laurel dev).
 	AllowHTTPPlatforms bool

@@ -12,6 +12,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/locale"
 	"github.com/laurel-edu/laurel/internal/secret"
 )
 
@@ -177,7 +178,7 @@ func (t *Tool) claimRegistrationLink(ctx context.Context, tok string) (int64, er
 	case l.UsedAt != nil:
 		return 0, apperr.Errorf(apperr.Forbidden, "This registration link was already used: each link registers one platform. "+askForLink)
 	case !now.Before(l.ExpiresAt):
-		return 0, apperr.Errorf(apperr.Forbidden, "This registration link expired at %s. "+askForLink, l.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"))
+		return 0, apperr.Errorf(apperr.Forbidden, "This registration link expired at %s. "+askForLink, t.locale(ctx).DateTime(l.ExpiresAt))
 	}
 	return 0, apperr.Errorf(apperr.Conflict, "This registration link is being used by another registration right now; each link registers one platform. Nothing was registered by this request.")
 }
@@ -218,4 +219,12 @@ func (t *Tool) RegistrationsByPlatform(ctx context.Context) (map[int64]Registrat
 		}
 	}
 	return out, nil
+}
+
+// locale is the locale of ctx's messages.
+func (t *Tool) locale(ctx context.Context) locale.Locale {
+	if t.Locale == nil {
+		return locale.Default()
+	}
+	return t.Locale(ctx)
 }

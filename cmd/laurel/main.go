@@ -27,7 +27,7 @@ commands:
   migrate [up|status]         apply or list the embedded migrations
   user add --email E --name N --role owner|admin|team_member|viewer [--groups ID,...]
   token create --name N --role ROLE [--groups ID,...]
-  organisation set --name N [--website U] [--contact-email E] [--logo FILE]
+  organisation set --name N [--website U] [--contact-email E] [--logo FILE] [--time-zone Z]
                               name the issuing organisation (nothing is published until it is named)
   person export --email E     print everything Laurel holds about one person as JSON
   person erase --email E [--yes]

@@ -19,18 +19,16 @@ import (
 // lets credentials be published.
 func (m *Main) organisationSet(ctx context.Context, args []string) error {
 	fs := m.flags("organisation set")
-	name := fs.String("name", "", "the organisation's name, e.g. \"University of Example\" (required)")
+	name := fs.String("name", "", "the organisation's name, e.g. \"University of Example\" (required until it has one)")
 	website := fs.String("website", "", "its website, a full https:// address")
 	contact := fs.String("contact-email", "", "the address recipients may write to")
 	logo := fs.String("logo", "", "a PNG or SVG file, at most 1 MiB")
+	zone := fs.String("time-zone", "", "the time zone pages and emails show times in, e.g. Europe/Paris")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	if !given["name"] {
-		return errors.New("organisation set: --name is required")
-	}
 	var upd issuance.OrganisationUpdate
 	if *logo != "" {
 		b, err := os.ReadFile(*logo)
@@ -47,7 +45,15 @@ func (m *Main) organisationSet(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("organisation set: %w", err)
 	}
-	o.Name = *name
+	if !given["name"] && !o.Named {
+		return errors.New("organisation set: --name is required: the organisation has no name yet")
+	}
+	if given["name"] {
+		o.Name = *name
+	}
+	if given["time-zone"] {
+		o.TimeZone = *zone
+	}
 	if given["website"] {
 		o.Website = *website
 	}
@@ -66,6 +72,7 @@ func (m *Main) organisationSet(ctx context.Context, args []string) error {
 		return fmt.Errorf("organisation set: %w", err)
 	}
 	fmt.Fprintf(m.Stdout, "organisation: %s\n", out.Name)
+	fmt.Fprintf(m.Stdout, "time zone: %s\n", out.TimeZone)
 	if out.LogoURL != "" {
 		fmt.Fprintf(m.Stdout, "logo: %s\n", out.LogoURL)
 	}

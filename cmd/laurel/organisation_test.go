@@ -60,6 +60,13 @@ func TestOrganisationSet(t *testing.T) {
 	if _, err := run(t, "", "organisation", "set", "--name", "University of Example, Registry"); err != nil {
 		t.Fatal(err)
 	}
+	// Once named, the time zone is set alone; a bad one is named by its flag.
+	if _, err := run(t, "", "organisation", "set", "--time-zone", "Europe/Atlantis"); err == nil || !strings.Contains(err.Error(), `--time-zone: "Europe/Atlantis" is not a time zone`) {
+		t.Fatalf("bad --time-zone: %v", err)
+	}
+	if out, err := run(t, "", "organisation", "set", "--time-zone", "Europe/Paris"); err != nil || !strings.Contains(out, "time zone: Europe/Paris") {
+		t.Fatalf("--time-zone = %q, %v", out, err)
+	}
 	m := &Main{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard}
 	defer m.Close()
 	a, err := m.openStore(context.Background())
@@ -68,7 +75,7 @@ func TestOrganisationSet(t *testing.T) {
 	}
 	o, err := a.Issuance.Organisation(context.Background())
 	if err != nil || !o.Named || o.Name != "University of Example, Registry" || o.Website != "https://www.example.edu" ||
-		o.ContactEmail != "registry@example.edu" || o.LogoType != "image/svg+xml" {
+		o.ContactEmail != "registry@example.edu" || o.LogoType != "image/svg+xml" || o.TimeZone != "Europe/Paris" {
 		t.Fatalf("organisation after set: %+v, %v", o, err)
 	}
 }

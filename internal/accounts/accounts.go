@@ -19,6 +19,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/audit"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/cache"
+	"github.com/laurel-edu/laurel/internal/locale"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/web"
 )
@@ -46,6 +47,9 @@ type Service struct {
 	// password resets ("" before an owner has named it); the app wires it
 	// to issuance. nil: the emails say "your institution".
 	OrganisationName func(ctx context.Context) (string, error)
+	// Locale is the organisation's language and time zone, which the
+	// account emails and messages write times in (nil: locale.Default).
+	Locale locale.Func
 	// Actors names the actors of an account's history; the app wires
 	// every kind's owner (nil: s alone, which knows staff and tokens).
 	Actors audit.Namer
@@ -106,4 +110,12 @@ func (s *Service) orgName(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("organisation name: %w", err)
 	}
 	return org, nil
+}
+
+// locale is the locale of ctx's emails and messages.
+func (s *Service) locale(ctx context.Context) locale.Locale {
+	if s.Locale == nil {
+		return locale.Default()
+	}
+	return s.Locale(ctx)
 }

@@ -113,7 +113,7 @@ func (s *Service) SendAccountEmail(sender *mail.Sender, from, baseURL string) jo
 		}
 		var body bytes.Buffer
 		data := accountMailData{Name: r.Name, Email: r.Email, Role: auth.Role(r.Role).Label(), URL: link,
-			Expires: r.ExpiresAt.UTC().Format("2 January 2006, 15:04 UTC"), Org: org, Requested: r.Requested}
+			Expires: s.locale(ctx).DateTime(r.ExpiresAt) + " (" + s.locale(ctx).ZoneName() + " time)", Org: org, Requested: r.Requested}
 		if err := accountMail[r.Purpose].Execute(&body, data); err != nil {
 			return fmt.Errorf("render %s email for link %d: %w", r.Purpose, p.LinkID, err)
 		}

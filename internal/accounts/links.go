@@ -15,6 +15,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/jobs"
+	"github.com/laurel-edu/laurel/internal/locale"
 	"github.com/laurel-edu/laurel/internal/secret"
 )
 
@@ -107,7 +108,7 @@ type linkRow struct {
 
 // badLink explains why a link does not work; the token is a secret, so
 // saying which of these it is reveals nothing to someone without one.
-func badLink(l *linkRow, purpose string, now time.Time) error {
+func badLink(l *linkRow, purpose string, now time.Time, loc locale.Locale) error {
 	again := "Ask whoever invited you to send you a new one."
 	if purpose == linkReset {
 		again = "Ask an administrator to send you a new password reset link."
@@ -118,7 +119,7 @@ func badLink(l *linkRow, purpose string, now time.Time) error {
 	case l.UsedAt != nil:
 		return apperr.Errorf(apperr.NotFound, "This link was already used: each link works once. %s", again)
 	case !now.Before(l.ExpiresAt):
-		return apperr.Errorf(apperr.NotFound, "This link expired on %s. %s", l.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"), again)
+		return apperr.Errorf(apperr.NotFound, "This link expired on %s. %s", loc.DateTime(l.ExpiresAt), again)
 	}
 	return nil
 }
@@ -147,7 +148,7 @@ func (s *Service) linkUser(ctx context.Context, plain, purpose string) (User, er
 	if err != nil {
 		return User{}, err
 	}
-	if err := badLink(l, purpose, s.now()); err != nil {
+	if err := badLink(l, purpose, s.now(), s.locale(ctx)); err != nil {
 		return User{}, err
 	}
 	u, err := s.user(ctx, l.UserID)
@@ -183,7 +184,7 @@ func (s *Service) useLink(ctx context.Context, plain, purpose, password string) 
 			if ferr != nil {
 				return ferr
 			}
-			if berr := badLink(found, purpose, now); berr != nil {
+			if berr := badLink(found, purpose, now, s.locale(ctx)); berr != nil {
 				return berr
 			}
 			return apperr.Errorf(apperr.NotFound, "This link was already used: each link works once.")

@@ -167,7 +167,7 @@ func TestInviteAcceptSignIn(t *testing.T) {
 	}
 
 	link, m := s.mustLink(t, 1, email)
-	if !strings.Contains(m.Subject, "invited") || !strings.Contains(m.Text, "Team member") {
+	if !strings.Contains(m.Subject, "invited") || !strings.Contains(m.Text, "Team Member") {
 		t.Errorf("invitation email: %q\n%s", m.Subject, m.Text)
 	}
 	token, _ := url.QueryUnescape(strings.TrimPrefix(link, "/account/welcome?token="))
@@ -388,7 +388,7 @@ func TestChangeRoleAndGroupLimits(t *testing.T) {
 	if before != `{"role": "viewer", "groups": []}` || after != fmt.Sprintf(`{"role": "team_member", "groups": [%d, %d]}`, s.group, s.other) {
 		t.Errorf("audit %s → %s", before, after)
 	}
-	if _, body := get(t, s.owner, path); !strings.Contains(body, `data-action="update"`) || !strings.Contains(body, "user:") {
+	if _, body := get(t, s.owner, path); !strings.Contains(body, `data-action="update"`) || !strings.Contains(body, "Role: Viewer → Team Member") || strings.Contains(body, "user:") {
 		t.Errorf("history not shown on the edit page:\n%s", body)
 	}
 }

@@ -158,7 +158,7 @@ func (s *Service) revokeToken(ctx context.Context, actor string, id int64) (Toke
 			return fmt.Errorf("load token %d: %w", id, err)
 		}
 		if r.RevokedAt != nil {
-			return apperr.Errorf(apperr.Conflict, "The API token %q was already revoked on %s.", r.Name, r.RevokedAt.UTC().Format("2006-01-02 15:04 UTC"))
+			return apperr.Errorf(apperr.Conflict, "The API token %q was already revoked on %s.", r.Name, s.locale(ctx).DateTime(*r.RevokedAt))
 		}
 		now := s.now()
 		const qu = `UPDATE api_tokens SET revoked_at = $2 WHERE id = $1`

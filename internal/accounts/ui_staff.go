@@ -1,17 +1,20 @@
 package accounts
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/audit"
 	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/internal/locale"
 	"github.com/laurel-edu/laurel/internal/web"
 )
 
@@ -232,7 +235,7 @@ type userFormPage struct {
 // historyRow is one audit entry as the edit page shows it.
 type historyRow struct {
 	audit.Entry
-	Change string
+	What, Change string
 }
 
 func (u *staffUI) renderUserForm(c *gin.Context, status int, page userFormPage) error {
@@ -296,18 +299,95 @@ func (u *staffUI) userParam(c *gin.Context) (*auth.Principal, User, error) {
 }
 
 func (u *staffUI) history(c *gin.Context, id int64) ([]historyRow, error) {
-	es, err := u.s.userHistory(c.Request.Context(), id)
+	ctx := c.Request.Context()
+	es, err := u.s.userHistory(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	names, err := u.groupNames(c)
+	if err != nil {
+		return nil, err
+	}
+	loc := u.s.locale(ctx)
 	out := make([]historyRow, len(es))
 	for i, e := range es {
-		out[i] = historyRow{Entry: e}
-		if e.Before != nil || e.After != nil {
-			out[i].Change = strings.TrimSpace(string(e.Before) + " → " + string(e.After))
-		}
+		out[i] = historyRow{Entry: e, What: accountActionLabel(e.Action), Change: accountChange(e, names, loc)}
 	}
 	return out, nil
+}
+
+// accountActionLabel is how the history names an audited account action.
+func accountActionLabel(a string) string {
+	switch a {
+	case "create":
+		return "Account created"
+	case "invite":
+		return "Invited"
+	case "update":
+		return "Role or groups changed"
+	case "disable":
+		return "Disabled"
+	case "enable":
+		return "Enabled"
+	case "send_password_reset":
+		return "Password reset link sent"
+	case "resend_invitation":
+		return "Invitation sent again"
+	case "accept_invitation":
+		return "Invitation accepted"
+	case "reset_password":
+		return "Password reset"
+	case "change_password":
+		return "Password changed"
+	}
+	return "Changed"
+}
+
+// accountChange describes an account entry's change in words: roles by
+// their names, groups by theirs, times in the organisation's locale.
+func accountChange(e audit.Entry, groupNames map[int64]string, loc locale.Locale) string {
+	type snap struct {
+		Role          *auth.Role `json:"role"`
+		Groups        *[]int64   `json:"groups"`
+		To            string     `json:"to"`
+		LinkExpiresAt *time.Time `json:"link_expires_at"`
+	}
+	var b, a snap
+	_ = json.Unmarshal(e.Before, &b)
+	_ = json.Unmarshal(e.After, &a)
+	groups := func(ids *[]int64) string {
+		if ids == nil || len(*ids) == 0 {
+			return "all groups"
+		}
+		ns := make([]string, len(*ids))
+		for i, id := range *ids {
+			if ns[i] = groupNames[id]; ns[i] == "" {
+				ns[i] = "a deleted group"
+			}
+		}
+		return strings.Join(ns, ", ")
+	}
+	var parts []string
+	switch {
+	case a.Role != nil && b.Role != nil && *a.Role != *b.Role:
+		parts = append(parts, "Role: "+b.Role.Label()+" → "+a.Role.Label())
+	case a.Role != nil && b.Role == nil:
+		parts = append(parts, "Role: "+a.Role.Label())
+	}
+	switch {
+	case a.Groups != nil && b.Groups != nil && groups(a.Groups) != groups(b.Groups):
+		parts = append(parts, "Groups: "+groups(b.Groups)+" → "+groups(a.Groups))
+	case a.Groups != nil && b.Groups == nil:
+		parts = append(parts, "Groups: "+groups(a.Groups))
+	}
+	if a.To != "" {
+		line := "Sent to " + a.To
+		if a.LinkExpiresAt != nil {
+			line += ", valid until " + loc.DateTime(*a.LinkExpiresAt)
+		}
+		parts = append(parts, line)
+	}
+	return strings.Join(parts, "; ")
 }
 
 func (u *staffUI) userEdit(c *gin.Context) error {

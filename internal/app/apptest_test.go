@@ -11,12 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/laurel-edu/laurel/internal/app"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/config"
 	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/testenv"
+	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/laurel-edu/laurel/issuance"
 )
 
@@ -28,6 +31,8 @@ type running struct {
 	*app.App
 	URL  string
 	Mail *mail.Catcher
+	// Engine is the router, to list its routes.
+	Engine *gin.Engine
 }
 
 func mustRun(t *testing.T) *running {
@@ -65,7 +70,8 @@ func mustRunWith(t *testing.T, databaseURL, redisURL string, tune ...func(*confi
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	a, err := app.Open(ctx, cfg, log, app.Options{})
+	var engine *gin.Engine
+	a, err := app.Open(ctx, cfg, log, app.Options{Routes: func(r *gin.Engine, _ *web.Renderer) { engine = r }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +94,7 @@ func mustRunWith(t *testing.T, databaseURL, redisURL string, tune ...func(*confi
 		}
 		a.Close()
 	})
-	return &running{App: a, URL: base, Mail: catcher}
+	return &running{App: a, URL: base, Mail: catcher, Engine: engine}
 }
 
 // ownerPassword is the password seedOwnerAndCredential gives the owner

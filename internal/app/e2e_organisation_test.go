@@ -162,7 +162,7 @@ func TestOrganisationSettingsInBrowser(t *testing.T) {
 		t.Errorf("no Reply-To header in\n%s", m.Raw)
 	}
 	for _, part := range []string{m.Text, m.HTML} {
-		if !strings.Contains(part, "Dear Grace Hopper,") || !strings.Contains(part, "University of Example awards you Data Science Foundations on 20 November 2026.") ||
+		if !strings.Contains(part, "Dear Grace Hopper,") || !strings.Contains(part, "University of Example awards you Data Science Foundations on 20 Nov 2026.") ||
 			!strings.Contains(part, "because University of Example issued a credential") {
 			t.Errorf("email part lacks the organisation's text:\n%s", part)
 		}

@@ -152,7 +152,7 @@ func TestInviteAcceptSignInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#tokens")),
 	)
 	row := browsertest.Text(t, b, "#tokens tbody tr")
-	if strings.Contains(row, token) || strings.Contains(row, "never") || !strings.Contains(row, ga.Name) || !strings.Contains(row, "Team member") {
+	if strings.Contains(row, token) || strings.Contains(row, "never") || !strings.Contains(row, ga.Name) || !strings.Contains(row, "Team Member") {
 		t.Fatalf("token row %q", row)
 	}
 }

@@ -60,6 +60,8 @@ func (a *App) build(ctx context.Context) error {
 	a.Renderer = rd
 	a.Issuance = issuance.New(a.DB, a.Config.BaseURL)
 	a.Issuance.Log = a.Log
+	// Every page shows dates in the organisation's language and time zone.
+	rd.Locale = a.Issuance.Locale
 	a.Signing = signing.New(a.Issuance, a.Config.Keys)
 	a.Delivery = delivery.New(a.Issuance, a.Signing)
 	a.Imports = imports.New(a.Issuance)
@@ -70,12 +72,14 @@ func (a *App) build(ctx context.Context) error {
 	a.Accounts.OrganisationName = orgSettings{a.Issuance}.OrganisationName
 	// A limited team member's new group joins their limit (accounts' table).
 	a.Issuance.Limits = a.Accounts
+	a.Accounts.Locale = a.Issuance.Locale
 	// Administrative commands run without Redis: they use Accounts, never
 	// a session.
 	a.Auth = auth.New(a.Redis, a.Config.Keys, a.Config.BaseURL, a.Accounts)
 	a.Auth.Landing = a.signInLanding
 	a.LTI = lti.New(a.DB, a.Redis, a.Config.Keys, a.Config.BaseURL, a.Log, nil)
 	a.LTI.AllowHTTPPlatforms = a.Config.AllowHTTPPlatforms
+	a.LTI.Locale = a.Issuance.Locale
 	// The audit log names each kind of actor through the package owning it.
 	actors := audit.Namers{a.Accounts, a.LTI}
 	a.Issuance.Actors, a.Accounts.Actors = actors, actors

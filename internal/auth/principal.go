@@ -98,7 +98,7 @@ func (p *Principal) Require(perm Permission) error {
 		return apperr.Errorf(apperr.Unauthorized, "Please sign in.")
 	}
 	if !p.Can(perm) {
-		return apperr.Errorf(apperr.Forbidden, "Your role (%s) does not allow this (%s).", p.Role, perm)
+		return apperr.Errorf(apperr.Forbidden, "Your role (%s) does not allow this: %s.", p.Role.Label(), perm.Label())
 	}
 	return nil
 }
@@ -110,7 +110,7 @@ func (p *Principal) RequireGroup(perm Permission, groupID int64) error {
 		return err
 	}
 	if !p.CanGroup(perm, groupID) {
-		return apperr.Errorf(apperr.Forbidden, "You are not a member of group %d.", groupID)
+		return apperr.Errorf(apperr.Forbidden, "Your account is limited to other groups than this one; an owner can add it to your groups.")
 	}
 	return nil
 }
@@ -148,11 +148,30 @@ func (r Role) Label() string {
 	case Admin:
 		return "Admin"
 	case TeamMember:
-		return "Team member"
+		return "Team Member"
 	case Viewer:
 		return "Viewer"
 	}
 	return string(r)
+}
+
+// Label is the permission as pages name it.
+func (p Permission) Label() string {
+	switch p {
+	case ManageStaff:
+		return "Manage staff"
+	case ManageGroups:
+		return "Manage designs and groups"
+	case MapCourses:
+		return "Map courses"
+	case CreateCredentials:
+		return "Create credentials"
+	case PublishCredentials:
+		return "Publish credentials"
+	case ViewCredentials:
+		return "View credentials"
+	}
+	return string(p)
 }
 
 // Roles lists the staff roles, most powerful first, for pickers.

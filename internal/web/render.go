@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/laurel-edu/laurel/internal/locale"
 )
 
 //go:embed templates/*.html
@@ -21,7 +23,45 @@ var sharedFS embed.FS
 // so {{define}} blocks of different pages never collide. Every set is parsed
 // at start-up, so a broken template stops the server before it serves.
 type Renderer struct {
-	sets map[string]*template.Template
+	// Locale gives the locale a request's pages show dates in (the
+	// organisation's); nil is DefaultLocale. Set before serving.
+	Locale locale.Func
+	// sets are the parsed pages, never executed: each locale executes its
+	// own clone (html/template cannot clone a set once executed), made once.
+	sets     map[string]*template.Template
+	byLocale sync.Map // localeSet → *template.Template
+	cloneMu  sync.Mutex
+}
+
+// localeSet names a page's clone for one locale.
+type localeSet struct{ page, lang, zone string }
+
+// set returns page's template set for the request's locale.
+func (r *Renderer) set(c *gin.Context, page string) (*template.Template, error) {
+	master, ok := r.sets[page]
+	if !ok {
+		return nil, fmt.Errorf("render: no template %q", page)
+	}
+	l := locale.Default()
+	if r.Locale != nil {
+		l = r.Locale(c.Request.Context())
+	}
+	key := localeSet{page, l.Lang, l.ZoneName()}
+	if t, ok := r.byLocale.Load(key); ok {
+		return t.(*template.Template), nil
+	}
+	r.cloneMu.Lock()
+	defer r.cloneMu.Unlock()
+	if t, ok := r.byLocale.Load(key); ok {
+		return t.(*template.Template), nil
+	}
+	t, err := master.Clone()
+	if err != nil {
+		return nil, fmt.Errorf("render %s: %w", page, err)
+	}
+	t.Funcs(allFuncs(l))
+	r.byLocale.Store(key, t)
+	return t, nil
 }
 
 // view is what every page template receives: the page's own data under
@@ -33,34 +73,30 @@ type view struct {
 	Path  string
 }
 
-// Funcs are available in every template.
+// Funcs are available in every template. The date funcs (date, dayOf,
+// dateTime; see Locale) are added per locale by the Renderer.
 var Funcs = template.FuncMap{
-	"date": func(t any) string {
-		switch v := t.(type) {
-		case time.Time:
-			if v.IsZero() {
-				return ""
-			}
-			return v.Format("2 January 2006")
-		case *time.Time:
-			if v == nil || v.IsZero() {
-				return ""
-			}
-			return v.Format("2 January 2006")
-		}
-		return fmt.Sprint(t)
-	},
+	// isodate is a date as an <input type="date"> value (YYYY-MM-DD), which
+	// the browser shows in its reader's own format; never visible text.
 	"isodate": func(t time.Time) string {
 		if t.IsZero() {
 			return ""
 		}
 		return t.Format("2006-01-02")
 	},
-	"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"add":      func(a, b int) int { return a + b },
-	// localdate and localtime format by a language tag (the group's).
-	"localdate": localDate,
-	"localtime": localTime,
+	"add": func(a, b int) int { return a + b },
+}
+
+// allFuncs is Funcs with the date funcs of l.
+func allFuncs(l locale.Locale) template.FuncMap {
+	funcs := template.FuncMap{}
+	for k, v := range Funcs {
+		funcs[k] = v
+	}
+	for k, v := range l.Funcs() {
+		funcs[k] = v
+	}
+	return funcs
 }
 
 // NewRenderer parses every *.html page in each of pages (a feature's embedded
@@ -68,10 +104,7 @@ var Funcs = template.FuncMap{
 // (_*.html). Page names must be unique across
 // features. extra funcs are added to Funcs.
 func NewRenderer(extra template.FuncMap, pages ...fs.FS) (*Renderer, error) {
-	funcs := template.FuncMap{}
-	for k, v := range Funcs {
-		funcs[k] = v
-	}
+	funcs := allFuncs(locale.Default())
 	for k, v := range extra {
 		funcs[k] = v
 	}
@@ -110,7 +143,7 @@ func NewRenderer(extra template.FuncMap, pages ...fs.FS) (*Renderer, error) {
 
 // sharedErrorPage renders error.html in the layout without a Renderer, for
 // errors written outside gin (ServeError).
-var sharedErrorPage = template.Must(template.New("layout.html").Funcs(Funcs).ParseFS(sharedFS, "templates/layout.html", "templates/error.html"))
+var sharedErrorPage = template.Must(template.New("layout.html").Funcs(allFuncs(locale.Default())).ParseFS(sharedFS, "templates/layout.html", "templates/error.html"))
 
 // TemplateDir is the templates directory of a package's embedded files
 // (//go:embed templates/*.html): what each feature exports as Templates for
@@ -138,9 +171,9 @@ func putPageBuffer(b *bytes.Buffer) {
 // Render executes page into a buffer (so a template error never leaves a
 // half-written response) and writes it with status.
 func (r *Renderer) Render(c *gin.Context, status int, page string, data any) error {
-	t, ok := r.sets[page]
-	if !ok {
-		return fmt.Errorf("render: no template %q", page)
+	t, err := r.set(c, page)
+	if err != nil {
+		return err
 	}
 	v := view{Page: data, Path: c.Request.URL.Path}
 	if u, ok := c.Get(UserKey); ok {
@@ -157,7 +190,7 @@ func (r *Renderer) Render(c *gin.Context, status int, page string, data any) err
 	c.Header("Content-Type", "text/html; charset=utf-8")
 	c.Header("X-Content-Type-Options", "nosniff")
 	c.Status(status)
-	_, err := c.Writer.Write(buf.Bytes())
+	_, err = c.Writer.Write(buf.Bytes())
 	return err
 }
 
@@ -165,9 +198,9 @@ func (r *Renderer) Render(c *gin.Context, status int, page string, data any) err
 // layout), into a buffer, and writes it with status: a piece of a page that
 // the page's script fetches to redraw itself.
 func (r *Renderer) RenderFragment(c *gin.Context, status int, page, name string, data any) error {
-	t, ok := r.sets[page]
-	if !ok {
-		return fmt.Errorf("render: no template %q", page)
+	t, err := r.set(c, page)
+	if err != nil {
+		return err
 	}
 	buf := pageBuffers.Get().(*bytes.Buffer)
 	defer putPageBuffer(buf)
@@ -177,7 +210,7 @@ func (r *Renderer) RenderFragment(c *gin.Context, status int, page, name string,
 	c.Header("Content-Type", "text/html; charset=utf-8")
 	c.Header("X-Content-Type-Options", "nosniff")
 	c.Status(status)
-	_, err := c.Writer.Write(buf.Bytes())
+	_, err = c.Writer.Write(buf.Bytes())
 	return err
 }
 

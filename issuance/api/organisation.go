@@ -20,6 +20,7 @@ type organisationBody struct {
 	SenderName            string `json:"sender_name"`
 	ReplyTo               string `json:"reply_to"`
 	Language              string `json:"language"`
+	TimeZone              string `json:"time_zone"` // IANA name, e.g. "Europe/Paris"
 	InstructorsMayPublish bool   `json:"instructors_may_publish"`
 	// LimitedMembersCreateGroups: team members limited to some groups may
 	// create groups, each joining their limit.
@@ -37,8 +38,8 @@ type organisationJSON struct {
 
 func organisationOut(o issuance.Organisation) organisationJSON {
 	return organisationJSON{organisationBody: organisationBody{Name: o.Name, Website: o.Website, ContactEmail: o.ContactEmail,
-		SenderName: o.SenderName, ReplyTo: o.ReplyTo, Language: o.Language, InstructorsMayPublish: o.InstructorsMayPublish,
-		LimitedMembersCreateGroups: o.LimitedMembersCreateGroups},
+		SenderName: o.SenderName, ReplyTo: o.ReplyTo, Language: o.Language, TimeZone: o.TimeZone,
+		InstructorsMayPublish: o.InstructorsMayPublish, LimitedMembersCreateGroups: o.LimitedMembersCreateGroups},
 		LogoURL: o.LogoURL, Named: o.Named, UpdatedAt: o.UpdatedAt.UTC().Format(time.RFC3339)}
 }
 
@@ -77,6 +78,7 @@ func (a *api) patchOrganisation(c *gin.Context) error {
 	o.Name, o.Website, o.ContactEmail, o.SenderName, o.ReplyTo, o.Language, o.InstructorsMayPublish =
 		b.Name, b.Website, b.ContactEmail, b.SenderName, b.ReplyTo, b.Language, b.InstructorsMayPublish
 	o.LimitedMembersCreateGroups = b.LimitedMembersCreateGroups
+	o.TimeZone = b.TimeZone
 	out, err := a.s.UpdateOrganisation(ctx, p.Actor(), issuance.OrganisationUpdate{Organisation: o})
 	if err != nil {
 		return err

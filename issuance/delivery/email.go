@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/laurel-edu/laurel/internal/jobs"
+	"github.com/laurel-edu/laurel/internal/locale"
 	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/certpdf"
@@ -63,7 +64,7 @@ type emailSegment struct{ Text, Link string }
 func (s *Service) CredentialEmail(c issuance.Credential, g issuance.Group, d issuance.Design, o issuance.Organisation, to, reason string) (mail.Message, error) {
 	vals := map[string]string{
 		"recipient_name": c.Recipient.Name, "credential_name": g.Name, "course_name": g.CourseName,
-		"issued_on": c.IssuedOn.Format(issuance.HumanDate), "issuer_name": o.Name, "credential_url": s.Core.CredentialURL(c.ID),
+		"issued_on": locale.New(o.Language, o.TimeZone).Date(c.IssuedOn), "issuer_name": o.Name, "credential_url": s.Core.CredentialURL(c.ID),
 		"credential_id": c.ID,
 	}
 	var download issuance.Link
@@ -91,7 +92,7 @@ func (s *Service) CredentialEmail(c issuance.Credential, g issuance.Group, d iss
 func (s *Service) PreviewEmail(o issuance.Organisation) (mail.Message, error) {
 	vals := map[string]string{
 		"recipient_name": "Ada Lovelace", "credential_name": "Introduction to Data Science",
-		"course_name": "DS 101: Introduction to Data Science", "issued_on": s.now().Format(issuance.HumanDate),
+		"course_name": "DS 101: Introduction to Data Science", "issued_on": locale.New(o.Language, o.TimeZone).DayOf(s.now()),
 		"issuer_name": o.Name, "credential_url": s.Core.CredentialURL("example0credential0id"), "credential_id": "example0credential0id",
 	}
 	return renderEmail(o, vals, "", issuance.Link{}, nil, "ada.lovelace@example.edu", "publish")

@@ -36,6 +36,23 @@ const (
 	ImportFailed     ImportState = "failed"
 )
 
+// Label is the state as pages name it.
+func (st ImportState) Label() string {
+	switch st {
+	case ImportValidating:
+		return "Checking"
+	case ImportReady:
+		return "Ready to import"
+	case ImportCommitting:
+		return "Importing"
+	case ImportCommitted:
+		return "Imported"
+	case ImportFailed:
+		return "Failed"
+	}
+	return string(st)
+}
+
 // Job kinds of imports: reading and validating an uploaded file, and
 // creating its valid rows.
 const (
@@ -539,9 +556,9 @@ func (s *Service) CancelImport(ctx context.Context, actor string, id int64) erro
 		}
 		switch ImportState(state) {
 		case ImportCommitting:
-			return apperr.Errorf(apperr.Conflict, "Import %d is being committed and can no longer be cancelled.", id)
+			return apperr.Errorf(apperr.Conflict, "This import is creating its credentials and can no longer be cancelled.")
 		case ImportCommitted:
-			return apperr.Errorf(apperr.Conflict, "Import %d is committed; its credentials are in Review Unpublished.", id)
+			return apperr.Errorf(apperr.Conflict, "This import is done; its credentials are in Review Unpublished.")
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM import_rows WHERE import_id = $1`, id); err != nil {
 			return fmt.Errorf("cancel import %d: %w", id, err)

@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/internal/locale"
 	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/internal/staffui"
@@ -176,13 +178,14 @@ func (u *ui) renderImport(c *gin.Context, g issuance.Group, p *auth.Principal, i
 		if len(errs) > pageErrors {
 			errs, page.MoreErrors = errs[:pageErrors], true
 		}
-		page.Errors = errs
+		page.Errors = labelErrors(g, errs)
 	}
 	if im.State == ImportReady {
 		var err error
 		if page.Preview, err = u.s.ImportPreview(ctx, im.ID, 10); err != nil {
 			return err
 		}
+		previewDates(u.s.Core.Locale(ctx), g, page.Preview)
 	}
 	return u.rd.Render(c, status, "staff_import.html", page)
 }
@@ -266,5 +269,43 @@ func (u *ui) importTemplate(format string) func(c *gin.Context) error {
 		c.Header("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": templateFileName(g, format)}))
 		c.Data(http.StatusOK, ctype, body)
 		return nil
+	}
+}
+
+// labelErrors names each problem's field by its label, as the column
+// matching does, instead of its key (recipient.email).
+func labelErrors(g issuance.Group, errs []ImportError) []ImportError {
+	labels := map[string]string{}
+	for _, t := range importTargets(g) {
+		labels[t.Key] = t.Label
+	}
+	for i, e := range errs {
+		if l, ok := labels[e.Field]; ok {
+			errs[i].Field = l
+		} else if e.Field != "" {
+			errs[i].Field = "File"
+		}
+	}
+	return errs
+}
+
+// previewDates writes the preview's dates (stored as YYYY-MM-DD) in the
+// organisation's locale.
+func previewDates(l locale.Locale, g issuance.Group, rows []ImportPreviewRow) {
+	date := func(v string) string {
+		if d, err := time.Parse(issuance.DateLayout, v); err == nil {
+			return l.Date(d)
+		}
+		return v
+	}
+	for i := range rows {
+		rows[i].IssuedOn, rows[i].ExpiresOn = date(rows[i].IssuedOn), date(rows[i].ExpiresOn)
+		for _, a := range g.Attributes {
+			if a.Type == issuance.DateAttr {
+				if v, ok := rows[i].Attributes[a.Key]; ok {
+					rows[i].Attributes[a.Key] = date(v)
+				}
+			}
+		}
 	}
 }

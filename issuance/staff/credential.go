@@ -1,12 +1,8 @@
 package staff
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
-	"sort"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -24,17 +20,6 @@ type amendForm struct {
 	Other                            []string
 }
 
-// change is one field's before → after in a history entry.
-type change struct{ Field, Before, After string }
-
-// historyRow is one audit entry, shown as its changed fields.
-type historyRow struct {
-	At      time.Time
-	Who     string
-	Action  string
-	Changes []change
-}
-
 // credentialPage is /credentials/:id: the recipient's view, the amend form,
 // publish/revoke/resend, email delivery and the audit history.
 type credentialPage struct {
@@ -47,7 +32,7 @@ type credentialPage struct {
 	RevokeReason string
 	RevokeError  string
 	Emails       []issuance.Email
-	History      []historyRow
+	History      []string // sentences, newest first (historyLines)
 }
 
 // credentialFor loads the :id credential and checks perm for its group.
@@ -102,10 +87,7 @@ func (u *ui) credentialPage(c *gin.Context, cr issuance.Credential, g issuance.G
 	if err != nil {
 		return page, err
 	}
-	for i := len(entries) - 1; i >= 0; i-- { // newest first
-		e := entries[i]
-		page.History = append(page.History, historyRow{At: e.At, Who: e.Who, Action: actionLabel(e.Action), Changes: diff(e.Before, e.After)})
-	}
+	page.History = historyLines(u.s.Core.Locale(ctx), g, entries)
 	return page, nil
 }
 
@@ -262,83 +244,3 @@ func (u *ui) credentialResend(c *gin.Context) error {
 
 // diff lists the fields that differ between two audit snapshots, flattening
 // nested objects ("recipient.name").
-func diff(before, after json.RawMessage) []change {
-	b, a := flatten(before), flatten(after)
-	keys := map[string]bool{}
-	for k := range b {
-		keys[k] = true
-	}
-	for k := range a {
-		keys[k] = true
-	}
-	var out []change
-	for k := range keys {
-		if b[k] != a[k] && !strings.HasSuffix(k, "updated_at") {
-			out = append(out, change{Field: k, Before: b[k], After: a[k]})
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Field < out[j].Field })
-	return out
-}
-
-func flatten(raw json.RawMessage) map[string]string {
-	out := map[string]string{}
-	if len(raw) == 0 {
-		return out
-	}
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		out["value"] = string(raw)
-		return out
-	}
-	var walk func(prefix string, v any)
-	walk = func(prefix string, v any) {
-		switch t := v.(type) {
-		case map[string]any:
-			for k, x := range t {
-				p := k
-				if prefix != "" {
-					p = prefix + "." + k
-				}
-				walk(p, x)
-			}
-		case nil:
-			if prefix != "" {
-				out[prefix] = ""
-			}
-		case string:
-			out[prefix] = t
-		default:
-			b, _ := json.Marshal(t)
-			out[prefix] = string(b)
-		}
-		if prefix == "" {
-			if _, ok := v.(map[string]any); !ok {
-				out["value"] = fmt.Sprint(v)
-			}
-		}
-	}
-	walk("", v)
-	return out
-}
-
-// actionLabel is how the history names an audited action.
-func actionLabel(a string) string {
-	switch a {
-	case "create":
-		return "Created"
-	case "amend":
-		return "Amended"
-	case "publish":
-		return "Published"
-	case "revoke":
-		return "Revoked"
-	case "resend":
-		return "Email resent"
-	case "retry_email":
-		return "Email retried"
-	case "delete":
-		return "Deleted"
-	}
-	return a
-}

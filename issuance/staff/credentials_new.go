@@ -1,6 +1,7 @@
 package staff
 
 import (
+	"context"
 	"net/http"
 	"regexp"
 	"slices"
@@ -63,8 +64,11 @@ type credentialsNewPage struct {
 	Count   int    // rows with an error, for the summary
 }
 
-func (u *ui) emptyRow(g issuance.Group, i int) recipientRow {
-	r := recipientRow{Index: i, IssuedOn: u.s.now().UTC().Format(issuance.DateLayout), Errors: formErrors{}}
+// emptyRow is a new recipient row, issued today in the organisation's time
+// zone.
+func (u *ui) emptyRow(ctx context.Context, g issuance.Group, i int) recipientRow {
+	today := u.s.Core.Locale(ctx).Today(u.s.now())
+	r := recipientRow{Index: i, IssuedOn: today.Format(issuance.DateLayout), Errors: formErrors{}}
 	for _, a := range g.Attributes {
 		r.Attrs = append(r.Attrs, attrCell{Key: a.Key, Label: a.Label, Type: a.Type, Required: a.Required})
 	}
@@ -79,7 +83,7 @@ func (u *ui) credentialsNew(c *gin.Context) error {
 	return u.rd.Render(c, http.StatusOK, "staff_credentials_new.html", credentialsNewPage{
 		Title: "Create Credentials · " + g.Name,
 		Nav:   newNav(g, p, "new"),
-		Rows:  []recipientRow{u.emptyRow(g, 0)},
+		Rows:  []recipientRow{u.emptyRow(c.Request.Context(), g, 0)},
 	})
 }
 
@@ -133,7 +137,7 @@ func (u *ui) credentialsCreate(c *gin.Context) error {
 		return err
 	}
 	if len(rows) == 0 {
-		rows = []recipientRow{u.emptyRow(g, 0)}
+		rows = []recipientRow{u.emptyRow(c.Request.Context(), g, 0)}
 	}
 	page.Rows = rows
 
@@ -141,7 +145,7 @@ func (u *ui) credentialsCreate(c *gin.Context) error {
 	// the same rows plus an empty one, and create nothing.
 	if c.PostForm("action") == "add-row" {
 		if len(rows) < maxFormRows {
-			page.Rows = append(page.Rows, u.emptyRow(g, len(rows)))
+			page.Rows = append(page.Rows, u.emptyRow(c.Request.Context(), g, len(rows)))
 		}
 		return u.rd.Render(c, http.StatusOK, "staff_credentials_new.html", page)
 	}

@@ -48,7 +48,7 @@ func (u *ui) designExtras(c *gin.Context, p *auth.Principal, page *designFormPag
 	}
 	for _, k := range page.Design.PrintedAttributes {
 		if !slices.Contains(StandardPrinted, k) && !known[k] {
-			page.Unknown = append(page.Unknown, k)
+			page.Unknown = append(page.Unknown, attrChoice{Key: k, Label: keyLabel(k)})
 		}
 	}
 	iss, err := u.s.Public.Signing.Identity(c.Request.Context())

@@ -19,6 +19,19 @@ import (
 // StandardPrinted are the standard attributes a certificate may print.
 var StandardPrinted = []string{"recipient_name", "course_name", "issued_on", "expires_on", "credential_id"}
 
+// standardLabels name the standard attributes on the design form.
+var standardLabels = map[string]string{"recipient_name": "Recipient name", "course_name": "Course name",
+	"issued_on": "Issue date", "expires_on": "Expiry date", "credential_id": "Credential ID"}
+
+// keyLabel is a label for an attribute key that has none (its words).
+func keyLabel(key string) string {
+	w := strings.ReplaceAll(key, "_", " ")
+	if w == "" {
+		return w
+	}
+	return strings.ToUpper(w[:1]) + w[1:]
+}
+
 // designListPage is /designs.
 type designListPage struct {
 	Title     string
@@ -56,12 +69,12 @@ type designFormPage struct {
 	Action    string
 	Design    issuance.Design
 	Printed   map[string]bool
-	ExtraKeys string // printed custom attribute keys, comma-separated
-	Standard  []string
+	ExtraKeys string       // printed custom attribute keys, comma-separated
+	Standard  []attrChoice // Key and Label
 	// Choices are the custom attributes the groups define, to tick for
 	// printing; Unknown the printed keys no group of the user defines.
 	Choices []attrChoice
-	Unknown []string
+	Unknown []attrChoice
 	// Preview is the live preview, drawn by the credential's own partial.
 	Preview     public.CredentialView
 	Errors      formErrors
@@ -72,7 +85,10 @@ type designFormPage struct {
 }
 
 func newDesignForm(d issuance.Design, isNew bool) designFormPage {
-	page := designFormPage{New: isNew, Design: d, Printed: map[string]bool{}, Standard: StandardPrinted, Errors: formErrors{}}
+	page := designFormPage{New: isNew, Design: d, Printed: map[string]bool{}, Errors: formErrors{}}
+	for _, k := range StandardPrinted {
+		page.Standard = append(page.Standard, attrChoice{Key: k, Label: standardLabels[k]})
+	}
 	var extra []string
 	for _, k := range d.PrintedAttributes {
 		if slices.Contains(StandardPrinted, k) {

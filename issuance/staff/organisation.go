@@ -1,6 +1,8 @@
 package staff
 
 import (
+	"time"
+
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -25,8 +27,17 @@ type organisationPage struct {
 	PreviewSender, PreviewReplyTo string
 	Placeholders                  []issuance.Placeholder
 	Languages                     []string
+	TimeZones                     []string
 	DefaultBody                   string
+	Now                           time.Time // for the time zone's example
 }
+
+// timeZones are the suggestions of the time-zone field; any IANA name is
+// accepted.
+var timeZones = []string{"UTC", "Europe/London", "Europe/Dublin", "Europe/Paris", "Europe/Berlin", "Europe/Madrid",
+	"Europe/Rome", "Europe/Amsterdam", "Europe/Warsaw", "Europe/Helsinki", "America/New_York", "America/Chicago",
+	"America/Denver", "America/Los_Angeles", "America/Sao_Paulo", "Asia/Tokyo", "Asia/Shanghai", "Asia/Seoul",
+	"Asia/Kolkata", "Australia/Sydney", "Pacific/Auckland"}
 
 // Organisation settings are the owner's, like staff accounts and platforms
 // (docs/roles.md).
@@ -34,7 +45,8 @@ const organisationPerm = auth.ManageStaff
 
 func (u *ui) newOrganisationPage(o issuance.Organisation) *organisationPage {
 	page := &organisationPage{Title: "Organisation", Org: o, HasLogo: o.LogoType != "", Errors: formErrors{},
-		Placeholders: issuance.Placeholders, Languages: groupLanguages, DefaultBody: issuance.DefaultEmailBody}
+		Placeholders: issuance.Placeholders, Languages: groupLanguages, TimeZones: timeZones, DefaultBody: issuance.DefaultEmailBody,
+		Now: u.s.now()}
 	if page.Org.EmailSubject == "" {
 		page.Org.EmailSubject = issuance.DefaultEmailSubject
 	}
@@ -133,6 +145,7 @@ func (u *ui) parseOrganisationForm(c *gin.Context, old issuance.Organisation) (i
 	o.SenderName = trimmed(c, "sender_name")
 	o.ReplyTo = trimmed(c, "reply_to")
 	o.Language = trimmed(c, "language")
+	o.TimeZone = trimmed(c, "time_zone")
 	o.EmailSubject = trimmed(c, "email_subject")
 	o.EmailBody = c.PostForm("email_body")
 	o.InstructorsMayPublish = c.PostForm("instructors_may_publish") != ""

@@ -76,7 +76,7 @@ func TestGroupForm(t *testing.T) {
 		t.Fatalf("create: %d\n%s", r.code, r.body)
 	}
 	r = c.follow(r)
-	contains(t, r.body, "Group “Intro to Go” created.", "CS 150", "<code>grade</code>", "24 months")
+	contains(t, r.body, "Group “Intro to Go” created.", "CS 150", "<td>Grade</td>", "24 months")
 	var gid int64
 	if err := e.db.Get(&gid, `SELECT id FROM groups WHERE name = 'Intro to Go'`); err != nil {
 		t.Fatal(err)
@@ -90,7 +90,7 @@ func TestGroupForm(t *testing.T) {
 	f.Set("attr_type_1", "number")
 	f.Set("allow_duplicates", "1")
 	r = c.follow(c.post(path, f))
-	contains(t, r.body, "Group saved.", "<code>hours</code>", "A recipient may hold several credentials",
+	contains(t, r.body, "Group saved.", "<td>Hours</td>", "A recipient may hold several credentials",
 		"Only instructors of a course it was created for may map onto it; their completions wait for staff review")
 	// The instructor settings: off until staff tick them.
 	f.Set("available_to_instructors", "1")

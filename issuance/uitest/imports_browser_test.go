@@ -94,10 +94,14 @@ func TestBrowserImportRemapPreviewCommit(t *testing.T) {
 		t.Fatalf("valid after re-mapping: %q\n%s", v, text("#import-errors"))
 	}
 	errs := text("#import-errors")
-	for _, want := range []string{"5", "attributes.hours", `Hours must be a number, not "lots"`, "6", `"bad-address" is not a valid email address`} {
+	for _, want := range []string{"5", `Hours must be a number, not "lots"`, "6", `"bad-address" is not a valid email address`} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("problems lack %q:\n%s", want, errs)
 		}
+	}
+	// Fields are named by their labels, not keys.
+	if strings.Contains(errs, "attributes.") || strings.Contains(errs, "recipient.") {
+		t.Errorf("problems name fields by key:\n%s", errs)
 	}
 	if p := text("#import-preview"); !strings.Contains(p, "Ada Lovelace") || !strings.Contains(p, "grace@example.edu") {
 		t.Errorf("preview: %q", p)

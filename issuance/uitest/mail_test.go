@@ -12,6 +12,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/jobs"
+	"github.com/laurel-edu/laurel/internal/locale"
 	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/delivery"
@@ -81,7 +82,7 @@ func TestMailPageShowsUndeliveredMailByScope(t *testing.T) {
 		t.Fatalf("admin /admin/mail: %d\n%s", r.code, r.body)
 	}
 	contains(t, r.body, `id="count-waiting">0<`, `id="count-retrying">2<`, `id="count-failed">1<`, `id="count-sent">2<`,
-		"Oldest queued email: queued "+time.Now().UTC().Format("2006-01-02"), "learner2@example.edu", "550",
+		"Oldest queued email: queued "+locale.Default().DayOf(time.Now()), "learner2@example.edu", "550",
 		"connect to SMTP server", "Other Course", "Data Science 101")
 	if strings.Contains(r.body, "pa55word-secret") {
 		t.Fatal("the page shows the SMTP password")

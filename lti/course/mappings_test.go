@@ -91,7 +91,7 @@ func TestMappingAPI(t *testing.T) {
 	if st, b := e.api("GET", "/mappings?platform_id="+fmt.Sprint(e.platform.ID), admin, ""); st != 200 || !strings.Contains(b, fmt.Sprintf(`"id":%d`, m.ID)) {
 		t.Fatalf("list: %d %s", st, b)
 	}
-	if st, b := e.api("POST", path+"/reconcile", admin, ""); st != 422 || !strings.Contains(b, "manual only") {
+	if st, b := e.api("POST", path+"/reconcile", admin, ""); st != 422 || !strings.Contains(b, "manual issuing only") {
 		t.Fatalf("reconcile manual mapping: %d %s", st, b)
 	}
 	if st, b := e.api("DELETE", path, viewer, ""); st != 403 {

@@ -222,7 +222,7 @@ func TestInstructorRefusedInLMSWhenNotAllowed(t *testing.T) {
 	if controls := frameCount(t, frame, `input.select-one, #publish, #select-all-group, form[action^="/lti/app/publish"]`); controls != 0 {
 		t.Fatalf("%d publish controls offered to an instructor who may not publish", controls)
 	}
-	if got := frameText(t, frame, chromedp.Text(chromedp.CSS("#cred-"+sam+" .state"))); got != "unpublished" {
+	if got := frameText(t, frame, chromedp.Text(chromedp.CSS("#cred-"+sam+" .state"))); got != "Unpublished" {
 		t.Fatalf("state shown %q", got)
 	}
 	browsertest.Step(t, frame, "open a credential",
