@@ -13,6 +13,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/benchcpu"
+	"github.com/laurel-edu/laurel/issuance"
 )
 
 // BenchmarkReviewUnpublishedPage serves "Review Unpublished Credentials" for
@@ -69,9 +70,11 @@ func reportPercentiles(b *testing.B, ts []time.Duration) {
 }
 
 // loadCredentials COPYs n unpublished credentials into group g: people with
-// varied names (50 first names × 200 surnames) and unique emails, three
-// sources, issue dates over two years. The search index is dropped for the
-// load and rebuilt after, with the migration's own definition.
+// varied names (70%: 50 first names × 200 surnames; 10% each: Cyrillic,
+// Chinese of two or three characters, Polish and Irish with accents) and
+// unique emails, three sources, issue dates over two years, each with its
+// search key (issuance.SearchKey). The search index is dropped for the load
+// and rebuilt after, with the migration's own definition.
 func (e *env) loadCredentials(b *testing.B, g int64, n int) {
 	b.Helper()
 	first := strings.Fields(`Ada Alan Grace Edsger Barbara Donald Margaret Dennis Frances Ken Radia Tim Hedy John Katherine
@@ -83,29 +86,55 @@ func (e *env) loadCredentials(b *testing.B, g int64, n int) {
 			surnames = append(surnames, a+z)
 		}
 	}
+	cyrFirst := strings.Fields("Дмитрий Анна Ольга Иван Мария Сергей Елена Пётр Наталья Алексей")
+	cyrLast := strings.Fields("Соколов Иванов Смирнов Кузнецов Попов Лебедев Козлов Новиков Морозов Волков Соловьёв Васильев Зайцев Павлов Семёнов Голубев Виноградов Богданов Воробьёв Фёдоров")
+	cjkLast := []rune("李王张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧")
+	cjkGiven := []rune("娜伟芳敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰红梅文辉建国志")
+	accFirst := strings.Fields("Agnieszka Łukasz Małgorzata Paweł Zofia Áine Siobhán Seán Niamh Pádraig")
+	accLast := []string{"Wiśniewski", "Wiśniewska", "Łukasiewicz", "Wróbel", "Dąbrowski", "Ní Bhriain", "Ó Súilleabháin", "Nic Giolla", "Ó Dónaill", "Mac Lochlainn"}
+	name := func(i int) (string, bool) {
+		j := i / 10
+		switch i % 10 {
+		case 7:
+			return cyrFirst[j%len(cyrFirst)] + " " + cyrLast[(j/len(cyrFirst))%len(cyrLast)], false
+		case 8:
+			n := string(cjkLast[j%len(cjkLast)]) + string(cjkGiven[(j/len(cjkLast))%len(cjkGiven)])
+			if j%3 == 0 {
+				n += string(cjkGiven[(j/7)%len(cjkGiven)])
+			}
+			return n, false
+		case 9:
+			return accFirst[j%len(accFirst)] + " " + accLast[(j/len(accFirst))%len(accLast)], false
+		}
+		return first[i%len(first)] + " " + surnames[(i/len(first))%len(surnames)], true
+	}
 	sources := []string{"csv", "completion", "api"}
 	var def string
-	if err := e.db.Get(&def, `SELECT indexdef FROM pg_indexes WHERE indexname = 'credentials_search'`); err != nil {
+	if err := e.db.Get(&def, `SELECT indexdef FROM pg_indexes WHERE indexname = 'credentials_search_key'`); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := e.db.Exec(`DROP INDEX credentials_search`); err != nil {
+	if _, err := e.db.Exec(`DROP INDEX credentials_search_key`); err != nil {
 		b.Fatal(err)
 	}
 	tx, err := e.db.Begin()
 	if err != nil {
 		b.Fatal(err)
 	}
-	st, err := tx.Prepare(`COPY credentials (id, group_id, recipient_name, recipient_email, recipient_key, issued_on, attributes, source) FROM STDIN`)
+	st, err := tx.Prepare(`COPY credentials (id, group_id, recipient_name, recipient_email, recipient_key, issued_on, attributes, source, search_key) FROM STDIN`)
 	if err != nil {
 		b.Fatal(err)
 	}
 	day0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range n {
-		f, s := first[i%len(first)], surnames[(i/len(first))%len(surnames)]
-		email := strings.ToLower(f+"."+s) + strconv.Itoa(i) + "@example.edu"
+		n, latin := name(i)
+		email := "person" + strconv.Itoa(i) + "@example.edu"
+		if latin {
+			email = strings.ToLower(strings.ReplaceAll(n, " ", ".")) + strconv.Itoa(i) + "@example.edu"
+		}
 		id := fmt.Sprintf("%032x", i) // hex digits 0-9a-f: 8 and 9 are not in the ID alphabet
 		id = strings.NewReplacer("0", "q", "1", "r", "8", "s", "9", "t").Replace(id)
-		if _, err := st.Exec(id, g, f+" "+s, email, email, day0.AddDate(0, 0, i%730), `{"grade":"A"}`, sources[i%len(sources)]); err != nil {
+		if _, err := st.Exec(id, g, n, email, email, day0.AddDate(0, 0, i%730), `{"grade":"A"}`, sources[i%len(sources)],
+			issuance.SearchKey(n, email)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -157,6 +186,12 @@ func BenchmarkSearchReviewPage1M(b *testing.B) {
 		{"source": {"completion"}},           // a source alone
 		{"issued_from": {"2026-06-01"}, "issued_to": {"2026-06-07"}}, // one week
 		{"q": {"turing"}, "issued_from": {"2025-03-01"}, "issued_to": {"2025-03-31"}},
+		{"q": {"Соколов"}},    // a Cyrillic surname: 5,000
+		{"q": {"Волков"}},     // a Cyrillic surname: 5,000
+		{"q": {"李娜"}},         // a two-character Chinese name: ~100
+		{"q": {"娜"}},          // one Chinese character: ~3,000
+		{"q": {"Wisniewski"}}, // a surname typed without its accent
+		{"q": {"ni bhriain"}}, // an Irish surname without accents
 	}
 	urls := make([]string, 0, 2*len(queries))
 	for _, q := range queries {
@@ -230,8 +265,8 @@ func (e *env) explainSearches(b *testing.B, queries []url.Values) {
 	for _, q := range queries {
 		cond, args := "", []any{e.group.ID}
 		if v := q.Get("q"); v != "" {
-			args = append(args, strings.ToLower(v))
-			cond += fmt.Sprintf(` AND lower(recipient_name || ' ' || recipient_email) LIKE '%%' || $%d || '%%'`, len(args))
+			args = append(args, "%"+issuance.SearchKey(v, "")[:len(issuance.SearchKey(v, ""))-1]+"%")
+			cond += fmt.Sprintf(` AND search_key LIKE $%d`, len(args))
 		}
 		if v := q.Get("source"); v != "" {
 			args = append(args, v)
