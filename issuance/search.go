@@ -19,13 +19,16 @@ import (
 // SearchKey is what a search of the credential lists matches: the
 // recipient's name and email folded (text.Fold: case, accents and the
 // compatibility forms of every script gone) and spelt in ASCII, each
-// character outside ASCII as a marker and four (beyond U+6F90F, five)
-// capital letters. The spelling makes the key independent of the
-// database's locale, whose pg_trgm would ignore every non-ASCII letter
-// under C, and gives a single Chinese character the five ASCII characters
-// a trigram index needs. Folded text has no capitals, so a spelt character
-// never matches typed ASCII, and the marker starts every spelt character,
-// so a spelt search never matches across two.
+// character outside ASCII as a marker (X, Y or Z) and its code point in
+// four, five or six hex digits written A to P. The spelling makes the key
+// independent of the database's locale, whose pg_trgm would ignore every
+// non-ASCII letter under C, and gives a single Chinese character the five
+// ASCII characters a trigram index needs. A spelt name is one run of
+// letters, so trigrams span its characters and a surname is as selective
+// in Cyrillic as in Latin. Folded text has no capitals, so a spelt
+// character never matches typed ASCII (LIKE is case-sensitive; the index
+// only narrows), and only markers are X, Y or Z, so a spelt search never
+// matches across two characters.
 func SearchKey(name, email string) string {
 	return spell(text.Fold(name) + " " + text.Fold(email))
 }
@@ -33,25 +36,26 @@ func SearchKey(name, email string) string {
 // spell writes folded text in ASCII (see SearchKey).
 func spell(s string) string {
 	var b strings.Builder
-	b.Grow(len(s) + len(s)/2)
+	b.Grow(len(s) * 2)
 	for _, r := range s {
 		if r < utf8.RuneSelf {
 			b.WriteRune(r)
 			continue
 		}
 		width := 4
-		if r >= 26*26*26*26 {
-			b.WriteByte('^')
+		switch {
+		case r <= 0xFFFF:
+			b.WriteByte('X')
+		case r <= 0xFFFFF:
+			b.WriteByte('Y')
 			width = 5
-		} else {
-			b.WriteByte('~')
+		default:
+			b.WriteByte('Z')
+			width = 6
 		}
-		var d [5]byte
 		for i := width - 1; i >= 0; i-- {
-			d[i] = byte('A' + r%26)
-			r /= 26
+			b.WriteByte(byte('A' + (r>>(4*i))&0xF))
 		}
-		b.Write(d[:width])
 	}
 	return b.String()
 }
