@@ -23,7 +23,7 @@ type Sort string
 const (
 	SortNewest     Sort = ""            // most recently created first
 	SortOldest     Sort = "oldest"      // first created first
-	SortName       Sort = "name"        // recipient name A–Z (as searches compare: case and accents ignored)
+	SortName       Sort = "name"        // recipient name A–Z (as searches compare: case and accents ignored; other scripts before Latin)
 	SortNameDesc   Sort = "name_desc"   // recipient name Z–A
 	SortIssued     Sort = "issued"      // issue date, earliest first
 	SortIssuedDesc Sort = "issued_desc" // issue date, latest first
@@ -177,9 +177,9 @@ func acrossQuery(opt AcrossOptions, after *acrossCursor, limit int) (string, []a
 	default:
 		// The expression of the credentials_name_seq index: a row without
 		// a key yet (before the search key job ran) sorts as "".
-		orderBy = "COALESCE(search_key, '') " + dir + ", seq " + dir
+		orderBy = `COALESCE(search_key, '') COLLATE "C" ` + dir + ", seq " + dir
 		if after != nil {
-			cond += ` AND (COALESCE(search_key, ''), seq) ` + cmp + ` (` + param(after.Key) + `::text, ` + param(after.Seq) + `::bigint)`
+			cond += ` AND (COALESCE(search_key, '') COLLATE "C", seq) ` + cmp + ` (` + param(after.Key) + `::text COLLATE "C", ` + param(after.Seq) + `::bigint)`
 		}
 	}
 	// cond and orderBy are built only from constant text; every value is a
