@@ -364,10 +364,15 @@ func (s *Service) Credentials(ctx context.Context, groupID int64, opt ListOption
 	if err != nil {
 		return nil, "", err
 	}
-	// cond is built only from constant text; every value is a parameter.
-	q := `SELECT ` + credCols + ` FROM credentials WHERE group_id = $1 AND seq < $2` + cond + ` ORDER BY seq DESC LIMIT $3`
+	all := append([]any{groupID, after, limit + 1}, args...)
 	var rows []credRow
-	if err := s.DB.SelectContext(ctx, &rows, q, append([]any{groupID, after, limit + 1}, args...)...); err != nil {
+	if strings.TrimSpace(opt.Query) == "" {
+		// cond is built only from constant text; every value is a parameter.
+		q := `SELECT ` + credCols + ` FROM credentials WHERE group_id = $1 AND seq < $2` + cond + ` ORDER BY seq DESC LIMIT $3`
+		if err := s.DB.SelectContext(ctx, &rows, q, all...); err != nil {
+			return nil, "", fmt.Errorf("credentials of group %d (%+v): %w", groupID, opt, err)
+		}
+	} else if rows, err = s.searchPage(ctx, groupID, cond, all); err != nil {
 		return nil, "", fmt.Errorf("credentials of group %d (%+v): %w", groupID, opt, err)
 	}
 	next := ""
@@ -380,6 +385,44 @@ func (s *Service) Credentials(ctx context.Context, groupID int64, opt ListOption
 		out[i] = r.credential()
 	}
 	return out, next, nil
+}
+
+// searchWalk is how many of the newest credentials a search reads in
+// order before it asks the trigram index instead: reading them costs about
+// what fetching 51·1M/searchWalk scattered matches does, which bounds the
+// worst case of both at a million credentials.
+const searchWalk = 20000
+
+// searchPage runs a search's page (Credentials' parameters: group $1,
+// before seq $2, limit $3, cond's from $4) in two bounded steps rather than
+// trusting the planner, which cannot know whether the matches of
+// "%pattern%" are many or few, nor how they are spread: first it reads the
+// newest searchWalk credentials in order, which fills the page when
+// matches are common; when they are rarer than a page per searchWalk, it
+// fetches every match from the trigram index (an OFFSET 0 fence keeps
+// the planner from walking the whole group in order for them) and sorts
+// them, which is cheap because they are few.
+func (s *Service) searchPage(ctx context.Context, groupID int64, cond string, args []any) ([]credRow, error) {
+	// cond is built only from constant text; every value is a parameter.
+	walk := `SELECT ` + credCols + ` FROM (
+			SELECT ` + credCols + `, search_key FROM credentials WHERE group_id = $1 AND seq < $2
+			ORDER BY seq DESC LIMIT ` + strconv.Itoa(searchWalk) + `
+		) AS newest WHERE true` + cond + ` ORDER BY seq DESC LIMIT $3`
+	var rows []credRow
+	if err := s.DB.SelectContext(ctx, &rows, walk, args...); err != nil {
+		return nil, fmt.Errorf("search the newest: %w", err)
+	}
+	if len(rows) == args[2].(int) {
+		return rows, nil
+	}
+	fetch := `SELECT ` + credCols + ` FROM (
+			SELECT ` + credCols + ` FROM credentials WHERE group_id = $1 AND seq < $2` + cond + ` OFFSET 0
+		) AS matches ORDER BY seq DESC LIMIT $3`
+	rows = rows[:0]
+	if err := s.DB.SelectContext(ctx, &rows, fetch, args...); err != nil {
+		return nil, fmt.Errorf("search the index: %w", err)
+	}
+	return rows, nil
 }
 
 // CountUnpublishedUpTo counts a group's unpublished credentials, stopping at
