@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -104,7 +106,7 @@ func decodeAcrossCursor(s string, sort Sort) (acrossCursor, error) {
 
 // acrossQuery is the SQL and arguments of a page of opt after cursor (nil:
 // the first page) of at most limit rows, and the row's sort key.
-func acrossQuery(opt AcrossOptions, after *acrossCursor, limit int) (string, []any, error) {
+func acrossQuery(opt AcrossOptions, after *acrossCursor, limit int) (acrossSQL, error) {
 	order, ok := sortSQL[opt.Sort]
 	var fe []apperr.FieldError
 	if !ok {
@@ -138,7 +140,7 @@ func acrossQuery(opt AcrossOptions, after *acrossCursor, limit int) (string, []a
 		fe = append(apperr.FieldErrors(err), fe...)
 	}
 	if len(fe) > 0 {
-		return "", nil, apperr.Fields("The list filter is not valid.", fe)
+		return acrossSQL{}, apperr.Fields("The list filter is not valid.", fe)
 	}
 	var scope any
 	if opt.Groups != nil {
@@ -163,31 +165,60 @@ func acrossQuery(opt AcrossOptions, after *acrossCursor, limit int) (string, []a
 	if order.desc {
 		cmp, dir = "<", "DESC"
 	}
-	orderBy := "seq " + dir
+	orderBy, keyset := "seq "+dir, ""
 	switch order.key {
 	case "":
 		if after != nil {
-			cond += ` AND seq ` + cmp + ` ` + param(after.Seq)
+			keyset = ` AND seq ` + cmp + ` ` + param(after.Seq)
 		}
 	case "issued_on":
 		orderBy = "issued_on " + dir + ", seq " + dir
 		if after != nil {
-			cond += ` AND (issued_on, seq) ` + cmp + ` (` + param(after.Key) + `::date, ` + param(after.Seq) + `::bigint)`
+			keyset = ` AND (issued_on, seq) ` + cmp + ` (` + param(after.Key) + `::date, ` + param(after.Seq) + `::bigint)`
 		}
 	default:
 		// The expression of the credentials_name_seq index: a row without
 		// a key yet (before the search key job ran) sorts as "".
 		orderBy = `COALESCE(search_key, '') COLLATE "C" ` + dir + ", seq " + dir
 		if after != nil {
-			cond += ` AND (COALESCE(search_key, '') COLLATE "C", seq) ` + cmp + ` (` + param(after.Key) + `::text COLLATE "C", ` + param(after.Seq) + `::bigint)`
+			keyset = ` AND (COALESCE(search_key, '') COLLATE "C", seq) ` + cmp + ` (` + param(after.Key) + `::text COLLATE "C", ` + param(after.Seq) + `::bigint)`
 		}
 	}
-	// cond and orderBy are built only from constant text; every value is a
-	// parameter.
-	q := `SELECT ` + credCols + `, COALESCE(search_key, '') AS search_key FROM credentials
-		WHERE ($1::bigint[] IS NULL OR group_id = ANY($1))` + cond + `
-		ORDER BY ` + orderBy + ` LIMIT $2`
-	return q, args, nil
+	return acrossSQL{filter: cond, keyset: keyset, orderBy: orderBy, args: args}, nil
+}
+
+// acrossSQL is a page query across groups in parts: scope ($1) and limit
+// ($2) are fixed; filter and keyset are conditions, orderBy the order. All
+// are built only from constant text; every value is one of args.
+type acrossSQL struct {
+	filter, keyset, orderBy string
+	args                    []any
+}
+
+// plain is the page as one query, the planner choosing how.
+func (a acrossSQL) plain() string {
+	return `SELECT ` + credCols + `, COALESCE(search_key, '') AS search_key FROM credentials
+		WHERE ($1::bigint[] IS NULL OR group_id = ANY($1))` + a.filter + a.keyset + `
+		ORDER BY ` + a.orderBy + ` LIMIT $2`
+}
+
+// walk reads the next searchWalk credentials in order and keeps those that
+// pass the filter (see searchPage).
+func (a acrossSQL) walk() string {
+	return `SELECT ` + credCols + `, COALESCE(search_key, '') AS search_key FROM (
+			SELECT ` + credCols + `, search_key FROM credentials
+			WHERE ($1::bigint[] IS NULL OR group_id = ANY($1))` + a.keyset + `
+			ORDER BY ` + a.orderBy + ` LIMIT ` + strconv.Itoa(searchWalk) + `
+		) AS next WHERE true` + a.filter + ` ORDER BY ` + a.orderBy + ` LIMIT $2`
+}
+
+// fetch fetches every match from the indexes and sorts them (see
+// searchPage).
+func (a acrossSQL) fetch() string {
+	return `SELECT ` + credCols + `, COALESCE(search_key, '') AS search_key FROM (
+			SELECT ` + credCols + `, search_key FROM credentials
+			WHERE ($1::bigint[] IS NULL OR group_id = ANY($1))` + a.filter + a.keyset + ` OFFSET 0
+		) AS matches ORDER BY ` + a.orderBy + ` LIMIT $2`
 }
 
 // acrossRow is a credential row with its sort key.
@@ -244,14 +275,35 @@ func (s *Service) CredentialsAcross(ctx context.Context, opt AcrossOptions) ([]C
 	return out, next, nil
 }
 
+// acrossPage reads a page of opt after after: a search in two bounded
+// steps, like a group's (searchPage), else as one query.
 func (s *Service) acrossPage(ctx context.Context, opt AcrossOptions, after *acrossCursor, limit int) ([]acrossRow, error) {
-	q, args, err := acrossQuery(opt, after, limit)
+	return s.acrossRows(ctx, opt, after, limit, strings.TrimSpace(opt.Query) != "")
+}
+
+// acrossRows reads limit rows of opt after after, in two steps when
+// twoStep, else in one query.
+func (s *Service) acrossRows(ctx context.Context, opt AcrossOptions, after *acrossCursor, limit int, twoStep bool) ([]acrossRow, error) {
+	a, err := acrossQuery(opt, after, limit)
 	if err != nil {
 		return nil, err
 	}
 	var rows []acrossRow
-	if err := s.DB.SelectContext(ctx, &rows, q, args...); err != nil {
-		return nil, fmt.Errorf("credentials across groups (%+v): %w", opt, err)
+	if !twoStep {
+		if err := s.DB.SelectContext(ctx, &rows, a.plain(), a.args...); err != nil {
+			return nil, fmt.Errorf("credentials across groups (%+v): %w", opt, err)
+		}
+		return rows, nil
+	}
+	if err := s.DB.SelectContext(ctx, &rows, a.walk(), a.args...); err != nil {
+		return nil, fmt.Errorf("credentials across groups (%+v): walk: %w", opt, err)
+	}
+	if len(rows) == limit {
+		return rows, nil
+	}
+	rows = rows[:0]
+	if err := s.DB.SelectContext(ctx, &rows, a.fetch(), a.args...); err != nil {
+		return nil, fmt.Errorf("credentials across groups (%+v): fetch: %w", opt, err)
 	}
 	return rows, nil
 }
@@ -270,7 +322,9 @@ func (s *Service) EachCredentialAcross(ctx context.Context, opt AcrossOptions, f
 	}
 	var after *acrossCursor
 	for {
-		rows, err := s.acrossPage(ctx, opt, after, exportBatch)
+		// One query a batch: the two steps of a page would fetch every
+		// match again for each batch of a common search.
+		rows, err := s.acrossRows(ctx, opt, after, exportBatch, false)
 		if err != nil {
 			return err
 		}
