@@ -263,9 +263,6 @@ func (a *api) listCredentialsAcross(c *gin.Context) error {
 			Query: c.Query("q"), Source: issuance.Source(c.Query("source")), IssuedFrom: c.Query("issued_from"), IssuedTo: c.Query("issued_to")},
 		Groups: p.Groups, ExpiresFrom: c.Query("expires_from"), ExpiresTo: c.Query("expires_to"), Sort: issuance.Sort(c.Query("sort")),
 	}
-	if p.Groups != nil && opt.Groups == nil {
-		opt.Groups = []int64{}
-	}
 	var err error
 	if l := c.Query("limit"); l != "" {
 		if opt.Limit, err = strconv.Atoi(l); err != nil || opt.Limit < 1 {

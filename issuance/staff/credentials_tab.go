@@ -85,9 +85,6 @@ func readTabFilter(c *gin.Context, p *auth.Principal) (tabFilter, issuance.Acros
 			IssuedFrom: f.IssuedFrom, IssuedTo: f.IssuedTo, Cursor: c.Query("cursor"), Limit: pageSize},
 		Groups: p.Groups, ExpiresFrom: f.ExpiresFrom, ExpiresTo: f.ExpiresTo, Sort: issuance.Sort(f.Sort),
 	}
-	if p.Groups != nil && opt.Groups == nil {
-		opt.Groups = []int64{}
-	}
 	if f.Group != "" {
 		id, err := strconv.ParseInt(f.Group, 10, 64)
 		if err != nil || id <= 0 {
