@@ -202,13 +202,20 @@ func (a acrossSQL) plain() string {
 		ORDER BY ` + a.orderBy + ` LIMIT $2`
 }
 
-// walk reads the next searchWalk credentials in order and keeps those that
-// pass the filter (see searchPage).
+// walk reads the next credentials in order, at most searchWalk along seq
+// and a quarter of that along the name or issue-date index (whose rows are
+// scattered on disk, so the planner would rather sort the whole table than
+// fetch more in order), and keeps those that pass the filter (see
+// searchPage).
 func (a acrossSQL) walk() string {
+	budget := searchWalk
+	if !strings.HasPrefix(a.orderBy, "seq ") {
+		budget = searchWalk / 4
+	}
 	return `SELECT ` + credCols + `, COALESCE(search_key, '') AS search_key FROM (
 			SELECT ` + credCols + `, search_key FROM credentials
 			WHERE ($1::bigint[] IS NULL OR group_id = ANY($1))` + a.keyset + `
-			ORDER BY ` + a.orderBy + ` LIMIT ` + strconv.Itoa(searchWalk) + `
+			ORDER BY ` + a.orderBy + ` LIMIT ` + strconv.Itoa(budget) + `
 		) AS next WHERE true` + a.filter + ` ORDER BY ` + a.orderBy + ` LIMIT $2`
 }
 
