@@ -19,8 +19,12 @@ import (
 // character). Fold(x) contains Fold(y) whenever a reader would say x
 // contains y ignoring case and accents.
 func Fold(s string) string {
-	if isPlainLower(s) {
+	switch ascii, lower := asciiCase(s); {
+	case lower:
 		return s
+	case ascii:
+		// Nothing in ASCII decomposes or folds beyond lower case.
+		return strings.ToLower(s)
 	}
 	d := norm.NFKD.String(strings.ToValidUTF8(s, "\uFFFD"))
 	var b strings.Builder
@@ -56,13 +60,18 @@ var undecomposed = map[rune]string{
 	'\u2019': "'", '\u2018': "'", '\u02bc': "'", // apostrophes as typed: O’Brien finds O'Brien
 }
 
-// isPlainLower reports ASCII text without upper-case letters, which Fold
-// leaves as it is: most emails, so they cost nothing.
-func isPlainLower(s string) bool {
+// asciiCase reports whether s is all ASCII, and whether it is also without
+// upper-case letters (most emails), which Fold leaves as they are.
+func asciiCase(s string) (ascii, lower bool) {
+	lower = true
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= utf8.RuneSelf || ('A' <= c && c <= 'Z') {
-			return false
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return false, false
+		}
+		if 'A' <= c && c <= 'Z' {
+			lower = false
 		}
 	}
-	return true
+	return true, lower
 }
