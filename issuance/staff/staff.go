@@ -1,5 +1,6 @@
 // Package staff is the staff pages of the issuance core: groups, designs,
-// the "Create Credentials" form, "Review Unpublished Credentials", publish
+// the Credentials tab (every credential across groups, its CSV/XLSX
+// export, Create Credentials → Single Group), the "Create Credentials" form, "Review Unpublished Credentials", publish
 // with a confirmation, each credential's page (amend, revoke, resend,
 // delete) and the organisation settings, with their templates. It owns no
 // table: everything goes through the issuance core; the credential preview
