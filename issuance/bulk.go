@@ -42,7 +42,7 @@ func (s *Service) BulkCreate(ctx context.Context, tx *sqlx.Tx, gid int64, src So
 		return BulkResult{}, fmt.Errorf("bulk create in group %d: unknown source %q", gid, src)
 	}
 	const qt = `CREATE TEMP TABLE credential_staging (ord integer, id text, name text, email text, key text,
-		issued_on date, expires_on date, attributes jsonb) ON COMMIT DROP`
+		issued_on date, expires_on date, attributes jsonb, search_key text) ON COMMIT DROP`
 	if _, err := tx.ExecContext(ctx, qt); err != nil {
 		return BulkResult{}, fmt.Errorf("bulk create in group %d: staging: %w", gid, err)
 	}
@@ -70,8 +70,8 @@ func (s *Service) BulkCreate(ctx context.Context, tx *sqlx.Tx, gid int64, src So
 	}
 	const ins = `WITH ins AS (
 			INSERT INTO credentials (id, group_id, recipient_name, recipient_email, recipient_key, issued_on, expires_on,
-				attributes, source, import_id, created_at, updated_at)
-			SELECT id, $1, name, email, key, issued_on, expires_on, attributes, $2, $3, $4, $4
+				attributes, source, import_id, created_at, updated_at, search_key)
+			SELECT id, $1, name, email, key, issued_on, expires_on, attributes, $2, $3, $4, $4, search_key
 			FROM credential_staging
 			ORDER BY key, ord
 			ON CONFLICT DO NOTHING
@@ -95,13 +95,14 @@ func (s *Service) BulkCreate(ctx context.Context, tx *sqlx.Tx, gid int64, src So
 // chunk is its own COPY: the connection takes no other statement (next's)
 // while one is open.
 func stageChunk(ctx context.Context, tx *sqlx.Tx, ord int, rows []BulkRow) error {
-	stmt, err := tx.PrepareContext(ctx, `COPY credential_staging (ord, id, name, email, key, issued_on, expires_on, attributes) FROM STDIN`)
+	stmt, err := tx.PrepareContext(ctx, `COPY credential_staging (ord, id, name, email, key, issued_on, expires_on, attributes, search_key) FROM STDIN`)
 	if err != nil {
 		return fmt.Errorf("stage: %w", err)
 	}
 	defer stmt.Close()
 	for i, r := range rows {
-		if _, err := stmt.ExecContext(ctx, ord+i, r.ID, r.Name, r.Email, orNull(r.Key), orNull(r.IssuedOn), orNull(r.ExpiresOn), r.Attributes); err != nil {
+		if _, err := stmt.ExecContext(ctx, ord+i, r.ID, r.Name, r.Email, orNull(r.Key), orNull(r.IssuedOn), orNull(r.ExpiresOn), r.Attributes,
+			SearchKey(r.Name, r.Email)); err != nil {
 			return fmt.Errorf("stage row %d: %w", ord+i, err)
 		}
 	}

@@ -204,7 +204,7 @@ func (e *ensurer) round(ctx context.Context, pending []int) ([]int, error) {
 	ids, arrays := insertArrays(rows)
 	ins := `WITH ins AS (
 			INSERT INTO credentials (id, group_id, recipient_name, recipient_email, recipient_key, issued_on, expires_on,
-				attributes, evidence_url, source, external_ref, created_at, updated_at)
+				attributes, evidence_url, source, external_ref, created_at, updated_at, search_key)
 			` + insertSelect + `
 			ON CONFLICT DO NOTHING
 			RETURNING ` + credCols + `

@@ -148,7 +148,7 @@ func validSource(s Source) bool {
 func (s *Service) insert(ctx context.Context, tx *sqlx.Tx, actor string, gid int64, src Source, ps []prepared) ([]Credential, error) {
 	q := `WITH ins AS (
 			INSERT INTO credentials (id, group_id, recipient_name, recipient_email, recipient_key, issued_on, expires_on,
-				attributes, evidence_url, source, external_ref, created_at, updated_at)
+				attributes, evidence_url, source, external_ref, created_at, updated_at, search_key)
 			` + insertSelect + `
 			RETURNING ` + credCols + `
 		), aud AS (
@@ -173,34 +173,34 @@ func (s *Service) insert(ctx context.Context, tx *sqlx.Tx, actor string, gid int
 }
 
 // auditCreates records each row of a statement's CTE ins as created by
-// actor $13 at $3, in that statement (insertSelect's parameters end at $12).
-var auditCreates = auditlog.InsertSelect(auditlog.Columns{At: "$3", Actor: "$13", Action: "'create'",
+// actor $14 at $3, in that statement (insertSelect's parameters end at $13).
+var auditCreates = auditlog.InsertSelect(auditlog.Columns{At: "$3", Actor: "$14", Action: "'create'",
 	EntityType: "'credential'", EntityID: "id", After: credAuditSQL}, "ins")
 
 // insertSelect is the row source of a set-based credential insert: group $1,
-// source $2, time $3, and the nine arrays of insertArrays as $4..$12.
+// source $2, time $3, and the ten arrays of insertArrays as $4..$13.
 const insertSelect = `SELECT u.id, $1, u.name, u.email, NULLIF(u.key, ''), u.issued::date, NULLIF(u.expires, '')::date,
-				u.attrs::jsonb, u.evidence, $2, NULLIF(u.ref, ''), $3, $3
-			FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
-				WITH ORDINALITY AS u(id, name, email, key, issued, expires, attrs, evidence, ref, ord)
+				u.attrs::jsonb, u.evidence, $2, NULLIF(u.ref, ''), $3, $3, u.search
+			FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
+				WITH ORDINALITY AS u(id, name, email, key, issued, expires, attrs, evidence, ref, search, ord)
 			ORDER BY u.ord`
 
-// insertArrays turns ps into insertSelect's nine array parameters, with a
+// insertArrays turns ps into insertSelect's ten array parameters, with a
 // fresh public id for each (returned too, in the order of ps).
 func insertArrays(ps []prepared) ([]string, []any) {
 	n := len(ps)
-	ids, names, emails, keys, issued, expires, attrs, evidence, refs :=
+	ids, names, emails, keys, issued, expires, attrs, evidence, refs, search :=
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n),
-		make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, p := range ps {
 		ids[i] = NewCredentialID()
-		names[i], emails[i], keys[i] = p.name, p.email, p.key
+		names[i], emails[i], keys[i], search[i] = p.name, p.email, p.key, SearchKey(p.name, p.email)
 		issued[i], expires[i] = p.issued.Format(DateLayout), p.expiresString()
 		a, _ := json.Marshal(p.attrs)
 		attrs[i], evidence[i], refs[i] = string(a), p.evidence, p.ref
 	}
 	return ids, []any{pq.Array(ids), pq.Array(names), pq.Array(emails), pq.Array(keys), pq.Array(issued), pq.Array(expires),
-		pq.Array(attrs), pq.Array(evidence), pq.Array(refs)}
+		pq.Array(attrs), pq.Array(evidence), pq.Array(refs), pq.Array(search)}
 }
 
 var detailRE = regexp.MustCompile(`\)=\(\d+, (.*)\) already exists`)
@@ -265,8 +265,9 @@ func decodeCursor(s string) (int64, error) {
 	return 0, apperr.Fields("The cursor is not valid.", []apperr.FieldError{{Index: -1, Field: "cursor", Message: "Use the next_cursor of a previous page."}})
 }
 
-// minQuery and maxQuery bound a search string (in characters).
-const minQuery, maxQuery = 3, 200
+// maxQuery bounds a search string (in characters); searchPattern says
+// whether it is long enough.
+const maxQuery = 200
 
 // likeEscaper makes a search string literal inside a LIKE pattern.
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
@@ -289,17 +290,23 @@ func listFilter(opt ListOptions, next int) (string, []any, error) {
 	default:
 		fe = append(fe, apperr.FieldError{Index: -1, Field: "state", Message: fmt.Sprintf("State %q must be unpublished, published or revoked.", opt.State)})
 	}
-	if q := strings.ToLower(strings.TrimSpace(opt.Query)); q != "" {
-		switch n := utf8.RuneCountInString(q); {
-		case n < minQuery:
-			// The trigram index needs three characters; fewer would read
-			// every credential of the group.
-			fe = append(fe, apperr.FieldError{Index: -1, Field: "q", Message: fmt.Sprintf("Type at least %d characters of the name or email.", minQuery)})
-		case n > maxQuery:
+	if q := strings.TrimSpace(opt.Query); q != "" {
+		pattern, indexed := searchPattern(q)
+		switch {
+		case !indexed:
+			// The trigram index needs three ASCII characters; fewer would
+			// read every credential.
+			fe = append(fe, apperr.FieldError{Index: -1, Field: "q", Message: "Type at least 3 letters of the name or email (one Chinese, Japanese or Korean character is enough)."})
+		case utf8.RuneCountInString(q) > maxQuery:
 			fe = append(fe, apperr.FieldError{Index: -1, Field: "q", Message: fmt.Sprintf("Search for at most %d characters.", maxQuery)})
+		case ValidID(strings.ToLower(q)):
+			// A pasted credential ID finds that credential (and, like any
+			// search, names or emails containing it).
+			add(` AND (search_key LIKE $%d`, pattern)
+			add(` OR id = $%d)`, strings.ToLower(q))
 		default:
-			// The expression of the credentials_search trigram index.
-			add(` AND lower(recipient_name || ' ' || recipient_email) LIKE '%%' || $%d || '%%'`, likeEscaper.Replace(q))
+			// The column of the credentials_search_key trigram index.
+			add(` AND search_key LIKE $%d`, pattern)
 		}
 	}
 	if opt.Source != "" {
@@ -357,10 +364,15 @@ func (s *Service) Credentials(ctx context.Context, groupID int64, opt ListOption
 	if err != nil {
 		return nil, "", err
 	}
-	// cond is built only from constant text; every value is a parameter.
-	q := `SELECT ` + credCols + ` FROM credentials WHERE group_id = $1 AND seq < $2` + cond + ` ORDER BY seq DESC LIMIT $3`
+	all := append([]any{groupID, after, limit + 1}, args...)
 	var rows []credRow
-	if err := s.DB.SelectContext(ctx, &rows, q, append([]any{groupID, after, limit + 1}, args...)...); err != nil {
+	if strings.TrimSpace(opt.Query) == "" {
+		// cond is built only from constant text; every value is a parameter.
+		q := `SELECT ` + credCols + ` FROM credentials WHERE group_id = $1 AND seq < $2` + cond + ` ORDER BY seq DESC LIMIT $3`
+		if err := s.DB.SelectContext(ctx, &rows, q, all...); err != nil {
+			return nil, "", fmt.Errorf("credentials of group %d (%+v): %w", groupID, opt, err)
+		}
+	} else if rows, err = s.searchPage(ctx, groupID, cond, all); err != nil {
 		return nil, "", fmt.Errorf("credentials of group %d (%+v): %w", groupID, opt, err)
 	}
 	next := ""
@@ -373,6 +385,44 @@ func (s *Service) Credentials(ctx context.Context, groupID int64, opt ListOption
 		out[i] = r.credential()
 	}
 	return out, next, nil
+}
+
+// searchWalk is how many of the newest credentials a search reads in
+// order before it asks the trigram index instead: reading them costs about
+// what fetching 51·1M/searchWalk scattered matches does, which bounds the
+// worst case of both at a million credentials.
+const searchWalk = 20000
+
+// searchPage runs a search's page (Credentials' parameters: group $1,
+// before seq $2, limit $3, cond's from $4) in two bounded steps rather than
+// trusting the planner, which cannot know whether the matches of
+// "%pattern%" are many or few, nor how they are spread: first it reads the
+// newest searchWalk credentials in order, which fills the page when
+// matches are common; when they are rarer than a page per searchWalk, it
+// fetches every match from the trigram index (an OFFSET 0 fence keeps
+// the planner from walking the whole group in order for them) and sorts
+// them, which is cheap because they are few.
+func (s *Service) searchPage(ctx context.Context, groupID int64, cond string, args []any) ([]credRow, error) {
+	// cond is built only from constant text; every value is a parameter.
+	walk := `SELECT ` + credCols + ` FROM (
+			SELECT ` + credCols + `, search_key FROM credentials WHERE group_id = $1 AND seq < $2
+			ORDER BY seq DESC LIMIT ` + strconv.Itoa(searchWalk) + `
+		) AS newest WHERE true` + cond + ` ORDER BY seq DESC LIMIT $3`
+	var rows []credRow
+	if err := s.DB.SelectContext(ctx, &rows, walk, args...); err != nil {
+		return nil, fmt.Errorf("search the newest: %w", err)
+	}
+	if len(rows) == args[2].(int) {
+		return rows, nil
+	}
+	fetch := `SELECT ` + credCols + ` FROM (
+			SELECT ` + credCols + ` FROM credentials WHERE group_id = $1 AND seq < $2` + cond + ` OFFSET 0
+		) AS matches ORDER BY seq DESC LIMIT $3`
+	rows = rows[:0]
+	if err := s.DB.SelectContext(ctx, &rows, fetch, args...); err != nil {
+		return nil, fmt.Errorf("search the index: %w", err)
+	}
+	return rows, nil
 }
 
 // CountUnpublishedUpTo counts a group's unpublished credentials, stopping at
@@ -437,11 +487,12 @@ func (s *Service) AmendCredential(ctx context.Context, actor, id string, a Amend
 		attrs, _ := json.Marshal(p.attrs)
 		now := s.Time()
 		const q = `UPDATE credentials SET recipient_name = $2, recipient_email = $3, recipient_key = NULLIF($4, ''),
-				issued_on = $5::date, expires_on = NULLIF($6, '')::date, attributes = $7, evidence_url = $8, updated_at = $9
+				issued_on = $5::date, expires_on = NULLIF($6, '')::date, attributes = $7, evidence_url = $8, updated_at = $9,
+				search_key = $10
 			WHERE id = $1 RETURNING ` + credCols
 		var r credRow
 		if err := tx.GetContext(ctx, &r, q, id, p.name, p.email, p.key, p.issued.Format(DateLayout), p.expiresString(),
-			string(attrs), p.evidence, now); err != nil {
+			string(attrs), p.evidence, now, SearchKey(p.name, p.email)); err != nil {
 			if c, ok := db.IsUniqueViolation(err); ok {
 				return uniqueConflict(c, err)
 			}

@@ -170,6 +170,10 @@ func (a *App) RunWorkers(ctx context.Context) error {
 	w.SetPolicy(issuance.EmailJob, delivery.EmailRetry)
 	w.Handle(issuance.ChangedJob, a.Signing.HandleChanged())
 	w.Handle(issuance.PublishScheduleJob, a.Issuance.HandlePublishSchedule)
+	w.Handle(issuance.SearchKeysJob, func(ctx context.Context, _ jobs.Job) error {
+		_, err := a.Issuance.FillSearchKeys(ctx)
+		return err
+	})
 	a.Imports.HandleImportJobs(w)
 	a.Canvas.HandleJobs(w)
 	return w.Run(ctx)

@@ -33,6 +33,7 @@ func Register(r gin.IRouter, core *issuance.Service) {
 	r.GET("/publish/schedules", web.API(a.schedules))
 	r.GET("/publish/schedules/:id", web.API(a.schedule))
 	r.DELETE("/publish/schedules/:id", web.API(a.cancelSchedule))
+	r.GET("/credentials", web.API(a.listCredentialsAcross))
 	r.GET("/credentials/:id", web.API(a.credential))
 	r.PATCH("/credentials/:id", web.API(a.patchCredential))
 	r.POST("/credentials/:id/revoke", web.API(a.revoke))
@@ -247,6 +248,43 @@ func (a *api) listCredentials(c *gin.Context) error {
 		}
 	}
 	cs, next, err := a.s.Credentials(c.Request.Context(), id, opt)
+	if err != nil {
+		return err
+	}
+	var nextCursor *string
+	if next != "" {
+		nextCursor = &next
+	}
+	c.JSON(http.StatusOK, gin.H{"credentials": a.outs(cs), "next_cursor": nextCursor})
+	return nil
+}
+
+// listCredentialsAcross is GET /credentials: every credential the caller
+// may see across groups (a token or member limited to some groups sees
+// theirs), with the group list's filters plus group_id, expiry dates and
+// sort, cursor-paged.
+func (a *api) listCredentialsAcross(c *gin.Context) error {
+	p := auth.Current(c)
+	if err := p.Require(auth.ViewCredentials); err != nil {
+		return err
+	}
+	opt := issuance.AcrossOptions{
+		ListOptions: issuance.ListOptions{State: issuance.State(c.Query("state")), Cursor: c.Query("cursor"),
+			Query: c.Query("q"), Source: issuance.Source(c.Query("source")), IssuedFrom: c.Query("issued_from"), IssuedTo: c.Query("issued_to")},
+		Groups: p.Groups, ExpiresFrom: c.Query("expires_from"), ExpiresTo: c.Query("expires_to"), Sort: issuance.Sort(c.Query("sort")),
+	}
+	var err error
+	if l := c.Query("limit"); l != "" {
+		if opt.Limit, err = strconv.Atoi(l); err != nil || opt.Limit < 1 {
+			return apperr.Fields("Bad limit.", []apperr.FieldError{{Index: -1, Field: "limit", Message: "limit must be a number from 1 to 500."}})
+		}
+	}
+	if g := c.Query("group_id"); g != "" {
+		if opt.GroupID, err = strconv.ParseInt(g, 10, 64); err != nil || opt.GroupID < 1 {
+			return apperr.Fields("Bad group_id.", []apperr.FieldError{{Index: -1, Field: "group_id", Message: "group_id must be a group's id."}})
+		}
+	}
+	cs, next, err := a.s.CredentialsAcross(c.Request.Context(), opt)
 	if err != nil {
 		return err
 	}

@@ -1,5 +1,6 @@
 // Package staff is the staff pages of the issuance core: groups, designs,
-// the "Create Credentials" form, "Review Unpublished Credentials", publish
+// the Credentials tab (every credential across groups, its CSV/XLSX
+// export, Create Credentials → Single Group), the "Create Credentials" form, "Review Unpublished Credentials", publish
 // with a confirmation, each credential's page (amend, revoke, resend,
 // delete) and the organisation settings, with their templates. It owns no
 // table: everything goes through the issuance core; the credential preview
@@ -72,6 +73,9 @@ func (s *Service) Register(r gin.IRouter, rd *web.Renderer) {
 	r.POST("/groups/:id/publish", p(u.publish))
 	r.POST("/groups/:id/publish/schedules/:sid/cancel", p(u.scheduleCancel))
 	r.GET("/groups/:id/published", p(u.published))
+	r.GET("/credentials", p(u.credentialsTab))
+	r.GET("/credentials/export", p(u.credentialsExport))
+	r.GET("/credentials/new", p(u.credentialsCreateStart))
 	r.GET("/credentials/:id", p(u.credential))
 	r.GET("/credentials/:id/preview", p(u.credentialPreview))
 	r.POST("/credentials/:id", p(u.credentialAmend))

@@ -212,10 +212,12 @@ func (e *env) snapshot() string {
 // seed inserts n unpublished credentials into group g in one statement.
 func (e *env) seed(g int64, n int) {
 	e.t.Helper()
-	const q = `INSERT INTO credentials (id, group_id, recipient_name, recipient_email, recipient_key, issued_on, attributes, source)
+	// The search key of an ASCII name and email is both, lower case
+	// (issuance.SearchKey).
+	const q = `INSERT INTO credentials (id, group_id, recipient_name, recipient_email, recipient_key, issued_on, attributes, source, search_key)
 		SELECT translate(md5('seed' || $1::text || '-' || i::text), '0189', 'qrst'), $1::bigint,
 			'Learner ' || i, 'learner' || i || '@example.edu', 'learner' || i || '@example.edu',
-			date '2026-06-01', '{"grade":"A"}', 'api'
+			date '2026-06-01', '{"grade":"A"}', 'api', 'learner ' || i || ' learner' || i || '@example.edu'
 		FROM generate_series(1, $2) AS i`
 	if _, err := e.db.Exec(q, g, n); err != nil {
 		e.t.Fatal(err)

@@ -37,7 +37,7 @@ func TestReviewSearchPagesAndBadFilters(t *testing.T) {
 	}
 
 	for _, tc := range []struct{ query, field, msg string }{
-		{"?q=ab", "q", "Type at least 3 characters"},
+		{"?q=ab", "q", "Type at least 3 letters of the name or email (one Chinese, Japanese or Korean character is enough)."},
 		{"?source=fax", "source", "must be completion, reconciliation, form, csv or api"},
 		{"?issued_from=2026-02-30", "issued_from", "is not a date"},
 		{"?issued_from=2026-06-02&issued_to=2026-06-01", "issued_to", "before the start date"},
