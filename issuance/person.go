@@ -156,9 +156,11 @@ func (s *Service) ErasePerson(ctx context.Context, actor, email string, t Tombst
 		const uc = `UPDATE credentials SET
 				revocation_reason = CASE WHEN state = 'published' THEN $2 ELSE revocation_reason END,
 				revoked_at = COALESCE(revoked_at, $3), state = 'revoked',
-				recipient_name = $4, recipient_email = $5, recipient_key = NULL, attributes = '{}', evidence_url = '', updated_at = $3
+				recipient_name = $4, recipient_email = $5, recipient_key = NULL, attributes = '{}', evidence_url = '', updated_at = $3,
+				search_key = $6
 			WHERE id = ANY($1)`
-		if _, err := tx.ExecContext(ctx, uc, pq.Array(todo), ErasedReason, now, t.Name, t.Email); err != nil {
+		// The search key is the name and email, folded: it is the tombstone's.
+		if _, err := tx.ExecContext(ctx, uc, pq.Array(todo), ErasedReason, now, t.Name, t.Email, SearchKey(t.Name, t.Email)); err != nil {
 			return fmt.Errorf("erase a person: revoke %d credentials: %w", len(todo), err)
 		}
 		// The error of a failed delivery may quote the address.
