@@ -356,4 +356,3 @@ func plainNumber(f float64) string {
 	}
 	return strconv.FormatFloat(r, 'f', -1, 64)
 }
-

@@ -603,4 +603,3 @@ func (x *xlsSource) read() (int, []string, error) {
 }
 
 func (x *xlsSource) close() error { x.rows = nil; return nil }
-
