@@ -116,6 +116,8 @@ type Import struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	CommittedAt    *time.Time
+	Layout         ImportLayout
+	Warnings       []rowWarning
 }
 
 // Rate is the rows per second of the current phase, 0 when unknown.
@@ -175,11 +177,13 @@ type importRow struct {
 	CreatedAt      time.Time     `db:"created_at"`
 	UpdatedAt      time.Time     `db:"updated_at"`
 	CommittedAt    *time.Time    `db:"committed_at"`
+	Layout         []byte        `db:"layout"`
+	Warnings       []byte        `db:"warnings"`
 }
 
 const importCols = `id, group_id, actor, actor_name, file_name, file_size, sha256, format, encoding, delimiter, sheet, state,
 	date_order, mapping, columns, problems, header_row, phase, rows_total, rows_done, phase_started_at, rows, valid, invalid,
-	created, skipped, all_or_nothing, committed_by, duplicate_of, error, created_at, updated_at, committed_at`
+	created, skipped, all_or_nothing, committed_by, duplicate_of, error, created_at, updated_at, committed_at, layout, warnings`
 
 func (r importRow) imp() Import {
 	im := Import{ID: r.ID, GroupID: r.GroupID, Actor: r.Actor, ActorName: r.ActorName, FileName: r.FileName, FileSize: r.FileSize,
@@ -194,6 +198,8 @@ func (r importRow) imp() Import {
 	_ = json.Unmarshal(r.Mapping, &im.Mapping)
 	_ = json.Unmarshal(r.Columns, &im.Columns)
 	_ = json.Unmarshal(r.Problems, &im.Problems)
+	_ = json.Unmarshal(r.Layout, &im.Layout)
+	_ = json.Unmarshal(r.Warnings, &im.Warnings)
 	if im.Mapping == nil {
 		im.Mapping = map[string]string{}
 	}
@@ -203,7 +209,8 @@ func (r importRow) imp() Import {
 // ImportOptions are the user's choices for one import.
 type ImportOptions struct {
 	FileName  string
-	Sheet     string            // XLSX: the sheet to read; "" = the first
+	Sheet     string            // workbooks: the sheet to read; "" = the one whose header matches best
+	HeaderRow int               // the row holding the column names; 0 = the one that matches best
 	DateOrder string            // "", YMD, MDY or DMY
 	Mapping   map[string]string // header → attribute key; "" skips the column
 	ActorName string            // who, as the imports list shows it
@@ -228,12 +235,27 @@ func (s *Service) StartImport(ctx context.Context, actor string, groupID int64, 
 		return Import{}, err
 	}
 	defer func() { f.Close(); os.Remove(f.Name()) }()
-	rd, err := sheet.Open(f, size, sheet.Options{Sheet: opt.Sheet, MaxBytes: MaxImportBytes})
+	pv, err := sheet.Preview(f, size, sheet.Options{MaxBytes: MaxImportBytes}, layoutRows)
+	if err != nil {
+		return Import{}, fileError(err)
+	}
+	sheetName, headerRow, layout := chooseLayout(pv, opt.Sheet, opt.HeaderRow, groupScore(g))
+	rd, err := sheet.Open(f, size, sheet.Options{Sheet: sheetName, HeaderRow: headerRow, MaxBytes: MaxImportBytes})
 	if err != nil {
 		return Import{}, fileError(err)
 	}
 	header, err := rd.Header()
 	format, enc, delim, headerRow := rd.Format(), rd.Encoding(), rd.Delimiter(), rd.HeaderRow()
+	if err == nil {
+		if _, err = rd.Next(); errors.Is(err, io.EOF) {
+			err = noDataRows(sheetName, headerRow)
+		} else {
+			var re *sheet.RowError
+			if errors.As(err, &re) {
+				err = nil
+			}
+		}
+	}
 	rd.Close()
 	if err != nil {
 		return Import{}, fileError(err)
@@ -242,6 +264,7 @@ func (s *Service) StartImport(ctx context.Context, actor string, groupID int64, 
 		return Import{}, err
 	}
 	mapping, _ := json.Marshal(orEmpty(opt.Mapping))
+	lay, _ := json.Marshal(layout)
 	delimStr := ""
 	if delim != 0 {
 		delimStr = string(delim)
@@ -254,10 +277,10 @@ func (s *Service) StartImport(ctx context.Context, actor string, groupID int64, 
 			return fmt.Errorf("start import: find same file: %w", err)
 		}
 		const q = `INSERT INTO imports (group_id, actor, actor_name, file_name, file_size, sha256, format, encoding, delimiter,
-				sheet, date_order, mapping, header_row, duplicate_of, phase, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'queued', $15, $15) RETURNING id`
+				sheet, date_order, mapping, header_row, duplicate_of, phase, created_at, updated_at, layout)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'queued', $15, $15, $16) RETURNING id`
 		if err := tx.GetContext(ctx, &id, q, groupID, actor, opt.ActorName, opt.FileName, size, sum, format, enc, delimStr,
-			opt.Sheet, opt.DateOrder, string(mapping), headerRow, dup, s.now()); err != nil {
+			sheetName, opt.DateOrder, string(mapping), headerRow, dup, s.now(), string(lay)); err != nil {
 			return fmt.Errorf("start import: %w", err)
 		}
 		if err := storeChunks(ctx, tx, id, f); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -234,7 +235,7 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 	}
 	defer func() { f.Close(); os.Remove(f.Name()) }()
 	open := func() (*sheet.Reader, []string, error) {
-		rd, err := sheet.Open(f, size, sheet.Options{Sheet: im.Sheet, MaxBytes: MaxImportBytes})
+		rd, err := sheet.Open(f, size, sheet.Options{Sheet: im.Sheet, HeaderRow: im.HeaderRow, MaxBytes: MaxImportBytes})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -244,6 +245,9 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 			return nil, nil, err
 		}
 		return rd, h, nil
+	}
+	if im.HeaderRow, err = s.refreshLayout(ctx, im, f, size, g); err != nil {
+		return err
 	}
 	rd, header, err := open()
 	if err != nil {
@@ -296,6 +300,9 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 		}
 	}
 	rd.Close()
+	if total == 0 {
+		return noDataRows(im.Sheet, headerRow)
+	}
 	for ci, d := range detect {
 		if im.DateOrder != "" {
 			rc.orders[ci] = sheet.DateOrder(im.DateOrder)
@@ -328,6 +335,7 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 		defer stmt.Close()
 		s.progress(ctx, im.ID, "validating", 0, total, true)
 		done, last := 0, time.Now()
+		lost := rowWarning{Kind: warnLostLetters, Rows: []int{}}
 		held := &holders{s: s, g: g}
 		for {
 			row, err := rd.Next()
@@ -343,6 +351,11 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 				st = staged{attrs: "{}", errs: []rowErr{{Field: "", Message: re.Message}}}
 			} else {
 				st = rc.check(row.Cells)
+			}
+			if im.Encoding == "Windows-1252" && lostLetters(st.name) {
+				if lost.Count++; len(lost.Rows) < maxWarningRows {
+					lost.Rows = append(lost.Rows, row.Number)
+				}
 			}
 			var errs any
 			if len(st.errs) > 0 {
@@ -398,10 +411,16 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 			problems = []ImportError{}
 		}
 		probs, _ := json.Marshal(problems)
+		warnings := []rowWarning{}
+		if lost.Count > 0 {
+			warnings = append(warnings, lost)
+		}
+		warn, _ := json.Marshal(warnings)
 		const qu = `UPDATE imports SET state = 'ready', columns = $2, problems = $3, header_signature = $4, header_row = $5,
-				rows = $6::int, valid = $7::int, invalid = $6::int - $7::int, phase = '', rows_done = $6, rows_total = $6, error = '', updated_at = $8
+				rows = $6::int, valid = $7::int, invalid = $6::int - $7::int, phase = '', rows_done = $6, rows_total = $6, error = '', updated_at = $8,
+				warnings = $9
 			WHERE id = $1 AND state = 'validating'`
-		res, err := tx.ExecContext(ctx, qu, im.ID, string(cols), string(probs), sig, headerRow, n.Rows, n.Valid, s.now())
+		res, err := tx.ExecContext(ctx, qu, im.ID, string(cols), string(probs), sig, headerRow, n.Rows, n.Valid, s.now(), string(warn))
 		if err != nil {
 			return fmt.Errorf("validate import %d: %w", im.ID, err)
 		}
@@ -527,6 +546,71 @@ func (s *Service) RecheckImport(ctx context.Context, actor string, id int64, ord
 			return err
 		}
 		return auditlog.Record(ctx, tx, s.now(), actor, "remap", "import", fmt.Sprint(id), nil, map[string]any{"mapping": mapping, "date_order": order})
+	})
+	if err != nil {
+		return Import{}, err
+	}
+	return s.Import(ctx, id)
+}
+
+// refreshLayout stores, before the file is checked, the sheets and first
+// rows the page offers to choose from (the sheet may have changed since the
+// upload). It runs outside the job's transaction so that a file refused
+// later still shows them. A header row of 0 (the user chose another sheet)
+// is found again; it returns the header row to read.
+func (s *Service) refreshLayout(ctx context.Context, im Import, f *os.File, size int64, g issuance.Group) (int, error) {
+	pv, err := sheet.Preview(f, size, sheet.Options{MaxBytes: MaxImportBytes}, layoutRows)
+	if err != nil {
+		return 0, err
+	}
+	_, row, lay := chooseLayout(pv, im.Sheet, im.HeaderRow, groupScore(g))
+	if im.HeaderRow > 0 {
+		lay.AutoSheet, lay.AutoHeader = im.Layout.AutoSheet, im.Layout.AutoHeader
+	}
+	b, _ := json.Marshal(lay)
+	if _, err := s.DB.ExecContext(ctx, `UPDATE imports SET layout = $2, header_row = $3 WHERE id = $1`, im.ID, string(b), row); err != nil {
+		return 0, fmt.Errorf("import %d: layout: %w", im.ID, err)
+	}
+	return row, nil
+}
+
+// ChangeLayout checks import id again reading another sheet or taking the
+// column names from another row (headerRow ≥ 1; 0 finds the row that
+// matches the group best); the column mapping is recognised again from the
+// new header. An import that is being worked on or
+// is committed is a Conflict.
+func (s *Service) ChangeLayout(ctx context.Context, actor string, id int64, sheetName string, headerRow int) (Import, error) {
+	if headerRow < 0 {
+		return Import{}, apperr.Fields("Choose the row that holds the column names.", []apperr.FieldError{{Index: -1, Field: "header_row",
+			Message: "Choose the row that holds the column names."}})
+	}
+	im, err := s.Import(ctx, id)
+	if err != nil {
+		return Import{}, err
+	}
+	if sheetName != "" && len(im.Layout.Sheets) > 0 && !slices.Contains(im.Layout.Sheets, sheetName) {
+		return Import{}, apperr.Fields("Unknown sheet.", []apperr.FieldError{{Index: -1, Field: "sheet",
+			Message: fmt.Sprintf("The workbook has no sheet named %q; its sheets are: %s.", sheetName, strings.Join(im.Layout.Sheets, ", "))}})
+	}
+	err = db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+		const q = `UPDATE imports SET state = 'validating', sheet = $2, header_row = $3, mapping = '{}', columns = '[]', problems = '[]',
+				warnings = '[]', error = '', phase = 'queued', rows_done = 0, updated_at = $4,
+				layout = layout - 'auto_sheet' - 'auto_header'
+			WHERE id = $1 AND state IN ('ready', 'failed')`
+		res, err := tx.ExecContext(ctx, q, id, sheetName, headerRow, s.now())
+		if err != nil {
+			return fmt.Errorf("change layout of import %d: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return apperr.Errorf(apperr.Conflict, "This import is being worked on or is already committed; its sheet and header row can no longer change.")
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM import_rows WHERE import_id = $1`, id); err != nil {
+			return fmt.Errorf("change layout of import %d: %w", id, err)
+		}
+		if _, err := jobs.Enqueue(ctx, tx, ImportValidateJob, importJob{ImportID: id}); err != nil {
+			return err
+		}
+		return auditlog.Record(ctx, tx, s.now(), actor, "relayout", "import", fmt.Sprint(id), nil, map[string]any{"sheet": sheetName, "header_row": headerRow})
 	})
 	if err != nil {
 		return Import{}, err

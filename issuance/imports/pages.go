@@ -45,6 +45,7 @@ func (s *Service) RegisterUI(r gin.IRouter, rd *web.Renderer) {
 	r.GET("/groups/:id/imports/:import", p(u.importPage))
 	r.GET("/groups/:id/imports/:import/errors.csv", p(u.importErrors))
 	r.POST("/groups/:id/imports/:import/recheck", p(u.importRecheck))
+	r.POST("/groups/:id/imports/:import/layout", p(u.importLayout))
 	r.POST("/groups/:id/imports/:import/commit", p(u.importCommit))
 	r.POST("/groups/:id/imports/:import/cancel", p(u.importCancel))
 }
@@ -146,7 +147,9 @@ type importPage struct {
 	MoreErrors bool
 	Preview    []ImportPreviewRow
 	Attributes []issuance.Attribute
-	Warnings   []string
+	Duplicate  string // the same file was uploaded before
+	Lost       string // names with "?" where letters were lost
+	Labels     map[string]string
 	Problem    string
 }
 
@@ -163,7 +166,7 @@ func (u *ui) importPage(c *gin.Context) error {
 
 func (u *ui) renderImport(c *gin.Context, g issuance.Group, p *auth.Principal, im Import, status int, problem string) error {
 	page := importPage{Title: im.FileName + " · " + g.Name, Nav: staffui.NewNav(g, p, "imports"), Import: im, Targets: importTargets(g),
-		Attributes: g.Attributes, Warnings: importWarnings(im), Problem: problem}
+		Attributes: g.Attributes, Duplicate: duplicateWarning(im), Lost: lostWarning(im), Labels: fieldLabels(g), Problem: problem}
 	for i, col := range im.Columns {
 		page.Columns = append(page.Columns, importColumnRow{ImportColumn: col, Name: fmt.Sprintf("col_%d", i)})
 	}
@@ -230,6 +233,10 @@ func (u *ui) importCommit(c *gin.Context) error {
 		return u.renderImport(c, g, p, im, http.StatusUnprocessableEntity,
 			"This file was uploaded before: tick “Create them anyway” to confirm that these recipients should get credentials again.")
 	}
+	if lostWarning(im) != "" && c.PostForm("confirm_lost") != "yes" {
+		return u.renderImport(c, g, p, im, http.StatusUnprocessableEntity,
+			"Some names contain “?” where letters were probably lost: upload the file again saved as “CSV UTF-8”, or tick “Create them with these names” to confirm.")
+	}
 	if _, err := u.s.CommitImport(c.Request.Context(), p.Actor(), im.ID, c.PostForm("all_or_nothing") == "yes"); err != nil {
 		if apperr.Code(err) == apperr.Conflict {
 			return u.renderImport(c, g, p, im, http.StatusConflict, apperr.Message(err))
@@ -267,4 +274,42 @@ func (u *ui) importTemplate(format string) func(c *gin.Context) error {
 		c.Data(http.StatusOK, ctype, body)
 		return nil
 	}
+}
+
+// importLayout checks the file again reading another sheet or taking the
+// column names from another row. A new sheet's header row is found again.
+func (u *ui) importLayout(c *gin.Context) error {
+	g, p, im, err := u.importFor(c)
+	if err != nil {
+		return err
+	}
+	sheetName := strings.TrimSpace(c.PostForm("sheet"))
+	if sheetName == "" {
+		sheetName = im.Sheet
+	}
+	row, err := strconv.Atoi(c.PostForm("header_row"))
+	if err != nil || sheetName != im.Sheet {
+		row = 0
+	}
+	if _, err := u.s.ChangeLayout(c.Request.Context(), p.Actor(), im.ID, sheetName, row); err != nil {
+		if code := apperr.Code(err); code == apperr.Invalid || code == apperr.Conflict {
+			msg := apperr.Message(err)
+			if fe := apperr.FieldErrors(err); len(fe) > 0 {
+				msg = fe[0].Message
+			}
+			return u.renderImport(c, g, p, im, web.Status(code), msg)
+		}
+		return err
+	}
+	return staffui.SeeOther(c, fmt.Sprintf("/groups/%d/imports/%d", g.ID, im.ID))
+}
+
+// fieldLabels names each error field as the mapping form does ("Recipient
+// email", an attribute's label), never as its key.
+func fieldLabels(g issuance.Group) map[string]string {
+	m := map[string]string{"": "—"}
+	for _, t := range importTargets(g) {
+		m[t.Key] = t.Label
+	}
+	return m
 }
