@@ -38,6 +38,7 @@ type api struct{ s *Service }
 func (s *Service) RegisterAPI(r gin.IRouter) {
 	a := &api{s: s}
 	r.POST("/groups/:id/imports", web.API(a.createImport))
+	r.POST("/imports", web.API(a.createImport))
 	r.GET("/groups/:id/imports", web.API(a.listImports))
 	r.GET("/imports/:id", web.API(a.getImport))
 	r.GET("/imports/:id/errors.csv", web.API(a.importErrorsCSV))
@@ -60,7 +61,8 @@ type apiProgress struct {
 // apiImport is an import as docs/api.md names its fields.
 type apiImport struct {
 	ID          int64             `json:"id"`
-	GroupID     int64             `json:"group_id"`
+	GroupID     *int64            `json:"group_id"` // null: Multiple Groups
+	Groups      []int64           `json:"groups,omitempty"`
 	State       ImportState       `json:"state"`
 	FileName    string            `json:"file_name"`
 	SHA256      string            `json:"sha256"`
@@ -91,7 +93,11 @@ type apiImport struct {
 // importSummary is an import without its columns and row errors: what the
 // list of a group's imports shows (each import's own object adds them).
 func importSummary(im Import) apiImport {
-	return apiImport{ID: im.ID, GroupID: im.GroupID, State: im.State, FileName: im.FileName, SHA256: im.SHA256, Format: im.Format,
+	var gid *int64
+	if !im.Multi() {
+		gid = &im.GroupID
+	}
+	return apiImport{ID: im.ID, GroupID: gid, Groups: im.Groups, State: im.State, FileName: im.FileName, SHA256: im.SHA256, Format: im.Format,
 		Encoding: im.Encoding, Delimiter: im.Delimiter, Sheet: im.Sheet, Sheets: im.Layout.Sheets, HeaderRow: im.HeaderRow, Rows: im.Rows, Valid: im.Valid, Invalid: im.Invalid, Created: im.Created,
 		Skipped: im.Skipped, DateOrder: im.DateOrder, Columns: []apiImportColumn{}, Errors: []ImportError{}, DuplicateOf: im.DuplicateOf,
 		Warnings: importWarnings(im), Error: im.Error, CreatedBy: im.ActorName, CreatedAt: im.CreatedAt, CommittedAt: im.CommittedAt,
@@ -160,7 +166,7 @@ func (a *api) importFor(c *gin.Context) (Import, *auth.Principal, error) {
 	if err != nil {
 		return Import{}, nil, err
 	}
-	if err := p.RequireGroup(auth.CreateCredentials, im.GroupID); err != nil {
+	if err := MayUseImport(p, im); err != nil {
 		return Import{}, nil, err
 	}
 	return im, p, nil
@@ -187,14 +193,24 @@ func uploadOptions(get func(string) string) (ImportOptions, error) {
 	return opt, nil
 }
 
+// createImport is POST /groups/:id/imports, or POST /imports for a
+// Multiple Groups import (the file's group column names each row's group).
 func (a *api) createImport(c *gin.Context) error {
-	id, err := staffui.APIGroupParam(c, auth.CreateCredentials)
-	if err != nil {
-		return err
-	}
 	p := auth.Current(c)
-	if _, err := a.s.Core.Group(c.Request.Context(), id); err != nil {
-		return err
+	var id int64
+	var err error
+	multi := c.Param("id") == ""
+	if multi {
+		if err := p.Require(auth.CreateCredentials); err != nil {
+			return err
+		}
+	} else {
+		if id, err = staffui.APIGroupParam(c, auth.CreateCredentials); err != nil {
+			return err
+		}
+		if _, err := a.s.Core.Group(c.Request.Context(), id); err != nil {
+			return err
+		}
 	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxImportBytes+1<<20)
 	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
@@ -239,7 +255,12 @@ func (a *api) createImport(c *gin.Context) error {
 		return apperr.Errorf(apperr.BadRequest, `Content-Type %q is not accepted: send multipart/form-data with the file in field "file", or the file as the body with Content-Type text/csv, %s, %s or %s.`, mt, XLSXType, XLSType, ODSType)
 	}
 	opt.ActorName = p.Name
-	im, err := a.s.StartImport(c.Request.Context(), p.Actor(), id, body, opt)
+	var im Import
+	if multi {
+		im, err = a.s.StartMultiImport(c.Request.Context(), p.Actor(), p.Groups, body, opt)
+	} else {
+		im, err = a.s.StartImport(c.Request.Context(), p.Actor(), id, body, opt)
+	}
 	if err != nil {
 		return err
 	}

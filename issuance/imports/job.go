@@ -81,6 +81,10 @@ type rowChecker struct {
 	ambiguous map[int]bool            // date columns whose order is unknown
 	attrType  map[string]issuance.AttributeType
 	now       time.Time // validation's "today" (future issue dates), from the service clock
+	// multi resolves each row's group in a Multiple Groups import, from the
+	// file column groupCol (-1: none is mapped).
+	multi    *groupSet
+	groupCol int
 }
 
 func cell(cells []string, i int) string {
@@ -140,12 +144,34 @@ func (rc *rowChecker) date(ci int, v string) (string, string) {
 type staged struct {
 	name, email, key, issued, expires, attrs string
 	errs                                     []rowErr
+	group                                    issuance.Group // its group (Multiple Groups)
 }
 
-// check validates one row with the same rules as every other way of
+// check validates one row; in a Multiple Groups import, by the rules of
+// the group its group cell names.
+func (rc *rowChecker) check(cells []string) staged {
+	if rc.multi == nil {
+		return rc.checkOne(cells)
+	}
+	var g issuance.Group
+	msg := "No column is mapped to the group."
+	if rc.groupCol >= 0 {
+		g, msg = rc.multi.resolve(cell(cells, rc.groupCol))
+	}
+	if msg != "" {
+		st := rc.checkOne(cells)
+		st.key, st.errs = "", []rowErr{{Field: colGroup, Message: msg}}
+		return st
+	}
+	st := rc.multi.checker(rc, g).checkOne(cells)
+	st.group = g
+	return st
+}
+
+// checkOne validates one row with the same rules as every other way of
 // creating credentials (prepare), after the spreadsheet-only steps: text
 // hygiene, date formats, first and last name joined.
-func (rc *rowChecker) check(cells []string) staged {
+func (rc *rowChecker) checkOne(cells []string) staged {
 	var out staged
 	flagged := map[string]bool{}
 	bad := func(field, msg string) {
@@ -225,7 +251,16 @@ func nullable(s string) any {
 // inside it, recipients who already hold a credential) run in SQL. The
 // import becomes ready in the same transaction that stages its rows.
 func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
-	g, err := s.Core.Group(ctx, im.GroupID)
+	var g issuance.Group
+	var gs *groupSet
+	var err error
+	if im.Multi() {
+		if gs, err = s.groupSet(ctx, im.Scope); err == nil {
+			g = gs.union
+		}
+	} else {
+		g, err = s.Core.Group(ctx, im.GroupID)
+	}
 	if err != nil {
 		return err
 	}
@@ -256,7 +291,7 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 	headerRow := rd.HeaderRow()
 	sig := headerSignature(header)
 	var saved map[string]string
-	if len(im.Mapping) == 0 {
+	if len(im.Mapping) == 0 && gs == nil {
 		if saved, err = savedMapping(ctx, s.DB, g.ID, sig); err != nil {
 			rd.Close()
 			return err
@@ -266,6 +301,14 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 		ambiguous: map[int]bool{}, attrType: map[string]issuance.AttributeType{}, now: s.now()}
 	for _, a := range g.Attributes {
 		rc.attrType[a.Key] = a.Type
+	}
+	if gs != nil {
+		rc.multi, rc.groupCol = gs, -1
+		for _, c := range rc.cols {
+			if c.Attribute == colGroup {
+				rc.groupCol = c.Index
+			}
+		}
 	}
 	problems := missingColumns(g, rc.cols, headerRow)
 
@@ -328,7 +371,7 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 			return fmt.Errorf("validate import %d: clear: %w", im.ID, err)
 		}
 		stmt, err := tx.PrepareContext(ctx, `COPY import_rows (import_id, row_number, credential_id, name, email, key,
-			issued_on, expires_on, attributes, errors) FROM STDIN`)
+			issued_on, expires_on, attributes, errors, group_id) FROM STDIN`)
 		if err != nil {
 			return fmt.Errorf("validate import %d: copy: %w", im.ID, err)
 		}
@@ -336,7 +379,16 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 		s.progress(ctx, im.ID, "validating", 0, total, true)
 		done, last := 0, time.Now()
 		lost := rowWarning{Kind: warnLostLetters, Rows: []int{}}
-		held := &holders{s: s, g: g}
+		held := map[int64]*holders{}
+		holdersOf := func(g issuance.Group) *holders {
+			h, ok := held[g.ID]
+			if !ok {
+				h = &holders{s: s, g: g}
+				held[g.ID] = h
+			}
+			return h
+		}
+		var groups []int64 // of a Multiple Groups import's rows without problems
 		for {
 			row, err := rd.Next()
 			if errors.Is(err, io.EOF) {
@@ -362,12 +414,24 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 				b, _ := json.Marshal(st.errs)
 				errs = string(b)
 			}
+			rowGroup, gid := g, any(nil)
+			if gs != nil {
+				rowGroup = st.group
+				if st.group.ID != 0 {
+					gid = st.group.ID
+					if errs == nil && !slices.Contains(groups, st.group.ID) {
+						groups = append(groups, st.group.ID)
+					}
+				}
+			}
 			if _, err := stmt.ExecContext(ctx, im.ID, row.Number, issuance.NewCredentialID(), st.name, st.email, nullable(st.key),
-				nullable(st.issued), nullable(st.expires), st.attrs, errs); err != nil {
+				nullable(st.issued), nullable(st.expires), st.attrs, errs, gid); err != nil {
 				return fmt.Errorf("validate import %d: copy row %d: %w", im.ID, row.Number, err)
 			}
-			if err := held.add(ctx, row.Number, st.key); err != nil {
-				return fmt.Errorf("validate import %d: %w", im.ID, err)
+			if rowGroup.ID > 0 {
+				if err := holdersOf(rowGroup).add(ctx, row.Number, st.key); err != nil {
+					return fmt.Errorf("validate import %d: %w", im.ID, err)
+				}
 			}
 			done++
 			if done%progressRows == 0 && time.Since(last) > progressInterval {
@@ -392,10 +456,16 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 		if _, err := tx.ExecContext(ctx, `SET LOCAL work_mem = '64MB'`); err != nil {
 			return fmt.Errorf("validate import %d: %w", im.ID, err)
 		}
-		if err := held.flush(ctx); err != nil {
-			return fmt.Errorf("validate import %d: %w", im.ID, err)
+		for _, h := range held {
+			if err := h.flush(ctx); err != nil {
+				return fmt.Errorf("validate import %d: %w", im.ID, err)
+			}
 		}
-		if err := markFileWide(ctx, tx, im.ID, g, held); err != nil {
+		if gs != nil {
+			if err := markFileWideMulti(ctx, tx, im.ID, held); err != nil {
+				return err
+			}
+		} else if err := markFileWide(ctx, tx, im.ID, g, holdersOf(g)); err != nil {
 			return err
 		}
 		var n struct {
@@ -418,9 +488,11 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 		warn, _ := json.Marshal(warnings)
 		const qu = `UPDATE imports SET state = 'ready', columns = $2, problems = $3, header_signature = $4, header_row = $5,
 				rows = $6::int, valid = $7::int, invalid = $6::int - $7::int, phase = '', rows_done = $6, rows_total = $6, error = '', updated_at = $8,
-				warnings = $9
+				warnings = $9, groups = $10
 			WHERE id = $1 AND state = 'validating'`
-		res, err := tx.ExecContext(ctx, qu, im.ID, string(cols), string(probs), sig, headerRow, n.Rows, n.Valid, s.now(), string(warn))
+		slices.Sort(groups)
+		res, err := tx.ExecContext(ctx, qu, im.ID, string(cols), string(probs), sig, headerRow, n.Rows, n.Valid, s.now(), string(warn),
+			pq.Array(append([]int64{}, groups...)))
 		if err != nil {
 			return fmt.Errorf("validate import %d: %w", im.ID, err)
 		}
@@ -520,7 +592,7 @@ func (s *Service) RecheckImport(ctx context.Context, actor string, id int64, ord
 	if err != nil {
 		return Import{}, err
 	}
-	g, err := s.Core.Group(ctx, im.GroupID)
+	g, err := s.importGroup(ctx, im)
 	if err != nil {
 		return Import{}, err
 	}
@@ -616,4 +688,17 @@ func (s *Service) ChangeLayout(ctx context.Context, actor string, id int64, shee
 		return Import{}, err
 	}
 	return s.Import(ctx, id)
+}
+
+// importGroup is import im's group, or the stand-in group whose attributes
+// are all its groups' for a Multiple Groups import.
+func (s *Service) importGroup(ctx context.Context, im Import) (issuance.Group, error) {
+	if !im.Multi() {
+		return s.Core.Group(ctx, im.GroupID)
+	}
+	gs, err := s.groupSet(ctx, im.Scope)
+	if err != nil {
+		return issuance.Group{}, err
+	}
+	return gs.union, nil
 }

@@ -46,6 +46,15 @@ func (s *Service) RegisterUI(r gin.IRouter, rd *web.Renderer) {
 	r.GET("/groups/:id/imports/:import/errors.csv", p(u.importErrors))
 	r.POST("/groups/:id/imports/:import/recheck", p(u.importRecheck))
 	r.POST("/groups/:id/imports/:import/layout", p(u.importLayout))
+	// Multiple Groups: one file with a group column.
+	r.GET("/imports", p(u.multiImports))
+	r.POST("/imports", p(u.multiImportUpload))
+	r.GET("/imports/:import", p(u.importPage))
+	r.GET("/imports/:import/errors.csv", p(u.importErrors))
+	r.POST("/imports/:import/recheck", p(u.importRecheck))
+	r.POST("/imports/:import/layout", p(u.importLayout))
+	r.POST("/imports/:import/commit", p(u.importCommit))
+	r.POST("/imports/:import/cancel", p(u.importCancel))
 	r.POST("/groups/:id/imports/:import/commit", p(u.importCommit))
 	r.POST("/groups/:id/imports/:import/cancel", p(u.importCancel))
 }
@@ -106,12 +115,15 @@ func (u *ui) importUpload(c *gin.Context) error {
 		}
 		return err
 	}
-	return staffui.SeeOther(c, fmt.Sprintf("/groups/%d/imports/%d", g.ID, im.ID))
+	return staffui.SeeOther(c, importURL(im))
 }
 
 // importFor loads the :import of the :id group (404 when it belongs to
 // another group) after the group's permission check.
 func (u *ui) importFor(c *gin.Context) (issuance.Group, *auth.Principal, Import, error) {
+	if c.Param("id") == "" {
+		return u.multiImportFor(c)
+	}
 	g, p, err := staffui.GroupFor(c, u.s.Core, auth.CreateCredentials)
 	if err != nil {
 		return issuance.Group{}, nil, Import{}, err
@@ -151,6 +163,12 @@ type importPage struct {
 	Lost       string // names with "?" where letters were lost
 	Labels     map[string]string
 	Problem    string
+	// Base is the import page's path; Multi tells a Multiple Groups
+	// import, whose preview names each row's group.
+	Base       string
+	Imports    string
+	Multi      bool
+	GroupNames map[int64]string
 }
 
 // pageErrors is how many problems the page lists; the CSV has all.
@@ -166,7 +184,16 @@ func (u *ui) importPage(c *gin.Context) error {
 
 func (u *ui) renderImport(c *gin.Context, g issuance.Group, p *auth.Principal, im Import, status int, problem string) error {
 	page := importPage{Title: im.FileName + " · " + g.Name, Nav: staffui.NewNav(g, p, "imports"), Import: im, Targets: importTargets(g),
-		Attributes: g.Attributes, Duplicate: duplicateWarning(im), Lost: lostWarning(im), Labels: fieldLabels(g), Problem: problem}
+		Attributes: g.Attributes, Duplicate: duplicateWarning(im), Lost: lostWarning(im), Labels: fieldLabels(g), Problem: problem,
+		Base: importURL(im), Imports: importsURL(im), Multi: im.Multi()}
+	if im.Multi() {
+		page.Title = im.FileName + " · Multiple Groups"
+		names, err := u.s.groupNames(c.Request.Context())
+		if err != nil {
+			return err
+		}
+		page.GroupNames = names
+	}
 	for i, col := range im.Columns {
 		page.Columns = append(page.Columns, importColumnRow{ImportColumn: col, Name: fmt.Sprintf("col_%d", i)})
 	}
@@ -221,7 +248,7 @@ func (u *ui) importRecheck(c *gin.Context) error {
 		}
 		return err
 	}
-	return staffui.SeeOther(c, fmt.Sprintf("/groups/%d/imports/%d", g.ID, im.ID))
+	return staffui.SeeOther(c, importURL(im))
 }
 
 func (u *ui) importCommit(c *gin.Context) error {
@@ -243,7 +270,7 @@ func (u *ui) importCommit(c *gin.Context) error {
 		}
 		return err
 	}
-	return staffui.SeeOther(c, fmt.Sprintf("/groups/%d/imports/%d", g.ID, im.ID))
+	return staffui.SeeOther(c, importURL(im))
 }
 
 func (u *ui) importCancel(c *gin.Context) error {
@@ -257,7 +284,7 @@ func (u *ui) importCancel(c *gin.Context) error {
 		}
 		return err
 	}
-	return staffui.SeeOther(c, fmt.Sprintf("/groups/%d/imports", g.ID))
+	return staffui.SeeOther(c, importsURL(im))
 }
 
 func (u *ui) importTemplate(format string) func(c *gin.Context) error {
@@ -301,7 +328,7 @@ func (u *ui) importLayout(c *gin.Context) error {
 		}
 		return err
 	}
-	return staffui.SeeOther(c, fmt.Sprintf("/groups/%d/imports/%d", g.ID, im.ID))
+	return staffui.SeeOther(c, importURL(im))
 }
 
 // fieldLabels names each error field as the mapping form does ("Recipient
