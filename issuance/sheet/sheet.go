@@ -29,6 +29,9 @@ type Options struct {
 	// 0 = the first non-blank row.
 	HeaderRow int
 	MaxBytes  int64 // largest file accepted; 0 = 100 MiB
+	// zipChecked: the archive was checked already (Preview opens one
+	// workbook once per sheet).
+	zipChecked string
 }
 
 // Row is one non-blank row of a spreadsheet.
@@ -124,8 +127,11 @@ func open(r io.ReaderAt, size int64, opts Options) (*Reader, error) {
 		rd.format = "xls"
 		err = rd.openXLS(r, size, opts)
 	case isZip(head):
-		var kind string
-		if kind, err = checkZip(r, size, xlsxUnzipLimit(limit)); err == nil {
+		kind := opts.zipChecked
+		if kind == "" {
+			kind, err = checkZip(r, size, xlsxUnzipLimit(limit))
+		}
+		if err == nil {
 			rd.format = kind
 			if kind == "ods" {
 				err = rd.openODS(r, size, opts)
@@ -195,6 +201,9 @@ func Preview(r io.ReaderAt, size int64, opts Options, maxRows int) ([]SheetRows,
 		rd := first
 		if i > 0 {
 			opts.Sheet = name
+			if first.format == "xlsx" || first.format == "ods" {
+				opts.zipChecked = first.format
+			}
 			if rd, err = open(r, size, opts); err != nil {
 				if apperr.Code(err) == apperr.Internal {
 					return nil, err

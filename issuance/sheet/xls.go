@@ -44,10 +44,12 @@ const (
 	recString     = 0x0207
 )
 
-// xlsMaxRows and xlsMaxCols are BIFF8's sheet size.
+// xlsMaxRows and xlsMaxCols are BIFF8's sheet size; xlsMaxCells bounds the
+// cells of one sheet held in memory (a roster has a few per row).
 const (
-	xlsMaxRows = 65536
-	xlsMaxCols = 256
+	xlsMaxRows  = 65536
+	xlsMaxCols  = 256
+	xlsMaxCells = 4 << 20
 )
 
 var oleMagic = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}
@@ -383,6 +385,9 @@ func (wb *xlsBook) readSheet(stream *io.SectionReader, s xlsSheetRef) ([][]strin
 			return xlsDamaged()
 		}
 		if v != "" {
+			if len(cells) >= xlsMaxCells {
+				return apperr.Errorf(apperr.Invalid, "The sheet %q has more than %d filled cells, far more than a list of recipients needs. Save the roster alone as CSV UTF-8 and upload that.", s.name, xlsMaxCells)
+			}
 			cells = append(cells, xlsCell{row, col, v})
 		}
 		return nil
