@@ -2,7 +2,10 @@ package sheet_test
 
 import (
 	"bytes"
+	"fmt"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/laurel-edu/laurel/internal/apperr"
@@ -113,4 +116,29 @@ func TestODSShapes(t *testing.T) {
 	}
 	mustInvalid(t, zipBytes(t, map[string][]byte{"mimetype": []byte("application/vnd.oasis.opendocument.text"), "content.xml": []byte("<x/>")}), sheet.Options{}, "OpenDocument text document, not a spreadsheet")
 	mustInvalid(t, zipBytes(t, map[string][]byte{"mimetype": []byte("application/vnd.oasis.opendocument.spreadsheet"), "content.xml": []byte(content[:400])}), sheet.Options{}, "malformed")
+}
+
+// TestLibreOfficeBigWorkbooks reads 3,000 rows of mixed-script names that
+// LibreOffice wrote (testdata/src/big.py): in the .xls their shared strings
+// span many CONTINUE records, some cut inside a string. Every cell must
+// come back as written.
+func TestLibreOfficeBigWorkbooks(t *testing.T) {
+	names := []string{"Соколова-Вишневская Анастасия", "李娜", "Aoife Ní Bhriain", "Paweł Wiśniewski", "Zoë", "Ἀριστοτέλης", "محمد"}
+	var want []sheet.Row
+	for i := range 3000 {
+		day := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i%365)
+		want = append(want, sheet.Row{Number: i + 2, Cells: []string{fmt.Sprintf("%s %d", names[i%len(names)], i),
+			fmt.Sprintf("learner%d@example.edu", i), day.Format(time.DateOnly), strconv.FormatFloat(float64(i)*0.25, 'f', -1, 64)}})
+	}
+	for _, file := range []string{"big.xls", "big.ods"} {
+		t.Run(file, func(t *testing.T) {
+			_, h, rows, errs := readAll(t, mustRead(t, "testdata/"+file), sheet.Options{})
+			if diff := cmp.Diff([]string{"Name", "Email", "Issue date", "Hours"}, h); diff != "" || len(errs) > 0 {
+				t.Fatalf("header (-want +got):\n%s\nerrors %v", diff, errs)
+			}
+			if diff := cmp.Diff(want, rows); diff != "" {
+				t.Errorf("rows (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

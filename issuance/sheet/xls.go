@@ -304,6 +304,10 @@ func parseSST(b []byte, breaks []int) ([]string, error) {
 		}
 		return len(b)
 	}
+	isBreak := func(p int) bool {
+		i := sort.SearchInts(breaks, p)
+		return i < len(breaks) && breaks[i] == p
+	}
 	for len(out) < unique {
 		if p+3 > len(b) {
 			return nil, xlsDamaged()
@@ -329,14 +333,13 @@ func parseSST(b []byte, breaks []int) ([]string, error) {
 		wide := flags&1 == 1
 		var sb strings.Builder
 		for left := n; left > 0; {
-			end := nextBreak(p)
-			if p == end && p < len(b) {
-				// A CONTINUE starts here: its first byte is the flags of
-				// the rest of the characters.
+			if isBreak(p) && p < len(b) {
+				// A CONTINUE starts inside the characters: its first byte
+				// is the flags of the rest of them.
 				wide = b[p]&1 == 1
 				p++
-				end = nextBreak(p)
 			}
+			end := nextBreak(p)
 			width := 1
 			if wide {
 				width = 2
