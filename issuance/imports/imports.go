@@ -128,6 +128,21 @@ type Import struct {
 	Groups []int64
 }
 
+// FormatName is the file's kind as a person calls it.
+func (im Import) FormatName() string {
+	switch im.Format {
+	case "csv":
+		return "CSV"
+	case "xlsx":
+		return "Excel workbook"
+	case "xls":
+		return "Excel 97–2003 workbook"
+	case "ods":
+		return "OpenDocument spreadsheet"
+	}
+	return im.Format
+}
+
 // Multi tells a Multiple Groups import.
 func (im Import) Multi() bool { return im.GroupID == 0 }
 
@@ -559,6 +574,18 @@ type ImportPreviewRow struct {
 	IssuedOn   string
 	ExpiresOn  string
 	Attributes map[string]string
+}
+
+// Issued and Expires are the row's dates as a person reads them.
+func (r ImportPreviewRow) Issued() string  { return readableDate(r.IssuedOn) }
+func (r ImportPreviewRow) Expires() string { return readableDate(r.ExpiresOn) }
+
+func readableDate(iso string) string {
+	t, err := time.Parse(time.DateOnly, iso)
+	if err != nil {
+		return iso
+	}
+	return t.Format("2 Jan 2006")
 }
 
 // ImportPreview returns the first limit valid rows of import id.
