@@ -223,7 +223,8 @@ func repeatCount(se xml.StartElement, name string) int {
 	if err != nil || n < 1 {
 		return 1
 	}
-	return n
+	// No sheet is larger; a bigger count is a damaged or hostile file.
+	return min(n, odsMaxRows)
 }
 
 // readRow reads the cells of the row whose start the decoder has just
