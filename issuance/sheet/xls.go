@@ -100,6 +100,11 @@ func (rd *Reader) openXLS(r io.ReaderAt, size int64, opts Options) (err error) {
 	default:
 		return apperr.Errorf(apperr.Invalid, "The file is an Office file without a workbook in it, not a spreadsheet. Upload a CSV, Excel or OpenDocument spreadsheet.")
 	}
+	// A stream cannot be larger than the file that holds it; a damaged
+	// directory saying otherwise would have us read zeros for ever.
+	if book.Size <= 0 || book.Size > size {
+		return xlsDamaged()
+	}
 	stream := io.NewSectionReader(book, 0, book.Size)
 	wb, err := readGlobals(stream)
 	if err != nil {
