@@ -35,14 +35,16 @@ type BulkResult struct {
 // same order, ON CONFLICT DO NOTHING, so that a recipient who received a
 // credential meanwhile is skipped rather than doubled. It records no audit
 // entry per credential: the caller records one for the whole batch (an
-// entry per credential would double the cost of a large import). Once per
-// transaction.
+// entry per credential would double the cost of a large import). It may be
+// called several times in one transaction, a group at a time.
 func (s *Service) BulkCreate(ctx context.Context, tx *sqlx.Tx, gid int64, src Source, importID int64, next func() ([]BulkRow, error)) (BulkResult, error) {
 	if !validSource(src) {
 		return BulkResult{}, fmt.Errorf("bulk create in group %d: unknown source %q", gid, src)
 	}
-	const qt = `CREATE TEMP TABLE credential_staging (ord integer, id text, name text, email text, key text,
-		issued_on date, expires_on date, attributes jsonb, search_key text) ON COMMIT DROP`
+	// A multi-group import calls this once per group in one transaction.
+	const qt = `CREATE TEMP TABLE IF NOT EXISTS credential_staging (ord integer, id text, name text, email text, key text,
+		issued_on date, expires_on date, attributes jsonb, search_key text) ON COMMIT DROP;
+		TRUNCATE credential_staging`
 	if _, err := tx.ExecContext(ctx, qt); err != nil {
 		return BulkResult{}, fmt.Errorf("bulk create in group %d: staging: %w", gid, err)
 	}

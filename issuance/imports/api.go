@@ -8,6 +8,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,8 +21,12 @@ import (
 	"github.com/laurel-edu/laurel/issuance/internal/staffui"
 )
 
-// XLSXType is the media type of an Excel workbook.
-const XLSXType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+// Media types of the workbooks an import accepts as a raw body.
+const (
+	XLSXType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+	XLSType  = "application/vnd.ms-excel"
+	ODSType  = "application/vnd.oasis.opendocument.spreadsheet"
+)
 
 // maxAPIErrors bounds the errors an import object lists; errors.csv has all.
 const maxAPIErrors = 10000
@@ -32,6 +38,7 @@ type api struct{ s *Service }
 func (s *Service) RegisterAPI(r gin.IRouter) {
 	a := &api{s: s}
 	r.POST("/groups/:id/imports", web.API(a.createImport))
+	r.POST("/imports", web.API(a.createImport))
 	r.GET("/groups/:id/imports", web.API(a.listImports))
 	r.GET("/imports/:id", web.API(a.getImport))
 	r.GET("/imports/:id/errors.csv", web.API(a.importErrorsCSV))
@@ -54,13 +61,17 @@ type apiProgress struct {
 // apiImport is an import as docs/api.md names its fields.
 type apiImport struct {
 	ID          int64             `json:"id"`
-	GroupID     int64             `json:"group_id"`
+	GroupID     *int64            `json:"group_id"` // null: Multiple Groups
+	Groups      []int64           `json:"groups,omitempty"`
 	State       ImportState       `json:"state"`
 	FileName    string            `json:"file_name"`
 	SHA256      string            `json:"sha256"`
 	Format      string            `json:"format"`
 	Encoding    string            `json:"encoding,omitempty"`
 	Delimiter   string            `json:"delimiter,omitempty"`
+	Sheet       string            `json:"sheet,omitempty"`
+	Sheets      []string          `json:"sheets,omitempty"`
+	HeaderRow   int               `json:"header_row"`
 	Rows        int               `json:"rows"`
 	Valid       int               `json:"valid"`
 	Invalid     int               `json:"invalid"`
@@ -82,8 +93,12 @@ type apiImport struct {
 // importSummary is an import without its columns and row errors: what the
 // list of a group's imports shows (each import's own object adds them).
 func importSummary(im Import) apiImport {
-	return apiImport{ID: im.ID, GroupID: im.GroupID, State: im.State, FileName: im.FileName, SHA256: im.SHA256, Format: im.Format,
-		Encoding: im.Encoding, Delimiter: im.Delimiter, Rows: im.Rows, Valid: im.Valid, Invalid: im.Invalid, Created: im.Created,
+	var gid *int64
+	if !im.Multi() {
+		gid = &im.GroupID
+	}
+	return apiImport{ID: im.ID, GroupID: gid, Groups: im.Groups, State: im.State, FileName: im.FileName, SHA256: im.SHA256, Format: im.Format,
+		Encoding: im.Encoding, Delimiter: im.Delimiter, Sheet: im.Sheet, Sheets: im.Layout.Sheets, HeaderRow: im.HeaderRow, Rows: im.Rows, Valid: im.Valid, Invalid: im.Invalid, Created: im.Created,
 		Skipped: im.Skipped, DateOrder: im.DateOrder, Columns: []apiImportColumn{}, Errors: []ImportError{}, DuplicateOf: im.DuplicateOf,
 		Warnings: importWarnings(im), Error: im.Error, CreatedBy: im.ActorName, CreatedAt: im.CreatedAt, CommittedAt: im.CommittedAt,
 		Progress: apiProgress{Phase: im.Phase, Done: im.RowsDone, Total: im.RowsTotal, Rate: im.Rate()}}
@@ -110,10 +125,30 @@ func (a *api) importOut(ctx context.Context, im Import) (apiImport, error) {
 // importWarnings are what the user should know before committing.
 func importWarnings(im Import) []string {
 	w := []string{}
-	if im.DuplicateOf != nil {
-		w = append(w, fmt.Sprintf("The same file (SHA-256 %s…) was already uploaded to this group as import %d.", im.SHA256[:12], *im.DuplicateOf))
+	if d := duplicateWarning(im); d != "" {
+		w = append(w, d)
+	}
+	if l := lostWarning(im); l != "" {
+		w = append(w, l)
 	}
 	return w
+}
+
+func duplicateWarning(im Import) string {
+	if im.DuplicateOf == nil {
+		return ""
+	}
+	return fmt.Sprintf("The same file (SHA-256 %s…) was already uploaded to this group as import %d.", im.SHA256[:12], *im.DuplicateOf)
+}
+
+// lostWarning names the rows whose names lost letters, "" when none did.
+func lostWarning(im Import) string {
+	for _, w := range im.Warnings {
+		if w.Kind == warnLostLetters && w.Count > 0 {
+			return w.text()
+		}
+	}
+	return ""
 }
 
 // importFor loads import :id and checks that the principal may import into
@@ -131,7 +166,7 @@ func (a *api) importFor(c *gin.Context) (Import, *auth.Principal, error) {
 	if err != nil {
 		return Import{}, nil, err
 	}
-	if err := p.RequireGroup(auth.CreateCredentials, im.GroupID); err != nil {
+	if err := MayUseImport(p, im); err != nil {
 		return Import{}, nil, err
 	}
 	return im, p, nil
@@ -141,6 +176,14 @@ func (a *api) importFor(c *gin.Context) (Import, *auth.Principal, error) {
 // parameter.
 func uploadOptions(get func(string) string) (ImportOptions, error) {
 	opt := ImportOptions{DateOrder: get("date_order"), Sheet: get("sheet")}
+	if h := strings.TrimSpace(get("header_row")); h != "" {
+		n, err := strconv.Atoi(h)
+		if err != nil || n < 1 {
+			return opt, apperr.Fields("The header row is not valid.", []apperr.FieldError{{Index: -1, Field: "header_row",
+				Message: fmt.Sprintf("header_row must be the number of the row that holds the column names (1 or more), not %q.", h)}})
+		}
+		opt.HeaderRow = n
+	}
 	if m := strings.TrimSpace(get("mapping")); m != "" {
 		if err := json.Unmarshal([]byte(m), &opt.Mapping); err != nil {
 			return opt, apperr.Fields("The mapping is not valid.", []apperr.FieldError{{Index: -1, Field: "mapping",
@@ -150,14 +193,24 @@ func uploadOptions(get func(string) string) (ImportOptions, error) {
 	return opt, nil
 }
 
+// createImport is POST /groups/:id/imports, or POST /imports for a
+// Multiple Groups import (the file's group column names each row's group).
 func (a *api) createImport(c *gin.Context) error {
-	id, err := staffui.APIGroupParam(c, auth.CreateCredentials)
-	if err != nil {
-		return err
-	}
 	p := auth.Current(c)
-	if _, err := a.s.Core.Group(c.Request.Context(), id); err != nil {
-		return err
+	var id int64
+	var err error
+	multi := c.Param("id") == ""
+	if multi {
+		if err := p.Require(auth.CreateCredentials); err != nil {
+			return err
+		}
+	} else {
+		if id, err = staffui.APIGroupParam(c, auth.CreateCredentials); err != nil {
+			return err
+		}
+		if _, err := a.s.Core.Group(c.Request.Context(), id); err != nil {
+			return err
+		}
 	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxImportBytes+1<<20)
 	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
@@ -183,7 +236,7 @@ func (a *api) createImport(c *gin.Context) error {
 			return err
 		}
 		body, opt.FileName = f, fh.Filename
-	case mt == "text/csv" || mt == XLSXType:
+	case mt == "text/csv" || mt == XLSXType || mt == XLSType || mt == ODSType:
 		if opt, err = uploadOptions(c.Query); err != nil {
 			return err
 		}
@@ -192,17 +245,22 @@ func (a *api) createImport(c *gin.Context) error {
 			opt.FileName = dp["filename"]
 		}
 		if opt.FileName == "" {
-			opt.FileName = "upload.csv"
-			if mt == XLSXType {
-				opt.FileName = "upload.xlsx"
+			opt.FileName = map[string]string{XLSXType: "upload.xlsx", XLSType: "upload.xls", ODSType: "upload.ods"}[mt]
+			if opt.FileName == "" {
+				opt.FileName = "upload.csv"
 			}
 		}
 		body = c.Request.Body
 	default:
-		return apperr.Errorf(apperr.BadRequest, `Content-Type %q is not accepted: send multipart/form-data with the file in field "file", or the file as the body with Content-Type text/csv or %s.`, mt, XLSXType)
+		return apperr.Errorf(apperr.BadRequest, `Content-Type %q is not accepted: send multipart/form-data with the file in field "file", or the file as the body with Content-Type text/csv, %s, %s or %s.`, mt, XLSXType, XLSType, ODSType)
 	}
 	opt.ActorName = p.Name
-	im, err := a.s.StartImport(c.Request.Context(), p.Actor(), id, body, opt)
+	var im Import
+	if multi {
+		im, err = a.s.StartMultiImport(c.Request.Context(), p.Actor(), p.Groups, body, opt)
+	} else {
+		im, err = a.s.StartImport(c.Request.Context(), p.Actor(), id, body, opt)
+	}
 	if err != nil {
 		return err
 	}
@@ -257,7 +315,7 @@ func writeErrorsCSV(c *gin.Context, s *Service, im Import) error {
 	if im.State == ImportValidating || im.State == ImportFailed {
 		return apperr.Errorf(apperr.Conflict, "Import %d has no checked rows (it is %s).", im.ID, im.State)
 	}
-	name := strings.TrimSuffix(strings.TrimSuffix(im.FileName, ".csv"), ".xlsx") + "-errors.csv"
+	name := strings.TrimSuffix(im.FileName, path.Ext(im.FileName)) + "-errors.csv"
 	c.Header("Content-Type", "text/csv; charset=utf-8")
 	c.Header("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 	c.Header("X-Content-Type-Options", "nosniff")

@@ -121,16 +121,17 @@ func (s *Service) commitJob(ctx context.Context, j jobs.Job) error {
 func (s *Service) commit(ctx context.Context, j jobs.Job, id int64) error {
 	return db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
 		var r struct {
-			GroupID      int64  `db:"group_id"`
-			State        string `db:"state"`
-			Rows         int    `db:"rows"`
-			Valid        int    `db:"valid"`
-			AllOrNothing bool   `db:"all_or_nothing"`
-			Actor        string `db:"committed_by"`
-			Signature    string `db:"header_signature"`
-			Columns      []byte `db:"columns"`
+			GroupID      sql.NullInt64 `db:"group_id"`
+			Groups       pq.Int64Array `db:"groups"`
+			State        string        `db:"state"`
+			Rows         int           `db:"rows"`
+			Valid        int           `db:"valid"`
+			AllOrNothing bool          `db:"all_or_nothing"`
+			Actor        string        `db:"committed_by"`
+			Signature    string        `db:"header_signature"`
+			Columns      []byte        `db:"columns"`
 		}
-		const ql = `SELECT group_id, state, rows, valid, all_or_nothing, committed_by, header_signature, columns
+		const ql = `SELECT group_id, groups, state, rows, valid, all_or_nothing, committed_by, header_signature, columns
 			FROM imports WHERE id = $1 FOR UPDATE`
 		err := tx.GetContext(ctx, &r, ql, id)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -143,9 +144,24 @@ func (s *Service) commit(ctx context.Context, j jobs.Job, id int64) error {
 			return jobs.MarkDone(ctx, tx, j)
 		}
 		now := s.now()
-		res, err := s.Core.BulkCreate(ctx, tx, r.GroupID, issuance.FromCSV, id, validRows(ctx, tx, id))
-		if err != nil {
-			return fmt.Errorf("commit import %d: %w", id, err)
+		// A Multiple Groups import creates each group's rows in turn, in
+		// this one transaction.
+		groups := []int64{r.GroupID.Int64}
+		if !r.GroupID.Valid {
+			groups = r.Groups
+		}
+		var res issuance.BulkResult
+		for _, gid := range groups {
+			one := int64(0) // every row of a one-group import
+			if !r.GroupID.Valid {
+				one = gid
+			}
+			part, err := s.Core.BulkCreate(ctx, tx, gid, issuance.FromCSV, id, validRows(ctx, tx, id, one))
+			if err != nil {
+				return fmt.Errorf("commit import %d: %w", id, err)
+			}
+			res.Created += part.Created
+			res.Skipped = append(res.Skipped, part.Skipped...)
 		}
 		created := res.Created
 		if created < r.Valid {
@@ -167,11 +183,13 @@ func (s *Service) commit(ctx context.Context, j jobs.Job, id int64) error {
 		}
 		var cols []ImportColumn
 		_ = json.Unmarshal(r.Columns, &cols)
-		if err := saveMapping(ctx, tx, r.GroupID, r.Signature, cols); err != nil {
-			return err
+		if r.GroupID.Valid {
+			if err := saveMapping(ctx, tx, r.GroupID.Int64, r.Signature, cols); err != nil {
+				return err
+			}
 		}
 		if err := auditlog.Record(ctx, tx, now, r.Actor, "commit", "import", fmt.Sprint(id), nil,
-			map[string]any{"group_id": r.GroupID, "created": created, "skipped": r.Rows - created}); err != nil {
+			map[string]any{"group_id": r.GroupID.Int64, "groups": groups, "created": created, "skipped": r.Rows - created}); err != nil {
 			return err
 		}
 		return jobs.MarkDone(ctx, tx, j)
@@ -181,17 +199,18 @@ func (s *Service) commit(ctx context.Context, j jobs.Job, id int64) error {
 // commitChunk is how many rows commit reads from import_rows at a time.
 const commitChunk = 5000
 
-// validRows yields import id's rows without problems, in row order, a chunk
-// at a time, for the core's BulkCreate.
-func validRows(ctx context.Context, tx *sqlx.Tx, id int64) func() ([]issuance.BulkRow, error) {
+// validRows yields import id's rows without problems (of group gid only,
+// unless it is 0), in row order, a chunk at a time, for the core's
+// BulkCreate.
+func validRows(ctx context.Context, tx *sqlx.Tx, id, gid int64) func() ([]issuance.BulkRow, error) {
 	after := 0
 	return func() ([]issuance.BulkRow, error) {
 		const q = `SELECT row_number, credential_id, name, email, coalesce(key, '') AS key,
 				coalesce(to_char(issued_on, 'YYYY-MM-DD'), '') AS issued_on, coalesce(to_char(expires_on, 'YYYY-MM-DD'), '') AS expires_on,
 				attributes::text AS attributes
-			FROM import_rows WHERE import_id = $1 AND errors IS NULL AND row_number > $2
+			FROM import_rows WHERE import_id = $1 AND errors IS NULL AND row_number > $2 AND ($4::bigint = 0 OR group_id = $4)
 			ORDER BY row_number LIMIT $3`
-		rows, err := tx.QueryxContext(ctx, q, id, after, commitChunk)
+		rows, err := tx.QueryxContext(ctx, q, id, after, commitChunk, gid)
 		if err != nil {
 			return nil, fmt.Errorf("read rows of import %d: %w", id, err)
 		}

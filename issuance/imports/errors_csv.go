@@ -25,7 +25,7 @@ func (s *Service) WriteImportErrors(ctx context.Context, w io.Writer, im Import)
 		return err
 	}
 	defer func() { f.Close(); os.Remove(f.Name()) }()
-	rd, err := sheet.Open(f, size, sheet.Options{Sheet: im.Sheet, MaxBytes: MaxImportBytes})
+	rd, err := sheet.Open(f, size, sheet.Options{Sheet: im.Sheet, HeaderRow: im.HeaderRow, MaxBytes: MaxImportBytes})
 	if err != nil {
 		return fmt.Errorf("errors of import %d: %w", im.ID, err)
 	}

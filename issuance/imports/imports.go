@@ -17,10 +17,12 @@ import (
 	auditlog "github.com/laurel-edu/laurel/internal/audit"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/jobs"
+	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/sheet"
 )
 
@@ -98,9 +100,11 @@ type ImportError struct {
 	Message string `json:"message"`
 }
 
-// Import is one uploaded CSV/XLSX file and what became of it.
+// Import is one uploaded spreadsheet and what became of it.
 type Import struct {
-	ID             int64
+	ID int64
+	// GroupID is the group the credentials go to; 0 for a Multiple Groups
+	// import, whose rows name their groups.
 	GroupID        int64
 	Actor          string
 	ActorName      string
@@ -133,7 +137,31 @@ type Import struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	CommittedAt    *time.Time
+	Layout         ImportLayout
+	Warnings       []rowWarning
+	// Scope is a Multiple Groups import's uploader's group limit (nil:
+	// every group); Groups are the groups its valid rows go to.
+	Scope  []int64
+	Groups []int64
 }
+
+// FormatName is the file's kind as a person calls it.
+func (im Import) FormatName() string {
+	switch im.Format {
+	case "csv":
+		return "CSV"
+	case "xlsx":
+		return "Excel workbook"
+	case "xls":
+		return "Excel 97–2003 workbook"
+	case "ods":
+		return "OpenDocument spreadsheet"
+	}
+	return im.Format
+}
+
+// Multi tells a Multiple Groups import.
+func (im Import) Multi() bool { return im.GroupID == 0 }
 
 // Rate is the rows per second of the current phase, 0 when unknown.
 func (im Import) Rate() int {
@@ -160,7 +188,7 @@ func (im Import) Busy() bool { return im.State == ImportValidating || im.State =
 
 type importRow struct {
 	ID             int64         `db:"id"`
-	GroupID        int64         `db:"group_id"`
+	GroupID        sql.NullInt64 `db:"group_id"`
 	Actor          string        `db:"actor"`
 	ActorName      string        `db:"actor_name"`
 	FileName       string        `db:"file_name"`
@@ -192,14 +220,18 @@ type importRow struct {
 	CreatedAt      time.Time     `db:"created_at"`
 	UpdatedAt      time.Time     `db:"updated_at"`
 	CommittedAt    *time.Time    `db:"committed_at"`
+	Layout         []byte        `db:"layout"`
+	Warnings       []byte        `db:"warnings"`
+	Scope          pq.Int64Array `db:"group_scope"`
+	Groups         pq.Int64Array `db:"groups"`
 }
 
 const importCols = `id, group_id, actor, actor_name, file_name, file_size, sha256, format, encoding, delimiter, sheet, state,
 	date_order, mapping, columns, problems, header_row, phase, rows_total, rows_done, phase_started_at, rows, valid, invalid,
-	created, skipped, all_or_nothing, committed_by, duplicate_of, error, created_at, updated_at, committed_at`
+	created, skipped, all_or_nothing, committed_by, duplicate_of, error, created_at, updated_at, committed_at, layout, warnings, group_scope, groups`
 
 func (r importRow) imp() Import {
-	im := Import{ID: r.ID, GroupID: r.GroupID, Actor: r.Actor, ActorName: r.ActorName, FileName: r.FileName, FileSize: r.FileSize,
+	im := Import{ID: r.ID, GroupID: r.GroupID.Int64, Scope: r.Scope, Groups: r.Groups, Actor: r.Actor, ActorName: r.ActorName, FileName: r.FileName, FileSize: r.FileSize,
 		SHA256: r.SHA256, Format: r.Format, Encoding: r.Encoding, Delimiter: r.Delimiter, Sheet: r.Sheet, State: ImportState(r.State),
 		DateOrder: r.DateOrder, HeaderRow: r.HeaderRow, Phase: r.Phase, RowsTotal: r.RowsTotal, RowsDone: r.RowsDone,
 		PhaseStartedAt: r.PhaseStartedAt, Rows: r.Rows, Valid: r.Valid, Invalid: r.Invalid, Created: r.Created, Skipped: r.Skipped,
@@ -211,6 +243,8 @@ func (r importRow) imp() Import {
 	_ = json.Unmarshal(r.Mapping, &im.Mapping)
 	_ = json.Unmarshal(r.Columns, &im.Columns)
 	_ = json.Unmarshal(r.Problems, &im.Problems)
+	_ = json.Unmarshal(r.Layout, &im.Layout)
+	_ = json.Unmarshal(r.Warnings, &im.Warnings)
 	if im.Mapping == nil {
 		im.Mapping = map[string]string{}
 	}
@@ -220,7 +254,8 @@ func (r importRow) imp() Import {
 // ImportOptions are the user's choices for one import.
 type ImportOptions struct {
 	FileName  string
-	Sheet     string            // XLSX: the sheet to read; "" = the first
+	Sheet     string            // workbooks: the sheet to read; "" = the one whose header matches best
+	HeaderRow int               // the row holding the column names; 0 = the one that matches best
 	DateOrder string            // "", YMD, MDY or DMY
 	Mapping   map[string]string // header → attribute key; "" skips the column
 	ActorName string            // who, as the imports list shows it
@@ -236,6 +271,29 @@ func (s *Service) StartImport(ctx context.Context, actor string, groupID int64, 
 	if err != nil {
 		return Import{}, err
 	}
+	return s.start(ctx, actor, g, nil, r, opt)
+}
+
+// StartMultiImport stores an uploaded file with a group column as a new
+// Multiple Groups import and queues its validation, as StartImport does.
+// scope is the uploader's group limit (nil: every group): a row naming a
+// group outside it is refused.
+func (s *Service) StartMultiImport(ctx context.Context, actor string, scope []int64, r io.Reader, opt ImportOptions) (Import, error) {
+	gs, err := s.groupSet(ctx, scope)
+	if err != nil {
+		return Import{}, err
+	}
+	return s.start(ctx, actor, gs.union, scope, r, opt)
+}
+
+// start stores an import of group g (the stand-in group of a Multiple
+// Groups import, whose uploader's limit is scope).
+func (s *Service) start(ctx context.Context, actor string, g issuance.Group, scope []int64, r io.Reader, opt ImportOptions) (Import, error) {
+	var err error
+	var groupID any = g.ID
+	if g.ID == multiID {
+		groupID = nil
+	}
 	if opt.DateOrder, err = dateOrder(opt.DateOrder); err != nil {
 		return Import{}, err
 	}
@@ -245,12 +303,27 @@ func (s *Service) StartImport(ctx context.Context, actor string, groupID int64, 
 		return Import{}, err
 	}
 	defer func() { f.Close(); os.Remove(f.Name()) }()
-	rd, err := sheet.Open(f, size, sheet.Options{Sheet: opt.Sheet, MaxBytes: MaxImportBytes})
+	pv, err := sheet.Preview(f, size, sheet.Options{MaxBytes: MaxImportBytes}, layoutRows)
+	if err != nil {
+		return Import{}, fileError(err)
+	}
+	sheetName, headerRow, layout := chooseLayout(pv, opt.Sheet, opt.HeaderRow, groupScore(g))
+	rd, err := sheet.Open(f, size, sheet.Options{Sheet: sheetName, HeaderRow: headerRow, MaxBytes: MaxImportBytes})
 	if err != nil {
 		return Import{}, fileError(err)
 	}
 	header, err := rd.Header()
 	format, enc, delim, headerRow := rd.Format(), rd.Encoding(), rd.Delimiter(), rd.HeaderRow()
+	if err == nil {
+		if _, err = rd.Next(); errors.Is(err, io.EOF) {
+			err = noDataRows(sheetName, headerRow)
+		} else {
+			var re *sheet.RowError
+			if errors.As(err, &re) {
+				err = nil
+			}
+		}
+	}
 	rd.Close()
 	if err != nil {
 		return Import{}, fileError(err)
@@ -259,6 +332,7 @@ func (s *Service) StartImport(ctx context.Context, actor string, groupID int64, 
 		return Import{}, err
 	}
 	mapping, _ := json.Marshal(orEmpty(opt.Mapping))
+	lay, _ := json.Marshal(layout)
 	delimStr := ""
 	if delim != 0 {
 		delimStr = string(delim)
@@ -266,15 +340,15 @@ func (s *Service) StartImport(ctx context.Context, actor string, groupID int64, 
 	var id int64
 	err = db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
 		var dup sql.NullInt64
-		const qd = `SELECT max(id) FROM imports WHERE group_id = $1 AND sha256 = $2`
+		const qd = `SELECT max(id) FROM imports WHERE group_id IS NOT DISTINCT FROM $1 AND sha256 = $2`
 		if err := tx.GetContext(ctx, &dup, qd, groupID, sum); err != nil {
 			return fmt.Errorf("start import: find same file: %w", err)
 		}
 		const q = `INSERT INTO imports (group_id, actor, actor_name, file_name, file_size, sha256, format, encoding, delimiter,
-				sheet, date_order, mapping, header_row, duplicate_of, phase, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'queued', $15, $15) RETURNING id`
+				sheet, date_order, mapping, header_row, duplicate_of, phase, created_at, updated_at, layout, group_scope)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'queued', $15, $15, $16, $17) RETURNING id`
 		if err := tx.GetContext(ctx, &id, q, groupID, actor, opt.ActorName, opt.FileName, size, sum, format, enc, delimStr,
-			opt.Sheet, opt.DateOrder, string(mapping), headerRow, dup, s.now()); err != nil {
+			sheetName, opt.DateOrder, string(mapping), headerRow, dup, s.now(), string(lay), pq.Array(scope)); err != nil {
 			return fmt.Errorf("start import: %w", err)
 		}
 		if err := storeChunks(ctx, tx, id, f); err != nil {
@@ -284,7 +358,7 @@ func (s *Service) StartImport(ctx context.Context, actor string, groupID int64, 
 			return err
 		}
 		return auditlog.Record(ctx, tx, s.now(), actor, "upload", "import", fmt.Sprint(id), nil,
-			map[string]any{"group_id": groupID, "file_name": opt.FileName, "sha256": sum, "size": size})
+			map[string]any{"group_id": groupID, "file_name": opt.FileName, "sha256": sum, "size": size, "multiple_groups": groupID == nil})
 	})
 	if err != nil {
 		return Import{}, err
@@ -511,6 +585,7 @@ func (s *Service) eachRowErrors(ctx context.Context, id int64, fn func(row int, 
 // ImportPreviewRow is a valid row as it will be created.
 type ImportPreviewRow struct {
 	Row        int
+	GroupID    int64 // Multiple Groups: the row's group
 	Name       string
 	Email      string
 	IssuedOn   string
@@ -518,10 +593,22 @@ type ImportPreviewRow struct {
 	Attributes map[string]string
 }
 
+// Issued and Expires are the row's dates as a person reads them.
+func (r ImportPreviewRow) Issued() string  { return readableDate(r.IssuedOn) }
+func (r ImportPreviewRow) Expires() string { return readableDate(r.ExpiresOn) }
+
+func readableDate(iso string) string {
+	t, err := time.Parse(time.DateOnly, iso)
+	if err != nil {
+		return iso
+	}
+	return t.Format("2 Jan 2006")
+}
+
 // ImportPreview returns the first limit valid rows of import id.
 func (s *Service) ImportPreview(ctx context.Context, id int64, limit int) ([]ImportPreviewRow, error) {
 	const q = `SELECT row_number, name, email, coalesce(to_char(issued_on, 'YYYY-MM-DD'), '') AS issued,
-			coalesce(to_char(expires_on, 'YYYY-MM-DD'), '') AS expires, attributes
+			coalesce(to_char(expires_on, 'YYYY-MM-DD'), '') AS expires, attributes, coalesce(group_id, 0) AS group_id
 		FROM import_rows WHERE import_id = $1 AND errors IS NULL ORDER BY row_number LIMIT $2`
 	var rows []struct {
 		Row     int    `db:"row_number"`
@@ -530,13 +617,14 @@ func (s *Service) ImportPreview(ctx context.Context, id int64, limit int) ([]Imp
 		Issued  string `db:"issued"`
 		Expires string `db:"expires"`
 		Attrs   []byte `db:"attributes"`
+		GroupID int64  `db:"group_id"`
 	}
 	if err := s.DB.SelectContext(ctx, &rows, q, id, limit); err != nil {
 		return nil, fmt.Errorf("preview import %d: %w", id, err)
 	}
 	out := make([]ImportPreviewRow, len(rows))
 	for i, r := range rows {
-		out[i] = ImportPreviewRow{Row: r.Row, Name: r.Name, Email: r.Email, IssuedOn: r.Issued, ExpiresOn: r.Expires}
+		out[i] = ImportPreviewRow{Row: r.Row, GroupID: r.GroupID, Name: r.Name, Email: r.Email, IssuedOn: r.Issued, ExpiresOn: r.Expires}
 		_ = json.Unmarshal(r.Attrs, &out[i].Attributes)
 	}
 	return out, nil

@@ -1,8 +1,10 @@
-// Package imports turns a CSV or XLSX file into credentials of a group:
-// upload, validate in a background job (a row at a time, with per-row
-// errors), map columns, preview, commit all or nothing (or the valid rows)
-// through the core, download the errors; its staff pages, its API routes
-// (/api/v1/groups/:id/imports...) and its templates.
+// Package imports turns a spreadsheet (CSV, XLSX, XLS, ODS) into
+// credentials of a group, or of several groups named by a group column
+// (Multiple Groups): upload (choosing the sheet and header row that match
+// the group's columns), validate in a background job (a row at a time, with
+// per-row errors), map columns, preview, commit all or nothing (or the valid
+// rows) through the core, download the errors; its staff pages, its API
+// routes (/api/v1/groups/:id/imports, /api/v1/imports...) and its templates.
 //
 // It owns the tables imports, import_chunks, import_rows and
 // import_mappings, and touches no other: reading the file is

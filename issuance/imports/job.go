@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,6 +81,10 @@ type rowChecker struct {
 	ambiguous map[int]bool            // date columns whose order is unknown
 	attrType  map[string]issuance.AttributeType
 	now       time.Time // validation's "today" (future issue dates), from the service clock
+	// multi resolves each row's group in a Multiple Groups import, from the
+	// file column groupCol (-1: none is mapped).
+	multi    *groupSet
+	groupCol int
 }
 
 func cell(cells []string, i int) string {
@@ -139,12 +144,34 @@ func (rc *rowChecker) date(ci int, v string) (string, string) {
 type staged struct {
 	name, email, key, issued, expires, attrs string
 	errs                                     []rowErr
+	group                                    issuance.Group // its group (Multiple Groups)
 }
 
-// check validates one row with the same rules as every other way of
+// check validates one row; in a Multiple Groups import, by the rules of
+// the group its group cell names.
+func (rc *rowChecker) check(cells []string) staged {
+	if rc.multi == nil {
+		return rc.checkOne(cells)
+	}
+	var g issuance.Group
+	msg := "No column is mapped to the group."
+	if rc.groupCol >= 0 {
+		g, msg = rc.multi.resolve(cell(cells, rc.groupCol))
+	}
+	if msg != "" {
+		st := rc.checkOne(cells)
+		st.key, st.errs = "", []rowErr{{Field: colGroup, Message: msg}}
+		return st
+	}
+	st := rc.multi.checker(rc, g).checkOne(cells)
+	st.group = g
+	return st
+}
+
+// checkOne validates one row with the same rules as every other way of
 // creating credentials (prepare), after the spreadsheet-only steps: text
 // hygiene, date formats, first and last name joined.
-func (rc *rowChecker) check(cells []string) staged {
+func (rc *rowChecker) checkOne(cells []string) staged {
 	var out staged
 	flagged := map[string]bool{}
 	bad := func(field, msg string) {
@@ -224,7 +251,16 @@ func nullable(s string) any {
 // inside it, recipients who already hold a credential) run in SQL. The
 // import becomes ready in the same transaction that stages its rows.
 func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
-	g, err := s.Core.Group(ctx, im.GroupID)
+	var g issuance.Group
+	var gs *groupSet
+	var err error
+	if im.Multi() {
+		if gs, err = s.groupSet(ctx, im.Scope); err == nil {
+			g = gs.union
+		}
+	} else {
+		g, err = s.Core.Group(ctx, im.GroupID)
+	}
 	if err != nil {
 		return err
 	}
@@ -234,7 +270,7 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 	}
 	defer func() { f.Close(); os.Remove(f.Name()) }()
 	open := func() (*sheet.Reader, []string, error) {
-		rd, err := sheet.Open(f, size, sheet.Options{Sheet: im.Sheet, MaxBytes: MaxImportBytes})
+		rd, err := sheet.Open(f, size, sheet.Options{Sheet: im.Sheet, HeaderRow: im.HeaderRow, MaxBytes: MaxImportBytes})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -245,6 +281,9 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 		}
 		return rd, h, nil
 	}
+	if im.HeaderRow, err = s.refreshLayout(ctx, im, f, size, g); err != nil {
+		return err
+	}
 	rd, header, err := open()
 	if err != nil {
 		return err
@@ -252,7 +291,7 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 	headerRow := rd.HeaderRow()
 	sig := headerSignature(header)
 	var saved map[string]string
-	if len(im.Mapping) == 0 {
+	if len(im.Mapping) == 0 && gs == nil {
 		if saved, err = savedMapping(ctx, s.DB, g.ID, sig); err != nil {
 			rd.Close()
 			return err
@@ -262,6 +301,14 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 		ambiguous: map[int]bool{}, attrType: map[string]issuance.AttributeType{}, now: s.now()}
 	for _, a := range g.Attributes {
 		rc.attrType[a.Key] = a.Type
+	}
+	if gs != nil {
+		rc.multi, rc.groupCol = gs, -1
+		for _, c := range rc.cols {
+			if c.Attribute == colGroup {
+				rc.groupCol = c.Index
+			}
+		}
 	}
 	problems := missingColumns(g, rc.cols, headerRow)
 
@@ -296,6 +343,9 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 		}
 	}
 	rd.Close()
+	if total == 0 {
+		return noDataRows(im.Sheet, headerRow)
+	}
 	for ci, d := range detect {
 		if im.DateOrder != "" {
 			rc.orders[ci] = sheet.DateOrder(im.DateOrder)
@@ -321,14 +371,24 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 			return fmt.Errorf("validate import %d: clear: %w", im.ID, err)
 		}
 		stmt, err := tx.PrepareContext(ctx, `COPY import_rows (import_id, row_number, credential_id, name, email, key,
-			issued_on, expires_on, attributes, errors) FROM STDIN`)
+			issued_on, expires_on, attributes, errors, group_id) FROM STDIN`)
 		if err != nil {
 			return fmt.Errorf("validate import %d: copy: %w", im.ID, err)
 		}
 		defer stmt.Close()
 		s.progress(ctx, im.ID, "validating", 0, total, true)
 		done, last := 0, time.Now()
-		held := &holders{s: s, g: g}
+		lost := rowWarning{Kind: warnLostLetters, Rows: []int{}}
+		held := map[int64]*holders{}
+		holdersOf := func(g issuance.Group) *holders {
+			h, ok := held[g.ID]
+			if !ok {
+				h = &holders{s: s, g: g}
+				held[g.ID] = h
+			}
+			return h
+		}
+		var groups []int64 // of a Multiple Groups import's rows without problems
 		for {
 			row, err := rd.Next()
 			if errors.Is(err, io.EOF) {
@@ -344,17 +404,34 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 			} else {
 				st = rc.check(row.Cells)
 			}
+			if im.Encoding == "Windows-1252" && lostLetters(st.name) {
+				if lost.Count++; len(lost.Rows) < maxWarningRows {
+					lost.Rows = append(lost.Rows, row.Number)
+				}
+			}
 			var errs any
 			if len(st.errs) > 0 {
 				b, _ := json.Marshal(st.errs)
 				errs = string(b)
 			}
+			rowGroup, gid := g, any(nil)
+			if gs != nil {
+				rowGroup = st.group
+				if st.group.ID != 0 {
+					gid = st.group.ID
+					if errs == nil && !slices.Contains(groups, st.group.ID) {
+						groups = append(groups, st.group.ID)
+					}
+				}
+			}
 			if _, err := stmt.ExecContext(ctx, im.ID, row.Number, issuance.NewCredentialID(), st.name, st.email, nullable(st.key),
-				nullable(st.issued), nullable(st.expires), st.attrs, errs); err != nil {
+				nullable(st.issued), nullable(st.expires), st.attrs, errs, gid); err != nil {
 				return fmt.Errorf("validate import %d: copy row %d: %w", im.ID, row.Number, err)
 			}
-			if err := held.add(ctx, row.Number, st.key); err != nil {
-				return fmt.Errorf("validate import %d: %w", im.ID, err)
+			if rowGroup.ID > 0 {
+				if err := holdersOf(rowGroup).add(ctx, row.Number, st.key); err != nil {
+					return fmt.Errorf("validate import %d: %w", im.ID, err)
+				}
 			}
 			done++
 			if done%progressRows == 0 && time.Since(last) > progressInterval {
@@ -379,10 +456,16 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 		if _, err := tx.ExecContext(ctx, `SET LOCAL work_mem = '64MB'`); err != nil {
 			return fmt.Errorf("validate import %d: %w", im.ID, err)
 		}
-		if err := held.flush(ctx); err != nil {
-			return fmt.Errorf("validate import %d: %w", im.ID, err)
+		for _, h := range held {
+			if err := h.flush(ctx); err != nil {
+				return fmt.Errorf("validate import %d: %w", im.ID, err)
+			}
 		}
-		if err := markFileWide(ctx, tx, im.ID, g, held); err != nil {
+		if gs != nil {
+			if err := markFileWideMulti(ctx, tx, im.ID, held); err != nil {
+				return err
+			}
+		} else if err := markFileWide(ctx, tx, im.ID, g, holdersOf(g)); err != nil {
 			return err
 		}
 		var n struct {
@@ -398,10 +481,18 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 			problems = []ImportError{}
 		}
 		probs, _ := json.Marshal(problems)
+		warnings := []rowWarning{}
+		if lost.Count > 0 {
+			warnings = append(warnings, lost)
+		}
+		warn, _ := json.Marshal(warnings)
 		const qu = `UPDATE imports SET state = 'ready', columns = $2, problems = $3, header_signature = $4, header_row = $5,
-				rows = $6::int, valid = $7::int, invalid = $6::int - $7::int, phase = '', rows_done = $6, rows_total = $6, error = '', updated_at = $8
+				rows = $6::int, valid = $7::int, invalid = $6::int - $7::int, phase = '', rows_done = $6, rows_total = $6, error = '', updated_at = $8,
+				warnings = $9, groups = $10
 			WHERE id = $1 AND state = 'validating'`
-		res, err := tx.ExecContext(ctx, qu, im.ID, string(cols), string(probs), sig, headerRow, n.Rows, n.Valid, s.now())
+		slices.Sort(groups)
+		res, err := tx.ExecContext(ctx, qu, im.ID, string(cols), string(probs), sig, headerRow, n.Rows, n.Valid, s.now(), string(warn),
+			pq.Array(append([]int64{}, groups...)))
 		if err != nil {
 			return fmt.Errorf("validate import %d: %w", im.ID, err)
 		}
@@ -501,7 +592,7 @@ func (s *Service) RecheckImport(ctx context.Context, actor string, id int64, ord
 	if err != nil {
 		return Import{}, err
 	}
-	g, err := s.Core.Group(ctx, im.GroupID)
+	g, err := s.importGroup(ctx, im)
 	if err != nil {
 		return Import{}, err
 	}
@@ -532,4 +623,82 @@ func (s *Service) RecheckImport(ctx context.Context, actor string, id int64, ord
 		return Import{}, err
 	}
 	return s.Import(ctx, id)
+}
+
+// refreshLayout stores, before the file is checked, the sheets and first
+// rows the page offers to choose from (the sheet may have changed since the
+// upload). It runs outside the job's transaction so that a file refused
+// later still shows them. A header row of 0 (the user chose another sheet)
+// is found again; it returns the header row to read.
+func (s *Service) refreshLayout(ctx context.Context, im Import, f *os.File, size int64, g issuance.Group) (int, error) {
+	pv, err := sheet.Preview(f, size, sheet.Options{MaxBytes: MaxImportBytes}, layoutRows)
+	if err != nil {
+		return 0, err
+	}
+	_, row, lay := chooseLayout(pv, im.Sheet, im.HeaderRow, groupScore(g))
+	if im.HeaderRow > 0 {
+		lay.AutoSheet, lay.AutoHeader = im.Layout.AutoSheet, im.Layout.AutoHeader
+	}
+	b, _ := json.Marshal(lay)
+	if _, err := s.DB.ExecContext(ctx, `UPDATE imports SET layout = $2, header_row = $3 WHERE id = $1`, im.ID, string(b), row); err != nil {
+		return 0, fmt.Errorf("import %d: layout: %w", im.ID, err)
+	}
+	return row, nil
+}
+
+// ChangeLayout checks import id again reading another sheet or taking the
+// column names from another row (headerRow ≥ 1; 0 finds the row that
+// matches the group best); the column mapping is recognised again from the
+// new header. An import that is being worked on or
+// is committed is a Conflict.
+func (s *Service) ChangeLayout(ctx context.Context, actor string, id int64, sheetName string, headerRow int) (Import, error) {
+	if headerRow < 0 {
+		return Import{}, apperr.Fields("Choose the row that holds the column names.", []apperr.FieldError{{Index: -1, Field: "header_row",
+			Message: "Choose the row that holds the column names."}})
+	}
+	im, err := s.Import(ctx, id)
+	if err != nil {
+		return Import{}, err
+	}
+	if sheetName != "" && len(im.Layout.Sheets) > 0 && !slices.Contains(im.Layout.Sheets, sheetName) {
+		return Import{}, apperr.Fields("Unknown sheet.", []apperr.FieldError{{Index: -1, Field: "sheet",
+			Message: fmt.Sprintf("The workbook has no sheet named %q; its sheets are: %s.", sheetName, strings.Join(im.Layout.Sheets, ", "))}})
+	}
+	err = db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+		const q = `UPDATE imports SET state = 'validating', sheet = $2, header_row = $3, mapping = '{}', columns = '[]', problems = '[]',
+				warnings = '[]', error = '', phase = 'queued', rows_done = 0, updated_at = $4,
+				layout = layout - 'auto_sheet' - 'auto_header'
+			WHERE id = $1 AND state IN ('ready', 'failed')`
+		res, err := tx.ExecContext(ctx, q, id, sheetName, headerRow, s.now())
+		if err != nil {
+			return fmt.Errorf("change layout of import %d: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return apperr.Errorf(apperr.Conflict, "This import is being worked on or is already committed; its sheet and header row can no longer change.")
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM import_rows WHERE import_id = $1`, id); err != nil {
+			return fmt.Errorf("change layout of import %d: %w", id, err)
+		}
+		if _, err := jobs.Enqueue(ctx, tx, ImportValidateJob, importJob{ImportID: id}); err != nil {
+			return err
+		}
+		return auditlog.Record(ctx, tx, s.now(), actor, "relayout", "import", fmt.Sprint(id), nil, map[string]any{"sheet": sheetName, "header_row": headerRow})
+	})
+	if err != nil {
+		return Import{}, err
+	}
+	return s.Import(ctx, id)
+}
+
+// importGroup is import im's group, or the stand-in group whose attributes
+// are all its groups' for a Multiple Groups import.
+func (s *Service) importGroup(ctx context.Context, im Import) (issuance.Group, error) {
+	if !im.Multi() {
+		return s.Core.Group(ctx, im.GroupID)
+	}
+	gs, err := s.groupSet(ctx, im.Scope)
+	if err != nil {
+		return issuance.Group{}, err
+	}
+	return gs.union, nil
 }

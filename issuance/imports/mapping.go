@@ -54,6 +54,9 @@ type ImportTarget struct{ Key, Label string }
 // importTargets lists what g's columns can be mapped to.
 func importTargets(g issuance.Group) []ImportTarget {
 	out := make([]ImportTarget, 0, len(standardColumns)+len(g.Attributes))
+	if g.ID == multiID {
+		out = append(out, ImportTarget{colGroup, "Group (name or ID)"})
+	}
 	for _, c := range standardColumns {
 		out = append(out, ImportTarget{c.Key, c.Label})
 	}
@@ -79,6 +82,9 @@ func autoTarget(g issuance.Group, header string) string {
 	n := sheet.Normalize(header)
 	if n == "" {
 		return ""
+	}
+	if g.ID == multiID && isGroupHeader(header) {
+		return colGroup
 	}
 	for _, a := range g.Attributes {
 		if n == sheet.Normalize(a.Key) || n == sheet.Normalize(a.Label) {
@@ -215,6 +221,9 @@ func missingColumns(g issuance.Group, cols []ImportColumn, headerRow int) []Impo
 		}
 	}
 	var out []ImportError
+	if g.ID == multiID && !has[colGroup] {
+		out = append(out, ImportError{Row: headerRow, Field: colGroup, Message: "No column is mapped to the group: map the column that names each row's group (by name or ID)."})
+	}
 	if !has[colName] && !(has[colFirstName] && has[colLastName]) {
 		msg := "No column is mapped to the recipient name: map a column to Recipient name (or two to first and last name)."
 		if has[colFirstName] != has[colLastName] {

@@ -47,6 +47,16 @@ func (s *Service) RegisterUI(r gin.IRouter, rd *web.Renderer) {
 	r.GET("/groups/:id/imports/:import", p(u.importPage))
 	r.GET("/groups/:id/imports/:import/errors.csv", p(u.importErrors))
 	r.POST("/groups/:id/imports/:import/recheck", p(u.importRecheck))
+	r.POST("/groups/:id/imports/:import/layout", p(u.importLayout))
+	// Multiple Groups: one file with a group column.
+	r.GET("/imports", p(u.multiImports))
+	r.POST("/imports", p(u.multiImportUpload))
+	r.GET("/imports/:import", p(u.importPage))
+	r.GET("/imports/:import/errors.csv", p(u.importErrors))
+	r.POST("/imports/:import/recheck", p(u.importRecheck))
+	r.POST("/imports/:import/layout", p(u.importLayout))
+	r.POST("/imports/:import/commit", p(u.importCommit))
+	r.POST("/imports/:import/cancel", p(u.importCancel))
 	r.POST("/groups/:id/imports/:import/commit", p(u.importCommit))
 	r.POST("/groups/:id/imports/:import/cancel", p(u.importCancel))
 }
@@ -107,12 +117,15 @@ func (u *ui) importUpload(c *gin.Context) error {
 		}
 		return err
 	}
-	return staffui.SeeOther(c, fmt.Sprintf("/groups/%d/imports/%d", g.ID, im.ID))
+	return staffui.SeeOther(c, importURL(im))
 }
 
 // importFor loads the :import of the :id group (404 when it belongs to
 // another group) after the group's permission check.
 func (u *ui) importFor(c *gin.Context) (issuance.Group, *auth.Principal, Import, error) {
+	if c.Param("id") == "" {
+		return u.multiImportFor(c)
+	}
 	g, p, err := staffui.GroupFor(c, u.s.Core, auth.CreateCredentials)
 	if err != nil {
 		return issuance.Group{}, nil, Import{}, err
@@ -148,8 +161,15 @@ type importPage struct {
 	MoreErrors bool
 	Preview    []ImportPreviewRow
 	Attributes []issuance.Attribute
-	Warnings   []string
+	Duplicate  string // the same file was uploaded before
+	Lost       string // names with "?" where letters were lost
 	Problem    string
+	// Base is the import page's path; Multi tells a Multiple Groups
+	// import, whose preview names each row's group.
+	Base       string
+	Imports    string
+	Multi      bool
+	GroupNames map[int64]string
 }
 
 // pageErrors is how many problems the page lists; the CSV has all.
@@ -165,7 +185,16 @@ func (u *ui) importPage(c *gin.Context) error {
 
 func (u *ui) renderImport(c *gin.Context, g issuance.Group, p *auth.Principal, im Import, status int, problem string) error {
 	page := importPage{Title: im.FileName + " · " + g.Name, Nav: staffui.NewNav(g, p, "imports"), Import: im, Targets: importTargets(g),
-		Attributes: g.Attributes, Warnings: importWarnings(im), Problem: problem}
+		Attributes: g.Attributes, Duplicate: duplicateWarning(im), Lost: lostWarning(im), Problem: problem,
+		Base: importURL(im), Imports: importsURL(im), Multi: im.Multi()}
+	if im.Multi() {
+		page.Title = im.FileName + " · Multiple Groups"
+		names, err := u.s.groupNames(c.Request.Context())
+		if err != nil {
+			return err
+		}
+		page.GroupNames = names
+	}
 	for i, col := range im.Columns {
 		page.Columns = append(page.Columns, importColumnRow{ImportColumn: col, Name: fmt.Sprintf("col_%d", i)})
 	}
@@ -221,7 +250,7 @@ func (u *ui) importRecheck(c *gin.Context) error {
 		}
 		return err
 	}
-	return staffui.SeeOther(c, fmt.Sprintf("/groups/%d/imports/%d", g.ID, im.ID))
+	return staffui.SeeOther(c, importURL(im))
 }
 
 func (u *ui) importCommit(c *gin.Context) error {
@@ -233,13 +262,17 @@ func (u *ui) importCommit(c *gin.Context) error {
 		return u.renderImport(c, g, p, im, http.StatusUnprocessableEntity,
 			"This file was uploaded before: tick “Create them anyway” to confirm that these recipients should get credentials again.")
 	}
+	if lostWarning(im) != "" && c.PostForm("confirm_lost") != "yes" {
+		return u.renderImport(c, g, p, im, http.StatusUnprocessableEntity,
+			"Some names contain “?” where letters were probably lost: upload the file again saved as “CSV UTF-8”, or tick “Create them with these names” to confirm.")
+	}
 	if _, err := u.s.CommitImport(c.Request.Context(), p.Actor(), im.ID, c.PostForm("all_or_nothing") == "yes"); err != nil {
 		if apperr.Code(err) == apperr.Conflict {
 			return u.renderImport(c, g, p, im, http.StatusConflict, apperr.Message(err))
 		}
 		return err
 	}
-	return staffui.SeeOther(c, fmt.Sprintf("/groups/%d/imports/%d", g.ID, im.ID))
+	return staffui.SeeOther(c, importURL(im))
 }
 
 func (u *ui) importCancel(c *gin.Context) error {
@@ -253,7 +286,7 @@ func (u *ui) importCancel(c *gin.Context) error {
 		}
 		return err
 	}
-	return staffui.SeeOther(c, fmt.Sprintf("/groups/%d/imports", g.ID))
+	return staffui.SeeOther(c, importsURL(im))
 }
 
 func (u *ui) importTemplate(format string) func(c *gin.Context) error {
@@ -308,4 +341,32 @@ func previewDates(l locale.Locale, g issuance.Group, rows []ImportPreviewRow) {
 			}
 		}
 	}
+}
+
+// importLayout checks the file again reading another sheet or taking the
+// column names from another row. A new sheet's header row is found again.
+func (u *ui) importLayout(c *gin.Context) error {
+	g, p, im, err := u.importFor(c)
+	if err != nil {
+		return err
+	}
+	sheetName := strings.TrimSpace(c.PostForm("sheet"))
+	if sheetName == "" {
+		sheetName = im.Sheet
+	}
+	row, err := strconv.Atoi(c.PostForm("header_row"))
+	if err != nil || sheetName != im.Sheet {
+		row = 0
+	}
+	if _, err := u.s.ChangeLayout(c.Request.Context(), p.Actor(), im.ID, sheetName, row); err != nil {
+		if code := apperr.Code(err); code == apperr.Invalid || code == apperr.Conflict {
+			msg := apperr.Message(err)
+			if fe := apperr.FieldErrors(err); len(fe) > 0 {
+				msg = fe[0].Message
+			}
+			return u.renderImport(c, g, p, im, web.Status(code), msg)
+		}
+		return err
+	}
+	return staffui.SeeOther(c, importURL(im))
 }

@@ -90,7 +90,7 @@ func (rd *Reader) openCSV(r io.ReaderAt, size int64, head []byte) error {
 		return errEmpty
 	}
 	if looksBinary(text) {
-		return apperr.Errorf(apperr.Invalid, "The file is not a spreadsheet: it contains binary data, not text. Upload a CSV or an Excel (.xlsx) file.")
+		return apperr.Errorf(apperr.Invalid, "The file is not a spreadsheet: it contains binary data, not text. Upload a CSV, Excel or OpenDocument spreadsheet.")
 	}
 	crOnly := !strings.Contains(text, "\n") && strings.Contains(text, "\r")
 	if crOnly {
@@ -324,14 +324,12 @@ func isZip(head []byte) bool {
 // so the message can say what the file is.
 func binaryKind(head []byte) string {
 	switch {
-	case bytes.HasPrefix(head, []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}):
-		return "The file is an old Excel 97–2003 (.xls) workbook or a password-protected one, which cannot be read. In Excel, save it as \"Excel Workbook (.xlsx)\" or \"CSV UTF-8\" without a password."
 	case bytes.HasPrefix(head, []byte("%PDF")):
-		return "The file is a PDF, not a spreadsheet. Upload a CSV or an Excel (.xlsx) file."
+		return "The file is a PDF, not a spreadsheet. Upload a CSV, Excel or OpenDocument spreadsheet."
 	case bytes.HasPrefix(head, []byte{0x1F, 0x8B}):
-		return "The file is gzip-compressed. Uncompress it and upload the CSV or Excel (.xlsx) file inside."
+		return "The file is gzip-compressed. Uncompress it and upload the spreadsheet inside."
 	case bytes.HasPrefix(head, []byte("\x89PNG")), bytes.HasPrefix(head, []byte{0xFF, 0xD8, 0xFF}), bytes.HasPrefix(head, []byte("GIF8")):
-		return "The file is an image, not a spreadsheet. Upload a CSV or an Excel (.xlsx) file."
+		return "The file is an image, not a spreadsheet. Upload a CSV, Excel or OpenDocument spreadsheet."
 	}
 	return ""
 }

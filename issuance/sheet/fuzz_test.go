@@ -28,7 +28,25 @@ func FuzzCSV(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	f.Fuzz(fuzzRead)
+}
+
+// FuzzWorkbook is FuzzCSV from real .xls and .ods workbooks, and previews
+// every sheet too: a damaged workbook is refused, never a panic or a hang.
+func FuzzWorkbook(f *testing.F) {
+	for _, name := range []string{"roster.xls", "roster.ods"} {
+		f.Add(mustRead(f, "testdata/"+name))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if _, err := sheet.Preview(bytes.NewReader(data), int64(len(data)), sheet.Options{}, 20); err != nil && !apperr.Is(err, apperr.Invalid) {
+			t.Fatalf("Preview: %v, want an Invalid error", err)
+		}
+		fuzzRead(t, data)
+	})
+}
+
+func fuzzRead(t *testing.T, data []byte) {
+	{
 		r, err := sheet.Open(bytes.NewReader(data), int64(len(data)), sheet.Options{})
 		if err != nil {
 			if !apperr.Is(err, apperr.Invalid) || apperr.Message(err) == "" {
@@ -78,7 +96,7 @@ func FuzzCSV(f *testing.F) {
 			}
 			last = row.Number
 		}
-	})
+	}
 }
 
 // FuzzParseDate: no panic; a date is a UTC midnight in years 1000–9999;

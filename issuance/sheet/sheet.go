@@ -1,5 +1,7 @@
-// Package sheet reads CSV and XLSX spreadsheets as rows of text, streaming:
-// neither the file nor its rows are ever held in memory whole. It knows the
+// Package sheet reads spreadsheets (CSV, XLSX, Excel 97–2003 .xls and
+// OpenDocument .ods) as rows of text, streaming: neither a CSV/XLSX/ODS file
+// nor its rows are ever held in memory whole (an .xls sheet, at most 65,536
+// rows, is read one sheet at a time). It knows the
 // shapes registrars' tools really export (Excel's "CSV UTF-8" with a BOM, its
 // Windows-1252 "CSV", UTF-16 "Unicode text", semicolon-separated European
 // exports, Google Sheets and LibreOffice workbooks) and numbers rows the way a
@@ -21,8 +23,15 @@ const DefaultMaxBytes = 100 << 20
 
 // Options tune Open.
 type Options struct {
-	Sheet    string // XLSX: the sheet to read; "" = the first sheet
-	MaxBytes int64  // largest file accepted; 0 = 100 MiB
+	Sheet string // workbooks: the sheet to read; "" = the first sheet
+	// HeaderRow is the row (numbered as the spreadsheet shows it) that
+	// holds the column names; rows above it (a title, notes) are skipped.
+	// 0 = the first non-blank row.
+	HeaderRow int
+	MaxBytes  int64 // largest file accepted; 0 = 100 MiB
+	// zipChecked: the archive was checked already (Preview opens one
+	// workbook once per sheet).
+	zipChecked string
 }
 
 // Row is one non-blank row of a spreadsheet.
@@ -68,14 +77,29 @@ type Reader struct {
 	closed    bool
 }
 
-// Open sniffs the format from the content (ZIP magic → XLSX, else CSV), never
-// from the file name, and reads up to the header row. A file that is neither
-// (binary garbage, an empty file, a ZIP that is not an XLSX, a ZIP bomb), a
+// Open sniffs the format from the content (ZIP magic → XLSX or ODS, OLE2
+// magic → XLS, else CSV), never from the file name, and reads up to the
+// header row. A file that is none of them (binary garbage, an empty file, a
+// ZIP that is not a workbook, a ZIP bomb, a password-protected workbook), a
 // file larger than opts.MaxBytes, or one with no non-blank row is an
 // *apperr.Error with code apperr.Invalid and a message a registrar
 // understands. The caller must Close the Reader; r must stay readable until
 // then.
 func Open(r io.ReaderAt, size int64, opts Options) (*Reader, error) {
+	rd, err := open(r, size, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := rd.readHeader(opts.HeaderRow); err != nil {
+		rd.Close()
+		return nil, err
+	}
+	return rd, nil
+}
+
+// open picks the format and starts the chosen sheet's row source, without
+// reading any row.
+func open(r io.ReaderAt, size int64, opts Options) (*Reader, error) {
 	limit := opts.MaxBytes
 	if limit <= 0 {
 		limit = DefaultMaxBytes
@@ -89,22 +113,39 @@ func Open(r io.ReaderAt, size int64, opts Options) (*Reader, error) {
 	if size == 0 {
 		return nil, errEmpty
 	}
+	if opts.HeaderRow < 0 {
+		return nil, apperr.Errorf(apperr.Invalid, "The header row must be a row number (1 or more).")
+	}
 	head := make([]byte, min(size, sniffBytes))
 	if _, err := r.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("sheet: read the start of the file: %w", err)
 	}
-	if msg := binaryKind(head); msg != "" {
-		return nil, apperr.Errorf(apperr.Invalid, "%s", msg)
-	}
-	if msg := bomlessUTF16(head); msg != "" {
-		return nil, apperr.Errorf(apperr.Invalid, "%s", msg)
-	}
 	rd := &Reader{}
 	var err error
-	if isZip(head) {
-		rd.format = "xlsx"
-		err = rd.openXLSX(r, size, opts)
-	} else {
+	switch {
+	case isOLE(head):
+		rd.format = "xls"
+		err = rd.openXLS(r, size, opts)
+	case isZip(head):
+		kind := opts.zipChecked
+		if kind == "" {
+			kind, err = checkZip(r, size, xlsxUnzipLimit(limit))
+		}
+		if err == nil {
+			rd.format = kind
+			if kind == "ods" {
+				err = rd.openODS(r, size, opts)
+			} else {
+				err = rd.openXLSX(r, size, opts)
+			}
+		}
+	default:
+		if msg := binaryKind(head); msg != "" {
+			return nil, apperr.Errorf(apperr.Invalid, "%s", msg)
+		}
+		if msg := bomlessUTF16(head); msg != "" {
+			return nil, apperr.Errorf(apperr.Invalid, "%s", msg)
+		}
 		rd.format = "csv"
 		err = rd.openCSV(r, size, head)
 	}
@@ -112,35 +153,116 @@ func Open(r io.ReaderAt, size int64, opts Options) (*Reader, error) {
 		rd.Close()
 		return nil, err
 	}
-	if err := rd.readHeader(); err != nil {
-		rd.Close()
+	return rd, nil
+}
+
+// pickSheet returns the sheet named want among sheets ("" = the first), or
+// an Invalid error listing them.
+func pickSheet(sheets []string, want string) (string, error) {
+	if len(sheets) == 0 {
+		return "", apperr.Errorf(apperr.Invalid, "The workbook has no sheets.")
+	}
+	if want == "" {
+		return sheets[0], nil
+	}
+	for _, s := range sheets {
+		if s == want {
+			return s, nil
+		}
+	}
+	return "", apperr.Errorf(apperr.Invalid, "The workbook has no sheet named %q; its sheets are: %s.", want, strings.Join(sheets, ", "))
+}
+
+// SheetRows is the start of one sheet: its name ("" for a CSV file) and its
+// first non-blank rows.
+type SheetRows struct {
+	Name string
+	Rows []Row
+	// Err is why the sheet cannot be read, "" when it can.
+	Err string
+}
+
+// Preview returns the first maxRows non-blank rows of every sheet of a
+// workbook (of the one table of a CSV file), so a caller can choose the sheet
+// and the header row before reading the file. The file-level errors are
+// Open's.
+func Preview(r io.ReaderAt, size int64, opts Options, maxRows int) ([]SheetRows, error) {
+	opts.Sheet = ""
+	first, err := open(r, size, opts)
+	if err != nil {
 		return nil, err
 	}
-	return rd, nil
+	names := first.sheets
+	if names == nil {
+		names = []string{""}
+	}
+	out := make([]SheetRows, 0, len(names))
+	for i, name := range names {
+		rd := first
+		if i > 0 {
+			opts.Sheet = name
+			if first.format == "xlsx" || first.format == "ods" {
+				opts.zipChecked = first.format
+			}
+			if rd, err = open(r, size, opts); err != nil {
+				if apperr.Code(err) == apperr.Internal {
+					return nil, err
+				}
+				out = append(out, SheetRows{Name: name, Err: apperr.Message(err)})
+				continue
+			}
+		}
+		sr := SheetRows{Name: name}
+		for len(sr.Rows) < maxRows {
+			n, cells, err := rd.src.read()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			var re *RowError
+			if errors.As(err, &re) {
+				continue
+			}
+			if err != nil {
+				rd.Close()
+				if apperr.Code(err) == apperr.Internal {
+					return nil, err
+				}
+				sr.Err = apperr.Message(err)
+				break
+			}
+			if cells = tidy(cells); len(cells) > 0 {
+				sr.Rows = append(sr.Rows, Row{Number: n, Cells: append([]string(nil), cells...)})
+			}
+		}
+		rd.Close()
+		out = append(out, sr)
+	}
+	return out, nil
 }
 
 var errEmpty = apperr.Errorf(apperr.Invalid, "The file is empty: it has no header row and no data.")
 
-// Format returns "csv" or "xlsx".
+// Format returns "csv", "xlsx", "xls" or "ods".
 func (r *Reader) Format() string { return r.format }
 
-// Sheets returns an XLSX workbook's sheet names in order; nil for CSV.
+// Sheets returns a workbook's sheet names in order; nil for CSV.
 func (r *Reader) Sheets() []string { return r.sheets }
 
 // Encoding returns a CSV file's character encoding: "UTF-8", "UTF-8 with
-// BOM", "UTF-16LE", "UTF-16BE" or "Windows-1252"; "" for XLSX.
+// BOM", "UTF-16LE", "UTF-16BE" or "Windows-1252"; "" for a workbook.
 func (r *Reader) Encoding() string { return r.encoding }
 
 // Delimiter returns a CSV file's delimiter (',', ';' or '\t'); 0 for XLSX.
 func (r *Reader) Delimiter() rune { return r.delimiter }
 
-// Header returns the first non-blank row: cells trimmed, trailing empty
+// Header returns the header row (Options.HeaderRow, else the first
+// non-blank row): cells trimmed, trailing empty
 // columns dropped. Open has already read it, so the error is always nil; it
 // is kept so callers need not know that.
 func (r *Reader) Header() ([]string, error) { return r.header, nil }
 
 // HeaderRow returns the header's row number as the spreadsheet shows it (1
-// unless blank rows come first).
+// unless blank or skipped rows come first).
 func (r *Reader) HeaderRow() int { return r.headerRow }
 
 // Next returns the next non-blank data row, io.EOF after the last one, or a
@@ -179,31 +301,57 @@ func (r *Reader) Close() error {
 	return r.src.close()
 }
 
-func (r *Reader) readHeader() error {
+func (r *Reader) readHeader(want int) error {
 	for {
 		n, cells, err := r.src.read()
 		if errors.Is(err, io.EOF) {
-			if r.format == "xlsx" {
-				return apperr.Errorf(apperr.Invalid, "The sheet %q is empty: it has no header row and no data.", r.sheetName())
+			if want > 0 {
+				return apperr.Errorf(apperr.Invalid, "%s has no row %d to take the column names from.", r.where(), want)
+			}
+			if name := r.sheetName(); name != "" {
+				return apperr.Errorf(apperr.Invalid, "The sheet %q is empty: it has no header row and no data.", name)
 			}
 			return errEmpty
 		}
 		var re *RowError
 		if errors.As(err, &re) {
+			if want > 0 && re.Row < want {
+				continue
+			}
 			return apperr.Errorf(apperr.Invalid, "The header row (row %d) cannot be read: %s", re.Row, re.Message)
 		}
 		if err != nil {
 			return err
 		}
-		if cells = tidy(cells); len(cells) > 0 {
+		if want > 0 && n < want {
+			continue
+		}
+		cells = tidy(cells)
+		if want > 0 && (n > want || len(cells) == 0) {
+			return apperr.Errorf(apperr.Invalid, "Row %d of %s is empty; choose the row that holds the column names.", want, strings.ToLower(r.where()[:1])+r.where()[1:])
+		}
+		if len(cells) > 0 {
 			r.header, r.headerRow = cells, n
 			return nil
 		}
 	}
 }
 
+// where names what is being read, for a message: the sheet or the file.
+func (r *Reader) where() string {
+	if name := r.sheetName(); name != "" {
+		return fmt.Sprintf("The sheet %q", name)
+	}
+	return "The file"
+}
+
 func (r *Reader) sheetName() string {
-	if x, ok := r.src.(*xlsxSource); ok {
+	switch x := r.src.(type) {
+	case *xlsxSource:
+		return x.sheet
+	case *xlsSource:
+		return x.sheet
+	case *odsSource:
 		return x.sheet
 	}
 	return ""

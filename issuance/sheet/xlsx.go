@@ -44,9 +44,6 @@ func (rd *Reader) openXLSX(r io.ReaderAt, size int64, opts Options) (err error) 
 		maxBytes = DefaultMaxBytes
 	}
 	limit := xlsxUnzipLimit(maxBytes)
-	if err := checkZip(r, size, limit); err != nil {
-		return err
-	}
 	x := &xlsxSource{}
 	rd.src = x
 	path, err := x.localFile(r, size)
@@ -70,20 +67,8 @@ func (rd *Reader) openXLSX(r io.ReaderAt, size int64, opts Options) (err error) 
 	}
 	x.f = f
 	rd.sheets = f.GetSheetList()
-	if len(rd.sheets) == 0 {
-		return apperr.Errorf(apperr.Invalid, "The workbook has no sheets.")
-	}
-	x.sheet = rd.sheets[0]
-	if opts.Sheet != "" {
-		x.sheet = ""
-		for _, s := range rd.sheets {
-			if s == opts.Sheet {
-				x.sheet = s
-			}
-		}
-		if x.sheet == "" {
-			return apperr.Errorf(apperr.Invalid, "The workbook has no sheet named %q; its sheets are: %s.", opts.Sheet, strings.Join(rd.sheets, ", "))
-		}
+	if x.sheet, err = pickSheet(rd.sheets, opts.Sheet); err != nil {
+		return err
 	}
 	if x.date1904, err = isoDateStyles(f); err != nil {
 		return apperr.Errorf(apperr.Invalid, "The workbook's styles cannot be read (%s). Save it again as .xlsx, or export it as CSV.", shortReason(err))
@@ -102,17 +87,18 @@ func zipBomb(limit int64) error {
 
 // checkZip refuses what is not a workbook or would unpack to more than limit
 // (decided from the archive's directory, before anything is unpacked), then
-// what has a damaged part.
-func checkZip(r io.ReaderAt, size, limit int64) error {
+// what has a damaged part. It returns the workbook's kind: "xlsx" or "ods".
+func checkZip(r io.ReaderAt, size, limit int64) (string, error) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
-		return apperr.Errorf(apperr.Invalid, "The file starts like an Excel workbook (a ZIP archive) but is damaged or incomplete. Save it again as .xlsx, or export it as CSV.")
+		return "", apperr.Errorf(apperr.Invalid, "The file starts like an Excel or OpenDocument workbook (a ZIP archive) but is damaged or incomplete. Save it again as .xlsx, or export it as CSV.")
 	}
 	if len(zr.File) > xlsxMaxEntries {
-		return apperr.Errorf(apperr.Invalid, "The file is a ZIP archive of %d files, not an Excel workbook.", len(zr.File))
+		return "", apperr.Errorf(apperr.Invalid, "The file is a ZIP archive of %d files, not a workbook.", len(zr.File))
 	}
 	var total uint64
-	hasTypes, hasWorkbook, isDocx, isPptx, isOds := false, false, false, false, false
+	hasTypes, hasWorkbook, isDocx, isPptx, hasContent := false, false, false, false, false
+	odfType := ""
 	for _, e := range zr.File {
 		name := strings.ToLower(strings.ReplaceAll(e.Name, "\\", "/"))
 		switch {
@@ -124,32 +110,40 @@ func checkZip(r io.ReaderAt, size, limit int64) error {
 			isDocx = true
 		case strings.HasPrefix(name, "ppt/"):
 			isPptx = true
-		case name == "content.xml" || name == "mimetype":
-			isOds = true
+		case name == "content.xml":
+			hasContent = true
+		case name == "mimetype" && e.UncompressedSize64 < 200:
+			if rc, err := e.Open(); err == nil {
+				b, _ := io.ReadAll(io.LimitReader(rc, 200))
+				rc.Close()
+				odfType = strings.TrimSpace(string(b))
+			}
 		}
 		total += e.UncompressedSize64
 		if total > uint64(limit) || e.UncompressedSize64 > uint64(limit) {
-			return zipBomb(limit)
+			return "", zipBomb(limit)
 		}
 		if e.UncompressedSize64 > xlsxRatioFloor && e.UncompressedSize64 > xlsxMaxRatio*max(e.CompressedSize64, 1) {
-			return zipBomb(limit)
+			return "", zipBomb(limit)
 		}
-		streamed := strings.HasPrefix(name, "xl/worksheets/sheet") || name == "xl/sharedstrings.xml"
+		streamed := strings.HasPrefix(name, "xl/worksheets/sheet") || name == "xl/sharedstrings.xml" || name == "content.xml"
 		if !streamed && e.UncompressedSize64 > xlsxMaxOtherPart {
-			return apperr.Errorf(apperr.Invalid, "The workbook's part %q would unpack to %s, far more than a spreadsheet needs; it looks like a ZIP bomb. Save it again from Excel or LibreOffice, or export it as CSV.", e.Name, humanBytes(int64(e.UncompressedSize64)))
+			return "", apperr.Errorf(apperr.Invalid, "The workbook's part %q would unpack to %s, far more than a spreadsheet needs; it looks like a ZIP bomb. Save it again from Excel or LibreOffice, or export it as CSV.", e.Name, humanBytes(int64(e.UncompressedSize64)))
 		}
 	}
 	switch {
 	case hasTypes && hasWorkbook:
-		return verifyParts(zr)
+		return "xlsx", verifyParts(zr)
+	case hasContent && odfType == odsMime:
+		return "ods", verifyParts(zr)
 	case isDocx:
-		return apperr.Errorf(apperr.Invalid, "The file is a Word document, not a spreadsheet. Upload a CSV or an Excel (.xlsx) file.")
+		return "", apperr.Errorf(apperr.Invalid, "The file is a Word document, not a spreadsheet. Upload a CSV, Excel or OpenDocument spreadsheet.")
 	case isPptx:
-		return apperr.Errorf(apperr.Invalid, "The file is a PowerPoint presentation, not a spreadsheet. Upload a CSV or an Excel (.xlsx) file.")
-	case isOds:
-		return apperr.Errorf(apperr.Invalid, "The file is an OpenDocument (.ods) file, which cannot be read. In LibreOffice, save it as \"Excel 2007-365 (.xlsx)\" or as CSV.")
+		return "", apperr.Errorf(apperr.Invalid, "The file is a PowerPoint presentation, not a spreadsheet. Upload a CSV, Excel or OpenDocument spreadsheet.")
+	case strings.HasPrefix(odfType, "application/vnd.oasis.opendocument."):
+		return "", apperr.Errorf(apperr.Invalid, "The file is an OpenDocument %s, not a spreadsheet. Upload a CSV, Excel or OpenDocument spreadsheet (.ods).", odfKind(odfType))
 	}
-	return apperr.Errorf(apperr.Invalid, "The file is a ZIP archive, not an Excel workbook. Upload a CSV or an Excel (.xlsx) file.")
+	return "", apperr.Errorf(apperr.Invalid, "The file is a ZIP archive, not a spreadsheet. Upload a CSV, Excel or OpenDocument spreadsheet.")
 }
 
 // verifyParts unpacks every part once, to nowhere, so a damaged part (bad

@@ -94,7 +94,7 @@ func TestBrowserImportRemapPreviewCommit(t *testing.T) {
 		t.Fatalf("valid after re-mapping: %q\n%s", v, text("#import-errors"))
 	}
 	errs := text("#import-errors")
-	for _, want := range []string{"5", `Hours must be a number, not "lots"`, "6", `"bad-address" is not a valid email address`} {
+	for _, want := range []string{"5", "Hours", `Hours must be a number, not "lots"`, "6", `"bad-address" is not a valid email address`} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("problems lack %q:\n%s", want, errs)
 		}
