@@ -201,7 +201,8 @@ func TestCredentialsCreateSingleGroup(t *testing.T) {
 	e, _ := credentialsTabEnv(t)
 	tm := e.signIn("tm@example.edu", auth.TeamMember, e.group.ID)
 	r := tm.get("/credentials/new")
-	contains(t, r.body, "Single Group", "Data Science 101", `id="single-form"`, `id="single-upload"`)
+	contains(t, r.body, "Single Group", "Data Science 101", `id="single-form"`, `id="single-upload"`,
+		"Multiple Groups", `href="/imports" id="multiple-upload"`)
 	if strings.Contains(r.body, "Other Course") {
 		t.Error("a group out of scope is offered")
 	}
