@@ -102,6 +102,10 @@ func TestEveryPageSpeaksPlainly(t *testing.T) {
 	importID := mustUpload(t, owner, fmt.Sprintf("/groups/%d/imports", g.ID), "roster.csv",
 		"Recipient Name,Recipient Email,Issue Date,Final grade\nAlan Turing,alan@uni.example.edu,2026-11-20,B\nNo Email,,2026-11-20,C\n")
 	waitImport(t, app, importID)
+	// A Multiple Groups import: each row names its group.
+	multiID := mustUpload(t, owner, "/imports", "several.csv",
+		"Recipient Name,Recipient Email,Issue Date,Group\nJoan Clarke,joan@uni.example.edu,2026-11-20,"+g.Name+"\n")
+	waitImport(t, app, multiID)
 
 	// A Canvas course mapped to the group, launched by its teacher and a student.
 	sim := canvassim.New()
@@ -152,6 +156,7 @@ func TestEveryPageSpeaksPlainly(t *testing.T) {
 		"/groups/:id/credentials/new": gp + "/credentials/new",
 		"/groups/:id/imports":         gp + "/imports",
 		"/groups/:id/imports/:import": imp,
+		"/imports/:import":            "/imports/" + multiID,
 		"/credentials/:id":            "/credentials/" + ada.ID,
 		"/credentials/:id/delete":     "/credentials/" + grace.ID + "/delete",
 		"/credentials/:id/preview":    "/credentials/" + ada.ID + "/preview",
@@ -164,7 +169,7 @@ func TestEveryPageSpeaksPlainly(t *testing.T) {
 	}
 	// Routes that are not pages people read (files, machine documents,
 	// redirects into flows tested elsewhere).
-	notPages := regexp.MustCompile(`^/(api/|static/|metrics|healthz|readyz|favicon|webhooks/|dev|\.well-known/|did\.json|issuer|status/|achievements/|organisation/logo|lti/(jwks|canvas\.json|login|launch|register))|\.(csv|xlsx|json|jwt|pdf)$|/(image|logo|badge|template\.csv|template\.xlsx|errors\.csv)$`)
+	notPages := regexp.MustCompile(`^/(api/|static/|metrics|healthz|readyz|favicon|webhooks/|dev|\.well-known/|did\.json|issuer|status/|achievements/|organisation/logo|lti/(jwks|canvas\.json|login|launch|register))|\.(csv|xlsx|json|jwt|pdf)$|/(image|logo|badge|template\.csv|template\.xlsx|errors\.csv|export)$`)
 	var missing []string
 	scanned := 0
 	for _, r := range app.Engine.Routes() {

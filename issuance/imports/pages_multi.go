@@ -105,7 +105,7 @@ func (u *ui) multiImportFor(c *gin.Context) (issuance.Group, *auth.Principal, Im
 		return issuance.Group{}, nil, Import{}, err
 	}
 	if !im.Multi() {
-		return issuance.Group{}, nil, Import{}, apperr.Errorf(apperr.NotFound, "There is no Multiple Groups import %d.", id)
+		return issuance.Group{}, nil, Import{}, apperr.Errorf(apperr.NotFound, "There is no such Multiple Groups import.")
 	}
 	if err := MayUseImport(p, im); err != nil {
 		return issuance.Group{}, nil, Import{}, err

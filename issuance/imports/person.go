@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -129,6 +130,17 @@ func (s *Service) erasePersonFrom(ctx context.Context, id int64, key string, nam
 		}
 		k, _ := res.RowsAffected()
 		n = int(k)
+		// The sheet and header-row chooser keeps the first rows' text: the
+		// person's rows leave it.
+		if layout, changed := layoutWithout(im.Layout, key, names); changed {
+			b, err := json.Marshal(layout)
+			if err != nil {
+				return fmt.Errorf("erase a person from import %d: layout: %w", id, err)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE imports SET layout = $2 WHERE id = $1`, id, string(b)); err != nil {
+				return fmt.Errorf("erase a person from import %d: layout: %w", id, err)
+			}
+		}
 		if rewritten == nil {
 			return nil
 		}
@@ -146,6 +158,24 @@ func (s *Service) erasePersonFrom(ctx context.Context, id int64, key string, nam
 		return nil
 	})
 	return n, err
+}
+
+// layoutWithout is l without the preview rows that name the person (by
+// email or one of names, in any case), and whether any went.
+func layoutWithout(l ImportLayout, email string, names []string) (ImportLayout, bool) {
+	kept := l.Rows[:0:0]
+	for _, r := range l.Rows {
+		text := strings.ToLower(r.Text)
+		named := strings.Contains(text, email) || slices.ContainsFunc(names, func(n string) bool {
+			return n != "" && strings.Contains(text, strings.ToLower(n))
+		})
+		if !named {
+			kept = append(kept, r)
+		}
+	}
+	changed := len(kept) != len(l.Rows)
+	l.Rows = kept
+	return l, changed
 }
 
 // csvDelimiter is the delimiter of import im's rewritten file: its own

@@ -37,8 +37,11 @@ func TestBrowserCredentialsTab(t *testing.T) {
 	}
 	for _, w := range []int64{1280, 390} {
 		b.run(chromedp.EmulateViewport(w, 844))
-		b.run(chromedp.Navigate(b.base+"/groups"), chromedp.WaitVisible("#nav-credentials"), chromedp.Click("#nav-credentials"),
-			chromedp.WaitVisible("#credentials"))
+		b.run(chromedp.Navigate(b.base+"/groups"), chromedp.WaitVisible("header.top"))
+		if w == 390 { // on a phone the links are behind the menu button
+			b.run(chromedp.Click("#menu-toggle"))
+		}
+		b.run(chromedp.WaitVisible("#nav-credentials"), chromedp.Click("#nav-credentials"), chromedp.WaitVisible("#credentials"))
 		if !b.eval(`document.querySelectorAll('#credentials tbody tr').length === 5`) {
 			t.Errorf("at %d px: rows %s", w, b.text("#credentials"))
 		}
