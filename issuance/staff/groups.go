@@ -47,6 +47,9 @@ type groupOverviewPage struct {
 	Nav     nav
 	Summary issuance.GroupSummary
 	Design  issuance.Design
+	// Sending is "41,200 of 100,000" while the group's emails are being
+	// sent, "" otherwise.
+	Sending string
 }
 
 func (u *ui) groupOverview(c *gin.Context) error {
@@ -65,6 +68,13 @@ func (u *ui) groupOverview(c *gin.Context) error {
 	}
 	if page.Design, err = u.s.Core.Design(ctx, g.DesignID); err != nil && !apperr.Is(err, apperr.NotFound) {
 		return err
+	}
+	sending, err := u.s.Core.GroupSending(ctx, g.ID)
+	if err != nil {
+		return err
+	}
+	if !sending.Sent() {
+		page.Sending = sending.String()
 	}
 	return u.rd.Render(c, http.StatusOK, "staff_group.html", page)
 }
