@@ -121,10 +121,11 @@ func (s *Service) Publish(ctx context.Context, actor string, sel Selection) (Pub
 				return err
 			}
 		}
+		start := s.Time()
 		res, err = s.publishTx(ctx, tx, actor, sel)
 		if err == nil && res.Published >= bulkEmailsMin && sel.GroupID != 0 {
 			// The figure on the group's page while they are sent.
-			err = s.recordPublishRunTx(ctx, tx, actor, sel, res.Published)
+			err = s.recordPublishRunTx(ctx, tx, actor, sel, res.Published, start)
 		}
 		return err
 	})

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -61,16 +62,17 @@ func (s *Service) publishInBackgroundTx(ctx context.Context, tx *sqlx.Tx, actor 
 	return PublishResult{Published: n, Emails: n, InBackground: true}, nil
 }
 
-// recordPublishRunTx records a publish of n credentials of sel's group that
-// is done already, for the figure GroupSending shows while its emails go.
-func (s *Service) recordPublishRunTx(ctx context.Context, tx *sqlx.Tx, actor string, sel Selection, n int) error {
+// recordPublishRunTx records a publish of n credentials of sel's group,
+// begun at start, that is done already, for the figure GroupSending shows
+// while its emails go.
+func (s *Service) recordPublishRunTx(ctx context.Context, tx *sqlx.Tx, actor string, sel Selection, n int, start time.Time) error {
 	b, err := json.Marshal(sel)
 	if err != nil {
 		return fmt.Errorf("record publish of %d credentials: %w", n, err)
 	}
 	const q = `INSERT INTO publish_runs (group_id, actor, selection, max_seq, total, published, started_at, finished_at)
 		VALUES ($1, $2, $3, 0, $4, $4, $5, $5)`
-	if _, err := tx.ExecContext(ctx, q, sel.GroupID, actor, string(b), n, s.Time()); err != nil {
+	if _, err := tx.ExecContext(ctx, q, sel.GroupID, actor, string(b), n, start); err != nil {
 		return fmt.Errorf("record publish of %d credentials of group %d: %w", n, sel.GroupID, err)
 	}
 	return nil
