@@ -26,14 +26,25 @@ func TestBulkEmailsAreRecordedOneByOneAndRetriedAlone(t *testing.T) {
 	if st, _ := jobs.Stats(context.Background(), d, issuance.EmailBulkJob); st["queued"] != n/250 {
 		t.Fatalf("bulk jobs %v, want %d queued", st, n/250)
 	}
-	catcher.Reject("r7@example.edu")
+	// Two recipients of the job claimed first (the oldest): one bounces,
+	// one is refused once.
+	var firstJob []string
+	const fq = `SELECT to_address FROM credential_emails WHERE id IN (
+			SELECT jsonb_array_elements_text(payload->'email_ids')::bigint FROM jobs
+			WHERE id = (SELECT min(id) FROM jobs WHERE kind = $1))
+		ORDER BY id LIMIT 2`
+	if err := d.Select(&firstJob, fq, issuance.EmailBulkJob); err != nil || len(firstJob) != 2 {
+		t.Fatalf("first job's recipients %v, %v", firstJob, err)
+	}
+	bounced, refused := firstJob[0], firstJob[1]
+	catcher.Reject(bounced)
 	var mu sync.Mutex
 	var problems []string
 	arrived, refusedOnce := 0, false
 	catcher.OnData(func(m mail.Received) error {
 		mu.Lock()
 		defer mu.Unlock()
-		if m.To[0] == "r11@example.edu" && !refusedOnce {
+		if m.To[0] == refused && !refusedOnce {
 			refusedOnce = true
 			return fmt.Errorf("try again later")
 		}
@@ -57,7 +68,7 @@ func TestBulkEmailsAreRecordedOneByOneAndRetriedAlone(t *testing.T) {
 	if st := emailStates(t, d); st["sent"] != 248 || st["failed"] != 1 {
 		t.Fatalf("after the first job: emails %v, want 248 sent and 1 failed", st)
 	}
-	es, _ := s.Emails(context.Background(), credentialOf(t, d, "r7@example.edu"))
+	es, _ := s.Emails(context.Background(), credentialOf(t, d, bounced))
 	if len(es) != 1 || es[0].State != "failed" || es[0].LastError == "" {
 		t.Fatalf("bounced email %+v", es)
 	}
