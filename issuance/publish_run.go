@@ -98,7 +98,10 @@ func (s *Service) HandlePublish() jobs.Handler {
 			Finished  bool            `db:"finished"`
 		}
 		const q = `SELECT actor, selection, max_seq, finished_at IS NOT NULL AS finished FROM publish_runs WHERE id = $1`
-		if err := s.DB.GetContext(ctx, &run, q, p.RunID); err != nil {
+		switch err := s.DB.GetContext(ctx, &run, q, p.RunID); {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil // its group was deleted, and the run with it
+		case err != nil:
 			return fmt.Errorf("publish run %d: %w", p.RunID, err)
 		}
 		var sel Selection
