@@ -9,7 +9,7 @@ GO_MIN := 1.26
 # staticcheck is pinned; `go run` fetches it through the Go module proxy once and caches it.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: dev test bench deps dev-deps test-deps build lint fuzz faults npm-deps
+.PHONY: dev test bench bench-publish deps dev-deps test-deps build lint fuzz faults npm-deps
 
 build:
 	$(GO) build -o bin/laurel ./cmd/laurel
@@ -26,7 +26,7 @@ test: test-deps npm-deps
 	$(GO) test -p 2 -count=1 -timeout 14m ./...
 
 # Benchmarks print their figures (seconds, p95/p99 ms, launches/s, events/s, peak MB).
-bench: test-deps
+bench: test-deps bench-publish
 	$(GO) test -run '^$$' -bench 'PublishAndDeliver10k' -benchtime 1x ./issuance/delivery/
 	$(GO) test -run '^$$' -bench 'ListUnpublished100k' -benchtime 500x ./issuance/api/
 	$(GO) test -run '^$$' -bench 'ReviewUnpublishedPage' -benchtime 1000x ./issuance/uitest/
@@ -65,6 +65,12 @@ fuzz:
 
 # Real-time fault run (not part of make test): SMTP down 10 minutes with 3,000
 # emails queued, and a laurel worker SIGKILLed while sending; prints FIGURES lines.
+# 100,000 credentials published with one API request to a real `laurel serve`,
+# signed and emailed to a counting SMTP sink: request ms, seconds until the last
+# email, Laurel's peak RSS and CPU, duplicates. BENCH_PUBLISH_N=20000 for a quick run.
+bench-publish: test-deps
+	$(GO) test -run '^$$' -bench 'ServePublish100k' -benchtime 1x -timeout 20m ./cmd/laurel/
+
 faults: test-deps
 	$(GO) test -tags faults -count=1 -v -timeout 60m -run 'TestFaultSMTPDownForMinutes|TestKilledWorkerLosesNoMailAndRepeatsAtMostThePool' ./cmd/laurel/
 

@@ -4,16 +4,18 @@
 // transaction, the organisation settings, and the one JSON shape of a
 // credential (CredentialJSON).
 //
-// It owns the tables designs, groups, credentials, organisation and
+// It owns the tables designs, groups, credentials, organisation,
 // credential_emails (the email outbox, written by Publish and Resend in
 // their transaction and read and marked by delivery through OutboxEmails,
-// MarkEmailSent, RecordEmailFailure and FinishEmails). It depends on none
-// of the features built on it (issuance/imports, signing, delivery, staff,
-// api, public); it tells them of changes with jobs it defines (ChangedJob,
-// EmailJob) and lets them read what they need through its methods
-// (LockPublic, PublicVersionOf, RevokedSeqs, PublicGroup...). Who may see
-// each attribute of a credential is decided here too, once, for every
-// surface (Group.Visible, Group.VisibleAttributes, Credential.VisibleValues).
+// MarkEmailSent, MarkEmailDelivered, RecordEmailFailure and FinishEmails)
+// and publish_runs (large publishes, carried out by PublishJob). It depends
+// on none of the features built on it (issuance/imports, signing, delivery,
+// staff, api, public); it tells them of changes with jobs it defines
+// (ChangedJob, EmailJob, EmailBulkJob) and lets them read what they need
+// through its methods (LockPublic, PublicVersionOf, RevokedSeqs,
+// PublicGroup...). Who may see each attribute of a credential is decided
+// here too, once, for every surface (Group.Visible, Group.VisibleAttributes,
+// Credential.VisibleValues).
 package issuance
 
 import "time"

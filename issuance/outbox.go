@@ -34,6 +34,24 @@ func (s *Service) MarkEmailSent(ctx context.Context, j jobs.Job, id int64) error
 	})
 }
 
+// MarkEmailDelivered records email id as sent in one statement (one round
+// trip, prepared), without touching its job: an EmailBulkJob's emails are
+// recorded one by one as the mail server accepts each, and the job is done
+// when all are, so a crash repeats only the message in flight.
+func (s *Service) MarkEmailDelivered(ctx context.Context, id int64) error {
+	// Recording must not be cut short by the handler's deadline: the email
+	// is out.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	const q = `UPDATE credential_emails SET state = 'sent', last_error = '', attempts = attempts + 1,
+			sent_at = $2, last_attempt_at = $2
+		WHERE id = $1 AND state = 'queued'`
+	if _, err := s.stmts().ExecContext(ctx, q, id, s.Time()); err != nil {
+		return fmt.Errorf("mark email %d sent: %w", id, err)
+	}
+	return nil
+}
+
 // DroppedEmail is an email that will not be sent, and why.
 type DroppedEmail struct {
 	ID     int64
@@ -119,7 +137,9 @@ func (s *Service) FinishEmails(ctx context.Context, dropped []DroppedEmail, fini
 	for _, d := range dropped {
 		dropIDs = append(dropIDs, d.ID)
 		dropReasons = append(dropReasons, text.Truncate(d.Reason, 1000))
-		done = append(done, d.Job)
+		if d.Job.ID != 0 { // an EmailBulkJob's email: the worker completes its job
+			done = append(done, d.Job)
+		}
 	}
 	return db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
 		if len(dropIDs) > 0 {

@@ -19,6 +19,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/jobs"
 )
 
@@ -37,6 +38,12 @@ const changedChunk = 50
 // ChangedPayload is a ChangedJob's payload.
 type ChangedPayload struct {
 	IDs []string `json:"ids"`
+}
+
+// QueueSigning queues ChangedJobs for ids, for a caller that was to sign
+// them itself and could not (the job retries under its policy).
+func (s *Service) QueueSigning(ctx context.Context, ids []string) error {
+	return db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error { return enqueueChanged(ctx, tx, ids) })
 }
 
 // enqueueChanged queues ChangedJobs for ids (in chunks) through tx.

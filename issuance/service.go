@@ -95,8 +95,13 @@ type Selection struct {
 	Recipients *Recipients
 }
 
-// PublishResult says what Publish did.
-type PublishResult struct{ Published, Emails int }
+// PublishResult says what Publish did: how many credentials it published
+// and emails it queued, or, with InBackground, how many a PublishJob is
+// publishing (and emailing) now.
+type PublishResult struct {
+	Published, Emails int
+	InBackground      bool
+}
 
 // Email is one credential email and its delivery state.
 type Email struct {

@@ -494,8 +494,15 @@ func startServe(b *testing.B, cfg config.Config) int {
 		"LAUREL_DATABASE_URL="+cfg.DatabaseURL, "LAUREL_REDIS_URL="+cfg.RedisURL, "LAUREL_BASE_URL="+cfg.BaseURL,
 		"LAUREL_LISTEN="+cfg.Listen, "LAUREL_SECRET_KEY="+cfg.SecretKey, "LAUREL_SMTP_URL="+cfg.SMTPURL,
 		"LAUREL_MAIL_FROM="+cfg.MailFrom, "LAUREL_ALLOW_HTTP_PLATFORMS=true", "LAUREL_LIVE_EVENTS_JWKS_URL="+cfg.LiveEventsJWKSURL)
-	// Its log goes down a pipe, as under systemd or Docker.
+	// Its log goes down a pipe, as under systemd or Docker
+	// (LAUREL_BENCH_LOG=file keeps it there).
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if f := os.Getenv("LAUREL_BENCH_LOG"); f != "" {
+		if out, err := os.Create(f); err == nil {
+			cmd.Stdout, cmd.Stderr = out, out
+			b.Cleanup(func() { out.Close() })
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}

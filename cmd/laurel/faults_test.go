@@ -200,6 +200,11 @@ func TestKilledWorkerLosesNoMailAndRepeatsAtMostThePool(t *testing.T) {
 	if err := e.db.Select(&orphans, `SELECT id FROM jobs WHERE state = 'running'`); err != nil {
 		t.Fatal(err)
 	}
+	var kinds []string
+	if err := e.db.Select(&kinds, `SELECT kind || ' ' || state || ' ' || count(*) FROM jobs GROUP BY kind, state ORDER BY 1`); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("jobs at the kill: %s", strings.Join(kinds, "; "))
 	recorded := e.sent()
 	t.Logf("killed after %d messages were delivered (%d recorded sent); %d jobs left claimed by the dead worker", atKill, recorded, len(orphans))
 	if atKill-recorded > poolSize {

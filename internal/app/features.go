@@ -168,12 +168,15 @@ func (a *App) RunWorkers(ctx context.Context) error {
 	w.Handle(accounts.AccountEmailJob, a.Accounts.SendAccountEmail(a.Mail, a.Config.MailFrom, a.Config.BaseURL))
 	w.HandleBatch(issuance.EmailJob, a.Delivery.SendEmailBatch(a.Mail, a.Config.MailFrom))
 	w.SetPolicy(issuance.EmailJob, delivery.EmailRetry)
+	w.Handle(issuance.EmailBulkJob, a.Delivery.SendEmailBulk(a.Mail, a.Config.MailFrom))
+	w.SetPolicy(issuance.EmailBulkJob, delivery.EmailBulkRetry)
 	w.Handle(issuance.ChangedJob, a.Signing.HandleChanged())
 	w.Handle(issuance.PublishScheduleJob, a.Issuance.HandlePublishSchedule)
 	w.Handle(issuance.SearchKeysJob, func(ctx context.Context, _ jobs.Job) error {
 		_, err := a.Issuance.FillSearchKeys(ctx)
 		return err
 	})
+	w.Handle(issuance.PublishJob, a.Issuance.HandlePublish())
 	a.Imports.HandleImportJobs(w)
 	a.Canvas.HandleJobs(w)
 	return w.Run(ctx)

@@ -126,43 +126,46 @@ var ErrStopped = errors.New("send mail: stopped before this message")
 // an error wrapping ErrStopped. each is called exactly once per message, in
 // order, on the calling goroutine.
 func (s *Sender) SendEach(ctx context.Context, ms []Message, each func(i int, err error) error) {
-	msgs := make([]*gomail.Msg, len(ms))
-	errs := make([]error, len(ms))
-	sendable := 0
-	for i, m := range ms {
-		if msgs[i], errs[i] = s.build(m); errs[i] == nil {
-			sendable++
-		}
-	}
+	// Each message is built just before it is sent, so a batch of hundreds
+	// holds one built message at a time; the connection is taken at the
+	// first message that builds.
 	var c *conn
 	var connErr error
-	if sendable > 0 {
-		select {
-		case s.sem <- struct{}{}:
-			defer func() { <-s.sem }()
-			c, connErr = s.get(ctx)
-		case <-ctx.Done():
-			connErr = ctx.Err()
+	taken := false
+	defer func() {
+		if c != nil {
+			s.put(c)
 		}
-	}
+		if taken {
+			<-s.sem
+		}
+	}()
 	var stop error
-	for i, msg := range msgs {
-		err := errs[i]
-		switch {
-		case stop != nil:
+	for i, m := range ms {
+		var err error
+		if stop != nil {
 			err = fmt.Errorf("%w: %w", ErrStopped, stop)
-		case err != nil:
-		case connErr != nil:
-			err = connErr
-		default:
-			err = s.sendOne(ctx, &c, msg, ms[i].To)
+		} else if msg, berr := s.build(m); berr != nil {
+			err = berr
+		} else {
+			if !taken && connErr == nil {
+				select {
+				case s.sem <- struct{}{}:
+					taken = true
+					c, connErr = s.get(ctx)
+				case <-ctx.Done():
+					connErr = ctx.Err()
+				}
+			}
+			if connErr != nil {
+				err = connErr
+			} else {
+				err = s.sendOne(ctx, &c, msg, m.To)
+			}
 		}
 		if e := each(i, err); e != nil && stop == nil {
 			stop = e
 		}
-	}
-	if c != nil {
-		s.put(c)
 	}
 }
 

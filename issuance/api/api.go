@@ -423,7 +423,12 @@ func (a *api) publish(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, gin.H{"published": res.Published, "emails": res.Emails})
+	out := gin.H{"published": res.Published, "emails": res.Emails}
+	if res.InBackground {
+		// Being published now, by a job: the counts are what it will do.
+		out["in_background"] = true
+	}
+	c.JSON(http.StatusOK, out)
 	return nil
 }
 

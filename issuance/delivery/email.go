@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"embed"
 	"encoding/json"
@@ -166,7 +167,11 @@ func FromFor(o issuance.Organisation, from string) string {
 // ChangedJob has not reached yet (waiting for one it is signing), so the
 // link a recipient opens shows a signed credential. A failure is logged, not
 // fatal: the page signs on demand too.
-func (s *Service) signBeforeSending(ctx context.Context, emails map[int64]issuance.OutboxEmail) {
+//
+// The credentials of an EmailBulkJob have no sign job of their own (bulk):
+// when they cannot be signed here, sign jobs are queued for them, so they
+// are signed under the job engine's retries all the same.
+func (s *Service) signBeforeSending(ctx context.Context, emails map[int64]issuance.OutboxEmail, bulk bool) {
 	if s.Signer == nil || !s.Signer.Enabled() {
 		return
 	}
@@ -176,8 +181,15 @@ func (s *Service) signBeforeSending(ctx context.Context, emails map[int64]issuan
 			ids = append(ids, e.Credential.ID)
 		}
 	}
-	if err := s.Signer.Sign(ctx, ids, false); err != nil {
-		s.logger().Warn("email: cannot sign credentials before sending", "count", len(ids), "err", err)
+	err := s.Signer.Sign(ctx, ids, false)
+	if err == nil {
+		return
+	}
+	s.logger().Warn("email: cannot sign credentials before sending", "count", len(ids), "err", err)
+	if bulk {
+		if err := s.Core.QueueSigning(ctx, ids); err != nil {
+			s.logger().Error("email: cannot queue signing of credentials", "count", len(ids), "err", err)
+		}
 	}
 }
 
@@ -186,6 +198,12 @@ func (s *Service) signBeforeSending(ctx context.Context, emails map[int64]issuan
 // 5 days; after that the email is failed, where staff see it (/admin/mail)
 // and can retry it. Register it with worker.SetPolicy(issuance.EmailJob, ...).
 var EmailRetry = jobs.Policy{MaxAge: 5 * 24 * time.Hour, BaseBackoff: 30 * time.Second, MaxBackoff: 30 * time.Minute}
+
+// EmailBulkRetry is EmailRetry for EmailBulkJobs, one job per claim: each
+// of the worker's goroutines takes one job and sends its emails over its
+// own SMTP connection, so a large publish goes out over several at once.
+// Register it with worker.SetPolicy(issuance.EmailBulkJob, ...).
+var EmailBulkRetry = jobs.Policy{MaxAge: EmailRetry.MaxAge, BaseBackoff: EmailRetry.BaseBackoff, MaxBackoff: EmailRetry.MaxBackoff, BatchSize: 1}
 
 // SendEmailBatch returns the batch handler for EmailJob: it loads the claimed
 // emails in one query and sends them over one SMTP connection, recording each
@@ -200,107 +218,185 @@ func (s *Service) SendEmailBatch(sender *mail.Sender, from string) jobs.BatchHan
 	var serverFailing atomic.Bool
 	return func(ctx context.Context, js []jobs.Job) []error {
 		errs := make([]error, len(js))
-		ids := make([]int64, len(js))
+		items := make([]outgoing, 0, len(js))
+		itemJob := make([]int, 0, len(js)) // index into js of each item
 		for i, j := range js {
 			var p issuance.EmailPayload
 			if err := json.Unmarshal(j.Payload, &p); err != nil || p.EmailID == 0 {
 				errs[i] = fmt.Errorf("email job %d: bad payload %s", j.ID, j.Payload)
-			}
-			ids[i] = p.EmailID
-		}
-		loaded, err := s.Core.OutboxEmails(ctx, ids)
-		var org issuance.Organisation
-		if err == nil {
-			org, err = s.Core.Organisation(ctx)
-		}
-		if err != nil {
-			for i := range errs {
-				errs[i] = err
-			}
-			return errs
-		}
-		s.signBeforeSending(ctx, loaded)
-		var (
-			msgs     []mail.Message
-			msgJob   []int                   // index into js of each message
-			dropped  []issuance.DroppedEmail // done with state "failed": not sendable
-			finished []jobs.Job
-		)
-		drop := func(i int, reason string) {
-			dropped = append(dropped, issuance.DroppedEmail{ID: ids[i], Job: js[i], Reason: reason})
-		}
-		for i, id := range ids {
-			if errs[i] != nil {
 				continue
 			}
-			e, ok := loaded[id]
-			switch {
-			case !ok || e.State != "queued":
-				// Gone, or sent/cancelled already (a re-run after a crash).
-				finished = append(finished, js[i])
-			case e.Credential.State != issuance.Published:
-				drop(i, "credential is "+string(e.Credential.State)+", not published")
-			default:
-				m, err := s.CredentialEmail(e.Credential, e.Group, e.Design, org, e.To, e.Reason)
-				if err != nil {
-					errs[i] = err
-					continue
-				}
-				m.From, m.ReplyTo = FromFor(org, from), org.ReplyAddress()
-				msgs = append(msgs, m)
-				msgJob = append(msgJob, i)
-			}
+			items = append(items, outgoing{job: j, id: p.EmailID, ownJob: true})
+			itemJob = append(itemJob, i)
 		}
-		if len(msgs) > 0 {
-			sender.SendEach(ctx, msgs, func(k int, err error) error {
-				i := msgJob[k]
-				switch {
-				case err == nil:
-					if rerr := s.Core.MarkEmailSent(ctx, js[i], ids[i]); rerr != nil {
-						// The email went out but is not recorded: its job
-						// runs again and resends it. Stop here so that this
-						// is the only one.
-						errs[i] = rerr
-						s.logger().Error("email: cannot record a sent email; it will be sent again", "email_id", ids[i], "err", rerr)
-						return rerr
-					}
-					if serverFailing.CompareAndSwap(true, false) {
-						s.retryWaitingEmails(ctx)
-					}
-				case errors.Is(err, mail.ErrStopped):
-					errs[i] = err
-				case mail.Permanent(err):
-					// A bounce (unknown mailbox...): retrying cannot help;
-					// staff see the reason on the credential's page.
-					drop(i, "rejected by the mail server: "+err.Error())
-				default:
-					if ctx.Err() == nil {
-						serverFailing.Store(true)
-					}
-					errs[i] = err
-					s.Core.RecordEmailFailure(ctx, js[i], ids[i], err)
-				}
-				return nil
-			})
-		}
-		if err := s.Core.FinishEmails(ctx, dropped, finished); err != nil {
-			s.logger().Error("email: cannot record unsendable emails", "count", len(dropped), "err", err)
-			for i := range js {
-				for _, d := range dropped {
-					if d.Job.ID == js[i].ID {
-						errs[i] = err
-					}
-				}
-			}
+		for k, err := range s.deliver(ctx, sender, from, items, &serverFailing) {
+			errs[itemJob[k]] = err
 		}
 		return errs
 	}
+}
+
+// SendEmailBulk returns the handler for EmailBulkJob: the job's emails are
+// sent as SendEmailBatch sends its jobs' (one query to load them, one SMTP
+// connection, credentials signed first), each recorded sent with one
+// statement as soon as the server accepted it, before the next goes out; a
+// crash therefore repeats at most the message in flight, and the job's
+// retry sends only the emails still queued. The job fails (and is retried
+// under the same policy) while any of its emails could not be sent yet.
+// Register it with worker.Handle(issuance.EmailBulkJob, ...) and
+// worker.SetPolicy(issuance.EmailBulkJob, delivery.EmailBulkRetry).
+func (s *Service) SendEmailBulk(sender *mail.Sender, from string) jobs.Handler {
+	var serverFailing atomic.Bool
+	return func(ctx context.Context, j jobs.Job) error {
+		var p issuance.EmailBulkPayload
+		if err := json.Unmarshal(j.Payload, &p); err != nil || len(p.EmailIDs) == 0 {
+			return fmt.Errorf("email job %d: bad payload", j.ID)
+		}
+		items := make([]outgoing, len(p.EmailIDs))
+		for i, id := range p.EmailIDs {
+			items[i] = outgoing{job: j, id: id}
+		}
+		var failed int
+		var first error
+		for _, err := range s.deliver(ctx, sender, from, items, &serverFailing) {
+			if err != nil {
+				failed++
+				first = cmp.Or(first, err)
+			}
+		}
+		if failed > 0 {
+			return fmt.Errorf("%d of %d emails not sent yet: %w", failed, len(items), first)
+		}
+		return nil
+	}
+}
+
+// outgoing is one email to send and the job it belongs to; ownJob says the
+// job is this email's alone (an EmailJob), completed with its record.
+type outgoing struct {
+	job    jobs.Job
+	id     int64
+	ownJob bool
+}
+
+// deliver sends items over one SMTP connection and returns one outcome per
+// item: nil when it is finished (sent, dropped, or no longer queued), an
+// error when it waits for a retry.
+func (s *Service) deliver(ctx context.Context, sender *mail.Sender, from string, items []outgoing, serverFailing *atomic.Bool) []error {
+	errs := make([]error, len(items))
+	if len(items) == 0 {
+		return errs
+	}
+	ids := make([]int64, len(items))
+	for i, it := range items {
+		ids[i] = it.id
+	}
+	loaded, err := s.Core.OutboxEmails(ctx, ids)
+	var org issuance.Organisation
+	if err == nil {
+		org, err = s.Core.Organisation(ctx)
+	}
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	// An EmailBulkJob's items share its job; an EmailJob's own theirs.
+	bulk := !items[0].ownJob
+	s.signBeforeSending(ctx, loaded, bulk)
+	var (
+		msgs     []mail.Message
+		msgItem  []int                   // index into items of each message
+		dropped  []issuance.DroppedEmail // done with state "failed": not sendable
+		droppedI []int
+		finished []jobs.Job
+	)
+	drop := func(i int, reason string) {
+		d := issuance.DroppedEmail{ID: ids[i], Reason: reason}
+		if items[i].ownJob {
+			d.Job = items[i].job
+		}
+		dropped, droppedI = append(dropped, d), append(droppedI, i)
+	}
+	fromAddr := FromFor(org, from)
+	for i, id := range ids {
+		e, ok := loaded[id]
+		switch {
+		case !ok || e.State != "queued":
+			// Gone, or sent/cancelled already (a re-run after a crash).
+			if items[i].ownJob {
+				finished = append(finished, items[i].job)
+			}
+		case e.Credential.State != issuance.Published:
+			drop(i, "credential is "+string(e.Credential.State)+", not published")
+		default:
+			m, err := s.CredentialEmail(e.Credential, e.Group, e.Design, org, e.To, e.Reason)
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			m.From, m.ReplyTo = fromAddr, org.ReplyAddress()
+			msgs = append(msgs, m)
+			msgItem = append(msgItem, i)
+		}
+	}
+	if len(msgs) > 0 {
+		sender.SendEach(ctx, msgs, func(k int, err error) error {
+			i := msgItem[k]
+			switch {
+			case err == nil:
+				var rerr error
+				if items[i].ownJob {
+					rerr = s.Core.MarkEmailSent(ctx, items[i].job, ids[i])
+				} else {
+					rerr = s.Core.MarkEmailDelivered(ctx, ids[i])
+				}
+				if rerr != nil {
+					// The email went out but is not recorded: its job
+					// runs again and resends it. Stop here so that this
+					// is the only one.
+					errs[i] = rerr
+					s.logger().Error("email: cannot record a sent email; it will be sent again", "email_id", ids[i], "err", rerr)
+					return rerr
+				}
+				if serverFailing.CompareAndSwap(true, false) {
+					s.retryWaitingEmails(ctx)
+				}
+			case errors.Is(err, mail.ErrStopped):
+				errs[i] = err
+			case mail.Permanent(err):
+				// A bounce (unknown mailbox...): retrying cannot help;
+				// staff see the reason on the credential's page.
+				drop(i, "rejected by the mail server: "+err.Error())
+			default:
+				if ctx.Err() == nil {
+					serverFailing.Store(true)
+				}
+				errs[i] = err
+				s.Core.RecordEmailFailure(ctx, items[i].job, ids[i], err)
+			}
+			return nil
+		})
+	}
+	if err := s.Core.FinishEmails(ctx, dropped, finished); err != nil {
+		s.logger().Error("email: cannot record unsendable emails", "count", len(dropped), "err", err)
+		for _, i := range droppedI {
+			errs[i] = err
+		}
+	}
+	return errs
 }
 
 // retryWaitingEmails makes the email jobs that wait for their back-off due
 // now: the mail server is back.
 func (s *Service) retryWaitingEmails(ctx context.Context) {
 	n, err := jobs.RetryNow(ctx, s.Core.DB, issuance.EmailJob, s.now())
+	if err == nil {
+		var m int
+		m, err = jobs.RetryNow(ctx, s.Core.DB, issuance.EmailBulkJob, s.now())
+		n += m
+	}
 	if err != nil {
 		s.logger().Warn("email: mail server is back, but cannot retry waiting emails now; they retry on their own", "err", err)
 		return

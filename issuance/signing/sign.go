@@ -14,8 +14,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -316,27 +319,30 @@ func (s *Service) Sign(ctx context.Context, ids []string, skipLocked bool) error
 			prev[h.ID], prevAt[h.ID] = h.SignedFor, h.SignedAt
 		}
 		now := s.now()
-		var sIDs, sFor, sJSON, sJWT []string
+		var todo []issuance.PublicCredential
 		var resigned []string
 		for _, c := range creds {
 			p, ok := prev[c.ID]
 			if ok && (c.State == issuance.Revoked || p.Equal(c.Version)) {
 				continue
 			}
-			out, err := s.signOne(s.openBadge(c, iss), ks, now)
-			if err != nil {
-				return err
-			}
-			sIDs = append(sIDs, c.ID)
-			sFor = append(sFor, c.Version.UTC().Format(time.RFC3339Nano))
-			sJSON = append(sJSON, out.json)
-			sJWT = append(sJWT, out.jwt)
+			todo = append(todo, c)
 			if ok {
 				resigned = append(resigned, c.ID)
 			}
 		}
-		if len(sIDs) == 0 {
+		if len(todo) == 0 {
 			return nil
+		}
+		outs, err := s.signAll(todo, iss, ks, now)
+		if err != nil {
+			return err
+		}
+		sIDs, sFor := make([]string, len(todo)), make([]string, len(todo))
+		sJSON, sJWT := make([]string, len(todo)), make([]string, len(todo))
+		for i, c := range todo {
+			sIDs[i], sFor[i] = c.ID, c.Version.UTC().Format(time.RFC3339Nano)
+			sJSON[i], sJWT[i] = outs[i].json, outs[i].jwt
 		}
 		const up = `INSERT INTO credential_signatures (credential_id, signed_for, signed_json, signed_jwt, signed_at)
 			SELECT u.id, u.signed_for::timestamptz, u.js, u.jwt, $5
@@ -356,6 +362,48 @@ func (s *Service) Sign(ctx context.Context, ids []string, skipLocked bool) error
 		}
 		return nil
 	})
+}
+
+// signParallelMin is the fewest credentials worth signing on more than one
+// goroutine.
+const signParallelMin = 16
+
+// signAll signs cs (both proofs each) on up to GOMAXPROCS goroutines:
+// signing is CPU only, so a batch of hundreds takes a fraction of the time
+// on several cores, while the caller's transaction stays one.
+func (s *Service) signAll(cs []issuance.PublicCredential, iss IssuerIdentity, ks *keystore.Set, now time.Time) ([]signed, error) {
+	out := make([]signed, len(cs))
+	workers := min(runtime.GOMAXPROCS(0), (len(cs)+signParallelMin-1)/signParallelMin)
+	if workers <= 1 {
+		for i, c := range cs {
+			var err error
+			if out[i], err = s.signOne(s.openBadge(c, iss), ks, now); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	var next atomic.Int64
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(cs) || errs[w] != nil {
+					return
+				}
+				out[i], errs[w] = s.signOne(s.openBadge(cs[i], iss), ks, now)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // HandleChanged returns the handler of issuance.ChangedJob: it signs the

@@ -53,6 +53,9 @@ type groupOverviewPage struct {
 	Design  issuance.Design
 	// Schedules are the group's scheduled publishes, waiting or recently run.
 	Schedules []scheduleView
+	// Sending is "41,200 of 100,000" while the group's emails are being
+	// sent, "" otherwise.
+	Sending string
 }
 
 func (u *ui) groupOverview(c *gin.Context) error {
@@ -74,6 +77,13 @@ func (u *ui) groupOverview(c *gin.Context) error {
 	}
 	if page.Schedules, err = u.groupSchedules(ctx, g, p); err != nil {
 		return err
+	}
+	sending, err := u.s.Core.GroupSending(ctx, g.ID)
+	if err != nil {
+		return err
+	}
+	if !sending.Sent() {
+		page.Sending = sending.String()
 	}
 	return u.rd.Render(c, http.StatusOK, "staff_group.html", page)
 }

@@ -249,6 +249,11 @@ func (u *ui) publish(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	if res.InBackground {
+		auth.SetFlash(c, "Publishing "+plural(res.Published, "credential")+" in the background; "+plural(res.Emails, "email")+
+			" will be sent as they are published. The group's page shows how far the sending is.")
+		return seeOther(c, r.back)
+	}
 	auth.SetFlash(c, "Published "+plural(res.Published, "credential")+"; "+plural(res.Emails, "email")+" queued for sending.")
 	return seeOther(c, r.back)
 }

@@ -36,6 +36,8 @@ func EmailWorker(t testing.TB, s *issuance.Service, d *sqlx.DB, smtpURL string, 
 	t.Cleanup(func() { sender.Close() })
 	w := jobs.NewWorker(d, Quiet)
 	h := delivery.New(s, signer).SendEmailBatch(sender, "Laurel <no-reply@laurel.test>")
+	w.Handle(issuance.EmailBulkJob, delivery.New(s, signer).SendEmailBulk(sender, "Laurel <no-reply@laurel.test>"))
+	w.SetPolicy(issuance.EmailBulkJob, delivery.EmailBulkRetry)
 	if batch {
 		w.HandleBatch(issuance.EmailJob, h)
 	} else {
@@ -59,6 +61,9 @@ func BenchEmailWorker(b *testing.B, s *issuance.Service, d *sqlx.DB, log *slog.L
 	w := jobs.NewWorker(d, log)
 	w.Concurrency, w.BatchSize, w.Poll = 8, 50, 50*time.Millisecond
 	w.HandleBatch(issuance.EmailJob, delivery.New(s, signer).SendEmailBatch(sender, "Laurel <no-reply@laurel.test>"))
+	w.Handle(issuance.EmailBulkJob, delivery.New(s, signer).SendEmailBulk(sender, "Laurel <no-reply@laurel.test>"))
+	w.SetPolicy(issuance.EmailBulkJob, delivery.EmailBulkRetry)
+	w.Handle(issuance.PublishJob, s.HandlePublish())
 	return w, catcher
 }
 
