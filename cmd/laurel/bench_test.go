@@ -149,16 +149,8 @@ func newLaunchStage(b *testing.B, n int) *launchStage {
 	cfg.AllowHTTPPlatforms = true // the simulated Canvas is on loopback
 	pid := startServe(b, cfg)
 
-	// This process opens the same Laurel (not serving) to set the stage: the
-	// platform, a group and the course's mapping.
-	if err := cfg.Validate(); err != nil {
-		b.Fatal(err)
-	}
-	admin, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(admin.Close)
+	// The stage: the platform, a group and the course's mapping.
+	admin := openAdmin(b, cfg)
 	sim := canvassim.New().Start()
 	b.Cleanup(sim.Close)
 	platform, err := sim.Register(ctx, admin.LTI, "Sim Canvas")
@@ -172,20 +164,7 @@ func newLaunchStage(b *testing.B, n int) *launchStage {
 	if err != nil {
 		b.Fatal(err)
 	}
-	design, err := admin.Issuance.DefaultDesign(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	g, err := admin.Issuance.CreateGroup(ctx, "bench", issuance.Group{Name: "Biology 101", CourseName: "Biology 101", DesignID: design.ID})
-	if err != nil {
-		b.Fatal(err)
-	}
-	rule := string(course.RuleCanvasCompletion)
-	if _, err := admin.Course.CreateMapping(ctx, "bench", course.MappingInput{
-		PlatformID: &platform.ID, GroupID: &g.ID, CanvasCourseID: &simCourse.ID, ContextID: &simCourse.ContextID, CompletionRule: &rule,
-	}); err != nil {
-		b.Fatal(err)
-	}
+	mapCourse(b, admin, platform.ID, simCourse.ID, simCourse.ContextID)
 	tr := &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64}
 	b.Cleanup(tr.CloseIdleConnections)
 	return &launchStage{admin: admin, pid: pid, sim: sim, course: simCourse, users: users, tr: tr,
@@ -213,6 +192,45 @@ func (st *launchStage) trips(b *testing.B) (pg, rd int64) {
 		}
 	}
 	return pg, rd
+}
+
+// openAdmin opens, beside the benchmarked `laurel serve`, the same Laurel
+// (not serving) to set the stage, closed when the benchmark ends.
+func openAdmin(b *testing.B, cfg config.Config) *app.App {
+	if err := cfg.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	admin, err := app.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(admin.Close)
+	return admin
+}
+
+// mapCourse creates a group and maps Canvas course courseID (and LTI
+// context contextID when not "") of the platform to it, issuing on course
+// completion; it returns the group's id.
+func mapCourse(b *testing.B, admin *app.App, platformID int64, courseID, contextID string) int64 {
+	ctx := context.Background()
+	design, err := admin.Issuance.DefaultDesign(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, err := admin.Issuance.CreateGroup(ctx, "bench", issuance.Group{Name: "Biology 101", CourseName: "Biology 101", DesignID: design.ID})
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := course.MappingInput{PlatformID: &platformID, GroupID: &g.ID, CanvasCourseID: &courseID}
+	rule := string(course.RuleCanvasCompletion)
+	in.CompletionRule = &rule
+	if contextID != "" {
+		in.ContextID = &contextID
+	}
+	if _, err := admin.Course.CreateMapping(ctx, "bench", in); err != nil {
+		b.Fatal(err)
+	}
+	return g.ID
 }
 
 // launch is one student's login, authorization (the simulator signs the
@@ -309,34 +327,15 @@ func BenchmarkDriverCompletions(b *testing.B) {
 	cfg := serveConfig(b)
 	cfg.AllowHTTPPlatforms, cfg.LiveEventsJWKSURL = true, events.JWKSURL()
 	pid := startServe(b, cfg)
-	if err := cfg.Validate(); err != nil {
-		b.Fatal(err)
-	}
-	admin, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(admin.Close)
+	admin := openAdmin(b, cfg)
 	in := sim.PlatformInput("Sim Canvas")
 	in.Extra = canvas.PlatformExtra(sim.URL(), "") // events name their Canvas by host
 	platform, err := admin.LTI.Registry().AddPlatform(ctx, in)
 	if err != nil {
 		b.Fatal(err)
 	}
-	design, err := admin.Issuance.DefaultDesign(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	g, err := admin.Issuance.CreateGroup(ctx, "bench", issuance.Group{Name: "Biology 101", CourseName: "Biology 101", DesignID: design.ID})
-	if err != nil {
-		b.Fatal(err)
-	}
-	rule, courseID := string(course.RuleCanvasCompletion), "1200"
-	if _, err := admin.Course.CreateMapping(ctx, "bench", course.MappingInput{
-		PlatformID: &platform.ID, GroupID: &g.ID, CanvasCourseID: &courseID, CompletionRule: &rule,
-	}); err != nil {
-		b.Fatal(err)
-	}
+	const courseID = "1200"
+	groupID := mapCourse(b, admin, platform.ID, courseID, "")
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders, MaxConnsPerHost: senders}, Timeout: 30 * time.Second}
 	webhook := cfg.BaseURL + "/webhooks/canvas"
 	sign := func(user int) string {
@@ -361,7 +360,7 @@ func BenchmarkDriverCompletions(b *testing.B) {
 	}
 	credentials := func() int {
 		var c int
-		if err := admin.DB.GetContext(ctx, &c, `SELECT count(*) FROM credentials WHERE group_id = $1`, g.ID); err != nil {
+		if err := admin.DB.GetContext(ctx, &c, `SELECT count(*) FROM credentials WHERE group_id = $1`, groupID); err != nil {
 			b.Fatal(err)
 		}
 		return c

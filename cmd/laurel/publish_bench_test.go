@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -48,15 +47,7 @@ func BenchmarkServePublish100k(b *testing.B) {
 	sink := startCountingSink(b)
 	cfg := serveConfig(b)
 	cfg.SMTPURL = "smtp://" + sink.addr
-	if err := cfg.Validate(); err != nil {
-		b.Fatal(err)
-	}
-	// This process opens the same Laurel (not serving) to set the stage.
-	admin, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer admin.Close()
+	admin := openAdmin(b, cfg)
 	token, err := admin.Accounts.CreateToken(ctx, "bench publisher", auth.Admin)
 	if err != nil {
 		b.Fatal(err)
