@@ -25,8 +25,10 @@ import (
 // The fonts ship with the binary; their licences (Bitstream Vera for
 // DejaVu, Apache 2.0 for Droid) allow embedding and are in fonts/.
 var (
+	// SansTTF is DejaVu Sans, the certificate's text face (served to the
+	// web certificate too).
 	//go:embed fonts/DejaVuSans.ttf
-	dejaVuSans []byte
+	SansTTF []byte
 	//go:embed fonts/DroidSansFallback.ttf
 	droidFallback []byte
 	// SerifTTF is DejaVu Serif, the certificate's face for its title and
@@ -34,8 +36,6 @@ var (
 	// page and PDF look alike.
 	//go:embed fonts/DejaVuSerif.ttf
 	SerifTTF []byte
-	// SansTTF is DejaVu Sans, the certificate's text face.
-	SansTTF = dejaVuSans
 )
 
 // Certificate is what one certificate PDF shows.
@@ -77,7 +77,7 @@ type font struct {
 // fonts in order of preference: the first that has a glyph draws a
 // character. The serif face comes first where a text is set in it (title,
 // name) and it has the glyph; see fontFor.
-var fonts = []*font{{family: "dejavu", data: dejaVuSans}, {family: "droid", data: droidFallback}, {family: "dejavuserif", data: SerifTTF}}
+var fonts = []*font{{family: "dejavu", data: SansTTF}, {family: "droid", data: droidFallback}, {family: "dejavuserif", data: SerifTTF}}
 
 // serifFont is the index of DejaVu Serif in fonts.
 const serifFont = 2

@@ -117,7 +117,7 @@ func (u *ui) importUpload(c *gin.Context) error {
 		}
 		return err
 	}
-	return staffui.SeeOther(c, importURL(im))
+	return staffui.SeeOther(c, im.URL())
 }
 
 // importFor loads the :import of the :id group (404 when it belongs to
@@ -186,7 +186,7 @@ func (u *ui) importPage(c *gin.Context) error {
 func (u *ui) renderImport(c *gin.Context, g issuance.Group, p *auth.Principal, im Import, status int, problem string) error {
 	page := importPage{Title: im.FileName + " · " + g.Name, Nav: staffui.NewNav(g, p, "imports"), Import: im, Targets: importTargets(g),
 		Attributes: g.Attributes, Duplicate: duplicateWarning(im), Lost: lostWarning(im), Problem: problem,
-		Base: importURL(im), Imports: importsURL(im), Multi: im.Multi()}
+		Base: im.URL(), Imports: importsURL(im), Multi: im.Multi()}
 	if im.Multi() {
 		page.Title = im.FileName + " · Multiple Groups"
 		names, err := u.s.groupNames(c.Request.Context())
@@ -250,7 +250,7 @@ func (u *ui) importRecheck(c *gin.Context) error {
 		}
 		return err
 	}
-	return staffui.SeeOther(c, importURL(im))
+	return staffui.SeeOther(c, im.URL())
 }
 
 func (u *ui) importCommit(c *gin.Context) error {
@@ -272,7 +272,7 @@ func (u *ui) importCommit(c *gin.Context) error {
 		}
 		return err
 	}
-	return staffui.SeeOther(c, importURL(im))
+	return staffui.SeeOther(c, im.URL())
 }
 
 func (u *ui) importCancel(c *gin.Context) error {
@@ -368,5 +368,5 @@ func (u *ui) importLayout(c *gin.Context) error {
 		}
 		return err
 	}
-	return staffui.SeeOther(c, importURL(im))
+	return staffui.SeeOther(c, im.URL())
 }

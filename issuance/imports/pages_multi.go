@@ -16,8 +16,8 @@ import (
 	"github.com/laurel-edu/laurel/issuance/internal/staffui"
 )
 
-// importURL is import im's page.
-func importURL(im Import) string {
+// URL is import im's page.
+func (im Import) URL() string {
 	if im.Multi() {
 		return fmt.Sprintf("/imports/%d", im.ID)
 	}
@@ -178,5 +178,5 @@ func (u *ui) multiImportUpload(c *gin.Context) error {
 		}
 		return err
 	}
-	return staffui.SeeOther(c, importURL(im))
+	return staffui.SeeOther(c, im.URL())
 }
