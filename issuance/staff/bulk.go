@@ -153,7 +153,11 @@ func (u *ui) planPage(c *gin.Context, in *bulkInput, r issuance.BulkRequest) err
 		if err != nil {
 			return err
 		}
-		pg.Selected = "You selected " + plural(plan.Selected, "credential") + " matching " + u.describeFilter(c, in.filter, names) + "."
+		if d := u.describeFilter(c, in.filter, names); d != "" {
+			pg.Selected = "You selected all " + plural(plan.Selected, "credential") + " matching the filter (" + d + ")."
+		} else {
+			pg.Selected = "You selected all " + plural(plan.Selected, "credential") + " you can see."
+		}
 	} else {
 		pg.Selected = "You selected " + plural(plan.Selected, "credential") + "."
 		if missing := len(in.req.Selection.IDs) - plan.Selected; missing > 0 {
@@ -163,25 +167,26 @@ func (u *ui) planPage(c *gin.Context, in *bulkInput, r issuance.BulkRequest) err
 	return nil
 }
 
-// describeFilter is the filter in words: "the search “smith” in Data
-// Science 101, published, issued from 1 Jan 2026".
+// describeFilter is the filter in words: "group: Data Science 101;
+// state: published; search: “smith”; issued from: 1 Jan 2026" ("" for
+// none).
 func (u *ui) describeFilter(c *gin.Context, f tabFilter, groups []issuance.GroupName) string {
 	var parts []string
 	if f.Q != "" {
-		parts = append(parts, "the search “"+f.Q+"”")
+		parts = append(parts, "search: “"+f.Q+"”")
 	}
 	if f.Group != "" {
 		for _, g := range groups {
 			if fmt.Sprint(g.ID) == f.Group {
-				parts = append(parts, "in "+g.Name)
+				parts = append(parts, "group: "+g.Name)
 			}
 		}
 	}
 	if f.State != "" {
-		parts = append(parts, strings.ToLower(stateLabel(issuance.State(f.State))))
+		parts = append(parts, "state: "+strings.ToLower(stateLabel(issuance.State(f.State))))
 	}
 	if f.Source != "" {
-		parts = append(parts, "from "+strings.ToLower(issuance.Source(f.Source).Label()))
+		parts = append(parts, "source: "+strings.ToLower(issuance.Source(f.Source).Label()))
 	}
 	date := func(s string) string {
 		t, err := time.Parse(issuance.DateLayout, s)
@@ -190,16 +195,13 @@ func (u *ui) describeFilter(c *gin.Context, f tabFilter, groups []issuance.Group
 		}
 		return u.s.Core.Locale(c.Request.Context()).Date(t)
 	}
-	for _, d := range []struct{ label, v string }{{"issued from ", f.IssuedFrom}, {"issued up to ", f.IssuedTo},
-		{"expiring from ", f.ExpiresFrom}, {"expiring up to ", f.ExpiresTo}} {
+	for _, d := range []struct{ label, v string }{{"issued from: ", f.IssuedFrom}, {"issued up to: ", f.IssuedTo},
+		{"expiring from: ", f.ExpiresFrom}, {"expiring up to: ", f.ExpiresTo}} {
 		if d.v != "" {
 			parts = append(parts, d.label+date(d.v))
 		}
 	}
-	if len(parts) == 0 {
-		return "no filter (every credential you can see)"
-	}
-	return strings.Join(parts, ", ")
+	return strings.Join(parts, "; ")
 }
 
 // bulkApply is POST /credentials/bulk/apply, from the confirmation.
@@ -226,11 +228,18 @@ func (u *ui) bulkApply(c *gin.Context) error {
 		}
 	}
 	if len(in.page.Errors) == 0 && in.req.Action == issuance.BulkExpiry && !in.page.ClearExpiry && in.page.Checked != in.page.ExpiresOn {
-		// The date decides which are skipped: show them before applying.
+		// The date may skip some that the confirmation counted (those
+		// issued after it): show them before applying.
+		undated := in.req
+		undated.ExpiresOn = ""
+		was, err := u.s.Core.PlanBulk(ctx, undated)
+		if err != nil {
+			return err
+		}
 		if err := u.planPage(c, &in, in.req); err != nil {
 			return err
 		}
-		if len(in.page.Plan.Skipped) > 0 {
+		if in.page.Plan.Eligible < was.Eligible {
 			in.page.Checked = in.page.ExpiresOn
 			return u.rd.Render(c, http.StatusOK, "staff_bulk_confirm.html", in.page)
 		}

@@ -45,7 +45,7 @@ func TestBulkRevokeConfirmNamesCountAndFirst(t *testing.T) {
 	if r.code != 200 {
 		t.Fatalf("confirm: %d\n%s", r.code, r.body)
 	}
-	contains(t, r.body, "Revoke 25 credentials?", "You selected 28 credentials matching in Data Science 101.",
+	contains(t, r.body, "Revoke 25 credentials?", "You selected all 28 credentials matching the filter (group: Data Science 101).",
 		"and 5 more.", "3 are unpublished and cannot be revoked (delete them instead).", "Learner 10", "learner10@example.edu")
 	if n := strings.Count(r.body[strings.Index(r.body, `id="bulk-names"`):strings.Index(r.body, `id="bulk-more"`)], "<li>"); n != 20 {
 		t.Errorf("%d named, want 20", n)
@@ -113,7 +113,7 @@ func TestBulkStaysInTheCallersGroups(t *testing.T) {
 		t.Errorf("%d amended, want the member's 2", n)
 	}
 	r := member.post("/credentials/bulk?group="+gid(e.other), url.Values{"action": {"revoke"}, "all": {"1"}})
-	contains(t, r.body, "Nothing to change", "You selected 0 credentials")
+	contains(t, r.body, "Nothing to change", "You selected all 0 credentials")
 	_ = before
 
 	viewer := e.signIn("viewer@example.edu", auth.Viewer)
