@@ -177,6 +177,7 @@ func (a *App) RunWorkers(ctx context.Context) error {
 		return err
 	})
 	w.Handle(issuance.PublishJob, a.Issuance.HandlePublish())
+	w.Handle(issuance.BulkJob, a.Issuance.HandleBulk())
 	a.Imports.HandleImportJobs(w)
 	a.Canvas.HandleJobs(w)
 	return w.Run(ctx)

@@ -213,6 +213,15 @@ func TestEveryPageSpeaksPlainly(t *testing.T) {
 		_, body := owner.do("GET", p, "", "")
 		scan("GET "+p, body)
 	}
+	// The bulk confirmations, which are answers to a POST.
+	for _, action := range []string{"revoke", "resend", "expiry", "delete"} {
+		resp, body := owner.form("/credentials/bulk?state=published", url.Values{"action": {action}, "all": {"1"}})
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("bulk %s confirmation: %d", action, resp.StatusCode)
+		}
+		scanned++
+		scan("bulk confirmation ("+action+")", body)
+	}
 	// A team member refused another group's page.
 	tm := newClient(t, app.URL)
 	if resp, body := tm.form("/login", url.Values{"email": {"tm@uni.example.edu"}, "password": {ownerPassword}}); resp.StatusCode != http.StatusSeeOther {

@@ -39,6 +39,11 @@ type credentialsTabPage struct {
 	FirstURL    string
 	// CSVURL and XLSXURL export what the filter selects.
 	CSVURL, XLSXURL string
+	// CanBulk shows the checkboxes and bulk actions (not to viewers);
+	// FilterQuery is the filter the bulk form carries, Here this page.
+	CanBulk           bool
+	Bulk              bulkBar
+	FilterQuery, Here string
 	// SortURL is the list in each column's order ("name", "issued",
 	// "newest"), the reverse of the current one for its own column.
 	SortURL map[string]string
@@ -121,6 +126,8 @@ func (u *ui) credentialsTab(c *gin.Context) error {
 		Sorts:     issuance.Sorts,
 		CanCreate: p.Can(auth.CreateCredentials),
 		SortURL:   map[string]string{},
+		CanBulk:   p.Can(auth.PublishCredentials),
+		Here:      c.Request.URL.RequestURI(),
 	}
 	for _, g := range groups {
 		page.GroupName[g.ID] = g.Name
@@ -157,6 +164,9 @@ func (u *ui) credentialsTab(c *gin.Context) error {
 			if f.Active() && pg.cursor == "" {
 				page.Matches, page.MoreMatches = len(items), next != ""
 			}
+			page.FilterQuery = query(f.values())
+			page.Bulk = bulkBar{AllLabel: allLabel(f.Active(), len(items), next != "" || pg.cursor != ""),
+				Actions: []bulkOption{optRevoke, optResend, optExpiry, optDelete}}
 		case len(apperr.FieldErrors(err)) > 0 && apperr.FieldErrors(err)[0].Field != "cursor":
 			for _, x := range apperr.FieldErrors(err) {
 				page.Filter.Errors.Add(tabFieldLabels[x.Field], plainFilterMessage(x))
@@ -176,6 +186,20 @@ func (u *ui) credentialsTab(c *gin.Context) error {
 	exp.Set("format", "xlsx")
 	page.XLSXURL = "/credentials/export?" + exp.Encode()
 	return u.rd.Render(c, http.StatusOK, "staff_credentials_tab.html", page)
+}
+
+// allLabel offers every credential matching the filter, with their number
+// when the first page holds them all (counting more would cost a search of
+// its own; the confirmation counts them).
+func allLabel(active bool, n int, more bool) string {
+	what := "every credential you can see"
+	if active {
+		what = "every credential matching the search"
+	}
+	if !more && n > 0 {
+		return fmt.Sprintf("Select all %d: %s, not only those ticked", n, what)
+	}
+	return "Select " + what + ", not only those ticked on this page (the next page counts them)"
 }
 
 // plainFilterMessage is the core's message for a filter field, in the

@@ -76,6 +76,8 @@ func (s *Service) Register(r gin.IRouter, rd *web.Renderer) {
 	r.GET("/credentials", p(u.credentialsTab))
 	r.GET("/credentials/export", p(u.credentialsExport))
 	r.GET("/credentials/new", p(u.credentialsCreateStart))
+	r.POST("/credentials/bulk", p(u.bulkConfirm))
+	r.POST("/credentials/bulk/apply", p(u.bulkApply))
 	r.GET("/credentials/:id", p(u.credential))
 	r.GET("/credentials/:id/preview", p(u.credentialPreview))
 	r.POST("/credentials/:id", p(u.credentialAmend))

@@ -36,6 +36,10 @@ type credentialListPage struct {
 	// that every one it holds is published (none revoked): what "nothing
 	// to review" may claim.
 	Empty, AllPublished bool
+	// Bulk is the bulk actions under the rows (for those who may publish),
+	// sent to BulkURL; Here is this page, to come back to.
+	Bulk          bulkBar
+	BulkURL, Here string
 }
 
 // listFilterForm is the search and filter form above a list, as typed.
@@ -83,7 +87,15 @@ func (u *ui) listPage(c *gin.Context, g issuance.Group, p *auth.Principal, state
 		extra = url.Values{}
 	}
 	pg := newPager(c, base, f.values(extra))
-	page = credentialListPage{Nav: newNav(g, p, tab), State: state, Filter: f}
+	page = credentialListPage{Nav: newNav(g, p, tab), State: state, Filter: f, Here: c.Request.URL.RequestURI()}
+	// "All" of a list is its group's credentials in its state (matching the
+	// search on the published list; the review page's "all" is the group's
+	// whole queue, as publishing it is).
+	bv := url.Values{"group": {strconv.FormatInt(g.ID, 10)}, "state": {string(state)}}
+	if state != issuance.Unpublished {
+		bv = f.values(bv)
+	}
+	page.BulkURL = "/credentials/bulk?" + bv.Encode()
 	opt := issuance.ListOptions{State: state, Cursor: pg.cursor, Limit: pageSize, Query: f.Q, Source: issuance.Source(f.Source), IssuedFrom: f.IssuedFrom, IssuedTo: f.IssuedTo}
 	items, next, err := u.s.Core.Credentials(ctx, g.ID, opt)
 	if err != nil {
@@ -131,6 +143,7 @@ func (u *ui) unpublished(c *gin.Context) error {
 		return err
 	}
 	page.Title = "Review Unpublished Credentials · " + g.Name
+	page.Bulk = bulkBar{Actions: []bulkOption{optDelete, optExpiry}, FormAction: page.BulkURL}
 	if page.Total, err = u.s.Core.CountUnpublishedUpTo(c.Request.Context(), g.ID, countCap+1); err != nil {
 		return err
 	}
@@ -168,6 +181,11 @@ func (u *ui) published(c *gin.Context) error {
 		return err
 	}
 	page.Title = "Published · " + g.Name
+	what := "every published credential in this group"
+	if page.Filter.Active() {
+		what = "every published credential in this group matching the search"
+	}
+	page.Bulk = bulkBar{AllLabel: "Select " + what + ", not only those ticked", Actions: []bulkOption{optRevoke, optResend, optExpiry}}
 	return u.renderList(c, ok, "staff_published.html", page)
 }
 
