@@ -68,7 +68,7 @@ func (s *Service) SendOfferEmail(sender *mail.Sender, from string) jobs.Handler 
 		fmt.Fprintf(&b, "Hello %s,\n\n", c.Recipient.Name)
 		fmt.Fprintf(&b, "Here is your link to add your credential \"%s\" from %s to a digital wallet app on your phone:\n\n", g.Name, iss.Name)
 		fmt.Fprintf(&b, "%s\n\n", s.PageURL(m.Token))
-		b.WriteString("The page shows a QR code to scan with your wallet app, and links for the Learner Credential Wallet and other wallets.\n")
+		b.WriteString("The page shows a QR code to scan with your wallet app.\n")
 		fmt.Fprintf(&b, "The link works until %s (%s time). Keep it to yourself: whoever uses it first gets the credential in their wallet.\n", l.DateTime(row.ExpiresAt), l.ZoneName())
 		if m.TxCode != "" {
 			b.WriteString("\nYour wallet will ask for a six-digit code: we send it in a separate email.\n")

@@ -7,6 +7,7 @@ package wallet
 import (
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"time"
@@ -42,12 +43,14 @@ type pageView struct {
 	Issuer     string
 	Credential issuance.Credential
 	Group      issuance.Group
-	OfferLink  string // openid-credential-offer://…
-	QRURL      string
-	LCWLink    string // "" when the offer needs a transaction code
-	TxCode     bool
-	ExpiresAt  time.Time
-	UsesLeft   int
+	// OfferLink is openid-credential-offer://…, which html/template would
+	// otherwise refuse as an unknown scheme; Laurel builds it.
+	OfferLink template.URL
+	QRURL     string
+	LCWLink   string // "" when the offer needs a transaction code
+	TxCode    bool
+	ExpiresAt time.Time
+	UsesLeft  int
 }
 
 // page is the wallet link page of a live offer.
@@ -71,7 +74,7 @@ func (s *Service) page(rd *web.Renderer) web.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		v := pageView{Issuer: iss.Name, Credential: cr, Group: g, OfferLink: s.OfferLink(token),
+		v := pageView{Issuer: iss.Name, Credential: cr, Group: g, OfferLink: template.URL(s.OfferLink(token)),
 			QRURL: "/wallet/claim/" + token + "/qr.png", TxCode: o.TxCodeHash != nil, ExpiresAt: o.ExpiresAt, UsesLeft: o.UsesLeft}
 		if !v.TxCode {
 			v.LCWLink = s.LCWLink(token, o.Challenge)
