@@ -281,3 +281,63 @@ func TestOpenID4VCIClient(t *testing.T) {
 		t.Fatalf("after revocation: %+v", v.Status)
 	}
 }
+
+func TestLearnerCredentialWallet(t *testing.T) {
+	node, dir := mustNode(t, "testdata/wallets", "@digitalbazaar/vc")
+	e := mustEnv(t, nil)
+	ctx := context.Background()
+	// Two wallets: one through the direct link, one through the exchange.
+	if err := e.Wallet.SetSettings(ctx, issuancetest.Actor, e.Cred.GroupID, wallet.GroupSettings{Uses: 2}); err != nil {
+		t.Fatal(err)
+	}
+	msgs := askForLink(t, e, 1)
+	if strings.Contains(msgs[0].Text, "six-digit") {
+		t.Fatal("the email promises a code the group does not ask for")
+	}
+	page, _, _ := offerFromEmail(t, msgs[0])
+	m := regexp.MustCompile(`id="wallet-lcw-link" href="([^"]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no Learner Credential Wallet link on the page:\n%s", page)
+	}
+	direct := html.UnescapeString(m[1])
+	token := pageLink.FindString(msgs[0].Text)
+	token = token[strings.LastIndexByte(token, '/')+1:]
+
+	type result struct {
+		Holder       string
+		Credential   json.RawMessage
+		Status       int
+		ReplayStatus int
+	}
+	var holders []string
+	for _, in := range []map[string]string{{"direct": direct}, {"vcapi": e.URL + "/wallet/exchanges/" + token}} {
+		var r result
+		runNode(t, node, dir, "lcw.mjs", in, &r)
+		// A replay is refused: its challenge was rotated (403), or, after
+		// the last use, the offer is gone (404).
+		if r.Status != http.StatusOK || (r.ReplayStatus != http.StatusForbidden && r.ReplayStatus != http.StatusNotFound) {
+			t.Fatalf("%v: status %d, replay %d: %s", in, r.Status, r.ReplayStatus, r.Credential)
+		}
+		var c openbadges.Credential
+		if err := json.Unmarshal(r.Credential, &c); err != nil || c.CredentialSubject.ID != r.Holder {
+			t.Fatalf("%v: subject %q, holder %q (%v)", in, c.CredentialSubject.ID, r.Holder, err)
+		}
+		if v := verifyIndependently(t, e, r.Credential, ""); !v.Credential.Verified {
+			t.Fatalf("%v: independent verification: %+v", in, v.Credential)
+		}
+		holders = append(holders, r.Holder)
+	}
+	claims, err := e.Wallet.Claims(ctx, e.Cred.ID)
+	if err != nil || len(claims) != 2 || claims[0].Protocol != "lcw" || claims[1].Protocol != "vcapi" || claims[0].Holder != holders[0] || claims[1].Holder != holders[1] {
+		t.Fatalf("claims %+v %v", claims, err)
+	}
+	// Both uses are spent: the link is gone.
+	resp, err := http.Post(e.URL+"/wallet/exchanges/"+token, "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("exchange of a used-up offer: %d", resp.StatusCode)
+	}
+}
