@@ -111,7 +111,7 @@ deps: test-deps
 # Node packages the tests use as independent implementations, pinned by their
 # package-lock.json: the Open Badges verifier and axe-core (accessibility).
 # Installed once, then offline; reinstalled only when a lock file changes.
-NPM_DIRS := issuance/openbadges/testdata/verify internal/browsertest/axe
+NPM_DIRS := issuance/openbadges/testdata/verify internal/browsertest/axe issuance/wallet/testdata/wallets
 npm-deps: test-deps
 	@for d in $(NPM_DIRS); do \
 	   if [ ! -f $$d/node_modules/.package-lock.json ] || [ $$d/package-lock.json -nt $$d/node_modules/.package-lock.json ]; then \

@@ -29,6 +29,7 @@ import (
 	"github.com/laurel-edu/laurel/issuance/public"
 	"github.com/laurel-edu/laurel/issuance/signing"
 	"github.com/laurel-edu/laurel/issuance/staff"
+	"github.com/laurel-edu/laurel/issuance/wallet"
 )
 
 // features are the services the app is made of.
@@ -46,13 +47,14 @@ type features struct {
 	Canvas   *canvas.Service
 	Mail     *mail.Sender
 	People   *people.Service
+	Wallet   *wallet.Service
 }
 
 // build constructs every feature's service and parses the templates, so a
 // broken template stops start-up.
 func (a *App) build(ctx context.Context) error {
 	pages := append([]fs.FS{auth.Templates, accounts.Templates, staff.Templates, imports.Templates,
-		delivery.Templates, public.Templates, lti.Templates, ltiadmin.Templates, course.Templates, canvas.Templates, people.Templates}, a.opts.Templates...)
+		delivery.Templates, public.Templates, wallet.Templates, lti.Templates, ltiadmin.Templates, course.Templates, canvas.Templates, people.Templates}, a.opts.Templates...)
 	rd, err := web.NewRenderer(nil, pages...)
 	if err != nil {
 		return fmt.Errorf("templates: %w", err)
@@ -67,6 +69,11 @@ func (a *App) build(ctx context.Context) error {
 	a.Imports = imports.New(a.Issuance)
 	a.Public = public.New(a.Issuance, a.Signing)
 	a.Staff = staff.New(a.Issuance, a.Public, a.Delivery)
+	a.Wallet = wallet.New(a.Issuance, a.Signing, a.Redis, a.Config.Keys)
+	// The credential page offers a wallet link when the wallet room can
+	// sign and keep its nonces.
+	a.Public.Wallets = a.Redis != nil && a.Config.Keys != nil
+	a.Staff.Wallets = a.Wallet
 	a.Accounts = accounts.New(a.DB, a.Config.Keys)
 	a.Accounts.GroupOptions = a.groupOptions
 	a.Accounts.OrganisationName = orgSettings{a.Issuance}.OrganisationName
@@ -120,6 +127,9 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	a.Auth.Register(r, rd)
 	a.Accounts.Register(r, rd, a.Auth)
 	a.Public.Register(r, rd)
+	// Called by wallet apps (no session, protected by the offer's secrets,
+	// proofs of possession and single-use nonces) and by the credential page.
+	a.Wallet.Register(r, rd)
 
 	// Cross-site by design, each protected by its own checks (state, nonce
 	// and signatures; launch tokens; signed events).
@@ -178,6 +188,7 @@ func (a *App) RunWorkers(ctx context.Context) error {
 	})
 	w.Handle(issuance.PublishJob, a.Issuance.HandlePublish())
 	w.Handle(issuance.BulkJob, a.Issuance.HandleBulk())
+	w.Handle(wallet.EmailJob, a.Wallet.SendOfferEmail(a.Mail, a.Config.MailFrom))
 	a.Imports.HandleImportJobs(w)
 	a.Canvas.HandleJobs(w)
 	return w.Run(ctx)

@@ -192,6 +192,8 @@ func who(actor, name string) string {
 			return name + " (from the LMS)"
 		}
 		return "An LMS user"
+	case "recipient":
+		return "The recipient, from their wallet"
 	}
 	switch actor {
 	case "canvas:live-events":

@@ -16,6 +16,9 @@ type Header struct {
 	Alg string `json:"alg"`
 	Kid string `json:"kid"`
 	Typ string `json:"typ"`
+	// JWK is a public key carried in the header (a wallet's proof of
+	// possession may name its key this way instead of by kid).
+	JWK json.RawMessage `json:"jwk"`
 	// Crit is refused: no token Laurel accepts uses critical extensions.
 	Crit json.RawMessage `json:"crit"`
 }

@@ -86,8 +86,11 @@ type IdentityObject struct {
 	Salt         string `json:"salt,omitempty"`
 }
 
-// Subject is the AchievementSubject of a credential.
+// Subject is the AchievementSubject of a credential. ID is empty on the
+// published credential (the recipient is identified by email hash) and is
+// the holder's DID on a copy claimed into a wallet.
 type Subject struct {
+	ID          string           `json:"id,omitempty"`
 	Type        []string         `json:"type"`
 	Identifier  []IdentityObject `json:"identifier"`
 	Achievement Achievement      `json:"achievement"`

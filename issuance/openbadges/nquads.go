@@ -147,19 +147,24 @@ func (c *Credential) NQuads() (string, error) {
 		w.add(id, "<"+cred+"validUntil>", w.typed(c.ValidUntil, xsdDate))
 	}
 	w.add(id, "<"+schemaOrg+"name>", w.lit(c.Name))
-	// Subject (a blank node: it has no id), its identifiers and achievement.
+	// Subject (a blank node unless it has an id: the holder's DID on a
+	// wallet copy), its identifiers and achievement.
 	s := c.CredentialSubject
+	subj := "_:subject"
+	if s.ID != "" {
+		subj = w.iri(s.ID)
+	}
 	if !slices.Equal(s.Type, []string{"AchievementSubject"}) {
 		return "", errors.New("nquads: subject type must be [AchievementSubject]")
 	}
-	w.add(id, "<"+cred+"credentialSubject>", "_:subject")
-	w.add("_:subject", rdfType, "<"+ob+"AchievementSubject>")
+	w.add(id, "<"+cred+"credentialSubject>", subj)
+	w.add(subj, rdfType, "<"+ob+"AchievementSubject>")
 	for i, io := range s.Identifier {
 		if io.Type != "IdentityObject" {
 			return "", errors.New("nquads: identifier type must be IdentityObject")
 		}
 		b := fmt.Sprintf("_:id%d", i)
-		w.add("_:subject", "<"+ob+"identifier>", b)
+		w.add(subj, "<"+ob+"identifier>", b)
 		w.add(b, rdfType, "<"+ob+"IdentityObject>")
 		w.add(b, "<"+ob+"hashed>", fmt.Sprintf(`"%t"^^<%sboolean>`, io.Hashed, obXSD))
 		w.add(b, "<"+ob+"identityHash>", w.lit(io.IdentityHash))
@@ -173,7 +178,7 @@ func (c *Credential) NQuads() (string, error) {
 	if !slices.Equal(a.Type, []string{"Achievement"}) {
 		return "", errors.New("nquads: achievement type must be [Achievement]")
 	}
-	w.add("_:subject", "<"+ob+"achievement>", ach)
+	w.add(subj, "<"+ob+"achievement>", ach)
 	w.add(ach, rdfType, "<"+ob+"Achievement>")
 	if a.AchievementType != "" {
 		w.add(ach, "<"+ob+"achievementType>", w.lit(a.AchievementType))
@@ -209,7 +214,7 @@ func (c *Credential) NQuads() (string, error) {
 		}
 		described[r.ResultDescription] = false // one result per description
 		b := fmt.Sprintf("_:result%d", i)
-		w.add("_:subject", "<"+ob+"result>", b)
+		w.add(subj, "<"+ob+"result>", b)
 		w.add(b, rdfType, "<"+ob+"Result>")
 		w.add(b, "<"+ob+"resultDescription>", w.typed(r.ResultDescription, "<"+obXSD+"anyURI>"))
 		w.add(b, "<"+schemaOrg+"value>", w.lit(r.Value))

@@ -35,6 +35,9 @@ var Templates = web.TemplateDir(templatesFS)
 type Service struct {
 	Core    *issuance.Service
 	Signing *signing.Service
+	// Wallets shows the credential page's "Email me a wallet link" block
+	// (issuance/wallet serves its action).
+	Wallets bool
 }
 
 // New returns the public pages over core and signing.
@@ -73,6 +76,9 @@ type CredentialView struct {
 	Verification *signing.Verification
 	// JSONURL and JWTURL are the signed credential's downloads.
 	JSONURL, JWTURL string
+	// Wallet shows the wallet block (a published credential, wallets on);
+	// WalletSent says a wallet link was just emailed.
+	Wallet, WalletSent bool
 }
 
 // ViewField is one labelled value on a credential.
@@ -265,6 +271,8 @@ func (p *public) credential(c *gin.Context) error {
 		ver = signing.Verification{Problem: "The signature could not be checked just now; try again later."}
 	}
 	v.Verification = &ver
+	v.Wallet = p.s.Wallets && cr.State == issuance.Published && !v.Expired
+	v.WalletSent = v.Wallet && c.Query("wallet") == "sent"
 	c.Header("Vary", "Accept")
 	// Amendments and revocations must show at once: no caching.
 	c.Header("Cache-Control", "no-cache")

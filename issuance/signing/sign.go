@@ -241,6 +241,7 @@ func (s *Service) signOne(b openbadges.Credential, ks *keystore.Set, now time.Ti
 type jwtClaims struct {
 	Iss string `json:"iss"`
 	Jti string `json:"jti"`
+	Sub string `json:"sub,omitempty"` // the holder's DID, on a wallet copy
 	Nbf int64  `json:"nbf"`
 	Exp int64  `json:"exp,omitempty"`
 }
@@ -253,7 +254,7 @@ func jwtPayload(b openbadges.Credential) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl := jwtClaims{Iss: b.Issuer.ID, Jti: b.ID, Nbf: mustRFC3339(b.ValidFrom).Unix()}
+	cl := jwtClaims{Iss: b.Issuer.ID, Jti: b.ID, Sub: b.CredentialSubject.ID, Nbf: mustRFC3339(b.ValidFrom).Unix()}
 	if b.ValidUntil != "" {
 		cl.Exp = mustRFC3339(b.ValidUntil).Unix()
 	}

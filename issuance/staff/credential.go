@@ -33,6 +33,7 @@ type credentialPage struct {
 	RevokeError  string
 	Emails       []issuance.Email
 	History      []string // sentences, newest first (historyLines)
+	WalletClaims []string // "Claimed into … on …", oldest first
 }
 
 // credentialFor loads the :id credential and checks perm for its group.
@@ -88,6 +89,11 @@ func (u *ui) credentialPage(c *gin.Context, cr issuance.Credential, g issuance.G
 		return page, err
 	}
 	page.History = historyLines(u.s.Core.Locale(ctx), g, entries)
+	if u.s.Wallets != nil {
+		if page.WalletClaims, err = u.s.Wallets.ClaimLines(ctx, cr.ID); err != nil {
+			return page, err
+		}
+	}
 	return page, nil
 }
 

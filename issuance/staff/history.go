@@ -186,6 +186,10 @@ func actionLabel(a string) string {
 		return "Email tried again"
 	case "delete":
 		return "Deleted"
+	case "wallet-offer":
+		return "Wallet link made"
+	case "wallet-claim":
+		return "Claimed into a wallet"
 	}
 	return "Changed"
 }

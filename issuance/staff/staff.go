@@ -8,6 +8,7 @@
 package staff
 
 import (
+	"context"
 	"embed"
 	"io/fs"
 	"time"
@@ -38,6 +39,15 @@ type Service struct {
 	// Location is the zone scheduled publishing times are typed and shown
 	// in (nil: the server's, time.Local).
 	Location *time.Location
+	// Wallets reads the claims of a credential into wallets
+	// (issuance/wallet); nil shows none.
+	Wallets WalletClaims
+}
+
+// WalletClaims is what the credential page reads from the wallet room.
+type WalletClaims interface {
+	// ClaimLines are a credential's claims as sentences, oldest first.
+	ClaimLines(ctx context.Context, id string) ([]string, error)
 }
 
 // New returns the staff pages over core, previewing through pub and dlv.

@@ -102,11 +102,12 @@ async function verifyJWT(jwt) {
     const {payload, protectedHeader} = await jose.jwtVerify(jwt, key, {
       issuer: bundle.credential.issuer.id, algorithms: ['ES256', 'RS256'], typ: 'JWT'
     });
-    const {iss, jti, nbf, exp, ...vcPayload} = payload;
+    // sub: the holder's DID, on a copy claimed into a wallet.
+    const {iss, jti, nbf, exp, sub, ...vcPayload} = payload;
     const {proof, ...unsigned} = bundle.credential;
     return {
       verified: true, alg: protectedHeader.alg, kid: protectedHeader.kid, headers: Object.keys(protectedHeader).sort(),
-      jti, nbf, exp: exp ?? null, sameCredential: canonicalJSON(vcPayload) === canonicalJSON(unsigned)
+      jti, nbf, exp: exp ?? null, sub: sub ?? null, sameCredential: canonicalJSON(vcPayload) === canonicalJSON(unsigned)
     };
   } catch(e) {
     return {verified: false, error: e.message};

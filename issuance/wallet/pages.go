@@ -1,0 +1,138 @@
+package wallet
+
+// The recipient's pages: the wallet link page (QR code and links) that the
+// email leads to, and the "email me a wallet link" action of the
+// credential page.
+
+import (
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+	"rsc.io/qr"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	"github.com/laurel-edu/laurel/internal/web"
+	"github.com/laurel-edu/laurel/issuance"
+)
+
+// Register mounts the wallet routes: the protocol endpoints (JSON, called
+// by wallets, no session), the recipient's pages and the credential page's
+// request for a wallet link.
+func (s *Service) Register(r gin.IRoutes, rd *web.Renderer) {
+	r.GET("/.well-known/openid-credential-issuer", protocol(s.issuerMetadata))
+	r.GET("/.well-known/oauth-authorization-server", protocol(s.authServerMetadata))
+	r.GET("/wallet/offers/:token", protocol(s.offerJSON))
+	r.POST("/wallet/token", protocol(s.token))
+	r.POST("/wallet/nonce", protocol(s.nonce))
+	r.POST("/wallet/credential", protocol(s.credential))
+	r.POST("/wallet/lcw/:token", web.API(s.lcwDirect))
+	r.POST("/wallet/exchanges/:token", web.API(s.exchange))
+	r.GET("/wallet/claim/:token", rd.Page(s.page(rd)))
+	r.GET("/wallet/claim/:token/qr.png", rd.Page(s.qrPNG))
+	r.POST("/c/:id/wallet-link", rd.Page(s.sendLink))
+}
+
+// pageView is what the wallet link page shows.
+type pageView struct {
+	Issuer     string
+	Credential issuance.Credential
+	Group      issuance.Group
+	// OfferLink is openid-credential-offer://…, which html/template would
+	// otherwise refuse as an unknown scheme; Laurel builds it.
+	OfferLink template.URL
+	QRURL     string
+	LCWLink   string // "" when the offer needs a transaction code
+	TxCode    bool
+	ExpiresAt time.Time
+	UsesLeft  int
+}
+
+// page is the wallet link page of a live offer.
+func (s *Service) page(rd *web.Renderer) web.HandlerFunc {
+	return func(c *gin.Context) error {
+		ctx := c.Request.Context()
+		token := c.Param("token")
+		o, err := s.liveOffer(ctx, s.DB, token, false)
+		if err != nil {
+			return err
+		}
+		cr, err := s.Core.Credential(ctx, o.CredentialID)
+		if err != nil {
+			return err
+		}
+		g, err := s.Core.Group(ctx, cr.GroupID)
+		if err != nil {
+			return err
+		}
+		iss, err := s.Signing.Identity(ctx)
+		if err != nil {
+			return err
+		}
+		v := pageView{Issuer: iss.Name, Credential: cr, Group: g, OfferLink: template.URL(s.OfferLink(token)),
+			QRURL: "/wallet/claim/" + token + "/qr.png", TxCode: o.TxCodeHash != nil, ExpiresAt: o.ExpiresAt, UsesLeft: o.UsesLeft}
+		if !v.TxCode {
+			v.LCWLink = s.LCWLink(token, o.Challenge)
+		}
+		c.Header("Cache-Control", "no-store")
+		c.Header("Referrer-Policy", "no-referrer")
+		return rd.Render(c, http.StatusOK, "wallet_claim.html", v)
+	}
+}
+
+// LCWLink is the Learner Credential Wallet's universal link for a direct
+// request of the offer whose secret is token.
+func (s *Service) LCWLink(token, challenge string) string {
+	q := url.Values{"issuer": {s.Issuer()}, "vc_request_url": {s.Issuer() + "/wallet/lcw/" + token},
+		"challenge": {challenge}, "auth_type": {"bearer"}}
+	return "https://lcw.app/request.html?" + q.Encode()
+}
+
+// qrPNG is the QR code of a live offer's link.
+func (s *Service) qrPNG(c *gin.Context) error {
+	token := c.Param("token")
+	if _, err := s.liveOffer(c.Request.Context(), s.DB, token, false); err != nil {
+		return err
+	}
+	code, err := qr.Encode(s.OfferLink(token), qr.M)
+	if err != nil {
+		return fmt.Errorf("wallet offer QR code: %w", err)
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Data(http.StatusOK, "image/png", code.PNG())
+	return nil
+}
+
+// linkInterval is how often the credential page may email a wallet link
+// for one credential.
+const linkInterval = 10 * time.Minute
+
+// sendLink emails a fresh offer to the credential's recipient: only the
+// address on the credential receives it, so asking from the public page
+// gives nobody else the offer.
+func (s *Service) sendLink(c *gin.Context) error {
+	ctx := c.Request.Context()
+	id := c.Param("id")
+	if !issuance.ValidID(id) {
+		return apperr.Errorf(apperr.NotFound, "Credential %q does not exist.", id)
+	}
+	ok, err := s.Redis.SetNX(ctx, "wallet:link:"+id, "1", linkInterval).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("wallet link rate limit: %w", err)
+	}
+	if !ok {
+		return apperr.Errorf(apperr.RateLimited, "A wallet link was emailed for this credential a few minutes ago. Check the recipient's inbox, or try again in ten minutes.")
+	}
+	if _, err := s.CreateOffer(ctx, "system", id, true); err != nil {
+		s.Redis.Del(ctx, "wallet:link:"+id)
+		return err
+	}
+	c.Set(web.FlashKey, "")
+	c.Redirect(http.StatusSeeOther, "/c/"+id+"?wallet=sent")
+	return nil
+}
