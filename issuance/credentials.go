@@ -454,36 +454,10 @@ func (s *Service) AmendCredential(ctx context.Context, actor, id string, a Amend
 		if err != nil {
 			return err
 		}
-		item := NewCredential{Recipient: old.Recipient, IssuedOn: old.IssuedOn.Format(DateLayout), Attributes: old.Attributes, EvidenceURL: old.EvidenceURL}
-		if old.ExpiresOn != nil {
-			item.ExpiresOn = old.ExpiresOn.Format(DateLayout)
-		}
-		if a.Name != nil {
-			item.Recipient.Name = *a.Name
-		}
-		if a.Email != nil {
-			item.Recipient.Email = *a.Email
-		}
-		if a.IssuedOn != nil {
-			item.IssuedOn = *a.IssuedOn
-			if a.ExpiresOn == nil && g.ValidityMonths != nil {
-				item.ExpiresOn = "" // re-derive from the new issue date
-			}
-		}
-		if a.ExpiresOn != nil {
-			item.ExpiresOn = *a.ExpiresOn
-		}
-		if a.Attributes != nil {
-			item.Attributes = a.Attributes
-		}
-		ps, fe := prepare(g, []NewCredential{item}, s.Time())
+		p, fe := amended(g, old, a, s.Time())
 		if len(fe) > 0 {
-			for i := range fe {
-				fe[i].Index = -1
-			}
 			return apperr.Fields("The credential has problems; nothing was changed.", fe)
 		}
-		p := ps[0]
 		attrs, _ := json.Marshal(p.attrs)
 		now := s.Time()
 		const q = `UPDATE credentials SET recipient_name = $2, recipient_email = $3, recipient_key = NULLIF($4, ''),

@@ -29,6 +29,7 @@ import (
 	"github.com/laurel-edu/laurel/issuance/public"
 	"github.com/laurel-edu/laurel/issuance/signing"
 	"github.com/laurel-edu/laurel/issuance/staff"
+	"github.com/laurel-edu/laurel/issuance/updates"
 	"github.com/laurel-edu/laurel/issuance/wallet"
 )
 
@@ -40,6 +41,7 @@ type features struct {
 	Signing  *signing.Service
 	Delivery *delivery.Service
 	Imports  *imports.Service
+	Updates  *updates.Service
 	Public   *public.Service
 	Staff    *staff.Service
 	LTI      *lti.Tool
@@ -53,7 +55,7 @@ type features struct {
 // build constructs every feature's service and parses the templates, so a
 // broken template stops start-up.
 func (a *App) build(ctx context.Context) error {
-	pages := append([]fs.FS{auth.Templates, accounts.Templates, staff.Templates, imports.Templates,
+	pages := append([]fs.FS{auth.Templates, accounts.Templates, staff.Templates, imports.Templates, updates.Templates,
 		delivery.Templates, public.Templates, wallet.Templates, lti.Templates, ltiadmin.Templates, course.Templates, canvas.Templates, people.Templates}, a.opts.Templates...)
 	rd, err := web.NewRenderer(nil, pages...)
 	if err != nil {
@@ -67,6 +69,7 @@ func (a *App) build(ctx context.Context) error {
 	a.Signing = signing.New(a.Issuance, a.Config.Keys)
 	a.Delivery = delivery.New(a.Issuance, a.Signing)
 	a.Imports = imports.New(a.Issuance)
+	a.Updates = updates.New(a.Issuance)
 	a.Public = public.New(a.Issuance, a.Signing)
 	a.Staff = staff.New(a.Issuance, a.Public, a.Delivery)
 	a.Wallet = wallet.New(a.Issuance, a.Signing, a.Redis, a.Config.Keys)
@@ -148,6 +151,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	staffr := r.Group("/", auth.RequireStaff(rd))
 	a.Staff.Register(staffr, rd)
 	a.Imports.RegisterUI(staffr, rd)
+	a.Updates.RegisterUI(staffr, rd)
 	a.Delivery.RegisterUI(staffr, rd)
 	a.Accounts.RegisterStaff(staffr, rd, a.Auth)
 	ltiadmin.New(a.LTI, a.Log).Register(staffr, rd)

@@ -146,26 +146,30 @@ func TestEveryPageSpeaksPlainly(t *testing.T) {
 	scan("LMS launch (teacher)", teacherPage)
 	scan("LMS launch (student)", studentPage)
 
+	// An update by spreadsheet with a change and a problem, in its preview.
+	updateID := mustUpload(t, owner, "/credentials/updates", "update.csv",
+		"Credential ID,Recipient Name,Issue Date\n"+ada.ID+",Ada King,2026-11-21\nnosuchcredential,Nobody,2026-11-21\n")
 	// The page each route with parameters is scanned at.
 	gp, imp := fmt.Sprintf("/groups/%d", g.ID), fmt.Sprintf("/groups/%d/imports/%s", g.ID, importID)
 	params := map[string]string{
-		"/groups/:id":                 gp,
-		"/groups/:id/edit":            gp + "/edit",
-		"/groups/:id/unpublished":     gp + "/unpublished",
-		"/groups/:id/published":       gp + "/published",
-		"/groups/:id/credentials/new": gp + "/credentials/new",
-		"/groups/:id/imports":         gp + "/imports",
-		"/groups/:id/imports/:import": imp,
-		"/imports/:import":            "/imports/" + multiID,
-		"/credentials/:id":            "/credentials/" + ada.ID,
-		"/credentials/:id/delete":     "/credentials/" + grace.ID + "/delete",
-		"/credentials/:id/preview":    "/credentials/" + ada.ID + "/preview",
-		"/designs/:id/edit":           fmt.Sprintf("/designs/%d/edit", g.DesignID),
-		"/admin/users/:id":            fmt.Sprintf("/admin/users/%d", team.ID),
-		"/admin/platforms/:id":        fmt.Sprintf("/admin/platforms/%d", plat.ID),
-		"/admin/platforms/:id/edit":   fmt.Sprintf("/admin/platforms/%d/edit", plat.ID),
-		"/c/:id":                      "/c/" + ada.ID,
-		"/lti/app/credentials/:id":    "/lti/app/credentials/" + emmy.ID,
+		"/groups/:id":                  gp,
+		"/groups/:id/edit":             gp + "/edit",
+		"/groups/:id/unpublished":      gp + "/unpublished",
+		"/groups/:id/published":        gp + "/published",
+		"/groups/:id/credentials/new":  gp + "/credentials/new",
+		"/groups/:id/imports":          gp + "/imports",
+		"/groups/:id/imports/:import":  imp,
+		"/imports/:import":             "/imports/" + multiID,
+		"/credentials/updates/:update": "/credentials/updates/" + updateID,
+		"/credentials/:id":             "/credentials/" + ada.ID,
+		"/credentials/:id/delete":      "/credentials/" + grace.ID + "/delete",
+		"/credentials/:id/preview":     "/credentials/" + ada.ID + "/preview",
+		"/designs/:id/edit":            fmt.Sprintf("/designs/%d/edit", g.DesignID),
+		"/admin/users/:id":             fmt.Sprintf("/admin/users/%d", team.ID),
+		"/admin/platforms/:id":         fmt.Sprintf("/admin/platforms/%d", plat.ID),
+		"/admin/platforms/:id/edit":    fmt.Sprintf("/admin/platforms/%d/edit", plat.ID),
+		"/c/:id":                       "/c/" + ada.ID,
+		"/lti/app/credentials/:id":     "/lti/app/credentials/" + emmy.ID,
 	}
 	// Routes that are not pages people read (files, machine documents,
 	// redirects into flows tested elsewhere).

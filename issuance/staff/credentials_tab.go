@@ -15,6 +15,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/updates"
 )
 
 // credentialsTabPage is /credentials: every credential the user may see,
@@ -39,6 +40,9 @@ type credentialsTabPage struct {
 	FirstURL    string
 	// CSVURL and XLSXURL export what the filter selects.
 	CSVURL, XLSXURL string
+	// UpdateXLSXURL and UpdateCSVURL download the same for an update by
+	// spreadsheet (for those who may amend: CanBulk).
+	UpdateXLSXURL, UpdateCSVURL string
 	// CanBulk shows the checkboxes and bulk actions (not to viewers);
 	// FilterQuery is the filter the bulk form carries, Here this page.
 	CanBulk           bool
@@ -185,6 +189,10 @@ func (u *ui) credentialsTab(c *gin.Context) error {
 	page.CSVURL = "/credentials/export?" + exp.Encode()
 	exp.Set("format", "xlsx")
 	page.XLSXURL = "/credentials/export?" + exp.Encode()
+	exp.Set("for", "update")
+	page.UpdateXLSXURL = "/credentials/export?" + exp.Encode()
+	exp.Set("format", "csv")
+	page.UpdateCSVURL = "/credentials/export?" + exp.Encode()
 	return u.rd.Render(c, http.StatusOK, "staff_credentials_tab.html", page)
 }
 
@@ -263,21 +271,36 @@ func (u *ui) credentialsExport(c *gin.Context) error {
 	for _, g := range groups {
 		names[g.ID] = g.Name
 	}
+	// "Download for update": the credential ID and the columns an update
+	// by spreadsheet reads back (issuance/updates).
+	forUpdate := c.Query("for") == "update"
+	header, rowOf := exportHeader, func(cr issuance.Credential) []exportCell { return exportRow(cr, names[cr.GroupID]) }
+	if forUpdate {
+		if !p.Can(auth.PublishCredentials) {
+			return apperr.Errorf(apperr.Forbidden, "Updating credentials needs the permission to amend them.")
+		}
+		if header, rowOf, err = u.updateColumns(c, opt, groups); err != nil {
+			return err
+		}
+	}
 	w, err := newExportWriter(format, bufio.NewWriterSize(c.Writer, 64<<10))
 	if err != nil {
 		return err
 	}
 	defer w.release()
 	name := "credentials " + u.s.now().UTC().Format("2006-01-02") + "." + format
+	if forUpdate {
+		name = "credentials for update " + u.s.now().UTC().Format("2006-01-02") + "." + format
+	}
 	c.Header("Content-Type", w.contentType())
 	c.Header("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 	c.Header("X-Content-Type-Options", "nosniff")
 	c.Header("Cache-Control", "no-store")
 	c.Status(http.StatusOK)
-	err = w.header(exportHeader)
+	err = w.header(header)
 	if err == nil {
 		err = u.s.Core.EachCredentialAcross(ctx, opt, func(cr issuance.Credential) error {
-			return w.row(exportRow(cr, names[cr.GroupID]))
+			return w.row(rowOf(cr))
 		})
 	}
 	if err == nil {
@@ -293,6 +316,38 @@ func (u *ui) credentialsExport(c *gin.Context) error {
 		c.Abort()
 	}
 	return nil
+}
+
+// updateColumns are the columns of a download for update of what opt
+// selects, and each credential's row.
+func (u *ui) updateColumns(c *gin.Context, opt issuance.AcrossOptions, names []issuance.GroupName) ([]string, func(issuance.Credential) []exportCell, error) {
+	gs := map[int64]issuance.Group{}
+	var list []issuance.Group
+	for _, n := range names {
+		if opt.GroupID != 0 && n.ID != opt.GroupID {
+			continue
+		}
+		g, err := u.s.Core.Group(c.Request.Context(), n.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		gs[g.ID] = g
+		list = append(list, g)
+	}
+	cols := updates.Columns(list)
+	return cols, func(cr issuance.Credential) []exportCell {
+		g := gs[cr.GroupID]
+		cells := updates.Cells(cr, g, g.Name, cols)
+		out := make([]exportCell, len(cells))
+		for i, x := range cells {
+			if x.Date {
+				out[i] = exportCell{date: true, dateOf: x.Text}
+			} else {
+				out[i] = exportCell{text: x.Text}
+			}
+		}
+		return out
+	}, nil
 }
 
 // exportHeader names the export's columns.

@@ -29,6 +29,7 @@ import (
 	"github.com/laurel-edu/laurel/issuance/public"
 	"github.com/laurel-edu/laurel/issuance/signing"
 	"github.com/laurel-edu/laurel/issuance/staff"
+	"github.com/laurel-edu/laurel/issuance/updates"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
@@ -81,7 +82,7 @@ func mustEnv(t testing.TB) *env {
 	svc := issuance.New(d, "http://laurel.test")
 	svc.Actors = acc
 	svc.Limits = acc
-	rd, err := web.NewRenderer(nil, auth.Templates, staff.Templates, imports.Templates, delivery.Templates,
+	rd, err := web.NewRenderer(nil, auth.Templates, staff.Templates, imports.Templates, updates.Templates, delivery.Templates,
 		public.Templates)
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +98,7 @@ func mustEnv(t testing.TB) *env {
 	staffr := r.Group("/", auth.RequireStaff(rd))
 	staff.New(svc, pub, dlv).Register(staffr, rd)
 	imports.New(svc).RegisterUI(staffr, rd)
+	updates.New(svc).RegisterUI(staffr, rd)
 	dlv.RegisterUI(staffr, rd)
 	e := &env{t: t, db: d, svc: svc, auth: a, accts: acc}
 	e.srv = httptest.NewServer(e.timed(web.SecurityHeaders("", auth.CSRF(a.Sessions.LoadAndSave(r)))))
