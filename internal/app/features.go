@@ -144,6 +144,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	a.Course.RegisterAPI(apiv1)
 	a.Canvas.RegisterAPI(apiv1, a.Course)
 	a.People.RegisterAPI(apiv1)
+	a.Wallet.RegisterAPI(apiv1)
 
 	staffr := r.Group("/", auth.RequireStaff(rd))
 	a.Staff.Register(staffr, rd)
@@ -153,6 +154,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	ltiadmin.New(a.LTI, a.Log).Register(staffr, rd)
 	a.Canvas.RegisterAdmin(staffr, rd)
 	a.People.RegisterUI(staffr, rd)
+	a.Wallet.RegisterStaff(staffr, rd)
 
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/groups") })
 	r.NoRoute(rd.Page(func(c *gin.Context) error {
