@@ -116,3 +116,59 @@ func TestWalletClaimSeenByStaff(t *testing.T) {
 		t.Fatalf("API settings: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestPublishEmailWalletLink: the credential email links a page that makes
+// a fresh offer for whoever holds the email; a group that asks for a
+// transaction code gets it emailed separately.
+func TestPublishEmailWalletLink(t *testing.T) {
+	app := mustRun(t)
+	ctx := context.Background()
+	g, grace := seedOwnerAndCredential(t, app)
+	if err := app.Wallet.SetSettings(ctx, "test", g.ID, wallet.GroupSettings{Uses: 1, TxCode: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Issuance.Publish(ctx, "test", issuance.Selection{IDs: []string{grace.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := app.Mail.WaitFor(1, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(msgs[0].Text, app.URL+"/c/"+grace.ID+"/wallet?k=")
+	if i < 0 || !strings.Contains(msgs[0].HTML, "/c/"+grace.ID+"/wallet?k=") {
+		t.Fatalf("the credential email has no wallet link:\n%s", msgs[0].Text)
+	}
+	link := strings.Fields(msgs[0].Text[i:])[0]
+	path := strings.TrimPrefix(link, app.URL)
+	c := newClient(t, app.URL)
+	if resp, body := c.do("GET", path, "", ""); resp.StatusCode != http.StatusOK || !strings.Contains(body, `id="wallet-start"`) {
+		t.Fatalf("wallet start page: %d %s", resp.StatusCode, body)
+	}
+	key := path[strings.Index(path, "k=")+2:]
+	if resp, _ := c.form("/c/"+grace.ID+"/wallet", url.Values{"k": {key[:len(key)-1] + "A"}}); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("a wrong key: %d, want 404", resp.StatusCode)
+	}
+	resp, _ := c.form("/c/"+grace.ID+"/wallet", url.Values{"k": {key}})
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/wallet/claim/") {
+		t.Fatalf("make an offer: %d %s", resp.StatusCode, loc)
+	}
+	if resp, body := c.do("GET", loc, "", ""); resp.StatusCode != http.StatusOK || !strings.Contains(body, `id="wallet-qr"`) || !strings.Contains(body, `id="wallet-txcode"`) {
+		t.Fatalf("claim page: %d %s", resp.StatusCode, body)
+	}
+	msgs, err = app.Mail.WaitFor(2, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(msgs[1].Subject, "Your wallet code") || strings.Contains(msgs[1].Text, "/wallet/claim/") {
+		t.Fatalf("second email: %s\n%s", msgs[1].Subject, msgs[1].Text)
+	}
+	// A changed address ends the old links.
+	email := "grace.hopper@alumni.example.org"
+	if _, err := app.Issuance.AmendCredential(ctx, "test", grace.ID, issuance.Amendment{Email: &email}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := c.do("GET", path, "", ""); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("old address's link after the change: %d", resp.StatusCode)
+	}
+}

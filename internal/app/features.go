@@ -74,6 +74,9 @@ func (a *App) build(ctx context.Context) error {
 	// sign and keep its nonces.
 	a.Public.Wallets = a.Redis != nil && a.Config.Keys != nil
 	a.Staff.Wallets = a.Wallet
+	if a.Public.Wallets {
+		a.Delivery.WalletLink = a.Wallet.EmailLink
+	}
 	a.Accounts = accounts.New(a.DB, a.Config.Keys)
 	a.Accounts.GroupOptions = a.groupOptions
 	a.Accounts.OrganisationName = orgSettings{a.Issuance}.OrganisationName

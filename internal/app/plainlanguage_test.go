@@ -177,6 +177,7 @@ func TestEveryPageSpeaksPlainly(t *testing.T) {
 		"/wallet/claim/:token":        "/wallet/claim/" + offer.Token,
 		"/wallet/claim/:token/qr.png": "/wallet/claim/" + offer.Token + "/qr.png",
 		"/wallet/offers/:token":       "/wallet/offers/" + offer.Token,
+		"/c/:id/wallet":               strings.TrimPrefix(app.Wallet.EmailLink(ada.ID, "ada@uni.example.edu"), app.URL),
 	}
 	// Routes that are not pages people read (files, machine documents,
 	// redirects into flows tested elsewhere).
