@@ -109,7 +109,8 @@ test-deps: dev-deps
 deps: test-deps
 
 # Node packages the tests use as independent implementations, pinned by their
-# package-lock.json: the Open Badges verifier and axe-core (accessibility).
+# package-lock.json: the Open Badges verifier, axe-core (accessibility) and the
+# wallet clients (OpenID4VCI, the Learner Credential Wallet's exchange).
 # Installed once, then offline; reinstalled only when a lock file changes.
 NPM_DIRS := issuance/openbadges/testdata/verify internal/browsertest/axe issuance/wallet/testdata/wallets
 npm-deps: test-deps

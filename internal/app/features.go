@@ -77,6 +77,9 @@ func (a *App) build(ctx context.Context) error {
 	// sign and keep its nonces.
 	a.Public.Wallets = a.Redis != nil && a.Config.Keys != nil
 	a.Staff.Wallets = a.Wallet
+	if a.Public.Wallets {
+		a.Delivery.WalletLink = a.Wallet.EmailLink
+	}
 	a.Accounts = accounts.New(a.DB, a.Config.Keys)
 	a.Accounts.GroupOptions = a.groupOptions
 	a.Accounts.OrganisationName = orgSettings{a.Issuance}.OrganisationName
@@ -147,6 +150,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	a.Course.RegisterAPI(apiv1)
 	a.Canvas.RegisterAPI(apiv1, a.Course)
 	a.People.RegisterAPI(apiv1)
+	a.Wallet.RegisterAPI(apiv1)
 
 	staffr := r.Group("/", auth.RequireStaff(rd))
 	a.Staff.Register(staffr, rd)
@@ -157,6 +161,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	ltiadmin.New(a.LTI, a.Log).Register(staffr, rd)
 	a.Canvas.RegisterAdmin(staffr, rd)
 	a.People.RegisterUI(staffr, rd)
+	a.Wallet.RegisterStaff(staffr, rd)
 
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/groups") })
 	r.NoRoute(rd.Page(func(c *gin.Context) error {

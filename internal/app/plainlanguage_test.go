@@ -134,6 +134,13 @@ func TestEveryPageSpeaksPlainly(t *testing.T) {
 		CanvasCourseID: &crs.ID, CompletionRule: &rule}); err != nil {
 		t.Fatal(err)
 	}
+	// Ada's credential claimed into a wallet (the staff page says so), and
+	// a live wallet link for its page.
+	claimIntoWallet(t, app, ada.ID)
+	offer, err := app.Wallet.CreateOffer(ctx, "test", ada.ID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
 	teacherPage, teacherTok := launch(t, sim, teacher.ID, crs.ID)
 	studentPage, _ := launch(t, sim, student.ID, crs.ID)
 
@@ -170,6 +177,9 @@ func TestEveryPageSpeaksPlainly(t *testing.T) {
 		"/admin/platforms/:id/edit":    fmt.Sprintf("/admin/platforms/%d/edit", plat.ID),
 		"/c/:id":                       "/c/" + ada.ID,
 		"/lti/app/credentials/:id":     "/lti/app/credentials/" + emmy.ID,
+		"/wallet/claim/:token":         "/wallet/claim/" + offer.Token,
+		"/wallet/claim/:token/qr.png":  "/wallet/claim/" + offer.Token + "/qr.png",
+		"/wallet/offers/:token":        "/wallet/offers/" + offer.Token,
 	}
 	// Routes that are not pages people read (files, machine documents,
 	// redirects into flows tested elsewhere).
@@ -212,7 +222,7 @@ func TestEveryPageSpeaksPlainly(t *testing.T) {
 		scan("GET "+r.Path, body)
 	}
 	// Published and revoked lists and a revoked credential read the same way.
-	for _, p := range []string{fmt.Sprintf("/groups/%d/published?state=revoked", g.ID), "/credentials/" + emmy.ID, "/c/" + emmy.ID, "/lti/app/credentials/" + emmy.ID + "?ltik=" + url.QueryEscape(teacherTok),
+	for _, p := range []string{fmt.Sprintf("/groups/%d/published?state=revoked", g.ID), "/credentials/" + emmy.ID, "/c/" + emmy.ID, "/c/" + ada.ID + "?wallet=sent", "/lti/app/credentials/" + emmy.ID + "?ltik=" + url.QueryEscape(teacherTok),
 		"/lti/app/credentials?state=published&ltik=" + url.QueryEscape(teacherTok), "/admin/events?state=processed"} {
 		_, body := owner.do("GET", p, "", "")
 		scan("GET "+p, body)

@@ -32,6 +32,9 @@ type Signer interface {
 type Service struct {
 	Core   *issuance.Service
 	Signer Signer // nil: nothing is signed before sending, no badge link
+	// WalletLink is the link a credential email offers to add the
+	// credential to a digital wallet (issuance/wallet); nil: none.
+	WalletLink func(credentialID, email string) string
 }
 
 // New returns the delivery service over core, signing through signer.

@@ -42,6 +42,8 @@ type emailData struct {
 	Paragraphs                                                          [][][]emailSegment
 	// Download links the certificate PDF or the baked badge (never attached).
 	Download issuance.Link
+	// Wallet links the page that adds the credential to a wallet app.
+	Wallet issuance.Link
 	// LogoURL is the organisation's logo on the public logo route, "" when
 	// it has none or the site is not served over https (mail clients load
 	// remote images over https only).
@@ -85,7 +87,15 @@ func (s *Service) CredentialEmail(c issuance.Credential, g issuance.Group, d iss
 	for _, v := range c.VisibleValues(g, issuance.AudienceRecipient) {
 		fields = append(fields, emailField{Label: v.Label, Value: v.Display()})
 	}
-	return renderEmail(o, vals, d.PrimaryColor, download, fields, to, reason)
+	return renderEmail(o, vals, d.PrimaryColor, download, fields, to, reason, s.walletLink(c))
+}
+
+// walletLink is the email's wallet link for c ("" URL when none).
+func (s *Service) walletLink(c issuance.Credential) issuance.Link {
+	if s.WalletLink == nil || c.State != issuance.Published {
+		return issuance.Link{}
+	}
+	return issuance.Link{Label: "Add it to a digital wallet app on your phone", URL: s.WalletLink(c.ID, c.Recipient.Email)}
 }
 
 // PreviewEmail renders o's publish email for an example recipient, so an
@@ -96,12 +106,12 @@ func (s *Service) PreviewEmail(o issuance.Organisation) (mail.Message, error) {
 		"course_name": "DS 101: Introduction to Data Science", "issued_on": locale.New(o.Language, o.TimeZone).DayOf(s.now()),
 		"issuer_name": o.Name, "credential_url": s.Core.CredentialURL("example0credential0id"), "credential_id": "example0credential0id",
 	}
-	return renderEmail(o, vals, "", issuance.Link{}, nil, "ada.lovelace@example.edu", "publish")
+	return renderEmail(o, vals, "", issuance.Link{}, nil, "ada.lovelace@example.edu", "publish", issuance.Link{})
 }
 
-func renderEmail(o issuance.Organisation, vals map[string]string, color string, download issuance.Link, fields []emailField, to, reason string) (mail.Message, error) {
+func renderEmail(o issuance.Organisation, vals map[string]string, color string, download issuance.Link, fields []emailField, to, reason string, wallet issuance.Link) (mail.Message, error) {
 	data := emailData{To: to, Achievement: vals["credential_name"], CourseName: vals["course_name"], URL: vals["credential_url"],
-		CredentialID: vals["credential_id"], Issuer: o.Name, Color: color, Lang: o.Language, Download: download, Fields: fields}
+		CredentialID: vals["credential_id"], Issuer: o.Name, Color: color, Lang: o.Language, Download: download, Fields: fields, Wallet: wallet}
 	if strings.HasPrefix(o.LogoURL, "https://") {
 		data.LogoURL = o.LogoURL
 	}

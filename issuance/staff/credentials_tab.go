@@ -153,6 +153,28 @@ func (u *ui) credentialsTab(c *gin.Context) error {
 		}
 		page.SortURL[col] = "/credentials" + query(v)
 	}
+	if len(fe) == 0 && u.s.Wallets != nil && strings.HasPrefix(f.Q, "did:") {
+		// A wallet's DID: the credentials claimed into it, in the
+		// principal's groups (the other filters do not apply).
+		ids, err := u.s.Wallets.CredentialsOfHolder(ctx, f.Q)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			cr, err := u.s.Core.Credential(ctx, id)
+			if apperr.Is(err, apperr.NotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if p.CanGroup(auth.ViewCredentials, cr.GroupID) {
+				page.Items = append(page.Items, tabRow{Credential: cr, Group: page.GroupName[cr.GroupID], State: stateLabel(cr.State)})
+			}
+		}
+		page.Matches = len(page.Items)
+		return u.rd.Render(c, http.StatusOK, "staff_credentials_tab.html", page)
+	}
 	if len(fe) == 0 {
 		pg := newPager(c, "/credentials", base)
 		items, next, err := u.s.Core.CredentialsAcross(ctx, opt)

@@ -48,6 +48,9 @@ type Service struct {
 type WalletClaims interface {
 	// ClaimLines are a credential's claims as sentences, oldest first.
 	ClaimLines(ctx context.Context, id string) ([]string, error)
+	// CredentialsOfHolder are the ids of the credentials claimed by a
+	// holder DID (the Credentials tab's search by DID).
+	CredentialsOfHolder(ctx context.Context, did string) ([]string, error)
 }
 
 // New returns the staff pages over core, previewing through pub and dlv.

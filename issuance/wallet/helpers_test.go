@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -36,9 +37,15 @@ type env struct {
 	Wallet  *wallet.Service
 	URL     string
 	Cred    issuance.Credential
+	Creds   []issuance.Credential
 }
 
-func mustEnv(t *testing.T, mod func(*issuance.Group)) *env {
+func mustEnv(t testing.TB, mod func(*issuance.Group)) *env {
+	return mustEnvN(t, mod, 1)
+}
+
+// mustEnvN is mustEnv with n published credentials (Cred is the first).
+func mustEnvN(t testing.TB, mod func(*issuance.Group), n int) *env {
 	t.Helper()
 	s, d := issuancetest.MustService(t)
 	h := &handler{}
@@ -60,11 +67,19 @@ func mustEnv(t *testing.T, mod func(*issuance.Group)) *env {
 	pub.Register(r, rd)
 	h.h = r
 	g := issuancetest.MustGroup(t, s, mod)
-	cs := issuancetest.MustCreate(t, s, g.ID, issuancetest.Item("Ada Lovelace", "ada@example.edu"))
-	if _, err := s.Publish(context.Background(), issuancetest.Actor, issuance.Selection{IDs: []string{cs[0].ID}}); err != nil {
+	items := []issuance.NewCredential{issuancetest.Item("Ada Lovelace", "ada@example.edu")}
+	for i := 1; i < n; i++ {
+		items = append(items, issuancetest.Item(fmt.Sprintf("Recipient %d", i), fmt.Sprintf("r%d@example.edu", i)))
+	}
+	cs := issuancetest.MustCreate(t, s, g.ID, items...)
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+	}
+	if _, err := s.Publish(context.Background(), issuancetest.Actor, issuance.Selection{IDs: ids}); err != nil {
 		t.Fatal(err)
 	}
-	return &env{Core: s, DB: d, Signing: sg, Wallet: w, URL: srv.URL, Cred: cs[0]}
+	return &env{Core: s, DB: d, Signing: sg, Wallet: w, URL: srv.URL, Cred: cs[0], Creds: cs}
 }
 
 type handler struct{ h http.Handler }
@@ -77,7 +92,7 @@ type holder struct {
 	DID  string
 }
 
-func newHolder(t *testing.T) holder {
+func newHolder(t testing.TB) holder {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -87,7 +102,7 @@ func newHolder(t *testing.T) holder {
 }
 
 // proof is a jwt proof of possession by h for aud and nonce, issued at iat.
-func (h holder) proof(t *testing.T, aud, nonce string, iat time.Time) string {
+func (h holder) proof(t testing.TB, aud, nonce string, iat time.Time) string {
 	t.Helper()
 	mb := strings.TrimPrefix(h.DID, "did:key:")
 	hdr, _ := json.Marshal(map[string]string{"alg": "EdDSA", "typ": "openid4vci-proof+jwt", "kid": h.DID + "#" + mb})

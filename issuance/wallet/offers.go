@@ -106,15 +106,28 @@ type emailPayload struct {
 // sealed in the row until it is sent). A missing or unpublished credential
 // is NotFound, a revoked one Gone.
 func (s *Service) CreateOffer(ctx context.Context, actor, id string, mail bool) (Offer, error) {
-	offers, err := s.createOffers(ctx, actor, []string{id}, mail)
+	mode := mailNothing
+	if mail {
+		mode = mailAll
+	}
+	offers, err := s.createOffers(ctx, actor, []string{id}, mode)
 	if err != nil {
 		return Offer{}, err
 	}
 	return offers[0], nil
 }
 
+// mailMode is what an offer's email carries.
+type mailMode int
+
+const (
+	mailNothing mailMode = iota // no email (the caller shows the offer)
+	mailAll                     // the link, and the code separately
+	mailCode                    // the code only (the recipient is on the page)
+)
+
 // createOffers makes one offer of each of ids (all published).
-func (s *Service) createOffers(ctx context.Context, actor string, ids []string, mail bool) ([]Offer, error) {
+func (s *Service) createOffers(ctx context.Context, actor string, ids []string, mode mailMode) ([]Offer, error) {
 	var out []Offer
 	var uses []int
 	now := s.now()
@@ -152,11 +165,16 @@ func (s *Service) createOffers(ctx context.Context, actor string, ids []string, 
 			if o.TxCode != "" {
 				txHash = hash(o.TxCode)
 			}
+			m := sealedMail{TxCode: o.TxCode}
+			if mode == mailAll {
+				m.Token = o.Token
+			}
+			mail := mode != mailNothing && (m.Token != "" || m.TxCode != "")
 			if mail {
 				if s.Keys == nil {
 					return apperr.Errorf(apperr.Unavailable, "Wallet links cannot be emailed: secret keys are not configured.")
 				}
-				b, _ := json.Marshal(sealedMail{Token: o.Token, TxCode: o.TxCode})
+				b, _ := json.Marshal(m)
 				sealed = s.Keys.Seal(b, "wallet-offer-mail")
 			}
 			const q = `INSERT INTO wallet_offers (credential_id, token_hash, code_hash, tx_code_hash, challenge, uses_left, mail_sealed, expires_at, created_at)

@@ -5,11 +5,14 @@ package wallet
 // credential page.
 
 import (
+	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -36,6 +39,8 @@ func (s *Service) Register(r gin.IRoutes, rd *web.Renderer) {
 	r.GET("/wallet/claim/:token", rd.Page(s.page(rd)))
 	r.GET("/wallet/claim/:token/qr.png", rd.Page(s.qrPNG))
 	r.POST("/c/:id/wallet-link", rd.Page(s.sendLink))
+	r.GET("/c/:id/wallet", rd.Page(s.emailStart(rd)))
+	r.POST("/c/:id/wallet", rd.Page(s.emailOffer))
 }
 
 // pageView is what the wallet link page shows.
@@ -134,5 +139,94 @@ func (s *Service) sendLink(c *gin.Context) error {
 	}
 	c.Set(web.FlashKey, "")
 	c.Redirect(http.StatusSeeOther, "/c/"+id+"?wallet=sent")
+	return nil
+}
+
+// EmailLink is the wallet link of credential id's emails to email: its
+// key is a MAC of both, so only the address the credential was sent to
+// holds it, and it stops working when staff change the address. Each use
+// makes a fresh offer. Without secret keys it is "".
+func (s *Service) EmailLink(id, email string) string {
+	if s.Keys == nil {
+		return ""
+	}
+	return s.Issuer() + "/c/" + id + "/wallet?k=" + s.emailKey(id, email)
+}
+
+func (s *Service) emailKey(id, email string) string {
+	mac := s.Keys.MAC([]byte("wallet-email-link:" + id + ":" + strings.ToLower(strings.TrimSpace(email))))
+	return base64.RawURLEncoding.EncodeToString(mac[:18])
+}
+
+// emailLinkCredential is the published credential an email link names,
+// once its key matches the credential's current address.
+func (s *Service) emailLinkCredential(c *gin.Context, key string) (issuance.Credential, error) {
+	id := c.Param("id")
+	notFound := apperr.Errorf(apperr.NotFound, "This wallet link is not valid any more. Ask for a new one on your credential's page.")
+	if !issuance.ValidID(id) || s.Keys == nil {
+		return issuance.Credential{}, notFound
+	}
+	cr, err := s.Core.Credential(c.Request.Context(), id)
+	if apperr.Is(err, apperr.NotFound) {
+		return issuance.Credential{}, notFound
+	}
+	if err != nil {
+		return issuance.Credential{}, err
+	}
+	if subtle.ConstantTimeCompare([]byte(key), []byte(s.emailKey(cr.ID, cr.Recipient.Email))) != 1 {
+		return issuance.Credential{}, notFound
+	}
+	if cr.State == issuance.Revoked {
+		return issuance.Credential{}, apperr.Errorf(apperr.Gone, "This credential has been revoked, so it cannot be added to a wallet.")
+	}
+	if cr.State != issuance.Published {
+		return issuance.Credential{}, notFound
+	}
+	return cr, nil
+}
+
+// startView is the page an email's wallet link opens.
+type startView struct {
+	Issuer     string
+	Credential issuance.Credential
+	Group      issuance.Group
+	Key        string
+}
+
+// emailStart is the page an email's wallet link opens: a button makes the
+// offer (a link scanner that only reads the page makes none).
+func (s *Service) emailStart(rd *web.Renderer) web.HandlerFunc {
+	return func(c *gin.Context) error {
+		key := c.Query("k")
+		cr, err := s.emailLinkCredential(c, key)
+		if err != nil {
+			return err
+		}
+		g, err := s.Core.Group(c.Request.Context(), cr.GroupID)
+		if err != nil {
+			return err
+		}
+		iss, err := s.Signing.Identity(c.Request.Context())
+		if err != nil {
+			return err
+		}
+		c.Header("Cache-Control", "no-store")
+		c.Header("Referrer-Policy", "no-referrer")
+		return rd.Render(c, http.StatusOK, "wallet_start.html", startView{Issuer: iss.Name, Credential: cr, Group: g, Key: key})
+	}
+}
+
+// emailOffer makes a fresh offer from an email's wallet link and shows it;
+// a transaction code, when the group asks for one, is emailed separately.
+func (s *Service) emailOffer(c *gin.Context) error {
+	cr, err := s.emailLinkCredential(c, c.PostForm("k"))
+	if err != nil {
+		return err
+	}
+	offers, err := s.createOffers(c.Request.Context(), "system", []string{cr.ID}, mailCode)
+	if err != nil {
+		return err
+	}
+	c.Redirect(http.StatusSeeOther, "/wallet/claim/"+offers[0].Token)
 	return nil
 }
