@@ -60,6 +60,7 @@ func (a *App) build(ctx context.Context) error {
 	a.Renderer = rd
 	a.Issuance = issuance.New(a.DB, a.Config.BaseURL)
 	a.Issuance.Log = a.Log
+	a.Issuance.Keys = a.Config.Keys // signs the recipients' renewal links
 	// Every page shows dates in the organisation's language and time zone.
 	rd.Locale = a.Issuance.Locale
 	a.Signing = signing.New(a.Issuance, a.Config.Keys)
@@ -68,6 +69,7 @@ func (a *App) build(ctx context.Context) error {
 	a.Public = public.New(a.Issuance, a.Signing)
 	a.Staff = staff.New(a.Issuance, a.Public, a.Delivery)
 	a.Accounts = accounts.New(a.DB, a.Config.Keys)
+	a.Delivery.Staff = a.Accounts // renewal requests are told to the group's staff
 	a.Accounts.GroupOptions = a.groupOptions
 	a.Accounts.OrganisationName = orgSettings{a.Issuance}.OrganisationName
 	// A limited team member's new group joins their limit (accounts' table).
@@ -177,6 +179,9 @@ func (a *App) RunWorkers(ctx context.Context) error {
 		return err
 	})
 	w.Handle(issuance.PublishJob, a.Issuance.HandlePublish())
+	w.Schedule(issuance.ReminderJob, issuance.ReminderInterval, a.Issuance.HandleReminders)
+	w.Handle(issuance.RenewalNoticeJob, a.Delivery.SendRenewalNotice(a.Mail, a.Config.MailFrom))
+	w.SetPolicy(issuance.RenewalNoticeJob, delivery.EmailRetry)
 	a.Imports.HandleImportJobs(w)
 	a.Canvas.HandleJobs(w)
 	return w.Run(ctx)

@@ -32,6 +32,9 @@ type Signer interface {
 type Service struct {
 	Core   *issuance.Service
 	Signer Signer // nil: nothing is signed before sending, no badge link
+	// Staff are told of renewal requests (nil: the organisation's contact
+	// address only).
+	Staff Staff
 }
 
 // New returns the delivery service over core, signing through signer.
