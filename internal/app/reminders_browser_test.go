@@ -48,7 +48,9 @@ func TestReminderSettingsInBrowser(t *testing.T) {
 		return resp.Status
 	}
 	text := func(sel string) string { t.Helper(); return browsertest.Text(t, b, sel) }
-	replace := func(sel, value string) chromedp.Action[chromedp.Void] { return chromedp.SetValue(chromedp.CSS(sel), value) }
+	replace := func(sel, value string) chromedp.Action[chromedp.Void] {
+		return chromedp.SetValue(chromedp.CSS(sel), value)
+	}
 	stored := func() string {
 		t.Helper()
 		var s string
