@@ -10,6 +10,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/internal/testenv"
@@ -251,6 +252,13 @@ func TestExpiryReminderReplansWhenTheDateIsAmended(t *testing.T) {
 	es, _ := s.Emails(ctx, c.ID)
 	if es[0].Reason != "reminder" || es[0].State != "failed" || !strings.Contains(es[0].LastError, "expiry date changed") {
 		t.Fatalf("the old date's reminder: %+v", es[0])
+	}
+	// It cannot be retried: the new date has its own reminders.
+	if err := s.RetryEmail(ctx, actor, es[0].ID); apperr.Code(err) != apperr.Conflict {
+		t.Fatalf("retry the old date's reminder: %v, want a conflict", err)
+	}
+	if ov, err := s.MailOverview(ctx, nil); err != nil || len(ov.Problems) != 1 || ov.Problems[0].Retryable {
+		t.Fatalf("mail overview: %+v, %v; want the old reminder, not retryable", ov.Problems, err)
 	}
 	setClock(clock, time.Date(2027, 5, 11, 9, 0, 0, 0, time.UTC)) // 30 days before 10 June
 	tick(t, d, w)
