@@ -15,7 +15,8 @@ func TestIssuanceRoomsTouchOnlyTheirTables(t *testing.T) {
 		dir string
 		own []string
 	}{
-		{".", []string{"designs", "groups", "credentials", "credential_emails", "publish_runs", "bulk_runs", "organisation", "credential_staging", "publish_schedules"}},
+		{".", []string{"designs", "groups", "credentials", "credential_emails", "publish_runs", "bulk_runs", "organisation", "credential_staging", "publish_schedules",
+			"reminder_settings", "credential_reminders", "renewal_requests"}},
 		{"imports", []string{"imports", "import_rows", "import_chunks", "import_mappings"}},
 		{"signing", []string{"credential_signatures", "credential_keys", "status_lists"}},
 		{"wallet", []string{"wallet_group_settings", "wallet_offers", "wallet_tokens", "wallet_claims"}},

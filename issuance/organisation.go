@@ -129,10 +129,14 @@ var placeholderRE = regexp.MustCompile(`\{([^{}\s]{1,60})\}`)
 
 // unknownPlaceholders lists the names in braces in text that are not
 // Placeholders, each once, in order.
-func unknownPlaceholders(text string) []string {
+func unknownPlaceholders(text string) []string { return unknownPlaceholdersIn(text, Placeholders) }
+
+// unknownPlaceholdersIn lists the names in braces in text that are not in
+// known, each once, in order.
+func unknownPlaceholdersIn(text string, known []Placeholder) []string {
 	var out []string
 	for _, m := range placeholderRE.FindAllStringSubmatch(text, -1) {
-		known := slices.ContainsFunc(Placeholders, func(p Placeholder) bool { return p.Name == m[1] })
+		known := slices.ContainsFunc(known, func(p Placeholder) bool { return p.Name == m[1] })
 		if !known && !slices.Contains(out, "{"+m[1]+"}") {
 			out = append(out, "{"+m[1]+"}")
 		}
@@ -235,9 +239,12 @@ func checkOrganisation(o *Organisation) []apperr.FieldError {
 	return fe
 }
 
-func unknownMessage(names []string) string {
-	known := make([]string, len(Placeholders))
-	for i, p := range Placeholders {
+func unknownMessage(names []string) string { return unknownMessageIn(names, Placeholders) }
+
+// unknownMessageIn says which of names are unknown and lists known.
+func unknownMessageIn(names []string, placeholders []Placeholder) string {
+	known := make([]string, len(placeholders))
+	for i, p := range placeholders {
 		known[i] = "{" + p.Name + "}"
 	}
 	what := "Unknown placeholder " + names[0]

@@ -62,9 +62,12 @@ type DroppedEmail struct {
 // OutboxEmail is one email of the outbox with what its message needs.
 type OutboxEmail struct {
 	State, To, Reason string
-	Design            Design // only its kind and primary colour
-	Credential        Credential
-	Group             Group
+	// ExpiresOn is the expiry date an expiry email (reason ReminderKind or
+	// ExpiredKind) speaks of; it is not sent once the credential's differs.
+	ExpiresOn  *time.Time
+	Design     Design // only its kind and primary colour
+	Credential Credential
+	Group      Group
 }
 
 // OutboxEmails loads emails ids (those that exist) in one query.
@@ -72,7 +75,7 @@ func (s *Service) OutboxEmails(ctx context.Context, ids []int64) (map[int64]Outb
 	// Columns are scanned by name: the credential's as "c.<column>" and the
 	// group's as "g.<column>" into the nested rows, so adding a column to
 	// either row type needs no change here.
-	q := `SELECT e.id AS email_id, e.state AS email_state, e.to_address, e.reason, ` + prefixed("c", credCols) + `,
+	q := `SELECT e.id AS email_id, e.state AS email_state, e.to_address, e.reason, e.expires_on AS email_expires_on, ` + prefixed("c", credCols) + `,
 			` + prefixed("g", groupCols) + `, d.primary_color, d.kind
 		FROM credential_emails e
 		JOIN credentials c ON c.id = e.credential_id
@@ -80,14 +83,15 @@ func (s *Service) OutboxEmails(ctx context.Context, ids []int64) (map[int64]Outb
 		JOIN designs d ON d.id = g.design_id
 		WHERE e.id = ANY($1)`
 	var rows []struct {
-		ID     int64    `db:"email_id"`
-		State  string   `db:"email_state"`
-		To     string   `db:"to_address"`
-		Reason string   `db:"reason"`
-		Color  string   `db:"primary_color"`
-		Kind   string   `db:"kind"`
-		Cred   credRow  `db:"c"`
-		Group  groupRow `db:"g"`
+		ID     int64      `db:"email_id"`
+		State  string     `db:"email_state"`
+		To     string     `db:"to_address"`
+		Reason string     `db:"reason"`
+		Expiry *time.Time `db:"email_expires_on"`
+		Color  string     `db:"primary_color"`
+		Kind   string     `db:"kind"`
+		Cred   credRow    `db:"c"`
+		Group  groupRow   `db:"g"`
 	}
 	if err := s.DB.SelectContext(ctx, &rows, q, pq.Array(ids)); err != nil {
 		return nil, fmt.Errorf("load %d emails: %w", len(ids), err)
@@ -98,7 +102,7 @@ func (s *Service) OutboxEmails(ctx context.Context, ids []int64) (map[int64]Outb
 		if err != nil {
 			return nil, err
 		}
-		out[r.ID] = OutboxEmail{State: r.State, To: r.To, Reason: r.Reason, Design: Design{PrimaryColor: r.Color, Kind: DesignKind(r.Kind)},
+		out[r.ID] = OutboxEmail{State: r.State, To: r.To, Reason: r.Reason, ExpiresOn: r.Expiry, Design: Design{PrimaryColor: r.Color, Kind: DesignKind(r.Kind)},
 			Credential: r.Cred.credential(), Group: g}
 	}
 	return out, nil

@@ -37,7 +37,8 @@ type ProblemEmail struct {
 	GroupID       int64
 	GroupName     string
 	LastAttemptAt *time.Time
-	// Retryable: failed, and its credential is still published.
+	// Retryable: failed, and its credential is still published (with the
+	// expiry date an expiry email speaks of).
 	Retryable bool
 }
 
@@ -60,7 +61,8 @@ func (s *Service) MailOverview(ctx context.Context, only []int64) (MailOverview,
 		return o, fmt.Errorf("mail overview (%d groups): %w", len(only), err)
 	}
 	const list = `SELECT e.id, e.to_address, e.reason, e.state, e.last_error, e.attempts, e.created_at, e.sent_at,
-			e.last_attempt_at, c.id, c.recipient_name, g.id, g.name, e.state = 'failed' AND c.state = 'published'
+			e.last_attempt_at, c.id, c.recipient_name, g.id, g.name,
+			e.state = 'failed' AND c.state = 'published' AND (e.expires_on IS NULL OR e.expires_on = c.expires_on)
 		FROM credential_emails e
 		JOIN credentials c ON c.id = e.credential_id
 		JOIN groups g ON g.id = c.group_id
@@ -104,10 +106,11 @@ func (s *Service) EmailGroup(ctx context.Context, id int64) (int64, error) {
 // retried; anything else is a Conflict.
 func (s *Service) RetryEmail(ctx context.Context, actor string, id int64) error {
 	return db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
-		const q = `SELECT e.state, e.to_address, c.id, c.state FROM credential_emails e
-			JOIN credentials c ON c.id = e.credential_id WHERE e.id = $1 FOR UPDATE OF e`
+		const q = `SELECT e.state, e.to_address, c.id, c.state, e.expires_on IS NOT NULL AND e.expires_on IS DISTINCT FROM c.expires_on
+			FROM credential_emails e JOIN credentials c ON c.id = e.credential_id WHERE e.id = $1 FOR UPDATE OF e`
 		var est, to, cid, cst string
-		if err := tx.QueryRowContext(ctx, q, id).Scan(&est, &to, &cid, &cst); err != nil {
+		var dateChanged bool
+		if err := tx.QueryRowContext(ctx, q, id).Scan(&est, &to, &cid, &cst, &dateChanged); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return apperr.Errorf(apperr.NotFound, "There is no email %d.", id)
 			}
@@ -118,6 +121,9 @@ func (s *Service) RetryEmail(ctx context.Context, actor string, id int64) error 
 		}
 		if State(cst) != Published {
 			return apperr.Errorf(apperr.Conflict, "Credential %s is %s; only published credentials are emailed.", cid, cst)
+		}
+		if dateChanged {
+			return apperr.Errorf(apperr.Conflict, "The expiry date of credential %s has changed since this email was written; the new date gets its own reminders.", cid)
 		}
 		const up = `UPDATE credential_emails SET state = 'queued' WHERE id = $1`
 		if _, err := tx.ExecContext(ctx, up, id); err != nil {

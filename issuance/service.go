@@ -10,6 +10,7 @@ import (
 	auditlog "github.com/laurel-edu/laurel/internal/audit"
 	"github.com/laurel-edu/laurel/internal/cache"
 	"github.com/laurel-edu/laurel/internal/db"
+	"github.com/laurel-edu/laurel/internal/secret"
 )
 
 // Service is the issuance core: every change to designs, groups and
@@ -25,6 +26,9 @@ type Service struct {
 	// Limits adds a group a limited team member creates to their limit
 	// (CreateGroupInLimit); the app wires the staff accounts.
 	Limits GroupLimits
+	// Keys signs the links recipients follow to ask for a renewal; nil: no
+	// such links.
+	Keys *secret.Keys
 	// prepared runs the queries of a launch's student view prepared.
 	prepared     *db.Statements
 	preparedOnce sync.Once

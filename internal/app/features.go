@@ -64,6 +64,7 @@ func (a *App) build(ctx context.Context) error {
 	a.Renderer = rd
 	a.Issuance = issuance.New(a.DB, a.Config.BaseURL)
 	a.Issuance.Log = a.Log
+	a.Issuance.Keys = a.Config.Keys // signs the recipients' renewal links
 	// Every page shows dates in the organisation's language and time zone.
 	rd.Locale = a.Issuance.Locale
 	a.Signing = signing.New(a.Issuance, a.Config.Keys)
@@ -81,6 +82,7 @@ func (a *App) build(ctx context.Context) error {
 		a.Delivery.WalletLink = a.Wallet.EmailLink
 	}
 	a.Accounts = accounts.New(a.DB, a.Config.Keys)
+	a.Delivery.Staff = a.Accounts // renewal requests are told to the group's staff
 	a.Accounts.GroupOptions = a.groupOptions
 	a.Accounts.OrganisationName = orgSettings{a.Issuance}.OrganisationName
 	// A limited team member's new group joins their limit (accounts' table).
@@ -198,6 +200,9 @@ func (a *App) RunWorkers(ctx context.Context) error {
 	w.Handle(issuance.PublishJob, a.Issuance.HandlePublish())
 	w.Handle(issuance.BulkJob, a.Issuance.HandleBulk())
 	w.Handle(wallet.EmailJob, a.Wallet.SendOfferEmail(a.Mail, a.Config.MailFrom))
+	w.Schedule(issuance.ReminderJob, issuance.ReminderInterval, a.Issuance.HandleReminders)
+	w.Handle(issuance.RenewalNoticeJob, a.Delivery.SendRenewalNotice(a.Mail, a.Config.MailFrom))
+	w.SetPolicy(issuance.RenewalNoticeJob, delivery.EmailRetry)
 	a.Imports.HandleImportJobs(w)
 	a.Canvas.HandleJobs(w)
 	return w.Run(ctx)

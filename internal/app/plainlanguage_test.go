@@ -181,6 +181,17 @@ func TestEveryPageSpeaksPlainly(t *testing.T) {
 		"/wallet/claim/:token/qr.png":  "/wallet/claim/" + offer.Token + "/qr.png",
 		"/wallet/offers/:token":        "/wallet/offers/" + offer.Token,
 	}
+	// Expiry reminders: the group's settings page and a recipient's
+	// renewal link.
+	if _, err := app.Issuance.SetGroupReminders(ctx, "test", g.ID, &issuance.ReminderSettings{Offsets: []int{30, 7}, ExpiredEmail: true, Renewal: true}); err != nil {
+		t.Fatal(err)
+	}
+	adaNow, err := app.Issuance.Credential(ctx, ada.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	params["/groups/:id/reminders"] = gp + "/reminders"
+	params["/c/:id/renew"] = strings.TrimPrefix(app.Issuance.RenewURL(adaNow), app.URL)
 	// Routes that are not pages people read (files, machine documents,
 	// redirects into flows tested elsewhere).
 	notPages := regexp.MustCompile(`^/(api/|static/|metrics|healthz|readyz|favicon|webhooks/|dev|\.well-known/|did\.json|issuer|status/|achievements/|organisation/logo|lti/(jwks|canvas\.json|login|launch|register))|\.(csv|xlsx|json|jwt|pdf)$|/(image|logo|badge|template\.csv|template\.xlsx|errors\.csv|export)$`)

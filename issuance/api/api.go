@@ -40,6 +40,11 @@ func Register(r gin.IRouter, core *issuance.Service) {
 	r.POST("/credentials/:id/resend", web.API(a.resend))
 	r.GET("/organisation", web.API(a.organisation))
 	r.PATCH("/organisation", web.API(a.patchOrganisation))
+	r.GET("/organisation/reminders", web.API(a.orgReminders))
+	r.PATCH("/organisation/reminders", web.API(a.patchOrgReminders))
+	r.GET("/groups/:id/reminders", web.API(a.groupReminders))
+	r.PATCH("/groups/:id/reminders", web.API(a.patchGroupReminders))
+	r.GET("/groups/:id/renewal_requests", web.API(a.renewalRequests))
 }
 
 type api struct{ s *issuance.Service }

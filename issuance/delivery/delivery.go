@@ -35,6 +35,9 @@ type Service struct {
 	// WalletLink is the link a credential email offers to add the
 	// credential to a digital wallet (issuance/wallet); nil: none.
 	WalletLink func(credentialID, email string) string
+	// Staff are told of renewal requests (nil: the organisation's contact
+	// address only).
+	Staff Staff
 }
 
 // New returns the delivery service over core, signing through signer.

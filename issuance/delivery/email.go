@@ -44,6 +44,9 @@ type emailData struct {
 	Download issuance.Link
 	// Wallet links the page that adds the credential to a wallet app.
 	Wallet issuance.Link
+	// Renew links the page where the recipient asks to renew (expiry
+	// emails of groups that allow it).
+	Renew issuance.Link
 	// LogoURL is the organisation's logo on the public logo route, "" when
 	// it has none or the site is not served over https (mail clients load
 	// remote images over https only).
@@ -65,6 +68,13 @@ type emailSegment struct{ Text, Link string }
 // from o's text with its placeholders filled. reason "resend" marks a
 // reminder. The caller sets From and Reply-To (see FromFor).
 func (s *Service) CredentialEmail(c issuance.Credential, g issuance.Group, d issuance.Design, o issuance.Organisation, to, reason string) (mail.Message, error) {
+	vals, download, fields := s.credentialValues(c, g, d, o)
+	return renderEmail(o, o.Subject(), o.Body(), vals, d.PrimaryColor, emailLinks{Download: download, Wallet: s.walletLink(c)}, fields, to, reason)
+}
+
+// credentialValues are the placeholders' values, the download link and the
+// visible fields of credential c's emails.
+func (s *Service) credentialValues(c issuance.Credential, g issuance.Group, d issuance.Design, o issuance.Organisation) (map[string]string, issuance.Link, []emailField) {
 	vals := map[string]string{
 		"recipient_name": c.Recipient.Name, "credential_name": g.Name, "course_name": g.CourseName,
 		"issued_on": locale.New(o.Language, o.TimeZone).Date(c.IssuedOn), "issuer_name": o.Name, "credential_url": s.Core.CredentialURL(c.ID),
@@ -87,7 +97,7 @@ func (s *Service) CredentialEmail(c issuance.Credential, g issuance.Group, d iss
 	for _, v := range c.VisibleValues(g, issuance.AudienceRecipient) {
 		fields = append(fields, emailField{Label: v.Label, Value: v.Display()})
 	}
-	return renderEmail(o, vals, d.PrimaryColor, download, fields, to, reason, s.walletLink(c))
+	return vals, download, fields
 }
 
 // walletLink is the email's wallet link for c ("" URL when none).
@@ -106,12 +116,19 @@ func (s *Service) PreviewEmail(o issuance.Organisation) (mail.Message, error) {
 		"course_name": "DS 101: Introduction to Data Science", "issued_on": locale.New(o.Language, o.TimeZone).DayOf(s.now()),
 		"issuer_name": o.Name, "credential_url": s.Core.CredentialURL("example0credential0id"), "credential_id": "example0credential0id",
 	}
-	return renderEmail(o, vals, "", issuance.Link{}, nil, "ada.lovelace@example.edu", "publish", issuance.Link{})
+	return renderEmail(o, o.Subject(), o.Body(), vals, "", emailLinks{}, nil, "ada.lovelace@example.edu", "publish")
 }
 
-func renderEmail(o issuance.Organisation, vals map[string]string, color string, download issuance.Link, fields []emailField, to, reason string, wallet issuance.Link) (mail.Message, error) {
+// emailLinks are the links an email offers below its text (each "" URL
+// when none).
+type emailLinks struct{ Download, Renew, Wallet issuance.Link }
+
+// renderEmail renders an email from the templates subject and body (with
+// placeholders) and vals.
+func renderEmail(o issuance.Organisation, subjectT, body string, vals map[string]string, color string, links emailLinks, fields []emailField, to, reason string) (mail.Message, error) {
 	data := emailData{To: to, Achievement: vals["credential_name"], CourseName: vals["course_name"], URL: vals["credential_url"],
-		CredentialID: vals["credential_id"], Issuer: o.Name, Color: color, Lang: o.Language, Download: download, Fields: fields, Wallet: wallet}
+		CredentialID: vals["credential_id"], Issuer: o.Name, Color: color, Lang: o.Language, Download: links.Download, Renew: links.Renew,
+		Wallet: links.Wallet, Fields: fields}
 	if strings.HasPrefix(o.LogoURL, "https://") {
 		data.LogoURL = o.LogoURL
 	}
@@ -121,7 +138,6 @@ func renderEmail(o issuance.Organisation, vals map[string]string, color string, 
 	if data.Lang == "" {
 		data.Lang = "en"
 	}
-	body := o.Body()
 	data.Text = issuance.Fill(body, vals)
 	for _, para := range strings.Split(body, "\n\n") {
 		para = strings.Trim(para, "\n")
@@ -150,7 +166,7 @@ func renderEmail(o issuance.Organisation, vals map[string]string, color string, 
 	if err := mailHTML.Execute(&html, data); err != nil {
 		return mail.Message{}, fmt.Errorf("render email html for %s: %w", data.CredentialID, err)
 	}
-	subject := issuance.Fill(o.Subject(), vals)
+	subject := issuance.Fill(subjectT, vals)
 	if reason == "resend" {
 		subject = "Reminder: " + subject
 	}
@@ -330,6 +346,7 @@ func (s *Service) deliver(ctx context.Context, sender *mail.Sender, from string,
 		dropped, droppedI = append(dropped, d), append(droppedI, i)
 	}
 	fromAddr := FromFor(org, from)
+	expiry := expirySettings{s: s}
 	for i, id := range ids {
 		e, ok := loaded[id]
 		switch {
@@ -340,8 +357,21 @@ func (s *Service) deliver(ctx context.Context, sender *mail.Sender, from string,
 			}
 		case e.Credential.State != issuance.Published:
 			drop(i, "credential is "+string(e.Credential.State)+", not published")
+		case isExpiry(e.Reason) && (e.ExpiresOn == nil || e.Credential.ExpiresOn == nil || !e.ExpiresOn.Equal(*e.Credential.ExpiresOn)):
+			// Amended, bulk-edited or renewed since: the scan plans the
+			// new date's emails.
+			drop(i, "not sent: the expiry date changed before it went out")
 		default:
-			m, err := s.CredentialEmail(e.Credential, e.Group, e.Design, org, e.To, e.Reason)
+			var m mail.Message
+			var err error
+			if isExpiry(e.Reason) {
+				var rs issuance.ReminderSettings
+				if rs, err = expiry.of(ctx, e.Group.ID); err == nil {
+					m, err = s.ExpiryEmail(e.Credential, e.Group, e.Design, org, rs, e.To, e.Reason)
+				}
+			} else {
+				m, err = s.CredentialEmail(e.Credential, e.Group, e.Design, org, e.To, e.Reason)
+			}
 			if err != nil {
 				errs[i] = err
 				continue

@@ -79,6 +79,8 @@ type CredentialView struct {
 	// Wallet shows the wallet block (a published credential, wallets on);
 	// WalletSent says a wallet link was just emailed.
 	Wallet, WalletSent bool
+	// RenewURL is the "Ask to renew" link ("" for none).
+	RenewURL string
 }
 
 // ViewField is one labelled value on a credential.
@@ -124,6 +126,9 @@ func (s *Service) View(ctx context.Context, c issuance.Credential, preview bool)
 	}
 	d.Image, d.Logo = nil, nil
 	v.Design = d
+	if !preview {
+		v.RenewURL = s.renewURL(ctx, c)
+	}
 	// The page, the staff preview of it and the PDF are public: they show
 	// only what the group makes public, whatever the design ticks print.
 	for _, a := range c.VisibleValues(g, issuance.AudiencePublic) {
@@ -181,6 +186,7 @@ func (s *Service) Register(r gin.IRouter, rd *web.Renderer) {
 	r.GET("/fonts/certificate-serif.ttf", certificateFont(certpdf.SerifTTF))
 	r.GET("/fonts/certificate-sans.ttf", certificateFont(certpdf.SansTTF))
 	p.registerOpenBadges(r)
+	p.registerRenew(r)
 }
 
 // certificateFont serves one of the certificate PDF's typefaces, so the web

@@ -56,6 +56,11 @@ type groupOverviewPage struct {
 	// Sending is "41,200 of 100,000" while the group's emails are being
 	// sent, "" otherwise.
 	Sending string
+	// Reminders says what the group's expiry reminders do; Renewals are
+	// its open renewal requests.
+	Reminders       issuance.ReminderSettings
+	ReminderSummary string
+	Renewals        []issuance.RenewalRequest
 }
 
 func (u *ui) groupOverview(c *gin.Context) error {
@@ -84,6 +89,13 @@ func (u *ui) groupOverview(c *gin.Context) error {
 	}
 	if !sending.Sent() {
 		page.Sending = sending.String()
+	}
+	if page.Reminders, err = u.s.Core.GroupReminders(ctx, g.ID); err != nil {
+		return err
+	}
+	page.ReminderSummary = reminderSummary(page.Reminders)
+	if page.Renewals, err = u.s.Core.RenewalRequests(ctx, g.ID); err != nil {
+		return err
 	}
 	return u.rd.Render(c, http.StatusOK, "staff_group.html", page)
 }

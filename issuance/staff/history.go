@@ -41,6 +41,16 @@ func historyLines(l locale.Locale, g issuance.Group, entries []audit.Entry) []st
 			out = append(out, "Email resent to "+after["to"]+tail)
 		case "retry_email":
 			out = append(out, "Email to "+after["to"]+" tried again"+tail)
+		case "remind":
+			// Laurel's own: the reminder needs no "by".
+			on := " on " + l.DateTime(e.At)
+			if after["kind"] == issuance.ExpiredKind {
+				out = append(out, "Expired email sent to "+after["to"]+" (expired on "+dateText(l, after["expires_on"])+")"+on)
+			} else {
+				out = append(out, "Expiry reminder sent to "+after["to"]+" ("+after["days"]+" days before "+dateText(l, after["expires_on"])+")"+on)
+			}
+		case "request_renewal":
+			out = append(out, "Renewal requested by the recipient (for the expiry date "+dateText(l, after["expires_on"])+") on "+l.DateTime(e.At))
 		default:
 			out = append(out, actionLabel(e.Action)+tail)
 		}
