@@ -200,25 +200,12 @@ func ruleLabel(r course.CompletionRule) string {
 		return "Issued when the course score reaches the threshold"
 	case course.RuleCanvasModule:
 		return "Issued when the student completes a module"
+	case course.RuleMoodleCompletion:
+		return "Issued when Moodle reports the course completed"
 	case course.RuleManual:
 		return "Issued by staff"
 	}
 	return string(r)
-}
-
-// Label is a trigger as the admin page names it.
-func (t Trigger) Label() string {
-	switch t {
-	case triggerSchedule:
-		return "scheduled"
-	case triggerAPI:
-		return "through the API"
-	case triggerButton:
-		return "Check completions now"
-	case triggerManual:
-		return "from the command line"
-	}
-	return string(t)
 }
 
 // RegisterAdmin mounts GET /admin/events on r (behind the staff session

@@ -8,6 +8,7 @@ import (
 
 	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/lti"
+	"github.com/laurel-edu/laurel/lti/course"
 )
 
 func (m *Main) platformAdd(ctx context.Context, args []string) error {
@@ -138,14 +139,16 @@ func (m *Main) reconcile(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var results []canvas.MappingResult
+	// The rule engine checks each mapping with its platform's checker
+	// (Canvas, Moodle).
+	var results []course.MappingOutcome
 	if id != 0 {
-		r, err := a.Canvas.Reconcile(ctx, id)
+		r, err := a.Course.Reconcile(ctx, id, course.TriggerManual)
 		if err != nil {
 			return fmt.Errorf("reconcile mapping %d: %w", id, err)
 		}
-		results = []canvas.MappingResult{{Result: r}}
-	} else if results, err = a.Canvas.ReconcileAll(ctx); err != nil {
+		results = []course.MappingOutcome{{Outcome: r}}
+	} else if results, err = a.Course.ReconcileAll(ctx, course.TriggerManual); err != nil {
 		return fmt.Errorf("reconcile: %w", err)
 	}
 	failed := 0

@@ -333,8 +333,10 @@ func (s *Service) staffView(ctx context.Context, l *lti.Launch, course courseLoo
 	if u, tok, err := s.canvas.Settings(ctx, l.Platform.ID); err == nil {
 		p.HasToken, p.CanvasURL = tok, u
 	}
-	if r, err := s.canvas.LastCheck(ctx, m.ID); err == nil {
-		p.LastRun = r
+	if c := s.checker(m.CompletionRule); c != nil {
+		if r, err := c.LastCheck(ctx, m.ID); err == nil {
+			p.LastRun = r
+		}
 	}
 	return p, nil
 }
@@ -444,9 +446,11 @@ func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping, kind pla
 			byRef[c.ExternalRef] = c
 		}
 	}
-	lines, err := s.canvas.RuleLines(ctx, m)
-	if err != nil {
-		return nil, err
+	var lines map[string]string
+	if c := s.checker(m.CompletionRule); c != nil {
+		if lines, err = c.RuleLines(ctx, m); err != nil {
+			return nil, err
+		}
 	}
 	var out []rosterRow
 	var roster []CanvasUser
@@ -471,6 +475,12 @@ func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping, kind pla
 			c, ok = byRef[seen[i].ExternalRef]
 			if mem.Email != "" {
 				roster = append(roster, CanvasUser{PlatformID: l.Platform.ID, CanvasUserID: id, Sub: mem.Sub, Name: mem.Name, Email: mem.Email})
+			}
+		}
+		if _, known := subs[mem.Sub]; !known && len(lines) > 0 {
+			// Platforms whose launch sub is their own user id (Moodle).
+			if row.Rule = lines[mem.Sub]; row.Rule == "" {
+				row.Rule = "Not seen by the last check."
 			}
 		}
 		if !ok && mem.Email != "" {
@@ -770,7 +780,8 @@ func (s *Service) appReconcile(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	checked, created, err := s.canvas.CheckCompletions(ctx, m.ID)
+	res, err := s.Reconcile(ctx, m.ID, TriggerButton)
+	checked, created := res.Checked, len(res.Created)
 	if err != nil {
 		if apperr.Code(err) == apperr.Internal {
 			return err
