@@ -39,7 +39,6 @@ func (s *Service) RememberUser(ctx context.Context, platformID int64, canvasUser
 	return s.rememberUsers(ctx, []course.CanvasUser{{PlatformID: platformID, CanvasUserID: canvasUserID, Sub: sub, Name: name, Email: email}})
 }
 
-
 func (s *Service) PruneEvents(ctx context.Context, olderThan time.Duration) (int64, error) {
 	return s.pruneEvents(ctx, olderThan)
 }

@@ -42,7 +42,7 @@ type platformFormPage struct {
 	Known       []lti.KnownIssuer
 	// Extra are the PlatformExtensions' sections (Canvas, Moodle web
 	// service).
-	Extra []extraSection
+	Extra       []extraSection
 	Errors      map[string]string // per field, for fields rendered by hand
 	OtherErrors []string
 	// NotKept names the secrets an admin typed that were not saved because

@@ -156,10 +156,10 @@ func (noCanvas) NoteLaunch(context.Context, *lti.Launch) error { return nil }
 func (noCanvas) Settings(context.Context, int64) (string, bool, error) {
 	return "", false, nil
 }
-func (noCanvas) Modules(context.Context, int64, string) ([]Module, error)      { return nil, nil }
-func (noCanvas) UserIDs(context.Context, int64) (map[string]string, error)     { return nil, nil }
-func (noCanvas) RememberUsers(context.Context, []CanvasUser) error             { return nil }
-func (noCanvas) ExternalRef(int64, string) string                              { return "" }
+func (noCanvas) Modules(context.Context, int64, string) ([]Module, error)  { return nil, nil }
+func (noCanvas) UserIDs(context.Context, int64) (map[string]string, error) { return nil, nil }
+func (noCanvas) RememberUsers(context.Context, []CanvasUser) error         { return nil }
+func (noCanvas) ExternalRef(int64, string) string                          { return "" }
 func (noCanvas) RequeueUnmapped(context.Context, *sqlx.Tx, int64, string) error {
 	return nil
 }
