@@ -14,9 +14,9 @@ import (
 	_ "github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/canvas"
-	"github.com/laurel-edu/laurel/moodle"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/testenv"
+	"github.com/laurel-edu/laurel/moodle"
 )
 
 func TestMain(m *testing.M) {
