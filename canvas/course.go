@@ -125,6 +125,11 @@ func (c checker) LastCheck(ctx context.Context, mappingID int64) (*course.Check,
 	return &course.Check{Trigger: string(r.Trigger), StartedAt: r.StartedAt, Checked: r.Checked, Created: r.Created, Error: r.Error}, nil
 }
 
+func (c checker) Configured(ctx context.Context, platformID int64) (bool, error) {
+	p, err := c.s.platform(ctx, platformID)
+	return p.CanvasURL != "" && p.HasCanvasToken, err
+}
+
 func (c checker) RuleLines(ctx context.Context, m course.Mapping) (map[string]string, error) {
 	return c.s.ruleLines(ctx, m)
 }

@@ -60,6 +60,11 @@ WHERE mapping_id = $1 ORDER BY started_at DESC, id DESC LIMIT 1`
 	return &course.Check{Trigger: r.Trigger, StartedAt: r.StartedAt, Checked: r.Checked, Created: r.Created, Error: r.Error}, nil
 }
 
+func (c checker) Configured(ctx context.Context, platformID int64) (bool, error) {
+	st, err := c.s.settings.Settings(ctx, platformID)
+	return st.URL != "" && st.HasToken, err
+}
+
 func (c checker) RuleLines(ctx context.Context, m course.Mapping) (map[string]string, error) {
 	return c.s.ruleLines(ctx, m.ID)
 }

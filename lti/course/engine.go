@@ -143,6 +143,9 @@ type Checker interface {
 	// at the last check ("why (not) awarded"); nil when the rule keeps
 	// no per-person state.
 	RuleLines(ctx context.Context, m Mapping) (map[string]string, error)
+	// Configured tells whether the platform has what checks need (an API
+	// URL and token).
+	Configured(ctx context.Context, platformID int64) (bool, error)
 }
 
 // AddChecker routes the checks of c's rules to c. Call it before serving.

@@ -204,6 +204,9 @@ type staffPage struct {
 	Published   int
 	Revoked     int
 	Roster      []rosterRow
+	// MoodleReady: the Moodle platform has a web service, so the map form
+	// offers Moodle course completion.
+	MoodleReady bool
 	// RuleColumn: the roster shows each student's state against a score or
 	// module rule.
 	RuleColumn  bool
@@ -294,7 +297,7 @@ func (s *Service) staffView(ctx context.Context, l *lti.Launch, course courseLoo
 		return p, err
 	}
 	p.Mapped, p.Mapping = true, m
-	p.RuleColumn = m.CompletionRule == RuleCanvasScore || m.CompletionRule == RuleCanvasModule
+	p.RuleColumn = m.CompletionRule == RuleCanvasScore || m.CompletionRule == RuleCanvasModule || m.CompletionRule == RuleMoodleCompletion
 	if p.Group, err = s.lti.Groups.Group(ctx, m.GroupID); err != nil {
 		return p, err
 	}
@@ -332,6 +335,13 @@ func (s *Service) staffView(ctx context.Context, l *lti.Launch, course courseLoo
 	}
 	if u, tok, err := s.canvas.Settings(ctx, l.Platform.ID); err == nil {
 		p.HasToken, p.CanvasURL = tok, u
+	}
+	if m.CompletionRule == RuleMoodleCompletion {
+		if c := s.checker(RuleMoodleCompletion); c != nil {
+			p.HasToken, _ = c.Configured(ctx, l.Platform.ID)
+		} else {
+			p.HasToken = false
+		}
 	}
 	if c := s.checker(m.CompletionRule); c != nil {
 		if r, err := c.LastCheck(ctx, m.ID); err == nil {
@@ -378,6 +388,13 @@ func (s *Service) unmappedView(ctx context.Context, l *lti.Launch, p staffPage) 
 	p.Form = mapForm{GroupChoice: "new", GroupName: l.Context.Title, CourseName: l.Context.Title, Rule: string(RuleManual), ScoreKind: ScoreFinal}
 	if p.Platform.Canvas {
 		p.Form.Rule = string(RuleCanvasCompletion)
+	}
+	if p.Platform.Moodle {
+		if c := s.checker(RuleMoodleCompletion); c != nil {
+			if ok, _ := c.Configured(ctx, l.Platform.ID); ok {
+				p.Form.Rule, p.MoodleReady = string(RuleMoodleCompletion), true
+			}
+		}
 	}
 	if p.Form.CourseName == "" {
 		p.Form.CourseName = l.Context.Label
@@ -605,6 +622,9 @@ func (s *Service) appMap(c *gin.Context) error {
 	errs := map[string]string{}
 	canvasRule := f.Rule == string(RuleCanvasCompletion) || f.Rule == string(RuleCanvasScore) || f.Rule == string(RuleCanvasModule)
 	switch {
+	case f.Rule == string(RuleMoodleCompletion) && !kind.Moodle:
+		errs["completion_rule"] = capitalize(kind.Name) + " is not Moodle: choose another rule."
+	case f.Rule == string(RuleMoodleCompletion):
 	case canvasRule && !kind.Canvas:
 		errs["completion_rule"] = capitalize(kind.Name) + " does not send course completions to Laurel: choose manual only."
 	case !canvasRule && f.Rule != string(RuleManual):
