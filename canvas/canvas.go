@@ -109,6 +109,9 @@ type Courses interface {
 	ListMappings(ctx context.Context, f course.MappingFilter) ([]course.Mapping, error)
 	// MappingIDs lists the mappings of a completion rule, in id order.
 	MappingIDs(ctx context.Context, rules ...course.CompletionRule) ([]int64, error)
+	// Explain is the rule engine's last check of a mapping and its
+	// per-person "why (not) awarded" lines, whatever the platform.
+	Explain(ctx context.Context, m course.Mapping) (*course.Check, []course.Explanation, error)
 }
 
 // Options configures a Service. DB, Keys, Issuer, Platforms and Courses are

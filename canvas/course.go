@@ -122,7 +122,11 @@ func (c checker) LastCheck(ctx context.Context, mappingID int64) (*course.Check,
 	if !ok {
 		return nil, nil
 	}
-	return &course.Check{Trigger: string(r.Trigger), StartedAt: r.StartedAt, Checked: r.Checked, Created: r.Created, Error: r.Error}, nil
+	return &course.Check{Trigger: r.Trigger, StartedAt: r.StartedAt, Checked: r.Checked, Created: r.Created, Error: r.Error}, nil
+}
+
+func (c checker) Explanations(ctx context.Context, m course.Mapping) ([]course.Explanation, error) {
+	return c.s.explanations(ctx, m)
 }
 
 func (c checker) Configured(ctx context.Context, platformID int64) (bool, error) {

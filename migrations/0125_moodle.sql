@@ -33,6 +33,7 @@ CREATE INDEX moodle_checks_mapping ON moodle_checks (mapping_id, started_at DESC
 CREATE TABLE moodle_rule_states (
     mapping_id     bigint NOT NULL REFERENCES course_mappings (id) ON DELETE CASCADE,
     moodle_user_id text NOT NULL,
+    name           text NOT NULL DEFAULT '',
     completed      boolean NOT NULL,
     completed_at   timestamptz,
     state          text NOT NULL DEFAULT '',

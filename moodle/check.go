@@ -57,7 +57,28 @@ WHERE mapping_id = $1 ORDER BY started_at DESC, id DESC LIMIT 1`
 	if err != nil {
 		return nil, fmt.Errorf("last moodle check of mapping %d: %w", mappingID, err)
 	}
-	return &course.Check{Trigger: r.Trigger, StartedAt: r.StartedAt, Checked: r.Checked, Created: r.Created, Error: r.Error}, nil
+	return &course.Check{Trigger: course.Trigger(r.Trigger), StartedAt: r.StartedAt, Checked: r.Checked, Created: r.Created, Error: r.Error}, nil
+}
+
+func (c checker) Explanations(ctx context.Context, m course.Mapping) ([]course.Explanation, error) {
+	const q = `SELECT moodle_user_id, name, completed, completed_at, state FROM moodle_rule_states
+WHERE mapping_id = $1 ORDER BY lower(name), moodle_user_id LIMIT 5000`
+	rows, err := c.s.db.QueryxContext(ctx, q, m.ID)
+	if err != nil {
+		return nil, fmt.Errorf("moodle explanations of mapping %d: %w", m.ID, err)
+	}
+	defer rows.Close()
+	var out []course.Explanation
+	for rows.Next() {
+		var id, name, state string
+		var completed bool
+		var at *time.Time
+		if err := rows.Scan(&id, &name, &completed, &at, &state); err != nil {
+			return nil, fmt.Errorf("moodle explanations of mapping %d: %w", m.ID, err)
+		}
+		out = append(out, course.Explanation{UserID: id, Name: name, Line: ruleLine(completed, at, state)})
+	}
+	return out, rows.Err()
 }
 
 func (c checker) Configured(ctx context.Context, platformID int64) (bool, error) {
@@ -286,9 +307,9 @@ func isDigits(s string) bool {
 // replacing the previous check's.
 func (s *Service) saveStates(ctx context.Context, mappingID int64, states []userState) error {
 	n := len(states)
-	ids, completed, ats, lines := make([]string, n), make([]bool, n), make([]*time.Time, n), make([]string, n)
+	ids, names, completed, ats, lines := make([]string, n), make([]string, n), make([]bool, n), make([]*time.Time, n), make([]string, n)
 	for i, u := range states {
-		ids[i], completed[i] = u.userID, u.completed
+		ids[i], names[i], completed[i] = u.userID, u.name, u.completed
 		if u.completed {
 			at := u.completedAt
 			ats[i] = &at
@@ -304,13 +325,13 @@ func (s *Service) saveStates(ctx context.Context, mappingID int64, states []user
 	}
 	const q = `
 WITH gone AS (DELETE FROM moodle_rule_states WHERE mapping_id = $1 AND NOT (moodle_user_id = ANY($2)))
-INSERT INTO moodle_rule_states AS r (mapping_id, moodle_user_id, completed, completed_at, state, checked_at)
-SELECT $1, u.id, u.completed, u.at, u.state, $6
-FROM unnest($2::text[], $3::bool[], $4::timestamptz[], $5::text[]) AS u(id, completed, at, state)
+INSERT INTO moodle_rule_states AS r (mapping_id, moodle_user_id, name, completed, completed_at, state, checked_at)
+SELECT $1, u.id, u.name, u.completed, u.at, u.state, $6
+FROM unnest($2::text[], $3::bool[], $4::timestamptz[], $5::text[], $7::text[]) AS u(id, completed, at, state, name)
 ON CONFLICT (mapping_id, moodle_user_id) DO UPDATE SET
-    completed = EXCLUDED.completed, completed_at = EXCLUDED.completed_at, state = EXCLUDED.state,
+    name = EXCLUDED.name, completed = EXCLUDED.completed, completed_at = EXCLUDED.completed_at, state = EXCLUDED.state,
     checked_at = EXCLUDED.checked_at`
-	if _, err := s.db.ExecContext(ctx, q, mappingID, pq.Array(ids), pq.Array(completed), pq.Array(ats), pq.Array(lines), s.now()); err != nil {
+	if _, err := s.db.ExecContext(ctx, q, mappingID, pq.Array(ids), pq.Array(completed), pq.Array(ats), pq.Array(lines), s.now(), pq.Array(names)); err != nil {
 		return fmt.Errorf("save %d moodle states of mapping %d: %w", n, mappingID, err)
 	}
 	return nil

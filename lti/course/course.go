@@ -69,7 +69,7 @@ type Module struct {
 
 // Check is one completion check of a mapped course (a Checker's).
 type Check struct {
-	Trigger   string
+	Trigger   Trigger
 	StartedAt time.Time
 	Checked   int
 	Created   int

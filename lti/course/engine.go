@@ -143,9 +143,33 @@ type Checker interface {
 	// at the last check ("why (not) awarded"); nil when the rule keeps
 	// no per-person state.
 	RuleLines(ctx context.Context, m Mapping) (map[string]string, error)
+	// Explanations are RuleLines with each person's name, for staff
+	// (/admin/events), in name order.
+	Explanations(ctx context.Context, m Mapping) ([]Explanation, error)
 	// Configured tells whether the platform has what checks need (an API
 	// URL and token).
 	Configured(ctx context.Context, platformID int64) (bool, error)
+}
+
+// Explanation is one person's "why (not) awarded" line.
+type Explanation struct {
+	UserID, Name, Line string
+}
+
+// Explain returns mapping m's last check and, per person, where they stood
+// against its rule: what staff see on /admin/events. Both are empty when
+// no Checker checks the rule (manual).
+func (s *Service) Explain(ctx context.Context, m Mapping) (*Check, []Explanation, error) {
+	c := s.checker(m.CompletionRule)
+	if c == nil {
+		return nil, nil, nil
+	}
+	last, err := c.LastCheck(ctx, m.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	lines, err := c.Explanations(ctx, m)
+	return last, lines, err
 }
 
 // AddChecker routes the checks of c's rules to c. Call it before serving.
