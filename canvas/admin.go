@@ -185,7 +185,9 @@ type platformRow struct {
 
 type courseRow struct {
 	Mapping course.Mapping
-	LastRun *reconcileRun
+	LastRun *course.Check
+	// Why is each person's line against the rule at the last check.
+	Why []course.Explanation
 	// Platform and Group name the mapping's platform and group; Rule is its
 	// completion rule in words.
 	Platform, Group, Rule string
@@ -200,25 +202,12 @@ func ruleLabel(r course.CompletionRule) string {
 		return "Issued when the course score reaches the threshold"
 	case course.RuleCanvasModule:
 		return "Issued when the student completes a module"
+	case course.RuleMoodleCompletion:
+		return "Issued when Moodle reports the course completed"
 	case course.RuleManual:
 		return "Issued by staff"
 	}
 	return string(r)
-}
-
-// Label is a trigger as the admin page names it.
-func (t Trigger) Label() string {
-	switch t {
-	case triggerSchedule:
-		return "scheduled"
-	case triggerAPI:
-		return "through the API"
-	case triggerButton:
-		return "Check completions now"
-	case triggerManual:
-		return "from the command line"
-	}
-	return string(t)
 }
 
 // RegisterAdmin mounts GET /admin/events on r (behind the staff session
@@ -327,14 +316,6 @@ func (s *Service) adminEvents(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	ids := make([]int64, len(mappings))
-	for i, m := range mappings {
-		ids[i] = m.ID
-	}
-	runs, err := s.lastRuns(ctx, ids)
-	if err != nil {
-		return err
-	}
 	platformNames := map[int64]string{}
 	for _, pl := range page.Platforms {
 		platformNames[pl.ID] = pl.Name
@@ -350,8 +331,9 @@ func (s *Service) adminEvents(c *gin.Context) error {
 			groupNames[m.GroupID] = g.Name
 		}
 		row.Group = groupNames[m.GroupID]
-		if r, ok := runs[m.ID]; ok {
-			row.LastRun = &r
+		// The rule engine's view, for every platform's rules.
+		if row.LastRun, row.Why, err = s.courses.Explain(ctx, m); err != nil {
+			return err
 		}
 		page.Courses = append(page.Courses, row)
 	}

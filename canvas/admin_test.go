@@ -16,6 +16,7 @@ import (
 	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
 	"github.com/laurel-edu/laurel/internal/web"
+	"github.com/laurel-edu/laurel/lti/course"
 )
 
 func TestAdminEventsPage(t *testing.T) {
@@ -96,5 +97,45 @@ func TestAdminEventsPage(t *testing.T) {
 	ev := e.events.CourseCompleted(canvassim.Completion{CourseID: "800", UserID: "4", UserName: "Unsigned", UserEmail: "u@example.com"})
 	if st, b, _ := e.events.DeliverUnsigned(ctx, e.webhookURL(), ev, map[string]string{canvas.SecretHeader: "0123456789abcdef-secret"}); st != 200 {
 		t.Fatalf("unsigned with the new secret: %d %s", st, b)
+	}
+}
+
+// Staff see, per mapping and student, the rule engine's "why (not)
+// awarded" line on /admin/events, with the student's name.
+func TestAdminEventsWhyLines(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	m := e.mustMapRule("900", course.MappingInput{CompletionRule: ptr("canvas_score"), MinScore: ptr(80.0), ScoreKind: ptr("final")})
+	e.rest.AddStudents("900",
+		canvassim.RESTStudent{ID: "51", Name: "Passing Pat", Email: "pat@example.com"},
+		canvassim.RESTStudent{ID: "52", Name: "Below Bea", Email: "bea@example.com"},
+	)
+	e.rest.SetScores("900", "51", canvassim.Scores{Current: score(91), Final: score(91)})
+	e.rest.SetScores("900", "52", canvassim.Scores{Current: score(42), Final: score(42)})
+	if _, err := e.svc.Reconcile(ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := web.NewRenderer(nil, canvas.Templates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := gin.New()
+	e.svc.RegisterAdmin(r.Group("/", e.auth.Bearer()), rd)
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL+"/admin/events", nil)
+	req.Header.Set("Authorization", "Bearer "+e.token("admin"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	page := string(b)
+	for _, want := range []string{"Why each student was or was not awarded (2)", "<td>Passing Pat</td><td>Final score 91%, at least 80%: met since",
+		"<td>Below Bea</td><td>Final score 42%, below 80%.</td>", "1 created"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("/admin/events does not show %q", want)
+		}
 	}
 }

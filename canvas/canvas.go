@@ -56,14 +56,12 @@ import (
 )
 
 // Issuer is the part of the issuance core the completion path uses. Its
-// EnsureCredential is idempotent on (group, externalRef) and on (group, email)
-// when the group forbids duplicates, so a repeated completion never creates a
-// second credential.
+// EnsureCredentials (course.Ensurer, reached through course.Grant, the rule
+// engine's one path) is idempotent on (group, externalRef) and on (group,
+// email) when the group forbids duplicates, so a repeated completion never
+// creates a second credential.
 type Issuer interface {
-	EnsureCredential(ctx context.Context, tx *sqlx.Tx, actor string, groupID int64, src issuance.Source, item issuance.NewCredential, publish bool) (issuance.Credential, bool, error)
-	// EnsureCredentials is EnsureCredential for a batch (the inbox worker's),
-	// in a constant number of statements, with one outcome per item.
-	EnsureCredentials(ctx context.Context, tx *sqlx.Tx, actor string, groupID int64, src issuance.Source, items []issuance.NewCredential, publish bool) ([]issuance.Ensured, error)
+	course.Ensurer
 	// CredentialJSON is the one JSON shape of a credential (the API's).
 	CredentialJSON(c issuance.Credential) issuance.CredentialJSON
 	// PublishAllowed refuses (issuance.ReasonOrganisationNotSet) while no
@@ -111,6 +109,9 @@ type Courses interface {
 	ListMappings(ctx context.Context, f course.MappingFilter) ([]course.Mapping, error)
 	// MappingIDs lists the mappings of a completion rule, in id order.
 	MappingIDs(ctx context.Context, rules ...course.CompletionRule) ([]int64, error)
+	// Explain is the rule engine's last check of a mapping and its
+	// per-person "why (not) awarded" lines, whatever the platform.
+	Explain(ctx context.Context, m course.Mapping) (*course.Check, []course.Explanation, error)
 }
 
 // Options configures a Service. DB, Keys, Issuer, Platforms and Courses are
@@ -133,9 +134,6 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// HTTPClient fetches the JWKS and calls Canvas (default: 30 s timeout).
 	HTTPClient *http.Client
-	// ReconcileInterval is how often the scheduler reconciles every mapped
-	// course (LAUREL_RECONCILE_INTERVAL; default 1h).
-	ReconcileInterval time.Duration
 	// RateLimitBackoff is the first wait after Canvas answers 403 "Rate Limit
 	// Exceeded" (doubles on each retry; default 2s).
 	RateLimitBackoff time.Duration
@@ -161,9 +159,8 @@ type Service struct {
 	now       func() time.Time
 	log       *slog.Logger
 
-	reconcileInterval time.Duration
-	rateLimitBackoff  time.Duration
-	inboxConcurrency  int
+	rateLimitBackoff time.Duration
+	inboxConcurrency int
 
 	// platformsLoad lets one caller load the platform list while the
 	// others wait for it (every event needs the list).
@@ -212,9 +209,6 @@ func New(o Options) (*Service, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	if o.ReconcileInterval <= 0 {
-		o.ReconcileInterval = time.Hour
-	}
 	if o.InboxConcurrency <= 0 {
 		o.InboxConcurrency = 8
 	}
@@ -222,25 +216,24 @@ func New(o Options) (*Service, error) {
 		o.RateLimitBackoff = 2 * time.Second
 	}
 	s := &Service{
-		db:                o.DB,
-		stmts:             db.NewStatements(o.DB),
-		keys:              o.Keys,
-		issuer:            o.Issuer,
-		platforms:         o.Platforms,
-		courses:           o.Courses,
-		settings:          NewPlatformSettings(o.DB, o.Keys),
-		baseURL:           strings.TrimRight(o.BaseURL, "/"),
-		client:            o.HTTPClient,
-		now:               o.Now,
-		log:               o.Log,
-		reconcileInterval: o.ReconcileInterval,
-		rateLimitBackoff:  o.RateLimitBackoff,
-		inboxConcurrency:  o.InboxConcurrency,
-		ingest:            make(chan *pendingEvent, 4*maxIngestBatch),
-		metrics:           newMetrics(),
-		platformsSeen:     cache.New[struct{}, []Platform](platformsFor, 0, o.Now),
-		secrets:           cache.New[int64, string](secretsFor, 0, o.Now),
-		guids:             cache.New[int64, string](guidRefresh, 0, o.Now),
+		db:               o.DB,
+		stmts:            db.NewStatements(o.DB),
+		keys:             o.Keys,
+		issuer:           o.Issuer,
+		platforms:        o.Platforms,
+		courses:          o.Courses,
+		settings:         NewPlatformSettings(o.DB, o.Keys),
+		baseURL:          strings.TrimRight(o.BaseURL, "/"),
+		client:           o.HTTPClient,
+		now:              o.Now,
+		log:              o.Log,
+		rateLimitBackoff: o.RateLimitBackoff,
+		inboxConcurrency: o.InboxConcurrency,
+		ingest:           make(chan *pendingEvent, 4*maxIngestBatch),
+		metrics:          newMetrics(),
+		platformsSeen:    cache.New[struct{}, []Platform](platformsFor, 0, o.Now),
+		secrets:          cache.New[int64, string](secretsFor, 0, o.Now),
+		guids:            cache.New[int64, string](guidRefresh, 0, o.Now),
 	}
 	if o.LiveEventsJWKSURL != "" {
 		s.jwks = &liveEventKeys{url: o.LiveEventsJWKSURL, sets: o.KeySets}

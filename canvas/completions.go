@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -104,11 +103,11 @@ func enqueueEvents(ctx context.Context, tx *sqlx.Tx, ids []int64) error {
 }
 
 // HandleJobs registers the Canvas jobs on w: the inbox (one job per stored
-// completion, handled in batches) and the scheduled reconciliation.
+// completion, handled in batches) and the daily inbox pruning. The
+// reconciliation runs on the rule engine's one schedule (course.HandleJobs).
 func (s *Service) HandleJobs(w *jobs.Worker) {
 	s.handleInbox(w, inboxPolicy.BatchSize)
-	w.Schedule(reconcileKind, s.reconcileInterval, s.reconcileJob)
-	w.SetPolicy(reconcileKind, reconcilePolicy)
+	w.Schedule(pruneKind, 24*time.Hour, s.pruneJob)
 }
 
 // runInboxWorker processes the inbox alone until ctx ends, with
@@ -331,7 +330,7 @@ type batch struct {
 type pendingIssue struct {
 	row     *inboxRow
 	mapping *course.Mapping
-	item    issuance.NewCredential
+	item    course.Award
 }
 
 func userKey(platformID int64, userID string) string {
@@ -432,7 +431,10 @@ func (b *batch) process(ctx context.Context, r *inboxRow) error {
 	if _, err := b.tx.ExecContext(ctx, `SAVEPOINT canvas_event`); err != nil {
 		return fmt.Errorf("process event %d: savepoint: %w", r.ID, err)
 	}
-	cred, _, err := b.s.issuer.EnsureCredential(ctx, b.tx, actorLiveEvents, m.GroupID, issuance.FromCompletion, item, m.AutoPublish)
+	out, err := course.Grant(ctx, b.tx, b.s.issuer, actorLiveEvents, issuance.FromCompletion, *m, []course.Award{item})
+	if err == nil && len(out) == 1 && out[0].Err != nil {
+		err = out[0].Err
+	}
 	if err != nil {
 		if _, rerr := b.tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT canvas_event`); rerr != nil {
 			return fmt.Errorf("process event %d: rollback to savepoint: %w (after %v)", r.ID, rerr, err)
@@ -442,7 +444,7 @@ func (b *batch) process(ctx context.Context, r *inboxRow) error {
 	if _, err := b.tx.ExecContext(ctx, `RELEASE SAVEPOINT canvas_event`); err != nil {
 		return fmt.Errorf("process event %d: release savepoint: %w", r.ID, err)
 	}
-	return b.finish(ctx, r, "processed", "", m, cred.ID)
+	return b.finish(ctx, r, "processed", "", m, out[0].Credential.ID)
 }
 
 // refused records an event whose credential the core did not ensure: failed
@@ -480,11 +482,11 @@ func (b *batch) issue(ctx context.Context) error {
 	for _, id := range order {
 		ps := byMapping[id]
 		m := ps[0].mapping
-		items := make([]issuance.NewCredential, len(ps))
+		awards := make([]course.Award, len(ps))
 		for i, p := range ps {
-			items[i] = p.item
+			awards[i] = p.item
 		}
-		out, err := b.s.issuer.EnsureCredentials(ctx, b.tx, actorLiveEvents, m.GroupID, issuance.FromCompletion, items, m.AutoPublish)
+		out, err := course.Grant(ctx, b.tx, b.s.issuer, actorLiveEvents, issuance.FromCompletion, *m, awards)
 		if err != nil {
 			b.s.log.WarnContext(ctx, "live events: batch credential call failed; redoing event by event", "mapping_id", m.ID, "events", len(ps), "err", err)
 			return errCareful
@@ -505,8 +507,10 @@ func (b *batch) issue(ctx context.Context) error {
 	return nil
 }
 
-// newCredential builds the credential for the event, or the reason it cannot.
-func (b *batch) newCredential(r *inboxRow, platformID int64) (issuance.NewCredential, string) {
+// newCredential is the event's award (the Live Events rule's decision:
+// Canvas said this person completed the course then), or the reason there
+// is none.
+func (b *batch) newCredential(r *inboxRow, platformID int64) (course.Award, string) {
 	var body struct {
 		Metadata struct {
 			TimeZone string `json:"time_zone"`
@@ -525,10 +529,10 @@ func (b *batch) newCredential(r *inboxRow, platformID int64) (issuance.NewCreden
 		email = strings.TrimSpace(body.Body.User.Email)
 	}
 	if email == "" {
-		return issuance.NewCredential{}, fmt.Sprintf("no email known for Canvas user %s: the event carries none and the user has not launched Laurel or appeared in a roster", r.UserID)
+		return course.Award{}, fmt.Sprintf("no email known for Canvas user %s: the event carries none and the user has not launched Laurel or appeared in a roster", r.UserID)
 	}
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
-		return issuance.NewCredential{}, fmt.Sprintf("email %q of Canvas user %s is not a valid address", text.Truncate(email, 80), r.UserID)
+		return course.Award{}, fmt.Sprintf("email %q of Canvas user %s is not a valid address", text.Truncate(email, 80), r.UserID)
 	}
 	name := strings.TrimSpace(body.Body.User.Name)
 	if name == "" {
@@ -537,36 +541,14 @@ func (b *batch) newCredential(r *inboxRow, platformID int64) (issuance.NewCreden
 	if name == "" {
 		name = email
 	}
-	return issuance.NewCredential{
-		Recipient:   issuance.Recipient{Name: name, Email: email},
-		IssuedOn:    completionDate(r.CompletedAt.Time, body.Metadata.TimeZone).Format(issuance.DateLayout),
-		ExternalRef: externalRef(platformID, r.UserID),
-	}, ""
+	return course.Award{UserID: r.UserID, Ref: externalRef(platformID, r.UserID), Name: name, Email: email,
+		EarnedAt: r.CompletedAt.Time, Zone: body.Metadata.TimeZone, Why: "Canvas reported the course completed"}, ""
 }
 
 // externalRef is the credential's tie to a Canvas user of a platform: the key
 // that makes a repeated completion (or a reconciliation) a no-op.
 func externalRef(platformID int64, canvasUserID string) string {
 	return "canvas:" + strconv.FormatInt(platformID, 10) + ":" + canvasUserID
-}
-
-var zones sync.Map // name → *time.Location
-
-// completionDate is the calendar date of the completion in the course's time
-// zone (the one Canvas reports), so a late-evening completion is not dated
-// the next day; UTC when the zone is unknown.
-func completionDate(t time.Time, zone string) time.Time {
-	loc := time.UTC
-	if zone != "" {
-		if v, ok := zones.Load(zone); ok {
-			loc = v.(*time.Location)
-		} else if l, err := time.LoadLocation(zone); err == nil {
-			zones.Store(zone, l)
-			loc = l
-		}
-	}
-	y, m, d := t.In(loc).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
 func (b *batch) finish(_ context.Context, r *inboxRow, state, reason string, m *course.Mapping, credentialID string) error {

@@ -3,13 +3,9 @@ package canvas
 import (
 	"context"
 	"fmt"
-	"net/http"
 
-	"github.com/gin-gonic/gin"
 	"github.com/jmoiron/sqlx"
 
-	"github.com/laurel-edu/laurel/internal/web"
-	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/lti"
 	"github.com/laurel-edu/laurel/lti/course"
 )
@@ -37,28 +33,6 @@ func (c courseSide) NoteLaunch(ctx context.Context, l *lti.Launch) error {
 func (c courseSide) Settings(ctx context.Context, platformID int64) (string, bool, error) {
 	p, err := c.s.platform(ctx, platformID)
 	return p.CanvasURL, p.HasCanvasToken, err
-}
-
-func (c courseSide) LastCheck(ctx context.Context, mappingID int64) (*course.Check, error) {
-	runs, err := c.s.lastRuns(ctx, []int64{mappingID})
-	if err != nil {
-		return nil, err
-	}
-	r, ok := runs[mappingID]
-	if !ok {
-		return nil, nil
-	}
-	return &course.Check{Trigger: string(r.Trigger), StartedAt: r.StartedAt, Checked: r.Checked, Created: r.Created, Error: r.Error}, nil
-}
-
-// CheckCompletions is the launch view's "Check completions now" button.
-func (c courseSide) CheckCompletions(ctx context.Context, mappingID int64) (int, int, error) {
-	res, err := c.s.reconcile(ctx, mappingID, triggerButton)
-	return res.Checked, len(res.Created), err
-}
-
-func (c courseSide) RuleLines(ctx context.Context, m course.Mapping) (map[string]string, error) {
-	return c.s.ruleLines(ctx, m)
 }
 
 // Modules lists the course's modules with the platform's Canvas API token.
@@ -118,31 +92,48 @@ func (c courseSide) RequeueUnmapped(ctx context.Context, tx *sqlx.Tx, platformID
 
 func (c courseSide) Wake() { c.s.wake() }
 
-// RegisterAPI mounts the Canvas part of the course-mapping JSON API on r,
-// the /api/v1 group behind the API-token authentication middleware (package
-// course mounts the rest of /mappings):
-//
-//	POST /mappings/:id/reconcile
-func (s *Service) RegisterAPI(r gin.IRouter, courses *course.Service) {
-	r.POST("/mappings/:id/reconcile", web.API(func(c *gin.Context) error {
-		m, err := courses.VisibleMapping(c)
-		if err != nil {
-			return err
-		}
-		return s.apiReconcile(c, m)
-	}))
+// Checker is Canvas's part of the rule engine: give it to
+// course.Service.AddChecker. It checks the Canvas rules (course completion,
+// score, module) through the Canvas REST API.
+func (s *Service) Checker() course.Checker { return checker{s} }
+
+// checker implements course.Checker.
+type checker struct{ s *Service }
+
+func (checker) Rules() []course.CompletionRule {
+	return []course.CompletionRule{course.RuleCanvasCompletion, course.RuleCanvasScore, course.RuleCanvasModule}
 }
 
-func (s *Service) apiReconcile(c *gin.Context, m course.Mapping) error {
-	res, err := s.reconcile(c.Request.Context(), m.ID, triggerAPI)
+func (c checker) Check(ctx context.Context, mappingID int64, trigger course.Trigger) (course.Outcome, error) {
+	res, err := c.s.reconcile(ctx, mappingID, trigger)
+	out := course.Outcome{MappingID: mappingID, Checked: res.Checked, Completed: res.Completed, Skipped: res.Skipped}
+	for _, cr := range res.Created {
+		out.Created = append(out.Created, c.s.issuer.CredentialJSON(cr))
+	}
+	return out, err
+}
+
+func (c checker) LastCheck(ctx context.Context, mappingID int64) (*course.Check, error) {
+	runs, err := c.s.lastRuns(ctx, []int64{mappingID})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	created := make([]issuance.CredentialJSON, len(res.Created))
-	for i, cr := range res.Created {
-		created[i] = s.issuer.CredentialJSON(cr)
+	r, ok := runs[mappingID]
+	if !ok {
+		return nil, nil
 	}
-	c.JSON(http.StatusOK, gin.H{"mapping_id": m.ID, "checked": res.Checked, "completed": res.Completed,
-		"created": created, "skipped": res.Skipped})
-	return nil
+	return &course.Check{Trigger: r.Trigger, StartedAt: r.StartedAt, Checked: r.Checked, Created: r.Created, Error: r.Error}, nil
+}
+
+func (c checker) Explanations(ctx context.Context, m course.Mapping) ([]course.Explanation, error) {
+	return c.s.explanations(ctx, m)
+}
+
+func (c checker) Configured(ctx context.Context, platformID int64) (bool, error) {
+	p, err := c.s.platform(ctx, platformID)
+	return p.CanvasURL != "" && p.HasCanvasToken, err
+}
+
+func (c checker) RuleLines(ctx context.Context, m course.Mapping) (map[string]string, error) {
+	return c.s.ruleLines(ctx, m)
 }

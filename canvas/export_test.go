@@ -12,7 +12,7 @@ import (
 
 const (
 	InboxJob       = inboxKind
-	ReconcileJob   = reconcileKind
+	PruneJob       = pruneKind
 	EventRetention = eventRetention
 	SecretHeader   = secretHeader
 )
@@ -38,8 +38,6 @@ func (s *Service) SetWebhookSecret(ctx context.Context, platformID int64, secret
 func (s *Service) RememberUser(ctx context.Context, platformID int64, canvasUserID, sub, name, email string) error {
 	return s.rememberUsers(ctx, []course.CanvasUser{{PlatformID: platformID, CanvasUserID: canvasUserID, Sub: sub, Name: name, Email: email}})
 }
-
-func (s *Service) ReconcileIfDue(ctx context.Context) (bool, error) { return s.reconcileIfDue(ctx) }
 
 func (s *Service) PruneEvents(ctx context.Context, olderThan time.Duration) (int64, error) {
 	return s.pruneEvents(ctx, olderThan)

@@ -3,8 +3,6 @@ package canvas
 import (
 	"cmp"
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -19,15 +17,15 @@ import (
 	"github.com/laurel-edu/laurel/lti/course"
 )
 
-// Trigger says what started a reconciliation (shown on the admin page).
-type Trigger string
+// Trigger says what started a reconciliation (shown on the admin page): the
+// rule engine's triggers.
+type Trigger = course.Trigger
 
 // Reconciliation triggers.
 const (
-	triggerSchedule Trigger = "schedule"
-	triggerAPI      Trigger = "api"
-	triggerButton   Trigger = "button"
-	triggerManual   Trigger = "manual" // Reconcile / ReconcileAll, e.g. `laurel reconcile`
+	triggerSchedule = course.TriggerSchedule
+	triggerButton   = course.TriggerButton
+	triggerManual   = course.TriggerManual // Reconcile, e.g. `laurel reconcile --mapping`
 )
 
 // actorReconciliation names reconciliation in the audit log.
@@ -147,12 +145,12 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 		}
 		break
 	}
-	// One EnsureCredentials call per chunk: a chunk costs the same few
-	// statements whatever its size, and a transaction stays short.
+	// One Grant per chunk: a chunk costs the same few statements whatever
+	// its size, and a transaction stays short.
 	const chunk = 2000
 	for start := 0; start < len(completed); start += chunk {
 		part := completed[start:min(start+chunk, len(completed))]
-		items := make([]issuance.NewCredential, 0, len(part))
+		awards := make([]course.Award, 0, len(part))
 		who := make([]string, 0, len(part))
 		for _, d := range part {
 			u := users[d.userID]
@@ -167,23 +165,20 @@ func (s *Service) reconcile(ctx context.Context, mappingID int64, trigger Trigge
 			if name == "" {
 				name = u.Email
 			}
-			items = append(items, issuance.NewCredential{
-				Recipient:   issuance.Recipient{Name: name, Email: u.Email},
-				IssuedOn:    completionDate(d.at, "").Format(issuance.DateLayout),
-				ExternalRef: externalRef(m.PlatformID, d.userID),
-			})
+			awards = append(awards, course.Award{UserID: d.userID, Ref: externalRef(m.PlatformID, d.userID),
+				Name: name, Email: u.Email, EarnedAt: d.at})
 			who = append(who, fmt.Sprintf("Canvas user %s (%s)", d.userID, name))
 		}
-		if len(items) == 0 {
+		if len(awards) == 0 {
 			continue
 		}
 		var created []issuance.Credential
 		var skipped []string
 		err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 			created, skipped = created[:0], skipped[:0]
-			out, err := s.issuer.EnsureCredentials(ctx, tx, actorReconciliation, m.GroupID, issuance.FromReconciliation, items, m.AutoPublish)
+			out, err := course.Grant(ctx, tx, s.issuer, actorReconciliation, issuance.FromReconciliation, m, awards)
 			if err != nil {
-				return fmt.Errorf("ensure %d credentials: %w", len(items), err)
+				return err
 			}
 			for i, o := range out {
 				switch {
@@ -282,105 +277,15 @@ func (s *Service) finishRun(ctx context.Context, runID int64, res Result, cause 
 	return nil
 }
 
-// MappingResult is one course's outcome in ReconcileAll.
-type MappingResult struct {
-	Result
-	Err error
-}
+// pruneKind is the daily job (jobs.Worker.Schedule) that prunes the inbox.
+// The reconciliation itself runs on the one schedule of the rule engine
+// (course.ReconcileKind), which calls Check for every Canvas mapping.
+const pruneKind = "canvas.prune"
 
-// ReconcileAll reconciles every mapped course that issues on completion; one
-// course's failure does not stop the others.
-func (s *Service) ReconcileAll(ctx context.Context) ([]MappingResult, error) {
-	return s.reconcileAll(ctx, triggerManual)
-}
-
-func (s *Service) reconcileAll(ctx context.Context, trigger Trigger) ([]MappingResult, error) {
-	ids, err := s.courses.MappingIDs(ctx, course.RuleCanvasCompletion, course.RuleCanvasScore, course.RuleCanvasModule)
-	if err != nil {
-		return nil, fmt.Errorf("reconcile all: list mappings: %w", err)
-	}
-	out := make([]MappingResult, 0, len(ids))
-	for _, id := range ids {
-		if ctx.Err() != nil {
-			return out, ctx.Err()
-		}
-		r, err := s.reconcile(ctx, id, trigger)
-		r.MappingID = id
-		out = append(out, MappingResult{Result: r, Err: err})
-		if err != nil && apperr.Code(err) == apperr.Internal {
-			s.log.ErrorContext(ctx, "reconcile mapping", "mapping_id", id, "err", err)
-		}
-	}
-	return out, nil
-}
-
-// reconcileLockKey is the PostgreSQL advisory lock that lets one Laurel
-// process at a time run the scheduled reconciliation.
-const reconcileLockKey int64 = 0x6c61_7572_0004
-
-// reconcileKind is the scheduled job (jobs.Worker.Schedule) that reconciles
-// every mapped course once per ReconcileInterval and prunes the inbox. Its
-// one row in the jobs table keeps its time across restarts and lets one
-// process at a time run it.
-const reconcileKind = "canvas.reconcile"
-
-// reconcilePolicy gives a run as long as many courses' worth of Canvas pages
-// take (the worker's default of 5 minutes would cut it).
-var reconcilePolicy = jobs.Policy{Timeout: 6 * time.Hour}
-
-// reconcileJob is reconcileKind's handler. reconcileIfDue still holds the
-// advisory lock and looks at the last scheduled run, so a process of an
-// older version reconciling on its own ticker during a rolling upgrade does
-// not make it run twice.
-func (s *Service) reconcileJob(ctx context.Context, _ jobs.Job) error {
-	_, rerr := s.reconcileIfDue(ctx)
-	if rerr != nil {
-		rerr = fmt.Errorf("scheduled reconciliation: %w", rerr)
-	}
-	if _, err := s.pruneEvents(ctx, eventRetention); err != nil {
-		return errors.Join(rerr, err)
-	}
-	return rerr
-}
-
-// reconcileIfDue runs the scheduled reconciliation when no other process
-// holds the lock and the last scheduled run started at least one interval
-// ago. It reports whether it ran.
-func (s *Service) reconcileIfDue(ctx context.Context) (bool, error) {
-	conn, err := s.db.Connx(ctx)
-	if err != nil {
-		return false, fmt.Errorf("reconcile lock: %w", err)
-	}
-	defer conn.Close()
-	var got bool
-	if err := conn.GetContext(ctx, &got, `SELECT pg_try_advisory_lock($1)`, reconcileLockKey); err != nil {
-		return false, fmt.Errorf("reconcile lock: %w", err)
-	}
-	if !got {
-		return false, nil
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, reconcileLockKey)
-	var last sql.NullTime
-	const q = `SELECT max(started_at) FROM canvas_reconciliations WHERE trigger = 'schedule'`
-	if err := conn.GetContext(ctx, &last, q); err != nil {
-		return false, fmt.Errorf("last scheduled reconciliation: %w", err)
-	}
-	if last.Valid && s.now().Sub(last.Time) < s.reconcileInterval {
-		return false, nil
-	}
-	results, err := s.reconcileAll(ctx, triggerSchedule)
-	if err != nil {
-		return true, err
-	}
-	created, failed := 0, 0
-	for _, r := range results {
-		created += len(r.Created)
-		if r.Err != nil {
-			failed++
-		}
-	}
-	s.log.InfoContext(ctx, "scheduled reconciliation", "courses", len(results), "created", created, "failed", failed)
-	return true, nil
+// pruneJob is pruneKind's handler.
+func (s *Service) pruneJob(ctx context.Context, _ jobs.Job) error {
+	_, err := s.pruneEvents(ctx, eventRetention)
+	return err
 }
 
 // eventRetention is how long handled inbox events are kept: far longer than

@@ -13,6 +13,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
 	"github.com/laurel-edu/laurel/lti"
+	"github.com/laurel-edu/laurel/lti/course"
 )
 
 // 30 completions whose events were lost: one run creates 30, the next none.
@@ -133,28 +134,6 @@ func TestReconcileAPIAndMissingToken(t *testing.T) {
 	}
 }
 
-// The scheduled run happens once per interval across processes.
-func TestReconcileIfDueRunsOncePerInterval(t *testing.T) {
-	e := newEnv(t)
-	m := e.mustMap("720", false)
-	done := time.Now()
-	e.rest.AddStudents("720", canvassim.RESTStudent{ID: "3", Name: "Tri", Email: "tri@example.com", CompletedAt: &done})
-	ran, err := e.svc.ReconcileIfDue(context.Background())
-	if err != nil || !ran {
-		t.Fatalf("first: ran %v err %v", ran, err)
-	}
-	ran, err = e.svc.ReconcileIfDue(context.Background())
-	if err != nil || ran {
-		t.Fatalf("second within the interval: ran %v err %v", ran, err)
-	}
-	if n := e.count(`SELECT count(*) FROM canvas_reconciliations WHERE mapping_id = $1 AND trigger = 'schedule'`, m.ID); n != 1 {
-		t.Fatalf("scheduled runs = %d", n)
-	}
-	if n := len(e.credentials()); n != 1 {
-		t.Fatalf("credentials = %d", n)
-	}
-}
-
 func TestPruneEvents(t *testing.T) {
 	e := newEnv(t)
 	e.mustMap("730", false)
@@ -175,9 +154,10 @@ func TestPruneEvents(t *testing.T) {
 	}
 }
 
-// The scheduled reconciliation is a job: a worker runs it at once when none
-// ran before, prunes the inbox, and leaves exactly one row for its next run,
-// one interval later.
+// The scheduled reconciliation is the rule engine's one job: a worker runs
+// it at once when none ran before, checks the Canvas mapping, and leaves
+// exactly one row for its next run, one interval later; the inbox pruning
+// is Canvas's own daily job.
 func TestReconcileRunsAsScheduledJob(t *testing.T) {
 	e := newEnv(t)
 	m := e.mustMap("740", false)
@@ -186,11 +166,13 @@ func TestReconcileRunsAsScheduledJob(t *testing.T) {
 	w := jobs.NewWorker(e.db, nil)
 	w.Poll = 20 * time.Millisecond
 	e.svc.HandleJobs(w)
+	e.courses.HandleJobs(w, time.Hour)
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
 	go func() { defer close(stopped); w.Run(ctx) }()
 	deadline := time.Now().Add(10 * time.Second)
-	for e.count(`SELECT count(*) FROM jobs WHERE kind = $1 AND state = 'done'`, canvas.ReconcileJob) == 0 {
+	for e.count(`SELECT count(*) FROM jobs WHERE kind = $1 AND state = 'done'`, course.ReconcileKind) == 0 ||
+		e.count(`SELECT count(*) FROM jobs WHERE kind = $1 AND state = 'done'`, canvas.PruneJob) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the scheduled reconciliation did not run")
 		}
@@ -205,7 +187,7 @@ func TestReconcileRunsAsScheduledJob(t *testing.T) {
 		t.Fatalf("credentials = %d, want 1", n)
 	}
 	var next time.Time
-	if err := e.db.Get(&next, `SELECT run_at FROM jobs WHERE kind = $1 AND state = 'queued'`, canvas.ReconcileJob); err != nil {
+	if err := e.db.Get(&next, `SELECT run_at FROM jobs WHERE kind = $1 AND state = 'queued'`, course.ReconcileKind); err != nil {
 		t.Fatalf("next run: %v", err)
 	}
 	if d := time.Until(next); d < 50*time.Minute || d > time.Hour {

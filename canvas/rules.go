@@ -267,6 +267,37 @@ FROM canvas_rule_states WHERE mapping_id = $1`
 	return out, rows.Err()
 }
 
+// explanations are ruleLines with the students' names (those Laurel knows
+// from launches and rosters), for staff.
+func (s *Service) explanations(ctx context.Context, m course.Mapping) ([]course.Explanation, error) {
+	if m.CompletionRule != course.RuleCanvasScore && m.CompletionRule != course.RuleCanvasModule {
+		return nil, nil
+	}
+	const q = `SELECT r.canvas_user_id, COALESCE(u.name, ''), r.met, r.score::float8, r.module_state, r.first_met_at
+FROM canvas_rule_states r
+LEFT JOIN canvas_users u ON u.platform_id = $2 AND u.canvas_user_id = r.canvas_user_id
+WHERE r.mapping_id = $1
+ORDER BY lower(COALESCE(u.name, '')), r.canvas_user_id
+LIMIT 5000`
+	rows, err := s.db.QueryxContext(ctx, q, m.ID, m.PlatformID)
+	if err != nil {
+		return nil, fmt.Errorf("explanations of mapping %d: %w", m.ID, err)
+	}
+	defer rows.Close()
+	var out []course.Explanation
+	for rows.Next() {
+		var id, name, mod string
+		var met bool
+		var score *float64
+		var first *time.Time
+		if err := rows.Scan(&id, &name, &met, &score, &mod, &first); err != nil {
+			return nil, fmt.Errorf("explanations of mapping %d: %w", m.ID, err)
+		}
+		out = append(out, course.Explanation{UserID: id, Name: name, Line: ruleLine(m, met, score, mod, first)})
+	}
+	return out, rows.Err()
+}
+
 func ruleLine(m course.Mapping, met bool, score *float64, mod string, first *time.Time) string {
 	day := func(t *time.Time) string { return t.UTC().Format("2 Jan 2006") }
 	if m.CompletionRule == course.RuleCanvasModule {

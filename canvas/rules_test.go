@@ -90,7 +90,7 @@ func TestReconcileScoreRule(t *testing.T) {
 		t.Fatalf("third run: created %d, err %v; want nothing", len(res.Created), err)
 	}
 
-	lines, err := e.svc.CourseSide().RuleLines(ctx, m)
+	lines, err := e.svc.Checker().RuleLines(ctx, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestReconcileModuleRule(t *testing.T) {
 	if err != nil || len(res.Created) != 0 {
 		t.Fatalf("second run: created %d, err %v", len(res.Created), err)
 	}
-	lines, err := e.svc.CourseSide().RuleLines(ctx, m)
+	lines, err := e.svc.Checker().RuleLines(ctx, m)
 	if err != nil {
 		t.Fatal(err)
 	}

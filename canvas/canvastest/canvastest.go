@@ -144,6 +144,7 @@ func New(t testing.TB, o Options) *Env {
 		t.Fatal(err)
 	}
 	e.Courses.SetCanvas(e.Svc.CourseSide())
+	e.Courses.AddChecker(e.Svc.Checker())
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.Use(web.RequestID())
@@ -153,7 +154,6 @@ func New(t testing.TB, o Options) *Env {
 	e.Auth = auth.New(nil, e.Keys, "http://laurel.test", e.Accounts)
 	api := r.Group("/api/v1", e.Auth.Bearer())
 	e.Courses.RegisterAPI(api)
-	e.Svc.RegisterAPI(api, e.Courses)
 	issuanceapi.Register(api, e.Iss) // the credentials API, beside the mappings'
 	e.Srv = httptest.NewServer(r)
 	t.Cleanup(e.Srv.Close)

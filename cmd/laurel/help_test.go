@@ -19,7 +19,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"help"}, []string{"commands:", "dev [--port N]", "user add --email E", "platform link", "keys rotate"}},
 		{[]string{"--help"}, []string{"commands:", "serve [--workers=false]"}},
 		{[]string{"user", "--help"}, []string{"usage: laurel user <subcommand>", "user add --email E --name N --role"}},
-		{[]string{"platform", "-h"}, []string{"platform add", "platform list", "platform link"}},
+		{[]string{"platform", "-h"}, []string{"platform add", "platform set --id ID", "--moodle-token TOKEN", "platform list", "platform link"}},
 		{[]string{"organisation", "set", "--help"}, []string{"usage: laurel organisation set", "--name string", "--website string", "--contact-email string", "--logo string", "--time-zone string"}},
 		{[]string{"user", "add", "--help"}, []string{"usage: laurel user add", "flags:", "--email string", "--name string", "--role string", "--groups string"}},
 		{[]string{"help", "user", "add"}, []string{"usage: laurel user add", "--email string"}},

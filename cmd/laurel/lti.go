@@ -8,6 +8,8 @@ import (
 
 	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/lti"
+	"github.com/laurel-edu/laurel/lti/course"
+	"github.com/laurel-edu/laurel/moodle"
 )
 
 func (m *Main) platformAdd(ctx context.Context, args []string) error {
@@ -23,11 +25,13 @@ func (m *Main) platformAdd(ctx context.Context, args []string) error {
 	fs.Var(&deployments, "deployment-id", "a deployment id (repeatable): only these are accepted; without it deployments are recorded on first launch")
 	canvasURL := fs.String("canvas-url", "", "the institution's Canvas base URL (REST API; Live Events hostname)")
 	canvasToken := fs.String("canvas-token", "", "a Canvas API token for reconciliation (stored encrypted)")
+	moodleURL := fs.String("moodle-url", "", "the Moodle site's address (web services)")
+	moodleToken := fs.String("moodle-token", "", "a Moodle web service token for course completion (stored encrypted)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	in.DeploymentIDs = deployments
-	in.Extra = canvas.PlatformExtra(*canvasURL, *canvasToken)
+	in.Extra = platformExtra(*canvasURL, *canvasToken, *moodleURL, *moodleToken)
 	a, err := m.openStore(ctx)
 	if err != nil {
 		return err
@@ -37,6 +41,51 @@ func (m *Main) platformAdd(ctx context.Context, args []string) error {
 		return fmt.Errorf("platform add: %w", err)
 	}
 	fmt.Fprintln(m.Stdout, p.ID)
+	return nil
+}
+
+// platformExtra is the platform settings the Canvas and Moodle flags set
+// (nil: none).
+func platformExtra(canvasURL, canvasToken, moodleURL, moodleToken string) map[string]string {
+	extra := canvas.PlatformExtra(canvasURL, canvasToken)
+	for k, v := range moodle.PlatformExtra(moodleURL, moodleToken) {
+		if extra == nil {
+			extra = map[string]string{}
+		}
+		extra[k] = v
+	}
+	return extra
+}
+
+// platformSet changes a platform's Canvas or Moodle settings (what the
+// owner's platform form sets): an empty flag keeps the stored value.
+func (m *Main) platformSet(ctx context.Context, args []string) error {
+	fs := m.flags("platform set")
+	idFlag := fs.String("id", "", "the platform's id (laurel platform list)")
+	canvasURL := fs.String("canvas-url", "", "the institution's Canvas base URL (REST API; Live Events hostname)")
+	canvasToken := fs.String("canvas-token", "", "a Canvas API token for reconciliation (stored encrypted)")
+	moodleURL := fs.String("moodle-url", "", "the Moodle site's address (web services)")
+	moodleToken := fs.String("moodle-token", "", "a Moodle web service token for course completion (stored encrypted)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	id, err := strconv.ParseInt(*idFlag, 10, 64)
+	if err != nil || id <= 0 {
+		return fmt.Errorf("platform set: --id %q is not a platform id (see laurel platform list)", *idFlag)
+	}
+	extra := platformExtra(*canvasURL, *canvasToken, *moodleURL, *moodleToken)
+	if extra == nil {
+		return fmt.Errorf("platform set: nothing to set: give --canvas-url, --canvas-token, --moodle-url or --moodle-token")
+	}
+	a, err := m.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	p, err := a.LTI.Registry().UpdatePlatform(ctx, id, lti.PlatformInput{Extra: extra})
+	if err != nil {
+		return fmt.Errorf("platform set: %w", err)
+	}
+	fmt.Fprintf(m.Stdout, "platform %d (%s) updated\n", p.ID, p.Name)
 	return nil
 }
 
@@ -56,8 +105,12 @@ func (m *Main) platformList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	moodles, err := a.Moodle.PlatformSettings().All(ctx)
+	if err != nil {
+		return err
+	}
 	w := tabwriter.NewWriter(m.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tNAME\tISSUER\tCLIENT ID\tCANVAS URL\tTOKEN\tSTATE")
+	fmt.Fprintln(w, "ID\tNAME\tISSUER\tCLIENT ID\tCANVAS URL\tTOKEN\tMOODLE URL\tMOODLE TOKEN\tSTATE")
 	for _, p := range ps {
 		state := "enabled"
 		if p.Disabled {
@@ -68,7 +121,12 @@ func (m *Main) platformList(ctx context.Context, args []string) error {
 		if st.HasToken {
 			token = "yes"
 		}
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Name, p.Issuer, p.ClientID, st.URL, token, state)
+		ms := moodles[p.ID]
+		mtoken := "no"
+		if ms.HasToken {
+			mtoken = "yes"
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Name, p.Issuer, p.ClientID, st.URL, token, ms.URL, mtoken, state)
 	}
 	return w.Flush()
 }
@@ -138,14 +196,16 @@ func (m *Main) reconcile(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var results []canvas.MappingResult
+	// The rule engine checks each mapping with its platform's checker
+	// (Canvas, Moodle).
+	var results []course.MappingOutcome
 	if id != 0 {
-		r, err := a.Canvas.Reconcile(ctx, id)
+		r, err := a.Course.Reconcile(ctx, id, course.TriggerManual)
 		if err != nil {
 			return fmt.Errorf("reconcile mapping %d: %w", id, err)
 		}
-		results = []canvas.MappingResult{{Result: r}}
-	} else if results, err = a.Canvas.ReconcileAll(ctx); err != nil {
+		results = []course.MappingOutcome{{Outcome: r}}
+	} else if results, err = a.Course.ReconcileAll(ctx, course.TriggerManual); err != nil {
 		return fmt.Errorf("reconcile: %w", err)
 	}
 	failed := 0

@@ -34,10 +34,13 @@ commands:
                               erase one person (asks for confirmation unless --yes)
   platform add --name N --issuer URL --client-id ID --auth-url URL --token-url URL --jwks-url URL
                [--deployment-id ID]... [--canvas-url URL] [--canvas-token TOKEN]
+               [--moodle-url URL] [--moodle-token TOKEN]
+  platform set --id ID [--canvas-url URL] [--canvas-token TOKEN] [--moodle-url URL] [--moodle-token TOKEN]
+                              change a platform's Canvas or Moodle web service settings
   platform list
   platform link [--expires DURATION]
                               print a one-time Dynamic Registration link (default: valid 24h)
-  reconcile [--mapping ID]    check Canvas for completions now
+  reconcile [--mapping ID]    check Canvas and Moodle for completions now
   keys rotate                 add a new tool signing key (--credentials: new Open Badges signing keys)
   help [command]              this list, or one command's flags (also: laurel <command> --help)
 `
@@ -133,6 +136,8 @@ func (m *Main) dispatch(ctx context.Context, args []string) error {
 		return m.personErase(ctx, rest[1:])
 	case cmd == "platform" && sub == "add":
 		return m.platformAdd(ctx, rest[1:])
+	case cmd == "platform" && sub == "set":
+		return m.platformSet(ctx, rest[1:])
 	case cmd == "platform" && sub == "list":
 		return m.platformList(ctx, rest[1:])
 	case cmd == "platform" && sub == "link":

@@ -16,6 +16,7 @@ import (
 	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/internal/testenv"
+	"github.com/laurel-edu/laurel/moodle"
 )
 
 func TestMain(m *testing.M) {
@@ -94,6 +95,32 @@ func TestAdministrativeCommands(t *testing.T) {
 	}
 	if tok, err := settings.Token(context.Background(), pid); err != nil || tok != "7~secret" {
 		t.Fatalf("canvas token = %q, %v", tok, err)
+	}
+
+	// platform set: the Moodle web service, and the Canvas flags still work.
+	out, err = run(t, "", "platform", "set", "--id", strconv.FormatInt(pid, 10), "--moodle-url", "https://moodle.uni.example.edu",
+		"--moodle-token", "0123456789abcdef0123456789abcdef", "--canvas-url", "https://canvas.uni.example.edu")
+	if err != nil || !strings.Contains(out, "updated") {
+		t.Fatalf("platform set = %q, %v", out, err)
+	}
+	ms := moodle.NewPlatformSettings(d, keys)
+	if st, err := ms.Settings(context.Background(), pid); err != nil || st.URL != "https://moodle.uni.example.edu" || !st.HasToken {
+		t.Fatalf("moodle settings of platform %d = %+v, %v", pid, st, err)
+	}
+	if tok, err := ms.Token(context.Background(), pid); err != nil || tok != "0123456789abcdef0123456789abcdef" {
+		t.Fatalf("moodle token = %q, %v", tok, err)
+	}
+	if st, err := settings.Settings(context.Background(), pid); err != nil || st.URL != "https://canvas.uni.example.edu" {
+		t.Fatalf("canvas settings after platform set = %+v, %v", st, err)
+	}
+	if _, err := run(t, "", "platform", "set", "--id", strconv.FormatInt(pid, 10), "--moodle-url", "moodle.uni.example.edu"); err == nil || !strings.Contains(err.Error(), "moodle_url") {
+		t.Fatalf("platform set with a relative Moodle URL: %v, want refused naming moodle_url", err)
+	}
+	if st, _ := ms.Settings(context.Background(), pid); st.URL != "https://moodle.uni.example.edu" {
+		t.Fatalf("a refused platform set changed the Moodle URL to %q", st.URL)
+	}
+	if list, err := run(t, "", "platform", "list"); err != nil || strings.Contains(list, "0123456789abcdef0123456789abcdef") || !strings.Contains(list, "https://moodle.uni.example.edu") {
+		t.Fatalf("platform list = %q, %v (shows the Moodle URL, never its token)", list, err)
 	}
 
 	out, err = run(t, "", "keys", "rotate")

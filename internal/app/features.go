@@ -13,6 +13,7 @@ import (
 	"github.com/laurel-edu/laurel/lti"
 	ltiadmin "github.com/laurel-edu/laurel/lti/admin"
 	"github.com/laurel-edu/laurel/lti/course"
+	"github.com/laurel-edu/laurel/moodle"
 
 	"github.com/laurel-edu/laurel/internal/accounts"
 	"github.com/laurel-edu/laurel/internal/apperr"
@@ -47,6 +48,7 @@ type features struct {
 	LTI      *lti.Tool
 	Course   *course.Service
 	Canvas   *canvas.Service
+	Moodle   *moodle.Service
 	Mail     *mail.Sender
 	People   *people.Service
 	Wallet   *wallet.Service
@@ -106,16 +108,28 @@ func (a *App) build(ctx context.Context) error {
 	a.Canvas, err = canvas.New(canvas.Options{
 		DB: a.DB, Keys: a.Config.Keys, Issuer: a.Issuance, Platforms: canvas.LTIPlatforms(a.LTI.Registry()), Courses: a.Course,
 		BaseURL: a.Config.BaseURL, LiveEventsJWKSURL: a.Config.LiveEventsJWKSURL, KeySets: a.LTI.KeySets(),
-		ReconcileInterval: a.Config.ReconcileInterval, Registerer: a.Metrics, Log: a.Log,
+		Registerer: a.Metrics, Log: a.Log,
 		HTTPClient: a.LTI.NewPlatformClient(30 * time.Second), // Canvas URLs follow the platform fetch rule
 	})
 	if err != nil {
 		return err
 	}
 	a.Course.SetCanvas(a.Canvas.CourseSide())
+	a.Moodle, err = moodle.New(moodle.Options{DB: a.DB, Keys: a.Config.Keys, Issuer: a.Issuance, Courses: a.Course,
+		Platforms: a.LTI.Registry(), Log: a.Log,
+		HTTPClient: a.LTI.NewPlatformClient(30 * time.Second), // Moodle URLs follow the platform fetch rule
+	})
+	if err != nil {
+		return err
+	}
+	// The rule engine: each platform's rules are checked by their Checker.
+	a.Course.AddChecker(a.Canvas.Checker())
+	a.Course.AddChecker(a.Moodle.Checker())
 	a.LTI.SetLaunchHandler(a.Course.HandleLaunch)
 	// Canvas keeps its platform settings (URL, API token) in its own table.
 	a.LTI.Registry().SetExtension(a.Canvas.PlatformSettings())
+	// Moodle keeps its web service settings (URL, token) in its own table.
+	a.LTI.Registry().AddExtension(a.Moodle.PlatformSettings())
 	a.People = &people.Service{DB: a.DB, Core: a.Issuance, Signing: a.Signing, Imports: a.Imports, Course: a.Course,
 		LTI: a.LTI, Canvas: a.Canvas, Keys: a.Config.Keys}
 	if a.Config.SMTPURL != "" {
@@ -150,7 +164,6 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	api.Register(apiv1, a.Issuance)
 	a.Imports.RegisterAPI(apiv1)
 	a.Course.RegisterAPI(apiv1)
-	a.Canvas.RegisterAPI(apiv1, a.Course)
 	a.People.RegisterAPI(apiv1)
 	a.Wallet.RegisterAPI(apiv1)
 
@@ -205,6 +218,8 @@ func (a *App) RunWorkers(ctx context.Context) error {
 	w.SetPolicy(issuance.RenewalNoticeJob, delivery.EmailRetry)
 	a.Imports.HandleImportJobs(w)
 	a.Canvas.HandleJobs(w)
+	// The one reconciliation schedule, for every platform's rules.
+	a.Course.HandleJobs(w, a.Config.ReconcileInterval)
 	return w.Run(ctx)
 }
 

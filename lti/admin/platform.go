@@ -40,9 +40,9 @@ type platformFormPage struct {
 	NewDeps     string           // the deployment ids textarea
 	AutoReg     bool
 	Known       []lti.KnownIssuer
-	// Extra is the PlatformExtension's section (no Title: none).
-	ExtraTitle  string
-	Extra       []formField
+	// Extra are the PlatformExtensions' sections (Canvas, Moodle web
+	// service).
+	Extra       []extraSection
 	Errors      map[string]string // per field, for fields rendered by hand
 	OtherErrors []string
 	// NotKept names the secrets an admin typed that were not saved because
@@ -63,7 +63,14 @@ func valuesOf(p lti.Platform) platformValues {
 		JWKSURL: p.JWKSURL, AutoRegister: p.AutoRegisterDeployments}
 }
 
-// extraSection is the extension's form section for platform id (0: new).
+// extraSection is one extension's section of the platform form.
+type extraSection struct {
+	Title  string
+	Fields []formField
+}
+
+// extraSection is the extensions' form fields for platform id (0: new), in
+// one section.
 func (a *admin) extraSection(ctx context.Context, id int64) (lti.ExtraSection, error) {
 	ext := a.t.Registry().Extension()
 	if ext == nil {
@@ -106,20 +113,23 @@ func (a *admin) formPage(ctx context.Context, isNew bool, p lti.Platform, v plat
 		f("token_url", "Token URL (LTI Advantage services)", "url", v.TokenURL, strings.TrimSpace("Needed for the course roster (NRPS). "+endpointHint), "https://", false),
 		f("jwks_url", "Platform JWKS URL", "url", v.JWKSURL, endpointHint, "https://", false),
 	}
-	sec, err := a.extraSection(ctx, p.ID)
+	secs, err := lti.FormSections(ctx, a.t.Registry().Extension(), p.ID)
 	if err != nil {
 		return page, err
 	}
-	page.ExtraTitle = sec.Title
-	for _, x := range sec.Fields {
-		value := x.Value
-		if sub, ok := v.Extra[x.Name]; ok && !x.Secret {
-			value = sub // what was typed, on a re-rendered form
+	for _, sec := range secs {
+		es := extraSection{Title: sec.Title}
+		for _, x := range sec.Fields {
+			value := x.Value
+			if sub, ok := v.Extra[x.Name]; ok && !x.Secret {
+				value = sub // what was typed, on a re-rendered form
+			}
+			if x.Secret {
+				value = ""
+			}
+			es.Fields = append(es.Fields, f(x.Name, x.Label, x.Type, value, x.Hint, x.Placeholder, false))
 		}
-		if x.Secret {
-			value = ""
-		}
-		page.Extra = append(page.Extra, f(x.Name, x.Label, x.Type, value, x.Hint, x.Placeholder, false))
+		page.Extra = append(page.Extra, es)
 	}
 	return page, nil
 }

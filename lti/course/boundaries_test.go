@@ -22,12 +22,14 @@ func TestCourseSQLTouchesOnlyCourseTables(t *testing.T) {
 	}
 }
 
-// The arrows run one way: canvas may use course (its mappings), course
-// never canvas (it asks for Canvas's side through an interface), and lti,
-// the specification, knows neither.
+// The arrows run one way: canvas and moodle may use course (its mappings
+// and its rule engine), course never either (they are its Checkers, behind
+// an interface), and lti, the specification, knows none.
 func TestImportArrows(t *testing.T) {
 	for _, c := range []struct{ dir, forbidden string }{
 		{".", "github.com/laurel-edu/laurel/canvas"},
+		{".", "github.com/laurel-edu/laurel/moodle"},
+		{"..", "github.com/laurel-edu/laurel/moodle"},
 		{"..", "github.com/laurel-edu/laurel/lti/course"},
 		{"..", "github.com/laurel-edu/laurel/canvas"},
 	} {

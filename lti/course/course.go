@@ -18,11 +18,11 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/lti"
 )
@@ -43,17 +43,6 @@ type Canvas interface {
 	// Settings returns the platform's Canvas URL ("" when it has none) and
 	// whether a Canvas API token is stored.
 	Settings(ctx context.Context, platformID int64) (canvasURL string, hasToken bool, err error)
-	// LastCheck returns the newest completion check of a mapping, nil when
-	// there was none.
-	LastCheck(ctx context.Context, mappingID int64) (*Check, error)
-	// CheckCompletions asks Canvas for the course's completions now and
-	// creates the credentials their events missed. Errors other than
-	// apperr.Internal say why the course cannot be checked.
-	CheckCompletions(ctx context.Context, mappingID int64) (checked, created int, err error)
-	// RuleLines explains, per Canvas user id, where each student stood at
-	// the last check against the mapping's score or module rule (nil for
-	// other rules): the roster's "why (not) awarded" line.
-	RuleLines(ctx context.Context, m Mapping) (map[string]string, error)
 	// Modules lists a Canvas course's modules for the instructor's form
 	// (nil when the platform has no Canvas API token).
 	Modules(ctx context.Context, platformID int64, canvasCourseID string) ([]Module, error)
@@ -78,9 +67,9 @@ type Module struct {
 	ID, Name string
 }
 
-// Check is one completion check of a mapped course (Canvas reconciliation).
+// Check is one completion check of a mapped course (a Checker's).
 type Check struct {
-	Trigger   string
+	Trigger   Trigger
 	StartedAt time.Time
 	Checked   int
 	Created   int
@@ -107,6 +96,10 @@ type Service struct {
 	// stmts runs a launch's reads prepared.
 	stmts  *db.Statements
 	canvas Canvas
+
+	// checkers are the rule engine's Checkers by rule (AddChecker).
+	checkersMu sync.RWMutex
+	checkers   map[CompletionRule]Checker
 
 	// lti is set by RegisterLaunch (the launch views need package lti).
 	lti LaunchDeps
@@ -163,15 +156,10 @@ func (noCanvas) NoteLaunch(context.Context, *lti.Launch) error { return nil }
 func (noCanvas) Settings(context.Context, int64) (string, bool, error) {
 	return "", false, nil
 }
-func (noCanvas) LastCheck(context.Context, int64) (*Check, error) { return nil, nil }
-func (noCanvas) CheckCompletions(context.Context, int64) (int, int, error) {
-	return 0, 0, apperr.Errorf(apperr.Invalid, "Completions are not checked: this installation does not talk to Canvas.")
-}
-func (noCanvas) RuleLines(context.Context, Mapping) (map[string]string, error) { return nil, nil }
-func (noCanvas) Modules(context.Context, int64, string) ([]Module, error)      { return nil, nil }
-func (noCanvas) UserIDs(context.Context, int64) (map[string]string, error)     { return nil, nil }
-func (noCanvas) RememberUsers(context.Context, []CanvasUser) error             { return nil }
-func (noCanvas) ExternalRef(int64, string) string                              { return "" }
+func (noCanvas) Modules(context.Context, int64, string) ([]Module, error)  { return nil, nil }
+func (noCanvas) UserIDs(context.Context, int64) (map[string]string, error) { return nil, nil }
+func (noCanvas) RememberUsers(context.Context, []CanvasUser) error         { return nil }
+func (noCanvas) ExternalRef(int64, string) string                          { return "" }
 func (noCanvas) RequeueUnmapped(context.Context, *sqlx.Tx, int64, string) error {
 	return nil
 }

@@ -118,6 +118,8 @@ type platformKind struct {
 	Name string
 	// Canvas tells whether the platform is Canvas.
 	Canvas bool
+	// Moodle tells whether the platform is Moodle (rule moodle_completion).
+	Moodle bool
 }
 
 // productNames are the LMS names behind common tool_platform
@@ -145,6 +147,9 @@ func (s *Service) kindOf(ctx context.Context, l *lti.Launch) platformKind {
 		if u, _, err := s.canvas.Settings(ctx, l.Platform.ID); err == nil && u != "" {
 			return platformKind{Name: "Canvas", Canvas: true}
 		}
+	}
+	if code == "moodle" {
+		return platformKind{Name: "Moodle", Moodle: true}
 	}
 	if n, ok := productNames[code]; ok {
 		return platformKind{Name: n}

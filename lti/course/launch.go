@@ -204,6 +204,9 @@ type staffPage struct {
 	Published   int
 	Revoked     int
 	Roster      []rosterRow
+	// MoodleReady: the Moodle platform has a web service, so the map form
+	// offers Moodle course completion.
+	MoodleReady bool
 	// RuleColumn: the roster shows each student's state against a score or
 	// module rule.
 	RuleColumn  bool
@@ -294,7 +297,7 @@ func (s *Service) staffView(ctx context.Context, l *lti.Launch, course courseLoo
 		return p, err
 	}
 	p.Mapped, p.Mapping = true, m
-	p.RuleColumn = m.CompletionRule == RuleCanvasScore || m.CompletionRule == RuleCanvasModule
+	p.RuleColumn = m.CompletionRule == RuleCanvasScore || m.CompletionRule == RuleCanvasModule || m.CompletionRule == RuleMoodleCompletion
 	if p.Group, err = s.lti.Groups.Group(ctx, m.GroupID); err != nil {
 		return p, err
 	}
@@ -333,8 +336,17 @@ func (s *Service) staffView(ctx context.Context, l *lti.Launch, course courseLoo
 	if u, tok, err := s.canvas.Settings(ctx, l.Platform.ID); err == nil {
 		p.HasToken, p.CanvasURL = tok, u
 	}
-	if r, err := s.canvas.LastCheck(ctx, m.ID); err == nil {
-		p.LastRun = r
+	if m.CompletionRule == RuleMoodleCompletion {
+		if c := s.checker(RuleMoodleCompletion); c != nil {
+			p.HasToken, _ = c.Configured(ctx, l.Platform.ID)
+		} else {
+			p.HasToken = false
+		}
+	}
+	if c := s.checker(m.CompletionRule); c != nil {
+		if r, err := c.LastCheck(ctx, m.ID); err == nil {
+			p.LastRun = r
+		}
 	}
 	return p, nil
 }
@@ -376,6 +388,13 @@ func (s *Service) unmappedView(ctx context.Context, l *lti.Launch, p staffPage) 
 	p.Form = mapForm{GroupChoice: "new", GroupName: l.Context.Title, CourseName: l.Context.Title, Rule: string(RuleManual), ScoreKind: ScoreFinal}
 	if p.Platform.Canvas {
 		p.Form.Rule = string(RuleCanvasCompletion)
+	}
+	if p.Platform.Moodle {
+		if c := s.checker(RuleMoodleCompletion); c != nil {
+			if ok, _ := c.Configured(ctx, l.Platform.ID); ok {
+				p.Form.Rule, p.MoodleReady = string(RuleMoodleCompletion), true
+			}
+		}
 	}
 	if p.Form.CourseName == "" {
 		p.Form.CourseName = l.Context.Label
@@ -444,9 +463,11 @@ func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping, kind pla
 			byRef[c.ExternalRef] = c
 		}
 	}
-	lines, err := s.canvas.RuleLines(ctx, m)
-	if err != nil {
-		return nil, err
+	var lines map[string]string
+	if c := s.checker(m.CompletionRule); c != nil {
+		if lines, err = c.RuleLines(ctx, m); err != nil {
+			return nil, err
+		}
 	}
 	var out []rosterRow
 	var roster []CanvasUser
@@ -471,6 +492,12 @@ func (s *Service) roster(ctx context.Context, l *lti.Launch, m Mapping, kind pla
 			c, ok = byRef[seen[i].ExternalRef]
 			if mem.Email != "" {
 				roster = append(roster, CanvasUser{PlatformID: l.Platform.ID, CanvasUserID: id, Sub: mem.Sub, Name: mem.Name, Email: mem.Email})
+			}
+		}
+		if _, known := subs[mem.Sub]; !known && len(lines) > 0 {
+			// Platforms whose launch sub is their own user id (Moodle).
+			if row.Rule = lines[mem.Sub]; row.Rule == "" {
+				row.Rule = "Not seen by the last check."
 			}
 		}
 		if !ok && mem.Email != "" {
@@ -595,6 +622,9 @@ func (s *Service) appMap(c *gin.Context) error {
 	errs := map[string]string{}
 	canvasRule := f.Rule == string(RuleCanvasCompletion) || f.Rule == string(RuleCanvasScore) || f.Rule == string(RuleCanvasModule)
 	switch {
+	case f.Rule == string(RuleMoodleCompletion) && !kind.Moodle:
+		errs["completion_rule"] = capitalize(kind.Name) + " is not Moodle: choose another rule."
+	case f.Rule == string(RuleMoodleCompletion):
 	case canvasRule && !kind.Canvas:
 		errs["completion_rule"] = capitalize(kind.Name) + " does not send course completions to Laurel: choose manual only."
 	case !canvasRule && f.Rule != string(RuleManual):
@@ -770,7 +800,8 @@ func (s *Service) appReconcile(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	checked, created, err := s.canvas.CheckCompletions(ctx, m.ID)
+	res, err := s.Reconcile(ctx, m.ID, TriggerButton)
+	checked, created := res.Checked, len(res.Created)
 	if err != nil {
 		if apperr.Code(err) == apperr.Internal {
 			return err

@@ -28,6 +28,10 @@ const (
 	RuleCanvasScore CompletionRule = "canvas_score"
 	// RuleCanvasModule issues when a student completes Canvas module ModuleID.
 	RuleCanvasModule CompletionRule = "canvas_module"
+	// RuleMoodleCompletion issues when Moodle reports the course complete
+	// for a student (core completion web services; package moodle). The
+	// mapping's ContextID is the Moodle course id (Moodle's LTI context.id).
+	RuleMoodleCompletion CompletionRule = "moodle_completion"
 	// RuleManual issues nothing automatically: staff create credentials by hand.
 	RuleManual CompletionRule = "manual"
 )
@@ -42,7 +46,7 @@ const (
 // Checked reports whether a check against the platform (reconciliation)
 // issues this rule's credentials.
 func (r CompletionRule) Checked() bool {
-	return r == RuleCanvasCompletion || r == RuleCanvasScore || r == RuleCanvasModule
+	return r == RuleCanvasCompletion || r == RuleCanvasScore || r == RuleCanvasModule || r == RuleMoodleCompletion
 }
 
 // Mapping ties a course on a platform to a credential group. A course
@@ -244,9 +248,9 @@ func (in MappingInput) validate(create bool) []apperr.FieldError {
 	}
 	if in.CompletionRule != nil {
 		switch CompletionRule(*in.CompletionRule) {
-		case RuleCanvasCompletion, RuleCanvasScore, RuleCanvasModule, RuleManual:
+		case RuleCanvasCompletion, RuleCanvasScore, RuleCanvasModule, RuleMoodleCompletion, RuleManual:
 		default:
-			add("completion_rule", "must be canvas_completion, canvas_score, canvas_module or manual")
+			add("completion_rule", "must be canvas_completion, canvas_score, canvas_module, moodle_completion or manual")
 		}
 	}
 	if in.MinScore != nil && (*in.MinScore < 0 || *in.MinScore > 1000) {
@@ -321,6 +325,22 @@ func (in MappingInput) resolveRule(cur *Mapping) (ruleFields, []apperr.FieldErro
 		if in.MinScore != nil {
 			add("min_score", "belongs to rule canvas_score, not canvas_module")
 		}
+	case RuleMoodleCompletion:
+		// Moodle's launch context.id is its course id: the web services
+		// are asked about that course.
+		ctxID := ""
+		if in.ContextID != nil {
+			ctxID = *in.ContextID
+		} else if cur != nil {
+			ctxID = cur.ContextID
+		}
+		if ctxID == "" || !isDigits(ctxID) {
+			add("context_id", "is required for rule moodle_completion: the Moodle course id (digits), as in /course/view.php?id=42, which Moodle sends as the launch's context id")
+		}
+		if given(in.CanvasCourseID) || (in.CanvasCourseID == nil && cur != nil && cur.CanvasCourseID != "") {
+			add("canvas_course_id", "belongs to the Canvas rules, not moodle_completion")
+		}
+		fallthrough
 	default:
 		if in.MinScore != nil {
 			add("min_score", "belongs to rule canvas_score, not "+string(f.rule))

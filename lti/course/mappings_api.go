@@ -16,10 +16,10 @@ import (
 // RegisterAPI mounts the course-mapping JSON API on r, which is the /api/v1
 // group behind the API-token authentication middleware:
 //
-//	GET/POST /mappings, GET/PATCH/DELETE /mappings/:id
-//
-// (POST /mappings/:id/reconcile is package canvas's, on VisibleMapping.)
+//	GET/POST /mappings, GET/PATCH/DELETE /mappings/:id,
+//	POST /mappings/:id/reconcile (the rule engine's check, any platform)
 func (s *Service) RegisterAPI(r gin.IRouter) {
+	r.POST("/mappings/:id/reconcile", web.API(s.apiReconcile))
 	r.GET("/mappings", web.API(s.apiListMappings))
 	r.POST("/mappings", web.API(s.apiCreateMapping))
 	r.GET("/mappings/:id", web.API(s.apiGetMapping))
