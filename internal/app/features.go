@@ -26,6 +26,7 @@ import (
 	"github.com/laurel-edu/laurel/issuance/api"
 	"github.com/laurel-edu/laurel/issuance/delivery"
 	"github.com/laurel-edu/laurel/issuance/imports"
+	"github.com/laurel-edu/laurel/issuance/insight"
 	"github.com/laurel-edu/laurel/issuance/public"
 	"github.com/laurel-edu/laurel/issuance/signing"
 	"github.com/laurel-edu/laurel/issuance/staff"
@@ -46,13 +47,14 @@ type features struct {
 	Canvas   *canvas.Service
 	Mail     *mail.Sender
 	People   *people.Service
+	Insight  *insight.Service
 }
 
 // build constructs every feature's service and parses the templates, so a
 // broken template stops start-up.
 func (a *App) build(ctx context.Context) error {
 	pages := append([]fs.FS{auth.Templates, accounts.Templates, staff.Templates, imports.Templates,
-		delivery.Templates, public.Templates, lti.Templates, ltiadmin.Templates, course.Templates, canvas.Templates, people.Templates}, a.opts.Templates...)
+		delivery.Templates, public.Templates, lti.Templates, ltiadmin.Templates, course.Templates, canvas.Templates, people.Templates, insight.Templates}, a.opts.Templates...)
 	rd, err := web.NewRenderer(nil, pages...)
 	if err != nil {
 		return fmt.Errorf("templates: %w", err)
@@ -67,6 +69,11 @@ func (a *App) build(ctx context.Context) error {
 	a.Imports = imports.New(a.Issuance)
 	a.Public = public.New(a.Issuance, a.Signing)
 	a.Staff = staff.New(a.Issuance, a.Public, a.Delivery)
+	// Engagement counts: the public pages count, the email's button and the
+	// page's LinkedIn and share links go through counting redirects.
+	a.Insight = insight.New(a.DB, a.Redis, a.Issuance)
+	a.Insight.Log = a.Log
+	a.Public.Counter, a.Delivery.CountClicks, a.Staff.Insight = a.Insight, true, a.Insight
 	a.Accounts = accounts.New(a.DB, a.Config.Keys)
 	a.Accounts.GroupOptions = a.groupOptions
 	a.Accounts.OrganisationName = orgSettings{a.Issuance}.OrganisationName
@@ -143,6 +150,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	ltiadmin.New(a.LTI, a.Log).Register(staffr, rd)
 	a.Canvas.RegisterAdmin(staffr, rd)
 	a.People.RegisterUI(staffr, rd)
+	a.Insight.Register(staffr, rd)
 
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/groups") })
 	r.NoRoute(rd.Page(func(c *gin.Context) error {
@@ -178,6 +186,7 @@ func (a *App) RunWorkers(ctx context.Context) error {
 	})
 	w.Handle(issuance.PublishJob, a.Issuance.HandlePublish())
 	a.Imports.HandleImportJobs(w)
+	w.Schedule(insight.FlushJob, insight.FlushEvery, a.Insight.HandleFlush)
 	a.Canvas.HandleJobs(w)
 	return w.Run(ctx)
 }

@@ -32,6 +32,10 @@ type Signer interface {
 type Service struct {
 	Core   *issuance.Service
 	Signer Signer // nil: nothing is signed before sending, no badge link
+	// CountClicks sends the email's "View your credential" button to
+	// /c/:id?src=email, which counts the click (issuance/insight) and
+	// redirects to the page.
+	CountClicks bool
 }
 
 // New returns the delivery service over core, signing through signer.

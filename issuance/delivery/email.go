@@ -38,6 +38,7 @@ var (
 // names it.
 type emailData struct {
 	To, Achievement, CourseName, URL, CredentialID, Issuer, Color, Lang string
+	ClickURL                                                            string // the button's link: URL, or the counting one
 	Text                                                                string
 	Paragraphs                                                          [][][]emailSegment
 	// Download links the certificate PDF or the baked badge (never attached).
@@ -67,6 +68,9 @@ func (s *Service) CredentialEmail(c issuance.Credential, g issuance.Group, d iss
 		"recipient_name": c.Recipient.Name, "credential_name": g.Name, "course_name": g.CourseName,
 		"issued_on": locale.New(o.Language, o.TimeZone).Date(c.IssuedOn), "issuer_name": o.Name, "credential_url": s.Core.CredentialURL(c.ID),
 		"credential_id": c.ID,
+	}
+	if s.CountClicks {
+		vals["click_url"] = s.Core.CredentialURL(c.ID) + "?src=email" // not a placeholder: the button's link
 	}
 	var download issuance.Link
 	switch d.Kind {
@@ -101,7 +105,8 @@ func (s *Service) PreviewEmail(o issuance.Organisation) (mail.Message, error) {
 
 func renderEmail(o issuance.Organisation, vals map[string]string, color string, download issuance.Link, fields []emailField, to, reason string) (mail.Message, error) {
 	data := emailData{To: to, Achievement: vals["credential_name"], CourseName: vals["course_name"], URL: vals["credential_url"],
-		CredentialID: vals["credential_id"], Issuer: o.Name, Color: color, Lang: o.Language, Download: download, Fields: fields}
+		CredentialID: vals["credential_id"], Issuer: o.Name, Color: color, Lang: o.Language, Download: download, Fields: fields,
+		ClickURL: cmp.Or(vals["click_url"], vals["credential_url"])}
 	if strings.HasPrefix(o.LogoURL, "https://") {
 		data.LogoURL = o.LogoURL
 	}

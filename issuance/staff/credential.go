@@ -1,6 +1,7 @@
 package staff
 
 import (
+	"html/template"
 	"net/http"
 	"strings"
 
@@ -32,7 +33,8 @@ type credentialPage struct {
 	RevokeReason string
 	RevokeError  string
 	Emails       []issuance.Email
-	History      []string // sentences, newest first (historyLines)
+	History      []string      // sentences, newest first (historyLines)
+	Insight      template.HTML // the engagement panel ("" without one, or unpublished)
 }
 
 // credentialFor loads the :id credential and checks perm for its group.
@@ -88,6 +90,11 @@ func (u *ui) credentialPage(c *gin.Context, cr issuance.Credential, g issuance.G
 		return page, err
 	}
 	page.History = historyLines(u.s.Core.Locale(ctx), g, entries)
+	if u.s.Insight != nil && cr.State != issuance.Unpublished {
+		if page.Insight, err = u.s.Insight.CredentialPanel(ctx, cr.ID); err != nil {
+			return page, err
+		}
+	}
 	return page, nil
 }
 

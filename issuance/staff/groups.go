@@ -1,6 +1,7 @@
 package staff
 
 import (
+	"html/template"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -56,6 +57,8 @@ type groupOverviewPage struct {
 	// Sending is "41,200 of 100,000" while the group's emails are being
 	// sent, "" otherwise.
 	Sending string
+	// Insight is the engagement panel ("" without one).
+	Insight template.HTML
 }
 
 func (u *ui) groupOverview(c *gin.Context) error {
@@ -84,6 +87,11 @@ func (u *ui) groupOverview(c *gin.Context) error {
 	}
 	if !sending.Sent() {
 		page.Sending = sending.String()
+	}
+	if u.s.Insight != nil {
+		if page.Insight, err = u.s.Insight.GroupPanel(ctx, g.ID); err != nil {
+			return err
+		}
 	}
 	return u.rd.Render(c, http.StatusOK, "staff_group.html", page)
 }

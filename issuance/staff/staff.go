@@ -8,7 +8,9 @@
 package staff
 
 import (
+	"context"
 	"embed"
+	"html/template"
 	"io/fs"
 	"time"
 
@@ -38,6 +40,15 @@ type Service struct {
 	// Location is the zone scheduled publishing times are typed and shown
 	// in (nil: the server's, time.Local).
 	Location *time.Location
+	// Insight is the engagement panel of the group and credential pages
+	// (issuance/insight; nil: none).
+	Insight Insight
+}
+
+// Insight renders the engagement figures of a group or a credential.
+type Insight interface {
+	GroupPanel(ctx context.Context, groupID int64) (template.HTML, error)
+	CredentialPanel(ctx context.Context, credentialID string) (template.HTML, error)
 }
 
 // New returns the staff pages over core, previewing through pub and dlv.
