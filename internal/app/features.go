@@ -73,7 +73,10 @@ func (a *App) build(ctx context.Context) error {
 	// page's LinkedIn and share links go through counting redirects.
 	a.Insight = insight.New(a.DB, a.Redis, a.Issuance)
 	a.Insight.Log = a.Log
-	a.Public.Counter, a.Delivery.CountClicks, a.Staff.Insight = a.Insight, true, a.Insight
+	a.Staff.Insight = a.Insight
+	if !a.Config.NoEngagementCounting {
+		a.Public.Counter, a.Delivery.CountClicks = a.Insight, true
+	}
 	a.Accounts = accounts.New(a.DB, a.Config.Keys)
 	a.Accounts.GroupOptions = a.groupOptions
 	a.Accounts.OrganisationName = orgSettings{a.Issuance}.OrganisationName
