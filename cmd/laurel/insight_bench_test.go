@@ -21,13 +21,13 @@ import (
 // processes on the same PostgreSQL and Redis: one counting engagement, one
 // with LAUREL_NO_ENGAGEMENT_COUNTING=true (the page as it was before
 // counting). An outside client keeps 8 requests in flight against one of
-// them at a time, alternating in phases of BENCH_PHASE requests (default
-// 1,000; three phases each), so both meet the same machine. It reports the
+// them at a time, alternating in BENCH_ROUNDS phases (default 6) of
+// BENCH_PHASE requests (default 500) each, so both meet the same machine. It reports the
 // p50 and p95 of each and the ratio of the p95s, then checks that every
 // counted view reached PostgreSQL exactly once. Run it with -benchtime 1x.
 func BenchmarkServePublicPageCounting(b *testing.B) {
-	const inFlight, creds, rounds = 8, 200, 3
-	phase := envInt(b, "BENCH_PHASE", 1000)
+	const inFlight, creds = 8, 200
+	phase, rounds := envInt(b, "BENCH_PHASE", 500), envInt(b, "BENCH_ROUNDS", 6)
 	cfg := serveConfig(b)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
