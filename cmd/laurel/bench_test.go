@@ -486,13 +486,14 @@ func launched(st int, body []byte, err error) error {
 // startServe runs `laurel serve` (this binary as laurel) with cfg in the
 // environment, waits until it answers /healthz and returns its pid. It is
 // stopped when the benchmark ends; LAUREL_BENCH_PROFILE=file makes it write
-// its CPU profile there.
-func startServe(b *testing.B, cfg config.Config) int {
+// its CPU profile there. extra are more NAME=value variables.
+func startServe(b *testing.B, cfg config.Config, extra ...string) int {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), cliArgsEnv+"=serve",
 		"LAUREL_DATABASE_URL="+cfg.DatabaseURL, "LAUREL_REDIS_URL="+cfg.RedisURL, "LAUREL_BASE_URL="+cfg.BaseURL,
 		"LAUREL_LISTEN="+cfg.Listen, "LAUREL_SECRET_KEY="+cfg.SecretKey, "LAUREL_SMTP_URL="+cfg.SMTPURL,
 		"LAUREL_MAIL_FROM="+cfg.MailFrom, "LAUREL_ALLOW_HTTP_PLATFORMS=true", "LAUREL_LIVE_EVENTS_JWKS_URL="+cfg.LiveEventsJWKSURL)
+	cmd.Env = append(cmd.Env, extra...)
 	// Its log goes down a pipe, as under systemd or Docker
 	// (LAUREL_BENCH_LOG=file keeps it there).
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard

@@ -329,6 +329,11 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 		{"admin tokens", open("/admin/tokens")},
 		{"admin organisation", open("/admin/organisation")},
 		{"account password", open("/account/password")},
+		{"insights", open("/insights")},
+		{"insights (group, tables open)", func() {
+			do("insights tables", chromedp.Navigate(app.URL+fmt.Sprintf("/insights?group=%d", g.ID)),
+				chromedp.Evaluate[chromedp.Void](`document.querySelectorAll("main details").forEach(function (d) { d.open = true; })`))
+		}},
 	}
 	for _, p := range signedIn {
 		check(p)

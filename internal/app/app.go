@@ -118,6 +118,11 @@ func (a *App) Serve(ctx context.Context, listen string) error {
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.ListenAndServe() }()
+	// The page views this process counts move to Redis every few seconds.
+	ictx, stopInsight := context.WithCancel(context.Background())
+	insightDone := make(chan struct{})
+	go func() { a.Insight.Run(ictx); close(insightDone) }()
+	defer func() { stopInsight(); <-insightDone }()
 	a.Log.Info("serving", "listen", listen, "base_url", a.Config.BaseURL)
 	if msrv := a.metricsServer(); msrv != nil {
 		go func() { errc <- msrv.ListenAndServe() }()

@@ -27,6 +27,7 @@ import (
 	"github.com/laurel-edu/laurel/issuance/api"
 	"github.com/laurel-edu/laurel/issuance/delivery"
 	"github.com/laurel-edu/laurel/issuance/imports"
+	"github.com/laurel-edu/laurel/issuance/insight"
 	"github.com/laurel-edu/laurel/issuance/public"
 	"github.com/laurel-edu/laurel/issuance/signing"
 	"github.com/laurel-edu/laurel/issuance/staff"
@@ -52,13 +53,14 @@ type features struct {
 	Mail     *mail.Sender
 	People   *people.Service
 	Wallet   *wallet.Service
+	Insight  *insight.Service
 }
 
 // build constructs every feature's service and parses the templates, so a
 // broken template stops start-up.
 func (a *App) build(ctx context.Context) error {
 	pages := append([]fs.FS{auth.Templates, accounts.Templates, staff.Templates, imports.Templates, updates.Templates,
-		delivery.Templates, public.Templates, wallet.Templates, lti.Templates, ltiadmin.Templates, course.Templates, canvas.Templates, people.Templates}, a.opts.Templates...)
+		delivery.Templates, public.Templates, wallet.Templates, lti.Templates, ltiadmin.Templates, course.Templates, canvas.Templates, people.Templates, insight.Templates}, a.opts.Templates...)
 	rd, err := web.NewRenderer(nil, pages...)
 	if err != nil {
 		return fmt.Errorf("templates: %w", err)
@@ -82,6 +84,14 @@ func (a *App) build(ctx context.Context) error {
 	a.Staff.Wallets = a.Wallet
 	if a.Public.Wallets {
 		a.Delivery.WalletLink = a.Wallet.EmailLink
+	}
+	// Engagement counts: the public pages count, the email's button and the
+	// page's LinkedIn and share links go through counting redirects.
+	a.Insight = insight.New(a.DB, a.Redis, a.Issuance)
+	a.Insight.Log = a.Log
+	a.Staff.Insight = a.Insight
+	if !a.Config.NoEngagementCounting {
+		a.Public.Counter, a.Delivery.CountClicks = a.Insight, true
 	}
 	a.Accounts = accounts.New(a.DB, a.Config.Keys)
 	a.Delivery.Staff = a.Accounts // renewal requests are told to the group's staff
@@ -177,6 +187,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	a.Canvas.RegisterAdmin(staffr, rd)
 	a.People.RegisterUI(staffr, rd)
 	a.Wallet.RegisterStaff(staffr, rd)
+	a.Insight.Register(staffr, rd)
 
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/groups") })
 	r.NoRoute(rd.Page(func(c *gin.Context) error {
@@ -217,6 +228,7 @@ func (a *App) RunWorkers(ctx context.Context) error {
 	w.Handle(issuance.RenewalNoticeJob, a.Delivery.SendRenewalNotice(a.Mail, a.Config.MailFrom))
 	w.SetPolicy(issuance.RenewalNoticeJob, delivery.EmailRetry)
 	a.Imports.HandleImportJobs(w)
+	w.Schedule(insight.FlushJob, insight.FlushEvery, a.Insight.HandleFlush)
 	a.Canvas.HandleJobs(w)
 	// The one reconciliation schedule, for every platform's rules.
 	a.Course.HandleJobs(w, a.Config.ReconcileInterval)

@@ -38,6 +38,10 @@ type Config struct {
 	// "Authorization: Bearer <token>" for /metrics wherever it is served.
 	MetricsListen string `env:"LAUREL_METRICS_LISTEN"`
 	MetricsToken  string `env:"LAUREL_METRICS_TOKEN"`
+	// NoEngagementCounting stops counting page views, downloads and clicks
+	// of published credentials for /insights (docs/insight.md): the page
+	// then links LinkedIn and the share sites directly.
+	NoEngagementCounting bool `env:"LAUREL_NO_ENGAGEMENT_COUNTING" envDefault:"false"`
 
 	// Keys is derived from SecretKey by Validate.
 	Keys *secret.Keys `env:"-"`

@@ -38,6 +38,10 @@ type Service struct {
 	// Staff are told of renewal requests (nil: the organisation's contact
 	// address only).
 	Staff Staff
+	// CountClicks sends the email's "View your credential" button to
+	// /c/:id?src=email, which counts the click (issuance/insight) and
+	// redirects to the page.
+	CountClicks bool
 }
 
 // New returns the delivery service over core, signing through signer.

@@ -38,6 +38,7 @@ var (
 // names it.
 type emailData struct {
 	To, Achievement, CourseName, URL, CredentialID, Issuer, Color, Lang string
+	ClickURL                                                            string // the button's link: URL, or the counting one
 	Text                                                                string
 	Paragraphs                                                          [][][]emailSegment
 	// Download links the certificate PDF or the baked badge (never attached).
@@ -79,6 +80,9 @@ func (s *Service) credentialValues(c issuance.Credential, g issuance.Group, d is
 		"recipient_name": c.Recipient.Name, "credential_name": g.Name, "course_name": g.CourseName,
 		"issued_on": locale.New(o.Language, o.TimeZone).Date(c.IssuedOn), "issuer_name": o.Name, "credential_url": s.Core.CredentialURL(c.ID),
 		"credential_id": c.ID,
+	}
+	if s.CountClicks {
+		vals["click_url"] = s.Core.CredentialURL(c.ID) + "?src=email" // not a placeholder: the button's link
 	}
 	var download issuance.Link
 	switch d.Kind {
@@ -128,7 +132,7 @@ type emailLinks struct{ Download, Renew, Wallet issuance.Link }
 func renderEmail(o issuance.Organisation, subjectT, body string, vals map[string]string, color string, links emailLinks, fields []emailField, to, reason string) (mail.Message, error) {
 	data := emailData{To: to, Achievement: vals["credential_name"], CourseName: vals["course_name"], URL: vals["credential_url"],
 		CredentialID: vals["credential_id"], Issuer: o.Name, Color: color, Lang: o.Language, Download: links.Download, Renew: links.Renew,
-		Wallet: links.Wallet, Fields: fields}
+		Wallet: links.Wallet, Fields: fields, ClickURL: cmp.Or(vals["click_url"], vals["credential_url"])}
 	if strings.HasPrefix(o.LogoURL, "https://") {
 		data.LogoURL = o.LogoURL
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/baking"
+	"github.com/laurel-edu/laurel/issuance/insight"
 	"github.com/laurel-edu/laurel/issuance/signing"
 	"github.com/laurel-edu/laurel/issuance/svgraster"
 )
@@ -109,6 +110,7 @@ func (p *public) badge(c *gin.Context) error {
 		c.Status(http.StatusNotModified)
 		return nil
 	}
+	p.count(c, cr.ID, insight.Badge)
 	c.Header("Content-Disposition", `attachment; filename="badge-`+cr.ID+`.`+ext+`"`)
 	c.Data(http.StatusOK, map[string]string{"svg": "image/svg+xml", "png": "image/png"}[ext], out)
 	return nil

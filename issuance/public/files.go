@@ -16,6 +16,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/certpdf"
+	"github.com/laurel-edu/laurel/issuance/insight"
 )
 
 // The downloadable forms of a published credential: the certificate PDF
@@ -118,6 +119,7 @@ func (p *public) pdf(c *gin.Context, id string) error {
 		}
 		p.pdfs.Set(etag, b)
 	}
+	p.count(c, cr.ID, insight.PDF)
 	c.Header("Content-Disposition", `inline; filename="certificate-`+cr.ID+`.pdf"`)
 	c.Header("X-Content-Type-Options", "nosniff")
 	c.Data(http.StatusOK, "application/pdf", b)
@@ -140,19 +142,6 @@ func (v CredentialView) LinkedInURL() string {
 	q.Set("certUrl", v.URL)
 	q.Set("certId", v.Credential.ID)
 	return "https://www.linkedin.com/profile/add?" + q.Encode()
-}
-
-// ShareLinks are the share links of the credential page: each opens the
-// network's own share form with the page's URL (no script, no tracking).
-func (v CredentialView) ShareLinks() []issuance.Link {
-	u := url.QueryEscape(v.URL)
-	text := url.QueryEscape(v.Credential.Recipient.Name + ": " + v.Group.Name + " (" + v.Issuer + ")")
-	return []issuance.Link{
-		{Label: "LinkedIn", URL: "https://www.linkedin.com/sharing/share-offsite/?url=" + u},
-		{Label: "X", URL: "https://x.com/intent/post?url=" + u + "&text=" + text},
-		{Label: "Facebook", URL: "https://www.facebook.com/sharer/sharer.php?u=" + u},
-		{Label: "Email", URL: "mailto:?subject=" + strings.ReplaceAll(text, "+", "%20") + "&body=" + u},
-	}
 }
 
 // Downloads are the credential's downloadable forms that exist for it: the

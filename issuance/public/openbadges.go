@@ -10,6 +10,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/web"
+	"github.com/laurel-edu/laurel/issuance/insight"
 )
 
 // registerOpenBadges mounts the public Open Badges documents:
@@ -192,6 +193,7 @@ func (p *public) serveOpenBadge(c *gin.Context, id, format string) error {
 		return err
 	}
 	c.Header("Vary", "Accept")
+	p.count(c, strings.ToLower(id), insight.Verify)
 	// An amendment re-signs: revalidate each time.
 	if format == "jwt" {
 		writeDoc(c, []byte(jwt), "text/plain; charset=utf-8", "no-cache")

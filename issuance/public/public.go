@@ -17,6 +17,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/certpdf"
+	"github.com/laurel-edu/laurel/issuance/insight"
 	"github.com/laurel-edu/laurel/issuance/signing"
 )
 
@@ -38,6 +39,15 @@ type Service struct {
 	// Wallets shows the credential page's "Email me a wallet link" block
 	// (issuance/wallet serves its action).
 	Wallets bool
+	// Counter counts views, downloads and clicks (issuance/insight); nil
+	// counts nothing, and the page links LinkedIn and the share sites
+	// directly.
+	Counter Counter
+}
+
+// Counter counts what people do with a published credential.
+type Counter interface {
+	Count(r *http.Request, credentialID string, k insight.Kind)
 }
 
 // New returns the public pages over core and signing.
@@ -81,6 +91,9 @@ type CredentialView struct {
 	Wallet, WalletSent bool
 	// RenewURL is the "Ask to renew" link ("" for none).
 	RenewURL string
+	// Counted sends the LinkedIn and share links through Laurel's own
+	// redirects (/c/:id/go/...), which count the click.
+	Counted bool
 }
 
 // ViewField is one labelled value on a credential.
@@ -108,7 +121,7 @@ func (s *Service) View(ctx context.Context, c issuance.Credential, preview bool)
 	}
 	v := CredentialView{Credential: c, Group: g, Issuer: iss.Name, Organisation: o, URL: s.Core.CredentialURL(c.ID),
 		JSONURL: s.Core.CredentialURL(c.ID) + ".json", JWTURL: s.Core.CredentialURL(c.ID) + ".jwt",
-		IssuedOn: c.IssuedOn.Format(issuance.HumanDate), Expired: c.Expired(s.now()), Preview: preview}
+		IssuedOn: c.IssuedOn.Format(issuance.HumanDate), Expired: c.Expired(s.now()), Preview: preview, Counted: s.Counter != nil}
 	if c.ExpiresOn != nil {
 		v.ExpiresOn = c.ExpiresOn.Format(issuance.HumanDate)
 	}
@@ -187,6 +200,7 @@ func (s *Service) Register(r gin.IRouter, rd *web.Renderer) {
 	r.GET("/fonts/certificate-sans.ttf", certificateFont(certpdf.SansTTF))
 	p.registerOpenBadges(r)
 	p.registerRenew(r)
+	p.registerClicks(r)
 }
 
 // certificateFont serves one of the certificate PDF's typefaces, so the web
@@ -256,6 +270,9 @@ func (p *public) credential(c *gin.Context) error {
 	if id, format := openBadgeFormat(c); format != "" {
 		return p.serveOpenBadge(c, id, format)
 	}
+	if c.Query("src") == "email" {
+		return p.fromEmail(c)
+	}
 	cr, ok, err := p.visible(c)
 	if err != nil {
 		return err
@@ -282,6 +299,7 @@ func (p *public) credential(c *gin.Context) error {
 	c.Header("Vary", "Accept")
 	// Amendments and revocations must show at once: no caching.
 	c.Header("Cache-Control", "no-cache")
+	p.count(c, cr.ID, insight.View)
 	return p.rd.Render(c, http.StatusOK, "public_credential.html", v)
 }
 

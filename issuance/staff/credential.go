@@ -1,6 +1,7 @@
 package staff
 
 import (
+	"html/template"
 	"net/http"
 	"strings"
 
@@ -32,8 +33,9 @@ type credentialPage struct {
 	RevokeReason string
 	RevokeError  string
 	Emails       []issuance.Email
-	History      []string // sentences, newest first (historyLines)
-	WalletClaims []string // "Claimed into … on …", oldest first
+	History      []string      // sentences, newest first (historyLines)
+	WalletClaims []string      // "Claimed into … on …", oldest first
+	Insight      template.HTML // the engagement panel ("" without one, or unpublished)
 }
 
 // credentialFor loads the :id credential and checks perm for its group.
@@ -91,6 +93,11 @@ func (u *ui) credentialPage(c *gin.Context, cr issuance.Credential, g issuance.G
 	page.History = historyLines(u.s.Core.Locale(ctx), g, entries)
 	if u.s.Wallets != nil {
 		if page.WalletClaims, err = u.s.Wallets.ClaimLines(ctx, cr.ID); err != nil {
+			return page, err
+		}
+	}
+	if u.s.Insight != nil && cr.State != issuance.Unpublished {
+		if page.Insight, err = u.s.Insight.CredentialPanel(ctx, cr.ID); err != nil {
 			return page, err
 		}
 	}

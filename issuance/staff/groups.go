@@ -1,6 +1,7 @@
 package staff
 
 import (
+	"html/template"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -61,6 +62,8 @@ type groupOverviewPage struct {
 	Reminders       issuance.ReminderSettings
 	ReminderSummary string
 	Renewals        []issuance.RenewalRequest
+	// Insight is the engagement panel ("" without one).
+	Insight template.HTML
 }
 
 func (u *ui) groupOverview(c *gin.Context) error {
@@ -96,6 +99,11 @@ func (u *ui) groupOverview(c *gin.Context) error {
 	page.ReminderSummary = reminderSummary(page.Reminders)
 	if page.Renewals, err = u.s.Core.RenewalRequests(ctx, g.ID); err != nil {
 		return err
+	}
+	if u.s.Insight != nil {
+		if page.Insight, err = u.s.Insight.GroupPanel(ctx, g.ID); err != nil {
+			return err
+		}
 	}
 	return u.rd.Render(c, http.StatusOK, "staff_group.html", page)
 }

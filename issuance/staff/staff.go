@@ -10,6 +10,7 @@ package staff
 import (
 	"context"
 	"embed"
+	"html/template"
 	"io/fs"
 	"time"
 
@@ -42,6 +43,9 @@ type Service struct {
 	// Wallets reads the claims of a credential into wallets
 	// (issuance/wallet); nil shows none.
 	Wallets WalletClaims
+	// Insight is the engagement panel of the group and credential pages
+	// (issuance/insight; nil: none).
+	Insight Insight
 }
 
 // WalletClaims is what the credential page reads from the wallet room.
@@ -51,6 +55,12 @@ type WalletClaims interface {
 	// CredentialsOfHolder are the ids of the credentials claimed by a
 	// holder DID (the Credentials tab's search by DID).
 	CredentialsOfHolder(ctx context.Context, did string) ([]string, error)
+}
+
+// Insight renders the engagement figures of a group or a credential.
+type Insight interface {
+	GroupPanel(ctx context.Context, groupID int64) (template.HTML, error)
+	CredentialPanel(ctx context.Context, credentialID string) (template.HTML, error)
 }
 
 // New returns the staff pages over core, previewing through pub and dlv.
