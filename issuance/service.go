@@ -1,6 +1,7 @@
 package issuance
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -25,6 +26,11 @@ type Service struct {
 	// Limits adds a group a limited team member creates to their limit
 	// (CreateGroupInLimit); the app wires the staff accounts.
 	Limits GroupLimits
+	// AddressChanged, when set, runs in the transaction of an amendment that
+	// changes a published credential's email address (old is the previous
+	// one), so the notices to both addresses are queued with the change;
+	// the app wires recipient self-service.
+	AddressChanged func(ctx context.Context, tx *sqlx.Tx, c Credential, old string) error
 	// prepared runs the queries of a launch's student view prepared.
 	prepared     *db.Statements
 	preparedOnce sync.Once

@@ -27,6 +27,7 @@ import (
 	"github.com/laurel-edu/laurel/issuance/delivery"
 	"github.com/laurel-edu/laurel/issuance/imports"
 	"github.com/laurel-edu/laurel/issuance/public"
+	"github.com/laurel-edu/laurel/issuance/recipient"
 	"github.com/laurel-edu/laurel/issuance/signing"
 	"github.com/laurel-edu/laurel/issuance/staff"
 )
@@ -46,13 +47,16 @@ type features struct {
 	Canvas   *canvas.Service
 	Mail     *mail.Sender
 	People   *people.Service
+	// Recipient is recipient self-service: one-time links, hiding, name
+	// corrections and the notices of a changed email address.
+	Recipient *recipient.Service
 }
 
 // build constructs every feature's service and parses the templates, so a
 // broken template stops start-up.
 func (a *App) build(ctx context.Context) error {
 	pages := append([]fs.FS{auth.Templates, accounts.Templates, staff.Templates, imports.Templates,
-		delivery.Templates, public.Templates, lti.Templates, ltiadmin.Templates, course.Templates, canvas.Templates, people.Templates}, a.opts.Templates...)
+		delivery.Templates, public.Templates, lti.Templates, ltiadmin.Templates, course.Templates, canvas.Templates, people.Templates, recipient.Templates}, a.opts.Templates...)
 	rd, err := web.NewRenderer(nil, pages...)
 	if err != nil {
 		return fmt.Errorf("templates: %w", err)
@@ -77,6 +81,12 @@ func (a *App) build(ctx context.Context) error {
 	// a session.
 	a.Auth = auth.New(a.Redis, a.Config.Keys, a.Config.BaseURL, a.Accounts)
 	a.Auth.Landing = a.signInLanding
+	// A recipient's session rides in the staff sign-in's session manager,
+	// under its own key, which grants nothing on staff routes.
+	a.Recipient = recipient.New(a.DB, a.Issuance, a.Config.Keys, a.Redis, a.Auth.Sessions)
+	a.Public.Recipients = a.Recipient
+	a.Staff.Privacy = a.Recipient
+	a.Issuance.AddressChanged = a.Recipient.AddressChanged
 	a.LTI = lti.New(a.DB, a.Redis, a.Config.Keys, a.Config.BaseURL, a.Log, nil)
 	a.LTI.AllowHTTPPlatforms = a.Config.AllowHTTPPlatforms
 	a.LTI.Locale = a.Issuance.Locale
@@ -115,11 +125,12 @@ func (a *App) build(ctx context.Context) error {
 // before gin runs, and cross-origin form posts are refused before anything.
 func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	rd := a.Renderer
-	r.Use(a.Auth.Load(), web.TextGuard(rd))
+	r.Use(a.Auth.Load(), a.Recipient.Load(), web.TextGuard(rd))
 
 	a.Auth.Register(r, rd)
 	a.Accounts.Register(r, rd, a.Auth)
 	a.Public.Register(r, rd)
+	a.Recipient.Register(r, rd)
 
 	// Cross-site by design, each protected by its own checks (state, nonce
 	// and signatures; launch tokens; signed events).
@@ -143,6 +154,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	ltiadmin.New(a.LTI, a.Log).Register(staffr, rd)
 	a.Canvas.RegisterAdmin(staffr, rd)
 	a.People.RegisterUI(staffr, rd)
+	a.Recipient.RegisterStaff(staffr, rd)
 
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/groups") })
 	r.NoRoute(rd.Page(func(c *gin.Context) error {
@@ -177,6 +189,7 @@ func (a *App) RunWorkers(ctx context.Context) error {
 		return err
 	})
 	w.Handle(issuance.PublishJob, a.Issuance.HandlePublish())
+	w.Handle(recipient.EmailJob, a.Recipient.SendEmail(a.Mail, a.Config.MailFrom, a.Config.BaseURL))
 	a.Imports.HandleImportJobs(w)
 	a.Canvas.HandleJobs(w)
 	return w.Run(ctx)

@@ -192,6 +192,9 @@ func who(actor, name string) string {
 			return name + " (from the LMS)"
 		}
 		return "An LMS user"
+	case "recipient":
+		// The credential's recipient, proven by a link to its email.
+		return "the recipient"
 	}
 	switch actor {
 	case "canvas:live-events":

@@ -35,6 +35,9 @@ var Templates = web.TemplateDir(templatesFS)
 type Service struct {
 	Core    *issuance.Service
 	Signing *signing.Service
+	// Recipients is recipient self-service (nil: none): a credential its
+	// recipient hid shows the public only that it is valid.
+	Recipients Recipients
 }
 
 // New returns the public pages over core and signing.
@@ -73,6 +76,17 @@ type CredentialView struct {
 	Verification *signing.Verification
 	// JSONURL and JWTURL are the signed credential's downloads.
 	JSONURL, JWTURL string
+	// Own marks the page its proven recipient sees; HiddenFromPublic that
+	// the recipient hid it (only they see these details).
+	Own, HiddenFromPublic bool
+}
+
+// FirstName is how the page greets a possible recipient.
+func (v CredentialView) FirstName() string {
+	if f := strings.Fields(v.Credential.Recipient.Name); len(f) > 0 {
+		return f[0]
+	}
+	return ""
 }
 
 // ViewField is one labelled value on a credential.
@@ -254,7 +268,7 @@ func (p *public) credential(c *gin.Context) error {
 	if cr.Erased() {
 		return p.erased(c, cr)
 	}
-	v, err := p.s.View(c.Request.Context(), cr, false)
+	hidden, own, err := p.privacy(c, cr)
 	if err != nil {
 		return err
 	}
@@ -264,10 +278,23 @@ func (p *public) credential(c *gin.Context) error {
 		p.s.logger().Error("public page: cannot verify credential", "credential", cr.ID, "err", err)
 		ver = signing.Verification{Problem: "The signature could not be checked just now; try again later."}
 	}
+	if hidden && !own {
+		return p.hidden(c, cr, ver)
+	}
+	v, err := p.s.View(c.Request.Context(), cr, false)
+	if err != nil {
+		return err
+	}
 	v.Verification = &ver
+	v.Own, v.HiddenFromPublic = own, hidden
+	if own {
+		c.Header("Cache-Control", "no-store")
+	}
 	c.Header("Vary", "Accept")
 	// Amendments and revocations must show at once: no caching.
-	c.Header("Cache-Control", "no-cache")
+	if !own {
+		c.Header("Cache-Control", "no-cache")
+	}
 	return p.rd.Render(c, http.StatusOK, "public_credential.html", v)
 }
 

@@ -33,6 +33,8 @@ type credentialPage struct {
 	RevokeError  string
 	Emails       []issuance.Email
 	History      []string // sentences, newest first (historyLines)
+	// HiddenByRecipient: the recipient hid the credential from the public.
+	HiddenByRecipient bool
 }
 
 // credentialFor loads the :id credential and checks perm for its group.
@@ -88,6 +90,11 @@ func (u *ui) credentialPage(c *gin.Context, cr issuance.Credential, g issuance.G
 		return page, err
 	}
 	page.History = historyLines(u.s.Core.Locale(ctx), g, entries)
+	if u.s.Privacy != nil {
+		if page.HiddenByRecipient, err = u.s.Privacy.Hidden(ctx, cr.ID); err != nil {
+			return page, err
+		}
+	}
 	return page, nil
 }
 
@@ -137,9 +144,13 @@ func (u *ui) credentialAmend(c *gin.Context) error {
 		auth.SetFlash(c, "Nothing changed.")
 		return seeOther(c, "/credentials/"+cr.ID)
 	}
-	_, err = u.s.Core.AmendCredential(c.Request.Context(), p.Actor(), cr.ID, a)
+	out, err := u.s.Core.AmendCredential(c.Request.Context(), p.Actor(), cr.ID, a)
 	if err == nil {
-		auth.SetFlash(c, "Credential amended.")
+		msg := "Credential amended."
+		if u.s.Core.AddressChanged != nil && out.State == issuance.Published && !strings.EqualFold(out.Recipient.Email, cr.Recipient.Email) {
+			msg += " A notice is emailed to the old address and to the new one; the credential stays valid."
+		}
+		auth.SetFlash(c, msg)
 		return seeOther(c, "/credentials/"+cr.ID)
 	}
 	if !apperr.Is(err, apperr.Invalid) && !apperr.Is(err, apperr.Conflict) {

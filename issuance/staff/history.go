@@ -41,6 +41,10 @@ func historyLines(l locale.Locale, g issuance.Group, entries []audit.Entry) []st
 			out = append(out, "Email resent to "+after["to"]+tail)
 		case "retry_email":
 			out = append(out, "Email to "+after["to"]+" tried again"+tail)
+		case "name_correction_requested":
+			out = append(out, fmt.Sprintf("Name correction to “%s” requested", after["requested_name"])+tail)
+		case "name_correction_refused":
+			out = append(out, fmt.Sprintf("Name correction to “%s” refused", after["requested_name"])+tail+fmt.Sprintf(". Reason: “%s”", after["reason"]))
 		default:
 			out = append(out, actionLabel(e.Action)+tail)
 		}
@@ -186,6 +190,10 @@ func actionLabel(a string) string {
 		return "Email tried again"
 	case "delete":
 		return "Deleted"
+	case "hide":
+		return "Hidden from the public"
+	case "unhide":
+		return "Shown to the public again"
 	}
 	return "Changed"
 }

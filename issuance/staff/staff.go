@@ -8,6 +8,7 @@
 package staff
 
 import (
+	"context"
 	"embed"
 	"io/fs"
 	"time"
@@ -38,6 +39,11 @@ type Service struct {
 	// Location is the zone scheduled publishing times are typed and shown
 	// in (nil: the server's, time.Local).
 	Location *time.Location
+	// Privacy says whether a credential's recipient hid it from the public
+	// (recipient self-service; nil: never).
+	Privacy interface {
+		Hidden(ctx context.Context, credentialID string) (bool, error)
+	}
 }
 
 // New returns the staff pages over core, previewing through pub and dlv.
