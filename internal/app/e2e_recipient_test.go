@@ -502,3 +502,29 @@ func verifyDocument(t *testing.T, c *client, cred []byte) verified {
 	}
 	return r
 }
+
+// seedSelfService readies the recipient's pages for the page checks: hide's
+// recipient proves it, hides it and asks for a name correction (so the
+// public sees the hidden page and the staff queue has a request), and a
+// fresh link for link's credential is emailed and left unused; its path is
+// returned.
+func seedSelfService(t *testing.T, app *running, hide, link issuance.Credential) string {
+	t.Helper()
+	rc := newClient(t, app.URL)
+	mustProve(t, app, rc, hide)
+	if resp, body := rc.form("/c/"+hide.ID+"/manage/hide", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("hide: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := rc.form("/c/"+hide.ID+"/manage/correction", url.Values{"name": {hide.Recipient.Name + " Jr"}, "note": {"Please add my suffix."}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("name correction: %d %s", resp.StatusCode, body)
+	}
+	app.Mail.Reset()
+	if resp, body := newClient(t, app.URL).form("/c/"+link.ID+"/manage/link", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("ask for a link: %d %s", resp.StatusCode, body)
+	}
+	u, err := url.Parse(linkRe.FindString(waitMail(t, app, link.Recipient.Email, "Your link").Text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.RequestURI()
+}
