@@ -345,6 +345,18 @@ func TestNameCorrectionQueue(t *testing.T) {
 	if _, body := owner.do("GET", "/corrections", "", ""); !strings.Contains(body, `id="no-corrections"`) {
 		t.Fatalf("queue not empty:\n%s", body)
 	}
+
+	// Erasing the person deletes the names and addresses self-service kept.
+	if n := count(t, app, "name_corrections") + count(t, app, "recipient_mails"); n == 0 {
+		t.Fatal("nothing to erase")
+	}
+	e, err := app.People.Erase(ctx, "test", cr.Recipient.Email)
+	if err != nil || e.SelfService == 0 {
+		t.Fatalf("erase: %+v %v", e, err)
+	}
+	if n := count(t, app, "name_corrections") + count(t, app, "recipient_mails") + count(t, app, "recipient_links"); n != 0 {
+		t.Fatalf("%d self-service rows left after the erasure", n)
+	}
 }
 
 // TestStaffChangeRecipientEmail: staff change a published credential's

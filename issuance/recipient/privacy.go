@@ -61,3 +61,32 @@ func (s *Service) SetHidden(ctx context.Context, id string, hide bool) error {
 		return audit.Record(ctx, tx, s.now(), actor(cr.ID), action, "credential", cr.ID, nil, nil)
 	})
 }
+
+// ErasePerson deletes what self-service keeps of a person being erased
+// (internal/people): the name corrections and emails of their credentials
+// (credentialIDs), and every email sent to email (an address staff changed
+// away from included). It returns how many rows it deleted; running it again
+// deletes nothing more.
+func (s *Service) ErasePerson(ctx context.Context, email string, credentialIDs []string) (int, error) {
+	var n int64
+	err := db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+		ids := pq.Array(credentialIDs)
+		for _, st := range []struct {
+			q    string
+			args []any
+		}{
+			{`DELETE FROM recipient_mails WHERE credential_id = ANY($1) OR lower(to_address) = lower($2)`, []any{ids, strings.TrimSpace(email)}},
+			{`DELETE FROM name_corrections WHERE credential_id = ANY($1)`, []any{ids}},
+			{`DELETE FROM recipient_links WHERE credential_id = ANY($1)`, []any{ids}},
+		} {
+			res, err := tx.ExecContext(ctx, st.q, st.args...)
+			if err != nil {
+				return fmt.Errorf("erase a person: self-service records: %w", err)
+			}
+			k, _ := res.RowsAffected()
+			n += k
+		}
+		return nil
+	})
+	return int(n), err
+}
