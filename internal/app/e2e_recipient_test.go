@@ -286,6 +286,13 @@ func TestNameCorrectionQueue(t *testing.T) {
 	if id == nil || !strings.Contains(body, "Grace Brewster Hopper") || !strings.Contains(body, "My middle name is missing.") || !strings.Contains(body, g.Name) {
 		t.Fatalf("queue:\n%s", body)
 	}
+	// The navigation counts the requests a staff member can decide.
+	if _, body := owner.do("GET", "/groups", "", ""); !strings.Contains(body, `<a href="/corrections" id="nav-corrections">Name corrections (1)</a>`) {
+		t.Fatalf("owner's navigation lacks the count:\n%s", body)
+	}
+	if _, body := tm.do("GET", "/groups", "", ""); strings.Contains(body, "nav-corrections") {
+		t.Fatalf("a team member of another group is shown the count:\n%s", body)
+	}
 	if resp, _ := tm.form("/corrections/"+id[1]+"/approve", nil); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("team member of another group approves: %d", resp.StatusCode)
 	}
@@ -344,6 +351,9 @@ func TestNameCorrectionQueue(t *testing.T) {
 	}
 	if _, body := owner.do("GET", "/corrections", "", ""); !strings.Contains(body, `id="no-corrections"`) {
 		t.Fatalf("queue not empty:\n%s", body)
+	}
+	if _, body := owner.do("GET", "/groups", "", ""); strings.Contains(body, "nav-corrections") {
+		t.Fatalf("the navigation counts decided requests:\n%s", body)
 	}
 
 	// Erasing the person deletes the names and addresses self-service kept.

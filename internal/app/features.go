@@ -147,7 +147,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	a.Canvas.RegisterAPI(apiv1, a.Course)
 	a.People.RegisterAPI(apiv1)
 
-	staffr := r.Group("/", auth.RequireStaff(rd))
+	staffr := r.Group("/", auth.RequireStaff(rd), a.Recipient.NavCount())
 	a.Staff.Register(staffr, rd)
 	a.Imports.RegisterUI(staffr, rd)
 	a.Delivery.RegisterUI(staffr, rd)

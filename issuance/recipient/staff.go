@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/gin-gonic/gin"
+	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
@@ -125,4 +126,31 @@ func (q *queue) decide(c *gin.Context, do func(*auth.Principal, int64) error, do
 		}
 	}
 	return q.render(c, http.StatusUnprocessableEntity, rows)
+}
+
+// NavCount counts, for a staff page, the name corrections waiting in the
+// groups the user may publish in, which the navigation shows as a link
+// ("Name corrections (2)"); mount it on the staff routes. A failed count
+// is logged and the page shown without it.
+func (s *Service) NavCount() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p := auth.Current(c)
+		if c.Request.Method != http.MethodGet || !p.Can(auth.PublishCredentials) {
+			c.Next()
+			return
+		}
+		const q = `SELECT count(*) FROM name_corrections
+			WHERE state = 'pending' AND ($1::bigint[] IS NULL OR group_id = ANY($1))`
+		var groups any // NULL: every group
+		if p.Groups != nil {
+			groups = pq.Array(p.Groups)
+		}
+		var n int
+		if err := s.DB.GetContext(c.Request.Context(), &n, q, groups); err != nil {
+			s.Core.Logger().Error("count name corrections", "err", err)
+		} else if n > 0 {
+			c.Set(web.NavCountsKey, map[string]int{"corrections": n})
+		}
+		c.Next()
+	}
 }
