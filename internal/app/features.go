@@ -85,7 +85,7 @@ func (a *App) build(ctx context.Context) error {
 	// under its own key, which grants nothing on staff routes.
 	a.Recipient = recipient.New(a.DB, a.Issuance, a.Config.Keys, a.Redis, a.Auth.Sessions)
 	a.Public.Recipients = a.Recipient
-	a.Staff.Privacy = a.Recipient
+	a.Staff.SelfService = a.Recipient
 	a.Issuance.AddressChanged = a.Recipient.AddressChanged
 	a.LTI = lti.New(a.DB, a.Redis, a.Config.Keys, a.Config.BaseURL, a.Log, nil)
 	a.LTI.AllowHTTPPlatforms = a.Config.AllowHTTPPlatforms

@@ -99,12 +99,6 @@ func (s *Service) AddressChanged(ctx context.Context, tx *sqlx.Tx, c issuance.Cr
 	return s.queueMail(ctx, tx, c.ID, mailNew, c.Recipient.Email, mailRefs{})
 }
 
-// Email is one of a credential's self-service emails, for the staff page.
-type Email struct {
-	Kind, To, State string
-	CreatedAt       time.Time
-}
-
 type mailRow struct {
 	ID           int64      `db:"id"`
 	CredentialID string     `db:"credential_id"`
@@ -250,16 +244,34 @@ func (s *Service) compose(ctx context.Context, m mailRow, baseURL string) (mail.
 	return mail.Message{To: m.To, Subject: subject, Text: body.String()}, "", nil
 }
 
-// Emails lists credential id's self-service emails, newest first, for the
-// staff credential page.
-func (s *Service) Emails(ctx context.Context, id string) ([]Email, error) {
+// mailLabels name each kind of email for staff.
+var mailLabels = map[string]string{
+	mailLink:     "Link to manage the credential",
+	mailApproved: "Name correction approved",
+	mailRefused:  "Name correction refused",
+	mailOld:      "Notice of the changed email address (old address)",
+	mailNew:      "Notice of the changed email address (new address)",
+}
+
+// EmailLines tells credential id's self-service emails as sentences for
+// its staff page, newest first: "Notice of the changed email address (old
+// address) to a@example.edu: sent on 7 Dec 2026, 14:30".
+func (s *Service) EmailLines(ctx context.Context, id string) ([]string, error) {
 	var rows []mailRow
 	if err := s.DB.SelectContext(ctx, &rows, `SELECT `+mailCols+` FROM recipient_mails WHERE credential_id = $1 ORDER BY id DESC LIMIT 50`, id); err != nil {
 		return nil, fmt.Errorf("recipient emails of %s: %w", id, err)
 	}
-	out := make([]Email, len(rows))
+	loc := s.Core.Locale(ctx)
+	out := make([]string, len(rows))
 	for i, r := range rows {
-		out[i] = Email{Kind: r.Kind, To: r.To, State: r.State, CreatedAt: r.CreatedAt}
+		state := "waiting to be sent (queued on " + loc.DateTime(r.CreatedAt) + ")"
+		switch {
+		case r.State == "sent" && r.SentAt != nil:
+			state = "sent on " + loc.DateTime(*r.SentAt)
+		case r.State == "failed":
+			state = "not sent (queued on " + loc.DateTime(r.CreatedAt) + ")"
+		}
+		out[i] = mailLabels[r.Kind] + " to " + r.To + ": " + state
 	}
 	return out, nil
 }

@@ -35,6 +35,8 @@ type credentialPage struct {
 	History      []string // sentences, newest first (historyLines)
 	// HiddenByRecipient: the recipient hid the credential from the public.
 	HiddenByRecipient bool
+	// SelfServiceEmails are the recipient self-service emails, as sentences.
+	SelfServiceEmails []string
 }
 
 // credentialFor loads the :id credential and checks perm for its group.
@@ -90,8 +92,11 @@ func (u *ui) credentialPage(c *gin.Context, cr issuance.Credential, g issuance.G
 		return page, err
 	}
 	page.History = historyLines(u.s.Core.Locale(ctx), g, entries)
-	if u.s.Privacy != nil {
-		if page.HiddenByRecipient, err = u.s.Privacy.Hidden(ctx, cr.ID); err != nil {
+	if u.s.SelfService != nil {
+		if page.HiddenByRecipient, err = u.s.SelfService.Hidden(ctx, cr.ID); err != nil {
+			return page, err
+		}
+		if page.SelfServiceEmails, err = u.s.SelfService.EmailLines(ctx, cr.ID); err != nil {
 			return page, err
 		}
 	}

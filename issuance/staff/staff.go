@@ -39,10 +39,12 @@ type Service struct {
 	// Location is the zone scheduled publishing times are typed and shown
 	// in (nil: the server's, time.Local).
 	Location *time.Location
-	// Privacy says whether a credential's recipient hid it from the public
-	// (recipient self-service; nil: never).
-	Privacy interface {
+	// SelfService is recipient self-service (nil: none): whether a
+	// credential's recipient hid it from the public, and its emails
+	// (links, name corrections, notices of a changed address) as sentences.
+	SelfService interface {
 		Hidden(ctx context.Context, credentialID string) (bool, error)
+		EmailLines(ctx context.Context, credentialID string) ([]string, error)
 	}
 }
 
