@@ -18,6 +18,7 @@ func TestIssuanceRoomsTouchOnlyTheirTables(t *testing.T) {
 		{".", []string{"designs", "groups", "credentials", "credential_emails", "publish_runs", "organisation", "credential_staging", "publish_schedules"}},
 		{"imports", []string{"imports", "import_rows", "import_chunks", "import_mappings"}},
 		{"signing", []string{"credential_signatures", "credential_keys", "status_lists"}},
+		{"recipient", []string{"recipient_links", "recipient_hidden", "name_corrections", "recipient_mails"}},
 		{"delivery", nil},
 		{"public", nil},
 		{"staff", nil},
