@@ -20,6 +20,7 @@ func TestIssuanceRoomsTouchOnlyTheirTables(t *testing.T) {
 		{"imports", []string{"imports", "import_rows", "import_chunks", "import_mappings"}},
 		{"signing", []string{"credential_signatures", "credential_keys", "status_lists"}},
 		{"wallet", []string{"wallet_group_settings", "wallet_offers", "wallet_tokens", "wallet_claims"}},
+		{"recipient", []string{"recipient_links", "recipient_hidden", "name_corrections", "recipient_mails"}},
 		{"delivery", nil},
 		{"public", nil},
 		{"staff", nil},

@@ -54,6 +54,17 @@ func checkEmail(s string) (string, string) {
 	return s, ""
 }
 
+// CheckName is the rule every recipient name follows (spaces collapsed;
+// 1 to 200 characters; no control characters): the name as stored, or an
+// Invalid error whose message says what is wrong.
+func CheckName(s string) (string, error) {
+	n, msg := checkName(s)
+	if msg != "" {
+		return "", apperr.Errorf(apperr.Invalid, "%s", msg)
+	}
+	return n, nil
+}
+
 func checkName(s string) (string, string) {
 	s = strings.Join(strings.Fields(s), " ")
 	switch {

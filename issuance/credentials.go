@@ -478,6 +478,11 @@ func (s *Service) AmendCredential(ctx context.Context, actor, id string, a Amend
 			if err := enqueueChanged(ctx, tx, []string{id}); err != nil {
 				return err
 			}
+			if s.AddressChanged != nil && !strings.EqualFold(old.Recipient.Email, out.Recipient.Email) {
+				if err := s.AddressChanged(ctx, tx, out, old.Recipient.Email); err != nil {
+					return err
+				}
+			}
 		}
 		return audit(ctx, tx, now, actor, "amend", "credential", id, snapshot(old), snapshot(out))
 	})

@@ -1,6 +1,7 @@
 package issuance
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -29,6 +30,11 @@ type Service struct {
 	// Keys signs the links recipients follow to ask for a renewal; nil: no
 	// such links.
 	Keys *secret.Keys
+	// AddressChanged, when set, runs in the transaction of an amendment that
+	// changes a published credential's email address (old is the previous
+	// one), so the notices to both addresses are queued with the change;
+	// the app wires recipient self-service.
+	AddressChanged func(ctx context.Context, tx *sqlx.Tx, c Credential, old string) error
 	// prepared runs the queries of a launch's student view prepared.
 	prepared     *db.Statements
 	preparedOnce sync.Once

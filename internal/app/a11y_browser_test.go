@@ -150,6 +150,7 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 	if welcome == "" {
 		t.Fatal("no invitation link in the emails")
 	}
+	recipientLink := seedSelfService(t, app, creds[2], published)
 
 	// A Canvas with a mapped and an unmapped course.
 	sim := canvassim.New()
@@ -266,6 +267,14 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 		{"login", open("/login")},
 		{"public credential", open("/c/" + published.ID)},
 		{"public 404", open("/c/no-such-credential")},
+		{"recipient manage (not yet proven)", open("/c/" + published.ID + "/manage")},
+		{"public credential (hidden by its recipient)", open("/c/" + creds[2].ID)},
+		{"recipient link", open(recipientLink)},
+		{"recipient manage", func() {
+			do("use the link", chromedp.Navigate(app.URL+recipientLink), chromedp.Click(chromedp.CSS("#continue")),
+				chromedp.WaitVisible(chromedp.CSS("#hide-credential")))
+		}},
+		{"public credential (its recipient)", open("/c/" + published.ID)},
 		{"account welcome (invitation)", func() {
 			do("welcome", chromedp.Navigate(app.URL+welcome), chromedp.WaitVisible(chromedp.CSS("#set-password-form")))
 		}},
@@ -311,6 +320,7 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 				chromedp.WaitVisible(chromedp.CSS(`form[action$="/publish"] button[type=submit]`)))
 		}},
 		{"published", open(gp + "/published")},
+		{"name corrections", open("/corrections")},
 		{"credential (published)", open("/credentials/" + published.ID)},
 		{"credential (unpublished)", open("/credentials/" + unpublished.ID)},
 		{"credential preview", open("/credentials/" + unpublished.ID + "/preview")},

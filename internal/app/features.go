@@ -29,6 +29,7 @@ import (
 	"github.com/laurel-edu/laurel/issuance/imports"
 	"github.com/laurel-edu/laurel/issuance/insight"
 	"github.com/laurel-edu/laurel/issuance/public"
+	"github.com/laurel-edu/laurel/issuance/recipient"
 	"github.com/laurel-edu/laurel/issuance/signing"
 	"github.com/laurel-edu/laurel/issuance/staff"
 	"github.com/laurel-edu/laurel/issuance/updates"
@@ -54,13 +55,16 @@ type features struct {
 	People   *people.Service
 	Wallet   *wallet.Service
 	Insight  *insight.Service
+	// Recipient is recipient self-service: one-time links, hiding, name
+	// corrections and the notices of a changed email address.
+	Recipient *recipient.Service
 }
 
 // build constructs every feature's service and parses the templates, so a
 // broken template stops start-up.
 func (a *App) build(ctx context.Context) error {
 	pages := append([]fs.FS{auth.Templates, accounts.Templates, staff.Templates, imports.Templates, updates.Templates,
-		delivery.Templates, public.Templates, wallet.Templates, lti.Templates, ltiadmin.Templates, course.Templates, canvas.Templates, people.Templates, insight.Templates}, a.opts.Templates...)
+		delivery.Templates, public.Templates, wallet.Templates, lti.Templates, ltiadmin.Templates, course.Templates, canvas.Templates, people.Templates, insight.Templates, recipient.Templates}, a.opts.Templates...)
 	rd, err := web.NewRenderer(nil, pages...)
 	if err != nil {
 		return fmt.Errorf("templates: %w", err)
@@ -104,6 +108,12 @@ func (a *App) build(ctx context.Context) error {
 	// a session.
 	a.Auth = auth.New(a.Redis, a.Config.Keys, a.Config.BaseURL, a.Accounts)
 	a.Auth.Landing = a.signInLanding
+	// A recipient's session rides in the staff sign-in's session manager,
+	// under its own key, which grants nothing on staff routes.
+	a.Recipient = recipient.New(a.DB, a.Issuance, a.Config.Keys, a.Redis, a.Auth.Sessions)
+	a.Public.Recipients = a.Recipient
+	a.Staff.SelfService = a.Recipient
+	a.Issuance.AddressChanged = a.Recipient.AddressChanged
 	a.LTI = lti.New(a.DB, a.Redis, a.Config.Keys, a.Config.BaseURL, a.Log, nil)
 	a.LTI.AllowHTTPPlatforms = a.Config.AllowHTTPPlatforms
 	a.LTI.Locale = a.Issuance.Locale
@@ -142,6 +152,7 @@ func (a *App) build(ctx context.Context) error {
 	a.LTI.Registry().AddExtension(a.Moodle.PlatformSettings())
 	a.People = &people.Service{DB: a.DB, Core: a.Issuance, Signing: a.Signing, Imports: a.Imports, Course: a.Course,
 		LTI: a.LTI, Canvas: a.Canvas, Keys: a.Config.Keys}
+	a.People.SelfService = a.Recipient
 	if a.Config.SMTPURL != "" {
 		if a.Mail, err = mail.NewSender(a.Config.SMTPURL, a.Config.MailFrom, 8); err != nil {
 			return fmt.Errorf("LAUREL_SMTP_URL: %w", err)
@@ -154,7 +165,7 @@ func (a *App) build(ctx context.Context) error {
 // before gin runs, and cross-origin form posts are refused before anything.
 func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	rd := a.Renderer
-	r.Use(a.Auth.Load(), web.TextGuard(rd))
+	r.Use(a.Auth.Load(), a.Recipient.Load(), web.TextGuard(rd))
 
 	a.Auth.Register(r, rd)
 	a.Accounts.Register(r, rd, a.Auth)
@@ -162,6 +173,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	// Called by wallet apps (no session, protected by the offer's secrets,
 	// proofs of possession and single-use nonces) and by the credential page.
 	a.Wallet.Register(r, rd)
+	a.Recipient.Register(r, rd)
 
 	// Cross-site by design, each protected by its own checks (state, nonce
 	// and signatures; launch tokens; signed events).
@@ -177,7 +189,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	a.People.RegisterAPI(apiv1)
 	a.Wallet.RegisterAPI(apiv1)
 
-	staffr := r.Group("/", auth.RequireStaff(rd))
+	staffr := r.Group("/", auth.RequireStaff(rd), a.Recipient.NavCount())
 	a.Staff.Register(staffr, rd)
 	a.Imports.RegisterUI(staffr, rd)
 	a.Updates.RegisterUI(staffr, rd)
@@ -188,6 +200,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	a.People.RegisterUI(staffr, rd)
 	a.Wallet.RegisterStaff(staffr, rd)
 	a.Insight.Register(staffr, rd)
+	a.Recipient.RegisterStaff(staffr, rd)
 
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/groups") })
 	r.NoRoute(rd.Page(func(c *gin.Context) error {
@@ -227,6 +240,7 @@ func (a *App) RunWorkers(ctx context.Context) error {
 	w.Schedule(issuance.ReminderJob, issuance.ReminderInterval, a.Issuance.HandleReminders)
 	w.Handle(issuance.RenewalNoticeJob, a.Delivery.SendRenewalNotice(a.Mail, a.Config.MailFrom))
 	w.SetPolicy(issuance.RenewalNoticeJob, delivery.EmailRetry)
+	w.Handle(recipient.EmailJob, a.Recipient.SendEmail(a.Mail, a.Config.MailFrom, a.Config.BaseURL))
 	a.Imports.HandleImportJobs(w)
 	w.Schedule(insight.FlushJob, insight.FlushEvery, a.Insight.HandleFlush)
 	a.Canvas.HandleJobs(w)

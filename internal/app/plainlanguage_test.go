@@ -248,6 +248,45 @@ func TestEveryPageSpeaksPlainly(t *testing.T) {
 		scanned++
 		scan("bulk confirmation ("+action+")", body)
 	}
+
+	// Recipient self-service: the proven recipient's page, a request in the
+	// staff queue, the page the public sees of a hidden credential, and the
+	// link and decision emails.
+	adaNow, err = app.Issuance.Credential(ctx, ada.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcp := newClient(t, app.URL)
+	mustProve(t, app, rcp, adaNow)
+	msgs = append(msgs, app.Mail.Messages()...)
+	if resp, body := rcp.form("/c/"+ada.ID+"/manage/correction", url.Values{"name": {"Augusta Ada King"}, "note": {"My full name, please."}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("name correction: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := rcp.form("/c/"+ada.ID+"/manage/hide", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("hide: %d %s", resp.StatusCode, body)
+	}
+	for _, p := range []struct {
+		who  *client
+		path string
+	}{{rcp, "/c/" + ada.ID + "/manage"}, {rcp, "/c/" + ada.ID}, {owner, "/corrections"}, {newClient(t, app.URL), "/c/" + ada.ID},
+		{newClient(t, app.URL), "/c/" + ada.ID + "/manage"}, {owner, "/credentials/" + ada.ID}} {
+		resp, body := p.who.do("GET", p.path, "", "")
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %d", p.path, resp.StatusCode)
+		}
+		scan("self-service GET "+p.path, body)
+	}
+	_, queue := owner.do("GET", "/corrections", "", "")
+	if m := regexp.MustCompile(`action="/corrections/(\d+)/refuse"`).FindStringSubmatch(queue); m == nil {
+		t.Error("no name correction in the queue")
+	} else {
+		app.Mail.Reset()
+		if resp, body := owner.form("/corrections/"+m[1]+"/refuse", url.Values{"reason": {"The registrar's record differs."}}); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("refuse: %d %s", resp.StatusCode, body)
+		}
+		msgs = append(msgs, waitMail(t, app, adaNow.Recipient.Email, "Your name correction"))
+	}
+
 	// A team member refused another group's page.
 	tm := newClient(t, app.URL)
 	if resp, body := tm.form("/login", url.Values{"email": {"tm@uni.example.edu"}, "password": {ownerPassword}}); resp.StatusCode != http.StatusSeeOther {

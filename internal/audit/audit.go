@@ -193,7 +193,12 @@ func who(actor, name string) string {
 		}
 		return "An LMS user"
 	case "recipient":
-		return "The recipient, from their wallet"
+		// The credential's recipient: from their wallet (detail is the
+		// holder's DID), or proven by a link to its email.
+		if strings.HasPrefix(detail, "did:") {
+			return "the recipient, from their wallet"
+		}
+		return "the recipient"
 	}
 	switch actor {
 	case "canvas:live-events":

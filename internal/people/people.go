@@ -47,6 +47,11 @@ type Service struct {
 	// of the email), so a repeated request is recognised and a run that
 	// failed midway finds what it already erased.
 	Keys *secret.Keys
+	// SelfService is recipient self-service (issuance/recipient), whose
+	// name corrections and emails an erasure deletes (nil: none).
+	SelfService interface {
+		ErasePerson(ctx context.Context, email string, credentialIDs []string) (int, error)
+	}
 }
 
 // TombstoneName is the name an erased person's records carry.
@@ -247,6 +252,7 @@ type Erasure struct {
 	CanvasUsers         int    `json:"canvas_users"`
 	CanvasEvents        int    `json:"canvas_events"`
 	AuditEntries        int    `json:"audit_entries"`
+	SelfService         int    `json:"self_service,omitempty"`
 }
 
 // Summary says what the erasure did, for people.
@@ -271,6 +277,7 @@ func (e Erasure) Summary() string {
 	add(e.CanvasUsers, "Canvas user cleared", "Canvas users cleared")
 	add(e.CanvasEvents, "Canvas event payload dropped", "Canvas event payloads dropped")
 	add(e.AuditEntries, "audit entry cleared", "audit entries cleared")
+	add(e.SelfService, "self-service record deleted", "self-service records deleted")
 	if len(parts) == 0 {
 		return "nothing left to erase"
 	}
@@ -342,6 +349,11 @@ func (s *Service) Erase(ctx context.Context, actor, email string) (Erasure, erro
 	}
 	out.CanvasUsers, out.CanvasEvents = cv.Users, cv.Events
 	ids := append(append([]string{}, r.credentialIDs...), ce.Public...)
+	if s.SelfService != nil {
+		if out.SelfService, err = s.SelfService.ErasePerson(ctx, email, ids); err != nil {
+			return out, err
+		}
+	}
 	if out.AuditEntries, err = audit.ErasePerson(ctx, s.DB, audit.Person{Email: email, EntityType: "credential", EntityIDs: ids,
 		Names: r.Names, TombName: t.Name, TombEmail: t.Email, DropKeys: []string{"attributes", "evidence_url"}}); err != nil {
 		return out, err

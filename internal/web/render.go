@@ -71,7 +71,14 @@ type view struct {
 	User  any
 	Flash string
 	Path  string
+	// NavCounts are counts the staff navigation shows beside its links
+	// (NavCountsKey), e.g. "corrections": requests waiting.
+	NavCounts map[string]int
 }
+
+// NavCountsKey holds the request's map[string]int of navigation counts,
+// set by a feature's middleware on staff routes.
+const NavCountsKey = "web.navCounts"
 
 // Funcs are available in every template. The date funcs (date, dayOf,
 // dateTime; see Locale) are added per locale by the Renderer.
@@ -181,6 +188,9 @@ func (r *Renderer) Render(c *gin.Context, status int, page string, data any) err
 	}
 	if f, ok := c.Get(FlashKey); ok {
 		v.Flash, _ = f.(string)
+	}
+	if n, ok := c.Get(NavCountsKey); ok {
+		v.NavCounts, _ = n.(map[string]int)
 	}
 	buf := pageBuffers.Get().(*bytes.Buffer)
 	defer putPageBuffer(buf)

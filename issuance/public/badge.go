@@ -55,6 +55,9 @@ func (p *public) badge(c *gin.Context) error {
 	if !ok {
 		return p.notFound(c)
 	}
+	if err := p.refuseHidden(c, cr); err != nil {
+		return err
+	}
 	g, err := p.s.Core.Group(ctx, cr.GroupID)
 	if err != nil {
 		return err

@@ -85,6 +85,9 @@ func (p *public) pdf(c *gin.Context, id string) error {
 	if !ok {
 		return p.notFound(c)
 	}
+	if err := p.refuseHidden(c, cr); err != nil {
+		return err
+	}
 	v, err := p.s.View(ctx, cr, false)
 	if err != nil {
 		return err

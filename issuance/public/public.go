@@ -39,6 +39,9 @@ type Service struct {
 	// Wallets shows the credential page's "Email me a wallet link" block
 	// (issuance/wallet serves its action).
 	Wallets bool
+	// Recipients is recipient self-service (nil: none): a credential its
+	// recipient hid shows the public only that it is valid.
+	Recipients Recipients
 	// Counter counts views, downloads and clicks (issuance/insight); nil
 	// counts nothing, and the page links LinkedIn and the share sites
 	// directly.
@@ -94,6 +97,17 @@ type CredentialView struct {
 	// Counted sends the LinkedIn and share links through Laurel's own
 	// redirects (/c/:id/go/...), which count the click.
 	Counted bool
+	// Own marks the page its proven recipient sees; HiddenFromPublic that
+	// the recipient hid it (only they see these details).
+	Own, HiddenFromPublic bool
+}
+
+// FirstName is how the page greets a possible recipient.
+func (v CredentialView) FirstName() string {
+	if f := strings.Fields(v.Credential.Recipient.Name); len(f) > 0 {
+		return f[0]
+	}
+	return ""
 }
 
 // ViewField is one labelled value on a credential.
@@ -283,7 +297,7 @@ func (p *public) credential(c *gin.Context) error {
 	if cr.Erased() {
 		return p.erased(c, cr)
 	}
-	v, err := p.s.View(c.Request.Context(), cr, false)
+	hidden, own, err := p.privacy(c, cr)
 	if err != nil {
 		return err
 	}
@@ -293,12 +307,25 @@ func (p *public) credential(c *gin.Context) error {
 		p.s.logger().Error("public page: cannot verify credential", "credential", cr.ID, "err", err)
 		ver = signing.Verification{Problem: "The signature could not be checked just now; try again later."}
 	}
+	if hidden && !own {
+		return p.hidden(c, cr, ver)
+	}
+	v, err := p.s.View(c.Request.Context(), cr, false)
+	if err != nil {
+		return err
+	}
 	v.Verification = &ver
 	v.Wallet = p.s.Wallets && cr.State == issuance.Published && !v.Expired
 	v.WalletSent = v.Wallet && c.Query("wallet") == "sent"
+	v.Own, v.HiddenFromPublic = own, hidden
 	c.Header("Vary", "Accept")
-	// Amendments and revocations must show at once: no caching.
-	c.Header("Cache-Control", "no-cache")
+	// Amendments and revocations must show at once: no caching; the page
+	// its proven recipient sees is not stored either.
+	if own {
+		c.Header("Cache-Control", "no-store")
+	} else {
+		c.Header("Cache-Control", "no-cache")
+	}
 	p.count(c, cr.ID, insight.View)
 	return p.rd.Render(c, http.StatusOK, "public_credential.html", v)
 }

@@ -36,6 +36,10 @@ type credentialPage struct {
 	History      []string      // sentences, newest first (historyLines)
 	WalletClaims []string      // "Claimed into … on …", oldest first
 	Insight      template.HTML // the engagement panel ("" without one, or unpublished)
+	// HiddenByRecipient: the recipient hid the credential from the public.
+	HiddenByRecipient bool
+	// SelfServiceEmails are the recipient self-service emails, as sentences.
+	SelfServiceEmails []string
 }
 
 // credentialFor loads the :id credential and checks perm for its group.
@@ -101,6 +105,14 @@ func (u *ui) credentialPage(c *gin.Context, cr issuance.Credential, g issuance.G
 			return page, err
 		}
 	}
+	if u.s.SelfService != nil {
+		if page.HiddenByRecipient, err = u.s.SelfService.Hidden(ctx, cr.ID); err != nil {
+			return page, err
+		}
+		if page.SelfServiceEmails, err = u.s.SelfService.EmailLines(ctx, cr.ID); err != nil {
+			return page, err
+		}
+	}
 	return page, nil
 }
 
@@ -150,9 +162,13 @@ func (u *ui) credentialAmend(c *gin.Context) error {
 		auth.SetFlash(c, "Nothing changed.")
 		return seeOther(c, "/credentials/"+cr.ID)
 	}
-	_, err = u.s.Core.AmendCredential(c.Request.Context(), p.Actor(), cr.ID, a)
+	out, err := u.s.Core.AmendCredential(c.Request.Context(), p.Actor(), cr.ID, a)
 	if err == nil {
-		auth.SetFlash(c, "Credential amended.")
+		msg := "Credential amended."
+		if u.s.Core.AddressChanged != nil && out.State == issuance.Published && !strings.EqualFold(out.Recipient.Email, cr.Recipient.Email) {
+			msg += " A notice is emailed to the old address and to the new one; the credential stays valid."
+		}
+		auth.SetFlash(c, msg)
 		return seeOther(c, "/credentials/"+cr.ID)
 	}
 	if !apperr.Is(err, apperr.Invalid) && !apperr.Is(err, apperr.Conflict) {

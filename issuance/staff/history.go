@@ -51,6 +51,10 @@ func historyLines(l locale.Locale, g issuance.Group, entries []audit.Entry) []st
 			}
 		case "request_renewal":
 			out = append(out, "Renewal requested by the recipient (for the expiry date "+dateText(l, after["expires_on"])+") on "+l.DateTime(e.At))
+		case "name_correction_requested":
+			out = append(out, fmt.Sprintf("Name correction to “%s” requested", after["requested_name"])+tail)
+		case "name_correction_refused":
+			out = append(out, fmt.Sprintf("Name correction to “%s” refused", after["requested_name"])+tail+fmt.Sprintf(". Reason: “%s”", after["reason"]))
 		default:
 			out = append(out, actionLabel(e.Action)+tail)
 		}
@@ -200,6 +204,10 @@ func actionLabel(a string) string {
 		return "Wallet link made"
 	case "wallet-claim":
 		return "Claimed into a wallet"
+	case "hide":
+		return "Hidden from the public"
+	case "unhide":
+		return "Shown to the public again"
 	}
 	return "Changed"
 }

@@ -46,6 +46,13 @@ type Service struct {
 	// Insight is the engagement panel of the group and credential pages
 	// (issuance/insight; nil: none).
 	Insight Insight
+	// SelfService is recipient self-service (nil: none): whether a
+	// credential's recipient hid it from the public, and its emails
+	// (links, name corrections, notices of a changed address) as sentences.
+	SelfService interface {
+		Hidden(ctx context.Context, credentialID string) (bool, error)
+		EmailLines(ctx context.Context, credentialID string) ([]string, error)
+	}
 }
 
 // WalletClaims is what the credential page reads from the wallet room.
