@@ -17,6 +17,7 @@ func TestIssuanceRoomsTouchOnlyTheirTables(t *testing.T) {
 	}{
 		{".", []string{"designs", "groups", "credentials", "credential_emails", "publish_runs", "bulk_runs", "organisation", "credential_staging", "publish_schedules"}},
 		{"imports", []string{"imports", "import_rows", "import_chunks", "import_mappings"}},
+		{"updates", []string{"credential_updates", "credential_update_rows"}},
 		{"signing", []string{"credential_signatures", "credential_keys", "status_lists"}},
 		{"delivery", nil},
 		{"public", nil},
