@@ -104,7 +104,7 @@ func (a *App) build(ctx context.Context) error {
 	a.LTI.SetLaunchHandler(a.Course.HandleLaunch)
 	// Canvas keeps its platform settings (URL, API token) in its own table.
 	a.LTI.Registry().SetExtension(a.Canvas.PlatformSettings())
-	a.People = &people.Service{DB: a.DB, Core: a.Issuance, Signing: a.Signing, Imports: a.Imports, Course: a.Course,
+	a.People = &people.Service{DB: a.DB, Core: a.Issuance, Signing: a.Signing, Imports: a.Imports, Updates: a.Updates, Course: a.Course,
 		LTI: a.LTI, Canvas: a.Canvas, Keys: a.Config.Keys}
 	if a.Config.SMTPURL != "" {
 		if a.Mail, err = mail.NewSender(a.Config.SMTPURL, a.Config.MailFrom, 8); err != nil {
