@@ -18,6 +18,7 @@ func TestIssuanceRoomsTouchOnlyTheirTables(t *testing.T) {
 		{".", []string{"designs", "groups", "credentials", "credential_emails", "publish_runs", "bulk_runs", "organisation", "credential_staging", "publish_schedules",
 			"reminder_settings", "credential_reminders", "renewal_requests"}},
 		{"imports", []string{"imports", "import_rows", "import_chunks", "import_mappings"}},
+		{"updates", []string{"credential_updates", "credential_update_rows"}},
 		{"signing", []string{"credential_signatures", "credential_keys", "status_lists"}},
 		{"wallet", []string{"wallet_group_settings", "wallet_offers", "wallet_tokens", "wallet_claims"}},
 		{"recipient", []string{"recipient_links", "recipient_hidden", "name_corrections", "recipient_mails"}},

@@ -97,6 +97,12 @@ func mustPeople(t *testing.T, app *running) peopleFixture {
 	if _, err := app.Signing.StatusList(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
+	// An update by spreadsheet, checked and kept (not applied): its rows
+	// name both people, with their grades old and new.
+	upd := "Credential ID,Grade\n" + f.adaPub.ID + ",Z1\n" + f.bobPub.ID + ",Z2\n"
+	if _, err := app.Updates.Upload(ctx, "test", nil, "update.csv", strings.NewReader(upd), int64(len(upd))); err != nil {
+		t.Fatal(err)
+	}
 	un, err := app.Issuance.CreateCredentials(ctx, "test", g2.ID, issuance.FromForm, []issuance.NewCredential{
 		{Recipient: issuance.Recipient{Name: adaName, Email: "Ada.Lovelace@Uni.Example.edu"}, IssuedOn: "2026-02-03"}})
 	if err != nil {

@@ -4,7 +4,8 @@
 // document, and erases it, asking each owner to act on its own tables
 // (the issuance core: credentials and their emails; issuance/signing:
 // signed documents and status lists; issuance/imports: import rows and
-// stored files; lti/course: course members; lti: LMS users; canvas: Canvas
+// stored files; issuance/updates: rows of updates by spreadsheet;
+// lti/course: course members; lti: LMS users; canvas: Canvas
 // users and inbox payloads; internal/audit: entries). Its pages
 // (/admin/people), API routes (/api/v1/people) and the `laurel person`
 // command are for owners and admins.
@@ -30,6 +31,7 @@ import (
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/imports"
 	"github.com/laurel-edu/laurel/issuance/signing"
+	"github.com/laurel-edu/laurel/issuance/updates"
 	"github.com/laurel-edu/laurel/lti"
 	"github.com/laurel-edu/laurel/lti/course"
 )
@@ -40,6 +42,8 @@ type Service struct {
 	Core    *issuance.Service
 	Signing *signing.Service
 	Imports *imports.Service
+	// Updates (nil: none kept) holds updates by spreadsheet.
+	Updates *updates.Service
 	Course  *course.Service
 	LTI     *lti.Tool
 	Canvas  *canvas.Service
@@ -247,6 +251,7 @@ type Erasure struct {
 	SignedDocuments     int    `json:"signed_documents"`
 	ImportRows          int    `json:"import_rows"`
 	ImportFiles         int    `json:"import_files"`
+	UpdateRows          int    `json:"update_rows"`
 	CourseMemberships   int    `json:"course_memberships"`
 	LMSUsers            int    `json:"lms_users"`
 	CanvasUsers         int    `json:"canvas_users"`
@@ -272,6 +277,7 @@ func (e Erasure) Summary() string {
 	add(e.SignedDocuments, "signed document replaced", "signed documents replaced")
 	add(e.ImportRows, "import row cleared", "import rows cleared")
 	add(e.ImportFiles, "stored import file rewritten", "stored import files rewritten")
+	add(e.UpdateRows, "spreadsheet update row deleted", "spreadsheet update rows deleted")
 	add(e.CourseMemberships, "course membership cleared", "course memberships cleared")
 	add(e.LMSUsers, "LMS user cleared", "LMS users cleared")
 	add(e.CanvasUsers, "Canvas user cleared", "Canvas users cleared")
@@ -351,6 +357,11 @@ func (s *Service) Erase(ctx context.Context, actor, email string) (Erasure, erro
 	ids := append(append([]string{}, r.credentialIDs...), ce.Public...)
 	if s.SelfService != nil {
 		if out.SelfService, err = s.SelfService.ErasePerson(ctx, email, ids); err != nil {
+			return out, err
+		}
+	}
+	if s.Updates != nil {
+		if out.UpdateRows, err = s.Updates.ErasePerson(ctx, ids); err != nil {
 			return out, err
 		}
 	}

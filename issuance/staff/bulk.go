@@ -99,6 +99,9 @@ func (u *ui) readBulk(c *gin.Context) (bulkInput, error) {
 // bulkConfirm is POST /credentials/bulk: what the change would do, and
 // the inputs it needs.
 func (u *ui) bulkConfirm(c *gin.Context) error {
+	if c.PostForm("action") == "download" {
+		return u.bulkDownload(c)
+	}
 	in, err := u.readBulk(c)
 	if err != nil {
 		return err
@@ -115,6 +118,38 @@ func (u *ui) bulkConfirm(c *gin.Context) error {
 	}
 	return u.rd.Render(c, http.StatusOK, "staff_bulk_confirm.html", in.page)
 }
+
+// bulkDownload sends the selection to Download for update: the filter's
+// credentials, or the ticked ones.
+func (u *ui) bulkDownload(c *gin.Context) error {
+	p, err := require(c, auth.PublishCredentials)
+	if err != nil {
+		return err
+	}
+	f, _, _ := readTabFilter(c, p)
+	v := f.values()
+	v.Set("format", "xlsx")
+	v.Set("for", "update")
+	if c.PostForm("all") != "1" {
+		for _, id := range c.PostFormArray("ids") {
+			if id = strings.TrimSpace(id); id != "" {
+				v.Add("ids", id)
+			}
+		}
+		if len(v["ids"]) == 0 {
+			auth.SetFlash(c, "Select at least one credential first.")
+			return seeOther(c, auth.SafeNext(c.PostForm("back")))
+		}
+		if len(v["ids"]) > maxDownloadIDs {
+			return apperr.Errorf(apperr.Invalid, "At most %d ticked credentials can be downloaded at once; select all matching a search instead.", maxDownloadIDs)
+		}
+	}
+	return seeOther(c, "/credentials/export?"+v.Encode())
+}
+
+// maxDownloadIDs bounds the ticked credentials of a download (a page's
+// worth, and a URL's length).
+const maxDownloadIDs = 200
 
 // planPage fills in.page with what r would do.
 func (u *ui) planPage(c *gin.Context, in *bulkInput, r issuance.BulkRequest) error {
@@ -303,8 +338,9 @@ type bulkBar struct {
 type bulkOption struct{ Value, Label string }
 
 var (
-	optRevoke = bulkOption{string(issuance.BulkRevoke), "Revoke, with a reason (published ones)"}
-	optResend = bulkOption{string(issuance.BulkResend), "Send the credential email again (published ones)"}
-	optExpiry = bulkOption{string(issuance.BulkExpiry), "Set or remove the expiry date"}
-	optDelete = bulkOption{string(issuance.BulkDelete), "Delete (unpublished ones)"}
+	optRevoke   = bulkOption{string(issuance.BulkRevoke), "Revoke, with a reason (published ones)"}
+	optResend   = bulkOption{string(issuance.BulkResend), "Send the credential email again (published ones)"}
+	optExpiry   = bulkOption{string(issuance.BulkExpiry), "Set or remove the expiry date"}
+	optDelete   = bulkOption{string(issuance.BulkDelete), "Delete (unpublished ones)"}
+	optDownload = bulkOption{"download", "Download for update (Excel), to change them in a spreadsheet"}
 )

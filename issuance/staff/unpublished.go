@@ -143,7 +143,7 @@ func (u *ui) unpublished(c *gin.Context) error {
 		return err
 	}
 	page.Title = "Review Unpublished Credentials · " + g.Name
-	page.Bulk = bulkBar{Actions: []bulkOption{optDelete, optExpiry}, FormAction: page.BulkURL}
+	page.Bulk = bulkBar{Actions: []bulkOption{optDelete, optExpiry, optDownload}, FormAction: page.BulkURL}
 	if page.Total, err = u.s.Core.CountUnpublishedUpTo(c.Request.Context(), g.ID, countCap+1); err != nil {
 		return err
 	}
@@ -185,7 +185,7 @@ func (u *ui) published(c *gin.Context) error {
 	if page.Filter.Active() {
 		what = "every published credential in this group matching the search"
 	}
-	page.Bulk = bulkBar{AllLabel: "Select " + what + ", not only those ticked", Actions: []bulkOption{optRevoke, optResend, optExpiry}}
+	page.Bulk = bulkBar{AllLabel: "Select " + what + ", not only those ticked", Actions: []bulkOption{optRevoke, optResend, optExpiry, optDownload}}
 	return u.renderList(c, ok, "staff_published.html", page)
 }
 

@@ -197,6 +197,24 @@ func TestUpdateBySpreadsheetCSV(t *testing.T) {
 		t.Error("want one email to the new address")
 	}
 
+	// Ticked rows of a list download for update on their own; one of
+	// another group in the request is not a team member's to download.
+	member := e.signIn("member@example.edu", auth.TeamMember, e.group.ID)
+	r = member.post("/credentials/bulk?group="+gid(e.group)+"&state=published", url.Values{"action": {"download"},
+		"ids": {e.bulkID("Learner 1", e.group.ID), e.bulkID("Learner 3", e.group.ID), e.bulkID("Learner 1", e.other.ID)}})
+	if r.code != 303 || !strings.HasPrefix(r.location, "/credentials/export?") {
+		t.Fatalf("download ticked: %d %s", r.code, r.location)
+	}
+	r = member.follow(r)
+	xf, err := excelize.OpenReader(strings.NewReader(r.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := xf.GetRows("Sheet1")
+	if len(got) != 3 || got[1][2] != "Learner 1" || got[2][2] != "Learner 3" {
+		t.Errorf("ticked download: %v", got)
+	}
+
 	before := e.snapshot()
 	n := e.count(`SELECT count(*) FROM credential_updates`)
 	r = owner.upload("/credentials/updates", "wrong.csv", []byte("Name,Email\nAda,ada@example.edu\n"))
