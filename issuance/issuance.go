@@ -8,7 +8,9 @@
 // credential_emails (the email outbox, written by Publish and Resend in
 // their transaction and read and marked by delivery through OutboxEmails,
 // MarkEmailSent, MarkEmailDelivered, RecordEmailFailure and FinishEmails)
-// and publish_runs (large publishes, carried out by PublishJob). It depends
+// and publish_runs (large publishes, carried out by PublishJob), and the
+// expiry reminders' reminder_settings, credential_reminders (the hourly
+// ReminderJob's record of what it queued) and renewal_requests. It depends
 // on none of the features built on it (issuance/imports, signing, delivery,
 // staff, api, public); it tells them of changes with jobs it defines
 // (ChangedJob, EmailJob, EmailBulkJob) and lets them read what they need
