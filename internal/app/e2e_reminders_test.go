@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -113,6 +114,15 @@ func TestRenewalRequestEndToEnd(t *testing.T) {
 			t.Error(err)
 		}
 		told = append(told, m.To...)
+	}
+	// The reminder and the notice speak plainly.
+	for _, m := range []mail.Received{reminder, msgs[2]} {
+		for _, f := range unplain(visibleText(html.EscapeString(m.Subject+"\n"+m.Text)), g) {
+			t.Errorf("email %q: %s", m.Subject, f)
+		}
+		for _, f := range unplain(visibleText(m.HTML), g) {
+			t.Errorf("email (HTML) %q: %s", m.Subject, f)
+		}
 	}
 	slices.Sort(told)
 	if want := []string{"it@uni.example.edu", "registry@uni.example.edu", "tm@uni.example.edu"}; !slices.Equal(told, want) {
