@@ -8,9 +8,11 @@
 // credential_emails (the email outbox, written by Publish and Resend in
 // their transaction and read and marked by delivery through OutboxEmails,
 // MarkEmailSent, MarkEmailDelivered, RecordEmailFailure and FinishEmails)
-// publish_runs (large publishes, carried out by PublishJob) and bulk_runs
+// publish_runs (large publishes, carried out by PublishJob), bulk_runs
 // (bulk revoke, resend, expiry or delete of more than 10,000, carried out
-// by BulkJob; see bulk_actions.go). It depends
+// by BulkJob; see bulk_actions.go), and the expiry reminders'
+// reminder_settings, credential_reminders (the hourly ReminderJob's record
+// of what it queued) and renewal_requests. It depends
 // on none of the features built on it (issuance/imports, signing, delivery,
 // staff, api, public); it tells them of changes with jobs it defines
 // (ChangedJob, EmailJob, EmailBulkJob) and lets them read what they need

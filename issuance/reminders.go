@@ -5,6 +5,7 @@ package issuance
 // reminders is in reminder_scan.go; renewal requests in renewal.go.
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -74,17 +75,17 @@ var ReminderPlaceholders = append(slices.Clip(Placeholders), Placeholder{"expire
 // Subject is the subject template of kind (ReminderKind or ExpiredKind).
 func (r ReminderSettings) Subject(kind string) string {
 	if kind == ExpiredKind {
-		return cmpOr(r.ExpiredSubject, DefaultExpiredSubject)
+		return cmp.Or(r.ExpiredSubject, DefaultExpiredSubject)
 	}
-	return cmpOr(r.ReminderSubject, DefaultReminderSubject)
+	return cmp.Or(r.ReminderSubject, DefaultReminderSubject)
 }
 
 // Body is the text template of kind (ReminderKind or ExpiredKind).
 func (r ReminderSettings) Body(kind string) string {
 	if kind == ExpiredKind {
-		return cmpOr(r.ExpiredBody, DefaultExpiredBody)
+		return cmp.Or(r.ExpiredBody, DefaultExpiredBody)
 	}
-	return cmpOr(r.ReminderBody, DefaultReminderBody)
+	return cmp.Or(r.ReminderBody, DefaultReminderBody)
 }
 
 // OffsetsText is the offsets as a form shows them: "30, 7".
@@ -94,13 +95,6 @@ func (r ReminderSettings) OffsetsText() string {
 		parts[i] = strconv.Itoa(d)
 	}
 	return strings.Join(parts, ", ")
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // ParseOffsets reads a list of days such as "30, 7" (commas or spaces);

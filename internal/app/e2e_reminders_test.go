@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -60,6 +61,22 @@ func TestRenewalRequestEndToEnd(t *testing.T) {
 	if _, err := app.Issuance.Publish(ctx, "test", issuance.Selection{IDs: []string{ada.ID}}); err != nil {
 		t.Fatal(err)
 	}
+	// The workers run the scan on its hourly schedule (its first run at
+	// start); here it is run at once rather than waiting an hour.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var n int
+		if err := app.DB.Get(&n, `SELECT count(*) FROM jobs WHERE kind = $1 AND schedule = $1`, issuance.ReminderJob); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the workers did not schedule the reminder scan")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if n, err := app.Issuance.SendDueReminders(ctx); err != nil || n != 1 {
 		t.Fatalf("reminders due: %d, %v", n, err)
 	}
@@ -113,6 +130,15 @@ func TestRenewalRequestEndToEnd(t *testing.T) {
 			t.Error(err)
 		}
 		told = append(told, m.To...)
+	}
+	// The reminder and the notice speak plainly.
+	for _, m := range []mail.Received{reminder, msgs[2]} {
+		for _, f := range unplain(visibleText(html.EscapeString(m.Subject+"\n"+m.Text)), g) {
+			t.Errorf("email %q: %s", m.Subject, f)
+		}
+		for _, f := range unplain(visibleText(m.HTML), g) {
+			t.Errorf("email (HTML) %q: %s", m.Subject, f)
+		}
 	}
 	slices.Sort(told)
 	if want := []string{"it@uni.example.edu", "registry@uni.example.edu", "tm@uni.example.edu"}; !slices.Equal(told, want) {

@@ -37,18 +37,16 @@ type remindersPage struct {
 }
 
 func (u *ui) newRemindersPage(title, action string, rs issuance.ReminderSettings) *remindersPage {
-	page := &remindersPage{Title: title, Action: action, Settings: rs, Offsets: rs.OffsetsText(), Errors: formErrors{},
+	return &remindersPage{Title: title, Action: action, Settings: inEffect(rs), Offsets: rs.OffsetsText(), Errors: formErrors{},
 		Placeholders: issuance.ReminderPlaceholders, Hour: issuance.ReminderHour, Grace: issuance.ExpiredGrace, Own: !rs.Inherited}
-	// The form shows the texts in effect, defaults included.
-	for _, kind := range []string{issuance.ReminderKind, issuance.ExpiredKind} {
-		subj, body := rs.Subject(kind), rs.Body(kind)
-		if kind == issuance.ReminderKind {
-			page.Settings.ReminderSubject, page.Settings.ReminderBody = subj, body
-		} else {
-			page.Settings.ExpiredSubject, page.Settings.ExpiredBody = subj, body
-		}
-	}
-	return page
+}
+
+// inEffect is rs with the texts in effect, defaults written out: what the
+// form shows.
+func inEffect(rs issuance.ReminderSettings) issuance.ReminderSettings {
+	rs.ReminderSubject, rs.ReminderBody = rs.Subject(issuance.ReminderKind), rs.Body(issuance.ReminderKind)
+	rs.ExpiredSubject, rs.ExpiredBody = rs.Subject(issuance.ExpiredKind), rs.Body(issuance.ExpiredKind)
+	return rs
 }
 
 // parseRemindersForm reads the posted settings into page; a bad list of
@@ -67,19 +65,7 @@ func (u *ui) parseRemindersForm(c *gin.Context, page *remindersPage) issuance.Re
 		page.absorb(err)
 	}
 	rs.Offsets = offsets
-	page.Settings = rs
-	if page.Settings.ReminderSubject == "" {
-		page.Settings.ReminderSubject = issuance.DefaultReminderSubject
-	}
-	if page.Settings.ReminderBody == "" {
-		page.Settings.ReminderBody = issuance.DefaultReminderBody
-	}
-	if page.Settings.ExpiredSubject == "" {
-		page.Settings.ExpiredSubject = issuance.DefaultExpiredSubject
-	}
-	if page.Settings.ExpiredBody == "" {
-		page.Settings.ExpiredBody = issuance.DefaultExpiredBody
-	}
+	page.Settings = inEffect(rs)
 	return rs
 }
 
