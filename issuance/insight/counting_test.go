@@ -251,7 +251,7 @@ func TestClicksRedirectAndCount(t *testing.T) {
 func TestFlushExactlyOnceAcrossTwoWorkers(t *testing.T) {
 	f := mustFixture(t)
 	ctx := context.Background()
-	other := insight.New(f.db, redis.NewClient(f.rdb.Options()), f.core)
+	other := insight.New(f.db, redis.NewClient(&redis.Options{Addr: f.rdb.Options().Addr, DB: f.rdb.Options().DB}), f.core)
 	other.Log = issuancetest.Quiet
 	req := httptest.NewRequest(http.MethodGet, "/c/x", nil)
 	req.Header.Set("User-Agent", browser)

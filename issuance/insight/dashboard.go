@@ -271,7 +271,7 @@ type panelView struct {
 // 30 days' figures (the organisation's days) and a link to the charts.
 func (s *Service) GroupPanel(ctx context.Context, id int64) (template.HTML, error) {
 	to := dateOf(s.now().In(s.location(ctx)))
-	rep, err := s.Report(ctx, []int64{id}, to.AddDate(0, 0, -29), to)
+	rep, err := s.report(ctx, []int64{id}, to.AddDate(0, 0, -29), to, false)
 	if err != nil {
 		return "", err
 	}
