@@ -11,7 +11,6 @@
 package wallet
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"embed"
@@ -98,5 +97,3 @@ func preAuthCode(token string) string {
 	return base64.RawURLEncoding.EncodeToString(h[:])
 }
 
-// withContext is ctx for work that must finish once begun.
-func withContext(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
