@@ -96,4 +96,3 @@ func preAuthCode(token string) string {
 	h := sha256.Sum256([]byte("laurel wallet pre-authorized code:" + token))
 	return base64.RawURLEncoding.EncodeToString(h[:])
 }
-
