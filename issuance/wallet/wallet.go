@@ -15,7 +15,6 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -67,8 +66,6 @@ func New(core *issuance.Service, sg *signing.Service, rdb *redis.Client, keys *s
 }
 
 func (s *Service) now() time.Time { return s.Core.Time() }
-
-func (s *Service) logger() *slog.Logger { return s.Core.Logger() }
 
 // Issuer is the credential issuer identifier (and authorisation server):
 // the deployment's public URL.
