@@ -126,6 +126,13 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 		t.Fatal(err)
 	}
 	published, unpublished := creds[0], creds[1]
+	// Claimed into a wallet (the staff page lists the DID), and a live
+	// wallet link.
+	claimIntoWallet(t, app, published.ID)
+	offer, err := app.Wallet.CreateOffer(ctx, "test", published.ID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
 	staff, _, err := app.Accounts.CreateUser(ctx, "tia.team@uni.example.edu", "Tia Team", auth.TeamMember, []int64{g.ID}, "")
 	if err != nil {
 		t.Fatal(err)
@@ -275,6 +282,8 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 				chromedp.WaitVisible(chromedp.CSS("#hide-credential")))
 		}},
 		{"public credential (its recipient)", open("/c/" + published.ID)},
+		{"wallet start (from the email)", open(strings.TrimPrefix(app.Wallet.EmailLink(published.ID, published.Recipient.Email), app.URL))},
+		{"wallet link page", open("/wallet/claim/" + offer.Token)},
 		{"account welcome (invitation)", func() {
 			do("welcome", chromedp.Navigate(app.URL+welcome), chromedp.WaitVisible(chromedp.CSS("#set-password-form")))
 		}},
@@ -312,6 +321,7 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 		{"group new", open("/groups/new")},
 		{"group", open(gp)},
 		{"group edit", open(gp + "/edit")},
+		{"group wallet settings", open(gp + "/wallet")},
 		{"create credentials", open(gp + "/credentials/new")},
 		{"review unpublished", open(gp + "/unpublished")},
 		{"publish confirm", func() {

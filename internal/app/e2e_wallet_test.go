@@ -172,3 +172,39 @@ func TestPublishEmailWalletLink(t *testing.T) {
 		t.Fatalf("old address's link after the change: %d", resp.StatusCode)
 	}
 }
+
+// TestWalletClaimsInPersonRequest: a person's export lists their wallet
+// claims, and erasing them forgets the holders' DIDs.
+func TestWalletClaimsInPersonRequest(t *testing.T) {
+	app := mustRun(t)
+	ctx := context.Background()
+	_, grace := seedOwnerAndCredential(t, app)
+	if _, err := app.Issuance.Publish(ctx, "test", issuance.Selection{IDs: []string{grace.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	did := claimIntoWallet(t, app, grace.ID)
+	r, err := app.People.Find(ctx, "grace@uni.example.edu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.WalletClaims) != 1 || r.WalletClaims[0].Holder != did {
+		t.Fatalf("export wallet claims: %+v", r.WalletClaims)
+	}
+	e, err := app.People.Erase(ctx, "test", "grace@uni.example.edu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.WalletClaims != 1 || !strings.Contains(e.Summary(), "1 wallet claim forgotten") {
+		t.Fatalf("erasure: %+v %s", e, e.Summary())
+	}
+	if cs, _ := app.Wallet.Claims(ctx, grace.ID); len(cs) != 0 {
+		t.Fatalf("claims after erasure: %+v", cs)
+	}
+	if ids, _ := app.Wallet.CredentialsOfHolder(ctx, did); len(ids) != 0 {
+		t.Fatalf("the DID still finds the erased person's credential: %v", ids)
+	}
+	var n int
+	if err := app.DB.Get(&n, `SELECT count(*) FROM audit_log WHERE after::text LIKE '%' || $1 || '%' OR actor LIKE '%' || $1 || '%'`, did); err != nil || n != 0 {
+		t.Fatalf("%d audit entries still name the DID (%v)", n, err)
+	}
+}

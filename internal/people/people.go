@@ -32,6 +32,7 @@ import (
 	"github.com/laurel-edu/laurel/issuance/imports"
 	"github.com/laurel-edu/laurel/issuance/signing"
 	"github.com/laurel-edu/laurel/issuance/updates"
+	"github.com/laurel-edu/laurel/issuance/wallet"
 	"github.com/laurel-edu/laurel/lti"
 	"github.com/laurel-edu/laurel/lti/course"
 )
@@ -47,6 +48,8 @@ type Service struct {
 	Course  *course.Service
 	LTI     *lti.Tool
 	Canvas  *canvas.Service
+	// Wallet holds the credentials' wallet claims (nil: none to find).
+	Wallet *wallet.Service
 	// Keys derive an erased person's tombstone and reference (a keyed hash
 	// of the email), so a repeated request is recognised and a run that
 	// failed midway finds what it already erased.
@@ -73,6 +76,7 @@ type Record struct {
 	LMSUsers          []lti.PersonUser    `json:"lms_users"`
 	CanvasUsers       []canvas.PersonUser `json:"canvas_users"`
 	AuditEntries      []AuditEntry        `json:"audit_entries"`
+	WalletClaims      []wallet.Claim      `json:"wallet_claims"`
 	Names             []string            `json:"-"`
 	credentialIDs     []string
 }
@@ -210,6 +214,12 @@ func (s *Service) Find(ctx context.Context, email string) (Record, error) {
 	for _, u := range r.CanvasUsers {
 		addName(u.Name)
 	}
+	r.WalletClaims = []wallet.Claim{}
+	if s.Wallet != nil {
+		if r.WalletClaims, err = s.Wallet.PersonClaims(ctx, r.credentialIDs); err != nil {
+			return Record{}, err
+		}
+	}
 	es, err := audit.PersonEntries(ctx, s.DB, audit.Person{Email: email, EntityType: "credential", EntityIDs: r.credentialIDs})
 	if err != nil {
 		return Record{}, err
@@ -258,6 +268,7 @@ type Erasure struct {
 	CanvasEvents        int    `json:"canvas_events"`
 	AuditEntries        int    `json:"audit_entries"`
 	SelfService         int    `json:"self_service,omitempty"`
+	WalletClaims        int    `json:"wallet_claims"`
 }
 
 // Summary says what the erasure did, for people.
@@ -284,6 +295,7 @@ func (e Erasure) Summary() string {
 	add(e.CanvasEvents, "Canvas event payload dropped", "Canvas event payloads dropped")
 	add(e.AuditEntries, "audit entry cleared", "audit entries cleared")
 	add(e.SelfService, "self-service record deleted", "self-service records deleted")
+	add(e.WalletClaims, "wallet claim forgotten", "wallet claims forgotten")
 	if len(parts) == 0 {
 		return "nothing left to erase"
 	}
@@ -365,8 +377,13 @@ func (s *Service) Erase(ctx context.Context, actor, email string) (Erasure, erro
 			return out, err
 		}
 	}
+	if s.Wallet != nil {
+		if out.WalletClaims, err = s.Wallet.ErasePerson(ctx, ids); err != nil {
+			return out, err
+		}
+	}
 	if out.AuditEntries, err = audit.ErasePerson(ctx, s.DB, audit.Person{Email: email, EntityType: "credential", EntityIDs: ids,
-		Names: r.Names, TombName: t.Name, TombEmail: t.Email, DropKeys: []string{"attributes", "evidence_url"}}); err != nil {
+		Names: r.Names, TombName: t.Name, TombEmail: t.Email, DropKeys: []string{"attributes", "evidence_url", "holder"}}); err != nil {
 		return out, err
 	}
 	if err := audit.Record(ctx, s.DB, s.Core.Time(), actor, "erase", "person", ref, nil, out); err != nil {

@@ -58,7 +58,15 @@ func ParseMultikey(s string) (any, error) {
 		if x == nil {
 			return nil, errors.New("multikey: not a point on P-256")
 		}
-		return &ecdsa.PublicKey{Curve: elliptic.P256(), X: x, Y: y}, nil
+		raw := make([]byte, 65)
+		raw[0] = 4
+		x.FillBytes(raw[1:33])
+		y.FillBytes(raw[33:])
+		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), raw)
+		if err != nil {
+			return nil, fmt.Errorf("multikey: %w", err)
+		}
+		return pub, nil
 	}
 	return nil, errors.New("multikey: only Ed25519 and P-256 keys are accepted")
 }

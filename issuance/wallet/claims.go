@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	auditlog "github.com/laurel-edu/laurel/internal/audit"
 	"github.com/laurel-edu/laurel/internal/db"
@@ -65,7 +66,7 @@ func (s *Service) claim(ctx context.Context, id, holder, protocol, format string
 		if _, err := tx.ExecContext(ctx, q, id, holder, protocol, format, now); err != nil {
 			return fmt.Errorf("record wallet claim of %s: %w", id, err)
 		}
-		return auditlog.Record(ctx, tx, now, "recipient:"+holder, "wallet-claim", "credential", id, nil,
+		return auditlog.Record(ctx, tx, now, "recipient:wallet", "wallet-claim", "credential", id, nil,
 			map[string]any{"holder": holder, "wallet": Claim{Protocol: protocol}.ProtocolName(), "form": formatName(format)})
 	})
 	if err != nil {
@@ -111,4 +112,37 @@ func (s *Service) ClaimLines(ctx context.Context, id string) ([]string, error) {
 		out[i] = fmt.Sprintf("Claimed into a wallet on %s (%s, %s), bound to %s.", l.DateTime(c.ClaimedAt), c.ProtocolName(), strings.ToLower(c.FormatName()[:1])+c.FormatName()[1:], c.Holder)
 	}
 	return out, nil
+}
+
+// PersonClaims are the claims of credentials ids (a person's, for their
+// export), oldest first.
+func (s *Service) PersonClaims(ctx context.Context, ids []string) ([]Claim, error) {
+	const q = `SELECT credential_id, holder, protocol, format, claimed_at FROM wallet_claims
+		WHERE credential_id = ANY($1) ORDER BY claimed_at, id`
+	out := []Claim{}
+	if err := s.DB.SelectContext(ctx, &out, q, pq.Array(ids)); err != nil {
+		return nil, fmt.Errorf("wallet claims of %d credentials: %w", len(ids), err)
+	}
+	return out, nil
+}
+
+// ErasePerson forgets the wallets of credentials ids (a person's, erased):
+// their claims (the holders' DIDs) and their offers and tokens. It returns
+// how many claims it deleted; running it again deletes nothing.
+func (s *Service) ErasePerson(ctx context.Context, ids []string) (int, error) {
+	var n int64
+	err := db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+		const qc = `DELETE FROM wallet_claims WHERE credential_id = ANY($1)`
+		r, err := tx.ExecContext(ctx, qc, pq.Array(ids))
+		if err != nil {
+			return fmt.Errorf("erase wallet claims: %w", err)
+		}
+		n, _ = r.RowsAffected()
+		const qo = `DELETE FROM wallet_offers WHERE credential_id = ANY($1)`
+		if _, err := tx.ExecContext(ctx, qo, pq.Array(ids)); err != nil {
+			return fmt.Errorf("erase wallet offers: %w", err)
+		}
+		return nil
+	})
+	return int(n), err
 }

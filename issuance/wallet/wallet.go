@@ -11,12 +11,10 @@
 package wallet
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -69,8 +67,6 @@ func New(core *issuance.Service, sg *signing.Service, rdb *redis.Client, keys *s
 
 func (s *Service) now() time.Time { return s.Core.Time() }
 
-func (s *Service) logger() *slog.Logger { return s.Core.Logger() }
-
 // Issuer is the credential issuer identifier (and authorisation server):
 // the deployment's public URL.
 func (s *Service) Issuer() string { return strings.TrimRight(s.Core.BaseURL, "/") }
@@ -97,6 +93,3 @@ func preAuthCode(token string) string {
 	h := sha256.Sum256([]byte("laurel wallet pre-authorized code:" + token))
 	return base64.RawURLEncoding.EncodeToString(h[:])
 }
-
-// withContext is ctx for work that must finish once begun.
-func withContext(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
