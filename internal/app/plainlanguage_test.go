@@ -383,12 +383,31 @@ func around(text, s string) string {
 	return strings.Join(strings.Fields(text[lo:hi]), " ")
 }
 
-// moodleCourseChecked maps a Moodle course (the LTI simulator speaking
-// Moodle's ids, completions from the web service emulator) on Moodle course
-// completion into group groupID, runs "Check completions now" as its
-// teacher and returns the page the teacher then sees, with each student's
-// line. /admin/events then shows the mapping's lines too.
+// moodleCourseChecked is moodleFixture, then "Check completions now" as the
+// course's teacher: it returns the page the teacher then sees, with each
+// student's line. /admin/events then shows the mapping's lines too.
 func moodleCourseChecked(t *testing.T, app *running, groupID int64) string {
+	t.Helper()
+	ml, crs, teacher := moodleFixture(t, app, groupID)
+	_, ltik := launch(t, ml, teacher.ID, crs.ID)
+	c := newClient(t, app.URL)
+	resp, body := c.form("/lti/app/reconcile", url.Values{"ltik": {ltik}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("check completions now on Moodle: %d %s", resp.StatusCode, body)
+	}
+	resp, body = c.do("GET", resp.Header.Get("Location"), "", "")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Course completed on 18 Nov 2026.") {
+		t.Fatalf("after the check: %d\n%s", resp.StatusCode, body)
+	}
+	return body
+}
+
+// moodleFixture maps a Moodle course (the LTI simulator speaking Moodle's
+// ids: context id = course id, sub = user id; completions from the web
+// service emulator, one of two students completed) on Moodle course
+// completion into group groupID. With the returned simulator, course and
+// teacher a test launches the teacher's view.
+func moodleFixture(t *testing.T, app *running, groupID int64) (*canvassim.Sim, *canvassim.Course, *canvassim.User) {
 	t.Helper()
 	ctx := context.Background()
 	site := moodlesim.New()
@@ -419,10 +438,9 @@ func moodleCourseChecked(t *testing.T, app *running, groupID int64) string {
 	if err := ml.Enroll(crs.ID, teacher.ID, canvassim.Teacher); err != nil {
 		t.Fatal(err)
 	}
-	extra := moodle.PlatformExtra(site.URL(), tok)
 	plat, err := app.LTI.Registry().AddPlatform(ctx, lti.PlatformInput{
 		Name: "Moodle", Issuer: ml.Issuer, ClientID: ml.ClientID, AuthURL: ml.AuthURL(), TokenURL: ml.TokenURL(),
-		JWKSURL: ml.JWKSURL(), DeploymentIDs: []string{ml.DeploymentID}, Extra: extra,
+		JWKSURL: ml.JWKSURL(), DeploymentIDs: []string{ml.DeploymentID}, Extra: moodle.PlatformExtra(site.URL(), tok),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -432,15 +450,5 @@ func moodleCourseChecked(t *testing.T, app *running, groupID int64) string {
 		ContextID: &courseID, CompletionRule: &rule}); err != nil {
 		t.Fatal(err)
 	}
-	_, ltik := launch(t, ml, teacher.ID, crs.ID)
-	c := newClient(t, app.URL)
-	resp, body := c.form("/lti/app/reconcile", url.Values{"ltik": {ltik}})
-	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("check completions now on Moodle: %d %s", resp.StatusCode, body)
-	}
-	resp, body = c.do("GET", resp.Header.Get("Location"), "", "")
-	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Course completed on 18 Nov 2026.") {
-		t.Fatalf("after the check: %d\n%s", resp.StatusCode, body)
-	}
-	return body
+	return ml, crs, teacher
 }
