@@ -135,7 +135,10 @@ func refusal(err error, courseID string) error {
 	case "invalidtoken":
 		return apperr.Errorf(apperr.Invalid, "Moodle refused the web service token (%s): store a valid token for this platform.", msg)
 	case "accessexception":
-		return apperr.Errorf(apperr.Invalid, "Moodle refused to let the token call %s (%s): add the function %s to the external service the token belongs to, and allow the token's user on that service.", ce.fn, msg, ce.fn)
+		// Moodle gives the same answer for a function missing from the
+		// service and for a user without webservice/rest:use; the detail
+		// is in debuginfo, which production sites do not send.
+		return apperr.Errorf(apperr.Invalid, "Moodle refused to let the token call %s (%s): add the function %s to the external service the token belongs to, allow the token's user on that service, and give that user the capability webservice/rest:use.", ce.fn, msg, ce.fn)
 	case "nopermissions":
 		return apperr.Errorf(apperr.Invalid, "The token's Moodle user may not call %s in course %s (%s): give the user the capability %s.", ce.fn, courseID, msg, capabilities[ce.fn])
 	case "cannotviewreport":

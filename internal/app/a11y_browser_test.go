@@ -196,6 +196,13 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A Moodle course on Moodle course completion, checked once: its
+	// teacher's view and /admin/events show each student's line.
+	ml, moodleCourse, moodleTeacher := moodleFixture(t, app, g.ID)
+	if _, err := app.Course.ReconcileAll(ctx, course.TriggerManual); err != nil {
+		t.Fatal(err)
+	}
+
 	b := browsertest.New(t, browsertest.Options{})
 	do := func(name string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -217,6 +224,13 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 				q.Set(extra[i], extra[i+1])
 			}
 			do("launch as "+u.Name+" in "+c.Title, chromedp.Navigate(sim.URL()+"/sim/login_init?"+q.Encode()),
+				chromedp.WaitVisible(chromedp.CSS(ready)))
+		}
+	}
+	launchMoodle := func(u *canvassim.User, c *canvassim.Course, ready string) func() {
+		return func() {
+			q := url.Values{"user": {u.ID}, "course": {c.ID}, "storage": {"none"}}
+			do("launch as "+u.Name+" in "+c.Title, chromedp.Navigate(ml.URL()+"/sim/login_init?"+q.Encode()),
 				chromedp.WaitVisible(chromedp.CSS(ready)))
 		}
 	}
@@ -293,6 +307,7 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 		{"LTI instructor mapping form", launch(teacher, freeCourse, `form[action="/lti/app/map"]`)},
 		{"LTI instructor mapped view", launch(teacher, mappedCourse, "#count-unpublished")},
 		{"LTI student view", launch(student, mappedCourse, "#status")},
+		{"LTI Moodle instructor view", launchMoodle(moodleTeacher, moodleCourse, "td.rule-state")},
 		{"LTI deep linking", launch(teacher, mappedCourse, `form[action="/lti/app/deeplink"]`, "type", "deep")},
 		{"LTI course credentials", func() {
 			launch(teacher, mappedCourse, "#review-link")()

@@ -18,10 +18,12 @@ import (
 	"github.com/laurel-edu/laurel/canvas"
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
+	"github.com/laurel-edu/laurel/internal/sandbox/moodlesim"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/imports"
 	"github.com/laurel-edu/laurel/lti"
 	"github.com/laurel-edu/laurel/lti/course"
+	"github.com/laurel-edu/laurel/moodle"
 )
 
 // TestEveryPageSpeaksPlainly renders every staff, admin, LMS and public page
@@ -143,6 +145,7 @@ func TestEveryPageSpeaksPlainly(t *testing.T) {
 	}
 	teacherPage, teacherTok := launch(t, sim, teacher.ID, crs.ID)
 	studentPage, _ := launch(t, sim, student.ID, crs.ID)
+	moodleTeacherPage := moodleCourseChecked(t, app, g.ID)
 
 	var findings []string
 	scan := func(where, page string) {
@@ -152,6 +155,7 @@ func TestEveryPageSpeaksPlainly(t *testing.T) {
 	}
 	scan("LMS launch (teacher)", teacherPage)
 	scan("LMS launch (student)", studentPage)
+	scan("LMS launch (Moodle teacher, after a completion check)", moodleTeacherPage)
 
 	// An update by spreadsheet with a change and a problem, in its preview.
 	updateID := mustUpload(t, owner, "/credentials/updates", "update.csv",
@@ -451,4 +455,74 @@ func around(text, s string) string {
 	i := strings.Index(text, s)
 	lo, hi := max(0, i-60), min(len(text), i+len(s)+60)
 	return strings.Join(strings.Fields(text[lo:hi]), " ")
+}
+
+// moodleCourseChecked is moodleFixture, then "Check completions now" as the
+// course's teacher: it returns the page the teacher then sees, with each
+// student's line. /admin/events then shows the mapping's lines too.
+func moodleCourseChecked(t *testing.T, app *running, groupID int64) string {
+	t.Helper()
+	ml, crs, teacher := moodleFixture(t, app, groupID)
+	_, ltik := launch(t, ml, teacher.ID, crs.ID)
+	c := newClient(t, app.URL)
+	resp, body := c.form("/lti/app/reconcile", url.Values{"ltik": {ltik}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("check completions now on Moodle: %d %s", resp.StatusCode, body)
+	}
+	resp, body = c.do("GET", resp.Header.Get("Location"), "", "")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Course completed on 18 Nov 2026.") {
+		t.Fatalf("after the check: %d\n%s", resp.StatusCode, body)
+	}
+	return body
+}
+
+// moodleFixture maps a Moodle course (the LTI simulator speaking Moodle's
+// ids: context id = course id, sub = user id; completions from the web
+// service emulator, one of two students completed) on Moodle course
+// completion into group groupID. With the returned simulator, course and
+// teacher a test launches the teacher's view.
+func moodleFixture(t *testing.T, app *running, groupID int64) (*canvassim.Sim, *canvassim.Course, *canvassim.User) {
+	t.Helper()
+	ctx := context.Background()
+	site := moodlesim.New()
+	t.Cleanup(site.Close)
+	const tok = "0123456789abcdef0123456789abcdef"
+	site.AddToken(tok, moodlesim.Token{Functions: moodlesim.AllFunctions, Capabilities: moodlesim.AllCapabilities})
+	site.AddCourse(moodlesim.Course{ID: 42, Aggregation: 1, Criteria: []moodlesim.Criterion{{Type: 4, Title: "Final exam"}},
+		Users: []moodlesim.User{
+			{ID: 3, FullName: "Grace Hopper", Email: "ghopper@example.edu", Role: "editingteacher"},
+			{ID: 7, FullName: "Alan Kay", Email: "akay@example.edu", Role: "student", Done: map[int]time.Time{0: time.Date(2026, 11, 18, 15, 0, 0, 0, time.UTC)}},
+			{ID: 8, FullName: "Barbara Liskov", Email: "bliskov@example.edu", Role: "student"},
+		}})
+	ml := canvassim.New()
+	ml.ProductFamilyCode = "moodle"
+	ml.CustomFields = map[string]string{}
+	srv := httptest.NewServer(ml.Handler())
+	t.Cleanup(srv.Close)
+	ml.SetURL(srv.URL)
+	ml.UseTool(app.URL+"/lti/login", app.URL+"/lti/launch", app.URL+"/lti/jwks")
+	crs := ml.AddCourse(canvassim.Course{ID: "42", ContextID: "42", Title: "Operating Systems", Label: "OS 300"})
+	teacher := ml.AddUser(canvassim.User{ID: "3", LTIID: "3", Name: "Grace Hopper", Email: "ghopper@example.edu"})
+	for _, u := range []canvassim.User{{ID: "7", LTIID: "7", Name: "Alan Kay", Email: "akay@example.edu"}, {ID: "8", LTIID: "8", Name: "Barbara Liskov", Email: "bliskov@example.edu"}} {
+		st := ml.AddUser(u)
+		if err := ml.Enroll(crs.ID, st.ID, canvassim.Student); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ml.Enroll(crs.ID, teacher.ID, canvassim.Teacher); err != nil {
+		t.Fatal(err)
+	}
+	plat, err := app.LTI.Registry().AddPlatform(ctx, lti.PlatformInput{
+		Name: "Moodle", Issuer: ml.Issuer, ClientID: ml.ClientID, AuthURL: ml.AuthURL(), TokenURL: ml.TokenURL(),
+		JWKSURL: ml.JWKSURL(), DeploymentIDs: []string{ml.DeploymentID}, Extra: moodle.PlatformExtra(site.URL(), tok),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule, courseID := "moodle_completion", "42"
+	if _, err := app.Course.CreateMapping(ctx, "test", course.MappingInput{PlatformID: &plat.ID, GroupID: &groupID,
+		ContextID: &courseID, CompletionRule: &rule}); err != nil {
+		t.Fatal(err)
+	}
+	return ml, crs, teacher
 }

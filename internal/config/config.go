@@ -23,8 +23,8 @@ type Config struct {
 	SMTPURL           string `env:"LAUREL_SMTP_URL"`
 	MailFrom          string `env:"LAUREL_MAIL_FROM" envDefault:"Laurel <no-reply@localhost>"`
 	LiveEventsJWKSURL string `env:"LAUREL_LIVE_EVENTS_JWKS_URL" envDefault:"https://8axpcl50e4.execute-api.us-east-1.amazonaws.com/main/jwks"`
-	// ReconcileInterval is how often every mapped course is checked against
-	// Canvas for completions whose event never arrived.
+	// ReconcileInterval is how often the rule engine checks every mapped
+	// course against its platform (Canvas, Moodle).
 	ReconcileInterval time.Duration `env:"LAUREL_RECONCILE_INTERVAL" envDefault:"1h"`
 	// AssistantsMayMap lets TAs and course designers map their course and ask
 	// for a completion check; by default they get a read-only view.
