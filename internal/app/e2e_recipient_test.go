@@ -189,6 +189,11 @@ func TestRecipientHidesCredential(t *testing.T) {
 			t.Fatalf("hidden page shows %q:\n%s", secret, body)
 		}
 	}
+	// Nor does the page where the holder asks for a link.
+	resp, body = anon.do("GET", "/c/"+cr.ID+"/manage", "", "")
+	if resp.StatusCode != 200 || !strings.Contains(body, "Is this your credential?") || strings.Contains(body, "Grace") || strings.Contains(body, "Data Science") {
+		t.Fatalf("manage page of a hidden credential for a stranger: %d %s", resp.StatusCode, body)
+	}
 	resp, body = anon.do("GET", "/c/"+cr.ID+".pdf", "", "")
 	if resp.StatusCode != http.StatusNotFound || !strings.Contains(html.UnescapeString(body), "chosen not to show it publicly") {
 		t.Fatalf("anonymous PDF of a hidden credential: %d %s", resp.StatusCode, body)
@@ -366,6 +371,13 @@ func TestNameCorrectionQueue(t *testing.T) {
 	}
 	if n := count(t, app, "name_corrections") + count(t, app, "recipient_mails") + count(t, app, "recipient_links"); n != 0 {
 		t.Fatalf("%d self-service rows left after the erasure", n)
+	}
+	// The audit log keeps no name the recipient asked for, nor the reason
+	// staff gave them.
+	var left int
+	if err := app.DB.GetContext(ctx, &left, `SELECT count(*) FROM audit_log WHERE strpos(coalesce(after::text, ''), 'Amazing Grace') > 0
+		OR strpos(coalesce(after::text, ''), 'registrar''s record') > 0`); err != nil || left != 0 {
+		t.Fatalf("%d audit entries keep the requested name or the reason (%v)", left, err)
 	}
 }
 
