@@ -120,6 +120,16 @@ func TestRecipientLinkIsOneTime(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, `id="hide-credential"`) || resp.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("manage page for the recipient: %d %v %s", resp.StatusCode, resp.Header, body)
 	}
+	// Its forms refuse a cross-site post, and nothing changes.
+	rc.header.Set("Sec-Fetch-Site", "cross-site")
+	resp, _ = rc.form("/c/"+cr.ID+"/manage/hide", nil)
+	rc.header.Del("Sec-Fetch-Site")
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-site hide: %d", resp.StatusCode)
+	}
+	if n := count(t, app, "recipient_hidden"); n != 0 {
+		t.Fatalf("a cross-site post hid the credential")
+	}
 	// The link works once, in any browser.
 	other := newClient(t, app.URL)
 	resp, body = other.form("/recipient/link", url.Values{"token": {token}})
