@@ -181,7 +181,7 @@ func TestRecipientLinkIsOneTime(t *testing.T) {
 // state and the history; showing it again restores the page.
 func TestRecipientHidesCredential(t *testing.T) {
 	app := mustRun(t)
-	_, cr := mustPublishedGrace(t, app)
+	g, cr := mustPublishedGrace(t, app)
 	rc := newClient(t, app.URL)
 	mustProve(t, app, rc, cr)
 	if resp, body := rc.form("/c/"+cr.ID+"/manage/hide", nil); resp.StatusCode != http.StatusSeeOther {
@@ -217,6 +217,23 @@ func TestRecipientHidesCredential(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.HasPrefix(body, "%PDF") {
 		t.Fatalf("recipient's PDF: %d %.200s", resp.StatusCode, body)
 	}
+	// A badge design: the baked badge is refused to the public too.
+	badge, err := app.Issuance.CreateDesign(context.Background(), "test", issuance.Design{Name: "Badge", Kind: issuance.Badge,
+		Image: []byte(`<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100"><circle cx="50" cy="50" r="40" fill="#1f3a5f"/></svg>`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.DesignID = badge.ID
+	if _, err := app.Issuance.UpdateGroup(context.Background(), "test", g); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = anon.do("GET", "/c/"+cr.ID+"/badge", "", "")
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(html.UnescapeString(body), "chosen not to show it publicly") {
+		t.Fatalf("anonymous badge of a hidden credential: %d %.300s", resp.StatusCode, body)
+	}
+	if resp, body := rc.do("GET", "/c/"+cr.ID+"/badge", "", ""); resp.StatusCode != 200 || !strings.Contains(body, "<svg") {
+		t.Fatalf("recipient's badge: %d %.300s", resp.StatusCode, body)
+	}
 	// Verifiers still verify: the signed documents stay public.
 	r := verifyIndependently(t, anon, cr.ID)
 	if !r.Credential.Verified || !r.Status.Verified {
@@ -239,8 +256,8 @@ func TestRecipientHidesCredential(t *testing.T) {
 	if !strings.Contains(body, "Grace Hopper") || strings.Contains(body, "chosen not to show") {
 		t.Fatalf("page after showing again:\n%s", body)
 	}
-	if resp, _ := anon.do("GET", "/c/"+cr.ID+".pdf", "", ""); resp.StatusCode != 200 {
-		t.Fatalf("PDF after showing again: %d", resp.StatusCode)
+	if resp, _ := anon.do("GET", "/c/"+cr.ID+"/badge", "", ""); resp.StatusCode != 200 {
+		t.Fatalf("badge after showing again: %d", resp.StatusCode)
 	}
 	_, body = owner.do("GET", "/credentials/"+cr.ID, "", "")
 	if strings.Contains(body, `id="hidden-by-recipient"`) || !regexp.MustCompile(`Shown to the public again by the recipient on \d`).MatchString(body) {
