@@ -120,6 +120,16 @@ func TestRecipientLinkIsOneTime(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, `id="hide-credential"`) || resp.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("manage page for the recipient: %d %v %s", resp.StatusCode, resp.Header, body)
 	}
+	// Its forms refuse a cross-site post, and nothing changes.
+	rc.header.Set("Sec-Fetch-Site", "cross-site")
+	resp, _ = rc.form("/c/"+cr.ID+"/manage/hide", nil)
+	rc.header.Del("Sec-Fetch-Site")
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-site hide: %d", resp.StatusCode)
+	}
+	if n := count(t, app, "recipient_hidden"); n != 0 {
+		t.Fatalf("a cross-site post hid the credential")
+	}
 	// The link works once, in any browser.
 	other := newClient(t, app.URL)
 	resp, body = other.form("/recipient/link", url.Values{"token": {token}})
@@ -171,7 +181,7 @@ func TestRecipientLinkIsOneTime(t *testing.T) {
 // state and the history; showing it again restores the page.
 func TestRecipientHidesCredential(t *testing.T) {
 	app := mustRun(t)
-	_, cr := mustPublishedGrace(t, app)
+	g, cr := mustPublishedGrace(t, app)
 	rc := newClient(t, app.URL)
 	mustProve(t, app, rc, cr)
 	if resp, body := rc.form("/c/"+cr.ID+"/manage/hide", nil); resp.StatusCode != http.StatusSeeOther {
@@ -189,6 +199,11 @@ func TestRecipientHidesCredential(t *testing.T) {
 			t.Fatalf("hidden page shows %q:\n%s", secret, body)
 		}
 	}
+	// Nor does the page where the holder asks for a link.
+	resp, body = anon.do("GET", "/c/"+cr.ID+"/manage", "", "")
+	if resp.StatusCode != 200 || !strings.Contains(body, "Is this your credential?") || strings.Contains(body, "Grace") || strings.Contains(body, "Data Science") {
+		t.Fatalf("manage page of a hidden credential for a stranger: %d %s", resp.StatusCode, body)
+	}
 	resp, body = anon.do("GET", "/c/"+cr.ID+".pdf", "", "")
 	if resp.StatusCode != http.StatusNotFound || !strings.Contains(html.UnescapeString(body), "chosen not to show it publicly") {
 		t.Fatalf("anonymous PDF of a hidden credential: %d %s", resp.StatusCode, body)
@@ -201,6 +216,23 @@ func TestRecipientHidesCredential(t *testing.T) {
 	resp, body = rc.do("GET", "/c/"+cr.ID+".pdf", "", "")
 	if resp.StatusCode != 200 || !strings.HasPrefix(body, "%PDF") {
 		t.Fatalf("recipient's PDF: %d %.200s", resp.StatusCode, body)
+	}
+	// A badge design: the baked badge is refused to the public too.
+	badge, err := app.Issuance.CreateDesign(context.Background(), "test", issuance.Design{Name: "Badge", Kind: issuance.Badge,
+		Image: []byte(`<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100"><circle cx="50" cy="50" r="40" fill="#1f3a5f"/></svg>`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.DesignID = badge.ID
+	if _, err := app.Issuance.UpdateGroup(context.Background(), "test", g); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = anon.do("GET", "/c/"+cr.ID+"/badge", "", "")
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(html.UnescapeString(body), "chosen not to show it publicly") {
+		t.Fatalf("anonymous badge of a hidden credential: %d %.300s", resp.StatusCode, body)
+	}
+	if resp, body := rc.do("GET", "/c/"+cr.ID+"/badge", "", ""); resp.StatusCode != 200 || !strings.Contains(body, "<svg") {
+		t.Fatalf("recipient's badge: %d %.300s", resp.StatusCode, body)
 	}
 	// Verifiers still verify: the signed documents stay public.
 	r := verifyIndependently(t, anon, cr.ID)
@@ -224,8 +256,8 @@ func TestRecipientHidesCredential(t *testing.T) {
 	if !strings.Contains(body, "Grace Hopper") || strings.Contains(body, "chosen not to show") {
 		t.Fatalf("page after showing again:\n%s", body)
 	}
-	if resp, _ := anon.do("GET", "/c/"+cr.ID+".pdf", "", ""); resp.StatusCode != 200 {
-		t.Fatalf("PDF after showing again: %d", resp.StatusCode)
+	if resp, _ := anon.do("GET", "/c/"+cr.ID+"/badge", "", ""); resp.StatusCode != 200 {
+		t.Fatalf("badge after showing again: %d", resp.StatusCode)
 	}
 	_, body = owner.do("GET", "/credentials/"+cr.ID, "", "")
 	if strings.Contains(body, `id="hidden-by-recipient"`) || !regexp.MustCompile(`Shown to the public again by the recipient on \d`).MatchString(body) {
@@ -366,6 +398,13 @@ func TestNameCorrectionQueue(t *testing.T) {
 	}
 	if n := count(t, app, "name_corrections") + count(t, app, "recipient_mails") + count(t, app, "recipient_links"); n != 0 {
 		t.Fatalf("%d self-service rows left after the erasure", n)
+	}
+	// The audit log keeps no name the recipient asked for, nor the reason
+	// staff gave them.
+	var left int
+	if err := app.DB.GetContext(ctx, &left, `SELECT count(*) FROM audit_log WHERE strpos(coalesce(after::text, ''), 'Amazing Grace') > 0
+		OR strpos(coalesce(after::text, ''), 'registrar''s record') > 0`); err != nil || left != 0 {
+		t.Fatalf("%d audit entries keep the requested name or the reason (%v)", left, err)
 	}
 }
 

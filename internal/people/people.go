@@ -383,7 +383,7 @@ func (s *Service) Erase(ctx context.Context, actor, email string) (Erasure, erro
 		}
 	}
 	if out.AuditEntries, err = audit.ErasePerson(ctx, s.DB, audit.Person{Email: email, EntityType: "credential", EntityIDs: ids,
-		Names: r.Names, TombName: t.Name, TombEmail: t.Email, DropKeys: []string{"attributes", "evidence_url", "holder"}}); err != nil {
+		Names: r.Names, TombName: t.Name, TombEmail: t.Email, DropKeys: []string{"attributes", "evidence_url", "holder", "requested_name", "reason"}}); err != nil {
 		return out, err
 	}
 	if err := audit.Record(ctx, s.DB, s.Core.Time(), actor, "erase", "person", ref, nil, out); err != nil {

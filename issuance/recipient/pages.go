@@ -61,10 +61,10 @@ func (p *pages) page(c *gin.Context) (managePage, error) {
 	}
 	mp := managePage{Credential: cr, Group: g, FirstName: firstName(cr.Recipient.Name), Proven: Proven(c, cr.ID),
 		Errors: map[string]string{}, Minutes: int(p.s.LinkValidity.Minutes())}
+	if mp.Hidden, err = p.s.Hidden(ctx, cr.ID); err != nil {
+		return managePage{}, err
+	}
 	if mp.Proven {
-		if mp.Hidden, err = p.s.Hidden(ctx, cr.ID); err != nil {
-			return managePage{}, err
-		}
 		pc, ok, err := p.s.PendingCorrection(ctx, cr.ID)
 		if err != nil {
 			return managePage{}, err
