@@ -1,0 +1,236 @@
+package issuance_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/laurel-edu/laurel/internal/apperr"
+	auditlog "github.com/laurel-edu/laurel/internal/audit"
+	"github.com/laurel-edu/laurel/issuance"
+)
+
+// The registry: create, rename (groups follow, key stays), retire (hidden
+// from new groups, kept by those that use it), each audited; standard
+// variables are fixed; bad input changes nothing.
+func TestAttributeVariables(t *testing.T) {
+	s, d := mustService(t)
+	ctx := context.Background()
+
+	hours, err := s.CreateAttributeVariable(ctx, actor, issuance.AttributeVariable{Key: "hours", Label: "Hours", Type: issuance.NumberAttr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hours.Visibility != issuance.VisibilityRecipient || hours.Standard || hours.Retired {
+		t.Fatalf("created %+v", hours)
+	}
+	bad := []struct {
+		name string
+		v    issuance.AttributeVariable
+		want []string
+	}{
+		{"bad key", issuance.AttributeVariable{Key: "Hours!", Label: "H"}, []string{"-1:key"}},
+		{"standard key", issuance.AttributeVariable{Key: "issued_on", Label: "When"}, []string{"-1:key"}},
+		{"no label", issuance.AttributeVariable{Key: "x", Label: " "}, []string{"-1:label"}},
+		{"bad type", issuance.AttributeVariable{Key: "x", Label: "X", Type: "money"}, []string{"-1:type"}},
+		{"image result", issuance.AttributeVariable{Key: "x", Label: "X", Type: issuance.ImageAttr, ResultType: "Percent"}, []string{"-1:result_type"}},
+		{"same key", issuance.AttributeVariable{Key: "hours", Label: "Other"}, []string{"-1:key"}},
+		{"same label, other case and accents", issuance.AttributeVariable{Key: "hours2", Label: "HÖURS"}, []string{"-1:label"}},
+		{"label of a standard one", issuance.AttributeVariable{Key: "issue", Label: "issue date"}, []string{"-1:label"}},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			snap := tableCounts(t, d)
+			_, err := s.CreateAttributeVariable(ctx, actor, tc.v)
+			mustCode(t, err, apperr.Invalid)
+			if diff := cmp.Diff(tc.want, fieldErrs(err)); diff != "" {
+				t.Fatal(diff)
+			}
+			assertUnchanged(t, d, snap)
+		})
+	}
+
+	// A group picks it by key: label and type come from the registry.
+	g, err := s.CreateGroup(ctx, actor, issuance.Group{Name: "G", CourseName: "C", Attributes: []issuance.Attribute{{Key: "hours", Visibility: issuance.VisibilityPublic}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []issuance.Attribute{{Key: "hours", Label: "Hours", Type: issuance.NumberAttr, Visibility: issuance.VisibilityPublic}}; !cmp.Equal(g.Attributes, want) {
+		t.Fatalf("picked %+v", g.Attributes)
+	}
+	// Its type is the registry's.
+	snap := tableCounts(t, d)
+	_, err = s.CreateGroup(ctx, actor, issuance.Group{Name: "G2", CourseName: "C", Attributes: []issuance.Attribute{{Key: "hours", Type: issuance.DateAttr}}})
+	mustCode(t, err, apperr.Invalid)
+	if diff := cmp.Diff([]string{"-1:attributes[0].type"}, fieldErrs(err)); diff != "" {
+		t.Fatal(diff)
+	}
+	assertUnchanged(t, d, snap)
+
+	// Rename: the group's label follows, the key stays.
+	if _, err := s.RenameAttributeVariable(ctx, actor, "hours", "Study hours"); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ = s.Group(ctx, g.ID); g.Attributes[0].Label != "Study hours" || g.Attributes[0].Key != "hours" {
+		t.Fatalf("after rename %+v", g.Attributes)
+	}
+	_, err = s.RenameAttributeVariable(ctx, actor, "recipient_name", "Name")
+	mustCode(t, err, apperr.Invalid)
+	_, err = s.RenameAttributeVariable(ctx, actor, "nope", "Name")
+	mustCode(t, err, apperr.NotFound)
+
+	// Retire: not offered, not addable, but kept by the group that uses it.
+	if _, err := s.RetireAttributeVariable(ctx, actor, "hours", true); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.RetireAttributeVariable(ctx, actor, "issued_on", true)
+	mustCode(t, err, apperr.Invalid)
+	live, _ := s.AttributeVariables(ctx, false)
+	for _, v := range live {
+		if v.Key == "hours" {
+			t.Fatal("retired variable still offered")
+		}
+	}
+	if len(live) != len(issuance.StandardAttributes) {
+		t.Fatalf("variables %+v", live)
+	}
+	_, err = s.CreateGroup(ctx, actor, issuance.Group{Name: "G3", CourseName: "C", Attributes: []issuance.Attribute{{Key: "hours"}}})
+	mustCode(t, err, apperr.Invalid)
+	if diff := cmp.Diff([]string{"-1:attributes[0].key"}, fieldErrs(err)); diff != "" {
+		t.Fatal(diff)
+	}
+	g.Name = "G renamed"
+	if _, err := s.UpdateGroup(ctx, actor, g); err != nil {
+		t.Fatalf("group keeps its retired variable: %v", err)
+	}
+	mustCreate(t, s, g.ID, func() issuance.NewCredential {
+		it := item("Ada", "ada@example.edu")
+		it.Attributes = map[string]string{"hours": "12"}
+		return it
+	}())
+
+	h, err := auditlog.History(ctx, d, nil, "attribute", "hours")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range h {
+		actions = append(actions, e.Action)
+	}
+	if diff := cmp.Diff([]string{"create", "update", "retire"}, actions); diff != "" {
+		t.Fatalf("audit (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(string(h[1].Before), `"Hours"`) || !strings.Contains(string(h[1].After), `"Study hours"`) {
+		t.Fatalf("rename audit %s → %s", h[1].Before, h[1].After)
+	}
+
+	// An API group naming an unknown key creates its variable.
+	g2, err := s.CreateGroup(ctx, actor, issuance.Group{Name: "API", CourseName: "C", Attributes: []issuance.Attribute{
+		{Key: "portfolio", Label: "Portfolio", Type: issuance.URLAttr}, {Key: "signature", Label: "Signature", Type: issuance.ImageAttr}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.AttributeVariable(ctx, "portfolio")
+	if err != nil || v.Type != issuance.URLAttr || v.Label != "Portfolio" {
+		t.Fatalf("variable made by the API %+v %v", v, err)
+	}
+	if ca := g2.CredentialAttributes(); len(ca) != 1 || ca[0].Key != "portfolio" {
+		t.Fatalf("per-credential attributes %+v", ca)
+	}
+	uses, err := s.AttributeVariableUses(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []issuance.AttributeUse{{ID: g.ID, Name: "G renamed"}}; !cmp.Equal(uses["hours"].Groups, want) {
+		t.Fatalf("uses %+v", uses["hours"])
+	}
+
+	// URL values are web addresses; an image holds no value per credential.
+	for _, tc := range []struct {
+		attrs map[string]string
+		want  string
+	}{
+		{map[string]string{"portfolio": "javascript:alert(1)"}, "attributes.portfolio"},
+		{map[string]string{"portfolio": "example.edu/me"}, "attributes.portfolio"},
+		{map[string]string{"signature": "x.png"}, "attributes.signature"},
+	} {
+		it := item("Bo", "bo@example.edu")
+		it.Attributes = tc.attrs
+		_, err := s.CreateCredentials(ctx, actor, g2.ID, issuance.FromForm, []issuance.NewCredential{it})
+		mustCode(t, err, apperr.Invalid)
+		if fe := fieldErrs(err); len(fe) != 1 || !strings.HasSuffix(fe[0], tc.want) {
+			t.Fatalf("%v: %v", tc.attrs, fe)
+		}
+	}
+	it := item("Bo", "bo@example.edu")
+	it.Attributes = map[string]string{"portfolio": "https://example.edu/bo?a=1&b=<2>"}
+	mustCreate(t, s, g2.ID, it)
+}
+
+// Migration 0090 fills the registry from the groups' own attributes: one
+// variable per key, the oldest group's label and type winning a conflict,
+// and the other group keeps (and can still save) its own type.
+func TestAttributeRegistryMigration(t *testing.T) {
+	s, d := mustService(t)
+	ctx := context.Background()
+	sql, err := os.ReadFile("../migrations/0090_attributes.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(sql)
+	fill := body[strings.Index(body, "INSERT INTO attributes"):strings.Index(body, "-- +goose Down")]
+	def, _ := s.DefaultDesign(ctx)
+	for _, attrs := range []string{
+		`[{"key":"grade","label":"Grade","type":"number","required":true,"visibility":"public","result_type":"Percent"},{"key":"mentor","label":"Mentor","type":"text","visibility":"staff"}]`,
+		`[{"key":"grade","label":"Letter","type":"text","visibility":"recipient","result_type":""}]`,
+	} {
+		if _, err := d.Exec(`INSERT INTO groups (name, course_name, design_id, attributes) VALUES ('Old', 'C', $1, $2)`, def.ID, attrs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.Exec(fill); err != nil {
+		t.Fatal(err)
+	}
+	vars, err := s.AttributeVariables(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]issuance.AttributeVariable{}
+	for _, v := range vars[len(issuance.StandardAttributes):] {
+		v.CreatedAt, v.UpdatedAt = nil, nil
+		got[v.Key] = v
+	}
+	want := map[string]issuance.AttributeVariable{
+		"grade":  {Key: "grade", Label: "Grade", Type: issuance.NumberAttr, Visibility: issuance.VisibilityPublic, ResultType: "Percent"},
+		"mentor": {Key: "mentor", Label: "Mentor", Type: issuance.TextAttr, Visibility: issuance.VisibilityStaff},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatal(diff)
+	}
+	// The second group keeps its text grade: it saves, and takes text values.
+	var id int64
+	if err := d.Get(&id, `SELECT max(id) FROM groups`); err != nil {
+		t.Fatal(err)
+	}
+	g, err := s.Group(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Description = "Saved again"
+	if g, err = s.UpdateGroup(ctx, actor, g); err != nil || g.Attributes[0].Type != issuance.TextAttr || g.Attributes[0].Label != "Letter" {
+		t.Fatalf("the other group %+v %v", g, err)
+	}
+	it := item("Ada", "ada@example.edu")
+	it.Attributes = map[string]string{"grade": "A+"}
+	mustCreate(t, s, g.ID, it)
+	// A rename leaves the group of the other type alone.
+	if _, err := s.RenameAttributeVariable(ctx, actor, "grade", "Final grade"); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ = s.Group(ctx, id); g.Attributes[0].Label != "Letter" {
+		t.Fatalf("renamed the other type's label: %+v", g.Attributes)
+	}
+}
