@@ -2,6 +2,7 @@ package issuance_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	auditlog "github.com/laurel-edu/laurel/internal/audit"
+	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/issuance"
 )
 
@@ -232,5 +234,67 @@ func TestAttributeRegistryMigration(t *testing.T) {
 	}
 	if g, _ = s.Group(ctx, id); g.Attributes[0].Label != "Letter" {
 		t.Fatalf("renamed the other type's label: %+v", g.Attributes)
+	}
+}
+
+// GET/POST/PATCH /api/v1/attributes: every role reads, a team member
+// creates, only an owner or admin renames and retires; an API group naming
+// an unknown key creates its variable, one naming a variable with another
+// type is refused at attributes[N].type.
+func TestAttributesAPI(t *testing.T) {
+	s, d := mustService(t)
+	srv := apiServer(t, s, map[string]*auth.Principal{
+		"owner":  {TokenID: 1, Name: "ci", Role: auth.Owner},
+		"team":   {TokenID: 2, Name: "tm", Role: auth.TeamMember},
+		"viewer": {TokenID: 3, Name: "v", Role: auth.Viewer},
+	})
+	api := apiClient{T: t, URL: srv.URL}
+	if code, body := api.Do("viewer", "POST", "/attributes", map[string]any{"key": "grade", "label": "Grade"}); code != 403 {
+		t.Fatalf("viewer creates: %d %v", code, body)
+	}
+	code, body := api.Do("team", "POST", "/attributes", map[string]any{"key": "grade", "label": "Grade", "type": "number", "visibility": "public"})
+	if code != 201 || body["key"] != "grade" || body["type"] != "number" || body["standard"] != false {
+		t.Fatalf("create: %d %v", code, body)
+	}
+	if _, err := s.DefaultDesign(context.Background()); err != nil { // made with the first group otherwise
+		t.Fatal(err)
+	}
+	snap := tableCounts(t, d)
+	if code, body = api.Do("team", "POST", "/attributes", map[string]any{"key": "Grade 2", "label": "Grade"}); code != 422 {
+		t.Fatalf("bad create: %d %v", code, body)
+	}
+	if code, body = api.Do("owner", "POST", "/groups", map[string]any{"name": "G", "course_name": "C",
+		"attributes": []any{map[string]any{"key": "grade", "type": "text"}}}); code != 422 || !strings.Contains(fmt.Sprint(body), "attributes[0].type") {
+		t.Fatalf("group with another type: %d %v", code, body)
+	}
+	assertUnchanged(t, d, snap)
+	if code, body = api.Do("owner", "POST", "/groups", map[string]any{"name": "G", "course_name": "C",
+		"attributes": []any{map[string]any{"key": "grade"}, map[string]any{"key": "mentor", "label": "Mentor"}}}); code != 201 {
+		t.Fatalf("group: %d %v", code, body)
+	}
+	if code, body = api.Do("team", "PATCH", "/attributes/grade", map[string]any{"label": "Final grade"}); code != 403 {
+		t.Fatalf("team renames: %d %v", code, body)
+	}
+	if code, body = api.Do("owner", "PATCH", "/attributes/grade", map[string]any{"label": "Final grade", "retired": true}); code != 200 ||
+		body["label"] != "Final grade" || body["retired"] != true {
+		t.Fatalf("rename and retire: %d %v", code, body)
+	}
+	if code, body = api.Do("owner", "PATCH", "/attributes/issued_on", map[string]any{"retired": true}); code != 422 {
+		t.Fatalf("retire a standard one: %d %v", code, body)
+	}
+	code, body = api.Do("viewer", "GET", "/attributes", nil)
+	if code != 200 {
+		t.Fatalf("list: %d %v", code, body)
+	}
+	got := map[string]string{}
+	for _, x := range body["attributes"].([]any) {
+		m := x.(map[string]any)
+		got[m["key"].(string)] = fmt.Sprint(m["label"], " ", m["type"], " ", m["retired"], " ", len(m["used_by"].(map[string]any)["groups"].([]any)))
+	}
+	want := map[string]string{"grade": "Final grade number true 1", "mentor": "Mentor text false 1", "issued_on": "Issue Date date false 0"}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s: %q, want %q", k, got[k], w)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package staff
 import (
 	"context"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,10 +29,12 @@ type attributesPage struct {
 	// CanManage (owner, admin) may rename and retire.
 	CanCreate, CanManage bool
 	New                  issuance.AttributeVariable // the create form's values
-	Errors               formErrors
-	Types                []issuance.AttributeType
-	Visibilities         []issuance.Visibility
-	ResultTypes          []issuance.ResultType
+	// Back is the group form to return to after creating a variable.
+	Back         string
+	Errors       formErrors
+	Types        []issuance.AttributeType
+	Visibilities []issuance.Visibility
+	ResultTypes  []issuance.ResultType
 }
 
 // variableRow is one custom variable with where it is used, as far as the
@@ -100,6 +103,7 @@ func (u *ui) attributeList(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	page.Back = groupFormPath(c.Query("back"))
 	return u.rd.Render(c, http.StatusOK, "staff_attributes.html", page)
 }
 
@@ -124,7 +128,7 @@ func (u *ui) attributeCreate(c *gin.Context) error {
 	created, err := u.s.Core.CreateAttributeVariable(ctx, p.Actor(), v)
 	if err == nil {
 		auth.SetFlash(c, "Attribute “"+created.Label+"” created. Groups can now pick it.")
-		if back := c.PostForm("back"); strings.HasPrefix(back, "/groups/") && !strings.HasPrefix(back, "//") {
+		if back := groupFormPath(c.PostForm("back")); back != "" {
 			return seeOther(c, back)
 		}
 		return seeOther(c, "/attributes#attr-"+created.Key)
@@ -137,6 +141,7 @@ func (u *ui) attributeCreate(c *gin.Context) error {
 		return perr
 	}
 	page.New = v
+	page.Back = groupFormPath(c.PostForm("back"))
 	for _, f := range apperr.FieldErrors(err) {
 		switch f.Field {
 		case "type", "visibility", "result_type":
@@ -194,7 +199,7 @@ func (u *ui) attributeRename(c *gin.Context) error {
 	key, label := c.Param("key"), trimmed(c, "label")
 	v, err := u.s.Core.RenameAttributeVariable(ctx, p.Actor(), key, label)
 	if err == nil {
-		auth.SetFlash(c, "Attribute renamed to “"+v.Label+"”. Spreadsheets with the old column name still import into it.")
+		auth.SetFlash(c, "Attribute renamed to “"+v.Label+"” in every group that uses it.")
 		return seeOther(c, "/attributes#attr-"+key)
 	}
 	if !apperr.Is(err, apperr.Invalid) && !apperr.Is(err, apperr.Conflict) {
@@ -239,4 +244,16 @@ func (u *ui) attributeRetire(retire bool) func(c *gin.Context) error {
 		}
 		return seeOther(c, "/attributes#attr-"+v.Key)
 	}
+}
+
+// groupFormPathRE is what a "back" link may name: the group forms only, so
+// it cannot send anyone elsewhere.
+var groupFormPathRE = regexp.MustCompile(`^/groups/(new|[0-9]{1,19}/edit)$`)
+
+// groupFormPath is back when it names a group form, "" otherwise.
+func groupFormPath(back string) string {
+	if groupFormPathRE.MatchString(back) {
+		return back
+	}
+	return ""
 }
