@@ -146,7 +146,11 @@ func (u *ui) attributeCreate(c *gin.Context) error {
 		switch f.Field {
 		case "type", "visibility", "result_type":
 			page.Errors.Add("new_"+f.Field, f.Message)
-		default: // the key is made from the label
+		case "key":
+			if v.Label != "" { // the key is made from the label, once there is one
+				page.Errors.Add("new_label", f.Message)
+			}
+		default:
 			page.Errors.Add("new_label", f.Message)
 		}
 	}
