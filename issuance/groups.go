@@ -216,6 +216,14 @@ func (s *Service) createGroup(ctx context.Context, actor string, g Group, then f
 		}
 		g.Language = o.Language
 	}
+	// What is wrong whatever the registry says is refused before the
+	// default design is made (checkGroup again below, once the registry
+	// has filled the attributes in).
+	pre := g
+	pre.Attributes = slices.Clone(g.Attributes)
+	if fe := checkGroup(&pre); len(fe) > 0 {
+		return Group{}, apperr.Fields("The group has problems.", fe)
+	}
 	if g.DesignID == 0 {
 		d, err := s.DefaultDesign(ctx)
 		if err != nil {
