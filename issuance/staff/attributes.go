@@ -23,8 +23,10 @@ import (
 type attributesPage struct {
 	Title    string
 	Standard []issuance.AttributeVariable
-	Custom   []variableRow
-	Retired  []variableRow
+	// StandardDesigns are the designs that print each standard variable.
+	StandardDesigns map[string][]issuance.AttributeUse
+	Custom          []variableRow
+	Retired         []variableRow
 	// CanCreate: whoever may create a group may create a variable for it;
 	// CanManage (owner, admin) may rename and retire.
 	CanCreate, CanManage bool
@@ -56,7 +58,7 @@ func mayManageAttributes(p *auth.Principal) bool {
 }
 
 func (u *ui) attributesPage(ctx context.Context, p *auth.Principal) (attributesPage, error) {
-	page := attributesPage{Title: "Attributes", Errors: formErrors{}, CanManage: mayManageAttributes(p),
+	page := attributesPage{Title: "Attributes", Errors: formErrors{}, CanManage: mayManageAttributes(p), StandardDesigns: map[string][]issuance.AttributeUse{},
 		Types: issuance.AttributeTypes, Visibilities: issuance.Visibilities, ResultTypes: issuance.ResultTypes,
 		New: issuance.AttributeVariable{Type: issuance.TextAttr, Visibility: issuance.VisibilityRecipient}}
 	var err error
@@ -74,6 +76,7 @@ func (u *ui) attributesPage(ctx context.Context, p *auth.Principal) (attributesP
 	for _, v := range vars {
 		if v.Standard {
 			page.Standard = append(page.Standard, v)
+			page.StandardDesigns[v.Key] = uses[v.Key].Designs
 			continue
 		}
 		use := uses[v.Key]

@@ -76,7 +76,11 @@ func TestBrowserAttributesSection(t *testing.T) {
 		t.Errorf("the page does not say what retiring means: %s", got)
 	}
 	b.checkPage("attributes with a retired one", axe)
+	if !b.eval(`!!document.querySelector('#attr-recipient_name a[href^="/designs/"]')`) {
+		t.Errorf("the recipient's name is printed by the default design: %s", b.text("#attr-recipient_name"))
+	}
 	b.run(chromedp.Navigate(b.base+"/groups/new"), chromedp.WaitVisible("#attr_key_0"))
+	b.checkPage("group form with the picker", axe)
 	if b.eval(`!!document.querySelector('#attr_key_0 option[value="hours"]')`) || !b.eval(`!!document.querySelector('#attr_key_0 option[value="grade"]')`) {
 		t.Error("the new group's picker offers the retired variable, or not the live one")
 	}
