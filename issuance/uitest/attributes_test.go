@@ -41,6 +41,13 @@ func TestAttributesPagePermissions(t *testing.T) {
 	if strings.Contains(r.body, `id="new-attribute"`) || strings.Contains(r.body, `id="rename-grade"`) {
 		t.Error("a viewer is offered forms")
 	}
+	// A member limited to other groups sees how many groups use it, not
+	// which.
+	r = limited.get("/attributes")
+	contains(t, r.body, "1 other group")
+	if strings.Contains(r.body, `href="/groups/`+gid(e.group)+`"`) || strings.Contains(r.body, e.group.Name) {
+		t.Error("a limited member sees the name of a group outside their limit")
+	}
 	e.setLimitedCreate(false)
 	before := e.attributesState()
 	forbidden(t, viewer.post("/attributes", url.Values{"label": {"Mentor"}, "type": {"text"}}), "viewer creates")
