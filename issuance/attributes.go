@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/db"
@@ -72,9 +73,12 @@ type AttributeVariable struct {
 	Standard   bool          `json:"standard"`
 	// Retired variables are no longer offered to groups; groups that use
 	// one keep it.
-	Retired   bool       `json:"retired"`
-	CreatedAt *time.Time `json:"created_at,omitempty"` // nil for a standard one
-	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+	Retired bool `json:"retired"`
+	// FormerLabels are the names it had before a rename: a spreadsheet
+	// column headed with one still fills it.
+	FormerLabels []string   `json:"former_labels"`
+	CreatedAt    *time.Time `json:"created_at,omitempty"` // nil for a standard one
+	UpdatedAt    *time.Time `json:"updated_at,omitempty"`
 }
 
 // Attribute is the variable as a group's attribute (not required).
@@ -83,27 +87,28 @@ func (v AttributeVariable) Attribute() Attribute {
 }
 
 type variableRow struct {
-	Key        string       `db:"key"`
-	Label      string       `db:"label"`
-	Type       string       `db:"type"`
-	Visibility string       `db:"visibility"`
-	ResultType string       `db:"result_type"`
-	RetiredAt  sql.NullTime `db:"retired_at"`
-	CreatedAt  time.Time    `db:"created_at"`
-	UpdatedAt  time.Time    `db:"updated_at"`
+	Key        string         `db:"key"`
+	Label      string         `db:"label"`
+	Type       string         `db:"type"`
+	Visibility string         `db:"visibility"`
+	ResultType string         `db:"result_type"`
+	RetiredAt  sql.NullTime   `db:"retired_at"`
+	Former     pq.StringArray `db:"former_labels"`
+	CreatedAt  time.Time      `db:"created_at"`
+	UpdatedAt  time.Time      `db:"updated_at"`
 }
 
-const variableCols = `key, label, type, visibility, result_type, retired_at, created_at, updated_at`
+const variableCols = `key, label, type, visibility, result_type, retired_at, former_labels, created_at, updated_at`
 
 func (r variableRow) variable() AttributeVariable {
 	return AttributeVariable{Key: r.Key, Label: r.Label, Type: AttributeType(r.Type), Visibility: Visibility(r.Visibility),
-		ResultType: ResultType(r.ResultType), Retired: r.RetiredAt.Valid, CreatedAt: &r.CreatedAt, UpdatedAt: &r.UpdatedAt}
+		ResultType: ResultType(r.ResultType), Retired: r.RetiredAt.Valid, FormerLabels: []string(r.Former), CreatedAt: &r.CreatedAt, UpdatedAt: &r.UpdatedAt}
 }
 
 func standardVariables() []AttributeVariable {
 	out := make([]AttributeVariable, 0, len(StandardAttributes))
 	for _, a := range StandardAttributes {
-		out = append(out, AttributeVariable{Key: a.Key, Label: a.Label, Type: a.Type, Visibility: stdVisibility(a.Key), Standard: true})
+		out = append(out, AttributeVariable{Key: a.Key, Label: a.Label, Type: a.Type, Visibility: stdVisibility(a.Key), Standard: true, FormerLabels: []string{}})
 	}
 	return out
 }
@@ -295,7 +300,12 @@ func (s *Service) RenameAttributeVariable(ctx context.Context, actor, key, label
 				Message: fmt.Sprintf("The label %q is already used by the variable %q; spreadsheet columns could not tell them apart.", v.Label, other)}})
 		}
 		now := s.Time()
-		const q = `UPDATE attributes SET label = $2, updated_at = $3 WHERE key = $1 RETURNING ` + variableCols
+		// The old name joins the former ones (the new one leaves them, for
+		// a variable renamed back).
+		const q = `UPDATE attributes SET label = $2, updated_at = $3,
+				former_labels = array_remove(CASE WHEN label = $2 OR label = ANY (former_labels) THEN former_labels
+					ELSE array_append(former_labels, label) END, $2)
+			WHERE key = $1 RETURNING ` + variableCols
 		var r variableRow
 		if err := tx.GetContext(ctx, &r, q, key, v.Label, now); err != nil {
 			return fmt.Errorf("rename attribute variable %q: %w", key, err)
@@ -524,4 +534,25 @@ func (r ResultType) Label() string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// AttributeFormerLabels returns, by key, the names variables had before they
+// were renamed (only variables that were renamed).
+func (s *Service) AttributeFormerLabels(ctx context.Context) (map[string][]string, error) {
+	const q = `SELECT key, former_labels FROM attributes WHERE cardinality(former_labels) > 0`
+	rows, err := s.DB.QueryxContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("attribute former labels: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var k string
+		var l pq.StringArray
+		if err := rows.Scan(&k, &l); err != nil {
+			return nil, fmt.Errorf("attribute former labels: %w", err)
+		}
+		out[k] = l
+	}
+	return out, rows.Err()
 }

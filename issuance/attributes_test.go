@@ -79,6 +79,17 @@ func TestAttributeVariables(t *testing.T) {
 	if g, _ = s.Group(ctx, g.ID); g.Attributes[0].Label != "Study hours" || g.Attributes[0].Key != "hours" {
 		t.Fatalf("after rename %+v", g.Attributes)
 	}
+	// Its former names are kept for spreadsheet columns; renamed back, a
+	// name is no longer a former one.
+	if _, err := s.RenameAttributeVariable(ctx, actor, "hours", "Hours of study"); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.RenameAttributeVariable(ctx, actor, "hours", "Study hours"); err != nil || !cmp.Equal(v.FormerLabels, []string{"Hours", "Hours of study"}) {
+		t.Fatalf("former labels %+v %v", v, err)
+	}
+	if f, err := s.AttributeFormerLabels(ctx); err != nil || !cmp.Equal(f, map[string][]string{"hours": {"Hours", "Hours of study"}}) {
+		t.Fatalf("former labels %v %v", f, err)
+	}
 	_, err = s.RenameAttributeVariable(ctx, actor, "recipient_name", "Name")
 	mustCode(t, err, apperr.Invalid)
 	_, err = s.RenameAttributeVariable(ctx, actor, "nope", "Name")
@@ -122,7 +133,7 @@ func TestAttributeVariables(t *testing.T) {
 	for _, e := range h {
 		actions = append(actions, e.Action)
 	}
-	if diff := cmp.Diff([]string{"create", "update", "retire"}, actions); diff != "" {
+	if diff := cmp.Diff([]string{"create", "update", "update", "update", "retire"}, actions); diff != "" {
 		t.Fatalf("audit (-want +got):\n%s", diff)
 	}
 	if !strings.Contains(string(h[1].Before), `"Hours"`) || !strings.Contains(string(h[1].After), `"Study hours"`) {
@@ -206,8 +217,8 @@ func TestAttributeRegistryMigration(t *testing.T) {
 		got[v.Key] = v
 	}
 	want := map[string]issuance.AttributeVariable{
-		"grade":  {Key: "grade", Label: "Grade", Type: issuance.NumberAttr, Visibility: issuance.VisibilityPublic, ResultType: "Percent"},
-		"mentor": {Key: "mentor", Label: "Mentor", Type: issuance.TextAttr, Visibility: issuance.VisibilityStaff},
+		"grade":  {Key: "grade", Label: "Grade", Type: issuance.NumberAttr, Visibility: issuance.VisibilityPublic, ResultType: "Percent", FormerLabels: []string{}},
+		"mentor": {Key: "mentor", Label: "Mentor", Type: issuance.TextAttr, Visibility: issuance.VisibilityStaff, FormerLabels: []string{}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatal(diff)

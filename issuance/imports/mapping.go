@@ -166,9 +166,10 @@ func checkMapping(g issuance.Group, header []string, m map[string]string) error 
 }
 
 // resolveColumns maps each header column: the user's choice, else the
-// mapping saved for this file shape, else recognition by header; an
-// attribute is filled by one column only (the first that claims it).
-func resolveColumns(g issuance.Group, header []string, user, saved map[string]string) []ImportColumn {
+// mapping saved for this file shape, else recognition by header, else a
+// name a variable had before it was renamed (former, by key); an attribute
+// is filled by one column only (the first that claims it).
+func resolveColumns(g issuance.Group, header []string, user, saved map[string]string, former map[string][]string) []ImportColumn {
 	cols := make([]ImportColumn, len(header))
 	taken := map[string]bool{}
 	decided := make([]bool, len(header))
@@ -206,9 +207,36 @@ func resolveColumns(g issuance.Group, header []string, user, saved map[string]st
 		if k := autoTarget(g, h); k != "" && !taken[k] {
 			cols[i].Attribute, cols[i].Source = k, "auto"
 			taken[k] = true
+			decided[i] = true
+		}
+	}
+	for i, h := range header {
+		if decided[i] {
+			continue
+		}
+		if k := formerTarget(g, former, h); k != "" && !taken[k] {
+			cols[i].Attribute, cols[i].Source = k, "auto"
+			taken[k] = true
 		}
 	}
 	return cols
+}
+
+// formerTarget recognises a header that names one of g's attributes by a
+// name its variable had before a rename.
+func formerTarget(g issuance.Group, former map[string][]string, header string) string {
+	n := sheet.Normalize(header)
+	if n == "" {
+		return ""
+	}
+	for _, a := range g.CredentialAttributes() {
+		for _, l := range former[a.Key] {
+			if n == sheet.Normalize(l) {
+				return "attributes." + a.Key
+			}
+		}
+	}
+	return ""
 }
 
 // missingColumns names the required attributes no column fills, as

@@ -206,7 +206,7 @@ func (u *ui) attributeRename(c *gin.Context) error {
 	key, label := c.Param("key"), trimmed(c, "label")
 	v, err := u.s.Core.RenameAttributeVariable(ctx, p.Actor(), key, label)
 	if err == nil {
-		auth.SetFlash(c, "Attribute renamed to “"+v.Label+"” in every group that uses it.")
+		auth.SetFlash(c, "Attribute renamed to “"+v.Label+"” in every group that uses it. Spreadsheet columns with its old name still fill it.")
 		return seeOther(c, "/attributes#attr-"+key)
 	}
 	if !apperr.Is(err, apperr.Invalid) && !apperr.Is(err, apperr.Conflict) {

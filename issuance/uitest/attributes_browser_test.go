@@ -58,7 +58,10 @@ func TestBrowserAttributesSection(t *testing.T) {
 	// Rename: the group's label follows.
 	b.run(chromedp.EmulateViewport(1280, 844), chromedp.Navigate(b.base+"/attributes"), chromedp.WaitVisible("#label-hours"),
 		chromedp.SetValue("#label-hours", "Study hours"), chromedp.Click("#rename-hours"))
-	b.waitFor("the renamed row", `(document.querySelector('#attr-hours td')||{}).textContent === 'Study hours'`)
+	b.waitFor("the renamed row", `((document.querySelector('#attr-hours td')||{}).textContent||'').startsWith('Study hours')`)
+	if got := b.text("#attr-hours .former-labels"); got != "Formerly Hours" {
+		t.Errorf("former name: %q", got)
+	}
 	g, err := e.svc.Group(ctx, e.group.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -157,4 +157,25 @@ func TestGroupPicksAVariableAndACSVFillsIt(t *testing.T) {
 	if err := e.db.Get(&mark, `SELECT attributes->>'note_finale' FROM credentials WHERE group_id = $1`, g); err != nil || mark != "91" {
 		t.Fatalf("imported value %q %v", mark, err)
 	}
+
+	// Renamed, the variable is filled by a column with its new name or
+	// its old one.
+	if r := owner.post("/attributes/note_finale/rename", url.Values{"label": {"Final mark"}}); r.code != 303 {
+		t.Fatalf("rename: %d\n%s", r.code, r.body)
+	}
+	for _, file := range []string{"Name,Email,Issue date,Final Mark\nAlan,alan@example.edu,2026-06-30,80\n", "Name,Email,Issue date,Note Finale\nGrace,grace@example.edu,2026-06-30,70\n"} {
+		r = owner.upload("/groups/"+g+"/imports", "again.csv", []byte(file))
+		if r.code != 303 {
+			t.Fatalf("upload: %d\n%s", r.code, r.body)
+		}
+		contains(t, owner.waitImport(r.location).body, `id="count-valid">1<`)
+		if c := owner.post(r.location+"/commit", url.Values{}); c.code != 303 {
+			t.Fatalf("commit: %d\n%s", c.code, c.body)
+		}
+		owner.waitImport(r.location)
+	}
+	var marks string
+	if err := e.db.Get(&marks, `SELECT string_agg(attributes->>'note_finale', ',' ORDER BY recipient_name) FROM credentials WHERE group_id = $1`, g); err != nil || marks != "91,80,70" {
+		t.Fatalf("imported values %q %v", marks, err)
+	}
 }
