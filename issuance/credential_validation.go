@@ -99,11 +99,13 @@ func checkAttributes(g Group, in map[string]string, bad func(field, msg string))
 	keys := sort.StringSlice(slicesKeys(in))
 	keys.Sort()
 	for _, k := range keys {
-		if _, ok := defs[k]; !ok {
+		if a, ok := defs[k]; !ok {
 			bad("attributes."+k, fmt.Sprintf("Group %q has no attribute %q.", g.Name, k))
+		} else if !a.Type.PerCredential() && strings.TrimSpace(in[k]) != "" {
+			bad("attributes."+k, fmt.Sprintf("%s is an image of the group; a credential holds no value of it.", a.Label))
 		}
 	}
-	for _, a := range g.Attributes {
+	for _, a := range g.CredentialAttributes() {
 		v := strings.TrimSpace(in[a.Key])
 		f := "attributes." + a.Key
 		if v == "" {
@@ -120,6 +122,11 @@ func checkAttributes(g Group, in map[string]string, bad func(field, msg string))
 				continue
 			}
 			v = d.Format(DateLayout)
+		case URLAttr:
+			if len(v) > 2000 || !isWebURL(v) {
+				bad(f, fmt.Sprintf("%s must be a web address starting with http:// or https://, not %q.", a.Label, v))
+				continue
+			}
 		case NumberAttr:
 			if _, err := strconv.ParseFloat(v, 64); err != nil || strings.ContainsAny(v, "xXpPnN_") {
 				bad(f, fmt.Sprintf("%s must be a number, not %q.", a.Label, v))

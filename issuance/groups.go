@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -161,16 +162,27 @@ func checkGroup(g *Group) []apperr.FieldError {
 		if len(a.Label) > 100 {
 			bad(f+".label", "Label must be at most 100 characters.")
 		}
-		switch a.Type {
-		case "":
+		switch {
+		case a.Type == "":
 			a.Type = TextAttr
-		case TextAttr, DateAttr, NumberAttr:
-		default:
-			bad(f+".type", fmt.Sprintf("Type %q must be text, date or number.", a.Type))
+		case !slices.Contains(AttributeTypes, a.Type):
+			bad(f+".type", fmt.Sprintf("Type %q must be text, number, date, url or image.", a.Type))
+		case a.Type == ImageAttr && a.Required:
+			bad(f+".required", fmt.Sprintf("%s is an image, which credentials hold no value of: it cannot be required.", a.Label))
 		}
 		checkAttributeVisibility(a, f, bad)
+		checkResultFor(*a, f, bad)
 	}
 	return fe
+}
+
+// jsonAttributes is attrs as the groups.attributes column stores them.
+func jsonAttributes(attrs []Attribute) (string, error) {
+	b, err := json.Marshal(attrs)
+	if err != nil {
+		return "", fmt.Errorf("attributes: %w", err)
+	}
+	return string(b), nil
 }
 
 func isWebURL(s string) bool {
@@ -204,7 +216,12 @@ func (s *Service) createGroup(ctx context.Context, actor string, g Group, then f
 		}
 		g.Language = o.Language
 	}
-	if fe := checkGroup(&g); len(fe) > 0 {
+	// What is wrong whatever the registry says is refused before the
+	// default design is made (checkGroup again below, once the registry
+	// has filled the attributes in).
+	pre := g
+	pre.Attributes = slices.Clone(g.Attributes)
+	if fe := checkGroup(&pre); len(fe) > 0 {
 		return Group{}, apperr.Fields("The group has problems.", fe)
 	}
 	if g.DesignID == 0 {
@@ -214,10 +231,20 @@ func (s *Service) createGroup(ctx context.Context, actor string, g Group, then f
 		}
 		g.DesignID = d.ID
 	}
-	attrs, _ := json.Marshal(g.Attributes)
 	var out Group
 	err := db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
 		now := s.Time()
+		// checkGroup runs inside, once the registry has filled in the
+		// attributes (pickAttributes).
+		if fe, err := pickAttributes(ctx, tx, now, actor, &g, nil); err != nil {
+			return err
+		} else if len(fe) > 0 {
+			return apperr.Fields("The group has problems.", fe)
+		}
+		attrs, err := jsonAttributes(g.Attributes)
+		if err != nil {
+			return err
+		}
 		const q = `INSERT INTO groups (name, course_name, description, course_link, language, design_id, attributes,
 				validity_months, allow_duplicates, available_to_instructors, allow_auto_publish, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11, $12, $10, $10) RETURNING ` + groupCols + groupSettingCols
@@ -229,7 +256,6 @@ func (s *Service) createGroup(ctx context.Context, actor string, g Group, then f
 			}
 			return fmt.Errorf("create group %q: %w", g.Name, err)
 		}
-		var err error
 		if out, err = r.group(); err != nil {
 			return err
 		}
@@ -255,14 +281,19 @@ func (s *Service) UpdateGroup(ctx context.Context, actor string, g Group) (Group
 			return err
 		}
 		keepVisibilities(&g, old)
-		if fe := checkGroup(&g); len(fe) > 0 {
+		now := s.Time()
+		if fe, err := pickAttributes(ctx, tx, now, actor, &g, &old); err != nil {
+			return err
+		} else if len(fe) > 0 {
 			return apperr.Fields("The group has problems.", fe)
 		}
-		attrs, _ := json.Marshal(g.Attributes)
+		attrs, err := jsonAttributes(g.Attributes)
+		if err != nil {
+			return err
+		}
 		if g.DesignID == 0 {
 			g.DesignID = old.DesignID
 		}
-		now := s.Time()
 		const q = `UPDATE groups SET name = $2, course_name = $3, description = $4, course_link = $5, language = $6,
 				design_id = $7, attributes = $8, validity_months = $9, allow_duplicates = $10, updated_at = $11,
 				available_to_instructors = $12, allow_auto_publish = $13

@@ -4,7 +4,8 @@
 // transaction, the organisation settings, and the one JSON shape of a
 // credential (CredentialJSON).
 //
-// It owns the tables designs, groups, credentials, organisation,
+// It owns the tables designs, groups, attributes (the organisation's
+// attribute variables, attributes.go), credentials, organisation,
 // credential_emails (the email outbox, written by Publish and Resend in
 // their transaction and read and marked by delivery through OutboxEmails,
 // MarkEmailSent, MarkEmailDelivered, RecordEmailFailure and FinishEmails)
@@ -61,6 +62,8 @@ const (
 	TextAttr   AttributeType = "text"
 	DateAttr   AttributeType = "date"
 	NumberAttr AttributeType = "number"
+	URLAttr    AttributeType = "url"
+	ImageAttr  AttributeType = "image"
 )
 
 // Attribute is a custom attribute defined by a group (e.g. "Grade").

@@ -70,7 +70,7 @@ func FormAmendment(cr Credential, g Group, value func(field string) string) (a A
 	}
 	attrs := map[string]string{}
 	attrsChanged := false
-	for _, at := range g.Attributes {
+	for _, at := range g.CredentialAttributes() {
 		v := value("attr_" + at.Key)
 		if v != "" {
 			attrs[at.Key] = v

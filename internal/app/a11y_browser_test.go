@@ -352,6 +352,7 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 		{"designs", open("/designs")},
 		{"design new", open("/designs/new")},
 		{"design edit", open(fmt.Sprintf("/designs/%d/edit", des.ID))},
+		{"attributes", open("/attributes")},
 		{"admin platforms", open("/admin/platforms")},
 		{"admin platform new", open("/admin/platforms/new")},
 		{"admin platform edit", open(fmt.Sprintf("/admin/platforms/%d/edit", plat.ID))},

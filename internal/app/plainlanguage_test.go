@@ -48,6 +48,17 @@ func TestEveryPageSpeaksPlainly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The Attributes section with a retired variable and a result.
+	if _, err := app.Issuance.CreateAttributeVariable(ctx, "test", issuance.AttributeVariable{Key: "portfolio_link", Label: "Portfolio link", Type: issuance.URLAttr}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Issuance.RetireAttributeVariable(ctx, "test", "portfolio_link", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Issuance.CreateAttributeVariable(ctx, "test", issuance.AttributeVariable{Key: "gpa", Label: "GPA", Type: issuance.NumberAttr,
+		ResultType: "GradePointAverage", Visibility: issuance.VisibilityPublic}); err != nil {
+		t.Fatal(err)
+	}
 	// Credentials in every state, one amended, with a history to read.
 	cs, err := app.Issuance.CreateCredentials(ctx, "test", g.ID, issuance.FromForm, []issuance.NewCredential{
 		{Recipient: issuance.Recipient{Name: "Ada Lovelace", Email: "ada@uni.example.edu"}, IssuedOn: "2026-11-20",

@@ -1,5 +1,5 @@
-// Package api is JSON API v1 (docs/api.md) for groups, credentials and the
-// organisation's settings: its handlers, request and response bodies. Every error goes through the one
+// Package api is JSON API v1 (docs/api.md) for groups, credentials, the
+// organisation's attribute variables and its settings: its handlers, request and response bodies. Every error goes through the one
 // JSON renderer (web.API). It owns no table; everything goes through the
 // issuance core. The import endpoints are issuance/imports'.
 package api
@@ -38,6 +38,9 @@ func Register(r gin.IRouter, core *issuance.Service) {
 	r.PATCH("/credentials/:id", web.API(a.patchCredential))
 	r.POST("/credentials/:id/revoke", web.API(a.revoke))
 	r.POST("/credentials/:id/resend", web.API(a.resend))
+	r.GET("/attributes", web.API(a.attributes))
+	r.POST("/attributes", web.API(a.createAttribute))
+	r.PATCH("/attributes/:key", web.API(a.patchAttribute))
 	r.GET("/organisation", web.API(a.organisation))
 	r.PATCH("/organisation", web.API(a.patchOrganisation))
 	r.GET("/organisation/reminders", web.API(a.orgReminders))

@@ -297,9 +297,14 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 			return err
 		}
 	}
-	rc := &rowChecker{g: g, cols: resolveColumns(g, header, im.Mapping, saved), orders: map[int]sheet.DateOrder{},
+	former, err := s.Core.AttributeFormerLabels(ctx)
+	if err != nil {
+		rd.Close()
+		return err
+	}
+	rc := &rowChecker{g: g, cols: resolveColumns(g, header, im.Mapping, saved, former), orders: map[int]sheet.DateOrder{},
 		ambiguous: map[int]bool{}, attrType: map[string]issuance.AttributeType{}, now: s.now()}
-	for _, a := range g.Attributes {
+	for _, a := range g.CredentialAttributes() {
 		rc.attrType[a.Key] = a.Type
 	}
 	if gs != nil {

@@ -53,14 +53,14 @@ type ImportTarget struct{ Key, Label string }
 
 // importTargets lists what g's columns can be mapped to.
 func importTargets(g issuance.Group) []ImportTarget {
-	out := make([]ImportTarget, 0, len(standardColumns)+len(g.Attributes))
+	out := make([]ImportTarget, 0, len(standardColumns)+len(g.CredentialAttributes()))
 	if g.ID == multiID {
 		out = append(out, ImportTarget{colGroup, "Group (name or ID)"})
 	}
 	for _, c := range standardColumns {
 		out = append(out, ImportTarget{c.Key, c.Label})
 	}
-	for _, a := range g.Attributes {
+	for _, a := range g.CredentialAttributes() {
 		out = append(out, ImportTarget{"attributes." + a.Key, a.Label})
 	}
 	return out
@@ -86,7 +86,7 @@ func autoTarget(g issuance.Group, header string) string {
 	if g.ID == multiID && isGroupHeader(header) {
 		return colGroup
 	}
-	for _, a := range g.Attributes {
+	for _, a := range g.CredentialAttributes() {
 		if n == sheet.Normalize(a.Key) || n == sheet.Normalize(a.Label) {
 			return "attributes." + a.Key
 		}
@@ -166,9 +166,10 @@ func checkMapping(g issuance.Group, header []string, m map[string]string) error 
 }
 
 // resolveColumns maps each header column: the user's choice, else the
-// mapping saved for this file shape, else recognition by header; an
-// attribute is filled by one column only (the first that claims it).
-func resolveColumns(g issuance.Group, header []string, user, saved map[string]string) []ImportColumn {
+// mapping saved for this file shape, else recognition by header, else a
+// name a variable had before it was renamed (former, by key); an attribute
+// is filled by one column only (the first that claims it).
+func resolveColumns(g issuance.Group, header []string, user, saved map[string]string, former map[string][]string) []ImportColumn {
 	cols := make([]ImportColumn, len(header))
 	taken := map[string]bool{}
 	decided := make([]bool, len(header))
@@ -206,9 +207,36 @@ func resolveColumns(g issuance.Group, header []string, user, saved map[string]st
 		if k := autoTarget(g, h); k != "" && !taken[k] {
 			cols[i].Attribute, cols[i].Source = k, "auto"
 			taken[k] = true
+			decided[i] = true
+		}
+	}
+	for i, h := range header {
+		if decided[i] {
+			continue
+		}
+		if k := formerTarget(g, former, h); k != "" && !taken[k] {
+			cols[i].Attribute, cols[i].Source = k, "auto"
+			taken[k] = true
 		}
 	}
 	return cols
+}
+
+// formerTarget recognises a header that names one of g's attributes by a
+// name its variable had before a rename.
+func formerTarget(g issuance.Group, former map[string][]string, header string) string {
+	n := sheet.Normalize(header)
+	if n == "" {
+		return ""
+	}
+	for _, a := range g.CredentialAttributes() {
+		for _, l := range former[a.Key] {
+			if n == sheet.Normalize(l) {
+				return "attributes." + a.Key
+			}
+		}
+	}
+	return ""
 }
 
 // missingColumns names the required attributes no column fills, as
@@ -237,7 +265,7 @@ func missingColumns(g issuance.Group, cols []ImportColumn, headerRow int) []Impo
 	if !has[colIssued] {
 		out = append(out, ImportError{Row: headerRow, Field: colIssued, Message: "No column is mapped to the issue date."})
 	}
-	for _, a := range g.Attributes {
+	for _, a := range g.CredentialAttributes() {
 		if a.Required && !has["attributes."+a.Key] {
 			out = append(out, ImportError{Row: headerRow, Field: "attributes." + a.Key,
 				Message: fmt.Sprintf("No column is mapped to %s, which group %q requires.", a.Label, g.Name)})

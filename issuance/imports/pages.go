@@ -185,7 +185,7 @@ func (u *ui) importPage(c *gin.Context) error {
 
 func (u *ui) renderImport(c *gin.Context, g issuance.Group, p *auth.Principal, im Import, status int, problem string) error {
 	page := importPage{Title: im.FileName + " · " + g.Name, Nav: staffui.NewNav(g, p, "imports"), Import: im, Targets: importTargets(g),
-		Attributes: g.Attributes, Duplicate: duplicateWarning(im), Lost: lostWarning(im), Problem: problem,
+		Attributes: g.CredentialAttributes(), Duplicate: duplicateWarning(im), Lost: lostWarning(im), Problem: problem,
 		Base: im.URL(), Imports: importsURL(im), Multi: im.Multi()}
 	if im.Multi() {
 		page.Title = im.FileName + " · Multiple Groups"
@@ -333,7 +333,7 @@ func previewDates(l locale.Locale, g issuance.Group, rows []ImportPreviewRow) {
 	}
 	for i := range rows {
 		rows[i].IssuedOn, rows[i].ExpiresOn = date(rows[i].IssuedOn), date(rows[i].ExpiresOn)
-		for _, a := range g.Attributes {
+		for _, a := range g.CredentialAttributes() {
 			if a.Type == issuance.DateAttr {
 				if v, ok := rows[i].Attributes[a.Key]; ok {
 					rows[i].Attributes[a.Key] = date(v)

@@ -18,7 +18,7 @@ import (
 // recognises them.
 func templateHeader(g issuance.Group) []string {
 	h := []string{"Recipient name", "Recipient email", "Issue date", "Expiry date"}
-	for _, a := range g.Attributes {
+	for _, a := range g.CredentialAttributes() {
 		h = append(h, a.Label)
 	}
 	return h
@@ -32,12 +32,14 @@ func templateExample(g issuance.Group, now time.Time) []string {
 		expires = e.Format(issuance.DateLayout)
 	}
 	row := []string{"Ada Lovelace", "ada.lovelace@example.edu", issued.Format(issuance.DateLayout), expires}
-	for _, a := range g.Attributes {
+	for _, a := range g.CredentialAttributes() {
 		switch a.Type {
 		case issuance.NumberAttr:
 			row = append(row, "90")
 		case issuance.DateAttr:
 			row = append(row, issued.Format(issuance.DateLayout))
+		case issuance.URLAttr:
+			row = append(row, "https://example.edu/")
 		default:
 			row = append(row, "Example "+strings.ToLower(a.Label))
 		}
@@ -87,7 +89,7 @@ func ImportTemplate(g issuance.Group, format string, now time.Time) ([]byte, str
 			}
 		}
 		dateCol := map[int]bool{2: true, 3: true}
-		for i, a := range g.Attributes {
+		for i, a := range g.CredentialAttributes() {
 			if a.Type == issuance.DateAttr {
 				dateCol[4+i] = true
 			}

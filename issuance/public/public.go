@@ -83,6 +83,9 @@ type CredentialView struct {
 	// certificate prints, in the design's order.
 	Fields  []ViewField
 	Printed []ViewField
+	// Links are the Fields keys whose values are web links (validated
+	// http or https), shown as links.
+	Links map[string]bool
 	// Preview marks the staff preview of a credential (possibly unpublished).
 	Preview bool
 	// Verification is what the public page checked (nil in the preview).
@@ -160,6 +163,12 @@ func (s *Service) View(ctx context.Context, c issuance.Credential, preview bool)
 	// only what the group makes public, whatever the design ticks print.
 	for _, a := range c.VisibleValues(g, issuance.AudiencePublic) {
 		v.Fields = append(v.Fields, ViewField{Key: a.Key, Label: a.Label, Value: a.Display()})
+		if a.Type == issuance.URLAttr {
+			if v.Links == nil {
+				v.Links = map[string]bool{}
+			}
+			v.Links[a.Key] = true
+		}
 	}
 	for _, k := range d.PrintedAttributes {
 		if !g.Visible(k, issuance.AudiencePublic) {

@@ -108,7 +108,8 @@ func (u *ui) groupOverview(c *gin.Context) error {
 	return u.rd.Render(c, http.StatusOK, "staff_group.html", page)
 }
 
-// attrRow is one custom attribute row of the group form.
+// attrRow is one custom attribute row of the group form: a variable of
+// the Attributes section picked by key, with the group's own settings.
 type attrRow struct {
 	Index      int
 	Key        string
@@ -117,21 +118,28 @@ type attrRow struct {
 	Required   bool
 	Visibility string
 	ResultType string
+	// Own is the row's attribute as the group has it when the picker does
+	// not offer it so (a retired variable, or a group that kept another
+	// label or type than the variable's when the registry was made).
+	Own *issuance.AttributeVariable
 }
 
 // groupFormPage is /groups/new and /groups/:id/edit.
 type groupFormPage struct {
-	Title           string
-	New             bool
-	Action          string
-	Group           issuance.Group
-	DesignID        int64
-	ValidityMonths  string
-	Attrs           []attrRow
-	Designs         []issuance.Design
-	Errors          formErrors
-	OtherErrors     []string // errors that belong to no input
-	AttributeTypes  []issuance.AttributeType
+	Title          string
+	New            bool
+	Action         string
+	Group          issuance.Group
+	DesignID       int64
+	ValidityMonths string
+	Attrs          []attrRow
+	Designs        []issuance.Design
+	Errors         formErrors
+	OtherErrors    []string // errors that belong to no input
+	// Variables are the Attributes section's live custom variables the
+	// attribute rows pick from.
+	Variables       []issuance.AttributeVariable
+	Offered         map[string]bool // their keys
 	Visibilities    []issuance.Visibility
 	ResultTypes     []issuance.ResultType
 	LanguageOptions []string
@@ -148,7 +156,6 @@ func (u *ui) groupFormPage(c *gin.Context, g issuance.Group, isNew bool) (groupF
 	}
 	page := groupFormPage{
 		New: isNew, Group: g, DesignID: g.DesignID, Designs: designs, Errors: formErrors{},
-		AttributeTypes:  []issuance.AttributeType{issuance.TextAttr, issuance.DateAttr, issuance.NumberAttr},
 		Visibilities:    issuance.Visibilities,
 		ResultTypes:     issuance.ResultTypes,
 		LanguageOptions: groupLanguages,
@@ -156,9 +163,19 @@ func (u *ui) groupFormPage(c *gin.Context, g issuance.Group, isNew bool) (groupF
 	if g.ValidityMonths != nil {
 		page.ValidityMonths = strconv.Itoa(*g.ValidityMonths)
 	}
+	vars, err := u.s.Core.AttributeVariables(c.Request.Context(), false)
+	if err != nil {
+		return groupFormPage{}, err
+	}
+	page.Offered = map[string]bool{}
+	for _, v := range vars {
+		if !v.Standard {
+			page.Variables = append(page.Variables, v)
+			page.Offered[v.Key] = true
+		}
+	}
 	for i, a := range g.Attributes {
-		page.Attrs = append(page.Attrs, attrRow{Index: i, Key: a.Key, Label: a.Label, Type: string(a.Type), Required: a.Required,
-			Visibility: string(a.Visibility), ResultType: string(a.ResultType)})
+		page.Attrs = append(page.Attrs, page.row(i, a))
 	}
 	if isNew {
 		page.Title, page.Action = "New group", "/groups/new"
@@ -176,10 +193,24 @@ func (u *ui) groupFormPage(c *gin.Context, g issuance.Group, isNew bool) (groupF
 	return page, nil
 }
 
+// row is attribute a as the form's row i.
+func (page *groupFormPage) row(i int, a issuance.Attribute) attrRow {
+	r := attrRow{Index: i, Key: a.Key, Label: a.Label, Type: string(a.Type), Required: a.Required,
+		Visibility: string(a.Visibility), ResultType: string(a.ResultType)}
+	if !slices.ContainsFunc(page.Variables, func(v issuance.AttributeVariable) bool {
+		return v.Key == a.Key && v.Label == a.Label && v.Type == a.Type
+	}) {
+		r.Own = &issuance.AttributeVariable{Key: a.Key, Label: a.Label, Type: a.Type}
+	}
+	return r
+}
+
+// addSpareRows adds empty rows; their visibility is "" (the variable's
+// default).
 func (page *groupFormPage) addSpareRows() {
 	n := len(page.Attrs)
 	for i := 0; i < spareAttrRows; i++ {
-		page.Attrs = append(page.Attrs, attrRow{Index: n + i, Type: string(issuance.TextAttr), Visibility: string(issuance.VisibilityRecipient)})
+		page.Attrs = append(page.Attrs, attrRow{Index: n + i})
 	}
 }
 
@@ -266,7 +297,7 @@ func (u *ui) groupUpdate(c *gin.Context) error {
 	return u.rd.Render(c, http.StatusUnprocessableEntity, "staff_group_form.html", page)
 }
 
-var attrFieldRE = regexp.MustCompile(`^attr_(key|label|type|required|visibility|result_type)_(\d+)$`)
+var attrFieldRE = regexp.MustCompile(`^attr_(key|required|visibility|result_type)_(\d+)$`)
 
 // serviceAttrFieldRE matches the service's names for attribute fields,
 // "attributes[2].key" or "attributes.2.key".
@@ -284,8 +315,11 @@ func (page *groupFormPage) absorb(err error) {
 	for _, f := range fields {
 		name := f.Field
 		if m := serviceAttrFieldRE.FindStringSubmatch(name); m != nil {
-			i := m[1] + m[2]
-			name = "attr_" + m[3] + "_" + i
+			i, f := m[1]+m[2], m[3]
+			if f != "visibility" && f != "result_type" {
+				f = "key" // the picker stands for the variable's label and type
+			}
+			name = "attr_" + f + "_" + i
 		} else if strings.HasPrefix(name, "attributes") {
 			name = "attributes"
 		}
@@ -353,53 +387,57 @@ func (u *ui) parseGroupForm(c *gin.Context, base issuance.Group, isNew bool) (is
 		}
 	}
 	sort.Ints(idx)
-	var rows []attrRow
+	vars, err := u.s.Core.AttributeVariables(c.Request.Context(), true)
+	if err != nil {
+		return g, groupFormPage{}, err
+	}
+	var picked []issuance.Attribute
 	g.Attributes = nil
 	seen := map[string]int{}
 	for _, i := range idx {
 		s := strconv.Itoa(i)
-		r := attrRow{
+		a := issuance.Attribute{
 			Key:      trimmed(c, "attr_key_"+s),
-			Label:    trimmed(c, "attr_label_"+s),
-			Type:     trimmed(c, "attr_type_"+s),
 			Required: c.PostForm("attr_required_"+s) != "",
 			// The core checks both and names the field.
-			Visibility: trimmed(c, "attr_visibility_"+s),
-			ResultType: trimmed(c, "attr_result_type_"+s),
+			Visibility: issuance.Visibility(trimmed(c, "attr_visibility_"+s)),
+			ResultType: issuance.ResultType(trimmed(c, "attr_result_type_"+s)),
 		}
-		if r.Key == "" && r.Label == "" {
+		if a.Key == "" {
 			continue
 		}
-		r.Index = len(rows)
-		n := strconv.Itoa(r.Index)
-		if r.Type == "" {
-			r.Type = string(issuance.TextAttr)
+		n := len(picked)
+		// The group's own copy keeps its label and type; a new pick takes
+		// the variable's (the core fills them in).
+		for _, o := range base.Attributes {
+			if o.Key == a.Key {
+				a.Label, a.Type = o.Label, o.Type
+			}
 		}
+		known := slices.ContainsFunc(vars, func(v issuance.AttributeVariable) bool { return v.Key == a.Key && !v.Standard })
 		switch {
-		case r.Key == "":
-			errs.Add("attr_key_"+n, "Enter a key (e.g. grade).")
-		case !attrKeyRE.MatchString(r.Key):
-			errs.Add("attr_key_"+n, "Use lower-case letters, digits and _ only, starting with a letter.")
-		case seen[r.Key] > 0:
-			errs.Add("attr_key_"+n, "This key is already used by attribute "+strconv.Itoa(seen[r.Key])+".")
+		case !known && a.Label == "":
+			errs.Add("attr_key_"+strconv.Itoa(n), "Choose an attribute from the list.")
+		case seen[a.Key] > 0:
+			errs.Add("attr_key_"+strconv.Itoa(n), "This attribute is already picked in row "+strconv.Itoa(seen[a.Key])+".")
 		}
-		seen[r.Key] = r.Index + 1
-		if r.Label == "" {
-			errs.Add("attr_label_"+n, "Enter a label (e.g. Grade).")
-		}
-		if t := issuance.AttributeType(r.Type); t != issuance.TextAttr && t != issuance.DateAttr && t != issuance.NumberAttr {
-			errs.Add("attr_type_"+n, "Choose text, date or number.")
-		}
-		rows = append(rows, r)
-		g.Attributes = append(g.Attributes, issuance.Attribute{Key: r.Key, Label: r.Label, Type: issuance.AttributeType(r.Type), Required: r.Required,
-			Visibility: issuance.Visibility(r.Visibility), ResultType: issuance.ResultType(r.ResultType)})
+		seen[a.Key] = n + 1
+		picked = append(picked, a)
 	}
+	g.Attributes = picked
 
 	page, err := u.groupFormPage(c, g, isNew)
 	if err != nil {
 		return g, page, err
 	}
-	page.Attrs = rows
+	page.Attrs = nil
+	for i, a := range picked {
+		r := page.row(i, a)
+		if a.Label == "" { // a new pick: the picker shows the variable
+			r.Own = nil
+		}
+		page.Attrs = append(page.Attrs, r)
+	}
 	page.addSpareRows()
 	page.DesignID = g.DesignID
 	page.ValidityMonths = vm
@@ -407,10 +445,10 @@ func (u *ui) parseGroupForm(c *gin.Context, base issuance.Group, isNew bool) (is
 	return g, page, nil
 }
 
-// attrKeyRE is what a custom attribute key may look like: it names a form
-// field, a CSV column and a JSON key.
-var attrKeyRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
-
 // groupLanguages are the language codes the forms suggest (any BCP 47 tag
 // is accepted).
 var groupLanguages = []string{"en", "de", "fr", "es", "it", "nl", "pt", "sv", "da", "fi", "pl"}
+
+// attrKeyRE is what a custom attribute key may look like: it names a form
+// field, a CSV column and a JSON key.
+var attrKeyRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)

@@ -1,4 +1,5 @@
 // Package staff is the staff pages of the issuance core: groups, designs,
+// the Attributes section (the organisation's attribute variables),
 // the Credentials tab (every credential across groups, its CSV/XLSX
 // export, Create Credentials → Single Group), the "Create Credentials" form, "Review Unpublished Credentials", publish
 // with a confirmation, each credential's page (amend, revoke, resend,
@@ -122,6 +123,11 @@ func (s *Service) Register(r gin.IRouter, rd *web.Renderer) {
 	r.POST("/admin/organisation/reminders", p(u.orgRemindersSave))
 	r.GET("/groups/:id/reminders", p(u.groupReminders))
 	r.POST("/groups/:id/reminders", p(u.groupRemindersSave))
+	r.GET("/attributes", p(u.attributeList))
+	r.POST("/attributes", p(u.attributeCreate))
+	r.POST("/attributes/:key/rename", p(u.attributeRename))
+	r.POST("/attributes/:key/retire", p(u.attributeRetire(true)))
+	r.POST("/attributes/:key/restore", p(u.attributeRetire(false)))
 	r.GET("/designs", p(u.designList))
 	r.GET("/designs/new", p(u.designNew))
 	r.POST("/designs/new", p(u.designCreate))

@@ -26,8 +26,8 @@ func TestGroupForm(t *testing.T) {
 	c := e.signIn("admin@example.edu", auth.Admin)
 	good := func() url.Values {
 		return url.Values{"name": {"Intro to Go"}, "course_name": {"CS 150"}, "description": {"Go basics"}, "course_link": {"https://canvas.example.edu/courses/7"},
-			"language": {"en"}, "validity_months": {"24"}, "attr_key_0": {"grade"}, "attr_label_0": {"Grade"}, "attr_type_0": {"text"}, "attr_required_0": {"1"},
-			"attr_key_1": {""}, "attr_label_1": {""}, "attr_type_1": {"text"}}
+			"language": {"en"}, "validity_months": {"24"}, "attr_key_0": {"grade"}, "attr_required_0": {"1"},
+			"attr_key_1": {""}, "attr_visibility_1": {""}}
 	}
 	cases := []struct {
 		name, field, value, errField, msg string
@@ -38,9 +38,8 @@ func TestGroupForm(t *testing.T) {
 		{"bad language", "language", "english!!", "language", "is not a language code"},
 		{"bad validity", "validity_months", "two", "validity_months", "whole number of months"},
 		{"zero validity", "validity_months", "0", "validity_months", "whole number of months"},
-		{"bad attribute key", "attr_key_0", "Grade!", "attr_key_0", "lower-case letters"},
-		{"attribute without label", "attr_label_0", "", "attr_label_0", "Enter a label"},
-		{"standard key", "attr_key_0", "recipient_name", "attr_key_0", "standard attribute"},
+		{"attribute not in the list", "attr_key_0", "Grade!", "attr_key_0", "Choose an attribute from the list."},
+		{"standard key", "attr_key_0", "recipient_name", "attr_key_0", "Choose an attribute from the list."},
 		{"bad visibility", "attr_visibility_0", "everyone", "attr_visibility_0", `Visibility "everyone" must be public, recipient or staff.`},
 		{"bad result type", "attr_result_type_0", "Grade", "attr_result_type_0", `Result type "Grade" must be one of`},
 		{"bad design", "design_id", "x", "design_id", "Choose a design"},
@@ -65,9 +64,8 @@ func TestGroupForm(t *testing.T) {
 	// Two rows with the same key: the second one is marked.
 	f := good()
 	f.Set("attr_key_1", "grade")
-	f.Set("attr_label_1", "Grade again")
 	r := c.post("/groups/new", f)
-	fieldError(t, r.body, "attr_key_1", "already used")
+	fieldError(t, r.body, "attr_key_1", "already picked in row 1")
 
 	// A good form creates the group (PRG) with its attribute; editing it
 	// adds a second attribute through a spare row.
@@ -83,11 +81,10 @@ func TestGroupForm(t *testing.T) {
 	}
 	path := "/groups/" + sprint(gid) + "/edit"
 	r = c.get(path)
-	contains(t, r.body, `id="attr_key_0" name="attr_key_0" value="grade"`, `id="attr_key_1"`, `id="attr_key_3"`, `id="add-attribute"`)
+	contains(t, r.body, `<option value="grade" selected>Grade (Text)</option>`, `id="attr_key_1"`, `id="attr_key_3"`, `id="add-attribute"`,
+		`<option value="hours">Hours (Number)</option>`)
 	f = good()
 	f.Set("attr_key_1", "hours")
-	f.Set("attr_label_1", "Hours")
-	f.Set("attr_type_1", "number")
 	f.Set("allow_duplicates", "1")
 	r = c.follow(c.post(path, f))
 	contains(t, r.body, "Group saved.", "<td>Hours</td>", "A recipient may hold several credentials",

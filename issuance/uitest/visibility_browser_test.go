@@ -12,11 +12,15 @@ import (
 )
 
 // In Chromium: on the group form, a row added with "Add attribute" starts
-// for the recipient and staff only and as no result; choosing Public and a
-// result type there saves them, and the group page lists them.
+// with the picked variable's visibility and as no result; picking a
+// variable of the Attributes section, Public and a result type there saves
+// them, and the group page lists them.
 func TestBrowserGroupFormVisibility(t *testing.T) {
 	e := mustEnv(t)
 	if _, _, err := e.accts.CreateUser(context.Background(), "owner@example.edu", "Olive Owner", auth.Owner, nil, password); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.CreateAttributeVariable(context.Background(), "test", issuance.AttributeVariable{Key: "final_score", Label: "Final score", Type: issuance.NumberAttr}); err != nil {
 		t.Fatal(err)
 	}
 	b := e.browser(t, "owner@example.edu")
@@ -28,11 +32,10 @@ func TestBrowserGroupFormVisibility(t *testing.T) {
 	}
 	last := sprint(n + 1)
 	b.waitFor("the added row", `!!document.querySelector('#attr_visibility_`+last+`')`)
-	if !b.eval(`document.querySelector('#attr_visibility_` + last + `').value === 'recipient' && document.querySelector('#attr_result_type_` + last + `').value === ''`) {
-		t.Fatal("an added attribute row does not start as recipient-only and no result")
+	if !b.eval(`document.querySelector('#attr_visibility_` + last + `').value === '' && document.querySelector('#attr_result_type_` + last + `').value === ''`) {
+		t.Fatal("an added attribute row does not start with the variable's visibility and no result")
 	}
-	b.run(chromedp.SendKeys("#attr_key_"+last, "final_score"),
-		chromedp.SendKeys("#attr_label_"+last, "Final score"),
+	b.run(chromedp.SetValue("#attr_key_"+last, "final_score"),
 		chromedp.SetValue("#attr_visibility_"+last, "public"),
 		chromedp.SetValue("#attr_result_type_"+last, "RawScore"),
 		chromedp.Click("#save-group"),

@@ -13,6 +13,6 @@
     });
     row.querySelectorAll('.field-error').forEach(function(e){e.remove()});
     body.appendChild(row);
-    row.querySelector('input').focus();
+    row.querySelector('select,input').focus();
   });
 })();

@@ -85,7 +85,7 @@ func MustCreate(t testing.TB, s *issuance.Service, gid int64, items ...issuance.
 func TableCounts(t testing.TB, d *sqlx.DB) map[string]int {
 	t.Helper()
 	out := map[string]int{}
-	for _, tb := range []string{"credentials", "audit_log", "credential_emails", "jobs", "groups", "designs"} {
+	for _, tb := range []string{"credentials", "audit_log", "credential_emails", "jobs", "groups", "designs", "attributes"} {
 		var n int
 		if err := d.Get(&n, `SELECT count(*) FROM `+tb); err != nil {
 			t.Fatal(err)
