@@ -20,6 +20,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/imports"
+	"github.com/laurel-edu/laurel/issuance/wallet"
 	"github.com/laurel-edu/laurel/lti"
 	"github.com/laurel-edu/laurel/lti/course"
 )
@@ -174,14 +175,11 @@ func TestEveryPageSpeaksPlainly(t *testing.T) {
 		"/c/:id":                      "/c/" + ada.ID,
 		"/lti/app/credentials/:id":    "/lti/app/credentials/" + emmy.ID,
 		"/groups/:id/wallet":          gp + "/wallet",
-		"/wallet/claim/:token":        "/wallet/claim/" + offer.Token,
-		"/wallet/claim/:token/qr.png": "/wallet/claim/" + offer.Token + "/qr.png",
-		"/wallet/offers/:token":       "/wallet/offers/" + offer.Token,
 		"/c/:id/wallet":               strings.TrimPrefix(app.Wallet.EmailLink(ada.ID, "ada@uni.example.edu"), app.URL),
 	}
 	// Routes that are not pages people read (files, machine documents,
 	// redirects into flows tested elsewhere).
-	notPages := regexp.MustCompile(`^/(api/|static/|metrics|healthz|readyz|favicon|webhooks/|dev|\.well-known/|did\.json|issuer|status/|achievements/|organisation/logo|lti/(jwks|canvas\.json|login|launch|register))|\.(csv|xlsx|json|jwt|pdf)$|/(image|logo|badge|template\.csv|template\.xlsx|errors\.csv|export)$`)
+	notPages := regexp.MustCompile(`^/(api/|static/|metrics|healthz|readyz|favicon|webhooks/|dev|wallet/|\.well-known/|did\.json|issuer|status/|achievements/|organisation/logo|lti/(jwks|canvas\.json|login|launch|register))|\.(csv|xlsx|json|jwt|pdf)$|/(image|logo|badge|template\.csv|template\.xlsx|errors\.csv|export)$`)
 	var missing []string
 	scanned := 0
 	for _, r := range app.Engine.Routes() {
@@ -220,7 +218,7 @@ func TestEveryPageSpeaksPlainly(t *testing.T) {
 		scan("GET "+r.Path, body)
 	}
 	// Published and revoked lists and a revoked credential read the same way.
-	for _, p := range []string{fmt.Sprintf("/groups/%d/published?state=revoked", g.ID), "/credentials/" + emmy.ID, "/c/" + emmy.ID, "/c/" + ada.ID + "?wallet=sent", "/lti/app/credentials/" + emmy.ID + "?ltik=" + url.QueryEscape(teacherTok),
+	for _, p := range []string{fmt.Sprintf("/groups/%d/published?state=revoked", g.ID), "/credentials/" + emmy.ID, "/c/" + emmy.ID, "/c/" + ada.ID + "?wallet=sent", wallet.ClaimPath(offer.Token), "/lti/app/credentials/" + emmy.ID + "?ltik=" + url.QueryEscape(teacherTok),
 		"/lti/app/credentials?state=published&ltik=" + url.QueryEscape(teacherTok), "/admin/events?state=processed"} {
 		_, body := owner.do("GET", p, "", "")
 		scan("GET "+p, body)
