@@ -19,6 +19,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/browsertest"
 	"github.com/laurel-edu/laurel/internal/sandbox/canvassim"
 	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/wallet"
 	"github.com/laurel-edu/laurel/lti"
 	"github.com/laurel-edu/laurel/lti/course"
 )
@@ -297,7 +298,7 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 		}},
 		{"public credential (its recipient)", open("/c/" + published.ID)},
 		{"wallet start (from the email)", open(strings.TrimPrefix(app.Wallet.EmailLink(published.ID, published.Recipient.Email), app.URL))},
-		{"wallet link page", open("/wallet/claim/" + offer.Token)},
+		{"wallet link page", open(wallet.ClaimPath(offer.Token))},
 		{"account welcome (invitation)", func() {
 			do("welcome", chromedp.Navigate(app.URL+welcome), chromedp.WaitVisible(chromedp.CSS("#set-password-form")))
 		}},

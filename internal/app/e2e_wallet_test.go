@@ -150,7 +150,7 @@ func TestPublishEmailWalletLink(t *testing.T) {
 	}
 	resp, _ := c.form("/c/"+grace.ID+"/wallet", url.Values{"k": {key}})
 	loc := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/wallet/claim/") {
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/wallet/claim?t=") {
 		t.Fatalf("make an offer: %d %s", resp.StatusCode, loc)
 	}
 	if resp, body := c.do("GET", loc, "", ""); resp.StatusCode != http.StatusOK || !strings.Contains(body, `id="wallet-qr"`) || !strings.Contains(body, `id="wallet-txcode"`) {
@@ -160,7 +160,7 @@ func TestPublishEmailWalletLink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(msgs[1].Subject, "Your wallet code") || strings.Contains(msgs[1].Text, "/wallet/claim/") {
+	if !strings.HasPrefix(msgs[1].Subject, "Your wallet code") || strings.Contains(msgs[1].Text, "/wallet/claim") {
 		t.Fatalf("second email: %s\n%s", msgs[1].Subject, msgs[1].Text)
 	}
 	// A changed address ends the old links.

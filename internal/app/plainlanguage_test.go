@@ -21,6 +21,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/sandbox/moodlesim"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/imports"
+	"github.com/laurel-edu/laurel/issuance/wallet"
 	"github.com/laurel-edu/laurel/lti"
 	"github.com/laurel-edu/laurel/lti/course"
 	"github.com/laurel-edu/laurel/moodle"
@@ -195,9 +196,6 @@ func TestEveryPageSpeaksPlainly(t *testing.T) {
 		"/c/:id/wallet":                strings.TrimPrefix(app.Wallet.EmailLink(ada.ID, "ada@uni.example.edu"), app.URL),
 		"/groups/:id/wallet":           gp + "/wallet",
 		"/lti/app/credentials/:id":     "/lti/app/credentials/" + emmy.ID,
-		"/wallet/claim/:token":         "/wallet/claim/" + offer.Token,
-		"/wallet/claim/:token/qr.png":  "/wallet/claim/" + offer.Token + "/qr.png",
-		"/wallet/offers/:token":        "/wallet/offers/" + offer.Token,
 	}
 	// Expiry reminders: the group's settings page and a recipient's
 	// renewal link.
@@ -212,7 +210,7 @@ func TestEveryPageSpeaksPlainly(t *testing.T) {
 	params["/c/:id/renew"] = strings.TrimPrefix(app.Issuance.RenewURL(adaNow), app.URL)
 	// Routes that are not pages people read (files, machine documents,
 	// redirects into flows tested elsewhere).
-	notPages := regexp.MustCompile(`^/(api/|static/|metrics|healthz|readyz|favicon|webhooks/|dev|\.well-known/|did\.json|issuer|status/|achievements/|organisation/logo|lti/(jwks|canvas\.json|login|launch|register))|/go/|\.(csv|xlsx|json|jwt|pdf)$|/(image|logo|badge|template\.csv|template\.xlsx|errors\.csv|export)$`)
+	notPages := regexp.MustCompile(`^/(api/|static/|metrics|healthz|readyz|favicon|webhooks/|dev|wallet/|\.well-known/|did\.json|issuer|status/|achievements/|organisation/logo|lti/(jwks|canvas\.json|login|launch|register))|/go/|\.(csv|xlsx|json|jwt|pdf)$|/(image|logo|badge|template\.csv|template\.xlsx|errors\.csv|export)$`)
 	var missing []string
 	scanned := 0
 	for _, r := range app.Engine.Routes() {
@@ -251,7 +249,7 @@ func TestEveryPageSpeaksPlainly(t *testing.T) {
 		scan("GET "+r.Path, body)
 	}
 	// Published and revoked lists and a revoked credential read the same way.
-	for _, p := range []string{fmt.Sprintf("/groups/%d/published?state=revoked", g.ID), "/credentials/" + emmy.ID, "/c/" + emmy.ID, "/c/" + ada.ID + "?wallet=sent", "/lti/app/credentials/" + emmy.ID + "?ltik=" + url.QueryEscape(teacherTok),
+	for _, p := range []string{fmt.Sprintf("/groups/%d/published?state=revoked", g.ID), "/credentials/" + emmy.ID, "/c/" + emmy.ID, "/c/" + ada.ID + "?wallet=sent", wallet.ClaimPath(offer.Token), "/lti/app/credentials/" + emmy.ID + "?ltik=" + url.QueryEscape(teacherTok),
 		"/lti/app/credentials?state=published&ltik=" + url.QueryEscape(teacherTok), "/admin/events?state=processed",
 		fmt.Sprintf("/insights?group=%d", g.ID), "/insights?from=2026-11-01&to=2026-11-30"} {
 		_, body := owner.do("GET", p, "", "")

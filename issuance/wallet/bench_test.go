@@ -56,8 +56,8 @@ func BenchmarkClaimFlow20(b *testing.B) {
 			b.Errorf("offer: %v %v", resp, err)
 			return
 		}
-		token := strings.TrimPrefix(resp.Header.Get("Location"), "/wallet/claim/")
-		_, offer, err := call("GET", "/wallet/offers/"+token, "", "", "")
+		token := strings.TrimPrefix(resp.Header.Get("Location"), "/wallet/claim?t=")
+		_, offer, err := call("GET", strings.TrimPrefix(e.Wallet.OfferURI(token), e.URL), "", "", "")
 		if err != nil {
 			b.Error(err)
 			return

@@ -109,7 +109,7 @@ func (s *Service) ClaimLines(ctx context.Context, id string) ([]string, error) {
 	l := s.Core.Locale(ctx)
 	out := make([]string, len(cs))
 	for i, c := range cs {
-		out[i] = fmt.Sprintf("Claimed into a wallet on %s (%s, %s), bound to %s.", l.DateTime(c.ClaimedAt), c.ProtocolName(), strings.ToLower(c.FormatName()[:1])+c.FormatName()[1:], c.Holder)
+		out[i] = fmt.Sprintf("Claimed into a wallet on %s (%s; %s), bound to %s.", l.DateTime(c.ClaimedAt), c.ProtocolName(), c.FormatName(), c.Holder)
 	}
 	return out, nil
 }

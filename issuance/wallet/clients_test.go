@@ -132,7 +132,7 @@ func askForLink(t *testing.T, e *env, want int) []mail.Received {
 	return msgs
 }
 
-var pageLink = regexp.MustCompile(`https?://\S+/wallet/claim/[A-Za-z0-9_-]+`)
+var pageLink = regexp.MustCompile(`https?://\S+/wallet/claim\?t=[A-Za-z0-9_-]+`)
 
 // offerFromEmail follows the email's link to the wallet page and returns
 // the page, its offer link, and what its QR code decodes to.
@@ -148,7 +148,7 @@ func offerFromEmail(t *testing.T, m mail.Received) (page, offer, qrText string) 
 		t.Fatalf("no offer link on the wallet page:\n%s", page)
 	}
 	offer = html.UnescapeString(om[1])
-	png := get(t, u+"/qr.png")
+	png := get(t, strings.Replace(u, "/wallet/claim?", "/wallet/claim/qr.png?", 1))
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "qr.png"), png, 0o600); err != nil {
 		t.Fatal(err)
@@ -301,7 +301,7 @@ func TestLearnerCredentialWallet(t *testing.T) {
 	}
 	direct := html.UnescapeString(m[1])
 	token := pageLink.FindString(msgs[0].Text)
-	token = token[strings.LastIndexByte(token, '/')+1:]
+	token = token[strings.LastIndexByte(token, '=')+1:]
 
 	type result struct {
 		Holder       string
@@ -310,7 +310,7 @@ func TestLearnerCredentialWallet(t *testing.T) {
 		ReplayStatus int
 	}
 	var holders []string
-	for _, in := range []map[string]string{{"direct": direct}, {"vcapi": e.URL + "/wallet/exchanges/" + token}} {
+	for _, in := range []map[string]string{{"direct": direct}, {"vcapi": e.Wallet.ExchangeURL(token)}} {
 		var r result
 		runNode(t, node, dir, "lcw.mjs", in, &r)
 		// A replay is refused: its challenge was rotated (403), or, after
@@ -332,7 +332,7 @@ func TestLearnerCredentialWallet(t *testing.T) {
 		t.Fatalf("claims %+v %v", claims, err)
 	}
 	// Both uses are spent: the link is gone.
-	resp, err := http.Post(e.URL+"/wallet/exchanges/"+token, "application/json", strings.NewReader("{}"))
+	resp, err := http.Post(e.Wallet.ExchangeURL(token), "application/json", strings.NewReader("{}"))
 	if err != nil {
 		t.Fatal(err)
 	}

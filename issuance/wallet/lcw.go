@@ -81,7 +81,7 @@ func (s *Service) exchange(c *gin.Context) error {
 		return apperr.Errorf(apperr.BadRequest, "The request is not a JSON object.")
 	}
 	if _, ok := m["verifiablePresentation"]; !ok {
-		o, err := s.lcwOffer(ctx, s.DB, c.Param("token"), false)
+		o, err := s.lcwOffer(ctx, s.DB, c.Query("t"), false)
 		if err != nil {
 			return err
 		}
@@ -109,7 +109,7 @@ func (s *Service) presentationClaim(c *gin.Context, protocol string, needDomain 
 // or {"verifiablePresentation": {…}} (VC-API).
 func (s *Service) presentationClaimBody(c *gin.Context, protocol string, needDomain bool, vp []byte) error {
 	ctx := c.Request.Context()
-	token := c.Param("token")
+	token := c.Query("t")
 	o, err := s.lcwOffer(ctx, s.DB, token, false)
 	if err != nil {
 		return err

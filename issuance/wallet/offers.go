@@ -83,10 +83,21 @@ type Offer struct {
 }
 
 // PageURL is the recipient's page of the offer: its QR code and links.
-func (s *Service) PageURL(token string) string { return s.Issuer() + "/wallet/claim/" + token }
+func (s *Service) PageURL(token string) string { return s.Issuer() + ClaimPath(token) }
+
+// ClaimPath is the path of the wallet link page of token. Secrets travel in
+// query strings, which the request log never records.
+func ClaimPath(token string) string { return "/wallet/claim?t=" + url.QueryEscape(token) }
+
+// ExchangeURL is the VC-API exchange of the offer whose secret is token.
+func (s *Service) ExchangeURL(token string) string {
+	return s.Issuer() + "/wallet/exchange?t=" + url.QueryEscape(token)
+}
 
 // OfferURI is the credential_offer_uri of the offer.
-func (s *Service) OfferURI(token string) string { return s.Issuer() + "/wallet/offers/" + token }
+func (s *Service) OfferURI(token string) string {
+	return s.Issuer() + "/wallet/offer?t=" + url.QueryEscape(token)
+}
 
 // OfferLink is the OpenID4VCI credential offer link a wallet opens.
 func (s *Service) OfferLink(token string) string {

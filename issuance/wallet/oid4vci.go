@@ -146,7 +146,7 @@ func (s *Service) authServerMetadata(c *gin.Context) error {
 // offerJSON serves the credential offer of a live offer (its
 // credential_offer_uri).
 func (s *Service) offerJSON(c *gin.Context) error {
-	token := c.Param("token")
+	token := c.Query("t")
 	o, err := s.liveOffer(c.Request.Context(), s.DB, token, false)
 	if err != nil {
 		return err

@@ -166,7 +166,7 @@ func TestTransactionCode(t *testing.T) {
 		}
 	}
 	// The LCW links are not offered: LCW cannot send the code.
-	code, _ := do(t, "POST", e.URL+"/wallet/exchanges/"+o.Token, "application/json", "{}", "")
+	code, _ := do(t, "POST", e.Wallet.ExchangeURL(o.Token), "application/json", "{}", "")
 	if code != http.StatusForbidden {
 		t.Fatalf("exchange of a tx_code offer: %d", code)
 	}

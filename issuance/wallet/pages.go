@@ -30,14 +30,14 @@ import (
 func (s *Service) Register(r gin.IRoutes, rd *web.Renderer) {
 	r.GET("/.well-known/openid-credential-issuer", protocol(s.issuerMetadata))
 	r.GET("/.well-known/oauth-authorization-server", protocol(s.authServerMetadata))
-	r.GET("/wallet/offers/:token", protocol(s.offerJSON))
+	r.GET("/wallet/offer", protocol(s.offerJSON))
 	r.POST("/wallet/token", protocol(s.token))
 	r.POST("/wallet/nonce", protocol(s.nonce))
 	r.POST("/wallet/credential", protocol(s.credential))
-	r.POST("/wallet/lcw/:token", web.API(s.lcwDirect))
-	r.POST("/wallet/exchanges/:token", web.API(s.exchange))
-	r.GET("/wallet/claim/:token", rd.Page(s.page(rd)))
-	r.GET("/wallet/claim/:token/qr.png", rd.Page(s.qrPNG))
+	r.POST("/wallet/lcw", web.API(s.lcwDirect))
+	r.POST("/wallet/exchange", web.API(s.exchange))
+	r.GET("/wallet/claim", rd.Page(s.page(rd)))
+	r.GET("/wallet/claim/qr.png", rd.Page(s.qrPNG))
 	r.POST("/c/:id/wallet-link", rd.Page(s.sendLink))
 	r.GET("/c/:id/wallet", rd.Page(s.emailStart(rd)))
 	r.POST("/c/:id/wallet", rd.Page(s.emailOffer))
@@ -62,7 +62,7 @@ type pageView struct {
 func (s *Service) page(rd *web.Renderer) web.HandlerFunc {
 	return func(c *gin.Context) error {
 		ctx := c.Request.Context()
-		token := c.Param("token")
+		token := c.Query("t")
 		o, err := s.liveOffer(ctx, s.DB, token, false)
 		if err != nil {
 			return err
@@ -80,7 +80,7 @@ func (s *Service) page(rd *web.Renderer) web.HandlerFunc {
 			return err
 		}
 		v := pageView{Issuer: iss.Name, Credential: cr, Group: g, OfferLink: template.URL(s.OfferLink(token)),
-			QRURL: "/wallet/claim/" + token + "/qr.png", TxCode: o.TxCodeHash != nil, ExpiresAt: o.ExpiresAt, UsesLeft: o.UsesLeft}
+			QRURL: "/wallet/claim/qr.png?t=" + url.QueryEscape(token), TxCode: o.TxCodeHash != nil, ExpiresAt: o.ExpiresAt, UsesLeft: o.UsesLeft}
 		if !v.TxCode {
 			v.LCWLink = s.LCWLink(token, o.Challenge)
 		}
@@ -93,14 +93,14 @@ func (s *Service) page(rd *web.Renderer) web.HandlerFunc {
 // LCWLink is the Learner Credential Wallet's universal link for a direct
 // request of the offer whose secret is token.
 func (s *Service) LCWLink(token, challenge string) string {
-	q := url.Values{"issuer": {s.Issuer()}, "vc_request_url": {s.Issuer() + "/wallet/lcw/" + token},
+	q := url.Values{"issuer": {s.Issuer()}, "vc_request_url": {s.Issuer() + "/wallet/lcw?t=" + url.QueryEscape(token)},
 		"challenge": {challenge}, "auth_type": {"bearer"}}
 	return "https://lcw.app/request.html?" + q.Encode()
 }
 
 // qrPNG is the QR code of a live offer's link.
 func (s *Service) qrPNG(c *gin.Context) error {
-	token := c.Param("token")
+	token := c.Query("t")
 	if _, err := s.liveOffer(c.Request.Context(), s.DB, token, false); err != nil {
 		return err
 	}
@@ -227,6 +227,6 @@ func (s *Service) emailOffer(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Redirect(http.StatusSeeOther, "/wallet/claim/"+offers[0].Token)
+	c.Redirect(http.StatusSeeOther, ClaimPath(offers[0].Token))
 	return nil
 }
