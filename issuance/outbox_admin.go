@@ -106,7 +106,7 @@ func (s *Service) EmailGroup(ctx context.Context, id int64) (int64, error) {
 // retried; anything else is a Conflict.
 func (s *Service) RetryEmail(ctx context.Context, actor string, id int64) error {
 	return db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
-		const q = `SELECT e.state, e.to_address, c.id, c.state, e.expires_on IS NOT NULL AND e.expires_on IS DISTINCT FROM c.expires_on
+		const q = `SELECT e.state, e.to_address, c.id, c.state, e.expires_on IS NOT NULL AND (c.expires_on IS NULL OR e.expires_on <> c.expires_on)
 			FROM credential_emails e JOIN credentials c ON c.id = e.credential_id WHERE e.id = $1 FOR UPDATE OF e`
 		var est, to, cid, cst string
 		var dateChanged bool
