@@ -123,6 +123,34 @@ type Email struct {
 	LastAttemptAt                *time.Time
 }
 
+// ReasonText says in words why the email was sent.
+func (e Email) ReasonText() string {
+	switch e.Reason {
+	case "published":
+		return "Published"
+	case "resend":
+		return "Sent again"
+	case "reminder":
+		return "Expiry reminder"
+	case "expired":
+		return "Expired"
+	}
+	return e.Reason
+}
+
+// StateText says in words where the email is.
+func (e Email) StateText() string {
+	switch e.State {
+	case "queued":
+		return "Waiting to be sent"
+	case "sent":
+		return "Sent"
+	case "failed":
+		return "Not delivered"
+	}
+	return e.State
+}
+
 // Time is the service's clock, s.Now (time.Now for a Service built without
 // New): every time the service decides by or stores comes from it, and the
 // features built on the core read it too, so a test that moves it moves

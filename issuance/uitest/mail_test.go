@@ -105,7 +105,7 @@ func TestMailPageShowsUndeliveredMailByScope(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = admin.get("/credentials/" + failingCred)
-	contains(t, r.body, "<th>Last tried</th>", `<span class="state">queued</span>`, "connect to SMTP server", `href="/admin/mail" id="mail-overview"`)
+	contains(t, r.body, "<th>Last tried</th>", `<span class="state">Waiting to be sent</span>`, "connect to SMTP server", `href="/admin/mail" id="mail-overview"`)
 
 	// A team member of Other Course sees its two failing emails only.
 	tm := e.signIn("tm@example.edu", auth.TeamMember, e.other.ID)
