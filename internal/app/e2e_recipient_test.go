@@ -210,8 +210,9 @@ func TestRecipientHidesCredential(t *testing.T) {
 	}
 	// The recipient sees their page and gets their PDF.
 	resp, body = rc.do("GET", "/c/"+cr.ID, "", "")
-	if resp.StatusCode != 200 || !strings.Contains(body, "Grace Hopper") || !strings.Contains(body, `id="hidden-from-public"`) {
-		t.Fatalf("recipient's own page: %d %s", resp.StatusCode, body)
+	if resp.StatusCode != 200 || !strings.Contains(body, "Grace Hopper") || !strings.Contains(body, `id="hidden-from-public"`) ||
+		resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("recipient's own page: %d %v %s", resp.StatusCode, resp.Header, body)
 	}
 	resp, body = rc.do("GET", "/c/"+cr.ID+".pdf", "", "")
 	if resp.StatusCode != 200 || !strings.HasPrefix(body, "%PDF") {

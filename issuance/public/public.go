@@ -287,14 +287,14 @@ func (p *public) credential(c *gin.Context) error {
 	}
 	v.Verification = &ver
 	v.Own, v.HiddenFromPublic = own, hidden
-	if own {
-		c.Header("Cache-Control", "no-store")
-	}
 	c.Header("Vary", "Accept")
-	// Amendments and revocations must show at once: no caching.
-	if !own {
-		c.Header("Cache-Control", "no-cache")
+	// Amendments and revocations must show at once: no caching. The
+	// recipient's own view is personal: not stored at all.
+	cache := "no-cache"
+	if own {
+		cache = "no-store"
 	}
+	c.Header("Cache-Control", cache)
 	return p.rd.Render(c, http.StatusOK, "public_credential.html", v)
 }
 
