@@ -146,6 +146,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	a.Course.RegisterAPI(apiv1)
 	a.Canvas.RegisterAPI(apiv1, a.Course)
 	a.People.RegisterAPI(apiv1)
+	a.Recipient.RegisterAPI(apiv1)
 
 	staffr := r.Group("/", auth.RequireStaff(rd), a.Recipient.NavCount())
 	a.Staff.Register(staffr, rd)
