@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -210,8 +211,9 @@ func TestRecipientHidesCredential(t *testing.T) {
 	}
 	// The recipient sees their page and gets their PDF.
 	resp, body = rc.do("GET", "/c/"+cr.ID, "", "")
-	if resp.StatusCode != 200 || !strings.Contains(body, "Grace Hopper") || !strings.Contains(body, `id="hidden-from-public"`) {
-		t.Fatalf("recipient's own page: %d %s", resp.StatusCode, body)
+	if resp.StatusCode != 200 || !strings.Contains(body, "Grace Hopper") || !strings.Contains(body, `id="hidden-from-public"`) ||
+		resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("recipient's own page: %d %v %s", resp.StatusCode, resp.Header, body)
 	}
 	resp, body = rc.do("GET", "/c/"+cr.ID+".pdf", "", "")
 	if resp.StatusCode != 200 || !strings.HasPrefix(body, "%PDF") {
@@ -601,4 +603,61 @@ func seedSelfService(t *testing.T, app *running, hide, link issuance.Credential)
 		t.Fatal(err)
 	}
 	return u.RequestURI()
+}
+
+// TestNameCorrectionAPI: the queue through the JSON API: list, a refusal
+// without a reason names the field and changes nothing, refuse, approve.
+func TestNameCorrectionAPI(t *testing.T) {
+	app := mustRun(t)
+	ctx := context.Background()
+	_, cr := mustPublishedGrace(t, app)
+	rc := newClient(t, app.URL)
+	mustProve(t, app, rc, cr)
+	ask := func(name string) {
+		t.Helper()
+		if resp, body := rc.form("/c/"+cr.ID+"/manage/correction", url.Values{"name": {name}}); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("request: %d %s", resp.StatusCode, body)
+		}
+	}
+	ask("Grace B. Hopper")
+	api := mustToken(t, app)
+	list := func() []map[string]any {
+		t.Helper()
+		resp, body := api.do("GET", "/api/v1/corrections", "", "")
+		var out struct{ Corrections []map[string]any }
+		if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &out) != nil {
+			t.Fatalf("list: %d %s", resp.StatusCode, body)
+		}
+		return out.Corrections
+	}
+	cs := list()
+	if len(cs) != 1 || cs[0]["requested_name"] != "Grace B. Hopper" || cs[0]["credential_id"] != cr.ID || cs[0]["current_name"] != "Grace Hopper" {
+		t.Fatalf("corrections: %v", cs)
+	}
+	id := strconv.FormatFloat(cs[0]["id"].(float64), 'f', 0, 64)
+	resp, body := api.do("POST", "/api/v1/corrections/"+id+"/refuse", "application/json", `{"reason": ""}`)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `"field":"reason"`) {
+		t.Fatalf("refuse without a reason: %d %s", resp.StatusCode, body)
+	}
+	if len(list()) != 1 {
+		t.Fatal("a refused input decided the request")
+	}
+	if resp, body := api.do("POST", "/api/v1/corrections/"+id+"/refuse", "application/json", `{"reason": "Not on the register."}`); resp.StatusCode != 200 ||
+		!strings.Contains(body, `"state":"refused"`) {
+		t.Fatalf("refuse: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := api.do("POST", "/api/v1/corrections/"+id+"/approve", "", ""); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("approve a refused request: %d", resp.StatusCode)
+	}
+	ask("Grace B. Hopper")
+	id = strconv.FormatFloat(list()[0]["id"].(float64), 'f', 0, 64)
+	if resp, body := api.do("POST", "/api/v1/corrections/"+id+"/approve", "", ""); resp.StatusCode != 200 {
+		t.Fatalf("approve: %d %s", resp.StatusCode, body)
+	}
+	if got, _ := app.Issuance.Credential(ctx, cr.ID); got.Recipient.Name != "Grace B. Hopper" {
+		t.Fatalf("name after approval: %q", got.Recipient.Name)
+	}
+	if len(list()) != 0 {
+		t.Fatal("decided requests still listed")
+	}
 }

@@ -188,6 +188,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	a.Course.RegisterAPI(apiv1)
 	a.People.RegisterAPI(apiv1)
 	a.Wallet.RegisterAPI(apiv1)
+	a.Recipient.RegisterAPI(apiv1)
 
 	staffr := r.Group("/", auth.RequireStaff(rd), a.Recipient.NavCount())
 	a.Staff.Register(staffr, rd)

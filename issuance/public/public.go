@@ -328,13 +328,13 @@ func (p *public) credential(c *gin.Context) error {
 	v.WalletSent = v.Wallet && c.Query("wallet") == "sent"
 	v.Own, v.HiddenFromPublic = own, hidden
 	c.Header("Vary", "Accept")
-	// Amendments and revocations must show at once: no caching; the page
-	// its proven recipient sees is not stored either.
+	// Amendments and revocations must show at once: no caching. The
+	// recipient's own view is personal: not stored at all.
+	cache := "no-cache"
 	if own {
-		c.Header("Cache-Control", "no-store")
-	} else {
-		c.Header("Cache-Control", "no-cache")
+		cache = "no-store"
 	}
+	c.Header("Cache-Control", cache)
 	p.count(c, cr.ID, insight.View)
 	return p.rd.Render(c, http.StatusOK, "public_credential.html", v)
 }
