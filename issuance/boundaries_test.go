@@ -15,7 +15,7 @@ func TestIssuanceRoomsTouchOnlyTheirTables(t *testing.T) {
 		dir string
 		own []string
 	}{
-		{".", []string{"designs", "groups", "credentials", "credential_emails", "publish_runs", "organisation", "credential_staging", "publish_schedules"}},
+		{".", []string{"designs", "groups", "credentials", "credential_emails", "publish_runs", "organisation", "credential_staging", "publish_schedules", "group_images"}},
 		{"imports", []string{"imports", "import_rows", "import_chunks", "import_mappings"}},
 		{"signing", []string{"credential_signatures", "credential_keys", "status_lists"}},
 		{"delivery", nil},

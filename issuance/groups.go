@@ -165,8 +165,12 @@ func checkGroup(g *Group) []apperr.FieldError {
 		case "":
 			a.Type = TextAttr
 		case TextAttr, DateAttr, NumberAttr:
+		case ImageAttr:
+			// One image per group, uploaded on the group (SetGroupImage):
+			// credentials hold no value for it, so none can be required.
+			a.Required = false
 		default:
-			bad(f+".type", fmt.Sprintf("Type %q must be text, date or number.", a.Type))
+			bad(f+".type", fmt.Sprintf("Type %q must be text, date, number or image.", a.Type))
 		}
 		checkAttributeVisibility(a, f, bad)
 	}
@@ -297,6 +301,9 @@ func (s *Service) UpdateGroup(ctx context.Context, actor string, g Group) (Group
 			if err := achievementChanged(ctx, tx, g.ID, now); err != nil {
 				return err
 			}
+		}
+		if err := dropStaleGroupImages(ctx, tx, out); err != nil {
+			return err
 		}
 		return audit(ctx, tx, now, actor, "update", "group", fmt.Sprint(g.ID), auditGroup(old), auditGroup(out))
 	})

@@ -7,8 +7,9 @@
 // It owns the tables designs, groups, credentials, organisation,
 // credential_emails (the email outbox, written by Publish and Resend in
 // their transaction and read and marked by delivery through OutboxEmails,
-// MarkEmailSent, MarkEmailDelivered, RecordEmailFailure and FinishEmails)
-// and publish_runs (large publishes, carried out by PublishJob). It depends
+// MarkEmailSent, MarkEmailDelivered, RecordEmailFailure and FinishEmails),
+// publish_runs (large publishes, carried out by PublishJob) and group_images
+// (the one image of each image attribute of a group). It depends
 // on none of the features built on it (issuance/imports, signing, delivery,
 // staff, api, public); it tells them of changes with jobs it defines
 // (ChangedJob, EmailJob, EmailBulkJob) and lets them read what they need
@@ -43,10 +44,17 @@ type Design struct {
 	LogoType       string     `json:"logo_type,omitempty"`
 	// PrintedAttributes lists the attribute keys a certificate prints
 	// (standard keys such as "recipient_name" and group attribute keys).
-	PrintedAttributes []string  `json:"printed_attributes"`
-	IsDefault         bool      `json:"is_default"`
-	CreatedAt         time.Time `json:"created_at"`
-	UpdatedAt         time.Time `json:"updated_at"`
+	PrintedAttributes []string `json:"printed_attributes"`
+	// Layout is the look the design's template gave it (see Layouts);
+	// "" on input means the kind's first layout, LayoutClassic for a
+	// certificate, the look every design had before layouts.
+	Layout Layout `json:"layout"`
+	// ImageSlots places a certificate's image attributes (e.g. a
+	// signature): slot ("left", "centre", "right") → attribute key.
+	ImageSlots map[string]string `json:"image_slots"`
+	IsDefault  bool              `json:"is_default"`
+	CreatedAt  time.Time         `json:"created_at"`
+	UpdatedAt  time.Time         `json:"updated_at"`
 }
 
 // AttributeType is the type of a custom attribute's values.
@@ -57,6 +65,8 @@ const (
 	TextAttr   AttributeType = "text"
 	DateAttr   AttributeType = "date"
 	NumberAttr AttributeType = "number"
+	URLAttr    AttributeType = "url"
+	ImageAttr  AttributeType = "image"
 )
 
 // Attribute is a custom attribute defined by a group (e.g. "Grade").

@@ -299,7 +299,7 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 	}
 	rc := &rowChecker{g: g, cols: resolveColumns(g, header, im.Mapping, saved), orders: map[int]sheet.DateOrder{},
 		ambiguous: map[int]bool{}, attrType: map[string]issuance.AttributeType{}, now: s.now()}
-	for _, a := range g.Attributes {
+	for _, a := range g.ValueAttributes() {
 		rc.attrType[a.Key] = a.Type
 	}
 	if gs != nil {

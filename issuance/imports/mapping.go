@@ -60,7 +60,7 @@ func importTargets(g issuance.Group) []ImportTarget {
 	for _, c := range standardColumns {
 		out = append(out, ImportTarget{c.Key, c.Label})
 	}
-	for _, a := range g.Attributes {
+	for _, a := range g.ValueAttributes() {
 		out = append(out, ImportTarget{"attributes." + a.Key, a.Label})
 	}
 	return out
@@ -86,7 +86,7 @@ func autoTarget(g issuance.Group, header string) string {
 	if g.ID == multiID && isGroupHeader(header) {
 		return colGroup
 	}
-	for _, a := range g.Attributes {
+	for _, a := range g.ValueAttributes() {
 		if n == sheet.Normalize(a.Key) || n == sheet.Normalize(a.Label) {
 			return "attributes." + a.Key
 		}
@@ -237,7 +237,7 @@ func missingColumns(g issuance.Group, cols []ImportColumn, headerRow int) []Impo
 	if !has[colIssued] {
 		out = append(out, ImportError{Row: headerRow, Field: colIssued, Message: "No column is mapped to the issue date."})
 	}
-	for _, a := range g.Attributes {
+	for _, a := range g.ValueAttributes() {
 		if a.Required && !has["attributes."+a.Key] {
 			out = append(out, ImportError{Row: headerRow, Field: "attributes." + a.Key,
 				Message: fmt.Sprintf("No column is mapped to %s, which group %q requires.", a.Label, g.Name)})

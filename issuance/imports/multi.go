@@ -58,7 +58,7 @@ func (s *Service) groupSet(ctx context.Context, scope []int64) (*groupSet, error
 		if !gs.allowed(g.ID) {
 			continue
 		}
-		for _, a := range g.Attributes {
+		for _, a := range g.ValueAttributes() {
 			if !seen[a.Key] {
 				seen[a.Key] = true
 				a.Required = false // each row's own group requires it
@@ -112,7 +112,7 @@ func (gs *groupSet) checker(base *rowChecker, g issuance.Group) *rowChecker {
 		return rc
 	}
 	has := map[string]bool{}
-	for _, a := range g.Attributes {
+	for _, a := range g.ValueAttributes() {
 		has["attributes."+a.Key] = true
 	}
 	cols := slices.Clone(base.cols)
@@ -122,7 +122,7 @@ func (gs *groupSet) checker(base *rowChecker, g issuance.Group) *rowChecker {
 		}
 	}
 	rc := &rowChecker{g: g, cols: cols, orders: base.orders, ambiguous: base.ambiguous, attrType: map[string]issuance.AttributeType{}, now: base.now}
-	for _, a := range g.Attributes {
+	for _, a := range g.ValueAttributes() {
 		rc.attrType[a.Key] = a.Type
 	}
 	gs.checkers[g.ID] = rc

@@ -18,7 +18,7 @@ import (
 // recognises them.
 func templateHeader(g issuance.Group) []string {
 	h := []string{"Recipient name", "Recipient email", "Issue date", "Expiry date"}
-	for _, a := range g.Attributes {
+	for _, a := range g.ValueAttributes() {
 		h = append(h, a.Label)
 	}
 	return h
@@ -32,7 +32,7 @@ func templateExample(g issuance.Group, now time.Time) []string {
 		expires = e.Format(issuance.DateLayout)
 	}
 	row := []string{"Ada Lovelace", "ada.lovelace@example.edu", issued.Format(issuance.DateLayout), expires}
-	for _, a := range g.Attributes {
+	for _, a := range g.ValueAttributes() {
 		switch a.Type {
 		case issuance.NumberAttr:
 			row = append(row, "90")
@@ -87,7 +87,7 @@ func ImportTemplate(g issuance.Group, format string, now time.Time) ([]byte, str
 			}
 		}
 		dateCol := map[int]bool{2: true, 3: true}
-		for i, a := range g.Attributes {
+		for i, a := range g.ValueAttributes() {
 			if a.Type == issuance.DateAttr {
 				dateCol[4+i] = true
 			}

@@ -61,7 +61,7 @@ func formFromCredential(cr issuance.Credential, g issuance.Group) amendForm {
 	if cr.ExpiresOn != nil {
 		f.ExpiresOn = cr.ExpiresOn.Format(issuance.DateLayout)
 	}
-	for _, a := range g.Attributes {
+	for _, a := range g.ValueAttributes() {
 		f.Attrs = append(f.Attrs, attrCell{Key: a.Key, Label: a.Label, Type: a.Type, Required: a.Required, Value: cr.Attributes[a.Key], Visibility: a.Visibility})
 	}
 	return f

@@ -69,7 +69,7 @@ type credentialsNewPage struct {
 func (u *ui) emptyRow(ctx context.Context, g issuance.Group, i int) recipientRow {
 	today := u.s.Core.Locale(ctx).Today(u.s.now())
 	r := recipientRow{Index: i, IssuedOn: today.Format(issuance.DateLayout), Errors: formErrors{}}
-	for _, a := range g.Attributes {
+	for _, a := range g.ValueAttributes() {
 		r.Attrs = append(r.Attrs, attrCell{Key: a.Key, Label: a.Label, Type: a.Type, Required: a.Required})
 	}
 	return r
@@ -118,7 +118,7 @@ func (u *ui) parseRows(c *gin.Context, g issuance.Group) ([]recipientRow, error)
 			IssuedOn: trimmed(c, "issued_on_"+s),
 			Errors:   formErrors{},
 		}
-		for _, a := range g.Attributes {
+		for _, a := range g.ValueAttributes() {
 			r.Attrs = append(r.Attrs, attrCell{Key: a.Key, Label: a.Label, Type: a.Type, Required: a.Required, Value: trimmed(c, "attr_"+a.Key+"_"+s)})
 		}
 		rows = append(rows, r)

@@ -103,6 +103,19 @@ func sampleView(d issuance.Design, choices []issuance.AttributeChoice, issuer st
 			v.Printed = append(v.Printed, f)
 		}
 	}
+	// Placed images show as their caption over the line: the sample has no
+	// group to take the images from.
+	for _, pos := range issuance.ImageSlots {
+		if key := d.ImageSlots[pos]; key != "" && d.Kind == issuance.Certificate {
+			label := keyLabel(key)
+			for _, ch := range choices {
+				if ch.Key == key {
+					label = ch.Label
+				}
+			}
+			v.Slots = append(v.Slots, public.SlotView{Position: pos, Key: key, Caption: label})
+		}
+	}
 	return v
 }
 

@@ -56,6 +56,8 @@ type groupOverviewPage struct {
 	// Sending is "41,200 of 100,000" while the group's emails are being
 	// sent, "" otherwise.
 	Sending string
+	// Images are the group's image attributes, each with its upload.
+	Images []groupImageView
 }
 
 func (u *ui) groupOverview(c *gin.Context) error {
@@ -85,7 +87,15 @@ func (u *ui) groupOverview(c *gin.Context) error {
 	if !sending.Sent() {
 		page.Sending = sending.String()
 	}
-	return u.rd.Render(c, http.StatusOK, "staff_group.html", page)
+	status := http.StatusOK
+	var problem [2]string
+	if v, ok := c.Get(groupImageProblemKey); ok {
+		problem, status = v.([2]string), http.StatusUnprocessableEntity
+	}
+	if page.Images, err = u.groupImageViews(ctx, g, problem[0], problem[1]); err != nil {
+		return err
+	}
+	return u.rd.Render(c, status, "staff_group.html", page)
 }
 
 // attrRow is one custom attribute row of the group form.
@@ -128,7 +138,7 @@ func (u *ui) groupFormPage(c *gin.Context, g issuance.Group, isNew bool) (groupF
 	}
 	page := groupFormPage{
 		New: isNew, Group: g, DesignID: g.DesignID, Designs: designs, Errors: formErrors{},
-		AttributeTypes:  []issuance.AttributeType{issuance.TextAttr, issuance.DateAttr, issuance.NumberAttr},
+		AttributeTypes:  []issuance.AttributeType{issuance.TextAttr, issuance.DateAttr, issuance.NumberAttr, issuance.ImageAttr},
 		Visibilities:    issuance.Visibilities,
 		ResultTypes:     issuance.ResultTypes,
 		LanguageOptions: groupLanguages,
@@ -367,8 +377,8 @@ func (u *ui) parseGroupForm(c *gin.Context, base issuance.Group, isNew bool) (is
 		if r.Label == "" {
 			errs.Add("attr_label_"+n, "Enter a label (e.g. Grade).")
 		}
-		if t := issuance.AttributeType(r.Type); t != issuance.TextAttr && t != issuance.DateAttr && t != issuance.NumberAttr {
-			errs.Add("attr_type_"+n, "Choose text, date or number.")
+		if t := issuance.AttributeType(r.Type); t != issuance.TextAttr && t != issuance.DateAttr && t != issuance.NumberAttr && t != issuance.ImageAttr {
+			errs.Add("attr_type_"+n, "Choose text, date, number or image.")
 		}
 		rows = append(rows, r)
 		g.Attributes = append(g.Attributes, issuance.Attribute{Key: r.Key, Label: r.Label, Type: issuance.AttributeType(r.Type), Required: r.Required,
