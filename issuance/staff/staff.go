@@ -94,6 +94,7 @@ func (s *Service) Register(r gin.IRouter, rd *web.Renderer) {
 	r.POST("/designs/new", p(u.designCreate))
 	r.GET("/designs/:id/edit", p(u.designEdit))
 	r.POST("/designs/preview", p(u.designPreview))
+	r.GET("/designs/templates/:layout/preview.svg", p(u.templatePreview))
 	r.POST("/designs/:id/edit", p(u.designUpdate))
 	r.GET("/designs/:id/image", p(u.designImage("image")))
 	r.GET("/designs/:id/logo", p(u.designImage("logo")))
