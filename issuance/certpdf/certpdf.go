@@ -356,7 +356,7 @@ func Render(c Certificate) ([]byte, error) {
 	}
 	y0 := top + max(0, (bottom-top-height)/2)
 
-	st.frame(p, c)
+	st.frame(p, c, logo)
 	p.body(c, logo, y0, st)
 	p.slots(c.Slots, st)
 
@@ -417,7 +417,7 @@ const bandH = 46.0
 
 // frame draws what surrounds the body: the classic double border, the
 // modern band with its title, or the minimal accent rule.
-func (st style) frame(p *page, c Certificate) {
+func (st style) frame(p *page, c Certificate, logo *image) {
 	pdf := p.pdf
 	switch st.layout {
 	case "modern":
@@ -426,8 +426,17 @@ func (st style) frame(p *page, c Certificate) {
 		pdf.SetFillColor(st.secondary.r, st.secondary.g, st.secondary.b)
 		pdf.Rect(0, bandH, pageW, 2.5, "F")
 		pdf.Rect(0, pageH-4, pageW, 4, "F")
+		titleW := pageW - 2*margin
+		if logo != nil {
+			// The logo sits on a white tile at the band's left; the title
+			// keeps clear of it on both sides, so it stays centred.
+			pdf.SetFillColor(0xff, 0xff, 0xff)
+			pdf.RoundedRect(margin, 8, 30, 30, 2, "1234", "F")
+			p.placeImage("logo", logo, margin+15, 23, 26, 26)
+			titleW = pageW - 2*(margin+34)
+		}
 		p.serif = false
-		p.centred(titleOf(c), bandH/2+4, st.titleSize, 16, rgb{0xff, 0xff, 0xff})
+		p.centredAt(titleOf(c), pageW/2, bandH/2+4, titleW, st.titleSize, 16, rgb{0xff, 0xff, 0xff})
 	case "minimal":
 		pdf.SetDrawColor(0xd9, 0xdd, 0xe2)
 		pdf.SetLineWidth(0.3)
@@ -443,6 +452,26 @@ func (st style) frame(p *page, c Certificate) {
 	}
 }
 
+// placeImage draws an image (registered under name on first use) centred
+// on (cx, cy), fitted inside w×h; an unreadable image is left out.
+func (p *page) placeImage(name string, img *image, cx, cy, w, h float64) {
+	pdf := p.pdf
+	info := pdf.GetImageInfo(name)
+	if info == nil {
+		info = pdf.RegisterImageOptionsReader(name, fpdf.ImageOptions{ImageType: img.typ}, bytes.NewReader(img.data))
+	}
+	if !pdf.Ok() || info == nil || info.Height() <= 0 {
+		pdf.ClearError()
+		return
+	}
+	iw, ih := info.Width()/info.Height()*h, h
+	if iw > w {
+		iw, ih = w, w*info.Height()/info.Width()
+	}
+	pdf.ImageOptions(name, cx-iw/2, cy-ih/2, iw, ih, false, fpdf.ImageOptions{ImageType: img.typ}, 0, "")
+}
+
+// titleOf is the certificate's heading.
 func titleOf(c Certificate) string {
 	if strings.TrimSpace(c.Title) == "" {
 		return "Certificate"
@@ -540,7 +569,7 @@ func imageOf(b []byte, typ string) *image {
 func (p *page) body(c Certificate, logo *image, y float64, st style) float64 {
 	pdf := p.pdf
 	start := y
-	if logo != nil {
+	if logo != nil && st.layout != "modern" { // modern draws it in its band
 		info := pdf.GetImageInfo("logo")
 		if info == nil {
 			info = pdf.RegisterImageOptionsReader("logo", fpdf.ImageOptions{ImageType: logo.typ}, bytes.NewReader(logo.data))
@@ -568,7 +597,7 @@ func (p *page) body(c Certificate, logo *image, y float64, st style) float64 {
 		p.centred(titleOf(c), y+5+st.titleSize*0.19, st.titleSize, 16, st.primary)
 		y += (st.titleSize - 32) * 0.19 // the lines below were placed for a 32 pt title
 	} else {
-		y -= 11
+		y -= 20 // no title: the lead line comes first
 	}
 	p.serif = false
 	p.centred("This certifies that", y+26, 13, 10, st.muted)
