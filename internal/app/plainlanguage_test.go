@@ -169,7 +169,7 @@ func TestEveryPageSpeaksPlainly(t *testing.T) {
 	}
 	// Routes that are not pages people read (files, machine documents,
 	// redirects into flows tested elsewhere).
-	notPages := regexp.MustCompile(`^/(api/|static/|metrics|healthz|readyz|favicon|webhooks/|dev|\.well-known/|did\.json|issuer|status/|achievements/|organisation/logo|lti/(jwks|canvas\.json|login|launch|register))|\.(csv|xlsx|json|jwt|pdf)$|/(image|logo|badge|template\.csv|template\.xlsx|errors\.csv|export)$`)
+	notPages := regexp.MustCompile(`^/(api/|static/|metrics|healthz|readyz|favicon|webhooks/|dev|\.well-known/|did\.json|issuer|status/|achievements/|organisation/logo|lti/(jwks|canvas\.json|login|launch|register))|\.(csv|xlsx|json|jwt|pdf|svg)$|/(image|logo|badge|template\.csv|template\.xlsx|errors\.csv|export)$|/images/:key$`)
 	var missing []string
 	scanned := 0
 	for _, r := range app.Engine.Routes() {
@@ -209,7 +209,8 @@ func TestEveryPageSpeaksPlainly(t *testing.T) {
 	}
 	// Published and revoked lists and a revoked credential read the same way.
 	for _, p := range []string{fmt.Sprintf("/groups/%d/published?state=revoked", g.ID), "/credentials/" + emmy.ID, "/c/" + emmy.ID, "/lti/app/credentials/" + emmy.ID + "?ltik=" + url.QueryEscape(teacherTok),
-		"/lti/app/credentials?state=published&ltik=" + url.QueryEscape(teacherTok), "/admin/events?state=processed"} {
+		"/lti/app/credentials?state=published&ltik=" + url.QueryEscape(teacherTok), "/admin/events?state=processed",
+		"/designs/new?kind=certificate", "/designs/new?kind=badge", "/designs/new?kind=certificate&template=modern", "/designs/new?kind=badge&template=medal"} {
 		_, body := owner.do("GET", p, "", "")
 		scan("GET "+p, body)
 	}
