@@ -109,6 +109,18 @@ func TestBrowserCreateDesignsFromTemplates(t *testing.T) {
 	if badge.Layout != string(issuance.LayoutMedal) || badge.Type != "image/svg+xml" || !strings.Contains(string(badge.Image), `fill="#0a5c36"`) || svgcheck.Problem(badge.Image) != "" {
 		t.Errorf("saved badge: layout %q, type %q, %d bytes", badge.Layout, badge.Type, len(badge.Image))
 	}
+
+	// The group page's image upload, with a refused file's reason, reads
+	// well at both widths.
+	g := e.group
+	g.Attributes = append(g.Attributes, issuance.Attribute{Key: "signature", Label: "Course director", Type: issuance.ImageAttr,
+		Visibility: issuance.VisibilityPublic})
+	if _, err := e.svc.UpdateGroup(context.Background(), "test", g); err != nil {
+		t.Fatal(err)
+	}
+	b.run(chromedp.Navigate(b.base+"/groups/"+gid(g)), chromedp.WaitVisible("#group-images"))
+	b.checkPage("group page with an image attribute", axe)
+	b.shot("group-images")
 	if v := b.csp(); len(v) > 0 {
 		t.Errorf("CSP violations: %v", v)
 	}

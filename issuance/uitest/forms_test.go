@@ -223,6 +223,16 @@ func TestDesignForm(t *testing.T) {
 	if gen.Layout != "ribbon" || !bytes.Contains(gen.Image, []byte(`fill="#123456"`)) || !bytes.Contains(gen.Image, []byte(`fill="#abcdef"`)) || svgcheck.Problem(gen.Image) != "" {
 		t.Errorf("generated badge: layout %q, %d bytes, problem %q", gen.Layout, len(gen.Image), svgcheck.Problem(gen.Image))
 	}
+	// On an existing badge, the template's image can be drawn again in new
+	// colours, replacing the uploaded one.
+	f = good()
+	f["name"], f["layout"], f["primary_color"], f["redraw_image"] = "Gold badge", "shield", "#550000", "1"
+	if r := c.postMultipart("/designs/"+sprint(badgeID)+"/edit", f, nil); r.code != http.StatusSeeOther {
+		t.Fatalf("redraw badge: %d\n%s", r.code, r.body)
+	}
+	if img := c.get("/designs/" + sprint(badgeID) + "/image"); img.header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(img.body, `fill="#550000"`) {
+		t.Errorf("redrawn badge: %s %.80s", img.header.Get("Content-Type"), img.body)
+	}
 	logo := c.get("/designs/" + sprint(certID) + "/logo")
 	if logo.code != 200 || logo.header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(logo.header.Get("Content-Security-Policy"), "default-src 'none'") {
 		t.Errorf("svg logo: %d %v", logo.code, logo.header)
