@@ -222,6 +222,9 @@ func (s *Service) UpdateDesign(ctx context.Context, actor string, only []int64, 
 		} else if n > 0 {
 			return DesignReadOnly(old.Name, n)
 		}
+		if d.Layout == "" && d.Kind == old.Kind {
+			d.Layout = old.Layout // a caller that does not name a layout keeps it
+		}
 		if fe := checkDesign(&d, &old); len(fe) > 0 {
 			return apperr.Fields("The design has problems.", fe)
 		}
