@@ -298,7 +298,7 @@ func newAmendForm(cr issuance.Credential, g issuance.Group, value func(string) s
 	} else {
 		f.Name, f.Email, f.IssuedOn, f.ExpiresOn = value("name"), value("email"), value("issued_on"), value("expires_on")
 	}
-	for _, a := range g.Attributes {
+	for _, a := range g.ValueAttributes() { // an image is the group's, not the credential's
 		v := cr.Attributes[a.Key]
 		if value != nil {
 			v = value("attr_" + a.Key)
