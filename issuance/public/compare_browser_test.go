@@ -71,6 +71,7 @@ func TestBrowserCertificateMatchesPDF(t *testing.T) {
 	t.Cleanup(srv.Close)
 	s.BaseURL = srv.URL
 	bctx := browsertest.New(t, browsertest.Options{})
+	axe := browsertest.AxeScript(t)
 
 	logo := issuance.BadgeSVG(issuance.LayoutMedal, "#7a1f2b", "#d4a017")
 	for i, tpl := range issuance.DesignTemplates(issuance.Certificate) {
@@ -183,7 +184,32 @@ func TestBrowserCertificateMatchesPDF(t *testing.T) {
 					t.Errorf("at %v the web certificate is %v, the PDF %v", at, w, p)
 				}
 			}
+			// On a phone the certificate fits the screen and the page stays
+			// axe-clean.
+			if err := chromedp.Do(tctx, chromedp.EmulateViewport(390, 844)); err != nil {
+				t.Fatal(err)
+			}
+			if fits, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth && document.querySelector('.certificate').getBoundingClientRect().right <= window.innerWidth`)); err != nil || !fits {
+				t.Errorf("at 390 px the certificate goes past the screen (%v)", err)
+			}
+			for _, w := range []int64{390, 1280} {
+				if err := chromedp.Do(tctx, chromedp.EmulateViewport(w, 900)); err != nil {
+					t.Fatal(err)
+				}
+				vs, err := browsertest.Audit(tctx, axe)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, v := range vs {
+					t.Errorf("at %d px: axe: %s", w, v)
+				}
+			}
 			if out := os.Getenv("CERT_COMPARE_OUT"); out != "" {
+				if err := chromedp.Do(tctx, chromedp.EmulateViewport(390, 844)); err == nil {
+					if phone, err := chromedp.Run(tctx, chromedp.FullScreenshot(100)); err == nil {
+						_ = os.WriteFile(filepath.Join(out, string(tpl.Layout)+"-phone.png"), phone, 0o644)
+					}
+				}
 				var b bytes.Buffer
 				_ = png.Encode(&b, webImg)
 				_ = os.WriteFile(filepath.Join(out, string(tpl.Layout)+"-web.png"), b.Bytes(), 0o644)
