@@ -167,8 +167,9 @@ func TestBrowserCertificateMatchesPDF(t *testing.T) {
 			}{
 				{"title", web.TitleY, pdfY[firstWord(tpl.Title)]},
 				{"name", web.NameY, pdfY["Lovelace"]},
-				{"signature caption", web.SignatureY, pdfY["director"] - 0.06}, // the image sits just above its caption
+				{"signature image", web.SignatureY, pdfY["director"] - 0.06}, // the image sits just above its caption
 			} {
+				t.Logf("%s: %.3f of the web certificate's height, %.3f of the PDF page's", p.what, p.web, p.want)
 				if math.Abs(p.web-p.want) > 0.06 {
 					t.Errorf("%s at %.3f of the web certificate's height, %.3f of the PDF page's", p.what, p.web, p.want)
 				}
