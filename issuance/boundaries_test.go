@@ -16,7 +16,7 @@ func TestIssuanceRoomsTouchOnlyTheirTables(t *testing.T) {
 		own []string
 	}{
 		{".", []string{"designs", "groups", "credentials", "credential_emails", "publish_runs", "bulk_runs", "organisation", "credential_staging", "publish_schedules",
-			"reminder_settings", "credential_reminders", "renewal_requests", "attributes"}},
+			"reminder_settings", "credential_reminders", "renewal_requests", "attributes", "group_images"}},
 		{"imports", []string{"imports", "import_rows", "import_chunks", "import_mappings"}},
 		{"updates", []string{"credential_updates", "credential_update_rows"}},
 		{"signing", []string{"credential_signatures", "credential_keys", "status_lists"}},

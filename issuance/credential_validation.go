@@ -108,6 +108,12 @@ func checkAttributes(g Group, in map[string]string, bad func(field, msg string))
 	for _, a := range g.CredentialAttributes() {
 		v := strings.TrimSpace(in[a.Key])
 		f := "attributes." + a.Key
+		if a.Type == ImageAttr {
+			if v != "" {
+				bad(f, fmt.Sprintf("%s is an image the group holds once for every credential; upload it on the group, not per credential.", a.Label))
+			}
+			continue
+		}
 		if v == "" {
 			if a.Required {
 				bad(f, fmt.Sprintf("%s is required.", a.Label))

@@ -41,16 +41,20 @@ type designRow struct {
 	Logo              []byte         `db:"logo"`
 	LogoType          sql.NullString `db:"logo_type"`
 	PrintedAttributes pq.StringArray `db:"printed_attributes"`
+	Layout            string         `db:"layout"`
+	ImageSlots        []byte         `db:"image_slots"`
 	IsDefault         bool           `db:"is_default"`
 	CreatedAt         time.Time      `db:"created_at"`
 	UpdatedAt         time.Time      `db:"updated_at"`
 }
 
 const designCols = `id, name, kind, image, image_type, title, primary_color, secondary_color, logo, logo_type,
-	printed_attributes, is_default, created_at, updated_at`
+	printed_attributes, layout, image_slots, is_default, created_at, updated_at`
 
 func (r designRow) design() Design {
-	return Design{ID: r.ID, Name: r.Name, Kind: DesignKind(r.Kind), Image: r.Image, ImageType: r.ImageType.String,
+	slots := map[string]string{}
+	_ = json.Unmarshal(r.ImageSlots, &slots) // the column is a JSON object by its default and checkDesign
+	return Design{Layout: Layout(r.Layout), ImageSlots: slots, ID: r.ID, Name: r.Name, Kind: DesignKind(r.Kind), Image: r.Image, ImageType: r.ImageType.String,
 		Title: r.Title, PrimaryColor: r.PrimaryColor, SecondaryColor: r.SecondaryColor, Logo: r.Logo,
 		LogoType: r.LogoType.String, PrintedAttributes: []string(r.PrintedAttributes), IsDefault: r.IsDefault,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
@@ -60,7 +64,8 @@ func (r designRow) design() Design {
 func auditDesign(d Design) map[string]any {
 	return map[string]any{"name": d.Name, "kind": d.Kind, "title": d.Title, "primary_color": d.PrimaryColor,
 		"secondary_color": d.SecondaryColor, "image_type": d.ImageType, "image_bytes": len(d.Image),
-		"logo_type": d.LogoType, "logo_bytes": len(d.Logo), "printed_attributes": d.PrintedAttributes, "is_default": d.IsDefault}
+		"logo_type": d.LogoType, "logo_bytes": len(d.Logo), "printed_attributes": d.PrintedAttributes, "layout": d.Layout,
+		"image_slots": d.ImageSlots, "is_default": d.IsDefault}
 }
 
 // imageType returns the MIME type of a PNG or SVG image, or "" and why
@@ -136,6 +141,7 @@ func checkDesign(d *Design, existing *Design) []apperr.FieldError {
 	if d.PrintedAttributes == nil {
 		d.PrintedAttributes = []string{}
 	}
+	fe = append(fe, checkLayout(d)...)
 	for i, k := range d.PrintedAttributes {
 		d.PrintedAttributes[i] = strings.TrimSpace(k)
 		if !attributeKeyRE.MatchString(d.PrintedAttributes[i]) {
@@ -174,12 +180,12 @@ func (s *Service) insertDesign(ctx context.Context, tx *sqlx.Tx, actor string, d
 		d.IsDefault = n == 0
 	}
 	const q = `INSERT INTO designs (name, kind, image, image_type, title, primary_color, secondary_color, logo, logo_type,
-			printed_attributes, is_default, created_at, updated_at)
-		VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7, $8, NULLIF($9, ''), $10, $11, $12, $12)
+			printed_attributes, is_default, created_at, updated_at, layout, image_slots)
+		VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7, $8, NULLIF($9, ''), $10, $11, $12, $12, $13, $14)
 		RETURNING ` + designCols
 	var r designRow
 	err := tx.GetContext(ctx, &r, q, d.Name, d.Kind, d.Image, d.ImageType, d.Title, d.PrimaryColor, d.SecondaryColor,
-		d.Logo, d.LogoType, pq.StringArray(d.PrintedAttributes), d.IsDefault, now)
+		d.Logo, d.LogoType, pq.StringArray(d.PrintedAttributes), d.IsDefault, now, d.Layout, slotsJSON(d.ImageSlots))
 	if err != nil {
 		return Design{}, fmt.Errorf("create design %q: %w", d.Name, err)
 	}
@@ -216,6 +222,9 @@ func (s *Service) UpdateDesign(ctx context.Context, actor string, only []int64, 
 		} else if n > 0 {
 			return DesignReadOnly(old.Name, n)
 		}
+		if d.Layout == "" && d.Kind == old.Kind {
+			d.Layout = old.Layout // a caller that does not name a layout keeps it
+		}
 		if fe := checkDesign(&d, &old); len(fe) > 0 {
 			return apperr.Fields("The design has problems.", fe)
 		}
@@ -230,10 +239,11 @@ func (s *Service) UpdateDesign(ctx context.Context, actor string, only []int64, 
 		const q = `UPDATE designs SET name = $2, kind = $3, image = COALESCE($4, image),
 				image_type = COALESCE(NULLIF($5, ''), image_type), title = $6, primary_color = $7, secondary_color = $8,
 				logo = COALESCE($9, logo), logo_type = COALESCE(NULLIF($10, ''), logo_type), printed_attributes = $11,
-				is_default = $12, updated_at = $13
+				is_default = $12, updated_at = $13, layout = $14, image_slots = $15
 			WHERE id = $1 RETURNING ` + designCols
 		if err := tx.GetContext(ctx, &r, q, d.ID, d.Name, d.Kind, d.Image, d.ImageType, d.Title, d.PrimaryColor,
-			d.SecondaryColor, d.Logo, d.LogoType, pq.StringArray(d.PrintedAttributes), d.IsDefault, now); err != nil {
+			d.SecondaryColor, d.Logo, d.LogoType, pq.StringArray(d.PrintedAttributes), d.IsDefault, now, d.Layout,
+			slotsJSON(d.ImageSlots)); err != nil {
 			return fmt.Errorf("update design %d: %w", d.ID, err)
 		}
 		out = r.design()
@@ -307,7 +317,7 @@ func (s *Service) Design(ctx context.Context, id int64) (Design, error) {
 // Designs lists every design by name, without image bytes.
 func (s *Service) Designs(ctx context.Context) ([]Design, error) {
 	const q = `SELECT id, name, kind, NULL::bytea AS image, image_type, title, primary_color, secondary_color,
-			NULL::bytea AS logo, logo_type, printed_attributes, is_default, created_at, updated_at
+			NULL::bytea AS logo, logo_type, printed_attributes, layout, image_slots, is_default, created_at, updated_at
 		FROM designs ORDER BY lower(name), id`
 	var rows []designRow
 	if err := s.DB.SelectContext(ctx, &rows, q); err != nil {

@@ -329,6 +329,9 @@ func (s *Service) UpdateGroup(ctx context.Context, actor string, g Group) (Group
 				return err
 			}
 		}
+		if err := dropStaleGroupImages(ctx, tx, out); err != nil {
+			return err
+		}
 		return audit(ctx, tx, now, actor, "update", "group", fmt.Sprint(g.ID), auditGroup(old), auditGroup(out))
 	})
 	return out, err

@@ -8,12 +8,14 @@
 // attribute variables, attributes.go), credentials, organisation,
 // credential_emails (the email outbox, written by Publish and Resend in
 // their transaction and read and marked by delivery through OutboxEmails,
-// MarkEmailSent, MarkEmailDelivered, RecordEmailFailure and FinishEmails)
+// MarkEmailSent, MarkEmailDelivered, RecordEmailFailure and FinishEmails),
 // publish_runs (large publishes, carried out by PublishJob), bulk_runs
 // (bulk revoke, resend, expiry or delete of more than 10,000, carried out
-// by BulkJob; see bulk_actions.go), and the expiry reminders'
+// by BulkJob; see bulk_actions.go), the expiry reminders'
 // reminder_settings, credential_reminders (the hourly ReminderJob's record
-// of what it queued) and renewal_requests. It depends
+// of what it queued) and renewal_requests, attributes (the organisation's
+// attribute variables) and group_images (the one image of each image
+// attribute of a group). It depends
 // on none of the features built on it (issuance/imports, signing, delivery,
 // staff, api, public); it tells them of changes with jobs it defines
 // (ChangedJob, EmailJob, EmailBulkJob) and lets them read what they need
@@ -48,10 +50,17 @@ type Design struct {
 	LogoType       string     `json:"logo_type,omitempty"`
 	// PrintedAttributes lists the attribute keys a certificate prints
 	// (standard keys such as "recipient_name" and group attribute keys).
-	PrintedAttributes []string  `json:"printed_attributes"`
-	IsDefault         bool      `json:"is_default"`
-	CreatedAt         time.Time `json:"created_at"`
-	UpdatedAt         time.Time `json:"updated_at"`
+	PrintedAttributes []string `json:"printed_attributes"`
+	// Layout is the look the design's template gave it (see Layouts);
+	// "" on input means the kind's first layout, LayoutClassic for a
+	// certificate, the look every design had before layouts.
+	Layout Layout `json:"layout"`
+	// ImageSlots places a certificate's image attributes (e.g. a
+	// signature): slot ("left", "centre", "right") → attribute key.
+	ImageSlots map[string]string `json:"image_slots"`
+	IsDefault  bool              `json:"is_default"`
+	CreatedAt  time.Time         `json:"created_at"`
+	UpdatedAt  time.Time         `json:"updated_at"`
 }
 
 // AttributeType is the type of a custom attribute's values.

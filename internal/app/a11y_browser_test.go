@@ -352,6 +352,8 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 		{"credential preview", open("/credentials/" + unpublished.ID + "/preview")},
 		{"designs", open("/designs")},
 		{"design new", open("/designs/new")},
+		{"design new from a certificate template", open("/designs/new?kind=certificate&template=modern")},
+		{"design new from a badge template", open("/designs/new?kind=badge&template=ribbon")},
 		{"design edit", open(fmt.Sprintf("/designs/%d/edit", des.ID))},
 		{"attributes", open("/attributes")},
 		{"admin platforms", open("/admin/platforms")},

@@ -210,7 +210,7 @@ func TestEveryPageSpeaksPlainly(t *testing.T) {
 	params["/c/:id/renew"] = strings.TrimPrefix(app.Issuance.RenewURL(adaNow), app.URL)
 	// Routes that are not pages people read (files, machine documents,
 	// redirects into flows tested elsewhere).
-	notPages := regexp.MustCompile(`^/(api/|static/|metrics|healthz|readyz|favicon|webhooks/|dev|wallet/|\.well-known/|did\.json|issuer|status/|achievements/|organisation/logo|lti/(jwks|canvas\.json|login|launch|register))|/go/|\.(csv|xlsx|json|jwt|pdf)$|/(image|logo|badge|template\.csv|template\.xlsx|errors\.csv|export)$`)
+	notPages := regexp.MustCompile(`^/(api/|static/|metrics|healthz|readyz|favicon|webhooks/|dev|wallet/|\.well-known/|did\.json|issuer|status/|achievements/|organisation/logo|lti/(jwks|canvas\.json|login|launch|register))|/go/|\.(csv|xlsx|json|jwt|pdf|svg)$|/(image|logo|badge|template\.csv|template\.xlsx|errors\.csv|export)$|/images/:key$`)
 	var missing []string
 	scanned := 0
 	for _, r := range app.Engine.Routes() {
@@ -251,7 +251,8 @@ func TestEveryPageSpeaksPlainly(t *testing.T) {
 	// Published and revoked lists and a revoked credential read the same way.
 	for _, p := range []string{fmt.Sprintf("/groups/%d/published?state=revoked", g.ID), "/credentials/" + emmy.ID, "/c/" + emmy.ID, "/c/" + ada.ID + "?wallet=sent", wallet.ClaimPath(offer.Token), "/lti/app/credentials/" + emmy.ID + "?ltik=" + url.QueryEscape(teacherTok),
 		"/lti/app/credentials?state=published&ltik=" + url.QueryEscape(teacherTok), "/admin/events?state=processed",
-		fmt.Sprintf("/insights?group=%d", g.ID), "/insights?from=2026-11-01&to=2026-11-30"} {
+		fmt.Sprintf("/insights?group=%d", g.ID), "/insights?from=2026-11-01&to=2026-11-30",
+		"/designs/new?kind=certificate", "/designs/new?kind=badge", "/designs/new?kind=certificate&template=modern", "/designs/new?kind=badge&template=medal"} {
 		_, body := owner.do("GET", p, "", "")
 		scan("GET "+p, body)
 	}

@@ -57,6 +57,20 @@ type Certificate struct {
 	LogoType string
 	// Created is the document's creation date in its metadata.
 	Created time.Time
+	// Layout is the design's layout: "classic" (or ""), "modern" or
+	// "minimal"; the web certificate follows the same one.
+	Layout string
+	// Slots are the image attributes placed along the bottom (a
+	// signature, say), each over a line with its caption.
+	Slots []Slot
+}
+
+// Slot is one placed image: Position "left", "centre" or "right", the
+// image (PNG, JPEG or SVG, Type its MIME type) and its caption.
+type Slot struct {
+	Position, Caption string
+	Image             []byte
+	Type              string
 }
 
 // Field is one printed attribute.
@@ -137,6 +151,9 @@ func (c Certificate) texts() []string {
 	out := []string{c.Title, c.Recipient, c.Achievement, c.Course, c.Issuer, c.IssuedOn, c.ExpiresOn, c.CredentialID, c.URL}
 	for _, f := range c.Fields {
 		out = append(out, f.Label, f.Value)
+	}
+	for _, sl := range c.Slots {
+		out = append(out, sl.Caption)
 	}
 	return out
 }
@@ -322,31 +339,26 @@ func Render(c Certificate) ([]byte, error) {
 	if u := c.Uncovered(); len(u) > 0 {
 		return nil, &UncoveredError{u}
 	}
-	primary := color(c.Primary, rgb{0x1f, 0x3a, 0x5f})
-	secondary := color(c.Secondary, rgb{0xc9, 0xa2, 0x27})
-	ink, muted := rgb{0x1d, 0x27, 0x33}, rgb{0x5b, 0x68, 0x75}
-
+	st := styleOf(c)
 	p := newPage(c)
 	pdf := p.pdf
 	// The body is laid out twice: once without drawing to measure its
-	// height, then drawn centred between the top of the frame and the
-	// footer, so the page is filled as the web certificate's box is,
-	// whatever the name's and fields' lengths.
-	logo := c.logo()
+	// height, then drawn centred between the top of its area and the
+	// slots or footer, so the page is filled as the web certificate's box
+	// is, whatever the name's and fields' lengths.
+	logo := imageOf(c.Logo, c.LogoType)
 	p.dry = true
-	height := p.body(c, logo, 0, primary, secondary, ink, muted)
+	height := p.body(c, logo, 0, st)
 	p.dry = false
-	const top, bottom = 22.0, pageH - 46 // inside the frame; the footer below
+	top, bottom := st.top, pageH-46 // the footer below
+	if len(c.Slots) > 0 {
+		bottom = slotsTop - 4
+	}
 	y0 := top + max(0, (bottom-top-height)/2)
 
-	// The frame: a wide border in the primary colour, a thin one inside.
-	pdf.SetDrawColor(primary.r, primary.g, primary.b)
-	pdf.SetLineWidth(4)
-	pdf.Rect(8, 8, pageW-16, pageH-16, "D")
-	pdf.SetDrawColor(secondary.r, secondary.g, secondary.b)
-	pdf.SetLineWidth(0.8)
-	pdf.Rect(14, 14, pageW-28, pageH-28, "D")
-	p.body(c, logo, y0, primary, secondary, ink, muted)
+	st.frame(p, c, logo)
+	p.body(c, logo, y0, st)
+	p.slots(c.Slots, st)
 
 	// A QR code of the verification page, bottom right inside the frame;
 	// the footer stays clear of it.
@@ -360,15 +372,155 @@ func Render(c Certificate) ([]byte, error) {
 	if c.ExpiresOn != "" {
 		footer += " · Expires " + c.ExpiresOn
 	}
-	p.centredAt(footer, pageW/2, pageH-34, footerW, 10, 7, muted)
-	p.centredAt("Credential ID "+c.CredentialID, pageW/2, pageH-28, footerW, 9, 6, muted)
-	p.centredAt("Verify at "+c.URL, pageW/2, pageH-23, footerW, 9, 6, muted)
+	p.centredAt(footer, pageW/2, pageH-34, footerW, 10, 7, st.muted)
+	p.centredAt("Credential ID "+c.CredentialID, pageW/2, pageH-28, footerW, 9, 6, st.muted)
+	p.centredAt("Verify at "+c.URL, pageW/2, pageH-23, footerW, 9, 6, st.muted)
 
 	var out bytes.Buffer
 	if err := pdf.Output(&out); err != nil {
 		return nil, fmt.Errorf("render certificate %s: %w", c.CredentialID, err)
 	}
 	return out.Bytes(), nil
+}
+
+// style is what a layout changes: colours, faces, sizes and where the body
+// starts. The web certificate's CSS (issuance/public, _credential_design.html)
+// mirrors each layout.
+type style struct {
+	layout                    string
+	primary, secondary        rgb
+	ink, muted                rgb
+	top                       float64 // where the body's area starts, mm
+	serifTitle, serifName     bool
+	titleSize, nameSize       float64
+	titleInBody, underlineAll bool // the title is part of the centred body; the name's rule spans it
+}
+
+func styleOf(c Certificate) style {
+	st := style{layout: c.Layout, primary: color(c.Primary, rgb{0x1f, 0x3a, 0x5f}), secondary: color(c.Secondary, rgb{0xc9, 0xa2, 0x27}),
+		ink: rgb{0x1d, 0x27, 0x33}, muted: rgb{0x5b, 0x68, 0x75}, top: 22, serifTitle: true, serifName: true,
+		titleSize: 32, nameSize: 32, titleInBody: true, underlineAll: true}
+	switch c.Layout {
+	case "modern":
+		// Sans throughout; the title sits in a band of the primary colour.
+		st.serifTitle, st.serifName, st.titleInBody, st.top, st.nameSize = false, false, false, bandH+8, 34
+	case "minimal":
+		// No frame: a short accent rule over a small sans title, a large
+		// serif name with a short rule under it.
+		st.serifTitle, st.titleSize, st.nameSize, st.underlineAll, st.top = false, 20, 38, false, 20
+	}
+	return st
+}
+
+// bandH is the height of the modern layout's colour band, mm.
+const bandH = 46.0
+
+// frame draws what surrounds the body: the classic double border, the
+// modern band with its title, or the minimal accent rule.
+func (st style) frame(p *page, c Certificate, logo *image) {
+	pdf := p.pdf
+	switch st.layout {
+	case "modern":
+		pdf.SetFillColor(st.primary.r, st.primary.g, st.primary.b)
+		pdf.Rect(0, 0, pageW, bandH, "F")
+		pdf.SetFillColor(st.secondary.r, st.secondary.g, st.secondary.b)
+		pdf.Rect(0, bandH, pageW, 2.5, "F")
+		pdf.Rect(0, pageH-4, pageW, 4, "F")
+		titleW := pageW - 2*margin
+		if logo != nil {
+			// The logo sits on a white tile at the band's left; the title
+			// keeps clear of it on both sides, so it stays centred.
+			pdf.SetFillColor(0xff, 0xff, 0xff)
+			pdf.RoundedRect(margin, 8, 30, 30, 2, "1234", "F")
+			p.placeImage("logo", logo, margin+15, 23, 26, 26)
+			titleW = pageW - 2*(margin+34)
+		}
+		p.serif = false
+		p.centredAt(titleOf(c), pageW/2, bandH/2+4, titleW, st.titleSize, 16, rgb{0xff, 0xff, 0xff})
+	case "minimal":
+		pdf.SetDrawColor(0xd9, 0xdd, 0xe2)
+		pdf.SetLineWidth(0.3)
+		pdf.Rect(10, 10, pageW-20, pageH-20, "D")
+	default:
+		// The frame: a wide border in the primary colour, a thin one inside.
+		pdf.SetDrawColor(st.primary.r, st.primary.g, st.primary.b)
+		pdf.SetLineWidth(4)
+		pdf.Rect(8, 8, pageW-16, pageH-16, "D")
+		pdf.SetDrawColor(st.secondary.r, st.secondary.g, st.secondary.b)
+		pdf.SetLineWidth(0.8)
+		pdf.Rect(14, 14, pageW-28, pageH-28, "D")
+	}
+}
+
+// placeImage draws an image (registered under name on first use) centred
+// on (cx, cy), fitted inside w×h; an unreadable image is left out.
+func (p *page) placeImage(name string, img *image, cx, cy, w, h float64) {
+	pdf := p.pdf
+	info := pdf.GetImageInfo(name)
+	if info == nil {
+		info = pdf.RegisterImageOptionsReader(name, fpdf.ImageOptions{ImageType: img.typ}, bytes.NewReader(img.data))
+	}
+	if !pdf.Ok() || info == nil || info.Height() <= 0 {
+		pdf.ClearError()
+		return
+	}
+	iw, ih := info.Width()/info.Height()*h, h
+	if iw > w {
+		iw, ih = w, w*info.Height()/info.Width()
+	}
+	pdf.ImageOptions(name, cx-iw/2, cy-ih/2, iw, ih, false, fpdf.ImageOptions{ImageType: img.typ}, 0, "")
+}
+
+// titleOf is the certificate's heading.
+func titleOf(c Certificate) string {
+	if strings.TrimSpace(c.Title) == "" {
+		return "Certificate"
+	}
+	return c.Title
+}
+
+// slotsTop is where the slots' row starts, mm; the footer is below it.
+const slotsTop = pageH - 72
+
+// slots draws each placed image over a line with its caption, in its third
+// of the page's width.
+func (p *page) slots(ss []Slot, st style) {
+	pdf := p.pdf
+	for i, sl := range ss {
+		cx := slotX(sl.Position)
+		const w, h = 56.0, 16.0
+		if img := imageOf(sl.Image, sl.Type); img != nil {
+			name := fmt.Sprintf("slot%d", i)
+			info := pdf.RegisterImageOptionsReader(name, fpdf.ImageOptions{ImageType: img.typ}, bytes.NewReader(img.data))
+			if pdf.Ok() && info != nil && info.Height() > 0 {
+				iw, ih := info.Width()/info.Height()*h, h
+				if iw > w {
+					iw, ih = w, w*info.Height()/info.Width()
+				}
+				pdf.ImageOptions(name, cx-iw/2, slotsTop+h-ih, iw, ih, false, fpdf.ImageOptions{ImageType: img.typ}, 0, "")
+			} else {
+				pdf.ClearError() // an unreadable image is left out, not fatal
+			}
+		}
+		pdf.SetDrawColor(st.muted.r, st.muted.g, st.muted.b)
+		pdf.SetLineWidth(0.3)
+		pdf.Line(cx-w/2, slotsTop+h+1.5, cx+w/2, slotsTop+h+1.5)
+		p.serif = false
+		p.centredAt(sl.Caption, cx, slotsTop+h+6.5, w, 9, 6, st.muted)
+	}
+}
+
+// slotX is the centre of a slot's third of the width between the margins
+// (the web certificate's three grid columns).
+func slotX(pos string) float64 {
+	third := (pageW - 2*margin) / 3
+	switch pos {
+	case "left":
+		return margin + third/2
+	case "right":
+		return pageW - margin - third/2
+	}
+	return pageW / 2
 }
 
 // newPage starts c's one-page document.
@@ -393,31 +545,31 @@ type image struct {
 	typ  string
 }
 
-// logo is c's logo as fpdf draws it: PNG and JPEG as they are, SVG drawn
-// as a PNG (svgraster); nil when there is none or it cannot be drawn.
-func (c Certificate) logo() *image {
-	if len(c.Logo) == 0 {
+// imageOf is a picture as fpdf draws it: PNG and JPEG as they are, SVG
+// drawn as a PNG (svgraster); nil when there is none or it cannot be drawn.
+func imageOf(b []byte, typ string) *image {
+	if len(b) == 0 {
 		return nil
 	}
-	if c.LogoType == "image/svg+xml" {
-		png, err := svgraster.PNG(c.Logo, 800)
+	if typ == "image/svg+xml" {
+		png, err := svgraster.PNG(b, 800)
 		if err != nil {
-			return nil // an undrawable logo is left out, not fatal
+			return nil // an undrawable image is left out, not fatal
 		}
 		return &image{png, "PNG"}
 	}
-	if t := logoType(c.LogoType); t != "" {
-		return &image{c.Logo, t}
+	if t := logoType(typ); t != "" {
+		return &image{b, t}
 	}
 	return nil
 }
 
 // body draws the logo, title, name, achievement and fields from y and
 // returns the height they took.
-func (p *page) body(c Certificate, logo *image, y float64, primary, secondary, ink, muted rgb) float64 {
+func (p *page) body(c Certificate, logo *image, y float64, st style) float64 {
 	pdf := p.pdf
 	start := y
-	if logo != nil {
+	if logo != nil && st.layout != "modern" { // modern draws it in its band
 		info := pdf.GetImageInfo("logo")
 		if info == nil {
 			info = pdf.RegisterImageOptionsReader("logo", fpdf.ImageOptions{ImageType: logo.typ}, bytes.NewReader(logo.data))
@@ -436,21 +588,29 @@ func (p *page) body(c Certificate, logo *image, y float64, primary, secondary, i
 			pdf.ClearError() // an unreadable logo is left out, not fatal
 		}
 	}
-	title := c.Title
-	if strings.TrimSpace(title) == "" {
-		title = "Certificate"
+	if st.titleInBody {
+		if st.layout == "minimal" && !p.dry {
+			pdf.SetFillColor(st.secondary.r, st.secondary.g, st.secondary.b)
+			pdf.Rect(pageW/2-15, y-3, 30, 1.2, "F")
+		}
+		p.serif = st.serifTitle
+		p.centred(titleOf(c), y+5+st.titleSize*0.19, st.titleSize, 16, st.primary)
+		y += (st.titleSize - 32) * 0.19 // the lines below were placed for a 32 pt title
+	} else {
+		y -= 20 // no title: the lead line comes first
 	}
-	p.serif = true
-	p.centred(title, y+11, 32, 16, primary)
 	p.serif = false
-	p.centred("This certifies that", y+26, 13, 10, muted)
-	p.serif = true
-	nameY, w := p.lines(c.Recipient, y+44, 32, 14, 4, ink)
+	p.centred("This certifies that", y+26, 13, 10, st.muted)
+	p.serif = st.serifName
+	nameY, w := p.lines(c.Recipient, y+44, st.nameSize, 14, 4, st.ink)
 	p.serif = false
 	if !p.dry {
-		pdf.SetDrawColor(secondary.r, secondary.g, secondary.b)
+		pdf.SetDrawColor(st.secondary.r, st.secondary.g, st.secondary.b)
 		pdf.SetLineWidth(0.6)
 		lw := min(pageW-2*margin, max(w+20, 90))
+		if !st.underlineAll {
+			lw = 30
+		}
 		pdf.Line((pageW-lw)/2, nameY+4, (pageW+lw)/2, nameY+4)
 	}
 
@@ -458,7 +618,7 @@ func (p *page) body(c Certificate, logo *image, y float64, primary, secondary, i
 	if c.Course != "" && c.Course != c.Achievement {
 		earned += " for completing " + c.Course
 	}
-	last, _ := p.lines(earned+".", nameY+16, 14, 11, 4, ink)
+	last, _ := p.lines(earned+".", nameY+16, 14, 11, 4, st.ink)
 
 	// Printed attributes: label over value, side by side.
 	if len(c.Fields) > 0 {
@@ -466,8 +626,8 @@ func (p *page) body(c Certificate, logo *image, y float64, primary, secondary, i
 		colW := (pageW - 2*margin) / float64(len(c.Fields))
 		for i, f := range c.Fields {
 			cx := margin + colW*(float64(i)+0.5)
-			p.centredAt(f.Label, cx, fy, colW-4, 9, 6, muted)
-			p.centredAt(f.Value, cx, fy+6, colW-4, 12, 6, ink)
+			p.centredAt(f.Label, cx, fy, colW-4, 9, 6, st.muted)
+			p.centredAt(f.Value, cx, fy+6, colW-4, 12, 6, st.ink)
 		}
 		last = fy + 6
 	}

@@ -39,6 +39,13 @@ func (s *Service) certificate(ctx context.Context, v CredentialView) (certpdf.Ce
 			}
 		}
 	}
+	for i, sl := range v.Slots {
+		im, err := s.Core.GroupImageOf(ctx, v.Group.ID, sl.Key)
+		if err != nil {
+			return certpdf.Certificate{}, err
+		}
+		out.Slots[i].Image, out.Slots[i].Type = im.Image, im.Type
+	}
 	return out, nil
 }
 
@@ -47,7 +54,10 @@ func (v CredentialView) certificate() certpdf.Certificate {
 	out := certpdf.Certificate{Title: v.Design.Title, Recipient: v.Credential.Recipient.Name, Achievement: v.Group.Name,
 		Course: v.Group.CourseName, Issuer: v.Issuer, IssuedOn: v.IssuedOn, ExpiresOn: v.ExpiresOn,
 		CredentialID: v.Credential.ID, URL: v.URL, Primary: v.Design.PrimaryColor, Secondary: v.Design.SecondaryColor,
-		Created: v.Credential.IssuedOn}
+		Created: v.Credential.IssuedOn, Layout: string(v.Design.Layout)}
+	for _, sl := range v.Slots {
+		out.Slots = append(out.Slots, certpdf.Slot{Position: sl.Position, Caption: sl.Caption})
+	}
 	if v.Credential.PublishedAt != nil {
 		out.Created = *v.Credential.PublishedAt
 	}
@@ -64,6 +74,9 @@ func (v CredentialView) version() string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s|%s|%d|%d|%d|%s", v.Credential.ID, v.Credential.State, v.Credential.UpdatedAt.UnixNano(),
 		v.Group.UpdatedAt.UnixNano(), v.Design.UpdatedAt.UnixNano(), v.Issuer)
+	for _, sl := range v.Slots { // a new signature image is a new certificate
+		fmt.Fprintf(h, "|%s=%d", sl.Key, sl.Version)
+	}
 	return hex.EncodeToString(h.Sum(nil)[:12])
 }
 

@@ -103,6 +103,9 @@ type CredentialView struct {
 	// Own marks the page its proven recipient sees; HiddenFromPublic that
 	// the recipient hid it (only they see these details).
 	Own, HiddenFromPublic bool
+	// Slots are the image attributes the certificate design places (a
+	// signature, say), public ones with an image only, left to right.
+	Slots []SlotView
 }
 
 // FirstName is how the page greets a possible recipient.
@@ -111,6 +114,15 @@ func (v CredentialView) FirstName() string {
 		return f[0]
 	}
 	return ""
+}
+
+// SlotView is one placed image: where, its caption (the attribute's
+// label) and the link that serves it ("" in a sample preview, which draws
+// the caption alone).
+type SlotView struct {
+	Position, Key, Caption, URL string
+	// Version changes with the image (for the PDF's cache key).
+	Version int64
 }
 
 // ViewField is one labelled value on a credential.
@@ -178,7 +190,46 @@ func (s *Service) View(ctx context.Context, c issuance.Credential, preview bool)
 			v.Printed = append(v.Printed, f)
 		}
 	}
+	if v.Slots, err = s.slots(ctx, c, g, d, preview); err != nil {
+		return CredentialView{}, err
+	}
 	return v, nil
+}
+
+// slots are the image attributes design d places on c's certificate: only
+// public image attributes of c's group that hold an image (Group.Visible,
+// the rule every surface obeys).
+func (s *Service) slots(ctx context.Context, c issuance.Credential, g issuance.Group, d issuance.Design, preview bool) ([]SlotView, error) {
+	if d.Kind != issuance.Certificate || len(d.ImageSlots) == 0 {
+		return nil, nil
+	}
+	imgs, err := s.Core.GroupImages(ctx, g.ID)
+	if err != nil {
+		return nil, err
+	}
+	var out []SlotView
+	for _, pos := range issuance.ImageSlots {
+		key := d.ImageSlots[pos]
+		if key == "" || !g.Visible(key, issuance.AudiencePublic) {
+			continue
+		}
+		for _, a := range g.ImageAttributes() {
+			if a.Key != key {
+				continue
+			}
+			for _, im := range imgs {
+				if im.Key == key {
+					u := "/c/" + c.ID + "/images/" + key
+					if preview {
+						u = "/groups/" + strconv.FormatInt(g.ID, 10) + "/images/" + key
+					}
+					out = append(out, SlotView{Position: pos, Key: key, Caption: a.Label, URL: u + "?v=" + strconv.FormatInt(im.UpdatedAt.Unix(), 10),
+						Version: im.UpdatedAt.UnixNano()})
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 // Field returns the standard or custom attribute key of the credential.
@@ -218,6 +269,7 @@ func (s *Service) Register(r gin.IRouter, rd *web.Renderer) {
 	r.GET("/c/:id/badge", rd.Page(p.badge))
 	r.GET("/c/:id/image", rd.Page(p.image("image")))
 	r.GET("/c/:id/logo", rd.Page(p.image("logo")))
+	r.GET("/c/:id/images/:key", rd.Page(p.slotImage))
 	r.GET("/organisation/logo", rd.Page(p.organisationLogo))
 	r.GET("/fonts/certificate-serif.ttf", certificateFont(certpdf.SerifTTF))
 	r.GET("/fonts/certificate-sans.ttf", certificateFont(certpdf.SansTTF))
@@ -366,6 +418,34 @@ func (p *public) image(which string) web.HandlerFunc {
 		WriteImage(c, b, typ, d.UpdatedAt.Unix())
 		return nil
 	}
+}
+
+// slotImage serves an image its certificate places (a signature, say): only
+// one the credential's view shows, so a non-public attribute stays hidden.
+func (p *public) slotImage(c *gin.Context) error {
+	ctx := c.Request.Context()
+	cr, ok, err := p.visible(c)
+	if err != nil {
+		return err
+	}
+	if !ok || cr.Erased() {
+		return p.notFound(c)
+	}
+	v, err := p.s.View(ctx, cr, false)
+	if err != nil {
+		return err
+	}
+	for _, sl := range v.Slots {
+		if sl.Key == c.Param("key") {
+			im, err := p.s.Core.GroupImageOf(ctx, v.Group.ID, sl.Key)
+			if err != nil {
+				return err
+			}
+			WriteImage(c, im.Image, im.Type, im.UpdatedAt.Unix())
+			return nil
+		}
+	}
+	return p.notFound(c)
 }
 
 // WriteImage serves a stored design image. SVG is served sandboxed, so a

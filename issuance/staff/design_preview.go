@@ -42,6 +42,9 @@ func (u *ui) designExtras(c *gin.Context, p *auth.Principal, page *designFormPag
 	known := map[string]bool{}
 	for _, ch := range choices {
 		known[ch.Key] = true
+		if ch.Type == issuance.ImageAttr {
+			continue // placed in a slot, not printed as text
+		}
 		page.Choices = append(page.Choices, attrChoice{Key: ch.Key, Label: ch.Label, Groups: strings.Join(ch.Groups, ", "),
 			Checked: slices.Contains(page.Design.PrintedAttributes, ch.Key), UsesDesign: ch.UsesDesign,
 			NotPublicIn: strings.Join(ch.NotPublicIn, ", ")})
@@ -56,6 +59,25 @@ func (u *ui) designExtras(c *gin.Context, p *auth.Principal, page *designFormPag
 		return err
 	}
 	page.Preview = sampleView(page.Design, choices, iss.Name, u.s.now())
+	if page.GeneratedImage {
+		page.Preview.ImageURL = templateImageURL(page.Design.Layout, page.Design.PrimaryColor, page.Design.SecondaryColor)
+	}
+	page.Slots = nil
+	for _, slot := range issuance.ImageSlots {
+		sc := slotChoice{Slot: slot, Label: slotLabels[slot], Current: page.Design.ImageSlots[slot]}
+		found := sc.Current == ""
+		for _, ch := range choices {
+			if ch.Type == issuance.ImageAttr {
+				sc.Options = append(sc.Options, attrChoice{Key: ch.Key, Label: ch.Label, Groups: strings.Join(ch.Groups, ", "),
+					NotPublicIn: strings.Join(ch.NotPublicIn, ", ")})
+				found = found || ch.Key == sc.Current
+			}
+		}
+		if !found {
+			sc.Options = append(sc.Options, attrChoice{Key: sc.Current, Label: keyLabel(sc.Current), Groups: "no group of yours defines it now"})
+		}
+		page.Slots = append(page.Slots, sc)
+	}
 	return nil
 }
 
@@ -68,6 +90,9 @@ func sampleView(d issuance.Design, choices []issuance.AttributeChoice, issuer st
 	cr := issuance.Credential{ID: "sample", State: issuance.Published, Recipient: issuance.Recipient{Name: "Alex Example", Email: "alex@example.edu"},
 		IssuedOn: today, Attributes: map[string]string{}}
 	for _, ch := range choices {
+		if ch.Type == issuance.ImageAttr {
+			continue
+		}
 		// The sample draws an attribute as a group where it is public would.
 		a := ch.Attribute
 		a.Visibility = issuance.VisibilityStaff
@@ -103,6 +128,19 @@ func sampleView(d issuance.Design, choices []issuance.AttributeChoice, issuer st
 			v.Printed = append(v.Printed, f)
 		}
 	}
+	// Placed images show as their caption over the line: the sample has no
+	// group to take the images from.
+	for _, pos := range issuance.ImageSlots {
+		if key := d.ImageSlots[pos]; key != "" && d.Kind == issuance.Certificate {
+			label := keyLabel(key)
+			for _, ch := range choices {
+				if ch.Key == key {
+					label = ch.Label
+				}
+			}
+			v.Slots = append(v.Slots, public.SlotView{Position: pos, Key: key, Caption: label})
+		}
+	}
 	return v
 }
 
@@ -134,6 +172,9 @@ func (u *ui) designPreview(c *gin.Context) error {
 	}
 	if chosenLogo {
 		page.Preview.LogoURL = uploadedLogoMarker
+	}
+	if c.PostForm("redraw_image") != "" && d.Kind == issuance.Badge {
+		page.Preview.ImageURL = templateImageURL(d.Layout, d.PrimaryColor, d.SecondaryColor)
 	}
 	return u.rd.RenderFragment(c, http.StatusOK, "staff_design_form.html", "design_preview", page.Preview)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -82,6 +83,49 @@ type designFormPage struct {
 	// ReadOnly is why the user may view but not change the design ("" when
 	// they may change it).
 	ReadOnly string
+	// Layouts are the kind's templates to switch between; KindLabel names
+	// the kind ("Certificate design").
+	Layouts   []layoutChoice
+	KindLabel string
+	// Slots are the certificate's image places, each with the image
+	// attributes of the user's groups to put there.
+	Slots []slotChoice
+	// GeneratedImage says a badge's image is drawn from its template
+	// (no file uploaded yet).
+	GeneratedImage bool
+}
+
+// layoutChoice is one layout on the design form, with its thumbnail.
+type layoutChoice struct {
+	Layout                 issuance.Layout
+	Name, Description, SVG string
+	Checked                bool
+}
+
+// slotChoice is one image place of a certificate and what may go there.
+type slotChoice struct {
+	Slot, Label, Current string
+	Options              []attrChoice
+}
+
+// slotLabels name the image places.
+var slotLabels = map[string]string{"left": "Bottom left", "centre": "Bottom centre", "right": "Bottom right"}
+
+// templateImageURL is the thumbnail (for a badge: the image) of layout l
+// in the given colours.
+func templateImageURL(l issuance.Layout, primary, secondary string) string {
+	q := url.Values{}
+	if issuance.ValidColor(primary) {
+		q.Set("primary", primary)
+	}
+	if issuance.ValidColor(secondary) {
+		q.Set("secondary", secondary)
+	}
+	u := "/designs/templates/" + url.PathEscape(string(l)) + "/preview.svg"
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	return u
 }
 
 func newDesignForm(d issuance.Design, isNew bool) designFormPage {
@@ -98,21 +142,48 @@ func newDesignForm(d issuance.Design, isNew bool) designFormPage {
 		}
 	}
 	page.ExtraKeys = strings.Join(extra, ", ")
+	page.KindLabel = "Certificate design"
+	if d.Kind == issuance.Badge {
+		page.KindLabel = "Badge design"
+	}
+	for _, t := range issuance.DesignTemplates(d.Kind) {
+		page.Layouts = append(page.Layouts, layoutChoice{Layout: t.Layout, Name: t.Name, Description: t.Description,
+			SVG: templateImageURL(t.Layout, "", ""), Checked: t.Layout == d.Layout})
+	}
+	page.GeneratedImage = d.Kind == issuance.Badge && len(d.Image) == 0
 	if isNew {
-		page.Title, page.Action = "New design", "/designs/new"
+		page.Title, page.Action = "Create Certificate Design", "/designs/new"
+		if d.Kind == issuance.Badge {
+			page.Title = "Create Badge Design"
+		}
 	} else {
 		page.Title, page.Action = "Edit design "+d.Name, "/designs/"+strconv.FormatInt(d.ID, 10)+"/edit"
 	}
 	return page
 }
 
+// designNew is GET /designs/new: without a template, the gallery of
+// templates (of ?kind= when given); with ?template=, the design form
+// filled from it.
 func (u *ui) designNew(c *gin.Context) error {
 	p, err := require(c, auth.ManageGroups)
 	if err != nil {
 		return err
 	}
-	d := issuance.Design{Kind: issuance.Certificate, Title: "Certificate of Completion", PrimaryColor: "#1f3a5f", SecondaryColor: "#c9a227",
-		PrintedAttributes: []string{"recipient_name", "course_name", "issued_on"}}
+	kind := c.Query("kind")
+	if kind != "" && kind != string(issuance.Badge) && kind != string(issuance.Certificate) {
+		return apperr.Errorf(apperr.NotFound, "There is no such kind of design; choose Create Badge Design or Create Certificate Design.")
+	}
+	name := c.Query("template")
+	if name == "" {
+		return u.designGallery(c, kind)
+	}
+	t, ok := issuance.TemplateFor(issuance.Layout(name))
+	if !ok {
+		return apperr.Errorf(apperr.NotFound, "There is no such template.")
+	}
+	d := t.Design()
+	d.Image, d.ImageType = nil, "" // drawn from the template until a file is uploaded
 	page := newDesignForm(d, true)
 	if err := u.designExtras(c, p, &page); err != nil {
 		return err
@@ -127,6 +198,11 @@ func (u *ui) designCreate(c *gin.Context) error {
 	}
 	d, page := parseDesignForm(c, issuance.Design{}, true)
 	if len(page.Errors) == 0 {
+		if d.Kind == issuance.Badge && len(d.Image) == 0 {
+			// No file uploaded: the badge is the template's image in the
+			// chosen colours.
+			d.Image, d.ImageType = issuance.BadgeSVG(d.Layout, d.PrimaryColor, d.SecondaryColor), "image/svg+xml"
+		}
 		created, err := u.s.Core.CreateDesign(c.Request.Context(), p.Actor(), d)
 		if err == nil {
 			auth.SetFlash(c, "Design “"+created.Name+"” created.")
@@ -224,7 +300,7 @@ func (page *designFormPage) absorb(err error) {
 	}
 	for _, f := range fields {
 		switch f.Field {
-		case "name", "kind", "image", "title", "primary_color", "secondary_color", "logo", "printed_attributes":
+		case "name", "kind", "image", "title", "primary_color", "secondary_color", "logo", "printed_attributes", "layout", "image_slots":
 			page.Errors.Add(f.Field, f.Message)
 		default:
 			page.OtherErrors = append(page.OtherErrors, f.Field+": "+f.Message)
@@ -264,8 +340,26 @@ func parseDesignForm(c *gin.Context, base issuance.Design, isNew bool) (issuance
 	} else if present {
 		d.Logo, d.LogoType = logo, typ
 	}
-	if d.Kind == issuance.Badge && len(d.Image) == 0 {
+	d.Layout = issuance.Layout(trimmed(c, "layout"))
+	if d.Layout != "" && !slices.Contains(issuance.Layouts(d.Kind), d.Layout) {
+		errs.Add("layout", "Choose one of the templates shown.")
+	}
+	if d.Kind == issuance.Badge && c.PostForm("redraw_image") != "" {
+		// The template's image again, in the colours chosen now.
+		d.Image, d.ImageType = issuance.BadgeSVG(d.Layout, d.PrimaryColor, d.SecondaryColor), "image/svg+xml"
+	}
+	if d.Kind == issuance.Badge && len(d.Image) == 0 && !isNew {
 		errs.Add("image", "A badge needs its image: upload a PNG or SVG file (at most 1 MiB).")
+	}
+	d.ImageSlots = map[string]string{}
+	for _, slot := range issuance.ImageSlots {
+		if k := trimmed(c, "slot_"+slot); k != "" && d.Kind == issuance.Certificate {
+			if !attrKeyRE.MatchString(k) {
+				errs.Add("image_slots", "“"+k+"” is not an attribute key.")
+				continue
+			}
+			d.ImageSlots[slot] = k
+		}
 	}
 	if d.Kind == issuance.Certificate && d.Title == "" {
 		errs.Add("title", "Enter the certificate's heading, e.g. Certificate of Completion.")

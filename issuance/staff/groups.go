@@ -64,6 +64,8 @@ type groupOverviewPage struct {
 	Renewals        []issuance.RenewalRequest
 	// Insight is the engagement panel ("" without one).
 	Insight template.HTML
+	// Images are the group's image attributes, each with its upload.
+	Images []groupImageView
 }
 
 func (u *ui) groupOverview(c *gin.Context) error {
@@ -105,7 +107,15 @@ func (u *ui) groupOverview(c *gin.Context) error {
 			return err
 		}
 	}
-	return u.rd.Render(c, http.StatusOK, "staff_group.html", page)
+	status := http.StatusOK
+	var problem [2]string
+	if v, ok := c.Get(groupImageProblemKey); ok {
+		problem, status = v.([2]string), http.StatusUnprocessableEntity
+	}
+	if page.Images, err = u.groupImageViews(ctx, g, problem[0], problem[1]); err != nil {
+		return err
+	}
+	return u.rd.Render(c, status, "staff_group.html", page)
 }
 
 // attrRow is one custom attribute row of the group form: a variable of

@@ -29,7 +29,7 @@ func TestDesignPreviewEndpoint(t *testing.T) {
 	if r.code != http.StatusOK {
 		t.Fatalf("preview: %d\n%s", r.code, r.body)
 	}
-	contains(t, r.body, `class="certificate"`, "Diploma of Testing", "--c1: #aa3300", "Alex Example", "<dt>Hours</dt>")
+	contains(t, r.body, `class="certificate layout-classic"`, "Diploma of Testing", "--c1: #aa3300", "Alex Example", "<dt>Hours</dt>")
 	if strings.Contains(r.body, "<html") || strings.Contains(r.body, "<dt>Grade</dt>") {
 		t.Errorf("not just the design, or grade printed though unticked:\n%s", r.body)
 	}
@@ -45,6 +45,13 @@ func TestDesignPreviewEndpoint(t *testing.T) {
 	r = c.postMultipart("/designs/preview", map[string]string{"name": "New", "kind": "badge", "primary_color": "#123456", "secondary_color": "#654321"},
 		map[string][]byte{"image": pngBytes})
 	contains(t, r.body, `class="badge card"`, `src="/designs/preview/chosen-image"`)
+	// The layout chosen redraws the preview in it.
+	r = c.postMultipart("/designs/preview", map[string]string{"design_id": sprint(des), "name": "Classic", "kind": "certificate",
+		"title": "Diploma of Testing", "layout": "modern", "primary_color": "#aa3300", "secondary_color": "#00ff00"}, nil)
+	contains(t, r.body, `class="certificate layout-modern"`, `<div class="cert-band"><h2 class="cert-title">Diploma of Testing</h2></div>`)
+	// A new badge without a file shows its template's image in its colours.
+	r = c.postMultipart("/designs/preview", map[string]string{"name": "New", "kind": "badge", "layout": "medal", "primary_color": "#123456", "secondary_color": "#654321"}, nil)
+	contains(t, r.body, `src="/designs/templates/medal/preview.svg?primary=%23123456&amp;secondary=%23654321"`)
 	if after := e.designRow(des); after != before {
 		t.Fatal("the preview changed the design")
 	}

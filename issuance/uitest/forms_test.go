@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/laurel-edu/laurel/internal/auth"
+	"github.com/laurel-edu/laurel/issuance/svgcheck"
 )
 
 func fieldError(t *testing.T, body, field, msg string) {
@@ -159,7 +160,7 @@ func TestDesignForm(t *testing.T) {
 		{"bad kind", map[string]string{"kind": "poster"}, map[string][]byte{"image": pngBytes}, "kind", "badge or certificate"},
 		{"bad colour", map[string]string{"primary_color": "blue"}, map[string][]byte{"image": pngBytes}, "primary_color", "#rrggbb"},
 		{"short colour", map[string]string{"secondary_color": "#abc"}, map[string][]byte{"image": pngBytes}, "secondary_color", "#rrggbb"},
-		{"badge without image", nil, nil, "image", "A badge needs its image"},
+		{"unknown layout", map[string]string{"layout": "modern"}, nil, "layout", "Choose one of the templates"},
 		{"not an image", nil, map[string][]byte{"image": []byte("GIF89a not allowed")}, "image", "not a PNG or SVG"},
 		{"too large", nil, map[string][]byte{"image": append(append([]byte{}, pngBytes...), make([]byte, 1<<20)...)}, "image", "at most 1024 KiB"},
 		{"svg with script", nil, map[string][]byte{"image": []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`)}, "image", "without scripts"},
@@ -201,6 +202,33 @@ func TestDesignForm(t *testing.T) {
 	img := c.get("/designs/" + sprint(badgeID) + "/image")
 	if img.code != 200 || img.header.Get("Content-Type") != "image/png" || !strings.Contains(img.header.Get("Content-Security-Policy"), "sandbox") {
 		t.Errorf("badge image: %d %v", img.code, img.header)
+	}
+	// A badge made from a template without a file gets the template's
+	// image, drawn by Laurel in the chosen colours, and svgcheck-clean.
+	f = good()
+	f["name"], f["layout"] = "Ribbon badge", "ribbon"
+	if r := c.postMultipart("/designs/new", f, nil); r.code != http.StatusSeeOther {
+		t.Fatalf("create badge from template: %d\n%s", r.code, r.body)
+	}
+	var gen struct {
+		Image  []byte `db:"image"`
+		Layout string `db:"layout"`
+	}
+	if err := e.db.Get(&gen, `SELECT image, layout FROM designs WHERE name = 'Ribbon badge'`); err != nil {
+		t.Fatal(err)
+	}
+	if gen.Layout != "ribbon" || !bytes.Contains(gen.Image, []byte(`fill="#123456"`)) || !bytes.Contains(gen.Image, []byte(`fill="#abcdef"`)) || svgcheck.Problem(gen.Image) != "" {
+		t.Errorf("generated badge: layout %q, %d bytes, problem %q", gen.Layout, len(gen.Image), svgcheck.Problem(gen.Image))
+	}
+	// On an existing badge, the template's image can be drawn again in new
+	// colours, replacing the uploaded one.
+	f = good()
+	f["name"], f["layout"], f["primary_color"], f["redraw_image"] = "Gold badge", "shield", "#550000", "1"
+	if r := c.postMultipart("/designs/"+sprint(badgeID)+"/edit", f, nil); r.code != http.StatusSeeOther {
+		t.Fatalf("redraw badge: %d\n%s", r.code, r.body)
+	}
+	if img := c.get("/designs/" + sprint(badgeID) + "/image"); img.header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(img.body, `fill="#550000"`) {
+		t.Errorf("redrawn badge: %s %.80s", img.header.Get("Content-Type"), img.body)
 	}
 	logo := c.get("/designs/" + sprint(certID) + "/logo")
 	if logo.code != 200 || logo.header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(logo.header.Get("Content-Security-Policy"), "default-src 'none'") {
