@@ -102,18 +102,12 @@ func checkAttributes(g Group, in map[string]string, bad func(field, msg string))
 		if a, ok := defs[k]; !ok {
 			bad("attributes."+k, fmt.Sprintf("Group %q has no attribute %q.", g.Name, k))
 		} else if !a.Type.PerCredential() && strings.TrimSpace(in[k]) != "" {
-			bad("attributes."+k, fmt.Sprintf("%s is an image of the group; a credential holds no value of it.", a.Label))
+			bad("attributes."+k, fmt.Sprintf("%s is an image the group holds once for every credential; upload it on the group, not per credential.", a.Label))
 		}
 	}
 	for _, a := range g.CredentialAttributes() {
 		v := strings.TrimSpace(in[a.Key])
 		f := "attributes." + a.Key
-		if a.Type == ImageAttr {
-			if v != "" {
-				bad(f, fmt.Sprintf("%s is an image the group holds once for every credential; upload it on the group, not per credential.", a.Label))
-			}
-			continue
-		}
 		if v == "" {
 			if a.Required {
 				bad(f, fmt.Sprintf("%s is required.", a.Label))

@@ -3,6 +3,7 @@ package issuance_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/jpeg"
 	"strings"
@@ -18,7 +19,7 @@ func signatureGroup(t *testing.T, s *issuance.Service) issuance.Group {
 	t.Helper()
 	return mustGroup(t, s, func(g *issuance.Group) {
 		g.Attributes = append(g.Attributes, issuance.Attribute{Key: "signature", Label: "Signature", Type: issuance.ImageAttr,
-			Required: true, Visibility: issuance.VisibilityPublic})
+			Visibility: issuance.VisibilityPublic})
 	})
 }
 
@@ -34,6 +35,15 @@ func TestImageAttributeIsTheGroups(t *testing.T) {
 		if a.Type == issuance.ImageAttr {
 			t.Fatalf("CredentialAttributes lists %q", a.Key)
 		}
+	}
+	// Required makes no sense for it: refused, naming the field.
+	bad := g
+	bad.Attributes = append([]issuance.Attribute(nil), g.Attributes...)
+	k := len(bad.Attributes) - 1
+	bad.Attributes[k].Required = true
+	if _, err := s.UpdateGroup(context.Background(), actor, bad); !apperr.Is(err, apperr.Invalid) ||
+		!strings.Contains(strings.Join(fieldErrs(err), " "), fmt.Sprintf("attributes[%d].required", k)) {
+		t.Fatalf("a required image attribute: %v %v", err, fieldErrs(err))
 	}
 	mustCreate(t, s, g.ID, item("Ada", "ada@example.edu")) // no signature needed
 	before := tableCounts(t, d)
@@ -114,8 +124,9 @@ func TestGroupImages(t *testing.T) {
 		t.Fatalf("%d set_image audit rows (%v)", audits, err)
 	}
 
-	// The attribute changed to text: its image goes with it.
-	g.Attributes[len(g.Attributes)-1].Type = issuance.TextAttr
+	// The attribute removed from the group (its type is the Attributes
+	// section's, which the group cannot change): its image goes with it.
+	g.Attributes = g.Attributes[:len(g.Attributes)-1]
 	if _, err := s.UpdateGroup(ctx, actor, g); err != nil {
 		t.Fatal(err)
 	}
