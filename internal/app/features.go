@@ -116,7 +116,7 @@ func (a *App) build(ctx context.Context) error {
 	// Moodle keeps its web service settings (URL, token) in its own table.
 	a.LTI.Registry().AddExtension(a.Moodle.PlatformSettings())
 	a.People = &people.Service{DB: a.DB, Core: a.Issuance, Signing: a.Signing, Imports: a.Imports, Course: a.Course,
-		LTI: a.LTI, Canvas: a.Canvas, Keys: a.Config.Keys}
+		LTI: a.LTI, Canvas: a.Canvas, Moodle: a.Moodle, Keys: a.Config.Keys}
 	if a.Config.SMTPURL != "" {
 		if a.Mail, err = mail.NewSender(a.Config.SMTPURL, a.Config.MailFrom, 8); err != nil {
 			return fmt.Errorf("LAUREL_SMTP_URL: %w", err)

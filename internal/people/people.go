@@ -5,7 +5,8 @@
 // (the issuance core: credentials and their emails; issuance/signing:
 // signed documents and status lists; issuance/imports: import rows and
 // stored files; lti/course: course members; lti: LMS users; canvas: Canvas
-// users and inbox payloads; internal/audit: entries). Its pages
+// users and inbox payloads; moodle: completion check records;
+// internal/audit: entries). Its pages
 // (/admin/people), API routes (/api/v1/people) and the `laurel person`
 // command are for owners and admins.
 //
@@ -32,6 +33,7 @@ import (
 	"github.com/laurel-edu/laurel/issuance/signing"
 	"github.com/laurel-edu/laurel/lti"
 	"github.com/laurel-edu/laurel/lti/course"
+	"github.com/laurel-edu/laurel/moodle"
 )
 
 // Service finds, exports and erases one person at a time.
@@ -43,6 +45,9 @@ type Service struct {
 	Course  *course.Service
 	LTI     *lti.Tool
 	Canvas  *canvas.Service
+	// Moodle keeps the names and emails its completion checks saw (nil:
+	// none).
+	Moodle *moodle.Service
 	// Keys derive an erased person's tombstone and reference (a keyed hash
 	// of the email), so a repeated request is recognised and a run that
 	// failed midway finds what it already erased.
@@ -55,16 +60,17 @@ const TombstoneName = "Erased"
 // Record is everything Laurel holds about one person, as the export
 // (GDPR article 15) gives it.
 type Record struct {
-	Email             string              `json:"email"`
-	ExportedAt        time.Time           `json:"exported_at"`
-	Credentials       []Credential        `json:"credentials"`
-	Emails            []Email             `json:"emails"`
-	ImportRows        []imports.PersonRow `json:"import_rows"`
-	CourseMemberships []course.Membership `json:"course_memberships"`
-	LMSUsers          []lti.PersonUser    `json:"lms_users"`
-	CanvasUsers       []canvas.PersonUser `json:"canvas_users"`
-	AuditEntries      []AuditEntry        `json:"audit_entries"`
-	Names             []string            `json:"-"`
+	Email             string               `json:"email"`
+	ExportedAt        time.Time            `json:"exported_at"`
+	Credentials       []Credential         `json:"credentials"`
+	Emails            []Email              `json:"emails"`
+	ImportRows        []imports.PersonRow  `json:"import_rows"`
+	CourseMemberships []course.Membership  `json:"course_memberships"`
+	LMSUsers          []lti.PersonUser     `json:"lms_users"`
+	CanvasUsers       []canvas.PersonUser  `json:"canvas_users"`
+	MoodleChecks      []moodle.PersonState `json:"moodle_checks"`
+	AuditEntries      []AuditEntry         `json:"audit_entries"`
+	Names             []string             `json:"-"`
 	credentialIDs     []string
 }
 
@@ -201,6 +207,15 @@ func (s *Service) Find(ctx context.Context, email string) (Record, error) {
 	for _, u := range r.CanvasUsers {
 		addName(u.Name)
 	}
+	r.MoodleChecks = []moodle.PersonState{}
+	if s.Moodle != nil {
+		if r.MoodleChecks, err = s.Moodle.PersonStates(ctx, email); err != nil {
+			return Record{}, err
+		}
+	}
+	for _, u := range r.MoodleChecks {
+		addName(u.Name)
+	}
 	es, err := audit.PersonEntries(ctx, s.DB, audit.Person{Email: email, EntityType: "credential", EntityIDs: r.credentialIDs})
 	if err != nil {
 		return Record{}, err
@@ -246,6 +261,7 @@ type Erasure struct {
 	LMSUsers            int    `json:"lms_users"`
 	CanvasUsers         int    `json:"canvas_users"`
 	CanvasEvents        int    `json:"canvas_events"`
+	MoodleChecks        int    `json:"moodle_checks"`
 	AuditEntries        int    `json:"audit_entries"`
 }
 
@@ -270,6 +286,7 @@ func (e Erasure) Summary() string {
 	add(e.LMSUsers, "LMS user cleared", "LMS users cleared")
 	add(e.CanvasUsers, "Canvas user cleared", "Canvas users cleared")
 	add(e.CanvasEvents, "Canvas event payload dropped", "Canvas event payloads dropped")
+	add(e.MoodleChecks, "Moodle completion check record cleared", "Moodle completion check records cleared")
 	add(e.AuditEntries, "audit entry cleared", "audit entries cleared")
 	if len(parts) == 0 {
 		return "nothing left to erase"
@@ -341,6 +358,11 @@ func (s *Service) Erase(ctx context.Context, actor, email string) (Erasure, erro
 		return out, err
 	}
 	out.CanvasUsers, out.CanvasEvents = cv.Users, cv.Events
+	if s.Moodle != nil {
+		if out.MoodleChecks, err = s.Moodle.ErasePerson(ctx, email, t.Name, t.Email); err != nil {
+			return out, err
+		}
+	}
 	ids := append(append([]string{}, r.credentialIDs...), ce.Public...)
 	if out.AuditEntries, err = audit.ErasePerson(ctx, s.DB, audit.Person{Email: email, EntityType: "credential", EntityIDs: ids,
 		Names: r.Names, TombName: t.Name, TombEmail: t.Email, DropKeys: []string{"attributes", "evidence_url"}}); err != nil {
