@@ -263,6 +263,17 @@ func (s *Service) evaluate(ctx context.Context, client *Client, courseID string)
 		}
 		return nil, refusal(err, courseID)
 	}
+	tracked := 0
+	for _, st := range states {
+		if st.tracked {
+			tracked++
+		}
+	}
+	if tracked == 0 {
+		// Moodle leaves out, without an error, the users whose profile
+		// the token's user may not see: only the teachers remain.
+		return nil, apperr.Errorf(apperr.Invalid, "Moodle listed no student in course %s (%d enrolled users, none tracked by course completion): if the course has students, give the token's user the capability moodle/user:viewdetails, and check that completion tracking is on in the course.", courseID, len(users))
+	}
 	return states, nil
 }
 

@@ -99,6 +99,7 @@ require_once($CFG->libdir . '/completionlib.php');
 require_once($CFG->dirroot . '/completion/criteria/completion_criteria_self.php');
 require_once($CFG->dirroot . '/completion/criteria/completion_criteria_date.php');
 \core\session\manager::set_user(get_admin());
+$CFG->noemailever = true; // new users would be sent mail
 
 set_config('enablewebservices', 1);
 set_config('webserviceprotocols', 'rest');
@@ -155,12 +156,11 @@ if (!$roleid) {
     set_role_contextlevels($roleid, [CONTEXT_SYSTEM]);
 }
 $sys = context_system::instance();
-foreach (['webservice/rest:use', 'moodle/course:view', 'moodle/course:viewparticipants', 'moodle/course:useremail',
+foreach (['webservice/rest:use', 'moodle/course:view', 'moodle/course:viewparticipants', 'moodle/user:viewdetails', 'moodle/course:useremail',
         'report/completion:view', 'moodle/site:accessallgroups'] as $cap) {
     assign_capability($cap, CAP_ALLOW, $roleid, $sys->id, true);
 }
 role_assign($roleid, $ws->id, $sys->id);
-accesslib_clear_all_caches_for_unit_testing();
 
 $wsman = new webservice();
 function service_with($wsman, $shortname, $functions, $user) {
