@@ -29,11 +29,13 @@ CREATE TABLE moodle_checks (
 CREATE INDEX moodle_checks_mapping ON moodle_checks (mapping_id, started_at DESC);
 
 -- What the last check saw of each enrolled user: the roster's "why (not)
--- awarded" line.
+-- awarded" line, and staff's on /admin/events with the name Moodle gave
+-- (erased with the person by internal/people through moodle.ErasePerson).
 CREATE TABLE moodle_rule_states (
     mapping_id     bigint NOT NULL REFERENCES course_mappings (id) ON DELETE CASCADE,
     moodle_user_id text NOT NULL,
     name           text NOT NULL DEFAULT '',
+    email          text NOT NULL DEFAULT '',
     completed      boolean NOT NULL,
     completed_at   timestamptz,
     state          text NOT NULL DEFAULT '',

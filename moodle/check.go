@@ -263,6 +263,17 @@ func (s *Service) evaluate(ctx context.Context, client *Client, courseID string)
 		}
 		return nil, refusal(err, courseID)
 	}
+	tracked := 0
+	for _, st := range states {
+		if st.tracked {
+			tracked++
+		}
+	}
+	if tracked == 0 {
+		// Moodle leaves out, without an error, the users whose profile
+		// the token's user may not see: only the teachers remain.
+		return nil, apperr.Errorf(apperr.Invalid, "Moodle listed no student in course %s (%d enrolled users, none tracked by course completion): if the course has students, give the token's user the capability moodle/user:viewdetails, and check that completion tracking is on in the course.", courseID, len(users))
+	}
 	return states, nil
 }
 
@@ -307,9 +318,10 @@ func isDigits(s string) bool {
 // replacing the previous check's.
 func (s *Service) saveStates(ctx context.Context, mappingID int64, states []userState) error {
 	n := len(states)
-	ids, names, completed, ats, lines := make([]string, n), make([]string, n), make([]bool, n), make([]*time.Time, n), make([]string, n)
+	ids, names, emails := make([]string, n), make([]string, n), make([]string, n)
+	completed, ats, lines := make([]bool, n), make([]*time.Time, n), make([]string, n)
 	for i, u := range states {
-		ids[i], names[i], completed[i] = u.userID, u.name, u.completed
+		ids[i], names[i], emails[i], completed[i] = u.userID, u.name, u.email, u.completed
 		if u.completed {
 			at := u.completedAt
 			ats[i] = &at
@@ -325,13 +337,13 @@ func (s *Service) saveStates(ctx context.Context, mappingID int64, states []user
 	}
 	const q = `
 WITH gone AS (DELETE FROM moodle_rule_states WHERE mapping_id = $1 AND NOT (moodle_user_id = ANY($2)))
-INSERT INTO moodle_rule_states AS r (mapping_id, moodle_user_id, name, completed, completed_at, state, checked_at)
-SELECT $1, u.id, u.name, u.completed, u.at, u.state, $6
-FROM unnest($2::text[], $3::bool[], $4::timestamptz[], $5::text[], $7::text[]) AS u(id, completed, at, state, name)
+INSERT INTO moodle_rule_states AS r (mapping_id, moodle_user_id, name, email, completed, completed_at, state, checked_at)
+SELECT $1, u.id, u.name, u.email, u.completed, u.at, u.state, $6
+FROM unnest($2::text[], $3::bool[], $4::timestamptz[], $5::text[], $7::text[], $8::text[]) AS u(id, completed, at, state, name, email)
 ON CONFLICT (mapping_id, moodle_user_id) DO UPDATE SET
-    name = EXCLUDED.name, completed = EXCLUDED.completed, completed_at = EXCLUDED.completed_at, state = EXCLUDED.state,
+    name = EXCLUDED.name, email = EXCLUDED.email, completed = EXCLUDED.completed, completed_at = EXCLUDED.completed_at, state = EXCLUDED.state,
     checked_at = EXCLUDED.checked_at`
-	if _, err := s.db.ExecContext(ctx, q, mappingID, pq.Array(ids), pq.Array(completed), pq.Array(ats), pq.Array(lines), s.now(), pq.Array(names)); err != nil {
+	if _, err := s.db.ExecContext(ctx, q, mappingID, pq.Array(ids), pq.Array(completed), pq.Array(ats), pq.Array(lines), s.now(), pq.Array(names), pq.Array(emails)); err != nil {
 		return fmt.Errorf("save %d moodle states of mapping %d: %w", n, mappingID, err)
 	}
 	return nil

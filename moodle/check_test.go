@@ -113,6 +113,8 @@ func TestMoodleRefusalsNameWhatIsMissing(t *testing.T) {
 			[]string{"core_enrol_get_enrolled_users", "external service"}},
 		{"participants capability missing", moodlesim.Token{Functions: moodlesim.AllFunctions, Capabilities: []string{moodlesim.CapCompletionView}}, "",
 			[]string{"moodle/course:viewparticipants", "View participants"}},
+		{"profile capability missing (students silently left out)", moodlesim.Token{Functions: moodlesim.AllFunctions, Capabilities: []string{moodlesim.CapViewParticipants, moodlesim.CapUserEmail, moodlesim.CapCompletionView}}, "",
+			[]string{"moodle/user:viewdetails", "no student"}},
 		{"completion capability missing", moodlesim.Token{Functions: moodlesim.AllFunctions, Capabilities: []string{moodlesim.CapViewParticipants, moodlesim.CapUserEmail}}, "",
 			[]string{"report/completion:view"}},
 		{"wrong token", moodlesim.Token{}, "not-a-token", []string{"refused the web service token", "Invalid token"}},

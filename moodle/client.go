@@ -31,7 +31,7 @@ var Functions = []string{fnEnrolledUsers, fnCourseCompletion}
 // capabilities names, per function, the capabilities its token's user needs
 // in the course, for the message that a refusal shows.
 var capabilities = map[string]string{
-	fnEnrolledUsers:    "moodle/course:viewparticipants (and moodle/course:useremail to see emails)",
+	fnEnrolledUsers:    "moodle/course:viewparticipants (with moodle/user:viewdetails to see the students, moodle/course:useremail their emails)",
 	fnCourseCompletion: "report/completion:view",
 }
 

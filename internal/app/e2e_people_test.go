@@ -119,6 +119,12 @@ func mustPeople(t *testing.T, app *running) peopleFixture {
 		VALUES ('Canvas', 'https://canvas.uni.example.edu', '10000000000001', 'https://canvas.uni.example.edu/auth', 'https://canvas.uni.example.edu/jwks') RETURNING id`); err != nil {
 		t.Fatal(err)
 	}
+	// A Moodle completion check saw both (names and emails kept per person).
+	var moodleMapping int64
+	if err := app.DB.Get(&moodleMapping, `INSERT INTO course_mappings (platform_id, context_id, group_id, completion_rule, created_by)
+		VALUES ($1, '42', $2, 'moodle_completion', 'test') RETURNING id`, f.platformID, f.group.ID); err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range []struct{ sub, uid, name, email string }{{"sub-ada", "101", adaName, adaEmail}, {"sub-bob", "102", bobName, bobEmail}} {
 		mustExec(t, app, `INSERT INTO course_members (platform_id, context_id, sub, email, external_ref) VALUES ($1, 'ctx-ds101', $2, $3, $4)`,
 			f.platformID, p.sub, p.email, fmt.Sprintf("canvas:%d:%s", f.platformID, p.uid))
@@ -126,6 +132,8 @@ func mustPeople(t *testing.T, app *running) peopleFixture {
 			f.platformID, p.sub, p.name, p.email)
 		mustExec(t, app, `INSERT INTO canvas_users (platform_id, canvas_user_id, sub, name, email) VALUES ($1, $2, $3, $4, $5)`,
 			f.platformID, p.uid, p.sub, p.name, p.email)
+		mustExec(t, app, `INSERT INTO moodle_rule_states (mapping_id, moodle_user_id, name, email, completed, checked_at) VALUES ($1, $2, $3, $4, false, now())`,
+			moodleMapping, p.uid, p.name, p.email)
 		mustExec(t, app, `INSERT INTO canvas_events (dedup_key, event_name, canvas_course_id, canvas_user_id, payload, state, platform_id)
 			VALUES ($1, 'course_completed', '7', $2, $3, 'processed', $4)`, "ev-"+p.uid, p.uid,
 			fmt.Sprintf(`{"body":{"user":{"id":%q,"name":%q}}}`, p.uid, p.name), f.platformID)
@@ -278,7 +286,8 @@ func TestEraseAPersonLeavesNoTraceAndKeepsTheOtherPerson(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"1 unpublished credential deleted", "1 published credential revoked", "1 import row cleared",
-		"1 stored import file rewritten", "1 course membership cleared", "1 LMS user cleared", "1 Canvas user cleared", "1 Canvas event payload dropped"} {
+		"1 stored import file rewritten", "1 course membership cleared", "1 LMS user cleared", "1 Canvas user cleared", "1 Canvas event payload dropped",
+		"1 Moodle completion check record cleared"} {
 		if !strings.Contains(er.Summary, want) {
 			t.Fatalf("summary %q lacks %q", er.Summary, want)
 		}

@@ -151,7 +151,7 @@ func (a *App) build(ctx context.Context) error {
 	// Moodle keeps its web service settings (URL, token) in its own table.
 	a.LTI.Registry().AddExtension(a.Moodle.PlatformSettings())
 	a.People = &people.Service{DB: a.DB, Core: a.Issuance, Signing: a.Signing, Imports: a.Imports, Updates: a.Updates, Course: a.Course,
-		LTI: a.LTI, Canvas: a.Canvas, Wallet: a.Wallet, Keys: a.Config.Keys}
+		LTI: a.LTI, Canvas: a.Canvas, Wallet: a.Wallet, Moodle: a.Moodle, Keys: a.Config.Keys}
 	a.People.SelfService = a.Recipient
 	if a.Config.SMTPURL != "" {
 		if a.Mail, err = mail.NewSender(a.Config.SMTPURL, a.Config.MailFrom, 8); err != nil {

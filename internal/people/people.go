@@ -6,7 +6,8 @@
 // signed documents and status lists; issuance/imports: import rows and
 // stored files; issuance/updates: rows of updates by spreadsheet;
 // lti/course: course members; lti: LMS users; canvas: Canvas
-// users and inbox payloads; internal/audit: entries). Its pages
+// users and inbox payloads; moodle: completion check records;
+// internal/audit: entries). Its pages
 // (/admin/people), API routes (/api/v1/people) and the `laurel person`
 // command are for owners and admins.
 //
@@ -35,6 +36,7 @@ import (
 	"github.com/laurel-edu/laurel/issuance/wallet"
 	"github.com/laurel-edu/laurel/lti"
 	"github.com/laurel-edu/laurel/lti/course"
+	"github.com/laurel-edu/laurel/moodle"
 )
 
 // Service finds, exports and erases one person at a time.
@@ -50,6 +52,9 @@ type Service struct {
 	Canvas  *canvas.Service
 	// Wallet holds the credentials' wallet claims (nil: none to find).
 	Wallet *wallet.Service
+	// Moodle keeps the names and emails its completion checks saw (nil:
+	// none).
+	Moodle *moodle.Service
 	// Keys derive an erased person's tombstone and reference (a keyed hash
 	// of the email), so a repeated request is recognised and a run that
 	// failed midway finds what it already erased.
@@ -67,17 +72,18 @@ const TombstoneName = "Erased"
 // Record is everything Laurel holds about one person, as the export
 // (GDPR article 15) gives it.
 type Record struct {
-	Email             string              `json:"email"`
-	ExportedAt        time.Time           `json:"exported_at"`
-	Credentials       []Credential        `json:"credentials"`
-	Emails            []Email             `json:"emails"`
-	ImportRows        []imports.PersonRow `json:"import_rows"`
-	CourseMemberships []course.Membership `json:"course_memberships"`
-	LMSUsers          []lti.PersonUser    `json:"lms_users"`
-	CanvasUsers       []canvas.PersonUser `json:"canvas_users"`
-	AuditEntries      []AuditEntry        `json:"audit_entries"`
-	WalletClaims      []wallet.Claim      `json:"wallet_claims"`
-	Names             []string            `json:"-"`
+	Email             string               `json:"email"`
+	ExportedAt        time.Time            `json:"exported_at"`
+	Credentials       []Credential         `json:"credentials"`
+	Emails            []Email              `json:"emails"`
+	ImportRows        []imports.PersonRow  `json:"import_rows"`
+	CourseMemberships []course.Membership  `json:"course_memberships"`
+	LMSUsers          []lti.PersonUser     `json:"lms_users"`
+	CanvasUsers       []canvas.PersonUser  `json:"canvas_users"`
+	MoodleChecks      []moodle.PersonState `json:"moodle_checks"`
+	AuditEntries      []AuditEntry         `json:"audit_entries"`
+	WalletClaims      []wallet.Claim       `json:"wallet_claims"`
+	Names             []string             `json:"-"`
 	credentialIDs     []string
 }
 
@@ -214,6 +220,15 @@ func (s *Service) Find(ctx context.Context, email string) (Record, error) {
 	for _, u := range r.CanvasUsers {
 		addName(u.Name)
 	}
+	r.MoodleChecks = []moodle.PersonState{}
+	if s.Moodle != nil {
+		if r.MoodleChecks, err = s.Moodle.PersonStates(ctx, email); err != nil {
+			return Record{}, err
+		}
+	}
+	for _, u := range r.MoodleChecks {
+		addName(u.Name)
+	}
 	r.WalletClaims = []wallet.Claim{}
 	if s.Wallet != nil {
 		if r.WalletClaims, err = s.Wallet.PersonClaims(ctx, r.credentialIDs); err != nil {
@@ -266,6 +281,7 @@ type Erasure struct {
 	LMSUsers            int    `json:"lms_users"`
 	CanvasUsers         int    `json:"canvas_users"`
 	CanvasEvents        int    `json:"canvas_events"`
+	MoodleChecks        int    `json:"moodle_checks"`
 	AuditEntries        int    `json:"audit_entries"`
 	SelfService         int    `json:"self_service,omitempty"`
 	WalletClaims        int    `json:"wallet_claims"`
@@ -293,6 +309,7 @@ func (e Erasure) Summary() string {
 	add(e.LMSUsers, "LMS user cleared", "LMS users cleared")
 	add(e.CanvasUsers, "Canvas user cleared", "Canvas users cleared")
 	add(e.CanvasEvents, "Canvas event payload dropped", "Canvas event payloads dropped")
+	add(e.MoodleChecks, "Moodle completion check record cleared", "Moodle completion check records cleared")
 	add(e.AuditEntries, "audit entry cleared", "audit entries cleared")
 	add(e.SelfService, "self-service record deleted", "self-service records deleted")
 	add(e.WalletClaims, "wallet claim forgotten", "wallet claims forgotten")
@@ -366,6 +383,11 @@ func (s *Service) Erase(ctx context.Context, actor, email string) (Erasure, erro
 		return out, err
 	}
 	out.CanvasUsers, out.CanvasEvents = cv.Users, cv.Events
+	if s.Moodle != nil {
+		if out.MoodleChecks, err = s.Moodle.ErasePerson(ctx, email, t.Name, t.Email); err != nil {
+			return out, err
+		}
+	}
 	ids := append(append([]string{}, r.credentialIDs...), ce.Public...)
 	if s.SelfService != nil {
 		if out.SelfService, err = s.SelfService.ErasePerson(ctx, email, ids); err != nil {

@@ -27,6 +27,7 @@ const (
 	FnCourseCompletion = "core_completion_get_course_completion_status"
 
 	CapViewParticipants = "moodle/course:viewparticipants"
+	CapViewDetails      = "moodle/user:viewdetails"
 	CapUserEmail        = "moodle/course:useremail"
 	CapCompletionView   = "report/completion:view"
 )
@@ -42,7 +43,7 @@ type Token struct {
 // Laurel needs.
 var (
 	AllFunctions    = []string{FnEnrolledUsers, FnCourseCompletion}
-	AllCapabilities = []string{CapViewParticipants, CapUserEmail, CapCompletionView}
+	AllCapabilities = []string{CapViewParticipants, CapViewDetails, CapUserEmail, CapCompletionView}
 )
 
 // Criterion is one completion criterion of a course.
@@ -238,6 +239,12 @@ func (s *Site) enrolledUsers(w http.ResponseWriter, r *http.Request, tok Token, 
 	}
 	out := make([]map[string]any, 0, len(users))
 	for _, u := range users {
+		// user_get_user_details answers nothing for a user whose profile
+		// the caller may not see: without moodle/user:viewdetails only
+		// the course contacts (teachers) remain, silently.
+		if u.Role == "student" && !slices.Contains(tok.Capabilities, CapViewDetails) {
+			continue
+		}
 		first, last, _ := strings.Cut(u.FullName, " ")
 		m := map[string]any{"id": u.ID, "username": "u" + strconv.FormatInt(u.ID, 10), "firstname": first, "lastname": last,
 			"fullname": u.FullName, "roles": []role{{RoleID: roleID(u.Role), ShortName: u.Role, SortOrder: 0}}}
