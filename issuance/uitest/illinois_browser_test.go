@@ -108,12 +108,18 @@ func TestBrowserIllinoisGuide(t *testing.T) {
 	if !b.eval(`[...document.querySelectorAll('#attr_key_0 option')].some(o => o.value === 'final_grade' && o.textContent.startsWith('Final Grade'))`) {
 		t.Fatalf("step 4: the variable is not offered: %s", b.text("#attr_key_0"))
 	}
+	// Result types read as words, as in the Attributes section.
+	if !b.eval(`[...document.querySelectorAll('#attr_result_type_0 option')].some(o => o.value === 'LetterGrade' && o.textContent === 'Letter grade')`) ||
+		b.eval(`[...document.querySelectorAll('#group-form option')].some(o => /[a-z][A-Z]/.test(o.textContent))`) {
+		t.Errorf("step 4: the form offers codes: %s", b.text("#attr_result_type_0"))
+	}
 	b.checkPage("new group form", axe)
 	b.run(chromedp.EmulateViewport(1280, 844),
 		chromedp.SendKeys("#name", "Spring Cohort 2026"), chromedp.SendKeys("#course_name", "CS 101"),
 		chromedp.SetValue("#design_id", sprint(designID)),
 		chromedp.SetValue("#attr_key_0", "final_grade"),
 		chromedp.Click("#attr_required_0"),
+		chromedp.SetValue("#attr_result_type_0", "LetterGrade"),
 		chromedp.Click("#save-group"), chromedp.WaitVisible("#group-name"))
 	if got := b.text("#group-name"); got != "Spring Cohort 2026" {
 		t.Fatalf("step 4: group page %q", got)
@@ -122,7 +128,7 @@ func TestBrowserIllinoisGuide(t *testing.T) {
 	if err := e.db.Get(&groupID, `SELECT id FROM groups WHERE name = 'Spring Cohort 2026' AND design_id = $1`, designID); err != nil {
 		t.Fatalf("step 4: the group with the design: %v", err)
 	}
-	if got := b.text("#group-attributes"); !strings.Contains(got, "Final Grade") {
+	if got := b.text("#group-attributes"); !strings.Contains(got, "Final Grade") || !strings.Contains(got, "Letter grade") {
 		t.Errorf("step 4: the group's attributes %q", got)
 	}
 	b.checkPage("group page", axe)
