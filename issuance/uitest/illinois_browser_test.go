@@ -16,7 +16,10 @@ import (
 	"github.com/laurel-edu/laurel/internal/mail"
 )
 
-// The University of Illinois guide (docs/../PRODUCT.md's seed), steps 1–8
+// isoDateRE is a date or time as a machine writes it (2026-12-07T07:33).
+var isoDateRE = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}\b`)
+
+// The University of Illinois guide (the seed's PRODUCT.md), steps 1–8
 // as written, by a new Team Member in a real Chromium and through the pages
 // only: find the attribute variables in the Attributes section and create
 // one; save a CSV with names, emails, issue date and that variable; create
@@ -186,7 +189,7 @@ func TestBrowserIllinoisGuide(t *testing.T) {
 
 	// 7. Review Unpublished: open one by its ID, amend it; select all,
 	// Publish.
-	b.run(chromedp.Navigate(b.base+"/groups/"+sprint(groupID)+"/unpublished"), chromedp.WaitVisible("#credentials"))
+	b.run(chromedp.Click("#tab-unpublished"), chromedp.WaitVisible("#credentials"))
 	if got := b.text("#unpublished-total"); got != "4 unpublished credentials in this group." {
 		t.Errorf("step 7: %q", got)
 	}
@@ -205,7 +208,16 @@ func TestBrowserIllinoisGuide(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM credentials WHERE id = $1 AND recipient_name = 'Alan M. Turing'`, alanID); n != 1 {
 		t.Fatalf("step 7: the amendment was not saved: %s", b.text("main"))
 	}
-	b.run(chromedp.Navigate(b.base+"/groups/"+sprint(groupID)+"/unpublished"), chromedp.WaitVisible("#select-all-group"),
+	if got := b.text("#flash"); got != "Credential amended." {
+		t.Errorf("step 7: after amending: %q", got)
+	}
+	// The history says who changed what, in words and the organisation's
+	// date format.
+	if got := b.text("#history"); !strings.Contains(got, "Tess Team") || !strings.Contains(got, "Alan M. Turing") || isoDateRE.MatchString(got) {
+		t.Errorf("step 7: history %q", got)
+	}
+	// Back to the list by the page's own trail.
+	b.run(chromedp.Click(`main p.muted a[href="/groups/`+sprint(groupID)+`/unpublished"]`), chromedp.WaitVisible("#select-all-group"),
 		chromedp.Click("#select-all-group"), chromedp.Click("#publish"), chromedp.WaitVisible("#confirm-question"))
 
 	// 8. Confirm: the recipients by name and the email one of them gets.
@@ -244,6 +256,9 @@ func TestBrowserIllinoisGuide(t *testing.T) {
 			continue
 		}
 		links[m.To[0]] = l[1]
+		if m.To[0] == "alan@example.edu" && (!strings.Contains(m.Text, "Hello Alan M. Turing,") || !strings.Contains(m.Text, "Final Grade: B+")) {
+			t.Errorf("step 8: Alan's email does not carry the amended name and his grade:\n%s", m.Text)
+		}
 	}
 	var ids = map[string]string{}
 	rows, err := e.db.Query(`SELECT recipient_email, id FROM credentials WHERE group_id = $1`, groupID)
