@@ -134,6 +134,9 @@ func TestBrowserIllinoisGuide(t *testing.T) {
 	if got := b.text("#group-attributes"); !strings.Contains(got, "Final Grade") || !strings.Contains(got, "Letter grade") {
 		t.Errorf("step 4: the group's attributes %q", got)
 	}
+	if got := b.text("#group-language"); got != "English" {
+		t.Errorf("step 4: the group's language reads %q", got)
+	}
 	b.checkPage("group page", axe)
 
 	// 5. Credentials tab → Create Credentials → Single Group → the group →
