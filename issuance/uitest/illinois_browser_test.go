@@ -30,8 +30,14 @@ var isoDateRE = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}\b`)
 // (recipients named, email previewed): every recipient gets exactly one
 // email with the link to their live credential, whose public page shows the
 // name and the public variable. Every main page is axe-clean and fits at
-// 1280 and 390 px.
+// 1280 and 390 px. Run twice: by a team member of every group, and by one
+// limited to another group (the group they create joins their limit).
 func TestBrowserIllinoisGuide(t *testing.T) {
+	t.Run("team member of every group", func(t *testing.T) { illinoisGuide(t, false) })
+	t.Run("team member limited to another group", func(t *testing.T) { illinoisGuide(t, true) })
+}
+
+func illinoisGuide(t *testing.T, limited bool) {
 	axe := browsertest.AxeScript(t)
 	e := mustEnv(t) // it holds "Data Science 101" with a Grade: the guide's new variable is another one
 	e.runImportWorker()
@@ -41,8 +47,12 @@ func TestBrowserIllinoisGuide(t *testing.T) {
 	}
 	defer catcher.Close()
 	ctx := context.Background()
-	// A team member of every group (no limit), as an owner invites one.
-	if _, _, err := e.accts.CreateUser(ctx, "tess@example.edu", "Tess Team", auth.TeamMember, nil, password); err != nil {
+	// A team member, as an owner invites one.
+	var limit []int64
+	if limited {
+		limit = []int64{e.other.ID}
+	}
+	if _, _, err := e.accts.CreateUser(ctx, "tess@example.edu", "Tess Team", auth.TeamMember, limit, password); err != nil {
 		t.Fatal(err)
 	}
 	b := e.browser(t, "tess@example.edu")
@@ -61,7 +71,7 @@ func TestBrowserIllinoisGuide(t *testing.T) {
 	if nameCol == "" || emailCol == "" || dateCol == "" {
 		t.Fatalf("step 1: standard variables %q %q %q", nameCol, emailCol, dateCol)
 	}
-	if got := b.text("#attr-grade"); !strings.Contains(got, "Grade") || !strings.Contains(got, "Data Science 101") {
+	if got := b.text("#attr-grade"); !strings.Contains(got, "Grade") || strings.Contains(got, "Data Science 101") != !limited {
 		t.Errorf("step 1: the existing variable and where it is used: %q", got)
 	}
 	b.checkPage("attributes section", axe)
@@ -148,6 +158,10 @@ func TestBrowserIllinoisGuide(t *testing.T) {
 		t.Errorf("step 5: %q", got)
 	}
 	b.checkPage("create credentials", axe)
+	if !b.eval(`!!document.querySelector('#group option[value="`+sprint(groupID)+`"]')`) ||
+		b.eval(`[...document.querySelectorAll('#group option')].some(o => o.textContent === 'Data Science 101')`) != !limited {
+		t.Errorf("step 5: the groups offered: %s", b.text("#group"))
+	}
 	b.run(chromedp.SetValue("#group", sprint(groupID)), chromedp.Click("#single-upload"), chromedp.WaitVisible("#upload-form"))
 	if got := b.text("main"); !strings.Contains(got, "Spring Cohort 2026") {
 		t.Errorf("step 5: the upload page does not name the group: %q", got)
