@@ -14,6 +14,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/browsertest"
 	"github.com/laurel-edu/laurel/internal/mail"
+	"github.com/laurel-edu/laurel/issuance"
 )
 
 // isoDateRE is a date or time as a machine writes it (2026-12-07T07:33).
@@ -47,6 +48,15 @@ func illinoisGuide(t *testing.T, limited bool) {
 	}
 	defer catcher.Close()
 	ctx := context.Background()
+	// The owner has named the organisation (its page is not the guide's).
+	org, err := e.svc.Organisation(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	org.Name = "University of Illinois Example"
+	if _, err := e.svc.UpdateOrganisation(ctx, "test", issuance.OrganisationUpdate{Organisation: org}); err != nil {
+		t.Fatal(err)
+	}
 	// A team member, as an owner invites one.
 	var limit []int64
 	if limited {
@@ -247,10 +257,13 @@ func illinoisGuide(t *testing.T, limited bool) {
 			t.Errorf("step 8: the confirm page does not name %s: %s", n, recipients)
 		}
 	}
-	if got := b.text("#preview-text"); !strings.HasPrefix(got, "Hello ") || !strings.Contains(got, "/c/") {
+	if got := b.text("#preview-text"); !strings.HasPrefix(got, "Hello ") || !strings.Contains(got, "/c/") || !strings.Contains(got, "University of Illinois Example") {
 		t.Errorf("step 8: email preview %q", got)
 	}
 	b.checkPage("confirm page", axe)
+	if n := e.count(`SELECT count(*) FROM jobs WHERE kind = $1`, issuance.EmailJob); n != 0 {
+		t.Errorf("step 8: %d emails queued before the confirm", n)
+	}
 	b.run(chromedp.EmulateViewport(1280, 844), chromedp.Click("#confirm"), chromedp.WaitVisible("#flash"))
 	if got := b.text("#flash"); !strings.Contains(got, "Published 4 credentials") {
 		t.Errorf("step 8: flash %q", got)
@@ -298,13 +311,14 @@ func illinoisGuide(t *testing.T, limited bool) {
 			t.Errorf("step 8: %s's link %q, want /c/%s", to, links[to], ids[to])
 		}
 	}
-	if len(msgs) != 4 {
-		t.Errorf("step 8: %d emails sent, want 4", len(msgs))
+	e.sendAll(catcher.URL()) // a second pass of the mail worker sends nothing more
+	if len(msgs) != 4 || catcher.Len() != 4 {
+		t.Errorf("step 8: %d emails sent, then %d, want 4", len(msgs), catcher.Len())
 	}
 	// The live credential, as Alan opens it from his email.
 	b.run(chromedp.Navigate(b.base+links["alan@example.edu"]), chromedp.WaitVisible("main"))
 	page := b.text("main")
-	for _, want := range []string{"Alan M. Turing", "Final Grade", "B+", "Spring Cohort 2026"} {
+	for _, want := range []string{"Alan M. Turing", "Final Grade", "B+", "Spring Cohort 2026", "University of Illinois Example"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("step 8: the public page lacks %q: %s", want, page)
 		}
