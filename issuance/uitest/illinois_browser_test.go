@@ -113,14 +113,20 @@ func illinoisGuide(t *testing.T, limited bool) {
 	}
 	b.checkPage("certificate gallery", axe)
 	b.run(chromedp.Click("#use-classic"), chromedp.WaitVisible("#design-form"), chromedp.SendKeys("#name", "Spring certificate"))
+	// The new variable can be placed before any group uses it.
+	if got := b.text(`label:has(#print_attr_final_grade)`); !strings.Contains(got, "Final Grade") || !strings.Contains(got, "none of your groups uses it yet") {
+		t.Errorf("step 3: the design form offers the new variable as %q", got)
+	}
+	b.run(chromedp.Click("#print_attr_final_grade"))
+	b.waitFor("the variable in the preview", `(document.querySelector('#design-preview .certificate')||{textContent:''}).textContent.includes('(Final Grade)')`)
 	b.checkPage("certificate design form", axe)
 	b.run(chromedp.Click("#save-design"), chromedp.WaitVisible("#designs"))
 	if got := b.text("#designs"); !strings.Contains(got, "Spring certificate") {
 		t.Fatalf("step 3: designs list %q", got)
 	}
 	var designID int64
-	if err := e.db.Get(&designID, `SELECT id FROM designs WHERE name = 'Spring certificate'`); err != nil {
-		t.Fatal(err)
+	if err := e.db.Get(&designID, `SELECT id FROM designs WHERE name = 'Spring certificate' AND 'final_grade' = ANY(printed_attributes)`); err != nil {
+		t.Fatalf("step 3: the design printing Final Grade: %v", err)
 	}
 
 	// 4. A group with that design, picking the new variable.
@@ -322,6 +328,9 @@ func illinoisGuide(t *testing.T, limited bool) {
 		if !strings.Contains(page, want) {
 			t.Errorf("step 8: the public page lacks %q: %s", want, page)
 		}
+	}
+	if got := b.text(".certificate"); !strings.Contains(got, "B+") {
+		t.Errorf("step 8: the certificate does not draw the grade: %s", got)
 	}
 	b.checkPage("public credential page", axe)
 	if v := b.csp(); len(v) > 0 {
