@@ -42,10 +42,26 @@ func (u *ui) designExtras(c *gin.Context, p *auth.Principal, page *designFormPag
 	known := map[string]bool{}
 	for _, ch := range choices {
 		known[ch.Key] = true
+	}
+	// The Attributes section's variables that no group uses yet can be
+	// placed too: the guide creates the variable and the design before the
+	// group that picks them.
+	vars, err := u.s.Core.AttributeVariables(c.Request.Context(), false)
+	if err != nil {
+		return err
+	}
+	for _, v := range vars {
+		if !v.Standard && !known[v.Key] {
+			known[v.Key] = true
+			choices = append(choices, issuance.AttributeChoice{Attribute: issuance.Attribute{Key: v.Key, Label: v.Label, Type: v.Type,
+				Visibility: v.Visibility, ResultType: v.ResultType}})
+		}
+	}
+	for _, ch := range choices {
 		if ch.Type == issuance.ImageAttr {
 			continue // placed in a slot, not printed as text
 		}
-		page.Choices = append(page.Choices, attrChoice{Key: ch.Key, Label: ch.Label, Groups: strings.Join(ch.Groups, ", "),
+		page.Choices = append(page.Choices, attrChoice{Key: ch.Key, Label: ch.Label, Groups: choiceGroups(ch),
 			Checked: slices.Contains(page.Design.PrintedAttributes, ch.Key), UsesDesign: ch.UsesDesign,
 			NotPublicIn: strings.Join(ch.NotPublicIn, ", ")})
 	}
@@ -68,7 +84,7 @@ func (u *ui) designExtras(c *gin.Context, p *auth.Principal, page *designFormPag
 		found := sc.Current == ""
 		for _, ch := range choices {
 			if ch.Type == issuance.ImageAttr {
-				sc.Options = append(sc.Options, attrChoice{Key: ch.Key, Label: ch.Label, Groups: strings.Join(ch.Groups, ", "),
+				sc.Options = append(sc.Options, attrChoice{Key: ch.Key, Label: ch.Label, Groups: choiceGroups(ch),
 					NotPublicIn: strings.Join(ch.NotPublicIn, ", ")})
 				found = found || ch.Key == sc.Current
 			}
@@ -79,6 +95,14 @@ func (u *ui) designExtras(c *gin.Context, p *auth.Principal, page *designFormPag
 		page.Slots = append(page.Slots, sc)
 	}
 	return nil
+}
+
+// choiceGroups names the groups that define a choice's attribute.
+func choiceGroups(ch issuance.AttributeChoice) string {
+	if len(ch.Groups) == 0 {
+		return "none of your groups uses it yet"
+	}
+	return strings.Join(ch.Groups, ", ")
 }
 
 // sampleView is a made-up credential drawn with design d, for the live
@@ -96,7 +120,7 @@ func sampleView(d issuance.Design, choices []issuance.AttributeChoice, issuer st
 		// The sample draws an attribute as a group where it is public would.
 		a := ch.Attribute
 		a.Visibility = issuance.VisibilityStaff
-		if len(ch.NotPublicIn) < len(ch.Groups) {
+		if len(ch.NotPublicIn) < len(ch.Groups) || (len(ch.Groups) == 0 && ch.Visibility == issuance.VisibilityPublic) {
 			a.Visibility = issuance.VisibilityPublic
 		}
 		g.Attributes = append(g.Attributes, a)

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/auth"
@@ -52,6 +54,8 @@ type groupOverviewPage struct {
 	Nav     nav
 	Summary issuance.GroupSummary
 	Design  issuance.Design
+	// Language is the group's language by name ("English").
+	Language string
 	// Schedules are the group's scheduled publishes, waiting or recently run.
 	Schedules []scheduleView
 	// Sending is "41,200 of 100,000" while the group's emails are being
@@ -78,7 +82,7 @@ func (u *ui) groupOverview(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	page := groupOverviewPage{Title: g.Name, Nav: newNav(g, p, "overview"), Summary: issuance.GroupSummary{Group: g}}
+	page := groupOverviewPage{Title: g.Name, Nav: newNav(g, p, "overview"), Summary: issuance.GroupSummary{Group: g}, Language: languageName(g.Language)}
 	if len(sums) == 1 {
 		page.Summary = sums[0]
 	}
@@ -152,7 +156,7 @@ type groupFormPage struct {
 	Offered         map[string]bool // their keys
 	Visibilities    []issuance.Visibility
 	ResultTypes     []issuance.ResultType
-	LanguageOptions []string
+	LanguageOptions []languageOption
 }
 
 // spareAttrRows is how many empty attribute rows the form shows, so a group
@@ -455,9 +459,34 @@ func (u *ui) parseGroupForm(c *gin.Context, base issuance.Group, isNew bool) (is
 	return g, page, nil
 }
 
-// groupLanguages are the language codes the forms suggest (any BCP 47 tag
-// is accepted).
-var groupLanguages = []string{"en", "de", "fr", "es", "it", "nl", "pt", "sv", "da", "fi", "pl"}
+// groupLanguages are the languages the forms suggest (any BCP 47 tag is
+// accepted), each shown by its name.
+var groupLanguages = languageOptions("en", "de", "fr", "es", "it", "nl", "pt", "sv", "da", "fi", "pl")
+
+// languageOption is a suggested language tag with its name, so a form's
+// list reads "German", not only "de".
+type languageOption struct{ Code, Name string }
+
+func languageOptions(tags ...string) []languageOption {
+	out := make([]languageOption, len(tags))
+	for i, t := range tags {
+		out[i] = languageOption{Code: t, Name: languageName(t)}
+	}
+	return out
+}
+
+// languageName is a language tag as pages name it ("English", "Brazilian
+// Portuguese"); the tag itself when it has no English name.
+func languageName(tag string) string {
+	t, err := language.Parse(tag)
+	if err != nil {
+		return tag
+	}
+	if n := display.English.Tags().Name(t); n != "" {
+		return n
+	}
+	return tag
+}
 
 // attrKeyRE is what a custom attribute key may look like: it names a form
 // field, a CSV column and a JSON key.

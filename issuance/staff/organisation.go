@@ -26,7 +26,7 @@ type organisationPage struct {
 	// and Reply-To.
 	PreviewSender, PreviewReplyTo string
 	Placeholders                  []issuance.Placeholder
-	Languages                     []string
+	Languages                     []languageOption
 	TimeZones                     []string
 	DefaultBody                   string
 	Now                           time.Time // for the time zone's example

@@ -112,7 +112,7 @@ func TestGroupForm(t *testing.T) {
 	r = c.follow(c.post(path, f))
 	contains(t, r.body, "Group saved.")
 	r = c.get(path)
-	contains(t, r.body, `<option value="public" selected>Public</option>`, `<option value="LetterGrade" selected>LetterGrade</option>`,
+	contains(t, r.body, `<option value="public" selected>Public</option>`, `<option value="LetterGrade" selected>Letter grade</option>`,
 		`<option value="staff" selected>Staff only</option>`)
 }
 
