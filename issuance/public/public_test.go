@@ -84,7 +84,7 @@ func TestPublicCredentialPage(t *testing.T) {
 		if err := contains(body, "Ada &lt;script&gt;alert(1)&lt;/script&gt;", "Data Science Foundations", "DS 101",
 			"Issued by", "Laurel", "30 June 2026", "30 June 2027", "Grade", "91.5",
 			"Verified: signed by Laurel", "Data Integrity proof: passed", "VC-JWT: passed", "Revocation status: passed",
-			"Validity dates: passed", cs[0].ID, "https://laurel.test/c/"+cs[0].ID, "Certificate of Completion", "Status: published"); err != nil {
+			"Validity dates: passed", cs[0].ID, "https://laurel.test/c/"+cs[0].ID, "Certificate of Completion", "Status: valid"); err != nil {
 			t.Fatalf("%v\n%s", err, body)
 		}
 		if strings.Contains(body, "Completed") || strings.Contains(body, "1 June 2026") {
