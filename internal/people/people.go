@@ -2,7 +2,8 @@
 // holds about them (GDPR articles 15 and 17, FERPA): it finds a person by
 // email in every room that keeps personal data, exports it as one JSON
 // document, and erases it, asking each owner to act on its own tables
-// (the issuance core: credentials and their emails; issuance/signing:
+// (the issuance core: credentials, their emails, expiry reminders and
+// renewal requests; issuance/recipient: self-service; issuance/signing:
 // signed documents and status lists; issuance/imports: import rows and
 // stored files; issuance/updates: rows of updates by spreadsheet;
 // lti/course: course members; lti: LMS users; canvas: Canvas
