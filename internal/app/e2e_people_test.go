@@ -200,6 +200,11 @@ func TestEraseAPersonLeavesNoTraceAndKeepsTheOtherPerson(t *testing.T) {
 	app := mustRun(t)
 	ctx := context.Background()
 	f := mustPeople(t, app)
+	seedSelfService(t, app, f.adaPub, f.adaPub)
+	// The expiry reminder scan and a renewal link leave these rows (the
+	// scan and the link are tested in e2e_reminders_test.go).
+	mustExec(t, app, `INSERT INTO credential_reminders (credential_id, expires_on, kind, days, created_at) VALUES ($1, '2027-03-01', 'reminder', 30, now())`, f.adaPub.ID)
+	mustExec(t, app, `INSERT INTO renewal_requests (credential_id, group_id, expires_on, created_at) VALUES ($1, $2, '2027-03-01', now())`, f.adaPub.ID, f.group.ID)
 	adaBefore := occurrences(t, app, adaEmail, adaName, adaGrade)
 	t.Logf("Ada before the erasure:\n%s", strings.Join(adaBefore, "\n"))
 	if len(adaBefore) < 15 {
@@ -256,6 +261,33 @@ func TestEraseAPersonLeavesNoTraceAndKeepsTheOtherPerson(t *testing.T) {
 		LMSUsers          []any               `json:"lms_users"`
 		CanvasUsers       []any               `json:"canvas_users"`
 		AuditEntries      []any               `json:"audit_entries"`
+		SelfService       struct {
+			NameCorrections []struct {
+				CredentialID  string `json:"credential_id"`
+				RequestedName string `json:"requested_name"`
+				Note, State   string
+			} `json:"name_corrections"`
+			Hidden []struct {
+				CredentialID string `json:"credential_id"`
+			} `json:"hidden_credentials"`
+			Emails []struct{ Kind, To string } `json:"emails"`
+			Links  []map[string]any            `json:"links"`
+		} `json:"self_service"`
+		UpdateRows []struct {
+			CredentialID string `json:"credential_id"`
+			FileName     string `json:"file_name"`
+			Changes      []struct{ Label, Old, New string }
+		} `json:"update_rows"`
+		ExpiryReminders []struct {
+			CredentialID string `json:"credential_id"`
+			Kind         string
+			DaysBefore   int    `json:"days_before"`
+			ExpiresOn    string `json:"expires_on"`
+		} `json:"expiry_reminders"`
+		RenewalRequests []struct {
+			CredentialID string `json:"credential_id"`
+			ExpiresOn    string `json:"expires_on"`
+		} `json:"renewal_requests"`
 	}
 	if err := json.Unmarshal([]byte(body), &rec); err != nil {
 		t.Fatal(err)
@@ -266,6 +298,38 @@ func TestEraseAPersonLeavesNoTraceAndKeepsTheOtherPerson(t *testing.T) {
 		len(rec.ImportRows) != 1 || rec.ImportRows[0].Row != 2 || len(rec.CourseMemberships) != 1 || len(rec.LMSUsers) != 1 ||
 		len(rec.CanvasUsers) != 1 || len(rec.AuditEntries) < 2 {
 		t.Fatalf("export:\n%s", body)
+	}
+	// What erasure deletes is in the export first: her name correction,
+	// her hidden credential, the self-service emails and links (when, never
+	// the token), the update row with its values, the expiry reminder and
+	// the renewal request.
+	ss := rec.SelfService
+	if len(ss.NameCorrections) != 1 || ss.NameCorrections[0].CredentialID != f.adaPub.ID || ss.NameCorrections[0].RequestedName != adaName+" Jr" ||
+		ss.NameCorrections[0].Note != "Please add my suffix." || ss.NameCorrections[0].State != "pending" ||
+		len(ss.Hidden) != 1 || ss.Hidden[0].CredentialID != f.adaPub.ID || len(ss.Emails) != 2 || len(ss.Links) != 2 {
+		t.Fatalf("export of self-service:\n%s", body)
+	}
+	for _, m := range ss.Emails {
+		if m.Kind != "link" || m.To != adaEmail {
+			t.Fatalf("self-service email %+v in:\n%s", m, body)
+		}
+	}
+	for _, l := range ss.Links {
+		if len(l) < 3 || l["credential_id"] != f.adaPub.ID || l["created_at"] == nil || l["expires_at"] == nil {
+			t.Fatalf("link %v", l)
+		}
+		for k := range l {
+			if k != "credential_id" && k != "created_at" && k != "expires_at" && k != "used_at" {
+				t.Fatalf("the export of a link has %q: %v", k, l)
+			}
+		}
+	}
+	if len(rec.UpdateRows) != 1 || rec.UpdateRows[0].CredentialID != f.adaPub.ID || rec.UpdateRows[0].FileName != "update.csv" ||
+		len(rec.UpdateRows[0].Changes) != 1 || rec.UpdateRows[0].Changes[0].Old != adaGrade || rec.UpdateRows[0].Changes[0].New != "Z1" ||
+		len(rec.ExpiryReminders) != 1 || rec.ExpiryReminders[0].CredentialID != f.adaPub.ID || rec.ExpiryReminders[0].Kind != "reminder" ||
+		rec.ExpiryReminders[0].DaysBefore != 30 || rec.ExpiryReminders[0].ExpiresOn != "2027-03-01" ||
+		len(rec.RenewalRequests) != 1 || rec.RenewalRequests[0].CredentialID != f.adaPub.ID || rec.RenewalRequests[0].ExpiresOn != "2027-03-01" {
+		t.Fatalf("export of update rows, reminders and renewal requests:\n%s", body)
 	}
 	if strings.Contains(body, "Babbage") || strings.Contains(body, f.bobPub.ID) {
 		t.Fatalf("the export of Ada names Bob:\n%s", body)
@@ -286,7 +350,7 @@ func TestEraseAPersonLeavesNoTraceAndKeepsTheOtherPerson(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"1 unpublished credential deleted", "1 published credential revoked", "1 import row cleared",
-		"1 stored import file rewritten", "1 course membership cleared", "1 LMS user cleared", "1 Canvas user cleared", "1 Canvas event payload dropped",
+		"1 stored import file rewritten", "1 spreadsheet update row deleted", "self-service records deleted", "1 course membership cleared", "1 LMS user cleared", "1 Canvas user cleared", "1 Canvas event payload dropped",
 		"1 Moodle completion check record cleared"} {
 		if !strings.Contains(er.Summary, want) {
 			t.Fatalf("summary %q lacks %q", er.Summary, want)
@@ -377,7 +441,8 @@ func TestEraseAPersonLeavesNoTraceAndKeepsTheOtherPerson(t *testing.T) {
 		t.Fatalf("erasure audit entries: %v", audits)
 	}
 	if resp, body := owner.do("GET", "/api/v1/people?email="+url.QueryEscape(adaEmail), "", ""); resp.StatusCode != http.StatusOK ||
-		!strings.Contains(body, `"credentials":[]`) {
+		!strings.Contains(body, `"credentials":[]`) || !strings.Contains(body, `"name_corrections":[]`) || !strings.Contains(body, `"emails":[]`) ||
+		!strings.Contains(body, `"update_rows":[]`) || !strings.Contains(body, `"expiry_reminders":[]`) {
 		t.Fatalf("export after erasure: %d %s", resp.StatusCode, body)
 	}
 }

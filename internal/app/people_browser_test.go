@@ -96,6 +96,16 @@ func TestPeoplePageLooksUpExportsAndErasesWithConfirmation(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#person-credentials")),
 	)
 	audit("a person")
+	// At a phone's width too: no sideways scroll, axe-clean.
+	browsertest.Step(t, b, "a person at 390 px",
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Evaluate[chromedp.Void](`new Promise(function (r) { requestAnimationFrame(function () { requestAnimationFrame(r); }); })`, chromedp.EvalAwaitPromise),
+	)
+	if ov, err := chromedp.Run(b, chromedp.Evaluate[overflow](overflowJS)); err != nil || ov.ScrollWidth > ov.InnerWidth {
+		t.Fatalf("a person at 390 px scrolls sideways: %+v %v", ov, err)
+	}
+	audit("a person at 390 px")
+	browsertest.Step(t, b, "back to 1280 px", chromedp.EmulateViewport(1280, 800))
 	creds := browsertest.Text(t, b, "#person-credentials")
 	for _, want := range []string{f.adaPub.ID, f.adaUnpub.ID, "Data Science Foundations", "Marine Biology", "unpublished", "published"} {
 		if !strings.Contains(creds, want) {
@@ -111,6 +121,12 @@ func TestPeoplePageLooksUpExportsAndErasesWithConfirmation(t *testing.T) {
 			t.Fatalf("%s lacks %q: %q", sel, want, got)
 		}
 	}
+	// The counts name what erasure deletes too (her row of the update by
+	// spreadsheet).
+	if got := browsertest.Text(t, b, "#person-counts"); !strings.Contains(got, "1 row(s) of spreadsheet updates") ||
+		!strings.Contains(got, "0 name correction request(s)") || !strings.Contains(got, "0 expiry reminder(s) and 0 renewal request(s)") {
+		t.Fatalf("counts: %q", got)
+	}
 	href, err := chromedp.Run(b, chromedp.AttributeValue(chromedp.CSS("#export-person"), "href"))
 	if err != nil || !strings.Contains(href.Value, "/admin/people/export?email="+url.QueryEscape(adaEmail)) {
 		t.Fatalf("export link %q %v", href.Value, err)
@@ -121,7 +137,8 @@ func TestPeoplePageLooksUpExportsAndErasesWithConfirmation(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#erase-confirm")),
 	)
 	audit("confirm step")
-	if c := browsertest.Text(t, b, "#erase-confirm"); !strings.Contains(c, "cannot be undone") || !strings.Contains(c, "erased at the recipient's request") {
+	if c := browsertest.Text(t, b, "#erase-confirm"); !strings.Contains(c, "cannot be undone") || !strings.Contains(c, "erased at the recipient's request") ||
+		!strings.Contains(c, "rows of spreadsheet updates") {
 		t.Fatalf("confirm step: %q", c)
 	}
 	if c, _ := app.Issuance.Credential(ctx, f.adaPub.ID); c.State != issuance.Published {

@@ -2,7 +2,8 @@
 // holds about them (GDPR articles 15 and 17, FERPA): it finds a person by
 // email in every room that keeps personal data, exports it as one JSON
 // document, and erases it, asking each owner to act on its own tables
-// (the issuance core: credentials and their emails; issuance/signing:
+// (the issuance core: credentials, their emails, expiry reminders and
+// renewal requests; issuance/recipient: self-service; issuance/signing:
 // signed documents and status lists; issuance/imports: import rows and
 // stored files; issuance/updates: rows of updates by spreadsheet;
 // lti/course: course members; lti: LMS users; canvas: Canvas
@@ -31,6 +32,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/imports"
+	"github.com/laurel-edu/laurel/issuance/recipient"
 	"github.com/laurel-edu/laurel/issuance/signing"
 	"github.com/laurel-edu/laurel/issuance/updates"
 	"github.com/laurel-edu/laurel/issuance/wallet"
@@ -63,6 +65,7 @@ type Service struct {
 	// name corrections and emails an erasure deletes (nil: none).
 	SelfService interface {
 		ErasePerson(ctx context.Context, email string, credentialIDs []string) (int, error)
+		PersonRecords(ctx context.Context, email string, credentialIDs []string) (recipient.PersonRecords, error)
 	}
 }
 
@@ -85,6 +88,17 @@ type Record struct {
 	WalletClaims      []wallet.Claim       `json:"wallet_claims"`
 	Names             []string             `json:"-"`
 	credentialIDs     []string
+	// SelfService is what the person did on their credentials' pages
+	// (issuance/recipient): name corrections, hidden credentials, the
+	// self-service emails to them and when links were sent.
+	SelfService recipient.PersonRecords `json:"self_service"`
+	// UpdateRows are the rows of updates by spreadsheet about the person's
+	// credentials, with the values they carried.
+	UpdateRows []updates.PersonRow `json:"update_rows"`
+	// ExpiryReminders and RenewalRequests are the expiry emails queued for
+	// the person's credentials and their requests to renew.
+	ExpiryReminders []issuance.PersonReminder `json:"expiry_reminders"`
+	RenewalRequests []issuance.PersonRenewal  `json:"renewal_requests"`
 }
 
 // Credential is one of the person's credentials in the export.
@@ -247,7 +261,36 @@ func (s *Service) Find(ctx context.Context, email string) (Record, error) {
 	// Empty lists, not null, so a script can count them.
 	r.Credentials, r.Emails, r.ImportRows = orEmpty(r.Credentials), orEmpty(r.Emails), orEmpty(r.ImportRows)
 	r.CourseMemberships, r.LMSUsers, r.CanvasUsers = orEmpty(r.CourseMemberships), orEmpty(r.LMSUsers), orEmpty(r.CanvasUsers)
+	if err := s.findSelfServiceUpdatesExpiry(ctx, &r); err != nil {
+		return Record{}, err
+	}
 	return r, nil
+}
+
+// findSelfServiceUpdatesExpiry adds to r what recipient self-service,
+// updates by spreadsheet and expiry reminders keep about the person: each
+// of them is deleted by an erasure, so the export lists it first.
+func (s *Service) findSelfServiceUpdatesExpiry(ctx context.Context, r *Record) error {
+	r.SelfService = recipient.PersonRecords{NameCorrections: []recipient.PersonCorrection{}, Hidden: []recipient.PersonHidden{},
+		Emails: []recipient.PersonMail{}, Links: []recipient.PersonLink{}}
+	r.UpdateRows, r.ExpiryReminders, r.RenewalRequests = []updates.PersonRow{}, []issuance.PersonReminder{}, []issuance.PersonRenewal{}
+	var err error
+	if s.SelfService != nil {
+		if r.SelfService, err = s.SelfService.PersonRecords(ctx, r.Email, r.credentialIDs); err != nil {
+			return err
+		}
+	}
+	if s.Updates != nil {
+		if r.UpdateRows, err = s.Updates.PersonRows(ctx, r.credentialIDs); err != nil {
+			return err
+		}
+	}
+	ex, err := s.Core.PersonExpiry(ctx, r.credentialIDs)
+	if err != nil {
+		return err
+	}
+	r.ExpiryReminders, r.RenewalRequests = ex.Reminders, ex.RenewalRequests
+	return nil
 }
 
 func orEmpty[T any](s []T) []T {
@@ -260,7 +303,7 @@ func orEmpty[T any](s []T) []T {
 // Empty reports whether Laurel holds nothing about the person.
 func (r Record) Empty() bool {
 	return len(r.Credentials)+len(r.Emails)+len(r.ImportRows)+len(r.CourseMemberships)+len(r.LMSUsers)+
-		len(r.CanvasUsers)+len(r.AuditEntries) == 0
+		len(r.CanvasUsers)+len(r.AuditEntries)+len(r.SelfService.Emails)+len(r.UpdateRows) == 0
 }
 
 // Erasure says what Erase did, in counts only: it is what the audit log

@@ -2,8 +2,10 @@ package recipient_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 
@@ -151,3 +153,52 @@ func TestRefusedLinks(t *testing.T) {
 }
 
 var linkToken = regexp.MustCompile(`/recipient/link\?token=(\S+)`)
+
+// TestPersonRecordsListWhatErasureDeletes: the export of a person lists
+// their name correction, hidden credential, self-service email and link
+// (its dates, never its token), matched by credential or by address in
+// any letter case; after ErasePerson it lists no correction, email or link.
+func TestPersonRecordsListWhatErasureDeletes(t *testing.T) {
+	f := mustFixture(t)
+	ctx := context.Background()
+	tok := f.mustLinkToken(t)
+	if err := f.s.SetHidden(ctx, f.cred.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.RequestCorrection(ctx, f.cred.ID, "Grace Brewster Hopper", "My full name, please."); err != nil {
+		t.Fatal(err)
+	}
+	// By address alone (no credential IDs): the emails sent to it.
+	byAddress, err := f.s.PersonRecords(ctx, "GRACE@Example.edu", nil)
+	if err != nil || len(byAddress.Emails) != 1 || len(byAddress.NameCorrections) != 0 || byAddress.Links == nil || byAddress.Hidden == nil {
+		t.Fatalf("records by address: %+v %v", byAddress, err)
+	}
+	r, err := f.s.PersonRecords(ctx, "grace@example.edu", []string{f.cred.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.NameCorrections) != 1 || r.NameCorrections[0].RequestedName != "Grace Brewster Hopper" || r.NameCorrections[0].Note != "My full name, please." ||
+		r.NameCorrections[0].State != recipient.Pending || r.NameCorrections[0].CurrentName != "Grace Hopper" ||
+		len(r.Hidden) != 1 || r.Hidden[0].CredentialID != f.cred.ID ||
+		len(r.Emails) != 1 || r.Emails[0].Kind != "link" || r.Emails[0].To != "grace@example.edu" || r.Emails[0].State != "sent" || r.Emails[0].SentAt == nil ||
+		len(r.Links) != 1 || r.Links[0].CredentialID != f.cred.ID || !r.Links[0].ExpiresAt.After(r.Links[0].CreatedAt) {
+		t.Fatalf("records: %+v", r)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), tok) || strings.Contains(string(b), "token") {
+		t.Fatalf("the export names the link's token:\n%s", b)
+	}
+	if _, err := f.s.ErasePerson(ctx, "grace@example.edu", []string{f.cred.ID}); err != nil {
+		t.Fatal(err)
+	}
+	after, err := f.s.PersonRecords(ctx, "grace@example.edu", []string{f.cred.ID})
+	if err != nil || len(after.NameCorrections)+len(after.Emails)+len(after.Links) != 0 {
+		t.Fatalf("records after erasure: %+v %v", after, err)
+	}
+	if b, _ := json.Marshal(after); !strings.Contains(string(b), `"name_corrections":[]`) || !strings.Contains(string(b), `"links":[]`) {
+		t.Fatalf("empty lists: %s", b)
+	}
+}
