@@ -41,7 +41,7 @@ func TestBrowserGroupFormVisibility(t *testing.T) {
 		chromedp.Click("#save-group"),
 		chromedp.WaitVisible("#group-attributes"))
 	txt := b.text("#group-attributes")
-	for _, want := range []string{"Final score", "Public", "RawScore", "Recipient and staff only"} {
+	for _, want := range []string{"Final score", "Public", "Raw score", "Recipient and staff only"} {
 		if !strings.Contains(txt, want) {
 			t.Fatalf("group page attributes lack %q: %s", want, txt)
 		}
