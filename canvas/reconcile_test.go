@@ -87,6 +87,20 @@ func TestReconcileCreatesWhatEventsMissed(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM canvas_reconciliations WHERE mapping_id = $1 AND finished_at IS NOT NULL AND error = ''`, m.ID); n != 2 {
 		t.Fatalf("recorded runs = %d", n)
 	}
+	// Why (not) awarded, per student: the completion date Canvas gave, or
+	// not completed yet; for instructors (by Canvas user) and staff (named).
+	lines, err := e.svc.Checker().RuleLines(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 45 || lines["2005"] != "Course completed on 4 May 2026 (Canvas)." ||
+		lines["2040"] != "Course not completed yet, as Canvas reported at the last check." {
+		t.Fatalf("%d why lines; 2005: %q, 2040: %q", len(lines), lines["2005"], lines["2040"])
+	}
+	ex, err := e.svc.Checker().Explanations(ctx, m)
+	if err != nil || len(ex) != 45 || ex[0].Name != "Student 00" || ex[0].Line != "Course completed on 4 May 2026 (Canvas)." {
+		t.Fatalf("explanations: %v %+v", err, ex[:min(len(ex), 1)])
+	}
 }
 
 // The API answers with what the run created; without a token it says so.

@@ -50,6 +50,9 @@ type ruleState struct {
 	met         bool
 	score       *float64
 	moduleState string
+	// metAt is when Canvas says the rule was met (a course's completed_at);
+	// nil: the check that first saw it met dates it.
+	metAt *time.Time
 }
 
 // evaluate decides who earned mapping m's credential and when.
@@ -66,11 +69,19 @@ func (s *Service) evaluate(ctx context.Context, client *Client, m course.Mapping
 		return ev, err
 	}
 	ev.checked = len(progress)
+	states := make([]ruleState, 0, len(progress))
 	for _, u := range progress {
-		if u.Progress.CompletedAt == nil || u.ID.String() == "" {
+		if u.ID.String() == "" {
 			continue
 		}
-		ev.earned = append(ev.earned, earning{u.ID.String(), cmpOr(u.Name, u.DisplayName), *u.Progress.CompletedAt})
+		// Every student's state is kept for the "why (not) awarded" line.
+		states = append(states, ruleState{userID: u.ID.String(), met: u.Progress.CompletedAt != nil, metAt: u.Progress.CompletedAt})
+		if u.Progress.CompletedAt != nil {
+			ev.earned = append(ev.earned, earning{u.ID.String(), cmpOr(u.Name, u.DisplayName), *u.Progress.CompletedAt})
+		}
+	}
+	if _, err := s.saveRuleStates(ctx, m.ID, states); err != nil {
+		return ev, err
 	}
 	return ev, nil
 }
@@ -205,8 +216,9 @@ func (s *Service) saveRuleStates(ctx context.Context, mappingID int64, states []
 	met := make([]bool, len(states))
 	scores := make([]*string, len(states))
 	mods := make([]string, len(states))
+	metAt := make([]*time.Time, len(states))
 	for i, st := range states {
-		ids[i], met[i], mods[i] = st.userID, st.met, st.moduleState
+		ids[i], met[i], mods[i], metAt[i] = st.userID, st.met, st.moduleState, st.metAt
 		if st.score != nil {
 			v := strconv.FormatFloat(*st.score, 'f', 2, 64)
 			scores[i] = &v
@@ -214,13 +226,13 @@ func (s *Service) saveRuleStates(ctx context.Context, mappingID int64, states []
 	}
 	const q = `
 INSERT INTO canvas_rule_states AS r (mapping_id, canvas_user_id, met, score, module_state, first_met_at, checked_at)
-SELECT $1, u.id, u.met, u.score::numeric, u.module_state, CASE WHEN u.met THEN $6::timestamptz END, $6
-FROM unnest($2::text[], $3::bool[], $4::text[], $5::text[]) AS u(id, met, score, module_state)
+SELECT $1, u.id, u.met, u.score::numeric, u.module_state, CASE WHEN u.met THEN COALESCE(u.met_at, $6::timestamptz) END, $6
+FROM unnest($2::text[], $3::bool[], $4::text[], $5::text[], $7::timestamptz[]) AS u(id, met, score, module_state, met_at)
 ON CONFLICT (mapping_id, canvas_user_id) DO UPDATE SET
     met = EXCLUDED.met, score = EXCLUDED.score, module_state = EXCLUDED.module_state,
     first_met_at = COALESCE(r.first_met_at, EXCLUDED.first_met_at), checked_at = EXCLUDED.checked_at
 RETURNING canvas_user_id, first_met_at`
-	rows, err := s.db.QueryxContext(ctx, q, mappingID, pq.Array(ids), pq.Array(met), pq.Array(scores), pq.Array(mods), s.now())
+	rows, err := s.db.QueryxContext(ctx, q, mappingID, pq.Array(ids), pq.Array(met), pq.Array(scores), pq.Array(mods), s.now(), pq.Array(metAt))
 	if err != nil {
 		return nil, fmt.Errorf("save %d rule states of mapping %d: %w", len(states), mappingID, err)
 	}
@@ -242,7 +254,7 @@ RETURNING canvas_user_id, first_met_at`
 // ruleLines explains, per Canvas user id, where each checked student stands
 // against mapping m's score or module rule ("why (not) awarded").
 func (s *Service) ruleLines(ctx context.Context, m course.Mapping) (map[string]string, error) {
-	if m.CompletionRule != course.RuleCanvasScore && m.CompletionRule != course.RuleCanvasModule {
+	if !checkedRule(m.CompletionRule) {
 		return nil, nil
 	}
 	const q = `SELECT canvas_user_id, met, score::float8, module_state, first_met_at, checked_at
@@ -270,7 +282,7 @@ FROM canvas_rule_states WHERE mapping_id = $1`
 // explanations are ruleLines with the students' names (those Laurel knows
 // from launches and rosters), for staff.
 func (s *Service) explanations(ctx context.Context, m course.Mapping) ([]course.Explanation, error) {
-	if m.CompletionRule != course.RuleCanvasScore && m.CompletionRule != course.RuleCanvasModule {
+	if !checkedRule(m.CompletionRule) {
 		return nil, nil
 	}
 	const q = `SELECT r.canvas_user_id, COALESCE(u.name, ''), r.met, r.score::float8, r.module_state, r.first_met_at
@@ -298,8 +310,20 @@ LIMIT 5000`
 	return out, rows.Err()
 }
 
+// checkedRule reports whether the checks keep each student's state against
+// rule r (every Canvas rule).
+func checkedRule(r course.CompletionRule) bool {
+	return r == course.RuleCanvasCompletion || r == course.RuleCanvasScore || r == course.RuleCanvasModule
+}
+
 func ruleLine(m course.Mapping, met bool, score *float64, mod string, first *time.Time) string {
 	day := func(t *time.Time) string { return t.UTC().Format("2 Jan 2006") }
+	if m.CompletionRule == course.RuleCanvasCompletion {
+		if met && first != nil {
+			return "Course completed on " + day(first) + " (Canvas)."
+		}
+		return "Course not completed yet, as Canvas reported at the last check."
+	}
 	if m.CompletionRule == course.RuleCanvasModule {
 		switch {
 		case met && first != nil:
