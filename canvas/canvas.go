@@ -35,6 +35,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/laurel-edu/laurel/internal/locale"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -69,6 +70,9 @@ type Issuer interface {
 	PublishAllowed(ctx context.Context) error
 	// Group returns a group (the admin page names mapped groups by it).
 	Group(ctx context.Context, id int64) (issuance.Group, error)
+	// Locale is the organisation's language and time zone (the why lines'
+	// dates).
+	Locale(ctx context.Context) locale.Locale
 }
 
 // Platform is what this package needs to know about a registered LTI

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/laurel-edu/laurel/internal/locale"
 	"strconv"
 	"strings"
 	"sync"
@@ -257,6 +258,7 @@ func (s *Service) ruleLines(ctx context.Context, m course.Mapping) (map[string]s
 	if !checkedRule(m.CompletionRule) {
 		return nil, nil
 	}
+	loc := s.issuer.Locale(ctx)
 	const q = `SELECT canvas_user_id, met, score::float8, module_state, first_met_at, checked_at
 FROM canvas_rule_states WHERE mapping_id = $1`
 	rows, err := s.db.QueryxContext(ctx, q, m.ID)
@@ -274,7 +276,7 @@ FROM canvas_rule_states WHERE mapping_id = $1`
 		if err := rows.Scan(&id, &met, &score, &mod, &first, &checked); err != nil {
 			return nil, fmt.Errorf("rule states of mapping %d: %w", m.ID, err)
 		}
-		out[id] = ruleLine(m, met, score, mod, first)
+		out[id] = ruleLine(loc, m, met, score, mod, first)
 	}
 	return out, rows.Err()
 }
@@ -285,6 +287,7 @@ func (s *Service) explanations(ctx context.Context, m course.Mapping) ([]course.
 	if !checkedRule(m.CompletionRule) {
 		return nil, nil
 	}
+	loc := s.issuer.Locale(ctx)
 	const q = `SELECT r.canvas_user_id, COALESCE(u.name, ''), r.met, r.score::float8, r.module_state, r.first_met_at
 FROM canvas_rule_states r
 LEFT JOIN canvas_users u ON u.platform_id = $2 AND u.canvas_user_id = r.canvas_user_id
@@ -305,7 +308,7 @@ LIMIT 5000`
 		if err := rows.Scan(&id, &name, &met, &score, &mod, &first); err != nil {
 			return nil, fmt.Errorf("explanations of mapping %d: %w", m.ID, err)
 		}
-		out = append(out, course.Explanation{UserID: id, Name: name, Line: ruleLine(m, met, score, mod, first)})
+		out = append(out, course.Explanation{UserID: id, Name: name, Line: ruleLine(loc, m, met, score, mod, first)})
 	}
 	return out, rows.Err()
 }
@@ -316,8 +319,8 @@ func checkedRule(r course.CompletionRule) bool {
 	return r == course.RuleCanvasCompletion || r == course.RuleCanvasScore || r == course.RuleCanvasModule
 }
 
-func ruleLine(m course.Mapping, met bool, score *float64, mod string, first *time.Time) string {
-	day := func(t *time.Time) string { return t.UTC().Format("2 Jan 2006") }
+func ruleLine(loc locale.Locale, m course.Mapping, met bool, score *float64, mod string, first *time.Time) string {
+	day := func(t *time.Time) string { return loc.DayOf(*t) }
 	if m.CompletionRule == course.RuleCanvasCompletion {
 		if met && first != nil {
 			return "Course completed on " + day(first) + " (Canvas)."

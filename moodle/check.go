@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/laurel-edu/laurel/internal/locale"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,6 +69,7 @@ WHERE mapping_id = $1 ORDER BY lower(name), moodle_user_id LIMIT 5000`
 		return nil, fmt.Errorf("moodle explanations of mapping %d: %w", m.ID, err)
 	}
 	defer rows.Close()
+	loc := c.s.issuer.Locale(ctx)
 	var out []course.Explanation
 	for rows.Next() {
 		var id, name, state string
@@ -76,7 +78,7 @@ WHERE mapping_id = $1 ORDER BY lower(name), moodle_user_id LIMIT 5000`
 		if err := rows.Scan(&id, &name, &completed, &at, &state); err != nil {
 			return nil, fmt.Errorf("moodle explanations of mapping %d: %w", m.ID, err)
 		}
-		out = append(out, course.Explanation{UserID: id, Name: name, Line: ruleLine(completed, at, state)})
+		out = append(out, course.Explanation{UserID: id, Name: name, Line: ruleLine(loc, completed, at, state)})
 	}
 	return out, rows.Err()
 }
@@ -358,6 +360,7 @@ func (s *Service) ruleLines(ctx context.Context, mappingID int64) (map[string]st
 		return nil, fmt.Errorf("moodle states of mapping %d: %w", mappingID, err)
 	}
 	defer rows.Close()
+	loc := s.issuer.Locale(ctx)
 	out := map[string]string{}
 	for rows.Next() {
 		var id, state string
@@ -366,13 +369,13 @@ func (s *Service) ruleLines(ctx context.Context, mappingID int64) (map[string]st
 		if err := rows.Scan(&id, &completed, &at, &state); err != nil {
 			return nil, fmt.Errorf("moodle states of mapping %d: %w", mappingID, err)
 		}
-		out[id] = ruleLine(completed, at, state)
+		out[id] = ruleLine(loc, completed, at, state)
 	}
 	return out, rows.Err()
 }
 
-func ruleLine(completed bool, at *time.Time, state string) string {
-	day := func(t *time.Time) string { return t.UTC().Format("2 Jan 2006") }
+func ruleLine(loc locale.Locale, completed bool, at *time.Time, state string) string {
+	day := func(t *time.Time) string { return loc.DayOf(*t) }
 	switch {
 	case state == "untracked":
 		return "Not tracked by the course's completion in Moodle (not a student)."

@@ -14,6 +14,7 @@ package moodle
 import (
 	"context"
 	"errors"
+	"github.com/laurel-edu/laurel/internal/locale"
 	"log/slog"
 	"net/http"
 	"time"
@@ -31,6 +32,9 @@ import (
 type Issuer interface {
 	course.Ensurer
 	CredentialJSON(c issuance.Credential) issuance.CredentialJSON
+	// Locale is the organisation's language and time zone (the why lines'
+	// dates).
+	Locale(ctx context.Context) locale.Locale
 }
 
 // Courses is the part of package course a check uses.
