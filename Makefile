@@ -19,7 +19,7 @@ dev: dev-deps build
 
 # -p 2: two packages at a time on a 2-core machine; each starts its own servers.
 test: test-deps npm-deps
-	@unformatted=$$(gofmt -l cmd lti canvas issuance internal migrations); \
+	@unformatted=$$(gofmt -l cmd lti canvas moodle issuance internal migrations); \
 	 if [ -n "$$unformatted" ]; then echo "gofmt -w these files:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
@@ -51,7 +51,7 @@ bench: test-deps bench-publish
 	$(GO) test -run '^$$' -bench 'Render' ./issuance/certpdf/
 
 lint:
-	gofmt -l cmd lti canvas issuance internal migrations
+	gofmt -l cmd lti canvas moodle issuance internal migrations
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
