@@ -168,16 +168,19 @@ func (s *Service) SendEmail(sender *mail.Sender, from, baseURL string) jobs.Hand
 // transaction; a link's sealed token is cleared either way.
 func (s *Service) markMail(ctx context.Context, j jobs.Job, m mailRow, state, why string) error {
 	return db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
-		const q = `UPDATE recipient_mails SET state = $2, last_error = $3,
-			sent_at = CASE WHEN $2 = 'sent' THEN $4::timestamptz END WHERE id = $1`
-		if _, err := tx.ExecContext(ctx, q, m.ID, state, why, s.now()); err != nil {
-			return fmt.Errorf("record recipient email %d: %w", m.ID, err)
-		}
+		// The link first, then its email: the order in which a new link
+		// request deletes them (the link, its email by cascade), so the two
+		// never wait on each other.
 		if m.LinkID != nil {
 			const ql = `UPDATE recipient_links SET mail_token = NULL WHERE id = $1`
 			if _, err := tx.ExecContext(ctx, ql, *m.LinkID); err != nil {
 				return fmt.Errorf("clear link %d: %w", *m.LinkID, err)
 			}
+		}
+		const q = `UPDATE recipient_mails SET state = $2, last_error = $3,
+			sent_at = CASE WHEN $2 = 'sent' THEN $4::timestamptz END WHERE id = $1`
+		if _, err := tx.ExecContext(ctx, q, m.ID, state, why, s.now()); err != nil {
+			return fmt.Errorf("record recipient email %d: %w", m.ID, err)
 		}
 		return jobs.MarkDone(ctx, tx, j)
 	})
