@@ -253,37 +253,29 @@ RETURNING canvas_user_id, first_met_at`
 }
 
 // ruleLines explains, per Canvas user id, where each checked student stands
-// against mapping m's score or module rule ("why (not) awarded").
+// against mapping m's rule ("why (not) awarded"), for the LMS roster.
 func (s *Service) ruleLines(ctx context.Context, m course.Mapping) (map[string]string, error) {
-	if !checkedRule(m.CompletionRule) {
-		return nil, nil
+	ex, err := s.explain(ctx, m, nil)
+	if err != nil || ex == nil {
+		return nil, err
 	}
-	loc := s.issuer.Locale(ctx)
-	const q = `SELECT canvas_user_id, met, score::float8, module_state, first_met_at, checked_at
-FROM canvas_rule_states WHERE mapping_id = $1`
-	rows, err := s.db.QueryxContext(ctx, q, m.ID)
-	if err != nil {
-		return nil, fmt.Errorf("rule states of mapping %d: %w", m.ID, err)
+	out := make(map[string]string, len(ex))
+	for _, e := range ex {
+		out[e.UserID] = e.Line
 	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var id, mod string
-		var met bool
-		var score *float64
-		var first *time.Time
-		var checked time.Time
-		if err := rows.Scan(&id, &met, &score, &mod, &first, &checked); err != nil {
-			return nil, fmt.Errorf("rule states of mapping %d: %w", m.ID, err)
-		}
-		out[id] = ruleLine(loc, m, met, score, mod, first)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
-// explanations are ruleLines with the students' names (those Laurel knows
-// from launches and rosters), for staff.
+// explanations are the same lines with the students' names (those Laurel
+// knows from launches and rosters), for staff: the first 5,000 by name.
 func (s *Service) explanations(ctx context.Context, m course.Mapping) ([]course.Explanation, error) {
+	limit := 5000
+	return s.explain(ctx, m, &limit)
+}
+
+// explain reads what the last checks saw of mapping m's students, by name,
+// at most limit of them (nil: all), as why lines.
+func (s *Service) explain(ctx context.Context, m course.Mapping, limit *int) ([]course.Explanation, error) {
 	if !checkedRule(m.CompletionRule) {
 		return nil, nil
 	}
@@ -293,13 +285,13 @@ FROM canvas_rule_states r
 LEFT JOIN canvas_users u ON u.platform_id = $2 AND u.canvas_user_id = r.canvas_user_id
 WHERE r.mapping_id = $1
 ORDER BY lower(COALESCE(u.name, '')), r.canvas_user_id
-LIMIT 5000`
-	rows, err := s.db.QueryxContext(ctx, q, m.ID, m.PlatformID)
+LIMIT $3`
+	rows, err := s.db.QueryxContext(ctx, q, m.ID, m.PlatformID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("explanations of mapping %d: %w", m.ID, err)
 	}
 	defer rows.Close()
-	var out []course.Explanation
+	out := []course.Explanation{}
 	for rows.Next() {
 		var id, name, mod string
 		var met bool
