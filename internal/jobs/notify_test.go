@@ -170,3 +170,50 @@ func TestScheduleRunsOnceAtATimeAndRequeues(t *testing.T) {
 		}
 	}
 }
+
+// Jobs that arrive one at a time, each in its own transaction, are claimed in
+// batches when their kind has a Gather: the goroutines woken by the stream
+// of notifications leave the claim to the one gathering, instead of each
+// claiming the few jobs that arrived since the last claim.
+func TestStreamOfJobsIsClaimedInBatches(t *testing.T) {
+	d, url := listenDB(t)
+	var mu sync.Mutex
+	var batches []int
+	w := jobs.NewWorker(d, quiet)
+	w.Listen, w.Poll, w.SafetyPoll, w.Concurrency = url, time.Hour, time.Hour, 8
+	w.HandleBatch("stream", func(_ context.Context, js []jobs.Job) []error {
+		mu.Lock()
+		batches = append(batches, len(js))
+		mu.Unlock()
+		return make([]error, len(js))
+	})
+	w.SetPolicy("stream", jobs.Policy{BatchSize: 500, Gather: 100 * time.Millisecond})
+	startWorker(t, w)
+	time.Sleep(300 * time.Millisecond) // listening, idle
+
+	const n = 300
+	start := time.Now()
+	for i := range n {
+		if _, err := jobs.Enqueue(context.Background(), d, "stream", map[string]int{"i": i}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	ran := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		s := 0
+		for _, b := range batches {
+			s += b
+		}
+		return s
+	}
+	waitFor(t, "every job run", 5*time.Second, func() bool { return ran() == n })
+	mu.Lock()
+	defer mu.Unlock()
+	// One claim per Gather while the stream lasts, give or take one: a
+	// claim per job (or per few jobs) would be tens of batches.
+	if most := int(time.Since(start)/(100*time.Millisecond)) + 2; len(batches) > most {
+		t.Fatalf("%d jobs arriving over %s were claimed in %d batches (%v), want at most %d", n, time.Since(start).Round(time.Millisecond), len(batches), batches, most)
+	}
+}

@@ -73,6 +73,10 @@ type Worker struct {
 	nudge     chan struct{}
 	nudgeOnce sync.Once
 	listening atomic.Bool
+	// gathering is set while one goroutine waits out its kinds' Gather
+	// before claiming: nudges that reach the others meanwhile are its work
+	// too, so they keep waiting instead of claiming a few jobs each.
+	gathering atomic.Bool
 	// schedulesOK is set once every schedule has its row (schedulesMu
 	// lets one goroutine at a time try).
 	schedulesOK atomic.Bool
@@ -100,8 +104,8 @@ type Policy struct {
 	Timeout time.Duration
 	// Gather is how long a worker woken for new jobs waits before it
 	// claims, so that jobs enqueued one transaction at a time under load
-	// are claimed in batches (the longest Gather of the worker's kinds
-	// applies; default none).
+	// are claimed in batches, by one goroutine at a time (the longest
+	// Gather of the worker's kinds applies; default none).
 	Gather time.Duration
 }
 
@@ -317,10 +321,10 @@ func (w *Worker) loop(ctx context.Context, n int) {
 		// Taken before the claim, so a notification that arrives while the
 		// claim runs still ends the sleep that follows it.
 		woken := w.wake.wait()
-		var got int
+		var full bool
 		err := w.ensureSchedulesOnce(ctx)
 		if err == nil {
-			got, err = w.RunOnce(ctx)
+			_, full, err = w.runOnce(ctx)
 		}
 		var wait time.Duration
 		switch {
@@ -330,9 +334,12 @@ func (w *Worker) loop(ctx context.Context, n int) {
 			failures++
 			wait = min(poll<<min(failures, 5), 30*time.Second)
 			w.Log.Warn("jobs: cannot claim work; will retry", "worker", n, "err", err, "retry_in", wait)
-		case got > 0:
+		case full:
+			// A full batch: there may be more, so look again and let
+			// another goroutine look too. A batch short of its size took
+			// every ready job: what comes next announces itself.
 			failures = 0
-			w.poke() // there may be more: let another goroutine look too
+			w.poke()
 			continue
 		default:
 			failures = 0
@@ -343,26 +350,46 @@ func (w *Worker) loop(ctx context.Context, n int) {
 			// During an outage, a wake is no reason to retry sooner.
 			woken, nudged = nil, nil
 		}
-		t := time.NewTimer(wait)
+		if !w.sleep(ctx, wait, woken, nudged) {
+			return
+		}
+	}
+}
+
+// sleep waits until wait passes, woken is closed or a nudge comes, and
+// reports whether to claim (false: ctx ended). When the kinds have a
+// Gather, a goroutine waits it out before claiming, so work arriving in a
+// stream is claimed in batches, by one goroutine at a time: one that would
+// claim while another gathers leaves the claim to that one (whose next wait
+// follows the queue) and goes back to sleep.
+func (w *Worker) sleep(ctx context.Context, wait time.Duration, woken <-chan struct{}, nudged chan struct{}) bool {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
 		select {
 		case <-ctx.Done():
-			t.Stop()
-			return
+			return false
 		case <-woken:
-			t.Stop()
-		case <-nudged:
-			t.Stop()
-			if g := w.gather(); g > 0 {
-				t := time.NewTimer(g)
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					return
-				case <-t.C:
-				}
-			}
+			return true
 		case <-t.C:
+		case <-nudged:
 		}
+		g := w.gather()
+		if g <= 0 {
+			return true
+		}
+		if !w.gathering.CompareAndSwap(false, true) {
+			t.Reset(w.safetyPoll())
+			continue
+		}
+		gt := time.NewTimer(g)
+		select {
+		case <-ctx.Done():
+		case <-gt.C:
+		}
+		gt.Stop()
+		w.gathering.Store(false)
+		return ctx.Err() == nil
 	}
 }
 
@@ -438,25 +465,32 @@ func (s *signal) broadcast() {
 // runs them, returning how many jobs it claimed. If ctx is cancelled
 // part-way, the jobs not yet started are released.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	n, _, err := w.runOnce(ctx)
+	return n, err
+}
+
+// runOnce is RunOnce, also reporting whether a claim got as many jobs as
+// it asked for (more may be waiting).
+func (w *Worker) runOnce(ctx context.Context) (total int, full bool, err error) {
 	kinds := w.kinds()
 	if len(kinds) == 0 {
-		return 0, nil
+		return 0, false, nil
 	}
 	bySize := map[int][]string{}
 	for _, k := range kinds {
 		n := w.policy(k).BatchSize
 		bySize[n] = append(bySize[n], k)
 	}
-	total := 0
 	for size, ks := range bySize {
 		batch, err := w.claim(ctx, ks, size)
 		if err != nil {
-			return total, err
+			return total, full, err
 		}
 		total += len(batch)
+		full = full || len(batch) >= size
 		w.runClaimed(ctx, batch)
 	}
-	return total, nil
+	return total, full, nil
 }
 
 // runClaimed runs a claimed batch: jobs whose kind has a batch handler
