@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -13,7 +12,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
-	"github.com/laurel-edu/laurel/internal/db"
+	"github.com/laurel-edu/laurel/internal/jobs"
 )
 
 // storeEvent writes a verified event into the inbox and reports whether it is
@@ -88,10 +87,11 @@ func (s *Service) ingestLoop() {
 	}
 }
 
-// insertEvents writes a batch of events in one statement, and the jobs that
-// will process the new completions in the same transaction, and reports, per
-// event, whether it was new.
-const insertEventsQuery = `
+// insertEventsQuery writes a batch of events, and the jobs that will process
+// the new completions (in arrival order), in one statement: one round trip,
+// atomic without a transaction. It returns the events that were new.
+var insertEventsQuery = `
+WITH ev AS (
 INSERT INTO canvas_events (dedup_key, event_name, hostname, root_account_guid, canvas_course_id,
     canvas_user_id, completed_at, payload, signed, platform_id, state, reason, processed_at)
 SELECT k, n, h, g, c, u, t, p::jsonb, sg, NULLIF(pl, 0), st, r, CASE WHEN st = 'ignored' THEN now() END
@@ -99,8 +99,12 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text
             $8::text[], $9::boolean[], $10::bigint[], $11::text[], $12::text[])
      AS x(k, n, h, g, c, u, t, p, sg, pl, st, r)
 ON CONFLICT (dedup_key) DO NOTHING
-RETURNING dedup_key, id, state = 'received'`
+RETURNING dedup_key, id, state = 'received' AS process
+), queued AS (` + jobs.EnqueueFrom("$13", `SELECT jsonb_build_object('event_id', id) AS payload FROM ev WHERE process ORDER BY id`) + `)
+SELECT dedup_key FROM ev`
 
+// insertEvents stores a batch of events with insertEventsQuery and reports,
+// per event, whether it was new.
 func (s *Service) insertEvents(ctx context.Context, batch []*pendingEvent) ([]bool, error) {
 	n := len(batch)
 	keys, names, hosts, guids, courses, users := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -121,40 +125,24 @@ func (s *Service) insertEvents(ctx context.Context, batch []*pendingEvent) ([]bo
 			states[i], reasons[i] = "ignored", "event type "+ev.Name+" is not processed"
 		}
 	}
-	args := []any{pq.Array(keys), pq.Array(names), pq.Array(hosts), pq.Array(guids),
+	// Prepared: a batch under load is a few events, so planning the
+	// statement each time was a large share of its cost.
+	rows, err := s.stmts.QueryContext(ctx, insertEventsQuery, pq.Array(keys), pq.Array(names), pq.Array(hosts), pq.Array(guids),
 		pq.Array(courses), pq.Array(users), pq.Array(completed), pq.Array(payloads), pq.Array(signed),
-		pq.Array(platforms), pq.Array(states), pq.Array(reasons)}
-	inserted := map[string]bool{}
-	err := db.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
-		clear(inserted)
-		// Prepared: a batch under load is a few events, so planning the
-		// INSERT each time was a large share of its cost.
-		rows, err := s.stmts.TxQueryContext(ctx, tx, insertEventsQuery, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		var received []int64
-		for rows.Next() {
-			var k string
-			var id int64
-			var process bool
-			if err := rows.Scan(&k, &id, &process); err != nil {
-				return err
-			}
-			inserted[k] = true
-			if process {
-				received = append(received, id)
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		// RETURNING has no order; the jobs go in arrival (id) order.
-		slices.Sort(received)
-		return enqueueEvents(ctx, tx, received)
-	})
+		pq.Array(platforms), pq.Array(states), pq.Array(reasons), inboxKind)
 	if err != nil {
+		return nil, fmt.Errorf("store %d events: %w", n, err)
+	}
+	defer rows.Close()
+	inserted := map[string]bool{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, fmt.Errorf("store %d events: %w", n, err)
+		}
+		inserted[k] = true
+	}
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store %d events: %w", n, err)
 	}
 	out := make([]bool, n)

@@ -72,6 +72,14 @@ func (s *Statements) ExecContext(ctx context.Context, query string, args ...any)
 	return s.db.ExecContext(ctx, query, args...)
 }
 
+// QueryContext is database/sql's QueryContext through the prepared statement.
+func (s *Statements) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := s.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return s.db.QueryContext(ctx, query, args...)
+}
+
 // TxQueryContext is database/sql's QueryContext in tx through the prepared
 // statement (prepared on tx's connection if it is not yet).
 func (s *Statements) TxQueryContext(ctx context.Context, tx *sqlx.Tx, query string, args ...any) (*sql.Rows, error) {

@@ -88,6 +88,16 @@ func EnqueueAt(ctx context.Context, ext sqlx.ExtContext, kind string, payload an
 	return id, nil
 }
 
+// EnqueueFrom is a statement that adds one job of kind per row of query
+// rows (its jsonb column payload), in their order, to write as a WITH item
+// of the statement that stores what the jobs will process: rows and jobs
+// then commit together in one round trip, without a transaction around
+// them. kindParam names the outer statement's parameter holding the kind,
+// e.g. "$13".
+func EnqueueFrom(kindParam, rows string) string {
+	return `INSERT INTO jobs (kind, payload) SELECT ` + kindParam + `::text, q.payload FROM (` + rows + `) AS q`
+}
+
 // EnqueueMany adds one job of kind per payload (each already JSON) in one
 // statement, so thousands of jobs cost one round trip.
 func EnqueueMany(ctx context.Context, ext sqlx.ExtContext, kind string, payloads []json.RawMessage) (int, error) {
