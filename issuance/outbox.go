@@ -6,6 +6,7 @@ package issuance
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -64,46 +65,95 @@ type OutboxEmail struct {
 	State, To, Reason string
 	// ExpiresOn is the expiry date an expiry email (reason ReminderKind or
 	// ExpiredKind) speaks of; it is not sent once the credential's differs.
-	ExpiresOn  *time.Time
-	Design     Design // only its kind and primary colour
+	ExpiresOn *time.Time
+	Design    Design // only its kind and primary colour
+	// Credential has what a message says of it: its id, group, state,
+	// recipient, dates and attributes (not its history: no source,
+	// evidence, created, updated, published or revoked times).
 	Credential Credential
 	Group      Group
 }
 
-// OutboxEmails loads emails ids (those that exist) in one query.
+// OutboxEmails loads emails ids (those that exist): the emails with their
+// credentials in one query, their groups (one or a few) in another, so a
+// batch of hundreds does not repeat its group in every row.
 func (s *Service) OutboxEmails(ctx context.Context, ids []int64) (map[int64]OutboxEmail, error) {
-	// Columns are scanned by name: the credential's as "c.<column>" and the
-	// group's as "g.<column>" into the nested rows, so adding a column to
-	// either row type needs no change here.
-	q := `SELECT e.id AS email_id, e.state AS email_state, e.to_address, e.reason, e.expires_on AS email_expires_on, ` + prefixed("c", credCols) + `,
-			` + prefixed("g", groupCols) + `, d.primary_color, d.kind
+	const q = `SELECT e.id, e.state, e.to_address, e.reason, e.expires_on, c.id, c.group_id, c.state,
+			c.recipient_name, c.recipient_email, c.issued_on, c.expires_on, c.attributes
 		FROM credential_emails e
 		JOIN credentials c ON c.id = e.credential_id
-		JOIN groups g ON g.id = c.group_id
-		JOIN designs d ON d.id = g.design_id
 		WHERE e.id = ANY($1)`
-	var rows []struct {
-		ID     int64      `db:"email_id"`
-		State  string     `db:"email_state"`
-		To     string     `db:"to_address"`
-		Reason string     `db:"reason"`
-		Expiry *time.Time `db:"email_expires_on"`
-		Color  string     `db:"primary_color"`
-		Kind   string     `db:"kind"`
-		Cred   credRow    `db:"c"`
-		Group  groupRow   `db:"g"`
-	}
-	if err := s.DB.SelectContext(ctx, &rows, q, pq.Array(ids)); err != nil {
+	rows, err := s.DB.QueryContext(ctx, q, pq.Array(ids))
+	if err != nil {
 		return nil, fmt.Errorf("load %d emails: %w", len(ids), err)
 	}
-	out := make(map[int64]OutboxEmail, len(rows))
-	for _, r := range rows {
+	defer rows.Close()
+	out := make(map[int64]OutboxEmail, len(ids))
+	var groupIDs []int64
+	seen := map[int64]bool{}
+	for rows.Next() {
+		var (
+			id       int64
+			e        OutboxEmail
+			c        Credential
+			state    string
+			issuedOn time.Time
+			attrs    []byte
+		)
+		if err := rows.Scan(&id, &e.State, &e.To, &e.Reason, &e.ExpiresOn, &c.ID, &c.GroupID, &state,
+			&c.Recipient.Name, &c.Recipient.Email, &issuedOn, &c.ExpiresOn, &attrs); err != nil {
+			return nil, fmt.Errorf("load %d emails: %w", len(ids), err)
+		}
+		c.State, c.IssuedOn = State(state), DateOnly(issuedOn)
+		if c.ExpiresOn != nil {
+			d := DateOnly(*c.ExpiresOn)
+			c.ExpiresOn = &d
+		}
+		c.Attributes = map[string]string{}
+		_ = json.Unmarshal(attrs, &c.Attributes)
+		e.Credential = c
+		out[id] = e
+		if !seen[c.GroupID] {
+			seen[c.GroupID] = true
+			groupIDs = append(groupIDs, c.GroupID)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load %d emails: %w", len(ids), err)
+	}
+	if len(groupIDs) == 0 {
+		return out, nil
+	}
+	gq := `SELECT ` + prefixed("g", groupCols) + `, d.primary_color, d.kind
+		FROM groups g JOIN designs d ON d.id = g.design_id
+		WHERE g.id = ANY($1)`
+	var groups []struct {
+		Color string   `db:"primary_color"`
+		Kind  string   `db:"kind"`
+		Group groupRow `db:"g"`
+	}
+	if err := s.DB.SelectContext(ctx, &groups, gq, pq.Array(groupIDs)); err != nil {
+		return nil, fmt.Errorf("load %d emails: groups: %w", len(ids), err)
+	}
+	type groupDesign struct {
+		g Group
+		d Design
+	}
+	byID := make(map[int64]groupDesign, len(groups))
+	for _, r := range groups {
 		g, err := r.Group.group()
 		if err != nil {
 			return nil, err
 		}
-		out[r.ID] = OutboxEmail{State: r.State, To: r.To, Reason: r.Reason, ExpiresOn: r.Expiry, Design: Design{PrimaryColor: r.Color, Kind: DesignKind(r.Kind)},
-			Credential: r.Cred.credential(), Group: g}
+		byID[g.ID] = groupDesign{g, Design{PrimaryColor: r.Color, Kind: DesignKind(r.Kind)}}
+	}
+	for id, e := range out {
+		gd, ok := byID[e.Credential.GroupID]
+		if !ok {
+			return nil, fmt.Errorf("load email %d: group %d of credential %s not found", id, e.Credential.GroupID, e.Credential.ID)
+		}
+		e.Group, e.Design = gd.g, gd.d
+		out[id] = e
 	}
 	return out, nil
 }

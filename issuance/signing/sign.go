@@ -339,19 +339,8 @@ func (s *Service) Sign(ctx context.Context, ids []string, skipLocked bool) error
 		if err != nil {
 			return err
 		}
-		sIDs, sFor := make([]string, len(todo)), make([]string, len(todo))
-		sJSON, sJWT := make([]string, len(todo)), make([]string, len(todo))
-		for i, c := range todo {
-			sIDs[i], sFor[i] = c.ID, c.Version.UTC().Format(time.RFC3339Nano)
-			sJSON[i], sJWT[i] = outs[i].json, outs[i].jwt
-		}
-		const up = `INSERT INTO credential_signatures (credential_id, signed_for, signed_json, signed_jwt, signed_at)
-			SELECT u.id, u.signed_for::timestamptz, u.js, u.jwt, $5
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(id, signed_for, js, jwt)
-			ON CONFLICT (credential_id) DO UPDATE SET signed_for = EXCLUDED.signed_for,
-				signed_json = EXCLUDED.signed_json, signed_jwt = EXCLUDED.signed_jwt, signed_at = EXCLUDED.signed_at`
-		if _, err := tx.ExecContext(ctx, up, pq.Array(sIDs), pq.Array(sFor), pq.Array(sJSON), pq.Array(sJWT), now); err != nil {
-			return fmt.Errorf("store %d signatures: %w", len(sIDs), err)
+		if err := storeSignatures(ctx, tx, todo, outs, prev, now); err != nil {
+			return err
 		}
 		ed, es := ks.Newest(keystore.Ed25519), ks.Newest(keystore.ES256)
 		for _, id := range resigned {
@@ -363,6 +352,54 @@ func (s *Service) Sign(ctx context.Context, ids []string, skipLocked bool) error
 		}
 		return nil
 	})
+}
+
+// storeSignatures writes the signatures outs of credentials todo, signed
+// at now. First signatures (none in prev) are COPYed in: the caller holds
+// the credentials' locks, so no other transaction can add theirs meanwhile,
+// and COPY costs the database half of a multi-row insert of text arrays
+// (which it must parse, JSON's quotes escaped). Re-signs replace theirs.
+func storeSignatures(ctx context.Context, tx *sqlx.Tx, todo []issuance.PublicCredential, outs []signed, prev map[string]time.Time, now time.Time) error {
+	var rIDs, rFor, rJSON, rJWT []string
+	fresh := make([]int, 0, len(todo))
+	for i, c := range todo {
+		if _, ok := prev[c.ID]; !ok {
+			fresh = append(fresh, i)
+			continue
+		}
+		rIDs, rFor = append(rIDs, c.ID), append(rFor, c.Version.UTC().Format(time.RFC3339Nano))
+		rJSON, rJWT = append(rJSON, outs[i].json), append(rJWT, outs[i].jwt)
+	}
+	if len(fresh) > 0 {
+		stmt, err := tx.PrepareContext(ctx, `COPY credential_signatures (credential_id, signed_for, signed_json, signed_jwt, signed_at) FROM STDIN`)
+		if err != nil {
+			return fmt.Errorf("store %d signatures: %w", len(fresh), err)
+		}
+		defer stmt.Close()
+		for _, i := range fresh {
+			if _, err := stmt.ExecContext(ctx, todo[i].ID, todo[i].Version, outs[i].json, outs[i].jwt, now); err != nil {
+				return fmt.Errorf("store signature of credential %s: %w", todo[i].ID, err)
+			}
+		}
+		if _, err := stmt.ExecContext(ctx); err != nil {
+			return fmt.Errorf("store %d signatures: %w", len(fresh), err)
+		}
+		if err := stmt.Close(); err != nil {
+			return fmt.Errorf("store %d signatures: %w", len(fresh), err)
+		}
+	}
+	if len(rIDs) == 0 {
+		return nil
+	}
+	const up = `INSERT INTO credential_signatures (credential_id, signed_for, signed_json, signed_jwt, signed_at)
+		SELECT u.id, u.signed_for::timestamptz, u.js, u.jwt, $5
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(id, signed_for, js, jwt)
+		ON CONFLICT (credential_id) DO UPDATE SET signed_for = EXCLUDED.signed_for,
+			signed_json = EXCLUDED.signed_json, signed_jwt = EXCLUDED.signed_jwt, signed_at = EXCLUDED.signed_at`
+	if _, err := tx.ExecContext(ctx, up, pq.Array(rIDs), pq.Array(rFor), pq.Array(rJSON), pq.Array(rJWT), now); err != nil {
+		return fmt.Errorf("store %d signatures: %w", len(rIDs), err)
+	}
+	return nil
 }
 
 // signParallelMin is the fewest credentials worth signing on more than one
