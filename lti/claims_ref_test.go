@@ -52,7 +52,7 @@ func refValidateIDToken(raw string, o ValidateOptions) (*Launch, error) {
 	if o.Verify == nil {
 		return nil, unauthorized(ReasonJWKS, "No key source is configured for this platform.")
 	}
-	if err := o.Verify(raw, h); err != nil {
+	if err := o.Verify([]byte(raw), h); err != nil {
 		return nil, err
 	}
 
@@ -281,7 +281,7 @@ func (c refClaimReader) time(name string) (time.Time, error) {
 // checks.
 func refOptions() ValidateOptions {
 	o := fuzzOptions(nil)
-	o.Verify = func(string, jose.Header) error { return nil }
+	o.Verify = func([]byte, jose.Header) error { return nil }
 	return o
 }
 

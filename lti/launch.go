@@ -141,8 +141,11 @@ func (l *Launch) sessionJSON() ([]byte, error) {
 	if !bytes.HasSuffix(js, []byte(tail)) {
 		return json.Marshal(l)
 	}
-	out := append(js[:len(js)-len(tail)], `"claims":`...)
-	out = append(out, bytes.TrimSpace(l.rawClaims)...)
+	raw := bytes.TrimSpace(l.rawClaims)
+	out := make([]byte, 0, len(js)-len(tail)+len(`"claims":`)+len(raw)+1) // one allocation of the session's size
+	out = append(out, js[:len(js)-len(tail)]...)
+	out = append(out, `"claims":`...)
+	out = append(out, raw...)
 	return append(out, '}'), nil
 }
 
@@ -271,7 +274,7 @@ type ValidateOptions struct {
 	// header's kid (the Tool's: the platform JWKS through internal/jose,
 	// re-fetched on an unknown kid within its limit). Errors should be
 	// refusals (*apperr.Error with ReasonKid, ReasonJWKS, ReasonSignature).
-	Verify func(token string, h jose.Header) error
+	Verify func(token []byte, h jose.Header) error
 	// Deployment, optional, reports whether deploymentID may launch.
 	Deployment func(deploymentID string) (bool, error)
 }
@@ -292,7 +295,8 @@ func ValidateIDToken(raw string, o ValidateOptions) (*Launch, error) {
 	if len(raw) > MaxTokenSize {
 		return nil, badRequest(ReasonMalformed, "The id_token is larger than %d bytes.", MaxTokenSize)
 	}
-	h, pb, err := jose.Parse([]byte(raw))
+	tok := []byte(raw) // one copy, for the parse and the signature
+	h, pb, err := jose.Parse(tok)
 	if err != nil {
 		return nil, keyError(err, "")
 	}
@@ -309,7 +313,7 @@ func ValidateIDToken(raw string, o ValidateOptions) (*Launch, error) {
 	if o.Verify == nil {
 		return nil, unauthorized(ReasonJWKS, "No key source is configured for this platform.")
 	}
-	if err := o.Verify(raw, h); err != nil {
+	if err := o.Verify(tok, h); err != nil {
 		return nil, err
 	}
 
