@@ -27,7 +27,7 @@ func (c courseSide) NoteLaunch(ctx context.Context, l *lti.Launch) error {
 	if uid == "" {
 		return nil
 	}
-	return c.s.rememberUsers(ctx, []course.CanvasUser{{PlatformID: l.Platform.ID, CanvasUserID: uid, Sub: l.Sub, Name: l.Name, Email: course.LaunchEmail(l)}})
+	return c.s.rememberUser(ctx, course.CanvasUser{PlatformID: l.Platform.ID, CanvasUserID: uid, Sub: l.Sub, Name: l.Name, Email: course.LaunchEmail(l)})
 }
 
 func (c courseSide) Settings(ctx context.Context, platformID int64) (string, bool, error) {

@@ -243,6 +243,26 @@ ON CONFLICT (platform_id, canvas_user_id) DO UPDATE SET
 	return nil
 }
 
+// rememberUser is rememberUsers of one user (a launch's), without the
+// arrays: every launch runs it.
+func (s *Service) rememberUser(ctx context.Context, u course.CanvasUser) error {
+	if u.CanvasUserID == "" {
+		return nil
+	}
+	const q = `
+INSERT INTO canvas_users (platform_id, canvas_user_id, sub, name, email, updated_at)
+VALUES ($1, $2, $3, $4, $5, now())
+ON CONFLICT (platform_id, canvas_user_id) DO UPDATE SET
+    sub = COALESCE(NULLIF(EXCLUDED.sub, ''), canvas_users.sub),
+    name = COALESCE(NULLIF(EXCLUDED.name, ''), canvas_users.name),
+    email = COALESCE(NULLIF(EXCLUDED.email, ''), canvas_users.email),
+    updated_at = now()`
+	if _, err := s.stmts.ExecContext(ctx, q, u.PlatformID, u.CanvasUserID, u.Sub, u.Name, u.Email); err != nil {
+		return fmt.Errorf("remember canvas user %s of platform %d: %w", u.CanvasUserID, u.PlatformID, err)
+	}
+	return nil
+}
+
 func (s *Service) knownUsers(ctx context.Context, platformID int64, ids []string) (map[string]knownUser, error) {
 	const q = `SELECT canvas_user_id, name, email FROM canvas_users WHERE platform_id = $1 AND canvas_user_id = ANY($2)`
 	var rows []knownUser

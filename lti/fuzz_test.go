@@ -87,11 +87,11 @@ func (b jwksFromMemory) RoundTrip(r *http.Request) (*http.Response, error) {
 func fuzzOptions(t testing.TB) ValidateOptions {
 	return ValidateOptions{
 		Issuer: "https://canvas.example", ClientID: "10000000000001", Nonce: "n-123", Now: fuzzNow, Leeway: 2 * time.Minute,
-		Verify: func(token string, h jose.Header) error {
+		Verify: func(token []byte, h jose.Header) error {
 			if h.Kid != "fuzz" {
 				return unauthorized(ReasonKid, "no key %q", h.Kid)
 			}
-			err := fuzzKeySets(t).VerifySignature(context.Background(), []byte(token), h, jose.VerifyOptions{URL: fuzzJWKSURL})
+			err := fuzzKeySets(t).VerifySignature(context.Background(), token, h, jose.VerifyOptions{URL: fuzzJWKSURL})
 			return keyError(err, fuzzJWKSURL)
 		},
 		Deployment: func(id string) (bool, error) { return id == "1:dep", nil },

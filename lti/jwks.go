@@ -35,9 +35,9 @@ func (tr toolTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func (t *Tool) KeySets() *jose.KeySets { return t.jwks }
 
 // platformVerifier returns the signature check of a launch from p.
-func (t *Tool) platformVerifier(ctx context.Context, p *Platform) func(token string, h jose.Header) error {
-	return func(token string, h jose.Header) error {
-		err := t.jwks.VerifySignature(ctx, []byte(token), h, jose.VerifyOptions{URL: p.JWKSURL, AnyKid: true})
+func (t *Tool) platformVerifier(ctx context.Context, p *Platform) func(token []byte, h jose.Header) error {
+	return func(token []byte, h jose.Header) error {
+		err := t.jwks.VerifySignature(ctx, token, h, jose.VerifyOptions{URL: p.JWKSURL, AnyKid: true})
 		return keyError(err, p.JWKSURL)
 	}
 }

@@ -3,12 +3,13 @@ package lti
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
 	"time"
 
-	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/internal/jose"
@@ -99,13 +100,28 @@ type Launch struct {
 	// "X-Ltik") that follow-up requests inside the iframe carry.
 	Token string `json:"-"`
 
-	// Claims are all claims of the id_token, for what the fields above omit.
+	// Claims are all claims of the id_token, for what the fields above
+	// omit, on a launch read back by its token (LaunchByToken); a launch
+	// being validated has them in its payload only: read them with
+	// AllClaims.
 	Claims map[string]any `json:"claims"`
-	// rawClaims is the id_token's payload that Claims was decoded from, so
-	// the launch session stores it as sent instead of re-encoding the map
-	// (the largest cost of issuing a launch token). It must stay the last
-	// field's source: see sessionJSON.
+	// rawClaims is the id_token's payload, so the launch session stores
+	// it as sent (the checks decode only the claims they read). It must
+	// stay the last field's source: see sessionJSON.
 	rawClaims []byte
+}
+
+// AllClaims returns all claims of the id_token (numbers as float64): Claims,
+// or, on a launch being validated, its payload decoded.
+func (l *Launch) AllClaims() (map[string]any, error) {
+	if l.Claims != nil || l.rawClaims == nil {
+		return l.Claims, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(l.rawClaims, &m); err != nil {
+		return nil, fmt.Errorf("decode the claims of launch %s: %w", l.Sub, err)
+	}
+	return m, nil
 }
 
 // sessionJSON is l as stored behind its launch token: json.Marshal(l), with
@@ -125,8 +141,11 @@ func (l *Launch) sessionJSON() ([]byte, error) {
 	if !bytes.HasSuffix(js, []byte(tail)) {
 		return json.Marshal(l)
 	}
-	out := append(js[:len(js)-len(tail)], `"claims":`...)
-	out = append(out, bytes.TrimSpace(l.rawClaims)...)
+	raw := bytes.TrimSpace(l.rawClaims)
+	out := make([]byte, 0, len(js)-len(tail)+len(`"claims":`)+len(raw)+1) // one allocation of the session's size
+	out = append(out, js[:len(js)-len(tail)]...)
+	out = append(out, `"claims":`...)
+	out = append(out, raw...)
 	return append(out, '}'), nil
 }
 
@@ -255,7 +274,7 @@ type ValidateOptions struct {
 	// header's kid (the Tool's: the platform JWKS through internal/jose,
 	// re-fetched on an unknown kid within its limit). Errors should be
 	// refusals (*apperr.Error with ReasonKid, ReasonJWKS, ReasonSignature).
-	Verify func(token string, h jose.Header) error
+	Verify func(token []byte, h jose.Header) error
 	// Deployment, optional, reports whether deploymentID may launch.
 	Deployment func(deploymentID string) (bool, error)
 }
@@ -276,7 +295,8 @@ func ValidateIDToken(raw string, o ValidateOptions) (*Launch, error) {
 	if len(raw) > MaxTokenSize {
 		return nil, badRequest(ReasonMalformed, "The id_token is larger than %d bytes.", MaxTokenSize)
 	}
-	h, pb, err := jose.Parse([]byte(raw))
+	tok := []byte(raw) // one copy, for the parse and the signature
+	h, pb, err := jose.Parse(tok)
 	if err != nil {
 		return nil, keyError(err, "")
 	}
@@ -293,13 +313,13 @@ func ValidateIDToken(raw string, o ValidateOptions) (*Launch, error) {
 	if o.Verify == nil {
 		return nil, unauthorized(ReasonJWKS, "No key source is configured for this platform.")
 	}
-	if err := o.Verify(raw, h); err != nil {
+	if err := o.Verify(tok, h); err != nil {
 		return nil, err
 	}
 
-	c := claimReader{m: claims}
+	c := claims
 	// iss
-	iss, err := c.str("iss")
+	iss, err := claimStr(c.Iss, "iss")
 	if err != nil {
 		return nil, err
 	}
@@ -307,14 +327,15 @@ func ValidateIDToken(raw string, o ValidateOptions) (*Launch, error) {
 		return nil, unauthorized(ReasonIssuer, "The id_token's issuer %q is not the registered issuer %q.", text.Truncate(iss, 200), o.Issuer)
 	}
 	// aud and azp
-	aud, ok := audience(claims["aud"])
+	audv, _ := claimValue(c.Aud)
+	aud, ok := audience(audv)
 	if !ok {
 		return nil, unauthorized(ReasonAudience, "The id_token's aud claim is missing or not a string or list of strings.")
 	}
 	if !slices.Contains(aud, o.ClientID) {
 		return nil, unauthorized(ReasonAudience, "The id_token's audience %q does not contain our client_id %q.", text.Truncate(strings.Join(aud, ","), 200), o.ClientID)
 	}
-	azp, hasAZP := claims["azp"]
+	azp, hasAZP := claimValue(c.AZP)
 	if len(aud) > 1 && !hasAZP {
 		return nil, unauthorized(ReasonAZP, "The id_token has several audiences and no azp claim; azp must be our client_id %q.", o.ClientID)
 	}
@@ -328,14 +349,14 @@ func ValidateIDToken(raw string, o ValidateOptions) (*Launch, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	exp, err := c.time("exp")
+	exp, err := claimTime(c.Exp, "exp")
 	if err != nil {
 		return nil, unauthorized(ReasonExpired, "%s", apperr.Message(err))
 	}
 	if now.After(exp.Add(o.Leeway)) {
 		return nil, unauthorized(ReasonExpired, "The id_token expired at %s (now %s, leeway %s).", exp.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), o.Leeway)
 	}
-	iat, err := c.time("iat")
+	iat, err := claimTime(c.IAT, "iat")
 	if err != nil {
 		return nil, unauthorized(ReasonIssuedAt, "%s", apperr.Message(err))
 	}
@@ -343,7 +364,7 @@ func ValidateIDToken(raw string, o ValidateOptions) (*Launch, error) {
 		return nil, unauthorized(ReasonIssuedAt, "The id_token was issued in the future (iat %s, now %s, leeway %s): check the clocks.", iat.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), o.Leeway)
 	}
 	// nonce
-	nonce, present := claims["nonce"].(string)
+	nonce, present := claimString(c.Nonce)
 	if !present || nonce == "" {
 		return nil, unauthorized(ReasonNonceMissing, "The id_token carries no nonce.")
 	}
@@ -351,7 +372,7 @@ func ValidateIDToken(raw string, o ValidateOptions) (*Launch, error) {
 		return nil, unauthorized(ReasonNonceMismatch, "The id_token's nonce is not the one issued at login for this state.")
 	}
 	// deployment_id
-	dep, err := c.str(ClaimDeploymentID)
+	dep, err := claimStr(c.DeploymentID, ClaimDeploymentID)
 	if err != nil || dep == "" {
 		return nil, badRequest(ReasonDeploymentMissing, "The id_token carries no deployment_id claim.")
 	}
@@ -365,44 +386,46 @@ func ValidateIDToken(raw string, o ValidateOptions) (*Launch, error) {
 		}
 	}
 	// version, message_type and what each message type requires
-	ver, _ := claims[ClaimVersion].(string)
+	ver, _ := claimString(c.Version)
 	if ver != Version {
-		return nil, badRequest(ReasonVersion, "The launch's LTI version is %q; only %q is supported.", text.Truncate(toString(claims[ClaimVersion]), 40), Version)
+		v, _ := claimValue(c.Version)
+		return nil, badRequest(ReasonVersion, "The launch's LTI version is %q; only %q is supported.", text.Truncate(toString(v), 40), Version)
 	}
-	mt, _ := claims[ClaimMessageType].(string)
+	mt, _ := claimString(c.MessageType)
 	if mt != MessageResourceLink && mt != MessageDeepLinking {
-		return nil, badRequest(ReasonMessageType, "The launch's message_type %q is not one Laurel handles (%s, %s).", text.Truncate(toString(claims[ClaimMessageType]), 60), MessageResourceLink, MessageDeepLinking)
+		v, _ := claimValue(c.MessageType)
+		return nil, badRequest(ReasonMessageType, "The launch's message_type %q is not one Laurel handles (%s, %s).", text.Truncate(toString(v), 60), MessageResourceLink, MessageDeepLinking)
 	}
-	l := &Launch{DeploymentID: dep, MessageType: mt, Claims: claims, rawClaims: pb, IssuedAt: iat, ExpiresAt: exp}
+	l := &Launch{DeploymentID: dep, MessageType: mt, rawClaims: pb, IssuedAt: iat, ExpiresAt: exp}
 	if mt == MessageResourceLink {
-		rl := c.obj(ClaimResourceLink)
-		id, _ := rl["id"].(string)
+		rl := c.ResourceLink.v
+		id := str(rl.ID)
 		if id == "" {
 			return nil, badRequest(ReasonResourceLink, "The resource link launch carries no resource_link.id.")
 		}
 		l.ResourceLinkID = id
-		l.ResourceLink = ResourceLink{ID: id, Title: strOf(rl["title"]), Description: strOf(rl["description"])}
+		l.ResourceLink = ResourceLink{ID: id, Title: str(rl.Title), Description: str(rl.Description)}
 	} else {
-		dl := c.obj(ClaimDeepLinking)
-		ret, _ := dl["deep_link_return_url"].(string)
+		dl := c.DeepLinking.v
+		ret := str(dl.ReturnURL)
 		if ret == "" {
 			return nil, badRequest(ReasonDeepLinking, "The deep linking request carries no deep_linking_settings.deep_link_return_url.")
 		}
 		l.DeepLinking = &DeepLinkingSettings{
-			ReturnURL: ret, AcceptTypes: strList(dl["accept_types"]),
-			AcceptPresentationDocumentTargets: strList(dl["accept_presentation_document_targets"]),
-			AcceptMediaTypes:                  strOf(dl["accept_media_types"]),
-			AcceptMultiple:                    dl["accept_multiple"] == true, AutoCreate: dl["auto_create"] == true,
-			Title: strOf(dl["title"]), Text: strOf(dl["text"]), Data: strOf(dl["data"]),
+			ReturnURL: ret, AcceptTypes: list(dl.AcceptTypes),
+			AcceptPresentationDocumentTargets: list(dl.AcceptTargets),
+			AcceptMediaTypes:                  str(dl.AcceptMedia),
+			AcceptMultiple:                    string(dl.AcceptMultiple) == "true", AutoCreate: string(dl.AutoCreate) == "true",
+			Title: str(dl.Title), Text: str(dl.Text), Data: str(dl.Data),
 		}
 	}
 	// sub and roles
-	sub, _ := claims["sub"].(string)
+	sub := str(c.Sub)
 	if strings.TrimSpace(sub) == "" {
 		return nil, badRequest(ReasonSub, "The id_token carries no sub (user identifier).")
 	}
 	l.Sub = sub
-	rv, present := claims[ClaimRoles]
+	rv, present := claimValue(c.Roles)
 	if !present {
 		return nil, badRequest(ReasonRoles, "The id_token carries no roles claim.")
 	}
@@ -422,88 +445,26 @@ func ValidateIDToken(raw string, o ValidateOptions) (*Launch, error) {
 	return l, nil
 }
 
-// fillOptional copies the claims no check depends on.
-func fillOptional(l *Launch, c claimReader) {
-	m := c.m
-	l.Name, l.GivenName, l.FamilyName = strOf(m["name"]), strOf(m["given_name"]), strOf(m["family_name"])
-	l.Email, l.Locale = strOf(m["email"]), strOf(m["locale"])
-	l.TargetLinkURI = strOf(m[ClaimTargetLinkURI])
-	ctx := c.obj(ClaimContext)
-	l.Context = Context{ID: strOf(ctx["id"]), Label: strOf(ctx["label"]), Title: strOf(ctx["title"]), Type: strList(ctx["type"])}
-	l.Custom = map[string]string{}
-	for k, v := range c.obj(ClaimCustom) {
-		switch v := v.(type) {
-		case string:
-			l.Custom[k] = v
-		case nil:
-		default:
-			b, _ := json.Marshal(v)
-			l.Custom[k] = string(b)
-		}
-	}
-	lis := c.obj(ClaimLIS)
-	l.LIS = LIS{PersonSourcedID: strOf(lis["person_sourcedid"]), CourseOfferingSourcedID: strOf(lis["course_offering_sourcedid"]), CourseSectionSourcedID: strOf(lis["course_section_sourcedid"])}
-	if n := c.obj(ClaimNRPS); n != nil {
-		if u := strOf(n["context_memberships_url"]); u != "" {
-			l.NRPS = &NRPSClaim{ContextMembershipsURL: u, ServiceVersions: strList(n["service_versions"])}
-		}
-	}
-	lp := c.obj(ClaimLaunchPresentation)
-	l.LaunchPresentation = LaunchPresentation{DocumentTarget: strOf(lp["document_target"]), ReturnURL: strOf(lp["return_url"]),
-		Locale: strOf(lp["locale"]), Height: intOf(lp["height"]), Width: intOf(lp["width"])}
-	tp := c.obj(ClaimToolPlatform)
-	l.ToolPlatform = ToolPlatform{GUID: strOf(tp["guid"]), Name: strOf(tp["name"]), Version: strOf(tp["version"]), ProductFamilyCode: strOf(tp["product_family_code"])}
-	l.ToolPlatformGUID = l.ToolPlatform.GUID
-	if l.Email == "" {
-		l.Email = l.CustomValue("email")
-	}
-}
-
-// decodeClaims decodes the id_token's payload. It is a launch's largest
-// decode, so it runs on the encoding/json/v2 prototype (twice as fast as
-// encoding/json into a map). It refuses a claim name given twice (RFC 7519
-// §4 lets a parser refuse or take the last; two values for one claim are
-// not something to guess between) and invalid UTF-8, which text.CheckJSON
-// names first. Numbers are float64.
-func decodeClaims(b []byte) (map[string]any, error) {
-	var m map[string]any
-	if err := jsonv2.Unmarshal(b, &m); err != nil {
-		return nil, err
-	}
-	if m == nil {
-		return nil, errNotObject
-	}
-	return m, nil
-}
-
-var errNotObject = badRequest(ReasonMalformed, "not a JSON object")
-
-type claimReader struct{ m map[string]any }
-
-func (c claimReader) str(name string) (string, error) {
-	v, ok := c.m[name]
-	if !ok {
+// claimStr is the string claim name, refused when absent or not a string.
+func claimStr(v jsontext.Value, name string) (string, error) {
+	if len(v) == 0 {
 		return "", badRequest(ReasonClaim, "The id_token has no %s claim.", name)
 	}
-	s, ok := v.(string)
+	s, ok := claimString(v)
 	if !ok {
 		return "", badRequest(ReasonClaim, "The id_token's %s claim is not a string.", name)
 	}
 	return s, nil
 }
 
-func (c claimReader) obj(name string) map[string]any {
-	m, _ := c.m[name].(map[string]any)
-	return m
-}
-
-func (c claimReader) time(name string) (time.Time, error) {
-	v, ok := c.m[name]
+// claimTime is the NumericDate claim name.
+func claimTime(v jsontext.Value, name string) (time.Time, error) {
+	x, ok := claimValue(v)
 	if !ok {
 		return time.Time{}, badRequest(ReasonClaim, "The id_token has no %s claim.", name)
 	}
 	var f float64
-	switch n := v.(type) {
+	switch n := x.(type) {
 	case int64:
 		f = float64(n)
 	case float64:

@@ -139,18 +139,16 @@ func (s *Service) lookupCourse(ctx context.Context, l *lti.Launch) courseLookup 
 // root account guid, fills the mapping's missing course ids and returns the
 // course's mapping.
 func (s *Service) noteLaunch(ctx context.Context, l *lti.Launch) (courseLookup, error) {
-	// The note and the lookup are independent: run side by side, a
-	// student's launch waits on the database once here.
+	// Canvas's note and the course's (member and mapping, one statement)
+	// are independent: run side by side, a student's launch waits on the
+	// database once here.
 	noted := make(chan error, 1)
-	go func() {
-		err := s.canvas.NoteLaunch(ctx, l)
-		if err == nil {
-			err = s.noteLaunchMember(ctx, l)
-		}
-		noted <- err
-	}()
-	course := s.lookupCourse(ctx, l)
-	if err := <-noted; err != nil {
+	go func() { noted <- s.canvas.NoteLaunch(ctx, l) }()
+	course, err := s.noteLaunchMember(ctx, l)
+	if nerr := <-noted; nerr != nil {
+		return courseLookup{}, nerr
+	}
+	if err != nil {
 		return courseLookup{}, err
 	}
 	if l.Context.ID == "" || course.err != nil {

@@ -10,6 +10,8 @@ package course
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -74,17 +76,44 @@ ON CONFLICT (platform_id, context_id, sub) DO UPDATE SET
 	return nil
 }
 
-// noteLaunchMember records the launch's user as a person of its course.
-func (s *Service) noteLaunchMember(ctx context.Context, l *lti.Launch) error {
-	if l.Context.ID == "" {
-		return nil
+// noteLaunchMember records the launch's user as a person of its course
+// and returns the course's mapping (lookupCourse), in one statement: a
+// launch waits on the database once for both. A course without a context
+// id has no members; its mapping is only looked up.
+func (s *Service) noteLaunchMember(ctx context.Context, l *lti.Launch) (courseLookup, error) {
+	if l.Context.ID == "" || l.Sub == "" {
+		return s.lookupCourse(ctx, l), nil
 	}
-	m := courseMember{PlatformID: l.Platform.ID, ContextID: l.Context.ID, Sub: l.Sub, Email: LaunchEmail(l)}
+	ref := ""
 	if uid := l.CustomValue("canvas_user_id"); isDigits(uid) {
-		m.ExternalRef = s.canvas.ExternalRef(l.Platform.ID, uid)
+		ref = s.canvas.ExternalRef(l.Platform.ID, uid)
 	}
-	return s.noteMembers(ctx, []courseMember{m})
+	email := strings.ToLower(strings.TrimSpace(LaunchEmail(l)))
+	courseID := l.CustomValue("canvas_course_id")
+	var m Mapping
+	err := s.stmts.GetContext(ctx, &m, noteMemberMappingSQL, l.Platform.ID, l.Context.ID, courseID, l.Sub, email, ref, s.now())
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return courseLookup{}, fmt.Errorf("note member %s of platform %d context %q: %w", l.Sub, l.Platform.ID, l.Context.ID, err)
+	}
+	m, err = courseMappingAnswer(m, err, l.Platform.ID, l.Context.ID, courseID)
+	return courseLookup{m, err}, nil
 }
+
+// noteMemberMappingSQL records member $4 (email $5, reference $6, seen at
+// $7) of platform $1's course $2 as noteMembers does, and finds the
+// course's mapping by context id $2 or Canvas course id $3. The insert runs
+// to completion whether or not a mapping is found (PostgreSQL runs a WITH's
+// data-modifying statement exactly once).
+var noteMemberMappingSQL = `
+WITH noted AS (
+	INSERT INTO course_members (platform_id, context_id, sub, email, external_ref, seen_at)
+	VALUES ($1, $2, $4, $5, $6, $7)
+	ON CONFLICT (platform_id, context_id, sub) DO UPDATE SET
+		email = COALESCE(NULLIF(EXCLUDED.email, ''), course_members.email),
+		external_ref = COALESCE(NULLIF(EXCLUDED.external_ref, ''), course_members.external_ref),
+		seen_at = EXCLUDED.seen_at
+)
+` + courseMappingQuery("$1", "$2", "$3")
 
 // coursePeople is who is in the launch's course, as the issuance core's
 // recipient filter: the Canvas references and emails of every person seen
