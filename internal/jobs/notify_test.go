@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -215,5 +216,37 @@ func TestStreamOfJobsIsClaimedInBatches(t *testing.T) {
 	// claim per job (or per few jobs) would be tens of batches.
 	if most := int(time.Since(start)/(100*time.Millisecond)) + 2; len(batches) > most {
 		t.Fatalf("%d jobs arriving over %s were claimed in %d batches (%v), want at most %d", n, time.Since(start).Round(time.Millisecond), len(batches), batches, most)
+	}
+}
+
+// A goroutine that claims a full batch wakes another at once, without
+// waiting out the Gather again: jobs already waiting are taken in parallel.
+func TestFullBatchWakesAnotherGoroutineAtOnce(t *testing.T) {
+	d, url := listenDB(t)
+	var done atomic.Int64
+	w := jobs.NewWorker(d, quiet)
+	w.Listen, w.Poll, w.SafetyPoll, w.Concurrency = url, time.Hour, time.Hour, 4
+	w.HandleBatch("backlog", func(_ context.Context, js []jobs.Job) []error {
+		time.Sleep(time.Second) // a batch's work
+		done.Add(int64(len(js)))
+		return make([]error, len(js))
+	})
+	w.SetPolicy("backlog", jobs.Policy{BatchSize: 10, Gather: 2 * time.Second})
+	startWorker(t, w)
+	time.Sleep(300 * time.Millisecond) // listening, idle
+
+	payloads := make([]json.RawMessage, 40)
+	for i := range payloads {
+		payloads[i] = json.RawMessage(`{}`)
+	}
+	start := time.Now()
+	if _, err := jobs.EnqueueMany(context.Background(), d, "backlog", payloads); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every job run", 10*time.Second, func() bool { return done.Load() == 40 })
+	// One Gather, then four batches of 10 side by side: about 3 s. A
+	// Gather before each goroutine joins would be 5 s or more.
+	if took := time.Since(start); took > 4500*time.Millisecond {
+		t.Fatalf("40 waiting jobs in batches of 10 on 4 goroutines took %s, want one Gather (2 s) and the batches side by side (1 s)", took.Round(time.Millisecond))
 	}
 }

@@ -67,10 +67,12 @@ type Worker struct {
 	nextReap  time.Time
 
 	// wake wakes every idle goroutine (Wake, or the listening connection
-	// changed); nudge wakes one, for one notification: a goroutine that then
-	// finds work nudges the next, so the goroutines woken follow the work.
+	// changed); nudge wakes one, for one notification (after the Gather);
+	// more wakes one at once: a goroutine that claimed a full batch says
+	// there is more, so the goroutines woken follow the work.
 	wake      signal
 	nudge     chan struct{}
+	more      chan struct{}
 	nudgeOnce sync.Once
 	listening atomic.Bool
 	// gathering is set while one goroutine waits out its kinds' Gather
@@ -301,15 +303,27 @@ func (w *Worker) listen(ctx context.Context) {
 
 func (w *Worker) safetyPoll() time.Duration { return orDefault(w.SafetyPoll, time.Minute) }
 
-func (w *Worker) nudges() chan struct{} {
-	w.nudgeOnce.Do(func() { w.nudge = make(chan struct{}, 1) })
-	return w.nudge
+func (w *Worker) nudges() (nudge, more chan struct{}) {
+	w.nudgeOnce.Do(func() { w.nudge, w.more = make(chan struct{}, 1), make(chan struct{}, 1) })
+	return w.nudge, w.more
 }
 
-// poke wakes one idle goroutine, or the next to become idle.
+// poke wakes one idle goroutine, or the next to become idle, after the
+// Gather: new jobs were added.
 func (w *Worker) poke() {
+	nudge, _ := w.nudges()
 	select {
-	case w.nudges() <- struct{}{}:
+	case nudge <- struct{}{}:
+	default:
+	}
+}
+
+// pokeMore wakes one idle goroutine, or the next to become idle, at once:
+// jobs are waiting already.
+func (w *Worker) pokeMore() {
+	_, more := w.nudges()
+	select {
+	case more <- struct{}{}:
 	default:
 	}
 }
@@ -335,34 +349,33 @@ func (w *Worker) loop(ctx context.Context, n int) {
 			wait = min(poll<<min(failures, 5), 30*time.Second)
 			w.Log.Warn("jobs: cannot claim work; will retry", "worker", n, "err", err, "retry_in", wait)
 		case full:
-			// A full batch: there may be more, so look again and let
-			// another goroutine look too. A batch short of its size took
-			// every ready job: what comes next announces itself.
+			// A full batch: there may be more, so look again. A batch
+			// short of its size took every ready job: what comes next
+			// announces itself.
 			failures = 0
-			w.poke()
 			continue
 		default:
 			failures = 0
 			wait = w.idle(ctx, poll)
 		}
-		nudged := w.nudges()
+		nudged, more := w.nudges()
 		if err != nil {
 			// During an outage, a wake is no reason to retry sooner.
-			woken, nudged = nil, nil
+			woken, nudged, more = nil, nil, nil
 		}
-		if !w.sleep(ctx, wait, woken, nudged) {
+		if !w.sleep(ctx, wait, woken, nudged, more) {
 			return
 		}
 	}
 }
 
-// sleep waits until wait passes, woken is closed or a nudge comes, and
-// reports whether to claim (false: ctx ended). When the kinds have a
-// Gather, a goroutine waits it out before claiming, so work arriving in a
+// sleep waits until wait passes, woken is closed, a nudge or more comes,
+// and reports whether to claim (false: ctx ended). When the kinds have a
+// Gather, except after more, a goroutine waits it out before claiming, so work arriving in a
 // stream is claimed in batches, by one goroutine at a time: one that would
 // claim while another gathers leaves the claim to that one (whose next wait
 // follows the queue) and goes back to sleep.
-func (w *Worker) sleep(ctx context.Context, wait time.Duration, woken <-chan struct{}, nudged chan struct{}) bool {
+func (w *Worker) sleep(ctx context.Context, wait time.Duration, woken <-chan struct{}, nudged, more chan struct{}) bool {
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	for {
@@ -370,6 +383,8 @@ func (w *Worker) sleep(ctx context.Context, wait time.Duration, woken <-chan str
 		case <-ctx.Done():
 			return false
 		case <-woken:
+			return true
+		case <-more:
 			return true
 		case <-t.C:
 		case <-nudged:
@@ -487,7 +502,12 @@ func (w *Worker) runOnce(ctx context.Context) (total int, full bool, err error) 
 			return total, full, err
 		}
 		total += len(batch)
-		full = full || len(batch) >= size
+		if len(batch) >= size {
+			// There may be more: let another goroutine claim them while
+			// this one runs its batch.
+			full = true
+			w.pokeMore()
+		}
 		w.runClaimed(ctx, batch)
 	}
 	return total, full, nil
