@@ -79,6 +79,10 @@ type Worker struct {
 	// before claiming: nudges that reach the others meanwhile are its work
 	// too, so they keep waiting instead of claiming a few jobs each.
 	gathering atomic.Bool
+	// busy counts, per kind with a Policy.Concurrency, the goroutines
+	// running (or about to claim) its jobs.
+	busyMu sync.Mutex
+	busy   map[string]int
 	// schedulesOK is set once every schedule has its row (schedulesMu
 	// lets one goroutine at a time try).
 	schedulesOK atomic.Bool
@@ -109,6 +113,11 @@ type Policy struct {
 	// are claimed in batches, by one goroutine at a time (the longest
 	// Gather of the worker's kinds applies; default none).
 	Gather time.Duration
+	// Concurrency bounds how many of the worker's goroutines run jobs of
+	// this kind at once (default no bound beyond the worker's): the others
+	// claim other kinds meanwhile. For work that holds a scarce resource
+	// (an SMTP connection of a pool) and memory while it waits for one.
+	Concurrency int
 }
 
 // SetPolicy sets the retry policy of kind, replacing the worker's defaults
@@ -431,7 +440,9 @@ func (w *Worker) idle(ctx context.Context, poll time.Duration) time.Duration {
 	const q = `SELECT (SELECT min(run_at) FROM jobs WHERE state = 'queued' AND kind = ANY($1)),
 		(SELECT min(locked_until) FROM jobs WHERE state = 'running')`
 	var runAt, leaseEnd sql.NullTime
-	if err := w.DB.QueryRowContext(ctx, q, pq.Array(w.kinds())).Scan(&runAt, &leaseEnd); err != nil {
+	// Kinds at their Concurrency wait for a goroutine of theirs to finish,
+	// which then claims again (pokeMore): they are no reason to wake.
+	if err := w.DB.QueryRowContext(ctx, q, pq.Array(w.freeKinds(w.kinds()))).Scan(&runAt, &leaseEnd); err != nil {
 		return jitter(poll)
 	}
 	now := w.now()
@@ -497,8 +508,13 @@ func (w *Worker) runOnce(ctx context.Context) (total int, full bool, err error) 
 		bySize[n] = append(bySize[n], k)
 	}
 	for size, ks := range bySize {
+		ks, release := w.reserve(ks)
+		if len(ks) == 0 {
+			continue
+		}
 		batch, err := w.claim(ctx, ks, size)
 		if err != nil {
+			release()
 			return total, full, err
 		}
 		total += len(batch)
@@ -509,8 +525,56 @@ func (w *Worker) runOnce(ctx context.Context) (total int, full bool, err error) 
 			w.pokeMore()
 		}
 		w.runClaimed(ctx, batch)
+		release()
 	}
 	return total, full, nil
+}
+
+// reserve takes, for each of kinds with a Policy.Concurrency, one of its
+// places, and returns the kinds this goroutine may claim (those without a
+// bound, and those with a free place) and the function that gives the
+// places back. A kind that was full when its place is given back wakes a
+// goroutine to claim its waiting jobs.
+func (w *Worker) reserve(kinds []string) ([]string, func()) {
+	w.busyMu.Lock()
+	defer w.busyMu.Unlock()
+	var out, held []string
+	for _, k := range kinds {
+		n := w.policy(k).Concurrency
+		switch {
+		case n <= 0:
+			out = append(out, k)
+		case w.busy[k] < n:
+			if w.busy == nil {
+				w.busy = map[string]int{}
+			}
+			w.busy[k]++
+			out, held = append(out, k), append(held, k)
+		}
+	}
+	return out, func() {
+		w.busyMu.Lock()
+		defer w.busyMu.Unlock()
+		for _, k := range held {
+			if w.busy[k] == w.policy(k).Concurrency {
+				w.pokeMore()
+			}
+			w.busy[k]--
+		}
+	}
+}
+
+// freeKinds is kinds less those at their Policy.Concurrency.
+func (w *Worker) freeKinds(kinds []string) []string {
+	w.busyMu.Lock()
+	defer w.busyMu.Unlock()
+	out := kinds[:0:0]
+	for _, k := range kinds {
+		if n := w.policy(k).Concurrency; n <= 0 || w.busy[k] < n {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // runClaimed runs a claimed batch: jobs whose kind has a batch handler
