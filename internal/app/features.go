@@ -154,7 +154,7 @@ func (a *App) build(ctx context.Context) error {
 		LTI: a.LTI, Canvas: a.Canvas, Wallet: a.Wallet, Moodle: a.Moodle, Keys: a.Config.Keys}
 	a.People.SelfService = a.Recipient
 	if a.Config.SMTPURL != "" {
-		if a.Mail, err = mail.NewSender(a.Config.SMTPURL, a.Config.MailFrom, 8); err != nil {
+		if a.Mail, err = mail.NewSender(a.Config.SMTPURL, a.Config.MailFrom, smtpConnections); err != nil {
 			return fmt.Errorf("LAUREL_SMTP_URL: %w", err)
 		}
 	}
@@ -214,6 +214,9 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	return web.SecurityHeaders(a.Config.BaseURL, auth.CSRF(a.Auth.Sessions.LoadAndSave(r))), nil
 }
 
+// smtpConnections is how many SMTP connections a process opens at most.
+const smtpConnections = 8
+
 // RunWorkers runs the background jobs until ctx ends: one jobs.Worker for
 // every kind (email, signing, imports, account mail, the Canvas inbox, the
 // scheduled reconciliation and scheduled publishes), woken by PostgreSQL notifications.
@@ -228,7 +231,12 @@ func (a *App) RunWorkers(ctx context.Context) error {
 	w.HandleBatch(issuance.EmailJob, a.Delivery.SendEmailBatch(a.Mail, a.Config.MailFrom))
 	w.SetPolicy(issuance.EmailJob, delivery.EmailRetry)
 	w.Handle(issuance.EmailBulkJob, a.Delivery.SendEmailBulk(a.Mail, a.Config.MailFrom))
-	w.SetPolicy(issuance.EmailBulkJob, delivery.EmailBulkRetry)
+	// A bulk email job holds its 250 signed and rendered messages while it
+	// waits for an SMTP connection: no more run at once than there are
+	// connections, and the other goroutines keep the other kinds moving.
+	bulk := delivery.EmailBulkRetry
+	bulk.Concurrency = smtpConnections
+	w.SetPolicy(issuance.EmailBulkJob, bulk)
 	w.Handle(issuance.ChangedJob, a.Signing.HandleChanged())
 	w.Handle(issuance.PublishScheduleJob, a.Issuance.HandlePublishSchedule)
 	w.Handle(issuance.SearchKeysJob, func(ctx context.Context, _ jobs.Job) error {

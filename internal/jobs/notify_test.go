@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -215,5 +216,80 @@ func TestStreamOfJobsIsClaimedInBatches(t *testing.T) {
 	// claim per job (or per few jobs) would be tens of batches.
 	if most := int(time.Since(start)/(100*time.Millisecond)) + 2; len(batches) > most {
 		t.Fatalf("%d jobs arriving over %s were claimed in %d batches (%v), want at most %d", n, time.Since(start).Round(time.Millisecond), len(batches), batches, most)
+	}
+}
+
+// A goroutine that claims a full batch wakes another at once, without
+// waiting out the Gather again: jobs already waiting are taken in parallel.
+func TestFullBatchWakesAnotherGoroutineAtOnce(t *testing.T) {
+	d, url := listenDB(t)
+	var done atomic.Int64
+	w := jobs.NewWorker(d, quiet)
+	w.Listen, w.Poll, w.SafetyPoll, w.Concurrency = url, time.Hour, time.Hour, 4
+	w.HandleBatch("backlog", func(_ context.Context, js []jobs.Job) []error {
+		time.Sleep(time.Second) // a batch's work
+		done.Add(int64(len(js)))
+		return make([]error, len(js))
+	})
+	w.SetPolicy("backlog", jobs.Policy{BatchSize: 10, Gather: 2 * time.Second})
+	startWorker(t, w)
+	time.Sleep(300 * time.Millisecond) // listening, idle
+
+	payloads := make([]json.RawMessage, 40)
+	for i := range payloads {
+		payloads[i] = json.RawMessage(`{}`)
+	}
+	start := time.Now()
+	if _, err := jobs.EnqueueMany(context.Background(), d, "backlog", payloads); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every job run", 10*time.Second, func() bool { return done.Load() == 40 })
+	// One Gather, then four batches of 10 side by side: about 3 s. A
+	// Gather before each goroutine joins would be 5 s or more.
+	if took := time.Since(start); took > 4500*time.Millisecond {
+		t.Fatalf("40 waiting jobs in batches of 10 on 4 goroutines took %s, want one Gather (2 s) and the batches side by side (1 s)", took.Round(time.Millisecond))
+	}
+}
+
+// A kind with a Policy.Concurrency never runs on more goroutines at once,
+// its waiting jobs are taken as places free up, and the other goroutines
+// run other kinds meanwhile.
+func TestKindConcurrencyIsBounded(t *testing.T) {
+	d, url := listenDB(t)
+	var inFlight, most, capped, free atomic.Int64
+	w := jobs.NewWorker(d, quiet)
+	w.Listen, w.Poll, w.SafetyPoll, w.Concurrency = url, time.Hour, time.Hour, 8
+	w.Handle("capped", func(context.Context, jobs.Job) error {
+		n := inFlight.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(150 * time.Millisecond)
+		inFlight.Add(-1)
+		capped.Add(1)
+		return nil
+	})
+	w.SetPolicy("capped", jobs.Policy{BatchSize: 1, Concurrency: 2})
+	w.Handle("free", func(context.Context, jobs.Job) error { free.Add(1); return nil })
+	startWorker(t, w)
+	time.Sleep(300 * time.Millisecond) // listening, idle
+
+	payloads := make([]json.RawMessage, 12)
+	for i := range payloads {
+		payloads[i] = json.RawMessage(`{}`)
+	}
+	if _, err := jobs.EnqueueMany(context.Background(), d, "capped", payloads); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if _, err := jobs.EnqueueMany(context.Background(), d, "free", payloads[:3]); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the other kind run while the bounded one waits", 2*time.Second, func() bool { return free.Load() == 3 })
+	if c := capped.Load(); c >= 12 {
+		t.Fatalf("the bounded kind finished (%d) before the other kind ran", c)
+	}
+	waitFor(t, "every bounded job run", 10*time.Second, func() bool { return capped.Load() == 12 })
+	if m := most.Load(); m != 2 {
+		t.Fatalf("at most %d jobs of the kind ran at once, want 2 (its Concurrency)", m)
 	}
 }

@@ -67,16 +67,22 @@ type Worker struct {
 	nextReap  time.Time
 
 	// wake wakes every idle goroutine (Wake, or the listening connection
-	// changed); nudge wakes one, for one notification: a goroutine that then
-	// finds work nudges the next, so the goroutines woken follow the work.
+	// changed); nudge wakes one, for one notification (after the Gather);
+	// more wakes one at once: a goroutine that claimed a full batch says
+	// there is more, so the goroutines woken follow the work.
 	wake      signal
 	nudge     chan struct{}
+	more      chan struct{}
 	nudgeOnce sync.Once
 	listening atomic.Bool
 	// gathering is set while one goroutine waits out its kinds' Gather
 	// before claiming: nudges that reach the others meanwhile are its work
 	// too, so they keep waiting instead of claiming a few jobs each.
 	gathering atomic.Bool
+	// busy counts, per kind with a Policy.Concurrency, the goroutines
+	// running (or about to claim) its jobs.
+	busyMu sync.Mutex
+	busy   map[string]int
 	// schedulesOK is set once every schedule has its row (schedulesMu
 	// lets one goroutine at a time try).
 	schedulesOK atomic.Bool
@@ -107,6 +113,11 @@ type Policy struct {
 	// are claimed in batches, by one goroutine at a time (the longest
 	// Gather of the worker's kinds applies; default none).
 	Gather time.Duration
+	// Concurrency bounds how many of the worker's goroutines run jobs of
+	// this kind at once (default no bound beyond the worker's): the others
+	// claim other kinds meanwhile. For work that holds a scarce resource
+	// (an SMTP connection of a pool) and memory while it waits for one.
+	Concurrency int
 }
 
 // SetPolicy sets the retry policy of kind, replacing the worker's defaults
@@ -301,15 +312,27 @@ func (w *Worker) listen(ctx context.Context) {
 
 func (w *Worker) safetyPoll() time.Duration { return orDefault(w.SafetyPoll, time.Minute) }
 
-func (w *Worker) nudges() chan struct{} {
-	w.nudgeOnce.Do(func() { w.nudge = make(chan struct{}, 1) })
-	return w.nudge
+func (w *Worker) nudges() (nudge, more chan struct{}) {
+	w.nudgeOnce.Do(func() { w.nudge, w.more = make(chan struct{}, 1), make(chan struct{}, 1) })
+	return w.nudge, w.more
 }
 
-// poke wakes one idle goroutine, or the next to become idle.
+// poke wakes one idle goroutine, or the next to become idle, after the
+// Gather: new jobs were added.
 func (w *Worker) poke() {
+	nudge, _ := w.nudges()
 	select {
-	case w.nudges() <- struct{}{}:
+	case nudge <- struct{}{}:
+	default:
+	}
+}
+
+// pokeMore wakes one idle goroutine, or the next to become idle, at once:
+// jobs are waiting already.
+func (w *Worker) pokeMore() {
+	_, more := w.nudges()
+	select {
+	case more <- struct{}{}:
 	default:
 	}
 }
@@ -335,34 +358,33 @@ func (w *Worker) loop(ctx context.Context, n int) {
 			wait = min(poll<<min(failures, 5), 30*time.Second)
 			w.Log.Warn("jobs: cannot claim work; will retry", "worker", n, "err", err, "retry_in", wait)
 		case full:
-			// A full batch: there may be more, so look again and let
-			// another goroutine look too. A batch short of its size took
-			// every ready job: what comes next announces itself.
+			// A full batch: there may be more, so look again. A batch
+			// short of its size took every ready job: what comes next
+			// announces itself.
 			failures = 0
-			w.poke()
 			continue
 		default:
 			failures = 0
 			wait = w.idle(ctx, poll)
 		}
-		nudged := w.nudges()
+		nudged, more := w.nudges()
 		if err != nil {
 			// During an outage, a wake is no reason to retry sooner.
-			woken, nudged = nil, nil
+			woken, nudged, more = nil, nil, nil
 		}
-		if !w.sleep(ctx, wait, woken, nudged) {
+		if !w.sleep(ctx, wait, woken, nudged, more) {
 			return
 		}
 	}
 }
 
-// sleep waits until wait passes, woken is closed or a nudge comes, and
-// reports whether to claim (false: ctx ended). When the kinds have a
-// Gather, a goroutine waits it out before claiming, so work arriving in a
+// sleep waits until wait passes, woken is closed, a nudge or more comes,
+// and reports whether to claim (false: ctx ended). When the kinds have a
+// Gather, except after more, a goroutine waits it out before claiming, so work arriving in a
 // stream is claimed in batches, by one goroutine at a time: one that would
 // claim while another gathers leaves the claim to that one (whose next wait
 // follows the queue) and goes back to sleep.
-func (w *Worker) sleep(ctx context.Context, wait time.Duration, woken <-chan struct{}, nudged chan struct{}) bool {
+func (w *Worker) sleep(ctx context.Context, wait time.Duration, woken <-chan struct{}, nudged, more chan struct{}) bool {
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	for {
@@ -370,6 +392,8 @@ func (w *Worker) sleep(ctx context.Context, wait time.Duration, woken <-chan str
 		case <-ctx.Done():
 			return false
 		case <-woken:
+			return true
+		case <-more:
 			return true
 		case <-t.C:
 		case <-nudged:
@@ -416,7 +440,9 @@ func (w *Worker) idle(ctx context.Context, poll time.Duration) time.Duration {
 	const q = `SELECT (SELECT min(run_at) FROM jobs WHERE state = 'queued' AND kind = ANY($1)),
 		(SELECT min(locked_until) FROM jobs WHERE state = 'running')`
 	var runAt, leaseEnd sql.NullTime
-	if err := w.DB.QueryRowContext(ctx, q, pq.Array(w.kinds())).Scan(&runAt, &leaseEnd); err != nil {
+	// Kinds at their Concurrency wait for a goroutine of theirs to finish,
+	// which then claims again (pokeMore): they are no reason to wake.
+	if err := w.DB.QueryRowContext(ctx, q, pq.Array(w.freeKinds(w.kinds()))).Scan(&runAt, &leaseEnd); err != nil {
 		return jitter(poll)
 	}
 	now := w.now()
@@ -482,15 +508,73 @@ func (w *Worker) runOnce(ctx context.Context) (total int, full bool, err error) 
 		bySize[n] = append(bySize[n], k)
 	}
 	for size, ks := range bySize {
+		ks, release := w.reserve(ks)
+		if len(ks) == 0 {
+			continue
+		}
 		batch, err := w.claim(ctx, ks, size)
 		if err != nil {
+			release()
 			return total, full, err
 		}
 		total += len(batch)
-		full = full || len(batch) >= size
+		if len(batch) >= size {
+			// There may be more: let another goroutine claim them while
+			// this one runs its batch.
+			full = true
+			w.pokeMore()
+		}
 		w.runClaimed(ctx, batch)
+		release()
 	}
 	return total, full, nil
+}
+
+// reserve takes, for each of kinds with a Policy.Concurrency, one of its
+// places, and returns the kinds this goroutine may claim (those without a
+// bound, and those with a free place) and the function that gives the
+// places back. A kind that was full when its place is given back wakes a
+// goroutine to claim its waiting jobs.
+func (w *Worker) reserve(kinds []string) ([]string, func()) {
+	w.busyMu.Lock()
+	defer w.busyMu.Unlock()
+	var out, held []string
+	for _, k := range kinds {
+		n := w.policy(k).Concurrency
+		switch {
+		case n <= 0:
+			out = append(out, k)
+		case w.busy[k] < n:
+			if w.busy == nil {
+				w.busy = map[string]int{}
+			}
+			w.busy[k]++
+			out, held = append(out, k), append(held, k)
+		}
+	}
+	return out, func() {
+		w.busyMu.Lock()
+		defer w.busyMu.Unlock()
+		for _, k := range held {
+			if w.busy[k] == w.policy(k).Concurrency {
+				w.pokeMore()
+			}
+			w.busy[k]--
+		}
+	}
+}
+
+// freeKinds is kinds less those at their Policy.Concurrency.
+func (w *Worker) freeKinds(kinds []string) []string {
+	w.busyMu.Lock()
+	defer w.busyMu.Unlock()
+	out := kinds[:0:0]
+	for _, k := range kinds {
+		if n := w.policy(k).Concurrency; n <= 0 || w.busy[k] < n {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // runClaimed runs a claimed batch: jobs whose kind has a batch handler
