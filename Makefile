@@ -9,7 +9,7 @@ GO_MIN := 1.26
 # staticcheck is pinned; `go run` fetches it through the Go module proxy once and caches it.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: dev test bench bench-publish deps dev-deps test-deps build lint fuzz faults npm-deps
+.PHONY: dev test bench bench-publish bench-outside deps dev-deps test-deps build lint fuzz faults npm-deps
 
 build:
 	$(GO) build -o bin/laurel ./cmd/laurel
@@ -63,14 +63,24 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzCheckJSON -fuzztime 60s -fuzzminimizetime 2s ./internal/text/
 	$(GO) test -run '^$$' -fuzz FuzzNQuadsMatchGeneral -fuzztime 60s -fuzzminimizetime 2s ./issuance/openbadges/
 
-# Real-time fault run (not part of make test): SMTP down 10 minutes with 3,000
-# emails queued, and a laurel worker SIGKILLed while sending; prints FIGURES lines.
 # 100,000 credentials published with one API request to a real `laurel serve`,
 # signed and emailed to a counting SMTP sink: request ms, seconds until the last
 # email, Laurel's peak RSS and CPU, duplicates. BENCH_PUBLISH_N=20000 for a quick run.
 bench-publish: test-deps
 	$(GO) test -run '^$$' -bench 'ServePublish100k' -benchtime 1x -timeout 20m ./cmd/laurel/
 
+# What an outside client sees of one `laurel serve` (its own process, its CPU
+# read from /proc over the whole run), one figure after the other on the same
+# machine: student login + launch (the in-process benchmark, then the driver),
+# Canvas completions with the worker running, and the 100,000 publish.
+bench-outside: test-deps
+	$(GO) test -run '^$$' -bench 'ServeLoginLaunch' -benchtime 10000x ./cmd/laurel/
+	$(GO) test -run '^$$' -bench 'DriverLoginLaunch' -benchtime 10000x ./cmd/laurel/
+	$(GO) test -run '^$$' -bench 'DriverCompletions' -benchtime 1x ./cmd/laurel/
+	$(GO) test -run '^$$' -bench 'ServePublish100k' -benchtime 1x -timeout 20m ./cmd/laurel/
+
+# Real-time fault run (not part of make test): SMTP down 10 minutes with 3,000
+# emails queued, and a laurel worker SIGKILLed while sending; prints FIGURES lines.
 faults: test-deps
 	$(GO) test -tags faults -count=1 -v -timeout 60m -run 'TestFaultSMTPDownForMinutes|TestKilledWorkerLosesNoMailAndRepeatsAtMostThePool' ./cmd/laurel/
 
