@@ -40,9 +40,15 @@ func NewProof(verificationMethod string, created time.Time) Proof {
 // canonical proof configuration followed by SHA-256 of the canonical
 // document.
 func HashData(canonicalProof, canonicalDoc string) []byte {
+	return hashData(canonicalProof, []byte(canonicalDoc))
+}
+
+// hashData is HashData of a canonical document in bytes (Sign's, uncopied).
+func hashData(canonicalProof string, canonicalDoc []byte) []byte {
+	h := make([]byte, 0, 2*sha256.Size)
 	p := sha256.Sum256([]byte(canonicalProof))
-	d := sha256.Sum256([]byte(canonicalDoc))
-	return append(p[:], d[:]...)
+	d := sha256.Sum256(canonicalDoc)
+	return append(append(h, p[:]...), d[:]...)
 }
 
 // ProofValue signs hashData with priv and encodes the signature as

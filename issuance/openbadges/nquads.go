@@ -1,11 +1,12 @@
 package openbadges
 
 import (
+	"bytes"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/laurel-edu/laurel/internal/text"
@@ -113,10 +114,16 @@ func (w *quadWriter) image(img *Image) string {
 // JSON-LD: the result equals Canonical(json of c) for every credential (the
 // tests check it against the general path), at a small fraction of the cost.
 func (c *Credential) NQuads() (string, error) {
+	b, err := c.nquads()
+	return string(b), err
+}
+
+// nquads is NQuads as bytes, which Sign hashes without a copy.
+func (c *Credential) nquads() ([]byte, error) {
 	if !slices.Equal(c.Context, CredentialContext) {
-		return "", errors.New("nquads: credential has another @context")
+		return nil, errors.New("nquads: credential has another @context")
 	}
-	w := &quadWriter{}
+	w := &quadWriter{lines: make([][3]string, 0, 48)}
 	id := w.iri(c.ID)
 	for _, t := range c.Type {
 		switch t {
@@ -125,13 +132,13 @@ func (c *Credential) NQuads() (string, error) {
 		case "OpenBadgeCredential":
 			w.add(id, rdfType, "<"+ob+"OpenBadgeCredential>")
 		default:
-			return "", fmt.Errorf("nquads: unexpected credential type %q", t)
+			return nil, fmt.Errorf("nquads: unexpected credential type %q", t)
 		}
 	}
 	// Issuer Profile.
 	iss := w.iri(c.Issuer.ID)
 	if !slices.Equal(c.Issuer.Type, []string{"Profile"}) {
-		return "", errors.New("nquads: issuer type must be [Profile]")
+		return nil, errors.New("nquads: issuer type must be [Profile]")
 	}
 	w.add(id, "<"+cred+"issuer>", iss)
 	w.add(iss, rdfType, "<"+ob+"Profile>")
@@ -155,13 +162,13 @@ func (c *Credential) NQuads() (string, error) {
 		subj = w.iri(s.ID)
 	}
 	if !slices.Equal(s.Type, []string{"AchievementSubject"}) {
-		return "", errors.New("nquads: subject type must be [AchievementSubject]")
+		return nil, errors.New("nquads: subject type must be [AchievementSubject]")
 	}
 	w.add(id, "<"+cred+"credentialSubject>", subj)
 	w.add(subj, rdfType, "<"+ob+"AchievementSubject>")
 	for i, io := range s.Identifier {
 		if io.Type != "IdentityObject" {
-			return "", errors.New("nquads: identifier type must be IdentityObject")
+			return nil, errors.New("nquads: identifier type must be IdentityObject")
 		}
 		b := fmt.Sprintf("_:id%d", i)
 		w.add(subj, "<"+ob+"identifier>", b)
@@ -176,7 +183,7 @@ func (c *Credential) NQuads() (string, error) {
 	a := s.Achievement
 	ach := w.iri(a.ID)
 	if !slices.Equal(a.Type, []string{"Achievement"}) {
-		return "", errors.New("nquads: achievement type must be [Achievement]")
+		return nil, errors.New("nquads: achievement type must be [Achievement]")
 	}
 	w.add(subj, "<"+ob+"achievement>", ach)
 	w.add(ach, rdfType, "<"+ob+"Achievement>")
@@ -194,7 +201,7 @@ func (c *Credential) NQuads() (string, error) {
 	described := map[string]bool{}
 	for _, rd := range a.ResultDescription {
 		if !slices.Equal(rd.Type, []string{"ResultDescription"}) {
-			return "", errors.New("nquads: resultDescription type must be [ResultDescription]")
+			return nil, errors.New("nquads: resultDescription type must be [ResultDescription]")
 		}
 		rid := w.iri(rd.ID)
 		w.add(ach, "<"+ob+"resultDescription>", rid)
@@ -207,10 +214,10 @@ func (c *Credential) NQuads() (string, error) {
 	// their first-degree quads differ (see canonical).
 	for i, r := range s.Result {
 		if !slices.Equal(r.Type, []string{"Result"}) {
-			return "", errors.New("nquads: result type must be [Result]")
+			return nil, errors.New("nquads: result type must be [Result]")
 		}
 		if !described[r.ResultDescription] {
-			return "", fmt.Errorf("nquads: result %d names no resultDescription of the achievement", i)
+			return nil, fmt.Errorf("nquads: result %d names no resultDescription of the achievement", i)
 		}
 		described[r.ResultDescription] = false // one result per description
 		b := fmt.Sprintf("_:result%d", i)
@@ -221,7 +228,7 @@ func (c *Credential) NQuads() (string, error) {
 	}
 	for _, sc := range c.CredentialSchema {
 		if sc.Type != SchemaType {
-			return "", fmt.Errorf("nquads: unexpected credentialSchema type %q", sc.Type)
+			return nil, fmt.Errorf("nquads: unexpected credentialSchema type %q", sc.Type)
 		}
 		sid := w.iri(sc.ID)
 		w.add(id, "<"+cred+"credentialSchema>", sid)
@@ -229,7 +236,7 @@ func (c *Credential) NQuads() (string, error) {
 	}
 	st := c.CredentialStatus
 	if st.Type != "BitstringStatusListEntry" {
-		return "", fmt.Errorf("nquads: unexpected credentialStatus type %q", st.Type)
+		return nil, fmt.Errorf("nquads: unexpected credentialStatus type %q", st.Type)
 	}
 	sid := w.iri(st.ID)
 	w.add(id, "<"+cred+"credentialStatus>", sid)
@@ -238,7 +245,7 @@ func (c *Credential) NQuads() (string, error) {
 	w.add(sid, "<"+status+"statusListIndex>", w.lit(st.StatusListIndex))
 	w.add(sid, "<"+status+"statusPurpose>", w.lit(st.StatusPurpose))
 	if w.err != nil {
-		return "", fmt.Errorf("nquads: %w", w.err)
+		return nil, fmt.Errorf("nquads: %w", w.err)
 	}
 	return w.canonical()
 }
@@ -249,42 +256,65 @@ func (c *Credential) NQuads() (string, error) {
 // canonical labels in hash order (RDFC-1.0 step 5); the N-degree step is
 // never needed, and a collision (impossible short of SHA-256 breaking) is
 // reported rather than mislabelled.
-func (w *quadWriter) canonical() (string, error) {
-	blanks := map[string][]int{}
+func (w *quadWriter) canonical() ([]byte, error) {
+	// The credential has a handful of blank nodes: a slice, not a map.
+	type blank struct {
+		label string
+		idx   []int // its quads, once per position it holds in each
+		hash  [sha256.Size]byte
+	}
+	var blanks []blank
 	for i, q := range w.lines {
-		for _, t := range []string{q[0], q[2]} {
-			if strings.HasPrefix(t, "_:") {
-				blanks[t] = append(blanks[t], i)
+		for _, t := range [2]string{q[0], q[2]} {
+			if !strings.HasPrefix(t, "_:") {
+				continue
 			}
+			j := slices.IndexFunc(blanks, func(b blank) bool { return b.label == t })
+			if j < 0 {
+				blanks, j = append(blanks, blank{label: t}), len(blanks)
+			}
+			blanks[j].idx = append(blanks[j].idx, i)
 		}
 	}
-	type hashed struct{ hash, label string }
-	hs := make([]hashed, 0, len(blanks))
-	seen := map[string]bool{}
-	for b, idx := range blanks {
-		lines := make([]string, 0, len(idx))
-		for _, i := range idx {
+	// Each blank node's first-degree quads, sorted and hashed; the lines
+	// are spans of one scratch buffer.
+	var scratch []byte
+	var spans [][2]int
+	for k := range blanks {
+		bn := &blanks[k]
+		scratch, spans = scratch[:0], spans[:0]
+		for _, i := range bn.idx {
 			q := w.lines[i]
-			lines = append(lines, line(relabelFirst(q[0], b), q[1], relabelFirst(q[2], b)))
+			start := len(scratch)
+			scratch = appendLine(scratch, relabelFirst(q[0], bn.label), q[1], relabelFirst(q[2], bn.label))
+			spans = append(spans, [2]int{start, len(scratch)})
 		}
-		slices.Sort(lines)
+		slices.SortFunc(spans, func(a, b [2]int) int { return bytes.Compare(scratch[a[0]:a[1]], scratch[b[0]:b[1]]) })
 		h := sha256.New()
-		for _, l := range lines {
-			h.Write([]byte(l))
+		for _, sp := range spans {
+			h.Write(scratch[sp[0]:sp[1]])
 		}
-		sum := hex.EncodeToString(h.Sum(nil))
-		if seen[sum] {
-			return "", errors.New("nquads: two blank nodes share a first-degree hash")
+		h.Sum(bn.hash[:0])
+	}
+	// Hex digests sort as their bytes do.
+	slices.SortFunc(blanks, func(a, b blank) int { return bytes.Compare(a.hash[:], b.hash[:]) })
+	for k := 1; k < len(blanks); k++ {
+		if blanks[k].hash == blanks[k-1].hash {
+			return nil, errors.New("nquads: two blank nodes share a first-degree hash")
 		}
-		seen[sum] = true
-		hs = append(hs, hashed{sum, b})
 	}
-	slices.SortFunc(hs, func(a, b hashed) int { return strings.Compare(a.hash, b.hash) })
-	label := make(map[string]string, len(hs))
-	for i, h := range hs {
-		label[h.label] = fmt.Sprintf("_:c14n%d", i)
+	label := make(map[string]string, len(blanks))
+	for i, bn := range blanks {
+		label[bn.label] = "_:c14n" + strconv.Itoa(i)
 	}
-	out := make([]string, len(w.lines))
+	// The relabelled lines are written into one buffer and sorted as spans
+	// of it: one allocation for all of them instead of one per line.
+	size := 0
+	for _, q := range w.lines {
+		size += len(q[0]) + len(q[1]) + len(q[2]) + 4
+	}
+	buf := make([]byte, 0, size+len(w.lines)*4) // labels may be longer
+	spans = make([][2]int, len(w.lines))
 	for i, q := range w.lines {
 		s, o := q[0], q[2]
 		if l, ok := label[s]; ok {
@@ -293,11 +323,18 @@ func (w *quadWriter) canonical() (string, error) {
 		if l, ok := label[o]; ok {
 			o = l
 		}
-		out[i] = line(s, q[1], o)
+		start := len(buf)
+		buf = appendLine(buf, s, q[1], o)
+		spans[i] = [2]int{start, len(buf)}
 	}
-	slices.Sort(out)
-	out = slices.Compact(out)
-	return strings.Join(out, ""), nil
+	span := func(a [2]int) []byte { return buf[a[0]:a[1]] }
+	slices.SortFunc(spans, func(a, b [2]int) int { return bytes.Compare(span(a), span(b)) })
+	spans = slices.CompactFunc(spans, func(a, b [2]int) bool { return bytes.Equal(span(a), span(b)) })
+	out := make([]byte, 0, len(buf))
+	for _, sp := range spans {
+		out = append(out, span(sp)...)
+	}
+	return out, nil
 }
 
 func relabelFirst(t, self string) string {
@@ -311,6 +348,12 @@ func relabelFirst(t, self string) string {
 }
 
 func line(s, p, o string) string { return s + " " + p + " " + o + " .\n" }
+
+// appendLine appends line(s, p, o) to b.
+func appendLine(b []byte, s, p, o string) []byte {
+	b = append(append(append(append(b, s...), ' '), p...), ' ')
+	return append(append(b, o...), " .\n"...)
+}
 
 // ProofNQuads is the canonical form of the proof configuration p under the
 // credential context (one blank node, so one label).
