@@ -61,9 +61,21 @@ func literal(s string) (string, error) {
 	return b.String(), nil
 }
 
+// notInIRI marks the bytes an IRI cannot hold: all are ASCII, so a byte
+// test is a rune test (every byte of a multi-byte rune is 0x80 or above).
+var notInIRI = func() (t [256]bool) {
+	for c := range 0x21 {
+		t[c] = true
+	}
+	for _, c := range []byte(`<>"{}|^` + "`\\") {
+		t[c] = true
+	}
+	return t
+}()
+
 func iri(s string) (string, error) {
-	for _, r := range s {
-		if r <= 0x20 || strings.ContainsRune(`<>"{}|^`+"`\\", r) {
+	for i := 0; i < len(s); i++ {
+		if notInIRI[s[i]] {
 			return "", fmt.Errorf("IRI %q has a character IRIs cannot hold", s)
 		}
 	}

@@ -3,6 +3,7 @@ package openbadges
 import (
 	"bytes"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -73,5 +74,31 @@ func BenchmarkBase58Signature(b *testing.B) {
 	sig := bytes.Repeat([]byte{0xa5, 0x3c}, 32)
 	for b.Loop() {
 		base58Encode(sig)
+	}
+}
+
+// iriReference is the rune-by-rune check iri replaced.
+func iriReference(s string) bool {
+	for _, r := range s {
+		if r <= 0x20 || strings.ContainsRune(`<>"{}|^`+"`\\", r) {
+			return false
+		}
+	}
+	return s != "" && strings.Contains(s, ":")
+}
+
+// TestIRIMatchesReference: iri accepts exactly what the rune check did,
+// for every byte in every position and for multi-byte and invalid UTF-8.
+func TestIRIMatchesReference(t *testing.T) {
+	var inputs []string
+	for c := range 256 {
+		inputs = append(inputs, "https://l.test/"+string(rune(c)), "https://l.test/"+string([]byte{byte(c)}), string([]byte{byte(c)})+"x:y")
+	}
+	inputs = append(inputs, "", "x", "did:web:l.test#k1", "https://l.test/é😀", "https://l.test/\xff\xfe", "urn:\u2028", "a:\u00a0b", "a:b\u0085")
+	for _, s := range inputs {
+		_, err := iri(s)
+		if got, want := err == nil, iriReference(s); got != want {
+			t.Fatalf("iri(%q) accepts %v, reference %v", s, got, want)
+		}
 	}
 }
