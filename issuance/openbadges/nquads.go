@@ -126,14 +126,48 @@ func (w *quadWriter) image(img *Image) string {
 // JSON-LD: the result equals Canonical(json of c) for every credential (the
 // tests check it against the general path), at a small fraction of the cost.
 func (c *Credential) NQuads() (string, error) {
-	b, err := c.nquads()
-	return string(b), err
+	l, err := c.nquads()
+	if err != nil {
+		return "", err
+	}
+	return l.String(), nil
 }
 
-// nquads is NQuads as bytes, which Sign hashes without a copy.
-func (c *Credential) nquads() ([]byte, error) {
+// sortedLines are canonical N-Quads: the spans of buf, in order. Sign
+// hashes them where they lie; NQuads joins them.
+type sortedLines struct {
+	buf   []byte
+	spans [][2]int
+}
+
+func (l sortedLines) String() string {
+	n := 0
+	for _, sp := range l.spans {
+		n += sp[1] - sp[0]
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, sp := range l.spans {
+		b.Write(l.buf[sp[0]:sp[1]])
+	}
+	return b.String()
+}
+
+// sum is the SHA-256 of the N-Quads.
+func (l sortedLines) sum() [sha256.Size]byte {
+	h := sha256.New()
+	for _, sp := range l.spans {
+		h.Write(l.buf[sp[0]:sp[1]])
+	}
+	var s [sha256.Size]byte
+	h.Sum(s[:0])
+	return s
+}
+
+// nquads is NQuads before its lines are joined.
+func (c *Credential) nquads() (sortedLines, error) {
 	if !slices.Equal(c.Context, CredentialContext) {
-		return nil, errors.New("nquads: credential has another @context")
+		return sortedLines{}, errors.New("nquads: credential has another @context")
 	}
 	w := &quadWriter{lines: make([][3]string, 0, 48)}
 	id := w.iri(c.ID)
@@ -144,13 +178,13 @@ func (c *Credential) nquads() ([]byte, error) {
 		case "OpenBadgeCredential":
 			w.add(id, rdfType, "<"+ob+"OpenBadgeCredential>")
 		default:
-			return nil, fmt.Errorf("nquads: unexpected credential type %q", t)
+			return sortedLines{}, fmt.Errorf("nquads: unexpected credential type %q", t)
 		}
 	}
 	// Issuer Profile.
 	iss := w.iri(c.Issuer.ID)
 	if !slices.Equal(c.Issuer.Type, []string{"Profile"}) {
-		return nil, errors.New("nquads: issuer type must be [Profile]")
+		return sortedLines{}, errors.New("nquads: issuer type must be [Profile]")
 	}
 	w.add(id, "<"+cred+"issuer>", iss)
 	w.add(iss, rdfType, "<"+ob+"Profile>")
@@ -174,13 +208,13 @@ func (c *Credential) nquads() ([]byte, error) {
 		subj = w.iri(s.ID)
 	}
 	if !slices.Equal(s.Type, []string{"AchievementSubject"}) {
-		return nil, errors.New("nquads: subject type must be [AchievementSubject]")
+		return sortedLines{}, errors.New("nquads: subject type must be [AchievementSubject]")
 	}
 	w.add(id, "<"+cred+"credentialSubject>", subj)
 	w.add(subj, rdfType, "<"+ob+"AchievementSubject>")
 	for i, io := range s.Identifier {
 		if io.Type != "IdentityObject" {
-			return nil, errors.New("nquads: identifier type must be IdentityObject")
+			return sortedLines{}, errors.New("nquads: identifier type must be IdentityObject")
 		}
 		b := fmt.Sprintf("_:id%d", i)
 		w.add(subj, "<"+ob+"identifier>", b)
@@ -195,7 +229,7 @@ func (c *Credential) nquads() ([]byte, error) {
 	a := s.Achievement
 	ach := w.iri(a.ID)
 	if !slices.Equal(a.Type, []string{"Achievement"}) {
-		return nil, errors.New("nquads: achievement type must be [Achievement]")
+		return sortedLines{}, errors.New("nquads: achievement type must be [Achievement]")
 	}
 	w.add(subj, "<"+ob+"achievement>", ach)
 	w.add(ach, rdfType, "<"+ob+"Achievement>")
@@ -213,7 +247,7 @@ func (c *Credential) nquads() ([]byte, error) {
 	described := map[string]bool{}
 	for _, rd := range a.ResultDescription {
 		if !slices.Equal(rd.Type, []string{"ResultDescription"}) {
-			return nil, errors.New("nquads: resultDescription type must be [ResultDescription]")
+			return sortedLines{}, errors.New("nquads: resultDescription type must be [ResultDescription]")
 		}
 		rid := w.iri(rd.ID)
 		w.add(ach, "<"+ob+"resultDescription>", rid)
@@ -226,10 +260,10 @@ func (c *Credential) nquads() ([]byte, error) {
 	// their first-degree quads differ (see canonical).
 	for i, r := range s.Result {
 		if !slices.Equal(r.Type, []string{"Result"}) {
-			return nil, errors.New("nquads: result type must be [Result]")
+			return sortedLines{}, errors.New("nquads: result type must be [Result]")
 		}
 		if !described[r.ResultDescription] {
-			return nil, fmt.Errorf("nquads: result %d names no resultDescription of the achievement", i)
+			return sortedLines{}, fmt.Errorf("nquads: result %d names no resultDescription of the achievement", i)
 		}
 		described[r.ResultDescription] = false // one result per description
 		b := fmt.Sprintf("_:result%d", i)
@@ -240,7 +274,7 @@ func (c *Credential) nquads() ([]byte, error) {
 	}
 	for _, sc := range c.CredentialSchema {
 		if sc.Type != SchemaType {
-			return nil, fmt.Errorf("nquads: unexpected credentialSchema type %q", sc.Type)
+			return sortedLines{}, fmt.Errorf("nquads: unexpected credentialSchema type %q", sc.Type)
 		}
 		sid := w.iri(sc.ID)
 		w.add(id, "<"+cred+"credentialSchema>", sid)
@@ -248,7 +282,7 @@ func (c *Credential) nquads() ([]byte, error) {
 	}
 	st := c.CredentialStatus
 	if st.Type != "BitstringStatusListEntry" {
-		return nil, fmt.Errorf("nquads: unexpected credentialStatus type %q", st.Type)
+		return sortedLines{}, fmt.Errorf("nquads: unexpected credentialStatus type %q", st.Type)
 	}
 	sid := w.iri(st.ID)
 	w.add(id, "<"+cred+"credentialStatus>", sid)
@@ -257,7 +291,7 @@ func (c *Credential) nquads() ([]byte, error) {
 	w.add(sid, "<"+status+"statusListIndex>", w.lit(st.StatusListIndex))
 	w.add(sid, "<"+status+"statusPurpose>", w.lit(st.StatusPurpose))
 	if w.err != nil {
-		return nil, fmt.Errorf("nquads: %w", w.err)
+		return sortedLines{}, fmt.Errorf("nquads: %w", w.err)
 	}
 	return w.canonical()
 }
@@ -268,7 +302,7 @@ func (c *Credential) nquads() ([]byte, error) {
 // canonical labels in hash order (RDFC-1.0 step 5); the N-degree step is
 // never needed, and a collision (impossible short of SHA-256 breaking) is
 // reported rather than mislabelled.
-func (w *quadWriter) canonical() ([]byte, error) {
+func (w *quadWriter) canonical() (sortedLines, error) {
 	// The credential has a handful of blank nodes: a slice, not a map.
 	type blank struct {
 		label string
@@ -312,7 +346,7 @@ func (w *quadWriter) canonical() ([]byte, error) {
 	slices.SortFunc(blanks, func(a, b blank) int { return bytes.Compare(a.hash[:], b.hash[:]) })
 	for k := 1; k < len(blanks); k++ {
 		if blanks[k].hash == blanks[k-1].hash {
-			return nil, errors.New("nquads: two blank nodes share a first-degree hash")
+			return sortedLines{}, errors.New("nquads: two blank nodes share a first-degree hash")
 		}
 	}
 	label := make(map[string]string, len(blanks))
@@ -342,11 +376,7 @@ func (w *quadWriter) canonical() ([]byte, error) {
 	span := func(a [2]int) []byte { return buf[a[0]:a[1]] }
 	slices.SortFunc(spans, func(a, b [2]int) int { return bytes.Compare(span(a), span(b)) })
 	spans = slices.CompactFunc(spans, func(a, b [2]int) bool { return bytes.Equal(span(a), span(b)) })
-	out := make([]byte, 0, len(buf))
-	for _, sp := range spans {
-		out = append(out, span(sp)...)
-	}
-	return out, nil
+	return sortedLines{buf, spans}, nil
 }
 
 func relabelFirst(t, self string) string {

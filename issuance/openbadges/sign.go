@@ -21,7 +21,7 @@ func (c Credential) Sign(priv ed25519.PrivateKey, verificationMethod string, cre
 	if err != nil {
 		return Credential{}, err
 	}
-	p.ProofValue = ProofValue(priv, hashData(pq, doc))
+	p.ProofValue = ProofValue(priv, hashData(pq, doc.sum()))
 	c.Proof = &p
 	return c, nil
 }

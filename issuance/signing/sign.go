@@ -283,9 +283,12 @@ func (sg *signer) signOne(b openbadges.Credential, now time.Time) (signed, error
 	if err != nil {
 		return signed{}, fmt.Errorf("sign credential %s: %w", b.ID, err)
 	}
-	js := make([]byte, 0, len(body)+len(`,"proof":`)+len(pj))
-	js = append(append(append(js, body[:len(body)-1]...), `,"proof":`...), pj...)
-	js = append(js, '}')
+	var js strings.Builder // its String is not a copy
+	js.Grow(len(body) + len(`,"proof":`) + len(pj))
+	js.Write(body[:len(body)-1])
+	js.WriteString(`,"proof":`)
+	js.Write(pj)
+	js.WriteByte('}')
 	payload, err := withClaims(b, body)
 	if err != nil {
 		return signed{}, fmt.Errorf("sign credential %s: %w", b.ID, err)
@@ -294,7 +297,7 @@ func (sg *signer) signOne(b openbadges.Credential, now time.Time) (signed, error
 	if err != nil {
 		return signed{}, fmt.Errorf("sign credential %s: %w", b.ID, err)
 	}
-	return signed{json: string(js), jwt: jwt}, nil
+	return signed{json: js.String(), jwt: jwt}, nil
 }
 
 // jwtClaims are the registered claims a VC-JWT adds to the credential.

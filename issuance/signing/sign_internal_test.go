@@ -158,3 +158,25 @@ func TestSignOneMatchesMarshal(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSignOne signs one credential with both proofs, as a batch does
+// for each of its credentials.
+func BenchmarkSignOne(b *testing.B) {
+	_, edPriv, _ := ed25519.GenerateKey(nil)
+	esPriv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	sg := &signer{ed: edPriv, vm: "did:web:laurel.test#k1", es: jose.ES256Key{KID: "https://laurel.test/issuer/keys/k2", Priv: esPriv}}
+	a := openbadges.Achievement{ID: "https://laurel.test/achievements/7", Type: []string{"Achievement"}, AchievementType: "Badge",
+		Name: "Introduction to Data Science", Description: "Awarded by Example University for completing DS 101.",
+		Criteria: openbadges.Criteria{Narrative: "Completed the course DS 101, as recorded by Example University."},
+		Image:    &openbadges.Image{ID: "https://laurel.test/achievements/7/image", Type: "Image"}}
+	p := openbadges.Profile{ID: "did:web:laurel.test", Type: []string{"Profile"}, Name: "Example University", URL: "https://laurel.test"}
+	c := openbadges.NewCredential("https://laurel.test/c/abcdefghijklmnopqrstuvwx", p, a,
+		openbadges.Recipient{Email: "jose@example.edu", Name: "José Ñúñez", Salt: "0123456789abcdef0123456789abcdef"}, "2026-06-30T00:00:00Z", "",
+		openbadges.StatusEntry{ID: "https://laurel.test/status/0#1", Type: "BitstringStatusListEntry", StatusPurpose: "revocation", StatusListIndex: "1", StatusListCredential: "https://laurel.test/status/0"})
+	now := time.Now()
+	for b.Loop() {
+		if _, err := sg.signOne(c, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
