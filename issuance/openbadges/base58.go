@@ -30,7 +30,7 @@ func base58Encode(b []byte) string {
 	}
 	rest := b[zeros:]
 	var small [16]uint32 // a 64-byte signature fits without an allocation
-	limbs := small[:0]
+	var limbs []uint32
 	if n := (len(rest) + 3) / 4; n <= len(small) {
 		limbs = small[:n]
 	} else {
