@@ -219,8 +219,8 @@ type signed struct {
 
 // signer is what signing a batch needs that is the same for every
 // credential of it: the keys, the verification method, the issuer's
-// profile, and each group's achievement (built on first use, before the
-// batch is signed in parallel).
+// profile, and each group's achievement, all built before the batch is
+// signed in parallel (then only read).
 type signer struct {
 	ed           ed25519.PrivateKey
 	vm           string // the Ed25519 key's verificationMethod
