@@ -11,6 +11,7 @@ import (
 	htmltemplate "html/template"
 	netmail "net/mail"
 	"strings"
+	"sync"
 	"sync/atomic"
 	texttemplate "text/template"
 	"time"
@@ -156,18 +157,26 @@ func renderEmail(o issuance.Organisation, subjectT, body string, vals map[string
 					segs = append(segs, emailSegment{Text: data.URL, Link: data.URL})
 				}
 				if part != "" {
-					segs = append(segs, emailSegment{Text: issuance.Fill(part, vals)})
+					segs = append(segs, emailSegment{Text: fill(part, vals)})
 				}
 			}
 			lines = append(lines, segs)
 		}
 		data.Paragraphs = append(data.Paragraphs, lines)
 	}
-	var text, html bytes.Buffer
-	if err := mailText.Execute(&text, data); err != nil {
+	// The buffers are reused: a bulk job renders hundreds of emails of the
+	// same size, each of which would otherwise grow its own from empty.
+	text, html := renderBufs.Get().(*bytes.Buffer), renderBufs.Get().(*bytes.Buffer)
+	defer func() {
+		text.Reset()
+		html.Reset()
+		renderBufs.Put(text)
+		renderBufs.Put(html)
+	}()
+	if err := mailText.Execute(text, data); err != nil {
 		return mail.Message{}, fmt.Errorf("render email text for %s: %w", data.CredentialID, err)
 	}
-	if err := mailHTML.Execute(&html, data); err != nil {
+	if err := mailHTML.Execute(html, data); err != nil {
 		return mail.Message{}, fmt.Errorf("render email html for %s: %w", data.CredentialID, err)
 	}
 	subject := issuance.Fill(subjectT, vals)
@@ -177,6 +186,18 @@ func renderEmail(o issuance.Organisation, subjectT, body string, vals map[string
 	// A subject is one line: names with line breaks must not add headers.
 	subject = strings.Join(strings.Fields(subject), " ")
 	return mail.Message{To: to, Subject: subject, Text: text.String(), HTML: html.String()}, nil
+}
+
+// renderBufs are renderEmail's buffers.
+var renderBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// fill is issuance.Fill, skipped for text without a brace, which holds no
+// placeholder (most lines of an email's text).
+func fill(text string, vals map[string]string) string {
+	if !strings.Contains(text, "{") {
+		return text
+	}
+	return issuance.Fill(text, vals)
 }
 
 // FromFor is the publish email's From for organisation o: the address of

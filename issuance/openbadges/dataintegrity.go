@@ -40,9 +40,15 @@ func NewProof(verificationMethod string, created time.Time) Proof {
 // canonical proof configuration followed by SHA-256 of the canonical
 // document.
 func HashData(canonicalProof, canonicalDoc string) []byte {
+	return hashData(canonicalProof, sha256.Sum256([]byte(canonicalDoc)))
+}
+
+// hashData is HashData of a canonical document whose hash is docSum (Sign
+// hashes the document's lines where they lie).
+func hashData(canonicalProof string, docSum [sha256.Size]byte) []byte {
+	h := make([]byte, 0, 2*sha256.Size)
 	p := sha256.Sum256([]byte(canonicalProof))
-	d := sha256.Sum256([]byte(canonicalDoc))
-	return append(p[:], d[:]...)
+	return append(append(h, p[:]...), docSum[:]...)
 }
 
 // ProofValue signs hashData with priv and encodes the signature as

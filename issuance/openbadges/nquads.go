@@ -1,11 +1,12 @@
 package openbadges
 
 import (
+	"bytes"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/laurel-edu/laurel/internal/text"
@@ -60,9 +61,21 @@ func literal(s string) (string, error) {
 	return b.String(), nil
 }
 
+// notInIRI marks the bytes an IRI cannot hold: all are ASCII, so a byte
+// test is a rune test (every byte of a multi-byte rune is 0x80 or above).
+var notInIRI = func() (t [256]bool) {
+	for c := range 0x21 {
+		t[c] = true
+	}
+	for _, c := range []byte(`<>"{}|^` + "`\\") {
+		t[c] = true
+	}
+	return t
+}()
+
 func iri(s string) (string, error) {
-	for _, r := range s {
-		if r <= 0x20 || strings.ContainsRune(`<>"{}|^`+"`\\", r) {
+	for i := 0; i < len(s); i++ {
+		if notInIRI[s[i]] {
 			return "", fmt.Errorf("IRI %q has a character IRIs cannot hold", s)
 		}
 	}
@@ -113,10 +126,50 @@ func (w *quadWriter) image(img *Image) string {
 // JSON-LD: the result equals Canonical(json of c) for every credential (the
 // tests check it against the general path), at a small fraction of the cost.
 func (c *Credential) NQuads() (string, error) {
-	if !slices.Equal(c.Context, CredentialContext) {
-		return "", errors.New("nquads: credential has another @context")
+	l, err := c.nquads()
+	if err != nil {
+		return "", err
 	}
-	w := &quadWriter{}
+	return l.String(), nil
+}
+
+// sortedLines are canonical N-Quads: the spans of buf, in order. Sign
+// hashes them where they lie; NQuads joins them.
+type sortedLines struct {
+	buf   []byte
+	spans [][2]int
+}
+
+func (l sortedLines) String() string {
+	n := 0
+	for _, sp := range l.spans {
+		n += sp[1] - sp[0]
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, sp := range l.spans {
+		b.Write(l.buf[sp[0]:sp[1]])
+	}
+	return b.String()
+}
+
+// sum is the SHA-256 of the N-Quads.
+func (l sortedLines) sum() [sha256.Size]byte {
+	h := sha256.New()
+	for _, sp := range l.spans {
+		h.Write(l.buf[sp[0]:sp[1]])
+	}
+	var s [sha256.Size]byte
+	h.Sum(s[:0])
+	return s
+}
+
+// nquads is NQuads before its lines are joined.
+func (c *Credential) nquads() (sortedLines, error) {
+	if !slices.Equal(c.Context, CredentialContext) {
+		return sortedLines{}, errors.New("nquads: credential has another @context")
+	}
+	w := &quadWriter{lines: make([][3]string, 0, 48)}
 	id := w.iri(c.ID)
 	for _, t := range c.Type {
 		switch t {
@@ -125,13 +178,13 @@ func (c *Credential) NQuads() (string, error) {
 		case "OpenBadgeCredential":
 			w.add(id, rdfType, "<"+ob+"OpenBadgeCredential>")
 		default:
-			return "", fmt.Errorf("nquads: unexpected credential type %q", t)
+			return sortedLines{}, fmt.Errorf("nquads: unexpected credential type %q", t)
 		}
 	}
 	// Issuer Profile.
 	iss := w.iri(c.Issuer.ID)
 	if !slices.Equal(c.Issuer.Type, []string{"Profile"}) {
-		return "", errors.New("nquads: issuer type must be [Profile]")
+		return sortedLines{}, errors.New("nquads: issuer type must be [Profile]")
 	}
 	w.add(id, "<"+cred+"issuer>", iss)
 	w.add(iss, rdfType, "<"+ob+"Profile>")
@@ -155,13 +208,13 @@ func (c *Credential) NQuads() (string, error) {
 		subj = w.iri(s.ID)
 	}
 	if !slices.Equal(s.Type, []string{"AchievementSubject"}) {
-		return "", errors.New("nquads: subject type must be [AchievementSubject]")
+		return sortedLines{}, errors.New("nquads: subject type must be [AchievementSubject]")
 	}
 	w.add(id, "<"+cred+"credentialSubject>", subj)
 	w.add(subj, rdfType, "<"+ob+"AchievementSubject>")
 	for i, io := range s.Identifier {
 		if io.Type != "IdentityObject" {
-			return "", errors.New("nquads: identifier type must be IdentityObject")
+			return sortedLines{}, errors.New("nquads: identifier type must be IdentityObject")
 		}
 		b := fmt.Sprintf("_:id%d", i)
 		w.add(subj, "<"+ob+"identifier>", b)
@@ -176,7 +229,7 @@ func (c *Credential) NQuads() (string, error) {
 	a := s.Achievement
 	ach := w.iri(a.ID)
 	if !slices.Equal(a.Type, []string{"Achievement"}) {
-		return "", errors.New("nquads: achievement type must be [Achievement]")
+		return sortedLines{}, errors.New("nquads: achievement type must be [Achievement]")
 	}
 	w.add(subj, "<"+ob+"achievement>", ach)
 	w.add(ach, rdfType, "<"+ob+"Achievement>")
@@ -194,7 +247,7 @@ func (c *Credential) NQuads() (string, error) {
 	described := map[string]bool{}
 	for _, rd := range a.ResultDescription {
 		if !slices.Equal(rd.Type, []string{"ResultDescription"}) {
-			return "", errors.New("nquads: resultDescription type must be [ResultDescription]")
+			return sortedLines{}, errors.New("nquads: resultDescription type must be [ResultDescription]")
 		}
 		rid := w.iri(rd.ID)
 		w.add(ach, "<"+ob+"resultDescription>", rid)
@@ -207,10 +260,10 @@ func (c *Credential) NQuads() (string, error) {
 	// their first-degree quads differ (see canonical).
 	for i, r := range s.Result {
 		if !slices.Equal(r.Type, []string{"Result"}) {
-			return "", errors.New("nquads: result type must be [Result]")
+			return sortedLines{}, errors.New("nquads: result type must be [Result]")
 		}
 		if !described[r.ResultDescription] {
-			return "", fmt.Errorf("nquads: result %d names no resultDescription of the achievement", i)
+			return sortedLines{}, fmt.Errorf("nquads: result %d names no resultDescription of the achievement", i)
 		}
 		described[r.ResultDescription] = false // one result per description
 		b := fmt.Sprintf("_:result%d", i)
@@ -221,7 +274,7 @@ func (c *Credential) NQuads() (string, error) {
 	}
 	for _, sc := range c.CredentialSchema {
 		if sc.Type != SchemaType {
-			return "", fmt.Errorf("nquads: unexpected credentialSchema type %q", sc.Type)
+			return sortedLines{}, fmt.Errorf("nquads: unexpected credentialSchema type %q", sc.Type)
 		}
 		sid := w.iri(sc.ID)
 		w.add(id, "<"+cred+"credentialSchema>", sid)
@@ -229,7 +282,7 @@ func (c *Credential) NQuads() (string, error) {
 	}
 	st := c.CredentialStatus
 	if st.Type != "BitstringStatusListEntry" {
-		return "", fmt.Errorf("nquads: unexpected credentialStatus type %q", st.Type)
+		return sortedLines{}, fmt.Errorf("nquads: unexpected credentialStatus type %q", st.Type)
 	}
 	sid := w.iri(st.ID)
 	w.add(id, "<"+cred+"credentialStatus>", sid)
@@ -238,7 +291,7 @@ func (c *Credential) NQuads() (string, error) {
 	w.add(sid, "<"+status+"statusListIndex>", w.lit(st.StatusListIndex))
 	w.add(sid, "<"+status+"statusPurpose>", w.lit(st.StatusPurpose))
 	if w.err != nil {
-		return "", fmt.Errorf("nquads: %w", w.err)
+		return sortedLines{}, fmt.Errorf("nquads: %w", w.err)
 	}
 	return w.canonical()
 }
@@ -249,42 +302,65 @@ func (c *Credential) NQuads() (string, error) {
 // canonical labels in hash order (RDFC-1.0 step 5); the N-degree step is
 // never needed, and a collision (impossible short of SHA-256 breaking) is
 // reported rather than mislabelled.
-func (w *quadWriter) canonical() (string, error) {
-	blanks := map[string][]int{}
+func (w *quadWriter) canonical() (sortedLines, error) {
+	// The credential has a handful of blank nodes: a slice, not a map.
+	type blank struct {
+		label string
+		idx   []int // its quads, once per position it holds in each
+		hash  [sha256.Size]byte
+	}
+	var blanks []blank
 	for i, q := range w.lines {
-		for _, t := range []string{q[0], q[2]} {
-			if strings.HasPrefix(t, "_:") {
-				blanks[t] = append(blanks[t], i)
+		for _, t := range [2]string{q[0], q[2]} {
+			if !strings.HasPrefix(t, "_:") {
+				continue
 			}
+			j := slices.IndexFunc(blanks, func(b blank) bool { return b.label == t })
+			if j < 0 {
+				blanks, j = append(blanks, blank{label: t}), len(blanks)
+			}
+			blanks[j].idx = append(blanks[j].idx, i)
 		}
 	}
-	type hashed struct{ hash, label string }
-	hs := make([]hashed, 0, len(blanks))
-	seen := map[string]bool{}
-	for b, idx := range blanks {
-		lines := make([]string, 0, len(idx))
-		for _, i := range idx {
+	// Each blank node's first-degree quads, sorted and hashed; the lines
+	// are spans of one scratch buffer.
+	var scratch []byte
+	var spans [][2]int
+	for k := range blanks {
+		bn := &blanks[k]
+		scratch, spans = scratch[:0], spans[:0]
+		for _, i := range bn.idx {
 			q := w.lines[i]
-			lines = append(lines, line(relabelFirst(q[0], b), q[1], relabelFirst(q[2], b)))
+			start := len(scratch)
+			scratch = appendLine(scratch, relabelFirst(q[0], bn.label), q[1], relabelFirst(q[2], bn.label))
+			spans = append(spans, [2]int{start, len(scratch)})
 		}
-		slices.Sort(lines)
+		slices.SortFunc(spans, func(a, b [2]int) int { return bytes.Compare(scratch[a[0]:a[1]], scratch[b[0]:b[1]]) })
 		h := sha256.New()
-		for _, l := range lines {
-			h.Write([]byte(l))
+		for _, sp := range spans {
+			h.Write(scratch[sp[0]:sp[1]])
 		}
-		sum := hex.EncodeToString(h.Sum(nil))
-		if seen[sum] {
-			return "", errors.New("nquads: two blank nodes share a first-degree hash")
+		h.Sum(bn.hash[:0])
+	}
+	// Hex digests sort as their bytes do.
+	slices.SortFunc(blanks, func(a, b blank) int { return bytes.Compare(a.hash[:], b.hash[:]) })
+	for k := 1; k < len(blanks); k++ {
+		if blanks[k].hash == blanks[k-1].hash {
+			return sortedLines{}, errors.New("nquads: two blank nodes share a first-degree hash")
 		}
-		seen[sum] = true
-		hs = append(hs, hashed{sum, b})
 	}
-	slices.SortFunc(hs, func(a, b hashed) int { return strings.Compare(a.hash, b.hash) })
-	label := make(map[string]string, len(hs))
-	for i, h := range hs {
-		label[h.label] = fmt.Sprintf("_:c14n%d", i)
+	label := make(map[string]string, len(blanks))
+	for i, bn := range blanks {
+		label[bn.label] = "_:c14n" + strconv.Itoa(i)
 	}
-	out := make([]string, len(w.lines))
+	// The relabelled lines are written into one buffer and sorted as spans
+	// of it: one allocation for all of them instead of one per line.
+	size := 0
+	for _, q := range w.lines {
+		size += len(q[0]) + len(q[1]) + len(q[2]) + 4
+	}
+	buf := make([]byte, 0, size+len(w.lines)*4) // labels may be longer
+	spans = make([][2]int, len(w.lines))
 	for i, q := range w.lines {
 		s, o := q[0], q[2]
 		if l, ok := label[s]; ok {
@@ -293,11 +369,14 @@ func (w *quadWriter) canonical() (string, error) {
 		if l, ok := label[o]; ok {
 			o = l
 		}
-		out[i] = line(s, q[1], o)
+		start := len(buf)
+		buf = appendLine(buf, s, q[1], o)
+		spans[i] = [2]int{start, len(buf)}
 	}
-	slices.Sort(out)
-	out = slices.Compact(out)
-	return strings.Join(out, ""), nil
+	span := func(a [2]int) []byte { return buf[a[0]:a[1]] }
+	slices.SortFunc(spans, func(a, b [2]int) int { return bytes.Compare(span(a), span(b)) })
+	spans = slices.CompactFunc(spans, func(a, b [2]int) bool { return bytes.Equal(span(a), span(b)) })
+	return sortedLines{buf, spans}, nil
 }
 
 func relabelFirst(t, self string) string {
@@ -311,6 +390,12 @@ func relabelFirst(t, self string) string {
 }
 
 func line(s, p, o string) string { return s + " " + p + " " + o + " .\n" }
+
+// appendLine appends line(s, p, o) to b.
+func appendLine(b []byte, s, p, o string) []byte {
+	b = append(append(append(append(b, s...), ' '), p...), ' ')
+	return append(append(b, o...), " .\n"...)
+}
 
 // ProofNQuads is the canonical form of the proof configuration p under the
 // credential context (one blank node, so one label).

@@ -12,7 +12,7 @@ import (
 // milliseconds.
 func (c Credential) Sign(priv ed25519.PrivateKey, verificationMethod string, created time.Time) (Credential, error) {
 	c.Proof = nil
-	doc, err := c.NQuads()
+	doc, err := c.nquads()
 	if err != nil {
 		return Credential{}, err
 	}
@@ -21,7 +21,7 @@ func (c Credential) Sign(priv ed25519.PrivateKey, verificationMethod string, cre
 	if err != nil {
 		return Credential{}, err
 	}
-	p.ProofValue = ProofValue(priv, HashData(pq, doc))
+	p.ProofValue = ProofValue(priv, hashData(pq, doc.sum()))
 	c.Proof = &p
 	return c, nil
 }

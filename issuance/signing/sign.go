@@ -194,13 +194,18 @@ func (s *Service) statusEntry(seq int64) openbadges.StatusEntry {
 
 // openBadge builds credential c (sequence number seq) of group g.
 func (s *Service) openBadge(c issuance.PublicCredential, iss IssuerIdentity) openbadges.Credential {
+	return s.openBadgeOf(c, s.profile(iss), s.achievement(c.Group, c.Kind, c.HasImage, iss))
+}
+
+// openBadgeOf builds credential c with its issuer's profile and its group's
+// achievement a, which a batch builds once for all its credentials.
+func (s *Service) openBadgeOf(c issuance.PublicCredential, profile openbadges.Profile, a openbadges.Achievement) openbadges.Credential {
 	until := ""
 	if c.ExpiresOn != nil {
 		// Valid through the whole expiry day, as Credential.Expired reads it.
 		until = c.ExpiresOn.Format(issuance.DateLayout) + "T23:59:59Z"
 	}
-	a := s.achievement(c.Group, c.Kind, c.HasImage, iss)
-	b := openbadges.NewCredential(s.Core.CredentialURL(c.ID), s.profile(iss), a,
+	b := openbadges.NewCredential(s.Core.CredentialURL(c.ID), profile, a,
 		openbadges.Recipient{Email: c.Recipient.Email, Name: c.Recipient.Name, Salt: s.salt(c.ID)},
 		c.IssuedOn.Format(issuance.DateLayout)+"T00:00:00Z", until, s.statusEntry(c.Seq))
 	b.CredentialSubject.Result = results(c, a.ID)
@@ -212,29 +217,87 @@ type signed struct {
 	json, jwt string
 }
 
+// signer is what signing a batch needs that is the same for every
+// credential of it: the keys, the verification method, the issuer's
+// profile, and each group's achievement, all built before the batch is
+// signed in parallel (then only read).
+type signer struct {
+	ed           ed25519.PrivateKey
+	vm           string // the Ed25519 key's verificationMethod
+	es           jose.ES256Key
+	profile      openbadges.Profile
+	iss          IssuerIdentity
+	achievements map[achievementKey]openbadges.Achievement
+}
+
+// achievementKey is what a credential's achievement depends on besides the
+// issuer (see Service.achievement): its group and its design.
+type achievementKey struct {
+	group    int64
+	kind     issuance.DesignKind
+	hasImage bool
+}
+
+// newSigner prepares the signing of credentials cs (their achievements
+// included) with the newest keys of ks.
+func (s *Service) newSigner(cs []issuance.PublicCredential, iss IssuerIdentity, ks *keystore.Set) *signer {
+	ed, es := ks.Newest(keystore.Ed25519), ks.Newest(keystore.ES256)
+	sg := &signer{ed: ed.Private.(ed25519.PrivateKey), vm: s.verificationMethod(ed.KID),
+		es: jose.ES256Key{KID: s.jwkURL(es.KID), Priv: es.Private.(*ecdsa.PrivateKey)}, profile: s.profile(iss), iss: iss,
+		achievements: map[achievementKey]openbadges.Achievement{}}
+	for _, c := range cs {
+		k := achievementKey{c.Group.ID, c.Kind, c.HasImage}
+		if _, ok := sg.achievements[k]; !ok {
+			sg.achievements[k] = s.achievement(c.Group, c.Kind, c.HasImage, iss)
+		}
+	}
+	return sg
+}
+
+// openBadge builds credential c with the batch's profile and achievement.
+func (sg *signer) openBadge(s *Service, c issuance.PublicCredential) openbadges.Credential {
+	a, ok := sg.achievements[achievementKey{c.Group.ID, c.Kind, c.HasImage}]
+	if !ok { // not one of the batch's credentials
+		a = s.achievement(c.Group, c.Kind, c.HasImage, sg.iss)
+	}
+	return s.openBadgeOf(c, sg.profile, a)
+}
+
 // signOne signs b with both proofs: the embedded Data Integrity proof
 // (Ed25519) and the VC-JWT (ES256) whose payload is the credential itself
 // plus iss, jti, nbf and exp.
-func (s *Service) signOne(b openbadges.Credential, ks *keystore.Set, now time.Time) (signed, error) {
-	ed, es := ks.Newest(keystore.Ed25519), ks.Newest(keystore.ES256)
-	withProof, err := b.Sign(ed.Private.(ed25519.PrivateKey), s.verificationMethod(ed.KID), now)
-	if err != nil {
-		return signed{}, fmt.Errorf("sign credential %s: %w", b.ID, err)
-	}
-	js, err := json.Marshal(withProof)
-	if err != nil {
-		return signed{}, fmt.Errorf("sign credential %s: %w", b.ID, err)
-	}
+func (sg *signer) signOne(b openbadges.Credential, now time.Time) (signed, error) {
 	b.Proof = nil
-	payload, err := jwtPayload(b)
+	body, err := json.Marshal(b)
 	if err != nil {
 		return signed{}, fmt.Errorf("sign credential %s: %w", b.ID, err)
 	}
-	jwt, err := jose.SignES256(jose.ES256Key{KID: s.jwkURL(es.KID), Priv: es.Private.(*ecdsa.PrivateKey)}, "JWT", payload)
+	withProof, err := b.Sign(sg.ed, sg.vm, now)
 	if err != nil {
 		return signed{}, fmt.Errorf("sign credential %s: %w", b.ID, err)
 	}
-	return signed{json: string(js), jwt: jwt}, nil
+	// The proof is the credential's last member (and the only one Sign
+	// adds), so the signed JSON is body with it appended: one encoding of
+	// the credential serves both proofs (TestSignOneMatchesMarshal).
+	pj, err := json.Marshal(withProof.Proof)
+	if err != nil {
+		return signed{}, fmt.Errorf("sign credential %s: %w", b.ID, err)
+	}
+	var js strings.Builder // its String is not a copy
+	js.Grow(len(body) + len(`,"proof":`) + len(pj))
+	js.Write(body[:len(body)-1])
+	js.WriteString(`,"proof":`)
+	js.Write(pj)
+	js.WriteByte('}')
+	payload, err := withClaims(b, body)
+	if err != nil {
+		return signed{}, fmt.Errorf("sign credential %s: %w", b.ID, err)
+	}
+	jwt, err := jose.SignES256(sg.es, "JWT", payload)
+	if err != nil {
+		return signed{}, fmt.Errorf("sign credential %s: %w", b.ID, err)
+	}
+	return signed{json: js.String(), jwt: jwt}, nil
 }
 
 // jwtClaims are the registered claims a VC-JWT adds to the credential.
@@ -254,6 +317,11 @@ func jwtPayload(b openbadges.Credential) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return withClaims(b, body)
+}
+
+// withClaims is jwtPayload of b, whose JSON encoding is body.
+func withClaims(b openbadges.Credential, body []byte) ([]byte, error) {
 	cl := jwtClaims{Iss: b.Issuer.ID, Jti: b.ID, Sub: b.CredentialSubject.ID, Nbf: mustRFC3339(b.ValidFrom).Unix()}
 	if b.ValidUntil != "" {
 		cl.Exp = mustRFC3339(b.ValidUntil).Unix()
@@ -263,7 +331,8 @@ func jwtPayload(b openbadges.Credential) ([]byte, error) {
 		return nil, err
 	}
 	// body ends with '}' and claims starts with '{': join the members.
-	out := append(body[:len(body)-1:len(body)-1], ',')
+	out := make([]byte, 0, len(body)+len(claims))
+	out = append(append(out, body[:len(body)-1]...), ',')
 	return append(out, claims[1:]...), nil
 }
 
@@ -411,11 +480,12 @@ const signParallelMin = 16
 // on several cores, while the caller's transaction stays one.
 func (s *Service) signAll(cs []issuance.PublicCredential, iss IssuerIdentity, ks *keystore.Set, now time.Time) ([]signed, error) {
 	out := make([]signed, len(cs))
+	sg := s.newSigner(cs, iss, ks)
 	workers := min(runtime.GOMAXPROCS(0), (len(cs)+signParallelMin-1)/signParallelMin)
 	if workers <= 1 {
 		for i, c := range cs {
 			var err error
-			if out[i], err = s.signOne(s.openBadge(c, iss), ks, now); err != nil {
+			if out[i], err = sg.signOne(sg.openBadge(s, c), now); err != nil {
 				return nil, err
 			}
 		}
@@ -433,7 +503,7 @@ func (s *Service) signAll(cs []issuance.PublicCredential, iss IssuerIdentity, ks
 				if i >= len(cs) || errs[w] != nil {
 					return
 				}
-				out[i], errs[w] = s.signOne(s.openBadge(cs[i], iss), ks, now)
+				out[i], errs[w] = sg.signOne(sg.openBadge(s, cs[i]), now)
 			}
 		}()
 	}

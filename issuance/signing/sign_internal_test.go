@@ -1,11 +1,18 @@
 package signing
 
 import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/laurel-edu/laurel/internal/jose"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/openbadges"
 )
@@ -83,5 +90,93 @@ func TestResultsArePublicResultsOnly(t *testing.T) {
 	wantR := []openbadges.Result{{Type: []string{"Result"}, ResultDescription: "https://laurel.test/achievements/7#result-grade", Value: "B+"}}
 	if d := cmp.Diff(wantR, results(c, a.ID)); d != "" {
 		t.Fatalf("results (-want +got):\n%s", d)
+	}
+}
+
+// TestSignOneMatchesMarshal: signOne encodes each credential once and
+// appends the proof (and the JWT claims) to that encoding; the result is
+// byte for byte what encoding the signed credential (and jwtPayload) gives,
+// on text that JSON escapes in every way it can.
+func TestSignOneMatchesMarshal(t *testing.T) {
+	_, edPriv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	esPriv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg := &signer{ed: edPriv, vm: "did:web:laurel.test#k1", es: jose.ES256Key{KID: "https://laurel.test/issuer/keys/k2", Priv: esPriv}}
+	now := time.Date(2026, 12, 7, 17, 0, 0, 0, time.UTC)
+	names := []string{"Ana", "José Ñúñez", `O'Brien "Bob" <b@x> & co`, "line\u2028sep\u2029", "😀 \\ back/slash", ""}
+	for i, name := range names {
+		a := openbadges.Achievement{ID: "https://laurel.test/achievements/7", Type: []string{"Achievement"}, AchievementType: "Badge",
+			Name: "Data <Science> & \"more\"", Description: name + " desc", Criteria: openbadges.Criteria{Narrative: "Completed " + name}}
+		if i%2 == 0 {
+			a.Image = &openbadges.Image{ID: a.ID + "/image", Type: "Image"}
+			a.ResultDescription = []openbadges.ResultDescription{{ID: a.ID + "#result-grade", Type: []string{"ResultDescription"}, Name: "Grade", ResultType: "LetterGrade"}}
+		}
+		p := openbadges.Profile{ID: "did:web:laurel.test", Type: []string{"Profile"}, Name: "Univ & <Co>", URL: "https://laurel.test/?a=1&b=2"}
+		until := ""
+		if i%3 == 0 {
+			until = "2027-06-30T23:59:59Z"
+		}
+		b := openbadges.NewCredential(fmt.Sprintf("https://laurel.test/c/%024d", i), p, a,
+			openbadges.Recipient{Email: "a@example.edu", Name: name, Salt: "s" + name}, "2026-06-30T00:00:00Z", until,
+			openbadges.StatusEntry{ID: "https://laurel.test/status/0#1", Type: "BitstringStatusListEntry", StatusPurpose: "revocation", StatusListIndex: "1", StatusListCredential: "https://laurel.test/status/0"})
+		if i%2 == 0 {
+			b.CredentialSubject.Result = []openbadges.Result{{Type: []string{"Result"}, ResultDescription: a.ID + "#result-grade", Value: "A <+> " + name}}
+		}
+		got, err := sg.signOne(b, now)
+		if err != nil {
+			t.Fatalf("%q: %v", name, err)
+		}
+		withProof, err := b.Sign(edPriv, sg.vm, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(withProof)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(string(want), got.json); d != "" {
+			t.Fatalf("%q: signed JSON differs (-marshal +signOne):\n%s", name, d)
+		}
+		wantPayload, err := jwtPayload(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, payload, err := jose.VerifyES256(got.jwt, &esPriv.PublicKey)
+		if err != nil {
+			t.Fatalf("%q: %v", name, err)
+		}
+		if d := cmp.Diff(string(wantPayload), string(payload)); d != "" {
+			t.Fatalf("%q: JWT payload differs (-jwtPayload +signOne):\n%s", name, d)
+		}
+		if h.Kid != sg.es.KID {
+			t.Fatalf("%q: kid %q", name, h.Kid)
+		}
+	}
+}
+
+// BenchmarkSignOne signs one credential with both proofs, as a batch does
+// for each of its credentials.
+func BenchmarkSignOne(b *testing.B) {
+	_, edPriv, _ := ed25519.GenerateKey(nil)
+	esPriv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	sg := &signer{ed: edPriv, vm: "did:web:laurel.test#k1", es: jose.ES256Key{KID: "https://laurel.test/issuer/keys/k2", Priv: esPriv}}
+	a := openbadges.Achievement{ID: "https://laurel.test/achievements/7", Type: []string{"Achievement"}, AchievementType: "Badge",
+		Name: "Introduction to Data Science", Description: "Awarded by Example University for completing DS 101.",
+		Criteria: openbadges.Criteria{Narrative: "Completed the course DS 101, as recorded by Example University."},
+		Image:    &openbadges.Image{ID: "https://laurel.test/achievements/7/image", Type: "Image"}}
+	p := openbadges.Profile{ID: "did:web:laurel.test", Type: []string{"Profile"}, Name: "Example University", URL: "https://laurel.test"}
+	c := openbadges.NewCredential("https://laurel.test/c/abcdefghijklmnopqrstuvwx", p, a,
+		openbadges.Recipient{Email: "jose@example.edu", Name: "José Ñúñez", Salt: "0123456789abcdef0123456789abcdef"}, "2026-06-30T00:00:00Z", "",
+		openbadges.StatusEntry{ID: "https://laurel.test/status/0#1", Type: "BitstringStatusListEntry", StatusPurpose: "revocation", StatusListIndex: "1", StatusListCredential: "https://laurel.test/status/0"})
+	now := time.Now()
+	for b.Loop() {
+		if _, err := sg.signOne(c, now); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
