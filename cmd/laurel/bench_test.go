@@ -311,7 +311,8 @@ func BenchmarkDriverLoginLaunch(b *testing.B) {
 // workers, BENCH_EVENTS (default 10,000, at least b.N) distinct
 // course_completed Live Events signed (RS256) by the simulated Canvas before
 // the run (Canvas signs on its own machines, not on Laurel's cores),
-// BENCH_SENDERS (default 32) in flight on keep-alive connections.
+// BENCH_SENDERS (default 32) in flight on keep-alive connections, as fast
+// as they go or, with BENCH_RATE, at that many deliveries a second.
 // It reports accepted deliveries/s, the p50/p99 of a delivery, how long
 // after the last delivery was answered the last credential existed, and
 // Laurel's CPU per event over the whole run.
@@ -383,8 +384,18 @@ func BenchmarkDriverCompletions(b *testing.B) {
 	var firstErr atomic.Value
 	b.ResetTimer()
 	cpu0 := mustCPU(b, pid)
+	// BENCH_RATE paces the deliveries (open loop): delivery i is due at
+	// i/rate after the start, and its latency counts from then, so time
+	// spent waiting for a free sender counts too.
+	rate := envInt(b, "BENCH_RATE", 0)
+	start := time.Now()
 	wall := benchcpu.Phase(senders, n, func(i int) {
 		t0 := time.Now()
+		if rate > 0 {
+			due := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
+			time.Sleep(time.Until(due))
+			t0 = due
+		}
 		if err := deliver(tokens[i]); err != nil {
 			failed.Add(1)
 			firstErr.CompareAndSwap(nil, err.Error())
