@@ -232,16 +232,20 @@ func (s *Service) rememberUsers(ctx context.Context, users []course.CanvasUser) 
 INSERT INTO canvas_users (platform_id, canvas_user_id, sub, name, email, updated_at)
 SELECT u.platform, u.id, u.sub, u.name, u.email, now()
 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(platform, id, sub, name, email)
-ON CONFLICT (platform_id, canvas_user_id) DO UPDATE SET
-    sub = COALESCE(NULLIF(EXCLUDED.sub, ''), canvas_users.sub),
-    name = COALESCE(NULLIF(EXCLUDED.name, ''), canvas_users.name),
-    email = COALESCE(NULLIF(EXCLUDED.email, ''), canvas_users.email),
-    updated_at = now()`
+` + mergeCanvasUser
 	if _, err := s.stmts.ExecContext(ctx, q, pq.Array(plats), pq.Array(ids), pq.Array(subs), pq.Array(names), pq.Array(emails)); err != nil {
 		return fmt.Errorf("remember %d canvas users: %w", len(ids), err)
 	}
 	return nil
 }
+
+// mergeCanvasUser is how a Canvas user seen again updates its row: what the
+// new sighting knows replaces what was known, blanks keep it.
+const mergeCanvasUser = `ON CONFLICT (platform_id, canvas_user_id) DO UPDATE SET
+    sub = COALESCE(NULLIF(EXCLUDED.sub, ''), canvas_users.sub),
+    name = COALESCE(NULLIF(EXCLUDED.name, ''), canvas_users.name),
+    email = COALESCE(NULLIF(EXCLUDED.email, ''), canvas_users.email),
+    updated_at = now()`
 
 // rememberUser is rememberUsers of one user (a launch's), without the
 // arrays: every launch runs it.
@@ -252,11 +256,7 @@ func (s *Service) rememberUser(ctx context.Context, u course.CanvasUser) error {
 	const q = `
 INSERT INTO canvas_users (platform_id, canvas_user_id, sub, name, email, updated_at)
 VALUES ($1, $2, $3, $4, $5, now())
-ON CONFLICT (platform_id, canvas_user_id) DO UPDATE SET
-    sub = COALESCE(NULLIF(EXCLUDED.sub, ''), canvas_users.sub),
-    name = COALESCE(NULLIF(EXCLUDED.name, ''), canvas_users.name),
-    email = COALESCE(NULLIF(EXCLUDED.email, ''), canvas_users.email),
-    updated_at = now()`
+` + mergeCanvasUser
 	if _, err := s.stmts.ExecContext(ctx, q, u.PlatformID, u.CanvasUserID, u.Sub, u.Name, u.Email); err != nil {
 		return fmt.Errorf("remember canvas user %s of platform %d: %w", u.CanvasUserID, u.PlatformID, err)
 	}
