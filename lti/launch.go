@@ -139,7 +139,11 @@ func (l *Launch) sessionJSON() ([]byte, error) {
 	// Claims is the last field, so the encoding ends with it.
 	const tail = `"claims":null}`
 	if !bytes.HasSuffix(js, []byte(tail)) {
-		return json.Marshal(l)
+		// A field added after Claims: decode the claims to keep them.
+		if c.Claims, err = l.AllClaims(); err != nil {
+			return nil, err
+		}
+		return json.Marshal(&c)
 	}
 	raw := bytes.TrimSpace(l.rawClaims)
 	out := make([]byte, 0, len(js)-len(tail)+len(`"claims":`)+len(raw)+1) // one allocation of the session's size
