@@ -33,8 +33,11 @@ func TestBrowserPhoneHeaderMenu(t *testing.T) {
 		t.Error("at 390 px the closed header is more than one line")
 	}
 	b.checkPage("groups with the menu closed", axe)
-	b.run(chromedp.EmulateViewport(390, 844))
-	b.run(chromedp.Click("#menu-toggle"))
+	// Back to phone width (the page check may have resized it): the click
+	// waits until the toggle is laid out again, or a busy machine lands it
+	// where the wider layout had it.
+	b.run(chromedp.EmulateViewport(390, 844), chromedp.WaitVisible("#menu-toggle"))
+	b.run(chromedp.Click("#menu-toggle", chromedp.NodeVisible))
 	b.waitFor("the open menu", `document.querySelector('details.site-menu').open`)
 	for _, sel := range []string{"#nav-groups", "#nav-designs", "#nav-organisation", "#nav-staff", "#nav-account"} {
 		if !visible(sel) {
