@@ -455,7 +455,10 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 		// The planner must know how many rows were just staged (it would
 		// otherwise take them for a handful and join them by nested loop);
 		// the duplicate check sorts them by recipient in memory, not on disk.
-		if _, err := tx.ExecContext(ctx, `ANALYZE import_rows`); err != nil {
+		// Only the columns the checks and the commit filter on: the wide ones
+		// (names, emails, ids, attributes) would cost most of the ANALYZE
+		// and steer no plan.
+		if _, err := tx.ExecContext(ctx, `ANALYZE import_rows (import_id, key, errors, group_id)`); err != nil {
 			return fmt.Errorf("validate import %d: analyze: %w", im.ID, err)
 		}
 		if _, err := tx.ExecContext(ctx, `SET LOCAL work_mem = '64MB'`); err != nil {
