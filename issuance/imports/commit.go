@@ -197,7 +197,7 @@ func (s *Service) commit(ctx context.Context, j jobs.Job, id int64) error {
 }
 
 // commitChunk is how many rows commit reads from import_rows at a time.
-const commitChunk = 20000
+const commitChunk = 5000
 
 // validRows yields import id's rows without problems (of group gid only,
 // unless it is 0), in row order, a chunk at a time, for the core's
