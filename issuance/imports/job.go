@@ -376,7 +376,7 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 			return fmt.Errorf("validate import %d: clear: %w", im.ID, err)
 		}
 		stmt, err := tx.PrepareContext(ctx, `COPY import_rows (import_id, row_number, credential_id, name, email, key,
-			issued_on, expires_on, attributes, errors, group_id) FROM STDIN`)
+			issued_on, expires_on, attributes, errors, group_id, search_key) FROM STDIN`)
 		if err != nil {
 			return fmt.Errorf("validate import %d: copy: %w", im.ID, err)
 		}
@@ -430,7 +430,7 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 				}
 			}
 			if _, err := stmt.ExecContext(ctx, im.ID, row.Number, issuance.NewCredentialID(), st.name, st.email, nullable(st.key),
-				nullable(st.issued), nullable(st.expires), st.attrs, errs, gid); err != nil {
+				nullable(st.issued), nullable(st.expires), st.attrs, errs, gid, issuance.SearchKey(st.name, st.email)); err != nil {
 				return fmt.Errorf("validate import %d: copy row %d: %w", im.ID, row.Number, err)
 			}
 			if rowGroup.ID > 0 {
