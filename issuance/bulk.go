@@ -41,12 +41,8 @@ func (s *Service) BulkCreate(ctx context.Context, tx *sqlx.Tx, gid int64, src So
 	if !validSource(src) {
 		return BulkResult{}, fmt.Errorf("bulk create in group %d: unknown source %q", gid, src)
 	}
-	// A multi-group import calls this once per group in one transaction.
-	const qt = `CREATE TEMP TABLE IF NOT EXISTS credential_staging (ord integer, id text, name text, email text, key text,
-		issued_on date, expires_on date, attributes jsonb, search_key text) ON COMMIT DROP;
-		TRUNCATE credential_staging`
-	if _, err := tx.ExecContext(ctx, qt); err != nil {
-		return BulkResult{}, fmt.Errorf("bulk create in group %d: staging: %w", gid, err)
+	if err := createStaging(ctx, tx, gid); err != nil {
+		return BulkResult{}, err
 	}
 	staged := 0
 	for {
@@ -62,6 +58,48 @@ func (s *Service) BulkCreate(ctx context.Context, tx *sqlx.Tx, gid int64, src So
 		}
 		staged += len(rows)
 	}
+	return s.insertStaged(ctx, tx, gid, src, importID, staged)
+}
+
+// BulkCreateFrom is BulkCreate for rows its caller holds in its own table of
+// the same database: rows is the caller's SELECT (with its args) over that
+// table, yielding the columns ord (the rows' order), id, name, email, key,
+// issued_on, expires_on, attributes and search_key (SearchKey of the name
+// and email), checked as BulkCreate's rows are. The rows go into the staging
+// table inside PostgreSQL, never through this process.
+func (s *Service) BulkCreateFrom(ctx context.Context, tx *sqlx.Tx, gid int64, src Source, importID int64, rows string, args ...any) (BulkResult, error) {
+	if !validSource(src) {
+		return BulkResult{}, fmt.Errorf("bulk create in group %d: unknown source %q", gid, src)
+	}
+	if err := createStaging(ctx, tx, gid); err != nil {
+		return BulkResult{}, err
+	}
+	const q = `INSERT INTO credential_staging (ord, id, name, email, key, issued_on, expires_on, attributes, search_key) `
+	res, err := tx.ExecContext(ctx, q+rows, args...)
+	if err != nil {
+		return BulkResult{}, fmt.Errorf("bulk create in group %d: stage: %w", gid, err)
+	}
+	staged, err := res.RowsAffected()
+	if err != nil {
+		return BulkResult{}, fmt.Errorf("bulk create in group %d: stage: %w", gid, err)
+	}
+	return s.insertStaged(ctx, tx, gid, src, importID, int(staged))
+}
+
+// createStaging creates the transaction's empty staging table.
+func createStaging(ctx context.Context, tx *sqlx.Tx, gid int64) error {
+	// A multi-group import calls this once per group in one transaction.
+	const qt = `CREATE TEMP TABLE IF NOT EXISTS credential_staging (ord integer, id text, name text, email text, key text,
+		issued_on date, expires_on date, attributes jsonb, search_key text) ON COMMIT DROP;
+		TRUNCATE credential_staging`
+	if _, err := tx.ExecContext(ctx, qt); err != nil {
+		return fmt.Errorf("bulk create in group %d: staging: %w", gid, err)
+	}
+	return nil
+}
+
+// insertStaged inserts the staged rows (see BulkCreate).
+func (s *Service) insertStaged(ctx context.Context, tx *sqlx.Tx, gid int64, src Source, importID int64, staged int) (BulkResult, error) {
 	// The insert sorts the rows by recipient: in memory, not on disk.
 	if _, err := tx.ExecContext(ctx, `SET LOCAL work_mem = '64MB'`); err != nil {
 		return BulkResult{}, fmt.Errorf("bulk create in group %d: %w", gid, err)

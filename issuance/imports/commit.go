@@ -156,7 +156,7 @@ func (s *Service) commit(ctx context.Context, j jobs.Job, id int64) error {
 			if !r.GroupID.Valid {
 				one = gid
 			}
-			part, err := s.Core.BulkCreate(ctx, tx, gid, issuance.FromCSV, id, validRows(ctx, tx, id, one))
+			part, err := s.bulkCreate(ctx, tx, id, gid, one)
 			if err != nil {
 				return fmt.Errorf("commit import %d: %w", id, err)
 			}
@@ -194,6 +194,25 @@ func (s *Service) commit(ctx context.Context, j jobs.Job, id int64) error {
 		}
 		return jobs.MarkDone(ctx, tx, j)
 	})
+}
+
+// bulkCreate creates import id's rows without problems (of group one only,
+// unless it is 0) in group gid through the core. Rows checked since they
+// carry their search key go from import_rows to the core's staging table
+// inside PostgreSQL; an import checked before that (none of its rows has
+// one) sends its rows through this process, a chunk at a time.
+func (s *Service) bulkCreate(ctx context.Context, tx *sqlx.Tx, id, gid, one int64) (issuance.BulkResult, error) {
+	var legacy bool
+	const ql = `SELECT EXISTS (SELECT 1 FROM import_rows WHERE import_id = $1 AND errors IS NULL AND search_key IS NULL)`
+	if err := tx.GetContext(ctx, &legacy, ql, id); err != nil {
+		return issuance.BulkResult{}, fmt.Errorf("read rows of import %d: %w", id, err)
+	}
+	if legacy {
+		return s.Core.BulkCreate(ctx, tx, gid, issuance.FromCSV, id, validRows(ctx, tx, id, one))
+	}
+	const q = `SELECT row_number, credential_id, name, email, key, issued_on, expires_on, attributes, search_key
+		FROM import_rows WHERE import_id = $1 AND errors IS NULL AND ($2::bigint = 0 OR group_id = $2)`
+	return s.Core.BulkCreateFrom(ctx, tx, gid, issuance.FromCSV, id, q, id, one)
 }
 
 // commitChunk is how many rows commit reads from import_rows at a time.

@@ -10,10 +10,11 @@
 // import_mappings, and touches no other: reading the file is
 // issuance/sheet's; validation asks the core which recipients already hold a
 // credential (Holders, a chunk of keys at a time while the rows stream into
-// import_rows), and committing feeds the valid rows, read from import_rows
-// in chunks, to the core's BulkCreate (COPY into its staging table, one
-// INSERT ... SELECT), whose unique index enforces the one-live-credential
-// rule.
+// import_rows), and committing hands the core's BulkCreateFrom the SELECT
+// of the valid rows (each carries its search key from the check), which
+// stages them inside PostgreSQL for one INSERT ... SELECT, whose unique
+// index enforces the one-live-credential rule; an import checked before the
+// rows carried their search key feeds them, read in chunks, to BulkCreate.
 package imports
 
 import (

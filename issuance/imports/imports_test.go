@@ -574,3 +574,45 @@ func TestImportTemplateRoundTrip(t *testing.T) {
 		api.send("owner", "DELETE", fmt.Sprintf("/imports/%v", res["id"]), "", nil)
 	}
 }
+
+// Committed credentials carry the search key of their recipient, whether the
+// rows were checked with their key stored (copied inside PostgreSQL) or
+// before that column existed (sent through the process), and in the same
+// order either way (the in-file duplicate stays the one refused).
+func TestImportCommitCarriesTheSearchKey(t *testing.T) {
+	for _, legacy := range []bool{false, true} {
+		t.Run(fmt.Sprintf("legacy=%v", legacy), func(t *testing.T) {
+			s, d, api, _ := importEnv(t)
+			g := mustGroup(t, s, nil)
+			file := "Name,Email,Issue date,Grade\r\n" +
+				"Zoë Ærdal,zoe@example.edu,2026-06-30,91\r\n" +
+				"Bob Brown,bob@example.edu,2026-06-30,80\r\n" +
+				"Bob Again,BOB@example.edu,2026-06-30,70\r\n"
+			code, body := api.upload("owner", g.ID, "cohort.csv", []byte(file), nil)
+			if code != 201 {
+				t.Fatalf("upload: %d %v", code, body)
+			}
+			id := body["id"]
+			if body = api.ready("owner", id); body["valid"] != float64(2) {
+				t.Fatalf("after validation: %v", body)
+			}
+			if legacy {
+				d.MustExec(`UPDATE import_rows SET search_key = NULL WHERE import_id = $1`, id)
+			}
+			if code, body = api.commit("owner", id, ""); code != 200 || body["created"] != float64(2) {
+				t.Fatalf("commit: %d %v", code, body)
+			}
+			var got []struct {
+				Name string `db:"recipient_name"`
+				Key  string `db:"search_key"`
+			}
+			if err := d.Select(&got, `SELECT recipient_name, search_key FROM credentials WHERE group_id = $1 ORDER BY recipient_name`, g.ID); err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"Bob Brown", issuance.SearchKey("Bob Brown", "bob@example.edu"), "Zoë Ærdal", issuance.SearchKey("Zoë Ærdal", "zoe@example.edu")}
+			if len(got) != 2 || got[0].Name != want[0] || got[0].Key != want[1] || got[1].Name != want[2] || got[1].Key != want[3] {
+				t.Fatalf("credentials %v, want %q", got, want)
+			}
+		})
+	}
+}

@@ -376,7 +376,7 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 			return fmt.Errorf("validate import %d: clear: %w", im.ID, err)
 		}
 		stmt, err := tx.PrepareContext(ctx, `COPY import_rows (import_id, row_number, credential_id, name, email, key,
-			issued_on, expires_on, attributes, errors, group_id) FROM STDIN`)
+			issued_on, expires_on, attributes, errors, group_id, search_key) FROM STDIN`)
 		if err != nil {
 			return fmt.Errorf("validate import %d: copy: %w", im.ID, err)
 		}
@@ -430,7 +430,7 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 				}
 			}
 			if _, err := stmt.ExecContext(ctx, im.ID, row.Number, issuance.NewCredentialID(), st.name, st.email, nullable(st.key),
-				nullable(st.issued), nullable(st.expires), st.attrs, errs, gid); err != nil {
+				nullable(st.issued), nullable(st.expires), st.attrs, errs, gid, issuance.SearchKey(st.name, st.email)); err != nil {
 				return fmt.Errorf("validate import %d: copy row %d: %w", im.ID, row.Number, err)
 			}
 			if rowGroup.ID > 0 {
@@ -455,7 +455,10 @@ func (s *Service) validate(ctx context.Context, j jobs.Job, im Import) error {
 		// The planner must know how many rows were just staged (it would
 		// otherwise take them for a handful and join them by nested loop);
 		// the duplicate check sorts them by recipient in memory, not on disk.
-		if _, err := tx.ExecContext(ctx, `ANALYZE import_rows`); err != nil {
+		// Only the columns the checks and the commit filter on: the wide ones
+		// (names, emails, ids, attributes) would cost most of the ANALYZE
+		// and steer no plan.
+		if _, err := tx.ExecContext(ctx, `ANALYZE import_rows (import_id, key, errors, group_id)`); err != nil {
 			return fmt.Errorf("validate import %d: analyze: %w", im.ID, err)
 		}
 		if _, err := tx.ExecContext(ctx, `SET LOCAL work_mem = '64MB'`); err != nil {

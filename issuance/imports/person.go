@@ -122,9 +122,9 @@ func (s *Service) erasePersonFrom(ctx context.Context, id int64, key string, nam
 	var n int
 	err = db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
 		const qr = `UPDATE import_rows SET name = $3, email = $4, key = CASE WHEN key IS NULL THEN NULL ELSE $5 END,
-				attributes = '{}', errors = replace(errors::text, email, $4)::jsonb
+				attributes = '{}', errors = replace(errors::text, email, $4)::jsonb, search_key = $6
 			WHERE import_id = $1 AND lower(email) = $2`
-		res, err := tx.ExecContext(ctx, qr, id, key, t.Name, t.Email, strings.ToLower(t.Email))
+		res, err := tx.ExecContext(ctx, qr, id, key, t.Name, t.Email, strings.ToLower(t.Email), issuance.SearchKey(t.Name, t.Email))
 		if err != nil {
 			return fmt.Errorf("erase a person from import %d: rows: %w", id, err)
 		}
