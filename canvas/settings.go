@@ -2,11 +2,8 @@ package canvas
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
@@ -58,16 +55,9 @@ var instructureHosted = []lti.KnownIssuer{
 		JWKSURL:  "https://sso.test.canvaslms.com/api/lti/security/jwks"},
 }
 
-// Settings are a platform's Canvas settings.
-type Settings struct {
-	PlatformID int64
-	// URL is the institution's Canvas base URL (REST API; Live Events whose
-	// metadata.hostname equals its host belong to the platform).
-	URL string
-	// HasToken tells whether a Canvas API token is stored; read it with
-	// PlatformSettings.Token.
-	HasToken bool
-}
+// Settings are a platform's Canvas settings (lti.ServiceSettings: its URL
+// and whether a token is stored).
+type Settings = lti.ServiceSettings
 
 // PlatformSettings keeps each platform's Canvas settings in Canvas's own
 // table (canvas_platform_settings): the Canvas URL and the API token, sealed
@@ -76,54 +66,26 @@ type Settings struct {
 // /admin/platforms form, `laurel platform add` and Dynamic Registration set
 // them together with the platform.
 type PlatformSettings struct {
-	db   *sqlx.DB
-	keys *secret.Keys
+	store *lti.ServiceStore
 }
 
 // NewPlatformSettings returns the settings store on d; keys seal the tokens.
 func NewPlatformSettings(d *sqlx.DB, keys *secret.Keys) *PlatformSettings {
-	return &PlatformSettings{db: d, keys: keys}
+	return &PlatformSettings{store: &lti.ServiceStore{DB: d, Keys: keys, Table: "canvas_platform_settings",
+		URLColumn: "canvas_url", TokenColumn: "canvas_token_enc", Label: "canvas", TokenName: "Canvas API token"}}
 }
 
 var _ lti.PlatformExtension = (*PlatformSettings)(nil)
 
-func tokenAD(platformID int64) string { return "canvas-token:" + strconv.FormatInt(platformID, 10) }
-
-type settingsRow struct {
-	PlatformID int64  `db:"platform_id"`
-	URL        string `db:"canvas_url"`
-	HasToken   bool   `db:"has_token"`
-}
-
-const settingsColumns = `platform_id, canvas_url, canvas_token_enc IS NOT NULL AS has_token`
-
-// Settings returns the Canvas settings of platformID (zero values when none
-// are stored).
+// Settings returns the settings of platformID (zero values when none are
+// stored).
 func (ps *PlatformSettings) Settings(ctx context.Context, platformID int64) (Settings, error) {
-	var row settingsRow
-	const q = `SELECT ` + settingsColumns + ` FROM canvas_platform_settings WHERE platform_id = $1`
-	err := ps.db.GetContext(ctx, &row, q, platformID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Settings{PlatformID: platformID}, nil
-	}
-	if err != nil {
-		return Settings{}, fmt.Errorf("canvas settings of platform %d: %w", platformID, err)
-	}
-	return Settings(row), nil
+	return ps.store.Settings(ctx, platformID)
 }
 
-// All returns the Canvas settings of every platform that has any, by id.
+// All returns the settings of every platform that has any, by id.
 func (ps *PlatformSettings) All(ctx context.Context) (map[int64]Settings, error) {
-	var rows []settingsRow
-	const q = `SELECT ` + settingsColumns + ` FROM canvas_platform_settings`
-	if err := ps.db.SelectContext(ctx, &rows, q); err != nil {
-		return nil, fmt.Errorf("canvas settings: %w", err)
-	}
-	out := make(map[int64]Settings, len(rows))
-	for _, r := range rows {
-		out[r.PlatformID] = Settings(r)
-	}
-	return out, nil
+	return ps.store.All(ctx)
 }
 
 // FrameOrigins is the institution's Canvas URL: Canvas shows the tool in an
@@ -139,20 +101,7 @@ func (ps *PlatformSettings) FrameOrigins(ctx context.Context, id int64) []string
 // Token returns the platform's decrypted Canvas API token, or a NotFound
 // error when none is stored.
 func (ps *PlatformSettings) Token(ctx context.Context, platformID int64) (string, error) {
-	var sealed []byte
-	const q = `SELECT canvas_token_enc FROM canvas_platform_settings WHERE platform_id = $1`
-	err := ps.db.GetContext(ctx, &sealed, q, platformID)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("canvas token of platform %d: %w", platformID, err)
-	}
-	if sealed == nil {
-		return "", apperr.Errorf(apperr.NotFound, "Platform %d has no Canvas API token.", platformID)
-	}
-	tok, err := ps.keys.Open(sealed, tokenAD(platformID))
-	if err != nil {
-		return "", fmt.Errorf("canvas token of platform %d: %w", platformID, err)
-	}
-	return string(tok), nil
+	return ps.store.Token(ctx, platformID)
 }
 
 // KnownIssuers lists the Instructure-hosted issuers (lti.PlatformExtension).
@@ -236,23 +185,7 @@ func (ps *PlatformSettings) ValidatePlatform(ctx context.Context, id int64, valu
 // SavePlatform stores the Canvas values in the platform's transaction
 // (lti.PlatformExtension): an empty token keeps the stored one.
 func (ps *PlatformSettings) SavePlatform(ctx context.Context, tx *sqlx.Tx, id int64, values map[string]string) error {
-	if u, ok := values[fieldCanvasURL]; ok && strings.TrimSpace(u) != "" {
-		const q = `
-INSERT INTO canvas_platform_settings (platform_id, canvas_url, updated_at) VALUES ($1, $2, now())
-ON CONFLICT (platform_id) DO UPDATE SET canvas_url = EXCLUDED.canvas_url, updated_at = now()`
-		if _, err := tx.ExecContext(ctx, q, id, strings.TrimSpace(u)); err != nil {
-			return fmt.Errorf("set canvas url of platform %d: %w", id, err)
-		}
-	}
-	if tok := strings.TrimSpace(values[FieldCanvasToken]); tok != "" {
-		const q = `
-INSERT INTO canvas_platform_settings (platform_id, canvas_token_enc, updated_at) VALUES ($1, $2, now())
-ON CONFLICT (platform_id) DO UPDATE SET canvas_token_enc = EXCLUDED.canvas_token_enc, updated_at = now()`
-		if _, err := tx.ExecContext(ctx, q, id, ps.keys.Seal([]byte(tok), tokenAD(id))); err != nil {
-			return fmt.Errorf("set canvas token of platform %d: %w", id, err)
-		}
-	}
-	return nil
+	return ps.store.Save(ctx, tx, id, strings.TrimSpace(values[fieldCanvasURL]), strings.TrimSpace(values[FieldCanvasToken]))
 }
 
 // DefaultName names a new platform after its Canvas URL's host

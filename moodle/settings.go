@@ -2,11 +2,8 @@ package moodle
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
@@ -41,14 +38,9 @@ func PlatformExtra(moodleURL, token string) map[string]string {
 	return out
 }
 
-// Settings are a platform's Moodle web service settings.
-type Settings struct {
-	PlatformID int64
-	// URL is the Moodle site's address (its wwwroot).
-	URL string
-	// HasToken tells whether a web service token is stored.
-	HasToken bool
-}
+// Settings are a platform's Moodle web service settings (lti.ServiceSettings: its URL
+// and whether a token is stored).
+type Settings = lti.ServiceSettings
 
 // PlatformSettings keeps each platform's Moodle web service in this
 // package's table (moodle_platform_settings): the site URL and the token,
@@ -56,73 +48,32 @@ type Settings struct {
 // lti.PlatformExtension, so the /admin/platforms form and `laurel platform
 // set` set them with the platform.
 type PlatformSettings struct {
-	db   *sqlx.DB
-	keys *secret.Keys
+	store *lti.ServiceStore
 }
 
 // NewPlatformSettings returns the settings store on d; keys seal the tokens.
 func NewPlatformSettings(d *sqlx.DB, keys *secret.Keys) *PlatformSettings {
-	return &PlatformSettings{db: d, keys: keys}
+	return &PlatformSettings{store: &lti.ServiceStore{DB: d, Keys: keys, Table: "moodle_platform_settings",
+		URLColumn: "moodle_url", TokenColumn: "token_enc", Label: "moodle", TokenName: "Moodle web service token"}}
 }
 
 var _ lti.PlatformExtension = (*PlatformSettings)(nil)
 
-func tokenAD(platformID int64) string { return "moodle-token:" + strconv.FormatInt(platformID, 10) }
-
-type settingsRow struct {
-	PlatformID int64  `db:"platform_id"`
-	URL        string `db:"moodle_url"`
-	HasToken   bool   `db:"has_token"`
-}
-
-const settingsColumns = `platform_id, moodle_url, token_enc IS NOT NULL AS has_token`
-
-// Settings returns the Moodle settings of platformID (zero values when none
-// are stored).
+// Settings returns the settings of platformID (zero values when none are
+// stored).
 func (ps *PlatformSettings) Settings(ctx context.Context, platformID int64) (Settings, error) {
-	var row settingsRow
-	const q = `SELECT ` + settingsColumns + ` FROM moodle_platform_settings WHERE platform_id = $1`
-	err := ps.db.GetContext(ctx, &row, q, platformID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Settings{PlatformID: platformID}, nil
-	}
-	if err != nil {
-		return Settings{}, fmt.Errorf("moodle settings of platform %d: %w", platformID, err)
-	}
-	return Settings(row), nil
+	return ps.store.Settings(ctx, platformID)
 }
 
-// All returns the Moodle settings of every platform that has any, by id.
+// All returns the settings of every platform that has any, by id.
 func (ps *PlatformSettings) All(ctx context.Context) (map[int64]Settings, error) {
-	var rows []settingsRow
-	const q = `SELECT ` + settingsColumns + ` FROM moodle_platform_settings`
-	if err := ps.db.SelectContext(ctx, &rows, q); err != nil {
-		return nil, fmt.Errorf("moodle settings: %w", err)
-	}
-	out := make(map[int64]Settings, len(rows))
-	for _, r := range rows {
-		out[r.PlatformID] = Settings(r)
-	}
-	return out, nil
+	return ps.store.All(ctx)
 }
 
 // Token returns the platform's decrypted web service token, or a NotFound
 // error when none is stored.
 func (ps *PlatformSettings) Token(ctx context.Context, platformID int64) (string, error) {
-	var sealed []byte
-	const q = `SELECT token_enc FROM moodle_platform_settings WHERE platform_id = $1`
-	err := ps.db.GetContext(ctx, &sealed, q, platformID)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("moodle token of platform %d: %w", platformID, err)
-	}
-	if sealed == nil {
-		return "", apperr.Errorf(apperr.NotFound, "Platform %d has no Moodle web service token.", platformID)
-	}
-	tok, err := ps.keys.Open(sealed, tokenAD(platformID))
-	if err != nil {
-		return "", fmt.Errorf("moodle token of platform %d: %w", platformID, err)
-	}
-	return string(tok), nil
+	return ps.store.Token(ctx, platformID)
 }
 
 // KnownIssuers lists none: every Moodle site is its own issuer.
@@ -209,23 +160,7 @@ func (ps *PlatformSettings) ValidatePlatform(ctx context.Context, id int64, valu
 // SavePlatform stores the Moodle values in the platform's transaction
 // (lti.PlatformExtension): an empty token keeps the stored one.
 func (ps *PlatformSettings) SavePlatform(ctx context.Context, tx *sqlx.Tx, id int64, values map[string]string) error {
-	if u, ok := values[FieldURL]; ok && strings.TrimSpace(u) != "" {
-		const q = `
-INSERT INTO moodle_platform_settings (platform_id, moodle_url, updated_at) VALUES ($1, $2, now())
-ON CONFLICT (platform_id) DO UPDATE SET moodle_url = EXCLUDED.moodle_url, updated_at = now()`
-		if _, err := tx.ExecContext(ctx, q, id, strings.TrimRight(strings.TrimSpace(u), "/")); err != nil {
-			return fmt.Errorf("set moodle url of platform %d: %w", id, err)
-		}
-	}
-	if tok := strings.TrimSpace(values[FieldToken]); tok != "" {
-		const q = `
-INSERT INTO moodle_platform_settings (platform_id, token_enc, updated_at) VALUES ($1, $2, now())
-ON CONFLICT (platform_id) DO UPDATE SET token_enc = EXCLUDED.token_enc, updated_at = now()`
-		if _, err := tx.ExecContext(ctx, q, id, ps.keys.Seal([]byte(tok), tokenAD(id))); err != nil {
-			return fmt.Errorf("set moodle token of platform %d: %w", id, err)
-		}
-	}
-	return nil
+	return ps.store.Save(ctx, tx, id, strings.TrimRight(strings.TrimSpace(values[FieldURL]), "/"), strings.TrimSpace(values[FieldToken]))
 }
 
 // DefaultName names a new platform after its Moodle URL's host.
