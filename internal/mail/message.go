@@ -200,11 +200,13 @@ const maxHeaderLine = 78
 
 // header appends "name: value" folded at spaces so that lines stay within
 // 78 characters where the value allows (a word longer than that stays
-// whole; encoded words never are).
+// whole; encoded words never are). The first fold may come right after the
+// colon, so an encoded word of 75 characters fits on a line of its own.
 func header(b []byte, name, value string) []byte {
 	b = append(b, name...)
-	b = append(b, ": "...)
-	line := len(name) + 2
+	b = append(b, ':')
+	line := len(name) + 1
+	value = " " + value
 	for value != "" {
 		// The next word with the spaces before it.
 		i := 0
@@ -218,7 +220,7 @@ func header(b []byte, name, value string) []byte {
 			j += i
 		}
 		word := value[:j]
-		if line+len(word) > maxHeaderLine && i > 0 && line > len(name)+2 {
+		if line+len(word) > maxHeaderLine && i > 0 {
 			// Fold before the space: unfolding removes only the CRLF.
 			b = append(b, "\r\n"...)
 			line = 0

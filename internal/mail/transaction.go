@@ -138,7 +138,11 @@ func (c *conn) write(p []byte, to string) error {
 func (c *conn) reply(expect int, cmd, to string) error {
 	if _, _, err := c.c.Text.ReadResponse(expect); err != nil {
 		var te *textproto.Error
-		if errors.As(err, &te) {
+		switch {
+		case errors.As(err, &te) && cmd == "RCPT TO":
+			// Staff read this as the bounce reason: it names the address.
+			return fmt.Errorf("send mail: RCPT TO refused, affected recipient(s): <%s>: %w", to, err)
+		case errors.As(err, &te):
 			return fmt.Errorf("send mail to %s: %s refused: %w", to, cmd, err)
 		}
 		return fmt.Errorf("send mail to %s: reply to %s: %w", to, cmd, err)
