@@ -68,28 +68,47 @@ const maxLine = 998
 // and its bytes are ASCII (or the server takes 8-bit data), quoted-printable
 // otherwise. Unencoded bodies are smaller and cost nothing to write.
 func partEncoding(s string, eightBit bool) string {
-	ascii, line := true, 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '\n' || c == '\r':
-			line = 0
-			continue
-		case c == 0:
-			return cteQP // NUL is not allowed in 7bit or 8bit data
-		case c >= 0x80:
-			ascii = false
+	if strings.IndexByte(s, 0) >= 0 {
+		return cteQP // NUL is not allowed in 7bit or 8bit data
+	}
+	// A CR alone also breaks a line (writeBody makes it a CRLF), so
+	// counting from LF to LF may see a line as longer than it is: that
+	// only chooses quoted-printable, which is always right.
+	for rest := s; len(rest) > maxLine; {
+		i := strings.IndexByte(rest, '\n')
+		if i < 0 {
+			i = len(rest)
 		}
-		if line++; line > maxLine {
+		if i > maxLine && !(i == maxLine+1 && rest[maxLine] == '\r') {
 			return cteQP
 		}
+		rest = rest[min(i+1, len(rest)):]
 	}
 	switch {
-	case ascii:
+	case isASCII(s):
 		return cte7bit
 	case eightBit && utf8.ValidString(s):
 		return cte8bit
 	}
 	return cteQP
+}
+
+// isASCII reports whether s is all 7-bit, eight bytes at a time.
+func isASCII(s string) bool {
+	for len(s) >= 8 {
+		v := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+		if v&0x8080808080808080 != 0 {
+			return false
+		}
+		s = s[8:]
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // render appends o as an RFC 5322 message with CRLF line endings to b, for
@@ -152,16 +171,25 @@ func writeBody(b []byte, s, enc string) []byte {
 		return w.b
 	}
 	for len(s) > 0 {
-		i := strings.IndexAny(s, "\r\n")
-		if i < 0 {
-			return append(b, s...)
+		line, rest, broken := strings.Cut(s, "\n")
+		s = rest
+		if broken {
+			line = strings.TrimSuffix(line, "\r")
 		}
-		b = append(b, s[:i]...)
-		b = append(b, "\r\n"...)
-		if s[i] == '\r' && i+1 < len(s) && s[i+1] == '\n' {
-			i++
+		// A CR alone is a line break too: 7bit and 8bit data have no bare CR.
+		for {
+			j := strings.IndexByte(line, '\r')
+			if j < 0 {
+				break
+			}
+			b = append(b, line[:j]...)
+			b = append(b, "\r\n"...)
+			line = line[j+1:]
 		}
-		s = s[i+1:]
+		b = append(b, line...)
+		if broken {
+			b = append(b, "\r\n"...)
+		}
 	}
 	return b
 }

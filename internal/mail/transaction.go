@@ -176,12 +176,3 @@ func dotStuff(b, msg []byte) []byte {
 	}
 	return b
 }
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
