@@ -45,10 +45,9 @@ func (c *conn) send(o *outgoing, now time.Time) error {
 	if uses8bit {
 		params = " BODY=8BITMIME"
 	}
-	if !isASCII(o.from.Address) || !isASCII(to) {
-		if !c.utf8 {
-			return fmt.Errorf("send mail to %s: the server does not take addresses beyond ASCII (no SMTPUTF8)", to)
-		}
+	if c.utf8 && (!isASCII(o.from.Address) || !isASCII(to)) {
+		// Without SMTPUTF8 the address goes as it is: the server's reply
+		// (a 5xx refusal, as a bounce) decides.
 		params += " SMTPUTF8"
 	}
 	if err := c.c.UpdateDeadline(timeout); err != nil {
