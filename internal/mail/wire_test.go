@@ -494,3 +494,32 @@ func TestRefusalsThroughChunking(t *testing.T) {
 		t.Fatalf("delivered %+v", got)
 	}
 }
+
+// A server that turns the session away (554 greeting) refuses us, not the
+// message: the error is temporary, so the email is retried, not bounced.
+func TestRefusedSessionIsNotPermanent(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = io.WriteString(c, "554 5.3.2 Not accepting mail from you\r\n")
+			c.Close()
+		}
+	}()
+	s, err := mail.NewSender("smtp://"+ln.Addr().String(), wireFrom, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.Send(context.Background(), mail.Message{To: "a@example.edu", Subject: "s", Text: "t"})
+	if err == nil || mail.Permanent(err) || !strings.Contains(err.Error(), "connect to SMTP server") || !strings.Contains(err.Error(), "554") {
+		t.Fatalf("refused session: %v, want a temporary error with the server's reply", err)
+	}
+}
