@@ -116,9 +116,9 @@ var ErrStopped = errors.New("send mail: stopped before this message")
 // and calls each with every message's outcome as soon as it is known: nil
 // once the server accepted the message (its 250 reply to the message's
 // DATA or BDAT), before the next message's first byte is written, so the
-// caller can record it durably first. If each
-// returns an error, the later messages are not sent and each gets them with
-// an error wrapping ErrStopped. each is called exactly once per message, in
+// caller can record it durably first. If each returns an error, the later
+// messages are not sent and each gets them with an error wrapping
+// ErrStopped. each is called exactly once per message, in
 // order, on the calling goroutine.
 func (s *Sender) SendEach(ctx context.Context, ms []Message, each func(i int, err error) error) {
 	// Each message is written just before it is sent, into the
