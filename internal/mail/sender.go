@@ -9,7 +9,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
-	netmail "net/mail"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -17,7 +17,6 @@ import (
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
-	"github.com/wneessen/go-mail/smtp"
 )
 
 // Message is one outgoing email. From "" uses the Sender's From.
@@ -43,11 +42,6 @@ type Sender struct {
 	closed bool
 }
 
-type conn struct {
-	c        *smtp.Client
-	lastUsed time.Time
-}
-
 // maxIdle is how long a pooled connection may sit unused before we redial:
 // servers commonly drop idle SMTP sessions after 30-60 s.
 const maxIdle = 20 * time.Second
@@ -63,10 +57,10 @@ func NewSender(rawURL, from string, poolSize int) (*Sender, error) {
 	if u.Hostname() == "" {
 		return nil, fmt.Errorf("SMTP URL %q has no host", u.Redacted())
 	}
-	// No RSET after each message: a completed DATA already resets the SMTP
-	// transaction, and the extra round trip halves bulk throughput.
-	// No NOOP before each message either: sendMany checks a reused
-	// connection once per batch instead.
+	// go-mail dials, negotiates TLS and authenticates; the transactions
+	// themselves are ours (transaction.go). No RSET and no NOOP per message:
+	// a completed transaction resets itself, and get checks a reused
+	// connection once per batch.
 	opts := []gomail.Option{gomail.WithTimeout(30 * time.Second), gomail.WithoutRset(), gomail.WithoutNoop()}
 	port := 25
 	switch u.Scheme {
@@ -120,15 +114,16 @@ var ErrStopped = errors.New("send mail: stopped before this message")
 
 // SendEach delivers ms over one pooled connection, one SMTP transaction each,
 // and calls each with every message's outcome as soon as it is known: nil
-// once the server accepted the message (its 250 reply to DATA), before the
-// next message is sent, so the caller can record it durably first. If each
-// returns an error, the later messages are not sent and each gets them with
-// an error wrapping ErrStopped. each is called exactly once per message, in
+// once the server accepted the message (its 250 reply to the message's
+// DATA or BDAT), before the next message's first byte is written, so the
+// caller can record it durably first. If each returns an error, the later
+// messages are not sent and each gets them with an error wrapping
+// ErrStopped. each is called exactly once per message, in
 // order, on the calling goroutine.
 func (s *Sender) SendEach(ctx context.Context, ms []Message, each func(i int, err error) error) {
-	// Each message is built just before it is sent, so a batch of hundreds
-	// holds one built message at a time; the connection is taken at the
-	// first message that builds.
+	// Each message is written just before it is sent, into the
+	// connection's reused buffer; the connection is taken at the first
+	// message whose addresses are valid.
 	var c *conn
 	var connErr error
 	taken := false
@@ -145,7 +140,7 @@ func (s *Sender) SendEach(ctx context.Context, ms []Message, each func(i int, er
 		var err error
 		if stop != nil {
 			err = fmt.Errorf("%w: %w", ErrStopped, stop)
-		} else if msg, berr := s.build(m); berr != nil {
+		} else if o, berr := prepare(m, s.From); berr != nil {
 			err = berr
 		} else {
 			if !taken && connErr == nil {
@@ -160,7 +155,7 @@ func (s *Sender) SendEach(ctx context.Context, ms []Message, each func(i int, er
 			if connErr != nil {
 				err = connErr
 			} else {
-				err = s.sendOne(ctx, &c, msg, m.To)
+				err = s.sendOne(ctx, &c, o)
 			}
 		}
 		if e := each(i, err); e != nil && stop == nil {
@@ -169,9 +164,9 @@ func (s *Sender) SendEach(ctx context.Context, ms []Message, each func(i int, er
 	}
 }
 
-// sendOne sends msg over *c, dialling first if *c is nil, and drops a
+// sendOne sends o over *c, dialling first if *c is nil, and drops a
 // session whose state a failure left unknown.
-func (s *Sender) sendOne(ctx context.Context, c **conn, msg *gomail.Msg, to string) error {
+func (s *Sender) sendOne(ctx context.Context, c **conn, o *outgoing) error {
 	// Stop between messages when the caller's time is up (the job's lease is
 	// lost, or the run timed out), so a slow server never outlives the claim
 	// and causes a resend.
@@ -184,57 +179,29 @@ func (s *Sender) sendOne(ctx context.Context, c **conn, msg *gomail.Msg, to stri
 			return err
 		}
 	}
-	if err := s.client.SendWithSMTPClient((*c).c, msg); err != nil {
+	if err := (*c).send(o, time.Now()); err != nil {
 		_ = (*c).c.Close()
 		*c = nil
-		return fmt.Errorf("send mail to %s: %w", to, err)
+		return err
 	}
 	return nil
 }
 
 // Permanent reports whether err is the server's permanent refusal (an SMTP
-// 5xx reply, such as an unknown recipient): retrying will not help.
+// 5xx reply to a message's MAIL, RCPT, DATA or BDAT, such as an unknown
+// recipient): retrying will not help.
 func Permanent(err error) bool {
-	var se *gomail.SendError
-	return errors.As(err, &se) && se.ErrorCode() >= 500 && se.ErrorCode() < 600
-}
-
-func (s *Sender) build(m Message) (*gomail.Msg, error) {
-	msg := gomail.NewMsg()
-	from := m.From
-	if from == "" {
-		from = s.From
-	}
-	if err := msg.From(from); err != nil {
-		return nil, fmt.Errorf("send mail: From %q: %w", from, err)
-	}
-	if err := msg.To(m.To); err != nil {
-		return nil, fmt.Errorf("send mail: To %q: %w", m.To, err)
-	}
-	if m.ReplyTo != "" {
-		if err := msg.ReplyTo(m.ReplyTo); err != nil {
-			return nil, fmt.Errorf("send mail: Reply-To %q: %w", m.ReplyTo, err)
-		}
-	}
-	msg.Subject(m.Subject)
-	msg.SetDate()
-	msg.SetMessageIDWithValue(messageID(from))
-	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
-	if m.HTML != "" {
-		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
-	}
-	return msg, nil
+	var te *textproto.Error
+	return errors.As(err, &te) && te.Code >= 500 && te.Code < 600
 }
 
 // messageID is a unique Message-ID (without brackets) in the domain of the
-// From address, as RFC 5322 suggests, rather than the machine's host name,
+// From address (a bare address), as RFC 5322 suggests, rather than the machine's host name,
 // which says nothing to the recipient and can look like spam.
 func messageID(from string) string {
 	domain := "localhost"
-	if a, err := netmail.ParseAddress(from); err == nil {
-		if at := strings.LastIndexByte(a.Address, '@'); at >= 0 && at < len(a.Address)-1 {
-			domain = a.Address[at+1:]
-		}
+	if at := strings.LastIndexByte(from, '@'); at >= 0 && at < len(from)-1 {
+		domain = from[at+1:]
 	}
 	b := make([]byte, 16)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails
@@ -265,9 +232,15 @@ func (s *Sender) get(ctx context.Context) (*conn, error) {
 func (s *Sender) dial(ctx context.Context) (*conn, error) {
 	c, err := s.client.DialToSMTPClientWithContext(ctx)
 	if err != nil {
+		// A 5xx here (to EHLO, STARTTLS or AUTH) is the server refusing
+		// us, not the message: keep it out of Permanent's sight.
+		var te *textproto.Error
+		if errors.As(err, &te) {
+			return nil, fmt.Errorf("connect to SMTP server %s: %s", s.client.ServerAddr(), err)
+		}
 		return nil, fmt.Errorf("connect to SMTP server %s: %w", s.client.ServerAddr(), err)
 	}
-	return &conn{c: c}, nil
+	return newConn(c), nil
 }
 
 func (s *Sender) put(c *conn) {
