@@ -208,8 +208,9 @@ func decodeValue(dec *jsontext.Decoder) (any, error) {
 
 // parseEvent finds the event in v and validates it. Every event needs a name
 // and a hostname; course_completed also needs the course id, the user id and
-// an RFC 3339 completion time. src is the JSON v was decoded from: when the
-// event is v itself it is kept as is, saving a re-encoding on the hot path.
+// an RFC 3339 completion time. src is the JSON v was decoded from by decode
+// (so one valid JSON value): when the event is v itself it is kept as is,
+// saving a re-encoding on the hot path.
 func parseEvent(v any, src []byte) (*Event, error) {
 	obj := findEvent(v, 0)
 	if obj == nil {
@@ -218,7 +219,7 @@ func parseEvent(v any, src []byte) (*Event, error) {
 	meta := obj["metadata"].(map[string]any)
 	body := obj["body"].(map[string]any)
 	raw := src
-	if top, ok := v.(map[string]any); !ok || len(top) == 0 || !sameMap(top, obj) || !json.Valid(src) {
+	if top, ok := v.(map[string]any); !ok || len(top) == 0 || !sameMap(top, obj) {
 		var err error
 		if raw, err = json.Marshal(obj); err != nil {
 			return nil, refuse("malformed", "event cannot be re-encoded: %v", err)

@@ -410,7 +410,7 @@ func (s *Service) checkProof(ctx context.Context, token string) (string, error) 
 			return "", protocolError(apperr.BadRequest, errInvalidProof, "The proof's kid: %v.", err)
 		}
 	case len(h.JWK) > 0:
-		if holder, pub, err = jwkDID(h.JWK); err != nil {
+		if holder, pub, err = jwkDID(json.RawMessage(h.JWK)); err != nil {
 			return "", protocolError(apperr.BadRequest, errInvalidProof, "The proof's jwk: %v.", err)
 		}
 	default:
