@@ -142,13 +142,13 @@ func newEmailData(o issuance.Organisation, body string, vals map[string]string, 
 		data.Lang = "en"
 	}
 	data.Text = fill(body, vals)
-	for _, para := range strings.Split(body, "\n\n") {
+	for para := range strings.SplitSeq(body, "\n\n") {
 		para = strings.Trim(para, "\n")
 		if para == "" {
 			continue
 		}
 		var lines [][]emailSegment
-		for _, line := range strings.Split(para, "\n") {
+		for line := range strings.SplitSeq(para, "\n") {
 			var segs []emailSegment
 			for i, part := range strings.Split(line, "{credential_url}") {
 				if i > 0 {
