@@ -16,16 +16,11 @@ import (
 // html/template's contextual escaping included. Change a template there
 // first, then the writer, until they agree.
 
-// emailMarkupLen is about the length of the fixed HTML markup, so that a
-// part's buffer is allocated once.
-const emailMarkupLen = 2200
-
 // writeEmailText is the plain text part (testdata/credential.txt): no
 // escaping.
 func writeEmailText(d *emailData) string {
 	var b strings.Builder
-	b.Grow(len(d.Text) + 160 + 2*len(d.Issuer) + len(d.To) + len(d.CourseName) + fieldsLen(d.Fields) +
-		linkLen(d.Download) + linkLen(d.Wallet) + linkLen(d.Renew))
+	b.Grow(200 + valuesLen(d))
 	b.WriteString(d.Text)
 	b.WriteString("\n")
 	if d.CourseName != "" && d.CourseName != d.Achievement {
@@ -64,19 +59,20 @@ func writeEmailText(d *emailData) string {
 // (#rrggbb), which html/template's CSS filter and escaper leave as they are.
 func writeEmailHTML(d *emailData) string {
 	var b strings.Builder
-	b.Grow(emailMarkupLen + 2*(len(d.Text)+len(d.URL)+2*len(d.Issuer)+len(d.To)+len(d.Achievement)+
-		len(d.CourseName)+len(d.ClickURL)+len(d.LogoURL)+fieldsLen(d.Fields)+
-		linkLen(d.Download)+linkLen(d.Wallet)+linkLen(d.Renew)))
-	b.WriteString("<!doctype html>\n<html lang=\"")
+	b.Grow(2200 + valuesLen(d) + valuesLen(d)/4) // the markup, and room to escape
+	b.WriteString(`<!doctype html>
+<html lang="`)
 	escapeHTML(&b, d.Lang)
-	b.WriteString("\">\n<head><meta charset=\"utf-8\"><title>")
+	b.WriteString(`">
+<head><meta charset="utf-8"><title>`)
 	escapeHTML(&b, d.Achievement)
-	b.WriteString("</title></head>\n" +
-		`<body style="margin:0;padding:24px;background:#f6f8fa;font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1d2733">` + "\n" +
-		`<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="max-width:560px;margin:0 auto;background:#ffffff;border:1px solid #d6dde4;border-radius:6px">` + "\n" +
-		`<tr><td style="padding:24px 28px;border-top:6px solid `)
+	b.WriteString(`</title></head>
+<body style="margin:0;padding:24px;background:#f6f8fa;font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1d2733">
+<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="max-width:560px;margin:0 auto;background:#ffffff;border:1px solid #d6dde4;border-radius:6px">
+<tr><td style="padding:24px 28px;border-top:6px solid `)
 	escapeHTML(&b, d.Color)
-	b.WriteString("\">\n" + `<p style="margin:0 0 16px">`)
+	b.WriteString(`">
+<p style="margin:0 0 16px">`)
 	if d.LogoURL != "" {
 		b.WriteString(`<img src="`)
 		escapeURL(&b, d.LogoURL)
@@ -84,12 +80,13 @@ func writeEmailHTML(d *emailData) string {
 	}
 	b.WriteString(`<strong style="font-size:17px">`)
 	escapeHTML(&b, d.Issuer)
-	b.WriteString("</strong></p>\n")
+	b.WriteString(`</strong></p>
+`)
 	for _, para := range d.Paragraphs {
 		b.WriteString(`<p style="margin:0 0 12px">`)
 		for i, line := range para {
 			if i > 0 {
-				b.WriteString("<br>")
+				b.WriteString(`<br>`)
 			}
 			for _, seg := range line {
 				if seg.Link != "" {
@@ -97,64 +94,74 @@ func writeEmailHTML(d *emailData) string {
 					escapeURL(&b, seg.Link)
 					b.WriteString(`">`)
 					escapeHTML(&b, seg.Text)
-					b.WriteString("</a>")
+					b.WriteString(`</a>`)
 				} else {
 					escapeHTML(&b, seg.Text)
 				}
 			}
 		}
-		b.WriteString("</p>\n")
+		b.WriteString(`</p>
+`)
 	}
 	b.WriteString(`<p style="margin:20px 0"><a href="`)
 	escapeURL(&b, d.ClickURL)
-	b.WriteString(`" style="background:#2d6cdf;color:#ffffff;padding:10px 18px;border-radius:4px;text-decoration:none;display:inline-block">View your credential</a></p>` + "\n")
+	b.WriteString(`" style="background:#2d6cdf;color:#ffffff;padding:10px 18px;border-radius:4px;text-decoration:none;display:inline-block">View your credential</a></p>
+`)
 	for _, l := range [...]issuance.Link{d.Download, d.Wallet, d.Renew} {
 		if l.URL != "" {
 			b.WriteString(`<p style="margin:0 0 12px;font-size:14px"><a href="`)
 			escapeURL(&b, l.URL)
 			b.WriteString(`">`)
 			escapeHTML(&b, l.Label)
-			b.WriteString("</a></p>\n")
+			b.WriteString(`</a></p>
+`)
 		}
 	}
 	if d.CourseName != "" && d.CourseName != d.Achievement {
 		b.WriteString(`<p style="margin:0 0 6px;font-size:13px;color:#5b6875">Course: `)
 		escapeHTML(&b, d.CourseName)
-		b.WriteString("</p>")
+		b.WriteString(`</p>`)
 	}
 	b.WriteString("\n")
 	for _, f := range d.Fields {
 		b.WriteString(`<p style="margin:0 0 6px;font-size:13px;color:#5b6875">`)
 		escapeHTML(&b, f.Label)
-		b.WriteString(": ")
+		b.WriteString(`: `)
 		escapeHTML(&b, f.Value)
-		b.WriteString("</p>\n")
+		b.WriteString(`</p>
+`)
 	}
-	b.WriteString("\n" + `<p style="margin:0;font-size:13px;color:#5b6875">Credential ID: `)
+	b.WriteString(`
+<p style="margin:0;font-size:13px;color:#5b6875">Credential ID: `)
 	escapeHTML(&b, d.CredentialID)
-	b.WriteString("</p>\n</td></tr>\n</table>\n" +
-		`<p style="max-width:560px;margin:12px auto 0;font-size:12px;color:#5b6875">You received this email because `)
+	b.WriteString(`</p>
+</td></tr>
+</table>
+<p style="max-width:560px;margin:12px auto 0;font-size:12px;color:#5b6875">You received this email because `)
 	escapeHTML(&b, d.Issuer)
-	b.WriteString(" issued a credential to ")
+	b.WriteString(` issued a credential to `)
 	escapeHTML(&b, d.To)
-	b.WriteString(".</p>\n</body>\n</html>\n")
+	b.WriteString(`.</p>
+</body>
+</html>
+`)
 	return b.String()
 }
 
-// fieldsLen and linkLen are the lengths of fs' and l's texts, to size the
-// buffers.
-func fieldsLen(fs []emailField) (n int) {
-	for _, f := range fs {
+// valuesLen is about the length of d's values in a part, so that its
+// buffer is allocated once.
+func valuesLen(d *emailData) int {
+	n := len(d.Text) + 2*len(d.URL) + len(d.ClickURL) + len(d.LogoURL) + len(d.Achievement) + len(d.CourseName) +
+		2*len(d.Issuer) + len(d.To) + len(d.CredentialID) + 40*len(d.Paragraphs)
+	for _, l := range [...]issuance.Link{d.Download, d.Wallet, d.Renew} {
+		if l.URL != "" {
+			n += len(l.Label) + len(l.URL) + 64
+		}
+	}
+	for _, f := range d.Fields {
 		n += len(f.Label) + len(f.Value) + 64
 	}
 	return n
-}
-
-func linkLen(l issuance.Link) int {
-	if l.URL == "" {
-		return 0
-	}
-	return len(l.Label) + len(l.URL) + 64
 }
 
 // escapeHTML writes s as html/template's text, RCDATA and quoted attribute
