@@ -1,9 +1,9 @@
 // Package delivery sends the credential emails: the EmailJob handler
 // (render, send over one SMTP connection, mark sent or failed; the publish,
-// resend and expiry emails), the 5-day retry policy (EmailRetry), the email
-// templates (mailtmpl), the notice of a renewal request to the group's
-// staff (RenewalNoticeJob) and the staff page /admin/mail with its retry
-// action.
+// resend and expiry emails), the 5-day retry policy (EmailRetry), the
+// email's text and HTML (emailwriter.go, specified by the templates in
+// testdata), the notice of a renewal request to the group's staff
+// (RenewalNoticeJob) and the staff page /admin/mail with its retry action.
 //
 // It owns no table: the core writes the outbox rows (credential_emails) in
 // the publish transaction, and delivery reads and marks them through the

@@ -1,19 +1,14 @@
 package delivery
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
-	htmltemplate "html/template"
 	netmail "net/mail"
 	"strings"
-	"sync"
 	"sync/atomic"
-	texttemplate "text/template"
 	"time"
 
 	"github.com/laurel-edu/laurel/internal/jobs"
@@ -23,17 +18,7 @@ import (
 	"github.com/laurel-edu/laurel/issuance/certpdf"
 )
 
-//go:embed mailtmpl/*
-var mailFS embed.FS
-
-// The email templates are parsed once at start-up; a broken one panics in
-// init, so it can never ship.
-var (
-	mailText = texttemplate.Must(texttemplate.ParseFS(mailFS, "mailtmpl/credential.txt"))
-	mailHTML = htmltemplate.Must(htmltemplate.ParseFS(mailFS, "mailtmpl/credential.html"))
-)
-
-// emailData is what the credential email templates see: Body is the
+// emailData is what the credential email's writer (emailwriter.go) sees: Body is the
 // owner's text with its placeholders filled, as paragraphs of lines of
 // segments, so the HTML part can link the credential's URL where the text
 // names it.
@@ -66,7 +51,7 @@ type emailField struct{ Label, Value string }
 type emailSegment struct{ Text, Link string }
 
 // CredentialEmail renders the email for credential c of group g on behalf of
-// organisation o: subject, plain text and HTML (escaped by html/template),
+// organisation o: subject, plain text and HTML (escaped as html/template escapes),
 // from o's text with its placeholders filled. reason "resend" marks a
 // reminder. The caller sets From and Reply-To (see FromFor).
 func (s *Service) CredentialEmail(c issuance.Credential, g issuance.Group, d issuance.Design, o issuance.Organisation, to, reason string) (mail.Message, error) {
@@ -131,6 +116,19 @@ type emailLinks struct{ Download, Renew, Wallet issuance.Link }
 // renderEmail renders an email from the templates subject and body (with
 // placeholders) and vals.
 func renderEmail(o issuance.Organisation, subjectT, body string, vals map[string]string, color string, links emailLinks, fields []emailField, to, reason string) (mail.Message, error) {
+	data := newEmailData(o, body, vals, color, links, fields, to)
+	subject := fill(subjectT, vals)
+	if reason == "resend" {
+		subject = "Reminder: " + subject
+	}
+	// A subject is one line: names with line breaks must not add headers.
+	subject = strings.Join(strings.Fields(subject), " ")
+	return mail.Message{To: to, Subject: subject, Text: writeEmailText(&data), HTML: writeEmailHTML(&data)}, nil
+}
+
+// newEmailData is what renderEmail writes: the email's values, with the
+// body's placeholders filled and split into paragraphs, lines and segments.
+func newEmailData(o issuance.Organisation, body string, vals map[string]string, color string, links emailLinks, fields []emailField, to string) emailData {
 	data := emailData{To: to, Achievement: vals["credential_name"], CourseName: vals["course_name"], URL: vals["credential_url"],
 		CredentialID: vals["credential_id"], Issuer: o.Name, Color: color, Lang: o.Language, Download: links.Download, Renew: links.Renew,
 		Wallet: links.Wallet, Fields: fields, ClickURL: cmp.Or(vals["click_url"], vals["credential_url"])}
@@ -143,14 +141,14 @@ func renderEmail(o issuance.Organisation, subjectT, body string, vals map[string
 	if data.Lang == "" {
 		data.Lang = "en"
 	}
-	data.Text = issuance.Fill(body, vals)
-	for _, para := range strings.Split(body, "\n\n") {
+	data.Text = fill(body, vals)
+	for para := range strings.SplitSeq(body, "\n\n") {
 		para = strings.Trim(para, "\n")
 		if para == "" {
 			continue
 		}
 		var lines [][]emailSegment
-		for _, line := range strings.Split(para, "\n") {
+		for line := range strings.SplitSeq(para, "\n") {
 			var segs []emailSegment
 			for i, part := range strings.Split(line, "{credential_url}") {
 				if i > 0 {
@@ -164,32 +162,8 @@ func renderEmail(o issuance.Organisation, subjectT, body string, vals map[string
 		}
 		data.Paragraphs = append(data.Paragraphs, lines)
 	}
-	// The buffers are reused: a bulk job renders hundreds of emails of the
-	// same size, each of which would otherwise grow its own from empty.
-	text, html := renderBufs.Get().(*bytes.Buffer), renderBufs.Get().(*bytes.Buffer)
-	defer func() {
-		text.Reset()
-		html.Reset()
-		renderBufs.Put(text)
-		renderBufs.Put(html)
-	}()
-	if err := mailText.Execute(text, data); err != nil {
-		return mail.Message{}, fmt.Errorf("render email text for %s: %w", data.CredentialID, err)
-	}
-	if err := mailHTML.Execute(html, data); err != nil {
-		return mail.Message{}, fmt.Errorf("render email html for %s: %w", data.CredentialID, err)
-	}
-	subject := issuance.Fill(subjectT, vals)
-	if reason == "resend" {
-		subject = "Reminder: " + subject
-	}
-	// A subject is one line: names with line breaks must not add headers.
-	subject = strings.Join(strings.Fields(subject), " ")
-	return mail.Message{To: to, Subject: subject, Text: text.String(), HTML: html.String()}, nil
+	return data
 }
-
-// renderBufs are renderEmail's buffers.
-var renderBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // fill is issuance.Fill, skipped for text without a brace, which holds no
 // placeholder (most lines of an email's text).
