@@ -106,13 +106,9 @@ FROM generate_series(1, $3) AS g`
 	if _, err := e.db.Exec(q, e.events.Host(), string(payload), n); err != nil {
 		b.Fatal(err)
 	}
-	// With their jobs, as the webhook enqueues them: one per batch of
-	// deliveries it stored (16 events, a batch's size with 32 deliveries in
-	// flight).
+	// With their jobs, as the webhook enqueues them.
 	const jq = `INSERT INTO jobs (kind, payload)
-SELECT $1, jsonb_build_object('event_ids', jsonb_agg(id ORDER BY id))
-FROM (SELECT id, (row_number() OVER (ORDER BY id) - 1) / 16 AS part FROM canvas_events WHERE state = 'received') AS x
-GROUP BY part ORDER BY part`
+SELECT $1, jsonb_build_object('event_id', id) FROM canvas_events WHERE state = 'received' ORDER BY id`
 	if _, err := e.db.Exec(jq, canvas.InboxJob); err != nil {
 		b.Fatal(err)
 	}

@@ -52,67 +52,51 @@ type knownUser struct {
 	Email  string `db:"email"`
 }
 
-// inboxKind is the job kind that processes stored completion events: the
-// webhook enqueues one job for each batch of deliveries it stores, in the
-// statement that stores them, so the inbox runs on the one job engine (its
-// leases, back-off and wake-ups) at the cost of one job row per batch, not
-// per event.
+// inboxKind is the job kind that processes one stored completion event: the
+// webhook enqueues it in the transaction that stores the event, so the inbox
+// runs on the one job engine (its leases, back-off and wake-ups).
 const inboxKind = "canvas.event"
 
 // inboxPolicy retries an event's job after a failure on our side with a
 // growing delay (1 s, 2 s, 4 s, ... up to about 4 minutes). The job itself
 // never dies: an event that keeps failing is recorded as failed by
 // processEvents after maxAttempts (counted on the event, so a database
-// outage, which fails whole batches, never uses them up). A job whose other
-// events were finished runs again for the one that waits: the finished are
-// skipped.
+// outage, which fails whole batches, never uses them up).
 //
 // A batch costs a constant number of statements (EnsureCredentials), so
-// bigger batches amortise the round trips: 100 events → ~4,000 events/s, 500
-// → ~5,500, 1,000 → ~7,000 on 2 cores (BenchmarkCompletionWorker), at the
+// bigger batches amortise the round trips: 100 → ~4,000 events/s, 500 →
+// ~5,500, 1,000 → ~7,000 on 2 cores (BenchmarkCompletionWorker), at the
 // price of memory and of more work redone after a crash or a careful retry.
-// BatchSize counts jobs: under load a job holds the tens of events one
-// webhook batch stored (at most maxIngestBatch), alone a delivery is a job
-// of its own. For the same reason a woken worker lets deliveries gather for
-// 50 ms before it claims (a completion becomes a credential at most that
-// much later, and the batches under load are tens of times larger).
+// 500 is the middle. For the same reason a woken worker lets deliveries
+// gather for 50 ms before it claims (a completion becomes a credential at
+// most that much later, and the batches under load are tens of times
+// larger).
 var inboxPolicy = jobs.Policy{
 	MaxAge:      100 * 365 * 24 * time.Hour,
 	BaseBackoff: time.Second,
 	MaxBackoff:  256 * time.Second,
-	BatchSize:   100,
+	BatchSize:   500,
 	Gather:      50 * time.Millisecond,
 }
 
-// inboxJob is the payload of an inboxKind job: the events it processes
-// (EventIDs), or one event (EventID, the form of jobs queued before a job
-// held several).
+// inboxJob is the payload of an inboxKind job.
 type inboxJob struct {
-	EventID  int64   `json:"event_id,omitempty"`
-	EventIDs []int64 `json:"event_ids,omitempty"`
+	EventID int64 `json:"event_id"`
 }
-
-// events are the ids of the events job j processes.
-func (j inboxJob) events() []int64 {
-	if j.EventID != 0 {
-		return append(j.EventIDs, j.EventID)
-	}
-	return j.EventIDs
-}
-
-// inboxJobEvents is the most events a re-queue puts in one job.
-const inboxJobEvents = maxIngestBatch
 
 // enqueueEvents adds the processing jobs of events ids through tx, the
 // transaction that stored (or re-queued) them.
 func enqueueEvents(ctx context.Context, tx *sqlx.Tx, ids []int64) error {
-	var payloads []json.RawMessage
-	for chunk := range slices.Chunk(ids, inboxJobEvents) {
-		b, err := json.Marshal(inboxJob{EventIDs: chunk})
+	if len(ids) == 0 {
+		return nil
+	}
+	payloads := make([]json.RawMessage, len(ids))
+	for i, id := range ids {
+		b, err := json.Marshal(inboxJob{EventID: id})
 		if err != nil {
-			return fmt.Errorf("enqueue %d events: %w", len(ids), err)
+			return fmt.Errorf("enqueue event %d: %w", id, err)
 		}
-		payloads = append(payloads, b)
+		payloads[i] = b
 	}
 	_, err := jobs.EnqueueMany(ctx, tx, inboxKind, payloads)
 	return err
@@ -206,7 +190,7 @@ FOR UPDATE`
 	for _, j := range js {
 		var p inboxJob
 		if json.Unmarshal(j.Payload, &p) == nil {
-			ids = append(ids, p.events()...)
+			ids = append(ids, p.EventID)
 		}
 	}
 	// Read before the transaction: a worker holding a transaction must never
@@ -239,8 +223,8 @@ FOR UPDATE`
 	if err := b.record(ctx); err != nil {
 		return nil, err
 	}
-	// Every job is done but those with an event that waits for a retry (an
-	// event already handled, or gone, needs nothing more).
+	// Every job is done but those whose event waits for a retry (an event
+	// already handled, or gone, needs nothing more).
 	retry := make(map[int64]error, len(b.retries))
 	for _, r := range b.retries {
 		retry[r.ID] = errors.New(r.Reason)
@@ -250,12 +234,7 @@ FOR UPDATE`
 	for i, j := range js {
 		var p inboxJob
 		_ = json.Unmarshal(j.Payload, &p)
-		for _, id := range p.events() {
-			if errs[i] = retry[id]; errs[i] != nil {
-				break
-			}
-		}
-		if errs[i] == nil {
+		if errs[i] = retry[p.EventID]; errs[i] == nil {
 			done = append(done, j)
 		}
 	}
