@@ -315,7 +315,7 @@ func BenchmarkDriverLoginLaunch(b *testing.B) {
 // as they go or, with BENCH_RATE, at that many deliveries a second.
 // It reports accepted deliveries/s, the p50/p99 of a delivery, how long
 // after the last delivery was answered the last credential existed, and
-// Laurel's CPU per event over the whole run.
+// Laurel's CPU per event over the whole run, and PostgreSQL's and Redis's.
 func BenchmarkDriverCompletions(b *testing.B) {
 	ctx := context.Background()
 	n, senders := max(b.N, envInt(b, "BENCH_EVENTS", 10000)), envInt(b, "BENCH_SENDERS", 32)
@@ -383,7 +383,7 @@ func BenchmarkDriverCompletions(b *testing.B) {
 	var failed atomic.Int64
 	var firstErr atomic.Value
 	b.ResetTimer()
-	cpu0 := mustCPU(b, pid)
+	cpu0, srv0 := mustCPU(b, pid), benchcpu.Children()
 	// BENCH_RATE paces the deliveries (open loop): delivery i is due at
 	// i/rate after the start, and its latency counts from then, so time
 	// spent waiting for a free sender counts too.
@@ -410,7 +410,7 @@ func BenchmarkDriverCompletions(b *testing.B) {
 		time.Sleep(2 * time.Millisecond)
 	}
 	drained := time.Since(last)
-	cpu1 := mustCPU(b, pid)
+	cpu1, srv1 := mustCPU(b, pid), benchcpu.Children()
 	b.StopTimer()
 	if f := failed.Load(); f > 0 {
 		b.Fatalf("%d of %d deliveries failed; first: %v", f, n, firstErr.Load())
@@ -420,6 +420,7 @@ func BenchmarkDriverCompletions(b *testing.B) {
 	b.ReportMetric(benchcpu.Percentile(lat, 0.99), "p99_ms")
 	b.ReportMetric(benchcpu.Millis(drained), "last_credential_after_ms")
 	b.ReportMetric(benchcpu.Millis(cpu1-cpu0)/float64(n), "laurel_cpu_ms/event")
+	b.ReportMetric(benchcpu.Millis(srv1-srv0-(cpu1-cpu0))/float64(n), "pg_redis_cpu_ms/event")
 }
 
 // envInt is the positive integer in environment variable name, or def.
