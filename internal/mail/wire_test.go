@@ -177,11 +177,11 @@ func checkDecoded(t *testing.T, c wireCase, raw []byte, wantCTE []string) {
 	}
 }
 
-// Through the catcher (go-smtp: PIPELINING, CHUNKING and 8BITMIME), every
-// message decodes to exactly what was sent.
-func TestMessagesDecodeToWhatWasSent(t *testing.T) {
-	c := mustCatcher(t)
-	s, err := mail.NewSender(c.URL(), wireFrom, 1)
+// sendWireCases sends every wireCases message, in order, over one
+// connection to the SMTP server at url, and returns the cases.
+func sendWireCases(t *testing.T, url string) []wireCase {
+	t.Helper()
+	s, err := mail.NewSender(url, wireFrom, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,6 +192,14 @@ func TestMessagesDecodeToWhatWasSent(t *testing.T) {
 			t.Fatalf("%s: %v", wc.name, err)
 		}
 	}
+	return cases
+}
+
+// Through the catcher (go-smtp: PIPELINING, CHUNKING and 8BITMIME), every
+// message decodes to exactly what was sent.
+func TestMessagesDecodeToWhatWasSent(t *testing.T) {
+	c := mustCatcher(t)
+	cases := sendWireCases(t, c.URL())
 	got := c.Messages()
 	if len(got) != len(cases) {
 		t.Fatalf("%d messages arrived", len(got))
@@ -401,17 +409,7 @@ func TestLockStepWithoutExtensions(t *testing.T) {
 // message dot-stuffed after the 354, 8-bit parts announced.
 func TestPipeliningWithData(t *testing.T) {
 	srv := newRawServer(t, false, "PIPELINING", "8BITMIME")
-	s, err := mail.NewSender(srv.url(), wireFrom, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	cases := wireCases()
-	for _, wc := range cases {
-		if err := s.Send(context.Background(), wc.msg); err != nil {
-			t.Fatalf("%s: %v", wc.name, err)
-		}
-	}
+	cases := sendWireCases(t, srv.url())
 	got := srv.messages()
 	if len(got) != len(cases) {
 		t.Fatalf("%d messages arrived", len(got))
