@@ -6,7 +6,6 @@ package issuance
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -93,29 +92,19 @@ func (s *Service) OutboxEmails(ctx context.Context, ids []int64) (map[int64]Outb
 	seen := map[int64]bool{}
 	for rows.Next() {
 		var (
-			id       int64
-			e        OutboxEmail
-			c        Credential
-			state    string
-			issuedOn time.Time
-			attrs    []byte
+			id int64
+			e  OutboxEmail
+			r  credRow // only the columns a message uses
 		)
-		if err := rows.Scan(&id, &e.State, &e.To, &e.Reason, &e.ExpiresOn, &c.ID, &c.GroupID, &state,
-			&c.Recipient.Name, &c.Recipient.Email, &issuedOn, &c.ExpiresOn, &attrs); err != nil {
+		if err := rows.Scan(&id, &e.State, &e.To, &e.Reason, &e.ExpiresOn, &r.ID, &r.GroupID, &r.State,
+			&r.Name, &r.Email, &r.IssuedOn, &r.ExpiresOn, &r.Attributes); err != nil {
 			return nil, fmt.Errorf("load %d emails: %w", len(ids), err)
 		}
-		c.State, c.IssuedOn = State(state), DateOnly(issuedOn)
-		if c.ExpiresOn != nil {
-			d := DateOnly(*c.ExpiresOn)
-			c.ExpiresOn = &d
-		}
-		c.Attributes = map[string]string{}
-		_ = json.Unmarshal(attrs, &c.Attributes)
-		e.Credential = c
+		e.Credential = r.credential()
 		out[id] = e
-		if !seen[c.GroupID] {
-			seen[c.GroupID] = true
-			groupIDs = append(groupIDs, c.GroupID)
+		if !seen[r.GroupID] {
+			seen[r.GroupID] = true
+			groupIDs = append(groupIDs, r.GroupID)
 		}
 	}
 	if err := rows.Err(); err != nil {

@@ -122,16 +122,7 @@ func TestNewSenderRejectsBadURLs(t *testing.T) {
 func TestRejectedRecipientIsPermanentAndOthersStillGo(t *testing.T) {
 	c := mustCatcher(t)
 	c.Reject("nobody@example.edu")
-	s, err := mail.NewSender(c.URL(), "no-reply@laurel.test", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	errs := s.SendMany(context.Background(), []mail.Message{
-		{To: "a@example.edu", Subject: "1", Text: "x"},
-		{To: "nobody@example.edu", Subject: "2", Text: "x"},
-		{To: "b@example.edu", Subject: "3", Text: "x"},
-	})
+	s, errs := sendTo(t, c.URL(), "a@example.edu", "nobody@example.edu", "b@example.edu")
 	if errs[0] != nil || errs[2] != nil {
 		t.Fatalf("good recipients failed: %v", errs)
 	}
@@ -142,7 +133,7 @@ func TestRejectedRecipientIsPermanentAndOthersStillGo(t *testing.T) {
 		t.Fatalf("delivered %+v", got)
 	}
 	c.Close()
-	err = s.Send(context.Background(), mail.Message{To: "a@example.edu", Subject: "s", Text: "t"})
+	err := s.Send(context.Background(), mail.Message{To: "a@example.edu", Subject: "s", Text: "t"})
 	if err == nil || mail.Permanent(err) {
 		t.Fatalf("server down: %v must be a temporary error", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"mime/quotedprintable"
 	"net"
 	netmail "net/mail"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -193,6 +194,23 @@ func sendWireCases(t *testing.T, url string) []wireCase {
 		}
 	}
 	return cases
+}
+
+// sendTo sends one short message to each of tos (subjects "1", "2", ...)
+// over one connection to the SMTP server at url, and returns the sender
+// (closed when the test ends) and each message's outcome.
+func sendTo(t *testing.T, url string, tos ...string) (*mail.Sender, []error) {
+	t.Helper()
+	s, err := mail.NewSender(url, wireFrom, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ms := make([]mail.Message, len(tos))
+	for i, to := range tos {
+		ms[i] = mail.Message{To: to, Subject: strconv.Itoa(i + 1), Text: "x"}
+	}
+	return s, s.SendMany(context.Background(), ms)
 }
 
 // Through the catcher (go-smtp: PIPELINING, CHUNKING and 8BITMIME), every
@@ -433,16 +451,7 @@ func TestPipeliningWithData(t *testing.T) {
 func TestPipelinedRefusalWithDataAccepted(t *testing.T) {
 	srv := newRawServer(t, false, "PIPELINING")
 	srv.reject, srv.dataAnyway = "nobody@example.edu", true
-	s, err := mail.NewSender(srv.url(), wireFrom, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	errs := s.SendMany(context.Background(), []mail.Message{
-		{To: "a@example.edu", Subject: "1", Text: "x"},
-		{To: "nobody@example.edu", Subject: "2", Text: "x"},
-		{To: "b@example.edu", Subject: "3", Text: "x"},
-	})
+	_, errs := sendTo(t, srv.url(), "a@example.edu", "nobody@example.edu", "b@example.edu")
 	if errs[0] != nil || errs[2] != nil {
 		t.Fatalf("good recipients failed: %v", errs)
 	}
@@ -468,17 +477,7 @@ func TestRefusalsThroughChunking(t *testing.T) {
 		}
 		return nil
 	})
-	s, err := mail.NewSender(c.URL(), wireFrom, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	errs := s.SendMany(context.Background(), []mail.Message{
-		{To: "nobody@example.edu", Subject: "1", Text: "x"},
-		{To: "a@example.edu", Subject: "2", Text: "x"},
-		{To: "busy@example.edu", Subject: "3", Text: "x"},
-		{To: "b@example.edu", Subject: "4", Text: "x"},
-	})
+	_, errs := sendTo(t, c.URL(), "nobody@example.edu", "a@example.edu", "busy@example.edu", "b@example.edu")
 	if e := errs[0]; !mail.Permanent(e) || !strings.Contains(e.Error(), "RCPT TO refused") || !strings.Contains(e.Error(), "nobody@example.edu") || !strings.Contains(e.Error(), "550") {
 		t.Fatalf("refused recipient: %v", e)
 	}

@@ -117,7 +117,7 @@ type emailLinks struct{ Download, Renew, Wallet issuance.Link }
 // placeholders) and vals.
 func renderEmail(o issuance.Organisation, subjectT, body string, vals map[string]string, color string, links emailLinks, fields []emailField, to, reason string) (mail.Message, error) {
 	data := newEmailData(o, body, vals, color, links, fields, to)
-	subject := fill(subjectT, vals)
+	subject := issuance.Fill(subjectT, vals)
 	if reason == "resend" {
 		subject = "Reminder: " + subject
 	}
@@ -141,7 +141,7 @@ func newEmailData(o issuance.Organisation, body string, vals map[string]string, 
 	if data.Lang == "" {
 		data.Lang = "en"
 	}
-	data.Text = fill(body, vals)
+	data.Text = issuance.Fill(body, vals)
 	for para := range strings.SplitSeq(body, "\n\n") {
 		para = strings.Trim(para, "\n")
 		if para == "" {
@@ -155,7 +155,7 @@ func newEmailData(o issuance.Organisation, body string, vals map[string]string, 
 					segs = append(segs, emailSegment{Text: data.URL, Link: data.URL})
 				}
 				if part != "" {
-					segs = append(segs, emailSegment{Text: fill(part, vals)})
+					segs = append(segs, emailSegment{Text: issuance.Fill(part, vals)})
 				}
 			}
 			lines = append(lines, segs)
@@ -163,15 +163,6 @@ func newEmailData(o issuance.Organisation, body string, vals map[string]string, 
 		data.Paragraphs = append(data.Paragraphs, lines)
 	}
 	return data
-}
-
-// fill is issuance.Fill, skipped for text without a brace, which holds no
-// placeholder (most lines of an email's text).
-func fill(text string, vals map[string]string) string {
-	if !strings.Contains(text, "{") {
-		return text
-	}
-	return issuance.Fill(text, vals)
 }
 
 // FromFor is the publish email's From for organisation o: the address of
