@@ -48,6 +48,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/cache"
 	"github.com/laurel-edu/laurel/internal/db"
+	"github.com/laurel-edu/laurel/internal/groupcommit"
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/jose"
 	"github.com/laurel-edu/laurel/internal/secret"
@@ -173,8 +174,8 @@ type Service struct {
 	// secrets is platform id → its webhook shared secret ("" for none).
 	secrets *cache.TTL[int64, string]
 
-	ingest     chan *pendingEvent
-	ingestOnce sync.Once
+	// ingest writes concurrent deliveries' events in one statement.
+	ingest *groupcommit.Writer[pendingEvent, bool]
 	// stmts runs the hot paths' queries prepared: the inbox batch INSERT
 	// (planned once per connection instead of once per batch) and a
 	// launch's reads and writes.
@@ -233,12 +234,12 @@ func New(o Options) (*Service, error) {
 		log:              o.Log,
 		rateLimitBackoff: o.RateLimitBackoff,
 		inboxConcurrency: o.InboxConcurrency,
-		ingest:           make(chan *pendingEvent, 4*maxIngestBatch),
 		metrics:          newMetrics(),
 		platformsSeen:    cache.New[struct{}, []Platform](platformsFor, 0, o.Now),
 		secrets:          cache.New[int64, string](secretsFor, 0, o.Now),
 		guids:            cache.New[int64, string](guidRefresh, 0, o.Now),
 	}
+	s.ingest = groupcommit.New(ingestWriters, maxIngestBatch, s.insertEvents)
 	if o.LiveEventsJWKSURL != "" {
 		s.jwks = &liveEventKeys{url: o.LiveEventsJWKSURL, sets: o.KeySets}
 		if s.jwks.sets == nil {

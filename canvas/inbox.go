@@ -22,34 +22,16 @@ import (
 // Concurrent deliveries are written together: the request waits while its
 // event joins the next multi-row INSERT, and is answered once that commits.
 // Under load this turns hundreds of single-row transactions into a few
-// batches, without delaying a lone delivery.
+// batches, without delaying a lone delivery. If ctx ends first the batch
+// may still commit: Canvas then re-delivers, which is a no-op.
 func (s *Service) storeEvent(ctx context.Context, ev *Event, signed bool, platformID int64) (bool, error) {
-	s.ingestOnce.Do(s.startIngest)
-	p := &pendingEvent{ev: ev, signed: signed, platformID: platformID, done: make(chan ingestResult, 1)}
-	select {
-	case s.ingest <- p:
-	case <-ctx.Done():
-		return false, ctx.Err()
-	}
-	select {
-	case r := <-p.done:
-		return r.stored, r.err
-	case <-ctx.Done():
-		// The batch may still commit: Canvas then re-delivers, which is a no-op.
-		return false, ctx.Err()
-	}
+	return s.ingest.Do(ctx, pendingEvent{ev: ev, signed: signed, platformID: platformID})
 }
 
 type pendingEvent struct {
 	ev         *Event
 	signed     bool
 	platformID int64
-	done       chan ingestResult
-}
-
-type ingestResult struct {
-	stored bool
-	err    error
 }
 
 // ingestWriters is how many batches may be in flight at once (a batch is one
@@ -60,34 +42,6 @@ const (
 	ingestWriters  = 2
 	maxIngestBatch = 256
 )
-
-func (s *Service) startIngest() {
-	for range ingestWriters {
-		go s.ingestLoop()
-	}
-}
-
-// ingestLoop takes one waiting event, then whatever else is already queued,
-// and writes them in one statement. The writers live as long as the process.
-func (s *Service) ingestLoop() {
-	batch := make([]*pendingEvent, 0, maxIngestBatch)
-	for p := range s.ingest {
-		batch = append(batch[:0], p)
-	fill:
-		for len(batch) < maxIngestBatch {
-			select {
-			case q := <-s.ingest:
-				batch = append(batch, q)
-			default:
-				break fill
-			}
-		}
-		stored, err := s.insertEvents(context.Background(), batch)
-		for i, q := range batch {
-			q.done <- ingestResult{stored: err == nil && stored[i], err: err}
-		}
-	}
-}
 
 // insertEventsQuery writes a batch of events, and the jobs that will process
 // the new completions (in arrival order), in one statement: one round trip,
@@ -107,7 +61,7 @@ SELECT dedup_key FROM ev`
 
 // insertEvents stores a batch of events with insertEventsQuery and reports,
 // per event, whether it was new.
-func (s *Service) insertEvents(ctx context.Context, batch []*pendingEvent) ([]bool, error) {
+func (s *Service) insertEvents(ctx context.Context, batch []pendingEvent) ([]bool, error) {
 	n := len(batch)
 	keys, names, hosts, guids, courses, users := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	completed := make([]*string, n)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/laurel-edu/laurel/internal/db"
+	"github.com/laurel-edu/laurel/internal/groupcommit"
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/text"
 	"github.com/lib/pq"
@@ -34,22 +35,56 @@ func (s *Service) MarkEmailSent(ctx context.Context, j jobs.Job, id int64) error
 	})
 }
 
-// MarkEmailDelivered records email id as sent in one statement (one round
-// trip, prepared), without touching its job: an EmailBulkJob's emails are
-// recorded one by one as the mail server accepts each, and the job is done
-// when all are, so a crash repeats only the message in flight.
+// MarkEmailDelivered records email id as sent, without touching its job:
+// an EmailBulkJob's emails are recorded one by one as the mail server
+// accepts each, and the job is done when all are, so a crash repeats only
+// the message each connection had in flight. The record is committed when
+// it returns; records made at the same moment on other SMTP connections
+// share its statement (one round trip and one commit for them all).
 func (s *Service) MarkEmailDelivered(ctx context.Context, id int64) error {
-	// Recording must not be cut short by the handler's deadline: the email
-	// is out.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	const q = `UPDATE credential_emails SET state = 'sent', last_error = '', attempts = attempts + 1,
-			sent_at = $2, last_attempt_at = $2
-		WHERE id = $1 AND state = 'queued'`
-	if _, err := s.stmts().ExecContext(ctx, q, id, s.Time()); err != nil {
+	return s.markEmailDelivered(ctx, id, s.Time())
+}
+
+func (s *Service) markEmailDelivered(ctx context.Context, id int64, at time.Time) error {
+	// Recording is not cut short by the handler's deadline: the email is out.
+	s.sentOnce.Do(func() { s.sent = groupcommit.New(sentWriters, maxSentBatch, s.recordSent) })
+	if _, err := s.sent.Do(context.WithoutCancel(ctx), sentRecord{id: id, at: at}); err != nil {
 		return fmt.Errorf("mark email %d sent: %w", id, err)
 	}
 	return nil
+}
+
+// sentRecord is one email the mail server accepted, and when.
+type sentRecord struct {
+	id int64
+	at time.Time
+}
+
+// sentWriters is how many statements of sent records may be in flight at
+// once, maxSentBatch the most records one holds: the bulk sender's SMTP
+// connections each wait for their record, so a batch holds at most one
+// per connection.
+const (
+	sentWriters  = 1
+	maxSentBatch = 64
+)
+
+// recordSent records emails rs as sent, in one prepared statement.
+func (s *Service) recordSent(ctx context.Context, rs []sentRecord) ([]struct{}, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ids, ats := make([]int64, len(rs)), make([]string, len(rs))
+	for i, r := range rs {
+		ids[i], ats[i] = r.id, r.at.UTC().Format(time.RFC3339Nano)
+	}
+	const q = `UPDATE credential_emails e SET state = 'sent', last_error = '', attempts = e.attempts + 1,
+			sent_at = r.at, last_attempt_at = r.at
+		FROM unnest($1::bigint[], $2::timestamptz[]) AS r(id, at)
+		WHERE e.id = r.id AND e.state = 'queued'`
+	if _, err := s.stmts().ExecContext(ctx, q, pq.Array(ids), pq.Array(ats)); err != nil {
+		return nil, err
+	}
+	return make([]struct{}, len(rs)), nil
 }
 
 // DroppedEmail is an email that will not be sent, and why.

@@ -11,6 +11,7 @@ import (
 	auditlog "github.com/laurel-edu/laurel/internal/audit"
 	"github.com/laurel-edu/laurel/internal/cache"
 	"github.com/laurel-edu/laurel/internal/db"
+	"github.com/laurel-edu/laurel/internal/groupcommit"
 	"github.com/laurel-edu/laurel/internal/secret"
 )
 
@@ -38,6 +39,10 @@ type Service struct {
 	// prepared runs the queries of a launch's student view prepared.
 	prepared     *db.Statements
 	preparedOnce sync.Once
+	// sent gathers the "sent" records of emails accepted at the same
+	// moment on different SMTP connections into one statement.
+	sent     *groupcommit.Writer[sentRecord, struct{}]
+	sentOnce sync.Once
 	// org is Organisation's brief cache (one entry), made on first use so
 	// a Service built without New has one; orgMu orders its compare-and-set
 	// against UpdateOrganisation's.
