@@ -35,8 +35,9 @@ const (
 	// caller's transaction; more are published by a PublishJob.
 	publishNowMax = 10000
 	// publishChunk is how many credentials one transaction of a
-	// PublishJob publishes.
-	publishChunk = 10000
+	// PublishJob publishes, publishFirstChunk in its first.
+	publishChunk      = 10000
+	publishFirstChunk = 1000
 )
 
 // publishInBackgroundTx records the run of publishing sel's n credentials
@@ -108,12 +109,15 @@ func (s *Service) HandlePublish() jobs.Handler {
 		if err := json.Unmarshal(run.Selection, &sel); err != nil {
 			return fmt.Errorf("publish run %d: selection: %w", p.RunID, err)
 		}
+		// The first chunks are small so that emails start going out at
+		// once, while the rest is published.
+		chunk := publishFirstChunk
 		for !run.Finished {
 			if err := ctx.Err(); err != nil {
 				return err // the lease is lost or the worker stops: the next claim goes on
 			}
 			err := db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
-				res, err := s.publishSomeTx(ctx, tx, run.Actor, sel, run.MaxSeq, publishChunk)
+				res, err := s.publishSomeTx(ctx, tx, run.Actor, sel, run.MaxSeq, chunk)
 				if err != nil {
 					return err
 				}
@@ -130,6 +134,7 @@ func (s *Service) HandlePublish() jobs.Handler {
 			if err != nil {
 				return fmt.Errorf("publish run %d: %w", p.RunID, err)
 			}
+			chunk = min(2*chunk, publishChunk)
 		}
 		return nil
 	}
