@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io/fs"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -197,11 +198,7 @@ func (r *Renderer) Render(c *gin.Context, status int, page string, data any) err
 	if err := t.ExecuteTemplate(buf, "layout.html", v); err != nil {
 		return fmt.Errorf("render %s: %w", page, err)
 	}
-	c.Header("Content-Type", "text/html; charset=utf-8")
-	c.Header("X-Content-Type-Options", "nosniff")
-	c.Status(status)
-	_, err = c.Writer.Write(buf.Bytes())
-	return err
+	return writeHTML(c, status, buf.Bytes())
 }
 
 // RenderFragment executes the block name of page's template set alone (no
@@ -217,10 +214,18 @@ func (r *Renderer) RenderFragment(c *gin.Context, status int, page, name string,
 	if err := t.ExecuteTemplate(buf, name, data); err != nil {
 		return fmt.Errorf("render %s %s: %w", page, name, err)
 	}
+	return writeHTML(c, status, buf.Bytes())
+}
+
+// writeHTML writes a rendered page with status. Its length is known, so it
+// goes out with Content-Length instead of chunked: the client knows the
+// size, and the server writes the answer in fewer system calls.
+func writeHTML(c *gin.Context, status int, page []byte) error {
 	c.Header("Content-Type", "text/html; charset=utf-8")
 	c.Header("X-Content-Type-Options", "nosniff")
+	c.Header("Content-Length", strconv.Itoa(len(page)))
 	c.Status(status)
-	_, err = c.Writer.Write(buf.Bytes())
+	_, err := c.Writer.Write(page)
 	return err
 }
 
