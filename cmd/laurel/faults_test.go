@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -54,8 +55,9 @@ type faultEnv struct {
 	procs []*exec.Cmd
 }
 
-// poolSize is the SMTP connection pool of `laurel worker` (internal/app): a
-// crash can repeat at most one message per connection.
+// poolSize is the SMTP connection pool of the `laurel worker` these tests
+// start (LAUREL_SMTP_CONNECTIONS): a crash can repeat at most one message
+// per connection.
 const poolSize = 8
 
 func newFaultEnv(t testing.TB, n int, smtpAddr string) *faultEnv {
@@ -70,7 +72,7 @@ func newFaultEnv(t testing.TB, n int, smtpAddr string) *faultEnv {
 	e.env = append(os.Environ(),
 		"LAUREL_DATABASE_URL="+url, "LAUREL_REDIS_URL="+testenv.RedisURL(t), "LAUREL_SECRET_KEY="+secret.Generate(),
 		"LAUREL_SMTP_URL=smtp://"+smtpAddr, "LAUREL_MAIL_FROM=Laurel <no-reply@credentials.uni.example.edu>",
-		"LAUREL_BASE_URL=https://credentials.uni.example.edu")
+		"LAUREL_BASE_URL=https://credentials.uni.example.edu", "LAUREL_SMTP_CONNECTIONS="+strconv.Itoa(poolSize))
 
 	s := issuance.New(d, "https://credentials.uni.example.edu")
 	ctx := context.Background()
@@ -192,7 +194,7 @@ func TestKilledWorkerLosesNoMailAndRepeatsAtMostThePool(t *testing.T) {
 	}
 	_ = w.Wait()
 	killedAt := time.Now()
-	atKill := catcher.Len()
+	atKill, peakAtKill := catcher.Len(), catcher.PeakConnections()
 	if atKill >= n {
 		t.Fatalf("the worker finished (%d) before it was killed: nothing was tested", atKill)
 	}
@@ -240,6 +242,11 @@ func TestKilledWorkerLosesNoMailAndRepeatsAtMostThePool(t *testing.T) {
 		n, atKill, lost, doubled, poolSize, firstAfter.Seconds(), len(orphans), orphansDone.Seconds(), allDone.Seconds())
 	if lost != 0 || doubled > poolSize {
 		t.Fatalf("lost %d, doubled %d; want 0 lost and at most %d doubled", lost, doubled, poolSize)
+	}
+	// The bound holds because the worker sent over LAUREL_SMTP_CONNECTIONS
+	// connections and no more; 3,000 emails kept them all busy.
+	if peakAtKill != poolSize {
+		t.Fatalf("%d SMTP connections were open at once before the kill, want LAUREL_SMTP_CONNECTIONS=%d", peakAtKill, poolSize)
 	}
 	if firstAfter > 60*time.Second || orphansDone > 60*time.Second {
 		t.Fatalf("resumed %s after restart, claims %s after the kill; want both within 60 s", firstAfter, orphansDone)

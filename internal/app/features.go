@@ -154,7 +154,7 @@ func (a *App) build(ctx context.Context) error {
 		LTI: a.LTI, Canvas: a.Canvas, Wallet: a.Wallet, Moodle: a.Moodle, Keys: a.Config.Keys}
 	a.People.SelfService = a.Recipient
 	if a.Config.SMTPURL != "" {
-		if a.Mail, err = mail.NewSender(a.Config.SMTPURL, a.Config.MailFrom, smtpConnections); err != nil {
+		if a.Mail, err = mail.NewSender(a.Config.SMTPURL, a.Config.MailFrom, a.Config.SMTPConnections); err != nil {
 			return fmt.Errorf("LAUREL_SMTP_URL: %w", err)
 		}
 	}
@@ -214,19 +214,16 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	return web.SecurityHeaders(a.Config.BaseURL, auth.CSRF(a.Auth.Sessions.LoadAndSave(r))), nil
 }
 
-// smtpConnections is how many SMTP connections a process opens at most.
-const smtpConnections = 8
-
 // RunWorkers runs the background jobs until ctx ends: one jobs.Worker for
 // every kind (email, signing, imports, account mail, the Canvas inbox, the
 // scheduled reconciliation and scheduled publishes), woken by PostgreSQL notifications.
 func (a *App) RunWorkers(ctx context.Context) error {
 	w := jobs.NewWorker(a.DB, a.Log)
 	w.Listen = a.Config.DatabaseURL
-	// The inbox had 8 loops of its own beside the worker's 8 goroutines:
-	// 16 keep completions moving while emails are being sent. Idle, they
-	// cost nothing (woken one at a time by notifications).
-	w.Concurrency = 16
+	// Beside one goroutine per SMTP connection for bulk email, 8 keep
+	// completions and the other kinds moving while a publish is being
+	// sent. Idle, they cost nothing (woken one at a time by notifications).
+	w.Concurrency = a.Config.SMTPConnections + 8
 	w.Handle(accounts.AccountEmailJob, a.Accounts.SendAccountEmail(a.Mail, a.Config.MailFrom, a.Config.BaseURL))
 	w.HandleBatch(issuance.EmailJob, a.Delivery.SendEmailBatch(a.Mail, a.Config.MailFrom))
 	w.SetPolicy(issuance.EmailJob, delivery.EmailRetry)
@@ -235,7 +232,7 @@ func (a *App) RunWorkers(ctx context.Context) error {
 	// waits for an SMTP connection: no more run at once than there are
 	// connections, and the other goroutines keep the other kinds moving.
 	bulk := delivery.EmailBulkRetry
-	bulk.Concurrency = smtpConnections
+	bulk.Concurrency = a.Config.SMTPConnections
 	w.SetPolicy(issuance.EmailBulkJob, bulk)
 	w.Handle(issuance.ChangedJob, a.Signing.HandleChanged())
 	w.Handle(issuance.PublishScheduleJob, a.Issuance.HandlePublishSchedule)

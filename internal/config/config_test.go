@@ -16,6 +16,8 @@ func valid() config.Config {
 		SecretKey:   secret.Generate(),
 		SMTPURL:     "smtp://mail.example.edu:25",
 		MailFrom:    "Laurel <no-reply@example.edu>",
+
+		SMTPConnections: config.DefaultSMTPConnections,
 	}
 }
 
@@ -36,6 +38,9 @@ func TestValidateNamesTheVariable(t *testing.T) {
 		{"secret not base64", func(c *config.Config) { c.SecretKey = "!!!" }, "LAUREL_SECRET_KEY is malformed"},
 		{"bad from", func(c *config.Config) { c.MailFrom = "not an address" }, "LAUREL_MAIL_FROM is malformed"},
 		{"bad base url", func(c *config.Config) { c.BaseURL = "ftp://x" }, "LAUREL_BASE_URL is malformed"},
+		{"one smtp connection", func(c *config.Config) { c.SMTPConnections = 1 }, ""},
+		{"no smtp connections", func(c *config.Config) { c.SMTPConnections = 0 }, "LAUREL_SMTP_CONNECTIONS is 0: want 1 to 64"},
+		{"too many smtp connections", func(c *config.Config) { c.SMTPConnections = 65 }, "LAUREL_SMTP_CONNECTIONS is 65: want 1 to 64"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,5 +63,23 @@ func TestValidateNamesTheVariable(t *testing.T) {
 				t.Fatalf("error is not one line: %q", err)
 			}
 		})
+	}
+}
+
+// LAUREL_SMTP_CONNECTIONS defaults to DefaultSMTPConnections; a number is
+// read as given, and anything else is refused naming the variable.
+func TestSMTPConnectionsFromTheEnvironment(t *testing.T) {
+	t.Setenv("LAUREL_SMTP_CONNECTIONS", "")
+	c, err := config.Load()
+	if err != nil || c.SMTPConnections != config.DefaultSMTPConnections {
+		t.Fatalf("unset: %d, %v; want %d", c.SMTPConnections, err, config.DefaultSMTPConnections)
+	}
+	t.Setenv("LAUREL_SMTP_CONNECTIONS", "3")
+	if c, err = config.Load(); err != nil || c.SMTPConnections != 3 {
+		t.Fatalf("3: %d, %v", c.SMTPConnections, err)
+	}
+	t.Setenv("LAUREL_SMTP_CONNECTIONS", "many")
+	if _, err = config.Load(); err == nil || !strings.Contains(err.Error(), "LAUREL_SMTP_CONNECTIONS") {
+		t.Fatalf("many: %v, want an error naming LAUREL_SMTP_CONNECTIONS", err)
 	}
 }

@@ -49,6 +49,8 @@ type Catcher struct {
 	// accept, when set, sees each message before the catcher answers its
 	// DATA; an error refuses the message.
 	accept func(Received) error
+	// open is how many connections are open, peak the most there were.
+	open, peak int
 }
 
 // OnData makes the catcher call f with each message after its DATA arrived
@@ -88,7 +90,13 @@ func NewCatcher(addr string) (*Catcher, error) {
 		return nil, fmt.Errorf("mail catcher: listen on %s: %w", addr, err)
 	}
 	c := &Catcher{ln: ln, changed: make(chan struct{})}
-	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{c: c}, nil }))
+	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
+		c.mu.Lock()
+		c.open++
+		c.peak = max(c.peak, c.open)
+		c.mu.Unlock()
+		return &session{c: c}, nil
+	}))
 	s.Domain = "localhost"
 	s.AllowInsecureAuth = true
 	s.MaxMessageBytes = 25 << 20
@@ -122,6 +130,13 @@ func (c *Catcher) Messages() []Received {
 		parse(&c.msgs[c.parsed])
 	}
 	return append([]Received(nil), c.msgs...)
+}
+
+// PeakConnections is the most connections that were open at once.
+func (c *Catcher) PeakConnections() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.peak
 }
 
 // Len is how many messages have arrived.
@@ -173,8 +188,13 @@ type session struct {
 	to   []string
 }
 
-func (s *session) Reset()                                      { s.from, s.to = "", nil }
-func (s *session) Logout() error                               { return nil }
+func (s *session) Reset() { s.from, s.to = "", nil }
+func (s *session) Logout() error {
+	s.c.mu.Lock()
+	s.c.open--
+	s.c.mu.Unlock()
+	return nil
+}
 func (s *session) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if s.c.isRejected(to) {
