@@ -24,8 +24,8 @@ type Config struct {
 	SecretKey   string `env:"LAUREL_SECRET_KEY"`
 	SMTPURL     string `env:"LAUREL_SMTP_URL"`
 	// SMTPConnections is how many connections a process keeps to the SMTP
-	// server at most: a large publish sends over all of them at once
-	// (default DefaultSMTPConnections).
+	// server at most: a large publish sends over all of them at once. 0 (a
+	// Config built in code) is DefaultSMTPConnections.
 	SMTPConnections   int    `env:"LAUREL_SMTP_CONNECTIONS" envDefault:"12"`
 	MailFrom          string `env:"LAUREL_MAIL_FROM" envDefault:"Laurel <no-reply@localhost>"`
 	LiveEventsJWKSURL string `env:"LAUREL_LIVE_EVENTS_JWKS_URL" envDefault:"https://8axpcl50e4.execute-api.us-east-1.amazonaws.com/main/jwks"`
@@ -83,8 +83,8 @@ func (c *Config) Validate() error {
 	if err := requireURL("LAUREL_SMTP_URL", c.SMTPURL, "smtp", "smtps"); err != nil {
 		return err
 	}
-	if c.SMTPConnections < 1 || c.SMTPConnections > MaxSMTPConnections {
-		return fmt.Errorf("LAUREL_SMTP_CONNECTIONS is %d: want 1 to %d", c.SMTPConnections, MaxSMTPConnections)
+	if c.SMTPConnections < 0 || c.SMTPConnections > MaxSMTPConnections {
+		return fmt.Errorf("LAUREL_SMTP_CONNECTIONS is %d: want 1 to %d (0: the default, %d)", c.SMTPConnections, MaxSMTPConnections, DefaultSMTPConnections)
 	}
 	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
 		return fmt.Errorf("LAUREL_MAIL_FROM is malformed: %v", err)

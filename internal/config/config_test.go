@@ -39,7 +39,8 @@ func TestValidateNamesTheVariable(t *testing.T) {
 		{"bad from", func(c *config.Config) { c.MailFrom = "not an address" }, "LAUREL_MAIL_FROM is malformed"},
 		{"bad base url", func(c *config.Config) { c.BaseURL = "ftp://x" }, "LAUREL_BASE_URL is malformed"},
 		{"one smtp connection", func(c *config.Config) { c.SMTPConnections = 1 }, ""},
-		{"no smtp connections", func(c *config.Config) { c.SMTPConnections = 0 }, "LAUREL_SMTP_CONNECTIONS is 0: want 1 to 64"},
+		{"default smtp connections", func(c *config.Config) { c.SMTPConnections = 0 }, ""},
+		{"negative smtp connections", func(c *config.Config) { c.SMTPConnections = -1 }, "LAUREL_SMTP_CONNECTIONS is -1: want 1 to 64"},
 		{"too many smtp connections", func(c *config.Config) { c.SMTPConnections = 65 }, "LAUREL_SMTP_CONNECTIONS is 65: want 1 to 64"},
 	}
 	for _, tt := range tests {
