@@ -61,9 +61,10 @@ type sentRecord struct {
 }
 
 // sentWriters is how many statements of sent records may be in flight at
-// once, maxSentBatch the most records one holds: the bulk sender's SMTP
-// connections each wait for their record, so a batch holds at most one
-// per connection.
+// once (one: with two, fewer records shared each statement and a publish of
+// 100,000 took longer), maxSentBatch the most records one holds: the bulk
+// sender's SMTP connections each wait for their record, so a batch holds
+// at most one per connection.
 const (
 	sentWriters  = 1
 	maxSentBatch = 64
