@@ -2,6 +2,7 @@ package mail
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"net/textproto"
@@ -77,16 +78,16 @@ func (c *conn) send(o *outgoing, now time.Time) error {
 		if err := c.write(w, to); err != nil {
 			return err
 		}
-		return firstErr(c.reply(250, "MAIL FROM", to), c.reply(25, "RCPT TO", to), c.reply(250, "BDAT", to))
+		return cmp.Or(c.reply(250, "MAIL FROM", to), c.reply(25, "RCPT TO", to), c.reply(250, "BDAT", to))
 
 	case c.pipelining:
 		w = append(w, "DATA\r\n"...)
 		if err := c.write(w, to); err != nil {
 			return err
 		}
-		refused := firstErr(c.reply(250, "MAIL FROM", to), c.reply(25, "RCPT TO", to))
+		refused := cmp.Or(c.reply(250, "MAIL FROM", to), c.reply(25, "RCPT TO", to))
 		if err := c.reply(354, "DATA", to); err != nil {
-			return firstErr(refused, err)
+			return cmp.Or(refused, err)
 		}
 		if refused != nil {
 			// DATA was accepted without a sender or recipient: end the
@@ -149,18 +150,10 @@ func (c *conn) reply(expect int, cmd, to string) error {
 	return nil
 }
 
-// firstErr is the first non-nil error: the one that explains the others.
-func firstErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // dotStuff appends msg to b with a '.' doubled at the start of each line,
-// as DATA requires (RFC 5321 section 4.5.2).
+// as DATA requires (RFC 5321 section 4.5.2). Not textproto's DotWriter:
+// it goes byte by byte through the 4 kB buffered writer, so a message
+// would leave in several writes instead of one.
 func dotStuff(b, msg []byte) []byte {
 	for len(msg) > 0 {
 		if msg[0] == '.' {

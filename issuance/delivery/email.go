@@ -54,7 +54,7 @@ type emailSegment struct{ Text, Link string }
 // organisation o: subject, plain text and HTML (escaped as html/template escapes),
 // from o's text with its placeholders filled. reason "resend" marks a
 // reminder. The caller sets From and Reply-To (see FromFor).
-func (s *Service) CredentialEmail(c issuance.Credential, g issuance.Group, d issuance.Design, o issuance.Organisation, to, reason string) (mail.Message, error) {
+func (s *Service) CredentialEmail(c issuance.Credential, g issuance.Group, d issuance.Design, o issuance.Organisation, to, reason string) mail.Message {
 	vals, download, fields := s.credentialValues(c, g, d, o)
 	return renderEmail(o, o.Subject(), o.Body(), vals, d.PrimaryColor, emailLinks{Download: download, Wallet: s.walletLink(c)}, fields, to, reason)
 }
@@ -100,7 +100,7 @@ func (s *Service) walletLink(c issuance.Credential) issuance.Link {
 
 // PreviewEmail renders o's publish email for an example recipient, so an
 // owner sees their text with its placeholders filled before saving it.
-func (s *Service) PreviewEmail(o issuance.Organisation) (mail.Message, error) {
+func (s *Service) PreviewEmail(o issuance.Organisation) mail.Message {
 	vals := map[string]string{
 		"recipient_name": "Ada Lovelace", "credential_name": "Introduction to Data Science",
 		"course_name": "DS 101: Introduction to Data Science", "issued_on": locale.New(o.Language, o.TimeZone).DayOf(s.now()),
@@ -115,7 +115,7 @@ type emailLinks struct{ Download, Renew, Wallet issuance.Link }
 
 // renderEmail renders an email from the templates subject and body (with
 // placeholders) and vals.
-func renderEmail(o issuance.Organisation, subjectT, body string, vals map[string]string, color string, links emailLinks, fields []emailField, to, reason string) (mail.Message, error) {
+func renderEmail(o issuance.Organisation, subjectT, body string, vals map[string]string, color string, links emailLinks, fields []emailField, to, reason string) mail.Message {
 	data := newEmailData(o, body, vals, color, links, fields, to)
 	subject := issuance.Fill(subjectT, vals)
 	if reason == "resend" {
@@ -123,7 +123,7 @@ func renderEmail(o issuance.Organisation, subjectT, body string, vals map[string
 	}
 	// A subject is one line: names with line breaks must not add headers.
 	subject = strings.Join(strings.Fields(subject), " ")
-	return mail.Message{To: to, Subject: subject, Text: writeEmailText(&data), HTML: writeEmailHTML(&data)}, nil
+	return mail.Message{To: to, Subject: subject, Text: writeEmailText(&data), HTML: writeEmailHTML(&data)}
 }
 
 // newEmailData is what renderEmail writes: the email's values, with the
@@ -353,18 +353,15 @@ func (s *Service) deliver(ctx context.Context, sender *mail.Sender, from string,
 			drop(i, "not sent: the expiry date changed before it went out")
 		default:
 			var m mail.Message
-			var err error
 			if isExpiry(e.Reason) {
-				var rs issuance.ReminderSettings
-				if rs, err = expiry.of(ctx, e.Group.ID); err == nil {
-					m, err = s.ExpiryEmail(e.Credential, e.Group, e.Design, org, rs, e.To, e.Reason)
+				rs, err := expiry.of(ctx, e.Group.ID)
+				if err != nil {
+					errs[i] = err
+					continue
 				}
+				m = s.ExpiryEmail(e.Credential, e.Group, e.Design, org, rs, e.To, e.Reason)
 			} else {
-				m, err = s.CredentialEmail(e.Credential, e.Group, e.Design, org, e.To, e.Reason)
-			}
-			if err != nil {
-				errs[i] = err
-				continue
+				m = s.CredentialEmail(e.Credential, e.Group, e.Design, org, e.To, e.Reason)
 			}
 			m.From, m.ReplyTo = fromAddr, org.ReplyAddress()
 			msgs = append(msgs, m)

@@ -206,10 +206,7 @@ func TestCredentialEmailFromOrganisation(t *testing.T) {
 	o := issuance.Organisation{Name: "Université d'Exemple", Language: "fr", SenderName: "Registre",
 		EmailSubject: "{issuer_name}: {credential_name}",
 		EmailBody:    "Bonjour {recipient_name},\n\nVoici {credential_name} ({credential_id}).\nLien : {credential_url}\n\n{unknown} stays"}
-	m, err := delivery.New(s, nil).CredentialEmail(c, g, issuance.Design{}, o, "ada@example.edu", "resend")
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := delivery.New(s, nil).CredentialEmail(c, g, issuance.Design{}, o, "ada@example.edu", "resend")
 	if m.Subject != "Reminder: Université d'Exemple: Data <Science>" {
 		t.Errorf("subject %q", m.Subject)
 	}

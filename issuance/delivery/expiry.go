@@ -15,7 +15,7 @@ const renewLabel = "Ask to renew your credential"
 // issuance.ExpiredKind) for credential c of group g, from the group's
 // reminder settings rs: the publish email's layout and placeholders, plus
 // {expires_on}, and the "Ask to renew" link where rs allows renewal.
-func (s *Service) ExpiryEmail(c issuance.Credential, g issuance.Group, d issuance.Design, o issuance.Organisation, rs issuance.ReminderSettings, to, kind string) (mail.Message, error) {
+func (s *Service) ExpiryEmail(c issuance.Credential, g issuance.Group, d issuance.Design, o issuance.Organisation, rs issuance.ReminderSettings, to, kind string) mail.Message {
 	vals, download, fields := s.credentialValues(c, g, d, o)
 	vals["expires_on"] = locale.New(o.Language, o.TimeZone).Date(c.ExpiresOn)
 	var renew issuance.Link
@@ -30,7 +30,7 @@ func (s *Service) ExpiryEmail(c issuance.Credential, g issuance.Group, d issuanc
 // PreviewExpiryEmail renders o's expiry email of kind under settings rs for
 // an example recipient whose credential expires 30 days from now, so an
 // owner sees their text with its placeholders filled before saving it.
-func (s *Service) PreviewExpiryEmail(o issuance.Organisation, rs issuance.ReminderSettings, kind string) (mail.Message, error) {
+func (s *Service) PreviewExpiryEmail(o issuance.Organisation, rs issuance.ReminderSettings, kind string) mail.Message {
 	l := locale.New(o.Language, o.TimeZone)
 	exp := l.Today(s.now()).AddDate(0, 0, 30)
 	if kind == issuance.ExpiredKind {

@@ -23,5 +23,5 @@ func (s *Service) PublishPreview(ctx context.Context, cr issuance.Credential) (m
 	if err != nil {
 		return mail.Message{}, err
 	}
-	return s.CredentialEmail(cr, g, d, o, cr.Recipient.Email, "published")
+	return s.CredentialEmail(cr, g, d, o, cr.Recipient.Email, "published"), nil
 }

@@ -14,8 +14,6 @@ func BenchmarkRenderEmail(b *testing.B) {
 	links := emailLinks{Download: issuance.Link{Label: "Download your badge image", URL: "https://l.test/c/abc/badge.png"}}
 	fields := []emailField{{"Grade", "A"}}
 	for b.Loop() {
-		if _, err := renderEmail(o, o.Subject(), o.Body(), vals, "#123456", links, fields, "jose@example.edu", "publish"); err != nil {
-			b.Fatal(err)
-		}
+		renderEmail(o, o.Subject(), o.Body(), vals, "#123456", links, fields, "jose@example.edu", "publish")
 	}
 }

@@ -57,14 +57,10 @@ func (u *ui) newOrganisationPage(o issuance.Organisation) *organisationPage {
 }
 
 // preview fills the page's email preview from o (already checked).
-func (u *ui) preview(page *organisationPage, o issuance.Organisation) error {
-	m, err := u.s.Delivery.PreviewEmail(o)
-	if err != nil {
-		return err
-	}
+func (u *ui) preview(page *organisationPage, o issuance.Organisation) {
+	m := u.s.Delivery.PreviewEmail(o)
 	page.Preview = &m
 	page.PreviewSender, page.PreviewReplyTo = o.Sender(), o.ReplyAddress()
-	return nil
 }
 
 func (u *ui) organisation(c *gin.Context) error {
@@ -76,9 +72,7 @@ func (u *ui) organisation(c *gin.Context) error {
 		return err
 	}
 	page := u.newOrganisationPage(o)
-	if err := u.preview(page, o); err != nil {
-		return err
-	}
+	u.preview(page, o)
 	return u.rd.Render(c, http.StatusOK, "staff_organisation.html", page)
 }
 
@@ -128,9 +122,7 @@ func (u *ui) organisationPreview(c *gin.Context) error {
 	if len(page.Errors) > 0 || len(page.OtherErrors) > 0 {
 		return u.rd.Render(c, http.StatusUnprocessableEntity, "staff_organisation.html", page)
 	}
-	if err := u.preview(page, o); err != nil {
-		return err
-	}
+	u.preview(page, o)
 	return u.rd.Render(c, http.StatusOK, "staff_organisation.html", page)
 }
 

@@ -96,10 +96,7 @@ func (u *ui) previewReminder(c *gin.Context, page *remindersPage, rs issuance.Re
 	if kind != issuance.ExpiredKind {
 		kind = issuance.ReminderKind
 	}
-	m, err := u.s.Delivery.PreviewExpiryEmail(o, rs, kind)
-	if err != nil {
-		return err
-	}
+	m := u.s.Delivery.PreviewExpiryEmail(o, rs, kind)
 	page.Preview = &m
 	page.PreviewKind = map[string]string{issuance.ReminderKind: "the reminder before the expiry date", issuance.ExpiredKind: "the email after the expiry date"}[kind]
 	return nil
