@@ -31,6 +31,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/testenv"
 	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/laurel-edu/laurel/lti"
+	"github.com/laurel-edu/laurel/lti/ltitest"
 )
 
 // BenchmarkLoginLaunch runs complete login + auth + launch round trips over
@@ -70,6 +71,7 @@ func BenchmarkLoginLaunch(b *testing.B) {
 	e := &env{t: b, db: d, rdb: rdb, clock: &testenv.Clock{}, tool: reg}
 	e.sim = canvassim.New().Start()
 	defer e.sim.Close()
+	e.shared = &ltitest.Env{T: b, Sim: e.sim} // the browser steps need only the simulator
 	if e.platform, err = e.sim.Register(ctx, reg, "Sim Canvas"); err != nil {
 		b.Fatal(err)
 	}
