@@ -11,16 +11,14 @@
 // MarkEmailSent, MarkEmailDelivered, RecordEmailFailure and FinishEmails),
 // publish_runs (large publishes, carried out by PublishJob), bulk_runs
 // (bulk revoke, resend, expiry or delete of more than 10,000, carried out
-// by BulkJob; see bulk_actions.go), the expiry reminders'
-// reminder_settings, credential_reminders (the hourly ReminderJob's record
-// of what it queued) and renewal_requests, attributes (the organisation's
+// by BulkJob; see bulk_actions.go), attributes (the organisation's
 // attribute variables) and group_images (the one image of each image
-// attribute of a group). It depends
-// on none of the features built on it (issuance/imports, signing, delivery,
-// staff, api, public); it tells them of changes with jobs it defines
-// (ChangedJob, EmailJob, EmailBulkJob) and lets them read what they need
-// through its methods (LockPublic, PublicVersionOf, RevokedSeqs,
-// PublicGroup...). Who may see each attribute of a credential is decided
+// attribute of a group). It depends on none of the features built on it
+// (issuance/imports, signing, delivery, reminders, staff, api, public); it
+// tells them of changes with jobs it defines (ChangedJob, EmailJob,
+// EmailBulkJob) and lets them read and write what they need through its
+// methods (LockPublic, PublicVersionOf, RevokedSeqs, PublicGroup,
+// ExpiringCredentials, QueueExpiryEmails...). Who may see each attribute of a credential is decided
 // here too, once, for every surface (Group.Visible, Group.VisibleAttributes,
 // Credential.VisibleValues).
 package issuance

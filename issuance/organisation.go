@@ -155,10 +155,6 @@ func eachPlaceholder(text string, f func(name string, start, end int)) {
 	}
 }
 
-// unknownPlaceholders lists the names in braces in text that are not
-// Placeholders, each once, in order.
-func unknownPlaceholders(text string) []string { return unknownPlaceholdersIn(text, Placeholders) }
-
 // unknownPlaceholdersIn lists the names in braces in text that are not in
 // known, each once, in order.
 func unknownPlaceholdersIn(text string, known []Placeholder) []string {
@@ -195,6 +191,27 @@ const (
 	maxOrgText   = 200
 	maxEmailBody = 5000
 )
+
+// CheckEmailText checks an email's subject (body false) or text (body
+// true), written with the placeholders known: at most 200 or 5,000
+// characters, no other name in braces, and a text that links the
+// credential ({credential_url}; "" is the default text, which does). It
+// returns what is wrong, in words, or "".
+func CheckEmailText(text string, body bool, known []Placeholder) string {
+	limit, what := maxOrgText, "The subject"
+	if body {
+		limit, what = maxEmailBody, "The email text"
+	}
+	switch u := unknownPlaceholdersIn(text, known); {
+	case len([]rune(text)) > limit:
+		return fmt.Sprintf("%s must be at most %d characters.", what, limit)
+	case len(u) > 0:
+		return unknownMessageIn(u, known)
+	case body && text != "" && !strings.Contains(text, "{credential_url}"):
+		return "The email text must contain {credential_url}, the link to the credential: without it the recipient cannot open it."
+	}
+	return ""
+}
 
 // checkOrganisation normalises o and returns its problems, each naming its
 // field (the form's input names).
@@ -251,18 +268,11 @@ func checkOrganisation(o *Organisation) []apperr.FieldError {
 	if _, err := time.LoadLocation(o.TimeZone); err != nil || o.TimeZone == "Local" || len(o.TimeZone) > 60 {
 		bad("time_zone", fmt.Sprintf("%q is not a time zone; use a name such as Europe/Paris, America/Chicago or UTC.", o.TimeZone))
 	}
-	if len([]rune(o.EmailSubject)) > maxOrgText {
-		bad("email_subject", fmt.Sprintf("The subject must be at most %d characters.", maxOrgText))
-	} else if u := unknownPlaceholders(o.EmailSubject); len(u) > 0 {
-		bad("email_subject", unknownMessage(u))
+	if msg := CheckEmailText(o.EmailSubject, false, Placeholders); msg != "" {
+		bad("email_subject", msg)
 	}
-	switch u := unknownPlaceholders(o.EmailBody); {
-	case len([]rune(o.EmailBody)) > maxEmailBody:
-		bad("email_body", fmt.Sprintf("The email text must be at most %d characters.", maxEmailBody))
-	case len(u) > 0:
-		bad("email_body", unknownMessage(u))
-	case o.EmailBody != "" && !strings.Contains(o.EmailBody, "{credential_url}"):
-		bad("email_body", "The email text must contain {credential_url}, the link to the credential: without it the recipient cannot open it.")
+	if msg := CheckEmailText(o.EmailBody, true, Placeholders); msg != "" {
+		bad("email_body", msg)
 	}
 	// The default text is stored as "", so a later improvement of the
 	// default reaches owners who never changed it.
@@ -274,8 +284,6 @@ func checkOrganisation(o *Organisation) []apperr.FieldError {
 	}
 	return fe
 }
-
-func unknownMessage(names []string) string { return unknownMessageIn(names, Placeholders) }
 
 // unknownMessageIn says which of names are unknown and lists known.
 func unknownMessageIn(names []string, placeholders []Placeholder) string {

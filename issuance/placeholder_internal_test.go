@@ -29,7 +29,7 @@ var placeholderCases = []string{
 	"View it here: {credential_url}.\n\n{issued_on} {course_name}",
 }
 
-// TestPlaceholdersAsTheRegularExpression: Fill and unknownPlaceholders
+// TestPlaceholdersAsTheRegularExpression: Fill and unknownPlaceholdersIn
 // find exactly what the regular expression they replaced finds (names of
 // up to 60 characters, counted as characters; invalid UTF-8 a character
 // each; \s being space, tab, CR, LF and form feed).

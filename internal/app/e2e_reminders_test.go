@@ -15,6 +15,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 )
 
 // TestRenewalRequestEndToEnd: in a group that lets recipients ask to renew,
@@ -36,7 +37,7 @@ func TestRenewalRequestEndToEnd(t *testing.T) {
 	if _, err := app.Issuance.UpdateOrganisation(ctx, "test", issuance.OrganisationUpdate{Organisation: o}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := app.Issuance.SetGroupReminders(ctx, "test", g.ID, &issuance.ReminderSettings{Offsets: []int{30, 7}, ExpiredEmail: true, Renewal: true}); err != nil {
+	if _, err := app.Reminders.SetGroup(ctx, "test", g.ID, &reminders.Settings{Offsets: []int{30, 7}, ExpiredEmail: true, Renewal: true}); err != nil {
 		t.Fatal(err)
 	}
 	other, err := app.Issuance.CreateGroup(ctx, "test", issuance.Group{Name: "Marine Biology", CourseName: "MB 201", Language: "en"})
@@ -51,7 +52,7 @@ func TestRenewalRequestEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	expires := issuance.ReminderDay(time.Now(), "UTC").AddDate(0, 0, 20).Format(issuance.DateLayout)
+	expires := reminders.Day(time.Now(), "UTC").AddDate(0, 0, 20).Format(issuance.DateLayout)
 	cs, err := app.Issuance.CreateCredentials(ctx, "test", g.ID, issuance.FromForm, []issuance.NewCredential{
 		{Recipient: issuance.Recipient{Name: "Ada Lovelace", Email: "ada@uni.example.edu"}, IssuedOn: "2026-11-20", ExpiresOn: expires}})
 	if err != nil {
@@ -66,7 +67,7 @@ func TestRenewalRequestEndToEnd(t *testing.T) {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		var n int
-		if err := app.DB.Get(&n, `SELECT count(*) FROM jobs WHERE kind = $1 AND schedule = $1`, issuance.ReminderJob); err != nil {
+		if err := app.DB.Get(&n, `SELECT count(*) FROM jobs WHERE kind = $1 AND schedule = $1`, reminders.Job); err != nil {
 			t.Fatal(err)
 		}
 		if n > 0 {
@@ -77,7 +78,7 @@ func TestRenewalRequestEndToEnd(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if n, err := app.Issuance.SendDueReminders(ctx); err != nil || n != 1 {
+	if n, err := app.Reminders.SendDue(ctx); err != nil || n != 1 {
 		t.Fatalf("reminders due: %d, %v", n, err)
 	}
 	msgs, err := app.Mail.WaitFor(2, 30*time.Second)
@@ -172,7 +173,7 @@ func TestRenewalRequestEndToEnd(t *testing.T) {
 		t.Fatalf("credential history without the reminder and request:\n%s", body)
 	}
 	// Staff renew: a new expiry date answers the request.
-	later := issuance.ReminderDay(time.Now(), "UTC").AddDate(1, 0, 0).Format(issuance.DateLayout)
+	later := reminders.Day(time.Now(), "UTC").AddDate(1, 0, 0).Format(issuance.DateLayout)
 	if _, err := app.Issuance.AmendCredential(ctx, "user:1:it@uni.example.edu", ada.ID, issuance.Amendment{ExpiresOn: &later}); err != nil {
 		t.Fatal(err)
 	}

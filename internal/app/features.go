@@ -30,6 +30,7 @@ import (
 	"github.com/laurel-edu/laurel/issuance/insight"
 	"github.com/laurel-edu/laurel/issuance/public"
 	"github.com/laurel-edu/laurel/issuance/recipient"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 	"github.com/laurel-edu/laurel/issuance/signing"
 	"github.com/laurel-edu/laurel/issuance/staff"
 	"github.com/laurel-edu/laurel/issuance/updates"
@@ -43,18 +44,20 @@ type features struct {
 	Issuance *issuance.Service
 	Signing  *signing.Service
 	Delivery *delivery.Service
-	Imports  *imports.Service
-	Updates  *updates.Service
-	Public   *public.Service
-	Staff    *staff.Service
-	LTI      *lti.Tool
-	Course   *course.Service
-	Canvas   *canvas.Service
-	Moodle   *moodle.Service
-	Mail     *mail.Sender
-	People   *people.Service
-	Wallet   *wallet.Service
-	Insight  *insight.Service
+	// Reminders are the expiry emails and renewal requests.
+	Reminders *reminders.Service
+	Imports   *imports.Service
+	Updates   *updates.Service
+	Public    *public.Service
+	Staff     *staff.Service
+	LTI       *lti.Tool
+	Course    *course.Service
+	Canvas    *canvas.Service
+	Moodle    *moodle.Service
+	Mail      *mail.Sender
+	People    *people.Service
+	Wallet    *wallet.Service
+	Insight   *insight.Service
 	// Recipient is recipient self-service: one-time links, hiding, name
 	// corrections and the notices of a changed email address.
 	Recipient *recipient.Service
@@ -75,6 +78,7 @@ func (a *App) build(ctx context.Context) error {
 	a.Issuance.Keys = a.Config.Keys // signs the recipients' renewal links
 	// Every page shows dates in the organisation's language and time zone.
 	rd.Locale = a.Issuance.Locale
+	a.Reminders = reminders.New(a.Issuance)
 	a.Signing = signing.New(a.Issuance, a.Config.Keys)
 	a.Delivery = delivery.New(a.Issuance, a.Signing)
 	a.Imports = imports.New(a.Issuance)
@@ -150,7 +154,8 @@ func (a *App) build(ctx context.Context) error {
 	a.LTI.Registry().SetExtension(a.Canvas.PlatformSettings())
 	// Moodle keeps its web service settings (URL, token) in its own table.
 	a.LTI.Registry().AddExtension(a.Moodle.PlatformSettings())
-	a.People = &people.Service{DB: a.DB, Core: a.Issuance, Signing: a.Signing, Imports: a.Imports, Updates: a.Updates, Course: a.Course,
+	a.People = &people.Service{DB: a.DB, Core: a.Issuance, Signing: a.Signing, Imports: a.Imports, Updates: a.Updates,
+		Reminders: a.Reminders, Course: a.Course,
 		LTI: a.LTI, Canvas: a.Canvas, Wallet: a.Wallet, Moodle: a.Moodle, Keys: a.Config.Keys}
 	a.People.SelfService = a.Recipient
 	if a.Config.SMTPURL != "" {
@@ -243,9 +248,9 @@ func (a *App) RunWorkers(ctx context.Context) error {
 	w.Handle(issuance.PublishJob, a.Issuance.HandlePublish())
 	w.Handle(issuance.BulkJob, a.Issuance.HandleBulk())
 	w.Handle(wallet.EmailJob, a.Wallet.SendOfferEmail(a.Mail, a.Config.MailFrom))
-	w.Schedule(issuance.ReminderJob, issuance.ReminderInterval, a.Issuance.HandleReminders)
-	w.Handle(issuance.RenewalNoticeJob, a.Delivery.SendRenewalNotice(a.Mail, a.Config.MailFrom))
-	w.SetPolicy(issuance.RenewalNoticeJob, delivery.EmailRetry)
+	w.Schedule(reminders.Job, reminders.Interval, a.Reminders.Handle)
+	w.Handle(reminders.RenewalNoticeJob, a.Delivery.SendRenewalNotice(a.Mail, a.Config.MailFrom))
+	w.SetPolicy(reminders.RenewalNoticeJob, delivery.EmailRetry)
 	w.Handle(recipient.EmailJob, a.Recipient.SendEmail(a.Mail, a.Config.MailFrom, a.Config.BaseURL))
 	a.Imports.HandleImportJobs(w)
 	w.Schedule(insight.FlushJob, insight.FlushEvery, a.Insight.HandleFlush)

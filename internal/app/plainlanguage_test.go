@@ -21,6 +21,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/sandbox/moodlesim"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/imports"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 	"github.com/laurel-edu/laurel/issuance/wallet"
 	"github.com/laurel-edu/laurel/lti"
 	"github.com/laurel-edu/laurel/lti/course"
@@ -199,7 +200,7 @@ func TestEveryPageSpeaksPlainly(t *testing.T) {
 	}
 	// Expiry reminders: the group's settings page and a recipient's
 	// renewal link.
-	if _, err := app.Issuance.SetGroupReminders(ctx, "test", g.ID, &issuance.ReminderSettings{Offsets: []int{30, 7}, ExpiredEmail: true, Renewal: true}); err != nil {
+	if _, err := app.Reminders.SetGroup(ctx, "test", g.ID, &reminders.Settings{Offsets: []int{30, 7}, ExpiredEmail: true, Renewal: true}); err != nil {
 		t.Fatal(err)
 	}
 	adaNow, err := app.Issuance.Credential(ctx, ada.ID)
@@ -207,7 +208,7 @@ func TestEveryPageSpeaksPlainly(t *testing.T) {
 		t.Fatal(err)
 	}
 	params["/groups/:id/reminders"] = gp + "/reminders"
-	params["/c/:id/renew"] = strings.TrimPrefix(app.Issuance.RenewURL(adaNow), app.URL)
+	params["/c/:id/renew"] = strings.TrimPrefix(app.Reminders.RenewURL(adaNow), app.URL)
 	// Routes that are not pages people read (files, machine documents,
 	// redirects into flows tested elsewhere).
 	notPages := regexp.MustCompile(`^/(api/|static/|metrics|healthz|readyz|favicon|webhooks/|dev|wallet/|\.well-known/|did\.json|issuer|status/|achievements/|organisation/logo|lti/(jwks|canvas\.json|login|launch|register))|/go/|\.(csv|xlsx|json|jwt|pdf|svg)$|/(image|logo|badge|template\.csv|template\.xlsx|errors\.csv|export)$|/images/:key$`)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/browsertest"
 	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 )
 
 // TestReminderSettingsInBrowser: in a real Chromium the owner previews and
@@ -137,7 +138,7 @@ func TestReminderSettingsInBrowser(t *testing.T) {
 	if f := text("#flash"); !strings.Contains(f, "Expiry reminder settings saved.") {
 		t.Fatalf("flash %q", f)
 	}
-	rs, err := app.Issuance.OrganisationReminders(ctx)
+	rs, err := app.Reminders.Organisation(ctx)
 	if err != nil || fmt.Sprint(rs.Offsets) != "[60 30 7]" || !rs.Renewal || rs.ReminderSubject != "{issuer_name}: {credential_name} ends on {expires_on}" {
 		t.Fatalf("stored %+v, %v", rs, err)
 	}
@@ -160,7 +161,7 @@ func TestReminderSettingsInBrowser(t *testing.T) {
 	}
 
 	// A recipient's renewal page, signed out.
-	expires := issuance.ReminderDay(time.Now(), o.TimeZone).AddDate(0, 0, 10).Format(issuance.DateLayout)
+	expires := reminders.Day(time.Now(), o.TimeZone).AddDate(0, 0, 10).Format(issuance.DateLayout)
 	cs, err := app.Issuance.CreateCredentials(ctx, "test", g.ID, issuance.FromForm, []issuance.NewCredential{
 		{Recipient: issuance.Recipient{Name: "Ada Lovelace", Email: "ada@uni.example.edu"}, IssuedOn: "2026-11-20", ExpiresOn: expires}})
 	if err != nil {

@@ -33,6 +33,7 @@ import (
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/imports"
 	"github.com/laurel-edu/laurel/issuance/recipient"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 	"github.com/laurel-edu/laurel/issuance/signing"
 	"github.com/laurel-edu/laurel/issuance/updates"
 	"github.com/laurel-edu/laurel/issuance/wallet"
@@ -49,9 +50,12 @@ type Service struct {
 	Imports *imports.Service
 	// Updates (nil: none kept) holds updates by spreadsheet.
 	Updates *updates.Service
-	Course  *course.Service
-	LTI     *lti.Tool
-	Canvas  *canvas.Service
+	// Reminders holds the expiry reminders and renewal requests of the
+	// person's credentials (nil: none to find).
+	Reminders *reminders.Service
+	Course    *course.Service
+	LTI       *lti.Tool
+	Canvas    *canvas.Service
 	// Wallet holds the credentials' wallet claims (nil: none to find).
 	Wallet *wallet.Service
 	// Moodle keeps the names and emails its completion checks saw (nil:
@@ -97,8 +101,8 @@ type Record struct {
 	UpdateRows []updates.PersonRow `json:"update_rows"`
 	// ExpiryReminders and RenewalRequests are the expiry emails queued for
 	// the person's credentials and their requests to renew.
-	ExpiryReminders []issuance.PersonReminder `json:"expiry_reminders"`
-	RenewalRequests []issuance.PersonRenewal  `json:"renewal_requests"`
+	ExpiryReminders []reminders.PersonReminder `json:"expiry_reminders"`
+	RenewalRequests []reminders.PersonRenewal  `json:"renewal_requests"`
 }
 
 // Credential is one of the person's credentials in the export.
@@ -273,7 +277,7 @@ func (s *Service) Find(ctx context.Context, email string) (Record, error) {
 func (s *Service) findSelfServiceUpdatesExpiry(ctx context.Context, r *Record) error {
 	r.SelfService = recipient.PersonRecords{NameCorrections: []recipient.PersonCorrection{}, Hidden: []recipient.PersonHidden{},
 		Emails: []recipient.PersonMail{}, Links: []recipient.PersonLink{}}
-	r.UpdateRows, r.ExpiryReminders, r.RenewalRequests = []updates.PersonRow{}, []issuance.PersonReminder{}, []issuance.PersonRenewal{}
+	r.UpdateRows, r.ExpiryReminders, r.RenewalRequests = []updates.PersonRow{}, []reminders.PersonReminder{}, []reminders.PersonRenewal{}
 	var err error
 	if s.SelfService != nil {
 		if r.SelfService, err = s.SelfService.PersonRecords(ctx, r.Email, r.credentialIDs); err != nil {
@@ -285,11 +289,13 @@ func (s *Service) findSelfServiceUpdatesExpiry(ctx context.Context, r *Record) e
 			return err
 		}
 	}
-	ex, err := s.Core.PersonExpiry(ctx, r.credentialIDs)
-	if err != nil {
-		return err
+	if s.Reminders != nil {
+		ex, err := s.Reminders.Person(ctx, r.credentialIDs)
+		if err != nil {
+			return err
+		}
+		r.ExpiryReminders, r.RenewalRequests = ex.Reminders, ex.RenewalRequests
 	}
-	r.ExpiryReminders, r.RenewalRequests = ex.Reminders, ex.RenewalRequests
 	return nil
 }
 

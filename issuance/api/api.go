@@ -1,7 +1,8 @@
 // Package api is JSON API v1 (docs/api.md) for groups, credentials, the
 // organisation's attribute variables and its settings: its handlers, request and response bodies. Every error goes through the one
 // JSON renderer (web.API). It owns no table; everything goes through the
-// issuance core. The import endpoints are issuance/imports'.
+// issuance core, and the expiry emails through issuance/reminders. The
+// import endpoints are issuance/imports'.
 package api
 
 import (
@@ -16,13 +17,14 @@ import (
 	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/internal/staffui"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 )
 
 // Register mounts JSON API v1's group and credential endpoints on r, which
 // the app mounts at /api/v1 behind the Bearer-token middleware. Each
 // handler checks the principal's permission for the group it touches.
 func Register(r gin.IRouter, core *issuance.Service) {
-	a := &api{s: core}
+	a := &api{s: core, reminders: reminders.New(core)}
 	r.GET("/groups", web.API(a.groups))
 	r.POST("/groups", web.API(a.createGroup))
 	r.GET("/groups/:id", web.API(a.group))
@@ -50,7 +52,10 @@ func Register(r gin.IRouter, core *issuance.Service) {
 	r.GET("/groups/:id/renewal_requests", web.API(a.renewalRequests))
 }
 
-type api struct{ s *issuance.Service }
+type api struct {
+	s         *issuance.Service
+	reminders *reminders.Service
+}
 
 // maxBody bounds a JSON request (a 50,000-item batch fits).
 const maxBody = 32 << 20

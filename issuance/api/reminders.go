@@ -9,6 +9,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/internal/staffui"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 )
 
 // remindersBody is GET/PATCH /organisation/reminders' and
@@ -34,15 +35,15 @@ type remindersJSON struct {
 	UpdatedAt string `json:"updated_at"`
 }
 
-func remindersOut(rs issuance.ReminderSettings) remindersJSON {
+func remindersOut(rs reminders.Settings) remindersJSON {
 	return remindersJSON{remindersBody: remindersBody{Offsets: rs.Offsets, ExpiredEmail: rs.ExpiredEmail,
 		ReminderSubject: rs.Subject(issuance.ReminderKind), ReminderBody: rs.Body(issuance.ReminderKind),
 		ExpiredSubject: rs.Subject(issuance.ExpiredKind), ExpiredBody: rs.Body(issuance.ExpiredKind),
 		Renewal: rs.Renewal, Inherited: rs.Inherited}, UpdatedAt: rs.UpdatedAt.UTC().Format(time.RFC3339)}
 }
 
-func (b remindersBody) settings() issuance.ReminderSettings {
-	return issuance.ReminderSettings{Offsets: b.Offsets, ExpiredEmail: b.ExpiredEmail, ReminderSubject: b.ReminderSubject,
+func (b remindersBody) settings() reminders.Settings {
+	return reminders.Settings{Offsets: b.Offsets, ExpiredEmail: b.ExpiredEmail, ReminderSubject: b.ReminderSubject,
 		ReminderBody: b.ReminderBody, ExpiredSubject: b.ExpiredSubject, ExpiredBody: b.ExpiredBody, Renewal: b.Renewal}
 }
 
@@ -50,7 +51,7 @@ func (a *api) orgReminders(c *gin.Context) error {
 	if err := auth.Current(c).Require(organisationPerm); err != nil {
 		return err
 	}
-	rs, err := a.s.OrganisationReminders(c.Request.Context())
+	rs, err := a.reminders.Organisation(c.Request.Context())
 	if err != nil {
 		return err
 	}
@@ -66,7 +67,7 @@ func (a *api) patchOrgReminders(c *gin.Context) error {
 		return err
 	}
 	ctx := c.Request.Context()
-	rs, err := a.s.OrganisationReminders(ctx)
+	rs, err := a.reminders.Organisation(ctx)
 	if err != nil {
 		return err
 	}
@@ -74,7 +75,7 @@ func (a *api) patchOrgReminders(c *gin.Context) error {
 	if err := decode(c, &b); err != nil {
 		return err
 	}
-	out, err := a.s.UpdateOrganisationReminders(ctx, p.Actor(), b.settings())
+	out, err := a.reminders.UpdateOrganisation(ctx, p.Actor(), b.settings())
 	if err != nil {
 		return err
 	}
@@ -87,7 +88,7 @@ func (a *api) groupReminders(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	rs, err := a.s.GroupReminders(c.Request.Context(), id)
+	rs, err := a.reminders.Group(c.Request.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -104,7 +105,7 @@ func (a *api) patchGroupReminders(c *gin.Context) error {
 		return err
 	}
 	ctx := c.Request.Context()
-	rs, err := a.s.GroupReminders(ctx, id)
+	rs, err := a.reminders.Group(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -113,12 +114,12 @@ func (a *api) patchGroupReminders(c *gin.Context) error {
 	if err := decode(c, &b); err != nil {
 		return err
 	}
-	var own *issuance.ReminderSettings
+	var own *reminders.Settings
 	if !b.Inherited {
 		s := b.settings()
 		own = &s
 	}
-	out, err := a.s.SetGroupReminders(ctx, auth.Current(c).Actor(), id, own)
+	out, err := a.reminders.SetGroup(ctx, auth.Current(c).Actor(), id, own)
 	if err != nil {
 		return err
 	}
@@ -142,7 +143,7 @@ func (a *api) renewalRequests(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	rs, err := a.s.RenewalRequests(c.Request.Context(), id)
+	rs, err := a.reminders.RenewalRequests(c.Request.Context(), id)
 	if err != nil {
 		return err
 	}

@@ -7,8 +7,9 @@
 //
 // It owns no table: the core writes the outbox rows (credential_emails) in
 // the publish transaction, and delivery reads and marks them through the
-// core. It signs a batch's credentials before sending through signing's one
-// entrance (Signer).
+// core, and the expiry emails' texts and renewal requests through
+// issuance/reminders. It signs a batch's credentials before sending through
+// signing's one entrance (Signer).
 package delivery
 
 import (
@@ -20,6 +21,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 )
 
 // Signer is signing as delivery uses it: its one entrance.
@@ -32,8 +34,10 @@ type Signer interface {
 
 // Service sends credential emails.
 type Service struct {
-	Core   *issuance.Service
-	Signer Signer // nil: nothing is signed before sending, no badge link
+	Core *issuance.Service
+	// Reminders are the expiry emails' settings and renewal requests.
+	Reminders *reminders.Service
+	Signer    Signer // nil: nothing is signed before sending, no badge link
 	// WalletLink is the link a credential email offers to add the
 	// credential to a digital wallet (issuance/wallet); nil: none.
 	WalletLink func(credentialID, email string) string
@@ -48,7 +52,7 @@ type Service struct {
 
 // New returns the delivery service over core, signing through signer.
 func New(core *issuance.Service, signer Signer) *Service {
-	return &Service{Core: core, Signer: signer}
+	return &Service{Core: core, Reminders: reminders.New(core), Signer: signer}
 }
 
 // RegisterUI mounts /admin/mail and its retry action on r, which the app

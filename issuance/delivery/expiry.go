@@ -6,6 +6,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/locale"
 	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 )
 
 // renewLabel is the text of the link to ask for a renewal.
@@ -15,12 +16,12 @@ const renewLabel = "Ask to renew your credential"
 // issuance.ExpiredKind) for credential c of group g, from the group's
 // reminder settings rs: the publish email's layout and placeholders, plus
 // {expires_on}, and the "Ask to renew" link where rs allows renewal.
-func (s *Service) ExpiryEmail(c issuance.Credential, g issuance.Group, d issuance.Design, o issuance.Organisation, rs issuance.ReminderSettings, to, kind string) mail.Message {
+func (s *Service) ExpiryEmail(c issuance.Credential, g issuance.Group, d issuance.Design, o issuance.Organisation, rs reminders.Settings, to, kind string) mail.Message {
 	vals, download, fields := s.credentialValues(c, g, d, o)
 	vals["expires_on"] = locale.New(o.Language, o.TimeZone).Date(c.ExpiresOn)
 	var renew issuance.Link
 	if rs.Renewal {
-		if u := s.Core.RenewURL(c); u != "" {
+		if u := s.Reminders.RenewURL(c); u != "" {
 			renew = issuance.Link{Label: renewLabel, URL: u}
 		}
 	}
@@ -30,7 +31,7 @@ func (s *Service) ExpiryEmail(c issuance.Credential, g issuance.Group, d issuanc
 // PreviewExpiryEmail renders o's expiry email of kind under settings rs for
 // an example recipient whose credential expires 30 days from now, so an
 // owner sees their text with its placeholders filled before saving it.
-func (s *Service) PreviewExpiryEmail(o issuance.Organisation, rs issuance.ReminderSettings, kind string) mail.Message {
+func (s *Service) PreviewExpiryEmail(o issuance.Organisation, rs reminders.Settings, kind string) mail.Message {
 	l := locale.New(o.Language, o.TimeZone)
 	exp := l.Today(s.now()).AddDate(0, 0, 30)
 	if kind == issuance.ExpiredKind {
@@ -52,19 +53,19 @@ func (s *Service) PreviewExpiryEmail(o issuance.Organisation, rs issuance.Remind
 // batch of emails.
 type expirySettings struct {
 	s    *Service
-	byID map[int64]issuance.ReminderSettings
+	byID map[int64]reminders.Settings
 }
 
-func (e *expirySettings) of(ctx context.Context, gid int64) (issuance.ReminderSettings, error) {
+func (e *expirySettings) of(ctx context.Context, gid int64) (reminders.Settings, error) {
 	if rs, ok := e.byID[gid]; ok {
 		return rs, nil
 	}
-	rs, err := e.s.Core.GroupReminders(ctx, gid)
+	rs, err := e.s.Reminders.Group(ctx, gid)
 	if err != nil {
 		return rs, err
 	}
 	if e.byID == nil {
-		e.byID = map[int64]issuance.ReminderSettings{}
+		e.byID = map[int64]reminders.Settings{}
 	}
 	e.byID[gid] = rs
 	return rs, nil

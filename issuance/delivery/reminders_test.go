@@ -16,6 +16,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/testenv"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/internal/issuancetest"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 )
 
 // chicago is the organisation's zone in these tests: days count there.
@@ -48,15 +49,15 @@ func setZone(t testing.TB, s *issuance.Service, zone string) {
 func reminderWorker(t testing.TB, s *issuance.Service, d *sqlx.DB, smtpURL string, clock *testenv.Clock) *jobs.Worker {
 	w := emailWorker(t, s, d, smtpURL, true)
 	w.Now = clock.Now
-	w.Handle(issuance.ReminderJob, s.HandleReminders)
+	w.Handle(reminders.Job, reminders.New(s).Handle)
 	return w
 }
 
-// tick is the scheduled scan coming due: one ReminderJob, run with the
+// tick is the scheduled scan coming due: one reminders.Job, run with the
 // emails it queues.
 func tick(t testing.TB, d *sqlx.DB, w *jobs.Worker) {
 	t.Helper()
-	if _, err := jobs.Enqueue(context.Background(), d, issuance.ReminderJob, struct{}{}); err != nil {
+	if _, err := jobs.Enqueue(context.Background(), d, reminders.Job, struct{}{}); err != nil {
 		t.Fatal(err)
 	}
 	drain(t, w)
@@ -94,7 +95,7 @@ func TestExpiryRemindersFireOnceAtEachOffsetAndAfterExpiry(t *testing.T) {
 	setZone(t, s, "America/Chicago")
 	g := mustGroup(t, s, nil)
 	own := mustGroup(t, s, func(g *issuance.Group) { g.Name = "Own settings" })
-	if _, err := s.SetGroupReminders(ctx, actor, own.ID, &issuance.ReminderSettings{Offsets: []int{14}}); err != nil {
+	if _, err := reminders.New(s).SetGroup(ctx, actor, own.ID, &reminders.Settings{Offsets: []int{14}}); err != nil {
 		t.Fatal(err)
 	}
 	exp := func(name, email, on string) issuance.NewCredential {
@@ -238,7 +239,7 @@ func TestExpiryReminderReplansWhenTheDateIsAmended(t *testing.T) {
 	catcher.Reset()
 	// The scan queues the 30-day reminder; before it goes out, staff move
 	// the expiry date.
-	n, err := s.SendDueReminders(ctx)
+	n, err := reminders.New(s).SendDue(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("due: %d, %v", n, err)
 	}
@@ -297,7 +298,7 @@ func TestExpiryRemindersExactlyOnceAcrossTwoProcesses(t *testing.T) {
 	s2.Log, s2.Now = issuancetest.Quiet, clock.Now
 	workers := []*jobs.Worker{reminderWorker(t, s, d, catcher.URL(), clock), reminderWorker(t, s2, d, catcher.URL(), clock)}
 	for range 4 {
-		if _, err := jobs.Enqueue(ctx, d, issuance.ReminderJob, struct{}{}); err != nil {
+		if _, err := jobs.Enqueue(ctx, d, reminders.Job, struct{}{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/jobs"
 	"github.com/laurel-edu/laurel/internal/locale"
 	"github.com/laurel-edu/laurel/internal/mail"
-	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 )
 
 // Staff names the people who hear of a group's renewal requests; the app
@@ -22,18 +22,18 @@ type Staff interface {
 	GroupStaffEmails(ctx context.Context, groupID int64) ([]string, error)
 }
 
-// SendRenewalNotice returns the handler of issuance.RenewalNoticeJob: it
+// SendRenewalNotice returns the handler of reminders.RenewalNoticeJob: it
 // emails the group's staff (Staff; the organisation's contact address too,
 // or alone when Staff finds nobody) that a recipient asks to renew, with the
-// links to act on it. Register it with worker.Handle(issuance.RenewalNoticeJob,
-// ...) and worker.SetPolicy(issuance.RenewalNoticeJob, delivery.EmailRetry).
+// links to act on it. Register it with worker.Handle(reminders.RenewalNoticeJob,
+// ...) and worker.SetPolicy(reminders.RenewalNoticeJob, delivery.EmailRetry).
 func (s *Service) SendRenewalNotice(sender *mail.Sender, from string) jobs.Handler {
 	return func(ctx context.Context, j jobs.Job) error {
-		var p issuance.RenewalNoticePayload
+		var p reminders.RenewalNoticePayload
 		if err := json.Unmarshal(j.Payload, &p); err != nil || p.RequestID == 0 {
 			return fmt.Errorf("renewal notice job %d: bad payload %s", j.ID, j.Payload)
 		}
-		r, err := s.Core.Renewal(ctx, p.RequestID)
+		r, err := s.Reminders.Renewal(ctx, p.RequestID)
 		if err != nil {
 			return err
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/certpdf"
 	"github.com/laurel-edu/laurel/issuance/insight"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 	"github.com/laurel-edu/laurel/issuance/signing"
 )
 
@@ -34,8 +35,11 @@ var Templates = web.TemplateDir(templatesFS)
 // Service serves the public pages of credentials and the public Open
 // Badges documents.
 type Service struct {
-	Core    *issuance.Service
-	Signing *signing.Service
+	Core *issuance.Service
+	// Reminders are the groups' expiry settings and the renewal requests
+	// (the credential page's "Ask to renew" link and its page).
+	Reminders *reminders.Service
+	Signing   *signing.Service
 	// Wallets shows the credential page's "Email me a wallet link" block
 	// (issuance/wallet serves its action).
 	Wallets bool
@@ -55,7 +59,7 @@ type Counter interface {
 
 // New returns the public pages over core and signing.
 func New(core *issuance.Service, sg *signing.Service) *Service {
-	return &Service{Core: core, Signing: sg}
+	return &Service{Core: core, Reminders: reminders.New(core), Signing: sg}
 }
 
 func (s *Service) now() time.Time { return s.Core.Time() }

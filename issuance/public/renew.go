@@ -9,6 +9,7 @@ import (
 
 	"github.com/laurel-edu/laurel/internal/apperr"
 	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 )
 
 // renewPage is /c/:id/renew: the page a recipient's "Ask to renew" link
@@ -30,17 +31,17 @@ func (p *public) registerRenew(r gin.IRouter) {
 }
 
 func (p *public) renewForm(c *gin.Context) error {
-	offer, err := p.s.Core.CheckRenewal(c.Request.Context(), strings.ToLower(c.Param("id")), c.Query("e"), c.Query("t"))
+	offer, err := p.s.Reminders.CheckRenewal(c.Request.Context(), strings.ToLower(c.Param("id")), c.Query("e"), c.Query("t"))
 	return p.renderRenew(c, offer, err, c.Query("e"), c.Query("t"), false)
 }
 
 func (p *public) renewSend(c *gin.Context) error {
 	e, t := c.PostForm("e"), c.PostForm("t")
-	offer, sent, err := p.s.Core.RequestRenewal(c.Request.Context(), strings.ToLower(c.Param("id")), e, t)
+	offer, sent, err := p.s.Reminders.RequestRenewal(c.Request.Context(), strings.ToLower(c.Param("id")), e, t)
 	return p.renderRenew(c, offer, err, e, t, sent)
 }
 
-func (p *public) renderRenew(c *gin.Context, offer issuance.RenewalOffer, err error, e, t string, sent bool) error {
+func (p *public) renderRenew(c *gin.Context, offer reminders.RenewalOffer, err error, e, t string, sent bool) error {
 	ctx := c.Request.Context()
 	c.Header("Cache-Control", "no-store")
 	o, oerr := p.s.Core.Organisation(ctx)
@@ -74,7 +75,7 @@ func (s *Service) renewURL(ctx context.Context, c issuance.Credential) string {
 	if c.State != issuance.Published || c.ExpiresOn == nil {
 		return ""
 	}
-	rs, err := s.Core.GroupReminders(ctx, c.GroupID)
+	rs, err := s.Reminders.Group(ctx, c.GroupID)
 	if err != nil {
 		s.logger().Warn("public page: cannot read reminder settings", "credential", c.ID, "err", err)
 		return ""
@@ -89,5 +90,5 @@ func (s *Service) renewURL(ctx context.Context, c issuance.Credential) string {
 	if c.ExpiresOn.After(s.Core.Locale(ctx).Today(s.now()).AddDate(0, 0, window)) {
 		return ""
 	}
-	return s.Core.RenewURL(c)
+	return s.Reminders.RenewURL(c)
 }

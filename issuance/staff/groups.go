@@ -18,6 +18,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/internal/staffui"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 )
 
 // groupListPage is /groups.
@@ -63,9 +64,9 @@ type groupOverviewPage struct {
 	Sending string
 	// Reminders says what the group's expiry reminders do; Renewals are
 	// its open renewal requests.
-	Reminders       issuance.ReminderSettings
+	Reminders       reminders.Settings
 	ReminderSummary string
-	Renewals        []issuance.RenewalRequest
+	Renewals        []reminders.RenewalRequest
 	// Insight is the engagement panel ("" without one).
 	Insight template.HTML
 	// Images are the group's image attributes, each with its upload.
@@ -99,11 +100,11 @@ func (u *ui) groupOverview(c *gin.Context) error {
 	if !sending.Sent() {
 		page.Sending = sending.String()
 	}
-	if page.Reminders, err = u.s.Core.GroupReminders(ctx, g.ID); err != nil {
+	if page.Reminders, err = u.s.Reminders.Group(ctx, g.ID); err != nil {
 		return err
 	}
 	page.ReminderSummary = reminderSummary(page.Reminders)
-	if page.Renewals, err = u.s.Core.RenewalRequests(ctx, g.ID); err != nil {
+	if page.Renewals, err = u.s.Reminders.RenewalRequests(ctx, g.ID); err != nil {
 		return err
 	}
 	if u.s.Insight != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/auth"
 	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/issuance"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 )
 
 // remindersPage is the expiry reminder settings: the organisation's
@@ -24,7 +25,7 @@ type remindersPage struct {
 	Action string
 	// Own: the group has settings of its own (the form's choice).
 	Own         bool
-	Settings    issuance.ReminderSettings
+	Settings    reminders.Settings
 	Offsets     string
 	Errors      formErrors
 	OtherErrors []string
@@ -36,14 +37,14 @@ type remindersPage struct {
 	Grace        int
 }
 
-func (u *ui) newRemindersPage(title, action string, rs issuance.ReminderSettings) *remindersPage {
+func (u *ui) newRemindersPage(title, action string, rs reminders.Settings) *remindersPage {
 	return &remindersPage{Title: title, Action: action, Settings: inEffect(rs), Offsets: rs.OffsetsText(), Errors: formErrors{},
-		Placeholders: issuance.ReminderPlaceholders, Hour: issuance.ReminderHour, Grace: issuance.ExpiredGrace, Own: !rs.Inherited}
+		Placeholders: reminders.Placeholders, Hour: reminders.Hour, Grace: reminders.ExpiredGrace, Own: !rs.Inherited}
 }
 
 // inEffect is rs with the texts in effect, defaults written out: what the
 // form shows.
-func inEffect(rs issuance.ReminderSettings) issuance.ReminderSettings {
+func inEffect(rs reminders.Settings) reminders.Settings {
 	rs.ReminderSubject, rs.ReminderBody = rs.Subject(issuance.ReminderKind), rs.Body(issuance.ReminderKind)
 	rs.ExpiredSubject, rs.ExpiredBody = rs.Subject(issuance.ExpiredKind), rs.Body(issuance.ExpiredKind)
 	return rs
@@ -51,16 +52,16 @@ func inEffect(rs issuance.ReminderSettings) issuance.ReminderSettings {
 
 // parseRemindersForm reads the posted settings into page; a bad list of
 // days is a field error.
-func (u *ui) parseRemindersForm(c *gin.Context, page *remindersPage) issuance.ReminderSettings {
+func (u *ui) parseRemindersForm(c *gin.Context, page *remindersPage) reminders.Settings {
 	page.Offsets = trimmed(c, "offsets")
-	rs := issuance.ReminderSettings{
+	rs := reminders.Settings{
 		ExpiredEmail:    c.PostForm("expired_email") == "1",
 		Renewal:         c.PostForm("renewal") == "1",
 		ReminderSubject: trimmed(c, "reminder_subject"), ReminderBody: c.PostForm("reminder_body"),
 		ExpiredSubject: trimmed(c, "expired_subject"), ExpiredBody: c.PostForm("expired_body"),
 	}
 	page.Own = c.PostForm("own") != "0"
-	offsets, err := issuance.ParseOffsets(page.Offsets)
+	offsets, err := reminders.ParseOffsets(page.Offsets)
 	if err != nil {
 		page.absorb(err)
 	}
@@ -87,7 +88,7 @@ func (page *remindersPage) absorb(err error) {
 }
 
 // previewReminder fills the page's preview of the posted kind.
-func (u *ui) previewReminder(c *gin.Context, page *remindersPage, rs issuance.ReminderSettings) error {
+func (u *ui) previewReminder(c *gin.Context, page *remindersPage, rs reminders.Settings) error {
 	o, err := u.s.Core.Organisation(c.Request.Context())
 	if err != nil {
 		return err
@@ -107,7 +108,7 @@ func (u *ui) orgReminders(c *gin.Context) error {
 	if _, err := require(c, organisationPerm); err != nil {
 		return err
 	}
-	rs, err := u.s.Core.OrganisationReminders(c.Request.Context())
+	rs, err := u.s.Reminders.Organisation(c.Request.Context())
 	if err != nil {
 		return err
 	}
@@ -121,11 +122,11 @@ func (u *ui) orgRemindersSave(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	page := u.newRemindersPage("Expiry reminders", "/admin/organisation/reminders", issuance.ReminderSettings{})
+	page := u.newRemindersPage("Expiry reminders", "/admin/organisation/reminders", reminders.Settings{})
 	rs := u.parseRemindersForm(c, page)
 	if len(page.Errors) == 0 {
 		if c.PostForm("preview") != "" {
-			if err := issuance.CheckReminders(&rs); err != nil {
+			if err := reminders.Check(&rs); err != nil {
 				page.absorb(err)
 			} else if err := u.previewReminder(c, page, rs); err != nil {
 				return err
@@ -133,7 +134,7 @@ func (u *ui) orgRemindersSave(c *gin.Context) error {
 				return u.rd.Render(c, http.StatusOK, "staff_reminders.html", page)
 			}
 		} else {
-			_, err := u.s.Core.UpdateOrganisationReminders(c.Request.Context(), p.Actor(), rs)
+			_, err := u.s.Reminders.UpdateOrganisation(c.Request.Context(), p.Actor(), rs)
 			if err == nil {
 				auth.SetFlash(c, "Expiry reminder settings saved.")
 				return seeOther(c, "/admin/organisation/reminders")
@@ -154,7 +155,7 @@ func (u *ui) groupReminders(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	rs, err := u.s.Core.GroupReminders(c.Request.Context(), g.ID)
+	rs, err := u.s.Reminders.Group(c.Request.Context(), g.ID)
 	if err != nil {
 		return err
 	}
@@ -173,12 +174,12 @@ func (u *ui) groupRemindersSave(c *gin.Context) error {
 	}
 	ctx := c.Request.Context()
 	action := "/groups/" + strconv.FormatInt(g.ID, 10) + "/reminders"
-	page := u.newRemindersPage("Expiry reminders", action, issuance.ReminderSettings{})
+	page := u.newRemindersPage("Expiry reminders", action, reminders.Settings{})
 	n := newNav(g, p, "overview")
 	page.Nav = &n
 	rs := u.parseRemindersForm(c, page)
 	if !page.Own && c.PostForm("preview") == "" {
-		if _, err := u.s.Core.SetGroupReminders(ctx, p.Actor(), g.ID, nil); err != nil {
+		if _, err := u.s.Reminders.SetGroup(ctx, p.Actor(), g.ID, nil); err != nil {
 			return err
 		}
 		auth.SetFlash(c, "The group now uses the organisation's expiry reminders.")
@@ -186,7 +187,7 @@ func (u *ui) groupRemindersSave(c *gin.Context) error {
 	}
 	if len(page.Errors) == 0 {
 		if c.PostForm("preview") != "" {
-			if err := issuance.CheckReminders(&rs); err != nil {
+			if err := reminders.Check(&rs); err != nil {
 				page.absorb(err)
 			} else if err := u.previewReminder(c, page, rs); err != nil {
 				return err
@@ -194,7 +195,7 @@ func (u *ui) groupRemindersSave(c *gin.Context) error {
 				return u.rd.Render(c, http.StatusOK, "staff_reminders.html", page)
 			}
 		} else {
-			_, err := u.s.Core.SetGroupReminders(ctx, p.Actor(), g.ID, &rs)
+			_, err := u.s.Reminders.SetGroup(ctx, p.Actor(), g.ID, &rs)
 			if err == nil {
 				auth.SetFlash(c, "Expiry reminder settings of the group saved.")
 				return seeOther(c, action)
@@ -209,7 +210,7 @@ func (u *ui) groupRemindersSave(c *gin.Context) error {
 }
 
 // reminderSummary says in a sentence what a group's settings do.
-func reminderSummary(rs issuance.ReminderSettings) string {
+func reminderSummary(rs reminders.Settings) string {
 	var s string
 	switch len(rs.Offsets) {
 	case 0:

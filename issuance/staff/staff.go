@@ -23,6 +23,7 @@ import (
 	"github.com/laurel-edu/laurel/issuance/delivery"
 	"github.com/laurel-edu/laurel/issuance/internal/staffui"
 	"github.com/laurel-edu/laurel/issuance/public"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 )
 
 //go:embed templates/*.html
@@ -35,9 +36,11 @@ var Templates fs.FS = withPartials{web.TemplateDir(own), public.Templates}
 
 // Service serves the staff pages.
 type Service struct {
-	Core     *issuance.Service
-	Public   *public.Service   // the credential preview
-	Delivery *delivery.Service // the email preview
+	Core *issuance.Service
+	// Reminders are the expiry emails' settings and renewal requests.
+	Reminders *reminders.Service
+	Public    *public.Service   // the credential preview
+	Delivery  *delivery.Service // the email preview
 	// Location is the zone scheduled publishing times are typed and shown
 	// in (nil: the server's, time.Local).
 	Location *time.Location
@@ -73,7 +76,7 @@ type Insight interface {
 
 // New returns the staff pages over core, previewing through pub and dlv.
 func New(core *issuance.Service, pub *public.Service, dlv *delivery.Service) *Service {
-	return &Service{Core: core, Public: pub, Delivery: dlv}
+	return &Service{Core: core, Reminders: reminders.New(core), Public: pub, Delivery: dlv}
 }
 
 // ui serves the staff pages: the workflows of docs/roles.md (groups, the

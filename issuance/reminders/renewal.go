@@ -1,4 +1,4 @@
-package issuance
+package reminders
 
 // Renewal requests (table renewal_requests): where a group's reminder
 // settings allow it, a recipient follows a signed link (no login) from an
@@ -19,8 +19,10 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	auditlog "github.com/laurel-edu/laurel/internal/audit"
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/jobs"
+	"github.com/laurel-edu/laurel/issuance"
 )
 
 // RenewalNoticeJob is the job kind that tells a group's staff about a
@@ -47,24 +49,24 @@ type RenewalRequest struct {
 // renewToken is the signature of a renewal link for credential id expiring
 // on expires: it binds both, so a link stops working once the date changes.
 func (s *Service) renewToken(id string, expires time.Time) string {
-	mac := s.Keys.MAC([]byte("renew\x00" + id + "\x00" + expires.Format(DateLayout)))
+	mac := s.Core.Keys.MAC([]byte("renew\x00" + id + "\x00" + expires.Format(issuance.DateLayout)))
 	return base64.RawURLEncoding.EncodeToString(mac[:18])
 }
 
 // RenewURL is the "Ask to renew" link of credential c, or "" when c has no
 // expiry date or links cannot be signed (no keys). Whether the group allows
-// renewal is the caller's check (ReminderSettings.Renewal).
-func (s *Service) RenewURL(c Credential) string {
-	if s.Keys == nil || c.ExpiresOn == nil {
+// renewal is the caller's check (Settings.Renewal).
+func (s *Service) RenewURL(c issuance.Credential) string {
+	if s.Core.Keys == nil || c.ExpiresOn == nil {
 		return ""
 	}
-	return s.CredentialURL(c.ID) + "/renew?" + url.Values{"e": {c.ExpiresOn.Format(DateLayout)}, "t": {s.renewToken(c.ID, *c.ExpiresOn)}}.Encode()
+	return s.Core.CredentialURL(c.ID) + "/renew?" + url.Values{"e": {c.ExpiresOn.Format(issuance.DateLayout)}, "t": {s.renewToken(c.ID, *c.ExpiresOn)}}.Encode()
 }
 
 // RenewalOffer is what a renewal link leads to.
 type RenewalOffer struct {
-	Credential Credential
-	Group      Group
+	Credential issuance.Credential
+	Group      issuance.Group
 	// Requested: a request for this expiry date exists already.
 	Requested bool
 }
@@ -75,35 +77,54 @@ type RenewalOffer struct {
 // the expiry date has changed since, or the group no longer takes requests).
 func (s *Service) CheckRenewal(ctx context.Context, id, e, t string) (RenewalOffer, error) {
 	var out RenewalOffer
-	err := s.checkRenewal(ctx, s.DB, id, e, t, false, &out)
+	exp, ok := s.renewLink(id, e, t)
+	if !ok {
+		return out, errRenewLink()
+	}
+	c, err := s.Core.Credential(ctx, id)
+	if err != nil {
+		return out, renewalCredentialErr(err)
+	}
+	err = s.checkRenewal(ctx, s.db(), c, exp, &out)
 	return out, err
 }
 
-func (s *Service) checkRenewal(ctx context.Context, q sqlx.QueryerContext, id, e, t string, lock bool, out *RenewalOffer) error {
-	notFound := apperr.Errorf(apperr.NotFound, "This renewal link is not valid. Check that you copied the whole link from the email.")
-	exp, err := time.Parse(DateLayout, e)
-	if err != nil || s.Keys == nil || !hmac.Equal([]byte(t), []byte(s.renewToken(id, exp))) {
-		return notFound
+// errRenewLink refuses a renewal link that Laurel did not sign.
+func errRenewLink() error {
+	return apperr.Errorf(apperr.NotFound, "This renewal link is not valid. Check that you copied the whole link from the email.")
+}
+
+// renewLink reads the expiry date e of a renewal link of credential id,
+// and whether t is its signature.
+func (s *Service) renewLink(id, e, t string) (time.Time, bool) {
+	exp, err := time.Parse(issuance.DateLayout, e)
+	return exp, err == nil && s.Core.Keys != nil && hmac.Equal([]byte(t), []byte(s.renewToken(id, exp)))
+}
+
+// renewalCredentialErr is what a renewal link says when its credential
+// cannot be read: an unknown one is an invalid link.
+func renewalCredentialErr(err error) error {
+	if apperr.Code(err) == apperr.NotFound {
+		return errRenewLink()
 	}
-	c, err := credentialTx(ctx, q, id, lock)
-	if err != nil {
-		if apperr.Code(err) == apperr.NotFound {
-			return notFound
-		}
-		return err
-	}
-	g, err := s.Group(ctx, c.GroupID)
+	return err
+}
+
+// checkRenewal checks that credential c, as read through q, can be asked
+// to renew at expiry date exp, and fills out.
+func (s *Service) checkRenewal(ctx context.Context, q sqlx.QueryerContext, c issuance.Credential, exp time.Time, out *RenewalOffer) error {
+	g, err := s.Core.Group(ctx, c.GroupID)
 	if err != nil {
 		return err
 	}
 	out.Credential, out.Group = c, g
 	switch {
-	case c.State != Published:
+	case c.State != issuance.Published:
 		return apperr.Errorf(apperr.Conflict, "This credential is no longer valid, so it cannot be renewed.")
 	case c.ExpiresOn == nil || !c.ExpiresOn.Equal(exp):
 		return apperr.Errorf(apperr.Conflict, "The expiry date of this credential has changed since this link was sent, so there is nothing to ask: open the credential to see its date.")
 	}
-	rs, err := s.GroupReminders(ctx, c.GroupID)
+	rs, err := s.Group(ctx, c.GroupID)
 	if err != nil {
 		return err
 	}
@@ -111,8 +132,8 @@ func (s *Service) checkRenewal(ctx context.Context, q sqlx.QueryerContext, id, e
 		return apperr.Errorf(apperr.Conflict, "This credential can no longer be renewed by request. Contact the issuer if you need it renewed.")
 	}
 	const rq = `SELECT EXISTS (SELECT FROM renewal_requests WHERE credential_id = $1 AND expires_on = $2)`
-	if err := sqlx.GetContext(ctx, q, &out.Requested, rq, id, exp); err != nil {
-		return fmt.Errorf("renewal of credential %s: %w", id, err)
+	if err := sqlx.GetContext(ctx, q, &out.Requested, rq, c.ID, exp); err != nil {
+		return fmt.Errorf("renewal of credential %s: %w", c.ID, err)
 	}
 	return nil
 }
@@ -122,15 +143,25 @@ func (s *Service) checkRenewal(ctx context.Context, q sqlx.QueryerContext, id, e
 // staff; asking again for the same expiry date changes nothing (requested
 // false).
 func (s *Service) RequestRenewal(ctx context.Context, id, e, t string) (offer RenewalOffer, requested bool, err error) {
-	err = db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+	exp, ok := s.renewLink(id, e, t)
+	if !ok {
+		return offer, false, errRenewLink()
+	}
+	err = db.InTx(ctx, s.db(), func(tx *sqlx.Tx) error {
 		offer, requested = RenewalOffer{}, false
-		if err := s.checkRenewal(ctx, tx, id, e, t, true, &offer); err != nil {
+		// Locked until the request is recorded: an amend of the expiry
+		// date waits, so a request never names a date already replaced.
+		c, err := s.Core.LockCredential(ctx, tx, id)
+		if err != nil {
+			return renewalCredentialErr(err)
+		}
+		if err := s.checkRenewal(ctx, tx, c, exp, &offer); err != nil {
 			return err
 		}
 		if offer.Requested {
 			return nil
 		}
-		now := s.Time()
+		now := s.Core.Time()
 		const q = `INSERT INTO renewal_requests (credential_id, group_id, expires_on, created_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (credential_id, expires_on) DO NOTHING RETURNING id`
 		var rid int64
@@ -144,26 +175,28 @@ func (s *Service) RequestRenewal(ctx context.Context, id, e, t string) (offer Re
 		if _, err := jobs.Enqueue(ctx, tx, RenewalNoticeJob, RenewalNoticePayload{RequestID: rid}); err != nil {
 			return fmt.Errorf("request renewal of credential %s: %w", id, err)
 		}
-		return audit(ctx, tx, now, "recipient", "request_renewal", "credential", id, nil,
-			map[string]any{"request_id": rid, "expires_on": offer.Credential.ExpiresOn.Format(DateLayout)})
+		return auditlog.Record(ctx, tx, now, "recipient", "request_renewal", "credential", id, nil,
+			map[string]any{"request_id": rid, "expires_on": offer.Credential.ExpiresOn.Format(issuance.DateLayout)})
 	})
 	offer.Requested = offer.Requested || requested
 	return offer, requested, err
 }
 
-const renewalCols = `r.id, r.credential_id, r.group_id, c.recipient_name, c.recipient_email, r.expires_on, r.created_at`
+// requestRow is a row of renewal_requests.
+type requestRow struct {
+	ID           int64     `db:"id"`
+	CredentialID string    `db:"credential_id"`
+	GroupID      int64     `db:"group_id"`
+	ExpiresOn    time.Time `db:"expires_on"`
+	CreatedAt    time.Time `db:"created_at"`
+}
 
-func scanRenewals(rows *sqlx.Rows) ([]RenewalRequest, error) {
-	defer rows.Close()
-	out := []RenewalRequest{}
-	for rows.Next() {
-		var r RenewalRequest
-		if err := rows.Scan(&r.ID, &r.CredentialID, &r.GroupID, &r.RecipientName, &r.Email, &r.ExpiresOn, &r.CreatedAt); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+const requestCols = `id, credential_id, group_id, expires_on, created_at`
+
+// request is r with its credential's recipient.
+func (r requestRow) request(c issuance.Credential) RenewalRequest {
+	return RenewalRequest{ID: r.ID, CredentialID: r.CredentialID, GroupID: r.GroupID, RecipientName: c.Recipient.Name,
+		Email: c.Recipient.Email, ExpiresOn: r.ExpiresOn, CreatedAt: r.CreatedAt}
 }
 
 // maxRenewalList bounds the requests a group page lists.
@@ -173,33 +206,52 @@ const maxRenewalList = 200
 // those whose credential is still published with the expiry date the
 // request was made under (a new expiry date answers a request).
 func (s *Service) RenewalRequests(ctx context.Context, gid int64) ([]RenewalRequest, error) {
-	const q = `SELECT ` + renewalCols + ` FROM renewal_requests r JOIN credentials c ON c.id = r.credential_id
-		WHERE r.group_id = $1 AND c.state = 'published' AND c.expires_on = r.expires_on
-		ORDER BY r.created_at DESC, r.id DESC LIMIT $2`
-	rows, err := s.DB.QueryxContext(ctx, q, gid, maxRenewalList)
-	if err != nil {
-		return nil, fmt.Errorf("renewal requests of group %d: %w", gid, err)
-	}
-	out, err := scanRenewals(rows)
-	if err != nil {
-		return nil, fmt.Errorf("renewal requests of group %d: %w", gid, err)
+	const q = `SELECT ` + requestCols + ` FROM renewal_requests
+		WHERE group_id = $1 AND (created_at, id) < ($2, $3)
+		ORDER BY created_at DESC, id DESC LIMIT $4`
+	out := []RenewalRequest{}
+	before := requestRow{CreatedAt: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)} // the page's cursor
+	for len(out) < maxRenewalList {
+		var rows []requestRow
+		if err := s.db().SelectContext(ctx, &rows, q, gid, before.CreatedAt, before.ID, maxRenewalList); err != nil {
+			return nil, fmt.Errorf("renewal requests of group %d: %w", gid, err)
+		}
+		ids := make([]string, len(rows))
+		for i, r := range rows {
+			ids[i] = r.CredentialID
+		}
+		creds, err := s.Core.CredentialsByID(ctx, ids)
+		if err != nil {
+			return nil, fmt.Errorf("renewal requests of group %d: %w", gid, err)
+		}
+		for _, r := range rows {
+			c, ok := creds[r.CredentialID]
+			if ok && c.State == issuance.Published && c.ExpiresOn != nil && c.ExpiresOn.Equal(r.ExpiresOn) && len(out) < maxRenewalList {
+				out = append(out, r.request(c))
+			}
+		}
+		if len(rows) < maxRenewalList {
+			break
+		}
+		before = rows[len(rows)-1]
 	}
 	return out, nil
 }
 
 // Renewal returns renewal request id. Errors: NotFound.
 func (s *Service) Renewal(ctx context.Context, id int64) (RenewalRequest, error) {
-	const q = `SELECT ` + renewalCols + ` FROM renewal_requests r JOIN credentials c ON c.id = r.credential_id WHERE r.id = $1`
-	rows, err := s.DB.QueryxContext(ctx, q, id)
-	if err != nil {
-		return RenewalRequest{}, fmt.Errorf("renewal request %d: %w", id, err)
-	}
-	out, err := scanRenewals(rows)
-	if err != nil {
-		return RenewalRequest{}, fmt.Errorf("renewal request %d: %w", id, err)
-	}
-	if len(out) == 0 {
+	const q = `SELECT ` + requestCols + ` FROM renewal_requests WHERE id = $1`
+	var r requestRow
+	err := s.db().GetContext(ctx, &r, q, id)
+	if errors.Is(err, sql.ErrNoRows) {
 		return RenewalRequest{}, apperr.Errorf(apperr.NotFound, "There is no renewal request %d.", id)
 	}
-	return out[0], nil
+	if err != nil {
+		return RenewalRequest{}, fmt.Errorf("renewal request %d: %w", id, err)
+	}
+	c, err := s.Core.Credential(ctx, r.CredentialID)
+	if err != nil {
+		return RenewalRequest{}, fmt.Errorf("renewal request %d: %w", id, err)
+	}
+	return r.request(c), nil
 }

@@ -1,8 +1,10 @@
-package issuance
-
-// Expiry reminder settings: the organisation's defaults and a group's own
-// when it overrides them (table reminder_settings). The scan that sends the
-// reminders is in reminder_scan.go; renewal requests in renewal.go.
+// Package reminders is the expiry emails of published credentials: the
+// organisation's reminder settings and a group's own when it overrides them
+// (table reminder_settings), the hourly scan that queues the reminders and
+// expired emails due (credential_reminders, scan.go), and recipients'
+// requests to renew (renewal_requests, renewal.go). It reads and writes the
+// credentials and their outbox only through the core (issuance).
+package reminders
 
 import (
 	"cmp"
@@ -19,20 +21,26 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/laurel-edu/laurel/internal/apperr"
+	auditlog "github.com/laurel-edu/laurel/internal/audit"
 	"github.com/laurel-edu/laurel/internal/db"
+	"github.com/laurel-edu/laurel/issuance"
 )
 
-// Reminder email kinds: the reason of their outbox rows.
-const (
-	ReminderKind = "reminder" // some days before the expiry date
-	ExpiredKind  = "expired"  // after the expiry date
-)
+// Service is the expiry emails over the core's credentials.
+type Service struct {
+	Core *issuance.Service
+}
 
-// ReminderSettings are the expiry emails of a group or, as defaults, of the
+// New returns the expiry emails of core's credentials.
+func New(core *issuance.Service) *Service { return &Service{Core: core} }
+
+func (s *Service) db() *sqlx.DB { return s.Core.DB }
+
+// Settings are the expiry emails of a group or, as defaults, of the
 // organisation: reminders some days before a credential's expiry date, an
 // email once it has expired, each with its own text, and whether recipients
 // may ask to renew.
-type ReminderSettings struct {
+type Settings struct {
 	// Offsets are the days before the expiry date a reminder goes out,
 	// largest first; empty sends no reminder.
 	Offsets      []int `json:"offsets"`
@@ -68,28 +76,30 @@ Your credential for {credential_name}, issued by {issuer_name}, expired on {expi
 {credential_url}`
 )
 
-// ReminderPlaceholders are the names the expiry emails may use: the
-// publish email's and the expiry date.
-var ReminderPlaceholders = append(slices.Clip(Placeholders), Placeholder{"expires_on", "the expiry date"})
+// Placeholders are the names the expiry emails may use: the publish
+// email's and the expiry date.
+var Placeholders = append(slices.Clip(issuance.Placeholders), issuance.Placeholder{Name: "expires_on", Means: "the expiry date"})
 
-// Subject is the subject template of kind (ReminderKind or ExpiredKind).
-func (r ReminderSettings) Subject(kind string) string {
-	if kind == ExpiredKind {
+// Subject is the subject template of kind (issuance.ReminderKind or
+// issuance.ExpiredKind).
+func (r Settings) Subject(kind string) string {
+	if kind == issuance.ExpiredKind {
 		return cmp.Or(r.ExpiredSubject, DefaultExpiredSubject)
 	}
 	return cmp.Or(r.ReminderSubject, DefaultReminderSubject)
 }
 
-// Body is the text template of kind (ReminderKind or ExpiredKind).
-func (r ReminderSettings) Body(kind string) string {
-	if kind == ExpiredKind {
+// Body is the text template of kind (issuance.ReminderKind or
+// issuance.ExpiredKind).
+func (r Settings) Body(kind string) string {
+	if kind == issuance.ExpiredKind {
 		return cmp.Or(r.ExpiredBody, DefaultExpiredBody)
 	}
 	return cmp.Or(r.ReminderBody, DefaultReminderBody)
 }
 
 // OffsetsText is the offsets as a form shows them: "30, 7".
-func (r ReminderSettings) OffsetsText() string {
+func (r Settings) OffsetsText() string {
 	parts := make([]string, len(r.Offsets))
 	for i, d := range r.Offsets {
 		parts[i] = strconv.Itoa(d)
@@ -120,9 +130,9 @@ const (
 	maxReminderDays    = 3650
 )
 
-// checkReminders normalises r (offsets sorted largest first, each once;
+// check normalises r (offsets sorted largest first, each once;
 // default texts stored as "") and returns its problems, named by field.
-func checkReminders(r *ReminderSettings) []apperr.FieldError {
+func check(r *Settings) []apperr.FieldError {
 	var fe []apperr.FieldError
 	bad := func(field, msg string) { fe = append(fe, apperr.FieldError{Index: -1, Field: field, Message: msg}) }
 	if r.Offsets == nil {
@@ -157,17 +167,8 @@ func checkReminders(r *ReminderSettings) []apperr.FieldError {
 		} else {
 			*f.v = oneLine(*f.v)
 		}
-		limit, what := maxOrgText, "The subject"
-		if f.body {
-			limit, what = maxEmailBody, "The email text"
-		}
-		switch u := unknownPlaceholdersIn(*f.v, ReminderPlaceholders); {
-		case len([]rune(*f.v)) > limit:
-			bad(f.field, fmt.Sprintf("%s must be at most %d characters.", what, limit))
-		case len(u) > 0:
-			bad(f.field, unknownMessageIn(u, ReminderPlaceholders))
-		case f.body && *f.v != "" && !strings.Contains(*f.v, "{credential_url}"):
-			bad(f.field, "The email text must contain {credential_url}, the link to the credential: without it the recipient cannot open it.")
+		if msg := issuance.CheckEmailText(*f.v, f.body, Placeholders); msg != "" {
+			bad(f.field, msg)
 		}
 		// The default text is stored as "", so a later improvement of
 		// the default reaches owners who never changed it.
@@ -178,10 +179,10 @@ func checkReminders(r *ReminderSettings) []apperr.FieldError {
 	return fe
 }
 
-// CheckReminders normalises r as the updates would and returns an
-// apperr.Fields error naming each bad field, or nil.
-func CheckReminders(r *ReminderSettings) error {
-	if fe := checkReminders(r); len(fe) > 0 {
+// Check normalises r as the updates would and returns an apperr.Fields
+// error naming each bad field, or nil.
+func Check(r *Settings) error {
+	if fe := check(r); len(fe) > 0 {
 		return apperr.Fields("The reminder settings have problems.", fe)
 	}
 	return nil
@@ -201,8 +202,8 @@ type reminderRow struct {
 
 const reminderCols = `group_id, offsets, expired_email, reminder_subject, reminder_body, expired_subject, expired_body, renewal, updated_at`
 
-func (r reminderRow) settings() ReminderSettings {
-	out := ReminderSettings{Offsets: make([]int, len(r.Offsets)), ExpiredEmail: r.ExpiredEmail, ReminderSubject: r.ReminderSubject,
+func (r reminderRow) settings() Settings {
+	out := Settings{Offsets: make([]int, len(r.Offsets)), ExpiredEmail: r.ExpiredEmail, ReminderSubject: r.ReminderSubject,
 		ReminderBody: r.ReminderBody, ExpiredSubject: r.ExpiredSubject, ExpiredBody: r.ExpiredBody, Renewal: r.Renewal, UpdatedAt: r.UpdatedAt}
 	for i, d := range r.Offsets {
 		out.Offsets[i] = int(d)
@@ -219,60 +220,60 @@ func offsetsArray(ds []int) pq.Int64Array {
 }
 
 // auditReminders is what the audit log keeps of reminder settings.
-func auditReminders(r ReminderSettings) map[string]any {
+func auditReminders(r Settings) map[string]any {
 	return map[string]any{"offsets": r.Offsets, "expired_email": r.ExpiredEmail, "reminder_subject": r.ReminderSubject,
 		"reminder_body": r.ReminderBody, "expired_subject": r.ExpiredSubject, "expired_body": r.ExpiredBody, "renewal": r.Renewal}
 }
 
-// OrganisationReminders returns the organisation's reminder settings, the
+// Organisation returns the organisation's reminder settings, the
 // default of every group without its own.
-func (s *Service) OrganisationReminders(ctx context.Context) (ReminderSettings, error) {
+func (s *Service) Organisation(ctx context.Context) (Settings, error) {
 	const q = `SELECT ` + reminderCols + ` FROM reminder_settings WHERE group_id IS NULL`
 	var r reminderRow
-	if err := s.DB.GetContext(ctx, &r, q); err != nil {
-		return ReminderSettings{}, fmt.Errorf("load organisation reminder settings: %w", err)
+	if err := s.db().GetContext(ctx, &r, q); err != nil {
+		return Settings{}, fmt.Errorf("load organisation reminder settings: %w", err)
 	}
 	return r.settings(), nil
 }
 
-// GroupReminders returns the reminder settings in effect for group gid: its
+// Group returns the reminder settings in effect for group gid: its
 // own, or the organisation's (Inherited). An unknown group is NotFound.
-func (s *Service) GroupReminders(ctx context.Context, gid int64) (ReminderSettings, error) {
+func (s *Service) Group(ctx context.Context, gid int64) (Settings, error) {
 	const q = `SELECT ` + reminderCols + ` FROM reminder_settings
-		WHERE group_id IS NULL OR group_id = (SELECT id FROM groups WHERE id = $1)
+		WHERE group_id IS NULL OR group_id = $1
 		ORDER BY group_id NULLS LAST`
 	var rows []reminderRow
-	if err := s.DB.SelectContext(ctx, &rows, q, gid); err != nil {
-		return ReminderSettings{}, fmt.Errorf("load reminder settings of group %d: %w", gid, err)
+	if err := s.db().SelectContext(ctx, &rows, q, gid); err != nil {
+		return Settings{}, fmt.Errorf("load reminder settings of group %d: %w", gid, err)
 	}
 	if len(rows) == 2 {
 		return rows[0].settings(), nil
 	}
-	if _, err := s.Group(ctx, gid); err != nil {
-		return ReminderSettings{}, err
+	if _, err := s.Core.Group(ctx, gid); err != nil {
+		return Settings{}, err
 	}
 	if len(rows) == 0 {
-		return ReminderSettings{}, fmt.Errorf("load reminder settings of group %d: the organisation's row is missing", gid)
+		return Settings{}, fmt.Errorf("load reminder settings of group %d: the organisation's row is missing", gid)
 	}
 	out := rows[0].settings()
 	out.Inherited = true
 	return out, nil
 }
 
-// UpdateOrganisationReminders stores the organisation's reminder settings,
+// UpdateOrganisation stores the organisation's reminder settings,
 // audited as actor's change. Errors: Invalid (an apperr.Fields error naming
 // each bad field), with nothing stored.
-func (s *Service) UpdateOrganisationReminders(ctx context.Context, actor string, r ReminderSettings) (ReminderSettings, error) {
-	if err := CheckReminders(&r); err != nil {
-		return ReminderSettings{}, err
+func (s *Service) UpdateOrganisation(ctx context.Context, actor string, r Settings) (Settings, error) {
+	if err := Check(&r); err != nil {
+		return Settings{}, err
 	}
-	var out ReminderSettings
-	err := db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+	var out Settings
+	err := db.InTx(ctx, s.db(), func(tx *sqlx.Tx) error {
 		var old reminderRow
 		if err := tx.GetContext(ctx, &old, `SELECT `+reminderCols+` FROM reminder_settings WHERE group_id IS NULL FOR UPDATE`); err != nil {
 			return fmt.Errorf("update organisation reminder settings: %w", err)
 		}
-		now := s.Time()
+		now := s.Core.Time()
 		const q = `UPDATE reminder_settings SET offsets = $1, expired_email = $2, reminder_subject = $3, reminder_body = $4,
 				expired_subject = $5, expired_body = $6, renewal = $7, updated_at = $8
 			WHERE group_id IS NULL RETURNING ` + reminderCols
@@ -282,45 +283,46 @@ func (s *Service) UpdateOrganisationReminders(ctx context.Context, actor string,
 			return fmt.Errorf("update organisation reminder settings: %w", err)
 		}
 		out = row.settings()
-		return audit(ctx, tx, now, actor, "update_reminders", "organisation", "1", auditReminders(old.settings()), auditReminders(out))
+		return auditlog.Record(ctx, tx, now, actor, "update_reminders", "organisation", "1", auditReminders(old.settings()), auditReminders(out))
 	})
 	if err != nil {
-		return ReminderSettings{}, err
+		return Settings{}, err
 	}
 	return out, nil
 }
 
-// SetGroupReminders gives group gid its own reminder settings r, or, with r
+// SetGroup gives group gid its own reminder settings r, or, with r
 // nil, makes it use the organisation's again; audited as actor's change of
 // the group. Errors: NotFound (no such group), Invalid (an apperr.Fields
 // error naming each bad field), with nothing stored.
-func (s *Service) SetGroupReminders(ctx context.Context, actor string, gid int64, r *ReminderSettings) (ReminderSettings, error) {
+func (s *Service) SetGroup(ctx context.Context, actor string, gid int64, r *Settings) (Settings, error) {
 	if r != nil {
-		if err := CheckReminders(r); err != nil {
-			return ReminderSettings{}, err
+		if err := Check(r); err != nil {
+			return Settings{}, err
 		}
 	}
-	err := db.InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
-		if err := tx.GetContext(ctx, new(int64), `SELECT id FROM groups WHERE id = $1 FOR UPDATE`, gid); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return apperr.Errorf(apperr.NotFound, "There is no group %d.", gid)
-			}
-			return fmt.Errorf("set reminder settings of group %d: %w", gid, err)
+	noGroup := apperr.Errorf(apperr.NotFound, "There is no group %d.", gid)
+	if _, err := s.Core.Group(ctx, gid); err != nil {
+		if apperr.Is(err, apperr.NotFound) {
+			return Settings{}, noGroup
 		}
+		return Settings{}, err
+	}
+	err := db.InTx(ctx, s.db(), func(tx *sqlx.Tx) error {
 		var before any
 		var old reminderRow
-		switch err := tx.GetContext(ctx, &old, `SELECT `+reminderCols+` FROM reminder_settings WHERE group_id = $1`, gid); {
+		switch err := tx.GetContext(ctx, &old, `SELECT `+reminderCols+` FROM reminder_settings WHERE group_id = $1 FOR UPDATE`, gid); {
 		case err == nil:
 			before = auditReminders(old.settings())
 		case !errors.Is(err, sql.ErrNoRows):
 			return fmt.Errorf("set reminder settings of group %d: %w", gid, err)
 		}
-		now := s.Time()
+		now := s.Core.Time()
 		if r == nil {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM reminder_settings WHERE group_id = $1`, gid); err != nil {
 				return fmt.Errorf("set reminder settings of group %d: %w", gid, err)
 			}
-			return audit(ctx, tx, now, actor, "update_reminders", "group", strconv.FormatInt(gid, 10), before, map[string]any{"inherited": true})
+			return auditlog.Record(ctx, tx, now, actor, "update_reminders", "group", strconv.FormatInt(gid, 10), before, map[string]any{"inherited": true})
 		}
 		const q = `INSERT INTO reminder_settings (group_id, offsets, expired_email, reminder_subject, reminder_body,
 				expired_subject, expired_body, renewal, updated_at)
@@ -329,12 +331,16 @@ func (s *Service) SetGroupReminders(ctx context.Context, actor string, gid int64
 				expired_subject = $6, expired_body = $7, renewal = $8, updated_at = $9`
 		if _, err := tx.ExecContext(ctx, q, gid, offsetsArray(r.Offsets), r.ExpiredEmail, r.ReminderSubject, r.ReminderBody,
 			r.ExpiredSubject, r.ExpiredBody, r.Renewal, now); err != nil {
+			var pqe *pq.Error
+			if errors.As(err, &pqe) && pqe.Code == "23503" {
+				return noGroup // deleted since: the foreign key on groups
+			}
 			return fmt.Errorf("set reminder settings of group %d: %w", gid, err)
 		}
-		return audit(ctx, tx, now, actor, "update_reminders", "group", strconv.FormatInt(gid, 10), before, auditReminders(*r))
+		return auditlog.Record(ctx, tx, now, actor, "update_reminders", "group", strconv.FormatInt(gid, 10), before, auditReminders(*r))
 	})
 	if err != nil {
-		return ReminderSettings{}, err
+		return Settings{}, err
 	}
-	return s.GroupReminders(ctx, gid)
+	return s.Group(ctx, gid)
 }

@@ -1,4 +1,4 @@
-package issuance_test
+package reminders_test
 
 import (
 	"context"
@@ -10,31 +10,33 @@ import (
 
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/internal/issuancetest"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 )
 
-// TestPersonExpiryListsRemindersAndRenewals: the export's part of the
+// TestPersonListsRemindersAndRenewals: the export's part of the
 // expiry emails lists the reminder the scan queued for the person's
 // credential and the renewal they asked for through the link, not the
 // other person's; nothing is an empty list, not null.
-func TestPersonExpiryListsRemindersAndRenewals(t *testing.T) {
-	s, _ := mustService(t)
-	s.Keys = issuancetest.MustKeys(t)
+func TestPersonListsRemindersAndRenewals(t *testing.T) {
+	core, _ := mustService(t)
+	core.Keys = issuancetest.MustKeys(t)
+	s := reminders.New(core)
 	ctx := context.Background()
-	g := mustGroup(t, s, nil)
-	if _, err := s.SetGroupReminders(ctx, actor, g.ID, &issuance.ReminderSettings{Offsets: []int{30}, Renewal: true}); err != nil {
+	g := mustGroup(t, core, nil)
+	if _, err := s.SetGroup(ctx, actor, g.ID, &reminders.Settings{Offsets: []int{30}, Renewal: true}); err != nil {
 		t.Fatal(err)
 	}
-	expires := s.Time().AddDate(0, 0, 10).Format(issuance.DateLayout)
+	expires := core.Time().AddDate(0, 0, 10).Format(issuance.DateLayout)
 	ada, bob := item("Ada Lovelace", "ada@example.edu"), item("Bob Babbage", "bob@example.edu")
 	ada.ExpiresOn, bob.ExpiresOn = expires, expires
-	cs := mustCreate(t, s, g.ID, ada, bob)
-	if _, err := s.Publish(ctx, actor, issuance.Selection{IDs: []string{cs[0].ID, cs[1].ID}}); err != nil {
+	cs := mustCreate(t, core, g.ID, ada, bob)
+	if _, err := core.Publish(ctx, actor, issuance.Selection{IDs: []string{cs[0].ID, cs[1].ID}}); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.SendDueReminders(ctx); err != nil || n != 2 {
+	if n, err := s.SendDue(ctx); err != nil || n != 2 {
 		t.Fatalf("reminders queued: %d %v", n, err)
 	}
-	c, err := s.Credential(ctx, cs[0].ID)
+	c, err := core.Credential(ctx, cs[0].ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +47,7 @@ func TestPersonExpiryListsRemindersAndRenewals(t *testing.T) {
 	if _, requested, err := s.RequestRenewal(ctx, c.ID, u.Query().Get("e"), u.Query().Get("t")); err != nil || !requested {
 		t.Fatalf("request renewal: %v %v", requested, err)
 	}
-	got, err := s.PersonExpiry(ctx, []string{c.ID})
+	got, err := s.Person(ctx, []string{c.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +56,7 @@ func TestPersonExpiryListsRemindersAndRenewals(t *testing.T) {
 		len(got.RenewalRequests) != 1 || got.RenewalRequests[0].CredentialID != c.ID || got.RenewalRequests[0].ExpiresOn != expires {
 		t.Fatalf("expiry records: %+v", got)
 	}
-	none, err := s.PersonExpiry(ctx, nil)
+	none, err := s.Person(ctx, nil)
 	if b, _ := json.Marshal(none); err != nil || !strings.Contains(string(b), `"expiry_reminders":[]`) || !strings.Contains(string(b), `"renewal_requests":[]`) {
 		t.Fatalf("nothing: %s %v", b, err)
 	}
