@@ -36,19 +36,6 @@ func TestBrowserBulkActions(t *testing.T) {
 	}
 	b := e.browser(t, "owner@example.edu")
 	axe := browsertest.AxeScript(t)
-	audit := func(what string) {
-		t.Helper()
-		vs, err := browsertest.Audit(b.ctx, axe)
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		for _, v := range vs {
-			t.Errorf("%s: axe: %s", what, v)
-		}
-		if !b.eval(`document.documentElement.scrollWidth <= window.innerWidth`) {
-			t.Errorf("%s scrolls sideways", what)
-		}
-	}
 	idOf := func(g int64, name string) string {
 		var id string
 		if err := e.db.Get(&id, `SELECT id FROM credentials WHERE group_id = $1 AND recipient_name = $2`, g, name); err != nil {
@@ -63,7 +50,7 @@ func TestBrowserBulkActions(t *testing.T) {
 
 		// Resend to two from the published list.
 		b.run(chromedp.Navigate(b.base+"/groups/"+gid(g)+"/published"), chromedp.WaitVisible("#bulk-bar"))
-		audit(at + "published list")
+		b.audit(at+"published list", axe)
 		b.run(chromedp.Click("#select-"+idOf(g.ID, "Learner 1")), chromedp.Click("#select-"+idOf(g.ID, "Learner 2")),
 			chromedp.SetValue("#bulk-action", "resend"), chromedp.Click("#bulk-continue"), chromedp.WaitVisible("#confirm-question"))
 		if got := b.text("#confirm-question"); got != "Send the credential email again to 2 recipients?" {
@@ -72,7 +59,7 @@ func TestBrowserBulkActions(t *testing.T) {
 		if got := b.text("#bulk-names"); got != "Learner 1 learner1@example.edu\nLearner 2 learner2@example.edu" {
 			t.Errorf("%sresend names %q", at, got)
 		}
-		audit(at + "resend confirmation")
+		b.audit(at+"resend confirmation", axe)
 		b.run(chromedp.Click("#confirm"), chromedp.WaitVisible("#flash"))
 		if got := b.text("#flash"); got != "2 emails queued for sending." {
 			t.Errorf("%sresend flash %q", at, got)
@@ -84,9 +71,9 @@ func TestBrowserBulkActions(t *testing.T) {
 		if got := b.text("#confirm-question"); got != "Revoke 1 credential?" {
 			t.Errorf("%srevoke question %q", at, got)
 		}
-		audit(at + "revoke confirmation")
+		b.audit(at+"revoke confirmation", axe)
 		b.run(chromedp.Click("#confirm"), chromedp.WaitVisible("#reason-error"))
-		audit(at + "revoke without a reason")
+		b.audit(at+"revoke without a reason", axe)
 		b.run(chromedp.SendKeys("#reason", "Awarded by mistake"), chromedp.Click("#confirm"), chromedp.WaitVisible("#flash"))
 		if got := b.text("#flash"); got != "Revoked 1 credential." {
 			t.Errorf("%srevoke flash %q", at, got)
@@ -94,7 +81,7 @@ func TestBrowserBulkActions(t *testing.T) {
 
 		// Expiry date for all matching the group on the Credentials tab.
 		b.run(chromedp.Navigate(b.base+"/credentials?group="+gid(g)), chromedp.WaitVisible("#bulk-bar"))
-		audit(at + "Credentials tab with bulk actions")
+		b.audit(at+"Credentials tab with bulk actions", axe)
 		b.run(chromedp.Click("#bulk-all"), chromedp.SetValue("#bulk-action", "expiry"), chromedp.Click("#bulk-continue"),
 			chromedp.WaitVisible("#expires_on"))
 		if got := b.text("#bulk-selected"); got != "You selected all 6 credentials matching the filter (group: "+g.Name+")." {
@@ -103,7 +90,7 @@ func TestBrowserBulkActions(t *testing.T) {
 		if got := b.text("#bulk-skipped"); got != "1 is revoked and cannot be changed." {
 			t.Errorf("%sexpiry skipped %q", at, got)
 		}
-		audit(at + "expiry confirmation")
+		b.audit(at+"expiry confirmation", axe)
 		b.run(chromedp.SetValue("#expires_on", "2030-01-31"), chromedp.Click("#confirm"), chromedp.WaitVisible("#flash"))
 		if got := b.text("#flash"); got != "Changed the expiry date of 5 credentials." {
 			t.Errorf("%sexpiry flash %q", at, got)
@@ -114,13 +101,13 @@ func TestBrowserBulkActions(t *testing.T) {
 
 		// Delete one unpublished from the review page.
 		b.run(chromedp.Navigate(b.base+"/groups/"+gid(g)+"/unpublished"), chromedp.WaitVisible("#bulk-bar"))
-		audit(at + "review list")
+		b.audit(at+"review list", axe)
 		b.run(chromedp.Click("#select-"+idOf(g.ID, "Learner 5")), chromedp.SetValue("#bulk-action", "delete"),
 			chromedp.Click("#bulk-continue"), chromedp.WaitVisible("#confirm-question"))
 		if got := b.text("#confirm-question"); got != "Delete 1 unpublished credential?" {
 			t.Errorf("%sdelete question %q", at, got)
 		}
-		audit(at + "delete confirmation")
+		b.audit(at+"delete confirmation", axe)
 		b.run(chromedp.Click("#confirm"), chromedp.WaitVisible("#flash"))
 		if got := b.text("#flash"); got != "Deleted 1 unpublished credential." {
 			t.Errorf("%sdelete flash %q", at, got)
@@ -146,19 +133,6 @@ func TestBrowserUpdateBySpreadsheet(t *testing.T) {
 	e.seed(e.group.ID, 3)
 	b := e.browser(t, "owner@example.edu")
 	axe := browsertest.AxeScript(t)
-	audit := func(what string) {
-		t.Helper()
-		vs, err := browsertest.Audit(b.ctx, axe)
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		for _, v := range vs {
-			t.Errorf("%s: axe: %s", what, v)
-		}
-		if !b.eval(`document.documentElement.scrollWidth <= window.innerWidth`) {
-			t.Errorf("%s scrolls sideways", what)
-		}
-	}
 	for i, w := range []int64{1280, 390} {
 		at := fmt.Sprintf("at %d px: ", w)
 		b.run(chromedp.EmulateViewport(w, 844))
@@ -178,7 +152,7 @@ func TestBrowserUpdateBySpreadsheet(t *testing.T) {
 		}
 		b.run(chromedp.Navigate(b.base+"/credentials?group="+gid(e.group)), chromedp.WaitVisible("#update-upload"), chromedp.Click("#update-upload"),
 			chromedp.WaitVisible("#file"))
-		audit(at + "upload page")
+		b.audit(at+"upload page", axe)
 		b.run(chromedp.SetUploadFiles("#file", []string{path}), chromedp.Click("#upload"), chromedp.WaitVisible("#update-summary"))
 		if got := b.text("#update-summary"); got != "1 credential changes; 0 rows are unchanged; 1 row has a problem and is left out." {
 			t.Errorf("%ssummary %q", at, got)
@@ -189,12 +163,12 @@ func TestBrowserUpdateBySpreadsheet(t *testing.T) {
 		if got := b.text("#problems tbody"); got != "3\tRecipient Email\t\"not an email\" is not a valid email address." {
 			t.Errorf("%sproblems %q", at, got)
 		}
-		audit(at + "preview")
+		b.audit(at+"preview", axe)
 		b.run(chromedp.Click("#apply"), chromedp.WaitVisible("#flash"))
 		if got := b.text("#flash"); got != "Updated 1 credential." {
 			t.Errorf("%sflash %q", at, got)
 		}
-		audit(at + "applied")
+		b.audit(at+"applied", axe)
 	}
 	if n := e.count(`SELECT count(*) FROM credentials WHERE recipient_name LIKE 'Renamed Person %'`); n != 2 {
 		t.Errorf("%d renamed, want 2", n)

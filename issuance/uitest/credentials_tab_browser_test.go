@@ -22,19 +22,6 @@ func TestBrowserCredentialsTab(t *testing.T) {
 	}
 	b := e.browser(t, "owner@example.edu")
 	axe := browsertest.AxeScript(t)
-	audit := func(what string) {
-		t.Helper()
-		vs, err := browsertest.Audit(b.ctx, axe)
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		for _, v := range vs {
-			t.Errorf("%s: axe: %s", what, v)
-		}
-		if !b.eval(`document.documentElement.scrollWidth <= window.innerWidth`) {
-			t.Errorf("%s scrolls sideways", what)
-		}
-	}
 	for _, w := range []int64{1280, 390} {
 		b.run(chromedp.EmulateViewport(w, 844))
 		b.run(chromedp.Navigate(b.base+"/groups"), chromedp.WaitVisible("header.top"))
@@ -45,7 +32,7 @@ func TestBrowserCredentialsTab(t *testing.T) {
 		if !b.eval(`document.querySelectorAll('#credentials tbody tr').length === 5`) {
 			t.Errorf("at %d px: rows %s", w, b.text("#credentials"))
 		}
-		audit(sprint(w) + " px list")
+		b.audit(sprint(w)+" px list", axe)
 
 		b.run(chromedp.SendKeys("#q", "соколов"), chromedp.Click("#apply-filter"), chromedp.WaitVisible("#filter-matches"))
 		if got := b.text("#filter-matches"); got != "1 credential matches." {
@@ -54,7 +41,7 @@ func TestBrowserCredentialsTab(t *testing.T) {
 		if got := b.text(".recipient-name"); got != "Dmitri Соколов" {
 			t.Errorf("at %d px: found %q", w, got)
 		}
-		audit(sprint(w) + " px search")
+		b.audit(sprint(w)+" px search", axe)
 
 		b.run(chromedp.Navigate(b.base+"/credentials?q=example"), chromedp.WaitVisible("#sort-name"), chromedp.Click("#sort-name"),
 			chromedp.WaitVisible(`th[aria-sort="ascending"]`))
@@ -70,11 +57,11 @@ func TestBrowserCredentialsTab(t *testing.T) {
 		if got := b.text("#expires_from-error"); got != "Enter a date, for example with the date picker." {
 			t.Errorf("at %d px: date error %q", w, got)
 		}
-		audit(sprint(w) + " px bad filter")
+		b.audit(sprint(w)+" px bad filter", axe)
 
 		b.run(chromedp.Navigate(b.base+"/credentials"), chromedp.WaitVisible("#create-credentials"), chromedp.Click("#create-credentials"),
 			chromedp.WaitVisible("#single-group-form"))
-		audit(sprint(w) + " px create")
+		b.audit(sprint(w)+" px create", axe)
 		b.run(chromedp.SetValue("#group", gid(e.group)), chromedp.Click("#single-form"), chromedp.WaitVisible("#tab-create.active"))
 	}
 	if v := b.csp(); len(v) > 0 {

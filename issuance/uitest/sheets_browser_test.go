@@ -14,29 +14,6 @@ import (
 	"github.com/laurel-edu/laurel/internal/browsertest"
 )
 
-// fitsAndPassesAxe checks the page of b at 1280 and 390 px: nothing scrolls
-// sideways and axe-core finds no WCAG 2.1 A/AA violation.
-func (b *browser) fitsAndPassesAxe(name, axe string) {
-	b.t.Helper()
-	for _, w := range []int64{1280, 390} {
-		b.run(chromedp.EmulateViewport(w, 844))
-		// Two frames: the layout's resize handler runs in one.
-		b.run(chromedp.Evaluate[chromedp.Void](`new Promise(function (r) {
-  requestAnimationFrame(function () { requestAnimationFrame(r); }); })`, chromedp.EvalAwaitPromise))
-		if !b.eval(`document.documentElement.scrollWidth <= window.innerWidth`) {
-			b.t.Errorf("%s at %d px scrolls sideways", name, w)
-		}
-		vs, err := browsertest.Audit(b.ctx, axe)
-		if err != nil {
-			b.t.Fatalf("%s: %v", name, err)
-		}
-		for _, v := range vs {
-			b.t.Errorf("%s at %d px: axe: %s", name, w, v)
-		}
-	}
-	b.run(chromedp.EmulateViewport(1280, 844))
-}
-
 // checked is JS that is true once the checked import page shows option
 // value (its prop) chosen in the select sel, as the server rendered it.
 func checked(sel, prop, value string) string {
@@ -60,7 +37,7 @@ func TestBrowserImportWorkbookChooser(t *testing.T) {
 	}
 	b := e.browser(t, "owner@example.edu")
 	b.run(chromedp.Navigate(b.base+"/groups/"+gid(e.group)+"/imports"), chromedp.WaitVisible("#upload-form"))
-	b.fitsAndPassesAxe("imports page", axe)
+	b.checkPage("imports page", axe)
 	b.run(chromedp.SetUploadFiles("#file", []string{xls}), chromedp.Click("#upload"), chromedp.WaitVisible("#layout-form"))
 	note := b.text("#layout-note")
 	for _, want := range []string{"Reading the sheet “Roster 2026”, whose column names match this group best", "row 3"} {
@@ -79,7 +56,7 @@ func TestBrowserImportWorkbookChooser(t *testing.T) {
 	if b.eval(`!!document.querySelector('#import-preview')`) {
 		t.Errorf("no row is valid, yet a preview: %s", b.text("#import-preview"))
 	}
-	b.fitsAndPassesAxe("import page", axe)
+	b.checkPage("import page", axe)
 
 	b.run(chromedp.SetValue("#header_row", "1"), chromedp.Click("#change-layout"), chromedp.WaitVisible("#layout-form"))
 	b.waitFor("the title row as header", checked("#header_row", "value", "1"))
@@ -125,7 +102,7 @@ func TestBrowserImportLostLettersAndEmptyFile(t *testing.T) {
 	if got := b.text("#lost-letters-warning"); !strings.Contains(got, "Rows 3, 5: names contain “?” where letters were probably lost") || !strings.Contains(got, "CSV UTF-8") {
 		t.Errorf("warning: %q", got)
 	}
-	b.fitsAndPassesAxe("import page with a warning", axe)
+	b.checkPage("import page with a warning", axe)
 	b.run(chromedp.Click("#commit"), chromedp.WaitVisible("#import-problem"))
 	if n := e.count(`SELECT count(*) FROM credentials`); n != 0 {
 		t.Fatalf("committed without the tick: %d", n)
@@ -159,7 +136,7 @@ func TestBrowserMultipleGroupsImport(t *testing.T) {
 	b := e.browser(t, "tia@example.edu")
 	b.run(chromedp.Navigate(b.base+"/groups/"+gid(e.group)+"/imports"), chromedp.WaitVisible("#multi-link"),
 		chromedp.Click("#multi-link a"), chromedp.WaitVisible("#upload-form"))
-	b.fitsAndPassesAxe("multiple groups page", axe)
+	b.checkPage("multiple groups page", axe)
 	b.run(chromedp.SetUploadFiles("#file", []string{file}), chromedp.Click("#upload"), chromedp.WaitVisible("#commit"))
 	if got := b.text("#count-valid"); got != "2" {
 		t.Fatalf("valid %q\n%s", got, b.text("main"))
@@ -173,7 +150,7 @@ func TestBrowserMultipleGroupsImport(t *testing.T) {
 	if p := b.text("#import-preview"); !strings.Contains(p, "Data Science 101") || !strings.Contains(p, "李娜") {
 		t.Errorf("preview: %s", p)
 	}
-	b.fitsAndPassesAxe("multiple groups import page", axe)
+	b.checkPage("multiple groups import page", axe)
 	b.run(chromedp.Click("#commit"), chromedp.WaitVisible("#import-committed"))
 	if n := e.count(`SELECT count(*) FROM credentials WHERE group_id = $1 AND source = 'csv'`, e.group.ID); n != 2 {
 		t.Errorf("%d credentials in the group, want 2", n)
