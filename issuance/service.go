@@ -12,7 +12,6 @@ import (
 	"github.com/laurel-edu/laurel/internal/cache"
 	"github.com/laurel-edu/laurel/internal/db"
 	"github.com/laurel-edu/laurel/internal/groupcommit"
-	"github.com/laurel-edu/laurel/internal/secret"
 )
 
 // Service is the issuance core: every change to designs, groups and
@@ -28,9 +27,6 @@ type Service struct {
 	// Limits adds a group a limited team member creates to their limit
 	// (CreateGroupInLimit); the app wires the staff accounts.
 	Limits GroupLimits
-	// Keys signs the links recipients follow to ask for a renewal; nil: no
-	// such links.
-	Keys *secret.Keys
 	// AddressChanged, when set, runs in the transaction of an amendment that
 	// changes a published credential's email address (old is the previous
 	// one), so the notices to both addresses are queued with the change;

@@ -75,16 +75,18 @@ func (a *App) build(ctx context.Context) error {
 	a.Renderer = rd
 	a.Issuance = issuance.New(a.DB, a.Config.BaseURL)
 	a.Issuance.Log = a.Log
-	a.Issuance.Keys = a.Config.Keys // signs the recipients' renewal links
 	// Every page shows dates in the organisation's language and time zone.
 	rd.Locale = a.Issuance.Locale
-	a.Reminders = reminders.New(a.Issuance)
+	a.Reminders = reminders.New(a.Issuance, a.Config.Keys) // the keys sign the renewal links
 	a.Signing = signing.New(a.Issuance, a.Config.Keys)
 	a.Delivery = delivery.New(a.Issuance, a.Signing)
 	a.Imports = imports.New(a.Issuance)
 	a.Updates = updates.New(a.Issuance)
 	a.Public = public.New(a.Issuance, a.Signing)
 	a.Staff = staff.New(a.Issuance, a.Public, a.Delivery)
+	// One expiry-email room, whose keys sign the renewal links the emails
+	// and the credential page offer.
+	a.Delivery.Reminders, a.Public.Reminders, a.Staff.Reminders = a.Reminders, a.Reminders, a.Reminders
 	a.Wallet = wallet.New(a.Issuance, a.Signing, a.Redis, a.Config.Keys)
 	// The credential page offers a wallet link when the wallet room can
 	// sign and keep its nonces.

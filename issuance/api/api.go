@@ -24,7 +24,7 @@ import (
 // the app mounts at /api/v1 behind the Bearer-token middleware. Each
 // handler checks the principal's permission for the group it touches.
 func Register(r gin.IRouter, core *issuance.Service) {
-	a := &api{s: core, reminders: reminders.New(core)}
+	a := &api{s: core, reminders: reminders.New(core, nil)}
 	r.GET("/groups", web.API(a.groups))
 	r.POST("/groups", web.API(a.createGroup))
 	r.GET("/groups/:id", web.API(a.group))

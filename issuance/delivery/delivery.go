@@ -35,7 +35,9 @@ type Signer interface {
 // Service sends credential emails.
 type Service struct {
 	Core *issuance.Service
-	// Reminders are the expiry emails' settings and renewal requests.
+	// Reminders are the expiry emails' settings and renewal requests (New
+	// gives one without keys, so the emails carry no renewal link; the app
+	// sets the one that signs them).
 	Reminders *reminders.Service
 	Signer    Signer // nil: nothing is signed before sending, no badge link
 	// WalletLink is the link a credential email offers to add the
@@ -52,7 +54,7 @@ type Service struct {
 
 // New returns the delivery service over core, signing through signer.
 func New(core *issuance.Service, signer Signer) *Service {
-	return &Service{Core: core, Reminders: reminders.New(core), Signer: signer}
+	return &Service{Core: core, Reminders: reminders.New(core, nil), Signer: signer}
 }
 
 // RegisterUI mounts /admin/mail and its retry action on r, which the app

@@ -49,7 +49,7 @@ func setZone(t testing.TB, s *issuance.Service, zone string) {
 func reminderWorker(t testing.TB, s *issuance.Service, d *sqlx.DB, smtpURL string, clock *testenv.Clock) *jobs.Worker {
 	w := emailWorker(t, s, d, smtpURL, true)
 	w.Now = clock.Now
-	w.Handle(reminders.Job, reminders.New(s).Handle)
+	w.Handle(reminders.Job, reminders.New(s, nil).Handle)
 	return w
 }
 
@@ -95,7 +95,7 @@ func TestExpiryRemindersFireOnceAtEachOffsetAndAfterExpiry(t *testing.T) {
 	setZone(t, s, "America/Chicago")
 	g := mustGroup(t, s, nil)
 	own := mustGroup(t, s, func(g *issuance.Group) { g.Name = "Own settings" })
-	if _, err := reminders.New(s).SetGroup(ctx, actor, own.ID, &reminders.Settings{Offsets: []int{14}}); err != nil {
+	if _, err := reminders.New(s, nil).SetGroup(ctx, actor, own.ID, &reminders.Settings{Offsets: []int{14}}); err != nil {
 		t.Fatal(err)
 	}
 	exp := func(name, email, on string) issuance.NewCredential {
@@ -239,7 +239,7 @@ func TestExpiryReminderReplansWhenTheDateIsAmended(t *testing.T) {
 	catcher.Reset()
 	// The scan queues the 30-day reminder; before it goes out, staff move
 	// the expiry date.
-	n, err := reminders.New(s).SendDue(ctx)
+	n, err := reminders.New(s, nil).SendDue(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("due: %d, %v", n, err)
 	}

@@ -19,8 +19,7 @@ import (
 // other person's; nothing is an empty list, not null.
 func TestPersonListsRemindersAndRenewals(t *testing.T) {
 	core, _ := mustService(t)
-	core.Keys = issuancetest.MustKeys(t)
-	s := reminders.New(core)
+	s := reminders.New(core, issuancetest.MustKeys(t))
 	ctx := context.Background()
 	g := mustGroup(t, core, nil)
 	if _, err := s.SetGroup(ctx, actor, g.ID, &reminders.Settings{Offsets: []int{30}, Renewal: true}); err != nil {

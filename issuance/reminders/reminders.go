@@ -23,16 +23,21 @@ import (
 	"github.com/laurel-edu/laurel/internal/apperr"
 	auditlog "github.com/laurel-edu/laurel/internal/audit"
 	"github.com/laurel-edu/laurel/internal/db"
+	"github.com/laurel-edu/laurel/internal/secret"
 	"github.com/laurel-edu/laurel/issuance"
 )
 
 // Service is the expiry emails over the core's credentials.
 type Service struct {
 	Core *issuance.Service
+	// Keys sign the links recipients follow to ask for a renewal; nil: no
+	// such links (RenewURL is "", and every link is refused).
+	Keys *secret.Keys
 }
 
-// New returns the expiry emails of core's credentials.
-func New(core *issuance.Service) *Service { return &Service{Core: core} }
+// New returns the expiry emails of core's credentials, whose renewal links
+// keys sign.
+func New(core *issuance.Service, keys *secret.Keys) *Service { return &Service{Core: core, Keys: keys} }
 
 func (s *Service) db() *sqlx.DB { return s.Core.DB }
 

@@ -66,7 +66,7 @@ func TestReminderSettingsValidation(t *testing.T) {
 	}
 
 	core, d := mustService(t)
-	s := reminders.New(core)
+	s := reminders.New(core, nil)
 	ctx := context.Background()
 	g := mustGroup(t, core, nil)
 	before := tableCounts(t, d)

@@ -49,7 +49,7 @@ type RenewalRequest struct {
 // renewToken is the signature of a renewal link for credential id expiring
 // on expires: it binds both, so a link stops working once the date changes.
 func (s *Service) renewToken(id string, expires time.Time) string {
-	mac := s.Core.Keys.MAC([]byte("renew\x00" + id + "\x00" + expires.Format(issuance.DateLayout)))
+	mac := s.Keys.MAC([]byte("renew\x00" + id + "\x00" + expires.Format(issuance.DateLayout)))
 	return base64.RawURLEncoding.EncodeToString(mac[:18])
 }
 
@@ -57,7 +57,7 @@ func (s *Service) renewToken(id string, expires time.Time) string {
 // expiry date or links cannot be signed (no keys). Whether the group allows
 // renewal is the caller's check (Settings.Renewal).
 func (s *Service) RenewURL(c issuance.Credential) string {
-	if s.Core.Keys == nil || c.ExpiresOn == nil {
+	if s.Keys == nil || c.ExpiresOn == nil {
 		return ""
 	}
 	return s.Core.CredentialURL(c.ID) + "/renew?" + url.Values{"e": {c.ExpiresOn.Format(issuance.DateLayout)}, "t": {s.renewToken(c.ID, *c.ExpiresOn)}}.Encode()
@@ -98,7 +98,7 @@ func errRenewLink() error {
 // and whether t is its signature.
 func (s *Service) renewLink(id, e, t string) (time.Time, bool) {
 	exp, err := time.Parse(issuance.DateLayout, e)
-	return exp, err == nil && s.Core.Keys != nil && hmac.Equal([]byte(t), []byte(s.renewToken(id, exp)))
+	return exp, err == nil && s.Keys != nil && hmac.Equal([]byte(t), []byte(s.renewToken(id, exp)))
 }
 
 // renewalCredentialErr is what a renewal link says when its credential

@@ -23,7 +23,7 @@ import (
 func BenchmarkReminderScan1M(b *testing.B) {
 	const n = 1_000_000
 	core, d := mustService(b)
-	s := reminders.New(core)
+	s := reminders.New(core, nil)
 	ctx := context.Background()
 	clock := testenv.NewClock(time.Date(2027, 1, 15, 9, 0, 0, 0, time.UTC))
 	core.Now = clock.Now

@@ -17,7 +17,7 @@ import (
 func TestScanPagesThroughEveryExpiringCredential(t *testing.T) {
 	reminders.SetBatch(t, 2)
 	core, d := mustService(t)
-	s := reminders.New(core)
+	s := reminders.New(core, nil)
 	ctx := context.Background()
 	o, err := core.Organisation(ctx)
 	if err != nil {
