@@ -248,9 +248,7 @@ func TestEveryPageFitsAPhoneAndPassesAxe(t *testing.T) {
 			if size.w == 1280 {
 				p.visit() // the phone width reuses the page, laid out again
 			} else {
-				// Two frames: the layout's resize handler runs in one.
-				do(p.name+": relayout", chromedp.Evaluate[chromedp.Void](`new Promise(function (r) {
-  requestAnimationFrame(function () { requestAnimationFrame(r); }); })`, chromedp.EvalAwaitPromise))
+				do(p.name+": relayout", browsertest.Relayout)
 			}
 			ov, err := chromedp.Run(b, chromedp.Evaluate[overflow](overflowJS))
 			if err != nil {

@@ -99,7 +99,7 @@ func TestPeoplePageLooksUpExportsAndErasesWithConfirmation(t *testing.T) {
 	// At a phone's width too: no sideways scroll, axe-clean.
 	browsertest.Step(t, b, "a person at 390 px",
 		chromedp.EmulateViewport(390, 844),
-		chromedp.Evaluate[chromedp.Void](`new Promise(function (r) { requestAnimationFrame(function () { requestAnimationFrame(r); }); })`, chromedp.EvalAwaitPromise),
+		browsertest.Relayout,
 	)
 	if ov, err := chromedp.Run(b, chromedp.Evaluate[overflow](overflowJS)); err != nil || ov.ScrollWidth > ov.InnerWidth {
 		t.Fatalf("a person at 390 px scrolls sideways: %+v %v", ov, err)

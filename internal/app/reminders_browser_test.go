@@ -63,8 +63,7 @@ func TestReminderSettingsInBrowser(t *testing.T) {
 	audit := func(name string) {
 		t.Helper()
 		for _, w := range []int64{1280, 390} {
-			step(name+": viewport", chromedp.EmulateViewport(w, 844), chromedp.Evaluate[chromedp.Void](`new Promise(function (r) {
-  requestAnimationFrame(function () { requestAnimationFrame(r); }); })`, chromedp.EvalAwaitPromise))
+			step(name+": viewport", chromedp.EmulateViewport(w, 844), browsertest.Relayout)
 			ov, err := chromedp.Run(b, chromedp.Evaluate[overflow](overflowJS))
 			if err != nil {
 				t.Fatal(err)

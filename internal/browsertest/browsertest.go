@@ -92,6 +92,13 @@ func Step(t testing.TB, b context.Context, name string, actions ...chromedp.Acti
 	}
 }
 
+// Relayout waits two animation frames: after a viewport change, the page's
+// resize and media-query handlers (internal/web/static/layout.js: the
+// phone menu, the tables that scroll) have run by then, so what a test
+// measures next is the page as a person sees it.
+var Relayout = chromedp.Evaluate[chromedp.Void](`new Promise(function (r) {
+  requestAnimationFrame(function () { requestAnimationFrame(r); }); })`, chromedp.EvalAwaitPromise)
+
 // Text returns the text of the element sel matches in b, or fails the test.
 func Text(t testing.TB, b context.Context, sel string) string {
 	t.Helper()

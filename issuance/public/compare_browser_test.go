@@ -187,14 +187,14 @@ func TestBrowserCertificateMatchesPDF(t *testing.T) {
 			}
 			// On a phone the certificate fits the screen and the page stays
 			// axe-clean.
-			if err := chromedp.Do(tctx, chromedp.EmulateViewport(390, 844)); err != nil {
+			if err := chromedp.Do(tctx, chromedp.EmulateViewport(390, 844), browsertest.Relayout); err != nil {
 				t.Fatal(err)
 			}
 			if fits, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth && document.querySelector('.certificate').getBoundingClientRect().right <= window.innerWidth`)); err != nil || !fits {
 				t.Errorf("at 390 px the certificate goes past the screen (%v)", err)
 			}
 			for _, w := range []int64{390, 1280} {
-				if err := chromedp.Do(tctx, chromedp.EmulateViewport(w, 900)); err != nil {
+				if err := chromedp.Do(tctx, chromedp.EmulateViewport(w, 900), browsertest.Relayout); err != nil {
 					t.Fatal(err)
 				}
 				vs, err := browsertest.Audit(tctx, axe)

@@ -34,9 +34,10 @@ func TestBrowserPhoneHeaderMenu(t *testing.T) {
 	}
 	b.checkPage("groups with the menu closed", axe)
 	// Back to phone width (the page check may have resized it): the click
-	// waits until the toggle is laid out again, or a busy machine lands it
-	// where the wider layout had it.
-	b.run(chromedp.EmulateViewport(390, 844), chromedp.WaitVisible("#menu-toggle"))
+	// waits until the menu has folded and the toggle is laid out again, or
+	// a busy machine lands it where the wider layout had it, or the fold
+	// closes the menu the click opened.
+	b.run(chromedp.EmulateViewport(390, 844), browsertest.Relayout, chromedp.WaitVisible("#menu-toggle"))
 	b.run(chromedp.Click("#menu-toggle", chromedp.NodeVisible))
 	b.waitFor("the open menu", `document.querySelector('details.site-menu').open`)
 	for _, sel := range []string{"#nav-groups", "#nav-designs", "#nav-organisation", "#nav-staff", "#nav-account"} {

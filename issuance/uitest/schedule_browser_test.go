@@ -35,9 +35,7 @@ func (e *env) setLimitedCreate(on bool) {
 // nothing scrolls sideways and axe-core finds no WCAG 2.1 A/AA violation.
 func (b *browser) audit(what, axe string) {
 	b.t.Helper()
-	// Two frames: the layout's resize handler runs in one.
-	b.run(chromedp.Evaluate[chromedp.Void](`new Promise(function (r) {
-  requestAnimationFrame(function () { requestAnimationFrame(r); }); })`, chromedp.EvalAwaitPromise))
+	b.run(browsertest.Relayout)
 	if !b.eval(`document.documentElement.scrollWidth <= window.innerWidth`) {
 		b.t.Errorf("%s scrolls sideways", what)
 	}
