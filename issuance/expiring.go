@@ -62,32 +62,43 @@ type ExpiryEmail struct {
 	ExpiresOn              time.Time
 }
 
-// QueueExpiryEmails queues emails in tx, the transaction that records why
-// they are due, with the jobs that send them, and returns their ids in the
-// order of emails. Delivery drops an email whose credential's expiry date
-// has changed by the time it is sent.
-func (s *Service) QueueExpiryEmails(ctx context.Context, tx *sqlx.Tx, emails []ExpiryEmail) ([]int64, error) {
+// QueueExpiryEmails queues emails, at most one per credential, in tx (the
+// transaction that records why they are due) with the jobs that send them,
+// and returns each email's id by its credential's. Delivery drops an email
+// whose credential's expiry date has changed by the time it is sent.
+func (s *Service) QueueExpiryEmails(ctx context.Context, tx *sqlx.Tx, emails []ExpiryEmail) (map[string]int64, error) {
+	out := make(map[string]int64, len(emails))
 	if len(emails) == 0 {
-		return nil, nil
+		return out, nil
 	}
 	cids, tos, kinds, exps := make([]string, len(emails)), make([]string, len(emails)), make([]string, len(emails)), make([]string, len(emails))
 	for i, e := range emails {
+		if _, twice := out[e.CredentialID]; twice {
+			return nil, fmt.Errorf("queue %d expiry emails: two for credential %s", len(emails), e.CredentialID)
+		}
+		out[e.CredentialID] = 0
 		cids[i], tos[i], kinds[i], exps[i] = e.CredentialID, e.To, e.Kind, e.ExpiresOn.Format(DateLayout)
 	}
 	const q = `INSERT INTO credential_emails (credential_id, to_address, reason, created_at, expires_on)
 		SELECT e.credential_id, e.to_address, e.reason, $5, e.expires_on
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::date[]) WITH ORDINALITY AS e(credential_id, to_address, reason, expires_on, n)
-		ORDER BY e.n
-		RETURNING id`
-	var ids []int64
-	if err := tx.SelectContext(ctx, &ids, q, pq.Array(cids), pq.Array(tos), pq.Array(kinds), pq.Array(exps), s.Time()); err != nil {
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::date[]) AS e(credential_id, to_address, reason, expires_on)
+		RETURNING id, credential_id`
+	var rows []struct {
+		ID           int64  `db:"id"`
+		CredentialID string `db:"credential_id"`
+	}
+	if err := tx.SelectContext(ctx, &rows, q, pq.Array(cids), pq.Array(tos), pq.Array(kinds), pq.Array(exps), s.Time()); err != nil {
 		return nil, fmt.Errorf("queue %d expiry emails: %w", len(emails), err)
+	}
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i], out[r.CredentialID] = r.ID, r.ID
 	}
 	kind, payloads := emailJobs(ids, false)
 	if _, err := jobs.EnqueueMany(ctx, tx, kind, payloads); err != nil {
 		return nil, fmt.Errorf("queue %d expiry emails: %w", len(emails), err)
 	}
-	return ids, nil
+	return out, nil
 }
 
 // LockCredential returns credential id locked in tx (FOR UPDATE) until tx

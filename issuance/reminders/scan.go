@@ -174,14 +174,16 @@ func (s *Service) queueDue(ctx context.Context, tx *sqlx.Tx, today time.Time, pa
 		return 0, nil
 	}
 	queue := make([]issuance.ExpiryEmail, len(due))
-	cids, tos, kinds, days, dueExps := make([]string, len(due)), make([]string, len(due)), make([]string, len(due)), make([]int64, len(due)), make([]string, len(due))
 	for i, d := range due {
 		queue[i] = issuance.ExpiryEmail{CredentialID: d.CredentialID, To: d.Email, Kind: d.Kind, ExpiresOn: d.ExpiresOn}
-		cids[i], tos[i], kinds[i], days[i], dueExps[i] = d.CredentialID, d.Email, d.Kind, int64(d.Days), d.ExpiresOn.Format(issuance.DateLayout)
 	}
-	emailIDs, err := s.Core.QueueExpiryEmails(ctx, tx, queue)
+	queued, err := s.Core.QueueExpiryEmails(ctx, tx, queue)
 	if err != nil {
 		return 0, err
+	}
+	emailIDs, cids, tos, kinds, days, dueExps := make([]int64, len(due)), make([]string, len(due)), make([]string, len(due)), make([]string, len(due)), make([]int64, len(due)), make([]string, len(due))
+	for i, d := range due {
+		emailIDs[i], cids[i], tos[i], kinds[i], days[i], dueExps[i] = queued[d.CredentialID], d.CredentialID, d.Email, d.Kind, int64(d.Days), d.ExpiresOn.Format(issuance.DateLayout)
 	}
 	if _, err := tx.ExecContext(ctx, auditReminder, pq.Array(emailIDs), pq.Array(cids), pq.Array(tos), pq.Array(kinds),
 		pq.Array(days), pq.Array(dueExps), now); err != nil {

@@ -70,9 +70,13 @@ func TestScanPagesThroughEveryExpiringCredential(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("reminders %v, want %v", got, want)
 	}
+	// Each audit entry names its credential's own email.
 	var audited int
-	if err := d.GetContext(ctx, &audited, `SELECT count(*) FROM audit_log WHERE action = 'remind' AND after->>'kind' = 'reminder'`); err != nil || audited != 6 {
-		t.Fatalf("audit entries %d, %v; want 6", audited, err)
+	const aq = `SELECT count(*) FROM audit_log a JOIN credential_emails e
+		ON e.id = (a.after->>'email_id')::bigint AND e.credential_id = a.entity_id AND e.to_address = a.after->>'to'
+		WHERE a.action = 'remind' AND a.after->>'kind' = 'reminder'`
+	if err := d.GetContext(ctx, &audited, aq); err != nil || audited != 6 {
+		t.Fatalf("audit entries naming their email %d, %v; want 6", audited, err)
 	}
 	if n, err := s.SendDue(ctx); err != nil || n != 0 {
 		t.Fatalf("second scan: %d due, %v; want none", n, err)
