@@ -48,6 +48,7 @@ bench: test-deps bench-publish
 	$(GO) test -run '^$$' -bench 'VerifyPage' -benchtime 2000x ./issuance/public/
 	$(GO) test -run '^$$' -bench 'SignCredential|CanonicalGeneral' ./issuance/openbadges/
 	$(GO) test -run '^$$' -bench 'CertificatePDF' -benchtime 200x ./issuance/public/
+	$(GO) test -run '^$$' -bench 'ReminderScan1M' -benchtime 1x ./issuance/reminders/
 	$(GO) test -run '^$$' -bench 'Render' ./issuance/certpdf/
 
 lint:
