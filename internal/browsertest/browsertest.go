@@ -99,6 +99,11 @@ func Step(t testing.TB, b context.Context, name string, actions ...chromedp.Acti
 var Relayout = chromedp.Evaluate[chromedp.Void](`new Promise(function (r) {
   requestAnimationFrame(function () { requestAnimationFrame(r); }); })`, chromedp.EvalAwaitPromise)
 
+// Loaded waits until the page has loaded, its deferred scripts included:
+// a button that a script takes over (and that submits the form without
+// it) is clicked only once the script has run.
+var Loaded = chromedp.Poll[chromedp.Void](`document.readyState === "complete"`)
+
 // Text returns the text of the element sel matches in b, or fails the test.
 func Text(t testing.TB, b context.Context, sel string) string {
 	t.Helper()

@@ -33,15 +33,20 @@ func TestBrowserAddRecipientAndSelectAll(t *testing.T) {
 		chromedp.SendKeys("#password", password),
 		chromedp.Click("#sign-in"),
 		chromedp.WaitVisible("#name_0"),
+		browsertest.Loaded,
 		chromedp.SendKeys("#name_0", "Ada Lovelace"),
 		chromedp.SendKeys("#email_0", "ada@example.edu"),
 		chromedp.SendKeys("#attr_grade_0", "A"),
+		chromedp.Evaluate[chromedp.Void](`window.samePage = true`), // a submit would load a new page without it
 		chromedp.Click("#add-recipient"),
 		chromedp.WaitVisible("#name_1"),
 		chromedp.SendKeys("#name_1", "Alan Turing"),
 		chromedp.SendKeys("#email_1", "alan@example.edu"),
 		chromedp.SendKeys("#attr_grade_1", "B"),
 	)
+	if ok, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`window.samePage === true`)); err != nil || !ok {
+		t.Fatalf("adding a row loaded a new page (%v)", err)
+	}
 	if n := e.count(`SELECT count(*) FROM credentials`); n != 0 {
 		t.Fatalf("adding a row created %d credentials", n)
 	}
@@ -49,7 +54,7 @@ func TestBrowserAddRecipientAndSelectAll(t *testing.T) {
 	if f := text("#flash"); !strings.Contains(f, "2 credentials created (unpublished)") {
 		t.Fatalf("flash %q", f)
 	}
-	run(chromedp.Click("#select-all"), chromedp.Click("#publish"), chromedp.WaitVisible("#confirm"))
+	run(browsertest.Loaded, chromedp.Click("#select-all"), chromedp.Click("#publish"), chromedp.WaitVisible("#confirm"))
 	if q := text("#confirm-question"); q != "Publish 2 credentials and send 2 emails?" {
 		t.Fatalf("confirm question %q", q)
 	}
