@@ -4,7 +4,6 @@
 package app
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,8 +46,6 @@ type Options struct {
 // validated (Validate, or ValidateStore for administrative commands).
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options) (*App, error) {
 	a := &App{Config: cfg, Log: log, Metrics: prometheus.NewRegistry(), opts: opts}
-	// A Config built in code (tests, tools) leaves the pool size unset.
-	a.Config.SMTPConnections = cmp.Or(cfg.SMTPConnections, config.DefaultSMTPConnections)
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d, err := db.Open(ctx, cfg.DatabaseURL)
 	if err != nil {

@@ -161,7 +161,7 @@ func (a *App) build(ctx context.Context) error {
 		LTI: a.LTI, Canvas: a.Canvas, Wallet: a.Wallet, Moodle: a.Moodle, Keys: a.Config.Keys}
 	a.People.SelfService = a.Recipient
 	if a.Config.SMTPURL != "" {
-		if a.Mail, err = mail.NewSender(a.Config.SMTPURL, a.Config.MailFrom, a.Config.SMTPConnections); err != nil {
+		if a.Mail, err = mail.NewSender(a.Config.SMTPURL, a.Config.MailFrom, a.Config.SMTPPool()); err != nil {
 			return fmt.Errorf("LAUREL_SMTP_URL: %w", err)
 		}
 	}
@@ -230,7 +230,7 @@ func (a *App) RunWorkers(ctx context.Context) error {
 	// Beside one goroutine per SMTP connection for bulk email, 8 keep
 	// completions and the other kinds moving while a publish is being
 	// sent. Idle, they cost nothing (woken one at a time by notifications).
-	w.Concurrency = a.Config.SMTPConnections + 8
+	w.Concurrency = a.Config.SMTPPool() + 8
 	w.Handle(accounts.AccountEmailJob, a.Accounts.SendAccountEmail(a.Mail, a.Config.MailFrom, a.Config.BaseURL))
 	w.HandleBatch(issuance.EmailJob, a.Delivery.SendEmailBatch(a.Mail, a.Config.MailFrom))
 	w.SetPolicy(issuance.EmailJob, delivery.EmailRetry)
@@ -239,7 +239,7 @@ func (a *App) RunWorkers(ctx context.Context) error {
 	// waits for an SMTP connection: no more run at once than there are
 	// connections, and the other goroutines keep the other kinds moving.
 	bulk := delivery.EmailBulkRetry
-	bulk.Concurrency = a.Config.SMTPConnections
+	bulk.Concurrency = a.Config.SMTPPool()
 	w.SetPolicy(issuance.EmailBulkJob, bulk)
 	w.Handle(issuance.ChangedJob, a.Signing.HandleChanged())
 	w.Handle(issuance.PublishScheduleJob, a.Issuance.HandlePublishSchedule)

@@ -2,6 +2,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -23,10 +24,9 @@ type Config struct {
 	Listen      string `env:"LAUREL_LISTEN" envDefault:":8080"`
 	SecretKey   string `env:"LAUREL_SECRET_KEY"`
 	SMTPURL     string `env:"LAUREL_SMTP_URL"`
-	// SMTPConnections is how many connections a process keeps to the SMTP
-	// server at most: a large publish sends over all of them at once. 0 (a
-	// Config built in code) is DefaultSMTPConnections.
-	SMTPConnections   int    `env:"LAUREL_SMTP_CONNECTIONS" envDefault:"12"`
+	// SMTPConnections is LAUREL_SMTP_CONNECTIONS, 0 when unset; SMTPPool is
+	// the number in effect.
+	SMTPConnections   int    `env:"LAUREL_SMTP_CONNECTIONS"`
 	MailFrom          string `env:"LAUREL_MAIL_FROM" envDefault:"Laurel <no-reply@localhost>"`
 	LiveEventsJWKSURL string `env:"LAUREL_LIVE_EVENTS_JWKS_URL" envDefault:"https://8axpcl50e4.execute-api.us-east-1.amazonaws.com/main/jwks"`
 	// ReconcileInterval is how often the rule engine checks every mapped
@@ -125,6 +125,11 @@ const (
 	DefaultSMTPConnections = 12
 	MaxSMTPConnections     = 64
 )
+
+// SMTPPool is how many connections a process keeps to the SMTP server at
+// most (a large publish sends over all of them at once):
+// LAUREL_SMTP_CONNECTIONS, or DefaultSMTPConnections when it is unset or 0.
+func (c Config) SMTPPool() int { return cmp.Or(c.SMTPConnections, DefaultSMTPConnections) }
 
 func requireURL(name, value string, schemes ...string) error {
 	if value == "" {

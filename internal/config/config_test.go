@@ -72,12 +72,12 @@ func TestValidateNamesTheVariable(t *testing.T) {
 func TestSMTPConnectionsFromTheEnvironment(t *testing.T) {
 	t.Setenv("LAUREL_SMTP_CONNECTIONS", "")
 	c, err := config.Load()
-	if err != nil || c.SMTPConnections != config.DefaultSMTPConnections {
-		t.Fatalf("unset: %d, %v; want %d", c.SMTPConnections, err, config.DefaultSMTPConnections)
+	if err != nil || c.SMTPPool() != config.DefaultSMTPConnections {
+		t.Fatalf("unset: %d, %v; want %d", c.SMTPPool(), err, config.DefaultSMTPConnections)
 	}
 	t.Setenv("LAUREL_SMTP_CONNECTIONS", "3")
-	if c, err = config.Load(); err != nil || c.SMTPConnections != 3 {
-		t.Fatalf("3: %d, %v", c.SMTPConnections, err)
+	if c, err = config.Load(); err != nil || c.SMTPPool() != 3 {
+		t.Fatalf("3: %d, %v", c.SMTPPool(), err)
 	}
 	t.Setenv("LAUREL_SMTP_CONNECTIONS", "many")
 	if _, err = config.Load(); err == nil || !strings.Contains(err.Error(), "LAUREL_SMTP_CONNECTIONS") {
