@@ -35,21 +35,20 @@ type Expiring struct {
 
 // ExpiringCredentials lists, through q, at most limit published
 // credentials whose expiry date is from from to to (dates, inclusive), in
-// the order of expiry date and id, after the one expiring on afterDate
-// with id afterID (afterID "" starts at from). It reads the index
+// the order of expiry date and id, after credential after (the last of the
+// previous page; the zero Expiring starts at from). It reads the index
 // credentials_expiring in its order, so a page costs its own rows.
-func (s *Service) ExpiringCredentials(ctx context.Context, q sqlx.QueryerContext, from, to, afterDate time.Time, afterID string, limit int) ([]Expiring, error) {
+func (s *Service) ExpiringCredentials(ctx context.Context, q sqlx.QueryerContext, from, to time.Time, after Expiring, limit int) ([]Expiring, error) {
 	const query = `SELECT id, group_id, recipient_email, expires_on, published_at FROM credentials
 		WHERE state = 'published' AND expires_on IS NOT NULL
-			AND expires_on BETWEEN greatest($1::date, $3::date) AND $2::date
-			AND (expires_on, id) > ($3::date, $4)
+			AND expires_on BETWEEN $1::date AND $2::date AND (expires_on, id) > ($1::date, $3)
 		ORDER BY expires_on, id
-		LIMIT $5`
-	if afterID == "" {
-		afterDate = from
+		LIMIT $4`
+	if after.ID != "" {
+		from = after.ExpiresOn
 	}
 	out := []Expiring{}
-	if err := sqlx.SelectContext(ctx, q, &out, query, from, to, afterDate, afterID, limit); err != nil {
+	if err := sqlx.SelectContext(ctx, q, &out, query, from, to, after.ID, limit); err != nil {
 		return nil, fmt.Errorf("credentials expiring from %s to %s: %w", from.Format(DateLayout), to.Format(DateLayout), err)
 	}
 	return out, nil

@@ -31,6 +31,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/laurel-edu/laurel/issuance"
 	issuanceapi "github.com/laurel-edu/laurel/issuance/api"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 	"github.com/laurel-edu/laurel/lti"
 	"github.com/laurel-edu/laurel/lti/course"
 )
@@ -154,7 +155,7 @@ func New(t testing.TB, o Options) *Env {
 	e.Auth = auth.New(nil, e.Keys, "http://laurel.test", e.Accounts)
 	api := r.Group("/api/v1", e.Auth.Bearer())
 	e.Courses.RegisterAPI(api)
-	issuanceapi.Register(api, e.Iss) // the credentials API, beside the mappings'
+	issuanceapi.Register(api, e.Iss, reminders.New(e.Iss, nil)) // the credentials API, beside the mappings'
 	e.Srv = httptest.NewServer(r)
 	t.Cleanup(e.Srv.Close)
 	return e

@@ -79,14 +79,11 @@ func (a *App) build(ctx context.Context) error {
 	rd.Locale = a.Issuance.Locale
 	a.Reminders = reminders.New(a.Issuance, a.Config.Keys) // the keys sign the renewal links
 	a.Signing = signing.New(a.Issuance, a.Config.Keys)
-	a.Delivery = delivery.New(a.Issuance, a.Signing)
+	a.Delivery = delivery.New(a.Issuance, a.Reminders, a.Signing)
 	a.Imports = imports.New(a.Issuance)
 	a.Updates = updates.New(a.Issuance)
-	a.Public = public.New(a.Issuance, a.Signing)
-	a.Staff = staff.New(a.Issuance, a.Public, a.Delivery)
-	// One expiry-email room, whose keys sign the renewal links the emails
-	// and the credential page offer.
-	a.Delivery.Reminders, a.Public.Reminders, a.Staff.Reminders = a.Reminders, a.Reminders, a.Reminders
+	a.Public = public.New(a.Issuance, a.Reminders, a.Signing)
+	a.Staff = staff.New(a.Issuance, a.Reminders, a.Public, a.Delivery)
 	a.Wallet = wallet.New(a.Issuance, a.Signing, a.Redis, a.Config.Keys)
 	// The credential page offers a wallet link when the wallet room can
 	// sign and keep its nonces.
@@ -190,7 +187,7 @@ func (a *App) routes(r *gin.Engine) (http.Handler, error) {
 	a.Canvas.RegisterWebhook(r)
 
 	apiv1 := r.Group("/api/v1", a.Auth.Bearer(), web.TextGuard(rd))
-	api.Register(apiv1, a.Issuance)
+	api.Register(apiv1, a.Issuance, a.Reminders)
 	a.Imports.RegisterAPI(apiv1)
 	a.Course.RegisterAPI(apiv1)
 	a.People.RegisterAPI(apiv1)

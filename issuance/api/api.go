@@ -22,9 +22,10 @@ import (
 
 // Register mounts JSON API v1's group and credential endpoints on r, which
 // the app mounts at /api/v1 behind the Bearer-token middleware. Each
-// handler checks the principal's permission for the group it touches.
-func Register(r gin.IRouter, core *issuance.Service) {
-	a := &api{s: core, reminders: reminders.New(core, nil)}
+// handler checks the principal's permission for the group it touches;
+// rem serves the expiry reminder settings and renewal requests.
+func Register(r gin.IRouter, core *issuance.Service, rem *reminders.Service) {
+	a := &api{s: core, reminders: rem}
 	r.GET("/groups", web.API(a.groups))
 	r.POST("/groups", web.API(a.createGroup))
 	r.GET("/groups/:id", web.API(a.group))

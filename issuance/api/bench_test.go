@@ -15,6 +15,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/laurel-edu/laurel/issuance"
 	issuanceapi "github.com/laurel-edu/laurel/issuance/api"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 )
 
 // BenchmarkListUnpublished100k reads "Review Unpublished" pages of 50, at
@@ -47,7 +48,7 @@ func BenchmarkListUnpublished100k(b *testing.B) {
 	r := gin.New()
 	p := &auth.Principal{UserID: 1, Role: auth.Viewer}
 	api := r.Group("/api/v1", func(c *gin.Context) { c.Set(web.UserKey, p) })
-	issuanceapi.Register(api, s)
+	issuanceapi.Register(api, s, reminders.New(s, nil))
 	base := "/api/v1/groups/" + itoa(int(g.ID)) + "/credentials?state=unpublished&limit=50"
 
 	var lat []time.Duration

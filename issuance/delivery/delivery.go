@@ -35,9 +35,8 @@ type Signer interface {
 // Service sends credential emails.
 type Service struct {
 	Core *issuance.Service
-	// Reminders are the expiry emails' settings and renewal requests (New
-	// gives one without keys, so the emails carry no renewal link; the app
-	// sets the one that signs them).
+	// Reminders are the expiry emails' settings and renewal requests (the
+	// emails' renewal link is signed by its keys).
 	Reminders *reminders.Service
 	Signer    Signer // nil: nothing is signed before sending, no badge link
 	// WalletLink is the link a credential email offers to add the
@@ -53,8 +52,8 @@ type Service struct {
 }
 
 // New returns the delivery service over core, signing through signer.
-func New(core *issuance.Service, signer Signer) *Service {
-	return &Service{Core: core, Reminders: reminders.New(core, nil), Signer: signer}
+func New(core *issuance.Service, rem *reminders.Service, signer Signer) *Service {
+	return &Service{Core: core, Reminders: rem, Signer: signer}
 }
 
 // RegisterUI mounts /admin/mail and its retry action on r, which the app

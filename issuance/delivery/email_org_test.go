@@ -7,6 +7,7 @@ import (
 
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/delivery"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 )
 
 // TestCredentialEmailCarriesOrganisation: the publish email's HTML opens
@@ -20,7 +21,7 @@ func TestCredentialEmailCarriesOrganisation(t *testing.T) {
 		IssuedOn: time.Date(2026, 6, 30, 0, 0, 0, 0, time.UTC)}
 	o := issuance.Organisation{Name: "University of Example", Language: "en",
 		LogoURL: "https://laurel.test/organisation/logo?v=1", LogoType: "image/png"}
-	m := delivery.New(s, nil).CredentialEmail(c, g, issuance.Design{}, o, "ada@example.edu", "published")
+	m := delivery.New(s, reminders.New(s, nil), nil).CredentialEmail(c, g, issuance.Design{}, o, "ada@example.edu", "published")
 	head := m.HTML[:strings.Index(m.HTML, "Hello Ada")]
 	for _, w := range []string{`<img src="https://laurel.test/organisation/logo?v=1"`, "<strong style=\"font-size:17px\">University of Example</strong>"} {
 		if !strings.Contains(head, w) {
@@ -31,7 +32,7 @@ func TestCredentialEmailCarriesOrganisation(t *testing.T) {
 		t.Errorf("the publish email names the software:\n%s", m.HTML)
 	}
 	o.LogoURL = "http://laurel.test/organisation/logo?v=1"
-	if m = delivery.New(s, nil).CredentialEmail(c, g, issuance.Design{}, o, "ada@example.edu", "published"); strings.Contains(m.HTML, "<img") {
+	if m = delivery.New(s, reminders.New(s, nil), nil).CredentialEmail(c, g, issuance.Design{}, o, "ada@example.edu", "published"); strings.Contains(m.HTML, "<img") {
 		t.Fatalf("an http logo URL in the email:\n%s", m.HTML)
 	}
 }

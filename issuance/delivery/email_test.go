@@ -12,6 +12,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/testenv"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/delivery"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 )
 
 func emailStates(t testing.TB, d *sqlx.DB) map[string]int {
@@ -206,7 +207,7 @@ func TestCredentialEmailFromOrganisation(t *testing.T) {
 	o := issuance.Organisation{Name: "Université d'Exemple", Language: "fr", SenderName: "Registre",
 		EmailSubject: "{issuer_name}: {credential_name}",
 		EmailBody:    "Bonjour {recipient_name},\n\nVoici {credential_name} ({credential_id}).\nLien : {credential_url}\n\n{unknown} stays"}
-	m := delivery.New(s, nil).CredentialEmail(c, g, issuance.Design{}, o, "ada@example.edu", "resend")
+	m := delivery.New(s, reminders.New(s, nil), nil).CredentialEmail(c, g, issuance.Design{}, o, "ada@example.edu", "resend")
 	if m.Subject != "Reminder: Université d'Exemple: Data <Science>" {
 		t.Errorf("subject %q", m.Subject)
 	}

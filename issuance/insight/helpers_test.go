@@ -19,6 +19,7 @@ import (
 	"github.com/laurel-edu/laurel/issuance/insight"
 	"github.com/laurel-edu/laurel/issuance/internal/issuancetest"
 	"github.com/laurel-edu/laurel/issuance/public"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 	"github.com/laurel-edu/laurel/issuance/signing"
 )
 
@@ -64,7 +65,7 @@ func mustFixture(t testing.TB) *fixture {
 		"owner":  {UserID: 1, Name: "Olive Owner", Email: "owner@laurel.test", Role: auth.Owner},
 		"member": {UserID: 2, Name: "Tess Member", Email: "tess@laurel.test", Role: auth.TeamMember, Groups: []int64{f.g2.ID}},
 	}
-	pub := public.New(s, signing.New(s, issuancetest.MustKeys(t)))
+	pub := public.New(s, reminders.New(s, nil), signing.New(s, issuancetest.MustKeys(t)))
 	pub.Counter = f.ins
 	rd, err := web.NewRenderer(nil, public.Templates, insight.Templates)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/internal/issuancetest"
 	"github.com/laurel-edu/laurel/issuance/public"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 	"github.com/laurel-edu/laurel/issuance/signing"
 )
 
@@ -50,7 +51,7 @@ func sg(s *issuance.Service) *signing.Service {
 }
 
 // pub is s's public pages, on sg(s).
-func pub(s *issuance.Service) *public.Service { return public.New(s, sg(s)) }
+func pub(s *issuance.Service) *public.Service { return public.New(s, reminders.New(s, nil), sg(s)) }
 
 // emailWorker runs the email jobs, signing through sg(s).
 func emailWorker(t testing.TB, s *issuance.Service, d *sqlx.DB, smtpURL string, batch bool) *jobs.Worker {

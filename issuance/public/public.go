@@ -37,9 +37,7 @@ var Templates = web.TemplateDir(templatesFS)
 type Service struct {
 	Core *issuance.Service
 	// Reminders are the groups' expiry settings and the renewal requests
-	// (the credential page's "Ask to renew" link and its page). New gives
-	// one without keys, which offers no link and refuses every one; the
-	// app sets the one that signs them.
+	// (the credential page's "Ask to renew" link and its page).
 	Reminders *reminders.Service
 	Signing   *signing.Service
 	// Wallets shows the credential page's "Email me a wallet link" block
@@ -60,8 +58,8 @@ type Counter interface {
 }
 
 // New returns the public pages over core and signing.
-func New(core *issuance.Service, sg *signing.Service) *Service {
-	return &Service{Core: core, Reminders: reminders.New(core, nil), Signing: sg}
+func New(core *issuance.Service, rem *reminders.Service, sg *signing.Service) *Service {
+	return &Service{Core: core, Reminders: rem, Signing: sg}
 }
 
 func (s *Service) now() time.Time { return s.Core.Time() }

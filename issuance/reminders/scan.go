@@ -101,7 +101,7 @@ func (s *Service) SendDue(ctx context.Context) (int, error) {
 		var page []issuance.Expiring
 		var n int
 		err := db.InTx(ctx, s.db(), func(tx *sqlx.Tx) (err error) {
-			if page, err = s.Core.ExpiringCredentials(ctx, tx, from, to, after.ExpiresOn, after.ID, batch); err != nil {
+			if page, err = s.Core.ExpiringCredentials(ctx, tx, from, to, after, batch); err != nil {
 				return fmt.Errorf("reminders due on %s: %w", today.Format(issuance.DateLayout), err)
 			}
 			n, err = s.queueDue(ctx, tx, today, page)

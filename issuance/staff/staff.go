@@ -37,8 +37,7 @@ var Templates fs.FS = withPartials{web.TemplateDir(own), public.Templates}
 // Service serves the staff pages.
 type Service struct {
 	Core *issuance.Service
-	// Reminders are the expiry emails' settings and renewal requests (the
-	// app sets its one; New's reads and writes the same tables).
+	// Reminders are the expiry emails' settings and renewal requests.
 	Reminders *reminders.Service
 	Public    *public.Service   // the credential preview
 	Delivery  *delivery.Service // the email preview
@@ -76,8 +75,8 @@ type Insight interface {
 }
 
 // New returns the staff pages over core, previewing through pub and dlv.
-func New(core *issuance.Service, pub *public.Service, dlv *delivery.Service) *Service {
-	return &Service{Core: core, Reminders: reminders.New(core, nil), Public: pub, Delivery: dlv}
+func New(core *issuance.Service, rem *reminders.Service, pub *public.Service, dlv *delivery.Service) *Service {
+	return &Service{Core: core, Reminders: rem, Public: pub, Delivery: dlv}
 }
 
 // ui serves the staff pages: the workflows of docs/roles.md (groups, the

@@ -27,6 +27,7 @@ import (
 	"github.com/laurel-edu/laurel/issuance/delivery"
 	"github.com/laurel-edu/laurel/issuance/imports"
 	"github.com/laurel-edu/laurel/issuance/public"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 	"github.com/laurel-edu/laurel/issuance/signing"
 	"github.com/laurel-edu/laurel/issuance/staff"
 	"github.com/laurel-edu/laurel/issuance/updates"
@@ -93,10 +94,11 @@ func mustEnv(t testing.TB) *env {
 	web.RegisterStatic(r) // the pages' scripts, under the app's CSP
 	a.Register(r, rd)
 	sg := signing.New(svc, nil)
-	pub, dlv := public.New(svc, sg), delivery.New(svc, sg)
+	rem := reminders.New(svc, nil)
+	pub, dlv := public.New(svc, rem, sg), delivery.New(svc, rem, sg)
 	pub.Register(r, rd)
 	staffr := r.Group("/", auth.RequireStaff(rd))
-	staff.New(svc, pub, dlv).Register(staffr, rd)
+	staff.New(svc, rem, pub, dlv).Register(staffr, rd)
 	imports.New(svc).RegisterUI(staffr, rd)
 	updates.New(svc).RegisterUI(staffr, rd)
 	dlv.RegisterUI(staffr, rd)

@@ -16,6 +16,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/delivery"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 )
 
 // sendAll runs the email jobs that are due once, through smtpURL.
@@ -27,7 +28,7 @@ func (e *env) sendAll(smtpURL string) {
 	}
 	defer sender.Close()
 	w := jobs.NewWorker(e.db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	w.HandleBatch(issuance.EmailJob, delivery.New(e.svc, nil).SendEmailBatch(sender, "Laurel <no-reply@laurel.test>"))
+	w.HandleBatch(issuance.EmailJob, delivery.New(e.svc, reminders.New(e.svc, nil), nil).SendEmailBatch(sender, "Laurel <no-reply@laurel.test>"))
 	w.SetPolicy(issuance.EmailJob, delivery.EmailRetry)
 	for {
 		n, err := w.RunOnce(context.Background())

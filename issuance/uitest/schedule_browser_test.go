@@ -31,33 +31,6 @@ func (e *env) setLimitedCreate(on bool) {
 	}
 }
 
-// audit checks the page as it is now, once its layout has settled:
-// nothing scrolls sideways and axe-core finds no WCAG 2.1 A/AA violation.
-func (b *browser) audit(what, axe string) {
-	b.t.Helper()
-	b.run(browsertest.Relayout)
-	if !b.eval(`document.documentElement.scrollWidth <= window.innerWidth`) {
-		b.t.Errorf("%s scrolls sideways", what)
-	}
-	vs, err := browsertest.Audit(b.ctx, axe)
-	if err != nil {
-		b.t.Fatalf("%s: %v", what, err)
-	}
-	for _, v := range vs {
-		b.t.Errorf("%s: axe: %s", what, v)
-	}
-}
-
-// checkPage audits the page of b at 390 and 1280 px, and leaves it at
-// 1280.
-func (b *browser) checkPage(name, axe string) {
-	b.t.Helper()
-	for _, w := range []int64{390, 1280} {
-		b.run(chromedp.EmulateViewport(w, 844))
-		b.audit(fmt.Sprintf("%s at %d px", name, w), axe)
-	}
-}
-
 // In Chromium: the Confirm step names the first 20 recipients by name and
 // counts the rest, shows the email the first of them will receive (the
 // delivery template's text, escaped), and schedules the

@@ -13,6 +13,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/delivery"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 )
 
 // A large publish is sent in the background; its group's page says how far
@@ -31,7 +32,7 @@ func TestGroupPageShowsHowFarALargePublishIsSent(t *testing.T) {
 	}
 	defer sender.Close()
 	w := jobs.NewWorker(e.db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	w.Handle(issuance.EmailBulkJob, delivery.New(e.svc, nil).SendEmailBulk(sender, "Laurel <no-reply@laurel.test>"))
+	w.Handle(issuance.EmailBulkJob, delivery.New(e.svc, reminders.New(e.svc, nil), nil).SendEmailBulk(sender, "Laurel <no-reply@laurel.test>"))
 	w.SetPolicy(issuance.EmailBulkJob, delivery.EmailBulkRetry)
 
 	const n = 1200

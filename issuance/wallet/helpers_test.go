@@ -24,6 +24,7 @@ import (
 	"github.com/laurel-edu/laurel/issuance/internal/issuancetest"
 	"github.com/laurel-edu/laurel/issuance/openbadges"
 	"github.com/laurel-edu/laurel/issuance/public"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 	"github.com/laurel-edu/laurel/issuance/signing"
 	"github.com/laurel-edu/laurel/issuance/wallet"
 )
@@ -62,7 +63,7 @@ func mustEnvN(t testing.TB, mod func(*issuance.Group), n int) *env {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	w.Register(r, rd)
-	pub := public.New(s, sg)
+	pub := public.New(s, reminders.New(s, nil), sg)
 	pub.Wallets = true
 	pub.Register(r, rd)
 	h.h = r

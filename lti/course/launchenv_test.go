@@ -23,6 +23,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/testenv"
 	"github.com/laurel-edu/laurel/internal/web"
 	"github.com/laurel-edu/laurel/issuance/delivery"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 	"github.com/laurel-edu/laurel/lti"
 	"github.com/laurel-edu/laurel/lti/course"
 )
@@ -103,7 +104,7 @@ func newLaunchEnvOn(t *testing.T, crossSite bool) *launchEnv {
 		Renderer:     rd,
 		Review:       e.iss,
 		Organisation: e.org,
-		EmailPreview: delivery.New(e.iss, nil).PublishPreview,
+		EmailPreview: delivery.New(e.iss, reminders.New(e.iss, nil), nil).PublishPreview,
 	})
 	web.RegisterStatic(r)
 	h = r

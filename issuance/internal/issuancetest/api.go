@@ -15,6 +15,7 @@ import (
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/api"
 	"github.com/laurel-edu/laurel/issuance/imports"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 )
 
 // APIServer mounts JSON API v1 (issuance/api and the imports routes) with a stand-in for the Bearer middleware: the
@@ -28,7 +29,7 @@ func APIServer(t testing.TB, s *issuance.Service, principals map[string]*auth.Pr
 			c.Set(web.UserKey, p)
 		}
 	})
-	api.Register(g, s)
+	api.Register(g, s, reminders.New(s, nil))
 	imports.New(s).RegisterAPI(g)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)

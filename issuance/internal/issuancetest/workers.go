@@ -11,6 +11,7 @@ import (
 	"github.com/laurel-edu/laurel/internal/mail"
 	"github.com/laurel-edu/laurel/issuance"
 	"github.com/laurel-edu/laurel/issuance/delivery"
+	"github.com/laurel-edu/laurel/issuance/reminders"
 )
 
 // MustCatcher is a mail catcher listening on addr.
@@ -35,8 +36,9 @@ func EmailWorker(t testing.TB, s *issuance.Service, d *sqlx.DB, smtpURL string, 
 	}
 	t.Cleanup(func() { sender.Close() })
 	w := jobs.NewWorker(d, Quiet)
-	h := delivery.New(s, signer).SendEmailBatch(sender, "Laurel <no-reply@laurel.test>")
-	w.Handle(issuance.EmailBulkJob, delivery.New(s, signer).SendEmailBulk(sender, "Laurel <no-reply@laurel.test>"))
+	dlv := delivery.New(s, reminders.New(s, nil), signer)
+	h := dlv.SendEmailBatch(sender, "Laurel <no-reply@laurel.test>")
+	w.Handle(issuance.EmailBulkJob, dlv.SendEmailBulk(sender, "Laurel <no-reply@laurel.test>"))
 	w.SetPolicy(issuance.EmailBulkJob, delivery.EmailBulkRetry)
 	if batch {
 		w.HandleBatch(issuance.EmailJob, h)
@@ -60,8 +62,9 @@ func BenchEmailWorker(b *testing.B, s *issuance.Service, d *sqlx.DB, log *slog.L
 	b.Cleanup(func() { sender.Close() })
 	w := jobs.NewWorker(d, log)
 	w.Concurrency, w.BatchSize, w.Poll = 8, 50, 50*time.Millisecond
-	w.HandleBatch(issuance.EmailJob, delivery.New(s, signer).SendEmailBatch(sender, "Laurel <no-reply@laurel.test>"))
-	w.Handle(issuance.EmailBulkJob, delivery.New(s, signer).SendEmailBulk(sender, "Laurel <no-reply@laurel.test>"))
+	dlv := delivery.New(s, reminders.New(s, nil), signer)
+	w.HandleBatch(issuance.EmailJob, dlv.SendEmailBatch(sender, "Laurel <no-reply@laurel.test>"))
+	w.Handle(issuance.EmailBulkJob, dlv.SendEmailBulk(sender, "Laurel <no-reply@laurel.test>"))
 	w.SetPolicy(issuance.EmailBulkJob, delivery.EmailBulkRetry)
 	w.Handle(issuance.PublishJob, s.HandlePublish())
 	return w, catcher
